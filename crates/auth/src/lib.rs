@@ -1,0 +1,1 @@
+//! weft auth (under construction).

@@ -1,0 +1,1 @@
+//! weft expression language (under construction).

@@ -1,0 +1,1 @@
+//! weft sandbox (under construction).
