@@ -1,0 +1,238 @@
+//! Atlassian's OAuth endpoints through the `oauth2` crate, over our own reqwest wrapper.
+//!
+//! Why the wrapper: `oauth2` builds form-encoded token requests and, on failure, keeps only the
+//! parsed error body. Atlassian expects a JSON body (credentials inside it), and weft needs
+//! the HTTP status and `Retry-After` of a failed call to tell permanent from transient errors.
+//! The wrapper re-encodes the form fields as JSON and records status and headers per call.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use oauth2::basic::BasicClient;
+use oauth2::http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use oauth2::http::{HeaderMap, HeaderValue};
+use oauth2::{
+    AuthType, AuthUrl, ClientId, CsrfToken, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, RedirectUrl,
+    RequestTokenError, Scope, TokenResponse, TokenUrl,
+};
+use parking_lot::Mutex;
+use url::Url;
+
+use crate::app_config::ResolvedApp;
+use crate::provider::AUDIENCE;
+use crate::secret::{AccessToken, AuthorizationCode, RefreshToken};
+use crate::tokens::{TokenEndpoint, TokenEndpointError, TokenGrant};
+
+type AtlassianClient = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// Used when a token response has no `expires_in` (Atlassian's documented lifetime).
+const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(3600);
+
+/// Authorize URLs and the token endpoint of one app.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    client: AtlassianClient,
+    http: reqwest::Client,
+}
+
+/// Status and headers of the last answer, which `oauth2` would otherwise drop.
+#[derive(Default)]
+struct AnswerMeta {
+    status: Option<u16>,
+    retry_after: Option<Duration>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct TransportError(String);
+
+impl OAuthClient {
+    pub fn new(app: &ResolvedApp, http: reqwest::Client) -> Self {
+        let client = BasicClient::new(ClientId::new(app.client_id.clone()))
+            .set_client_secret(oauth2::ClientSecret::new(app.client_secret.expose().to_string()))
+            .set_auth_type(AuthType::RequestBody)
+            .set_auth_uri(AuthUrl::from_url(app.endpoints.authorize_url()))
+            .set_token_uri(TokenUrl::from_url(app.endpoints.token_url()));
+        Self { client, http }
+    }
+
+    /// The authorize URL with every parameter Atlassian requires.
+    pub fn authorize_url(&self, state: &str, scopes: &[String], redirect_uri: &Url) -> Url {
+        let (url, _) = self
+            .client
+            .authorize_url(|| CsrfToken::new(state.to_string()))
+            .set_redirect_uri(Cow::Owned(RedirectUrl::from_url(redirect_uri.clone())))
+            .add_scopes(scopes.iter().map(|s| Scope::new(s.clone())))
+            .add_extra_param("audience", AUDIENCE)
+            .add_extra_param("prompt", "consent")
+            .url();
+        url
+    }
+
+}
+
+/// The HTTP client handed to `oauth2` for one call: re-encodes the body as JSON and records
+/// the answer's status and `Retry-After`.
+struct CapturingHttp<'a> {
+    http: &'a reqwest::Client,
+    meta: Mutex<AnswerMeta>,
+}
+
+impl<'a> CapturingHttp<'a> {
+    fn new(http: &'a reqwest::Client) -> Self {
+        Self { http, meta: Mutex::new(AnswerMeta::default()) }
+    }
+
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let (parts, body) = request.into_parts();
+        let response = self
+            .http
+            .request(parts.method, parts.uri.to_string())
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json")
+            .body(form_to_json(&body))
+            .send()
+            .await
+            .map_err(|e| TransportError(describe_reqwest_error(&e)))?;
+        let status = response.status();
+        {
+            let mut meta = self.meta.lock();
+            meta.status = Some(status.as_u16());
+            meta.retry_after = parse_retry_after(response.headers());
+        }
+        tracing::debug!(status = status.as_u16(), "token endpoint answered");
+        let content_type = response.headers().get(CONTENT_TYPE).cloned();
+        let bytes = response.bytes().await.map_err(|e| TransportError(describe_reqwest_error(&e)))?;
+        let mut answer = oauth2::http::Response::builder().status(status);
+        if let Some(content_type) = content_type {
+            answer = answer.header(CONTENT_TYPE, content_type);
+        }
+        answer.body(bytes.to_vec()).map_err(|e| TransportError(e.to_string()))
+    }
+
+    fn finish(
+        self,
+        outcome: Result<oauth2::basic::BasicTokenResponse, RequestTokenError<TransportError, oauth2::basic::BasicErrorResponse>>,
+    ) -> Result<TokenGrant, TokenEndpointError> {
+        let meta = self.meta.into_inner();
+        outcome.map(grant_from_response).map_err(|e| convert_error(e, meta))
+    }
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for CapturingHttp<'_> {
+    type Error = TransportError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, TransportError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(self.send(request))
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenEndpoint for OAuthClient {
+    async fn exchange_code(&self, code: &AuthorizationCode, redirect_uri: &str) -> Result<TokenGrant, TokenEndpointError> {
+        let redirect = RedirectUrl::new(redirect_uri.to_string())
+            .map_err(|e| TokenEndpointError::transport(format!("invalid redirect URI: {e}")))?;
+        let code = oauth2::AuthorizationCode::new(code.expose().to_string());
+        let http = CapturingHttp::new(&self.http);
+        let outcome = self.client.exchange_code(code).set_redirect_uri(Cow::Owned(redirect)).request_async(&http).await;
+        http.finish(outcome)
+    }
+
+    async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenGrant, TokenEndpointError> {
+        let token = oauth2::RefreshToken::new(refresh_token.expose().to_string());
+        let http = CapturingHttp::new(&self.http);
+        let outcome = self.client.exchange_refresh_token(&token).request_async(&http).await;
+        http.finish(outcome)
+    }
+}
+
+fn grant_from_response(response: oauth2::basic::BasicTokenResponse) -> TokenGrant {
+    TokenGrant {
+        access_token: AccessToken::new(response.access_token().secret().clone()),
+        refresh_token: response.refresh_token().map(|t| RefreshToken::new(t.secret().clone())),
+        expires_in: response.expires_in().unwrap_or(DEFAULT_EXPIRES_IN),
+        scopes: response.scopes().map(|scopes| scopes.iter().map(|s| s.to_string()).collect()),
+    }
+}
+
+/// Never includes a response body: a success body holds tokens.
+fn convert_error(
+    error: RequestTokenError<TransportError, oauth2::basic::BasicErrorResponse>,
+    meta: AnswerMeta,
+) -> TokenEndpointError {
+    let mut converted = TokenEndpointError {
+        status: meta.status,
+        code: None,
+        description: None,
+        retry_after: meta.retry_after,
+        transport: None,
+    };
+    match error {
+        RequestTokenError::ServerResponse(body) => {
+            converted.code = Some(body.error().to_string());
+            converted.description = body.error_description().cloned();
+        }
+        RequestTokenError::Request(e) => converted.transport = Some(e.0),
+        RequestTokenError::Parse(e, _) => {
+            converted.transport = Some(format!("unexpected answer body (at `{}`)", e.path()));
+        }
+        RequestTokenError::Other(message) => converted.transport = Some(message),
+    }
+    converted
+}
+
+/// `oauth2` produced `a=b&c=d`; Atlassian wants `{"a":"b","c":"d"}`.
+fn form_to_json(body: &[u8]) -> Vec<u8> {
+    let fields: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+        .collect();
+    serde_json::Value::Object(fields).to_string().into_bytes()
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub(crate) fn parse_retry_after(headers: &HeaderMap<HeaderValue>) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    (date.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok()
+}
+
+/// reqwest errors name the URL; add the underlying cause (connection refused, timeout).
+pub(crate) fn describe_reqwest_error(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_fields_become_a_json_object() {
+        let json = form_to_json(b"grant_type=refresh_token&refresh_token=a%2Bb&client_id=x");
+        let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(value["grant_type"], "refresh_token");
+        assert_eq!(value["refresh_token"], "a+b");
+        assert_eq!(value["client_id"], "x");
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("120"));
+        assert_eq!(parse_retry_after(&headers), Some(Duration::from_secs(120)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(parse_retry_after(&headers), None);
+    }
+}

@@ -1,0 +1,333 @@
+//! The scope catalogue (Confluence classic, granular and identity scopes) and the app's scope
+//! selection, where `offline_access` is mandatory.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AuthError, Result};
+
+/// The scope that makes Atlassian issue refresh tokens; a daemon cannot live without it.
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
+/// Classic Confluence scopes (checked by the v1 REST API).
+pub const CLASSIC_SCOPES: &[&str] = &[
+    "manage:confluence-configuration",
+    "read:confluence-content",
+    "read:confluence-content.all",
+    "read:confluence-content.permission",
+    "read:confluence-content.summary",
+    "read:confluence-groups",
+    "read:confluence-props",
+    "read:confluence-space.summary",
+    "read:confluence-user",
+    "readonly:content.attachment:confluence",
+    "search:confluence",
+    "write:confluence-content",
+    "write:confluence-file",
+    "write:confluence-groups",
+    "write:confluence-props",
+    "write:confluence-space",
+];
+
+/// Identity scopes (the `/me` endpoint).
+pub const IDENTITY_SCOPES: &[&str] = &["read:account", "read:me"];
+
+/// Granular Confluence scopes (checked by the v2 REST API), sorted.
+pub const GRANULAR_SCOPES: &[&str] = &[
+    "delete:attachment:confluence",
+    "delete:blogpost:confluence",
+    "delete:comment:confluence",
+    "delete:content:confluence",
+    "delete:custom-content:confluence",
+    "delete:database:confluence",
+    "delete:embed:confluence",
+    "delete:folder:confluence",
+    "delete:page:confluence",
+    "delete:space:confluence",
+    "delete:whiteboard:confluence",
+    "read:analytics.content:confluence",
+    "read:attachment:confluence",
+    "read:audit-log:confluence",
+    "read:blogpost:confluence",
+    "read:comment:confluence",
+    "read:configuration:confluence",
+    "read:content-details:confluence",
+    "read:content.metadata:confluence",
+    "read:content.permission:confluence",
+    "read:content.property:confluence",
+    "read:content.restriction:confluence",
+    "read:content:confluence",
+    "read:custom-content:confluence",
+    "read:database:confluence",
+    "read:embed:confluence",
+    "read:folder:confluence",
+    "read:group:confluence",
+    "read:hierarchical-content:confluence",
+    "read:inlinetask:confluence",
+    "read:label:confluence",
+    "read:page:confluence",
+    "read:relation:confluence",
+    "read:space-details:confluence",
+    "read:space.permission:confluence",
+    "read:space.property:confluence",
+    "read:space.setting:confluence",
+    "read:space:confluence",
+    "read:task:confluence",
+    "read:template:confluence",
+    "read:user.property:confluence",
+    "read:user:confluence",
+    "read:watcher:confluence",
+    "read:whiteboard:confluence",
+    "write:attachment:confluence",
+    "write:audit-log:confluence",
+    "write:blogpost:confluence",
+    "write:comment:confluence",
+    "write:configuration:confluence",
+    "write:content.property:confluence",
+    "write:content.restriction:confluence",
+    "write:content:confluence",
+    "write:custom-content:confluence",
+    "write:database:confluence",
+    "write:embed:confluence",
+    "write:folder:confluence",
+    "write:group:confluence",
+    "write:inlinetask:confluence",
+    "write:label:confluence",
+    "write:page:confluence",
+    "write:relation:confluence",
+    "write:space.permission:confluence",
+    "write:space.property:confluence",
+    "write:space.setting:confluence",
+    "write:space:confluence",
+    "write:task:confluence",
+    "write:template:confluence",
+    "write:user.property:confluence",
+    "write:watcher:confluence",
+    "write:whiteboard:confluence",
+];
+
+/// What kind of scope a string is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeKind {
+    Offline,
+    Classic,
+    Granular,
+    Identity,
+}
+
+impl ScopeKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ScopeKind::Offline => "offline",
+            ScopeKind::Classic => "classic",
+            ScopeKind::Granular => "granular",
+            ScopeKind::Identity => "identity",
+        }
+    }
+}
+
+/// Looks a scope up in the catalogue.
+pub fn catalogue_kind(scope: &str) -> Option<ScopeKind> {
+    if scope == OFFLINE_ACCESS {
+        Some(ScopeKind::Offline)
+    } else if CLASSIC_SCOPES.binary_search(&scope).is_ok() {
+        Some(ScopeKind::Classic)
+    } else if GRANULAR_SCOPES.binary_search(&scope).is_ok() {
+        Some(ScopeKind::Granular)
+    } else if IDENTITY_SCOPES.binary_search(&scope).is_ok() {
+        Some(ScopeKind::Identity)
+    } else {
+        None
+    }
+}
+
+/// The closest catalogue scope to a misspelt one, for "did you mean".
+fn closest_scope(scope: &str) -> Option<&'static str> {
+    CLASSIC_SCOPES
+        .iter()
+        .chain(GRANULAR_SCOPES)
+        .chain(IDENTITY_SCOPES)
+        .map(|candidate| (strsim::levenshtein(scope, candidate), *candidate))
+        .filter(|(distance, _)| *distance <= 3)
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+/// The scopes an app asks for: `offline_access` always, plus catalogue scopes and
+/// explicitly declared custom scopes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ScopeSelection {
+    /// Catalogue scopes besides `offline_access`.
+    #[serde(default)]
+    additional: BTreeSet<String>,
+    /// Scopes outside the catalogue that the user declared on purpose.
+    #[serde(default)]
+    custom: BTreeSet<String>,
+}
+
+impl ScopeSelection {
+    /// The default for a new app: identity (to name the connected account) only.
+    pub fn with_defaults() -> Self {
+        let mut selection = Self::default();
+        selection.additional.insert("read:me".to_string());
+        selection
+    }
+
+    /// Adds a catalogue scope; refuses one outside the catalogue.
+    pub fn add(&mut self, scope: &str) -> Result<()> {
+        let scope = scope.trim();
+        match catalogue_kind(scope) {
+            Some(ScopeKind::Offline) => Ok(()),
+            Some(_) => {
+                self.additional.insert(scope.to_string());
+                Ok(())
+            }
+            None => Err(AuthError::UnknownScope {
+                scope: scope.to_string(),
+                hint: closest_scope(scope)
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default(),
+            }),
+        }
+    }
+
+    /// Declares a scope outside the catalogue (Atlassian may still refuse it).
+    pub fn add_custom(&mut self, scope: &str) -> Result<()> {
+        let scope = scope.trim();
+        let valid = !scope.is_empty() && !scope.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !valid {
+            return Err(AuthError::InvalidSetting {
+                what: "custom scope",
+                value: scope.to_string(),
+                reason: "a scope is one word without spaces".to_string(),
+            });
+        }
+        if catalogue_kind(scope).is_some() {
+            return self.add(scope);
+        }
+        self.custom.insert(scope.to_string());
+        Ok(())
+    }
+
+    /// Removes a scope; `offline_access` is refused with the reason.
+    pub fn remove(&mut self, scope: &str) -> Result<bool> {
+        let scope = scope.trim();
+        if scope == OFFLINE_ACCESS {
+            return Err(AuthError::MandatoryScope);
+        }
+        Ok(self.additional.remove(scope) | self.custom.remove(scope))
+    }
+
+    pub fn contains(&self, scope: &str) -> bool {
+        scope == OFFLINE_ACCESS || self.additional.contains(scope) || self.custom.contains(scope)
+    }
+
+    /// Every scope to request, `offline_access` first.
+    pub fn requested(&self) -> Vec<String> {
+        std::iter::once(OFFLINE_ACCESS.to_string())
+            .chain(self.additional.iter().cloned())
+            .chain(self.custom.iter().cloned())
+            .collect()
+    }
+
+    pub fn custom(&self) -> impl Iterator<Item = &str> {
+        self.custom.iter().map(String::as_str)
+    }
+}
+
+/// Scopes that were asked for but not granted (`offline_access` is judged by the presence of a
+/// refresh token instead, since Atlassian does not always echo it).
+pub fn missing_scopes(requested: &[String], granted: &[String]) -> Vec<String> {
+    requested
+        .iter()
+        .filter(|scope| scope.as_str() != OFFLINE_ACCESS && !granted.contains(scope))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_lists_are_sorted_for_binary_search() {
+        for list in [CLASSIC_SCOPES, GRANULAR_SCOPES, IDENTITY_SCOPES] {
+            assert!(list.windows(2).all(|w| w[0] < w[1]), "{list:?} must be sorted and unique");
+        }
+    }
+
+    #[test]
+    fn offline_access_is_always_requested_and_cannot_be_removed() {
+        let mut scopes = ScopeSelection::default();
+        assert_eq!(scopes.requested(), vec![OFFLINE_ACCESS.to_string()]);
+        let err = scopes.remove("offline_access").unwrap_err();
+        assert!(err.to_string().contains("no refresh token"), "{err}");
+        assert_eq!(scopes.requested()[0], OFFLINE_ACCESS);
+    }
+
+    #[test]
+    fn catalogue_scopes_are_accepted_and_unknown_ones_refused_with_a_suggestion() {
+        let mut scopes = ScopeSelection::default();
+        scopes.add("read:page:confluence").unwrap();
+        scopes.add("read:confluence-content.all").unwrap();
+        let err = scopes.add("read:pages:confluence").unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("did you mean `read:page:confluence`"), "{message}");
+        assert!(message.contains("--custom-scope"), "{message}");
+        assert!(!scopes.contains("read:pages:confluence"));
+    }
+
+    #[test]
+    fn custom_scopes_are_accepted_when_declared() {
+        let mut scopes = ScopeSelection::default();
+        scopes.add_custom("read:experimental:confluence").unwrap();
+        assert!(scopes.requested().contains(&"read:experimental:confluence".to_string()));
+        assert!(scopes.add_custom("two words").is_err());
+        assert!(scopes.remove("read:experimental:confluence").unwrap());
+        assert!(!scopes.contains("read:experimental:confluence"));
+    }
+
+    #[test]
+    fn missing_scopes_ignores_offline_access() {
+        let requested = vec![OFFLINE_ACCESS.to_string(), "read:me".into(), "read:page:confluence".into()];
+        let granted = vec!["read:me".to_string()];
+        assert_eq!(missing_scopes(&requested, &granted), vec!["read:page:confluence".to_string()]);
+    }
+
+    #[test]
+    fn every_scope_in_the_confluence_openapi_specs_is_in_the_catalogue() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec");
+        if !dir.exists() {
+            eprintln!("skipping: {} is absent", dir.display());
+            return;
+        }
+        let mut unknown = BTreeSet::new();
+        for file in ["confluence-v1.openapi.json", "confluence-v2.openapi.json"] {
+            let text = std::fs::read_to_string(dir.join(file)).unwrap();
+            let spec: serde_json::Value = serde_json::from_str(&text).unwrap();
+            collect_spec_scopes(&spec, &mut unknown);
+        }
+        unknown.retain(|scope| catalogue_kind(scope).is_none());
+        assert!(unknown.is_empty(), "scopes used by the spec but missing from the catalogue: {unknown:?}");
+    }
+
+    fn collect_spec_scopes(value: &serde_json::Value, out: &mut BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, child) in map {
+                    if key == "x-atlassian-oauth2-scopes" {
+                        let scopes = child.as_array().into_iter().flatten().filter_map(|e| e.get("scopes"));
+                        for list in scopes.filter_map(|s| s.as_array()) {
+                            out.extend(list.iter().filter_map(|s| s.as_str()).map(String::from));
+                        }
+                    } else {
+                        collect_spec_scopes(child, out);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| collect_spec_scopes(item, out)),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! Where connections live. The rest of the crate sees only [`ConnectionStore`]; the sled
+//! implementation (the only module that touches sled) encrypts every record.
+
+mod record;
+mod sled_store;
+
+use std::fmt;
+
+pub use sled_store::SledConnectionStore;
+
+use crate::connection::Connection;
+use crate::error::Result;
+
+/// Opaque marker of the stored bytes a connection was read from, for compare-and-swap.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Revision(Vec<u8>);
+
+impl fmt::Debug for Revision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Revision({} bytes)", self.0.len())
+    }
+}
+
+/// A connection as read from the store, with the revision it was read at.
+#[derive(Debug, Clone)]
+pub struct StoredConnection {
+    pub connection: Connection,
+    pub(crate) revision: Revision,
+}
+
+/// Durable, encrypted storage of connections.
+pub trait ConnectionStore: Send + Sync + 'static {
+    fn get(&self, name: &str) -> Result<Option<StoredConnection>>;
+    /// Inserts or replaces a connection; durable (flushed) when it returns.
+    fn put(&self, connection: &Connection) -> Result<StoredConnection>;
+    /// Replaces `expected` by `new` only if the record did not change since it was read;
+    /// durable (flushed) when it returns. A lost race is [`crate::AuthError::StoreConflict`].
+    fn compare_and_swap(&self, expected: &StoredConnection, new: &Connection) -> Result<StoredConnection>;
+    /// All connections, sorted by name.
+    fn list(&self) -> Result<Vec<Connection>>;
+    /// Deletes a connection; `false` when there was none.
+    fn delete(&self, name: &str) -> Result<bool>;
+}

@@ -1,0 +1,325 @@
+//! `access_token(connection)`: a valid access token, refreshed single-flight per connection.
+//!
+//! Rules (see the Atlassian reference): refresh before expiry; one refresh at a time per
+//! connection, the others wait and re-read the store; mark the refresh as started (durably)
+//! before sending the refresh token, so a crash is recovered inside the reuse window; persist the
+//! new pair with compare-and-swap + flush before anyone sees the new access token; keep the old
+//! refresh token when none comes back; permanent errors stop everything until reconnection;
+//! transient ones back off with jitter.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+
+use super::{Backoff, TokenEndpoint, TokenEndpointError, TokenErrorKind};
+use crate::clock::Clock;
+use crate::connection::{Connection, ConnectionStatus, Tokens};
+use crate::error::{AuthError, Result};
+use crate::secret::AccessToken;
+use crate::store::{ConnectionStore, StoredConnection};
+
+/// Tunables of the token manager.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOptions {
+    /// Refresh when the access token expires within this margin.
+    pub refresh_margin: Duration,
+    /// Keep-alive refreshes connections whose refresh token has not rotated for this long
+    /// (Atlassian expires refresh tokens after 90 days without use).
+    pub keep_alive_idle: Duration,
+    pub backoff: Backoff,
+    /// When a refresh call's outcome is unknown (network failure after sending), retry no later
+    /// than this, so the retry still falls inside Atlassian's 10-minute reuse window.
+    pub unknown_outcome_retry: Duration,
+}
+
+impl Default for TokenOptions {
+    fn default() -> Self {
+        Self {
+            refresh_margin: Duration::from_secs(5 * 60),
+            keep_alive_idle: Duration::from_secs(30 * 24 * 3600),
+            backoff: Backoff::default(),
+            unknown_outcome_retry: Duration::from_secs(2 * 60),
+        }
+    }
+}
+
+/// Why a refresh is considered.
+#[derive(Debug, Clone)]
+enum Trigger {
+    /// The access token is about to expire.
+    Expiring,
+    /// A connector got a 401 with this token.
+    Rejected(AccessToken),
+    /// The refresh token has been idle too long.
+    KeepAlive,
+    /// The user asked (`weft connections refresh`): ignores cooldown and needs-reconnect.
+    Manual,
+    /// Start-up recovery of a refresh interrupted by a crash.
+    Recovery,
+}
+
+/// What a keep-alive pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KeepAliveReport {
+    pub refreshed: Vec<String>,
+    /// Connection and error message.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Hands out access tokens; one per process, shared by every connector.
+pub struct TokenManager {
+    store: Arc<dyn ConnectionStore>,
+    endpoint: Arc<dyn TokenEndpoint>,
+    clock: Arc<dyn Clock>,
+    options: TokenOptions,
+    margin: chrono::Duration,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    crash_after_token_answer: AtomicBool,
+}
+
+impl std::fmt::Debug for TokenManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenManager").field("options", &self.options).finish_non_exhaustive()
+    }
+}
+
+fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+impl TokenManager {
+    pub fn new(
+        store: Arc<dyn ConnectionStore>,
+        endpoint: Arc<dyn TokenEndpoint>,
+        clock: Arc<dyn Clock>,
+        options: TokenOptions,
+    ) -> Self {
+        let margin = chrono_duration(options.refresh_margin);
+        Self {
+            store,
+            endpoint,
+            clock,
+            options,
+            margin,
+            locks: Mutex::new(HashMap::new()),
+            crash_after_token_answer: AtomicBool::new(false),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn ConnectionStore> {
+        &self.store
+    }
+
+    /// Test hook: behave as if the process died right after the token endpoint answered a
+    /// refresh, before the answer was stored.
+    #[doc(hidden)]
+    pub fn simulate_crash_after_token_answer(&self, enabled: bool) {
+        self.crash_after_token_answer.store(enabled, Ordering::SeqCst);
+    }
+
+    /// A valid access token for `connection`, refreshed first when it expires within the margin.
+    pub async fn access_token(&self, connection: &str) -> Result<AccessToken> {
+        let stored = self.load(connection)?;
+        let conn = &stored.connection;
+        if conn.refresh_started_at.is_none() {
+            if let Some(token) = conn.fresh_access_token(self.clock.now(), self.margin) {
+                return Ok(token.clone());
+            }
+        }
+        self.refresh_with(connection, Trigger::Expiring).await
+    }
+
+    /// For a connector whose call was answered 401 with `rejected`: one refresh, unless another
+    /// caller already replaced that token.
+    pub async fn force_refresh(&self, connection: &str, rejected: &AccessToken) -> Result<AccessToken> {
+        self.refresh_with(connection, Trigger::Rejected(rejected.clone())).await
+    }
+
+    /// Refreshes now, whatever the state (`weft connections refresh`).
+    pub async fn refresh_now(&self, connection: &str) -> Result<AccessToken> {
+        self.refresh_with(connection, Trigger::Manual).await
+    }
+
+    /// At start-up: redoes refreshes that a crash interrupted, while the reuse window still
+    /// accepts the old refresh token. Returns the connections recovered or failed.
+    pub async fn recover_interrupted(&self) -> Result<KeepAliveReport> {
+        let interrupted = self.store.list()?.into_iter().filter(|c| c.refresh_started_at.is_some());
+        self.refresh_each(interrupted.map(|c| c.name), Trigger::Recovery).await
+    }
+
+    /// Refreshes connections whose refresh token has been idle longer than `keep_alive_idle`
+    /// (and any interrupted refresh). The daemon calls this on a schedule.
+    pub async fn keep_alive(&self) -> Result<KeepAliveReport> {
+        let now = self.clock.now();
+        let idle = chrono_duration(self.options.keep_alive_idle);
+        let due = self.store.list()?.into_iter().filter(|c| {
+            !matches!(c.status, ConnectionStatus::NeedsReconnect { .. })
+                && (c.refresh_started_at.is_some() || now - c.last_rotation_at >= idle)
+        });
+        self.refresh_each(due.map(|c| c.name), Trigger::KeepAlive).await
+    }
+
+    /// Refreshes every connection now (`weft connections refresh --all`).
+    pub async fn refresh_all(&self) -> Result<KeepAliveReport> {
+        let names = self.store.list()?.into_iter().map(|c| c.name);
+        self.refresh_each(names, Trigger::Manual).await
+    }
+
+    async fn refresh_each(&self, names: impl Iterator<Item = String>, trigger: Trigger) -> Result<KeepAliveReport> {
+        let mut report = KeepAliveReport::default();
+        for name in names {
+            match self.refresh_with(&name, trigger.clone()).await {
+                Ok(_) => report.refreshed.push(name),
+                Err(e) => report.failed.push((name, e.to_string())),
+            }
+        }
+        Ok(report)
+    }
+
+    fn load(&self, connection: &str) -> Result<StoredConnection> {
+        self.store.get(connection)?.ok_or_else(|| AuthError::ConnectionNotFound(connection.to_string()))
+    }
+
+    fn lock_for(&self, connection: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks.lock().entry(connection.to_string()).or_default().clone()
+    }
+
+    async fn refresh_with(&self, name: &str, trigger: Trigger) -> Result<AccessToken> {
+        let lock = self.lock_for(name);
+        let _single_flight = lock.lock().await;
+        // Someone may have refreshed while we waited: decide on what is stored now.
+        let stored = self.load(name)?;
+        let conn = &stored.connection;
+        let now = self.clock.now();
+        // Under the lock no refresh of ours is in flight: a marker is left over from a crash.
+        let interrupted = conn.refresh_started_at.is_some();
+
+        if let ConnectionStatus::NeedsReconnect { reason, .. } = &conn.status {
+            if !matches!(trigger, Trigger::Manual) {
+                return Err(AuthError::NeedsReconnect { connection: name.to_string(), reason: reason.clone() });
+            }
+        }
+        if !interrupted {
+            let still_good = match &trigger {
+                Trigger::Expiring => conn.fresh_access_token(now, self.margin).is_some(),
+                Trigger::Rejected(bad) => conn.tokens.access_token != *bad && conn.tokens.access_expires_at > now,
+                Trigger::KeepAlive => now - conn.last_rotation_at < chrono_duration(self.options.keep_alive_idle),
+                Trigger::Manual | Trigger::Recovery => false,
+            };
+            if still_good {
+                return Ok(conn.tokens.access_token.clone());
+            }
+        }
+        if let ConnectionStatus::RefreshFailing { retry_at, last_error, .. } = &conn.status {
+            let honours_cooldown = matches!(trigger, Trigger::Expiring | Trigger::Rejected(_) | Trigger::KeepAlive);
+            if honours_cooldown && now < *retry_at {
+                if usable_after_failure(conn, &trigger, now) {
+                    return Ok(conn.tokens.access_token.clone());
+                }
+                return Err(AuthError::RefreshCoolingDown {
+                    connection: name.to_string(),
+                    last_error: last_error.clone(),
+                    retry_at: *retry_at,
+                });
+            }
+        }
+        self.run_refresh(stored, trigger, now).await
+    }
+
+    async fn run_refresh(&self, stored: StoredConnection, trigger: Trigger, now: DateTime<Utc>) -> Result<AccessToken> {
+        let name = stored.connection.name.clone();
+        let interrupted_at = stored.connection.refresh_started_at;
+        let mut marked = stored.connection.clone();
+        marked.refresh_started_at = Some(interrupted_at.unwrap_or(now));
+        let stored = self.store.compare_and_swap(&stored, &marked)?;
+
+        tracing::debug!(connection = %name, "refreshing access token");
+        let answer = self.endpoint.refresh(&marked.tokens.refresh_token).await;
+        if self.crash_after_token_answer.load(Ordering::SeqCst) {
+            return Err(AuthError::Storage {
+                operation: "refresh (test hook)",
+                reason: "simulated crash after the token endpoint answered".to_string(),
+            });
+        }
+
+        let now = self.clock.now();
+        let mut next = marked.clone();
+        next.refresh_started_at = None;
+        next.updated_at = now;
+        match answer {
+            Ok(grant) => {
+                next.tokens = Tokens {
+                    access_token: grant.access_token,
+                    refresh_token: grant.refresh_token.unwrap_or_else(|| marked.tokens.refresh_token.clone()),
+                    access_expires_at: now + chrono_duration(grant.expires_in),
+                };
+                if let Some(scopes) = grant.scopes {
+                    next.granted_scopes = scopes;
+                }
+                next.last_rotation_at = now;
+                next.status = ConnectionStatus::Healthy;
+                self.store.compare_and_swap(&stored, &next)?;
+                tracing::info!(connection = %name, expires_at = %next.tokens.access_expires_at, "access token refreshed");
+                Ok(next.tokens.access_token)
+            }
+            Err(error) if error.kind() == TokenErrorKind::Permanent => {
+                let mut reason = error.reconnect_reason();
+                if let Some(at) = interrupted_at {
+                    reason = format!(
+                        "a refresh interrupted at {} was not redone within Atlassian's 10-minute reuse window; {reason}",
+                        at.format("%Y-%m-%d %H:%M:%S UTC")
+                    );
+                }
+                next.status = ConnectionStatus::NeedsReconnect { since: now, reason: reason.clone() };
+                self.store.compare_and_swap(&stored, &next)?;
+                tracing::warn!(connection = %name, %reason, "connection needs to be reconnected");
+                Err(AuthError::NeedsReconnect { connection: name, reason })
+            }
+            Err(error) => {
+                self.record_transient_failure(stored, next, &marked, &error, interrupted_at, now)?;
+                if usable_after_failure(&marked, &trigger, now) {
+                    return Ok(marked.tokens.access_token);
+                }
+                Err(AuthError::TokenEndpoint { connection: name, source: error })
+            }
+        }
+    }
+
+    fn record_transient_failure(
+        &self,
+        stored: StoredConnection,
+        mut next: Connection,
+        before: &Connection,
+        error: &TokenEndpointError,
+        interrupted_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let (since, failures) = match &before.status {
+            ConnectionStatus::RefreshFailing { since, failures, .. } => (*since, failures + 1),
+            _ => (now, 1),
+        };
+        let mut delay = self.options.backoff.delay(failures, error.retry_after);
+        if error.status.is_none() {
+            // No answer: Atlassian may have rotated the token anyway. Keep the marker and retry
+            // soon enough to stay inside the reuse window.
+            next.refresh_started_at = Some(interrupted_at.unwrap_or(now));
+            delay = delay.min(self.options.unknown_outcome_retry);
+        }
+        let retry_at = now + chrono_duration(delay);
+        next.status = ConnectionStatus::RefreshFailing { since, failures, last_error: error.to_string(), retry_at };
+        self.store.compare_and_swap(&stored, &next)?;
+        tracing::warn!(connection = %next.name, error = %error, %retry_at, "refresh failed; backing off");
+        Ok(())
+    }
+}
+
+/// After a failed refresh the old access token is still handed out while it has not expired,
+/// except to the caller who was just told it is rejected.
+fn usable_after_failure(conn: &Connection, trigger: &Trigger, now: DateTime<Utc>) -> bool {
+    let rejected = matches!(trigger, Trigger::Rejected(bad) if *bad == conn.tokens.access_token);
+    !rejected && conn.tokens.access_expires_at > now
+}

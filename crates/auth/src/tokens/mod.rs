@@ -1,0 +1,9 @@
+//! Access tokens that are valid whenever a connector asks.
+
+mod backoff;
+mod endpoint;
+mod manager;
+
+pub use backoff::Backoff;
+pub use endpoint::{TokenEndpoint, TokenEndpointError, TokenErrorKind, TokenGrant};
+pub use manager::{KeepAliveReport, TokenManager, TokenOptions};
