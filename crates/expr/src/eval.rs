@@ -1,0 +1,308 @@
+//! Tree-walking evaluator. Values flow as `Cow` so that reading `steps.a.output.items`
+//! borrows from the scope instead of cloning the step output.
+
+use crate::ast::{Base, BinOp, Kind, Node, Path, SegKey};
+use crate::error::{EvalError, EvalErrorKind};
+use crate::functions::{Call, Impl};
+use crate::ops::{self, Spans};
+use crate::scope::{Scope, KNOWN_ROOTS};
+use crate::suggest::{closest, ranked_list};
+use crate::value::{a_type, truthy};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::ops::Range;
+
+/// How many names "available fields" lists before "and N more".
+const LISTED_NAMES: usize = 12;
+
+pub(crate) struct Ctx<'a> {
+    pub scope: &'a dyn Scope,
+    /// The expression reads `secrets`: keep values out of error messages.
+    pub redact: bool,
+}
+
+pub(crate) fn eval<'a>(node: &'a Node, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError> {
+    match &node.kind {
+        Kind::Literal(value) => Ok(Cow::Borrowed(value)),
+        Kind::Path(path) => eval_path(path, cx),
+        Kind::Array(items) => {
+            let values = items
+                .iter()
+                .map(|item| eval(item, cx).map(Cow::into_owned))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Cow::Owned(Value::Array(values)))
+        }
+        Kind::Object(entries) => {
+            let mut map = Map::with_capacity(entries.len());
+            for (key, value) in entries {
+                map.insert(key.clone(), eval(value, cx)?.into_owned());
+            }
+            Ok(Cow::Owned(Value::Object(map)))
+        }
+        Kind::Not(operand) => Ok(Cow::Owned(Value::Bool(!truthy(&*eval(operand, cx)?)))),
+        Kind::Negate(operand) => ops::negate(&*eval(operand, cx)?, &node.span).map(Cow::Owned),
+        Kind::Binary(op @ (BinOp::And | BinOp::Or), left, right) => {
+            let left_true = truthy(&*eval(left, cx)?);
+            // `a && b` only looks at `b` when `a` is true; `a || b` when `a` is false.
+            let result = match (op, left_true) {
+                (BinOp::And, false) => false,
+                (BinOp::Or, true) => true,
+                _ => truthy(&*eval(right, cx)?),
+            };
+            Ok(Cow::Owned(Value::Bool(result)))
+        }
+        Kind::Binary(op, left, right) => {
+            let l = eval(left, cx)?;
+            let r = eval(right, cx)?;
+            let spans = Spans {
+                whole: &node.span,
+                left: &left.span,
+                right: &right.span,
+            };
+            ops::apply(*op, &l, &r, spans).map(Cow::Owned)
+        }
+        Kind::Conditional(parts) => {
+            let [cond, then, otherwise] = &**parts;
+            if truthy(&*eval(cond, cx)?) {
+                eval(then, cx)
+            } else {
+                eval(otherwise, cx)
+            }
+        }
+        Kind::Call(info, args) => match info.imp {
+            Impl::Coalesce => coalesce(args, cx),
+            Impl::Eager(function) => {
+                let values = args.iter().map(|a| eval(a, cx)).collect::<Result<Vec<_>, _>>()?;
+                let call = Call {
+                    info,
+                    span: &node.span,
+                    args,
+                    scope: cx.scope,
+                    redact: cx.redact,
+                };
+                function(&call, values).map(Cow::Owned)
+            }
+        },
+    }
+}
+
+/// `default` / `coalesce`: the first argument that is defined and not null. Undefined
+/// errors in all but the last argument fall through; other errors (type errors...) do not.
+fn coalesce<'a>(args: &'a [Node], cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError> {
+    let Some((last, candidates)) = args.split_last() else {
+        return Ok(Cow::Owned(Value::Null));
+    };
+    for candidate in candidates {
+        match eval(candidate, cx) {
+            Ok(value) if !value.is_null() => return Ok(value),
+            Ok(_) => {}
+            Err(error) if error.kind == EvalErrorKind::Undefined => {}
+            Err(error) => return Err(error),
+        }
+    }
+    eval(last, cx)
+}
+
+/// A resolved accessor key.
+enum Key<'k> {
+    Field(&'k str),
+    Index(i64),
+}
+
+fn eval_path<'a>(path: &'a Path, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError> {
+    let (mut current, skip) = match &path.base {
+        Base::Value(node) => (eval(node, cx)?, 0),
+        Base::Root(name, span) if name == "steps" => (Cow::Borrowed(step_record(path, span, cx)?), 1),
+        Base::Root(name, span) => match cx.scope.root(name) {
+            Some(value) => (Cow::Borrowed(value), 0),
+            None => return Err(unknown_root(name, span, cx.scope)),
+        },
+    };
+    for (i, seg) in path.segments.iter().enumerate().skip(skip) {
+        let computed;
+        let key = match &seg.key {
+            SegKey::Field(name) => Key::Field(name),
+            SegKey::Index(index) => Key::Index(*index),
+            SegKey::Dynamic(node) => {
+                computed = eval(node, cx)?;
+                dynamic_key(&computed, &node.span)?
+            }
+        };
+        let at = Site { path, i, span: &seg.span };
+        current = match current {
+            Cow::Borrowed(value) => Cow::Borrowed(locate(value, &key, &at)?.0),
+            Cow::Owned(mut value) => {
+                let position = locate(&value, &key, &at)?.1;
+                Cow::Owned(take_child(&mut value, &key, position))
+            }
+        };
+    }
+    Ok(current)
+}
+
+/// `steps.<id>`: the first segment names the step.
+fn step_record<'a>(path: &'a Path, span: &Range<usize>, cx: &Ctx<'a>) -> Result<&'a Value, EvalError> {
+    let Some(first) = path.segments.first() else {
+        return Err(EvalError::type_error("`steps` needs a step id", span.clone())
+            .with_help("write steps.<id>.output, e.g. steps.fetch.output"));
+    };
+    let computed;
+    let id: &str = match &first.key {
+        SegKey::Field(id) => id,
+        SegKey::Dynamic(node) => {
+            computed = eval(node, cx)?;
+            match &*computed {
+                Value::String(id) => id,
+                other => {
+                    return Err(EvalError::type_error(
+                        format!("a step id must be a string, got {}", a_type(other)),
+                        node.span.clone(),
+                    ))
+                }
+            }
+        }
+        SegKey::Index(_) => {
+            return Err(EvalError::type_error("steps are named, not numbered", first.span.clone())
+                .with_help("write steps.<id>, e.g. steps.fetch.output"))
+        }
+    };
+    cx.scope.step(id).ok_or_else(|| {
+        let error = EvalError::undefined(
+            format!("step `{id}` does not exist or has not run before this point"),
+            first.span.clone(),
+        );
+        let ids = cx.scope.step_ids();
+        match closest(id, ids.iter().map(String::as_str)) {
+            Some(near) => error.with_help(format!("did you mean `{near}`?")),
+            None if ids.is_empty() => error.with_help("no step results are available here"),
+            None => error.with_help(format!(
+                "steps available here: {}",
+                ranked_list(id, ids.iter().map(String::as_str), LISTED_NAMES)
+            )),
+        }
+    })
+}
+
+fn unknown_root(name: &str, span: &Range<usize>, scope: &dyn Scope) -> EvalError {
+    let available = scope.root_names();
+    let listed = available.join(", ");
+    if KNOWN_ROOTS.contains(&name) {
+        return EvalError::undefined(format!("`{name}` is not available here"), span.clone())
+            .with_help(format!("available here: {listed}"));
+    }
+    let error = EvalError::undefined(format!("unknown name `{name}`"), span.clone());
+    // `index-1` lexes as one name, like in GitHub Actions.
+    if let Some((head, _)) = name.split_once('-').filter(|(head, _)| available.iter().any(|a| a == head)) {
+        return error.with_help(format!(
+            "`-` between letters is part of a name; to subtract, put spaces around it: `{head} - ...`"
+        ));
+    }
+    let candidates = available.iter().map(String::as_str).chain(["true", "false", "null"]);
+    match closest(name, candidates) {
+        Some(near) => error.with_help(format!("did you mean `{near}`? available here: {listed}")),
+        None => error.with_help(format!("available here: {listed}")),
+    }
+}
+
+fn dynamic_key<'k>(value: &'k Value, span: &Range<usize>) -> Result<Key<'k>, EvalError> {
+    let index = match value {
+        Value::String(name) => return Ok(Key::Field(name)),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    };
+    match index {
+        Some(index) => Ok(Key::Index(index)),
+        None => Err(EvalError::type_error(
+            format!("an index must be a string or a whole number, got {}", a_type(value)),
+            span.clone(),
+        )),
+    }
+}
+
+/// Where an accessor is applied, for error messages.
+struct Site<'p> {
+    path: &'p Path,
+    i: usize,
+    span: &'p Range<usize>,
+}
+
+impl Site<'_> {
+    fn prefix(&self) -> &str {
+        self.path.prefix(self.i)
+    }
+
+    fn undefined(&self, message: String) -> EvalError {
+        EvalError::undefined(message, self.span.clone())
+    }
+
+    fn type_error(&self, message: String) -> EvalError {
+        EvalError::type_error(message, self.span.clone())
+    }
+}
+
+/// Finds the child `key` of `value`, returning it and its array position (if any).
+fn locate<'v>(value: &'v Value, key: &Key<'_>, at: &Site<'_>) -> Result<(&'v Value, usize), EvalError> {
+    let prefix = at.prefix();
+    match (value, key) {
+        (Value::Object(map), Key::Field(name)) => map.get(*name).map(|child| (child, 0)).ok_or_else(|| {
+            let error = at.undefined(format!("`{prefix}` has no field `{name}`"));
+            if map.is_empty() {
+                error.with_help(format!("`{prefix}` is an empty object"))
+            } else {
+                error.with_help(format!(
+                    "available fields: {}",
+                    ranked_list(name, map.keys().map(String::as_str), LISTED_NAMES)
+                ))
+            }
+        }),
+        (Value::Array(items), Key::Index(index)) => {
+            let position = crate::value::resolve_index(*index, items.len()).ok_or_else(|| {
+                let error = at.undefined(format!(
+                    "index {index} is out of range: `{prefix}` has {} element{}",
+                    items.len(),
+                    if items.len() == 1 { "" } else { "s" }
+                ));
+                match items.len() {
+                    0 => error.with_help(format!("use default({prefix}[{index}], fallback) when it may be empty")),
+                    n => error.with_help(format!("valid indexes are 0 to {} (or -{n} to -1 from the end)", n - 1)),
+                }
+            })?;
+            Ok((&items[position], position))
+        }
+        (Value::Null, Key::Field(name)) => Err(at
+            .undefined(format!("`{prefix}` is null, so it has no field `{name}`"))
+            .with_help(format!("use default({prefix}.{name}, fallback) when it may be null"))),
+        (Value::Null, Key::Index(index)) => Err(at
+            .undefined(format!("`{prefix}` is null, so it has no element {index}"))
+            .with_help(format!("use default({prefix}[{index}], fallback) when it may be null"))),
+        (Value::Array(_), Key::Field(name)) => Err(at
+            .type_error(format!("`{prefix}` is an array, not an object; it has no field `{name}`"))
+            .with_help(format!(
+                "pick an element first, e.g. `{prefix}[0].{name}`, or collect the field from every element with pluck({prefix}, '{name}')"
+            ))),
+        (Value::Object(_), Key::Index(index)) => Err(at
+            .type_error(format!("`{prefix}` is an object, not an array; it has no element {index}"))
+            .with_help(format!("read fields by name, e.g. `{prefix}.name` or `{prefix}[\"name\"]`"))),
+        (Value::String(_), Key::Index(_)) => Err(at
+            .type_error(format!("`{prefix}` is a string; strings cannot be indexed"))
+            .with_help("use slice(text, start, end) to take characters")),
+        (other, Key::Field(name)) => Err(at.type_error(format!(
+            "`{prefix}` is {}, not an object; it has no field `{name}`",
+            a_type(other)
+        ))),
+        (other, Key::Index(index)) => Err(at.type_error(format!(
+            "`{prefix}` is {}, not an array; it has no element {index}",
+            a_type(other)
+        ))),
+    }
+}
+
+/// Moves a located child out of an owned (computed) value instead of cloning it.
+fn take_child(value: &mut Value, key: &Key<'_>, position: usize) -> Value {
+    let child = match (value, key) {
+        (Value::Object(map), Key::Field(name)) => map.remove(*name),
+        (Value::Array(items), Key::Index(_)) => items.get_mut(position).map(std::mem::take),
+        _ => None,
+    };
+    child.unwrap_or(Value::Null)
+}

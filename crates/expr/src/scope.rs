@@ -1,0 +1,91 @@
+//! What an expression can see: root variables, step records and a clock.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Root names weft knows about. Used for "did you mean" and to tell "exists but not
+/// available here" apart from "unknown".
+pub const KNOWN_ROOTS: &[&str] = &["inputs", "vars", "steps", "trigger", "item", "index", "loop", "env", "secrets"];
+
+/// The variables an expression is evaluated against.
+pub trait Scope {
+    /// Root variables: "inputs", "vars", "trigger", "item", "index", "env", "secrets", "loop", ...
+    /// Return None if unknown/not available here.
+    fn root(&self, name: &str) -> Option<&Value>;
+    /// `steps.<id>`: the step's record object, e.g. `{"output": ..., "status": "succeeded"}`;
+    /// None if that step has not run/does not exist.
+    fn step(&self, id: &str) -> Option<&Value>;
+    /// Clock for `now()` (so dry runs and tests are deterministic).
+    fn now(&self) -> DateTime<Utc>;
+
+    /// Root names available here, for error messages. The default checks [`KNOWN_ROOTS`].
+    fn root_names(&self) -> Vec<String> {
+        KNOWN_ROOTS
+            .iter()
+            .filter(|name| **name == "steps" || self.root(name).is_some())
+            .map(|name| name.to_string())
+            .collect()
+    }
+
+    /// Ids of the steps whose records are available, for "did you mean" in error messages.
+    fn step_ids(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// A [`Scope`] backed by plain maps and a fixed clock: handy for tests, dry runs and
+/// evaluating expressions outside a run.
+#[derive(Debug, Clone)]
+pub struct MapScope {
+    pub roots: HashMap<String, Value>,
+    pub steps: HashMap<String, Value>,
+    pub now: DateTime<Utc>,
+}
+
+impl MapScope {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        MapScope {
+            roots: HashMap::new(),
+            steps: HashMap::new(),
+            now,
+        }
+    }
+
+    pub fn with_root(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.roots.insert(name.into(), value);
+        self
+    }
+
+    pub fn with_step(mut self, id: impl Into<String>, record: Value) -> Self {
+        self.steps.insert(id.into(), record);
+        self
+    }
+}
+
+impl Scope for MapScope {
+    fn root(&self, name: &str) -> Option<&Value> {
+        self.roots.get(name)
+    }
+
+    fn step(&self, id: &str) -> Option<&Value> {
+        self.steps.get(id)
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    fn root_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.roots.keys().cloned().collect();
+        names.push("steps".to_string());
+        names.sort();
+        names
+    }
+
+    fn step_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.steps.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+}

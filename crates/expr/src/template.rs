@@ -1,0 +1,175 @@
+//! Templates: YAML strings with `${{ expr }}` parts, and standalone expressions.
+
+use crate::ast::Node;
+use crate::error::{EvalError, ParseError};
+use crate::eval::{eval, Ctx};
+use crate::lexer::lex;
+use crate::parser;
+use crate::refs::{collect, Reference, ReferenceUse};
+use crate::scope::Scope;
+use crate::value::push_text;
+use serde_json::Value;
+
+/// A single parsed expression (no `${{ }}`), e.g. an `if:` condition.
+#[derive(Debug, Clone)]
+pub struct Expr {
+    source: String,
+    node: Node,
+    redact: bool,
+}
+
+impl Expr {
+    pub fn parse(src: &str) -> Result<Expr, ParseError> {
+        let tokens = lex(src, 0, None)?.tokens;
+        if tokens.is_empty() {
+            return Err(ParseError::new("empty expression", 0..src.len()));
+        }
+        let node = parser::parse(src, &tokens, src.len())?;
+        Ok(Expr {
+            source: src.to_string(),
+            redact: reads_secrets(std::slice::from_ref(&node)),
+            node,
+        })
+    }
+
+    pub fn eval(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
+        let cx = Ctx { scope, redact: self.redact };
+        eval(&self.node, &cx).map(|v| v.into_owned())
+    }
+
+    /// Every variable path the expression reads (including inside function arguments).
+    pub fn references(&self) -> Vec<Reference> {
+        plain(self.references_with_context())
+    }
+
+    /// Like [`Expr::references`], also telling which ones are guarded by `default`/`coalesce`.
+    pub fn references_with_context(&self) -> Vec<ReferenceUse> {
+        let mut out = Vec::new();
+        collect(&self.node, false, &mut out);
+        out
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Part {
+    Text(String),
+    Expr(Node),
+}
+
+/// A string from YAML that may contain `${{ expr }}` parts. Parsed once at load time,
+/// rendered many times. `$${{` stands for a literal `${{`.
+#[derive(Debug, Clone)]
+pub struct Template {
+    source: String,
+    parts: Vec<Part>,
+    redact: bool,
+}
+
+impl Template {
+    pub fn parse(src: &str) -> Result<Template, ParseError> {
+        let mut parts = Vec::new();
+        let mut text = String::new();
+        let mut pos = 0;
+        while let Some(found) = src[pos..].find("${{") {
+            let at = pos + found;
+            if at > pos && src.as_bytes()[at - 1] == b'$' {
+                // `$${{` is an escaped, literal `${{`.
+                text.push_str(&src[pos..at - 1]);
+                text.push_str("${{");
+                pos = at + 3;
+                continue;
+            }
+            text.push_str(&src[pos..at]);
+            if !text.is_empty() {
+                parts.push(Part::Text(std::mem::take(&mut text)));
+            }
+            let lexed = lex(src, at + 3, Some(at..at + 3))?;
+            let close = lexed.close.unwrap_or(src.len()..src.len());
+            if lexed.tokens.is_empty() {
+                return Err(ParseError::new("empty expression `${{ }}`", at..close.end)
+                    .with_help("put an expression between `${{` and `}}`, or write `$${{` for a literal `${{`"));
+            }
+            parts.push(Part::Expr(parser::parse(src, &lexed.tokens, close.start)?));
+            pos = close.end;
+        }
+        text.push_str(&src[pos..]);
+        if !text.is_empty() {
+            parts.push(Part::Text(text));
+        }
+        let nodes: Vec<&Node> = parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Expr(n) => Some(n),
+                Part::Text(_) => None,
+            })
+            .collect();
+        let redact = nodes.iter().any(|n| reads_secrets(std::slice::from_ref(*n)));
+        Ok(Template {
+            source: src.to_string(),
+            parts,
+            redact,
+        })
+    }
+
+    /// True when the template contains no expression.
+    pub fn is_literal(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Text(_)))
+    }
+
+    /// A template that is exactly one `${{ expr }}` keeps the value's type (an array stays
+    /// an array). Otherwise each part is converted to text and concatenated: strings as is,
+    /// numbers, booleans and null as JSON, arrays and objects as compact JSON.
+    pub fn render(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
+        let cx = Ctx { scope, redact: self.redact };
+        match self.parts.as_slice() {
+            [Part::Expr(node)] => eval(node, &cx).map(|v| v.into_owned()),
+            parts => {
+                let mut out = String::new();
+                for part in parts {
+                    match part {
+                        Part::Text(text) => out.push_str(text),
+                        Part::Expr(node) => push_text(&mut out, &*eval(node, &cx)?),
+                    }
+                }
+                Ok(Value::String(out))
+            }
+        }
+    }
+
+    /// Every variable path used in the template (also inside function arguments and operators).
+    pub fn references(&self) -> Vec<Reference> {
+        plain(self.references_with_context())
+    }
+
+    /// Like [`Template::references`], also telling which ones are guarded by `default`/`coalesce`.
+    pub fn references_with_context(&self) -> Vec<ReferenceUse> {
+        let mut out = Vec::new();
+        for part in &self.parts {
+            if let Part::Expr(node) = part {
+                collect(node, false, &mut out);
+            }
+        }
+        out
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+fn plain(uses: Vec<ReferenceUse>) -> Vec<Reference> {
+    uses.into_iter().map(|u| u.reference).collect()
+}
+
+/// Whether any of the nodes reads `secrets` (then values stay out of error messages).
+fn reads_secrets(nodes: &[Node]) -> bool {
+    let mut uses = Vec::new();
+    for node in nodes {
+        collect(node, false, &mut uses);
+    }
+    uses.iter().any(|u| u.reference.root == "secrets")
+}
