@@ -1,8 +1,10 @@
 //! weft-auth: OAuth apps, customer connections, tokens encrypted at rest, and access tokens
 //! that are valid whenever a connector asks (single-flight refresh of rotating refresh tokens).
 
+pub mod api;
 pub mod app_config;
 pub mod clock;
+pub mod connect;
 pub mod connection;
 pub mod crypto;
 pub mod error;
@@ -25,3 +27,4 @@ pub use scopes::ScopeSelection;
 pub use secret::{AccessToken, AuthorizationCode, ClientSecret, RefreshToken};
 pub use store::{ConnectionStore, SledConnectionStore, StoredConnection};
 pub use tokens::{TokenEndpoint, TokenEndpointError, TokenGrant, TokenManager, TokenOptions};
+pub use connect::{callback_router, serve_callback, CallbackServer, ConnectFlow, PendingConnect, SiteChooser};
