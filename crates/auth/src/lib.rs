@@ -15,6 +15,8 @@ pub mod scopes;
 pub mod secret;
 pub mod store;
 pub mod tokens;
+#[cfg(test)]
+mod test_support;
 
 pub use app_config::{AppConfig, Credentials, ResolvedApp, SandboxApp, SecretSource};
 pub use clock::{Clock, ManualClock, SystemClock};

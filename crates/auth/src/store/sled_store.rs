@@ -168,3 +168,119 @@ impl ConnectionStore for SledConnectionStore {
         Ok(removed.is_some())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::sample_connection;
+    use chrono::{Duration, Utc};
+
+    fn open(dir: &Path, key: u8) -> Result<SledConnectionStore> {
+        SledConnectionStore::open(dir, Keyring::from_key_bytes([key; 32], &[]))
+    }
+
+    #[test]
+    fn round_trip_list_and_delete() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = open(tmp.path(), 1).unwrap();
+        let now = Utc::now();
+        store.put(&sample_connection("zeta", now, Duration::hours(1))).unwrap();
+        let alpha = sample_connection("alpha", now, Duration::hours(1));
+        store.put(&alpha).unwrap();
+        assert_eq!(store.get("alpha").unwrap().unwrap().connection, alpha);
+        let names: Vec<_> = store.list().unwrap().into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["alpha", "zeta"]);
+        assert!(store.delete("alpha").unwrap());
+        assert!(!store.delete("alpha").unwrap());
+        assert!(store.get("alpha").unwrap().is_none());
+        assert!(store.put(&sample_connection("bad name", now, Duration::hours(1))).is_err());
+    }
+
+    #[test]
+    fn compare_and_swap_detects_a_concurrent_change() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = open(tmp.path(), 1).unwrap();
+        let conn = sample_connection("acme", Utc::now(), Duration::hours(1));
+        let first = store.put(&conn).unwrap();
+        let mut changed = conn.clone();
+        changed.site_name = "changed".into();
+        let second = store.compare_and_swap(&first, &changed).unwrap();
+        assert!(matches!(store.compare_and_swap(&first, &conn), Err(AuthError::StoreConflict(_))));
+        assert!(store.compare_and_swap(&second, &conn).is_ok());
+    }
+
+    #[test]
+    fn tokens_are_not_on_disk_in_clear() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let store = open(tmp.path(), 1).unwrap();
+            store.put(&sample_connection("acme", Utc::now(), Duration::hours(1))).unwrap();
+        }
+        let mut haystack = Vec::new();
+        for entry in walk(&tmp.path().join(STORE_DIR)) {
+            haystack.extend(std::fs::read(entry).unwrap());
+        }
+        assert!(!haystack.is_empty());
+        for needle in [b"AT-acme-0".as_slice(), b"RT-acme-0", b"acme.atlassian.net"] {
+            assert!(!haystack.windows(needle.len()).any(|w| w == needle), "{} found on disk", String::from_utf8_lossy(needle));
+        }
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.extend(walk(&path));
+            } else {
+                files.push(path);
+            }
+        }
+        files
+    }
+
+    #[test]
+    fn a_record_copied_under_another_name_does_not_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = open(tmp.path(), 1).unwrap();
+        store.put(&sample_connection("acme", Utc::now(), Duration::hours(1))).unwrap();
+        let sealed = store.connections.get("acme").unwrap().unwrap();
+        store.connections.insert("evil", sealed).unwrap();
+        let err = store.get("evil").unwrap_err();
+        assert!(matches!(err, AuthError::UndecryptableRecord { ref connection, .. } if connection == "evil"), "{err}");
+        assert!(store.get("acme").unwrap().is_some());
+    }
+
+    #[test]
+    fn a_wrong_key_is_refused_at_open_and_a_rotated_key_reseals() {
+        let tmp = tempfile::tempdir().unwrap();
+        let conn = sample_connection("acme", Utc::now(), Duration::hours(1));
+        open(tmp.path(), 1).unwrap().put(&conn).unwrap();
+        let err = open(tmp.path(), 2).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, AuthError::WrongMasterKey { .. }), "{message}");
+        assert!(message.contains("WEFT_MASTER_KEY") && message.contains("does not open"), "{message}");
+
+        let rotating = Keyring::from_key_bytes([2; 32], &[[1; 32]]);
+        let store = SledConnectionStore::open(tmp.path(), rotating).unwrap();
+        assert_eq!(store.get("acme").unwrap().unwrap().connection, conn);
+        drop(store);
+        // After re-sealing, the new key alone is enough and the old one no longer opens it.
+        assert_eq!(open(tmp.path(), 2).unwrap().get("acme").unwrap().unwrap().connection, conn);
+        assert!(matches!(open(tmp.path(), 1), Err(AuthError::WrongMasterKey { .. })));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn data_directory_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        open(&data, 1).unwrap().put(&sample_connection("acme", Utc::now(), Duration::hours(1))).unwrap();
+        assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+        for file in walk(&data.join(STORE_DIR)) {
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode & 0o077, 0, "{} is {mode:o}", file.display());
+        }
+    }
+}

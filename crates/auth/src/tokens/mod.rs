@@ -3,6 +3,8 @@
 mod backoff;
 mod endpoint;
 mod manager;
+#[cfg(test)]
+mod manager_tests;
 
 pub use backoff::Backoff;
 pub use endpoint::{TokenEndpoint, TokenEndpointError, TokenErrorKind, TokenGrant};
