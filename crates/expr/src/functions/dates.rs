@@ -4,15 +4,22 @@
 use super::{Args, Call};
 use crate::error::EvalError;
 use chrono::format::StrftimeItems;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{Datelike, DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::Value;
 use std::fmt::Write as _;
 
 /// Formats without an offset that are read as UTC.
 const NAIVE_FORMATS: &[&str] = &["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"];
 
-fn date_value(dt: DateTime<Utc>) -> Value {
-    Value::String(dt.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+/// The RFC 3339 text of a date; RFC 3339 has four-digit years, so others are refused.
+fn date_value(call: &Call<'_>, dt: DateTime<Utc>) -> Result<Value, EvalError> {
+    if !(0..=9999).contains(&dt.year()) {
+        return Err(EvalError::invalid(
+            format!("`{}` result is outside the years 0000 to 9999", call.info.name),
+            call.span.clone(),
+        ));
+    }
+    Ok(Value::String(dt.to_rfc3339_opts(SecondsFormat::AutoSi, true)))
 }
 
 /// Reads argument `i` as a date: an RFC 3339 string, a date-time without offset (UTC),
@@ -55,17 +62,17 @@ fn parse_default(text: &str) -> Option<DateTime<Utc>> {
 }
 
 pub(crate) fn now(call: &Call<'_>, _args: Args<'_>) -> Result<Value, EvalError> {
-    Ok(date_value(call.scope.now()))
+    date_value(call, call.scope.now())
 }
 
 pub(crate) fn date_parse(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> {
     if call.optional(&args, 1).is_none() {
-        return read_date(call, &args, 0).map(date_value);
+        return date_value(call, read_date(call, &args, 0)?);
     }
     let text = call.str(&args, 0)?.trim();
     let format = call.str(&args, 1)?;
     if let Ok(dt) = DateTime::parse_from_str(text, format) {
-        return Ok(date_value(dt.with_timezone(&Utc)));
+        return date_value(call, dt.with_timezone(&Utc));
     }
     let naive = NaiveDateTime::parse_from_str(text, format).or_else(|error| {
         NaiveDate::parse_from_str(text, format)
@@ -73,7 +80,7 @@ pub(crate) fn date_parse(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalE
             .and_then(|d| d.and_hms_opt(0, 0, 0))
             .ok_or(error)
     });
-    naive.map(|n| date_value(n.and_utc())).map_err(|error| {
+    let naive = naive.map_err(|error| {
         call.invalid(
             0,
             format!(
@@ -81,7 +88,8 @@ pub(crate) fn date_parse(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalE
                 call.show(&Value::String(text.to_string()))
             ),
         )
-    })
+    })?;
+    date_value(call, naive.and_utc())
 }
 
 pub(crate) fn date_format(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> {
@@ -122,9 +130,10 @@ pub(crate) fn date_add(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalErr
         call.invalid(1, "`date_add` got an invalid duration")
             .with_help("write durations like 90, \"1h30m\", \"-2d\", \"1w\" or \"500ms\" (units w d h m s ms)")
     })?;
-    date.checked_add_signed(delta)
-        .map(date_value)
-        .ok_or_else(|| call.invalid(1, "the resulting date is out of range"))
+    let sum = date
+        .checked_add_signed(delta)
+        .ok_or_else(|| call.invalid(1, "`date_add` result is outside the years 0000 to 9999"))?;
+    date_value(call, sum)
 }
 
 /// Parses `[-+]<n><unit>...` such as `1h30m`, `-2d` or `1w 2d`.
