@@ -105,7 +105,10 @@ impl Path {
     pub(crate) fn prefix(&self, i: usize) -> &str {
         let end = match i.checked_sub(1) {
             None => self.base_len,
-            Some(last) => self.segments.get(last).map_or(self.text.len(), |s| s.text_end),
+            Some(last) => self
+                .segments
+                .get(last)
+                .map_or(self.text.len(), |s| s.text_end),
         };
         self.text.get(..end).unwrap_or(&self.text)
     }

@@ -72,7 +72,10 @@ pub(crate) fn eval<'a>(node: &'a Node, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, E
         Kind::Call(info, args) => match info.imp {
             Impl::Coalesce => coalesce(args, cx),
             Impl::Eager(function) => {
-                let values = args.iter().map(|a| eval(a, cx)).collect::<Result<Vec<_>, _>>()?;
+                let values = args
+                    .iter()
+                    .map(|a| eval(a, cx))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let call = Call {
                     info,
                     span: &node.span,
@@ -112,7 +115,9 @@ enum Key<'k> {
 fn eval_path<'a>(path: &'a Path, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError> {
     let (mut current, skip) = match &path.base {
         Base::Value(node) => (eval(node, cx)?, 0),
-        Base::Root(name, span) if name == "steps" => (Cow::Borrowed(step_record(path, span, cx)?), 1),
+        Base::Root(name, span) if name == "steps" => {
+            (Cow::Borrowed(step_record(path, span, cx)?), 1)
+        }
         Base::Root(name, span) => match cx.scope.root(name) {
             Some(value) => (Cow::Borrowed(value), 0),
             None => return Err(unknown_root(name, span, cx.scope)),
@@ -128,7 +133,11 @@ fn eval_path<'a>(path: &'a Path, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalErr
                 dynamic_key(&computed, &node.span)?
             }
         };
-        let at = Site { path, i, span: &seg.span };
+        let at = Site {
+            path,
+            i,
+            span: &seg.span,
+        };
         current = match current {
             Cow::Borrowed(value) => Cow::Borrowed(locate(value, &key, &at)?.0),
             Cow::Owned(mut value) => {
@@ -141,10 +150,16 @@ fn eval_path<'a>(path: &'a Path, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalErr
 }
 
 /// `steps.<id>`: the first segment names the step.
-fn step_record<'a>(path: &'a Path, span: &Range<usize>, cx: &Ctx<'a>) -> Result<&'a Value, EvalError> {
+fn step_record<'a>(
+    path: &'a Path,
+    span: &Range<usize>,
+    cx: &Ctx<'a>,
+) -> Result<&'a Value, EvalError> {
     let Some(first) = path.segments.first() else {
-        return Err(EvalError::type_error("`steps` needs a step id", span.clone())
-            .with_help("write steps.<id>.output, e.g. steps.fetch.output"));
+        return Err(
+            EvalError::type_error("`steps` needs a step id", span.clone())
+                .with_help("write steps.<id>.output, e.g. steps.fetch.output"),
+        );
     };
     let computed;
     let id: &str = match &first.key {
@@ -162,8 +177,10 @@ fn step_record<'a>(path: &'a Path, span: &Range<usize>, cx: &Ctx<'a>) -> Result<
             }
         }
         SegKey::Index(_) => {
-            return Err(EvalError::type_error("steps are named, not numbered", first.span.clone())
-                .with_help("write steps.<id>, e.g. steps.fetch.output"))
+            return Err(
+                EvalError::type_error("steps are named, not numbered", first.span.clone())
+                    .with_help("write steps.<id>, e.g. steps.fetch.output"),
+            )
         }
     };
     cx.scope.step(id).ok_or_else(|| {
@@ -192,12 +209,18 @@ fn unknown_root(name: &str, span: &Range<usize>, scope: &dyn Scope) -> EvalError
     }
     let error = EvalError::undefined(format!("unknown name `{name}`"), span.clone());
     // `index-1` lexes as one name, like in GitHub Actions.
-    if let Some((head, _)) = name.split_once('-').filter(|(head, _)| available.iter().any(|a| a == head)) {
+    if let Some((head, _)) = name
+        .split_once('-')
+        .filter(|(head, _)| available.iter().any(|a| a == head))
+    {
         return error.with_help(format!(
             "`-` between letters is part of a name; to subtract, put spaces around it: `{head} - ...`"
         ));
     }
-    let candidates = available.iter().map(String::as_str).chain(["true", "false", "null"]);
+    let candidates = available
+        .iter()
+        .map(String::as_str)
+        .chain(["true", "false", "null"]);
     match closest(name, candidates) {
         Some(near) => error.with_help(format!("did you mean `{near}`? available here: {listed}")),
         None => error.with_help(format!("available here: {listed}")),
@@ -213,7 +236,10 @@ fn dynamic_key<'k>(value: &'k Value, span: &Range<usize>) -> Result<Key<'k>, Eva
     match index {
         Some(index) => Ok(Key::Index(index)),
         None => Err(EvalError::type_error(
-            format!("an index must be a string or a whole number, got {}", a_type(value)),
+            format!(
+                "an index must be a string or a whole number, got {}",
+                a_type(value)
+            ),
             span.clone(),
         )),
     }
@@ -241,7 +267,11 @@ impl Site<'_> {
 }
 
 /// Finds the child `key` of `value`, returning it and its array position (if any).
-fn locate<'v>(value: &'v Value, key: &Key<'_>, at: &Site<'_>) -> Result<(&'v Value, usize), EvalError> {
+fn locate<'v>(
+    value: &'v Value,
+    key: &Key<'_>,
+    at: &Site<'_>,
+) -> Result<(&'v Value, usize), EvalError> {
     let prefix = at.prefix();
     match (value, key) {
         (Value::Object(map), Key::Field(name)) => map.get(*name).map(|child| (child, 0)).ok_or_else(|| {

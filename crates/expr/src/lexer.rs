@@ -121,7 +121,11 @@ pub(crate) struct Lexed {
 
 /// Lexes `src[start..]`. With `template` set, stops at the closing `}}` and fails if none.
 /// `opener` is the span of `${{`, used for the "not closed" error.
-pub(crate) fn lex(src: &str, start: usize, opener: Option<Range<usize>>) -> Result<Lexed, ParseError> {
+pub(crate) fn lex(
+    src: &str,
+    start: usize,
+    opener: Option<Range<usize>>,
+) -> Result<Lexed, ParseError> {
     Lexer {
         src,
         bytes: src.as_bytes(),
@@ -153,9 +157,13 @@ impl<'s> Lexer<'s> {
             }
             let Some(&b) = self.bytes.get(self.pos) else {
                 return match opener {
-                    Some(opener) => Err(ParseError::new("`${{` is not closed", opener)
-                        .with_help("end the expression with `}}`; to write a literal `${{`, use `$${{`")),
-                    None => Ok(Lexed { tokens, close: None }),
+                    Some(opener) => Err(ParseError::new("`${{` is not closed", opener).with_help(
+                        "end the expression with `}}`; to write a literal `${{`, use `$${{`",
+                    )),
+                    None => Ok(Lexed {
+                        tokens,
+                        close: None,
+                    }),
                 };
             };
             let token = self.token(b)?;
@@ -219,8 +227,11 @@ impl<'s> Lexer<'s> {
                     b'&' => ("&", "use `&&` (or `and`) for logical and"),
                     _ => ("|", "use `||` (or `or`) for logical or"),
                 };
-                return Err(ParseError::new(format!("`{op}` is not an operator"), start..start + 1)
-                    .with_help(help));
+                return Err(ParseError::new(
+                    format!("`{op}` is not an operator"),
+                    start..start + 1,
+                )
+                .with_help(help));
             }
             _ => {
                 let ch = self.src[start..].chars().next().unwrap_or('?');
@@ -258,7 +269,10 @@ impl<'s> Lexer<'s> {
         while let Some(b) = self.peek_at(0) {
             let continues = b.is_ascii_alphanumeric()
                 || b == b'_'
-                || (b == b'-' && self.peek_at(1).is_some_and(|n| n.is_ascii_alphanumeric() || n == b'_'));
+                || (b == b'-'
+                    && self
+                        .peek_at(1)
+                        .is_some_and(|n| n.is_ascii_alphanumeric() || n == b'_'));
             if !continues {
                 break;
             }
@@ -304,7 +318,10 @@ impl<'s> Lexer<'s> {
             }
         }
         let span = start..self.pos;
-        if self.peek_at(0).is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') {
+        if self
+            .peek_at(0)
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        {
             return Err(ParseError::new(
                 format!("invalid number `{}`", &self.src[start..=self.pos]),
                 start..self.pos + 1,
@@ -339,10 +356,12 @@ impl<'s> Lexer<'s> {
                 .bytes()
                 .position(|b| b == quote || b == b'\\')
                 .ok_or_else(|| {
-                    ParseError::new("string is not closed", start..self.src.len()).with_help(format!(
-                        "add the closing {} quote",
-                        if quote == b'"' { "double" } else { "single" }
-                    ))
+                    ParseError::new("string is not closed", start..self.src.len()).with_help(
+                        format!(
+                            "add the closing {} quote",
+                            if quote == b'"' { "double" } else { "single" }
+                        ),
+                    )
                 })?;
             out.push_str(&rest[..run]);
             self.pos += run;
@@ -367,7 +386,10 @@ impl<'s> Lexer<'s> {
     fn escape(&mut self, out: &mut String) -> Result<(), ParseError> {
         let start = self.pos;
         let Some(code) = self.peek_at(1) else {
-            return Err(ParseError::new("string is not closed", start..self.src.len()));
+            return Err(ParseError::new(
+                "string is not closed",
+                start..self.src.len(),
+            ));
         };
         self.pos += 2;
         let ch = match code {
@@ -402,7 +424,10 @@ impl<'s> Lexer<'s> {
         let Some(body) = rest.strip_prefix('{') else {
             return Err(invalid(self.pos));
         };
-        let close = body.find('}').filter(|&n| (1..=6).contains(&n)).ok_or_else(|| invalid(self.pos))?;
+        let close = body
+            .find('}')
+            .filter(|&n| (1..=6).contains(&n))
+            .ok_or_else(|| invalid(self.pos))?;
         let end = self.pos + close + 2;
         let ch = u32::from_str_radix(&body[..close], 16)
             .ok()
@@ -415,6 +440,7 @@ impl<'s> Lexer<'s> {
 }
 
 fn too_large(text: &str, span: Range<usize>) -> ParseError {
-    ParseError::new(format!("number `{text}` is out of range"), span)
-        .with_help("integers must fit in 64 bits (±9223372036854775807) and decimals must be finite")
+    ParseError::new(format!("number `{text}` is out of range"), span).with_help(
+        "integers must fit in 64 bits (±9223372036854775807) and decimals must be finite",
+    )
 }

@@ -2,7 +2,7 @@
 
 use crate::ast::BinOp;
 use crate::error::EvalError;
-use crate::value::{a_type, equal, number_from_f64, num_value, order, Num};
+use crate::value::{a_type, equal, num_value, number_from_f64, order, Num};
 use serde_json::Value;
 use std::ops::Range;
 
@@ -29,7 +29,9 @@ pub(crate) fn apply(op: BinOp, l: &Value, r: &Value, spans: Spans<'_>) -> Result
         BinOp::In => membership(l, r, &spans).map(Value::Bool),
         BinOp::Add => match (l, r) {
             (Value::String(a), Value::String(b)) => Ok(Value::String(format!("{a}{b}"))),
-            (Value::Array(a), Value::Array(b)) => Ok(Value::Array(a.iter().chain(b).cloned().collect())),
+            (Value::Array(a), Value::Array(b)) => {
+                Ok(Value::Array(a.iter().chain(b).cloned().collect()))
+            }
             _ => arithmetic(op, l, r, &spans),
         },
         BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => arithmetic(op, l, r, &spans),
@@ -64,7 +66,10 @@ fn membership(l: &Value, r: &Value, spans: &Spans<'_>) -> Result<bool, EvalError
         )
         .with_help("convert the left side with to_string(x)")),
         _ => Err(EvalError::type_error(
-            format!("`in` needs an array, a string or an object on the right, got {}", a_type(r)),
+            format!(
+                "`in` needs an array, a string or an object on the right, got {}",
+                a_type(r)
+            ),
             spans.right.clone(),
         )),
     }
@@ -88,7 +93,10 @@ fn arithmetic(op: BinOp, l: &Value, r: &Value, spans: &Spans<'_>) -> Result<Valu
             BinOp::Sub => x.checked_sub(y),
             BinOp::Mul => x.checked_mul(y),
             // Whole division stays an integer; otherwise fall through to floats.
-            BinOp::Div => x.checked_rem(y).filter(|rem| *rem == 0).and_then(|_| x.checked_div(y)),
+            BinOp::Div => x
+                .checked_rem(y)
+                .filter(|rem| *rem == 0)
+                .and_then(|_| x.checked_div(y)),
             _ => x.checked_rem(y).or(Some(0)),
         },
         _ => None,
@@ -116,7 +124,10 @@ fn arithmetic(op: BinOp, l: &Value, r: &Value, spans: &Spans<'_>) -> Result<Valu
 /// Unary minus.
 pub(crate) fn negate(v: &Value, span: &Range<usize>) -> Result<Value, EvalError> {
     let Value::Number(n) = v else {
-        return Err(EvalError::type_error(format!("`-` needs a number, got {}", a_type(v)), span.clone()));
+        return Err(EvalError::type_error(
+            format!("`-` needs a number, got {}", a_type(v)),
+            span.clone(),
+        ));
     };
     let negated = match Num::of(n) {
         Num::Int(i) => i.checked_neg().map_or(Num::Float(-(i as f64)), Num::Int),
@@ -128,7 +139,11 @@ pub(crate) fn negate(v: &Value, span: &Range<usize>) -> Result<Value, EvalError>
 fn mismatch(op: BinOp, l: &Value, r: &Value, spans: &Spans<'_>, verb: &str) -> EvalError {
     let symbol = op.symbol();
     let error = EvalError::type_error(
-        format!("cannot {verb} {} and {} with `{symbol}`", a_type(l), a_type(r)),
+        format!(
+            "cannot {verb} {} and {} with `{symbol}`",
+            a_type(l),
+            a_type(r)
+        ),
         spans.whole.clone(),
     );
     let text_and_number = matches!(

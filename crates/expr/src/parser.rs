@@ -29,7 +29,10 @@ pub(crate) fn parse(src: &str, tokens: &[Token], end: usize) -> Result<Node, Par
     match parser.peek() {
         None => Ok(node),
         Some(token) => Err(ParseError::new(
-            format!("unexpected {} after the end of the expression", token.tok.describe()),
+            format!(
+                "unexpected {} after the end of the expression",
+                token.tok.describe()
+            ),
             token.span.clone(),
         )
         .with_help("is an operator or a comma missing?")),
@@ -93,7 +96,10 @@ impl<'t> Parser<'_, 't> {
     }
 
     /// Runs `f` one nesting level deeper, refusing to go past [`MAX_NESTING`].
-    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, ParseError>) -> Result<T, ParseError> {
+    fn nested<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, ParseError>,
+    ) -> Result<T, ParseError> {
         if self.nesting >= MAX_NESTING {
             return Err(too_deep(self.here()));
         }
@@ -148,18 +154,24 @@ impl<'t> Parser<'_, 't> {
         self.pos += 1;
         let right = next(self)?;
         if let Some(second) = self.peek().filter(|t| op_of(&t.tok).is_some()) {
-            return Err(ParseError::new("comparisons cannot be chained", second.span.clone())
-                .with_help("combine them with `&&`, e.g. `a < b && b < c`, or add parentheses"));
+            return Err(
+                ParseError::new("comparisons cannot be chained", second.span.clone())
+                    .with_help("combine them with `&&`, e.g. `a < b && b < c`, or add parentheses"),
+            );
         }
         binary(op, left, right)
     }
 
     fn or(&mut self) -> Result<Node, ParseError> {
-        self.chain(Self::and, |t| matches!(t, Tok::OrOr | Tok::Or).then_some(BinOp::Or))
+        self.chain(Self::and, |t| {
+            matches!(t, Tok::OrOr | Tok::Or).then_some(BinOp::Or)
+        })
     }
 
     fn and(&mut self) -> Result<Node, ParseError> {
-        self.chain(Self::equality, |t| matches!(t, Tok::AndAnd | Tok::And).then_some(BinOp::And))
+        self.chain(Self::equality, |t| {
+            matches!(t, Tok::AndAnd | Tok::And).then_some(BinOp::And)
+        })
     }
 
     fn equality(&mut self) -> Result<Node, ParseError> {
@@ -200,8 +212,14 @@ impl<'t> Parser<'_, 't> {
 
     fn unary(&mut self) -> Result<Node, ParseError> {
         let (negate, start) = match self.peek() {
-            Some(Token { tok: Tok::Bang | Tok::Not, span }) => (false, span.start),
-            Some(Token { tok: Tok::Minus, span }) => (true, span.start),
+            Some(Token {
+                tok: Tok::Bang | Tok::Not,
+                span,
+            }) => (false, span.start),
+            Some(Token {
+                tok: Tok::Minus,
+                span,
+            }) => (true, span.start),
             _ => return self.postfix(),
         };
         self.pos += 1;
@@ -261,19 +279,27 @@ impl<'t> Parser<'_, 't> {
     /// The name after a `.`.
     fn field(&mut self) -> Result<Seg, ParseError> {
         let Some(token) = self.advance() else {
-            return Err(ParseError::new("expected a field name after `.`", self.end..self.end));
+            return Err(ParseError::new(
+                "expected a field name after `.`",
+                self.end..self.end,
+            ));
         };
         let span = token.span.clone();
         let key = match token.tok.as_name() {
             Some(name) => SegKey::Field(name.to_string()),
             None if matches!(token.tok, Tok::Int(_)) => {
                 let index = self.src.get(span.clone()).unwrap_or_default();
-                return Err(ParseError::new("array elements are read with brackets", span)
-                    .with_help(format!("write `[{index}]` instead of `.{index}`")));
+                return Err(
+                    ParseError::new("array elements are read with brackets", span)
+                        .with_help(format!("write `[{index}]` instead of `.{index}`")),
+                );
             }
             None => {
                 return Err(ParseError::new(
-                    format!("expected a field name after `.`, found {}", token.tok.describe()),
+                    format!(
+                        "expected a field name after `.`, found {}",
+                        token.tok.describe()
+                    ),
                     span,
                 ))
             }
@@ -283,7 +309,11 @@ impl<'t> Parser<'_, 't> {
                 "call functions with the value as first argument, e.g. `len(x)` instead of `x.len()`",
             ));
         }
-        Ok(Seg { key, span, text_end: 0 })
+        Ok(Seg {
+            key,
+            span,
+            text_end: 0,
+        })
     }
 
     /// The `[...]` accessor; `open` is the span of `[`.
@@ -296,19 +326,28 @@ impl<'t> Parser<'_, 't> {
             Kind::Literal(Value::Number(n)) => match n.as_i64() {
                 Some(i) => SegKey::Index(i),
                 None => {
-                    return Err(ParseError::new("an index must be a whole number", index.span)
-                        .with_help("use floor(x) or round(x) to get a whole number"))
+                    return Err(
+                        ParseError::new("an index must be a whole number", index.span)
+                            .with_help("use floor(x) or round(x) to get a whole number"),
+                    )
                 }
             },
             Kind::Literal(other) => {
                 return Err(ParseError::new(
-                    format!("an index must be a string or a whole number, not {}", crate::value::a_type(&other)),
+                    format!(
+                        "an index must be a string or a whole number, not {}",
+                        crate::value::a_type(&other)
+                    ),
                     index.span,
                 ))
             }
             _ => SegKey::Dynamic(index),
         };
-        Ok(Seg { key, span, text_end: 0 })
+        Ok(Seg {
+            key,
+            span,
+            text_end: 0,
+        })
     }
 
     fn primary(&mut self) -> Result<Node, ParseError> {
@@ -369,7 +408,10 @@ impl<'t> Parser<'_, 't> {
             if let Some(end) = self.eat(&close) {
                 return Ok((items, end.end));
             }
-            self.expect(Tok::Comma, &format!("`,` or `{}` in {what}", close_symbol(&close)))?;
+            self.expect(
+                Tok::Comma,
+                &format!("`,` or `{}` in {what}", close_symbol(&close)),
+            )?;
         }
     }
 
@@ -402,7 +444,10 @@ impl<'t> Parser<'_, 't> {
                 let key_span = key_token.map(|t| t.span).unwrap_or_default();
                 p.pos += 1;
                 if seen.contains(&key) {
-                    return Err(ParseError::new(format!("duplicate key `{key}` in object"), key_span));
+                    return Err(ParseError::new(
+                        format!("duplicate key `{key}` in object"),
+                        key_span,
+                    ));
                 }
                 seen.push(key.clone());
                 p.expect(Tok::Colon, "`:` after the object key")?;
@@ -410,7 +455,10 @@ impl<'t> Parser<'_, 't> {
             })
         })?;
         let kind = if entries.iter().all(|(_, n)| is_constant(n)) {
-            let map: Map<String, Value> = entries.into_iter().map(|(k, n)| (k, into_constant(n))).collect();
+            let map: Map<String, Value> = entries
+                .into_iter()
+                .map(|(k, n)| (k, into_constant(n)))
+                .collect();
             Kind::Literal(Value::Object(map))
         } else {
             Kind::Object(entries)
@@ -431,7 +479,11 @@ impl<'t> Parser<'_, 't> {
         let span = name_span.start..end;
         if args.len() < info.min_args || info.max_args.is_some_and(|max| args.len() > max) {
             return Err(ParseError::new(
-                format!("`{name}` takes {}, but {} were given", info.arity_text(), args.len()),
+                format!(
+                    "`{name}` takes {}, but {} were given",
+                    info.arity_text(),
+                    args.len()
+                ),
                 span,
             )
             .with_help(format!("usage: {}", info.signature)));
@@ -481,7 +533,9 @@ fn binary(op: BinOp, left: Node, right: Node) -> Result<Node, ParseError> {
 fn node(kind: Kind, span: Range<usize>) -> Result<Node, ParseError> {
     let children = match &kind {
         Kind::Literal(_) => 0,
-        Kind::Array(items) | Kind::Call(_, items) => items.iter().map(|n| n.depth).max().unwrap_or(0),
+        Kind::Array(items) | Kind::Call(_, items) => {
+            items.iter().map(|n| n.depth).max().unwrap_or(0)
+        }
         Kind::Object(entries) => entries.iter().map(|(_, n)| n.depth).max().unwrap_or(0),
         Kind::Path(path) => {
             let base = match &path.base {

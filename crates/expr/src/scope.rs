@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 /// Root names weft knows about. Used for "did you mean" and to tell "exists but not
 /// available here" apart from "unknown".
-pub const KNOWN_ROOTS: &[&str] = &["inputs", "vars", "steps", "trigger", "item", "index", "loop", "env", "secrets"];
+pub const KNOWN_ROOTS: &[&str] = &[
+    "inputs", "vars", "steps", "trigger", "item", "index", "loop", "env", "secrets",
+];
 
 /// The variables an expression is evaluated against.
 pub trait Scope {

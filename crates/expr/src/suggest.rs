@@ -4,7 +4,10 @@
 const THRESHOLD: f64 = 0.8;
 
 /// The most similar candidate, if it is similar enough.
-pub(crate) fn closest<'c>(wanted: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+pub(crate) fn closest<'c>(
+    wanted: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(wanted, c), c))
@@ -15,7 +18,11 @@ pub(crate) fn closest<'c>(wanted: &str, candidates: impl IntoIterator<Item = &'c
 
 /// Candidates ordered nearest first, as "a, b, c", at most `limit` of them
 /// followed by "and N more".
-pub(crate) fn ranked_list<'c>(wanted: &str, candidates: impl IntoIterator<Item = &'c str>, limit: usize) -> String {
+pub(crate) fn ranked_list<'c>(
+    wanted: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+    limit: usize,
+) -> String {
     let mut scored: Vec<(f64, &str)> = candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(wanted, c), c))

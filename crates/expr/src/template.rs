@@ -33,7 +33,10 @@ impl Expr {
     }
 
     pub fn eval(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
-        let cx = Ctx { scope, redact: self.redact };
+        let cx = Ctx {
+            scope,
+            redact: self.redact,
+        };
         eval(&self.node, &cx).map(|v| v.into_owned())
     }
 
@@ -107,7 +110,9 @@ impl Template {
                 Part::Text(_) => None,
             })
             .collect();
-        let redact = nodes.iter().any(|n| reads_secrets(std::slice::from_ref(*n)));
+        let redact = nodes
+            .iter()
+            .any(|n| reads_secrets(std::slice::from_ref(*n)));
         Ok(Template {
             source: src.to_string(),
             parts,
@@ -124,7 +129,10 @@ impl Template {
     /// an array). Otherwise each part is converted to text and concatenated: strings as is,
     /// numbers, booleans and null as JSON, arrays and objects as compact JSON.
     pub fn render(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
-        let cx = Ctx { scope, redact: self.redact };
+        let cx = Ctx {
+            scope,
+            redact: self.redact,
+        };
         match self.parts.as_slice() {
             [Part::Expr(node)] => eval(node, &cx).map(|v| v.into_owned()),
             parts => {

@@ -103,7 +103,11 @@ pub(crate) fn num_value(n: Num) -> Option<Value> {
 /// Position of `index` in a sequence of `len` items; negative indexes count from the end.
 pub(crate) fn resolve_index(index: i64, len: usize) -> Option<usize> {
     let len = i64::try_from(len).ok()?;
-    let resolved = if index < 0 { len.checked_add(index)? } else { index };
+    let resolved = if index < 0 {
+        len.checked_add(index)?
+    } else {
+        index
+    };
     (0..len).contains(&resolved).then_some(resolved as usize)
 }
 
@@ -123,7 +127,8 @@ fn equal_at(a: &Value, b: &Value, depth: usize) -> bool {
         }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
-                && x.iter().all(|(k, p)| y.get(k).is_some_and(|q| equal_at(p, q, depth + 1)))
+                && x.iter()
+                    .all(|(k, p)| y.get(k).is_some_and(|q| equal_at(p, q, depth + 1)))
         }
         _ => a == b,
     }
@@ -191,10 +196,25 @@ mod tests {
 
     #[test]
     fn truthiness_of_every_type() {
-        for falsy in [json!(null), json!(false), json!(0), json!(0.0), json!(""), json!([]), json!({})] {
+        for falsy in [
+            json!(null),
+            json!(false),
+            json!(0),
+            json!(0.0),
+            json!(""),
+            json!([]),
+            json!({}),
+        ] {
             assert!(!truthy(&falsy), "{falsy} should be falsy");
         }
-        for truthy_value in [json!(true), json!(1), json!(-0.5), json!("0"), json!([0]), json!({"a": null})] {
+        for truthy_value in [
+            json!(true),
+            json!(1),
+            json!(-0.5),
+            json!("0"),
+            json!([0]),
+            json!({"a": null}),
+        ] {
             assert!(truthy(&truthy_value), "{truthy_value} should be truthy");
         }
     }
@@ -202,7 +222,10 @@ mod tests {
     #[test]
     fn equality_is_deep_and_numeric() {
         assert!(equal(&json!(1), &json!(1.0)));
-        assert!(equal(&json!({"a": [1, {"b": 2.0}]}), &json!({"a": [1.0, {"b": 2}]})));
+        assert!(equal(
+            &json!({"a": [1, {"b": 2.0}]}),
+            &json!({"a": [1.0, {"b": 2}]})
+        ));
         assert!(!equal(&json!([1, 2]), &json!([2, 1])));
         assert!(!equal(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
         assert!(!equal(&json!("1"), &json!(1)));

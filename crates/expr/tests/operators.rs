@@ -24,7 +24,10 @@ fn literals() {
     assert_eq!(eval("[1, 'a', [true]]"), json!([1, "a", [true]]));
     assert_eq!(eval("[1, 2,]"), json!([1, 2]), "trailing comma");
     assert_eq!(eval("[]"), json!([]));
-    assert_eq!(eval("{a: 1, \"b c\": [2], null: 3}"), json!({"a": 1, "b c": [2], "null": 3}));
+    assert_eq!(
+        eval("{a: 1, \"b c\": [2], null: 3}"),
+        json!({"a": 1, "b c": [2], "null": 3})
+    );
     assert_eq!(eval("{}"), json!({}));
     assert_eq!(eval("{n: inputs.count}"), json!({"n": 3}));
     assert_eq!(eval("[inputs.name, 1]"), json!(["Ada", 1]));
@@ -42,9 +45,15 @@ fn bad_literals_are_parse_errors() {
     let e = parse_err(r"'a\qb'");
     assert!(e.message.contains("unknown escape `\\q`"), "{e}");
     assert_eq!(e.span, 2..4);
-    assert!(parse_err(r"'\u{110000}'").message.contains("invalid unicode escape"));
-    assert!(parse_err(r"'\u{}'").message.contains("invalid unicode escape"));
-    assert!(parse_err("{a: 1, a: 2}").message.contains("duplicate key `a`"));
+    assert!(parse_err(r"'\u{110000}'")
+        .message
+        .contains("invalid unicode escape"));
+    assert!(parse_err(r"'\u{}'")
+        .message
+        .contains("invalid unicode escape"));
+    assert!(parse_err("{a: 1, a: 2}")
+        .message
+        .contains("duplicate key `a`"));
     assert!(parse_err("12abc").message.contains("invalid number"));
 }
 
@@ -64,7 +73,11 @@ fn arithmetic() {
     assert_eq!(eval("-inputs.count"), json!(-3));
     assert_eq!(eval("- -3"), json!(3));
     assert_eq!(eval("inputs.count * inputs.ratio"), json!(1.5));
-    assert_eq!(eval("9223372036854775807 + 1"), json!(9.223372036854776e18), "overflow goes to floating point");
+    assert_eq!(
+        eval("9223372036854775807 + 1"),
+        json!(9.223372036854776e18),
+        "overflow goes to floating point"
+    );
     assert_eq!(eval("'a' + 'b'"), json!("ab"));
     assert_eq!(eval("[1] + [2, 3]"), json!([1, 2, 3]));
 }
@@ -82,12 +95,21 @@ fn arithmetic_errors() {
     let src = "'n=' + inputs.count";
     let e = eval_err(src);
     assert_eq!(e.message, "cannot use a string and a number with `+`");
-    assert!(e.help.as_deref().is_some_and(|h| h.contains("to_string") && h.contains("format")));
+    assert!(e
+        .help
+        .as_deref()
+        .is_some_and(|h| h.contains("to_string") && h.contains("format")));
     assert_eq!(e.span, 0..src.len());
     assert_eq!(e.kind, EvalErrorKind::Type);
 
-    assert!(eval_err("'a' - 'b'").help.as_deref().is_some_and(|h| h.contains("to_number")));
-    assert_eq!(eval_err("true + 1").message, "cannot use a boolean and a number with `+`");
+    assert!(eval_err("'a' - 'b'")
+        .help
+        .as_deref()
+        .is_some_and(|h| h.contains("to_number")));
+    assert_eq!(
+        eval_err("true + 1").message,
+        "cannot use a boolean and a number with `+`"
+    );
     assert_eq!(eval_err("-'x'").message, "`-` needs a number, got a string");
     assert!(eval_err("1e308 * 10").message.contains("too large"));
 }
@@ -96,11 +118,23 @@ fn arithmetic_errors() {
 fn comparisons() {
     assert_eq!(eval("1 == 1.0"), json!(true));
     assert_eq!(eval("'a' != 'b'"), json!(true));
-    assert_eq!(eval("[1, {a: 2}] == [1, {a: 2}]"), json!(true), "deep equality");
-    assert_eq!(eval("{a: 1, b: 2} == {b: 2, a: 1}"), json!(true), "key order does not matter");
+    assert_eq!(
+        eval("[1, {a: 2}] == [1, {a: 2}]"),
+        json!(true),
+        "deep equality"
+    );
+    assert_eq!(
+        eval("{a: 1, b: 2} == {b: 2, a: 1}"),
+        json!(true),
+        "key order does not matter"
+    );
     assert_eq!(eval("[1, 2] == [2, 1]"), json!(false));
     assert_eq!(eval("inputs.nothing == null"), json!(true));
-    assert_eq!(eval("inputs.name == null"), json!(false), "null compares with anything");
+    assert_eq!(
+        eval("inputs.name == null"),
+        json!(false),
+        "null compares with anything"
+    );
     assert_eq!(eval("1 < 2"), json!(true));
     assert_eq!(eval("2 <= 2"), json!(true));
     assert_eq!(eval("3 > 2.5"), json!(true));
@@ -114,7 +148,10 @@ fn comparisons() {
     assert!(e.help.as_deref().is_some_and(|h| h.contains("to_number")));
     let e = eval_err("inputs.count == '3'");
     assert_eq!(e.message, "cannot compare a number and a string with `==`");
-    assert_eq!(eval_err("[1] < [2]").message, "cannot compare an array and an array with `<`");
+    assert_eq!(
+        eval_err("[1] < [2]").message,
+        "cannot compare an array and an array with `<`"
+    );
     assert_eq!(eval_err("true == 'true'").kind, EvalErrorKind::Type);
 }
 
@@ -124,14 +161,22 @@ fn comparisons_do_not_chain() {
     assert_eq!(e.message, "comparisons cannot be chained");
     assert_eq!(e.span, 6..7);
     assert!(parse_err("1 == 1 == true").message.contains("chained"));
-    assert_eq!(eval("1 < 2 == true"), json!(true), "different levels are fine");
+    assert_eq!(
+        eval("1 < 2 == true"),
+        json!(true),
+        "different levels are fine"
+    );
 }
 
 #[test]
 fn logic_short_circuits_and_returns_booleans() {
     assert_eq!(eval("true && false"), json!(false));
     assert_eq!(eval("true and true"), json!(true));
-    assert_eq!(eval("false || 'x'"), json!(true), "returns a boolean, not the operand");
+    assert_eq!(
+        eval("false || 'x'"),
+        json!(true),
+        "returns a boolean, not the operand"
+    );
     assert_eq!(eval("0 or ''"), json!(false));
     assert_eq!(eval("!true"), json!(false));
     assert_eq!(eval("not []"), json!(true));
@@ -139,9 +184,19 @@ fn logic_short_circuits_and_returns_booleans() {
     // The right side would fail, but is never evaluated.
     assert_eq!(eval("false && inputs.missing"), json!(false));
     assert_eq!(eval("true || 1 / 0"), json!(true));
-    assert!(eval_err("true && inputs.missing").message.contains("no field `missing`"));
-    assert_eq!(eval("true || false && false"), json!(true), "&& binds tighter than ||");
-    assert_eq!(eval("!false && false"), json!(false), "! binds tighter than &&");
+    assert!(eval_err("true && inputs.missing")
+        .message
+        .contains("no field `missing`"));
+    assert_eq!(
+        eval("true || false && false"),
+        json!(true),
+        "&& binds tighter than ||"
+    );
+    assert_eq!(
+        eval("!false && false"),
+        json!(false),
+        "! binds tighter than &&"
+    );
 }
 
 #[test]
@@ -153,15 +208,25 @@ fn membership() {
     assert_eq!(eval("'deep' in inputs.nested"), json!(true));
     assert_eq!(eval("'x' in inputs.nested"), json!(false));
     assert_eq!(eval("!('z' in inputs.tags)"), json!(true));
-    assert_eq!(eval_err("1 in 'abc'").message, "`in` with a string on the right needs a string on the left, got a number");
-    assert_eq!(eval_err("1 in 2").message, "`in` needs an array, a string or an object on the right, got a number");
+    assert_eq!(
+        eval_err("1 in 'abc'").message,
+        "`in` with a string on the right needs a string on the left, got a number"
+    );
+    assert_eq!(
+        eval_err("1 in 2").message,
+        "`in` needs an array, a string or an object on the right, got a number"
+    );
 }
 
 #[test]
 fn conditional() {
     assert_eq!(eval("inputs.flag ? 'yes' : 'no'"), json!("yes"));
     assert_eq!(eval("inputs.empty ? 'yes' : 'no'"), json!("no"));
-    assert_eq!(eval("false ? 1 : true ? 2 : 3"), json!(2), "right associative");
+    assert_eq!(
+        eval("false ? 1 : true ? 2 : 3"),
+        json!(2),
+        "right associative"
+    );
     assert_eq!(eval("1 > 2 ? 1 : 2 + 3"), json!(5), "lowest precedence");
     // Only the chosen branch is evaluated.
     assert_eq!(eval("true ? 1 : inputs.missing"), json!(1));
@@ -176,11 +241,22 @@ fn operator_typos_get_hints() {
     assert_eq!(e.message, "`=` is not an operator");
     assert_eq!(e.span, 2..3);
     assert!(e.help.as_deref().is_some_and(|h| h.contains("==")));
-    assert!(parse_err("a & b").help.as_deref().is_some_and(|h| h.contains("&&")));
-    assert!(parse_err("a | b").help.as_deref().is_some_and(|h| h.contains("||")));
-    assert!(parse_err("a # b").message.contains("unexpected character `#`"));
+    assert!(parse_err("a & b")
+        .help
+        .as_deref()
+        .is_some_and(|h| h.contains("&&")));
+    assert!(parse_err("a | b")
+        .help
+        .as_deref()
+        .is_some_and(|h| h.contains("||")));
+    assert!(parse_err("a # b")
+        .message
+        .contains("unexpected character `#`"));
     let e = parse_err("1 2");
-    assert_eq!(e.message, "unexpected number `2` after the end of the expression");
+    assert_eq!(
+        e.message,
+        "unexpected number `2` after the end of the expression"
+    );
     assert_eq!(e.span, 2..3);
     assert!(parse_err("(1 + 2").message.contains("expected `)`"));
     assert!(parse_err("1 +").message.contains("expression ended"));

@@ -24,12 +24,18 @@ fn static_segments_and_dynamic_stop() {
         ]
     );
     assert_eq!(r[0].span, 0..src.len());
-    assert_eq!(r[0].to_string(), "steps.fetch.output.items[0][\"the title\"]");
+    assert_eq!(
+        r[0].to_string(),
+        "steps.fetch.output.items[0][\"the title\"]"
+    );
 
     let src = "inputs.pages[index + 1].title";
     let r = refs(src);
     assert_eq!(r.len(), 2);
-    assert_eq!(r[0].segments, [Segment::Field("pages".into()), Segment::Dynamic]);
+    assert_eq!(
+        r[0].segments,
+        [Segment::Field("pages".into()), Segment::Dynamic]
+    );
     assert_eq!(spanned(src, &r[0].span), "inputs.pages[index + 1]");
     assert_eq!(r[0].to_string(), "inputs.pages[*]");
     assert_eq!(r[1].root, "index");
@@ -54,10 +60,20 @@ fn guarded_references() {
     let uses = Expr::parse("default(steps.a.output, coalesce(inputs.x, vars.y, 1)) + z")
         .expect("parses")
         .references_with_context();
-    let guarded: Vec<(String, bool)> = uses.iter().map(|u| (u.reference.to_string(), u.guarded)).collect();
-    let expected = [("steps.a.output", true), ("inputs.x", true), ("vars.y", true), ("z", false)];
+    let guarded: Vec<(String, bool)> = uses
+        .iter()
+        .map(|u| (u.reference.to_string(), u.guarded))
+        .collect();
+    let expected = [
+        ("steps.a.output", true),
+        ("inputs.x", true),
+        ("vars.y", true),
+        ("z", false),
+    ];
     assert_eq!(guarded, expected.map(|(name, g)| (name.to_string(), g)));
     // The last argument is the final answer, so it is not guarded.
-    let uses = Expr::parse("default(1, inputs.fallback)").expect("parses").references_with_context();
+    let uses = Expr::parse("default(1, inputs.fallback)")
+        .expect("parses")
+        .references_with_context();
     assert!(!uses[0].guarded);
 }

@@ -9,34 +9,73 @@ fn single_expression_keeps_its_type() {
     assert_eq!(render("${{ inputs.tags }}"), json!(["a", "b"]));
     assert_eq!(render("${{inputs.count}}"), json!(3));
     assert_eq!(render("${{ inputs.nothing }}"), json!(null));
-    assert_eq!(render("${{ steps.fetch.output }}"), json!({"items": [{"title": "First"}, {"title": "Second"}], "total": 2}));
-    assert_eq!(render("${{ {a: {b: 1}} }}"), json!({"a": {"b": 1}}), "`}}` closing an object literal is not the end");
+    assert_eq!(
+        render("${{ steps.fetch.output }}"),
+        json!({"items": [{"title": "First"}, {"title": "Second"}], "total": 2})
+    );
+    assert_eq!(
+        render("${{ {a: {b: 1}} }}"),
+        json!({"a": {"b": 1}}),
+        "`}}` closing an object literal is not the end"
+    );
 }
 
 #[test]
 fn anything_else_renders_as_text() {
     assert_eq!(render("Hello ${{ inputs.name }}!"), json!("Hello Ada!"));
-    assert_eq!(render(" ${{ inputs.count }}"), json!(" 3"), "surrounding whitespace makes it text");
-    assert_eq!(render("${{ inputs.count }}${{ inputs.flag }}"), json!("3true"));
-    assert_eq!(render("n=${{ inputs.ratio }} x=${{ inputs.nothing }}"), json!("n=0.5 x=null"));
-    assert_eq!(render("tags=${{ inputs.tags }}"), json!("tags=[\"a\",\"b\"]"));
-    assert_eq!(render("${{ inputs.nested }}."), json!("{\"deep\":{\"x\":1}}."));
-    assert_eq!(render("${{ 10 / 4 }} and ${{ 3.0 * 2 }}"), json!("2.5 and 6"));
+    assert_eq!(
+        render(" ${{ inputs.count }}"),
+        json!(" 3"),
+        "surrounding whitespace makes it text"
+    );
+    assert_eq!(
+        render("${{ inputs.count }}${{ inputs.flag }}"),
+        json!("3true")
+    );
+    assert_eq!(
+        render("n=${{ inputs.ratio }} x=${{ inputs.nothing }}"),
+        json!("n=0.5 x=null")
+    );
+    assert_eq!(
+        render("tags=${{ inputs.tags }}"),
+        json!("tags=[\"a\",\"b\"]")
+    );
+    assert_eq!(
+        render("${{ inputs.nested }}."),
+        json!("{\"deep\":{\"x\":1}}.")
+    );
+    assert_eq!(
+        render("${{ 10 / 4 }} and ${{ 3.0 * 2 }}"),
+        json!("2.5 and 6")
+    );
 }
 
 #[test]
 fn literals_and_escapes() {
     let plain = Template::parse("just text }} here").expect("parses");
     assert!(plain.is_literal());
-    assert_eq!(plain.render(&scope()).ok(), Some(json!("just text }} here")));
+    assert_eq!(
+        plain.render(&scope()).ok(),
+        Some(json!("just text }} here"))
+    );
     assert_eq!(plain.source(), "just text }} here");
     assert_eq!(render(""), json!(""));
 
-    let escaped = Template::parse("use $${{ inputs.name }} for ${{ inputs.name }}").expect("parses");
+    let escaped =
+        Template::parse("use $${{ inputs.name }} for ${{ inputs.name }}").expect("parses");
     assert!(!escaped.is_literal());
-    assert_eq!(escaped.render(&scope()).ok(), Some(json!("use ${{ inputs.name }} for Ada")));
-    assert!(Template::parse("$${{ not an expression").expect("parses").is_literal());
-    assert_eq!(render("$$${{ 1 }}"), json!("$${{ 1 }}"), "only the `$` right before `${{` escapes");
+    assert_eq!(
+        escaped.render(&scope()).ok(),
+        Some(json!("use ${{ inputs.name }} for Ada"))
+    );
+    assert!(Template::parse("$${{ not an expression")
+        .expect("parses")
+        .is_literal());
+    assert_eq!(
+        render("$$${{ 1 }}"),
+        json!("$${{ 1 }}"),
+        "only the `$` right before `${{` escapes"
+    );
     assert_eq!(render("$${{ x }}${{ 1 }}"), json!("${{ x }}1"));
     assert_eq!(render("cost: $5 ${{ 1 }}"), json!("cost: $5 1"));
 }
@@ -51,23 +90,30 @@ fn closing_braces_inside_strings_do_not_end_the_expression() {
 #[test]
 fn parse_errors_have_template_spans() {
     let src = "Hello ${{ inputs.name";
-    let e = Template::parse(src).err().expect("unclosed");
+    let e = Template::parse(src).expect_err("unclosed");
     assert_eq!(e.message, "`${{` is not closed");
     assert_eq!(e.span, 6..9);
-    assert!(e.help.as_deref().is_some_and(|h| h.contains("}}") && h.contains("$${{")));
+    assert!(e
+        .help
+        .as_deref()
+        .is_some_and(|h| h.contains("}}") && h.contains("$${{")));
 
     let src = "x ${{ }} y";
-    let e = Template::parse(src).err().expect("empty");
+    let e = Template::parse(src).expect_err("empty");
     assert_eq!(e.message, "empty expression `${{ }}`");
     assert_eq!(spanned(src, &e.span), "${{ }}");
 
     let src = "a ${{ 1 }} b ${{ inputs.name + }} c";
-    let e = Template::parse(src).err().expect("bad");
+    let e = Template::parse(src).expect_err("bad");
     assert_eq!(e.message, "expected a value, but the expression ended");
-    assert_eq!(e.span, 31..31, "points at the `}}` of the second expression");
+    assert_eq!(
+        e.span,
+        31..31,
+        "points at the `}}` of the second expression"
+    );
 
     let src = "${{ 'abc }}";
-    let e = Template::parse(src).err().expect("unterminated string");
+    let e = Template::parse(src).expect_err("unterminated string");
     assert_eq!(e.message, "string is not closed");
     assert_eq!(spanned(src, &e.span), "'abc }}");
 }
@@ -75,9 +121,15 @@ fn parse_errors_have_template_spans() {
 #[test]
 fn eval_errors_have_template_spans() {
     let src = "Title: ${{ steps.fetch.output.items[0].titel }}";
-    let e = Template::parse(src).expect("parses").render(&scope()).err().expect("fails");
+    let e = Template::parse(src)
+        .expect("parses")
+        .render(&scope())
+        .expect_err("fails");
     assert_eq!(spanned(src, &e.span), "titel");
-    assert_eq!(e.message, "`steps.fetch.output.items[0]` has no field `titel`");
+    assert_eq!(
+        e.message,
+        "`steps.fetch.output.items[0]` has no field `titel`"
+    );
     assert_eq!(e.help.as_deref(), Some("available fields: title"));
 }
 
@@ -86,14 +138,30 @@ fn references_cover_every_part() {
     let src = "${{ inputs.name }} ${{ len(steps.fetch.output.items) > vars.limit ? item.title : env['HOME'] }}";
     let refs = Template::parse(src).expect("parses").references();
     let shown: Vec<String> = refs.iter().map(Reference::to_string).collect();
-    assert_eq!(shown, ["inputs.name", "steps.fetch.output.items", "vars.limit", "item.title", "env.HOME"]);
+    assert_eq!(
+        shown,
+        [
+            "inputs.name",
+            "steps.fetch.output.items",
+            "vars.limit",
+            "item.title",
+            "env.HOME"
+        ]
+    );
     assert_eq!(spanned(src, &refs[1].span), "steps.fetch.output.items");
     assert_eq!(spanned(src, &refs[4].span), "env['HOME']");
     assert_eq!(
         refs[1].segments,
-        [Segment::Field("fetch".into()), Segment::Field("output".into()), Segment::Field("items".into())]
+        [
+            Segment::Field("fetch".into()),
+            Segment::Field("output".into()),
+            Segment::Field("items".into())
+        ]
     );
-    assert!(Template::parse("no refs").expect("parses").references().is_empty());
+    assert!(Template::parse("no refs")
+        .expect("parses")
+        .references()
+        .is_empty());
 }
 
 #[test]

@@ -30,7 +30,9 @@ pub(crate) fn contains(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalErr
 
 pub(crate) fn keys(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> {
     let object = call.object(&args, 0)?;
-    Ok(Value::Array(object.keys().map(|k| Value::String(k.clone())).collect()))
+    Ok(Value::Array(
+        object.keys().map(|k| Value::String(k.clone())).collect(),
+    ))
 }
 
 pub(crate) fn values(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> {
@@ -52,9 +54,14 @@ fn element(call: &Call<'_>, mut args: Args<'_>, pick_last: bool) -> Result<Value
     if len == 0 {
         return Err(EvalError::undefined(
             format!("`{}` got an empty array", call.info.name),
-            call.args.first().map_or_else(|| call.span.clone(), |n| n.span.clone()),
+            call.args
+                .first()
+                .map_or_else(|| call.span.clone(), |n| n.span.clone()),
         )
-        .with_help(format!("use default({}(x), fallback) when the array may be empty", call.info.name)));
+        .with_help(format!(
+            "use default({}(x), fallback) when the array may be empty",
+            call.info.name
+        )));
     }
     let index = if pick_last { len - 1 } else { 0 };
     Ok(take_element(args.swap_remove(0), index))
@@ -72,7 +79,11 @@ pub(crate) fn last(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> 
 fn bounds(call: &Call<'_>, args: &Args<'_>, len: usize) -> Result<(usize, usize), EvalError> {
     let clamp = |i: i64| -> usize {
         let len = i64::try_from(len).unwrap_or(i64::MAX);
-        let i = if i < 0 { len.saturating_add(i).max(0) } else { i.min(len) };
+        let i = if i < 0 {
+            len.saturating_add(i).max(0)
+        } else {
+            i.min(len)
+        };
         usize::try_from(i).unwrap_or(0)
     };
     let start = clamp(call.integer(args, 1)?);
@@ -91,7 +102,9 @@ pub(crate) fn slice(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError>
         }
         Value::String(s) => {
             let (start, end) = bounds(call, &args, s.chars().count())?;
-            Ok(Value::String(s.chars().skip(start).take(end - start).collect()))
+            Ok(Value::String(
+                s.chars().skip(start).take(end - start).collect(),
+            ))
         }
         other => Err(call.wrong_type(0, "an array or a string", other)),
     }
@@ -112,7 +125,11 @@ pub(crate) fn reverse(call: &Call<'_>, mut args: Args<'_>) -> Result<Value, Eval
 pub(crate) fn sort(call: &Call<'_>, mut args: Args<'_>) -> Result<Value, EvalError> {
     let items = call.array(&args, 0)?;
     if let Some(first) = items.first() {
-        if let Some((i, odd)) = items.iter().enumerate().find(|(_, v)| order(first, v).is_none()) {
+        if let Some((i, odd)) = items
+            .iter()
+            .enumerate()
+            .find(|(_, v)| order(first, v).is_none())
+        {
             return Err(call.invalid(
                 0,
                 format!(
@@ -162,10 +179,15 @@ pub(crate) fn pluck(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError>
             Value::Object(o) => o.get(field).cloned().ok_or_else(|| {
                 EvalError::undefined(
                     format!("`pluck`: element {i} has no field `{field}`"),
-                    call.args.first().map_or_else(|| call.span.clone(), |n| n.span.clone()),
+                    call.args
+                        .first()
+                        .map_or_else(|| call.span.clone(), |n| n.span.clone()),
                 )
             }),
-            other => Err(call.invalid(0, format!("`pluck`: element {i} is {}, not an object", a_type(other)))),
+            other => Err(call.invalid(
+                0,
+                format!("`pluck`: element {i} is {}, not an object", a_type(other)),
+            )),
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Value::Array(plucked))

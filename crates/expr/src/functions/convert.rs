@@ -20,7 +20,10 @@ pub(crate) fn to_number(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalEr
         Value::String(s) => parse_number(s.trim()).ok_or_else(|| {
             call.invalid(
                 0,
-                format!("`to_number` cannot read {} as a number", call.show(&Value::String(s.clone()))),
+                format!(
+                    "`to_number` cannot read {} as a number",
+                    call.show(&Value::String(s.clone()))
+                ),
             )
             .with_help("expected decimal digits like 42, -1.5 or 2e10")
         }),
@@ -40,7 +43,9 @@ pub(crate) fn parse_number(text: &str) -> Option<Value> {
     if !looks_numeric {
         return None;
     }
-    text.parse::<f64>().ok().and_then(crate::value::number_from_f64)
+    text.parse::<f64>()
+        .ok()
+        .and_then(crate::value::number_from_f64)
 }
 
 pub(crate) fn to_json(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> {

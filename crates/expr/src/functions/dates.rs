@@ -4,7 +4,7 @@
 use super::{Args, Call};
 use crate::error::EvalError;
 use chrono::format::StrftimeItems;
-use chrono::{Datelike, DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::Value;
 use std::fmt::Write as _;
 
@@ -15,11 +15,16 @@ const NAIVE_FORMATS: &[&str] = &["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
 fn date_value(call: &Call<'_>, dt: DateTime<Utc>) -> Result<Value, EvalError> {
     if !(0..=9999).contains(&dt.year()) {
         return Err(EvalError::invalid(
-            format!("`{}` result is outside the years 0000 to 9999", call.info.name),
+            format!(
+                "`{}` result is outside the years 0000 to 9999",
+                call.info.name
+            ),
             call.span.clone(),
         ));
     }
-    Ok(Value::String(dt.to_rfc3339_opts(SecondsFormat::AutoSi, true)))
+    Ok(Value::String(
+        dt.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+    ))
 }
 
 /// Reads argument `i` as a date: an RFC 3339 string, a date-time without offset (UTC),
@@ -35,7 +40,9 @@ fn read_date(call: &Call<'_>, args: &Args<'_>, i: usize) -> Result<DateTime<Utc>
                     call.show(&Value::String(text.clone()))
                 ),
             )
-            .with_help("use RFC 3339 like 2024-03-01T12:00:00Z, or convert with date_parse(text, format)")
+            .with_help(
+                "use RFC 3339 like 2024-03-01T12:00:00Z, or convert with date_parse(text, format)",
+            )
         }),
         Value::Number(n) => {
             let seconds = n.as_f64().unwrap_or(f64::NAN);
@@ -57,7 +64,11 @@ fn parse_default(text: &str) -> Option<DateTime<Utc>> {
     NAIVE_FORMATS
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-        .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+        .or_else(|| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })
         .map(|naive| naive.and_utc())
 }
 
@@ -95,11 +106,12 @@ pub(crate) fn date_parse(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalE
 pub(crate) fn date_format(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> {
     let date = read_date(call, &args, 0)?;
     let format = call.str(&args, 1)?;
-    let items = StrftimeItems::new(format)
-        .parse()
-        .map_err(|_| call.invalid(1, format!("invalid date format `{format}`")).with_help(
-            "use strftime specifiers such as %Y-%m-%d %H:%M (%% for a literal percent sign)",
-        ))?;
+    let items = StrftimeItems::new(format).parse().map_err(|_| {
+        call.invalid(1, format!("invalid date format `{format}`"))
+            .with_help(
+                "use strftime specifiers such as %Y-%m-%d %H:%M (%% for a literal percent sign)",
+            )
+    })?;
     let zone = match call.optional(&args, 2) {
         None => chrono_tz::UTC,
         Some(_) => {
@@ -111,8 +123,17 @@ pub(crate) fn date_format(call: &Call<'_>, args: Args<'_>) -> Result<Value, Eval
         }
     };
     let mut out = String::new();
-    write!(out, "{}", date.with_timezone(&zone).format_with_items(items.iter()))
-        .map_err(|_| call.invalid(1, format!("date format `{format}` cannot be applied to this date")))?;
+    write!(
+        out,
+        "{}",
+        date.with_timezone(&zone).format_with_items(items.iter())
+    )
+    .map_err(|_| {
+        call.invalid(
+            1,
+            format!("date format `{format}` cannot be applied to this date"),
+        )
+    })?;
     Ok(Value::String(out))
 }
 
@@ -121,14 +142,24 @@ pub(crate) fn date_add(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalErr
     let delta = match call.value(&args, 1)? {
         Value::Number(n) => {
             let millis = n.as_f64().unwrap_or(f64::NAN) * 1000.0;
-            (millis.abs() < 1e15).then(|| TimeDelta::try_milliseconds(millis.round() as i64)).flatten()
+            (millis.abs() < 1e15)
+                .then(|| TimeDelta::try_milliseconds(millis.round() as i64))
+                .flatten()
         }
         Value::String(text) => parse_duration(text),
-        other => return Err(call.wrong_type(1, "a duration like \"1h30m\" or a number of seconds", other)),
+        other => {
+            return Err(call.wrong_type(
+                1,
+                "a duration like \"1h30m\" or a number of seconds",
+                other,
+            ))
+        }
     }
     .ok_or_else(|| {
         call.invalid(1, "`date_add` got an invalid duration")
-            .with_help("write durations like 90, \"1h30m\", \"-2d\", \"1w\" or \"500ms\" (units w d h m s ms)")
+            .with_help(
+            "write durations like 90, \"1h30m\", \"-2d\", \"1w\" or \"500ms\" (units w d h m s ms)",
+        )
     })?;
     let sum = date
         .checked_add_signed(delta)
@@ -197,7 +228,16 @@ mod tests {
         assert_eq!(parse_duration("1w 2d"), Some(TimeDelta::days(9)));
         assert_eq!(parse_duration("500ms"), Some(TimeDelta::milliseconds(500)));
         assert_eq!(parse_duration("+10s"), Some(TimeDelta::seconds(10)));
-        for bad in ["", "-", "h", "10", "10x", "1h-2m", "99999999999999999999s", "9223372036854775807w"] {
+        for bad in [
+            "",
+            "-",
+            "h",
+            "10",
+            "10x",
+            "1h-2m",
+            "99999999999999999999s",
+            "9223372036854775807w",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad:?}");
         }
     }

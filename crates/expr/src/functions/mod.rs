@@ -50,7 +50,9 @@ impl FunctionInfo {
         let noun = |n: usize| if n == 1 { "argument" } else { "arguments" };
         match self.max_args {
             Some(max) if max == self.min_args => format!("{max} {}", noun(max)),
-            Some(max) if max == self.min_args + 1 => format!("{} or {max} arguments", self.min_args),
+            Some(max) if max == self.min_args + 1 => {
+                format!("{} or {max} arguments", self.min_args)
+            }
             Some(max) => format!("{} to {max} arguments", self.min_args),
             None => format!("at least {} {}", self.min_args, noun(self.min_args)),
         }
@@ -229,7 +231,9 @@ pub(crate) struct Call<'c> {
 
 impl Call<'_> {
     fn arg_span(&self, i: usize) -> Range<usize> {
-        self.args.get(i).map_or_else(|| self.span.clone(), |n| n.span.clone())
+        self.args
+            .get(i)
+            .map_or_else(|| self.span.clone(), |n| n.span.clone())
     }
 
     /// "`lower` expects a string as argument 1, got a number".
@@ -260,27 +264,46 @@ impl Call<'_> {
         }
     }
 
-    pub(crate) fn value<'v>(&self, args: &'v [Cow<'_, Value>], i: usize) -> Result<&'v Value, EvalError> {
+    pub(crate) fn value<'v>(
+        &self,
+        args: &'v [Cow<'_, Value>],
+        i: usize,
+    ) -> Result<&'v Value, EvalError> {
         args.get(i).map(|v| &**v).ok_or_else(|| {
-            EvalError::invalid(format!("`{}` is missing argument {}", self.info.name, i + 1), self.span.clone())
+            EvalError::invalid(
+                format!("`{}` is missing argument {}", self.info.name, i + 1),
+                self.span.clone(),
+            )
         })
     }
 
-    pub(crate) fn str<'v>(&self, args: &'v [Cow<'_, Value>], i: usize) -> Result<&'v str, EvalError> {
+    pub(crate) fn str<'v>(
+        &self,
+        args: &'v [Cow<'_, Value>],
+        i: usize,
+    ) -> Result<&'v str, EvalError> {
         match self.value(args, i)? {
             Value::String(s) => Ok(s),
             other => Err(self.wrong_type(i, "a string", other)),
         }
     }
 
-    pub(crate) fn array<'v>(&self, args: &'v [Cow<'_, Value>], i: usize) -> Result<&'v Vec<Value>, EvalError> {
+    pub(crate) fn array<'v>(
+        &self,
+        args: &'v [Cow<'_, Value>],
+        i: usize,
+    ) -> Result<&'v Vec<Value>, EvalError> {
         match self.value(args, i)? {
             Value::Array(a) => Ok(a),
             other => Err(self.wrong_type(i, "an array", other)),
         }
     }
 
-    pub(crate) fn object<'v>(&self, args: &'v [Cow<'_, Value>], i: usize) -> Result<&'v Map<String, Value>, EvalError> {
+    pub(crate) fn object<'v>(
+        &self,
+        args: &'v [Cow<'_, Value>],
+        i: usize,
+    ) -> Result<&'v Map<String, Value>, EvalError> {
         match self.value(args, i)? {
             Value::Object(o) => Ok(o),
             other => Err(self.wrong_type(i, "an object", other)),
@@ -298,7 +321,14 @@ impl Call<'_> {
     pub(crate) fn integer(&self, args: &[Cow<'_, Value>], i: usize) -> Result<i64, EvalError> {
         match self.number(args, i)? {
             Num::Int(n) => Ok(n),
-            Num::Float(_) => Err(self.invalid(i, format!("`{}` needs a whole number as argument {}", self.info.name, i + 1))),
+            Num::Float(_) => Err(self.invalid(
+                i,
+                format!(
+                    "`{}` needs a whole number as argument {}",
+                    self.info.name,
+                    i + 1
+                ),
+            )),
         }
     }
 
@@ -310,7 +340,10 @@ impl Call<'_> {
     /// Wraps a floating-point result, refusing NaN and infinities.
     pub(crate) fn float_result(&self, f: f64) -> Result<Value, EvalError> {
         number_from_f64(f).ok_or_else(|| {
-            EvalError::invalid(format!("the result of `{}` is not a finite number", self.info.name), self.span.clone())
+            EvalError::invalid(
+                format!("the result of `{}` is not a finite number", self.info.name),
+                self.span.clone(),
+            )
         })
     }
 }
@@ -320,7 +353,9 @@ impl Call<'_> {
 pub(crate) fn take_element(arg: Cow<'_, Value>, index: usize) -> Value {
     let element = match arg {
         Cow::Borrowed(v) => v.get(index).cloned(),
-        Cow::Owned(Value::Array(mut items)) if index < items.len() => Some(items.swap_remove(index)),
+        Cow::Owned(Value::Array(mut items)) if index < items.len() => {
+            Some(items.swap_remove(index))
+        }
         Cow::Owned(_) => None,
     };
     element.unwrap_or(Value::Null)

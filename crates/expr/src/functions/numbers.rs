@@ -8,7 +8,9 @@ use std::cmp::Ordering;
 
 pub(crate) fn abs(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> {
     let n = match call.number(&args, 0)? {
-        Num::Int(i) => i.checked_abs().map_or(Num::Float((i as f64).abs()), Num::Int),
+        Num::Int(i) => i
+            .checked_abs()
+            .map_or(Num::Float((i as f64).abs()), Num::Int),
         Num::Float(f) => Num::Float(f.abs()),
     };
     num_value(n).ok_or_else(|| call.invalid(0, "number out of range"))
@@ -53,7 +55,10 @@ fn round_decimal(x: f64, digits: usize) -> f64 {
     if frac_part.len() <= digits {
         return x;
     }
-    let mut kept: Vec<u8> = int_part.bytes().chain(frac_part.bytes().take(digits)).collect();
+    let mut kept: Vec<u8> = int_part
+        .bytes()
+        .chain(frac_part.bytes().take(digits))
+        .collect();
     if frac_part.as_bytes()[digits] >= b'5' {
         // Add one unit in the last kept place, carrying to the left.
         let mut i = kept.len();
@@ -85,10 +90,15 @@ pub(crate) fn sum(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> {
     let mut total = Num::Int(0);
     for (i, item) in items.iter().enumerate() {
         let Value::Number(n) = item else {
-            return Err(call.invalid(0, format!("`sum` needs numbers, but element {i} is {}", a_type(item))));
+            return Err(call.invalid(
+                0,
+                format!("`sum` needs numbers, but element {i} is {}", a_type(item)),
+            ));
         };
         total = match (total, Num::of(n)) {
-            (Num::Int(a), Num::Int(b)) => a.checked_add(b).map_or(Num::Float(a as f64 + b as f64), Num::Int),
+            (Num::Int(a), Num::Int(b)) => a
+                .checked_add(b)
+                .map_or(Num::Float(a as f64 + b as f64), Num::Int),
             (a, b) => Num::Float(a.as_f64() + b.as_f64()),
         };
     }
@@ -120,7 +130,10 @@ fn extreme(call: &Call<'_>, args: Args<'_>, wanted: Ordering) -> Result<Value, E
             format!("`{}` got an empty array", call.info.name),
             call.span.clone(),
         )
-        .with_help(format!("use default({}(x), fallback) when the array may be empty", call.info.name)));
+        .with_help(format!(
+            "use default({}(x), fallback) when the array may be empty",
+            call.info.name
+        )));
     };
     let mut best = first;
     for candidate in rest {

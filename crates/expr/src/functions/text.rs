@@ -7,11 +7,15 @@ use base64::Engine as _;
 use serde_json::Value;
 
 pub(crate) fn starts_with(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> {
-    Ok(Value::Bool(call.str(&args, 0)?.starts_with(call.str(&args, 1)?)))
+    Ok(Value::Bool(
+        call.str(&args, 0)?.starts_with(call.str(&args, 1)?),
+    ))
 }
 
 pub(crate) fn ends_with(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> {
-    Ok(Value::Bool(call.str(&args, 0)?.ends_with(call.str(&args, 1)?)))
+    Ok(Value::Bool(
+        call.str(&args, 0)?.ends_with(call.str(&args, 1)?),
+    ))
 }
 
 pub(crate) fn lower(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> {
@@ -32,7 +36,9 @@ pub(crate) fn split(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError>
     let parts: Vec<Value> = if separator.is_empty() {
         text.chars().map(|c| Value::String(c.to_string())).collect()
     } else {
-        text.split(separator).map(|p| Value::String(p.to_string())).collect()
+        text.split(separator)
+            .map(|p| Value::String(p.to_string()))
+            .collect()
     };
     Ok(Value::Array(parts))
 }
@@ -82,11 +88,17 @@ pub(crate) fn format(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError
             continue;
         }
         if tail.starts_with('}') {
-            return Err(call.invalid(0, "unmatched `}` in format template; write `}}` for a literal brace"));
+            return Err(call.invalid(
+                0,
+                "unmatched `}` in format template; write `}}` for a literal brace",
+            ));
         }
-        let close = tail
-            .find('}')
-            .ok_or_else(|| call.invalid(0, "unclosed `{` in format template; write `{{` for a literal brace"))?;
+        let close = tail.find('}').ok_or_else(|| {
+            call.invalid(
+                0,
+                "unclosed `{` in format template; write `{{` for a literal brace",
+            )
+        })?;
         let name = tail[1..close].trim();
         let position = if name.is_empty() {
             next += 1;
@@ -99,7 +111,11 @@ pub(crate) fn format(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError
                 let value = values.get(i).ok_or_else(|| {
                     call.invalid(
                         0,
-                        format!("format template needs value {} but only {} were given", i + 1, values.len()),
+                        format!(
+                            "format template needs value {} but only {} were given",
+                            i + 1,
+                            values.len()
+                        ),
                     )
                 })?;
                 used[i] = true;
@@ -116,7 +132,9 @@ pub(crate) fn format(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError
                 object.get(name).ok_or_else(|| {
                     EvalError::undefined(
                         format!("format placeholder `{{{name}}}` has no matching field"),
-                        call.args.last().map_or_else(|| call.span.clone(), |n| n.span.clone()),
+                        call.args
+                            .last()
+                            .map_or_else(|| call.span.clone(), |n| n.span.clone()),
                     )
                     .with_help(format!(
                         "available fields: {}",
@@ -152,7 +170,9 @@ pub(crate) fn url_encode(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalE
 }
 
 pub(crate) fn base64_encode(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> {
-    Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(call.str(&args, 0)?)))
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD.encode(call.str(&args, 0)?),
+    ))
 }
 
 pub(crate) fn base64_decode(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> {

@@ -6,7 +6,9 @@ use serde_json::json;
 use weft_expr::{EvalError, Expr, MapScope, ParseError, Template, Value};
 
 pub fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).single().expect("valid test date")
+    Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0)
+        .single()
+        .expect("valid test date")
 }
 
 pub fn scope() -> MapScope {
@@ -48,7 +50,10 @@ pub fn eval(src: &str) -> Value {
             Ok(value) => value,
             Err(e) => panic!("evaluating {src:?} failed: {e} (help: {:?})", e.help),
         },
-        Err(e) => panic!("parsing {src:?} failed: {e} at {:?} (help: {:?})", e.span, e.help),
+        Err(e) => panic!(
+            "parsing {src:?} failed: {e} at {:?} (help: {:?})",
+            e.span, e.help
+        ),
     }
 }
 
