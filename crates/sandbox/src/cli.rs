@@ -1,0 +1,34 @@
+//! `weft sandbox`: start, print the sandbox credentials, serve until Ctrl-C.
+
+use crate::{Sandbox, SandboxConfig, SandboxError};
+
+/// Runs a sandbox in the foreground until Ctrl-C, printing where it listens, the built-in app's
+/// client id and secret, its callback URL and the sites.
+pub async fn run_cli(config: SandboxConfig) -> Result<(), SandboxError> {
+    let sandbox = Sandbox::start(config).await?;
+    let app = sandbox.app();
+    let base = sandbox.base_url();
+    println!("weft sandbox listening on {base}");
+    println!();
+    println!("Sandbox credentials (built-in OAuth app):");
+    println!("  client id:     {}", app.client_id);
+    println!("  client secret: {}", app.client_secret);
+    println!("  callback URLs: {}", app.callback_urls.join(", "));
+    println!();
+    println!("Endpoints:");
+    println!("  authorize:     {base}/authorize");
+    println!("  token:         {base}/oauth/token");
+    println!("  API:           {base}/ex/confluence/{{cloudid}}/wiki/api/v2/...");
+    println!("  admin:         {base}/__sandbox/...");
+    println!();
+    println!("Sites:");
+    for s in sandbox.admin().sites() {
+        println!("  {}  {}  ({})", s.cloudid, s.url, s.name);
+    }
+    println!();
+    println!("Press Ctrl-C to stop.");
+    let _ = tokio::signal::ctrl_c().await;
+    println!("stopping the sandbox...");
+    sandbox.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! JSON renderings of stored objects in the v2 and v1 shapes of the spec.
+
+use crate::errors::ApiError;
+use crate::state::model::*;
+use crate::state::site::SiteData;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Map, Value};
+
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Body formats a single-object GET may ask for.
+const SINGLE_FORMATS: &[&str] = &[
+    "storage",
+    "atlas_doc_format",
+    "view",
+    "export_view",
+    "anonymous_export_view",
+    "styled_view",
+    "editor",
+];
+/// Body formats list endpoints accept.
+const BULK_FORMATS: &[&str] = &["storage", "atlas_doc_format"];
+
+/// Validates `body-format`.
+pub fn body_format(p: &crate::params::Params, bulk: bool) -> Result<Option<String>, ApiError> {
+    let allowed = if bulk { BULK_FORMATS } else { SINGLE_FORMATS };
+    match p.get("body-format") {
+        None => Ok(None),
+        Some(f) if allowed.contains(&f) => Ok(Some(f.to_string())),
+        Some(f) => Err(ApiError::invalid_param(format!(
+            "Query parameter `body-format` has unsupported value `{f}`: expected one of {}",
+            allowed.join(", ")
+        ))),
+    }
+}
+
+/// A body in the requested representation (converted when stored in another one).
+pub fn body_in(body: &Body, format: &str) -> Value {
+    let value = if body.representation == format {
+        body.value.clone()
+    } else {
+        match (body.representation.as_str(), format) {
+            (_, "atlas_doc_format") => {
+                let text = crate::confluence::search::index::strip_tags(&body.value);
+                json!({"type": "doc", "version": 1, "content": [
+                    {"type": "paragraph", "content": [{"type": "text", "text": text}]}
+                ]})
+                .to_string()
+            }
+            ("atlas_doc_format", _) => format!("<p>{}</p>", escape_xml(&adf_text(&body.value))),
+            _ => body.value.clone(),
+        }
+    };
+    json!({"representation": format, "value": value})
+}
+
+/// Converts a written body to what is stored: storage and ADF as given, wiki to storage.
+pub fn store_body(representation: &str, value: &str) -> Result<Body, ApiError> {
+    match representation {
+        "storage" | "atlas_doc_format" => {
+            if representation == "atlas_doc_format" && serde_json::from_str::<Value>(value).is_err() {
+                return Err(ApiError::bad_request(
+                    "Body in atlas_doc_format must be a JSON document in a string",
+                ));
+            }
+            Ok(Body {
+                representation: representation.to_string(),
+                value: value.to_string(),
+            })
+        }
+        "wiki" => Ok(Body {
+            representation: "storage".into(),
+            value: value
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| format!("<p>{}</p>", escape_xml(l.trim())))
+                .collect(),
+        }),
+        other => Err(ApiError::bad_request(format!(
+            "Body representation `{other}` is not supported for writes: use storage, atlas_doc_format or wiki"
+        ))),
+    }
+}
+
+fn adf_text(adf: &str) -> String {
+    fn walk(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::String(t)) = o.get("text") {
+                    out.push_str(t);
+                }
+                if let Some(c) = o.get("content") {
+                    walk(c, out);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    if let Ok(v) = serde_json::from_str::<Value>(adf) {
+        walk(&v, &mut out);
+    }
+    out
+}
+
+pub fn escape_xml(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+pub fn version_v2(v: &Version) -> Value {
+    json!({
+        "createdAt": ts(v.created_at),
+        "message": v.message,
+        "number": v.number,
+        "minorEdit": v.minor_edit,
+        "authorId": v.author_id,
+    })
+}
+
+fn tiny(id: u64) -> String {
+    use base64::Engine;
+    let b = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.to_le_bytes());
+    format!("/x/{}", b.trim_end_matches('A'))
+}
+
+pub fn webui(data: &SiteData, c: &Content) -> String {
+    let key = data.spaces.get(&c.space_id).map_or("", |s| s.key.as_str());
+    let slug: String = c.title().replace(' ', "+");
+    match c.kind {
+        ContentKind::Page => format!("/spaces/{key}/pages/{}/{slug}", c.id),
+        ContentKind::BlogPost => format!("/spaces/{key}/blog/{}/{slug}", c.id),
+    }
+}
+
+/// A page or blog post (v2). `version` selects an older version; `format` adds the body.
+pub fn content_v2(data: &SiteData, c: &Content, v: &Version, format: Option<&str>) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(c.id.to_string()));
+    let status = if v.number == c.current().number { c.status.as_str() } else { "historical" };
+    m.insert("status".into(), json!(status));
+    m.insert("title".into(), json!(v.title));
+    m.insert("spaceId".into(), json!(c.space_id.to_string()));
+    if c.kind == ContentKind::Page {
+        if let Some(p) = c.parent_id {
+            m.insert("parentId".into(), json!(p.to_string()));
+            m.insert("parentType".into(), json!("page"));
+        }
+        m.insert("position".into(), json!(c.position));
+        m.insert("ownerId".into(), json!(c.owner_id));
+        m.insert("lastOwnerId".into(), json!(c.owner_id));
+    }
+    m.insert("authorId".into(), json!(c.author_id));
+    m.insert("createdAt".into(), json!(ts(c.created_at)));
+    m.insert("version".into(), version_v2(v));
+    let body = match format {
+        Some(f) => json!({ f: body_in(&v.body, f) }),
+        None => json!({}),
+    };
+    m.insert("body".into(), body);
+    m.insert(
+        "_links".into(),
+        json!({
+            "webui": webui(data, c),
+            "editui": format!("/pages/resumedraft.action?draftId={}", c.id),
+            "tinyui": tiny(c.id),
+        }),
+    );
+    Value::Object(m)
+}
+
+/// Adds `_links.base` to a single-object response, as the spec's allOf wrappers describe.
+pub fn with_base(mut v: Value, base: &str) -> Value {
+    if let Some(l) = v.get_mut("_links").and_then(Value::as_object_mut) {
+        l.insert("base".into(), json!(base));
+    } else if let Some(o) = v.as_object_mut() {
+        o.insert("_links".into(), json!({"base": base}));
+    }
+    v
+}
+
+pub fn space_v2(s: &Space, description_format: Option<&str>) -> Value {
+    let mut v = json!({
+        "id": s.id.to_string(),
+        "key": s.key,
+        "name": s.name,
+        "type": s.kind,
+        "status": s.status,
+        "authorId": s.author_id,
+        "createdAt": ts(s.created_at),
+        "_links": {"webui": format!("/spaces/{}", s.key)},
+    });
+    if let Some(h) = s.homepage_id {
+        v["homepageId"] = json!(h.to_string());
+    }
+    if let Some(f) = description_format {
+        let value = if f == "view" { format!("<p>{}</p>", escape_xml(&s.description)) } else { s.description.clone() };
+        v["description"] = json!({ f: {"representation": f, "value": value} });
+    }
+    v
+}
+
+pub fn label_v2(l: &Label) -> Value {
+    json!({"id": l.id.to_string(), "name": l.name, "prefix": l.prefix})
+}
+
+pub fn user_v2(u: &User) -> Value {
+    json!({
+        "accountId": u.account_id,
+        "accountType": "atlassian",
+        "accountStatus": "active",
+        "displayName": u.display_name,
+        "publicName": u.display_name,
+        "email": u.email,
+        "timeZone": u.time_zone,
+        "isExternalCollaborator": false,
+        "profilePicture": {"path": "/wiki/aa-avatar/default.png", "width": 48, "height": 48, "isDefault": true},
+    })
+}
+
+/// v1 user (`/user/current`).
+pub fn user_v1(u: &User, base: &str) -> Value {
+    json!({
+        "type": "known",
+        "accountId": u.account_id,
+        "accountType": "atlassian",
+        "email": u.email,
+        "publicName": u.display_name,
+        "displayName": u.display_name,
+        "timeZone": u.time_zone,
+        "isExternalCollaborator": false,
+        "profilePicture": {"path": "/wiki/aa-avatar/default.png", "width": 48, "height": 48, "isDefault": true},
+        "_expandable": {"operations": "", "personalSpace": ""},
+        "_links": {"self": format!("{base}/rest/api/user?accountId={}", u.account_id), "base": base, "context": "/wiki"},
+    })
+}
+
+/// v1 content with the requested `expand` parts.
+pub fn content_v1(data: &SiteData, c: &Content, expand: &[&str], base: &str) -> Value {
+    let cur = c.current();
+    let mut m = Map::new();
+    m.insert("id".into(), json!(c.id.to_string()));
+    m.insert("type".into(), json!(c.kind.type_name()));
+    m.insert("status".into(), json!(c.status.as_str()));
+    m.insert("title".into(), json!(cur.title));
+    let has = |k: &str| expand.iter().any(|e| *e == k || e.starts_with(&format!("{k}.")));
+    let mut expandable = Map::new();
+    let space = data.spaces.get(&c.space_id);
+    if has("space") {
+        if let Some(s) = space {
+            m.insert("space".into(), json!({"id": s.id, "key": s.key, "name": s.name, "type": s.kind, "status": s.status,
+                "_links": {"webui": format!("/spaces/{}", s.key), "self": format!("{base}/rest/api/space/{}", s.key)}}));
+        }
+    } else if let Some(s) = space {
+        expandable.insert("space".into(), json!(format!("/rest/api/space/{}", s.key)));
+    }
+    if has("version") {
+        m.insert("version".into(), json!({"by": {"type": "known", "accountId": cur.author_id}, "when": ts(cur.created_at),
+            "number": cur.number, "message": cur.message, "minorEdit": cur.minor_edit}));
+    } else {
+        expandable.insert("version".into(), json!(""));
+    }
+    if has("history") {
+        m.insert("history".into(), json!({"latest": c.status == Status::Current, "createdBy": {"type": "known", "accountId": c.author_id},
+            "createdDate": ts(c.created_at)}));
+    } else {
+        expandable.insert("history".into(), json!(format!("/rest/api/content/{}/history", c.id)));
+    }
+    if has("body") {
+        let mut body = Map::new();
+        for f in ["storage", "view", "export_view", "atlas_doc_format"] {
+            if expand.contains(&format!("body.{f}").as_str()) {
+                body.insert(f.into(), body_in(&cur.body, f));
+            }
+        }
+        m.insert("body".into(), Value::Object(body));
+    } else {
+        expandable.insert("body".into(), json!(""));
+    }
+    if has("metadata") {
+        let labels: Vec<Value> = c
+            .labels
+            .iter()
+            .filter_map(|l| data.labels.get(l))
+            .map(label_v1)
+            .collect();
+        m.insert("metadata".into(), json!({"labels": {"results": labels, "start": 0, "limit": 200, "size": labels.len()}}));
+    } else {
+        expandable.insert("metadata".into(), json!(""));
+    }
+    if has("ancestors") {
+        let anc: Vec<Value> = data
+            .ancestors(c.id)
+            .iter()
+            .filter_map(|a| data.contents.get(a))
+            .map(|a| json!({"id": a.id.to_string(), "type": a.kind.type_name(), "status": a.status.as_str(), "title": a.title()}))
+            .collect();
+        m.insert("ancestors".into(), json!(anc));
+    } else {
+        expandable.insert("ancestors".into(), json!(""));
+    }
+    m.insert("_expandable".into(), Value::Object(expandable));
+    m.insert(
+        "_links".into(),
+        json!({"webui": webui(data, c), "self": format!("{base}/rest/api/content/{}", c.id), "tinyui": tiny(c.id)}),
+    );
+    Value::Object(m)
+}
+
+pub fn label_v1(l: &Label) -> Value {
+    json!({"prefix": l.prefix, "name": l.name, "id": l.id.to_string(), "label": l.name})
+}

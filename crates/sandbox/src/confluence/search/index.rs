@@ -1,0 +1,125 @@
+//! The search index: documents derived from content, updated through a queue so that writes
+//! become searchable only after the configured lag (Confluence's index lags about 20 s).
+
+use crate::state::model::{ContentKind, SiteInfo, Status};
+use crate::state::site::SiteData;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+/// What CQL sees of one piece of content.
+#[derive(Debug, Clone)]
+pub struct SearchDoc {
+    pub id: u64,
+    pub kind: ContentKind,
+    pub status: Status,
+    pub space_key: String,
+    pub title: String,
+    pub title_lower: String,
+    pub text_lower: String,
+    pub labels: Vec<String>,
+    pub creator: String,
+    pub contributor: String,
+    pub created: DateTime<Utc>,
+    pub lastmodified: DateTime<Utc>,
+    pub version: u32,
+    pub parent: Option<u64>,
+    pub ancestors: Vec<u64>,
+}
+
+#[derive(Debug, Default)]
+pub struct SearchIndex {
+    docs: BTreeMap<u64, Arc<SearchDoc>>,
+    /// (visible at, content id, new doc or None for removal), in visibility order.
+    pending: VecDeque<(DateTime<Utc>, u64, Option<Arc<SearchDoc>>)>,
+}
+
+impl SearchIndex {
+    /// Builds the document for content `id` from the current data (None when gone).
+    pub fn doc_for(data: &SiteData, _site: &SiteInfo, id: u64) -> Option<Arc<SearchDoc>> {
+        let c = data.contents.get(&id)?;
+        let space_key = data.spaces.get(&c.space_id)?.key.clone();
+        let cur = c.current();
+        Some(Arc::new(SearchDoc {
+            id,
+            kind: c.kind,
+            status: c.status,
+            space_key,
+            title: cur.title.clone(),
+            title_lower: cur.title.to_lowercase(),
+            text_lower: strip_tags(&cur.body.value).to_lowercase(),
+            labels: c
+                .labels
+                .iter()
+                .filter_map(|l| data.labels.get(l).map(|l| l.name.clone()))
+                .collect(),
+            creator: c.author_id.clone(),
+            contributor: cur.author_id.clone(),
+            created: c.created_at,
+            lastmodified: cur.created_at,
+            version: cur.number,
+            parent: c.parent_id,
+            ancestors: data.ancestors(id),
+        }))
+    }
+
+    /// Indexes everything immediately (startup, snapshot load, bulk seeding).
+    pub fn rebuild(&mut self, data: &SiteData, site: &SiteInfo) {
+        self.docs.clear();
+        self.pending.clear();
+        for &id in data.contents.keys() {
+            if let Some(d) = Self::doc_for(data, site, id) {
+                self.docs.insert(id, d);
+            }
+        }
+    }
+
+    pub fn insert_now(&mut self, doc: Arc<SearchDoc>) {
+        self.docs.insert(doc.id, doc);
+    }
+
+    pub fn queue(&mut self, id: u64, doc: Option<Arc<SearchDoc>>, visible_at: DateTime<Utc>) {
+        // Keep the queue ordered even if the lag was changed between writes.
+        let pos = self
+            .pending
+            .iter()
+            .rposition(|(t, _, _)| *t <= visible_at)
+            .map_or(0, |p| p + 1);
+        self.pending.insert(pos, (visible_at, id, doc));
+    }
+
+    /// Applies queued updates that are due, then returns the searchable documents.
+    pub fn visible(&mut self, now: DateTime<Utc>) -> &BTreeMap<u64, Arc<SearchDoc>> {
+        while self.pending.front().is_some_and(|(t, _, _)| *t <= now) {
+            if let Some((_, id, doc)) = self.pending.pop_front() {
+                match doc {
+                    Some(d) => {
+                        self.docs.insert(id, d);
+                    }
+                    None => {
+                        self.docs.remove(&id);
+                    }
+                }
+            }
+        }
+        &self.docs
+    }
+}
+
+/// Plain text of a storage-format body (for `text ~` and excerpts).
+pub fn strip_tags(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_tag = false;
+    for ch in s.chars() {
+        match ch {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}

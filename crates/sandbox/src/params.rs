@@ -1,0 +1,145 @@
+//! Request extractors that fail with Confluence-shaped errors: query parameters, numeric path
+//! ids, and JSON bodies with Confluence's 5 MB limit.
+
+use crate::errors::ApiError;
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+/// Decoded query parameters in request order.
+#[derive(Debug, Clone, Default)]
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    pub fn parse(query: Option<&str>) -> Self {
+        Params(
+            query
+                .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default(),
+        )
+    }
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+    /// Array parameters: repeated (`id=1&id=2`) or comma separated (`id=1,2`).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+    pub fn flag(&self, name: &str) -> bool {
+        self.get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+    pub fn num<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                ApiError::invalid_param(format!("Query parameter `{name}` must be a number, got `{v}`"))
+            }),
+        }
+    }
+    pub fn ids(&self, name: &str) -> Result<Vec<u64>, ApiError> {
+        self.all(name)
+            .into_iter()
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    ApiError::invalid_param(format!("Query parameter `{name}` must hold numeric ids, got `{v}`"))
+                })
+            })
+            .collect()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Params::parse(parts.uri.query()))
+    }
+}
+
+async fn path_values<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Vec<String>, ApiError> {
+    let raw = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|_| ApiError::not_found())?;
+    // The first parameter is the cloud id; handlers see only their own.
+    Ok(raw
+        .iter()
+        .filter(|(k, _)| *k != "cloudid")
+        .map(|(_, v)| v.to_string())
+        .collect())
+}
+
+fn numeric(v: &str) -> Result<u64, ApiError> {
+    v.parse().map_err(|_| {
+        ApiError::invalid_param(format!("Path id `{v}` is not valid: Confluence ids are numbers"))
+    })
+}
+
+/// The last path parameter as a numeric id.
+#[derive(Debug, Clone, Copy)]
+pub struct Id(pub u64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let v = path_values(parts, state).await?;
+        Ok(Id(numeric(v.last().map(String::as_str).unwrap_or(""))?))
+    }
+}
+
+/// The first two path parameters as numeric ids.
+#[derive(Debug, Clone, Copy)]
+pub struct Ids2(pub u64, pub u64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Ids2 {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let v = path_values(parts, state).await?;
+        match v.as_slice() {
+            [a, b, ..] => Ok(Ids2(numeric(a)?, numeric(b)?)),
+            _ => Err(ApiError::not_found()),
+        }
+    }
+}
+
+/// A numeric id followed by a free-form last parameter (e.g. a label name).
+#[derive(Debug, Clone)]
+pub struct IdAndName(pub u64, pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdAndName {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let v = path_values(parts, state).await?;
+        match v.as_slice() {
+            [a, b, ..] => Ok(IdAndName(numeric(a)?, b.clone())),
+            _ => Err(ApiError::not_found()),
+        }
+    }
+}
+
+/// Largest request body Confluence accepts for content writes.
+pub const MAX_BODY: usize = 5 * 1024 * 1024;
+
+/// A JSON body; malformed JSON is a 400, more than 5 MB a 413.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
+            .await
+            .map_err(|_| ApiError::too_large())?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad_request(format!("Request body is not valid: {e}")))
+    }
+}

@@ -1,0 +1,131 @@
+//! Router assembly and the outermost layer: request log and fault injection for every
+//! non-admin request.
+
+use crate::errors::gateway;
+use crate::faults::Fault;
+use crate::reqlog::{redact_header, LoggedRequest};
+use crate::state::Shared;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use bytes::Bytes;
+use std::time::Duration;
+
+pub fn router(shared: Shared) -> Router {
+    let served = Router::new()
+        .merge(crate::oauth::router(shared.clone()))
+        .merge(crate::routes::api_router(shared.clone()))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(shared.clone(), edge));
+    Router::new()
+        .merge(crate::admin::router(shared.clone()))
+        .merge(served)
+        .layer(DefaultBodyLimit::disable())
+}
+
+async fn not_found(req: Request) -> Response {
+    let path = req.uri().path();
+    if path.contains("/wiki/api/v2/") {
+        crate::errors::json_response(StatusCode::NOT_FOUND, &crate::errors::ApiError::not_found().v2_body())
+    } else if path.contains("/wiki/rest/api/") {
+        let e = crate::errors::ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("No resource at {path}"));
+        crate::errors::json_response(StatusCode::NOT_FOUND, &e.v1_body())
+    } else {
+        gateway(StatusCode::NOT_FOUND, "Not Found")
+    }
+}
+
+/// Logs the request and applies an injected fault, if a rule fires.
+async fn edge(State(shared): State<Shared>, req: Request, next: Next) -> Response {
+    let time = shared.clock.now();
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            let v = String::from_utf8_lossy(v.as_bytes());
+            (k.as_str().to_string(), redact_header(k.as_str(), &v))
+        })
+        .collect();
+    let fault = shared.faults.pick(&method, &path);
+    let resp = match &fault {
+        None => next.run(req).await,
+        Some(Fault::Status { status }) => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            gateway(status, status.canonical_reason().unwrap_or("Error"))
+        }
+        Some(Fault::RateLimited { retry_after_secs }) => {
+            let mut r = gateway(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
+            if let Some(s) = retry_after_secs {
+                if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+                    r.headers_mut().insert("retry-after", v);
+                }
+            }
+            r.headers_mut()
+                .insert("ratelimit-reason", HeaderValue::from_static("confluence-burst-based"));
+            r
+        }
+        Some(Fault::Latency { ms }) => {
+            tokio::time::sleep(Duration::from_millis(*ms)).await;
+            next.run(req).await
+        }
+        Some(Fault::CloseConnection) => cut_mid_body(next.run(req).await).await,
+        Some(Fault::MalformedJson) => truncate_json(next.run(req).await).await,
+    };
+    shared.log.push(LoggedRequest {
+        method,
+        path,
+        query,
+        status: resp.status().as_u16(),
+        headers,
+        time,
+        fault: fault.map(|f| f.label()),
+    });
+    resp
+}
+
+async fn body_bytes(resp: Response) -> (axum::http::response::Parts, Bytes) {
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    (parts, bytes)
+}
+
+/// Announces the full length, sends half, then fails the body so the connection is dropped.
+async fn cut_mid_body(resp: Response) -> Response {
+    let (mut parts, bytes) = body_bytes(resp).await;
+    let full = bytes.len().max(2);
+    let half = bytes.slice(..bytes.len() / 2);
+    parts.headers.insert(
+        axum::http::header::CONTENT_LENGTH,
+        HeaderValue::from(full),
+    );
+    let stream = futures::stream::iter(vec![
+        Ok(half),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "sandbox fault: connection closed mid-response",
+        )),
+    ]);
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// Keeps status and headers but cuts the JSON so it does not parse.
+async fn truncate_json(resp: Response) -> Response {
+    let (mut parts, bytes) = body_bytes(resp).await;
+    let cut = if bytes.len() > 2 {
+        bytes.slice(..bytes.len() / 2)
+    } else {
+        Bytes::from_static(b"{\"results\":[")
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    Response::from_parts(parts, Body::from(cut))
+}
