@@ -55,6 +55,12 @@ impl TokenEndpointError {
         }
     }
 
+    /// No answer, or a success status with an unreadable body: the server may have rotated
+    /// the refresh token without us learning the new one.
+    pub fn outcome_unknown(&self) -> bool {
+        self.status.is_none_or(|s| (200..300).contains(&s))
+    }
+
     pub fn transport(reason: impl Into<String>) -> Self {
         Self { status: None, code: None, description: None, retry_after: None, transport: Some(reason.into()) }
     }

@@ -303,9 +303,9 @@ impl TokenManager {
             _ => (now, 1),
         };
         let mut delay = self.options.backoff.delay(failures, error.retry_after);
-        if error.status.is_none() {
-            // No answer: Atlassian may have rotated the token anyway. Keep the marker and retry
-            // soon enough to stay inside the reuse window.
+        if error.outcome_unknown() {
+            // No usable answer: Atlassian may have rotated the token anyway. Keep the marker and
+            // retry soon enough to stay inside the reuse window.
             next.refresh_started_at = Some(interrupted_at.unwrap_or(now));
             delay = delay.min(self.options.unknown_outcome_retry);
         }
