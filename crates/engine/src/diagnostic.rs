@@ -1,0 +1,173 @@
+//! Diagnostics: an error or warning tied to a place in a workflow file, rendered with the source
+//! line and a caret so authors see exactly what is wrong and where.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A place in a source file. Lines and columns are 1-based and count characters, not bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Span {
+    pub line: u32,
+    pub col: u32,
+    /// Length in characters on that line (at least 1 when rendered).
+    pub len: u32,
+}
+
+impl Span {
+    pub fn new(line: u32, col: u32, len: u32) -> Self {
+        Span { line, col, len }
+    }
+
+    /// A span `offset..offset+len` characters further along the same line.
+    pub fn shifted(self, offset: u32, len: u32) -> Span {
+        Span {
+            line: self.line,
+            col: self.col + offset,
+            len,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One problem found in a workflow file.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub message: String,
+    /// `None` for problems that concern the whole file (unreadable, empty, too large).
+    pub span: Option<Span>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(message: impl Into<String>, span: Option<Span>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            span,
+            help: None,
+        }
+    }
+
+    pub fn warning(message: impl Into<String>, span: Option<Span>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(message, span)
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_optional_help(mut self, help: Option<String>) -> Self {
+        if help.is_some() {
+            self.help = help;
+        }
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// The text of a file, shared by every diagnostic that points into it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub text: Arc<str>,
+}
+
+impl Source {
+    pub fn new(path: impl AsRef<Path>, text: impl Into<Arc<str>>) -> Self {
+        Source {
+            path: path.as_ref().to_path_buf(),
+            text: text.into(),
+        }
+    }
+
+    fn line(&self, line: u32) -> Option<&str> {
+        self.text.lines().nth(line.checked_sub(1)? as usize)
+    }
+}
+
+/// Renders diagnostics in the compiler style:
+///
+/// ```text
+/// error: unknown action `core.lgo`
+///   --> flows/a.yaml:7:11
+///    |
+///  7 |     uses: core.lgo
+///    |           ^^^^^^^^
+///    = help: did you mean `core.log`?
+/// ```
+pub fn render(source: &Source, diagnostic: &Diagnostic) -> String {
+    let mut out = String::new();
+    let label = match diagnostic.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let _ = writeln!(out, "{label}: {}", diagnostic.message);
+    let path = source.path.display();
+    match diagnostic.span {
+        Some(span) => {
+            let _ = writeln!(out, "  --> {path}:{}:{}", span.line, span.col);
+            if let Some(text) = source.line(span.line) {
+                let gutter = span.line.to_string().len();
+                let shown: String = text.replace('\t', " ");
+                let pad = " ".repeat(gutter);
+                let caret_pad = " ".repeat(span.col.saturating_sub(1) as usize);
+                let available = shown.chars().count().saturating_sub(span.col as usize - 1);
+                let carets = "^".repeat((span.len as usize).clamp(1, available.max(1)));
+                let _ = writeln!(out, " {pad} |");
+                let _ = writeln!(out, " {} | {shown}", span.line);
+                let _ = writeln!(out, " {pad} | {caret_pad}{carets}");
+            }
+        }
+        None => {
+            let _ = writeln!(out, "  --> {path}");
+        }
+    }
+    if let Some(help) = &diagnostic.help {
+        let _ = writeln!(out, "   = help: {help}");
+    }
+    out
+}
+
+/// The nearest candidate to `name`, if it is close enough to be a likely typo.
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// "did you mean `x`?" or, with no near name, the list of valid names.
+pub fn suggestion<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str> + Clone,
+) -> Option<String> {
+    if let Some(near) = did_you_mean(name, candidates.clone()) {
+        return Some(format!("did you mean `{near}`?"));
+    }
+    let all: Vec<String> = candidates.into_iter().map(|c| format!("`{c}`")).collect();
+    if all.is_empty() {
+        None
+    } else {
+        Some(format!("expected one of {}", all.join(", ")))
+    }
+}

@@ -1,0 +1,65 @@
+//! Progress of runs, for the CLI's output and the daemon's logs.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::store::{RunStatus, StepStatus};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug)]
+pub enum RunEvent<'a> {
+    RunStarted {
+        run_id: &'a str,
+        workflow: &'a str,
+        dry_run: bool,
+    },
+    StepStarted {
+        step: &'a str,
+        iteration: &'a [usize],
+        attempt: u32,
+    },
+    StepFinished {
+        step: &'a str,
+        iteration: &'a [usize],
+        status: StepStatus,
+        attempts: u32,
+        duration: Duration,
+        error: Option<&'a str>,
+    },
+    Retrying {
+        step: &'a str,
+        attempt: u32,
+        delay: Duration,
+        error: &'a str,
+    },
+    Log {
+        step: &'a str,
+        level: LogLevel,
+        message: &'a str,
+    },
+    RunFinished {
+        run_id: &'a str,
+        status: RunStatus,
+        duration: Duration,
+        error: Option<&'a str>,
+        outputs: &'a Value,
+    },
+}
+
+pub trait RunObserver: Send + Sync {
+    fn on_event(&self, event: &RunEvent<'_>);
+}
+
+pub struct NoObserver;
+
+impl RunObserver for NoObserver {
+    fn on_event(&self, _: &RunEvent<'_>) {}
+}

@@ -1,0 +1,102 @@
+//! The executor: runs a compiled workflow on tokio. Steps of a block run as soon as what they
+//! need is done (independent steps concurrently), loops run with a concurrency cap, attempts
+//! are retried with backoff and limited by timeouts, and every attempt is recorded.
+
+mod context;
+mod events;
+mod frame;
+mod inputs;
+mod redact;
+mod retry;
+mod run;
+mod step;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+pub use context::ActionContext;
+pub use events::{LogLevel, NoObserver, RunEvent, RunObserver};
+pub use inputs::{coerce_input_text, resolve_inputs};
+pub use redact::{Redactor, REDACTED};
+pub use run::{DryRunReport, DryRunStep, RunOutcome};
+
+use crate::actions::Registry;
+use crate::store::RunStore;
+use crate::trigger::SourceCatalog;
+use crate::workflow::Catalog;
+
+/// What a run needs from its surroundings; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    pub registry: Arc<Registry>,
+    pub sources: Arc<SourceCatalog>,
+    pub store: Arc<dyn RunStore>,
+    pub http: reqwest::Client,
+    pub observer: Arc<dyn RunObserver>,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn RunStore>) -> Self {
+        Engine {
+            registry: Arc::new(Registry::builtin()),
+            sources: Arc::new(SourceCatalog::default()),
+            store,
+            http: reqwest::Client::builder()
+                .user_agent(concat!("weft/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .unwrap_or_default(),
+            observer: Arc::new(NoObserver),
+        }
+    }
+
+    pub fn with_observer(mut self, observer: Arc<dyn RunObserver>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    pub fn catalog(&self) -> Catalog<'_> {
+        Catalog {
+            actions: &self.registry,
+            sources: &self.sources,
+        }
+    }
+}
+
+/// Live runs act; dry runs only render and describe, taking outputs from mocks or examples.
+#[derive(Debug, Clone, Default)]
+pub enum Mode {
+    #[default]
+    Live,
+    DryRun {
+        mocks: HashMap<String, Value>,
+    },
+}
+
+/// One request to run a workflow.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    /// Inputs as given (checked and completed with defaults by the engine).
+    pub inputs: serde_json::Map<String, Value>,
+    /// The event that started the run (`trigger` in expressions).
+    pub trigger: Option<Value>,
+    pub mode: Mode,
+    /// Secret values by name (`secrets.<name>`); never recorded or printed.
+    pub secrets: HashMap<String, String>,
+    pub parent_run: Option<String>,
+    pub cancel: CancellationToken,
+    /// Fixes `now()` (dry runs and tests).
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Secrets from the environment: `WEFT_SECRET_API_TOKEN` is `secrets.api_token`.
+pub fn secrets_from_env() -> HashMap<String, String> {
+    std::env::vars()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("WEFT_SECRET_")
+                .map(|name| (name.to_ascii_lowercase(), v))
+        })
+        .collect()
+}

@@ -1,0 +1,397 @@
+//! The life of one run: inputs, env and vars, the steps, `on_failure`, `finally`, outputs, and
+//! the records that say so.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
+use serde_json::{json, Map, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::events::RunEvent;
+use super::frame::{Frame, Globals, StepScope};
+use super::inputs::resolve_inputs;
+use super::redact::{Redactor, REDACTED};
+use super::step::Failure;
+use super::{Engine, Mode, RunRequest};
+use crate::actions::{ActionError, DryRunEffect, ErrorKind};
+use crate::store::{RunRecord, RunStatus};
+use crate::workflow::{self, CompiledWorkflow, StepRefs, ValueTemplate};
+
+/// Nested `workflow.call`s beyond this depth are refused (runaway recursion).
+const MAX_CALL_DEPTH: usize = 16;
+
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub run_id: String,
+    pub status: RunStatus,
+    pub outputs: Value,
+    pub error: Option<String>,
+    pub duration: std::time::Duration,
+    /// Filled by dry runs.
+    pub dry_run: Option<DryRunReport>,
+}
+
+/// What a dry run found: each step as it would run.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct DryRunReport {
+    pub steps: Vec<DryRunStep>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DryRunStep {
+    pub step: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iteration: Vec<usize>,
+    pub action: String,
+    /// Rendered inputs, secrets redacted.
+    pub input: Value,
+    pub effect: DryRunEffect,
+    pub writes: bool,
+    pub output: Value,
+    /// `mock` or `example`.
+    pub output_from: &'static str,
+}
+
+pub(crate) struct RunState {
+    pub engine: Engine,
+    pub workflow: Arc<CompiledWorkflow>,
+    pub run_id: String,
+    pub globals: Globals,
+    pub redactor: Redactor,
+    pub seq: AtomicU64,
+    pub mode: Mode,
+    pub cancel: CancellationToken,
+    pub call_stack: Vec<PathBuf>,
+    pub dry_steps: Mutex<Vec<DryRunStep>>,
+}
+
+impl Engine {
+    /// Runs a workflow to its end (or cancellation) and returns how it went. The run record is
+    /// on disk before this returns.
+    pub fn run(
+        &self,
+        workflow: Arc<CompiledWorkflow>,
+        request: RunRequest,
+    ) -> BoxFuture<'_, RunOutcome> {
+        Box::pin(self.run_nested(workflow, request, Vec::new()))
+    }
+
+    async fn run_nested(
+        &self,
+        workflow: Arc<CompiledWorkflow>,
+        request: RunRequest,
+        mut call_stack: Vec<PathBuf>,
+    ) -> RunOutcome {
+        let started = Instant::now();
+        let run_id = ulid::Ulid::new().to_string();
+        let dry = matches!(request.mode, Mode::DryRun { .. });
+        call_stack.push(workflow.path.clone());
+        self.observer.on_event(&RunEvent::RunStarted {
+            run_id: &run_id,
+            workflow: &workflow.name,
+            dry_run: dry,
+        });
+
+        let redactor = Redactor::new(request.secrets.values().cloned());
+        let trigger = request
+            .trigger
+            .clone()
+            .unwrap_or_else(|| json!({ "kind": "manual" }));
+        let mut record = RunRecord {
+            id: run_id.clone(),
+            workflow: workflow.name.clone(),
+            path: workflow.path.display().to_string(),
+            hash: workflow.hash.clone(),
+            parent: request.parent_run.clone(),
+            trigger: redactor.value(&trigger),
+            inputs: redactor.value(&Value::Object(request.inputs.clone())),
+            status: RunStatus::Running,
+            error: None,
+            outputs: None,
+            started_at: Utc::now(),
+            finished_at: None,
+        };
+
+        let prepared = prepare_globals(&workflow, &request, trigger, dry);
+        let (status, error, outputs, dry_run) = match prepared {
+            Err(problems) => (RunStatus::Failed, Some(problems), Value::Null, None),
+            Ok(globals) => {
+                record.inputs = redactor.value(&globals.inputs);
+                if !dry {
+                    if let Err(e) = self.store.put_run(&record) {
+                        return self.finish_without_record(run_id, started, e.to_string());
+                    }
+                }
+                let state = RunState {
+                    engine: self.clone(),
+                    workflow: workflow.clone(),
+                    run_id: run_id.clone(),
+                    globals,
+                    redactor: redactor.clone(),
+                    seq: AtomicU64::new(0),
+                    mode: request.mode.clone(),
+                    cancel: request.cancel.clone(),
+                    call_stack,
+                    dry_steps: Mutex::new(Vec::new()),
+                };
+                let (status, error, outputs) = state.execute().await;
+                let report = dry.then(|| DryRunReport {
+                    steps: std::mem::take(&mut *state.dry_steps.lock()),
+                });
+                (status, error, outputs, report)
+            }
+        };
+
+        let error = error.map(|e| redactor.text(&e));
+        let outputs = redactor.value(&outputs);
+        record.status = status;
+        record.error = error.clone();
+        record.outputs = (!outputs.is_null()).then(|| outputs.clone());
+        record.finished_at = Some(Utc::now());
+        let mut error = error;
+        if !dry {
+            // The durability point: the run is only reported once its record is on disk.
+            let saved = self.store.put_run(&record).and_then(|_| self.store.flush());
+            if let Err(e) = saved {
+                error = Some(format!(
+                    "{}; and the run history could not be saved: {e}",
+                    error.unwrap_or_default()
+                ));
+            }
+        }
+        let duration = started.elapsed();
+        self.observer.on_event(&RunEvent::RunFinished {
+            run_id: &run_id,
+            status,
+            duration,
+            error: error.as_deref(),
+            outputs: &outputs,
+        });
+        RunOutcome {
+            run_id,
+            status,
+            outputs,
+            error,
+            duration,
+            dry_run,
+        }
+    }
+
+    fn finish_without_record(&self, run_id: String, started: Instant, error: String) -> RunOutcome {
+        let error = format!("the run could not be recorded: {error}");
+        let duration = started.elapsed();
+        self.observer.on_event(&RunEvent::RunFinished {
+            run_id: &run_id,
+            status: RunStatus::Failed,
+            duration,
+            error: Some(&error),
+            outputs: &Value::Null,
+        });
+        RunOutcome {
+            run_id,
+            status: RunStatus::Failed,
+            outputs: Value::Null,
+            error: Some(error),
+            duration,
+            dry_run: None,
+        }
+    }
+}
+
+/// Inputs, secrets, env and vars, computed once before the first step.
+fn prepare_globals(
+    workflow: &CompiledWorkflow,
+    request: &RunRequest,
+    trigger: Value,
+    dry: bool,
+) -> Result<Globals, String> {
+    let inputs = resolve_inputs(&workflow.inputs, &request.inputs).map_err(|p| p.join("; "))?;
+    let mut secrets = Map::new();
+    let mut missing = Vec::new();
+    for name in &workflow.secrets {
+        match request.secrets.get(name) {
+            Some(value) => {
+                secrets.insert(name.clone(), Value::String(value.clone()));
+            }
+            // A dry run shows where a secret goes without needing it.
+            None if dry => {
+                secrets.insert(name.clone(), Value::String(REDACTED.into()));
+            }
+            None => missing.push(format!(
+                "`{name}` (set WEFT_SECRET_{})",
+                name.to_ascii_uppercase()
+            )),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(format!("missing secrets: {}", missing.join(", ")));
+    }
+    let mut globals = Globals {
+        inputs,
+        vars: Value::Object(Map::new()),
+        env: Value::Object(
+            std::env::vars()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        ),
+        secrets: Value::Object(secrets),
+        trigger,
+        now: request.now,
+    };
+    let frame = Frame::root();
+    for (section, values) in [("env", &workflow.env), ("vars", &workflow.vars)] {
+        for (name, template) in values {
+            let value = {
+                let scope = StepScope::new(&globals, &frame, &StepRefs::Listed(Vec::new()));
+                template
+                    .render(&scope)
+                    .map_err(|e| format!("{section}.{name}: {}", e.message))?
+            };
+            let target = if section == "env" {
+                &mut globals.env
+            } else {
+                &mut globals.vars
+            };
+            if let Value::Object(map) = target {
+                map.insert(name.clone(), value);
+            }
+        }
+    }
+    Ok(globals)
+}
+
+impl RunState {
+    /// Steps, then `on_failure` if they failed, then `finally`, then outputs.
+    async fn execute(&self) -> (RunStatus, Option<String>, Value) {
+        let root = Frame::root();
+        let main = tokio::select! {
+            result = self.run_block(&self.workflow.steps, root.clone()) => result,
+            _ = self.cancel.cancelled() => Err(Failure::cancelled()),
+        };
+        let (mut status, mut error) = match &main {
+            Ok(()) => (RunStatus::Succeeded, None),
+            Err(f) if f.cancelled => (
+                RunStatus::Cancelled,
+                Some("the run was cancelled".to_string()),
+            ),
+            Err(f) => (RunStatus::Failed, Some(f.to_string())),
+        };
+        let error_value = main
+            .as_ref()
+            .err()
+            .map(|f| json!({ "step": f.step, "message": f.message }));
+        if status == RunStatus::Failed && !self.workflow.on_failure.is_empty() {
+            let frame = root.child(None, error_value.clone());
+            if let Err(f) = self.run_block(&self.workflow.on_failure, frame).await {
+                error = Some(format!(
+                    "{}; then on_failure failed: {f}",
+                    error.unwrap_or_default()
+                ));
+            }
+        }
+        if !self.workflow.finally.is_empty() {
+            let frame = root.child(None, Some(error_value.unwrap_or(Value::Null)));
+            if let Err(f) = self.run_block(&self.workflow.finally, frame).await {
+                error = Some(match error {
+                    Some(e) => format!("{e}; then finally failed: {f}"),
+                    None => format!("finally failed: {f}"),
+                });
+                if status == RunStatus::Succeeded {
+                    status = RunStatus::Failed;
+                }
+            }
+        }
+        let mut outputs = Value::Null;
+        if status == RunStatus::Succeeded {
+            match self.render_named(&self.workflow.outputs, &root) {
+                Ok(value) => outputs = value,
+                Err(e) => {
+                    status = RunStatus::Failed;
+                    error = Some(format!("workflow outputs: {e}"));
+                }
+            }
+        }
+        (status, error, outputs)
+    }
+
+    pub(crate) fn render_named(
+        &self,
+        values: &[(String, ValueTemplate)],
+        frame: &Frame,
+    ) -> Result<Value, String> {
+        let scope = StepScope::new(&self.globals, frame, &StepRefs::All);
+        let mut out = Map::new();
+        for (name, template) in values {
+            out.insert(
+                name.clone(),
+                template
+                    .render(&scope)
+                    .map_err(|e| format!("{name}: {}", e.message))?,
+            );
+        }
+        Ok(Value::Object(out))
+    }
+
+    /// `workflow.call`: load the file next to this workflow and run it as a child run.
+    pub(crate) async fn call(&self, path: &str, inputs: Value) -> Result<RunOutcome, ActionError> {
+        if self.call_stack.len() >= MAX_CALL_DEPTH {
+            return Err(ActionError::invalid_input(format!(
+                "workflow.call nests deeper than {MAX_CALL_DEPTH} levels"
+            )));
+        }
+        let base = self.workflow.path.parent().unwrap_or(Path::new("."));
+        let target = base.join(path);
+        let canonical = target.canonicalize().unwrap_or_else(|_| target.clone());
+        if self
+            .call_stack
+            .iter()
+            .any(|p| p.canonicalize().unwrap_or_else(|_| p.clone()) == canonical)
+        {
+            return Err(ActionError::invalid_input(format!(
+                "workflow.call of `{path}` would call itself in a loop"
+            )));
+        }
+        let loaded = workflow::load_file(&target, self.engine.catalog()).map_err(|problems| {
+            ActionError::invalid_input(format!(
+                "`{path}` is not a valid workflow:\n{}",
+                problems.render()
+            ))
+        })?;
+        let Value::Object(inputs) = inputs else {
+            return Err(ActionError::invalid_input(
+                "`inputs` of workflow.call must be an object",
+            ));
+        };
+        let request = RunRequest {
+            inputs,
+            trigger: Some(json!({ "kind": "call", "parent_run": self.run_id })),
+            mode: self.mode.clone(),
+            secrets: Default::default(),
+            parent_run: Some(self.run_id.clone()),
+            cancel: self.cancel.child_token(),
+            now: self.globals.now,
+        };
+        let mut request = request;
+        if let Value::Object(secrets) = &self.globals.secrets {
+            request.secrets = secrets
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect();
+        }
+        let outcome = Box::pin(self.engine.run_nested(
+            loaded.workflow,
+            request,
+            self.call_stack.clone(),
+        ))
+        .await;
+        if outcome.status == RunStatus::Cancelled {
+            return Err(ActionError::new(ErrorKind::Cancelled, "cancelled"));
+        }
+        Ok(outcome)
+    }
+}

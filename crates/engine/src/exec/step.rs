@@ -1,0 +1,519 @@
+//! Running blocks and steps: dependencies, conditions, loops, branches, attempts, error handling.
+
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt, TryStreamExt};
+use serde_json::{json, Map, Value};
+
+use super::context::ActionContext;
+use super::events::RunEvent;
+use super::frame::{Frame, StepScope};
+use super::retry::{delay, should_retry};
+use super::run::{DryRunStep, RunState};
+use super::Mode;
+use crate::actions::{Action, ActionError, ErrorKind};
+use crate::store::{AttemptRecord, StepStatus};
+use crate::workflow::{Block, CompiledStep, Condition, ErrorPlan, StepKind, ValueTemplate};
+
+/// Why a block stopped.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub step: String,
+    pub message: String,
+    pub cancelled: bool,
+}
+
+impl Failure {
+    pub fn cancelled() -> Self {
+        Failure {
+            step: String::new(),
+            message: "cancelled".into(),
+            cancelled: true,
+        }
+    }
+
+    fn of(step: &CompiledStep, message: String) -> Self {
+        Failure {
+            step: step.id.to_string(),
+            message,
+            cancelled: false,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "step `{}` failed: {}", self.step, self.message)
+    }
+}
+
+/// How a step ended, before `on_error` is applied.
+struct StepResult {
+    output: Result<Value, ActionError>,
+    attempts: u32,
+}
+
+impl RunState {
+    /// Runs a block: each step starts when the steps it needs are done. The first failure
+    /// that is not handled stops the block, cancelling the steps still running.
+    pub(crate) fn run_block<'a>(
+        &'a self,
+        block: &'a Block,
+        frame: Arc<Frame>,
+    ) -> BoxFuture<'a, Result<(), Failure>> {
+        Box::pin(async move {
+            let n = block.steps.len();
+            let mut waiting: Vec<usize> = block.deps.iter().map(Vec::len).collect();
+            let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+            for (i, deps) in block.deps.iter().enumerate() {
+                for &d in deps {
+                    dependents[d].push(i);
+                }
+            }
+            let start = |i: usize| {
+                let frame = frame.clone();
+                async move { (i, self.run_step(&block.steps[i], frame).await) }
+            };
+            let mut running = FuturesUnordered::new();
+            for i in (0..n).filter(|&i| waiting[i] == 0) {
+                running.push(start(i));
+            }
+            while let Some((done, result)) = running.next().await {
+                result?;
+                for &j in &dependents[done] {
+                    waiting[j] -= 1;
+                    if waiting[j] == 0 {
+                        running.push(start(j));
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    async fn run_step(&self, step: &CompiledStep, frame: Arc<Frame>) -> Result<(), Failure> {
+        if self.cancel.is_cancelled() {
+            return Err(Failure::cancelled());
+        }
+        if let Some(condition) = &step.condition {
+            let scope = StepScope::new(&self.globals, &frame, &step.step_refs);
+            let run = match condition {
+                Condition::Literal(b) => Ok(*b),
+                Condition::Template(t) => t.render(&scope).map(|v| weft_expr::truthy(&v)),
+                Condition::Expr(e) => e.eval(&scope).map(|v| weft_expr::truthy(&v)),
+            }
+            .map_err(|e| Failure::of(step, format!("`if`: {}", e.message)))?;
+            if !run {
+                frame.record(&step.id, json!({ "status": "skipped", "output": null }));
+                self.finished(step, &frame, StepStatus::Skipped, 0, Duration::ZERO, None);
+                return Ok(());
+            }
+        }
+        let started = Instant::now();
+        let result = match &step.kind {
+            StepKind::Action { action, with } => {
+                self.action_step(step, action.as_ref(), with, &frame)
+                    .await?
+            }
+            StepKind::ForEach {
+                items,
+                concurrency,
+                body,
+            } => StepResult {
+                output: self.for_each(step, items, *concurrency, body, &frame).await,
+                attempts: 1,
+            },
+            StepKind::Parallel { branches } => StepResult {
+                output: self.parallel(branches, &frame).await,
+                attempts: 1,
+            },
+        };
+        let output = result
+            .output
+            .and_then(|raw| self.shape_output(step, raw, &frame));
+        match output {
+            Ok(output) => {
+                frame.record(
+                    &step.id,
+                    json!({ "status": "succeeded", "output": output, "attempts": result.attempts }),
+                );
+                self.finished(
+                    step,
+                    &frame,
+                    StepStatus::Succeeded,
+                    result.attempts,
+                    started.elapsed(),
+                    None,
+                );
+                Ok(())
+            }
+            Err(e) if e.kind == ErrorKind::Cancelled => Err(Failure::cancelled()),
+            Err(e) => {
+                let message = self.redactor.text(&e.message);
+                self.finished(
+                    step,
+                    &frame,
+                    StepStatus::Failed,
+                    result.attempts,
+                    started.elapsed(),
+                    Some(&message),
+                );
+                let record = json!({ "status": "failed", "output": null, "error": message, "attempts": result.attempts });
+                match &step.on_error {
+                    ErrorPlan::Fail => Err(Failure::of(step, message)),
+                    ErrorPlan::Continue => {
+                        frame.record(&step.id, record);
+                        Ok(())
+                    }
+                    ErrorPlan::Steps(handler) => {
+                        let handler_frame = frame
+                            .child(None, Some(json!({ "step": *step.id, "message": message })));
+                        self.run_block(handler, handler_frame).await?;
+                        frame.record(&step.id, record);
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies a step's `outputs` mapping to the action's result.
+    fn shape_output(
+        &self,
+        step: &CompiledStep,
+        raw: Value,
+        frame: &Frame,
+    ) -> Result<Value, ActionError> {
+        let Some(mapping) = &step.outputs else {
+            return Ok(raw);
+        };
+        if matches!(step.kind, StepKind::ForEach { .. }) {
+            return Ok(raw); // applied per item
+        }
+        let mut scope = StepScope::new(&self.globals, frame, &step.step_refs);
+        scope.output = Some(&raw);
+        render_mapping(mapping, &scope)
+    }
+
+    async fn action_step(
+        &self,
+        step: &CompiledStep,
+        action: &dyn Action,
+        with: &ValueTemplate,
+        frame: &Arc<Frame>,
+    ) -> Result<StepResult, Failure> {
+        let input = {
+            let scope = StepScope::new(&self.globals, frame, &step.step_refs);
+            with.render(&scope)
+                .map_err(|e| Failure::of(step, format!("`with`: {}", e.message)))?
+        };
+        check_input(action, &input).map_err(|message| Failure::of(step, message))?;
+        if let Mode::DryRun { mocks } = &self.mode {
+            return Ok(self.dry_step(step, action, input, mocks, frame));
+        }
+        let retry = &step.retry;
+        let first_started = tokio::time::Instant::now();
+        let mut attempt = 1;
+        loop {
+            self.engine.observer.on_event(&RunEvent::StepStarted {
+                step: &step.id,
+                iteration: &frame.iteration,
+                attempt,
+            });
+            let started_at = Utc::now();
+            let clock = Instant::now();
+            let ctx = ActionContext {
+                state: self,
+                step,
+                attempt,
+                iteration: &frame.iteration,
+            };
+            let call = action.run(input.clone(), &ctx);
+            let result = match step.timeout {
+                Some(limit) => match tokio::time::timeout(limit, call).await {
+                    Ok(result) => result,
+                    Err(_) => Err(ActionError::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "attempt {attempt} timed out after {}",
+                            crate::duration::format_duration(limit)
+                        ),
+                    )),
+                },
+                None => call.await,
+            };
+            let status = if result.is_ok() {
+                StepStatus::Succeeded
+            } else {
+                StepStatus::Failed
+            };
+            self.record_attempt(
+                step,
+                frame,
+                attempt,
+                status,
+                &input,
+                &result,
+                started_at,
+                clock.elapsed(),
+            )
+            .map_err(|message| Failure::of(step, message))?;
+            let error = match result {
+                Ok(output) => {
+                    return Ok(StepResult {
+                        output: Ok(output),
+                        attempts: attempt,
+                    })
+                }
+                Err(error) => error,
+            };
+            if attempt >= retry.max_attempts || !should_retry(&retry.on, &error) {
+                return Ok(StepResult {
+                    output: Err(error),
+                    attempts: attempt,
+                });
+            }
+            let wait = delay(retry, attempt, error.retry_after);
+            if let Some(deadline) = retry.deadline {
+                if first_started.elapsed() + wait > deadline {
+                    let mut error = error;
+                    error.message = format!(
+                        "{} (retry deadline of {} reached)",
+                        error.message,
+                        crate::duration::format_duration(deadline)
+                    );
+                    return Ok(StepResult {
+                        output: Err(error),
+                        attempts: attempt,
+                    });
+                }
+            }
+            let message = self.redactor.text(&error.message);
+            self.engine.observer.on_event(&RunEvent::Retrying {
+                step: &step.id,
+                attempt,
+                delay: wait,
+                error: &message,
+            });
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    fn dry_step(
+        &self,
+        step: &CompiledStep,
+        action: &dyn Action,
+        input: Value,
+        mocks: &std::collections::HashMap<String, Value>,
+        frame: &Frame,
+    ) -> StepResult {
+        let (output, output_from) = match mocks.get(&*step.id) {
+            Some(mock) => (mock.clone(), "mock"),
+            None => (action.spec().example_output(), "example"),
+        };
+        let effect = action.dry_run(&input);
+        let effect = serde_json::to_value(&effect)
+            .ok()
+            .map(|v| self.redactor.value(&v))
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or(effect);
+        self.dry_steps.lock().push(DryRunStep {
+            step: step.id.to_string(),
+            iteration: frame.iteration.clone(),
+            action: action.spec().name.to_string(),
+            writes: action.writes(&input),
+            input: self.redactor.value(&input),
+            effect,
+            output: output.clone(),
+            output_from,
+        });
+        StepResult {
+            output: Ok(output),
+            attempts: 1,
+        }
+    }
+
+    async fn for_each(
+        &self,
+        step: &CompiledStep,
+        items: &ValueTemplate,
+        concurrency: usize,
+        body: &Block,
+        frame: &Arc<Frame>,
+    ) -> Result<Value, ActionError> {
+        let items = {
+            let scope = StepScope::new(&self.globals, frame, &step.step_refs);
+            items
+                .render(&scope)
+                .map_err(|e| ActionError::invalid_input(format!("`for_each`: {}", e.message)))?
+        };
+        let Value::Array(mut items) = items else {
+            return Err(ActionError::invalid_input(format!(
+                "`for_each` needs a list, got {}",
+                crate::actions::spec_type_name(&items)
+            )));
+        };
+        // A dry run shows the body once, for the first item.
+        if matches!(self.mode, Mode::DryRun { .. }) {
+            items.truncate(1);
+        }
+        let last = body.steps.last().map(|s| s.id.clone());
+        let results: Vec<Value> = futures::stream::iter(items.into_iter().enumerate())
+            .map(|(index, item)| {
+                let child = frame.child(Some((item, index)), None);
+                let last = last.clone();
+                async move {
+                    self.run_block(body, child.clone()).await.map_err(|f| {
+                        if f.cancelled {
+                            ActionError::new(ErrorKind::Cancelled, "cancelled")
+                        } else {
+                            ActionError::failed(format!("item {index}: {f}"))
+                        }
+                    })?;
+                    match &step.outputs {
+                        Some(mapping) => {
+                            let scope = StepScope::new(
+                                &self.globals,
+                                &child,
+                                &crate::workflow::StepRefs::All,
+                            );
+                            render_mapping(mapping, &scope)
+                        }
+                        None => Ok(last
+                            .and_then(|id| child.steps.lock().get(&id).map(|r| r["output"].clone()))
+                            .unwrap_or(Value::Null)),
+                    }
+                }
+            })
+            .buffered(concurrency.max(1))
+            .try_collect()
+            .await?;
+        Ok(Value::Array(results))
+    }
+
+    async fn parallel(
+        &self,
+        branches: &[(String, Block)],
+        frame: &Arc<Frame>,
+    ) -> Result<Value, ActionError> {
+        let runs = branches.iter().map(|(name, block)| {
+            let child = frame.child(None, None);
+            async move {
+                self.run_block(block, child.clone()).await.map_err(|f| {
+                    if f.cancelled {
+                        ActionError::new(ErrorKind::Cancelled, "cancelled")
+                    } else {
+                        ActionError::failed(format!("branch `{name}`: {f}"))
+                    }
+                })?;
+                let last = block
+                    .steps
+                    .last()
+                    .and_then(|s| child.steps.lock().get(&s.id).map(|r| r["output"].clone()));
+                Ok::<_, ActionError>((name.clone(), last.unwrap_or(Value::Null)))
+            }
+        });
+        let outputs: Map<String, Value> = futures::future::try_join_all(runs)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(Value::Object(outputs))
+    }
+
+    fn finished(
+        &self,
+        step: &CompiledStep,
+        frame: &Frame,
+        status: StepStatus,
+        attempts: u32,
+        duration: Duration,
+        error: Option<&str>,
+    ) {
+        self.engine.observer.on_event(&RunEvent::StepFinished {
+            step: &step.id,
+            iteration: &frame.iteration,
+            status,
+            attempts,
+            duration,
+            error,
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record_attempt(
+        &self,
+        step: &CompiledStep,
+        frame: &Frame,
+        attempt: u32,
+        status: StepStatus,
+        input: &Value,
+        result: &Result<Value, ActionError>,
+        started_at: chrono::DateTime<Utc>,
+        duration: Duration,
+    ) -> Result<(), String> {
+        let record = AttemptRecord {
+            run_id: self.run_id.clone(),
+            seq: self.seq.fetch_add(1, Ordering::Relaxed),
+            step: step.id.to_string(),
+            iteration: frame.iteration.clone(),
+            attempt,
+            status,
+            input: self.redactor.value(input),
+            output: result.as_ref().ok().map(|v| self.redactor.value(v)),
+            error: result
+                .as_ref()
+                .err()
+                .map(|e| self.redactor.text(&e.message)),
+            started_at,
+            duration_us: duration.as_micros() as u64,
+        };
+        self.engine
+            .store
+            .put_attempt(&record)
+            .map_err(|e| format!("the run history could not be written: {e}"))
+    }
+}
+
+fn render_mapping(
+    mapping: &[(String, ValueTemplate)],
+    scope: &StepScope<'_>,
+) -> Result<Value, ActionError> {
+    let mut out = Map::with_capacity(mapping.len());
+    for (name, template) in mapping {
+        let value = template
+            .render(scope)
+            .map_err(|e| ActionError::invalid_input(format!("`outputs.{name}`: {}", e.message)))?;
+        out.insert(name.clone(), value);
+    }
+    Ok(Value::Object(out))
+}
+
+/// Rendered inputs are checked against the action's declared types before it runs.
+fn check_input(action: &dyn Action, input: &Value) -> Result<(), String> {
+    let spec = action.spec();
+    let Value::Object(map) = input else {
+        return Err(format!("`with` of `{}` must be a mapping", spec.name));
+    };
+    for field in spec.inputs {
+        match map.get(field.name) {
+            None | Some(Value::Null) if field.required => {
+                return Err(format!(
+                    "`{}` needs `{}`, which rendered to nothing",
+                    spec.name, field.name
+                ));
+            }
+            None | Some(Value::Null) => {}
+            Some(value) => field
+                .kind
+                .check(value)
+                .map_err(|m| format!("input `{}` of `{}`: {m}", field.name, spec.name))?,
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! Durable run history behind a small trait. sled is the embedded default; nothing outside
+//! this module touches sled.
+
+mod records;
+mod sled_store;
+
+pub use records::{AttemptRecord, RunRecord, RunStatus, StepStatus};
+pub use sled_store::SledRunStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the run history at {path} is in use by another weft process (only one may open it at a time)")]
+    Locked { path: String },
+    #[error("cannot open the run history at {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("run history storage failed: {0}")]
+    Storage(String),
+    #[error("a stored record is damaged ({key}): {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+/// Where runs and step attempts are recorded.
+pub trait RunStore: Send + Sync {
+    fn put_run(&self, run: &RunRecord) -> Result<(), StoreError>;
+    fn put_attempt(&self, attempt: &AttemptRecord) -> Result<(), StoreError>;
+    fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError>;
+    /// Newest first.
+    fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
+    /// In the order they were recorded.
+    fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError>;
+    /// Makes everything written so far durable. Writes are batched; this is the sync point.
+    fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// A store that keeps nothing: dry runs and benchmarks of the bare engine.
+pub struct NoStore;
+
+impl RunStore for NoStore {
+    fn put_run(&self, _: &RunRecord) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn put_attempt(&self, _: &AttemptRecord) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn get_run(&self, _: &str) -> Result<Option<RunRecord>, StoreError> {
+        Ok(None)
+    }
+    fn list_runs(&self, _: usize) -> Result<Vec<RunRecord>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn attempts(&self, _: &str) -> Result<Vec<AttemptRecord>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

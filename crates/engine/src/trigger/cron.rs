@@ -1,0 +1,236 @@
+//! Cron schedules with standard cron semantics (Sunday is 0 or 7) and one DST rule, wall clock:
+//! a time that falls in a spring-forward gap runs at the first valid instant after the gap, and
+//! a time repeated by a fall-back fold runs once, at its first occurrence.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+#[derive(Debug, Clone)]
+pub struct CronSchedule {
+    schedule: ::cron::Schedule,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DstNote {
+    /// The wall-clock time does not exist that day; the fire moved to the end of the gap.
+    ShiftedOutOfGap,
+    /// The wall-clock time happens twice that day; this is the single fire, at the first.
+    FirstOfRepeatedTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Fire {
+    pub at: DateTime<Utc>,
+    pub local: DateTime<Tz>,
+    pub note: Option<DstNote>,
+}
+
+impl CronSchedule {
+    /// Parses 5 fields (`min hour day month weekday`), 6 with seconds first, or a nickname.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let expression = if text.starts_with('@') {
+            text.to_string()
+        } else {
+            let fields: Vec<&str> = text.split_whitespace().collect();
+            let (seconds, rest) = match fields.len() {
+                5 => ("0", &fields[..]),
+                6 => (fields[0], &fields[1..]),
+                n => {
+                    return Err(format!(
+                        "a cron schedule has 5 fields (minute hour day month weekday), or 6 with seconds first; found {n}"
+                    ))
+                }
+            };
+            let weekday = standard_weekdays(rest[4])?;
+            format!(
+                "{seconds} {} {} {} {} {weekday}",
+                rest[0], rest[1], rest[2], rest[3]
+            )
+        };
+        ::cron::Schedule::from_str(&expression)
+            .map(|schedule| CronSchedule { schedule })
+            .map_err(|e| format!("invalid cron schedule `{text}`: {e}"))
+    }
+
+    /// The next `count` fires strictly after `after`, following the DST rule.
+    pub fn next_fires(&self, tz: Tz, after: DateTime<Utc>, count: usize) -> Vec<Fire> {
+        let mut fires: Vec<Fire> = Vec::with_capacity(count);
+        // Iterate wall-clock times by running the schedule on naive local time read as UTC.
+        let local_after = after.with_timezone(&tz).naive_local();
+        let start = Utc.from_utc_datetime(&(local_after - Duration::hours(3)));
+        for candidate in self.schedule.after(&start) {
+            if fires.len() >= count {
+                break;
+            }
+            let naive = candidate.naive_utc();
+            let (local, note) = match tz.from_local_datetime(&naive) {
+                LocalResult::Single(t) => (t, None),
+                LocalResult::Ambiguous(first, _) => (first, Some(DstNote::FirstOfRepeatedTime)),
+                LocalResult::None => match end_of_gap(tz, naive) {
+                    Some(t) => (t, Some(DstNote::ShiftedOutOfGap)),
+                    None => continue,
+                },
+            };
+            let at = local.with_timezone(&Utc);
+            if at <= after || fires.last().is_some_and(|f| f.at >= at) {
+                continue;
+            }
+            fires.push(Fire { at, local, note });
+        }
+        fires
+    }
+}
+
+/// The first valid instant after a wall-clock time that a DST gap skips.
+fn end_of_gap(tz: Tz, naive: NaiveDateTime) -> Option<DateTime<Tz>> {
+    let mut probe = naive;
+    for _ in 0..(4 * 60) {
+        probe += Duration::minutes(1);
+        let minute = probe.with_second_truncated();
+        if let Some(t) = tz.from_local_datetime(&minute).earliest() {
+            return Some(t);
+        }
+    }
+    None
+}
+
+trait TruncateSeconds {
+    fn with_second_truncated(self) -> Self;
+}
+
+impl TruncateSeconds for NaiveDateTime {
+    fn with_second_truncated(self) -> Self {
+        use chrono::Timelike;
+        self.with_second(0)
+            .and_then(|t| t.with_nanosecond(0))
+            .unwrap_or(self)
+    }
+}
+
+/// Standard cron numbers weekdays 0-6 from Sunday (7 is Sunday too); the `cron` crate uses
+/// 1-7 from Sunday. Names pass through.
+fn standard_weekdays(field: &str) -> Result<String, String> {
+    let map = |n: &str| -> Result<u32, String> {
+        let value: u32 = n
+            .parse()
+            .map_err(|_| format!("`{n}` is not a weekday (0-7 or sun-sat)"))?;
+        if value > 7 {
+            return Err(format!(
+                "weekday {value} is out of range (0-7, 0 and 7 are Sunday)"
+            ));
+        }
+        Ok(value % 7 + 1)
+    };
+    let is_number = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    let mut parts = Vec::new();
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((range, step)) => (range, Some(step)),
+            None => (item, None),
+        };
+        let suffix = step.map(|s| format!("/{s}")).unwrap_or_default();
+        match range.split_once('-') {
+            Some((a, b)) if is_number(a) && is_number(b) => {
+                let (a, b) = (map(a)?, map(b)?);
+                if a <= b {
+                    parts.push(format!("{a}-{b}{suffix}"));
+                } else if step.is_none() {
+                    // A range through Sunday, such as 5-7 (Friday to Sunday).
+                    parts.push(format!("{a}-7"));
+                    parts.push(format!("1-{b}"));
+                } else {
+                    return Err(format!(
+                        "weekday range `{range}` with a step wraps past Sunday: split it"
+                    ));
+                }
+            }
+            None if is_number(range) => parts.push(format!("{}{suffix}", map(range)?)),
+            _ => parts.push(item.to_string()),
+        }
+    }
+    Ok(parts.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn weekdays_follow_standard_cron() {
+        // 2026-11-27 is a Friday.
+        let s = CronSchedule::parse("0 9 * * 1-5").unwrap();
+        let fires = s.next_fires(chrono_tz::UTC, utc("2026-11-27T10:00:00Z"), 2);
+        assert_eq!(fires[0].at, utc("2026-11-30T09:00:00Z")); // Monday
+        assert_eq!(fires[1].at, utc("2026-12-01T09:00:00Z"));
+        let sunday = CronSchedule::parse("0 9 * * 0").unwrap();
+        assert_eq!(
+            sunday.next_fires(chrono_tz::UTC, utc("2026-11-27T10:00:00Z"), 1)[0].at,
+            utc("2026-11-29T09:00:00Z")
+        );
+        let weekend = CronSchedule::parse("0 9 * * 6-7").unwrap();
+        let fires = weekend.next_fires(chrono_tz::UTC, utc("2026-11-27T10:00:00Z"), 2);
+        assert_eq!(fires[0].at, utc("2026-11-28T09:00:00Z"));
+        assert_eq!(fires[1].at, utc("2026-11-29T09:00:00Z"));
+    }
+
+    #[test]
+    fn timezone_and_nicknames() {
+        let s = CronSchedule::parse("@daily").unwrap();
+        let fires = s.next_fires(chrono_tz::Europe::Paris, utc("2026-11-27T10:00:00Z"), 1);
+        assert_eq!(fires[0].at, utc("2026-11-27T23:00:00Z"));
+        assert_eq!(fires[0].local.to_rfc3339(), "2026-11-28T00:00:00+01:00");
+    }
+
+    #[test]
+    fn spring_forward_gap_runs_at_the_end_of_the_gap_once() {
+        // Europe/Paris jumps from 02:00 to 03:00 on 2026-03-29.
+        let s = CronSchedule::parse("30 2 * * *").unwrap();
+        let fires = s.next_fires(chrono_tz::Europe::Paris, utc("2026-03-28T12:00:00Z"), 2);
+        assert_eq!(fires[0].local.to_rfc3339(), "2026-03-29T03:00:00+02:00");
+        assert_eq!(fires[0].note, Some(DstNote::ShiftedOutOfGap));
+        assert_eq!(fires[1].local.to_rfc3339(), "2026-03-30T02:30:00+02:00");
+        // Every minute: the skipped hour collapses into one fire at 03:00.
+        let every = CronSchedule::parse("* * * * *").unwrap();
+        let fires = every.next_fires(chrono_tz::Europe::Paris, utc("2026-03-29T00:58:00Z"), 3);
+        let locals: Vec<String> = fires.iter().map(|f| f.local.to_rfc3339()).collect();
+        assert_eq!(
+            locals,
+            [
+                "2026-03-29T01:59:00+01:00",
+                "2026-03-29T03:00:00+02:00",
+                "2026-03-29T03:01:00+02:00"
+            ]
+        );
+    }
+
+    #[test]
+    fn fall_back_fold_runs_once() {
+        // Europe/Paris repeats 02:00-03:00 on 2026-10-25.
+        let s = CronSchedule::parse("30 2 * * *").unwrap();
+        let fires = s.next_fires(chrono_tz::Europe::Paris, utc("2026-10-24T12:00:00Z"), 2);
+        assert_eq!(fires[0].local.to_rfc3339(), "2026-10-25T02:30:00+02:00");
+        assert_eq!(fires[0].note, Some(DstNote::FirstOfRepeatedTime));
+        assert_eq!(fires[1].local.to_rfc3339(), "2026-10-26T02:30:00+01:00");
+    }
+
+    #[test]
+    fn bad_schedules_are_explained() {
+        assert!(CronSchedule::parse("* * *")
+            .unwrap_err()
+            .contains("5 fields"));
+        assert!(CronSchedule::parse("0 9 * * 8")
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(CronSchedule::parse("61 * * * *")
+            .unwrap_err()
+            .contains("invalid cron schedule"));
+    }
+}

@@ -1,0 +1,8 @@
+//! Triggers: cron schedules (next fire times with the DST rule) and the catalogue of polling
+//! sources that connector crates provide. Running them is the daemon's job.
+
+mod cron;
+mod sources;
+
+pub use self::cron::{CronSchedule, DstNote, Fire};
+pub use sources::{PollSource, SourceCatalog};

@@ -1,0 +1,181 @@
+//! A checked workflow, ready to run: templates parsed, actions resolved, dependencies indexed.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use weft_expr::{Expr, Template};
+
+use super::model::{Backoff, InputType, MissedRuns, OverlapPolicy, RetryOn, RunConcurrency};
+use super::template::ValueTemplate;
+use crate::actions::Action;
+use crate::trigger::CronSchedule;
+
+#[derive(Clone)]
+pub struct CompiledWorkflow {
+    pub name: String,
+    pub description: Option<String>,
+    pub path: PathBuf,
+    /// SHA-256 of the file, recorded with each run.
+    pub hash: String,
+    pub inputs: Vec<InputDecl>,
+    pub env: Vec<(String, ValueTemplate)>,
+    pub vars: Vec<(String, ValueTemplate)>,
+    pub connection: Option<String>,
+    pub trigger: TriggerPlan,
+    pub concurrency: Option<RunConcurrency>,
+    pub steps: Block,
+    pub on_failure: Block,
+    pub finally: Block,
+    pub outputs: Vec<(String, ValueTemplate)>,
+    /// Names read as `secrets.<name>`, checked before a run starts.
+    pub secrets: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InputDecl {
+    pub name: String,
+    pub kind: InputType,
+    pub required: bool,
+    pub default: Option<Value>,
+    pub allowed: Option<Vec<Value>>,
+    pub description: Option<String>,
+}
+
+#[derive(Clone)]
+pub enum TriggerPlan {
+    Manual,
+    Cron(CronPlan),
+    Poll(PollPlan),
+}
+
+#[derive(Clone)]
+pub struct CronPlan {
+    pub expression: String,
+    pub schedule: CronSchedule,
+    pub timezone: chrono_tz::Tz,
+    pub missed: MissedRuns,
+    pub max_catch_up: u32,
+    pub overlap: OverlapPolicy,
+}
+
+#[derive(Clone)]
+pub struct PollPlan {
+    pub source: String,
+    pub with: ValueTemplate,
+    pub interval: Duration,
+    pub connection: Option<String>,
+    pub event_example: Value,
+}
+
+/// Steps that run together: a workflow's steps, a loop body, a branch, a handler.
+#[derive(Clone, Default)]
+pub struct Block {
+    pub steps: Vec<CompiledStep>,
+    /// `deps[i]`: indexes of the steps that step `i` waits for.
+    pub deps: Vec<Vec<usize>>,
+}
+
+impl Block {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Groups of steps that may run at the same time, in order (the plan shown by dry runs).
+    pub fn levels(&self) -> Vec<Vec<usize>> {
+        let mut level = vec![0usize; self.steps.len()];
+        for i in 0..self.steps.len() {
+            // Compilation orders dependencies before dependents.
+            level[i] = self.deps[i]
+                .iter()
+                .map(|&d| level[d] + 1)
+                .max()
+                .unwrap_or(0);
+        }
+        let depth = level.iter().copied().max().map_or(0, |m| m + 1);
+        let mut groups = vec![Vec::new(); depth];
+        for (i, l) in level.into_iter().enumerate() {
+            groups[l].push(i);
+        }
+        groups
+    }
+}
+
+#[derive(Clone)]
+pub struct CompiledStep {
+    pub id: Arc<str>,
+    pub name: Option<String>,
+    pub line: u32,
+    pub kind: StepKind,
+    pub condition: Option<Condition>,
+    pub retry: RetryPlan,
+    pub timeout: Option<Duration>,
+    pub on_error: ErrorPlan,
+    pub outputs: Option<Vec<(String, ValueTemplate)>>,
+    pub connection: Option<String>,
+    /// The steps whose records the step's expressions read.
+    pub step_refs: StepRefs,
+}
+
+#[derive(Debug, Clone)]
+pub enum StepRefs {
+    Listed(Vec<Arc<str>>),
+    /// An expression indexes `steps` with a computed name.
+    All,
+}
+
+#[derive(Clone)]
+pub enum StepKind {
+    Action {
+        action: Arc<dyn Action>,
+        with: ValueTemplate,
+    },
+    ForEach {
+        items: ValueTemplate,
+        concurrency: usize,
+        body: Block,
+    },
+    Parallel {
+        branches: Vec<(String, Block)>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum Condition {
+    Literal(bool),
+    Template(Template),
+    Expr(Expr),
+}
+
+#[derive(Debug, Clone)]
+pub struct RetryPlan {
+    pub max_attempts: u32,
+    pub backoff: Backoff,
+    pub initial_delay: Duration,
+    pub max_delay: Duration,
+    pub jitter: bool,
+    pub deadline: Option<Duration>,
+    pub on: Vec<RetryOn>,
+}
+
+impl Default for RetryPlan {
+    fn default() -> Self {
+        RetryPlan {
+            max_attempts: 1,
+            backoff: Backoff::Exponential,
+            initial_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(60),
+            jitter: true,
+            deadline: None,
+            on: vec![RetryOn::Transient],
+        }
+    }
+}
+
+#[derive(Clone)]
+pub enum ErrorPlan {
+    Fail,
+    Continue,
+    Steps(Block),
+}

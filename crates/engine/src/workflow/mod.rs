@@ -1,0 +1,93 @@
+//! Workflow files: the format ([`model`]), loading with positions, checking and compiling.
+
+mod compile;
+mod compiled;
+pub mod model;
+mod template;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+pub use compile::Catalog;
+pub use compiled::*;
+pub use template::ValueTemplate;
+
+use crate::diagnostic::{Diagnostic, Source};
+use crate::yaml::{self, LoadLimits};
+
+/// A workflow that passed every check (warnings may remain).
+#[derive(Clone)]
+pub struct LoadedWorkflow {
+    pub workflow: Arc<CompiledWorkflow>,
+    pub source: Source,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// A file that could not be loaded, with every problem found in it.
+#[derive(Debug, Clone)]
+pub struct FileProblems {
+    pub source: Source,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl FileProblems {
+    pub fn render(&self) -> String {
+        self.diagnostics
+            .iter()
+            .map(|d| crate::diagnostic::render(&self.source, d))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Reads, checks and compiles a workflow file.
+pub fn load_file(path: &Path, catalog: Catalog<'_>) -> Result<LoadedWorkflow, FileProblems> {
+    match std::fs::read(path) {
+        Ok(bytes) => load_bytes(path, &bytes, catalog),
+        Err(e) => Err(FileProblems {
+            source: Source::new(path, ""),
+            diagnostics: vec![Diagnostic::error(
+                format!("cannot read the file: {e}"),
+                None,
+            )],
+        }),
+    }
+}
+
+/// Checks and compiles workflow text; `path` names it in messages and resolves `workflow.call`.
+pub fn load_bytes(
+    path: &Path,
+    bytes: &[u8],
+    catalog: Catalog<'_>,
+) -> Result<LoadedWorkflow, FileProblems> {
+    let text = String::from_utf8_lossy(bytes);
+    let source = Source::new(path, text.as_ref());
+    let fail = |diagnostics| FileProblems {
+        source: source.clone(),
+        diagnostics,
+    };
+    let node = yaml::load(bytes, LoadLimits::default()).map_err(fail)?;
+    if !matches!(node.kind, yaml::NodeKind::Map(_)) {
+        return Err(fail(vec![Diagnostic::error(
+            format!("a workflow must be a mapping, found {}", node.type_name()),
+            Some(node.span),
+        )
+        .with_help("start with `name:` and `steps:`")]));
+    }
+    let model: model::Workflow = yaml::from_node(&node).map_err(fail)?;
+    let hash = hex::encode(Sha256::digest(bytes));
+    let (workflow, warnings) = compile::compile(&model, path, hash, catalog).map_err(fail)?;
+    Ok(LoadedWorkflow {
+        workflow: Arc::new(workflow),
+        source,
+        warnings,
+    })
+}
+
+/// The JSON Schema of the workflow format, for editors.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(model::Workflow);
+    serde_json::to_value(schema).unwrap_or_default()
+}

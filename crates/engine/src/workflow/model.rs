@@ -1,0 +1,314 @@
+//! The workflow file format, as written by authors. These types are both what the YAML is
+//! deserialized into and what `weft schema` describes, so the two never drift apart.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::duration::DurationSpec;
+use crate::yaml::{RawNode, Recover, Spanned};
+
+/// A weft workflow.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(title = "weft workflow", extend("additionalProperties" = false))]
+pub struct Workflow {
+    /// A short name, shown in run history.
+    pub name: Spanned<String>,
+    /// What the workflow does, for people reading it.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Typed inputs, given with `--input name=value` or by the trigger.
+    #[serde(default)]
+    pub inputs: IndexMap<String, Spanned<InputSpec>>,
+    /// Values computed once at the start of a run, available as `vars.<name>`.
+    #[serde(default)]
+    pub vars: IndexMap<String, RawNode>,
+    /// Environment values available as `env.<name>` (on top of the process environment).
+    #[serde(default)]
+    pub env: IndexMap<String, RawNode>,
+    /// The default connection for connector steps (`confluence.*`).
+    #[serde(default)]
+    pub connection: Option<Spanned<String>>,
+    /// What starts the workflow: `manual` (the default), `cron`, or `poll`.
+    #[serde(default)]
+    pub trigger: Option<Spanned<Trigger>>,
+    /// How many runs of this workflow may be active at once, and what happens to the others.
+    #[serde(default)]
+    pub concurrency: Option<Spanned<RunConcurrency>>,
+    /// The steps, run in file order unless `needs` says otherwise.
+    pub steps: Vec<Recover<Step>>,
+    /// Steps run when the workflow fails (with `error` describing the failure).
+    #[serde(default)]
+    pub on_failure: Vec<Recover<Step>>,
+    /// Steps always run at the end, whatever happened.
+    #[serde(default)]
+    pub finally: Vec<Recover<Step>>,
+    /// The workflow's result, computed after the steps (returned to `workflow.call` callers).
+    #[serde(default)]
+    pub outputs: IndexMap<String, RawNode>,
+}
+
+/// One typed input.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct InputSpec {
+    #[serde(rename = "type")]
+    pub kind: Spanned<InputType>,
+    /// A run without this input is refused. An input with a default is never missing.
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub default: Option<Spanned<serde_json::Value>>,
+    /// The only values allowed.
+    #[serde(default, rename = "enum")]
+    pub allowed: Option<Spanned<Vec<serde_json::Value>>>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InputType {
+    String,
+    Number,
+    Integer,
+    Boolean,
+    Object,
+    Array,
+}
+
+impl InputType {
+    pub fn name(self) -> &'static str {
+        match self {
+            InputType::String => "string",
+            InputType::Number => "number",
+            InputType::Integer => "integer",
+            InputType::Boolean => "boolean",
+            InputType::Object => "object",
+            InputType::Array => "array",
+        }
+    }
+
+    pub fn accepts(self, value: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        match self {
+            InputType::String => value.is_string(),
+            InputType::Number => value.is_number(),
+            InputType::Integer => value.is_i64() || value.is_u64(),
+            InputType::Boolean => value.is_boolean(),
+            InputType::Object => value.is_object(),
+            InputType::Array => matches!(value, Value::Array(_)),
+        }
+    }
+}
+
+/// What starts a workflow.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// Started by `weft run` or by a caller.
+    Manual,
+    /// Started on a schedule.
+    Cron(CronTrigger),
+    /// Started when a polling source reports new events.
+    Poll(PollTrigger),
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct CronTrigger {
+    /// Five fields (`min hour day month weekday`), six with seconds first, or `@hourly`,
+    /// `@daily`, `@weekly`, `@monthly`, `@yearly`.
+    pub schedule: Spanned<String>,
+    /// IANA time zone the schedule is read in (`Europe/Paris`); UTC by default.
+    #[serde(default)]
+    pub timezone: Option<Spanned<String>>,
+    /// Fires missed while weft was not running: `none`, `latest` or `all` (up to `max_catch_up`).
+    #[serde(default)]
+    pub missed: MissedRuns,
+    #[serde(default)]
+    pub max_catch_up: Option<u32>,
+    /// When a fire comes while the previous run is still going.
+    #[serde(default)]
+    pub overlap: OverlapPolicy,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MissedRuns {
+    /// Skip missed fires (logged).
+    #[default]
+    None,
+    /// Run once for the most recent missed fire.
+    Latest,
+    /// Run every missed fire, oldest first, up to `max_catch_up`.
+    All,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OverlapPolicy {
+    /// Drop the new fire (logged).
+    #[default]
+    Skip,
+    /// Keep at most one waiting run.
+    QueueOne,
+    /// Queue every fire.
+    QueueAll,
+    /// Cancel the running one and start the new one.
+    CancelPrevious,
+    /// Run side by side.
+    Allow,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct PollTrigger {
+    /// The polling source, such as `confluence.page_updated`.
+    pub source: Spanned<String>,
+    /// The source's settings.
+    #[serde(default)]
+    pub with: Option<RawNode>,
+    /// How often to poll.
+    pub interval: Spanned<DurationSpec>,
+    /// The connection to poll through (defaults to the workflow's).
+    #[serde(default)]
+    pub connection: Option<Spanned<String>>,
+}
+
+/// Limits on simultaneous runs of one workflow.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct RunConcurrency {
+    /// Runs allowed at once (default 1).
+    #[serde(default = "one")]
+    pub limit: u32,
+    /// What a run over the limit does: `queue` (default), `skip` or `cancel_previous`.
+    #[serde(default)]
+    pub policy: RunConcurrencyPolicy,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunConcurrencyPolicy {
+    #[default]
+    Queue,
+    Skip,
+    CancelPrevious,
+}
+
+/// One step. Exactly one of `uses`, `for_each` (with `steps`) or `parallel`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct Step {
+    /// Unique in the workflow; other steps refer to it as `steps.<id>`.
+    pub id: Spanned<String>,
+    /// A display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The action to run, such as `core.log` or `http.request`.
+    #[serde(default)]
+    pub uses: Option<Spanned<String>>,
+    /// The action's inputs; strings may contain `${{ }}` expressions.
+    #[serde(default)]
+    pub with: Option<RawNode>,
+    /// Run only when this expression is true (`${{ }}` optional).
+    #[serde(default, rename = "if")]
+    pub condition: Option<RawNode>,
+    /// Steps that must finish first. Without `needs`, a step waits for the one above it.
+    #[serde(default)]
+    pub needs: Option<Vec<Spanned<String>>>,
+    /// Run `steps` once per element of this list, with `item` and `index`.
+    #[serde(default)]
+    pub for_each: Option<RawNode>,
+    /// How many `for_each` items run at once (default 1).
+    #[serde(default)]
+    pub concurrency: Option<Spanned<u32>>,
+    /// The body of a `for_each`.
+    #[serde(default)]
+    pub steps: Option<Vec<Recover<Step>>>,
+    /// Named branches that run at the same time.
+    #[serde(default)]
+    pub parallel: Option<Spanned<IndexMap<String, Vec<Recover<Step>>>>>,
+    /// Retry failed attempts.
+    #[serde(default)]
+    pub retry: Option<Spanned<RetryPolicy>>,
+    /// Limit on each attempt.
+    #[serde(default)]
+    pub timeout: Option<Spanned<DurationSpec>>,
+    /// What a failure does: `fail` (default), `continue`, or `steps: [...]` to handle it.
+    #[serde(default)]
+    pub on_error: Option<Spanned<OnError>>,
+    /// Reshape the result: each value is computed with `output` bound to the action's result.
+    #[serde(default)]
+    pub outputs: Option<RawNode>,
+    /// The connection for a connector step (defaults to the workflow's).
+    #[serde(default)]
+    pub connection: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct RetryPolicy {
+    /// Attempts in total, the first included (at least 1).
+    pub max_attempts: Spanned<u32>,
+    #[serde(default)]
+    pub backoff: Backoff,
+    /// Delay before the second attempt (default 1s).
+    #[serde(default)]
+    pub initial_delay: Option<DurationSpec>,
+    /// Cap on any one delay (default 60s).
+    #[serde(default)]
+    pub max_delay: Option<DurationSpec>,
+    /// Randomise each delay between half and all of it (default true).
+    #[serde(default = "yes")]
+    pub jitter: bool,
+    /// Give up once this much time has passed since the first attempt started.
+    #[serde(default)]
+    pub deadline: Option<DurationSpec>,
+    /// Which errors are retried (default `transient`).
+    #[serde(default)]
+    pub on: Option<Vec<RetryOn>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Backoff {
+    Constant,
+    #[default]
+    Exponential,
+}
+
+/// A class of errors to retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryOn {
+    /// timeout, network, http_429 and http_5xx.
+    Transient,
+    Timeout,
+    Network,
+    Http429,
+    Http5xx,
+    Http4xx,
+    /// Any error, `core.fail` included.
+    Any,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Fail the workflow (default).
+    Fail,
+    /// Record the failure and go on; later steps see `steps.<id>.status == "failed"`.
+    Continue,
+    /// Run these steps, with `error` describing the failure, then go on.
+    Steps(Vec<Recover<Step>>),
+}

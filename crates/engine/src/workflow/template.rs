@@ -1,0 +1,147 @@
+//! Values from YAML whose strings may hold `${{ }}` expressions, compiled once per load.
+
+use serde_json::{Map, Value};
+use weft_expr::{EvalError, Scope, Template};
+
+use crate::diagnostic::Span;
+use crate::yaml::{Node, NodeKind};
+
+#[derive(Debug, Clone)]
+pub enum ValueTemplate {
+    /// No expression anywhere below: rendered by cloning.
+    Literal(Value),
+    Template(Box<Template>),
+    Array(Vec<ValueTemplate>),
+    Object(Vec<(String, ValueTemplate)>),
+}
+
+impl ValueTemplate {
+    pub fn render(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
+        match self {
+            ValueTemplate::Literal(value) => Ok(value.clone()),
+            ValueTemplate::Template(template) => template.render(scope),
+            ValueTemplate::Array(items) => items
+                .iter()
+                .map(|i| i.render(scope))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            ValueTemplate::Object(entries) => {
+                let mut map = Map::with_capacity(entries.len());
+                for (key, value) in entries {
+                    map.insert(key.clone(), value.render(scope)?);
+                }
+                Ok(Value::Object(map))
+            }
+        }
+    }
+
+    pub fn is_literal(&self) -> bool {
+        matches!(self, ValueTemplate::Literal(_))
+    }
+
+    /// An empty object: the rendering of an absent `with:`.
+    pub fn empty_object() -> Self {
+        ValueTemplate::Literal(Value::Object(Map::new()))
+    }
+}
+
+/// The position of bytes `range` of a string scalar, when the scalar sits on one line.
+pub fn span_in_string(node: &Node, range: std::ops::Range<usize>) -> Span {
+    let NodeKind::Str { value, quoted } = &node.kind else {
+        return node.span;
+    };
+    let single_line =
+        !value.contains('\n') && (node.span.len as usize) <= value.chars().count() + 2;
+    if !single_line {
+        return node.span;
+    }
+    let start = value.get(..range.start).map_or(0, |s| s.chars().count()) as u32;
+    let len = value.get(range.clone()).map_or(1, |s| s.chars().count()) as u32;
+    node.span.shifted(start + u32::from(*quoted), len.max(1))
+}
+
+/// Compiles a node; strings become templates. Errors carry the string's span.
+pub fn compile_value<'a>(
+    node: &'a Node,
+    sites: &mut Vec<(Template, &'a Node)>,
+    errors: &mut Vec<crate::diagnostic::Diagnostic>,
+) -> ValueTemplate {
+    match &node.kind {
+        NodeKind::Str { value, .. } => match Template::parse(value) {
+            Ok(template) if template.is_literal() => {
+                ValueTemplate::Literal(Value::String(template_literal_text(&template, value)))
+            }
+            Ok(template) => {
+                sites.push((template.clone(), node));
+                ValueTemplate::Template(Box::new(template))
+            }
+            Err(e) => {
+                errors.push(
+                    crate::diagnostic::Diagnostic::error(
+                        format!("invalid expression: {}", e.message),
+                        Some(span_in_string(node, e.span.clone())),
+                    )
+                    .with_optional_help(e.help.clone()),
+                );
+                ValueTemplate::Literal(Value::Null)
+            }
+        },
+        NodeKind::Seq(items) => {
+            let compiled: Vec<ValueTemplate> = items
+                .iter()
+                .map(|i| compile_value(i, sites, errors))
+                .collect();
+            if compiled.iter().all(ValueTemplate::is_literal) {
+                ValueTemplate::Literal(Value::Array(
+                    compiled.into_iter().map(into_literal).collect(),
+                ))
+            } else {
+                ValueTemplate::Array(compiled)
+            }
+        }
+        NodeKind::Map(entries) => {
+            let compiled: Vec<(String, ValueTemplate)> = entries
+                .iter()
+                .map(|(k, v)| (k.key_text(), compile_value(v, sites, errors)))
+                .collect();
+            if compiled.iter().all(|(_, v)| v.is_literal()) {
+                ValueTemplate::Literal(Value::Object(
+                    compiled
+                        .into_iter()
+                        .map(|(k, v)| (k, into_literal(v)))
+                        .collect(),
+                ))
+            } else {
+                ValueTemplate::Object(compiled)
+            }
+        }
+        _ => ValueTemplate::Literal(node.to_json()),
+    }
+}
+
+fn into_literal(template: ValueTemplate) -> Value {
+    match template {
+        ValueTemplate::Literal(value) => value,
+        _ => Value::Null,
+    }
+}
+
+/// The text of a template with no expression (escapes such as `$${{` resolved).
+fn template_literal_text(template: &Template, source: &str) -> String {
+    struct NoScope;
+    impl Scope for NoScope {
+        fn root(&self, _: &str) -> Option<&Value> {
+            None
+        }
+        fn step(&self, _: &str) -> Option<&Value> {
+            None
+        }
+        fn now(&self) -> chrono::DateTime<chrono::Utc> {
+            chrono::DateTime::UNIX_EPOCH
+        }
+    }
+    match template.render(&NoScope) {
+        Ok(Value::String(s)) => s,
+        _ => source.to_string(),
+    }
+}

@@ -1,0 +1,544 @@
+//! A serde `Deserializer` over [`Node`]: every error it raises carries the position of the value
+//! (or key) at fault, and unknown keys are collected with a "did you mean" instead of aborting.
+
+use std::cell::RefCell;
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
+
+use super::node::{Node, NodeKind};
+use super::spanned::{RAW_NAME, SPANNED_NAME, SPAN_FIELD, VALUE_FIELD};
+use crate::diagnostic::{suggestion, Diagnostic, Span};
+
+thread_local! {
+    /// Problems that did not stop deserialization (unknown keys, recovered list items).
+    static RECOVERED: RefCell<Vec<Diagnostic>> = const { RefCell::new(Vec::new()) };
+    /// The full diagnostic of the most recent error, for [`Recover`](super::spanned::Recover).
+    static LAST_ERROR: RefCell<Option<Diagnostic>> = const { RefCell::new(None) };
+    /// Hands a subtree to [`RawNode`](super::RawNode), which serde cannot pass by value.
+    pub(super) static RAW: RefCell<Option<Node>> = const { RefCell::new(None) };
+}
+
+pub(super) fn record_recovered(diagnostic: Diagnostic) {
+    RECOVERED.with(|r| r.borrow_mut().push(diagnostic));
+}
+
+pub(super) fn take_last_error() -> Option<Diagnostic> {
+    LAST_ERROR.with(|e| e.borrow_mut().take())
+}
+
+/// Deserializes `T` from a node, returning every problem found.
+pub fn from_node<T: DeserializeOwned>(node: &Node) -> Result<T, Vec<Diagnostic>> {
+    RECOVERED.with(|r| r.borrow_mut().clear());
+    let result = T::deserialize(NodeDe { node });
+    let mut problems = RECOVERED.with(|r| std::mem::take(&mut *r.borrow_mut()));
+    LAST_ERROR.with(|e| e.borrow_mut().take());
+    match result {
+        Ok(value) if problems.is_empty() => Ok(value),
+        Ok(_) => Err(problems),
+        Err(e) => {
+            problems.push(e.diagnostic);
+            Err(problems)
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct DeError {
+    pub diagnostic: Diagnostic,
+}
+
+impl DeError {
+    fn new(message: String, help: Option<String>) -> Self {
+        DeError {
+            diagnostic: Diagnostic::error(message, None).with_optional_help(help),
+        }
+    }
+
+    fn at(mut self, span: Span) -> Self {
+        if self.diagnostic.span.is_none() {
+            self.diagnostic.span = Some(span);
+        }
+        LAST_ERROR.with(|e| *e.borrow_mut() = Some(self.diagnostic.clone()));
+        self
+    }
+}
+
+impl fmt::Display for DeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diagnostic.message)
+    }
+}
+
+impl std::error::Error for DeError {}
+
+fn describe(unexpected: de::Unexpected<'_>) -> String {
+    use de::Unexpected::*;
+    match unexpected {
+        Str(s) => format!("the text `{s}`"),
+        Signed(i) => format!("the integer {i}"),
+        Unsigned(u) => format!("the integer {u}"),
+        Float(f) => format!("the number {f}"),
+        Bool(b) => format!("`{b}`"),
+        Unit => "null".to_string(),
+        Seq => "a list".to_string(),
+        Map => "a mapping".to_string(),
+        other => other.to_string(),
+    }
+}
+
+impl de::Error for DeError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        DeError::new(msg.to_string(), None)
+    }
+
+    fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        DeError::new(format!("expected {exp}, found {}", describe(unexp)), None)
+    }
+
+    fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        DeError::new(
+            format!("invalid value {}: expected {exp}", describe(unexp)),
+            None,
+        )
+    }
+
+    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
+        DeError::new(
+            format!("unknown value `{variant}`"),
+            suggestion(variant, expected.iter().copied()),
+        )
+    }
+
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        DeError::new(
+            format!("unknown key `{field}`"),
+            suggestion(field, expected.iter().copied()),
+        )
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        DeError::new(format!("missing required key `{field}`"), None)
+    }
+}
+
+/// Turns a type name such as `RetryPolicy` into "retry policy" for messages.
+fn noun(type_name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in type_name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+#[derive(Clone, Copy)]
+pub(super) struct NodeDe<'a> {
+    pub(super) node: &'a Node,
+}
+
+impl<'a> NodeDe<'a> {
+    fn type_error(&self, expected: &str) -> DeError {
+        DeError::new(
+            format!("expected {expected}, found {}", self.node.type_name()),
+            None,
+        )
+        .at(self.node.span)
+    }
+}
+
+macro_rules! forward_to_any {
+    ($($method:ident)*) => {
+        $(fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+            self.deserialize_any(visitor)
+        })*
+    };
+}
+
+impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDe<'a> {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        let span = self.node.span;
+        let result = match &self.node.kind {
+            NodeKind::Null => visitor.visit_unit(),
+            NodeKind::Bool(b) => visitor.visit_bool(*b),
+            NodeKind::Int(i) => visitor.visit_i64(*i),
+            NodeKind::Float(f) => visitor.visit_f64(*f),
+            NodeKind::Str { value, .. } => visitor.visit_borrowed_str(value),
+            NodeKind::Seq(items) => visitor.visit_seq(SeqAccess {
+                items: items.iter(),
+            }),
+            NodeKind::Map(entries) => visitor.visit_map(MapAccess {
+                entries: entries.iter(),
+                value: None,
+                known_fields: None,
+                owner: "",
+            }),
+        };
+        result.map_err(|e| e.at(span))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match self.node.kind {
+            NodeKind::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match &self.node.kind {
+            NodeKind::Str { value, .. } => visitor
+                .visit_borrowed_str(value)
+                .map_err(|e: DeError| e.at(self.node.span)),
+            _ => Err(self.type_error("text")),
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.deserialize_string(visitor)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match &self.node.kind {
+            NodeKind::Str { value, .. } => visitor
+                .visit_borrowed_str(value)
+                .map_err(|e: DeError| e.at(self.node.span)),
+            _ => visitor
+                .visit_string(self.node.key_text())
+                .map_err(|e: DeError| e.at(self.node.span)),
+        }
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match &self.node.kind {
+            NodeKind::Seq(items) => visitor
+                .visit_seq(SeqAccess {
+                    items: items.iter(),
+                })
+                .map_err(|e: DeError| e.at(self.node.span)),
+            _ => Err(self.type_error("a list")),
+        }
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match &self.node.kind {
+            NodeKind::Map(entries) => visitor
+                .visit_map(MapAccess {
+                    entries: entries.iter(),
+                    value: None,
+                    known_fields: None,
+                    owner: "",
+                })
+                .map_err(|e: DeError| e.at(self.node.span)),
+            // An empty `with:` or `inputs:` is written as a bare key: treat it as an empty mapping.
+            NodeKind::Null => visitor
+                .visit_map(MapAccess {
+                    entries: [].iter(),
+                    value: None,
+                    known_fields: None,
+                    owner: "",
+                })
+                .map_err(|e: DeError| e.at(self.node.span)),
+            _ => Err(self.type_error("a mapping")),
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        let span = self.node.span;
+        if name == SPANNED_NAME {
+            return visitor.visit_map(SpannedAccess {
+                node: self.node,
+                step: 0,
+            });
+        }
+        if name == RAW_NAME {
+            RAW.with(|r| *r.borrow_mut() = Some(self.node.clone()));
+            return visitor.visit_unit();
+        }
+        match &self.node.kind {
+            NodeKind::Map(entries) => visitor
+                .visit_map(MapAccess {
+                    entries: entries.iter(),
+                    value: None,
+                    known_fields: Some(fields),
+                    owner: name,
+                })
+                .map_err(|e| e.at(span)),
+            _ => Err(self.type_error(&format!("a mapping ({})", noun(name)))),
+        }
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        let span = self.node.span;
+        match &self.node.kind {
+            NodeKind::Str { .. } => visitor.visit_enum(EnumAccess {
+                tag: self.node,
+                value: None,
+            }),
+            NodeKind::Map(entries) if entries.len() == 1 => {
+                let (tag, value) = &entries[0];
+                visitor.visit_enum(EnumAccess {
+                    tag,
+                    value: Some(value),
+                })
+            }
+            _ => {
+                let list: Vec<String> = variants.iter().map(|v| format!("`{v}`")).collect();
+                return Err(DeError::new(
+                    format!(
+                        "expected one of {}, found {}",
+                        list.join(", "),
+                        self.node.type_name()
+                    ),
+                    None,
+                )
+                .at(span));
+            }
+        }
+        .map_err(|e| e.at(span))
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    forward_to_any! {
+        deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_f32
+        deserialize_f64 deserialize_char deserialize_bytes deserialize_byte_buf deserialize_unit
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        self.deserialize_any(visitor)
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        self.deserialize_seq(visitor)
+    }
+}
+
+struct SeqAccess<'a> {
+    items: std::slice::Iter<'a, Node>,
+}
+
+impl<'de, 'a: 'de> de::SeqAccess<'de> for SeqAccess<'a> {
+    type Error = DeError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
+        match self.items.next() {
+            Some(node) => seed.deserialize(NodeDe { node }).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.items.len())
+    }
+}
+
+struct MapAccess<'a> {
+    entries: std::slice::Iter<'a, (Node, Node)>,
+    value: Option<&'a Node>,
+    /// For structs: keys outside this list are reported and skipped.
+    known_fields: Option<&'static [&'static str]>,
+    owner: &'static str,
+}
+
+impl<'de, 'a: 'de> de::MapAccess<'de> for MapAccess<'a> {
+    type Error = DeError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
+        for (key, value) in self.entries.by_ref() {
+            if let Some(fields) = self.known_fields {
+                let text = key.key_text();
+                if !fields.contains(&text.as_str()) {
+                    let mut known: Vec<&str> = fields
+                        .iter()
+                        .copied()
+                        .filter(|f| !f.starts_with('$'))
+                        .collect();
+                    known.sort_unstable();
+                    record_recovered(
+                        Diagnostic::error(
+                            format!("unknown key `{text}` in {}", noun(self.owner)),
+                            Some(key.span),
+                        )
+                        .with_optional_help(suggestion(&text, known.iter().copied())),
+                    );
+                    continue;
+                }
+            }
+            self.value = Some(value);
+            return seed.deserialize(NodeDe { node: key }).map(Some);
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
+        match self.value.take() {
+            Some(node) => seed.deserialize(NodeDe { node }),
+            None => Err(DeError::new("value requested before key".to_string(), None)),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.entries.len())
+    }
+}
+
+/// Feeds `Spanned<T>` its position and then its value.
+struct SpannedAccess<'a> {
+    node: &'a Node,
+    step: u8,
+}
+
+impl<'de, 'a: 'de> de::MapAccess<'de> for SpannedAccess<'a> {
+    type Error = DeError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
+        let key = match self.step {
+            0 => SPAN_FIELD,
+            1 => VALUE_FIELD,
+            _ => return Ok(None),
+        };
+        seed.deserialize(key.into_deserializer()).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
+        self.step += 1;
+        if self.step == 1 {
+            let s = self.node.span;
+            seed.deserialize(de::value::SeqDeserializer::new(
+                [s.line, s.col, s.len].into_iter(),
+            ))
+        } else {
+            seed.deserialize(NodeDe { node: self.node })
+        }
+    }
+}
+
+struct EnumAccess<'a> {
+    tag: &'a Node,
+    value: Option<&'a Node>,
+}
+
+impl<'de, 'a: 'de> de::EnumAccess<'de> for EnumAccess<'a> {
+    type Error = DeError;
+    type Variant = VariantAccess<'a>;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, Self::Variant), DeError> {
+        let tag = seed
+            .deserialize(NodeDe { node: self.tag })
+            .map_err(|e| e.at(self.tag.span))?;
+        Ok((
+            tag,
+            VariantAccess {
+                tag: self.tag,
+                value: self.value,
+            },
+        ))
+    }
+}
+
+struct VariantAccess<'a> {
+    tag: &'a Node,
+    value: Option<&'a Node>,
+}
+
+impl<'a> VariantAccess<'a> {
+    fn value(&self) -> Result<&'a Node, DeError> {
+        self.value.ok_or_else(|| {
+            let name = self.tag.key_text();
+            DeError::new(
+                format!("`{name}` needs settings: write `{name}:` followed by a mapping"),
+                None,
+            )
+            .at(self.tag.span)
+        })
+    }
+}
+
+impl<'de, 'a: 'de> de::VariantAccess<'de> for VariantAccess<'a> {
+    type Error = DeError;
+
+    fn unit_variant(self) -> Result<(), DeError> {
+        match self.value {
+            None => Ok(()),
+            Some(node) if node.kind == NodeKind::Null => Ok(()),
+            Some(node) => Err(DeError::new(
+                format!("`{}` takes no settings", self.tag.key_text()),
+                None,
+            )
+            .at(node.span)),
+        }
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, DeError> {
+        let node = self.value()?;
+        seed.deserialize(NodeDe { node })
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+        let node = self.value()?;
+        de::Deserializer::deserialize_seq(NodeDe { node }, visitor)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        let node = self.value()?;
+        de::Deserializer::deserialize_struct(NodeDe { node }, "settings", fields, visitor)
+    }
+}

@@ -1,0 +1,13 @@
+//! YAML with source positions. Workflow files are read into a [`Node`] tree that remembers where
+//! every value came from, then deserialized with serde (see [`de`]) so each error points at the
+//! exact key or value.
+
+mod de;
+mod load;
+mod node;
+mod spanned;
+
+pub use de::{from_node, DeError};
+pub use load::{load, LoadLimits};
+pub use node::{Node, NodeKind};
+pub use spanned::{RawNode, Recover, Spanned};

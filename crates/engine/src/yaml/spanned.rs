@@ -1,0 +1,150 @@
+//! Wrappers that let typed workflow structs keep positions and raw subtrees.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+
+use super::de::{record_recovered, take_last_error, RAW};
+use super::node::Node;
+use crate::diagnostic::{Diagnostic, Span};
+
+pub(super) const SPANNED_NAME: &str = "$weft::Spanned";
+pub(super) const RAW_NAME: &str = "$weft::RawNode";
+pub(super) const SPAN_FIELD: &str = "$span";
+pub(super) const VALUE_FIELD: &str = "$value";
+
+/// A value and where it was written. Only the workflow YAML deserializer fills the position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: Span) -> Self {
+        Spanned { value, span }
+    }
+}
+
+impl<T> std::ops::Deref for Spanned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SpannedVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for SpannedVisitor<T> {
+            type Value = Spanned<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a value with a position")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let (_, [line, col, len]): (String, [u32; 3]) = map
+                    .next_entry()?
+                    .ok_or_else(|| de::Error::custom("Spanned needs the weft YAML deserializer"))?;
+                let (_, value): (String, T) = map
+                    .next_entry()?
+                    .ok_or_else(|| de::Error::custom("Spanned needs the weft YAML deserializer"))?;
+                Ok(Spanned {
+                    value,
+                    span: Span::new(line, col, len),
+                })
+            }
+        }
+        deserializer.deserialize_struct(
+            SPANNED_NAME,
+            &[SPAN_FIELD, VALUE_FIELD],
+            SpannedVisitor(PhantomData),
+        )
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Spanned<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
+
+/// A YAML subtree kept as written (with positions), e.g. a step's `with:` values, whose strings
+/// are compiled into templates later.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawNode(pub Node);
+
+impl<'de> Deserialize<'de> for RawNode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RawVisitor;
+        impl<'de> Visitor<'de> for RawVisitor {
+            type Value = RawNode;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<RawNode, E> {
+                RAW.with(|r| r.borrow_mut().take())
+                    .map(RawNode)
+                    .ok_or_else(|| E::custom("RawNode needs the weft YAML deserializer"))
+            }
+        }
+        deserializer.deserialize_struct(RAW_NAME, &[], RawVisitor)
+    }
+}
+
+impl JsonSchema for RawNode {
+    fn schema_name() -> Cow<'static, str> {
+        "AnyValue".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!(true)
+    }
+}
+
+/// A list item that failed to deserialize is reported and left out, so one bad step does not
+/// hide the problems of the others.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recover<T>(pub Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Recover<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match T::deserialize(deserializer) {
+            Ok(value) => Ok(Recover(Some(value))),
+            Err(e) => {
+                let diagnostic =
+                    take_last_error().unwrap_or_else(|| Diagnostic::error(e.to_string(), None));
+                record_recovered(diagnostic);
+                Ok(Recover(None))
+            }
+        }
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Recover<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
