@@ -75,10 +75,10 @@ impl Sandbox {
             Some(dir) => persist::load(&shared, dir)?,
             None => false,
         };
-        seed::base(&shared);
         if !loaded && config.seed == Seed::Demo {
             seed::demo(&shared);
         }
+        seed::base(&shared);
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| SandboxError::Bind { addr: config.listen, source })?;

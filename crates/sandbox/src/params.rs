@@ -77,8 +77,9 @@ async fn path_values<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Vec
         .collect())
 }
 
+/// Parses a numeric id; attachment ids carry Confluence's `att` prefix.
 fn numeric(v: &str) -> Result<u64, ApiError> {
-    v.parse().map_err(|_| {
+    v.strip_prefix("att").unwrap_or(v).parse().map_err(|_| {
         ApiError::invalid_param(format!("Path id `{v}` is not valid: Confluence ids are numbers"))
     })
 }

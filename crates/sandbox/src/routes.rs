@@ -2,7 +2,7 @@
 //! reads and the scopes the gateway checks (copied from `x-atlassian-oauth2-scopes` of the spec;
 //! the fidelity tests compare this table with ../shared/spec).
 
-use crate::confluence::users;
+use crate::confluence::{attachments, comments, labels, pages, properties, search, spaces, tasks, tree, users};
 use crate::guard::guard;
 use crate::scopes::ScopeReq;
 use crate::state::Shared;
@@ -92,12 +92,101 @@ where
 use Api::{V1, V2};
 
 fn entries() -> Vec<Entry> {
+    const PAGE_R: Strs = &["read:page:confluence"];
+    const PAGE_W: Strs = &["write:page:confluence"];
+    const PAGE_D: Strs = &["delete:page:confluence"];
+    const PAGE_RW: Strs = &["read:page:confluence", "write:page:confluence"];
+    const COMMENT_R: Strs = &["read:comment:confluence"];
+    const COMMENT_W: Strs = &["write:comment:confluence"];
+    const COMMENT_D: Strs = &["delete:comment:confluence"];
+    const ATT_R: Strs = &["read:attachment:confluence"];
+    const HIER: Strs = &["read:hierarchical-content:confluence"];
+    const NONE: Strs = &[];
     vec![
+        // Pages
+        ep("GET", V2, "/pages", &["id", "space-id", "sort", "status", "title", "body-format", "cursor", "limit"], PAGE_R, NONE, pages::list_pages),
+        ep("POST", V2, "/pages", &[], PAGE_W, NONE, pages::create_page),
+        ep("GET", V2, "/pages/{id}", &["body-format", "get-draft", "status", "version", "include-labels", "include-properties", "include-versions"], PAGE_R, NONE, pages::get_page),
+        ep("PUT", V2, "/pages/{id}", &[], PAGE_W, NONE, pages::update_page),
+        ep("DELETE", V2, "/pages/{id}", &["purge"], PAGE_D, NONE, pages::delete_page),
+        ep("GET", V2, "/pages/{id}/versions", &["cursor", "limit", "body-format", "sort"], PAGE_R, NONE, pages::page_versions),
+        ep("GET", V2, "/pages/{page-id}/versions/{version-number}", &[], PAGE_R, NONE, pages::page_version),
+        ep("GET", V2, "/pages/{id}/children", &["cursor", "limit", "sort"], PAGE_R, NONE, tree::children),
+        ep("GET", V2, "/pages/{id}/direct-children", &["cursor", "limit", "sort"], HIER, NONE, tree::direct_children).newer(),
+        ep("GET", V2, "/pages/{id}/descendants", &["limit", "depth", "cursor"], HIER, NONE, tree::descendants).newer(),
+        ep("GET", V2, "/pages/{id}/ancestors", &["limit"], &["read:content.metadata:confluence"], NONE, tree::ancestors),
+        // Blog posts
+        ep("GET", V2, "/blogposts", &["id", "space-id", "sort", "status", "title", "body-format", "cursor", "limit"], PAGE_R, NONE, pages::list_blogposts),
+        ep("POST", V2, "/blogposts", &[], PAGE_W, NONE, pages::create_blogpost),
+        ep("GET", V2, "/blogposts/{id}", &["body-format", "get-draft", "status", "version", "include-labels", "include-properties", "include-versions"], PAGE_R, NONE, pages::get_blogpost),
+        ep("PUT", V2, "/blogposts/{id}", &[], PAGE_W, NONE, pages::update_blogpost),
+        ep("DELETE", V2, "/blogposts/{id}", &["purge"], PAGE_D, NONE, pages::delete_blogpost),
+        ep("GET", V2, "/blogposts/{id}/versions", &["cursor", "limit", "body-format", "sort"], PAGE_R, NONE, pages::blogpost_versions),
+        ep("GET", V2, "/blogposts/{blogpost-id}/versions/{version-number}", &[], PAGE_R, NONE, pages::blogpost_version),
+        // Spaces
+        ep("GET", V2, "/spaces", &["ids", "keys", "type", "status", "labels", "sort", "description-format", "cursor", "limit"], &["read:space:confluence"], NONE, spaces::list),
+        ep("POST", V2, "/spaces", &[], &["write:space:confluence"], NONE, spaces::create),
+        ep("GET", V2, "/spaces/{id}", &["description-format"], &["read:space:confluence"], NONE, spaces::get),
+        ep("GET", V2, "/spaces/{id}/pages", &["depth", "sort", "status", "title", "body-format", "cursor", "limit"], PAGE_R, NONE, pages::space_pages),
+        ep("GET", V2, "/spaces/{id}/blogposts", &["sort", "status", "title", "body-format", "cursor", "limit"], PAGE_R, NONE, pages::space_blogposts),
+        // Comments
+        ep("GET", V2, "/pages/{id}/footer-comments", &["body-format", "status", "sort", "cursor", "limit"], COMMENT_R, NONE, comments::page_footer),
+        ep("GET", V2, "/pages/{id}/inline-comments", &["body-format", "status", "resolution-status", "sort", "cursor", "limit"], COMMENT_R, NONE, comments::page_inline),
+        ep("GET", V2, "/blogposts/{id}/footer-comments", &["body-format", "status", "sort", "cursor", "limit"], COMMENT_R, NONE, comments::blogpost_footer),
+        ep("GET", V2, "/blogposts/{id}/inline-comments", &["body-format", "status", "resolution-status", "sort", "cursor", "limit"], COMMENT_R, NONE, comments::blogpost_inline),
+        ep("GET", V2, "/footer-comments", &["body-format", "sort", "cursor", "limit"], COMMENT_R, NONE, comments::list_footer),
+        ep("POST", V2, "/footer-comments", &[], COMMENT_W, NONE, comments::create_footer),
+        ep("GET", V2, "/footer-comments/{comment-id}", &["body-format", "version"], COMMENT_R, NONE, comments::get_footer),
+        ep("PUT", V2, "/footer-comments/{comment-id}", &[], COMMENT_W, NONE, comments::update_footer),
+        ep("DELETE", V2, "/footer-comments/{comment-id}", &[], COMMENT_D, NONE, comments::delete_footer),
+        ep("GET", V2, "/inline-comments", &["body-format", "sort", "cursor", "limit"], COMMENT_R, NONE, comments::list_inline),
+        ep("POST", V2, "/inline-comments", &[], COMMENT_W, NONE, comments::create_inline),
+        ep("GET", V2, "/inline-comments/{comment-id}", &["body-format", "version"], COMMENT_R, NONE, comments::get_inline),
+        ep("PUT", V2, "/inline-comments/{comment-id}", &[], COMMENT_W, NONE, comments::update_inline),
+        ep("DELETE", V2, "/inline-comments/{comment-id}", &[], COMMENT_D, NONE, comments::delete_inline),
+        // Labels
+        ep("GET", V2, "/labels", &["label-id", "prefix", "sort", "cursor", "limit"], &["read:label:confluence"], NONE, labels::list),
+        ep("GET", V2, "/pages/{id}/labels", &["prefix", "sort", "cursor", "limit"], PAGE_R, NONE, labels::page_labels),
+        ep("GET", V2, "/blogposts/{id}/labels", &["prefix", "sort", "cursor", "limit"], PAGE_R, NONE, labels::blogpost_labels),
+        ep("GET", V2, "/labels/{id}/pages", &["space-id", "body-format", "sort", "cursor", "limit"], PAGE_R, NONE, labels::label_pages),
+        ep("GET", V2, "/labels/{id}/blogposts", &["space-id", "body-format", "sort", "cursor", "limit"], PAGE_R, NONE, labels::label_blogposts),
+        ep("GET", V1, "/content/{id}/label", &["prefix", "start", "limit"], &["read:confluence-content.summary"], &["read:label:confluence"], labels::v1_list),
+        ep("POST", V1, "/content/{id}/label", &[], &["write:confluence-content"], &["read:label:confluence", "write:label:confluence"], labels::v1_add),
+        ep("DELETE", V1, "/content/{id}/label", &["name"], &["write:confluence-content"], &["write:label:confluence"], labels::v1_remove_query),
+        ep("DELETE", V1, "/content/{id}/label/{label}", &[], &["write:confluence-content"], &["write:label:confluence"], labels::v1_remove_path),
+        // Attachments
+        ep("GET", V2, "/attachments", &["sort", "cursor", "status", "mediaType", "filename", "limit"], ATT_R, NONE, attachments::list),
+        ep("GET", V2, "/attachments/{id}", &[], ATT_R, NONE, attachments::get),
+        ep("DELETE", V2, "/attachments/{id}", &["purge"], &["delete:attachment:confluence"], NONE, attachments::delete),
+        ep("GET", V2, "/pages/{id}/attachments", &["sort", "cursor", "status", "mediaType", "filename", "limit"], ATT_R, NONE, attachments::of_page),
+        ep("GET", V2, "/blogposts/{id}/attachments", &["sort", "cursor", "status", "mediaType", "filename", "limit"], ATT_R, NONE, attachments::of_blogpost),
+        ep("GET", V1, "/content/{id}/child/attachment", &["start", "limit", "filename", "mediaType"], &["read:confluence-content.summary"], &["read:content-details:confluence"], attachments::v1_list),
+        ep("POST", V1, "/content/{id}/child/attachment", &[], &["write:confluence-file"], &["read:content-details:confluence", "write:attachment:confluence"], attachments::v1_create),
+        ep("PUT", V1, "/content/{id}/child/attachment", &[], &["write:confluence-file"], &["read:content-details:confluence", "write:attachment:confluence"], attachments::v1_upsert),
+        ep("GET", V1, "/content/{id}/child/attachment/{attachmentId}/download", &[], &["readonly:content.attachment:confluence"], &["read:attachment:confluence"], attachments::v1_download),
+        // Content properties
+        ep("GET", V2, "/pages/{page-id}/properties", &["key", "sort", "cursor", "limit"], PAGE_R, NONE, properties::page_list),
+        ep("POST", V2, "/pages/{page-id}/properties", &[], PAGE_RW, NONE, properties::page_create),
+        ep("GET", V2, "/pages/{page-id}/properties/{property-id}", &[], PAGE_R, NONE, properties::page_get),
+        ep("PUT", V2, "/pages/{page-id}/properties/{property-id}", &[], PAGE_RW, NONE, properties::page_update),
+        ep("DELETE", V2, "/pages/{page-id}/properties/{property-id}", &[], PAGE_RW, NONE, properties::page_delete),
+        ep("GET", V2, "/blogposts/{blogpost-id}/properties", &["key", "sort", "cursor", "limit"], PAGE_R, NONE, properties::blogpost_list),
+        ep("POST", V2, "/blogposts/{blogpost-id}/properties", &[], PAGE_RW, NONE, properties::blogpost_create),
+        ep("GET", V2, "/blogposts/{blogpost-id}/properties/{property-id}", &[], PAGE_R, NONE, properties::blogpost_get),
+        ep("PUT", V2, "/blogposts/{blogpost-id}/properties/{property-id}", &[], PAGE_RW, NONE, properties::blogpost_update),
+        ep("DELETE", V2, "/blogposts/{blogpost-id}/properties/{property-id}", &[], PAGE_RW, NONE, properties::blogpost_delete),
+        // Tasks
+        ep("GET", V2, "/tasks", &["body-format", "include-blank-tasks", "status", "task-id", "space-id", "page-id", "blogpost-id", "created-by", "assigned-to", "completed-by", "created-at-from", "created-at-to", "due-at-from", "due-at-to", "completed-at-from", "completed-at-to", "cursor", "limit"], &["read:task:confluence"], NONE, tasks::list),
+        ep("GET", V2, "/tasks/{id}", &["body-format"], &["read:task:confluence"], NONE, tasks::get),
+        ep("PUT", V2, "/tasks/{id}", &["body-format"], &["write:task:confluence"], NONE, tasks::update),
         // Users
         ep("GET", V1, "/user/current", &["expand"], &["read:confluence-user"], &["read:content-details:confluence"], users::current),
-        ep("POST", V2, "/users-bulk", &[], &["read:user:confluence"], &[], users::bulk),
-        ep("POST", V2, "/user/access/check-access-by-email", &[], &["read:configuration:confluence"], &[], users::check_access),
-        ep("POST", V2, "/user/access/invite-by-email", &[], &["read:configuration:confluence"], &[], users::invite),
+        ep("POST", V2, "/users-bulk", &[], &["read:user:confluence"], NONE, users::bulk),
+        ep("POST", V2, "/user/access/check-access-by-email", &[], &["read:configuration:confluence"], NONE, users::check_access),
+        ep("POST", V2, "/user/access/invite-by-email", &[], &["read:configuration:confluence"], NONE, users::invite),
+        // Search
+        ep("GET", V1, "/search", &["cql", "cursor", "limit", "expand", "excerpt", "next", "prev", "start"], &["search:confluence"], &["read:content-details:confluence"], search::search),
+        ep("GET", V1, "/content/search", &["cql", "cursor", "limit", "expand"], &["search:confluence"], &["read:content-details:confluence"], search::content_search),
     ]
 }
 

@@ -86,13 +86,6 @@ impl ContentKind {
             ContentKind::BlogPost => "blogpost",
         }
     }
-    /// The v2 path segment.
-    pub fn v2_segment(self) -> &'static str {
-        match self {
-            ContentKind::Page => "pages",
-            ContentKind::BlogPost => "blogposts",
-        }
-    }
 }
 
 /// A page or blog post with its version history (last = current).

@@ -159,13 +159,6 @@ impl SiteData {
         self.idx.children.get(&id).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    pub fn label_id(&self, prefix: &str, name: &str) -> Option<u64> {
-        self.idx
-            .label_names
-            .get(&(prefix.to_string(), name.to_string()))
-            .copied()
-    }
-
     /// Creates a space and its home page.
     pub fn create_space(
         &mut self,

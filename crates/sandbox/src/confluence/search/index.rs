@@ -22,7 +22,6 @@ pub struct SearchDoc {
     pub contributor: String,
     pub created: DateTime<Utc>,
     pub lastmodified: DateTime<Utc>,
-    pub version: u32,
     pub parent: Option<u64>,
     pub ancestors: Vec<u64>,
 }
@@ -57,7 +56,6 @@ impl SearchIndex {
             contributor: cur.author_id.clone(),
             created: c.created_at,
             lastmodified: cur.created_at,
-            version: cur.number,
             parent: c.parent_id,
             ancestors: data.ancestors(id),
         }))

@@ -1,0 +1,170 @@
+//! Labels: v2 reads (all labels, labels of content, content with a label) and v1 writes
+//! (add with POST, remove by query or path), as Confluence splits them.
+
+use super::render::{body_format, content_v2, label_v1, label_v2};
+use crate::errors::{json_response, ApiError};
+use crate::guard::{Cost, Ctx};
+use crate::pagination::{list_response, next_link, paginate, sort_items, PageReq, SortKey};
+use crate::params::{Id, IdAndName, Params};
+use crate::state::model::{Content, ContentKind, Label, Status};
+use crate::state::site::SiteData;
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+fn label_page(ctx: &Ctx, p: &Params, labels: Vec<&Label>) -> Result<Response, ApiError> {
+    let req = PageReq::from_params(p, 25, 250)?;
+    let prefixes = p.all("prefix");
+    let sort = p.get("sort").unwrap_or("id");
+    let (desc, field) = sort.strip_prefix('-').map_or((false, sort), |f| (true, f));
+    let key: fn(&Label) -> SortKey = match field {
+        "id" => |_| SortKey::None,
+        "name" => |l| SortKey::Str(l.name.clone()),
+        _ => return Err(ApiError::invalid_param(format!("Query parameter `sort` has unsupported value `{sort}`: expected id or name"))),
+    };
+    let mut items: Vec<_> = labels
+        .into_iter()
+        .filter(|l| prefixes.is_empty() || prefixes.contains(&l.prefix.as_str()))
+        .map(|l| (key(l), l.id, l))
+        .collect();
+    sort_items(&mut items, desc);
+    let (page, next) = paginate(items, desc, &req);
+    let results = page.into_iter().map(label_v2).collect();
+    let next = next.map(|c| next_link(&ctx.rel_path, p, req.limit, &c));
+    Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
+}
+
+pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response, ApiError> {
+    let ids = p.ids("label-id")?;
+    let data = ctx.site.data.read();
+    let labels = data.labels.values().filter(|l| ids.is_empty() || ids.contains(&l.id)).collect();
+    label_page(&ctx, &p, labels)
+}
+
+fn of_content(ctx: &Ctx, id: u64, p: &Params, kind: ContentKind) -> Result<Response, ApiError> {
+    let data = ctx.site.data.read();
+    let c = super::pages::find(&data, id, kind, &[Status::Current, Status::Archived])?;
+    let labels = c.labels.iter().filter_map(|l| data.labels.get(l)).collect();
+    label_page(ctx, p, labels)
+}
+
+pub async fn page_labels(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+    of_content(&ctx, id, &p, ContentKind::Page)
+}
+pub async fn blogpost_labels(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+    of_content(&ctx, id, &p, ContentKind::BlogPost)
+}
+
+fn with_label(ctx: &Ctx, label: u64, p: &Params, kind: ContentKind) -> Result<Response, ApiError> {
+    let req = PageReq::from_params(p, 25, 250)?;
+    let format = body_format(p, true)?;
+    let spaces = p.ids("space-id")?;
+    let desc = match p.get("sort") {
+        None | Some("id") => false,
+        Some("-id") => true,
+        Some(s) => return Err(ApiError::invalid_param(format!("Query parameter `sort` has unsupported value `{s}`"))),
+    };
+    let data = ctx.site.data.read();
+    if !data.labels.contains_key(&label) {
+        return Err(ApiError::not_found());
+    }
+    let mut items: Vec<(SortKey, u64, &Content)> = data
+        .content_with_label(label, kind)
+        .into_iter()
+        .filter_map(|id| data.contents.get(&id))
+        .filter(|c| spaces.is_empty() || spaces.contains(&c.space_id))
+        .map(|c| (SortKey::None, c.id, c))
+        .collect();
+    sort_items(&mut items, desc);
+    let (page, next) = paginate(items, desc, &req);
+    let results = page.into_iter().map(|c| content_v2(&data, c, c.current(), format.as_deref())).collect();
+    let next = next.map(|c| next_link(&ctx.rel_path, p, req.limit, &c));
+    Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
+}
+
+pub async fn label_pages(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+    with_label(&ctx, id, &p, ContentKind::Page)
+}
+pub async fn label_blogposts(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+    with_label(&ctx, id, &p, ContentKind::BlogPost)
+}
+
+/// v1 content of any kind (page or blog post) that is current.
+fn v1_content(data: &SiteData, id: u64) -> Result<&Content, ApiError> {
+    data.contents
+        .get(&id)
+        .filter(|c| c.status == Status::Current)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("No content found with id: ContentId{{id={id}}}")))
+}
+
+fn v1_labels(data: &SiteData, c: &Content) -> Response {
+    let results: Vec<Value> = c.labels.iter().filter_map(|l| data.labels.get(l)).map(label_v1).collect();
+    let n = results.len();
+    let mut resp = json_response(StatusCode::OK, &json!({"results": results, "start": 0, "limit": 200, "size": n, "_links": {}}));
+    resp.extensions_mut().insert(Cost(n as u64));
+    resp
+}
+
+pub async fn v1_list(Extension(ctx): Extension<Ctx>, Id(id): Id) -> Result<Response, ApiError> {
+    let data = ctx.site.data.read();
+    Ok(v1_labels(&data, v1_content(&data, id)?))
+}
+
+#[derive(Deserialize)]
+struct LabelIn {
+    #[serde(default = "global")]
+    prefix: String,
+    name: String,
+}
+
+fn global() -> String {
+    "global".into()
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum LabelsIn {
+    Many(Vec<LabelIn>),
+    One(LabelIn),
+}
+
+/// v1 POST `/content/{id}/label`: body `[{"prefix":"global","name":"x"}]` (a single object works too).
+pub async fn v1_add(Extension(ctx): Extension<Ctx>, Id(id): Id, body: Bytes) -> Result<Response, ApiError> {
+    let labels = match serde_json::from_slice::<LabelsIn>(&body) {
+        Ok(LabelsIn::Many(v)) => v,
+        Ok(LabelsIn::One(l)) => vec![l],
+        Err(e) => return Err(ApiError::bad_request(format!("Body must be a list of labels like [{{\"prefix\":\"global\",\"name\":\"x\"}}]: {e}"))),
+    };
+    let mut data = ctx.site.data.write();
+    v1_content(&data, id)?;
+    for l in &labels {
+        data.add_label(id, &l.prefix, &l.name)?;
+    }
+    ctx.site.reindex(&data, id, ctx.index_visible_at());
+    let c = v1_content(&data, id)?;
+    Ok(v1_labels(&data, c))
+}
+
+fn remove(ctx: &Ctx, id: u64, name: &str) -> Result<Response, ApiError> {
+    let mut data = ctx.site.data.write();
+    v1_content(&data, id)?;
+    data.remove_label(id, name).map_err(|_| {
+        ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("Label `{name}` is not on content {id}"))
+    })?;
+    ctx.site.reindex(&data, id, ctx.index_visible_at());
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// v1 DELETE `/content/{id}/label?name=x`.
+pub async fn v1_remove_query(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+    let name = p.get("name").ok_or_else(|| ApiError::bad_request("Query parameter `name` is required"))?;
+    remove(&ctx, id, name)
+}
+
+/// v1 DELETE `/content/{id}/label/{label}`.
+pub async fn v1_remove_path(Extension(ctx): Extension<Ctx>, IdAndName(id, name): IdAndName) -> Result<Response, ApiError> {
+    remove(&ctx, id, &name)
+}

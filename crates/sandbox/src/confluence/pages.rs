@@ -1,0 +1,450 @@
+//! Pages and blog posts (v2): list, get (with body formats and old versions), create, update
+//! (version + 1 or the real 409), delete to trash and purge, versions, space listings.
+
+use super::render::{body_format, body_in, content_v2, label_v2, ts, version_v2, with_base};
+use crate::errors::{json_response, ApiError};
+use crate::guard::{Cost, Ctx};
+use crate::pagination::{list_response, next_link, paginate, sort_items, PageReq, SortKey};
+use crate::params::{Id, Ids2, JsonBody, Params};
+use crate::state::model::{Content, ContentKind, Status};
+use crate::state::site::{ContentUpdate, NewContent, SiteData};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Statuses a request asks for (`status`, array); `default` when absent.
+pub fn statuses(p: &Params, default: &[Status]) -> Result<Vec<Status>, ApiError> {
+    let asked = p.all("status");
+    if asked.is_empty() {
+        return Ok(default.to_vec());
+    }
+    asked
+        .into_iter()
+        .map(|s| {
+            Status::parse(s).ok_or_else(|| {
+                ApiError::invalid_param(format!(
+                    "Query parameter `status` has unsupported value `{s}`: expected current, archived, trashed, deleted or draft"
+                ))
+            })
+        })
+        .collect()
+}
+
+const LISTED: &[Status] = &[Status::Current, Status::Archived];
+
+/// Content of `kind` with id `id`, if the request may see it (404 otherwise, as Confluence).
+pub fn find<'a>(data: &'a SiteData, id: u64, kind: ContentKind, allowed: &[Status]) -> Result<&'a Content, ApiError> {
+    data.contents
+        .get(&id)
+        .filter(|c| c.kind == kind && allowed.contains(&c.status))
+        .ok_or_else(ApiError::not_found)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SortField {
+    Id,
+    Created,
+    Modified,
+    Title,
+}
+
+fn sort_of(p: &Params) -> Result<(SortField, bool), ApiError> {
+    let s = p.get("sort").unwrap_or("id");
+    let (desc, name) = match s.strip_prefix('-') {
+        Some(n) => (true, n),
+        None => (false, s),
+    };
+    let f = match name {
+        "id" => SortField::Id,
+        "created-date" => SortField::Created,
+        "modified-date" => SortField::Modified,
+        "title" => SortField::Title,
+        _ => {
+            return Err(ApiError::invalid_param(format!(
+                "Query parameter `sort` has unsupported value `{s}`: expected id, created-date, modified-date or title, with - for descending"
+            )))
+        }
+    };
+    Ok((f, desc))
+}
+
+fn key_of(c: &Content, f: SortField) -> SortKey {
+    match f {
+        SortField::Id => SortKey::None,
+        SortField::Created => SortKey::Int(c.created_at.timestamp_millis()),
+        SortField::Modified => SortKey::Int(c.current().created_at.timestamp_millis()),
+        SortField::Title => SortKey::Str(c.title().to_string()),
+    }
+}
+
+/// Lists content matching `keep`, sorted and paged as the request asks.
+fn list_filtered(ctx: &Ctx, p: &Params, keep: impl Fn(&Content) -> bool) -> Result<Response, ApiError> {
+    let req = PageReq::from_params(p, 25, 250)?;
+    let (field, desc) = sort_of(p)?;
+    let format = body_format(p, true)?;
+    let data = ctx.site.data.read();
+    let (page, next) = if field == SortField::Id {
+        // Fast path: the store is ordered by id, so stream from the cursor.
+        let after = req.cursor.as_ref().map(|c| c.id);
+        let iter: Box<dyn Iterator<Item = &Content>> = match (desc, after) {
+            (false, Some(a)) => Box::new(data.contents.range(a + 1..).map(|(_, c)| c)),
+            (false, None) => Box::new(data.contents.values()),
+            (true, Some(a)) => Box::new(data.contents.range(..a).rev().map(|(_, c)| c)),
+            (true, None) => Box::new(data.contents.values().rev()),
+        };
+        let mut items: Vec<&Content> = iter.filter(|c| keep(c)).take(req.limit + 1).collect();
+        let more = items.len() > req.limit;
+        items.truncate(req.limit);
+        let next = more.then(|| items.last().map(|c| crate::pagination::Cursor { key: SortKey::None, id: c.id })).flatten();
+        (items, next)
+    } else {
+        let mut all: Vec<(SortKey, u64, &Content)> = data
+            .contents
+            .values()
+            .filter(|c| keep(c))
+            .map(|c| (key_of(c, field), c.id, c))
+            .collect();
+        sort_items(&mut all, desc);
+        paginate(all, desc, &req)
+    };
+    let results = page
+        .iter()
+        .map(|c| content_v2(&data, c, c.current(), format.as_deref()))
+        .collect();
+    let next = next.map(|c| next_link(&ctx.rel_path, p, req.limit, &c));
+    Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
+}
+
+async fn list(ctx: Ctx, p: Params, kind: ContentKind) -> Result<Response, ApiError> {
+    let st = statuses(&p, LISTED)?;
+    let ids = p.ids("id")?;
+    let spaces = p.ids("space-id")?;
+    let title = p.get("title").map(str::to_string);
+    list_filtered(&ctx, &p, |c| {
+        c.kind == kind
+            && st.contains(&c.status)
+            && (ids.is_empty() || ids.contains(&c.id))
+            && (spaces.is_empty() || spaces.contains(&c.space_id))
+            && title.as_deref().is_none_or(|t| c.title() == t)
+    })
+}
+
+pub async fn list_pages(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response, ApiError> {
+    list(ctx, p, ContentKind::Page).await
+}
+
+pub async fn list_blogposts(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response, ApiError> {
+    list(ctx, p, ContentKind::BlogPost).await
+}
+
+/// `/spaces/{id}/pages` (`depth=root|all`) and `/spaces/{id}/blogposts`.
+async fn in_space(ctx: Ctx, space: u64, p: Params, kind: ContentKind) -> Result<Response, ApiError> {
+    if !ctx.site.data.read().spaces.contains_key(&space) {
+        return Err(ApiError::not_found());
+    }
+    let st = statuses(&p, LISTED)?;
+    let root_only = match p.get("depth") {
+        None | Some("all") => false,
+        Some("root") => true,
+        Some(d) => return Err(ApiError::invalid_param(format!("Query parameter `depth` must be root or all, got `{d}`"))),
+    };
+    let title = p.get("title").map(str::to_string);
+    list_filtered(&ctx, &p, |c| {
+        c.kind == kind
+            && c.space_id == space
+            && st.contains(&c.status)
+            && (!root_only || c.parent_id.is_none())
+            && title.as_deref().is_none_or(|t| c.title() == t)
+    })
+}
+
+pub async fn space_pages(Extension(ctx): Extension<Ctx>, Id(space): Id, p: Params) -> Result<Response, ApiError> {
+    in_space(ctx, space, p, ContentKind::Page).await
+}
+
+pub async fn space_blogposts(Extension(ctx): Extension<Ctx>, Id(space): Id, p: Params) -> Result<Response, ApiError> {
+    in_space(ctx, space, p, ContentKind::BlogPost).await
+}
+
+fn small_list(results: Vec<Value>, self_link: String) -> Value {
+    json!({"results": results, "meta": {"hasMore": false, "cursor": ""}, "_links": {"self": self_link}})
+}
+
+async fn get(ctx: Ctx, id: u64, p: Params, kind: ContentKind) -> Result<Response, ApiError> {
+    let mut allowed = statuses(&p, LISTED)?;
+    if p.flag("get-draft") {
+        allowed.push(Status::Draft);
+    }
+    let format = body_format(&p, false)?;
+    let data = ctx.site.data.read();
+    let c = find(&data, id, kind, &allowed)?;
+    let v = match p.num::<u32>("version")? {
+        None => c.current(),
+        Some(n) => c.versions.iter().find(|v| v.number == n).ok_or_else(ApiError::not_found)?,
+    };
+    let mut out = content_v2(&data, c, v, format.as_deref());
+    let api = &ctx.rel_path;
+    if p.flag("include-labels") {
+        let labels = c.labels.iter().filter_map(|l| data.labels.get(l)).map(label_v2).collect();
+        out["labels"] = small_list(labels, format!("{api}/labels"));
+    }
+    if p.flag("include-properties") {
+        let props = data.properties.values().filter(|pr| pr.content_id == id).map(super::properties::property_v2).collect();
+        out["properties"] = small_list(props, format!("{api}/properties"));
+    }
+    if p.flag("include-versions") {
+        let versions = c.versions.iter().rev().take(50).map(version_v2).collect();
+        out["versions"] = small_list(versions, format!("{api}/versions"));
+    }
+    let mut resp = json_response(StatusCode::OK, &with_base(out, &ctx.site.wiki_base()));
+    resp.extensions_mut().insert(Cost(1));
+    Ok(resp)
+}
+
+pub async fn get_page(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+    get(ctx, id, p, ContentKind::Page).await
+}
+
+pub async fn get_blogpost(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+    get(ctx, id, p, ContentKind::BlogPost).await
+}
+
+#[derive(Deserialize)]
+pub struct BodyIn {
+    representation: String,
+    value: String,
+}
+
+/// Ids arrive as strings in Confluence's JSON, but numbers are accepted too.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum IdIn {
+    S(String),
+    N(u64),
+}
+
+impl IdIn {
+    pub fn get(&self, field: &str) -> Result<u64, ApiError> {
+        match self {
+            IdIn::N(n) => Ok(*n),
+            IdIn::S(s) => s.parse().map_err(|_| ApiError::bad_request(format!("`{field}` must be a numeric id, got `{s}`"))),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateIn {
+    space_id: Option<IdIn>,
+    status: Option<String>,
+    title: Option<String>,
+    parent_id: Option<IdIn>,
+    body: Option<BodyIn>,
+}
+
+fn write_status(s: Option<&str>) -> Result<Status, ApiError> {
+    match s.unwrap_or("current") {
+        "current" => Ok(Status::Current),
+        "draft" => Ok(Status::Draft),
+        other => Err(ApiError::bad_request(format!("status `{other}` cannot be written: use current or draft"))),
+    }
+}
+
+fn stored_body(b: Option<&BodyIn>) -> Result<Option<crate::state::model::Body>, ApiError> {
+    b.map(|b| super::render::store_body(&b.representation, &b.value)).transpose()
+}
+
+/// Renders content after a write, with its body in the stored representation.
+fn written(ctx: &Ctx, data: &SiteData, id: u64, status: StatusCode) -> Result<Response, ApiError> {
+    let c = data.contents.get(&id).ok_or_else(ApiError::not_found)?;
+    let rep = c.current().body.representation.clone();
+    let out = content_v2(data, c, c.current(), Some(&rep));
+    Ok(json_response(status, &with_base(out, &ctx.site.wiki_base())))
+}
+
+async fn create(ctx: Ctx, input: CreateIn, kind: ContentKind) -> Result<Response, ApiError> {
+    let space_id = input
+        .space_id
+        .as_ref()
+        .ok_or_else(|| ApiError::bad_request("spaceId is required"))?
+        .get("spaceId")?;
+    let status = write_status(input.status.as_deref())?;
+    let body = stored_body(input.body.as_ref())?.unwrap_or(crate::state::model::Body {
+        representation: "storage".into(),
+        value: String::new(),
+    });
+    let parent_id = input.parent_id.as_ref().map(|p| p.get("parentId")).transpose()?;
+    let mut data = ctx.site.data.write();
+    let id = data.create_content(
+        NewContent {
+            kind,
+            space_id,
+            parent_id,
+            title: input.title.unwrap_or_default(),
+            body,
+            status,
+            author_id: ctx.grant.account_id.clone(),
+        },
+        ctx.now,
+    )?;
+    super::tasks::sync_tasks(&mut data, id, &ctx.grant.account_id, ctx.now);
+    ctx.site.reindex(&data, id, ctx.index_visible_at());
+    written(&ctx, &data, id, StatusCode::OK)
+}
+
+pub async fn create_page(Extension(ctx): Extension<Ctx>, JsonBody(input): JsonBody<CreateIn>) -> Result<Response, ApiError> {
+    create(ctx, input, ContentKind::Page).await
+}
+
+pub async fn create_blogpost(Extension(ctx): Extension<Ctx>, JsonBody(input): JsonBody<CreateIn>) -> Result<Response, ApiError> {
+    create(ctx, input, ContentKind::BlogPost).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionIn {
+    pub number: Option<u32>,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub minor_edit: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateIn {
+    id: Option<IdIn>,
+    status: Option<String>,
+    title: Option<String>,
+    body: Option<BodyIn>,
+    version: Option<VersionIn>,
+    parent_id: Option<IdIn>,
+}
+
+async fn update(ctx: Ctx, id: u64, input: UpdateIn, kind: ContentKind) -> Result<Response, ApiError> {
+    if let Some(given) = &input.id {
+        if given.get("id")? != id {
+            return Err(ApiError::bad_request(format!("Body id does not match the id {id} in the path")));
+        }
+    }
+    let version = input
+        .version
+        .as_ref()
+        .and_then(|v| v.number)
+        .ok_or_else(|| ApiError::bad_request("version.number is required: send the current version number plus one"))?;
+    let status = write_status(input.status.as_deref())?;
+    let title = input.title.clone().ok_or_else(|| ApiError::bad_request("title is required"))?;
+    let body = stored_body(input.body.as_ref())?;
+    let parent_id = input.parent_id.as_ref().map(|p| p.get("parentId")).transpose()?;
+    let mut data = ctx.site.data.write();
+    find(&data, id, kind, &[Status::Current, Status::Draft, Status::Archived])?;
+    let (message, minor_edit) = input.version.map(|v| (v.message, v.minor_edit)).unwrap_or_default();
+    data.update_content(
+        id,
+        ContentUpdate { title, body, status, version, message, minor_edit, parent_id, author_id: ctx.grant.account_id.clone() },
+        ctx.now,
+    )?;
+    super::tasks::sync_tasks(&mut data, id, &ctx.grant.account_id, ctx.now);
+    ctx.site.reindex(&data, id, ctx.index_visible_at());
+    // A move changes the ancestors of the whole subtree.
+    for (d, _) in data.descendants(id, u32::MAX) {
+        ctx.site.reindex(&data, d, ctx.index_visible_at());
+    }
+    written(&ctx, &data, id, StatusCode::OK)
+}
+
+pub async fn update_page(Extension(ctx): Extension<Ctx>, Id(id): Id, JsonBody(input): JsonBody<UpdateIn>) -> Result<Response, ApiError> {
+    update(ctx, id, input, ContentKind::Page).await
+}
+
+pub async fn update_blogpost(Extension(ctx): Extension<Ctx>, Id(id): Id, JsonBody(input): JsonBody<UpdateIn>) -> Result<Response, ApiError> {
+    update(ctx, id, input, ContentKind::BlogPost).await
+}
+
+async fn delete(ctx: Ctx, id: u64, p: Params, kind: ContentKind) -> Result<Response, ApiError> {
+    let mut data = ctx.site.data.write();
+    find(&data, id, kind, &[Status::Current, Status::Draft, Status::Archived, Status::Trashed])?;
+    data.delete_content(id, p.flag("purge"))?;
+    ctx.site.reindex(&data, id, ctx.index_visible_at());
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn delete_page(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+    delete(ctx, id, p, ContentKind::Page).await
+}
+
+pub async fn delete_blogpost(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+    delete(ctx, id, p, ContentKind::BlogPost).await
+}
+
+async fn versions(ctx: Ctx, id: u64, p: Params, kind: ContentKind) -> Result<Response, ApiError> {
+    let req = PageReq::from_params(&p, 25, 250)?;
+    let format = body_format(&p, true)?;
+    let desc = match p.get("sort").unwrap_or("-modified-date") {
+        "-modified-date" => true,
+        "modified-date" => false,
+        s => return Err(ApiError::invalid_param(format!("Query parameter `sort` must be modified-date or -modified-date, got `{s}`"))),
+    };
+    let data = ctx.site.data.read();
+    let c = find(&data, id, kind, LISTED)?;
+    let mut items: Vec<_> = c.versions.iter().map(|v| (SortKey::Int(v.number as i64), v.number as u64, v)).collect();
+    sort_items(&mut items, desc);
+    let (page, next) = paginate(items, desc, &req);
+    let entity = if kind == ContentKind::Page { "page" } else { "blogpost" };
+    let results = page
+        .iter()
+        .map(|v| {
+            let mut out = version_v2(v);
+            let mut e = json!({"id": c.id.to_string(), "title": v.title});
+            if let Some(f) = &format {
+                e["body"] = json!({ f.as_str(): body_in(&v.body, f) });
+            }
+            out[entity] = e;
+            out
+        })
+        .collect();
+    let next = next.map(|c| next_link(&ctx.rel_path, &p, req.limit, &c));
+    Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
+}
+
+pub async fn page_versions(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+    versions(ctx, id, p, ContentKind::Page).await
+}
+
+pub async fn blogpost_versions(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+    versions(ctx, id, p, ContentKind::BlogPost).await
+}
+
+async fn version(ctx: Ctx, id: u64, n: u64, kind: ContentKind) -> Result<Response, ApiError> {
+    let data = ctx.site.data.read();
+    let c = find(&data, id, kind, LISTED)?;
+    let v = c.versions.iter().find(|v| v.number as u64 == n).ok_or_else(ApiError::not_found)?;
+    let mut out = json!({
+        "number": v.number,
+        "authorId": v.author_id,
+        "message": v.message,
+        "createdAt": ts(v.created_at),
+        "minorEdit": v.minor_edit,
+        "contentTypeModified": false,
+        "collaborators": [v.author_id],
+    });
+    if v.number > 1 {
+        out["prevVersion"] = json!(v.number - 1);
+    }
+    if v.number < c.current().number {
+        out["nextVersion"] = json!(v.number + 1);
+    }
+    let mut resp = json_response(StatusCode::OK, &out);
+    resp.extensions_mut().insert(Cost(1));
+    Ok(resp)
+}
+
+pub async fn page_version(Extension(ctx): Extension<Ctx>, Ids2(id, n): Ids2) -> Result<Response, ApiError> {
+    version(ctx, id, n, ContentKind::Page).await
+}
+
+pub async fn blogpost_version(Extension(ctx): Extension<Ctx>, Ids2(id, n): Ids2) -> Result<Response, ApiError> {
+    version(ctx, id, n, ContentKind::BlogPost).await
+}

@@ -1,0 +1,174 @@
+//! Content properties (v2) of pages and blog posts: list, create (409 on a duplicate key), get,
+//! update (version + 1 or 409), delete.
+
+use super::pages::{find, VersionIn};
+use super::render::ts;
+use crate::errors::{json_response, ApiError};
+use crate::guard::{Cost, Ctx};
+use crate::pagination::{list_response, next_link, paginate, sort_items, PageReq, SortKey};
+use crate::params::{Id, Ids2, JsonBody, Params};
+use crate::state::model::{ContentKind, Property, Status};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn property_v2(p: &Property) -> Value {
+    json!({
+        "id": p.id.to_string(),
+        "key": p.key,
+        "value": p.value,
+        "version": {"createdAt": ts(p.version_at), "message": p.version_message, "number": p.version,
+                    "minorEdit": false, "authorId": p.author_id},
+    })
+}
+
+const OPEN: &[Status] = &[Status::Current, Status::Archived, Status::Draft];
+
+fn list(ctx: &Ctx, id: u64, p: &Params, kind: ContentKind) -> Result<Response, ApiError> {
+    let req = PageReq::from_params(p, 25, 250)?;
+    let key = p.get("key");
+    let sort = p.get("sort").unwrap_or("key");
+    let (desc, field) = sort.strip_prefix('-').map_or((false, sort), |f| (true, f));
+    let keyf: fn(&Property) -> SortKey = match field {
+        "key" => |p| SortKey::Str(p.key.clone()),
+        "id" => |_| SortKey::None,
+        _ => return Err(ApiError::invalid_param(format!("Query parameter `sort` has unsupported value `{sort}`: expected key or id"))),
+    };
+    let data = ctx.site.data.read();
+    find(&data, id, kind, OPEN)?;
+    let mut items: Vec<_> = data
+        .properties
+        .values()
+        .filter(|pr| pr.content_id == id && key.is_none_or(|k| pr.key == k))
+        .map(|pr| (keyf(pr), pr.id, pr))
+        .collect();
+    sort_items(&mut items, desc);
+    let (page, next) = paginate(items, desc, &req);
+    let results = page.into_iter().map(property_v2).collect();
+    let next = next.map(|c| next_link(&ctx.rel_path, p, req.limit, &c));
+    Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
+}
+
+pub async fn page_list(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+    list(&ctx, id, &p, ContentKind::Page)
+}
+pub async fn blogpost_list(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+    list(&ctx, id, &p, ContentKind::BlogPost)
+}
+
+#[derive(Deserialize)]
+pub struct CreateIn {
+    key: Option<String>,
+    value: Option<Value>,
+}
+
+fn create(ctx: &Ctx, id: u64, input: CreateIn, kind: ContentKind) -> Result<Response, ApiError> {
+    let key = input.key.filter(|k| !k.is_empty()).ok_or_else(|| ApiError::bad_request("key is required"))?;
+    if key.len() > 255 {
+        return Err(ApiError::bad_request("key must be at most 255 characters"));
+    }
+    let value = input.value.unwrap_or(Value::Null);
+    let mut data = ctx.site.data.write();
+    find(&data, id, kind, OPEN)?;
+    if data.properties.values().any(|p| p.content_id == id && p.key == key) {
+        return Err(ApiError::conflict(format!("Cannot create property with key `{key}`: a property with this key already exists on content {id}")));
+    }
+    let pid = data.next_id();
+    let prop = Property {
+        id: pid,
+        content_id: id,
+        key,
+        value,
+        version: 1,
+        version_at: ctx.now,
+        version_message: String::new(),
+        author_id: ctx.grant.account_id.clone(),
+    };
+    let out = property_v2(&prop);
+    data.properties.insert(pid, prop);
+    Ok(json_response(StatusCode::OK, &out))
+}
+
+pub async fn page_create(Extension(ctx): Extension<Ctx>, Id(id): Id, JsonBody(input): JsonBody<CreateIn>) -> Result<Response, ApiError> {
+    create(&ctx, id, input, ContentKind::Page)
+}
+pub async fn blogpost_create(Extension(ctx): Extension<Ctx>, Id(id): Id, JsonBody(input): JsonBody<CreateIn>) -> Result<Response, ApiError> {
+    create(&ctx, id, input, ContentKind::BlogPost)
+}
+
+fn get(ctx: &Ctx, id: u64, pid: u64, kind: ContentKind) -> Result<Response, ApiError> {
+    let data = ctx.site.data.read();
+    find(&data, id, kind, OPEN)?;
+    let prop = data.properties.get(&pid).filter(|p| p.content_id == id).ok_or_else(ApiError::not_found)?;
+    let mut resp = json_response(StatusCode::OK, &property_v2(prop));
+    resp.extensions_mut().insert(Cost(1));
+    Ok(resp)
+}
+
+pub async fn page_get(Extension(ctx): Extension<Ctx>, Ids2(id, pid): Ids2) -> Result<Response, ApiError> {
+    get(&ctx, id, pid, ContentKind::Page)
+}
+pub async fn blogpost_get(Extension(ctx): Extension<Ctx>, Ids2(id, pid): Ids2) -> Result<Response, ApiError> {
+    get(&ctx, id, pid, ContentKind::BlogPost)
+}
+
+#[derive(Deserialize)]
+pub struct UpdateIn {
+    key: Option<String>,
+    value: Option<Value>,
+    version: Option<VersionIn>,
+}
+
+fn update(ctx: &Ctx, id: u64, pid: u64, input: UpdateIn, kind: ContentKind) -> Result<Response, ApiError> {
+    let number = input
+        .version
+        .as_ref()
+        .and_then(|v| v.number)
+        .ok_or_else(|| ApiError::bad_request("version.number is required: send the current version number plus one"))?;
+    let mut data = ctx.site.data.write();
+    find(&data, id, kind, OPEN)?;
+    let prop = data.properties.get_mut(&pid).filter(|p| p.content_id == id).ok_or_else(ApiError::not_found)?;
+    if number != prop.version + 1 {
+        return Err(ApiError::conflict(format!(
+            "Version must be incremented when updating a property. Current Version: [{}]. Provided version: [{number}]",
+            prop.version
+        )));
+    }
+    if let Some(k) = input.key.filter(|k| *k != prop.key) {
+        return Err(ApiError::bad_request(format!("The key of a property cannot change (was `{}`, got `{k}`)", prop.key)));
+    }
+    prop.value = input.value.unwrap_or(Value::Null);
+    prop.version = number;
+    prop.version_at = ctx.now;
+    prop.version_message = input.version.map(|v| v.message).unwrap_or_default();
+    prop.author_id = ctx.grant.account_id.clone();
+    Ok(json_response(StatusCode::OK, &property_v2(prop)))
+}
+
+pub async fn page_update(Extension(ctx): Extension<Ctx>, Ids2(id, pid): Ids2, JsonBody(input): JsonBody<UpdateIn>) -> Result<Response, ApiError> {
+    update(&ctx, id, pid, input, ContentKind::Page)
+}
+pub async fn blogpost_update(Extension(ctx): Extension<Ctx>, Ids2(id, pid): Ids2, JsonBody(input): JsonBody<UpdateIn>) -> Result<Response, ApiError> {
+    update(&ctx, id, pid, input, ContentKind::BlogPost)
+}
+
+fn delete(ctx: &Ctx, id: u64, pid: u64, kind: ContentKind) -> Result<Response, ApiError> {
+    let mut data = ctx.site.data.write();
+    find(&data, id, kind, OPEN)?;
+    match data.properties.get(&pid) {
+        Some(p) if p.content_id == id => {
+            data.properties.remove(&pid);
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+pub async fn page_delete(Extension(ctx): Extension<Ctx>, Ids2(id, pid): Ids2) -> Result<Response, ApiError> {
+    delete(&ctx, id, pid, ContentKind::Page)
+}
+pub async fn blogpost_delete(Extension(ctx): Extension<Ctx>, Ids2(id, pid): Ids2) -> Result<Response, ApiError> {
+    delete(&ctx, id, pid, ContentKind::BlogPost)
+}

@@ -1,0 +1,538 @@
+//! A useful subset of CQL: fields `type`, `space` (`space.key`), `title`, `text`, `label`,
+//! `creator`, `contributor`, `created`, `lastmodified`, `id`, `parent`, `ancestor`; operators
+//! `= != ~ !~ > >= < <= in, not in`; `and`, `or`, `not`, parentheses; `order by`.
+//! Dates are minute-granular and read in the user's time zone, like Confluence's.
+
+use super::index::SearchDoc;
+use crate::state::model::Status;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    Str(String),
+    Op(&'static str),
+    LParen,
+    RParen,
+    Comma,
+}
+
+fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            c if c.is_whitespace() => i += 1,
+            '(' => {
+                out.push(Tok::LParen);
+                i += 1
+            }
+            ')' => {
+                out.push(Tok::RParen);
+                i += 1
+            }
+            ',' => {
+                out.push(Tok::Comma);
+                i += 1
+            }
+            '"' | '\'' => {
+                let q = c;
+                let mut v = String::new();
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => return Err("unterminated string".into()),
+                        Some('\\') => {
+                            if let Some(n) = chars.get(i + 1) {
+                                v.push(*n);
+                            }
+                            i += 2;
+                        }
+                        Some(ch) if *ch == q => {
+                            i += 1;
+                            break;
+                        }
+                        Some(ch) => {
+                            v.push(*ch);
+                            i += 1
+                        }
+                    }
+                }
+                out.push(Tok::Str(v));
+            }
+            '!' | '>' | '<' | '=' | '~' => {
+                let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
+                let op = match two.as_str() {
+                    "!=" => "!=",
+                    "!~" => "!~",
+                    ">=" => ">=",
+                    "<=" => "<=",
+                    _ => match c {
+                        '>' => ">",
+                        '<' => "<",
+                        '=' => "=",
+                        '~' => "~",
+                        _ => return Err(format!("unexpected `{c}`")),
+                    },
+                };
+                i += op.len();
+                out.push(Tok::Op(op));
+            }
+            _ => {
+                let mut w = String::new();
+                while let Some(&ch) = chars.get(i) {
+                    if ch.is_whitespace() || "()\",'!<>=~".contains(ch) {
+                        break;
+                    }
+                    w.push(ch);
+                    i += 1;
+                }
+                out.push(Tok::Word(w));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Text(String),
+    Func(String, Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Clause { field: String, op: String, values: Vec<Value> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub expr: Expr,
+    /// (field, descending)
+    pub order: Vec<(String, bool)>,
+}
+
+const FIELDS: &[&str] = &[
+    "type", "space", "space.key", "title", "text", "label", "creator", "contributor", "created", "lastmodified", "id",
+    "parent", "ancestor", "content",
+];
+const ORDER_FIELDS: &[&str] = &["created", "lastmodified", "title", "id"];
+
+struct Parser {
+    toks: Vec<Tok>,
+    pos: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos)
+    }
+    fn next(&mut self) -> Option<Tok> {
+        let t = self.toks.get(self.pos).cloned();
+        self.pos += 1;
+        t
+    }
+    fn keyword(&self, kw: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Word(w)) if w.eq_ignore_ascii_case(kw))
+    }
+    fn or(&mut self) -> Result<Expr, String> {
+        let mut left = self.and()?;
+        while self.keyword("or") {
+            self.pos += 1;
+            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+    fn and(&mut self) -> Result<Expr, String> {
+        let mut left = self.not()?;
+        while self.keyword("and") {
+            self.pos += 1;
+            left = Expr::And(Box::new(left), Box::new(self.not()?));
+        }
+        Ok(left)
+    }
+    fn not(&mut self) -> Result<Expr, String> {
+        if self.keyword("not") {
+            self.pos += 1;
+            return Ok(Expr::Not(Box::new(self.not()?)));
+        }
+        self.primary()
+    }
+    fn primary(&mut self) -> Result<Expr, String> {
+        if self.peek() == Some(&Tok::LParen) {
+            self.pos += 1;
+            let e = self.or()?;
+            return match self.next() {
+                Some(Tok::RParen) => Ok(e),
+                _ => Err("missing `)`".into()),
+            };
+        }
+        let field = match self.next() {
+            Some(Tok::Word(w)) => w.to_ascii_lowercase(),
+            other => return Err(format!("expected a field name, found {}", describe(other.as_ref()))),
+        };
+        if !FIELDS.contains(&field.as_str()) {
+            return Err(format!("field `{field}` is not supported by the sandbox (supported: {})", FIELDS.join(", ")));
+        }
+        let op = match self.next() {
+            Some(Tok::Op(o)) => o.to_string(),
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("in") => "in".into(),
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("not") => match self.next() {
+                Some(Tok::Word(w2)) if w2.eq_ignore_ascii_case("in") => "not in".into(),
+                _ => return Err("expected `in` after `not`".into()),
+            },
+            other => return Err(format!("expected an operator after `{field}`, found {}", describe(other.as_ref()))),
+        };
+        let values = if op == "in" || op == "not in" {
+            if self.next() != Some(Tok::LParen) {
+                return Err(format!("expected `(` after `{op}`"));
+            }
+            let mut vals = vec![self.value()?];
+            loop {
+                match self.next() {
+                    Some(Tok::Comma) => vals.push(self.value()?),
+                    Some(Tok::RParen) => break,
+                    _ => return Err("expected `,` or `)` in a list".into()),
+                }
+            }
+            vals
+        } else {
+            vec![self.value()?]
+        };
+        Ok(Expr::Clause { field, op, values })
+    }
+    fn value(&mut self) -> Result<Value, String> {
+        match self.next() {
+            Some(Tok::Str(s)) => Ok(Value::Text(s)),
+            Some(Tok::Word(w)) => {
+                if self.peek() == Some(&Tok::LParen) {
+                    self.pos += 1;
+                    let mut args = Vec::new();
+                    loop {
+                        match self.next() {
+                            Some(Tok::RParen) => break,
+                            Some(Tok::Comma) => {}
+                            Some(Tok::Str(s)) | Some(Tok::Word(s)) => args.push(s),
+                            _ => return Err(format!("bad arguments to `{w}()`")),
+                        }
+                    }
+                    Ok(Value::Func(w.to_ascii_lowercase(), args))
+                } else {
+                    Ok(Value::Text(w))
+                }
+            }
+            other => Err(format!("expected a value, found {}", describe(other.as_ref()))),
+        }
+    }
+}
+
+fn describe(t: Option<&Tok>) -> String {
+    match t {
+        None => "the end of the query".into(),
+        Some(Tok::Word(w)) => format!("`{w}`"),
+        Some(Tok::Str(s)) => format!("\"{s}\""),
+        Some(Tok::Op(o)) => format!("`{o}`"),
+        Some(Tok::LParen) => "`(`".into(),
+        Some(Tok::RParen) => "`)`".into(),
+        Some(Tok::Comma) => "`,`".into(),
+    }
+}
+
+/// Parses a CQL query; errors say what was expected where.
+pub fn parse(cql: &str) -> Result<Query, String> {
+    let mut toks = tokenize(cql)?;
+    // Split off `order by ...`.
+    let mut order = Vec::new();
+    let ob = toks.windows(2).position(|w| {
+        matches!((&w[0], &w[1]), (Tok::Word(a), Tok::Word(b)) if a.eq_ignore_ascii_case("order") && b.eq_ignore_ascii_case("by"))
+    });
+    if let Some(pos) = ob {
+        let tail: Vec<Tok> = toks.drain(pos..).skip(2).collect();
+        for part in tail.split(|t| *t == Tok::Comma) {
+            match part {
+                [Tok::Word(f)] => order.push((f.to_ascii_lowercase(), false)),
+                [Tok::Word(f), Tok::Word(d)] if d.eq_ignore_ascii_case("asc") || d.eq_ignore_ascii_case("desc") => {
+                    order.push((f.to_ascii_lowercase(), d.eq_ignore_ascii_case("desc")))
+                }
+                _ => return Err("`order by` expects fields with optional asc or desc".into()),
+            }
+        }
+        if let Some((f, _)) = order.iter().find(|(f, _)| !ORDER_FIELDS.contains(&f.as_str())) {
+            return Err(format!("cannot order by `{f}` (use {})", ORDER_FIELDS.join(", ")));
+        }
+    }
+    if toks.is_empty() {
+        return Err("the query has no conditions".into());
+    }
+    let mut p = Parser { toks, pos: 0 };
+    let expr = p.or()?;
+    if p.pos < p.toks.len() {
+        return Err(format!("unexpected {} after a complete condition (missing `and`/`or`?)", describe(p.peek())));
+    }
+    Ok(Query { expr, order })
+}
+
+/// What evaluation needs besides the document.
+pub struct EvalCtx {
+    pub now: DateTime<Utc>,
+    pub tz: Tz,
+    pub current_user: String,
+}
+
+/// A half-open time interval [start, end).
+type Span = (DateTime<Utc>, DateTime<Utc>);
+
+fn local_to_utc(tz: Tz, naive: NaiveDateTime) -> Option<DateTime<Utc>> {
+    tz.from_local_datetime(&naive).earliest().map(|d| d.with_timezone(&Utc))
+}
+
+fn parse_date(s: &str, tz: Tz) -> Option<Span> {
+    let s = s.trim();
+    for f in ["%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, f) {
+            let start = local_to_utc(tz, n)?;
+            return Some((start, start + Duration::minutes(1)));
+        }
+    }
+    for f in ["%Y/%m/%d", "%Y-%m-%d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(s, f) {
+            let start = local_to_utc(tz, d.and_hms_opt(0, 0, 0)?)?;
+            return Some((start, start + Duration::days(1)));
+        }
+    }
+    None
+}
+
+/// Applies an offset like `-4d`, `+2h`, `-30m`, `-1w`, `-1M`, `-1y`.
+fn offset(t: DateTime<Utc>, arg: Option<&String>) -> Result<DateTime<Utc>, String> {
+    let Some(a) = arg.map(|a| a.trim()).filter(|a| !a.is_empty()) else { return Ok(t) };
+    let (sign, rest) = match a.strip_prefix('-') {
+        Some(r) => (-1, r),
+        None => (1, a.strip_prefix('+').unwrap_or(a)),
+    };
+    let split = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let n: i64 = rest[..split].parse().map_err(|_| format!("bad offset `{a}`"))?;
+    let n = n * sign;
+    Ok(match &rest[split..] {
+        "m" => t + Duration::minutes(n),
+        "h" => t + Duration::hours(n),
+        "d" | "" => t + Duration::days(n),
+        "w" => t + Duration::weeks(n),
+        "M" => t + Duration::days(30 * n),
+        "y" => t + Duration::days(365 * n),
+        u => return Err(format!("bad offset unit `{u}` in `{a}` (use m, h, d, w, M, y)")),
+    })
+}
+
+fn func_time(name: &str, args: &[String], ctx: &EvalCtx) -> Result<Span, String> {
+    let local = ctx.now.with_timezone(&ctx.tz);
+    let day_start = |d: NaiveDate| local_to_utc(ctx.tz, d.and_hms_opt(0, 0, 0).unwrap_or_default()).unwrap_or(ctx.now);
+    let base = match name {
+        "now" => ctx.now,
+        "startofday" => day_start(local.date_naive()),
+        "startofweek" => day_start(local.date_naive() - Duration::days(local.weekday().num_days_from_sunday() as i64)),
+        "startofmonth" => day_start(local.date_naive().with_day(1).unwrap_or(local.date_naive())),
+        "startofyear" => day_start(local.date_naive().with_ordinal(1).unwrap_or(local.date_naive())),
+        other => return Err(format!("function `{other}()` is not supported for dates")),
+    };
+    let t = offset(base, args.first())?;
+    let t = t.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(t);
+    Ok((t, t + Duration::minutes(1)))
+}
+
+fn resolve_time(v: &Value, ctx: &EvalCtx) -> Result<Span, String> {
+    match v {
+        Value::Text(s) => parse_date(s, ctx.tz)
+            .ok_or_else(|| format!("`{s}` is not a date: use \"yyyy-MM-dd HH:mm\", \"yyyy/MM/dd HH:mm\" or \"yyyy-MM-dd\" (in the user's time zone)")),
+        Value::Func(n, a) => func_time(n, a, ctx),
+    }
+}
+
+fn resolve_text(v: &Value, ctx: &EvalCtx) -> Result<String, String> {
+    match v {
+        Value::Text(s) => Ok(s.clone()),
+        Value::Func(n, _) if n == "currentuser" => Ok(ctx.current_user.clone()),
+        Value::Func(n, _) => Err(format!("function `{n}()` is not supported here")),
+    }
+}
+
+/// Validates values once (dates, functions) so that evaluation cannot fail half-way.
+pub fn check(q: &Query, ctx: &EvalCtx) -> Result<(), String> {
+    fn walk(e: &Expr, ctx: &EvalCtx) -> Result<(), String> {
+        match e {
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                walk(a, ctx)?;
+                walk(b, ctx)
+            }
+            Expr::Not(a) => walk(a, ctx),
+            Expr::Clause { field, op, values } => {
+                let date = field == "created" || field == "lastmodified";
+                for v in values {
+                    if date {
+                        resolve_time(v, ctx)?;
+                    } else {
+                        resolve_text(v, ctx)?;
+                    }
+                }
+                let allowed: &[&str] = match field.as_str() {
+                    "created" | "lastmodified" => &["=", "!=", ">", ">=", "<", "<=", "in", "not in"],
+                    "title" | "text" => &["=", "!=", "~", "!~", "in", "not in"],
+                    _ => &["=", "!=", "in", "not in"],
+                };
+                if !allowed.contains(&op.as_str()) {
+                    return Err(format!("operator `{op}` cannot be used with field `{field}` (use {})", allowed.join(" ")));
+                }
+                Ok(())
+            }
+        }
+    }
+    walk(&q.expr, ctx)
+}
+
+fn contains_terms(hay: &str, needle: &str) -> bool {
+    needle
+        .to_lowercase()
+        .split_whitespace()
+        .map(|t| t.trim_matches('*'))
+        .filter(|t| !t.is_empty())
+        .all(|t| hay.contains(t))
+}
+
+fn clause(doc: &SearchDoc, field: &str, op: &str, values: &[Value], ctx: &EvalCtx) -> bool {
+    let negate = matches!(op, "!=" | "!~" | "not in");
+    let any = |f: &dyn Fn(&Value) -> bool| values.iter().any(f);
+    let text = |v: &Value| resolve_text(v, ctx).unwrap_or_default();
+    let hit = match field {
+        "type" => any(&|v| doc.kind.type_name() == text(v).to_lowercase()),
+        "space" | "space.key" => any(&|v| doc.space_key == text(v)),
+        "label" => any(&|v| doc.labels.iter().any(|l| *l == text(v).to_lowercase())),
+        "creator" => any(&|v| doc.creator == text(v)),
+        "contributor" => any(&|v| doc.creator == text(v) || doc.contributor == text(v)),
+        "id" | "content" => any(&|v| doc.id.to_string() == text(v)),
+        "parent" => any(&|v| doc.parent.map(|p| p.to_string()) == Some(text(v))),
+        "ancestor" => any(&|v| doc.ancestors.iter().any(|a| a.to_string() == text(v))),
+        "title" if op == "~" || op == "!~" => any(&|v| contains_terms(&doc.title_lower, &text(v))),
+        "title" => any(&|v| doc.title == text(v)),
+        "text" => any(&|v| contains_terms(&doc.title_lower, &text(v)) || contains_terms(&doc.text_lower, &text(v))),
+        "created" | "lastmodified" => {
+            let t = if field == "created" { doc.created } else { doc.lastmodified };
+            return values.iter().any(|v| {
+                let Ok((start, end)) = resolve_time(v, ctx) else { return false };
+                match op {
+                    "=" | "in" => start <= t && t < end,
+                    "!=" | "not in" => !(start <= t && t < end),
+                    ">" => t >= end,
+                    ">=" => t >= start,
+                    "<" => t < start,
+                    "<=" => t < end,
+                    _ => false,
+                }
+            });
+        }
+        _ => false,
+    };
+    hit != negate
+}
+
+fn eval_expr(e: &Expr, doc: &SearchDoc, ctx: &EvalCtx) -> bool {
+    match e {
+        Expr::And(a, b) => eval_expr(a, doc, ctx) && eval_expr(b, doc, ctx),
+        Expr::Or(a, b) => eval_expr(a, doc, ctx) || eval_expr(b, doc, ctx),
+        Expr::Not(a) => !eval_expr(a, doc, ctx),
+        Expr::Clause { field, op, values } => clause(doc, field, op, values, ctx),
+    }
+}
+
+/// True when the document matches; like Confluence, only current content is found.
+pub fn matches(q: &Query, doc: &SearchDoc, ctx: &EvalCtx) -> bool {
+    doc.status == Status::Current && eval_expr(&q.expr, doc, ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::model::ContentKind;
+
+    fn doc(title: &str, space: &str, modified: DateTime<Utc>) -> SearchDoc {
+        SearchDoc {
+            id: 10,
+            kind: ContentKind::Page,
+            status: Status::Current,
+            space_key: space.into(),
+            title: title.into(),
+            title_lower: title.to_lowercase(),
+            text_lower: "hello world".into(),
+            labels: vec!["release".into()],
+            creator: "u1".into(),
+            contributor: "u1".into(),
+            created: modified,
+            lastmodified: modified,
+            parent: Some(5),
+            ancestors: vec![1, 5],
+        }
+    }
+
+    fn ctx(now: DateTime<Utc>) -> EvalCtx {
+        EvalCtx { now, tz: "Europe/Berlin".parse().unwrap(), current_user: "u1".into() }
+    }
+
+    fn m(cql: &str, d: &SearchDoc, c: &EvalCtx) -> bool {
+        let q = parse(cql).unwrap();
+        check(&q, c).unwrap();
+        matches(&q, d, c)
+    }
+
+    #[test]
+    fn fields_operators_and_logic() {
+        let t = Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 20).unwrap();
+        let d = doc("Release Notes 2026", "ENG", t);
+        let c = ctx(t);
+        assert!(m("type=page and space=\"ENG\"", &d, &c));
+        assert!(m("type = page AND space in (OPS, ENG)", &d, &c));
+        assert!(!m("space = OPS", &d, &c));
+        assert!(m("title ~ \"release notes\"", &d, &c));
+        assert!(!m("title ~ \"missing\"", &d, &c));
+        assert!(m("title = \"Release Notes 2026\"", &d, &c));
+        assert!(m("label = release and not label = draft", &d, &c));
+        assert!(m("(space = OPS or label = release) and creator = currentUser()", &d, &c));
+        assert!(m("ancestor = 1 and parent = 5", &d, &c));
+        assert!(m("text ~ world", &d, &c));
+        assert!(!m("type = blogpost", &d, &c));
+    }
+
+    #[test]
+    fn dates_are_minute_granular_in_the_user_time_zone() {
+        // 09:30:20 UTC is 10:30 in Berlin (UTC+1 in March before DST).
+        let t = Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 20).unwrap();
+        let d = doc("x", "ENG", t);
+        let c = ctx(t + Duration::minutes(10));
+        assert!(m("lastmodified >= \"2026-03-01 10:30\"", &d, &c));
+        assert!(!m("lastmodified > \"2026-03-01 10:30\"", &d, &c), "same minute is not after it");
+        assert!(!m("lastmodified >= \"2026-03-01 10:31\"", &d, &c));
+        assert!(m("lastmodified >= \"2026/03/01 09:31\"", &d, &c), "09:31 Berlin is before 10:30 Berlin");
+        assert!(m("created = \"2026-03-01\"", &d, &c));
+        assert!(m("lastmodified > now(\"-15m\")", &d, &c));
+        assert!(!m("lastmodified > now(\"-5m\")", &d, &c));
+        assert!(m("lastmodified >= startOfDay()", &d, &c));
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        assert!(parse("type = ").unwrap_err().contains("expected a value"));
+        assert!(parse("colour = red").unwrap_err().contains("not supported"));
+        assert!(parse("type = page order by colour").unwrap_err().contains("cannot order by"));
+        assert!(parse("type = page space = X").unwrap_err().contains("missing `and`"));
+        let q = parse("lastmodified > \"yesterday\"").unwrap();
+        assert!(check(&q, &ctx(Utc::now())).unwrap_err().contains("not a date"));
+        let q = parse("label ~ x").unwrap();
+        assert!(check(&q, &ctx(Utc::now())).is_err());
+        let q = parse("type = page order by lastmodified desc, title").unwrap();
+        assert_eq!(q.order, vec![("lastmodified".into(), true), ("title".into(), false)]);
+    }
+}

@@ -1,0 +1,95 @@
+//! Spaces (v2): list with filters, get, create (201, with a home page).
+
+use super::render::{space_v2, with_base};
+use crate::errors::{json_response, ApiError};
+use crate::guard::{Cost, Ctx};
+use crate::pagination::{list_response, next_link, paginate, sort_items, PageReq, SortKey};
+use crate::params::{Id, JsonBody, Params};
+use crate::state::model::Space;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Extension;
+use serde::Deserialize;
+use serde_json::Value;
+
+fn description_format(p: &Params) -> Result<Option<&str>, ApiError> {
+    match p.get("description-format") {
+        None => Ok(None),
+        Some(f @ ("plain" | "view")) => Ok(Some(f)),
+        Some(f) => Err(ApiError::invalid_param(format!("Query parameter `description-format` must be plain or view, got `{f}`"))),
+    }
+}
+
+pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response, ApiError> {
+    let req = PageReq::from_params(&p, 25, 250)?;
+    let ids = p.ids("ids")?;
+    let keys = p.all("keys");
+    let kind = p.get("type");
+    let status = p.get("status");
+    let labels = p.all("labels");
+    let fmt = description_format(&p)?;
+    let sort = p.get("sort").unwrap_or("id");
+    let (desc, field) = sort.strip_prefix('-').map_or((false, sort), |f| (true, f));
+    let key_of: fn(&Space) -> SortKey = match field {
+        "id" => |_| SortKey::None,
+        "key" => |s| SortKey::Str(s.key.clone()),
+        "name" => |s| SortKey::Str(s.name.clone()),
+        _ => return Err(ApiError::invalid_param(format!("Query parameter `sort` has unsupported value `{sort}`: expected id, key or name"))),
+    };
+    let data = ctx.site.data.read();
+    let mut items: Vec<_> = data
+        .spaces
+        .values()
+        .filter(|s| ids.is_empty() || ids.contains(&s.id))
+        .filter(|s| keys.is_empty() || keys.contains(&s.key.as_str()))
+        .filter(|s| kind.is_none_or(|k| s.kind == k))
+        .filter(|s| status.is_none_or(|st| s.status == st))
+        // Space labels are not modelled: a label filter matches nothing.
+        .filter(|_| labels.is_empty())
+        .map(|s| (key_of(s), s.id, s))
+        .collect();
+    sort_items(&mut items, desc);
+    let (page, next) = paginate(items, desc, &req);
+    let results: Vec<Value> = page.into_iter().map(|s| space_v2(s, fmt)).collect();
+    let next = next.map(|c| next_link(&ctx.rel_path, &p, req.limit, &c));
+    Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
+}
+
+pub async fn get(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+    let fmt = description_format(&p)?;
+    let data = ctx.site.data.read();
+    let s = data.spaces.get(&id).ok_or_else(ApiError::not_found)?;
+    let mut resp = json_response(StatusCode::OK, &with_base(space_v2(s, fmt), &ctx.site.wiki_base()));
+    resp.extensions_mut().insert(Cost(1));
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum DescriptionIn {
+    Text(String),
+    Body { value: String },
+}
+
+#[derive(Deserialize)]
+pub struct CreateIn {
+    name: Option<String>,
+    key: Option<String>,
+    description: Option<DescriptionIn>,
+}
+
+pub async fn create(Extension(ctx): Extension<Ctx>, JsonBody(input): JsonBody<CreateIn>) -> Result<Response, ApiError> {
+    let name = input.name.ok_or_else(|| ApiError::bad_request("name is required"))?;
+    let key = input.key.ok_or_else(|| ApiError::bad_request("key is required"))?;
+    let description = match input.description {
+        None => String::new(),
+        Some(DescriptionIn::Text(t)) | Some(DescriptionIn::Body { value: t }) => t,
+    };
+    let mut data = ctx.site.data.write();
+    let id = data.create_space(&key, &name, &description, &ctx.grant.account_id, ctx.now)?;
+    let space = data.spaces.get(&id).ok_or_else(ApiError::not_found)?;
+    if let Some(home) = space.homepage_id {
+        ctx.site.reindex(&data, home, ctx.index_visible_at());
+    }
+    Ok(json_response(StatusCode::CREATED, &with_base(space_v2(space, Some("plain")), &ctx.site.wiki_base())))
+}
