@@ -94,6 +94,13 @@ pub trait Action: Send + Sync + 'static {
         }
     }
 
+    /// The output a dry run uses when no mock is given. Actions that only compute (no I/O)
+    /// return what `run` would; the rest fall back to the declared example.
+    fn dry_run_output(&self, input: &Value) -> Option<Value> {
+        let _ = input;
+        None
+    }
+
     /// Whether these inputs make the action change something outside weft.
     fn writes(&self, input: &Value) -> bool {
         let _ = input;

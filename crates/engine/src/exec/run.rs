@@ -53,7 +53,7 @@ pub struct DryRunStep {
     pub effect: DryRunEffect,
     pub writes: bool,
     pub output: Value,
-    /// `mock` or `example`.
+    /// `mock`, `computed` (actions without I/O) or `example`.
     pub output_from: &'static str,
 }
 

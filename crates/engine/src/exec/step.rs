@@ -313,9 +313,10 @@ impl RunState {
         mocks: &std::collections::HashMap<String, Value>,
         frame: &Frame,
     ) -> StepResult {
-        let (output, output_from) = match mocks.get(&*step.id) {
-            Some(mock) => (mock.clone(), "mock"),
-            None => (action.spec().example_output(), "example"),
+        let (output, output_from) = match (mocks.get(&*step.id), action.dry_run_output(&input)) {
+            (Some(mock), _) => (mock.clone(), "mock"),
+            (None, Some(computed)) => (computed, "computed"),
+            (None, None) => (action.spec().example_output(), "example"),
         };
         let effect = action.dry_run(&input);
         let effect = serde_json::to_value(&effect)

@@ -674,6 +674,7 @@ impl<'a> Checker<'a> {
             .collect();
         let mut ancestors: Vec<BitSet> = Vec::with_capacity(steps.len());
         let mut block = Block::default();
+        let mut broken = false;
         for &old in &order {
             let mut mask = BitSet::with_len(steps.len());
             let mine: Vec<usize> = deps[old].iter().map(|&d| position[d]).collect();
@@ -686,15 +687,19 @@ impl<'a> Checker<'a> {
                 index: &index,
                 mask: &mask,
             };
-            let compiled = self.step(steps[old], &visibility, roots);
-            ancestors.push(mask);
-            if let Some(compiled) = compiled {
-                block.steps.push(compiled);
-                block.deps.push(mine);
-            } else {
-                // Keep indexes aligned: a step that failed to compile only happens with errors.
-                return Block::default();
+            // A step that fails to compile leaves the block unusable, but the remaining
+            // steps are still checked so every problem is reported at once.
+            match self.step(steps[old], &visibility, roots) {
+                Some(compiled) => {
+                    block.steps.push(compiled);
+                    block.deps.push(mine);
+                }
+                None => broken = true,
             }
+            ancestors.push(mask);
+        }
+        if broken {
+            return Block::default();
         }
         block
     }
@@ -749,6 +754,9 @@ impl<'a> Checker<'a> {
                     Diagnostic::error(format!("unknown action `{}`", uses.value), Some(uses.span))
                         .with_optional_help(suggestion(&uses.value, self.catalog.actions.names())),
                 );
+                if let Some(with) = &step.with {
+                    self.value(&with.0, visibility, roots, id);
+                }
                 return None;
             };
             let spec = *action.spec();

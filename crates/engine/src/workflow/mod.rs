@@ -76,14 +76,25 @@ pub fn load_bytes(
         )
         .with_help("start with `name:` and `steps:`")]));
     }
-    let model: model::Workflow = yaml::from_node(&node).map_err(fail)?;
+    let (model, mut problems) = yaml::from_node::<model::Workflow>(&node);
+    let Some(model) = model else {
+        return Err(fail(problems));
+    };
     let hash = hex::encode(Sha256::digest(bytes));
-    let (workflow, warnings) = compile::compile(&model, path, hash, catalog).map_err(fail)?;
-    Ok(LoadedWorkflow {
-        workflow: Arc::new(workflow),
-        source,
-        warnings,
-    })
+    match compile::compile(&model, path, hash, catalog) {
+        Ok((workflow, warnings)) if problems.is_empty() => Ok(LoadedWorkflow {
+            workflow: Arc::new(workflow),
+            source,
+            warnings,
+        }),
+        Ok((_, more)) | Err(more) => {
+            problems.extend(more);
+            // Report in file order, as a reader goes through the file.
+            problems.sort_by_key(|d| d.span.map(|s| (s.line, s.col)));
+            problems.dedup();
+            Err(fail(problems))
+        }
+    }
 }
 
 /// The JSON Schema of the workflow format, for editors.

@@ -27,18 +27,18 @@ pub(super) fn take_last_error() -> Option<Diagnostic> {
     LAST_ERROR.with(|e| e.borrow_mut().take())
 }
 
-/// Deserializes `T` from a node, returning every problem found.
-pub fn from_node<T: DeserializeOwned>(node: &Node) -> Result<T, Vec<Diagnostic>> {
+/// Deserializes `T` from a node. Problems that did not stop it (unknown keys, list items left
+/// out) come with the value, so later checks can still report theirs.
+pub fn from_node<T: DeserializeOwned>(node: &Node) -> (Option<T>, Vec<Diagnostic>) {
     RECOVERED.with(|r| r.borrow_mut().clear());
     let result = T::deserialize(NodeDe { node });
     let mut problems = RECOVERED.with(|r| std::mem::take(&mut *r.borrow_mut()));
     LAST_ERROR.with(|e| e.borrow_mut().take());
     match result {
-        Ok(value) if problems.is_empty() => Ok(value),
-        Ok(_) => Err(problems),
+        Ok(value) => (Some(value), problems),
         Err(e) => {
             problems.push(e.diagnostic);
-            Err(problems)
+            (None, problems)
         }
     }
 }

@@ -1,0 +1,26 @@
+pub mod actions;
+pub mod run;
+pub mod runs;
+pub mod sandbox;
+pub mod schema;
+pub mod validate;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use weft_engine::exec::Engine;
+use weft_engine::store::{RunStore, SledRunStore};
+
+/// The engine with the run history in the data folder.
+pub fn open_engine(data_dir: &Path) -> Result<Engine, String> {
+    let store = open_store(data_dir)?;
+    Ok(Engine::new(store))
+}
+
+pub fn open_store(data_dir: &Path) -> Result<Arc<dyn RunStore>, String> {
+    crate::data_dir::ensure(data_dir)
+        .map_err(|e| format!("cannot create the data folder {}: {e}", data_dir.display()))?;
+    SledRunStore::open(&data_dir.join("runs"))
+        .map(|s| Arc::new(s) as Arc<dyn RunStore>)
+        .map_err(|e| e.to_string())
+}

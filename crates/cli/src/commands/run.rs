@@ -1,0 +1,408 @@
+//! `weft run FILE`: run a workflow, or with `--dry-run` show exactly what it would do.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use weft_engine::actions::DryRunEffect;
+use weft_engine::diagnostic::render;
+use weft_engine::exec::{
+    coerce_input_text, secrets_from_env, Engine, Mode, RunOutcome, RunRequest,
+};
+use weft_engine::store::{NoStore, RunStatus};
+use weft_engine::workflow::{self, Block, CompiledWorkflow, StepKind, TriggerPlan};
+
+use super::actions::indent;
+use crate::console::ConsoleObserver;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The workflow file.
+    file: PathBuf,
+    /// An input, `name=value` (typed by the workflow's declaration; JSON for objects and arrays).
+    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+    inputs: Vec<String>,
+    /// Inputs from a JSON or YAML file holding a mapping (`--input` wins over it).
+    #[arg(long, value_name = "FILE")]
+    inputs_file: Option<PathBuf>,
+    /// Print the result as JSON on stdout, and no progress.
+    #[arg(long)]
+    json: bool,
+    /// Validate and show the plan, rendered inputs and requests; run nothing, send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// In a dry run, the output of a step from a JSON or YAML file: `STEP=FILE`.
+    #[arg(long = "mock", value_name = "STEP=FILE", requires = "dry_run")]
+    mocks: Vec<String>,
+    /// The event that starts the run (`trigger` in expressions), from a JSON or YAML file.
+    #[arg(long, value_name = "FILE")]
+    trigger_event: Option<PathBuf>,
+    /// Pretend the current time is this (RFC 3339), for reproducible dry runs.
+    #[arg(long, value_name = "TIME")]
+    now: Option<DateTime<Utc>>,
+}
+
+fn read_data_file(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_yaml::from_str::<Value>(&text)
+        .map_err(|e| format!("{} is not valid JSON or YAML: {e}", path.display()))
+}
+
+fn usage(message: String) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+fn gather_inputs(args: &Args, workflow: &CompiledWorkflow) -> Result<Map<String, Value>, String> {
+    let mut inputs = match &args.inputs_file {
+        Some(path) => match read_data_file(path)? {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            _ => {
+                return Err(format!(
+                    "{} must hold a mapping of input names to values",
+                    path.display()
+                ))
+            }
+        },
+        None => Map::new(),
+    };
+    for pair in &args.inputs {
+        let Some((name, text)) = pair.split_once('=') else {
+            return Err(format!("`--input {pair}` must be NAME=VALUE"));
+        };
+        let decl = workflow.inputs.iter().find(|d| d.name == name);
+        inputs.insert(name.to_string(), coerce_input_text(decl, text)?);
+    }
+    Ok(inputs)
+}
+
+fn gather_mocks(args: &Args) -> Result<HashMap<String, Value>, String> {
+    args.mocks
+        .iter()
+        .map(|pair| {
+            let (step, file) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("`--mock {pair}` must be STEP=FILE"))?;
+            Ok((step.to_string(), read_data_file(Path::new(file))?))
+        })
+        .collect()
+}
+
+pub async fn run(args: Args, data_dir: &Path) -> ExitCode {
+    let engine = if args.dry_run {
+        Engine::new(Arc::new(NoStore))
+    } else {
+        match super::open_engine(data_dir) {
+            Ok(engine) => engine,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let loaded = match workflow::load_file(&args.file, engine.catalog()) {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            eprint!("{}", problems.render());
+            return ExitCode::FAILURE;
+        }
+    };
+    for warning in &loaded.warnings {
+        eprint!("{}", render(&loaded.source, warning));
+    }
+    let inputs = match gather_inputs(&args, &loaded.workflow) {
+        Ok(inputs) => inputs,
+        Err(e) => return usage(e),
+    };
+    let trigger = match &args.trigger_event {
+        Some(path) => match read_data_file(path) {
+            Ok(event) => Some(event),
+            Err(e) => return usage(e),
+        },
+        None => None,
+    };
+    let mode = if args.dry_run {
+        match gather_mocks(&args) {
+            Ok(mocks) => {
+                if let Some(unknown) = mocks.keys().find(|id| !has_step(&loaded.workflow, id)) {
+                    return usage(format!(
+                        "--mock names `{unknown}`, which is not a step of this workflow"
+                    ));
+                }
+                Mode::DryRun { mocks }
+            }
+            Err(e) => return usage(e),
+        }
+    } else {
+        Mode::Live
+    };
+    let engine = if args.json || args.dry_run {
+        engine
+    } else {
+        engine.with_observer(Arc::new(ConsoleObserver))
+    };
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let on_interrupt = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted: cancelling the run (finally steps still run)");
+            on_interrupt.cancel();
+        }
+    });
+    let request = RunRequest {
+        inputs,
+        trigger,
+        mode,
+        secrets: secrets_from_env(),
+        parent_run: None,
+        cancel,
+        now: args.now,
+    };
+    let outcome = engine.run(loaded.workflow.clone(), request).await;
+    if args.dry_run {
+        print_dry_run(
+            &loaded.workflow,
+            &outcome,
+            args.json,
+            args.now.unwrap_or_else(Utc::now),
+        );
+    } else if args.json {
+        let value = serde_json::json!({
+            "run_id": outcome.run_id,
+            "status": outcome.status.as_str(),
+            "outputs": outcome.outputs,
+            "error": outcome.error,
+            "duration_ms": outcome.duration.as_secs_f64() * 1000.0,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    } else if let Value::Object(outputs) = &outcome.outputs {
+        if !outputs.is_empty() {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&outcome.outputs).unwrap_or_default()
+            );
+        }
+    }
+    if outcome.status == RunStatus::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn has_step(workflow: &CompiledWorkflow, id: &str) -> bool {
+    fn in_block(block: &Block, id: &str) -> bool {
+        block.steps.iter().any(|s| {
+            &*s.id == id
+                || match &s.kind {
+                    StepKind::ForEach { body, .. } => in_block(body, id),
+                    StepKind::Parallel { branches } => {
+                        branches.iter().any(|(_, b)| in_block(b, id))
+                    }
+                    StepKind::Action { .. } => false,
+                }
+        })
+    }
+    [&workflow.steps, &workflow.on_failure, &workflow.finally]
+        .into_iter()
+        .any(|b| in_block(b, id))
+}
+
+/// The execution order: groups of steps that may run together, nested bodies indented.
+fn plan(block: &Block, prefix: &str, depth: usize, out: &mut String) {
+    let pad = "  ".repeat(depth + 1);
+    for (n, level) in block.levels().iter().enumerate() {
+        let number = format!("{prefix}{}", n + 1);
+        let names: Vec<&str> = level.iter().map(|&i| &*block.steps[i].id).collect();
+        let together = if names.len() > 1 {
+            "   (at the same time)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "{pad}{number}. {}{together}", names.join(", "));
+        for &i in level {
+            let step = &block.steps[i];
+            match &step.kind {
+                StepKind::ForEach {
+                    concurrency, body, ..
+                } => {
+                    let _ = writeln!(
+                        out,
+                        "{pad}   {} for each item, {concurrency} at a time:",
+                        step.id
+                    );
+                    plan(body, &format!("{number}."), depth + 2, out);
+                }
+                StepKind::Parallel { branches } => {
+                    for (name, branch) in branches {
+                        let _ = writeln!(out, "{pad}   {} branch `{name}`:", step.id);
+                        plan(branch, &format!("{number}.{name}."), depth + 2, out);
+                    }
+                }
+                StepKind::Action { .. } => {}
+            }
+        }
+    }
+}
+
+fn trigger_text(workflow: &CompiledWorkflow, now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    match &workflow.trigger {
+        TriggerPlan::Manual => out.push_str("trigger: manual\n"),
+        TriggerPlan::Cron(cron) => {
+            let _ = writeln!(
+                out,
+                "trigger: cron `{}` in {} (missed runs: {:?}, overlap: {:?})",
+                cron.expression, cron.timezone, cron.missed, cron.overlap
+            );
+            let _ = writeln!(
+                out,
+                "  next fires after {}:",
+                now.format("%Y-%m-%d %H:%M UTC")
+            );
+            for fire in cron.schedule.next_fires(cron.timezone, now, 5) {
+                let note = match fire.note {
+                    Some(weft_engine::trigger::DstNote::ShiftedOutOfGap) => {
+                        "   DST gap: moved to the end of the gap"
+                    }
+                    Some(weft_engine::trigger::DstNote::FirstOfRepeatedTime) => {
+                        "   DST fold: runs once, at the first occurrence"
+                    }
+                    None => "",
+                };
+                let _ = writeln!(
+                    out,
+                    "    {}   {}{note}",
+                    fire.local.format("%Y-%m-%d %H:%M %Z"),
+                    fire.at.format("%Y-%m-%d %H:%M UTC")
+                );
+            }
+        }
+        TriggerPlan::Poll(poll) => {
+            let _ = writeln!(
+                out,
+                "trigger: poll `{}` every {}",
+                poll.source,
+                weft_engine::duration::format_duration(poll.interval)
+            );
+            let _ = writeln!(out, "  example event: {}", poll.event_example);
+        }
+    }
+    out
+}
+
+fn print_dry_run(
+    workflow: &CompiledWorkflow,
+    outcome: &RunOutcome,
+    json: bool,
+    now: DateTime<Utc>,
+) {
+    let report = outcome.dry_run.clone().unwrap_or_default();
+    if json {
+        let fires: Vec<Value> = match &workflow.trigger {
+            TriggerPlan::Cron(cron) => cron
+                .schedule
+                .next_fires(cron.timezone, now, 5)
+                .into_iter()
+                .map(|f| serde_json::json!({ "at": f.at, "local": f.local.to_rfc3339(), "note": f.note }))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let value = serde_json::json!({
+            "workflow": workflow.name,
+            "status": outcome.status.as_str(),
+            "error": outcome.error,
+            "steps": report.steps,
+            "outputs": outcome.outputs,
+            "next_fires": fires,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+        return;
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Dry run of `{}` ({}): nothing is run and no request is sent.\n",
+        workflow.name,
+        workflow.path.display()
+    );
+    out.push_str(&trigger_text(workflow, now));
+    let _ = writeln!(out, "\nplan:");
+    plan(&workflow.steps, "", 0, &mut out);
+    if !workflow.on_failure.is_empty() {
+        let _ = writeln!(out, "  on failure:");
+        plan(&workflow.on_failure, "", 1, &mut out);
+    }
+    if !workflow.finally.is_empty() {
+        let _ = writeln!(out, "  finally:");
+        plan(&workflow.finally, "", 1, &mut out);
+    }
+    let _ = writeln!(out, "\nsteps:");
+    for step in &report.steps {
+        let iteration = if step.iteration.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (item {})",
+                step.iteration
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(".")
+            )
+        };
+        let _ = writeln!(out, "  {}{iteration}: {}", step.step, step.action);
+        let input = serde_json::to_string_pretty(&step.input).unwrap_or_default();
+        let _ = writeln!(out, "    with:\n{}", indent(&input, "      "));
+        match &step.effect {
+            DryRunEffect::Http {
+                method,
+                url,
+                headers,
+                body,
+                writes,
+            } => {
+                let verb = if *writes {
+                    "would send (a write, not sent)"
+                } else {
+                    "would send"
+                };
+                let _ = writeln!(out, "    {verb}: {method} {url}");
+                for (name, value) in headers {
+                    let _ = writeln!(out, "      {name}: {value}");
+                }
+                if let Some(body) = body {
+                    let _ = writeln!(out, "      body: {body}");
+                }
+            }
+            DryRunEffect::Local { summary } => {
+                let _ = writeln!(out, "    would: {summary}");
+            }
+            DryRunEffect::Workflow { path } => {
+                let _ = writeln!(out, "    would run workflow: {path}");
+            }
+        }
+        let output = serde_json::to_string(&step.output).unwrap_or_default();
+        let _ = writeln!(out, "    output ({}): {output}", step.output_from);
+    }
+    if let Some(error) = &outcome.error {
+        let _ = writeln!(out, "\nthe dry run stopped: {error}");
+    } else if !outcome.outputs.as_object().is_some_and(|o| o.is_empty())
+        && !outcome.outputs.is_null()
+    {
+        let _ = writeln!(out, "\noutputs: {}", outcome.outputs);
+    }
+    print!("{out}");
+}

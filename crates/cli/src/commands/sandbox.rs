@@ -1,0 +1,46 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use weft_sandbox::{SandboxConfig, Seed};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8977")]
+    listen: SocketAddr,
+    /// Load a data set: `demo` (two sites, spaces, pages, comments...) or `empty`.
+    #[arg(long, default_value = "empty")]
+    seed: String,
+    /// Keep the sandbox's state in this folder between starts.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Approve every authorization request without showing the consent page.
+    #[arg(long)]
+    auto_approve: bool,
+}
+
+pub async fn run(args: Args) -> ExitCode {
+    let seed = match args.seed.as_str() {
+        "demo" => Seed::Demo,
+        "empty" => Seed::Empty,
+        other => {
+            eprintln!("error: unknown seed `{other}`: use `demo` or `empty`");
+            return ExitCode::from(2);
+        }
+    };
+    let config = SandboxConfig {
+        listen: args.listen,
+        seed,
+        auto_approve: args.auto_approve,
+        data_dir: args.data_dir,
+        ..SandboxConfig::default()
+    };
+    match weft_sandbox::run_cli(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
