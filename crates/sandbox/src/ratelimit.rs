@@ -155,7 +155,8 @@ impl Quota {
         let (retry, reason) = match why {
             Admission::Burst => (1, "confluence-burst-based"),
             _ => (
-                (next_reset(now) - now).num_seconds().max(1),
+                // Round up so a client that waits exactly this long lands after the reset.
+                ((next_reset(now) - now).num_milliseconds() + 999).div_euclid(1000).max(1),
                 "confluence-quota-global-based",
             ),
         };
