@@ -41,8 +41,9 @@ enum Command {
 }
 
 fn init_tracing(verbose: u8) {
+    // Workflow log lines (`weft::log`) are already shown as progress; -v adds them to the log.
     let default = match verbose {
-        0 => "warn",
+        0 => "warn,weft::log=off",
         1 => "info",
         2 => "debug",
         _ => "trace",
@@ -56,7 +57,17 @@ fn init_tracing(verbose: u8) {
         .try_init();
 }
 
+/// Everything weft writes (run history, keys, tokens) is for its owner only.
+fn private_files() {
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 fn main() -> ExitCode {
+    private_files();
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -41,16 +41,16 @@ impl ActionContext<'_> {
         let message = self.state.redactor.text(message);
         match level {
             LogLevel::Debug => {
-                tracing::debug!(run = %self.state.run_id, step = %self.step.id, "{message}")
+                tracing::debug!(target: "weft::log", run = %self.state.run_id, step = %self.step.id, "{message}")
             }
             LogLevel::Info => {
-                tracing::info!(run = %self.state.run_id, step = %self.step.id, "{message}")
+                tracing::info!(target: "weft::log", run = %self.state.run_id, step = %self.step.id, "{message}")
             }
             LogLevel::Warn => {
-                tracing::warn!(run = %self.state.run_id, step = %self.step.id, "{message}")
+                tracing::warn!(target: "weft::log", run = %self.state.run_id, step = %self.step.id, "{message}")
             }
             LogLevel::Error => {
-                tracing::error!(run = %self.state.run_id, step = %self.step.id, "{message}")
+                tracing::error!(target: "weft::log", run = %self.state.run_id, step = %self.step.id, "{message}")
             }
         }
         self.state.engine.observer.on_event(&RunEvent::Log {
