@@ -50,10 +50,18 @@ impl Admin {
     /// Registers (or replaces) an OAuth app. Callback URLs must be absolute URLs.
     pub fn register_app(&self, app: SandboxApp) -> Result<(), SandboxError> {
         if app.client_id.trim().is_empty() || app.client_secret.is_empty() {
-            return Err(SandboxError::Invalid("an app needs a client_id and a client_secret".into()));
+            return Err(SandboxError::Invalid(
+                "an app needs a client_id and a client_secret".into(),
+            ));
         }
-        if let Some(bad) = app.callback_urls.iter().find(|u| url::Url::parse(u).is_err()) {
-            return Err(SandboxError::Invalid(format!("callback URL `{bad}` is not an absolute URL")));
+        if let Some(bad) = app
+            .callback_urls
+            .iter()
+            .find(|u| url::Url::parse(u).is_err())
+        {
+            return Err(SandboxError::Invalid(format!(
+                "callback URL `{bad}` is not an absolute URL"
+            )));
         }
         self.shared.auth.write().register_app(app);
         self.shared.touch();
@@ -62,7 +70,10 @@ impl Admin {
 
     /// Adds a callback URL to the built-in app (it keeps the default one).
     pub fn add_builtin_callback(&self, url: &str) -> Result<(), SandboxError> {
-        let mut app = self.shared.builtin_app().ok_or_else(|| SandboxError::UnknownApp(crate::state::BUILTIN_CLIENT_ID.into()))?;
+        let mut app = self
+            .shared
+            .builtin_app()
+            .ok_or_else(|| SandboxError::UnknownApp(crate::state::BUILTIN_CLIENT_ID.into()))?;
         if !app.callback_urls.iter().any(|u| u == url) {
             app.callback_urls.push(url.to_string());
         }
@@ -114,7 +125,9 @@ impl Admin {
 
     /// Changes the hourly points pool and the per-second burst limit.
     pub fn set_quota(&self, points_per_hour: u64, burst_per_second: u32) {
-        self.shared.quota.set_limits(points_per_hour, burst_per_second);
+        self.shared
+            .quota
+            .set_limits(points_per_hour, burst_per_second);
     }
 
     pub fn reset_quota(&self) {
@@ -122,7 +135,9 @@ impl Admin {
     }
 
     pub fn quota_remaining(&self, client_id: &str) -> u64 {
-        self.shared.quota.remaining(client_id, self.shared.clock.now())
+        self.shared
+            .quota
+            .remaining(client_id, self.shared.clock.now())
     }
 
     /// Mints an access/refresh token pair as if the user had consented (no browser dance).
@@ -140,7 +155,10 @@ impl Admin {
         let sites: Vec<String> = match sites {
             None => known.iter().map(|s| s.cloudid.clone()).collect(),
             Some(list) => {
-                if let Some(bad) = list.iter().find(|c| !known.iter().any(|k| k.cloudid == **c)) {
+                if let Some(bad) = list
+                    .iter()
+                    .find(|c| !known.iter().any(|k| k.cloudid == **c))
+                {
                     return Err(SandboxError::UnknownSite(bad.to_string()));
                 }
                 list.iter().map(|s| s.to_string()).collect()
@@ -164,7 +182,9 @@ impl Admin {
     /// Adds a site named `name` (URL `https://<name>.atlassian.net`).
     pub fn add_site(&self, name: &str) -> Result<SiteInfo, SandboxError> {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(SandboxError::Invalid(format!("site name `{name}` must be letters, digits and dashes")));
+            return Err(SandboxError::Invalid(format!(
+                "site name `{name}` must be letters, digits and dashes"
+            )));
         }
         let n = self.shared.sites.read().len() as u32 + 1;
         Ok(self.shared.add_site(seed::site_info(n, name)).info.clone())
@@ -186,7 +206,10 @@ impl Admin {
 
     fn site(&self, cloudid: Option<&str>) -> Result<Arc<Site>, SandboxError> {
         match cloudid {
-            Some(c) => self.shared.site(c).ok_or_else(|| SandboxError::UnknownSite(c.to_string())),
+            Some(c) => self
+                .shared
+                .site(c)
+                .ok_or_else(|| SandboxError::UnknownSite(c.to_string())),
             None => self
                 .shared
                 .sites
@@ -202,11 +225,18 @@ impl Admin {
             .read()
             .space_by_key(key)
             .map(|s| s.id)
-            .ok_or_else(|| SandboxError::Invalid(format!("no space with key `{key}` on {}", site.info.url)))
+            .ok_or_else(|| {
+                SandboxError::Invalid(format!("no space with key `{key}` on {}", site.info.url))
+            })
     }
 
     /// Creates a space (with its home page) on a site (None = the first site). Returns its id.
-    pub fn create_space(&self, cloudid: Option<&str>, key: &str, name: &str) -> Result<u64, SandboxError> {
+    pub fn create_space(
+        &self,
+        cloudid: Option<&str>,
+        key: &str,
+        name: &str,
+    ) -> Result<u64, SandboxError> {
         let site = self.site(cloudid)?;
         let now = self.now();
         let mut data = site.data.write();
@@ -214,7 +244,9 @@ impl Admin {
             .create_space(key, name, "", SANDBOX_ACCOUNT_ID, now)
             .map_err(|e| SandboxError::Invalid(e.title))?;
         if let Some(home) = data.spaces.get(&id).and_then(|s| s.homepage_id) {
-            if let Some(doc) = crate::confluence::search::index::SearchIndex::doc_for(&data, &site.info, home) {
+            if let Some(doc) =
+                crate::confluence::search::index::SearchIndex::doc_for(&data, &site.info, home)
+            {
                 site.index.lock().insert_now(doc);
             }
         }
@@ -230,18 +262,27 @@ impl Admin {
         let id = data
             .create_content(
                 NewContent {
-                    kind: if page.blogpost { ContentKind::BlogPost } else { ContentKind::Page },
+                    kind: if page.blogpost {
+                        ContentKind::BlogPost
+                    } else {
+                        ContentKind::Page
+                    },
                     space_id,
                     parent_id: page.parent_id,
                     title: page.title,
-                    body: Body { representation: "storage".into(), value: page.body },
+                    body: Body {
+                        representation: "storage".into(),
+                        value: page.body,
+                    },
                     status: Status::Current,
                     author_id: SANDBOX_ACCOUNT_ID.to_string(),
                 },
                 self.now(),
             )
             .map_err(|e| SandboxError::Invalid(e.title))?;
-        if let Some(doc) = crate::confluence::search::index::SearchIndex::doc_for(&data, &site.info, id) {
+        if let Some(doc) =
+            crate::confluence::search::index::SearchIndex::doc_for(&data, &site.info, id)
+        {
             site.index.lock().insert_now(doc);
         }
         self.shared.touch();
@@ -249,21 +290,43 @@ impl Admin {
     }
 
     /// Creates `count` pages in a space (under `parent` or the home page), searchable at once.
-    pub fn seed_pages(&self, cloudid: Option<&str>, space_key: &str, count: usize, parent: Option<u64>) -> Result<Vec<u64>, SandboxError> {
+    pub fn seed_pages(
+        &self,
+        cloudid: Option<&str>,
+        space_key: &str,
+        count: usize,
+        parent: Option<u64>,
+    ) -> Result<Vec<u64>, SandboxError> {
         let site = self.site(cloudid)?;
         let space_id = Self::space_id(&site, space_key)?;
-        let ids = seed::bulk_pages(&site, space_id, parent, count, "Generated page", SANDBOX_ACCOUNT_ID, self.now())
-            .map_err(|e| SandboxError::Invalid(e.title))?;
+        let ids = seed::bulk_pages(
+            &site,
+            space_id,
+            parent,
+            count,
+            "Generated page",
+            SANDBOX_ACCOUNT_ID,
+            self.now(),
+        )
+        .map_err(|e| SandboxError::Invalid(e.title))?;
         self.shared.touch();
         Ok(ids)
     }
 
     /// Adds a label to content, searchable at once.
-    pub fn add_label(&self, cloudid: Option<&str>, content_id: u64, name: &str) -> Result<(), SandboxError> {
+    pub fn add_label(
+        &self,
+        cloudid: Option<&str>,
+        content_id: u64,
+        name: &str,
+    ) -> Result<(), SandboxError> {
         let site = self.site(cloudid)?;
         let mut data = site.data.write();
-        data.add_label(content_id, "global", name).map_err(|e| SandboxError::Invalid(e.title))?;
-        if let Some(doc) = crate::confluence::search::index::SearchIndex::doc_for(&data, &site.info, content_id) {
+        data.add_label(content_id, "global", name)
+            .map_err(|e| SandboxError::Invalid(e.title))?;
+        if let Some(doc) =
+            crate::confluence::search::index::SearchIndex::doc_for(&data, &site.info, content_id)
+        {
             site.index.lock().insert_now(doc);
         }
         self.shared.touch();
@@ -288,7 +351,10 @@ pub fn router(shared: Shared) -> Router {
         .route("/__sandbox/clock", get(clock))
         .route("/__sandbox/clock/advance", post(advance))
         .route("/__sandbox/requests", get(requests).delete(clear_requests))
-        .route("/__sandbox/faults", get(list_faults).post(add_fault).delete(clear_faults))
+        .route(
+            "/__sandbox/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
         .route("/__sandbox/tokens", post(tokens))
         .route("/__sandbox/sites", get(sites).post(add_site))
         .route("/__sandbox/users", get(users).post(add_user))
@@ -321,7 +387,9 @@ fn ok<T: serde::Serialize>(v: T) -> Response {
 async fn builtin_app(State(s): State<Shared>) -> Response {
     match s.builtin_app() {
         Some(app) => ok(app),
-        None => fail(SandboxError::UnknownApp(crate::state::BUILTIN_CLIENT_ID.into())),
+        None => fail(SandboxError::UnknownApp(
+            crate::state::BUILTIN_CLIENT_ID.into(),
+        )),
     }
 }
 
@@ -347,7 +415,9 @@ struct Advance {
 
 async fn advance(State(s): State<Shared>, Json(a): Json<Advance>) -> Response {
     if !(a.seconds.is_finite() && a.seconds >= 0.0) {
-        return fail(SandboxError::Invalid("seconds must be a non-negative number: the clock only moves forward".into()));
+        return fail(SandboxError::Invalid(
+            "seconds must be a non-negative number: the clock only moves forward".into(),
+        ));
     }
     let admin = admin_of(s);
     admin.advance_clock(Duration::from_secs_f64(a.seconds));
@@ -389,7 +459,10 @@ struct TokensReq {
 
 async fn tokens(State(s): State<Shared>, Json(r): Json<TokensReq>) -> Response {
     let scopes: Vec<&str> = r.scopes.iter().map(String::as_str).collect();
-    let sites: Option<Vec<&str>> = r.sites.as_ref().map(|v| v.iter().map(String::as_str).collect());
+    let sites: Option<Vec<&str>> = r
+        .sites
+        .as_ref()
+        .map(|v| v.iter().map(String::as_str).collect());
     match admin_of(s).issue_tokens_for_tests(&r.client_id, &scopes, sites.as_deref()) {
         Ok(pair) => ok(pair),
         Err(e) => fail(e),
@@ -432,14 +505,22 @@ struct NewSpace {
     name: String,
 }
 
-async fn create_space(State(s): State<Shared>, Query(q): Query<SiteQuery>, Json(r): Json<NewSpace>) -> Response {
+async fn create_space(
+    State(s): State<Shared>,
+    Query(q): Query<SiteQuery>,
+    Json(r): Json<NewSpace>,
+) -> Response {
     match admin_of(s).create_space(q.cloudid.as_deref(), &r.key, &r.name) {
         Ok(id) => (StatusCode::CREATED, Json(json!({"id": id.to_string()}))).into_response(),
         Err(e) => fail(e),
     }
 }
 
-async fn create_page(State(s): State<Shared>, Query(q): Query<SiteQuery>, Json(p): Json<NewPage>) -> Response {
+async fn create_page(
+    State(s): State<Shared>,
+    Query(q): Query<SiteQuery>,
+    Json(p): Json<NewPage>,
+) -> Response {
     match admin_of(s).create_page(q.cloudid.as_deref(), p) {
         Ok(id) => (StatusCode::CREATED, Json(json!({"id": id.to_string()}))).into_response(),
         Err(e) => fail(e),
@@ -454,9 +535,17 @@ struct SeedPages {
     parent_id: Option<u64>,
 }
 
-async fn seed_pages(State(s): State<Shared>, Query(q): Query<SiteQuery>, Json(r): Json<SeedPages>) -> Response {
+async fn seed_pages(
+    State(s): State<Shared>,
+    Query(q): Query<SiteQuery>,
+    Json(r): Json<SeedPages>,
+) -> Response {
     match admin_of(s).seed_pages(q.cloudid.as_deref(), &r.space_key, r.count, r.parent_id) {
-        Ok(ids) => (StatusCode::CREATED, Json(json!({"count": ids.len(), "first_id": ids.first().map(|i| i.to_string())}))).into_response(),
+        Ok(ids) => (
+            StatusCode::CREATED,
+            Json(json!({"count": ids.len(), "first_id": ids.first().map(|i| i.to_string())})),
+        )
+            .into_response(),
         Err(e) => fail(e),
     }
 }

@@ -20,7 +20,9 @@ impl std::str::FromStr for Seed {
         match s {
             "empty" => Ok(Seed::Empty),
             "demo" => Ok(Seed::Demo),
-            other => Err(format!("unknown seed `{other}`: expected `empty` or `demo`")),
+            other => Err(format!(
+                "unknown seed `{other}`: expected `empty` or `demo`"
+            )),
         }
     }
 }

@@ -86,7 +86,10 @@ impl IntoResponse for ApiError {
 
 /// `{"code":N,"message":"..."}` from the gateway (bad token, scope mismatch, rate limits).
 pub fn gateway(status: StatusCode, message: &str) -> Response {
-    json_response(status, &json!({"code": status.as_u16(), "message": message}))
+    json_response(
+        status,
+        &json!({"code": status.as_u16(), "message": message}),
+    )
 }
 
 pub const SCOPE_MISMATCH: &str = "Unauthorized; scope does not match";

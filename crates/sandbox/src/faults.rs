@@ -106,7 +106,9 @@ impl FaultRule {
         for f in faults {
             if let Fault::Status { status } = f {
                 if !(400..=599).contains(status) {
-                    return Err(format!("fault status {status} is not an error status (400..=599)"));
+                    return Err(format!(
+                        "fault status {status} is not an error status (400..=599)"
+                    ));
                 }
             }
         }
@@ -210,10 +212,16 @@ mod tests {
 
     #[test]
     fn glob() {
-        assert!(glob_match("/ex/confluence/*/wiki/api/v2/pages*", "/ex/confluence/abc/wiki/api/v2/pages/12"));
+        assert!(glob_match(
+            "/ex/confluence/*/wiki/api/v2/pages*",
+            "/ex/confluence/abc/wiki/api/v2/pages/12"
+        ));
         assert!(glob_match("*", "/anything"));
         assert!(glob_match("/oauth/token", "/oauth/token"));
-        assert!(!glob_match("/oauth/token", "/oauth/token/accessible-resources"));
+        assert!(!glob_match(
+            "/oauth/token",
+            "/oauth/token/accessible-resources"
+        ));
         assert!(!glob_match("/a*c", "/abd"));
     }
 
@@ -222,7 +230,11 @@ mod tests {
         let f = Faults::default();
         f.add(FaultRule::sequence(
             "/x",
-            vec![Some(Fault::Status { status: 500 }), None, Some(Fault::MalformedJson)],
+            vec![
+                Some(Fault::Status { status: 500 }),
+                None,
+                Some(Fault::MalformedJson),
+            ],
         ))
         .unwrap();
         assert_eq!(f.pick("GET", "/x"), Some(Fault::Status { status: 500 }));

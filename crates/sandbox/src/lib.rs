@@ -81,10 +81,14 @@ impl Sandbox {
         seed::base(&shared);
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .map_err(|source| SandboxError::Bind { addr: config.listen, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| SandboxError::Bind { addr: config.listen, source })?;
+            .map_err(|source| SandboxError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         *shared.base_url.lock() = format!("http://{addr}");
         let app = server::router(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
@@ -114,7 +118,13 @@ impl Sandbox {
                 }
             })
         });
-        Ok(Sandbox { shared, addr, stop: Some(tx), server, saver })
+        Ok(Sandbox {
+            shared,
+            addr,
+            stop: Some(tx),
+            server,
+            saver,
+        })
     }
 
     /// `http://127.0.0.1:PORT`: OAuth, Confluence API and admin API share this origin.
@@ -147,7 +157,10 @@ impl Sandbox {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
-        if tokio::time::timeout(Duration::from_secs(2), &mut self.server).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(2), &mut self.server)
+            .await
+            .is_err()
+        {
             self.server.abort();
         }
         if let Some(saver) = self.saver.take() {

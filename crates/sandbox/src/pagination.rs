@@ -84,7 +84,11 @@ impl PageReq {
 }
 
 /// Takes one page from items sorted by (key, id) in the requested direction.
-pub fn paginate<T>(items: Vec<(SortKey, u64, T)>, desc: bool, req: &PageReq) -> (Vec<T>, Option<Cursor>) {
+pub fn paginate<T>(
+    items: Vec<(SortKey, u64, T)>,
+    desc: bool,
+    req: &PageReq,
+) -> (Vec<T>, Option<Cursor>) {
     let start = match &req.cursor {
         None => 0,
         Some(c) => items.partition_point(|(k, id, _)| {
@@ -100,7 +104,10 @@ pub fn paginate<T>(items: Vec<(SortKey, u64, T)>, desc: bool, req: &PageReq) -> 
     let mut page: Vec<(SortKey, u64, T)> = items.into_iter().skip(start).take(req.limit).collect();
     let more = start + page.len() < total;
     let next = if more {
-        page.last().map(|(k, id, _)| Cursor { key: k.clone(), id: *id })
+        page.last().map(|(k, id, _)| Cursor {
+            key: k.clone(),
+            id: *id,
+        })
     } else {
         None
     };
@@ -150,9 +157,14 @@ pub fn list_response(
         links.insert("next".into(), json!(n));
     }
     links.insert("base".into(), json!(base));
-    let mut resp = json_response(StatusCode::OK, &json!({"results": results, "_links": links}));
+    let mut resp = json_response(
+        StatusCode::OK,
+        &json!({"results": results, "_links": links}),
+    );
     if let Some(n) = next {
-        if let Ok(v) = HeaderValue::from_str(&format!("<{n}>; rel=\"next\", <{base}>; rel=\"base\"")) {
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("<{n}>; rel=\"next\", <{base}>; rel=\"base\""))
+        {
             resp.headers_mut().insert("link", v);
         }
     }
@@ -166,7 +178,10 @@ mod tests {
 
     #[test]
     fn cursor_roundtrip_and_rejects_urls() {
-        let c = Cursor { key: SortKey::Str("a:b".into()), id: 7 };
+        let c = Cursor {
+            key: SortKey::Str("a:b".into()),
+            id: 7,
+        };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         assert_eq!(Cursor::decode("/wiki/api/v2/pages?cursor=abc"), None);
     }
@@ -174,9 +189,14 @@ mod tests {
     #[test]
     fn pages_walk_without_gaps_or_duplicates() {
         for desc in [false, true] {
-            let mut items: Vec<_> = (0..53u64).map(|i| (SortKey::Int((i % 5) as i64), i, i)).collect();
+            let mut items: Vec<_> = (0..53u64)
+                .map(|i| (SortKey::Int((i % 5) as i64), i, i))
+                .collect();
             sort_items(&mut items, desc);
-            let mut req = PageReq { limit: 10, cursor: None };
+            let mut req = PageReq {
+                limit: 10,
+                cursor: None,
+            };
             let mut seen = Vec::new();
             loop {
                 let (page, next) = paginate(items.clone(), desc, &req);

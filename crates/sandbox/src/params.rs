@@ -14,7 +14,11 @@ impl Params {
     pub fn parse(query: Option<&str>) -> Self {
         Params(
             query
-                .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .map(|q| {
+                    url::form_urlencoded::parse(q.as_bytes())
+                        .into_owned()
+                        .collect()
+                })
                 .unwrap_or_default(),
         )
     }
@@ -36,13 +40,16 @@ impl Params {
             .collect()
     }
     pub fn flag(&self, name: &str) -> bool {
-        self.get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        self.get(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
     pub fn num<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, ApiError> {
         match self.get(name) {
             None => Ok(None),
             Some(v) => v.parse().map(Some).map_err(|_| {
-                ApiError::invalid_param(format!("Query parameter `{name}` must be a number, got `{v}`"))
+                ApiError::invalid_param(format!(
+                    "Query parameter `{name}` must be a number, got `{v}`"
+                ))
             }),
         }
     }
@@ -51,7 +58,9 @@ impl Params {
             .into_iter()
             .map(|v| {
                 v.parse().map_err(|_| {
-                    ApiError::invalid_param(format!("Query parameter `{name}` must hold numeric ids, got `{v}`"))
+                    ApiError::invalid_param(format!(
+                        "Query parameter `{name}` must hold numeric ids, got `{v}`"
+                    ))
                 })
             })
             .collect()
@@ -65,7 +74,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     }
 }
 
-async fn path_values<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Vec<String>, ApiError> {
+async fn path_values<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<Vec<String>, ApiError> {
     let raw = RawPathParams::from_request_parts(parts, state)
         .await
         .map_err(|_| ApiError::not_found())?;
@@ -80,7 +92,9 @@ async fn path_values<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Vec
 /// Parses a numeric id; attachment ids carry Confluence's `att` prefix.
 fn numeric(v: &str) -> Result<u64, ApiError> {
     v.strip_prefix("att").unwrap_or(v).parse().map_err(|_| {
-        ApiError::invalid_param(format!("Path id `{v}` is not valid: Confluence ids are numbers"))
+        ApiError::invalid_param(format!(
+            "Path id `{v}` is not valid: Confluence ids are numbers"
+        ))
     })
 }
 

@@ -156,7 +156,9 @@ impl Quota {
             Admission::Burst => (1, "confluence-burst-based"),
             _ => (
                 // Round up so a client that waits exactly this long lands after the reset.
-                ((next_reset(now) - now).num_milliseconds() + 999).div_euclid(1000).max(1),
+                ((next_reset(now) - now).num_milliseconds() + 999)
+                    .div_euclid(1000)
+                    .max(1),
                 "confluence-quota-global-based",
             ),
         };
@@ -184,7 +186,11 @@ mod tests {
         assert_eq!(q.admit("a", at(10, 0, 0)), Admission::Ok);
         assert_eq!(q.charge("a", 10, at(10, 0, 0)), 0);
         assert_eq!(q.admit("a", at(10, 59, 59)), Admission::Exhausted);
-        assert_eq!(q.admit("b", at(10, 59, 59)), Admission::Ok, "pools are per app");
+        assert_eq!(
+            q.admit("b", at(10, 59, 59)),
+            Admission::Ok,
+            "pools are per app"
+        );
         assert_eq!(q.admit("a", at(11, 0, 0)), Admission::Ok);
         assert_eq!(q.remaining("a", at(11, 0, 0)), 10);
     }

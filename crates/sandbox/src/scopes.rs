@@ -147,6 +147,8 @@ mod tests {
         assert!(all.iter().any(|s| s == "read:page:confluence"));
         assert!(all.iter().any(|s| s == "read:confluence-content.all"));
         assert!(all.iter().any(|s| s == "offline_access"));
-        assert!(all.iter().any(|s| s == "read:hierarchical-content:confluence"));
+        assert!(all
+            .iter()
+            .any(|s| s == "read:hierarchical-content:confluence"));
     }
 }

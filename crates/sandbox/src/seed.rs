@@ -77,7 +77,9 @@ pub fn bulk_pages(
     }
     let mut index = site.index.lock();
     for &id in &ids {
-        if let Some(doc) = crate::confluence::search::index::SearchIndex::doc_for(&data, &site.info, id) {
+        if let Some(doc) =
+            crate::confluence::search::index::SearchIndex::doc_for(&data, &site.info, id)
+        {
             index.insert_now(doc);
         }
     }

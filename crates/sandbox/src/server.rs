@@ -29,9 +29,16 @@ pub fn router(shared: Shared) -> Router {
 async fn not_found(req: Request) -> Response {
     let path = req.uri().path();
     if path.contains("/wiki/api/v2/") {
-        crate::errors::json_response(StatusCode::NOT_FOUND, &crate::errors::ApiError::not_found().v2_body())
+        crate::errors::json_response(
+            StatusCode::NOT_FOUND,
+            &crate::errors::ApiError::not_found().v2_body(),
+        )
     } else if path.contains("/wiki/rest/api/") {
-        let e = crate::errors::ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("No resource at {path}"));
+        let e = crate::errors::ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("No resource at {path}"),
+        );
         crate::errors::json_response(StatusCode::NOT_FOUND, &e.v1_body())
     } else {
         gateway(StatusCode::NOT_FOUND, "Not Found")
@@ -66,8 +73,10 @@ async fn edge(State(shared): State<Shared>, req: Request, next: Next) -> Respons
                     r.headers_mut().insert("retry-after", v);
                 }
             }
-            r.headers_mut()
-                .insert("ratelimit-reason", HeaderValue::from_static("confluence-burst-based"));
+            r.headers_mut().insert(
+                "ratelimit-reason",
+                HeaderValue::from_static("confluence-burst-based"),
+            );
             r
         }
         Some(Fault::Latency { ms }) => {
@@ -91,7 +100,9 @@ async fn edge(State(shared): State<Shared>, req: Request, next: Next) -> Respons
 
 async fn body_bytes(resp: Response) -> (axum::http::response::Parts, Bytes) {
     let (parts, body) = resp.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
     (parts, bytes)
 }
 
@@ -100,10 +111,9 @@ async fn cut_mid_body(resp: Response) -> Response {
     let (mut parts, bytes) = body_bytes(resp).await;
     let full = bytes.len().max(2);
     let half = bytes.slice(..bytes.len() / 2);
-    parts.headers.insert(
-        axum::http::header::CONTENT_LENGTH,
-        HeaderValue::from(full),
-    );
+    parts
+        .headers
+        .insert(axum::http::header::CONTENT_LENGTH, HeaderValue::from(full));
     let stream = futures::stream::iter(vec![
         Ok(half),
         Err(std::io::Error::new(

@@ -12,27 +12,51 @@ fn q(cql: &str) -> String {
     url::form_urlencoded::byte_serialize(cql.as_bytes()).collect()
 }
 
-async fn search(sb: &weft_sandbox::Sandbox, c: &reqwest::Client, at: &str, cql: &str) -> (u16, Value) {
+async fn search(
+    sb: &weft_sandbox::Sandbox,
+    c: &reqwest::Client,
+    at: &str,
+    cql: &str,
+) -> (u16, Value) {
     get_json(c, &v1(sb, &format!("/search?cql={}", q(cql))), at).await
 }
 
 fn titles(v: &Value) -> Vec<String> {
-    v["results"].as_array().unwrap().iter().map(|r| r["title"].as_str().unwrap().to_string()).collect()
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["title"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test]
 async fn writes_become_searchable_only_after_the_index_lag() {
-    let sb = start_with(SandboxConfig { seed: Seed::Demo, ..Default::default() }).await;
+    let sb = start_with(SandboxConfig {
+        seed: Seed::Demo,
+        ..Default::default()
+    })
+    .await;
     let c = client();
     let at = token_all(&sb);
     let (_, spaces) = get_json(&c, &v2(&sb, "/spaces?keys=ENG"), &at).await;
     let eng = spaces["results"][0]["id"].as_str().unwrap();
-    let (st, _) = send_json(&c, Method::POST, &v2(&sb, "/pages"), &at, &json!({"spaceId": eng, "title": "Fresh page"})).await;
+    let (st, _) = send_json(
+        &c,
+        Method::POST,
+        &v2(&sb, "/pages"),
+        &at,
+        &json!({"spaceId": eng, "title": "Fresh page"}),
+    )
+    .await;
     assert_eq!(st, 200);
     let (_, r) = search(&sb, &c, &at, "title = \"Fresh page\"").await;
     assert_eq!(r["results"].as_array().unwrap().len(), 0, "not indexed yet");
     sb.admin().advance_clock(Duration::from_secs(19));
-    assert_eq!(search(&sb, &c, &at, "title = \"Fresh page\"").await.1["size"], 0);
+    assert_eq!(
+        search(&sb, &c, &at, "title = \"Fresh page\"").await.1["size"],
+        0
+    );
     sb.admin().advance_clock(Duration::from_secs(2));
     let (_, r) = search(&sb, &c, &at, "title = \"Fresh page\"").await;
     assert_eq!(titles(&r), vec!["Fresh page"]);
@@ -43,28 +67,96 @@ async fn writes_become_searchable_only_after_the_index_lag() {
 
 #[tokio::test]
 async fn cql_subset_on_the_demo_data() {
-    let sb = start_with(SandboxConfig { seed: Seed::Demo, ..Default::default() }).await;
+    let sb = start_with(SandboxConfig {
+        seed: Seed::Demo,
+        ..Default::default()
+    })
+    .await;
     let c = client();
     let at = token_all(&sb);
-    let (_, r) = search(&sb, &c, &at, "type = blogpost and space = ENG order by created asc").await;
-    assert_eq!(titles(&r), vec!["Q1 engineering update", "Postmortem: cache outage"]);
+    let (_, r) = search(
+        &sb,
+        &c,
+        &at,
+        "type = blogpost and space = ENG order by created asc",
+    )
+    .await;
+    assert_eq!(
+        titles(&r),
+        vec!["Q1 engineering update", "Postmortem: cache outage"]
+    );
     let (_, r) = search(&sb, &c, &at, "label = runbook and not title = Runbooks").await;
     assert_eq!(titles(&r), vec!["Deploy"]);
-    let (_, r) = search(&sb, &c, &at, "label in (release, postmortem) order by title").await;
-    assert_eq!(titles(&r), vec!["Postmortem: cache outage", "Release 1.0", "Release 1.1"]);
-    let (_, r) = search(&sb, &c, &at, "space = OPS or (space = HR and title ~ onboarding) order by title asc").await;
-    assert_eq!(titles(&r), vec!["Incident process", "Onboarding checklist", "Operations Home", "Vendors"]);
-    let (_, r) = search(&sb, &c, &at, "type = page and lastmodified > now(\"-6d\") order by lastmodified desc").await;
+    let (_, r) = search(
+        &sb,
+        &c,
+        &at,
+        "label in (release, postmortem) order by title",
+    )
+    .await;
+    assert_eq!(
+        titles(&r),
+        vec!["Postmortem: cache outage", "Release 1.0", "Release 1.1"]
+    );
+    let (_, r) = search(
+        &sb,
+        &c,
+        &at,
+        "space = OPS or (space = HR and title ~ onboarding) order by title asc",
+    )
+    .await;
+    assert_eq!(
+        titles(&r),
+        vec![
+            "Incident process",
+            "Onboarding checklist",
+            "Operations Home",
+            "Vendors"
+        ]
+    );
+    let (_, r) = search(
+        &sb,
+        &c,
+        &at,
+        "type = page and lastmodified > now(\"-6d\") order by lastmodified desc",
+    )
+    .await;
     assert_eq!(titles(&r), vec!["Team tasks", "Release 1.1"]);
-    let (_, r) = search(&sb, &c, &at, "creator = currentUser() and type = page and space = ENG order by title").await;
+    let (_, r) = search(
+        &sb,
+        &c,
+        &at,
+        "creator = currentUser() and type = page and space = ENG order by title",
+    )
+    .await;
     assert!(titles(&r).contains(&"Deploy".to_string()));
-    let (_, r) = get_json(&c, &v1(&sb, &format!("/content/search?cql={}&expand=body.storage,version", q("title = Deploy"))), &at).await;
-    assert!(r["results"][0]["body"]["storage"]["value"].as_str().unwrap().contains("make deploy"));
+    let (_, r) = get_json(
+        &c,
+        &v1(
+            &sb,
+            &format!(
+                "/content/search?cql={}&expand=body.storage,version",
+                q("title = Deploy")
+            ),
+        ),
+        &at,
+    )
+    .await;
+    assert!(r["results"][0]["body"]["storage"]["value"]
+        .as_str()
+        .unwrap()
+        .contains("make deploy"));
     assert_eq!(r["results"][0]["version"]["number"], 1);
     // Errors are v1 shaped and say what is wrong.
     let (st, err) = search(&sb, &c, &at, "type = page and").await;
     assert_eq!(st, 400);
-    assert!(err["message"].as_str().unwrap().starts_with("Could not parse cql"), "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Could not parse cql"),
+        "{err}"
+    );
     let (st, _) = get_json(&c, &v1(&sb, "/search"), &at).await;
     assert_eq!(st, 400, "cql is required");
     // Search needs search:confluence (or the beta granular scope).
@@ -82,7 +174,13 @@ async fn search_pages_through_next_links() {
     sb.admin().create_space(None, "GEN", "Generated").unwrap();
     sb.admin().seed_pages(None, "GEN", 60, None).unwrap();
     let base = format!("{}/ex/confluence/{}/wiki", sb.base_url(), cloudid(&sb));
-    let mut url = v1(&sb, &format!("/search?limit=25&cql={}", q("space = GEN and type = page order by title")));
+    let mut url = v1(
+        &sb,
+        &format!(
+            "/search?limit=25&cql={}",
+            q("space = GEN and type = page order by title")
+        ),
+    );
     let mut seen = Vec::new();
     loop {
         let (st, r) = get_json(&c, &url, &at).await;
@@ -104,7 +202,18 @@ async fn search_pages_through_next_links() {
     dedup.dedup();
     assert_eq!(dedup.len(), 61);
     // With an expanded body at most 50 per page.
-    let (_, r) = get_json(&c, &v1(&sb, &format!("/content/search?limit=100&expand=body.storage&cql={}", q("space = GEN"))), &at).await;
+    let (_, r) = get_json(
+        &c,
+        &v1(
+            &sb,
+            &format!(
+                "/content/search?limit=100&expand=body.storage&cql={}",
+                q("space = GEN")
+            ),
+        ),
+        &at,
+    )
+    .await;
     assert_eq!(r["results"].as_array().unwrap().len(), 50);
     sb.shutdown().await;
 }

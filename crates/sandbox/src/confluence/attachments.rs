@@ -16,7 +16,10 @@ use axum::Extension;
 use serde_json::{json, Value};
 
 fn download_path(a: &Attachment) -> String {
-    format!("/download/attachments/{}/{}?version={}&api=v2", a.container_id, a.title, a.version)
+    format!(
+        "/download/attachments/{}/{}?version={}&api=v2",
+        a.container_id, a.title, a.version
+    )
 }
 
 pub fn attachment_v2(data: &SiteData, a: &Attachment) -> Value {
@@ -56,7 +59,11 @@ fn attachment_v1(a: &Attachment, base: &str) -> Value {
     })
 }
 
-fn list_where(ctx: &Ctx, p: &Params, keep: impl Fn(&Attachment) -> bool) -> Result<Response, ApiError> {
+fn list_where(
+    ctx: &Ctx,
+    p: &Params,
+    keep: impl Fn(&Attachment) -> bool,
+) -> Result<Response, ApiError> {
     let req = PageReq::from_params(p, 50, 250)?;
     let st = super::pages::statuses(p, &[Status::Current])?;
     let media = p.get("mediaType");
@@ -66,7 +73,11 @@ fn list_where(ctx: &Ctx, p: &Params, keep: impl Fn(&Attachment) -> bool) -> Resu
     let key: fn(&Attachment) -> SortKey = match field {
         "created-date" => |a| SortKey::Int(a.created_at.timestamp_millis()),
         "modified-date" => |a| SortKey::Int(a.version_at.timestamp_millis()),
-        _ => return Err(ApiError::invalid_param(format!("Query parameter `sort` has unsupported value `{sort}`"))),
+        _ => {
+            return Err(ApiError::invalid_param(format!(
+                "Query parameter `sort` has unsupported value `{sort}`"
+            )))
+        }
     };
     let data = ctx.site.data.read();
     let mut items: Vec<_> = data
@@ -88,20 +99,37 @@ pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response,
 }
 
 fn of_container(ctx: &Ctx, id: u64, p: &Params, kind: ContentKind) -> Result<Response, ApiError> {
-    super::pages::find(&ctx.site.data.read(), id, kind, &[Status::Current, Status::Archived])?;
+    super::pages::find(
+        &ctx.site.data.read(),
+        id,
+        kind,
+        &[Status::Current, Status::Archived],
+    )?;
     list_where(ctx, p, |a| a.container_id == id)
 }
 
-pub async fn of_page(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn of_page(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     of_container(&ctx, id, &p, ContentKind::Page)
 }
-pub async fn of_blogpost(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn of_blogpost(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     of_container(&ctx, id, &p, ContentKind::BlogPost)
 }
 
 pub async fn get(Extension(ctx): Extension<Ctx>, Id(id): Id) -> Result<Response, ApiError> {
     let data = ctx.site.data.read();
-    let a = data.attachments.get(&id).filter(|a| a.status == Status::Current).ok_or_else(ApiError::not_found)?;
+    let a = data
+        .attachments
+        .get(&id)
+        .filter(|a| a.status == Status::Current)
+        .ok_or_else(ApiError::not_found)?;
     let out = super::render::with_base(attachment_v2(&data, a), &ctx.site.wiki_base());
     let mut resp = json_response(StatusCode::OK, &out);
     resp.extensions_mut().insert(Cost(1));
@@ -109,15 +137,26 @@ pub async fn get(Extension(ctx): Extension<Ctx>, Id(id): Id) -> Result<Response,
 }
 
 /// DELETE: to the trash; `purge=true` removes a trashed attachment.
-pub async fn delete(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn delete(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     let mut data = ctx.site.data.write();
-    let a = data.attachments.get_mut(&id).ok_or_else(ApiError::not_found)?;
+    let a = data
+        .attachments
+        .get_mut(&id)
+        .ok_or_else(ApiError::not_found)?;
     match (a.status, p.flag("purge")) {
         (Status::Current, false) => a.status = Status::Trashed,
         (Status::Trashed, true) => {
             data.attachments.remove(&id);
         }
-        (Status::Current, true) => return Err(ApiError::bad_request("Only a trashed attachment can be purged: delete it without purge first")),
+        (Status::Current, true) => {
+            return Err(ApiError::bad_request(
+                "Only a trashed attachment can be purged: delete it without purge first",
+            ))
+        }
         _ => return Err(ApiError::not_found()),
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -145,16 +184,28 @@ async fn read_upload(mut mp: Multipart) -> Result<Vec<Upload>, ApiError> {
                 if name.is_empty() {
                     return Err(ApiError::bad_request("The `file` part needs a file name"));
                 }
-                let media_type = field.content_type().unwrap_or("application/octet-stream").to_string();
-                let data = field.bytes().await.map_err(|e| ApiError::bad_request(format!("Cannot read the `file` part: {e}")))?;
-                files.push(Upload { name, media_type, data: data.to_vec(), comment: String::new() });
+                let media_type = field
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
+                let data = field.bytes().await.map_err(|e| {
+                    ApiError::bad_request(format!("Cannot read the `file` part: {e}"))
+                })?;
+                files.push(Upload {
+                    name,
+                    media_type,
+                    data: data.to_vec(),
+                    comment: String::new(),
+                });
             }
             Some("comment") => comments.push(field.text().await.unwrap_or_default()),
             _ => {}
         }
     }
     if files.is_empty() {
-        return Err(ApiError::bad_request("No file in the request: send the file in a multipart part named `file`"));
+        return Err(ApiError::bad_request(
+            "No file in the request: send the file in a multipart part named `file`",
+        ));
     }
     for (f, c) in files.iter_mut().zip(comments) {
         f.comment = c;
@@ -163,21 +214,38 @@ async fn read_upload(mut mp: Multipart) -> Result<Vec<Upload>, ApiError> {
 }
 
 fn check_xsrf(headers: &HeaderMap) -> Result<(), ApiError> {
-    match headers.get("x-atlassian-token").and_then(|v| v.to_str().ok()) {
+    match headers
+        .get("x-atlassian-token")
+        .and_then(|v| v.to_str().ok())
+    {
         Some(v) if v.eq_ignore_ascii_case("no-check") => Ok(()),
-        _ => Err(ApiError::forbidden("XSRF check failed: send the header X-Atlassian-Token: no-check")),
+        _ => Err(ApiError::forbidden(
+            "XSRF check failed: send the header X-Atlassian-Token: no-check",
+        )),
     }
 }
 
 /// Shared by POST (create only) and PUT (create or new version by file name).
-async fn upload(ctx: Ctx, id: u64, headers: HeaderMap, mp: Multipart, upsert: bool) -> Result<Response, ApiError> {
+async fn upload(
+    ctx: Ctx,
+    id: u64,
+    headers: HeaderMap,
+    mp: Multipart,
+    upsert: bool,
+) -> Result<Response, ApiError> {
     check_xsrf(&headers)?;
     let files = read_upload(mp).await?;
     let mut data = ctx.site.data.write();
     data.contents
         .get(&id)
         .filter(|c| c.status == Status::Current)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("No content found with id: ContentId{{id={id}}}")))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                format!("No content found with id: ContentId{{id={id}}}"),
+            )
+        })?;
     let existing = |data: &SiteData, name: &str| {
         data.attachments
             .values()
@@ -196,7 +264,10 @@ async fn upload(ctx: Ctx, id: u64, headers: HeaderMap, mp: Multipart, upsert: bo
     for f in files {
         let att_id = match existing(&data, &f.name) {
             Some(aid) => {
-                let a = data.attachments.get_mut(&aid).ok_or_else(ApiError::not_found)?;
+                let a = data
+                    .attachments
+                    .get_mut(&aid)
+                    .ok_or_else(ApiError::not_found)?;
                 a.version += 1;
                 a.version_at = ctx.now;
                 a.data = f.data;
@@ -233,25 +304,46 @@ async fn upload(ctx: Ctx, id: u64, headers: HeaderMap, mp: Multipart, upsert: bo
         }
     }
     let n = out.len();
-    Ok(json_response(StatusCode::OK, &json!({"results": out, "size": n, "_links": {"base": ctx.site.wiki_base(), "context": "/wiki"}})))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"results": out, "size": n, "_links": {"base": ctx.site.wiki_base(), "context": "/wiki"}}),
+    ))
 }
 
-pub async fn v1_create(Extension(ctx): Extension<Ctx>, Id(id): Id, headers: HeaderMap, mp: Multipart) -> Result<Response, ApiError> {
+pub async fn v1_create(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    headers: HeaderMap,
+    mp: Multipart,
+) -> Result<Response, ApiError> {
     upload(ctx, id, headers, mp, false).await
 }
 
-pub async fn v1_upsert(Extension(ctx): Extension<Ctx>, Id(id): Id, headers: HeaderMap, mp: Multipart) -> Result<Response, ApiError> {
+pub async fn v1_upsert(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    headers: HeaderMap,
+    mp: Multipart,
+) -> Result<Response, ApiError> {
     upload(ctx, id, headers, mp, true).await
 }
 
 /// v1 GET `/content/{id}/child/attachment` (offset paging with `start`).
-pub async fn v1_list(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn v1_list(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     let start = p.num::<usize>("start")?.unwrap_or(0);
     let limit = p.num::<usize>("limit")?.unwrap_or(50).clamp(1, 200);
     let name = p.get("filename");
     let media = p.get("mediaType");
     let data = ctx.site.data.read();
-    if !data.contents.get(&id).is_some_and(|c| c.status == Status::Current) {
+    if !data
+        .contents
+        .get(&id)
+        .is_some_and(|c| c.status == Status::Current)
+    {
         return Err(ApiError::not_found());
     }
     let all: Vec<&Attachment> = data
@@ -260,19 +352,33 @@ pub async fn v1_list(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> R
         .filter(|a| a.container_id == id && a.status == Status::Current)
         .filter(|a| name.is_none_or(|n| a.title == n) && media.is_none_or(|m| a.media_type == m))
         .collect();
-    let results: Vec<Value> = all.iter().skip(start).take(limit).map(|a| attachment_v1(a, &ctx.site.wiki_base())).collect();
+    let results: Vec<Value> = all
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|a| attachment_v1(a, &ctx.site.wiki_base()))
+        .collect();
     let size = results.len();
     let mut links = json!({"base": ctx.site.wiki_base(), "context": "/wiki"});
     if start + size < all.len() {
-        links["next"] = json!(format!("/rest/api/content/{id}/child/attachment?limit={limit}&start={}", start + size));
+        links["next"] = json!(format!(
+            "/rest/api/content/{id}/child/attachment?limit={limit}&start={}",
+            start + size
+        ));
     }
-    let mut resp = json_response(StatusCode::OK, &json!({"results": results, "start": start, "limit": limit, "size": size, "_links": links}));
+    let mut resp = json_response(
+        StatusCode::OK,
+        &json!({"results": results, "start": start, "limit": limit, "size": size, "_links": links}),
+    );
     resp.extensions_mut().insert(Cost(size as u64));
     Ok(resp)
 }
 
 /// v1 download of an attachment's bytes.
-pub async fn v1_download(Extension(ctx): Extension<Ctx>, Ids2(id, att): Ids2) -> Result<Response, ApiError> {
+pub async fn v1_download(
+    Extension(ctx): Extension<Ctx>,
+    Ids2(id, att): Ids2,
+) -> Result<Response, ApiError> {
     let data = ctx.site.data.read();
     let a = data
         .attachments
@@ -281,7 +387,8 @@ pub async fn v1_download(Extension(ctx): Extension<Ctx>, Ids2(id, att): Ids2) ->
         .ok_or_else(ApiError::not_found)?;
     let mut resp = (StatusCode::OK, a.data.clone()).into_response();
     if let Ok(v) = HeaderValue::from_str(&a.media_type) {
-        resp.headers_mut().insert(axum::http::header::CONTENT_TYPE, v);
+        resp.headers_mut()
+            .insert(axum::http::header::CONTENT_TYPE, v);
     }
     resp.extensions_mut().insert(Cost(1));
     Ok(resp)

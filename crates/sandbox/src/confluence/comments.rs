@@ -20,7 +20,10 @@ fn render(data: &SiteData, c: &Comment, v: &Version, format: Option<&str>) -> Va
     m.insert("id".into(), json!(c.id.to_string()));
     m.insert("status".into(), json!(c.status.as_str()));
     let container = data.contents.get(&c.container_id);
-    m.insert("title".into(), json!(format!("Re: {}", container.map_or("", |x| x.title()))));
+    m.insert(
+        "title".into(),
+        json!(format!("Re: {}", container.map_or("", |x| x.title()))),
+    );
     let field = match container.map(|x| x.kind) {
         Some(ContentKind::BlogPost) => "blogPostId",
         _ => "pageId",
@@ -38,14 +41,23 @@ fn render(data: &SiteData, c: &Comment, v: &Version, format: Option<&str>) -> Va
         },
     );
     if let Some(inline) = &c.inline {
-        m.insert("resolutionStatus".into(), json!(c.resolution_status.as_deref().unwrap_or("open")));
+        m.insert(
+            "resolutionStatus".into(),
+            json!(c.resolution_status.as_deref().unwrap_or("open")),
+        );
         m.insert(
             "properties".into(),
             json!({"inlineMarkerRef": inline.marker_ref, "inlineOriginalSelection": inline.text_selection}),
         );
     }
     let webui = container
-        .map(|x| format!("{}?focusedCommentId={}", super::render::webui(data, x), c.id))
+        .map(|x| {
+            format!(
+                "{}?focusedCommentId={}",
+                super::render::webui(data, x),
+                c.id
+            )
+        })
         .unwrap_or_default();
     m.insert("_links".into(), json!({"webui": webui}));
     Value::Object(m)
@@ -62,7 +74,11 @@ fn sort_key(p: &Params) -> Result<(bool, fn(&Comment) -> SortKey), ApiError> {
     Ok((desc, key))
 }
 
-fn list_where(ctx: &Ctx, p: &Params, keep: impl Fn(&Comment) -> bool) -> Result<Response, ApiError> {
+fn list_where(
+    ctx: &Ctx,
+    p: &Params,
+    keep: impl Fn(&Comment) -> bool,
+) -> Result<Response, ApiError> {
     let req = PageReq::from_params(p, 25, 250)?;
     let format = body_format(p, true)?;
     let st = statuses(p, &[Status::Current])?;
@@ -76,13 +92,22 @@ fn list_where(ctx: &Ctx, p: &Params, keep: impl Fn(&Comment) -> bool) -> Result<
         .collect();
     sort_items(&mut items, desc);
     let (page, next) = paginate(items, desc, &req);
-    let results = page.into_iter().map(|c| render(&data, c, c.current(), format.as_deref())).collect();
+    let results = page
+        .into_iter()
+        .map(|c| render(&data, c, c.current(), format.as_deref()))
+        .collect();
     let next = next.map(|c| next_link(&ctx.rel_path, p, req.limit, &c));
     Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
 }
 
 /// Root comments of one kind on a page or blog post.
-fn of_container(ctx: &Ctx, id: u64, p: &Params, kind: CommentKind, container: ContentKind) -> Result<Response, ApiError> {
+fn of_container(
+    ctx: &Ctx,
+    id: u64,
+    p: &Params,
+    kind: CommentKind,
+    container: ContentKind,
+) -> Result<Response, ApiError> {
     {
         let data = ctx.site.data.read();
         super::pages::find(&data, id, container, &[Status::Current, Status::Archived])?;
@@ -92,20 +117,37 @@ fn of_container(ctx: &Ctx, id: u64, p: &Params, kind: CommentKind, container: Co
         c.kind == kind
             && c.container_id == id
             && c.parent_comment_id.is_none()
-            && (resolution.is_empty() || resolution.contains(&c.resolution_status.as_deref().unwrap_or("open")))
+            && (resolution.is_empty()
+                || resolution.contains(&c.resolution_status.as_deref().unwrap_or("open")))
     })
 }
 
-pub async fn page_footer(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn page_footer(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     of_container(&ctx, id, &p, CommentKind::Footer, ContentKind::Page)
 }
-pub async fn page_inline(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn page_inline(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     of_container(&ctx, id, &p, CommentKind::Inline, ContentKind::Page)
 }
-pub async fn blogpost_footer(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn blogpost_footer(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     of_container(&ctx, id, &p, CommentKind::Footer, ContentKind::BlogPost)
 }
-pub async fn blogpost_inline(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn blogpost_inline(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     of_container(&ctx, id, &p, CommentKind::Inline, ContentKind::BlogPost)
 }
 pub async fn list_footer(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response, ApiError> {
@@ -118,20 +160,42 @@ pub async fn list_inline(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Re
 fn get(ctx: &Ctx, id: u64, p: &Params, kind: CommentKind) -> Result<Response, ApiError> {
     let format = body_format(p, false)?;
     let data = ctx.site.data.read();
-    let c = data.comments.get(&id).filter(|c| c.kind == kind).ok_or_else(ApiError::not_found)?;
+    let c = data
+        .comments
+        .get(&id)
+        .filter(|c| c.kind == kind)
+        .ok_or_else(ApiError::not_found)?;
     let v = match p.num::<u32>("version")? {
         None => c.current(),
-        Some(n) => c.versions.iter().find(|v| v.number == n).ok_or_else(ApiError::not_found)?,
+        Some(n) => c
+            .versions
+            .iter()
+            .find(|v| v.number == n)
+            .ok_or_else(ApiError::not_found)?,
     };
-    let mut resp = json_response(StatusCode::OK, &with_base(render(&data, c, v, format.as_deref()), &ctx.site.wiki_base()));
+    let mut resp = json_response(
+        StatusCode::OK,
+        &with_base(
+            render(&data, c, v, format.as_deref()),
+            &ctx.site.wiki_base(),
+        ),
+    );
     resp.extensions_mut().insert(Cost(1));
     Ok(resp)
 }
 
-pub async fn get_footer(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn get_footer(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     get(&ctx, id, &p, CommentKind::Footer)
 }
-pub async fn get_inline(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn get_inline(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     get(&ctx, id, &p, CommentKind::Inline)
 }
 
@@ -162,27 +226,68 @@ pub struct CreateIn {
 }
 
 fn create(ctx: &Ctx, input: CreateIn, kind: CommentKind) -> Result<Response, ApiError> {
-    let body = input.body.as_ref().ok_or_else(|| ApiError::bad_request("body is required"))?;
+    let body = input
+        .body
+        .as_ref()
+        .ok_or_else(|| ApiError::bad_request("body is required"))?;
     let body = store_body(&body.representation, &body.value)?;
     let mut data = ctx.site.data.write();
-    let (container_id, parent) = match (&input.page_id, &input.blog_post_id, &input.parent_comment_id) {
+    let (container_id, parent) = match (
+        &input.page_id,
+        &input.blog_post_id,
+        &input.parent_comment_id,
+    ) {
         (_, _, Some(parent)) => {
             let pid = parent.get("parentCommentId")?;
-            let pc = data.comments.get(&pid).filter(|c| c.kind == kind).ok_or_else(|| {
-                ApiError::bad_request(format!("Parent comment {pid} does not exist or you cannot see it"))
-            })?;
+            let pc = data
+                .comments
+                .get(&pid)
+                .filter(|c| c.kind == kind)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "Parent comment {pid} does not exist or you cannot see it"
+                    ))
+                })?;
             (pc.container_id, Some(pid))
         }
-        (Some(page), _, None) => (super::pages::find(&data, page.get("pageId")?, ContentKind::Page, &[Status::Current])?.id, None),
-        (None, Some(b), None) => (super::pages::find(&data, b.get("blogPostId")?, ContentKind::BlogPost, &[Status::Current])?.id, None),
-        (None, None, None) => return Err(ApiError::bad_request("One of pageId, blogPostId or parentCommentId is required")),
+        (Some(page), _, None) => (
+            super::pages::find(
+                &data,
+                page.get("pageId")?,
+                ContentKind::Page,
+                &[Status::Current],
+            )?
+            .id,
+            None,
+        ),
+        (None, Some(b), None) => (
+            super::pages::find(
+                &data,
+                b.get("blogPostId")?,
+                ContentKind::BlogPost,
+                &[Status::Current],
+            )?
+            .id,
+            None,
+        ),
+        (None, None, None) => {
+            return Err(ApiError::bad_request(
+                "One of pageId, blogPostId or parentCommentId is required",
+            ))
+        }
     };
     let inline = match (kind, parent, &input.inline_comment_properties) {
         (CommentKind::Inline, None, None) => {
-            return Err(ApiError::bad_request("inlineCommentProperties is required for a new inline comment"))
+            return Err(ApiError::bad_request(
+                "inlineCommentProperties is required for a new inline comment",
+            ))
         }
         (CommentKind::Inline, None, Some(props)) => {
-            let text = data.contents.get(&container_id).map(|c| c.current().body.value.clone()).unwrap_or_default();
+            let text = data
+                .contents
+                .get(&container_id)
+                .map(|c| c.current().body.value.clone())
+                .unwrap_or_default();
             let found = text.matches(props.text_selection.as_str()).count() as u32;
             let index = props.text_selection_match_index.unwrap_or(0);
             if props.text_selection.is_empty() || found == 0 || index >= found {
@@ -222,13 +327,22 @@ fn create(ctx: &Ctx, input: CreateIn, kind: CommentKind) -> Result<Response, Api
     let rep = comment.current().body.representation.clone();
     let out = render(&data, &comment, comment.current(), Some(&rep));
     data.comments.insert(id, comment);
-    Ok(json_response(StatusCode::CREATED, &with_base(out, &ctx.site.wiki_base())))
+    Ok(json_response(
+        StatusCode::CREATED,
+        &with_base(out, &ctx.site.wiki_base()),
+    ))
 }
 
-pub async fn create_footer(Extension(ctx): Extension<Ctx>, JsonBody(input): JsonBody<CreateIn>) -> Result<Response, ApiError> {
+pub async fn create_footer(
+    Extension(ctx): Extension<Ctx>,
+    JsonBody(input): JsonBody<CreateIn>,
+) -> Result<Response, ApiError> {
     create(&ctx, input, CommentKind::Footer)
 }
-pub async fn create_inline(Extension(ctx): Extension<Ctx>, JsonBody(input): JsonBody<CreateIn>) -> Result<Response, ApiError> {
+pub async fn create_inline(
+    Extension(ctx): Extension<Ctx>,
+    JsonBody(input): JsonBody<CreateIn>,
+) -> Result<Response, ApiError> {
     create(&ctx, input, CommentKind::Inline)
 }
 
@@ -244,10 +358,22 @@ fn update(ctx: &Ctx, id: u64, input: UpdateIn, kind: CommentKind) -> Result<Resp
         .version
         .as_ref()
         .and_then(|v| v.number)
-        .ok_or_else(|| ApiError::bad_request("version.number is required: send the current version number plus one"))?;
-    let body = input.body.as_ref().map(|b| store_body(&b.representation, &b.value)).transpose()?;
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "version.number is required: send the current version number plus one",
+            )
+        })?;
+    let body = input
+        .body
+        .as_ref()
+        .map(|b| store_body(&b.representation, &b.value))
+        .transpose()?;
     let mut data = ctx.site.data.write();
-    let c = data.comments.get_mut(&id).filter(|c| c.kind == kind).ok_or_else(ApiError::not_found)?;
+    let c = data
+        .comments
+        .get_mut(&id)
+        .filter(|c| c.kind == kind)
+        .ok_or_else(ApiError::not_found)?;
     let current = c.current().number;
     if number != current + 1 {
         return Err(ApiError::conflict(format!(
@@ -255,20 +381,45 @@ fn update(ctx: &Ctx, id: u64, input: UpdateIn, kind: CommentKind) -> Result<Resp
         )));
     }
     let body = body.unwrap_or_else(|| c.current().body.clone());
-    let (message, minor_edit) = input.version.map(|v| (v.message, v.minor_edit)).unwrap_or_default();
-    c.versions.push(Version { number, message, minor_edit, author_id: ctx.grant.account_id.clone(), created_at: ctx.now, title: String::new(), body });
+    let (message, minor_edit) = input
+        .version
+        .map(|v| (v.message, v.minor_edit))
+        .unwrap_or_default();
+    c.versions.push(Version {
+        number,
+        message,
+        minor_edit,
+        author_id: ctx.grant.account_id.clone(),
+        created_at: ctx.now,
+        title: String::new(),
+        body,
+    });
     if let (Some(resolved), Some(_)) = (input.resolved, &c.inline) {
         c.resolution_status = Some(if resolved { "resolved" } else { "reopened" }.to_string());
     }
     let c = c.clone();
     let rep = c.current().body.representation.clone();
-    Ok(json_response(StatusCode::OK, &with_base(render(&data, &c, c.current(), Some(&rep)), &ctx.site.wiki_base())))
+    Ok(json_response(
+        StatusCode::OK,
+        &with_base(
+            render(&data, &c, c.current(), Some(&rep)),
+            &ctx.site.wiki_base(),
+        ),
+    ))
 }
 
-pub async fn update_footer(Extension(ctx): Extension<Ctx>, Id(id): Id, JsonBody(input): JsonBody<UpdateIn>) -> Result<Response, ApiError> {
+pub async fn update_footer(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    JsonBody(input): JsonBody<UpdateIn>,
+) -> Result<Response, ApiError> {
     update(&ctx, id, input, CommentKind::Footer)
 }
-pub async fn update_inline(Extension(ctx): Extension<Ctx>, Id(id): Id, JsonBody(input): JsonBody<UpdateIn>) -> Result<Response, ApiError> {
+pub async fn update_inline(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    JsonBody(input): JsonBody<UpdateIn>,
+) -> Result<Response, ApiError> {
     update(&ctx, id, input, CommentKind::Inline)
 }
 
@@ -278,13 +429,20 @@ fn delete(ctx: &Ctx, id: u64, kind: CommentKind) -> Result<Response, ApiError> {
         return Err(ApiError::not_found());
     }
     // Replies go with their parent.
-    data.comments.retain(|_, c| c.id != id && c.parent_comment_id != Some(id));
+    data.comments
+        .retain(|_, c| c.id != id && c.parent_comment_id != Some(id));
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn delete_footer(Extension(ctx): Extension<Ctx>, Id(id): Id) -> Result<Response, ApiError> {
+pub async fn delete_footer(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+) -> Result<Response, ApiError> {
     delete(&ctx, id, CommentKind::Footer)
 }
-pub async fn delete_inline(Extension(ctx): Extension<Ctx>, Id(id): Id) -> Result<Response, ApiError> {
+pub async fn delete_inline(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+) -> Result<Response, ApiError> {
     delete(&ctx, id, CommentKind::Inline)
 }

@@ -23,7 +23,11 @@ fn label_page(ctx: &Ctx, p: &Params, labels: Vec<&Label>) -> Result<Response, Ap
     let key: fn(&Label) -> SortKey = match field {
         "id" => |_| SortKey::None,
         "name" => |l| SortKey::Str(l.name.clone()),
-        _ => return Err(ApiError::invalid_param(format!("Query parameter `sort` has unsupported value `{sort}`: expected id or name"))),
+        _ => {
+            return Err(ApiError::invalid_param(format!(
+                "Query parameter `sort` has unsupported value `{sort}`: expected id or name"
+            )))
+        }
     };
     let mut items: Vec<_> = labels
         .into_iter()
@@ -40,7 +44,11 @@ fn label_page(ctx: &Ctx, p: &Params, labels: Vec<&Label>) -> Result<Response, Ap
 pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response, ApiError> {
     let ids = p.ids("label-id")?;
     let data = ctx.site.data.read();
-    let labels = data.labels.values().filter(|l| ids.is_empty() || ids.contains(&l.id)).collect();
+    let labels = data
+        .labels
+        .values()
+        .filter(|l| ids.is_empty() || ids.contains(&l.id))
+        .collect();
     label_page(&ctx, &p, labels)
 }
 
@@ -51,10 +59,18 @@ fn of_content(ctx: &Ctx, id: u64, p: &Params, kind: ContentKind) -> Result<Respo
     label_page(ctx, p, labels)
 }
 
-pub async fn page_labels(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn page_labels(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     of_content(&ctx, id, &p, ContentKind::Page)
 }
-pub async fn blogpost_labels(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn blogpost_labels(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     of_content(&ctx, id, &p, ContentKind::BlogPost)
 }
 
@@ -65,7 +81,11 @@ fn with_label(ctx: &Ctx, label: u64, p: &Params, kind: ContentKind) -> Result<Re
     let desc = match p.get("sort") {
         None | Some("id") => false,
         Some("-id") => true,
-        Some(s) => return Err(ApiError::invalid_param(format!("Query parameter `sort` has unsupported value `{s}`"))),
+        Some(s) => {
+            return Err(ApiError::invalid_param(format!(
+                "Query parameter `sort` has unsupported value `{s}`"
+            )))
+        }
     };
     let data = ctx.site.data.read();
     if !data.labels.contains_key(&label) {
@@ -80,15 +100,26 @@ fn with_label(ctx: &Ctx, label: u64, p: &Params, kind: ContentKind) -> Result<Re
         .collect();
     sort_items(&mut items, desc);
     let (page, next) = paginate(items, desc, &req);
-    let results = page.into_iter().map(|c| content_v2(&data, c, c.current(), format.as_deref())).collect();
+    let results = page
+        .into_iter()
+        .map(|c| content_v2(&data, c, c.current(), format.as_deref()))
+        .collect();
     let next = next.map(|c| next_link(&ctx.rel_path, p, req.limit, &c));
     Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
 }
 
-pub async fn label_pages(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn label_pages(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     with_label(&ctx, id, &p, ContentKind::Page)
 }
-pub async fn label_blogposts(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn label_blogposts(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     with_label(&ctx, id, &p, ContentKind::BlogPost)
 }
 
@@ -97,13 +128,27 @@ fn v1_content(data: &SiteData, id: u64) -> Result<&Content, ApiError> {
     data.contents
         .get(&id)
         .filter(|c| c.status == Status::Current)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("No content found with id: ContentId{{id={id}}}")))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                format!("No content found with id: ContentId{{id={id}}}"),
+            )
+        })
 }
 
 fn v1_labels(data: &SiteData, c: &Content) -> Response {
-    let results: Vec<Value> = c.labels.iter().filter_map(|l| data.labels.get(l)).map(label_v1).collect();
+    let results: Vec<Value> = c
+        .labels
+        .iter()
+        .filter_map(|l| data.labels.get(l))
+        .map(label_v1)
+        .collect();
     let n = results.len();
-    let mut resp = json_response(StatusCode::OK, &json!({"results": results, "start": 0, "limit": 200, "size": n, "_links": {}}));
+    let mut resp = json_response(
+        StatusCode::OK,
+        &json!({"results": results, "start": 0, "limit": 200, "size": n, "_links": {}}),
+    );
     resp.extensions_mut().insert(Cost(n as u64));
     resp
 }
@@ -132,11 +177,17 @@ enum LabelsIn {
 }
 
 /// v1 POST `/content/{id}/label`: body `[{"prefix":"global","name":"x"}]` (a single object works too).
-pub async fn v1_add(Extension(ctx): Extension<Ctx>, Id(id): Id, body: Bytes) -> Result<Response, ApiError> {
+pub async fn v1_add(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let labels = match serde_json::from_slice::<LabelsIn>(&body) {
         Ok(LabelsIn::Many(v)) => v,
         Ok(LabelsIn::One(l)) => vec![l],
-        Err(e) => return Err(ApiError::bad_request(format!("Body must be a list of labels like [{{\"prefix\":\"global\",\"name\":\"x\"}}]: {e}"))),
+        Err(e) => return Err(ApiError::bad_request(format!(
+            "Body must be a list of labels like [{{\"prefix\":\"global\",\"name\":\"x\"}}]: {e}"
+        ))),
     };
     let mut data = ctx.site.data.write();
     v1_content(&data, id)?;
@@ -152,19 +203,32 @@ fn remove(ctx: &Ctx, id: u64, name: &str) -> Result<Response, ApiError> {
     let mut data = ctx.site.data.write();
     v1_content(&data, id)?;
     data.remove_label(id, name).map_err(|_| {
-        ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("Label `{name}` is not on content {id}"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("Label `{name}` is not on content {id}"),
+        )
     })?;
     ctx.site.reindex(&data, id, ctx.index_visible_at());
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// v1 DELETE `/content/{id}/label?name=x`.
-pub async fn v1_remove_query(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
-    let name = p.get("name").ok_or_else(|| ApiError::bad_request("Query parameter `name` is required"))?;
+pub async fn v1_remove_query(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
+    let name = p
+        .get("name")
+        .ok_or_else(|| ApiError::bad_request("Query parameter `name` is required"))?;
     remove(&ctx, id, name)
 }
 
 /// v1 DELETE `/content/{id}/label/{label}`.
-pub async fn v1_remove_path(Extension(ctx): Extension<Ctx>, IdAndName(id, name): IdAndName) -> Result<Response, ApiError> {
+pub async fn v1_remove_path(
+    Extension(ctx): Extension<Ctx>,
+    IdAndName(id, name): IdAndName,
+) -> Result<Response, ApiError> {
     remove(&ctx, id, &name)
 }

@@ -35,7 +35,12 @@ pub fn statuses(p: &Params, default: &[Status]) -> Result<Vec<Status>, ApiError>
 const LISTED: &[Status] = &[Status::Current, Status::Archived];
 
 /// Content of `kind` with id `id`, if the request may see it (404 otherwise, as Confluence).
-pub fn find<'a>(data: &'a SiteData, id: u64, kind: ContentKind, allowed: &[Status]) -> Result<&'a Content, ApiError> {
+pub fn find<'a>(
+    data: &'a SiteData,
+    id: u64,
+    kind: ContentKind,
+    allowed: &[Status],
+) -> Result<&'a Content, ApiError> {
     data.contents
         .get(&id)
         .filter(|c| c.kind == kind && allowed.contains(&c.status))
@@ -80,7 +85,11 @@ fn key_of(c: &Content, f: SortField) -> SortKey {
 }
 
 /// Lists content matching `keep`, sorted and paged as the request asks.
-fn list_filtered(ctx: &Ctx, p: &Params, keep: impl Fn(&Content) -> bool) -> Result<Response, ApiError> {
+fn list_filtered(
+    ctx: &Ctx,
+    p: &Params,
+    keep: impl Fn(&Content) -> bool,
+) -> Result<Response, ApiError> {
     let req = PageReq::from_params(p, 25, 250)?;
     let (field, desc) = sort_of(p)?;
     let format = body_format(p, true)?;
@@ -97,7 +106,14 @@ fn list_filtered(ctx: &Ctx, p: &Params, keep: impl Fn(&Content) -> bool) -> Resu
         let mut items: Vec<&Content> = iter.filter(|c| keep(c)).take(req.limit + 1).collect();
         let more = items.len() > req.limit;
         items.truncate(req.limit);
-        let next = more.then(|| items.last().map(|c| crate::pagination::Cursor { key: SortKey::None, id: c.id })).flatten();
+        let next = more
+            .then(|| {
+                items.last().map(|c| crate::pagination::Cursor {
+                    key: SortKey::None,
+                    id: c.id,
+                })
+            })
+            .flatten();
         (items, next)
     } else {
         let mut all: Vec<(SortKey, u64, &Content)> = data
@@ -135,12 +151,20 @@ pub async fn list_pages(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Res
     list(ctx, p, ContentKind::Page).await
 }
 
-pub async fn list_blogposts(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response, ApiError> {
+pub async fn list_blogposts(
+    Extension(ctx): Extension<Ctx>,
+    p: Params,
+) -> Result<Response, ApiError> {
     list(ctx, p, ContentKind::BlogPost).await
 }
 
 /// `/spaces/{id}/pages` (`depth=root|all`) and `/spaces/{id}/blogposts`.
-async fn in_space(ctx: Ctx, space: u64, p: Params, kind: ContentKind) -> Result<Response, ApiError> {
+async fn in_space(
+    ctx: Ctx,
+    space: u64,
+    p: Params,
+    kind: ContentKind,
+) -> Result<Response, ApiError> {
     if !ctx.site.data.read().spaces.contains_key(&space) {
         return Err(ApiError::not_found());
     }
@@ -148,7 +172,11 @@ async fn in_space(ctx: Ctx, space: u64, p: Params, kind: ContentKind) -> Result<
     let root_only = match p.get("depth") {
         None | Some("all") => false,
         Some("root") => true,
-        Some(d) => return Err(ApiError::invalid_param(format!("Query parameter `depth` must be root or all, got `{d}`"))),
+        Some(d) => {
+            return Err(ApiError::invalid_param(format!(
+                "Query parameter `depth` must be root or all, got `{d}`"
+            )))
+        }
     };
     let title = p.get("title").map(str::to_string);
     list_filtered(&ctx, &p, |c| {
@@ -160,11 +188,19 @@ async fn in_space(ctx: Ctx, space: u64, p: Params, kind: ContentKind) -> Result<
     })
 }
 
-pub async fn space_pages(Extension(ctx): Extension<Ctx>, Id(space): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn space_pages(
+    Extension(ctx): Extension<Ctx>,
+    Id(space): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     in_space(ctx, space, p, ContentKind::Page).await
 }
 
-pub async fn space_blogposts(Extension(ctx): Extension<Ctx>, Id(space): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn space_blogposts(
+    Extension(ctx): Extension<Ctx>,
+    Id(space): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     in_space(ctx, space, p, ContentKind::BlogPost).await
 }
 
@@ -182,16 +218,30 @@ async fn get(ctx: Ctx, id: u64, p: Params, kind: ContentKind) -> Result<Response
     let c = find(&data, id, kind, &allowed)?;
     let v = match p.num::<u32>("version")? {
         None => c.current(),
-        Some(n) => c.versions.iter().find(|v| v.number == n).ok_or_else(ApiError::not_found)?,
+        Some(n) => c
+            .versions
+            .iter()
+            .find(|v| v.number == n)
+            .ok_or_else(ApiError::not_found)?,
     };
     let mut out = content_v2(&data, c, v, format.as_deref());
     let api = &ctx.rel_path;
     if p.flag("include-labels") {
-        let labels = c.labels.iter().filter_map(|l| data.labels.get(l)).map(label_v2).collect();
+        let labels = c
+            .labels
+            .iter()
+            .filter_map(|l| data.labels.get(l))
+            .map(label_v2)
+            .collect();
         out["labels"] = small_list(labels, format!("{api}/labels"));
     }
     if p.flag("include-properties") {
-        let props = data.properties.values().filter(|pr| pr.content_id == id).map(super::properties::property_v2).collect();
+        let props = data
+            .properties
+            .values()
+            .filter(|pr| pr.content_id == id)
+            .map(super::properties::property_v2)
+            .collect();
         out["properties"] = small_list(props, format!("{api}/properties"));
     }
     if p.flag("include-versions") {
@@ -203,11 +253,19 @@ async fn get(ctx: Ctx, id: u64, p: Params, kind: ContentKind) -> Result<Response
     Ok(resp)
 }
 
-pub async fn get_page(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn get_page(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     get(ctx, id, p, ContentKind::Page).await
 }
 
-pub async fn get_blogpost(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn get_blogpost(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     get(ctx, id, p, ContentKind::BlogPost).await
 }
 
@@ -229,7 +287,9 @@ impl IdIn {
     pub fn get(&self, field: &str) -> Result<u64, ApiError> {
         match self {
             IdIn::N(n) => Ok(*n),
-            IdIn::S(s) => s.parse().map_err(|_| ApiError::bad_request(format!("`{field}` must be a numeric id, got `{s}`"))),
+            IdIn::S(s) => s.parse().map_err(|_| {
+                ApiError::bad_request(format!("`{field}` must be a numeric id, got `{s}`"))
+            }),
         }
     }
 }
@@ -248,12 +308,15 @@ fn write_status(s: Option<&str>) -> Result<Status, ApiError> {
     match s.unwrap_or("current") {
         "current" => Ok(Status::Current),
         "draft" => Ok(Status::Draft),
-        other => Err(ApiError::bad_request(format!("status `{other}` cannot be written: use current or draft"))),
+        other => Err(ApiError::bad_request(format!(
+            "status `{other}` cannot be written: use current or draft"
+        ))),
     }
 }
 
 fn stored_body(b: Option<&BodyIn>) -> Result<Option<crate::state::model::Body>, ApiError> {
-    b.map(|b| super::render::store_body(&b.representation, &b.value)).transpose()
+    b.map(|b| super::render::store_body(&b.representation, &b.value))
+        .transpose()
 }
 
 /// Renders content after a write, with its body in the stored representation.
@@ -261,7 +324,10 @@ fn written(ctx: &Ctx, data: &SiteData, id: u64, status: StatusCode) -> Result<Re
     let c = data.contents.get(&id).ok_or_else(ApiError::not_found)?;
     let rep = c.current().body.representation.clone();
     let out = content_v2(data, c, c.current(), Some(&rep));
-    Ok(json_response(status, &with_base(out, &ctx.site.wiki_base())))
+    Ok(json_response(
+        status,
+        &with_base(out, &ctx.site.wiki_base()),
+    ))
 }
 
 async fn create(ctx: Ctx, input: CreateIn, kind: ContentKind) -> Result<Response, ApiError> {
@@ -275,7 +341,11 @@ async fn create(ctx: Ctx, input: CreateIn, kind: ContentKind) -> Result<Response
         representation: "storage".into(),
         value: String::new(),
     });
-    let parent_id = input.parent_id.as_ref().map(|p| p.get("parentId")).transpose()?;
+    let parent_id = input
+        .parent_id
+        .as_ref()
+        .map(|p| p.get("parentId"))
+        .transpose()?;
     let mut data = ctx.site.data.write();
     let id = data.create_content(
         NewContent {
@@ -294,11 +364,17 @@ async fn create(ctx: Ctx, input: CreateIn, kind: ContentKind) -> Result<Response
     written(&ctx, &data, id, StatusCode::OK)
 }
 
-pub async fn create_page(Extension(ctx): Extension<Ctx>, JsonBody(input): JsonBody<CreateIn>) -> Result<Response, ApiError> {
+pub async fn create_page(
+    Extension(ctx): Extension<Ctx>,
+    JsonBody(input): JsonBody<CreateIn>,
+) -> Result<Response, ApiError> {
     create(ctx, input, ContentKind::Page).await
 }
 
-pub async fn create_blogpost(Extension(ctx): Extension<Ctx>, JsonBody(input): JsonBody<CreateIn>) -> Result<Response, ApiError> {
+pub async fn create_blogpost(
+    Extension(ctx): Extension<Ctx>,
+    JsonBody(input): JsonBody<CreateIn>,
+) -> Result<Response, ApiError> {
     create(ctx, input, ContentKind::BlogPost).await
 }
 
@@ -323,27 +399,62 @@ pub struct UpdateIn {
     parent_id: Option<IdIn>,
 }
 
-async fn update(ctx: Ctx, id: u64, input: UpdateIn, kind: ContentKind) -> Result<Response, ApiError> {
+async fn update(
+    ctx: Ctx,
+    id: u64,
+    input: UpdateIn,
+    kind: ContentKind,
+) -> Result<Response, ApiError> {
     if let Some(given) = &input.id {
         if given.get("id")? != id {
-            return Err(ApiError::bad_request(format!("Body id does not match the id {id} in the path")));
+            return Err(ApiError::bad_request(format!(
+                "Body id does not match the id {id} in the path"
+            )));
         }
     }
     let version = input
         .version
         .as_ref()
         .and_then(|v| v.number)
-        .ok_or_else(|| ApiError::bad_request("version.number is required: send the current version number plus one"))?;
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "version.number is required: send the current version number plus one",
+            )
+        })?;
     let status = write_status(input.status.as_deref())?;
-    let title = input.title.clone().ok_or_else(|| ApiError::bad_request("title is required"))?;
+    let title = input
+        .title
+        .clone()
+        .ok_or_else(|| ApiError::bad_request("title is required"))?;
     let body = stored_body(input.body.as_ref())?;
-    let parent_id = input.parent_id.as_ref().map(|p| p.get("parentId")).transpose()?;
+    let parent_id = input
+        .parent_id
+        .as_ref()
+        .map(|p| p.get("parentId"))
+        .transpose()?;
     let mut data = ctx.site.data.write();
-    find(&data, id, kind, &[Status::Current, Status::Draft, Status::Archived])?;
-    let (message, minor_edit) = input.version.map(|v| (v.message, v.minor_edit)).unwrap_or_default();
+    find(
+        &data,
+        id,
+        kind,
+        &[Status::Current, Status::Draft, Status::Archived],
+    )?;
+    let (message, minor_edit) = input
+        .version
+        .map(|v| (v.message, v.minor_edit))
+        .unwrap_or_default();
     data.update_content(
         id,
-        ContentUpdate { title, body, status, version, message, minor_edit, parent_id, author_id: ctx.grant.account_id.clone() },
+        ContentUpdate {
+            title,
+            body,
+            status,
+            version,
+            message,
+            minor_edit,
+            parent_id,
+            author_id: ctx.grant.account_id.clone(),
+        },
         ctx.now,
     )?;
     super::tasks::sync_tasks(&mut data, id, &ctx.grant.account_id, ctx.now);
@@ -355,27 +466,53 @@ async fn update(ctx: Ctx, id: u64, input: UpdateIn, kind: ContentKind) -> Result
     written(&ctx, &data, id, StatusCode::OK)
 }
 
-pub async fn update_page(Extension(ctx): Extension<Ctx>, Id(id): Id, JsonBody(input): JsonBody<UpdateIn>) -> Result<Response, ApiError> {
+pub async fn update_page(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    JsonBody(input): JsonBody<UpdateIn>,
+) -> Result<Response, ApiError> {
     update(ctx, id, input, ContentKind::Page).await
 }
 
-pub async fn update_blogpost(Extension(ctx): Extension<Ctx>, Id(id): Id, JsonBody(input): JsonBody<UpdateIn>) -> Result<Response, ApiError> {
+pub async fn update_blogpost(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    JsonBody(input): JsonBody<UpdateIn>,
+) -> Result<Response, ApiError> {
     update(ctx, id, input, ContentKind::BlogPost).await
 }
 
 async fn delete(ctx: Ctx, id: u64, p: Params, kind: ContentKind) -> Result<Response, ApiError> {
     let mut data = ctx.site.data.write();
-    find(&data, id, kind, &[Status::Current, Status::Draft, Status::Archived, Status::Trashed])?;
+    find(
+        &data,
+        id,
+        kind,
+        &[
+            Status::Current,
+            Status::Draft,
+            Status::Archived,
+            Status::Trashed,
+        ],
+    )?;
     data.delete_content(id, p.flag("purge"))?;
     ctx.site.reindex(&data, id, ctx.index_visible_at());
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn delete_page(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn delete_page(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     delete(ctx, id, p, ContentKind::Page).await
 }
 
-pub async fn delete_blogpost(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn delete_blogpost(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     delete(ctx, id, p, ContentKind::BlogPost).await
 }
 
@@ -385,14 +522,26 @@ async fn versions(ctx: Ctx, id: u64, p: Params, kind: ContentKind) -> Result<Res
     let desc = match p.get("sort").unwrap_or("-modified-date") {
         "-modified-date" => true,
         "modified-date" => false,
-        s => return Err(ApiError::invalid_param(format!("Query parameter `sort` must be modified-date or -modified-date, got `{s}`"))),
+        s => {
+            return Err(ApiError::invalid_param(format!(
+                "Query parameter `sort` must be modified-date or -modified-date, got `{s}`"
+            )))
+        }
     };
     let data = ctx.site.data.read();
     let c = find(&data, id, kind, LISTED)?;
-    let mut items: Vec<_> = c.versions.iter().map(|v| (SortKey::Int(v.number as i64), v.number as u64, v)).collect();
+    let mut items: Vec<_> = c
+        .versions
+        .iter()
+        .map(|v| (SortKey::Int(v.number as i64), v.number as u64, v))
+        .collect();
     sort_items(&mut items, desc);
     let (page, next) = paginate(items, desc, &req);
-    let entity = if kind == ContentKind::Page { "page" } else { "blogpost" };
+    let entity = if kind == ContentKind::Page {
+        "page"
+    } else {
+        "blogpost"
+    };
     let results = page
         .iter()
         .map(|v| {
@@ -409,18 +558,30 @@ async fn versions(ctx: Ctx, id: u64, p: Params, kind: ContentKind) -> Result<Res
     Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
 }
 
-pub async fn page_versions(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn page_versions(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     versions(ctx, id, p, ContentKind::Page).await
 }
 
-pub async fn blogpost_versions(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn blogpost_versions(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     versions(ctx, id, p, ContentKind::BlogPost).await
 }
 
 async fn version(ctx: Ctx, id: u64, n: u64, kind: ContentKind) -> Result<Response, ApiError> {
     let data = ctx.site.data.read();
     let c = find(&data, id, kind, LISTED)?;
-    let v = c.versions.iter().find(|v| v.number as u64 == n).ok_or_else(ApiError::not_found)?;
+    let v = c
+        .versions
+        .iter()
+        .find(|v| v.number as u64 == n)
+        .ok_or_else(ApiError::not_found)?;
     let mut out = json!({
         "number": v.number,
         "authorId": v.author_id,
@@ -441,10 +602,16 @@ async fn version(ctx: Ctx, id: u64, n: u64, kind: ContentKind) -> Result<Respons
     Ok(resp)
 }
 
-pub async fn page_version(Extension(ctx): Extension<Ctx>, Ids2(id, n): Ids2) -> Result<Response, ApiError> {
+pub async fn page_version(
+    Extension(ctx): Extension<Ctx>,
+    Ids2(id, n): Ids2,
+) -> Result<Response, ApiError> {
     version(ctx, id, n, ContentKind::Page).await
 }
 
-pub async fn blogpost_version(Extension(ctx): Extension<Ctx>, Ids2(id, n): Ids2) -> Result<Response, ApiError> {
+pub async fn blogpost_version(
+    Extension(ctx): Extension<Ctx>,
+    Ids2(id, n): Ids2,
+) -> Result<Response, ApiError> {
     version(ctx, id, n, ContentKind::BlogPost).await
 }

@@ -34,7 +34,11 @@ fn list(ctx: &Ctx, id: u64, p: &Params, kind: ContentKind) -> Result<Response, A
     let keyf: fn(&Property) -> SortKey = match field {
         "key" => |p| SortKey::Str(p.key.clone()),
         "id" => |_| SortKey::None,
-        _ => return Err(ApiError::invalid_param(format!("Query parameter `sort` has unsupported value `{sort}`: expected key or id"))),
+        _ => {
+            return Err(ApiError::invalid_param(format!(
+                "Query parameter `sort` has unsupported value `{sort}`: expected key or id"
+            )))
+        }
     };
     let data = ctx.site.data.read();
     find(&data, id, kind, OPEN)?;
@@ -51,10 +55,18 @@ fn list(ctx: &Ctx, id: u64, p: &Params, kind: ContentKind) -> Result<Response, A
     Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
 }
 
-pub async fn page_list(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn page_list(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     list(&ctx, id, &p, ContentKind::Page)
 }
-pub async fn blogpost_list(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn blogpost_list(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     list(&ctx, id, &p, ContentKind::BlogPost)
 }
 
@@ -65,14 +77,21 @@ pub struct CreateIn {
 }
 
 fn create(ctx: &Ctx, id: u64, input: CreateIn, kind: ContentKind) -> Result<Response, ApiError> {
-    let key = input.key.filter(|k| !k.is_empty()).ok_or_else(|| ApiError::bad_request("key is required"))?;
+    let key = input
+        .key
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| ApiError::bad_request("key is required"))?;
     if key.len() > 255 {
         return Err(ApiError::bad_request("key must be at most 255 characters"));
     }
     let value = input.value.unwrap_or(Value::Null);
     let mut data = ctx.site.data.write();
     find(&data, id, kind, OPEN)?;
-    if data.properties.values().any(|p| p.content_id == id && p.key == key) {
+    if data
+        .properties
+        .values()
+        .any(|p| p.content_id == id && p.key == key)
+    {
         return Err(ApiError::conflict(format!("Cannot create property with key `{key}`: a property with this key already exists on content {id}")));
     }
     let pid = data.next_id();
@@ -91,26 +110,44 @@ fn create(ctx: &Ctx, id: u64, input: CreateIn, kind: ContentKind) -> Result<Resp
     Ok(json_response(StatusCode::OK, &out))
 }
 
-pub async fn page_create(Extension(ctx): Extension<Ctx>, Id(id): Id, JsonBody(input): JsonBody<CreateIn>) -> Result<Response, ApiError> {
+pub async fn page_create(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    JsonBody(input): JsonBody<CreateIn>,
+) -> Result<Response, ApiError> {
     create(&ctx, id, input, ContentKind::Page)
 }
-pub async fn blogpost_create(Extension(ctx): Extension<Ctx>, Id(id): Id, JsonBody(input): JsonBody<CreateIn>) -> Result<Response, ApiError> {
+pub async fn blogpost_create(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    JsonBody(input): JsonBody<CreateIn>,
+) -> Result<Response, ApiError> {
     create(&ctx, id, input, ContentKind::BlogPost)
 }
 
 fn get(ctx: &Ctx, id: u64, pid: u64, kind: ContentKind) -> Result<Response, ApiError> {
     let data = ctx.site.data.read();
     find(&data, id, kind, OPEN)?;
-    let prop = data.properties.get(&pid).filter(|p| p.content_id == id).ok_or_else(ApiError::not_found)?;
+    let prop = data
+        .properties
+        .get(&pid)
+        .filter(|p| p.content_id == id)
+        .ok_or_else(ApiError::not_found)?;
     let mut resp = json_response(StatusCode::OK, &property_v2(prop));
     resp.extensions_mut().insert(Cost(1));
     Ok(resp)
 }
 
-pub async fn page_get(Extension(ctx): Extension<Ctx>, Ids2(id, pid): Ids2) -> Result<Response, ApiError> {
+pub async fn page_get(
+    Extension(ctx): Extension<Ctx>,
+    Ids2(id, pid): Ids2,
+) -> Result<Response, ApiError> {
     get(&ctx, id, pid, ContentKind::Page)
 }
-pub async fn blogpost_get(Extension(ctx): Extension<Ctx>, Ids2(id, pid): Ids2) -> Result<Response, ApiError> {
+pub async fn blogpost_get(
+    Extension(ctx): Extension<Ctx>,
+    Ids2(id, pid): Ids2,
+) -> Result<Response, ApiError> {
     get(&ctx, id, pid, ContentKind::BlogPost)
 }
 
@@ -121,15 +158,29 @@ pub struct UpdateIn {
     version: Option<VersionIn>,
 }
 
-fn update(ctx: &Ctx, id: u64, pid: u64, input: UpdateIn, kind: ContentKind) -> Result<Response, ApiError> {
+fn update(
+    ctx: &Ctx,
+    id: u64,
+    pid: u64,
+    input: UpdateIn,
+    kind: ContentKind,
+) -> Result<Response, ApiError> {
     let number = input
         .version
         .as_ref()
         .and_then(|v| v.number)
-        .ok_or_else(|| ApiError::bad_request("version.number is required: send the current version number plus one"))?;
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "version.number is required: send the current version number plus one",
+            )
+        })?;
     let mut data = ctx.site.data.write();
     find(&data, id, kind, OPEN)?;
-    let prop = data.properties.get_mut(&pid).filter(|p| p.content_id == id).ok_or_else(ApiError::not_found)?;
+    let prop = data
+        .properties
+        .get_mut(&pid)
+        .filter(|p| p.content_id == id)
+        .ok_or_else(ApiError::not_found)?;
     if number != prop.version + 1 {
         return Err(ApiError::conflict(format!(
             "Version must be incremented when updating a property. Current Version: [{}]. Provided version: [{number}]",
@@ -137,7 +188,10 @@ fn update(ctx: &Ctx, id: u64, pid: u64, input: UpdateIn, kind: ContentKind) -> R
         )));
     }
     if let Some(k) = input.key.filter(|k| *k != prop.key) {
-        return Err(ApiError::bad_request(format!("The key of a property cannot change (was `{}`, got `{k}`)", prop.key)));
+        return Err(ApiError::bad_request(format!(
+            "The key of a property cannot change (was `{}`, got `{k}`)",
+            prop.key
+        )));
     }
     prop.value = input.value.unwrap_or(Value::Null);
     prop.version = number;
@@ -147,10 +201,18 @@ fn update(ctx: &Ctx, id: u64, pid: u64, input: UpdateIn, kind: ContentKind) -> R
     Ok(json_response(StatusCode::OK, &property_v2(prop)))
 }
 
-pub async fn page_update(Extension(ctx): Extension<Ctx>, Ids2(id, pid): Ids2, JsonBody(input): JsonBody<UpdateIn>) -> Result<Response, ApiError> {
+pub async fn page_update(
+    Extension(ctx): Extension<Ctx>,
+    Ids2(id, pid): Ids2,
+    JsonBody(input): JsonBody<UpdateIn>,
+) -> Result<Response, ApiError> {
     update(&ctx, id, pid, input, ContentKind::Page)
 }
-pub async fn blogpost_update(Extension(ctx): Extension<Ctx>, Ids2(id, pid): Ids2, JsonBody(input): JsonBody<UpdateIn>) -> Result<Response, ApiError> {
+pub async fn blogpost_update(
+    Extension(ctx): Extension<Ctx>,
+    Ids2(id, pid): Ids2,
+    JsonBody(input): JsonBody<UpdateIn>,
+) -> Result<Response, ApiError> {
     update(&ctx, id, pid, input, ContentKind::BlogPost)
 }
 
@@ -166,9 +228,15 @@ fn delete(ctx: &Ctx, id: u64, pid: u64, kind: ContentKind) -> Result<Response, A
     }
 }
 
-pub async fn page_delete(Extension(ctx): Extension<Ctx>, Ids2(id, pid): Ids2) -> Result<Response, ApiError> {
+pub async fn page_delete(
+    Extension(ctx): Extension<Ctx>,
+    Ids2(id, pid): Ids2,
+) -> Result<Response, ApiError> {
     delete(&ctx, id, pid, ContentKind::Page)
 }
-pub async fn blogpost_delete(Extension(ctx): Extension<Ctx>, Ids2(id, pid): Ids2) -> Result<Response, ApiError> {
+pub async fn blogpost_delete(
+    Extension(ctx): Extension<Ctx>,
+    Ids2(id, pid): Ids2,
+) -> Result<Response, ApiError> {
     delete(&ctx, id, pid, ContentKind::BlogPost)
 }

@@ -107,7 +107,9 @@ fn adf_text(adf: &str) -> String {
 }
 
 pub fn escape_xml(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 pub fn version_v2(v: &Version) -> Value {
@@ -139,7 +141,11 @@ pub fn webui(data: &SiteData, c: &Content) -> String {
 pub fn content_v2(data: &SiteData, c: &Content, v: &Version, format: Option<&str>) -> Value {
     let mut m = Map::new();
     m.insert("id".into(), json!(c.id.to_string()));
-    let status = if v.number == c.current().number { c.status.as_str() } else { "historical" };
+    let status = if v.number == c.current().number {
+        c.status.as_str()
+    } else {
+        "historical"
+    };
     m.insert("status".into(), json!(status));
     m.insert("title".into(), json!(v.title));
     m.insert("spaceId".into(), json!(c.space_id.to_string()));
@@ -196,7 +202,11 @@ pub fn space_v2(s: &Space, description_format: Option<&str>) -> Value {
         v["homepageId"] = json!(h.to_string());
     }
     if let Some(f) = description_format {
-        let value = if f == "view" { format!("<p>{}</p>", escape_xml(&s.description)) } else { s.description.clone() };
+        let value = if f == "view" {
+            format!("<p>{}</p>", escape_xml(&s.description))
+        } else {
+            s.description.clone()
+        };
         v["description"] = json!({ f: {"representation": f, "value": value} });
     }
     v
@@ -245,20 +255,28 @@ pub fn content_v1(data: &SiteData, c: &Content, expand: &[&str], base: &str) -> 
     m.insert("type".into(), json!(c.kind.type_name()));
     m.insert("status".into(), json!(c.status.as_str()));
     m.insert("title".into(), json!(cur.title));
-    let has = |k: &str| expand.iter().any(|e| *e == k || e.starts_with(&format!("{k}.")));
+    let has = |k: &str| {
+        expand
+            .iter()
+            .any(|e| *e == k || e.starts_with(&format!("{k}.")))
+    };
     let mut expandable = Map::new();
     let space = data.spaces.get(&c.space_id);
     if has("space") {
         if let Some(s) = space {
             m.insert("space".into(), json!({"id": s.id, "key": s.key, "name": s.name, "type": s.kind, "status": s.status,
+                "_expandable": {"homepage": s.homepage_id.map(|h| format!("/rest/api/content/{h}")), "description": "", "metadata": ""},
                 "_links": {"webui": format!("/spaces/{}", s.key), "self": format!("{base}/rest/api/space/{}", s.key)}}));
         }
     } else if let Some(s) = space {
         expandable.insert("space".into(), json!(format!("/rest/api/space/{}", s.key)));
     }
     if has("version") {
-        m.insert("version".into(), json!({"by": {"type": "known", "accountId": cur.author_id}, "when": ts(cur.created_at),
-            "number": cur.number, "message": cur.message, "minorEdit": cur.minor_edit}));
+        m.insert(
+            "version".into(),
+            json!({"by": {"type": "known", "accountId": cur.author_id}, "when": ts(cur.created_at),
+            "number": cur.number, "message": cur.message, "minorEdit": cur.minor_edit}),
+        );
     } else {
         expandable.insert("version".into(), json!(""));
     }
@@ -266,7 +284,10 @@ pub fn content_v1(data: &SiteData, c: &Content, expand: &[&str], base: &str) -> 
         m.insert("history".into(), json!({"latest": c.status == Status::Current, "createdBy": {"type": "known", "accountId": c.author_id},
             "createdDate": ts(c.created_at)}));
     } else {
-        expandable.insert("history".into(), json!(format!("/rest/api/content/{}/history", c.id)));
+        expandable.insert(
+            "history".into(),
+            json!(format!("/rest/api/content/{}/history", c.id)),
+        );
     }
     if has("body") {
         let mut body = Map::new();
@@ -286,7 +307,10 @@ pub fn content_v1(data: &SiteData, c: &Content, expand: &[&str], base: &str) -> 
             .filter_map(|l| data.labels.get(l))
             .map(label_v1)
             .collect();
-        m.insert("metadata".into(), json!({"labels": {"results": labels, "start": 0, "limit": 200, "size": labels.len()}}));
+        m.insert(
+            "metadata".into(),
+            json!({"labels": {"results": labels, "start": 0, "limit": 200, "size": labels.len()}}),
+        );
     } else {
         expandable.insert("metadata".into(), json!(""));
     }

@@ -16,7 +16,9 @@ fn description_format(p: &Params) -> Result<Option<&str>, ApiError> {
     match p.get("description-format") {
         None => Ok(None),
         Some(f @ ("plain" | "view")) => Ok(Some(f)),
-        Some(f) => Err(ApiError::invalid_param(format!("Query parameter `description-format` must be plain or view, got `{f}`"))),
+        Some(f) => Err(ApiError::invalid_param(format!(
+            "Query parameter `description-format` must be plain or view, got `{f}`"
+        ))),
     }
 }
 
@@ -30,12 +32,15 @@ pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response,
     let fmt = description_format(&p)?;
     let sort = p.get("sort").unwrap_or("id");
     let (desc, field) = sort.strip_prefix('-').map_or((false, sort), |f| (true, f));
-    let key_of: fn(&Space) -> SortKey = match field {
-        "id" => |_| SortKey::None,
-        "key" => |s| SortKey::Str(s.key.clone()),
-        "name" => |s| SortKey::Str(s.name.clone()),
-        _ => return Err(ApiError::invalid_param(format!("Query parameter `sort` has unsupported value `{sort}`: expected id, key or name"))),
-    };
+    let key_of: fn(&Space) -> SortKey =
+        match field {
+            "id" => |_| SortKey::None,
+            "key" => |s| SortKey::Str(s.key.clone()),
+            "name" => |s| SortKey::Str(s.name.clone()),
+            _ => return Err(ApiError::invalid_param(format!(
+                "Query parameter `sort` has unsupported value `{sort}`: expected id, key or name"
+            ))),
+        };
     let data = ctx.site.data.read();
     let mut items: Vec<_> = data
         .spaces
@@ -55,11 +60,18 @@ pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response,
     Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
 }
 
-pub async fn get(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn get(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     let fmt = description_format(&p)?;
     let data = ctx.site.data.read();
     let s = data.spaces.get(&id).ok_or_else(ApiError::not_found)?;
-    let mut resp = json_response(StatusCode::OK, &with_base(space_v2(s, fmt), &ctx.site.wiki_base()));
+    let mut resp = json_response(
+        StatusCode::OK,
+        &with_base(space_v2(s, fmt), &ctx.site.wiki_base()),
+    );
     resp.extensions_mut().insert(Cost(1));
     Ok(resp)
 }
@@ -78,9 +90,16 @@ pub struct CreateIn {
     description: Option<DescriptionIn>,
 }
 
-pub async fn create(Extension(ctx): Extension<Ctx>, JsonBody(input): JsonBody<CreateIn>) -> Result<Response, ApiError> {
-    let name = input.name.ok_or_else(|| ApiError::bad_request("name is required"))?;
-    let key = input.key.ok_or_else(|| ApiError::bad_request("key is required"))?;
+pub async fn create(
+    Extension(ctx): Extension<Ctx>,
+    JsonBody(input): JsonBody<CreateIn>,
+) -> Result<Response, ApiError> {
+    let name = input
+        .name
+        .ok_or_else(|| ApiError::bad_request("name is required"))?;
+    let key = input
+        .key
+        .ok_or_else(|| ApiError::bad_request("key is required"))?;
     let description = match input.description {
         None => String::new(),
         Some(DescriptionIn::Text(t)) | Some(DescriptionIn::Body { value: t }) => t,
@@ -91,5 +110,8 @@ pub async fn create(Extension(ctx): Extension<Ctx>, JsonBody(input): JsonBody<Cr
     if let Some(home) = space.homepage_id {
         ctx.site.reindex(&data, home, ctx.index_visible_at());
     }
-    Ok(json_response(StatusCode::CREATED, &with_base(space_v2(space, Some("plain")), &ctx.site.wiki_base())))
+    Ok(json_response(
+        StatusCode::CREATED,
+        &with_base(space_v2(space, Some("plain")), &ctx.site.wiki_base()),
+    ))
 }

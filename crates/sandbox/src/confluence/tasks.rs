@@ -23,18 +23,31 @@ fn between<'a>(s: &'a str, open: &str, close: &str) -> Option<&'a str> {
 
 /// Re-derives the tasks of one piece of content from its current storage body.
 pub fn sync_tasks(data: &mut SiteData, content_id: u64, author: &str, now: DateTime<Utc>) {
-    let Some(c) = data.contents.get(&content_id) else { return };
+    let Some(c) = data.contents.get(&content_id) else {
+        return;
+    };
     let body = c.current().body.value.clone();
     let (space_id, kind) = (c.space_id, c.kind);
     let mut found = Vec::new();
     for block in body.split("<ac:task>").skip(1) {
         let block = block.split("</ac:task>").next().unwrap_or("");
-        let local = between(block, "<ac:task-id>", "</ac:task-id>").unwrap_or("").trim().to_string();
-        let complete = between(block, "<ac:task-status>", "</ac:task-status>").is_some_and(|s| s.trim() == "complete");
-        let text = between(block, "<ac:task-body>", "</ac:task-body>").unwrap_or("").to_string();
+        let local = between(block, "<ac:task-id>", "</ac:task-id>")
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let complete = between(block, "<ac:task-status>", "</ac:task-status>")
+            .is_some_and(|s| s.trim() == "complete");
+        let text = between(block, "<ac:task-body>", "</ac:task-body>")
+            .unwrap_or("")
+            .to_string();
         found.push((local, complete, text));
     }
-    let existing: Vec<Task> = data.tasks.values().filter(|t| t.container_id == content_id).cloned().collect();
+    let existing: Vec<Task> = data
+        .tasks
+        .values()
+        .filter(|t| t.container_id == content_id)
+        .cloned()
+        .collect();
     data.tasks.retain(|_, t| t.container_id != content_id);
     for (local, complete, text) in found {
         let task = match existing.iter().find(|t| t.local_id == local) {
@@ -90,11 +103,21 @@ fn task_v2(t: &Task, format: Option<&str>) -> Value {
     m.insert("id".into(), json!(t.id.to_string()));
     m.insert("localId".into(), json!(t.local_id));
     m.insert("spaceId".into(), json!(t.space_id.to_string()));
-    let field = if t.container_kind == ContentKind::Page { "pageId" } else { "blogPostId" };
+    let field = if t.container_kind == ContentKind::Page {
+        "pageId"
+    } else {
+        "blogPostId"
+    };
     m.insert(field.into(), json!(t.container_id.to_string()));
-    m.insert("status".into(), json!(if t.complete { "complete" } else { "incomplete" }));
+    m.insert(
+        "status".into(),
+        json!(if t.complete { "complete" } else { "incomplete" }),
+    );
     if let Some(f) = format {
-        m.insert("body".into(), json!({ f: {"representation": f, "value": t.body} }));
+        m.insert(
+            "body".into(),
+            json!({ f: {"representation": f, "value": t.body} }),
+        );
     }
     m.insert("createdBy".into(), json!(t.created_by));
     if let Some(a) = &t.assigned_to {
@@ -118,7 +141,9 @@ fn format_of(p: &Params) -> Result<Option<&str>, ApiError> {
     match p.get("body-format") {
         None => Ok(None),
         Some(f @ ("storage" | "atlas_doc_format")) => Ok(Some(f)),
-        Some(f) => Err(ApiError::invalid_param(format!("Query parameter `body-format` must be storage or atlas_doc_format, got `{f}`"))),
+        Some(f) => Err(ApiError::invalid_param(format!(
+            "Query parameter `body-format` must be storage or atlas_doc_format, got `{f}`"
+        ))),
     }
 }
 
@@ -133,15 +158,40 @@ pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response,
         None => None,
         Some("complete") => Some(true),
         Some("incomplete") => Some(false),
-        Some(s) => return Err(ApiError::invalid_param(format!("Query parameter `status` must be complete or incomplete, got `{s}`"))),
+        Some(s) => {
+            return Err(ApiError::invalid_param(format!(
+                "Query parameter `status` must be complete or incomplete, got `{s}`"
+            )))
+        }
     };
-    let (task_ids, spaces, pages, blogs) = (p.ids("task-id")?, p.ids("space-id")?, p.ids("page-id")?, p.ids("blogpost-id")?);
-    let (created_by, assigned, completed_by) = (p.all("created-by"), p.all("assigned-to"), p.all("completed-by"));
+    let (task_ids, spaces, pages, blogs) = (
+        p.ids("task-id")?,
+        p.ids("space-id")?,
+        p.ids("page-id")?,
+        p.ids("blogpost-id")?,
+    );
+    let (created_by, assigned, completed_by) = (
+        p.all("created-by"),
+        p.all("assigned-to"),
+        p.all("completed-by"),
+    );
     let include_blank = p.flag("include-blank-tasks");
     let ranges = [
-        ("created-at", millis(&p, "created-at-from")?, millis(&p, "created-at-to")?),
-        ("due-at", millis(&p, "due-at-from")?, millis(&p, "due-at-to")?),
-        ("completed-at", millis(&p, "completed-at-from")?, millis(&p, "completed-at-to")?),
+        (
+            "created-at",
+            millis(&p, "created-at-from")?,
+            millis(&p, "created-at-to")?,
+        ),
+        (
+            "due-at",
+            millis(&p, "due-at-from")?,
+            millis(&p, "due-at-to")?,
+        ),
+        (
+            "completed-at",
+            millis(&p, "completed-at-from")?,
+            millis(&p, "completed-at-to")?,
+        ),
     ];
     let in_ranges = |t: &Task| {
         ranges.iter().all(|(which, from, to)| {
@@ -166,11 +216,27 @@ pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response,
         .filter(|t| status.is_none_or(|s| t.complete == s))
         .filter(|t| task_ids.is_empty() || task_ids.contains(&t.id))
         .filter(|t| spaces.is_empty() || spaces.contains(&t.space_id))
-        .filter(|t| pages.is_empty() || (t.container_kind == ContentKind::Page && pages.contains(&t.container_id)))
-        .filter(|t| blogs.is_empty() || (t.container_kind == ContentKind::BlogPost && blogs.contains(&t.container_id)))
+        .filter(|t| {
+            pages.is_empty()
+                || (t.container_kind == ContentKind::Page && pages.contains(&t.container_id))
+        })
+        .filter(|t| {
+            blogs.is_empty()
+                || (t.container_kind == ContentKind::BlogPost && blogs.contains(&t.container_id))
+        })
         .filter(|t| created_by.is_empty() || created_by.contains(&t.created_by.as_str()))
-        .filter(|t| assigned.is_empty() || t.assigned_to.as_deref().is_some_and(|a| assigned.contains(&a)))
-        .filter(|t| completed_by.is_empty() || t.completed_by.as_deref().is_some_and(|a| completed_by.contains(&a)))
+        .filter(|t| {
+            assigned.is_empty()
+                || t.assigned_to
+                    .as_deref()
+                    .is_some_and(|a| assigned.contains(&a))
+        })
+        .filter(|t| {
+            completed_by.is_empty()
+                || t.completed_by
+                    .as_deref()
+                    .is_some_and(|a| completed_by.contains(&a))
+        })
         .filter(|t| in_ranges(t))
         .map(|t| (SortKey::None, t.id, t))
         .collect();
@@ -180,7 +246,11 @@ pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response,
     Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
 }
 
-pub async fn get(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn get(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     let format = format_of(&p)?;
     let data = ctx.site.data.read();
     let t = data.tasks.get(&id).ok_or_else(ApiError::not_found)?;
@@ -194,7 +264,12 @@ pub struct UpdateIn {
     status: Option<String>,
 }
 
-pub async fn update(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params, JsonBody(input): JsonBody<UpdateIn>) -> Result<Response, ApiError> {
+pub async fn update(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+    JsonBody(input): JsonBody<UpdateIn>,
+) -> Result<Response, ApiError> {
     let format = format_of(&p)?;
     let complete = match input.status.as_deref() {
         Some("complete") => true,

@@ -15,12 +15,21 @@ use serde_json::{json, Value};
 const VISIBLE: &[Status] = &[Status::Current, Status::Archived];
 
 /// Lists the children of a page; `render` shapes each (ChildPage or the newer direct-children).
-fn child_list(ctx: &Ctx, id: u64, p: &Params, render: fn(&crate::state::model::Content) -> Value) -> Result<Response, ApiError> {
+fn child_list(
+    ctx: &Ctx,
+    id: u64,
+    p: &Params,
+    render: fn(&crate::state::model::Content) -> Value,
+) -> Result<Response, ApiError> {
     let req = PageReq::from_params(p, 25, 250)?;
     let desc = match p.get("sort") {
         None | Some("child-position") => false,
         Some("-child-position") => true,
-        Some(s) => return Err(ApiError::invalid_param(format!("Query parameter `sort` has unsupported value `{s}`"))),
+        Some(s) => {
+            return Err(ApiError::invalid_param(format!(
+                "Query parameter `sort` has unsupported value `{s}`"
+            )))
+        }
     };
     let data = ctx.site.data.read();
     find(&data, id, ContentKind::Page, VISIBLE)?;
@@ -38,14 +47,22 @@ fn child_list(ctx: &Ctx, id: u64, p: &Params, render: fn(&crate::state::model::C
     Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
 }
 
-pub async fn children(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn children(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     child_list(&ctx, id, &p, |c| {
         json!({"id": c.id.to_string(), "status": c.status.as_str(), "title": c.title(),
                "spaceId": c.space_id.to_string(), "childPosition": c.position})
     })
 }
 
-pub async fn direct_children(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn direct_children(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     child_list(&ctx, id, &p, |c| {
         json!({"id": c.id.to_string(), "status": c.status.as_str(), "title": c.title(), "type": "page",
                "spaceId": c.space_id.to_string(), "childPosition": c.position})
@@ -53,12 +70,20 @@ pub async fn direct_children(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Para
 }
 
 /// Descendants depth first; `depth` 1..=5 (Confluence's limit), default 5.
-pub async fn descendants(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn descendants(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     let req = PageReq::from_params(&p, 25, 250)?;
     let depth = match p.num::<u32>("depth")? {
         None => 5,
         Some(d) if (1..=5).contains(&d) => d,
-        Some(d) => return Err(ApiError::invalid_param(format!("Query parameter `depth` must be between 1 and 5, got {d}"))),
+        Some(d) => {
+            return Err(ApiError::invalid_param(format!(
+                "Query parameter `depth` must be between 1 and 5, got {d}"
+            )))
+        }
     };
     let data = ctx.site.data.read();
     find(&data, id, ContentKind::Page, VISIBLE)?;
@@ -66,7 +91,11 @@ pub async fn descendants(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) 
         .descendants(id, depth)
         .into_iter()
         .enumerate()
-        .filter_map(|(i, (d, lvl))| data.contents.get(&d).map(|c| (SortKey::Int(i as i64), c.id, (c, lvl))))
+        .filter_map(|(i, (d, lvl))| {
+            data.contents
+                .get(&d)
+                .map(|c| (SortKey::Int(i as i64), c.id, (c, lvl)))
+        })
         .filter(|(_, _, (c, _))| VISIBLE.contains(&c.status))
         .collect();
     let (page, next) = paginate(items, false, &req);
@@ -82,19 +111,33 @@ pub async fn descendants(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) 
 }
 
 /// Ancestors top to bottom; with `limit`, the nearest ones (ask again from the highest for more).
-pub async fn ancestors(Extension(ctx): Extension<Ctx>, Id(id): Id, p: Params) -> Result<Response, ApiError> {
+pub async fn ancestors(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
     let limit = match p.num::<usize>("limit")? {
         None => 25,
-        Some(0) => return Err(ApiError::invalid_param("Query parameter `limit` must be at least 1")),
+        Some(0) => {
+            return Err(ApiError::invalid_param(
+                "Query parameter `limit` must be at least 1",
+            ))
+        }
         Some(n) => n.min(250),
     };
     let data = ctx.site.data.read();
     find(&data, id, ContentKind::Page, VISIBLE)?;
     let all = data.ancestors(id);
     let start = all.len().saturating_sub(limit);
-    let results: Vec<Value> = all[start..].iter().map(|a| json!({"id": a.to_string(), "type": "page"})).collect();
+    let results: Vec<Value> = all[start..]
+        .iter()
+        .map(|a| json!({"id": a.to_string(), "type": "page"}))
+        .collect();
     let n = results.len() as u64;
-    let mut resp = json_response(StatusCode::OK, &json!({"results": results, "_links": {"base": ctx.site.wiki_base()}}));
+    let mut resp = json_response(
+        StatusCode::OK,
+        &json!({"results": results, "_links": {"base": ctx.site.wiki_base()}}),
+    );
     resp.extensions_mut().insert(Cost(n));
     Ok(resp)
 }

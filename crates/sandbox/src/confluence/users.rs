@@ -13,7 +13,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 pub async fn current(Extension(ctx): Extension<Ctx>) -> Result<Response, ApiError> {
-    let user = ctx.shared.user(&ctx.grant.account_id).ok_or_else(ApiError::not_found)?;
+    let user = ctx
+        .shared
+        .user(&ctx.grant.account_id)
+        .ok_or_else(ApiError::not_found)?;
     let mut resp = json_response(StatusCode::OK, &user_v1(&user, &ctx.site.wiki_base()));
     resp.extensions_mut().insert(Cost(2));
     Ok(resp)
@@ -25,9 +28,14 @@ pub struct BulkReq {
     account_ids: Vec<String>,
 }
 
-pub async fn bulk(Extension(ctx): Extension<Ctx>, JsonBody(req): JsonBody<BulkReq>) -> Result<Response, ApiError> {
+pub async fn bulk(
+    Extension(ctx): Extension<Ctx>,
+    JsonBody(req): JsonBody<BulkReq>,
+) -> Result<Response, ApiError> {
     if req.account_ids.is_empty() || req.account_ids.len() > 250 {
-        return Err(ApiError::bad_request("accountIds must hold between 1 and 250 account ids"));
+        return Err(ApiError::bad_request(
+            "accountIds must hold between 1 and 250 account ids",
+        ));
     }
     let users = ctx.shared.users.read();
     let results: Vec<_> = req
@@ -49,23 +57,45 @@ fn valid_email(e: &str) -> bool {
 }
 
 /// Answers the emails that have no access to the site (and the invalid ones).
-pub async fn check_access(Extension(ctx): Extension<Ctx>, JsonBody(req): JsonBody<EmailsReq>) -> Result<Response, ApiError> {
+pub async fn check_access(
+    Extension(ctx): Extension<Ctx>,
+    JsonBody(req): JsonBody<EmailsReq>,
+) -> Result<Response, ApiError> {
     let users = ctx.shared.users.read();
-    let (valid, invalid): (Vec<&String>, Vec<&String>) = req.emails.iter().partition(|e| valid_email(e));
+    let (valid, invalid): (Vec<&String>, Vec<&String>) =
+        req.emails.iter().partition(|e| valid_email(e));
     let without: Vec<&String> = valid
         .into_iter()
-        .filter(|e| !users.iter().any(|u| u.email.eq_ignore_ascii_case(e) && u.has_access))
+        .filter(|e| {
+            !users
+                .iter()
+                .any(|u| u.email.eq_ignore_ascii_case(e) && u.has_access)
+        })
         .collect();
-    Ok(json_response(StatusCode::OK, &json!({"emailsWithoutAccess": without, "invalidEmails": invalid})))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"emailsWithoutAccess": without, "invalidEmails": invalid}),
+    ))
 }
 
 /// Invites emails: unknown ones become users with access (so a later check shows them).
-pub async fn invite(Extension(ctx): Extension<Ctx>, JsonBody(req): JsonBody<EmailsReq>) -> Result<Response, ApiError> {
+pub async fn invite(
+    Extension(ctx): Extension<Ctx>,
+    JsonBody(req): JsonBody<EmailsReq>,
+) -> Result<Response, ApiError> {
     if let Some(bad) = req.emails.iter().find(|e| !valid_email(e)) {
-        return Err(ApiError::bad_request(format!("`{bad}` is not a valid email address")));
+        return Err(ApiError::bad_request(format!(
+            "`{bad}` is not a valid email address"
+        )));
     }
     for email in &req.emails {
-        let existing = ctx.shared.users.read().iter().find(|u| u.email.eq_ignore_ascii_case(email)).cloned();
+        let existing = ctx
+            .shared
+            .users
+            .read()
+            .iter()
+            .find(|u| u.email.eq_ignore_ascii_case(email))
+            .cloned();
         let user = match existing {
             Some(mut u) => {
                 u.has_access = true;

@@ -44,14 +44,18 @@ fn validate(shared: &Shared, p: &HashMap<String, String>) -> Result<Valid, Respo
     let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let client_id = get("client_id")
         .ok_or_else(|| error_page("invalid_request", "Missing required parameter: client_id"))?;
-    let app = shared
-        .auth
-        .read()
-        .app(client_id)
-        .cloned()
-        .ok_or_else(|| error_page("unauthorized_client", "Invalid client_id: no app is registered with this client id"))?;
-    let redirect_uri = get("redirect_uri")
-        .ok_or_else(|| error_page("invalid_request", "Missing required parameter: redirect_uri"))?;
+    let app = shared.auth.read().app(client_id).cloned().ok_or_else(|| {
+        error_page(
+            "unauthorized_client",
+            "Invalid client_id: no app is registered with this client id",
+        )
+    })?;
+    let redirect_uri = get("redirect_uri").ok_or_else(|| {
+        error_page(
+            "invalid_request",
+            "Missing required parameter: redirect_uri",
+        )
+    })?;
     if !app.callback_urls.iter().any(|c| c == redirect_uri) {
         return Err(error_page(
             "unauthorized_client",
@@ -133,7 +137,10 @@ fn approve(shared: &Shared, v: Valid, sites: Vec<String>) -> Response {
     redirect(&v.redirect_uri, &[("code", &code), ("state", &v.state)])
 }
 
-pub async fn show(State(shared): State<Shared>, Query(p): Query<HashMap<String, String>>) -> Response {
+pub async fn show(
+    State(shared): State<Shared>,
+    Query(p): Query<HashMap<String, String>>,
+) -> Response {
     let v = match validate(&shared, &p) {
         Ok(v) => v,
         Err(page) => return page,
@@ -185,7 +192,10 @@ pub async fn show(State(shared): State<Shared>, Query(p): Query<HashMap<String, 
     Html(body).into_response()
 }
 
-pub async fn decide(State(shared): State<Shared>, Form(p): Form<HashMap<String, String>>) -> Response {
+pub async fn decide(
+    State(shared): State<Shared>,
+    Form(p): Form<HashMap<String, String>>,
+) -> Response {
     let v = match validate(&shared, &p) {
         Ok(v) => v,
         Err(page) => return page,

@@ -12,7 +12,10 @@ pub fn router(shared: Shared) -> Router {
     Router::new()
         .route("/authorize", get(authorize::show).post(authorize::decide))
         .route("/oauth/token", post(token::token))
-        .route("/oauth/token/accessible-resources", get(identity::accessible_resources))
+        .route(
+            "/oauth/token/accessible-resources",
+            get(identity::accessible_resources),
+        )
         .route("/me", get(identity::me))
         .with_state(shared)
 }

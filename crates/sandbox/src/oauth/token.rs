@@ -37,7 +37,10 @@ fn field<'a>(f: &'a HashMap<String, String>, name: &str) -> Result<&'a str, Toke
         .ok_or_else(|| TokenError::InvalidRequest(format!("Missing required parameter: {name}")))
 }
 
-fn run(shared: &Shared, f: &HashMap<String, String>) -> Result<crate::state::auth::TokenPair, TokenError> {
+fn run(
+    shared: &Shared,
+    f: &HashMap<String, String>,
+) -> Result<crate::state::auth::TokenPair, TokenError> {
     let grant_type = field(f, "grant_type")?;
     let now = shared.clock.now();
     let client = |f| field(f, "client_id").map_err(|_| TokenError::AccessDenied);
@@ -47,7 +50,10 @@ fn run(shared: &Shared, f: &HashMap<String, String>) -> Result<crate::state::aut
             let (id, sec) = (client(f)?, secret(f)?);
             let code = field(f, "code")?;
             let redirect = field(f, "redirect_uri")?;
-            shared.auth.write().exchange_code(id, sec, code, redirect, now)
+            shared
+                .auth
+                .write()
+                .exchange_code(id, sec, code, redirect, now)
         }
         "refresh_token" => {
             let (id, sec) = (client(f)?, secret(f)?);
@@ -63,7 +69,10 @@ pub async fn token(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
     let (status, body) = match result {
         Ok(pair) => {
             shared.touch();
-            (StatusCode::OK, serde_json::to_value(&pair).unwrap_or_default())
+            (
+                StatusCode::OK,
+                serde_json::to_value(&pair).unwrap_or_default(),
+            )
         }
         Err(e) => (
             StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),

@@ -50,7 +50,10 @@ impl fmt::Debug for TokenPair {
             .field("access_token", &"<redacted>")
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -228,7 +231,8 @@ impl AuthStore {
     /// Issues a single-use authorization code for an approved consent.
     pub fn issue_code(&mut self, consent: Consent, now: DateTime<Utc>) -> String {
         // Drop long-dead codes so the map does not grow without bound.
-        self.codes.retain(|_, c| c.expires_at + chrono::Duration::hours(1) > now);
+        self.codes
+            .retain(|_, c| c.expires_at + chrono::Duration::hours(1) > now);
         let code = random_token("code", 32);
         self.codes.insert(
             code.clone(),
@@ -247,7 +251,9 @@ impl AuthStore {
 
     fn authenticate(&self, client_id: &str, client_secret: &str) -> Result<(), TokenError> {
         match self.apps.get(client_id) {
-            Some(app) if constant_time_eq(app.client_secret.as_bytes(), client_secret.as_bytes()) => {
+            Some(app)
+                if constant_time_eq(app.client_secret.as_bytes(), client_secret.as_bytes()) =>
+            {
                 Ok(())
             }
             _ => Err(TokenError::AccessDenied),

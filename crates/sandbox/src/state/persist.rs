@@ -42,8 +42,11 @@ pub fn load(inner: &Inner, dir: &Path) -> Result<bool, SandboxError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(source) => return Err(SandboxError::LoadState { path, source }),
     };
-    let snap: SnapshotIn = serde_json::from_slice(&bytes)
-        .map_err(|source| SandboxError::ParseState { path: path.clone(), source })?;
+    let snap: SnapshotIn =
+        serde_json::from_slice(&bytes).map_err(|source| SandboxError::ParseState {
+            path: path.clone(),
+            source,
+        })?;
     inner.clock.set_offset_ms(snap.clock_offset_ms);
     inner.ids.set_at_least(snap.next_id);
     let mut auth = snap.auth;
@@ -65,7 +68,10 @@ pub fn load(inner: &Inner, dir: &Path) -> Result<bool, SandboxError> {
 /// Writes a snapshot atomically.
 pub fn save(inner: &Inner, dir: &Path) -> Result<(), SandboxError> {
     let path = state_file(dir);
-    let io = |source| SandboxError::SaveState { path: path.clone(), source };
+    let io = |source| SandboxError::SaveState {
+        path: path.clone(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(io)?;
     let sites = inner.sites.read().clone();
     let guards: Vec<_> = sites.iter().map(|s| (&s.info, s.data.read())).collect();

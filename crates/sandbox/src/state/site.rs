@@ -152,7 +152,10 @@ impl SiteData {
     }
 
     pub fn space_by_key(&self, key: &str) -> Option<&Space> {
-        self.idx.space_keys.get(key).and_then(|id| self.spaces.get(id))
+        self.idx
+            .space_keys
+            .get(key)
+            .and_then(|id| self.spaces.get(id))
     }
 
     pub fn children_of(&self, id: u64) -> &[u64] {
@@ -168,10 +171,7 @@ impl SiteData {
         author_id: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, ApiError> {
-        if key.is_empty()
-            || key.len() > 255
-            || !key.chars().all(|c| c.is_ascii_alphanumeric())
-        {
+        if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(ApiError::bad_request(format!(
                 "Space key `{key}` is invalid: use letters and digits only"
             )));
@@ -223,21 +223,32 @@ impl SiteData {
 
     /// Creates a page or blog post. Pages without a parent go under the space home page.
     pub fn create_content(&mut self, new: NewContent, now: DateTime<Utc>) -> Result<u64, ApiError> {
-        let space = self
-            .spaces
-            .get(&new.space_id)
-            .ok_or_else(|| ApiError::bad_request(format!("Space {} does not exist or you cannot see it", new.space_id)))?;
+        let space = self.spaces.get(&new.space_id).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Space {} does not exist or you cannot see it",
+                new.space_id
+            ))
+        })?;
         if new.title.trim().is_empty() && new.status == Status::Current {
             return Err(ApiError::bad_request("Title must not be empty"));
         }
         let parent_id = match (new.kind, new.parent_id) {
             (ContentKind::BlogPost, _) => None,
-            (ContentKind::Page, Some(p)) => {
-                match self.contents.get(&p) {
-                    Some(pc) if pc.kind == ContentKind::Page && pc.space_id == new.space_id && pc.status != Status::Deleted => Some(p),
-                    _ => return Err(ApiError::bad_request(format!("Parent page {p} does not exist in space {} or you cannot see it", space.key))),
+            (ContentKind::Page, Some(p)) => match self.contents.get(&p) {
+                Some(pc)
+                    if pc.kind == ContentKind::Page
+                        && pc.space_id == new.space_id
+                        && pc.status != Status::Deleted =>
+                {
+                    Some(p)
                 }
-            }
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "Parent page {p} does not exist in space {} or you cannot see it",
+                        space.key
+                    )))
+                }
+            },
             (ContentKind::Page, None) => space.homepage_id,
         };
         if new.kind == ContentKind::Page && new.status == Status::Current {
@@ -282,7 +293,12 @@ impl SiteData {
         Ok(id)
     }
 
-    fn check_title_free(&self, space_id: u64, title: &str, except: Option<u64>) -> Result<(), ApiError> {
+    fn check_title_free(
+        &self,
+        space_id: u64,
+        title: &str,
+        except: Option<u64>,
+    ) -> Result<(), ApiError> {
         match self.idx.titles.get(&(space_id, title.to_string())) {
             Some(&other) if Some(other) != except => Err(ApiError::bad_request(format!(
                 "A page with this title already exists: A page already exists with the same TITLE ({title}) in this space"
@@ -292,7 +308,12 @@ impl SiteData {
     }
 
     /// Applies a PUT: the version number must be the current one plus one (409 otherwise).
-    pub fn update_content(&mut self, id: u64, up: ContentUpdate, now: DateTime<Utc>) -> Result<(), ApiError> {
+    pub fn update_content(
+        &mut self,
+        id: u64,
+        up: ContentUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
         let c = self.contents.get(&id).ok_or_else(ApiError::not_found)?;
         if c.status == Status::Deleted {
             return Err(ApiError::not_found());
@@ -308,19 +329,30 @@ impl SiteData {
         if up.title.trim().is_empty() {
             return Err(ApiError::bad_request("Title must not be empty"));
         }
-        let (kind, space_id, old_title, old_status, old_parent) =
-            (c.kind, c.space_id, c.title().to_string(), c.status, c.parent_id);
+        let (kind, space_id, old_title, old_status, old_parent) = (
+            c.kind,
+            c.space_id,
+            c.title().to_string(),
+            c.status,
+            c.parent_id,
+        );
         if kind == ContentKind::Page && up.status == Status::Current {
             self.check_title_free(space_id, &up.title, Some(id))?;
         }
         let new_parent = match up.parent_id {
             Some(p) if Some(p) != old_parent && kind == ContentKind::Page => {
                 if p == id || self.ancestors(p).contains(&id) {
-                    return Err(ApiError::bad_request("A page cannot be moved under itself or its descendants"));
+                    return Err(ApiError::bad_request(
+                        "A page cannot be moved under itself or its descendants",
+                    ));
                 }
                 match self.contents.get(&p) {
                     Some(pc) if pc.kind == ContentKind::Page && pc.space_id == space_id => Some(p),
-                    _ => return Err(ApiError::bad_request(format!("Parent page {p} does not exist or you cannot see it"))),
+                    _ => {
+                        return Err(ApiError::bad_request(format!(
+                            "Parent page {p} does not exist or you cannot see it"
+                        )))
+                    }
                 }
             }
             _ => old_parent,
@@ -411,12 +443,8 @@ impl SiteData {
     /// Descendants in depth-first order with their depth (1 = child), up to `max_depth`.
     pub fn descendants(&self, id: u64, max_depth: u32) -> Vec<(u64, u32)> {
         let mut out = Vec::new();
-        let mut stack: Vec<(u64, u32)> = self
-            .children_of(id)
-            .iter()
-            .rev()
-            .map(|&c| (c, 1))
-            .collect();
+        let mut stack: Vec<(u64, u32)> =
+            self.children_of(id).iter().rev().map(|&c| (c, 1)).collect();
         while let Some((c, d)) = stack.pop() {
             out.push((c, d));
             if d < max_depth {
@@ -427,9 +455,18 @@ impl SiteData {
     }
 
     /// Adds a label to content, creating the label on first use. Returns the label id.
-    pub fn add_label(&mut self, content_id: u64, prefix: &str, name: &str) -> Result<u64, ApiError> {
+    pub fn add_label(
+        &mut self,
+        content_id: u64,
+        prefix: &str,
+        name: &str,
+    ) -> Result<u64, ApiError> {
         let name = name.trim().to_lowercase();
-        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || ":;,.?&[]()#^*@!<>".contains(c)) {
+        if name.is_empty()
+            || name
+                .chars()
+                .any(|c| c.is_whitespace() || ":;,.?&[]()#^*@!<>".contains(c))
+        {
             return Err(ApiError::bad_request(format!(
                 "Label name `{name}` is not valid: labels cannot be empty or contain spaces or any of :;,.?&[]()#^*@!<>"
             )));
@@ -470,7 +507,10 @@ impl SiteData {
     /// Removes a label (by name, any prefix) from content; 404 when it is not there.
     pub fn remove_label(&mut self, content_id: u64, name: &str) -> Result<(), ApiError> {
         let labels = &self.labels;
-        let c = self.contents.get_mut(&content_id).ok_or_else(ApiError::not_found)?;
+        let c = self
+            .contents
+            .get_mut(&content_id)
+            .ok_or_else(ApiError::not_found)?;
         let before = c.labels.len();
         c.labels
             .retain(|l| labels.get(l).is_none_or(|l| l.name != name));
@@ -484,7 +524,9 @@ impl SiteData {
     pub fn content_with_label(&self, label_id: u64, kind: ContentKind) -> Vec<u64> {
         self.contents
             .values()
-            .filter(|c| c.kind == kind && c.status == Status::Current && c.labels.contains(&label_id))
+            .filter(|c| {
+                c.kind == kind && c.status == Status::Current && c.labels.contains(&label_id)
+            })
             .map(|c| c.id)
             .collect()
     }

@@ -26,11 +26,19 @@ pub fn cloudid(sb: &Sandbox) -> String {
 }
 
 pub fn v2(sb: &Sandbox, path: &str) -> String {
-    format!("{}/ex/confluence/{}/wiki/api/v2{path}", sb.base_url(), cloudid(sb))
+    format!(
+        "{}/ex/confluence/{}/wiki/api/v2{path}",
+        sb.base_url(),
+        cloudid(sb)
+    )
 }
 
 pub fn v1(sb: &Sandbox, path: &str) -> String {
-    format!("{}/ex/confluence/{}/wiki/rest/api{path}", sb.base_url(), cloudid(sb))
+    format!(
+        "{}/ex/confluence/{}/wiki/rest/api{path}",
+        sb.base_url(),
+        cloudid(sb)
+    )
 }
 
 /// An access token of the built-in app with every scope.

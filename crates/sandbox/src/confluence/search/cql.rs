@@ -108,7 +108,11 @@ pub enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
-    Clause { field: String, op: String, values: Vec<Value> },
+    Clause {
+        field: String,
+        op: String,
+        values: Vec<Value>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -119,8 +123,20 @@ pub struct Query {
 }
 
 const FIELDS: &[&str] = &[
-    "type", "space", "space.key", "title", "text", "label", "creator", "contributor", "created", "lastmodified", "id",
-    "parent", "ancestor", "content",
+    "type",
+    "space",
+    "space.key",
+    "title",
+    "text",
+    "label",
+    "creator",
+    "contributor",
+    "created",
+    "lastmodified",
+    "id",
+    "parent",
+    "ancestor",
+    "content",
 ];
 const ORDER_FIELDS: &[&str] = &["created", "lastmodified", "title", "id"];
 
@@ -175,10 +191,18 @@ impl Parser {
         }
         let field = match self.next() {
             Some(Tok::Word(w)) => w.to_ascii_lowercase(),
-            other => return Err(format!("expected a field name, found {}", describe(other.as_ref()))),
+            other => {
+                return Err(format!(
+                    "expected a field name, found {}",
+                    describe(other.as_ref())
+                ))
+            }
         };
         if !FIELDS.contains(&field.as_str()) {
-            return Err(format!("field `{field}` is not supported by the sandbox (supported: {})", FIELDS.join(", ")));
+            return Err(format!(
+                "field `{field}` is not supported by the sandbox (supported: {})",
+                FIELDS.join(", ")
+            ));
         }
         let op = match self.next() {
             Some(Tok::Op(o)) => o.to_string(),
@@ -187,7 +211,12 @@ impl Parser {
                 Some(Tok::Word(w2)) if w2.eq_ignore_ascii_case("in") => "not in".into(),
                 _ => return Err("expected `in` after `not`".into()),
             },
-            other => return Err(format!("expected an operator after `{field}`, found {}", describe(other.as_ref()))),
+            other => {
+                return Err(format!(
+                    "expected an operator after `{field}`, found {}",
+                    describe(other.as_ref())
+                ))
+            }
         };
         let values = if op == "in" || op == "not in" {
             if self.next() != Some(Tok::LParen) {
@@ -227,7 +256,10 @@ impl Parser {
                     Ok(Value::Text(w))
                 }
             }
-            other => Err(format!("expected a value, found {}", describe(other.as_ref()))),
+            other => Err(format!(
+                "expected a value, found {}",
+                describe(other.as_ref())
+            )),
         }
     }
 }
@@ -257,14 +289,22 @@ pub fn parse(cql: &str) -> Result<Query, String> {
         for part in tail.split(|t| *t == Tok::Comma) {
             match part {
                 [Tok::Word(f)] => order.push((f.to_ascii_lowercase(), false)),
-                [Tok::Word(f), Tok::Word(d)] if d.eq_ignore_ascii_case("asc") || d.eq_ignore_ascii_case("desc") => {
+                [Tok::Word(f), Tok::Word(d)]
+                    if d.eq_ignore_ascii_case("asc") || d.eq_ignore_ascii_case("desc") =>
+                {
                     order.push((f.to_ascii_lowercase(), d.eq_ignore_ascii_case("desc")))
                 }
                 _ => return Err("`order by` expects fields with optional asc or desc".into()),
             }
         }
-        if let Some((f, _)) = order.iter().find(|(f, _)| !ORDER_FIELDS.contains(&f.as_str())) {
-            return Err(format!("cannot order by `{f}` (use {})", ORDER_FIELDS.join(", ")));
+        if let Some((f, _)) = order
+            .iter()
+            .find(|(f, _)| !ORDER_FIELDS.contains(&f.as_str()))
+        {
+            return Err(format!(
+                "cannot order by `{f}` (use {})",
+                ORDER_FIELDS.join(", ")
+            ));
         }
     }
     if toks.is_empty() {
@@ -273,7 +313,10 @@ pub fn parse(cql: &str) -> Result<Query, String> {
     let mut p = Parser { toks, pos: 0 };
     let expr = p.or()?;
     if p.pos < p.toks.len() {
-        return Err(format!("unexpected {} after a complete condition (missing `and`/`or`?)", describe(p.peek())));
+        return Err(format!(
+            "unexpected {} after a complete condition (missing `and`/`or`?)",
+            describe(p.peek())
+        ));
     }
     Ok(Query { expr, order })
 }
@@ -289,7 +332,9 @@ pub struct EvalCtx {
 type Span = (DateTime<Utc>, DateTime<Utc>);
 
 fn local_to_utc(tz: Tz, naive: NaiveDateTime) -> Option<DateTime<Utc>> {
-    tz.from_local_datetime(&naive).earliest().map(|d| d.with_timezone(&Utc))
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 fn parse_date(s: &str, tz: Tz) -> Option<Span> {
@@ -311,13 +356,19 @@ fn parse_date(s: &str, tz: Tz) -> Option<Span> {
 
 /// Applies an offset like `-4d`, `+2h`, `-30m`, `-1w`, `-1M`, `-1y`.
 fn offset(t: DateTime<Utc>, arg: Option<&String>) -> Result<DateTime<Utc>, String> {
-    let Some(a) = arg.map(|a| a.trim()).filter(|a| !a.is_empty()) else { return Ok(t) };
+    let Some(a) = arg.map(|a| a.trim()).filter(|a| !a.is_empty()) else {
+        return Ok(t);
+    };
     let (sign, rest) = match a.strip_prefix('-') {
         Some(r) => (-1, r),
         None => (1, a.strip_prefix('+').unwrap_or(a)),
     };
-    let split = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-    let n: i64 = rest[..split].parse().map_err(|_| format!("bad offset `{a}`"))?;
+    let split = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let n: i64 = rest[..split]
+        .parse()
+        .map_err(|_| format!("bad offset `{a}`"))?;
     let n = n * sign;
     Ok(match &rest[split..] {
         "m" => t + Duration::minutes(n),
@@ -326,23 +377,39 @@ fn offset(t: DateTime<Utc>, arg: Option<&String>) -> Result<DateTime<Utc>, Strin
         "w" => t + Duration::weeks(n),
         "M" => t + Duration::days(30 * n),
         "y" => t + Duration::days(365 * n),
-        u => return Err(format!("bad offset unit `{u}` in `{a}` (use m, h, d, w, M, y)")),
+        u => {
+            return Err(format!(
+                "bad offset unit `{u}` in `{a}` (use m, h, d, w, M, y)"
+            ))
+        }
     })
 }
 
 fn func_time(name: &str, args: &[String], ctx: &EvalCtx) -> Result<Span, String> {
     let local = ctx.now.with_timezone(&ctx.tz);
-    let day_start = |d: NaiveDate| local_to_utc(ctx.tz, d.and_hms_opt(0, 0, 0).unwrap_or_default()).unwrap_or(ctx.now);
+    let day_start = |d: NaiveDate| {
+        local_to_utc(ctx.tz, d.and_hms_opt(0, 0, 0).unwrap_or_default()).unwrap_or(ctx.now)
+    };
     let base = match name {
         "now" => ctx.now,
         "startofday" => day_start(local.date_naive()),
-        "startofweek" => day_start(local.date_naive() - Duration::days(local.weekday().num_days_from_sunday() as i64)),
+        "startofweek" => day_start(
+            local.date_naive() - Duration::days(local.weekday().num_days_from_sunday() as i64),
+        ),
         "startofmonth" => day_start(local.date_naive().with_day(1).unwrap_or(local.date_naive())),
-        "startofyear" => day_start(local.date_naive().with_ordinal(1).unwrap_or(local.date_naive())),
+        "startofyear" => day_start(
+            local
+                .date_naive()
+                .with_ordinal(1)
+                .unwrap_or(local.date_naive()),
+        ),
         other => return Err(format!("function `{other}()` is not supported for dates")),
     };
     let t = offset(base, args.first())?;
-    let t = t.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(t);
+    let t = t
+        .with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(t);
     Ok((t, t + Duration::minutes(1)))
 }
 
@@ -381,12 +448,17 @@ pub fn check(q: &Query, ctx: &EvalCtx) -> Result<(), String> {
                     }
                 }
                 let allowed: &[&str] = match field.as_str() {
-                    "created" | "lastmodified" => &["=", "!=", ">", ">=", "<", "<=", "in", "not in"],
+                    "created" | "lastmodified" => {
+                        &["=", "!=", ">", ">=", "<", "<=", "in", "not in"]
+                    }
                     "title" | "text" => &["=", "!=", "~", "!~", "in", "not in"],
                     _ => &["=", "!=", "in", "not in"],
                 };
                 if !allowed.contains(&op.as_str()) {
-                    return Err(format!("operator `{op}` cannot be used with field `{field}` (use {})", allowed.join(" ")));
+                    return Err(format!(
+                        "operator `{op}` cannot be used with field `{field}` (use {})",
+                        allowed.join(" ")
+                    ));
                 }
                 Ok(())
             }
@@ -419,11 +491,19 @@ fn clause(doc: &SearchDoc, field: &str, op: &str, values: &[Value], ctx: &EvalCt
         "ancestor" => any(&|v| doc.ancestors.iter().any(|a| a.to_string() == text(v))),
         "title" if op == "~" || op == "!~" => any(&|v| contains_terms(&doc.title_lower, &text(v))),
         "title" => any(&|v| doc.title == text(v)),
-        "text" => any(&|v| contains_terms(&doc.title_lower, &text(v)) || contains_terms(&doc.text_lower, &text(v))),
+        "text" => any(&|v| {
+            contains_terms(&doc.title_lower, &text(v)) || contains_terms(&doc.text_lower, &text(v))
+        }),
         "created" | "lastmodified" => {
-            let t = if field == "created" { doc.created } else { doc.lastmodified };
+            let t = if field == "created" {
+                doc.created
+            } else {
+                doc.lastmodified
+            };
             return values.iter().any(|v| {
-                let Ok((start, end)) = resolve_time(v, ctx) else { return false };
+                let Ok((start, end)) = resolve_time(v, ctx) else {
+                    return false;
+                };
                 match op {
                     "=" | "in" => start <= t && t < end,
                     "!=" | "not in" => !(start <= t && t < end),
@@ -479,7 +559,11 @@ mod tests {
     }
 
     fn ctx(now: DateTime<Utc>) -> EvalCtx {
-        EvalCtx { now, tz: "Europe/Berlin".parse().unwrap(), current_user: "u1".into() }
+        EvalCtx {
+            now,
+            tz: "Europe/Berlin".parse().unwrap(),
+            current_user: "u1".into(),
+        }
     }
 
     fn m(cql: &str, d: &SearchDoc, c: &EvalCtx) -> bool {
@@ -500,7 +584,11 @@ mod tests {
         assert!(!m("title ~ \"missing\"", &d, &c));
         assert!(m("title = \"Release Notes 2026\"", &d, &c));
         assert!(m("label = release and not label = draft", &d, &c));
-        assert!(m("(space = OPS or label = release) and creator = currentUser()", &d, &c));
+        assert!(m(
+            "(space = OPS or label = release) and creator = currentUser()",
+            &d,
+            &c
+        ));
         assert!(m("ancestor = 1 and parent = 5", &d, &c));
         assert!(m("text ~ world", &d, &c));
         assert!(!m("type = blogpost", &d, &c));
@@ -513,9 +601,15 @@ mod tests {
         let d = doc("x", "ENG", t);
         let c = ctx(t + Duration::minutes(10));
         assert!(m("lastmodified >= \"2026-03-01 10:30\"", &d, &c));
-        assert!(!m("lastmodified > \"2026-03-01 10:30\"", &d, &c), "same minute is not after it");
+        assert!(
+            !m("lastmodified > \"2026-03-01 10:30\"", &d, &c),
+            "same minute is not after it"
+        );
         assert!(!m("lastmodified >= \"2026-03-01 10:31\"", &d, &c));
-        assert!(m("lastmodified >= \"2026/03/01 09:31\"", &d, &c), "09:31 Berlin is before 10:30 Berlin");
+        assert!(
+            m("lastmodified >= \"2026/03/01 09:31\"", &d, &c),
+            "09:31 Berlin is before 10:30 Berlin"
+        );
         assert!(m("created = \"2026-03-01\"", &d, &c));
         assert!(m("lastmodified > now(\"-15m\")", &d, &c));
         assert!(!m("lastmodified > now(\"-5m\")", &d, &c));
@@ -526,13 +620,22 @@ mod tests {
     fn errors_name_the_problem() {
         assert!(parse("type = ").unwrap_err().contains("expected a value"));
         assert!(parse("colour = red").unwrap_err().contains("not supported"));
-        assert!(parse("type = page order by colour").unwrap_err().contains("cannot order by"));
-        assert!(parse("type = page space = X").unwrap_err().contains("missing `and`"));
+        assert!(parse("type = page order by colour")
+            .unwrap_err()
+            .contains("cannot order by"));
+        assert!(parse("type = page space = X")
+            .unwrap_err()
+            .contains("missing `and`"));
         let q = parse("lastmodified > \"yesterday\"").unwrap();
-        assert!(check(&q, &ctx(Utc::now())).unwrap_err().contains("not a date"));
+        assert!(check(&q, &ctx(Utc::now()))
+            .unwrap_err()
+            .contains("not a date"));
         let q = parse("label ~ x").unwrap();
         assert!(check(&q, &ctx(Utc::now())).is_err());
         let q = parse("type = page order by lastmodified desc, title").unwrap();
-        assert_eq!(q.order, vec![("lastmodified".into(), true), ("title".into(), false)]);
+        assert_eq!(
+            q.order,
+            vec![("lastmodified".into(), true), ("title".into(), false)]
+        );
     }
 }

@@ -31,9 +31,19 @@ struct Hits {
 
 /// Runs the query: validate, match against the visible index, order, page.
 fn run(ctx: &Ctx, p: &Params) -> Result<Hits, ApiError> {
-    let cql = p.get("cql").ok_or_else(|| ApiError::bad_request("The cql query parameter is required"))?.to_string();
+    let cql = p
+        .get("cql")
+        .ok_or_else(|| ApiError::bad_request("The cql query parameter is required"))?
+        .to_string();
     let expand: Vec<String> = p.all("expand").into_iter().map(str::to_string).collect();
-    let max = if expand.iter().any(|e| e.starts_with("body") || e.starts_with("content.body")) { 50 } else { 250 };
+    let max = if expand
+        .iter()
+        .any(|e| e.starts_with("body") || e.starts_with("content.body"))
+    {
+        50
+    } else {
+        250
+    };
     let req = PageReq::from_params(p, 25, max)?;
     let q = cql::parse(&cql).map_err(|e| cql_error(&cql, &e))?;
     let account = ctx.grant.account_id.clone();
@@ -42,9 +52,17 @@ fn run(ctx: &Ctx, p: &Params) -> Result<Hits, ApiError> {
         .user(&account)
         .and_then(|u| u.time_zone.parse().ok())
         .unwrap_or(chrono_tz::UTC);
-    let ectx = cql::EvalCtx { now: ctx.now, tz, current_user: account };
+    let ectx = cql::EvalCtx {
+        now: ctx.now,
+        tz,
+        current_user: account,
+    };
     cql::check(&q, &ectx).map_err(|e| cql_error(&cql, &e))?;
-    let (field, desc) = q.order.first().cloned().unwrap_or(("lastmodified".into(), true));
+    let (field, desc) = q
+        .order
+        .first()
+        .cloned()
+        .unwrap_or(("lastmodified".into(), true));
     let mut hits: Vec<(SortKey, u64, Arc<SearchDoc>)> = {
         let mut index = ctx.site.index.lock();
         index
@@ -65,7 +83,14 @@ fn run(ctx: &Ctx, p: &Params) -> Result<Hits, ApiError> {
     let total = hits.len();
     sort_items(&mut hits, desc);
     let (docs, next) = paginate(hits, desc, &req);
-    Ok(Hits { docs, next, total, limit: req.limit, cql, expand })
+    Ok(Hits {
+        docs,
+        next,
+        total,
+        limit: req.limit,
+        cql,
+        expand,
+    })
 }
 
 /// v1 next link, relative to `_links.context` (`/wiki`) as Confluence returns it.
@@ -91,7 +116,9 @@ fn respond(ctx: &Ctx, mut body: Value, next: Option<String>, n: usize) -> Respon
     }
     let mut resp = json_response(StatusCode::OK, &body);
     if let Some(nx) = next {
-        if let Ok(v) = HeaderValue::from_str(&format!("</wiki{nx}>; rel=\"next\", <{base}>; rel=\"base\"")) {
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "</wiki{nx}>; rel=\"next\", <{base}>; rel=\"base\""
+        )) {
             resp.headers_mut().insert("link", v);
         }
     }
@@ -103,7 +130,11 @@ fn respond(ctx: &Ctx, mut body: Value, next: Option<String>, n: usize) -> Respon
 pub async fn search(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response, ApiError> {
     let hits = run(&ctx, &p)?;
     // `expand` on /search applies to the content inside each result (`content.body.storage` or `body.storage`).
-    let expand: Vec<&str> = hits.expand.iter().map(|e| e.strip_prefix("content.").unwrap_or(e)).collect();
+    let expand: Vec<&str> = hits
+        .expand
+        .iter()
+        .map(|e| e.strip_prefix("content.").unwrap_or(e))
+        .collect();
     let with_excerpt = p.get("excerpt").is_none_or(|e| e != "none");
     let base = ctx.site.wiki_base();
     let data = ctx.site.data.read();
@@ -138,7 +169,10 @@ pub async fn search(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Respons
 }
 
 /// GET v1 `/content/search`: results are the content objects themselves.
-pub async fn content_search(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response, ApiError> {
+pub async fn content_search(
+    Extension(ctx): Extension<Ctx>,
+    p: Params,
+) -> Result<Response, ApiError> {
     let hits = run(&ctx, &p)?;
     let expand: Vec<&str> = hits.expand.iter().map(String::as_str).collect();
     let base = ctx.site.wiki_base();
