@@ -51,25 +51,51 @@ impl AtlassianApi {
         Self { http, endpoints }
     }
 
-    pub async fn accessible_resources(&self, token: &AccessToken) -> Result<Vec<AccessibleResource>> {
-        self.get_json(self.endpoints.accessible_resources_url(), token).await
+    pub async fn accessible_resources(
+        &self,
+        token: &AccessToken,
+    ) -> Result<Vec<AccessibleResource>> {
+        self.get_json(self.endpoints.accessible_resources_url(), token)
+            .await
     }
 
     pub async fn me(&self, token: &AccessToken) -> Result<Account> {
         let me: Me = self.get_json(self.endpoints.me_url(), token).await?;
-        Ok(Account { account_id: me.account_id, name: me.name, email: me.email })
+        Ok(Account {
+            account_id: me.account_id,
+            name: me.name,
+            email: me.email,
+        })
     }
 
     /// `GET /wiki/rest/api/user/current` on the connection's site.
-    pub async fn current_user(&self, token: &AccessToken, cloud_id: &str) -> Result<ConfluenceUser> {
-        let url = self.endpoints.confluence_api_base(cloud_id).join("wiki/rest/api/user/current").map_err(|e| {
-            AuthError::InvalidSetting { what: "cloud id", value: cloud_id.to_string(), reason: e.to_string() }
-        })?;
+    pub async fn current_user(
+        &self,
+        token: &AccessToken,
+        cloud_id: &str,
+    ) -> Result<ConfluenceUser> {
+        let url = self
+            .endpoints
+            .confluence_api_base(cloud_id)
+            .join("wiki/rest/api/user/current")
+            .map_err(|e| AuthError::InvalidSetting {
+                what: "cloud id",
+                value: cloud_id.to_string(),
+                reason: e.to_string(),
+            })?;
         self.get_json(url, token).await
     }
 
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: Url, token: &AccessToken) -> Result<T> {
-        let failed = |reason: String| AuthError::Api { method: "GET", url: url.to_string(), reason };
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        token: &AccessToken,
+    ) -> Result<T> {
+        let failed = |reason: String| AuthError::Api {
+            method: "GET",
+            url: url.to_string(),
+            reason,
+        };
         let response = self
             .http
             .get(url.clone())
@@ -79,9 +105,15 @@ impl AtlassianApi {
             .await
             .map_err(|e| failed(describe_reqwest_error(&e)))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| failed(describe_reqwest_error(&e)))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| failed(describe_reqwest_error(&e)))?;
         if !status.is_success() {
-            return Err(failed(format!("answered {status}: {}", error_message(&body))));
+            return Err(failed(format!(
+                "answered {status}: {}",
+                error_message(&body)
+            )));
         }
         serde_json::from_slice(&body).map_err(|e| failed(format!("unexpected answer: {e}")))
     }
@@ -91,9 +123,13 @@ impl AtlassianApi {
 fn error_message(body: &[u8]) -> String {
     let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let message = json.as_ref().and_then(|v| {
-        ["message", "error_description", "error"].iter().find_map(|k| v.get(*k).and_then(|m| m.as_str()))
+        ["message", "error_description", "error"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(|m| m.as_str()))
     });
-    let text = message.map(str::to_string).unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    let text = message
+        .map(str::to_string)
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
     text.chars().take(300).collect()
 }
 

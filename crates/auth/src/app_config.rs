@@ -33,10 +33,17 @@ impl SecretSource {
 
     /// Reads the secret (trimmed); `env` is the environment lookup (injectable for tests).
     pub fn read(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<ClientSecret> {
-        let unavailable = |reason: String| AuthError::ClientSecretUnavailable { source_desc: self.describe(), reason };
+        let unavailable = |reason: String| AuthError::ClientSecretUnavailable {
+            source_desc: self.describe(),
+            reason,
+        };
         let raw = match self {
-            SecretSource::Env { var } => env(var).ok_or_else(|| unavailable("it is not set".to_string()))?,
-            SecretSource::File { path } => std::fs::read_to_string(path).map_err(|e| unavailable(e.to_string()))?,
+            SecretSource::Env { var } => {
+                env(var).ok_or_else(|| unavailable("it is not set".to_string()))?
+            }
+            SecretSource::File { path } => {
+                std::fs::read_to_string(path).map_err(|e| unavailable(e.to_string()))?
+            }
         };
         let secret = raw.trim();
         if secret.is_empty() {
@@ -53,7 +60,10 @@ pub enum Credentials {
     /// Not configured yet.
     None,
     /// The user's own Atlassian app.
-    Own { client_id: String, client_secret: SecretSource },
+    Own {
+        client_id: String,
+        client_secret: SecretSource,
+    },
     /// The sandbox's built-in app (for trying weft without an Atlassian app).
     Sandbox,
 }
@@ -116,8 +126,10 @@ impl AppConfig {
     pub fn load(data_dir: &Path, provider: &str) -> Result<Self> {
         let path = Self::path(data_dir, provider);
         match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| AuthError::InvalidFile { path, reason: format!("not a valid app configuration: {e}") }),
+            Ok(text) => serde_json::from_str(&text).map_err(|e| AuthError::InvalidFile {
+                path,
+                reason: format!("not a valid app configuration: {e}"),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::new(provider),
             Err(e) => Err(AuthError::io(path, "reading app configuration", e)),
         }
@@ -149,10 +161,17 @@ impl AppConfig {
     }
 
     /// Reads the secret and resolves endpoints; `sandbox` is the sandbox's built-in app.
-    pub fn resolve(&self, env: &dyn Fn(&str) -> Option<String>, sandbox: Option<&SandboxApp>) -> Result<ResolvedApp> {
+    pub fn resolve(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+        sandbox: Option<&SandboxApp>,
+    ) -> Result<ResolvedApp> {
         let (client_id, client_secret) = match &self.credentials {
             Credentials::None => return Err(AuthError::AppNotConfigured),
-            Credentials::Own { client_id, client_secret } => (client_id.clone(), client_secret.read(env)?),
+            Credentials::Own {
+                client_id,
+                client_secret,
+            } => (client_id.clone(), client_secret.read(env)?),
             Credentials::Sandbox => {
                 let app = sandbox.ok_or(AuthError::AppNotConfigured)?;
                 (app.client_id.clone(), app.client_secret.clone())
@@ -170,13 +189,21 @@ impl AppConfig {
 }
 
 fn parse_callback(raw: &str) -> Result<Url> {
-    let invalid = |reason: String| AuthError::InvalidSetting { what: "callback URL", value: raw.to_string(), reason };
+    let invalid = |reason: String| AuthError::InvalidSetting {
+        what: "callback URL",
+        value: raw.to_string(),
+        reason,
+    };
     let url = Url::parse(raw).map_err(|e| invalid(e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(invalid("expected an http(s) URL such as http://127.0.0.1:8976/callback".to_string()));
+        return Err(invalid(
+            "expected an http(s) URL such as http://127.0.0.1:8976/callback".to_string(),
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid("a callback URL carries no query or fragment".to_string()));
+        return Err(invalid(
+            "a callback URL carries no query or fragment".to_string(),
+        ));
     }
     Ok(url)
 }
@@ -193,8 +220,14 @@ mod tests {
     fn new_app_has_defaults_and_is_not_resolvable() {
         let app = AppConfig::new("confluence").unwrap();
         assert_eq!(app.callback_url.as_str(), DEFAULT_CALLBACK_URL);
-        assert!(matches!(app.resolve(&no_env, None), Err(AuthError::AppNotConfigured)));
-        assert!(matches!(AppConfig::new("jira"), Err(AuthError::UnknownProvider(_))));
+        assert!(matches!(
+            app.resolve(&no_env, None),
+            Err(AuthError::AppNotConfigured)
+        ));
+        assert!(matches!(
+            AppConfig::new("jira"),
+            Err(AuthError::UnknownProvider(_))
+        ));
     }
 
     #[test]
@@ -203,13 +236,18 @@ mod tests {
         let mut app = AppConfig::new("confluence").unwrap();
         app.credentials = Credentials::Own {
             client_id: "cid".into(),
-            client_secret: SecretSource::Env { var: "MY_SECRET".into() },
+            client_secret: SecretSource::Env {
+                var: "MY_SECRET".into(),
+            },
         };
         let env = |name: &str| (name == "MY_SECRET").then(|| "s3cret-value\n".to_string());
         let resolved = app.resolve(&env, None).unwrap();
         assert_eq!(resolved.client_secret.expose(), "s3cret-value");
         let err = app.resolve(&no_env, None).unwrap_err().to_string();
-        assert!(err.contains("environment variable MY_SECRET") && err.contains("not set"), "{err}");
+        assert!(
+            err.contains("environment variable MY_SECRET") && err.contains("not set"),
+            "{err}"
+        );
 
         let secret_file = tmp.path().join("secret");
         std::fs::write(&secret_file, "from-file").unwrap();
@@ -217,7 +255,10 @@ mod tests {
             client_id: "cid".into(),
             client_secret: SecretSource::File { path: secret_file },
         };
-        assert_eq!(app.resolve(&no_env, None).unwrap().client_secret.expose(), "from-file");
+        assert_eq!(
+            app.resolve(&no_env, None).unwrap().client_secret.expose(),
+            "from-file"
+        );
 
         app.save(tmp.path()).unwrap();
         let saved = std::fs::read_to_string(tmp.path().join("apps/confluence.json")).unwrap();
@@ -230,22 +271,36 @@ mod tests {
         let mut app = AppConfig::new("confluence").unwrap();
         app.credentials = Credentials::Sandbox;
         app.set_base_url("http://127.0.0.1:9999").unwrap();
-        let sandbox = SandboxApp { client_id: "sandbox-id".into(), client_secret: ClientSecret::new("x") };
+        let sandbox = SandboxApp {
+            client_id: "sandbox-id".into(),
+            client_secret: ClientSecret::new("x"),
+        };
         let resolved = app.resolve(&no_env, Some(&sandbox)).unwrap();
         assert_eq!(resolved.client_id, "sandbox-id");
-        assert_eq!(resolved.endpoints.token_url().as_str(), "http://127.0.0.1:9999/oauth/token");
+        assert_eq!(
+            resolved.endpoints.token_url().as_str(),
+            "http://127.0.0.1:9999/oauth/token"
+        );
         assert_eq!(resolved.requested_scopes[0], "offline_access");
     }
 
     #[test]
     fn bad_callback_and_corrupt_file_are_clear_errors() {
         let mut app = AppConfig::new("confluence").unwrap();
-        let err = app.set_callback_url("http://x/cb?a=1").unwrap_err().to_string();
+        let err = app
+            .set_callback_url("http://x/cb?a=1")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no query"), "{err}");
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("apps")).unwrap();
         std::fs::write(tmp.path().join("apps/confluence.json"), "{").unwrap();
-        let err = AppConfig::load(tmp.path(), "confluence").unwrap_err().to_string();
-        assert!(err.contains("apps/confluence.json") && err.contains("not a valid app configuration"), "{err}");
+        let err = AppConfig::load(tmp.path(), "confluence")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("apps/confluence.json") && err.contains("not a valid app configuration"),
+            "{err}"
+        );
     }
 }

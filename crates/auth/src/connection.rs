@@ -21,9 +21,17 @@ pub struct Account {
 pub enum ConnectionStatus {
     Healthy,
     /// Transient refresh failures; weft waits until `retry_at` before the next attempt.
-    RefreshFailing { since: DateTime<Utc>, failures: u32, last_error: String, retry_at: DateTime<Utc> },
+    RefreshFailing {
+        since: DateTime<Utc>,
+        failures: u32,
+        last_error: String,
+        retry_at: DateTime<Utc>,
+    },
     /// A permanent failure: only a new consent helps.
-    NeedsReconnect { since: DateTime<Utc>, reason: String },
+    NeedsReconnect {
+        since: DateTime<Utc>,
+        reason: String,
+    },
 }
 
 impl ConnectionStatus {
@@ -74,7 +82,11 @@ pub struct Connection {
 
 impl Connection {
     /// The access token when it is usable without a refresh at `now` (margin included).
-    pub fn fresh_access_token(&self, now: DateTime<Utc>, margin: chrono::Duration) -> Option<&AccessToken> {
+    pub fn fresh_access_token(
+        &self,
+        now: DateTime<Utc>,
+        margin: chrono::Duration,
+    ) -> Option<&AccessToken> {
         let usable = !matches!(self.status, ConnectionStatus::NeedsReconnect { .. })
             && self.tokens.access_expires_at - margin > now;
         usable.then_some(&self.tokens.access_token)
@@ -84,7 +96,9 @@ impl Connection {
 /// Connection names are keys and appear in commands: keep them simple.
 pub fn validate_connection_name(name: &str) -> Result<()> {
     let valid = (1..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if valid {
         Ok(())
     } else {

@@ -57,7 +57,10 @@ impl MasterKey {
         let digest = Sha256::digest(bytes);
         let mut id = [0u8; KEY_ID_LEN];
         id.copy_from_slice(&digest[..KEY_ID_LEN]);
-        Self { id: KeyId(id), cipher: XChaCha20Poly1305::new(&bytes.into()) }
+        Self {
+            id: KeyId(id),
+            cipher: XChaCha20Poly1305::new(&bytes.into()),
+        }
     }
 
     fn parse(text: &str, source_desc: &str) -> Result<Self> {
@@ -108,7 +111,10 @@ impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Keyring")
             .field("current", &self.current.id)
-            .field("previous", &self.previous.iter().map(|k| k.id).collect::<Vec<_>>())
+            .field(
+                "previous",
+                &self.previous.iter().map(|k| k.id).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -149,8 +155,16 @@ impl Keyring {
         let ciphertext = self
             .current
             .cipher
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: identity })
-            .unwrap_or_else(|_| unreachable!("XChaCha20-Poly1305 encryption of an in-memory buffer cannot fail"));
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: identity,
+                },
+            )
+            .unwrap_or_else(|_| {
+                unreachable!("XChaCha20-Poly1305 encryption of an in-memory buffer cannot fail")
+            });
         let mut sealed = Vec::with_capacity(HEADER_LEN + ciphertext.len());
         sealed.push(FORMAT_VERSION);
         sealed.extend_from_slice(&self.current.id.0);
@@ -178,7 +192,13 @@ impl Keyring {
             .ok_or(OpenError::UnknownKey(id))?;
         let nonce = XNonce::from_slice(&sealed[1 + KEY_ID_LEN..HEADER_LEN]);
         key.cipher
-            .decrypt(nonce, Payload { msg: &sealed[HEADER_LEN..], aad: identity })
+            .decrypt(
+                nonce,
+                Payload {
+                    msg: &sealed[HEADER_LEN..],
+                    aad: identity,
+                },
+            )
             .map_err(|_| OpenError::Tampered)
     }
 }
@@ -197,7 +217,8 @@ fn load_or_create_key_file(path: &PathBuf) -> Result<MasterKey> {
     }
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    let mut file = create_new_private_file(path).map_err(|e| AuthError::io(path, "creating the master key file", e))?;
+    let mut file = create_new_private_file(path)
+        .map_err(|e| AuthError::io(path, "creating the master key file", e))?;
     file.write_all(hex::encode(bytes).as_bytes())
         .and_then(|_| file.sync_all())
         .map_err(|e| AuthError::io(path, "writing the master key file", e))?;
@@ -221,7 +242,10 @@ mod tests {
         let mut altered = sealed.clone();
         *altered.last_mut().unwrap() ^= 1;
         assert_eq!(keys.open(b"conn:acme", &altered), Err(OpenError::Tampered));
-        assert_eq!(keys.open(b"conn:acme", &sealed[..10]), Err(OpenError::Tampered));
+        assert_eq!(
+            keys.open(b"conn:acme", &sealed[..10]),
+            Err(OpenError::Tampered)
+        );
     }
 
     #[test]
@@ -229,10 +253,16 @@ mod tests {
         let old = keyring(1);
         let sealed = old.seal(b"id", b"x");
         let new = keyring(2);
-        assert_eq!(new.open(b"id", &sealed), Err(OpenError::UnknownKey(old.current_id())));
+        assert_eq!(
+            new.open(b"id", &sealed),
+            Err(OpenError::UnknownKey(old.current_id()))
+        );
         let rotating = Keyring::from_key_bytes([2; 32], &[[1; 32]]);
         assert_eq!(rotating.open(b"id", &sealed).unwrap(), b"x");
-        assert_eq!(Keyring::key_id_of(&rotating.seal(b"id", b"x")), Some(new.current_id()));
+        assert_eq!(
+            Keyring::key_id_of(&rotating.seal(b"id", b"x")),
+            Some(new.current_id())
+        );
     }
 
     #[test]
@@ -245,7 +275,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(tmp.path().join(KEY_FILE_NAME)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(tmp.path().join(KEY_FILE_NAME))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let hex_key = "ab".repeat(32);
@@ -257,8 +290,13 @@ mod tests {
     #[test]
     fn malformed_keys_are_explained_without_echoing_them() {
         let env = |name: &str| (name == MASTER_KEY_ENV).then(|| "tooshort".to_string());
-        let err = Keyring::load(Path::new("/nonexistent"), &env).unwrap_err().to_string();
-        assert!(err.contains("WEFT_MASTER_KEY") && err.contains("32 bytes"), "{err}");
+        let err = Keyring::load(Path::new("/nonexistent"), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("WEFT_MASTER_KEY") && err.contains("32 bytes"),
+            "{err}"
+        );
         assert!(!err.contains("tooshort"));
         let keys = keyring(7);
         assert!(!format!("{keys:?}").contains("0707"));

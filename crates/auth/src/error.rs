@@ -14,7 +14,11 @@ pub enum AuthError {
     UnknownProvider(String),
 
     #[error("invalid {what} `{value}`: {reason}")]
-    InvalidSetting { what: &'static str, value: String, reason: String },
+    InvalidSetting {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
 
     #[error("scope `offline_access` cannot be removed: without it Atlassian issues no refresh token, so every connection would stop working an hour after it was made")]
     MandatoryScope,
@@ -29,7 +33,12 @@ pub enum AuthError {
     ClientSecretUnavailable { source_desc: String, reason: String },
 
     #[error("{path}: {action} failed: {source}")]
-    Io { path: PathBuf, action: &'static str, #[source] source: std::io::Error },
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
 
     #[error("{path}: {reason}")]
     InvalidFile { path: PathBuf, reason: String },
@@ -38,13 +47,20 @@ pub enum AuthError {
     InvalidMasterKey { source_desc: String, reason: String },
 
     #[error("the master key does not open this data directory ({data_dir}): the data was encrypted with key {stored_key_id}, the key in use is {current_key_id}. Set WEFT_MASTER_KEY to the key this directory was created with (or put the old key in WEFT_MASTER_KEY_PREVIOUS to rotate)")]
-    WrongMasterKey { data_dir: PathBuf, stored_key_id: String, current_key_id: String },
+    WrongMasterKey {
+        data_dir: PathBuf,
+        stored_key_id: String,
+        current_key_id: String,
+    },
 
     #[error("connection `{connection}`: the stored record cannot be decrypted ({reason}); it was altered or copied from another record. Reconnect with `weft connect confluence --connection {connection}`")]
     UndecryptableRecord { connection: String, reason: String },
 
     #[error("connection store: {operation} failed: {reason}")]
-    Storage { operation: &'static str, reason: String },
+    Storage {
+        operation: &'static str,
+        reason: String,
+    },
 
     #[error("connection `{0}` was changed by someone else while it was being updated; retry")]
     StoreConflict(String),
@@ -59,22 +75,36 @@ pub enum AuthError {
     NeedsReconnect { connection: String, reason: String },
 
     #[error("connection `{connection}`: refreshing the access token keeps failing ({last_error}); weft waits until {retry_at} before asking Atlassian again")]
-    RefreshCoolingDown { connection: String, last_error: String, retry_at: DateTime<Utc> },
+    RefreshCoolingDown {
+        connection: String,
+        last_error: String,
+        retry_at: DateTime<Utc>,
+    },
 
     #[error("connection `{connection}`: {source}")]
-    TokenEndpoint { connection: String, #[source] source: TokenEndpointError },
+    TokenEndpoint {
+        connection: String,
+        #[source]
+        source: TokenEndpointError,
+    },
 
     #[error("the authorization callback was rejected: {0}")]
     StateRejected(&'static str),
 
     #[error("Atlassian did not authorize the connection: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    AuthorizationDenied { error: String, description: Option<String> },
+    AuthorizationDenied {
+        error: String,
+        description: Option<String>,
+    },
 
     #[error("code exchange failed: {0}")]
     CodeExchange(#[source] TokenEndpointError),
 
     #[error("Atlassian granted fewer scopes than weft asked for; missing: {}. The two usual causes: (1) the scope is not added to the app in the Atlassian developer console (Permissions > Confluence API > Edit scopes); add it there and connect again; (2) it is a custom scope Atlassian does not support; remove it with `weft apps set confluence --remove-scope SCOPE`", missing.join(", "))]
-    MissingScopes { missing: Vec<String>, granted: Vec<String> },
+    MissingScopes {
+        missing: Vec<String>,
+        granted: Vec<String>,
+    },
 
     #[error("Atlassian returned no refresh token: `offline_access` was not granted, so the connection would die within an hour. Check that the authorize URL carried `offline_access` and connect again")]
     NoRefreshToken,
@@ -83,7 +113,10 @@ pub enum AuthError {
     NoAccessibleSite,
 
     #[error("site `{site}` was not granted; the user granted: {}. Connect again and pick that site on the consent screen, or pass one of these to --site", available.join(", "))]
-    SiteNotGranted { site: String, available: Vec<String> },
+    SiteNotGranted {
+        site: String,
+        available: Vec<String>,
+    },
 
     #[error("the user granted several sites ({}); choose one with --site URL", sites.join(", "))]
     SiteChoiceRequired { sites: Vec<String> },
@@ -94,13 +127,28 @@ pub enum AuthError {
     #[error("cannot listen for the callback on {addr}: {reason}")]
     CallbackServer { addr: String, reason: String },
 
+    #[error("cannot set up the HTTP client: {0}")]
+    HttpClient(String),
+
     #[error("{method} {url}: {reason}")]
-    Api { method: &'static str, url: String, reason: String },
+    Api {
+        method: &'static str,
+        url: String,
+        reason: String,
+    },
 }
 
 impl AuthError {
-    pub(crate) fn io(path: impl Into<PathBuf>, action: &'static str, source: std::io::Error) -> Self {
-        AuthError::Io { path: path.into(), action, source }
+    pub(crate) fn io(
+        path: impl Into<PathBuf>,
+        action: &'static str,
+        source: std::io::Error,
+    ) -> Self {
+        AuthError::Io {
+            path: path.into(),
+            action,
+            source,
+        }
     }
 }
 

@@ -13,13 +13,17 @@ mod private_fs;
 pub mod provider;
 pub mod scopes;
 pub mod secret;
+pub mod setup;
 pub mod store;
-pub mod tokens;
 #[cfg(test)]
 mod test_support;
+pub mod tokens;
 
 pub use app_config::{AppConfig, Credentials, ResolvedApp, SandboxApp, SecretSource};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use connect::{
+    callback_router, serve_callback, CallbackServer, ConnectFlow, PendingConnect, SiteChooser,
+};
 pub use connection::{Account, Connection, ConnectionStatus, Tokens};
 pub use crypto::Keyring;
 pub use error::{AuthError, Result};
@@ -29,4 +33,3 @@ pub use scopes::ScopeSelection;
 pub use secret::{AccessToken, AuthorizationCode, ClientSecret, RefreshToken};
 pub use store::{ConnectionStore, SledConnectionStore, StoredConnection};
 pub use tokens::{TokenEndpoint, TokenEndpointError, TokenGrant, TokenManager, TokenOptions};
-pub use connect::{callback_router, serve_callback, CallbackServer, ConnectFlow, PendingConnect, SiteChooser};

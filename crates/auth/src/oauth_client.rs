@@ -14,8 +14,8 @@ use oauth2::basic::BasicClient;
 use oauth2::http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use oauth2::http::{HeaderMap, HeaderValue};
 use oauth2::{
-    AuthType, AuthUrl, ClientId, CsrfToken, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, RedirectUrl,
-    RequestTokenError, Scope, TokenResponse, TokenUrl,
+    AuthType, AuthUrl, ClientId, CsrfToken, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse,
+    RedirectUrl, RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 use parking_lot::Mutex;
 use url::Url;
@@ -25,7 +25,8 @@ use crate::provider::AUDIENCE;
 use crate::secret::{AccessToken, AuthorizationCode, RefreshToken};
 use crate::tokens::{TokenEndpoint, TokenEndpointError, TokenGrant};
 
-type AtlassianClient = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+type AtlassianClient =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 /// Used when a token response has no `expires_in` (Atlassian's documented lifetime).
 const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(3600);
@@ -51,7 +52,9 @@ struct TransportError(String);
 impl OAuthClient {
     pub fn new(app: &ResolvedApp, http: reqwest::Client) -> Self {
         let client = BasicClient::new(ClientId::new(app.client_id.clone()))
-            .set_client_secret(oauth2::ClientSecret::new(app.client_secret.expose().to_string()))
+            .set_client_secret(oauth2::ClientSecret::new(
+                app.client_secret.expose().to_string(),
+            ))
             .set_auth_type(AuthType::RequestBody)
             .set_auth_uri(AuthUrl::from_url(app.endpoints.authorize_url()))
             .set_token_uri(TokenUrl::from_url(app.endpoints.token_url()));
@@ -70,7 +73,6 @@ impl OAuthClient {
             .url();
         url
     }
-
 }
 
 /// The HTTP client handed to `oauth2` for one call: re-encodes the body as JSON and records
@@ -82,7 +84,10 @@ struct CapturingHttp<'a> {
 
 impl<'a> CapturingHttp<'a> {
     fn new(http: &'a reqwest::Client) -> Self {
-        Self { http, meta: Mutex::new(AnswerMeta::default()) }
+        Self {
+            http,
+            meta: Mutex::new(AnswerMeta::default()),
+        }
     }
 
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
@@ -104,20 +109,30 @@ impl<'a> CapturingHttp<'a> {
         }
         tracing::debug!(status = status.as_u16(), "token endpoint answered");
         let content_type = response.headers().get(CONTENT_TYPE).cloned();
-        let bytes = response.bytes().await.map_err(|e| TransportError(describe_reqwest_error(&e)))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| TransportError(describe_reqwest_error(&e)))?;
         let mut answer = oauth2::http::Response::builder().status(status);
         if let Some(content_type) = content_type {
             answer = answer.header(CONTENT_TYPE, content_type);
         }
-        answer.body(bytes.to_vec()).map_err(|e| TransportError(e.to_string()))
+        answer
+            .body(bytes.to_vec())
+            .map_err(|e| TransportError(e.to_string()))
     }
 
     fn finish(
         self,
-        outcome: Result<oauth2::basic::BasicTokenResponse, RequestTokenError<TransportError, oauth2::basic::BasicErrorResponse>>,
+        outcome: Result<
+            oauth2::basic::BasicTokenResponse,
+            RequestTokenError<TransportError, oauth2::basic::BasicErrorResponse>,
+        >,
     ) -> Result<TokenGrant, TokenEndpointError> {
         let meta = self.meta.into_inner();
-        outcome.map(grant_from_response).map_err(|e| convert_error(e, meta))
+        outcome
+            .map(grant_from_response)
+            .map_err(|e| convert_error(e, meta))
     }
 }
 
@@ -132,19 +147,35 @@ impl<'c> oauth2::AsyncHttpClient<'c> for CapturingHttp<'_> {
 
 #[async_trait::async_trait]
 impl TokenEndpoint for OAuthClient {
-    async fn exchange_code(&self, code: &AuthorizationCode, redirect_uri: &str) -> Result<TokenGrant, TokenEndpointError> {
+    async fn exchange_code(
+        &self,
+        code: &AuthorizationCode,
+        redirect_uri: &str,
+    ) -> Result<TokenGrant, TokenEndpointError> {
         let redirect = RedirectUrl::new(redirect_uri.to_string())
             .map_err(|e| TokenEndpointError::transport(format!("invalid redirect URI: {e}")))?;
         let code = oauth2::AuthorizationCode::new(code.expose().to_string());
         let http = CapturingHttp::new(&self.http);
-        let outcome = self.client.exchange_code(code).set_redirect_uri(Cow::Owned(redirect)).request_async(&http).await;
+        let outcome = self
+            .client
+            .exchange_code(code)
+            .set_redirect_uri(Cow::Owned(redirect))
+            .request_async(&http)
+            .await;
         http.finish(outcome)
     }
 
-    async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenGrant, TokenEndpointError> {
+    async fn refresh(
+        &self,
+        refresh_token: &RefreshToken,
+    ) -> Result<TokenGrant, TokenEndpointError> {
         let token = oauth2::RefreshToken::new(refresh_token.expose().to_string());
         let http = CapturingHttp::new(&self.http);
-        let outcome = self.client.exchange_refresh_token(&token).request_async(&http).await;
+        let outcome = self
+            .client
+            .exchange_refresh_token(&token)
+            .request_async(&http)
+            .await;
         http.finish(outcome)
     }
 }
@@ -152,9 +183,13 @@ impl TokenEndpoint for OAuthClient {
 fn grant_from_response(response: oauth2::basic::BasicTokenResponse) -> TokenGrant {
     TokenGrant {
         access_token: AccessToken::new(response.access_token().secret().clone()),
-        refresh_token: response.refresh_token().map(|t| RefreshToken::new(t.secret().clone())),
+        refresh_token: response
+            .refresh_token()
+            .map(|t| RefreshToken::new(t.secret().clone())),
         expires_in: response.expires_in().unwrap_or(DEFAULT_EXPIRES_IN),
-        scopes: response.scopes().map(|scopes| scopes.iter().map(|s| s.to_string()).collect()),
+        scopes: response
+            .scopes()
+            .map(|scopes| scopes.iter().map(|s| s.to_string()).collect()),
     }
 }
 
@@ -199,7 +234,9 @@ pub(crate) fn parse_retry_after(headers: &HeaderMap<HeaderValue>) -> Option<Dura
         return Some(Duration::from_secs(seconds));
     }
     let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    (date.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok()
+    (date.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .ok()
 }
 
 /// reqwest errors name the URL; add the underlying cause (connection refused, timeout).

@@ -32,7 +32,9 @@ pub(crate) fn restrict_tree(dir: &Path) -> Result<()> {
     for entry in entries {
         let entry = entry.map_err(|e| AuthError::io(dir, "listing directory", e))?;
         let path = entry.path();
-        let kind = entry.file_type().map_err(|e| AuthError::io(&path, "reading file type", e))?;
+        let kind = entry
+            .file_type()
+            .map_err(|e| AuthError::io(&path, "reading file type", e))?;
         if kind.is_dir() {
             set_mode(&path, 0o700)?;
             restrict_tree(&path)?;
@@ -62,7 +64,8 @@ pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
-    let mut file = create_new_private_file(&tmp).map_err(|e| AuthError::io(&tmp, "creating file", e))?;
+    let mut file =
+        create_new_private_file(&tmp).map_err(|e| AuthError::io(&tmp, "creating file", e))?;
     file.write_all(bytes)
         .and_then(|_| file.sync_all())
         .map_err(|e| AuthError::io(&tmp, "writing file", e))?;

@@ -87,7 +87,8 @@ fn parse_base(what: &'static str, raw: &str) -> Result<Url> {
 }
 
 fn join(base: &Url, path: &str) -> Url {
-    base.join(path).unwrap_or_else(|_| unreachable!("relative paths always join onto a base URL"))
+    base.join(path)
+        .unwrap_or_else(|_| unreachable!("relative paths always join onto a base URL"))
 }
 
 #[cfg(test)]
@@ -97,22 +98,38 @@ mod tests {
     #[test]
     fn atlassian_endpoints() {
         let p = ProviderEndpoints::atlassian();
-        assert_eq!(p.authorize_url().as_str(), "https://auth.atlassian.com/authorize");
-        assert_eq!(p.token_url().as_str(), "https://auth.atlassian.com/oauth/token");
+        assert_eq!(
+            p.authorize_url().as_str(),
+            "https://auth.atlassian.com/authorize"
+        );
+        assert_eq!(
+            p.token_url().as_str(),
+            "https://auth.atlassian.com/oauth/token"
+        );
         assert_eq!(
             p.accessible_resources_url().as_str(),
             "https://api.atlassian.com/oauth/token/accessible-resources"
         );
         assert_eq!(
-            p.confluence_api_base("abc").join("wiki/api/v2/pages").unwrap().as_str(),
+            p.confluence_api_base("abc")
+                .join("wiki/api/v2/pages")
+                .unwrap()
+                .as_str(),
             "https://api.atlassian.com/ex/confluence/abc/wiki/api/v2/pages"
         );
     }
 
     #[test]
     fn overridden_bases_keep_their_path() {
-        let p = ProviderEndpoints::with_bases(Some("http://127.0.0.1:9000/prefix"), Some("http://127.0.0.1:9000")).unwrap();
-        assert_eq!(p.token_url().as_str(), "http://127.0.0.1:9000/prefix/oauth/token");
+        let p = ProviderEndpoints::with_bases(
+            Some("http://127.0.0.1:9000/prefix"),
+            Some("http://127.0.0.1:9000"),
+        )
+        .unwrap();
+        assert_eq!(
+            p.token_url().as_str(),
+            "http://127.0.0.1:9000/prefix/oauth/token"
+        );
         assert_eq!(p.me_url().as_str(), "http://127.0.0.1:9000/me");
     }
 

@@ -195,7 +195,8 @@ impl ScopeSelection {
     /// Declares a scope outside the catalogue (Atlassian may still refuse it).
     pub fn add_custom(&mut self, scope: &str) -> Result<()> {
         let scope = scope.trim();
-        let valid = !scope.is_empty() && !scope.chars().any(|c| c.is_whitespace() || c.is_control());
+        let valid =
+            !scope.is_empty() && !scope.chars().any(|c| c.is_whitespace() || c.is_control());
         if !valid {
             return Err(AuthError::InvalidSetting {
                 what: "custom scope",
@@ -253,7 +254,10 @@ mod tests {
     #[test]
     fn catalogue_lists_are_sorted_for_binary_search() {
         for list in [CLASSIC_SCOPES, GRANULAR_SCOPES, IDENTITY_SCOPES] {
-            assert!(list.windows(2).all(|w| w[0] < w[1]), "{list:?} must be sorted and unique");
+            assert!(
+                list.windows(2).all(|w| w[0] < w[1]),
+                "{list:?} must be sorted and unique"
+            );
         }
     }
 
@@ -273,7 +277,10 @@ mod tests {
         scopes.add("read:confluence-content.all").unwrap();
         let err = scopes.add("read:pages:confluence").unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("did you mean `read:page:confluence`"), "{message}");
+        assert!(
+            message.contains("did you mean `read:page:confluence`"),
+            "{message}"
+        );
         assert!(message.contains("--custom-scope"), "{message}");
         assert!(!scopes.contains("read:pages:confluence"));
     }
@@ -282,7 +289,9 @@ mod tests {
     fn custom_scopes_are_accepted_when_declared() {
         let mut scopes = ScopeSelection::default();
         scopes.add_custom("read:experimental:confluence").unwrap();
-        assert!(scopes.requested().contains(&"read:experimental:confluence".to_string()));
+        assert!(scopes
+            .requested()
+            .contains(&"read:experimental:confluence".to_string()));
         assert!(scopes.add_custom("two words").is_err());
         assert!(scopes.remove("read:experimental:confluence").unwrap());
         assert!(!scopes.contains("read:experimental:confluence"));
@@ -290,9 +299,16 @@ mod tests {
 
     #[test]
     fn missing_scopes_ignores_offline_access() {
-        let requested = vec![OFFLINE_ACCESS.to_string(), "read:me".into(), "read:page:confluence".into()];
+        let requested = vec![
+            OFFLINE_ACCESS.to_string(),
+            "read:me".into(),
+            "read:page:confluence".into(),
+        ];
         let granted = vec!["read:me".to_string()];
-        assert_eq!(missing_scopes(&requested, &granted), vec!["read:page:confluence".to_string()]);
+        assert_eq!(
+            missing_scopes(&requested, &granted),
+            vec!["read:page:confluence".to_string()]
+        );
     }
 
     #[test]
@@ -309,7 +325,10 @@ mod tests {
             collect_spec_scopes(&spec, &mut unknown);
         }
         unknown.retain(|scope| catalogue_kind(scope).is_none());
-        assert!(unknown.is_empty(), "scopes used by the spec but missing from the catalogue: {unknown:?}");
+        assert!(
+            unknown.is_empty(),
+            "scopes used by the spec but missing from the catalogue: {unknown:?}"
+        );
     }
 
     fn collect_spec_scopes(value: &serde_json::Value, out: &mut BTreeSet<String>) {
@@ -317,7 +336,11 @@ mod tests {
             serde_json::Value::Object(map) => {
                 for (key, child) in map {
                     if key == "x-atlassian-oauth2-scopes" {
-                        let scopes = child.as_array().into_iter().flatten().filter_map(|e| e.get("scopes"));
+                        let scopes = child
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|e| e.get("scopes"));
                         for list in scopes.filter_map(|s| s.as_array()) {
                             out.extend(list.iter().filter_map(|s| s.as_str()).map(String::from));
                         }
@@ -326,8 +349,94 @@ mod tests {
                     }
                 }
             }
-            serde_json::Value::Array(items) => items.iter().for_each(|item| collect_spec_scopes(item, out)),
+            serde_json::Value::Array(items) => {
+                items.iter().for_each(|item| collect_spec_scopes(item, out))
+            }
             _ => {}
         }
+    }
+}
+
+/// What `weft scopes FILES...` reports: the scopes the workflows' actions need, and which of
+/// them the app does not request yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkflowScopeReport {
+    /// Needed scope → actions needing it.
+    pub needed: std::collections::BTreeMap<String, BTreeSet<String>>,
+    /// Needed scopes the app configuration lacks.
+    pub missing: Vec<String>,
+    /// Actions whose scopes are unknown (not a known action).
+    pub unknown_actions: BTreeSet<String>,
+}
+
+impl WorkflowScopeReport {
+    /// `actions` are the actions the workflows use; `scopes_of` says what each one needs.
+    pub fn build<'a>(
+        actions: impl IntoIterator<Item = &'a str>,
+        scopes_of: &dyn Fn(&str) -> Option<&'static [&'static str]>,
+        app: &ScopeSelection,
+    ) -> Self {
+        let mut report = Self::default();
+        for action in actions {
+            match scopes_of(action) {
+                Some(scopes) => {
+                    for scope in scopes {
+                        report
+                            .needed
+                            .entry(scope.to_string())
+                            .or_default()
+                            .insert(action.to_string());
+                    }
+                }
+                None => {
+                    report.unknown_actions.insert(action.to_string());
+                }
+            }
+        }
+        report.missing = report
+            .needed
+            .keys()
+            .filter(|s| !app.contains(s))
+            .cloned()
+            .collect();
+        report
+    }
+}
+
+#[cfg(test)]
+mod report_tests {
+    use super::*;
+
+    #[test]
+    fn report_lists_needed_and_missing_scopes() {
+        let lookup = |action: &str| -> Option<&'static [&'static str]> {
+            match action {
+                "confluence.page.get" => Some(&["read:page:confluence"]),
+                "confluence.page.create" => {
+                    Some(&["write:page:confluence", "read:page:confluence"])
+                }
+                "core.log" => Some(&[]),
+                _ => None,
+            }
+        };
+        let mut app = ScopeSelection::default();
+        app.add("read:page:confluence").unwrap();
+        let report = WorkflowScopeReport::build(
+            [
+                "confluence.page.get",
+                "confluence.page.create",
+                "core.log",
+                "mystery.action",
+            ],
+            &lookup,
+            &app,
+        );
+        assert_eq!(report.needed.len(), 2);
+        assert_eq!(report.needed["read:page:confluence"].len(), 2);
+        assert_eq!(report.missing, ["write:page:confluence"]);
+        assert_eq!(
+            report.unknown_actions.iter().collect::<Vec<_>>(),
+            ["mystery.action"]
+        );
     }
 }

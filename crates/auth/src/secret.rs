@@ -64,7 +64,10 @@ mod tests {
         let token = AccessToken::new("very-secret-value");
         assert_eq!(format!("{token}"), "[redacted]");
         assert_eq!(format!("{token:?}"), "AccessToken([redacted])");
-        assert_eq!(format!("{:?}", Some(ClientSecret::new("s3"))), "Some(ClientSecret([redacted]))");
+        assert_eq!(
+            format!("{:?}", Some(ClientSecret::new("s3"))),
+            "Some(ClientSecret([redacted]))"
+        );
         assert_eq!(token.expose(), "very-secret-value");
     }
 }

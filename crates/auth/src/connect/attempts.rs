@@ -47,10 +47,16 @@ impl Attempts {
             .by_state
             .lock()
             .remove(state)
-            .ok_or(AuthError::StateRejected("unknown or already used `state`; start `weft connect` again"))?;
+            .ok_or(AuthError::StateRejected(
+                "unknown or already used `state`; start `weft connect` again",
+            ))?;
         if attempt.expires_at <= now {
-            let _ = attempt.waiter.send(Err(AuthError::StateRejected("the authorization attempt expired")));
-            return Err(AuthError::StateRejected("the authorization attempt expired; start `weft connect` again"));
+            let _ = attempt.waiter.send(Err(AuthError::StateRejected(
+                "the authorization attempt expired",
+            )));
+            return Err(AuthError::StateRejected(
+                "the authorization attempt expired; start `weft connect` again",
+            ));
         }
         Ok(attempt)
     }
@@ -62,7 +68,13 @@ mod tests {
 
     fn attempt(expires_at: DateTime<Utc>) -> (Attempt, oneshot::Receiver<Result<AuthorizedGrant>>) {
         let (tx, rx) = oneshot::channel();
-        let a = Attempt { connection: "c".into(), site: None, requested_scopes: vec![], expires_at, waiter: tx };
+        let a = Attempt {
+            connection: "c".into(),
+            site: None,
+            requested_scopes: vec![],
+            expires_at,
+            waiter: tx,
+        };
         (a, rx)
     }
 
@@ -81,10 +93,14 @@ mod tests {
         attempts.insert("s1".into(), a, now);
         assert!(attempts.take("wrong", now).is_err());
         assert!(attempts.take("s1", now).is_ok());
-        assert!(matches!(attempts.take("s1", now), Err(AuthError::StateRejected(m)) if m.contains("already used")));
+        assert!(
+            matches!(attempts.take("s1", now), Err(AuthError::StateRejected(m)) if m.contains("already used"))
+        );
         let (b, _rx2) = attempt(now + chrono::Duration::minutes(10));
         attempts.insert("s2".into(), b, now);
         let later = now + chrono::Duration::minutes(11);
-        assert!(matches!(attempts.take("s2", later), Err(AuthError::StateRejected(m)) if m.contains("expired")));
+        assert!(
+            matches!(attempts.take("s2", later), Err(AuthError::StateRejected(m)) if m.contains("expired"))
+        );
     }
 }

@@ -19,7 +19,9 @@ use crate::error::{AuthError, Result};
 /// `GET <callback path>` handled by `flow`.
 pub fn callback_router(flow: Arc<ConnectFlow>) -> Router {
     let path = flow.app().callback_url.path().to_string();
-    Router::new().route(&path, get(handle_callback)).with_state(flow)
+    Router::new()
+        .route(&path, get(handle_callback))
+        .with_state(flow)
 }
 
 async fn handle_callback(
@@ -39,7 +41,12 @@ async fn handle_callback(
 }
 
 fn page(title: &str, message: &str) -> Html<String> {
-    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
     Html(format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>weft: {0}</title></head><body><h1>{0}</h1><p>{1}</p></body></html>",
         escape(title),
@@ -60,7 +67,10 @@ impl CallbackServer {
     pub fn start(listener: TcpListener, flow: Arc<ConnectFlow>) -> Result<Self> {
         let addr = listener
             .local_addr()
-            .map_err(|e| AuthError::CallbackServer { addr: "listener".into(), reason: e.to_string() })?;
+            .map_err(|e| AuthError::CallbackServer {
+                addr: "listener".into(),
+                reason: e.to_string(),
+            })?;
         let (stop, stopped) = oneshot::channel::<()>();
         let app = callback_router(flow);
         let task = tokio::spawn(async move {
@@ -102,6 +112,9 @@ pub async fn serve_callback(flow: Arc<ConnectFlow>) -> Result<CallbackServer> {
     let addr = format!("{ip}:{port}");
     let listener = TcpListener::bind(&addr)
         .await
-        .map_err(|e| AuthError::CallbackServer { addr: addr.clone(), reason: format!("{e} (is another `weft connect` running?)") })?;
+        .map_err(|e| AuthError::CallbackServer {
+            addr: addr.clone(),
+            reason: format!("{e} (is another `weft connect` running?)"),
+        })?;
     CallbackServer::start(listener, flow)
 }

@@ -48,7 +48,10 @@ pub struct PendingConnect {
 impl PendingConnect {
     /// Waits for the callback of this attempt.
     pub async fn wait(self, timeout: Duration, callback: &Url) -> Result<AuthorizedGrant> {
-        let timed_out = || AuthError::CallbackTimeout { callback: callback.to_string(), waited_secs: timeout.as_secs() };
+        let timed_out = || AuthError::CallbackTimeout {
+            callback: callback.to_string(),
+            waited_secs: timeout.as_secs(),
+        };
         match tokio::time::timeout(timeout, self.outcome).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(_)) | Err(_) => Err(timed_out()),
@@ -71,12 +74,19 @@ pub struct ConnectFlow {
 
 impl std::fmt::Debug for ConnectFlow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectFlow").field("app", &self.app).finish_non_exhaustive()
+        f.debug_struct("ConnectFlow")
+            .field("app", &self.app)
+            .finish_non_exhaustive()
     }
 }
 
 impl ConnectFlow {
-    pub fn new(app: ResolvedApp, store: Arc<dyn ConnectionStore>, clock: Arc<dyn Clock>, http: reqwest::Client) -> Self {
+    pub fn new(
+        app: ResolvedApp,
+        store: Arc<dyn ConnectionStore>,
+        clock: Arc<dyn Clock>,
+        http: reqwest::Client,
+    ) -> Self {
         let oauth = OAuthClient::new(&app, http.clone());
         let api = AtlassianApi::new(http, app.endpoints.clone());
         Self {
@@ -99,24 +109,33 @@ impl ConnectFlow {
     pub fn begin(&self, connection: &str, site: Option<&str>) -> Result<PendingConnect> {
         validate_connection_name(connection)?;
         let state = new_state();
-        let authorize_url = self.oauth.authorize_url(&state, &self.app.requested_scopes, &self.app.callback_url);
+        let authorize_url =
+            self.oauth
+                .authorize_url(&state, &self.app.requested_scopes, &self.app.callback_url);
         let (waiter, outcome) = oneshot::channel();
         let now = self.clock.now();
         let attempt = Attempt {
             connection: connection.to_string(),
             site: site.map(str::to_string),
             requested_scopes: self.app.requested_scopes.clone(),
-            expires_at: now + chrono::Duration::from_std(self.attempt_ttl).unwrap_or(chrono::Duration::MAX),
+            expires_at: now
+                + chrono::Duration::from_std(self.attempt_ttl).unwrap_or(chrono::Duration::MAX),
             waiter,
         };
         self.attempts.insert(state, attempt, now);
-        Ok(PendingConnect { authorize_url, outcome })
+        Ok(PendingConnect {
+            authorize_url,
+            outcome,
+        })
     }
 
     /// Handles the redirect back from Atlassian. Returns the connection name on success; the
     /// outcome (grant or error) also goes to whoever waits on the attempt.
     pub async fn handle_callback(&self, params: CallbackParams) -> Result<String> {
-        let state = params.state.as_deref().ok_or(AuthError::StateRejected("the callback carries no `state`"))?;
+        let state = params
+            .state
+            .as_deref()
+            .ok_or(AuthError::StateRejected("the callback carries no `state`"))?;
         let attempt = self.attempts.take(state, self.clock.now())?;
         let connection = attempt.connection.clone();
         let outcome = self.exchange(&attempt, params).await;
@@ -130,29 +149,57 @@ impl ConnectFlow {
 
     async fn exchange(&self, attempt: &Attempt, params: CallbackParams) -> Result<AuthorizedGrant> {
         if let Some(error) = params.error {
-            return Err(AuthError::AuthorizationDenied { error, description: params.error_description });
+            return Err(AuthError::AuthorizationDenied {
+                error,
+                description: params.error_description,
+            });
         }
-        let code = params.code.ok_or(AuthError::StateRejected("the callback carries no `code`"))?;
+        let code = params
+            .code
+            .ok_or(AuthError::StateRejected("the callback carries no `code`"))?;
         let grant = self
             .endpoint
-            .exchange_code(&AuthorizationCode::new(code), self.app.callback_url.as_str())
+            .exchange_code(
+                &AuthorizationCode::new(code),
+                self.app.callback_url.as_str(),
+            )
             .await
             .map_err(AuthError::CodeExchange)?;
         if grant.refresh_token.is_none() {
             return Err(AuthError::NoRefreshToken);
         }
-        let granted_scopes = grant.scopes.clone().unwrap_or_else(|| attempt.requested_scopes.clone());
+        let granted_scopes = grant
+            .scopes
+            .clone()
+            .unwrap_or_else(|| attempt.requested_scopes.clone());
         let missing = missing_scopes(&attempt.requested_scopes, &granted_scopes);
         if !missing.is_empty() {
-            return Err(AuthError::MissingScopes { missing, granted: granted_scopes });
+            return Err(AuthError::MissingScopes {
+                missing,
+                granted: granted_scopes,
+            });
         }
-        Ok(AuthorizedGrant { connection: attempt.connection.clone(), site: attempt.site.clone(), grant, granted_scopes })
+        Ok(AuthorizedGrant {
+            connection: attempt.connection.clone(),
+            site: attempt.site.clone(),
+            grant,
+            granted_scopes,
+        })
     }
 
     /// Picks the site, reads the account, and stores the connection (replacing one with the
     /// same name: reconnecting).
-    pub async fn complete(&self, authorized: AuthorizedGrant, chooser: &dyn SiteChooser) -> Result<Connection> {
-        let AuthorizedGrant { connection: name, site, grant, granted_scopes } = authorized;
+    pub async fn complete(
+        &self,
+        authorized: AuthorizedGrant,
+        chooser: &dyn SiteChooser,
+    ) -> Result<Connection> {
+        let AuthorizedGrant {
+            connection: name,
+            site,
+            grant,
+            granted_scopes,
+        } = authorized;
         let resources = self.api.accessible_resources(&grant.access_token).await?;
         let chosen = select_site(resources, site.as_deref(), chooser)?;
         let account = if granted_scopes.iter().any(|s| s == "read:me") {
@@ -161,7 +208,11 @@ impl ConnectFlow {
             crate::connection::Account::default()
         };
         let now = self.clock.now();
-        let created_at = self.store.get(&name)?.map(|s| s.connection.created_at).unwrap_or(now);
+        let created_at = self
+            .store
+            .get(&name)?
+            .map(|s| s.connection.created_at)
+            .unwrap_or(now);
         let refresh_token = grant.refresh_token.ok_or(AuthError::NoRefreshToken)?;
         let connection = Connection {
             name,
@@ -174,7 +225,9 @@ impl ConnectFlow {
             tokens: Tokens {
                 access_token: grant.access_token,
                 refresh_token,
-                access_expires_at: now + chrono::Duration::from_std(grant.expires_in).unwrap_or(chrono::Duration::zero()),
+                access_expires_at: now
+                    + chrono::Duration::from_std(grant.expires_in)
+                        .unwrap_or(chrono::Duration::zero()),
             },
             status: ConnectionStatus::Healthy,
             created_at,
@@ -200,8 +253,12 @@ pub struct CallbackParams {
 /// A short, static description for the browser page (the terminal gets the full error).
 fn leak_free_summary(error: &AuthError) -> &'static str {
     match error {
-        AuthError::AuthorizationDenied { .. } => "Atlassian did not authorize the connection; see the terminal",
-        AuthError::MissingScopes { .. } => "Atlassian granted fewer scopes than requested; see the terminal",
+        AuthError::AuthorizationDenied { .. } => {
+            "Atlassian did not authorize the connection; see the terminal"
+        }
+        AuthError::MissingScopes { .. } => {
+            "Atlassian granted fewer scopes than requested; see the terminal"
+        }
         AuthError::NoRefreshToken => "Atlassian returned no refresh token; see the terminal",
         AuthError::CodeExchange(_) => "exchanging the authorization code failed; see the terminal",
         _ => "the connection could not be completed; see the terminal",

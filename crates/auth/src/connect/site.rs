@@ -23,7 +23,10 @@ impl SiteChooser for NoChoice {
 /// `https://Acme.atlassian.net/` and `acme.atlassian.net` name the same site.
 fn normalize_site(site: &str) -> String {
     let lower = site.trim().to_ascii_lowercase();
-    let without_scheme = lower.split_once("://").map(|(_, rest)| rest).unwrap_or(&lower);
+    let without_scheme = lower
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or(&lower);
     without_scheme.trim_end_matches('/').to_string()
 }
 
@@ -39,8 +42,10 @@ pub fn select_site(
 ) -> Result<AccessibleResource> {
     // The same site appears once per product; keep Confluence entries when scopes say which.
     let any_scopes = resources.iter().any(|r| !r.scopes.is_empty());
-    let mut candidates: Vec<AccessibleResource> =
-        resources.into_iter().filter(|r| !any_scopes || is_confluence(r)).collect();
+    let mut candidates: Vec<AccessibleResource> = resources
+        .into_iter()
+        .filter(|r| !any_scopes || is_confluence(r))
+        .collect();
     let mut seen = std::collections::HashSet::new();
     candidates.retain(|r| seen.insert(r.id.clone()));
     if candidates.is_empty() {
@@ -49,7 +54,9 @@ pub fn select_site(
     if let Some(wanted) = wanted {
         let wanted_norm = normalize_site(wanted);
         let matched = candidates.iter().position(|r| {
-            normalize_site(&r.url) == wanted_norm || r.id == wanted.trim() || normalize_site(&r.name) == wanted_norm
+            normalize_site(&r.url) == wanted_norm
+                || r.id == wanted.trim()
+                || normalize_site(&r.name) == wanted_norm
         });
         return match matched {
             Some(i) => Ok(candidates.swap_remove(i)),
@@ -64,7 +71,9 @@ pub fn select_site(
     }
     match chooser.choose(&candidates) {
         Some(i) if i < candidates.len() => Ok(candidates.swap_remove(i)),
-        _ => Err(AuthError::SiteChoiceRequired { sites: candidates.iter().map(|r| r.url.clone()).collect() }),
+        _ => Err(AuthError::SiteChoiceRequired {
+            sites: candidates.iter().map(|r| r.url.clone()).collect(),
+        }),
     }
 }
 
@@ -73,7 +82,12 @@ mod tests {
     use super::*;
 
     fn site(id: &str, url: &str, scope: &str) -> AccessibleResource {
-        AccessibleResource { id: id.into(), name: id.into(), url: url.into(), scopes: vec![scope.into()] }
+        AccessibleResource {
+            id: id.into(),
+            name: id.into(),
+            url: url.into(),
+            scopes: vec![scope.into()],
+        }
     }
 
     struct Pick(usize);
@@ -94,24 +108,53 @@ mod tests {
     #[test]
     fn several_sites_are_never_silently_resolved() {
         let err = select_site(two_sites(), None, &NoChoice).unwrap_err();
-        assert!(matches!(&err, AuthError::SiteChoiceRequired { sites } if sites.len() == 2), "{err}");
+        assert!(
+            matches!(&err, AuthError::SiteChoiceRequired { sites } if sites.len() == 2),
+            "{err}"
+        );
         assert_eq!(select_site(two_sites(), None, &Pick(1)).unwrap().id, "b");
         assert!(select_site(two_sites(), None, &Pick(9)).is_err());
     }
 
     #[test]
     fn site_flag_matches_url_loosely_and_ignores_other_products() {
-        assert_eq!(select_site(two_sites(), Some("Beta.atlassian.net/"), &NoChoice).unwrap().id, "b");
-        assert_eq!(select_site(two_sites(), Some("https://alpha.atlassian.net"), &NoChoice).unwrap().id, "a");
-        let err = select_site(two_sites(), Some("gamma.atlassian.net"), &NoChoice).unwrap_err().to_string();
-        assert!(err.contains("gamma") && err.contains("beta.atlassian.net"), "{err}");
+        assert_eq!(
+            select_site(two_sites(), Some("Beta.atlassian.net/"), &NoChoice)
+                .unwrap()
+                .id,
+            "b"
+        );
+        assert_eq!(
+            select_site(two_sites(), Some("https://alpha.atlassian.net"), &NoChoice)
+                .unwrap()
+                .id,
+            "a"
+        );
+        let err = select_site(two_sites(), Some("gamma.atlassian.net"), &NoChoice)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("gamma") && err.contains("beta.atlassian.net"),
+            "{err}"
+        );
     }
 
     #[test]
     fn one_site_is_taken_and_none_is_an_error() {
-        assert_eq!(select_site(vec![two_sites().remove(0)], None, &NoChoice).unwrap().id, "a");
-        assert!(matches!(select_site(vec![], None, &NoChoice), Err(AuthError::NoAccessibleSite)));
+        assert_eq!(
+            select_site(vec![two_sites().remove(0)], None, &NoChoice)
+                .unwrap()
+                .id,
+            "a"
+        );
+        assert!(matches!(
+            select_site(vec![], None, &NoChoice),
+            Err(AuthError::NoAccessibleSite)
+        ));
         let jira_only = vec![site("j", "https://x.atlassian.net", "read:jira-work")];
-        assert!(matches!(select_site(jira_only, None, &NoChoice), Err(AuthError::NoAccessibleSite)));
+        assert!(matches!(
+            select_site(jira_only, None, &NoChoice),
+            Err(AuthError::NoAccessibleSite)
+        ));
     }
 }

@@ -35,7 +35,11 @@ pub trait ConnectionStore: Send + Sync + 'static {
     fn put(&self, connection: &Connection) -> Result<StoredConnection>;
     /// Replaces `expected` by `new` only if the record did not change since it was read;
     /// durable (flushed) when it returns. A lost race is [`crate::AuthError::StoreConflict`].
-    fn compare_and_swap(&self, expected: &StoredConnection, new: &Connection) -> Result<StoredConnection>;
+    fn compare_and_swap(
+        &self,
+        expected: &StoredConnection,
+        new: &Connection,
+    ) -> Result<StoredConnection>;
     /// All connections, sorted by name.
     fn list(&self) -> Result<Vec<Connection>>;
     /// Deletes a connection; `false` when there was none.

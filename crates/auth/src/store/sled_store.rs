@@ -19,7 +19,10 @@ const KEY_CHECK_PLAINTEXT: &[u8] = b"weft master key check";
 pub const STORE_DIR: &str = "connections.db";
 
 fn storage(operation: &'static str) -> impl Fn(sled::Error) -> AuthError {
-    move |e| AuthError::Storage { operation, reason: e.to_string() }
+    move |e| AuthError::Storage {
+        operation,
+        reason: e.to_string(),
+    }
 }
 
 fn identity(name: &str) -> Vec<u8> {
@@ -35,7 +38,9 @@ pub struct SledConnectionStore {
 
 impl std::fmt::Debug for SledConnectionStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SledConnectionStore").field("keys", &self.keys).finish_non_exhaustive()
+        f.debug_struct("SledConnectionStore")
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
     }
 }
 
@@ -47,10 +52,19 @@ impl SledConnectionStore {
         let path: PathBuf = data_dir.join(STORE_DIR);
         let db = sled::open(&path).map_err(|e| AuthError::Storage {
             operation: "opening the connection store",
-            reason: format!("{e} (at {}; is another weft process using this data directory?)", path.display()),
+            reason: format!(
+                "{e} (at {}; is another weft process using this data directory?)",
+                path.display()
+            ),
         })?;
-        let connections = db.open_tree(CONNECTIONS_TREE).map_err(storage("opening the connections tree"))?;
-        let store = Self { db, connections, keys };
+        let connections = db
+            .open_tree(CONNECTIONS_TREE)
+            .map_err(storage("opening the connections tree"))?;
+        let store = Self {
+            db,
+            connections,
+            keys,
+        };
         store.check_key(data_dir)?;
         store.reseal_old_records()?;
         ensure_private_dir(&path)?;
@@ -60,25 +74,38 @@ impl SledConnectionStore {
 
     /// Refuses a key that did not create this store, before anything is read or written.
     fn check_key(&self, data_dir: &Path) -> Result<()> {
-        let meta = self.db.open_tree(META_TREE).map_err(storage("opening the meta tree"))?;
-        match meta.get(KEY_CHECK).map_err(storage("reading the key check"))? {
+        let meta = self
+            .db
+            .open_tree(META_TREE)
+            .map_err(storage("opening the meta tree"))?;
+        match meta
+            .get(KEY_CHECK)
+            .map_err(storage("reading the key check"))?
+        {
             None => {
                 let sealed = self.keys.seal(KEY_CHECK_IDENTITY, KEY_CHECK_PLAINTEXT);
-                meta.insert(KEY_CHECK, sealed).map_err(storage("writing the key check"))?;
+                meta.insert(KEY_CHECK, sealed)
+                    .map_err(storage("writing the key check"))?;
             }
             Some(sealed) => {
                 let wrong_key = || AuthError::WrongMasterKey {
                     data_dir: data_dir.to_path_buf(),
-                    stored_key_id: Keyring::key_id_of(&sealed).map(|id| id.to_string()).unwrap_or_else(|| "unknown".into()),
+                    stored_key_id: Keyring::key_id_of(&sealed)
+                        .map(|id| id.to_string())
+                        .unwrap_or_else(|| "unknown".into()),
                     current_key_id: self.keys.current_id().to_string(),
                 };
-                let plain = self.keys.open(KEY_CHECK_IDENTITY, &sealed).map_err(|_| wrong_key())?;
+                let plain = self
+                    .keys
+                    .open(KEY_CHECK_IDENTITY, &sealed)
+                    .map_err(|_| wrong_key())?;
                 if plain != KEY_CHECK_PLAINTEXT {
                     return Err(wrong_key());
                 }
                 if Keyring::key_id_of(&sealed) != Some(self.keys.current_id()) {
                     let resealed = self.keys.seal(KEY_CHECK_IDENTITY, KEY_CHECK_PLAINTEXT);
-                    meta.insert(KEY_CHECK, resealed).map_err(storage("rotating the key check"))?;
+                    meta.insert(KEY_CHECK, resealed)
+                        .map_err(storage("rotating the key check"))?;
                 }
             }
         }
@@ -102,32 +129,55 @@ impl SledConnectionStore {
 
     fn decode(&self, key: &[u8], sealed: &[u8]) -> Result<StoredConnection> {
         let name = String::from_utf8_lossy(key);
-        let undecryptable = |reason: String| AuthError::UndecryptableRecord { connection: name.to_string(), reason };
-        let plain = self.keys.open(&identity(&name), sealed).map_err(|e| match e {
-            OpenError::UnknownKey(id) => undecryptable(format!("sealed with key {id}, which is not configured")),
-            OpenError::Tampered => undecryptable(e.to_string()),
-        })?;
-        let record: PlainRecord =
-            serde_json::from_slice(&plain).map_err(|e| undecryptable(format!("unreadable record: {e}")))?;
-        Ok(StoredConnection { connection: record.into_connection(&name), revision: Revision(sealed.to_vec()) })
+        let undecryptable = |reason: String| AuthError::UndecryptableRecord {
+            connection: name.to_string(),
+            reason,
+        };
+        let plain = self
+            .keys
+            .open(&identity(&name), sealed)
+            .map_err(|e| match e {
+                OpenError::UnknownKey(id) => {
+                    undecryptable(format!("sealed with key {id}, which is not configured"))
+                }
+                OpenError::Tampered => undecryptable(e.to_string()),
+            })?;
+        let record: PlainRecord = serde_json::from_slice(&plain)
+            .map_err(|e| undecryptable(format!("unreadable record: {e}")))?;
+        Ok(StoredConnection {
+            connection: record.into_connection(&name),
+            revision: Revision(sealed.to_vec()),
+        })
     }
 
     fn seal(&self, connection: &Connection) -> Result<Vec<u8>> {
         validate_connection_name(&connection.name)?;
-        let plain = serde_json::to_vec(&PlainRecord::from_connection(connection))
-            .map_err(|e| AuthError::Storage { operation: "serializing a connection", reason: e.to_string() })?;
+        let plain = serde_json::to_vec(&PlainRecord::from_connection(connection)).map_err(|e| {
+            AuthError::Storage {
+                operation: "serializing a connection",
+                reason: e.to_string(),
+            }
+        })?;
         Ok(self.keys.seal(&identity(&connection.name), &plain))
     }
 
     fn flush(&self) -> Result<()> {
-        self.db.flush().map(|_| ()).map_err(storage("flushing to disk"))
+        self.db
+            .flush()
+            .map(|_| ())
+            .map_err(storage("flushing to disk"))
     }
 }
 
 impl ConnectionStore for SledConnectionStore {
     fn get(&self, name: &str) -> Result<Option<StoredConnection>> {
-        let sealed = self.connections.get(name.as_bytes()).map_err(storage("reading a connection"))?;
-        sealed.map(|sealed| self.decode(name.as_bytes(), &sealed)).transpose()
+        let sealed = self
+            .connections
+            .get(name.as_bytes())
+            .map_err(storage("reading a connection"))?;
+        sealed
+            .map(|sealed| self.decode(name.as_bytes(), &sealed))
+            .transpose()
     }
 
     fn put(&self, connection: &Connection) -> Result<StoredConnection> {
@@ -136,20 +186,34 @@ impl ConnectionStore for SledConnectionStore {
             .insert(connection.name.as_bytes(), sealed.as_slice())
             .map_err(storage("writing a connection"))?;
         self.flush()?;
-        Ok(StoredConnection { connection: connection.clone(), revision: Revision(sealed) })
+        Ok(StoredConnection {
+            connection: connection.clone(),
+            revision: Revision(sealed),
+        })
     }
 
-    fn compare_and_swap(&self, expected: &StoredConnection, new: &Connection) -> Result<StoredConnection> {
+    fn compare_and_swap(
+        &self,
+        expected: &StoredConnection,
+        new: &Connection,
+    ) -> Result<StoredConnection> {
         if expected.connection.name != new.name {
             return Err(AuthError::StoreConflict(new.name.clone()));
         }
         let sealed = self.seal(new)?;
         self.connections
-            .compare_and_swap(new.name.as_bytes(), Some(expected.revision.0.as_slice()), Some(sealed.as_slice()))
+            .compare_and_swap(
+                new.name.as_bytes(),
+                Some(expected.revision.0.as_slice()),
+                Some(sealed.as_slice()),
+            )
             .map_err(storage("updating a connection"))?
             .map_err(|_| AuthError::StoreConflict(new.name.clone()))?;
         self.flush()?;
-        Ok(StoredConnection { connection: new.clone(), revision: Revision(sealed) })
+        Ok(StoredConnection {
+            connection: new.clone(),
+            revision: Revision(sealed),
+        })
     }
 
     fn list(&self) -> Result<Vec<Connection>> {
@@ -163,7 +227,10 @@ impl ConnectionStore for SledConnectionStore {
     }
 
     fn delete(&self, name: &str) -> Result<bool> {
-        let removed = self.connections.remove(name.as_bytes()).map_err(storage("deleting a connection"))?;
+        let removed = self
+            .connections
+            .remove(name.as_bytes())
+            .map_err(storage("deleting a connection"))?;
         self.flush()?;
         Ok(removed.is_some())
     }
@@ -184,7 +251,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let store = open(tmp.path(), 1).unwrap();
         let now = Utc::now();
-        store.put(&sample_connection("zeta", now, Duration::hours(1))).unwrap();
+        store
+            .put(&sample_connection("zeta", now, Duration::hours(1)))
+            .unwrap();
         let alpha = sample_connection("alpha", now, Duration::hours(1));
         store.put(&alpha).unwrap();
         assert_eq!(store.get("alpha").unwrap().unwrap().connection, alpha);
@@ -193,7 +262,9 @@ mod tests {
         assert!(store.delete("alpha").unwrap());
         assert!(!store.delete("alpha").unwrap());
         assert!(store.get("alpha").unwrap().is_none());
-        assert!(store.put(&sample_connection("bad name", now, Duration::hours(1))).is_err());
+        assert!(store
+            .put(&sample_connection("bad name", now, Duration::hours(1)))
+            .is_err());
     }
 
     #[test]
@@ -205,7 +276,10 @@ mod tests {
         let mut changed = conn.clone();
         changed.site_name = "changed".into();
         let second = store.compare_and_swap(&first, &changed).unwrap();
-        assert!(matches!(store.compare_and_swap(&first, &conn), Err(AuthError::StoreConflict(_))));
+        assert!(matches!(
+            store.compare_and_swap(&first, &conn),
+            Err(AuthError::StoreConflict(_))
+        ));
         assert!(store.compare_and_swap(&second, &conn).is_ok());
     }
 
@@ -214,7 +288,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         {
             let store = open(tmp.path(), 1).unwrap();
-            store.put(&sample_connection("acme", Utc::now(), Duration::hours(1))).unwrap();
+            store
+                .put(&sample_connection("acme", Utc::now(), Duration::hours(1)))
+                .unwrap();
         }
         let mut haystack = Vec::new();
         for entry in walk(&tmp.path().join(STORE_DIR)) {
@@ -222,7 +298,11 @@ mod tests {
         }
         assert!(!haystack.is_empty());
         for needle in [b"AT-acme-0".as_slice(), b"RT-acme-0", b"acme.atlassian.net"] {
-            assert!(!haystack.windows(needle.len()).any(|w| w == needle), "{} found on disk", String::from_utf8_lossy(needle));
+            assert!(
+                !haystack.windows(needle.len()).any(|w| w == needle),
+                "{} found on disk",
+                String::from_utf8_lossy(needle)
+            );
         }
     }
 
@@ -243,11 +323,16 @@ mod tests {
     fn a_record_copied_under_another_name_does_not_open() {
         let tmp = tempfile::tempdir().unwrap();
         let store = open(tmp.path(), 1).unwrap();
-        store.put(&sample_connection("acme", Utc::now(), Duration::hours(1))).unwrap();
+        store
+            .put(&sample_connection("acme", Utc::now(), Duration::hours(1)))
+            .unwrap();
         let sealed = store.connections.get("acme").unwrap().unwrap();
         store.connections.insert("evil", sealed).unwrap();
         let err = store.get("evil").unwrap_err();
-        assert!(matches!(err, AuthError::UndecryptableRecord { ref connection, .. } if connection == "evil"), "{err}");
+        assert!(
+            matches!(err, AuthError::UndecryptableRecord { ref connection, .. } if connection == "evil"),
+            "{err}"
+        );
         assert!(store.get("acme").unwrap().is_some());
     }
 
@@ -259,15 +344,29 @@ mod tests {
         let err = open(tmp.path(), 2).unwrap_err();
         let message = err.to_string();
         assert!(matches!(err, AuthError::WrongMasterKey { .. }), "{message}");
-        assert!(message.contains("WEFT_MASTER_KEY") && message.contains("does not open"), "{message}");
+        assert!(
+            message.contains("WEFT_MASTER_KEY") && message.contains("does not open"),
+            "{message}"
+        );
 
         let rotating = Keyring::from_key_bytes([2; 32], &[[1; 32]]);
         let store = SledConnectionStore::open(tmp.path(), rotating).unwrap();
         assert_eq!(store.get("acme").unwrap().unwrap().connection, conn);
         drop(store);
         // After re-sealing, the new key alone is enough and the old one no longer opens it.
-        assert_eq!(open(tmp.path(), 2).unwrap().get("acme").unwrap().unwrap().connection, conn);
-        assert!(matches!(open(tmp.path(), 1), Err(AuthError::WrongMasterKey { .. })));
+        assert_eq!(
+            open(tmp.path(), 2)
+                .unwrap()
+                .get("acme")
+                .unwrap()
+                .unwrap()
+                .connection,
+            conn
+        );
+        assert!(matches!(
+            open(tmp.path(), 1),
+            Err(AuthError::WrongMasterKey { .. })
+        ));
     }
 
     #[cfg(unix)]
@@ -276,8 +375,14 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("data");
-        open(&data, 1).unwrap().put(&sample_connection("acme", Utc::now(), Duration::hours(1))).unwrap();
-        assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+        open(&data, 1)
+            .unwrap()
+            .put(&sample_connection("acme", Utc::now(), Duration::hours(1)))
+            .unwrap();
+        assert_eq!(
+            std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         for file in walk(&data.join(STORE_DIR)) {
             let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode & 0o077, 0, "{} is {mode:o}", file.display());

@@ -14,7 +14,10 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self { base: Duration::from_secs(30), max: Duration::from_secs(30 * 60) }
+        Self {
+            base: Duration::from_secs(30),
+            max: Duration::from_secs(30 * 60),
+        }
     }
 }
 
@@ -33,16 +36,26 @@ mod tests {
 
     #[test]
     fn delay_grows_is_capped_jittered_and_honours_retry_after() {
-        let backoff = Backoff { base: Duration::from_secs(10), max: Duration::from_secs(60) };
+        let backoff = Backoff {
+            base: Duration::from_secs(10),
+            max: Duration::from_secs(60),
+        };
         for _ in 0..100 {
             let first = backoff.delay(1, None);
-            assert!((Duration::from_secs(5)..=Duration::from_secs(10)).contains(&first), "{first:?}");
+            assert!(
+                (Duration::from_secs(5)..=Duration::from_secs(10)).contains(&first),
+                "{first:?}"
+            );
             let third = backoff.delay(3, None);
-            assert!((Duration::from_secs(20)..=Duration::from_secs(40)).contains(&third), "{third:?}");
+            assert!(
+                (Duration::from_secs(20)..=Duration::from_secs(40)).contains(&third),
+                "{third:?}"
+            );
             assert!(backoff.delay(30, None) <= Duration::from_secs(60));
         }
         assert!(backoff.delay(1, Some(Duration::from_secs(600))) >= Duration::from_secs(600));
-        let distinct: std::collections::BTreeSet<_> = (0..20).map(|_| backoff.delay(4, None)).collect();
+        let distinct: std::collections::BTreeSet<_> =
+            (0..20).map(|_| backoff.delay(4, None)).collect();
         assert!(distinct.len() > 1, "jitter must spread retries");
     }
 }

@@ -46,8 +46,13 @@ pub struct TokenEndpointError {
 
 impl TokenEndpointError {
     pub fn kind(&self) -> TokenErrorKind {
-        let client_error = self.status.is_some_and(|s| (400..500).contains(&s) && s != 429);
-        let permanent_code = self.code.as_deref().is_some_and(|c| PERMANENT_CODES.contains(&c));
+        let client_error = self
+            .status
+            .is_some_and(|s| (400..500).contains(&s) && s != 429);
+        let permanent_code = self
+            .code
+            .as_deref()
+            .is_some_and(|c| PERMANENT_CODES.contains(&c));
         if client_error && permanent_code {
             TokenErrorKind::Permanent
         } else {
@@ -62,7 +67,13 @@ impl TokenEndpointError {
     }
 
     pub fn transport(reason: impl Into<String>) -> Self {
-        Self { status: None, code: None, description: None, retry_after: None, transport: Some(reason.into()) }
+        Self {
+            status: None,
+            code: None,
+            description: None,
+            retry_after: None,
+            transport: Some(reason.into()),
+        }
     }
 
     /// What the user should understand from a permanent failure.
@@ -105,8 +116,13 @@ impl std::error::Error for TokenEndpointError {}
 /// The OAuth token endpoint: code exchange and refresh.
 #[async_trait]
 pub trait TokenEndpoint: Send + Sync + 'static {
-    async fn exchange_code(&self, code: &AuthorizationCode, redirect_uri: &str) -> Result<TokenGrant, TokenEndpointError>;
-    async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenGrant, TokenEndpointError>;
+    async fn exchange_code(
+        &self,
+        code: &AuthorizationCode,
+        redirect_uri: &str,
+    ) -> Result<TokenGrant, TokenEndpointError>;
+    async fn refresh(&self, refresh_token: &RefreshToken)
+        -> Result<TokenGrant, TokenEndpointError>;
 }
 
 #[cfg(test)]
@@ -114,25 +130,52 @@ mod tests {
     use super::*;
 
     fn error(status: u16, code: &str) -> TokenEndpointError {
-        TokenEndpointError { status: Some(status), code: Some(code.into()), description: None, retry_after: None, transport: None }
+        TokenEndpointError {
+            status: Some(status),
+            code: Some(code.into()),
+            description: None,
+            retry_after: None,
+            transport: None,
+        }
     }
 
     #[test]
     fn classification_follows_atlassian_rules() {
-        assert_eq!(error(403, "invalid_grant").kind(), TokenErrorKind::Permanent);
-        assert_eq!(error(403, "unauthorized_client").kind(), TokenErrorKind::Permanent);
-        assert_eq!(error(401, "access_denied").kind(), TokenErrorKind::Permanent);
-        assert_eq!(error(429, "invalid_grant").kind(), TokenErrorKind::Transient);
+        assert_eq!(
+            error(403, "invalid_grant").kind(),
+            TokenErrorKind::Permanent
+        );
+        assert_eq!(
+            error(403, "unauthorized_client").kind(),
+            TokenErrorKind::Permanent
+        );
+        assert_eq!(
+            error(401, "access_denied").kind(),
+            TokenErrorKind::Permanent
+        );
+        assert_eq!(
+            error(429, "invalid_grant").kind(),
+            TokenErrorKind::Transient
+        );
         assert_eq!(error(500, "server_error").kind(), TokenErrorKind::Transient);
-        assert_eq!(error(400, "invalid_request").kind(), TokenErrorKind::Transient);
-        assert_eq!(TokenEndpointError::transport("connection refused").kind(), TokenErrorKind::Transient);
+        assert_eq!(
+            error(400, "invalid_request").kind(),
+            TokenErrorKind::Transient
+        );
+        assert_eq!(
+            TokenEndpointError::transport("connection refused").kind(),
+            TokenErrorKind::Transient
+        );
     }
 
     #[test]
     fn display_names_status_code_and_description() {
         let mut e = error(403, "invalid_grant");
         e.description = Some("Unknown or invalid refresh token.".into());
-        assert_eq!(e.to_string(), "token endpoint answered 403 invalid_grant: Unknown or invalid refresh token.");
+        assert_eq!(
+            e.to_string(),
+            "token endpoint answered 403 invalid_grant: Unknown or invalid refresh token."
+        );
         assert!(e.reconnect_reason().contains("expired, revoked"));
     }
 }

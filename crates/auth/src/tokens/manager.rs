@@ -83,7 +83,9 @@ pub struct TokenManager {
 
 impl std::fmt::Debug for TokenManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenManager").field("options", &self.options).finish_non_exhaustive()
+        f.debug_struct("TokenManager")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
     }
 }
 
@@ -118,7 +120,8 @@ impl TokenManager {
     /// refresh, before the answer was stored.
     #[doc(hidden)]
     pub fn simulate_crash_after_token_answer(&self, enabled: bool) {
-        self.crash_after_token_answer.store(enabled, Ordering::SeqCst);
+        self.crash_after_token_answer
+            .store(enabled, Ordering::SeqCst);
     }
 
     /// A valid access token for `connection`, refreshed first when it expires within the margin.
@@ -135,8 +138,13 @@ impl TokenManager {
 
     /// For a connector whose call was answered 401 with `rejected`: one refresh, unless another
     /// caller already replaced that token.
-    pub async fn force_refresh(&self, connection: &str, rejected: &AccessToken) -> Result<AccessToken> {
-        self.refresh_with(connection, Trigger::Rejected(rejected.clone())).await
+    pub async fn force_refresh(
+        &self,
+        connection: &str,
+        rejected: &AccessToken,
+    ) -> Result<AccessToken> {
+        self.refresh_with(connection, Trigger::Rejected(rejected.clone()))
+            .await
     }
 
     /// Refreshes now, whatever the state (`weft connections refresh`).
@@ -147,8 +155,13 @@ impl TokenManager {
     /// At start-up: redoes refreshes that a crash interrupted, while the reuse window still
     /// accepts the old refresh token. Returns the connections recovered or failed.
     pub async fn recover_interrupted(&self) -> Result<KeepAliveReport> {
-        let interrupted = self.store.list()?.into_iter().filter(|c| c.refresh_started_at.is_some());
-        self.refresh_each(interrupted.map(|c| c.name), Trigger::Recovery).await
+        let interrupted = self
+            .store
+            .list()?
+            .into_iter()
+            .filter(|c| c.refresh_started_at.is_some());
+        self.refresh_each(interrupted.map(|c| c.name), Trigger::Recovery)
+            .await
     }
 
     /// Refreshes connections whose refresh token has been idle longer than `keep_alive_idle`
@@ -160,7 +173,8 @@ impl TokenManager {
             !matches!(c.status, ConnectionStatus::NeedsReconnect { .. })
                 && (c.refresh_started_at.is_some() || now - c.last_rotation_at >= idle)
         });
-        self.refresh_each(due.map(|c| c.name), Trigger::KeepAlive).await
+        self.refresh_each(due.map(|c| c.name), Trigger::KeepAlive)
+            .await
     }
 
     /// Refreshes every connection now (`weft connections refresh --all`).
@@ -169,7 +183,11 @@ impl TokenManager {
         self.refresh_each(names, Trigger::Manual).await
     }
 
-    async fn refresh_each(&self, names: impl Iterator<Item = String>, trigger: Trigger) -> Result<KeepAliveReport> {
+    async fn refresh_each(
+        &self,
+        names: impl Iterator<Item = String>,
+        trigger: Trigger,
+    ) -> Result<KeepAliveReport> {
         let mut report = KeepAliveReport::default();
         for name in names {
             match self.refresh_with(&name, trigger.clone()).await {
@@ -181,11 +199,17 @@ impl TokenManager {
     }
 
     fn load(&self, connection: &str) -> Result<StoredConnection> {
-        self.store.get(connection)?.ok_or_else(|| AuthError::ConnectionNotFound(connection.to_string()))
+        self.store
+            .get(connection)?
+            .ok_or_else(|| AuthError::ConnectionNotFound(connection.to_string()))
     }
 
     fn lock_for(&self, connection: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.locks.lock().entry(connection.to_string()).or_default().clone()
+        self.locks
+            .lock()
+            .entry(connection.to_string())
+            .or_default()
+            .clone()
     }
 
     async fn refresh_with(&self, name: &str, trigger: Trigger) -> Result<AccessToken> {
@@ -200,22 +224,37 @@ impl TokenManager {
 
         if let ConnectionStatus::NeedsReconnect { reason, .. } = &conn.status {
             if !matches!(trigger, Trigger::Manual) {
-                return Err(AuthError::NeedsReconnect { connection: name.to_string(), reason: reason.clone() });
+                return Err(AuthError::NeedsReconnect {
+                    connection: name.to_string(),
+                    reason: reason.clone(),
+                });
             }
         }
         if !interrupted {
             let still_good = match &trigger {
                 Trigger::Expiring => conn.fresh_access_token(now, self.margin).is_some(),
-                Trigger::Rejected(bad) => conn.tokens.access_token != *bad && conn.tokens.access_expires_at > now,
-                Trigger::KeepAlive => now - conn.last_rotation_at < chrono_duration(self.options.keep_alive_idle),
+                Trigger::Rejected(bad) => {
+                    conn.tokens.access_token != *bad && conn.tokens.access_expires_at > now
+                }
+                Trigger::KeepAlive => {
+                    now - conn.last_rotation_at < chrono_duration(self.options.keep_alive_idle)
+                }
                 Trigger::Manual | Trigger::Recovery => false,
             };
             if still_good {
                 return Ok(conn.tokens.access_token.clone());
             }
         }
-        if let ConnectionStatus::RefreshFailing { retry_at, last_error, .. } = &conn.status {
-            let honours_cooldown = matches!(trigger, Trigger::Expiring | Trigger::Rejected(_) | Trigger::KeepAlive);
+        if let ConnectionStatus::RefreshFailing {
+            retry_at,
+            last_error,
+            ..
+        } = &conn.status
+        {
+            let honours_cooldown = matches!(
+                trigger,
+                Trigger::Expiring | Trigger::Rejected(_) | Trigger::KeepAlive
+            );
             if honours_cooldown && now < *retry_at {
                 if usable_after_failure(conn, &trigger, now) {
                     return Ok(conn.tokens.access_token.clone());
@@ -230,7 +269,12 @@ impl TokenManager {
         self.run_refresh(stored, trigger, now).await
     }
 
-    async fn run_refresh(&self, stored: StoredConnection, trigger: Trigger, now: DateTime<Utc>) -> Result<AccessToken> {
+    async fn run_refresh(
+        &self,
+        stored: StoredConnection,
+        trigger: Trigger,
+        now: DateTime<Utc>,
+    ) -> Result<AccessToken> {
         let name = stored.connection.name.clone();
         let interrupted_at = stored.connection.refresh_started_at;
         let mut marked = stored.connection.clone();
@@ -254,7 +298,9 @@ impl TokenManager {
             Ok(grant) => {
                 next.tokens = Tokens {
                     access_token: grant.access_token,
-                    refresh_token: grant.refresh_token.unwrap_or_else(|| marked.tokens.refresh_token.clone()),
+                    refresh_token: grant
+                        .refresh_token
+                        .unwrap_or_else(|| marked.tokens.refresh_token.clone()),
                     access_expires_at: now + chrono_duration(grant.expires_in),
                 };
                 if let Some(scopes) = grant.scopes {
@@ -274,17 +320,26 @@ impl TokenManager {
                         at.format("%Y-%m-%d %H:%M:%S UTC")
                     );
                 }
-                next.status = ConnectionStatus::NeedsReconnect { since: now, reason: reason.clone() };
+                next.status = ConnectionStatus::NeedsReconnect {
+                    since: now,
+                    reason: reason.clone(),
+                };
                 self.store.compare_and_swap(&stored, &next)?;
                 tracing::warn!(connection = %name, %reason, "connection needs to be reconnected");
-                Err(AuthError::NeedsReconnect { connection: name, reason })
+                Err(AuthError::NeedsReconnect {
+                    connection: name,
+                    reason,
+                })
             }
             Err(error) => {
                 self.record_transient_failure(stored, next, &marked, &error, interrupted_at, now)?;
                 if usable_after_failure(&marked, &trigger, now) {
                     return Ok(marked.tokens.access_token);
                 }
-                Err(AuthError::TokenEndpoint { connection: name, source: error })
+                Err(AuthError::TokenEndpoint {
+                    connection: name,
+                    source: error,
+                })
             }
         }
     }
@@ -299,7 +354,9 @@ impl TokenManager {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let (since, failures) = match &before.status {
-            ConnectionStatus::RefreshFailing { since, failures, .. } => (*since, failures + 1),
+            ConnectionStatus::RefreshFailing {
+                since, failures, ..
+            } => (*since, failures + 1),
             _ => (now, 1),
         };
         let mut delay = self.options.backoff.delay(failures, error.retry_after);
@@ -310,7 +367,12 @@ impl TokenManager {
             delay = delay.min(self.options.unknown_outcome_retry);
         }
         let retry_at = now + chrono_duration(delay);
-        next.status = ConnectionStatus::RefreshFailing { since, failures, last_error: error.to_string(), retry_at };
+        next.status = ConnectionStatus::RefreshFailing {
+            since,
+            failures,
+            last_error: error.to_string(),
+            retry_at,
+        };
         self.store.compare_and_swap(&stored, &next)?;
         tracing::warn!(connection = %next.name, error = %error, %retry_at, "refresh failed; backing off");
         Ok(())

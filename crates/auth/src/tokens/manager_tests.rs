@@ -49,7 +49,10 @@ impl TokenEndpoint for ScriptedEndpoint {
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
-        self.script.lock().pop_front().unwrap_or_else(|| Ok(grant(n, true)))
+        self.script
+            .lock()
+            .pop_front()
+            .unwrap_or_else(|| Ok(grant(n, true)))
     }
 }
 
@@ -82,12 +85,27 @@ struct Fixture {
 
 fn fixture_with(endpoint: ScriptedEndpoint, expires_in: chrono::Duration) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SledConnectionStore::open(dir.path(), Keyring::from_key_bytes([9; 32], &[])).unwrap());
+    let store = Arc::new(
+        SledConnectionStore::open(dir.path(), Keyring::from_key_bytes([9; 32], &[])).unwrap(),
+    );
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    store.put(&sample_connection("acme", clock.now(), expires_in)).unwrap();
+    store
+        .put(&sample_connection("acme", clock.now(), expires_in))
+        .unwrap();
     let endpoint = Arc::new(endpoint);
-    let manager = Arc::new(TokenManager::new(store.clone(), endpoint.clone(), clock.clone(), TokenOptions::default()));
-    Fixture { _dir: dir, store, endpoint, clock, manager }
+    let manager = Arc::new(TokenManager::new(
+        store.clone(),
+        endpoint.clone(),
+        clock.clone(),
+        TokenOptions::default(),
+    ));
+    Fixture {
+        _dir: dir,
+        store,
+        endpoint,
+        clock,
+        manager,
+    }
 }
 
 fn fixture(expires_in: chrono::Duration) -> Fixture {
@@ -105,9 +123,15 @@ use crate::clock::Clock;
 #[tokio::test]
 async fn a_fresh_token_is_returned_without_refreshing() {
     let f = fixture(chrono::Duration::hours(1));
-    assert_eq!(f.manager.access_token("acme").await.unwrap().expose(), "AT-acme-0");
+    assert_eq!(
+        f.manager.access_token("acme").await.unwrap().expose(),
+        "AT-acme-0"
+    );
     assert_eq!(f.endpoint.calls(), 0);
-    assert!(matches!(f.manager.access_token("nope").await, Err(AuthError::ConnectionNotFound(_))));
+    assert!(matches!(
+        f.manager.access_token("nope").await,
+        Err(AuthError::ConnectionNotFound(_))
+    ));
 }
 
 #[tokio::test]
@@ -119,7 +143,10 @@ async fn a_token_inside_the_margin_is_refreshed_and_the_pair_persisted() {
     assert_eq!(f.endpoint.seen.lock().as_slice(), ["RT-acme-0"]);
     let stored = f.stored();
     assert_eq!(stored.tokens.refresh_token.expose(), "RT-new-1");
-    assert_eq!(stored.tokens.access_expires_at, f.clock.now() + chrono::Duration::hours(1));
+    assert_eq!(
+        stored.tokens.access_expires_at,
+        f.clock.now() + chrono::Duration::hours(1)
+    );
     assert_eq!(stored.refresh_started_at, None);
     assert_eq!(stored.last_rotation_at, f.clock.now());
 }
@@ -134,32 +161,47 @@ async fn the_old_refresh_token_is_kept_when_none_comes_back() {
 
 #[tokio::test]
 async fn concurrent_callers_share_one_refresh() {
-    let endpoint = ScriptedEndpoint { delay: Duration::from_millis(30), ..Default::default() };
+    let endpoint = ScriptedEndpoint {
+        delay: Duration::from_millis(30),
+        ..Default::default()
+    };
     let f = fixture_with(endpoint, chrono::Duration::minutes(1));
     let calls = (0..1000).map(|_| {
         let manager = f.manager.clone();
         tokio::spawn(async move { manager.access_token("acme").await })
     });
     let tokens = futures::future::join_all(calls).await;
-    assert!(tokens.into_iter().all(|t| t.unwrap().unwrap().expose() == "AT-new-1"));
+    assert!(tokens
+        .into_iter()
+        .all(|t| t.unwrap().unwrap().expose() == "AT-new-1"));
     assert_eq!(f.endpoint.calls(), 1);
 }
 
 #[tokio::test]
 async fn a_permanent_error_needs_reconnect_and_stops_retries() {
     let f = fixture(chrono::Duration::minutes(1));
-    f.endpoint.push(Err(error(Some(403), Some("invalid_grant"))));
+    f.endpoint
+        .push(Err(error(Some(403), Some("invalid_grant"))));
     let err = f.manager.access_token("acme").await.unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, AuthError::NeedsReconnect { .. }), "{message}");
-    assert!(message.contains("weft connect confluence --connection acme"), "{message}");
+    assert!(
+        message.contains("weft connect confluence --connection acme"),
+        "{message}"
+    );
     assert!(message.contains("403 invalid_grant"), "{message}");
     for _ in 0..3 {
-        assert!(matches!(f.manager.access_token("acme").await, Err(AuthError::NeedsReconnect { .. })));
+        assert!(matches!(
+            f.manager.access_token("acme").await,
+            Err(AuthError::NeedsReconnect { .. })
+        ));
     }
     assert!(f.manager.keep_alive().await.unwrap().refreshed.is_empty());
     assert_eq!(f.endpoint.calls(), 1);
-    assert!(matches!(f.stored().status, ConnectionStatus::NeedsReconnect { .. }));
+    assert!(matches!(
+        f.stored().status,
+        ConnectionStatus::NeedsReconnect { .. }
+    ));
 }
 
 #[tokio::test]
@@ -170,13 +212,25 @@ async fn transient_errors_back_off_and_serve_the_still_valid_token() {
     rate_limited.retry_after = Some(Duration::from_secs(300));
     f.endpoint.push(Err(rate_limited));
     // Inside the margin but not expired: the old token is still served.
-    assert_eq!(f.manager.access_token("acme").await.unwrap().expose(), "AT-acme-0");
-    let ConnectionStatus::RefreshFailing { retry_at, failures, ref last_error, .. } = f.stored().status else {
+    assert_eq!(
+        f.manager.access_token("acme").await.unwrap().expose(),
+        "AT-acme-0"
+    );
+    let ConnectionStatus::RefreshFailing {
+        retry_at,
+        failures,
+        ref last_error,
+        ..
+    } = f.stored().status
+    else {
         panic!("expected refresh failing, got {:?}", f.stored().status)
     };
     assert_eq!(failures, 1);
     assert!(last_error.contains("429"), "{last_error}");
-    assert!(retry_at >= start + chrono::Duration::seconds(300), "Retry-After honoured");
+    assert!(
+        retry_at >= start + chrono::Duration::seconds(300),
+        "Retry-After honoured"
+    );
     for _ in 0..5 {
         f.manager.access_token("acme").await.unwrap();
     }
@@ -187,7 +241,10 @@ async fn transient_errors_back_off_and_serve_the_still_valid_token() {
     assert!(matches!(err, AuthError::RefreshCoolingDown { .. }), "{err}");
     assert_eq!(f.endpoint.calls(), 1);
     f.clock.set(retry_at + chrono::Duration::seconds(1));
-    assert_eq!(f.manager.access_token("acme").await.unwrap().expose(), "AT-new-2");
+    assert_eq!(
+        f.manager.access_token("acme").await.unwrap().expose(),
+        "AT-new-2"
+    );
     assert_eq!(f.stored().status, ConnectionStatus::Healthy);
 }
 
@@ -195,10 +252,18 @@ async fn transient_errors_back_off_and_serve_the_still_valid_token() {
 async fn a_network_failure_keeps_the_marker_and_retries_inside_the_reuse_window() {
     let f = fixture(chrono::Duration::minutes(1));
     f.endpoint.push(Err(error(None, None)));
-    assert_eq!(f.manager.access_token("acme").await.unwrap().expose(), "AT-acme-0");
+    assert_eq!(
+        f.manager.access_token("acme").await.unwrap().expose(),
+        "AT-acme-0"
+    );
     let stored = f.stored();
-    assert!(stored.refresh_started_at.is_some(), "outcome unknown: marker kept");
-    let ConnectionStatus::RefreshFailing { retry_at, .. } = stored.status else { panic!() };
+    assert!(
+        stored.refresh_started_at.is_some(),
+        "outcome unknown: marker kept"
+    );
+    let ConnectionStatus::RefreshFailing { retry_at, .. } = stored.status else {
+        panic!()
+    };
     assert!(retry_at <= f.clock.now() + chrono::Duration::minutes(2));
     let report = f.manager.recover_interrupted().await.unwrap();
     assert_eq!(report.refreshed, ["acme"]);
@@ -209,7 +274,10 @@ async fn a_network_failure_keeps_the_marker_and_retries_inside_the_reuse_window(
 async fn a_forced_refresh_after_401_happens_once() {
     let f = fixture(chrono::Duration::hours(1));
     let rejected = f.manager.access_token("acme").await.unwrap();
-    let (a, b) = tokio::join!(f.manager.force_refresh("acme", &rejected), f.manager.force_refresh("acme", &rejected));
+    let (a, b) = tokio::join!(
+        f.manager.force_refresh("acme", &rejected),
+        f.manager.force_refresh("acme", &rejected)
+    );
     assert_eq!(a.unwrap().expose(), "AT-new-1");
     assert_eq!(b.unwrap().expose(), "AT-new-1");
     assert_eq!(f.endpoint.calls(), 1);
@@ -221,18 +289,37 @@ async fn a_crash_after_the_answer_is_recovered_at_next_start() {
     f.manager.simulate_crash_after_token_answer(true);
     assert!(f.manager.access_token("acme").await.is_err());
     assert!(f.stored().refresh_started_at.is_some());
-    assert_eq!(f.stored().tokens.refresh_token.expose(), "RT-acme-0", "the answer was lost");
-    let restarted = TokenManager::new(f.store.clone(), f.endpoint.clone(), f.clock.clone(), TokenOptions::default());
+    assert_eq!(
+        f.stored().tokens.refresh_token.expose(),
+        "RT-acme-0",
+        "the answer was lost"
+    );
+    let restarted = TokenManager::new(
+        f.store.clone(),
+        f.endpoint.clone(),
+        f.clock.clone(),
+        TokenOptions::default(),
+    );
     let report = restarted.recover_interrupted().await.unwrap();
     assert_eq!(report.refreshed, ["acme"]);
-    assert_eq!(f.endpoint.seen.lock().as_slice(), ["RT-acme-0", "RT-acme-0"], "old token reused in the window");
+    assert_eq!(
+        f.endpoint.seen.lock().as_slice(),
+        ["RT-acme-0", "RT-acme-0"],
+        "old token reused in the window"
+    );
     assert_eq!(f.stored().tokens.refresh_token.expose(), "RT-new-2");
 }
 
 #[tokio::test]
 async fn keep_alive_refreshes_only_idle_connections() {
     let f = fixture(chrono::Duration::hours(1));
-    f.store.put(&sample_connection("busy", f.clock.now() + chrono::Duration::days(29), chrono::Duration::hours(1))).unwrap();
+    f.store
+        .put(&sample_connection(
+            "busy",
+            f.clock.now() + chrono::Duration::days(29),
+            chrono::Duration::hours(1),
+        ))
+        .unwrap();
     f.clock.advance(chrono::Duration::days(31));
     let report = f.manager.keep_alive().await.unwrap();
     assert_eq!(report.refreshed, ["acme"]);
@@ -243,9 +330,18 @@ async fn keep_alive_refreshes_only_idle_connections() {
 #[tokio::test]
 async fn manual_refresh_retries_a_connection_that_needs_reconnect() {
     let f = fixture(chrono::Duration::minutes(1));
-    f.endpoint.push(Err(error(Some(401), Some("access_denied"))));
-    let err = f.manager.access_token("acme").await.unwrap_err().to_string();
+    f.endpoint
+        .push(Err(error(Some(401), Some("access_denied"))));
+    let err = f
+        .manager
+        .access_token("acme")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("client secret"), "{err}");
-    assert_eq!(f.manager.refresh_now("acme").await.unwrap().expose(), "AT-new-2");
+    assert_eq!(
+        f.manager.refresh_now("acme").await.unwrap().expose(),
+        "AT-new-2"
+    );
     assert_eq!(f.stored().status, ConnectionStatus::Healthy);
 }

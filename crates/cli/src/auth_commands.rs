@@ -1,0 +1,574 @@
+//! `weft apps`, `weft scopes`, `weft connect` and `weft connections`: the OAuth app and the
+//! customer connections (logic in weft-auth; this module parses flags and prints).
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use weft_auth::api::{AccessibleResource, AtlassianApi};
+use weft_auth::app_config::{AppConfig, Credentials, SandboxApp, SecretSource};
+use weft_auth::connect::{serve_callback, ConnectFlow, SiteChooser};
+use weft_auth::scopes::{catalogue_kind, WorkflowScopeReport, OFFLINE_ACCESS};
+use weft_auth::setup::{http_client, open_store, process_env, token_manager};
+use weft_auth::{AuthError, ClientSecret, Connection, ConnectionStatus, ConnectionStore, SystemClock};
+
+/// Where `weft sandbox` listens by default (its OAuth endpoints and API share this origin).
+const DEFAULT_SANDBOX_URL: &str = "http://127.0.0.1:8977";
+
+/// Every auth command; `main.rs` wraps each variant in its own top-level command.
+#[derive(Debug)]
+pub enum AuthCommand {
+    Apps(AppsCommand),
+    Scopes(ScopesArgs),
+    Connect(ConnectArgs),
+    Connections(ConnectionsCommand),
+}
+
+/// `weft apps ...`
+#[derive(Debug, Subcommand)]
+pub enum AppsCommand {
+    /// Show the app: the callback URL to paste into the Atlassian developer console, the
+    /// credential mode and the scopes.
+    Show {
+        /// Provider (only `confluence`).
+        provider: String,
+    },
+    /// Change the app's credentials, scopes, callback URL or base URLs.
+    Set(AppsSetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AppsSetArgs {
+    /// Provider (only `confluence`).
+    pub provider: String,
+    /// Use your own Atlassian app with this client id (give the secret with
+    /// --client-secret-env or --client-secret-file).
+    #[arg(long, value_name = "ID", conflicts_with = "sandbox")]
+    pub client_id: Option<String>,
+    /// Environment variable that holds the client secret (the secret is never stored).
+    #[arg(long, value_name = "VAR", conflicts_with = "client_secret_file")]
+    pub client_secret_env: Option<String>,
+    /// File that holds the client secret (the secret is never stored).
+    #[arg(long, value_name = "PATH")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Use the sandbox's built-in app (try weft without an Atlassian app); points weft at the
+    /// sandbox unless --base-url says where it runs.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// One origin for OAuth and API (the sandbox: http://127.0.0.1:8977).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["auth_base_url", "api_base_url"])]
+    pub base_url: Option<String>,
+    /// Override https://auth.atlassian.com.
+    #[arg(long, value_name = "URL")]
+    pub auth_base_url: Option<String>,
+    /// Override https://api.atlassian.com.
+    #[arg(long, value_name = "URL")]
+    pub api_base_url: Option<String>,
+    /// Back to Atlassian's own endpoints.
+    #[arg(long, conflicts_with_all = ["base_url", "auth_base_url", "api_base_url", "sandbox"])]
+    pub atlassian: bool,
+    /// The callback URL registered on the app (default http://127.0.0.1:8976/callback).
+    #[arg(long, value_name = "URL")]
+    pub callback_url: Option<String>,
+    /// Add a catalogue scope (repeatable).
+    #[arg(long = "add-scope", value_name = "SCOPE")]
+    pub add_scopes: Vec<String>,
+    /// Add a scope outside the catalogue on purpose (repeatable).
+    #[arg(long = "custom-scope", value_name = "SCOPE")]
+    pub custom_scopes: Vec<String>,
+    /// Remove a scope (repeatable); `offline_access` cannot be removed.
+    #[arg(long = "remove-scope", value_name = "SCOPE")]
+    pub remove_scopes: Vec<String>,
+}
+
+/// `weft scopes FILES...`
+#[derive(Debug, Args)]
+pub struct ScopesArgs {
+    /// Workflow files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// `weft connect confluence --connection NAME [--site URL]`
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Provider (only `confluence`).
+    pub provider: String,
+    /// Name of the connection (letters, digits, `-`, `_`, `.`); reconnecting reuses the name.
+    #[arg(long, value_name = "NAME")]
+    pub connection: String,
+    /// The customer's site (https://acme.atlassian.net) when the consent grants several.
+    #[arg(long, value_name = "URL")]
+    pub site: Option<String>,
+    /// How long to wait for the browser, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub timeout: u64,
+}
+
+/// `weft connections ...`
+#[derive(Debug, Subcommand)]
+pub enum ConnectionsCommand {
+    /// Every connection with its status.
+    List,
+    /// One connection in detail.
+    Show { name: String },
+    /// Make a real API call (the current Confluence user) with the connection.
+    Test { name: String },
+    /// Refresh the access token now (also retries a connection marked needs-reconnect).
+    Refresh {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        name: Option<String>,
+        /// Every connection.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Forget a connection (the customer can also revoke the app in their Atlassian account).
+    Delete { name: String },
+}
+
+/// What `weft scopes` needs from the engine.
+pub trait WorkflowScopes {
+    /// The action names a workflow file uses.
+    fn actions_in(&self, file: &Path) -> Result<Vec<String>, String>;
+    /// The scopes an action declares (`Some(&[])` for actions that need none).
+    fn scopes_of(&self, action: &str) -> Option<&'static [&'static str]>;
+}
+
+/// What the handlers need from `main.rs`.
+pub struct AuthContext<'a> {
+    pub data_dir: PathBuf,
+    pub workflows: &'a dyn WorkflowScopes,
+}
+
+/// Runs one auth command; errors are printed on stderr.
+pub async fn run(command: AuthCommand, ctx: &AuthContext<'_>) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let outcome = match command {
+        AuthCommand::Apps(AppsCommand::Show { provider }) => apps_show(&ctx.data_dir, &provider, &mut out),
+        AuthCommand::Apps(AppsCommand::Set(args)) => apps_set(&ctx.data_dir, &args, &mut out),
+        AuthCommand::Scopes(args) => scopes(&ctx.data_dir, &args.files, ctx.workflows, &mut out),
+        AuthCommand::Connect(args) => connect(&ctx.data_dir, &args, &mut out).await,
+        AuthCommand::Connections(cmd) => connections(&ctx.data_dir, cmd, &mut out).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Outcome = Result<(), CommandError>;
+
+/// An auth error, or a failed write to the terminal.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn sandbox_app() -> SandboxApp {
+    SandboxApp {
+        client_id: weft_sandbox::BUILTIN_CLIENT_ID.to_string(),
+        client_secret: ClientSecret::new(weft_sandbox::BUILTIN_CLIENT_SECRET),
+    }
+}
+
+pub fn apps_show(data_dir: &Path, provider: &str, out: &mut dyn Write) -> Outcome {
+    let app = AppConfig::load(data_dir, provider)?;
+    writeln!(out, "app: {}", app.provider)?;
+    writeln!(out, "callback URL: {}", app.callback_url)?;
+    writeln!(out, "  (paste it into developer.atlassian.com > your app > Authorization > OAuth 2.0 (3LO) > Callback URL)")?;
+    match &app.credentials {
+        Credentials::None => writeln!(
+            out,
+            "credentials: none yet (weft apps set {provider} --client-id ID --client-secret-env VAR, or --sandbox)"
+        )?,
+        Credentials::Own { client_id, client_secret } => {
+            let readable = match client_secret.read(&process_env) {
+                Ok(_) => "readable".to_string(),
+                Err(e) => format!("NOT readable: {e}"),
+            };
+            writeln!(out, "credentials: own app, client id {client_id}")?;
+            writeln!(out, "client secret: from {} ({readable})", client_secret.describe())?;
+        }
+        Credentials::Sandbox => writeln!(out, "credentials: sandbox built-in app ({})", weft_sandbox::BUILTIN_CLIENT_ID)?,
+    }
+    let endpoints = app.endpoints()?;
+    writeln!(out, "auth base: {}", endpoints.auth_base())?;
+    writeln!(out, "API base: {}", endpoints.api_base())?;
+    writeln!(out, "scopes:")?;
+    let custom: BTreeSet<&str> = app.scopes.custom().collect();
+    for scope in app.scopes.requested() {
+        let kind = if scope == OFFLINE_ACCESS {
+            "mandatory; an authorize parameter, not added in the console"
+        } else if custom.contains(scope.as_str()) {
+            "custom"
+        } else {
+            catalogue_kind(&scope).map(|k| k.label()).unwrap_or("custom")
+        };
+        writeln!(out, "  {scope} ({kind})")?;
+    }
+    Ok(())
+}
+
+pub fn apps_set(data_dir: &Path, args: &AppsSetArgs, out: &mut dyn Write) -> Outcome {
+    let mut app = AppConfig::load(data_dir, &args.provider)?;
+    if args.sandbox {
+        app.credentials = Credentials::Sandbox;
+        if args.base_url.is_none() && args.auth_base_url.is_none() && args.api_base_url.is_none() {
+            app.set_base_url(DEFAULT_SANDBOX_URL)?;
+        }
+    }
+    let secret_source = match (&args.client_secret_env, &args.client_secret_file) {
+        (Some(var), _) => Some(SecretSource::Env { var: var.clone() }),
+        (None, Some(path)) => Some(SecretSource::File { path: absolute(path) }),
+        (None, None) => None,
+    };
+    match (&args.client_id, secret_source) {
+        (Some(client_id), Some(client_secret)) => {
+            app.credentials = Credentials::Own { client_id: client_id.clone(), client_secret };
+        }
+        (Some(client_id), None) => match &app.credentials {
+            Credentials::Own { client_secret, .. } => {
+                app.credentials = Credentials::Own { client_id: client_id.clone(), client_secret: client_secret.clone() };
+            }
+            _ => {
+                return Err(CommandError::Usage(
+                    "--client-id needs --client-secret-env VAR or --client-secret-file PATH (the secret itself is never stored)".into(),
+                ))
+            }
+        },
+        (None, Some(client_secret)) => match &app.credentials {
+            Credentials::Own { client_id, .. } => {
+                app.credentials = Credentials::Own { client_id: client_id.clone(), client_secret };
+            }
+            _ => return Err(CommandError::Usage("give --client-id with the client secret".into())),
+        },
+        (None, None) => {}
+    }
+    if args.atlassian {
+        app.auth_base_url = None;
+        app.api_base_url = None;
+    }
+    if let Some(url) = &args.base_url {
+        app.set_base_url(url)?;
+    }
+    if let Some(url) = &args.auth_base_url {
+        weft_auth::ProviderEndpoints::with_bases(Some(url), None)?;
+        app.auth_base_url = Some(url.clone());
+    }
+    if let Some(url) = &args.api_base_url {
+        weft_auth::ProviderEndpoints::with_bases(None, Some(url))?;
+        app.api_base_url = Some(url.clone());
+    }
+    if let Some(url) = &args.callback_url {
+        app.set_callback_url(url)?;
+    }
+    for scope in &args.remove_scopes {
+        if !app.scopes.remove(scope)? {
+            writeln!(out, "note: `{scope}` was not configured")?;
+        }
+    }
+    for scope in &args.add_scopes {
+        app.scopes.add(scope)?;
+    }
+    for scope in &args.custom_scopes {
+        app.scopes.add_custom(scope)?;
+    }
+    app.save(data_dir)?;
+    writeln!(out, "saved. Scope changes take effect when customers connect again.")?;
+    apps_show(data_dir, &args.provider, out)
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+pub fn scopes(data_dir: &Path, files: &[PathBuf], workflows: &dyn WorkflowScopes, out: &mut dyn Write) -> Outcome {
+    let app = AppConfig::load(data_dir, weft_auth::provider::CONFLUENCE)?;
+    let mut actions = BTreeSet::new();
+    let mut failures = Vec::new();
+    for file in files {
+        match workflows.actions_in(file) {
+            Ok(found) => actions.extend(found),
+            Err(e) => failures.push(format!("{}: {e}", file.display())),
+        }
+    }
+    let report = WorkflowScopeReport::build(actions.iter().map(String::as_str), &|a| workflows.scopes_of(a), &app.scopes);
+    if report.needed.is_empty() {
+        writeln!(out, "these workflows need no Confluence scope")?;
+    }
+    for (scope, users) in &report.needed {
+        let status = if app.scopes.contains(scope) { "configured" } else { "MISSING" };
+        let users: Vec<&str> = users.iter().map(String::as_str).collect();
+        writeln!(out, "{scope}  [{status}]  used by {}", users.join(", "))?;
+    }
+    for action in &report.unknown_actions {
+        writeln!(out, "warning: unknown action `{action}`: its scopes cannot be checked")?;
+    }
+    if !report.missing.is_empty() {
+        let flags: Vec<String> = report.missing.iter().map(|s| format!("--add-scope {s}")).collect();
+        writeln!(out, "\nmissing from the app: {}", report.missing.join(", "))?;
+        writeln!(out, "add them in the Atlassian developer console (Permissions), then run:")?;
+        writeln!(out, "  weft apps set confluence {}", flags.join(" "))?;
+        writeln!(out, "and reconnect each customer (a new consent is needed for new scopes).")?;
+    }
+    if !failures.is_empty() {
+        return Err(CommandError::Usage(failures.join("\n")));
+    }
+    Ok(())
+}
+
+/// Asks on the terminal which site to connect; refuses to guess when there is no terminal.
+struct TerminalChooser;
+
+impl SiteChooser for TerminalChooser {
+    fn choose(&self, sites: &[AccessibleResource]) -> Option<usize> {
+        if !std::io::stdin().is_terminal() {
+            return None;
+        }
+        eprintln!("The consent granted several sites:");
+        for (i, site) in sites.iter().enumerate() {
+            eprintln!("  {}) {} ({})", i + 1, site.url, site.name);
+        }
+        eprint!("Connect which one? [1-{}] ", sites.len());
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).ok()?;
+        let choice: usize = line.trim().parse().ok()?;
+        (1..=sites.len()).contains(&choice).then(|| choice - 1)
+    }
+}
+
+async fn connect(data_dir: &Path, args: &ConnectArgs, out: &mut dyn Write) -> Outcome {
+    let app = AppConfig::load(data_dir, &args.provider)?.resolve(&process_env, Some(&sandbox_app()))?;
+    let store = open_store(data_dir, &process_env)?;
+    let flow = Arc::new(ConnectFlow::new(app, store, Arc::new(SystemClock), http_client()?));
+    let server = serve_callback(flow.clone()).await?;
+    let pending = flow.begin(&args.connection, args.site.as_deref())?;
+    eprintln!("Open this URL in a browser signed in to the customer's Atlassian account and approve:\n\n  {}\n", pending.authorize_url);
+    eprintln!("Waiting for the callback on {} ...", flow.app().callback_url);
+    let grant = pending.wait(Duration::from_secs(args.timeout), &flow.app().callback_url).await;
+    server.shutdown().await;
+    let connection = flow.complete(grant?, &TerminalChooser).await?;
+    writeln!(out, "connected `{}` to {} ({})", connection.name, connection.site_url, connection.site_name)?;
+    write_connection(&connection, out)
+}
+
+async fn connections(data_dir: &Path, command: ConnectionsCommand, out: &mut dyn Write) -> Outcome {
+    let store = open_store(data_dir, &process_env)?;
+    match command {
+        ConnectionsCommand::List => list(store.list()?, out),
+        ConnectionsCommand::Show { name } => {
+            let stored = store.get(&name)?.ok_or(AuthError::ConnectionNotFound(name))?;
+            write_connection(&stored.connection, out)
+        }
+        ConnectionsCommand::Delete { name } => {
+            if !store.delete(&name)? {
+                return Err(AuthError::ConnectionNotFound(name).into());
+            }
+            writeln!(out, "deleted `{name}`")?;
+            Ok(())
+        }
+        ConnectionsCommand::Test { name } => {
+            let app = resolved_app(data_dir)?;
+            let http = http_client()?;
+            let api = AtlassianApi::new(http.clone(), app.endpoints.clone());
+            let manager = token_manager(store.clone(), &app, http);
+            let cloud_id = store.get(&name)?.ok_or_else(|| AuthError::ConnectionNotFound(name.clone()))?.connection.cloud_id;
+            let token = manager.access_token(&name).await?;
+            let user = match api.current_user(&token, &cloud_id).await {
+                Err(AuthError::Api { reason, .. }) if reason.contains("401") => {
+                    // One forced refresh, as connectors do after a 401.
+                    let token = manager.force_refresh(&name, &token).await?;
+                    api.current_user(&token, &cloud_id).await?
+                }
+                other => other?,
+            };
+            writeln!(out, "ok: `{name}` reaches Confluence as {} ({})", user.display_name, user.account_id)?;
+            Ok(())
+        }
+        ConnectionsCommand::Refresh { name, all } => {
+            let app = resolved_app(data_dir)?;
+            let manager = token_manager(store, &app, http_client()?);
+            let report = if all {
+                manager.refresh_all().await?
+            } else {
+                let name = name.ok_or_else(|| CommandError::Usage("give a connection name or --all".into()))?;
+                manager.refresh_now(&name).await?;
+                weft_auth::tokens::KeepAliveReport { refreshed: vec![name], failed: vec![] }
+            };
+            for name in &report.refreshed {
+                writeln!(out, "refreshed `{name}`")?;
+            }
+            for (name, error) in &report.failed {
+                writeln!(out, "FAILED `{name}`: {error}")?;
+            }
+            if report.failed.is_empty() {
+                Ok(())
+            } else {
+                Err(CommandError::Usage(format!("{} connection(s) could not be refreshed", report.failed.len())))
+            }
+        }
+    }
+}
+
+fn resolved_app(data_dir: &Path) -> Result<weft_auth::ResolvedApp, AuthError> {
+    AppConfig::load(data_dir, weft_auth::provider::CONFLUENCE)?.resolve(&process_env, Some(&sandbox_app()))
+}
+
+pub fn list(connections: Vec<Connection>, out: &mut dyn Write) -> Outcome {
+    if connections.is_empty() {
+        writeln!(out, "no connections yet: weft connect confluence --connection NAME")?;
+        return Ok(());
+    }
+    for c in connections {
+        writeln!(out, "{}  {}  {}", c.name, c.site_url, c.status.summary())?;
+    }
+    Ok(())
+}
+
+pub fn write_connection(c: &Connection, out: &mut dyn Write) -> Outcome {
+    writeln!(out, "name: {}", c.name)?;
+    writeln!(out, "provider: {}", c.provider)?;
+    writeln!(out, "site: {} ({}), cloud id {}", c.site_url, c.site_name, c.cloud_id)?;
+    let email = c.account.email.as_deref().map(|e| format!(" <{e}>")).unwrap_or_default();
+    writeln!(out, "account: {}{email} ({})", c.account.name, c.account.account_id)?;
+    writeln!(out, "scopes: {}", c.granted_scopes.join(" "))?;
+    writeln!(out, "status: {}", c.status.summary())?;
+    if matches!(c.status, ConnectionStatus::NeedsReconnect { .. }) {
+        writeln!(out, "fix: weft connect {} --connection {}", c.provider, c.name)?;
+    }
+    writeln!(out, "access token expires: {}", c.tokens.access_expires_at.format("%Y-%m-%d %H:%M:%S UTC"))?;
+    writeln!(out, "refresh token last rotated: {}", c.last_rotation_at.format("%Y-%m-%d %H:%M:%S UTC"))?;
+    writeln!(out, "created: {}", c.created_at.format("%Y-%m-%d %H:%M:%S UTC"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed;
+    impl WorkflowScopes for Fixed {
+        fn actions_in(&self, file: &Path) -> Result<Vec<String>, String> {
+            match file.to_str() {
+                Some("a.yaml") => Ok(vec!["confluence.page.get".into(), "core.log".into()]),
+                Some("b.yaml") => Ok(vec!["confluence.page.create".into()]),
+                _ => Err("no such file".into()),
+            }
+        }
+        fn scopes_of(&self, action: &str) -> Option<&'static [&'static str]> {
+            match action {
+                "confluence.page.get" => Some(&["read:page:confluence"]),
+                "confluence.page.create" => Some(&["write:page:confluence"]),
+                "core.log" => Some(&[]),
+                _ => None,
+            }
+        }
+    }
+
+    fn set_args(provider: &str) -> AppsSetArgs {
+        AppsSetArgs {
+            provider: provider.into(),
+            client_id: None,
+            client_secret_env: None,
+            client_secret_file: None,
+            sandbox: false,
+            base_url: None,
+            auth_base_url: None,
+            api_base_url: None,
+            atlassian: false,
+            callback_url: None,
+            add_scopes: vec![],
+            custom_scopes: vec![],
+            remove_scopes: vec![],
+        }
+    }
+
+    fn text(out: Vec<u8>) -> String {
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn apps_show_prints_callback_mode_and_scopes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut out = Vec::new();
+        apps_show(dir.path(), "confluence", &mut out).unwrap();
+        let shown = text(out);
+        assert!(shown.contains("callback URL: http://127.0.0.1:8976/callback"), "{shown}");
+        assert!(shown.contains("credentials: none yet"), "{shown}");
+        assert!(shown.contains("offline_access (mandatory"), "{shown}");
+        assert!(apps_show(dir.path(), "jira", &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn apps_set_changes_credentials_and_scopes_and_refuses_offline_access_removal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = set_args("confluence");
+        args.client_id = Some("my-client".into());
+        args.client_secret_env = Some("MY_APP_SECRET".into());
+        args.add_scopes = vec!["read:page:confluence".into()];
+        args.custom_scopes = vec!["read:beta-thing:confluence".into()];
+        let mut out = Vec::new();
+        apps_set(dir.path(), &args, &mut out).unwrap();
+        let shown = text(out);
+        assert!(shown.contains("own app, client id my-client"), "{shown}");
+        assert!(shown.contains("environment variable MY_APP_SECRET"), "{shown}");
+        assert!(shown.contains("read:page:confluence (granular)"), "{shown}");
+        assert!(shown.contains("read:beta-thing:confluence (custom)"), "{shown}");
+
+        let mut remove = set_args("confluence");
+        remove.remove_scopes = vec!["offline_access".into()];
+        let err = apps_set(dir.path(), &remove, &mut Vec::new()).unwrap_err().to_string();
+        assert!(err.contains("cannot be removed"), "{err}");
+
+        let mut unknown = set_args("confluence");
+        unknown.add_scopes = vec!["read:pagez:confluence".into()];
+        let err = apps_set(dir.path(), &unknown, &mut Vec::new()).unwrap_err().to_string();
+        assert!(err.contains("did you mean `read:page:confluence`"), "{err}");
+
+        let mut half = set_args("confluence");
+        half.client_id = Some("other".into());
+        apps_set(dir.path(), &half, &mut Vec::new()).unwrap();
+        let config = AppConfig::load(dir.path(), "confluence").unwrap();
+        assert!(matches!(config.credentials, Credentials::Own { ref client_id, .. } if client_id == "other"));
+    }
+
+    #[test]
+    fn sandbox_mode_points_at_the_sandbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = set_args("confluence");
+        args.sandbox = true;
+        apps_set(dir.path(), &args, &mut Vec::new()).unwrap();
+        let app = resolved_app(dir.path()).unwrap();
+        assert_eq!(app.client_id, weft_sandbox::BUILTIN_CLIENT_ID);
+        assert_eq!(app.endpoints.token_url().as_str(), "http://127.0.0.1:8977/oauth/token");
+    }
+
+    #[test]
+    fn scopes_reports_missing_ones_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = set_args("confluence");
+        args.add_scopes = vec!["read:page:confluence".into()];
+        args.sandbox = true;
+        apps_set(dir.path(), &args, &mut Vec::new()).unwrap();
+        let mut out = Vec::new();
+        scopes(dir.path(), &["a.yaml".into(), "b.yaml".into()], &Fixed, &mut out).unwrap();
+        let shown = text(out);
+        assert!(shown.contains("read:page:confluence  [configured]  used by confluence.page.get"), "{shown}");
+        assert!(shown.contains("write:page:confluence  [MISSING]"), "{shown}");
+        assert!(shown.contains("weft apps set confluence --add-scope write:page:confluence"), "{shown}");
+        let err = scopes(dir.path(), &["missing.yaml".into()], &Fixed, &mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("missing.yaml: no such file"), "{err}");
+    }
+}
