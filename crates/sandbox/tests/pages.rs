@@ -203,12 +203,12 @@ async fn pagination_walks_to_the_end_like_confluence() {
     let at = token_all(&sb);
     let admin = sb.admin();
     let space_id = admin.create_space(None, "BIG", "Big").unwrap();
-    admin.seed_pages(None, "BIG", 120, None).unwrap();
+    admin.seed_pages(None, "BIG", 260, None).unwrap();
     let prefix = format!("{}/ex/confluence/{}", sb.base_url(), cloudid(&sb));
 
     let mut url = v2(
         &sb,
-        &format!("/spaces/{space_id}/pages?limit=50&sort=title"),
+        &format!("/spaces/{space_id}/pages?limit=100&sort=title"),
     );
     let (mut seen, mut pages) = (Vec::new(), 0);
     loop {
@@ -234,7 +234,7 @@ async fn pagination_walks_to_the_end_like_confluence() {
                     "{next}"
                 );
                 assert!(
-                    next.contains("sort=title") && next.contains("limit=50"),
+                    next.contains("sort=title") && next.contains("limit=100"),
                     "{next}"
                 );
                 assert_eq!(
@@ -251,18 +251,22 @@ async fn pagination_walks_to_the_end_like_confluence() {
         }
     }
     assert_eq!(pages, 3);
-    assert_eq!(seen.len(), 121, "120 seeded pages plus the home page");
+    assert_eq!(seen.len(), 261, "260 seeded pages plus the home page");
     let mut sorted = seen.clone();
     sorted.sort();
     assert_eq!(seen, sorted);
     sorted.dedup();
-    assert_eq!(sorted.len(), 121, "no duplicates across pages");
+    assert_eq!(sorted.len(), 261, "no duplicates across pages");
 
     // Default and maximum limit.
     let (_, body) = get_json(&c, &v2(&sb, "/pages"), &at).await;
     assert_eq!(body["results"].as_array().unwrap().len(), 25);
     let (_, body) = get_json(&c, &v2(&sb, "/pages?limit=1000"), &at).await;
-    assert_eq!(body["results"].as_array().unwrap().len(), 121.min(250));
+    assert_eq!(
+        body["results"].as_array().unwrap().len(),
+        250,
+        "limit is capped at 250"
+    );
     let (st, _) = get_json(&c, &v2(&sb, "/pages?limit=0"), &at).await;
     assert_eq!(st, 400);
     // Passing the whole next URL as the cursor is the well-known 400.

@@ -63,10 +63,13 @@ fn render(data: &SiteData, c: &Comment, v: &Version, format: Option<&str>) -> Va
     Value::Object(m)
 }
 
-fn sort_key(p: &Params) -> Result<(bool, fn(&Comment) -> SortKey), ApiError> {
+/// Sort key of a comment listing.
+type KeyFn = fn(&Comment) -> SortKey;
+
+fn sort_key(p: &Params) -> Result<(bool, KeyFn), ApiError> {
     let s = p.get("sort").unwrap_or("created-date");
     let (desc, f) = s.strip_prefix('-').map_or((false, s), |f| (true, f));
-    let key: fn(&Comment) -> SortKey = match f {
+    let key: KeyFn = match f {
         "created-date" => |c| SortKey::Int(c.versions[0].created_at.timestamp_millis()),
         "modified-date" => |c| SortKey::Int(c.current().created_at.timestamp_millis()),
         _ => return Err(ApiError::invalid_param(format!("Query parameter `sort` has unsupported value `{s}`: expected created-date or modified-date"))),

@@ -185,9 +185,11 @@ pub async fn v1_add(
     let labels = match serde_json::from_slice::<LabelsIn>(&body) {
         Ok(LabelsIn::Many(v)) => v,
         Ok(LabelsIn::One(l)) => vec![l],
-        Err(e) => return Err(ApiError::bad_request(format!(
+        Err(e) => {
+            return Err(ApiError::bad_request(format!(
             "Body must be a list of labels like [{{\"prefix\":\"global\",\"name\":\"x\"}}]: {e}"
-        ))),
+        )))
+        }
     };
     let mut data = ctx.site.data.write();
     v1_content(&data, id)?;

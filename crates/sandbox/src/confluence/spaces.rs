@@ -32,15 +32,16 @@ pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response,
     let fmt = description_format(&p)?;
     let sort = p.get("sort").unwrap_or("id");
     let (desc, field) = sort.strip_prefix('-').map_or((false, sort), |f| (true, f));
-    let key_of: fn(&Space) -> SortKey =
-        match field {
-            "id" => |_| SortKey::None,
-            "key" => |s| SortKey::Str(s.key.clone()),
-            "name" => |s| SortKey::Str(s.name.clone()),
-            _ => return Err(ApiError::invalid_param(format!(
+    let key_of: fn(&Space) -> SortKey = match field {
+        "id" => |_| SortKey::None,
+        "key" => |s| SortKey::Str(s.key.clone()),
+        "name" => |s| SortKey::Str(s.name.clone()),
+        _ => {
+            return Err(ApiError::invalid_param(format!(
                 "Query parameter `sort` has unsupported value `{sort}`: expected id, key or name"
-            ))),
-        };
+            )))
+        }
+    };
     let data = ctx.site.data.read();
     let mut items: Vec<_> = data
         .spaces

@@ -40,30 +40,34 @@ fn error_page(code: &str, message: &str) -> Response {
     (StatusCode::BAD_REQUEST, Html(body)).into_response()
 }
 
-fn validate(shared: &Shared, p: &HashMap<String, String>) -> Result<Valid, Response> {
+fn boxed_page(code: &str, message: &str) -> Box<Response> {
+    Box::new(error_page(code, message))
+}
+
+fn validate(shared: &Shared, p: &HashMap<String, String>) -> Result<Valid, Box<Response>> {
     let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let client_id = get("client_id")
-        .ok_or_else(|| error_page("invalid_request", "Missing required parameter: client_id"))?;
+        .ok_or_else(|| boxed_page("invalid_request", "Missing required parameter: client_id"))?;
     let app = shared.auth.read().app(client_id).cloned().ok_or_else(|| {
-        error_page(
+        boxed_page(
             "unauthorized_client",
             "Invalid client_id: no app is registered with this client id",
         )
     })?;
     let redirect_uri = get("redirect_uri").ok_or_else(|| {
-        error_page(
+        boxed_page(
             "invalid_request",
             "Missing required parameter: redirect_uri",
         )
     })?;
     if !app.callback_urls.iter().any(|c| c == redirect_uri) {
-        return Err(error_page(
+        return Err(boxed_page(
             "unauthorized_client",
             "Callback URL mismatch: redirect_uri must equal a callback URL registered on the app, byte for byte",
         ));
     }
     if let Some(missing) = REQUIRED.iter().find(|k| get(k).is_none()) {
-        return Err(error_page(
+        return Err(boxed_page(
             "invalid_request",
             &format!("Missing required parameter: {missing}"),
         ));
@@ -75,7 +79,7 @@ fn validate(shared: &Shared, p: &HashMap<String, String>) -> Result<Valid, Respo
     ];
     for (k, want) in expect {
         if get(k) != Some(want) {
-            return Err(error_page(
+            return Err(boxed_page(
                 "invalid_request",
                 &format!("Parameter {k} must be `{want}`"),
             ));
@@ -92,7 +96,7 @@ fn validate(shared: &Shared, p: &HashMap<String, String>) -> Result<Valid, Respo
         .filter(|s| *s != "offline_access" && !app.scopes.iter().any(|a| a == s))
         .collect();
     if !unknown.is_empty() {
-        return Err(error_page(
+        return Err(boxed_page(
             "invalid_scope",
             &format!(
                 "The app asked for scopes it has not enabled: {}",
@@ -143,7 +147,7 @@ pub async fn show(
 ) -> Response {
     let v = match validate(&shared, &p) {
         Ok(v) => v,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let sites = shared.site_infos();
     if shared.auto_approve.load(Ordering::Relaxed) {
@@ -198,7 +202,7 @@ pub async fn decide(
 ) -> Response {
     let v = match validate(&shared, &p) {
         Ok(v) => v,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match p.get("decision").map(String::as_str) {
         Some("approve") => {
