@@ -11,8 +11,8 @@ use chrono::Utc;
 use weft_auth::connection::{Account, Connection, ConnectionStatus, Tokens};
 use weft_auth::secret::AuthorizationCode;
 use weft_auth::{
-    AccessToken, ConnectionStore, Keyring, RefreshToken, SledConnectionStore, SystemClock, TokenEndpoint,
-    TokenEndpointError, TokenGrant, TokenManager, TokenOptions,
+    AccessToken, ConnectionStore, Keyring, RefreshToken, SledConnectionStore, SystemClock,
+    TokenEndpoint, TokenEndpointError, TokenGrant, TokenManager, TokenOptions,
 };
 
 const CONNECTIONS: usize = 10_000;
@@ -23,7 +23,11 @@ struct NoEndpoint;
 
 #[async_trait]
 impl TokenEndpoint for NoEndpoint {
-    async fn exchange_code(&self, _: &AuthorizationCode, _: &str) -> Result<TokenGrant, TokenEndpointError> {
+    async fn exchange_code(
+        &self,
+        _: &AuthorizationCode,
+        _: &str,
+    ) -> Result<TokenGrant, TokenEndpointError> {
         Err(TokenEndpointError::transport("benchmark: no endpoint"))
     }
     async fn refresh(&self, _: &RefreshToken) -> Result<TokenGrant, TokenEndpointError> {
@@ -39,10 +43,19 @@ fn connection(i: usize) -> Connection {
         cloud_id: format!("{i:08x}-1111-2222-3333-444455556666"),
         site_url: format!("https://customer-{i}.atlassian.net"),
         site_name: format!("customer-{i}"),
-        account: Account { account_id: "5b10ac8d82e05b22cc7d4ef5".into(), name: "Ada Lovelace".into(), email: None },
-        granted_scopes: ["offline_access", "read:me", "read:page:confluence", "write:page:confluence"]
-            .map(String::from)
-            .to_vec(),
+        account: Account {
+            account_id: "5b10ac8d82e05b22cc7d4ef5".into(),
+            name: "Ada Lovelace".into(),
+            email: None,
+        },
+        granted_scopes: [
+            "offline_access",
+            "read:me",
+            "read:page:confluence",
+            "write:page:confluence",
+        ]
+        .map(String::from)
+        .to_vec(),
         tokens: Tokens {
             // Realistic sizes: Atlassian access tokens are JWTs of about 1 KB.
             access_token: AccessToken::new(format!("{i}.{}", "a".repeat(1000))),
@@ -59,15 +72,30 @@ fn connection(i: usize) -> Connection {
 
 fn main() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = Arc::new(SledConnectionStore::open(dir.path(), Keyring::from_key_bytes([3; 32], &[])).expect("store"));
+    let store = Arc::new(
+        SledConnectionStore::open(dir.path(), Keyring::from_key_bytes([3; 32], &[]))
+            .expect("store"),
+    );
     let started = Instant::now();
     for i in 0..CONNECTIONS {
         store.put(&connection(i)).expect("put");
     }
-    println!("stored {CONNECTIONS} connections in {:.1} s", started.elapsed().as_secs_f64());
-    let manager = TokenManager::new(store, Arc::new(NoEndpoint), Arc::new(SystemClock), TokenOptions::default());
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    let names: Vec<String> = (0..CONNECTIONS).map(|i| format!("customer-{i:05}")).collect();
+    println!(
+        "stored {CONNECTIONS} connections in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let manager = TokenManager::new(
+        store,
+        Arc::new(NoEndpoint),
+        Arc::new(SystemClock),
+        TokenOptions::default(),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let names: Vec<String> = (0..CONNECTIONS)
+        .map(|i| format!("customer-{i:05}"))
+        .collect();
 
     let mut samples = Vec::with_capacity(CALLS);
     runtime.block_on(async {
@@ -98,7 +126,10 @@ fn main() {
         micros(at(0.99))
     );
     let target = Duration::from_micros(20);
-    println!("target: median <= 20 µs: {}", if median <= target { "met" } else { "NOT met" });
+    println!(
+        "target: median <= 20 µs: {}",
+        if median <= target { "met" } else { "NOT met" }
+    );
     if median > target {
         std::process::exit(1);
     }

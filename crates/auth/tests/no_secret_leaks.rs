@@ -10,6 +10,7 @@ use weft_auth::connect::NoChoice;
 use weft_sandbox::Seed;
 
 #[path = "sandbox/common.rs"]
+#[allow(dead_code)] // shared with the sandbox test binary, which uses all of it
 mod common;
 
 use common::{World, CLIENT_SECRET};
@@ -45,7 +46,8 @@ async fn no_secret_appears_in_logs_debug_or_errors() {
         .with_writer(captured.clone())
         .with_ansi(false)
         .finish();
-    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this binary");
+    tracing::subscriber::set_global_default(subscriber)
+        .expect("the only subscriber of this binary");
 
     let world = World::start(Seed::Empty).await;
     let mut secrets = vec![CLIENT_SECRET.to_string()];
@@ -53,9 +55,18 @@ async fn no_secret_appears_in_logs_debug_or_errors() {
 
     let pending = world.flow.begin("acme", None).unwrap();
     let (_, callback) = world.browse(&pending.authorize_url.clone()).await;
-    let code = url::Url::parse(&callback).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let code = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
     secrets.push(code);
-    let grant = pending.wait(std::time::Duration::from_secs(10), &world.app.callback_url).await.unwrap();
+    let grant = pending
+        .wait(std::time::Duration::from_secs(10), &world.app.callback_url)
+        .await
+        .unwrap();
     shown.push(format!("{grant:?}"));
     let connection = world.flow.complete(grant, &NoChoice).await.unwrap();
     secrets.push(connection.tokens.access_token.expose().to_string());
@@ -67,10 +78,16 @@ async fn no_secret_appears_in_logs_debug_or_errors() {
     let refreshed = world.stored("acme");
     secrets.push(refreshed.tokens.access_token.expose().to_string());
     secrets.push(refreshed.tokens.refresh_token.expose().to_string());
-    shown.push(format!("{token} {token:?} {refreshed:?} {:?}", world.manager));
+    shown.push(format!(
+        "{token} {token:?} {refreshed:?} {:?}",
+        world.manager
+    ));
 
     let api = AtlassianApi::new(world.http.clone(), world.app.endpoints.clone());
-    shown.push(format!("{:?}", api.current_user(&token, &refreshed.cloud_id).await.unwrap()));
+    shown.push(format!(
+        "{:?}",
+        api.current_user(&token, &refreshed.cloud_id).await.unwrap()
+    ));
 
     // A failing refresh (inactivity) logs and returns an error: neither may carry a secret.
     world.advance(chrono::Duration::days(91));
@@ -78,12 +95,21 @@ async fn no_secret_appears_in_logs_debug_or_errors() {
     shown.push(format!("{err} {err:?}"));
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("access token refreshed"), "trace logs were captured:\n{logs}");
-    assert!(logs.contains("TRACE") || logs.contains("DEBUG"), "low levels were captured");
+    assert!(
+        logs.contains("access token refreshed"),
+        "trace logs were captured:\n{logs}"
+    );
+    assert!(
+        logs.contains("TRACE") || logs.contains("DEBUG"),
+        "low levels were captured"
+    );
     let everything = format!("{logs}\n{}", shown.join("\n"));
     for secret in &secrets {
         assert!(secret.len() >= 8, "a real secret");
-        assert!(!everything.contains(secret.as_str()), "a secret leaked:\n{everything}");
+        assert!(
+            !everything.contains(secret.as_str()),
+            "a secret leaked:\n{everything}"
+        );
     }
     world.shutdown().await;
 }

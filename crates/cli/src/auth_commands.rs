@@ -14,7 +14,9 @@ use weft_auth::app_config::{AppConfig, Credentials, SandboxApp, SecretSource};
 use weft_auth::connect::{serve_callback, ConnectFlow, SiteChooser};
 use weft_auth::scopes::{catalogue_kind, WorkflowScopeReport, OFFLINE_ACCESS};
 use weft_auth::setup::{http_client, open_store, process_env, token_manager};
-use weft_auth::{AuthError, ClientSecret, Connection, ConnectionStatus, ConnectionStore, SystemClock};
+use weft_auth::{
+    AuthError, ClientSecret, Connection, ConnectionStatus, ConnectionStore, SystemClock,
+};
 
 /// Where `weft sandbox` listens by default (its OAuth endpoints and API share this origin).
 const DEFAULT_SANDBOX_URL: &str = "http://127.0.0.1:8977";
@@ -38,7 +40,7 @@ pub enum AppsCommand {
         provider: String,
     },
     /// Change the app's credentials, scopes, callback URL or base URLs.
-    Set(AppsSetArgs),
+    Set(Box<AppsSetArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -148,7 +150,9 @@ pub struct AuthContext<'a> {
 pub async fn run(command: AuthCommand, ctx: &AuthContext<'_>) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let outcome = match command {
-        AuthCommand::Apps(AppsCommand::Show { provider }) => apps_show(&ctx.data_dir, &provider, &mut out),
+        AuthCommand::Apps(AppsCommand::Show { provider }) => {
+            apps_show(&ctx.data_dir, &provider, &mut out)
+        }
         AuthCommand::Apps(AppsCommand::Set(args)) => apps_set(&ctx.data_dir, &args, &mut out),
         AuthCommand::Scopes(args) => scopes(&ctx.data_dir, &args.files, ctx.workflows, &mut out),
         AuthCommand::Connect(args) => connect(&ctx.data_dir, &args, &mut out).await,
@@ -214,7 +218,9 @@ pub fn apps_show(data_dir: &Path, provider: &str, out: &mut dyn Write) -> Outcom
         } else if custom.contains(scope.as_str()) {
             "custom"
         } else {
-            catalogue_kind(&scope).map(|k| k.label()).unwrap_or("custom")
+            catalogue_kind(&scope)
+                .map(|k| k.label())
+                .unwrap_or("custom")
         };
         writeln!(out, "  {scope} ({kind})")?;
     }
@@ -231,7 +237,9 @@ pub fn apps_set(data_dir: &Path, args: &AppsSetArgs, out: &mut dyn Write) -> Out
     }
     let secret_source = match (&args.client_secret_env, &args.client_secret_file) {
         (Some(var), _) => Some(SecretSource::Env { var: var.clone() }),
-        (None, Some(path)) => Some(SecretSource::File { path: absolute(path) }),
+        (None, Some(path)) => Some(SecretSource::File {
+            path: absolute(path),
+        }),
         (None, None) => None,
     };
     match (&args.client_id, secret_source) {
@@ -286,7 +294,10 @@ pub fn apps_set(data_dir: &Path, args: &AppsSetArgs, out: &mut dyn Write) -> Out
         app.scopes.add_custom(scope)?;
     }
     app.save(data_dir)?;
-    writeln!(out, "saved. Scope changes take effect when customers connect again.")?;
+    writeln!(
+        out,
+        "saved. Scope changes take effect when customers connect again."
+    )?;
     apps_show(data_dir, &args.provider, out)
 }
 
@@ -294,7 +305,12 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-pub fn scopes(data_dir: &Path, files: &[PathBuf], workflows: &dyn WorkflowScopes, out: &mut dyn Write) -> Outcome {
+pub fn scopes(
+    data_dir: &Path,
+    files: &[PathBuf],
+    workflows: &dyn WorkflowScopes,
+    out: &mut dyn Write,
+) -> Outcome {
     let app = AppConfig::load(data_dir, weft_auth::provider::CONFLUENCE)?;
     let mut actions = BTreeSet::new();
     let mut failures = Vec::new();
@@ -304,24 +320,45 @@ pub fn scopes(data_dir: &Path, files: &[PathBuf], workflows: &dyn WorkflowScopes
             Err(e) => failures.push(format!("{}: {e}", file.display())),
         }
     }
-    let report = WorkflowScopeReport::build(actions.iter().map(String::as_str), &|a| workflows.scopes_of(a), &app.scopes);
+    let report = WorkflowScopeReport::build(
+        actions.iter().map(String::as_str),
+        &|a| workflows.scopes_of(a),
+        &app.scopes,
+    );
     if report.needed.is_empty() {
         writeln!(out, "these workflows need no Confluence scope")?;
     }
     for (scope, users) in &report.needed {
-        let status = if app.scopes.contains(scope) { "configured" } else { "MISSING" };
+        let status = if app.scopes.contains(scope) {
+            "configured"
+        } else {
+            "MISSING"
+        };
         let users: Vec<&str> = users.iter().map(String::as_str).collect();
         writeln!(out, "{scope}  [{status}]  used by {}", users.join(", "))?;
     }
     for action in &report.unknown_actions {
-        writeln!(out, "warning: unknown action `{action}`: its scopes cannot be checked")?;
+        writeln!(
+            out,
+            "warning: unknown action `{action}`: its scopes cannot be checked"
+        )?;
     }
     if !report.missing.is_empty() {
-        let flags: Vec<String> = report.missing.iter().map(|s| format!("--add-scope {s}")).collect();
+        let flags: Vec<String> = report
+            .missing
+            .iter()
+            .map(|s| format!("--add-scope {s}"))
+            .collect();
         writeln!(out, "\nmissing from the app: {}", report.missing.join(", "))?;
-        writeln!(out, "add them in the Atlassian developer console (Permissions), then run:")?;
+        writeln!(
+            out,
+            "add them in the Atlassian developer console (Permissions), then run:"
+        )?;
         writeln!(out, "  weft apps set confluence {}", flags.join(" "))?;
-        writeln!(out, "and reconnect each customer (a new consent is needed for new scopes).")?;
+        writeln!(
+            out,
+            "and reconnect each customer (a new consent is needed for new scopes)."
+        )?;
     }
     if !failures.is_empty() {
         return Err(CommandError::Usage(failures.join("\n")));
@@ -350,17 +387,32 @@ impl SiteChooser for TerminalChooser {
 }
 
 async fn connect(data_dir: &Path, args: &ConnectArgs, out: &mut dyn Write) -> Outcome {
-    let app = AppConfig::load(data_dir, &args.provider)?.resolve(&process_env, Some(&sandbox_app()))?;
+    let app =
+        AppConfig::load(data_dir, &args.provider)?.resolve(&process_env, Some(&sandbox_app()))?;
     let store = open_store(data_dir, &process_env)?;
-    let flow = Arc::new(ConnectFlow::new(app, store, Arc::new(SystemClock), http_client()?));
+    let flow = Arc::new(ConnectFlow::new(
+        app,
+        store,
+        Arc::new(SystemClock),
+        http_client()?,
+    ));
     let server = serve_callback(flow.clone()).await?;
     let pending = flow.begin(&args.connection, args.site.as_deref())?;
     eprintln!("Open this URL in a browser signed in to the customer's Atlassian account and approve:\n\n  {}\n", pending.authorize_url);
-    eprintln!("Waiting for the callback on {} ...", flow.app().callback_url);
-    let grant = pending.wait(Duration::from_secs(args.timeout), &flow.app().callback_url).await;
+    eprintln!(
+        "Waiting for the callback on {} ...",
+        flow.app().callback_url
+    );
+    let grant = pending
+        .wait(Duration::from_secs(args.timeout), &flow.app().callback_url)
+        .await;
     server.shutdown().await;
     let connection = flow.complete(grant?, &TerminalChooser).await?;
-    writeln!(out, "connected `{}` to {} ({})", connection.name, connection.site_url, connection.site_name)?;
+    writeln!(
+        out,
+        "connected `{}` to {} ({})",
+        connection.name, connection.site_url, connection.site_name
+    )?;
     write_connection(&connection, out)
 }
 
@@ -369,7 +421,9 @@ async fn connections(data_dir: &Path, command: ConnectionsCommand, out: &mut dyn
     match command {
         ConnectionsCommand::List => list(store.list()?, out),
         ConnectionsCommand::Show { name } => {
-            let stored = store.get(&name)?.ok_or(AuthError::ConnectionNotFound(name))?;
+            let stored = store
+                .get(&name)?
+                .ok_or(AuthError::ConnectionNotFound(name))?;
             write_connection(&stored.connection, out)
         }
         ConnectionsCommand::Delete { name } => {
@@ -384,7 +438,11 @@ async fn connections(data_dir: &Path, command: ConnectionsCommand, out: &mut dyn
             let http = http_client()?;
             let api = AtlassianApi::new(http.clone(), app.endpoints.clone());
             let manager = token_manager(store.clone(), &app, http);
-            let cloud_id = store.get(&name)?.ok_or_else(|| AuthError::ConnectionNotFound(name.clone()))?.connection.cloud_id;
+            let cloud_id = store
+                .get(&name)?
+                .ok_or_else(|| AuthError::ConnectionNotFound(name.clone()))?
+                .connection
+                .cloud_id;
             let token = manager.access_token(&name).await?;
             let user = match api.current_user(&token, &cloud_id).await {
                 Err(AuthError::Api { reason, .. }) if reason.contains("401") => {
@@ -394,7 +452,11 @@ async fn connections(data_dir: &Path, command: ConnectionsCommand, out: &mut dyn
                 }
                 other => other?,
             };
-            writeln!(out, "ok: `{name}` reaches Confluence as {} ({})", user.display_name, user.account_id)?;
+            writeln!(
+                out,
+                "ok: `{name}` reaches Confluence as {} ({})",
+                user.display_name, user.account_id
+            )?;
             Ok(())
         }
         ConnectionsCommand::Refresh { name, all } => {
@@ -403,9 +465,13 @@ async fn connections(data_dir: &Path, command: ConnectionsCommand, out: &mut dyn
             let report = if all {
                 manager.refresh_all().await?
             } else {
-                let name = name.ok_or_else(|| CommandError::Usage("give a connection name or --all".into()))?;
+                let name = name
+                    .ok_or_else(|| CommandError::Usage("give a connection name or --all".into()))?;
                 manager.refresh_now(&name).await?;
-                weft_auth::tokens::KeepAliveReport { refreshed: vec![name], failed: vec![] }
+                weft_auth::tokens::KeepAliveReport {
+                    refreshed: vec![name],
+                    failed: vec![],
+                }
             };
             for name in &report.refreshed {
                 writeln!(out, "refreshed `{name}`")?;
@@ -416,19 +482,26 @@ async fn connections(data_dir: &Path, command: ConnectionsCommand, out: &mut dyn
             if report.failed.is_empty() {
                 Ok(())
             } else {
-                Err(CommandError::Usage(format!("{} connection(s) could not be refreshed", report.failed.len())))
+                Err(CommandError::Usage(format!(
+                    "{} connection(s) could not be refreshed",
+                    report.failed.len()
+                )))
             }
         }
     }
 }
 
 fn resolved_app(data_dir: &Path) -> Result<weft_auth::ResolvedApp, AuthError> {
-    AppConfig::load(data_dir, weft_auth::provider::CONFLUENCE)?.resolve(&process_env, Some(&sandbox_app()))
+    AppConfig::load(data_dir, weft_auth::provider::CONFLUENCE)?
+        .resolve(&process_env, Some(&sandbox_app()))
 }
 
 pub fn list(connections: Vec<Connection>, out: &mut dyn Write) -> Outcome {
     if connections.is_empty() {
-        writeln!(out, "no connections yet: weft connect confluence --connection NAME")?;
+        writeln!(
+            out,
+            "no connections yet: weft connect confluence --connection NAME"
+        )?;
         return Ok(());
     }
     for c in connections {
@@ -440,17 +513,46 @@ pub fn list(connections: Vec<Connection>, out: &mut dyn Write) -> Outcome {
 pub fn write_connection(c: &Connection, out: &mut dyn Write) -> Outcome {
     writeln!(out, "name: {}", c.name)?;
     writeln!(out, "provider: {}", c.provider)?;
-    writeln!(out, "site: {} ({}), cloud id {}", c.site_url, c.site_name, c.cloud_id)?;
-    let email = c.account.email.as_deref().map(|e| format!(" <{e}>")).unwrap_or_default();
-    writeln!(out, "account: {}{email} ({})", c.account.name, c.account.account_id)?;
+    writeln!(
+        out,
+        "site: {} ({}), cloud id {}",
+        c.site_url, c.site_name, c.cloud_id
+    )?;
+    let email = c
+        .account
+        .email
+        .as_deref()
+        .map(|e| format!(" <{e}>"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "account: {}{email} ({})",
+        c.account.name, c.account.account_id
+    )?;
     writeln!(out, "scopes: {}", c.granted_scopes.join(" "))?;
     writeln!(out, "status: {}", c.status.summary())?;
     if matches!(c.status, ConnectionStatus::NeedsReconnect { .. }) {
-        writeln!(out, "fix: weft connect {} --connection {}", c.provider, c.name)?;
+        writeln!(
+            out,
+            "fix: weft connect {} --connection {}",
+            c.provider, c.name
+        )?;
     }
-    writeln!(out, "access token expires: {}", c.tokens.access_expires_at.format("%Y-%m-%d %H:%M:%S UTC"))?;
-    writeln!(out, "refresh token last rotated: {}", c.last_rotation_at.format("%Y-%m-%d %H:%M:%S UTC"))?;
-    writeln!(out, "created: {}", c.created_at.format("%Y-%m-%d %H:%M:%S UTC"))?;
+    writeln!(
+        out,
+        "access token expires: {}",
+        c.tokens.access_expires_at.format("%Y-%m-%d %H:%M:%S UTC")
+    )?;
+    writeln!(
+        out,
+        "refresh token last rotated: {}",
+        c.last_rotation_at.format("%Y-%m-%d %H:%M:%S UTC")
+    )?;
+    writeln!(
+        out,
+        "created: {}",
+        c.created_at.format("%Y-%m-%d %H:%M:%S UTC")
+    )?;
     Ok(())
 }
 
@@ -495,6 +597,76 @@ mod tests {
         }
     }
 
+    /// The same shape `main.rs` gives these commands.
+    #[derive(Debug, clap::Parser)]
+    struct TestCli {
+        #[command(subcommand)]
+        command: TestCommand,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum TestCommand {
+        #[command(subcommand)]
+        Apps(AppsCommand),
+        Scopes(ScopesArgs),
+        Connect(ConnectArgs),
+        #[command(subcommand)]
+        Connections(ConnectionsCommand),
+    }
+
+    fn parse(args: &[&str]) -> Result<TestCommand, clap::Error> {
+        use clap::Parser;
+        TestCli::try_parse_from(std::iter::once("weft").chain(args.iter().copied()))
+            .map(|c| c.command)
+    }
+
+    #[test]
+    fn command_lines_parse_and_conflicts_are_refused() {
+        use clap::CommandFactory;
+        TestCli::command().debug_assert();
+        let set = parse(&[
+            "apps",
+            "set",
+            "confluence",
+            "--sandbox",
+            "--add-scope",
+            "read:page:confluence",
+        ])
+        .unwrap();
+        assert!(
+            matches!(set, TestCommand::Apps(AppsCommand::Set(ref a)) if a.sandbox && a.add_scopes.len() == 1)
+        );
+        assert!(parse(&["apps", "set", "confluence", "--sandbox", "--client-id", "x"]).is_err());
+        let connect = parse(&[
+            "connect",
+            "confluence",
+            "--connection",
+            "acme",
+            "--site",
+            "https://acme.atlassian.net",
+        ])
+        .unwrap();
+        assert!(
+            matches!(connect, TestCommand::Connect(ref a) if a.connection == "acme" && a.timeout == 600)
+        );
+        assert!(
+            parse(&["connect", "confluence"]).is_err(),
+            "--connection is required"
+        );
+        assert!(matches!(
+            parse(&["connections", "refresh", "--all"]).unwrap(),
+            TestCommand::Connections(ConnectionsCommand::Refresh {
+                all: true,
+                name: None
+            })
+        ));
+        assert!(
+            parse(&["connections", "refresh"]).is_err(),
+            "a name or --all"
+        );
+        assert!(parse(&["scopes"]).is_err(), "at least one file");
+    }
+
     fn text(out: Vec<u8>) -> String {
         String::from_utf8(out).unwrap()
     }
@@ -505,7 +677,10 @@ mod tests {
         let mut out = Vec::new();
         apps_show(dir.path(), "confluence", &mut out).unwrap();
         let shown = text(out);
-        assert!(shown.contains("callback URL: http://127.0.0.1:8976/callback"), "{shown}");
+        assert!(
+            shown.contains("callback URL: http://127.0.0.1:8976/callback"),
+            "{shown}"
+        );
         assert!(shown.contains("credentials: none yet"), "{shown}");
         assert!(shown.contains("offline_access (mandatory"), "{shown}");
         assert!(apps_show(dir.path(), "jira", &mut Vec::new()).is_err());
@@ -523,25 +698,37 @@ mod tests {
         apps_set(dir.path(), &args, &mut out).unwrap();
         let shown = text(out);
         assert!(shown.contains("own app, client id my-client"), "{shown}");
-        assert!(shown.contains("environment variable MY_APP_SECRET"), "{shown}");
+        assert!(
+            shown.contains("environment variable MY_APP_SECRET"),
+            "{shown}"
+        );
         assert!(shown.contains("read:page:confluence (granular)"), "{shown}");
-        assert!(shown.contains("read:beta-thing:confluence (custom)"), "{shown}");
+        assert!(
+            shown.contains("read:beta-thing:confluence (custom)"),
+            "{shown}"
+        );
 
         let mut remove = set_args("confluence");
         remove.remove_scopes = vec!["offline_access".into()];
-        let err = apps_set(dir.path(), &remove, &mut Vec::new()).unwrap_err().to_string();
+        let err = apps_set(dir.path(), &remove, &mut Vec::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cannot be removed"), "{err}");
 
         let mut unknown = set_args("confluence");
         unknown.add_scopes = vec!["read:pagez:confluence".into()];
-        let err = apps_set(dir.path(), &unknown, &mut Vec::new()).unwrap_err().to_string();
+        let err = apps_set(dir.path(), &unknown, &mut Vec::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("did you mean `read:page:confluence`"), "{err}");
 
         let mut half = set_args("confluence");
         half.client_id = Some("other".into());
         apps_set(dir.path(), &half, &mut Vec::new()).unwrap();
         let config = AppConfig::load(dir.path(), "confluence").unwrap();
-        assert!(matches!(config.credentials, Credentials::Own { ref client_id, .. } if client_id == "other"));
+        assert!(
+            matches!(config.credentials, Credentials::Own { ref client_id, .. } if client_id == "other")
+        );
     }
 
     #[test]
@@ -552,7 +739,10 @@ mod tests {
         apps_set(dir.path(), &args, &mut Vec::new()).unwrap();
         let app = resolved_app(dir.path()).unwrap();
         assert_eq!(app.client_id, weft_sandbox::BUILTIN_CLIENT_ID);
-        assert_eq!(app.endpoints.token_url().as_str(), "http://127.0.0.1:8977/oauth/token");
+        assert_eq!(
+            app.endpoints.token_url().as_str(),
+            "http://127.0.0.1:8977/oauth/token"
+        );
     }
 
     #[test]
@@ -563,12 +753,36 @@ mod tests {
         args.sandbox = true;
         apps_set(dir.path(), &args, &mut Vec::new()).unwrap();
         let mut out = Vec::new();
-        scopes(dir.path(), &["a.yaml".into(), "b.yaml".into()], &Fixed, &mut out).unwrap();
+        scopes(
+            dir.path(),
+            &["a.yaml".into(), "b.yaml".into()],
+            &Fixed,
+            &mut out,
+        )
+        .unwrap();
         let shown = text(out);
-        assert!(shown.contains("read:page:confluence  [configured]  used by confluence.page.get"), "{shown}");
-        assert!(shown.contains("write:page:confluence  [MISSING]"), "{shown}");
-        assert!(shown.contains("weft apps set confluence --add-scope write:page:confluence"), "{shown}");
-        let err = scopes(dir.path(), &["missing.yaml".into()], &Fixed, &mut Vec::new()).unwrap_err();
-        assert!(err.to_string().contains("missing.yaml: no such file"), "{err}");
+        assert!(
+            shown.contains("read:page:confluence  [configured]  used by confluence.page.get"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("write:page:confluence  [MISSING]"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("weft apps set confluence --add-scope write:page:confluence"),
+            "{shown}"
+        );
+        let err = scopes(
+            dir.path(),
+            &["missing.yaml".into()],
+            &Fixed,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("missing.yaml: no such file"),
+            "{err}"
+        );
     }
 }

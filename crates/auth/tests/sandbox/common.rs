@@ -8,8 +8,8 @@ use url::Url;
 use weft_auth::app_config::{AppConfig, Credentials, SecretSource};
 use weft_auth::connect::{CallbackServer, ConnectFlow, SiteChooser};
 use weft_auth::{
-    Clock, Connection, ConnectionStore, Keyring, ManualClock, OAuthClient, ResolvedApp, SledConnectionStore,
-    TokenManager, TokenOptions,
+    Connection, ConnectionStore, Keyring, ManualClock, OAuthClient, ResolvedApp,
+    SledConnectionStore, TokenManager, TokenOptions,
 };
 use weft_sandbox::{Sandbox, SandboxApp, SandboxConfig, Seed};
 
@@ -19,7 +19,8 @@ pub const APP_SCOPES: &[&str] = &["read:me", "read:confluence-user", "read:page:
 
 pub struct World {
     pub sandbox: Sandbox,
-    pub dir: tempfile::TempDir,
+    /// Keeps the data directory alive as long as the world.
+    pub _dir: tempfile::TempDir,
     pub clock: Arc<ManualClock>,
     pub store: Arc<SledConnectionStore>,
     pub app: ResolvedApp,
@@ -36,11 +37,20 @@ impl World {
 
     /// `secret` is what weft sends; the sandbox app always has [`CLIENT_SECRET`].
     pub async fn start_with(seed: Seed, secret: &str) -> World {
-        let sandbox = Sandbox::start(SandboxConfig { auto_approve: true, seed, ..Default::default() })
+        let sandbox = Sandbox::start(SandboxConfig {
+            auto_approve: true,
+            seed,
+            ..Default::default()
+        })
+        .await
+        .expect("sandbox starts");
+        let listener = TcpListener::bind("127.0.0.1:0")
             .await
-            .expect("sandbox starts");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind callback");
-        let callback_url = format!("http://127.0.0.1:{}/callback", listener.local_addr().unwrap().port());
+            .expect("bind callback");
+        let callback_url = format!(
+            "http://127.0.0.1:{}/callback",
+            listener.local_addr().unwrap().port()
+        );
         sandbox
             .admin()
             .register_app(SandboxApp {
@@ -69,13 +79,32 @@ impl World {
 
         let clock = Arc::new(ManualClock::new(sandbox.admin().now()));
         let store = Arc::new(
-            SledConnectionStore::open(&dir.path().join("data"), Keyring::from_key_bytes([7; 32], &[])).unwrap(),
+            SledConnectionStore::open(
+                &dir.path().join("data"),
+                Keyring::from_key_bytes([7; 32], &[]),
+            )
+            .unwrap(),
         );
         let http = reqwest::Client::new();
-        let flow = Arc::new(ConnectFlow::new(app.clone(), store.clone(), clock.clone(), http.clone()));
+        let flow = Arc::new(ConnectFlow::new(
+            app.clone(),
+            store.clone(),
+            clock.clone(),
+            http.clone(),
+        ));
         let callback = CallbackServer::start(listener, flow.clone()).unwrap();
         let manager = Arc::new(Self::manager_for(&app, &store, &clock, &http));
-        World { sandbox, dir, clock, store, app, flow, callback: Some(callback), manager, http }
+        World {
+            sandbox,
+            _dir: dir,
+            clock,
+            store,
+            app,
+            flow,
+            callback: Some(callback),
+            manager,
+            http,
+        }
     }
 
     pub fn manager_for(
@@ -99,19 +128,34 @@ impl World {
 
     /// Plays the user's browser: opens the authorize URL and follows the redirect to the callback.
     pub async fn browse(&self, authorize_url: &Url) -> (u16, String) {
-        let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
         let answer = browser.get(authorize_url.clone()).send().await.unwrap();
-        assert_eq!(answer.status().as_u16(), 302, "sandbox consent: {}", answer.text().await.unwrap_or_default());
+        assert_eq!(
+            answer.status().as_u16(),
+            302,
+            "sandbox consent: {}",
+            answer.text().await.unwrap_or_default()
+        );
         let location = answer.headers()["location"].to_str().unwrap().to_string();
         let page = browser.get(&location).send().await.unwrap();
         (page.status().as_u16(), location)
     }
 
-    pub async fn connect(&self, name: &str, site: Option<&str>, chooser: &dyn SiteChooser) -> weft_auth::Result<Connection> {
+    pub async fn connect(
+        &self,
+        name: &str,
+        site: Option<&str>,
+        chooser: &dyn SiteChooser,
+    ) -> weft_auth::Result<Connection> {
         let pending = self.flow.begin(name, site)?;
         let authorize_url = pending.authorize_url.clone();
         let (status, _) = self.browse(&authorize_url).await;
-        let grant = pending.wait(Duration::from_secs(10), &self.app.callback_url).await;
+        let grant = pending
+            .wait(Duration::from_secs(10), &self.app.callback_url)
+            .await;
         if grant.is_ok() {
             assert_eq!(status, 200);
         }
@@ -125,7 +169,12 @@ impl World {
     }
 
     pub fn token_requests(&self) -> Vec<weft_sandbox::LoggedRequest> {
-        self.sandbox.admin().requests().into_iter().filter(|r| r.path == "/oauth/token").collect()
+        self.sandbox
+            .admin()
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == "/oauth/token")
+            .collect()
     }
 
     pub fn stored(&self, name: &str) -> Connection {
@@ -154,6 +203,8 @@ pub async fn raw_refresh(world: &World, refresh_token: &str) -> (u16, serde_json
         .send()
         .await
         .unwrap();
-    (answer.status().as_u16(), answer.json().await.unwrap_or_default())
+    (
+        answer.status().as_u16(),
+        answer.json().await.unwrap_or_default(),
+    )
 }
-

@@ -19,26 +19,40 @@ async fn the_whole_connect_flow_stores_a_healthy_connection() {
     assert_eq!(params["response_type"], "code");
     assert_eq!(params["prompt"], "consent");
     assert_eq!(params["redirect_uri"], world.app.callback_url.as_str());
-    assert_eq!(params["scope"], "offline_access read:confluence-user read:me read:page:confluence");
+    assert_eq!(
+        params["scope"],
+        "offline_access read:confluence-user read:me read:page:confluence"
+    );
     assert!(params["state"].len() >= 43);
 
     let (status, callback) = world.browse(&url).await;
     assert_eq!(status, 200);
-    let grant = pending.wait(Duration::from_secs(10), &world.app.callback_url).await.unwrap();
+    let grant = pending
+        .wait(Duration::from_secs(10), &world.app.callback_url)
+        .await
+        .unwrap();
     let connection = world.flow.complete(grant, &NoChoice).await.unwrap();
 
     let site = &world.sandbox.admin().sites()[0];
     assert_eq!(connection.cloud_id, site.cloudid);
     assert_eq!(connection.site_url, site.url);
-    assert_eq!(connection.account.account_id, world.sandbox.admin().sandbox_account_id());
+    assert_eq!(
+        connection.account.account_id,
+        world.sandbox.admin().sandbox_account_id()
+    );
     assert!(!connection.account.name.is_empty());
-    assert!(connection.granted_scopes.contains(&"read:page:confluence".to_string()));
+    assert!(connection
+        .granted_scopes
+        .contains(&"read:page:confluence".to_string()));
     assert_eq!(connection.status, ConnectionStatus::Healthy);
     assert_eq!(world.stored("acme"), connection);
 
     // The code exchange sent JSON with the credentials in the body (no Basic auth).
     let exchange = &world.token_requests()[0];
-    assert!(exchange.header("content-type").unwrap().starts_with("application/json"));
+    assert!(exchange
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
     assert!(exchange.header("authorization").is_none());
 
     // Replaying the callback is refused, and so is a forged state.
@@ -48,12 +62,18 @@ async fn the_whole_connect_flow_stores_a_healthy_connection() {
     assert!(replay.text().await.unwrap().contains("already used"));
     let mut forged = Url::parse(&callback).unwrap();
     forged.set_query(Some("code=x&state=forged"));
-    assert_eq!(browser.get(forged).send().await.unwrap().status().as_u16(), 400);
+    assert_eq!(
+        browser.get(forged).send().await.unwrap().status().as_u16(),
+        400
+    );
 
     // `weft connections test`: a real API call with the stored token.
     let api = AtlassianApi::new(world.http.clone(), world.app.endpoints.clone());
     let token = world.manager.access_token("acme").await.unwrap();
-    let user = api.current_user(&token, &connection.cloud_id).await.unwrap();
+    let user = api
+        .current_user(&token, &connection.cloud_id)
+        .await
+        .unwrap();
     assert_eq!(user.account_id, connection.account.account_id);
     world.shutdown().await;
 }
@@ -62,13 +82,28 @@ async fn the_whole_connect_flow_stores_a_healthy_connection() {
 async fn a_denied_consent_reaches_the_waiting_command() {
     let world = World::start(Seed::Empty).await;
     let pending = world.flow.begin("acme", None).unwrap();
-    let state = pending.authorize_url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let state = pending
+        .authorize_url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
     let mut callback = world.app.callback_url.clone();
-    callback.query_pairs_mut().append_pair("error", "access_denied").append_pair("state", &state);
+    callback
+        .query_pairs_mut()
+        .append_pair("error", "access_denied")
+        .append_pair("state", &state);
     let page = reqwest::get(callback).await.unwrap();
     assert_eq!(page.status().as_u16(), 400);
-    let err = pending.wait(Duration::from_secs(5), &world.app.callback_url).await.unwrap_err();
-    assert!(matches!(err, AuthError::AuthorizationDenied { ref error, .. } if error == "access_denied"), "{err}");
+    let err = pending
+        .wait(Duration::from_secs(5), &world.app.callback_url)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AuthError::AuthorizationDenied { ref error, .. } if error == "access_denied"),
+        "{err}"
+    );
     assert!(world.store.get("acme").unwrap().is_none());
     world.shutdown().await;
 }
@@ -90,16 +125,25 @@ async fn several_sites_need_a_choice_or_a_matching_site_flag() {
     let err = world.connect("acme", None, &NoChoice).await.unwrap_err();
     assert!(matches!(err, AuthError::SiteChoiceRequired { .. }), "{err}");
     assert!(err.to_string().contains("--site"), "{err}");
-    assert!(world.store.get("acme").unwrap().is_none(), "nothing stored without a choice");
+    assert!(
+        world.store.get("acme").unwrap().is_none(),
+        "nothing stored without a choice"
+    );
 
     let wanted = &sites[1];
-    let connection = world.connect("acme", Some(&wanted.url), &NoChoice).await.unwrap();
+    let connection = world
+        .connect("acme", Some(&wanted.url), &NoChoice)
+        .await
+        .unwrap();
     assert_eq!(connection.cloud_id, wanted.cloudid);
 
     let chosen = world.connect("beta", None, &PickSecond).await.unwrap();
     assert_ne!(chosen.cloud_id, "");
 
-    let err = world.connect("gamma", Some("https://nowhere.atlassian.net"), &NoChoice).await.unwrap_err();
+    let err = world
+        .connect("gamma", Some("https://nowhere.atlassian.net"), &NoChoice)
+        .await
+        .unwrap_err();
     assert!(matches!(err, AuthError::SiteNotGranted { .. }), "{err}");
     world.shutdown().await;
 }

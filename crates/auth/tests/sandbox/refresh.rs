@@ -16,9 +16,17 @@ async fn a_thousand_concurrent_callers_cause_exactly_one_refresh() {
         let manager = world.manager.clone();
         tokio::spawn(async move { manager.access_token("acme").await })
     });
-    let tokens: Vec<_> = futures::future::join_all(calls).await.into_iter().map(|t| t.unwrap().unwrap()).collect();
+    let tokens: Vec<_> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|t| t.unwrap().unwrap())
+        .collect();
 
-    assert_eq!(world.token_requests().len(), 1, "exactly one refresh request reached the token endpoint");
+    assert_eq!(
+        world.token_requests().len(),
+        1,
+        "exactly one refresh request reached the token endpoint"
+    );
     let distinct: HashSet<_> = tokens.iter().map(|t| t.expose().to_string()).collect();
     assert_eq!(distinct.len(), 1, "every caller got the same new token");
     assert_eq!(world.stored("acme").tokens.access_token, tokens[0]);
@@ -38,8 +46,16 @@ async fn two_connections_refresh_independently() {
         let name = if i % 2 == 0 { "acme" } else { "globex" };
         tokio::spawn(async move { (name, manager.access_token(name).await.unwrap()) })
     });
-    let results: Vec<_> = futures::future::join_all(calls).await.into_iter().map(|r| r.unwrap()).collect();
-    assert_eq!(world.token_requests().len(), 2, "one refresh per connection");
+    let results: Vec<_> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(
+        world.token_requests().len(),
+        2,
+        "one refresh per connection"
+    );
     let acme = world.stored("acme");
     let globex = world.stored("globex");
     assert_ne!(acme.tokens.refresh_token, globex.tokens.refresh_token);
@@ -55,7 +71,10 @@ async fn two_connections_refresh_independently() {
     world.advance(chrono::Duration::minutes(58));
     assert!(world.manager.access_token("globex").await.is_err());
     assert!(world.manager.access_token("acme").await.is_ok());
-    assert_eq!(world.stored("acme").status, weft_auth::ConnectionStatus::Healthy);
+    assert_eq!(
+        world.stored("acme").status,
+        weft_auth::ConnectionStatus::Healthy
+    );
     world.shutdown().await;
 }
 
