@@ -101,6 +101,12 @@ impl ConnectFlow {
         }
     }
 
+    /// Replaces the token endpoint (a stub in tests; the real one otherwise).
+    pub fn with_token_endpoint(mut self, endpoint: Arc<dyn TokenEndpoint>) -> Self {
+        self.endpoint = endpoint;
+        self
+    }
+
     pub fn app(&self) -> &ResolvedApp {
         &self.app
     }
@@ -262,5 +268,128 @@ fn leak_free_summary(error: &AuthError) -> &'static str {
         AuthError::NoRefreshToken => "Atlassian returned no refresh token; see the terminal",
         AuthError::CodeExchange(_) => "exchanging the authorization code failed; see the terminal",
         _ => "the connection could not be completed; see the terminal",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app_config::{AppConfig, Credentials, SecretSource};
+    use crate::clock::ManualClock;
+    use crate::crypto::Keyring;
+    use crate::secret::{AccessToken, RefreshToken};
+    use crate::store::SledConnectionStore;
+    use crate::tokens::TokenEndpointError;
+
+    /// Grants fewer scopes than asked, or no refresh token.
+    struct StingyEndpoint {
+        scopes: Vec<String>,
+        refresh_token: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl TokenEndpoint for StingyEndpoint {
+        async fn exchange_code(
+            &self,
+            _: &AuthorizationCode,
+            _: &str,
+        ) -> Result<TokenGrant, TokenEndpointError> {
+            Ok(TokenGrant {
+                access_token: AccessToken::new("at"),
+                refresh_token: self.refresh_token.then(|| RefreshToken::new("rt")),
+                expires_in: Duration::from_secs(3600),
+                scopes: Some(self.scopes.clone()),
+            })
+        }
+        async fn refresh(&self, _: &RefreshToken) -> Result<TokenGrant, TokenEndpointError> {
+            Err(TokenEndpointError::transport("unused"))
+        }
+    }
+
+    fn flow(dir: &std::path::Path, endpoint: StingyEndpoint) -> ConnectFlow {
+        let mut config = AppConfig::new("confluence").unwrap();
+        config.credentials = Credentials::Own {
+            client_id: "cid".into(),
+            client_secret: SecretSource::Env { var: "S".into() },
+        };
+        config.scopes.add("read:page:confluence").unwrap();
+        config
+            .scopes
+            .add_custom("read:unsupported:confluence")
+            .unwrap();
+        let app = config
+            .resolve(&|_| Some("secret".to_string()), None)
+            .unwrap();
+        let store = Arc::new(
+            SledConnectionStore::open(dir, Keyring::from_key_bytes([1; 32], &[])).unwrap(),
+        );
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        ConnectFlow::new(app, store, clock, reqwest::Client::new())
+            .with_token_endpoint(Arc::new(endpoint))
+    }
+
+    async fn callback_outcome(flow: &ConnectFlow) -> (Result<String>, Result<AuthorizedGrant>) {
+        let pending = flow.begin("acme", None).unwrap();
+        let state = pending
+            .authorize_url
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        let params = CallbackParams {
+            code: Some("code".into()),
+            state: Some(state),
+            ..Default::default()
+        };
+        let reply = flow.handle_callback(params).await;
+        let waited = pending
+            .wait(Duration::from_secs(1), &flow.app().callback_url)
+            .await;
+        (reply, waited)
+    }
+
+    #[tokio::test]
+    async fn missing_scopes_are_named_with_the_two_usual_causes() {
+        let dir = tempfile::tempdir().unwrap();
+        let granted = vec!["offline_access".to_string(), "read:me".to_string()];
+        let flow = flow(
+            dir.path(),
+            StingyEndpoint {
+                scopes: granted,
+                refresh_token: true,
+            },
+        );
+        let (reply, waited) = callback_outcome(&flow).await;
+        assert!(reply.is_err(), "the browser page reports the failure");
+        let err = waited.unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(&err, AuthError::MissingScopes { missing, .. }
+                if missing == &["read:page:confluence".to_string(), "read:unsupported:confluence".to_string()]),
+            "{message}"
+        );
+        assert!(
+            message.contains("not added to the app in the Atlassian developer console"),
+            "{message}"
+        );
+        assert!(
+            message.contains("custom scope Atlassian does not support"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_grant_without_refresh_token_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let flow = flow(
+            dir.path(),
+            StingyEndpoint {
+                scopes: vec![],
+                refresh_token: false,
+            },
+        );
+        let (_, waited) = callback_outcome(&flow).await;
+        assert!(matches!(waited, Err(AuthError::NoRefreshToken)));
     }
 }
