@@ -47,6 +47,7 @@ pub use state::auth::{SandboxApp, TokenPair};
 pub use state::model::{SiteInfo, User};
 pub use state::{BUILTIN_CLIENT_ID, DEFAULT_CALLBACK, SANDBOX_ACCOUNT_ID};
 
+use axum::serve::ListenerExt;
 use state::{persist, Inner, Shared};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -90,6 +91,12 @@ impl Sandbox {
             source,
         })?;
         *shared.base_url.lock() = format!("http://{addr}");
+        // Small JSON responses must not wait for delayed ACKs (Nagle).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::trace!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
         let app = server::router(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {

@@ -85,23 +85,34 @@ fn key_of(c: &Content, f: SortField) -> SortKey {
 }
 
 /// Lists content matching `keep`, sorted and paged as the request asks.
+/// `spaces` (when not empty) restricts the scan to those spaces through the space index.
 fn list_filtered(
     ctx: &Ctx,
     p: &Params,
+    spaces: &[u64],
     keep: impl Fn(&Content) -> bool,
 ) -> Result<Response, ApiError> {
     let req = PageReq::from_params(p, 25, 250)?;
     let (field, desc) = sort_of(p)?;
     let format = body_format(p, true)?;
     let data = ctx.site.data.read();
+    let in_spaces = (!spaces.is_empty()).then(|| data.content_in_spaces(spaces));
     let (page, next) = if field == SortField::Id {
-        // Fast path: the store is ordered by id, so stream from the cursor.
+        // Fast path: ids are ordered, so stream from the cursor.
         let after = req.cursor.as_ref().map(|c| c.id);
-        let iter: Box<dyn Iterator<Item = &Content>> = match (desc, after) {
-            (false, Some(a)) => Box::new(data.contents.range(a + 1..).map(|(_, c)| c)),
-            (false, None) => Box::new(data.contents.values()),
-            (true, Some(a)) => Box::new(data.contents.range(..a).rev().map(|(_, c)| c)),
-            (true, None) => Box::new(data.contents.values().rev()),
+        let iter: Box<dyn Iterator<Item = &Content>> = match (&in_spaces, desc, after) {
+            (Some(ids), false, a) => {
+                let start = a.map_or(0, |a| ids.partition_point(|&i| i <= a));
+                Box::new(ids[start..].iter().filter_map(|i| data.contents.get(i)))
+            }
+            (Some(ids), true, a) => {
+                let end = a.map_or(ids.len(), |a| ids.partition_point(|&i| i < a));
+                Box::new(ids[..end].iter().rev().filter_map(|i| data.contents.get(i)))
+            }
+            (None, false, Some(a)) => Box::new(data.contents.range(a + 1..).map(|(_, c)| c)),
+            (None, false, None) => Box::new(data.contents.values()),
+            (None, true, Some(a)) => Box::new(data.contents.range(..a).rev().map(|(_, c)| c)),
+            (None, true, None) => Box::new(data.contents.values().rev()),
         };
         let mut items: Vec<&Content> = iter.filter(|c| keep(c)).take(req.limit + 1).collect();
         let more = items.len() > req.limit;
@@ -116,9 +127,11 @@ fn list_filtered(
             .flatten();
         (items, next)
     } else {
-        let mut all: Vec<(SortKey, u64, &Content)> = data
-            .contents
-            .values()
+        let source: Box<dyn Iterator<Item = &Content>> = match &in_spaces {
+            Some(ids) => Box::new(ids.iter().filter_map(|i| data.contents.get(i))),
+            None => Box::new(data.contents.values()),
+        };
+        let mut all: Vec<(SortKey, u64, &Content)> = source
             .filter(|c| keep(c))
             .map(|c| (key_of(c, field), c.id, c))
             .collect();
@@ -138,7 +151,7 @@ async fn list(ctx: Ctx, p: Params, kind: ContentKind) -> Result<Response, ApiErr
     let ids = p.ids("id")?;
     let spaces = p.ids("space-id")?;
     let title = p.get("title").map(str::to_string);
-    list_filtered(&ctx, &p, |c| {
+    list_filtered(&ctx, &p, &spaces, |c| {
         c.kind == kind
             && st.contains(&c.status)
             && (ids.is_empty() || ids.contains(&c.id))
@@ -179,7 +192,7 @@ async fn in_space(
         }
     };
     let title = p.get("title").map(str::to_string);
-    list_filtered(&ctx, &p, |c| {
+    list_filtered(&ctx, &p, &[space], |c| {
         c.kind == kind
             && c.space_id == space
             && st.contains(&c.status)

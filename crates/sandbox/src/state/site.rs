@@ -7,7 +7,7 @@ use crate::errors::ApiError;
 use chrono::{DateTime, Utc};
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -86,6 +86,8 @@ struct Indexes {
     label_names: HashMap<(String, String), u64>,
     /// (space, title) -> current page, for Confluence's unique-title rule.
     titles: HashMap<(u64, String), u64>,
+    /// Space -> ids of its pages and blog posts, so space-filtered listings skip other spaces.
+    by_space: HashMap<u64, BTreeSet<u64>>,
 }
 
 /// Fields of a new page or blog post.
@@ -129,6 +131,7 @@ impl SiteData {
             idx.space_keys.insert(s.key.clone(), s.id);
         }
         for c in self.contents.values() {
+            idx.by_space.entry(c.space_id).or_default().insert(c.id);
             if let Some(p) = c.parent_id {
                 idx.children.entry(p).or_default().push(c.id);
             }
@@ -156,6 +159,19 @@ impl SiteData {
             .space_keys
             .get(key)
             .and_then(|id| self.spaces.get(id))
+    }
+
+    /// Ids of the pages and blog posts of the given spaces, ascending.
+    pub fn content_in_spaces(&self, spaces: &[u64]) -> Vec<u64> {
+        let mut ids: Vec<u64> = spaces
+            .iter()
+            .filter_map(|s| self.idx.by_space.get(s))
+            .flat_map(|set| set.iter().copied())
+            .collect();
+        if spaces.len() > 1 {
+            ids.sort_unstable();
+        }
+        ids
     }
 
     pub fn children_of(&self, id: u64) -> &[u64] {
@@ -289,6 +305,11 @@ impl SiteData {
         if let Some(p) = parent_id {
             self.idx.children.entry(p).or_default().push(id);
         }
+        self.idx
+            .by_space
+            .entry(content.space_id)
+            .or_default()
+            .insert(id);
         self.contents.insert(id, content);
         Ok(id)
     }
@@ -394,14 +415,16 @@ impl SiteData {
         let c = self.contents.get(&id).ok_or_else(ApiError::not_found)?;
         match (c.status, purge) {
             (Status::Trashed, true) => {
-                let (parent, kind) = (c.parent_id, c.kind);
+                let (parent, space) = (c.parent_id, c.space_id);
                 self.contents.remove(&id);
+                if let Some(set) = self.idx.by_space.get_mut(&space) {
+                    set.remove(&id);
+                }
                 if let Some(p) = parent {
                     if let Some(l) = self.idx.children.get_mut(&p) {
                         l.retain(|&x| x != id);
                     }
                 }
-                let _ = kind;
                 self.comments.retain(|_, cm| cm.container_id != id);
                 self.attachments.retain(|_, a| a.container_id != id);
                 self.properties.retain(|_, p| p.content_id != id);
