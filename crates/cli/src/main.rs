@@ -1,5 +1,6 @@
 //! `weft`: validate, run and inspect workflows; start the sandbox; connect customers.
 
+mod auth_commands;
 mod commands;
 mod console;
 mod data_dir;
@@ -38,6 +39,16 @@ enum Command {
     Schema,
     /// Start the local Confluence Cloud + Atlassian OAuth sandbox.
     Sandbox(commands::sandbox::Args),
+    /// Show or change the OAuth app (callback URL, credentials, scopes).
+    #[command(subcommand)]
+    Apps(auth_commands::AppsCommand),
+    /// The OAuth scopes the given workflows need, and what the app is missing.
+    Scopes(auth_commands::ScopesArgs),
+    /// Connect a customer's Confluence site (OAuth consent in the browser).
+    Connect(auth_commands::ConnectArgs),
+    /// List, show, test, refresh or delete connections.
+    #[command(subcommand)]
+    Connections(auth_commands::ConnectionsCommand),
 }
 
 fn init_tracing(verbose: u8) {
@@ -66,6 +77,16 @@ fn private_files() {
     }
 }
 
+async fn auth(command: auth_commands::AuthCommand, data_dir: std::path::PathBuf) -> ExitCode {
+    let engine = weft_engine::exec::Engine::new(std::sync::Arc::new(weft_engine::store::NoStore));
+    let scopes = commands::workflow_scopes::EngineScopes { engine: &engine };
+    let ctx = auth_commands::AuthContext {
+        data_dir,
+        workflows: &scopes,
+    };
+    auth_commands::run(command, &ctx).await
+}
+
 fn main() -> ExitCode {
     private_files();
     let cli = Cli::parse();
@@ -89,6 +110,12 @@ fn main() -> ExitCode {
             Command::Actions(cmd) => commands::actions::run(cmd),
             Command::Schema => commands::schema::run(),
             Command::Sandbox(args) => commands::sandbox::run(args).await,
+            Command::Apps(c) => auth(auth_commands::AuthCommand::Apps(c), data_dir).await,
+            Command::Scopes(c) => auth(auth_commands::AuthCommand::Scopes(c), data_dir).await,
+            Command::Connect(c) => auth(auth_commands::AuthCommand::Connect(c), data_dir).await,
+            Command::Connections(c) => {
+                auth(auth_commands::AuthCommand::Connections(c), data_dir).await
+            }
         }
     })
 }

@@ -118,27 +118,27 @@ pub fn render(source: &Source, diagnostic: &Diagnostic) -> String {
     };
     let _ = writeln!(out, "{label}: {}", diagnostic.message);
     let path = source.path.display();
+    // Gutter as wide as the line number, so the arrow, bars and help line up (as rustc does).
+    let gutter = " ".repeat(diagnostic.span.map_or(1, |s| s.line.to_string().len()));
     match diagnostic.span {
         Some(span) => {
-            let _ = writeln!(out, "  --> {path}:{}:{}", span.line, span.col);
+            let _ = writeln!(out, "{gutter}--> {path}:{}:{}", span.line, span.col);
             if let Some(text) = source.line(span.line) {
-                let gutter = span.line.to_string().len();
                 let shown: String = text.replace('\t', " ");
-                let pad = " ".repeat(gutter);
                 let caret_pad = " ".repeat(span.col.saturating_sub(1) as usize);
                 let available = shown.chars().count().saturating_sub(span.col as usize - 1);
                 let carets = "^".repeat((span.len as usize).clamp(1, available.max(1)));
-                let _ = writeln!(out, " {pad} |");
-                let _ = writeln!(out, " {} | {shown}", span.line);
-                let _ = writeln!(out, " {pad} | {caret_pad}{carets}");
+                let _ = writeln!(out, "{gutter} |");
+                let _ = writeln!(out, "{} | {shown}", span.line);
+                let _ = writeln!(out, "{gutter} | {caret_pad}{carets}");
             }
         }
         None => {
-            let _ = writeln!(out, "  --> {path}");
+            let _ = writeln!(out, "{gutter}--> {path}");
         }
     }
     if let Some(help) = &diagnostic.help {
-        let _ = writeln!(out, "   = help: {help}");
+        let _ = writeln!(out, "{gutter} = help: {help}");
     }
     out
 }
@@ -152,7 +152,8 @@ pub fn did_you_mean<'a>(
         .into_iter()
         .map(|c| (strsim::jaro_winkler(name, c), c))
         .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        // Ties go to the alphabetically first name, so output never depends on map order.
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
         .map(|(_, c)| c)
 }
 
@@ -164,7 +165,8 @@ pub fn suggestion<'a>(
     if let Some(near) = did_you_mean(name, candidates.clone()) {
         return Some(format!("did you mean `{near}`?"));
     }
-    let all: Vec<String> = candidates.into_iter().map(|c| format!("`{c}`")).collect();
+    let mut all: Vec<String> = candidates.into_iter().map(|c| format!("`{c}`")).collect();
+    all.sort();
     if all.is_empty() {
         None
     } else {

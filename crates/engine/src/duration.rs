@@ -19,6 +19,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if let Ok(secs) = text.parse::<u64>() {
         return Ok(Duration::from_secs(secs));
     }
+    if text.contains(char::is_whitespace) {
+        return Err(format!(
+            "`{text}` is not a duration: write it without spaces, like `30s`, `5m` or `1h30m`"
+        ));
+    }
     let mut total = Duration::ZERO;
     let mut rest = text;
     while !rest.is_empty() {
@@ -67,7 +72,7 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".into();
     }
     let ms = d.as_millis();
-    if ms % 1000 != 0 && ms < 60_000 {
+    if !ms.is_multiple_of(1000) && ms < 60_000 {
         return format!("{ms}ms");
     }
     let mut secs = d.as_secs();
@@ -141,6 +146,9 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
         assert!(parse_duration("5 minutes")
+            .unwrap_err()
+            .contains("without spaces"));
+        assert!(parse_duration("5min")
             .unwrap_err()
             .contains("not a duration unit"));
         assert!(parse_duration("m")

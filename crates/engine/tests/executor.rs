@@ -540,6 +540,66 @@ outputs:
 }
 
 #[tokio::test(start_paused = true)]
+async fn for_each_step_outputs_can_read_the_body_steps_of_their_item() {
+    let h = harness(vec![]);
+    let outcome = h
+        .run(
+            "
+name: loop
+steps:
+  - id: each
+    for_each: [2, 3]
+    steps:
+      - id: square
+        uses: core.set
+        with:
+          value: ${{ item * item }}
+    outputs:
+      n: ${{ item }}
+      square: ${{ steps.square.output.value }}
+outputs:
+  all: ${{ steps.each.output }}
+",
+        )
+        .await;
+    assert_succeeded(&outcome);
+    assert_eq!(
+        outcome.outputs["all"],
+        json!([{ "n": 2, "square": 4 }, { "n": 3, "square": 9 }])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dry_run_computes_core_set_outputs_so_later_steps_render() {
+    let h = harness(vec![]);
+    let outcome = h
+        .run_with(
+            "
+name: dry
+steps:
+  - id: a
+    uses: core.set
+    with: { x: 41 }
+  - id: b
+    uses: core.log
+    with:
+      message: ${{ steps.a.output.x + 1 }}
+",
+            RunRequest {
+                mode: Mode::DryRun {
+                    mocks: Default::default(),
+                },
+                ..RunRequest::default()
+            },
+        )
+        .await;
+    assert_succeeded(&outcome);
+    let report = outcome.dry_run.expect("a dry-run report");
+    assert_eq!(report.steps[0].output_from, "computed");
+    assert_eq!(report.steps[1].input, json!({ "message": 42 }));
+}
+
+#[tokio::test(start_paused = true)]
 async fn parallel_branches_run_at_the_same_time_and_return_each_branch_result() {
     let h = harness(vec![]);
     let t0 = Instant::now();
@@ -830,7 +890,7 @@ steps:
   - id: with_4xx
     uses: test.flaky
     with: { fail_times: 2, kind: http_404 }
-    retry: { max_attempts: 3, jitter: false, on: [http4xx] }
+    retry: { max_attempts: 3, jitter: false, on: [http_4xx] }
 outputs:
   first: ${{ steps.default_classes.status }}
   second: ${{ steps.with_4xx.attempts }}
@@ -1225,6 +1285,36 @@ steps:
     assert_eq!(outcome.status, RunStatus::Cancelled);
     assert_eq!(t0.elapsed(), secs(5.0));
     assert_eq!(flaky.count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn finally_still_runs_after_a_cancellation() {
+    let h = harness(vec![]);
+    let request = RunRequest::default();
+    let cancel = request.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(secs(1.0)).await;
+        cancel.cancel();
+    });
+    let outcome = h
+        .run_with(
+            "
+name: long
+steps:
+  - id: wait
+    uses: core.sleep
+    with: { duration: 1h }
+finally:
+  - id: cleanup
+    uses: core.set
+    with: { done: true }
+",
+            request,
+        )
+        .await;
+    assert_eq!(outcome.status, RunStatus::Cancelled);
+    assert_eq!(outcome.error.as_deref(), Some("the run was cancelled"));
+    assert_eq!(h.store.attempts_of("cleanup").len(), 1, "finally ran once");
 }
 
 // --- Values ------------------------------------------------------------------------------------
@@ -1632,7 +1722,7 @@ steps:
         [
             ("create", "mock", true),
             ("again", "example", true),
-            ("wait", "example", false)
+            ("wait", "computed", false)
         ]
     );
     // The mocked output flows into the next step's inputs; the example is the action's own.

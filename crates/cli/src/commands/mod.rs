@@ -4,6 +4,7 @@ pub mod runs;
 pub mod sandbox;
 pub mod schema;
 pub mod validate;
+pub mod workflow_scopes;
 
 use std::path::Path;
 use std::sync::Arc;

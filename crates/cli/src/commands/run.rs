@@ -200,21 +200,7 @@ pub async fn run(args: Args, data_dir: &Path) -> ExitCode {
 }
 
 fn has_step(workflow: &CompiledWorkflow, id: &str) -> bool {
-    fn in_block(block: &Block, id: &str) -> bool {
-        block.steps.iter().any(|s| {
-            &*s.id == id
-                || match &s.kind {
-                    StepKind::ForEach { body, .. } => in_block(body, id),
-                    StepKind::Parallel { branches } => {
-                        branches.iter().any(|(_, b)| in_block(b, id))
-                    }
-                    StepKind::Action { .. } => false,
-                }
-        })
-    }
-    [&workflow.steps, &workflow.on_failure, &workflow.finally]
-        .into_iter()
-        .any(|b| in_block(b, id))
+    workflow.all_steps().iter().any(|s| &*s.id == id)
 }
 
 /// The execution order: groups of steps that may run together, nested bodies indented.

@@ -60,6 +60,10 @@ impl Action for Log {
             summary: format!("log: {}", message_text(&input["message"])),
         }
     }
+
+    fn dry_run_output(&self, input: &Value) -> Option<Value> {
+        Some(json!({ "message": message_text(&input["message"]) }))
+    }
 }
 
 pub struct Set;
@@ -93,6 +97,10 @@ impl Action for Set {
         DryRunEffect::Local {
             summary: format!("set {}", keys.join(", ")),
         }
+    }
+
+    fn dry_run_output(&self, input: &Value) -> Option<Value> {
+        Some(input.clone())
     }
 }
 
@@ -178,5 +186,10 @@ impl Action for Sleep {
         DryRunEffect::Local {
             summary: format!("sleep {}", message_text(&input["duration"])),
         }
+    }
+
+    fn dry_run_output(&self, input: &Value) -> Option<Value> {
+        let duration = duration_input(&input["duration"]).ok()?;
+        Some(json!({ "slept_ms": duration.as_millis() as u64 }))
     }
 }

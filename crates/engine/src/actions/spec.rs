@@ -43,7 +43,9 @@ impl FieldType {
             FieldType::Array => value.is_array(),
             FieldType::Duration => match value {
                 Value::String(s) => crate::duration::parse_duration(s).is_ok(),
-                Value::Number(n) => n.as_f64().is_some_and(|f| f >= 0.0),
+                Value::Number(n) => n
+                    .as_f64()
+                    .is_some_and(|f| std::time::Duration::try_from_secs_f64(f).is_ok()),
                 _ => false,
             },
             FieldType::OneOf(values) => value.as_str().is_some_and(|s| values.contains(&s)),

@@ -2,7 +2,7 @@
 //! the records that say so.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,6 +21,18 @@ use super::{Engine, Mode, RunRequest};
 use crate::actions::{ActionError, DryRunEffect, ErrorKind};
 use crate::store::{RunRecord, RunStatus};
 use crate::workflow::{self, CompiledWorkflow, StepRefs, ValueTemplate};
+
+/// Run ids are ULIDs that increase strictly within the process, so runs started in the same
+/// millisecond still list in the order they started.
+fn new_run_id() -> String {
+    static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
+    let mut generator = GENERATOR.lock();
+    match generator.generate() {
+        Ok(id) => id.to_string(),
+        // The random part overflowed within one millisecond: a fresh id is still unique.
+        Err(_) => ulid::Ulid::new().to_string(),
+    }
+}
 
 /// Nested `workflow.call`s beyond this depth are refused (runaway recursion).
 const MAX_CALL_DEPTH: usize = 16;
@@ -68,6 +80,8 @@ pub(crate) struct RunState {
     pub cancel: CancellationToken,
     pub call_stack: Vec<PathBuf>,
     pub dry_steps: Mutex<Vec<DryRunStep>>,
+    /// Set while `finally` runs, which a cancellation does not stop.
+    pub finalizing: AtomicBool,
 }
 
 impl Engine {
@@ -88,7 +102,7 @@ impl Engine {
         mut call_stack: Vec<PathBuf>,
     ) -> RunOutcome {
         let started = Instant::now();
-        let run_id = ulid::Ulid::new().to_string();
+        let run_id = new_run_id();
         let dry = matches!(request.mode, Mode::DryRun { .. });
         call_stack.push(workflow.path.clone());
         self.observer.on_event(&RunEvent::RunStarted {
@@ -138,6 +152,7 @@ impl Engine {
                     cancel: request.cancel.clone(),
                     call_stack,
                     dry_steps: Mutex::new(Vec::new()),
+                    finalizing: AtomicBool::new(false),
                 };
                 let (status, error, outputs) = state.execute().await;
                 let report = dry.then(|| DryRunReport {
@@ -294,6 +309,7 @@ impl RunState {
                 ));
             }
         }
+        self.finalizing.store(true, Ordering::Relaxed);
         if !self.workflow.finally.is_empty() {
             let frame = root.child(None, Some(error_value.unwrap_or(Value::Null)));
             if let Err(f) = self.run_block(&self.workflow.finally, frame).await {

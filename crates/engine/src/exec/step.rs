@@ -48,6 +48,9 @@ impl Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.cancelled {
+            return f.write_str("the run was cancelled");
+        }
         write!(f, "step `{}` failed: {}", self.step, self.message)
     }
 }
@@ -97,7 +100,8 @@ impl RunState {
     }
 
     async fn run_step(&self, step: &CompiledStep, frame: Arc<Frame>) -> Result<(), Failure> {
-        if self.cancel.is_cancelled() {
+        // `finally` steps still run after a cancellation; nothing else starts.
+        if self.cancel.is_cancelled() && !self.finalizing.load(Ordering::Relaxed) {
             return Err(Failure::cancelled());
         }
         if let Some(condition) = &step.condition {

@@ -16,22 +16,7 @@ pub struct SledRunStore {
 impl SledRunStore {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let path = dir.display().to_string();
-        let db = sled::Config::new()
-            .path(dir)
-            .flush_every_ms(Some(200))
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("lock") =>
-                {
-                    StoreError::Locked { path: path.clone() }
-                }
-                other => StoreError::Open {
-                    path: path.clone(),
-                    reason: other.to_string(),
-                },
-            })?;
+        let db = open_db(dir, &path)?;
         restrict_permissions(dir);
         let runs = db.open_tree("runs").map_err(storage)?;
         let attempts = db.open_tree("attempts").map_err(storage)?;
@@ -55,6 +40,40 @@ fn restrict_permissions(dir: &Path) {
 
 #[cfg(not(unix))]
 fn restrict_permissions(_: &Path) {}
+
+/// Opens the database, waiting briefly for a lock still held by a store of this process that
+/// was just dropped (sled's flusher thread lets go within its flush interval).
+fn open_db(dir: &Path, path: &str) -> Result<sled::Db, StoreError> {
+    let mut tries = 0;
+    loop {
+        match sled::Config::new()
+            .path(dir)
+            .flush_every_ms(Some(200))
+            .open()
+        {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(io)) if is_lock_error(&io) => {
+                tries += 1;
+                if tries >= 20 {
+                    return Err(StoreError::Locked {
+                        path: path.to_string(),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(other) => {
+                return Err(StoreError::Open {
+                    path: path.to_string(),
+                    reason: other.to_string(),
+                })
+            }
+        }
+    }
+}
+
+fn is_lock_error(error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::WouldBlock || error.to_string().contains("lock")
+}
 
 fn storage(e: sled::Error) -> StoreError {
     StoreError::Storage(e.to_string())

@@ -45,6 +45,10 @@ impl CronSchedule {
                     ))
                 }
             };
+            check_field(seconds, "second", 0, 59)?;
+            for (field, (name, min, max)) in rest[..4].iter().zip(FIELDS) {
+                check_field(field, name, min, max)?;
+            }
             let weekday = standard_weekdays(rest[4])?;
             format!(
                 "{seconds} {} {} {} {} {weekday}",
@@ -53,7 +57,17 @@ impl CronSchedule {
         };
         ::cron::Schedule::from_str(&expression)
             .map(|schedule| CronSchedule { schedule })
-            .map_err(|e| format!("invalid cron schedule `{text}`: {e}"))
+            .map_err(|e| {
+                // The crate's message echoes its own 6-field form; its last line is the reason.
+                let message = e.to_string();
+                let reason = message
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                format!("invalid cron schedule `{text}`: {reason}")
+            })
     }
 
     /// The next `count` fires strictly after `after`, following the DST rule.
@@ -109,6 +123,39 @@ impl TruncateSeconds for NaiveDateTime {
             .and_then(|t| t.with_nanosecond(0))
             .unwrap_or(self)
     }
+}
+
+/// Minute, hour, day of month and month, with their ranges.
+const FIELDS: [(&str, u32, u32); 4] = [
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+];
+
+/// Range checks with a plain message (`hour 25 is out of range (0-23)`).
+fn check_field(field: &str, name: &str, min: u32, max: u32) -> Result<(), String> {
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((range, step)) => (range, Some(step)),
+            None => (item, None),
+        };
+        if let Some(step) = step {
+            if !matches!(step.parse::<u32>(), Ok(n) if n >= 1) {
+                return Err(format!(
+                    "`{item}`: the step after `/` must be a whole number of at least 1"
+                ));
+            }
+        }
+        for bound in range.split('-').filter(|b| *b != "*" && !b.is_empty()) {
+            if let Ok(value) = bound.parse::<u32>() {
+                if value < min || value > max {
+                    return Err(format!("{name} {value} is out of range ({min}-{max})"));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Standard cron numbers weekdays 0-6 from Sunday (7 is Sunday too); the `cron` crate uses
@@ -229,8 +276,22 @@ mod tests {
         assert!(CronSchedule::parse("0 9 * * 8")
             .unwrap_err()
             .contains("out of range"));
-        assert!(CronSchedule::parse("61 * * * *")
+        assert_eq!(
+            CronSchedule::parse("61 * * * *").unwrap_err(),
+            "minute 61 is out of range (0-59)"
+        );
+        assert_eq!(
+            CronSchedule::parse("0 25 * * *").unwrap_err(),
+            "hour 25 is out of range (0-23)"
+        );
+        assert!(CronSchedule::parse("0 9 */0 * *")
             .unwrap_err()
-            .contains("invalid cron schedule"));
+            .contains("at least 1"));
+        let odd = CronSchedule::parse("0 9 * foo *").unwrap_err();
+        assert!(
+            odd.starts_with("invalid cron schedule `0 9 * foo *`: "),
+            "{odd}"
+        );
+        assert!(!odd.contains('\n'), "{odd}");
     }
 }

@@ -41,7 +41,7 @@ pub fn compile(
         secrets: Vec::new(),
         has_connection: workflow.connection.is_some(),
     };
-    checker.index_steps(&workflow.steps, None);
+    checker.index_steps(&workflow.steps.value, None);
     checker.index_steps(&workflow.on_failure, Some("on_failure"));
     checker.index_steps(&workflow.finally, Some("finally"));
 
@@ -56,7 +56,7 @@ pub fn compile(
     };
     let env = checker.named_values(&workflow.env, &top, Roots::default(), "env");
     let vars = checker.named_values(&workflow.vars, &top, Roots::default(), "vars");
-    let steps = checker.block(&workflow.steps, &top, Roots::default());
+    let steps = checker.block(&workflow.steps.value, &top, Roots::default());
 
     // After the steps, every top-level step may have run.
     let (all_index, all_mask) = index_of(&steps);
@@ -72,13 +72,13 @@ pub fn compile(
     };
     let on_failure = checker.block(&workflow.on_failure, &after, handler_roots);
     let finally = checker.block(&workflow.finally, &after, handler_roots);
-    if workflow.steps.is_empty() {
+    if workflow.steps.value.is_empty() {
         checker.error(
             Diagnostic::error(
                 "a workflow needs at least one step",
-                Some(workflow.name.span),
+                Some(workflow.steps.span),
             )
-            .with_help("add `steps:` with a list of steps"),
+            .with_help("add steps to the list, e.g. `- id: hello` with `uses: core.log`"),
         );
     }
 
@@ -238,7 +238,7 @@ impl<'a> Checker<'a> {
             if let Some(default) = &spec.default {
                 if !kind.accepts(&default.value) {
                     self.error(Diagnostic::error(
-                        format!("default of input `{name}` is not a {}", kind.name()),
+                        format!("default of input `{name}` is not {}", kind.with_article()),
                         Some(default.span),
                     ));
                 }
@@ -253,8 +253,8 @@ impl<'a> Checker<'a> {
                 if let Some(bad) = allowed.value.iter().find(|v| !kind.accepts(v)) {
                     self.error(Diagnostic::error(
                         format!(
-                            "`enum` of input `{name}` holds {bad}, which is not a {}",
-                            kind.name()
+                            "`enum` of input `{name}` holds {bad}, which is not {}",
+                            kind.with_article()
                         ),
                         Some(allowed.span),
                     ));
@@ -652,8 +652,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     Diagnostic::error(
                         format!(
-                            "`needs` forms a cycle: {} → {}",
-                            names.join(" → "),
+                            "`needs` forms a cycle: {}, which needs {}",
+                            names.join(", which needs "),
                             names[0]
                         ),
                         Some(span),
@@ -850,16 +850,29 @@ impl<'a> Checker<'a> {
                 },
             )),
         };
+        // A loop's `outputs` are computed per item, seeing `item`, `index` and the body's
+        // steps; other steps' see the action's result as `output`.
+        let (body_index, body_mask) = match &kind {
+            StepKind::ForEach { body, .. } => index_of(body),
+            _ => (HashMap::new(), BitSet::default()),
+        };
+        let is_loop = matches!(kind, StepKind::ForEach { .. });
+        let outputs_visibility = Visibility {
+            parent: Some(visibility),
+            index: &body_index,
+            mask: &body_mask,
+        };
         let outputs = step.outputs.as_ref().map(|node| {
             let output_roots = Roots {
-                output: true,
-                item: roots.item || step.for_each.is_some(),
+                output: !is_loop,
+                item: roots.item || is_loop,
                 ..roots
             };
             self.mapping(&node.0, "outputs")
                 .into_iter()
                 .map(|(key, value)| {
-                    let (template, value_refs) = self.value(value, visibility, output_roots, id);
+                    let (template, value_refs) =
+                        self.value(value, &outputs_visibility, output_roots, id);
                     merge_refs(&mut refs, value_refs);
                     (key, template)
                 })
@@ -1039,17 +1052,23 @@ impl<'a> Checker<'a> {
         let plan = RetryPlan {
             max_attempts: policy.max_attempts.value.max(1),
             backoff: policy.backoff,
-            initial_delay: policy.initial_delay.map_or(defaults.initial_delay, |d| d.0),
+            initial_delay: policy
+                .initial_delay
+                .as_ref()
+                .map_or(defaults.initial_delay, |d| d.value.0),
             max_delay: policy.max_delay.map_or(defaults.max_delay, |d| d.0),
             jitter: policy.jitter,
             deadline: policy.deadline.map(|d| d.0),
             on: policy.on.clone().unwrap_or(defaults.on),
         };
         if plan.initial_delay > plan.max_delay {
-            self.error(Diagnostic::error(
-                "`initial_delay` is longer than `max_delay`",
-                Some(retry.span),
-            ));
+            let span = policy.initial_delay.as_ref().map_or(retry.span, |d| d.span);
+            self.error(
+                Diagnostic::error("`initial_delay` is longer than `max_delay`", Some(span)).with_help(format!(
+                    "the first wait would be capped at {}; raise `max_delay` or lower `initial_delay`",
+                    crate::duration::format_duration(plan.max_delay)
+                )),
+            );
         }
         plan
     }
@@ -1111,9 +1130,8 @@ fn topological_order(deps: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
             return Err(path);
         };
         if let Some(pos) = path.iter().position(|&p| p == next) {
-            let mut cycle = path[pos..].to_vec();
-            cycle.reverse();
-            return Err(cycle);
+            // Each step of the cycle needs the next one, and the last needs the first.
+            return Err(path[pos..].to_vec());
         }
         path.push(next);
         current = next;

@@ -33,6 +33,32 @@ pub struct CompiledWorkflow {
     pub secrets: Vec<String>,
 }
 
+impl CompiledWorkflow {
+    /// Every step, nested ones (loop bodies, branches, handlers) included.
+    pub fn all_steps(&self) -> Vec<&CompiledStep> {
+        fn walk<'a>(block: &'a Block, out: &mut Vec<&'a CompiledStep>) {
+            for step in &block.steps {
+                out.push(step);
+                match &step.kind {
+                    StepKind::ForEach { body, .. } => walk(body, out),
+                    StepKind::Parallel { branches } => {
+                        branches.iter().for_each(|(_, b)| walk(b, out))
+                    }
+                    StepKind::Action { .. } => {}
+                }
+                if let ErrorPlan::Steps(handler) = &step.on_error {
+                    walk(handler, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for block in [&self.steps, &self.on_failure, &self.finally] {
+            walk(block, &mut out);
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct InputDecl {
     pub name: String,

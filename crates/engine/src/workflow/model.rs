@@ -36,7 +36,7 @@ pub struct Workflow {
     #[serde(default)]
     pub concurrency: Option<Spanned<RunConcurrency>>,
     /// The steps, run in file order unless `needs` says otherwise.
-    pub steps: Vec<Recover<Step>>,
+    pub steps: Spanned<Vec<Recover<Step>>>,
     /// Steps run when the workflow fails (with `error` describing the failure).
     #[serde(default)]
     pub on_failure: Vec<Recover<Step>>,
@@ -86,6 +86,16 @@ impl InputType {
             InputType::Boolean => "boolean",
             InputType::Object => "object",
             InputType::Array => "array",
+        }
+    }
+
+    /// "a string", "an integer", for messages.
+    pub fn with_article(self) -> String {
+        match self {
+            InputType::Integer | InputType::Object | InputType::Array => {
+                format!("an {}", self.name())
+            }
+            _ => format!("a {}", self.name()),
         }
     }
 
@@ -260,7 +270,7 @@ pub struct RetryPolicy {
     pub backoff: Backoff,
     /// Delay before the second attempt (default 1s).
     #[serde(default)]
-    pub initial_delay: Option<DurationSpec>,
+    pub initial_delay: Option<Spanned<DurationSpec>>,
     /// Cap on any one delay (default 60s).
     #[serde(default)]
     pub max_delay: Option<DurationSpec>,
@@ -295,8 +305,11 @@ pub enum RetryOn {
     Transient,
     Timeout,
     Network,
+    #[serde(rename = "http_429")]
     Http429,
+    #[serde(rename = "http_5xx")]
     Http5xx,
+    #[serde(rename = "http_4xx")]
     Http4xx,
     /// Any error, `core.fail` included.
     Any,

@@ -278,7 +278,7 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDe<'a> {
 
     fn deserialize_enum<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
@@ -308,7 +308,15 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDe<'a> {
                 .at(span));
             }
         }
-        .map_err(|e| e.at(span))
+        .map_err(|mut e| {
+            // Say what the value was for: "unknown value `int` for input type".
+            if e.diagnostic.message.starts_with("unknown value")
+                && !e.diagnostic.message.contains(" for ")
+            {
+                e.diagnostic.message = format!("{} for {}", e.diagnostic.message, noun(name));
+            }
+            e.at(span)
+        })
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {

@@ -69,7 +69,12 @@ pub fn load(bytes: &[u8], limits: LoadLimits) -> Result<Node, Vec<Diagnostic>> {
 
     let mut builder = TreeBuilder::new(limits);
     let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut builder, false) {
+    let parsed = parser.load(&mut builder, false);
+    // Our own limits stop the tree first; the parser's error then only repeats them.
+    if builder.stopped {
+        return Err(builder.errors);
+    }
+    if let Err(e) = parsed {
         let mark = e.marker();
         let line = mark.line() as u32;
         let span = Span::new(line, mark.col() as u32 + 1, 1);

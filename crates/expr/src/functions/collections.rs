@@ -110,6 +110,24 @@ pub(crate) fn slice(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError>
     }
 }
 
+/// The largest list `range` builds: enough for any loop, small enough to never exhaust memory.
+const MAX_RANGE: i64 = 1_000_000;
+
+pub(crate) fn range(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> {
+    let (start, end) = if args.len() == 2 {
+        (call.integer(&args, 0)?, call.integer(&args, 1)?)
+    } else {
+        (0, call.integer(&args, 0)?)
+    };
+    if end.saturating_sub(start) > MAX_RANGE {
+        return Err(call.invalid(
+            args.len() - 1,
+            format!("`range` builds at most {MAX_RANGE} numbers"),
+        ));
+    }
+    Ok(Value::Array((start..end).map(Value::from).collect()))
+}
+
 pub(crate) fn reverse(call: &Call<'_>, mut args: Args<'_>) -> Result<Value, EvalError> {
     match call.value(&args, 0)? {
         Value::String(s) => Ok(Value::String(s.chars().rev().collect())),

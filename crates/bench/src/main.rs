@@ -1,0 +1,209 @@
+//! `weft-bench`: measures the engine on this machine and prints per-operation figures next to
+//! the best published peer figures and the targets.
+//!
+//! Build everything in release first (the validation and start-up figures time the real
+//! `weft` binary next to this one):
+//!
+//! ```text
+//! cargo build --release --workspace --bins && ./target/release/weft-bench
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use weft_engine::exec::{Engine, RunRequest};
+use weft_engine::store::{NoStore, RunStatus, RunStore, SledRunStore};
+use weft_engine::workflow::{self, CompiledWorkflow};
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn load(engine: &Engine, dir: &Path, name: &str, text: &str) -> Arc<CompiledWorkflow> {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write workflow");
+    match workflow::load_file(&path, engine.catalog()) {
+        Ok(loaded) => loaded.workflow,
+        Err(problems) => panic!("benchmark workflow is invalid:\n{}", problems.render()),
+    }
+}
+
+fn sequential_workflow(steps: usize) -> String {
+    let mut text = String::from("name: sequential\nsteps:\n");
+    for i in 0..steps {
+        let value = if i == 0 {
+            "0".to_string()
+        } else {
+            format!("${{{{ steps.s{}.output.n + 1 }}}}", i - 1)
+        };
+        text.push_str(&format!(
+            "  - id: s{i}\n    uses: core.set\n    with:\n      n: {value}\n"
+        ));
+    }
+    text
+}
+
+async fn run(engine: &Engine, workflow: &Arc<CompiledWorkflow>) -> Duration {
+    let started = Instant::now();
+    let outcome = engine.run(workflow.clone(), RunRequest::default()).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    started.elapsed()
+}
+
+struct Row {
+    what: &'static str,
+    measured: String,
+    target: &'static str,
+    peer: &'static str,
+}
+
+async fn sequential_steps(dir: &Path) -> Row {
+    let store: Arc<dyn RunStore> =
+        Arc::new(SledRunStore::open(&dir.join("runs")).expect("open store"));
+    let engine = Engine::new(store);
+    let workflow = load(&engine, dir, "sequential.yaml", &sequential_workflow(1000));
+    run(&engine, &workflow).await; // warm-up
+    let samples: Vec<Duration> = {
+        let mut v = Vec::new();
+        for _ in 0..15 {
+            v.push(run(&engine, &workflow).await / 1000);
+        }
+        v
+    };
+    Row {
+        what: "sequential core.set step, run history on (median of 15 runs of 1,000 steps)",
+        measured: format!("{:.1} µs/step", median(samples).as_secs_f64() * 1e6),
+        target: "≤ 200 µs (issue), ≤ 12.6 µs (1/100 of n8n)",
+        peer: "n8n 1.26 ms; Windmill bench 30-150 ms",
+    }
+}
+
+fn vm_hwm_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn for_each_items() -> Row {
+    let engine = Engine::new(Arc::new(NoStore));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = "name: loop\nsteps:\n  - id: items\n    uses: core.set\n    with:\n      list: ${{ range(10000) }}\n  - id: each\n    for_each: ${{ steps.items.output.list }}\n    concurrency: 16\n    steps:\n      - id: body\n        uses: core.set\n        with:\n          v: ${{ item }}\n";
+    let workflow = load(&engine, dir.path(), "loop.yaml", text);
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        samples.push(run(&engine, &workflow).await);
+    }
+    let total = median(samples);
+    let peak = vm_hwm_kib()
+        .map(|k| format!(", peak RSS {:.0} MB", k as f64 / 1024.0))
+        .unwrap_or_default();
+    Row {
+        what: "for_each over 10,000 items, concurrency 16 (median of 5)",
+        measured: format!(
+            "{:.0} ms total, {:.1} µs/item{peak}",
+            total.as_secs_f64() * 1e3,
+            total.as_secs_f64() * 1e6 / 10_000.0
+        ),
+        target: "≤ 3 s and ≤ 200 MB (issue); ≤ 3.6 µs/item (1/100 of n8n)",
+        peer: "n8n 0.36 ms/item",
+    }
+}
+
+async fn http_calls() -> Row {
+    let app =
+        axum::Router::new().fallback(|| async { axum::Json(serde_json::json!({ "ok": true })) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let engine = Engine::new(Arc::new(NoStore));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut text = String::from("name: http\nsteps:\n");
+    for i in 0..200 {
+        text.push_str(&format!(
+            "  - id: c{i}\n    uses: http.request\n    with:\n      url: http://{addr}/item/{i}\n"
+        ));
+    }
+    let workflow = load(&engine, dir.path(), "http.yaml", &text);
+    run(&engine, &workflow).await;
+    let mut samples = Vec::new();
+    for _ in 0..10 {
+        samples.push(run(&engine, &workflow).await / 200);
+    }
+    server.abort();
+    Row {
+        what: "http.request GET to a local server, keep-alive (median of 10 runs of 200)",
+        measured: format!("{:.0} µs/call", median(samples).as_secs_f64() * 1e6),
+        target: "≤ 12.5 µs engine share (1/100 of Luigi)",
+        peer: "Luigi 1.25 ms/call",
+    }
+}
+
+fn weft_binary() -> Option<PathBuf> {
+    let path = std::env::current_exe().ok()?.with_file_name("weft");
+    path.exists().then_some(path)
+}
+
+fn time_process(binary: &Path, args: &[&str], times: usize) -> Duration {
+    let samples = (0..times)
+        .map(|_| {
+            let started = Instant::now();
+            let status = Command::new(binary).args(args).output().expect("run weft");
+            assert!(
+                status.status.success(),
+                "{}",
+                String::from_utf8_lossy(&status.stdout)
+            );
+            started.elapsed()
+        })
+        .collect();
+    median(samples)
+}
+
+fn validate_and_start(dir: &Path) -> Vec<Row> {
+    let Some(binary) = weft_binary() else {
+        eprintln!(
+            "(skipping validate and start-up: build the weft binary in the same profile first)"
+        );
+        return Vec::new();
+    };
+    let file = dir.join("validate-500.yaml");
+    std::fs::write(&file, sequential_workflow(500)).expect("write");
+    let file = file.to_string_lossy().into_owned();
+    let validate = time_process(&binary, &["validate", &file], 21);
+    let start = time_process(&binary, &["--version"], 21);
+    vec![
+        Row {
+            what: "`weft validate` of a 500-step workflow, whole process (median of 21)",
+            measured: format!("{:.1} ms", validate.as_secs_f64() * 1e3),
+            target: "≤ 100 ms (issue)",
+            peer: "-",
+        },
+        Row {
+            what: "start-up: `weft --version`, whole process (median of 21)",
+            measured: format!("{:.1} ms", start.as_secs_f64() * 1e3),
+            target: "≤ 1.6 ms (1/100 of Luigi)",
+            peer: "Luigi 0.16 s",
+        },
+    ]
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rows = vec![sequential_steps(dir.path()).await, http_calls().await];
+    rows.extend(validate_and_start(dir.path()));
+    // Last: its peak memory figure covers the whole process so far.
+    rows.push(for_each_items().await);
+    println!("| scenario | weft | target | best peer |\n|---|---|---|---|");
+    for row in rows {
+        println!(
+            "| {} | {} | {} | {} |",
+            row.what, row.measured, row.target, row.peer
+        );
+    }
+}
