@@ -73,7 +73,7 @@ impl Default for SandboxConfig {
             refresh_token_inactivity: Duration::from_secs(90 * 24 * 3600),
             refresh_reuse_window: Duration::from_secs(600),
             user_time_zone: "Europe/Berlin".to_string(),
-            request_log_capacity: 100_000,
+            request_log_capacity: 20_000,
         }
     }
 }

@@ -101,13 +101,15 @@ fn list_filtered(
         // Fast path: ids are ordered, so stream from the cursor.
         let after = req.cursor.as_ref().map(|c| c.id);
         let iter: Box<dyn Iterator<Item = &Content>> = match (&in_spaces, desc, after) {
-            (Some(ids), false, a) => {
-                let start = a.map_or(0, |a| ids.partition_point(|&i| i <= a));
-                Box::new(ids[start..].iter().filter_map(|i| data.contents.get(i)))
+            (Some(ids), false, a) => Box::new(
+                ids.range(a.map_or(0, |a| a + 1)..)
+                    .filter_map(|i| data.contents.get(i)),
+            ),
+            (Some(ids), true, Some(a)) => {
+                Box::new(ids.range(..a).rev().filter_map(|i| data.contents.get(i)))
             }
-            (Some(ids), true, a) => {
-                let end = a.map_or(ids.len(), |a| ids.partition_point(|&i| i < a));
-                Box::new(ids[..end].iter().rev().filter_map(|i| data.contents.get(i)))
+            (Some(ids), true, None) => {
+                Box::new(ids.iter().rev().filter_map(|i| data.contents.get(i)))
             }
             (None, false, Some(a)) => Box::new(data.contents.range(a + 1..).map(|(_, c)| c)),
             (None, false, None) => Box::new(data.contents.values()),

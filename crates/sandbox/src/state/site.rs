@@ -161,17 +161,22 @@ impl SiteData {
             .and_then(|id| self.spaces.get(id))
     }
 
-    /// Ids of the pages and blog posts of the given spaces, ascending.
-    pub fn content_in_spaces(&self, spaces: &[u64]) -> Vec<u64> {
-        let mut ids: Vec<u64> = spaces
-            .iter()
-            .filter_map(|s| self.idx.by_space.get(s))
-            .flat_map(|set| set.iter().copied())
-            .collect();
-        if spaces.len() > 1 {
-            ids.sort_unstable();
+    /// Ids of the pages and blog posts of the given spaces (borrowed for one space).
+    pub fn content_in_spaces(&self, spaces: &[u64]) -> std::borrow::Cow<'_, BTreeSet<u64>> {
+        use std::borrow::Cow;
+        match spaces {
+            [one] => self
+                .idx
+                .by_space
+                .get(one)
+                .map_or_else(|| Cow::Owned(BTreeSet::new()), Cow::Borrowed),
+            many => Cow::Owned(
+                many.iter()
+                    .filter_map(|s| self.idx.by_space.get(s))
+                    .flat_map(|set| set.iter().copied())
+                    .collect(),
+            ),
         }
-        ids
     }
 
     pub fn children_of(&self, id: u64) -> &[u64] {
