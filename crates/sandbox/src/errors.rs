@@ -95,7 +95,7 @@ pub fn gateway(status: StatusCode, message: &str) -> Response {
 pub const SCOPE_MISMATCH: &str = "Unauthorized; scope does not match";
 
 /// Serializes a JSON body with the content type Atlassian sends.
-pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+pub fn json_response<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut resp = (status, bytes).into_response();
     resp.headers_mut().insert(

@@ -9,7 +9,6 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde_json::{json, Map, Value};
 
 /// Sort key of a listed item; items are ordered by (key, id).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -144,23 +143,37 @@ pub fn next_link(rel_path: &str, params: &Params, limit: usize, cursor: &Cursor)
     format!("{rel_path}?{}", ser.finish())
 }
 
+#[derive(serde::Serialize)]
+struct ListLinks<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<&'a str>,
+    base: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct ListOut<'a, T> {
+    results: Vec<T>,
+    #[serde(rename = "_links")]
+    links: ListLinks<'a>,
+}
+
 /// A v2 list response: `{"results":[...],"_links":{"next"?,"base"}}` plus the `Link` header.
-pub fn list_response(
-    results: Vec<Value>,
+/// Items serialize straight into the body (no intermediate JSON tree on the hot path).
+pub fn list_response<T: serde::Serialize>(
+    results: Vec<T>,
     next: Option<String>,
     base: &str,
     cost_per_object: u64,
 ) -> Response {
     let n = results.len() as u64;
-    let mut links = Map::new();
-    if let Some(n) = &next {
-        links.insert("next".into(), json!(n));
-    }
-    links.insert("base".into(), json!(base));
-    let mut resp = json_response(
-        StatusCode::OK,
-        &json!({"results": results, "_links": links}),
-    );
+    let body = ListOut {
+        results,
+        links: ListLinks {
+            next: next.as_deref(),
+            base,
+        },
+    };
+    let mut resp = json_response(StatusCode::OK, &body);
     if let Some(n) = next {
         if let Ok(v) =
             HeaderValue::from_str(&format!("<{n}>; rel=\"next\", <{base}>; rel=\"base\""))

@@ -1,7 +1,7 @@
 //! Labels: v2 reads (all labels, labels of content, content with a label) and v1 writes
 //! (add with POST, remove by query or path), as Confluence splits them.
 
-use super::render::{body_format, content_v2, label_v1, label_v2};
+use super::render::{body_format, content_out, label_v1, label_v2};
 use crate::errors::{json_response, ApiError};
 use crate::guard::{Cost, Ctx};
 use crate::pagination::{list_response, next_link, paginate, sort_items, PageReq, SortKey};
@@ -102,7 +102,7 @@ fn with_label(ctx: &Ctx, label: u64, p: &Params, kind: ContentKind) -> Result<Re
     let (page, next) = paginate(items, desc, &req);
     let results = page
         .into_iter()
-        .map(|c| content_v2(&data, c, c.current(), format.as_deref()))
+        .map(|c| content_out(&data, c, c.current(), format.as_deref()))
         .collect();
     let next = next.map(|c| next_link(&ctx.rel_path, p, req.limit, &c));
     Ok(list_response(results, next, &ctx.site.wiki_base(), 1))

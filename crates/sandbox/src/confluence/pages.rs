@@ -1,7 +1,9 @@
 //! Pages and blog posts (v2): list, get (with body formats and old versions), create, update
 //! (version + 1 or the real 409), delete to trash and purge, versions, space listings.
 
-use super::render::{body_format, body_in, content_v2, label_v2, ts, version_v2, with_base};
+use super::render::{
+    body_format, body_in, content_out, content_v2, label_v2, ts, version_v2, with_base,
+};
 use crate::errors::{json_response, ApiError};
 use crate::guard::{Cost, Ctx};
 use crate::pagination::{list_response, next_link, paginate, sort_items, PageReq, SortKey};
@@ -142,7 +144,7 @@ fn list_filtered(
     };
     let results = page
         .iter()
-        .map(|c| content_v2(&data, c, c.current(), format.as_deref()))
+        .map(|c| content_out(&data, c, c.current(), format.as_deref()))
         .collect();
     let next = next.map(|c| next_link(&ctx.rel_path, p, req.limit, &c));
     Ok(list_response(results, next, &ctx.site.wiki_base(), 1))

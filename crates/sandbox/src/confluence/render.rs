@@ -4,7 +4,9 @@ use crate::errors::ApiError;
 use crate::state::model::*;
 use crate::state::site::SiteData;
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 
 pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -36,24 +38,27 @@ pub fn body_format(p: &crate::params::Params, bulk: bool) -> Result<Option<Strin
     }
 }
 
-/// A body in the requested representation (converted when stored in another one).
-pub fn body_in(body: &Body, format: &str) -> Value {
-    let value = if body.representation == format {
-        body.value.clone()
-    } else {
-        match (body.representation.as_str(), format) {
-            (_, "atlas_doc_format") => {
-                let text = crate::confluence::search::index::strip_tags(&body.value);
-                json!({"type": "doc", "version": 1, "content": [
-                    {"type": "paragraph", "content": [{"type": "text", "text": text}]}
-                ]})
-                .to_string()
-            }
-            ("atlas_doc_format", _) => format!("<p>{}</p>", escape_xml(&adf_text(&body.value))),
-            _ => body.value.clone(),
+/// A body's value in the requested representation (converted when stored in another one).
+pub fn converted<'a>(body: &'a Body, format: &str) -> Cow<'a, str> {
+    if body.representation == format {
+        return Cow::Borrowed(&body.value);
+    }
+    Cow::Owned(match (body.representation.as_str(), format) {
+        (_, "atlas_doc_format") => {
+            let text = crate::confluence::search::index::strip_tags(&body.value);
+            json!({"type": "doc", "version": 1, "content": [
+                {"type": "paragraph", "content": [{"type": "text", "text": text}]}
+            ]})
+            .to_string()
         }
-    };
-    json!({"representation": format, "value": value})
+        ("atlas_doc_format", _) => format!("<p>{}</p>", escape_xml(&adf_text(&body.value))),
+        _ => body.value.clone(),
+    })
+}
+
+/// `{"representation","value"}` in the requested representation.
+pub fn body_in(body: &Body, format: &str) -> Value {
+    json!({"representation": format, "value": converted(body, format)})
 }
 
 /// Converts a written body to what is stored: storage and ADF as given, wiki to storage.
@@ -137,44 +142,150 @@ pub fn webui(data: &SiteData, c: &Content) -> String {
     }
 }
 
-/// A page or blog post (v2). `version` selects an older version; `format` adds the body.
-pub fn content_v2(data: &SiteData, c: &Content, v: &Version, format: Option<&str>) -> Value {
-    let mut m = Map::new();
-    m.insert("id".into(), json!(c.id.to_string()));
-    let status = if v.number == c.current().number {
-        c.status.as_str()
-    } else {
-        "historical"
-    };
-    m.insert("status".into(), json!(status));
-    m.insert("title".into(), json!(v.title));
-    m.insert("spaceId".into(), json!(c.space_id.to_string()));
-    if c.kind == ContentKind::Page {
-        if let Some(p) = c.parent_id {
-            m.insert("parentId".into(), json!(p.to_string()));
-            m.insert("parentType".into(), json!("page"));
-        }
-        m.insert("position".into(), json!(c.position));
-        m.insert("ownerId".into(), json!(c.owner_id));
-        m.insert("lastOwnerId".into(), json!(c.owner_id));
+/// A numeric id written as a JSON string without allocating.
+#[derive(Clone, Copy)]
+pub struct IdStr(pub u64);
+
+impl Serialize for IdStr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
     }
-    m.insert("authorId".into(), json!(c.author_id));
-    m.insert("createdAt".into(), json!(ts(c.created_at)));
-    m.insert("version".into(), version_v2(v));
-    let body = match format {
-        Some(f) => json!({ f: body_in(&v.body, f) }),
-        None => json!({}),
-    };
-    m.insert("body".into(), body);
-    m.insert(
-        "_links".into(),
-        json!({
-            "webui": webui(data, c),
-            "editui": format!("/pages/resumedraft.action?draftId={}", c.id),
-            "tinyui": tiny(c.id),
-        }),
-    );
-    Value::Object(m)
+}
+
+/// A timestamp written like Confluence (`2026-01-02T03:04:05.678Z`) without allocating.
+#[derive(Clone, Copy)]
+pub struct Ts(pub DateTime<Utc>);
+
+impl Serialize for Ts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionOut<'a> {
+    created_at: Ts,
+    message: &'a str,
+    number: u32,
+    minor_edit: bool,
+    author_id: &'a str,
+}
+
+impl<'a> VersionOut<'a> {
+    pub fn of(v: &'a Version) -> Self {
+        VersionOut {
+            created_at: Ts(v.created_at),
+            message: &v.message,
+            number: v.number,
+            minor_edit: v.minor_edit,
+            author_id: &v.author_id,
+        }
+    }
+}
+
+/// `{}` or `{"<format>": {"representation": "<format>", "value": "..."}}`.
+pub struct BodyOut<'a>(Option<(&'a str, Cow<'a, str>)>);
+
+impl<'a> BodyOut<'a> {
+    pub fn of(body: &'a Body, format: Option<&'a str>) -> Self {
+        BodyOut(format.map(|f| (f, converted(body, f))))
+    }
+}
+
+impl Serialize for BodyOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(usize::from(self.0.is_some())))?;
+        if let Some((f, v)) = &self.0 {
+            m.serialize_entry(
+                f,
+                &RepOut {
+                    representation: f,
+                    value: v,
+                },
+            )?;
+        }
+        m.end()
+    }
+}
+
+#[derive(Serialize)]
+struct RepOut<'a> {
+    representation: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct ContentLinks {
+    webui: String,
+    editui: String,
+    tinyui: String,
+}
+
+/// A page or blog post in the v2 shape (PageBulk/PageSingle, BlogPostBulk/BlogPostSingle).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentOut<'a> {
+    id: IdStr,
+    status: &'static str,
+    title: &'a str,
+    space_id: IdStr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent_id: Option<IdStr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    position: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_owner_id: Option<&'a str>,
+    author_id: &'a str,
+    created_at: Ts,
+    version: VersionOut<'a>,
+    body: BodyOut<'a>,
+    #[serde(rename = "_links")]
+    links: ContentLinks,
+}
+
+/// A page or blog post (v2) at version `v`; `format` adds the body in that representation.
+pub fn content_out<'a>(
+    data: &SiteData,
+    c: &'a Content,
+    v: &'a Version,
+    format: Option<&'a str>,
+) -> ContentOut<'a> {
+    let page = c.kind == ContentKind::Page;
+    ContentOut {
+        id: IdStr(c.id),
+        status: if v.number == c.current().number {
+            c.status.as_str()
+        } else {
+            "historical"
+        },
+        title: &v.title,
+        space_id: IdStr(c.space_id),
+        parent_id: c.parent_id.filter(|_| page).map(IdStr),
+        parent_type: c.parent_id.filter(|_| page).map(|_| "page"),
+        position: page.then_some(c.position),
+        owner_id: page.then_some(c.owner_id.as_str()),
+        last_owner_id: page.then_some(c.owner_id.as_str()),
+        author_id: &c.author_id,
+        created_at: Ts(c.created_at),
+        version: VersionOut::of(v),
+        body: BodyOut::of(&v.body, format),
+        links: ContentLinks {
+            webui: webui(data, c),
+            editui: format!("/pages/resumedraft.action?draftId={}", c.id),
+            tinyui: tiny(c.id),
+        },
+    }
+}
+
+/// The same as a JSON value, for single-object responses that add fields.
+pub fn content_v2(data: &SiteData, c: &Content, v: &Version, format: Option<&str>) -> Value {
+    serde_json::to_value(content_out(data, c, v, format)).unwrap_or_default()
 }
 
 /// Adds `_links.base` to a single-object response, as the spec's allOf wrappers describe.
