@@ -244,11 +244,7 @@ impl Admin {
             .create_space(key, name, "", SANDBOX_ACCOUNT_ID, now)
             .map_err(|e| SandboxError::Invalid(e.title))?;
         if let Some(home) = data.spaces.get(&id).and_then(|s| s.homepage_id) {
-            if let Some(doc) =
-                crate::confluence::search::index::SearchIndex::doc_for(&data, &site.info, home)
-            {
-                site.index.lock().insert_now(doc);
-            }
+            site.index_now(&data, home);
         }
         self.shared.touch();
         Ok(id)
@@ -280,11 +276,8 @@ impl Admin {
                 self.now(),
             )
             .map_err(|e| SandboxError::Invalid(e.title))?;
-        if let Some(doc) =
-            crate::confluence::search::index::SearchIndex::doc_for(&data, &site.info, id)
-        {
-            site.index.lock().insert_now(doc);
-        }
+        crate::confluence::tasks::sync_tasks(&mut data, id, SANDBOX_ACCOUNT_ID, self.now());
+        site.index_now(&data, id);
         self.shared.touch();
         Ok(id)
     }
@@ -324,11 +317,7 @@ impl Admin {
         let mut data = site.data.write();
         data.add_label(content_id, "global", name)
             .map_err(|e| SandboxError::Invalid(e.title))?;
-        if let Some(doc) =
-            crate::confluence::search::index::SearchIndex::doc_for(&data, &site.info, content_id)
-        {
-            site.index.lock().insert_now(doc);
-        }
+        site.index_now(&data, content_id);
         self.shared.touch();
         Ok(())
     }

@@ -36,6 +36,13 @@ impl Site {
         self.index.lock().queue(id, doc, visible_at);
     }
 
+    /// Indexes content `id` immediately (admin seeding: seeded data is not "just written").
+    pub fn index_now(&self, data: &SiteData, id: u64) {
+        if let Some(doc) = SearchIndex::doc_for(data, &self.info, id) {
+            self.index.lock().insert_now(doc);
+        }
+    }
+
     /// `https://x.atlassian.net/wiki`: the `_links.base` of responses.
     pub fn wiki_base(&self) -> String {
         format!("{}/wiki", self.info.url)
