@@ -52,6 +52,9 @@ pub struct SandboxConfig {
     pub refresh_token_inactivity: Duration,
     /// A rotated-out refresh token still works this long (Atlassian: 10 minutes).
     pub refresh_reuse_window: Duration,
+    /// Absolute refresh-token lifetime from consent (announced as 365 days, status unconfirmed;
+    /// off by default).
+    pub refresh_token_absolute_lifetime: Option<Duration>,
     /// IANA time zone of the sandbox user; CQL dates are read in it, as Confluence does.
     pub user_time_zone: String,
     /// Most requests kept in the request log (oldest dropped first).
@@ -72,6 +75,7 @@ impl Default for SandboxConfig {
             code_lifetime: Duration::from_secs(300),
             refresh_token_inactivity: Duration::from_secs(90 * 24 * 3600),
             refresh_reuse_window: Duration::from_secs(600),
+            refresh_token_absolute_lifetime: None,
             user_time_zone: "Europe/Berlin".to_string(),
             request_log_capacity: 20_000,
         }

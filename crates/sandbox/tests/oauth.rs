@@ -617,3 +617,47 @@ async fn admin_http_api_mints_tokens_and_moves_the_clock() {
         .all(|r| !r["path"].as_str().unwrap().starts_with("/__sandbox")));
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn revoking_an_apps_grants_and_the_optional_absolute_lifetime() {
+    let sb = start_with(SandboxConfig {
+        refresh_token_absolute_lifetime: Some(Duration::from_secs(365 * 24 * 3600)),
+        ..Default::default()
+    })
+    .await;
+    let c = client();
+    let admin = sb.admin();
+    let scopes = ["read:confluence-user", "offline_access"];
+    let pair = admin
+        .issue_tokens_for_tests(&sb.app().client_id, &scopes, None)
+        .unwrap();
+    assert_eq!(admin.revoke_grants(&sb.app().client_id), 1);
+    assert_eq!(
+        get_json(&c, &v1(&sb, "/user/current"), &pair.access_token)
+            .await
+            .0,
+        401
+    );
+    let (st, body) = refresh(&c, &sb, pair.refresh_token.as_deref().unwrap()).await;
+    assert_eq!((st, body["error"].as_str()), (403, Some("invalid_grant")));
+
+    // Used every 80 days, a family still dies 365 days after consent when the limit is on.
+    let pair = admin
+        .issue_tokens_for_tests(&sb.app().client_id, &scopes, None)
+        .unwrap();
+    let mut rt = pair.refresh_token.unwrap();
+    for _ in 0..4 {
+        admin.advance_clock(Duration::from_secs(80 * 24 * 3600));
+        let (st, next) = refresh(&c, &sb, &rt).await;
+        assert_eq!(st, 200);
+        rt = next["refresh_token"].as_str().unwrap().to_string();
+    }
+    admin.advance_clock(Duration::from_secs(46 * 24 * 3600));
+    let (st, body) = refresh(&c, &sb, &rt).await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (403, Some("invalid_grant")),
+        "366 days after consent"
+    );
+    sb.shutdown().await;
+}

@@ -133,6 +133,9 @@ struct Family {
     scopes: Vec<String>,
     sites: Vec<String>,
     revoked: bool,
+    /// When the user consented (for the optional absolute lifetime).
+    #[serde(default)]
+    consented_at: Option<DateTime<Utc>>,
     #[serde(skip)]
     grant: Option<Arc<Grant>>,
 }
@@ -157,6 +160,7 @@ pub struct Lifetimes {
     pub code: chrono::Duration,
     pub refresh_inactivity: chrono::Duration,
     pub reuse_window: chrono::Duration,
+    pub absolute: Option<chrono::Duration>,
 }
 
 /// Why an access token was refused by the API gateway.
@@ -184,6 +188,7 @@ fn default_lifetimes() -> Lifetimes {
         code: chrono::Duration::seconds(300),
         refresh_inactivity: chrono::Duration::days(90),
         reuse_window: chrono::Duration::minutes(10),
+        absolute: None,
     }
 }
 
@@ -308,6 +313,7 @@ impl AuthStore {
                 scopes,
                 sites,
                 revoked: false,
+                consented_at: Some(now),
                 grant: None,
             },
         );
@@ -363,11 +369,15 @@ impl AuthStore {
             Some(r) => r.clone(),
             None => return Err(TokenError::InvalidGrant(UNKNOWN_REFRESH)),
         };
-        let family = match self.families.get(&rec.family) {
-            Some(f) if !f.revoked && f.client_id == client_id => rec.family,
+        let (family, consented_at) = match self.families.get(&rec.family) {
+            Some(f) if !f.revoked && f.client_id == client_id => (rec.family, f.consented_at),
             _ => return Err(TokenError::InvalidGrant(UNKNOWN_REFRESH)),
         };
-        if now >= rec.issued_at + self.lifetimes.refresh_inactivity {
+        let past_absolute = match (self.lifetimes.absolute, consented_at) {
+            (Some(limit), Some(at)) => now >= at + limit,
+            _ => false,
+        };
+        if past_absolute || now >= rec.issued_at + self.lifetimes.refresh_inactivity {
             return Err(TokenError::InvalidGrant(UNKNOWN_REFRESH));
         }
         if let Some(retired) = rec.retired_at {
@@ -383,6 +393,21 @@ impl AuthStore {
             }
         }
         Ok(self.mint(family, true, now))
+    }
+
+    /// Revokes every grant of an app (the user removed the app, changed the password...).
+    /// Returns how many token families were revoked.
+    pub fn revoke_client(&mut self, client_id: &str) -> usize {
+        let ids: Vec<u64> = self
+            .families
+            .iter()
+            .filter(|(_, f)| f.client_id == client_id && !f.revoked)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &ids {
+            self.revoke_family(*id);
+        }
+        ids.len()
     }
 
     pub fn revoke_family(&mut self, family: u64) {

@@ -27,6 +27,16 @@ pub const DEFAULT_CALLBACK: &str = "http://127.0.0.1:8976/callback";
 /// Account id of the sandbox user who consents on the authorize page.
 pub const SANDBOX_ACCOUNT_ID: &str = "557058:sandbox-user-0001";
 
+fn lifetimes_of(config: &SandboxConfig) -> Lifetimes {
+    Lifetimes {
+        access: chrono_duration(config.access_token_lifetime),
+        code: chrono_duration(config.code_lifetime),
+        refresh_inactivity: chrono_duration(config.refresh_token_inactivity),
+        reuse_window: chrono_duration(config.refresh_reuse_window),
+        absolute: config.refresh_token_absolute_lifetime.map(chrono_duration),
+    }
+}
+
 #[derive(Debug)]
 pub struct Inner {
     pub clock: Clock,
@@ -48,12 +58,7 @@ pub struct Inner {
 
 impl Inner {
     pub fn new(config: SandboxConfig) -> Self {
-        let lifetimes = Lifetimes {
-            access: chrono_duration(config.access_token_lifetime),
-            code: chrono_duration(config.code_lifetime),
-            refresh_inactivity: chrono_duration(config.refresh_token_inactivity),
-            reuse_window: chrono_duration(config.refresh_reuse_window),
-        };
+        let lifetimes = lifetimes_of(&config);
         Inner {
             clock: Clock::default(),
             auth: RwLock::new(AuthStore::new(lifetimes)),
@@ -72,12 +77,7 @@ impl Inner {
     }
 
     pub fn lifetimes(&self) -> Lifetimes {
-        Lifetimes {
-            access: chrono_duration(self.config.access_token_lifetime),
-            code: chrono_duration(self.config.code_lifetime),
-            refresh_inactivity: chrono_duration(self.config.refresh_token_inactivity),
-            reuse_window: chrono_duration(self.config.refresh_reuse_window),
-        }
+        lifetimes_of(&self.config)
     }
 
     pub fn touch(&self) {
