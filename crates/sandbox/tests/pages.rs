@@ -488,3 +488,102 @@ async fn blogposts_and_spaces() {
     );
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn date_sorted_listings_stream_from_the_index_and_follow_updates() {
+    let sb = start().await;
+    let c = client();
+    let at = token_all(&sb);
+    let admin = sb.admin();
+    admin.create_space(None, "T", "Timeline").unwrap();
+    let ids = admin.seed_pages(None, "T", 30, None).unwrap();
+    // Edit three pages later, in this order: they become the most recently modified.
+    for (i, id) in [ids[5], ids[20], ids[1]].into_iter().enumerate() {
+        admin.advance_clock(std::time::Duration::from_secs(60));
+        let body = json!({"id": id.to_string(), "status": "current", "title": format!("Edited {i}"), "version": {"number": 2}});
+        assert_eq!(
+            send_json(
+                &c,
+                Method::PUT,
+                &v2(&sb, &format!("/pages/{id}")),
+                &at,
+                &body
+            )
+            .await
+            .0,
+            200
+        );
+    }
+    let prefix = format!("{}/ex/confluence/{}", sb.base_url(), cloudid(&sb));
+    let walk = |first: String| {
+        let (c, at, prefix) = (c.clone(), at.clone(), prefix.clone());
+        async move {
+            let mut url = first;
+            let mut out: Vec<String> = Vec::new();
+            loop {
+                let (st, body) = get_json(&c, &url, &at).await;
+                assert_eq!(st, 200, "{body}");
+                out.extend(
+                    body["results"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|p| p["title"].as_str().unwrap().to_string()),
+                );
+                match body["_links"]["next"].as_str() {
+                    Some(n) => url = format!("{prefix}{n}"),
+                    None => return out,
+                }
+            }
+        }
+    };
+    let newest = walk(v2(&sb, "/pages?sort=-modified-date&limit=7")).await;
+    assert_eq!(newest.len(), 31);
+    assert_eq!(&newest[..3], &["Edited 2", "Edited 1", "Edited 0"]);
+    let mut dedup = newest.clone();
+    dedup.sort();
+    dedup.dedup();
+    assert_eq!(dedup.len(), 31, "no duplicates while walking");
+    let oldest_first = walk(v2(&sb, "/pages?sort=modified-date&limit=4")).await;
+    assert_eq!(&oldest_first[28..], &["Edited 0", "Edited 1", "Edited 2"]);
+    let created = walk(v2(&sb, "/pages?sort=created-date&limit=9")).await;
+    assert_eq!(created.len(), 31);
+    assert_eq!(created[0], "Timeline Home");
+    // A cursor from one order is refused by another.
+    let (_, first) = get_json(&c, &v2(&sb, "/pages?sort=-modified-date&limit=2"), &at).await;
+    let next = first["_links"]["next"].as_str().unwrap();
+    let cursor = next.split("cursor=").nth(1).unwrap();
+    assert_eq!(
+        get_json(
+            &c,
+            &v2(&sb, &format!("/pages?sort=id&cursor={cursor}")),
+            &at
+        )
+        .await
+        .0,
+        200,
+        "id order only needs the id"
+    );
+    let (_, idfirst) = get_json(&c, &v2(&sb, "/pages?limit=2"), &at).await;
+    let idcursor = idfirst["_links"]["next"]
+        .as_str()
+        .unwrap()
+        .split("cursor=")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        get_json(
+            &c,
+            &v2(
+                &sb,
+                &format!("/pages?sort=-modified-date&cursor={idcursor}")
+            ),
+            &at
+        )
+        .await
+        .0,
+        400
+    );
+    sb.shutdown().await;
+}

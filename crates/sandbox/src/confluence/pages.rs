@@ -6,7 +6,7 @@ use super::render::{
 };
 use crate::errors::{json_response, ApiError};
 use crate::guard::{Cost, Ctx};
-use crate::pagination::{list_response, next_link, paginate, sort_items, PageReq, SortKey};
+use crate::pagination::{list_response, next_link, paginate, sort_items, Cursor, PageReq, SortKey};
 use crate::params::{Id, Ids2, JsonBody, Params};
 use crate::state::model::{Content, ContentKind, Status};
 use crate::state::site::{ContentUpdate, NewContent, SiteData};
@@ -97,54 +97,73 @@ fn list_filtered(
     let req = PageReq::from_params(p, 25, 250)?;
     let (field, desc) = sort_of(p)?;
     let format = body_format(p, true)?;
-    let data = ctx.site.data.read();
+    let guard = ctx.site.data.read();
+    let data: &SiteData = &guard;
     let in_spaces = (!spaces.is_empty()).then(|| data.content_in_spaces(spaces));
-    let (page, next) = if field == SortField::Id {
-        // Fast path: ids are ordered, so stream from the cursor.
-        let after = req.cursor.as_ref().map(|c| c.id);
-        let iter: Box<dyn Iterator<Item = &Content>> = match (&in_spaces, desc, after) {
-            (Some(ids), false, a) => Box::new(
-                ids.range(a.map_or(0, |a| a + 1)..)
-                    .filter_map(|i| data.contents.get(i)),
-            ),
-            (Some(ids), true, Some(a)) => {
-                Box::new(ids.range(..a).rev().filter_map(|i| data.contents.get(i)))
-            }
-            (Some(ids), true, None) => {
-                Box::new(ids.iter().rev().filter_map(|i| data.contents.get(i)))
-            }
-            (None, false, Some(a)) => Box::new(data.contents.range(a + 1..).map(|(_, c)| c)),
-            (None, false, None) => Box::new(data.contents.values()),
-            (None, true, Some(a)) => Box::new(data.contents.range(..a).rev().map(|(_, c)| c)),
-            (None, true, None) => Box::new(data.contents.values().rev()),
-        };
-        let mut items: Vec<&Content> = iter.filter(|c| keep(c)).take(req.limit + 1).collect();
-        let more = items.len() > req.limit;
-        items.truncate(req.limit);
-        let next = more
-            .then(|| {
-                items.last().map(|c| crate::pagination::Cursor {
-                    key: SortKey::None,
+    let get = |i: &u64| data.contents.get(i);
+    // Index-backed orders stream from the cursor; others (title, or dates within spaces) sort.
+    let streamed: Option<Box<dyn Iterator<Item = &Content>>> = match (field, &in_spaces) {
+        (SortField::Id, Some(ids)) => {
+            let after = req.cursor.as_ref().map(|c| c.id);
+            Some(match (desc, after) {
+                (false, a) => Box::new(ids.range(a.map_or(0, |a| a + 1)..).filter_map(get)),
+                (true, Some(a)) => Box::new(ids.range(..a).rev().filter_map(get)),
+                (true, None) => Box::new(ids.iter().rev().filter_map(get)),
+            })
+        }
+        (SortField::Id, None) => {
+            let after = req.cursor.as_ref().map(|c| c.id);
+            Some(match (desc, after) {
+                (false, Some(a)) => Box::new(data.contents.range(a + 1..).map(|(_, c)| c)),
+                (false, None) => Box::new(data.contents.values()),
+                (true, Some(a)) => Box::new(data.contents.range(..a).rev().map(|(_, c)| c)),
+                (true, None) => Box::new(data.contents.values().rev()),
+            })
+        }
+        (SortField::Created | SortField::Modified, None) => {
+            let after = match &req.cursor {
+                None => None,
+                Some(Cursor { key: SortKey::Int(k), id }) => Some((*k, *id)),
+                Some(_) => return Err(ApiError::invalid_param(
+                    "Query parameter `cursor` belongs to another sort order: start again without a cursor",
+                )),
+            };
+            let ids = data.ids_by_time(field == SortField::Modified, desc, after);
+            Some(Box::new(ids.filter_map(|i| data.contents.get(&i))))
+        }
+        _ => None,
+    };
+    let (page, next) = match streamed {
+        Some(iter) => {
+            let mut items: Vec<&Content> = iter.filter(|c| keep(c)).take(req.limit + 1).collect();
+            let more = items.len() > req.limit;
+            items.truncate(req.limit);
+            let next = if more {
+                items.last().map(|c| Cursor {
+                    key: key_of(c, field),
                     id: c.id,
                 })
-            })
-            .flatten();
-        (items, next)
-    } else {
-        let source: Box<dyn Iterator<Item = &Content>> = match &in_spaces {
-            Some(ids) => Box::new(ids.iter().filter_map(|i| data.contents.get(i))),
-            None => Box::new(data.contents.values()),
-        };
-        let mut all: Vec<(SortKey, u64, &Content)> = source
-            .filter(|c| keep(c))
-            .map(|c| (key_of(c, field), c.id, c))
-            .collect();
-        sort_items(&mut all, desc);
-        paginate(all, desc, &req)
+            } else {
+                None
+            };
+            (items, next)
+        }
+        None => {
+            let source: Box<dyn Iterator<Item = &Content>> = match &in_spaces {
+                Some(ids) => Box::new(ids.iter().filter_map(get)),
+                None => Box::new(data.contents.values()),
+            };
+            let mut all: Vec<(SortKey, u64, &Content)> = source
+                .filter(|c| keep(c))
+                .map(|c| (key_of(c, field), c.id, c))
+                .collect();
+            sort_items(&mut all, desc);
+            paginate(all, desc, &req)
+        }
     };
     let results = page
         .iter()
-        .map(|c| content_out(&data, c, c.current(), format.as_deref()))
+        .map(|c| content_out(data, c, c.current(), format.as_deref()))
         .collect();
     let next = next.map(|c| next_link(&ctx.rel_path, p, req.limit, &c));
     Ok(list_response(results, next, &ctx.site.wiki_base(), 1))

@@ -95,6 +95,9 @@ struct Indexes {
     titles: HashMap<(u64, String), u64>,
     /// Space -> ids of its pages and blog posts, so space-filtered listings skip other spaces.
     by_space: HashMap<u64, BTreeSet<u64>>,
+    /// (created ms, id) and (last modified ms, id) of all content, for date-sorted listings.
+    by_created: BTreeSet<(i64, u64)>,
+    by_modified: BTreeSet<(i64, u64)>,
 }
 
 /// Fields of a new page or blog post.
@@ -139,6 +142,10 @@ impl SiteData {
         }
         for c in self.contents.values() {
             idx.by_space.entry(c.space_id).or_default().insert(c.id);
+            idx.by_created
+                .insert((c.created_at.timestamp_millis(), c.id));
+            idx.by_modified
+                .insert((c.current().created_at.timestamp_millis(), c.id));
             if let Some(p) = c.parent_id {
                 idx.children.entry(p).or_default().push(c.id);
             }
@@ -183,6 +190,29 @@ impl SiteData {
                     .flat_map(|set| set.iter().copied())
                     .collect(),
             ),
+        }
+    }
+
+    /// Content ids in (created or last-modified, id) order, strictly after (or before, when
+    /// descending) the position `after`.
+    pub fn ids_by_time(
+        &self,
+        modified: bool,
+        desc: bool,
+        after: Option<(i64, u64)>,
+    ) -> Box<dyn Iterator<Item = u64> + '_> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let set = if modified {
+            &self.idx.by_modified
+        } else {
+            &self.idx.by_created
+        };
+        let ids = |(_, id): &(i64, u64)| *id;
+        match (desc, after) {
+            (false, None) => Box::new(set.iter().map(ids)),
+            (false, Some(a)) => Box::new(set.range((Excluded(a), Unbounded)).map(ids)),
+            (true, None) => Box::new(set.iter().rev().map(ids)),
+            (true, Some(a)) => Box::new(set.range(..a).rev().map(ids)),
         }
     }
 
@@ -322,6 +352,8 @@ impl SiteData {
             .entry(content.space_id)
             .or_default()
             .insert(id);
+        self.idx.by_created.insert((now.timestamp_millis(), id));
+        self.idx.by_modified.insert((now.timestamp_millis(), id));
         self.contents.insert(id, content);
         Ok(id)
     }
@@ -408,6 +440,10 @@ impl SiteData {
         }
         let c = self.contents.get_mut(&id).ok_or_else(ApiError::not_found)?;
         let body = up.body.unwrap_or_else(|| c.current().body.clone());
+        self.idx
+            .by_modified
+            .remove(&(c.current().created_at.timestamp_millis(), id));
+        self.idx.by_modified.insert((now.timestamp_millis(), id));
         c.parent_id = new_parent;
         c.status = up.status;
         c.versions.push(Version {
@@ -428,6 +464,12 @@ impl SiteData {
         match (c.status, purge) {
             (Status::Trashed, true) => {
                 let (parent, space) = (c.parent_id, c.space_id);
+                self.idx
+                    .by_created
+                    .remove(&(c.created_at.timestamp_millis(), id));
+                self.idx
+                    .by_modified
+                    .remove(&(c.current().created_at.timestamp_millis(), id));
                 self.contents.remove(&id);
                 if let Some(set) = self.idx.by_space.get_mut(&space) {
                     set.remove(&id);
