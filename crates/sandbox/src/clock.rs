@@ -13,12 +13,20 @@ pub struct Clock {
 
 impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+        let offset = chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed));
+        Utc::now()
+            .checked_add_signed(offset)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
+    /// Moves the clock forward, at most to about 10,000 years from now.
     pub fn advance(&self, by: Duration) {
-        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX / 2);
-        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+        let ms = i64::try_from(by.as_millis()).unwrap_or(MAX_OFFSET_MS);
+        let _ = self
+            .offset_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |cur| {
+                Some(cur.saturating_add(ms).min(MAX_OFFSET_MS))
+            });
     }
 
     pub fn offset_ms(&self) -> i64 {
@@ -30,7 +38,29 @@ impl Clock {
     }
 }
 
-/// Converts a std duration to chrono, saturating instead of failing on absurd values.
+/// Upper bound of the clock offset and of any lifetime, so date arithmetic cannot overflow.
+const MAX_OFFSET_MS: i64 = 10_000 * 365 * 24 * 3600 * 1000;
+
+/// Converts a std duration to chrono, capped at about 10,000 years.
 pub fn chrono_duration(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+    chrono::Duration::from_std(d)
+        .unwrap_or(chrono::Duration::MAX)
+        .min(chrono::Duration::milliseconds(MAX_OFFSET_MS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advancing_absurdly_far_saturates_instead_of_panicking() {
+        let c = Clock::default();
+        let before = c.now();
+        c.advance(Duration::from_secs(90));
+        assert!(c.now() - before >= chrono::Duration::seconds(90));
+        c.advance(Duration::MAX);
+        c.advance(Duration::MAX);
+        assert!(c.now() > before + chrono::Duration::days(365 * 9_000));
+        let _ = c.now() + chrono_duration(Duration::MAX);
+    }
 }

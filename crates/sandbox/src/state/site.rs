@@ -136,6 +136,9 @@ impl SiteData {
     /// Re-attaches the id generator and rebuilds indexes after deserializing.
     pub fn attach(&mut self, ids: Arc<IdGen>) {
         self.ids = ids;
+        // Every object keeps at least one version; a hand-edited snapshot must not break that.
+        self.contents.retain(|_, c| !c.versions.is_empty());
+        self.comments.retain(|_, c| !c.versions.is_empty());
         let mut idx = Indexes::default();
         for s in self.spaces.values() {
             idx.space_keys.insert(s.key.clone(), s.id);
