@@ -81,3 +81,13 @@ impl Default for SandboxConfig {
         }
     }
 }
+
+impl SandboxConfig {
+    /// Turns the points quota and the burst limit off, for benchmarks that must measure weft,
+    /// not Atlassian's limits.
+    pub fn without_rate_limits(mut self) -> Self {
+        self.quota_points_per_hour = u64::MAX;
+        self.burst_per_second = u32::MAX;
+        self
+    }
+}

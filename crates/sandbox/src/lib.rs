@@ -160,6 +160,7 @@ impl Sandbox {
     }
 
     /// Stops serving (open connections get up to 2 s) and saves state when a data dir is set.
+    /// Dropping a `Sandbox` without calling this also stops the server, without the final save.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
@@ -177,6 +178,17 @@ impl Sandbox {
             if let Err(e) = persist::save(&self.shared, dir) {
                 tracing::warn!(error = %e, "could not save sandbox state at shutdown");
             }
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(saver) = self.saver.take() {
+            saver.abort();
         }
     }
 }

@@ -135,7 +135,7 @@ impl Quota {
             "x-ratelimit-reset",
             reset.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         );
-        if remaining * 5 < limit {
+        if remaining < limit / 5 {
             headers.insert("x-ratelimit-nearlimit", HeaderValue::from_static("true"));
         }
         set(

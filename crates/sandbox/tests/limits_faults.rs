@@ -329,3 +329,22 @@ async fn faults_over_the_admin_http_api() {
     assert!(sb.admin().faults().is_empty());
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn rate_limits_can_be_turned_off_for_benchmarks() {
+    let sb = start_with(
+        SandboxConfig {
+            burst_per_second: 1,
+            quota_points_per_hour: 3,
+            ..Default::default()
+        }
+        .without_rate_limits(),
+    )
+    .await;
+    let c = client();
+    let at = token_all(&sb);
+    for _ in 0..20 {
+        assert_eq!(get_json(&c, &v1(&sb, "/user/current"), &at).await.0, 200);
+    }
+    sb.shutdown().await;
+}

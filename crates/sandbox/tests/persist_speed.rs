@@ -93,3 +93,22 @@ async fn seeding_100k_pages_takes_under_5_seconds() {
     );
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn dropping_a_sandbox_stops_its_server() {
+    let sb = start().await;
+    let url = format!("{}/__sandbox/clock", sb.base_url());
+    let c = reqwest::Client::new();
+    assert_eq!(c.get(&url).send().await.unwrap().status(), 200);
+    drop(sb);
+    let mut stopped = false;
+    for _ in 0..50 {
+        // A fresh client: no pooled connection may keep the old one alive.
+        if reqwest::Client::new().get(&url).send().await.is_err() {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(stopped, "the port still answers after drop");
+}
