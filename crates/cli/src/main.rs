@@ -62,18 +62,21 @@ fn init_tracing(verbose: u8) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
 }
 
-/// Everything weft writes (run history, keys, tokens) is for its owner only.
-fn private_files() {
+/// Everything weft writes (run history, keys, tokens) is for its owner only, and output piped
+/// into `head` ends the process quietly instead of panicking on a broken pipe.
+fn process_setup() {
     #[cfg(unix)]
-    // SAFETY: umask only sets the process file-creation mask; it cannot fail.
+    // SAFETY: umask and signal only change process-wide settings at start, before any thread.
     unsafe {
         libc::umask(0o077);
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -88,7 +91,7 @@ async fn auth(command: auth_commands::AuthCommand, data_dir: std::path::PathBuf)
 }
 
 fn main() -> ExitCode {
-    private_files();
+    process_setup();
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -32,8 +32,9 @@ steps:
         uses: core.log
         with:
           message: '${{ index }}: ${{ item }}'
-    retry:
-      max_attempts: 2
+        retry:
+          max_attempts: 2
+    timeout: 1m
   - id: branches
     needs: [each]
     parallel:

@@ -151,8 +151,12 @@ pub async fn run(args: Args, data_dir: &Path) -> ExitCode {
     let on_interrupt = cancel.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("interrupted: cancelling the run (finally steps still run)");
+            eprintln!("interrupted: cancelling the run (finally steps still run; Ctrl-C again to quit now)");
             on_interrupt.cancel();
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted again: quitting without waiting");
+            std::process::exit(130);
         }
     });
     let request = RunRequest {
@@ -240,6 +244,14 @@ fn plan(block: &Block, prefix: &str, depth: usize, out: &mut String) {
     }
 }
 
+/// How a policy is written in YAML (`queue_one`), for messages.
+fn yaml_name(value: impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(name)) => name,
+        _ => String::new(),
+    }
+}
+
 fn trigger_text(workflow: &CompiledWorkflow, now: DateTime<Utc>) -> String {
     let mut out = String::new();
     match &workflow.trigger {
@@ -247,8 +259,11 @@ fn trigger_text(workflow: &CompiledWorkflow, now: DateTime<Utc>) -> String {
         TriggerPlan::Cron(cron) => {
             let _ = writeln!(
                 out,
-                "trigger: cron `{}` in {} (missed runs: {:?}, overlap: {:?})",
-                cron.expression, cron.timezone, cron.missed, cron.overlap
+                "trigger: cron `{}` in {} (missed: {}, overlap: {})",
+                cron.expression,
+                cron.timezone,
+                yaml_name(cron.missed),
+                yaml_name(cron.overlap)
             );
             let _ = writeln!(
                 out,

@@ -13,8 +13,8 @@ pub struct Args {
     #[arg(long, default_value = "empty")]
     seed: String,
     /// Keep the sandbox's state in this folder between starts.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
     /// Approve every authorization request without showing the consent page.
     #[arg(long)]
     auto_approve: bool,
@@ -33,7 +33,7 @@ pub async fn run(args: Args) -> ExitCode {
         listen: args.listen,
         seed,
         auto_approve: args.auto_approve,
-        data_dir: args.data_dir,
+        data_dir: args.state_dir,
         ..SandboxConfig::default()
     };
     match weft_sandbox::run_cli(config).await {

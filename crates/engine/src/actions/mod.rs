@@ -101,6 +101,12 @@ pub trait Action: Send + Sync + 'static {
         None
     }
 
+    /// Whether a dry run still calls `run`: only for actions that are dry themselves in a dry
+    /// run (`workflow.call` dry-runs the called workflow).
+    fn runs_in_dry_run(&self) -> bool {
+        false
+    }
+
     /// Whether these inputs make the action change something outside weft.
     fn writes(&self, input: &Value) -> bool {
         let _ = input;

@@ -45,6 +45,10 @@ impl Action for WorkflowCall {
         ctx.call_workflow(path, inputs).await
     }
 
+    fn runs_in_dry_run(&self) -> bool {
+        true
+    }
+
     fn dry_run(&self, input: &Value) -> DryRunEffect {
         DryRunEffect::Workflow {
             path: input["path"].as_str().unwrap_or_default().to_string(),

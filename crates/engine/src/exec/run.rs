@@ -229,7 +229,12 @@ fn prepare_globals(
     let mut secrets = Map::new();
     let mut missing = Vec::new();
     for name in &workflow.secrets {
-        match request.secrets.get(name) {
+        // `WEFT_SECRET_API_TOKEN` is `secrets.api_token`; `secrets.API_TOKEN` finds it too.
+        let value = request
+            .secrets
+            .get(name)
+            .or_else(|| request.secrets.get(&name.to_ascii_lowercase()));
+        match value {
             Some(value) => {
                 secrets.insert(name.clone(), Value::String(value.clone()));
             }
@@ -405,6 +410,13 @@ impl RunState {
             self.call_stack.clone(),
         ))
         .await;
+        if let Some(report) = &outcome.dry_run {
+            let steps = report.steps.iter().cloned().map(|mut step| {
+                step.step = format!("{path} > {}", step.step);
+                step
+            });
+            self.dry_steps.lock().extend(steps);
+        }
         if outcome.status == RunStatus::Cancelled {
             return Err(ActionError::new(ErrorKind::Cancelled, "cancelled"));
         }

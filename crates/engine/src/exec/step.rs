@@ -61,6 +61,21 @@ struct StepResult {
     attempts: u32,
 }
 
+impl From<Result<Value, ActionError>> for StepResult {
+    /// A loop or branches: one attempt.
+    fn from(output: Result<Value, ActionError>) -> Self {
+        StepResult {
+            output,
+            attempts: 1,
+        }
+    }
+}
+
+/// What `steps.<id>` holds: always the same four fields.
+fn step_record(status: &str, output: Value, error: Option<&str>, attempts: u32) -> Value {
+    json!({ "status": status, "output": output, "error": error, "attempts": attempts })
+}
+
 impl RunState {
     /// Runs a block: each step starts when the steps it needs are done. The first failure
     /// that is not handled stops the block, cancelling the steps still running.
@@ -104,85 +119,115 @@ impl RunState {
         if self.cancel.is_cancelled() && !self.finalizing.load(Ordering::Relaxed) {
             return Err(Failure::cancelled());
         }
-        if let Some(condition) = &step.condition {
-            let scope = StepScope::new(&self.globals, &frame, &step.step_refs);
-            let run = match condition {
-                Condition::Literal(b) => Ok(*b),
-                Condition::Template(t) => t.render(&scope).map(|v| weft_expr::truthy(&v)),
-                Condition::Expr(e) => e.eval(&scope).map(|v| weft_expr::truthy(&v)),
-            }
-            .map_err(|e| Failure::of(step, format!("`if`: {}", e.message)))?;
-            if !run {
-                frame.record(&step.id, json!({ "status": "skipped", "output": null }));
+        let started = Instant::now();
+        let result = match self.should_run(step, &frame) {
+            Ok(false) => {
+                frame.record(&step.id, step_record("skipped", Value::Null, None, 0));
                 self.finished(step, &frame, StepStatus::Skipped, 0, Duration::ZERO, None);
                 return Ok(());
             }
-        }
-        let started = Instant::now();
-        let result = match &step.kind {
-            StepKind::Action { action, with } => {
-                self.action_step(step, action.as_ref(), with, &frame)
-                    .await?
-            }
-            StepKind::ForEach {
-                items,
-                concurrency,
-                body,
-            } => StepResult {
-                output: self.for_each(step, items, *concurrency, body, &frame).await,
-                attempts: 1,
-            },
-            StepKind::Parallel { branches } => StepResult {
-                output: self.parallel(branches, &frame).await,
-                attempts: 1,
+            Ok(true) => self.execute_step(step, &frame).await,
+            Err(error) => StepResult {
+                output: Err(error),
+                attempts: 0,
             },
         };
         let output = result
             .output
             .and_then(|raw| self.shape_output(step, raw, &frame));
-        match output {
+        let error = match output {
             Ok(output) => {
                 frame.record(
                     &step.id,
-                    json!({ "status": "succeeded", "output": output, "attempts": result.attempts }),
+                    step_record("succeeded", output, None, result.attempts),
                 );
+                let took = started.elapsed();
                 self.finished(
                     step,
                     &frame,
                     StepStatus::Succeeded,
                     result.attempts,
-                    started.elapsed(),
+                    took,
                     None,
                 );
+                return Ok(());
+            }
+            Err(e) if e.kind == ErrorKind::Cancelled => return Err(Failure::cancelled()),
+            Err(e) => e,
+        };
+        // Every failure of the step (its expressions included) goes through `on_error`.
+        let message = self.redactor.text(&error.message);
+        let took = started.elapsed();
+        self.finished(
+            step,
+            &frame,
+            StepStatus::Failed,
+            result.attempts,
+            took,
+            Some(&message),
+        );
+        let record = step_record("failed", Value::Null, Some(&message), result.attempts);
+        match &step.on_error {
+            ErrorPlan::Fail => Err(Failure::of(step, message)),
+            ErrorPlan::Continue => {
+                frame.record(&step.id, record);
                 Ok(())
             }
-            Err(e) if e.kind == ErrorKind::Cancelled => Err(Failure::cancelled()),
-            Err(e) => {
-                let message = self.redactor.text(&e.message);
-                self.finished(
-                    step,
-                    &frame,
-                    StepStatus::Failed,
-                    result.attempts,
-                    started.elapsed(),
-                    Some(&message),
-                );
-                let record = json!({ "status": "failed", "output": null, "error": message, "attempts": result.attempts });
-                match &step.on_error {
-                    ErrorPlan::Fail => Err(Failure::of(step, message)),
-                    ErrorPlan::Continue => {
-                        frame.record(&step.id, record);
-                        Ok(())
-                    }
-                    ErrorPlan::Steps(handler) => {
-                        let handler_frame = frame
-                            .child(None, Some(json!({ "step": *step.id, "message": message })));
-                        self.run_block(handler, handler_frame).await?;
-                        frame.record(&step.id, record);
-                        Ok(())
-                    }
-                }
+            ErrorPlan::Steps(handler) => {
+                let error = json!({ "step": *step.id, "message": message });
+                self.run_block(handler, frame.child(None, Some(error)))
+                    .await?;
+                frame.record(&step.id, record);
+                Ok(())
             }
+        }
+    }
+
+    /// Evaluates the step's `if`.
+    fn should_run(&self, step: &CompiledStep, frame: &Frame) -> Result<bool, ActionError> {
+        let Some(condition) = &step.condition else {
+            return Ok(true);
+        };
+        let scope = StepScope::new(&self.globals, frame, &step.step_refs);
+        match condition {
+            Condition::Literal(b) => Ok(*b),
+            Condition::Template(t) => t.render(&scope).map(|v| weft_expr::truthy(&v)),
+            Condition::Expr(e) => e.eval(&scope).map(|v| weft_expr::truthy(&v)),
+        }
+        .map_err(|e| ActionError::invalid_input(format!("`if`: {}", e.message)))
+    }
+
+    /// Runs the step's action, loop or branches. A loop's or branches' `timeout` limits the
+    /// whole step; an action's limits each attempt.
+    async fn execute_step(&self, step: &CompiledStep, frame: &Arc<Frame>) -> StepResult {
+        let whole = async {
+            match &step.kind {
+                StepKind::Action { action, with } => {
+                    return self.action_step(step, action.as_ref(), with, frame).await
+                }
+                StepKind::ForEach {
+                    items,
+                    concurrency,
+                    body,
+                } => self.for_each(step, items, *concurrency, body, frame).await,
+                StepKind::Parallel { branches } => self.parallel(branches, frame).await,
+            }
+            .into()
+        };
+        match (step.timeout, &step.kind) {
+            (Some(limit), StepKind::ForEach { .. } | StepKind::Parallel { .. }) => {
+                tokio::time::timeout(limit, whole)
+                    .await
+                    .unwrap_or_else(|_| {
+                        let text = crate::duration::format_duration(limit);
+                        Err::<Value, _>(ActionError::new(
+                            ErrorKind::Timeout,
+                            format!("timed out after {text}"),
+                        ))
+                        .into()
+                    })
+            }
+            _ => whole.await,
         }
     }
 
@@ -210,15 +255,23 @@ impl RunState {
         action: &dyn Action,
         with: &ValueTemplate,
         frame: &Arc<Frame>,
-    ) -> Result<StepResult, Failure> {
+    ) -> StepResult {
+        let not_run = |message: String| StepResult {
+            output: Err(ActionError::invalid_input(message)),
+            attempts: 0,
+        };
         let input = {
             let scope = StepScope::new(&self.globals, frame, &step.step_refs);
-            with.render(&scope)
-                .map_err(|e| Failure::of(step, format!("`with`: {}", e.message)))?
+            match with.render(&scope) {
+                Ok(input) => input,
+                Err(e) => return not_run(format!("`with`: {}", e.message)),
+            }
         };
-        check_input(action, &input).map_err(|message| Failure::of(step, message))?;
+        if let Err(message) = check_input(action, &input) {
+            return not_run(message);
+        }
         if let Mode::DryRun { mocks } = &self.mode {
-            return Ok(self.dry_step(step, action, input, mocks, frame));
+            return self.dry_step(step, action, input, mocks, frame).await;
         }
         let retry = &step.retry;
         let first_started = tokio::time::Instant::now();
@@ -256,7 +309,7 @@ impl RunState {
             } else {
                 StepStatus::Failed
             };
-            self.record_attempt(
+            if let Err(message) = self.record_attempt(
                 step,
                 frame,
                 attempt,
@@ -265,22 +318,26 @@ impl RunState {
                 &result,
                 started_at,
                 clock.elapsed(),
-            )
-            .map_err(|message| Failure::of(step, message))?;
+            ) {
+                return StepResult {
+                    output: Err(ActionError::failed(message)),
+                    attempts: attempt,
+                };
+            }
             let error = match result {
                 Ok(output) => {
-                    return Ok(StepResult {
+                    return StepResult {
                         output: Ok(output),
                         attempts: attempt,
-                    })
+                    }
                 }
                 Err(error) => error,
             };
             if attempt >= retry.max_attempts || !should_retry(&retry.on, &error) {
-                return Ok(StepResult {
+                return StepResult {
                     output: Err(error),
                     attempts: attempt,
-                });
+                };
             }
             let wait = delay(retry, attempt, error.retry_after);
             if let Some(deadline) = retry.deadline {
@@ -291,10 +348,10 @@ impl RunState {
                         error.message,
                         crate::duration::format_duration(deadline)
                     );
-                    return Ok(StepResult {
+                    return StepResult {
                         output: Err(error),
                         attempts: attempt,
-                    });
+                    };
                 }
             }
             let message = self.redactor.text(&error.message);
@@ -309,7 +366,7 @@ impl RunState {
         }
     }
 
-    fn dry_step(
+    async fn dry_step(
         &self,
         step: &CompiledStep,
         action: &dyn Action,
@@ -320,6 +377,24 @@ impl RunState {
         let (output, output_from) = match (mocks.get(&*step.id), action.dry_run_output(&input)) {
             (Some(mock), _) => (mock.clone(), "mock"),
             (None, Some(computed)) => (computed, "computed"),
+            // A sub-workflow is dry-run too (its steps join this report).
+            (None, None) if action.runs_in_dry_run() => {
+                let ctx = ActionContext {
+                    state: self,
+                    step,
+                    attempt: 1,
+                    iteration: &frame.iteration,
+                };
+                match action.run(input.clone(), &ctx).await {
+                    Ok(output) => (output, "computed"),
+                    Err(error) => {
+                        return StepResult {
+                            output: Err(error),
+                            attempts: 1,
+                        }
+                    }
+                }
+            }
             (None, None) => (action.spec().example_output(), "example"),
         };
         let effect = action.dry_run(&input);

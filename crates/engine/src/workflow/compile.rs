@@ -46,7 +46,7 @@ pub fn compile(
     checker.index_steps(&workflow.finally, Some("finally"));
 
     let inputs = checker.inputs_decl(workflow);
-    let trigger = checker.trigger(workflow.trigger.as_ref());
+    let trigger = checker.trigger(workflow.trigger.0.as_ref().and_then(Option::as_ref));
     let empty_index = HashMap::new();
     let empty_mask = BitSet::default();
     let top = Visibility {
@@ -95,7 +95,12 @@ pub fn compile(
         vars,
         connection: workflow.connection.as_ref().map(|c| c.value.clone()),
         trigger,
-        concurrency: workflow.concurrency.as_ref().map(|c| c.value.clone()),
+        concurrency: workflow
+            .concurrency
+            .0
+            .as_ref()
+            .and_then(Option::as_ref)
+            .map(|c| c.value.clone()),
         steps,
         on_failure,
         finally,
@@ -233,7 +238,11 @@ impl<'a> Checker<'a> {
 
     fn inputs_decl(&mut self, workflow: &Workflow) -> Vec<InputDecl> {
         let mut out = Vec::new();
-        for (name, spec) in &workflow.inputs {
+        for (name, spec) in workflow
+            .inputs
+            .iter()
+            .filter_map(|(n, s)| Some((n, s.0.as_ref()?)))
+        {
             let kind = spec.kind.value;
             if let Some(default) = &spec.default {
                 if !kind.accepts(&default.value) {
@@ -729,6 +738,28 @@ impl<'a> Checker<'a> {
                     .with_help("give a step exactly one of `uses: <action>`, `for_each:` with `steps:`, or `parallel:`"),
             );
             return None;
+        }
+        if step.uses.is_none() {
+            if let Some(with) = &step.with {
+                self.error(
+                    Diagnostic::error(
+                        format!("`with` applies to `uses` steps only (step `{id}`)"),
+                        Some(with.0.span),
+                    )
+                    .with_help("give the inputs to the steps inside"),
+                );
+            }
+            if let Some(retry) = &step.retry {
+                self.error(
+                    Diagnostic::error(
+                        format!("`retry` applies to `uses` steps only (step `{id}`)"),
+                        Some(retry.span),
+                    )
+                    .with_help(
+                        "put `retry` on the steps inside, so only the failed work is repeated",
+                    ),
+                );
+            }
         }
         if step.steps.is_some() && step.for_each.is_none() {
             self.error(Diagnostic::error(

@@ -3,7 +3,7 @@
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::duration::DurationSpec;
 use crate::yaml::{RawNode, Recover, Spanned};
@@ -19,7 +19,7 @@ pub struct Workflow {
     pub description: Option<String>,
     /// Typed inputs, given with `--input name=value` or by the trigger.
     #[serde(default)]
-    pub inputs: IndexMap<String, Spanned<InputSpec>>,
+    pub inputs: IndexMap<String, Recover<Spanned<InputSpec>>>,
     /// Values computed once at the start of a run, available as `vars.<name>`.
     #[serde(default)]
     pub vars: IndexMap<String, RawNode>,
@@ -31,10 +31,10 @@ pub struct Workflow {
     pub connection: Option<Spanned<String>>,
     /// What starts the workflow: `manual` (the default), `cron`, or `poll`.
     #[serde(default)]
-    pub trigger: Option<Spanned<Trigger>>,
+    pub trigger: Recover<Option<Spanned<Trigger>>>,
     /// How many runs of this workflow may be active at once, and what happens to the others.
     #[serde(default)]
-    pub concurrency: Option<Spanned<RunConcurrency>>,
+    pub concurrency: Recover<Option<Spanned<RunConcurrency>>>,
     /// The steps, run in file order unless `needs` says otherwise.
     pub steps: Spanned<Vec<Recover<Step>>>,
     /// Steps run when the workflow fails (with `error` describing the failure).
@@ -67,7 +67,8 @@ pub struct InputSpec {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", rename = "type")]
+#[schemars(rename = "InputType")]
 pub enum InputType {
     String,
     Number,
@@ -114,7 +115,8 @@ impl InputType {
 
 /// What starts a workflow.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", rename = "trigger")]
+#[schemars(rename = "Trigger")]
 pub enum Trigger {
     /// Started by `weft run` or by a caller.
     Manual,
@@ -143,8 +145,9 @@ pub struct CronTrigger {
     pub overlap: OverlapPolicy,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case", rename = "missed")]
+#[schemars(rename = "MissedRuns")]
 pub enum MissedRuns {
     /// Skip missed fires (logged).
     #[default]
@@ -155,8 +158,9 @@ pub enum MissedRuns {
     All,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case", rename = "overlap")]
+#[schemars(rename = "OverlapPolicy")]
 pub enum OverlapPolicy {
     /// Drop the new fire (logged).
     #[default]
@@ -203,7 +207,8 @@ fn one() -> u32 {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", rename = "concurrency.policy")]
+#[schemars(rename = "RunConcurrencyPolicy")]
 pub enum RunConcurrencyPolicy {
     #[default]
     Queue,
@@ -290,7 +295,8 @@ fn yes() -> bool {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", rename = "backoff")]
+#[schemars(rename = "Backoff")]
 pub enum Backoff {
     Constant,
     #[default]
@@ -299,7 +305,8 @@ pub enum Backoff {
 
 /// A class of errors to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", rename = "retry.on")]
+#[schemars(rename = "RetryOn")]
 pub enum RetryOn {
     /// timeout, network, http_429 and http_5xx.
     Transient,
@@ -316,7 +323,8 @@ pub enum RetryOn {
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", rename = "on_error")]
+#[schemars(rename = "OnError")]
 pub enum OnError {
     /// Fail the workflow (default).
     Fail,

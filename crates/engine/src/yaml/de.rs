@@ -313,7 +313,13 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDe<'a> {
             if e.diagnostic.message.starts_with("unknown value")
                 && !e.diagnostic.message.contains(" for ")
             {
-                e.diagnostic.message = format!("{} for {}", e.diagnostic.message, noun(name));
+                // Workflow enums are named after their field (`on_error`, `retry.on`).
+                let what = if name.chars().any(char::is_uppercase) {
+                    noun(name)
+                } else {
+                    format!("`{name}`")
+                };
+                e.diagnostic.message = format!("{} for {what}", e.diagnostic.message);
             }
             e.at(span)
         })

@@ -120,6 +120,12 @@ impl JsonSchema for RawNode {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recover<T>(pub Option<T>);
 
+impl<T> Default for Recover<T> {
+    fn default() -> Self {
+        Recover(None)
+    }
+}
+
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Recover<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         match T::deserialize(deserializer) {
