@@ -1317,6 +1317,88 @@ finally:
     assert_eq!(h.store.attempts_of("cleanup").len(), 1, "finally ran once");
 }
 
+#[tokio::test(start_paused = true)]
+async fn on_error_also_handles_a_step_whose_inputs_fail_to_render() {
+    let h = harness(vec![]);
+    let outcome = h
+        .run(
+            "
+name: bad-input
+steps:
+  - id: divide
+    uses: core.set
+    with: { x: '${{ 1 / 0 }}' }
+    on_error: continue
+outputs:
+  status: ${{ steps.divide.status }}
+  error: ${{ steps.divide.error }}
+  attempts: ${{ steps.divide.attempts }}
+",
+        )
+        .await;
+    assert_succeeded(&outcome);
+    assert_eq!(outcome.outputs["status"], "failed");
+    assert_eq!(outcome.outputs["attempts"], 0);
+    assert!(
+        outcome.outputs["error"]
+            .as_str()
+            .unwrap()
+            .contains("division by zero"),
+        "{}",
+        outcome.outputs
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_loop_timeout_limits_the_whole_loop() {
+    let h = harness(vec![]);
+    let t0 = Instant::now();
+    let outcome = h
+        .run(
+            "
+name: slow-loop
+steps:
+  - id: each
+    for_each: [1, 2, 3]
+    timeout: 2500ms
+    steps:
+      - id: wait
+        uses: core.sleep
+        with: { duration: 1s }
+",
+        )
+        .await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(t0.elapsed(), secs(2.5));
+    assert_eq!(
+        outcome.error.as_deref(),
+        Some("step `each` failed: timed out after 2500ms")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn secrets_are_found_whatever_the_case_of_the_reference() {
+    let h = harness(vec![]);
+    let mut request = RunRequest::default();
+    request.secrets.insert("api_token".into(), "s3cr3t".into());
+    let outcome = h
+        .run_with(
+            "
+name: upper
+steps:
+  - id: use
+    uses: core.set
+    with: { length: '${{ len(secrets.API_TOKEN) }}' }
+outputs:
+  length: ${{ steps.use.output.length }}
+",
+            request,
+        )
+        .await;
+    assert_succeeded(&outcome);
+    assert_eq!(outcome.outputs["length"], 6);
+}
+
 // --- Values ------------------------------------------------------------------------------------
 
 #[tokio::test(start_paused = true)]
