@@ -4,6 +4,7 @@
 
 use crate::confluence::{
     attachments, comments, labels, pages, properties, search, spaces, tasks, tree, users,
+    BlogPosts, Footer, Inline, Pages,
 };
 use crate::guard::guard;
 use crate::scopes::ScopeReq;
@@ -134,9 +135,17 @@ fn entries() -> Vec<Entry> {
             ],
             PAGE_R,
             NONE,
-            pages::list_pages,
+            pages::list::<Pages>,
         ),
-        ep("POST", V2, "/pages", &[], PAGE_W, NONE, pages::create_page),
+        ep(
+            "POST",
+            V2,
+            "/pages",
+            &[],
+            PAGE_W,
+            NONE,
+            pages::create::<Pages>,
+        ),
         ep(
             "GET",
             V2,
@@ -152,7 +161,7 @@ fn entries() -> Vec<Entry> {
             ],
             PAGE_R,
             NONE,
-            pages::get_page,
+            pages::get::<Pages>,
         ),
         ep(
             "PUT",
@@ -161,7 +170,7 @@ fn entries() -> Vec<Entry> {
             &[],
             PAGE_W,
             NONE,
-            pages::update_page,
+            pages::update::<Pages>,
         ),
         ep(
             "DELETE",
@@ -170,7 +179,7 @@ fn entries() -> Vec<Entry> {
             &["purge"],
             PAGE_D,
             NONE,
-            pages::delete_page,
+            pages::delete::<Pages>,
         ),
         ep(
             "GET",
@@ -179,7 +188,7 @@ fn entries() -> Vec<Entry> {
             &["cursor", "limit", "body-format", "sort"],
             PAGE_R,
             NONE,
-            pages::page_versions,
+            pages::versions::<Pages>,
         ),
         ep(
             "GET",
@@ -188,7 +197,7 @@ fn entries() -> Vec<Entry> {
             &[],
             PAGE_R,
             NONE,
-            pages::page_version,
+            pages::version::<Pages>,
         ),
         ep(
             "GET",
@@ -245,7 +254,7 @@ fn entries() -> Vec<Entry> {
             ],
             PAGE_R,
             NONE,
-            pages::list_blogposts,
+            pages::list::<BlogPosts>,
         ),
         ep(
             "POST",
@@ -254,7 +263,7 @@ fn entries() -> Vec<Entry> {
             &[],
             PAGE_W,
             NONE,
-            pages::create_blogpost,
+            pages::create::<BlogPosts>,
         ),
         ep(
             "GET",
@@ -271,7 +280,7 @@ fn entries() -> Vec<Entry> {
             ],
             PAGE_R,
             NONE,
-            pages::get_blogpost,
+            pages::get::<BlogPosts>,
         ),
         ep(
             "PUT",
@@ -280,7 +289,7 @@ fn entries() -> Vec<Entry> {
             &[],
             PAGE_W,
             NONE,
-            pages::update_blogpost,
+            pages::update::<BlogPosts>,
         ),
         ep(
             "DELETE",
@@ -289,7 +298,7 @@ fn entries() -> Vec<Entry> {
             &["purge"],
             PAGE_D,
             NONE,
-            pages::delete_blogpost,
+            pages::delete::<BlogPosts>,
         ),
         ep(
             "GET",
@@ -298,7 +307,7 @@ fn entries() -> Vec<Entry> {
             &["cursor", "limit", "body-format", "sort"],
             PAGE_R,
             NONE,
-            pages::blogpost_versions,
+            pages::versions::<BlogPosts>,
         ),
         ep(
             "GET",
@@ -307,7 +316,7 @@ fn entries() -> Vec<Entry> {
             &[],
             PAGE_R,
             NONE,
-            pages::blogpost_version,
+            pages::version::<BlogPosts>,
         ),
         // Spaces
         ep(
@@ -362,7 +371,7 @@ fn entries() -> Vec<Entry> {
             ],
             PAGE_R,
             NONE,
-            pages::space_pages,
+            pages::in_space::<Pages>,
         ),
         ep(
             "GET",
@@ -371,7 +380,7 @@ fn entries() -> Vec<Entry> {
             &["sort", "status", "title", "body-format", "cursor", "limit"],
             PAGE_R,
             NONE,
-            pages::space_blogposts,
+            pages::in_space::<BlogPosts>,
         ),
         // Comments
         ep(
@@ -381,7 +390,7 @@ fn entries() -> Vec<Entry> {
             &["body-format", "status", "sort", "cursor", "limit"],
             COMMENT_R,
             NONE,
-            comments::page_footer,
+            comments::on_content::<Pages, Footer>,
         ),
         ep(
             "GET",
@@ -397,7 +406,7 @@ fn entries() -> Vec<Entry> {
             ],
             COMMENT_R,
             NONE,
-            comments::page_inline,
+            comments::on_content::<Pages, Inline>,
         ),
         ep(
             "GET",
@@ -406,7 +415,7 @@ fn entries() -> Vec<Entry> {
             &["body-format", "status", "sort", "cursor", "limit"],
             COMMENT_R,
             NONE,
-            comments::blogpost_footer,
+            comments::on_content::<BlogPosts, Footer>,
         ),
         ep(
             "GET",
@@ -422,7 +431,7 @@ fn entries() -> Vec<Entry> {
             ],
             COMMENT_R,
             NONE,
-            comments::blogpost_inline,
+            comments::on_content::<BlogPosts, Inline>,
         ),
         ep(
             "GET",
@@ -431,7 +440,7 @@ fn entries() -> Vec<Entry> {
             &["body-format", "sort", "cursor", "limit"],
             COMMENT_R,
             NONE,
-            comments::list_footer,
+            comments::list::<Footer>,
         ),
         ep(
             "POST",
@@ -440,7 +449,7 @@ fn entries() -> Vec<Entry> {
             &[],
             COMMENT_W,
             NONE,
-            comments::create_footer,
+            comments::create_for::<Footer>,
         ),
         ep(
             "GET",
@@ -449,7 +458,7 @@ fn entries() -> Vec<Entry> {
             &["body-format", "version"],
             COMMENT_R,
             NONE,
-            comments::get_footer,
+            comments::get_for::<Footer>,
         ),
         ep(
             "PUT",
@@ -458,7 +467,7 @@ fn entries() -> Vec<Entry> {
             &[],
             COMMENT_W,
             NONE,
-            comments::update_footer,
+            comments::update_for::<Footer>,
         ),
         ep(
             "DELETE",
@@ -467,7 +476,7 @@ fn entries() -> Vec<Entry> {
             &[],
             COMMENT_D,
             NONE,
-            comments::delete_footer,
+            comments::delete_for::<Footer>,
         ),
         ep(
             "GET",
@@ -476,7 +485,7 @@ fn entries() -> Vec<Entry> {
             &["body-format", "sort", "cursor", "limit"],
             COMMENT_R,
             NONE,
-            comments::list_inline,
+            comments::list::<Inline>,
         ),
         ep(
             "POST",
@@ -485,7 +494,7 @@ fn entries() -> Vec<Entry> {
             &[],
             COMMENT_W,
             NONE,
-            comments::create_inline,
+            comments::create_for::<Inline>,
         ),
         ep(
             "GET",
@@ -494,7 +503,7 @@ fn entries() -> Vec<Entry> {
             &["body-format", "version"],
             COMMENT_R,
             NONE,
-            comments::get_inline,
+            comments::get_for::<Inline>,
         ),
         ep(
             "PUT",
@@ -503,7 +512,7 @@ fn entries() -> Vec<Entry> {
             &[],
             COMMENT_W,
             NONE,
-            comments::update_inline,
+            comments::update_for::<Inline>,
         ),
         ep(
             "DELETE",
@@ -512,7 +521,7 @@ fn entries() -> Vec<Entry> {
             &[],
             COMMENT_D,
             NONE,
-            comments::delete_inline,
+            comments::delete_for::<Inline>,
         ),
         // Labels
         ep(
@@ -531,7 +540,7 @@ fn entries() -> Vec<Entry> {
             &["prefix", "sort", "cursor", "limit"],
             PAGE_R,
             NONE,
-            labels::page_labels,
+            labels::on_content::<Pages>,
         ),
         ep(
             "GET",
@@ -540,7 +549,7 @@ fn entries() -> Vec<Entry> {
             &["prefix", "sort", "cursor", "limit"],
             PAGE_R,
             NONE,
-            labels::blogpost_labels,
+            labels::on_content::<BlogPosts>,
         ),
         ep(
             "GET",
@@ -549,7 +558,7 @@ fn entries() -> Vec<Entry> {
             &["space-id", "body-format", "sort", "cursor", "limit"],
             PAGE_R,
             NONE,
-            labels::label_pages,
+            labels::labelled::<Pages>,
         ),
         ep(
             "GET",
@@ -558,7 +567,7 @@ fn entries() -> Vec<Entry> {
             &["space-id", "body-format", "sort", "cursor", "limit"],
             PAGE_R,
             NONE,
-            labels::label_blogposts,
+            labels::labelled::<BlogPosts>,
         ),
         ep(
             "GET",
@@ -631,7 +640,7 @@ fn entries() -> Vec<Entry> {
             &["sort", "cursor", "status", "mediaType", "filename", "limit"],
             ATT_R,
             NONE,
-            attachments::of_page,
+            attachments::on_content::<Pages>,
         ),
         ep(
             "GET",
@@ -640,7 +649,7 @@ fn entries() -> Vec<Entry> {
             &["sort", "cursor", "status", "mediaType", "filename", "limit"],
             ATT_R,
             NONE,
-            attachments::of_blogpost,
+            attachments::on_content::<BlogPosts>,
         ),
         ep(
             "GET",
@@ -692,7 +701,7 @@ fn entries() -> Vec<Entry> {
             &["key", "sort", "cursor", "limit"],
             PAGE_R,
             NONE,
-            properties::page_list,
+            properties::list_for::<Pages>,
         ),
         ep(
             "POST",
@@ -701,7 +710,7 @@ fn entries() -> Vec<Entry> {
             &[],
             PAGE_RW,
             NONE,
-            properties::page_create,
+            properties::create_for::<Pages>,
         ),
         ep(
             "GET",
@@ -710,7 +719,7 @@ fn entries() -> Vec<Entry> {
             &[],
             PAGE_R,
             NONE,
-            properties::page_get,
+            properties::get_for::<Pages>,
         ),
         ep(
             "PUT",
@@ -719,7 +728,7 @@ fn entries() -> Vec<Entry> {
             &[],
             PAGE_RW,
             NONE,
-            properties::page_update,
+            properties::update_for::<Pages>,
         ),
         ep(
             "DELETE",
@@ -728,7 +737,7 @@ fn entries() -> Vec<Entry> {
             &[],
             PAGE_RW,
             NONE,
-            properties::page_delete,
+            properties::delete_for::<Pages>,
         ),
         ep(
             "GET",
@@ -737,7 +746,7 @@ fn entries() -> Vec<Entry> {
             &["key", "sort", "cursor", "limit"],
             PAGE_R,
             NONE,
-            properties::blogpost_list,
+            properties::list_for::<BlogPosts>,
         ),
         ep(
             "POST",
@@ -746,7 +755,7 @@ fn entries() -> Vec<Entry> {
             &[],
             PAGE_RW,
             NONE,
-            properties::blogpost_create,
+            properties::create_for::<BlogPosts>,
         ),
         ep(
             "GET",
@@ -755,7 +764,7 @@ fn entries() -> Vec<Entry> {
             &[],
             PAGE_R,
             NONE,
-            properties::blogpost_get,
+            properties::get_for::<BlogPosts>,
         ),
         ep(
             "PUT",
@@ -764,7 +773,7 @@ fn entries() -> Vec<Entry> {
             &[],
             PAGE_RW,
             NONE,
-            properties::blogpost_update,
+            properties::update_for::<BlogPosts>,
         ),
         ep(
             "DELETE",
@@ -773,7 +782,7 @@ fn entries() -> Vec<Entry> {
             &[],
             PAGE_RW,
             NONE,
-            properties::blogpost_delete,
+            properties::delete_for::<BlogPosts>,
         ),
         // Tasks
         ep(

@@ -3,6 +3,7 @@
 //! v1 list and download.
 
 use super::render::ts;
+use super::OnContent;
 use crate::errors::{json_response, ApiError};
 use crate::guard::{Cost, Ctx};
 use crate::pagination::{list_response, next_link, paginate, sort_items, PageReq, SortKey};
@@ -108,19 +109,12 @@ fn of_container(ctx: &Ctx, id: u64, p: &Params, kind: ContentKind) -> Result<Res
     list_where(ctx, p, |a| a.container_id == id)
 }
 
-pub async fn of_page(
+pub async fn on_content<K: OnContent>(
     Extension(ctx): Extension<Ctx>,
     Id(id): Id,
     p: Params,
 ) -> Result<Response, ApiError> {
-    of_container(&ctx, id, &p, ContentKind::Page)
-}
-pub async fn of_blogpost(
-    Extension(ctx): Extension<Ctx>,
-    Id(id): Id,
-    p: Params,
-) -> Result<Response, ApiError> {
-    of_container(&ctx, id, &p, ContentKind::BlogPost)
+    of_container(&ctx, id, &p, K::KIND)
 }
 
 pub async fn get(Extension(ctx): Extension<Ctx>, Id(id): Id) -> Result<Response, ApiError> {

@@ -3,6 +3,7 @@
 
 use super::pages::{statuses, IdIn, VersionIn};
 use super::render::{body_format, body_in, store_body, version_v2, with_base};
+use super::{OnComments, OnContent};
 use crate::errors::{json_response, ApiError};
 use crate::guard::{Cost, Ctx};
 use crate::pagination::{list_response, next_link, paginate, sort_items, PageReq, SortKey};
@@ -125,39 +126,18 @@ fn of_container(
     })
 }
 
-pub async fn page_footer(
+pub async fn on_content<K: OnContent, M: OnComments>(
     Extension(ctx): Extension<Ctx>,
     Id(id): Id,
     p: Params,
 ) -> Result<Response, ApiError> {
-    of_container(&ctx, id, &p, CommentKind::Footer, ContentKind::Page)
+    of_container(&ctx, id, &p, M::KIND, K::KIND)
 }
-pub async fn page_inline(
+pub async fn list<M: OnComments>(
     Extension(ctx): Extension<Ctx>,
-    Id(id): Id,
     p: Params,
 ) -> Result<Response, ApiError> {
-    of_container(&ctx, id, &p, CommentKind::Inline, ContentKind::Page)
-}
-pub async fn blogpost_footer(
-    Extension(ctx): Extension<Ctx>,
-    Id(id): Id,
-    p: Params,
-) -> Result<Response, ApiError> {
-    of_container(&ctx, id, &p, CommentKind::Footer, ContentKind::BlogPost)
-}
-pub async fn blogpost_inline(
-    Extension(ctx): Extension<Ctx>,
-    Id(id): Id,
-    p: Params,
-) -> Result<Response, ApiError> {
-    of_container(&ctx, id, &p, CommentKind::Inline, ContentKind::BlogPost)
-}
-pub async fn list_footer(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response, ApiError> {
-    list_where(&ctx, &p, |c| c.kind == CommentKind::Footer)
-}
-pub async fn list_inline(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response, ApiError> {
-    list_where(&ctx, &p, |c| c.kind == CommentKind::Inline)
+    list_where(&ctx, &p, |c| c.kind == M::KIND)
 }
 
 fn get(ctx: &Ctx, id: u64, p: &Params, kind: CommentKind) -> Result<Response, ApiError> {
@@ -187,19 +167,12 @@ fn get(ctx: &Ctx, id: u64, p: &Params, kind: CommentKind) -> Result<Response, Ap
     Ok(resp)
 }
 
-pub async fn get_footer(
+pub async fn get_for<M: OnComments>(
     Extension(ctx): Extension<Ctx>,
     Id(id): Id,
     p: Params,
 ) -> Result<Response, ApiError> {
-    get(&ctx, id, &p, CommentKind::Footer)
-}
-pub async fn get_inline(
-    Extension(ctx): Extension<Ctx>,
-    Id(id): Id,
-    p: Params,
-) -> Result<Response, ApiError> {
-    get(&ctx, id, &p, CommentKind::Inline)
+    get(&ctx, id, &p, M::KIND)
 }
 
 #[derive(Deserialize)]
@@ -336,17 +309,11 @@ fn create(ctx: &Ctx, input: CreateIn, kind: CommentKind) -> Result<Response, Api
     ))
 }
 
-pub async fn create_footer(
+pub async fn create_for<M: OnComments>(
     Extension(ctx): Extension<Ctx>,
     JsonBody(input): JsonBody<CreateIn>,
 ) -> Result<Response, ApiError> {
-    create(&ctx, input, CommentKind::Footer)
-}
-pub async fn create_inline(
-    Extension(ctx): Extension<Ctx>,
-    JsonBody(input): JsonBody<CreateIn>,
-) -> Result<Response, ApiError> {
-    create(&ctx, input, CommentKind::Inline)
+    create(&ctx, input, M::KIND)
 }
 
 #[derive(Deserialize)]
@@ -411,19 +378,12 @@ fn update(ctx: &Ctx, id: u64, input: UpdateIn, kind: CommentKind) -> Result<Resp
     ))
 }
 
-pub async fn update_footer(
+pub async fn update_for<M: OnComments>(
     Extension(ctx): Extension<Ctx>,
     Id(id): Id,
     JsonBody(input): JsonBody<UpdateIn>,
 ) -> Result<Response, ApiError> {
-    update(&ctx, id, input, CommentKind::Footer)
-}
-pub async fn update_inline(
-    Extension(ctx): Extension<Ctx>,
-    Id(id): Id,
-    JsonBody(input): JsonBody<UpdateIn>,
-) -> Result<Response, ApiError> {
-    update(&ctx, id, input, CommentKind::Inline)
+    update(&ctx, id, input, M::KIND)
 }
 
 fn delete(ctx: &Ctx, id: u64, kind: CommentKind) -> Result<Response, ApiError> {
@@ -437,15 +397,9 @@ fn delete(ctx: &Ctx, id: u64, kind: CommentKind) -> Result<Response, ApiError> {
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn delete_footer(
+pub async fn delete_for<M: OnComments>(
     Extension(ctx): Extension<Ctx>,
     Id(id): Id,
 ) -> Result<Response, ApiError> {
-    delete(&ctx, id, CommentKind::Footer)
-}
-pub async fn delete_inline(
-    Extension(ctx): Extension<Ctx>,
-    Id(id): Id,
-) -> Result<Response, ApiError> {
-    delete(&ctx, id, CommentKind::Inline)
+    delete(&ctx, id, M::KIND)
 }

@@ -2,6 +2,7 @@
 //! (add with POST, remove by query or path), as Confluence splits them.
 
 use super::render::{body_format, content_out, label_v1, label_v2};
+use super::OnContent;
 use crate::errors::{json_response, ApiError};
 use crate::guard::{Cost, Ctx};
 use crate::pagination::{list_response, next_link, paginate, sort_items, PageReq, SortKey};
@@ -59,19 +60,12 @@ fn of_content(ctx: &Ctx, id: u64, p: &Params, kind: ContentKind) -> Result<Respo
     label_page(ctx, p, labels)
 }
 
-pub async fn page_labels(
+pub async fn on_content<K: OnContent>(
     Extension(ctx): Extension<Ctx>,
     Id(id): Id,
     p: Params,
 ) -> Result<Response, ApiError> {
-    of_content(&ctx, id, &p, ContentKind::Page)
-}
-pub async fn blogpost_labels(
-    Extension(ctx): Extension<Ctx>,
-    Id(id): Id,
-    p: Params,
-) -> Result<Response, ApiError> {
-    of_content(&ctx, id, &p, ContentKind::BlogPost)
+    of_content(&ctx, id, &p, K::KIND)
 }
 
 fn with_label(ctx: &Ctx, label: u64, p: &Params, kind: ContentKind) -> Result<Response, ApiError> {
@@ -108,19 +102,12 @@ fn with_label(ctx: &Ctx, label: u64, p: &Params, kind: ContentKind) -> Result<Re
     Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
 }
 
-pub async fn label_pages(
+pub async fn labelled<K: OnContent>(
     Extension(ctx): Extension<Ctx>,
     Id(id): Id,
     p: Params,
 ) -> Result<Response, ApiError> {
-    with_label(&ctx, id, &p, ContentKind::Page)
-}
-pub async fn label_blogposts(
-    Extension(ctx): Extension<Ctx>,
-    Id(id): Id,
-    p: Params,
-) -> Result<Response, ApiError> {
-    with_label(&ctx, id, &p, ContentKind::BlogPost)
+    with_label(&ctx, id, &p, K::KIND)
 }
 
 /// v1 content of any kind (page or blog post) that is current.

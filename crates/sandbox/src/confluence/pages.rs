@@ -4,6 +4,7 @@
 use super::render::{
     body_format, body_in, content_out, content_v2, label_v2, ts, version_v2, with_base,
 };
+use super::OnContent;
 use crate::errors::{json_response, ApiError};
 use crate::guard::{Cost, Ctx};
 use crate::pagination::{list_response, next_link, paginate, sort_items, Cursor, PageReq, SortKey};
@@ -169,7 +170,11 @@ fn list_filtered(
     Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
 }
 
-async fn list(ctx: Ctx, p: Params, kind: ContentKind) -> Result<Response, ApiError> {
+pub async fn list<K: OnContent>(
+    Extension(ctx): Extension<Ctx>,
+    p: Params,
+) -> Result<Response, ApiError> {
+    let kind = K::KIND;
     let st = statuses(&p, LISTED)?;
     let ids = p.ids("id")?;
     let spaces = p.ids("space-id")?;
@@ -183,24 +188,13 @@ async fn list(ctx: Ctx, p: Params, kind: ContentKind) -> Result<Response, ApiErr
     })
 }
 
-pub async fn list_pages(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response, ApiError> {
-    list(ctx, p, ContentKind::Page).await
-}
-
-pub async fn list_blogposts(
-    Extension(ctx): Extension<Ctx>,
-    p: Params,
-) -> Result<Response, ApiError> {
-    list(ctx, p, ContentKind::BlogPost).await
-}
-
 /// `/spaces/{id}/pages` (`depth=root|all`) and `/spaces/{id}/blogposts`.
-async fn in_space(
-    ctx: Ctx,
-    space: u64,
+pub async fn in_space<K: OnContent>(
+    Extension(ctx): Extension<Ctx>,
+    Id(space): Id,
     p: Params,
-    kind: ContentKind,
 ) -> Result<Response, ApiError> {
+    let kind = K::KIND;
     if !ctx.site.data.read().spaces.contains_key(&space) {
         return Err(ApiError::not_found());
     }
@@ -224,27 +218,16 @@ async fn in_space(
     })
 }
 
-pub async fn space_pages(
-    Extension(ctx): Extension<Ctx>,
-    Id(space): Id,
-    p: Params,
-) -> Result<Response, ApiError> {
-    in_space(ctx, space, p, ContentKind::Page).await
-}
-
-pub async fn space_blogposts(
-    Extension(ctx): Extension<Ctx>,
-    Id(space): Id,
-    p: Params,
-) -> Result<Response, ApiError> {
-    in_space(ctx, space, p, ContentKind::BlogPost).await
-}
-
 fn small_list(results: Vec<Value>, self_link: String) -> Value {
     json!({"results": results, "meta": {"hasMore": false, "cursor": ""}, "_links": {"self": self_link}})
 }
 
-async fn get(ctx: Ctx, id: u64, p: Params, kind: ContentKind) -> Result<Response, ApiError> {
+pub async fn get<K: OnContent>(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
+    let kind = K::KIND;
     let mut allowed = statuses(&p, LISTED)?;
     if p.flag("get-draft") {
         allowed.push(Status::Draft);
@@ -287,22 +270,6 @@ async fn get(ctx: Ctx, id: u64, p: Params, kind: ContentKind) -> Result<Response
     let mut resp = json_response(StatusCode::OK, &with_base(out, &ctx.site.wiki_base()));
     resp.extensions_mut().insert(Cost(1));
     Ok(resp)
-}
-
-pub async fn get_page(
-    Extension(ctx): Extension<Ctx>,
-    Id(id): Id,
-    p: Params,
-) -> Result<Response, ApiError> {
-    get(ctx, id, p, ContentKind::Page).await
-}
-
-pub async fn get_blogpost(
-    Extension(ctx): Extension<Ctx>,
-    Id(id): Id,
-    p: Params,
-) -> Result<Response, ApiError> {
-    get(ctx, id, p, ContentKind::BlogPost).await
 }
 
 #[derive(Deserialize)]
@@ -366,7 +333,11 @@ fn written(ctx: &Ctx, data: &SiteData, id: u64, status: StatusCode) -> Result<Re
     ))
 }
 
-async fn create(ctx: Ctx, input: CreateIn, kind: ContentKind) -> Result<Response, ApiError> {
+pub async fn create<K: OnContent>(
+    Extension(ctx): Extension<Ctx>,
+    JsonBody(input): JsonBody<CreateIn>,
+) -> Result<Response, ApiError> {
+    let kind = K::KIND;
     let space_id = input
         .space_id
         .as_ref()
@@ -400,20 +371,6 @@ async fn create(ctx: Ctx, input: CreateIn, kind: ContentKind) -> Result<Response
     written(&ctx, &data, id, StatusCode::OK)
 }
 
-pub async fn create_page(
-    Extension(ctx): Extension<Ctx>,
-    JsonBody(input): JsonBody<CreateIn>,
-) -> Result<Response, ApiError> {
-    create(ctx, input, ContentKind::Page).await
-}
-
-pub async fn create_blogpost(
-    Extension(ctx): Extension<Ctx>,
-    JsonBody(input): JsonBody<CreateIn>,
-) -> Result<Response, ApiError> {
-    create(ctx, input, ContentKind::BlogPost).await
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VersionIn {
@@ -435,12 +392,12 @@ pub struct UpdateIn {
     parent_id: Option<IdIn>,
 }
 
-async fn update(
-    ctx: Ctx,
-    id: u64,
-    input: UpdateIn,
-    kind: ContentKind,
+pub async fn update<K: OnContent>(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    JsonBody(input): JsonBody<UpdateIn>,
 ) -> Result<Response, ApiError> {
+    let kind = K::KIND;
     if let Some(given) = &input.id {
         if given.get("id")? != id {
             return Err(ApiError::bad_request(format!(
@@ -502,23 +459,12 @@ async fn update(
     written(&ctx, &data, id, StatusCode::OK)
 }
 
-pub async fn update_page(
+pub async fn delete<K: OnContent>(
     Extension(ctx): Extension<Ctx>,
     Id(id): Id,
-    JsonBody(input): JsonBody<UpdateIn>,
+    p: Params,
 ) -> Result<Response, ApiError> {
-    update(ctx, id, input, ContentKind::Page).await
-}
-
-pub async fn update_blogpost(
-    Extension(ctx): Extension<Ctx>,
-    Id(id): Id,
-    JsonBody(input): JsonBody<UpdateIn>,
-) -> Result<Response, ApiError> {
-    update(ctx, id, input, ContentKind::BlogPost).await
-}
-
-async fn delete(ctx: Ctx, id: u64, p: Params, kind: ContentKind) -> Result<Response, ApiError> {
+    let kind = K::KIND;
     let mut data = ctx.site.data.write();
     find(
         &data,
@@ -536,23 +482,12 @@ async fn delete(ctx: Ctx, id: u64, p: Params, kind: ContentKind) -> Result<Respo
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn delete_page(
+pub async fn versions<K: OnContent>(
     Extension(ctx): Extension<Ctx>,
     Id(id): Id,
     p: Params,
 ) -> Result<Response, ApiError> {
-    delete(ctx, id, p, ContentKind::Page).await
-}
-
-pub async fn delete_blogpost(
-    Extension(ctx): Extension<Ctx>,
-    Id(id): Id,
-    p: Params,
-) -> Result<Response, ApiError> {
-    delete(ctx, id, p, ContentKind::BlogPost).await
-}
-
-async fn versions(ctx: Ctx, id: u64, p: Params, kind: ContentKind) -> Result<Response, ApiError> {
+    let kind = K::KIND;
     let req = PageReq::from_params(&p, 25, 250)?;
     let format = body_format(&p, true)?;
     let desc = match p.get("sort").unwrap_or("-modified-date") {
@@ -594,23 +529,11 @@ async fn versions(ctx: Ctx, id: u64, p: Params, kind: ContentKind) -> Result<Res
     Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
 }
 
-pub async fn page_versions(
+pub async fn version<K: OnContent>(
     Extension(ctx): Extension<Ctx>,
-    Id(id): Id,
-    p: Params,
+    Ids2(id, n): Ids2,
 ) -> Result<Response, ApiError> {
-    versions(ctx, id, p, ContentKind::Page).await
-}
-
-pub async fn blogpost_versions(
-    Extension(ctx): Extension<Ctx>,
-    Id(id): Id,
-    p: Params,
-) -> Result<Response, ApiError> {
-    versions(ctx, id, p, ContentKind::BlogPost).await
-}
-
-async fn version(ctx: Ctx, id: u64, n: u64, kind: ContentKind) -> Result<Response, ApiError> {
+    let kind = K::KIND;
     let data = ctx.site.data.read();
     let c = find(&data, id, kind, LISTED)?;
     let v = c
@@ -636,18 +559,4 @@ async fn version(ctx: Ctx, id: u64, n: u64, kind: ContentKind) -> Result<Respons
     let mut resp = json_response(StatusCode::OK, &out);
     resp.extensions_mut().insert(Cost(1));
     Ok(resp)
-}
-
-pub async fn page_version(
-    Extension(ctx): Extension<Ctx>,
-    Ids2(id, n): Ids2,
-) -> Result<Response, ApiError> {
-    version(ctx, id, n, ContentKind::Page).await
-}
-
-pub async fn blogpost_version(
-    Extension(ctx): Extension<Ctx>,
-    Ids2(id, n): Ids2,
-) -> Result<Response, ApiError> {
-    version(ctx, id, n, ContentKind::BlogPost).await
 }

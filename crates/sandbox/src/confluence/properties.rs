@@ -3,6 +3,7 @@
 
 use super::pages::{find, VersionIn};
 use super::render::ts;
+use super::OnContent;
 use crate::errors::{json_response, ApiError};
 use crate::guard::{Cost, Ctx};
 use crate::pagination::{list_response, next_link, paginate, sort_items, PageReq, SortKey};
@@ -55,19 +56,12 @@ fn list(ctx: &Ctx, id: u64, p: &Params, kind: ContentKind) -> Result<Response, A
     Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
 }
 
-pub async fn page_list(
+pub async fn list_for<K: OnContent>(
     Extension(ctx): Extension<Ctx>,
     Id(id): Id,
     p: Params,
 ) -> Result<Response, ApiError> {
-    list(&ctx, id, &p, ContentKind::Page)
-}
-pub async fn blogpost_list(
-    Extension(ctx): Extension<Ctx>,
-    Id(id): Id,
-    p: Params,
-) -> Result<Response, ApiError> {
-    list(&ctx, id, &p, ContentKind::BlogPost)
+    list(&ctx, id, &p, K::KIND)
 }
 
 #[derive(Deserialize)]
@@ -110,19 +104,12 @@ fn create(ctx: &Ctx, id: u64, input: CreateIn, kind: ContentKind) -> Result<Resp
     Ok(json_response(StatusCode::OK, &out))
 }
 
-pub async fn page_create(
+pub async fn create_for<K: OnContent>(
     Extension(ctx): Extension<Ctx>,
     Id(id): Id,
     JsonBody(input): JsonBody<CreateIn>,
 ) -> Result<Response, ApiError> {
-    create(&ctx, id, input, ContentKind::Page)
-}
-pub async fn blogpost_create(
-    Extension(ctx): Extension<Ctx>,
-    Id(id): Id,
-    JsonBody(input): JsonBody<CreateIn>,
-) -> Result<Response, ApiError> {
-    create(&ctx, id, input, ContentKind::BlogPost)
+    create(&ctx, id, input, K::KIND)
 }
 
 fn get(ctx: &Ctx, id: u64, pid: u64, kind: ContentKind) -> Result<Response, ApiError> {
@@ -138,17 +125,11 @@ fn get(ctx: &Ctx, id: u64, pid: u64, kind: ContentKind) -> Result<Response, ApiE
     Ok(resp)
 }
 
-pub async fn page_get(
+pub async fn get_for<K: OnContent>(
     Extension(ctx): Extension<Ctx>,
     Ids2(id, pid): Ids2,
 ) -> Result<Response, ApiError> {
-    get(&ctx, id, pid, ContentKind::Page)
-}
-pub async fn blogpost_get(
-    Extension(ctx): Extension<Ctx>,
-    Ids2(id, pid): Ids2,
-) -> Result<Response, ApiError> {
-    get(&ctx, id, pid, ContentKind::BlogPost)
+    get(&ctx, id, pid, K::KIND)
 }
 
 #[derive(Deserialize)]
@@ -201,19 +182,12 @@ fn update(
     Ok(json_response(StatusCode::OK, &property_v2(prop)))
 }
 
-pub async fn page_update(
+pub async fn update_for<K: OnContent>(
     Extension(ctx): Extension<Ctx>,
     Ids2(id, pid): Ids2,
     JsonBody(input): JsonBody<UpdateIn>,
 ) -> Result<Response, ApiError> {
-    update(&ctx, id, pid, input, ContentKind::Page)
-}
-pub async fn blogpost_update(
-    Extension(ctx): Extension<Ctx>,
-    Ids2(id, pid): Ids2,
-    JsonBody(input): JsonBody<UpdateIn>,
-) -> Result<Response, ApiError> {
-    update(&ctx, id, pid, input, ContentKind::BlogPost)
+    update(&ctx, id, pid, input, K::KIND)
 }
 
 fn delete(ctx: &Ctx, id: u64, pid: u64, kind: ContentKind) -> Result<Response, ApiError> {
@@ -228,15 +202,9 @@ fn delete(ctx: &Ctx, id: u64, pid: u64, kind: ContentKind) -> Result<Response, A
     }
 }
 
-pub async fn page_delete(
+pub async fn delete_for<K: OnContent>(
     Extension(ctx): Extension<Ctx>,
     Ids2(id, pid): Ids2,
 ) -> Result<Response, ApiError> {
-    delete(&ctx, id, pid, ContentKind::Page)
-}
-pub async fn blogpost_delete(
-    Extension(ctx): Extension<Ctx>,
-    Ids2(id, pid): Ids2,
-) -> Result<Response, ApiError> {
-    delete(&ctx, id, pid, ContentKind::BlogPost)
+    delete(&ctx, id, pid, K::KIND)
 }
