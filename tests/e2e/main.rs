@@ -370,6 +370,38 @@ fn schema_actions_and_help() {
     assert!(stderr(&typo).contains("did you mean `http.request`?"));
 }
 
+/// What editors see: the schema accepts every example and flags a misspelt key.
+#[test]
+fn the_json_schema_accepts_the_examples_and_rejects_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema: Value = serde_json::from_str(&stdout(&weft(dir.path(), &["schema"]))).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is valid JSON Schema");
+    let mut checked = 0;
+    for file in walk(&repo_root().join("workflows")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let instance: Value = serde_yaml::from_str(&text).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", file.display());
+        checked += 1;
+    }
+    assert!(checked >= 5);
+    let typo: Value =
+        serde_yaml::from_str("name: x\nsteps:\n  - id: a\n    uses: core.log\n    neds: [b]\n")
+            .unwrap();
+    assert!(
+        !validator.is_valid(&typo),
+        "an unknown step key must be flagged"
+    );
+    let bad_policy: Value = serde_yaml::from_str(
+        "name: x\nsteps:\n  - id: a\n    uses: core.log\n    on_error: ignore\n",
+    )
+    .unwrap();
+    assert!(!validator.is_valid(&bad_policy));
+}
+
 #[cfg(unix)]
 #[test]
 fn the_data_folder_is_private() {

@@ -340,6 +340,14 @@ fn print_dry_run(
         workflow.path.display()
     );
     out.push_str(&trigger_text(workflow, now));
+    if let Some(limit) = &workflow.concurrency {
+        let _ = writeln!(
+            out,
+            "concurrency: at most {} run(s) at once, then {} (applied by the daemon)",
+            limit.limit,
+            yaml_name(limit.policy)
+        );
+    }
     let _ = writeln!(out, "\nplan:");
     plan(&workflow.steps, "", 0, &mut out);
     if !workflow.on_failure.is_empty() {

@@ -206,7 +206,7 @@ fn one() -> u32 {
     1
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", rename = "concurrency.policy")]
 #[schemars(rename = "RunConcurrencyPolicy")]
 pub enum RunConcurrencyPolicy {
