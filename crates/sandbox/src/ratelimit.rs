@@ -59,11 +59,11 @@ impl Quota {
         *self.limit.lock()
     }
 
-    /// Checks the pool and the burst window before a request runs.
-    pub fn admit(&self, app: &str, now: DateTime<Utc>) -> Admission {
-        let limit = self.limit();
-        let burst = *self.burst.lock();
+    /// Runs `f` on the app's usage record under the lock, its pool emptied first when `now` is
+    /// in a new hour.
+    fn with_usage<R>(&self, app: &str, now: DateTime<Utc>, f: impl FnOnce(&mut Usage) -> R) -> R {
         let mut map = self.usage.lock();
+        // get_mut first: the common case allocates no key.
         let u = match map.get_mut(app) {
             Some(u) => u,
             None => map.entry(app.to_string()).or_default(),
@@ -73,36 +73,37 @@ impl Quota {
             u.hour = hour;
             u.used = 0;
         }
-        if u.used >= limit {
-            return Admission::Exhausted;
-        }
-        let second = now.timestamp();
-        if u.second != second {
-            u.second = second;
-            u.in_second = 0;
-        }
-        if u.in_second >= burst {
-            return Admission::Burst;
-        }
-        u.in_second += 1;
-        Admission::Ok
+        f(u)
+    }
+
+    /// Checks the pool and the burst window before a request runs.
+    pub fn admit(&self, app: &str, now: DateTime<Utc>) -> Admission {
+        let limit = self.limit();
+        let burst = *self.burst.lock();
+        self.with_usage(app, now, |u| {
+            if u.used >= limit {
+                return Admission::Exhausted;
+            }
+            let second = now.timestamp();
+            if u.second != second {
+                u.second = second;
+                u.in_second = 0;
+            }
+            if u.in_second >= burst {
+                return Admission::Burst;
+            }
+            u.in_second += 1;
+            Admission::Ok
+        })
     }
 
     /// Charges the points of a served request; returns what is left of the pool.
     pub fn charge(&self, app: &str, points: u64, now: DateTime<Utc>) -> u64 {
         let limit = self.limit();
-        let mut map = self.usage.lock();
-        let u = match map.get_mut(app) {
-            Some(u) => u,
-            None => map.entry(app.to_string()).or_default(),
-        };
-        let hour = hour_of(now);
-        if u.hour != hour {
-            u.hour = hour;
-            u.used = 0;
-        }
-        u.used = u.used.saturating_add(points);
-        limit.saturating_sub(u.used)
+        self.with_usage(app, now, |u| {
+            u.used = u.used.saturating_add(points);
+            limit.saturating_sub(u.used)
+        })
     }
 
     pub fn remaining(&self, app: &str, now: DateTime<Utc>) -> u64 {
