@@ -370,6 +370,47 @@ fn schema_actions_and_help() {
     assert!(stderr(&typo).contains("did you mean `http.request`?"));
 }
 
+#[test]
+fn a_run_left_running_by_a_killed_process_is_closed_as_interrupted() {
+    use weft_engine::store::{RunRecord, RunStatus, RunStore, SledRunStore};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    {
+        let store = SledRunStore::open(&dir.path().join("runs")).unwrap();
+        let record = RunRecord {
+            id: "01KILLED0000000000000000000".into(),
+            workflow: "w".into(),
+            path: "w.yaml".into(),
+            hash: "h".into(),
+            parent: None,
+            trigger: serde_json::json!({"kind": "manual"}),
+            inputs: serde_json::json!({}),
+            status: RunStatus::Running,
+            error: None,
+            outputs: None,
+            started_at: chrono::Utc::now(),
+            finished_at: None,
+            pid: Some(dead_pid),
+        };
+        store.put_run(&record).unwrap();
+        store.flush().unwrap();
+    }
+    // sled lets go of its lock shortly after the store is dropped.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let list = weft(dir.path(), &["runs", "list", "--json"]);
+    let runs: Vec<Value> = serde_json::from_str(&stdout(&list)).unwrap();
+    assert_eq!(runs[0]["status"], "failed", "{runs:?}");
+    let error = runs[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!(
+            "interrupted: the weft process (pid {dead_pid}) stopped"
+        )),
+        "{error}"
+    );
+}
+
 /// What editors see: the schema accepts every example and flags a misspelt key.
 #[test]
 fn the_json_schema_accepts_the_examples_and_rejects_unknown_keys() {

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use weft_engine::exec::Engine;
-use weft_engine::store::{RunStore, SledRunStore};
+use weft_engine::store::{close_interrupted_runs, RunStore, SledRunStore};
 
 /// The engine with the run history in the data folder.
 pub fn open_engine(data_dir: &Path) -> Result<Engine, String> {
@@ -18,10 +18,27 @@ pub fn open_engine(data_dir: &Path) -> Result<Engine, String> {
     Ok(Engine::new(store))
 }
 
+/// Opens the run history; runs left `running` by a process that died are closed as failed.
 pub fn open_store(data_dir: &Path) -> Result<Arc<dyn RunStore>, String> {
     crate::data_dir::ensure(data_dir)
         .map_err(|e| format!("cannot create the data folder {}: {e}", data_dir.display()))?;
-    SledRunStore::open(&data_dir.join("runs"))
-        .map(|s| Arc::new(s) as Arc<dyn RunStore>)
-        .map_err(|e| e.to_string())
+    let store: Arc<dyn RunStore> =
+        Arc::new(SledRunStore::open(&data_dir.join("runs")).map_err(|e| e.to_string())?);
+    match close_interrupted_runs(store.as_ref(), process_alive) {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::warn!("{n} run(s) were interrupted by a stopped weft process; marked failed")
+        }
+        Err(e) => return Err(e.to_string()),
+    }
+    Ok(store)
+}
+
+/// Whether a process exists (Linux: its /proc entry; elsewhere assume it does).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
 }

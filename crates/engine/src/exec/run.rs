@@ -129,6 +129,7 @@ impl Engine {
             outputs: None,
             started_at: Utc::now(),
             finished_at: None,
+            pid: Some(std::process::id()),
         };
 
         let prepared = prepare_globals(&workflow, &request, trigger, dry);

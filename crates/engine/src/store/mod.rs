@@ -32,6 +32,35 @@ pub trait RunStore: Send + Sync {
     fn flush(&self) -> Result<(), StoreError>;
 }
 
+/// Marks runs left `running` by a process that no longer exists as failed, so history never
+/// shows a run as going on forever after a crash or `kill -9`. Returns how many were marked.
+pub fn close_interrupted_runs(
+    store: &dyn RunStore,
+    is_alive: impl Fn(u32) -> bool,
+) -> Result<usize, StoreError> {
+    let mut closed = 0;
+    for mut run in store.list_runs(usize::MAX)? {
+        let dead = match (run.status, run.pid) {
+            (RunStatus::Running, Some(pid)) => !is_alive(pid),
+            _ => false,
+        };
+        if dead {
+            run.status = RunStatus::Failed;
+            run.error = Some(format!(
+                "interrupted: the weft process (pid {}) stopped before the run finished",
+                run.pid.unwrap_or_default()
+            ));
+            run.finished_at = Some(chrono::Utc::now());
+            store.put_run(&run)?;
+            closed += 1;
+        }
+    }
+    if closed > 0 {
+        store.flush()?;
+    }
+    Ok(closed)
+}
+
 /// A store that keeps nothing: dry runs and benchmarks of the bare engine.
 pub struct NoStore;
 

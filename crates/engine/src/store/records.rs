@@ -63,6 +63,9 @@ pub struct RunRecord {
     pub started_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
+    /// The process that ran it, to tell a run still going from one whose process died.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
 }
 
 /// One attempt of one step (a loop item's steps are recorded per item).

@@ -179,6 +179,7 @@ mod tests {
             outputs: None,
             started_at: Utc::now(),
             finished_at: None,
+            pid: None,
         }
     }
 
