@@ -2,6 +2,8 @@
 //! burst limit before the handler; error shape, quota charge and rate-limit headers after it.
 
 use crate::errors::{gateway, json_response, SCOPE_MISMATCH};
+use crate::pagination::{list_response, next_link, Cursor};
+use crate::params::Params;
 use crate::ratelimit::Admission;
 use crate::routes::{Api, RouteSpec};
 use crate::state::auth::Grant;
@@ -29,6 +31,19 @@ impl Ctx {
     /// When a write made now becomes searchable.
     pub fn index_visible_at(&self) -> DateTime<Utc> {
         self.now + self.shared.search_lag()
+    }
+
+    /// A v2 list response costing one point per object, with a `next` link (this request's
+    /// path and parameters at `cursor`) when more remain.
+    pub fn list_page<T: serde::Serialize>(
+        &self,
+        p: &Params,
+        limit: usize,
+        results: Vec<T>,
+        cursor: Option<Cursor>,
+    ) -> Response {
+        let next = cursor.map(|c| next_link(&self.rel_path, p, limit, &c));
+        list_response(results, next, &self.site.wiki_base(), 1)
     }
 }
 

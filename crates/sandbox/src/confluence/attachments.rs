@@ -6,7 +6,7 @@ use super::render::ts;
 use super::OnContent;
 use crate::errors::{json_response, ApiError};
 use crate::guard::{Cost, Ctx};
-use crate::pagination::{list_response, next_link, paginate, sort_items, PageReq, SortKey};
+use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, Ids2, Params};
 use crate::state::model::{Attachment, ContentKind, Status};
 use crate::state::site::SiteData;
@@ -91,8 +91,7 @@ fn list_where(
     sort_items(&mut items, desc);
     let (page, next) = paginate(items, desc, &req);
     let results = page.into_iter().map(|a| attachment_v2(&data, a)).collect();
-    let next = next.map(|c| next_link(&ctx.rel_path, p, req.limit, &c));
-    Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
+    Ok(ctx.list_page(p, req.limit, results, next))
 }
 
 pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response, ApiError> {

@@ -6,7 +6,7 @@ use super::render::{body_format, body_in, store_body, version_v2, with_base};
 use super::{OnComments, OnContent};
 use crate::errors::{json_response, ApiError};
 use crate::guard::{Cost, Ctx};
-use crate::pagination::{list_response, next_link, paginate, sort_items, PageReq, SortKey};
+use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, JsonBody, Params};
 use crate::state::model::{Comment, CommentKind, ContentKind, InlineProps, Status, Version};
 use crate::state::site::SiteData;
@@ -100,8 +100,7 @@ fn list_where(
         .into_iter()
         .map(|c| render(&data, c, c.current(), format.as_deref()))
         .collect();
-    let next = next.map(|c| next_link(&ctx.rel_path, p, req.limit, &c));
-    Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
+    Ok(ctx.list_page(p, req.limit, results, next))
 }
 
 /// Root comments of one kind on a page or blog post.
@@ -324,15 +323,7 @@ pub struct UpdateIn {
 }
 
 fn update(ctx: &Ctx, id: u64, input: UpdateIn, kind: CommentKind) -> Result<Response, ApiError> {
-    let number = input
-        .version
-        .as_ref()
-        .and_then(|v| v.number)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "version.number is required: send the current version number plus one",
-            )
-        })?;
+    let number = VersionIn::required_number(input.version.as_ref())?;
     let body = input
         .body
         .as_ref()

@@ -5,7 +5,7 @@ use super::render::{body_format, content_out, label_v1, label_v2};
 use super::OnContent;
 use crate::errors::{json_response, ApiError};
 use crate::guard::{Cost, Ctx};
-use crate::pagination::{list_response, next_link, paginate, sort_items, PageReq, SortKey};
+use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, IdAndName, Params};
 use crate::state::model::{Content, ContentKind, Label, Status};
 use crate::state::site::SiteData;
@@ -38,8 +38,7 @@ fn label_page(ctx: &Ctx, p: &Params, labels: Vec<&Label>) -> Result<Response, Ap
     sort_items(&mut items, desc);
     let (page, next) = paginate(items, desc, &req);
     let results = page.into_iter().map(label_v2).collect();
-    let next = next.map(|c| next_link(&ctx.rel_path, p, req.limit, &c));
-    Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
+    Ok(ctx.list_page(p, req.limit, results, next))
 }
 
 pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response, ApiError> {
@@ -98,8 +97,7 @@ fn with_label(ctx: &Ctx, label: u64, p: &Params, kind: ContentKind) -> Result<Re
         .into_iter()
         .map(|c| content_out(&data, c, c.current(), format.as_deref()))
         .collect();
-    let next = next.map(|c| next_link(&ctx.rel_path, p, req.limit, &c));
-    Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
+    Ok(ctx.list_page(p, req.limit, results, next))
 }
 
 pub async fn labelled<K: OnContent>(

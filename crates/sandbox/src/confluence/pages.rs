@@ -7,7 +7,7 @@ use super::render::{
 use super::OnContent;
 use crate::errors::{json_response, ApiError};
 use crate::guard::{Cost, Ctx};
-use crate::pagination::{list_response, next_link, paginate, sort_items, Cursor, PageReq, SortKey};
+use crate::pagination::{paginate, sort_items, Cursor, PageReq, SortKey};
 use crate::params::{Id, Ids2, JsonBody, Params};
 use crate::state::model::{Content, ContentKind, Status};
 use crate::state::site::{ContentUpdate, NewContent, SiteData};
@@ -166,8 +166,7 @@ fn list_filtered(
         .iter()
         .map(|c| content_out(data, c, c.current(), format.as_deref()))
         .collect();
-    let next = next.map(|c| next_link(&ctx.rel_path, p, req.limit, &c));
-    Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
+    Ok(ctx.list_page(p, req.limit, results, next))
 }
 
 pub async fn list<K: OnContent>(
@@ -381,6 +380,17 @@ pub struct VersionIn {
     pub minor_edit: bool,
 }
 
+impl VersionIn {
+    /// The `version.number` every update must send.
+    pub fn required_number(v: Option<&VersionIn>) -> Result<u32, ApiError> {
+        v.and_then(|v| v.number).ok_or_else(|| {
+            ApiError::bad_request(
+                "version.number is required: send the current version number plus one",
+            )
+        })
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateIn {
@@ -405,15 +415,7 @@ pub async fn update<K: OnContent>(
             )));
         }
     }
-    let version = input
-        .version
-        .as_ref()
-        .and_then(|v| v.number)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "version.number is required: send the current version number plus one",
-            )
-        })?;
+    let version = VersionIn::required_number(input.version.as_ref())?;
     let status = write_status(input.status.as_deref())?;
     let title = input
         .title
@@ -525,8 +527,7 @@ pub async fn versions<K: OnContent>(
             out
         })
         .collect();
-    let next = next.map(|c| next_link(&ctx.rel_path, &p, req.limit, &c));
-    Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
+    Ok(ctx.list_page(&p, req.limit, results, next))
 }
 
 pub async fn version<K: OnContent>(

@@ -6,7 +6,7 @@ use super::render::ts;
 use super::OnContent;
 use crate::errors::{json_response, ApiError};
 use crate::guard::{Cost, Ctx};
-use crate::pagination::{list_response, next_link, paginate, sort_items, PageReq, SortKey};
+use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, Ids2, JsonBody, Params};
 use crate::state::model::{ContentKind, Property, Status};
 use axum::http::StatusCode;
@@ -52,8 +52,7 @@ fn list(ctx: &Ctx, id: u64, p: &Params, kind: ContentKind) -> Result<Response, A
     sort_items(&mut items, desc);
     let (page, next) = paginate(items, desc, &req);
     let results = page.into_iter().map(property_v2).collect();
-    let next = next.map(|c| next_link(&ctx.rel_path, p, req.limit, &c));
-    Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
+    Ok(ctx.list_page(p, req.limit, results, next))
 }
 
 pub async fn list_for<K: OnContent>(
@@ -146,15 +145,7 @@ fn update(
     input: UpdateIn,
     kind: ContentKind,
 ) -> Result<Response, ApiError> {
-    let number = input
-        .version
-        .as_ref()
-        .and_then(|v| v.number)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "version.number is required: send the current version number plus one",
-            )
-        })?;
+    let number = VersionIn::required_number(input.version.as_ref())?;
     let mut data = ctx.site.data.write();
     find(&data, id, kind, OPEN)?;
     let prop = data

@@ -3,7 +3,7 @@
 use super::render::{space_v2, with_base};
 use crate::errors::{json_response, ApiError};
 use crate::guard::{Cost, Ctx};
-use crate::pagination::{list_response, next_link, paginate, sort_items, PageReq, SortKey};
+use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, JsonBody, Params};
 use crate::state::model::Space;
 use axum::http::StatusCode;
@@ -57,8 +57,7 @@ pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response,
     sort_items(&mut items, desc);
     let (page, next) = paginate(items, desc, &req);
     let results: Vec<Value> = page.into_iter().map(|s| space_v2(s, fmt)).collect();
-    let next = next.map(|c| next_link(&ctx.rel_path, &p, req.limit, &c));
-    Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
+    Ok(ctx.list_page(&p, req.limit, results, next))
 }
 
 pub async fn get(

@@ -4,7 +4,7 @@
 use super::render::{escape_xml, ts};
 use crate::errors::{json_response, ApiError};
 use crate::guard::{Cost, Ctx};
-use crate::pagination::{list_response, next_link, paginate, PageReq, SortKey};
+use crate::pagination::{paginate, PageReq, SortKey};
 use crate::params::{Id, JsonBody, Params};
 use crate::state::model::{ContentKind, Task};
 use crate::state::site::SiteData;
@@ -242,8 +242,7 @@ pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response,
         .collect();
     let (page, next) = paginate(items, false, &req);
     let results = page.into_iter().map(|t| task_v2(t, format)).collect();
-    let next = next.map(|c| next_link(&ctx.rel_path, &p, req.limit, &c));
-    Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
+    Ok(ctx.list_page(&p, req.limit, results, next))
 }
 
 pub async fn get(

@@ -4,7 +4,7 @@
 use super::pages::find;
 use crate::errors::{json_response, ApiError};
 use crate::guard::{Cost, Ctx};
-use crate::pagination::{list_response, next_link, paginate, sort_items, PageReq, SortKey};
+use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, Params};
 use crate::state::model::{ContentKind, Status};
 use axum::http::StatusCode;
@@ -43,8 +43,7 @@ fn child_list(
     sort_items(&mut items, desc);
     let (page, next) = paginate(items, desc, &req);
     let results = page.into_iter().map(render).collect();
-    let next = next.map(|c| next_link(&ctx.rel_path, p, req.limit, &c));
-    Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
+    Ok(ctx.list_page(p, req.limit, results, next))
 }
 
 pub async fn children(
@@ -106,8 +105,7 @@ pub async fn descendants(
                    "parentId": c.parent_id.map(|p| p.to_string()), "depth": lvl, "childPosition": c.position})
         })
         .collect();
-    let next = next.map(|c| next_link(&ctx.rel_path, &p, req.limit, &c));
-    Ok(list_response(results, next, &ctx.site.wiki_base(), 1))
+    Ok(ctx.list_page(&p, req.limit, results, next))
 }
 
 /// Ancestors top to bottom; with `limit`, the nearest ones (ask again from the highest for more).
