@@ -2,7 +2,7 @@
 
 use crate::scopes::all_scopes;
 use crate::state::auth::SandboxApp;
-use crate::state::model::{Body, ContentKind, SiteInfo, Status, User};
+use crate::state::model::{ContentKind, SiteInfo, User};
 use crate::state::site::{NewContent, Site};
 use crate::state::{Inner, BUILTIN_CLIENT_ID, DEFAULT_CALLBACK, SANDBOX_ACCOUNT_ID};
 use chrono::{DateTime, Utc};
@@ -59,18 +59,14 @@ pub fn bulk_pages(
     let mut ids = Vec::with_capacity(count);
     for i in 0..count {
         let id = data.create_content(
-            NewContent {
-                kind: ContentKind::Page,
+            NewContent::current(
+                ContentKind::Page,
                 space_id,
-                parent_id: parent,
-                title: format!("{title_prefix} {i}"),
-                body: Body {
-                    representation: "storage".into(),
-                    value: format!("<p>Generated page {i}.</p>"),
-                },
-                status: Status::Current,
-                author_id: author.to_string(),
-            },
+                parent,
+                format!("{title_prefix} {i}"),
+                format!("<p>Generated page {i}.</p>"),
+                author.to_string(),
+            ),
             now,
         )?;
         ids.push(id);

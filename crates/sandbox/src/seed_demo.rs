@@ -12,32 +12,6 @@ const ADA: &str = "557058:demo-ada-lovelace";
 const GRACE: &str = "557058:demo-grace-hopper";
 const ME: &str = SANDBOX_ACCOUNT_ID;
 
-fn storage(v: &str) -> Body {
-    Body {
-        representation: "storage".into(),
-        value: v.into(),
-    }
-}
-
-fn new_content(
-    kind: ContentKind,
-    space: u64,
-    parent: Option<u64>,
-    title: &str,
-    body: &str,
-    author: &str,
-) -> NewContent {
-    NewContent {
-        kind,
-        space_id: space,
-        parent_id: parent,
-        title: title.into(),
-        body: storage(body),
-        status: Status::Current,
-        author_id: author.into(),
-    }
-}
-
 /// Writes demo objects into one site, dated `days` days before `now`.
 struct Seeder<'a> {
     d: &'a mut SiteData,
@@ -70,12 +44,26 @@ impl Seeder<'_> {
         author: &str,
         days: i64,
     ) -> u64 {
-        let new = new_content(ContentKind::Page, space, parent, title, body, author);
+        let new = NewContent::current(
+            ContentKind::Page,
+            space,
+            parent,
+            title.into(),
+            body.into(),
+            author.into(),
+        );
         self.content(new, days)
     }
 
     fn blog(&mut self, space: u64, title: &str, body: &str, author: &str, days: i64) -> u64 {
-        let new = new_content(ContentKind::BlogPost, space, None, title, body, author);
+        let new = NewContent::current(
+            ContentKind::BlogPost,
+            space,
+            None,
+            title.into(),
+            body.into(),
+            author.into(),
+        );
         self.content(new, days)
     }
 
@@ -100,15 +88,12 @@ impl Seeder<'_> {
             container_id: on,
             parent_comment_id: parent,
             status: Status::Current,
-            versions: vec![Version {
-                number: 1,
-                message: String::new(),
-                minor_edit: false,
-                author_id: author.into(),
-                created_at: at,
-                title: String::new(),
-                body: storage(&format!("<p>{text}</p>")),
-            }],
+            versions: vec![Version::first(
+                author.into(),
+                at,
+                String::new(),
+                Body::storage(format!("<p>{text}</p>")),
+            )],
             inline: inline.map(|sel| InlineProps {
                 text_selection: sel.into(),
                 match_count: 1,

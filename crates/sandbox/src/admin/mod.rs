@@ -11,7 +11,7 @@ use crate::faults::FaultRule;
 use crate::reqlog::LoggedRequest;
 use crate::seed;
 use crate::state::auth::{SandboxApp, TokenPair};
-use crate::state::model::{Body, ContentKind, SiteInfo, Status, User};
+use crate::state::model::{ContentKind, SiteInfo, User};
 use crate::state::site::{NewContent, Site};
 use crate::state::{persist, Shared, SANDBOX_ACCOUNT_ID};
 use chrono::{DateTime, Utc};
@@ -264,22 +264,18 @@ impl Admin {
         let mut data = site.data.write();
         let id = data
             .create_content(
-                NewContent {
-                    kind: if page.blogpost {
+                NewContent::current(
+                    if page.blogpost {
                         ContentKind::BlogPost
                     } else {
                         ContentKind::Page
                     },
                     space_id,
-                    parent_id: page.parent_id,
-                    title: page.title,
-                    body: Body {
-                        representation: "storage".into(),
-                        value: page.body,
-                    },
-                    status: Status::Current,
-                    author_id: SANDBOX_ACCOUNT_ID.to_string(),
-                },
+                    page.parent_id,
+                    page.title,
+                    page.body,
+                    SANDBOX_ACCOUNT_ID.to_string(),
+                ),
                 self.now(),
             )
             .map_err(|e| SandboxError::Invalid(e.title))?;

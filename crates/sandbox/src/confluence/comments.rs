@@ -287,15 +287,12 @@ fn create(ctx: &Ctx, input: CreateIn, kind: CommentKind) -> Result<Response, Api
         container_id,
         parent_comment_id: parent,
         status: Status::Current,
-        versions: vec![Version {
-            number: 1,
-            message: String::new(),
-            minor_edit: false,
-            author_id: ctx.grant.account_id.clone(),
-            created_at: ctx.now,
-            title: String::new(),
+        versions: vec![Version::first(
+            ctx.grant.account_id.clone(),
+            ctx.now,
+            String::new(),
             body,
-        }],
+        )],
         resolution_status: inline.as_ref().map(|_| "open".to_string()),
         inline,
     };

@@ -343,10 +343,8 @@ pub async fn create<K: OnContent>(
         .ok_or_else(|| ApiError::bad_request("spaceId is required"))?
         .get("spaceId")?;
     let status = write_status(input.status.as_deref())?;
-    let body = stored_body(input.body.as_ref())?.unwrap_or(crate::state::model::Body {
-        representation: "storage".into(),
-        value: String::new(),
-    });
+    let body = stored_body(input.body.as_ref())?
+        .unwrap_or_else(|| crate::state::model::Body::storage(String::new()));
     let parent_id = input
         .parent_id
         .as_ref()

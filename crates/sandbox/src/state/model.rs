@@ -60,6 +60,16 @@ pub struct Body {
     pub value: String,
 }
 
+impl Body {
+    /// A body in Confluence storage format (XHTML), the way the sandbox keeps content.
+    pub fn storage(value: impl Into<String>) -> Body {
+        Body {
+            representation: "storage".into(),
+            value: value.into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Version {
     pub number: u32,
@@ -69,6 +79,26 @@ pub struct Version {
     pub created_at: DateTime<Utc>,
     pub title: String,
     pub body: Body,
+}
+
+impl Version {
+    /// Version 1 of a new page, blog post or comment.
+    pub fn first(
+        author_id: String,
+        created_at: DateTime<Utc>,
+        title: String,
+        body: Body,
+    ) -> Version {
+        Version {
+            number: 1,
+            message: String::new(),
+            minor_edit: false,
+            author_id,
+            created_at,
+            title,
+            body,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]

@@ -112,6 +112,28 @@ pub struct NewContent {
     pub author_id: String,
 }
 
+impl NewContent {
+    /// A current page or blog post with a storage-format body (seeds, demo data, admin API).
+    pub fn current(
+        kind: ContentKind,
+        space_id: u64,
+        parent_id: Option<u64>,
+        title: String,
+        storage: String,
+        author_id: String,
+    ) -> NewContent {
+        NewContent {
+            kind,
+            space_id,
+            parent_id,
+            title,
+            body: Body::storage(storage),
+            status: Status::Current,
+            author_id,
+        }
+    }
+}
+
 /// Fields of an update (PUT) of a page or blog post.
 #[derive(Debug, Clone)]
 pub struct ContentUpdate {
@@ -262,18 +284,14 @@ impl SiteData {
         );
         self.idx.space_keys.insert(key.to_string(), id);
         let home = self.create_content(
-            NewContent {
-                kind: ContentKind::Page,
-                space_id: id,
-                parent_id: None,
-                title: format!("{name} Home"),
-                body: Body {
-                    representation: "storage".into(),
-                    value: format!("<p>Welcome to {name}.</p>"),
-                },
-                status: Status::Current,
-                author_id: author_id.to_string(),
-            },
+            NewContent::current(
+                ContentKind::Page,
+                id,
+                None,
+                format!("{name} Home"),
+                format!("<p>Welcome to {name}.</p>"),
+                author_id.to_string(),
+            ),
             now,
         )?;
         if let Some(s) = self.spaces.get_mut(&id) {
@@ -331,15 +349,7 @@ impl SiteData {
             author_id: new.author_id.clone(),
             owner_id: new.author_id.clone(),
             created_at: now,
-            versions: vec![Version {
-                number: 1,
-                message: String::new(),
-                minor_edit: false,
-                author_id: new.author_id,
-                created_at: now,
-                title: new.title,
-                body: new.body,
-            }],
+            versions: vec![Version::first(new.author_id, now, new.title, new.body)],
             labels: Vec::new(),
         };
         if content.kind == ContentKind::Page && content.status == Status::Current {
