@@ -8,7 +8,7 @@ use common::*;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
-use weft_sandbox::{served_routes, Api, SandboxConfig, Seed};
+use weft_sandbox::{served_routes, Api};
 
 /// Endpoints newer than the v2 snapshot, served on the reference's word (confluence-api.md).
 const NEWER_THAN_SPEC: &[(&str, &str)] = &[
@@ -238,13 +238,7 @@ async fn success_responses_validate_against_the_spec_schemas() {
         return;
     };
     let ck = Checker { v1: v1s, v2: v2s };
-    let sb = start_with(SandboxConfig {
-        seed: Seed::Demo,
-        ..Default::default()
-    })
-    .await;
-    let c = client();
-    let at = token_all(&sb);
+    let (sb, c, at) = demo().await;
     let get = |path: &str| {
         let (c, at, url) = (c.clone(), at.clone(), v2(&sb, path));
         async move { get_json(&c, &url, &at).await }

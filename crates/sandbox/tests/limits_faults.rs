@@ -10,9 +10,7 @@ use weft_sandbox::{Fault, FaultRule, SandboxConfig};
 
 #[tokio::test]
 async fn hourly_points_quota_exhausts_and_resets_at_the_top_of_the_hour() {
-    let sb = start().await;
-    let c = client();
-    let at = token_all(&sb);
+    let (sb, c, at) = empty().await;
     let admin = sb.admin();
     admin.create_space(None, "Q", "Quota").unwrap();
     admin.seed_pages(None, "Q", 9, None).unwrap();
@@ -142,9 +140,7 @@ const PAGES: &str = "/ex/confluence/*/wiki/api/v2/pages*";
 
 #[tokio::test]
 async fn every_fault_kind_is_observed_by_a_client() {
-    let sb = start().await;
-    let c = client();
-    let at = token_all(&sb);
+    let (sb, c, at) = empty().await;
     let admin = sb.admin();
     let url = v2(&sb, "/pages");
 
@@ -298,9 +294,7 @@ async fn scripted_sequences_and_method_filters() {
 
 #[tokio::test]
 async fn faults_over_the_admin_http_api() {
-    let sb = start().await;
-    let c = client();
-    let at = token_all(&sb);
+    let (sb, c, at) = empty().await;
     let rule = serde_json::json!({"path": "/ex/confluence/*/wiki/rest/api/user/current",
         "trigger": {"sequence": {"steps": [{"kind": "status", "status": 502}, null]}}});
     let r = c

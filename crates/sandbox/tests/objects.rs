@@ -6,17 +6,6 @@ use common::*;
 use reqwest::multipart::{Form, Part};
 use reqwest::Method;
 use serde_json::{json, Value};
-use weft_sandbox::{SandboxConfig, Seed};
-
-async fn demo() -> (weft_sandbox::Sandbox, reqwest::Client, String) {
-    let sb = start_with(SandboxConfig {
-        seed: Seed::Demo,
-        ..Default::default()
-    })
-    .await;
-    let at = token_all(&sb);
-    (sb, client(), at)
-}
 
 async fn page_id(sb: &weft_sandbox::Sandbox, c: &reqwest::Client, at: &str, title: &str) -> String {
     let (_, found) = get_json(

@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
-use weft_sandbox::{SandboxConfig, Seed};
 
 async fn new_space(sb: &weft_sandbox::Sandbox, c: &reqwest::Client, at: &str, key: &str) -> String {
     let (st, space) = send_json(
@@ -24,9 +23,7 @@ async fn new_space(sb: &weft_sandbox::Sandbox, c: &reqwest::Client, at: &str, ke
 
 #[tokio::test]
 async fn page_lifecycle_with_versions_conflict_trash_and_purge() {
-    let sb = start().await;
-    let c = client();
-    let at = token_all(&sb);
+    let (sb, c, at) = empty().await;
     let space = new_space(&sb, &c, &at, "ENG").await;
 
     let (st, page) = send_json(
@@ -198,9 +195,7 @@ async fn page_lifecycle_with_versions_conflict_trash_and_purge() {
 
 #[tokio::test]
 async fn pagination_walks_to_the_end_like_confluence() {
-    let sb = start().await;
-    let c = client();
-    let at = token_all(&sb);
+    let (sb, c, at) = empty().await;
     let admin = sb.admin();
     let space_id = admin.create_space(None, "BIG", "Big").unwrap();
     admin.seed_pages(None, "BIG", 260, None).unwrap();
@@ -331,13 +326,7 @@ fn urlencode(s: &str) -> String {
 
 #[tokio::test]
 async fn tree_children_descendants_ancestors() {
-    let sb = start_with(SandboxConfig {
-        seed: Seed::Demo,
-        ..Default::default()
-    })
-    .await;
-    let c = client();
-    let at = token_all(&sb);
+    let (sb, c, at) = demo().await;
     let (_, found) = get_json(&c, &v2(&sb, "/pages?title=Runbooks"), &at).await;
     let runbooks = found["results"][0]["id"].as_str().unwrap().to_string();
     let (_, kids) = get_json(&c, &v2(&sb, &format!("/pages/{runbooks}/children")), &at).await;
@@ -414,13 +403,7 @@ async fn tree_children_descendants_ancestors() {
 
 #[tokio::test]
 async fn blogposts_and_spaces() {
-    let sb = start_with(SandboxConfig {
-        seed: Seed::Demo,
-        ..Default::default()
-    })
-    .await;
-    let c = client();
-    let at = token_all(&sb);
+    let (sb, c, at) = demo().await;
     let (_, spaces) = get_json(&c, &v2(&sb, "/spaces?keys=ENG,OPS&sort=key"), &at).await;
     let keys: Vec<&str> = spaces["results"]
         .as_array()
@@ -491,9 +474,7 @@ async fn blogposts_and_spaces() {
 
 #[tokio::test]
 async fn date_sorted_listings_stream_from_the_index_and_follow_updates() {
-    let sb = start().await;
-    let c = client();
-    let at = token_all(&sb);
+    let (sb, c, at) = empty().await;
     let admin = sb.admin();
     admin.create_space(None, "T", "Timeline").unwrap();
     let ids = admin.seed_pages(None, "T", 30, None).unwrap();

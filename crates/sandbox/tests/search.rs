@@ -6,7 +6,6 @@ use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
-use weft_sandbox::{SandboxConfig, Seed};
 
 fn q(cql: &str) -> String {
     url::form_urlencoded::byte_serialize(cql.as_bytes()).collect()
@@ -32,13 +31,7 @@ fn titles(v: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn writes_become_searchable_only_after_the_index_lag() {
-    let sb = start_with(SandboxConfig {
-        seed: Seed::Demo,
-        ..Default::default()
-    })
-    .await;
-    let c = client();
-    let at = token_all(&sb);
+    let (sb, c, at) = demo().await;
     let (_, spaces) = get_json(&c, &v2(&sb, "/spaces?keys=ENG"), &at).await;
     let eng = spaces["results"][0]["id"].as_str().unwrap();
     let (st, _) = send_json(
@@ -67,13 +60,7 @@ async fn writes_become_searchable_only_after_the_index_lag() {
 
 #[tokio::test]
 async fn cql_subset_on_the_demo_data() {
-    let sb = start_with(SandboxConfig {
-        seed: Seed::Demo,
-        ..Default::default()
-    })
-    .await;
-    let c = client();
-    let at = token_all(&sb);
+    let (sb, c, at) = demo().await;
     let (_, r) = search(
         &sb,
         &c,
@@ -168,9 +155,7 @@ async fn cql_subset_on_the_demo_data() {
 
 #[tokio::test]
 async fn search_pages_through_next_links() {
-    let sb = start().await;
-    let c = client();
-    let at = token_all(&sb);
+    let (sb, c, at) = empty().await;
     sb.admin().create_space(None, "GEN", "Generated").unwrap();
     sb.admin().seed_pages(None, "GEN", 60, None).unwrap();
     let base = format!("{}/ex/confluence/{}/wiki", sb.base_url(), cloudid(&sb));

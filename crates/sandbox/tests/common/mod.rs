@@ -3,7 +3,7 @@
 
 use reqwest::redirect::Policy;
 use serde_json::Value;
-use weft_sandbox::{Sandbox, SandboxConfig};
+use weft_sandbox::{Sandbox, SandboxConfig, Seed};
 
 pub async fn start() -> Sandbox {
     start_with(SandboxConfig::default()).await
@@ -11,6 +11,24 @@ pub async fn start() -> Sandbox {
 
 pub async fn start_with(config: SandboxConfig) -> Sandbox {
     Sandbox::start(config).await.expect("sandbox starts")
+}
+
+/// A sandbox seeded with the demo site, a client and an all-scopes token.
+pub async fn demo() -> (Sandbox, reqwest::Client, String) {
+    let sb = start_with(SandboxConfig {
+        seed: Seed::Demo,
+        ..Default::default()
+    })
+    .await;
+    let at = token_all(&sb);
+    (sb, client(), at)
+}
+
+/// A sandbox with the default (empty) site, a client and an all-scopes token.
+pub async fn empty() -> (Sandbox, reqwest::Client, String) {
+    let sb = start().await;
+    let at = token_all(&sb);
+    (sb, client(), at)
 }
 
 /// A client that does not follow redirects (so tests see the 302 of /authorize).
