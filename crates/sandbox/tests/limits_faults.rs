@@ -18,12 +18,7 @@ async fn hourly_points_quota_exhausts_and_resets_at_the_top_of_the_hour() {
     let app = sb.app().client_id;
 
     // A list of 10 pages costs 1 + 10 points.
-    let r = c
-        .get(v2(&sb, "/pages?limit=10"))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let r = get_raw(&c, &v2(&sb, "/pages?limit=10"), &at).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-ratelimit-limit"], "40");
     assert_eq!(r.headers()["x-ratelimit-remaining"], "29");
@@ -40,12 +35,7 @@ async fn hourly_points_quota_exhausts_and_resets_at_the_top_of_the_hour() {
             .await
             .unwrap();
     }
-    let r = c
-        .get(v2(&sb, "/pages?limit=1"))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let r = get_raw(&c, &v2(&sb, "/pages?limit=1"), &at).await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.headers()["x-ratelimit-nearlimit"],
@@ -55,12 +45,7 @@ async fn hourly_points_quota_exhausts_and_resets_at_the_top_of_the_hour() {
     assert_eq!(r.headers()["x-ratelimit-remaining"], "5");
     // 5 points left, 2 per request: the request that crosses the line is still served.
     for left in ["3", "1", "0"] {
-        let r = c
-            .get(v2(&sb, "/pages?limit=1"))
-            .bearer_auth(&at)
-            .send()
-            .await
-            .unwrap();
+        let r = get_raw(&c, &v2(&sb, "/pages?limit=1"), &at).await;
         assert_eq!(
             (
                 r.status().as_u16(),
@@ -69,12 +54,7 @@ async fn hourly_points_quota_exhausts_and_resets_at_the_top_of_the_hour() {
             (200, left)
         );
     }
-    let r = c
-        .get(v2(&sb, "/pages?limit=1"))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let r = get_raw(&c, &v2(&sb, "/pages?limit=1"), &at).await;
     assert_eq!(r.status(), 429, "exhausted: every request answers 429");
     let retry: i64 = r.headers()["retry-after"]
         .to_str()
@@ -97,12 +77,7 @@ async fn hourly_points_quota_exhausts_and_resets_at_the_top_of_the_hour() {
         .unwrap();
     assert_eq!(r.status(), 429);
     admin.advance_clock(Duration::from_secs(retry as u64));
-    let r = c
-        .get(v2(&sb, "/pages?limit=1"))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let r = get_raw(&c, &v2(&sb, "/pages?limit=1"), &at).await;
     assert_eq!(r.status(), 200, "the pool resets at the top of the hour");
     sb.shutdown().await;
 }
@@ -118,12 +93,7 @@ async fn burst_limit_answers_429_with_retry_after() {
     let at = token_all(&sb);
     let mut statuses = Vec::new();
     for _ in 0..10 {
-        let r = c
-            .get(v1(&sb, "/user/current"))
-            .bearer_auth(&at)
-            .send()
-            .await
-            .unwrap();
+        let r = get_raw(&c, &v1(&sb, "/user/current"), &at).await;
         if r.status() == 429 {
             assert_eq!(r.headers()["ratelimit-reason"], "confluence-burst-based");
             assert_eq!(r.headers()["retry-after"], "1");
@@ -279,12 +249,7 @@ async fn scripted_sequences_and_method_filters() {
             Fault::Status { status: 502 },
         ))
         .unwrap();
-    let r = c
-        .get(format!("{}/me", sb.base_url()))
-        .bearer_auth(&pair.access_token)
-        .send()
-        .await
-        .unwrap();
+    let r = get_raw(&c, &format!("{}/me", sb.base_url()), &pair.access_token).await;
     assert_eq!(r.status(), 200);
     assert!(admin
         .set_fault(FaultRule::probability("/me", 2.0, Fault::MalformedJson))

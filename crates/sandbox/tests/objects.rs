@@ -241,6 +241,23 @@ fn file_form(name: &str, bytes: &'static [u8]) -> Form {
         .text("comment", "uploaded by test")
 }
 
+/// Uploads `notes.txt` with the `X-Atlassian-Token: no-check` header the v1 API requires.
+async fn upload(
+    c: &reqwest::Client,
+    method: Method,
+    url: &str,
+    at: &str,
+    bytes: &'static [u8],
+) -> reqwest::Response {
+    c.request(method, url)
+        .bearer_auth(at)
+        .header("X-Atlassian-Token", "no-check")
+        .multipart(file_form("notes.txt", bytes))
+        .send()
+        .await
+        .expect("request")
+}
+
 #[tokio::test]
 async fn attachment_upload_rules() {
     let (sb, c, at) = demo().await;
@@ -254,14 +271,7 @@ async fn attachment_upload_rules() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403, "X-Atlassian-Token: no-check is required");
-    let r = c
-        .post(&url)
-        .bearer_auth(&at)
-        .header("X-Atlassian-Token", "no-check")
-        .multipart(file_form("notes.txt", b"hello"))
-        .send()
-        .await
-        .unwrap();
+    let r = upload(&c, Method::POST, &url, &at, b"hello").await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     let att = body["results"][0]["id"].as_str().unwrap().to_string();
@@ -270,23 +280,9 @@ async fn attachment_upload_rules() {
         body["results"][0]["extensions"]["comment"],
         "uploaded by test"
     );
-    let r = c
-        .post(&url)
-        .bearer_auth(&at)
-        .header("X-Atlassian-Token", "no-check")
-        .multipart(file_form("notes.txt", b"again"))
-        .send()
-        .await
-        .unwrap();
+    let r = upload(&c, Method::POST, &url, &at, b"again").await;
     assert_eq!(r.status(), 400, "POST refuses a duplicate file name");
-    let r = c
-        .put(&url)
-        .bearer_auth(&at)
-        .header("X-Atlassian-Token", "no-check")
-        .multipart(file_form("notes.txt", b"v2!"))
-        .send()
-        .await
-        .unwrap();
+    let r = upload(&c, Method::PUT, &url, &at, b"v2!").await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(

@@ -76,8 +76,13 @@ pub fn token_with(sb: &Sandbox, scopes: &[&str]) -> String {
         .access_token
 }
 
+/// A GET with a bearer token, for tests that read status and headers.
+pub async fn get_raw(c: &reqwest::Client, url: &str, token: &str) -> reqwest::Response {
+    c.get(url).bearer_auth(token).send().await.expect("request")
+}
+
 pub async fn get_json(c: &reqwest::Client, url: &str, token: &str) -> (u16, Value) {
-    let r = c.get(url).bearer_auth(token).send().await.expect("request");
+    let r = get_raw(c, url, token).await;
     let status = r.status().as_u16();
     let body = r.json().await.unwrap_or(Value::Null);
     (status, body)
