@@ -51,6 +51,13 @@ impl Ctx {
 #[derive(Clone, Copy, Debug)]
 pub struct Cost(pub u64);
 
+/// A 200 with one object (a get): one point.
+pub fn one_object<T: serde::Serialize>(body: &T) -> Response {
+    let mut resp = json_response(StatusCode::OK, body);
+    resp.extensions_mut().insert(Cost(1));
+    resp
+}
+
 /// Resolves the bearer token of a request to its grant, or the gateway's 401.
 pub fn bearer_grant(
     shared: &Shared,

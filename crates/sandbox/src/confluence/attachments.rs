@@ -5,7 +5,7 @@
 use super::render::ts;
 use super::OnContent;
 use crate::errors::{json_response, ApiError};
-use crate::guard::{Cost, Ctx};
+use crate::guard::{one_object, Cost, Ctx};
 use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, Ids2, Params};
 use crate::state::model::{Attachment, ContentKind, Status};
@@ -124,9 +124,7 @@ pub async fn get(Extension(ctx): Extension<Ctx>, Id(id): Id) -> Result<Response,
         .filter(|a| a.status == Status::Current)
         .ok_or_else(ApiError::not_found)?;
     let out = super::render::with_base(attachment_v2(&data, a), &ctx.site.wiki_base());
-    let mut resp = json_response(StatusCode::OK, &out);
-    resp.extensions_mut().insert(Cost(1));
-    Ok(resp)
+    Ok(one_object(&out))
 }
 
 /// DELETE: to the trash; `purge=true` removes a trashed attachment.

@@ -5,7 +5,7 @@ use super::pages::{statuses, IdIn, VersionIn};
 use super::render::{body_format, body_in, store_body, version_v2, with_base};
 use super::{OnComments, OnContent};
 use crate::errors::{json_response, ApiError};
-use crate::guard::{Cost, Ctx};
+use crate::guard::{one_object, Ctx};
 use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, JsonBody, Params};
 use crate::state::model::{Comment, CommentKind, ContentKind, InlineProps, Status, Version};
@@ -155,15 +155,10 @@ fn get(ctx: &Ctx, id: u64, p: &Params, kind: CommentKind) -> Result<Response, Ap
             .find(|v| v.number == n)
             .ok_or_else(ApiError::not_found)?,
     };
-    let mut resp = json_response(
-        StatusCode::OK,
-        &with_base(
-            render(&data, c, v, format.as_deref()),
-            &ctx.site.wiki_base(),
-        ),
-    );
-    resp.extensions_mut().insert(Cost(1));
-    Ok(resp)
+    Ok(one_object(&with_base(
+        render(&data, c, v, format.as_deref()),
+        &ctx.site.wiki_base(),
+    )))
 }
 
 pub async fn get_for<M: OnComments>(

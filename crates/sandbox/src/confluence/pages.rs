@@ -6,7 +6,7 @@ use super::render::{
 };
 use super::OnContent;
 use crate::errors::{json_response, ApiError};
-use crate::guard::{Cost, Ctx};
+use crate::guard::{one_object, Ctx};
 use crate::pagination::{paginate, sort_items, Cursor, PageReq, SortKey};
 use crate::params::{Id, Ids2, JsonBody, Params};
 use crate::state::model::{Content, ContentKind, Status};
@@ -266,9 +266,7 @@ pub async fn get<K: OnContent>(
         let versions = c.versions.iter().rev().take(50).map(version_v2).collect();
         out["versions"] = small_list(versions, format!("{api}/versions"));
     }
-    let mut resp = json_response(StatusCode::OK, &with_base(out, &ctx.site.wiki_base()));
-    resp.extensions_mut().insert(Cost(1));
-    Ok(resp)
+    Ok(one_object(&with_base(out, &ctx.site.wiki_base())))
 }
 
 #[derive(Deserialize)]
@@ -555,7 +553,5 @@ pub async fn version<K: OnContent>(
     if v.number < c.current().number {
         out["nextVersion"] = json!(v.number + 1);
     }
-    let mut resp = json_response(StatusCode::OK, &out);
-    resp.extensions_mut().insert(Cost(1));
-    Ok(resp)
+    Ok(one_object(&out))
 }

@@ -5,7 +5,7 @@ use super::pages::{find, VersionIn};
 use super::render::ts;
 use super::OnContent;
 use crate::errors::{json_response, ApiError};
-use crate::guard::{Cost, Ctx};
+use crate::guard::{one_object, Ctx};
 use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, Ids2, JsonBody, Params};
 use crate::state::model::{ContentKind, Property, Status};
@@ -119,9 +119,7 @@ fn get(ctx: &Ctx, id: u64, pid: u64, kind: ContentKind) -> Result<Response, ApiE
         .get(&pid)
         .filter(|p| p.content_id == id)
         .ok_or_else(ApiError::not_found)?;
-    let mut resp = json_response(StatusCode::OK, &property_v2(prop));
-    resp.extensions_mut().insert(Cost(1));
-    Ok(resp)
+    Ok(one_object(&property_v2(prop)))
 }
 
 pub async fn get_for<K: OnContent>(

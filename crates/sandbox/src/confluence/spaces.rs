@@ -2,7 +2,7 @@
 
 use super::render::{space_v2, with_base};
 use crate::errors::{json_response, ApiError};
-use crate::guard::{Cost, Ctx};
+use crate::guard::{one_object, Ctx};
 use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, JsonBody, Params};
 use crate::state::model::Space;
@@ -68,12 +68,10 @@ pub async fn get(
     let fmt = description_format(&p)?;
     let data = ctx.site.data.read();
     let s = data.spaces.get(&id).ok_or_else(ApiError::not_found)?;
-    let mut resp = json_response(
-        StatusCode::OK,
-        &with_base(space_v2(s, fmt), &ctx.site.wiki_base()),
-    );
-    resp.extensions_mut().insert(Cost(1));
-    Ok(resp)
+    Ok(one_object(&with_base(
+        space_v2(s, fmt),
+        &ctx.site.wiki_base(),
+    )))
 }
 
 #[derive(Deserialize)]

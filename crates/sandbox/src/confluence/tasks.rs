@@ -3,7 +3,7 @@
 
 use super::render::{escape_xml, ts};
 use crate::errors::{json_response, ApiError};
-use crate::guard::{Cost, Ctx};
+use crate::guard::{one_object, Ctx};
 use crate::pagination::{paginate, PageReq, SortKey};
 use crate::params::{Id, JsonBody, Params};
 use crate::state::model::{ContentKind, Task};
@@ -253,9 +253,7 @@ pub async fn get(
     let format = format_of(&p)?;
     let data = ctx.site.data.read();
     let t = data.tasks.get(&id).ok_or_else(ApiError::not_found)?;
-    let mut resp = json_response(StatusCode::OK, &task_v2(t, format));
-    resp.extensions_mut().insert(Cost(1));
-    Ok(resp)
+    Ok(one_object(&task_v2(t, format)))
 }
 
 #[derive(Deserialize)]
