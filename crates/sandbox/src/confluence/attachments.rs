@@ -227,16 +227,7 @@ async fn upload(
     check_xsrf(&headers)?;
     let files = read_upload(mp).await?;
     let mut data = ctx.site.data.write();
-    data.contents
-        .get(&id)
-        .filter(|c| c.status == Status::Current)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                format!("No content found with id: ContentId{{id={id}}}"),
-            )
-        })?;
+    super::pages::v1_content(&data, id)?;
     let existing = |data: &SiteData, name: &str| {
         data.attachments
             .values()

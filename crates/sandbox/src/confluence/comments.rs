@@ -1,7 +1,7 @@
 //! Footer and inline comments (v2): list per page or blog post, list all, get, create (201),
 //! update (version + 1 or 409), delete.
 
-use super::pages::{statuses, IdIn, VersionIn};
+use super::pages::{requested_version, statuses, IdIn, VersionIn};
 use super::render::{body_format, body_in, store_body, version_v2, with_base};
 use super::{OnComments, OnContent};
 use crate::errors::{json_response, ApiError};
@@ -147,14 +147,7 @@ fn get(ctx: &Ctx, id: u64, p: &Params, kind: CommentKind) -> Result<Response, Ap
         .get(&id)
         .filter(|c| c.kind == kind)
         .ok_or_else(ApiError::not_found)?;
-    let v = match p.num::<u32>("version")? {
-        None => c.current(),
-        Some(n) => c
-            .versions
-            .iter()
-            .find(|v| v.number == n)
-            .ok_or_else(ApiError::not_found)?,
-    };
+    let v = requested_version(&c.versions, p)?;
     Ok(one_object(&with_base(
         render(&data, c, v, format.as_deref()),
         &ctx.site.wiki_base(),

@@ -1,6 +1,7 @@
 //! Labels: v2 reads (all labels, labels of content, content with a label) and v1 writes
 //! (add with POST, remove by query or path), as Confluence splits them.
 
+use super::pages::v1_content;
 use super::render::{body_format, content_out, label_v1, label_v2};
 use super::OnContent;
 use crate::errors::{json_response, ApiError};
@@ -106,20 +107,6 @@ pub async fn labelled<K: OnContent>(
     p: Params,
 ) -> Result<Response, ApiError> {
     with_label(&ctx, id, &p, K::KIND)
-}
-
-/// v1 content of any kind (page or blog post) that is current.
-fn v1_content(data: &SiteData, id: u64) -> Result<&Content, ApiError> {
-    data.contents
-        .get(&id)
-        .filter(|c| c.status == Status::Current)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                format!("No content found with id: ContentId{{id={id}}}"),
-            )
-        })
 }
 
 fn v1_labels(data: &SiteData, c: &Content) -> Response {

@@ -9,7 +9,7 @@ use crate::errors::{json_response, ApiError};
 use crate::guard::{one_object, Ctx};
 use crate::pagination::{paginate, sort_items, Cursor, PageReq, SortKey};
 use crate::params::{Id, Ids2, JsonBody, Params};
-use crate::state::model::{Content, ContentKind, Status};
+use crate::state::model::{Content, ContentKind, Status, Version};
 use crate::state::site::{ContentUpdate, NewContent, SiteData};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -38,6 +38,29 @@ pub fn statuses(p: &Params, default: &[Status]) -> Result<Vec<Status>, ApiError>
 const LISTED: &[Status] = &[Status::Current, Status::Archived];
 
 /// Content of `kind` with id `id`, if the request may see it (404 otherwise, as Confluence).
+/// The version the `version` query parameter asks for; the current (last) one when absent.
+pub fn requested_version<'a>(versions: &'a [Version], p: &Params) -> Result<&'a Version, ApiError> {
+    match p.num::<u32>("version")? {
+        None => versions.last(),
+        Some(n) => versions.iter().find(|v| v.number == n),
+    }
+    .ok_or_else(ApiError::not_found)
+}
+
+/// v1 content of any kind (page or blog post) that is current, or v1's 404.
+pub fn v1_content(data: &SiteData, id: u64) -> Result<&Content, ApiError> {
+    data.contents
+        .get(&id)
+        .filter(|c| c.status == Status::Current)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                format!("No content found with id: ContentId{{id={id}}}"),
+            )
+        })
+}
+
 pub fn find<'a>(
     data: &'a SiteData,
     id: u64,
@@ -234,14 +257,7 @@ pub async fn get<K: OnContent>(
     let format = body_format(&p, false)?;
     let data = ctx.site.data.read();
     let c = find(&data, id, kind, &allowed)?;
-    let v = match p.num::<u32>("version")? {
-        None => c.current(),
-        Some(n) => c
-            .versions
-            .iter()
-            .find(|v| v.number == n)
-            .ok_or_else(ApiError::not_found)?,
-    };
+    let v = requested_version(&c.versions, &p)?;
     let mut out = content_v2(&data, c, v, format.as_deref());
     let api = &ctx.rel_path;
     if p.flag("include-labels") {
