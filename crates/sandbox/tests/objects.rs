@@ -73,12 +73,7 @@ async fn footer_and_inline_comments() {
         (st, conflict["errors"][0]["code"].as_str()),
         (409, Some("CONFLICT"))
     );
-    let r = c
-        .delete(v2(&sb, &format!("/footer-comments/{cid}")))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let r = delete_raw(&c, &v2(&sb, &format!("/footer-comments/{cid}")), &at).await;
     assert_eq!(r.status(), 204);
     assert_eq!(
         get_json(&c, &v2(&sb, &format!("/footer-comments/{cid}")), &at)
@@ -156,19 +151,19 @@ async fn labels_read_in_v2_written_in_v1() {
         .to_string();
     let (_, with) = get_json(&c, &v2(&sb, &format!("/labels/{urgent}/pages")), &at).await;
     assert_eq!(with["results"][0]["id"], json!(deploy));
-    let r = c
-        .delete(v1(&sb, &format!("/content/{deploy}/label?name=urgent")))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let r = delete_raw(
+        &c,
+        &v1(&sb, &format!("/content/{deploy}/label?name=urgent")),
+        &at,
+    )
+    .await;
     assert_eq!(r.status(), 204);
-    let r = c
-        .delete(v1(&sb, &format!("/content/{deploy}/label/deploy")))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let r = delete_raw(
+        &c,
+        &v1(&sb, &format!("/content/{deploy}/label/deploy")),
+        &at,
+    )
+    .await;
     assert_eq!(r.status(), 204);
     let (st, err) = send_json(
         &c,
@@ -296,22 +291,17 @@ async fn attachment_upload_rules() {
     assert_eq!(list["results"][0]["fileSize"], 3);
     let (st, one) = get_json(&c, &v2(&sb, &format!("/attachments/{att}")), &at).await;
     assert_eq!((st, one["title"].as_str()), (200, Some("notes.txt")));
-    let dl = c
-        .get(v1(
+    let dl = get_raw(
+        &c,
+        &v1(
             &sb,
             &format!("/content/{page}/child/attachment/{att}/download"),
-        ))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+        ),
+        &at,
+    )
+    .await;
     assert_eq!(dl.bytes().await.unwrap().as_ref(), b"v2!");
-    let r = c
-        .delete(v2(&sb, &format!("/attachments/{att}")))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let r = delete_raw(&c, &v2(&sb, &format!("/attachments/{att}")), &at).await;
     assert_eq!(r.status(), 204);
     assert_eq!(
         get_json(&c, &v2(&sb, &format!("/attachments/{att}")), &at)

@@ -143,19 +143,9 @@ async fn page_lifecycle_with_versions_conflict_trash_and_purge() {
         (400, Some("BAD_REQUEST"))
     );
 
-    let r = c
-        .delete(v2(&sb, &format!("/pages/{id}?purge=true")))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let r = delete_raw(&c, &v2(&sb, &format!("/pages/{id}?purge=true")), &at).await;
     assert_eq!(r.status(), 400, "purge needs the page in the trash first");
-    let r = c
-        .delete(v2(&sb, &format!("/pages/{id}")))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let r = delete_raw(&c, &v2(&sb, &format!("/pages/{id}")), &at).await;
     assert_eq!(r.status(), 204);
     let (st, gone) = get_json(&c, &v2(&sb, &format!("/pages/{id}")), &at).await;
     assert_eq!(st, 404);
@@ -165,12 +155,7 @@ async fn page_lifecycle_with_versions_conflict_trash_and_purge() {
     );
     let (st, trashed) = get_json(&c, &v2(&sb, &format!("/pages/{id}?status=trashed")), &at).await;
     assert_eq!((st, trashed["status"].as_str()), (200, Some("trashed")));
-    let r = c
-        .delete(v2(&sb, &format!("/pages/{id}?purge=true")))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let r = delete_raw(&c, &v2(&sb, &format!("/pages/{id}?purge=true")), &at).await;
     assert_eq!(r.status(), 204);
     assert_eq!(
         get_json(&c, &v2(&sb, &format!("/pages/{id}?status=trashed")), &at)
@@ -388,15 +373,15 @@ async fn tree_children_descendants_ancestors() {
     );
     // The second site has its own content; ids of one site are 404 on the other.
     let other = &sb.admin().sites()[1].cloudid;
-    let r = c
-        .get(format!(
+    let r = get_raw(
+        &c,
+        &format!(
             "{}/ex/confluence/{other}/wiki/api/v2/pages/{runbooks}",
             sb.base_url()
-        ))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+        ),
+        &at,
+    )
+    .await;
     assert_eq!(r.status(), 404);
     sb.shutdown().await;
 }

@@ -81,6 +81,15 @@ pub async fn get_raw(c: &reqwest::Client, url: &str, token: &str) -> reqwest::Re
     c.get(url).bearer_auth(token).send().await.expect("request")
 }
 
+/// A DELETE with a bearer token.
+pub async fn delete_raw(c: &reqwest::Client, url: &str, token: &str) -> reqwest::Response {
+    c.delete(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request")
+}
+
 pub async fn get_json(c: &reqwest::Client, url: &str, token: &str) -> (u16, Value) {
     let r = get_raw(c, url, token).await;
     let status = r.status().as_u16();
