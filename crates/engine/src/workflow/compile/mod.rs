@@ -1,0 +1,281 @@
+//! Static checks and compilation of a deserialized workflow: every reference, action, input,
+//! dependency and trigger is checked, and all problems are reported together.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use weft_expr::{Expr, Reference, Segment, Template};
+
+mod graph;
+mod references;
+mod sections;
+mod steps;
+
+use graph::{index_of, BitSet, Visibility};
+
+use super::compiled::*;
+use super::model::{self, OnError, Step, Trigger, Workflow};
+use super::template::{compile_value, span_in_string, ValueTemplate};
+use crate::actions::Registry;
+use crate::diagnostic::{did_you_mean, suggestion, Diagnostic, Span};
+use crate::trigger::{CronSchedule, SourceCatalog};
+use crate::yaml::{Node, NodeKind, RawNode, Recover, Spanned};
+
+/// What a workflow may use: the actions and polling sources of this build.
+#[derive(Clone, Copy)]
+pub struct Catalog<'a> {
+    pub actions: &'a Registry,
+    pub sources: &'a SourceCatalog,
+}
+
+pub fn compile(
+    workflow: &Workflow,
+    path: &Path,
+    hash: String,
+    catalog: Catalog<'_>,
+) -> Result<(CompiledWorkflow, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut checker = Checker {
+        catalog,
+        diagnostics: Vec::new(),
+        places: HashMap::new(),
+        inputs: workflow.inputs.keys().cloned().collect(),
+        vars: Vec::new(),
+        secrets: Vec::new(),
+        has_connection: workflow.connection.is_some(),
+    };
+    checker.index_steps(&workflow.steps.value, None);
+    checker.index_steps(&workflow.on_failure, Some("on_failure"));
+    checker.index_steps(&workflow.finally, Some("finally"));
+
+    let inputs = checker.inputs_decl(workflow);
+    let trigger = checker.trigger(workflow.trigger.0.as_ref().and_then(Option::as_ref));
+    let empty_index = HashMap::new();
+    let empty_mask = BitSet::default();
+    let top = Visibility {
+        parent: None,
+        index: &empty_index,
+        mask: &empty_mask,
+    };
+    let env = checker.named_values(&workflow.env, &top, Roots::default(), "env");
+    let vars = checker.named_values(&workflow.vars, &top, Roots::default(), "vars");
+    let steps = checker.block(&workflow.steps.value, &top, Roots::default());
+
+    // After the steps, every top-level step may have run.
+    let (all_index, all_mask) = index_of(&steps);
+    let after = Visibility {
+        parent: None,
+        index: &all_index,
+        mask: &all_mask,
+    };
+    let outputs = checker.named_values(&workflow.outputs, &after, Roots::default(), "outputs");
+    let handler_roots = Roots {
+        error: true,
+        ..Roots::default()
+    };
+    let on_failure = checker.block(&workflow.on_failure, &after, handler_roots);
+    let finally = checker.block(&workflow.finally, &after, handler_roots);
+    if workflow.steps.value.is_empty() {
+        checker.error(
+            Diagnostic::error(
+                "a workflow needs at least one step",
+                Some(workflow.steps.span),
+            )
+            .with_help("add steps to the list, e.g. `- id: hello` with `uses: core.log`"),
+        );
+    }
+
+    if checker.diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(checker.diagnostics);
+    }
+    let compiled = CompiledWorkflow {
+        name: workflow.name.value.clone(),
+        description: workflow.description.clone(),
+        path: path.to_path_buf(),
+        hash,
+        inputs,
+        env,
+        vars,
+        connection: workflow.connection.as_ref().map(|c| c.value.clone()),
+        trigger,
+        concurrency: workflow
+            .concurrency
+            .0
+            .as_ref()
+            .and_then(Option::as_ref)
+            .map(|c| c.value.clone()),
+        steps,
+        on_failure,
+        finally,
+        outputs,
+        secrets: checker.secrets,
+    };
+    Ok((compiled, checker.diagnostics))
+}
+
+/// Where a step is defined, for messages about steps that are not visible.
+struct Place {
+    span: Span,
+    /// The step or section that contains it (`loop`, `on_failure`), `None` at the top level.
+    container: Option<String>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Roots {
+    item: bool,
+    error: bool,
+    output: bool,
+}
+
+struct Checker<'a> {
+    catalog: Catalog<'a>,
+    diagnostics: Vec<Diagnostic>,
+    places: HashMap<String, Place>,
+    inputs: Vec<String>,
+    vars: Vec<String>,
+    secrets: Vec<String>,
+    has_connection: bool,
+}
+
+fn live(steps: &[Recover<Step>]) -> impl Iterator<Item = &Step> {
+    steps.iter().filter_map(|s| s.0.as_ref())
+}
+
+impl<'a> Checker<'a> {
+    fn error(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn index_steps(&mut self, steps: &[Recover<Step>], container: Option<&str>) {
+        for step in live(steps) {
+            let id = &step.id.value;
+            if let Some(first) = self.places.get(id) {
+                let line = first.span.line;
+                self.error(
+                    Diagnostic::error(format!("duplicate step id `{id}`"), Some(step.id.span))
+                        .with_help(format!("`{id}` is already the id of the step on line {line}; ids are unique in a workflow")),
+                );
+            } else if !valid_id(id) {
+                self.error(
+                    Diagnostic::error(format!("invalid step id `{id}`"), Some(step.id.span))
+                        .with_help(
+                            "use letters, digits, `_` and `-`, starting with a letter or `_`",
+                        ),
+                );
+            } else {
+                self.places.insert(
+                    id.clone(),
+                    Place {
+                        span: step.id.span,
+                        container: container.map(str::to_string),
+                    },
+                );
+            }
+            let own = Some(id.as_str());
+            if let Some(body) = &step.steps {
+                self.index_steps(body, own);
+            }
+            if let Some(branches) = &step.parallel {
+                for branch in branches.value.values() {
+                    self.index_steps(branch, own);
+                }
+            }
+            if let Some(Spanned {
+                value: OnError::Steps(handler),
+                ..
+            }) = &step.on_error
+            {
+                self.index_steps(handler, own);
+            }
+        }
+    }
+
+    /// `env`, `vars` and `outputs`: named values in order (a var may use the vars above it).
+    fn named_values(
+        &mut self,
+        values: &indexmap::IndexMap<String, RawNode>,
+        visibility: &Visibility<'_>,
+        roots: Roots,
+        section: &str,
+    ) -> Vec<(String, ValueTemplate)> {
+        let mut out = Vec::new();
+        for (name, node) in values {
+            let (template, _) = self.value(&node.0, visibility, roots, "");
+            out.push((name.clone(), template));
+            if section == "vars" {
+                self.vars.push(name.clone());
+            }
+        }
+        out
+    }
+
+    /// Compiles a value and checks its references; returns the step ids it reads.
+    fn value(
+        &mut self,
+        node: &Node,
+        visibility: &Visibility<'_>,
+        roots: Roots,
+        self_id: &str,
+    ) -> (ValueTemplate, StepRefs) {
+        let mut sites = Vec::new();
+        let mut errors = Vec::new();
+        let template = compile_value(node, &mut sites, &mut errors);
+        self.diagnostics.extend(errors);
+        let mut refs = StepRefs::Listed(Vec::new());
+        for (template, site) in &sites {
+            for reference in template.references() {
+                self.reference(&reference, site, visibility, roots, self_id, &mut refs);
+            }
+        }
+        (template, refs)
+    }
+
+    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Vec<(String, &'n Node)> {
+        match &node.kind {
+            NodeKind::Map(entries) => entries.iter().map(|(k, v)| (k.key_text(), v)).collect(),
+            NodeKind::Null => Vec::new(),
+            _ => {
+                self.error(Diagnostic::error(
+                    format!("`{what}` must be a mapping, found {}", node.type_name()),
+                    Some(node.span),
+                ));
+                Vec::new()
+            }
+        }
+    }
+}
+
+fn merge_refs(into: &mut StepRefs, from: StepRefs) {
+    match (into, from) {
+        (StepRefs::All, _) => {}
+        (into, StepRefs::All) => *into = StepRefs::All,
+        (StepRefs::Listed(a), StepRefs::Listed(b)) => {
+            for id in b {
+                if !a.contains(&id) {
+                    a.push(id);
+                }
+            }
+        }
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_identifiers() {
+        assert!(valid_id("fetch_pages-2"));
+        assert!(!valid_id("2fetch"));
+        assert!(!valid_id("a.b"));
+    }
+}

@@ -1,0 +1,165 @@
+//! Checking `${{ }}` references: names that exist, steps that can have run.
+
+use super::*;
+
+/// Fields of a step record that expressions may read (`steps.<id>.output`).
+const STEP_FIELDS: &[&str] = &["output", "status", "error", "attempts"];
+
+impl Checker<'_> {
+    pub(super) fn reference(
+        &mut self,
+        reference: &Reference,
+        site: &Node,
+        visibility: &Visibility<'_>,
+        roots: Roots,
+        self_id: &str,
+        refs: &mut StepRefs,
+    ) {
+        let span = span_in_string(site, reference.span.clone());
+        let first = match reference.segments.first() {
+            Some(Segment::Field(name)) => Some(name.as_str()),
+            _ => None,
+        };
+        match reference.root.as_str() {
+            "inputs" => {
+                if let Some(name) = first {
+                    if !self.inputs.iter().any(|i| i == name) {
+                        let help = if self.inputs.is_empty() {
+                            Some(
+                                "the workflow declares no inputs: add it under `inputs:`"
+                                    .to_string(),
+                            )
+                        } else {
+                            suggestion(name, self.inputs.iter().map(String::as_str))
+                        };
+                        self.error(
+                            Diagnostic::error(format!("unknown input `{name}`"), Some(span))
+                                .with_optional_help(help),
+                        );
+                    }
+                }
+            }
+            "vars" => {
+                if let Some(name) = first {
+                    if !self.vars.iter().any(|v| v == name) {
+                        let help = suggestion(name, self.vars.iter().map(String::as_str)).or(Some(
+                            "declare it under `vars:` (a var can use the vars above it)".into(),
+                        ));
+                        self.error(
+                            Diagnostic::error(format!("unknown var `{name}`"), Some(span))
+                                .with_optional_help(help),
+                        );
+                    }
+                }
+            }
+            "secrets" => {
+                if let Some(name) = first {
+                    if !self.secrets.iter().any(|s| s == name) {
+                        self.secrets.push(name.to_string());
+                    }
+                }
+            }
+            "env" | "trigger" => {}
+            "steps" => match first {
+                None => *refs = StepRefs::All,
+                Some(id) => self.step_reference(id, reference, span, visibility, self_id, refs),
+            },
+            "item" | "index" if roots.item => {}
+            "item" | "index" => self.error(Diagnostic::error(
+                format!(
+                    "`{}` is only available inside a `for_each` body",
+                    reference.root
+                ),
+                Some(span),
+            )),
+            "error" if roots.error => {}
+            "error" => self.error(Diagnostic::error(
+                "`error` is only available in `on_error`, `on_failure` and `finally` steps",
+                Some(span),
+            )),
+            "output" if roots.output => {}
+            "output" => self.error(
+                Diagnostic::error(
+                    "`output` is only available in a step's `outputs`",
+                    Some(span),
+                )
+                .with_help("to read another step's result, use `steps.<id>.output`"),
+            ),
+            other => {
+                let mut known = vec!["inputs", "vars", "env", "secrets", "trigger", "steps"];
+                if roots.item {
+                    known.extend(["item", "index"]);
+                }
+                if roots.error {
+                    known.push("error");
+                }
+                if roots.output {
+                    known.push("output");
+                }
+                self.error(
+                    Diagnostic::error(format!("unknown name `{other}`"), Some(span))
+                        .with_optional_help(suggestion(other, known.iter().copied())),
+                );
+            }
+        }
+    }
+
+    pub(super) fn step_reference(
+        &mut self,
+        id: &str,
+        reference: &Reference,
+        span: Span,
+        visibility: &Visibility<'_>,
+        self_id: &str,
+        refs: &mut StepRefs,
+    ) {
+        if id == self_id {
+            self.error(
+                Diagnostic::error(format!("step `{id}` reads its own record"), Some(span))
+                    .with_help(
+                        "a step's result exists only after it ran; in its `outputs`, use `output`",
+                    ),
+            );
+            return;
+        }
+        if visibility.sees(id) {
+            if let StepRefs::Listed(list) = refs {
+                if !list.iter().any(|s| &**s == id) {
+                    list.push(Arc::from(id));
+                }
+            }
+            if let Some(Segment::Field(field)) = reference.segments.get(1) {
+                if !STEP_FIELDS.contains(&field.as_str()) {
+                    self.error(
+                        Diagnostic::error(format!("`steps.{id}` has no `{field}`"), Some(span))
+                            .with_optional_help(suggestion(field, STEP_FIELDS.iter().copied())),
+                    );
+                }
+            }
+            return;
+        }
+        let message = format!(
+            "step `{}` cannot read `steps.{id}`",
+            if self_id.is_empty() { "this" } else { self_id }
+        );
+        let diagnostic = match self.places.get(id) {
+            Some(Place { container: Some(container), .. }) if self.places.contains_key(container.as_str()) => {
+                Diagnostic::error(message, Some(span)).with_help(format!(
+                    "`{id}` runs inside `{container}`; read the result of `{container}` instead (`steps.{container}.output`)"
+                ))
+            }
+            Some(Place { container: Some(section), .. }) => {
+                Diagnostic::error(message, Some(span)).with_help(format!("`{id}` is a `{section}` step and runs last"))
+            }
+            Some(place) => Diagnostic::error(message, Some(span)).with_help(format!(
+                "`{id}` (line {}) may not have run yet: add `{id}` to this step's `needs` or move it above",
+                place.span.line
+            )),
+            None => {
+                let help = suggestion(id, self.places.keys().map(String::as_str));
+                Diagnostic::error(format!("unknown step `{id}`"), Some(span)).with_optional_help(help)
+            }
+        };
+        self.error(diagnostic);
+    }
+}

@@ -1,0 +1,170 @@
+//! Workflow-level sections: inputs and the trigger.
+
+use super::*;
+
+impl Checker<'_> {
+    pub(super) fn inputs_decl(&mut self, workflow: &Workflow) -> Vec<InputDecl> {
+        let mut out = Vec::new();
+        for (name, spec) in workflow
+            .inputs
+            .iter()
+            .filter_map(|(n, s)| Some((n, s.0.as_ref()?)))
+        {
+            let kind = spec.kind.value;
+            if let Some(default) = &spec.default {
+                if !kind.accepts(&default.value) {
+                    self.error(Diagnostic::error(
+                        format!("default of input `{name}` is not {}", kind.with_article()),
+                        Some(default.span),
+                    ));
+                }
+                if spec.required {
+                    self.diagnostics.push(Diagnostic::warning(
+                        format!("input `{name}` has a default, so `required: true` has no effect"),
+                        Some(spec.span),
+                    ));
+                }
+            }
+            if let Some(allowed) = &spec.allowed {
+                if let Some(bad) = allowed.value.iter().find(|v| !kind.accepts(v)) {
+                    self.error(Diagnostic::error(
+                        format!(
+                            "`enum` of input `{name}` holds {bad}, which is not {}",
+                            kind.with_article()
+                        ),
+                        Some(allowed.span),
+                    ));
+                }
+                if let Some(default) = &spec.default {
+                    if !allowed.value.contains(&default.value) {
+                        self.error(Diagnostic::error(
+                            format!("default of input `{name}` is not one of its `enum` values"),
+                            Some(default.span),
+                        ));
+                    }
+                }
+            }
+            out.push(InputDecl {
+                name: name.clone(),
+                kind,
+                required: spec.required && spec.default.is_none(),
+                default: spec.default.as_ref().map(|d| d.value.clone()),
+                allowed: spec.allowed.as_ref().map(|a| a.value.clone()),
+                description: spec.description.clone(),
+            });
+        }
+        out
+    }
+
+    pub(super) fn trigger(&mut self, trigger: Option<&Spanned<Trigger>>) -> TriggerPlan {
+        let Some(trigger) = trigger else {
+            return TriggerPlan::Manual;
+        };
+        match &trigger.value {
+            Trigger::Manual => TriggerPlan::Manual,
+            Trigger::Cron(cron) => {
+                let schedule = match CronSchedule::parse(&cron.schedule) {
+                    Ok(s) => Some(s),
+                    Err(message) => {
+                        self.error(Diagnostic::error(message, Some(cron.schedule.span)).with_help(
+                            "examples: `0 9 * * 1-5` (weekdays at 09:00), `*/15 * * * *`, `@daily`",
+                        ));
+                        None
+                    }
+                };
+                let timezone = match &cron.timezone {
+                    None => Some(chrono_tz::UTC),
+                    Some(tz) => {
+                        match tz.value.parse::<chrono_tz::Tz>() {
+                            Ok(tz) => Some(tz),
+                            Err(_) => {
+                                let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
+                                let help = did_you_mean(&tz.value, names)
+                                .map(|n| format!("did you mean `{n}`?"))
+                                .unwrap_or_else(|| "use an IANA name such as `Europe/Paris` or `America/New_York`".into());
+                                self.error(
+                                    Diagnostic::error(
+                                        format!("unknown time zone `{}`", tz.value),
+                                        Some(tz.span),
+                                    )
+                                    .with_help(help),
+                                );
+                                None
+                            }
+                        }
+                    }
+                };
+                match (schedule, timezone) {
+                    (Some(schedule), Some(timezone)) => TriggerPlan::Cron(CronPlan {
+                        expression: cron.schedule.value.clone(),
+                        schedule,
+                        timezone,
+                        missed: cron.missed,
+                        max_catch_up: cron.max_catch_up.unwrap_or(10),
+                        overlap: cron.overlap,
+                    }),
+                    _ => TriggerPlan::Manual,
+                }
+            }
+            Trigger::Poll(poll) => {
+                let Some(source) = self.catalog.sources.get(&poll.source).copied() else {
+                    let names = self.catalog.sources.names();
+                    let help = if names.clone().next().is_none() {
+                        "no polling sources are installed in this build".to_string()
+                    } else {
+                        suggestion(&poll.source, names).unwrap_or_default()
+                    };
+                    self.error(
+                        Diagnostic::error(
+                            format!("unknown polling source `{}`", poll.source.value),
+                            Some(poll.source.span),
+                        )
+                        .with_help(help),
+                    );
+                    return TriggerPlan::Manual;
+                };
+                if poll.interval.value.0 < Duration::from_secs(1) {
+                    self.error(Diagnostic::error(
+                        "poll interval must be at least 1s",
+                        Some(poll.interval.span),
+                    ));
+                }
+                let top_index = HashMap::new();
+                let mask = BitSet::default();
+                let visibility = Visibility {
+                    parent: None,
+                    index: &top_index,
+                    mask: &mask,
+                };
+                let with = self
+                    .inputs_of(
+                        poll.with.as_ref(),
+                        source.config,
+                        false,
+                        source.name,
+                        poll.source.span,
+                        &visibility,
+                        Roots::default(),
+                        "",
+                    )
+                    .0;
+                if poll.connection.is_none() && !self.has_connection && !source.scopes.is_empty() {
+                    self.error(
+                        Diagnostic::error(
+                            format!("`{}` needs a connection", source.name),
+                            Some(poll.source.span),
+                        )
+                        .with_help("set `connection:` on the trigger or the workflow"),
+                    );
+                }
+                TriggerPlan::Poll(PollPlan {
+                    source: source.name.to_string(),
+                    with,
+                    interval: poll.interval.value.0,
+                    connection: poll.connection.as_ref().map(|c| c.value.clone()),
+                    event_example: serde_json::from_str(source.event_example).unwrap_or_default(),
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,503 @@
+//! Blocks and steps: dependencies, kinds, inputs, conditions and retries.
+
+use super::graph::topological_order;
+use super::*;
+
+impl Checker<'_> {
+    pub(super) fn block(
+        &mut self,
+        steps: &[Recover<Step>],
+        outer: &Visibility<'_>,
+        roots: Roots,
+    ) -> Block {
+        let steps: Vec<&Step> = live(steps).collect();
+        let local: HashMap<&str, usize> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.value.as_str(), i))
+            .collect();
+
+        // Dependencies, in file order.
+        let mut deps: Vec<Vec<usize>> = Vec::with_capacity(steps.len());
+        for (i, step) in steps.iter().enumerate() {
+            let mut mine = Vec::new();
+            match &step.needs {
+                None => mine.extend(i.checked_sub(1)),
+                Some(needs) => {
+                    for need in needs {
+                        match local.get(need.value.as_str()) {
+                            Some(&j) if j == i => self.error(Diagnostic::error(
+                                format!("step `{}` needs itself", step.id.value),
+                                Some(need.span),
+                            )),
+                            Some(&j) => mine.push(j),
+                            None => {
+                                let help = match self.places.get(&need.value) {
+                                    Some(_) => Some(format!(
+                                        "`{}` is in another list of steps; `needs` names steps of the same list",
+                                        need.value
+                                    )),
+                                    None => suggestion(&need.value, local.keys().copied()),
+                                };
+                                self.error(
+                                    Diagnostic::error(
+                                        format!("unknown step `{}` in `needs`", need.value),
+                                        Some(need.span),
+                                    )
+                                    .with_optional_help(help),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            mine.sort_unstable();
+            mine.dedup();
+            deps.push(mine);
+        }
+
+        let order = match topological_order(&deps) {
+            Ok(order) => order,
+            Err(cycle) => {
+                let names: Vec<String> = cycle
+                    .iter()
+                    .map(|&i| format!("`{}`", steps[i].id.value))
+                    .collect();
+                let first = steps[cycle[0]];
+                let span = first
+                    .needs
+                    .as_ref()
+                    .and_then(|n| n.first())
+                    .map_or(first.id.span, |n| n.span);
+                self.error(
+                    Diagnostic::error(
+                        format!(
+                            "`needs` forms a cycle: {}, which needs {}",
+                            names.join(", which needs "),
+                            names[0]
+                        ),
+                        Some(span),
+                    )
+                    .with_help("remove one of these dependencies"),
+                );
+                return Block::default();
+            }
+        };
+        let mut position = vec![0usize; steps.len()];
+        for (new, &old) in order.iter().enumerate() {
+            position[old] = new;
+        }
+        let index: HashMap<String, usize> = order
+            .iter()
+            .enumerate()
+            .map(|(new, &old)| (steps[old].id.value.clone(), new))
+            .collect();
+        let mut ancestors: Vec<BitSet> = Vec::with_capacity(steps.len());
+        let mut block = Block::default();
+        let mut broken = false;
+        for &old in &order {
+            let mut mask = BitSet::with_len(steps.len());
+            let mine: Vec<usize> = deps[old].iter().map(|&d| position[d]).collect();
+            for &d in &mine {
+                mask.insert(d);
+                mask.union_with(&ancestors[d]);
+            }
+            let visibility = Visibility {
+                parent: Some(outer),
+                index: &index,
+                mask: &mask,
+            };
+            // A step that fails to compile leaves the block unusable, but the remaining
+            // steps are still checked so every problem is reported at once.
+            match self.step(steps[old], &visibility, roots) {
+                Some(compiled) => {
+                    block.steps.push(compiled);
+                    block.deps.push(mine);
+                }
+                None => broken = true,
+            }
+            ancestors.push(mask);
+        }
+        if broken {
+            return Block::default();
+        }
+        block
+    }
+
+    pub(super) fn step(
+        &mut self,
+        step: &Step,
+        visibility: &Visibility<'_>,
+        roots: Roots,
+    ) -> Option<CompiledStep> {
+        let id = step.id.value.as_str();
+        let mut refs = StepRefs::Listed(Vec::new());
+        let kinds = [
+            step.uses.is_some(),
+            step.for_each.is_some(),
+            step.parallel.is_some(),
+        ];
+        let count = kinds.iter().filter(|k| **k).count();
+        if count != 1 {
+            let message = if count == 0 {
+                format!("step `{id}` does nothing")
+            } else {
+                format!("step `{id}` mixes `uses`, `for_each` and `parallel`")
+            };
+            self.error(
+                Diagnostic::error(message, Some(step.id.span))
+                    .with_help("give a step exactly one of `uses: <action>`, `for_each:` with `steps:`, or `parallel:`"),
+            );
+            return None;
+        }
+        if step.uses.is_none() {
+            if let Some(with) = &step.with {
+                self.error(
+                    Diagnostic::error(
+                        format!("`with` applies to `uses` steps only (step `{id}`)"),
+                        Some(with.0.span),
+                    )
+                    .with_help("give the inputs to the steps inside"),
+                );
+            }
+            if let Some(retry) = &step.retry {
+                self.error(
+                    Diagnostic::error(
+                        format!("`retry` applies to `uses` steps only (step `{id}`)"),
+                        Some(retry.span),
+                    )
+                    .with_help(
+                        "put `retry` on the steps inside, so only the failed work is repeated",
+                    ),
+                );
+            }
+        }
+        if step.steps.is_some() && step.for_each.is_none() {
+            self.error(Diagnostic::error(
+                format!("step `{id}` has `steps` but no `for_each`"),
+                Some(step.id.span),
+            ));
+        }
+        if step.concurrency.is_some() && step.for_each.is_none() {
+            self.error(Diagnostic::error(
+                format!("`concurrency` applies to `for_each` steps only (step `{id}`)"),
+                step.concurrency.as_ref().map(|c| c.span),
+            ));
+        }
+        let condition = step
+            .condition
+            .as_ref()
+            .map(|c| self.condition(&c.0, visibility, roots, id, &mut refs));
+        let connection = step.connection.as_ref().map(|c| c.value.clone());
+
+        let kind = if let Some(uses) = &step.uses {
+            let Some(action) = self.catalog.actions.get(&uses.value).cloned() else {
+                self.error(
+                    Diagnostic::error(format!("unknown action `{}`", uses.value), Some(uses.span))
+                        .with_optional_help(suggestion(&uses.value, self.catalog.actions.names())),
+                );
+                if let Some(with) = &step.with {
+                    self.value(&with.0, visibility, roots, id);
+                }
+                return None;
+            };
+            let spec = *action.spec();
+            if !spec.scopes.is_empty() && connection.is_none() && !self.has_connection {
+                self.error(
+                    Diagnostic::error(
+                        format!("`{}` needs a connection", spec.name),
+                        Some(uses.span),
+                    )
+                    .with_help("set `connection:` on the step or the workflow"),
+                );
+            }
+            let (with, with_refs) = self.inputs_of(
+                step.with.as_ref(),
+                spec.inputs,
+                spec.open_inputs,
+                spec.name,
+                uses.span,
+                visibility,
+                roots,
+                id,
+            );
+            merge_refs(&mut refs, with_refs);
+            StepKind::Action { action, with }
+        } else if let Some(items) = &step.for_each {
+            let (items, item_refs) = self.value(&items.0, visibility, roots, id);
+            merge_refs(&mut refs, item_refs);
+            let concurrency = match &step.concurrency {
+                Some(c) if c.value == 0 => {
+                    self.error(Diagnostic::error(
+                        "`concurrency` must be at least 1",
+                        Some(c.span),
+                    ));
+                    1
+                }
+                Some(c) => c.value as usize,
+                None => 1,
+            };
+            let Some(body_steps) = &step.steps else {
+                self.error(
+                    Diagnostic::error(
+                        format!("`for_each` step `{id}` has no `steps`"),
+                        Some(step.id.span),
+                    )
+                    .with_help("add `steps:` with the steps to run for each item"),
+                );
+                return None;
+            };
+            let body = self.block(
+                body_steps,
+                visibility,
+                Roots {
+                    item: true,
+                    ..roots
+                },
+            );
+            StepKind::ForEach {
+                items,
+                concurrency,
+                body,
+            }
+        } else {
+            let branches_spec = step.parallel.as_ref()?;
+            let mut branches = Vec::new();
+            for (name, branch) in &branches_spec.value {
+                branches.push((name.clone(), self.block(branch, visibility, roots)));
+            }
+            if branches.is_empty() {
+                self.error(Diagnostic::error(
+                    "`parallel` needs at least one branch",
+                    Some(branches_spec.span),
+                ));
+            }
+            StepKind::Parallel { branches }
+        };
+
+        let retry = step
+            .retry
+            .as_ref()
+            .map(|r| self.retry(r))
+            .unwrap_or_default();
+        let on_error = match step.on_error.as_ref().map(|e| &e.value) {
+            None | Some(OnError::Fail) => ErrorPlan::Fail,
+            Some(OnError::Continue) => ErrorPlan::Continue,
+            Some(OnError::Steps(handler)) => ErrorPlan::Steps(self.block(
+                handler,
+                visibility,
+                Roots {
+                    error: true,
+                    ..roots
+                },
+            )),
+        };
+        // A loop's `outputs` are computed per item, seeing `item`, `index` and the body's
+        // steps; other steps' see the action's result as `output`.
+        let (body_index, body_mask) = match &kind {
+            StepKind::ForEach { body, .. } => index_of(body),
+            _ => (HashMap::new(), BitSet::default()),
+        };
+        let is_loop = matches!(kind, StepKind::ForEach { .. });
+        let outputs_visibility = Visibility {
+            parent: Some(visibility),
+            index: &body_index,
+            mask: &body_mask,
+        };
+        let outputs = step.outputs.as_ref().map(|node| {
+            let output_roots = Roots {
+                output: !is_loop,
+                item: roots.item || is_loop,
+                ..roots
+            };
+            self.mapping(&node.0, "outputs")
+                .into_iter()
+                .map(|(key, value)| {
+                    let (template, value_refs) =
+                        self.value(value, &outputs_visibility, output_roots, id);
+                    merge_refs(&mut refs, value_refs);
+                    (key, template)
+                })
+                .collect()
+        });
+        Some(CompiledStep {
+            id: Arc::from(id),
+            name: step.name.clone(),
+            line: step.id.span.line,
+            kind,
+            condition,
+            retry,
+            timeout: step.timeout.as_ref().map(|t| t.value.0),
+            on_error,
+            outputs,
+            connection,
+            step_refs: refs,
+        })
+    }
+
+    /// Checks `with:` against an action's (or source's) declared inputs and compiles it.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn inputs_of(
+        &mut self,
+        with: Option<&RawNode>,
+        fields: &[crate::actions::InputField],
+        open: bool,
+        owner: &str,
+        owner_span: Span,
+        visibility: &Visibility<'_>,
+        roots: Roots,
+        self_id: &str,
+    ) -> (ValueTemplate, StepRefs) {
+        let Some(with) = with else {
+            let missing: Vec<String> = fields
+                .iter()
+                .filter(|f| f.required)
+                .map(|f| format!("`{}`", f.name))
+                .collect();
+            if !missing.is_empty() {
+                self.error(
+                    Diagnostic::error(
+                        format!("`{owner}` needs {}", missing.join(", ")),
+                        Some(owner_span),
+                    )
+                    .with_help("add them under `with:`"),
+                );
+            }
+            return (ValueTemplate::empty_object(), StepRefs::Listed(Vec::new()));
+        };
+        let entries = self.mapping(&with.0, "with");
+        if !open {
+            for (key, _) in &entries {
+                if !fields.iter().any(|f| f.name == key) {
+                    let key_span = match &with.0.kind {
+                        NodeKind::Map(e) => e
+                            .iter()
+                            .find(|(k, _)| &k.key_text() == key)
+                            .map(|(k, _)| k.span),
+                        _ => None,
+                    };
+                    self.error(
+                        Diagnostic::error(format!("`{owner}` has no input `{key}`"), key_span)
+                            .with_optional_help(suggestion(key, fields.iter().map(|f| f.name))),
+                    );
+                }
+            }
+            let missing: Vec<String> = fields
+                .iter()
+                .filter(|f| f.required && !entries.iter().any(|(k, _)| k == f.name))
+                .map(|f| format!("`{}`", f.name))
+                .collect();
+            if !missing.is_empty() {
+                self.error(Diagnostic::error(
+                    format!("`{owner}` needs {}", missing.join(", ")),
+                    Some(owner_span),
+                ));
+            }
+        }
+        let (template, refs) = self.value(&with.0, visibility, roots, self_id);
+        // Literal values can be type-checked now; computed ones are checked when rendered.
+        if let NodeKind::Map(nodes) = &with.0.kind {
+            for (key, value) in nodes {
+                let Some(field) = fields.iter().find(|f| f.name == key.key_text()) else {
+                    continue;
+                };
+                let mut sites = Vec::new();
+                let mut ignored = Vec::new();
+                if let ValueTemplate::Literal(literal) =
+                    compile_value(value, &mut sites, &mut ignored)
+                {
+                    if let Err(message) = field.kind.check(&literal) {
+                        self.error(Diagnostic::error(
+                            format!("input `{}` of `{owner}`: {message}", field.name),
+                            Some(value.span),
+                        ));
+                    }
+                }
+            }
+        }
+        (template, refs)
+    }
+
+    pub(super) fn condition(
+        &mut self,
+        node: &Node,
+        visibility: &Visibility<'_>,
+        roots: Roots,
+        id: &str,
+        refs: &mut StepRefs,
+    ) -> Condition {
+        let text = match &node.kind {
+            NodeKind::Bool(b) => return Condition::Literal(*b),
+            NodeKind::Str { value, .. } => value,
+            _ => {
+                self.error(Diagnostic::error(
+                    format!(
+                        "`if` must be an expression or a boolean, found {}",
+                        node.type_name()
+                    ),
+                    Some(node.span),
+                ));
+                return Condition::Literal(false);
+            }
+        };
+        let parsed = if text.contains("${{") {
+            Template::parse(text).map(|t| (t.references(), Condition::Template(t)))
+        } else {
+            Expr::parse(text).map(|e| (e.references(), Condition::Expr(e)))
+        };
+        match parsed {
+            Ok((references, condition)) => {
+                for reference in references {
+                    self.reference(&reference, node, visibility, roots, id, refs);
+                }
+                condition
+            }
+            Err(e) => {
+                self.error(
+                    Diagnostic::error(
+                        format!("invalid expression: {}", e.message),
+                        Some(span_in_string(node, e.span.clone())),
+                    )
+                    .with_optional_help(e.help.clone()),
+                );
+                Condition::Literal(false)
+            }
+        }
+    }
+
+    pub(super) fn retry(&mut self, retry: &Spanned<model::RetryPolicy>) -> RetryPlan {
+        let defaults = RetryPlan::default();
+        let policy = &retry.value;
+        if policy.max_attempts.value == 0 {
+            self.error(
+                Diagnostic::error(
+                    "`max_attempts` must be at least 1",
+                    Some(policy.max_attempts.span),
+                )
+                .with_help("it counts the first attempt: 3 means one try and two retries"),
+            );
+        }
+        let plan = RetryPlan {
+            max_attempts: policy.max_attempts.value.max(1),
+            backoff: policy.backoff,
+            initial_delay: policy
+                .initial_delay
+                .as_ref()
+                .map_or(defaults.initial_delay, |d| d.value.0),
+            max_delay: policy.max_delay.map_or(defaults.max_delay, |d| d.0),
+            jitter: policy.jitter,
+            deadline: policy.deadline.map(|d| d.0),
+            on: policy.on.clone().unwrap_or(defaults.on),
+        };
+        if plan.initial_delay > plan.max_delay {
+            let span = policy.initial_delay.as_ref().map_or(retry.span, |d| d.span);
+            self.error(
+                Diagnostic::error("`initial_delay` is longer than `max_delay`", Some(span)).with_help(format!(
+                    "the first wait would be capped at {}; raise `max_delay` or lower `initial_delay`",
+                    crate::duration::format_duration(plan.max_delay)
+                )),
+            );
+        }
+        plan
+    }
+}
