@@ -70,6 +70,16 @@ impl RunStore for MemoryStore {
     fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
         Ok(self.runs.lock().iter().rev().take(limit).cloned().collect())
     }
+    fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+        Ok(self
+            .runs
+            .lock()
+            .iter()
+            .filter(|r| r.status == RunStatus::Running)
+            .cloned()
+            .collect())
+    }
+
     fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
         Ok(self
             .attempts

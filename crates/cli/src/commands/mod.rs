@@ -24,7 +24,7 @@ pub fn open_store(data_dir: &Path) -> Result<Arc<dyn RunStore>, String> {
         .map_err(|e| format!("cannot create the data folder {}: {e}", data_dir.display()))?;
     let store: Arc<dyn RunStore> =
         Arc::new(SledRunStore::open(&data_dir.join("runs")).map_err(|e| e.to_string())?);
-    match close_interrupted_runs(store.as_ref(), process_alive) {
+    match close_interrupted_runs(store.as_ref()) {
         Ok(0) => {}
         Ok(n) => {
             tracing::warn!("{n} run(s) were interrupted by a stopped weft process; marked failed")
@@ -32,13 +32,4 @@ pub fn open_store(data_dir: &Path) -> Result<Arc<dyn RunStore>, String> {
         Err(e) => return Err(e.to_string()),
     }
     Ok(store)
-}
-
-/// Whether a process exists (Linux: its /proc entry; elsewhere assume it does).
-fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        Path::new("/proc").join(pid.to_string()).exists()
-    } else {
-        true
-    }
 }

@@ -99,6 +99,15 @@ impl Frame {
     }
 }
 
+fn not_run() -> Arc<Value> {
+    static NOT_RUN: std::sync::LazyLock<Arc<Value>> = std::sync::LazyLock::new(|| {
+        Arc::new(
+            serde_json::json!({ "status": "not_run", "output": null, "error": null, "attempts": 0 }),
+        )
+    });
+    NOT_RUN.clone()
+}
+
 /// The scope a step's expressions are evaluated in: a snapshot of the records they read.
 pub(crate) struct StepScope<'a> {
     pub globals: &'a Globals,
@@ -113,10 +122,11 @@ impl<'a> StepScope<'a> {
         let mut steps = Vec::new();
         match refs {
             StepRefs::Listed(ids) => {
+                // Validation proved each id names a step this one may read; one that has not
+                // run (a failure stopped the steps before it) reads as `not_run`.
                 for id in ids {
-                    if let Some(record) = frame.lookup(id) {
-                        steps.push((id.clone(), record));
-                    }
+                    let record = frame.lookup(id).unwrap_or_else(not_run);
+                    steps.push((id.clone(), record));
                 }
             }
             StepRefs::All => frame.collect_all(&mut steps),

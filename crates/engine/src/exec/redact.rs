@@ -11,8 +11,21 @@ pub struct Redactor {
 }
 
 impl Redactor {
+    /// Each secret is masked as written, URL-encoded (in a query or form) and JSON-escaped (in
+    /// a serialized body), the forms in which it can reach a URL, a body or an error message.
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
-        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| !s.is_empty()).collect();
+        let mut secrets: Vec<String> = secrets
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .flat_map(|secret| {
+                let form: String =
+                    url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+                let path = form.replace('+', "%20");
+                let json = serde_json::to_string(&secret).unwrap_or_default();
+                let json = json.trim_matches('"').to_string();
+                [secret, form, path, json]
+            })
+            .collect();
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
         Redactor { secrets }
@@ -53,6 +66,20 @@ impl Redactor {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn encoded_forms_of_a_secret_are_masked_too() {
+        let r = Redactor::new(["p@ss w0rd/+=\"x".to_string()]);
+        assert_eq!(
+            r.text("GET /items?token=p%40ss+w0rd%2F%2B%3D%22x"),
+            "GET /items?token=***"
+        );
+        assert_eq!(r.text("/p%40ss%20w0rd%2F%2B%3D%22x"), "/***");
+        assert_eq!(
+            r.text(r#"{"password":"p@ss w0rd/+=\"x"}"#),
+            r#"{"password":"***"}"#
+        );
+    }
 
     #[test]
     fn secrets_are_replaced_everywhere_even_inside_longer_text() {

@@ -23,6 +23,9 @@ pub(crate) fn should_retry(on: &[RetryOn], error: &ActionError) -> bool {
     })
 }
 
+/// The longest `Retry-After` honoured (a hostile or broken server could ask for years).
+const MAX_SERVER_WAIT: Duration = Duration::from_secs(3600);
+
 /// The wait after failed attempt number `attempt` (1-based). A server's `Retry-After` wins
 /// when it asks for longer.
 pub(crate) fn delay(plan: &RetryPlan, attempt: u32, retry_after: Option<Duration>) -> Duration {
@@ -43,7 +46,8 @@ pub(crate) fn delay(plan: &RetryPlan, attempt: u32, retry_after: Option<Duration
     } else {
         base
     };
-    retry_after.map_or(jittered, |wait| jittered.max(wait))
+    // A server may ask for a longer wait, but not for an unbounded one.
+    retry_after.map_or(jittered, |wait| jittered.max(wait.min(MAX_SERVER_WAIT)))
 }
 
 #[cfg(test)]

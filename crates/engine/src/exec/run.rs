@@ -82,6 +82,8 @@ pub(crate) struct RunState {
     pub dry_steps: Mutex<Vec<DryRunStep>>,
     /// Set while `finally` runs, which a cancellation does not stop.
     pub finalizing: AtomicBool,
+    /// Every secret of the request, handed on to called workflows.
+    pub all_secrets: std::collections::HashMap<String, String>,
 }
 
 impl Engine {
@@ -111,7 +113,15 @@ impl Engine {
             dry_run: dry,
         });
 
-        let redactor = Redactor::new(request.secrets.values().cloned());
+        // Only the secrets this workflow reads are masked: masking every value in the
+        // environment would garble unrelated text that happens to contain a short one.
+        let redactor = Redactor::new(workflow.secrets.iter().filter_map(|name| {
+            request
+                .secrets
+                .get(name)
+                .or_else(|| request.secrets.get(&name.to_ascii_lowercase()))
+                .cloned()
+        }));
         let trigger = request
             .trigger
             .clone()
@@ -133,7 +143,7 @@ impl Engine {
         };
 
         let prepared = prepare_globals(&workflow, &request, trigger, dry);
-        let (status, error, outputs, dry_run) = match prepared {
+        let (mut status, error, outputs, dry_run) = match prepared {
             Err(problems) => (RunStatus::Failed, Some(problems), Value::Null, None),
             Ok(globals) => {
                 record.inputs = redactor.value(&globals.inputs);
@@ -154,6 +164,7 @@ impl Engine {
                     call_stack,
                     dry_steps: Mutex::new(Vec::new()),
                     finalizing: AtomicBool::new(false),
+                    all_secrets: request.secrets.clone(),
                 };
                 let (status, error, outputs) = state.execute().await;
                 let report = dry.then(|| DryRunReport {
@@ -174,6 +185,9 @@ impl Engine {
             // The durability point: the run is only reported once its record is on disk.
             let saved = self.store.put_run(&record).and_then(|_| self.store.flush());
             if let Err(e) = saved {
+                // Not on disk means not done: never report success for it.
+                status = RunStatus::Failed;
+                record.status = status;
                 error = Some(format!(
                     "{}; and the run history could not be saved: {e}",
                     error.unwrap_or_default()
@@ -256,7 +270,9 @@ fn prepare_globals(
         inputs,
         vars: Value::Object(Map::new()),
         env: Value::Object(
+            // weft's own variables (secrets, the master key of the token store) stay out.
             std::env::vars()
+                .filter(|(k, _)| !k.starts_with("WEFT_"))
                 .map(|(k, v)| (k, Value::String(v)))
                 .collect(),
         ),
@@ -389,22 +405,21 @@ impl RunState {
                 "`inputs` of workflow.call must be an object",
             ));
         };
+        // A `finally` step still runs after a cancellation, so its callee must not inherit it.
+        let cancel = if self.finalizing.load(Ordering::Relaxed) {
+            CancellationToken::new()
+        } else {
+            self.cancel.child_token()
+        };
         let request = RunRequest {
             inputs,
             trigger: Some(json!({ "kind": "call", "parent_run": self.run_id })),
             mode: self.mode.clone(),
-            secrets: Default::default(),
+            secrets: self.all_secrets.clone(),
             parent_run: Some(self.run_id.clone()),
-            cancel: self.cancel.child_token(),
+            cancel,
             now: self.globals.now,
         };
-        let mut request = request;
-        if let Value::Object(secrets) = &self.globals.secrets {
-            request.secrets = secrets
-                .iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect();
-        }
         let outcome = Box::pin(self.engine.run_nested(
             loaded.workflow,
             request,

@@ -444,7 +444,8 @@ impl RunState {
             items.truncate(1);
         }
         let last = body.steps.last().map(|s| s.id.clone());
-        let results: Vec<Value> = futures::stream::iter(items.into_iter().enumerate())
+        // Items run as slots free up; results are put back in item order.
+        let mut results: Vec<(usize, Value)> = futures::stream::iter(items.into_iter().enumerate())
             .map(|(index, item)| {
                 let child = frame.child(Some((item, index)), None);
                 let last = last.clone();
@@ -456,24 +457,27 @@ impl RunState {
                             ActionError::failed(format!("item {index}: {f}"))
                         }
                     })?;
-                    match &step.outputs {
+                    let value = match &step.outputs {
                         Some(mapping) => {
                             let scope = StepScope::new(
                                 &self.globals,
                                 &child,
                                 &crate::workflow::StepRefs::All,
                             );
-                            render_mapping(mapping, &scope)
+                            render_mapping(mapping, &scope)?
                         }
-                        None => Ok(last
+                        None => last
                             .and_then(|id| child.steps.lock().get(&id).map(|r| r["output"].clone()))
-                            .unwrap_or(Value::Null)),
-                    }
+                            .unwrap_or(Value::Null),
+                    };
+                    Ok::<_, ActionError>((index, value))
                 }
             })
-            .buffered(concurrency.max(1))
+            .buffer_unordered(concurrency.max(1))
             .try_collect()
             .await?;
+        results.sort_unstable_by_key(|(index, _)| *index);
+        let results: Vec<Value> = results.into_iter().map(|(_, value)| value).collect();
         Ok(Value::Array(results))
     }
 

@@ -28,37 +28,32 @@ pub trait RunStore: Send + Sync {
     fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
     /// In the order they were recorded.
     fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError>;
+    /// Runs still marked running, without reading the whole history.
+    fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError>;
     /// Makes everything written so far durable. Writes are batched; this is the sync point.
     fn flush(&self) -> Result<(), StoreError>;
 }
 
-/// Marks runs left `running` by a process that no longer exists as failed, so history never
-/// shows a run as going on forever after a crash or `kill -9`. Returns how many were marked.
-pub fn close_interrupted_runs(
-    store: &dyn RunStore,
-    is_alive: impl Fn(u32) -> bool,
-) -> Result<usize, StoreError> {
-    let mut closed = 0;
-    for mut run in store.list_runs(usize::MAX)? {
-        let dead = match (run.status, run.pid) {
-            (RunStatus::Running, Some(pid)) => !is_alive(pid),
-            _ => false,
-        };
-        if dead {
-            run.status = RunStatus::Failed;
-            run.error = Some(format!(
-                "interrupted: the weft process (pid {}) stopped before the run finished",
-                run.pid.unwrap_or_default()
-            ));
-            run.finished_at = Some(chrono::Utc::now());
-            store.put_run(&run)?;
-            closed += 1;
-        }
+/// Closes runs left `running` by a process that stopped (crash, `kill -9`) as failed, so
+/// history never shows a run going on forever. Call it right after opening a store that only
+/// this process can open (sled's lock): every run still marked running is then orphaned.
+pub fn close_interrupted_runs(store: &dyn RunStore) -> Result<usize, StoreError> {
+    let orphans = store.running_runs()?;
+    for mut run in orphans.iter().cloned() {
+        run.status = RunStatus::Failed;
+        run.error = Some(match run.pid {
+            Some(pid) => {
+                format!("interrupted: the weft process (pid {pid}) stopped before the run finished")
+            }
+            None => "interrupted: the weft process stopped before the run finished".to_string(),
+        });
+        run.finished_at = Some(chrono::Utc::now());
+        store.put_run(&run)?;
     }
-    if closed > 0 {
+    if !orphans.is_empty() {
         store.flush()?;
     }
-    Ok(closed)
+    Ok(orphans.len())
 }
 
 /// A store that keeps nothing: dry runs and benchmarks of the bare engine.
@@ -78,6 +73,9 @@ impl RunStore for NoStore {
         Ok(Vec::new())
     }
     fn attempts(&self, _: &str) -> Result<Vec<AttemptRecord>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
         Ok(Vec::new())
     }
     fn flush(&self) -> Result<(), StoreError> {

@@ -11,6 +11,8 @@ pub struct SledRunStore {
     db: sled::Db,
     runs: sled::Tree,
     attempts: sled::Tree,
+    /// Ids of runs still running: what start-up checks for orphans, instead of every run.
+    active: sled::Tree,
 }
 
 impl SledRunStore {
@@ -20,7 +22,13 @@ impl SledRunStore {
         restrict_permissions(dir);
         let runs = db.open_tree("runs").map_err(storage)?;
         let attempts = db.open_tree("attempts").map_err(storage)?;
-        Ok(SledRunStore { db, runs, attempts })
+        let active = db.open_tree("active").map_err(storage)?;
+        Ok(SledRunStore {
+            db,
+            runs,
+            attempts,
+            active,
+        })
     }
 }
 
@@ -103,6 +111,13 @@ impl RunStore for SledRunStore {
         self.runs
             .insert(run.id.as_bytes(), encode(run)?)
             .map_err(storage)?;
+        if run.status == super::RunStatus::Running {
+            self.active
+                .insert(run.id.as_bytes(), &[])
+                .map_err(storage)?;
+        } else {
+            self.active.remove(run.id.as_bytes()).map_err(storage)?;
+        }
         Ok(())
     }
 
@@ -150,6 +165,17 @@ impl RunStore for SledRunStore {
                 decode(&key, &bytes)
             })
             .collect()
+    }
+
+    fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+        let mut runs = Vec::new();
+        for entry in self.active.iter() {
+            let (id, _) = entry.map_err(storage)?;
+            if let Some(bytes) = self.runs.get(&id).map_err(storage)? {
+                runs.push(decode(&id, &bytes)?);
+            }
+        }
+        Ok(runs)
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -9,7 +9,9 @@ use chrono_tz::Tz;
 
 #[derive(Debug, Clone)]
 pub struct CronSchedule {
-    schedule: ::cron::Schedule,
+    /// One schedule, or two when both day of month and weekday are restricted: standard cron
+    /// then fires when *either* matches, while the `cron` crate requires both.
+    schedules: Vec<::cron::Schedule>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -32,8 +34,8 @@ impl CronSchedule {
     /// Parses 5 fields (`min hour day month weekday`), 6 with seconds first, or a nickname.
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        let expression = if text.starts_with('@') {
-            text.to_string()
+        let expressions = if text.starts_with('@') {
+            vec![text.to_string()]
         } else {
             let fields: Vec<&str> = text.split_whitespace().collect();
             let (seconds, rest) = match fields.len() {
@@ -50,13 +52,21 @@ impl CronSchedule {
                 check_field(field, name, min, max)?;
             }
             let weekday = standard_weekdays(rest[4])?;
-            format!(
-                "{seconds} {} {} {} {} {weekday}",
-                rest[0], rest[1], rest[2], rest[3]
-            )
+            let [minute, hour, day, month] = [rest[0], rest[1], rest[2], rest[3]];
+            let restricted = |field: &str| field != "*" && field != "?";
+            if restricted(day) && restricted(&weekday) {
+                vec![
+                    format!("{seconds} {minute} {hour} {day} {month} *"),
+                    format!("{seconds} {minute} {hour} * {month} {weekday}"),
+                ]
+            } else {
+                vec![format!("{seconds} {minute} {hour} {day} {month} {weekday}")]
+            }
         };
-        ::cron::Schedule::from_str(&expression)
-            .map(|schedule| CronSchedule { schedule })
+        let schedules = expressions
+            .iter()
+            .map(|expression| ::cron::Schedule::from_str(expression))
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|e| {
                 // The crate's message echoes its own 6-field form; its last line is the reason.
                 let message = e.to_string();
@@ -67,7 +77,35 @@ impl CronSchedule {
                     .trim()
                     .to_string();
                 format!("invalid cron schedule `{text}`: {reason}")
-            })
+            })?;
+        let schedule = CronSchedule { schedules };
+        let probe = Utc
+            .with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default();
+        if schedule.next_fires(chrono_tz::UTC, probe, 1).is_empty() {
+            return Err(format!(
+                "cron schedule `{text}` never fires: no date matches it"
+            ));
+        }
+        Ok(schedule)
+    }
+
+    /// Wall-clock candidates of every schedule after `start`, merged in order.
+    fn candidates(&self, start: DateTime<Utc>) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+        let mut streams: Vec<_> = self
+            .schedules
+            .iter()
+            .map(|s| s.after(&start).peekable())
+            .collect();
+        std::iter::from_fn(move || {
+            let next = streams
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, s)| s.peek().map(|t| (*t, i)))
+                .min()?;
+            streams[next.1].next()
+        })
     }
 
     /// The next `count` fires strictly after `after`, following the DST rule.
@@ -76,7 +114,7 @@ impl CronSchedule {
         // Iterate wall-clock times by running the schedule on naive local time read as UTC.
         let local_after = after.with_timezone(&tz).naive_local();
         let start = Utc.from_utc_datetime(&(local_after - Duration::hours(3)));
-        for candidate in self.schedule.after(&start) {
+        for candidate in self.candidates(start) {
             if fires.len() >= count {
                 break;
             }
@@ -269,7 +307,22 @@ mod tests {
     }
 
     #[test]
+    fn day_and_weekday_both_set_fire_on_either() {
+        // The 1st of the month or any Monday, as standard cron does.
+        let s = CronSchedule::parse("0 9 1 * 1").unwrap();
+        let fires = s.next_fires(chrono_tz::UTC, utc("2026-11-27T10:00:00Z"), 3);
+        let days: Vec<String> = fires
+            .iter()
+            .map(|f| f.at.format("%Y-%m-%d").to_string())
+            .collect();
+        assert_eq!(days, ["2026-11-30", "2026-12-01", "2026-12-07"]);
+    }
+
+    #[test]
     fn bad_schedules_are_explained() {
+        assert!(CronSchedule::parse("0 0 31 2 *")
+            .unwrap_err()
+            .contains("never fires"));
         assert!(CronSchedule::parse("* * *")
             .unwrap_err()
             .contains("5 fields"));

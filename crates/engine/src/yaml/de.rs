@@ -93,12 +93,23 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        DeError::new(format!("expected {exp}, found {}", describe(unexp)), None)
+        DeError::new(
+            format!(
+                "expected {}, found {}",
+                plain_expected(exp),
+                describe(unexp)
+            ),
+            None,
+        )
     }
 
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
         DeError::new(
-            format!("invalid value {}: expected {exp}", describe(unexp)),
+            format!(
+                "{} is not allowed here: expected {}",
+                describe(unexp),
+                plain_expected(exp)
+            ),
             None,
         )
     }
@@ -119,6 +130,17 @@ impl de::Error for DeError {
 
     fn missing_field(field: &'static str) -> Self {
         DeError::new(format!("missing required key `{field}`"), None)
+    }
+}
+
+/// serde names Rust types ("u32"); authors read "a whole number from 0".
+fn plain_expected(exp: &dyn de::Expected) -> String {
+    let text = exp.to_string();
+    match text.as_str() {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number from 0".to_string(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".to_string(),
+        "f32" | "f64" => "a number".to_string(),
+        _ => text,
     }
 }
 

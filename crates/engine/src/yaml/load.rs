@@ -69,7 +69,8 @@ pub fn load(bytes: &[u8], limits: LoadLimits) -> Result<Node, Vec<Diagnostic>> {
 
     let mut builder = TreeBuilder::new(limits);
     let mut parser = Parser::new_from_str(text);
-    let parsed = parser.load(&mut builder, false);
+    // Read every document, so a second one is reported instead of silently ignored.
+    let parsed = parser.load(&mut builder, true);
     // Our own limits stop the tree first; the parser's error then only repeats them.
     if builder.stopped {
         return Err(builder.errors);
@@ -413,6 +414,10 @@ impl MarkedEventReceiver for TreeBuilder {
                     )),
                 }
             }
+            Event::DocumentStart if self.root.is_some() => self.fatal(
+                Diagnostic::error("the file holds a second YAML document", Some(span_at(&mark, 3)))
+                    .with_help("a workflow file holds one workflow: remove the `---` and what follows, or move it to its own file"),
+            ),
             Event::Nothing
             | Event::StreamStart
             | Event::StreamEnd

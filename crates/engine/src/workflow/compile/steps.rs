@@ -150,6 +150,12 @@ impl Checker<'_> {
             );
             return None;
         }
+        if let Some(timeout) = step.timeout.as_ref().filter(|t| t.value.0.is_zero()) {
+            self.error(
+                Diagnostic::error("`timeout` must be longer than 0", Some(timeout.span))
+                    .with_help("leave `timeout` out for no limit"),
+            );
+        }
         if step.uses.is_none() {
             if let Some(with) = &step.with {
                 self.error(
@@ -224,8 +230,20 @@ impl Checker<'_> {
             merge_refs(&mut refs, with_refs);
             StepKind::Action { action, with }
         } else if let Some(items) = &step.for_each {
-            let (items, item_refs) = self.value(&items.0, visibility, roots, id);
+            let node = &items.0;
+            let (items, item_refs) = self.value(node, visibility, roots, id);
             merge_refs(&mut refs, item_refs);
+            if let ValueTemplate::Literal(value) = &items {
+                if !value.is_array() {
+                    self.error(
+                        Diagnostic::error(
+                            format!("`for_each` needs a list, found {}", node.type_name()),
+                            Some(node.span),
+                        )
+                        .with_help("write a YAML list, or an expression such as `${{ steps.fetch.output.items }}`"),
+                    );
+                }
+            }
             let concurrency = match &step.concurrency {
                 Some(c) if c.value == 0 => {
                     self.error(Diagnostic::error(
@@ -247,6 +265,12 @@ impl Checker<'_> {
                 );
                 return None;
             };
+            if body_steps.is_empty() {
+                self.error(Diagnostic::error(
+                    format!("`for_each` step `{id}` has an empty `steps` list"),
+                    Some(step.id.span),
+                ));
+            }
             let body = self.block(
                 body_steps,
                 visibility,
