@@ -1118,3 +1118,48 @@ steps:
     assert_eq!(loaded.warnings[0].severity, Severity::Warning);
     assert!(loaded.warnings[0].message.contains("has no effect"));
 }
+
+#[test]
+fn a_second_yaml_document_is_refused() {
+    assert_diagnostics!(
+        "
+name: one
+steps:
+  - id: hello
+    uses: core.log
+    with: { message: hi }
+---
+name: two
+"
+    );
+}
+
+#[test]
+fn for_each_over_a_literal_that_is_not_a_list_is_refused() {
+    assert_diagnostics!(
+        "
+name: loop
+steps:
+  - id: each
+    for_each: pages
+    steps:
+      - id: show
+        uses: core.log
+        with: { message: hi }
+"
+    );
+}
+
+#[test]
+fn zero_timeout_is_refused() {
+    assert_diagnostics!(
+        "
+name: zero
+steps:
+  - id: hello
+    uses: core.log
+    timeout: 0s
+    with: { message: hi }
+"
+    );
+}

@@ -1409,6 +1409,107 @@ outputs:
     assert_eq!(outcome.outputs["length"], 6);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_slow_item_does_not_hold_back_the_free_loop_slots() {
+    let h = harness(vec![]);
+    let t0 = Instant::now();
+    let outcome = h
+        .run(
+            "
+name: slots
+steps:
+  - id: each
+    for_each: [1000, 200, 200, 200, 200, 200, 200, 200, 200]
+    concurrency: 4
+    steps:
+      - id: wait
+        uses: core.sleep
+        with: { duration: '${{ item / 1000 }}' }
+    outputs:
+      ms: ${{ item }}
+outputs:
+  order: ${{ pluck(steps.each.output, 'ms') }}
+",
+        )
+        .await;
+    assert_succeeded(&outcome);
+    // Slot 1 holds the 1s item while slots 2-4 run the eight 200ms items in 3 rounds.
+    assert_eq!(t0.elapsed(), secs(1.0));
+    assert_eq!(
+        outcome.outputs["order"],
+        json!([1000, 200, 200, 200, 200, 200, 200, 200, 200])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_failure_sees_steps_that_never_ran_as_not_run() {
+    let h = harness(vec![]);
+    let outcome = h
+        .run(
+            "
+name: stopped
+steps:
+  - id: a
+    uses: core.fail
+    with: { message: boom }
+  - id: b
+    uses: core.log
+    with: { message: never }
+on_failure:
+  - id: report
+    uses: core.set
+    with: { b: '${{ steps.b.status }}' }
+",
+        )
+        .await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(
+        h.store.attempts_of("report")[0].output,
+        Some(json!({ "b": "not_run" }))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn called_workflows_get_the_secrets_and_env_hides_weft_variables() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("child.yaml"),
+        "
+name: child
+steps:
+  - id: use
+    uses: core.set
+    with:
+      length: '${{ len(secrets.child_only) }}'
+      hidden: '${{ has(env, \"WEFT_TEST_HIDDEN_KEY\") }}'
+outputs:
+  length: ${{ steps.use.output.length }}
+  hidden: ${{ steps.use.output.hidden }}
+",
+    )
+    .expect("write child");
+    std::env::set_var("WEFT_TEST_HIDDEN_KEY", "master");
+    let h = harness(vec![]);
+    let parent = "
+name: parent
+steps:
+  - id: call
+    uses: workflow.call
+    with: { path: child.yaml }
+outputs:
+  child: ${{ steps.call.output }}
+";
+    let workflow = compile_at(&h.engine, &dir.path().join("parent.yaml"), parent);
+    let mut request = RunRequest::default();
+    request.secrets.insert("child_only".into(), "abcd".into());
+    let outcome = h.engine.run(workflow, request).await;
+    assert_succeeded(&outcome);
+    assert_eq!(
+        outcome.outputs["child"],
+        json!({ "length": 4, "hidden": false })
+    );
+}
+
 // --- Values ------------------------------------------------------------------------------------
 
 #[tokio::test(start_paused = true)]
