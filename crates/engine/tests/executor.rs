@@ -1510,6 +1510,35 @@ outputs:
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_step_stopped_by_a_failing_sibling_is_recorded_as_cancelled() {
+    let h = harness(vec![]);
+    let outcome = h
+        .run(
+            "
+name: siblings
+steps:
+  - id: slow
+    needs: []
+    uses: core.sleep
+    with: { duration: 2s }
+  - id: bad
+    needs: []
+    uses: core.fail
+    with: { message: boom }
+",
+        )
+        .await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let slow = h.store.attempts_of("slow");
+    assert_eq!(slow.len(), 1, "the stopped attempt is recorded");
+    assert_eq!(slow[0].status, StepStatus::Cancelled);
+    assert_eq!(
+        slow[0].error.as_deref(),
+        Some("cancelled before it finished")
+    );
+}
+
 // --- Values ------------------------------------------------------------------------------------
 
 #[tokio::test(start_paused = true)]

@@ -290,6 +290,18 @@ impl RunState {
                 attempt,
                 iteration: &frame.iteration,
             };
+            // If this future is dropped mid-attempt (a sibling failed, a loop timed out, the
+            // run was cancelled), the guard records the attempt as cancelled.
+            let mut in_flight = InFlight {
+                state: self,
+                step,
+                frame,
+                attempt,
+                input: &input,
+                started_at,
+                clock,
+                done: false,
+            };
             let call = action.run(input.clone(), &ctx);
             let result = match step.timeout {
                 Some(limit) => match tokio::time::timeout(limit, call).await {
@@ -304,6 +316,7 @@ impl RunState {
                 },
                 None => call.await,
             };
+            in_flight.done = true;
             let status = if result.is_ok() {
                 StepStatus::Succeeded
             } else {
@@ -561,6 +574,44 @@ impl RunState {
             .store
             .put_attempt(&record)
             .map_err(|e| format!("the run history could not be written: {e}"))
+    }
+}
+
+/// An attempt in progress; dropping it before it is done means the attempt was cancelled.
+struct InFlight<'a> {
+    state: &'a RunState,
+    step: &'a CompiledStep,
+    frame: &'a Frame,
+    attempt: u32,
+    input: &'a Value,
+    started_at: chrono::DateTime<Utc>,
+    clock: Instant,
+    done: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let cancelled = Err(ActionError::new(
+            ErrorKind::Cancelled,
+            "cancelled before it finished",
+        ));
+        let took = self.clock.elapsed();
+        let (state, step, frame, attempt) = (self.state, self.step, self.frame, self.attempt);
+        // Best effort: a failing store is already reported by the run itself.
+        let _ = state.record_attempt(
+            step,
+            frame,
+            attempt,
+            StepStatus::Cancelled,
+            self.input,
+            &cancelled,
+            self.started_at,
+            took,
+        );
+        state.finished(step, frame, StepStatus::Cancelled, attempt, took, None);
     }
 }
 
