@@ -1,5 +1,7 @@
-//! The auth crate's error type. Every message says what happened, where, and what to do.
-//! No variant carries a token or a client secret.
+//! The auth crate's error type. Every message says what happened and where; what to do about
+//! it (a command to run, a flag to add) is worded by the front end from the variant's fields,
+//! so a web page or an API client can phrase it its own way. No variant carries a token or a
+//! client secret.
 
 use std::path::PathBuf;
 
@@ -23,10 +25,10 @@ pub enum AuthError {
     #[error("scope `offline_access` cannot be removed: without it Atlassian issues no refresh token, so every connection would stop working an hour after it was made")]
     MandatoryScope,
 
-    #[error("unknown scope `{scope}`: it is not in the catalogue of Confluence classic and granular scopes{hint}. If you really need it, declare it as custom (`--custom-scope {scope}`)")]
+    #[error("unknown scope `{scope}`: it is not in the catalogue of Confluence classic and granular scopes{hint}")]
     UnknownScope { scope: String, hint: String },
 
-    #[error("the confluence app has no credentials yet: run `weft apps set confluence --client-id ID --client-secret-env VAR` (or `--sandbox` to try weft against the local sandbox)")]
+    #[error("the confluence app has no credentials yet")]
     AppNotConfigured,
 
     #[error("cannot read the client secret from {source_desc}: {reason}")]
@@ -46,6 +48,11 @@ pub enum AuthError {
     #[error("invalid master key from {source_desc}: {reason}")]
     InvalidMasterKey { source_desc: String, reason: String },
 
+    /// A store exists but the key file that opens it is gone; no new key was made.
+    #[error("the connection store {store} exists but its master key {key_file} is missing (and WEFT_MASTER_KEY is not set); weft did not create a new key, which could not open it")]
+    MasterKeyMissing { store: PathBuf, key_file: PathBuf },
+
+
     #[error("the master key does not open this data directory ({data_dir}): the data was encrypted with key {stored_key_id}, the key in use is {current_key_id}. Set WEFT_MASTER_KEY to the key this directory was created with (or put the old key in WEFT_MASTER_KEY_PREVIOUS to rotate)")]
     WrongMasterKey {
         data_dir: PathBuf,
@@ -53,7 +60,7 @@ pub enum AuthError {
         current_key_id: String,
     },
 
-    #[error("connection `{connection}`: the stored record cannot be decrypted ({reason}); it was altered or copied from another record. Reconnect with `weft connect confluence --connection {connection}`")]
+    #[error("connection `{connection}`: the stored record cannot be decrypted ({reason}); it was altered or copied from another record")]
     UndecryptableRecord { connection: String, reason: String },
 
     #[error("connection store: {operation} failed: {reason}")]
@@ -65,13 +72,13 @@ pub enum AuthError {
     #[error("connection `{0}` was changed by someone else while it was being updated; retry")]
     StoreConflict(String),
 
-    #[error("no connection named `{0}` (see `weft connections list`)")]
+    #[error("no connection named `{0}`")]
     ConnectionNotFound(String),
 
     #[error("invalid connection name `{0}`: use 1-64 letters, digits, `-`, `_` or `.`")]
     InvalidConnectionName(String),
 
-    #[error("connection `{connection}` needs to be reconnected: {reason}. Run `weft connect confluence --connection {connection}`")]
+    #[error("connection `{connection}` needs to be reconnected: {reason}")]
     NeedsReconnect { connection: String, reason: String },
 
     #[error("connection `{connection}`: refreshing the access token keeps failing ({last_error}); weft waits until {retry_at} before asking Atlassian again")]
@@ -91,6 +98,11 @@ pub enum AuthError {
     #[error("the authorization callback was rejected: {0}")]
     StateRejected(&'static str),
 
+    /// What the browser is told when a connect attempt failed (the full error goes to whoever
+    /// completes the attempt).
+    #[error("the connection was not made: {0}")]
+    NotConnected(&'static str),
+
     #[error("Atlassian did not authorize the connection: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     AuthorizationDenied {
         error: String,
@@ -100,7 +112,7 @@ pub enum AuthError {
     #[error("code exchange failed: {0}")]
     CodeExchange(#[source] TokenEndpointError),
 
-    #[error("Atlassian granted fewer scopes than weft asked for; missing: {}. The two usual causes: (1) the scope is not added to the app in the Atlassian developer console (Permissions > Confluence API > Edit scopes); add it there and connect again; (2) it is a custom scope Atlassian does not support; remove it with `weft apps set confluence --remove-scope SCOPE`", missing.join(", "))]
+    #[error("Atlassian granted fewer scopes than weft asked for; missing: {}. The two usual causes: (1) the scope is not added to the app in the Atlassian developer console (Permissions > Confluence API > Edit scopes); add it there and connect again; (2) it is a custom scope Atlassian does not support", missing.join(", "))]
     MissingScopes {
         missing: Vec<String>,
         granted: Vec<String>,
@@ -112,20 +124,27 @@ pub enum AuthError {
     #[error("the user granted access to no Confluence site; connect again and pick a site on the consent screen")]
     NoAccessibleSite,
 
-    #[error("site `{site}` was not granted; the user granted: {}. Connect again and pick that site on the consent screen, or pass one of these to --site", available.join(", "))]
+    #[error("site `{site}` was not granted; the user granted: {}", available.join(", "))]
     SiteNotGranted {
         site: String,
         available: Vec<String>,
     },
 
-    #[error("the user granted several sites ({}); choose one with --site URL", sites.join(", "))]
+    #[error("the user granted several sites ({}) and none was chosen", sites.join(", "))]
     SiteChoiceRequired { sites: Vec<String> },
 
     #[error("no authorization arrived on {callback} within {waited_secs} s; open the URL again and approve, or check that the callback URL on the app matches exactly")]
     CallbackTimeout { callback: String, waited_secs: u64 },
 
-    #[error("cannot listen for the callback on {addr}: {reason}")]
-    CallbackServer { addr: String, reason: String },
+    #[error("cannot listen for the callback on {addr}: {source}")]
+    CallbackServer {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("the callback URL {url} is not on this machine (`{host}`): a callback server for it can only listen on 127.0.0.1 or ::1")]
+    CallbackNotLoopback { url: String, host: String },
 
     #[error("cannot set up the HTTP client: {0}")]
     HttpClient(String),

@@ -281,7 +281,10 @@ mod tests {
             message.contains("did you mean `read:page:confluence`"),
             "{message}"
         );
-        assert!(message.contains("--custom-scope"), "{message}");
+        assert!(
+            matches!(&err, AuthError::UnknownScope { scope, .. } if scope == "read:pages:confluence"),
+            "{message}"
+        );
         assert!(!scopes.contains("read:pages:confluence"));
     }
 

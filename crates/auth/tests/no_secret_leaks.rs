@@ -54,7 +54,17 @@ async fn no_secret_appears_in_logs_debug_or_errors() {
     let mut shown = Vec::new();
 
     let pending = world.flow.begin("acme", None).unwrap();
-    let (_, callback) = world.browse(&pending.authorize_url.clone()).await;
+    let authorize_url = pending.authorize_url.clone();
+    let completed = async {
+        let grant = pending
+            .wait(std::time::Duration::from_secs(10), &world.app.callback_url)
+            .await
+            .unwrap();
+        let shown_grant = format!("{grant:?}");
+        (shown_grant, world.flow.complete(grant, &NoChoice).await.unwrap())
+    };
+    let ((_, callback), (shown_grant, connection)) =
+        tokio::join!(world.browse(&authorize_url), completed);
     let code = url::Url::parse(&callback)
         .unwrap()
         .query_pairs()
@@ -63,12 +73,7 @@ async fn no_secret_appears_in_logs_debug_or_errors() {
         .1
         .into_owned();
     secrets.push(code);
-    let grant = pending
-        .wait(std::time::Duration::from_secs(10), &world.app.callback_url)
-        .await
-        .unwrap();
-    shown.push(format!("{grant:?}"));
-    let connection = world.flow.complete(grant, &NoChoice).await.unwrap();
+    shown.push(shown_grant);
     secrets.push(connection.tokens.access_token.expose().to_string());
     secrets.push(connection.tokens.refresh_token.expose().to_string());
     shown.push(format!("{connection:?} {:?} {:?}", world.app, world.flow));

@@ -37,7 +37,10 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    if let Err(e) = run_cli(config).await {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    if let Err(e) = run_cli(config, ctrl_c).await {
         eprintln!("error: {e}");
         std::process::exit(1);
     }

@@ -1,10 +1,16 @@
-//! `weft sandbox`: start, print the sandbox credentials, serve until Ctrl-C.
+//! `weft sandbox`: start, print the sandbox credentials, serve until told to stop.
+
+use std::future::Future;
 
 use crate::{Sandbox, SandboxConfig, SandboxError};
 
-/// Runs a sandbox in the foreground until Ctrl-C, printing where it listens, the built-in app's
-/// client id and secret, its callback URL and the sites.
-pub async fn run_cli(config: SandboxConfig) -> Result<(), SandboxError> {
+/// Runs a sandbox in the foreground until `stop` completes (the caller's Ctrl-C and SIGTERM
+/// handling), printing where it listens, the built-in app's client id and secret, its callback
+/// URL and the sites; then stops it cleanly.
+pub async fn run_cli(
+    config: SandboxConfig,
+    stop: impl Future<Output = ()>,
+) -> Result<(), SandboxError> {
     let sandbox = Sandbox::start(config).await?;
     let app = sandbox.app();
     let base = sandbox.base_url();
@@ -27,7 +33,7 @@ pub async fn run_cli(config: SandboxConfig) -> Result<(), SandboxError> {
     }
     println!();
     println!("Press Ctrl-C to stop.");
-    let _ = tokio::signal::ctrl_c().await;
+    stop.await;
     println!("stopping the sandbox...");
     sandbox.shutdown().await;
     Ok(())

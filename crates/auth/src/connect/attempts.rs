@@ -48,14 +48,14 @@ impl Attempts {
             .lock()
             .remove(state)
             .ok_or(AuthError::StateRejected(
-                "unknown or already used `state`; start `weft connect` again",
+                "unknown or already used `state`; start connecting again",
             ))?;
         if attempt.expires_at <= now {
             let _ = attempt.waiter.send(Err(AuthError::StateRejected(
                 "the authorization attempt expired",
             )));
             return Err(AuthError::StateRejected(
-                "the authorization attempt expired; start `weft connect` again",
+                "the authorization attempt expired; start connecting again",
             ));
         }
         Ok(attempt)

@@ -32,8 +32,8 @@ async fn handle_callback(
         Ok(connection) => (
             StatusCode::OK,
             page(
-                "Authorized",
-                &format!("weft received the authorization for connection “{connection}”. You can close this window and return to the terminal."),
+                "Connected",
+                &format!("weft stored the connection “{connection}”. You can close this window."),
             ),
         ),
         Err(error) => (StatusCode::BAD_REQUEST, page("Not connected", &error.to_string())),
@@ -67,9 +67,9 @@ impl CallbackServer {
     pub fn start(listener: TcpListener, flow: Arc<ConnectFlow>) -> Result<Self> {
         let addr = listener
             .local_addr()
-            .map_err(|e| AuthError::CallbackServer {
+            .map_err(|source| AuthError::CallbackServer {
                 addr: "listener".into(),
-                reason: e.to_string(),
+                source,
             })?;
         let (stop, stopped) = oneshot::channel::<()>();
         let app = callback_router(flow);
@@ -103,18 +103,18 @@ pub async fn serve_callback(flow: Arc<ConnectFlow>) -> Result<CallbackServer> {
         "127.0.0.1" | "localhost" => "127.0.0.1",
         "[::1]" => "::1",
         other => {
-            return Err(AuthError::CallbackServer {
-                addr: url.to_string(),
-                reason: format!("`{other}` is not this machine: `weft connect` serves callbacks on 127.0.0.1 only; use the daemon for a public callback URL"),
+            return Err(AuthError::CallbackNotLoopback {
+                url: url.to_string(),
+                host: other.to_string(),
             })
         }
     };
     let addr = format!("{ip}:{port}");
     let listener = TcpListener::bind(&addr)
         .await
-        .map_err(|e| AuthError::CallbackServer {
+        .map_err(|source| AuthError::CallbackServer {
             addr: addr.clone(),
-            reason: format!("{e} (is another `weft connect` running?)"),
+            source,
         })?;
     CallbackServer::start(listener, flow)
 }

@@ -36,7 +36,14 @@ pub struct AuthorizedGrant {
     pub site: Option<String>,
     pub grant: TokenGrant,
     pub granted_scopes: Vec<String>,
+    /// The browser waits on this for the page to show the real outcome of
+    /// [`ConnectFlow::complete`] (dropped unsent: the connection was not completed).
+    page: oneshot::Sender<CallbackOutcome>,
 }
+
+/// What the browser page of the callback says: the connection stored, or a short description
+/// of the failure that holds no secret.
+type CallbackOutcome = std::result::Result<String, &'static str>;
 
 /// An attempt started by [`ConnectFlow::begin`]: the URL to open, and the outcome to wait for.
 #[derive(Debug)]
@@ -135,25 +142,37 @@ impl ConnectFlow {
         })
     }
 
-    /// Handles the redirect back from Atlassian. Returns the connection name on success; the
-    /// outcome (grant or error) also goes to whoever waits on the attempt.
+    /// Handles the redirect back from Atlassian: the grant (or the error) goes to whoever waits
+    /// on the attempt, and the answer waits until they have completed the connection, so the
+    /// browser is told the real outcome. Returns the connection name once it is stored.
     pub async fn handle_callback(&self, params: CallbackParams) -> Result<String> {
         let state = params
             .state
             .as_deref()
             .ok_or(AuthError::StateRejected("the callback carries no `state`"))?;
         let attempt = self.attempts.take(state, self.clock.now())?;
-        let connection = attempt.connection.clone();
-        let outcome = self.exchange(&attempt, params).await;
-        let reply = match &outcome {
-            Ok(_) => Ok(connection),
-            Err(e) => Err(AuthError::StateRejected(leak_free_summary(e))),
-        };
+        let (page, page_outcome) = oneshot::channel();
+        let outcome = self.exchange(&attempt, params, page).await;
+        let exchange_failure = outcome.as_ref().err().map(leak_free_summary);
         let _ = attempt.waiter.send(outcome);
-        reply
+        if let Some(summary) = exchange_failure {
+            return Err(AuthError::NotConnected(summary));
+        }
+        match page_outcome.await {
+            Ok(Ok(connection)) => Ok(connection),
+            Ok(Err(summary)) => Err(AuthError::NotConnected(summary)),
+            Err(_) => Err(AuthError::NotConnected(
+                "the connection was not completed; see the terminal",
+            )),
+        }
     }
 
-    async fn exchange(&self, attempt: &Attempt, params: CallbackParams) -> Result<AuthorizedGrant> {
+    async fn exchange(
+        &self,
+        attempt: &Attempt,
+        params: CallbackParams,
+        page: oneshot::Sender<CallbackOutcome>,
+    ) -> Result<AuthorizedGrant> {
         if let Some(error) = params.error {
             return Err(AuthError::AuthorizationDenied {
                 error,
@@ -190,11 +209,12 @@ impl ConnectFlow {
             site: attempt.site.clone(),
             grant,
             granted_scopes,
+            page,
         })
     }
 
     /// Picks the site, reads the account, and stores the connection (replacing one with the
-    /// same name: reconnecting).
+    /// same name: reconnecting); the browser page then shows the outcome.
     pub async fn complete(
         &self,
         authorized: AuthorizedGrant,
@@ -205,7 +225,26 @@ impl ConnectFlow {
             site,
             grant,
             granted_scopes,
+            page,
         } = authorized;
+        let stored = self
+            .store_connection(name, site, grant, granted_scopes, chooser)
+            .await;
+        let _ = page.send(match &stored {
+            Ok(connection) => Ok(connection.name.clone()),
+            Err(e) => Err(leak_free_summary(e)),
+        });
+        stored
+    }
+
+    async fn store_connection(
+        &self,
+        name: String,
+        site: Option<String>,
+        grant: TokenGrant,
+        granted_scopes: Vec<String>,
+        chooser: &dyn SiteChooser,
+    ) -> Result<Connection> {
         let resources = self.api.accessible_resources(&grant.access_token).await?;
         let chosen = select_site(resources, site.as_deref(), chooser)?;
         let account = if granted_scopes.iter().any(|s| s == "read:me") {
@@ -267,6 +306,13 @@ fn leak_free_summary(error: &AuthError) -> &'static str {
         }
         AuthError::NoRefreshToken => "Atlassian returned no refresh token; see the terminal",
         AuthError::CodeExchange(_) => "exchanging the authorization code failed; see the terminal",
+        AuthError::SiteChoiceRequired { .. } => {
+            "the consent granted several sites and none was chosen; see the terminal"
+        }
+        AuthError::SiteNotGranted { .. } => {
+            "the site asked for was not granted on the consent screen; see the terminal"
+        }
+        AuthError::NoAccessibleSite => "the consent granted no Confluence site; see the terminal",
         _ => "the connection could not be completed; see the terminal",
     }
 }

@@ -6,7 +6,7 @@ mod sled_store;
 
 use std::fmt;
 
-pub use sled_store::SledConnectionStore;
+pub use sled_store::{SledConnectionStore, STORE_DIR};
 
 use crate::connection::Connection;
 use crate::error::Result;

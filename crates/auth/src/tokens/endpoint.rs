@@ -81,7 +81,7 @@ impl TokenEndpointError {
         let hint = match self.code.as_deref() {
             Some("invalid_grant") => "the refresh token is expired, revoked (app uninstalled, password changed) or was rotated out",
             Some("unauthorized_client") => "Atlassian no longer accepts this refresh token (rotated out or the token family was revoked)",
-            Some("access_denied") => "Atlassian refused the app's credentials or the user's access; if the client secret changed, fix it with `weft apps set confluence` and run `weft connections refresh`",
+            Some("access_denied") => "Atlassian refused the app's credentials or the user's access (the client secret may have changed)",
             _ => "the grant is no longer valid",
         };
         format!("{hint} [{self}]")

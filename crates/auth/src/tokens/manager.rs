@@ -49,7 +49,7 @@ impl Default for TokenOptions {
 
 /// Why a refresh is considered.
 #[derive(Debug, Clone)]
-enum Trigger {
+enum RefreshReason {
     /// The access token is about to expire.
     Expiring,
     /// A connector got a 401 with this token.
@@ -62,12 +62,12 @@ enum Trigger {
     Recovery,
 }
 
-/// What a keep-alive pass did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// What a pass over several connections did.
+#[derive(Debug, Default)]
 pub struct KeepAliveReport {
     pub refreshed: Vec<String>,
-    /// Connection and error message.
-    pub failed: Vec<(String, String)>,
+    /// Each connection whose refresh failed, with why.
+    pub failed: Vec<(String, AuthError)>,
 }
 
 /// Hands out access tokens; one per process, shared by every connector.
@@ -133,7 +133,7 @@ impl TokenManager {
                 return Ok(token.clone());
             }
         }
-        self.refresh_with(connection, Trigger::Expiring).await
+        self.refresh_with(connection, RefreshReason::Expiring).await
     }
 
     /// For a connector whose call was answered 401 with `rejected`: one refresh, unless another
@@ -143,13 +143,13 @@ impl TokenManager {
         connection: &str,
         rejected: &AccessToken,
     ) -> Result<AccessToken> {
-        self.refresh_with(connection, Trigger::Rejected(rejected.clone()))
+        self.refresh_with(connection, RefreshReason::Rejected(rejected.clone()))
             .await
     }
 
     /// Refreshes now, whatever the state (`weft connections refresh`).
     pub async fn refresh_now(&self, connection: &str) -> Result<AccessToken> {
-        self.refresh_with(connection, Trigger::Manual).await
+        self.refresh_with(connection, RefreshReason::Manual).await
     }
 
     /// At start-up: redoes refreshes that a crash interrupted, while the reuse window still
@@ -160,7 +160,7 @@ impl TokenManager {
             .list()?
             .into_iter()
             .filter(|c| c.refresh_started_at.is_some());
-        self.refresh_each(interrupted.map(|c| c.name), Trigger::Recovery)
+        self.refresh_each(interrupted.map(|c| c.name), RefreshReason::Recovery)
             .await
     }
 
@@ -173,26 +173,26 @@ impl TokenManager {
             !matches!(c.status, ConnectionStatus::NeedsReconnect { .. })
                 && (c.refresh_started_at.is_some() || now - c.last_rotation_at >= idle)
         });
-        self.refresh_each(due.map(|c| c.name), Trigger::KeepAlive)
+        self.refresh_each(due.map(|c| c.name), RefreshReason::KeepAlive)
             .await
     }
 
     /// Refreshes every connection now (`weft connections refresh --all`).
     pub async fn refresh_all(&self) -> Result<KeepAliveReport> {
         let names = self.store.list()?.into_iter().map(|c| c.name);
-        self.refresh_each(names, Trigger::Manual).await
+        self.refresh_each(names, RefreshReason::Manual).await
     }
 
     async fn refresh_each(
         &self,
         names: impl Iterator<Item = String>,
-        trigger: Trigger,
+        refresh_reason: RefreshReason,
     ) -> Result<KeepAliveReport> {
         let mut report = KeepAliveReport::default();
         for name in names {
-            match self.refresh_with(&name, trigger.clone()).await {
+            match self.refresh_with(&name, refresh_reason.clone()).await {
                 Ok(_) => report.refreshed.push(name),
-                Err(e) => report.failed.push((name, e.to_string())),
+                Err(e) => report.failed.push((name, e)),
             }
         }
         Ok(report)
@@ -212,7 +212,7 @@ impl TokenManager {
             .clone()
     }
 
-    async fn refresh_with(&self, name: &str, trigger: Trigger) -> Result<AccessToken> {
+    async fn refresh_with(&self, name: &str, refresh_reason: RefreshReason) -> Result<AccessToken> {
         let lock = self.lock_for(name);
         let _single_flight = lock.lock().await;
         // Someone may have refreshed while we waited: decide on what is stored now.
@@ -223,7 +223,7 @@ impl TokenManager {
         let interrupted = conn.refresh_started_at.is_some();
 
         if let ConnectionStatus::NeedsReconnect { reason, .. } = &conn.status {
-            if !matches!(trigger, Trigger::Manual) {
+            if !matches!(refresh_reason, RefreshReason::Manual) {
                 return Err(AuthError::NeedsReconnect {
                     connection: name.to_string(),
                     reason: reason.clone(),
@@ -231,15 +231,15 @@ impl TokenManager {
             }
         }
         if !interrupted {
-            let still_good = match &trigger {
-                Trigger::Expiring => conn.fresh_access_token(now, self.margin).is_some(),
-                Trigger::Rejected(bad) => {
+            let still_good = match &refresh_reason {
+                RefreshReason::Expiring => conn.fresh_access_token(now, self.margin).is_some(),
+                RefreshReason::Rejected(bad) => {
                     conn.tokens.access_token != *bad && conn.tokens.access_expires_at > now
                 }
-                Trigger::KeepAlive => {
+                RefreshReason::KeepAlive => {
                     now - conn.last_rotation_at < chrono_duration(self.options.keep_alive_idle)
                 }
-                Trigger::Manual | Trigger::Recovery => false,
+                RefreshReason::Manual | RefreshReason::Recovery => false,
             };
             if still_good {
                 return Ok(conn.tokens.access_token.clone());
@@ -252,11 +252,11 @@ impl TokenManager {
         } = &conn.status
         {
             let honours_cooldown = matches!(
-                trigger,
-                Trigger::Expiring | Trigger::Rejected(_) | Trigger::KeepAlive
+                refresh_reason,
+                RefreshReason::Expiring | RefreshReason::Rejected(_) | RefreshReason::KeepAlive
             );
             if honours_cooldown && now < *retry_at {
-                if usable_after_failure(conn, &trigger, now) {
+                if usable_after_failure(conn, &refresh_reason, now) {
                     return Ok(conn.tokens.access_token.clone());
                 }
                 return Err(AuthError::RefreshCoolingDown {
@@ -266,13 +266,13 @@ impl TokenManager {
                 });
             }
         }
-        self.run_refresh(stored, trigger, now).await
+        self.run_refresh(stored, refresh_reason, now).await
     }
 
     async fn run_refresh(
         &self,
         stored: StoredConnection,
-        trigger: Trigger,
+        refresh_reason: RefreshReason,
         now: DateTime<Utc>,
     ) -> Result<AccessToken> {
         let name = stored.connection.name.clone();
@@ -333,7 +333,7 @@ impl TokenManager {
             }
             Err(error) => {
                 self.record_transient_failure(stored, next, &marked, &error, interrupted_at, now)?;
-                if usable_after_failure(&marked, &trigger, now) {
+                if usable_after_failure(&marked, &refresh_reason, now) {
                     return Ok(marked.tokens.access_token);
                 }
                 Err(AuthError::TokenEndpoint {
@@ -379,9 +379,19 @@ impl TokenManager {
     }
 }
 
-/// After a failed refresh the old access token is still handed out while it has not expired,
-/// except to the caller who was just told it is rejected.
-fn usable_after_failure(conn: &Connection, trigger: &Trigger, now: DateTime<Utc>) -> bool {
-    let rejected = matches!(trigger, Trigger::Rejected(bad) if *bad == conn.tokens.access_token);
-    !rejected && conn.tokens.access_expires_at > now
+/// After a failed refresh the old access token is still handed out while it has not expired to
+/// callers that need a token, except to the one who was just told it is rejected. Callers that
+/// asked for the refresh itself (by hand, keep-alive, recovery) are told it failed.
+fn usable_after_failure(
+    conn: &Connection,
+    refresh_reason: &RefreshReason,
+    now: DateTime<Utc>,
+) -> bool {
+    match refresh_reason {
+        RefreshReason::Expiring => conn.tokens.access_expires_at > now,
+        RefreshReason::Rejected(bad) => {
+            *bad != conn.tokens.access_token && conn.tokens.access_expires_at > now
+        }
+        RefreshReason::KeepAlive | RefreshReason::Manual | RefreshReason::Recovery => false,
+    }
 }

@@ -184,12 +184,12 @@ async fn a_permanent_error_needs_reconnect_and_stops_retries() {
         .push(Err(error(Some(403), Some("invalid_grant"))));
     let err = f.manager.access_token("acme").await.unwrap_err();
     let message = err.to_string();
-    assert!(matches!(err, AuthError::NeedsReconnect { .. }), "{message}");
     assert!(
-        message.contains("weft connect confluence --connection acme"),
+        matches!(&err, AuthError::NeedsReconnect { connection, .. } if connection == "acme"),
         "{message}"
     );
     assert!(message.contains("403 invalid_grant"), "{message}");
+    assert!(!message.contains("weft "), "no CLI wording: {message}");
     for _ in 0..3 {
         assert!(matches!(
             f.manager.access_token("acme").await,
@@ -344,4 +344,27 @@ async fn manual_refresh_retries_a_connection_that_needs_reconnect() {
         "AT-new-2"
     );
     assert_eq!(f.stored().status, ConnectionStatus::Healthy);
+}
+
+#[tokio::test]
+async fn a_failed_refresh_asked_for_is_reported_even_while_the_old_token_is_valid() {
+    let f = fixture(chrono::Duration::minutes(30));
+    f.endpoint.push(Err(error(Some(503), None)));
+    let err = f.manager.refresh_now("acme").await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::TokenEndpoint { connection, source } if connection == "acme" && source.status == Some(503)),
+        "{err}"
+    );
+    // A caller that only needs a token still gets the valid one.
+    assert_eq!(
+        f.manager.access_token("acme").await.unwrap().expose(),
+        "AT-acme-0"
+    );
+    f.endpoint.push(Err(error(Some(503), None)));
+    let report = f.manager.refresh_all().await.unwrap();
+    assert!(report.refreshed.is_empty(), "{report:?}");
+    assert!(
+        matches!(report.failed.as_slice(), [(name, AuthError::TokenEndpoint { .. })] if name == "acme"),
+        "{report:?}"
+    );
 }

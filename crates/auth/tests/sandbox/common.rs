@@ -152,14 +152,20 @@ impl World {
     ) -> weft_auth::Result<Connection> {
         let pending = self.flow.begin(name, site)?;
         let authorize_url = pending.authorize_url.clone();
-        let (status, _) = self.browse(&authorize_url).await;
-        let grant = pending
-            .wait(Duration::from_secs(10), &self.app.callback_url)
-            .await;
-        if grant.is_ok() {
-            assert_eq!(status, 200);
-        }
-        self.flow.complete(grant?, chooser).await
+        // The callback page answers once the connection is completed (or not).
+        let completed = async {
+            let grant = pending
+                .wait(Duration::from_secs(10), &self.app.callback_url)
+                .await?;
+            self.flow.complete(grant, chooser).await
+        };
+        let ((status, _), connection) = tokio::join!(self.browse(&authorize_url), completed);
+        assert_eq!(
+            status,
+            if connection.is_ok() { 200 } else { 400 },
+            "the browser page tells the outcome: {connection:?}"
+        );
+        connection
     }
 
     /// Moves weft's clock and the sandbox's clock together.

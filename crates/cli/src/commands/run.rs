@@ -18,6 +18,7 @@ use weft_engine::workflow::{self, Block, CompiledWorkflow, StepKind, TriggerPlan
 
 use super::actions::indent;
 use crate::console::ConsoleObserver;
+use crate::signals::Interrupts;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -147,17 +148,25 @@ pub async fn run(args: Args, data_dir: &Path) -> ExitCode {
     } else {
         engine.with_observer(Arc::new(ConsoleObserver))
     };
+    let mut interrupts = match Interrupts::listen() {
+        Ok(interrupts) => interrupts,
+        Err(e) => {
+            eprintln!("error: cannot listen for Ctrl-C and SIGTERM: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let cancel = tokio_util::sync::CancellationToken::new();
     let on_interrupt = cancel.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("interrupted: cancelling the run (finally steps still run; Ctrl-C again to quit now)");
-            on_interrupt.cancel();
-        }
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("interrupted again: quitting without waiting");
-            std::process::exit(130);
-        }
+        let first = interrupts.next().await;
+        eprintln!(
+            "interrupted ({}): cancelling the run (finally steps still run; interrupt again to quit now)",
+            first.name()
+        );
+        on_interrupt.cancel();
+        let second = interrupts.next().await;
+        eprintln!("interrupted again: quitting without waiting");
+        std::process::exit(second.exit_code().into());
     });
     let request = RunRequest {
         inputs,

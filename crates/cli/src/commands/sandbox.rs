@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use weft_sandbox::{SandboxConfig, Seed};
 
+use crate::signals::Interrupts;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Address to listen on (port 0 picks a free one).
@@ -36,7 +38,17 @@ pub async fn run(args: Args) -> ExitCode {
         data_dir: args.state_dir,
         ..SandboxConfig::default()
     };
-    match weft_sandbox::run_cli(config).await {
+    let mut interrupts = match Interrupts::listen() {
+        Ok(interrupts) => interrupts,
+        Err(e) => {
+            eprintln!("error: cannot listen for Ctrl-C and SIGTERM: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stop = async move {
+        interrupts.next().await;
+    };
+    match weft_sandbox::run_cli(config, stop).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
