@@ -52,7 +52,6 @@ pub enum AuthError {
     #[error("the connection store {store} exists but its master key {key_file} is missing (and WEFT_MASTER_KEY is not set); weft did not create a new key, which could not open it")]
     MasterKeyMissing { store: PathBuf, key_file: PathBuf },
 
-
     #[error("the master key does not open this data directory ({data_dir}): the data was encrypted with key {stored_key_id}, the key in use is {current_key_id}. Set WEFT_MASTER_KEY to the key this directory was created with (or put the old key in WEFT_MASTER_KEY_PREVIOUS to rotate)")]
     WrongMasterKey {
         data_dir: PathBuf,

@@ -61,7 +61,10 @@ async fn no_secret_appears_in_logs_debug_or_errors() {
             .await
             .unwrap();
         let shown_grant = format!("{grant:?}");
-        (shown_grant, world.flow.complete(grant, &NoChoice).await.unwrap())
+        (
+            shown_grant,
+            world.flow.complete(grant, &NoChoice).await.unwrap(),
+        )
     };
     let ((_, callback), (shown_grant, connection)) =
         tokio::join!(world.browse(&authorize_url), completed);

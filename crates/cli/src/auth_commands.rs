@@ -13,10 +13,13 @@ use weft_auth::api::{AccessibleResource, AtlassianApi};
 use weft_auth::app_config::{AppConfig, Credentials, SandboxApp, SecretSource};
 use weft_auth::connect::{serve_callback, ConnectFlow, SiteChooser};
 use weft_auth::scopes::{catalogue_kind, WorkflowScopeReport, OFFLINE_ACCESS};
-use weft_auth::setup::{http_client, open_store, process_env, token_manager};
+use weft_auth::setup::{exposed_secret_files, http_client, open_store, process_env, token_manager};
 use weft_auth::{
     AuthError, ClientSecret, Connection, ConnectionStatus, ConnectionStore, SystemClock,
 };
+
+use crate::auth_hints::{exposed_file_warning, hint};
+use crate::signals::{Interrupt, Interrupts};
 
 /// Where `weft sandbox` listens by default (its OAuth endpoints and API share this origin).
 const DEFAULT_SANDBOX_URL: &str = "http://127.0.0.1:8977";
@@ -146,7 +149,8 @@ pub struct AuthContext<'a> {
     pub workflows: &'a dyn WorkflowScopes,
 }
 
-/// Runs one auth command; errors are printed on stderr.
+/// Runs one auth command; errors are printed on stderr, and so are warnings about secret
+/// files other users may read.
 pub async fn run(command: AuthCommand, ctx: &AuthContext<'_>) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let outcome = match command {
@@ -158,12 +162,26 @@ pub async fn run(command: AuthCommand, ctx: &AuthContext<'_>) -> ExitCode {
         AuthCommand::Connect(args) => connect(&ctx.data_dir, &args, &mut out).await,
         AuthCommand::Connections(cmd) => connections(&ctx.data_dir, cmd, &mut out).await,
     };
+    for file in exposed_secret_files(&ctx.data_dir, &process_env) {
+        eprintln!("warning: {}", exposed_file_warning(&file));
+    }
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            report_error(&e);
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints an error on stderr, with what to do about it when the CLI knows.
+fn report_error(error: &CommandError) {
+    eprintln!("error: {error}");
+    if let Some(hint) = match error {
+        CommandError::Auth(auth) => hint(auth),
+        _ => None,
+    } {
+        eprintln!("hint: {hint}");
     }
 }
 
@@ -178,6 +196,12 @@ pub enum CommandError {
     Output(#[from] std::io::Error),
     #[error("{0}")]
     Usage(String),
+    #[error("cannot listen for Ctrl-C and SIGTERM: {0}")]
+    Signals(#[source] std::io::Error),
+    #[error("interrupted ({}) while waiting for the browser; nothing was stored", .0.name())]
+    Interrupted(Interrupt),
+    #[error("{failed} of {total} connection(s) could not be refreshed")]
+    RefreshFailed { failed: usize, total: usize },
 }
 
 fn sandbox_app() -> SandboxApp {
@@ -396,6 +420,7 @@ async fn connect(data_dir: &Path, args: &ConnectArgs, out: &mut dyn Write) -> Ou
         Arc::new(SystemClock),
         http_client()?,
     ));
+    let mut interrupts = Interrupts::listen().map_err(CommandError::Signals)?;
     let server = serve_callback(flow.clone()).await?;
     let pending = flow.begin(&args.connection, args.site.as_deref())?;
     eprintln!("Open this URL in a browser signed in to the customer's Atlassian account and approve:\n\n  {}\n", pending.authorize_url);
@@ -403,11 +428,20 @@ async fn connect(data_dir: &Path, args: &ConnectArgs, out: &mut dyn Write) -> Ou
         "Waiting for the callback on {} ...",
         flow.app().callback_url
     );
-    let grant = pending
-        .wait(Duration::from_secs(args.timeout), &flow.app().callback_url)
-        .await;
+    let waited = tokio::select! {
+        grant = pending.wait(Duration::from_secs(args.timeout), &flow.app().callback_url) => grant,
+        interrupt = interrupts.next() => {
+            server.shutdown().await;
+            return Err(CommandError::Interrupted(interrupt));
+        }
+    };
+    let completed = match waited {
+        Ok(grant) => flow.complete(grant, &TerminalChooser).await,
+        Err(e) => Err(e),
+    };
+    // Only now: the browser's request is answered with the outcome before the server stops.
     server.shutdown().await;
-    let connection = flow.complete(grant?, &TerminalChooser).await?;
+    let connection = completed?;
     writeln!(
         out,
         "connected `{}` to {} ({})",
@@ -462,30 +496,28 @@ async fn connections(data_dir: &Path, command: ConnectionsCommand, out: &mut dyn
         ConnectionsCommand::Refresh { name, all } => {
             let app = resolved_app(data_dir)?;
             let manager = token_manager(store, &app, http_client()?);
-            let report = if all {
-                manager.refresh_all().await?
-            } else {
+            if !all {
                 let name = name
                     .ok_or_else(|| CommandError::Usage("give a connection name or --all".into()))?;
                 manager.refresh_now(&name).await?;
-                weft_auth::tokens::KeepAliveReport {
-                    refreshed: vec![name],
-                    failed: vec![],
-                }
-            };
+                writeln!(out, "refreshed `{name}`")?;
+                return Ok(());
+            }
+            let report = manager.refresh_all().await?;
             for name in &report.refreshed {
                 writeln!(out, "refreshed `{name}`")?;
             }
-            for (name, error) in &report.failed {
-                writeln!(out, "FAILED `{name}`: {error}")?;
+            let (failed, total) = (
+                report.failed.len(),
+                report.failed.len() + report.refreshed.len(),
+            );
+            for (_, error) in report.failed {
+                report_error(&CommandError::Auth(error));
             }
-            if report.failed.is_empty() {
+            if failed == 0 {
                 Ok(())
             } else {
-                Err(CommandError::Usage(format!(
-                    "{} connection(s) could not be refreshed",
-                    report.failed.len()
-                )))
+                Err(CommandError::RefreshFailed { failed, total })
             }
         }
     }

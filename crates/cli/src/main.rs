@@ -1,6 +1,7 @@
 //! `weft`: validate, run and inspect workflows; start the sandbox; connect customers.
 
 mod auth_commands;
+mod auth_hints;
 mod commands;
 mod console;
 mod data_dir;

@@ -36,7 +36,10 @@ async fn handle_callback(
                 &format!("weft stored the connection “{connection}”. You can close this window."),
             ),
         ),
-        Err(error) => (StatusCode::BAD_REQUEST, page("Not connected", &error.to_string())),
+        Err(error) => (
+            StatusCode::BAD_REQUEST,
+            page("Not connected", &error.to_string()),
+        ),
     }
 }
 

@@ -1,0 +1,119 @@
+//! SIGTERM (what Docker and systemd send) stops weft the way Ctrl-C does: gracefully first.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{stdout, weft, write};
+
+/// Starts `weft` with piped output.
+pub fn spawn_weft(data_dir: &std::path::Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_weft"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the weft binary starts")
+}
+
+pub fn terminate(child: &Child) {
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill only sends a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+}
+
+/// Reads lines until one contains `marker`; returns the lines read so far.
+fn read_until(reader: &mut impl BufRead, marker: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    for line in reader.lines().map_while(Result::ok) {
+        let found = line.contains(marker);
+        lines.push(line);
+        if found {
+            return lines;
+        }
+    }
+    panic!("`{marker}` never printed:\n{}", lines.join("\n"));
+}
+
+fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > within {
+            let _ = child.kill();
+            panic!("weft did not stop within {within:?} of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn rest(mut reader: BufReader<ChildStderr>) -> String {
+    let mut text = String::new();
+    reader.read_to_string(&mut text).unwrap();
+    text
+}
+
+#[test]
+fn sigterm_cancels_a_run_gracefully_and_finally_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "slow.yaml",
+        r#"name: slow
+steps:
+  - id: wait
+    uses: core.sleep
+    with:
+      duration: 10m
+finally:
+  - id: cleanup
+    uses: core.log
+    with:
+      message: "cleanup after ${{ error.message }}"
+"#,
+    );
+    let mut child = spawn_weft(dir.path(), &["run", file.to_str().unwrap()]);
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let started = read_until(&mut stderr, "▶ slow (run ");
+    let run_id = started
+        .last()
+        .and_then(|l| l.split("(run ").nth(1))
+        .map(|id| id.trim_end_matches(')').to_string())
+        .unwrap();
+    terminate(&child);
+    let status = wait_for_exit(&mut child, Duration::from_secs(20));
+    let printed = rest(stderr);
+    assert_eq!(status.code(), Some(1), "a cancelled run exits 1: {printed}");
+    assert!(printed.contains("interrupted (SIGTERM)"), "{printed}");
+    assert!(
+        printed.contains("cleanup after cancelled") && printed.contains("ok     cleanup"),
+        "finally ran: {printed}"
+    );
+    assert!(printed.contains("✘ cancelled"), "{printed}");
+    let shown = weft(dir.path(), &["runs", "show", &run_id]);
+    assert!(
+        stdout(&shown).contains("status    cancelled"),
+        "{}",
+        stdout(&shown)
+    );
+}
+
+#[test]
+fn sigterm_stops_the_sandbox_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_weft(dir.path(), &["sandbox", "--listen", "127.0.0.1:0"]);
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    read_until(&mut out, "Press Ctrl-C to stop");
+    terminate(&child);
+    let status = wait_for_exit(&mut child, Duration::from_secs(20));
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert!(rest.contains("stopping the sandbox"), "{rest}");
+}
