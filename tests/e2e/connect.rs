@@ -302,7 +302,8 @@ async fn sigterm_stops_a_connect_waiting_for_the_browser() {
     let (code, printed) = connecting.finish().await;
     assert_eq!(code, Some(1), "{printed}");
     assert!(
-        printed.contains("interrupted (SIGTERM) while waiting for the browser; nothing was stored"),
+        printed
+            .contains("interrupted (SIGTERM) before the connection was made; nothing was stored"),
         "{printed}"
     );
     setup.sandbox.shutdown().await;

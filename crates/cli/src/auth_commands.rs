@@ -198,7 +198,7 @@ pub enum CommandError {
     Usage(String),
     #[error("cannot listen for Ctrl-C and SIGTERM: {0}")]
     Signals(#[source] std::io::Error),
-    #[error("interrupted ({}) while waiting for the browser; nothing was stored", .0.name())]
+    #[error("interrupted ({}) before the connection was made; nothing was stored", .0.name())]
     Interrupted(Interrupt),
     #[error("{failed} of {total} connection(s) could not be refreshed")]
     RefreshFailed { failed: usize, total: usize },
@@ -428,16 +428,16 @@ async fn connect(data_dir: &Path, args: &ConnectArgs, out: &mut dyn Write) -> Ou
         "Waiting for the callback on {} ...",
         flow.app().callback_url
     );
-    let waited = tokio::select! {
-        grant = pending.wait(Duration::from_secs(args.timeout), &flow.app().callback_url) => grant,
-        interrupt = interrupts.next() => {
-            server.shutdown().await;
-            return Err(CommandError::Interrupted(interrupt));
-        }
+    let connected = async {
+        let grant = pending
+            .wait(Duration::from_secs(args.timeout), &flow.app().callback_url)
+            .await?;
+        flow.complete(grant, &TerminalChooser).await
     };
-    let completed = match waited {
-        Ok(grant) => flow.complete(grant, &TerminalChooser).await,
-        Err(e) => Err(e),
+    // The connection is stored last, with no await after it: an interrupt leaves nothing behind.
+    let completed = tokio::select! {
+        connection = connected => connection.map_err(CommandError::from),
+        interrupt = interrupts.next() => Err(CommandError::Interrupted(interrupt)),
     };
     // Only now: the browser's request is answered with the outcome before the server stops.
     server.shutdown().await;
