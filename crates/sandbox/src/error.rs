@@ -28,6 +28,8 @@ pub enum SandboxError {
     TimeZone(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("the sandbox clock can move at most {max_years} years ahead of real time")]
+    ClockRange { max_years: i64 },
     #[error("unknown site `{0}`: see Admin::sites() for the cloud ids of this sandbox")]
     UnknownSite(String),
     #[error("unknown app `{0}`: register it first with Admin::register_app")]

@@ -83,9 +83,23 @@ impl Admin {
         self.shared.auth.read().apps()
     }
 
+    /// Moves the sandbox clock forward; an advance beyond about 10,000 years stops there.
     pub fn advance_clock(&self, by: Duration) {
         self.shared.clock.advance(by);
         self.shared.touch();
+    }
+
+    /// Moves the sandbox clock forward, or refuses an advance that would put it more than about
+    /// 10,000 years ahead (the clock is left as it was).
+    pub fn try_advance_clock(&self, by: Duration) -> Result<DateTime<Utc>, SandboxError> {
+        self.shared
+            .clock
+            .try_advance(by)
+            .map_err(|_| SandboxError::ClockRange {
+                max_years: crate::clock::MAX_OFFSET_YEARS,
+            })?;
+        self.shared.touch();
+        Ok(self.now())
     }
 
     pub fn now(&self) -> DateTime<Utc> {

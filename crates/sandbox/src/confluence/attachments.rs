@@ -16,10 +16,15 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde_json::{json, Value};
 
+/// The download link; the file name is one percent-encoded path segment (a `../` in it stays
+/// inside the name).
 fn download_path(a: &Attachment) -> String {
+    let segment: String = url::form_urlencoded::byte_serialize(a.title.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
     format!(
-        "/download/attachments/{}/{}?version={}&api=v2",
-        a.container_id, a.title, a.version
+        "/download/attachments/{}/{segment}?version={}&api=v2",
+        a.container_id, a.version
     )
 }
 

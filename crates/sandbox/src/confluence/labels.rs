@@ -7,10 +7,9 @@ use super::OnContent;
 use crate::errors::{json_response, ApiError};
 use crate::guard::{Cost, Ctx};
 use crate::pagination::{paginate, sort_items, PageReq, SortKey};
-use crate::params::{Id, IdAndName, Params};
+use crate::params::{Id, IdAndName, JsonBody, Params};
 use crate::state::model::{Content, ContentKind, Label, Status};
 use crate::state::site::SiteData;
-use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
@@ -152,9 +151,9 @@ enum LabelsIn {
 pub async fn v1_add(
     Extension(ctx): Extension<Ctx>,
     Id(id): Id,
-    body: Bytes,
+    JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let labels = match serde_json::from_slice::<LabelsIn>(&body) {
+    let labels = match serde_json::from_value::<LabelsIn>(body) {
         Ok(LabelsIn::Many(v)) => v,
         Ok(LabelsIn::One(l)) => vec![l],
         Err(e) => {

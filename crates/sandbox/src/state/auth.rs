@@ -101,12 +101,12 @@ impl TokenError {
         }
     }
     pub fn description(&self) -> String {
-        match self {
+        crate::errors::capped_message(match self {
             TokenError::InvalidRequest(s) => s.clone(),
             TokenError::UnsupportedGrantType(g) => format!("Unsupported grant type: {g}"),
             TokenError::InvalidGrant(s) | TokenError::UnauthorizedClient(s) => (*s).to_string(),
             TokenError::AccessDenied => "Unauthorized".to_string(),
-        }
+        })
     }
 }
 
