@@ -41,7 +41,7 @@ pub use error::SandboxError;
 pub use faults::{Fault, FaultRule, Trigger};
 pub use reqlog::LoggedRequest;
 pub use routes::{served_routes, Api, RouteSpec};
-pub use scopes::{all_scopes, CLASSIC as CLASSIC_SCOPES};
+pub use scopes::all_scopes;
 pub use seed::BUILTIN_CLIENT_SECRET;
 pub use state::auth::{SandboxApp, TokenPair};
 pub use state::model::{SiteInfo, User};

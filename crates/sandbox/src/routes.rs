@@ -1,6 +1,6 @@
 //! The route table: every Confluence endpoint the sandbox serves, with the query parameters it
 //! reads and the scopes the gateway checks (copied from `x-atlassian-oauth2-scopes` of the spec;
-//! the fidelity tests compare this table with ../shared/spec).
+//! the fidelity tests compare this table with the facts of `weft_atlassian::facts`).
 
 use crate::confluence::{
     attachments, comments, labels, pages, properties, search, spaces, tasks, tree, users,
