@@ -18,6 +18,7 @@ mod cli;
 mod clock;
 mod config;
 mod confluence;
+mod cost;
 mod error;
 mod errors;
 mod faults;
@@ -27,6 +28,7 @@ mod pagination;
 mod params;
 mod ratelimit;
 mod reqlog;
+mod route_spec;
 mod routes;
 mod scopes;
 mod seed;
@@ -40,7 +42,8 @@ pub use config::{SandboxConfig, Seed};
 pub use error::SandboxError;
 pub use faults::{Fault, FaultRule, Trigger};
 pub use reqlog::LoggedRequest;
-pub use routes::{served_routes, Api, RouteSpec};
+pub use route_spec::{Api, RouteSpec};
+pub use routes::served_routes;
 pub use scopes::all_scopes;
 pub use seed::BUILTIN_CLIENT_SECRET;
 pub use state::auth::{SandboxApp, TokenPair};
@@ -77,7 +80,7 @@ impl Sandbox {
             None => false,
         };
         if !loaded && config.seed == Seed::Demo {
-            seed::demo(&shared);
+            seed_demo::demo(&shared);
         }
         seed::base(&shared);
         let listener = tokio::net::TcpListener::bind(config.listen)

@@ -73,16 +73,9 @@ pub fn bulk_pages(
     }
     let mut index = site.index.lock();
     for &id in &ids {
-        if let Some(doc) =
-            crate::confluence::search::index::SearchIndex::doc_for(&data, &site.info, id)
-        {
+        if let Some(doc) = data.search_doc(id) {
             index.insert_now(doc);
         }
     }
     Ok(ids)
-}
-
-/// The demo data set (filled in by `seed_demo`).
-pub fn demo(inner: &Inner) {
-    crate::seed_demo::demo(inner);
 }

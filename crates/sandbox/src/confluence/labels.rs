@@ -1,11 +1,12 @@
 //! Labels: v2 reads (all labels, labels of content, content with a label) and v1 writes
 //! (add with POST, remove by query or path), as Confluence splits them.
 
-use super::pages::v1_content;
 use super::render::{body_format, content_out, label_v1, label_v2};
+use super::request::v1_content;
 use super::OnContent;
+use crate::cost::Cost;
 use crate::errors::{json_response, ApiError};
-use crate::guard::{Cost, Ctx};
+use crate::guard::Ctx;
 use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, IdAndName, JsonBody, Params};
 use crate::state::model::{Content, ContentKind, Label, Status};
@@ -54,7 +55,7 @@ pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response,
 
 fn of_content(ctx: &Ctx, id: u64, p: &Params, kind: ContentKind) -> Result<Response, ApiError> {
     let data = ctx.site.data.read();
-    let c = super::pages::find(&data, id, kind, &[Status::Current, Status::Archived])?;
+    let c = super::request::find(&data, id, kind, &[Status::Current, Status::Archived])?;
     let labels = c.labels.iter().filter_map(|l| data.labels.get(l)).collect();
     label_page(ctx, p, labels)
 }

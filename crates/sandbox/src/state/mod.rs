@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod model;
 pub mod persist;
+pub mod search_index;
 pub mod site;
 
 use crate::clock::{chrono_duration, Clock};

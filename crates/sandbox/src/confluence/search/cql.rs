@@ -7,8 +7,8 @@
 //! and `not` may nest at most [`MAX_NESTING`] deep (the parser, checker and evaluator recurse
 //! once per level), and date offsets use checked arithmetic.
 
-use super::index::SearchDoc;
 use crate::state::model::Status;
+use crate::state::search_index::SearchDoc;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
