@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, Default)]
-pub struct Clock {
+pub struct SandboxClock {
     offset_ms: AtomicI64,
 }
 
-impl Clock {
+impl SandboxClock {
     pub fn now(&self) -> DateTime<Utc> {
         let offset = chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed));
         Utc::now()
@@ -73,7 +73,7 @@ mod tests {
 
     #[test]
     fn advancing_absurdly_far_saturates_instead_of_panicking() {
-        let c = Clock::default();
+        let c = SandboxClock::default();
         let before = c.now();
         c.advance(Duration::from_secs(90));
         assert!(c.now() - before >= chrono::Duration::seconds(90));
@@ -85,7 +85,7 @@ mod tests {
 
     #[test]
     fn a_refused_advance_leaves_the_clock_alone() {
-        let c = Clock::default();
+        let c = SandboxClock::default();
         c.try_advance(Duration::from_secs(60)).unwrap();
         let before = c.offset_ms();
         assert_eq!(c.try_advance(Duration::MAX), Err(BeyondClockRange));

@@ -1,7 +1,7 @@
 //! What a response costs against the points quota: handlers mark responses with the number of
 //! objects returned, and the gateway charges for them after the handler ran.
 
-use crate::errors::json_response;
+use crate::api_error::json_response;
 use axum::http::StatusCode;
 use axum::response::Response;
 

@@ -1,8 +1,8 @@
 //! The API gateway in front of every Confluence route: bearer token, site, scopes, quota and
 //! burst limit before the handler; error shape, quota charge and rate-limit headers after it.
 
+use crate::api_error::{gateway, json_response, SCOPE_MISMATCH};
 use crate::cost::Cost;
-use crate::errors::{gateway, json_response, SCOPE_MISMATCH};
 use crate::pagination::{list_response, next_link, Cursor};
 use crate::params::Params;
 use crate::ratelimit::Admission;
@@ -114,7 +114,7 @@ pub async fn guard(
         now,
     });
     let mut resp = next.run(req).await;
-    if let Some(err) = resp.extensions_mut().remove::<crate::errors::ApiError>() {
+    if let Some(err) = resp.extensions_mut().remove::<crate::api_error::ApiError>() {
         let body = match spec.api {
             Api::V2 => err.v2_body(),
             Api::V1 => err.v1_body(),

@@ -14,13 +14,13 @@
 //! ```
 
 mod admin;
+mod api_error;
 mod cli;
 mod clock;
 mod config;
 mod confluence;
 mod cost;
 mod error;
-mod errors;
 mod faults;
 mod guard;
 mod oauth;
@@ -40,13 +40,13 @@ pub use admin::{Admin, NewPage};
 pub use cli::run_cli;
 pub use config::{SandboxConfig, Seed};
 pub use error::SandboxError;
-pub use faults::{Fault, FaultRule, Trigger};
+pub use faults::{Fault, FaultRule, FaultWhen};
 pub use reqlog::LoggedRequest;
 pub use route_spec::{Api, RouteSpec};
 pub use routes::served_routes;
 pub use scopes::all_scopes;
 pub use seed::BUILTIN_CLIENT_SECRET;
-pub use state::auth::{SandboxApp, TokenPair};
+pub use state::auth::{RegisteredApp, TokenPair};
 pub use state::model::{SiteInfo, User};
 pub use state::{BUILTIN_CLIENT_ID, DEFAULT_CALLBACK, SANDBOX_ACCOUNT_ID};
 
@@ -147,9 +147,9 @@ impl Sandbox {
     }
 
     /// The built-in app ("sandbox credentials").
-    pub fn app(&self) -> SandboxApp {
+    pub fn app(&self) -> RegisteredApp {
         // seed::base always registers it before the server starts.
-        self.shared.builtin_app().unwrap_or_else(|| SandboxApp {
+        self.shared.builtin_app().unwrap_or_else(|| RegisteredApp {
             client_id: BUILTIN_CLIENT_ID.into(),
             client_secret: BUILTIN_CLIENT_SECRET.into(),
             name: String::new(),

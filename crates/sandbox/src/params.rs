@@ -1,7 +1,7 @@
 //! Request extractors that fail with Confluence-shaped errors: query parameters, numeric path
 //! ids, and bodies read with a cap (JSON bodies with Confluence's 5 MB limit).
 
-use crate::errors::ApiError;
+use crate::api_error::ApiError;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;

@@ -1,7 +1,7 @@
 //! Router assembly and the outermost layer: request log and fault injection for every
 //! non-admin request.
 
-use crate::errors::gateway;
+use crate::api_error::gateway;
 use crate::faults::Fault;
 use crate::params::declared_too_large;
 use crate::reqlog::{redact_header, LoggedRequest};
@@ -44,17 +44,17 @@ async fn refuse_declared_oversize(req: Request, next: Next) -> Response {
 async fn not_found(req: Request) -> Response {
     let path = req.uri().path();
     if path.contains("/wiki/api/v2/") {
-        crate::errors::json_response(
+        crate::api_error::json_response(
             StatusCode::NOT_FOUND,
-            &crate::errors::ApiError::not_found().v2_body(),
+            &crate::api_error::ApiError::not_found().v2_body(),
         )
     } else if path.contains("/wiki/rest/api/") {
-        let e = crate::errors::ApiError::new(
+        let e = crate::api_error::ApiError::new(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
             format!("No resource at {path}"),
         );
-        crate::errors::json_response(StatusCode::NOT_FOUND, &e.v1_body())
+        crate::api_error::json_response(StatusCode::NOT_FOUND, &e.v1_body())
     } else {
         gateway(StatusCode::NOT_FOUND, "Not Found")
     }

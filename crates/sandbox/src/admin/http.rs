@@ -3,7 +3,7 @@
 use super::{Admin, NewPage};
 use crate::error::SandboxError;
 use crate::faults::FaultRule;
-use crate::state::auth::SandboxApp;
+use crate::state::auth::RegisteredApp;
 use crate::state::model::User;
 use crate::state::Shared;
 use axum::extract::{Query, State};
@@ -49,7 +49,7 @@ fn fail(e: SandboxError) -> Response {
         SandboxError::UnknownSite(_) | SandboxError::UnknownApp(_) => StatusCode::NOT_FOUND,
         _ => StatusCode::BAD_REQUEST,
     };
-    let message = crate::errors::capped_message(e.to_string());
+    let message = crate::api_error::capped_message(e.to_string());
     (status, Json(json!({"error": message}))).into_response()
 }
 
@@ -70,7 +70,7 @@ async fn list_apps(State(s): State<Shared>) -> Response {
     ok(admin_of(s).apps())
 }
 
-async fn register_app(State(s): State<Shared>, Json(app): Json<SandboxApp>) -> Response {
+async fn register_app(State(s): State<Shared>, Json(app): Json<RegisteredApp>) -> Response {
     match admin_of(s).register_app(app) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => fail(e),

@@ -10,7 +10,7 @@ use crate::error::SandboxError;
 use crate::faults::FaultRule;
 use crate::reqlog::LoggedRequest;
 use crate::seed;
-use crate::state::auth::{SandboxApp, TokenPair};
+use crate::state::auth::{RegisteredApp, TokenPair};
 use crate::state::model::{ContentKind, SiteInfo, User};
 use crate::state::site::{NewContent, Site};
 use crate::state::{persist, Shared, SANDBOX_ACCOUNT_ID};
@@ -47,7 +47,7 @@ impl Admin {
     }
 
     /// Registers (or replaces) an OAuth app. Callback URLs must be absolute URLs.
-    pub fn register_app(&self, app: SandboxApp) -> Result<(), SandboxError> {
+    pub fn register_app(&self, app: RegisteredApp) -> Result<(), SandboxError> {
         if app.client_id.trim().is_empty() || app.client_secret.is_empty() {
             return Err(SandboxError::Invalid(
                 "an app needs a client_id and a client_secret".into(),
@@ -79,7 +79,7 @@ impl Admin {
         self.register_app(app)
     }
 
-    pub fn apps(&self) -> Vec<SandboxApp> {
+    pub fn apps(&self) -> Vec<RegisteredApp> {
         self.shared.auth.read().apps()
     }
 

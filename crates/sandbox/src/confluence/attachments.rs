@@ -4,8 +4,8 @@
 
 use super::render::ts;
 use super::OnContent;
+use crate::api_error::{json_response, ApiError};
 use crate::cost::{one_object, Cost};
-use crate::errors::{json_response, ApiError};
 use crate::guard::Ctx;
 use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, Ids2, Params};

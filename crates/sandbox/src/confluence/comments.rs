@@ -4,8 +4,8 @@
 use super::render::{body_format, body_in, store_body, version_v2, with_base};
 use super::request::{requested_version, statuses, IdIn, VersionIn};
 use super::{OnComments, OnContent};
+use crate::api_error::{json_response, ApiError};
 use crate::cost::one_object;
-use crate::errors::{json_response, ApiError};
 use crate::guard::Ctx;
 use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, JsonBody, Params};

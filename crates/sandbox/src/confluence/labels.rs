@@ -4,8 +4,8 @@
 use super::render::{body_format, content_out, label_v1, label_v2};
 use super::request::v1_content;
 use super::OnContent;
+use crate::api_error::{json_response, ApiError};
 use crate::cost::Cost;
-use crate::errors::{json_response, ApiError};
 use crate::guard::Ctx;
 use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, IdAndName, JsonBody, Params};

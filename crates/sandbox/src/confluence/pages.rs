@@ -6,8 +6,8 @@ use super::render::{
 };
 use super::request::{find, requested_version, statuses, IdIn, VersionIn};
 use super::OnContent;
+use crate::api_error::{json_response, ApiError};
 use crate::cost::one_object;
-use crate::errors::{json_response, ApiError};
 use crate::guard::Ctx;
 use crate::pagination::{paginate, sort_items, Cursor, PageReq, SortKey};
 use crate::params::{Id, Ids2, JsonBody, Params};

@@ -4,8 +4,8 @@
 use super::render::ts;
 use super::request::{find, VersionIn};
 use super::OnContent;
+use crate::api_error::{json_response, ApiError};
 use crate::cost::one_object;
-use crate::errors::{json_response, ApiError};
 use crate::guard::Ctx;
 use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, Ids2, JsonBody, Params};

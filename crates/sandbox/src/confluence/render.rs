@@ -1,6 +1,6 @@
 //! JSON renderings of stored objects in the v2 and v1 shapes of the spec.
 
-use crate::errors::ApiError;
+use crate::api_error::ApiError;
 use crate::state::model::*;
 use crate::state::site::SiteData;
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -2,7 +2,7 @@
 //! version, the content a path names (with Confluence's 404s), and the id and version shapes of
 //! request bodies.
 
-use crate::errors::ApiError;
+use crate::api_error::ApiError;
 use crate::params::Params;
 use crate::state::model::{Content, ContentKind, Status, Version};
 use crate::state::site::SiteData;

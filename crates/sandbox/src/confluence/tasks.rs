@@ -2,8 +2,8 @@
 //! filters, read, and completed or reopened with PUT (which also rewrites the body's status).
 
 use super::render::{escape_xml, ts};
+use crate::api_error::{json_response, ApiError};
 use crate::cost::one_object;
-use crate::errors::{json_response, ApiError};
 use crate::guard::Ctx;
 use crate::pagination::{paginate, PageReq, SortKey};
 use crate::params::{Id, JsonBody, Params};

@@ -2,8 +2,8 @@
 //! ancestors.
 
 use super::request::find;
+use crate::api_error::{json_response, ApiError};
 use crate::cost::Cost;
-use crate::errors::{json_response, ApiError};
 use crate::guard::Ctx;
 use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, Params};

@@ -3,7 +3,7 @@
 
 use super::model::*;
 use super::search_index::{strip_tags, SearchDoc, SearchIndex};
-use crate::errors::ApiError;
+use crate::api_error::ApiError;
 use chrono::{DateTime, Utc};
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};

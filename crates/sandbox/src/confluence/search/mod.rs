@@ -3,9 +3,9 @@
 
 pub mod cql;
 
+use crate::api_error::{json_response, ApiError};
 use crate::confluence::render::{content_v1, ts, webui};
 use crate::cost::Cost;
-use crate::errors::{json_response, ApiError};
 use crate::guard::Ctx;
 use crate::pagination::{paginate, sort_items, Cursor, PageReq, SortKey};
 use crate::params::Params;
