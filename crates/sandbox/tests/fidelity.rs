@@ -120,7 +120,15 @@ fn openapi_to_json_schema(v: &mut Value) {
 struct Checker;
 
 impl Checker {
-    fn check(&self, api: Api, path: &str, method: &str, status: u16, body: &Value) {
+    /// What the spec's schema finds wrong with `body`.
+    fn violations(
+        &self,
+        api: Api,
+        path: &str,
+        method: &str,
+        status: u16,
+        body: &Value,
+    ) -> Vec<String> {
         let (spec_path, op) = spec_operation(api, method, path);
         let op = op.unwrap_or_else(|| panic!("{method} {spec_path} not in spec"));
         let schema = op
@@ -142,16 +150,37 @@ impl Checker {
             .should_validate_formats(true)
             .build(&root)
             .unwrap_or_else(|e| panic!("{method} {spec_path}: schema does not compile: {e}"));
-        let errors: Vec<String> = validator
+        validator
             .iter_errors(body)
             .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
+            .collect()
+    }
+
+    fn check(&self, api: Api, path: &str, method: &str, status: u16, body: &Value) {
+        let errors = self.violations(api, path, method, status, body);
         assert!(
             errors.is_empty(),
-            "{method} {spec_path} {status} does not match the spec:\n{}\nbody: {body}",
+            "{method} {path} {status} does not match the spec:\n{}\nbody: {body}",
             errors.join("\n")
         );
     }
+}
+
+/// The kept schemas still constrain: bodies the spec refuses are refused.
+#[test]
+fn the_kept_schemas_refuse_what_the_spec_refuses() {
+    let ck = Checker;
+    let bad_page = json!({"id": 5, "status": "nonsense", "version": {"number": "one"}});
+    let errors = ck.violations(Api::V2, "/pages/{id}", "GET", 200, &bad_page);
+    assert!(errors.len() >= 2, "{errors:?}");
+    let bad_list = json!({"results": {"not": "an array"}});
+    assert!(!ck
+        .violations(Api::V2, "/pages", "GET", 200, &bad_list)
+        .is_empty());
+    let bad_search = json!({"results": [{"content": {"id": 1}}], "size": "many"});
+    assert!(!ck
+        .violations(Api::V1, "/search", "GET", 200, &bad_search)
+        .is_empty());
 }
 
 #[tokio::test]
