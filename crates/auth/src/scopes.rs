@@ -1,5 +1,5 @@
-//! The scope catalogue (Confluence classic, granular and identity scopes) and the app's scope
-//! selection, where `offline_access` is mandatory.
+//! The app's scope selection, where `offline_access` is mandatory, checked against the scope
+//! catalogue shared with the sandbox (`weft_atlassian::scopes`, re-exported here).
 
 use std::collections::BTreeSet;
 
@@ -7,140 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{AuthError, Result};
 
-/// The scope that makes Atlassian issue refresh tokens; a daemon cannot live without it.
-pub const OFFLINE_ACCESS: &str = "offline_access";
-
-/// Classic Confluence scopes (checked by the v1 REST API).
-pub const CLASSIC_SCOPES: &[&str] = &[
-    "manage:confluence-configuration",
-    "read:confluence-content",
-    "read:confluence-content.all",
-    "read:confluence-content.permission",
-    "read:confluence-content.summary",
-    "read:confluence-groups",
-    "read:confluence-props",
-    "read:confluence-space.summary",
-    "read:confluence-user",
-    "readonly:content.attachment:confluence",
-    "search:confluence",
-    "write:confluence-content",
-    "write:confluence-file",
-    "write:confluence-groups",
-    "write:confluence-props",
-    "write:confluence-space",
-];
-
-/// Identity scopes (the `/me` endpoint).
-pub const IDENTITY_SCOPES: &[&str] = &["read:account", "read:me"];
-
-/// Granular Confluence scopes (checked by the v2 REST API), sorted.
-pub const GRANULAR_SCOPES: &[&str] = &[
-    "delete:attachment:confluence",
-    "delete:blogpost:confluence",
-    "delete:comment:confluence",
-    "delete:content:confluence",
-    "delete:custom-content:confluence",
-    "delete:database:confluence",
-    "delete:embed:confluence",
-    "delete:folder:confluence",
-    "delete:page:confluence",
-    "delete:space:confluence",
-    "delete:whiteboard:confluence",
-    "read:analytics.content:confluence",
-    "read:attachment:confluence",
-    "read:audit-log:confluence",
-    "read:blogpost:confluence",
-    "read:comment:confluence",
-    "read:configuration:confluence",
-    "read:content-details:confluence",
-    "read:content.metadata:confluence",
-    "read:content.permission:confluence",
-    "read:content.property:confluence",
-    "read:content.restriction:confluence",
-    "read:content:confluence",
-    "read:custom-content:confluence",
-    "read:database:confluence",
-    "read:embed:confluence",
-    "read:folder:confluence",
-    "read:group:confluence",
-    "read:hierarchical-content:confluence",
-    "read:inlinetask:confluence",
-    "read:label:confluence",
-    "read:page:confluence",
-    "read:relation:confluence",
-    "read:space-details:confluence",
-    "read:space.permission:confluence",
-    "read:space.property:confluence",
-    "read:space.setting:confluence",
-    "read:space:confluence",
-    "read:task:confluence",
-    "read:template:confluence",
-    "read:user.property:confluence",
-    "read:user:confluence",
-    "read:watcher:confluence",
-    "read:whiteboard:confluence",
-    "write:attachment:confluence",
-    "write:audit-log:confluence",
-    "write:blogpost:confluence",
-    "write:comment:confluence",
-    "write:configuration:confluence",
-    "write:content.property:confluence",
-    "write:content.restriction:confluence",
-    "write:content:confluence",
-    "write:custom-content:confluence",
-    "write:database:confluence",
-    "write:embed:confluence",
-    "write:folder:confluence",
-    "write:group:confluence",
-    "write:inlinetask:confluence",
-    "write:label:confluence",
-    "write:page:confluence",
-    "write:relation:confluence",
-    "write:space.permission:confluence",
-    "write:space.property:confluence",
-    "write:space.setting:confluence",
-    "write:space:confluence",
-    "write:task:confluence",
-    "write:template:confluence",
-    "write:user.property:confluence",
-    "write:watcher:confluence",
-    "write:whiteboard:confluence",
-];
-
-/// What kind of scope a string is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScopeKind {
-    Offline,
-    Classic,
-    Granular,
-    Identity,
-}
-
-impl ScopeKind {
-    pub fn label(self) -> &'static str {
-        match self {
-            ScopeKind::Offline => "offline",
-            ScopeKind::Classic => "classic",
-            ScopeKind::Granular => "granular",
-            ScopeKind::Identity => "identity",
-        }
-    }
-}
-
-/// Looks a scope up in the catalogue.
-pub fn catalogue_kind(scope: &str) -> Option<ScopeKind> {
-    if scope == OFFLINE_ACCESS {
-        Some(ScopeKind::Offline)
-    } else if CLASSIC_SCOPES.binary_search(&scope).is_ok() {
-        Some(ScopeKind::Classic)
-    } else if GRANULAR_SCOPES.binary_search(&scope).is_ok() {
-        Some(ScopeKind::Granular)
-    } else if IDENTITY_SCOPES.binary_search(&scope).is_ok() {
-        Some(ScopeKind::Identity)
-    } else {
-        None
-    }
-}
+pub use weft_atlassian::scopes::{
+    catalogue_kind, ScopeKind, CLASSIC_SCOPES, GRANULAR_SCOPES, IDENTITY_SCOPES, OFFLINE_ACCESS,
+};
 
 /// The closest catalogue scope to a misspelt one, for "did you mean".
 fn closest_scope(scope: &str) -> Option<&'static str> {
@@ -252,16 +121,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn catalogue_lists_are_sorted_for_binary_search() {
-        for list in [CLASSIC_SCOPES, GRANULAR_SCOPES, IDENTITY_SCOPES] {
-            assert!(
-                list.windows(2).all(|w| w[0] < w[1]),
-                "{list:?} must be sorted and unique"
-            );
-        }
-    }
-
-    #[test]
     fn offline_access_is_always_requested_and_cannot_be_removed() {
         let mut scopes = ScopeSelection::default();
         assert_eq!(scopes.requested(), vec![OFFLINE_ACCESS.to_string()]);
@@ -312,51 +171,6 @@ mod tests {
             missing_scopes(&requested, &granted),
             vec!["read:page:confluence".to_string()]
         );
-    }
-
-    #[test]
-    fn every_scope_in_the_confluence_openapi_specs_is_in_the_catalogue() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec");
-        if !dir.exists() {
-            eprintln!("skipping: {} is absent", dir.display());
-            return;
-        }
-        let mut unknown = BTreeSet::new();
-        for file in ["confluence-v1.openapi.json", "confluence-v2.openapi.json"] {
-            let text = std::fs::read_to_string(dir.join(file)).unwrap();
-            let spec: serde_json::Value = serde_json::from_str(&text).unwrap();
-            collect_spec_scopes(&spec, &mut unknown);
-        }
-        unknown.retain(|scope| catalogue_kind(scope).is_none());
-        assert!(
-            unknown.is_empty(),
-            "scopes used by the spec but missing from the catalogue: {unknown:?}"
-        );
-    }
-
-    fn collect_spec_scopes(value: &serde_json::Value, out: &mut BTreeSet<String>) {
-        match value {
-            serde_json::Value::Object(map) => {
-                for (key, child) in map {
-                    if key == "x-atlassian-oauth2-scopes" {
-                        let scopes = child
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|e| e.get("scopes"));
-                        for list in scopes.filter_map(|s| s.as_array()) {
-                            out.extend(list.iter().filter_map(|s| s.as_str()).map(String::from));
-                        }
-                    } else {
-                        collect_spec_scopes(child, out);
-                    }
-                }
-            }
-            serde_json::Value::Array(items) => {
-                items.iter().for_each(|item| collect_spec_scopes(item, out))
-            }
-            _ => {}
-        }
     }
 }
 

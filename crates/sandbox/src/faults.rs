@@ -40,7 +40,7 @@ impl Fault {
 /// When a rule fires.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Trigger {
+pub enum FaultWhen {
     /// Each matching request fails with this probability (0.0..=1.0).
     Probability { probability: f64, fault: Fault },
     /// Matching requests take the steps in order (`null` = serve normally); once the steps are
@@ -59,7 +59,7 @@ pub struct FaultRule {
     #[serde(default)]
     pub method: Option<String>,
     pub path: String,
-    pub trigger: Trigger,
+    pub trigger: FaultWhen,
 }
 
 impl FaultRule {
@@ -71,7 +71,7 @@ impl FaultRule {
         FaultRule {
             method: None,
             path: path.into(),
-            trigger: Trigger::Probability { probability, fault },
+            trigger: FaultWhen::Probability { probability, fault },
         }
     }
     /// Scripted: the n-th matching request gets `steps[n]` (`None` = normal).
@@ -79,7 +79,7 @@ impl FaultRule {
         FaultRule {
             method: None,
             path: path.into(),
-            trigger: Trigger::Sequence {
+            trigger: FaultWhen::Sequence {
                 steps,
                 repeat: false,
             },
@@ -92,7 +92,7 @@ impl FaultRule {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if let Trigger::Probability { probability, .. } = self.trigger {
+        if let FaultWhen::Probability { probability, .. } = self.trigger {
             if !(0.0..=1.0).contains(&probability) {
                 return Err(format!(
                     "fault probability {probability} is outside 0.0..=1.0"
@@ -100,8 +100,8 @@ impl FaultRule {
             }
         }
         let faults: Vec<&Fault> = match &self.trigger {
-            Trigger::Probability { fault, .. } => vec![fault],
-            Trigger::Sequence { steps, .. } => steps.iter().flatten().collect(),
+            FaultWhen::Probability { fault, .. } => vec![fault],
+            FaultWhen::Sequence { steps, .. } => steps.iter().flatten().collect(),
         };
         for f in faults {
             if let Fault::Status { status } = f {
@@ -162,10 +162,10 @@ impl Faults {
                 continue;
             }
             let fired = match &rule.trigger {
-                Trigger::Probability { probability, fault } => {
+                FaultWhen::Probability { probability, fault } => {
                     (rand::rng().random::<f64>() < *probability).then(|| fault.clone())
                 }
-                Trigger::Sequence { steps, repeat } => {
+                FaultWhen::Sequence { steps, repeat } => {
                     let n = active.hits;
                     active.hits += 1;
                     match (steps.len(), repeat) {

@@ -1,11 +1,12 @@
 //! The API gateway in front of every Confluence route: bearer token, site, scopes, quota and
 //! burst limit before the handler; error shape, quota charge and rate-limit headers after it.
 
-use crate::errors::{gateway, json_response, SCOPE_MISMATCH};
+use crate::api_error::{gateway, json_response, SCOPE_MISMATCH};
+use crate::cost::Cost;
 use crate::pagination::{list_response, next_link, Cursor};
 use crate::params::Params;
 use crate::ratelimit::Admission;
-use crate::routes::{Api, RouteSpec};
+use crate::route_spec::{Api, RouteSpec};
 use crate::state::auth::Grant;
 use crate::state::site::Site;
 use crate::state::Shared;
@@ -45,17 +46,6 @@ impl Ctx {
         let next = cursor.map(|c| next_link(&self.rel_path, p, limit, &c));
         list_response(results, next, &self.site.wiki_base(), 1)
     }
-}
-
-/// Objects a response returned, for the quota (user objects count double).
-#[derive(Clone, Copy, Debug)]
-pub struct Cost(pub u64);
-
-/// A 200 with one object (a get): one point.
-pub fn one_object<T: serde::Serialize>(body: &T) -> Response {
-    let mut resp = json_response(StatusCode::OK, body);
-    resp.extensions_mut().insert(Cost(1));
-    resp
 }
 
 /// Resolves the bearer token of a request to its grant, or the gateway's 401.
@@ -124,7 +114,7 @@ pub async fn guard(
         now,
     });
     let mut resp = next.run(req).await;
-    if let Some(err) = resp.extensions_mut().remove::<crate::errors::ApiError>() {
+    if let Some(err) = resp.extensions_mut().remove::<crate::api_error::ApiError>() {
         let body = match spec.api {
             Api::V2 => err.v2_body(),
             Api::V1 => err.v1_body(),

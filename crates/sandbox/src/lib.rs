@@ -14,12 +14,13 @@
 //! ```
 
 mod admin;
+mod api_error;
 mod cli;
 mod clock;
 mod config;
 mod confluence;
+mod cost;
 mod error;
-mod errors;
 mod faults;
 mod guard;
 mod oauth;
@@ -27,6 +28,7 @@ mod pagination;
 mod params;
 mod ratelimit;
 mod reqlog;
+mod route_spec;
 mod routes;
 mod scopes;
 mod seed;
@@ -38,12 +40,13 @@ pub use admin::{Admin, NewPage};
 pub use cli::run_cli;
 pub use config::{SandboxConfig, Seed};
 pub use error::SandboxError;
-pub use faults::{Fault, FaultRule, Trigger};
+pub use faults::{Fault, FaultRule, FaultWhen};
 pub use reqlog::LoggedRequest;
-pub use routes::{served_routes, Api, RouteSpec};
-pub use scopes::{all_scopes, CLASSIC as CLASSIC_SCOPES};
+pub use route_spec::{Api, RouteSpec};
+pub use routes::served_routes;
+pub use scopes::all_scopes;
 pub use seed::BUILTIN_CLIENT_SECRET;
-pub use state::auth::{SandboxApp, TokenPair};
+pub use state::auth::{RegisteredApp, TokenPair};
 pub use state::model::{SiteInfo, User};
 pub use state::{BUILTIN_CLIENT_ID, DEFAULT_CALLBACK, SANDBOX_ACCOUNT_ID};
 
@@ -77,7 +80,7 @@ impl Sandbox {
             None => false,
         };
         if !loaded && config.seed == Seed::Demo {
-            seed::demo(&shared);
+            seed_demo::demo(&shared);
         }
         seed::base(&shared);
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -144,9 +147,9 @@ impl Sandbox {
     }
 
     /// The built-in app ("sandbox credentials").
-    pub fn app(&self) -> SandboxApp {
+    pub fn app(&self) -> RegisteredApp {
         // seed::base always registers it before the server starts.
-        self.shared.builtin_app().unwrap_or_else(|| SandboxApp {
+        self.shared.builtin_app().unwrap_or_else(|| RegisteredApp {
             client_id: BUILTIN_CLIENT_ID.into(),
             client_secret: BUILTIN_CLIENT_SECRET.into(),
             name: String::new(),

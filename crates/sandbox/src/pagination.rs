@@ -2,8 +2,8 @@
 //! naming the last item returned, `_links.next` as a host-relative URL that is absent on the last
 //! page, and the same link in a `Link` header.
 
-use crate::errors::{json_response, ApiError};
-use crate::guard::Cost;
+use crate::api_error::{json_response, ApiError};
+use crate::cost::Cost;
 use crate::params::Params;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;

@@ -1,9 +1,13 @@
 //! Request extractors that fail with Confluence-shaped errors: query parameters, numeric path
-//! ids, and JSON bodies with Confluence's 5 MB limit.
+//! ids, and bodies read with a cap (JSON bodies with Confluence's 5 MB limit).
 
-use crate::errors::ApiError;
+use crate::api_error::ApiError;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
 /// Decoded query parameters in request order.
@@ -143,16 +147,77 @@ impl<S: Send + Sync> FromRequestParts<S> for IdAndName {
 /// Largest request body Confluence accepts for content writes.
 pub const MAX_BODY: usize = 5 * 1024 * 1024;
 
-/// A JSON body; malformed JSON is a 400, more than 5 MB a 413.
+/// Why a request body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Declared (`Content-Length`) or sent beyond the cap.
+    TooLarge,
+    /// The body broke off or was badly framed (e.g. a bad chunk size).
+    Unreadable(String),
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge => ApiError::too_large(),
+            BodyError::Unreadable(why) => {
+                ApiError::bad_request(format!("Request body could not be read: {why}"))
+            }
+        }
+    }
+}
+
+/// True when the declared `Content-Length` is beyond `cap`. Checked before the body is touched,
+/// so a client sending `Expect: 100-continue` gets the refusal instead of `100 Continue`.
+pub fn declared_too_large(headers: &HeaderMap, cap: usize) -> bool {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > cap as u64)
+}
+
+/// Reads a body of at most `cap` bytes.
+pub async fn read_body(req: Request, cap: usize) -> Result<Bytes, BodyError> {
+    if declared_too_large(req.headers(), cap) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut stream = req.into_body().into_data_stream();
+    let mut out = BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| BodyError::Unreadable(e.to_string()))?;
+        if out.len() + chunk.len() > cap {
+            return Err(BodyError::TooLarge);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.freeze())
+}
+
+/// True for `application/json` and `application/*+json`, parameters aside.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .is_some_and(|m| {
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+}
+
+/// A JSON body, as Confluence takes it: another content type is a 415, more than 5 MB a 413,
+/// a broken body or malformed JSON a 400.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
-            .await
-            .map_err(|_| ApiError::too_large())?;
+        if !is_json(req.headers()) {
+            return Err(ApiError::unsupported_media_type());
+        }
+        let bytes = read_body(req, MAX_BODY).await?;
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| ApiError::bad_request(format!("Request body is not valid: {e}")))

@@ -1,12 +1,13 @@
 //! The route table: every Confluence endpoint the sandbox serves, with the query parameters it
 //! reads and the scopes the gateway checks (copied from `x-atlassian-oauth2-scopes` of the spec;
-//! the fidelity tests compare this table with ../shared/spec).
+//! the fidelity tests compare this table with the facts of `weft_atlassian::facts`).
 
 use crate::confluence::{
     attachments, comments, labels, pages, properties, search, spaces, tasks, tree, users,
     BlogPosts, Footer, Inline, Pages,
 };
 use crate::guard::guard;
+use crate::route_spec::{Api, RouteSpec};
 use crate::scopes::ScopeReq;
 use crate::state::Shared;
 use axum::handler::Handler;
@@ -14,49 +15,6 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 use std::sync::Arc;
-
-/// Which Confluence API a route belongs to (decides the error shape and the path prefix).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Api {
-    /// `/wiki/api/v2`
-    V2,
-    /// `/wiki/rest/api`
-    V1,
-}
-
-impl Api {
-    pub fn prefix(self) -> &'static str {
-        match self {
-            Api::V2 => "/wiki/api/v2",
-            Api::V1 => "/wiki/rest/api",
-        }
-    }
-}
-
-/// One served endpoint.
-#[derive(Debug, Clone)]
-pub struct RouteSpec {
-    pub method: &'static str,
-    pub api: Api,
-    /// Path as written in the spec, relative to the API prefix (e.g. `/pages/{id}`).
-    pub path: &'static str,
-    /// Query parameters the handler reads.
-    pub params: &'static [&'static str],
-    pub scopes: ScopeReq,
-    /// Endpoint newer than the spec snapshot (listed in the reference instead).
-    pub newer_than_spec: bool,
-}
-
-impl RouteSpec {
-    /// Full path as served, e.g. `/ex/confluence/{cloudid}/wiki/api/v2/pages/{id}`.
-    pub fn full_path(&self) -> String {
-        format!(
-            "/ex/confluence/{{cloudid}}{}{}",
-            self.api.prefix(),
-            self.path
-        )
-    }
-}
 
 struct Entry {
     spec: RouteSpec,

@@ -1,80 +1,12 @@
-//! OAuth scopes: the catalogue the built-in app enables, a fast set type, and the gateway's
-//! per-endpoint check (granular scopes for v2, classic for v1 with granular "beta" alternatives).
+//! OAuth scopes at the gateway: what the built-in app enables (the catalogue of
+//! `weft_atlassian::scopes`), a fast set type, and the per-endpoint check (granular scopes for
+//! v2, classic for v1 with granular "beta" alternatives).
 
 use std::collections::HashSet;
 
-/// Classic Confluence scopes.
-pub const CLASSIC: &[&str] = &[
-    "read:confluence-content.summary",
-    "read:confluence-content.all",
-    "read:confluence-content.permission",
-    "write:confluence-content",
-    "read:confluence-space.summary",
-    "write:confluence-space",
-    "read:confluence-props",
-    "write:confluence-props",
-    "write:confluence-file",
-    "readonly:content.attachment:confluence",
-    "search:confluence",
-    "read:confluence-user",
-    "read:confluence-groups",
-    "write:confluence-groups",
-    "manage:confluence-configuration",
-];
-
-/// Identity scopes and the authorize-only `offline_access`.
-pub const IDENTITY: &[&str] = &["read:me", "read:account", "offline_access"];
-
-/// Objects of granular scopes with the verbs Atlassian defines for them.
-const GRANULAR_OBJECTS: &[(&str, &[&str])] = &[
-    ("page", &["read", "write", "delete"]),
-    ("blogpost", &["read", "write", "delete"]),
-    ("space", &["read", "write", "delete"]),
-    ("comment", &["read", "write", "delete"]),
-    ("attachment", &["read", "write", "delete"]),
-    ("label", &["read", "write"]),
-    ("content", &["read", "write", "delete"]),
-    ("content.property", &["read", "write"]),
-    ("content.metadata", &["read"]),
-    ("content-details", &["read"]),
-    ("content.permission", &["read"]),
-    ("content.restriction", &["write"]),
-    ("hierarchical-content", &["read"]),
-    ("task", &["read", "write"]),
-    ("inlinetask", &["read", "write"]),
-    ("user", &["read"]),
-    ("user.property", &["read", "write"]),
-    ("group", &["read", "write"]),
-    ("template", &["read", "write"]),
-    ("whiteboard", &["read", "write", "delete"]),
-    ("folder", &["read", "write", "delete"]),
-    ("custom-content", &["read", "write", "delete"]),
-    ("space.property", &["read", "write"]),
-    ("space.permission", &["read", "write"]),
-    ("space.setting", &["read", "write"]),
-    ("space-details", &["read"]),
-    ("watcher", &["read", "write"]),
-    ("configuration", &["read", "write"]),
-    ("relation", &["read", "write"]),
-    ("analytics.content", &["read"]),
-];
-
-/// All granular Confluence scopes (`verb:object:confluence`).
-pub fn granular() -> Vec<String> {
-    GRANULAR_OBJECTS
-        .iter()
-        .flat_map(|(obj, verbs)| verbs.iter().map(move |v| format!("{v}:{obj}:confluence")))
-        .collect()
-}
-
-/// Every scope the built-in app enables.
+/// Every scope the built-in app enables: the whole catalogue shared with the auth crate.
 pub fn all_scopes() -> Vec<String> {
-    CLASSIC
-        .iter()
-        .chain(IDENTITY)
-        .map(|s| s.to_string())
-        .chain(granular())
-        .collect()
+    weft_atlassian::scopes::all().map(str::to_string).collect()
 }
 
 /// A granted scope set, checked on every API call.

@@ -1,7 +1,7 @@
 //! Data the sandbox starts with: the built-in app, the sandbox user, sites, and the demo set.
 
 use crate::scopes::all_scopes;
-use crate::state::auth::SandboxApp;
+use crate::state::auth::RegisteredApp;
 use crate::state::model::{ContentKind, SiteInfo, User};
 use crate::state::site::{NewContent, Site};
 use crate::state::{Inner, BUILTIN_CLIENT_ID, DEFAULT_CALLBACK, SANDBOX_ACCOUNT_ID};
@@ -13,7 +13,7 @@ pub const BUILTIN_CLIENT_SECRET: &str = "weft-sandbox-secret";
 /// Ensures the built-in app, the sandbox user and at least one site exist.
 pub fn base(inner: &Inner) {
     if inner.builtin_app().is_none() {
-        inner.auth.write().register_app(SandboxApp {
+        inner.auth.write().register_app(RegisteredApp {
             client_id: BUILTIN_CLIENT_ID.to_string(),
             client_secret: BUILTIN_CLIENT_SECRET.to_string(),
             name: "weft sandbox app".to_string(),
@@ -54,7 +54,7 @@ pub fn bulk_pages(
     title_prefix: &str,
     author: &str,
     now: DateTime<Utc>,
-) -> Result<Vec<u64>, crate::errors::ApiError> {
+) -> Result<Vec<u64>, crate::api_error::ApiError> {
     let mut data = site.data.write();
     let mut ids = Vec::with_capacity(count);
     for i in 0..count {
@@ -73,16 +73,9 @@ pub fn bulk_pages(
     }
     let mut index = site.index.lock();
     for &id in &ids {
-        if let Some(doc) =
-            crate::confluence::search::index::SearchIndex::doc_for(&data, &site.info, id)
-        {
+        if let Some(doc) = data.search_doc(id) {
             index.insert_now(doc);
         }
     }
     Ok(ids)
-}
-
-/// The demo data set (filled in by `seed_demo`).
-pub fn demo(inner: &Inner) {
-    crate::seed_demo::demo(inner);
 }

@@ -388,6 +388,6 @@ pub fn demo(inner: &Inner) {
         let site = inner.add_site(site_info(n as u32 + 1, name));
         let mut data = site.data.write();
         fill(&mut Seeder { d: &mut data, now });
-        site.index.lock().rebuild(&data, &site.info);
+        site.index.lock().rebuild(data.search_docs());
     }
 }

@@ -1,8 +1,9 @@
 //! Router assembly and the outermost layer: request log and fault injection for every
 //! non-admin request.
 
-use crate::errors::gateway;
+use crate::api_error::gateway;
 use crate::faults::Fault;
+use crate::params::declared_too_large;
 use crate::reqlog::{redact_header, LoggedRequest};
 use crate::state::Shared;
 use axum::body::Body;
@@ -23,23 +24,37 @@ pub fn router(shared: Shared) -> Router {
     Router::new()
         .merge(crate::admin::router(shared.clone()))
         .merge(served)
-        .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn(refuse_declared_oversize))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST))
+}
+
+/// Largest request body of any kind (attachment uploads are the big ones); JSON bodies have
+/// Confluence's smaller limit ([`crate::params::MAX_BODY`]).
+pub const MAX_REQUEST: usize = 64 * 1024 * 1024;
+
+/// Answers 413 to a request that announces a body beyond [`MAX_REQUEST`], before anything
+/// reads it: hyper sends `100 Continue` only once the body is read.
+async fn refuse_declared_oversize(req: Request, next: Next) -> Response {
+    if declared_too_large(req.headers(), MAX_REQUEST) {
+        return gateway(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large");
+    }
+    next.run(req).await
 }
 
 async fn not_found(req: Request) -> Response {
     let path = req.uri().path();
     if path.contains("/wiki/api/v2/") {
-        crate::errors::json_response(
+        crate::api_error::json_response(
             StatusCode::NOT_FOUND,
-            &crate::errors::ApiError::not_found().v2_body(),
+            &crate::api_error::ApiError::not_found().v2_body(),
         )
     } else if path.contains("/wiki/rest/api/") {
-        let e = crate::errors::ApiError::new(
+        let e = crate::api_error::ApiError::new(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
             format!("No resource at {path}"),
         );
-        crate::errors::json_response(StatusCode::NOT_FOUND, &e.v1_body())
+        crate::api_error::json_response(StatusCode::NOT_FOUND, &e.v1_body())
     } else {
         gateway(StatusCode::NOT_FOUND, "Not Found")
     }

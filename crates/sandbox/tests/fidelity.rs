@@ -1,13 +1,14 @@
-//! Fidelity against ../shared/spec: every served route exists in the OpenAPI descriptions with the
-//! same method, query parameters and scopes; success responses validate against the spec's
-//! response schemas. Skips (with a message) only when ../shared/spec is absent.
+//! Fidelity against Atlassian's OpenAPI descriptions, through the facts committed in
+//! `crates/atlassian/facts/confluence.json` (see `weft-spec-facts`): every served route exists in
+//! the spec with the same method, query parameters and scopes; success responses validate against
+//! the spec's response schemas.
 
 mod common;
 
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
-use std::path::PathBuf;
+use weft_atlassian::facts::{confluence, ApiVersion, Operation};
 use weft_sandbox::{served_routes, Api};
 
 /// Endpoints newer than the v2 snapshot, served on the reference's word (confluence-api.md).
@@ -16,78 +17,14 @@ const NEWER_THAN_SPEC: &[(&str, &str)] = &[
     ("GET", "/pages/{id}/descendants"),
 ];
 
-fn spec_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec");
-    dir.join("confluence-v2.openapi.json")
-        .exists()
-        .then_some(dir)
-}
-
-fn load(name: &str) -> Option<Value> {
-    let Some(dir) = spec_dir() else {
-        eprintln!("SKIP: ../shared/spec is absent, fidelity checks against the OpenAPI descriptions were not run");
-        return None;
+/// The spec operation of a served route (v1 paths carry the `/wiki/rest/api` prefix in the spec).
+fn spec_operation(api: Api, method: &str, path: &str) -> (String, Option<&'static Operation>) {
+    let (version, spec_path) = match api {
+        Api::V2 => (ApiVersion::V2, path.to_string()),
+        Api::V1 => (ApiVersion::V1, format!("/wiki/rest/api{path}")),
     };
-    let text = std::fs::read_to_string(dir.join(name)).expect("spec readable");
-    Some(serde_json::from_str(&text).expect("spec is JSON"))
-}
-
-/// `/pages/{page-id}/x` -> `/pages/{}/x`: parameter names differ between operations.
-fn norm(path: &str) -> String {
-    path.split('/')
-        .map(|s| if s.starts_with('{') { "{}" } else { s })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-fn find_op<'a>(spec: &'a Value, path: &str, method: &str) -> Option<(&'a str, &'a Value)> {
-    spec["paths"].as_object()?.iter().find_map(|(p, ops)| {
-        (norm(p) == norm(path))
-            .then(|| {
-                ops.get(method.to_ascii_lowercase())
-                    .map(|op| (p.as_str(), op))
-            })
-            .flatten()
-    })
-}
-
-fn param_names(spec: &Value, op: &Value) -> Vec<String> {
-    op["parameters"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| {
-            let p = match p.get("$ref").and_then(Value::as_str) {
-                Some(r) => pointer(spec, r)?,
-                None => p,
-            };
-            (p["in"] == "query")
-                .then(|| p["name"].as_str().map(str::to_string))
-                .flatten()
-        })
-        .collect()
-}
-
-fn pointer<'a>(spec: &'a Value, r: &str) -> Option<&'a Value> {
-    spec.pointer(r.strip_prefix('#')?)
-}
-
-fn scopes(op: &Value, state: &str) -> Vec<String> {
-    let mut v: Vec<String> = op["x-atlassian-oauth2-scopes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|s| s["state"] == state)
-        .flat_map(|s| {
-            s["scopes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|x| x.as_str().map(str::to_string))
-        })
-        .collect();
-    v.sort();
-    v
+    let op = confluence().operation(version, method, &spec_path);
+    (spec_path, op)
 }
 
 fn sorted(s: &[&str]) -> Vec<String> {
@@ -98,26 +35,17 @@ fn sorted(s: &[&str]) -> Vec<String> {
 
 #[test]
 fn every_served_route_is_in_the_spec_with_its_parameters_and_scopes() {
-    let (Some(v2), Some(v1)) = (
-        load("confluence-v2.openapi.json"),
-        load("confluence-v1.openapi.json"),
-    ) else {
-        return;
-    };
     let mut implemented = Vec::new();
     let mut problems = Vec::new();
     for r in served_routes() {
-        let (spec, spec_path) = match r.api {
-            Api::V2 => (&v2, r.path.to_string()),
-            Api::V1 => (&v1, format!("/wiki/rest/api{}", r.path)),
-        };
+        let (spec_path, op) = spec_operation(r.api, r.method, r.path);
         let listed_newer = NEWER_THAN_SPEC.contains(&(r.method, r.path));
         assert_eq!(
             r.newer_than_spec, listed_newer,
             "{} {}: newer-than-spec flag and the test's list disagree",
             r.method, r.path
         );
-        let Some((_, op)) = find_op(spec, &spec_path, r.method) else {
+        let Some(op) = op else {
             if !listed_newer {
                 problems.push(format!(
                     "{} {} is served but not in the spec",
@@ -132,7 +60,7 @@ fn every_served_route_is_in_the_spec_with_its_parameters_and_scopes() {
             r.method, r.path
         );
         implemented.push(format!("{} {}", r.method, spec_path));
-        let names = param_names(spec, op);
+        let names = &op.query;
         for p in r.params {
             if !names.iter().any(|n| n == p) {
                 problems.push(format!(
@@ -141,22 +69,22 @@ fn every_served_route_is_in_the_spec_with_its_parameters_and_scopes() {
                 ));
             }
         }
-        if scopes(op, "Current") != sorted(r.scopes.current) {
+        if op.scopes_in("Current") != sorted(r.scopes.current) {
             problems.push(format!(
                 "{} {}: scopes {:?} differ from the spec's {:?}",
                 r.method,
                 spec_path,
                 r.scopes.current,
-                scopes(op, "Current")
+                op.scopes_in("Current")
             ));
         }
-        if scopes(op, "Beta") != sorted(r.scopes.beta) {
+        if op.scopes_in("Beta") != sorted(r.scopes.beta) {
             problems.push(format!(
                 "{} {}: beta scopes {:?} differ from the spec's {:?}",
                 r.method,
                 spec_path,
                 r.scopes.beta,
-                scopes(op, "Beta")
+                op.scopes_in("Beta")
             ));
         }
     }
@@ -189,27 +117,32 @@ fn openapi_to_json_schema(v: &mut Value) {
     }
 }
 
-struct Checker {
-    v1: Value,
-    v2: Value,
-}
+struct Checker;
 
 impl Checker {
-    fn check(&self, api: Api, path: &str, method: &str, status: u16, body: &Value) {
-        let (spec, spec_path) = match api {
-            Api::V2 => (&self.v2, path.to_string()),
-            Api::V1 => (&self.v1, format!("/wiki/rest/api{path}")),
-        };
-        let (_, op) = find_op(spec, &spec_path, method)
-            .unwrap_or_else(|| panic!("{method} {spec_path} not in spec"));
-        let schema = &op["responses"][status.to_string()]["content"]["application/json"]["schema"];
-        assert!(
-            !schema.is_null(),
-            "{method} {spec_path}: the spec has no {status} JSON schema"
-        );
+    /// What the spec's schema finds wrong with `body`.
+    fn violations(
+        &self,
+        api: Api,
+        path: &str,
+        method: &str,
+        status: u16,
+        body: &Value,
+    ) -> Vec<String> {
+        let (spec_path, op) = spec_operation(api, method, path);
+        let op = op.unwrap_or_else(|| panic!("{method} {spec_path} not in spec"));
+        let schema = op
+            .response_schemas
+            .get(&status.to_string())
+            .unwrap_or_else(|| {
+                panic!("{method} {spec_path}: the facts keep no {status} JSON schema (add it to SCHEMA_CHECKED)")
+            });
         let mut root = Map::new();
         root.insert("allOf".into(), json!([schema]));
-        root.insert("components".into(), spec["components"].clone());
+        root.insert(
+            "components".into(),
+            confluence().components[&op.api].clone(),
+        );
         let mut root = Value::Object(root);
         openapi_to_json_schema(&mut root);
         let validator = jsonschema::options()
@@ -217,27 +150,42 @@ impl Checker {
             .should_validate_formats(true)
             .build(&root)
             .unwrap_or_else(|e| panic!("{method} {spec_path}: schema does not compile: {e}"));
-        let errors: Vec<String> = validator
+        validator
             .iter_errors(body)
             .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
+            .collect()
+    }
+
+    fn check(&self, api: Api, path: &str, method: &str, status: u16, body: &Value) {
+        let errors = self.violations(api, path, method, status, body);
         assert!(
             errors.is_empty(),
-            "{method} {spec_path} {status} does not match the spec:\n{}\nbody: {body}",
+            "{method} {path} {status} does not match the spec:\n{}\nbody: {body}",
             errors.join("\n")
         );
     }
 }
 
+/// The kept schemas still constrain: bodies the spec refuses are refused.
+#[test]
+fn the_kept_schemas_refuse_what_the_spec_refuses() {
+    let ck = Checker;
+    let bad_page = json!({"id": 5, "status": "nonsense", "version": {"number": "one"}});
+    let errors = ck.violations(Api::V2, "/pages/{id}", "GET", 200, &bad_page);
+    assert!(errors.len() >= 2, "{errors:?}");
+    let bad_list = json!({"results": {"not": "an array"}});
+    assert!(!ck
+        .violations(Api::V2, "/pages", "GET", 200, &bad_list)
+        .is_empty());
+    let bad_search = json!({"results": [{"content": {"id": 1}}], "size": "many"});
+    assert!(!ck
+        .violations(Api::V1, "/search", "GET", 200, &bad_search)
+        .is_empty());
+}
+
 #[tokio::test]
 async fn success_responses_validate_against_the_spec_schemas() {
-    let (Some(v2s), Some(v1s)) = (
-        load("confluence-v2.openapi.json"),
-        load("confluence-v1.openapi.json"),
-    ) else {
-        return;
-    };
-    let ck = Checker { v1: v1s, v2: v2s };
+    let ck = Checker;
     let (sb, c, at) = demo().await;
     let get = |path: &str| {
         let (c, at, url) = (c.clone(), at.clone(), v2(&sb, path));

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
-use weft_sandbox::{SandboxApp, SandboxConfig, DEFAULT_CALLBACK};
+use weft_sandbox::{RegisteredApp, SandboxConfig, DEFAULT_CALLBACK};
 
 const SCOPES: &str = "read:page:confluence read:me read:confluence-user offline_access";
 
@@ -237,7 +237,7 @@ async fn consent_page_lets_the_user_choose_a_site() {
 async fn authorize_rejects_bad_requests_without_redirecting() {
     let sb = start().await;
     sb.admin()
-        .register_app(SandboxApp {
+        .register_app(RegisteredApp {
             client_id: "narrow".into(),
             client_secret: "s3cret".into(),
             name: "Narrow".into(),

@@ -53,12 +53,18 @@ async fn corrupt_state_file_is_a_clear_error() {
         ..Default::default()
     })
     .await
-    .unwrap_err()
-    .to_string();
+    .unwrap_err();
     assert!(
-        err.contains("is not valid") && err.contains("move it away"),
-        "{err}"
+        matches!(err, weft_sandbox::SandboxError::ParseState { .. }),
+        "{err:?}"
     );
+    let message = err.to_string();
+    assert!(
+        message.contains("sandbox-state.json is not valid"),
+        "{message}"
+    );
+    let cause = std::error::Error::source(&err).expect("the JSON error is the source");
+    assert!(cause.to_string().contains("line 1"), "{cause}");
     let err = weft_sandbox::Sandbox::start(SandboxConfig {
         user_time_zone: "Mars/Base".into(),
         ..Default::default()

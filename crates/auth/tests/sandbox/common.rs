@@ -11,7 +11,7 @@ use weft_auth::{
     Connection, ConnectionStore, Keyring, ManualClock, OAuthClient, ResolvedApp,
     SledConnectionStore, TokenManager, TokenOptions,
 };
-use weft_sandbox::{Sandbox, SandboxApp, SandboxConfig, Seed};
+use weft_sandbox::{RegisteredApp, Sandbox, SandboxConfig, Seed};
 
 pub const CLIENT_ID: &str = "weft-test-app";
 pub const CLIENT_SECRET: &str = "test-client-secret-5f8e2c";
@@ -53,7 +53,7 @@ impl World {
         );
         sandbox
             .admin()
-            .register_app(SandboxApp {
+            .register_app(RegisteredApp {
                 client_id: CLIENT_ID.into(),
                 client_secret: CLIENT_SECRET.into(),
                 name: "weft tests".into(),

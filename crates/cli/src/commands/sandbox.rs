@@ -2,7 +2,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use weft_sandbox::{SandboxConfig, Seed};
+use weft_sandbox::{SandboxConfig, SandboxError, Seed};
 
 use crate::signals::Interrupts;
 
@@ -52,7 +52,28 @@ pub async fn run(args: Args) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                eprintln!("  caused by: {c}");
+                cause = c.source();
+            }
+            if let Some(hint) = hint(&e) {
+                eprintln!("  hint: {hint}");
+            }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// What to do about a sandbox that would not start.
+fn hint(e: &SandboxError) -> Option<&'static str> {
+    match e {
+        SandboxError::Bind { .. } => {
+            Some("is the port in use? pass another --listen address, or port 0 for a free one")
+        }
+        SandboxError::LoadState { .. } | SandboxError::ParseState { .. } => {
+            Some("move the --state-dir folder away (or pass another one) to start fresh")
+        }
+        _ => None,
     }
 }

@@ -3,7 +3,7 @@
 use super::{Admin, NewPage};
 use crate::error::SandboxError;
 use crate::faults::FaultRule;
-use crate::state::auth::SandboxApp;
+use crate::state::auth::RegisteredApp;
 use crate::state::model::User;
 use crate::state::Shared;
 use axum::extract::{Query, State};
@@ -49,7 +49,8 @@ fn fail(e: SandboxError) -> Response {
         SandboxError::UnknownSite(_) | SandboxError::UnknownApp(_) => StatusCode::NOT_FOUND,
         _ => StatusCode::BAD_REQUEST,
     };
-    (status, Json(json!({"error": e.to_string()}))).into_response()
+    let message = crate::api_error::capped_message(e.to_string());
+    (status, Json(json!({"error": message}))).into_response()
 }
 
 fn ok<T: serde::Serialize>(v: T) -> Response {
@@ -69,7 +70,7 @@ async fn list_apps(State(s): State<Shared>) -> Response {
     ok(admin_of(s).apps())
 }
 
-async fn register_app(State(s): State<Shared>, Json(app): Json<SandboxApp>) -> Response {
+async fn register_app(State(s): State<Shared>, Json(app): Json<RegisteredApp>) -> Response {
     match admin_of(s).register_app(app) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => fail(e),
@@ -86,14 +87,16 @@ struct Advance {
 }
 
 async fn advance(State(s): State<Shared>, Json(a): Json<Advance>) -> Response {
-    let Ok(by) = Duration::try_from_secs_f64(a.seconds) else {
+    if a.seconds.is_nan() || a.seconds < 0.0 {
         return fail(SandboxError::Invalid(
             "seconds must be a non-negative number: the clock only moves forward".into(),
         ));
-    };
-    let admin = admin_of(s);
-    admin.advance_clock(by);
-    ok(json!({"now": admin.now()}))
+    }
+    let by = Duration::try_from_secs_f64(a.seconds).unwrap_or(Duration::MAX);
+    match admin_of(s).try_advance_clock(by) {
+        Ok(now) => ok(json!({"now": now})),
+        Err(e) => fail(e),
+    }
 }
 
 async fn requests(State(s): State<Shared>) -> Response {

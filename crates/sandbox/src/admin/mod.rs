@@ -10,7 +10,7 @@ use crate::error::SandboxError;
 use crate::faults::FaultRule;
 use crate::reqlog::LoggedRequest;
 use crate::seed;
-use crate::state::auth::{SandboxApp, TokenPair};
+use crate::state::auth::{RegisteredApp, TokenPair};
 use crate::state::model::{ContentKind, SiteInfo, User};
 use crate::state::site::{NewContent, Site};
 use crate::state::{persist, Shared, SANDBOX_ACCOUNT_ID};
@@ -47,7 +47,7 @@ impl Admin {
     }
 
     /// Registers (or replaces) an OAuth app. Callback URLs must be absolute URLs.
-    pub fn register_app(&self, app: SandboxApp) -> Result<(), SandboxError> {
+    pub fn register_app(&self, app: RegisteredApp) -> Result<(), SandboxError> {
         if app.client_id.trim().is_empty() || app.client_secret.is_empty() {
             return Err(SandboxError::Invalid(
                 "an app needs a client_id and a client_secret".into(),
@@ -79,13 +79,27 @@ impl Admin {
         self.register_app(app)
     }
 
-    pub fn apps(&self) -> Vec<SandboxApp> {
+    pub fn apps(&self) -> Vec<RegisteredApp> {
         self.shared.auth.read().apps()
     }
 
+    /// Moves the sandbox clock forward; an advance beyond about 10,000 years stops there.
     pub fn advance_clock(&self, by: Duration) {
         self.shared.clock.advance(by);
         self.shared.touch();
+    }
+
+    /// Moves the sandbox clock forward, or refuses an advance that would put it more than about
+    /// 10,000 years ahead (the clock is left as it was).
+    pub fn try_advance_clock(&self, by: Duration) -> Result<DateTime<Utc>, SandboxError> {
+        self.shared
+            .clock
+            .try_advance(by)
+            .map_err(|_| SandboxError::ClockRange {
+                max_years: crate::clock::MAX_OFFSET_YEARS,
+            })?;
+        self.shared.touch();
+        Ok(self.now())
     }
 
     pub fn now(&self) -> DateTime<Utc> {

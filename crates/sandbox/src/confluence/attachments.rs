@@ -4,8 +4,9 @@
 
 use super::render::ts;
 use super::OnContent;
-use crate::errors::{json_response, ApiError};
-use crate::guard::{one_object, Cost, Ctx};
+use crate::api_error::{json_response, ApiError};
+use crate::cost::{one_object, Cost};
+use crate::guard::Ctx;
 use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, Ids2, Params};
 use crate::state::model::{Attachment, ContentKind, Status};
@@ -16,10 +17,15 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde_json::{json, Value};
 
+/// The download link; the file name is one percent-encoded path segment (a `../` in it stays
+/// inside the name).
 fn download_path(a: &Attachment) -> String {
+    let segment: String = url::form_urlencoded::byte_serialize(a.title.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
     format!(
-        "/download/attachments/{}/{}?version={}&api=v2",
-        a.container_id, a.title, a.version
+        "/download/attachments/{}/{segment}?version={}&api=v2",
+        a.container_id, a.version
     )
 }
 
@@ -66,7 +72,7 @@ fn list_where(
     keep: impl Fn(&Attachment) -> bool,
 ) -> Result<Response, ApiError> {
     let req = PageReq::from_params(p, 50, 250)?;
-    let st = super::pages::statuses(p, &[Status::Current])?;
+    let st = super::request::statuses(p, &[Status::Current])?;
     let media = p.get("mediaType");
     let name = p.get("filename");
     let sort = p.get("sort").unwrap_or("created-date");
@@ -99,7 +105,7 @@ pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response,
 }
 
 fn of_container(ctx: &Ctx, id: u64, p: &Params, kind: ContentKind) -> Result<Response, ApiError> {
-    super::pages::find(
+    super::request::find(
         &ctx.site.data.read(),
         id,
         kind,
@@ -227,7 +233,7 @@ async fn upload(
     check_xsrf(&headers)?;
     let files = read_upload(mp).await?;
     let mut data = ctx.site.data.write();
-    super::pages::v1_content(&data, id)?;
+    super::request::v1_content(&data, id)?;
     let existing = |data: &SiteData, name: &str| {
         data.attachments
             .values()

@@ -1,11 +1,12 @@
 //! Footer and inline comments (v2): list per page or blog post, list all, get, create (201),
 //! update (version + 1 or 409), delete.
 
-use super::pages::{requested_version, statuses, IdIn, VersionIn};
 use super::render::{body_format, body_in, store_body, version_v2, with_base};
+use super::request::{requested_version, statuses, IdIn, VersionIn};
 use super::{OnComments, OnContent};
-use crate::errors::{json_response, ApiError};
-use crate::guard::{one_object, Ctx};
+use crate::api_error::{json_response, ApiError};
+use crate::cost::one_object;
+use crate::guard::Ctx;
 use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, JsonBody, Params};
 use crate::state::model::{Comment, CommentKind, ContentKind, InlineProps, Status, Version};
@@ -113,7 +114,7 @@ fn of_container(
 ) -> Result<Response, ApiError> {
     {
         let data = ctx.site.data.read();
-        super::pages::find(&data, id, container, &[Status::Current, Status::Archived])?;
+        super::request::find(&data, id, container, &[Status::Current, Status::Archived])?;
     }
     let resolution = p.all("resolution-status");
     list_where(ctx, p, |c| {
@@ -214,7 +215,7 @@ fn create(ctx: &Ctx, input: CreateIn, kind: CommentKind) -> Result<Response, Api
             (pc.container_id, Some(pid))
         }
         (Some(page), _, None) => (
-            super::pages::find(
+            super::request::find(
                 &data,
                 page.get("pageId")?,
                 ContentKind::Page,
@@ -224,7 +225,7 @@ fn create(ctx: &Ctx, input: CreateIn, kind: CommentKind) -> Result<Response, Api
             None,
         ),
         (None, Some(b), None) => (
-            super::pages::find(
+            super::request::find(
                 &data,
                 b.get("blogPostId")?,
                 ContentKind::BlogPost,

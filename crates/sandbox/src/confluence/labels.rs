@@ -1,16 +1,16 @@
 //! Labels: v2 reads (all labels, labels of content, content with a label) and v1 writes
 //! (add with POST, remove by query or path), as Confluence splits them.
 
-use super::pages::v1_content;
 use super::render::{body_format, content_out, label_v1, label_v2};
+use super::request::v1_content;
 use super::OnContent;
-use crate::errors::{json_response, ApiError};
-use crate::guard::{Cost, Ctx};
+use crate::api_error::{json_response, ApiError};
+use crate::cost::Cost;
+use crate::guard::Ctx;
 use crate::pagination::{paginate, sort_items, PageReq, SortKey};
-use crate::params::{Id, IdAndName, Params};
+use crate::params::{Id, IdAndName, JsonBody, Params};
 use crate::state::model::{Content, ContentKind, Label, Status};
 use crate::state::site::SiteData;
-use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
@@ -55,7 +55,7 @@ pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response,
 
 fn of_content(ctx: &Ctx, id: u64, p: &Params, kind: ContentKind) -> Result<Response, ApiError> {
     let data = ctx.site.data.read();
-    let c = super::pages::find(&data, id, kind, &[Status::Current, Status::Archived])?;
+    let c = super::request::find(&data, id, kind, &[Status::Current, Status::Archived])?;
     let labels = c.labels.iter().filter_map(|l| data.labels.get(l)).collect();
     label_page(ctx, p, labels)
 }
@@ -152,9 +152,9 @@ enum LabelsIn {
 pub async fn v1_add(
     Extension(ctx): Extension<Ctx>,
     Id(id): Id,
-    body: Bytes,
+    JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let labels = match serde_json::from_slice::<LabelsIn>(&body) {
+    let labels = match serde_json::from_value::<LabelsIn>(body) {
         Ok(LabelsIn::Many(v)) => v,
         Ok(LabelsIn::One(l)) => vec![l],
         Err(e) => {

@@ -6,6 +6,7 @@ pub mod labels;
 pub mod pages;
 pub mod properties;
 pub mod render;
+pub mod request;
 pub mod search;
 pub mod spaces;
 pub mod tasks;

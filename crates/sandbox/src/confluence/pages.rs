@@ -4,12 +4,14 @@
 use super::render::{
     body_format, body_in, content_out, content_v2, label_v2, ts, version_v2, with_base,
 };
+use super::request::{find, requested_version, statuses, IdIn, VersionIn};
 use super::OnContent;
-use crate::errors::{json_response, ApiError};
-use crate::guard::{one_object, Ctx};
+use crate::api_error::{json_response, ApiError};
+use crate::cost::one_object;
+use crate::guard::Ctx;
 use crate::pagination::{paginate, sort_items, Cursor, PageReq, SortKey};
 use crate::params::{Id, Ids2, JsonBody, Params};
-use crate::state::model::{Content, ContentKind, Status, Version};
+use crate::state::model::{Content, ContentKind, Status};
 use crate::state::site::{ContentUpdate, NewContent, SiteData};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -17,61 +19,7 @@ use axum::Extension;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// Statuses a request asks for (`status`, array); `default` when absent.
-pub fn statuses(p: &Params, default: &[Status]) -> Result<Vec<Status>, ApiError> {
-    let asked = p.all("status");
-    if asked.is_empty() {
-        return Ok(default.to_vec());
-    }
-    asked
-        .into_iter()
-        .map(|s| {
-            Status::parse(s).ok_or_else(|| {
-                ApiError::invalid_param(format!(
-                    "Query parameter `status` has unsupported value `{s}`: expected current, archived, trashed, deleted or draft"
-                ))
-            })
-        })
-        .collect()
-}
-
 const LISTED: &[Status] = &[Status::Current, Status::Archived];
-
-/// Content of `kind` with id `id`, if the request may see it (404 otherwise, as Confluence).
-/// The version the `version` query parameter asks for; the current (last) one when absent.
-pub fn requested_version<'a>(versions: &'a [Version], p: &Params) -> Result<&'a Version, ApiError> {
-    match p.num::<u32>("version")? {
-        None => versions.last(),
-        Some(n) => versions.iter().find(|v| v.number == n),
-    }
-    .ok_or_else(ApiError::not_found)
-}
-
-/// v1 content of any kind (page or blog post) that is current, or v1's 404.
-pub fn v1_content(data: &SiteData, id: u64) -> Result<&Content, ApiError> {
-    data.contents
-        .get(&id)
-        .filter(|c| c.status == Status::Current)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                format!("No content found with id: ContentId{{id={id}}}"),
-            )
-        })
-}
-
-pub fn find<'a>(
-    data: &'a SiteData,
-    id: u64,
-    kind: ContentKind,
-    allowed: &[Status],
-) -> Result<&'a Content, ApiError> {
-    data.contents
-        .get(&id)
-        .filter(|c| c.kind == kind && allowed.contains(&c.status))
-        .ok_or_else(ApiError::not_found)
-}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum SortField {
@@ -291,25 +239,6 @@ pub struct BodyIn {
     value: String,
 }
 
-/// Ids arrive as strings in Confluence's JSON, but numbers are accepted too.
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub enum IdIn {
-    S(String),
-    N(u64),
-}
-
-impl IdIn {
-    pub fn get(&self, field: &str) -> Result<u64, ApiError> {
-        match self {
-            IdIn::N(n) => Ok(*n),
-            IdIn::S(s) => s.parse().map_err(|_| {
-                ApiError::bad_request(format!("`{field}` must be a numeric id, got `{s}`"))
-            }),
-        }
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateIn {
@@ -380,27 +309,6 @@ pub async fn create<K: OnContent>(
     super::tasks::sync_tasks(&mut data, id, &ctx.grant.account_id, ctx.now);
     ctx.site.reindex(&data, id, ctx.index_visible_at());
     written(&ctx, &data, id, StatusCode::OK)
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VersionIn {
-    pub number: Option<u32>,
-    #[serde(default)]
-    pub message: String,
-    #[serde(default)]
-    pub minor_edit: bool,
-}
-
-impl VersionIn {
-    /// The `version.number` every update must send.
-    pub fn required_number(v: Option<&VersionIn>) -> Result<u32, ApiError> {
-        v.and_then(|v| v.number).ok_or_else(|| {
-            ApiError::bad_request(
-                "version.number is required: send the current version number plus one",
-            )
-        })
-    }
 }
 
 #[derive(Deserialize)]

@@ -1,11 +1,12 @@
 //! Content properties (v2) of pages and blog posts: list, create (409 on a duplicate key), get,
 //! update (version + 1 or 409), delete.
 
-use super::pages::{find, VersionIn};
 use super::render::ts;
+use super::request::{find, VersionIn};
 use super::OnContent;
-use crate::errors::{json_response, ApiError};
-use crate::guard::{one_object, Ctx};
+use crate::api_error::{json_response, ApiError};
+use crate::cost::one_object;
+use crate::guard::Ctx;
 use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, Ids2, JsonBody, Params};
 use crate::state::model::{ContentKind, Property, Status};

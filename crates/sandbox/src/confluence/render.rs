@@ -1,6 +1,6 @@
 //! JSON renderings of stored objects in the v2 and v1 shapes of the spec.
 
-use crate::errors::ApiError;
+use crate::api_error::ApiError;
 use crate::state::model::*;
 use crate::state::site::SiteData;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -45,7 +45,7 @@ pub fn converted<'a>(body: &'a Body, format: &str) -> Cow<'a, str> {
     }
     Cow::Owned(match (body.representation.as_str(), format) {
         (_, "atlas_doc_format") => {
-            let text = crate::confluence::search::index::strip_tags(&body.value);
+            let text = crate::state::search_index::strip_tags(&body.value);
             json!({"type": "doc", "version": 1, "content": [
                 {"type": "paragraph", "content": [{"type": "text", "text": text}]}
             ]})

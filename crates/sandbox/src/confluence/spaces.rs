@@ -1,8 +1,9 @@
 //! Spaces (v2): list with filters, get, create (201, with a home page).
 
 use super::render::{space_v2, with_base};
-use crate::errors::{json_response, ApiError};
-use crate::guard::{one_object, Ctx};
+use crate::api_error::{json_response, ApiError};
+use crate::cost::one_object;
+use crate::guard::Ctx;
 use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, JsonBody, Params};
 use crate::state::model::Space;

@@ -2,8 +2,9 @@
 //! filters, read, and completed or reopened with PUT (which also rewrites the body's status).
 
 use super::render::{escape_xml, ts};
-use crate::errors::{json_response, ApiError};
-use crate::guard::{one_object, Ctx};
+use crate::api_error::{json_response, ApiError};
+use crate::cost::one_object;
+use crate::guard::Ctx;
 use crate::pagination::{paginate, PageReq, SortKey};
 use crate::params::{Id, JsonBody, Params};
 use crate::state::model::{ContentKind, Task};

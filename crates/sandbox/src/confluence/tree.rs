@@ -1,9 +1,10 @@
 //! The page tree: children, direct children, descendants (newer than the spec snapshot) and
 //! ancestors.
 
-use super::pages::find;
-use crate::errors::{json_response, ApiError};
-use crate::guard::{Cost, Ctx};
+use super::request::find;
+use crate::api_error::{json_response, ApiError};
+use crate::cost::Cost;
+use crate::guard::Ctx;
 use crate::pagination::{paginate, sort_items, PageReq, SortKey};
 use crate::params::{Id, Params};
 use crate::state::model::{ContentKind, Status};

@@ -1,8 +1,9 @@
 //! Users: v1 current user, v2 users-bulk, check access and invite by email.
 
 use super::render::{user_v1, user_v2};
-use crate::errors::{json_response, ApiError};
-use crate::guard::{Cost, Ctx};
+use crate::api_error::{json_response, ApiError};
+use crate::cost::Cost;
+use crate::guard::Ctx;
 use crate::pagination::list_response;
 use crate::params::JsonBody;
 use crate::state::model::User;

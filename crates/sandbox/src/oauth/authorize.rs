@@ -35,7 +35,7 @@ fn error_page(code: &str, message: &str) -> Response {
          <h1>Something went wrong</h1><p><code id=\"error\">{}</code></p><p id=\"error_description\">{}</p>\
          </body></html>",
         esc(code),
-        esc(message)
+        esc(&crate::api_error::capped_message(message.to_string()))
     );
     (StatusCode::BAD_REQUEST, Html(body)).into_response()
 }

@@ -1,6 +1,6 @@
 //! `GET /oauth/token/accessible-resources` and `GET /me` on api.atlassian.com.
 
-use crate::errors::{gateway, json_response, SCOPE_MISMATCH};
+use crate::api_error::{gateway, json_response, SCOPE_MISMATCH};
 use crate::guard::bearer_grant;
 use crate::state::Shared;
 use axum::extract::State;

@@ -1,10 +1,10 @@
 //! `POST /oauth/token`: authorization_code and refresh_token grants, JSON bodies (form bodies are
 //! also read, since Atlassian's behaviour there is unconfirmed; the request log shows which).
 
+use crate::params::{read_body, BodyError};
 use crate::state::auth::TokenError;
 use crate::state::Shared;
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
@@ -64,8 +64,20 @@ fn run(
     }
 }
 
-pub async fn token(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let result = parse_body(&headers, &body).and_then(|f| run(&shared, &f));
+/// Largest token request read: a few fields of a few hundred bytes each.
+const MAX_TOKEN_REQUEST: usize = 64 * 1024;
+
+pub async fn token(State(shared): State<Shared>, req: Request) -> Response {
+    let headers = req.headers().clone();
+    let result = match read_body(req, MAX_TOKEN_REQUEST).await {
+        Ok(body) => parse_body(&headers, &body).and_then(|f| run(&shared, &f)),
+        Err(BodyError::TooLarge) => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large").into_response()
+        }
+        Err(BodyError::Unreadable(why)) => Err(TokenError::InvalidRequest(format!(
+            "Request body could not be read: {why}"
+        ))),
+    };
     let (status, body) = match result {
         Ok(pair) => {
             shared.touch();

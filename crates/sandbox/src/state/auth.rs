@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 /// An OAuth app known to the sandbox (the built-in one or one registered through the admin API).
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SandboxApp {
+pub struct RegisteredApp {
     pub client_id: String,
     pub client_secret: String,
     pub name: String,
@@ -21,9 +21,9 @@ pub struct SandboxApp {
     pub scopes: Vec<String>,
 }
 
-impl fmt::Debug for SandboxApp {
+impl fmt::Debug for RegisteredApp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SandboxApp")
+        f.debug_struct("RegisteredApp")
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
             .field("name", &self.name)
@@ -101,12 +101,12 @@ impl TokenError {
         }
     }
     pub fn description(&self) -> String {
-        match self {
+        crate::api_error::capped_message(match self {
             TokenError::InvalidRequest(s) => s.clone(),
             TokenError::UnsupportedGrantType(g) => format!("Unsupported grant type: {g}"),
             TokenError::InvalidGrant(s) | TokenError::UnauthorizedClient(s) => (*s).to_string(),
             TokenError::AccessDenied => "Unauthorized".to_string(),
-        }
+        })
     }
 }
 
@@ -172,7 +172,7 @@ pub enum AccessRefused {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AuthStore {
-    apps: HashMap<String, SandboxApp>,
+    apps: HashMap<String, RegisteredApp>,
     codes: HashMap<String, CodeGrant>,
     access: HashMap<String, AccessRec>,
     refresh: HashMap<String, RefreshRec>,
@@ -219,15 +219,15 @@ impl AuthStore {
         self.lifetimes = lifetimes;
     }
 
-    pub fn register_app(&mut self, app: SandboxApp) {
+    pub fn register_app(&mut self, app: RegisteredApp) {
         self.apps.insert(app.client_id.clone(), app);
     }
 
-    pub fn app(&self, client_id: &str) -> Option<&SandboxApp> {
+    pub fn app(&self, client_id: &str) -> Option<&RegisteredApp> {
         self.apps.get(client_id)
     }
 
-    pub fn apps(&self) -> Vec<SandboxApp> {
+    pub fn apps(&self) -> Vec<RegisteredApp> {
         let mut v: Vec<_> = self.apps.values().cloned().collect();
         v.sort_by(|a, b| a.client_id.cmp(&b.client_id));
         v

@@ -3,14 +3,15 @@
 pub mod auth;
 pub mod model;
 pub mod persist;
+pub mod search_index;
 pub mod site;
 
-use crate::clock::{chrono_duration, Clock};
+use crate::clock::{chrono_duration, SandboxClock};
 use crate::config::SandboxConfig;
 use crate::faults::Faults;
 use crate::ratelimit::Quota;
 use crate::reqlog::RequestLog;
-use auth::{AuthStore, Lifetimes, SandboxApp};
+use auth::{AuthStore, Lifetimes, RegisteredApp};
 use model::{SiteInfo, User};
 use parking_lot::{Mutex, RwLock};
 use site::{IdGen, Site, SiteData};
@@ -39,7 +40,7 @@ fn lifetimes_of(config: &SandboxConfig) -> Lifetimes {
 
 #[derive(Debug)]
 pub struct Inner {
-    pub clock: Clock,
+    pub clock: SandboxClock,
     pub auth: RwLock<AuthStore>,
     pub users: RwLock<Vec<User>>,
     pub sites: RwLock<Vec<Arc<Site>>>,
@@ -60,7 +61,7 @@ impl Inner {
     pub fn new(config: SandboxConfig) -> Self {
         let lifetimes = lifetimes_of(&config);
         Inner {
-            clock: Clock::default(),
+            clock: SandboxClock::default(),
             auth: RwLock::new(AuthStore::new(lifetimes)),
             users: RwLock::new(Vec::new()),
             sites: RwLock::new(Vec::new()),
@@ -125,7 +126,7 @@ impl Inner {
         ))
     }
 
-    pub fn builtin_app(&self) -> Option<SandboxApp> {
+    pub fn builtin_app(&self) -> Option<RegisteredApp> {
         self.auth.read().app(BUILTIN_CLIENT_ID).cloned()
     }
 }

@@ -2,8 +2,8 @@
 //! request handlers, seeding and the admin API.
 
 use super::model::*;
-use crate::confluence::search::index::SearchIndex;
-use crate::errors::ApiError;
+use super::search_index::{strip_tags, SearchDoc, SearchIndex};
+use crate::api_error::ApiError;
 use chrono::{DateTime, Utc};
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,7 @@ pub struct Site {
 impl Site {
     pub fn new(info: SiteInfo, data: SiteData) -> Self {
         let mut index = SearchIndex::default();
-        index.rebuild(&data, &info);
+        index.rebuild(data.search_docs());
         Site {
             info,
             data: RwLock::new(data),
@@ -32,13 +32,13 @@ impl Site {
 
     /// Queues a reindex of content `id` that becomes searchable at `visible_at`.
     pub fn reindex(&self, data: &SiteData, id: u64, visible_at: DateTime<Utc>) {
-        let doc = SearchIndex::doc_for(data, &self.info, id);
+        let doc = data.search_doc(id);
         self.index.lock().queue(id, doc, visible_at);
     }
 
     /// Indexes content `id` immediately (admin seeding: seeded data is not "just written").
     pub fn index_now(&self, data: &SiteData, id: u64) {
-        if let Some(doc) = SearchIndex::doc_for(data, &self.info, id) {
+        if let Some(doc) = data.search_doc(id) {
             self.index.lock().insert_now(doc);
         }
     }
@@ -148,6 +148,38 @@ pub struct ContentUpdate {
 }
 
 impl SiteData {
+    /// What CQL sees of content `id` (None when gone).
+    pub fn search_doc(&self, id: u64) -> Option<Arc<SearchDoc>> {
+        let c = self.contents.get(&id)?;
+        let space_key = self.spaces.get(&c.space_id)?.key.clone();
+        let cur = c.current();
+        Some(Arc::new(SearchDoc {
+            id,
+            kind: c.kind,
+            status: c.status,
+            space_key,
+            title: cur.title.clone(),
+            title_lower: cur.title.to_lowercase(),
+            text_lower: strip_tags(&cur.body.value).to_lowercase(),
+            labels: c
+                .labels
+                .iter()
+                .filter_map(|l| self.labels.get(l).map(|l| l.name.clone()))
+                .collect(),
+            creator: c.author_id.clone(),
+            contributor: cur.author_id.clone(),
+            created: c.created_at,
+            lastmodified: cur.created_at,
+            parent: c.parent_id,
+            ancestors: self.ancestors(id),
+        }))
+    }
+
+    /// The search documents of all content.
+    pub fn search_docs(&self) -> impl Iterator<Item = Arc<SearchDoc>> + '_ {
+        self.contents.keys().filter_map(|&id| self.search_doc(id))
+    }
+
     pub fn new(ids: Arc<IdGen>) -> Self {
         SiteData {
             ids,

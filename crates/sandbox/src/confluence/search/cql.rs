@@ -2,9 +2,13 @@
 //! `creator`, `contributor`, `created`, `lastmodified`, `id`, `parent`, `ancestor`; operators
 //! `= != ~ !~ > >= < <= in, not in`; `and`, `or`, `not`, parentheses; `order by`.
 //! Dates are minute-granular and read in the user's time zone, like Confluence's.
+//!
+//! Hostile queries are refused, not followed: `and`/`or` chains are flat lists and parentheses
+//! and `not` may nest at most [`MAX_NESTING`] deep (the parser, checker and evaluator recurse
+//! once per level), and date offsets use checked arithmetic.
 
-use super::index::SearchDoc;
 use crate::state::model::Status;
+use crate::state::search_index::SearchDoc;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
@@ -103,10 +107,15 @@ pub enum Value {
     Func(String, Vec<String>),
 }
 
+/// How deep parentheses and `not` may nest.
+pub const MAX_NESTING: usize = 64;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    /// Two or more conditions that must all hold.
+    And(Vec<Expr>),
+    /// Two or more conditions of which one must hold.
+    Or(Vec<Expr>),
     Not(Box<Expr>),
     Clause {
         field: String,
@@ -143,6 +152,8 @@ const ORDER_FIELDS: &[&str] = &["created", "lastmodified", "title", "id"];
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    /// Open parentheses and `not`s around the current position.
+    depth: usize,
 }
 
 impl Parser {
@@ -158,32 +169,55 @@ impl Parser {
         matches!(self.peek(), Some(Tok::Word(w)) if w.eq_ignore_ascii_case(kw))
     }
     fn or(&mut self) -> Result<Expr, String> {
-        let mut left = self.and()?;
+        let mut terms = vec![self.and()?];
         while self.keyword("or") {
             self.pos += 1;
-            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+            terms.push(self.and()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Expr::Or(terms)
+        })
     }
     fn and(&mut self) -> Result<Expr, String> {
-        let mut left = self.not()?;
+        let mut terms = vec![self.not()?];
         while self.keyword("and") {
             self.pos += 1;
-            left = Expr::And(Box::new(left), Box::new(self.not()?));
+            terms.push(self.not()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Expr::And(terms)
+        })
+    }
+    /// Enters one nesting level (a parenthesis or a `not`), refusing to go deeper than allowed.
+    fn nest(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(format!(
+                "parentheses and `not` nest more than {MAX_NESTING} deep"
+            ));
+        }
+        Ok(())
     }
     fn not(&mut self) -> Result<Expr, String> {
         if self.keyword("not") {
             self.pos += 1;
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            self.nest()?;
+            let inner = self.not()?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         self.primary()
     }
     fn primary(&mut self) -> Result<Expr, String> {
         if self.peek() == Some(&Tok::LParen) {
             self.pos += 1;
+            self.nest()?;
             let e = self.or()?;
+            self.depth -= 1;
             return match self.next() {
                 Some(Tok::RParen) => Ok(e),
                 _ => Err("missing `)`".into()),
@@ -310,7 +344,11 @@ pub fn parse(cql: &str) -> Result<Query, String> {
     if toks.is_empty() {
         return Err("the query has no conditions".into());
     }
-    let mut p = Parser { toks, pos: 0 };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     let expr = p.or()?;
     if p.pos < p.toks.len() {
         return Err(format!(
@@ -342,13 +380,13 @@ fn parse_date(s: &str, tz: Tz) -> Option<Span> {
     for f in ["%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M"] {
         if let Ok(n) = NaiveDateTime::parse_from_str(s, f) {
             let start = local_to_utc(tz, n)?;
-            return Some((start, start + Duration::minutes(1)));
+            return Some((start, start.checked_add_signed(Duration::minutes(1))?));
         }
     }
     for f in ["%Y/%m/%d", "%Y-%m-%d"] {
         if let Ok(d) = NaiveDate::parse_from_str(s, f) {
             let start = local_to_utc(tz, d.and_hms_opt(0, 0, 0)?)?;
-            return Some((start, start + Duration::days(1)));
+            return Some((start, start.checked_add_signed(Duration::days(1))?));
         }
     }
     None
@@ -369,20 +407,23 @@ fn offset(t: DateTime<Utc>, arg: Option<&String>) -> Result<DateTime<Utc>, Strin
     let n: i64 = rest[..split]
         .parse()
         .map_err(|_| format!("bad offset `{a}`"))?;
-    let n = n * sign;
-    Ok(match &rest[split..] {
-        "m" => t + Duration::minutes(n),
-        "h" => t + Duration::hours(n),
-        "d" | "" => t + Duration::days(n),
-        "w" => t + Duration::weeks(n),
-        "M" => t + Duration::days(30 * n),
-        "y" => t + Duration::days(365 * n),
+    let minutes_per_unit: i64 = match &rest[split..] {
+        "m" => 1,
+        "h" => 60,
+        "d" | "" => 24 * 60,
+        "w" => 7 * 24 * 60,
+        "M" => 30 * 24 * 60,
+        "y" => 365 * 24 * 60,
         u => {
             return Err(format!(
                 "bad offset unit `{u}` in `{a}` (use m, h, d, w, M, y)"
             ))
         }
-    })
+    };
+    n.checked_mul(sign * minutes_per_unit)
+        .and_then(Duration::try_minutes)
+        .and_then(|d| t.checked_add_signed(d))
+        .ok_or_else(|| format!("offset `{a}` leaves the range of dates"))
 }
 
 fn func_time(name: &str, args: &[String], ctx: &EvalCtx) -> Result<Span, String> {
@@ -410,7 +451,10 @@ fn func_time(name: &str, args: &[String], ctx: &EvalCtx) -> Result<Span, String>
         .with_second(0)
         .and_then(|t| t.with_nanosecond(0))
         .unwrap_or(t);
-    Ok((t, t + Duration::minutes(1)))
+    let end = t
+        .checked_add_signed(Duration::minutes(1))
+        .ok_or_else(|| format!("`{name}()` leaves the range of dates"))?;
+    Ok((t, end))
 }
 
 fn resolve_time(v: &Value, ctx: &EvalCtx) -> Result<Span, String> {
@@ -433,10 +477,7 @@ fn resolve_text(v: &Value, ctx: &EvalCtx) -> Result<String, String> {
 pub fn check(q: &Query, ctx: &EvalCtx) -> Result<(), String> {
     fn walk(e: &Expr, ctx: &EvalCtx) -> Result<(), String> {
         match e {
-            Expr::And(a, b) | Expr::Or(a, b) => {
-                walk(a, ctx)?;
-                walk(b, ctx)
-            }
+            Expr::And(terms) | Expr::Or(terms) => terms.iter().try_for_each(|t| walk(t, ctx)),
             Expr::Not(a) => walk(a, ctx),
             Expr::Clause { field, op, values } => {
                 let date = field == "created" || field == "lastmodified";
@@ -522,8 +563,8 @@ fn clause(doc: &SearchDoc, field: &str, op: &str, values: &[Value], ctx: &EvalCt
 
 fn eval_expr(e: &Expr, doc: &SearchDoc, ctx: &EvalCtx) -> bool {
     match e {
-        Expr::And(a, b) => eval_expr(a, doc, ctx) && eval_expr(b, doc, ctx),
-        Expr::Or(a, b) => eval_expr(a, doc, ctx) || eval_expr(b, doc, ctx),
+        Expr::And(terms) => terms.iter().all(|t| eval_expr(t, doc, ctx)),
+        Expr::Or(terms) => terms.iter().any(|t| eval_expr(t, doc, ctx)),
         Expr::Not(a) => !eval_expr(a, doc, ctx),
         Expr::Clause { field, op, values } => clause(doc, field, op, values, ctx),
     }
@@ -637,5 +678,57 @@ mod tests {
             q.order,
             vec![("lastmodified".into(), true), ("title".into(), false)]
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_and_long_flat_chains_are_not() {
+        let deep = format!("{}type = page{}", "(".repeat(2000), ")".repeat(2000));
+        assert!(parse(&deep).unwrap_err().contains("nest more than"));
+        let nots = format!("{}type = page", "not ".repeat(2000));
+        assert!(parse(&nots).unwrap_err().contains("nest more than"));
+        let ok = format!(
+            "{}type = page{}",
+            "(".repeat(MAX_NESTING),
+            ")".repeat(MAX_NESTING)
+        );
+        assert!(parse(&ok).is_ok());
+        let chain = vec!["label = x"; 20_000].join(" or ");
+        let q = parse(&chain).unwrap();
+        let t = Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 20).unwrap();
+        check(&q, &ctx(t)).unwrap();
+        assert!(!matches(&q, &doc("x", "ENG", t), &ctx(t)));
+    }
+
+    #[test]
+    fn huge_date_offsets_are_errors() {
+        let c = ctx(Utc::now());
+        for cql in [
+            "created > now(\"-300000y\")",
+            "created > startOfMonth(\"+99999999999M\")",
+            "created > now(\"+9223372036854775807m\")",
+            "created > now(\"-99999999999999999999d\")",
+        ] {
+            let q = parse(cql).unwrap();
+            let err = check(&q, &c).unwrap_err();
+            assert!(
+                err.contains("range of dates") || err.contains("bad offset"),
+                "{cql}: {err}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        #[test]
+        fn parsing_and_checking_never_panic(
+            cql in "([()\"' ,!<>=~]|and|or|not|in|order by|created|title|now|startOfMonth|-?[0-9]{1,20}[mhdwMy]?|[a-z]{1,5}){0,40}"
+        ) {
+            if let Ok(q) = parse(&cql) {
+                let t = Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 20).unwrap();
+                if check(&q, &ctx(t)).is_ok() {
+                    matches(&q, &doc("x", "ENG", t), &ctx(t));
+                }
+            }
+        }
     }
 }

@@ -2,17 +2,17 @@
 //! index (what Confluence's search sees ~20 s late); rendering reads the current content.
 
 pub mod cql;
-pub mod index;
 
+use crate::api_error::{json_response, ApiError};
 use crate::confluence::render::{content_v1, ts, webui};
-use crate::errors::{json_response, ApiError};
-use crate::guard::{Cost, Ctx};
+use crate::cost::Cost;
+use crate::guard::Ctx;
 use crate::pagination::{paginate, sort_items, Cursor, PageReq, SortKey};
 use crate::params::Params;
+use crate::state::search_index::SearchDoc;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Extension;
-use index::SearchDoc;
 use serde_json::{json, Value};
 use std::sync::Arc;
 

@@ -1,8 +1,8 @@
 //! The search index: documents derived from content, updated through a queue so that writes
-//! become searchable only after the configured lag (Confluence's index lags about 20 s).
+//! become searchable only after the configured lag (Confluence's index lags about 20 s). The
+//! documents are made by the site data (`SiteData::search_doc`).
 
-use crate::state::model::{ContentKind, SiteInfo, Status};
-use crate::state::site::SiteData;
+use super::model::{ContentKind, Status};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -34,42 +34,10 @@ pub struct SearchIndex {
 }
 
 impl SearchIndex {
-    /// Builds the document for content `id` from the current data (None when gone).
-    pub fn doc_for(data: &SiteData, _site: &SiteInfo, id: u64) -> Option<Arc<SearchDoc>> {
-        let c = data.contents.get(&id)?;
-        let space_key = data.spaces.get(&c.space_id)?.key.clone();
-        let cur = c.current();
-        Some(Arc::new(SearchDoc {
-            id,
-            kind: c.kind,
-            status: c.status,
-            space_key,
-            title: cur.title.clone(),
-            title_lower: cur.title.to_lowercase(),
-            text_lower: strip_tags(&cur.body.value).to_lowercase(),
-            labels: c
-                .labels
-                .iter()
-                .filter_map(|l| data.labels.get(l).map(|l| l.name.clone()))
-                .collect(),
-            creator: c.author_id.clone(),
-            contributor: cur.author_id.clone(),
-            created: c.created_at,
-            lastmodified: cur.created_at,
-            parent: c.parent_id,
-            ancestors: data.ancestors(id),
-        }))
-    }
-
-    /// Indexes everything immediately (startup, snapshot load, bulk seeding).
-    pub fn rebuild(&mut self, data: &SiteData, site: &SiteInfo) {
-        self.docs.clear();
+    /// Indexes `docs` immediately, replacing everything (startup, snapshot load, bulk seeding).
+    pub fn rebuild(&mut self, docs: impl IntoIterator<Item = Arc<SearchDoc>>) {
         self.pending.clear();
-        for &id in data.contents.keys() {
-            if let Some(d) = Self::doc_for(data, site, id) {
-                self.docs.insert(id, d);
-            }
-        }
+        self.docs = docs.into_iter().map(|d| (d.id, d)).collect();
     }
 
     pub fn insert_now(&mut self, doc: Arc<SearchDoc>) {

@@ -18,12 +18,32 @@ pub struct ApiError {
     pub title: String,
 }
 
+/// Longest message an error answer carries: messages quote what the client sent, and a
+/// 10 MB field must not come back as a 10 MB error.
+pub const MAX_ERROR_MESSAGE: usize = 1024;
+
+/// `message` cut to [`MAX_ERROR_MESSAGE`] bytes (at a character boundary), saying so.
+pub fn capped_message(message: String) -> String {
+    if message.len() <= MAX_ERROR_MESSAGE {
+        return message;
+    }
+    let mut end = MAX_ERROR_MESSAGE;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}... (cut: {} bytes in all)",
+        &message[..end],
+        message.len()
+    )
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, title: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
-            title: title.into(),
+            title: capped_message(title.into()),
         }
     }
     /// Missing content and content the user may not see look the same, as in Confluence.
@@ -41,6 +61,13 @@ impl ApiError {
     }
     pub fn forbidden(msg: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", msg)
+    }
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "Unsupported Media Type: send the body with Content-Type: application/json",
+        )
     }
     pub fn too_large() -> Self {
         Self::new(
