@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use super::context::ActionContext;
 use super::events::RunEvent;
 use super::frame::{Frame, StepScope};
+use super::record_cap::{cap_text, cap_value};
 use super::retry::{delay, should_retry};
 use super::run::{DryRunStep, RunState};
 use super::Mode;
@@ -554,6 +555,17 @@ impl RunState {
         started_at: chrono::DateTime<Utc>,
         duration: Duration,
     ) -> Result<(), String> {
+        let cap = self.engine.record_cap;
+        let mut truncated = Vec::new();
+        let input = cap_value(self.redactor.value(input), cap, "input", &mut truncated);
+        let output = result
+            .as_ref()
+            .ok()
+            .map(|v| cap_value(self.redactor.value(v), cap, "output", &mut truncated));
+        let error = result
+            .as_ref()
+            .err()
+            .map(|e| cap_text(self.redactor.text(&e.message), cap, "error", &mut truncated));
         let record = AttemptRecord {
             run_id: self.run_id.clone(),
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
@@ -561,14 +573,12 @@ impl RunState {
             iteration: frame.iteration.clone(),
             attempt,
             status,
-            input: self.redactor.value(input),
-            output: result.as_ref().ok().map(|v| self.redactor.value(v)),
-            error: result
-                .as_ref()
-                .err()
-                .map(|e| self.redactor.text(&e.message)),
+            input,
+            output,
+            error,
             started_at,
             duration_us: duration.as_micros() as u64,
+            truncated,
         };
         self.engine
             .store

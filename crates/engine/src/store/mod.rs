@@ -4,7 +4,7 @@
 mod records;
 mod sled_store;
 
-pub use records::{AttemptRecord, RunRecord, RunStatus, StepStatus};
+pub use records::{AttemptRecord, RunRecord, RunStatus, StepStatus, Truncation};
 pub use sled_store::SledRunStore;
 
 #[derive(Debug, thiserror::Error)]

@@ -206,6 +206,7 @@ mod tests {
             started_at: Utc::now(),
             finished_at: None,
             pid: None,
+            truncated: Vec::new(),
         }
     }
 
@@ -230,6 +231,7 @@ mod tests {
                         error: None,
                         started_at: Utc::now(),
                         duration_us: 1,
+                        truncated: Vec::new(),
                     })
                     .unwrap();
             }

@@ -1,0 +1,152 @@
+//! What the run history keeps of one value: whole up to a cap; beyond it, the start of its JSON
+//! text with its full size and SHA-256, so a huge output neither floods the history nor makes
+//! reading it back slow. The live run still hands the whole value to later steps.
+
+use std::io::Write;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::store::Truncation;
+
+/// The default cap on each recorded value (rendered inputs, output, error, run outputs).
+pub const DEFAULT_RECORD_CAP: usize = 1024 * 1024;
+
+/// Keeps the first `cap` bytes written and counts the rest.
+struct Prefix {
+    kept: Vec<u8>,
+    cap: usize,
+    total: u64,
+}
+
+impl Write for Prefix {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let room = self.cap.saturating_sub(self.kept.len());
+        self.kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.total += bytes.len() as u64;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+struct Hashing(Sha256);
+
+impl Write for Hashing {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `value` itself when its JSON text fits in `cap` bytes; else the start of that text as a
+/// string, with a [`Truncation`] for `field` pushed onto `truncated`.
+pub(crate) fn cap_value(
+    value: Value,
+    cap: usize,
+    field: &str,
+    truncated: &mut Vec<Truncation>,
+) -> Value {
+    let mut prefix = Prefix {
+        kept: Vec::new(),
+        cap,
+        total: 0,
+    };
+    // Writing into memory cannot fail, and a `Value` always serializes.
+    let _ = serde_json::to_writer(&mut prefix, &value);
+    if prefix.total <= cap as u64 {
+        return value;
+    }
+    // Hashed in a second pass, only for the rare value over the cap.
+    let mut hashing = Hashing(Sha256::new());
+    let _ = serde_json::to_writer(&mut hashing, &value);
+    truncated.push(Truncation {
+        field: field.to_string(),
+        size_bytes: prefix.total,
+        sha256: hex::encode(hashing.0.finalize()),
+    });
+    Value::String(utf8_prefix(prefix.kept))
+}
+
+/// `text` itself when it fits in `cap` bytes; else its first `cap` bytes (whole characters).
+pub(crate) fn cap_text(
+    text: String,
+    cap: usize,
+    field: &str,
+    truncated: &mut Vec<Truncation>,
+) -> String {
+    if text.len() <= cap {
+        return text;
+    }
+    truncated.push(Truncation {
+        field: field.to_string(),
+        size_bytes: text.len() as u64,
+        sha256: hex::encode(Sha256::digest(text.as_bytes())),
+    });
+    let mut end = cap;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+/// The longest valid UTF-8 start of `bytes` (a cut may split a character).
+fn utf8_prefix(mut bytes: Vec<u8>) -> String {
+    let valid = match std::str::from_utf8(&bytes) {
+        Ok(_) => bytes.len(),
+        Err(e) => e.valid_up_to(),
+    };
+    bytes.truncate(valid);
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_value_within_the_cap_is_kept_whole() {
+        let mut truncated = Vec::new();
+        let value = json!({"a": [1, 2, 3]});
+        assert_eq!(
+            cap_value(value.clone(), 15, "output", &mut truncated),
+            value
+        );
+        assert!(truncated.is_empty());
+    }
+
+    #[test]
+    fn a_value_over_the_cap_keeps_its_start_size_and_hash() {
+        let mut truncated = Vec::new();
+        let value = json!({"text": "é".repeat(20)});
+        let text = serde_json::to_string(&value).unwrap();
+        let kept = cap_value(value, 10, "output", &mut truncated);
+        // `{"text":"` is 9 bytes and `é` 2: the cut falls inside it, so it is left out.
+        assert_eq!(kept, json!("{\"text\":\""));
+        assert_eq!(
+            truncated,
+            [Truncation {
+                field: "output".into(),
+                size_bytes: text.len() as u64,
+                sha256: hex::encode(Sha256::digest(text.as_bytes())),
+            }]
+        );
+    }
+
+    #[test]
+    fn text_over_the_cap_is_cut_on_a_character_boundary() {
+        let mut truncated = Vec::new();
+        assert_eq!(cap_text("abc".into(), 3, "error", &mut truncated), "abc");
+        assert!(truncated.is_empty());
+        assert_eq!(cap_text("aéb".into(), 2, "error", &mut truncated), "a");
+        assert_eq!(truncated[0].size_bytes, 4);
+        assert_eq!(truncated[0].field, "error");
+    }
+}
