@@ -458,8 +458,10 @@ impl RunState {
             items.truncate(1);
         }
         let last = body.steps.last().map(|s| s.id.clone());
-        // Items run as slots free up; results are put back in item order.
-        let mut results: Vec<(usize, Value)> = futures::stream::iter(items.into_iter().enumerate())
+        // Each item's result goes straight to its place: items finish in any order, and a big
+        // loop should hold one value per item, nothing more.
+        let mut results = vec![Value::Null; items.len()];
+        let mut finished = futures::stream::iter(items.into_iter().enumerate())
             .map(|(index, item)| {
                 let child = frame.child(Some((item, index)), None);
                 let last = last.clone();
@@ -487,11 +489,10 @@ impl RunState {
                     Ok::<_, ActionError>((index, value))
                 }
             })
-            .buffer_unordered(concurrency.max(1))
-            .try_collect()
-            .await?;
-        results.sort_unstable_by_key(|(index, _)| *index);
-        let results: Vec<Value> = results.into_iter().map(|(_, value)| value).collect();
+            .buffer_unordered(concurrency.max(1));
+        while let Some((index, value)) = finished.try_next().await? {
+            results[index] = value;
+        }
         Ok(Value::Array(results))
     }
 
