@@ -69,3 +69,37 @@ outputs:
     assert_eq!(run.truncated, [truncation_of("outputs", &outcome.outputs)]);
     assert!(run.outputs.as_ref().unwrap().as_str().unwrap().len() <= 1000);
 }
+
+#[tokio::test]
+async fn a_cut_value_is_redacted_before_its_preview_and_hash_are_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SledRunStore::open(dir.path()).unwrap());
+    let mut engine = Engine::new(store.clone());
+    engine.record_cap = 100;
+    let yaml = "
+name: secret
+steps:
+  - id: big
+    uses: core.set
+    with:
+      items: ${{ flatten([[secrets.tok], range(100), [secrets.tok]]) }}
+";
+    let loaded = workflow::load_bytes(Path::new("s.yaml"), yaml.as_bytes(), engine.catalog())
+        .unwrap_or_else(|p| panic!("{}", p.render()));
+    let request = RunRequest {
+        secrets: [("tok".to_string(), "hunter2-secret".to_string())].into(),
+        ..RunRequest::default()
+    };
+    let outcome = engine.run(loaded.workflow, request).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    let attempt = &store.attempts(&outcome.run_id).unwrap()[0];
+    let preview = attempt.output.as_ref().unwrap().as_str().unwrap();
+    assert!(preview.starts_with(r#"{"items":["***",0,1"#), "{preview}");
+    let mut items = vec![json!("***")];
+    items.extend((0..100).map(|n| json!(n)));
+    items.push(json!("***"));
+    assert_eq!(
+        attempt.truncated[1],
+        truncation_of("output", &json!({ "items": items }))
+    );
+}

@@ -2,11 +2,13 @@
 //! text with its full size and SHA-256, so a huge output neither floods the history nor makes
 //! reading it back slow. The live run still hands the whole value to later steps.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::redact::Redactor;
 use crate::store::Truncation;
 
 /// The default cap on each recorded value (rendered inputs, output, error, run outputs).
@@ -45,10 +47,27 @@ impl Write for Hashing {
     }
 }
 
+/// What is recorded of `value`: redacted, then capped as by [`cap_value`]. Without secrets to
+/// redact, a value over the cap is never copied whole.
+pub(crate) fn cap_redacted(
+    redactor: &Redactor,
+    value: &Value,
+    cap: usize,
+    field: &str,
+    truncated: &mut Vec<Truncation>,
+) -> Value {
+    let value = if redactor.is_empty() {
+        Cow::Borrowed(value)
+    } else {
+        Cow::Owned(redactor.value(value))
+    };
+    cap_value(value, cap, field, truncated)
+}
+
 /// `value` itself when its JSON text fits in `cap` bytes; else the start of that text as a
 /// string, with a [`Truncation`] for `field` pushed onto `truncated`.
 pub(crate) fn cap_value(
-    value: Value,
+    value: Cow<'_, Value>,
     cap: usize,
     field: &str,
     truncated: &mut Vec<Truncation>,
@@ -59,13 +78,13 @@ pub(crate) fn cap_value(
         total: 0,
     };
     // Writing into memory cannot fail, and a `Value` always serializes.
-    let _ = serde_json::to_writer(&mut prefix, &value);
+    let _ = serde_json::to_writer(&mut prefix, &*value);
     if prefix.total <= cap as u64 {
-        return value;
+        return value.into_owned();
     }
     // Hashed in a second pass, only for the rare value over the cap.
     let mut hashing = Hashing(Sha256::new());
-    let _ = serde_json::to_writer(&mut hashing, &value);
+    let _ = serde_json::to_writer(&mut hashing, &*value);
     truncated.push(Truncation {
         field: field.to_string(),
         size_bytes: prefix.total,
@@ -116,7 +135,7 @@ mod tests {
         let mut truncated = Vec::new();
         let value = json!({"a": [1, 2, 3]});
         assert_eq!(
-            cap_value(value.clone(), 15, "output", &mut truncated),
+            cap_value(Cow::Borrowed(&value), 15, "output", &mut truncated),
             value
         );
         assert!(truncated.is_empty());
@@ -127,7 +146,7 @@ mod tests {
         let mut truncated = Vec::new();
         let value = json!({"text": "é".repeat(20)});
         let text = serde_json::to_string(&value).unwrap();
-        let kept = cap_value(value, 10, "output", &mut truncated);
+        let kept = cap_value(Cow::Owned(value), 10, "output", &mut truncated);
         // `{"text":"` is 9 bytes and `é` 2: the cut falls inside it, so it is left out.
         assert_eq!(kept, json!("{\"text\":\""));
         assert_eq!(

@@ -1,6 +1,7 @@
 //! The life of one run: inputs, env and vars, the steps, `on_failure`, `finally`, outputs, and
 //! the records that say so.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::events::RunEvent;
 use super::frame::{Frame, Globals, StepScope};
 use super::inputs::resolve_inputs;
-use super::record_cap::cap_value;
+use super::record_cap::{cap_redacted, cap_value};
 use super::redact::{Redactor, REDACTED};
 use super::step::Failure;
 use super::{Engine, Mode, RunRequest};
@@ -143,16 +144,27 @@ impl Engine {
             pid: Some(std::process::id()),
             truncated: Vec::new(),
         };
-        let given = redactor.value(&Value::Object(request.inputs.clone()));
-        record.inputs = cap_value(given, self.record_cap, "inputs", &mut record.truncated);
+        let given = Value::Object(request.inputs.clone());
+        record.inputs = cap_redacted(
+            &redactor,
+            &given,
+            self.record_cap,
+            "inputs",
+            &mut record.truncated,
+        );
 
         let prepared = prepare_globals(&workflow, &request, trigger, dry);
         let (mut status, error, outputs, dry_run) = match prepared {
             Err(problems) => (RunStatus::Failed, Some(problems), Value::Null, None),
             Ok(globals) => {
                 record.truncated.clear();
-                let inputs = redactor.value(&globals.inputs);
-                record.inputs = cap_value(inputs, self.record_cap, "inputs", &mut record.truncated);
+                record.inputs = cap_redacted(
+                    &redactor,
+                    &globals.inputs,
+                    self.record_cap,
+                    "inputs",
+                    &mut record.truncated,
+                );
                 if !dry {
                     if let Err(e) = self.store.put_run(&record) {
                         return self.finish_without_record(run_id, started, e.to_string());
@@ -186,7 +198,7 @@ impl Engine {
         record.error = error.clone();
         record.outputs = (!outputs.is_null()).then(|| {
             cap_value(
-                outputs.clone(),
+                Cow::Borrowed(&outputs),
                 self.record_cap,
                 "outputs",
                 &mut record.truncated,

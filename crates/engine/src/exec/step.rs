@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use super::context::ActionContext;
 use super::events::RunEvent;
 use super::frame::{Frame, StepScope};
-use super::record_cap::{cap_text, cap_value};
+use super::record_cap::{cap_redacted, cap_text};
 use super::retry::{delay, should_retry};
 use super::run::{DryRunStep, RunState};
 use super::Mode;
@@ -558,11 +558,11 @@ impl RunState {
     ) -> Result<(), String> {
         let cap = self.engine.record_cap;
         let mut truncated = Vec::new();
-        let input = cap_value(self.redactor.value(input), cap, "input", &mut truncated);
+        let input = cap_redacted(&self.redactor, input, cap, "input", &mut truncated);
         let output = result
             .as_ref()
             .ok()
-            .map(|v| cap_value(self.redactor.value(v), cap, "output", &mut truncated));
+            .map(|v| cap_redacted(&self.redactor, v, cap, "output", &mut truncated));
         let error = result
             .as_ref()
             .err()
