@@ -14,18 +14,13 @@ use crate::store::Truncation;
 /// The default cap on each recorded value (rendered inputs, output, error, run outputs).
 pub const DEFAULT_RECORD_CAP: usize = 1024 * 1024;
 
-/// Keeps the first `cap` bytes written and counts the rest.
-struct Prefix {
-    kept: Vec<u8>,
-    cap: usize,
-    total: u64,
-}
+/// Counts the bytes of JSON text written, keeping none: the common case, a value within the
+/// cap, costs no allocation.
+struct Count(u64);
 
-impl Write for Prefix {
+impl Write for Count {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let room = self.cap.saturating_sub(self.kept.len());
-        self.kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
-        self.total += bytes.len() as u64;
+        self.0 += bytes.len() as u64;
         Ok(bytes.len())
     }
 
@@ -34,11 +29,18 @@ impl Write for Prefix {
     }
 }
 
-struct Hashing(Sha256);
+/// Keeps the first `cap` bytes written and hashes them all.
+struct PrefixAndHash {
+    kept: Vec<u8>,
+    cap: usize,
+    hasher: Sha256,
+}
 
-impl Write for Hashing {
+impl Write for PrefixAndHash {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.update(bytes);
+        let room = self.cap.saturating_sub(self.kept.len());
+        self.kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.hasher.update(bytes);
         Ok(bytes.len())
     }
 
@@ -72,25 +74,25 @@ pub(crate) fn cap_value(
     field: &str,
     truncated: &mut Vec<Truncation>,
 ) -> Value {
-    let mut prefix = Prefix {
-        kept: Vec::new(),
-        cap,
-        total: 0,
-    };
+    let mut size = Count(0);
     // Writing into memory cannot fail, and a `Value` always serializes.
-    let _ = serde_json::to_writer(&mut prefix, &*value);
-    if prefix.total <= cap as u64 {
+    let _ = serde_json::to_writer(&mut size, &*value);
+    if size.0 <= cap as u64 {
         return value.into_owned();
     }
-    // Hashed in a second pass, only for the rare value over the cap.
-    let mut hashing = Hashing(Sha256::new());
-    let _ = serde_json::to_writer(&mut hashing, &*value);
+    // A second pass, only for the rare value over the cap.
+    let mut cut = PrefixAndHash {
+        kept: Vec::with_capacity(cap),
+        cap,
+        hasher: Sha256::new(),
+    };
+    let _ = serde_json::to_writer(&mut cut, &*value);
     truncated.push(Truncation {
         field: field.to_string(),
-        size_bytes: prefix.total,
-        sha256: hex::encode(hashing.0.finalize()),
+        size_bytes: size.0,
+        sha256: hex::encode(cut.hasher.finalize()),
     });
-    Value::String(utf8_prefix(prefix.kept))
+    Value::String(utf8_prefix(cut.kept))
 }
 
 /// `text` itself when it fits in `cap` bytes; else its first `cap` bytes (whole characters).
