@@ -34,9 +34,9 @@ async fn serve(app: axum::Router) -> Server {
     Server { addr, task }
 }
 
-/// Answers every connection with a body that never ends and no Content-Length (the body lasts
-/// until the connection closes): only a streamed cap stops reading it.
-async fn endless_server() -> Server {
+/// Answers every connection with a body that never ends, after `length_header` (none: the body
+/// lasts until the connection closes, and only a streamed cap stops reading it).
+async fn endless_server(length_header: &'static str) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
@@ -44,8 +44,9 @@ async fn endless_server() -> Server {
             tokio::spawn(async move {
                 let mut request = [0u8; 4096];
                 let _ = socket.read(&mut request).await;
-                let head =
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n";
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n{length_header}\r\n"
+                );
                 if socket.write_all(head.as_bytes()).await.is_err() {
                     return;
                 }
@@ -98,7 +99,7 @@ async fn an_announced_length_over_the_cap_fails_before_reading() {
 
 #[tokio::test]
 async fn an_endless_answer_without_a_length_stops_at_the_cap() {
-    let server = endless_server().await;
+    let server = endless_server("").await;
     let outcome = get(
         &format!("http://{}/", server.addr),
         "      max_response_bytes: 100000\n",
@@ -109,6 +110,14 @@ async fn an_endless_answer_without_a_length_stops_at_the_cap() {
         error.contains("larger than the response limit of 100000 bytes (more was sent)"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn a_server_sending_more_than_its_content_length_is_read_to_that_length() {
+    let server = endless_server("content-length: 10\r\n").await;
+    let outcome = get(&format!("http://{}/", server.addr), "").await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    assert_eq!(outcome.outputs, json!({ "body": "xxxxxxxxxx" }));
 }
 
 #[tokio::test]
