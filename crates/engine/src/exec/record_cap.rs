@@ -13,6 +13,9 @@ use crate::store::Truncation;
 
 /// The default cap on each recorded value (rendered inputs, output, error, run outputs).
 pub const DEFAULT_RECORD_CAP: usize = 1024 * 1024;
+/// How much of a value over the cap is kept: enough to see what it was, small enough that a
+/// history of many such values stays quick to read.
+const PREVIEW_BYTES: usize = 64 * 1024;
 
 /// Counts the bytes of JSON text written, keeping none: the common case, a value within the
 /// cap, costs no allocation.
@@ -66,8 +69,8 @@ pub(crate) fn cap_redacted(
     cap_value(value, cap, field, truncated)
 }
 
-/// `value` itself when its JSON text fits in `cap` bytes; else the start of that text as a
-/// string, with a [`Truncation`] for `field` pushed onto `truncated`.
+/// `value` itself when its JSON text fits in `cap` bytes; else the start of that text (at most
+/// [`PREVIEW_BYTES`]) as a string, with a [`Truncation`] for `field` pushed onto `truncated`.
 pub(crate) fn cap_value(
     value: Cow<'_, Value>,
     cap: usize,
@@ -81,9 +84,10 @@ pub(crate) fn cap_value(
         return value.into_owned();
     }
     // A second pass, only for the rare value over the cap.
+    let preview = cap.min(PREVIEW_BYTES);
     let mut cut = PrefixAndHash {
-        kept: Vec::with_capacity(cap),
-        cap,
+        kept: Vec::with_capacity(preview),
+        cap: preview,
         hasher: Sha256::new(),
     };
     let _ = serde_json::to_writer(&mut cut, &*value);
@@ -95,7 +99,8 @@ pub(crate) fn cap_value(
     Value::String(utf8_prefix(cut.kept))
 }
 
-/// `text` itself when it fits in `cap` bytes; else its first `cap` bytes (whole characters).
+/// `text` itself when it fits in `cap` bytes; else its start, at most [`PREVIEW_BYTES`] (whole
+/// characters).
 pub(crate) fn cap_text(
     text: String,
     cap: usize,
@@ -110,7 +115,7 @@ pub(crate) fn cap_text(
         size_bytes: text.len() as u64,
         sha256: hex::encode(Sha256::digest(text.as_bytes())),
     });
-    let mut end = cap;
+    let mut end = cap.min(PREVIEW_BYTES);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
@@ -159,6 +164,20 @@ mod tests {
                 sha256: hex::encode(Sha256::digest(text.as_bytes())),
             }]
         );
+    }
+
+    #[test]
+    fn the_preview_of_a_value_far_over_the_cap_is_short() {
+        let mut truncated = Vec::new();
+        let value = json!("x".repeat(2 * DEFAULT_RECORD_CAP));
+        let kept = cap_value(
+            Cow::Borrowed(&value),
+            DEFAULT_RECORD_CAP,
+            "output",
+            &mut truncated,
+        );
+        assert_eq!(kept.as_str().unwrap().len(), PREVIEW_BYTES);
+        assert_eq!(truncated[0].size_bytes, 2 * DEFAULT_RECORD_CAP as u64 + 2);
     }
 
     #[test]
