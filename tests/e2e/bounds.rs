@@ -196,6 +196,9 @@ steps:
     assert_eq!(page.matches("  attempt 1  succeeded").count(), 2, "{page}");
     assert!(!page.contains("more attempts"), "{page}");
 
+    let empty_page = weft_within(LIMIT, &data, &["runs", "show", id, "--limit", "0"]);
+    assert_eq!(empty_page.status.code(), Some(2), "{}", stderr(&empty_page));
+
     let json = stdout(&weft_within(
         LIMIT,
         &data,

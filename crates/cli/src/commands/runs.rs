@@ -23,7 +23,8 @@ pub enum RunsCommand {
         #[arg(long, value_name = "STEP")]
         step: Option<String>,
         /// Show at most this many attempts.
-        #[arg(long, default_value_t = 50, value_name = "N")]
+        #[arg(long, default_value_t = 50, value_name = "N",
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         limit: usize,
         /// Skip this many attempts first (they are numbered from 0 in recording order).
         #[arg(long, default_value_t = 0, value_name = "N")]
