@@ -36,7 +36,7 @@ static SPEC: ActionSpec = ActionSpec {
         ),
     ],
     open_inputs: false,
-    output_description: "`status` (number), `headers` (lower-case names), `body` (parsed JSON when the answer is JSON, else text; an empty JSON answer is null).",
+    output_description: "`status` (number), `headers` (lower-case names), `body` (parsed JSON when the content-type is JSON, else text; an empty JSON answer is null).",
     output_example: r#"{"status": 200, "headers": {"content-type": "application/json"}, "body": {"ok": true}}"#,
     writes: true,
     scopes: &[],
@@ -209,7 +209,7 @@ impl Action for HttpRequest {
         let is_json = headers
             .get("content-type")
             .and_then(Value::as_str)
-            .is_some_and(|ct| ct.contains("json"));
+            .is_some_and(is_json_media_type);
         let fail_on_status = input["fail_on_status"].as_bool().unwrap_or(true);
         if fail_on_status && (status.is_client_error() || status.is_server_error()) {
             // Only the start of a failed answer is shown, so only the start is read.
@@ -283,6 +283,18 @@ impl Action for HttpRequest {
     fn writes(&self, input: &Value) -> bool {
         prepare(input).map(|r| is_write(&r.method)).unwrap_or(true)
     }
+}
+
+/// `application/json`, `text/json` and `+json` types (`application/problem+json`) hold one JSON
+/// document; `application/x-ndjson` and the like hold several, and are passed on as text.
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
 }
 
 /// An answer body read up to a cap.
@@ -368,6 +380,26 @@ mod tests {
         assert_eq!(request.headers["x-token"], "t");
         assert_eq!(request.body.as_deref(), Some(r#"{"title":"Hi"}"#));
         assert!(is_write(&request.method));
+    }
+
+    #[test]
+    fn json_media_types_are_those_of_one_document() {
+        for json in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/problem+json",
+            "text/json",
+        ] {
+            assert!(is_json_media_type(json), "{json}");
+        }
+        for other in [
+            "application/x-ndjson",
+            "application/jsonl",
+            "text/plain",
+            "",
+        ] {
+            assert!(!is_json_media_type(other), "{other}");
+        }
     }
 
     #[test]
