@@ -1,5 +1,6 @@
 //! End-to-end tests of the `weft` binary: exit codes, output, and what reaches the network.
 
+mod bounds;
 mod connect;
 mod recorder;
 mod signals;
@@ -394,6 +395,7 @@ fn a_run_left_running_by_a_killed_process_is_closed_as_interrupted() {
             started_at: chrono::Utc::now(),
             finished_at: None,
             pid: Some(dead_pid),
+            truncated: Vec::new(),
         };
         store.put_run(&record).unwrap();
         store.flush().unwrap();

@@ -3,6 +3,7 @@
 //! connectors plug in as actions and polling sources.
 
 pub mod actions;
+pub mod bounded_file;
 pub mod diagnostic;
 pub mod duration;
 pub mod exec;

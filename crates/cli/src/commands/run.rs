@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use weft_engine::actions::DryRunEffect;
+use weft_engine::bounded_file::{read_bounded, FileReadError, MAX_FILE_BYTES};
 use weft_engine::diagnostic::render;
 use weft_engine::exec::{
     coerce_input_text, secrets_from_env, Engine, Mode, RunOutcome, RunRequest,
@@ -48,9 +49,17 @@ pub struct Args {
 }
 
 fn read_data_file(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_yaml::from_str::<Value>(&text)
+    let bytes = read_bounded(path, MAX_FILE_BYTES).map_err(|e| {
+        let reason = match &e {
+            FileReadError::Io(io) => io.to_string(),
+            FileReadError::NotRegular { .. } => {
+                format!("{e} (write the data to a file and give its path)")
+            }
+            FileReadError::TooLarge { .. } => e.to_string(),
+        };
+        format!("cannot read {}: {reason}", path.display())
+    })?;
+    serde_yaml::from_slice::<Value>(&bytes)
         .map_err(|e| format!("{} is not valid JSON or YAML: {e}", path.display()))
 }
 

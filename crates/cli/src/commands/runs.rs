@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use weft_engine::store::{RunRecord, RunStore};
+use weft_engine::store::{AttemptPage, RunRecord, RunStore, Truncation};
 
 use crate::console::format_elapsed;
 
@@ -16,9 +16,19 @@ pub enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// One run and each step attempt (a unique prefix of the id is enough).
+    /// One run and its step attempts, a page at a time (a unique prefix of the id is enough).
     Show {
         id: String,
+        /// Only the attempts of this step (every loop item's included).
+        #[arg(long, value_name = "STEP")]
+        step: Option<String>,
+        /// Show at most this many attempts.
+        #[arg(long, default_value_t = 50, value_name = "N",
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+        limit: usize,
+        /// Skip this many attempts first (they are numbered from 0 in recording order).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        offset: usize,
         #[arg(long)]
         json: bool,
     },
@@ -41,7 +51,20 @@ pub fn run(command: RunsCommand, data_dir: &Path) -> ExitCode {
     };
     let result = match command {
         RunsCommand::List { limit, json } => list(store.as_ref(), limit, json),
-        RunsCommand::Show { id, json } => show(store.as_ref(), &id, json),
+        RunsCommand::Show {
+            id,
+            step,
+            limit,
+            offset,
+            json,
+        } => {
+            let page = Page {
+                step: step.as_deref(),
+                limit,
+                offset,
+            };
+            show(store.as_ref(), &id, &page, json)
+        }
     };
     match result {
         Ok(code) => code,
@@ -82,14 +105,28 @@ fn list(store: &dyn RunStore, limit: usize, json: bool) -> Result<ExitCode, Stri
     Ok(ExitCode::SUCCESS)
 }
 
-fn show(store: &dyn RunStore, id: &str, json: bool) -> Result<ExitCode, String> {
+/// Which attempts `runs show` prints.
+struct Page<'a> {
+    step: Option<&'a str>,
+    limit: usize,
+    offset: usize,
+}
+
+fn show(store: &dyn RunStore, id: &str, page: &Page<'_>, json: bool) -> Result<ExitCode, String> {
     let Some(run) = store.get_run(id).map_err(|e| e.to_string())? else {
         eprintln!("error: no run `{id}` (or the prefix matches several): see `weft runs list`");
         return Ok(ExitCode::FAILURE);
     };
-    let attempts = store.attempts(&run.id).map_err(|e| e.to_string())?;
+    let AttemptPage { attempts, total } = store
+        .attempts_page(&run.id, page.step, page.offset, page.limit)
+        .map_err(|e| e.to_string())?;
     if json {
-        let value = serde_json::json!({ "run": run, "attempts": attempts });
+        let value = serde_json::json!({
+            "run": run,
+            "attempts": attempts,
+            "total_attempts": total,
+            "offset": page.offset,
+        });
         println!(
             "{}",
             serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?
@@ -113,7 +150,15 @@ fn show(store: &dyn RunStore, id: &str, json: bool) -> Result<ExitCode, String> 
     if let Some(outputs) = &run.outputs {
         println!("outputs   {outputs}");
     }
-    println!("\nsteps:");
+    print_truncations("", &run.truncated);
+    match page.step {
+        Some(step) => println!("\nattempts of step `{step}`:"),
+        None => println!("\nsteps:"),
+    }
+    if attempts.is_empty() && page.offset == 0 {
+        println!("  (none)");
+    }
+    let shown = attempts.len();
     for a in attempts {
         let iteration = if a.iteration.is_empty() {
             String::new()
@@ -141,6 +186,33 @@ fn show(store: &dyn RunStore, id: &str, json: bool) -> Result<ExitCode, String> 
         if let Some(error) = &a.error {
             println!("    error   {error}");
         }
+        print_truncations("    ", &a.truncated);
+    }
+    let after = page.offset + shown;
+    if after < total {
+        let step = page
+            .step
+            .map(|s| format!(" --step {s}"))
+            .unwrap_or_default();
+        println!(
+            "\n{} more attempts (showing {} to {} of {total}): `weft runs show {}{step} --offset {after}`; `--limit N` shows more at once",
+            total - after,
+            page.offset + 1,
+            after,
+            run.id
+        );
+    } else if shown == 0 && page.offset > 0 {
+        println!("  (no attempts past {total}: use a smaller --offset)");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says which printed fields are only the start of what was recorded.
+fn print_truncations(indent: &str, truncated: &[Truncation]) {
+    for t in truncated {
+        println!(
+            "{indent}  ({} is cut: this is the start of {} bytes, sha256 {})",
+            t.field, t.size_bytes, t.sha256
+        );
+    }
 }

@@ -29,13 +29,25 @@ static SPEC: ActionSpec = ActionSpec {
             FieldType::Boolean,
             "Fail the step on a 4xx/5xx answer (default true); false returns it as output.",
         ),
+        InputField::optional(
+            "max_response_bytes",
+            FieldType::Integer,
+            "The largest answer body read, in bytes (default 4 MiB, at most 64 MiB); a larger one fails the step.",
+        ),
     ],
     open_inputs: false,
-    output_description: "`status` (number), `headers` (lower-case names), `body` (parsed JSON when the answer is JSON, else text).",
+    output_description: "`status` (number), `headers` (lower-case names), `body` (parsed JSON when the content-type is JSON, else text; an empty JSON answer is null).",
     output_example: r#"{"status": 200, "headers": {"content-type": "application/json"}, "body": {"ok": true}}"#,
     writes: true,
     scopes: &[],
 };
+
+/// The answer body read when a step does not say (`max_response_bytes`).
+pub const DEFAULT_RESPONSE_CAP: u64 = 4 * 1024 * 1024;
+/// The most `max_response_bytes` may ask for: the body is held in memory as a step output.
+pub const MAX_RESPONSE_CAP: u64 = 64 * 1024 * 1024;
+/// Of a failed answer's body only the start is shown (300 characters of up to 4 bytes each).
+const ERROR_SNIPPET_BYTES: u64 = 1200;
 
 /// A request as it will be sent: built once from the inputs, then either sent or shown.
 #[derive(Debug)]
@@ -44,6 +56,32 @@ struct PreparedRequest {
     url: reqwest::Url,
     headers: BTreeMap<String, String>,
     body: Option<String>,
+    /// The largest answer body that will be read.
+    response_cap: u64,
+}
+
+fn response_cap(input: &Value) -> Result<u64, ActionError> {
+    match &input["max_response_bytes"] {
+        Value::Null => Ok(DEFAULT_RESPONSE_CAP),
+        value => value
+            .as_u64()
+            .filter(|n| (1..=MAX_RESPONSE_CAP).contains(n))
+            .ok_or_else(|| {
+                ActionError::invalid_input(format!(
+                    "`max_response_bytes` must be a whole number from 1 to {MAX_RESPONSE_CAP} (64 MiB), got {value}"
+                ))
+            }),
+    }
+}
+
+/// "4 MiB" for whole mebibytes, else the number of bytes.
+fn format_bytes(n: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else {
+        format!("{n} bytes")
+    }
 }
 
 fn text_of(value: &Value) -> String {
@@ -110,6 +148,7 @@ fn prepare(input: &Value) -> Result<PreparedRequest, ActionError> {
         url,
         headers,
         body,
+        response_cap: response_cap(input)?,
     })
 }
 
@@ -154,17 +193,10 @@ impl Action for HttpRequest {
         if let Some(body) = request.body {
             builder = builder.body(body);
         }
-        let response = builder.send().await.map_err(|e| {
-            let kind = if e.is_timeout() {
-                ErrorKind::Timeout
-            } else {
-                ErrorKind::Network
-            };
-            ActionError::new(
-                kind,
-                format!("{call} failed: {}", describe_reqwest_error(&e)),
-            )
-        })?;
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| transport_error(format!("{call} failed"), &e))?;
         let status = response.status();
         let wait = retry_after(response.headers());
         let mut headers = Map::new();
@@ -177,24 +209,12 @@ impl Action for HttpRequest {
         let is_json = headers
             .get("content-type")
             .and_then(Value::as_str)
-            .is_some_and(|ct| ct.contains("json"));
-        let bytes = response.bytes().await.map_err(|e| {
-            ActionError::new(
-                ErrorKind::Network,
-                format!(
-                    "{call}: reading the answer failed: {}",
-                    describe_reqwest_error(&e)
-                ),
-            )
-        })?;
-        let text = String::from_utf8_lossy(&bytes);
-        let body = if is_json {
-            serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone().into_owned()))
-        } else {
-            Value::String(text.clone().into_owned())
-        };
+            .is_some_and(is_json_media_type);
         let fail_on_status = input["fail_on_status"].as_bool().unwrap_or(true);
         if fail_on_status && (status.is_client_error() || status.is_server_error()) {
+            // Only the start of a failed answer is shown, so only the start is read.
+            let start = read_body(response, ERROR_SNIPPET_BYTES, &call).await?;
+            let text = String::from_utf8_lossy(start.bytes());
             let snippet: String = text.chars().take(300).collect();
             let hint = match status.as_u16() {
                 401 | 403 => " (check the credentials and permissions sent)",
@@ -212,6 +232,36 @@ impl Action for HttpRequest {
             error.retry_after = wait;
             return Err(error);
         }
+        let cap = request.response_cap;
+        let too_large = |size: String| {
+            ActionError::failed(format!(
+                "{call}: the answer is larger than the response limit of {} ({size}); raise `max_response_bytes` (up to {}) if it is expected",
+                format_bytes(cap),
+                format_bytes(MAX_RESPONSE_CAP)
+            ))
+        };
+        // A declared length over the cap fails before any of the body is read.
+        if let Some(length) = response.content_length().filter(|&n| n > cap) {
+            return Err(too_large(format!("{length} bytes announced")));
+        }
+        let bytes = match read_body(response, cap, &call).await? {
+            Body::Complete(bytes) => bytes,
+            Body::Truncated(_) => return Err(too_large("more was sent".into())),
+        };
+        let body = if !is_json {
+            Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        } else if bytes.is_empty() {
+            Value::Null
+        } else {
+            // A body labelled JSON that is not JSON is a broken answer, not text to pass on.
+            serde_json::from_slice(&bytes).map_err(|e| {
+                let text = String::from_utf8_lossy(&bytes);
+                let start: String = text.chars().take(100).collect();
+                ActionError::failed(format!(
+                    "{call} answered {status} with a JSON content-type, but the body is not valid JSON ({e}): {start}"
+                ))
+            })?
+        };
         Ok(json!({ "status": status.as_u16(), "headers": headers, "body": body }))
     }
 
@@ -233,6 +283,67 @@ impl Action for HttpRequest {
     fn writes(&self, input: &Value) -> bool {
         prepare(input).map(|r| is_write(&r.method)).unwrap_or(true)
     }
+}
+
+/// `application/json`, `text/json` and `+json` types (`application/problem+json`) hold one JSON
+/// document; `application/x-ndjson` and the like hold several, and are passed on as text.
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
+}
+
+/// An answer body read up to a cap.
+enum Body {
+    Complete(Vec<u8>),
+    /// The first `cap` bytes: the server sent more.
+    Truncated(Vec<u8>),
+}
+
+impl Body {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Body::Complete(bytes) | Body::Truncated(bytes) => bytes,
+        }
+    }
+}
+
+/// Reads the body chunk by chunk and stops at `cap`: whatever the server sends or announces,
+/// at most `cap` bytes (plus one chunk in flight) are held.
+async fn read_body(
+    mut response: reqwest::Response,
+    cap: u64,
+    call: &str,
+) -> Result<Body, ActionError> {
+    let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+    let expected = response.content_length().unwrap_or(0);
+    let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0).min(cap));
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport_error(format!("{call}: reading the answer failed"), &e))?
+    {
+        let room = cap - bytes.len();
+        if chunk.len() > room {
+            bytes.extend_from_slice(&chunk[..room]);
+            return Ok(Body::Truncated(bytes));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Body::Complete(bytes))
+}
+
+fn transport_error(what: String, error: &reqwest::Error) -> ActionError {
+    let kind = if error.is_timeout() {
+        ErrorKind::Timeout
+    } else {
+        ErrorKind::Network
+    };
+    ActionError::new(kind, format!("{what}: {}", describe_reqwest_error(error)))
 }
 
 /// reqwest's Display hides the cause ("error sending request"); the chain says what happened.
@@ -269,6 +380,26 @@ mod tests {
         assert_eq!(request.headers["x-token"], "t");
         assert_eq!(request.body.as_deref(), Some(r#"{"title":"Hi"}"#));
         assert!(is_write(&request.method));
+    }
+
+    #[test]
+    fn json_media_types_are_those_of_one_document() {
+        for json in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/problem+json",
+            "text/json",
+        ] {
+            assert!(is_json_media_type(json), "{json}");
+        }
+        for other in [
+            "application/x-ndjson",
+            "application/jsonl",
+            "text/plain",
+            "",
+        ] {
+            assert!(!is_json_media_type(other), "{other}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod context;
 mod events;
 mod frame;
 mod inputs;
+mod record_cap;
 mod redact;
 mod retry;
 mod run;
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 pub use context::ActionContext;
 pub use events::{LogLevel, NoObserver, RunEvent, RunObserver};
 pub use inputs::{coerce_input_text, resolve_inputs};
+pub use record_cap::DEFAULT_RECORD_CAP;
 pub use redact::{Redactor, REDACTED};
 pub use run::{DryRunReport, DryRunStep, RunOutcome};
 
@@ -36,6 +38,9 @@ pub struct Engine {
     pub store: Arc<dyn RunStore>,
     pub http: reqwest::Client,
     pub observer: Arc<dyn RunObserver>,
+    /// The most bytes of JSON recorded for one value of a run (inputs, output, error); beyond
+    /// it the history keeps the start, the size and a hash.
+    pub record_cap: usize,
 }
 
 impl Engine {
@@ -49,6 +54,7 @@ impl Engine {
                 .build()
                 .unwrap_or_default(),
             observer: Arc::new(NoObserver),
+            record_cap: DEFAULT_RECORD_CAP,
         }
     }
 

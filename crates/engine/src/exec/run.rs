@@ -1,6 +1,7 @@
 //! The life of one run: inputs, env and vars, the steps, `on_failure`, `finally`, outputs, and
 //! the records that say so.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::events::RunEvent;
 use super::frame::{Frame, Globals, StepScope};
 use super::inputs::resolve_inputs;
+use super::record_cap::{cap_redacted, cap_value};
 use super::redact::{Redactor, REDACTED};
 use super::step::Failure;
 use super::{Engine, Mode, RunRequest};
@@ -133,20 +135,36 @@ impl Engine {
             hash: workflow.hash.clone(),
             parent: request.parent_run.clone(),
             trigger: redactor.value(&trigger),
-            inputs: redactor.value(&Value::Object(request.inputs.clone())),
+            inputs: Value::Null,
             status: RunStatus::Running,
             error: None,
             outputs: None,
             started_at: Utc::now(),
             finished_at: None,
             pid: Some(std::process::id()),
+            truncated: Vec::new(),
         };
+        let given = Value::Object(request.inputs.clone());
+        record.inputs = cap_redacted(
+            &redactor,
+            &given,
+            self.record_cap,
+            "inputs",
+            &mut record.truncated,
+        );
 
         let prepared = prepare_globals(&workflow, &request, trigger, dry);
         let (mut status, error, outputs, dry_run) = match prepared {
             Err(problems) => (RunStatus::Failed, Some(problems), Value::Null, None),
             Ok(globals) => {
-                record.inputs = redactor.value(&globals.inputs);
+                record.truncated.clear();
+                record.inputs = cap_redacted(
+                    &redactor,
+                    &globals.inputs,
+                    self.record_cap,
+                    "inputs",
+                    &mut record.truncated,
+                );
                 if !dry {
                     if let Err(e) = self.store.put_run(&record) {
                         return self.finish_without_record(run_id, started, e.to_string());
@@ -178,7 +196,14 @@ impl Engine {
         let outputs = redactor.value(&outputs);
         record.status = status;
         record.error = error.clone();
-        record.outputs = (!outputs.is_null()).then(|| outputs.clone());
+        record.outputs = (!outputs.is_null()).then(|| {
+            cap_value(
+                Cow::Borrowed(&outputs),
+                self.record_cap,
+                "outputs",
+                &mut record.truncated,
+            )
+        });
         record.finished_at = Some(Utc::now());
         let mut error = error;
         if !dry {

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use super::context::ActionContext;
 use super::events::RunEvent;
 use super::frame::{Frame, StepScope};
+use super::record_cap::{cap_redacted, cap_text};
 use super::retry::{delay, should_retry};
 use super::run::{DryRunStep, RunState};
 use super::Mode;
@@ -457,8 +458,10 @@ impl RunState {
             items.truncate(1);
         }
         let last = body.steps.last().map(|s| s.id.clone());
-        // Items run as slots free up; results are put back in item order.
-        let mut results: Vec<(usize, Value)> = futures::stream::iter(items.into_iter().enumerate())
+        // Each item's result goes straight to its place: items finish in any order, and a big
+        // loop should hold one value per item, nothing more.
+        let mut results = vec![Value::Null; items.len()];
+        let mut finished = futures::stream::iter(items.into_iter().enumerate())
             .map(|(index, item)| {
                 let child = frame.child(Some((item, index)), None);
                 let last = last.clone();
@@ -486,11 +489,10 @@ impl RunState {
                     Ok::<_, ActionError>((index, value))
                 }
             })
-            .buffer_unordered(concurrency.max(1))
-            .try_collect()
-            .await?;
-        results.sort_unstable_by_key(|(index, _)| *index);
-        let results: Vec<Value> = results.into_iter().map(|(_, value)| value).collect();
+            .buffer_unordered(concurrency.max(1));
+        while let Some((index, value)) = finished.try_next().await? {
+            results[index] = value;
+        }
         Ok(Value::Array(results))
     }
 
@@ -554,6 +556,17 @@ impl RunState {
         started_at: chrono::DateTime<Utc>,
         duration: Duration,
     ) -> Result<(), String> {
+        let cap = self.engine.record_cap;
+        let mut truncated = Vec::new();
+        let input = cap_redacted(&self.redactor, input, cap, "input", &mut truncated);
+        let output = result
+            .as_ref()
+            .ok()
+            .map(|v| cap_redacted(&self.redactor, v, cap, "output", &mut truncated));
+        let error = result
+            .as_ref()
+            .err()
+            .map(|e| cap_text(self.redactor.text(&e.message), cap, "error", &mut truncated));
         let record = AttemptRecord {
             run_id: self.run_id.clone(),
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
@@ -561,14 +574,12 @@ impl RunState {
             iteration: frame.iteration.clone(),
             attempt,
             status,
-            input: self.redactor.value(input),
-            output: result.as_ref().ok().map(|v| self.redactor.value(v)),
-            error: result
-                .as_ref()
-                .err()
-                .map(|e| self.redactor.text(&e.message)),
+            input,
+            output,
+            error,
             started_at,
             duration_us: duration.as_micros() as u64,
+            truncated,
         };
         self.engine
             .store

@@ -4,7 +4,7 @@
 mod records;
 mod sled_store;
 
-pub use records::{AttemptRecord, RunRecord, RunStatus, StepStatus};
+pub use records::{AttemptRecord, RunRecord, RunStatus, StepStatus, Truncation};
 pub use sled_store::SledRunStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,10 +28,37 @@ pub trait RunStore: Send + Sync {
     fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
     /// In the order they were recorded.
     fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError>;
+    /// One page of a run's attempts in recording order (of one step when `step` is given):
+    /// `skip` of them passed over, at most `limit` returned, and how many there are in all.
+    /// Stores that can should read only the page, not every attempt.
+    fn attempts_page(
+        &self,
+        run_id: &str,
+        step: Option<&str>,
+        skip: usize,
+        limit: usize,
+    ) -> Result<AttemptPage, StoreError> {
+        let all = self.attempts(run_id)?;
+        let matching: Vec<AttemptRecord> = all
+            .into_iter()
+            .filter(|a| step.is_none_or(|s| a.step == s))
+            .collect();
+        let total = matching.len();
+        let attempts = matching.into_iter().skip(skip).take(limit).collect();
+        Ok(AttemptPage { attempts, total })
+    }
     /// Runs still marked running, without reading the whole history.
     fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError>;
     /// Makes everything written so far durable. Writes are batched; this is the sync point.
     fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// A page of a run's attempts (see [`RunStore::attempts_page`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptPage {
+    pub attempts: Vec<AttemptRecord>,
+    /// Attempts that matched, the page included.
+    pub total: usize,
 }
 
 /// Closes runs left `running` by a process that stopped (crash, `kill -9`) as failed, so

@@ -66,6 +66,9 @@ pub struct RunRecord {
     /// The process that ran it, to tell a run still going from one whose process died.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// Fields (`inputs`, `outputs`) too large to record whole: they hold the start of their JSON.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<Truncation>,
 }
 
 /// One attempt of one step (a loop item's steps are recorded per item).
@@ -88,4 +91,17 @@ pub struct AttemptRecord {
     pub error: Option<String>,
     pub started_at: DateTime<Utc>,
     pub duration_us: u64,
+    /// Fields (`input`, `output`, `error`) too large to record whole: they hold their start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<Truncation>,
+}
+
+/// A recorded field cut at the record cap: the field keeps the start of its JSON text (of the
+/// text itself for `error`); these say what the whole was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Truncation {
+    pub field: String,
+    pub size_bytes: u64,
+    /// SHA-256 of the whole JSON text (secrets redacted), in hex.
+    pub sha256: String,
 }

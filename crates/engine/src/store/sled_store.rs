@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::{AttemptRecord, RunRecord, RunStore, StoreError};
+use super::{AttemptPage, AttemptRecord, RunRecord, RunStore, StoreError};
 
 pub struct SledRunStore {
     db: sled::Db,
@@ -49,6 +49,10 @@ fn restrict_permissions(dir: &Path) {
 #[cfg(not(unix))]
 fn restrict_permissions(_: &Path) {}
 
+/// sled keeps up to this much of the history in memory (its default, 1 GiB, let a big loop's
+/// run grow the process by as much).
+const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Opens the database, waiting briefly for a lock still held by a store of this process that
 /// was just dropped (sled's flusher thread lets go within its flush interval).
 fn open_db(dir: &Path, path: &str) -> Result<sled::Db, StoreError> {
@@ -57,6 +61,7 @@ fn open_db(dir: &Path, path: &str) -> Result<sled::Db, StoreError> {
         match sled::Config::new()
             .path(dir)
             .flush_every_ms(Some(200))
+            .cache_capacity(SLED_CACHE_BYTES)
             .open()
         {
             Ok(db) => return Ok(db),
@@ -93,6 +98,12 @@ fn attempt_key(run_id: &str, seq: u64) -> Vec<u8> {
     key.push(b'/');
     key.extend_from_slice(&seq.to_be_bytes());
     key
+}
+
+/// An attempt record read for its step name alone.
+#[derive(serde::Deserialize)]
+struct StepOnly {
+    step: String,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
@@ -167,6 +178,34 @@ impl RunStore for SledRunStore {
             .collect()
     }
 
+    fn attempts_page(
+        &self,
+        run_id: &str,
+        step: Option<&str>,
+        skip: usize,
+        limit: usize,
+    ) -> Result<AttemptPage, StoreError> {
+        let mut prefix = run_id.as_bytes().to_vec();
+        prefix.push(b'/');
+        let mut attempts = Vec::new();
+        let mut total = 0;
+        for entry in self.attempts.scan_prefix(prefix) {
+            let (key, bytes) = entry.map_err(storage)?;
+            // Only the step name is parsed of the attempts outside the page.
+            if let Some(wanted) = step {
+                let StepOnly { step } = decode(&key, &bytes)?;
+                if step != wanted {
+                    continue;
+                }
+            }
+            if total >= skip && attempts.len() < limit {
+                attempts.push(decode(&key, &bytes)?);
+            }
+            total += 1;
+        }
+        Ok(AttemptPage { attempts, total })
+    }
+
     fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
         let mut runs = Vec::new();
         for entry in self.active.iter() {
@@ -206,7 +245,58 @@ mod tests {
             started_at: Utc::now(),
             finished_at: None,
             pid: None,
+            truncated: Vec::new(),
         }
+    }
+
+    fn attempt(run_id: &str, seq: u64, step: &str) -> AttemptRecord {
+        AttemptRecord {
+            run_id: run_id.into(),
+            seq,
+            step: step.into(),
+            iteration: vec![],
+            attempt: 1,
+            status: StepStatus::Succeeded,
+            input: json!({}),
+            output: Some(json!(seq)),
+            error: None,
+            started_at: Utc::now(),
+            duration_us: 1,
+            truncated: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_page_of_attempts_is_read_by_position_and_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledRunStore::open(dir.path()).unwrap();
+        for seq in 0..10 {
+            let step = if seq % 2 == 0 { "even" } else { "odd" };
+            store.put_attempt(&attempt("01A", seq, step)).unwrap();
+        }
+        store.put_attempt(&attempt("01B", 0, "even")).unwrap();
+        let seqs = |page: AttemptPage| {
+            (
+                page.attempts.iter().map(|a| a.seq).collect::<Vec<_>>(),
+                page.total,
+            )
+        };
+        assert_eq!(
+            seqs(store.attempts_page("01A", None, 3, 4).unwrap()),
+            (vec![3, 4, 5, 6], 10)
+        );
+        assert_eq!(
+            seqs(store.attempts_page("01A", Some("odd"), 1, 2).unwrap()),
+            (vec![3, 5], 5)
+        );
+        assert_eq!(
+            seqs(store.attempts_page("01A", Some("odd"), 9, 2).unwrap()),
+            (vec![], 5)
+        );
+        assert_eq!(
+            seqs(store.attempts_page("01A", Some("none"), 0, 2).unwrap()),
+            (vec![], 0)
+        );
     }
 
     #[test]
@@ -230,6 +320,7 @@ mod tests {
                         error: None,
                         started_at: Utc::now(),
                         duration_us: 1,
+                        truncated: Vec::new(),
                     })
                     .unwrap();
             }

@@ -14,6 +14,7 @@ pub use compile::Catalog;
 pub use compiled::*;
 pub use template::ValueTemplate;
 
+use crate::bounded_file::{read_bounded, FileReadError};
 use crate::diagnostic::{Diagnostic, Source};
 use crate::yaml::{self, LoadLimits};
 
@@ -44,15 +45,27 @@ impl FileProblems {
 
 /// Reads, checks and compiles a workflow file.
 pub fn load_file(path: &Path, catalog: Catalog<'_>) -> Result<LoadedWorkflow, FileProblems> {
-    match std::fs::read(path) {
+    let limit = LoadLimits::default().max_bytes as u64;
+    match read_bounded(path, limit) {
         Ok(bytes) => load_bytes(path, &bytes, catalog),
         Err(e) => Err(FileProblems {
             source: Source::new(path, ""),
-            diagnostics: vec![Diagnostic::error(
-                format!("cannot read the file: {e}"),
-                None,
-            )],
+            diagnostics: vec![unreadable(&e)],
         }),
+    }
+}
+
+fn unreadable(error: &FileReadError) -> Diagnostic {
+    match error {
+        FileReadError::Io(io) => Diagnostic::error(format!("cannot read the file: {io}"), None),
+        FileReadError::NotRegular { .. } => {
+            Diagnostic::error(format!("cannot read the file: {error}"), None)
+                .with_help("a workflow is read from a regular file, not from a pipe or a device")
+        }
+        FileReadError::TooLarge { .. } => {
+            Diagnostic::error(format!("file is too large: {error}"), None)
+                .with_help("split the workflow and call the parts with `workflow.call`")
+        }
     }
 }
 
