@@ -180,7 +180,7 @@ pub enum CommandError {
     Usage(String),
 }
 
-fn sandbox_app() -> SandboxApp {
+pub(crate) fn sandbox_app() -> SandboxApp {
     SandboxApp {
         client_id: weft_sandbox::BUILTIN_CLIENT_ID.to_string(),
         client_secret: ClientSecret::new(weft_sandbox::BUILTIN_CLIENT_SECRET),

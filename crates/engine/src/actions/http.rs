@@ -3,39 +3,60 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use weft_action::http_errors::{describe_reqwest_error, retry_after};
+use weft_action::{ActionContext, DurationSpec};
 
-use super::core::duration_input;
-use super::{Action, ActionError, ActionSpec, DryRunEffect, ErrorKind, FieldType, InputField};
-use crate::exec::ActionContext;
+use super::{ActionError, ActionInfo, DryRunEffect, ErrorKind, TypedAction};
 
 pub struct HttpRequest;
 
-const METHODS: &[&str] = &["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"];
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct HttpInput {
+    /// Absolute http(s) URL.
+    url: String,
+    /// HTTP method (default GET).
+    method: Option<Method>,
+    /// Query parameters, appended to the URL.
+    query: Option<Map<String, Value>>,
+    /// Request headers.
+    headers: Option<Map<String, Value>>,
+    /// A JSON body (sets content-type: application/json).
+    json: Option<Value>,
+    /// A text body (use `json` for JSON).
+    body: Option<String>,
+    /// Limit for the whole request (default 30s).
+    timeout: Option<DurationSpec>,
+    /// Fail the step on a 4xx/5xx answer (default true); false returns it as output.
+    fail_on_status: Option<bool>,
+}
 
-static SPEC: ActionSpec = ActionSpec {
-    name: "http.request",
-    description: "Sends an HTTP request and returns the status, headers and body.",
-    inputs: &[
-        InputField::required("url", FieldType::String, "Absolute http(s) URL."),
-        InputField::optional("method", FieldType::OneOf(METHODS), "HTTP method (default GET)."),
-        InputField::optional("query", FieldType::Object, "Query parameters, appended to the URL."),
-        InputField::optional("headers", FieldType::Object, "Request headers."),
-        InputField::optional("json", FieldType::Any, "A JSON body (sets content-type: application/json)."),
-        InputField::optional("body", FieldType::String, "A text body (use `json` for JSON)."),
-        InputField::optional("timeout", FieldType::Duration, "Limit for the whole request (default 30s)."),
-        InputField::optional(
-            "fail_on_status",
-            FieldType::Boolean,
-            "Fail the step on a 4xx/5xx answer (default true); false returns it as output.",
-        ),
-    ],
-    open_inputs: false,
-    output_description: "`status` (number), `headers` (lower-case names), `body` (parsed JSON when the answer is JSON, else text).",
-    output_example: r#"{"status": 200, "headers": {"content-type": "application/json"}, "body": {"ok": true}}"#,
-    writes: true,
-    scopes: &[],
-};
+#[derive(Clone, Copy, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+enum Method {
+    Get,
+    Head,
+    Options,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl From<Method> for reqwest::Method {
+    fn from(method: Method) -> Self {
+        match method {
+            Method::Get => reqwest::Method::GET,
+            Method::Head => reqwest::Method::HEAD,
+            Method::Options => reqwest::Method::OPTIONS,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
+        }
+    }
+}
 
 /// A request as it will be sent: built once from the inputs, then either sent or shown.
 #[derive(Debug)]
@@ -53,12 +74,11 @@ fn text_of(value: &Value) -> String {
     }
 }
 
-fn prepare(input: &Value) -> Result<PreparedRequest, ActionError> {
-    let method_name = input["method"].as_str().unwrap_or("GET");
-    let method = reqwest::Method::from_bytes(method_name.as_bytes()).map_err(|_| {
-        ActionError::invalid_input(format!("`{method_name}` is not an HTTP method"))
-    })?;
-    let raw_url = input["url"].as_str().unwrap_or_default();
+fn prepare(input: &HttpInput) -> Result<PreparedRequest, ActionError> {
+    let method = input
+        .method
+        .map_or(reqwest::Method::GET, reqwest::Method::from);
+    let raw_url = &input.url;
     let mut url = reqwest::Url::parse(raw_url)
         .map_err(|e| ActionError::invalid_input(format!("`{raw_url}` is not a valid URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -66,7 +86,7 @@ fn prepare(input: &Value) -> Result<PreparedRequest, ActionError> {
             "`{raw_url}` is not an http(s) URL"
         )));
     }
-    if let Some(query) = input["query"].as_object() {
+    if let Some(query) = &input.query {
         let mut pairs = url.query_pairs_mut();
         for (key, value) in query {
             match value {
@@ -82,24 +102,26 @@ fn prepare(input: &Value) -> Result<PreparedRequest, ActionError> {
             }
         }
     }
-    let mut headers: BTreeMap<String, String> = input["headers"]
-        .as_object()
+    let mut headers: BTreeMap<String, String> = input
+        .headers
+        .as_ref()
         .map(|h| {
             h.iter()
                 .map(|(k, v)| (k.to_ascii_lowercase(), text_of(v)))
                 .collect()
         })
         .unwrap_or_default();
-    let body = match (&input["json"], &input["body"]) {
-        (Value::Null, Value::Null) => None,
-        (json, Value::Null) => {
+    let json = input.json.as_ref().filter(|json| !json.is_null());
+    let body = match (json, &input.body) {
+        (None, None) => None,
+        (Some(json), None) => {
             headers
                 .entry("content-type".into())
                 .or_insert_with(|| "application/json".into());
             Some(json.to_string())
         }
-        (Value::Null, body) => Some(text_of(body)),
-        _ => {
+        (None, Some(body)) => Some(body.clone()),
+        (Some(_), Some(_)) => {
             return Err(ActionError::invalid_input(
                 "give either `json` or `body`, not both",
             ))
@@ -120,29 +142,24 @@ fn is_write(method: &reqwest::Method) -> bool {
     )
 }
 
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {
-    let secs: u64 = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(std::time::Duration::from_secs(secs))
-}
-
 #[async_trait]
-impl Action for HttpRequest {
-    fn spec(&self) -> &ActionSpec {
-        &SPEC
-    }
+impl TypedAction for HttpRequest {
+    type Input = HttpInput;
 
-    async fn run(&self, input: Value, ctx: &ActionContext<'_>) -> Result<Value, ActionError> {
+    const INFO: ActionInfo = ActionInfo {
+        name: "http.request",
+        description: "Sends an HTTP request and returns the status, headers and body.",
+        output_description: "`status` (number), `headers` (lower-case names), `body` (parsed JSON when the answer is JSON, else text).",
+        output_example: r#"{"status": 200, "headers": {"content-type": "application/json"}, "body": {"ok": true}}"#,
+        writes: true,
+        scopes: &[],
+    };
+
+    async fn run(&self, input: HttpInput, ctx: &ActionContext<'_>) -> Result<Value, ActionError> {
         let request = prepare(&input)?;
-        let timeout = match &input["timeout"] {
-            Value::Null => std::time::Duration::from_secs(30),
-            other => duration_input(other)?,
-        };
+        let timeout = input
+            .timeout
+            .map_or(std::time::Duration::from_secs(30), |t| t.0);
         let call = format!("{} {}", request.method, request.url);
         let mut builder = ctx
             .http()
@@ -193,7 +210,7 @@ impl Action for HttpRequest {
         } else {
             Value::String(text.clone().into_owned())
         };
-        let fail_on_status = input["fail_on_status"].as_bool().unwrap_or(true);
+        let fail_on_status = input.fail_on_status.unwrap_or(true);
         if fail_on_status && (status.is_client_error() || status.is_server_error()) {
             let snippet: String = text.chars().take(300).collect();
             let hint = match status.as_u16() {
@@ -215,7 +232,7 @@ impl Action for HttpRequest {
         Ok(json!({ "status": status.as_u16(), "headers": headers, "body": body }))
     }
 
-    fn dry_run(&self, input: &Value) -> DryRunEffect {
+    fn dry_run(&self, input: &HttpInput) -> DryRunEffect {
         match prepare(input) {
             Ok(request) => DryRunEffect::Http {
                 writes: is_write(&request.method),
@@ -230,26 +247,21 @@ impl Action for HttpRequest {
         }
     }
 
-    fn writes(&self, input: &Value) -> bool {
+    fn writes(&self, input: &HttpInput) -> bool {
         prepare(input).map(|r| is_write(&r.method)).unwrap_or(true)
     }
-}
-
-/// reqwest's Display hides the cause ("error sending request"); the chain says what happened.
-fn describe_reqwest_error(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn prepare(input: &Value) -> Result<PreparedRequest, ActionError> {
+        super::prepare(
+            &HttpInput::deserialize(input)
+                .map_err(|e| ActionError::invalid_input(e.to_string()))?,
+        )
+    }
 
     #[test]
     fn prepare_builds_the_exact_request() {
@@ -273,6 +285,7 @@ mod tests {
 
     #[test]
     fn prepare_refuses_bad_input() {
+        assert!(prepare(&json!({"url": "http://x", "method": "BREW"})).is_err());
         assert!(prepare(&json!({"url": "ftp://x"}))
             .unwrap_err()
             .message

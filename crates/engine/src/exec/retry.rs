@@ -23,8 +23,7 @@ pub(crate) fn should_retry(on: &[RetryOn], error: &ActionError) -> bool {
     })
 }
 
-/// The longest `Retry-After` honoured (a hostile or broken server could ask for years).
-const MAX_SERVER_WAIT: Duration = Duration::from_secs(3600);
+use weft_action::http_errors::MAX_RETRY_AFTER as MAX_SERVER_WAIT;
 
 /// The wait after failed attempt number `attempt` (1-based). A server's `Retry-After` wins
 /// when it asks for longer.
