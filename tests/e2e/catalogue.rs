@@ -37,3 +37,28 @@ fn listing_and_validating_never_touch_the_data_folder() {
         "inputs come from the input struct: {listed}"
     );
 }
+
+/// `weft schema` gives each action's `with:` keys from its typed inputs.
+#[test]
+fn the_schema_knows_each_actions_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&stdout(&weft(dir.path(), &["schema"]))).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("valid JSON Schema");
+    let step = |with: &str| -> serde_json::Value {
+        serde_yaml::from_str(&format!(
+            "name: x\nsteps:\n  - id: a\n    uses: http.request\n    with: {with}\n"
+        ))
+        .unwrap()
+    };
+    assert!(validator.is_valid(&step("{url: '${{ inputs.url }}', timeout: 5s}")));
+    assert!(
+        !validator.is_valid(&step("{ur: 'http://x'}")),
+        "a misspelt input (and the missing `url`) must be flagged"
+    );
+    let open: serde_json::Value = serde_yaml::from_str(
+        "name: x\nsteps:\n  - id: a\n    uses: core.set\n    with: {anything: 1}\n",
+    )
+    .unwrap();
+    assert!(validator.is_valid(&open), "core.set takes any key");
+}

@@ -123,7 +123,7 @@ fn main() -> ExitCode {
             Command::Run(args) => commands::run::run(args, &data_dir, &weft).await,
             Command::Runs(cmd) => commands::runs::run(cmd, &data_dir),
             Command::Actions(cmd) => commands::actions::run(cmd, &weft),
-            Command::Schema => commands::schema::run(),
+            Command::Schema => commands::schema::run(&weft),
             Command::Sandbox(args) => commands::sandbox::run(args).await,
             Command::Apps(c) => auth(auth_commands::AuthCommand::Apps(c), data_dir, &weft).await,
             Command::Scopes(c) => {

@@ -76,7 +76,8 @@ fn gather_inputs(args: &Args, workflow: &CompiledWorkflow) -> Result<Map<String,
             return Err(format!("`--input {pair}` must be NAME=VALUE"));
         };
         let decl = workflow.inputs.iter().find(|d| d.name == name);
-        inputs.insert(name.to_string(), coerce_input_text(decl, text)?);
+        let value = coerce_input_text(decl, text).map_err(|e| e.to_string())?;
+        inputs.insert(name.to_string(), value);
     }
     Ok(inputs)
 }

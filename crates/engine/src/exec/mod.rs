@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use context::ActionContext;
 pub use events::{LogLevel, NoObserver, RunEvent, RunObserver};
-pub use inputs::{coerce_input_text, resolve_inputs};
+pub use inputs::{coerce_input_text, resolve_inputs, InputTextError};
 pub use redact::{Redactor, REDACTED};
 pub use run::{DryRunReport, DryRunStep, RunOutcome};
 
