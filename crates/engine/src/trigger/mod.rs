@@ -3,5 +3,5 @@
 
 mod cron;
 
-pub use self::cron::{CronSchedule, DstNote, Fire};
+pub use self::cron::{CronError, CronSchedule, DstNote, Fire};
 pub use weft_action::{PollSource, Polled, SourceCatalog, SourceSpec, TypedPollSource};

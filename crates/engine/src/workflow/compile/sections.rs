@@ -65,8 +65,8 @@ impl Checker<'_> {
             Trigger::Cron(cron) => {
                 let schedule = match CronSchedule::parse(&cron.schedule) {
                     Ok(s) => Some(s),
-                    Err(message) => {
-                        self.error(Diagnostic::error(message, Some(cron.schedule.span)).with_help(
+                    Err(problem) => {
+                        self.error(Diagnostic::error(problem.to_string(), Some(cron.schedule.span)).with_help(
                             "examples: `0 9 * * 1-5` (weekdays at 09:00), `*/15 * * * *`, `@daily`",
                         ));
                         None
