@@ -185,6 +185,7 @@ mod tests {
         let http = reqwest::Client::new();
         let cancel = tokio_util::sync::CancellationToken::new();
         let ctx = SourceContext {
+            source: "test.ticks",
             connection: None,
             http: &http,
             tokens: &crate::NoTokens,

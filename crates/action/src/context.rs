@@ -83,7 +83,7 @@ impl ActionContext<'_> {
 
     /// A valid access token for this step's connection.
     pub async fn access_token(&self) -> Result<AccessToken, ActionError> {
-        let connection = self.require_connection()?;
+        let connection = required(self.connection, "step", self.step_id)?;
         self.tokens
             .access_token(connection)
             .await
@@ -95,7 +95,7 @@ impl ActionContext<'_> {
         &self,
         rejected: &AccessToken,
     ) -> Result<AccessToken, ActionError> {
-        let connection = self.require_connection()?;
+        let connection = required(self.connection, "step", self.step_id)?;
         self.tokens
             .refresh_rejected(connection, rejected)
             .await
@@ -106,15 +106,18 @@ impl ActionContext<'_> {
     pub async fn call_workflow(&self, path: &str, inputs: Value) -> Result<Value, ActionError> {
         self.workflows.call_workflow(path, inputs).await
     }
+}
 
-    fn require_connection(&self) -> Result<&str, ActionError> {
-        self.connection.ok_or_else(|| {
-            ActionError::invalid_input(format!(
-                "step `{}` has no connection to take a token from",
-                self.step_id
-            ))
-        })
-    }
+fn required<'a>(
+    connection: Option<&'a str>,
+    owner: &str,
+    name: &str,
+) -> Result<&'a str, ActionError> {
+    connection.ok_or_else(|| {
+        ActionError::invalid_input(format!(
+            "{owner} `{name}` has no connection to take a token from"
+        ))
+    })
 }
 
 fn token_failure(error: TokenError) -> ActionError {
@@ -129,9 +132,86 @@ fn token_failure(error: TokenError) -> ActionError {
 
 /// What a polling source sees when it polls.
 pub struct SourceContext<'a> {
+    /// The source's name, for messages.
+    pub source: &'a str,
     /// The connection of the trigger: its own, else the workflow's.
     pub connection: Option<&'a str>,
     pub http: &'a reqwest::Client,
     pub tokens: &'a dyn TokenProvider,
     pub cancel: &'a CancellationToken,
+}
+
+impl SourceContext<'_> {
+    /// A valid access token for the trigger's connection.
+    pub async fn access_token(&self) -> Result<AccessToken, ActionError> {
+        let connection = required(self.connection, "polling source", self.source)?;
+        self.tokens
+            .access_token(connection)
+            .await
+            .map_err(token_failure)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::NoTokens;
+
+    #[tokio::test]
+    async fn a_source_without_a_connection_gets_no_token() {
+        let http = reqwest::Client::new();
+        let cancel = CancellationToken::new();
+        let mut ctx = SourceContext {
+            source: "test.ticks",
+            connection: None,
+            http: &http,
+            tokens: &NoTokens,
+            cancel: &cancel,
+        };
+        let missing = ctx.access_token().await.unwrap_err();
+        assert_eq!(missing.kind, ErrorKind::InvalidInput);
+        assert!(missing.message.contains("`test.ticks` has no connection"));
+        ctx.connection = Some("acme");
+        let unavailable = ctx.access_token().await.unwrap_err();
+        assert_eq!(unavailable.kind, ErrorKind::Failed);
+        assert_eq!(unavailable.message, "connections are not available here");
+    }
+
+    struct Quiet;
+
+    impl StepLog for Quiet {
+        fn log(&self, _: &str, _: LogLevel, _: &str) {}
+    }
+
+    #[async_trait]
+    impl WorkflowCaller for Quiet {
+        async fn call_workflow(&self, _: &str, _: Value) -> Result<Value, ActionError> {
+            Err(ActionError::failed("no workflows here"))
+        }
+    }
+
+    #[test]
+    fn the_idempotency_key_names_run_step_loop_item_and_attempt() {
+        let http = reqwest::Client::new();
+        let cancel = CancellationToken::new();
+        let ctx = |iteration: &'static [usize], attempt| {
+            ActionContext {
+                run_id: "01RUN",
+                step_id: "create",
+                iteration,
+                attempt,
+                connection: None,
+                http: &http,
+                tokens: &NoTokens,
+                logger: &Quiet,
+                workflows: &Quiet,
+                cancel: &cancel,
+            }
+            .idempotency_key()
+        };
+        assert_eq!(ctx(&[], 1), "01RUN/create/1");
+        assert_eq!(ctx(&[2, 0], 3), "01RUN/create[2][0]/3");
+        assert_ne!(ctx(&[1], 1), ctx(&[2], 1));
+        assert_eq!(ctx(&[1], 1), ctx(&[1], 1));
+    }
 }
