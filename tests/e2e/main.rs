@@ -1,6 +1,7 @@
 //! End-to-end tests of the `weft` binary: exit codes, output, and what reaches the network.
 
 mod bounds;
+mod catalogue;
 mod connect;
 mod recorder;
 mod signals;

@@ -6,9 +6,9 @@ use url::Url;
 
 use crate::connection::Account;
 use crate::error::{AuthError, Result};
-use crate::oauth_client::describe_reqwest_error;
 use crate::provider::ProviderEndpoints;
 use crate::secret::AccessToken;
+use weft_action::http_errors::describe_reqwest_error;
 
 /// One entry of `accessible-resources`: a site (per product) the user granted.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

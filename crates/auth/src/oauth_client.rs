@@ -11,14 +11,15 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use oauth2::basic::BasicClient;
-use oauth2::http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
-use oauth2::http::{HeaderMap, HeaderValue};
+use oauth2::http::header::{ACCEPT, CONTENT_TYPE};
 use oauth2::{
     AuthType, AuthUrl, ClientId, CsrfToken, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse,
     RedirectUrl, RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 use parking_lot::Mutex;
 use url::Url;
+
+use weft_action::http_errors::{describe_reqwest_error, retry_after};
 
 use crate::app_config::ResolvedApp;
 use crate::provider::AUDIENCE;
@@ -105,7 +106,7 @@ impl<'a> CapturingHttp<'a> {
         {
             let mut meta = self.meta.lock();
             meta.status = Some(status.as_u16());
-            meta.retry_after = parse_retry_after(response.headers());
+            meta.retry_after = retry_after(response.headers());
         }
         tracing::debug!(status = status.as_u16(), "token endpoint answered");
         let content_type = response.headers().get(CONTENT_TYPE).cloned();
@@ -227,30 +228,6 @@ fn form_to_json(body: &[u8]) -> Vec<u8> {
     serde_json::Value::Object(fields).to_string().into_bytes()
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-pub(crate) fn parse_retry_after(headers: &HeaderMap<HeaderValue>) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    (date.with_timezone(&chrono::Utc) - chrono::Utc::now())
-        .to_std()
-        .ok()
-}
-
-/// reqwest errors name the URL; add the underlying cause (connection refused, timeout).
-pub(crate) fn describe_reqwest_error(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,14 +239,5 @@ mod tests {
         assert_eq!(value["grant_type"], "refresh_token");
         assert_eq!(value["refresh_token"], "a+b");
         assert_eq!(value["client_id"], "x");
-    }
-
-    #[test]
-    fn retry_after_seconds_and_dates() {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("120"));
-        assert_eq!(parse_retry_after(&headers), Some(Duration::from_secs(120)));
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(parse_retry_after(&headers), None);
     }
 }

@@ -38,10 +38,10 @@ macro_rules! secret_type {
     };
 }
 
-secret_type!(
-    /// A bearer access token for the Atlassian API.
-    AccessToken
-);
+/// A bearer access token for the Atlassian API: the plug-in API's type, so connectors receive
+/// it from the token provider as it is.
+pub use weft_action::AccessToken;
+
 secret_type!(
     /// A (rotating) refresh token.
     RefreshToken

@@ -14,12 +14,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use weft_engine::exec::{Engine, RunRequest};
-use weft_engine::store::{NoStore, RunStatus, RunStore, SledRunStore};
+use weft_engine::store::{RunStatus, RunStore, SledRunStore};
 use weft_engine::workflow::{self, CompiledWorkflow};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
+}
+
+/// The catalogue every benchmark's engine is built from, as the CLI builds it.
+fn weft() -> weft_runtime::Runtime {
+    weft_runtime::Runtime::new().expect("the built-in catalogue is consistent")
 }
 
 fn load(engine: &Engine, dir: &Path, name: &str, text: &str) -> Arc<CompiledWorkflow> {
@@ -63,7 +68,7 @@ struct Row {
 async fn sequential_steps(dir: &Path) -> Row {
     let store: Arc<dyn RunStore> =
         Arc::new(SledRunStore::open(&dir.join("runs")).expect("open store"));
-    let engine = Engine::new(store);
+    let engine = weft().engine(store, Arc::new(weft_runtime::action::NoTokens));
     let workflow = load(&engine, dir, "sequential.yaml", &sequential_workflow(1000));
     run(&engine, &workflow).await; // warm-up
     let samples: Vec<Duration> = {
@@ -91,7 +96,7 @@ async fn for_each_items() -> Row {
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn RunStore> =
         Arc::new(SledRunStore::open(&dir.path().join("runs")).expect("open store"));
-    let engine = Engine::new(store);
+    let engine = weft().engine(store, Arc::new(weft_runtime::action::NoTokens));
     let text = "name: loop\nsteps:\n  - id: items\n    uses: core.set\n    with:\n      list: ${{ range(10000) }}\n  - id: each\n    for_each: ${{ steps.items.output.list }}\n    concurrency: 16\n    steps:\n      - id: body\n        uses: core.set\n        with:\n          v: ${{ item }}\n";
     let workflow = load(&engine, dir.path(), "loop.yaml", text);
     let mut samples = Vec::new();
@@ -122,7 +127,7 @@ async fn http_calls() -> Row {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let engine = Engine::new(Arc::new(NoStore));
+    let engine = weft().checking_engine();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut text = String::from("name: http\nsteps:\n");
     for i in 0..200 {

@@ -204,7 +204,7 @@ pub enum CommandError {
     RefreshFailed { failed: usize, total: usize },
 }
 
-fn sandbox_app() -> SandboxApp {
+pub(crate) fn sandbox_app() -> SandboxApp {
     SandboxApp {
         client_id: weft_sandbox::BUILTIN_CLIENT_ID.to_string(),
         client_secret: ClientSecret::new(weft_sandbox::BUILTIN_CLIENT_SECRET),

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use weft_runtime::Runtime;
 
 #[derive(Parser)]
 #[command(name = "weft", version, about = "Workflow orchestration for Confluence Cloud integrations", long_about = None)]
@@ -82,8 +83,12 @@ fn process_setup() {
     }
 }
 
-async fn auth(command: auth_commands::AuthCommand, data_dir: std::path::PathBuf) -> ExitCode {
-    let engine = weft_engine::exec::Engine::new(std::sync::Arc::new(weft_engine::store::NoStore));
+async fn auth(
+    command: auth_commands::AuthCommand,
+    data_dir: std::path::PathBuf,
+    runtime: &Runtime,
+) -> ExitCode {
+    let engine = runtime.checking_engine();
     let scopes = commands::workflow_scopes::EngineScopes { engine: &engine };
     let ctx = auth_commands::AuthContext {
         data_dir,
@@ -107,19 +112,30 @@ fn main() -> ExitCode {
         }
     };
     let data_dir = data_dir::resolve(cli.data_dir);
+    let weft = match Runtime::new() {
+        Ok(weft) => weft,
+        Err(e) => {
+            eprintln!("error: this build of weft is inconsistent: {e}");
+            return ExitCode::from(2);
+        }
+    };
     runtime.block_on(async move {
         match cli.command {
-            Command::Validate(args) => commands::validate::run(args),
-            Command::Run(args) => commands::run::run(args, &data_dir).await,
+            Command::Validate(args) => commands::validate::run(args, &weft),
+            Command::Run(args) => commands::run::run(args, &data_dir, &weft).await,
             Command::Runs(cmd) => commands::runs::run(cmd, &data_dir),
-            Command::Actions(cmd) => commands::actions::run(cmd),
-            Command::Schema => commands::schema::run(),
+            Command::Actions(cmd) => commands::actions::run(cmd, &weft),
+            Command::Schema => commands::schema::run(&weft),
             Command::Sandbox(args) => commands::sandbox::run(args).await,
-            Command::Apps(c) => auth(auth_commands::AuthCommand::Apps(c), data_dir).await,
-            Command::Scopes(c) => auth(auth_commands::AuthCommand::Scopes(c), data_dir).await,
-            Command::Connect(c) => auth(auth_commands::AuthCommand::Connect(c), data_dir).await,
+            Command::Apps(c) => auth(auth_commands::AuthCommand::Apps(c), data_dir, &weft).await,
+            Command::Scopes(c) => {
+                auth(auth_commands::AuthCommand::Scopes(c), data_dir, &weft).await
+            }
+            Command::Connect(c) => {
+                auth(auth_commands::AuthCommand::Connect(c), data_dir, &weft).await
+            }
             Command::Connections(c) => {
-                auth(auth_commands::AuthCommand::Connections(c), data_dir).await
+                auth(auth_commands::AuthCommand::Connections(c), data_dir, &weft).await
             }
         }
     })

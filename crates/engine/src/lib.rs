@@ -5,11 +5,11 @@
 pub mod actions;
 pub mod bounded_file;
 pub mod diagnostic;
-pub mod duration;
 pub mod exec;
 pub mod store;
 pub mod trigger;
 pub mod workflow;
 pub mod yaml;
 
+pub use weft_action::duration;
 pub use weft_expr as expr;

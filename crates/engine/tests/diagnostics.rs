@@ -4,28 +4,49 @@
 
 use std::path::Path;
 
-use weft_engine::actions::{FieldType, InputField, Registry};
+use weft_action::{ActionError, SourceContext, SourceInfo};
+use weft_engine::actions::{builtin_registry, Registry};
 use weft_engine::diagnostic::{Diagnostic, Severity};
-use weft_engine::trigger::{PollSource, SourceCatalog};
+use weft_engine::trigger::{SourceCatalog, TypedPollSource};
 use weft_engine::workflow::{self, Catalog, FileProblems};
 
-static SPACE_CONFIG: &[InputField] = &[InputField::required(
-    "space",
-    FieldType::String,
-    "Space key.",
-)];
+/// A polling source as a connector crate would write it (never polled here).
+struct PageUpdated;
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct SpaceSettings {
+    /// Space key.
+    #[allow(dead_code)]
+    space: String,
+}
+
+#[async_trait::async_trait]
+impl TypedPollSource for PageUpdated {
+    type Settings = SpaceSettings;
+    type Cursor = String;
+
+    const INFO: SourceInfo = SourceInfo {
+        name: "confluence.page_updated",
+        description: "Pages updated in a space.",
+        event_example: r#"{"page_id": "1"}"#,
+        scopes: &[],
+    };
+
+    async fn poll(
+        &self,
+        _settings: SpaceSettings,
+        _cursor: Option<String>,
+        _ctx: &SourceContext<'_>,
+    ) -> Result<(Vec<serde_json::Value>, String), ActionError> {
+        Err(ActionError::failed("not polled in these tests"))
+    }
+}
 
 /// The built-in actions and one polling source, as a connector crate would register it.
 fn catalog_parts() -> (Registry, SourceCatalog) {
     let mut sources = SourceCatalog::default();
-    sources.register(PollSource {
-        name: "confluence.page_updated",
-        description: "Pages updated in a space.",
-        config: SPACE_CONFIG,
-        event_example: r#"{"page_id": "1"}"#,
-        scopes: &[],
-    });
-    (Registry::builtin(), sources)
+    sources.add(PageUpdated).expect("one source");
+    (builtin_registry().expect("built-in actions"), sources)
 }
 
 fn load(bytes: &[u8]) -> Result<workflow::LoadedWorkflow, FileProblems> {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use weft_engine::actions::{
-    Action, ActionError, ActionSpec, ErrorKind, FieldType, InputField, Registry,
+    builtin_registry, Action, ActionError, ActionSpec, ErrorKind, FieldType, InputField,
 };
 use weft_engine::exec::{
     ActionContext, Engine, Mode, RunEvent, RunObserver, RunOutcome, RunRequest,
@@ -21,6 +21,7 @@ use weft_engine::exec::{
 use weft_engine::store::{
     AttemptRecord, RunRecord, RunStatus, RunStore, SledRunStore, StepStatus, StoreError,
 };
+use weft_engine::trigger::SourceCatalog;
 use weft_engine::workflow::{self, CompiledWorkflow};
 
 // --- Harness -----------------------------------------------------------------------------------
@@ -143,17 +144,29 @@ struct Harness {
 fn harness(actions: Vec<Arc<dyn Action>>) -> Harness {
     let store = Arc::new(MemoryStore::default());
     let timeline = Arc::new(Timeline::default());
-    let mut engine = Engine::new(store.clone()).with_observer(timeline.clone());
-    let mut registry = Registry::builtin();
+    let mut registry = builtin_registry().expect("built-in actions");
     for action in actions {
-        registry.register(action);
+        registry
+            .register(action)
+            .expect("test action names are unique");
     }
-    engine.registry = Arc::new(registry);
+    let engine = engine_with(Arc::new(registry), store.clone()).with_observer(timeline.clone());
     Harness {
         engine,
         store,
         timeline,
     }
+}
+
+fn engine_with(registry: Arc<weft_engine::actions::Registry>, store: Arc<dyn RunStore>) -> Engine {
+    Engine::new(registry, Arc::new(SourceCatalog::default()), store)
+}
+
+fn builtin_engine(store: Arc<dyn RunStore>) -> Engine {
+    engine_with(
+        Arc::new(builtin_registry().expect("built-in actions")),
+        store,
+    )
 }
 
 fn compile_at(engine: &Engine, path: &Path, yaml: &str) -> Arc<CompiledWorkflow> {
@@ -196,14 +209,18 @@ struct Flaky {
     calls: Mutex<Vec<Instant>>,
 }
 
-static FLAKY: ActionSpec = ActionSpec {
+static FLAKY: LazyLock<ActionSpec> = LazyLock::new(|| ActionSpec {
     name: "test.flaky",
     description: "Fails a given number of times, then succeeds.",
-    inputs: &[
+    inputs: vec![
         InputField::required("fail_times", FieldType::Integer, "Failures before success."),
         InputField::required(
             "kind",
-            FieldType::OneOf(&["http_503", "http_404", "failed", "network"]),
+            FieldType::OneOf(
+                ["http_503", "http_404", "failed", "network"]
+                    .map(String::from)
+                    .to_vec(),
+            ),
             "Class of the failures.",
         ),
     ],
@@ -212,7 +229,7 @@ static FLAKY: ActionSpec = ActionSpec {
     output_example: r#"{"calls": 1}"#,
     writes: false,
     scopes: &[],
-};
+});
 
 impl Flaky {
     fn gaps(&self) -> Vec<Duration> {
@@ -257,10 +274,10 @@ struct Gauge {
     peak: AtomicU32,
 }
 
-static GAUGE: ActionSpec = ActionSpec {
+static GAUGE: LazyLock<ActionSpec> = LazyLock::new(|| ActionSpec {
     name: "test.gauge",
     description: "Sleeps and measures concurrency.",
-    inputs: &[InputField::required(
+    inputs: vec![InputField::required(
         "seconds",
         FieldType::Number,
         "How long to sleep.",
@@ -270,7 +287,7 @@ static GAUGE: ActionSpec = ActionSpec {
     output_example: "null",
     writes: false,
     scopes: &[],
-};
+});
 
 #[async_trait]
 impl Action for Gauge {
@@ -293,10 +310,10 @@ struct Writer {
     calls: AtomicU32,
 }
 
-static WRITER: ActionSpec = ActionSpec {
+static WRITER: LazyLock<ActionSpec> = LazyLock::new(|| ActionSpec {
     name: "test.write",
     description: "Creates a record somewhere.",
-    inputs: &[InputField::required(
+    inputs: vec![InputField::required(
         "title",
         FieldType::String,
         "Title of the record.",
@@ -306,7 +323,7 @@ static WRITER: ActionSpec = ActionSpec {
     output_example: r#"{"id": "example-1"}"#,
     writes: true,
     scopes: &[],
-};
+});
 
 #[async_trait]
 impl Action for Writer {
@@ -1779,7 +1796,7 @@ async fn secrets_are_redacted_in_stored_attempts_runs_and_outputs() {
     let secret = "s3cr3t-Value-42";
     let run_id = {
         let store = Arc::new(SledRunStore::open(dir.path()).expect("open store"));
-        let engine = Engine::new(store.clone());
+        let engine = builtin_engine(store.clone());
         let workflow = compile_at(&engine, Path::new("secret.yaml"), SECRET_FLOW);
         let request = RunRequest {
             secrets: HashMap::from([("api_token".to_string(), secret.to_string())]),
@@ -1853,7 +1870,7 @@ steps:
     let mut ids = Vec::new();
     {
         let store = Arc::new(SledRunStore::open(dir.path()).expect("open store"));
-        let engine = Engine::new(store);
+        let engine = builtin_engine(store);
         let workflow = compile_at(&engine, Path::new("history.yaml"), yaml);
         for n in [1, 2] {
             let mut request = RunRequest::default();

@@ -59,7 +59,11 @@ async fn endless_server(length_header: &'static str) -> Server {
 }
 
 async fn get(url: &str, extra: &str) -> RunOutcome {
-    let engine = Engine::new(Arc::new(NoStore));
+    let engine = Engine::new(
+        Arc::new(weft_engine::actions::builtin_registry().expect("built-in actions")),
+        Arc::new(weft_engine::trigger::SourceCatalog::default()),
+        Arc::new(NoStore),
+    );
     let yaml = format!(
         "name: get\nsteps:\n  - id: get\n    uses: http.request\n    with:\n      url: {url}\n{extra}outputs:\n  body: ${{{{ steps.get.output.body }}}}\n"
     );

@@ -22,7 +22,11 @@ fn truncation_of(field: &str, whole: &Value) -> Truncation {
 async fn values_over_the_cap_are_recorded_as_a_preview_with_size_and_hash() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SledRunStore::open(dir.path()).unwrap());
-    let mut engine = Engine::new(store.clone());
+    let mut engine = Engine::new(
+        Arc::new(weft_engine::actions::builtin_registry().expect("built-in actions")),
+        Arc::new(weft_engine::trigger::SourceCatalog::default()),
+        store.clone(),
+    );
     engine.record_cap = 1000;
     let yaml = "
 name: big
@@ -74,7 +78,11 @@ outputs:
 async fn a_cut_value_is_redacted_before_its_preview_and_hash_are_taken() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SledRunStore::open(dir.path()).unwrap());
-    let mut engine = Engine::new(store.clone());
+    let mut engine = Engine::new(
+        Arc::new(weft_engine::actions::builtin_registry().expect("built-in actions")),
+        Arc::new(weft_engine::trigger::SourceCatalog::default()),
+        store.clone(),
+    );
     engine.record_cap = 100;
     let yaml = "
 name: secret

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use proptest::prelude::*;
-use weft_engine::actions::Registry;
+use weft_engine::actions::builtin_registry;
 use weft_engine::trigger::SourceCatalog;
 use weft_engine::workflow::{self, Catalog};
 
@@ -53,7 +53,7 @@ outputs:
 
 /// Loads the text and checks every diagnostic renders; a panic anywhere fails the property.
 fn load_and_render(bytes: &[u8]) {
-    let actions = Registry::builtin();
+    let actions = builtin_registry().expect("built-in actions");
     let sources = SourceCatalog::default();
     let catalog = Catalog {
         actions: &actions,
@@ -157,7 +157,7 @@ proptest! {
 
 #[test]
 fn the_unmutated_workflow_is_valid() {
-    let actions = Registry::builtin();
+    let actions = builtin_registry().expect("built-in actions");
     let sources = SourceCatalog::default();
     let catalog = Catalog {
         actions: &actions,

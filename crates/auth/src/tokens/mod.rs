@@ -5,6 +5,7 @@ mod endpoint;
 mod manager;
 #[cfg(test)]
 mod manager_tests;
+mod provider;
 
 pub use backoff::Backoff;
 pub use endpoint::{TokenEndpoint, TokenEndpointError, TokenErrorKind, TokenGrant};

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use weft_engine::actions::Registry;
+use weft_runtime::Runtime;
 
 #[derive(clap::Subcommand)]
 pub enum ActionsCommand {
@@ -12,8 +12,8 @@ pub enum ActionsCommand {
     Show { name: String },
 }
 
-pub fn run(command: ActionsCommand) -> ExitCode {
-    let registry = Registry::builtin();
+pub fn run(command: ActionsCommand, runtime: &Runtime) -> ExitCode {
+    let registry = runtime.registry();
     match command {
         ActionsCommand::List => {
             let width = registry.names().map(str::len).max().unwrap_or(0);
@@ -37,7 +37,7 @@ pub fn run(command: ActionsCommand) -> ExitCode {
             if spec.open_inputs {
                 println!("  any keys; each becomes a key of the output");
             }
-            for field in spec.inputs {
+            for field in &spec.inputs {
                 let required = if field.required {
                     "required"
                 } else {

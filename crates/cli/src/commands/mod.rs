@@ -11,11 +11,16 @@ use std::sync::Arc;
 
 use weft_engine::exec::Engine;
 use weft_engine::store::{close_interrupted_runs, RunStore, SledRunStore};
+use weft_runtime::{ConnectionTokens, Runtime};
 
-/// The engine with the run history in the data folder.
-pub fn open_engine(data_dir: &Path) -> Result<Engine, String> {
+/// The engine of a live run: the run history and the connections of the data folder.
+pub fn open_engine(data_dir: &Path, runtime: &Runtime) -> Result<Engine, String> {
     let store = open_store(data_dir)?;
-    Ok(Engine::new(store))
+    let tokens = ConnectionTokens::new(
+        data_dir.to_path_buf(),
+        Some(crate::auth_commands::sandbox_app()),
+    );
+    Ok(runtime.engine(store, Arc::new(tokens)))
 }
 
 /// Opens the run history; runs left `running` by a process that died are closed as failed.

@@ -11,11 +11,10 @@ use serde_json::{Map, Value};
 use weft_engine::actions::DryRunEffect;
 use weft_engine::bounded_file::{read_bounded, FileReadError, MAX_FILE_BYTES};
 use weft_engine::diagnostic::render;
-use weft_engine::exec::{
-    coerce_input_text, secrets_from_env, Engine, Mode, RunOutcome, RunRequest,
-};
-use weft_engine::store::{NoStore, RunStatus};
+use weft_engine::exec::{coerce_input_text, secrets_from_env, Mode, RunOutcome, RunRequest};
+use weft_engine::store::RunStatus;
 use weft_engine::workflow::{self, Block, CompiledWorkflow, StepKind, TriggerPlan};
+use weft_runtime::Runtime;
 
 use super::actions::indent;
 use crate::console::ConsoleObserver;
@@ -87,7 +86,8 @@ fn gather_inputs(args: &Args, workflow: &CompiledWorkflow) -> Result<Map<String,
             return Err(format!("`--input {pair}` must be NAME=VALUE"));
         };
         let decl = workflow.inputs.iter().find(|d| d.name == name);
-        inputs.insert(name.to_string(), coerce_input_text(decl, text)?);
+        let value = coerce_input_text(decl, text).map_err(|e| e.to_string())?;
+        inputs.insert(name.to_string(), value);
     }
     Ok(inputs)
 }
@@ -104,11 +104,11 @@ fn gather_mocks(args: &Args) -> Result<HashMap<String, Value>, String> {
         .collect()
 }
 
-pub async fn run(args: Args, data_dir: &Path) -> ExitCode {
+pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
     let engine = if args.dry_run {
-        Engine::new(Arc::new(NoStore))
+        runtime.checking_engine()
     } else {
-        match super::open_engine(data_dir) {
+        match super::open_engine(data_dir, runtime) {
             Ok(engine) => engine,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -2,12 +2,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use weft_engine::diagnostic::render;
-use weft_engine::exec::Engine;
-use weft_engine::store::NoStore;
 use weft_engine::workflow;
+use weft_runtime::Runtime;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -54,7 +52,7 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-pub fn run(args: Args) -> ExitCode {
+pub fn run(args: Args, runtime: &Runtime) -> ExitCode {
     let files = match workflow_files(&args.paths) {
         Ok(files) => files,
         Err(message) => {
@@ -62,7 +60,7 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let engine = Engine::new(Arc::new(NoStore));
+    let engine = runtime.checking_engine();
     let mut invalid = 0;
     for file in &files {
         match workflow::load_file(file, engine.catalog()) {

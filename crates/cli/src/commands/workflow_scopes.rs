@@ -35,7 +35,7 @@ impl WorkflowScopes for EngineScopes<'_> {
     fn scopes_of(&self, action: &str) -> Option<&'static [&'static str]> {
         match self.engine.registry.get(action) {
             Some(found) => Some(found.spec().scopes),
-            None => self.engine.sources.get(action).map(|source| source.scopes),
+            None => self.engine.sources.spec(action).map(|source| source.scopes),
         }
     }
 }

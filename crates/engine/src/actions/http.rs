@@ -3,44 +3,62 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use weft_action::http_errors::{describe_reqwest_error, retry_after};
+use weft_action::{ActionContext, DurationSpec};
 
-use super::core::duration_input;
-use super::{Action, ActionError, ActionSpec, DryRunEffect, ErrorKind, FieldType, InputField};
-use crate::exec::ActionContext;
+use super::{ActionError, ActionInfo, DryRunEffect, ErrorKind, TypedAction};
 
 pub struct HttpRequest;
 
-const METHODS: &[&str] = &["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"];
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct HttpInput {
+    /// Absolute http(s) URL.
+    url: String,
+    /// HTTP method (default GET).
+    method: Option<Method>,
+    /// Query parameters, appended to the URL.
+    query: Option<Map<String, Value>>,
+    /// Request headers.
+    headers: Option<Map<String, Value>>,
+    /// A JSON body (sets content-type: application/json).
+    json: Option<Value>,
+    /// A text body (use `json` for JSON).
+    body: Option<String>,
+    /// Limit for the whole request (default 30s).
+    timeout: Option<DurationSpec>,
+    /// Fail the step on a 4xx/5xx answer (default true); false returns it as output.
+    fail_on_status: Option<bool>,
+    /// The largest answer body read, in bytes (default 4 MiB, at most 64 MiB); a larger one fails the step.
+    max_response_bytes: Option<u64>,
+}
 
-static SPEC: ActionSpec = ActionSpec {
-    name: "http.request",
-    description: "Sends an HTTP request and returns the status, headers and body.",
-    inputs: &[
-        InputField::required("url", FieldType::String, "Absolute http(s) URL."),
-        InputField::optional("method", FieldType::OneOf(METHODS), "HTTP method (default GET)."),
-        InputField::optional("query", FieldType::Object, "Query parameters, appended to the URL."),
-        InputField::optional("headers", FieldType::Object, "Request headers."),
-        InputField::optional("json", FieldType::Any, "A JSON body (sets content-type: application/json)."),
-        InputField::optional("body", FieldType::String, "A text body (use `json` for JSON)."),
-        InputField::optional("timeout", FieldType::Duration, "Limit for the whole request (default 30s)."),
-        InputField::optional(
-            "fail_on_status",
-            FieldType::Boolean,
-            "Fail the step on a 4xx/5xx answer (default true); false returns it as output.",
-        ),
-        InputField::optional(
-            "max_response_bytes",
-            FieldType::Integer,
-            "The largest answer body read, in bytes (default 4 MiB, at most 64 MiB); a larger one fails the step.",
-        ),
-    ],
-    open_inputs: false,
-    output_description: "`status` (number), `headers` (lower-case names), `body` (parsed JSON when the content-type is JSON, else text; an empty JSON answer is null).",
-    output_example: r#"{"status": 200, "headers": {"content-type": "application/json"}, "body": {"ok": true}}"#,
-    writes: true,
-    scopes: &[],
-};
+#[derive(Clone, Copy, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+enum Method {
+    Get,
+    Head,
+    Options,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl From<Method> for reqwest::Method {
+    fn from(method: Method) -> Self {
+        match method {
+            Method::Get => reqwest::Method::GET,
+            Method::Head => reqwest::Method::HEAD,
+            Method::Options => reqwest::Method::OPTIONS,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
+        }
+    }
+}
 
 /// The answer body read when a step does not say (`max_response_bytes`).
 pub const DEFAULT_RESPONSE_CAP: u64 = 4 * 1024 * 1024;
@@ -60,11 +78,10 @@ struct PreparedRequest {
     response_cap: u64,
 }
 
-fn response_cap(input: &Value) -> Result<u64, ActionError> {
-    match &input["max_response_bytes"] {
-        Value::Null => Ok(DEFAULT_RESPONSE_CAP),
-        value => value
-            .as_u64()
+fn response_cap(input: &HttpInput) -> Result<u64, ActionError> {
+    match input.max_response_bytes {
+        None => Ok(DEFAULT_RESPONSE_CAP),
+        Some(value) => Some(value)
             .filter(|n| (1..=MAX_RESPONSE_CAP).contains(n))
             .ok_or_else(|| {
                 ActionError::invalid_input(format!(
@@ -91,12 +108,11 @@ fn text_of(value: &Value) -> String {
     }
 }
 
-fn prepare(input: &Value) -> Result<PreparedRequest, ActionError> {
-    let method_name = input["method"].as_str().unwrap_or("GET");
-    let method = reqwest::Method::from_bytes(method_name.as_bytes()).map_err(|_| {
-        ActionError::invalid_input(format!("`{method_name}` is not an HTTP method"))
-    })?;
-    let raw_url = input["url"].as_str().unwrap_or_default();
+fn prepare(input: &HttpInput) -> Result<PreparedRequest, ActionError> {
+    let method = input
+        .method
+        .map_or(reqwest::Method::GET, reqwest::Method::from);
+    let raw_url = &input.url;
     let mut url = reqwest::Url::parse(raw_url)
         .map_err(|e| ActionError::invalid_input(format!("`{raw_url}` is not a valid URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -104,7 +120,7 @@ fn prepare(input: &Value) -> Result<PreparedRequest, ActionError> {
             "`{raw_url}` is not an http(s) URL"
         )));
     }
-    if let Some(query) = input["query"].as_object() {
+    if let Some(query) = &input.query {
         let mut pairs = url.query_pairs_mut();
         for (key, value) in query {
             match value {
@@ -120,24 +136,26 @@ fn prepare(input: &Value) -> Result<PreparedRequest, ActionError> {
             }
         }
     }
-    let mut headers: BTreeMap<String, String> = input["headers"]
-        .as_object()
+    let mut headers: BTreeMap<String, String> = input
+        .headers
+        .as_ref()
         .map(|h| {
             h.iter()
                 .map(|(k, v)| (k.to_ascii_lowercase(), text_of(v)))
                 .collect()
         })
         .unwrap_or_default();
-    let body = match (&input["json"], &input["body"]) {
-        (Value::Null, Value::Null) => None,
-        (json, Value::Null) => {
+    let json = input.json.as_ref().filter(|json| !json.is_null());
+    let body = match (json, &input.body) {
+        (None, None) => None,
+        (Some(json), None) => {
             headers
                 .entry("content-type".into())
                 .or_insert_with(|| "application/json".into());
             Some(json.to_string())
         }
-        (Value::Null, body) => Some(text_of(body)),
-        _ => {
+        (None, Some(body)) => Some(body.clone()),
+        (Some(_), Some(_)) => {
             return Err(ActionError::invalid_input(
                 "give either `json` or `body`, not both",
             ))
@@ -159,29 +177,24 @@ fn is_write(method: &reqwest::Method) -> bool {
     )
 }
 
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {
-    let secs: u64 = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(std::time::Duration::from_secs(secs))
-}
-
 #[async_trait]
-impl Action for HttpRequest {
-    fn spec(&self) -> &ActionSpec {
-        &SPEC
-    }
+impl TypedAction for HttpRequest {
+    type Input = HttpInput;
 
-    async fn run(&self, input: Value, ctx: &ActionContext<'_>) -> Result<Value, ActionError> {
+    const INFO: ActionInfo = ActionInfo {
+        name: "http.request",
+        description: "Sends an HTTP request and returns the status, headers and body.",
+        output_description: "`status` (number), `headers` (lower-case names), `body` (parsed JSON when the content-type is JSON, else text; an empty JSON answer is null).",
+        output_example: r#"{"status": 200, "headers": {"content-type": "application/json"}, "body": {"ok": true}}"#,
+        writes: true,
+        scopes: &[],
+    };
+
+    async fn run(&self, input: HttpInput, ctx: &ActionContext<'_>) -> Result<Value, ActionError> {
         let request = prepare(&input)?;
-        let timeout = match &input["timeout"] {
-            Value::Null => std::time::Duration::from_secs(30),
-            other => duration_input(other)?,
-        };
+        let timeout = input
+            .timeout
+            .map_or(std::time::Duration::from_secs(30), |t| t.0);
         let call = format!("{} {}", request.method, request.url);
         let mut builder = ctx
             .http()
@@ -210,7 +223,7 @@ impl Action for HttpRequest {
             .get("content-type")
             .and_then(Value::as_str)
             .is_some_and(is_json_media_type);
-        let fail_on_status = input["fail_on_status"].as_bool().unwrap_or(true);
+        let fail_on_status = input.fail_on_status.unwrap_or(true);
         if fail_on_status && (status.is_client_error() || status.is_server_error()) {
             // Only the start of a failed answer is shown, so only the start is read.
             let start = read_body(response, ERROR_SNIPPET_BYTES, &call).await?;
@@ -265,7 +278,7 @@ impl Action for HttpRequest {
         Ok(json!({ "status": status.as_u16(), "headers": headers, "body": body }))
     }
 
-    fn dry_run(&self, input: &Value) -> DryRunEffect {
+    fn dry_run(&self, input: &HttpInput) -> DryRunEffect {
         match prepare(input) {
             Ok(request) => DryRunEffect::Http {
                 writes: is_write(&request.method),
@@ -280,7 +293,7 @@ impl Action for HttpRequest {
         }
     }
 
-    fn writes(&self, input: &Value) -> bool {
+    fn writes(&self, input: &HttpInput) -> bool {
         prepare(input).map(|r| is_write(&r.method)).unwrap_or(true)
     }
 }
@@ -346,21 +359,16 @@ fn transport_error(what: String, error: &reqwest::Error) -> ActionError {
     ActionError::new(kind, format!("{what}: {}", describe_reqwest_error(error)))
 }
 
-/// reqwest's Display hides the cause ("error sending request"); the chain says what happened.
-fn describe_reqwest_error(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn prepare(input: &Value) -> Result<PreparedRequest, ActionError> {
+        super::prepare(
+            &HttpInput::deserialize(input)
+                .map_err(|e| ActionError::invalid_input(e.to_string()))?,
+        )
+    }
 
     #[test]
     fn prepare_builds_the_exact_request() {
@@ -404,6 +412,7 @@ mod tests {
 
     #[test]
     fn prepare_refuses_bad_input() {
+        assert!(prepare(&json!({"url": "http://x", "method": "BREW"})).is_err());
         assert!(prepare(&json!({"url": "ftp://x"}))
             .unwrap_err()
             .message

@@ -1,57 +1,48 @@
 //! `workflow.call`: runs another workflow file as a sub-workflow and returns its outputs.
 
 use async_trait::async_trait;
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use weft_action::ActionContext;
 
-use super::{Action, ActionError, ActionSpec, DryRunEffect, FieldType, InputField};
-use crate::exec::ActionContext;
+use super::{ActionError, ActionInfo, DryRunEffect, TypedAction};
 
 pub struct WorkflowCall;
 
-static SPEC: ActionSpec = ActionSpec {
-    name: "workflow.call",
-    description: "Runs another workflow file (path relative to this one) and returns its outputs.",
-    inputs: &[
-        InputField::required(
-            "path",
-            FieldType::String,
-            "The workflow file, relative to the calling file.",
-        ),
-        InputField::optional(
-            "inputs",
-            FieldType::Object,
-            "Inputs for the called workflow.",
-        ),
-    ],
-    open_inputs: false,
-    output_description: "The called workflow's `outputs`.",
-    output_example: r#"{}"#,
-    writes: false,
-    scopes: &[],
-};
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct CallInput {
+    /// The workflow file, relative to the calling file.
+    path: String,
+    /// Inputs for the called workflow.
+    inputs: Option<Map<String, Value>>,
+}
 
 #[async_trait]
-impl Action for WorkflowCall {
-    fn spec(&self) -> &ActionSpec {
-        &SPEC
-    }
+impl TypedAction for WorkflowCall {
+    type Input = CallInput;
 
-    async fn run(&self, input: Value, ctx: &ActionContext<'_>) -> Result<Value, ActionError> {
-        let path = input["path"].as_str().unwrap_or_default();
-        let inputs = match &input["inputs"] {
-            Value::Null => Value::Object(Default::default()),
-            other => other.clone(),
-        };
-        ctx.call_workflow(path, inputs).await
+    const INFO: ActionInfo = ActionInfo {
+        name: "workflow.call",
+        description:
+            "Runs another workflow file (path relative to this one) and returns its outputs.",
+        output_description: "The called workflow's `outputs`.",
+        output_example: r#"{}"#,
+        writes: false,
+        scopes: &[],
+    };
+
+    async fn run(&self, input: CallInput, ctx: &ActionContext<'_>) -> Result<Value, ActionError> {
+        let inputs = Value::Object(input.inputs.unwrap_or_default());
+        ctx.call_workflow(&input.path, inputs).await
     }
 
     fn runs_in_dry_run(&self) -> bool {
         true
     }
 
-    fn dry_run(&self, input: &Value) -> DryRunEffect {
+    fn dry_run(&self, input: &CallInput) -> DryRunEffect {
         DryRunEffect::Workflow {
-            path: input["path"].as_str().unwrap_or_default().to_string(),
+            path: input.path.clone(),
         }
     }
 }

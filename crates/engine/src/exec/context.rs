@@ -1,68 +1,72 @@
-//! What an action sees of the run it is part of.
+//! What an action sees of the run it is part of: the engine's side of `weft_action`'s
+//! context (the run's redacting log, sub-workflow calls), so actions never see `RunState`.
 
+use async_trait::async_trait;
 use serde_json::Value;
+use weft_action::{StepLog, WorkflowCaller};
 
 use super::events::{LogLevel, RunEvent};
 use super::run::RunState;
 use crate::actions::{ActionError, ErrorKind};
 use crate::workflow::CompiledStep;
 
-pub struct ActionContext<'a> {
-    pub(crate) state: &'a RunState,
-    pub(crate) step: &'a CompiledStep,
-    pub attempt: u32,
-    pub iteration: &'a [usize],
+pub use weft_action::ActionContext;
+
+impl RunState {
+    /// The context of one attempt of `step`.
+    pub(crate) fn action_context<'a>(
+        &'a self,
+        step: &'a CompiledStep,
+        attempt: u32,
+        iteration: &'a [usize],
+    ) -> ActionContext<'a> {
+        ActionContext {
+            run_id: &self.run_id,
+            step_id: &step.id,
+            iteration,
+            attempt,
+            connection: step
+                .connection
+                .as_deref()
+                .or(self.workflow.connection.as_deref()),
+            http: &self.engine.http,
+            tokens: self.engine.tokens.as_ref(),
+            logger: self,
+            workflows: self,
+            cancel: &self.cancel,
+        }
+    }
 }
 
-impl ActionContext<'_> {
-    pub fn run_id(&self) -> &str {
-        &self.state.run_id
-    }
-
-    pub fn step_id(&self) -> &str {
-        &self.step.id
-    }
-
-    /// The shared HTTP client (connection pooling across steps).
-    pub fn http(&self) -> &reqwest::Client {
-        &self.state.engine.http
-    }
-
-    /// The connection this step uses: its own, else the workflow's.
-    pub fn connection(&self) -> Option<&str> {
-        self.step
-            .connection
-            .as_deref()
-            .or(self.state.workflow.connection.as_deref())
-    }
-
-    /// Writes to the run's log; secrets are redacted.
-    pub fn log(&self, level: LogLevel, message: &str) {
-        let message = self.state.redactor.text(message);
+impl StepLog for RunState {
+    fn log(&self, step: &str, level: LogLevel, message: &str) {
+        let message = self.redactor.text(message);
         match level {
             LogLevel::Debug => {
-                tracing::debug!(target: "weft::log", run = %self.state.run_id, step = %self.step.id, "{message}")
+                tracing::debug!(target: "weft::log", run = %self.run_id, step = %step, "{message}")
             }
             LogLevel::Info => {
-                tracing::info!(target: "weft::log", run = %self.state.run_id, step = %self.step.id, "{message}")
+                tracing::info!(target: "weft::log", run = %self.run_id, step = %step, "{message}")
             }
             LogLevel::Warn => {
-                tracing::warn!(target: "weft::log", run = %self.state.run_id, step = %self.step.id, "{message}")
+                tracing::warn!(target: "weft::log", run = %self.run_id, step = %step, "{message}")
             }
             LogLevel::Error => {
-                tracing::error!(target: "weft::log", run = %self.state.run_id, step = %self.step.id, "{message}")
+                tracing::error!(target: "weft::log", run = %self.run_id, step = %step, "{message}")
             }
         }
-        self.state.engine.observer.on_event(&RunEvent::Log {
-            step: &self.step.id,
+        self.engine.observer.on_event(&RunEvent::Log {
+            step,
             level,
             message: &message,
         });
     }
+}
 
-    /// Runs another workflow file, relative to this workflow's folder, and returns its outputs.
-    pub async fn call_workflow(&self, path: &str, inputs: Value) -> Result<Value, ActionError> {
-        let outcome = self.state.call(path, inputs).await?;
+#[async_trait]
+impl WorkflowCaller for RunState {
+    async fn call_workflow(&self, path: &str, inputs: Value) -> Result<Value, ActionError> {
+        let outcome = self.call(path, inputs).await?;
         match outcome.status {
             crate::store::RunStatus::Succeeded => Ok(outcome.outputs),
             crate::store::RunStatus::Cancelled => Err(ActionError::new(

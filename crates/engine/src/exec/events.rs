@@ -6,13 +6,7 @@ use serde_json::Value;
 
 use crate::store::{RunStatus, StepStatus};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogLevel {
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
+pub use weft_action::LogLevel;
 
 #[derive(Debug)]
 pub enum RunEvent<'a> {

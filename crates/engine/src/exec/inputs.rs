@@ -6,8 +6,19 @@ use crate::diagnostic::suggestion;
 use crate::workflow::model::InputType;
 use crate::workflow::InputDecl;
 
+/// A `--input` text that is not a value of the declared type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("input `{name}` is {kind}: expected {expected}, got `{text}`")]
+pub struct InputTextError {
+    pub name: String,
+    pub kind: &'static str,
+    /// What a valid text looks like (`a whole number such as 42`).
+    pub expected: &'static str,
+    pub text: String,
+}
+
 /// Turns `--input name=text` into a value of the declared type.
-pub fn coerce_input_text(decl: Option<&InputDecl>, text: &str) -> Result<Value, String> {
+pub fn coerce_input_text(decl: Option<&InputDecl>, text: &str) -> Result<Value, InputTextError> {
     let Some(decl) = decl else {
         return Ok(Value::String(text.to_string()));
     };
@@ -33,7 +44,7 @@ pub fn coerce_input_text(decl: Option<&InputDecl>, text: &str) -> Result<Value, 
             .filter(|v| decl.kind.accepts(v)),
     };
     parsed.ok_or_else(|| {
-        let example = match decl.kind {
+        let expected = match decl.kind {
             InputType::Boolean => "true or false",
             InputType::Integer => "a whole number such as 42",
             InputType::Number => "a number such as 4.5",
@@ -41,11 +52,12 @@ pub fn coerce_input_text(decl: Option<&InputDecl>, text: &str) -> Result<Value, 
             InputType::Array => r#"a JSON array such as ["a", "b"]"#,
             InputType::String => "text",
         };
-        format!(
-            "input `{}` is {}: expected {example}, got `{text}`",
-            decl.name,
-            decl.kind.name()
-        )
+        InputTextError {
+            name: decl.name.clone(),
+            kind: decl.kind.name(),
+            expected,
+            text: text.to_string(),
+        }
     })
 }
 
@@ -132,9 +144,10 @@ mod tests {
     fn coerces_text_by_type() {
         let n = decl("n", InputType::Integer, false, None);
         assert_eq!(coerce_input_text(Some(&n), "42").unwrap(), json!(42));
-        assert!(coerce_input_text(Some(&n), "4.5")
-            .unwrap_err()
-            .contains("expected a whole number"));
+        assert_eq!(
+            coerce_input_text(Some(&n), "4.5").unwrap_err().to_string(),
+            "input `n` is integer: expected a whole number such as 42, got `4.5`"
+        );
         let list = decl("l", InputType::Array, false, None);
         assert_eq!(
             coerce_input_text(Some(&list), r#"["a"]"#).unwrap(),

@@ -20,17 +20,20 @@ use tokio_util::sync::CancellationToken;
 
 pub use context::ActionContext;
 pub use events::{LogLevel, NoObserver, RunEvent, RunObserver};
-pub use inputs::{coerce_input_text, resolve_inputs};
+pub use inputs::{coerce_input_text, resolve_inputs, InputTextError};
 pub use record_cap::DEFAULT_RECORD_CAP;
 pub use redact::{Redactor, REDACTED};
 pub use run::{DryRunReport, DryRunStep, RunOutcome};
+
+use weft_action::{NoTokens, TokenProvider};
 
 use crate::actions::Registry;
 use crate::store::RunStore;
 use crate::trigger::SourceCatalog;
 use crate::workflow::Catalog;
 
-/// What a run needs from its surroundings; cheap to clone.
+/// What a run needs from its surroundings; cheap to clone. Programs build it through
+/// `weft-runtime`, which chooses the catalogue, the store and the token provider.
 #[derive(Clone)]
 pub struct Engine {
     pub registry: Arc<Registry>,
@@ -41,13 +44,20 @@ pub struct Engine {
     /// The most bytes of JSON recorded for one value of a run (inputs, output, error); beyond
     /// it the history keeps the start, the size and a hash.
     pub record_cap: usize,
+    /// Access tokens of the connections steps use.
+    pub tokens: Arc<dyn TokenProvider>,
 }
 
 impl Engine {
-    pub fn new(store: Arc<dyn RunStore>) -> Self {
+    /// An engine with these actions and sources, no connections and no observer.
+    pub fn new(
+        registry: Arc<Registry>,
+        sources: Arc<SourceCatalog>,
+        store: Arc<dyn RunStore>,
+    ) -> Self {
         Engine {
-            registry: Arc::new(Registry::builtin()),
-            sources: Arc::new(SourceCatalog::default()),
+            registry,
+            sources,
             store,
             http: reqwest::Client::builder()
                 .user_agent(concat!("weft/", env!("CARGO_PKG_VERSION")))
@@ -55,7 +65,13 @@ impl Engine {
                 .unwrap_or_default(),
             observer: Arc::new(NoObserver),
             record_cap: DEFAULT_RECORD_CAP,
+            tokens: Arc::new(NoTokens),
         }
+    }
+
+    pub fn with_tokens(mut self, tokens: Arc<dyn TokenProvider>) -> Self {
+        self.tokens = tokens;
+        self
     }
 
     pub fn with_observer(mut self, observer: Arc<dyn RunObserver>) -> Self {

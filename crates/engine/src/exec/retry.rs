@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use rand::Rng;
+use weft_action::http_errors::MAX_RETRY_AFTER;
 
 use crate::actions::{ActionError, ErrorKind};
 use crate::workflow::model::{Backoff, RetryOn};
@@ -22,9 +23,6 @@ pub(crate) fn should_retry(on: &[RetryOn], error: &ActionError) -> bool {
         _ => false,
     })
 }
-
-/// The longest `Retry-After` honoured (a hostile or broken server could ask for years).
-const MAX_SERVER_WAIT: Duration = Duration::from_secs(3600);
 
 /// The wait after failed attempt number `attempt` (1-based). A server's `Retry-After` wins
 /// when it asks for longer.
@@ -47,7 +45,7 @@ pub(crate) fn delay(plan: &RetryPlan, attempt: u32, retry_after: Option<Duration
         base
     };
     // A server may ask for a longer wait, but not for an unbounded one.
-    retry_after.map_or(jittered, |wait| jittered.max(wait.min(MAX_SERVER_WAIT)))
+    retry_after.map_or(jittered, |wait| jittered.max(wait.min(MAX_RETRY_AFTER)))
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt, TryStreamExt};
 use serde_json::{json, Map, Value};
 
-use super::context::ActionContext;
 use super::events::RunEvent;
 use super::frame::{Frame, StepScope};
 use super::record_cap::{cap_redacted, cap_text};
@@ -285,12 +284,7 @@ impl RunState {
             });
             let started_at = Utc::now();
             let clock = Instant::now();
-            let ctx = ActionContext {
-                state: self,
-                step,
-                attempt,
-                iteration: &frame.iteration,
-            };
+            let ctx = self.action_context(step, attempt, &frame.iteration);
             // If this future is dropped mid-attempt (a sibling failed, a loop timed out, the
             // run was cancelled), the guard records the attempt as cancelled.
             let mut in_flight = InFlight {
@@ -393,12 +387,7 @@ impl RunState {
             (None, Some(computed)) => (computed, "computed"),
             // A sub-workflow is dry-run too (its steps join this report).
             (None, None) if action.runs_in_dry_run() => {
-                let ctx = ActionContext {
-                    state: self,
-                    step,
-                    attempt: 1,
-                    iteration: &frame.iteration,
-                };
+                let ctx = self.action_context(step, 1, &frame.iteration);
                 match action.run(input.clone(), &ctx).await {
                     Ok(output) => (output, "computed"),
                     Err(error) => {
@@ -646,8 +635,8 @@ fn check_input(action: &dyn Action, input: &Value) -> Result<(), String> {
     let Value::Object(map) = input else {
         return Err(format!("`with` of `{}` must be a mapping", spec.name));
     };
-    for field in spec.inputs {
-        match map.get(field.name) {
+    for field in &spec.inputs {
+        match map.get(&field.name) {
             None | Some(Value::Null) if field.required => {
                 return Err(format!(
                     "`{}` needs `{}`, which rendered to nothing",

@@ -14,6 +14,34 @@ pub struct CronSchedule {
     schedules: Vec<::cron::Schedule>,
 }
 
+/// Why a cron schedule was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CronError {
+    #[error("a cron schedule has 5 fields (minute hour day month weekday), or 6 with seconds first; found {found}")]
+    FieldCount { found: usize },
+    #[error("`{item}`: the step after `/` must be a whole number of at least 1")]
+    BadStep { item: String },
+    #[error("{field} {value} is out of range ({min}-{max})")]
+    OutOfRange {
+        field: &'static str,
+        value: u32,
+        min: u32,
+        max: u32,
+    },
+    #[error("`{text}` is not a weekday (0-7 or sun-sat)")]
+    NotAWeekday { text: String },
+    #[error("weekday {value} is out of range (0-7, 0 and 7 are Sunday)")]
+    WeekdayOutOfRange { value: u32 },
+    #[error("weekday range `{range}` with a step wraps past Sunday: split it")]
+    WrappingWeekdayStep { range: String },
+    /// Refused by the `cron` crate; `reason` is the last line of its message (the rest echoes
+    /// its own 6-field form).
+    #[error("invalid cron schedule `{schedule}`: {reason}")]
+    Invalid { schedule: String, reason: String },
+    #[error("cron schedule `{schedule}` never fires: no date matches it")]
+    NeverFires { schedule: String },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DstNote {
@@ -32,7 +60,7 @@ pub struct Fire {
 
 impl CronSchedule {
     /// Parses 5 fields (`min hour day month weekday`), 6 with seconds first, or a nickname.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, CronError> {
         let text = text.trim();
         let expressions = if text.starts_with('@') {
             vec![text.to_string()]
@@ -41,11 +69,7 @@ impl CronSchedule {
             let (seconds, rest) = match fields.len() {
                 5 => ("0", &fields[..]),
                 6 => (fields[0], &fields[1..]),
-                n => {
-                    return Err(format!(
-                        "a cron schedule has 5 fields (minute hour day month weekday), or 6 with seconds first; found {n}"
-                    ))
-                }
+                found => return Err(CronError::FieldCount { found }),
             };
             check_field(seconds, "second", 0, 59)?;
             for (field, (name, min, max)) in rest[..4].iter().zip(FIELDS) {
@@ -67,16 +91,15 @@ impl CronSchedule {
             .iter()
             .map(|expression| ::cron::Schedule::from_str(expression))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| {
-                // The crate's message echoes its own 6-field form; its last line is the reason.
-                let message = e.to_string();
-                let reason = message
+            .map_err(|e| CronError::Invalid {
+                schedule: text.to_string(),
+                reason: e
+                    .to_string()
                     .lines()
                     .last()
                     .unwrap_or_default()
                     .trim()
-                    .to_string();
-                format!("invalid cron schedule `{text}`: {reason}")
+                    .to_string(),
             })?;
         let schedule = CronSchedule { schedules };
         let probe = Utc
@@ -84,9 +107,9 @@ impl CronSchedule {
             .single()
             .unwrap_or_default();
         if schedule.next_fires(chrono_tz::UTC, probe, 1).is_empty() {
-            return Err(format!(
-                "cron schedule `{text}` never fires: no date matches it"
-            ));
+            return Err(CronError::NeverFires {
+                schedule: text.to_string(),
+            });
         }
         Ok(schedule)
     }
@@ -172,7 +195,7 @@ const FIELDS: [(&str, u32, u32); 4] = [
 ];
 
 /// Range checks with a plain message (`hour 25 is out of range (0-23)`).
-fn check_field(field: &str, name: &str, min: u32, max: u32) -> Result<(), String> {
+fn check_field(field: &str, name: &'static str, min: u32, max: u32) -> Result<(), CronError> {
     for item in field.split(',') {
         let (range, step) = match item.split_once('/') {
             Some((range, step)) => (range, Some(step)),
@@ -180,15 +203,20 @@ fn check_field(field: &str, name: &str, min: u32, max: u32) -> Result<(), String
         };
         if let Some(step) = step {
             if !matches!(step.parse::<u32>(), Ok(n) if n >= 1) {
-                return Err(format!(
-                    "`{item}`: the step after `/` must be a whole number of at least 1"
-                ));
+                return Err(CronError::BadStep {
+                    item: item.to_string(),
+                });
             }
         }
         for bound in range.split('-').filter(|b| *b != "*" && !b.is_empty()) {
             if let Ok(value) = bound.parse::<u32>() {
                 if value < min || value > max {
-                    return Err(format!("{name} {value} is out of range ({min}-{max})"));
+                    return Err(CronError::OutOfRange {
+                        field: name,
+                        value,
+                        min,
+                        max,
+                    });
                 }
             }
         }
@@ -198,15 +226,13 @@ fn check_field(field: &str, name: &str, min: u32, max: u32) -> Result<(), String
 
 /// Standard cron numbers weekdays 0-6 from Sunday (7 is Sunday too); the `cron` crate uses
 /// 1-7 from Sunday. Names pass through.
-fn standard_weekdays(field: &str) -> Result<String, String> {
-    let map = |n: &str| -> Result<u32, String> {
-        let value: u32 = n
-            .parse()
-            .map_err(|_| format!("`{n}` is not a weekday (0-7 or sun-sat)"))?;
+fn standard_weekdays(field: &str) -> Result<String, CronError> {
+    let map = |n: &str| -> Result<u32, CronError> {
+        let value: u32 = n.parse().map_err(|_| CronError::NotAWeekday {
+            text: n.to_string(),
+        })?;
         if value > 7 {
-            return Err(format!(
-                "weekday {value} is out of range (0-7, 0 and 7 are Sunday)"
-            ));
+            return Err(CronError::WeekdayOutOfRange { value });
         }
         Ok(value % 7 + 1)
     };
@@ -228,9 +254,9 @@ fn standard_weekdays(field: &str) -> Result<String, String> {
                     parts.push(format!("{a}-7"));
                     parts.push(format!("1-{b}"));
                 } else {
-                    return Err(format!(
-                        "weekday range `{range}` with a step wraps past Sunday: split it"
-                    ));
+                    return Err(CronError::WrappingWeekdayStep {
+                        range: range.to_string(),
+                    });
                 }
             }
             None if is_number(range) => parts.push(format!("{}{suffix}", map(range)?)),
@@ -322,25 +348,29 @@ mod tests {
     fn bad_schedules_are_explained() {
         assert!(CronSchedule::parse("0 0 31 2 *")
             .unwrap_err()
+            .to_string()
             .contains("never fires"));
         assert!(CronSchedule::parse("* * *")
             .unwrap_err()
+            .to_string()
             .contains("5 fields"));
         assert!(CronSchedule::parse("0 9 * * 8")
             .unwrap_err()
+            .to_string()
             .contains("out of range"));
         assert_eq!(
-            CronSchedule::parse("61 * * * *").unwrap_err(),
+            CronSchedule::parse("61 * * * *").unwrap_err().to_string(),
             "minute 61 is out of range (0-59)"
         );
         assert_eq!(
-            CronSchedule::parse("0 25 * * *").unwrap_err(),
+            CronSchedule::parse("0 25 * * *").unwrap_err().to_string(),
             "hour 25 is out of range (0-23)"
         );
         assert!(CronSchedule::parse("0 9 */0 * *")
             .unwrap_err()
+            .to_string()
             .contains("at least 1"));
-        let odd = CronSchedule::parse("0 9 * foo *").unwrap_err();
+        let odd = CronSchedule::parse("0 9 * foo *").unwrap_err().to_string();
         assert!(
             odd.starts_with("invalid cron schedule `0 9 * foo *`: "),
             "{odd}"

@@ -2,7 +2,6 @@
 //! sources that connector crates provide. Running them is the daemon's job.
 
 mod cron;
-mod sources;
 
-pub use self::cron::{CronSchedule, DstNote, Fire};
-pub use sources::{PollSource, SourceCatalog};
+pub use self::cron::{CronError, CronSchedule, DstNote, Fire};
+pub use weft_action::{PollSource, Polled, SourceCatalog, SourceSpec, TypedPollSource};

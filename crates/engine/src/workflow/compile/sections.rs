@@ -65,8 +65,8 @@ impl Checker<'_> {
             Trigger::Cron(cron) => {
                 let schedule = match CronSchedule::parse(&cron.schedule) {
                     Ok(s) => Some(s),
-                    Err(message) => {
-                        self.error(Diagnostic::error(message, Some(cron.schedule.span)).with_help(
+                    Err(problem) => {
+                        self.error(Diagnostic::error(problem.to_string(), Some(cron.schedule.span)).with_help(
                             "examples: `0 9 * * 1-5` (weekdays at 09:00), `*/15 * * * *`, `@daily`",
                         ));
                         None
@@ -107,7 +107,7 @@ impl Checker<'_> {
                 }
             }
             Trigger::Poll(poll) => {
-                let Some(source) = self.catalog.sources.get(&poll.source).copied() else {
+                let Some(source) = self.catalog.sources.spec(&poll.source).cloned() else {
                     let names = self.catalog.sources.names();
                     let help = if names.clone().next().is_none() {
                         "no polling sources are installed in this build".to_string()
@@ -139,7 +139,7 @@ impl Checker<'_> {
                 let with = self
                     .inputs_of(
                         poll.with.as_ref(),
-                        source.config,
+                        &source.settings,
                         false,
                         source.name,
                         poll.source.span,

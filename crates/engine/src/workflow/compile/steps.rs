@@ -207,7 +207,9 @@ impl Checker<'_> {
                 }
                 return None;
             };
-            let spec = *action.spec();
+            // `action` moves into the step below; the spec is read through a second handle.
+            let described = Arc::clone(&action);
+            let spec = described.spec();
             if !spec.scopes.is_empty() && connection.is_none() && !self.has_connection {
                 self.error(
                     Diagnostic::error(
@@ -219,7 +221,7 @@ impl Checker<'_> {
             }
             let (with, with_refs) = self.inputs_of(
                 step.with.as_ref(),
-                spec.inputs,
+                &spec.inputs,
                 spec.open_inputs,
                 spec.name,
                 uses.span,
@@ -392,7 +394,7 @@ impl Checker<'_> {
         let entries = self.mapping(&with.0, "with");
         if !open {
             for (key, _) in &entries {
-                if !fields.iter().any(|f| f.name == key) {
+                if !fields.iter().any(|f| f.name == *key) {
                     let key_span = match &with.0.kind {
                         NodeKind::Map(e) => e
                             .iter()
@@ -402,13 +404,16 @@ impl Checker<'_> {
                     };
                     self.error(
                         Diagnostic::error(format!("`{owner}` has no input `{key}`"), key_span)
-                            .with_optional_help(suggestion(key, fields.iter().map(|f| f.name))),
+                            .with_optional_help(suggestion(
+                                key,
+                                fields.iter().map(|f| f.name.as_str()),
+                            )),
                     );
                 }
             }
             let missing: Vec<String> = fields
                 .iter()
-                .filter(|f| f.required && !entries.iter().any(|(k, _)| k == f.name))
+                .filter(|f| f.required && !entries.iter().any(|(k, _)| *k == f.name))
                 .map(|f| format!("`{}`", f.name))
                 .collect();
             if !missing.is_empty() {

@@ -128,6 +128,7 @@ impl JsonSchema for DurationSpec {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         schemars::json_schema!({
             "description": "A duration: `250ms`, `30s`, `5m`, `1h30m`, `2d`, or a number of seconds.",
+            (crate::spec::KIND_KEYWORD): "duration",
             "anyOf": [
                 {"type": "string", "pattern": "^([0-9]+(ms|s|m|h|d))+$"},
                 {"type": "number", "minimum": 0}

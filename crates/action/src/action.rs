@@ -1,0 +1,164 @@
+//! The action traits: [`TypedAction`] is what a connector writes (typed inputs), [`Action`] is
+//! what the engine calls (JSON inputs); [`Typed`] turns the first into the second.
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::catalog::RegistryError;
+use crate::context::ActionContext;
+use crate::effect::DryRunEffect;
+use crate::error::ActionError;
+use crate::spec::{ActionSpec, InputShape};
+
+/// What the engine calls. Implement [`TypedAction`] instead unless the inputs cannot be a type.
+#[async_trait]
+pub trait Action: Send + Sync + 'static {
+    fn spec(&self) -> &ActionSpec;
+
+    /// Runs the action on rendered inputs (already checked against the spec).
+    async fn run(&self, input: Value, ctx: &ActionContext<'_>) -> Result<Value, ActionError>;
+
+    /// Describes what `run` would do with these inputs, without doing it.
+    fn dry_run(&self, input: &Value) -> DryRunEffect {
+        let _ = input;
+        DryRunEffect::Local {
+            summary: self.spec().description.to_string(),
+        }
+    }
+
+    /// The output a dry run uses when no mock is given. Actions that only compute (no I/O)
+    /// return what `run` would; the rest fall back to the declared example.
+    fn dry_run_output(&self, input: &Value) -> Option<Value> {
+        let _ = input;
+        None
+    }
+
+    /// Whether a dry run still calls `run`: only for actions that are dry themselves in a dry
+    /// run (`workflow.call` dry-runs the called workflow).
+    fn runs_in_dry_run(&self) -> bool {
+        false
+    }
+
+    /// Whether these inputs make the action change something outside weft.
+    fn writes(&self, input: &Value) -> bool {
+        let _ = input;
+        self.spec().writes
+    }
+}
+
+/// What an action is, apart from its inputs (which come from [`TypedAction::Input`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ActionInfo {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub output_description: &'static str,
+    /// A JSON example of the output: what dry runs use when no mock is given.
+    pub output_example: &'static str,
+    /// Whether the action changes something outside weft.
+    pub writes: bool,
+    /// OAuth scopes the action needs from its connection.
+    pub scopes: &'static [&'static str],
+}
+
+/// An action with typed inputs: one struct (`Deserialize` + `JsonSchema`, doc comments as
+/// input descriptions) is both what `run` receives and what the checker and docs show.
+#[async_trait]
+pub trait TypedAction: Send + Sync + 'static {
+    type Input: DeserializeOwned + schemars::JsonSchema + Send + Sync;
+
+    const INFO: ActionInfo;
+
+    async fn run(&self, input: Self::Input, ctx: &ActionContext<'_>) -> Result<Value, ActionError>;
+
+    fn dry_run(&self, input: &Self::Input) -> DryRunEffect {
+        let _ = input;
+        DryRunEffect::Local {
+            summary: Self::INFO.description.to_string(),
+        }
+    }
+
+    fn dry_run_output(&self, input: &Self::Input) -> Option<Value> {
+        let _ = input;
+        None
+    }
+
+    fn runs_in_dry_run(&self) -> bool {
+        false
+    }
+
+    fn writes(&self, input: &Self::Input) -> bool {
+        let _ = input;
+        Self::INFO.writes
+    }
+}
+
+/// A [`TypedAction`] as an [`Action`]: reads the JSON inputs into `Input`.
+pub struct Typed<A: TypedAction> {
+    action: A,
+    spec: ActionSpec,
+}
+
+impl<A: TypedAction> Typed<A> {
+    pub fn new(action: A) -> Result<Self, RegistryError> {
+        let info = A::INFO;
+        let shape = InputShape::of::<A::Input>()
+            .ok_or(RegistryError::InputsNotAnObject { action: info.name })?;
+        Ok(Typed {
+            action,
+            spec: ActionSpec {
+                name: info.name,
+                description: info.description,
+                inputs: shape.fields,
+                open_inputs: shape.open,
+                output_description: info.output_description,
+                output_example: info.output_example,
+                writes: info.writes,
+                scopes: info.scopes,
+            },
+        })
+    }
+
+    fn read(&self, input: &Value) -> Result<A::Input, ActionError> {
+        A::Input::deserialize(input).map_err(|e| self.invalid_inputs(e))
+    }
+
+    fn invalid_inputs(&self, error: serde_json::Error) -> ActionError {
+        ActionError::invalid_input(format!("inputs of `{}`: {error}", self.spec.name))
+    }
+}
+
+#[async_trait]
+impl<A: TypedAction> Action for Typed<A> {
+    fn spec(&self) -> &ActionSpec {
+        &self.spec
+    }
+
+    async fn run(&self, input: Value, ctx: &ActionContext<'_>) -> Result<Value, ActionError> {
+        let input = A::Input::deserialize(input).map_err(|e| self.invalid_inputs(e))?;
+        self.action.run(input, ctx).await
+    }
+
+    fn dry_run(&self, input: &Value) -> DryRunEffect {
+        match self.read(input) {
+            Ok(input) => self.action.dry_run(&input),
+            Err(e) => DryRunEffect::Local {
+                summary: format!("invalid inputs: {}", e.message),
+            },
+        }
+    }
+
+    fn dry_run_output(&self, input: &Value) -> Option<Value> {
+        self.action.dry_run_output(&self.read(input).ok()?)
+    }
+
+    fn runs_in_dry_run(&self) -> bool {
+        self.action.runs_in_dry_run()
+    }
+
+    fn writes(&self, input: &Value) -> bool {
+        self.read(input)
+            .map_or(self.spec.writes, |input| self.action.writes(&input))
+    }
+}

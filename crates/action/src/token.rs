@@ -1,0 +1,93 @@
+//! Access tokens for a step's connection, through a trait the auth crate implements.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+/// A bearer access token. Prints as `[redacted]` and has no `Serialize`: it leaves the process
+/// only where code calls [`AccessToken::expose`] (an `Authorization` header).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The token itself; call only where it must leave the process (an HTTP header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken([redacted])")
+    }
+}
+
+impl fmt::Display for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Why no token could be had. Never carries a token.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// This engine has no connections (validation, dry runs, tests without auth).
+    #[error("connections are not available here")]
+    Unavailable,
+    #[error("connection `{connection}` has no usable access token")]
+    Failed {
+        connection: String,
+        /// Whether trying again later can help (a rate limit, a network error).
+        transient: bool,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Hands out access tokens by connection name, refreshed as needed.
+#[async_trait]
+pub trait TokenProvider: Send + Sync {
+    /// A valid access token for `connection`.
+    async fn access_token(&self, connection: &str) -> Result<AccessToken, TokenError>;
+
+    /// After the provider's API answered 401 to `rejected`: a new token (one refresh, unless
+    /// another caller already replaced that token).
+    async fn refresh_rejected(
+        &self,
+        connection: &str,
+        rejected: &AccessToken,
+    ) -> Result<AccessToken, TokenError>;
+}
+
+/// The token provider of an engine without connections.
+pub struct NoTokens;
+
+#[async_trait]
+impl TokenProvider for NoTokens {
+    async fn access_token(&self, _: &str) -> Result<AccessToken, TokenError> {
+        Err(TokenError::Unavailable)
+    }
+
+    async fn refresh_rejected(&self, _: &str, _: &AccessToken) -> Result<AccessToken, TokenError> {
+        Err(TokenError::Unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_never_prints() {
+        let token = AccessToken::new("very-secret-value");
+        assert_eq!(
+            format!("{token} {token:?}"),
+            "[redacted] AccessToken([redacted])"
+        );
+        assert_eq!(token.expose(), "very-secret-value");
+    }
+}

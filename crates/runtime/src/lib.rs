@@ -1,0 +1,168 @@
+//! weft-runtime: the one place that decides what a weft process is made of — the catalogue of
+//! actions and polling sources (built-ins, then one cargo feature per connector crate), and the
+//! engine every command, the bench, the tests and the daemon use.
+//!
+//! Listing and validating use [`Runtime::checking_engine`], which opens nothing on disk: no run
+//! history, no key store. Live runs get [`Runtime::engine`] with a run store and a token
+//! provider; [`ConnectionTokens`] opens the key store only when a step first asks for a token.
+
+pub use weft_action as action;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::OnceCell;
+use weft_action::{AccessToken, Registry, RegistryError, SourceCatalog, TokenError, TokenProvider};
+use weft_auth::{AppConfig, SandboxApp, TokenManager};
+use weft_engine::exec::Engine;
+use weft_engine::store::{NoStore, RunStore};
+
+/// The catalogue of a process; engines made from it share it.
+#[derive(Clone)]
+pub struct Runtime {
+    registry: Arc<Registry>,
+    sources: Arc<SourceCatalog>,
+}
+
+impl Runtime {
+    /// The built-in actions and the connectors compiled in.
+    pub fn new() -> Result<Runtime, RegistryError> {
+        Runtime::extended(|_, _| Ok(()))
+    }
+
+    /// As [`Runtime::new`], plus what `extend` registers (an embedding program's own actions,
+    /// tests). A name registered twice is an error.
+    pub fn extended(
+        extend: impl FnOnce(&mut Registry, &mut SourceCatalog) -> Result<(), RegistryError>,
+    ) -> Result<Runtime, RegistryError> {
+        let mut registry = Registry::default();
+        let mut sources = SourceCatalog::default();
+        register_connectors(&mut registry, &mut sources)?;
+        extend(&mut registry, &mut sources)?;
+        Ok(Runtime {
+            registry: Arc::new(registry),
+            sources: Arc::new(sources),
+        })
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn sources(&self) -> &SourceCatalog {
+        &self.sources
+    }
+
+    /// For listing, validating and dry runs: no run history and no connections.
+    pub fn checking_engine(&self) -> Engine {
+        self.engine(Arc::new(NoStore), Arc::new(weft_action::NoTokens))
+    }
+
+    /// For live runs: runs recorded in `store`, tokens from `tokens`.
+    pub fn engine(&self, store: Arc<dyn RunStore>, tokens: Arc<dyn TokenProvider>) -> Engine {
+        Engine::new(self.registry.clone(), self.sources.clone(), store).with_tokens(tokens)
+    }
+}
+
+/// Every action and source of this build. A connector crate exports
+/// `register(&mut Registry, &mut SourceCatalog)`; adding one is a feature in Cargo.toml
+/// (`my-connector = ["dep:weft-my-connector"]`) and one line here:
+/// `#[cfg(feature = "my-connector")] weft_my_connector::register(registry, sources)?;`
+fn register_connectors(
+    registry: &mut Registry,
+    _sources: &mut SourceCatalog,
+) -> Result<(), RegistryError> {
+    weft_engine::actions::register_builtin(registry)?;
+    Ok(())
+}
+
+/// The connections of a data folder as a token provider. The key store is opened on the first
+/// request for a token, so a workflow without connections never needs a master key.
+pub struct ConnectionTokens {
+    data_dir: PathBuf,
+    /// The sandbox's built-in app, for an app configured with `--sandbox`.
+    sandbox: Option<SandboxApp>,
+    manager: OnceCell<TokenManager>,
+}
+
+impl ConnectionTokens {
+    pub fn new(data_dir: PathBuf, sandbox: Option<SandboxApp>) -> Self {
+        ConnectionTokens {
+            data_dir,
+            sandbox,
+            manager: OnceCell::new(),
+        }
+    }
+
+    async fn manager(&self, connection: &str) -> Result<&TokenManager, TokenError> {
+        self.manager
+            .get_or_try_init(|| async {
+                let env = weft_auth::setup::process_env;
+                let app = AppConfig::load(&self.data_dir, weft_auth::provider::CONFLUENCE)?
+                    .resolve(&env, self.sandbox.as_ref())?;
+                let store = weft_auth::setup::open_store(&self.data_dir, &env)?;
+                let http = weft_auth::setup::http_client()?;
+                Ok(weft_auth::setup::token_manager(store, &app, http))
+            })
+            .await
+            .map_err(|error: weft_auth::AuthError| TokenError::Failed {
+                connection: connection.to_string(),
+                transient: false,
+                source: Box::new(error),
+            })
+    }
+}
+
+#[async_trait]
+impl TokenProvider for ConnectionTokens {
+    async fn access_token(&self, connection: &str) -> Result<AccessToken, TokenError> {
+        TokenProvider::access_token(self.manager(connection).await?, connection).await
+    }
+
+    async fn refresh_rejected(
+        &self,
+        connection: &str,
+        rejected: &AccessToken,
+    ) -> Result<AccessToken, TokenError> {
+        self.manager(connection)
+            .await?
+            .refresh_rejected(connection, rejected)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_holds_the_builtins_once() {
+        let runtime = Runtime::new().unwrap();
+        assert!(runtime.registry().get("http.request").is_some());
+        let again =
+            Runtime::extended(|registry, _| weft_engine::actions::register_builtin(registry));
+        assert!(matches!(again, Err(RegistryError::Duplicate { .. })));
+    }
+
+    #[tokio::test]
+    async fn tokens_of_a_folder_without_an_app_fail_cleanly_and_create_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("data");
+        let tokens = ConnectionTokens::new(data_dir.clone(), None);
+        let error = TokenProvider::access_token(&tokens, "acme")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                TokenError::Failed {
+                    transient: false,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(!data_dir.exists(), "nothing is created on disk");
+    }
+}
