@@ -146,12 +146,17 @@ async fn sandbox_connection(data_dir: &Path) -> (Sandbox, Arc<weft_auth::TokenMa
         .to_str()
         .expect("redirect")
         .to_string();
-    browser.get(&location).send().await.expect("callback");
-    let grant = pending
-        .wait(Duration::from_secs(10), &app.callback_url)
-        .await
-        .expect("grant");
-    let connection = flow.complete(grant, &NoChoice).await.expect("connected");
+    // The callback page answers only once the grant is completed: the browser and the
+    // completion run together.
+    let completed = async {
+        let grant = pending
+            .wait(Duration::from_secs(10), &app.callback_url)
+            .await
+            .expect("grant");
+        flow.complete(grant, &NoChoice).await.expect("connected")
+    };
+    let (page, connection) = tokio::join!(browser.get(&location).send(), completed);
+    assert_eq!(page.expect("callback").status(), 200);
     callback.shutdown().await;
     let manager = Arc::new(weft_auth::setup::token_manager(store, &app, http));
     let site_api = format!(
