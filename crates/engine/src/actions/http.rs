@@ -59,7 +59,8 @@ fn prepare(input: &Value) -> Result<PreparedRequest, ActionError> {
         ActionError::invalid_input(format!("`{method_name}` is not an HTTP method"))
     })?;
     let raw_url = input["url"].as_str().unwrap_or_default();
-    let mut url = reqwest::Url::parse(raw_url)
+    // URL parsers read `\` as `/` in http(s) URLs (WHATWG): send it as written, encoded.
+    let mut url = reqwest::Url::parse(&raw_url.replace('\\', "%5C"))
         .map_err(|e| ActionError::invalid_input(format!("`{raw_url}` is not a valid URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(ActionError::invalid_input(format!(

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 pub use context::ActionContext;
 pub use events::{LogLevel, NoObserver, RunEvent, RunObserver};
 pub use inputs::{coerce_input_text, resolve_inputs};
-pub use redact::{Redactor, REDACTED};
+pub use redact::{is_credential_header, Redactor, CREDENTIAL_HEADERS, MIN_SECRET_LEN, REDACTED};
 pub use run::{DryRunReport, DryRunStep, RunOutcome};
 
 use crate::actions::Registry;

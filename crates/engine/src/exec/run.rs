@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::events::RunEvent;
 use super::frame::{Frame, Globals, StepScope};
 use super::inputs::resolve_inputs;
-use super::redact::{Redactor, REDACTED};
+use super::redact::{Redactor, MIN_SECRET_LEN, REDACTED};
 use super::step::Failure;
 use super::{Engine, Mode, RunRequest};
 use crate::actions::{ActionError, DryRunEffect, ErrorKind};
@@ -74,7 +74,7 @@ pub(crate) struct RunState {
     pub workflow: Arc<CompiledWorkflow>,
     pub run_id: String,
     pub globals: Globals,
-    pub redactor: Redactor,
+    pub redactor: Arc<Redactor>,
     pub seq: AtomicU64,
     pub mode: Mode,
     pub cancel: CancellationToken,
@@ -115,13 +115,29 @@ impl Engine {
 
         // Only the secrets this workflow reads are masked: masking every value in the
         // environment would garble unrelated text that happens to contain a short one.
-        let redactor = Redactor::new(workflow.secrets.iter().filter_map(|name| {
-            request
-                .secrets
-                .get(name)
-                .or_else(|| request.secrets.get(&name.to_ascii_lowercase()))
-                .cloned()
-        }));
+        let used: Vec<(&str, &str)> = workflow
+            .secrets
+            .iter()
+            .filter_map(|name| {
+                request
+                    .secrets
+                    .get(name)
+                    .or_else(|| request.secrets.get(&name.to_ascii_lowercase()))
+                    .map(|value| (name.as_str(), value.as_str()))
+            })
+            .collect();
+        for name in Redactor::short(used.iter().copied()) {
+            let message = format!(
+                "secret `{name}` is shorter than {MIN_SECRET_LEN} characters, so it is not masked in output"
+            );
+            self.observer
+                .on_event(&RunEvent::Warning { message: &message });
+        }
+        let mut redactor = Redactor::new(used.iter().map(|(_, value)| value.to_string()));
+        if dry && used.len() < workflow.secrets.len() {
+            redactor = redactor.with_placeholders();
+        }
+        let redactor = Arc::new(redactor);
         let trigger = request
             .trigger
             .clone()
@@ -142,7 +158,7 @@ impl Engine {
             pid: Some(std::process::id()),
         };
 
-        let prepared = prepare_globals(&workflow, &request, trigger, dry);
+        let prepared = prepare_globals(&workflow, &request, trigger, dry, &redactor);
         let (mut status, error, outputs, dry_run) = match prepared {
             Err(problems) => (RunStatus::Failed, Some(problems), Value::Null, None),
             Ok(globals) => {
@@ -239,6 +255,7 @@ fn prepare_globals(
     request: &RunRequest,
     trigger: Value,
     dry: bool,
+    redactor: &Redactor,
 ) -> Result<Globals, String> {
     let inputs = resolve_inputs(&workflow.inputs, &request.inputs).map_err(|p| p.join("; "))?;
     let mut secrets = Map::new();
@@ -285,8 +302,8 @@ fn prepare_globals(
         for (name, template) in values {
             let value = {
                 let scope = StepScope::new(&globals, &frame, &StepRefs::Listed(Vec::new()));
-                template
-                    .render(&scope)
+                redactor
+                    .render(template, &scope)
                     .map_err(|e| format!("{section}.{name}: {}", e.message))?
             };
             let target = if section == "env" {
@@ -367,8 +384,8 @@ impl RunState {
         for (name, template) in values {
             out.insert(
                 name.clone(),
-                template
-                    .render(&scope)
+                self.redactor
+                    .render(template, &scope)
                     .map_err(|e| format!("{name}: {}", e.message))?,
             );
         }
