@@ -34,12 +34,16 @@ struct Run {
 }
 
 async fn run(yaml: &str, secret: &str, mode: Mode) -> Run {
+    run_at(Path::new("t.yaml"), yaml, secret, mode).await
+}
+
+async fn run_at(path: &Path, yaml: &str, secret: &str, mode: Mode) -> Run {
     let store_dir = tempfile::tempdir().expect("temp dir");
     let store = Arc::new(SledRunStore::open(store_dir.path()).expect("open store"));
     let events = Arc::new(Events::default());
     let engine = Engine::new(store.clone()).with_observer(events.clone());
     let workflow =
-        match workflow::load_bytes(Path::new("t.yaml"), yaml.as_bytes(), engine.catalog()) {
+        match workflow::load_bytes(path, yaml.as_bytes(), engine.catalog()) {
             Ok(loaded) => loaded.workflow,
             Err(problems) => panic!("{}", problems.render()),
         };
@@ -354,4 +358,34 @@ steps:
         output,
         json!({ "auth": "Bearer ***", "who": "GRACE HOPPER" })
     );
+}
+
+#[tokio::test]
+async fn a_called_workflow_masks_what_its_caller_computed_from_secrets() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let child = "
+name: child
+inputs:
+  auth: { type: string }
+steps:
+  - id: show
+    uses: core.log
+    with: { message: 'got ${{ inputs.auth }}' }
+outputs:
+  echoed: ${{ inputs.auth }}
+";
+    std::fs::write(dir.path().join("child.yaml"), child).expect("write child");
+    let parent = "
+name: parent
+steps:
+  - id: call
+    uses: workflow.call
+    with:
+      path: child.yaml
+      inputs: { auth: \"${{ base64_encode(secrets.tok) }}\" }
+";
+    let run = run_at(&dir.path().join("parent.yaml"), parent, SECRET, Mode::Live).await;
+    assert_eq!(run.outcome.status, RunStatus::Succeeded, "{:?}", run.outcome.error);
+    assert!(run.shown.contains("got ***"), "{}", run.shown);
+    assert_nowhere(&run, &[b64(SECRET), SECRET.to_string()]);
 }

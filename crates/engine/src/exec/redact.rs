@@ -1,6 +1,7 @@
 //! Secret values never leave the engine: anything recorded or shown passes through here.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -45,7 +46,7 @@ pub struct Redactor {
     state: RwLock<Arc<Patterns>>,
     /// A dry run shows a secret that is not set as `***`: a value computed from it holds that
     /// placeholder, not a secret.
-    placeholders: bool,
+    placeholders: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -89,9 +90,8 @@ impl Redactor {
     }
 
     /// For a dry run in which some secrets are not set (they read as `***`).
-    pub fn with_placeholders(mut self) -> Self {
-        self.placeholders = true;
-        self
+    pub fn allow_placeholders(&self) {
+        self.placeholders.store(true, Ordering::Relaxed);
     }
 
     /// Which of `secrets` are too short to be masked.
@@ -108,7 +108,8 @@ impl Redactor {
     /// from a secret is added here before it is recorded or shown. A value that contains a
     /// secret already masked is skipped: its URL and JSON forms contain that secret's forms.
     pub fn add(&self, value: &str) {
-        if value.chars().count() < MIN_SECRET_LEN || (self.placeholders && value.contains(REDACTED))
+        if value.chars().count() < MIN_SECRET_LEN
+            || (self.placeholders.load(Ordering::Relaxed) && value.contains(REDACTED))
         {
             return;
         }

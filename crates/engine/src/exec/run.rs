@@ -94,7 +94,7 @@ impl Engine {
         workflow: Arc<CompiledWorkflow>,
         request: RunRequest,
     ) -> BoxFuture<'_, RunOutcome> {
-        Box::pin(self.run_nested(workflow, request, Vec::new()))
+        Box::pin(self.run_nested(workflow, request, Vec::new(), None))
     }
 
     async fn run_nested(
@@ -102,6 +102,7 @@ impl Engine {
         workflow: Arc<CompiledWorkflow>,
         request: RunRequest,
         mut call_stack: Vec<PathBuf>,
+        redactor: Option<Arc<Redactor>>,
     ) -> RunOutcome {
         let started = Instant::now();
         let run_id = new_run_id();
@@ -133,11 +134,15 @@ impl Engine {
             self.observer
                 .on_event(&RunEvent::Warning { message: &message });
         }
-        let mut redactor = Redactor::new(used.iter().map(|(_, value)| value.to_string()));
-        if dry && used.len() < workflow.secrets.len() {
-            redactor = redactor.with_placeholders();
+        // A called workflow shares its caller's redactor: what the caller computed from secrets
+        // and passes as inputs is masked in the callee's records too.
+        let redactor = redactor.unwrap_or_default();
+        for (_, value) in &used {
+            redactor.add(value);
         }
-        let redactor = Arc::new(redactor);
+        if dry && used.len() < workflow.secrets.len() {
+            redactor.allow_placeholders();
+        }
         let trigger = request
             .trigger
             .clone()
@@ -441,6 +446,7 @@ impl RunState {
             loaded.workflow,
             request,
             self.call_stack.clone(),
+            Some(self.redactor.clone()),
         ))
         .await;
         if let Some(report) = &outcome.dry_run {
