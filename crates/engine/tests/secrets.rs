@@ -42,11 +42,10 @@ async fn run_at(path: &Path, yaml: &str, secret: &str, mode: Mode) -> Run {
     let store = Arc::new(SledRunStore::open(store_dir.path()).expect("open store"));
     let events = Arc::new(Events::default());
     let engine = Engine::new(store.clone()).with_observer(events.clone());
-    let workflow =
-        match workflow::load_bytes(path, yaml.as_bytes(), engine.catalog()) {
-            Ok(loaded) => loaded.workflow,
-            Err(problems) => panic!("{}", problems.render()),
-        };
+    let workflow = match workflow::load_bytes(path, yaml.as_bytes(), engine.catalog()) {
+        Ok(loaded) => loaded.workflow,
+        Err(problems) => panic!("{}", problems.render()),
+    };
     let request = RunRequest {
         secrets: HashMap::from([("tok".to_string(), secret.to_string())]),
         mode,
@@ -385,7 +384,12 @@ steps:
       inputs: { auth: \"${{ base64_encode(secrets.tok) }}\" }
 ";
     let run = run_at(&dir.path().join("parent.yaml"), parent, SECRET, Mode::Live).await;
-    assert_eq!(run.outcome.status, RunStatus::Succeeded, "{:?}", run.outcome.error);
+    assert_eq!(
+        run.outcome.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        run.outcome.error
+    );
     assert!(run.shown.contains("got ***"), "{}", run.shown);
     assert_nowhere(&run, &[b64(SECRET), SECRET.to_string()]);
 }

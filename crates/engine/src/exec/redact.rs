@@ -123,10 +123,11 @@ impl Redactor {
         }
     }
 
-    /// Adds every string in `value`: object keys and string leaves.
+    /// Adds every string in `value`: object keys, string leaves and numbers as written.
     pub fn add_value(&self, value: &Value) {
         match value {
             Value::String(s) => self.add(s),
+            Value::Number(n) => self.add(&n.to_string()),
             Value::Array(items) => items.iter().for_each(|i| self.add_value(i)),
             Value::Object(map) => {
                 for (key, item) in map {
@@ -187,6 +188,10 @@ impl Patterns {
     fn value(&self, value: &Value) -> Value {
         match value {
             Value::String(s) => Value::String(self.text(s)),
+            // A number that is a secret (a PIN, or computed from a secret) as written.
+            Value::Number(n) if self.matcher.is_some() && self.values.contains(&n.to_string()) => {
+                Value::String(REDACTED.to_string())
+            }
             Value::Array(items) => Value::Array(items.iter().map(|i| self.value(i)).collect()),
             Value::Object(map) => Value::Object(
                 map.iter()
@@ -395,6 +400,16 @@ mod tests {
         assert_eq!(
             r.text("S3CR3T TERCES-key tr3rc3s s3cr3t"),
             "*** *** *** ***"
+        );
+    }
+
+    #[test]
+    fn numbers_that_are_secrets_are_masked() {
+        let r = Redactor::new(["48213".to_string()]);
+        r.add_value(&json!(96426));
+        assert_eq!(
+            r.value(&json!({"pin": 48213, "double": 96426, "n": 7})),
+            json!({"pin": "***", "double": "***", "n": 7})
         );
     }
 
