@@ -4,6 +4,7 @@ mod bounds;
 mod catalogue;
 mod connect;
 mod recorder;
+mod secrets;
 mod signals;
 
 use std::path::{Path, PathBuf};

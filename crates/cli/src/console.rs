@@ -93,6 +93,7 @@ impl RunObserver for ConsoleObserver {
                 };
                 format!("  {tag:6} {step}: {message}")
             }
+            RunEvent::Warning { message } => format!("warning: {message}"),
             RunEvent::RunFinished {
                 status,
                 duration,

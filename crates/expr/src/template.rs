@@ -129,18 +129,36 @@ impl Template {
     /// an array). Otherwise each part is converted to text and concatenated: strings as is,
     /// numbers, booleans and null as JSON, arrays and objects as compact JSON.
     pub fn render(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
+        self.render_tainted(scope, &mut |_| {})
+    }
+
+    /// Renders like [`Template::render`], handing `tainted` the value of each expression that
+    /// reads `secrets`: whatever it computes may come from a secret, so it is one (taint). The
+    /// text around the expressions is not. A template that reads no secret pays nothing more.
+    pub fn render_tainted(
+        &self,
+        scope: &dyn Scope,
+        tainted: &mut dyn FnMut(&Value),
+    ) -> Result<Value, EvalError> {
         let cx = Ctx {
             scope,
             redact: self.redact,
         };
+        let mut eval_part = |node| {
+            let value = eval(node, &cx)?;
+            if self.redact && reads_secrets(std::slice::from_ref(node)) {
+                tainted(&value);
+            }
+            Ok(value)
+        };
         match self.parts.as_slice() {
-            [Part::Expr(node)] => eval(node, &cx).map(|v| v.into_owned()),
+            [Part::Expr(node)] => eval_part(node).map(|v| v.into_owned()),
             parts => {
                 let mut out = String::new();
                 for part in parts {
                     match part {
                         Part::Text(text) => out.push_str(text),
-                        Part::Expr(node) => push_text(&mut out, &*eval(node, &cx)?),
+                        Part::Expr(node) => push_text(&mut out, &*eval_part(node)?),
                     }
                 }
                 Ok(Value::String(out))

@@ -113,7 +113,8 @@ fn prepare(input: &HttpInput) -> Result<PreparedRequest, ActionError> {
         .method
         .map_or(reqwest::Method::GET, reqwest::Method::from);
     let raw_url = &input.url;
-    let mut url = reqwest::Url::parse(raw_url)
+    // URL parsers read `\` as `/` in http(s) URLs (WHATWG): send it as written, encoded.
+    let mut url = reqwest::Url::parse(&raw_url.replace('\\', "%5C"))
         .map_err(|e| ActionError::invalid_input(format!("`{raw_url}` is not a valid URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(ActionError::invalid_input(format!(

@@ -39,6 +39,8 @@ pub enum RunEvent<'a> {
         level: LogLevel,
         message: &'a str,
     },
+    /// Something the person running the workflow should know (e.g. a secret too short to mask).
+    Warning { message: &'a str },
     RunFinished {
         run_id: &'a str,
         status: RunStatus,

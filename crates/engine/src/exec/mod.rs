@@ -22,7 +22,7 @@ pub use context::ActionContext;
 pub use events::{LogLevel, NoObserver, RunEvent, RunObserver};
 pub use inputs::{coerce_input_text, resolve_inputs, InputTextError};
 pub use record_cap::DEFAULT_RECORD_CAP;
-pub use redact::{Redactor, REDACTED};
+pub use redact::{is_credential_header, Redactor, CREDENTIAL_HEADERS, MIN_SECRET_LEN, REDACTED};
 pub use run::{DryRunReport, DryRunStep, RunOutcome};
 
 use weft_action::{NoTokens, TokenProvider};

@@ -1,65 +1,307 @@
 //! Secret values never leave the engine: anything recorded or shown passes through here.
 
-use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use parking_lot::RwLock;
+use serde_json::{Map, Value};
+use weft_expr::{EvalError, Scope};
+
+use crate::workflow::ValueTemplate;
 
 pub const REDACTED: &str = "***";
 
-#[derive(Debug, Clone, Default)]
+/// Secrets shorter than this are not masked: masking a one-character secret would replace that
+/// character everywhere, and the `***` around every occurrence would show the text beside it.
+pub const MIN_SECRET_LEN: usize = 4;
+
+/// Header names whose values are credentials: masked wherever headers are shown or recorded,
+/// whatever the value (compared without case).
+pub const CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-auth-token",
+    "x-access-token",
+    "x-csrf-token",
+    "x-xsrf-token",
+    "x-amz-security-token",
+    "api-key",
+];
+
+/// A base64 fragment shorter than this (from a secret at an unknown position inside the encoded
+/// text) is not masked: it would match unrelated ids too often.
+const MIN_FRAGMENT_LEN: usize = 8;
+
+/// Masks the secrets of one run and every value derived from them (see [`Redactor::add`]).
+/// Shared by the run's tasks; the matcher is rebuilt only when a new value is added.
+#[derive(Debug, Default)]
 pub struct Redactor {
-    /// Longest first, so a secret that contains another is replaced whole.
-    secrets: Vec<String>,
+    state: RwLock<Arc<Patterns>>,
+    /// A dry run shows a secret that is not set as `***`: a value computed from it holds that
+    /// placeholder, not a secret.
+    placeholders: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Patterns {
+    /// The values as given, to skip adding one twice.
+    values: HashSet<String>,
+    /// Every form of every value, in the order they were added.
+    forms: Vec<String>,
+    matcher: Option<AhoCorasick>,
+}
+
+impl Patterns {
+    fn with(&self, value: &str) -> Patterns {
+        let mut values = self.values.clone();
+        values.insert(value.to_string());
+        let mut forms = self.forms.clone();
+        forms.extend(forms_of(value));
+        let mut seen = HashSet::new();
+        forms.retain(|f| seen.insert(f.clone()));
+        // Leftmost-longest: a secret that contains another is replaced whole.
+        let matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&forms)
+            .ok();
+        Patterns {
+            values,
+            forms,
+            matcher,
+        }
+    }
 }
 
 impl Redactor {
-    /// Each secret is masked as written, URL-encoded (in a query or form) and JSON-escaped (in
-    /// a serialized body), the forms in which it can reach a URL, a body or an error message.
+    /// Secrets shorter than [`MIN_SECRET_LEN`] are left out; [`Redactor::short`] tells which.
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
-        let mut secrets: Vec<String> = secrets
+        let redactor = Redactor::default();
+        for secret in secrets {
+            redactor.add(&secret);
+        }
+        redactor
+    }
+
+    /// For a dry run in which some secrets are not set (they read as `***`).
+    pub fn allow_placeholders(&self) {
+        self.placeholders.store(true, Ordering::Relaxed);
+    }
+
+    /// Which of `secrets` are too short to be masked.
+    pub fn short<'a>(secrets: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<&'a str> {
+        secrets
             .into_iter()
-            .filter(|s| !s.is_empty())
-            .flat_map(|secret| {
-                let form: String =
-                    url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-                let path = form.replace('+', "%20");
-                let json = serde_json::to_string(&secret).unwrap_or_default();
-                let json = json.trim_matches('"').to_string();
-                [secret, form, path, json]
-            })
-            .collect();
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
-        Redactor { secrets }
+            .filter(|(_, value)| !value.is_empty() && value.chars().count() < MIN_SECRET_LEN)
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    /// Masks `value` from now on, in every form it can take on its way out: as written,
+    /// URL-encoded (query, form or path), JSON-escaped and base64-encoded. A value computed
+    /// from a secret is added here before it is recorded or shown. A value that contains a
+    /// secret already masked is skipped: its URL and JSON forms contain that secret's forms.
+    pub fn add(&self, value: &str) {
+        if value.chars().count() < MIN_SECRET_LEN
+            || (self.placeholders.load(Ordering::Relaxed) && value.contains(REDACTED))
+        {
+            return;
+        }
+        let current = self.state.read().clone();
+        if current.values.contains(value) || current.covers(value) {
+            return;
+        }
+        let mut state = self.state.write();
+        if !state.values.contains(value) {
+            *state = Arc::new(state.with(value));
+        }
+    }
+
+    /// Adds every string in `value`: object keys, string leaves and numbers as written.
+    pub fn add_value(&self, value: &Value) {
+        match value {
+            Value::String(s) => self.add(s),
+            Value::Number(n) => self.add(&n.to_string()),
+            Value::Array(items) => items.iter().for_each(|i| self.add_value(i)),
+            Value::Object(map) => {
+                for (key, item) in map {
+                    self.add(key);
+                    self.add_value(item);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Renders `template`; each value a template of it computed from secrets is added first.
+    pub(crate) fn render(
+        &self,
+        template: &ValueTemplate,
+        scope: &dyn Scope,
+    ) -> Result<Value, EvalError> {
+        template.render_tainted(scope, &mut |value| self.add_value(value))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.secrets.is_empty()
+        self.state.read().forms.is_empty()
     }
 
     pub fn text(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for secret in &self.secrets {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), REDACTED);
-            }
+        self.state.read().clone().text(text)
+    }
+
+    /// Masks strings and object keys, and the whole value of every credential header.
+    pub fn value(&self, value: &Value) -> Value {
+        self.state.read().clone().value(value)
+    }
+}
+
+impl Patterns {
+    fn covers(&self, value: &str) -> bool {
+        self.matcher.as_ref().is_some_and(|m| {
+            m.find_iter(value)
+                .any(|found| self.values.contains(&value[found.range()]))
+        })
+    }
+
+    fn text(&self, text: &str) -> String {
+        let Some(matcher) = &self.matcher else {
+            return text.to_string();
+        };
+        if !matcher.is_match(text) {
+            return text.to_string();
         }
+        let mut out = String::with_capacity(text.len());
+        matcher.replace_all_with(text, &mut out, |_, _, out| {
+            out.push_str(REDACTED);
+            true
+        });
         out
     }
 
-    pub fn value(&self, value: &Value) -> Value {
-        if self.secrets.is_empty() {
-            return value.clone();
-        }
+    fn value(&self, value: &Value) -> Value {
         match value {
             Value::String(s) => Value::String(self.text(s)),
+            // A number that is a secret (a PIN, or computed from a secret) as written.
+            Value::Number(n) if self.matcher.is_some() && self.values.contains(&n.to_string()) => {
+                Value::String(REDACTED.to_string())
+            }
             Value::Array(items) => Value::Array(items.iter().map(|i| self.value(i)).collect()),
             Value::Object(map) => Value::Object(
                 map.iter()
-                    .map(|(k, v)| (k.clone(), self.value(v)))
-                    .collect(),
+                    .map(|(k, v)| {
+                        let masked = if is_credential_header(k) {
+                            mask_credential(v)
+                        } else {
+                            self.value(v)
+                        };
+                        (self.text(k), masked)
+                    })
+                    .collect::<Map<_, _>>(),
             ),
             other => other.clone(),
         }
     }
+}
+
+pub fn is_credential_header(name: &str) -> bool {
+    CREDENTIAL_HEADERS
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// `Bearer abc` → `Bearer ***` (the scheme says how it is sent, not what it is); anything
+/// else → `***`.
+fn mask_credential(value: &Value) -> Value {
+    match value {
+        Value::String(s) => {
+            let scheme = s
+                .split_once(' ')
+                .map(|(scheme, _)| scheme)
+                .filter(|scheme| {
+                    !scheme.is_empty()
+                        && scheme
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+            Value::String(match scheme {
+                Some(scheme) => format!("{scheme} {REDACTED}"),
+                None => REDACTED.to_string(),
+            })
+        }
+        Value::Array(items) => Value::Array(items.iter().map(mask_credential).collect()),
+        Value::Null => Value::Null,
+        _ => Value::String(REDACTED.to_string()),
+    }
+}
+
+/// The forms in which a value can reach a URL, a body, a header or an error message.
+fn forms_of(value: &str) -> Vec<String> {
+    let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    let form_space = form.replace('+', "%20");
+    let json = serde_json::to_string(value).unwrap_or_default();
+    let json = json.trim_matches('"').to_string();
+    let mut forms = vec![value.to_string(), form, form_space, json];
+    forms.extend(url_forms(value));
+    for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+        forms.push(engine.encode(value));
+    }
+    forms.extend(base64_fragments(value.as_bytes()));
+    forms.retain(|f| !f.is_empty());
+    forms
+}
+
+/// The value written into a URL's path or query, as the URL parser percent-encodes it (a `\`
+/// is sent as `%5C`: see `actions::http`).
+fn url_forms(value: &str) -> Vec<String> {
+    let Ok(mut url) = url::Url::parse("http://h/") else {
+        return Vec::new();
+    };
+    let escaped = value.replace('\\', "%5C");
+    url.set_path(&format!("/{escaped}"));
+    let path = url.path().trim_start_matches('/').to_string();
+    url.set_query(Some(&escaped));
+    let query = url.query().unwrap_or_default().to_string();
+    vec![path, query]
+}
+
+/// Base64 of a text that contains `bytes` at any position: for each of the three alignments,
+/// the characters that encode nothing but `bytes` (the ones at both ends depend on the text
+/// around it).
+fn base64_fragments(bytes: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    for offset in 1..3usize {
+        let mut padded = vec![0u8; offset];
+        padded.extend_from_slice(bytes);
+        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+            let encoded = engine.encode(&padded);
+            let start = (offset * 8).div_ceil(6);
+            let end = (padded.len() * 8) / 6;
+            if let Some(fragment) = encoded.get(start..end) {
+                if fragment.len() >= MIN_FRAGMENT_LEN {
+                    out.push(fragment.to_string());
+                }
+            }
+        }
+    }
+    // Offset 0: the encoding of the value alone, without the characters that depend on what
+    // follows it.
+    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+        let encoded = engine.encode(bytes);
+        let end = (bytes.len() * 8) / 6;
+        if let Some(fragment) = encoded.get(..end) {
+            if fragment.len() >= MIN_FRAGMENT_LEN {
+                out.push(fragment.to_string());
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -79,16 +321,106 @@ mod tests {
             r.text(r#"{"password":"p@ss w0rd/+=\"x"}"#),
             r#"{"password":"***"}"#
         );
+        // As the URL parser writes it into a path or a query: `@`, `/` and `=` stay.
+        assert_eq!(r.text("http://h/p@ss%20w0rd/+=%22x/y"), "http://h/***/y");
+    }
+
+    #[test]
+    fn a_path_secret_with_non_ascii_and_backslash_is_masked_as_sent() {
+        let r = Redactor::new(["pa ss\\wörd".to_string()]);
+        assert_eq!(
+            r.text("GET http://h/x/pa%20ss%5Cw%C3%B6rd/y"),
+            "GET http://h/x/***/y"
+        );
     }
 
     #[test]
     fn secrets_are_replaced_everywhere_even_inside_longer_text() {
         let r = Redactor::new(["s3cr3t-token".to_string(), "s3cr3t".to_string()]);
-        let v =
-            r.value(&json!({"h": {"authorization": "Bearer s3cr3t-token"}, "l": ["x s3cr3t y"]}));
+        let v = r.value(&json!({"h": {"x": "Bearer s3cr3t-token"}, "l": ["x s3cr3t y"]}));
+        assert_eq!(v, json!({"h": {"x": "Bearer ***"}, "l": ["x *** y"]}));
+    }
+
+    #[test]
+    fn object_keys_are_masked() {
+        let r = Redactor::new(["s3cr3t".to_string()]);
         assert_eq!(
-            v,
-            json!({"h": {"authorization": "Bearer ***"}, "l": ["x *** y"]})
+            r.value(&json!({"s3cr3t": 1, "a": {"k-s3cr3t": [2]}})),
+            json!({"***": 1, "a": {"k-***": [2]}})
+        );
+    }
+
+    #[test]
+    fn credential_headers_are_masked_whatever_their_value() {
+        let r = Redactor::default();
+        let headers = json!({
+            "Authorization": "Basic bWU6cGFzcw==",
+            "PROXY-AUTHORIZATION": "opaque",
+            "cookie": "session=abc",
+            "set-cookie": ["a=1", "b=2"],
+            "X-Api-Key": "k",
+            "content-type": "application/json"
+        });
+        assert_eq!(
+            r.value(&headers),
+            json!({
+                "Authorization": "Basic ***",
+                "PROXY-AUTHORIZATION": "***",
+                "cookie": "***",
+                "set-cookie": ["***", "***"],
+                "X-Api-Key": "***",
+                "content-type": "application/json"
+            })
+        );
+    }
+
+    #[test]
+    fn every_base64_form_of_a_secret_is_masked() {
+        let secret = "tok>en?s3cr3t~";
+        let r = Redactor::new([secret.to_string()]);
+        for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+            let whole = engine.encode(secret);
+            assert_eq!(r.text(&format!("x {whole} y")), "x *** y", "{whole}");
+            // After a prefix of any length the secret's bytes are encoded at another
+            // alignment: the characters that encode only the secret are masked.
+            for prefix in ["a", "ab", "abc", "me@example.com:"] {
+                let encoded = engine.encode(format!("{prefix}{secret}!"));
+                let shown = r.text(&encoded);
+                assert!(shown.contains(REDACTED), "{prefix}: {encoded} → {shown}");
+                assert!(shown.len() < encoded.len(), "{shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn derived_values_are_masked_once_added() {
+        let r = Redactor::new(["s3cr3t".to_string()]);
+        r.add("S3CR3T");
+        r.add_value(&json!({"TERCES-key": ["tr3rc3s"]}));
+        assert_eq!(
+            r.text("S3CR3T TERCES-key tr3rc3s s3cr3t"),
+            "*** *** *** ***"
+        );
+    }
+
+    #[test]
+    fn numbers_that_are_secrets_are_masked() {
+        let r = Redactor::new(["48213".to_string()]);
+        r.add_value(&json!(96426));
+        assert_eq!(
+            r.value(&json!({"pin": 48213, "double": 96426, "n": 7})),
+            json!({"pin": "***", "double": "***", "n": 7})
+        );
+    }
+
+    #[test]
+    fn short_secrets_are_not_masked_but_named() {
+        let r = Redactor::new(["x".to_string(), "abc".to_string()]);
+        assert!(r.is_empty());
+        assert_eq!(r.text("a box of abc"), "a box of abc");
+        assert_eq!(
+            Redactor::short([("a", "x"), ("b", "long-one"), ("c", "")]),
+            vec!["a"]
         );
     }
 }

@@ -17,7 +17,7 @@ use super::events::RunEvent;
 use super::frame::{Frame, Globals, StepScope};
 use super::inputs::resolve_inputs;
 use super::record_cap::{cap_redacted, cap_value};
-use super::redact::{Redactor, REDACTED};
+use super::redact::{Redactor, MIN_SECRET_LEN, REDACTED};
 use super::step::Failure;
 use super::{Engine, Mode, RunRequest};
 use crate::actions::{ActionError, DryRunEffect, ErrorKind};
@@ -76,7 +76,7 @@ pub(crate) struct RunState {
     pub workflow: Arc<CompiledWorkflow>,
     pub run_id: String,
     pub globals: Globals,
-    pub redactor: Redactor,
+    pub redactor: Arc<Redactor>,
     pub seq: AtomicU64,
     pub mode: Mode,
     pub cancel: CancellationToken,
@@ -96,7 +96,7 @@ impl Engine {
         workflow: Arc<CompiledWorkflow>,
         request: RunRequest,
     ) -> BoxFuture<'_, RunOutcome> {
-        Box::pin(self.run_nested(workflow, request, Vec::new()))
+        Box::pin(self.run_nested(workflow, request, Vec::new(), None))
     }
 
     async fn run_nested(
@@ -104,6 +104,7 @@ impl Engine {
         workflow: Arc<CompiledWorkflow>,
         request: RunRequest,
         mut call_stack: Vec<PathBuf>,
+        redactor: Option<Arc<Redactor>>,
     ) -> RunOutcome {
         let started = Instant::now();
         let run_id = new_run_id();
@@ -117,13 +118,33 @@ impl Engine {
 
         // Only the secrets this workflow reads are masked: masking every value in the
         // environment would garble unrelated text that happens to contain a short one.
-        let redactor = Redactor::new(workflow.secrets.iter().filter_map(|name| {
-            request
-                .secrets
-                .get(name)
-                .or_else(|| request.secrets.get(&name.to_ascii_lowercase()))
-                .cloned()
-        }));
+        let used: Vec<(&str, &str)> = workflow
+            .secrets
+            .iter()
+            .filter_map(|name| {
+                request
+                    .secrets
+                    .get(name)
+                    .or_else(|| request.secrets.get(&name.to_ascii_lowercase()))
+                    .map(|value| (name.as_str(), value.as_str()))
+            })
+            .collect();
+        for name in Redactor::short(used.iter().copied()) {
+            let message = format!(
+                "secret `{name}` is shorter than {MIN_SECRET_LEN} characters, so it is not masked in output"
+            );
+            self.observer
+                .on_event(&RunEvent::Warning { message: &message });
+        }
+        // A called workflow shares its caller's redactor: what the caller computed from secrets
+        // and passes as inputs is masked in the callee's records too.
+        let redactor = redactor.unwrap_or_default();
+        for (_, value) in &used {
+            redactor.add(value);
+        }
+        if dry && used.len() < workflow.secrets.len() {
+            redactor.allow_placeholders();
+        }
         let trigger = request
             .trigger
             .clone()
@@ -153,7 +174,7 @@ impl Engine {
             &mut record.truncated,
         );
 
-        let prepared = prepare_globals(&workflow, &request, trigger, dry);
+        let prepared = prepare_globals(&workflow, &request, trigger, dry, &redactor);
         let (mut status, error, outputs, dry_run) = match prepared {
             Err(problems) => (RunStatus::Failed, Some(problems), Value::Null, None),
             Ok(globals) => {
@@ -264,6 +285,7 @@ fn prepare_globals(
     request: &RunRequest,
     trigger: Value,
     dry: bool,
+    redactor: &Redactor,
 ) -> Result<Globals, String> {
     let inputs = resolve_inputs(&workflow.inputs, &request.inputs).map_err(|p| p.join("; "))?;
     let mut secrets = Map::new();
@@ -310,8 +332,8 @@ fn prepare_globals(
         for (name, template) in values {
             let value = {
                 let scope = StepScope::new(&globals, &frame, &StepRefs::Listed(Vec::new()));
-                template
-                    .render(&scope)
+                redactor
+                    .render(template, &scope)
                     .map_err(|e| format!("{section}.{name}: {}", e.message))?
             };
             let target = if section == "env" {
@@ -392,8 +414,8 @@ impl RunState {
         for (name, template) in values {
             out.insert(
                 name.clone(),
-                template
-                    .render(&scope)
+                self.redactor
+                    .render(template, &scope)
                     .map_err(|e| format!("{name}: {}", e.message))?,
             );
         }
@@ -449,6 +471,7 @@ impl RunState {
             loaded.workflow,
             request,
             self.call_stack.clone(),
+            Some(self.redactor.clone()),
         ))
         .await;
         if let Some(report) = &outcome.dry_run {

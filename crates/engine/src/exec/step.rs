@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use super::events::RunEvent;
 use super::frame::{Frame, StepScope};
 use super::record_cap::{cap_redacted, cap_text};
+use super::redact::Redactor;
 use super::retry::{delay, should_retry};
 use super::run::{DryRunStep, RunState};
 use super::Mode;
@@ -246,7 +247,7 @@ impl RunState {
         }
         let mut scope = StepScope::new(&self.globals, frame, &step.step_refs);
         scope.output = Some(&raw);
-        render_mapping(mapping, &scope)
+        render_mapping(&self.redactor, mapping, &scope)
     }
 
     async fn action_step(
@@ -262,7 +263,7 @@ impl RunState {
         };
         let input = {
             let scope = StepScope::new(&self.globals, frame, &step.step_refs);
-            match with.render(&scope) {
+            match self.redactor.render(with, &scope) {
                 Ok(input) => input,
                 Err(e) => return not_run(format!("`with`: {}", e.message)),
             }
@@ -413,7 +414,7 @@ impl RunState {
             writes: action.writes(&input),
             input: self.redactor.value(&input),
             effect,
-            output: output.clone(),
+            output: self.redactor.value(&output),
             output_from,
         });
         StepResult {
@@ -432,8 +433,8 @@ impl RunState {
     ) -> Result<Value, ActionError> {
         let items = {
             let scope = StepScope::new(&self.globals, frame, &step.step_refs);
-            items
-                .render(&scope)
+            self.redactor
+                .render(items, &scope)
                 .map_err(|e| ActionError::invalid_input(format!("`for_each`: {}", e.message)))?
         };
         let Value::Array(mut items) = items else {
@@ -469,7 +470,7 @@ impl RunState {
                                 &child,
                                 &crate::workflow::StepRefs::All,
                             );
-                            render_mapping(mapping, &scope)?
+                            render_mapping(&self.redactor, mapping, &scope)?
                         }
                         None => last
                             .and_then(|id| child.steps.lock().get(&id).map(|r| r["output"].clone()))
@@ -616,13 +617,14 @@ impl Drop for InFlight<'_> {
 }
 
 fn render_mapping(
+    redactor: &Redactor,
     mapping: &[(String, ValueTemplate)],
     scope: &StepScope<'_>,
 ) -> Result<Value, ActionError> {
     let mut out = Map::with_capacity(mapping.len());
     for (name, template) in mapping {
-        let value = template
-            .render(scope)
+        let value = redactor
+            .render(template, scope)
             .map_err(|e| ActionError::invalid_input(format!("`outputs.{name}`: {}", e.message)))?;
         out.insert(name.clone(), value);
     }

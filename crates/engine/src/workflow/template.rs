@@ -17,18 +17,29 @@ pub enum ValueTemplate {
 
 impl ValueTemplate {
     pub fn render(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
+        self.render_tainted(scope, &mut |_| {})
+    }
+
+    /// Renders, handing each value computed by an expression that reads `secrets` to `tainted`
+    /// (the engine masks them as secrets). Literal text and keys written in YAML are not
+    /// tainted.
+    pub fn render_tainted(
+        &self,
+        scope: &dyn Scope,
+        tainted: &mut dyn FnMut(&Value),
+    ) -> Result<Value, EvalError> {
         match self {
             ValueTemplate::Literal(value) => Ok(value.clone()),
-            ValueTemplate::Template(template) => template.render(scope),
+            ValueTemplate::Template(template) => template.render_tainted(scope, tainted),
             ValueTemplate::Array(items) => items
                 .iter()
-                .map(|i| i.render(scope))
+                .map(|i| i.render_tainted(scope, tainted))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
             ValueTemplate::Object(entries) => {
                 let mut map = Map::with_capacity(entries.len());
                 for (key, value) in entries {
-                    map.insert(key.clone(), value.render(scope)?);
+                    map.insert(key.clone(), value.render_tainted(scope, tainted)?);
                 }
                 Ok(Value::Object(map))
             }

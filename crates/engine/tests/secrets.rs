@@ -1,0 +1,400 @@
+//! No secret leaves a run: not as written, not in a form computed from it (taint), not as the
+//! value of a credential header, not encoded in a URL, a body or base64. Every place a run
+//! writes to is checked: the outcome, the events, the dry-run report, the stored records and
+//! the raw store files.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+
+use weft_engine::exec::{Engine, Mode, RunEvent, RunObserver, RunOutcome, RunRequest};
+use weft_engine::store::{RunStatus, RunStore, SledRunStore};
+use weft_engine::workflow;
+
+/// Every event of a run, as text.
+#[derive(Default)]
+struct Events(Mutex<Vec<String>>);
+
+impl RunObserver for Events {
+    fn on_event(&self, event: &RunEvent<'_>) {
+        self.0.lock().push(format!("{event:?}"));
+    }
+}
+
+struct Run {
+    outcome: RunOutcome,
+    /// The outcome, the events and the stored run and attempts, as one text.
+    shown: String,
+    store_dir: tempfile::TempDir,
+    events: Vec<String>,
+}
+
+async fn run(yaml: &str, secret: &str, mode: Mode) -> Run {
+    run_at(Path::new("t.yaml"), yaml, secret, mode).await
+}
+
+async fn run_at(path: &Path, yaml: &str, secret: &str, mode: Mode) -> Run {
+    let store_dir = tempfile::tempdir().expect("temp dir");
+    let store = Arc::new(SledRunStore::open(store_dir.path()).expect("open store"));
+    let events = Arc::new(Events::default());
+    let engine = Engine::new(
+        Arc::new(weft_engine::actions::builtin_registry().expect("built-in actions")),
+        Arc::new(weft_engine::trigger::SourceCatalog::default()),
+        store.clone(),
+    )
+    .with_observer(events.clone());
+    let workflow = match workflow::load_bytes(path, yaml.as_bytes(), engine.catalog()) {
+        Ok(loaded) => loaded.workflow,
+        Err(problems) => panic!("{}", problems.render()),
+    };
+    let request = RunRequest {
+        secrets: HashMap::from([("tok".to_string(), secret.to_string())]),
+        mode,
+        ..RunRequest::default()
+    };
+    let outcome = engine.run(workflow, request).await;
+    let mut shown = format!(
+        "{:?}\n{}\n{}\n",
+        outcome.error,
+        outcome.outputs,
+        serde_json::to_string(&outcome.dry_run).expect("report as JSON")
+    );
+    let events = events.0.lock().clone();
+    shown.push_str(&events.join("\n"));
+    if let Some(record) = store.get_run(&outcome.run_id).expect("read run") {
+        shown.push_str(&serde_json::to_string(&record).expect("run as JSON"));
+    }
+    for attempt in store.attempts(&outcome.run_id).expect("read attempts") {
+        shown.push_str(&serde_json::to_string(&attempt).expect("attempt as JSON"));
+    }
+    drop(store);
+    Run {
+        outcome,
+        shown,
+        store_dir,
+        events,
+    }
+}
+
+/// Fails naming the first of `forms` found in what the run showed or wrote to disk.
+fn assert_nowhere(run: &Run, forms: &[String]) {
+    let mut files = vec![run.store_dir.path().to_path_buf()];
+    let mut on_disk = Vec::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(
+                std::fs::read_dir(&path)
+                    .expect("list store")
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+        } else {
+            on_disk.push((path.clone(), std::fs::read(&path).expect("read store file")));
+        }
+    }
+    for form in forms {
+        assert!(
+            !run.shown.contains(form.as_str()),
+            "`{form}` shown:\n{}",
+            run.shown
+        );
+        for (path, bytes) in &on_disk {
+            assert!(
+                !bytes.windows(form.len()).any(|w| w == form.as_bytes()),
+                "`{form}` stored in {}",
+                path.display()
+            );
+        }
+    }
+}
+
+const SECRET: &str = "Pa55-w0rd-Zyx";
+
+fn b64(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[tokio::test]
+async fn values_computed_from_a_secret_are_masked_everywhere() {
+    let yaml = r#"
+name: derived
+steps:
+  - id: forms
+    uses: core.set
+    with:
+      upper: ${{ upper(secrets.tok) }}
+      lower: ${{ lower(secrets.tok) }}
+      replaced: ${{ replace(secrets.tok, '-', '_') }}
+      sliced: ${{ slice(secrets.tok, 2) }}
+      joined: ${{ join(split(secrets.tok, '-'), '+') }}
+      reversed: ${{ reverse(secrets.tok) }}
+      basic: "Basic ${{ base64_encode('me@example.com:' + secrets.tok) }}"
+      json: "${{ to_json({ 'k': secrets.tok }) }}"
+      keyed: >-
+        ${{ from_json('{"' + secrets.tok + '": 1}') }}
+  - id: say
+    uses: core.log
+    with:
+      message: "${{ steps.forms.output.upper }} ${{ steps.forms.output.reversed }} ${{ steps.forms.output.basic }}"
+  - id: fail
+    uses: core.fail
+    with:
+      message: "bad ${{ steps.forms.output.joined }}"
+    on_error: continue
+outputs:
+  all: ${{ steps.forms.output }}
+"#;
+    let run = run(yaml, SECRET, Mode::Live).await;
+    assert_eq!(
+        run.outcome.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        run.outcome.error
+    );
+    let forms: Vec<String> = [
+        SECRET.to_uppercase(),
+        SECRET.to_lowercase(),
+        SECRET.replace('-', "_"),
+        SECRET[2..].to_string(),
+        SECRET.replace('-', "+"),
+        SECRET.chars().rev().collect(),
+        b64(&format!("me@example.com:{SECRET}")),
+        SECRET.to_string(),
+    ]
+    .into();
+    assert_nowhere(&run, &forms);
+    // What is masked is the secret part; the rest of each value stays readable.
+    assert_eq!(
+        run.outcome.outputs["all"]["basic"],
+        json!("Basic ***"),
+        "{}",
+        run.outcome.outputs
+    );
+    assert_eq!(run.outcome.outputs["all"]["keyed"], json!({ "***": 1 }));
+    assert!(run.shown.contains("bad ***"), "{}", run.shown);
+}
+
+#[tokio::test]
+async fn a_dry_run_masks_computed_outputs_credential_headers_and_url_paths() {
+    let yaml = r#"
+name: dry
+steps:
+  - id: auth
+    uses: core.set
+    with:
+      header: "Bearer ${{ secrets.tok }}"
+  - id: call
+    uses: http.request
+    with:
+      url: "http://127.0.0.1:9/x/${{ secrets.tok }}/y"
+      headers:
+        authorization: "Basic ${{ base64_encode('me@example.com:' + secrets.tok) }}"
+        x-api-key: literal-key-in-yaml
+"#;
+    let secret = r"pa ss\wörd";
+    let run = run(
+        yaml,
+        secret,
+        Mode::DryRun {
+            mocks: HashMap::new(),
+        },
+    )
+    .await;
+    assert_eq!(
+        run.outcome.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        run.outcome.error
+    );
+    let report = run.outcome.dry_run.as_ref().expect("a dry run report");
+    assert_eq!(report.steps[0].output, json!({ "header": "Bearer ***" }));
+    let effect = serde_json::to_value(&report.steps[1].effect).expect("effect as JSON");
+    // The `\` is sent as written (encoded), not turned into `/`; the path form is masked.
+    assert_eq!(effect["url"], "http://127.0.0.1:9/x/***/y");
+    assert_eq!(effect["headers"]["authorization"], "Basic ***");
+    assert_eq!(effect["headers"]["x-api-key"], "***");
+    assert_eq!(report.steps[1].input["headers"]["x-api-key"], "***");
+    assert_nowhere(
+        &run,
+        &[
+            secret.to_string(),
+            "pa%20ss%5Cw%C3%B6rd".to_string(),
+            "pa/ss".to_string(),
+            b64(&format!("me@example.com:{secret}")),
+            "literal-key-in-yaml".to_string(),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn a_backslash_in_a_url_is_sent_encoded() {
+    let yaml = r#"
+name: slash
+steps:
+  - id: call
+    uses: http.request
+    with:
+      url: 'http://127.0.0.1:9/a\b'
+"#;
+    let run = run(
+        yaml,
+        SECRET,
+        Mode::DryRun {
+            mocks: HashMap::new(),
+        },
+    )
+    .await;
+    let report = run.outcome.dry_run.as_ref().expect("a dry run report");
+    let effect = serde_json::to_value(&report.steps[0].effect).expect("effect as JSON");
+    assert_eq!(effect["url"], "http://127.0.0.1:9/a%5Cb");
+}
+
+/// Answers 401 with the request's authorization header in the body, as some servers do.
+async fn echoing_server() -> (String, tokio::sync::oneshot::Sender<()>) {
+    let app = axum::Router::new().fallback(|headers: axum::http::HeaderMap| async move {
+        let sent = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (
+            axum::http::StatusCode::UNAUTHORIZED,
+            [("set-cookie", "session=server-cookie-value")],
+            format!("bad credentials: {sent}"),
+        )
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (base, stop)
+}
+
+#[tokio::test]
+async fn a_credential_echoed_in_an_error_is_masked() {
+    let (base, stop) = echoing_server().await;
+    let yaml = format!(
+        r#"
+name: echo
+steps:
+  - id: call
+    uses: http.request
+    with:
+      url: "{base}/wiki"
+      headers:
+        authorization: "Basic ${{{{ base64_encode('me@example.com:' + secrets.tok) }}}}"
+"#
+    );
+    let run = run(&yaml, SECRET, Mode::Live).await;
+    let _ = stop.send(());
+    assert_eq!(run.outcome.status, RunStatus::Failed);
+    let error = run.outcome.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("401") && error.contains("bad credentials: Basic ***"),
+        "{error}"
+    );
+    assert_nowhere(
+        &run,
+        &[SECRET.to_string(), b64(&format!("me@example.com:{SECRET}"))],
+    );
+}
+
+#[tokio::test]
+async fn a_short_secret_is_not_masked_and_warned_about_once_without_its_value() {
+    let yaml = r#"
+name: short
+steps:
+  - id: say
+    uses: core.set
+    with:
+      text: "a box of ${{ secrets.tok }}"
+"#;
+    let run = run(yaml, "o", Mode::Live).await;
+    assert_eq!(run.outcome.status, RunStatus::Succeeded);
+    let warnings: Vec<&String> = run
+        .events
+        .iter()
+        .filter(|e| e.starts_with("Warning"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("secret `tok` is shorter than 4 characters"));
+    assert!(!warnings[0].contains("\"o\"") && !warnings[0].contains("`o`"));
+    // Masking a one-character secret would turn the text around it into `***` fragments.
+    let stored = store_attempt_output(&run);
+    assert_eq!(stored, json!({ "text": "a box of o" }));
+}
+
+fn store_attempt_output(run: &Run) -> Value {
+    let store = SledRunStore::open(run.store_dir.path()).expect("reopen store");
+    let attempts = store.attempts(&run.outcome.run_id).expect("attempts");
+    attempts[0].output.clone().unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn expressions_without_secrets_are_not_tainted() {
+    let yaml = r#"
+name: plain
+inputs:
+  who: { type: string, default: "Grace Hopper" }
+steps:
+  - id: a
+    uses: core.set
+    with:
+      auth: "Bearer ${{ secrets.tok }}"
+      who: ${{ upper(inputs.who) }}
+"#;
+    let run = run(yaml, SECRET, Mode::Live).await;
+    assert_eq!(run.outcome.status, RunStatus::Succeeded);
+    let output = store_attempt_output(&run);
+    assert_eq!(
+        output,
+        json!({ "auth": "Bearer ***", "who": "GRACE HOPPER" })
+    );
+}
+
+#[tokio::test]
+async fn a_called_workflow_masks_what_its_caller_computed_from_secrets() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let child = "
+name: child
+inputs:
+  auth: { type: string }
+steps:
+  - id: show
+    uses: core.log
+    with: { message: 'got ${{ inputs.auth }}' }
+outputs:
+  echoed: ${{ inputs.auth }}
+";
+    std::fs::write(dir.path().join("child.yaml"), child).expect("write child");
+    let parent = "
+name: parent
+steps:
+  - id: call
+    uses: workflow.call
+    with:
+      path: child.yaml
+      inputs: { auth: \"${{ base64_encode(secrets.tok) }}\" }
+";
+    let run = run_at(&dir.path().join("parent.yaml"), parent, SECRET, Mode::Live).await;
+    assert_eq!(
+        run.outcome.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        run.outcome.error
+    );
+    assert!(run.shown.contains("got ***"), "{}", run.shown);
+    assert_nowhere(&run, &[b64(SECRET), SECRET.to_string()]);
+}

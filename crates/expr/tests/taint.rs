@@ -1,0 +1,39 @@
+//! Taint: a template reports the value of each expression that reads `secrets`, and only those.
+
+use serde_json::{json, Value};
+use weft_expr::{MapScope, Template};
+
+fn tainted_parts(src: &str) -> (Value, Vec<Value>) {
+    let scope = MapScope::new(chrono::DateTime::UNIX_EPOCH)
+        .with_root("secrets", json!({ "tok": "s3cr3t" }))
+        .with_root("inputs", json!({ "who": "Ada" }));
+    let template = Template::parse(src).expect("parses");
+    let mut tainted = Vec::new();
+    let rendered = template
+        .render_tainted(&scope, &mut |v| tainted.push(v.clone()))
+        .expect("renders");
+    (rendered, tainted)
+}
+
+#[test]
+fn each_expression_reading_secrets_is_reported_with_its_value() {
+    let (rendered, tainted) = tainted_parts(
+        "Basic ${{ base64_encode('me:' + secrets.tok) }} for ${{ upper(inputs.who) }} ${{ reverse(secrets.tok) }}",
+    );
+    assert_eq!(rendered, json!("Basic bWU6czNjcjN0 for ADA t3rc3s"));
+    assert_eq!(tainted, [json!("bWU6czNjcjN0"), json!("t3rc3s")]);
+}
+
+#[test]
+fn a_whole_value_keeps_its_type_and_is_reported() {
+    let (rendered, tainted) = tainted_parts("${{ from_json('{\"' + secrets.tok + '\": [1]}') }}");
+    assert_eq!(rendered, json!({ "s3cr3t": [1] }));
+    assert_eq!(tainted, [rendered]);
+}
+
+#[test]
+fn expressions_without_secrets_report_nothing() {
+    let (rendered, tainted) = tainted_parts("hi ${{ inputs.who }}");
+    assert_eq!(rendered, json!("hi Ada"));
+    assert!(tainted.is_empty());
+}
