@@ -54,6 +54,7 @@ fn weft_within(limit: Duration, data_dir: &Path, args: &[&str]) -> Output {
 const LIMIT: Duration = Duration::from_secs(20);
 
 #[cfg(unix)]
+#[allow(unsafe_code)]
 fn make_fifo(path: &Path) {
     use std::os::unix::ffi::OsStrExt;
     let name = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();

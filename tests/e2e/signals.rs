@@ -20,6 +20,7 @@ pub fn spawn_weft(data_dir: &std::path::Path, args: &[&str]) -> Child {
         .expect("the weft binary starts")
 }
 
+#[allow(unsafe_code)]
 pub fn terminate(child: &Child) {
     let pid = libc::pid_t::try_from(child.id()).unwrap();
     // SAFETY: kill only sends a signal to the child this test started.

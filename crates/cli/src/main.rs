@@ -76,6 +76,7 @@ fn init_tracing(verbose: u8) {
 /// into `head` ends the process quietly instead of panicking on a broken pipe.
 fn process_setup() {
     #[cfg(unix)]
+    #[allow(unsafe_code)]
     // SAFETY: umask and signal only change process-wide settings at start, before any thread.
     unsafe {
         libc::umask(0o077);
