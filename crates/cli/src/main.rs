@@ -109,7 +109,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Validate(args) => commands::validate::run(args),
             Command::Run(args) => commands::run::run(args, &data_dir).await,
-            Command::Runs(cmd) => commands::runs::run(cmd, &data_dir),
+            Command::Runs(cmd) => commands::runs::run(cmd, &data_dir).await,
             Command::Actions(cmd) => commands::actions::run(cmd),
             Command::Schema => commands::schema::run(),
             Command::Sandbox(args) => commands::sandbox::run(args).await,

@@ -98,7 +98,7 @@ pub async fn run(args: Args, data_dir: &Path) -> ExitCode {
     let engine = if args.dry_run {
         Engine::new(Arc::new(NoStore))
     } else {
-        match super::open_engine(data_dir) {
+        match super::open_engine(data_dir).await {
             Ok(engine) => engine,
             Err(e) => {
                 eprintln!("error: {e}");

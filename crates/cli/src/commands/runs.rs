@@ -31,8 +31,8 @@ fn duration_of(run: &RunRecord) -> String {
     }
 }
 
-pub fn run(command: RunsCommand, data_dir: &Path) -> ExitCode {
-    let store = match super::open_store(data_dir) {
+pub async fn run(command: RunsCommand, data_dir: &Path) -> ExitCode {
+    let store = match super::open_store(data_dir).await {
         Ok(store) => store,
         Err(e) => {
             eprintln!("error: {e}");
@@ -40,8 +40,8 @@ pub fn run(command: RunsCommand, data_dir: &Path) -> ExitCode {
         }
     };
     let result = match command {
-        RunsCommand::List { limit, json } => list(store.as_ref(), limit, json),
-        RunsCommand::Show { id, json } => show(store.as_ref(), &id, json),
+        RunsCommand::List { limit, json } => list(store.as_ref(), limit, json).await,
+        RunsCommand::Show { id, json } => show(store.as_ref(), &id, json).await,
     };
     match result {
         Ok(code) => code,
@@ -52,8 +52,11 @@ pub fn run(command: RunsCommand, data_dir: &Path) -> ExitCode {
     }
 }
 
-fn list(store: &dyn RunStore, limit: usize, json: bool) -> Result<ExitCode, String> {
-    let runs = store.list_runs(limit).map_err(|e| e.to_string())?;
+async fn list(store: &dyn RunStore, limit: usize, json: bool) -> Result<ExitCode, String> {
+    let runs = store
+        .list_runs(limit)
+        .await
+        .map_err(|e| super::describe_store_error(&e))?;
     if json {
         println!(
             "{}",
@@ -66,12 +69,12 @@ fn list(store: &dyn RunStore, limit: usize, json: bool) -> Result<ExitCode, Stri
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:26}  {:9}  {:20}  {:>9}  WORKFLOW",
+        "{:26}  {:11}  {:20}  {:>9}  WORKFLOW",
         "RUN", "STATUS", "STARTED (UTC)", "TOOK"
     );
     for run in runs {
         println!(
-            "{:26}  {:9}  {:20}  {:>9}  {}",
+            "{:26}  {:11}  {:20}  {:>9}  {}",
             run.id,
             run.status.as_str(),
             run.started_at.format("%Y-%m-%d %H:%M:%S"),
@@ -82,12 +85,19 @@ fn list(store: &dyn RunStore, limit: usize, json: bool) -> Result<ExitCode, Stri
     Ok(ExitCode::SUCCESS)
 }
 
-fn show(store: &dyn RunStore, id: &str, json: bool) -> Result<ExitCode, String> {
-    let Some(run) = store.get_run(id).map_err(|e| e.to_string())? else {
+async fn show(store: &dyn RunStore, id: &str, json: bool) -> Result<ExitCode, String> {
+    let Some(run) = store
+        .get_run(id)
+        .await
+        .map_err(|e| super::describe_store_error(&e))?
+    else {
         eprintln!("error: no run `{id}` (or the prefix matches several): see `weft runs list`");
         return Ok(ExitCode::FAILURE);
     };
-    let attempts = store.attempts(&run.id).map_err(|e| e.to_string())?;
+    let attempts = store
+        .attempts(&run.id)
+        .await
+        .map_err(|e| super::describe_store_error(&e))?;
     if json {
         let value = serde_json::json!({ "run": run, "attempts": attempts });
         println!(
