@@ -2,6 +2,7 @@
 
 mod connect;
 mod recorder;
+mod stores;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

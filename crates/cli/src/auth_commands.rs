@@ -160,6 +160,10 @@ pub async fn run(command: AuthCommand, ctx: &AuthContext<'_>) -> ExitCode {
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(CommandError::Auth(AuthError::Store(e))) => {
+            eprintln!("error: {}", crate::store_messages::connection_store(&e));
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

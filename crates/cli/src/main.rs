@@ -4,6 +4,7 @@ mod auth_commands;
 mod commands;
 mod console;
 mod data_dir;
+mod store_messages;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

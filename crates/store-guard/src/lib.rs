@@ -237,6 +237,29 @@ pub fn record_holder(dir: &Path) -> Result<(), GuardError> {
     write_atomically(&dir.join(HOLDER_FILE), &bytes)
 }
 
+/// Whether another process holds the lock sled takes on `<dir>/db` (an advisory `flock`), found
+/// without opening the store: a copy taken while another process writes would not be
+/// consistent.
+#[cfg(unix)]
+pub fn is_locked(dir: &Path) -> bool {
+    use std::os::unix::io::AsRawFd;
+    let Ok(file) = fs::OpenOptions::new().read(true).open(dir.join("db")) else {
+        return false;
+    };
+    // SAFETY: flock on a descriptor this function owns; the lock is released before returning.
+    let taken = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    if taken {
+        // SAFETY: as above.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+    }
+    !taken
+}
+
+#[cfg(not(unix))]
+pub fn is_locked(_dir: &Path) -> bool {
+    false
+}
+
 /// Who holds `dir`, as recorded by [`record_holder`]; `None` when unknown.
 pub fn holder(dir: &Path) -> Option<Holder> {
     let bytes = fs::read(dir.join(HOLDER_FILE)).ok()?;

@@ -1,11 +1,13 @@
 //! Where connections live. The rest of the crate sees only [`ConnectionStore`]; the sled
 //! implementation (the only module that touches sled) encrypts every record.
 
+mod error;
 mod record;
 mod sled_store;
 
 use std::fmt;
 
+pub use error::{BackendError, StoreError, VerifiedCopy};
 pub use sled_store::SledConnectionStore;
 
 use crate::connection::Connection;

@@ -3,8 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use chrono::Utc;
+use parking_lot::Mutex;
+
 use super::record::PlainRecord;
-use super::{ConnectionStore, Revision, StoredConnection};
+use super::{ConnectionStore, Revision, StoreError, StoredConnection, VerifiedCopy};
 use crate::connection::{validate_connection_name, Connection};
 use crate::crypto::{Keyring, OpenError};
 use crate::error::{AuthError, Result};
@@ -17,11 +20,15 @@ const KEY_CHECK_IDENTITY: &[u8] = b"weft/key-check/v1";
 const KEY_CHECK_PLAINTEXT: &[u8] = b"weft master key check";
 /// Directory (below the data directory) that holds the sled database.
 pub const STORE_DIR: &str = "connections.db";
+/// Verified copies kept next to the store (`connections.db.backup-<time>`).
+const KEEP_COPIES: usize = 3;
 
 fn storage(operation: &'static str) -> impl Fn(sled::Error) -> AuthError {
-    move |e| AuthError::Storage {
-        operation,
-        reason: e.to_string(),
+    move |e| {
+        AuthError::Store(StoreError::Backend {
+            operation,
+            source: Box::new(e),
+        })
     }
 }
 
@@ -30,9 +37,20 @@ fn identity(name: &str) -> Vec<u8> {
 }
 
 /// Connections in a sled database below the data directory.
+///
+/// Never opened in a way that can destroy what it holds (sled drops a damaged record and every
+/// later one, and rewrites its log as it opens): the number of connections is kept in a
+/// sidecar file (`weft_store_guard`), and before each open the folder is copied aside
+/// (`connections.db.backup-<time>`) and the copy opened and counted. A copy that holds every
+/// connection is kept (the last three are); one that does not means the store is damaged: the
+/// copy is deleted, the store is left unopened and untouched, and the error names the newest
+/// verified copy.
 pub struct SledConnectionStore {
     db: sled::Db,
+    dir: PathBuf,
     connections: sled::Tree,
+    /// Connections stored, as in the sidecar; the lock also orders writes that change it.
+    count: Mutex<u64>,
     keys: Keyring,
 }
 
@@ -44,25 +62,96 @@ impl std::fmt::Debug for SledConnectionStore {
     }
 }
 
+fn guard_error(path: &Path) -> impl Fn(weft_store_guard::GuardError) -> AuthError + '_ {
+    move |e| {
+        AuthError::Store(StoreError::Open {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })
+    }
+}
+
+/// Opens the sled database at `path`, telling a lock held by another process from other
+/// failures.
+fn open_db(path: &Path) -> Result<sled::Db> {
+    sled::open(path).map_err(|e| match e {
+        sled::Error::Io(_) if weft_store_guard::is_locked(path) => {
+            AuthError::Store(StoreError::Locked {
+                path: path.to_path_buf(),
+                holder: weft_store_guard::holder(path).map(|h| h.to_string()),
+            })
+        }
+        other => AuthError::Store(StoreError::Open {
+            path: path.to_path_buf(),
+            source: Box::new(other),
+        }),
+    })
+}
+
+/// The connections a copy holds, read by opening it (which can only change the copy).
+fn connections_in(copy: &Path) -> Result<u64> {
+    let db = open_db(copy)?;
+    let tree = db
+        .open_tree(CONNECTIONS_TREE)
+        .map_err(storage("opening the connections tree of a copy"))?;
+    Ok(tree.len() as u64)
+}
+
+/// Copies the store aside and reads the copy back; refuses when the copy is missing
+/// connections. Does nothing for a store without a count (new, or from before counts).
+fn verify_before_opening(path: &Path) -> Result<()> {
+    let Some(expected) = weft_store_guard::read_count(path).map_err(guard_error(path))? else {
+        return Ok(());
+    };
+    if weft_store_guard::is_locked(path) {
+        // A copy of a store being written is not consistent; opening reports the holder.
+        return Ok(());
+    }
+    let copy = weft_store_guard::copy_aside(path, Utc::now()).map_err(guard_error(path))?;
+    let found = connections_in(&copy.path);
+    match found {
+        Ok(found) if found >= expected => {
+            weft_store_guard::prune_backups(path, KEEP_COPIES).map_err(guard_error(path))?;
+            Ok(())
+        }
+        found => {
+            weft_store_guard::remove_backup(&copy).map_err(guard_error(path))?;
+            let backup = weft_store_guard::backups(path)
+                .into_iter()
+                .next()
+                .map(|b| VerifiedCopy {
+                    path: b.path,
+                    taken_at: b.taken_at,
+                });
+            Err(AuthError::Store(StoreError::Corrupted {
+                path: path.to_path_buf(),
+                expected,
+                found: found.unwrap_or(0),
+                backup,
+            }))
+        }
+    }
+}
+
 impl SledConnectionStore {
     /// Opens (or creates) the store in `data_dir`, checks that `keys` opens it, and re-seals
     /// records made with a previous key. Directory 0700, files 0600.
     pub fn open(data_dir: &Path, keys: Keyring) -> Result<Self> {
         ensure_private_dir(data_dir)?;
         let path: PathBuf = data_dir.join(STORE_DIR);
-        let db = sled::open(&path).map_err(|e| AuthError::Storage {
-            operation: "opening the connection store",
-            reason: format!(
-                "{e} (at {}; is another weft process using this data directory?)",
-                path.display()
-            ),
-        })?;
+        verify_before_opening(&path)?;
+        let db = open_db(&path)?;
+        weft_store_guard::record_holder(&path).map_err(guard_error(&path))?;
         let connections = db
             .open_tree(CONNECTIONS_TREE)
             .map_err(storage("opening the connections tree"))?;
+        let count = connections.len() as u64;
+        weft_store_guard::write_count(&path, count).map_err(guard_error(&path))?;
         let store = Self {
             db,
+            dir: path.clone(),
             connections,
+            count: Mutex::new(count),
             keys,
         };
         store.check_key(data_dir)?;
@@ -70,6 +159,10 @@ impl SledConnectionStore {
         ensure_private_dir(&path)?;
         restrict_tree(&path)?;
         Ok(store)
+    }
+
+    fn write_count(&self, count: u64) -> Result<()> {
+        weft_store_guard::write_count(&self.dir, count).map_err(guard_error(&self.dir))
     }
 
     /// Refuses a key that did not create this store, before anything is read or written.
@@ -152,12 +245,8 @@ impl SledConnectionStore {
 
     fn seal(&self, connection: &Connection) -> Result<Vec<u8>> {
         validate_connection_name(&connection.name)?;
-        let plain = serde_json::to_vec(&PlainRecord::from_connection(connection)).map_err(|e| {
-            AuthError::Storage {
-                operation: "serializing a connection",
-                reason: e.to_string(),
-            }
-        })?;
+        let plain = serde_json::to_vec(&PlainRecord::from_connection(connection))
+            .map_err(|e| AuthError::Store(StoreError::Encode(e)))?;
         Ok(self.keys.seal(&identity(&connection.name), &plain))
     }
 
@@ -182,10 +271,17 @@ impl ConnectionStore for SledConnectionStore {
 
     fn put(&self, connection: &Connection) -> Result<StoredConnection> {
         let sealed = self.seal(connection)?;
-        self.connections
+        let mut count = self.count.lock();
+        let previous = self
+            .connections
             .insert(connection.name.as_bytes(), sealed.as_slice())
             .map_err(storage("writing a connection"))?;
         self.flush()?;
+        if previous.is_none() {
+            // Raised once the new record is durable: a crash in between never looks like loss.
+            *count += 1;
+            self.write_count(*count)?;
+        }
         Ok(StoredConnection {
             connection: connection.clone(),
             revision: Revision(sealed),
@@ -227,12 +323,22 @@ impl ConnectionStore for SledConnectionStore {
     }
 
     fn delete(&self, name: &str) -> Result<bool> {
-        let removed = self
+        let mut count = self.count.lock();
+        let exists = self
             .connections
+            .contains_key(name.as_bytes())
+            .map_err(storage("reading a connection"))?;
+        if !exists {
+            return Ok(false);
+        }
+        // Lowered before the record goes: a crash in between never looks like loss.
+        *count = count.saturating_sub(1);
+        self.write_count(*count)?;
+        self.connections
             .remove(name.as_bytes())
             .map_err(storage("deleting a connection"))?;
         self.flush()?;
-        Ok(removed.is_some())
+        Ok(true)
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use weft_engine::exec::Engine;
-use weft_engine::store::{close_interrupted_runs, RunStore, SledRunStore, StoreError};
+use weft_engine::store::{close_interrupted_runs, RunStore, SledRunStore};
 
 /// The engine with the run history in the data folder.
 pub async fn open_engine(data_dir: &Path) -> Result<Engine, String> {
@@ -26,50 +26,14 @@ pub async fn open_store(data_dir: &Path) -> Result<Arc<dyn RunStore>, String> {
     let store: Arc<dyn RunStore> = Arc::new(
         SledRunStore::open(&data_dir.join("runs"))
             .await
-            .map_err(|e| describe_store_error(&e))?,
+            .map_err(|e| crate::store_messages::run_history(&e))?,
     );
     match close_interrupted_runs(store.as_ref()).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
             "{n} run(s) were interrupted by a stopped weft process; marked interrupted"
         ),
-        Err(e) => return Err(describe_store_error(&e)),
+        Err(e) => return Err(crate::store_messages::run_history(&e)),
     }
     Ok(store)
-}
-
-/// A run history error for people: what happened, its causes, and what to do.
-pub fn describe_store_error(error: &StoreError) -> String {
-    match error {
-        StoreError::Locked { path, holder } => match holder {
-            Some(holder) => format!(
-                "the run history at {} is in use by {holder}: wait for it to finish, or stop it",
-                path.display()
-            ),
-            None => format!(
-                "the run history at {} is in use by another weft process: wait for it to finish",
-                path.display()
-            ),
-        },
-        StoreError::Damaged {
-            path,
-            expected,
-            found,
-            copy,
-        } => {
-            let copy = match copy {
-                Some(copy) => format!(
-                    "its files as they were before opening are at {}",
-                    copy.display()
-                ),
-                None => "it was too big to copy before opening".to_string(),
-            };
-            format!(
-                "the run history at {} is damaged ({found} of {expected} runs readable); nothing \
-                 was repaired and {copy}. Move the folder away to start a new history",
-                path.display()
-            )
-        }
-        other => other.with_causes(),
-    }
 }

@@ -56,7 +56,7 @@ async fn list(store: &dyn RunStore, limit: usize, json: bool) -> Result<ExitCode
     let runs = store
         .list_runs(limit)
         .await
-        .map_err(|e| super::describe_store_error(&e))?;
+        .map_err(|e| crate::store_messages::run_history(&e))?;
     if json {
         println!(
             "{}",
@@ -89,7 +89,7 @@ async fn show(store: &dyn RunStore, id: &str, json: bool) -> Result<ExitCode, St
     let Some(run) = store
         .get_run(id)
         .await
-        .map_err(|e| super::describe_store_error(&e))?
+        .map_err(|e| crate::store_messages::run_history(&e))?
     else {
         eprintln!("error: no run `{id}` (or the prefix matches several): see `weft runs list`");
         return Ok(ExitCode::FAILURE);
@@ -97,7 +97,7 @@ async fn show(store: &dyn RunStore, id: &str, json: bool) -> Result<ExitCode, St
     let attempts = store
         .attempts(&run.id)
         .await
-        .map_err(|e| super::describe_store_error(&e))?;
+        .map_err(|e| crate::store_messages::run_history(&e))?;
     if json {
         let value = serde_json::json!({ "run": run, "attempts": attempts });
         println!(

@@ -261,7 +261,10 @@ async fn claims<S: ClaimStore + ?Sized>(store: &S) {
     assert_eq!(mine.expires_at, at(50));
     assert_eq!(store.claim("01R", "b", at(40), lease).await.unwrap(), None);
     assert!(store.expired_claims(at(49)).await.unwrap().is_empty());
-    assert_eq!(store.expired_claims(at(50)).await.unwrap(), std::slice::from_ref(&mine));
+    assert_eq!(
+        store.expired_claims(at(50)).await.unwrap(),
+        std::slice::from_ref(&mine)
+    );
 
     // Expired: another owner takes it over, and the first can no longer renew or release.
     let theirs = store

@@ -58,7 +58,9 @@ impl SledRunStore {
         let expected = weft_store_guard::read_count(dir).map_err(guard)?;
         let copy = match expected {
             Some(runs)
-                if runs > 0 && weft_store_guard::folder_size(dir) <= COPY_BEFORE_OPEN_MAX_BYTES =>
+                if runs > 0
+                    && !weft_store_guard::is_locked(dir)
+                    && weft_store_guard::folder_size(dir) <= COPY_BEFORE_OPEN_MAX_BYTES =>
             {
                 Some(weft_store_guard::copy_aside(dir, Utc::now()).map_err(guard)?)
             }
@@ -135,7 +137,7 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
             .open()
         {
             Ok(db) => return Ok(db),
-            Err(sled::Error::Io(io)) if is_lock_error(&io) => {
+            Err(sled::Error::Io(_)) if weft_store_guard::is_locked(dir) => {
                 tries += 1;
                 if tries >= 20 {
                     return Err(StoreError::Locked {
@@ -153,10 +155,6 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
             }
         }
     }
-}
-
-fn is_lock_error(error: &std::io::Error) -> bool {
-    error.kind() == std::io::ErrorKind::WouldBlock || error.to_string().contains("lock")
 }
 
 fn backend(e: sled::Error) -> StoreError {
