@@ -69,7 +69,9 @@ fn list_connections(data_dir: &Path) -> std::process::Output {
 }
 
 fn names(store: &SledConnectionStore) -> Vec<String> {
-    store.list().unwrap().into_iter().map(|c| c.name).collect()
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let list = runtime.block_on(store.list()).unwrap();
+    list.into_iter().map(|c| c.name).collect()
 }
 
 #[test]
@@ -78,8 +80,9 @@ fn a_damaged_connection_store_is_refused_untouched_and_a_verified_copy_is_named(
     let expected: Vec<String> = (1..=6).map(|i| format!("customer-{i}")).collect();
     {
         let store = open_connections(dir.path());
+        let runtime = tokio::runtime::Runtime::new().unwrap();
         for name in &expected {
-            store.put(&connection(name)).unwrap();
+            runtime.block_on(store.put(&connection(name))).unwrap();
         }
     }
     // A healthy open through the binary leaves a verified copy.

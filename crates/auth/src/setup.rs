@@ -9,7 +9,7 @@ use crate::clock::SystemClock;
 use crate::crypto::Keyring;
 use crate::error::Result;
 use crate::oauth_client::OAuthClient;
-use crate::store::SledConnectionStore;
+use crate::store::{ConnectionStore, SledConnectionStore};
 use crate::tokens::{TokenManager, TokenOptions};
 
 /// Opens `<data_dir>`'s connection store with the key from `WEFT_MASTER_KEY` (via `env`) or the
@@ -17,14 +17,14 @@ use crate::tokens::{TokenManager, TokenOptions};
 pub fn open_store(
     data_dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Arc<SledConnectionStore>> {
+) -> Result<Arc<dyn ConnectionStore>> {
     let keys = Keyring::load(data_dir, env)?;
     Ok(Arc::new(SledConnectionStore::open(data_dir, keys)?))
 }
 
 /// A token manager talking to `app`'s token endpoint, on the system clock.
 pub fn token_manager(
-    store: Arc<SledConnectionStore>,
+    store: Arc<dyn ConnectionStore>,
     app: &ResolvedApp,
     http: reqwest::Client,
 ) -> TokenManager {
