@@ -69,7 +69,8 @@ impl SledRunStore {
         let db = match open_db(dir) {
             Ok(db) => db,
             Err(e) => {
-                if let Some(copy) = &copy {
+                // Locked: nothing was read, the copy is not needed. Any other failure keeps it.
+                if let (Some(copy), StoreError::Locked { .. }) = (&copy, &e) {
                     let _ = weft_store_guard::remove_backup(copy);
                 }
                 return Err(e);
@@ -458,6 +459,51 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(fires.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_damaged_history_is_refused_and_the_files_before_opening_are_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("runs");
+        {
+            let store = SledRunStore::open(&dir).await.unwrap();
+            conformance::run_all(&store).await;
+        }
+        let db_file = dir.join("db");
+        let mut bytes = std::fs::read(&db_file).unwrap();
+        let first = bytes
+            .windows(3)
+            .position(|w| w == b"01B")
+            .expect("the first run is in the log");
+        bytes[first] ^= 0x20;
+        std::fs::write(&db_file, &bytes).unwrap();
+
+        let mut tries = 0;
+        let error = loop {
+            match SledRunStore::open(&dir).await {
+                // This process's dropped store lets go of the lock within a moment.
+                Err(StoreError::Locked { .. }) if tries < 10 => tries += 1,
+                Err(e) => break e,
+                Ok(store) => panic!(
+                    "a damaged history opened with {} runs",
+                    store.list_runs(100).await.unwrap().len()
+                ),
+            }
+        };
+        let copy = match error {
+            StoreError::Damaged {
+                expected: 5,
+                found,
+                copy: Some(copy),
+                ..
+            } if found < 5 => copy,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            std::fs::read(copy.join("db")).unwrap(),
+            bytes,
+            "the copy holds the files as they were before opening"
+        );
     }
 
     /// A history written before `interrupted`, cursors, fires and claims existed still opens
