@@ -201,6 +201,12 @@ async fn trigger_cursors<S: TriggerStore + ?Sized>(store: &S) {
         "each connection has its own cursor"
     );
     assert_eq!(store.cursor(&key(None)).await.unwrap(), None);
+    store.put_cursor(&key(None), &first).await.unwrap();
+    assert_eq!(
+        store.cursor(&key(Some(""))).await.unwrap(),
+        None,
+        "no connection is not an empty connection name"
+    );
     store.put_cursor(&key(Some("acme")), &second).await.unwrap();
     assert_eq!(
         store.cursor(&key(Some("acme"))).await.unwrap(),

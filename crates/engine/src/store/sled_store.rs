@@ -175,12 +175,12 @@ fn joined_key(parts: &[&str]) -> Vec<u8> {
     parts.join("\0").into_bytes()
 }
 
+/// No connection and an empty connection name are different keys.
 fn cursor_key(key: &TriggerKey) -> Vec<u8> {
-    joined_key(&[
-        &key.workflow,
-        &key.trigger,
-        key.connection.as_deref().unwrap_or(""),
-    ])
+    match &key.connection {
+        Some(connection) => joined_key(&[&key.workflow, &key.trigger, connection]),
+        None => joined_key(&[&key.workflow, &key.trigger]),
+    }
 }
 
 /// Fires of one trigger sort by scheduled instant: the time is a big-endian suffix.
