@@ -290,7 +290,8 @@ impl RunStore for SledRunStore {
         let runs = self.run_count.load(Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
             db.flush().map_err(backend)?;
-            weft_store_guard::write_count(&dir, runs).map_err(|e| StoreError::Backend(Box::new(e)))
+            weft_store_guard::note_growing_count(&dir, runs)
+                .map_err(|e| StoreError::Backend(Box::new(e)))
         })
         .await
         .map_err(|e| StoreError::Backend(Box::new(e)))?
