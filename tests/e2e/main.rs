@@ -6,6 +6,7 @@ mod connect;
 mod recorder;
 mod secrets;
 mod signals;
+mod stores;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -374,23 +375,26 @@ fn schema_actions_and_help() {
     assert!(stderr(&typo).contains("did you mean `http.request`?"));
 }
 
-#[test]
-fn a_run_left_running_by_a_killed_process_is_closed_as_interrupted() {
-    use weft_engine::store::{RunRecord, RunStatus, RunStore, SledRunStore};
+#[tokio::test]
+async fn a_run_left_running_by_a_killed_process_is_closed_as_interrupted() {
+    use weft_engine::store::{
+        AttemptRecord, RunRecord, RunStatus, RunStore, SledRunStore, StepStatus,
+    };
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new("true").spawn().unwrap();
     let dead_pid = child.id();
     child.wait().unwrap();
+    let id = "01KILLED0000000000000000000";
     {
-        let store = SledRunStore::open(&dir.path().join("runs")).unwrap();
+        let store = SledRunStore::open(&dir.path().join("runs")).await.unwrap();
         let record = RunRecord {
-            id: "01KILLED0000000000000000000".into(),
+            id: id.into(),
             workflow: "w".into(),
             path: "w.yaml".into(),
             hash: "h".into(),
             parent: None,
             trigger: serde_json::json!({"kind": "manual"}),
-            inputs: serde_json::json!({}),
+            inputs: serde_json::json!({"space": "ENG"}),
             status: RunStatus::Running,
             error: None,
             outputs: None,
@@ -399,21 +403,43 @@ fn a_run_left_running_by_a_killed_process_is_closed_as_interrupted() {
             pid: Some(dead_pid),
             truncated: Vec::new(),
         };
-        store.put_run(&record).unwrap();
-        store.flush().unwrap();
+        store.put_run(&record).await.unwrap();
+        store
+            .put_attempt(&AttemptRecord {
+                run_id: id.into(),
+                seq: 0,
+                step: "first".into(),
+                iteration: vec![],
+                attempt: 1,
+                status: StepStatus::Succeeded,
+                input: serde_json::json!({}),
+                output: Some(serde_json::json!({"done": 1})),
+                error: None,
+                started_at: chrono::Utc::now(),
+                duration_us: 1,
+                truncated: Vec::new(),
+            })
+            .await
+            .unwrap();
+        store.flush().await.unwrap();
     }
     // sled lets go of its lock shortly after the store is dropped.
     std::thread::sleep(std::time::Duration::from_millis(300));
     let list = weft(dir.path(), &["runs", "list", "--json"]);
     let runs: Vec<Value> = serde_json::from_str(&stdout(&list)).unwrap();
-    assert_eq!(runs[0]["status"], "failed", "{runs:?}");
+    assert_eq!(runs[0]["status"], "interrupted", "{runs:?}");
     let error = runs[0]["error"].as_str().unwrap();
     assert!(
-        error.contains(&format!(
-            "interrupted: the weft process (pid {dead_pid}) stopped"
-        )),
+        error.contains(&format!("the weft process (pid {dead_pid}) stopped")),
         "{error}"
     );
+    let table = stdout(&weft(dir.path(), &["runs", "list"]));
+    assert!(table.contains(&format!("{id}  interrupted")), "{table}");
+    // What resuming needs is kept: the inputs and the completed step with its output.
+    let show = stdout(&weft(dir.path(), &["runs", "show", id]));
+    assert!(show.contains("status    interrupted"), "{show}");
+    assert!(show.contains(r#"inputs    {"space":"ENG"}"#), "{show}");
+    assert!(show.contains(r#"output  {"done":1}"#), "{show}");
 }
 
 /// What editors see: the schema accepts every example and flags a misspelt key.

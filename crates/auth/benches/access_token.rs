@@ -76,10 +76,15 @@ fn main() {
         SledConnectionStore::open(dir.path(), Keyring::from_key_bytes([3; 32], &[]))
             .expect("store"),
     );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     let started = Instant::now();
-    for i in 0..CONNECTIONS {
-        store.put(&connection(i)).expect("put");
-    }
+    runtime.block_on(async {
+        for i in 0..CONNECTIONS {
+            store.put(&connection(i)).await.expect("put");
+        }
+    });
     println!(
         "stored {CONNECTIONS} connections in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -90,9 +95,6 @@ fn main() {
         Arc::new(SystemClock),
         TokenOptions::default(),
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
     let names: Vec<String> = (0..CONNECTIONS)
         .map(|i| format!("customer-{i:05}"))
         .collect();

@@ -68,6 +68,9 @@ pub enum AuthError {
         reason: String,
     },
 
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+
     #[error("connection `{0}` was changed by someone else while it was being updated; retry")]
     StoreConflict(String),
 

@@ -10,7 +10,7 @@ use crate::crypto::{Keyring, KEY_FILE_NAME, MASTER_KEY_ENV};
 use crate::error::{AuthError, Result};
 use crate::oauth_client::OAuthClient;
 use crate::provider::CONFLUENCE;
-use crate::store::{SledConnectionStore, STORE_DIR};
+use crate::store::{ConnectionStore, SledConnectionStore, STORE_DIR};
 use crate::tokens::{TokenManager, TokenOptions};
 
 /// Opens `<data_dir>`'s connection store with the key from `WEFT_MASTER_KEY` (via `env`) or the
@@ -19,7 +19,7 @@ use crate::tokens::{TokenManager, TokenOptions};
 pub fn open_store(
     data_dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Arc<SledConnectionStore>> {
+) -> Result<Arc<dyn ConnectionStore>> {
     let key_file = data_dir.join(KEY_FILE_NAME);
     let store = data_dir.join(STORE_DIR);
     if env(MASTER_KEY_ENV).is_none() && !key_file.exists() && store.exists() {
@@ -89,7 +89,7 @@ fn permission_bits(_path: &Path) -> Option<u32> {
 
 /// A token manager talking to `app`'s token endpoint, on the system clock.
 pub fn token_manager(
-    store: Arc<SledConnectionStore>,
+    store: Arc<dyn ConnectionStore>,
     app: &ResolvedApp,
     http: reqwest::Client,
 ) -> TokenManager {
@@ -129,7 +129,9 @@ mod tests {
         drop(open_store(dir.path(), &no_env).unwrap());
         let key_file = dir.path().join(KEY_FILE_NAME);
         std::fs::remove_file(&key_file).unwrap();
-        let err = open_store(dir.path(), &no_env).unwrap_err();
+        let Err(err) = open_store(dir.path(), &no_env) else {
+            panic!("a store without its key file was opened");
+        };
         assert!(
             matches!(&err, AuthError::MasterKeyMissing { key_file: k, store } if *k == key_file && *store == dir.path().join(STORE_DIR)),
             "{err}"

@@ -83,7 +83,7 @@ async fn no_secret_appears_in_logs_debug_or_errors() {
 
     world.advance(chrono::Duration::minutes(58));
     let token = world.manager.access_token("acme").await.unwrap();
-    let refreshed = world.stored("acme");
+    let refreshed = world.stored("acme").await;
     secrets.push(refreshed.tokens.access_token.expose().to_string());
     secrets.push(refreshed.tokens.refresh_token.expose().to_string());
     shown.push(format!(

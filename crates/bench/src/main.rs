@@ -66,8 +66,11 @@ struct Row {
 }
 
 async fn sequential_steps(dir: &Path) -> Row {
-    let store: Arc<dyn RunStore> =
-        Arc::new(SledRunStore::open(&dir.join("runs")).expect("open store"));
+    let store: Arc<dyn RunStore> = Arc::new(
+        SledRunStore::open(&dir.join("runs"))
+            .await
+            .expect("open store"),
+    );
     let engine = weft().engine(store, Arc::new(weft_runtime::action::NoTokens));
     let workflow = load(&engine, dir, "sequential.yaml", &sequential_workflow(1000));
     run(&engine, &workflow).await; // warm-up
@@ -94,8 +97,11 @@ fn vm_hwm_kib() -> Option<u64> {
 
 async fn for_each_items() -> Row {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store: Arc<dyn RunStore> =
-        Arc::new(SledRunStore::open(&dir.path().join("runs")).expect("open store"));
+    let store: Arc<dyn RunStore> = Arc::new(
+        SledRunStore::open(&dir.path().join("runs"))
+            .await
+            .expect("open store"),
+    );
     let engine = weft().engine(store, Arc::new(weft_runtime::action::NoTokens));
     let text = "name: loop\nsteps:\n  - id: items\n    uses: core.set\n    with:\n      list: ${{ range(10000) }}\n  - id: each\n    for_each: ${{ steps.items.output.list }}\n    concurrency: 16\n    steps:\n      - id: body\n        uses: core.set\n        with:\n          v: ${{ item }}\n";
     let workflow = load(&engine, dir.path(), "loop.yaml", text);

@@ -14,9 +14,7 @@ use weft_auth::app_config::{AppConfig, Credentials, SandboxApp, SecretSource};
 use weft_auth::connect::{serve_callback, ConnectFlow, SiteChooser};
 use weft_auth::scopes::{catalogue_kind, WorkflowScopeReport, OFFLINE_ACCESS};
 use weft_auth::setup::{exposed_secret_files, http_client, open_store, process_env, token_manager};
-use weft_auth::{
-    AuthError, ClientSecret, Connection, ConnectionStatus, ConnectionStore, SystemClock,
-};
+use weft_auth::{AuthError, ClientSecret, Connection, ConnectionStatus, SystemClock};
 
 use crate::auth_hints::{exposed_file_warning, hint};
 use crate::signals::{Interrupt, Interrupts};
@@ -167,6 +165,10 @@ pub async fn run(command: AuthCommand, ctx: &AuthContext<'_>) -> ExitCode {
     }
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(CommandError::Auth(AuthError::Store(e))) => {
+            eprintln!("error: {}", crate::store_messages::connection_store(&e));
+            ExitCode::FAILURE
+        }
         Err(e) => {
             report_error(&e);
             ExitCode::FAILURE
@@ -453,15 +455,16 @@ async fn connect(data_dir: &Path, args: &ConnectArgs, out: &mut dyn Write) -> Ou
 async fn connections(data_dir: &Path, command: ConnectionsCommand, out: &mut dyn Write) -> Outcome {
     let store = open_store(data_dir, &process_env)?;
     match command {
-        ConnectionsCommand::List => list(store.list()?, out),
+        ConnectionsCommand::List => list(store.list().await?, out),
         ConnectionsCommand::Show { name } => {
             let stored = store
-                .get(&name)?
+                .get(&name)
+                .await?
                 .ok_or(AuthError::ConnectionNotFound(name))?;
             write_connection(&stored.connection, out)
         }
         ConnectionsCommand::Delete { name } => {
-            if !store.delete(&name)? {
+            if !store.delete(&name).await? {
                 return Err(AuthError::ConnectionNotFound(name).into());
             }
             writeln!(out, "deleted `{name}`")?;
@@ -473,7 +476,8 @@ async fn connections(data_dir: &Path, command: ConnectionsCommand, out: &mut dyn
             let api = AtlassianApi::new(http.clone(), app.endpoints.clone());
             let manager = token_manager(store.clone(), &app, http);
             let cloud_id = store
-                .get(&name)?
+                .get(&name)
+                .await?
                 .ok_or_else(|| AuthError::ConnectionNotFound(name.clone()))?
                 .connection
                 .cloud_id;

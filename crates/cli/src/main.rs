@@ -6,6 +6,7 @@ mod commands;
 mod console;
 mod data_dir;
 mod signals;
+mod store_messages;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -124,7 +125,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Validate(args) => commands::validate::run(args, &weft),
             Command::Run(args) => commands::run::run(args, &data_dir, &weft).await,
-            Command::Runs(cmd) => commands::runs::run(cmd, &data_dir),
+            Command::Runs(cmd) => commands::runs::run(cmd, &data_dir).await,
             Command::Actions(cmd) => commands::actions::run(cmd, &weft),
             Command::Schema => commands::schema::run(&weft),
             Command::Sandbox(args) => commands::sandbox::run(args).await,

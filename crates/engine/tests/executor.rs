@@ -19,79 +19,32 @@ use weft_engine::exec::{
     ActionContext, Engine, Mode, RunEvent, RunObserver, RunOutcome, RunRequest,
 };
 use weft_engine::store::{
-    AttemptRecord, RunRecord, RunStatus, RunStore, SledRunStore, StepStatus, StoreError,
+    AttemptRecord, MemoryRunStore, RunStatus, RunStore, SledRunStore, StepStatus, StoreError,
 };
 use weft_engine::trigger::SourceCatalog;
 use weft_engine::workflow::{self, CompiledWorkflow};
 
 // --- Harness -----------------------------------------------------------------------------------
 
-/// A run store in memory, so tests can read back every attempt without sled.
-#[derive(Default)]
-struct MemoryStore {
-    runs: Mutex<Vec<RunRecord>>,
-    attempts: Mutex<Vec<AttemptRecord>>,
+/// Reading back what the in-memory store holds.
+trait Recorded {
+    /// Attempts of one step, in the order they were recorded.
+    fn attempts_of(&self, step: &str) -> Vec<AttemptRecord>;
+    fn steps_in_order(&self) -> Vec<String>;
 }
 
-impl MemoryStore {
-    /// Attempts of one step, in the order they were recorded.
+impl Recorded for MemoryRunStore {
     fn attempts_of(&self, step: &str) -> Vec<AttemptRecord> {
-        let mut all: Vec<AttemptRecord> = self
-            .attempts
-            .lock()
-            .iter()
-            .filter(|a| a.step == step)
-            .cloned()
-            .collect();
+        let mut all = self.all_attempts();
+        all.retain(|a| a.step == step);
         all.sort_by_key(|a| a.seq);
         all
     }
 
     fn steps_in_order(&self) -> Vec<String> {
-        let mut all = self.attempts.lock().clone();
+        let mut all = self.all_attempts();
         all.sort_by_key(|a| a.seq);
         all.into_iter().map(|a| a.step).collect()
-    }
-}
-
-impl RunStore for MemoryStore {
-    fn put_run(&self, run: &RunRecord) -> Result<(), StoreError> {
-        let mut runs = self.runs.lock();
-        runs.retain(|r| r.id != run.id);
-        runs.push(run.clone());
-        Ok(())
-    }
-    fn put_attempt(&self, attempt: &AttemptRecord) -> Result<(), StoreError> {
-        self.attempts.lock().push(attempt.clone());
-        Ok(())
-    }
-    fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
-        Ok(self.runs.lock().iter().find(|r| r.id == id).cloned())
-    }
-    fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
-        Ok(self.runs.lock().iter().rev().take(limit).cloned().collect())
-    }
-    fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
-        Ok(self
-            .runs
-            .lock()
-            .iter()
-            .filter(|r| r.status == RunStatus::Running)
-            .cloned()
-            .collect())
-    }
-
-    fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
-        Ok(self
-            .attempts
-            .lock()
-            .iter()
-            .filter(|a| a.run_id == run_id)
-            .cloned()
-            .collect())
-    }
-    fn flush(&self) -> Result<(), StoreError> {
-        Ok(())
     }
 }
 
@@ -137,12 +90,12 @@ impl RunObserver for Timeline {
 
 struct Harness {
     engine: Engine,
-    store: Arc<MemoryStore>,
+    store: Arc<MemoryRunStore>,
     timeline: Arc<Timeline>,
 }
 
 fn harness(actions: Vec<Arc<dyn Action>>) -> Harness {
-    let store = Arc::new(MemoryStore::default());
+    let store = Arc::new(MemoryRunStore::new());
     let timeline = Arc::new(Timeline::default());
     let mut registry = builtin_registry().expect("built-in actions");
     for action in actions {
@@ -1281,7 +1234,7 @@ steps:
     assert_eq!(t0.elapsed(), secs(1.0));
     assert_eq!(outcome.error.as_deref(), Some("the run was cancelled"));
     assert!(h.store.attempts_of("never").is_empty());
-    let stored = h.store.get_run(&outcome.run_id).ok().flatten();
+    let stored = h.store.get_run(&outcome.run_id).await.ok().flatten();
     assert_eq!(stored.map(|r| r.status), Some(RunStatus::Cancelled));
 }
 
@@ -1626,7 +1579,7 @@ steps:
         outcome.error.as_deref(),
         Some("missing required input `name` (string)")
     );
-    assert!(h.store.attempts.lock().is_empty());
+    assert!(h.store.all_attempts().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -1696,7 +1649,7 @@ outputs:
     assert_succeeded(&outcome);
     assert_eq!(outcome.outputs, json!({ "greeting": "Hello, Ada" }));
     // The child is its own run, linked to its parent.
-    let runs = h.store.runs.lock().clone();
+    let runs = h.store.all_runs();
     let child_run = runs.iter().find(|r| r.workflow == "child");
     assert_eq!(
         child_run.and_then(|r| r.parent.clone()),
@@ -1726,7 +1679,7 @@ steps:
         error.contains("workflow.call of `loop.yaml` would call itself in a loop"),
         "{error}"
     );
-    assert_eq!(h.store.runs.lock().len(), 1, "no child run was started");
+    assert_eq!(h.store.all_runs().len(), 1, "no child run was started");
 }
 
 #[tokio::test(start_paused = true)]
@@ -1761,10 +1714,10 @@ steps:
 /// Opens a store just closed in this process. sled's background flusher can hold the lock
 /// briefly after the last handle is dropped (reported: `SledRunStore` does not wait for it),
 /// so `Locked` is retried for a short while; any other error fails the test.
-fn reopen(dir: &Path) -> SledRunStore {
+async fn reopen(dir: &Path) -> SledRunStore {
     let mut tries = 0;
     loop {
-        match SledRunStore::open(dir) {
+        match SledRunStore::open(dir).await {
             Ok(store) => return store,
             Err(StoreError::Locked { .. }) if tries < 100 => {
                 tries += 1;
@@ -1795,7 +1748,7 @@ async fn secrets_are_redacted_in_stored_attempts_runs_and_outputs() {
     let dir = tempfile::tempdir().expect("temp dir");
     let secret = "s3cr3t-Value-42";
     let run_id = {
-        let store = Arc::new(SledRunStore::open(dir.path()).expect("open store"));
+        let store = Arc::new(SledRunStore::open(dir.path()).await.expect("open store"));
         let engine = builtin_engine(store.clone());
         let workflow = compile_at(&engine, Path::new("secret.yaml"), SECRET_FLOW);
         let request = RunRequest {
@@ -1806,12 +1759,15 @@ async fn secrets_are_redacted_in_stored_attempts_runs_and_outputs() {
         assert_succeeded(&outcome);
         assert_eq!(outcome.outputs, json!({ "header": "Bearer ***" }));
 
-        let attempts = store.attempts(&outcome.run_id).expect("read attempts");
+        let attempts = store
+            .attempts(&outcome.run_id)
+            .await
+            .expect("read attempts");
         assert_eq!(attempts.len(), 2);
         assert_eq!(attempts[0].input, json!({ "header": "Bearer ***" }));
         assert_eq!(attempts[0].output, Some(json!({ "header": "Bearer ***" })));
         assert_eq!(attempts[1].input, json!({ "message": "sent Bearer ***" }));
-        let run = store.get_run(&outcome.run_id).expect("read run");
+        let run = store.get_run(&outcome.run_id).await.expect("read run");
         assert_eq!(
             run.and_then(|r| r.outputs),
             Some(json!({ "header": "Bearer ***" }))
@@ -1846,7 +1802,7 @@ async fn a_missing_secret_is_refused_before_any_step() {
         outcome.error.as_deref(),
         Some("missing secrets: `api_token` (set WEFT_SECRET_API_TOKEN)")
     );
-    assert!(h.store.attempts.lock().is_empty());
+    assert!(h.store.all_attempts().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -1869,7 +1825,7 @@ steps:
 ";
     let mut ids = Vec::new();
     {
-        let store = Arc::new(SledRunStore::open(dir.path()).expect("open store"));
+        let store = Arc::new(SledRunStore::open(dir.path()).await.expect("open store"));
         let engine = builtin_engine(store);
         let workflow = compile_at(&engine, Path::new("history.yaml"), yaml);
         for n in [1, 2] {
@@ -1878,8 +1834,8 @@ steps:
             ids.push(engine.run(workflow.clone(), request).await.run_id);
         }
     }
-    let store = reopen(dir.path());
-    let runs = store.list_runs(10).expect("list runs");
+    let store = reopen(dir.path()).await;
+    let runs = store.list_runs(10).await.expect("list runs");
     let listed: Vec<(&str, RunStatus)> = runs.iter().map(|r| (r.id.as_str(), r.status)).collect();
     assert_eq!(
         listed,
@@ -1897,7 +1853,7 @@ steps:
         runs[0].error.as_deref(),
         Some("step `maybe_fail` failed: too big")
     );
-    let attempts = store.attempts(&ids[1]).expect("attempts");
+    let attempts = store.attempts(&ids[1]).await.expect("attempts");
     let steps: Vec<(&str, StepStatus)> = attempts
         .iter()
         .map(|a| (a.step.as_str(), a.status))
@@ -1968,8 +1924,8 @@ steps:
     assert_eq!(report.steps[1].input, json!({ "title": "after mock-7" }));
     assert_eq!(report.steps[1].output, json!({ "id": "example-1" }));
     // Nothing is recorded for a dry run.
-    assert!(h.store.runs.lock().is_empty());
-    assert!(h.store.attempts.lock().is_empty());
+    assert!(h.store.all_runs().is_empty());
+    assert!(h.store.all_attempts().is_empty());
 }
 
 #[tokio::test(start_paused = true)]

@@ -21,7 +21,7 @@ fn truncation_of(field: &str, whole: &Value) -> Truncation {
 #[tokio::test]
 async fn values_over_the_cap_are_recorded_as_a_preview_with_size_and_hash() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SledRunStore::open(dir.path()).unwrap());
+    let store = Arc::new(SledRunStore::open(dir.path()).await.unwrap());
     let mut engine = Engine::new(
         Arc::new(weft_engine::actions::builtin_registry().expect("built-in actions")),
         Arc::new(weft_engine::trigger::SourceCatalog::default()),
@@ -52,7 +52,7 @@ outputs:
     assert_eq!(outcome.outputs["items"].as_array().unwrap().len(), 2000);
 
     let whole = json!({ "items": (0..2000).collect::<Vec<_>>() });
-    let attempts = store.attempts(&outcome.run_id).unwrap();
+    let attempts = store.attempts(&outcome.run_id).await.unwrap();
     let big = &attempts[0];
     assert_eq!(
         big.truncated,
@@ -68,7 +68,7 @@ outputs:
     assert!(count.truncated.is_empty());
     assert_eq!(count.output, Some(json!({ "n": 2000 })));
 
-    let runs = store.list_runs(10).unwrap();
+    let runs = store.list_runs(10).await.unwrap();
     let run = &runs[0];
     assert_eq!(run.truncated, [truncation_of("outputs", &outcome.outputs)]);
     assert!(run.outputs.as_ref().unwrap().as_str().unwrap().len() <= 1000);
@@ -77,7 +77,7 @@ outputs:
 #[tokio::test]
 async fn a_cut_value_is_redacted_before_its_preview_and_hash_are_taken() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SledRunStore::open(dir.path()).unwrap());
+    let store = Arc::new(SledRunStore::open(dir.path()).await.unwrap());
     let mut engine = Engine::new(
         Arc::new(weft_engine::actions::builtin_registry().expect("built-in actions")),
         Arc::new(weft_engine::trigger::SourceCatalog::default()),
@@ -100,7 +100,7 @@ steps:
     };
     let outcome = engine.run(loaded.workflow, request).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
-    let attempt = &store.attempts(&outcome.run_id).unwrap()[0];
+    let attempt = &store.attempts(&outcome.run_id).await.unwrap()[0];
     let preview = attempt.output.as_ref().unwrap().as_str().unwrap();
     assert!(preview.starts_with(r#"{"items":["***",0,1"#), "{preview}");
     let mut items = vec![json!("***")];

@@ -39,7 +39,11 @@ async fn run(yaml: &str, secret: &str, mode: Mode) -> Run {
 
 async fn run_at(path: &Path, yaml: &str, secret: &str, mode: Mode) -> Run {
     let store_dir = tempfile::tempdir().expect("temp dir");
-    let store = Arc::new(SledRunStore::open(store_dir.path()).expect("open store"));
+    let store = Arc::new(
+        SledRunStore::open(store_dir.path())
+            .await
+            .expect("open store"),
+    );
     let events = Arc::new(Events::default());
     let engine = Engine::new(
         Arc::new(weft_engine::actions::builtin_registry().expect("built-in actions")),
@@ -65,10 +69,14 @@ async fn run_at(path: &Path, yaml: &str, secret: &str, mode: Mode) -> Run {
     );
     let events = events.0.lock().clone();
     shown.push_str(&events.join("\n"));
-    if let Some(record) = store.get_run(&outcome.run_id).expect("read run") {
+    if let Some(record) = store.get_run(&outcome.run_id).await.expect("read run") {
         shown.push_str(&serde_json::to_string(&record).expect("run as JSON"));
     }
-    for attempt in store.attempts(&outcome.run_id).expect("read attempts") {
+    for attempt in store
+        .attempts(&outcome.run_id)
+        .await
+        .expect("read attempts")
+    {
         shown.push_str(&serde_json::to_string(&attempt).expect("attempt as JSON"));
     }
     drop(store);
@@ -332,13 +340,15 @@ steps:
     assert!(warnings[0].contains("secret `tok` is shorter than 4 characters"));
     assert!(!warnings[0].contains("\"o\"") && !warnings[0].contains("`o`"));
     // Masking a one-character secret would turn the text around it into `***` fragments.
-    let stored = store_attempt_output(&run);
+    let stored = store_attempt_output(&run).await;
     assert_eq!(stored, json!({ "text": "a box of o" }));
 }
 
-fn store_attempt_output(run: &Run) -> Value {
-    let store = SledRunStore::open(run.store_dir.path()).expect("reopen store");
-    let attempts = store.attempts(&run.outcome.run_id).expect("attempts");
+async fn store_attempt_output(run: &Run) -> Value {
+    let store = SledRunStore::open(run.store_dir.path())
+        .await
+        .expect("reopen store");
+    let attempts = store.attempts(&run.outcome.run_id).await.expect("attempts");
     attempts[0].output.clone().unwrap_or(Value::Null)
 }
 
@@ -357,7 +367,7 @@ steps:
 "#;
     let run = run(yaml, SECRET, Mode::Live).await;
     assert_eq!(run.outcome.status, RunStatus::Succeeded);
-    let output = store_attempt_output(&run);
+    let output = store_attempt_output(&run).await;
     assert_eq!(
         output,
         json!({ "auth": "Bearer ***", "who": "GRACE HOPPER" })

@@ -255,7 +255,8 @@ impl ConnectFlow {
         let now = self.clock.now();
         let created_at = self
             .store
-            .get(&name)?
+            .get(&name)
+            .await?
             .map(|s| s.connection.created_at)
             .unwrap_or(now);
         let refresh_token = grant.refresh_token.ok_or(AuthError::NoRefreshToken)?;
@@ -280,7 +281,7 @@ impl ConnectFlow {
             last_rotation_at: now,
             refresh_started_at: None,
         };
-        self.store.put(&connection)?;
+        self.store.put(&connection).await?;
         tracing::info!(connection = %connection.name, site = %connection.site_url, "connection stored");
         Ok(connection)
     }

@@ -1,11 +1,17 @@
 //! Where connections live. The rest of the crate sees only [`ConnectionStore`]; the sled
 //! implementation (the only module that touches sled) encrypts every record.
 
+#[doc(hidden)]
+pub mod conformance;
+mod error;
+mod memory;
 mod record;
 mod sled_store;
 
 use std::fmt;
 
+pub use error::{BackendError, StoreError, VerifiedCopy};
+pub use memory::MemoryConnectionStore;
 pub use sled_store::{SledConnectionStore, STORE_DIR};
 
 use crate::connection::Connection;
@@ -28,20 +34,21 @@ pub struct StoredConnection {
     pub(crate) revision: Revision,
 }
 
-/// Durable, encrypted storage of connections.
+/// Durable, encrypted storage of connections, used as `Arc<dyn ConnectionStore>`.
+#[async_trait::async_trait]
 pub trait ConnectionStore: Send + Sync + 'static {
-    fn get(&self, name: &str) -> Result<Option<StoredConnection>>;
+    async fn get(&self, name: &str) -> Result<Option<StoredConnection>>;
     /// Inserts or replaces a connection; durable (flushed) when it returns.
-    fn put(&self, connection: &Connection) -> Result<StoredConnection>;
+    async fn put(&self, connection: &Connection) -> Result<StoredConnection>;
     /// Replaces `expected` by `new` only if the record did not change since it was read;
     /// durable (flushed) when it returns. A lost race is [`crate::AuthError::StoreConflict`].
-    fn compare_and_swap(
+    async fn compare_and_swap(
         &self,
         expected: &StoredConnection,
         new: &Connection,
     ) -> Result<StoredConnection>;
     /// All connections, sorted by name.
-    fn list(&self) -> Result<Vec<Connection>>;
+    async fn list(&self) -> Result<Vec<Connection>>;
     /// Deletes a connection; `false` when there was none.
-    fn delete(&self, name: &str) -> Result<bool>;
+    async fn delete(&self, name: &str) -> Result<bool>;
 }

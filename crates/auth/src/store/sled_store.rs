@@ -3,8 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use chrono::Utc;
+
 use super::record::PlainRecord;
-use super::{ConnectionStore, Revision, StoredConnection};
+use super::{ConnectionStore, Revision, StoreError, StoredConnection, VerifiedCopy};
 use crate::connection::{validate_connection_name, Connection};
 use crate::crypto::{Keyring, OpenError};
 use crate::error::{AuthError, Result};
@@ -17,11 +19,15 @@ const KEY_CHECK_IDENTITY: &[u8] = b"weft/key-check/v1";
 const KEY_CHECK_PLAINTEXT: &[u8] = b"weft master key check";
 /// Directory (below the data directory) that holds the sled database.
 pub const STORE_DIR: &str = "connections.db";
+/// Verified copies kept next to the store (`connections.db.backup-<time>`).
+const KEEP_COPIES: usize = 3;
 
 fn storage(operation: &'static str) -> impl Fn(sled::Error) -> AuthError {
-    move |e| AuthError::Storage {
-        operation,
-        reason: e.to_string(),
+    move |e| {
+        AuthError::Store(StoreError::Backend {
+            operation,
+            source: Box::new(e),
+        })
     }
 }
 
@@ -30,9 +36,20 @@ fn identity(name: &str) -> Vec<u8> {
 }
 
 /// Connections in a sled database below the data directory.
+///
+/// Never opened in a way that can destroy what it holds (sled drops a damaged record and every
+/// later one, and rewrites its log as it opens): the number of connections is kept in a
+/// sidecar file (`weft_store_guard`), and before each open the folder is copied aside
+/// (`connections.db.backup-<time>`) and the copy opened and counted. A copy that holds every
+/// connection is kept (the last three are); one that does not means the store is damaged: the
+/// copy is deleted, the store is left unopened and untouched, and the error names the newest
+/// verified copy.
 pub struct SledConnectionStore {
     db: sled::Db,
+    dir: PathBuf,
     connections: sled::Tree,
+    /// Connections stored, as in the sidecar; the lock also orders writes that change it.
+    count: tokio::sync::Mutex<u64>,
     keys: Keyring,
 }
 
@@ -44,25 +61,97 @@ impl std::fmt::Debug for SledConnectionStore {
     }
 }
 
+fn guard_error(path: &Path) -> impl Fn(weft_store_guard::GuardError) -> AuthError {
+    let path = path.to_path_buf();
+    move |e| {
+        AuthError::Store(StoreError::Open {
+            path: path.clone(),
+            source: Box::new(e),
+        })
+    }
+}
+
+/// Opens the sled database at `path`, telling a lock held by another process from other
+/// failures.
+fn open_db(path: &Path) -> Result<sled::Db> {
+    sled::open(path).map_err(|e| match e {
+        sled::Error::Io(_) if weft_store_guard::is_locked(path) => {
+            AuthError::Store(StoreError::Locked {
+                path: path.to_path_buf(),
+                holder: weft_store_guard::holder(path).map(|h| h.to_string()),
+            })
+        }
+        other => AuthError::Store(StoreError::Open {
+            path: path.to_path_buf(),
+            source: Box::new(other),
+        }),
+    })
+}
+
+/// The connections a copy holds, read by opening it (which can only change the copy).
+fn connections_in(copy: &Path) -> Result<u64> {
+    let db = open_db(copy)?;
+    let tree = db
+        .open_tree(CONNECTIONS_TREE)
+        .map_err(storage("opening the connections tree of a copy"))?;
+    Ok(tree.len() as u64)
+}
+
+/// Copies the store aside and reads the copy back; refuses when the copy is missing
+/// connections. Does nothing for a store without a count (new, or from before counts).
+fn verify_before_opening(path: &Path) -> Result<()> {
+    let Some(expected) = weft_store_guard::read_count(path).map_err(guard_error(path))? else {
+        return Ok(());
+    };
+    if weft_store_guard::is_locked(path) {
+        // A copy of a store being written is not consistent; opening reports the holder.
+        return Ok(());
+    }
+    let copy = weft_store_guard::copy_aside(path, Utc::now()).map_err(guard_error(path))?;
+    let found = connections_in(&copy.path);
+    match found {
+        Ok(found) if found >= expected => {
+            weft_store_guard::prune_backups(path, KEEP_COPIES).map_err(guard_error(path))?;
+            Ok(())
+        }
+        found => {
+            weft_store_guard::remove_backup(&copy).map_err(guard_error(path))?;
+            let backup = weft_store_guard::backups(path)
+                .into_iter()
+                .next()
+                .map(|b| VerifiedCopy {
+                    path: b.path,
+                    taken_at: b.taken_at,
+                });
+            Err(AuthError::Store(StoreError::Corrupted {
+                path: path.to_path_buf(),
+                expected,
+                found: found.unwrap_or(0),
+                backup,
+            }))
+        }
+    }
+}
+
 impl SledConnectionStore {
     /// Opens (or creates) the store in `data_dir`, checks that `keys` opens it, and re-seals
     /// records made with a previous key. Directory 0700, files 0600.
     pub fn open(data_dir: &Path, keys: Keyring) -> Result<Self> {
         ensure_private_dir(data_dir)?;
         let path: PathBuf = data_dir.join(STORE_DIR);
-        let db = sled::open(&path).map_err(|e| AuthError::Storage {
-            operation: "opening the connection store",
-            reason: format!(
-                "{e} (at {}; is another weft process using this data directory?)",
-                path.display()
-            ),
-        })?;
+        verify_before_opening(&path)?;
+        let db = open_db(&path)?;
+        weft_store_guard::record_holder(&path).map_err(guard_error(&path))?;
         let connections = db
             .open_tree(CONNECTIONS_TREE)
             .map_err(storage("opening the connections tree"))?;
+        let count = connections.len() as u64;
+        weft_store_guard::write_count(&path, count).map_err(guard_error(&path))?;
         let store = Self {
             db,
+            dir: path.clone(),
             connections,
+            count: tokio::sync::Mutex::new(count),
             keys,
         };
         store.check_key(data_dir)?;
@@ -122,9 +211,9 @@ impl SledConnectionStore {
                 continue;
             }
             let stored = self.decode(&key, &sealed)?;
-            self.compare_and_swap(&stored, &stored.connection)?;
+            self.swap(&stored, &stored.connection)?;
         }
-        Ok(())
+        self.flush_blocking()
     }
 
     fn decode(&self, key: &[u8], sealed: &[u8]) -> Result<StoredConnection> {
@@ -152,51 +241,41 @@ impl SledConnectionStore {
 
     fn seal(&self, connection: &Connection) -> Result<Vec<u8>> {
         validate_connection_name(&connection.name)?;
-        let plain = serde_json::to_vec(&PlainRecord::from_connection(connection)).map_err(|e| {
-            AuthError::Storage {
-                operation: "serializing a connection",
-                reason: e.to_string(),
-            }
-        })?;
+        let plain = serde_json::to_vec(&PlainRecord::from_connection(connection))
+            .map_err(|e| AuthError::Store(StoreError::Encode(e)))?;
         Ok(self.keys.seal(&identity(&connection.name), &plain))
     }
 
-    fn flush(&self) -> Result<()> {
+    fn flush_blocking(&self) -> Result<()> {
         self.db
             .flush()
             .map(|_| ())
             .map_err(storage("flushing to disk"))
     }
-}
 
-impl ConnectionStore for SledConnectionStore {
-    fn get(&self, name: &str) -> Result<Option<StoredConnection>> {
-        let sealed = self
-            .connections
-            .get(name.as_bytes())
-            .map_err(storage("reading a connection"))?;
-        sealed
-            .map(|sealed| self.decode(name.as_bytes(), &sealed))
-            .transpose()
-    }
-
-    fn put(&self, connection: &Connection) -> Result<StoredConnection> {
-        let sealed = self.seal(connection)?;
-        self.connections
-            .insert(connection.name.as_bytes(), sealed.as_slice())
-            .map_err(storage("writing a connection"))?;
-        self.flush()?;
-        Ok(StoredConnection {
-            connection: connection.clone(),
-            revision: Revision(sealed),
+    /// Syncs to disk on the blocking pool, then records `count` in the sidecar if given.
+    async fn flush(&self, count: Option<u64>) -> Result<()> {
+        let (db, dir) = (self.db.clone(), self.dir.clone());
+        tokio::task::spawn_blocking(move || {
+            db.flush().map_err(storage("flushing to disk"))?;
+            match count {
+                Some(count) => {
+                    weft_store_guard::write_count(&dir, count).map_err(guard_error(&dir))
+                }
+                None => Ok(()),
+            }
         })
+        .await
+        .map_err(|e| {
+            AuthError::Store(StoreError::Backend {
+                operation: "flushing to disk",
+                source: Box::new(e),
+            })
+        })?
     }
 
-    fn compare_and_swap(
-        &self,
-        expected: &StoredConnection,
-        new: &Connection,
-    ) -> Result<StoredConnection> {
+    /// Compare-and-swap without the flush.
+    fn swap(&self, expected: &StoredConnection, new: &Connection) -> Result<StoredConnection> {
         if expected.connection.name != new.name {
             return Err(AuthError::StoreConflict(new.name.clone()));
         }
@@ -209,14 +288,55 @@ impl ConnectionStore for SledConnectionStore {
             )
             .map_err(storage("updating a connection"))?
             .map_err(|_| AuthError::StoreConflict(new.name.clone()))?;
-        self.flush()?;
         Ok(StoredConnection {
             connection: new.clone(),
             revision: Revision(sealed),
         })
     }
+}
 
-    fn list(&self) -> Result<Vec<Connection>> {
+#[async_trait::async_trait]
+impl ConnectionStore for SledConnectionStore {
+    async fn get(&self, name: &str) -> Result<Option<StoredConnection>> {
+        let sealed = self
+            .connections
+            .get(name.as_bytes())
+            .map_err(storage("reading a connection"))?;
+        sealed
+            .map(|sealed| self.decode(name.as_bytes(), &sealed))
+            .transpose()
+    }
+
+    async fn put(&self, connection: &Connection) -> Result<StoredConnection> {
+        let sealed = self.seal(connection)?;
+        let mut count = self.count.lock().await;
+        let previous = self
+            .connections
+            .insert(connection.name.as_bytes(), sealed.as_slice())
+            .map_err(storage("writing a connection"))?;
+        // Raised once the new record is durable: a crash in between never looks like loss.
+        let raised = previous.is_none().then_some(*count + 1);
+        self.flush(raised).await?;
+        if let Some(raised) = raised {
+            *count = raised;
+        }
+        Ok(StoredConnection {
+            connection: connection.clone(),
+            revision: Revision(sealed),
+        })
+    }
+
+    async fn compare_and_swap(
+        &self,
+        expected: &StoredConnection,
+        new: &Connection,
+    ) -> Result<StoredConnection> {
+        let stored = self.swap(expected, new)?;
+        self.flush(None).await?;
+        Ok(stored)
+    }
+
+    async fn list(&self) -> Result<Vec<Connection>> {
         self.connections
             .iter()
             .map(|entry| {
@@ -226,13 +346,33 @@ impl ConnectionStore for SledConnectionStore {
             .collect()
     }
 
-    fn delete(&self, name: &str) -> Result<bool> {
-        let removed = self
+    async fn delete(&self, name: &str) -> Result<bool> {
+        let mut count = self.count.lock().await;
+        let exists = self
             .connections
+            .contains_key(name.as_bytes())
+            .map_err(storage("reading a connection"))?;
+        if !exists {
+            return Ok(false);
+        }
+        // Lowered before the record goes: a crash in between never looks like loss.
+        *count = count.saturating_sub(1);
+        let (dir, lowered) = (self.dir.clone(), *count);
+        tokio::task::spawn_blocking(move || {
+            weft_store_guard::write_count(&dir, lowered).map_err(guard_error(&dir))
+        })
+        .await
+        .map_err(|e| {
+            AuthError::Store(StoreError::Backend {
+                operation: "recording the count",
+                source: Box::new(e),
+            })
+        })??;
+        self.connections
             .remove(name.as_bytes())
             .map_err(storage("deleting a connection"))?;
-        self.flush()?;
-        Ok(removed.is_some())
+        self.flush(None).await?;
+        Ok(true)
     }
 }
 
@@ -246,50 +386,41 @@ mod tests {
         SledConnectionStore::open(dir, Keyring::from_key_bytes([key; 32], &[]))
     }
 
-    #[test]
-    fn round_trip_list_and_delete() {
+    #[tokio::test]
+    async fn passes_the_conformance_checks() {
         let tmp = tempfile::tempdir().unwrap();
-        let store = open(tmp.path(), 1).unwrap();
-        let now = Utc::now();
-        store
-            .put(&sample_connection("zeta", now, Duration::hours(1)))
-            .unwrap();
-        let alpha = sample_connection("alpha", now, Duration::hours(1));
-        store.put(&alpha).unwrap();
-        assert_eq!(store.get("alpha").unwrap().unwrap().connection, alpha);
-        let names: Vec<_> = store.list().unwrap().into_iter().map(|c| c.name).collect();
-        assert_eq!(names, ["alpha", "zeta"]);
-        assert!(store.delete("alpha").unwrap());
-        assert!(!store.delete("alpha").unwrap());
-        assert!(store.get("alpha").unwrap().is_none());
-        assert!(store
-            .put(&sample_connection("bad name", now, Duration::hours(1)))
-            .is_err());
+        crate::store::conformance::run_all(&open(tmp.path(), 1).unwrap()).await;
     }
 
-    #[test]
-    fn compare_and_swap_detects_a_concurrent_change() {
+    #[tokio::test]
+    async fn the_record_count_follows_puts_and_deletes() {
         let tmp = tempfile::tempdir().unwrap();
         let store = open(tmp.path(), 1).unwrap();
+        let path = tmp.path().join(STORE_DIR);
+        let count = || weft_store_guard::read_count(&path).unwrap();
+        assert_eq!(count(), Some(0));
         let conn = sample_connection("acme", Utc::now(), Duration::hours(1));
-        let first = store.put(&conn).unwrap();
-        let mut changed = conn.clone();
-        changed.site_name = "changed".into();
-        let second = store.compare_and_swap(&first, &changed).unwrap();
-        assert!(matches!(
-            store.compare_and_swap(&first, &conn),
-            Err(AuthError::StoreConflict(_))
-        ));
-        assert!(store.compare_and_swap(&second, &conn).is_ok());
+        store.put(&conn).await.unwrap();
+        store.put(&conn).await.unwrap();
+        assert_eq!(count(), Some(1), "a replaced record is not counted twice");
+        store
+            .put(&sample_connection("globex", Utc::now(), Duration::hours(1)))
+            .await
+            .unwrap();
+        assert_eq!(count(), Some(2));
+        assert!(store.delete("acme").await.unwrap());
+        assert!(!store.delete("acme").await.unwrap());
+        assert_eq!(count(), Some(1));
     }
 
-    #[test]
-    fn tokens_are_not_on_disk_in_clear() {
+    #[tokio::test]
+    async fn tokens_are_not_on_disk_in_clear() {
         let tmp = tempfile::tempdir().unwrap();
         {
             let store = open(tmp.path(), 1).unwrap();
             store
                 .put(&sample_connection("acme", Utc::now(), Duration::hours(1)))
+                .await
                 .unwrap();
         }
         let mut haystack = Vec::new();
@@ -319,28 +450,29 @@ mod tests {
         files
     }
 
-    #[test]
-    fn a_record_copied_under_another_name_does_not_open() {
+    #[tokio::test]
+    async fn a_record_copied_under_another_name_does_not_open() {
         let tmp = tempfile::tempdir().unwrap();
         let store = open(tmp.path(), 1).unwrap();
         store
             .put(&sample_connection("acme", Utc::now(), Duration::hours(1)))
+            .await
             .unwrap();
         let sealed = store.connections.get("acme").unwrap().unwrap();
         store.connections.insert("evil", sealed).unwrap();
-        let err = store.get("evil").unwrap_err();
+        let err = store.get("evil").await.unwrap_err();
         assert!(
             matches!(err, AuthError::UndecryptableRecord { ref connection, .. } if connection == "evil"),
             "{err}"
         );
-        assert!(store.get("acme").unwrap().is_some());
+        assert!(store.get("acme").await.unwrap().is_some());
     }
 
-    #[test]
-    fn a_wrong_key_is_refused_at_open_and_a_rotated_key_reseals() {
+    #[tokio::test]
+    async fn a_wrong_key_is_refused_at_open_and_a_rotated_key_reseals() {
         let tmp = tempfile::tempdir().unwrap();
         let conn = sample_connection("acme", Utc::now(), Duration::hours(1));
-        open(tmp.path(), 1).unwrap().put(&conn).unwrap();
+        open(tmp.path(), 1).unwrap().put(&conn).await.unwrap();
         let err = open(tmp.path(), 2).unwrap_err();
         let message = err.to_string();
         assert!(matches!(err, AuthError::WrongMasterKey { .. }), "{message}");
@@ -351,13 +483,14 @@ mod tests {
 
         let rotating = Keyring::from_key_bytes([2; 32], &[[1; 32]]);
         let store = SledConnectionStore::open(tmp.path(), rotating).unwrap();
-        assert_eq!(store.get("acme").unwrap().unwrap().connection, conn);
+        assert_eq!(store.get("acme").await.unwrap().unwrap().connection, conn);
         drop(store);
         // After re-sealing, the new key alone is enough and the old one no longer opens it.
         assert_eq!(
             open(tmp.path(), 2)
                 .unwrap()
                 .get("acme")
+                .await
                 .unwrap()
                 .unwrap()
                 .connection,
@@ -370,14 +503,15 @@ mod tests {
     }
 
     #[cfg(unix)]
-    #[test]
-    fn data_directory_is_owner_only() {
+    #[tokio::test]
+    async fn data_directory_is_owner_only() {
         use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("data");
         open(&data, 1)
             .unwrap()
             .put(&sample_connection("acme", Utc::now(), Duration::hours(1)))
+            .await
             .unwrap();
         assert_eq!(
             std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,

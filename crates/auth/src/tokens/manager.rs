@@ -126,7 +126,7 @@ impl TokenManager {
 
     /// A valid access token for `connection`, refreshed first when it expires within the margin.
     pub async fn access_token(&self, connection: &str) -> Result<AccessToken> {
-        let stored = self.load(connection)?;
+        let stored = self.load(connection).await?;
         let conn = &stored.connection;
         if conn.refresh_started_at.is_none() {
             if let Some(token) = conn.fresh_access_token(self.clock.now(), self.margin) {
@@ -157,7 +157,8 @@ impl TokenManager {
     pub async fn recover_interrupted(&self) -> Result<KeepAliveReport> {
         let interrupted = self
             .store
-            .list()?
+            .list()
+            .await?
             .into_iter()
             .filter(|c| c.refresh_started_at.is_some());
         self.refresh_each(interrupted.map(|c| c.name), RefreshReason::Recovery)
@@ -169,7 +170,7 @@ impl TokenManager {
     pub async fn keep_alive(&self) -> Result<KeepAliveReport> {
         let now = self.clock.now();
         let idle = chrono_duration(self.options.keep_alive_idle);
-        let due = self.store.list()?.into_iter().filter(|c| {
+        let due = self.store.list().await?.into_iter().filter(|c| {
             !matches!(c.status, ConnectionStatus::NeedsReconnect { .. })
                 && (c.refresh_started_at.is_some() || now - c.last_rotation_at >= idle)
         });
@@ -179,7 +180,7 @@ impl TokenManager {
 
     /// Refreshes every connection now (`weft connections refresh --all`).
     pub async fn refresh_all(&self) -> Result<KeepAliveReport> {
-        let names = self.store.list()?.into_iter().map(|c| c.name);
+        let names = self.store.list().await?.into_iter().map(|c| c.name);
         self.refresh_each(names, RefreshReason::Manual).await
     }
 
@@ -198,9 +199,10 @@ impl TokenManager {
         Ok(report)
     }
 
-    fn load(&self, connection: &str) -> Result<StoredConnection> {
+    async fn load(&self, connection: &str) -> Result<StoredConnection> {
         self.store
-            .get(connection)?
+            .get(connection)
+            .await?
             .ok_or_else(|| AuthError::ConnectionNotFound(connection.to_string()))
     }
 
@@ -216,7 +218,7 @@ impl TokenManager {
         let lock = self.lock_for(name);
         let _single_flight = lock.lock().await;
         // Someone may have refreshed while we waited: decide on what is stored now.
-        let stored = self.load(name)?;
+        let stored = self.load(name).await?;
         let conn = &stored.connection;
         let now = self.clock.now();
         // Under the lock no refresh of ours is in flight: a marker is left over from a crash.
@@ -279,7 +281,7 @@ impl TokenManager {
         let interrupted_at = stored.connection.refresh_started_at;
         let mut marked = stored.connection.clone();
         marked.refresh_started_at = Some(interrupted_at.unwrap_or(now));
-        let stored = self.store.compare_and_swap(&stored, &marked)?;
+        let stored = self.store.compare_and_swap(&stored, &marked).await?;
 
         tracing::debug!(connection = %name, "refreshing access token");
         let answer = self.endpoint.refresh(&marked.tokens.refresh_token).await;
@@ -308,7 +310,7 @@ impl TokenManager {
                 }
                 next.last_rotation_at = now;
                 next.status = ConnectionStatus::Healthy;
-                self.store.compare_and_swap(&stored, &next)?;
+                self.store.compare_and_swap(&stored, &next).await?;
                 tracing::info!(connection = %name, expires_at = %next.tokens.access_expires_at, "access token refreshed");
                 Ok(next.tokens.access_token)
             }
@@ -324,7 +326,7 @@ impl TokenManager {
                     since: now,
                     reason: reason.clone(),
                 };
-                self.store.compare_and_swap(&stored, &next)?;
+                self.store.compare_and_swap(&stored, &next).await?;
                 tracing::warn!(connection = %name, %reason, "connection needs to be reconnected");
                 Err(AuthError::NeedsReconnect {
                     connection: name,
@@ -332,7 +334,8 @@ impl TokenManager {
                 })
             }
             Err(error) => {
-                self.record_transient_failure(stored, next, &marked, &error, interrupted_at, now)?;
+                self.record_transient_failure(stored, next, &marked, &error, interrupted_at, now)
+                    .await?;
                 if usable_after_failure(&marked, &refresh_reason, now) {
                     return Ok(marked.tokens.access_token);
                 }
@@ -344,7 +347,7 @@ impl TokenManager {
         }
     }
 
-    fn record_transient_failure(
+    async fn record_transient_failure(
         &self,
         stored: StoredConnection,
         mut next: Connection,
@@ -373,7 +376,7 @@ impl TokenManager {
             last_error: error.to_string(),
             retry_at,
         };
-        self.store.compare_and_swap(&stored, &next)?;
+        self.store.compare_and_swap(&stored, &next).await?;
         tracing::warn!(connection = %next.name, error = %error, %retry_at, "refresh failed; backing off");
         Ok(())
     }

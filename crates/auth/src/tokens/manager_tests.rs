@@ -83,7 +83,7 @@ struct Fixture {
     manager: Arc<TokenManager>,
 }
 
-fn fixture_with(endpoint: ScriptedEndpoint, expires_in: chrono::Duration) -> Fixture {
+async fn fixture_with(endpoint: ScriptedEndpoint, expires_in: chrono::Duration) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(
         SledConnectionStore::open(dir.path(), Keyring::from_key_bytes([9; 32], &[])).unwrap(),
@@ -91,6 +91,7 @@ fn fixture_with(endpoint: ScriptedEndpoint, expires_in: chrono::Duration) -> Fix
     let clock = Arc::new(ManualClock::new(Utc::now()));
     store
         .put(&sample_connection("acme", clock.now(), expires_in))
+        .await
         .unwrap();
     let endpoint = Arc::new(endpoint);
     let manager = Arc::new(TokenManager::new(
@@ -108,13 +109,13 @@ fn fixture_with(endpoint: ScriptedEndpoint, expires_in: chrono::Duration) -> Fix
     }
 }
 
-fn fixture(expires_in: chrono::Duration) -> Fixture {
-    fixture_with(ScriptedEndpoint::default(), expires_in)
+async fn fixture(expires_in: chrono::Duration) -> Fixture {
+    fixture_with(ScriptedEndpoint::default(), expires_in).await
 }
 
 impl Fixture {
-    fn stored(&self) -> crate::connection::Connection {
-        self.store.get("acme").unwrap().unwrap().connection
+    async fn stored(&self) -> crate::connection::Connection {
+        self.store.get("acme").await.unwrap().unwrap().connection
     }
 }
 
@@ -122,7 +123,7 @@ use crate::clock::Clock;
 
 #[tokio::test]
 async fn a_fresh_token_is_returned_without_refreshing() {
-    let f = fixture(chrono::Duration::hours(1));
+    let f = fixture(chrono::Duration::hours(1)).await;
     assert_eq!(
         f.manager.access_token("acme").await.unwrap().expose(),
         "AT-acme-0"
@@ -136,12 +137,12 @@ async fn a_fresh_token_is_returned_without_refreshing() {
 
 #[tokio::test]
 async fn a_token_inside_the_margin_is_refreshed_and_the_pair_persisted() {
-    let f = fixture(chrono::Duration::hours(1));
+    let f = fixture(chrono::Duration::hours(1)).await;
     f.clock.advance(chrono::Duration::minutes(56));
     let token = f.manager.access_token("acme").await.unwrap();
     assert_eq!(token.expose(), "AT-new-1");
     assert_eq!(f.endpoint.seen.lock().as_slice(), ["RT-acme-0"]);
-    let stored = f.stored();
+    let stored = f.stored().await;
     assert_eq!(stored.tokens.refresh_token.expose(), "RT-new-1");
     assert_eq!(
         stored.tokens.access_expires_at,
@@ -153,10 +154,10 @@ async fn a_token_inside_the_margin_is_refreshed_and_the_pair_persisted() {
 
 #[tokio::test]
 async fn the_old_refresh_token_is_kept_when_none_comes_back() {
-    let f = fixture(chrono::Duration::minutes(1));
+    let f = fixture(chrono::Duration::minutes(1)).await;
     f.endpoint.push(Ok(grant(1, false)));
     f.manager.access_token("acme").await.unwrap();
-    assert_eq!(f.stored().tokens.refresh_token.expose(), "RT-acme-0");
+    assert_eq!(f.stored().await.tokens.refresh_token.expose(), "RT-acme-0");
 }
 
 #[tokio::test]
@@ -165,7 +166,7 @@ async fn concurrent_callers_share_one_refresh() {
         delay: Duration::from_millis(30),
         ..Default::default()
     };
-    let f = fixture_with(endpoint, chrono::Duration::minutes(1));
+    let f = fixture_with(endpoint, chrono::Duration::minutes(1)).await;
     let calls = (0..1000).map(|_| {
         let manager = f.manager.clone();
         tokio::spawn(async move { manager.access_token("acme").await })
@@ -179,7 +180,7 @@ async fn concurrent_callers_share_one_refresh() {
 
 #[tokio::test]
 async fn a_permanent_error_needs_reconnect_and_stops_retries() {
-    let f = fixture(chrono::Duration::minutes(1));
+    let f = fixture(chrono::Duration::minutes(1)).await;
     f.endpoint
         .push(Err(error(Some(403), Some("invalid_grant"))));
     let err = f.manager.access_token("acme").await.unwrap_err();
@@ -199,14 +200,14 @@ async fn a_permanent_error_needs_reconnect_and_stops_retries() {
     assert!(f.manager.keep_alive().await.unwrap().refreshed.is_empty());
     assert_eq!(f.endpoint.calls(), 1);
     assert!(matches!(
-        f.stored().status,
+        f.stored().await.status,
         ConnectionStatus::NeedsReconnect { .. }
     ));
 }
 
 #[tokio::test]
 async fn transient_errors_back_off_and_serve_the_still_valid_token() {
-    let f = fixture(chrono::Duration::minutes(1));
+    let f = fixture(chrono::Duration::minutes(1)).await;
     let start = f.clock.now();
     let mut rate_limited = error(Some(429), None);
     rate_limited.retry_after = Some(Duration::from_secs(300));
@@ -221,9 +222,12 @@ async fn transient_errors_back_off_and_serve_the_still_valid_token() {
         failures,
         ref last_error,
         ..
-    } = f.stored().status
+    } = f.stored().await.status
     else {
-        panic!("expected refresh failing, got {:?}", f.stored().status)
+        panic!(
+            "expected refresh failing, got {:?}",
+            f.stored().await.status
+        )
     };
     assert_eq!(failures, 1);
     assert!(last_error.contains("429"), "{last_error}");
@@ -245,18 +249,18 @@ async fn transient_errors_back_off_and_serve_the_still_valid_token() {
         f.manager.access_token("acme").await.unwrap().expose(),
         "AT-new-2"
     );
-    assert_eq!(f.stored().status, ConnectionStatus::Healthy);
+    assert_eq!(f.stored().await.status, ConnectionStatus::Healthy);
 }
 
 #[tokio::test]
 async fn a_network_failure_keeps_the_marker_and_retries_inside_the_reuse_window() {
-    let f = fixture(chrono::Duration::minutes(1));
+    let f = fixture(chrono::Duration::minutes(1)).await;
     f.endpoint.push(Err(error(None, None)));
     assert_eq!(
         f.manager.access_token("acme").await.unwrap().expose(),
         "AT-acme-0"
     );
-    let stored = f.stored();
+    let stored = f.stored().await;
     assert!(
         stored.refresh_started_at.is_some(),
         "outcome unknown: marker kept"
@@ -267,12 +271,12 @@ async fn a_network_failure_keeps_the_marker_and_retries_inside_the_reuse_window(
     assert!(retry_at <= f.clock.now() + chrono::Duration::minutes(2));
     let report = f.manager.recover_interrupted().await.unwrap();
     assert_eq!(report.refreshed, ["acme"]);
-    assert_eq!(f.stored().refresh_started_at, None);
+    assert_eq!(f.stored().await.refresh_started_at, None);
 }
 
 #[tokio::test]
 async fn a_forced_refresh_after_401_happens_once() {
-    let f = fixture(chrono::Duration::hours(1));
+    let f = fixture(chrono::Duration::hours(1)).await;
     let rejected = f.manager.access_token("acme").await.unwrap();
     let (a, b) = tokio::join!(
         f.manager.force_refresh("acme", &rejected),
@@ -285,12 +289,12 @@ async fn a_forced_refresh_after_401_happens_once() {
 
 #[tokio::test]
 async fn a_crash_after_the_answer_is_recovered_at_next_start() {
-    let f = fixture(chrono::Duration::minutes(1));
+    let f = fixture(chrono::Duration::minutes(1)).await;
     f.manager.simulate_crash_after_token_answer(true);
     assert!(f.manager.access_token("acme").await.is_err());
-    assert!(f.stored().refresh_started_at.is_some());
+    assert!(f.stored().await.refresh_started_at.is_some());
     assert_eq!(
-        f.stored().tokens.refresh_token.expose(),
+        f.stored().await.tokens.refresh_token.expose(),
         "RT-acme-0",
         "the answer was lost"
     );
@@ -307,18 +311,19 @@ async fn a_crash_after_the_answer_is_recovered_at_next_start() {
         ["RT-acme-0", "RT-acme-0"],
         "old token reused in the window"
     );
-    assert_eq!(f.stored().tokens.refresh_token.expose(), "RT-new-2");
+    assert_eq!(f.stored().await.tokens.refresh_token.expose(), "RT-new-2");
 }
 
 #[tokio::test]
 async fn keep_alive_refreshes_only_idle_connections() {
-    let f = fixture(chrono::Duration::hours(1));
+    let f = fixture(chrono::Duration::hours(1)).await;
     f.store
         .put(&sample_connection(
             "busy",
             f.clock.now() + chrono::Duration::days(29),
             chrono::Duration::hours(1),
         ))
+        .await
         .unwrap();
     f.clock.advance(chrono::Duration::days(31));
     let report = f.manager.keep_alive().await.unwrap();
@@ -329,7 +334,7 @@ async fn keep_alive_refreshes_only_idle_connections() {
 
 #[tokio::test]
 async fn manual_refresh_retries_a_connection_that_needs_reconnect() {
-    let f = fixture(chrono::Duration::minutes(1));
+    let f = fixture(chrono::Duration::minutes(1)).await;
     f.endpoint
         .push(Err(error(Some(401), Some("access_denied"))));
     let err = f
@@ -343,12 +348,12 @@ async fn manual_refresh_retries_a_connection_that_needs_reconnect() {
         f.manager.refresh_now("acme").await.unwrap().expose(),
         "AT-new-2"
     );
-    assert_eq!(f.stored().status, ConnectionStatus::Healthy);
+    assert_eq!(f.stored().await.status, ConnectionStatus::Healthy);
 }
 
 #[tokio::test]
 async fn a_failed_refresh_asked_for_is_reported_even_while_the_old_token_is_valid() {
-    let f = fixture(chrono::Duration::minutes(30));
+    let f = fixture(chrono::Duration::minutes(30)).await;
     f.endpoint.push(Err(error(Some(503), None)));
     let err = f.manager.refresh_now("acme").await.unwrap_err();
     assert!(

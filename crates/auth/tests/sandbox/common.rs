@@ -183,8 +183,8 @@ impl World {
             .collect()
     }
 
-    pub fn stored(&self, name: &str) -> Connection {
-        self.store.get(name).unwrap().unwrap().connection
+    pub async fn stored(&self, name: &str) -> Connection {
+        self.store.get(name).await.unwrap().unwrap().connection
     }
 
     pub async fn shutdown(mut self) {

@@ -47,7 +47,7 @@ async fn the_whole_connect_flow_stores_a_healthy_connection() {
         .granted_scopes
         .contains(&"read:page:confluence".to_string()));
     assert_eq!(connection.status, ConnectionStatus::Healthy);
-    assert_eq!(world.stored("acme"), connection);
+    assert_eq!(world.stored("acme").await, connection);
 
     // The code exchange sent JSON with the credentials in the body (no Basic auth).
     let exchange = &world.token_requests()[0];
@@ -106,7 +106,7 @@ async fn a_denied_consent_reaches_the_waiting_command() {
         matches!(err, AuthError::AuthorizationDenied { ref error, .. } if error == "access_denied"),
         "{err}"
     );
-    assert!(world.store.get("acme").unwrap().is_none());
+    assert!(world.store.get("acme").await.unwrap().is_none());
     world.shutdown().await;
 }
 
@@ -130,7 +130,7 @@ async fn several_sites_need_a_choice_or_a_matching_site_flag() {
         "{err}"
     );
     assert!(
-        world.store.get("acme").unwrap().is_none(),
+        world.store.get("acme").await.unwrap().is_none(),
         "nothing stored without a choice"
     );
 
@@ -161,7 +161,7 @@ async fn reconnecting_replaces_a_connection_that_needs_reconnect() {
     assert!(matches!(err, AuthError::NeedsReconnect { .. }), "{err}");
     let second = world.connect("acme", None, &NoChoice).await.unwrap();
     assert_eq!(second.created_at, first.created_at);
-    assert_eq!(world.stored("acme").status, ConnectionStatus::Healthy);
+    assert_eq!(world.stored("acme").await.status, ConnectionStatus::Healthy);
     assert!(world.manager.access_token("acme").await.is_ok());
     world.shutdown().await;
 }

@@ -29,7 +29,7 @@ async fn a_thousand_concurrent_callers_cause_exactly_one_refresh() {
     );
     let distinct: HashSet<_> = tokens.iter().map(|t| t.expose().to_string()).collect();
     assert_eq!(distinct.len(), 1, "every caller got the same new token");
-    assert_eq!(world.stored("acme").tokens.access_token, tokens[0]);
+    assert_eq!(world.stored("acme").await.tokens.access_token, tokens[0]);
     world.shutdown().await;
 }
 
@@ -56,8 +56,8 @@ async fn two_connections_refresh_independently() {
         2,
         "one refresh per connection"
     );
-    let acme = world.stored("acme");
-    let globex = world.stored("globex");
+    let acme = world.stored("acme").await;
+    let globex = world.stored("globex").await;
     assert_ne!(acme.tokens.refresh_token, globex.tokens.refresh_token);
     for (name, token) in results {
         let expected = if name == "acme" { &acme } else { &globex };
@@ -65,14 +65,16 @@ async fn two_connections_refresh_independently() {
     }
 
     // One connection dying does not touch the other.
-    let mut broken = world.stored("globex");
+    let mut broken = world.stored("globex").await;
     broken.tokens.refresh_token = weft_auth::RefreshToken::new("garbage");
-    weft_auth::ConnectionStore::put(&*world.store, &broken).unwrap();
+    weft_auth::ConnectionStore::put(&*world.store, &broken)
+        .await
+        .unwrap();
     world.advance(chrono::Duration::minutes(58));
     assert!(world.manager.access_token("globex").await.is_err());
     assert!(world.manager.access_token("acme").await.is_ok());
     assert_eq!(
-        world.stored("acme").status,
+        world.stored("acme").await.status,
         weft_auth::ConnectionStatus::Healthy
     );
     world.shutdown().await;
@@ -82,12 +84,12 @@ async fn two_connections_refresh_independently() {
 async fn keep_alive_rotates_idle_refresh_tokens_before_they_expire() {
     let world = World::start(Seed::Empty).await;
     world.connect("acme", None, &NoChoice).await.unwrap();
-    let before = world.stored("acme").tokens.refresh_token;
+    let before = world.stored("acme").await.tokens.refresh_token;
     // 31 days without any use: the default keep-alive period (30 days) has passed.
     world.advance(chrono::Duration::days(31));
     let report = world.manager.keep_alive().await.unwrap();
     assert_eq!(report.refreshed, ["acme"]);
-    assert_ne!(world.stored("acme").tokens.refresh_token, before);
+    assert_ne!(world.stored("acme").await.tokens.refresh_token, before);
     // Three such periods later the connection still works, though 93 days passed since consent.
     world.advance(chrono::Duration::days(31));
     world.manager.keep_alive().await.unwrap();

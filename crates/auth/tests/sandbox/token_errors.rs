@@ -20,8 +20,8 @@ async fn connected() -> World {
     world
 }
 
-fn reconnect_reason(world: &World) -> String {
-    match world.stored("acme").status {
+async fn reconnect_reason(world: &World) -> String {
+    match world.stored("acme").await.status {
         ConnectionStatus::NeedsReconnect { reason, .. } => reason,
         other => panic!("expected needs reconnect, got {other:?}"),
     }
@@ -30,10 +30,10 @@ fn reconnect_reason(world: &World) -> String {
 #[tokio::test]
 async fn rotation_stores_the_new_pair_and_the_new_token_works() {
     let world = connected().await;
-    let before = world.stored("acme");
+    let before = world.stored("acme").await;
     world.advance(minutes(56));
     let token = world.manager.access_token("acme").await.unwrap();
-    let after = world.stored("acme");
+    let after = world.stored("acme").await;
     assert_ne!(
         after.tokens.refresh_token, before.tokens.refresh_token,
         "refresh token rotated"
@@ -46,7 +46,7 @@ async fn rotation_stores_the_new_pair_and_the_new_token_works() {
     world.advance(minutes(56));
     world.manager.access_token("acme").await.unwrap();
     assert_ne!(
-        world.stored("acme").tokens.refresh_token,
+        world.stored("acme").await.tokens.refresh_token,
         after.tokens.refresh_token
     );
     assert_eq!(
@@ -88,20 +88,22 @@ async fn an_inactive_refresh_token_gives_invalid_grant_and_needs_reconnect() {
 #[tokio::test]
 async fn a_rotated_out_token_gives_unauthorized_client_and_needs_reconnect() {
     let world = connected().await;
-    let original = world.stored("acme");
+    let original = world.stored("acme").await;
     world.advance(minutes(56));
     world.manager.access_token("acme").await.unwrap();
     // The rotation got lost: the store still holds the retired token, past the reuse window.
-    let mut lost = world.stored("acme");
+    let mut lost = world.stored("acme").await;
     lost.tokens.refresh_token = original.tokens.refresh_token.clone();
-    world.store.put(&lost).unwrap();
+    world.store.put(&lost).await.unwrap();
     world.advance(minutes(61));
     let err = world.manager.access_token("acme").await.unwrap_err();
     assert!(matches!(err, AuthError::NeedsReconnect { .. }), "{err}");
     assert!(
-        reconnect_reason(&world).contains("403 unauthorized_client"),
-        "{}",
         reconnect_reason(&world)
+            .await
+            .contains("403 unauthorized_client"),
+        "{}",
+        reconnect_reason(&world).await
     );
     world.shutdown().await;
 }
@@ -120,14 +122,14 @@ async fn a_wrong_client_secret_gives_access_denied_and_a_fixed_secret_recovers()
     world.advance(minutes(61));
     let err = bad_manager.access_token("acme").await.unwrap_err();
     assert!(matches!(err, AuthError::NeedsReconnect { .. }), "{err}");
-    let reason = reconnect_reason(&world);
+    let reason = reconnect_reason(&world).await;
     assert!(
         reason.contains("401 access_denied") && reason.contains("client secret"),
         "{reason}"
     );
     // After fixing the secret, an explicit refresh brings the connection back.
     world.manager.refresh_now("acme").await.unwrap();
-    assert_eq!(world.stored("acme").status, ConnectionStatus::Healthy);
+    assert_eq!(world.stored("acme").await.status, ConnectionStatus::Healthy);
     world.shutdown().await;
 }
 
@@ -149,10 +151,10 @@ async fn rate_limits_and_server_errors_back_off_without_hammering() {
         let before = world.token_requests().len();
         // Inside the margin the old token is still valid and still served.
         let old = world.manager.access_token("acme").await.unwrap();
-        assert_eq!(old, world.stored("acme").tokens.access_token);
+        assert_eq!(old, world.stored("acme").await.tokens.access_token);
         let ConnectionStatus::RefreshFailing {
             retry_at, failures, ..
-        } = world.stored("acme").status
+        } = world.stored("acme").await.status
         else {
             panic!("{fault:?}: expected refresh failing")
         };
@@ -180,7 +182,7 @@ async fn rate_limits_and_server_errors_back_off_without_hammering() {
             .admin()
             .advance_clock(std::time::Duration::from_secs(180));
         assert_ne!(world.manager.access_token("acme").await.unwrap(), old);
-        assert_eq!(world.stored("acme").status, ConnectionStatus::Healthy);
+        assert_eq!(world.stored("acme").await.status, ConnectionStatus::Healthy);
         world.shutdown().await;
     }
 }
@@ -202,14 +204,14 @@ async fn a_lost_answer_is_recovered_through_the_reuse_window() {
         );
         // The sandbox rotated the token but weft never saw the new one.
         assert!(
-            world.stored("acme").refresh_started_at.is_some(),
+            world.stored("acme").await.refresh_started_at.is_some(),
             "{fault:?}: outcome unknown, marker kept"
         );
         world.sandbox.admin().clear_faults();
         world.advance(minutes(2));
         let report = world.manager.recover_interrupted().await.unwrap();
         assert_eq!(report.refreshed, ["acme"], "{fault:?}: {report:?}");
-        assert_eq!(world.stored("acme").status, ConnectionStatus::Healthy);
+        assert_eq!(world.stored("acme").await.status, ConnectionStatus::Healthy);
         let api = AtlassianApi::new(world.http.clone(), world.app.endpoints.clone());
         assert!(api
             .me(&world.manager.access_token("acme").await.unwrap())
@@ -225,7 +227,7 @@ async fn a_crash_after_the_answer_is_survived_inside_the_reuse_window() {
     world.advance(minutes(56));
     world.manager.simulate_crash_after_token_answer(true);
     assert!(world.manager.access_token("acme").await.is_err());
-    assert!(world.stored("acme").refresh_started_at.is_some());
+    assert!(world.stored("acme").await.refresh_started_at.is_some());
     // The process restarts a few minutes later.
     world.advance(minutes(4));
     let restarted = world.restarted_manager();
@@ -253,7 +255,7 @@ async fn a_crash_recovered_too_late_needs_reconnect_with_the_reason() {
         .await
         .unwrap();
     assert_eq!(report.failed.len(), 1);
-    let reason = reconnect_reason(&world);
+    let reason = reconnect_reason(&world).await;
     assert!(reason.contains("reuse window"), "{reason}");
     world.shutdown().await;
 }
@@ -261,7 +263,7 @@ async fn a_crash_recovered_too_late_needs_reconnect_with_the_reason() {
 #[tokio::test]
 async fn a_revoked_family_turns_the_connection_to_needs_reconnect() {
     let world = connected().await;
-    let original = world.stored("acme").tokens.refresh_token;
+    let original = world.stored("acme").await.tokens.refresh_token;
     world.advance(minutes(56));
     world.manager.access_token("acme").await.unwrap();
     // Someone presents the retired token outside the reuse window: Atlassian revokes the family.

@@ -14,8 +14,8 @@ use weft_engine::store::{close_interrupted_runs, RunStore, SledRunStore};
 use weft_runtime::{ConnectionTokens, Runtime};
 
 /// The engine of a live run: the run history and the connections of the data folder.
-pub fn open_engine(data_dir: &Path, runtime: &Runtime) -> Result<Engine, String> {
-    let store = open_store(data_dir)?;
+pub async fn open_engine(data_dir: &Path, runtime: &Runtime) -> Result<Engine, String> {
+    let store = open_store(data_dir).await?;
     let tokens = ConnectionTokens::new(
         data_dir.to_path_buf(),
         Some(crate::auth_commands::sandbox_app()),
@@ -23,18 +23,22 @@ pub fn open_engine(data_dir: &Path, runtime: &Runtime) -> Result<Engine, String>
     Ok(runtime.engine(store, Arc::new(tokens)))
 }
 
-/// Opens the run history; runs left `running` by a process that died are closed as failed.
-pub fn open_store(data_dir: &Path) -> Result<Arc<dyn RunStore>, String> {
+/// Opens the run history; runs left `running` by a process that died are closed as
+/// interrupted.
+pub async fn open_store(data_dir: &Path) -> Result<Arc<dyn RunStore>, String> {
     crate::data_dir::ensure(data_dir)
         .map_err(|e| format!("cannot create the data folder {}: {e}", data_dir.display()))?;
-    let store: Arc<dyn RunStore> =
-        Arc::new(SledRunStore::open(&data_dir.join("runs")).map_err(|e| e.to_string())?);
-    match close_interrupted_runs(store.as_ref()) {
+    let store: Arc<dyn RunStore> = Arc::new(
+        SledRunStore::open(&data_dir.join("runs"))
+            .await
+            .map_err(|e| crate::store_messages::run_history(&e))?,
+    );
+    match close_interrupted_runs(store.as_ref()).await {
         Ok(0) => {}
-        Ok(n) => {
-            tracing::warn!("{n} run(s) were interrupted by a stopped weft process; marked failed")
-        }
-        Err(e) => return Err(e.to_string()),
+        Ok(n) => tracing::warn!(
+            "{n} run(s) were interrupted by a stopped weft process; marked interrupted"
+        ),
+        Err(e) => return Err(crate::store_messages::run_history(&e)),
     }
     Ok(store)
 }

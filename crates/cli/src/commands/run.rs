@@ -108,7 +108,7 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
     let engine = if args.dry_run {
         runtime.checking_engine()
     } else {
-        match super::open_engine(data_dir, runtime) {
+        match super::open_engine(data_dir, runtime).await {
             Ok(engine) => engine,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -41,8 +41,8 @@ fn duration_of(run: &RunRecord) -> String {
     }
 }
 
-pub fn run(command: RunsCommand, data_dir: &Path) -> ExitCode {
-    let store = match super::open_store(data_dir) {
+pub async fn run(command: RunsCommand, data_dir: &Path) -> ExitCode {
+    let store = match super::open_store(data_dir).await {
         Ok(store) => store,
         Err(e) => {
             eprintln!("error: {e}");
@@ -50,7 +50,7 @@ pub fn run(command: RunsCommand, data_dir: &Path) -> ExitCode {
         }
     };
     let result = match command {
-        RunsCommand::List { limit, json } => list(store.as_ref(), limit, json),
+        RunsCommand::List { limit, json } => list(store.as_ref(), limit, json).await,
         RunsCommand::Show {
             id,
             step,
@@ -63,7 +63,7 @@ pub fn run(command: RunsCommand, data_dir: &Path) -> ExitCode {
                 limit,
                 offset,
             };
-            show(store.as_ref(), &id, &page, json)
+            show(store.as_ref(), &id, &page, json).await
         }
     };
     match result {
@@ -75,8 +75,11 @@ pub fn run(command: RunsCommand, data_dir: &Path) -> ExitCode {
     }
 }
 
-fn list(store: &dyn RunStore, limit: usize, json: bool) -> Result<ExitCode, String> {
-    let runs = store.list_runs(limit).map_err(|e| e.to_string())?;
+async fn list(store: &dyn RunStore, limit: usize, json: bool) -> Result<ExitCode, String> {
+    let runs = store
+        .list_runs(limit)
+        .await
+        .map_err(|e| crate::store_messages::run_history(&e))?;
     if json {
         println!(
             "{}",
@@ -89,12 +92,12 @@ fn list(store: &dyn RunStore, limit: usize, json: bool) -> Result<ExitCode, Stri
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:26}  {:9}  {:20}  {:>9}  WORKFLOW",
+        "{:26}  {:11}  {:20}  {:>9}  WORKFLOW",
         "RUN", "STATUS", "STARTED (UTC)", "TOOK"
     );
     for run in runs {
         println!(
-            "{:26}  {:9}  {:20}  {:>9}  {}",
+            "{:26}  {:11}  {:20}  {:>9}  {}",
             run.id,
             run.status.as_str(),
             run.started_at.format("%Y-%m-%d %H:%M:%S"),
@@ -112,14 +115,24 @@ struct Page<'a> {
     offset: usize,
 }
 
-fn show(store: &dyn RunStore, id: &str, page: &Page<'_>, json: bool) -> Result<ExitCode, String> {
-    let Some(run) = store.get_run(id).map_err(|e| e.to_string())? else {
+async fn show(
+    store: &dyn RunStore,
+    id: &str,
+    page: &Page<'_>,
+    json: bool,
+) -> Result<ExitCode, String> {
+    let Some(run) = store
+        .get_run(id)
+        .await
+        .map_err(|e| crate::store_messages::run_history(&e))?
+    else {
         eprintln!("error: no run `{id}` (or the prefix matches several): see `weft runs list`");
         return Ok(ExitCode::FAILURE);
     };
     let AttemptPage { attempts, total } = store
         .attempts_page(&run.id, page.step, page.offset, page.limit)
-        .map_err(|e| e.to_string())?;
+        .await
+        .map_err(|e| crate::store_messages::run_history(&e))?;
     if json {
         let value = serde_json::json!({
             "run": run,

@@ -21,7 +21,7 @@ use super::redact::{Redactor, MIN_SECRET_LEN, REDACTED};
 use super::step::Failure;
 use super::{Engine, Mode, RunRequest};
 use crate::actions::{ActionError, DryRunEffect, ErrorKind};
-use crate::store::{RunRecord, RunStatus};
+use crate::store::{AttemptRecord, RunRecord, RunStatus};
 use crate::workflow::{self, CompiledWorkflow, StepRefs, ValueTemplate};
 
 /// Run ids are ULIDs that increase strictly within the process, so runs started in the same
@@ -86,6 +86,10 @@ pub(crate) struct RunState {
     pub finalizing: AtomicBool,
     /// Every secret of the request, handed on to called workflows.
     pub all_secrets: std::collections::HashMap<String, String>,
+    /// Attempts whose futures were dropped, waiting to be recorded as cancelled.
+    pub abandoned: Mutex<Vec<AttemptRecord>>,
+    /// Whether `abandoned` has entries: the hot path checks this instead of locking.
+    pub has_abandoned: AtomicBool,
 }
 
 impl Engine {
@@ -187,8 +191,8 @@ impl Engine {
                     &mut record.truncated,
                 );
                 if !dry {
-                    if let Err(e) = self.store.put_run(&record) {
-                        return self.finish_without_record(run_id, started, e.to_string());
+                    if let Err(e) = self.store.put_run(&record).await {
+                        return self.finish_without_record(run_id, started, e.with_causes());
                     }
                 }
                 let state = RunState {
@@ -204,6 +208,8 @@ impl Engine {
                     dry_steps: Mutex::new(Vec::new()),
                     finalizing: AtomicBool::new(false),
                     all_secrets: request.secrets.clone(),
+                    abandoned: Mutex::new(Vec::new()),
+                    has_abandoned: AtomicBool::new(false),
                 };
                 let (status, error, outputs) = state.execute().await;
                 let report = dry.then(|| DryRunReport {
@@ -229,8 +235,12 @@ impl Engine {
         let mut error = error;
         if !dry {
             // The durability point: the run is only reported once its record is on disk.
-            let saved = self.store.put_run(&record).and_then(|_| self.store.flush());
+            let saved = match self.store.put_run(&record).await {
+                Ok(()) => self.store.flush().await,
+                Err(e) => Err(e),
+            };
             if let Err(e) = saved {
+                let e = e.with_causes();
                 // Not on disk means not done: never report success for it.
                 status = RunStatus::Failed;
                 record.status = status;
@@ -357,6 +367,7 @@ impl RunState {
             result = self.run_block(&self.workflow.steps, root.clone()) => result,
             _ = self.cancel.cancelled() => Err(Failure::cancelled()),
         };
+        self.record_abandoned().await;
         let (mut status, mut error) = match &main {
             Ok(()) => (RunStatus::Succeeded, None),
             Err(f) if f.cancelled => (

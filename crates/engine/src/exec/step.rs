@@ -103,7 +103,12 @@ impl RunState {
                 running.push(start(i));
             }
             while let Some((done, result)) = running.next().await {
-                result?;
+                if let Err(failure) = result {
+                    // Steps still running are cancelled here: record their attempts.
+                    drop(running);
+                    self.record_abandoned().await;
+                    return Err(failure);
+                }
                 for &j in &dependents[done] {
                     waiting[j] -= 1;
                     if waiting[j] == 0 {
@@ -127,7 +132,12 @@ impl RunState {
                 self.finished(step, &frame, StepStatus::Skipped, 0, Duration::ZERO, None);
                 return Ok(());
             }
-            Ok(true) => self.execute_step(step, &frame).await,
+            Ok(true) => {
+                let result = self.execute_step(step, &frame).await;
+                // A loop or branches that failed or timed out dropped the attempts inside.
+                self.record_abandoned().await;
+                result
+            }
             Err(error) => StepResult {
                 output: Err(error),
                 attempts: 0,
@@ -287,7 +297,8 @@ impl RunState {
             let clock = Instant::now();
             let ctx = self.action_context(step, attempt, &frame.iteration);
             // If this future is dropped mid-attempt (a sibling failed, a loop timed out, the
-            // run was cancelled), the guard records the attempt as cancelled.
+            // run was cancelled), the guard hands the attempt to the run as abandoned; whoever
+            // dropped it records it as cancelled ([`RunState::record_abandoned`]).
             let mut in_flight = InFlight {
                 state: self,
                 step,
@@ -318,7 +329,7 @@ impl RunState {
             } else {
                 StepStatus::Failed
             };
-            if let Err(message) = self.record_attempt(
+            let record = self.attempt_record(
                 step,
                 frame,
                 attempt,
@@ -327,7 +338,8 @@ impl RunState {
                 &result,
                 started_at,
                 clock.elapsed(),
-            ) {
+            );
+            if let Err(message) = self.record_attempt(&record).await {
                 return StepResult {
                     output: Err(ActionError::failed(message)),
                     attempts: attempt,
@@ -535,7 +547,7 @@ impl RunState {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn record_attempt(
+    fn attempt_record(
         &self,
         step: &CompiledStep,
         frame: &Frame,
@@ -545,7 +557,7 @@ impl RunState {
         result: &Result<Value, ActionError>,
         started_at: chrono::DateTime<Utc>,
         duration: Duration,
-    ) -> Result<(), String> {
+    ) -> AttemptRecord {
         let cap = self.engine.record_cap;
         let mut truncated = Vec::new();
         let input = cap_redacted(&self.redactor, input, cap, "input", &mut truncated);
@@ -557,7 +569,7 @@ impl RunState {
             .as_ref()
             .err()
             .map(|e| cap_text(self.redactor.text(&e.message), cap, "error", &mut truncated));
-        let record = AttemptRecord {
+        AttemptRecord {
             run_id: self.run_id.clone(),
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
             step: step.id.to_string(),
@@ -570,15 +582,45 @@ impl RunState {
             started_at,
             duration_us: duration.as_micros() as u64,
             truncated,
-        };
+        }
+    }
+
+    async fn record_attempt(&self, record: &AttemptRecord) -> Result<(), String> {
         self.engine
             .store
-            .put_attempt(&record)
-            .map_err(|e| format!("the run history could not be written: {e}"))
+            .put_attempt(record)
+            .await
+            .map_err(|e| format!("the run history could not be written: {}", e.with_causes()))
+    }
+
+    /// Records the attempts abandoned since the last call (their futures were dropped) as
+    /// cancelled, and reports them finished. Called where futures may have been dropped.
+    pub(crate) async fn record_abandoned(&self) {
+        if !self.has_abandoned.load(Ordering::Acquire) {
+            return;
+        }
+        let abandoned = {
+            let mut list = self.abandoned.lock();
+            self.has_abandoned.store(false, Ordering::Release);
+            std::mem::take(&mut *list)
+        };
+        for record in abandoned {
+            // Best effort: a failing store is already reported by the run itself.
+            let _ = self.record_attempt(&record).await;
+            self.engine.observer.on_event(&RunEvent::StepFinished {
+                step: &record.step,
+                iteration: &record.iteration,
+                status: StepStatus::Cancelled,
+                attempts: record.attempt,
+                duration: Duration::from_micros(record.duration_us),
+                error: None,
+            });
+        }
     }
 }
 
-/// An attempt in progress; dropping it before it is done means the attempt was cancelled.
+/// An attempt in progress. Dropped before it is done, the attempt was cancelled: the guard
+/// only hands the record to the run (memory, no I/O); [`RunState::record_abandoned`] writes it.
 struct InFlight<'a> {
     state: &'a RunState,
     step: &'a CompiledStep,
@@ -599,20 +641,18 @@ impl Drop for InFlight<'_> {
             ErrorKind::Cancelled,
             "cancelled before it finished",
         ));
-        let took = self.clock.elapsed();
-        let (state, step, frame, attempt) = (self.state, self.step, self.frame, self.attempt);
-        // Best effort: a failing store is already reported by the run itself.
-        let _ = state.record_attempt(
-            step,
-            frame,
-            attempt,
+        let record = self.state.attempt_record(
+            self.step,
+            self.frame,
+            self.attempt,
             StepStatus::Cancelled,
             self.input,
             &cancelled,
             self.started_at,
-            took,
+            self.clock.elapsed(),
         );
-        state.finished(step, frame, StepStatus::Cancelled, attempt, took, None);
+        self.state.abandoned.lock().push(record);
+        self.state.has_abandoned.store(true, Ordering::Release);
     }
 }
 

@@ -1,44 +1,123 @@
-//! Durable run history behind a small trait. sled is the embedded default; nothing outside
-//! this module touches sled.
+//! Durable run history behind small async traits, used as trait objects (`Arc<dyn RunStore>`)
+//! so a PostgreSQL implementation can replace the embedded one. sled is the embedded default
+//! ([`SledRunStore`]); [`MemoryRunStore`] keeps everything in memory (tests, dry tools). Nothing
+//! outside this module touches sled.
+//!
+//! Three traits, each implemented by both stores and checked by [`conformance`]:
+//! - [`RunStore`]: runs and step attempts. What resuming an interrupted run needs is kept: the
+//!   run record holds the workflow path, its hash, the trigger and the inputs (secrets
+//!   redacted; secrets come from the environment again), and
+//!   [`RunStore::completed_attempts`] gives every step that finished with its output.
+//! - [`TriggerStore`]: for the daemon's triggers. A cursor and de-duplication state per
+//!   workflow + trigger + connection ([`TriggerKey`]), and cron fires recorded under a unique
+//!   key (workflow, trigger, scheduled instant) with insert-if-absent semantics, so two daemons
+//!   (or one restarted) never start the same fire twice.
+//! - [`ClaimStore`]: which daemon works on a run, as a lease that must be renewed. Every
+//!   operation takes `now` from the caller, so tests move time by hand and never sleep.
+//!
+//! Durability: writes may be buffered; [`RunStore::flush`] is the sync point. The executor
+//! flushes when a run ends, before it reports the run finished.
 
+mod conformance_checks;
+mod memory;
 mod records;
 mod sled_store;
 
-pub use records::{AttemptRecord, RunRecord, RunStatus, StepStatus, Truncation};
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub use memory::MemoryRunStore;
+pub use records::{
+    AttemptRecord, Claim, FireRecord, RunRecord, RunStatus, StepStatus, TriggerCursor, TriggerKey,
+    Truncation,
+};
 pub use sled_store::SledRunStore;
+
+/// The checks every store implementation must pass, run by each implementation's tests.
+#[doc(hidden)]
+pub mod conformance {
+    pub use super::conformance_checks::run_all;
+}
+
+/// An error of the storage backend (sled today, a database later), kept as the source.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the run history at {path} is in use by another weft process (only one may open it at a time)")]
-    Locked { path: String },
-    #[error("cannot open the run history at {path}: {reason}")]
-    Open { path: String, reason: String },
-    #[error("run history storage failed: {0}")]
-    Storage(String),
-    #[error("a stored record is damaged ({key}): {reason}")]
-    Corrupt { key: String, reason: String },
+    /// Another process has the store open. `holder` says who, when it could be read.
+    #[error("the run history at {} is in use by another process", path.display())]
+    Locked {
+        path: PathBuf,
+        holder: Option<String>,
+    },
+    #[error("cannot open the run history at {}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: BackendError,
+    },
+    /// Opening found fewer records than were written: the files are damaged. Nothing was
+    /// repaired; `copy` is where the files were copied before opening, when they were.
+    #[error(
+        "the run history at {} is damaged: {found} runs readable, {expected} recorded",
+        path.display()
+    )]
+    Damaged {
+        path: PathBuf,
+        expected: u64,
+        found: u64,
+        copy: Option<PathBuf>,
+    },
+    #[error("run history storage failed")]
+    Backend(#[source] BackendError),
+    #[error("a record could not be encoded")]
+    Encode(#[source] serde_json::Error),
+    #[error("a stored record is damaged ({key})")]
+    Corrupt {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl StoreError {
+    /// The message and every cause below it, on one line (for a run's error text).
+    pub fn with_causes(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
 }
 
 /// Where runs and step attempts are recorded.
+#[async_trait]
 pub trait RunStore: Send + Sync {
-    fn put_run(&self, run: &RunRecord) -> Result<(), StoreError>;
-    fn put_attempt(&self, attempt: &AttemptRecord) -> Result<(), StoreError>;
-    fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError>;
+    async fn put_run(&self, run: &RunRecord) -> Result<(), StoreError>;
+    async fn put_attempt(&self, attempt: &AttemptRecord) -> Result<(), StoreError>;
+    /// By id, or by a prefix that matches one run only.
+    async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError>;
     /// Newest first.
-    fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
+    async fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
     /// In the order they were recorded.
-    fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError>;
+    async fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError>;
     /// One page of a run's attempts in recording order (of one step when `step` is given):
     /// `skip` of them passed over, at most `limit` returned, and how many there are in all.
     /// Stores that can should read only the page, not every attempt.
-    fn attempts_page(
+    async fn attempts_page(
         &self,
         run_id: &str,
         step: Option<&str>,
         skip: usize,
         limit: usize,
     ) -> Result<AttemptPage, StoreError> {
-        let all = self.attempts(run_id)?;
+        let all = self.attempts(run_id).await?;
         let matching: Vec<AttemptRecord> = all
             .into_iter()
             .filter(|a| step.is_none_or(|s| a.step == s))
@@ -48,9 +127,17 @@ pub trait RunStore: Send + Sync {
         Ok(AttemptPage { attempts, total })
     }
     /// Runs still marked running, without reading the whole history.
-    fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError>;
+    async fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError>;
     /// Makes everything written so far durable. Writes are batched; this is the sync point.
-    fn flush(&self) -> Result<(), StoreError>;
+    async fn flush(&self) -> Result<(), StoreError>;
+
+    /// The attempts that succeeded, in recording order: with the run record, what resuming an
+    /// interrupted run from its last completed step needs.
+    async fn completed_attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
+        let mut attempts = self.attempts(run_id).await?;
+        attempts.retain(|a| a.status == StepStatus::Succeeded);
+        Ok(attempts)
+    }
 }
 
 /// A page of a run's attempts (see [`RunStore::attempts_page`]).
@@ -61,24 +148,66 @@ pub struct AttemptPage {
     pub total: usize,
 }
 
-/// Closes runs left `running` by a process that stopped (crash, `kill -9`) as failed, so
-/// history never shows a run going on forever. Call it right after opening a store that only
-/// this process can open (sled's lock): every run still marked running is then orphaned.
-pub fn close_interrupted_runs(store: &dyn RunStore) -> Result<usize, StoreError> {
-    let orphans = store.running_runs()?;
+/// Trigger state of the daemon: poll cursors and recorded cron fires.
+#[async_trait]
+pub trait TriggerStore: Send + Sync {
+    async fn cursor(&self, key: &TriggerKey) -> Result<Option<TriggerCursor>, StoreError>;
+    async fn put_cursor(&self, key: &TriggerKey, cursor: &TriggerCursor) -> Result<(), StoreError>;
+    /// Records a cron fire unless one with the same workflow, trigger and scheduled instant is
+    /// already recorded: `true` when this call recorded it (the caller then starts the run).
+    async fn record_fire(&self, fire: &FireRecord) -> Result<bool, StoreError>;
+    /// Fires of one trigger scheduled at or after `since`, oldest first.
+    async fn fires_since(
+        &self,
+        workflow: &str,
+        trigger: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<FireRecord>, StoreError>;
+}
+
+/// Leases on runs: one owner works on a run until its lease expires.
+#[async_trait]
+pub trait ClaimStore: Send + Sync {
+    /// Claims `run_id` for `owner` until `now + lease`. `None` when another owner holds an
+    /// unexpired claim; an expired claim is taken over.
+    async fn claim(
+        &self,
+        run_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<Claim>, StoreError>;
+    /// Extends a claim still held by its owner; `None` when it was lost (expired and taken,
+    /// or released).
+    async fn renew(
+        &self,
+        claim: &Claim,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<Claim>, StoreError>;
+    /// Gives a claim up; `false` when it was no longer held by its owner.
+    async fn release(&self, claim: &Claim) -> Result<bool, StoreError>;
+    /// Claims whose lease ended before `now`: runs whose owner stopped.
+    async fn expired_claims(&self, now: DateTime<Utc>) -> Result<Vec<Claim>, StoreError>;
+}
+
+/// Closes runs left `running` by a process that stopped (crash, `kill -9`) as `interrupted`,
+/// so history never shows a run going on forever; their records stay, for resuming. Call it
+/// right after opening a store that only this process can open (sled's lock): every run still
+/// marked running is then orphaned.
+pub async fn close_interrupted_runs<S: RunStore + ?Sized>(store: &S) -> Result<usize, StoreError> {
+    let orphans = store.running_runs().await?;
     for mut run in orphans.iter().cloned() {
-        run.status = RunStatus::Failed;
+        run.status = RunStatus::Interrupted;
         run.error = Some(match run.pid {
-            Some(pid) => {
-                format!("interrupted: the weft process (pid {pid}) stopped before the run finished")
-            }
-            None => "interrupted: the weft process stopped before the run finished".to_string(),
+            Some(pid) => format!("the weft process (pid {pid}) stopped before the run finished"),
+            None => "the weft process stopped before the run finished".to_string(),
         });
-        run.finished_at = Some(chrono::Utc::now());
-        store.put_run(&run)?;
+        run.finished_at = Some(Utc::now());
+        store.put_run(&run).await?;
     }
     if !orphans.is_empty() {
-        store.flush()?;
+        store.flush().await?;
     }
     Ok(orphans.len())
 }
@@ -86,26 +215,27 @@ pub fn close_interrupted_runs(store: &dyn RunStore) -> Result<usize, StoreError>
 /// A store that keeps nothing: dry runs and benchmarks of the bare engine.
 pub struct NoStore;
 
+#[async_trait]
 impl RunStore for NoStore {
-    fn put_run(&self, _: &RunRecord) -> Result<(), StoreError> {
+    async fn put_run(&self, _: &RunRecord) -> Result<(), StoreError> {
         Ok(())
     }
-    fn put_attempt(&self, _: &AttemptRecord) -> Result<(), StoreError> {
+    async fn put_attempt(&self, _: &AttemptRecord) -> Result<(), StoreError> {
         Ok(())
     }
-    fn get_run(&self, _: &str) -> Result<Option<RunRecord>, StoreError> {
+    async fn get_run(&self, _: &str) -> Result<Option<RunRecord>, StoreError> {
         Ok(None)
     }
-    fn list_runs(&self, _: usize) -> Result<Vec<RunRecord>, StoreError> {
+    async fn list_runs(&self, _: usize) -> Result<Vec<RunRecord>, StoreError> {
         Ok(Vec::new())
     }
-    fn attempts(&self, _: &str) -> Result<Vec<AttemptRecord>, StoreError> {
+    async fn attempts(&self, _: &str) -> Result<Vec<AttemptRecord>, StoreError> {
         Ok(Vec::new())
     }
-    fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+    async fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
         Ok(Vec::new())
     }
-    fn flush(&self) -> Result<(), StoreError> {
+    async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
 }

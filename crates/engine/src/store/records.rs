@@ -11,6 +11,9 @@ pub enum RunStatus {
     Succeeded,
     Failed,
     Cancelled,
+    /// The process running it stopped (crash, `kill -9`, power loss) before it finished; its
+    /// records are kept so it can be resumed.
+    Interrupted,
 }
 
 impl RunStatus {
@@ -20,6 +23,7 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
+            RunStatus::Interrupted => "interrupted",
         }
     }
 }
@@ -104,4 +108,80 @@ pub struct Truncation {
     pub size_bytes: u64,
     /// SHA-256 of the whole JSON text (secrets redacted), in hex.
     pub sha256: String,
+}
+
+/// Which trigger a cursor belongs to: one per workflow, trigger and connection.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TriggerKey {
+    pub workflow: String,
+    pub trigger: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+}
+
+/// Where a polling trigger got to, and the ids it already started runs for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriggerCursor {
+    /// The source's own cursor (a timestamp, a page token ...).
+    pub cursor: Value,
+    /// Ids of events already handled since the cursor, for sources that repeat events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seen: Vec<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One cron fire, unique by workflow, trigger and scheduled instant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FireRecord {
+    pub workflow: String,
+    pub trigger: String,
+    pub scheduled_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A lease on a run: `owner` works on it until `expires_at` unless it renews.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub run_id: String,
+    pub owner: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Claim {
+    /// What claiming `run_id` yields given the stored claim: a new claim when there is none,
+    /// it expired, or `owner` holds it already; `None` while another owner's lease runs.
+    pub(crate) fn take(
+        existing: Option<&Claim>,
+        run_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Option<Claim> {
+        match existing {
+            Some(held) if held.owner != owner && held.expires_at > now => None,
+            _ => Some(Claim {
+                run_id: run_id.to_string(),
+                owner: owner.to_string(),
+                expires_at: now + lease,
+            }),
+        }
+    }
+
+    /// The renewed claim, when `stored` is still this one and has not expired.
+    pub(crate) fn renewed(
+        &self,
+        stored: Option<&Claim>,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Option<Claim> {
+        match stored {
+            Some(held) if held == self && held.expires_at > now => Some(Claim {
+                expires_at: now + lease,
+                ..self.clone()
+            }),
+            _ => None,
+        }
+    }
 }

@@ -3,31 +3,109 @@
 //! without syncing; [`RunStore::flush`] is the durability point the executor calls when a run
 //! ends, so a run is never reported finished before it is on disk.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{AttemptPage, AttemptRecord, RunRecord, RunStore, StoreError};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
+use super::{
+    AttemptPage, AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStatus, RunStore,
+    StoreError, TriggerCursor, TriggerKey, TriggerStore,
+};
+
+/// Histories up to this size are copied aside before opening (a few milliseconds); bigger ones
+/// are only checked, as copying them on every open would cost more than a run.
+const COPY_BEFORE_OPEN_MAX_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Reads and writes are sled calls on the calling task: they touch memory and the OS page
+/// cache only (measured: cheaper than a `spawn_blocking` hop per attempt). The blocking parts,
+/// opening and the sync of [`RunStore::flush`], run on tokio's blocking pool.
+///
+/// Damage (see `weft_store_guard`): the number of runs is kept in a sidecar file at each
+/// flush. Opening copies a history of up to 32 MiB aside first, counts the runs, and refuses
+/// with [`StoreError::Damaged`] when some are missing, keeping the copy (the files as they
+/// were before sled rewrote them); otherwise the copy is deleted. A bigger history is counted
+/// and refused the same way, without a copy.
 pub struct SledRunStore {
     db: sled::Db,
+    dir: PathBuf,
     runs: sled::Tree,
+    /// How many runs the store holds, written to the sidecar at each flush.
+    run_count: AtomicU64,
     attempts: sled::Tree,
     /// Ids of runs still running: what start-up checks for orphans, instead of every run.
     active: sled::Tree,
+    cursors: sled::Tree,
+    fires: sled::Tree,
+    claims: sled::Tree,
 }
 
 impl SledRunStore {
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let path = dir.display().to_string();
-        let db = open_db(dir, &path)?;
+    /// Opens (or creates) the store in `dir`, off the async threads.
+    pub async fn open(dir: &Path) -> Result<Self, StoreError> {
+        let dir = dir.to_path_buf();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&dir))
+            .await
+            .map_err(|e| StoreError::Backend(Box::new(e)))?
+    }
+
+    fn open_blocking(dir: &Path) -> Result<Self, StoreError> {
+        let guard = |e: weft_store_guard::GuardError| StoreError::Open {
+            path: dir.to_path_buf(),
+            source: Box::new(e),
+        };
+        let expected = weft_store_guard::read_count(dir).map_err(guard)?;
+        let copy = match expected {
+            Some(runs)
+                if runs > 0
+                    && !weft_store_guard::is_locked(dir)
+                    && weft_store_guard::folder_size(dir) <= COPY_BEFORE_OPEN_MAX_BYTES =>
+            {
+                Some(weft_store_guard::copy_aside(dir, Utc::now()).map_err(guard)?)
+            }
+            _ => None,
+        };
+        let db = match open_db(dir) {
+            Ok(db) => db,
+            Err(e) => {
+                // Locked: nothing was read, the copy is not needed. Any other failure keeps it.
+                if let (Some(copy), StoreError::Locked { .. }) = (&copy, &e) {
+                    let _ = weft_store_guard::remove_backup(copy);
+                }
+                return Err(e);
+            }
+        };
+        weft_store_guard::record_holder(dir).map_err(guard)?;
         restrict_permissions(dir);
-        let runs = db.open_tree("runs").map_err(storage)?;
-        let attempts = db.open_tree("attempts").map_err(storage)?;
-        let active = db.open_tree("active").map_err(storage)?;
+        let tree = |name: &str| db.open_tree(name).map_err(backend);
+        let runs = tree("runs")?;
+        let found = runs.len() as u64;
+        match expected {
+            Some(expected) if found < expected => {
+                return Err(StoreError::Damaged {
+                    path: dir.to_path_buf(),
+                    expected,
+                    found,
+                    copy: copy.map(|c| c.path),
+                })
+            }
+            Some(_) => {}
+            None => weft_store_guard::write_count(dir, found).map_err(guard)?,
+        }
+        if let Some(copy) = &copy {
+            weft_store_guard::remove_backup(copy).map_err(guard)?;
+        }
         Ok(SledRunStore {
-            db,
+            dir: dir.to_path_buf(),
             runs,
-            attempts,
-            active,
+            run_count: AtomicU64::new(found),
+            attempts: tree("attempts")?,
+            active: tree("active")?,
+            cursors: tree("cursors")?,
+            fires: tree("fires")?,
+            claims: tree("claims")?,
+            db,
         })
     }
 }
@@ -55,7 +133,7 @@ const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Opens the database, waiting briefly for a lock still held by a store of this process that
 /// was just dropped (sled's flusher thread lets go within its flush interval).
-fn open_db(dir: &Path, path: &str) -> Result<sled::Db, StoreError> {
+fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
     let mut tries = 0;
     loop {
         match sled::Config::new()
@@ -65,31 +143,28 @@ fn open_db(dir: &Path, path: &str) -> Result<sled::Db, StoreError> {
             .open()
         {
             Ok(db) => return Ok(db),
-            Err(sled::Error::Io(io)) if is_lock_error(&io) => {
+            Err(sled::Error::Io(_)) if weft_store_guard::is_locked(dir) => {
                 tries += 1;
                 if tries >= 20 {
                     return Err(StoreError::Locked {
-                        path: path.to_string(),
+                        path: dir.to_path_buf(),
+                        holder: weft_store_guard::holder(dir).map(|h| h.to_string()),
                     });
                 }
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
             Err(other) => {
                 return Err(StoreError::Open {
-                    path: path.to_string(),
-                    reason: other.to_string(),
+                    path: dir.to_path_buf(),
+                    source: Box::new(other),
                 })
             }
         }
     }
 }
 
-fn is_lock_error(error: &std::io::Error) -> bool {
-    error.kind() == std::io::ErrorKind::WouldBlock || error.to_string().contains("lock")
-}
-
-fn storage(e: sled::Error) -> StoreError {
-    StoreError::Storage(e.to_string())
+fn backend(e: sled::Error) -> StoreError {
+    StoreError::Backend(Box::new(e))
 }
 
 fn attempt_key(run_id: &str, seq: u64) -> Vec<u8> {
@@ -106,79 +181,109 @@ struct StepOnly {
     step: String,
 }
 
+/// Names joined by a byte that cannot occur in them, so distinct tuples never share a key.
+fn joined_key(parts: &[&str]) -> Vec<u8> {
+    parts.join("\0").into_bytes()
+}
+
+/// No connection and an empty connection name are different keys.
+fn cursor_key(key: &TriggerKey) -> Vec<u8> {
+    match &key.connection {
+        Some(connection) => joined_key(&[&key.workflow, &key.trigger, connection]),
+        None => joined_key(&[&key.workflow, &key.trigger]),
+    }
+}
+
+/// Fires of one trigger sort by scheduled instant: the time is a big-endian suffix.
+fn fire_prefix(workflow: &str, trigger: &str) -> Vec<u8> {
+    let mut key = joined_key(&[workflow, trigger]);
+    key.push(0);
+    key
+}
+
+fn fire_key(workflow: &str, trigger: &str, at: DateTime<Utc>) -> Vec<u8> {
+    let mut key = fire_prefix(workflow, trigger);
+    // Offset so that instants before 1970 still sort before later ones.
+    let micros = (at.timestamp_micros() as u64) ^ (1 << 63);
+    key.extend_from_slice(&micros.to_be_bytes());
+    key
+}
+
 fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
-        reason: e.to_string(),
+        source,
     })
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| StoreError::Storage(e.to_string()))
+    serde_json::to_vec(value).map_err(StoreError::Encode)
 }
 
+fn decode_all<T: serde::de::DeserializeOwned>(
+    entries: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+) -> Result<Vec<T>, StoreError> {
+    entries
+        .map(|entry| {
+            let (key, bytes) = entry.map_err(backend)?;
+            decode(&key, &bytes)
+        })
+        .collect()
+}
+
+#[async_trait]
 impl RunStore for SledRunStore {
-    fn put_run(&self, run: &RunRecord) -> Result<(), StoreError> {
-        self.runs
+    async fn put_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        let previous = self
+            .runs
             .insert(run.id.as_bytes(), encode(run)?)
-            .map_err(storage)?;
-        if run.status == super::RunStatus::Running {
+            .map_err(backend)?;
+        if previous.is_none() {
+            self.run_count.fetch_add(1, Ordering::Relaxed);
+        }
+        if run.status == RunStatus::Running {
             self.active
                 .insert(run.id.as_bytes(), &[])
-                .map_err(storage)?;
+                .map_err(backend)?;
         } else {
-            self.active.remove(run.id.as_bytes()).map_err(storage)?;
+            self.active.remove(run.id.as_bytes()).map_err(backend)?;
         }
         Ok(())
     }
 
-    fn put_attempt(&self, attempt: &AttemptRecord) -> Result<(), StoreError> {
+    async fn put_attempt(&self, attempt: &AttemptRecord) -> Result<(), StoreError> {
         self.attempts
             .insert(attempt_key(&attempt.run_id, attempt.seq), encode(attempt)?)
-            .map_err(storage)?;
+            .map_err(backend)?;
         Ok(())
     }
 
-    fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
-        if let Some(bytes) = self.runs.get(id.as_bytes()).map_err(storage)? {
+    async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        if let Some(bytes) = self.runs.get(id.as_bytes()).map_err(backend)? {
             return decode(id.as_bytes(), &bytes).map(Some);
         }
         // A unique prefix is enough, as with git commits.
         let mut matches = self.runs.scan_prefix(id.as_bytes());
         match (matches.next(), matches.next()) {
             (Some(first), None) if !id.is_empty() => {
-                let (key, bytes) = first.map_err(storage)?;
+                let (key, bytes) = first.map_err(backend)?;
                 decode(&key, &bytes).map(Some)
             }
             _ => Ok(None),
         }
     }
 
-    fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
-        self.runs
-            .iter()
-            .rev()
-            .take(limit)
-            .map(|entry| {
-                let (key, bytes) = entry.map_err(storage)?;
-                decode(&key, &bytes)
-            })
-            .collect()
+    async fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
+        decode_all(self.runs.iter().rev().take(limit))
     }
 
-    fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
+    async fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
         let mut prefix = run_id.as_bytes().to_vec();
         prefix.push(b'/');
-        self.attempts
-            .scan_prefix(prefix)
-            .map(|entry| {
-                let (key, bytes) = entry.map_err(storage)?;
-                decode(&key, &bytes)
-            })
-            .collect()
+        decode_all(self.attempts.scan_prefix(prefix))
     }
 
-    fn attempts_page(
+    async fn attempts_page(
         &self,
         run_id: &str,
         step: Option<&str>,
@@ -190,7 +295,7 @@ impl RunStore for SledRunStore {
         let mut attempts = Vec::new();
         let mut total = 0;
         for entry in self.attempts.scan_prefix(prefix) {
-            let (key, bytes) = entry.map_err(storage)?;
+            let (key, bytes) = entry.map_err(backend)?;
             // Only the step name is parsed of the attempts outside the page.
             if let Some(wanted) = step {
                 let StepOnly { step } = decode(&key, &bytes)?;
@@ -206,144 +311,268 @@ impl RunStore for SledRunStore {
         Ok(AttemptPage { attempts, total })
     }
 
-    fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+    async fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
         let mut runs = Vec::new();
         for entry in self.active.iter() {
-            let (id, _) = entry.map_err(storage)?;
-            if let Some(bytes) = self.runs.get(&id).map_err(storage)? {
+            let (id, _) = entry.map_err(backend)?;
+            if let Some(bytes) = self.runs.get(&id).map_err(backend)? {
                 runs.push(decode(&id, &bytes)?);
             }
         }
         Ok(runs)
     }
 
-    fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map_err(storage)?;
+    async fn flush(&self) -> Result<(), StoreError> {
+        let db = self.db.clone();
+        let dir = self.dir.clone();
+        // Counted before the sync: every run counted is then on disk.
+        let runs = self.run_count.load(Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || {
+            db.flush().map_err(backend)?;
+            weft_store_guard::note_growing_count(&dir, runs)
+                .map_err(|e| StoreError::Backend(Box::new(e)))
+        })
+        .await
+        .map_err(|e| StoreError::Backend(Box::new(e)))?
+    }
+}
+
+#[async_trait]
+impl TriggerStore for SledRunStore {
+    async fn cursor(&self, key: &TriggerKey) -> Result<Option<TriggerCursor>, StoreError> {
+        let id = cursor_key(key);
+        match self.cursors.get(&id).map_err(backend)? {
+            Some(bytes) => decode(&id, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn put_cursor(&self, key: &TriggerKey, cursor: &TriggerCursor) -> Result<(), StoreError> {
+        self.cursors
+            .insert(cursor_key(key), encode(cursor)?)
+            .map_err(backend)?;
         Ok(())
+    }
+
+    async fn record_fire(&self, fire: &FireRecord) -> Result<bool, StoreError> {
+        let key = fire_key(&fire.workflow, &fire.trigger, fire.scheduled_at);
+        let inserted = self
+            .fires
+            .compare_and_swap(key, None as Option<&[u8]>, Some(encode(fire)?))
+            .map_err(backend)?
+            .is_ok();
+        Ok(inserted)
+    }
+
+    async fn fires_since(
+        &self,
+        workflow: &str,
+        trigger: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<FireRecord>, StoreError> {
+        let prefix = fire_prefix(workflow, trigger);
+        let from = fire_key(workflow, trigger, since);
+        decode_all(
+            self.fires
+                .range(from..)
+                .take_while(|entry| entry.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix))),
+        )
+    }
+}
+
+impl SledRunStore {
+    fn stored_claim(
+        &self,
+        run_id: &str,
+    ) -> Result<(Option<sled::IVec>, Option<Claim>), StoreError> {
+        let bytes = self.claims.get(run_id.as_bytes()).map_err(backend)?;
+        let claim = match &bytes {
+            Some(b) => Some(decode(run_id.as_bytes(), b)?),
+            None => None,
+        };
+        Ok((bytes, claim))
+    }
+
+    /// Replaces the claim of `run_id` if it is still `seen`; `false` when another process
+    /// changed it in between.
+    fn swap_claim(
+        &self,
+        run_id: &str,
+        seen: Option<sled::IVec>,
+        new: Option<&Claim>,
+    ) -> Result<bool, StoreError> {
+        let new = new.map(encode).transpose()?;
+        Ok(self
+            .claims
+            .compare_and_swap(run_id.as_bytes(), seen, new)
+            .map_err(backend)?
+            .is_ok())
+    }
+}
+
+#[async_trait]
+impl ClaimStore for SledRunStore {
+    async fn claim(
+        &self,
+        run_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<Claim>, StoreError> {
+        loop {
+            let (seen, stored) = self.stored_claim(run_id)?;
+            let Some(claim) = Claim::take(stored.as_ref(), run_id, owner, now, lease) else {
+                return Ok(None);
+            };
+            if self.swap_claim(run_id, seen, Some(&claim))? {
+                return Ok(Some(claim));
+            }
+        }
+    }
+
+    async fn renew(
+        &self,
+        claim: &Claim,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<Claim>, StoreError> {
+        loop {
+            let (seen, stored) = self.stored_claim(&claim.run_id)?;
+            let Some(renewed) = claim.renewed(stored.as_ref(), now, lease) else {
+                return Ok(None);
+            };
+            if self.swap_claim(&claim.run_id, seen, Some(&renewed))? {
+                return Ok(Some(renewed));
+            }
+        }
+    }
+
+    async fn release(&self, claim: &Claim) -> Result<bool, StoreError> {
+        loop {
+            let (seen, stored) = self.stored_claim(&claim.run_id)?;
+            if stored.as_ref() != Some(claim) {
+                return Ok(false);
+            }
+            if self.swap_claim(&claim.run_id, seen, None)? {
+                return Ok(true);
+            }
+        }
+    }
+
+    async fn expired_claims(&self, now: DateTime<Utc>) -> Result<Vec<Claim>, StoreError> {
+        let mut claims: Vec<Claim> = decode_all(self.claims.iter())?;
+        claims.retain(|c| c.expires_at <= now);
+        Ok(claims)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{RunStatus, StepStatus};
-    use chrono::Utc;
-    use serde_json::json;
+    use crate::store::conformance;
 
-    fn run(id: &str) -> RunRecord {
-        RunRecord {
-            id: id.into(),
-            workflow: "w".into(),
-            path: "w.yaml".into(),
-            hash: "h".into(),
-            parent: None,
-            trigger: json!({"kind": "manual"}),
-            inputs: json!({}),
-            status: RunStatus::Running,
-            error: None,
-            outputs: None,
-            started_at: Utc::now(),
-            finished_at: None,
-            pid: None,
-            truncated: Vec::new(),
-        }
-    }
-
-    fn attempt(run_id: &str, seq: u64, step: &str) -> AttemptRecord {
-        AttemptRecord {
-            run_id: run_id.into(),
-            seq,
-            step: step.into(),
-            iteration: vec![],
-            attempt: 1,
-            status: StepStatus::Succeeded,
-            input: json!({}),
-            output: Some(json!(seq)),
-            error: None,
-            started_at: Utc::now(),
-            duration_us: 1,
-            truncated: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn a_page_of_attempts_is_read_by_position_and_step() {
+    #[tokio::test]
+    async fn passes_the_conformance_checks() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SledRunStore::open(dir.path()).unwrap();
-        for seq in 0..10 {
-            let step = if seq % 2 == 0 { "even" } else { "odd" };
-            store.put_attempt(&attempt("01A", seq, step)).unwrap();
-        }
-        store.put_attempt(&attempt("01B", 0, "even")).unwrap();
-        let seqs = |page: AttemptPage| {
-            (
-                page.attempts.iter().map(|a| a.seq).collect::<Vec<_>>(),
-                page.total,
-            )
-        };
-        assert_eq!(
-            seqs(store.attempts_page("01A", None, 3, 4).unwrap()),
-            (vec![3, 4, 5, 6], 10)
-        );
-        assert_eq!(
-            seqs(store.attempts_page("01A", Some("odd"), 1, 2).unwrap()),
-            (vec![3, 5], 5)
-        );
-        assert_eq!(
-            seqs(store.attempts_page("01A", Some("odd"), 9, 2).unwrap()),
-            (vec![], 5)
-        );
-        assert_eq!(
-            seqs(store.attempts_page("01A", Some("none"), 0, 2).unwrap()),
-            (vec![], 0)
-        );
+        conformance::run_all(&SledRunStore::open(dir.path()).await.unwrap()).await;
     }
 
-    #[test]
-    fn records_survive_reopening() {
+    #[tokio::test]
+    async fn records_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let store = SledRunStore::open(dir.path()).unwrap();
-            store.put_run(&run("01A")).unwrap();
-            store.put_run(&run("01B")).unwrap();
-            for seq in 0..3 {
-                store
-                    .put_attempt(&AttemptRecord {
-                        run_id: "01A".into(),
-                        seq,
-                        step: format!("s{seq}"),
-                        iteration: vec![],
-                        attempt: 1,
-                        status: StepStatus::Succeeded,
-                        input: json!({}),
-                        output: Some(json!(seq)),
-                        error: None,
-                        started_at: Utc::now(),
-                        duration_us: 1,
-                        truncated: Vec::new(),
-                    })
-                    .unwrap();
-            }
-            store.flush().unwrap();
+            let store = SledRunStore::open(dir.path()).await.unwrap();
+            conformance::run_all(&store).await;
         }
-        let store = SledRunStore::open(dir.path()).unwrap();
-        let runs = store.list_runs(10).unwrap();
-        assert_eq!(
-            runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
-            ["01B", "01A"]
-        );
-        let steps: Vec<String> = store
-            .attempts("01A")
+        let store = SledRunStore::open(dir.path()).await.unwrap();
+        let ids: Vec<String> = store
+            .list_runs(10)
+            .await
             .unwrap()
             .into_iter()
-            .map(|a| a.step)
+            .map(|r| r.id)
             .collect();
-        assert_eq!(steps, ["s0", "s1", "s2"]);
-        assert!(store.attempts("01B").unwrap().is_empty());
-        assert_eq!(store.get_run("01B").unwrap().unwrap().id, "01B");
-        assert!(
-            store.get_run("01").unwrap().is_none(),
-            "an ambiguous prefix matches nothing"
+        assert_eq!(ids, ["01E", "01D", "01C", "01B", "01A"]);
+        assert_eq!(store.attempts("01A").await.unwrap().len(), 4);
+        let fires = store
+            .fires_since("report", "daily", DateTime::<Utc>::MIN_UTC)
+            .await
+            .unwrap();
+        assert_eq!(fires.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_damaged_history_is_refused_and_the_files_before_opening_are_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("runs");
+        {
+            let store = SledRunStore::open(&dir).await.unwrap();
+            conformance::run_all(&store).await;
+        }
+        let db_file = dir.join("db");
+        let mut bytes = std::fs::read(&db_file).unwrap();
+        let first = bytes
+            .windows(3)
+            .position(|w| w == b"01B")
+            .expect("the first run is in the log");
+        bytes[first] ^= 0x20;
+        std::fs::write(&db_file, &bytes).unwrap();
+
+        let mut tries = 0;
+        let error = loop {
+            match SledRunStore::open(&dir).await {
+                // This process's dropped store lets go of the lock within a moment.
+                Err(StoreError::Locked { .. }) if tries < 10 => tries += 1,
+                Err(e) => break e,
+                Ok(store) => panic!(
+                    "a damaged history opened with {} runs",
+                    store.list_runs(100).await.unwrap().len()
+                ),
+            }
+        };
+        let copy = match error {
+            StoreError::Damaged {
+                expected: 5,
+                found,
+                copy: Some(copy),
+                ..
+            } if found < 5 => copy,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            std::fs::read(copy.join("db")).unwrap(),
+            bytes,
+            "the copy holds the files as they were before opening"
         );
+    }
+
+    /// A history written before `interrupted`, cursors, fires and claims existed still opens
+    /// and reads: the record format only grows, with defaults.
+    #[tokio::test]
+    async fn a_history_in_the_old_format_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(dir.path()).unwrap();
+            let runs = db.open_tree("runs").unwrap();
+            let attempts = db.open_tree("attempts").unwrap();
+            // Exactly what the previous version wrote (optional fields left out).
+            runs.insert(
+                "01OLD",
+                br#"{"id":"01OLD","workflow":"w","path":"w.yaml","hash":"h","trigger":{"kind":"manual"},"inputs":{},"status":"failed","error":"interrupted: the weft process (pid 9) stopped before the run finished","started_at":"2026-01-01T00:00:00Z","finished_at":"2026-01-01T00:00:01Z","pid":9}"#.to_vec(),
+            )
+            .unwrap();
+            attempts
+                .insert(
+                    attempt_key("01OLD", 0),
+                    br#"{"run_id":"01OLD","seq":0,"step":"a","attempt":1,"status":"succeeded","input":{},"output":1,"started_at":"2026-01-01T00:00:00Z","duration_us":5}"#.to_vec(),
+                )
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let store = SledRunStore::open(dir.path()).await.unwrap();
+        let run = store.get_run("01OLD").await.unwrap().unwrap();
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(store.completed_attempts("01OLD").await.unwrap().len(), 1);
+        assert!(store.running_runs().await.unwrap().is_empty());
     }
 }

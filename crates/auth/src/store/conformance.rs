@@ -1,0 +1,95 @@
+//! What every connection store must do, as one async function the tests of each
+//! implementation call on a fresh, empty store (sled and memory today, PostgreSQL later). A
+//! failed check panics with what differed, like the assertions of a test.
+
+use chrono::{Duration, TimeZone, Utc};
+
+use super::ConnectionStore;
+use crate::connection::{Account, Connection, ConnectionStatus, Tokens};
+use crate::error::AuthError;
+use crate::secret::{AccessToken, RefreshToken};
+
+fn connection(name: &str, site_name: &str) -> Connection {
+    let now = Utc
+        .with_ymd_and_hms(2026, 3, 29, 1, 0, 0)
+        .single()
+        .unwrap_or_else(Utc::now);
+    Connection {
+        name: name.into(),
+        provider: "confluence".into(),
+        cloud_id: format!("cloud-{name}"),
+        site_url: format!("https://{name}.atlassian.net"),
+        site_name: site_name.into(),
+        account: Account {
+            account_id: "acc-1".into(),
+            name: "Ada".into(),
+            email: None,
+        },
+        granted_scopes: vec!["read:me".into()],
+        tokens: Tokens {
+            access_token: AccessToken::new(format!("AT-{name}")),
+            refresh_token: RefreshToken::new(format!("RT-{name}")),
+            access_expires_at: now + Duration::hours(1),
+        },
+        status: ConnectionStatus::Healthy,
+        created_at: now,
+        updated_at: now,
+        last_rotation_at: now,
+        refresh_started_at: None,
+    }
+}
+
+/// Runs every check on `store`, which must be empty.
+pub async fn run_all<S: ConnectionStore + ?Sized>(store: &S) {
+    assert!(store.list().await.unwrap().is_empty());
+    assert!(store.get("zeta").await.unwrap().is_none());
+
+    store.put(&connection("zeta", "Z")).await.unwrap();
+    let alpha = connection("alpha", "A");
+    let first = store.put(&alpha).await.unwrap();
+    assert_eq!(store.get("alpha").await.unwrap().unwrap().connection, alpha);
+    let names: Vec<_> = store
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["alpha", "zeta"], "sorted by name");
+    assert!(
+        store.put(&connection("bad name", "B")).await.is_err(),
+        "an invalid name is refused"
+    );
+
+    // Compare-and-swap: the revision read is the one replaced; a stale one is a conflict.
+    let changed = connection("alpha", "A2");
+    let second = store.compare_and_swap(&first, &changed).await.unwrap();
+    assert_eq!(second.connection, changed);
+    assert!(matches!(
+        store.compare_and_swap(&first, &alpha).await,
+        Err(AuthError::StoreConflict(_))
+    ));
+    assert!(
+        matches!(
+            store
+                .compare_and_swap(&second, &connection("zeta", "Z2"))
+                .await,
+            Err(AuthError::StoreConflict(_))
+        ),
+        "another name is a conflict"
+    );
+    let replaced = store.put(&alpha).await.unwrap();
+    assert!(
+        matches!(
+            store.compare_and_swap(&second, &changed).await,
+            Err(AuthError::StoreConflict(_))
+        ),
+        "a put in between is a change"
+    );
+    assert!(store.compare_and_swap(&replaced, &changed).await.is_ok());
+
+    assert!(store.delete("alpha").await.unwrap());
+    assert!(!store.delete("alpha").await.unwrap());
+    assert!(store.get("alpha").await.unwrap().is_none());
+    assert_eq!(store.list().await.unwrap().len(), 1);
+}

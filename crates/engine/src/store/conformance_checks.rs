@@ -1,0 +1,317 @@
+//! What every store must do, as one async function the tests of each implementation call on a
+//! fresh, empty store (sled and memory today, PostgreSQL later). A failed check panics with
+//! what differed, like the assertions of a test.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::json;
+
+use super::{
+    AttemptRecord, ClaimStore, FireRecord, RunRecord, RunStatus, RunStore, StepStatus,
+    TriggerCursor, TriggerKey, TriggerStore,
+};
+
+/// Runs every check on `store`, which must be empty.
+pub async fn run_all<S>(store: &S)
+where
+    S: RunStore + TriggerStore + ClaimStore + ?Sized,
+{
+    runs_and_attempts(store).await;
+    attempt_pages(store).await;
+    running_index_and_interrupted(store).await;
+    trigger_cursors(store).await;
+    cron_fires(store).await;
+    claims(store).await;
+}
+
+fn at(second: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, second)
+        .single()
+        .unwrap_or_else(Utc::now)
+}
+
+fn run(id: &str, status: RunStatus) -> RunRecord {
+    RunRecord {
+        id: id.into(),
+        workflow: "w".into(),
+        path: "w.yaml".into(),
+        hash: "h".into(),
+        parent: None,
+        trigger: json!({"kind": "manual"}),
+        inputs: json!({"space": "ENG"}),
+        status,
+        error: None,
+        outputs: None,
+        started_at: at(0),
+        finished_at: None,
+        pid: Some(7),
+        truncated: Vec::new(),
+    }
+}
+
+fn attempt(run_id: &str, seq: u64, step: &str, status: StepStatus) -> AttemptRecord {
+    AttemptRecord {
+        run_id: run_id.into(),
+        seq,
+        step: step.into(),
+        iteration: vec![],
+        attempt: 1,
+        status,
+        input: json!({}),
+        output: (status == StepStatus::Succeeded).then(|| json!({ "from": step })),
+        error: None,
+        started_at: at(1),
+        duration_us: 3,
+        truncated: Vec::new(),
+    }
+}
+
+async fn attempt_pages<S: RunStore + ?Sized>(store: &S) {
+    for seq in 0..10 {
+        let step = if seq % 2 == 0 { "even" } else { "odd" };
+        store
+            .put_attempt(&attempt("01PAGE", seq, step, StepStatus::Succeeded))
+            .await
+            .unwrap();
+    }
+    store
+        .put_attempt(&attempt("01PAGF", 0, "even", StepStatus::Succeeded))
+        .await
+        .unwrap();
+    let page = |run: &'static str, step: Option<&'static str>, skip, limit| async move {
+        let page = store.attempts_page(run, step, skip, limit).await.unwrap();
+        (
+            page.attempts.iter().map(|a| a.seq).collect::<Vec<_>>(),
+            page.total,
+        )
+    };
+    assert_eq!(page("01PAGE", None, 3, 4).await, (vec![3, 4, 5, 6], 10));
+    assert_eq!(page("01PAGE", Some("odd"), 1, 2).await, (vec![3, 5], 5));
+    assert_eq!(page("01PAGE", Some("odd"), 9, 2).await, (vec![], 5));
+    assert_eq!(page("01PAGE", Some("none"), 0, 2).await, (vec![], 0));
+}
+
+fn ids(runs: &[RunRecord]) -> Vec<&str> {
+    runs.iter().map(|r| r.id.as_str()).collect()
+}
+
+async fn runs_and_attempts<S: RunStore + ?Sized>(store: &S) {
+    // Written out of order: listing follows the ids (ULIDs: creation order).
+    for id in ["01B", "01A", "01C"] {
+        store.put_run(&run(id, RunStatus::Succeeded)).await.unwrap();
+    }
+    let mut updated = run("01A", RunStatus::Failed);
+    updated.error = Some("boom".into());
+    store.put_run(&updated).await.unwrap();
+    store.flush().await.unwrap();
+
+    let all = store.list_runs(10).await.unwrap();
+    assert_eq!(ids(&all), ["01C", "01B", "01A"], "newest first");
+    assert_eq!(ids(&store.list_runs(2).await.unwrap()), ["01C", "01B"]);
+    assert!(store.list_runs(0).await.unwrap().is_empty(), "limit 0");
+    assert_eq!(all[2], updated, "a second put replaces the run");
+
+    assert_eq!(store.get_run("01B").await.unwrap().unwrap().id, "01B");
+    assert_eq!(
+        store.get_run("01").await.unwrap(),
+        None,
+        "an ambiguous prefix matches nothing"
+    );
+    assert_eq!(store.get_run("").await.unwrap(), None);
+    assert_eq!(store.get_run("02").await.unwrap(), None);
+
+    // Attempts come back in recording order, whatever order they were written in, and only
+    // the run's own.
+    for (seq, step, status) in [
+        (2, "c", StepStatus::Cancelled),
+        (0, "a", StepStatus::Succeeded),
+        (1, "b", StepStatus::Failed),
+        (3, "b", StepStatus::Succeeded),
+    ] {
+        store
+            .put_attempt(&attempt("01A", seq, step, status))
+            .await
+            .unwrap();
+    }
+    store
+        .put_attempt(&attempt("01AB", 0, "other", StepStatus::Succeeded))
+        .await
+        .unwrap();
+    let steps: Vec<(u64, String)> = store
+        .attempts("01A")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.seq, a.step))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (0, "a".into()),
+            (1, "b".into()),
+            (2, "c".into()),
+            (3, "b".into())
+        ]
+    );
+    assert!(store.attempts("01B").await.unwrap().is_empty());
+
+    // What resuming needs: the completed steps with their outputs, and the request.
+    let completed = store.completed_attempts("01A").await.unwrap();
+    let outputs: Vec<_> = completed
+        .iter()
+        .map(|a| (a.step.as_str(), a.output.clone()))
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            ("a", Some(json!({"from": "a"}))),
+            ("b", Some(json!({"from": "b"})))
+        ]
+    );
+    let kept = store.get_run("01A").await.unwrap().unwrap();
+    assert_eq!(
+        (kept.inputs, kept.path, kept.hash),
+        (json!({"space": "ENG"}), "w.yaml".into(), "h".into())
+    );
+}
+
+async fn running_index_and_interrupted<S: RunStore + ?Sized>(store: &S) {
+    store
+        .put_run(&run("01D", RunStatus::Running))
+        .await
+        .unwrap();
+    store
+        .put_run(&run("01E", RunStatus::Running))
+        .await
+        .unwrap();
+    store
+        .put_run(&run("01E", RunStatus::Succeeded))
+        .await
+        .unwrap();
+    assert_eq!(ids(&store.running_runs().await.unwrap()), ["01D"]);
+
+    let closed = super::close_interrupted_runs(store).await.unwrap();
+    assert_eq!(closed, 1);
+    let run = store.get_run("01D").await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Interrupted);
+    assert!(run.finished_at.is_some());
+    assert!(store.running_runs().await.unwrap().is_empty());
+}
+
+async fn trigger_cursors<S: TriggerStore + ?Sized>(store: &S) {
+    let key = |connection: Option<&str>| TriggerKey {
+        workflow: "sync".into(),
+        trigger: "page_updated".into(),
+        connection: connection.map(str::to_string),
+    };
+    assert_eq!(store.cursor(&key(Some("acme"))).await.unwrap(), None);
+    let first = TriggerCursor {
+        cursor: json!("2026-03-29T01:00:00Z"),
+        seen: vec!["page-1".into()],
+        updated_at: at(1),
+    };
+    store.put_cursor(&key(Some("acme")), &first).await.unwrap();
+    let second = TriggerCursor {
+        cursor: json!("2026-03-29T01:05:00Z"),
+        seen: vec![],
+        updated_at: at(2),
+    };
+    store
+        .put_cursor(&key(Some("globex")), &second)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.cursor(&key(Some("acme"))).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store.cursor(&key(Some("globex"))).await.unwrap(),
+        Some(second.clone()),
+        "each connection has its own cursor"
+    );
+    assert_eq!(store.cursor(&key(None)).await.unwrap(), None);
+    store.put_cursor(&key(None), &first).await.unwrap();
+    assert_eq!(
+        store.cursor(&key(Some(""))).await.unwrap(),
+        None,
+        "no connection is not an empty connection name"
+    );
+    store.put_cursor(&key(Some("acme")), &second).await.unwrap();
+    assert_eq!(
+        store.cursor(&key(Some("acme"))).await.unwrap(),
+        Some(second)
+    );
+}
+
+async fn cron_fires<S: TriggerStore + ?Sized>(store: &S) {
+    let fire = |trigger: &str, second: u32, run: &str| FireRecord {
+        workflow: "report".into(),
+        trigger: trigger.into(),
+        scheduled_at: at(second),
+        run_id: Some(run.into()),
+        recorded_at: at(59),
+    };
+    assert!(store.record_fire(&fire("daily", 10, "r1")).await.unwrap());
+    assert!(
+        !store.record_fire(&fire("daily", 10, "r2")).await.unwrap(),
+        "the same scheduled instant is recorded once"
+    );
+    assert!(store.record_fire(&fire("daily", 5, "r3")).await.unwrap());
+    assert!(store.record_fire(&fire("daily", 20, "r4")).await.unwrap());
+    assert!(store.record_fire(&fire("hourly", 10, "r5")).await.unwrap());
+
+    let runs = |fires: Vec<FireRecord>| -> Vec<String> {
+        fires.into_iter().filter_map(|f| f.run_id).collect()
+    };
+    assert_eq!(
+        runs(store.fires_since("report", "daily", at(0)).await.unwrap()),
+        ["r3", "r1", "r4"],
+        "oldest first, the first record kept"
+    );
+    assert_eq!(
+        runs(store.fires_since("report", "daily", at(10)).await.unwrap()),
+        ["r1", "r4"]
+    );
+    assert!(store
+        .fires_since("report", "weekly", at(0))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn claims<S: ClaimStore + ?Sized>(store: &S) {
+    let lease = Duration::seconds(30);
+    let mine = store
+        .claim("01R", "a", at(0), lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((mine.owner.as_str(), mine.expires_at), ("a", at(30)));
+    assert_eq!(
+        store.claim("01R", "b", at(29), lease).await.unwrap(),
+        None,
+        "held until the lease ends"
+    );
+    let mine = store.renew(&mine, at(20), lease).await.unwrap().unwrap();
+    assert_eq!(mine.expires_at, at(50));
+    assert_eq!(store.claim("01R", "b", at(40), lease).await.unwrap(), None);
+    assert!(store.expired_claims(at(49)).await.unwrap().is_empty());
+    assert_eq!(
+        store.expired_claims(at(50)).await.unwrap(),
+        std::slice::from_ref(&mine)
+    );
+
+    // Expired: another owner takes it over, and the first can no longer renew or release.
+    let theirs = store
+        .claim("01R", "b", at(51), lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(theirs.owner, "b");
+    assert_eq!(store.renew(&mine, at(52), lease).await.unwrap(), None);
+    assert!(!store.release(&mine).await.unwrap());
+    assert!(store.release(&theirs).await.unwrap());
+    assert!(!store.release(&theirs).await.unwrap(), "released once");
+    assert!(store.expired_claims(at(59)).await.unwrap().is_empty());
+    let again = store.claim("01R", "a", at(53), lease).await.unwrap();
+    assert!(again.is_some(), "a released run can be claimed at once");
+}

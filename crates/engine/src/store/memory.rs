@@ -1,0 +1,226 @@
+//! Everything in memory: tests, and tools that need a store but no history.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+
+use super::{
+    AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStatus, RunStore, StoreError,
+    TriggerCursor, TriggerKey, TriggerStore,
+};
+
+#[derive(Default)]
+pub struct MemoryRunStore {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// By id: ids are ULIDs, so this is creation order.
+    runs: BTreeMap<String, RunRecord>,
+    /// By run id, then by seq.
+    attempts: BTreeMap<(String, u64), AttemptRecord>,
+    cursors: BTreeMap<(String, String, Option<String>), TriggerCursor>,
+    fires: BTreeMap<(String, String, DateTime<Utc>), FireRecord>,
+    claims: BTreeMap<String, Claim>,
+}
+
+impl MemoryRunStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every run, oldest first.
+    pub fn all_runs(&self) -> Vec<RunRecord> {
+        self.state.lock().runs.values().cloned().collect()
+    }
+
+    /// Every attempt of every run, in recording order within each run.
+    pub fn all_attempts(&self) -> Vec<AttemptRecord> {
+        self.state.lock().attempts.values().cloned().collect()
+    }
+}
+
+fn cursor_key(key: &TriggerKey) -> (String, String, Option<String>) {
+    (
+        key.workflow.clone(),
+        key.trigger.clone(),
+        key.connection.clone(),
+    )
+}
+
+#[async_trait]
+impl RunStore for MemoryRunStore {
+    async fn put_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        self.state.lock().runs.insert(run.id.clone(), run.clone());
+        Ok(())
+    }
+
+    async fn put_attempt(&self, attempt: &AttemptRecord) -> Result<(), StoreError> {
+        self.state
+            .lock()
+            .attempts
+            .insert((attempt.run_id.clone(), attempt.seq), attempt.clone());
+        Ok(())
+    }
+
+    async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let state = self.state.lock();
+        if let Some(run) = state.runs.get(id) {
+            return Ok(Some(run.clone()));
+        }
+        let mut matches = state
+            .runs
+            .range(id.to_string()..)
+            .take_while(|(key, _)| key.starts_with(id));
+        match (matches.next(), matches.next()) {
+            (Some((_, run)), None) if !id.is_empty() => Ok(Some(run.clone())),
+            _ => Ok(None),
+        }
+    }
+
+    async fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
+        Ok(self
+            .state
+            .lock()
+            .runs
+            .values()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
+        Ok(self
+            .state
+            .lock()
+            .attempts
+            .range((run_id.to_string(), 0)..=(run_id.to_string(), u64::MAX))
+            .map(|(_, attempt)| attempt.clone())
+            .collect())
+    }
+
+    async fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+        Ok(self
+            .state
+            .lock()
+            .runs
+            .values()
+            .filter(|r| r.status == RunStatus::Running)
+            .cloned()
+            .collect())
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TriggerStore for MemoryRunStore {
+    async fn cursor(&self, key: &TriggerKey) -> Result<Option<TriggerCursor>, StoreError> {
+        Ok(self.state.lock().cursors.get(&cursor_key(key)).cloned())
+    }
+
+    async fn put_cursor(&self, key: &TriggerKey, cursor: &TriggerCursor) -> Result<(), StoreError> {
+        self.state
+            .lock()
+            .cursors
+            .insert(cursor_key(key), cursor.clone());
+        Ok(())
+    }
+
+    async fn record_fire(&self, fire: &FireRecord) -> Result<bool, StoreError> {
+        let key = (
+            fire.workflow.clone(),
+            fire.trigger.clone(),
+            fire.scheduled_at,
+        );
+        let mut state = self.state.lock();
+        if state.fires.contains_key(&key) {
+            return Ok(false);
+        }
+        state.fires.insert(key, fire.clone());
+        Ok(true)
+    }
+
+    async fn fires_since(
+        &self,
+        workflow: &str,
+        trigger: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<FireRecord>, StoreError> {
+        let (workflow, trigger) = (workflow.to_string(), trigger.to_string());
+        Ok(self
+            .state
+            .lock()
+            .fires
+            .range((workflow.clone(), trigger.clone(), since)..)
+            .take_while(|((w, t, _), _)| *w == workflow && *t == trigger)
+            .map(|(_, fire)| fire.clone())
+            .collect())
+    }
+}
+
+#[async_trait]
+impl ClaimStore for MemoryRunStore {
+    async fn claim(
+        &self,
+        run_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<Claim>, StoreError> {
+        let mut state = self.state.lock();
+        let claim = Claim::take(state.claims.get(run_id), run_id, owner, now, lease);
+        if let Some(claim) = &claim {
+            state.claims.insert(run_id.to_string(), claim.clone());
+        }
+        Ok(claim)
+    }
+
+    async fn renew(
+        &self,
+        claim: &Claim,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<Claim>, StoreError> {
+        let mut state = self.state.lock();
+        let renewed = claim.renewed(state.claims.get(&claim.run_id), now, lease);
+        if let Some(renewed) = &renewed {
+            state.claims.insert(claim.run_id.clone(), renewed.clone());
+        }
+        Ok(renewed)
+    }
+
+    async fn release(&self, claim: &Claim) -> Result<bool, StoreError> {
+        let mut state = self.state.lock();
+        if state.claims.get(&claim.run_id) != Some(claim) {
+            return Ok(false);
+        }
+        state.claims.remove(&claim.run_id);
+        Ok(true)
+    }
+
+    async fn expired_claims(&self, now: DateTime<Utc>) -> Result<Vec<Claim>, StoreError> {
+        Ok(self
+            .state
+            .lock()
+            .claims
+            .values()
+            .filter(|c| c.expires_at <= now)
+            .cloned()
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn passes_the_conformance_checks() {
+        super::super::conformance::run_all(&super::MemoryRunStore::new()).await;
+    }
+}

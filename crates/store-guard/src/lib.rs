@@ -1,0 +1,330 @@
+//! What keeps an embedded store (a sled folder) from losing data, shared by the run history
+//! and the connection store.
+//!
+//! sled recovers from a damaged log by dropping the damaged record *and every later one*, and it
+//! rewrites the log as it opens: opening a damaged folder destroys what it still held. So:
+//! - [`write_count`] / [`read_count`]: a sidecar file in the folder with the number of records
+//!   last known durable. sled only ever loses records, so finding fewer after opening than the
+//!   sidecar says is damage. Writers raise the count after a write is durable and lower it
+//!   before a delete, so a crash in between never looks like damage.
+//! - [`copy_aside`]: a byte copy of the folder made before opening, next to it
+//!   (`<folder>.backup-<time>`); [`backups`] lists them newest first and [`prune_backups`]
+//!   keeps the last few. The store verifies a copy by opening it (opening the copy can only
+//!   harm the copy) and counting its records.
+//! - [`record_holder`] / [`holder`]: which process has the folder open (pid and command line),
+//!   so a second process refused by the lock can say who holds it.
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+const COUNT_FILE: &str = "record-count";
+const HOLDER_FILE: &str = "holder";
+const BACKUP_MARK: &str = ".backup-";
+const TIME_FORMAT: &str = "%Y%m%dT%H%M%S%.6fZ";
+/// Command lines longer than this are cut in the holder file.
+const MAX_COMMAND_CHARS: usize = 300;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} {}", path.display())]
+pub struct GuardError {
+    pub operation: &'static str,
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+fn io_error(operation: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> GuardError {
+    let path = path.to_path_buf();
+    move |source| GuardError {
+        operation,
+        path,
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename: the file is either the old
+/// or the new content, never half of it. `sync` waits until it is on disk.
+fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> Result<(), GuardError> {
+    let temporary = path.with_extension("tmp");
+    let write = || -> std::io::Result<()> {
+        let mut file = private_file(&temporary)?;
+        file.write_all(bytes)?;
+        if sync {
+            file.sync_all()?;
+        }
+        fs::rename(&temporary, path)
+    };
+    write().map_err(io_error("writing", path))
+}
+
+fn private_file(path: &Path) -> std::io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// The record count last written in `dir`; `None` for a store that never had one.
+pub fn read_count(dir: &Path) -> Result<Option<u64>, GuardError> {
+    let path = dir.join(COUNT_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => Ok(text.trim().parse().ok()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error("reading", &path)(e)),
+    }
+}
+
+/// Records the count, synced: for stores whose count also goes down (a lowered count lost in a
+/// crash would look like loss).
+pub fn write_count(dir: &Path, count: u64) -> Result<(), GuardError> {
+    write_atomically(&dir.join(COUNT_FILE), count.to_string().as_bytes(), true)
+}
+
+/// Records a count that only grows, without waiting for the disk: losing it in a crash leaves
+/// an older, lower count, which means less checking and never a false alarm. Costs no sync at
+/// the end of every run.
+pub fn note_growing_count(dir: &Path, count: u64) -> Result<(), GuardError> {
+    write_atomically(&dir.join(COUNT_FILE), count.to_string().as_bytes(), false)
+}
+
+/// A copy of a store folder, made before opening it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    pub path: PathBuf,
+    pub taken_at: DateTime<Utc>,
+}
+
+fn backup_prefix(dir: &Path) -> Option<String> {
+    Some(format!(
+        "{}{BACKUP_MARK}",
+        dir.file_name()?.to_string_lossy()
+    ))
+}
+
+/// Copies the folder `dir` to `<dir>.backup-<now>`, every file synced.
+pub fn copy_aside(dir: &Path, now: DateTime<Utc>) -> Result<Backup, GuardError> {
+    let prefix = backup_prefix(dir).ok_or_else(|| GuardError {
+        operation: "copying",
+        path: dir.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a folder name"),
+    })?;
+    let path = dir.with_file_name(format!("{prefix}{}", now.format(TIME_FORMAT)));
+    copy_tree(dir, &path)?;
+    Ok(Backup {
+        path,
+        taken_at: now,
+    })
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<(), GuardError> {
+    create_private_dir(to)?;
+    for entry in fs::read_dir(from).map_err(io_error("listing", from))? {
+        let entry = entry.map_err(io_error("listing", from))?;
+        let source = entry.path();
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().map_err(io_error("reading", &source))?;
+        if kind.is_dir() {
+            copy_tree(&source, &target)?;
+        } else if kind.is_file() && entry.file_name() != HOLDER_FILE {
+            let copy = || -> std::io::Result<()> {
+                let mut input = fs::File::open(&source)?;
+                let mut output = private_file(&target)?;
+                std::io::copy(&mut input, &mut output)?;
+                output.sync_all()
+            };
+            copy().map_err(io_error("copying", &source))?;
+        }
+    }
+    Ok(())
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), GuardError> {
+    fs::create_dir_all(dir).map_err(io_error("creating", dir))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(io_error("restricting", dir))?;
+    }
+    Ok(())
+}
+
+/// Copies of `dir` made by [`copy_aside`], newest first.
+pub fn backups(dir: &Path) -> Vec<Backup> {
+    let (Some(prefix), Some(parent)) = (backup_prefix(dir), dir.parent()) else {
+        return Vec::new();
+    };
+    let Ok(entries) = fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let mut found: Vec<Backup> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let time = name.strip_prefix(&prefix)?;
+            let taken_at = NaiveDateTime::parse_from_str(time, TIME_FORMAT)
+                .ok()?
+                .and_utc();
+            Some(Backup {
+                path: entry.path(),
+                taken_at,
+            })
+        })
+        .collect();
+    found.sort_by_key(|b| std::cmp::Reverse(b.taken_at));
+    found
+}
+
+/// Deletes a copy (one that failed verification, or is no longer needed).
+pub fn remove_backup(backup: &Backup) -> Result<(), GuardError> {
+    fs::remove_dir_all(&backup.path).map_err(io_error("removing", &backup.path))
+}
+
+/// Keeps the newest `keep` copies of `dir`.
+pub fn prune_backups(dir: &Path, keep: usize) -> Result<(), GuardError> {
+    for old in backups(dir).iter().skip(keep) {
+        remove_backup(old)?;
+    }
+    Ok(())
+}
+
+/// The bytes below `dir` (what a copy would write).
+pub fn folder_size(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => folder_size(&entry.path()),
+            Ok(_) => entry.metadata().map(|m| m.len()).unwrap_or(0),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// The process that has a store open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub pid: u32,
+    pub command: String,
+    pub since: DateTime<Utc>,
+}
+
+impl fmt::Display for Holder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` (pid {}, since {} UTC)",
+            self.command,
+            self.pid,
+            self.since.format("%Y-%m-%d %H:%M:%S")
+        )
+    }
+}
+
+/// Notes this process as the holder of `dir`; call it once the store's lock is taken.
+pub fn record_holder(dir: &Path) -> Result<(), GuardError> {
+    let mut command = std::env::args().collect::<Vec<_>>().join(" ");
+    if let Some((cut, _)) = command.char_indices().nth(MAX_COMMAND_CHARS) {
+        command.truncate(cut);
+        command.push('…');
+    }
+    let holder = Holder {
+        pid: std::process::id(),
+        command,
+        since: Utc::now(),
+    };
+    let bytes = serde_json::to_vec(&holder).unwrap_or_default();
+    write_atomically(&dir.join(HOLDER_FILE), &bytes, false)
+}
+
+/// Whether another process holds the lock sled takes on `<dir>/db` (an advisory `flock`), found
+/// without opening the store: a copy taken while another process writes would not be
+/// consistent.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+pub fn is_locked(dir: &Path) -> bool {
+    use std::os::unix::io::AsRawFd;
+    let Ok(file) = fs::OpenOptions::new().read(true).open(dir.join("db")) else {
+        return false;
+    };
+    // SAFETY: flock on a descriptor this function owns; the lock is released before returning.
+    let taken = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    if taken {
+        // SAFETY: as above.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+    }
+    !taken
+}
+
+#[cfg(not(unix))]
+pub fn is_locked(_dir: &Path) -> bool {
+    false
+}
+
+/// Who holds `dir`, as recorded by [`record_holder`]; `None` when unknown.
+pub fn holder(dir: &Path) -> Option<Holder> {
+    let bytes = fs::read(dir.join(HOLDER_FILE)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn copies_are_listed_newest_first_and_pruned() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("store.db");
+        fs::create_dir_all(dir.join("blobs")).unwrap();
+        fs::write(dir.join("db"), b"records").unwrap();
+        fs::write(dir.join("blobs/1"), b"blob").unwrap();
+        record_holder(&dir).unwrap();
+        let times: Vec<_> = (1..=4)
+            .map(|s| Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, s).unwrap())
+            .collect();
+        for &time in &times {
+            copy_aside(&dir, time).unwrap();
+        }
+        let listed = backups(&dir);
+        assert_eq!(
+            listed.iter().map(|b| b.taken_at).collect::<Vec<_>>(),
+            [times[3], times[2], times[1], times[0]]
+        );
+        assert_eq!(fs::read(listed[0].path.join("db")).unwrap(), b"records");
+        assert_eq!(fs::read(listed[0].path.join("blobs/1")).unwrap(), b"blob");
+        assert!(
+            holder(&listed[0].path).is_none(),
+            "the holder is not copied"
+        );
+        prune_backups(&dir, 2).unwrap();
+        assert_eq!(
+            backups(&dir).iter().map(|b| b.taken_at).collect::<Vec<_>>(),
+            [times[3], times[2]]
+        );
+    }
+
+    #[test]
+    fn count_and_holder_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_count(dir.path()).unwrap(), None);
+        write_count(dir.path(), 42).unwrap();
+        assert_eq!(read_count(dir.path()).unwrap(), Some(42));
+        assert_eq!(holder(dir.path()), None);
+        record_holder(dir.path()).unwrap();
+        let holder = holder(dir.path()).unwrap();
+        assert_eq!(holder.pid, std::process::id());
+        assert!(!holder.command.is_empty());
+    }
+}

@@ -1,0 +1,174 @@
+//! The stores as an operator meets them: a damaged connection store is refused without being
+//! touched and a verified copy is named; a store in use names the process holding it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use weft_auth::{
+    AccessToken, Account, Connection, ConnectionStatus, ConnectionStore, Keyring, RefreshToken,
+    SledConnectionStore, Tokens,
+};
+
+use super::{stderr, stdout, weft_with_env};
+
+const KEY_HEX: &str = "0707070707070707070707070707070707070707070707070707070707070707";
+
+fn keys() -> Keyring {
+    Keyring::from_key_bytes([7; 32], &[])
+}
+
+fn connection(name: &str) -> Connection {
+    let now = Utc::now();
+    Connection {
+        name: name.into(),
+        provider: "confluence".into(),
+        cloud_id: format!("cloud-{name}"),
+        site_url: format!("https://{name}.atlassian.net"),
+        site_name: name.into(),
+        account: Account {
+            account_id: "acc-1".into(),
+            name: "Ada".into(),
+            email: None,
+        },
+        granted_scopes: vec!["read:me".into()],
+        tokens: Tokens {
+            access_token: AccessToken::new(format!("AT-{name}")),
+            refresh_token: RefreshToken::new(format!("RT-{name}")),
+            access_expires_at: now + Duration::hours(1),
+        },
+        status: ConnectionStatus::Healthy,
+        created_at: now,
+        updated_at: now,
+        last_rotation_at: now,
+        refresh_started_at: None,
+    }
+}
+
+/// Opens the connection store of `data_dir` in this process, retrying while a store this
+/// process just dropped still holds sled's lock (its flusher lets go within a moment).
+fn open_connections(data_dir: &Path) -> SledConnectionStore {
+    for _ in 0..100 {
+        match SledConnectionStore::open(data_dir, keys()) {
+            Ok(store) => return store,
+            Err(weft_auth::AuthError::Store(weft_auth::store::StoreError::Locked { .. })) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("cannot open the connection store: {e}"),
+        }
+    }
+    panic!("the connection store stayed locked")
+}
+
+fn list_connections(data_dir: &Path) -> std::process::Output {
+    weft_with_env(
+        data_dir,
+        &["connections", "list"],
+        &[("WEFT_MASTER_KEY", KEY_HEX)],
+    )
+}
+
+fn names(store: &SledConnectionStore) -> Vec<String> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let list = runtime.block_on(store.list()).unwrap();
+    list.into_iter().map(|c| c.name).collect()
+}
+
+#[test]
+fn a_damaged_connection_store_is_refused_untouched_and_a_verified_copy_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected: Vec<String> = (1..=6).map(|i| format!("customer-{i}")).collect();
+    {
+        let store = open_connections(dir.path());
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        for name in &expected {
+            runtime.block_on(store.put(&connection(name))).unwrap();
+        }
+    }
+    // A healthy open through the binary leaves a verified copy.
+    let mut healthy = list_connections(dir.path());
+    for _ in 0..100 {
+        if healthy.status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        healthy = list_connections(dir.path());
+    }
+    assert!(healthy.status.success(), "{}", stderr(&healthy));
+    assert!(
+        stdout(&healthy).contains("customer-6"),
+        "{}",
+        stdout(&healthy)
+    );
+
+    // One flipped byte in the first record sled wrote.
+    let db_file = dir.path().join("connections.db/db");
+    let mut bytes = std::fs::read(&db_file).unwrap();
+    let first = bytes
+        .windows(b"customer-1".len())
+        .position(|w| w == b"customer-1")
+        .expect("the first record is in the log");
+    bytes[first] ^= 0x20;
+    std::fs::write(&db_file, &bytes).unwrap();
+
+    let refused = list_connections(dir.path());
+    let message = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains("the connection store is corrupted"),
+        "{message}"
+    );
+    assert!(!message.contains("another weft process"), "{message}");
+    let copies: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("connections.db.backup-"))
+        .collect();
+    assert_eq!(copies.len(), 1, "the failed copy is not kept: {copies:?}");
+    assert!(
+        message.contains(&format!("is at {}", copies[0].display())),
+        "{message}"
+    );
+    assert!(message.contains("a copy from "), "{message}");
+    // The damaged store was not opened: its bytes are as they were.
+    assert_eq!(std::fs::read(&db_file).unwrap(), bytes);
+
+    // The copy holds every connection.
+    let restored = tempfile::tempdir().unwrap();
+    std::fs::rename(&copies[0], restored.path().join("connections.db")).unwrap();
+    let store = open_connections(restored.path());
+    assert_eq!(names(&store), expected);
+}
+
+#[test]
+fn a_store_in_use_names_the_process_holding_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open_connections(dir.path()));
+    let busy = list_connections(dir.path());
+    let message = stderr(&busy);
+    assert_eq!(busy.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains("is in use by `")
+            && message.contains(&format!("(pid {}", std::process::id())),
+        "{message}"
+    );
+    assert!(!message.contains("Os {"), "{message}");
+    drop(store);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let runs = runtime
+        .block_on(weft_engine::store::SledRunStore::open(
+            &dir.path().join("runs"),
+        ))
+        .unwrap();
+    let busy = super::weft(dir.path(), &["runs", "list"]);
+    let message = stderr(&busy);
+    assert_eq!(busy.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains("the run history at")
+            && message.contains(&format!("(pid {}", std::process::id())),
+        "{message}"
+    );
+    drop(runs);
+}
