@@ -1,0 +1,307 @@
+//! Cancellation.
+
+use super::*;
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_a_run_stops_the_running_step_and_the_rest() {
+    let h = harness(vec![]);
+    let request = RunRequest::default();
+    let cancel = request.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(secs(1.0)).await;
+        cancel.cancel();
+    });
+    let t0 = Instant::now();
+    let outcome = h
+        .run_with(
+            "
+name: long
+steps:
+  - id: wait
+    uses: core.sleep
+    with: { duration: 1h }
+  - id: never
+    uses: core.log
+    with: { message: unreachable }
+",
+            request,
+        )
+        .await;
+    assert_eq!(outcome.status, RunStatus::Cancelled);
+    assert_eq!(t0.elapsed(), secs(1.0));
+    assert_eq!(outcome.error.as_deref(), Some("the run was cancelled"));
+    assert!(h.store.attempts_of("never").is_empty());
+    let stored = h.store.get_run(&outcome.run_id).await.ok().flatten();
+    assert_eq!(stored.map(|r| r.status), Some(RunStatus::Cancelled));
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_during_a_retry_wait_stops_retrying() {
+    let flaky = Arc::new(Flaky::default());
+    let h = harness(vec![flaky.clone()]);
+    let request = RunRequest::default();
+    let cancel = request.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(secs(5.0)).await;
+        cancel.cancel();
+    });
+    let t0 = Instant::now();
+    let outcome = h
+        .run_with(
+            "
+name: retry
+steps:
+  - id: call
+    uses: test.flaky
+    with: { fail_times: 100, kind: http_503 }
+    retry: { max_attempts: 10, backoff: constant, initial_delay: 1m, jitter: false }
+",
+            request,
+        )
+        .await;
+    assert_eq!(outcome.status, RunStatus::Cancelled);
+    assert_eq!(t0.elapsed(), secs(5.0));
+    assert_eq!(flaky.count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn finally_still_runs_after_a_cancellation() {
+    let h = harness(vec![]);
+    let request = RunRequest::default();
+    let cancel = request.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(secs(1.0)).await;
+        cancel.cancel();
+    });
+    let outcome = h
+        .run_with(
+            "
+name: long
+steps:
+  - id: wait
+    uses: core.sleep
+    with: { duration: 1h }
+finally:
+  - id: cleanup
+    uses: core.set
+    with: { done: true }
+",
+            request,
+        )
+        .await;
+    assert_eq!(outcome.status, RunStatus::Cancelled);
+    assert_eq!(outcome.error.as_deref(), Some("the run was cancelled"));
+    assert_eq!(h.store.attempts_of("cleanup").len(), 1, "finally ran once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_error_also_handles_a_step_whose_inputs_fail_to_render() {
+    let h = harness(vec![]);
+    let outcome = h
+        .run(
+            "
+name: bad-input
+steps:
+  - id: divide
+    uses: core.set
+    with: { x: '${{ 1 / 0 }}' }
+    on_error: continue
+outputs:
+  status: ${{ steps.divide.status }}
+  error: ${{ steps.divide.error }}
+  attempts: ${{ steps.divide.attempts }}
+",
+        )
+        .await;
+    assert_succeeded(&outcome);
+    assert_eq!(outcome.outputs["status"], "failed");
+    assert_eq!(outcome.outputs["attempts"], 0);
+    assert!(
+        outcome.outputs["error"]
+            .as_str()
+            .unwrap()
+            .contains("division by zero"),
+        "{}",
+        outcome.outputs
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_loop_timeout_limits_the_whole_loop() {
+    let h = harness(vec![]);
+    let t0 = Instant::now();
+    let outcome = h
+        .run(
+            "
+name: slow-loop
+steps:
+  - id: each
+    for_each: [1, 2, 3]
+    timeout: 2500ms
+    steps:
+      - id: wait
+        uses: core.sleep
+        with: { duration: 1s }
+",
+        )
+        .await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(t0.elapsed(), secs(2.5));
+    assert_eq!(
+        outcome.error.as_deref(),
+        Some("step `each` failed: timed out after 2500ms")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn secrets_are_found_whatever_the_case_of_the_reference() {
+    let h = harness(vec![]);
+    let mut request = RunRequest::default();
+    request.secrets.insert("api_token".into(), "s3cr3t".into());
+    let outcome = h
+        .run_with(
+            "
+name: upper
+steps:
+  - id: use
+    uses: core.set
+    with: { length: '${{ len(secrets.API_TOKEN) }}' }
+outputs:
+  length: ${{ steps.use.output.length }}
+",
+            request,
+        )
+        .await;
+    assert_succeeded(&outcome);
+    assert_eq!(outcome.outputs["length"], 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_item_does_not_hold_back_the_free_loop_slots() {
+    let h = harness(vec![]);
+    let t0 = Instant::now();
+    let outcome = h
+        .run(
+            "
+name: slots
+steps:
+  - id: each
+    for_each: [1000, 200, 200, 200, 200, 200, 200, 200, 200]
+    concurrency: 4
+    steps:
+      - id: wait
+        uses: core.sleep
+        with: { duration: '${{ item / 1000 }}' }
+    outputs:
+      ms: ${{ item }}
+outputs:
+  order: ${{ pluck(steps.each.output, 'ms') }}
+",
+        )
+        .await;
+    assert_succeeded(&outcome);
+    // Slot 1 holds the 1s item while slots 2-4 run the eight 200ms items in 3 rounds.
+    assert_eq!(t0.elapsed(), secs(1.0));
+    assert_eq!(
+        outcome.outputs["order"],
+        json!([1000, 200, 200, 200, 200, 200, 200, 200, 200])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_failure_sees_steps_that_never_ran_as_not_run() {
+    let h = harness(vec![]);
+    let outcome = h
+        .run(
+            "
+name: stopped
+steps:
+  - id: a
+    uses: core.fail
+    with: { message: boom }
+  - id: b
+    uses: core.log
+    with: { message: never }
+on_failure:
+  - id: report
+    uses: core.set
+    with: { b: '${{ steps.b.status }}' }
+",
+        )
+        .await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(
+        h.store.attempts_of("report")[0].output,
+        Some(json!({ "b": "not_run" }))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn called_workflows_get_the_secrets_and_env_hides_weft_variables() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("child.yaml"),
+        "
+name: child
+steps:
+  - id: use
+    uses: core.set
+    with:
+      length: '${{ len(secrets.child_only) }}'
+      hidden: '${{ has(env, \"WEFT_TEST_HIDDEN_KEY\") }}'
+outputs:
+  length: ${{ steps.use.output.length }}
+  hidden: ${{ steps.use.output.hidden }}
+",
+    )
+    .expect("write child");
+    std::env::set_var("WEFT_TEST_HIDDEN_KEY", "master");
+    let h = harness(vec![]);
+    let parent = "
+name: parent
+steps:
+  - id: call
+    uses: workflow.call
+    with: { path: child.yaml }
+outputs:
+  child: ${{ steps.call.output }}
+";
+    let workflow = compile_at(&h.engine, &dir.path().join("parent.yaml"), parent);
+    let mut request = RunRequest::default();
+    request.secrets.insert("child_only".into(), "abcd".into());
+    let outcome = h.engine.run(workflow, request).await;
+    assert_succeeded(&outcome);
+    assert_eq!(
+        outcome.outputs["child"],
+        json!({ "length": 4, "hidden": false })
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_stopped_by_a_failing_sibling_is_recorded_as_cancelled() {
+    let h = harness(vec![]);
+    let outcome = h
+        .run(
+            "
+name: siblings
+steps:
+  - id: slow
+    needs: []
+    uses: core.sleep
+    with: { duration: 2s }
+  - id: bad
+    needs: []
+    uses: core.fail
+    with: { message: boom }
+",
+        )
+        .await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let slow = h.store.attempts_of("slow");
+    assert_eq!(slow.len(), 1, "the stopped attempt is recorded");
+    assert_eq!(slow[0].status, StepStatus::Cancelled);
+    assert_eq!(
+        slow[0].error.as_deref(),
+        Some("cancelled before it finished")
+    );
+}

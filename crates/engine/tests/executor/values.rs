@@ -1,0 +1,104 @@
+//! Values.
+
+use super::*;
+
+#[tokio::test(start_paused = true)]
+async fn workflow_outputs_are_computed_from_inputs_vars_and_steps() {
+    let h = harness(vec![]);
+    let mut request = RunRequest::default();
+    request.inputs.insert("name".into(), json!("Ada"));
+    let outcome = h
+        .run_with(
+            "
+name: values
+inputs:
+  name:
+    type: string
+    required: true
+  times:
+    type: integer
+    default: 2
+vars:
+  greeting: 'Hello, ${{ inputs.name }}'
+steps:
+  - id: make
+    uses: core.set
+    with:
+      list: ${{ split('a,b,c', ',') }}
+      doubled: ${{ inputs.times * 2 }}
+outputs:
+  greeting: ${{ vars.greeting }}
+  list: ${{ steps.make.output.list }}
+  doubled: ${{ steps.make.output.doubled }}
+  text: 'n=${{ steps.make.output.doubled }}'
+",
+            request,
+        )
+        .await;
+    assert_succeeded(&outcome);
+    assert_eq!(
+        outcome.outputs,
+        json!({
+            "greeting": "Hello, Ada",
+            "list": ["a", "b", "c"],
+            "doubled": 4,
+            "text": "n=4"
+        })
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn missing_required_input_fails_before_any_step() {
+    let h = harness(vec![]);
+    let outcome = h
+        .run(
+            "
+name: values
+inputs:
+  name:
+    type: string
+    required: true
+steps:
+  - id: show
+    uses: core.log
+    with: { message: '${{ inputs.name }}' }
+",
+        )
+        .await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(
+        outcome.error.as_deref(),
+        Some("missing required input `name` (string)")
+    );
+    assert!(h.store.all_attempts().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn undefined_reference_at_runtime_is_an_error_naming_the_path() {
+    let h = harness(vec![]);
+    let outcome = h
+        .run(
+            "
+name: undefined
+steps:
+  - id: fetch
+    uses: core.set
+    with: { count: 3 }
+  - id: show
+    uses: core.log
+    with:
+      message: 'total: ${{ steps.fetch.output.total }}'
+",
+        )
+        .await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let error = outcome.error.unwrap_or_default();
+    assert_eq!(
+        error,
+        "step `show` failed: `with`: `steps.fetch.output` has no field `total`"
+    );
+    assert!(
+        h.store.attempts_of("show").is_empty(),
+        "the action never ran"
+    );
+}
