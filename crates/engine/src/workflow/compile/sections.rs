@@ -10,6 +10,7 @@ impl Checker<'_> {
             .iter()
             .filter_map(|(n, s)| Some((n, s.0.as_ref()?)))
         {
+            self.declared_name(name, spec.span, "inputs");
             let kind = spec.kind.value;
             if let Some(default) = &spec.default {
                 if !kind.accepts(&default.value) {
@@ -145,7 +146,7 @@ impl Checker<'_> {
                         poll.source.span,
                         &visibility,
                         Roots::default(),
-                        "",
+                        Reader::Section("the trigger"),
                     )
                     .0;
                 if poll.connection.is_none() && !self.has_connection && !source.scopes.is_empty() {

@@ -203,7 +203,7 @@ impl Checker<'_> {
                         .with_optional_help(suggestion(&uses.value, self.catalog.actions.names())),
                 );
                 if let Some(with) = &step.with {
-                    self.value(&with.0, visibility, roots, id);
+                    self.value(&with.0, visibility, roots, Reader::Step(id));
                 }
                 return None;
             };
@@ -225,13 +225,13 @@ impl Checker<'_> {
                 uses.span,
                 visibility,
                 roots,
-                id,
+                Reader::Step(id),
             );
             merge_refs(&mut refs, with_refs);
             StepKind::Action { action, with }
         } else if let Some(items) = &step.for_each {
             let node = &items.0;
-            let (items, item_refs) = self.value(node, visibility, roots, id);
+            let (items, item_refs) = self.value(node, visibility, roots, Reader::Step(id));
             merge_refs(&mut refs, item_refs);
             if let ValueTemplate::Literal(value) = &items {
                 if !value.is_array() {
@@ -338,7 +338,7 @@ impl Checker<'_> {
                 .into_iter()
                 .map(|(key, value)| {
                     let (template, value_refs) =
-                        self.value(value, &outputs_visibility, output_roots, id);
+                        self.value(value, &outputs_visibility, output_roots, Reader::Step(id));
                     merge_refs(&mut refs, value_refs);
                     (key, template)
                 })
@@ -370,7 +370,7 @@ impl Checker<'_> {
         owner_span: Span,
         visibility: &Visibility<'_>,
         roots: Roots,
-        self_id: &str,
+        reader: Reader<'_>,
     ) -> (ValueTemplate, StepRefs) {
         let Some(with) = with else {
             let missing: Vec<String> = fields
@@ -418,7 +418,7 @@ impl Checker<'_> {
                 ));
             }
         }
-        let (template, refs) = self.value(&with.0, visibility, roots, self_id);
+        let (template, refs) = self.value(&with.0, visibility, roots, reader);
         // Literal values can be type-checked now; computed ones are checked when rendered.
         if let NodeKind::Map(nodes) = &with.0.kind {
             for (key, value) in nodes {
@@ -465,25 +465,27 @@ impl Checker<'_> {
             }
         };
         let parsed = if text.contains("${{") {
-            Template::parse(text).map(|t| (t.references(), Condition::Template(t)))
+            Template::parse_all(text).map(|t| {
+                let errors = t.constant_errors();
+                (t.references(), errors, Condition::Template(t))
+            })
         } else {
-            Expr::parse(text).map(|e| (e.references(), Condition::Expr(e)))
+            Expr::parse(text)
+                .map(|e| (e.references(), e.constant_errors(), Condition::Expr(e)))
+                .map_err(|e| vec![e])
         };
         match parsed {
-            Ok((references, condition)) => {
+            Ok((references, constant_errors, condition)) => {
                 for reference in references {
-                    self.reference(&reference, node, visibility, roots, id, refs);
+                    self.reference(&reference, node, visibility, roots, Reader::Step(id), refs);
                 }
+                self.constant_errors(constant_errors, node);
                 condition
             }
-            Err(e) => {
-                self.error(
-                    Diagnostic::error(
-                        format!("invalid expression: {}", e.message),
-                        Some(span_in_string(node, e.span.clone())),
-                    )
-                    .with_optional_help(e.help.clone()),
-                );
+            Err(errors) => {
+                for e in &errors {
+                    self.error(invalid_expression(node, e));
+                }
                 Condition::Literal(false)
             }
         }
