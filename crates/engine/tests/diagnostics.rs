@@ -1033,6 +1033,110 @@ steps:
     });
 }
 
+/// Each error of `yaml` as (message start, line, column), in file order.
+fn error_places(yaml: &str) -> Vec<(String, u32, u32)> {
+    problems(yaml.as_bytes())
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| {
+            let span = d.span.unwrap_or_default();
+            (d.message.clone(), span.line, span.col)
+        })
+        .collect()
+}
+
+#[test]
+fn every_problem_of_one_step_is_reported() {
+    assert_diagnostics!(
+        "
+name: several
+steps:
+  - id: a
+    uses: core.log
+    needs: 3
+    timeout: 5 parsecs
+    on_error: explode
+    concurrency: -1
+    with: { message: hi }
+  - id: b
+    uses: core.log
+    with: { message: fine }
+"
+    );
+}
+
+#[test]
+fn every_problem_of_a_retry_block_is_reported() {
+    assert_diagnostics!(
+        "
+name: retries
+steps:
+  - id: a
+    uses: core.log
+    with: { message: hi }
+    retry:
+      max_attempts: many
+      backoff: linear
+      initial_delay: soon
+      on: [transient, sometimes]
+"
+    );
+}
+
+#[test]
+fn every_problem_of_a_trigger_block_is_reported() {
+    assert_diagnostics!(
+        "
+name: scheduled
+trigger:
+  cron:
+    schedule: 0 9 * * 1-5
+    missed: some
+    overlap: queue_two
+    max_catch_up: -3
+steps:
+  - id: a
+    uses: core.log
+    with: { message: hi }
+"
+    );
+}
+
+#[test]
+fn every_broken_expression_of_a_string_is_reported() {
+    assert_diagnostics!(
+        "
+name: template
+steps:
+  - id: a
+    uses: core.log
+    with:
+      message: \"${{ 1 + }} and ${{ lenght(1) }} and ${{ 'n=' + 3 }}\"
+    if: \"${{ ) }} ${{ 1 / 0 }}\"
+"
+    );
+}
+
+#[test]
+fn several_errors_in_one_block_each_have_their_own_position() {
+    let places = error_places(
+        "name: p
+steps:
+  - id: a
+    uses: core.log
+    needs: 3
+    timeout: 5 parsecs
+    with: { message: hi }
+    retry:
+      max_attempts: many
+      backoff: linear
+",
+    );
+    let lines: Vec<(u32, u32)> = places.iter().map(|(_, l, c)| (*l, *c)).collect();
+    assert_eq!(lines, [(5, 12), (6, 14), (9, 21), (10, 16)], "{places:#?}");
+}
+
 // --- Good files --------------------------------------------------------------------------------
 
 #[test]

@@ -187,75 +187,74 @@ impl<'s> Lexer<'s> {
 
     fn token(&mut self, b: u8) -> Result<Token, ParseError> {
         let start = self.pos;
-        let tok = match b {
-            b'0'..=b'9' => return self.number(),
-            b'\'' | b'"' => return self.string(b),
-            b'a'..=b'z' | b'A'..=b'Z' | b'_' => return Ok(self.ident()),
-            b'.' => self.single(Tok::Dot),
-            b',' => self.single(Tok::Comma),
-            b':' => self.single(Tok::Colon),
-            b'?' => self.single(Tok::Question),
-            b'(' => self.single(Tok::LParen),
-            b')' => self.single(Tok::RParen),
-            b'[' => self.single(Tok::LBracket),
-            b']' => self.single(Tok::RBracket),
-            b'{' => {
-                self.brace_depth += 1;
-                self.single(Tok::LBrace)
-            }
-            b'}' => {
-                self.brace_depth = self.brace_depth.saturating_sub(1);
-                self.single(Tok::RBrace)
-            }
-            b'+' => self.single(Tok::Plus),
-            b'-' => self.single(Tok::Minus),
-            b'*' => self.single(Tok::Star),
-            b'/' => self.single(Tok::Slash),
-            b'%' => self.single(Tok::Percent),
-            b'!' if self.pair(b'=') => Tok::NotEq,
-            b'!' => Tok::Bang,
-            b'<' if self.pair(b'=') => Tok::Le,
-            b'<' => Tok::Lt,
-            b'>' if self.pair(b'=') => Tok::Ge,
-            b'>' => Tok::Gt,
-            b'=' if self.pair(b'=') => Tok::EqEq,
-            b'&' if self.pair(b'&') => Tok::AndAnd,
-            b'|' if self.pair(b'|') => Tok::OrOr,
-            b'=' | b'&' | b'|' => {
-                let (op, help) = match b {
-                    b'=' => ("=", "use `==` to compare values"),
-                    b'&' => ("&", "use `&&` (or `and`) for logical and"),
-                    _ => ("|", "use `||` (or `or`) for logical or"),
-                };
-                return Err(ParseError::new(
-                    format!("`{op}` is not an operator"),
-                    start..start + 1,
-                )
-                .with_help(help));
-            }
-            b'$' => {
-                return Err(
+        let tok =
+            match b {
+                b'0'..=b'9' => return self.number(),
+                b'\'' | b'"' => return self.string(b),
+                b'a'..=b'z' | b'A'..=b'Z' | b'_' => return Ok(self.ident()),
+                b'.' => self.single(Tok::Dot),
+                b',' => self.single(Tok::Comma),
+                b':' => self.single(Tok::Colon),
+                b'?' => self.single(Tok::Question),
+                b'(' => self.single(Tok::LParen),
+                b')' => self.single(Tok::RParen),
+                b'[' => self.single(Tok::LBracket),
+                b']' => self.single(Tok::RBracket),
+                b'{' => {
+                    self.brace_depth += 1;
+                    self.single(Tok::LBrace)
+                }
+                b'}' => {
+                    self.brace_depth = self.brace_depth.saturating_sub(1);
+                    self.single(Tok::RBrace)
+                }
+                b'+' => self.single(Tok::Plus),
+                b'-' => self.single(Tok::Minus),
+                b'*' => self.single(Tok::Star),
+                b'/' => self.single(Tok::Slash),
+                b'%' => self.single(Tok::Percent),
+                b'!' if self.pair(b'=') => Tok::NotEq,
+                b'!' => Tok::Bang,
+                b'<' if self.pair(b'=') => Tok::Le,
+                b'<' => Tok::Lt,
+                b'>' if self.pair(b'=') => Tok::Ge,
+                b'>' => Tok::Gt,
+                b'=' if self.pair(b'=') => Tok::EqEq,
+                b'&' if self.pair(b'&') => Tok::AndAnd,
+                b'|' if self.pair(b'|') => Tok::OrOr,
+                b'=' | b'&' | b'|' => {
+                    let (op, help) = match b {
+                        b'=' => ("=", "use `==` to compare values"),
+                        b'&' => ("&", "use `&&` (or `and`) for logical and"),
+                        _ => ("|", "use `||` (or `or`) for logical or"),
+                    };
+                    return Err(ParseError::new(
+                        format!("`{op}` is not an operator"),
+                        start..start + 1,
+                    )
+                    .with_help(help));
+                }
+                b'$' => return Err(
                     ParseError::new("unexpected `$`", start..start + 1).with_help(
                         "`${{ }}` marks expressions inside text; here, write the expression itself",
                     ),
-                )
-            }
-            _ => {
-                let ch = self.src[start..].chars().next().unwrap_or('?');
-                let span = start..start + ch.len_utf8();
-                return Err(if is_invisible(ch) {
-                    ParseError::new(
+                ),
+                _ => {
+                    let ch = self.src[start..].chars().next().unwrap_or('?');
+                    let span = start..start + ch.len_utf8();
+                    return Err(if is_invisible(ch) {
+                        ParseError::new(
                         format!("invisible character U+{:04X} in the expression", ch as u32),
                         span,
                     )
                     .with_help(
                         "delete it; it is often copied along with text from a web page or a chat",
                     )
-                } else {
-                    ParseError::new(format!("unexpected character `{ch}`"), span)
-                });
-            }
-        };
+                    } else {
+                        ParseError::new(format!("unexpected character `{ch}`"), span)
+                    });
+                }
+            };
         Ok(Token {
             tok,
             span: start..self.pos,

@@ -21,7 +21,8 @@ use super::template::{compile_value, invalid_expression, span_in_string, ValueTe
 use crate::actions::Registry;
 use crate::diagnostic::{did_you_mean, suggestion, Diagnostic, Span};
 use crate::trigger::{CronSchedule, SourceCatalog};
-use crate::yaml::{Node, NodeKind, RawNode, Recover, Spanned};
+use crate::yaml::{yaml11_bool_help, Node, NodeKind, RawNode, Recover, Spanned};
+use serde_json::Value;
 
 /// What a workflow may use: the actions and polling sources of this build.
 #[derive(Clone, Copy)]

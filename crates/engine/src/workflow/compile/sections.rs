@@ -14,10 +14,18 @@ impl Checker<'_> {
             let kind = spec.kind.value;
             if let Some(default) = &spec.default {
                 if !kind.accepts(&default.value) {
-                    self.error(Diagnostic::error(
-                        format!("default of input `{name}` is not {}", kind.with_article()),
-                        Some(default.span),
-                    ));
+                    let help = default
+                        .value
+                        .as_str()
+                        .filter(|_| kind == model::InputType::Boolean)
+                        .and_then(yaml11_bool_help);
+                    self.error(
+                        Diagnostic::error(
+                            format!("default of input `{name}` is not {}", kind.with_article()),
+                            Some(default.span),
+                        )
+                        .with_optional_help(help),
+                    );
                 }
                 if spec.required {
                     self.diagnostics.push(Diagnostic::warning(

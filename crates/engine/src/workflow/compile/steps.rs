@@ -244,17 +244,10 @@ impl Checker<'_> {
                     );
                 }
             }
-            let concurrency = match &step.concurrency {
-                Some(c) if c.value == 0 => {
-                    self.error(Diagnostic::error(
-                        "`concurrency` must be at least 1",
-                        Some(c.span),
-                    ));
-                    1
-                }
-                Some(c) => c.value as usize,
-                None => 1,
-            };
+            let concurrency = step
+                .concurrency
+                .as_ref()
+                .map_or(1, |c| c.value.get() as usize);
             let Some(body_steps) = &step.steps else {
                 self.error(
                     Diagnostic::error(
@@ -431,10 +424,18 @@ impl Checker<'_> {
                     compile_value(value, &mut sites, &mut ignored)
                 {
                     if let Err(message) = field.kind.check(&literal) {
-                        self.error(Diagnostic::error(
-                            format!("input `{}` of `{owner}`: {message}", field.name),
-                            Some(value.span),
-                        ));
+                        let wants_boolean = field.kind.check(&Value::Bool(true)).is_ok();
+                        let help = literal
+                            .as_str()
+                            .filter(|_| wants_boolean)
+                            .and_then(yaml11_bool_help);
+                        self.error(
+                            Diagnostic::error(
+                                format!("input `{}` of `{owner}`: {message}", field.name),
+                                Some(value.span),
+                            )
+                            .with_optional_help(help),
+                        );
                     }
                 }
             }
@@ -452,6 +453,16 @@ impl Checker<'_> {
     ) -> Condition {
         let text = match &node.kind {
             NodeKind::Bool(b) => return Condition::Literal(*b),
+            NodeKind::Str {
+                value,
+                quoted: false,
+            } if yaml11_bool_help(value).is_some() => {
+                self.error(
+                    Diagnostic::error(format!("`if: {value}` is not a boolean"), Some(node.span))
+                        .with_optional_help(yaml11_bool_help(value)),
+                );
+                return Condition::Literal(false);
+            }
             NodeKind::Str { value, .. } => value,
             _ => {
                 self.error(Diagnostic::error(
@@ -494,17 +505,8 @@ impl Checker<'_> {
     pub(super) fn retry(&mut self, retry: &Spanned<model::RetryPolicy>) -> RetryPlan {
         let defaults = RetryPlan::default();
         let policy = &retry.value;
-        if policy.max_attempts.value == 0 {
-            self.error(
-                Diagnostic::error(
-                    "`max_attempts` must be at least 1",
-                    Some(policy.max_attempts.span),
-                )
-                .with_help("it counts the first attempt: 3 means one try and two retries"),
-            );
-        }
         let plan = RetryPlan {
-            max_attempts: policy.max_attempts.value.max(1),
+            max_attempts: policy.max_attempts.value.get(),
             backoff: policy.backoff,
             initial_delay: policy
                 .initial_delay
