@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use weft_expr::{Expr, Reference, Segment, Template};
 
+mod actions;
 mod graph;
 mod references;
 mod sections;
@@ -39,6 +40,7 @@ pub fn compile(
 ) -> Result<(CompiledWorkflow, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut checker = Checker {
         catalog,
+        path,
         diagnostics: Vec::new(),
         places: HashMap::new(),
         inputs: workflow.inputs.keys().cloned().collect(),
@@ -150,6 +152,8 @@ struct Roots {
 
 struct Checker<'a> {
     catalog: Catalog<'a>,
+    /// The workflow file, to recognise a `workflow.call` of itself.
+    path: &'a Path,
     diagnostics: Vec<Diagnostic>,
     places: HashMap<String, Place>,
     inputs: Vec<String>,

@@ -228,6 +228,7 @@ impl Checker<'_> {
                 Reader::Step(id),
             );
             merge_refs(&mut refs, with_refs);
+            self.action_inputs(spec.name, step.with.as_ref());
             StepKind::Action { action, with }
         } else if let Some(items) = &step.for_each {
             let node = &items.0;
