@@ -167,7 +167,11 @@ pub fn suggestion<'a>(
     if let Some(near) = did_you_mean(name, candidates.clone()) {
         return Some(format!("did you mean `{near}`?"));
     }
-    let mut all: Vec<String> = candidates.into_iter().map(|c| format!("`{c}`")).collect();
+    let mut all: Vec<String> = candidates
+        .into_iter()
+        .filter(|c| weft_expr::misleading_char(c).is_none())
+        .map(|c| format!("`{c}`"))
+        .collect();
     all.sort();
     if all.is_empty() {
         None

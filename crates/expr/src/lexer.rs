@@ -486,12 +486,13 @@ pub fn is_invisible(c: char) -> bool {
 }
 
 /// The first character of `name` a reader could not see or could take for another: an
-/// invisible one, or a non-ASCII letter mixed with ASCII letters (Cyrillic `а` in `spаce`).
+/// invisible one, or a Greek, Cyrillic or full-width letter among Latin ones (Cyrillic `а`
+/// in `spаce`). Other letters (`café`) are what they look like.
 pub fn misleading_char(name: &str) -> Option<char> {
     if let Some(c) = name.chars().find(|&c| is_invisible(c)) {
         return Some(c);
     }
-    let has_ascii_letter = name.chars().any(|c| c.is_ascii_alphabetic());
-    name.chars()
-        .find(|c| has_ascii_letter && c.is_alphabetic() && !c.is_ascii())
+    let lookalike = |c: &char| matches!(c, '\u{0370}'..='\u{03FF}' | '\u{0400}'..='\u{04FF}' | '\u{FF21}'..='\u{FF3A}' | '\u{FF41}'..='\u{FF5A}');
+    let has_latin_letter = name.chars().any(|c| c.is_ascii_alphabetic());
+    name.chars().find(|c| has_latin_letter && lookalike(c))
 }

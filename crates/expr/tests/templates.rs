@@ -200,3 +200,20 @@ fn constant_errors_are_known_before_running() {
     let fine = Template::parse("${{ 1 + 2 * 3 }} ${{ upper('a') }}").expect("parses");
     assert!(fine.constant_errors().is_empty());
 }
+
+#[test]
+fn misleading_characters_in_names_are_found() {
+    assert_eq!(
+        weft_expr::misleading_char("spa\u{200b}ce"),
+        Some('\u{200b}')
+    );
+    assert_eq!(weft_expr::misleading_char("sp\u{0430}ce"), Some('\u{0430}'));
+    assert_eq!(weft_expr::misleading_char("a\u{a0}b"), Some('\u{a0}'));
+    assert_eq!(weft_expr::misleading_char("café"), None);
+    assert_eq!(
+        weft_expr::misleading_char("счёт"),
+        None,
+        "all Cyrillic is not a look-alike"
+    );
+    assert_eq!(weft_expr::misleading_char("fetch_pages-2"), None);
+}
