@@ -8,6 +8,11 @@ use weft_expr::{Expr, Template, MAX_NESTING, MAX_TREE_DEPTH};
 
 /// Pieces that make syntactically interesting "token soups".
 const TOKENS: &[&str] = &[
+    "${{",
+    "}}",
+    "\u{200b}",
+    "1 / 0",
+    "'n=' + 3",
     "inputs",
     "steps",
     "fetch",
@@ -97,6 +102,9 @@ fn exercise(src: &str) {
     match Expr::parse(src) {
         Ok(expr) => {
             let _ = expr.references();
+            for e in expr.constant_errors() {
+                assert!(e.span.end <= src.len(), "{src:?}: {e:?}");
+            }
             if let Err(e) = expr.eval(&scope) {
                 assert!(
                     e.span.start <= e.span.end && e.span.end <= src.len(),
@@ -119,15 +127,29 @@ fn exercise(src: &str) {
         }
         Err(e) => assert!(e.span.end <= template.len(), "{template:?}: {e:?}"),
     }
-    if let Err(e) = Template::parse(src) {
-        assert!(
-            e.span.end <= src.len() && src.is_char_boundary(e.span.start),
-            "{src:?}: {e:?}"
-        );
+    let within = |span: &std::ops::Range<usize>| {
+        span.start <= span.end
+            && span.end <= src.len()
+            && src.is_char_boundary(span.start)
+            && src.is_char_boundary(span.end)
+    };
+    match Template::parse_all(src) {
+        Ok(t) => {
+            for e in t.constant_errors() {
+                assert!(within(&e.span), "{src:?}: {e:?}");
+            }
+        }
+        Err(errors) => {
+            assert!(!errors.is_empty(), "{src:?}: a refusal says why");
+            for e in errors {
+                assert!(within(&e.span), "{src:?}: {e:?}");
+            }
+        }
     }
 }
 
 proptest! {
+    // Bounded so each property takes a few seconds in a debug build (CI runs them all).
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     #[test]

@@ -61,6 +61,23 @@ pub fn load(bytes: &[u8], limits: LoadLimits) -> Result<Node, Vec<Diagnostic>> {
         }
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // YAML reads a lone `\r` as a line break and editors do not: positions would disagree.
+    if let Some(at) = text
+        .match_indices('\r')
+        .map(|(at, _)| at)
+        .find(|&at| text.as_bytes().get(at + 1) != Some(&b'\n'))
+    {
+        let before = &text[..at];
+        let line = before.matches('\n').count() as u32 + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
+        return Err(vec![Diagnostic::error(
+            "carriage return (`\\r`) without a line feed",
+            Some(Span::new(line, col, 1)),
+        )
+        .with_help(
+            "save the file with `\\n` (Unix) or `\\r\\n` (Windows) line ends",
+        )]);
+    }
     if text.trim().is_empty() {
         return Err(vec![Diagnostic::error("file is empty", None).with_help(
             "a workflow is a mapping with at least `name` and `steps`",
@@ -76,9 +93,8 @@ pub fn load(bytes: &[u8], limits: LoadLimits) -> Result<Node, Vec<Diagnostic>> {
         return Err(builder.errors);
     }
     if let Err(e) = parsed {
-        let mark = e.marker();
-        let line = mark.line() as u32;
-        let span = Span::new(line, mark.col() as u32 + 1, 1);
+        let span = span_at(text, e.marker(), 1);
+        let line = span.line;
         let line_text = text
             .lines()
             .nth(line.saturating_sub(1) as usize)
@@ -137,7 +153,14 @@ struct TreeBuilder<'t> {
     stopped: bool,
 }
 
-fn span_at(mark: &Marker, len: usize) -> Span {
+/// The span at a parser mark. At the end of a text without a final line break the parser
+/// counts one line more than there is: that place is the end of the last line.
+fn span_at(text: &str, mark: &Marker, len: usize) -> Span {
+    let lines = text.split('\n').count().max(1);
+    if mark.line() > lines {
+        let last = text.rsplit('\n').next().unwrap_or_default();
+        return Span::new(lines as u32, last.chars().count() as u32 + 1, 1);
+    }
     Span::new(mark.line() as u32, mark.col() as u32 + 1, len as u32)
 }
 
@@ -439,6 +462,7 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
             Event::Scalar(value, style, anchor, tag) => {
                 let len = value.chars().count().max(1);
                 let span = span_at(
+                    self.text,
                     &mark,
                     if style == TScalarStyle::Plain {
                         len
@@ -464,7 +488,7 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                 self.push_value(Node { kind, span }, anchor);
             }
             Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
-                let span = span_at(&mark, 1);
+                let span = span_at(self.text, &mark, 1);
                 let is_seq = matches!(event, Event::SequenceStart(..));
                 if let Some(tag) = tag {
                     let fits = if is_seq { "seq" } else { "map" };
@@ -520,7 +544,7 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                     anchor,
                     ..
                 }) => {
-                    let span = span.unwrap_or_else(|| span_at(&mark, 1));
+                    let span = span.unwrap_or_else(|| span_at(self.text, &mark, 1));
                     self.push_value(
                         Node {
                             kind: NodeKind::Map(entries),
@@ -532,7 +556,7 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                 None => {}
             },
             Event::Alias(id) => {
-                let span = span_at(&mark, 1);
+                let span = span_at(self.text, &mark, 1);
                 match self.anchors.get(&id).cloned() {
                     Some(mut node) => {
                         self.aliases_expanded = true;
@@ -549,7 +573,7 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                 }
             }
             Event::DocumentStart if self.root.is_some() => self.fatal(
-                Diagnostic::error("the file holds a second YAML document", Some(span_at(&mark, 3)))
+                Diagnostic::error("the file holds a second YAML document", Some(span_at(self.text, &mark, 3)))
                     .with_help("a workflow file holds one workflow: remove the `---` and what follows, or move it to its own file"),
             ),
             Event::Nothing
@@ -626,6 +650,43 @@ mod tests {
         assert!(errors[0].message.contains("too large"));
         let ok = load_str("a: 1.5e300\n").unwrap();
         assert_eq!(ok.get("a").unwrap().kind, NodeKind::Float(1.5e300));
+    }
+
+    #[test]
+    fn positions_stay_within_the_text() {
+        // A lone `\r` is a line break for YAML only: refused where it is.
+        let errors = load_str("a: 1\nb: x\ry\n").unwrap_err();
+        assert_eq!(errors[0].span, Some(Span::new(2, 5, 1)));
+        // An error at the very end of a text without a final line break is on its last line.
+        let errors = load_str("a: [1,").unwrap_err();
+        assert_eq!(errors[0].span, Some(Span::new(1, 7, 1)));
+    }
+
+    #[test]
+    fn tags_are_honoured_or_refused() {
+        let node = load_str("a: !!str 12\nb: !!float 3\nc: !!null ~\nd: !!seq [1]\n").unwrap();
+        assert_eq!(node.get("a").unwrap().as_str(), Some("12"));
+        assert_eq!(node.get("b").unwrap().kind, NodeKind::Float(3.0));
+        assert_eq!(node.get("c").unwrap().kind, NodeKind::Null);
+        let errors = load_str("a: 1\nb: !Ref x\nc: !!bool maybe\n").unwrap_err();
+        let places: Vec<_> = errors.iter().map(|e| e.span.unwrap()).collect();
+        assert_eq!(
+            places,
+            [Span::new(2, 4, 4), Span::new(3, 4, 6)],
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_big_file_without_aliases_is_too_large_for_what_it_is() {
+        let limits = LoadLimits {
+            max_nodes: 10,
+            ..LoadLimits::default()
+        };
+        let plain = load(b"[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]", limits).unwrap_err();
+        assert!(!plain[0].help.as_deref().unwrap().contains("alias"));
+        let aliased = load(b"a: &a [1, 2, 3]\nb: [*a, *a, *a]\n", limits).unwrap_err();
+        assert!(aliased[0].help.as_deref().unwrap().contains("alias"));
     }
 
     #[test]
