@@ -93,7 +93,7 @@ pub fn load(bytes: &[u8], limits: LoadLimits) -> Result<Node, Vec<Diagnostic>> {
         return Err(builder.errors);
     }
     if let Err(e) = parsed {
-        let span = span_at(text, e.marker(), 1);
+        let span = span_at(text, builder.lines, e.marker(), 1);
         let line = span.line;
         let line_text = text
             .lines()
@@ -141,6 +141,8 @@ enum Frame {
 struct TreeBuilder<'t> {
     /// The text, to point at a tag (events only give the value's position).
     text: &'t str,
+    /// Lines in `text`.
+    lines: usize,
     limits: LoadLimits,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
@@ -154,9 +156,8 @@ struct TreeBuilder<'t> {
 }
 
 /// The span at a parser mark. At the end of a text without a final line break the parser
-/// counts one line more than there is: that place is the end of the last line.
-fn span_at(text: &str, mark: &Marker, len: usize) -> Span {
-    let lines = text.split('\n').count().max(1);
+/// counts one line more than there is (`lines`): that place is the end of the last line.
+fn span_at(text: &str, lines: usize, mark: &Marker, len: usize) -> Span {
     if mark.line() > lines {
         let last = text.rsplit('\n').next().unwrap_or_default();
         return Span::new(lines as u32, last.chars().count() as u32 + 1, 1);
@@ -344,6 +345,7 @@ impl<'t> TreeBuilder<'t> {
     fn new(text: &'t str, limits: LoadLimits) -> Self {
         TreeBuilder {
             text,
+            lines: text.matches('\n').count() + 1,
             limits,
             stack: Vec::new(),
             anchors: HashMap::new(),
@@ -463,6 +465,7 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                 let len = value.chars().count().max(1);
                 let span = span_at(
                     self.text,
+                    self.lines,
                     &mark,
                     if style == TScalarStyle::Plain {
                         len
@@ -488,7 +491,7 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                 self.push_value(Node { kind, span }, anchor);
             }
             Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
-                let span = span_at(self.text, &mark, 1);
+                let span = span_at(self.text, self.lines, &mark, 1);
                 let is_seq = matches!(event, Event::SequenceStart(..));
                 if let Some(tag) = tag {
                     let fits = if is_seq { "seq" } else { "map" };
@@ -544,7 +547,7 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                     anchor,
                     ..
                 }) => {
-                    let span = span.unwrap_or_else(|| span_at(self.text, &mark, 1));
+                    let span = span.unwrap_or_else(|| span_at(self.text, self.lines, &mark, 1));
                     self.push_value(
                         Node {
                             kind: NodeKind::Map(entries),
@@ -556,7 +559,7 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                 None => {}
             },
             Event::Alias(id) => {
-                let span = span_at(self.text, &mark, 1);
+                let span = span_at(self.text, self.lines, &mark, 1);
                 match self.anchors.get(&id).cloned() {
                     Some(mut node) => {
                         self.aliases_expanded = true;
@@ -573,7 +576,7 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                 }
             }
             Event::DocumentStart if self.root.is_some() => self.fatal(
-                Diagnostic::error("the file holds a second YAML document", Some(span_at(self.text, &mark, 3)))
+                Diagnostic::error("the file holds a second YAML document", Some(span_at(self.text, self.lines, &mark, 3)))
                     .with_help("a workflow file holds one workflow: remove the `---` and what follows, or move it to its own file"),
             ),
             Event::Nothing
