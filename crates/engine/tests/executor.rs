@@ -1334,10 +1334,12 @@ async fn on_error_also_handles_a_step_whose_inputs_fail_to_render() {
         .run(
             "
 name: bad-input
+inputs:
+  zero: { type: integer, default: 0 }
 steps:
   - id: divide
     uses: core.set
-    with: { x: '${{ 1 / 0 }}' }
+    with: { x: '${{ 1 / inputs.zero }}' }
     on_error: continue
 outputs:
   status: ${{ steps.divide.status }}
@@ -1697,7 +1699,7 @@ steps:
   - id: again
     uses: workflow.call
     with:
-      path: loop.yaml
+      path: ${{ 'loop' + '.yaml' }}
 ";
     std::fs::write(&path, yaml).expect("write workflow");
     let h = harness(vec![]);
