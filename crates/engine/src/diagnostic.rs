@@ -150,6 +150,8 @@ pub fn did_you_mean<'a>(
 ) -> Option<&'a str> {
     candidates
         .into_iter()
+        // A name with a hidden or look-alike character is itself a mistake: never offer it.
+        .filter(|c| weft_expr::misleading_char(c).is_none())
         .map(|c| (strsim::jaro_winkler(name, c), c))
         .filter(|(score, _)| *score >= 0.8)
         // Ties go to the alphabetically first name, so output never depends on map order.
@@ -165,7 +167,11 @@ pub fn suggestion<'a>(
     if let Some(near) = did_you_mean(name, candidates.clone()) {
         return Some(format!("did you mean `{near}`?"));
     }
-    let mut all: Vec<String> = candidates.into_iter().map(|c| format!("`{c}`")).collect();
+    let mut all: Vec<String> = candidates
+        .into_iter()
+        .filter(|c| weft_expr::misleading_char(c).is_none())
+        .map(|c| format!("`{c}`"))
+        .collect();
     all.sort();
     if all.is_empty() {
         None

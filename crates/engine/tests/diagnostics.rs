@@ -1054,6 +1054,326 @@ steps:
     });
 }
 
+/// Each error of `yaml` as (message start, line, column), in file order.
+fn error_places(yaml: &str) -> Vec<(String, u32, u32)> {
+    problems(yaml.as_bytes())
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| {
+            let span = d.span.unwrap_or_default();
+            (d.message.clone(), span.line, span.col)
+        })
+        .collect()
+}
+
+#[test]
+fn every_problem_of_one_step_is_reported() {
+    assert_diagnostics!(
+        "
+name: several
+steps:
+  - id: a
+    uses: core.log
+    needs: 3
+    timeout: 5 parsecs
+    on_error: explode
+    concurrency: -1
+    with: { message: hi }
+  - id: b
+    uses: core.log
+    with: { message: fine }
+"
+    );
+}
+
+#[test]
+fn every_problem_of_a_retry_block_is_reported() {
+    assert_diagnostics!(
+        "
+name: retries
+steps:
+  - id: a
+    uses: core.log
+    with: { message: hi }
+    retry:
+      max_attempts: many
+      backoff: linear
+      initial_delay: soon
+      on: [transient, sometimes]
+"
+    );
+}
+
+#[test]
+fn every_problem_of_a_trigger_block_is_reported() {
+    assert_diagnostics!(
+        "
+name: scheduled
+trigger:
+  cron:
+    schedule: 0 9 * * 1-5
+    missed: some
+    overlap: queue_two
+    max_catch_up: -3
+steps:
+  - id: a
+    uses: core.log
+    with: { message: hi }
+"
+    );
+}
+
+#[test]
+fn every_broken_expression_of_a_string_is_reported() {
+    assert_diagnostics!(
+        "
+name: template
+steps:
+  - id: a
+    uses: core.log
+    with:
+      message: \"${{ 1 + }} and ${{ lenght(1) }} and ${{ 'n=' + 3 }}\"
+    if: \"${{ ) }} ${{ 1 / 0 }}\"
+"
+    );
+}
+
+#[test]
+fn several_errors_in_one_block_each_have_their_own_position() {
+    let places = error_places(
+        "name: p
+steps:
+  - id: a
+    uses: core.log
+    needs: 3
+    timeout: 5 parsecs
+    with: { message: hi }
+    retry:
+      max_attempts: many
+      backoff: linear
+",
+    );
+    let lines: Vec<(u32, u32)> = places.iter().map(|(_, l, c)| (*l, *c)).collect();
+    assert_eq!(lines, [(5, 12), (6, 14), (9, 21), (10, 16)], "{places:#?}");
+}
+
+// --- Messages that say what is true ------------------------------------------------------------
+
+#[test]
+fn vars_reading_a_step_are_named_as_the_vars_section() {
+    assert_diagnostics!(
+        "
+name: early
+vars:
+  page: ${{ steps.fetch.output }}
+steps:
+  - id: fetch
+    uses: core.set
+    with: { id: 1 }
+outputs:
+  inner: ${{ steps.show.output }}
+finally:
+  - id: show
+    uses: core.log
+    with: { message: done }
+"
+    );
+}
+
+#[test]
+fn a_name_with_an_invisible_character_is_flagged_and_never_suggested() {
+    assert_diagnostics!(
+        "
+name: hidden
+inputs:
+  \"spa\\u200Bce\": { type: string, default: ENG }
+  \"\\u0441ount\": { type: integer, default: 1 }
+steps:
+  - id: show
+    uses: core.log
+    with:
+      message: ${{ inputs.space }}
+"
+    );
+}
+
+#[test]
+fn an_invisible_character_in_an_expression_is_named() {
+    assert_diagnostics!(
+        "
+name: hidden
+steps:
+  - id: show
+    uses: core.log
+    with:
+      message: \"${{ 1 +\\u200B2 }}\"
+"
+    );
+}
+
+#[test]
+fn a_float_too_large_gets_the_true_range() {
+    assert_diagnostics!(
+        "
+name: big
+vars:
+  huge: 1e999
+steps:
+  - id: show
+    uses: core.log
+    with: { message: hi }
+"
+    );
+}
+
+#[test]
+fn a_big_file_without_aliases_is_not_blamed_on_aliases() {
+    let mut yaml = String::from("name: big\nvars:\n  list:\n");
+    for _ in 0..200_001 {
+        yaml.push_str("    - 1\n");
+    }
+    let error = only_error(&yaml);
+    assert!(
+        error
+            .message
+            .starts_with("document is too large: more than 200000 values"),
+        "{error:?}"
+    );
+    assert!(!error.message.contains("alias"), "{error:?}");
+    assert!(!error.help.unwrap_or_default().contains("alias"));
+}
+
+#[test]
+fn a_flat_chain_of_two_hundred_terms_is_valid() {
+    let chain = vec!["1"; 200].join(" + ");
+    let yaml = format!(
+        "name: sum\nsteps:\n  - id: add\n    uses: core.set\n    with:\n      total: ${{{{ {chain} }}}}\n"
+    );
+    if let Err(problems) = load(yaml.as_bytes()) {
+        panic!("{}", problems.render());
+    }
+}
+
+// --- Errors known before running -------------------------------------------------------------
+
+#[test]
+fn constant_expression_errors_are_refused() {
+    assert_diagnostics!(
+        "
+name: constant
+steps:
+  - id: show
+    uses: core.log
+    with:
+      message: \"${{ 'n=' + 3 }} and ${{ 1 / 0 }}\"
+    if: 2 * 'x' == 4
+"
+    );
+}
+
+#[test]
+fn http_request_checks_known_before_running() {
+    assert_diagnostics!(
+        "
+name: http
+steps:
+  - id: ftp
+    uses: http.request
+    with:
+      url: ftp://example.com/file
+  - id: scheme
+    uses: http.request
+    with:
+      url: file://${{ inputs.path }}
+  - id: both
+    uses: http.request
+    with:
+      url: https://example.com
+      json: { a: 1 }
+      body: text
+inputs:
+  path: { type: string, default: /etc/passwd }
+"
+    );
+}
+
+#[test]
+fn a_workflow_calling_itself_is_refused() {
+    assert_diagnostics!(
+        "
+name: self
+steps:
+  - id: again
+    uses: workflow.call
+    with:
+      path: ./flow.yaml
+"
+    );
+}
+
+#[test]
+fn reading_weft_variables_from_env_is_refused() {
+    assert_diagnostics!(
+        "
+name: env
+env:
+  WEFT_OWN: declared here, so readable
+steps:
+  - id: show
+    uses: core.log
+    with:
+      message: ${{ env.WEFT_MASTER_KEY }} ${{ env.WEFT_OWN }} ${{ env.HOME }}
+"
+    );
+}
+
+#[test]
+fn yaml_tags_are_honoured_or_refused_at_the_tag() {
+    assert_diagnostics!(
+        "
+name: tags
+vars:
+  text: !!str 12
+  number: !!float 3
+  ref: !Ref other
+  wrong: !!int twelve
+  blob: !!binary aGk=
+steps:
+  - id: show
+    uses: core.log
+    with: { message: !!str 5 }
+"
+    );
+    let loaded = load(b"name: t\nvars: { a: !!str 12, b: !!int 7 }\nsteps:\n  - id: s\n    uses: core.log\n    with: { message: !!str 5 }\n");
+    assert!(
+        loaded.is_ok(),
+        "standard tags that fit their values are accepted"
+    );
+}
+
+#[test]
+fn yaml_1_1_booleans_get_a_hint_where_a_boolean_is_expected() {
+    assert_diagnostics!(
+        "
+name: booleans
+inputs:
+  dry: { type: boolean, default: no }
+steps:
+  - id: show
+    uses: core.log
+    if: Yes
+    with: { message: hi }
+  - id: again
+    uses: core.log
+    with: { message: hi }
+    retry:
+      max_attempts: 2
+      jitter: off
+"
+    );
+}
+
 // --- Good files --------------------------------------------------------------------------------
 
 #[test]

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use proptest::prelude::*;
 use weft_engine::actions::builtin_registry;
+use weft_engine::diagnostic::Diagnostic;
 use weft_engine::trigger::SourceCatalog;
 use weft_engine::workflow::{self, Catalog};
 
@@ -63,7 +64,37 @@ fn load_and_render(bytes: &[u8]) {
         assert!(!problems.diagnostics.is_empty(), "a refusal says why");
         let rendered = problems.render();
         assert!(rendered.contains("fuzz.yaml"), "{rendered}");
+        let text = String::from_utf8_lossy(bytes);
+        for diagnostic in &problems.diagnostics {
+            assert_within(&text, diagnostic);
+        }
     }
+}
+
+/// Problems of the file as a whole, the only ones without a position.
+const WHOLE_FILE: &[&str] = &["file is empty", "file is too large", "file holds no YAML"];
+
+/// A diagnostic points at a character of the text (or just past the end of its line).
+fn assert_within(text: &str, diagnostic: &Diagnostic) {
+    let Some(span) = diagnostic.span else {
+        assert!(
+            WHOLE_FILE.iter().any(|m| diagnostic.message.starts_with(m)),
+            "no position: {diagnostic:?}"
+        );
+        return;
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let lines: Vec<&str> = text.split('\n').collect();
+    let line = (span.line as usize)
+        .checked_sub(1)
+        .and_then(|i| lines.get(i))
+        .unwrap_or_else(|| panic!("line {} of {}: {diagnostic:?}", span.line, lines.len()));
+    let width = line.chars().count() as u32;
+    assert!(
+        span.col >= 1 && span.col <= width + 1,
+        "column {} of a {width}-character line: {diagnostic:?}\n{text:?}",
+        span.col
+    );
 }
 
 /// Pieces that make the loader, the deserializer and the checker take their rarer paths.
@@ -114,10 +145,27 @@ fn fragment() -> impl Strategy<Value = &'static str> {
         "{a: [b, {c: d}]}\n",
         "\u{feff}",
         "",
+        "    retry: { max_attempts: many, backoff: linear, jitter: yes }\n",
+        "    if: On\n",
+        "      message: '${{ 1 + }} ${{ ) }} ${{ 'n=' + 3 }} ${{ 1 / 0 }}'\n",
+        "      url: ftp://x\n",
+        "      json: 1\n      body: b\n",
+        "    uses: http.request\n",
+        "    uses: workflow.call\n      path: fuzz.yaml\n",
+        "      message: ${{ env.WEFT_MASTER_KEY }}\n",
+        "x: !!str 12\n",
+        "x: !Ref y\n",
+        "x: !!int no\n",
+        "x: !!map [1]\n",
+        "n: 1e999\n",
+        "  \"spa\\u200Bce\": { type: string }\n",
+        "      message: \"${{ 1 +\\u200B2 }}\"\n",
+        "vars:\n  v: ${{ steps.a.output }}\n",
     ])
 }
 
 proptest! {
+    // Bounded so each property takes a few seconds in a debug build (CI runs them all).
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
@@ -165,5 +213,26 @@ fn the_unmutated_workflow_is_valid() {
     };
     if let Err(problems) = workflow::load_bytes(Path::new("fuzz.yaml"), VALID.as_bytes(), catalog) {
         panic!("{}", problems.render());
+    }
+}
+
+#[test]
+fn long_expressions_load_without_exhausting_the_stack() {
+    // Flat chains of any length are valid; nesting is refused at its limit, never a crash.
+    let chain = vec!["1"; 10_000].join(" + ");
+    let nested = format!("{}1{}", "(".repeat(5_000), ")".repeat(5_000));
+    for (expression, valid) in [(chain, true), (nested, false)] {
+        let text = format!(
+            "name: long\nsteps:\n  - id: a\n    uses: core.set\n    with:\n      v: ${{{{ {expression} }}}}\n"
+        );
+        let actions = builtin_registry().expect("built-in actions");
+        let sources = SourceCatalog::default();
+        let catalog = Catalog {
+            actions: &actions,
+            sources: &sources,
+        };
+        let loaded = workflow::load_bytes(Path::new("fuzz.yaml"), text.as_bytes(), catalog);
+        assert_eq!(loaded.is_ok(), valid);
+        load_and_render(text.as_bytes());
     }
 }

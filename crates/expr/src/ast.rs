@@ -22,7 +22,11 @@ pub(crate) enum Kind {
     Path(Box<Path>),
     Not(Box<Node>),
     Negate(Box<Node>),
+    /// A comparison (these do not chain).
     Binary(BinOp, Box<Node>, Box<Node>),
+    /// `a + b - c`, `a && b && c`: a left-associative run of operators of one precedence,
+    /// kept flat so a long run adds no depth to the tree.
+    Chain(Box<Node>, Vec<(BinOp, Node)>),
     Conditional(Box<[Node; 3]>),
     Call(&'static FunctionInfo, Vec<Node>),
 }

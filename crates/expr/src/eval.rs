@@ -41,25 +41,18 @@ pub(crate) fn eval<'a>(node: &'a Node, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, E
         }
         Kind::Not(operand) => Ok(Cow::Owned(Value::Bool(!truthy(&*eval(operand, cx)?)))),
         Kind::Negate(operand) => ops::negate(&*eval(operand, cx)?, &node.span).map(Cow::Owned),
-        Kind::Binary(op @ (BinOp::And | BinOp::Or), left, right) => {
-            let left_true = truthy(&*eval(left, cx)?);
-            // `a && b` only looks at `b` when `a` is true; `a || b` when `a` is false.
-            let result = match (op, left_true) {
-                (BinOp::And, false) => false,
-                (BinOp::Or, true) => true,
-                _ => truthy(&*eval(right, cx)?),
-            };
-            Ok(Cow::Owned(Value::Bool(result)))
-        }
         Kind::Binary(op, left, right) => {
-            let l = eval(left, cx)?;
-            let r = eval(right, cx)?;
-            let spans = Spans {
-                whole: &node.span,
-                left: &left.span,
-                right: &right.span,
-            };
-            ops::apply(*op, &l, &r, spans).map(Cow::Owned)
+            binary(*op, eval(left, cx)?, &left.span, right, &node.span, cx)
+        }
+        Kind::Chain(first, rest) => {
+            let mut value = eval(first, cx)?;
+            let mut left = first.span.clone();
+            for (op, right) in rest {
+                let whole = left.start..right.span.end;
+                value = binary(*op, value, &left, right, &whole, cx)?;
+                left = whole;
+            }
+            Ok(value)
         }
         Kind::Conditional(parts) => {
             let [cond, then, otherwise] = &**parts;
@@ -87,6 +80,33 @@ pub(crate) fn eval<'a>(node: &'a Node, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, E
             }
         },
     }
+}
+
+/// `left op right` with `left` already evaluated (from `left_span`), the result spanning `whole`.
+fn binary<'a>(
+    op: BinOp,
+    l: Cow<'a, Value>,
+    left_span: &Range<usize>,
+    right: &'a Node,
+    whole: &Range<usize>,
+    cx: &Ctx<'a>,
+) -> Result<Cow<'a, Value>, EvalError> {
+    if let BinOp::And | BinOp::Or = op {
+        // `a && b` only looks at `b` when `a` is true; `a || b` when `a` is false.
+        let result = match (op, truthy(&l)) {
+            (BinOp::And, false) => false,
+            (BinOp::Or, true) => true,
+            _ => truthy(&*eval(right, cx)?),
+        };
+        return Ok(Cow::Owned(Value::Bool(result)));
+    }
+    let r = eval(right, cx)?;
+    let spans = Spans {
+        whole,
+        left: left_span,
+        right: &right.span,
+    };
+    ops::apply(op, &l, &r, spans).map(Cow::Owned)
 }
 
 /// `default` / `coalesce`: the first argument that is defined and not null. Undefined

@@ -241,10 +241,18 @@ impl<'s> Lexer<'s> {
                 ),
                 _ => {
                     let ch = self.src[start..].chars().next().unwrap_or('?');
-                    return Err(ParseError::new(
-                        format!("unexpected character `{ch}`"),
-                        start..start + ch.len_utf8(),
-                    ));
+                    let span = start..start + ch.len_utf8();
+                    return Err(if is_invisible(ch) {
+                        ParseError::new(
+                        format!("invisible character U+{:04X} in the expression", ch as u32),
+                        span,
+                    )
+                    .with_help(
+                        "delete it; it is often copied along with text from a web page or a chat",
+                    )
+                    } else {
+                        ParseError::new(format!("unexpected character `{ch}`"), span)
+                    });
                 }
             };
         Ok(Token {
@@ -449,4 +457,42 @@ fn too_large(text: &str, span: Range<usize>) -> ParseError {
     ParseError::new(format!("number `{text}` is out of range"), span).with_help(
         "integers must fit in 64 bits (±9223372036854775807) and decimals must be finite",
     )
+}
+
+/// Characters that show as nothing (or as a plain space): zero-width and direction marks,
+/// joiners, non-breaking and other non-ASCII spaces, control characters.
+pub fn is_invisible(c: char) -> bool {
+    (c.is_whitespace() && c != ' ')
+        || c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
+}
+
+/// The first character of `name` a reader could not see or could take for another: an
+/// invisible one, or a Greek, Cyrillic or full-width letter among Latin ones (Cyrillic `а`
+/// in `spаce`). Other letters (`café`) are what they look like.
+pub fn misleading_char(name: &str) -> Option<char> {
+    if let Some(c) = name.chars().find(|&c| is_invisible(c)) {
+        return Some(c);
+    }
+    let lookalike = |c: &char| matches!(c, '\u{0370}'..='\u{03FF}' | '\u{0400}'..='\u{04FF}' | '\u{FF21}'..='\u{FF3A}' | '\u{FF41}'..='\u{FF5A}');
+    let has_latin_letter = name.chars().any(|c| c.is_ascii_alphabetic());
+    name.chars().find(|c| has_latin_letter && lookalike(c))
 }

@@ -11,6 +11,7 @@
 mod ast;
 mod error;
 mod eval;
+mod fold;
 mod functions;
 mod lexer;
 mod ops;
@@ -23,6 +24,7 @@ mod value;
 
 pub use error::{EvalError, EvalErrorKind, ParseError};
 pub use functions::{FunctionInfo, FUNCTIONS};
+pub use lexer::{is_invisible, misleading_char};
 pub use parser::{MAX_NESTING, MAX_TREE_DEPTH};
 pub use refs::{Reference, ReferenceUse, Segment};
 pub use scope::{MapScope, Scope, KNOWN_ROOTS};

@@ -12,8 +12,8 @@ use std::ops::Range;
 
 /// Parser recursion limit (parentheses, brackets, calls, unary operators).
 pub const MAX_NESTING: usize = 64;
-/// Height limit of the syntax tree (also bounds long operator chains), which bounds
-/// the evaluator's recursion.
+/// Height limit of the syntax tree, which bounds the evaluator's recursion. A flat run of
+/// operators (`a + b + c ...`) is one level, however long.
 pub const MAX_TREE_DEPTH: usize = 128;
 
 /// Parses one whole expression. `end` is the offset reported for "expression ended" errors.
@@ -131,13 +131,17 @@ impl<'t> Parser<'_, 't> {
         next: fn(&mut Self) -> Result<Node, ParseError>,
         op_of: fn(&Tok) -> Option<BinOp>,
     ) -> Result<Node, ParseError> {
-        let mut left = next(self)?;
+        let first = next(self)?;
+        let mut rest = Vec::new();
         while let Some(op) = self.peek_tok().and_then(op_of) {
             self.pos += 1;
-            let right = next(self)?;
-            left = binary(op, left, right)?;
+            rest.push((op, next(self)?));
         }
-        Ok(left)
+        let Some(end) = rest.last().map(|(_, last)| last.span.end) else {
+            return Ok(first);
+        };
+        let span = first.span.start..end;
+        node(Kind::Chain(Box::new(first), rest), span)
     }
 
     /// One non-associative comparison: `a < b < c` is refused instead of silently
@@ -552,6 +556,10 @@ fn node(kind: Kind, span: Range<usize>) -> Result<Node, ParseError> {
         }
         Kind::Not(n) | Kind::Negate(n) => n.depth,
         Kind::Binary(_, a, b) => a.depth.max(b.depth),
+        Kind::Chain(first, rest) => rest
+            .iter()
+            .map(|(_, n)| n.depth)
+            .fold(first.depth, usize::max),
         Kind::Conditional(parts) => parts.iter().map(|n| n.depth).max().unwrap_or(0),
     };
     let depth = children + 1;

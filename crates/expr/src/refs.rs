@@ -68,6 +68,10 @@ pub(crate) fn collect(node: &Node, guarded: bool, out: &mut Vec<ReferenceUse>) {
             collect(a, guarded, out);
             collect(b, guarded, out);
         }
+        Kind::Chain(first, rest) => {
+            collect(first, guarded, out);
+            rest.iter().for_each(|(_, n)| collect(n, guarded, out));
+        }
         Kind::Conditional(parts) => parts.iter().for_each(|n| collect(n, guarded, out)),
         Kind::Call(info, args) => {
             let last = args.len().saturating_sub(1);

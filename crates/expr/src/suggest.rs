@@ -10,6 +10,8 @@ pub(crate) fn closest<'c>(
 ) -> Option<&'c str> {
     candidates
         .into_iter()
+        // A name with a hidden or look-alike character is itself a mistake: never offer it.
+        .filter(|c| crate::lexer::misleading_char(c).is_none())
         .map(|c| (strsim::jaro_winkler(wanted, c), c))
         .filter(|(score, _)| *score >= THRESHOLD)
         .max_by(|a, b| a.0.total_cmp(&b.0))

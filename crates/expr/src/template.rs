@@ -3,6 +3,7 @@
 use crate::ast::Node;
 use crate::error::{EvalError, ParseError};
 use crate::eval::{eval, Ctx};
+use crate::fold::constant_errors;
 use crate::lexer::lex;
 use crate::parser;
 use crate::refs::{collect, Reference, ReferenceUse};
@@ -55,6 +56,14 @@ impl Expr {
     pub fn source(&self) -> &str {
         &self.source
     }
+
+    /// The errors that evaluating it would give on every run (constant subexpressions such
+    /// as `'n=' + 3` or `1 / 0`), for validation.
+    pub fn constant_errors(&self) -> Vec<EvalError> {
+        let mut out = Vec::new();
+        constant_errors(&self.node, &mut out);
+        out
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -74,7 +83,14 @@ pub struct Template {
 
 impl Template {
     pub fn parse(src: &str) -> Result<Template, ParseError> {
+        Self::parse_all(src).map_err(|mut errors| errors.swap_remove(0))
+    }
+
+    /// Like [`Template::parse`], but a broken `${{ }}` does not hide the ones after it: every
+    /// error is returned, in order (never an empty list).
+    pub fn parse_all(src: &str) -> Result<Template, Vec<ParseError>> {
         let mut parts = Vec::new();
+        let mut errors = Vec::new();
         let mut text = String::new();
         let mut pos = 0;
         while let Some(found) = src[pos..].find("${{") {
@@ -90,14 +106,23 @@ impl Template {
             if !text.is_empty() {
                 parts.push(Part::Text(std::mem::take(&mut text)));
             }
-            let lexed = lex(src, at + 3, Some(at..at + 3))?;
-            let close = lexed.close.unwrap_or(src.len()..src.len());
-            if lexed.tokens.is_empty() {
-                return Err(ParseError::new("empty expression `${{ }}`", at..close.end)
-                    .with_help("put an expression between `${{` and `}}`, or write `$${{` for a literal `${{`"));
+            match expression(src, at) {
+                Ok((node, end)) => {
+                    parts.push(Part::Expr(node));
+                    pos = end;
+                }
+                Err(error) => {
+                    errors.push(error);
+                    // Resume after the next `}}`, the likely end of the broken expression.
+                    match src[at + 3..].find("}}") {
+                        Some(close) => pos = at + 3 + close + 2,
+                        None => return Err(errors),
+                    }
+                }
             }
-            parts.push(Part::Expr(parser::parse(src, &lexed.tokens, close.start)?));
-            pos = close.end;
+        }
+        if !errors.is_empty() {
+            return Err(errors);
         }
         text.push_str(&src[pos..]);
         if !text.is_empty() {
@@ -185,6 +210,31 @@ impl Template {
     pub fn source(&self) -> &str {
         &self.source
     }
+
+    /// Like [`Expr::constant_errors`], for every expression of the template.
+    pub fn constant_errors(&self) -> Vec<EvalError> {
+        let mut out = Vec::new();
+        for part in &self.parts {
+            if let Part::Expr(node) = part {
+                constant_errors(node, &mut out);
+            }
+        }
+        out
+    }
+}
+
+/// Parses the `${{ ... }}` starting at byte `at`; returns it and the offset after its `}}`.
+fn expression(src: &str, at: usize) -> Result<(Node, usize), ParseError> {
+    let lexed = lex(src, at + 3, Some(at..at + 3))?;
+    let close = lexed.close.unwrap_or(src.len()..src.len());
+    if lexed.tokens.is_empty() {
+        return Err(
+            ParseError::new("empty expression `${{ }}`", at..close.end).with_help(
+                "put an expression between `${{` and `}}`, or write `$${{` for a literal `${{`",
+            ),
+        );
+    }
+    Ok((parser::parse(src, &lexed.tokens, close.start)?, close.end))
 }
 
 fn plain(uses: Vec<ReferenceUse>) -> Vec<Reference> {

@@ -8,6 +8,11 @@ use weft_expr::{Expr, Template, MAX_NESTING, MAX_TREE_DEPTH};
 
 /// Pieces that make syntactically interesting "token soups".
 const TOKENS: &[&str] = &[
+    "${{",
+    "}}",
+    "\u{200b}",
+    "1 / 0",
+    "'n=' + 3",
     "inputs",
     "steps",
     "fetch",
@@ -97,6 +102,9 @@ fn exercise(src: &str) {
     match Expr::parse(src) {
         Ok(expr) => {
             let _ = expr.references();
+            for e in expr.constant_errors() {
+                assert!(e.span.end <= src.len(), "{src:?}: {e:?}");
+            }
             if let Err(e) = expr.eval(&scope) {
                 assert!(
                     e.span.start <= e.span.end && e.span.end <= src.len(),
@@ -119,15 +127,29 @@ fn exercise(src: &str) {
         }
         Err(e) => assert!(e.span.end <= template.len(), "{template:?}: {e:?}"),
     }
-    if let Err(e) = Template::parse(src) {
-        assert!(
-            e.span.end <= src.len() && src.is_char_boundary(e.span.start),
-            "{src:?}: {e:?}"
-        );
+    let within = |span: &std::ops::Range<usize>| {
+        span.start <= span.end
+            && span.end <= src.len()
+            && src.is_char_boundary(span.start)
+            && src.is_char_boundary(span.end)
+    };
+    match Template::parse_all(src) {
+        Ok(t) => {
+            for e in t.constant_errors() {
+                assert!(within(&e.span), "{src:?}: {e:?}");
+            }
+        }
+        Err(errors) => {
+            assert!(!errors.is_empty(), "{src:?}: a refusal says why");
+            for e in errors {
+                assert!(within(&e.span), "{src:?}: {e:?}");
+            }
+        }
     }
 }
 
 proptest! {
+    // Bounded so each property takes a few seconds in a debug build (CI runs them all).
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     #[test]
@@ -183,12 +205,10 @@ fn deep_nesting_is_a_parse_error_not_a_stack_overflow() {
     assert!(e.message.contains("nested too deeply"));
     let e = Expr::parse(&"-".repeat(100_000)).expect_err("fails");
     assert!(e.message.contains("nested too deeply"));
-    // Long flat chains build deep trees too; they are bounded as well.
-    let chain = vec!["1"; 100_000].join(" + ");
-    assert!(Expr::parse(&chain)
-        .expect_err("fails")
-        .message
-        .contains("nested too deeply"));
+    // Real nesting through operators is still nesting.
+    let src = format!("{}1{}", "(1 + ".repeat(10_000), ")".repeat(10_000));
+    let e = Expr::parse(&src).expect_err("fails");
+    assert!(e.message.contains("nested too deeply"), "{e}");
     let path = format!("inputs{}", "[0]".repeat(100_000));
     assert!(Expr::parse(&path).is_ok(), "a long flat path is not nested");
 }
@@ -206,13 +226,33 @@ fn expressions_at_the_limits_still_evaluate() {
             .and_then(|e| e.eval(&common::scope()).ok()),
         Some(json!(1))
     );
-    // The deepest accepted left-leaning chain evaluates without exhausting the stack.
-    let chain = vec!["1"; MAX_TREE_DEPTH - 1].join(" + ");
-    let expr = Expr::parse(&chain).expect("within the tree limit");
-    assert_eq!(
-        expr.eval(&common::scope()).ok(),
-        Some(json!(MAX_TREE_DEPTH - 1))
-    );
-    let over = vec!["1"; MAX_TREE_DEPTH + 1].join(" + ");
-    assert!(Expr::parse(&over).is_err());
+}
+
+#[test]
+fn flat_operator_chains_evaluate_at_any_length() {
+    let scope = common::scope();
+    let eval = |src: &str| Expr::parse(src).map(|e| e.eval(&scope));
+    for terms in [200, MAX_TREE_DEPTH + 1, 10_000] {
+        let sum = vec!["1"; terms].join(" + ");
+        assert_eq!(eval(&sum), Ok(Ok(json!(terms))), "{terms} terms of +");
+        let mixed = vec!["2 * 3 - 5"; terms].join(" + ");
+        assert_eq!(
+            eval(&mixed),
+            Ok(Ok(json!(terms))),
+            "{terms} terms of + and -"
+        );
+        let all = vec!["true"; terms].join(" && ");
+        assert_eq!(eval(&all), Ok(Ok(json!(true))), "{terms} terms of &&");
+        let text = vec!["'a'"; terms].join(" + ");
+        assert_eq!(eval(&text), Ok(Ok(json!("a".repeat(terms)))));
+    }
+    // Left to right, as written: (10 - 1) - 1, not 10 - (1 - 1).
+    assert_eq!(eval("10 - 1 - 1"), Ok(Ok(json!(8))));
+    // `&&` and `||` still stop at the first deciding term.
+    assert_eq!(eval("false && missing.x && 1 / 0"), Ok(Ok(json!(false))));
+    assert_eq!(eval("false || true || missing.x"), Ok(Ok(json!(true))));
+    // An error in the middle of a chain points at the part that failed.
+    let src = "1 + 2 + 'a' * 3 + 4";
+    let error = eval(src).expect("parses").expect_err("fails");
+    assert_eq!(&src[error.span.clone()], "'a' * 3");
 }

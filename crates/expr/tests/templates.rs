@@ -170,3 +170,50 @@ fn templates_are_send_sync_clone() {
     assert_traits::<Template>();
     assert_traits::<weft_expr::Expr>();
 }
+
+#[test]
+fn every_broken_expression_of_a_template_is_reported() {
+    let src = "a ${{ 1 + }} b ${{ inputs.ok }} c ${{ lenght(x) }} d ${{ 'x' = 1 }}";
+    let errors = Template::parse_all(src).expect_err("three broken expressions");
+    let places: Vec<&str> = errors.iter().map(|e| &src[e.span.clone()]).collect();
+    assert_eq!(places, ["", "lenght", "="], "{errors:?}");
+    assert!(errors[0].message.contains("expression ended"), "{errors:?}");
+    // The first error is the one `parse` gives.
+    assert_eq!(Template::parse(src).expect_err("broken"), errors[0]);
+    // An unclosed `${{` ends the search: what follows is inside it.
+    let errors = Template::parse_all("${{ 1 + }} and ${{ 2 ").expect_err("broken");
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[1].message.contains("not closed"));
+}
+
+#[test]
+fn constant_errors_are_known_before_running() {
+    let src = "${{ 'n=' + 3 }} ${{ inputs.n / 0 }} ${{ [1, 2 / 0] }} ${{ len(1 / 1) + inputs.x }}";
+    let template = Template::parse(src).expect("parses");
+    let errors = template.constant_errors();
+    let places: Vec<&str> = errors.iter().map(|e| &src[e.span.clone()]).collect();
+    // Each at the culprit: the divisor, the argument. `inputs.n / 0` depends on an input.
+    assert_eq!(places, ["'n=' + 3", "0", "1 / 1"], "{errors:?}");
+    // A missing element may be tolerated by `default`: not reported.
+    let guarded = Template::parse("${{ default([1][5], 0) }}").expect("parses");
+    assert!(guarded.constant_errors().is_empty());
+    let fine = Template::parse("${{ 1 + 2 * 3 }} ${{ upper('a') }}").expect("parses");
+    assert!(fine.constant_errors().is_empty());
+}
+
+#[test]
+fn misleading_characters_in_names_are_found() {
+    assert_eq!(
+        weft_expr::misleading_char("spa\u{200b}ce"),
+        Some('\u{200b}')
+    );
+    assert_eq!(weft_expr::misleading_char("sp\u{0430}ce"), Some('\u{0430}'));
+    assert_eq!(weft_expr::misleading_char("a\u{a0}b"), Some('\u{a0}'));
+    assert_eq!(weft_expr::misleading_char("café"), None);
+    assert_eq!(
+        weft_expr::misleading_char("счёт"),
+        None,
+        "all Cyrillic is not a look-alike"
+    );
+    assert_eq!(weft_expr::misleading_char("fetch_pages-2"), None);
+}

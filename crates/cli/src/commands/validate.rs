@@ -1,5 +1,6 @@
 //! `weft validate PATH...`: a line per file and every diagnostic; exit 0 valid, 1 invalid, 2 usage.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -14,42 +15,72 @@ pub struct Args {
     paths: Vec<PathBuf>,
 }
 
-/// The workflow files named by `paths`, folders expanded, sorted for stable output.
+/// The workflow files named by `paths`, folders expanded, sorted for stable output. A folder
+/// reached twice (through a symbolic link) is read once; a link back to a folder being read is
+/// a loop, reported on stderr and not followed.
 pub fn workflow_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    let mut files = Vec::new();
+    let mut walk = Walk::default();
     for path in paths {
         if path.is_dir() {
-            let before = files.len();
-            collect(path, &mut files)
+            let before = walk.files.len();
+            walk.folder(path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            if files.len() == before {
+            if walk.files.len() == before {
                 return Err(format!(
                     "{} holds no workflow files (*.yaml, *.yml)",
                     path.display()
                 ));
             }
         } else if path.exists() {
-            files.push(path.clone());
+            walk.files.push(path.clone());
         } else {
             return Err(format!("{}: no such file or folder", path.display()));
         }
     }
-    Ok(files)
+    for link in &walk.loops {
+        eprintln!(
+            "warning: {} links back to a folder it is in; not followed",
+            link.display()
+        );
+    }
+    Ok(walk.files)
 }
 
-fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            collect(&path, files)?;
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            files.push(path);
+#[derive(Default)]
+struct Walk {
+    files: Vec<PathBuf>,
+    /// Every folder read, by canonical path.
+    seen: HashSet<PathBuf>,
+    /// Canonical paths of the folders being read, outermost first.
+    open: Vec<PathBuf>,
+    loops: Vec<PathBuf>,
+}
+
+impl Walk {
+    fn folder(&mut self, dir: &Path) -> std::io::Result<()> {
+        let canonical = std::fs::canonicalize(dir)?;
+        if self.open.contains(&canonical) {
+            self.loops.push(dir.to_path_buf());
+            return Ok(());
         }
+        if !self.seen.insert(canonical.clone()) {
+            return Ok(());
+        }
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        self.open.push(canonical);
+        for path in entries {
+            if path.is_dir() {
+                self.folder(&path)?;
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                self.files.push(path);
+            }
+        }
+        self.open.pop();
+        Ok(())
     }
-    Ok(())
 }
 
 pub fn run(args: Args, runtime: &Runtime) -> ExitCode {
@@ -95,5 +126,25 @@ pub fn run(args: Args, runtime: &Runtime) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_symbolic_link_loop_is_read_once_and_reported() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let flows = dir.path().join("flows");
+        std::fs::create_dir_all(flows.join("inner")).expect("folders");
+        std::fs::write(flows.join("inner/a.yaml"), "name: a\n").expect("file");
+        std::os::unix::fs::symlink(&flows, flows.join("inner/back")).expect("loop");
+        std::os::unix::fs::symlink(flows.join("inner"), flows.join("again")).expect("link");
+        let mut walk = Walk::default();
+        walk.folder(&flows).expect("walks");
+        // `again` leads to `inner`, already read: its file is listed once.
+        assert_eq!(walk.files, [flows.join("again/a.yaml")]);
+        assert_eq!(walk.loops, [flows.join("again/back")]);
     }
 }

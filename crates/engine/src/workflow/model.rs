@@ -1,6 +1,8 @@
 //! The workflow file format, as written by authors. These types are both what the YAML is
 //! deserialized into and what `weft schema` describes, so the two never drift apart.
 
+use std::num::NonZeroU32;
+
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -196,14 +198,14 @@ pub struct PollTrigger {
 pub struct RunConcurrency {
     /// Runs allowed at once (default 1).
     #[serde(default = "one")]
-    pub limit: u32,
+    pub limit: NonZeroU32,
     /// What a run over the limit does: `queue` (default), `skip` or `cancel_previous`.
     #[serde(default)]
     pub policy: RunConcurrencyPolicy,
 }
 
-fn one() -> u32 {
-    1
+fn one() -> NonZeroU32 {
+    NonZeroU32::MIN
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -242,7 +244,7 @@ pub struct Step {
     pub for_each: Option<RawNode>,
     /// How many `for_each` items run at once (default 1).
     #[serde(default)]
-    pub concurrency: Option<Spanned<u32>>,
+    pub concurrency: Option<Spanned<NonZeroU32>>,
     /// The body of a `for_each`.
     #[serde(default)]
     pub steps: Option<Vec<Recover<Step>>>,
@@ -270,7 +272,7 @@ pub struct Step {
 #[schemars(extend("additionalProperties" = false))]
 pub struct RetryPolicy {
     /// Attempts in total, the first included (at least 1).
-    pub max_attempts: Spanned<u32>,
+    pub max_attempts: Spanned<NonZeroU32>,
     #[serde(default)]
     pub backoff: Backoff,
     /// Delay before the second attempt (default 1s).

@@ -1,9 +1,9 @@
 //! Values from YAML whose strings may hold `${{ }}` expressions, compiled once per load.
 
 use serde_json::{Map, Value};
-use weft_expr::{EvalError, Scope, Template};
+use weft_expr::{EvalError, ParseError, Scope, Template};
 
-use crate::diagnostic::Span;
+use crate::diagnostic::{Diagnostic, Span};
 use crate::yaml::{Node, NodeKind};
 
 #[derive(Debug, Clone)]
@@ -75,10 +75,10 @@ pub fn span_in_string(node: &Node, range: std::ops::Range<usize>) -> Span {
 pub fn compile_value<'a>(
     node: &'a Node,
     sites: &mut Vec<(Template, &'a Node)>,
-    errors: &mut Vec<crate::diagnostic::Diagnostic>,
+    errors: &mut Vec<Diagnostic>,
 ) -> ValueTemplate {
     match &node.kind {
-        NodeKind::Str { value, .. } => match Template::parse(value) {
+        NodeKind::Str { value, .. } => match Template::parse_all(value) {
             Ok(template) if template.is_literal() => {
                 ValueTemplate::Literal(Value::String(template_literal_text(&template, value)))
             }
@@ -86,14 +86,8 @@ pub fn compile_value<'a>(
                 sites.push((template.clone(), node));
                 ValueTemplate::Template(Box::new(template))
             }
-            Err(e) => {
-                errors.push(
-                    crate::diagnostic::Diagnostic::error(
-                        format!("invalid expression: {}", e.message),
-                        Some(span_in_string(node, e.span.clone())),
-                    )
-                    .with_optional_help(e.help.clone()),
-                );
+            Err(parse_errors) => {
+                errors.extend(parse_errors.iter().map(|e| invalid_expression(node, e)));
                 ValueTemplate::Literal(Value::Null)
             }
         },
@@ -128,6 +122,15 @@ pub fn compile_value<'a>(
         }
         _ => ValueTemplate::Literal(node.to_json()),
     }
+}
+
+/// The diagnostic of an expression that does not parse, at its place in the string `node`.
+pub fn invalid_expression(node: &Node, error: &ParseError) -> Diagnostic {
+    Diagnostic::error(
+        format!("invalid expression: {}", error.message),
+        Some(span_in_string(node, error.span.clone())),
+    )
+    .with_optional_help(error.help.clone())
 }
 
 fn into_literal(template: ValueTemplate) -> Value {

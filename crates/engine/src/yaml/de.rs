@@ -6,41 +6,107 @@ use std::fmt;
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
 
+use super::load::yaml11_bool_help;
 use super::node::{Node, NodeKind};
-use super::spanned::{RAW_NAME, SPANNED_NAME, SPAN_FIELD, VALUE_FIELD};
+use super::spanned::{RAW_NAME, RECOVER_NAME, SPANNED_NAME, SPAN_FIELD, VALUE_FIELD};
 use crate::diagnostic::{suggestion, Diagnostic, Span};
 
 thread_local! {
     /// Problems that did not stop deserialization (unknown keys, recovered list items).
     static RECOVERED: RefCell<Vec<Diagnostic>> = const { RefCell::new(Vec::new()) };
-    /// The full diagnostic of the most recent error, for [`Recover`](super::spanned::Recover).
-    static LAST_ERROR: RefCell<Option<Diagnostic>> = const { RefCell::new(None) };
     /// Hands a subtree to [`RawNode`](super::RawNode), which serde cannot pass by value.
     pub(super) static RAW: RefCell<Option<Node>> = const { RefCell::new(None) };
 }
 
+/// Records a problem once (a subtree deserialized again after pruning repeats its own).
 pub(super) fn record_recovered(diagnostic: Diagnostic) {
-    RECOVERED.with(|r| r.borrow_mut().push(diagnostic));
+    RECOVERED.with(|r| {
+        let mut recovered = r.borrow_mut();
+        if !recovered.contains(&diagnostic) {
+            recovered.push(diagnostic);
+        }
+    });
 }
 
-pub(super) fn take_last_error() -> Option<Diagnostic> {
-    LAST_ERROR.with(|e| e.borrow_mut().take())
+/// How many more problems one subtree may report after its first.
+const MAX_PRUNES: usize = 100;
+
+/// Deserializes `T` from `node`. When that fails, the error is recorded and `T` is tried again
+/// without the mapping entry or list item at fault, and so on, so every problem of the subtree
+/// is reported instead of only the first. `None` when there was any.
+pub(super) fn recovering<T: DeserializeOwned>(node: &Node) -> Option<T> {
+    let mut error = match T::deserialize(NodeDe { node }) {
+        Ok(value) => return Some(value),
+        Err(e) => e.diagnostic,
+    };
+    let mut pruned = node.clone();
+    // Entries taken out, as (span of their mapping, key): their absence is no new problem.
+    let mut removed: Vec<(Span, String)> = Vec::new();
+    for _ in 0..MAX_PRUNES {
+        let consequence = removed.iter().any(|(map, key)| {
+            Some(*map) == error.span && error.message == missing_key_message(key)
+        });
+        if !consequence {
+            record_recovered(error.clone());
+        }
+        let Some(span) = error.span else { break };
+        if !remove_holder(&mut pruned, span, &mut removed) {
+            break;
+        }
+        error = match T::deserialize(NodeDe { node: &pruned }) {
+            Ok(_) => break,
+            Err(e) => e.diagnostic,
+        };
+    }
+    None
+}
+
+/// Removes the innermost mapping entry or list item whose value was written at `span` (an
+/// error at a mapping's first key is about the mapping: a mapping's span is its first key's).
+fn remove_holder(node: &mut Node, span: Span, removed: &mut Vec<(Span, String)>) -> bool {
+    let map_span = node.span;
+    match &mut node.kind {
+        NodeKind::Map(entries) => {
+            for i in 0..entries.len() {
+                if remove_holder(&mut entries[i].1, span, removed) {
+                    return true;
+                }
+                if entries[i].1.span == span {
+                    removed.push((map_span, entries[i].0.key_text()));
+                    entries.remove(i);
+                    return true;
+                }
+            }
+            false
+        }
+        NodeKind::Seq(items) => {
+            for i in 0..items.len() {
+                if remove_holder(&mut items[i], span, removed) {
+                    return true;
+                }
+                if items[i].span == span {
+                    items.remove(i);
+                    return true;
+                }
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
+fn missing_key_message(field: &str) -> String {
+    format!("missing required key `{field}`")
 }
 
 /// Deserializes `T` from a node. Problems that did not stop it (unknown keys, list items left
 /// out) come with the value, so later checks can still report theirs.
 pub fn from_node<T: DeserializeOwned>(node: &Node) -> (Option<T>, Vec<Diagnostic>) {
     RECOVERED.with(|r| r.borrow_mut().clear());
-    let result = T::deserialize(NodeDe { node });
-    let mut problems = RECOVERED.with(|r| std::mem::take(&mut *r.borrow_mut()));
-    LAST_ERROR.with(|e| e.borrow_mut().take());
-    match result {
-        Ok(value) => (Some(value), problems),
-        Err(e) => {
-            problems.push(e.diagnostic);
-            (None, problems)
-        }
-    }
+    let result = recovering(node);
+    let problems = RECOVERED.with(|r| std::mem::take(&mut *r.borrow_mut()));
+    RAW.with(|r| r.borrow_mut().take());
+    (result, problems)
 }
 
 #[derive(Debug)]
@@ -59,7 +125,6 @@ impl DeError {
         if self.diagnostic.span.is_none() {
             self.diagnostic.span = Some(span);
         }
-        LAST_ERROR.with(|e| *e.borrow_mut() = Some(self.diagnostic.clone()));
         self
     }
 }
@@ -93,13 +158,14 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        let expected = plain_expected(exp);
+        let help = match unexp {
+            de::Unexpected::Str(text) if expected == "a boolean" => yaml11_bool_help(text),
+            _ => None,
+        };
         DeError::new(
-            format!(
-                "expected {}, found {}",
-                plain_expected(exp),
-                describe(unexp)
-            ),
-            None,
+            format!("expected {expected}, found {}", describe(unexp)),
+            help,
         )
     }
 
@@ -129,15 +195,17 @@ impl de::Error for DeError {
     }
 
     fn missing_field(field: &'static str) -> Self {
-        DeError::new(format!("missing required key `{field}`"), None)
+        DeError::new(missing_key_message(field), None)
     }
 }
 
-/// serde names Rust types ("u32"); authors read "a whole number from 0".
+/// serde names Rust types ("u32"); authors read the range they may write.
 fn plain_expected(exp: &dyn de::Expected) -> String {
     let text = exp.to_string();
     match text.as_str() {
-        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number from 0".to_string(),
+        "u32" => "a whole number from 0 to 4294967295".to_string(),
+        "a nonzero u32" => "a whole number from 1 to 4294967295".to_string(),
+        "u8" | "u16" | "u64" | "usize" => "a whole number from 0".to_string(),
         "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".to_string(),
         "f32" | "f64" => "a number".to_string(),
         _ => text,
@@ -281,7 +349,7 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDe<'a> {
                 step: 0,
             });
         }
-        if name == RAW_NAME {
+        if name == RAW_NAME || name == RECOVER_NAME {
             RAW.with(|r| *r.borrow_mut() = Some(self.node.clone()));
             return visitor.visit_unit();
         }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use super::node::{Node, NodeKind};
@@ -61,13 +61,30 @@ pub fn load(bytes: &[u8], limits: LoadLimits) -> Result<Node, Vec<Diagnostic>> {
         }
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // YAML reads a lone `\r` as a line break and editors do not: positions would disagree.
+    if let Some(at) = text
+        .match_indices('\r')
+        .map(|(at, _)| at)
+        .find(|&at| text.as_bytes().get(at + 1) != Some(&b'\n'))
+    {
+        let before = &text[..at];
+        let line = before.matches('\n').count() as u32 + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
+        return Err(vec![Diagnostic::error(
+            "carriage return (`\\r`) without a line feed",
+            Some(Span::new(line, col, 1)),
+        )
+        .with_help(
+            "save the file with `\\n` (Unix) or `\\r\\n` (Windows) line ends",
+        )]);
+    }
     if text.trim().is_empty() {
         return Err(vec![Diagnostic::error("file is empty", None).with_help(
             "a workflow is a mapping with at least `name` and `steps`",
         )]);
     }
 
-    let mut builder = TreeBuilder::new(limits);
+    let mut builder = TreeBuilder::new(text, limits);
     let mut parser = Parser::new_from_str(text);
     // Read every document, so a second one is reported instead of silently ignored.
     let parsed = parser.load(&mut builder, true);
@@ -76,9 +93,8 @@ pub fn load(bytes: &[u8], limits: LoadLimits) -> Result<Node, Vec<Diagnostic>> {
         return Err(builder.errors);
     }
     if let Err(e) = parsed {
-        let mark = e.marker();
-        let line = mark.line() as u32;
-        let span = Span::new(line, mark.col() as u32 + 1, 1);
+        let span = span_at(text, builder.lines, e.marker(), 1);
+        let line = span.line;
         let line_text = text
             .lines()
             .nth(line.saturating_sub(1) as usize)
@@ -122,18 +138,30 @@ enum Frame {
     },
 }
 
-struct TreeBuilder {
+struct TreeBuilder<'t> {
+    /// The text, to point at a tag (events only give the value's position).
+    text: &'t str,
+    /// Lines in `text`.
+    lines: usize,
     limits: LoadLimits,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
     root: Option<Node>,
     nodes: usize,
+    /// Whether an alias was expanded, which is what usually makes a document explode.
+    aliases_expanded: bool,
     errors: Vec<Diagnostic>,
     /// After a fatal problem the rest of the events are ignored.
     stopped: bool,
 }
 
-fn span_at(mark: &Marker, len: usize) -> Span {
+/// The span at a parser mark. At the end of a text without a final line break the parser
+/// counts one line more than there is (`lines`): that place is the end of the last line.
+fn span_at(text: &str, lines: usize, mark: &Marker, len: usize) -> Span {
+    if mark.line() > lines {
+        let last = text.rsplit('\n').next().unwrap_or_default();
+        return Span::new(lines as u32, last.chars().count() as u32 + 1, 1);
+    }
     Span::new(mark.line() as u32, mark.col() as u32 + 1, len as u32)
 }
 
@@ -175,6 +203,92 @@ fn plain_scalar(value: String, span: Span) -> Result<NodeKind, Diagnostic> {
     })
 }
 
+/// The name of a YAML 1.2 standard tag (`!!str` is `str`), `None` for other tags.
+fn standard_suffix(tag: &Tag) -> Option<&str> {
+    (tag.handle == "tag:yaml.org,2002:").then_some(tag.suffix.as_str())
+}
+
+fn tag_text(tag: &Tag) -> String {
+    match standard_suffix(tag) {
+        Some(suffix) => format!("!!{suffix}"),
+        None => format!("{}{}", tag.handle, tag.suffix),
+    }
+}
+
+/// A tag that is unknown or does not fit its value.
+fn tag_error(tag: &Tag, span: Span) -> Diagnostic {
+    let text = tag_text(tag);
+    match standard_suffix(tag) {
+        Some("binary") => Diagnostic::error("`!!binary` values are not supported", Some(span))
+            .with_help("write the base64 text without the tag and decode it with `base64_decode(...)`"),
+        Some(suffix @ ("seq" | "map" | "str" | "int" | "float" | "bool" | "null")) => {
+            Diagnostic::error(format!("`!!{suffix}` does not fit this value"), Some(span))
+                .with_help(format!("remove `{text}`, or change the value to match it"))
+        }
+        _ => Diagnostic::error(format!("unknown YAML tag `{text}`"), Some(span)).with_help(
+            "weft reads plain YAML: remove the tag (the standard tags `!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, `!!seq` and `!!map` are understood)",
+        ),
+    }
+}
+
+/// A scalar with an explicit tag: `!!str 12` is text, `!!int 12` must be an integer...
+fn tagged_scalar(tag: &Tag, value: String, span: Span) -> Result<NodeKind, Diagnostic> {
+    let text = || NodeKind::Str {
+        value: value.clone(),
+        quoted: true,
+    };
+    // `! value` (the non-specific tag) is text, as in the YAML spec.
+    if tag.handle == "!" && tag.suffix.is_empty() {
+        return Ok(text());
+    }
+    let mismatch = || {
+        let shown: String = value.chars().take(40).collect();
+        Diagnostic::error(
+            format!("`{shown}` is not what `{}` says it is", tag_text(tag)),
+            Some(span),
+        )
+        .with_help(format!(
+            "remove `{}`, or change the value to match it",
+            tag_text(tag)
+        ))
+    };
+    let plain = || plain_scalar(value.clone(), span);
+    match standard_suffix(tag) {
+        Some("str") => Ok(text()),
+        Some("int") => match plain()? {
+            kind @ NodeKind::Int(_) => Ok(kind),
+            _ => Err(mismatch()),
+        },
+        Some("float") => match plain()? {
+            NodeKind::Int(i) => Ok(NodeKind::Float(i as f64)),
+            kind @ NodeKind::Float(_) => Ok(kind),
+            _ => Err(mismatch()),
+        },
+        Some("bool") => match plain()? {
+            kind @ NodeKind::Bool(_) => Ok(kind),
+            _ => Err(mismatch()),
+        },
+        Some("null") => match plain()? {
+            NodeKind::Null => Ok(NodeKind::Null),
+            _ => Err(mismatch()),
+        },
+        _ => Err(tag_error(tag, span)),
+    }
+}
+
+/// For a YAML 1.1 boolean (`yes`, `no`, `on`, `off`, `y`, `n`, any case), which YAML 1.2
+/// reads as text, what to write instead, where a boolean is expected.
+pub fn yaml11_bool_help(text: &str) -> Option<String> {
+    let meant = match text.to_ascii_lowercase().as_str() {
+        "yes" | "on" | "y" => true,
+        "no" | "off" | "n" => false,
+        _ => return None,
+    };
+    Some(format!(
+        "`{text}` is text in YAML 1.2, not a boolean: write `{meant}`"
+    ))
+}
+
 fn number(text: &str, span: Span) -> Result<Option<NodeKind>, Diagnostic> {
     let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
     let negative = text.starts_with('-');
@@ -206,7 +320,12 @@ fn number(text: &str, span: Span) -> Result<Option<NodeKind>, Diagnostic> {
     if looks_float {
         if let Ok(v) = text.parse::<f64>() {
             if !v.is_finite() {
-                return Err(too_large(text, span));
+                let shown: String = text.chars().take(40).collect();
+                return Err(Diagnostic::error(
+                    format!("number `{shown}` is too large"),
+                    Some(span),
+                )
+                .with_help("numbers must be within ±1.7976931348623157e308"));
             }
             return Ok(Some(NodeKind::Float(v)));
         }
@@ -214,6 +333,7 @@ fn number(text: &str, span: Span) -> Result<Option<NodeKind>, Diagnostic> {
     Ok(None)
 }
 
+/// An integer beyond 64 bits.
 fn too_large(text: &str, span: Span) -> Diagnostic {
     let shown: String = text.chars().take(40).collect();
     Diagnostic::error(format!("number `{shown}` is too large"), Some(span)).with_help(
@@ -221,16 +341,41 @@ fn too_large(text: &str, span: Span) -> Diagnostic {
     )
 }
 
-impl TreeBuilder {
-    fn new(limits: LoadLimits) -> Self {
+impl<'t> TreeBuilder<'t> {
+    fn new(text: &'t str, limits: LoadLimits) -> Self {
         TreeBuilder {
+            text,
+            lines: text.matches('\n').count() + 1,
             limits,
             stack: Vec::new(),
             anchors: HashMap::new(),
             root: None,
             nodes: 0,
+            aliases_expanded: false,
             errors: Vec::new(),
             stopped: false,
+        }
+    }
+
+    /// Where `tag` is written before the value at `value`: on the same line, else the value.
+    fn tag_span(&self, tag: &Tag, value: Span) -> Span {
+        let written = tag_text(tag);
+        let line = self.text.lines().nth(value.line.saturating_sub(1) as usize);
+        let before: Option<String> = line.map(|l| {
+            l.chars()
+                .take(value.col.saturating_sub(1) as usize)
+                .collect()
+        });
+        match before
+            .as_deref()
+            .and_then(|b| b.rfind(&written).map(|at| &b[..at]))
+        {
+            Some(head) => Span::new(
+                value.line,
+                head.chars().count() as u32 + 1,
+                written.chars().count() as u32,
+            ),
+            None => value,
         }
     }
 
@@ -241,20 +386,27 @@ impl TreeBuilder {
 
     fn add_nodes(&mut self, count: usize, span: Span) -> bool {
         self.nodes += count;
-        if self.nodes > self.limits.max_nodes {
-            self.fatal(
-                Diagnostic::error(
-                    format!(
-                        "document is too large: more than {} values once aliases are expanded",
-                        self.limits.max_nodes
-                    ),
-                    Some(span),
-                )
-                .with_help("this often means an alias (`*name`) is repeated many times over"),
-            );
-            return false;
+        if self.nodes <= self.limits.max_nodes {
+            return true;
         }
-        true
+        let limit = self.limits.max_nodes;
+        let diagnostic = if self.aliases_expanded {
+            Diagnostic::error(
+                format!(
+                    "document is too large: more than {limit} values once aliases are expanded"
+                ),
+                Some(span),
+            )
+            .with_help("this often means an alias (`*name`) is repeated many times over")
+        } else {
+            Diagnostic::error(
+                format!("document is too large: more than {limit} values"),
+                Some(span),
+            )
+            .with_help("split the workflow and call the parts with `workflow.call`")
+        };
+        self.fatal(diagnostic);
+        false
     }
 
     fn push_value(&mut self, node: Node, anchor: usize) {
@@ -303,15 +455,17 @@ impl TreeBuilder {
     }
 }
 
-impl MarkedEventReceiver for TreeBuilder {
+impl MarkedEventReceiver for TreeBuilder<'_> {
     fn on_event(&mut self, event: Event, mark: Marker) {
         if self.stopped {
             return;
         }
         match event {
-            Event::Scalar(value, style, anchor, _tag) => {
+            Event::Scalar(value, style, anchor, tag) => {
                 let len = value.chars().count().max(1);
                 let span = span_at(
+                    self.text,
+                    self.lines,
                     &mark,
                     if style == TScalarStyle::Plain {
                         len
@@ -322,24 +476,30 @@ impl MarkedEventReceiver for TreeBuilder {
                 if !self.add_nodes(1, span) {
                     return;
                 }
-                let kind = if style == TScalarStyle::Plain {
-                    match plain_scalar(value, span) {
-                        Ok(kind) => kind,
-                        Err(diagnostic) => {
-                            self.errors.push(diagnostic);
-                            NodeKind::Null
-                        }
-                    }
-                } else {
-                    NodeKind::Str {
+                let resolved = match tag {
+                    Some(tag) => tagged_scalar(&tag, value, self.tag_span(&tag, span)),
+                    None if style == TScalarStyle::Plain => plain_scalar(value, span),
+                    None => Ok(NodeKind::Str {
                         value,
                         quoted: true,
-                    }
+                    }),
                 };
+                let kind = resolved.unwrap_or_else(|diagnostic| {
+                    self.errors.push(diagnostic);
+                    NodeKind::Null
+                });
                 self.push_value(Node { kind, span }, anchor);
             }
-            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
-                let span = span_at(&mark, 1);
+            Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
+                let span = span_at(self.text, self.lines, &mark, 1);
+                let is_seq = matches!(event, Event::SequenceStart(..));
+                if let Some(tag) = tag {
+                    let fits = if is_seq { "seq" } else { "map" };
+                    if standard_suffix(tag) != Some(fits) {
+                        let at = self.tag_span(tag, span);
+                        self.errors.push(tag_error(tag, at));
+                    }
+                }
                 if self.stack.len() >= self.limits.max_depth {
                     self.fatal(Diagnostic::error(
                         format!(
@@ -353,7 +513,7 @@ impl MarkedEventReceiver for TreeBuilder {
                 if !self.add_nodes(1, span) {
                     return;
                 }
-                let frame = if matches!(event, Event::SequenceStart(..)) {
+                let frame = if is_seq {
                     Frame::Seq {
                         items: Vec::new(),
                         span,
@@ -387,7 +547,7 @@ impl MarkedEventReceiver for TreeBuilder {
                     anchor,
                     ..
                 }) => {
-                    let span = span.unwrap_or_else(|| span_at(&mark, 1));
+                    let span = span.unwrap_or_else(|| span_at(self.text, self.lines, &mark, 1));
                     self.push_value(
                         Node {
                             kind: NodeKind::Map(entries),
@@ -399,9 +559,10 @@ impl MarkedEventReceiver for TreeBuilder {
                 None => {}
             },
             Event::Alias(id) => {
-                let span = span_at(&mark, 1);
+                let span = span_at(self.text, self.lines, &mark, 1);
                 match self.anchors.get(&id).cloned() {
                     Some(mut node) => {
+                        self.aliases_expanded = true;
                         if !self.add_nodes(count_nodes(&node), span) {
                             return;
                         }
@@ -415,7 +576,7 @@ impl MarkedEventReceiver for TreeBuilder {
                 }
             }
             Event::DocumentStart if self.root.is_some() => self.fatal(
-                Diagnostic::error("the file holds a second YAML document", Some(span_at(&mark, 3)))
+                Diagnostic::error("the file holds a second YAML document", Some(span_at(self.text, self.lines, &mark, 3)))
                     .with_help("a workflow file holds one workflow: remove the `---` and what follows, or move it to its own file"),
             ),
             Event::Nothing
@@ -492,6 +653,43 @@ mod tests {
         assert!(errors[0].message.contains("too large"));
         let ok = load_str("a: 1.5e300\n").unwrap();
         assert_eq!(ok.get("a").unwrap().kind, NodeKind::Float(1.5e300));
+    }
+
+    #[test]
+    fn positions_stay_within_the_text() {
+        // A lone `\r` is a line break for YAML only: refused where it is.
+        let errors = load_str("a: 1\nb: x\ry\n").unwrap_err();
+        assert_eq!(errors[0].span, Some(Span::new(2, 5, 1)));
+        // An error at the very end of a text without a final line break is on its last line.
+        let errors = load_str("a: [1,").unwrap_err();
+        assert_eq!(errors[0].span, Some(Span::new(1, 7, 1)));
+    }
+
+    #[test]
+    fn tags_are_honoured_or_refused() {
+        let node = load_str("a: !!str 12\nb: !!float 3\nc: !!null ~\nd: !!seq [1]\n").unwrap();
+        assert_eq!(node.get("a").unwrap().as_str(), Some("12"));
+        assert_eq!(node.get("b").unwrap().kind, NodeKind::Float(3.0));
+        assert_eq!(node.get("c").unwrap().kind, NodeKind::Null);
+        let errors = load_str("a: 1\nb: !Ref x\nc: !!bool maybe\n").unwrap_err();
+        let places: Vec<_> = errors.iter().map(|e| e.span.unwrap()).collect();
+        assert_eq!(
+            places,
+            [Span::new(2, 4, 4), Span::new(3, 4, 6)],
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_big_file_without_aliases_is_too_large_for_what_it_is() {
+        let limits = LoadLimits {
+            max_nodes: 10,
+            ..LoadLimits::default()
+        };
+        let plain = load(b"[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]", limits).unwrap_err();
+        assert!(!plain[0].help.as_deref().unwrap().contains("alias"));
+        let aliased = load(b"a: &a [1, 2, 3]\nb: [*a, *a, *a]\n", limits).unwrap_err();
+        assert!(aliased[0].help.as_deref().unwrap().contains("alias"));
     }
 
     #[test]

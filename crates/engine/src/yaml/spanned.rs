@@ -5,14 +5,15 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeOwned, Deserializer, MapAccess, Visitor};
 
-use super::de::{record_recovered, take_last_error, RAW};
+use super::de::{recovering, RAW};
 use super::node::Node;
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::Span;
 
 pub(super) const SPANNED_NAME: &str = "$weft::Spanned";
 pub(super) const RAW_NAME: &str = "$weft::RawNode";
+pub(super) const RECOVER_NAME: &str = "$weft::Recover";
 pub(super) const SPAN_FIELD: &str = "$span";
 pub(super) const VALUE_FIELD: &str = "$value";
 
@@ -100,8 +101,8 @@ impl JsonSchema for RawNode {
     }
 }
 
-/// A list item that failed to deserialize is reported and left out, so one bad step does not
-/// hide the problems of the others.
+/// A value that failed to deserialize is reported (every problem in it, not only the first)
+/// and left out, so one bad step does not hide the problems of the others.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recover<T>(pub Option<T>);
 
@@ -111,17 +112,22 @@ impl<T> Default for Recover<T> {
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Recover<T> {
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Recover<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match T::deserialize(deserializer) {
-            Ok(value) => Ok(Recover(Some(value))),
-            Err(e) => {
-                let diagnostic =
-                    take_last_error().unwrap_or_else(|| Diagnostic::error(e.to_string(), None));
-                record_recovered(diagnostic);
-                Ok(Recover(None))
+        struct RecoverVisitor<T>(PhantomData<T>);
+        impl<'de, T: DeserializeOwned> Visitor<'de> for RecoverVisitor<T> {
+            type Value = Recover<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Recover<T>, E> {
+                let node = RAW
+                    .with(|r| r.borrow_mut().take())
+                    .ok_or_else(|| E::custom("Recover needs the weft YAML deserializer"))?;
+                Ok(Recover(recovering(&node)))
             }
         }
+        deserializer.deserialize_struct(RECOVER_NAME, &[], RecoverVisitor(PhantomData))
     }
 }
 

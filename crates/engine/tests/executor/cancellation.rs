@@ -101,10 +101,12 @@ async fn on_error_also_handles_a_step_whose_inputs_fail_to_render() {
         .run(
             "
 name: bad-input
+inputs:
+  zero: { type: integer, default: 0 }
 steps:
   - id: divide
     uses: core.set
-    with: { x: '${{ 1 / 0 }}' }
+    with: { x: '${{ 1 / inputs.zero }}' }
     on_error: continue
 outputs:
   status: ${{ steps.divide.status }}

@@ -55,7 +55,7 @@ steps:
   - id: again
     uses: workflow.call
     with:
-      path: loop.yaml
+      path: ${{ 'loop' + '.yaml' }}
 ";
     std::fs::write(&path, yaml).expect("write workflow");
     let h = harness(vec![]);

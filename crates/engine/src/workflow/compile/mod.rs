@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use weft_expr::{Expr, Reference, Segment, Template};
 
+mod actions;
 mod graph;
 mod references;
 mod sections;
@@ -17,11 +18,12 @@ use graph::{index_of, BitSet, Visibility};
 
 use super::compiled::*;
 use super::model::{self, OnError, Step, Trigger, Workflow};
-use super::template::{compile_value, span_in_string, ValueTemplate};
+use super::template::{compile_value, invalid_expression, span_in_string, ValueTemplate};
 use crate::actions::Registry;
 use crate::diagnostic::{did_you_mean, suggestion, Diagnostic, Span};
 use crate::trigger::{CronSchedule, SourceCatalog};
-use crate::yaml::{Node, NodeKind, RawNode, Recover, Spanned};
+use crate::yaml::{yaml11_bool_help, Node, NodeKind, RawNode, Recover, Spanned};
+use serde_json::Value;
 
 /// What a workflow may use: the actions and polling sources of this build.
 #[derive(Clone, Copy)]
@@ -38,10 +40,12 @@ pub fn compile(
 ) -> Result<(CompiledWorkflow, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut checker = Checker {
         catalog,
+        path,
         diagnostics: Vec::new(),
         places: HashMap::new(),
         inputs: workflow.inputs.keys().cloned().collect(),
         vars: Vec::new(),
+        env: workflow.env.keys().cloned().collect(),
         secrets: Vec::new(),
         has_connection: workflow.connection.is_some(),
     };
@@ -121,6 +125,24 @@ struct Place {
     container: Option<String>,
 }
 
+/// What reads a value: a step, or a workflow section (for messages, and so a step cannot
+/// read its own record).
+#[derive(Clone, Copy)]
+enum Reader<'a> {
+    Step(&'a str),
+    /// Described for people: "the `vars` section".
+    Section(&'static str),
+}
+
+impl Reader<'_> {
+    fn describe(self) -> String {
+        match self {
+            Reader::Step(id) => format!("step `{id}`"),
+            Reader::Section(section) => section.to_string(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Default)]
 struct Roots {
     item: bool,
@@ -130,10 +152,14 @@ struct Roots {
 
 struct Checker<'a> {
     catalog: Catalog<'a>,
+    /// The workflow file, to recognise a `workflow.call` of itself.
+    path: &'a Path,
     diagnostics: Vec<Diagnostic>,
     places: HashMap<String, Place>,
     inputs: Vec<String>,
     vars: Vec<String>,
+    /// The workflow's own `env:` names.
+    env: Vec<String>,
     secrets: Vec<String>,
     has_connection: bool,
 }
@@ -201,7 +227,13 @@ impl<'a> Checker<'a> {
     ) -> Vec<(String, ValueTemplate)> {
         let mut out = Vec::new();
         for (name, node) in values {
-            let (template, _) = self.value(&node.0, visibility, roots, "");
+            self.declared_name(name, node.0.span, section);
+            let reader = Reader::Section(match section {
+                "vars" => "the `vars` section",
+                "env" => "the `env` section",
+                _ => "the workflow's `outputs`",
+            });
+            let (template, _) = self.value(&node.0, visibility, roots, reader);
             out.push((name.clone(), template));
             if section == "vars" {
                 self.vars.push(name.clone());
@@ -216,7 +248,7 @@ impl<'a> Checker<'a> {
         node: &Node,
         visibility: &Visibility<'_>,
         roots: Roots,
-        self_id: &str,
+        reader: Reader<'_>,
     ) -> (ValueTemplate, StepRefs) {
         let mut sites = Vec::new();
         let mut errors = Vec::new();
@@ -225,10 +257,54 @@ impl<'a> Checker<'a> {
         let mut refs = StepRefs::Listed(Vec::new());
         for (template, site) in &sites {
             for reference in template.references() {
-                self.reference(&reference, site, visibility, roots, self_id, &mut refs);
+                self.reference(&reference, site, visibility, roots, reader, &mut refs);
             }
+            self.constant_errors(template.constant_errors(), site);
         }
         (template, refs)
+    }
+
+    /// Reports the errors an expression would give on every run.
+    fn constant_errors(&mut self, errors: Vec<weft_expr::EvalError>, site: &Node) {
+        for error in errors {
+            self.error(
+                Diagnostic::error(
+                    format!("this expression always fails: {}", error.message),
+                    Some(span_in_string(site, error.span.clone())),
+                )
+                .with_optional_help(error.help.clone()),
+            );
+        }
+    }
+
+    /// A name authors declare and expressions read (`inputs.<name>`, `vars.<name>`...): one
+    /// with a hidden or look-alike character would make every reference to it fail.
+    fn declared_name(&mut self, name: &str, span: Span, section: &str) {
+        let Some(c) = weft_expr::misleading_char(name) else {
+            return;
+        };
+        let what = if weft_expr::is_invisible(c) {
+            "an invisible character"
+        } else {
+            "a character that looks like a Latin letter"
+        };
+        let shown: String = name
+            .chars()
+            .map(|c| match weft_expr::is_invisible(c) {
+                true => format!("\\u{{{:x}}}", c as u32),
+                false => c.to_string(),
+            })
+            .collect();
+        self.error(
+            Diagnostic::error(
+                format!(
+                    "`{section}` name `{shown}` contains {what} (U+{:04X})",
+                    c as u32
+                ),
+                Some(span),
+            )
+            .with_help("retype the name with plain letters"),
+        );
     }
 
     fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Vec<(String, &'n Node)> {

@@ -12,7 +12,7 @@ impl Checker<'_> {
         site: &Node,
         visibility: &Visibility<'_>,
         roots: Roots,
-        self_id: &str,
+        reader: Reader<'_>,
         refs: &mut StepRefs,
     ) {
         let span = span_in_string(site, reference.span.clone());
@@ -59,10 +59,23 @@ impl Checker<'_> {
                     }
                 }
             }
-            "env" | "trigger" => {}
+            "env" => {
+                if let Some(name) = first.filter(|n| n.starts_with("WEFT_")) {
+                    if !self.env.iter().any(|e| e == name) {
+                        self.error(
+                            Diagnostic::error(
+                                format!("`env.{name}` is never set: weft keeps its own `WEFT_*` variables out of `env`"),
+                                Some(span),
+                            )
+                            .with_help("they hold secrets and keys; read a secret as `secrets.<name>` (from `WEFT_SECRET_<NAME>`), or give the value another name"),
+                        );
+                    }
+                }
+            }
+            "trigger" => {}
             "steps" => match first {
                 None => *refs = StepRefs::All,
-                Some(id) => self.step_reference(id, reference, span, visibility, self_id, refs),
+                Some(id) => self.step_reference(id, reference, span, visibility, reader, refs),
             },
             "item" | "index" if roots.item => {}
             "item" | "index" => self.error(Diagnostic::error(
@@ -110,10 +123,10 @@ impl Checker<'_> {
         reference: &Reference,
         span: Span,
         visibility: &Visibility<'_>,
-        self_id: &str,
+        reader: Reader<'_>,
         refs: &mut StepRefs,
     ) {
-        if id == self_id {
+        if matches!(reader, Reader::Step(own) if own == id) {
             self.error(
                 Diagnostic::error(format!("step `{id}` reads its own record"), Some(span))
                     .with_help(
@@ -138,10 +151,7 @@ impl Checker<'_> {
             }
             return;
         }
-        let message = format!(
-            "step `{}` cannot read `steps.{id}`",
-            if self_id.is_empty() { "this" } else { self_id }
-        );
+        let message = format!("{} cannot read `steps.{id}`", reader.describe());
         let diagnostic = match self.places.get(id) {
             Some(Place { container: Some(container), .. }) if self.places.contains_key(container.as_str()) => {
                 Diagnostic::error(message, Some(span)).with_help(format!(
@@ -151,6 +161,8 @@ impl Checker<'_> {
             Some(Place { container: Some(section), .. }) => {
                 Diagnostic::error(message, Some(span)).with_help(format!("`{id}` is a `{section}` step and runs last"))
             }
+            Some(_) if matches!(reader, Reader::Section(_)) => Diagnostic::error(message, Some(span))
+                .with_help("`env`, `vars` and the trigger are computed before any step runs; read step results in steps or in the workflow's `outputs`"),
             Some(place) => Diagnostic::error(message, Some(span)).with_help(format!(
                 "`{id}` (line {}) may not have run yet: add `{id}` to this step's `needs` or move it above",
                 place.span.line

@@ -10,13 +10,22 @@ impl Checker<'_> {
             .iter()
             .filter_map(|(n, s)| Some((n, s.0.as_ref()?)))
         {
+            self.declared_name(name, spec.span, "inputs");
             let kind = spec.kind.value;
             if let Some(default) = &spec.default {
                 if !kind.accepts(&default.value) {
-                    self.error(Diagnostic::error(
-                        format!("default of input `{name}` is not {}", kind.with_article()),
-                        Some(default.span),
-                    ));
+                    let help = default
+                        .value
+                        .as_str()
+                        .filter(|_| kind == model::InputType::Boolean)
+                        .and_then(yaml11_bool_help);
+                    self.error(
+                        Diagnostic::error(
+                            format!("default of input `{name}` is not {}", kind.with_article()),
+                            Some(default.span),
+                        )
+                        .with_optional_help(help),
+                    );
                 }
                 if spec.required {
                     self.diagnostics.push(Diagnostic::warning(
@@ -145,7 +154,7 @@ impl Checker<'_> {
                         poll.source.span,
                         &visibility,
                         Roots::default(),
-                        "",
+                        Reader::Section("the trigger"),
                     )
                     .0;
                 if poll.connection.is_none() && !self.has_connection && !source.scopes.is_empty() {

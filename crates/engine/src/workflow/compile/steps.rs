@@ -203,7 +203,7 @@ impl Checker<'_> {
                         .with_optional_help(suggestion(&uses.value, self.catalog.actions.names())),
                 );
                 if let Some(with) = &step.with {
-                    self.value(&with.0, visibility, roots, id);
+                    self.value(&with.0, visibility, roots, Reader::Step(id));
                 }
                 return None;
             };
@@ -227,13 +227,14 @@ impl Checker<'_> {
                 uses.span,
                 visibility,
                 roots,
-                id,
+                Reader::Step(id),
             );
             merge_refs(&mut refs, with_refs);
+            self.action_inputs(spec.name, step.with.as_ref());
             StepKind::Action { action, with }
         } else if let Some(items) = &step.for_each {
             let node = &items.0;
-            let (items, item_refs) = self.value(node, visibility, roots, id);
+            let (items, item_refs) = self.value(node, visibility, roots, Reader::Step(id));
             merge_refs(&mut refs, item_refs);
             if let ValueTemplate::Literal(value) = &items {
                 if !value.is_array() {
@@ -246,17 +247,10 @@ impl Checker<'_> {
                     );
                 }
             }
-            let concurrency = match &step.concurrency {
-                Some(c) if c.value == 0 => {
-                    self.error(Diagnostic::error(
-                        "`concurrency` must be at least 1",
-                        Some(c.span),
-                    ));
-                    1
-                }
-                Some(c) => c.value as usize,
-                None => 1,
-            };
+            let concurrency = step
+                .concurrency
+                .as_ref()
+                .map_or(1, |c| c.value.get() as usize);
             let Some(body_steps) = &step.steps else {
                 self.error(
                     Diagnostic::error(
@@ -340,7 +334,7 @@ impl Checker<'_> {
                 .into_iter()
                 .map(|(key, value)| {
                     let (template, value_refs) =
-                        self.value(value, &outputs_visibility, output_roots, id);
+                        self.value(value, &outputs_visibility, output_roots, Reader::Step(id));
                     merge_refs(&mut refs, value_refs);
                     (key, template)
                 })
@@ -372,7 +366,7 @@ impl Checker<'_> {
         owner_span: Span,
         visibility: &Visibility<'_>,
         roots: Roots,
-        self_id: &str,
+        reader: Reader<'_>,
     ) -> (ValueTemplate, StepRefs) {
         let Some(with) = with else {
             let missing: Vec<String> = fields
@@ -423,7 +417,7 @@ impl Checker<'_> {
                 ));
             }
         }
-        let (template, refs) = self.value(&with.0, visibility, roots, self_id);
+        let (template, refs) = self.value(&with.0, visibility, roots, reader);
         // Literal values can be type-checked now; computed ones are checked when rendered.
         if let NodeKind::Map(nodes) = &with.0.kind {
             for (key, value) in nodes {
@@ -436,10 +430,18 @@ impl Checker<'_> {
                     compile_value(value, &mut sites, &mut ignored)
                 {
                     if let Err(message) = field.kind.check(&literal) {
-                        self.error(Diagnostic::error(
-                            format!("input `{}` of `{owner}`: {message}", field.name),
-                            Some(value.span),
-                        ));
+                        let wants_boolean = field.kind.check(&Value::Bool(true)).is_ok();
+                        let help = literal
+                            .as_str()
+                            .filter(|_| wants_boolean)
+                            .and_then(yaml11_bool_help);
+                        self.error(
+                            Diagnostic::error(
+                                format!("input `{}` of `{owner}`: {message}", field.name),
+                                Some(value.span),
+                            )
+                            .with_optional_help(help),
+                        );
                     }
                 }
             }
@@ -457,6 +459,16 @@ impl Checker<'_> {
     ) -> Condition {
         let text = match &node.kind {
             NodeKind::Bool(b) => return Condition::Literal(*b),
+            NodeKind::Str {
+                value,
+                quoted: false,
+            } if yaml11_bool_help(value).is_some() => {
+                self.error(
+                    Diagnostic::error(format!("`if: {value}` is not a boolean"), Some(node.span))
+                        .with_optional_help(yaml11_bool_help(value)),
+                );
+                return Condition::Literal(false);
+            }
             NodeKind::Str { value, .. } => value,
             _ => {
                 self.error(Diagnostic::error(
@@ -470,25 +482,27 @@ impl Checker<'_> {
             }
         };
         let parsed = if text.contains("${{") {
-            Template::parse(text).map(|t| (t.references(), Condition::Template(t)))
+            Template::parse_all(text).map(|t| {
+                let errors = t.constant_errors();
+                (t.references(), errors, Condition::Template(t))
+            })
         } else {
-            Expr::parse(text).map(|e| (e.references(), Condition::Expr(e)))
+            Expr::parse(text)
+                .map(|e| (e.references(), e.constant_errors(), Condition::Expr(e)))
+                .map_err(|e| vec![e])
         };
         match parsed {
-            Ok((references, condition)) => {
+            Ok((references, constant_errors, condition)) => {
                 for reference in references {
-                    self.reference(&reference, node, visibility, roots, id, refs);
+                    self.reference(&reference, node, visibility, roots, Reader::Step(id), refs);
                 }
+                self.constant_errors(constant_errors, node);
                 condition
             }
-            Err(e) => {
-                self.error(
-                    Diagnostic::error(
-                        format!("invalid expression: {}", e.message),
-                        Some(span_in_string(node, e.span.clone())),
-                    )
-                    .with_optional_help(e.help.clone()),
-                );
+            Err(errors) => {
+                for e in &errors {
+                    self.error(invalid_expression(node, e));
+                }
                 Condition::Literal(false)
             }
         }
@@ -497,17 +511,8 @@ impl Checker<'_> {
     pub(super) fn retry(&mut self, retry: &Spanned<model::RetryPolicy>) -> RetryPlan {
         let defaults = RetryPlan::default();
         let policy = &retry.value;
-        if policy.max_attempts.value == 0 {
-            self.error(
-                Diagnostic::error(
-                    "`max_attempts` must be at least 1",
-                    Some(policy.max_attempts.span),
-                )
-                .with_help("it counts the first attempt: 3 means one try and two retries"),
-            );
-        }
         let plan = RetryPlan {
-            max_attempts: policy.max_attempts.value.max(1),
+            max_attempts: policy.max_attempts.value.get(),
             backoff: policy.backoff,
             initial_delay: policy
                 .initial_delay
