@@ -82,14 +82,14 @@ impl Diagnostic {
 
 /// The text of a file, shared by every diagnostic that points into it.
 #[derive(Debug, Clone)]
-pub struct Source {
+pub struct SourceFile {
     pub path: PathBuf,
     pub text: Arc<str>,
 }
 
-impl Source {
+impl SourceFile {
     pub fn new(path: impl AsRef<Path>, text: impl Into<Arc<str>>) -> Self {
-        Source {
+        SourceFile {
             path: path.as_ref().to_path_buf(),
             text: text.into(),
         }
@@ -110,7 +110,7 @@ impl Source {
 ///    |           ^^^^^^^^
 ///    = help: did you mean `core.log`?
 /// ```
-pub fn render(source: &Source, diagnostic: &Diagnostic) -> String {
+pub fn render(source: &SourceFile, diagnostic: &Diagnostic) -> String {
     let mut out = String::new();
     let label = match diagnostic.severity {
         Severity::Error => "error",

@@ -15,21 +15,21 @@ pub use compiled::*;
 pub use template::ValueTemplate;
 
 use crate::bounded_file::{read_bounded, FileReadError};
-use crate::diagnostic::{Diagnostic, Source};
+use crate::diagnostic::{Diagnostic, SourceFile};
 use crate::yaml::{self, LoadLimits};
 
 /// A workflow that passed every check (warnings may remain).
 #[derive(Clone)]
 pub struct LoadedWorkflow {
     pub workflow: Arc<CompiledWorkflow>,
-    pub source: Source,
+    pub source: SourceFile,
     pub warnings: Vec<Diagnostic>,
 }
 
 /// A file that could not be loaded, with every problem found in it.
 #[derive(Debug, Clone)]
 pub struct FileProblems {
-    pub source: Source,
+    pub source: SourceFile,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -49,7 +49,7 @@ pub fn load_file(path: &Path, catalog: Catalog<'_>) -> Result<LoadedWorkflow, Fi
     match read_bounded(path, limit) {
         Ok(bytes) => load_bytes(path, &bytes, catalog),
         Err(e) => Err(FileProblems {
-            source: Source::new(path, ""),
+            source: SourceFile::new(path, ""),
             diagnostics: vec![unreadable(&e)],
         }),
     }
@@ -76,7 +76,7 @@ pub fn load_bytes(
     catalog: Catalog<'_>,
 ) -> Result<LoadedWorkflow, FileProblems> {
     let text = String::from_utf8_lossy(bytes);
-    let source = Source::new(path, text.as_ref());
+    let source = SourceFile::new(path, text.as_ref());
     let fail = |diagnostics| FileProblems {
         source: source.clone(),
         diagnostics,
