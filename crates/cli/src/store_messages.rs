@@ -3,6 +3,7 @@
 
 use weft_auth::store::StoreError as ConnectionStoreError;
 use weft_engine::store::StoreError;
+use weft_runtime::action::http_errors::describe_error_chain;
 
 /// A run history error for people: what happened, its causes, and what to do.
 pub fn run_history(error: &StoreError) -> String {
@@ -75,18 +76,6 @@ pub fn connection_store(error: &ConnectionStoreError) -> String {
                 path.display()
             )
         }
-        other => with_causes(other),
+        other => describe_error_chain(other),
     }
-}
-
-/// An error and every cause below it, on one line.
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

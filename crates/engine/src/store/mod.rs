@@ -85,14 +85,7 @@ pub enum StoreError {
 impl StoreError {
     /// The message and every cause below it, on one line (for a run's error text).
     pub fn with_causes(&self) -> String {
-        let mut text = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text
+        weft_action::http_errors::describe_error_chain(self)
     }
 }
 
