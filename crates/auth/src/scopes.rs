@@ -228,8 +228,8 @@ mod report_tests {
     fn report_lists_needed_and_missing_scopes() {
         let lookup = |action: &str| -> Option<&'static [&'static str]> {
             match action {
-                "confluence.page.get" => Some(&["read:page:confluence"]),
-                "confluence.page.create" => {
+                "confluence.get_page" => Some(&["read:page:confluence"]),
+                "confluence.create_page" => {
                     Some(&["write:page:confluence", "read:page:confluence"])
                 }
                 "core.log" => Some(&[]),
@@ -240,8 +240,8 @@ mod report_tests {
         app.add("read:page:confluence").unwrap();
         let report = WorkflowScopeReport::build(
             [
-                "confluence.page.get",
-                "confluence.page.create",
+                "confluence.get_page",
+                "confluence.create_page",
                 "core.log",
                 "mystery.action",
             ],

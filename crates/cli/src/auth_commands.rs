@@ -600,15 +600,15 @@ mod tests {
     impl WorkflowScopes for Fixed {
         fn actions_in(&self, file: &Path) -> Result<Vec<String>, String> {
             match file.to_str() {
-                Some("a.yaml") => Ok(vec!["confluence.page.get".into(), "core.log".into()]),
-                Some("b.yaml") => Ok(vec!["confluence.page.create".into()]),
+                Some("a.yaml") => Ok(vec!["confluence.get_page".into(), "core.log".into()]),
+                Some("b.yaml") => Ok(vec!["confluence.create_page".into()]),
                 _ => Err("no such file".into()),
             }
         }
         fn scopes_of(&self, action: &str) -> Option<&'static [&'static str]> {
             match action {
-                "confluence.page.get" => Some(&["read:page:confluence"]),
-                "confluence.page.create" => Some(&["write:page:confluence"]),
+                "confluence.get_page" => Some(&["read:page:confluence"]),
+                "confluence.create_page" => Some(&["write:page:confluence"]),
                 "core.log" => Some(&[]),
                 _ => None,
             }
@@ -798,7 +798,7 @@ mod tests {
         .unwrap();
         let shown = text(out);
         assert!(
-            shown.contains("read:page:confluence  [configured]  used by confluence.page.get"),
+            shown.contains("read:page:confluence  [configured]  used by confluence.get_page"),
             "{shown}"
         );
         assert!(
