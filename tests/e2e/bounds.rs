@@ -197,6 +197,19 @@ steps:
     assert_eq!(page.matches("  attempt 1  succeeded").count(), 2, "{page}");
     assert!(!page.contains("more attempts"), "{page}");
 
+    // The loop step itself records nothing: its attempts are its body's, and that is said.
+    let of_loop = stdout(&weft_within(
+        LIMIT,
+        &data,
+        &["runs", "show", id, "--step", "each"],
+    ));
+    assert!(
+        of_loop.contains(
+            "(none: `each` is a for_each loop: its attempts are recorded under its body steps `sq`; use --step sq)"
+        ),
+        "{of_loop}"
+    );
+
     let empty_page = weft_within(LIMIT, &data, &["runs", "show", id, "--limit", "0"]);
     assert_eq!(empty_page.status.code(), Some(2), "{}", stderr(&empty_page));
 

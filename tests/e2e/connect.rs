@@ -231,7 +231,9 @@ async fn connect_a_customer_site_and_use_the_connection() {
         assert_eq!(refresh.status.code(), Some(1), "{args:?}: {out}{err}");
         assert!(!out.contains("refreshed"), "{args:?}: {out}");
         assert!(
-            err.contains("error: connection `acme`: token endpoint answered 503"),
+            err.contains(
+                "error: connection `acme`: token endpoint answered 503 Service Unavailable"
+            ) && !err.contains("unexpected answer body"),
             "{args:?}: {err}"
         );
         assert!(

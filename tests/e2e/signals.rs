@@ -105,6 +105,79 @@ finally:
     );
 }
 
+#[allow(unsafe_code)]
+fn signal(child: &Child, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill only sends a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+}
+
+#[test]
+fn sigterm_and_ctrl_c_cancel_a_called_workflow_which_runs_its_finally() {
+    for (sig, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "Ctrl-C")] {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "child.yaml",
+            r#"name: child
+steps:
+  - id: each
+    for_each: ${{ range(600) }}
+    steps:
+      - id: tick
+        uses: core.sleep
+        with:
+          duration: 100ms
+finally:
+  - id: cleanup
+    uses: core.sleep
+    with:
+      duration: 300ms
+  - id: said
+    uses: core.log
+    with:
+      message: "child cleaned up"
+"#,
+        );
+        let file = write(
+            dir.path(),
+            "parent.yaml",
+            r#"name: parent
+steps:
+  - id: call
+    uses: workflow.call
+    with:
+      path: child.yaml
+"#,
+        );
+        let mut child = spawn_weft(dir.path(), &["run", file.to_str().unwrap()]);
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        read_until(&mut stderr, "ok     tick[0]");
+        signal(&child, sig);
+        let status = wait_for_exit(&mut child, Duration::from_secs(20));
+        let printed = rest(stderr);
+        assert_eq!(status.code(), Some(1), "{name}: {printed}");
+        assert!(
+            printed.contains(&format!("interrupted ({name})")),
+            "{printed}"
+        );
+        // The child's finally ran to its end before the parent said it was cancelled.
+        let cleaned = printed.find("child cleaned up");
+        let cancelled = printed.rfind("✘ cancelled");
+        assert!(
+            cleaned.is_some() && cancelled.is_some() && cleaned < cancelled,
+            "{name}: {printed}"
+        );
+        let list = weft(dir.path(), &["runs", "list", "--json"]);
+        let runs: serde_json::Value = serde_json::from_str(&stdout(&list)).unwrap();
+        let runs = runs.as_array().unwrap();
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        for run in runs {
+            assert_eq!(run["status"], "cancelled", "{name}: {run}");
+        }
+    }
+}
+
 #[test]
 fn sigterm_stops_the_sandbox_cleanly() {
     let dir = tempfile::tempdir().unwrap();

@@ -212,9 +212,18 @@ fn convert_error(
             converted.description = body.error_description().cloned();
         }
         RequestTokenError::Request(e) => converted.transport = Some(e.0),
-        RequestTokenError::Parse(e, _) => {
-            converted.transport = Some(format!("unexpected answer body (at `{}`)", e.path()));
+        // A success status with a body that is not a token response is worth saying (the
+        // server may have rotated the refresh token); an error status whose body is not an
+        // OAuth error says all there is to say by its status.
+        RequestTokenError::Parse(e, _) if meta.status.is_none_or(|s| (200..300).contains(&s)) => {
+            let path = e.path().to_string();
+            converted.transport = Some(if path == "." || path.is_empty() {
+                "a body that is not a valid token response".to_string()
+            } else {
+                format!("a body that is not a valid token response (field `{path}`)")
+            });
         }
+        RequestTokenError::Parse(..) => {}
         RequestTokenError::Other(message) => converted.transport = Some(message),
     }
     converted
@@ -231,6 +240,62 @@ fn form_to_json(body: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::ProviderEndpoints;
+    use crate::secret::ClientSecret;
+
+    /// A token endpoint that always gives `status` and `body`; the client pointed at it.
+    async fn client_against(status: u16, body: &'static str) -> OAuthClient {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let answer = move || async move {
+            (
+                axum::http::StatusCode::from_u16(status).unwrap(),
+                [(CONTENT_TYPE, "application/json")],
+                body,
+            )
+        };
+        let app = axum::Router::new().route("/oauth/token", axum::routing::post(answer));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let app = ResolvedApp {
+            provider: "confluence".into(),
+            client_id: "id".into(),
+            client_secret: ClientSecret::new("secret"),
+            endpoints: ProviderEndpoints::with_bases(Some(&base), Some(&base)).unwrap(),
+            callback_url: Url::parse("http://localhost:8080/callback").unwrap(),
+            requested_scopes: Vec::new(),
+        };
+        OAuthClient::new(&app, reqwest::Client::new())
+    }
+
+    #[tokio::test]
+    async fn refresh_errors_are_worded_for_people() {
+        let token = RefreshToken::new("r");
+        let unavailable = client_against(503, "<html>busy</html>").await;
+        let error = unavailable.refresh(&token).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "token endpoint answered 503 Service Unavailable"
+        );
+
+        let malformed = client_against(
+            200,
+            r#"{"access_token":"a","token_type":"bearer","scope":5}"#,
+        )
+        .await;
+        let error = malformed.refresh(&token).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "token endpoint answered 200 with a body that is not a valid token response (field `scope`)"
+        );
+        assert!(error.outcome_unknown());
+
+        let refused = client_against(400, r#"{"error":"invalid_grant"}"#).await;
+        let error = refused.refresh(&token).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "token endpoint answered 400 invalid_grant"
+        );
+    }
 
     #[test]
     fn form_fields_become_a_json_object() {

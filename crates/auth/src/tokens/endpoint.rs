@@ -91,7 +91,17 @@ impl TokenEndpointError {
 impl fmt::Display for TokenEndpointError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.status, &self.transport) {
-            (Some(status), _) => write!(f, "token endpoint answered {status}")?,
+            (Some(status), _) => {
+                write!(f, "token endpoint answered {status}")?;
+                if self.code.is_none() && self.transport.is_none() {
+                    if let Some(phrase) = reqwest::StatusCode::from_u16(status)
+                        .ok()
+                        .and_then(|s| s.canonical_reason())
+                    {
+                        write!(f, " {phrase}")?;
+                    }
+                }
+            }
             (None, Some(reason)) => write!(f, "token endpoint unreachable: {reason}")?,
             (None, None) => f.write_str("token endpoint failed")?,
         }
@@ -101,8 +111,12 @@ impl fmt::Display for TokenEndpointError {
         if let Some(description) = &self.description {
             write!(f, ": {description}")?;
         }
-        if let (Some(_), Some(reason)) = (self.status, &self.transport) {
-            write!(f, " ({reason})")?;
+        match (self.status, &self.transport) {
+            (Some(status), Some(reason)) if (200..300).contains(&status) => {
+                write!(f, " with {reason}")?;
+            }
+            (Some(_), Some(reason)) => write!(f, " ({reason})")?,
+            _ => {}
         }
         if let Some(wait) = self.retry_after {
             write!(f, " (Retry-After {} s)", wait.as_secs())?;

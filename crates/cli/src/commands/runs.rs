@@ -169,7 +169,10 @@ async fn show(
         None => println!("\nsteps:"),
     }
     if attempts.is_empty() && page.offset == 0 {
-        println!("  (none)");
+        match page.step.and_then(|step| body_note(&run.path, step)) {
+            Some(note) => println!("  (none: {note})"),
+            None => println!("  (none)"),
+        }
     }
     let shown = attempts.len();
     for a in attempts {
@@ -228,4 +231,70 @@ fn print_truncations(indent: &str, truncated: &[Truncation]) {
             t.field, t.size_bytes, t.sha256
         );
     }
+}
+
+/// When `step` is a `for_each` or `parallel` step of the workflow file at `path`, says that its
+/// attempts are recorded under its body steps, and which. `None` when the file cannot be read
+/// or `step` is not such a step.
+fn body_note(path: &str, step: &str) -> Option<String> {
+    use weft_engine::yaml::{self, LoadLimits, Node, NodeKind};
+    let limits = LoadLimits::default();
+    let bytes =
+        weft_engine::bounded_file::read_bounded(Path::new(path), limits.max_bytes as u64).ok()?;
+    let root = yaml::load(&bytes, limits).ok()?;
+
+    fn seq(node: Option<&Node>) -> &[Node] {
+        match node.map(|n| &n.kind) {
+            Some(NodeKind::Seq(items)) => items,
+            _ => &[],
+        }
+    }
+    fn ids(steps: &[Node]) -> Vec<String> {
+        steps
+            .iter()
+            .filter_map(|s| s.get("id").and_then(Node::as_str))
+            .map(str::to_string)
+            .collect()
+    }
+    fn find<'a>(steps: &'a [Node], id: &str) -> Option<&'a Node> {
+        steps.iter().find_map(|s| {
+            if s.get("id").and_then(Node::as_str) == Some(id) {
+                return Some(s);
+            }
+            let mut nested: Vec<&[Node]> = vec![seq(s.get("steps")), seq(s.get("finally"))];
+            if let Some(NodeKind::Map(branches)) = s.get("parallel").map(|p| &p.kind) {
+                nested.extend(branches.iter().map(|(_, b)| seq(Some(b))));
+            }
+            if let Some(on_error) = s.get("on_error") {
+                nested.push(seq(on_error.get("steps")));
+            }
+            nested.into_iter().find_map(|block| find(block, id))
+        })
+    }
+
+    let mut top: Vec<&[Node]> = vec![seq(root.get("steps")), seq(root.get("finally"))];
+    top.retain(|b| !b.is_empty());
+    let found = top.into_iter().find_map(|block| find(block, step))?;
+    let (what, body) = if found.get("for_each").is_some() {
+        ("a for_each loop", ids(seq(found.get("steps"))))
+    } else if let Some(NodeKind::Map(branches)) = found.get("parallel").map(|p| &p.kind) {
+        (
+            "a parallel step",
+            branches
+                .iter()
+                .flat_map(|(_, b)| ids(seq(Some(b))))
+                .collect(),
+        )
+    } else {
+        return None;
+    };
+    let first = body.first()?;
+    let listed = body
+        .iter()
+        .map(|id| format!("`{id}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(format!(
+        "`{step}` is {what}: its attempts are recorded under its body steps {listed}; use --step {first}"
+    ))
 }

@@ -90,6 +90,10 @@ pub(crate) struct RunState {
     pub abandoned: Mutex<Vec<AttemptRecord>>,
     /// Whether `abandoned` has entries: the hot path checks this instead of locking.
     pub has_abandoned: AtomicBool,
+    /// Called workflows, each a task of its own: a cancellation that drops the calling step
+    /// must not drop the child run, which still has its `finally` to run and its record to
+    /// write. The run waits for them before it ends.
+    pub children: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Engine {
@@ -210,6 +214,7 @@ impl Engine {
                     all_secrets: request.secrets.clone(),
                     abandoned: Mutex::new(Vec::new()),
                     has_abandoned: AtomicBool::new(false),
+                    children: Mutex::new(Vec::new()),
                 };
                 let (status, error, outputs) = state.execute().await;
                 let report = dry.then(|| DryRunReport {
@@ -367,6 +372,7 @@ impl RunState {
             result = self.run_block(&self.workflow.steps, root.clone()) => result,
             _ = self.cancel.cancelled() => Err(Failure::cancelled()),
         };
+        self.wait_for_children().await;
         self.record_abandoned().await;
         let (mut status, mut error) = match &main {
             Ok(()) => (RunStatus::Succeeded, None),
@@ -433,6 +439,21 @@ impl RunState {
         Ok(Value::Object(out))
     }
 
+    /// Waits until every called workflow has ended (after a cancellation, each runs its own
+    /// `finally` and records itself cancelled first).
+    async fn wait_for_children(&self) {
+        loop {
+            let children = std::mem::take(&mut *self.children.lock());
+            if children.is_empty() {
+                return;
+            }
+            for child in children {
+                // A child that panicked has already said so; its caller saw the call fail.
+                let _ = child.await;
+            }
+        }
+    }
+
     /// `workflow.call`: load the file next to this workflow and run it as a child run.
     pub(crate) async fn call(&self, path: &str, inputs: Value) -> Result<RunOutcome, ActionError> {
         if self.call_stack.len() >= MAX_CALL_DEPTH {
@@ -469,6 +490,9 @@ impl RunState {
         } else {
             self.cancel.child_token()
         };
+        // When this step is dropped (the run cancelled, the step timed out), the child is
+        // asked to stop: it runs its `finally` and records itself cancelled.
+        let stop_child = cancel.clone().drop_guard();
         let request = RunRequest {
             inputs,
             trigger: Some(json!({ "kind": "call", "parent_run": self.run_id })),
@@ -478,13 +502,29 @@ impl RunState {
             cancel,
             now: self.globals.now,
         };
-        let outcome = Box::pin(self.engine.run_nested(
-            loaded.workflow,
-            request,
-            self.call_stack.clone(),
-            Some(self.redactor.clone()),
-        ))
-        .await;
+        let engine = self.engine.clone();
+        let call_stack = self.call_stack.clone();
+        let redactor = self.redactor.clone();
+        let (send, receive) = tokio::sync::oneshot::channel();
+        let child = tokio::spawn(async move {
+            let outcome = engine
+                .run_nested(loaded.workflow, request, call_stack, Some(redactor))
+                .await;
+            // The caller is gone when its step was cancelled: the child ran to its end anyway.
+            let _ = send.send(outcome);
+        });
+        {
+            let mut children = self.children.lock();
+            children.retain(|c| !c.is_finished());
+            children.push(child);
+        }
+        let outcome = receive.await.map_err(|_| {
+            ActionError::new(
+                ErrorKind::Failed,
+                format!("the called workflow `{path}` stopped without an outcome"),
+            )
+        })?;
+        stop_child.disarm();
         if let Some(report) = &outcome.dry_run {
             let steps = report.steps.iter().cloned().map(|mut step| {
                 step.step = format!("{path} > {}", step.step);

@@ -307,3 +307,99 @@ steps:
         Some("cancelled before it finished")
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_a_caller_cancels_its_called_workflow_which_runs_its_finally() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("child.yaml"),
+        "
+name: child
+steps:
+  - id: each
+    for_each: [1, 2, 3, 4, 5]
+    steps:
+      - id: tick
+        uses: core.sleep
+        with: { duration: 1s }
+finally:
+  - id: cleanup
+    uses: core.sleep
+    with: { duration: 5s }
+",
+    )
+    .expect("write child");
+    let h = harness(vec![]);
+    let parent = "
+name: parent
+steps:
+  - id: call
+    uses: workflow.call
+    with: { path: child.yaml }
+";
+    let workflow = compile_at(&h.engine, &dir.path().join("parent.yaml"), parent);
+    let request = RunRequest::default();
+    let cancel = request.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(secs(2.0)).await;
+        cancel.cancel();
+    });
+    let t0 = Instant::now();
+    let outcome = h.engine.run(workflow, request).await;
+    assert_eq!(outcome.status, RunStatus::Cancelled, "{:?}", outcome.error);
+    // The caller waited for the child's `finally` (5 s after the cancellation at 2 s).
+    assert_eq!(t0.elapsed(), secs(7.0));
+    let cleanup = h.store.attempts_of("cleanup");
+    assert_eq!(cleanup.len(), 1, "the child's finally ran once");
+    assert_eq!(cleanup[0].status, StepStatus::Succeeded);
+    let runs = h.store.list_runs(10).await.expect("runs");
+    let child = runs
+        .iter()
+        .find(|r| r.workflow == "child")
+        .expect("child run recorded");
+    assert_eq!(child.status, RunStatus::Cancelled);
+    assert_eq!(child.parent.as_deref(), Some(outcome.run_id.as_str()));
+    assert_eq!(child.error.as_deref(), Some("the run was cancelled"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_call_cancels_the_called_workflow_and_the_caller_waits_for_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("child.yaml"),
+        "
+name: child
+steps:
+  - id: wait
+    uses: core.sleep
+    with: { duration: 1h }
+finally:
+  - id: cleanup
+    uses: core.sleep
+    with: { duration: 5s }
+",
+    )
+    .expect("write child");
+    let h = harness(vec![]);
+    let parent = "
+name: parent
+steps:
+  - id: call
+    uses: workflow.call
+    with: { path: child.yaml }
+    timeout: 2s
+";
+    let workflow = compile_at(&h.engine, &dir.path().join("parent.yaml"), parent);
+    let t0 = Instant::now();
+    let outcome = h.engine.run(workflow, RunRequest::default()).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(
+        outcome.error.as_deref(),
+        Some("step `call` failed: attempt 1 timed out after 2s")
+    );
+    assert_eq!(t0.elapsed(), secs(7.0), "the caller waited for the child");
+    assert_eq!(h.store.attempts_of("cleanup").len(), 1);
+    let runs = h.store.list_runs(10).await.expect("runs");
+    let child = runs.iter().find(|r| r.workflow == "child").expect("child");
+    assert_eq!(child.status, RunStatus::Cancelled);
+}
