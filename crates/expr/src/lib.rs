@@ -13,6 +13,7 @@ mod error;
 mod eval;
 mod functions;
 mod lexer;
+mod limits;
 mod ops;
 mod parser;
 mod refs;
@@ -23,6 +24,7 @@ mod value;
 
 pub use error::{EvalError, EvalErrorKind, ParseError};
 pub use functions::{FunctionInfo, FUNCTIONS};
+pub use limits::{MAX_RESULT_TEXT, MAX_RESULT_VALUES};
 pub use parser::{MAX_NESTING, MAX_TREE_DEPTH};
 pub use refs::{Reference, ReferenceUse, Segment};
 pub use scope::{MapScope, Scope, KNOWN_ROOTS};
