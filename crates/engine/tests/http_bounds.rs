@@ -196,3 +196,43 @@ async fn a_json_answer_that_is_not_json_fails_the_step_and_an_empty_one_is_null(
     let outcome = get(&format!("http://{}/good", server.addr), "").await;
     assert_eq!(outcome.outputs, json!({ "body": { "ok": true } }));
 }
+
+/// `[0,0,...]` is 2 bytes a value: 4 MiB of it parsed into 2,000,000 values took 334 MB.
+/// An answer of more than 1,000,000 values fails cleanly before it is parsed.
+#[tokio::test]
+async fn a_json_answer_of_more_than_a_million_values_fails_before_parsing() {
+    let array = |n: usize| format!("[{}]", vec!["0"; n].join(","));
+    let over = array(1_000_000);
+    let at = array(999_999);
+    let server = serve(
+        axum::Router::new()
+            .route(
+                "/over",
+                axum::routing::get(
+                    move || async move { ([(CONTENT_TYPE, "application/json")], over) },
+                ),
+            )
+            .route(
+                "/at",
+                axum::routing::get(
+                    move || async move { ([(CONTENT_TYPE, "application/json")], at) },
+                ),
+            ),
+    )
+    .await;
+    let outcome = get(&format!("http://{}/over", server.addr), "").await;
+    let error = failure(&outcome);
+    assert!(
+        error.contains("the answer has more than 1000000 JSON values")
+            && error.contains("the limit for a parsed answer")
+            && error.contains("ask for less per request"),
+        "{error}"
+    );
+    // 999,999 elements and the array itself: exactly the limit, parsed.
+    let outcome = get(&format!("http://{}/at", server.addr), "").await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    assert_eq!(
+        outcome.outputs["body"].as_array().map(Vec::len),
+        Some(999_999)
+    );
+}

@@ -30,14 +30,14 @@ pub(crate) fn eval<'a>(node: &'a Node, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, E
                 .iter()
                 .map(|item| eval(item, cx).map(Cow::into_owned))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(Cow::Owned(Value::Array(values)))
+            built(Value::Array(values), &node.span)
         }
         Kind::Object(entries) => {
             let mut map = Map::with_capacity(entries.len());
             for (key, value) in entries {
                 map.insert(key.clone(), eval(value, cx)?.into_owned());
             }
-            Ok(Cow::Owned(Value::Object(map)))
+            built(Value::Object(map), &node.span)
         }
         Kind::Not(operand) => Ok(Cow::Owned(Value::Bool(!truthy(&*eval(operand, cx)?)))),
         Kind::Negate(operand) => ops::negate(&*eval(operand, cx)?, &node.span).map(Cow::Owned),
@@ -76,7 +76,7 @@ pub(crate) fn eval<'a>(node: &'a Node, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, E
                     scope: cx.scope,
                     redact: cx.redact,
                 };
-                function(&call, values).map(Cow::Owned)
+                built(function(&call, values)?, &node.span)
             }
         },
     }
@@ -106,7 +106,13 @@ fn binary<'a>(
         left: left_span,
         right: &right.span,
     };
-    ops::apply(op, &l, &r, spans).map(Cow::Owned)
+    built(ops::apply(op, &l, &r, spans)?, whole)
+}
+
+/// A value the expression built, checked against the size limits.
+fn built<'a>(value: Value, span: &Range<usize>) -> Result<Cow<'a, Value>, EvalError> {
+    crate::limits::check(&value, span)?;
+    Ok(Cow::Owned(value))
 }
 
 /// `default` / `coalesce`: the first argument that is defined and not null. Undefined

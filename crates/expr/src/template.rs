@@ -183,7 +183,10 @@ impl Template {
                 for part in parts {
                     match part {
                         Part::Text(text) => out.push_str(text),
-                        Part::Expr(node) => push_text(&mut out, &*eval_part(node)?),
+                        Part::Expr(node) => {
+                            push_text(&mut out, &*eval_part(node)?);
+                            crate::limits::check_text(out.len(), &node.span)?;
+                        }
                     }
                 }
                 Ok(Value::String(out))

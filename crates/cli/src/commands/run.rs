@@ -14,6 +14,7 @@ use weft_engine::diagnostic::render;
 use weft_engine::exec::{coerce_input_text, secrets_from_env, Mode, RunOutcome, RunRequest};
 use weft_engine::store::RunStatus;
 use weft_engine::workflow::{self, Block, CompiledWorkflow, StepKind, TriggerPlan};
+use weft_engine::yaml::{self, LoadLimits};
 use weft_runtime::Runtime;
 
 use super::actions::indent;
@@ -58,8 +59,60 @@ fn read_data_file(path: &Path) -> Result<Value, String> {
         };
         format!("cannot read {}: {reason}", path.display())
     })?;
-    serde_yaml::from_slice::<Value>(&bytes)
-        .map_err(|e| format!("{} is not valid JSON or YAML: {e}", path.display()))
+    parse_data(path, &bytes)
+}
+
+/// How deeply lists and mappings may nest in a data file (serde_json's own limit for JSON).
+const DATA_MAX_DEPTH: usize = 128;
+
+/// JSON first (serde_json stops at once past 128 levels), then YAML through the engine's
+/// bounded loader: nesting, size and alias expansion are refused in milliseconds, where a
+/// general YAML parser took tens of seconds on 40,000 `[`.
+fn parse_data(path: &Path, bytes: &[u8]) -> Result<Value, String> {
+    let too_deep = |at: String| {
+        format!(
+            "{} is nested too deeply{at}: lists and mappings may nest at most {DATA_MAX_DEPTH} \
+             levels in a data file",
+            path.display()
+        )
+    };
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(value) => return Ok(value),
+        Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
+            return Err(too_deep(format!(
+                " (line {}, column {})",
+                e.line(),
+                e.column()
+            )));
+        }
+        // Not JSON: read it as YAML (a superset).
+        Err(_) => {}
+    }
+    if std::str::from_utf8(bytes).is_ok_and(|text| text.trim().is_empty()) {
+        return Ok(Value::Null);
+    }
+    let limits = LoadLimits {
+        max_bytes: usize::try_from(MAX_FILE_BYTES).unwrap_or(usize::MAX),
+        max_depth: DATA_MAX_DEPTH,
+        max_nodes: 1_000_000,
+    };
+    let node = yaml::load(bytes, limits).map_err(|problems| {
+        let first = problems.first();
+        let at = first
+            .and_then(|p| p.span)
+            .map(|s| format!(" (line {}, column {})", s.line, s.col))
+            .unwrap_or_default();
+        match first {
+            Some(p) if p.message.starts_with("nesting is too deep") => too_deep(at),
+            Some(p) => format!(
+                "{} is not valid JSON or YAML: {}{at}",
+                path.display(),
+                p.message
+            ),
+            None => format!("{} is not valid JSON or YAML", path.display()),
+        }
+    })?;
+    Ok(node.to_json())
 }
 
 fn usage(message: String) -> ExitCode {

@@ -64,6 +64,8 @@ impl From<Method> for reqwest::Method {
 pub const DEFAULT_RESPONSE_CAP: u64 = 4 * 1024 * 1024;
 /// The most `max_response_bytes` may ask for: the body is held in memory as a step output.
 pub const MAX_RESPONSE_CAP: u64 = 64 * 1024 * 1024;
+/// The most values (elements, field values, containers) a JSON answer may parse into.
+pub const MAX_RESPONSE_VALUES: usize = 1_000_000;
 /// Of a failed answer's body only the start is shown (300 characters of up to 4 bytes each).
 const ERROR_SNIPPET_BYTES: u64 = 1200;
 
@@ -267,6 +269,13 @@ impl TypedAction for HttpRequest {
         } else if bytes.is_empty() {
             Value::Null
         } else {
+            // Parsed JSON takes tens of bytes per value: a bound on values keeps memory
+            // proportionate whatever the answer's shape (`[0,0,...]` is 2 bytes a value).
+            if json_values_over(&bytes, MAX_RESPONSE_VALUES).is_some() {
+                return Err(ActionError::failed(format!(
+                    "{call}: the answer has more than {MAX_RESPONSE_VALUES} JSON values, the limit for a parsed answer; ask for less per request (a smaller page size or a filter)"
+                )));
+            }
             // A body labelled JSON that is not JSON is a broken answer, not text to pass on.
             serde_json::from_slice(&bytes).map_err(|e| {
                 let text = String::from_utf8_lossy(&bytes);
@@ -423,5 +432,79 @@ mod tests {
             .message
             .contains("not a valid URL"));
         assert!(prepare(&json!({"url": "http://x", "json": 1, "body": "b"})).is_err());
+    }
+}
+
+/// Counts the values of JSON text without parsing it (one pass over the bytes, nothing
+/// allocated): every `[` and `{` is a value, every `,` outside strings starts one more, and a
+/// non-empty document has one more. `Some(count)` when the count passes `limit` (as soon as a
+/// comma shows it).
+/// Invalid JSON is counted all the same; the parser reports it afterwards.
+fn json_values_over(bytes: &[u8], limit: usize) -> Option<usize> {
+    let mut count = 1usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    // The last byte outside strings that was not whitespace, to not count `[]` and `{}` twice.
+    let mut last = 0u8;
+    for &byte in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' | b',' => count += 1,
+            b']' | b'}' if matches!(last, b'[' | b'{') => count -= 1,
+            _ => {}
+        }
+        if !byte.is_ascii_whitespace() {
+            last = byte;
+        }
+        // Checked at commas only: `[` may be followed by `]` and count once less.
+        if byte == b',' && count > limit {
+            return Some(count);
+        }
+    }
+    (count > limit).then_some(count)
+}
+
+#[cfg(test)]
+mod value_count_tests {
+    use super::json_values_over;
+
+    #[track_caller]
+    fn count(text: &str) -> usize {
+        let parsed: serde_json::Value = serde_json::from_str(text).unwrap();
+        fn nodes(v: &serde_json::Value) -> usize {
+            1 + match v {
+                serde_json::Value::Array(a) => a.iter().map(nodes).sum(),
+                serde_json::Value::Object(o) => o.values().map(nodes).sum(),
+                _ => 0,
+            }
+        }
+        let exact = nodes(&parsed);
+        assert_eq!(json_values_over(text.as_bytes(), exact), None, "{text}");
+        assert!(
+            json_values_over(text.as_bytes(), exact - 1).is_some(),
+            "{text}"
+        );
+        exact
+    }
+
+    #[test]
+    fn counts_every_value_of_the_document() {
+        assert_eq!(count("0"), 1);
+        assert_eq!(count("[0,0,0]"), 4);
+        assert_eq!(count("[ ]"), 1);
+        assert_eq!(
+            count(r#"{"a": [], "b": {}, "c": "x,[{\\\"", "d": [1, [2, {}]]}"#),
+            9
+        );
     }
 }

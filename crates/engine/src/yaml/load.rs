@@ -86,8 +86,7 @@ pub fn load(bytes: &[u8], limits: LoadLimits) -> Result<Node, Vec<Diagnostic>> {
 
     let mut builder = TreeBuilder::new(text, limits);
     let mut parser = Parser::new_from_str(text);
-    // Read every document, so a second one is reported instead of silently ignored.
-    let parsed = parser.load(&mut builder, true);
+    let parsed = read_events(&mut parser, &mut builder);
     // Our own limits stop the tree first; the parser's error then only repeats them.
     if builder.stopped {
         return Err(builder.errors);
@@ -122,6 +121,25 @@ pub fn load(bytes: &[u8], limits: LoadLimits) -> Result<Node, Vec<Diagnostic>> {
     builder
         .root
         .ok_or_else(|| vec![Diagnostic::error("file holds no YAML document", None)])
+}
+
+/// Feeds the parser's events to the builder until the stream ends or the builder stops.
+/// Every document is read, so a second one is reported instead of silently ignored.
+/// `Parser::load` is not used: it recurses once per nesting level (a line of 5,000 `- `
+/// overflowed the stack) and keeps reading after our limits stopped the tree, while this
+/// loop stops at the first level past `max_depth`, however deep the rest of the file goes.
+fn read_events(
+    parser: &mut Parser<std::str::Chars<'_>>,
+    builder: &mut TreeBuilder,
+) -> Result<(), yaml_rust2::ScanError> {
+    loop {
+        let (event, mark) = parser.next_token()?;
+        let end = event == Event::StreamEnd;
+        builder.on_event(event, mark);
+        if end || builder.stopped {
+            return Ok(());
+        }
+    }
 }
 
 enum Frame {

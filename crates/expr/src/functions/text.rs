@@ -2,6 +2,7 @@
 
 use super::{Args, Call};
 use crate::error::EvalError;
+use crate::limits;
 use crate::value::push_text;
 use base64::Engine as _;
 use serde_json::Value;
@@ -33,6 +34,12 @@ pub(crate) fn trim(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> 
 pub(crate) fn split(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> {
     let text = call.str(&args, 0)?;
     let separator = call.str(&args, 1)?;
+    let count = if separator.is_empty() {
+        text.chars().count()
+    } else {
+        text.matches(separator).count() + 1
+    };
+    limits::check_count(count, call.span)?;
     let parts: Vec<Value> = if separator.is_empty() {
         text.chars().map(|c| Value::String(c.to_string())).collect()
     } else {
@@ -55,6 +62,7 @@ pub(crate) fn join(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> 
             out.push_str(separator);
         }
         push_text(&mut out, item);
+        limits::check_text(out.len(), call.span)?;
     }
     Ok(Value::String(out))
 }
@@ -65,6 +73,11 @@ pub(crate) fn replace(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalErro
     let to = call.str(&args, 2)?;
     if from.is_empty() {
         return Err(call.invalid(1, "`replace` cannot replace an empty string"));
+    }
+    let grows = to.len().saturating_sub(from.len());
+    if grows > 0 {
+        let added = text.matches(from).count().saturating_mul(grows);
+        limits::check_text(text.len().saturating_add(added), call.span)?;
     }
     Ok(Value::String(text.replace(from, to)))
 }
@@ -144,6 +157,7 @@ pub(crate) fn format(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError
             }
         };
         push_text(&mut out, value);
+        limits::check_text(out.len(), call.span)?;
         rest = &tail[close + 1..];
     }
     out.push_str(rest);
