@@ -408,3 +408,27 @@ steps:
     assert!(run.shown.contains("got ***"), "{}", run.shown);
     assert_nowhere(&run, &[b64(SECRET), SECRET.to_string()]);
 }
+
+#[tokio::test]
+async fn an_expression_error_shows_no_form_of_the_secret() {
+    for expr in [
+        "vars.m[upper(secrets.tok)]",
+        "format('{' + upper(secrets.tok) + '}', {a: 1})",
+        "[1][upper(secrets.tok)]",
+        "pluck([{a: 1}], upper(secrets.tok))",
+        "date_format(now(), '%Y', upper(secrets.tok))",
+        "date_parse('2024', upper(secrets.tok))",
+    ] {
+        let yaml = format!(
+            "name: err\nvars:\n  m: {{a: 1}}\nsteps:\n  - id: s\n    uses: core.set\n    with:\n      v: \"${{{{ {expr} }}}}\"\n"
+        );
+        let run = run(&yaml, SECRET, Mode::Live).await;
+        assert_eq!(run.outcome.status, RunStatus::Failed, "{expr}");
+        assert_nowhere(&run, &[SECRET.to_uppercase(), SECRET.to_string()]);
+        assert!(
+            run.shown.contains(weft_expr::HIDDEN_VALUES),
+            "{expr}: {}",
+            run.shown
+        );
+    }
+}

@@ -21,7 +21,7 @@ mod suggest;
 mod template;
 mod value;
 
-pub use error::{EvalError, EvalErrorKind, ParseError};
+pub use error::{EvalError, EvalErrorKind, ParseError, HIDDEN_VALUES};
 pub use functions::{FunctionInfo, FUNCTIONS};
 pub use parser::{MAX_NESTING, MAX_TREE_DEPTH};
 pub use refs::{Reference, ReferenceUse, Segment};

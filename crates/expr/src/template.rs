@@ -37,7 +37,13 @@ impl Expr {
             scope,
             redact: self.redact,
         };
-        eval(&self.node, &cx).map(|v| v.into_owned())
+        eval(&self.node, &cx).map(|v| v.into_owned()).map_err(|e| {
+            if self.redact {
+                e.hide_values()
+            } else {
+                e
+            }
+        })
     }
 
     /// Every variable path the expression reads (including inside function arguments).
@@ -145,8 +151,10 @@ impl Template {
             redact: self.redact,
         };
         let mut eval_part = |node| {
-            let value = eval(node, &cx)?;
-            if self.redact && reads_secrets(std::slice::from_ref(node)) {
+            let secret = self.redact && reads_secrets(std::slice::from_ref(node));
+            // The message of a failure could quote a value computed from the secret.
+            let value = eval(node, &cx).map_err(|e| if secret { e.hide_values() } else { e })?;
+            if secret {
                 tainted(&value);
             }
             Ok(value)
