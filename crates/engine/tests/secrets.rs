@@ -182,7 +182,8 @@ outputs:
         "{}",
         run.outcome.outputs
     );
-    assert_eq!(run.outcome.outputs["all"]["keyed"], json!({ "***": 1 }));
+    // Its `1` is computed from the secret too, and too short to be matched: masked whole.
+    assert_eq!(run.outcome.outputs["all"]["keyed"], json!("***"));
     assert!(run.shown.contains("bad ***"), "{}", run.shown);
 }
 
@@ -339,9 +340,10 @@ steps:
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("secret `tok` is shorter than 4 characters"));
     assert!(!warnings[0].contains("\"o\"") && !warnings[0].contains("`o`"));
-    // Masking a one-character secret would turn the text around it into `***` fragments.
+    // Masking a one-character secret would turn all text around it into `***` fragments: only
+    // the value that holds it is masked, whole.
     let stored = store_attempt_output(&run).await;
-    assert_eq!(stored, json!({ "text": "a box of o" }));
+    assert_eq!(stored, json!({ "text": "***" }));
 }
 
 async fn store_attempt_output(run: &Run) -> Value {
@@ -430,5 +432,59 @@ async fn an_expression_error_shows_no_form_of_the_secret() {
             "{expr}: {}",
             run.shown
         );
+    }
+}
+
+/// A value computed from a secret that matching cannot mask (too short, a number, a boolean,
+/// single characters) masks the whole value that holds it, so the secret cannot be read piece
+/// by piece.
+#[tokio::test]
+async fn short_values_computed_from_a_secret_mask_the_whole_value() {
+    let yaml = r#"
+name: pieces
+steps:
+  - id: s
+    uses: core.set
+    with:
+      chars: ${{ split(secrets.tok, '') }}
+      a: ${{ slice(secrets.tok, 0, 3) }}
+      b: ${{ slice(secrets.tok, 3, 6) }}
+      c: "x${{ slice(secrets.tok, 6, 9) }}"
+      d: ${{ slice(secrets.tok, 9, 12) }}
+      e: ${{ slice(secrets.tok, 12) }}
+      n: ${{ len(secrets.tok) }}
+      has: ${{ contains(secrets.tok, 'Pa5') }}
+      bearer: "Bearer ${{ secrets.tok }}"
+  - id: log
+    uses: core.log
+    with:
+      message: ${{ slice(secrets.tok, 0, 3) }}
+outputs:
+  all: ${{ steps.s.output }}
+"#;
+    let chars: Vec<String> = SECRET.chars().map(|c| format!("{c:?}")).collect();
+    let mut forms: Vec<String> = (0..SECRET.len())
+        .step_by(3)
+        .map(|i| SECRET[i..(i + 3).min(SECRET.len())].to_string())
+        .filter(|piece| piece.len() == 3)
+        .collect();
+    forms.push(chars.join(","));
+    forms.push(format!("\"{}\"", chars.join("\",\"")));
+    forms.push(SECRET.to_string());
+    for mode in [
+        Mode::Live,
+        Mode::DryRun {
+            mocks: HashMap::new(),
+        },
+    ] {
+        let run = run(yaml, SECRET, mode).await;
+        assert_eq!(run.outcome.status, RunStatus::Succeeded);
+        assert_nowhere(&run, &forms);
+        let all = &run.outcome.outputs["all"];
+        for key in ["chars", "a", "b", "c", "n", "has"] {
+            assert_eq!(all[key], json!("***"), "{key}: {all}");
+        }
+        // A long value still shows what is not the secret.
+        assert_eq!(all["bearer"], json!("Bearer ***"));
     }
 }
