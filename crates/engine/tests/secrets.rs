@@ -488,3 +488,72 @@ outputs:
         assert_eq!(all["bearer"], json!("Bearer ***"));
     }
 }
+
+/// A var, an env entry or a called workflow's input computed from a secret is a secret: what an
+/// expression computes from it is masked in every form, in the caller and in the child.
+#[tokio::test]
+async fn taint_carries_through_env_vars_and_called_workflow_inputs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let child = "
+name: child
+inputs:
+  x: { type: string }
+steps:
+  - id: c
+    uses: core.set
+    with:
+      low: ${{ lower(inputs.x) }}
+      n: ${{ len(inputs.x) }}
+outputs:
+  low: ${{ steps.c.output.low }}
+";
+    std::fs::write(dir.path().join("child.yaml"), child).expect("write child");
+    let parent = "
+name: parent
+env:
+  T: ${{ secrets.tok }}
+vars:
+  v: ${{ secrets.tok }}
+steps:
+  - id: s
+    uses: core.set
+    with:
+      e: ${{ upper(env.T) }}
+      v: ${{ reverse(vars.v) }}
+  - id: call
+    uses: workflow.call
+    with:
+      path: child.yaml
+      inputs: { x: \"${{ upper(secrets.tok) }}\" }
+  - id: fail
+    uses: core.set
+    with: { f: '${{ [1][upper(vars.v)] }}' }
+    on_error: continue
+outputs:
+  all: ${{ steps.s.output }}
+  child: ${{ steps.call.output }}
+";
+    let run = run_at(&dir.path().join("parent.yaml"), parent, SECRET, Mode::Live).await;
+    assert_eq!(
+        run.outcome.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        run.outcome.error
+    );
+    assert_nowhere(
+        &run,
+        &[
+            SECRET.to_string(),
+            SECRET.to_uppercase(),
+            SECRET.to_lowercase(),
+            SECRET.chars().rev().collect(),
+        ],
+    );
+    assert_eq!(run.outcome.outputs["all"]["e"], json!("***"));
+    assert_eq!(run.outcome.outputs["child"]["low"], json!("***"));
+    assert!(
+        run.shown.contains(weft_expr::HIDDEN_VALUES),
+        "{}",
+        run.shown
+    );
+}

@@ -336,7 +336,19 @@ fn prepare_globals(
         secrets: Value::Object(secrets),
         trigger,
         now: request.now,
+        taint_sources: Default::default(),
     };
+    // A called workflow's input computed by its caller from a secret is masked already (the
+    // redactor is shared): reading it taints like reading `secrets`.
+    if let Value::Object(inputs) = &globals.inputs {
+        for (name, value) in inputs {
+            if redactor.value(value) != *value {
+                globals
+                    .taint_sources
+                    .insert(("inputs".to_string(), name.clone()));
+            }
+        }
+    }
     let frame = Frame::root();
     for (section, values) in [("env", &workflow.env), ("vars", &workflow.vars)] {
         for (name, template) in values {
@@ -346,6 +358,12 @@ fn prepare_globals(
                     .render(template, &scope)
                     .map_err(|e| format!("{section}.{name}: {}", e.message))?
             };
+            // Computed from a secret (so masked): a source of taint for what reads it.
+            if redactor.value(&value) != value {
+                globals
+                    .taint_sources
+                    .insert((section.to_string(), name.clone()));
+            }
             let target = if section == "env" {
                 &mut globals.env
             } else {
