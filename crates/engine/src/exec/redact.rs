@@ -158,11 +158,11 @@ impl Redactor {
         self.placeholders.store(true, Ordering::Relaxed);
     }
 
-    /// Which of `secrets` are too short to be masked.
+    /// Which of `secrets` are too short to be masked (an empty one included).
     pub fn short<'a>(secrets: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<&'a str> {
         secrets
             .into_iter()
-            .filter(|(_, value)| !value.is_empty() && value.chars().count() < MIN_SECRET_LEN)
+            .filter(|(_, value)| value.chars().count() < MIN_SECRET_LEN)
             .map(|(name, _)| name)
             .collect()
     }
@@ -557,7 +557,7 @@ mod tests {
         assert_eq!(r.text("a box of abc"), "a box of abc");
         assert_eq!(
             Redactor::short([("a", "x"), ("b", "long-one"), ("c", "")]),
-            vec!["a"]
+            vec!["a", "c"]
         );
     }
 }

@@ -134,9 +134,17 @@ impl Engine {
             })
             .collect();
         for name in Redactor::short(used.iter().copied()) {
-            let message = format!(
-                "secret `{name}` is shorter than {MIN_SECRET_LEN} characters, so it is not masked in output"
-            );
+            let empty = used.iter().any(|(n, value)| *n == name && value.is_empty());
+            let message = if empty {
+                format!(
+                    "secret `{name}` is empty (WEFT_SECRET_{} is set to nothing): set it to the real value",
+                    name.to_ascii_uppercase()
+                )
+            } else {
+                format!(
+                    "secret `{name}` is shorter than {MIN_SECRET_LEN} characters, so it is not masked in output"
+                )
+            };
             self.observer
                 .on_event(&RunEvent::Warning { message: &message });
         }
