@@ -529,6 +529,11 @@ steps:
     uses: core.set
     with: { f: '${{ [1][upper(vars.v)] }}' }
     on_error: continue
+  - id: cond
+    if: ${{ [1][lower(env.T)] }}
+    uses: core.set
+    with: { f: 1 }
+    on_error: continue
 outputs:
   all: ${{ steps.s.output }}
   child: ${{ steps.call.output }}

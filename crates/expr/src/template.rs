@@ -33,12 +33,11 @@ impl Expr {
     }
 
     pub fn eval(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
-        let cx = Ctx {
-            scope,
-            redact: self.redact,
-        };
+        // A variable computed from a secret (see `Scope::is_taint_source`) hides values too.
+        let redact = self.redact || (scope.has_taint_sources() && reads_source(&self.node, scope));
+        let cx = Ctx { scope, redact };
         eval(&self.node, &cx).map(|v| v.into_owned()).map_err(|e| {
-            if self.redact {
+            if redact {
                 e.hide_values()
             } else {
                 e
