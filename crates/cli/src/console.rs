@@ -8,6 +8,18 @@ use weft_engine::store::{RunStatus, StepStatus};
 
 pub struct ConsoleObserver;
 
+/// Only the warnings, on stderr: for `--json` and `--dry-run`, whose stdout is the result and
+/// which print no progress (a warning about a secret must reach the user in every mode).
+pub struct WarningsObserver;
+
+impl RunObserver for WarningsObserver {
+    fn on_event(&self, event: &RunEvent<'_>) {
+        if let RunEvent::Warning { message } = event {
+            let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
+        }
+    }
+}
+
 pub fn format_elapsed(d: Duration) -> String {
     let micros = d.as_micros();
     if micros < 1_000 {

@@ -90,7 +90,10 @@ steps:
   - id: big
     uses: core.set
     with:
-      items: ${{ flatten([[secrets.tok], range(100), [secrets.tok]]) }}
+      items:
+        - ${{ secrets.tok }}
+        - ${{ range(100) }}
+        - ${{ secrets.tok }}
 ";
     let loaded = workflow::load_bytes(Path::new("s.yaml"), yaml.as_bytes(), engine.catalog())
         .unwrap_or_else(|p| panic!("{}", p.render()));
@@ -102,10 +105,9 @@ steps:
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
     let attempt = &store.attempts(&outcome.run_id).await.unwrap()[0];
     let preview = attempt.output.as_ref().unwrap().as_str().unwrap();
-    assert!(preview.starts_with(r#"{"items":["***",0,1"#), "{preview}");
-    let mut items = vec![json!("***")];
-    items.extend((0..100).map(|n| json!(n)));
-    items.push(json!("***"));
+    assert!(preview.starts_with(r#"{"items":["***",[0,1"#), "{preview}");
+    let numbers: Vec<Value> = (0..100).map(|n| json!(n)).collect();
+    let items = vec![json!("***"), Value::Array(numbers), json!("***")];
     assert_eq!(
         attempt.truncated[1],
         truncation_of("output", &json!({ "items": items }))

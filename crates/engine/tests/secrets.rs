@@ -182,7 +182,8 @@ outputs:
         "{}",
         run.outcome.outputs
     );
-    assert_eq!(run.outcome.outputs["all"]["keyed"], json!({ "***": 1 }));
+    // Its `1` is computed from the secret too, and too short to be matched: masked whole.
+    assert_eq!(run.outcome.outputs["all"]["keyed"], json!("***"));
     assert!(run.shown.contains("bad ***"), "{}", run.shown);
 }
 
@@ -339,9 +340,10 @@ steps:
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("secret `tok` is shorter than 4 characters"));
     assert!(!warnings[0].contains("\"o\"") && !warnings[0].contains("`o`"));
-    // Masking a one-character secret would turn the text around it into `***` fragments.
+    // Masking a one-character secret would turn all text around it into `***` fragments: only
+    // the value that holds it is masked, whole.
     let stored = store_attempt_output(&run).await;
-    assert_eq!(stored, json!({ "text": "a box of o" }));
+    assert_eq!(stored, json!({ "text": "***" }));
 }
 
 async fn store_attempt_output(run: &Run) -> Value {
@@ -407,4 +409,156 @@ steps:
     );
     assert!(run.shown.contains("got ***"), "{}", run.shown);
     assert_nowhere(&run, &[b64(SECRET), SECRET.to_string()]);
+}
+
+#[tokio::test]
+async fn an_expression_error_shows_no_form_of_the_secret() {
+    for expr in [
+        "vars.m[upper(secrets.tok)]",
+        "format('{' + upper(secrets.tok) + '}', {a: 1})",
+        "[1][upper(secrets.tok)]",
+        "pluck([{a: 1}], upper(secrets.tok))",
+        "date_format(now(), '%Y', upper(secrets.tok))",
+        "date_parse('2024', upper(secrets.tok))",
+    ] {
+        let yaml = format!(
+            "name: err\nvars:\n  m: {{a: 1}}\nsteps:\n  - id: s\n    uses: core.set\n    with:\n      v: \"${{{{ {expr} }}}}\"\n"
+        );
+        let run = run(&yaml, SECRET, Mode::Live).await;
+        assert_eq!(run.outcome.status, RunStatus::Failed, "{expr}");
+        assert_nowhere(&run, &[SECRET.to_uppercase(), SECRET.to_string()]);
+        assert!(
+            run.shown.contains(weft_expr::HIDDEN_VALUES),
+            "{expr}: {}",
+            run.shown
+        );
+    }
+}
+
+/// A value computed from a secret that matching cannot mask (too short, a number, a boolean,
+/// single characters) masks the whole value that holds it, so the secret cannot be read piece
+/// by piece.
+#[tokio::test]
+async fn short_values_computed_from_a_secret_mask_the_whole_value() {
+    let yaml = r#"
+name: pieces
+steps:
+  - id: s
+    uses: core.set
+    with:
+      chars: ${{ split(secrets.tok, '') }}
+      a: ${{ slice(secrets.tok, 0, 3) }}
+      b: ${{ slice(secrets.tok, 3, 6) }}
+      c: "x${{ slice(secrets.tok, 6, 9) }}"
+      d: ${{ slice(secrets.tok, 9, 12) }}
+      e: ${{ slice(secrets.tok, 12) }}
+      n: ${{ len(secrets.tok) }}
+      has: ${{ contains(secrets.tok, 'Pa5') }}
+      bearer: "Bearer ${{ secrets.tok }}"
+  - id: log
+    uses: core.log
+    with:
+      message: ${{ slice(secrets.tok, 0, 3) }}
+outputs:
+  all: ${{ steps.s.output }}
+"#;
+    let chars: Vec<String> = SECRET.chars().map(|c| format!("{c:?}")).collect();
+    let mut forms: Vec<String> = (0..SECRET.len())
+        .step_by(3)
+        .map(|i| SECRET[i..(i + 3).min(SECRET.len())].to_string())
+        .filter(|piece| piece.len() == 3)
+        .collect();
+    forms.push(chars.join(","));
+    forms.push(format!("\"{}\"", chars.join("\",\"")));
+    forms.push(SECRET.to_string());
+    for mode in [
+        Mode::Live,
+        Mode::DryRun {
+            mocks: HashMap::new(),
+        },
+    ] {
+        let run = run(yaml, SECRET, mode).await;
+        assert_eq!(run.outcome.status, RunStatus::Succeeded);
+        assert_nowhere(&run, &forms);
+        let all = &run.outcome.outputs["all"];
+        for key in ["chars", "a", "b", "c", "n", "has"] {
+            assert_eq!(all[key], json!("***"), "{key}: {all}");
+        }
+        // A long value still shows what is not the secret.
+        assert_eq!(all["bearer"], json!("Bearer ***"));
+    }
+}
+
+/// A var, an env entry or a called workflow's input computed from a secret is a secret: what an
+/// expression computes from it is masked in every form, in the caller and in the child.
+#[tokio::test]
+async fn taint_carries_through_env_vars_and_called_workflow_inputs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let child = "
+name: child
+inputs:
+  x: { type: string }
+steps:
+  - id: c
+    uses: core.set
+    with:
+      low: ${{ lower(inputs.x) }}
+      n: ${{ len(inputs.x) }}
+outputs:
+  low: ${{ steps.c.output.low }}
+";
+    std::fs::write(dir.path().join("child.yaml"), child).expect("write child");
+    let parent = "
+name: parent
+env:
+  T: ${{ secrets.tok }}
+vars:
+  v: ${{ secrets.tok }}
+steps:
+  - id: s
+    uses: core.set
+    with:
+      e: ${{ upper(env.T) }}
+      v: ${{ reverse(vars.v) }}
+  - id: call
+    uses: workflow.call
+    with:
+      path: child.yaml
+      inputs: { x: \"${{ upper(secrets.tok) }}\" }
+  - id: fail
+    uses: core.set
+    with: { f: '${{ [1][upper(vars.v)] }}' }
+    on_error: continue
+  - id: cond
+    if: ${{ [1][lower(env.T)] }}
+    uses: core.set
+    with: { f: 1 }
+    on_error: continue
+outputs:
+  all: ${{ steps.s.output }}
+  child: ${{ steps.call.output }}
+";
+    let run = run_at(&dir.path().join("parent.yaml"), parent, SECRET, Mode::Live).await;
+    assert_eq!(
+        run.outcome.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        run.outcome.error
+    );
+    assert_nowhere(
+        &run,
+        &[
+            SECRET.to_string(),
+            SECRET.to_uppercase(),
+            SECRET.to_lowercase(),
+            SECRET.chars().rev().collect(),
+        ],
+    );
+    assert_eq!(run.outcome.outputs["all"]["e"], json!("***"));
+    assert_eq!(run.outcome.outputs["child"]["low"], json!("***"));
+    assert!(
+        run.shown.contains(weft_expr::HIDDEN_VALUES),
+        "{}",
+        run.shown
+    );
 }

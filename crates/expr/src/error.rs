@@ -28,6 +28,9 @@ impl ParseError {
     }
 }
 
+/// Said in place of the details of an error in an expression that reads a secret.
+pub const HIDDEN_VALUES: &str = "(values hidden: the expression reads a secret)";
+
 /// What kind of failure an [`EvalError`] is. `Undefined` errors are the ones that
 /// `default(...)` / `coalesce(...)` tolerate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,5 +80,21 @@ impl EvalError {
     pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
+    }
+
+    /// The same failure without any value in its text: for an expression that reads a secret,
+    /// whose message could quote the secret or a form computed from it. Kind and span stay.
+    pub(crate) fn hide_values(self) -> Self {
+        let what = match self.kind {
+            EvalErrorKind::Undefined => "a value or field that does not exist was read",
+            EvalErrorKind::Type => "an operator or function got a value of the wrong type",
+            EvalErrorKind::Invalid => "an operator or function got a value it cannot use",
+        };
+        EvalError {
+            message: format!("{what} {HIDDEN_VALUES}"),
+            span: self.span,
+            help: None,
+            kind: self.kind,
+        }
     }
 }

@@ -23,7 +23,7 @@ mod suggest;
 mod template;
 mod value;
 
-pub use error::{EvalError, EvalErrorKind, ParseError};
+pub use error::{EvalError, EvalErrorKind, ParseError, HIDDEN_VALUES};
 pub use functions::{FunctionInfo, FUNCTIONS};
 pub use lexer::{is_invisible, misleading_char};
 pub use limits::{MAX_RESULT_TEXT, MAX_RESULT_VALUES};

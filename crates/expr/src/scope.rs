@@ -34,6 +34,18 @@ pub trait Scope {
     fn step_ids(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// Whether `root.name` (`vars.token`, `env.T`, `inputs.x`) holds a value computed from a
+    /// secret: an expression that reads it is tainted like one that reads `secrets`. Only
+    /// asked when [`Scope::has_taint_sources`] is true.
+    fn is_taint_source(&self, _root: &str, _name: &str) -> bool {
+        false
+    }
+
+    /// Whether any variable here is a taint source (see [`Scope::is_taint_source`]).
+    fn has_taint_sources(&self) -> bool {
+        false
+    }
 }
 
 /// A [`Scope`] backed by plain maps and a fixed clock: handy for tests, dry runs and

@@ -6,7 +6,7 @@ use crate::eval::{eval, Ctx};
 use crate::fold::constant_errors;
 use crate::lexer::lex;
 use crate::parser;
-use crate::refs::{collect, Reference, ReferenceUse};
+use crate::refs::{collect, Reference, ReferenceUse, Segment};
 use crate::scope::Scope;
 use crate::value::push_text;
 use serde_json::Value;
@@ -34,11 +34,16 @@ impl Expr {
     }
 
     pub fn eval(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
-        let cx = Ctx {
-            scope,
-            redact: self.redact,
-        };
-        eval(&self.node, &cx).map(|v| v.into_owned())
+        // A variable computed from a secret (see `Scope::is_taint_source`) hides values too.
+        let redact = self.redact || (scope.has_taint_sources() && reads_source(&self.node, scope));
+        let cx = Ctx { scope, redact };
+        eval(&self.node, &cx).map(|v| v.into_owned()).map_err(|e| {
+            if redact {
+                e.hide_values()
+            } else {
+                e
+            }
+        })
     }
 
     /// Every variable path the expression reads (including inside function arguments).
@@ -165,13 +170,23 @@ impl Template {
         scope: &dyn Scope,
         tainted: &mut dyn FnMut(&Value),
     ) -> Result<Value, EvalError> {
-        let cx = Ctx {
-            scope,
-            redact: self.redact,
+        // A variable computed from a secret (see `Scope::is_taint_source`) taints like `secrets`.
+        let sources = scope.has_taint_sources();
+        let secret_node = |node: &Node| {
+            reads_secrets(std::slice::from_ref(node)) || (sources && reads_source(node, scope))
         };
+        let redact = self.redact
+            || (sources
+                && self
+                    .parts
+                    .iter()
+                    .any(|p| matches!(p, Part::Expr(n) if secret_node(n))));
+        let cx = Ctx { scope, redact };
         let mut eval_part = |node| {
-            let value = eval(node, &cx)?;
-            if self.redact && reads_secrets(std::slice::from_ref(node)) {
+            let secret = redact && secret_node(node);
+            // The message of a failure could quote a value computed from the secret.
+            let value = eval(node, &cx).map_err(|e| if secret { e.hide_values() } else { e })?;
+            if secret {
                 tainted(&value);
             }
             Ok(value)
@@ -242,6 +257,17 @@ fn expression(src: &str, at: usize) -> Result<(Node, usize), ParseError> {
 
 fn plain(uses: Vec<ReferenceUse>) -> Vec<Reference> {
     uses.into_iter().map(|u| u.reference).collect()
+}
+
+/// Whether `node` reads a variable that `scope` marks as computed from a secret.
+fn reads_source(node: &Node, scope: &dyn Scope) -> bool {
+    let mut uses = Vec::new();
+    collect(node, false, &mut uses);
+    uses.iter().any(|u| match u.reference.segments.first() {
+        Some(Segment::Field(name)) => scope.is_taint_source(&u.reference.root, name),
+        // `vars[x]`: any of them could be read.
+        Some(_) | None => ["vars", "env", "inputs"].contains(&u.reference.root.as_str()),
+    })
 }
 
 /// Whether any of the nodes reads `secrets` (then values stay out of error messages).

@@ -37,3 +37,40 @@ fn expressions_without_secrets_report_nothing() {
     assert_eq!(rendered, json!("hi Ada"));
     assert!(tainted.is_empty());
 }
+
+/// An error in an expression that reads a secret quotes no value: the messages of these
+/// failures would otherwise show the secret's upper-case form.
+#[test]
+fn errors_of_expressions_reading_secrets_show_no_values() {
+    let scope = MapScope::new(chrono::DateTime::UNIX_EPOCH)
+        .with_root("secrets", json!({ "tok": "hunter2Zqxy" }))
+        .with_root("vars", json!({ "m": { "a": 1 } }));
+    for src in [
+        "${{ vars.m[upper(secrets.tok)] }}",
+        "${{ format('{' + upper(secrets.tok) + '}', {a: 1}) }}",
+        "${{ [1][upper(secrets.tok)] }}",
+        "${{ pluck([{a: 1}], upper(secrets.tok)) }}",
+        "${{ date_format(now(), '%Y', upper(secrets.tok)) }}",
+        "${{ date_parse('2024', upper(secrets.tok)) }}",
+        "x ${{ vars.m[upper(secrets.tok)] }} y",
+    ] {
+        let error = Template::parse(src)
+            .expect("parses")
+            .render(&scope)
+            .expect_err(src);
+        let text = format!("{} {:?}", error.message, error.help);
+        assert!(!text.to_lowercase().contains("hunter"), "{src}: {text}");
+        assert!(text.contains(weft_expr::HIDDEN_VALUES), "{src}: {text}");
+        let inner = &src[src.find("${{").unwrap() + 4..src.find(" }}").unwrap()];
+        let expr = weft_expr::Expr::parse(inner).expect("parses");
+        if let Err(error) = expr.eval(&scope) {
+            assert!(!error.message.to_lowercase().contains("hunter"), "{src}");
+        }
+    }
+    // An expression that reads no secret keeps its detailed message.
+    let error = Template::parse("${{ vars.m['zz'] }}")
+        .expect("parses")
+        .render(&scope)
+        .expect_err("fails");
+    assert!(!error.message.contains(weft_expr::HIDDEN_VALUES));
+}

@@ -18,7 +18,7 @@ use weft_engine::yaml::{self, LoadLimits};
 use weft_runtime::Runtime;
 
 use super::actions::indent;
-use crate::console::ConsoleObserver;
+use crate::console::{ConsoleObserver, WarningsObserver};
 use crate::signals::Interrupts;
 
 #[derive(clap::Args)]
@@ -206,7 +206,7 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         Mode::Live
     };
     let engine = if args.json || args.dry_run {
-        engine
+        engine.with_observer(Arc::new(WarningsObserver))
     } else {
         engine.with_observer(Arc::new(ConsoleObserver))
     };

@@ -16,6 +16,9 @@ pub(crate) struct Globals {
     pub secrets: Value,
     pub trigger: Value,
     pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// `(root, name)` of the inputs, env entries and vars whose value was computed from a
+    /// secret: an expression reading one is tainted like one reading `secrets`.
+    pub taint_sources: std::collections::HashSet<(String, String)>,
 }
 
 /// The records of one block's steps. A loop item or a branch gets a child frame, so its steps
@@ -165,5 +168,15 @@ impl weft_expr::Scope for StepScope<'_> {
 
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.globals.now.unwrap_or_else(chrono::Utc::now)
+    }
+
+    fn is_taint_source(&self, root: &str, name: &str) -> bool {
+        self.globals
+            .taint_sources
+            .contains(&(root.to_string(), name.to_string()))
+    }
+
+    fn has_taint_sources(&self) -> bool {
+        !self.globals.taint_sources.is_empty()
     }
 }

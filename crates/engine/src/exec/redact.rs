@@ -56,6 +56,13 @@ struct Patterns {
     /// Every form of every value, in the order they were added.
     forms: Vec<String>,
     matcher: Option<AhoCorasick>,
+    /// Values masked whole, as compact JSON: rendered values that hold something computed from
+    /// a secret that matching cannot mask (a short string, a number, a boolean: `len(...)`,
+    /// `slice(..., 0, 3)`, the characters of `split(..., '')`). A value equal to one of them is
+    /// shown as `***`; text around it is not touched.
+    whole: HashSet<String>,
+    /// Whether `whole` holds an array or object (only then are containers compared).
+    whole_containers: bool,
 }
 
 impl Patterns {
@@ -75,7 +82,64 @@ impl Patterns {
             values,
             forms,
             matcher,
+            whole: self.whole.clone(),
+            whole_containers: self.whole_containers,
         }
+    }
+
+    fn with_whole(&self, json: String, container: bool) -> Patterns {
+        let mut whole = self.whole.clone();
+        whole.insert(json);
+        Patterns {
+            values: self.values.clone(),
+            forms: self.forms.clone(),
+            matcher: self.matcher.clone(),
+            whole,
+            whole_containers: self.whole_containers || container,
+        }
+    }
+
+    fn whole_values(&self, value: &Value) -> Value {
+        if self.is_whole(value) {
+            return Value::String(REDACTED.to_string());
+        }
+        match value {
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|i| self.whole_values(i)).collect())
+            }
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.whole_values(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    /// Whether `value` is one of the values masked whole.
+    fn is_whole(&self, value: &Value) -> bool {
+        if self.whole.is_empty() {
+            return false;
+        }
+        match value {
+            Value::Null => false,
+            Value::Array(_) | Value::Object(_) if !self.whole_containers => false,
+            _ => serde_json::to_string(value).is_ok_and(|json| self.whole.contains(&json)),
+        }
+    }
+}
+
+/// Whether [`Redactor::add_value`] can mask every part of `value` by matching: strings and
+/// object keys of at least [`MIN_SECRET_LEN`] characters, numbers written that long, `null`.
+fn maskable(value: &Value) -> bool {
+    let long = |s: &str| s.chars().count() >= MIN_SECRET_LEN;
+    match value {
+        Value::Null => true,
+        Value::String(s) => long(s),
+        Value::Number(n) => long(&n.to_string()),
+        Value::Bool(_) => false,
+        Value::Array(items) => items.iter().all(maskable),
+        Value::Object(map) => map.iter().all(|(k, v)| long(k) && maskable(v)),
     }
 }
 
@@ -94,11 +158,11 @@ impl Redactor {
         self.placeholders.store(true, Ordering::Relaxed);
     }
 
-    /// Which of `secrets` are too short to be masked.
+    /// Which of `secrets` are too short to be masked (an empty one included).
     pub fn short<'a>(secrets: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<&'a str> {
         secrets
             .into_iter()
-            .filter(|(_, value)| !value.is_empty() && value.chars().count() < MIN_SECRET_LEN)
+            .filter(|(_, value)| value.chars().count() < MIN_SECRET_LEN)
             .map(|(name, _)| name)
             .collect()
     }
@@ -140,16 +204,83 @@ impl Redactor {
     }
 
     /// Renders `template`; each value a template of it computed from secrets is added first.
+    /// When such a value cannot be masked by matching (see [`maskable`]), the whole value of
+    /// the string that holds it (a `with` key's value, a var, an output) is masked instead: as
+    /// a secret when it is long enough, else wherever a value equals it.
     pub(crate) fn render(
         &self,
         template: &ValueTemplate,
         scope: &dyn Scope,
     ) -> Result<Value, EvalError> {
-        template.render_tainted(scope, &mut |value| self.add_value(value))
+        match template {
+            ValueTemplate::Literal(value) => Ok(value.clone()),
+            ValueTemplate::Template(template) => {
+                let mut unmaskable = false;
+                let value = template.render_tainted(scope, &mut |value| {
+                    self.add_value(value);
+                    unmaskable |= !maskable(value);
+                })?;
+                if unmaskable {
+                    self.mask_whole(&value);
+                }
+                Ok(value)
+            }
+            ValueTemplate::Array(items) => items
+                .iter()
+                .map(|i| self.render(i, scope))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            ValueTemplate::Object(entries) => {
+                let mut map = Map::with_capacity(entries.len());
+                for (key, value) in entries {
+                    map.insert(key.clone(), self.render(value, scope)?);
+                }
+                Ok(Value::Object(map))
+            }
+        }
+    }
+
+    /// Masks `value` whole from now on: a long string as a secret, anything else wherever a
+    /// value (or a whole text) equals it.
+    fn mask_whole(&self, value: &Value) {
+        match value {
+            Value::Null => {}
+            Value::String(s) if s.chars().count() >= MIN_SECRET_LEN => self.add(s),
+            _ => {
+                let Ok(json) = serde_json::to_string(value) else {
+                    return;
+                };
+                let container = matches!(value, Value::Array(_) | Value::Object(_));
+                let mut state = self.state.write();
+                if !state.whole.contains(&json) {
+                    // A string also as its text, for messages that are exactly that value.
+                    let text = match value {
+                        Value::String(s) => Some(s.clone()),
+                        _ => None,
+                    };
+                    let mut next = state.with_whole(json, container);
+                    if let Some(text) = text {
+                        next.whole.insert(text);
+                    }
+                    *state = Arc::new(next);
+                }
+            }
+        }
+    }
+
+    /// `value` with only the values masked whole (see [`Redactor::render`]) replaced by `***`:
+    /// what a description computed from a step's input (a dry run's summary) is built from.
+    pub fn whole_values(&self, value: &Value) -> Value {
+        let state = self.state.read().clone();
+        if state.whole.is_empty() {
+            return value.clone();
+        }
+        state.whole_values(value)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.state.read().forms.is_empty()
+        let state = self.state.read();
+        state.forms.is_empty() && state.whole.is_empty()
     }
 
     pub fn text(&self, text: &str) -> String {
@@ -171,6 +302,9 @@ impl Patterns {
     }
 
     fn text(&self, text: &str) -> String {
+        if !self.whole.is_empty() && self.whole.contains(text) {
+            return REDACTED.to_string();
+        }
         let Some(matcher) = &self.matcher else {
             return text.to_string();
         };
@@ -186,6 +320,9 @@ impl Patterns {
     }
 
     fn value(&self, value: &Value) -> Value {
+        if self.is_whole(value) {
+            return Value::String(REDACTED.to_string());
+        }
         match value {
             Value::String(s) => Value::String(self.text(s)),
             // A number that is a secret (a PIN, or computed from a secret) as written.
@@ -420,7 +557,7 @@ mod tests {
         assert_eq!(r.text("a box of abc"), "a box of abc");
         assert_eq!(
             Redactor::short([("a", "x"), ("b", "long-one"), ("c", "")]),
-            vec!["a"]
+            vec!["a", "c"]
         );
     }
 }

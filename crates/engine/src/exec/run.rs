@@ -138,9 +138,17 @@ impl Engine {
             })
             .collect();
         for name in Redactor::short(used.iter().copied()) {
-            let message = format!(
-                "secret `{name}` is shorter than {MIN_SECRET_LEN} characters, so it is not masked in output"
-            );
+            let empty = used.iter().any(|(n, value)| *n == name && value.is_empty());
+            let message = if empty {
+                format!(
+                    "secret `{name}` is empty (WEFT_SECRET_{} is set to nothing): set it to the real value",
+                    name.to_ascii_uppercase()
+                )
+            } else {
+                format!(
+                    "secret `{name}` is shorter than {MIN_SECRET_LEN} characters, so it is not masked in output"
+                )
+            };
             self.observer
                 .on_event(&RunEvent::Warning { message: &message });
         }
@@ -341,7 +349,19 @@ fn prepare_globals(
         secrets: Value::Object(secrets),
         trigger,
         now: request.now,
+        taint_sources: Default::default(),
     };
+    // A called workflow's input computed by its caller from a secret is masked already (the
+    // redactor is shared): reading it taints like reading `secrets`.
+    if let Value::Object(inputs) = &globals.inputs {
+        for (name, value) in inputs {
+            if redactor.value(value) != *value {
+                globals
+                    .taint_sources
+                    .insert(("inputs".to_string(), name.clone()));
+            }
+        }
+    }
     let frame = Frame::root();
     for (section, values) in [("env", &workflow.env), ("vars", &workflow.vars)] {
         for (name, template) in values {
@@ -351,6 +371,12 @@ fn prepare_globals(
                     .render(template, &scope)
                     .map_err(|e| format!("{section}.{name}: {}", e.message))?
             };
+            // Computed from a secret (so masked): a source of taint for what reads it.
+            if redactor.value(&value) != value {
+                globals
+                    .taint_sources
+                    .insert((section.to_string(), name.clone()));
+            }
             let target = if section == "env" {
                 &mut globals.env
             } else {

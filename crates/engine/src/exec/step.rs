@@ -413,7 +413,9 @@ impl RunState {
             }
             (None, None) => (action.spec().example_output(), "example"),
         };
-        let effect = action.dry_run(&input);
+        // A value masked whole (a short one computed from a secret) is not matched inside the
+        // summary's text: describe the input with it already masked.
+        let effect = action.dry_run(&self.redactor.whole_values(&input));
         let effect = serde_json::to_value(&effect)
             .ok()
             .map(|v| self.redactor.value(&v))

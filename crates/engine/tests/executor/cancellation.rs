@@ -168,14 +168,20 @@ steps:
   - id: use
     uses: core.set
     with: { length: '${{ len(secrets.API_TOKEN) }}' }
+  - id: next
+    uses: core.set
+    with: { more: '${{ steps.use.output.length + 1 }}' }
 outputs:
   length: ${{ steps.use.output.length }}
+  more: ${{ steps.next.output.more }}
 ",
             request,
         )
         .await;
     assert_succeeded(&outcome);
-    assert_eq!(outcome.outputs["length"], 6);
+    // A short value computed from a secret is recorded as `***`; the run used the real one.
+    assert_eq!(outcome.outputs["length"], "***");
+    assert_eq!(outcome.outputs["more"], 7);
 }
 
 #[tokio::test(start_paused = true)]
@@ -251,8 +257,11 @@ steps:
     with:
       length: '${{ len(secrets.child_only) }}'
       hidden: '${{ has(env, \"WEFT_TEST_HIDDEN_KEY\") }}'
+  - id: next
+    uses: core.set
+    with: { length: '${{ steps.use.output.length * 10 }}' }
 outputs:
-  length: ${{ steps.use.output.length }}
+  length: ${{ steps.next.output.length }}
   hidden: ${{ steps.use.output.hidden }}
 ",
     )
@@ -275,7 +284,8 @@ outputs:
     assert_succeeded(&outcome);
     assert_eq!(
         outcome.outputs["child"],
-        json!({ "length": 4, "hidden": false })
+        // `len` of the secret is 4: masked whole where recorded, its real value used.
+        json!({ "length": 40, "hidden": false })
     );
 }
 
