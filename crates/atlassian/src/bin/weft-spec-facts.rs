@@ -24,7 +24,7 @@ fn run(dir: &Path, out: &Path) -> Result<(), String> {
 fn main() -> ExitCode {
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
     let [dir, out] = args.as_slice() else {
-        eprintln!("usage: weft-spec-facts SPEC_DIR OUT_FILE (e.g. ../shared/spec crates/atlassian/facts/confluence.json)");
+        eprintln!("usage: weft-spec-facts SPEC_DIR OUT_FILE (SPEC_DIR: the spec folder of the shared reference; OUT_FILE: crates/atlassian/facts/confluence.json)");
         return ExitCode::from(2);
     };
     match run(dir, out) {
