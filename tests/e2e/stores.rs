@@ -5,10 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use weft_auth::{
-    AccessToken, Account, Connection, ConnectionStatus, ConnectionStore, Keyring, RefreshToken,
-    SledConnectionStore, Tokens,
-};
+use weft_auth::store::conformance::sample_connection;
+use weft_auth::{Connection, ConnectionStore, Keyring, SledConnectionStore};
 
 use super::{stderr, stdout, weft_with_env};
 
@@ -19,30 +17,7 @@ fn keys() -> Keyring {
 }
 
 fn connection(name: &str) -> Connection {
-    let now = Utc::now();
-    Connection {
-        name: name.into(),
-        provider: "confluence".into(),
-        cloud_id: format!("cloud-{name}"),
-        site_url: format!("https://{name}.atlassian.net"),
-        site_name: name.into(),
-        account: Account {
-            account_id: "acc-1".into(),
-            name: "Ada".into(),
-            email: None,
-        },
-        granted_scopes: vec!["read:me".into()],
-        tokens: Tokens {
-            access_token: AccessToken::new(format!("AT-{name}")),
-            refresh_token: RefreshToken::new(format!("RT-{name}")),
-            access_expires_at: now + Duration::hours(1),
-        },
-        status: ConnectionStatus::Healthy,
-        created_at: now,
-        updated_at: now,
-        last_rotation_at: now,
-        refresh_started_at: None,
-    }
+    sample_connection(name, Utc::now(), Duration::hours(1))
 }
 
 /// Opens the connection store of `data_dir` in this process, retrying while a store this

@@ -15,8 +15,6 @@ pub mod scopes;
 pub mod secret;
 pub mod setup;
 pub mod store;
-#[cfg(test)]
-mod test_support;
 pub mod tokens;
 
 pub use app_config::{AppConfig, Credentials, ResolvedApp, SandboxApp, SecretSource};

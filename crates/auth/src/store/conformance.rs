@@ -2,24 +2,23 @@
 //! implementation call on a fresh, empty store (sled and memory today, PostgreSQL later). A
 //! failed check panics with what differed, like the assertions of a test.
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::ConnectionStore;
 use crate::connection::{Account, Connection, ConnectionStatus, Tokens};
 use crate::error::AuthError;
 use crate::secret::{AccessToken, RefreshToken};
 
-fn connection(name: &str, site_name: &str) -> Connection {
-    let now = Utc
-        .with_ymd_and_hms(2026, 3, 29, 1, 0, 0)
-        .single()
-        .unwrap_or_else(Utc::now);
+/// A healthy connection of the demo shape, its access token valid for `expires_in` from `now`
+/// (tokens `AT-<name>-0` / `RT-<name>-0`). Public so every store's tests and the end-to-end tests
+/// build connections the same way.
+pub fn sample_connection(name: &str, now: DateTime<Utc>, expires_in: Duration) -> Connection {
     Connection {
-        name: name.into(),
+        name: name.to_string(),
         provider: "confluence".into(),
         cloud_id: format!("cloud-{name}"),
         site_url: format!("https://{name}.atlassian.net"),
-        site_name: site_name.into(),
+        site_name: name.to_string(),
         account: Account {
             account_id: "acc-1".into(),
             name: "Ada".into(),
@@ -27,9 +26,9 @@ fn connection(name: &str, site_name: &str) -> Connection {
         },
         granted_scopes: vec!["read:me".into()],
         tokens: Tokens {
-            access_token: AccessToken::new(format!("AT-{name}")),
-            refresh_token: RefreshToken::new(format!("RT-{name}")),
-            access_expires_at: now + Duration::hours(1),
+            access_token: AccessToken::new(format!("AT-{name}-0")),
+            refresh_token: RefreshToken::new(format!("RT-{name}-0")),
+            access_expires_at: now + expires_in,
         },
         status: ConnectionStatus::Healthy,
         created_at: now,
@@ -37,6 +36,16 @@ fn connection(name: &str, site_name: &str) -> Connection {
         last_rotation_at: now,
         refresh_started_at: None,
     }
+}
+
+fn connection(name: &str, site_name: &str) -> Connection {
+    let now = Utc
+        .with_ymd_and_hms(2026, 3, 29, 1, 0, 0)
+        .single()
+        .unwrap_or_else(Utc::now);
+    let mut connection = sample_connection(name, now, Duration::hours(1));
+    connection.site_name = site_name.into();
+    connection
 }
 
 /// Runs every check on `store`, which must be empty.

@@ -379,7 +379,7 @@ impl ConnectionStore for SledConnectionStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::sample_connection;
+    use crate::store::conformance::sample_connection;
     use chrono::{Duration, Utc};
 
     fn open(dir: &Path, key: u8) -> Result<SledConnectionStore> {

@@ -15,8 +15,8 @@ use crate::connection::ConnectionStatus;
 use crate::crypto::Keyring;
 use crate::error::AuthError;
 use crate::secret::{AccessToken, AuthorizationCode, RefreshToken};
+use crate::store::conformance::sample_connection;
 use crate::store::{ConnectionStore, SledConnectionStore};
-use crate::test_support::sample_connection;
 
 type Answer = Result<TokenGrant, TokenEndpointError>;
 
