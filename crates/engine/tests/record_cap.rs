@@ -18,16 +18,22 @@ fn truncation_of(field: &str, whole: &Value) -> Truncation {
     }
 }
 
+/// The built-in actions over `store`, recording at most `cap` bytes of each value.
+fn engine_capped_at(store: Arc<SledRunStore>, cap: usize) -> Engine {
+    let mut engine = Engine::new(
+        Arc::new(weft_engine::actions::builtin_registry().expect("built-in actions")),
+        Arc::new(weft_engine::trigger::SourceCatalog::default()),
+        store,
+    );
+    engine.record_cap = cap;
+    engine
+}
+
 #[tokio::test]
 async fn values_over_the_cap_are_recorded_as_a_preview_with_size_and_hash() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SledRunStore::open(dir.path()).await.unwrap());
-    let mut engine = Engine::new(
-        Arc::new(weft_engine::actions::builtin_registry().expect("built-in actions")),
-        Arc::new(weft_engine::trigger::SourceCatalog::default()),
-        store.clone(),
-    );
-    engine.record_cap = 1000;
+    let engine = engine_capped_at(store.clone(), 1000);
     let yaml = "
 name: big
 steps:
@@ -78,12 +84,7 @@ outputs:
 async fn a_cut_value_is_redacted_before_its_preview_and_hash_are_taken() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SledRunStore::open(dir.path()).await.unwrap());
-    let mut engine = Engine::new(
-        Arc::new(weft_engine::actions::builtin_registry().expect("built-in actions")),
-        Arc::new(weft_engine::trigger::SourceCatalog::default()),
-        store.clone(),
-    );
-    engine.record_cap = 100;
+    let engine = engine_capped_at(store.clone(), 100);
     let yaml = "
 name: secret
 steps:
