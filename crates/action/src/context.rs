@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{ActionError, ErrorKind};
 use crate::http_errors::describe_error_chain;
-use crate::token::{AccessToken, TokenError, TokenProvider};
+use crate::token::{AccessToken, ConnectionInfo, TokenError, TokenProvider};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
@@ -90,6 +90,15 @@ impl ActionContext<'_> {
             .map_err(token_failure)
     }
 
+    /// Where this step's connection points (API base, cloud id), its scopes and settings.
+    pub async fn connection_info(&self) -> Result<ConnectionInfo, ActionError> {
+        let connection = required(self.connection, "step", self.step_id)?;
+        self.tokens
+            .connection_info(connection)
+            .await
+            .map_err(token_failure)
+    }
+
     /// After the API answered 401 to `rejected`: a refreshed token for this step's connection.
     pub async fn refresh_access_token(
         &self,
@@ -147,6 +156,27 @@ impl SourceContext<'_> {
         let connection = required(self.connection, "polling source", self.source)?;
         self.tokens
             .access_token(connection)
+            .await
+            .map_err(token_failure)
+    }
+
+    /// Where the trigger's connection points (API base, cloud id), its scopes and settings.
+    pub async fn connection_info(&self) -> Result<ConnectionInfo, ActionError> {
+        let connection = required(self.connection, "polling source", self.source)?;
+        self.tokens
+            .connection_info(connection)
+            .await
+            .map_err(token_failure)
+    }
+
+    /// After the API answered 401 to `rejected`: a refreshed token for the trigger's connection.
+    pub async fn refresh_access_token(
+        &self,
+        rejected: &AccessToken,
+    ) -> Result<AccessToken, ActionError> {
+        let connection = required(self.connection, "polling source", self.source)?;
+        self.tokens
+            .refresh_rejected(connection, rejected)
             .await
             .map_err(token_failure)
     }

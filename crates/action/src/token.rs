@@ -1,5 +1,6 @@
 //! Access tokens for a step's connection, through a trait the auth crate implements.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -48,9 +49,30 @@ pub enum TokenError {
     },
 }
 
+/// What a connector needs to know about a connection besides its token. Holds no secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    pub name: String,
+    pub provider: String,
+    /// The site's id at the provider (Atlassian's cloud id).
+    pub cloud_id: String,
+    /// The site people browse, e.g. `https://acme.atlassian.net`.
+    pub site_url: String,
+    /// Base of the site's REST API through the gateway, without a trailing `/`:
+    /// `https://api.atlassian.com/ex/confluence/{cloud id}` (the sandbox's own for sandbox apps).
+    pub api_base: String,
+    /// The scopes the account granted.
+    pub granted_scopes: Vec<String>,
+    /// The connection's settings (`weft connections set NAME --config key=value`).
+    pub config: BTreeMap<String, String>,
+}
+
 /// Hands out access tokens by connection name, refreshed as needed.
 #[async_trait]
 pub trait TokenProvider: Send + Sync {
+    /// Where the connection points and what it was granted.
+    async fn connection_info(&self, connection: &str) -> Result<ConnectionInfo, TokenError>;
+
     /// A valid access token for `connection`.
     async fn access_token(&self, connection: &str) -> Result<AccessToken, TokenError>;
 
@@ -68,6 +90,10 @@ pub struct NoTokens;
 
 #[async_trait]
 impl TokenProvider for NoTokens {
+    async fn connection_info(&self, _: &str) -> Result<ConnectionInfo, TokenError> {
+        Err(TokenError::Unavailable)
+    }
+
     async fn access_token(&self, _: &str) -> Result<AccessToken, TokenError> {
         Err(TokenError::Unavailable)
     }

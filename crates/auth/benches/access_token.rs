@@ -56,6 +56,7 @@ fn connection(i: usize) -> Connection {
         ]
         .map(String::from)
         .to_vec(),
+        config: Default::default(),
         tokens: Tokens {
             // Realistic sizes: Atlassian access tokens are JWTs of about 1 KB.
             access_token: AccessToken::new(format!("{i}.{}", "a".repeat(1000))),

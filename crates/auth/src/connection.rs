@@ -1,5 +1,7 @@
 //! A connection: one customer's Confluence site reached through one token family.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +70,8 @@ pub struct Connection {
     pub site_name: String,
     pub account: Account,
     pub granted_scopes: Vec<String>,
+    /// Named settings workflows read as `connection.config.<name>` (a customer's space, ...).
+    pub config: BTreeMap<String, String>,
     pub tokens: Tokens,
     pub status: ConnectionStatus,
     pub created_at: DateTime<Utc>,

@@ -99,6 +99,7 @@ pub fn token_manager(
         Arc::new(SystemClock),
         TokenOptions::default(),
     )
+    .with_endpoints(app.endpoints.clone())
 }
 
 /// The process environment, as the `env` argument above.

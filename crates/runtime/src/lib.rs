@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
-use weft_action::{AccessToken, Registry, RegistryError, SourceCatalog, TokenError, TokenProvider};
+use weft_action::{
+    AccessToken, ConnectionInfo, Registry, RegistryError, SourceCatalog, TokenError, TokenProvider,
+};
 use weft_auth::{AppConfig, SandboxApp, TokenManager};
 use weft_engine::exec::Engine;
 use weft_engine::store::{NoStore, RunStore};
@@ -116,6 +118,13 @@ impl ConnectionTokens {
 
 #[async_trait]
 impl TokenProvider for ConnectionTokens {
+    async fn connection_info(&self, connection: &str) -> Result<ConnectionInfo, TokenError> {
+        self.manager(connection)
+            .await?
+            .connection_info(connection)
+            .await
+    }
+
     async fn access_token(&self, connection: &str) -> Result<AccessToken, TokenError> {
         TokenProvider::access_token(self.manager(connection).await?, connection).await
     }

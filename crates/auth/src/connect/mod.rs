@@ -253,12 +253,10 @@ impl ConnectFlow {
             crate::connection::Account::default()
         };
         let now = self.clock.now();
-        let created_at = self
-            .store
-            .get(&name)
-            .await?
-            .map(|s| s.connection.created_at)
-            .unwrap_or(now);
+        // Reconnecting keeps what the connection was: its age and its settings.
+        let previous = self.store.get(&name).await?.map(|s| s.connection);
+        let created_at = previous.as_ref().map_or(now, |c| c.created_at);
+        let config = previous.map(|c| c.config).unwrap_or_default();
         let refresh_token = grant.refresh_token.ok_or(AuthError::NoRefreshToken)?;
         let connection = Connection {
             name,
@@ -268,6 +266,7 @@ impl ConnectFlow {
             site_name: chosen.name,
             account,
             granted_scopes,
+            config,
             tokens: Tokens {
                 access_token: grant.access_token,
                 refresh_token,

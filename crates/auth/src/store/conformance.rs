@@ -25,6 +25,7 @@ pub fn sample_connection(name: &str, now: DateTime<Utc>, expires_in: Duration) -
             email: None,
         },
         granted_scopes: vec!["read:me".into()],
+        config: Default::default(),
         tokens: Tokens {
             access_token: AccessToken::new(format!("AT-{name}-0")),
             refresh_token: RefreshToken::new(format!("RT-{name}-0")),

@@ -15,6 +15,8 @@ pub(super) struct PlainRecord {
     site_name: String,
     account: Account,
     granted_scopes: Vec<String>,
+    #[serde(default)]
+    config: std::collections::BTreeMap<String, String>,
     access_token: String,
     refresh_token: String,
     access_expires_at: DateTime<Utc>,
@@ -35,6 +37,7 @@ impl PlainRecord {
             site_name: c.site_name.clone(),
             account: c.account.clone(),
             granted_scopes: c.granted_scopes.clone(),
+            config: c.config.clone(),
             access_token: c.tokens.access_token.expose().to_string(),
             refresh_token: c.tokens.refresh_token.expose().to_string(),
             access_expires_at: c.tokens.access_expires_at,
@@ -55,6 +58,7 @@ impl PlainRecord {
             site_name: self.site_name,
             account: self.account,
             granted_scopes: self.granted_scopes,
+            config: self.config,
             tokens: Tokens {
                 access_token: AccessToken::new(self.access_token),
                 refresh_token: RefreshToken::new(self.refresh_token),

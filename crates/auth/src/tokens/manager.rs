@@ -19,6 +19,7 @@ use super::{Backoff, TokenEndpoint, TokenEndpointError, TokenErrorKind};
 use crate::clock::Clock;
 use crate::connection::{Connection, ConnectionStatus, Tokens};
 use crate::error::{AuthError, Result};
+use crate::provider::ProviderEndpoints;
 use crate::secret::AccessToken;
 use crate::store::{ConnectionStore, StoredConnection};
 
@@ -79,6 +80,8 @@ pub struct TokenManager {
     margin: chrono::Duration,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     crash_after_token_answer: AtomicBool,
+    /// Where connections' API calls go (Atlassian's gateway, or the sandbox).
+    endpoints: ProviderEndpoints,
 }
 
 impl std::fmt::Debug for TokenManager {
@@ -109,7 +112,18 @@ impl TokenManager {
             margin,
             locks: Mutex::new(HashMap::new()),
             crash_after_token_answer: AtomicBool::new(false),
+            endpoints: ProviderEndpoints::atlassian(),
         }
+    }
+
+    /// Points connections' API calls at `endpoints` (the app's, which may be the sandbox's).
+    pub fn with_endpoints(mut self, endpoints: ProviderEndpoints) -> Self {
+        self.endpoints = endpoints;
+        self
+    }
+
+    pub fn endpoints(&self) -> &ProviderEndpoints {
+        &self.endpoints
     }
 
     pub fn store(&self) -> &Arc<dyn ConnectionStore> {

@@ -373,3 +373,46 @@ async fn a_failed_refresh_asked_for_is_reported_even_while_the_old_token_is_vali
         "{report:?}"
     );
 }
+
+#[tokio::test]
+async fn connection_info_points_at_the_app_gateway_and_carries_settings() {
+    use weft_action::TokenProvider;
+    let f = fixture(chrono::Duration::hours(1)).await;
+    let mut stored = f.stored().await;
+    stored.config.insert("space".into(), "ENG".into());
+    f.store.put(&stored).await.unwrap();
+    let atlassian = f.manager.connection_info("acme").await.unwrap();
+    assert_eq!(
+        atlassian.api_base,
+        "https://api.atlassian.com/ex/confluence/cloud-acme"
+    );
+    assert_eq!(
+        atlassian.config.get("space").map(String::as_str),
+        Some("ENG")
+    );
+    let sandbox = TokenManager::new(
+        f.store.clone(),
+        f.endpoint.clone(),
+        f.clock.clone(),
+        TokenOptions::default(),
+    )
+    .with_endpoints(
+        crate::provider::ProviderEndpoints::with_bases(None, Some("http://127.0.0.1:4010"))
+            .unwrap(),
+    );
+    let info = sandbox.connection_info("acme").await.unwrap();
+    assert_eq!(
+        info.api_base,
+        "http://127.0.0.1:4010/ex/confluence/cloud-acme"
+    );
+    assert_eq!(info.granted_scopes, vec!["read:me".to_string()]);
+    let missing = sandbox.connection_info("nope").await.unwrap_err();
+    assert!(matches!(
+        missing,
+        weft_action::TokenError::Failed {
+            transient: false,
+            ..
+        }
+    ));
+    assert_eq!(f.endpoint.calls(), 0, "reading info never refreshes");
+}

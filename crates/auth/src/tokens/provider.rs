@@ -1,7 +1,7 @@
 //! The token manager as the plug-in API's `TokenProvider`: what connectors call.
 
 use async_trait::async_trait;
-use weft_action::{TokenError, TokenProvider};
+use weft_action::{ConnectionInfo, TokenError, TokenProvider};
 
 use super::{TokenErrorKind, TokenManager};
 use crate::error::AuthError;
@@ -9,6 +9,28 @@ use crate::secret::AccessToken;
 
 #[async_trait]
 impl TokenProvider for TokenManager {
+    async fn connection_info(&self, connection: &str) -> Result<ConnectionInfo, TokenError> {
+        let stored = self
+            .store()
+            .get(connection)
+            .await
+            .map_err(|e| token_error(connection, e))?
+            .ok_or_else(|| {
+                token_error(connection, AuthError::ConnectionNotFound(connection.into()))
+            })?;
+        let c = stored.connection;
+        let api_base = self.endpoints().confluence_api_base(&c.cloud_id);
+        Ok(ConnectionInfo {
+            api_base: api_base.as_str().trim_end_matches('/').to_string(),
+            name: c.name,
+            provider: c.provider,
+            cloud_id: c.cloud_id,
+            site_url: c.site_url,
+            granted_scopes: c.granted_scopes,
+            config: c.config,
+        })
+    }
+
     async fn access_token(&self, connection: &str) -> Result<AccessToken, TokenError> {
         TokenManager::access_token(self, connection)
             .await
