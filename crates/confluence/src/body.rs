@@ -2,8 +2,11 @@
 //! into Confluence's storage format.
 //!
 //! - `storage`, `atlas_doc_format` and `wiki` are sent untouched (Confluence converts `wiki`).
+//! - `markdown`: converted to storage format, see [`markdown`] for exactly what converts.
 //! - `plain`: the text is XML-escaped (`&`, `<`, `>`, `"`, `'`); each paragraph (lines separated
 //!   by a blank line) becomes a `<p>`, and single line breaks inside one become `<br/>`.
+
+pub mod markdown;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -20,6 +23,8 @@ pub enum WriteFormat {
     AtlasDocFormat,
     /// Confluence wiki markup, converted by Confluence.
     Wiki,
+    /// Markdown, converted to storage format.
+    Markdown,
     /// Plain text, escaped into storage-format paragraphs.
     Plain,
 }
@@ -53,6 +58,7 @@ pub fn write_body(body: &str, format: WriteFormat) -> Value {
         WriteFormat::Storage => ("storage", body.to_string()),
         WriteFormat::AtlasDocFormat => ("atlas_doc_format", body.to_string()),
         WriteFormat::Wiki => ("wiki", body.to_string()),
+        WriteFormat::Markdown => ("storage", markdown::markdown_to_storage(body)),
         WriteFormat::Plain => ("storage", plain_to_storage(body)),
     };
     json!({ "representation": representation, "value": value })

@@ -18,6 +18,17 @@ pub fn content_id<'a>(value: &'a str, input: &str) -> Result<&'a str, ActionErro
     Ok(value)
 }
 
+/// What a write does when the object changed since it was read (409).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnConflict {
+    /// Fail the step; nothing is overwritten.
+    #[default]
+    Fail,
+    /// Read the object again and re-apply the change (a few times at most).
+    Retry,
+}
+
 /// The longest title Confluence accepts.
 pub const MAX_TITLE_CHARS: usize = 255;
 

@@ -3,10 +3,14 @@
 
 mod support;
 
-use serde_json::json;
-use weft_action::DryRunEffect;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use weft_action::{
+    ActionContext, ActionError, DryRunEffect, ErrorKind, LogLevel, StepLog, WorkflowCaller,
+};
 use weft_engine::exec::{Mode, RunRequest};
 use weft_engine::store::RunStatus;
+use weft_sandbox::{Fault, FaultRule};
 
 use support::sandbox::Site;
 
@@ -185,5 +189,200 @@ async fn a_connection_without_the_write_scope_is_told_which_to_add() {
             && error.contains("weft connect confluence --name acme"),
         "{error}"
     );
+    site.connection.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn find_append_and_delete() {
+    let site = Site::start(None).await;
+    let found = site
+        .output(
+            "confluence.find_page",
+            r#"{"space": "ENG", "title": "Release notes"}"#,
+        )
+        .await;
+    assert_eq!(found["found"], true);
+    assert_eq!(found["page"]["id"], site.page_id.as_str());
+    let missing = site
+        .output(
+            "confluence.find_page",
+            r#"{"space": "ENG", "title": "No such page"}"#,
+        )
+        .await;
+    assert_eq!(missing, json!({"found": false, "page": null}));
+
+    let appended = site
+        .output(
+            "confluence.append_to_page",
+            r#"{"page_id": "65601", "body": "**Fixed** a < b", "body_format": "markdown"}"#,
+        )
+        .await;
+    assert_eq!(appended["version"]["number"], 2);
+    let read = site
+        .output("confluence.get_page", r#"{"page_id": "65601"}"#)
+        .await;
+    assert_eq!(
+        read["body"]["storage"]["value"],
+        "<p>Shipped.</p><p><strong>Fixed</strong> a &lt; b</p>"
+    );
+
+    let deleted = site
+        .output(
+            "confluence.delete_page",
+            r#"{"page_id": "65601", "purge": true}"#,
+        )
+        .await;
+    assert_eq!(deleted["purged"], true);
+    let outcome = site
+        .run_step("confluence.get_page", r#"{"page_id": "65601"}"#)
+        .await;
+    assert!(
+        outcome.error.unwrap_or_default().contains("not found"),
+        "the page is gone"
+    );
+    site.connection.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_not_repeated() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    // The sandbox creates the page, then drops the connection halfway through the answer.
+    admin
+        .set_fault(
+            FaultRule::sequence(
+                "/ex/confluence/*/wiki/api/v2/pages",
+                vec![Some(Fault::CloseConnection)],
+            )
+            .method("POST"),
+        )
+        .expect("fault");
+    let created = site
+        .output(
+            "confluence.create_page",
+            r#"{"space": "ENG", "title": "Lost answer", "body": "<p>x</p>"}"#,
+        )
+        .await;
+    assert_eq!(created["title"], "Lost answer");
+    let posts: Vec<Option<String>> = admin
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/wiki/api/v2/pages"))
+        .map(|r| r.fault)
+        .collect();
+    assert_eq!(
+        posts,
+        [Some("close_connection".to_string())],
+        "the create's answer was lost, and it was not sent again"
+    );
+    let listed = site
+        .output(
+            "confluence.list_pages",
+            r#"{"space": "ENG", "title": "Lost answer"}"#,
+        )
+        .await;
+    assert_eq!(listed["count"], 1, "one page, no duplicate");
+    site.connection.sandbox.shutdown().await;
+}
+
+/// A step log and workflow caller for calling an action directly.
+struct Quiet;
+
+impl StepLog for Quiet {
+    fn log(&self, _: &str, _: LogLevel, _: &str) {}
+}
+
+#[async_trait::async_trait]
+impl WorkflowCaller for Quiet {
+    async fn call_workflow(&self, _: &str, _: Value) -> Result<Value, ActionError> {
+        Err(ActionError::failed("no workflows here"))
+    }
+}
+
+/// Called directly: a 5 MB body is bigger than a workflow file may be.
+#[tokio::test]
+async fn a_body_over_5_mb_is_refused_before_sending() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    let http = reqwest::Client::new();
+    let cancel = CancellationToken::new();
+    let ctx = ActionContext {
+        run_id: "run",
+        step_id: "update",
+        iteration: &[],
+        attempt: 1,
+        connection: Some("acme"),
+        http: &http,
+        tokens: site.connection.tokens.as_ref(),
+        logger: &Quiet,
+        workflows: &Quiet,
+        cancel: &cancel,
+    };
+    let action = site
+        .runtime
+        .registry()
+        .get("confluence.update_page")
+        .expect("registered")
+        .clone();
+    let body = "x".repeat(5 * 1024 * 1024 + 1);
+    let error = action
+        .run(json!({"page_id": site.page_id, "body": body}), &ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind, ErrorKind::InvalidInput);
+    assert!(
+        error.message.contains("Confluence refuses more than"),
+        "{error}"
+    );
+    assert!(
+        admin.requests().iter().all(|r| r.method != "PUT"),
+        "nothing was written"
+    );
+    site.connection.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_expired_connection_is_told_to_reconnect() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    admin.revoke_grants(weft_runtime::testing::CLIENT_ID);
+    let outcome = site
+        .run_step(
+            "confluence.update_page",
+            r#"{"page_id": "65601", "body": "<p>x</p>"}"#,
+        )
+        .await;
+    let error = outcome.error.unwrap_or_default();
+    assert!(
+        error.contains(
+            "connection acme needs to be reconnected: weft connect confluence --name acme"
+        ),
+        "{error}"
+    );
+    assert!(admin.requests().iter().all(|r| r.method != "PUT"));
+    site.connection.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn http_request_reaches_any_endpoint_and_paginates() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    admin.seed_pages(None, "ENG", 7, None).expect("pages");
+    let listed = site
+        .output(
+            "confluence.http_request",
+            r#"{"method": "GET", "path": "/wiki/api/v2/pages", "paginate": true, "limit": 3, "max_results": 5}"#,
+        )
+        .await;
+    assert_eq!(listed["count"], 5);
+    assert_eq!(listed["truncated"], true);
+    let one = site
+        .output(
+            "confluence.http_request",
+            r#"{"method": "GET", "path": "/wiki/rest/api/user/current"}"#,
+        )
+        .await;
+    assert_eq!(one["status"], 200);
+    assert_eq!(one["body"]["accountId"], admin.sandbox_account_id());
     site.connection.sandbox.shutdown().await;
 }

@@ -13,7 +13,8 @@ use weft_sandbox::{RegisteredApp, Sandbox, SandboxConfig};
 /// The name of the connection [`SandboxConnection::start`] makes.
 pub const CONNECTION: &str = "acme";
 
-const CLIENT_ID: &str = "weft-connector-test";
+/// The client id of the app [`SandboxConnection::start`] registers.
+pub const CLIENT_ID: &str = "weft-connector-test";
 const CLIENT_SECRET: &str = "weft-connector-test-secret-93c1";
 
 /// A running sandbox and a connection `acme` to its first site.

@@ -6,10 +6,11 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use weft_action::{ActionError, ActionInfo};
 
+use super::find_page::{find_request, first_page};
 use super::ConfluenceAction;
 use crate::body::{write_body, WriteFormat};
 use crate::client::spaces::placeholder_space_id;
-use crate::client::{Api, Client, Request};
+use crate::client::{Api, Client, ConfluenceError, Request};
 use crate::input::{content_id, title, SpaceRef};
 
 pub struct CreatePage;
@@ -34,7 +35,7 @@ pub struct Input {
     /// The page's content, in `body_format`.
     #[serde(default)]
     pub body: Option<String>,
-    /// storage (default), atlas_doc_format, wiki or plain.
+    /// storage (default), atlas_doc_format, wiki, markdown or plain.
     #[serde(default)]
     pub body_format: WriteFormat,
     /// The parent page's id; without it the page goes under the space's home page.
@@ -57,7 +58,7 @@ impl ConfluenceAction for CreatePage {
         output_description: "Confluence's v2 page object of the new page: `id`, `title`, `spaceId`, `parentId`, `version`, `_links` (`webui`).",
         output_example: r#"{"id": "65602", "status": "current", "title": "Release notes 2026-12", "spaceId": "65537", "parentId": "65601", "version": {"number": 1}, "_links": {"webui": "/spaces/ENG/pages/65602/Release+notes+2026-12"}}"#,
         writes: true,
-        scopes: &["write:page:confluence", "read:space:confluence"],
+        scopes: &["write:page:confluence", "read:page:confluence", "read:space:confluence"],
     };
     const EXAMPLE: &'static str = r#"{"space": "ENG", "title": "Release notes 2026-12", "body": "Shipped: search & filters.", "body_format": "plain", "parent_id": "65601"}"#;
 
@@ -90,5 +91,39 @@ impl ConfluenceAction for CreatePage {
         Ok(Request::post(Api::V2, "/pages")
             .json(Value::Object(page))
             .about(format!("page \"{}\"", input.title)))
+    }
+
+    /// A create is never repeated blindly: when its answer was lost (the connection dropped, a
+    /// timeout, a cut-off body), the page may exist. It is looked up by title in the space (and
+    /// parent); only when it is not there is the create sent once more.
+    async fn send(
+        &self,
+        input: &Input,
+        request: Request,
+        client: &Client<'_>,
+    ) -> Result<Value, ActionError> {
+        match client.json(&request).await {
+            Err(
+                ConfluenceError::Network { .. }
+                | ConfluenceError::Timeout { .. }
+                | ConfluenceError::InvalidAnswer { .. },
+            ) => {
+                let space_id = request
+                    .body
+                    .as_ref()
+                    .and_then(|page| page["spaceId"].as_str())
+                    .unwrap_or_default();
+                let found = client.json(&find_request(space_id, &input.title)).await?;
+                let same_parent = |page: &Value| match &input.parent_id {
+                    Some(parent) => page["parentId"].as_str() == Some(parent.as_str()),
+                    None => true,
+                };
+                match first_page(&found).filter(same_parent) {
+                    Some(page) => Ok(page),
+                    None => Ok(client.json(&request).await?),
+                }
+            }
+            answer => Ok(answer?),
+        }
     }
 }

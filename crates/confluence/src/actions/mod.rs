@@ -56,6 +56,12 @@ pub trait ConfluenceAction: Send + Sync + 'static {
     /// InvalidInput error naming the input.
     fn request(input: &Self::Input, lookup: &Self::Lookup) -> Result<Request, ActionError>;
 
+    /// Whether these inputs make the action change something (default: `INFO.writes`).
+    fn writes(input: &Self::Input) -> bool {
+        let _ = input;
+        Self::INFO.writes
+    }
+
     /// Sends the request and makes the step's output (default: the answer's JSON body).
     async fn send(
         &self,
@@ -93,6 +99,10 @@ impl<A: ConfluenceAction> TypedAction for Confluence<A> {
             },
         }
     }
+
+    fn writes(&self, input: &A::Input) -> bool {
+        A::writes(input)
+    }
 }
 
 mod versioned;
@@ -124,5 +134,12 @@ actions! {
     list_pages::ListPages,
     create_page::CreatePage,
     update_page::UpdatePage,
+    append_to_page::AppendToPage,
+    find_page::FindPage,
+    delete_page::DeletePage,
     search::Search,
+    list_spaces::ListSpaces,
+    get_space::GetSpace,
+    create_space::CreateSpace,
+    http_request::HttpRequest,
 }

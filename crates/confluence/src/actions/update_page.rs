@@ -31,7 +31,7 @@ pub struct Input {
     pub title: Option<String>,
     /// The new content, in `body_format`; it replaces the whole body.
     pub body: String,
-    /// storage (default), atlas_doc_format, wiki or plain.
+    /// storage (default), atlas_doc_format, wiki, markdown or plain.
     #[serde(default)]
     pub body_format: WriteFormat,
     /// The version comment shown in the page history.
@@ -59,7 +59,7 @@ impl ConfluenceAction for UpdatePage {
 
     async fn lookup(&self, input: &Input, client: &Client<'_>) -> Result<Current, ActionError> {
         let id = content_id(&input.page_id, "page_id")?;
-        Ok(read_current(client, &format!("/pages/{id}"), &format!("page {id}")).await?)
+        Ok(read_current(client, &format!("/pages/{id}"), &format!("page {id}"), false).await?)
     }
 
     fn dry_lookup(_: &Input) -> Current {
@@ -93,6 +93,6 @@ impl ConfluenceAction for UpdatePage {
     }
 
     async fn send(&self, _: &Input, request: Request, client: &Client<'_>) -> Result<Value, ActionError> {
-        send_versioned(client, &request).await
+        Ok(send_versioned(client, &request).await?)
     }
 }

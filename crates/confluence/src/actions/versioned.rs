@@ -2,7 +2,6 @@
 //! send version + 1, and on 409 say which version the object is at now.
 
 use serde_json::{json, Value};
-use weft_action::ActionError;
 
 use crate::client::{Api, Client, ConfluenceError, Request};
 
@@ -13,6 +12,8 @@ pub struct Current {
     pub next_version: Value,
     pub title: Value,
     pub status: Value,
+    /// The storage-format body, when it was read.
+    pub body: Value,
 }
 
 impl Current {
@@ -22,19 +23,24 @@ impl Current {
             next_version: json!("<current version + 1>"),
             title: json!("<current title>"),
             status: json!("<current status>"),
+            body: json!("<current body>"),
         }
     }
 }
 
-/// Reads the object at `path` (`/pages/123`) and what a write of it needs.
+/// Reads the object at `path` (`/pages/123`) and what a write of it needs; its storage body
+/// too when `with_body`.
 pub async fn read_current(
     client: &Client<'_>,
     path: &str,
     subject: &str,
+    with_body: bool,
 ) -> Result<Current, ConfluenceError> {
-    let object = client
-        .json(&Request::get(Api::V2, path).about(subject))
-        .await?;
+    let mut request = Request::get(Api::V2, path).about(subject);
+    if with_body {
+        request = request.query("body-format", "storage");
+    }
+    let object = client.json(&request).await?;
     let version = object
         .pointer("/version/number")
         .and_then(Value::as_u64)
@@ -46,11 +52,18 @@ pub async fn read_current(
         next_version: json!(version + 1),
         title: object.get("title").cloned().unwrap_or(Value::Null),
         status: object.get("status").cloned().unwrap_or(json!("current")),
+        body: object
+            .pointer("/body/storage/value")
+            .cloned()
+            .unwrap_or(Value::Null),
     })
 }
 
 /// Sends a replacing write; a 409 is completed with the version the object has now.
-pub async fn send_versioned(client: &Client<'_>, request: &Request) -> Result<Value, ActionError> {
+pub async fn send_versioned(
+    client: &Client<'_>,
+    request: &Request,
+) -> Result<Value, ConfluenceError> {
     match client.json(request).await {
         Err(ConfluenceError::VersionConflict {
             subject,
@@ -58,7 +71,7 @@ pub async fn send_versioned(client: &Client<'_>, request: &Request) -> Result<Va
             request_id,
             ..
         }) => {
-            let current = read_current(client, &request.path, &subject)
+            let current = read_current(client, &request.path, &subject, false)
                 .await
                 .ok()
                 .and_then(|current| current.next_version.as_u64())
@@ -68,9 +81,8 @@ pub async fn send_versioned(client: &Client<'_>, request: &Request) -> Result<Va
                 current,
                 sent,
                 request_id,
-            }
-            .into())
+            })
         }
-        answer => Ok(answer?),
+        answer => answer,
     }
 }
