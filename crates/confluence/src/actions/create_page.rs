@@ -15,14 +15,12 @@ use crate::input::{content_id, title, SpaceRef};
 
 pub struct CreatePage;
 
-/// The status of a new page.
+/// The status of a new page: published (`current`) or a draft.
 #[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NewStatus {
-    /// Published.
     #[default]
     Current,
-    /// A draft, not published.
     Draft,
 }
 
