@@ -83,6 +83,17 @@ impl Request {
         Request::new(Method::DELETE, api, path)
     }
 
+    /// A GET of a link Confluence gave (`/wiki/download/attachments/1/a.png?version=2`, a
+    /// `_links.download`), relative to `api`'s prefix: its query becomes the request's.
+    pub fn link(api: Api, link: &str) -> Self {
+        let (path, query) = link.split_once('?').unwrap_or((link, ""));
+        let mut request = Request::get(api, path);
+        request.query = url::form_urlencoded::parse(query.as_bytes())
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect();
+        request
+    }
+
     /// Adds a query parameter.
     pub fn query(mut self, name: &str, value: impl ToString) -> Self {
         self.query.push((name.to_string(), value.to_string()));
@@ -213,6 +224,19 @@ mod tests {
         assert_eq!(body.as_deref(), Some(r#"{"title":"T"}"#));
         assert!(writes);
         assert!(!headers["authorization"].contains("ey"), "no token");
+    }
+
+    #[test]
+    fn a_link_keeps_its_query() {
+        let request = Request::link(
+            Api::Site,
+            "/wiki/download/attachments/1/a%20b.png?version=2&api=v2",
+        );
+        assert_eq!(request.path, "/wiki/download/attachments/1/a%20b.png");
+        assert_eq!(
+            request.url("http://h/ex/confluence/c"),
+            "http://h/ex/confluence/c/wiki/download/attachments/1/a%20b.png?version=2&api=v2"
+        );
     }
 
     #[test]
