@@ -386,3 +386,52 @@ async fn http_request_reaches_any_endpoint_and_paginates() {
     assert_eq!(one["body"]["accountId"], admin.sandbox_account_id());
     site.connection.sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_concurrent_edit_fails_or_is_reapplied_with_on_conflict_retry() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    let conflict_once = || {
+        admin
+            .set_fault(
+                FaultRule::sequence(
+                    "/ex/confluence/*/wiki/api/v2/pages/*",
+                    vec![Some(Fault::Status { status: 409 })],
+                )
+                .method("PUT"),
+            )
+            .expect("fault");
+    };
+    conflict_once();
+    let outcome = site
+        .run_step(
+            "confluence.append_to_page",
+            r#"{"page_id": "65601", "body": "<p>more</p>"}"#,
+        )
+        .await;
+    let error = outcome.error.unwrap_or_default();
+    assert!(
+        error.contains(&format!(
+            "page {} was changed by someone else (now version 1, you sent 2); nothing was overwritten",
+            site.page_id
+        )),
+        "{error}"
+    );
+    admin.clear_faults();
+    conflict_once();
+    let appended = site
+        .output(
+            "confluence.append_to_page",
+            r#"{"page_id": "65601", "body": "<p>more</p>", "on_conflict": "retry"}"#,
+        )
+        .await;
+    assert_eq!(appended["version"]["number"], 2);
+    let read = site
+        .output("confluence.get_page", r#"{"page_id": "65601"}"#)
+        .await;
+    assert_eq!(
+        read["body"]["storage"]["value"], "<p>Shipped.</p><p>more</p>",
+        "appended once"
+    );
+    site.connection.sandbox.shutdown().await;
+}
