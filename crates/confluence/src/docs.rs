@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use weft_action::{ActionSpec, Registry, SourceCatalog};
+use weft_action::{ActionSpec, InputField, Registry, SourceCatalog, SourceSpec};
 
 const INTRODUCTION: &str = r#"# Confluence actions
 
@@ -75,7 +75,58 @@ pub fn reference() -> String {
             .map_or("{}", |(_, example)| example);
         render_action(&mut out, spec, example);
     }
+    let names: Vec<&str> = sources.names().collect();
+    if !names.is_empty() {
+        out.push_str("\n# Polling sources\n");
+        for spec in names.into_iter().filter_map(|name| sources.spec(name)) {
+            render_source(&mut out, spec);
+        }
+    }
     out
+}
+
+fn render_source(out: &mut String, spec: &SourceSpec) {
+    let _ = writeln!(out, "\n## {}\n\n{}\n", spec.name, spec.description);
+    let scopes: Vec<String> = spec.scopes.iter().map(|s| format!("`{s}`")).collect();
+    let _ = writeln!(out, "Scopes: {}.\n", scopes.join(", "));
+    render_fields(out, "setting", &spec.settings);
+    let event: serde_json::Value =
+        serde_json::from_str(spec.event_example).unwrap_or(serde_json::Value::Null);
+    let _ = writeln!(
+        out,
+        "\nExample event:\n\n```json\n{}\n```",
+        serde_json::to_string_pretty(&event).unwrap_or_default()
+    );
+}
+
+/// The table of an action's inputs or a source's settings.
+fn render_fields(out: &mut String, what: &str, fields: &[InputField]) {
+    if fields.is_empty() {
+        let _ = writeln!(out, "{}s: none.", capitalized(what));
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "| {what} | type | required | description |\n|---|---|---|---|"
+    );
+    for field in fields {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} |",
+            field.name,
+            field.kind.describe().replace('|', "\\|"),
+            if field.required { "yes" } else { "no" },
+            field.description.replace('\n', " ").replace('|', "\\|")
+        );
+    }
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn anchor(name: &str) -> String {
@@ -95,21 +146,7 @@ fn render_action(out: &mut String, spec: &ActionSpec, example: &str) {
             scopes.join(", ")
         }
     );
-    if spec.inputs.is_empty() {
-        out.push_str("Inputs: none.\n");
-    } else {
-        out.push_str("| input | type | required | description |\n|---|---|---|---|\n");
-        for input in &spec.inputs {
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {} |",
-                input.name,
-                input.kind.describe().replace('|', "\\|"),
-                if input.required { "yes" } else { "no" },
-                input.description.replace('\n', " ").replace('|', "\\|")
-            );
-        }
-    }
+    render_fields(out, "input", &spec.inputs);
     let _ = writeln!(out, "\nOutput: {}\n", spec.output_description);
     let short = spec.name.trim_start_matches("confluence.");
     let _ = writeln!(

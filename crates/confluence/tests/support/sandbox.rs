@@ -104,4 +104,15 @@ impl Site {
         );
         outcome.outputs["result"].clone()
     }
+
+    /// The error of a step that must fail.
+    pub async fn failure(&self, action: &str, inputs: &str) -> String {
+        let outcome = self.run_step(action, inputs).await;
+        assert_eq!(
+            outcome.status,
+            weft_engine::store::RunStatus::Failed,
+            "{action} {inputs} should fail"
+        );
+        outcome.error.unwrap_or_default()
+    }
 }
