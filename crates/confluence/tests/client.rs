@@ -265,12 +265,17 @@ async fn not_found_and_bad_requests_are_worded_for_users() {
         "page 9 not found, or the connection's account may not see it (Confluence answers 404 for both) (Atlassian request id req-1)"
     );
     let bad: ActionError = client
-        .json(&Request::get(Api::V1, "/search").query("cql", "x"))
+        .json(
+            &Request::get(Api::V1, "/search")
+                .query("cql", "x")
+                .input("cql", "x"),
+        )
         .await
         .unwrap_err()
         .into();
     assert_eq!(bad.kind, ErrorKind::Http { status: 400 });
     assert!(bad.message.contains("Could not parse CQL"), "{bad}");
+    assert!(bad.message.contains(r#"(input cql = "x")"#), "{bad}");
     let conflict = client
         .json(
             &Request::put(Api::V2, "/pages/9")

@@ -88,7 +88,8 @@ impl ConfluenceAction for CreatePage {
         );
         Ok(Request::post(Api::V2, "/pages")
             .json(Value::Object(page))
-            .about(format!("page \"{}\"", input.title)))
+            .about(format!("page \"{}\"", input.title))
+            .input("title", &input.title))
     }
 
     /// A create is never repeated blindly: when its answer was lost (the connection dropped, a

@@ -457,7 +457,7 @@ fn status_error(
             call,
             status: other,
             message,
-            input: None,
+            input: request.input.clone(),
             request_id,
         },
     }

@@ -43,6 +43,9 @@ pub struct Request {
     pub body: Option<Value>,
     /// What the request is about, for messages: `page 123`, `space ENG`.
     pub subject: Option<String>,
+    /// The step input a refusal (400) is most likely about, quoted in its message:
+    /// `cql = "type = pgae"`.
+    pub input: Option<String>,
     /// Whether sending it twice does no more than sending it once: GET, HEAD, DELETE and PUT
     /// by default; POST never (see [`Request::idempotent`]).
     pub replayable: bool,
@@ -61,6 +64,7 @@ impl Request {
             query: Vec::new(),
             body: None,
             subject: None,
+            input: None,
             replayable,
         }
     }
@@ -122,6 +126,14 @@ impl Request {
     /// Names what the request is about in error messages (`page 123`).
     pub fn about(mut self, subject: impl Into<String>) -> Self {
         self.subject = Some(subject.into());
+        self
+    }
+
+    /// Names the step input a 400 is most likely about (quoted, at most 200 characters).
+    pub fn input(mut self, name: &str, value: &str) -> Self {
+        let shown: String = value.chars().take(200).collect();
+        let more = if shown.len() < value.len() { "…" } else { "" };
+        self.input = Some(format!("{name} = {shown:?}{more}"));
         self
     }
 
