@@ -84,12 +84,17 @@ impl Site {
         let yaml = format!(
             "name: step\nconnection: acme\nsteps:\n  - id: s\n    uses: {action}\n    with: {inputs}\noutputs:\n  result: ${{{{ steps.s.output }}}}\n"
         );
+        self.run_yaml(&yaml, request).await
+    }
+
+    /// Runs a workflow (its connection must be `acme`).
+    pub async fn run_yaml(&self, yaml: &str, request: RunRequest) -> RunOutcome {
         let loaded = workflow::load_bytes(
-            Path::new("step.yaml"),
+            Path::new("workflow.yaml"),
             yaml.as_bytes(),
             self.engine.catalog(),
         )
-        .unwrap_or_else(|problems| panic!("{action}: {}", problems.render()));
+        .unwrap_or_else(|problems| panic!("{}", problems.render()));
         self.engine.run(loaded.workflow, request).await
     }
 
