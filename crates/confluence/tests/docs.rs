@@ -25,3 +25,34 @@ fn every_action_is_documented_with_its_example() {
         assert!(reference.contains(example), "{name}'s example");
     }
 }
+
+#[test]
+fn declarations_are_well_formed() {
+    let runtime = weft_runtime::Runtime::new().expect("catalogue");
+    for action in runtime.registry().iter() {
+        let spec = action.spec();
+        if !spec.name.starts_with("confluence.") {
+            continue;
+        }
+        assert!(
+            serde_json::from_str::<serde_json::Value>(spec.output_example).is_ok(),
+            "{}: the output example is JSON",
+            spec.name
+        );
+        for scope in spec.scopes {
+            assert!(
+                weft_atlassian::scopes::catalogue_kind(scope).is_some(),
+                "{}: {scope} is not an Atlassian scope",
+                spec.name
+            );
+        }
+        for input in &spec.inputs {
+            assert!(
+                !input.description.is_empty(),
+                "{}: input `{}` has no description",
+                spec.name,
+                input.name
+            );
+        }
+    }
+}
