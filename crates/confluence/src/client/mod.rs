@@ -147,11 +147,6 @@ impl<'a> Client<'a> {
         })
     }
 
-    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
     /// The connection: API base, site, granted scopes, settings.
     pub fn info(&self) -> &ConnectionInfo {
         &self.info
