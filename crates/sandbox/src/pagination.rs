@@ -53,7 +53,10 @@ impl Cursor {
 /// `limit` and `cursor` of a list request.
 #[derive(Debug, Clone)]
 pub struct PageReq {
+    /// The page size asked for (repeated in `_links.next`).
     pub limit: usize,
+    /// How many items this page holds at most: `limit`, or fewer in realistic mode.
+    pub take: usize,
     pub cursor: Option<Cursor>,
 }
 
@@ -72,13 +75,13 @@ impl PageReq {
         };
         let cursor = match p.get("cursor") {
             None => None,
-            Some(c) => Some(Cursor::decode(c).ok_or_else(|| {
-                ApiError::invalid_param(
-                    "Query parameter `cursor` is not a valid cursor: pass only the cursor value from _links.next, not the whole URL",
-                )
-            })?),
+            Some(c) => Some(Cursor::decode(c).ok_or_else(ApiError::bad_cursor)?),
         };
-        Ok(PageReq { limit, cursor })
+        Ok(PageReq {
+            limit,
+            take: limit,
+            cursor,
+        })
     }
 }
 
@@ -100,7 +103,7 @@ pub fn paginate<T>(
         }),
     };
     let total = items.len();
-    let mut page: Vec<(SortKey, u64, T)> = items.into_iter().skip(start).take(req.limit).collect();
+    let mut page: Vec<(SortKey, u64, T)> = items.into_iter().skip(start).take(req.take).collect();
     let more = start + page.len() < total;
     let next = if more {
         page.last().map(|(k, id, _)| Cursor {
@@ -208,6 +211,7 @@ mod tests {
             sort_items(&mut items, desc);
             let mut req = PageReq {
                 limit: 10,
+                take: 10,
                 cursor: None,
             };
             let mut seen = Vec::new();

@@ -7,7 +7,7 @@ use super::OnContent;
 use crate::api_error::{json_response, ApiError};
 use crate::cost::{one_object, Cost};
 use crate::guard::Ctx;
-use crate::pagination::{paginate, sort_items, PageReq, SortKey};
+use crate::pagination::{paginate, sort_items, SortKey};
 use crate::params::{Id, Ids2, Params};
 use crate::state::model::{Attachment, ContentKind, Status};
 use crate::state::site::SiteData;
@@ -27,6 +27,11 @@ fn download_path(a: &Attachment) -> String {
         "/download/attachments/{}/{segment}?version={}&api=v2",
         a.container_id, a.version
     )
+}
+
+/// 404 naming an attachment by its v2 id (`att123`).
+fn missing_attachment(id: u64) -> ApiError {
+    ApiError::missing("attachment", format!("att{id}"))
 }
 
 pub fn attachment_v2(data: &SiteData, a: &Attachment) -> Value {
@@ -71,7 +76,7 @@ fn list_where(
     p: &Params,
     keep: impl Fn(&Attachment) -> bool,
 ) -> Result<Response, ApiError> {
-    let req = PageReq::from_params(p, 50, 250)?;
+    let req = ctx.page_req(p, 50, 250)?;
     let st = super::request::statuses(p, &[Status::Current])?;
     let media = p.get("mediaType");
     let name = p.get("filename");
@@ -128,7 +133,7 @@ pub async fn get(Extension(ctx): Extension<Ctx>, Id(id): Id) -> Result<Response,
         .attachments
         .get(&id)
         .filter(|a| a.status == Status::Current)
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(|| missing_attachment(id))?;
     let out = super::render::with_base(attachment_v2(&data, a), &ctx.site.wiki_base());
     Ok(one_object(&out))
 }
@@ -143,7 +148,7 @@ pub async fn delete(
     let a = data
         .attachments
         .get_mut(&id)
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(|| missing_attachment(id))?;
     match (a.status, p.flag("purge")) {
         (Status::Current, false) => a.status = Status::Trashed,
         (Status::Trashed, true) => {
@@ -154,7 +159,7 @@ pub async fn delete(
                 "Only a trashed attachment can be purged: delete it without purge first",
             ))
         }
-        _ => return Err(ApiError::not_found()),
+        _ => return Err(missing_attachment(id)),
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -255,7 +260,7 @@ async fn upload(
                 let a = data
                     .attachments
                     .get_mut(&aid)
-                    .ok_or_else(ApiError::not_found)?;
+                    .ok_or_else(|| missing_attachment(aid))?;
                 a.version += 1;
                 a.version_at = ctx.now;
                 a.data = f.data;
@@ -332,7 +337,7 @@ pub async fn v1_list(
         .get(&id)
         .is_some_and(|c| c.status == Status::Current)
     {
-        return Err(ApiError::not_found());
+        return Err(ApiError::missing("content", id));
     }
     let all: Vec<&Attachment> = data
         .attachments
@@ -372,7 +377,7 @@ pub async fn v1_download(
         .attachments
         .get(&att)
         .filter(|a| a.container_id == id && a.status == Status::Current)
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(|| missing_attachment(att))?;
     let mut resp = (StatusCode::OK, a.data.clone()).into_response();
     if let Ok(v) = HeaderValue::from_str(&a.media_type) {
         resp.headers_mut()

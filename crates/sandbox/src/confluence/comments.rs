@@ -7,7 +7,7 @@ use super::{OnComments, OnContent};
 use crate::api_error::{json_response, ApiError};
 use crate::cost::one_object;
 use crate::guard::Ctx;
-use crate::pagination::{paginate, sort_items, PageReq, SortKey};
+use crate::pagination::{paginate, sort_items, SortKey};
 use crate::params::{Id, JsonBody, Params};
 use crate::state::model::{Comment, CommentKind, ContentKind, InlineProps, Status, Version};
 use crate::state::site::SiteData;
@@ -84,7 +84,7 @@ fn list_where(
     p: &Params,
     keep: impl Fn(&Comment) -> bool,
 ) -> Result<Response, ApiError> {
-    let req = PageReq::from_params(p, 25, 250)?;
+    let req = ctx.page_req(p, 25, 250)?;
     let format = body_format(p, true)?;
     let st = statuses(p, &[Status::Current])?;
     let (desc, key) = sort_key(p)?;
@@ -147,7 +147,7 @@ fn get(ctx: &Ctx, id: u64, p: &Params, kind: CommentKind) -> Result<Response, Ap
         .comments
         .get(&id)
         .filter(|c| c.kind == kind)
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(|| ApiError::missing("comment", id))?;
     let v = requested_version(&c.versions, p)?;
     Ok(one_object(&with_base(
         render(&data, c, v, format.as_deref()),
@@ -320,7 +320,7 @@ fn update(ctx: &Ctx, id: u64, input: UpdateIn, kind: CommentKind) -> Result<Resp
         .comments
         .get_mut(&id)
         .filter(|c| c.kind == kind)
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(|| ApiError::missing("comment", id))?;
     let current = c.current().number;
     if number != current + 1 {
         return Err(ApiError::conflict(format!(
@@ -366,7 +366,7 @@ pub async fn update_for<M: OnComments>(
 fn delete(ctx: &Ctx, id: u64, kind: CommentKind) -> Result<Response, ApiError> {
     let mut data = ctx.site.data.write();
     if !data.comments.get(&id).is_some_and(|c| c.kind == kind) {
-        return Err(ApiError::not_found());
+        return Err(ApiError::missing("comment", id));
     }
     // Replies go with their parent.
     data.comments

@@ -523,7 +523,7 @@ fn clause(doc: &SearchDoc, field: &str, op: &str, values: &[Value], ctx: &EvalCt
     let text = |v: &Value| resolve_text(v, ctx).unwrap_or_default();
     let hit = match field {
         "type" => any(&|v| doc.kind.type_name() == text(v).to_lowercase()),
-        "space" | "space.key" => any(&|v| doc.space_key == text(v)),
+        "space" | "space.key" => any(&|v| doc.space_key.eq_ignore_ascii_case(&text(v))),
         "label" => any(&|v| doc.labels.iter().any(|l| *l == text(v).to_lowercase())),
         "creator" => any(&|v| doc.creator == text(v)),
         "contributor" => any(&|v| doc.creator == text(v) || doc.contributor == text(v)),

@@ -7,7 +7,7 @@ use crate::api_error::{json_response, ApiError};
 use crate::confluence::render::{content_v1, ts, webui};
 use crate::cost::Cost;
 use crate::guard::Ctx;
-use crate::pagination::{paginate, sort_items, Cursor, PageReq, SortKey};
+use crate::pagination::{paginate, sort_items, Cursor, SortKey};
 use crate::params::Params;
 use crate::state::search_index::SearchDoc;
 use axum::http::{HeaderValue, StatusCode};
@@ -44,7 +44,7 @@ fn run(ctx: &Ctx, p: &Params) -> Result<Hits, ApiError> {
     } else {
         250
     };
-    let req = PageReq::from_params(p, 25, max)?;
+    let req = ctx.page_req(p, 25, max)?;
     let q = cql::parse(&cql).map_err(|e| cql_error(&cql, &e))?;
     let account = ctx.grant.account_id.clone();
     let tz = ctx
