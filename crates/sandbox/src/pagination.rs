@@ -85,13 +85,9 @@ impl PageReq {
     }
 }
 
-/// Takes one page from items sorted by (key, id) in the requested direction.
-pub fn paginate<T>(
-    items: Vec<(SortKey, u64, T)>,
-    desc: bool,
-    req: &PageReq,
-) -> (Vec<T>, Option<Cursor>) {
-    let start = match &req.cursor {
+/// How many of the items sorted by (key, id) come before the page that starts after `cursor`.
+pub fn offset_of<T>(items: &[(SortKey, u64, T)], desc: bool, cursor: Option<&Cursor>) -> usize {
+    match cursor {
         None => 0,
         Some(c) => items.partition_point(|(k, id, _)| {
             let ord = (k, *id).cmp(&(&c.key, c.id));
@@ -101,7 +97,16 @@ pub fn paginate<T>(
                 ord != std::cmp::Ordering::Greater
             }
         }),
-    };
+    }
+}
+
+/// Takes one page from items sorted by (key, id) in the requested direction.
+pub fn paginate<T>(
+    items: Vec<(SortKey, u64, T)>,
+    desc: bool,
+    req: &PageReq,
+) -> (Vec<T>, Option<Cursor>) {
+    let start = offset_of(&items, desc, req.cursor.as_ref());
     let total = items.len();
     let mut page: Vec<(SortKey, u64, T)> = items.into_iter().skip(start).take(req.take).collect();
     let more = start + page.len() < total;

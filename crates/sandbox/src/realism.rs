@@ -105,6 +105,8 @@ mod tests {
         assert_eq!(a, run(7), "same seed, same answers");
         assert_ne!(a, run(8), "another seed, other answers");
         assert!(a.iter().any(|(n, _)| *n < 25) && a.iter().any(|(n, _)| *n == 25));
-        assert!(a.iter().all(|(n, e)| (1..=25).contains(n) && *e != 40 && *e >= 30 && *e <= 60));
+        assert!(a
+            .iter()
+            .all(|(n, e)| (1..=25).contains(n) && *e != 40 && *e >= 30 && *e <= 60));
     }
 }

@@ -92,11 +92,13 @@ async fn cql_subset_on_the_demo_data() {
         "space = OPS or (space = HR and title ~ onboarding) order by title asc",
     )
     .await;
+    // Without a `type`, search finds the space itself too (its title is its name).
     assert_eq!(
         titles(&r),
         vec![
             "Incident process",
             "Onboarding checklist",
+            "Operations",
             "Operations Home",
             "Vendors"
         ]

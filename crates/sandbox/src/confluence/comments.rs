@@ -288,6 +288,7 @@ fn create(ctx: &Ctx, input: CreateIn, kind: CommentKind) -> Result<Response, Api
     let rep = comment.current().body.representation.clone();
     let out = render(&data, &comment, comment.current(), Some(&rep));
     data.comments.insert(id, comment);
+    ctx.site.reindex(&data, id, ctx.index_visible_at());
     Ok(json_response(
         StatusCode::CREATED,
         &with_base(out, &ctx.site.wiki_base()),
@@ -345,6 +346,7 @@ fn update(ctx: &Ctx, id: u64, input: UpdateIn, kind: CommentKind) -> Result<Resp
         c.resolution_status = Some(if resolved { "resolved" } else { "reopened" }.to_string());
     }
     let c = c.clone();
+    ctx.site.reindex(&data, id, ctx.index_visible_at());
     let rep = c.current().body.representation.clone();
     Ok(json_response(
         StatusCode::OK,
@@ -369,8 +371,16 @@ fn delete(ctx: &Ctx, id: u64, kind: CommentKind) -> Result<Response, ApiError> {
         return Err(ApiError::missing("comment", id));
     }
     // Replies go with their parent.
-    data.comments
-        .retain(|_, c| c.id != id && c.parent_comment_id != Some(id));
+    let gone: Vec<u64> = data
+        .comments
+        .values()
+        .filter(|c| c.id == id || c.parent_comment_id == Some(id))
+        .map(|c| c.id)
+        .collect();
+    for g in gone {
+        data.comments.remove(&g);
+        ctx.site.reindex(&data, g, ctx.index_visible_at());
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -404,8 +404,12 @@ pub async fn delete<K: OnContent>(
             Status::Trashed,
         ],
     )?;
+    // Its comments and attachments leave search with it (purge removes them from the data).
+    let dependents = data.dependents(id);
     data.delete_content(id, p.flag("purge"))?;
-    ctx.site.reindex(&data, id, ctx.index_visible_at());
+    for i in std::iter::once(id).chain(dependents) {
+        ctx.site.reindex(&data, i, ctx.index_visible_at());
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

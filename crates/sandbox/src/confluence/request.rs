@@ -42,13 +42,16 @@ pub fn list_statuses(p: &Params, default: &[Status]) -> Result<Vec<Status>, ApiE
 /// Whether `title` is `wanted` ignoring case, as the `title` filter of v2 lists matches.
 pub fn same_title(title: &str, wanted: &str) -> bool {
     title.eq_ignore_ascii_case(wanted)
-        || (!(title.is_ascii() && wanted.is_ascii()) && title.to_lowercase() == wanted.to_lowercase())
+        || (!(title.is_ascii() && wanted.is_ascii())
+            && title.to_lowercase() == wanted.to_lowercase())
 }
 
 /// The version the `version` query parameter asks for; the current (last) one when absent.
 pub fn requested_version<'a>(versions: &'a [Version], p: &Params) -> Result<&'a Version, ApiError> {
     match p.num::<u32>("version")? {
-        None => versions.last().ok_or_else(|| ApiError::missing("version", "current")),
+        None => versions
+            .last()
+            .ok_or_else(|| ApiError::missing("version", "current")),
         Some(n) => versions
             .iter()
             .find(|v| v.number == n)

@@ -112,8 +112,8 @@ pub async fn create(
         .spaces
         .get(&id)
         .ok_or_else(|| ApiError::missing("space", id))?;
-    if let Some(home) = space.homepage_id {
-        ctx.site.reindex(&data, home, ctx.index_visible_at());
+    for searchable in std::iter::once(id).chain(space.homepage_id) {
+        ctx.site.reindex(&data, searchable, ctx.index_visible_at());
     }
     Ok(json_response(
         StatusCode::CREATED,
