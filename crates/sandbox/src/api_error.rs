@@ -52,7 +52,7 @@ impl ApiError {
     /// A 404 naming what is missing, e.g. `Cannot find a page with id [123]`. Missing objects and
     /// objects the user may not see look the same, as in Confluence.
     pub fn missing(what: &str, id: impl std::fmt::Display) -> Self {
-        let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        let article = if what.starts_with(['a', 'e', 'i', 'o']) {
             "an"
         } else {
             "a"

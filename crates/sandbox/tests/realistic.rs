@@ -63,19 +63,23 @@ fn search_id(v: &Value) -> String {
     v["content"]["id"].as_str().unwrap().to_string()
 }
 
-/// Seeds 95 pages in GEN (96 with the home page) and walks them with `limit=10`.
+/// Seeds `count` pages in a new space GEN and walks its pages (with the home page) by tens.
+async fn seeded_walk(
+    sb: &weft_sandbox::Sandbox,
+    c: &reqwest::Client,
+    at: &str,
+    count: usize,
+) -> Vec<Vec<String>> {
+    let space = sb.admin().create_space(None, "GEN", "Generated").unwrap();
+    sb.admin().seed_pages(None, "GEN", count, None).unwrap();
+    let first = format!("/wiki/api/v2/pages?space-id={space}&limit=10");
+    walk(sb, c, at, &first, v2_id).await
+}
+
+/// Walks 95 seeded pages (96 with the home page) by tens in realistic mode.
 async fn page_walk(seed: u64) -> Vec<usize> {
     let (sb, c, at) = realistic(seed).await;
-    let space = sb.admin().create_space(None, "GEN", "Generated").unwrap();
-    sb.admin().seed_pages(None, "GEN", 95, None).unwrap();
-    let pages = walk(
-        &sb,
-        &c,
-        &at,
-        &format!("/wiki/api/v2/pages?space-id={space}&limit=10"),
-        v2_id,
-    )
-    .await;
+    let pages = seeded_walk(&sb, &c, &at, 95).await;
     let all: Vec<&String> = pages.iter().flatten().collect();
     let unique: HashSet<&&String> = all.iter().collect();
     assert_eq!(
@@ -196,16 +200,7 @@ async fn retry_after_is_sometimes_missing_and_error_status_sometimes_a_string() 
 #[tokio::test]
 async fn the_default_mode_stays_tidy() {
     let (sb, c, at) = empty().await;
-    let space = sb.admin().create_space(None, "GEN", "Generated").unwrap();
-    sb.admin().seed_pages(None, "GEN", 45, None).unwrap();
-    let pages = walk(
-        &sb,
-        &c,
-        &at,
-        &format!("/wiki/api/v2/pages?space-id={space}&limit=10"),
-        v2_id,
-    )
-    .await;
+    let pages = seeded_walk(&sb, &c, &at, 45).await;
     assert_eq!(
         pages.iter().map(Vec::len).collect::<Vec<_>>(),
         [10, 10, 10, 10, 6]
