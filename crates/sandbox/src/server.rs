@@ -26,7 +26,6 @@ pub fn router(shared: Shared) -> Router {
     let routed = Router::new()
         .merge(crate::admin::router(shared.clone()))
         .merge(served)
-        .layer(middleware::from_fn(refuse_declared_oversize))
         .layer(DefaultBodyLimit::max(MAX_REQUEST));
     // Layers of a router run after its routing; the path is rewritten before `routed` routes.
     Router::new()
@@ -34,16 +33,22 @@ pub fn router(shared: Shared) -> Router {
         .layer(middleware::from_fn_with_state(shared, front_door))
 }
 
-/// Runs before routing: reads a doubled slash in the path as one (Atlassian's edge tolerates
+/// Runs before routing, for every request: answers 413 to a request that announces a body
+/// beyond [`MAX_REQUEST`] before anything reads it (hyper sends `100 Continue` only once the body
+/// is read), reads a doubled slash in the path as one (Atlassian's edge tolerates
 /// `/wiki/api/v2//pages`), and stamps every answer, errors included, with an `atl-request-id`.
 async fn front_door(State(shared): State<Shared>, mut req: Request, next: Next) -> Response {
-    if req.uri().path().contains("//") {
-        if let Some(uri) = collapse_slashes(req.uri()) {
-            *req.uri_mut() = uri;
-        }
-    }
     let n = shared.request_ids.fetch_add(1, Ordering::Relaxed);
-    let mut resp = next.run(req).await;
+    let mut resp = if declared_too_large(req.headers(), MAX_REQUEST) {
+        gateway(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large")
+    } else {
+        if req.uri().path().contains("//") {
+            if let Some(uri) = collapse_slashes(req.uri()) {
+                *req.uri_mut() = uri;
+            }
+        }
+        next.run(req).await
+    };
     if let Ok(v) = HeaderValue::try_from(format!("00000000-0000-4000-8000-{n:012x}")) {
         resp.headers_mut().insert("atl-request-id", v);
     }
@@ -70,15 +75,6 @@ fn collapse_slashes(uri: &Uri) -> Option<Uri> {
 /// Largest request body of any kind (attachment uploads are the big ones); JSON bodies have
 /// Confluence's smaller limit ([`crate::params::MAX_BODY`]).
 pub const MAX_REQUEST: usize = 64 * 1024 * 1024;
-
-/// Answers 413 to a request that announces a body beyond [`MAX_REQUEST`], before anything
-/// reads it: hyper sends `100 Continue` only once the body is read.
-async fn refuse_declared_oversize(req: Request, next: Next) -> Response {
-    if declared_too_large(req.headers(), MAX_REQUEST) {
-        return gateway(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large");
-    }
-    next.run(req).await
-}
 
 async fn not_found(req: Request) -> Response {
     let path = req.uri().path();
