@@ -103,7 +103,7 @@ async fn edge(State(shared): State<Shared>, req: Request, next: Next) -> Respons
         })
         .collect();
     let fault = shared.faults.pick(&method, &path);
-    let resp = match &fault {
+    let mut resp = match &fault {
         None => next.run(req).await,
         Some(Fault::Status { status }) => {
             let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -129,7 +129,6 @@ async fn edge(State(shared): State<Shared>, req: Request, next: Next) -> Respons
         Some(Fault::CloseConnection) => cut_mid_body(next.run(req).await).await,
         Some(Fault::MalformedJson) => truncate_json(next.run(req).await).await,
     };
-    let mut resp = resp;
     if resp.status() == StatusCode::TOO_MANY_REQUESTS && shared.realism.drop_retry_after() {
         resp.headers_mut().remove("retry-after");
     }

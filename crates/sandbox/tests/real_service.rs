@@ -357,6 +357,22 @@ async fn attachment_versions_and_both_download_links() {
         let r = get_raw(&c, &format!("{wiki}{link}"), "not-a-token").await;
         assert_eq!(r.status(), 401, "{link} needs the bearer token");
     }
+    // A file name with a space travels percent-encoded in the v2 link.
+    let r = c
+        .post(v1(&sb, &format!("/content/{deploy}/child/attachment")))
+        .bearer_auth(&at)
+        .header("X-Atlassian-Token", "no-check")
+        .multipart(file_form("run book.txt", b"spaced", None))
+        .send()
+        .await
+        .unwrap();
+    let spaced: Value = r.json().await.unwrap();
+    let spaced_id = spaced["results"][0]["id"].as_str().unwrap();
+    let (_, v2_spaced) = get_json(&c, &v2(&sb, &format!("/attachments/{spaced_id}")), &at).await;
+    let link = v2_spaced["downloadLink"].as_str().unwrap();
+    assert!(link.contains("run%20book.txt"), "{link}");
+    let r = get_raw(&c, &format!("{wiki}{link}"), &at).await;
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"spaced");
     // The new version is what search sees, after the lag.
     sb.admin().advance_clock(Duration::from_secs(21));
     let (_, r) = search(&sb, &c, &at, "type = attachment and title = \"notes.txt\"").await;

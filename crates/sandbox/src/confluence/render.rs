@@ -447,7 +447,6 @@ pub fn comment_v1(
     data: &SiteData,
     cm: &Comment,
     on: &Content,
-    title: &str,
     expand: &[&str],
     base: &str,
 ) -> Value {
@@ -456,7 +455,7 @@ pub fn comment_v1(
         "id": cm.id.to_string(),
         "type": "comment",
         "status": cm.status.as_str(),
-        "title": title,
+        "title": format!("Re: {}", on.title()),
         "container": {"id": on.id.to_string(), "type": on.kind.type_name(), "status": on.status.as_str(), "title": on.title()},
         "extensions": {"location": match cm.kind { CommentKind::Footer => "footer", CommentKind::Inline => "inline" }},
         "_links": {"webui": format!("{}?focusedCommentId={}", webui(data, on), cm.id), "self": format!("{base}/rest/api/content/{}", cm.id)},

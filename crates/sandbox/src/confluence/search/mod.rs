@@ -235,7 +235,7 @@ fn content_of(
             let cm = data.comments.get(&d.id)?;
             let on = data.contents.get(&cm.container_id)?;
             let url = format!("{}?focusedCommentId={}", webui(data, on), cm.id);
-            Some((comment_v1(data, cm, on, &d.title, expand, base), url))
+            Some((comment_v1(data, cm, on, expand, base), url))
         }
         DocType::Attachment => {
             let a = data.attachments.get(&d.id)?;
