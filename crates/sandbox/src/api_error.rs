@@ -52,15 +52,15 @@ impl ApiError {
     /// A 404 naming what is missing, e.g. `Cannot find a page with id [123]`. Missing objects and
     /// objects the user may not see look the same, as in Confluence.
     pub fn missing(what: &str, id: impl std::fmt::Display) -> Self {
-        let article = if what.starts_with(['a', 'e', 'i', 'o']) {
-            "an"
-        } else {
-            "a"
+        let article = match what {
+            "content" => "",
+            w if w.starts_with(['a', 'e', 'i', 'o']) => "an ",
+            _ => "a ",
         };
         Self::new(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
-            format!("Cannot find {article} {what} with id [{id}]"),
+            format!("Cannot find {article}{what} with id [{id}]"),
         )
     }
     /// A 404 for a path no endpoint serves, naming the path.
@@ -178,4 +178,37 @@ pub fn json_response<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T)
         HeaderValue::from_static("application/json;charset=UTF-8"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_404_names_what_is_missing_in_plain_english() {
+        let title = |what, id: &str| ApiError::missing(what, id).title;
+        assert_eq!(title("page", "7"), "Cannot find a page with id [7]");
+        assert_eq!(
+            title("attachment", "att7"),
+            "Cannot find an attachment with id [att7]"
+        );
+        assert_eq!(title("user", "u"), "Cannot find a user with id [u]");
+        assert_eq!(title("content", "7"), "Cannot find content with id [7]");
+    }
+
+    #[test]
+    fn v1_bad_requests_carry_the_exception_class_and_v2_may_stringify_the_status() {
+        let e = ApiError::bad_request("Could not parse Labels");
+        assert_eq!(
+            e.v1_body()["message"],
+            format!("{V1_BAD_REQUEST_CLASS}: Could not parse Labels")
+        );
+        assert_eq!(e.v2_body(false)["errors"][0]["status"], 400);
+        assert_eq!(e.v2_body(true)["errors"][0]["status"], "400");
+        let missing = ApiError::missing("page", 1);
+        assert_eq!(
+            missing.v1_body()["message"],
+            "Cannot find a page with id [1]"
+        );
+    }
 }
