@@ -310,42 +310,50 @@ fn file_form(name: &str, bytes: &'static [u8], comment: Option<&str>) -> Form {
     }
 }
 
+/// A multipart upload to the v1 path `path` with the XSRF header spelled `token_header`.
+async fn upload(
+    sb: &weft_sandbox::Sandbox,
+    c: &reqwest::Client,
+    at: &str,
+    path: &str,
+    token_header: &str,
+    form: Form,
+) -> Value {
+    let r = c
+        .post(v1(sb, path))
+        .bearer_auth(at)
+        .header("X-Atlassian-Token", token_header)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    r.json().await.unwrap()
+}
+
 #[tokio::test]
 async fn attachment_versions_and_both_download_links() {
     let (sb, c, at) = demo().await;
     let deploy = id_of(&sb, &c, &at, "Deploy").await;
+    let attach = format!("/content/{deploy}/child/attachment");
     // `nocheck` is accepted like `no-check`.
-    let r = c
-        .post(v1(&sb, &format!("/content/{deploy}/child/attachment")))
-        .bearer_auth(&at)
-        .header("X-Atlassian-Token", "nocheck")
-        .multipart(file_form("notes.txt", b"first", None))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let created: Value = r.json().await.unwrap();
+    let form = file_form("notes.txt", b"first", None);
+    let created = upload(&sb, &c, &at, &attach, "nocheck", form).await;
     let att = created["results"][0]["id"].as_str().unwrap().to_string();
-    let r = c
-        .post(v1(
-            &sb,
-            &format!("/content/{deploy}/child/attachment/{att}/data"),
-        ))
-        .bearer_auth(&at)
-        .header("X-Atlassian-Token", "no-check")
-        .multipart(file_form("notes.txt", b"second", Some("v2")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let updated: Value = r.json().await.unwrap();
+    let form = file_form("notes.txt", b"second", Some("v2"));
+    let updated = upload(
+        &sb,
+        &c,
+        &at,
+        &format!("{attach}/{att}/data"),
+        "no-check",
+        form,
+    )
+    .await;
     assert_eq!(updated["version"]["number"], 2);
     assert_eq!(updated["version"]["minorEdit"], true);
     let v1_link = updated["_links"]["download"].as_str().unwrap().to_string();
-    assert_eq!(
-        v1_link,
-        format!("/rest/api/content/{deploy}/child/attachment/{att}/download")
-    );
+    assert_eq!(v1_link, format!("/rest/api{attach}/{att}/download"));
     let (_, v2_att) = get_json(&c, &v2(&sb, &format!("/attachments/{att}")), &at).await;
     assert_eq!(v2_att["version"]["number"], 2);
     let v2_link = v2_att["downloadLink"].as_str().unwrap().to_string();
@@ -358,15 +366,8 @@ async fn attachment_versions_and_both_download_links() {
         assert_eq!(r.status(), 401, "{link} needs the bearer token");
     }
     // A file name with a space travels percent-encoded in the v2 link.
-    let r = c
-        .post(v1(&sb, &format!("/content/{deploy}/child/attachment")))
-        .bearer_auth(&at)
-        .header("X-Atlassian-Token", "no-check")
-        .multipart(file_form("run book.txt", b"spaced", None))
-        .send()
-        .await
-        .unwrap();
-    let spaced: Value = r.json().await.unwrap();
+    let form = file_form("run book.txt", b"spaced", None);
+    let spaced = upload(&sb, &c, &at, &attach, "no-check", form).await;
     let spaced_id = spaced["results"][0]["id"].as_str().unwrap();
     let (_, v2_spaced) = get_json(&c, &v2(&sb, &format!("/attachments/{spaced_id}")), &at).await;
     let link = v2_spaced["downloadLink"].as_str().unwrap();
