@@ -8,8 +8,7 @@ use crate::connection::Connection;
 use crate::error::{AuthError, Result};
 use crate::store::ConnectionStore;
 
-/// Longest setting name, in bytes.
-pub const MAX_KEY_LEN: usize = 64;
+pub use weft_action::MAX_SETTING_NAME_LEN as MAX_KEY_LEN;
 /// Longest value, in bytes.
 pub const MAX_VALUE_BYTES: usize = 4096;
 /// Most settings one connection holds.
@@ -33,11 +32,7 @@ pub enum ConfigError {
 /// Setting names are `[a-z][a-z0-9_]*`, at most [`MAX_KEY_LEN`] bytes: they are read in
 /// expressions as `connection.config.<name>` and typed on command lines.
 pub fn validate_key(key: &str) -> Result<(), ConfigError> {
-    let mut bytes = key.bytes();
-    let valid = key.len() <= MAX_KEY_LEN
-        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if valid {
+    if weft_action::is_setting_name(key) {
         Ok(())
     } else {
         Err(ConfigError::InvalidKey(key.to_string()))
