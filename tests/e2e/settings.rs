@@ -92,6 +92,20 @@ fn settings_are_set_shown_and_read_by_runs() {
         result["outputs"],
         serde_json::json!({"space": "ENG", "limit": 25})
     );
+    // A plain dry run opens no connection store; with --live-reads it reads the real settings.
+    let plain = weft_keyed(data, &["run", file, "--dry-run"]);
+    assert!(
+        stdout(&plain).contains(r#""message": "posting to <not set>""#),
+        "{}",
+        stdout(&plain)
+    );
+    let live = weft_keyed(data, &["run", file, "--dry-run", "--live-reads"]);
+    assert_eq!(live.status.code(), Some(0), "{}", stderr(&live));
+    assert!(
+        stdout(&live).contains(r#""message": "posting to ENG""#),
+        "{}",
+        stdout(&live)
+    );
 
     // A malformed value for the declared type is refused by the run, naming the fix.
     let done = set(data, &["--config", "limit=many"]);

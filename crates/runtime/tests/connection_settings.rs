@@ -314,8 +314,7 @@ async fn a_run_missing_a_required_setting_fails_before_its_first_step() {
     .await;
     let error = elsewhere.error.unwrap_or_default();
     assert!(
-        error.starts_with("cannot read the settings of connection `globex`")
-            && error.contains("no connection named `globex`"),
+        error == "cannot read the settings of connection `globex`: no connection named `globex`",
         "{error}"
     );
     assert!(server.seen().is_empty(), "no step ran: {:?}", server.seen());

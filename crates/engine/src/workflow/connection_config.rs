@@ -24,6 +24,11 @@ pub(crate) async fn connection_scope(
     let Some(name) = workflow.connection.as_deref() else {
         return Ok((Value::Null, None));
     };
+    // "has no usable access token" says nothing here: what went wrong is the cause.
+    let why = |error: &TokenError| match error {
+        TokenError::Failed { source, .. } => describe_error_chain(source.as_ref()),
+        other => describe_error_chain(other),
+    };
     let mut warning = None;
     let stored = if workflow.connection_config.is_empty() {
         None
@@ -35,14 +40,14 @@ pub(crate) async fn connection_scope(
             Err(e) if dry => {
                 warning = Some(format!(
                     "the settings of connection `{name}` could not be read ({}); the dry run uses defaults and `{NOT_SET}`",
-                    describe_error_chain(&e)
+                    why(&e)
                 ));
                 None
             }
             Err(e) => {
                 return Err(format!(
                     "cannot read the settings of connection `{name}`: {}",
-                    describe_error_chain(&e)
+                    why(&e)
                 ))
             }
         }
