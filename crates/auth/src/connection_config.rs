@@ -240,19 +240,70 @@ mod tests {
         assert!(config.is_empty());
     }
 
-    #[tokio::test]
-    async fn update_config_changes_only_the_settings() {
-        use crate::store::{conformance::sample_connection, MemoryConnectionStore};
-        let store = MemoryConnectionStore::new();
+    /// Stores the connection `acme`; returns the change `space=ENG`.
+    async fn with_acme(store: &dyn ConnectionStore) -> ConfigChange {
         let now = chrono::Utc::now();
-        store
-            .put(&sample_connection("acme", now, chrono::Duration::hours(1)))
-            .await
-            .unwrap();
-        let change = ConfigChange {
+        let acme =
+            crate::store::conformance::sample_connection("acme", now, chrono::Duration::hours(1));
+        store.put(&acme).await.unwrap();
+        ConfigChange {
             set: vec![("space".into(), "ENG".into())],
             unset: vec![],
+        }
+    }
+
+    /// A store where a token refresh lands between the first read and the first write.
+    struct RefreshMeanwhile {
+        inner: crate::store::MemoryConnectionStore,
+        raced: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl ConnectionStore for RefreshMeanwhile {
+        async fn get(&self, name: &str) -> Result<Option<crate::StoredConnection>> {
+            self.inner.get(name).await
+        }
+        async fn put(&self, connection: &Connection) -> Result<crate::StoredConnection> {
+            self.inner.put(connection).await
+        }
+        async fn compare_and_swap(
+            &self,
+            expected: &crate::StoredConnection,
+            new: &Connection,
+        ) -> Result<crate::StoredConnection> {
+            if !self.raced.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                let mut refreshed = expected.connection.clone();
+                refreshed.tokens.access_token = crate::AccessToken::new("AT-acme-1");
+                self.inner.put(&refreshed).await?;
+            }
+            self.inner.compare_and_swap(expected, new).await
+        }
+        async fn list(&self) -> Result<Vec<Connection>> {
+            self.inner.list().await
+        }
+        async fn delete(&self, name: &str) -> Result<bool> {
+            self.inner.delete(name).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_refresh_meanwhile_is_kept_and_the_change_applied_again() {
+        let store = RefreshMeanwhile {
+            inner: crate::store::MemoryConnectionStore::new(),
+            raced: Default::default(),
         };
+        let change = with_acme(&store).await;
+        let updated = update_config(&store, "acme", &change).await.unwrap();
+        assert_eq!(updated.connection.tokens.access_token.expose(), "AT-acme-1");
+        let stored = store.get("acme").await.unwrap().unwrap().connection;
+        assert_eq!(stored.tokens.access_token.expose(), "AT-acme-1");
+        assert_eq!(stored.config, map(&[("space", "ENG")]));
+    }
+
+    #[tokio::test]
+    async fn update_config_changes_only_the_settings() {
+        let store = crate::store::MemoryConnectionStore::new();
+        let change = with_acme(&store).await;
         let updated = update_config(&store, "acme", &change).await.unwrap();
         assert_eq!(updated.connection.config, map(&[("space", "ENG")]));
         assert!(updated.not_set.is_empty());

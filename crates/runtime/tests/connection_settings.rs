@@ -12,8 +12,8 @@ use weft_engine::exec::{Mode, RunOutcome, RunRequest};
 use weft_engine::store::{NoStore, RunStatus};
 use weft_engine::workflow;
 use weft_runtime::action::{
-    AccessToken, ActionContext, ActionError, ActionInfo, ConnectionInfo, DryRunEffect, ErrorKind,
-    TokenError, TokenProvider, TypedAction,
+    AccessToken, ActionContext, ActionError, ActionInfo, ConnectionInfo, ErrorKind, TokenError,
+    TokenProvider, TypedAction,
 };
 use weft_runtime::Runtime;
 
@@ -83,29 +83,7 @@ impl TypedAction for GetItem {
     };
 
     async fn run(&self, input: ItemInput, ctx: &ActionContext<'_>) -> Result<Value, ActionError> {
-        let api = ctx.connection_info().await?.api_base;
-        let token = ctx.access_token().await?;
-        let answer = ctx
-            .http()
-            .get(format!("{api}/items/{}", input.id))
-            .bearer_auth(token.expose())
-            .send()
-            .await
-            .map_err(|e| ActionError::new(ErrorKind::Network, e.to_string()))?;
-        answer
-            .json()
-            .await
-            .map_err(|e| ActionError::failed(e.to_string()))
-    }
-
-    fn dry_run(&self, input: &ItemInput) -> DryRunEffect {
-        DryRunEffect::Http {
-            method: "GET".into(),
-            url: format!("/items/{}", input.id),
-            headers: Default::default(),
-            body: None,
-            writes: false,
-        }
+        item_request(ctx, reqwest::Method::GET, &input).await
     }
 }
 
@@ -126,19 +104,33 @@ impl TypedAction for RenameItem {
     };
 
     async fn run(&self, input: ItemInput, ctx: &ActionContext<'_>) -> Result<Value, ActionError> {
-        let api = ctx.connection_info().await?.api_base;
-        let answer = ctx
-            .http()
-            .post(format!("{api}/items/{}", input.id))
-            .json(&json!({ "title": input.title }))
-            .send()
-            .await
-            .map_err(|e| ActionError::new(ErrorKind::Network, e.to_string()))?;
-        answer
-            .json()
-            .await
-            .map_err(|e| ActionError::failed(e.to_string()))
+        item_request(ctx, reqwest::Method::POST, &input).await
     }
+}
+
+/// `METHOD {api}/items/{id}` with the connection's token (and the title as the body of a write).
+async fn item_request(
+    ctx: &ActionContext<'_>,
+    method: reqwest::Method,
+    input: &ItemInput,
+) -> Result<Value, ActionError> {
+    let api = ctx.connection_info().await?.api_base;
+    let token = ctx.access_token().await?;
+    let mut request = ctx
+        .http()
+        .request(method.clone(), format!("{api}/items/{}", input.id))
+        .bearer_auth(token.expose());
+    if method != reqwest::Method::GET {
+        request = request.json(&json!({ "title": input.title }));
+    }
+    let answer = request
+        .send()
+        .await
+        .map_err(|e| ActionError::new(ErrorKind::Network, e.to_string()))?;
+    answer
+        .json()
+        .await
+        .map_err(|e| ActionError::failed(e.to_string()))
 }
 
 /// A local server: `GET /items/{id}` answers a real item; every request is recorded.
