@@ -64,21 +64,33 @@ outputs:
 fn settings_are_set_shown_and_read_by_runs() {
     let dir = data_folder_with_acme();
     let data = dir.path();
-    let done = set(data, &["--config", "space=ENG", "--config", "limit=25"]);
+    let done = set(
+        data,
+        &[
+            "--config",
+            "space=ENG",
+            "--config",
+            "limit=25",
+            "--config",
+            "title=Team notes",
+        ],
+    );
     assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
     assert_eq!(
         stdout(&done),
-        "saved the settings of `acme`\nconfig:\n  limit = 25\n  space = ENG\n"
+        "saved the settings of `acme`\nconfig:\n  limit = 25\n  space = ENG\n  title = Team notes\n"
     );
     let list = weft_keyed(data, &["connections", "list"]);
     assert!(
-        stdout(&list).contains("healthy  config: limit=25 space=ENG"),
+        stdout(&list).contains(r#"healthy  config: limit=25 space=ENG title="Team notes""#),
         "{}",
         stdout(&list)
     );
     let show = weft_keyed(data, &["connections", "show", "acme"]);
     assert!(
-        stdout(&show).contains("config:\n  limit = 25\n  space = ENG\nstatus: healthy"),
+        stdout(&show).contains(
+            "config:\n  limit = 25\n  space = ENG\n  title = Team notes\nstatus: healthy"
+        ),
         "{}",
         stdout(&show)
     );
@@ -123,7 +135,9 @@ fn settings_are_set_shown_and_read_by_runs() {
     // Without the required setting the run stops before its first step.
     let done = set(
         data,
-        &["--unset", "space", "--unset", "limit", "--unset", "never"],
+        &[
+            "--unset", "space", "--unset", "limit", "--unset", "title", "--unset", "never",
+        ],
     );
     assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
     assert!(

@@ -576,7 +576,17 @@ pub fn list(connections: Vec<Connection>, out: &mut dyn Write) -> Outcome {
         return Ok(());
     }
     for c in connections {
-        let settings: Vec<String> = c.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        // A value with a space is quoted, so `a=x y=z` cannot be misread.
+        let settings: Vec<String> = c
+            .config
+            .iter()
+            .map(
+                |(k, v)| match v.contains(char::is_whitespace) || v.is_empty() {
+                    true => format!("{k}={v:?}"),
+                    false => format!("{k}={v}"),
+                },
+            )
+            .collect();
         let settings = if settings.is_empty() {
             String::new()
         } else {
