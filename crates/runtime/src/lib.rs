@@ -8,6 +8,9 @@
 
 pub use weft_action as action;
 
+#[cfg(feature = "test-support")]
+pub mod testing;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -71,11 +74,14 @@ impl Runtime {
 /// `register(&mut Registry, &mut SourceCatalog)`; adding one is a feature in Cargo.toml
 /// (`my-connector = ["dep:weft-my-connector"]`) and one line here:
 /// `#[cfg(feature = "my-connector")] weft_my_connector::register(registry, sources)?;`
+#[cfg_attr(not(feature = "confluence"), allow(unused_variables))]
 fn register_connectors(
     registry: &mut Registry,
-    _sources: &mut SourceCatalog,
+    sources: &mut SourceCatalog,
 ) -> Result<(), RegistryError> {
     weft_engine::actions::register_builtin(registry)?;
+    #[cfg(feature = "confluence")]
+    weft_confluence::register(registry, sources)?;
     Ok(())
 }
 

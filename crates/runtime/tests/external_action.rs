@@ -4,20 +4,17 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{json, Value};
-use weft_auth::app_config::{AppConfig, Credentials, SecretSource};
-use weft_auth::connect::{CallbackServer, ConnectFlow, NoChoice};
-use weft_auth::{Keyring, SledConnectionStore, SystemClock};
 use weft_engine::exec::RunRequest;
 use weft_engine::store::{NoStore, RunStatus};
 use weft_engine::workflow;
 use weft_runtime::action::{
     ActionContext, ActionError, ActionInfo, ErrorKind, RegistryError, TypedAction,
 };
+use weft_runtime::testing::SandboxConnection;
 use weft_runtime::Runtime;
-use weft_sandbox::{RegisteredApp, Sandbox, SandboxConfig};
+use weft_sandbox::SandboxConfig;
 
 /// `GET /wiki/rest/api/user/current` on the connection's site, with its bearer token.
 struct CurrentUser;
@@ -73,104 +70,20 @@ impl TypedAction for CurrentUser {
     }
 }
 
-const CLIENT_ID: &str = "external-action-test";
-const CLIENT_SECRET: &str = "external-action-secret-93c1";
-
-/// A sandbox with an app, and a connection `acme` made through the real consent flow.
-async fn sandbox_connection(data_dir: &Path) -> (Sandbox, Arc<weft_auth::TokenManager>, String) {
-    let sandbox = Sandbox::start(SandboxConfig {
-        auto_approve: true,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind callback");
-    let callback_url = format!(
-        "http://127.0.0.1:{}/callback",
-        listener.local_addr().expect("callback address").port()
-    );
-    let scopes = ["read:me", "read:confluence-user"];
-    sandbox
-        .admin()
-        .register_app(RegisteredApp {
-            client_id: CLIENT_ID.into(),
-            client_secret: CLIENT_SECRET.into(),
-            name: "external action test".into(),
-            callback_urls: vec![callback_url.clone()],
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        })
-        .expect("register app");
-    let secret_file = data_dir.join("client-secret");
-    std::fs::write(&secret_file, CLIENT_SECRET).expect("write secret");
-    let mut config = AppConfig::new("confluence").expect("app config");
-    config.credentials = Credentials::Own {
-        client_id: CLIENT_ID.into(),
-        client_secret: SecretSource::File { path: secret_file },
-    };
-    config.set_base_url(&sandbox.base_url()).expect("base url");
-    config
-        .set_callback_url(&callback_url)
-        .expect("callback url");
-    for scope in scopes {
-        config.scopes.add(scope).expect("scope");
-    }
-    let app = config.resolve(&|_| None, None).expect("resolve app");
-    let store = Arc::new(
-        SledConnectionStore::open(
-            &data_dir.join("data"),
-            Keyring::from_key_bytes([3; 32], &[]),
-        )
-        .expect("open connection store"),
-    );
-    let http = reqwest::Client::new();
-    let flow = Arc::new(ConnectFlow::new(
-        app.clone(),
-        store.clone(),
-        Arc::new(SystemClock),
-        http.clone(),
-    ));
-    let callback = CallbackServer::start(listener, flow.clone()).expect("callback server");
-    let pending = flow.begin("acme", None).expect("begin consent");
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("browser");
-    let consent = browser
-        .get(pending.authorize_url.clone())
-        .send()
-        .await
-        .expect("authorize");
-    let location = consent.headers()["location"]
-        .to_str()
-        .expect("redirect")
-        .to_string();
-    // The callback page answers only once the grant is completed: the browser and the
-    // completion run together.
-    let completed = async {
-        let grant = pending
-            .wait(Duration::from_secs(10), &app.callback_url)
-            .await
-            .expect("grant");
-        flow.complete(grant, &NoChoice).await.expect("connected")
-    };
-    let (page, connection) = tokio::join!(browser.get(&location).send(), completed);
-    assert_eq!(page.expect("callback").status(), 200);
-    callback.shutdown().await;
-    let manager = Arc::new(weft_auth::setup::token_manager(store, &app, http));
-    let site_api = format!(
-        "{}/ex/confluence/{}",
-        sandbox.base_url().trim_end_matches('/'),
-        connection.cloud_id
-    );
-    (sandbox, manager, site_api)
-}
-
 #[tokio::test]
 async fn an_action_from_outside_the_engine_runs_with_a_connection_token() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (sandbox, manager, site_api) = sandbox_connection(dir.path()).await;
+    let SandboxConnection {
+        sandbox,
+        tokens,
+        api_base: site_api,
+        ..
+    } = SandboxConnection::start(
+        SandboxConfig::default(),
+        &["read:me", "read:confluence-user"],
+        dir.path(),
+    )
+    .await;
     let runtime = Runtime::extended(|registry, _| registry.add(CurrentUser)).expect("catalogue");
     let spec = runtime
         .registry()
@@ -180,7 +93,7 @@ async fn an_action_from_outside_the_engine_runs_with_a_connection_token() {
     assert_eq!(spec.inputs[0].name, "site_api");
     assert!(spec.inputs[0].required);
 
-    let engine = runtime.engine(Arc::new(NoStore), manager);
+    let engine = runtime.engine(Arc::new(NoStore), tokens);
     let yaml = format!(
         "name: external\nconnection: acme\nsteps:\n  - id: me\n    uses: example.current_user\n    with:\n      site_api: {site_api}\noutputs:\n  account: ${{{{ steps.me.output.account_id }}}}\n  key: ${{{{ steps.me.output.idempotency_key }}}}\n"
     );

@@ -1,0 +1,69 @@
+//! `confluence.delete_page`: moves a page to the trash, or removes it for good.
+
+use async_trait::async_trait;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use weft_action::{ActionError, ActionInfo};
+
+use super::ConfluenceAction;
+use crate::client::{Api, Client, ConfluenceError, Request};
+use crate::input::content_id;
+
+pub struct DeletePage;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct Input {
+    /// The page's id (digits).
+    pub page_id: String,
+    /// Remove the page for good: it is moved to the trash first when it is not there yet.
+    #[serde(default)]
+    pub purge: bool,
+}
+
+#[async_trait]
+impl ConfluenceAction for DeletePage {
+    type Input = Input;
+    type Lookup = ();
+
+    const INFO: ActionInfo = ActionInfo {
+        name: "confluence.delete_page",
+        description: "Moves a page to the trash, or with `purge` removes it for good (DELETE v2 /pages/{id}).",
+        output_description: "`page_id` and `purged` (whether the page was removed for good rather than trashed).",
+        output_example: r#"{"page_id": "65601", "purged": false}"#,
+        writes: true,
+        scopes: &["delete:page:confluence"],
+    };
+    const EXAMPLE: &'static str = r#"{"page_id": "65601"}"#;
+
+    fn request(input: &Input, _: &()) -> Result<Request, ActionError> {
+        let id = content_id(&input.page_id, "page_id")?;
+        let request = Request::delete(Api::V2, format!("/pages/{id}")).about(format!("page {id}"));
+        Ok(if input.purge {
+            request.query("purge", true)
+        } else {
+            request
+        })
+    }
+
+    async fn send(
+        &self,
+        input: &Input,
+        request: Request,
+        client: &Client<'_>,
+    ) -> Result<Value, ActionError> {
+        if input.purge {
+            // Only a trashed page can be purged; a page already in the trash answers 404 here.
+            let trash = Request {
+                query: Vec::new(),
+                ..request.clone()
+            };
+            match client.send(&trash).await {
+                Ok(_) | Err(ConfluenceError::NotFound { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        client.send(&request).await?;
+        Ok(json!({ "page_id": input.page_id, "purged": input.purge }))
+    }
+}

@@ -1,0 +1,129 @@
+//! Page bodies: the formats a step may write in and read in, and the conversion of plain text
+//! into Confluence's storage format.
+//!
+//! - `storage`, `atlas_doc_format` and `wiki` are sent untouched (Confluence converts `wiki`).
+//! - `markdown`: converted to storage format, see [`markdown`] for exactly what converts.
+//! - `plain`: the text is XML-escaped (`&`, `<`, `>`, `"`, `'`); each paragraph (lines separated
+//!   by a blank line) becomes a `<p>`, and single line breaks inside one become `<br/>`.
+
+pub mod markdown;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// The format of a `body` input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteFormat {
+    /// Confluence storage format (XHTML-like XML), sent untouched.
+    #[default]
+    Storage,
+    /// Atlassian Document Format: JSON in a string, sent untouched.
+    AtlasDocFormat,
+    /// Confluence wiki markup, converted by Confluence.
+    Wiki,
+    /// Markdown, converted to storage format.
+    Markdown,
+    /// Plain text, escaped into storage-format paragraphs.
+    Plain,
+}
+
+/// The format a read returns the body in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadFormat {
+    #[default]
+    Storage,
+    AtlasDocFormat,
+    View,
+    ExportView,
+}
+
+impl ReadFormat {
+    /// The `body-format` query value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadFormat::Storage => "storage",
+            ReadFormat::AtlasDocFormat => "atlas_doc_format",
+            ReadFormat::View => "view",
+            ReadFormat::ExportView => "export_view",
+        }
+    }
+}
+
+/// The v2 `body` object of a write: `{"representation": ..., "value": ...}`.
+pub fn write_body(body: &str, format: WriteFormat) -> Value {
+    let (representation, value) = match format {
+        WriteFormat::Storage => ("storage", body.to_string()),
+        WriteFormat::AtlasDocFormat => ("atlas_doc_format", body.to_string()),
+        WriteFormat::Wiki => ("wiki", body.to_string()),
+        WriteFormat::Markdown => ("storage", markdown::markdown_to_storage(body)),
+        WriteFormat::Plain => ("storage", plain_to_storage(body)),
+    };
+    json!({ "representation": representation, "value": value })
+}
+
+/// Plain text as storage-format paragraphs.
+pub fn plain_to_storage(text: &str) -> String {
+    let text = text.replace("\r\n", "\n");
+    text.split("\n\n")
+        .map(|paragraph| paragraph.trim_matches('\n'))
+        .filter(|paragraph| !paragraph.trim().is_empty())
+        .map(|paragraph| {
+            let lines: Vec<String> = paragraph.split('\n').map(escape_xml).collect();
+            format!("<p>{}</p>", lines.join("<br/>"))
+        })
+        .collect()
+}
+
+/// Text escaped for XML content and attribute values.
+pub fn escape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_is_escaped_into_paragraphs() {
+        assert_eq!(
+            plain_to_storage("a < b & c\nnext line\n\n\n'quoted' \"x\""),
+            "<p>a &lt; b &amp; c<br/>next line</p><p>&#39;quoted&#39; &quot;x&quot;</p>"
+        );
+        assert_eq!(plain_to_storage("\n\n"), "");
+    }
+
+    #[test]
+    fn storage_adf_and_wiki_pass_through() {
+        let adf = r#"{"type":"doc","version":1,"content":[]}"#;
+        assert_eq!(
+            write_body(adf, WriteFormat::AtlasDocFormat),
+            json!({"representation": "atlas_doc_format", "value": adf})
+        );
+        assert_eq!(
+            write_body("<p>x &amp; <ac:emoticon/></p>", WriteFormat::Storage)["value"],
+            "<p>x &amp; <ac:emoticon/></p>"
+        );
+        assert_eq!(
+            write_body("h1. T", WriteFormat::Wiki)["representation"],
+            "wiki"
+        );
+        assert_eq!(
+            write_body("1 < 2", WriteFormat::Plain),
+            json!({"representation": "storage", "value": "<p>1 &lt; 2</p>"})
+        );
+    }
+}

@@ -1,0 +1,422 @@
+//! The Confluence REST client. One [`Client`] is made per step attempt (or per poll) from its
+//! context: the connection's API base and token, the step's pooled HTTP client, and the
+//! connection's shared [`Pacer`]. Every request goes through [`Client::send`], which paces,
+//! authenticates, retries what is safe to retry, refreshes a rejected token once, reads the answer
+//! within a cap and turns failures into a typed [`ConfluenceError`].
+//!
+//! - [`request`]: the [`Request`] type, its URL and its dry-run form;
+//! - [`error`]: [`ConfluenceError`] and the messages users read;
+//! - [`retry`]: backoff and the waits a server asks for;
+//! - [`pacing`]: the per-connection limiter;
+//! - [`paging`]: listings as a stream of items, `limit`/`max_results`;
+//! - [`read`]: bounded reads of answer bodies;
+//! - [`spaces`]: space key → id, cached per connection.
+
+pub mod error;
+pub mod pacing;
+pub mod paging;
+pub mod read;
+pub mod request;
+pub mod retry;
+pub mod spaces;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use weft_action::http_errors::describe_reqwest_error;
+use weft_action::{
+    AccessToken, ActionContext, ActionError, ConnectionInfo, ErrorKind, SourceContext,
+};
+
+pub use error::ConfluenceError;
+pub use pacing::Pacer;
+pub use paging::Listing;
+pub use request::{Api, Request, PLACEHOLDER_API_BASE};
+pub use retry::RetryPolicy;
+
+use error::{error_message, is_scope_mismatch};
+use read::{read_capped, read_error_body, MAX_ANSWER_BYTES};
+
+/// Confluence refuses request bodies over 5 MB (413); weft refuses them before sending.
+pub const MAX_REQUEST_BODY_BYTES: usize = 5 * 1024 * 1024;
+
+/// How long one attempt of one request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the client needs from a step or a poll: the connection, its tokens, the pooled HTTP
+/// client and the cancellation of the run.
+#[async_trait]
+pub trait Connection: Send + Sync {
+    async fn connection_info(&self) -> Result<ConnectionInfo, ActionError>;
+    async fn access_token(&self) -> Result<AccessToken, ActionError>;
+    async fn refresh_access_token(
+        &self,
+        rejected: &AccessToken,
+    ) -> Result<AccessToken, ActionError>;
+    fn http(&self) -> &reqwest::Client;
+    fn cancel(&self) -> &CancellationToken;
+}
+
+#[async_trait]
+impl Connection for ActionContext<'_> {
+    async fn connection_info(&self) -> Result<ConnectionInfo, ActionError> {
+        ActionContext::connection_info(self).await
+    }
+    async fn access_token(&self) -> Result<AccessToken, ActionError> {
+        ActionContext::access_token(self).await
+    }
+    async fn refresh_access_token(
+        &self,
+        rejected: &AccessToken,
+    ) -> Result<AccessToken, ActionError> {
+        ActionContext::refresh_access_token(self, rejected).await
+    }
+    fn http(&self) -> &reqwest::Client {
+        self.http
+    }
+    fn cancel(&self) -> &CancellationToken {
+        self.cancel
+    }
+}
+
+#[async_trait]
+impl Connection for SourceContext<'_> {
+    async fn connection_info(&self) -> Result<ConnectionInfo, ActionError> {
+        SourceContext::connection_info(self).await
+    }
+    async fn access_token(&self) -> Result<AccessToken, ActionError> {
+        SourceContext::access_token(self).await
+    }
+    async fn refresh_access_token(
+        &self,
+        rejected: &AccessToken,
+    ) -> Result<AccessToken, ActionError> {
+        SourceContext::refresh_access_token(self, rejected).await
+    }
+    fn http(&self) -> &reqwest::Client {
+        self.http
+    }
+    fn cancel(&self) -> &CancellationToken {
+        self.cancel
+    }
+}
+
+/// A successful answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    /// The JSON body; `null` when the answer has none (204).
+    pub body: Value,
+}
+
+/// The client of one step attempt or one poll.
+pub struct Client<'a> {
+    connection: &'a dyn Connection,
+    info: ConnectionInfo,
+    token: Mutex<AccessToken>,
+    /// The scopes of the action (or source) using the client, named when a call lacks one.
+    scopes: &'static [&'static str],
+    policy: RetryPolicy,
+    pacer: Arc<Pacer>,
+}
+
+impl<'a> Client<'a> {
+    /// A client for `connection`, used by an action or source that declares `scopes`.
+    pub async fn connect(
+        connection: &'a dyn Connection,
+        scopes: &'static [&'static str],
+    ) -> Result<Client<'a>, ActionError> {
+        let info = connection.connection_info().await?;
+        let token = connection.access_token().await?;
+        Ok(Client {
+            pacer: Pacer::for_connection(&info.api_base),
+            connection,
+            info,
+            token: Mutex::new(token),
+            scopes,
+            policy: RetryPolicy::default(),
+        })
+    }
+
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The connection: API base, site, granted scopes, settings.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.info
+    }
+
+    /// The full URL of `request` on this connection.
+    pub fn url(&self, request: &Request) -> String {
+        request.url(&self.info.api_base)
+    }
+
+    /// Sends `request` and returns its JSON body.
+    pub async fn json(&self, request: &Request) -> Result<Value, ConfluenceError> {
+        Ok(self.send(request).await?.body)
+    }
+
+    /// Sends `request`: paced, authenticated, retried when safe (see [`RetryPolicy`]), one
+    /// token refresh on 401.
+    pub async fn send(&self, request: &Request) -> Result<Answer, ConfluenceError> {
+        let call = request.describe();
+        let body = match &request.body {
+            Some(body) => {
+                let bytes = serde_json::to_vec(body).map_err(|e| {
+                    ConfluenceError::Step(ActionError::failed(format!(
+                        "the body of {call} cannot be written: {e}"
+                    )))
+                })?;
+                if bytes.len() > MAX_REQUEST_BODY_BYTES {
+                    return Err(ConfluenceError::BodyTooLarge {
+                        call,
+                        size: bytes.len(),
+                        limit: MAX_REQUEST_BODY_BYTES,
+                    });
+                }
+                Some(bytes)
+            }
+            None => None,
+        };
+        let url = self.url(request);
+        let mut failed = 0;
+        let mut waited = Duration::ZERO;
+        let mut refreshed = false;
+        loop {
+            self.cancellable(self.pacer.ready()).await?;
+            let token = self.token.lock().clone();
+            let mut builder = self
+                .connection
+                .http()
+                .request(request.method.clone(), &url)
+                .bearer_auth(token.expose())
+                .header(ACCEPT, "application/json")
+                .timeout(REQUEST_TIMEOUT);
+            if let Some(body) = &body {
+                builder = builder
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            let error = match self.cancellable(builder.send()).await? {
+                Ok(answer) => {
+                    self.pacer.observe(answer.headers());
+                    let status = answer.status();
+                    if status.is_success() {
+                        // A body cut off midway is a network error, retried like one.
+                        match self.success(answer, &call).await {
+                            Ok(answer) => return Ok(answer),
+                            Err(error) => error,
+                        }
+                    } else {
+                        let headers = answer.headers().clone();
+                        let body = read_error_body(answer).await;
+                        if status == StatusCode::UNAUTHORIZED {
+                            if is_scope_mismatch(&body) {
+                                return Err(self.scope_mismatch(&headers));
+                            }
+                            if !refreshed {
+                                refreshed = true;
+                                let fresh = self.refresh(&token).await?;
+                                *self.token.lock() = fresh;
+                                continue;
+                            }
+                        }
+                        status_error(request, &self.info.name, status, &headers, &body)
+                    }
+                }
+                Err(error) => transport_error(&call, &error),
+            };
+            if !(error.is_transient() && request.replayable) || failed + 1 >= self.policy.attempts {
+                return Err(error);
+            }
+            let asked = match &error {
+                ConfluenceError::RateLimited { wait, .. } => *wait,
+                _ => None,
+            };
+            let wait = self.policy.wait(failed + 1, asked);
+            if waited + wait > self.policy.max_total_wait {
+                return Err(error);
+            }
+            if asked.is_some() {
+                self.pacer.hold(wait);
+            }
+            failed += 1;
+            waited += wait;
+            self.cancellable(tokio::time::sleep(wait)).await?;
+        }
+    }
+
+    async fn success(
+        &self,
+        answer: reqwest::Response,
+        call: &str,
+    ) -> Result<Answer, ConfluenceError> {
+        let status = answer.status().as_u16();
+        let headers = answer.headers().clone();
+        let bytes = read_capped(answer, MAX_ANSWER_BYTES, call).await?;
+        let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).map_err(|e| ConfluenceError::InvalidAnswer {
+                call: call.to_string(),
+                detail: e.to_string(),
+            })?
+        };
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    async fn refresh(&self, rejected: &AccessToken) -> Result<AccessToken, ConfluenceError> {
+        self.connection
+            .refresh_access_token(rejected)
+            .await
+            .map_err(|error| match error.kind {
+                ErrorKind::Network | ErrorKind::Timeout | ErrorKind::Cancelled => {
+                    ConfluenceError::Step(error)
+                }
+                _ => ConfluenceError::Reconnect {
+                    connection: self.info.name.clone(),
+                    reason: error.message,
+                },
+            })
+    }
+
+    fn scope_mismatch(&self, headers: &HeaderMap) -> ConfluenceError {
+        let granted = &self.info.granted_scopes;
+        ConfluenceError::ScopeMismatch {
+            connection: self.info.name.clone(),
+            action_scopes: self.scopes.iter().map(|s| s.to_string()).collect(),
+            missing: self
+                .scopes
+                .iter()
+                .filter(|s| !granted.iter().any(|g| g == *s))
+                .map(|s| s.to_string())
+                .collect(),
+            request_id: request_id(headers),
+        }
+    }
+
+    /// Runs `work` unless the run is cancelled first.
+    async fn cancellable<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<T, ConfluenceError> {
+        tokio::select! {
+            biased;
+            _ = self.connection.cancel().cancelled() => Err(ConfluenceError::Step(
+                ActionError::new(ErrorKind::Cancelled, "the run was cancelled"),
+            )),
+            done = work => Ok(done),
+        }
+    }
+}
+
+/// Atlassian's id of the request, which their support asks for.
+pub fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("atl-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The typed error for an unsuccessful status.
+fn status_error(
+    request: &Request,
+    connection: &str,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ConfluenceError {
+    let call = request.describe();
+    let request_id = request_id(headers);
+    let message = error_message(body).unwrap_or_else(|| {
+        status
+            .canonical_reason()
+            .unwrap_or("no message")
+            .to_string()
+    });
+    match status.as_u16() {
+        404 => ConfluenceError::NotFound {
+            subject: request
+                .subject
+                .clone()
+                .unwrap_or_else(|| format!("the resource of {call}")),
+            request_id,
+        },
+        409 => match sent_version(request) {
+            Some(sent) => ConfluenceError::VersionConflict {
+                subject: request.subject.clone().unwrap_or(call),
+                current: None,
+                sent: Some(sent),
+                request_id,
+            },
+            None => ConfluenceError::Conflict {
+                call,
+                message,
+                request_id,
+            },
+        },
+        401 => ConfluenceError::Unauthorized {
+            call,
+            connection: connection.to_string(),
+            message,
+            request_id,
+        },
+        403 => ConfluenceError::Forbidden {
+            call,
+            message,
+            request_id,
+        },
+        429 => ConfluenceError::RateLimited {
+            call,
+            wait: retry::requested_wait(headers, chrono::Utc::now()),
+            request_id,
+        },
+        500..=599 => ConfluenceError::Server {
+            call,
+            status: status.as_u16(),
+            message,
+            request_id,
+        },
+        other => ConfluenceError::Rejected {
+            call,
+            status: other,
+            message,
+            input: None,
+            request_id,
+        },
+    }
+}
+
+/// The version number a write sent (`version.number` of its body).
+fn sent_version(request: &Request) -> Option<u64> {
+    request.body.as_ref()?.pointer("/version/number")?.as_u64()
+}
+
+/// A request that got no answer.
+pub(crate) fn transport_error(call: &str, error: &reqwest::Error) -> ConfluenceError {
+    let detail = describe_reqwest_error(error);
+    if error.is_timeout() {
+        ConfluenceError::Timeout {
+            call: call.to_string(),
+            detail,
+        }
+    } else {
+        ConfluenceError::Network {
+            call: call.to_string(),
+            detail,
+        }
+    }
+}

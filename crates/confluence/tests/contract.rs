@@ -1,0 +1,158 @@
+//! The contract test: every registered `confluence.*` action runs its declared example against
+//! the sandbox with the request log on, and every request it made is checked against the facts
+//! of Atlassian's OpenAPI descriptions (`crates/atlassian/facts/confluence.json`): the operation
+//! exists for that method and path template, its query parameter names are the operation's, and
+//! the action declares the scopes the operation checks (the current ones, or the beta granular
+//! ones of a v1 operation). A new action is covered by adding it to the registry list.
+//!
+//! Not checked here: required request-body fields, since the facts file keeps no request-body
+//! schemas (the sandbox refuses bodies that lack them, so a missing field fails the run).
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use weft_atlassian::facts::{self, ApiVersion, Operation};
+use weft_engine::store::RunStatus;
+use weft_sandbox::LoggedRequest;
+
+use support::sandbox::Site;
+
+/// The operation a logged request is, or why none is.
+fn operation_of(request: &LoggedRequest, cloud_id: &str) -> Result<&'static Operation, String> {
+    let prefix = format!("/ex/confluence/{cloud_id}");
+    let path = request
+        .path
+        .strip_prefix(&prefix)
+        .ok_or_else(|| format!("{} is not on the connection's site", request.path))?;
+    let (api, path) = if let Some(rest) = path.strip_prefix("/wiki/api/v2") {
+        (ApiVersion::V2, rest)
+    } else if path.starts_with("/wiki/rest/api") {
+        (ApiVersion::V1, path)
+    } else {
+        return Err(format!("{path} is neither v1 nor v2"));
+    };
+    facts::confluence()
+        .operations
+        .iter()
+        .find(|op| {
+            op.api == api
+                && op.method.eq_ignore_ascii_case(&request.method)
+                && template_matches(&op.path, path)
+        })
+        .ok_or_else(|| format!("no operation {} {path} in the spec", request.method))
+}
+
+/// `/pages/{id}` matches `/pages/123`.
+fn template_matches(template: &str, path: &str) -> bool {
+    let template: Vec<&str> = template.split('/').collect();
+    let path: Vec<&str> = path.split('/').collect();
+    template.len() == path.len()
+        && template
+            .iter()
+            .zip(&path)
+            .all(|(t, p)| (t.starts_with('{') && !p.is_empty()) || t == p)
+}
+
+fn check_request(
+    request: &LoggedRequest,
+    cloud_id: &str,
+    action: &str,
+    declared: &[&str],
+) -> Result<(), String> {
+    let op = operation_of(request, cloud_id)?;
+    let names: BTreeSet<String> = request
+        .query
+        .as_deref()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .map(|(name, _)| name.into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    for name in &names {
+        if !op.query.contains(name) {
+            return Err(format!(
+                "{} {}: query parameter `{name}` is not one of {:?}",
+                op.method, op.path, op.query
+            ));
+        }
+    }
+    let covered = |state: &str| {
+        let scopes = op.scopes_in(state);
+        !scopes.is_empty() && scopes.iter().all(|s| declared.contains(&s.as_str()))
+    };
+    // `http_request` calls whatever endpoint it is given: the connection needs that endpoint's
+    // scopes, and the action cannot declare them.
+    let any_endpoint = declared.is_empty() && action == "confluence.http_request";
+    let needs_none = any_endpoint || op.scopes.values().all(Vec::is_empty);
+    if !(needs_none || covered("Current") || covered("Beta")) {
+        return Err(format!(
+            "{} {}: the operation checks {:?}, the action declares {declared:?}",
+            op.method, op.path, op.scopes
+        ));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_action_sends_only_requests_the_spec_describes() {
+    let site = Site::start(None).await;
+    let examples = weft_confluence::actions::examples();
+    let registered: Vec<&str> = site
+        .runtime
+        .registry()
+        .names()
+        .filter(|name| name.starts_with("confluence."))
+        .collect();
+    let with_examples: Vec<&str> = examples.iter().map(|(name, _)| *name).collect();
+    let mut sorted = with_examples.clone();
+    sorted.sort_unstable();
+    assert_eq!(registered, sorted, "every registered action has an example");
+    assert!(registered.len() >= 6);
+
+    let admin = site.connection.sandbox.admin();
+    let mut failures = Vec::new();
+    for (name, example) in examples {
+        let spec = site
+            .runtime
+            .registry()
+            .get(name)
+            .expect("registered")
+            .spec();
+        admin.clear_requests();
+        let outcome = site.run_step(name, example).await;
+        if outcome.status != RunStatus::Succeeded {
+            failures.push(format!("{name}: the example failed: {:?}", outcome.error));
+            continue;
+        }
+        let requests: Vec<LoggedRequest> = admin
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/ex/confluence/"))
+            .collect();
+        if requests.is_empty() {
+            failures.push(format!("{name}: the example sent no request"));
+        }
+        for request in &requests {
+            if let Err(problem) =
+                check_request(request, &site.connection.cloud_id, name, spec.scopes)
+            {
+                failures.push(format!("{name}: {problem}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    site.connection.sandbox.shutdown().await;
+}
+
+#[test]
+fn templates_match_whole_segments() {
+    assert!(template_matches("/pages/{id}", "/pages/12"));
+    assert!(!template_matches("/pages/{id}", "/pages/12/labels"));
+    assert!(!template_matches("/pages/{id}", "/pages/"));
+    assert!(template_matches(
+        "/wiki/rest/api/search",
+        "/wiki/rest/api/search"
+    ));
+}

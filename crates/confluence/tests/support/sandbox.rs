@@ -1,0 +1,107 @@
+//! A sandbox with space `ENG`, one page in it, and a connection `acme` with every scope the
+//! Confluence actions declare; steps run through `weft_runtime::Runtime::new()`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+use weft_engine::exec::{Engine, RunOutcome, RunRequest};
+use weft_engine::store::NoStore;
+use weft_engine::workflow;
+use weft_runtime::testing::SandboxConnection;
+use weft_runtime::Runtime;
+use weft_sandbox::{NewPage, SandboxConfig};
+
+/// The id the actions' examples use for "a page of space ENG" (see `ConfluenceAction::EXAMPLE`).
+pub const EXAMPLE_PAGE_ID: &str = "65601";
+
+pub struct Site {
+    pub connection: SandboxConnection,
+    pub engine: Engine,
+    pub runtime: Runtime,
+    /// The page the examples' `65601` stands for.
+    pub page_id: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Every scope a `confluence.*` action declares.
+pub fn all_action_scopes(runtime: &Runtime) -> Vec<&'static str> {
+    let mut scopes: Vec<&'static str> = runtime
+        .registry()
+        .iter()
+        .filter(|action| action.spec().name.starts_with("confluence."))
+        .flat_map(|action| action.spec().scopes.iter().copied())
+        .collect();
+    scopes.sort_unstable();
+    scopes.dedup();
+    scopes
+}
+
+impl Site {
+    /// A site whose connection was granted `scopes` (every action's when `None`).
+    pub async fn start(scopes: Option<&[&str]>) -> Site {
+        let runtime = Runtime::new().expect("catalogue");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let all = all_action_scopes(&runtime);
+        let scopes = scopes.unwrap_or(&all);
+        let connection =
+            SandboxConnection::start(SandboxConfig::default(), scopes, dir.path()).await;
+        let admin = connection.sandbox.admin();
+        admin
+            .create_space(None, "ENG", "Engineering")
+            .expect("space ENG");
+        let page_id = admin
+            .create_page(
+                None,
+                NewPage {
+                    space_key: "ENG".into(),
+                    title: "Release notes".into(),
+                    body: "<p>Shipped.</p>".into(),
+                    parent_id: None,
+                    blogpost: false,
+                },
+            )
+            .expect("page")
+            .to_string();
+        let engine = runtime.engine(Arc::new(NoStore), connection.tokens.clone());
+        Site {
+            connection,
+            engine,
+            runtime,
+            page_id,
+            _dir: dir,
+        }
+    }
+
+    /// Runs one step `uses: action` `with: inputs` (a JSON object) on connection `acme`; the
+    /// examples' page id is replaced by the real one.
+    pub async fn run_step(&self, action: &str, inputs: &str) -> RunOutcome {
+        self.run_step_in(action, inputs, Default::default()).await
+    }
+
+    pub async fn run_step_in(&self, action: &str, inputs: &str, request: RunRequest) -> RunOutcome {
+        let inputs = inputs.replace(EXAMPLE_PAGE_ID, &self.page_id);
+        let yaml = format!(
+            "name: step\nconnection: acme\nsteps:\n  - id: s\n    uses: {action}\n    with: {inputs}\noutputs:\n  result: ${{{{ steps.s.output }}}}\n"
+        );
+        let loaded = workflow::load_bytes(
+            Path::new("step.yaml"),
+            yaml.as_bytes(),
+            self.engine.catalog(),
+        )
+        .unwrap_or_else(|problems| panic!("{action}: {}", problems.render()));
+        self.engine.run(loaded.workflow, request).await
+    }
+
+    /// The output of a step that must succeed.
+    pub async fn output(&self, action: &str, inputs: &str) -> Value {
+        let outcome = self.run_step(action, inputs).await;
+        assert_eq!(
+            outcome.status,
+            weft_engine::store::RunStatus::Succeeded,
+            "{action} {inputs}: {:?}",
+            outcome.error
+        );
+        outcome.outputs["result"].clone()
+    }
+}
