@@ -397,3 +397,89 @@ async fn a_live_read_that_fails_stops_the_dry_run_with_its_error() {
         "{error}"
     );
 }
+
+/// With the real Confluence actions and the sandbox: the page a workflow finds through the
+/// space its connection names is read live, and the update built from it is shown, not sent.
+#[tokio::test]
+async fn live_reads_find_the_real_page_and_leave_the_update_unsent() {
+    use weft_auth::connection_config::{update_config, ConfigChange};
+    use weft_runtime::testing::SandboxConnection;
+    use weft_sandbox::{NewPage, SandboxConfig};
+
+    let runtime = Runtime::new().expect("catalogue");
+    let mut scopes: Vec<&str> = ["confluence.find_page", "confluence.update_page"]
+        .iter()
+        .flat_map(|name| {
+            runtime
+                .registry()
+                .get(name)
+                .expect("registered")
+                .spec()
+                .scopes
+        })
+        .copied()
+        .collect();
+    scopes.sort_unstable();
+    scopes.dedup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let site = SandboxConnection::start(SandboxConfig::default(), &scopes, dir.path()).await;
+    let admin = site.sandbox.admin();
+    admin
+        .create_space(None, "ENG", "Engineering")
+        .expect("space");
+    let page_id = admin
+        .create_page(
+            None,
+            NewPage {
+                space_key: "ENG".into(),
+                title: "Release notes".into(),
+                body: "<p>Shipped.</p>".into(),
+                parent_id: None,
+                blogpost: false,
+            },
+        )
+        .expect("page")
+        .to_string();
+    let change = ConfigChange {
+        set: vec![("space".into(), "ENG".into())],
+        unset: vec![],
+    };
+    update_config(site.tokens.store().as_ref(), "acme", &change)
+        .await
+        .expect("settings stored");
+    admin.clear_requests();
+    let yaml = r#"name: touch-release-notes
+connection: acme
+connection_config:
+  space: {type: string}
+steps:
+  - id: find
+    uses: confluence.find_page
+    with:
+      space: "${{ connection.config.space }}"
+      title: Release notes
+  - id: update
+    uses: confluence.update_page
+    with:
+      page_id: "${{ steps.find.output.page.id }}"
+      body: "<p>${{ steps.find.output.page.title }}: reviewed.</p>"
+"#;
+    let outcome = run(&runtime, Some(site.tokens.clone()), yaml, dry(true)).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    let steps = outcome.dry_run.expect("a report").steps;
+    assert_eq!(steps[0].output_from, "live");
+    assert_eq!(steps[1].output_from, "example");
+    assert_eq!(steps[1].input["page_id"], json!(page_id), "the real page");
+    let calls: Vec<String> = admin
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/wiki/"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(!calls.is_empty(), "the find was sent");
+    assert!(
+        calls.iter().all(|call| call.starts_with("GET ")),
+        "only reads were sent: {calls:?}"
+    );
+    site.sandbox.shutdown().await;
+}
