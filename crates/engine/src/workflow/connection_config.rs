@@ -15,8 +15,9 @@ use crate::exec::coerce_input_text;
 pub const NOT_SET: &str = "<not set>";
 
 /// The value of `connection` in a run (`null` for a workflow without a connection), and a
-/// warning for people when a dry run could not read the connection's settings.
-pub(crate) async fn connection_scope(
+/// warning for people when a dry run could not read the connection's settings. Public so that
+/// what renders a poll trigger's `with` outside a run gives it the same `connection`.
+pub async fn connection_scope(
     workflow: &CompiledWorkflow,
     tokens: &dyn TokenProvider,
     dry: bool,
