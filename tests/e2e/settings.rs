@@ -159,6 +159,11 @@ fn settings_are_set_shown_and_read_by_runs() {
     let dry = weft_keyed(data, &["run", file, "--dry-run"]);
     assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
     assert!(
+        stdout(&dry).contains("connection: acme\n  space = <not set>\n  limit = 10\n"),
+        "{}",
+        stdout(&dry)
+    );
+    assert!(
         stdout(&dry).contains(r#""message": "posting to <not set>""#),
         "{}",
         stdout(&dry)

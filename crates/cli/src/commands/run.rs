@@ -383,6 +383,23 @@ fn trigger_text(workflow: &CompiledWorkflow, now: DateTime<Utc>) -> String {
     out
 }
 
+/// The workflow's connection and the settings its steps read (`<not set>` for a missing one).
+fn connection_text(connection: &Value) -> String {
+    let Some(name) = connection["name"].as_str() else {
+        return String::new();
+    };
+    let mut out = format!("connection: {name}\n");
+    if let Some(config) = connection["config"].as_object() {
+        for (key, value) in config {
+            let shown = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_string);
+            let _ = writeln!(out, "  {key} = {shown}");
+        }
+    }
+    out
+}
+
 fn print_dry_run(
     workflow: &CompiledWorkflow,
     outcome: &RunOutcome,
@@ -405,6 +422,7 @@ fn print_dry_run(
             "workflow": workflow.name,
             "status": outcome.status.as_str(),
             "error": outcome.error,
+            "connection": report.connection,
             "steps": report.steps,
             "outputs": outcome.outputs,
             "next_fires": fires,
@@ -428,6 +446,7 @@ fn print_dry_run(
         workflow.path.display()
     );
     out.push_str(&trigger_text(workflow, now));
+    out.push_str(&connection_text(&report.connection));
     if let Some(limit) = &workflow.concurrency {
         let _ = writeln!(
             out,

@@ -55,6 +55,8 @@ pub struct RunOutcome {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct DryRunReport {
     pub steps: Vec<DryRunStep>,
+    /// `connection` as the steps read it: its name and declared settings (`null` without one).
+    pub connection: Value,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -240,6 +242,7 @@ impl Engine {
                 let (status, error, outputs) = state.execute().await;
                 let report = dry.then(|| DryRunReport {
                     steps: std::mem::take(&mut *state.dry_steps.lock()),
+                    connection: state.globals.connection.clone(),
                 });
                 (status, error, outputs, report)
             }
