@@ -470,6 +470,7 @@ steps:
     assert_eq!(steps[0].output_from, "live");
     assert_eq!(steps[1].output_from, "example");
     assert_eq!(steps[1].input["page_id"], json!(page_id), "the real page");
+    assert_eq!(steps[1].input["body"], "<p>Release notes: reviewed.</p>");
     let calls: Vec<String> = admin
         .requests()
         .iter()
