@@ -135,6 +135,7 @@ async fn a_dry_run_shows_the_exact_request_and_sends_nothing() {
             RunRequest {
                 mode: Mode::DryRun {
                     mocks: Default::default(),
+                    live_reads: false,
                 },
                 ..Default::default()
             },

@@ -1,5 +1,5 @@
 //! Runs a sandbox in the foreground, like `weft sandbox`:
-//! `cargo run -p weft-sandbox --example sandbox -- [--listen ADDR] [--seed demo] [--data-dir D] [--auto-approve]`
+//! `cargo run -p weft-sandbox --example sandbox -- [--listen ADDR] [--seed demo] [--data-dir D] [--auto-approve] [--realistic [--realistic-seed N]]`
 
 use weft_sandbox::{run_cli, SandboxConfig};
 
@@ -21,6 +21,12 @@ fn parse(args: &[String]) -> Result<SandboxConfig, String> {
             "--seed" => config.seed = value("--seed")?.parse()?,
             "--data-dir" => config.data_dir = Some(value("--data-dir")?.into()),
             "--auto-approve" => config.auto_approve = true,
+            "--realistic" => config.realistic = true,
+            "--realistic-seed" => {
+                config.realistic_seed = value("--realistic-seed")?
+                    .parse()
+                    .map_err(|e| format!("--realistic-seed: {e}"))?
+            }
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -33,7 +39,7 @@ async fn main() {
     let config = match parse(&args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}\nusage: sandbox [--listen ADDR] [--seed empty|demo] [--data-dir DIR] [--auto-approve]");
+            eprintln!("error: {e}\nusage: sandbox [--listen ADDR] [--seed empty|demo] [--data-dir DIR] [--auto-approve] [--realistic [--realistic-seed N]]");
             std::process::exit(2);
         }
     };

@@ -11,10 +11,16 @@ pub async fn run_cli(
     config: SandboxConfig,
     stop: impl Future<Output = ()>,
 ) -> Result<(), SandboxError> {
-    let sandbox = Sandbox::start(config).await?;
+    let sandbox = Sandbox::start(config.clone()).await?;
     let app = sandbox.app();
     let base = sandbox.base_url();
     println!("weft sandbox listening on {base}");
+    if config.realistic {
+        println!(
+            "realistic mode (seed {}): estimated search totals, some short pages, some 429s without Retry-After, some error statuses as strings",
+            config.realistic_seed
+        );
+    }
     println!();
     println!("Sandbox credentials (built-in OAuth app):");
     println!("  client id:     {}", app.client_id);

@@ -59,6 +59,14 @@ pub struct SandboxConfig {
     pub user_time_zone: String,
     /// Most requests kept in the request log (oldest dropped first).
     pub request_log_capacity: usize,
+    /// Answer as untidily as Confluence Cloud does (see `docs/sandbox.md`, "Realistic mode"):
+    /// search `totalSize` is an estimate, result pages are sometimes shorter than `limit` in the
+    /// middle of a walk, `Retry-After` is sometimes missing on 429, a v2 error `status` is
+    /// sometimes a string. Off by default.
+    pub realistic: bool,
+    /// Seed of the realistic mode's choices: the same requests in the same order get the same
+    /// answers.
+    pub realistic_seed: u64,
 }
 
 impl Default for SandboxConfig {
@@ -78,6 +86,8 @@ impl Default for SandboxConfig {
             refresh_token_absolute_lifetime: None,
             user_time_zone: "Europe/Berlin".to_string(),
             request_log_capacity: 20_000,
+            realistic: false,
+            realistic_seed: 0,
         }
     }
 }

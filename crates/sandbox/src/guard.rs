@@ -1,9 +1,9 @@
 //! The API gateway in front of every Confluence route: bearer token, site, scopes, quota and
 //! burst limit before the handler; error shape, quota charge and rate-limit headers after it.
 
-use crate::api_error::{gateway, json_response, SCOPE_MISMATCH};
+use crate::api_error::{gateway, json_response, ApiError, SCOPE_MISMATCH};
 use crate::cost::Cost;
-use crate::pagination::{list_response, next_link, Cursor};
+use crate::pagination::{list_response, next_link, Cursor, PageReq};
 use crate::params::Params;
 use crate::ratelimit::Admission;
 use crate::route_spec::{Api, RouteSpec};
@@ -29,6 +29,13 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// `limit` and `cursor` of a list request; in realistic mode the page is sometimes shorter.
+    pub fn page_req(&self, p: &Params, default: usize, max: usize) -> Result<PageReq, ApiError> {
+        let mut req = PageReq::from_params(p, default, max)?;
+        req.take = self.shared.realism.page_size(req.limit);
+        Ok(req)
+    }
+
     /// When a write made now becomes searchable.
     pub fn index_visible_at(&self) -> DateTime<Utc> {
         self.now + self.shared.search_lag()
@@ -116,7 +123,7 @@ pub async fn guard(
     let mut resp = next.run(req).await;
     if let Some(err) = resp.extensions_mut().remove::<crate::api_error::ApiError>() {
         let body = match spec.api {
-            Api::V2 => err.v2_body(),
+            Api::V2 => err.v2_body(shared.realism.status_as_string()),
             Api::V1 => err.v1_body(),
         };
         resp = json_response(err.status, &body);

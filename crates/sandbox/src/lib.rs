@@ -27,6 +27,7 @@ mod oauth;
 mod pagination;
 mod params;
 mod ratelimit;
+mod realism;
 mod reqlog;
 mod route_spec;
 mod routes;

@@ -53,7 +53,10 @@ impl Cursor {
 /// `limit` and `cursor` of a list request.
 #[derive(Debug, Clone)]
 pub struct PageReq {
+    /// The page size asked for (repeated in `_links.next`).
     pub limit: usize,
+    /// How many items this page holds at most: `limit`, or fewer in realistic mode.
+    pub take: usize,
     pub cursor: Option<Cursor>,
 }
 
@@ -72,23 +75,19 @@ impl PageReq {
         };
         let cursor = match p.get("cursor") {
             None => None,
-            Some(c) => Some(Cursor::decode(c).ok_or_else(|| {
-                ApiError::invalid_param(
-                    "Query parameter `cursor` is not a valid cursor: pass only the cursor value from _links.next, not the whole URL",
-                )
-            })?),
+            Some(c) => Some(Cursor::decode(c).ok_or_else(ApiError::bad_cursor)?),
         };
-        Ok(PageReq { limit, cursor })
+        Ok(PageReq {
+            limit,
+            take: limit,
+            cursor,
+        })
     }
 }
 
-/// Takes one page from items sorted by (key, id) in the requested direction.
-pub fn paginate<T>(
-    items: Vec<(SortKey, u64, T)>,
-    desc: bool,
-    req: &PageReq,
-) -> (Vec<T>, Option<Cursor>) {
-    let start = match &req.cursor {
+/// How many of the items sorted by (key, id) come before the page that starts after `cursor`.
+pub fn offset_of<T>(items: &[(SortKey, u64, T)], desc: bool, cursor: Option<&Cursor>) -> usize {
+    match cursor {
         None => 0,
         Some(c) => items.partition_point(|(k, id, _)| {
             let ord = (k, *id).cmp(&(&c.key, c.id));
@@ -98,9 +97,18 @@ pub fn paginate<T>(
                 ord != std::cmp::Ordering::Greater
             }
         }),
-    };
+    }
+}
+
+/// Takes one page from items sorted by (key, id) in the requested direction.
+pub fn paginate<T>(
+    items: Vec<(SortKey, u64, T)>,
+    desc: bool,
+    req: &PageReq,
+) -> (Vec<T>, Option<Cursor>) {
+    let start = offset_of(&items, desc, req.cursor.as_ref());
     let total = items.len();
-    let mut page: Vec<(SortKey, u64, T)> = items.into_iter().skip(start).take(req.limit).collect();
+    let mut page: Vec<(SortKey, u64, T)> = items.into_iter().skip(start).take(req.take).collect();
     let more = start + page.len() < total;
     let next = if more {
         page.last().map(|(k, id, _)| Cursor {
@@ -208,6 +216,7 @@ mod tests {
             sort_items(&mut items, desc);
             let mut req = PageReq {
                 limit: 10,
+                take: 10,
                 cursor: None,
             };
             let mut seen = Vec::new();

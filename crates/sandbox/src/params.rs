@@ -84,7 +84,7 @@ async fn path_values<S: Send + Sync>(
 ) -> Result<Vec<String>, ApiError> {
     let raw = RawPathParams::from_request_parts(parts, state)
         .await
-        .map_err(|_| ApiError::not_found())?;
+        .map_err(|_| ApiError::no_endpoint(parts.uri.path()))?;
     // The first parameter is the cloud id; handlers see only their own.
     Ok(raw
         .iter()
@@ -124,7 +124,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ids2 {
         let v = path_values(parts, state).await?;
         match v.as_slice() {
             [a, b, ..] => Ok(Ids2(numeric(a)?, numeric(b)?)),
-            _ => Err(ApiError::not_found()),
+            _ => Err(ApiError::no_endpoint(parts.uri.path())),
         }
     }
 }
@@ -139,7 +139,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdAndName {
         let v = path_values(parts, state).await?;
         match v.as_slice() {
             [a, b, ..] => Ok(IdAndName(numeric(a)?, b.clone())),
-            _ => Err(ApiError::not_found()),
+            _ => Err(ApiError::no_endpoint(parts.uri.path())),
         }
     }
 }

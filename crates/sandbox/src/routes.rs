@@ -3,8 +3,8 @@
 //! the fidelity tests compare this table with the facts of `weft_atlassian::facts`).
 
 use crate::confluence::{
-    attachments, comments, labels, pages, properties, search, spaces, tasks, tree, users,
-    BlogPosts, Footer, Inline, Pages,
+    attachments, comments, labels, pages, properties, restrictions, search, spaces, tasks, tree,
+    users, BlogPosts, Footer, Inline, Pages,
 };
 use crate::guard::guard;
 use crate::route_spec::{Api, RouteSpec};
@@ -631,10 +631,22 @@ fn entries() -> Vec<Entry> {
             attachments::v1_upsert,
         ),
         ep(
+            "POST",
+            V1,
+            "/content/{id}/child/attachment/{attachmentId}/data",
+            &[],
+            &["write:confluence-file"],
+            &[
+                "read:content-details:confluence",
+                "write:attachment:confluence",
+            ],
+            attachments::v1_new_version,
+        ),
+        ep(
             "GET",
             V1,
             "/content/{id}/child/attachment/{attachmentId}/download",
-            &[],
+            &["version"],
             &["readonly:content.attachment:confluence"],
             &["read:attachment:confluence"],
             attachments::v1_download,
@@ -829,6 +841,24 @@ fn entries() -> Vec<Entry> {
         ep(
             "GET",
             V1,
+            "/search/user",
+            &["cql", "start", "limit"],
+            &["read:content-details:confluence"],
+            NONE,
+            search::users,
+        ),
+        ep(
+            "GET",
+            V1,
+            "/content/{id}/restriction",
+            &["start", "limit"],
+            &["read:confluence-content.all"],
+            &["read:content-details:confluence"],
+            restrictions::of_content,
+        ),
+        ep(
+            "GET",
+            V1,
             "/content/search",
             &["cql", "cursor", "limit", "expand"],
             &["search:confluence"],
@@ -860,10 +890,37 @@ fn axum_path(spec: &RouteSpec) -> String {
     out
 }
 
+/// `{api base}/wiki` + a v2 `downloadLink`: not a REST endpoint of the spec, but clients fetch
+/// attachment bytes there through the gateway, with the scopes of the v1 download.
+fn download_link() -> Entry {
+    Entry {
+        spec: RouteSpec {
+            method: "GET",
+            api: V1,
+            path: "/download/attachments/{id}/{filename}",
+            params: &["version", "api"],
+            scopes: ScopeReq {
+                current: &["readonly:content.attachment:confluence"],
+                beta: &["read:attachment:confluence"],
+            },
+            newer_than_spec: false,
+        },
+        handler: on(MethodFilter::GET, attachments::download_by_name),
+    }
+}
+
 pub fn api_router(shared: Shared) -> Router {
-    entries().into_iter().fold(Router::new(), |r, e| {
-        let path = axum_path(&e.spec);
+    let guarded = |e: Entry| {
         let layer = from_fn_with_state((shared.clone(), Arc::new(e.spec)), guard);
-        r.route(&path, e.handler.layer(layer))
-    })
+        e.handler.layer(layer)
+    };
+    entries()
+        .into_iter()
+        .fold(Router::new(), |r, e| {
+            r.route(&axum_path(&e.spec), guarded(e))
+        })
+        .route(
+            "/ex/confluence/{cloudid}/wiki/download/attachments/{p0}/{p1}",
+            guarded(download_link()),
+        )
 }

@@ -123,6 +123,7 @@ impl Seeder<'_> {
                 version: 1,
                 version_at: at,
                 author_id: ME.into(),
+                minor_edit: false,
                 data: bytes.to_vec(),
             },
         );

@@ -8,11 +8,13 @@ use crate::reqlog::{redact_header, LoggedRequest};
 use crate::state::Shared;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::uri::PathAndQuery;
+use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
 use bytes::Bytes;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 pub fn router(shared: Shared) -> Router {
@@ -21,39 +23,65 @@ pub fn router(shared: Shared) -> Router {
         .merge(crate::routes::api_router(shared.clone()))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(shared.clone(), edge));
-    Router::new()
+    let routed = Router::new()
         .merge(crate::admin::router(shared.clone()))
         .merge(served)
-        .layer(middleware::from_fn(refuse_declared_oversize))
-        .layer(DefaultBodyLimit::max(MAX_REQUEST))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST));
+    // Layers of a router run after its routing; the path is rewritten before `routed` routes.
+    Router::new()
+        .fallback_service(routed)
+        .layer(middleware::from_fn_with_state(shared, front_door))
+}
+
+/// Runs before routing, for every request: answers 413 to a request that announces a body
+/// beyond [`MAX_REQUEST`] before anything reads it (hyper sends `100 Continue` only once the body
+/// is read), reads a doubled slash in the path as one (Atlassian's edge tolerates
+/// `/wiki/api/v2//pages`), and stamps every answer, errors included, with an `atl-request-id`.
+async fn front_door(State(shared): State<Shared>, mut req: Request, next: Next) -> Response {
+    let n = shared.request_ids.fetch_add(1, Ordering::Relaxed);
+    let mut resp = if declared_too_large(req.headers(), MAX_REQUEST) {
+        gateway(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large")
+    } else {
+        if req.uri().path().contains("//") {
+            if let Some(uri) = collapse_slashes(req.uri()) {
+                *req.uri_mut() = uri;
+            }
+        }
+        next.run(req).await
+    };
+    if let Ok(v) = HeaderValue::try_from(format!("00000000-0000-4000-8000-{n:012x}")) {
+        resp.headers_mut().insert("atl-request-id", v);
+    }
+    resp
+}
+
+/// The URI with each run of slashes in its path made one slash (the query is kept as it is).
+fn collapse_slashes(uri: &Uri) -> Option<Uri> {
+    let mut path = String::with_capacity(uri.path().len());
+    for ch in uri.path().chars() {
+        if !(ch == '/' && path.ends_with('/')) {
+            path.push(ch);
+        }
+    }
+    let pq = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(PathAndQuery::try_from(pq).ok()?);
+    Uri::from_parts(parts).ok()
 }
 
 /// Largest request body of any kind (attachment uploads are the big ones); JSON bodies have
 /// Confluence's smaller limit ([`crate::params::MAX_BODY`]).
 pub const MAX_REQUEST: usize = 64 * 1024 * 1024;
 
-/// Answers 413 to a request that announces a body beyond [`MAX_REQUEST`], before anything
-/// reads it: hyper sends `100 Continue` only once the body is read.
-async fn refuse_declared_oversize(req: Request, next: Next) -> Response {
-    if declared_too_large(req.headers(), MAX_REQUEST) {
-        return gateway(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large");
-    }
-    next.run(req).await
-}
-
 async fn not_found(req: Request) -> Response {
     let path = req.uri().path();
+    let e = crate::api_error::ApiError::no_endpoint(path);
     if path.contains("/wiki/api/v2/") {
-        crate::api_error::json_response(
-            StatusCode::NOT_FOUND,
-            &crate::api_error::ApiError::not_found().v2_body(),
-        )
+        crate::api_error::json_response(StatusCode::NOT_FOUND, &e.v2_body(false))
     } else if path.contains("/wiki/rest/api/") {
-        let e = crate::api_error::ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            format!("No resource at {path}"),
-        );
         crate::api_error::json_response(StatusCode::NOT_FOUND, &e.v1_body())
     } else {
         gateway(StatusCode::NOT_FOUND, "Not Found")
@@ -75,7 +103,7 @@ async fn edge(State(shared): State<Shared>, req: Request, next: Next) -> Respons
         })
         .collect();
     let fault = shared.faults.pick(&method, &path);
-    let resp = match &fault {
+    let mut resp = match &fault {
         None => next.run(req).await,
         Some(Fault::Status { status }) => {
             let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -101,6 +129,9 @@ async fn edge(State(shared): State<Shared>, req: Request, next: Next) -> Respons
         Some(Fault::CloseConnection) => cut_mid_body(next.run(req).await).await,
         Some(Fault::MalformedJson) => truncate_json(next.run(req).await).await,
     };
+    if resp.status() == StatusCode::TOO_MANY_REQUESTS && shared.realism.drop_retry_after() {
+        resp.headers_mut().remove("retry-after");
+    }
     shared.log.push(LoggedRequest {
         method,
         path,

@@ -101,6 +101,89 @@ fn every_served_route_is_in_the_spec_with_its_parameters_and_scopes() {
     );
 }
 
+/// Every endpoint the `confluence.*` actions and sources call (the action catalogue shared by
+/// the connector's engineers), and the ones clients of the real service use besides.
+const CONNECTOR_ENDPOINTS: &[(&str, Api, &str)] = &[
+    ("GET", Api::V2, "/pages"),
+    ("POST", Api::V2, "/pages"),
+    ("GET", Api::V2, "/pages/{id}"),
+    ("PUT", Api::V2, "/pages/{id}"),
+    ("DELETE", Api::V2, "/pages/{id}"),
+    ("GET", Api::V2, "/pages/{id}/direct-children"),
+    ("GET", Api::V2, "/pages/{id}/children"),
+    ("GET", Api::V2, "/pages/{id}/descendants"),
+    ("GET", Api::V2, "/pages/{id}/ancestors"),
+    ("GET", Api::V2, "/pages/{id}/versions"),
+    ("GET", Api::V2, "/spaces/{id}/pages"),
+    ("GET", Api::V2, "/blogposts"),
+    ("POST", Api::V2, "/blogposts"),
+    ("GET", Api::V2, "/blogposts/{id}"),
+    ("PUT", Api::V2, "/blogposts/{id}"),
+    ("DELETE", Api::V2, "/blogposts/{id}"),
+    ("GET", Api::V2, "/spaces"),
+    ("GET", Api::V2, "/spaces/{id}"),
+    ("POST", Api::V2, "/spaces"),
+    ("GET", Api::V2, "/labels"),
+    ("GET", Api::V2, "/pages/{id}/labels"),
+    ("POST", Api::V1, "/content/{id}/label"),
+    ("DELETE", Api::V1, "/content/{id}/label/{label}"),
+    ("GET", Api::V2, "/pages/{id}/footer-comments"),
+    ("GET", Api::V2, "/pages/{id}/inline-comments"),
+    ("GET", Api::V2, "/blogposts/{id}/footer-comments"),
+    ("POST", Api::V2, "/footer-comments"),
+    ("POST", Api::V2, "/inline-comments"),
+    ("GET", Api::V2, "/footer-comments/{comment-id}"),
+    ("PUT", Api::V2, "/footer-comments/{comment-id}"),
+    ("DELETE", Api::V2, "/footer-comments/{comment-id}"),
+    ("PUT", Api::V2, "/inline-comments/{comment-id}"),
+    ("DELETE", Api::V2, "/inline-comments/{comment-id}"),
+    ("GET", Api::V2, "/pages/{id}/attachments"),
+    ("GET", Api::V2, "/blogposts/{id}/attachments"),
+    ("GET", Api::V2, "/attachments/{id}"),
+    ("DELETE", Api::V2, "/attachments/{id}"),
+    ("POST", Api::V1, "/content/{id}/child/attachment"),
+    (
+        "POST",
+        Api::V1,
+        "/content/{id}/child/attachment/{attachmentId}/data",
+    ),
+    (
+        "GET",
+        Api::V1,
+        "/content/{id}/child/attachment/{attachmentId}/download",
+    ),
+    ("GET", Api::V2, "/pages/{page-id}/properties"),
+    ("POST", Api::V2, "/pages/{page-id}/properties"),
+    ("PUT", Api::V2, "/pages/{page-id}/properties/{property-id}"),
+    (
+        "DELETE",
+        Api::V2,
+        "/pages/{page-id}/properties/{property-id}",
+    ),
+    ("GET", Api::V2, "/tasks"),
+    ("GET", Api::V2, "/tasks/{id}"),
+    ("PUT", Api::V2, "/tasks/{id}"),
+    ("POST", Api::V2, "/user/access/invite-by-email"),
+    ("POST", Api::V2, "/user/access/check-access-by-email"),
+    ("GET", Api::V1, "/user/current"),
+    ("GET", Api::V1, "/search"),
+    ("GET", Api::V1, "/search/user"),
+    ("GET", Api::V1, "/content/{id}/restriction"),
+];
+
+#[test]
+fn every_endpoint_the_connector_calls_is_served() {
+    let served: Vec<(&str, Api, &str)> = served_routes()
+        .into_iter()
+        .map(|r| (r.method, r.api, r.path))
+        .collect();
+    let missing: Vec<_> = CONNECTOR_ENDPOINTS
+        .iter()
+        .filter(|e| !served.contains(e))
+        .collect();
+    assert!(missing.is_empty(), "not served: {missing:?}");
+}
+
 /// OpenAPI 3.0 `nullable: true` becomes a JSON Schema type union.
 fn openapi_to_json_schema(v: &mut Value) {
     match v {

@@ -151,7 +151,7 @@ async fn page_lifecycle_with_versions_conflict_trash_and_purge() {
     assert_eq!(st, 404);
     assert_eq!(
         gone,
-        json!({"errors": [{"status": 404, "code": "NOT_FOUND", "title": "Not Found", "detail": null}]})
+        json!({"errors": [{"status": 404, "code": "NOT_FOUND", "title": format!("Cannot find a page with id [{id}]"), "detail": null}]})
     );
     let (st, trashed) = get_json(&c, &v2(&sb, &format!("/pages/{id}?status=trashed")), &at).await;
     assert_eq!((st, trashed["status"].as_str()), (200, Some("trashed")));

@@ -92,11 +92,13 @@ async fn cql_subset_on_the_demo_data() {
         "space = OPS or (space = HR and title ~ onboarding) order by title asc",
     )
     .await;
+    // Without a `type`, search finds the space itself too (its title is its name).
     assert_eq!(
         titles(&r),
         vec![
             "Incident process",
             "Onboarding checklist",
+            "Operations",
             "Operations Home",
             "Vendors"
         ]
@@ -134,14 +136,13 @@ async fn cql_subset_on_the_demo_data() {
         .unwrap()
         .contains("make deploy"));
     assert_eq!(r["results"][0]["version"]["number"], 1);
-    // Errors are v1 shaped and say what is wrong.
+    // Errors are v1 shaped, start with the Java exception class and say what is wrong.
     let (st, err) = search(&sb, &c, &at, "type = page and").await;
     assert_eq!(st, 400);
     assert!(
-        err["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("Could not parse cql"),
+        err["message"].as_str().unwrap().starts_with(
+            "com.atlassian.confluence.api.service.exceptions.api.BadRequestException: Could not parse cql"
+        ),
         "{err}"
     );
     let (st, _) = get_json(&c, &v1(&sb, "/search"), &at).await;

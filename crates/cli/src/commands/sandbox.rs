@@ -20,6 +20,13 @@ pub struct Args {
     /// Approve every authorization request without showing the consent page.
     #[arg(long)]
     auto_approve: bool,
+    /// Answer as untidily as Confluence Cloud does: estimated search totals, some short pages,
+    /// some 429s without Retry-After, some error statuses as strings.
+    #[arg(long)]
+    realistic: bool,
+    /// Seed of --realistic's choices (the same requests get the same answers).
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "realistic")]
+    realistic_seed: u64,
 }
 
 pub async fn run(args: Args) -> ExitCode {
@@ -36,6 +43,8 @@ pub async fn run(args: Args) -> ExitCode {
         seed,
         auto_approve: args.auto_approve,
         data_dir: args.state_dir,
+        realistic: args.realistic,
+        realistic_seed: args.realistic_seed,
         ..SandboxConfig::default()
     };
     let mut interrupts = match Interrupts::listen() {

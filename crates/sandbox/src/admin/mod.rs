@@ -264,8 +264,9 @@ impl Admin {
         let id = data
             .create_space(key, name, "", SANDBOX_ACCOUNT_ID, now)
             .map_err(|e| SandboxError::Invalid(e.title))?;
-        if let Some(home) = data.spaces.get(&id).and_then(|s| s.homepage_id) {
-            site.index_now(&data, home);
+        let home = data.spaces.get(&id).and_then(|s| s.homepage_id);
+        for searchable in std::iter::once(id).chain(home) {
+            site.index_now(&data, searchable);
         }
         self.shared.touch();
         Ok(id)

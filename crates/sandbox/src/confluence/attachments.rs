@@ -1,14 +1,15 @@
-//! Attachments: v2 reads and delete; v1 multipart upload (`X-Atlassian-Token: no-check`
-//! required, POST refuses a duplicate file name with 400, PUT creates or adds a version by name),
-//! v1 list and download.
+//! Attachments: v2 reads and delete; v1 multipart upload (`X-Atlassian-Token: no-check` or
+//! `nocheck` required, POST refuses a duplicate file name with 400, PUT creates or adds a version
+//! by name, POST `.../{attachmentId}/data` adds a version to that attachment), v1 list, and
+//! downloads through both link kinds (v1 `_links.download`, v2 `downloadLink`).
 
 use super::render::ts;
 use super::OnContent;
 use crate::api_error::{json_response, ApiError};
 use crate::cost::{one_object, Cost};
 use crate::guard::Ctx;
-use crate::pagination::{paginate, sort_items, PageReq, SortKey};
-use crate::params::{Id, Ids2, Params};
+use crate::pagination::{paginate, sort_items, SortKey};
+use crate::params::{Id, IdAndName, Ids2, Params};
 use crate::state::model::{Attachment, ContentKind, Status};
 use crate::state::site::SiteData;
 use axum::extract::Multipart;
@@ -17,8 +18,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde_json::{json, Value};
 
-/// The download link; the file name is one percent-encoded path segment (a `../` in it stays
-/// inside the name).
+/// The v2 `downloadLink`, fetched as `{api base}/wiki` + the link; the file name is one
+/// percent-encoded path segment (a `../` in it stays inside the name).
 fn download_path(a: &Attachment) -> String {
     let segment: String = url::form_urlencoded::byte_serialize(a.title.as_bytes())
         .collect::<String>()
@@ -27,6 +28,11 @@ fn download_path(a: &Attachment) -> String {
         "/download/attachments/{}/{segment}?version={}&api=v2",
         a.container_id, a.version
     )
+}
+
+/// 404 naming an attachment by its v2 id (`att123`).
+fn missing_attachment(id: u64) -> ApiError {
+    ApiError::missing("attachment", format!("att{id}"))
 }
 
 pub fn attachment_v2(data: &SiteData, a: &Attachment) -> Value {
@@ -47,22 +53,23 @@ pub fn attachment_v2(data: &SiteData, a: &Attachment) -> Value {
         "fileSize": a.data.len(),
         "webuiLink": format!("/pages/viewpageattachments.action?pageId={}&preview={}", a.container_id, a.title),
         "downloadLink": download_path(a),
-        "version": {"createdAt": ts(a.version_at), "message": "", "number": a.version, "minorEdit": false, "authorId": a.author_id},
+        "version": {"createdAt": ts(a.version_at), "message": a.comment, "number": a.version, "minorEdit": a.minor_edit, "authorId": a.author_id},
         "_links": {"webui": format!("/pages/viewpageattachments.action?pageId={}", a.container_id), "download": download_path(a)},
     })
 }
 
-fn attachment_v1(a: &Attachment, base: &str) -> Value {
+pub fn attachment_v1(a: &Attachment, base: &str) -> Value {
     json!({
         "id": format!("att{}", a.id),
         "type": "attachment",
         "status": a.status.as_str(),
         "title": a.title,
-        "version": {"number": a.version, "when": ts(a.version_at), "by": {"type": "known", "accountId": a.author_id}, "minorEdit": false},
+        "version": {"number": a.version, "when": ts(a.version_at), "by": {"type": "known", "accountId": a.author_id}, "minorEdit": a.minor_edit},
         "container": {"id": a.container_id.to_string()},
         "metadata": {"mediaType": a.media_type, "comment": a.comment},
         "extensions": {"mediaType": a.media_type, "fileSize": a.data.len(), "comment": a.comment, "fileId": a.file_id},
-        "_links": {"download": download_path(a), "self": format!("{base}/rest/api/content/att{}", a.id)},
+        "_links": {"download": format!("/rest/api/content/{}/child/attachment/att{}/download", a.container_id, a.id),
+                   "self": format!("{base}/rest/api/content/att{}", a.id)},
     })
 }
 
@@ -71,7 +78,7 @@ fn list_where(
     p: &Params,
     keep: impl Fn(&Attachment) -> bool,
 ) -> Result<Response, ApiError> {
-    let req = PageReq::from_params(p, 50, 250)?;
+    let req = ctx.page_req(p, 50, 250)?;
     let st = super::request::statuses(p, &[Status::Current])?;
     let media = p.get("mediaType");
     let name = p.get("filename");
@@ -128,7 +135,7 @@ pub async fn get(Extension(ctx): Extension<Ctx>, Id(id): Id) -> Result<Response,
         .attachments
         .get(&id)
         .filter(|a| a.status == Status::Current)
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(|| missing_attachment(id))?;
     let out = super::render::with_base(attachment_v2(&data, a), &ctx.site.wiki_base());
     Ok(one_object(&out))
 }
@@ -143,7 +150,7 @@ pub async fn delete(
     let a = data
         .attachments
         .get_mut(&id)
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(|| missing_attachment(id))?;
     match (a.status, p.flag("purge")) {
         (Status::Current, false) => a.status = Status::Trashed,
         (Status::Trashed, true) => {
@@ -154,8 +161,9 @@ pub async fn delete(
                 "Only a trashed attachment can be purged: delete it without purge first",
             ))
         }
-        _ => return Err(ApiError::not_found()),
+        _ => return Err(missing_attachment(id)),
     }
+    ctx.site.reindex(&data, id, ctx.index_visible_at());
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -165,11 +173,27 @@ struct Upload {
     media_type: String,
     data: Vec<u8>,
     comment: String,
+    minor_edit: bool,
+}
+
+impl Attachment {
+    /// Replaces the file with an upload as the next version.
+    fn new_version(&mut self, f: Upload, author_id: &str, now: chrono::DateTime<chrono::Utc>) {
+        self.version += 1;
+        self.version_at = now;
+        self.title = f.name;
+        self.data = f.data;
+        self.media_type = f.media_type;
+        self.comment = f.comment;
+        self.minor_edit = f.minor_edit;
+        self.author_id = author_id.to_string();
+    }
 }
 
 async fn read_upload(mut mp: Multipart) -> Result<Vec<Upload>, ApiError> {
     let mut files = Vec::new();
     let mut comments = Vec::new();
+    let mut minor_edit = false;
     while let Some(field) = mp
         .next_field()
         .await
@@ -193,9 +217,16 @@ async fn read_upload(mut mp: Multipart) -> Result<Vec<Upload>, ApiError> {
                     media_type,
                     data: data.to_vec(),
                     comment: String::new(),
+                    minor_edit: false,
                 });
             }
             Some("comment") => comments.push(field.text().await.unwrap_or_default()),
+            Some("minorEdit") => {
+                minor_edit = field
+                    .text()
+                    .await
+                    .is_ok_and(|t| t.trim().eq_ignore_ascii_case("true"))
+            }
             _ => {}
         }
     }
@@ -207,6 +238,9 @@ async fn read_upload(mut mp: Multipart) -> Result<Vec<Upload>, ApiError> {
     for (f, c) in files.iter_mut().zip(comments) {
         f.comment = c;
     }
+    for f in &mut files {
+        f.minor_edit = minor_edit;
+    }
     Ok(files)
 }
 
@@ -215,7 +249,10 @@ fn check_xsrf(headers: &HeaderMap) -> Result<(), ApiError> {
         .get("x-atlassian-token")
         .and_then(|v| v.to_str().ok())
     {
-        Some(v) if v.eq_ignore_ascii_case("no-check") => Ok(()),
+        // Clients send both spellings and Confluence takes both.
+        Some(v) if v.eq_ignore_ascii_case("no-check") || v.eq_ignore_ascii_case("nocheck") => {
+            Ok(())
+        }
         _ => Err(ApiError::forbidden(
             "XSRF check failed: send the header X-Atlassian-Token: no-check",
         )),
@@ -252,16 +289,10 @@ async fn upload(
     for f in files {
         let att_id = match existing(&data, &f.name) {
             Some(aid) => {
-                let a = data
-                    .attachments
+                data.attachments
                     .get_mut(&aid)
-                    .ok_or_else(ApiError::not_found)?;
-                a.version += 1;
-                a.version_at = ctx.now;
-                a.data = f.data;
-                a.media_type = f.media_type;
-                a.comment = f.comment;
-                a.author_id = ctx.grant.account_id.clone();
+                    .ok_or_else(|| missing_attachment(aid))?
+                    .new_version(f, &ctx.grant.account_id, ctx.now);
                 aid
             }
             None => {
@@ -281,12 +312,14 @@ async fn upload(
                         version: 1,
                         version_at: ctx.now,
                         author_id: ctx.grant.account_id.clone(),
+                        minor_edit: f.minor_edit,
                         data: f.data,
                     },
                 );
                 aid
             }
         };
+        ctx.site.reindex(&data, att_id, ctx.index_visible_at());
         if let Some(a) = data.attachments.get(&att_id) {
             out.push(attachment_v1(a, &ctx.site.wiki_base()));
         }
@@ -332,7 +365,7 @@ pub async fn v1_list(
         .get(&id)
         .is_some_and(|c| c.status == Status::Current)
     {
-        return Err(ApiError::not_found());
+        return Err(ApiError::missing("content", id));
     }
     let all: Vec<&Attachment> = data
         .attachments
@@ -362,17 +395,17 @@ pub async fn v1_list(
     Ok(resp)
 }
 
-/// v1 download of an attachment's bytes.
-pub async fn v1_download(
-    Extension(ctx): Extension<Ctx>,
-    Ids2(id, att): Ids2,
-) -> Result<Response, ApiError> {
-    let data = ctx.site.data.read();
-    let a = data
-        .attachments
-        .get(&att)
-        .filter(|a| a.container_id == id && a.status == Status::Current)
-        .ok_or_else(ApiError::not_found)?;
+/// The bytes of an attachment; a `version` beyond the current one is a 404 (older versions
+/// answer the current bytes: the sandbox keeps only those).
+fn bytes_of(a: &Attachment, p: &Params) -> Result<Response, ApiError> {
+    if p.num::<u32>("version")?
+        .is_some_and(|v| v == 0 || v > a.version)
+    {
+        return Err(ApiError::missing(
+            "attachment version",
+            p.get("version").unwrap_or(""),
+        ));
+    }
     let mut resp = (StatusCode::OK, a.data.clone()).into_response();
     if let Ok(v) = HeaderValue::from_str(&a.media_type) {
         resp.headers_mut()
@@ -380,4 +413,64 @@ pub async fn v1_download(
     }
     resp.extensions_mut().insert(Cost(1));
     Ok(resp)
+}
+
+/// v1 `_links.download`: `/rest/api/content/{pageId}/child/attachment/{attachmentId}/download`.
+pub async fn v1_download(
+    Extension(ctx): Extension<Ctx>,
+    Ids2(id, att): Ids2,
+    p: Params,
+) -> Result<Response, ApiError> {
+    let data = ctx.site.data.read();
+    let a = data
+        .attachments
+        .get(&att)
+        .filter(|a| a.container_id == id && a.status == Status::Current)
+        .ok_or_else(|| missing_attachment(att))?;
+    bytes_of(a, &p)
+}
+
+/// v2 `downloadLink`: `/download/attachments/{pageId}/{file name}?version=N&api=v2` under
+/// `{api base}/wiki`, through the gateway with the bearer token.
+pub async fn download_by_name(
+    Extension(ctx): Extension<Ctx>,
+    IdAndName(id, name): IdAndName,
+    p: Params,
+) -> Result<Response, ApiError> {
+    let data = ctx.site.data.read();
+    let a = data
+        .attachments
+        .values()
+        .find(|a| a.container_id == id && a.title == name && a.status == Status::Current)
+        .ok_or_else(|| ApiError::missing("attachment", &name))?;
+    bytes_of(a, &p)
+}
+
+/// v1 POST `/content/{id}/child/attachment/{attachmentId}/data`: a new version of that
+/// attachment (the file name may change), with the optional `comment` and `minorEdit`.
+pub async fn v1_new_version(
+    Extension(ctx): Extension<Ctx>,
+    Ids2(id, att): Ids2,
+    headers: HeaderMap,
+    mp: Multipart,
+) -> Result<Response, ApiError> {
+    check_xsrf(&headers)?;
+    let mut files = read_upload(mp).await?;
+    if files.len() != 1 {
+        return Err(ApiError::bad_request(
+            "Send exactly one file, in a multipart part named `file`",
+        ));
+    }
+    let f = files.remove(0);
+    let mut data = ctx.site.data.write();
+    super::request::v1_content(&data, id)?;
+    let a = data
+        .attachments
+        .get_mut(&att)
+        .filter(|a| a.container_id == id && a.status == Status::Current)
+        .ok_or_else(|| missing_attachment(att))?;
+    a.new_version(f, &ctx.grant.account_id, ctx.now);
+    let out = attachment_v1(a, &ctx.site.wiki_base());
+    ctx.site.reindex(&data, att, ctx.index_visible_at());
+    Ok(json_response(StatusCode::OK, &out))
 }

@@ -7,7 +7,7 @@ use super::{OnComments, OnContent};
 use crate::api_error::{json_response, ApiError};
 use crate::cost::one_object;
 use crate::guard::Ctx;
-use crate::pagination::{paginate, sort_items, PageReq, SortKey};
+use crate::pagination::{paginate, sort_items, SortKey};
 use crate::params::{Id, JsonBody, Params};
 use crate::state::model::{Comment, CommentKind, ContentKind, InlineProps, Status, Version};
 use crate::state::site::SiteData;
@@ -84,7 +84,7 @@ fn list_where(
     p: &Params,
     keep: impl Fn(&Comment) -> bool,
 ) -> Result<Response, ApiError> {
-    let req = PageReq::from_params(p, 25, 250)?;
+    let req = ctx.page_req(p, 25, 250)?;
     let format = body_format(p, true)?;
     let st = statuses(p, &[Status::Current])?;
     let (desc, key) = sort_key(p)?;
@@ -147,7 +147,7 @@ fn get(ctx: &Ctx, id: u64, p: &Params, kind: CommentKind) -> Result<Response, Ap
         .comments
         .get(&id)
         .filter(|c| c.kind == kind)
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(|| ApiError::missing("comment", id))?;
     let v = requested_version(&c.versions, p)?;
     Ok(one_object(&with_base(
         render(&data, c, v, format.as_deref()),
@@ -288,6 +288,7 @@ fn create(ctx: &Ctx, input: CreateIn, kind: CommentKind) -> Result<Response, Api
     let rep = comment.current().body.representation.clone();
     let out = render(&data, &comment, comment.current(), Some(&rep));
     data.comments.insert(id, comment);
+    ctx.site.reindex(&data, id, ctx.index_visible_at());
     Ok(json_response(
         StatusCode::CREATED,
         &with_base(out, &ctx.site.wiki_base()),
@@ -320,7 +321,7 @@ fn update(ctx: &Ctx, id: u64, input: UpdateIn, kind: CommentKind) -> Result<Resp
         .comments
         .get_mut(&id)
         .filter(|c| c.kind == kind)
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(|| ApiError::missing("comment", id))?;
     let current = c.current().number;
     if number != current + 1 {
         return Err(ApiError::conflict(format!(
@@ -345,6 +346,7 @@ fn update(ctx: &Ctx, id: u64, input: UpdateIn, kind: CommentKind) -> Result<Resp
         c.resolution_status = Some(if resolved { "resolved" } else { "reopened" }.to_string());
     }
     let c = c.clone();
+    ctx.site.reindex(&data, id, ctx.index_visible_at());
     let rep = c.current().body.representation.clone();
     Ok(json_response(
         StatusCode::OK,
@@ -366,11 +368,19 @@ pub async fn update_for<M: OnComments>(
 fn delete(ctx: &Ctx, id: u64, kind: CommentKind) -> Result<Response, ApiError> {
     let mut data = ctx.site.data.write();
     if !data.comments.get(&id).is_some_and(|c| c.kind == kind) {
-        return Err(ApiError::not_found());
+        return Err(ApiError::missing("comment", id));
     }
     // Replies go with their parent.
-    data.comments
-        .retain(|_, c| c.id != id && c.parent_comment_id != Some(id));
+    let gone: Vec<u64> = data
+        .comments
+        .values()
+        .filter(|c| c.id == id || c.parent_comment_id == Some(id))
+        .map(|c| c.id)
+        .collect();
+    for g in gone {
+        data.comments.remove(&g);
+        ctx.site.reindex(&data, g, ctx.index_visible_at());
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -7,7 +7,7 @@ use super::OnContent;
 use crate::api_error::{json_response, ApiError};
 use crate::cost::Cost;
 use crate::guard::Ctx;
-use crate::pagination::{paginate, sort_items, PageReq, SortKey};
+use crate::pagination::{paginate, sort_items, SortKey};
 use crate::params::{Id, IdAndName, JsonBody, Params};
 use crate::state::model::{Content, ContentKind, Label, Status};
 use crate::state::site::SiteData;
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 fn label_page(ctx: &Ctx, p: &Params, labels: Vec<&Label>) -> Result<Response, ApiError> {
-    let req = PageReq::from_params(p, 25, 250)?;
+    let req = ctx.page_req(p, 25, 250)?;
     let prefixes = p.all("prefix");
     let sort = p.get("sort").unwrap_or("id");
     let (desc, field) = sort.strip_prefix('-').map_or((false, sort), |f| (true, f));
@@ -69,7 +69,7 @@ pub async fn on_content<K: OnContent>(
 }
 
 fn with_label(ctx: &Ctx, label: u64, p: &Params, kind: ContentKind) -> Result<Response, ApiError> {
-    let req = PageReq::from_params(p, 25, 250)?;
+    let req = ctx.page_req(p, 25, 250)?;
     let format = body_format(p, true)?;
     let spaces = p.ids("space-id")?;
     let desc = match p.get("sort") {
@@ -83,7 +83,7 @@ fn with_label(ctx: &Ctx, label: u64, p: &Params, kind: ContentKind) -> Result<Re
     };
     let data = ctx.site.data.read();
     if !data.labels.contains_key(&label) {
-        return Err(ApiError::not_found());
+        return Err(ApiError::missing("label", label));
     }
     let mut items: Vec<(SortKey, u64, &Content)> = data
         .content_with_label(label, kind)
@@ -157,11 +157,8 @@ pub async fn v1_add(
     let labels = match serde_json::from_value::<LabelsIn>(body) {
         Ok(LabelsIn::Many(v)) => v,
         Ok(LabelsIn::One(l)) => vec![l],
-        Err(e) => {
-            return Err(ApiError::bad_request(format!(
-            "Body must be a list of labels like [{{\"prefix\":\"global\",\"name\":\"x\"}}]: {e}"
-        )))
-        }
+        // Confluence's words for any body that is not a list of labels with names.
+        Err(_) => return Err(ApiError::bad_request("Could not parse Labels")),
     };
     let mut data = ctx.site.data.write();
     v1_content(&data, id)?;

@@ -7,6 +7,7 @@ pub mod pages;
 pub mod properties;
 pub mod render;
 pub mod request;
+pub mod restrictions;
 pub mod search;
 pub mod spaces;
 pub mod tasks;

@@ -4,12 +4,14 @@
 use super::render::{
     body_format, body_in, content_out, content_v2, label_v2, ts, version_v2, with_base,
 };
-use super::request::{find, requested_version, statuses, IdIn, VersionIn};
+use super::request::{
+    find, list_statuses, requested_version, same_title, statuses, IdIn, VersionIn,
+};
 use super::OnContent;
 use crate::api_error::{json_response, ApiError};
 use crate::cost::one_object;
 use crate::guard::Ctx;
-use crate::pagination::{paginate, sort_items, Cursor, PageReq, SortKey};
+use crate::pagination::{paginate, sort_items, Cursor, SortKey};
 use crate::params::{Id, Ids2, JsonBody, Params};
 use crate::state::model::{Content, ContentKind, Status};
 use crate::state::site::{ContentUpdate, NewContent, SiteData};
@@ -66,7 +68,7 @@ fn list_filtered(
     spaces: &[u64],
     keep: impl Fn(&Content) -> bool,
 ) -> Result<Response, ApiError> {
-    let req = PageReq::from_params(p, 25, 250)?;
+    let req = ctx.page_req(p, 25, 250)?;
     let (field, desc) = sort_of(p)?;
     let format = body_format(p, true)?;
     let guard = ctx.site.data.read();
@@ -107,9 +109,9 @@ fn list_filtered(
     };
     let (page, next) = match streamed {
         Some(iter) => {
-            let mut items: Vec<&Content> = iter.filter(|c| keep(c)).take(req.limit + 1).collect();
-            let more = items.len() > req.limit;
-            items.truncate(req.limit);
+            let mut items: Vec<&Content> = iter.filter(|c| keep(c)).take(req.take + 1).collect();
+            let more = items.len() > req.take;
+            items.truncate(req.take);
             let next = if more {
                 items.last().map(|c| Cursor {
                     key: key_of(c, field),
@@ -145,7 +147,7 @@ pub async fn list<K: OnContent>(
     p: Params,
 ) -> Result<Response, ApiError> {
     let kind = K::KIND;
-    let st = statuses(&p, LISTED)?;
+    let st = list_statuses(&p, LISTED)?;
     let ids = p.ids("id")?;
     let spaces = p.ids("space-id")?;
     let title = p.get("title").map(str::to_string);
@@ -154,7 +156,7 @@ pub async fn list<K: OnContent>(
             && st.contains(&c.status)
             && (ids.is_empty() || ids.contains(&c.id))
             && (spaces.is_empty() || spaces.contains(&c.space_id))
-            && title.as_deref().is_none_or(|t| c.title() == t)
+            && title.as_deref().is_none_or(|t| same_title(c.title(), t))
     })
 }
 
@@ -166,9 +168,9 @@ pub async fn in_space<K: OnContent>(
 ) -> Result<Response, ApiError> {
     let kind = K::KIND;
     if !ctx.site.data.read().spaces.contains_key(&space) {
-        return Err(ApiError::not_found());
+        return Err(ApiError::missing("space", space));
     }
-    let st = statuses(&p, LISTED)?;
+    let st = list_statuses(&p, LISTED)?;
     let root_only = match p.get("depth") {
         None | Some("all") => false,
         Some("root") => true,
@@ -184,7 +186,7 @@ pub async fn in_space<K: OnContent>(
             && c.space_id == space
             && st.contains(&c.status)
             && (!root_only || c.parent_id.is_none())
-            && title.as_deref().is_none_or(|t| c.title() == t)
+            && title.as_deref().is_none_or(|t| same_title(c.title(), t))
     })
 }
 
@@ -266,7 +268,10 @@ fn stored_body(b: Option<&BodyIn>) -> Result<Option<crate::state::model::Body>, 
 
 /// Renders content after a write, with its body in the stored representation.
 fn written(ctx: &Ctx, data: &SiteData, id: u64, status: StatusCode) -> Result<Response, ApiError> {
-    let c = data.contents.get(&id).ok_or_else(ApiError::not_found)?;
+    let c = data
+        .contents
+        .get(&id)
+        .ok_or_else(|| ApiError::missing("content", id))?;
     let rep = c.current().body.representation.clone();
     let out = content_v2(data, c, c.current(), Some(&rep));
     Ok(json_response(
@@ -399,8 +404,12 @@ pub async fn delete<K: OnContent>(
             Status::Trashed,
         ],
     )?;
+    // Its comments and attachments leave search with it (purge removes them from the data).
+    let dependents = data.dependents(id);
     data.delete_content(id, p.flag("purge"))?;
-    ctx.site.reindex(&data, id, ctx.index_visible_at());
+    for i in std::iter::once(id).chain(dependents) {
+        ctx.site.reindex(&data, i, ctx.index_visible_at());
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -410,7 +419,7 @@ pub async fn versions<K: OnContent>(
     p: Params,
 ) -> Result<Response, ApiError> {
     let kind = K::KIND;
-    let req = PageReq::from_params(&p, 25, 250)?;
+    let req = ctx.page_req(&p, 25, 250)?;
     let format = body_format(&p, true)?;
     let desc = match p.get("sort").unwrap_or("-modified-date") {
         "-modified-date" => true,
@@ -461,7 +470,7 @@ pub async fn version<K: OnContent>(
         .versions
         .iter()
         .find(|v| v.number as u64 == n)
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(|| ApiError::missing("version", n))?;
     let mut out = json!({
         "number": v.number,
         "authorId": v.author_id,

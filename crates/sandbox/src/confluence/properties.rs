@@ -7,7 +7,7 @@ use super::OnContent;
 use crate::api_error::{json_response, ApiError};
 use crate::cost::one_object;
 use crate::guard::Ctx;
-use crate::pagination::{paginate, sort_items, PageReq, SortKey};
+use crate::pagination::{paginate, sort_items, SortKey};
 use crate::params::{Id, Ids2, JsonBody, Params};
 use crate::state::model::{ContentKind, Property, Status};
 use axum::http::StatusCode;
@@ -29,7 +29,7 @@ pub fn property_v2(p: &Property) -> Value {
 const OPEN: &[Status] = &[Status::Current, Status::Archived, Status::Draft];
 
 fn list(ctx: &Ctx, id: u64, p: &Params, kind: ContentKind) -> Result<Response, ApiError> {
-    let req = PageReq::from_params(p, 25, 250)?;
+    let req = ctx.page_req(p, 25, 250)?;
     let key = p.get("key");
     let sort = p.get("sort").unwrap_or("key");
     let (desc, field) = sort.strip_prefix('-').map_or((false, sort), |f| (true, f));
@@ -119,7 +119,7 @@ fn get(ctx: &Ctx, id: u64, pid: u64, kind: ContentKind) -> Result<Response, ApiE
         .properties
         .get(&pid)
         .filter(|p| p.content_id == id)
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(|| ApiError::missing("content property", pid))?;
     Ok(one_object(&property_v2(prop)))
 }
 
@@ -151,7 +151,7 @@ fn update(
         .properties
         .get_mut(&pid)
         .filter(|p| p.content_id == id)
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(|| ApiError::missing("content property", pid))?;
     if number != prop.version + 1 {
         return Err(ApiError::conflict(format!(
             "Version must be incremented when updating a property. Current Version: [{}]. Provided version: [{number}]",
@@ -188,7 +188,7 @@ fn delete(ctx: &Ctx, id: u64, pid: u64, kind: ContentKind) -> Result<Response, A
             data.properties.remove(&pid);
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        _ => Err(ApiError::not_found()),
+        _ => Err(ApiError::missing("content property", pid)),
     }
 }
 

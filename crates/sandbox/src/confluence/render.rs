@@ -375,19 +375,13 @@ pub fn content_v1(data: &SiteData, c: &Content, expand: &[&str], base: &str) -> 
     let space = data.spaces.get(&c.space_id);
     if has("space") {
         if let Some(s) = space {
-            m.insert("space".into(), json!({"id": s.id, "key": s.key, "name": s.name, "type": s.kind, "status": s.status,
-                "_expandable": {"homepage": s.homepage_id.map(|h| format!("/rest/api/content/{h}")), "description": "", "metadata": ""},
-                "_links": {"webui": format!("/spaces/{}", s.key), "self": format!("{base}/rest/api/space/{}", s.key)}}));
+            m.insert("space".into(), space_v1(s, base));
         }
     } else if let Some(s) = space {
         expandable.insert("space".into(), json!(format!("/rest/api/space/{}", s.key)));
     }
     if has("version") {
-        m.insert(
-            "version".into(),
-            json!({"by": {"type": "known", "accountId": cur.author_id}, "when": ts(cur.created_at),
-            "number": cur.number, "message": cur.message, "minorEdit": cur.minor_edit}),
-        );
+        m.insert("version".into(), version_v1(cur));
     } else {
         expandable.insert("version".into(), json!(""));
     }
@@ -401,13 +395,10 @@ pub fn content_v1(data: &SiteData, c: &Content, expand: &[&str], base: &str) -> 
         );
     }
     if has("body") {
-        let mut body = Map::new();
-        for f in ["storage", "view", "export_view", "atlas_doc_format"] {
-            if expand.contains(&format!("body.{f}").as_str()) {
-                body.insert(f.into(), body_in(&cur.body, f));
-            }
-        }
-        m.insert("body".into(), Value::Object(body));
+        m.insert(
+            "body".into(),
+            Value::Object(expanded_body(&cur.body, expand)),
+        );
     } else {
         expandable.insert("body".into(), json!(""));
     }
@@ -442,6 +433,58 @@ pub fn content_v1(data: &SiteData, c: &Content, expand: &[&str], base: &str) -> 
         json!({"webui": webui(data, c), "self": format!("{base}/rest/api/content/{}", c.id), "tinyui": tiny(c.id)}),
     );
     Value::Object(m)
+}
+
+/// A v1 space, as search results and `expand=space` carry it.
+pub fn space_v1(s: &Space, base: &str) -> Value {
+    json!({"id": s.id, "key": s.key, "name": s.name, "type": s.kind, "status": s.status,
+        "_expandable": {"homepage": s.homepage_id.map(|h| format!("/rest/api/content/{h}")), "description": "", "metadata": ""},
+        "_links": {"webui": format!("/spaces/{}", s.key), "self": format!("{base}/rest/api/space/{}", s.key)}})
+}
+
+/// A v1 comment (as search finds it): its container, and the body and version when expanded.
+pub fn comment_v1(
+    data: &SiteData,
+    cm: &Comment,
+    on: &Content,
+    expand: &[&str],
+    base: &str,
+) -> Value {
+    let cur = cm.current();
+    let mut out = json!({
+        "id": cm.id.to_string(),
+        "type": "comment",
+        "status": cm.status.as_str(),
+        "title": format!("Re: {}", on.title()),
+        "container": {"id": on.id.to_string(), "type": on.kind.type_name(), "status": on.status.as_str(), "title": on.title()},
+        "extensions": {"location": match cm.kind { CommentKind::Footer => "footer", CommentKind::Inline => "inline" }},
+        "_links": {"webui": format!("{}?focusedCommentId={}", webui(data, on), cm.id), "self": format!("{base}/rest/api/content/{}", cm.id)},
+    });
+    if expand.iter().any(|e| e.starts_with("version")) {
+        out["version"] = version_v1(cur);
+    }
+    let body = expanded_body(&cur.body, expand);
+    if !body.is_empty() {
+        out["body"] = Value::Object(body);
+    }
+    out
+}
+
+/// A v1 `version` object.
+fn version_v1(v: &Version) -> Value {
+    json!({"by": {"type": "known", "accountId": v.author_id}, "when": ts(v.created_at),
+           "number": v.number, "message": v.message, "minorEdit": v.minor_edit})
+}
+
+/// The `body.<format>` entries that `expand` asks for.
+fn expanded_body(body: &Body, expand: &[&str]) -> Map<String, Value> {
+    let mut out = Map::new();
+    for f in ["storage", "view", "export_view", "atlas_doc_format"] {
+        if expand.contains(&format!("body.{f}").as_str()) {
+            out.insert(f.into(), body_in(body, f));
+        }
+    }
+    out
 }
 
 pub fn label_v1(l: &Label) -> Value {

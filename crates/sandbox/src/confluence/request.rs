@@ -27,13 +27,36 @@ pub fn statuses(p: &Params, default: &[Status]) -> Result<Vec<Status>, ApiError>
         .collect()
 }
 
+/// Statuses a v2 list asks for: like [`statuses`], but `draft` is refused, as Confluence does
+/// (drafts are read one by one with `get-draft`).
+pub fn list_statuses(p: &Params, default: &[Status]) -> Result<Vec<Status>, ApiError> {
+    let st = statuses(p, default)?;
+    if st.contains(&Status::Draft) {
+        return Err(ApiError::invalid_param(
+            "Provided value for 'status' is not valid: draft is not an allowed status for a list (use current, archived, deleted or trashed)",
+        ));
+    }
+    Ok(st)
+}
+
+/// Whether `title` is `wanted` ignoring case, as the `title` filter of v2 lists matches.
+pub fn same_title(title: &str, wanted: &str) -> bool {
+    title.eq_ignore_ascii_case(wanted)
+        || (!(title.is_ascii() && wanted.is_ascii())
+            && title.to_lowercase() == wanted.to_lowercase())
+}
+
 /// The version the `version` query parameter asks for; the current (last) one when absent.
 pub fn requested_version<'a>(versions: &'a [Version], p: &Params) -> Result<&'a Version, ApiError> {
     match p.num::<u32>("version")? {
-        None => versions.last(),
-        Some(n) => versions.iter().find(|v| v.number == n),
+        None => versions
+            .last()
+            .ok_or_else(|| ApiError::missing("version", "current")),
+        Some(n) => versions
+            .iter()
+            .find(|v| v.number == n)
+            .ok_or_else(|| ApiError::missing("version", n)),
     }
-    .ok_or_else(ApiError::not_found)
 }
 
 /// v1 content of any kind (page or blog post) that is current, or v1's 404.
@@ -60,7 +83,7 @@ pub fn find<'a>(
     data.contents
         .get(&id)
         .filter(|c| c.kind == kind && allowed.contains(&c.status))
-        .ok_or_else(ApiError::not_found)
+        .ok_or_else(|| ApiError::missing(kind.type_name(), id))
 }
 
 /// Ids arrive as strings in Confluence's JSON, but numbers are accepted too.

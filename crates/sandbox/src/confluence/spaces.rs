@@ -4,7 +4,7 @@ use super::render::{space_v2, with_base};
 use crate::api_error::{json_response, ApiError};
 use crate::cost::one_object;
 use crate::guard::Ctx;
-use crate::pagination::{paginate, sort_items, PageReq, SortKey};
+use crate::pagination::{paginate, sort_items, SortKey};
 use crate::params::{Id, JsonBody, Params};
 use crate::state::model::Space;
 use axum::http::StatusCode;
@@ -24,7 +24,7 @@ fn description_format(p: &Params) -> Result<Option<&str>, ApiError> {
 }
 
 pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response, ApiError> {
-    let req = PageReq::from_params(&p, 25, 250)?;
+    let req = ctx.page_req(&p, 25, 250)?;
     let ids = p.ids("ids")?;
     let keys = p.all("keys");
     let kind = p.get("type");
@@ -48,7 +48,7 @@ pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response,
         .spaces
         .values()
         .filter(|s| ids.is_empty() || ids.contains(&s.id))
-        .filter(|s| keys.is_empty() || keys.contains(&s.key.as_str()))
+        .filter(|s| keys.is_empty() || keys.iter().any(|k| k.eq_ignore_ascii_case(&s.key)))
         .filter(|s| kind.is_none_or(|k| s.kind == k))
         .filter(|s| status.is_none_or(|st| s.status == st))
         // Space labels are not modelled: a label filter matches nothing.
@@ -68,7 +68,10 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let fmt = description_format(&p)?;
     let data = ctx.site.data.read();
-    let s = data.spaces.get(&id).ok_or_else(ApiError::not_found)?;
+    let s = data
+        .spaces
+        .get(&id)
+        .ok_or_else(|| ApiError::missing("space", id))?;
     Ok(one_object(&with_base(
         space_v2(s, fmt),
         &ctx.site.wiki_base(),
@@ -105,9 +108,12 @@ pub async fn create(
     };
     let mut data = ctx.site.data.write();
     let id = data.create_space(&key, &name, &description, &ctx.grant.account_id, ctx.now)?;
-    let space = data.spaces.get(&id).ok_or_else(ApiError::not_found)?;
-    if let Some(home) = space.homepage_id {
-        ctx.site.reindex(&data, home, ctx.index_visible_at());
+    let space = data
+        .spaces
+        .get(&id)
+        .ok_or_else(|| ApiError::missing("space", id))?;
+    for searchable in std::iter::once(id).chain(space.homepage_id) {
+        ctx.site.reindex(&data, searchable, ctx.index_visible_at());
     }
     Ok(json_response(
         StatusCode::CREATED,

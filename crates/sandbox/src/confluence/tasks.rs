@@ -5,7 +5,7 @@ use super::render::{escape_xml, ts};
 use crate::api_error::{json_response, ApiError};
 use crate::cost::one_object;
 use crate::guard::Ctx;
-use crate::pagination::{paginate, PageReq, SortKey};
+use crate::pagination::{paginate, SortKey};
 use crate::params::{Id, JsonBody, Params};
 use crate::state::model::{ContentKind, Task};
 use crate::state::site::SiteData;
@@ -153,7 +153,7 @@ fn millis(p: &Params, name: &str) -> Result<Option<i64>, ApiError> {
 }
 
 pub async fn list(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response, ApiError> {
-    let req = PageReq::from_params(&p, 25, 250)?;
+    let req = ctx.page_req(&p, 25, 250)?;
     let format = format_of(&p)?;
     let status = match p.get("status") {
         None => None,
@@ -253,7 +253,10 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let format = format_of(&p)?;
     let data = ctx.site.data.read();
-    let t = data.tasks.get(&id).ok_or_else(ApiError::not_found)?;
+    let t = data
+        .tasks
+        .get(&id)
+        .ok_or_else(|| ApiError::missing("task", id))?;
     Ok(one_object(&task_v2(t, format)))
 }
 
@@ -280,7 +283,10 @@ pub async fn update(
         }
     };
     let mut data = ctx.site.data.write();
-    let t = data.tasks.get_mut(&id).ok_or_else(ApiError::not_found)?;
+    let t = data
+        .tasks
+        .get_mut(&id)
+        .ok_or_else(|| ApiError::missing("task", id))?;
     if t.complete != complete {
         t.complete = complete;
         t.updated_at = ctx.now;

@@ -5,7 +5,7 @@ use super::request::find;
 use crate::api_error::{json_response, ApiError};
 use crate::cost::Cost;
 use crate::guard::Ctx;
-use crate::pagination::{paginate, sort_items, PageReq, SortKey};
+use crate::pagination::{paginate, sort_items, SortKey};
 use crate::params::{Id, Params};
 use crate::state::model::{ContentKind, Status};
 use axum::http::StatusCode;
@@ -22,7 +22,7 @@ fn child_list(
     p: &Params,
     render: fn(&crate::state::model::Content) -> Value,
 ) -> Result<Response, ApiError> {
-    let req = PageReq::from_params(p, 25, 250)?;
+    let req = ctx.page_req(p, 25, 250)?;
     let desc = match p.get("sort") {
         None | Some("child-position") => false,
         Some("-child-position") => true,
@@ -75,7 +75,7 @@ pub async fn descendants(
     Id(id): Id,
     p: Params,
 ) -> Result<Response, ApiError> {
-    let req = PageReq::from_params(&p, 25, 250)?;
+    let req = ctx.page_req(&p, 25, 250)?;
     let depth = match p.num::<u32>("depth")? {
         None => 5,
         Some(d) if (1..=5).contains(&d) => d,

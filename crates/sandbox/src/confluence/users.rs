@@ -17,7 +17,7 @@ pub async fn current(Extension(ctx): Extension<Ctx>) -> Result<Response, ApiErro
     let user = ctx
         .shared
         .user(&ctx.grant.account_id)
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(|| ApiError::missing("user", &ctx.grant.account_id))?;
     let mut resp = json_response(StatusCode::OK, &user_v1(&user, &ctx.site.wiki_base()));
     resp.extensions_mut().insert(Cost(2));
     Ok(resp)

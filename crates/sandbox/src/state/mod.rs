@@ -10,6 +10,7 @@ use crate::clock::{chrono_duration, SandboxClock};
 use crate::config::SandboxConfig;
 use crate::faults::Faults;
 use crate::ratelimit::Quota;
+use crate::realism::Realism;
 use crate::reqlog::RequestLog;
 use auth::{AuthStore, Lifetimes, RegisteredApp};
 use model::{SiteInfo, User};
@@ -55,6 +56,10 @@ pub struct Inner {
     pub generation: AtomicU64,
     pub config: SandboxConfig,
     pub base_url: Mutex<String>,
+    /// The untidy answers of realistic mode (inert when it is off).
+    pub realism: Realism,
+    /// Numbers the `atl-request-id` of each answer.
+    pub request_ids: AtomicU64,
 }
 
 impl Inner {
@@ -72,6 +77,8 @@ impl Inner {
             auto_approve: AtomicBool::new(config.auto_approve),
             search_lag_ms: AtomicU64::new(config.search_index_lag.as_millis() as u64),
             generation: AtomicU64::new(0),
+            realism: Realism::new(config.realistic, config.realistic_seed),
+            request_ids: AtomicU64::new(0),
             config,
             base_url: Mutex::new(String::new()),
         }

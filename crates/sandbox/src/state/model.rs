@@ -211,6 +211,9 @@ pub struct Attachment {
     pub version: u32,
     pub version_at: DateTime<Utc>,
     pub author_id: String,
+    /// Whether the current version was uploaded as a minor edit.
+    #[serde(default)]
+    pub minor_edit: bool,
     #[serde(with = "base64_bytes")]
     pub data: Vec<u8>,
 }

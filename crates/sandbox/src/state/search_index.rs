@@ -3,15 +3,44 @@
 //! documents are made by the site data (`SiteData::search_doc`).
 
 use super::model::{ContentKind, Status};
+
+/// What a search document is: CQL's `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocType {
+    Page,
+    BlogPost,
+    Comment,
+    Attachment,
+    Space,
+}
+
+impl DocType {
+    pub fn of(kind: ContentKind) -> Self {
+        match kind {
+            ContentKind::Page => DocType::Page,
+            ContentKind::BlogPost => DocType::BlogPost,
+        }
+    }
+    /// The CQL / v1 type name.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            DocType::Page => "page",
+            DocType::BlogPost => "blogpost",
+            DocType::Comment => "comment",
+            DocType::Attachment => "attachment",
+            DocType::Space => "space",
+        }
+    }
+}
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-/// What CQL sees of one piece of content.
+/// What CQL sees of one page, blog post, comment, attachment or space.
 #[derive(Debug, Clone)]
 pub struct SearchDoc {
     pub id: u64,
-    pub kind: ContentKind,
+    pub kind: DocType,
     pub status: Status,
     pub space_key: String,
     pub title: String,
@@ -24,6 +53,8 @@ pub struct SearchDoc {
     pub lastmodified: DateTime<Utc>,
     pub parent: Option<u64>,
     pub ancestors: Vec<u64>,
+    /// The page or blog post a comment or attachment belongs to.
+    pub container: Option<u64>,
 }
 
 #[derive(Debug, Default)]

@@ -2,7 +2,7 @@
 //! request handlers, seeding and the admin API.
 
 use super::model::*;
-use super::search_index::{strip_tags, SearchDoc, SearchIndex};
+use super::search_index::{strip_tags, DocType, SearchDoc, SearchIndex};
 use crate::api_error::ApiError;
 use chrono::{DateTime, Utc};
 use parking_lot::{Mutex, RwLock};
@@ -49,6 +49,15 @@ impl Site {
     }
 }
 
+/// `Current` when an object and its page or blog post both are; otherwise the first that is not.
+fn both_current(own: Status, container: Status) -> Status {
+    if own == Status::Current {
+        container
+    } else {
+        own
+    }
+}
+
 /// Allocates content ids (numeric like Confluence's) unique across all sites.
 #[derive(Debug, Default)]
 pub struct IdGen(AtomicU64);
@@ -86,12 +95,14 @@ pub struct SiteData {
 /// Derived lookups, rebuilt after loading a snapshot.
 #[derive(Debug, Default)]
 struct Indexes {
+    /// Upper-case space key -> space id (keys ignore case, as in Confluence).
     space_keys: HashMap<String, u64>,
     /// Parent id -> child page ids in position order.
     children: HashMap<u64, Vec<u64>>,
     /// (prefix, name) -> label id.
     label_names: HashMap<(String, String), u64>,
-    /// (space, title) -> current page, for Confluence's unique-title rule.
+    /// (space, lower-case title) -> current page, for Confluence's unique-title rule (which
+    /// ignores case).
     titles: HashMap<(u64, String), u64>,
     /// Space -> ids of its pages and blog posts, so space-filtered listings skip other spaces.
     by_space: HashMap<u64, BTreeSet<u64>>,
@@ -148,14 +159,39 @@ pub struct ContentUpdate {
 }
 
 impl SiteData {
-    /// What CQL sees of content `id` (None when gone).
+    /// What CQL sees of the page, blog post, comment, attachment or space `id` (None when gone).
     pub fn search_doc(&self, id: u64) -> Option<Arc<SearchDoc>> {
+        if let Some(cm) = self.comments.get(&id) {
+            return self.comment_doc(cm);
+        }
+        if let Some(a) = self.attachments.get(&id) {
+            return self.attachment_doc(a);
+        }
+        if let Some(s) = self.spaces.get(&id) {
+            return Some(Arc::new(SearchDoc {
+                id,
+                kind: DocType::Space,
+                status: Status::Current,
+                space_key: s.key.clone(),
+                title: s.name.clone(),
+                title_lower: s.name.to_lowercase(),
+                text_lower: s.description.to_lowercase(),
+                labels: Vec::new(),
+                creator: s.author_id.clone(),
+                contributor: s.author_id.clone(),
+                created: s.created_at,
+                lastmodified: s.created_at,
+                parent: None,
+                ancestors: Vec::new(),
+                container: None,
+            }));
+        }
         let c = self.contents.get(&id)?;
         let space_key = self.spaces.get(&c.space_id)?.key.clone();
         let cur = c.current();
         Some(Arc::new(SearchDoc {
             id,
-            kind: c.kind,
+            kind: DocType::of(c.kind),
             status: c.status,
             space_key,
             title: cur.title.clone(),
@@ -172,12 +208,84 @@ impl SiteData {
             lastmodified: cur.created_at,
             parent: c.parent_id,
             ancestors: self.ancestors(id),
+            container: None,
         }))
     }
 
-    /// The search documents of all content.
+    /// A comment is found while it and its page or blog post are current.
+    fn comment_doc(&self, cm: &Comment) -> Option<Arc<SearchDoc>> {
+        let on = self.contents.get(&cm.container_id)?;
+        let first = cm.versions.first()?;
+        let cur = cm.current();
+        let title = format!("Re: {}", on.title());
+        let mut ancestors = self.ancestors(on.id);
+        ancestors.push(on.id);
+        Some(Arc::new(SearchDoc {
+            id: cm.id,
+            kind: DocType::Comment,
+            status: both_current(cm.status, on.status),
+            space_key: self.spaces.get(&on.space_id)?.key.clone(),
+            title_lower: title.to_lowercase(),
+            title,
+            text_lower: strip_tags(&cur.body.value).to_lowercase(),
+            labels: Vec::new(),
+            creator: first.author_id.clone(),
+            contributor: cur.author_id.clone(),
+            created: first.created_at,
+            lastmodified: cur.created_at,
+            parent: None,
+            ancestors,
+            container: Some(on.id),
+        }))
+    }
+
+    /// An attachment is found while it and its page or blog post are current.
+    fn attachment_doc(&self, a: &Attachment) -> Option<Arc<SearchDoc>> {
+        let on = self.contents.get(&a.container_id)?;
+        let mut ancestors = self.ancestors(on.id);
+        ancestors.push(on.id);
+        Some(Arc::new(SearchDoc {
+            id: a.id,
+            kind: DocType::Attachment,
+            status: both_current(a.status, on.status),
+            space_key: self.spaces.get(&on.space_id)?.key.clone(),
+            title: a.title.clone(),
+            title_lower: a.title.to_lowercase(),
+            text_lower: a.comment.to_lowercase(),
+            labels: Vec::new(),
+            creator: a.author_id.clone(),
+            contributor: a.author_id.clone(),
+            created: a.created_at,
+            lastmodified: a.version_at,
+            parent: None,
+            ancestors,
+            container: Some(on.id),
+        }))
+    }
+
+    /// The search documents of everything searchable: content, comments, attachments, spaces.
     pub fn search_docs(&self) -> impl Iterator<Item = Arc<SearchDoc>> + '_ {
-        self.contents.keys().filter_map(|&id| self.search_doc(id))
+        self.contents
+            .keys()
+            .chain(self.comments.keys())
+            .chain(self.attachments.keys())
+            .chain(self.spaces.keys())
+            .filter_map(|&id| self.search_doc(id))
+    }
+
+    /// Ids of the comments and attachments of content `id` (reindexed when it changes status).
+    pub fn dependents(&self, id: u64) -> Vec<u64> {
+        self.comments
+            .values()
+            .filter(|c| c.container_id == id)
+            .map(|c| c.id)
+            .chain(
+                self.attachments
+                    .values()
+                    .filter(|a| a.container_id == id)
+                    .map(|a| a.id),
+            )
+            .collect()
     }
 
     pub fn new(ids: Arc<IdGen>) -> Self {
@@ -195,7 +303,7 @@ impl SiteData {
         self.comments.retain(|_, c| !c.versions.is_empty());
         let mut idx = Indexes::default();
         for s in self.spaces.values() {
-            idx.space_keys.insert(s.key.clone(), s.id);
+            idx.space_keys.insert(s.key.to_ascii_uppercase(), s.id);
         }
         for c in self.contents.values() {
             idx.by_space.entry(c.space_id).or_default().insert(c.id);
@@ -207,7 +315,8 @@ impl SiteData {
                 idx.children.entry(p).or_default().push(c.id);
             }
             if c.kind == ContentKind::Page && c.status == Status::Current {
-                idx.titles.insert((c.space_id, c.title().to_string()), c.id);
+                idx.titles
+                    .insert((c.space_id, c.title().to_lowercase()), c.id);
             }
         }
         for list in idx.children.values_mut() {
@@ -228,7 +337,7 @@ impl SiteData {
     pub fn space_by_key(&self, key: &str) -> Option<&Space> {
         self.idx
             .space_keys
-            .get(key)
+            .get(&key.to_ascii_uppercase())
             .and_then(|id| self.spaces.get(id))
     }
 
@@ -294,7 +403,7 @@ impl SiteData {
         if name.trim().is_empty() {
             return Err(ApiError::bad_request("Space name must not be empty"));
         }
-        if self.idx.space_keys.contains_key(key) {
+        if self.idx.space_keys.contains_key(&key.to_ascii_uppercase()) {
             return Err(ApiError::bad_request(format!(
                 "A space with key {key} already exists"
             )));
@@ -314,7 +423,7 @@ impl SiteData {
                 description: description.to_string(),
             },
         );
-        self.idx.space_keys.insert(key.to_string(), id);
+        self.idx.space_keys.insert(key.to_ascii_uppercase(), id);
         let home = self.create_content(
             NewContent::current(
                 ContentKind::Page,
@@ -387,7 +496,7 @@ impl SiteData {
         if content.kind == ContentKind::Page && content.status == Status::Current {
             self.idx
                 .titles
-                .insert((content.space_id, content.title().to_string()), id);
+                .insert((content.space_id, content.title().to_lowercase()), id);
         }
         if let Some(p) = parent_id {
             self.idx.children.entry(p).or_default().push(id);
@@ -409,10 +518,11 @@ impl SiteData {
         title: &str,
         except: Option<u64>,
     ) -> Result<(), ApiError> {
-        match self.idx.titles.get(&(space_id, title.to_string())) {
-            Some(&other) if Some(other) != except => Err(ApiError::bad_request(format!(
-                "A page with this title already exists: A page already exists with the same TITLE ({title}) in this space"
-            ))),
+        match self.idx.titles.get(&(space_id, title.to_lowercase())) {
+            // Clients compare this exact text to recognise a duplicate title.
+            Some(&other) if Some(other) != except => Err(ApiError::bad_request(
+                "A page with this title already exists: A page already exists with the same TITLE in this space",
+            )),
             _ => Ok(()),
         }
     }
@@ -424,9 +534,12 @@ impl SiteData {
         up: ContentUpdate,
         now: DateTime<Utc>,
     ) -> Result<(), ApiError> {
-        let c = self.contents.get(&id).ok_or_else(ApiError::not_found)?;
+        let c = self
+            .contents
+            .get(&id)
+            .ok_or_else(|| ApiError::missing("content", id))?;
         if c.status == Status::Deleted {
-            return Err(ApiError::not_found());
+            return Err(ApiError::missing("content", id));
         }
         let current = c.current().number;
         if up.version != current + 1 {
@@ -468,10 +581,14 @@ impl SiteData {
             _ => old_parent,
         };
         if kind == ContentKind::Page && old_status == Status::Current {
-            self.idx.titles.remove(&(space_id, old_title));
+            self.idx
+                .titles
+                .remove(&(space_id, old_title.to_lowercase()));
         }
         if kind == ContentKind::Page && up.status == Status::Current {
-            self.idx.titles.insert((space_id, up.title.clone()), id);
+            self.idx
+                .titles
+                .insert((space_id, up.title.to_lowercase()), id);
         }
         if new_parent != old_parent {
             if let Some(op) = old_parent {
@@ -483,7 +600,10 @@ impl SiteData {
                 self.idx.children.entry(np).or_default().push(id);
             }
         }
-        let c = self.contents.get_mut(&id).ok_or_else(ApiError::not_found)?;
+        let c = self
+            .contents
+            .get_mut(&id)
+            .ok_or_else(|| ApiError::missing("content", id))?;
         let body = up.body.unwrap_or_else(|| c.current().body.clone());
         self.idx
             .by_modified
@@ -505,7 +625,10 @@ impl SiteData {
 
     /// DELETE: current content moves to the trash; with `purge`, trashed content is removed.
     pub fn delete_content(&mut self, id: u64, purge: bool) -> Result<(), ApiError> {
-        let c = self.contents.get(&id).ok_or_else(ApiError::not_found)?;
+        let c = self
+            .contents
+            .get(&id)
+            .ok_or_else(|| ApiError::missing("content", id))?;
         match (c.status, purge) {
             (Status::Trashed, true) => {
                 let (parent, space) = (c.parent_id, c.space_id);
@@ -530,14 +653,16 @@ impl SiteData {
                 self.tasks.retain(|_, t| t.container_id != id);
                 Ok(())
             }
-            (Status::Trashed, false) | (Status::Deleted, _) => Err(ApiError::not_found()),
+            (Status::Trashed, false) | (Status::Deleted, _) => {
+                Err(ApiError::missing("content", id))
+            }
             (_, true) => Err(ApiError::bad_request(
                 "Only content in the trash can be purged: delete it without purge first",
             )),
             (_, false) => {
                 let (space_id, title, kind) = (c.space_id, c.title().to_string(), c.kind);
                 if kind == ContentKind::Page {
-                    self.idx.titles.remove(&(space_id, title));
+                    self.idx.titles.remove(&(space_id, title.to_lowercase()));
                 }
                 if let Some(c) = self.contents.get_mut(&id) {
                     c.status = Status::Trashed;
@@ -599,7 +724,7 @@ impl SiteData {
             )));
         }
         if !self.contents.contains_key(&content_id) {
-            return Err(ApiError::not_found());
+            return Err(ApiError::missing("content", content_id));
         }
         let key = (prefix.to_string(), name.clone());
         let id = match self.idx.label_names.get(&key) {
@@ -632,12 +757,12 @@ impl SiteData {
         let c = self
             .contents
             .get_mut(&content_id)
-            .ok_or_else(ApiError::not_found)?;
+            .ok_or_else(|| ApiError::missing("content", content_id))?;
         let before = c.labels.len();
         c.labels
             .retain(|l| labels.get(l).is_none_or(|l| l.name != name));
         if c.labels.len() == before {
-            return Err(ApiError::not_found());
+            return Err(ApiError::missing("label", name));
         }
         Ok(())
     }

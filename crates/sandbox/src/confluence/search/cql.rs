@@ -1,5 +1,6 @@
-//! A useful subset of CQL: fields `type`, `space` (`space.key`), `title`, `text`, `label`,
-//! `creator`, `contributor`, `created`, `lastmodified`, `id`, `parent`, `ancestor`; operators
+//! A useful subset of CQL: fields `type`, `space` (`space.key`), `title`, `text`, `siteSearch`,
+//! `label`, `creator`, `contributor`, `created`, `lastmodified`, `id`, `parent`, `ancestor`,
+//! `container`; operators
 //! `= != ~ !~ > >= < <= in, not in`; `and`, `or`, `not`, parentheses; `order by`.
 //! Dates are minute-granular and read in the user's time zone, like Confluence's.
 //!
@@ -146,6 +147,26 @@ const FIELDS: &[&str] = &[
     "parent",
     "ancestor",
     "content",
+    "container",
+    "sitesearch",
+    "user",
+    "user.fullname",
+    "user.accountid",
+];
+
+/// The `type` values Confluence accepts (an unknown one is a 400 listing them). The sandbox
+/// indexes pages, blog posts, comments, attachments and spaces; the others match nothing.
+const TYPES: &[&str] = &[
+    "space",
+    "user",
+    "page",
+    "blogpost",
+    "comment",
+    "attachment",
+    "whiteboard",
+    "database",
+    "embed",
+    "folder",
 ];
 const ORDER_FIELDS: &[&str] = &["created", "lastmodified", "title", "id"];
 
@@ -484,15 +505,26 @@ pub fn check(q: &Query, ctx: &EvalCtx) -> Result<(), String> {
                 for v in values {
                     if date {
                         resolve_time(v, ctx)?;
-                    } else {
-                        resolve_text(v, ctx)?;
+                        continue;
+                    }
+                    let text = resolve_text(v, ctx)?;
+                    if field == "type" && !TYPES.contains(&text.to_lowercase().as_str()) {
+                        return Err(format!(
+                            "the type `{text}` is not supported; accepted types are {}",
+                            TYPES.join(", ")
+                        ));
+                    }
+                    if field == "title" && text.trim().is_empty() {
+                        return Err("title cannot be empty".into());
                     }
                 }
                 let allowed: &[&str] = match field.as_str() {
                     "created" | "lastmodified" => {
                         &["=", "!=", ">", ">=", "<", "<=", "in", "not in"]
                     }
-                    "title" | "text" => &["=", "!=", "~", "!~", "in", "not in"],
+                    "title" | "text" | "sitesearch" | "user.fullname" => {
+                        &["=", "!=", "~", "!~", "in", "not in"]
+                    }
                     _ => &["=", "!=", "in", "not in"],
                 };
                 if !allowed.contains(&op.as_str()) {
@@ -523,7 +555,7 @@ fn clause(doc: &SearchDoc, field: &str, op: &str, values: &[Value], ctx: &EvalCt
     let text = |v: &Value| resolve_text(v, ctx).unwrap_or_default();
     let hit = match field {
         "type" => any(&|v| doc.kind.type_name() == text(v).to_lowercase()),
-        "space" | "space.key" => any(&|v| doc.space_key == text(v)),
+        "space" | "space.key" => any(&|v| doc.space_key.eq_ignore_ascii_case(&text(v))),
         "label" => any(&|v| doc.labels.iter().any(|l| *l == text(v).to_lowercase())),
         "creator" => any(&|v| doc.creator == text(v)),
         "contributor" => any(&|v| doc.creator == text(v) || doc.contributor == text(v)),
@@ -532,7 +564,8 @@ fn clause(doc: &SearchDoc, field: &str, op: &str, values: &[Value], ctx: &EvalCt
         "ancestor" => any(&|v| doc.ancestors.iter().any(|a| a.to_string() == text(v))),
         "title" if op == "~" || op == "!~" => any(&|v| contains_terms(&doc.title_lower, &text(v))),
         "title" => any(&|v| doc.title == text(v)),
-        "text" => any(&|v| {
+        "container" => any(&|v| doc.container.map(|c| c.to_string()) == Some(text(v))),
+        "text" | "sitesearch" => any(&|v| {
             contains_terms(&doc.title_lower, &text(v)) || contains_terms(&doc.text_lower, &text(v))
         }),
         "created" | "lastmodified" => {
@@ -561,29 +594,48 @@ fn clause(doc: &SearchDoc, field: &str, op: &str, values: &[Value], ctx: &EvalCt
     hit != negate
 }
 
-fn eval_expr(e: &Expr, doc: &SearchDoc, ctx: &EvalCtx) -> bool {
+/// Evaluates the logic of `e`, asking `leaf(field, op, values)` for each clause.
+fn eval_expr(e: &Expr, leaf: &dyn Fn(&str, &str, &[Value]) -> bool) -> bool {
     match e {
-        Expr::And(terms) => terms.iter().all(|t| eval_expr(t, doc, ctx)),
-        Expr::Or(terms) => terms.iter().any(|t| eval_expr(t, doc, ctx)),
-        Expr::Not(a) => !eval_expr(a, doc, ctx),
-        Expr::Clause { field, op, values } => clause(doc, field, op, values, ctx),
+        Expr::And(terms) => terms.iter().all(|t| eval_expr(t, leaf)),
+        Expr::Or(terms) => terms.iter().any(|t| eval_expr(t, leaf)),
+        Expr::Not(a) => !eval_expr(a, leaf),
+        Expr::Clause { field, op, values } => leaf(field, op, values),
     }
 }
 
 /// True when the document matches; like Confluence, only current content is found.
 pub fn matches(q: &Query, doc: &SearchDoc, ctx: &EvalCtx) -> bool {
-    doc.status == Status::Current && eval_expr(&q.expr, doc, ctx)
+    doc.status == Status::Current && eval_expr(&q.expr, &|f, op, v| clause(doc, f, op, v, ctx))
+}
+
+/// What `/search/user` matches: `type = user`, `user` / `user.accountid` (account id) and
+/// `user.fullname` (`~` finds words of the display name, `=` the whole name, both ignoring case).
+pub fn matches_user(q: &Query, account_id: &str, display_name: &str, ctx: &EvalCtx) -> bool {
+    let name_lower = display_name.to_lowercase();
+    eval_expr(&q.expr, &|field, op, values| {
+        let negate = matches!(op, "!=" | "!~" | "not in");
+        let text = |v: &Value| resolve_text(v, ctx).unwrap_or_default();
+        let hit = values.iter().any(|v| match field {
+            "type" => text(v).eq_ignore_ascii_case("user"),
+            "user" | "user.accountid" => text(v) == account_id,
+            "user.fullname" if op == "~" || op == "!~" => contains_terms(&name_lower, &text(v)),
+            "user.fullname" => text(v).to_lowercase() == name_lower,
+            _ => false,
+        });
+        hit != negate
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::model::ContentKind;
+    use crate::state::search_index::DocType;
 
     fn doc(title: &str, space: &str, modified: DateTime<Utc>) -> SearchDoc {
         SearchDoc {
             id: 10,
-            kind: ContentKind::Page,
+            kind: DocType::Page,
             status: Status::Current,
             space_key: space.into(),
             title: title.into(),
@@ -596,6 +648,7 @@ mod tests {
             lastmodified: modified,
             parent: Some(5),
             ancestors: vec![1, 5],
+            container: None,
         }
     }
 

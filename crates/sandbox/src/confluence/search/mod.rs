@@ -1,15 +1,20 @@
-//! CQL search (v1 `/search` and `/content/search`) over the lagging index. Matching reads the
-//! index (what Confluence's search sees ~20 s late); rendering reads the current content.
+//! CQL search (v1 `/search` and `/content/search`) over the lagging index of pages, blog posts,
+//! comments, attachments and spaces. Matching reads the index (what Confluence's search sees
+//! ~20 s late); rendering reads the current objects. `start` alone is ignored, as by Confluence:
+//! walk with the cursor of `_links.next` (which also carries `start=`, the next offset).
 
 pub mod cql;
 
 use crate::api_error::{json_response, ApiError};
-use crate::confluence::render::{content_v1, ts, webui};
+use crate::confluence::attachments::attachment_v1;
+use crate::confluence::render::{comment_v1, content_v1, space_v1, ts, user_v1, webui};
 use crate::cost::Cost;
 use crate::guard::Ctx;
-use crate::pagination::{paginate, sort_items, Cursor, PageReq, SortKey};
+use crate::pagination::{offset_of, paginate, sort_items, Cursor, SortKey};
 use crate::params::Params;
-use crate::state::search_index::SearchDoc;
+use crate::state::model::User;
+use crate::state::search_index::{DocType, SearchDoc};
+use crate::state::site::SiteData;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Extension;
@@ -23,28 +28,20 @@ fn cql_error(cql: &str, why: &str) -> ApiError {
 struct Hits {
     docs: Vec<Arc<SearchDoc>>,
     next: Option<Cursor>,
+    /// Offset of this page in the whole result.
+    start: usize,
     total: usize,
     limit: usize,
     cql: String,
     expand: Vec<String>,
 }
 
-/// Runs the query: validate, match against the visible index, order, page.
-fn run(ctx: &Ctx, p: &Params) -> Result<Hits, ApiError> {
+/// The `cql` parameter, parsed and checked, with what evaluating it needs.
+fn query(ctx: &Ctx, p: &Params) -> Result<(String, cql::Query, cql::EvalCtx), ApiError> {
     let cql = p
         .get("cql")
         .ok_or_else(|| ApiError::bad_request("The cql query parameter is required"))?
         .to_string();
-    let expand: Vec<String> = p.all("expand").into_iter().map(str::to_string).collect();
-    let max = if expand
-        .iter()
-        .any(|e| e.starts_with("body") || e.starts_with("content.body"))
-    {
-        50
-    } else {
-        250
-    };
-    let req = PageReq::from_params(p, 25, max)?;
     let q = cql::parse(&cql).map_err(|e| cql_error(&cql, &e))?;
     let account = ctx.grant.account_id.clone();
     let tz = ctx
@@ -58,6 +55,22 @@ fn run(ctx: &Ctx, p: &Params) -> Result<Hits, ApiError> {
         current_user: account,
     };
     cql::check(&q, &ectx).map_err(|e| cql_error(&cql, &e))?;
+    Ok((cql, q, ectx))
+}
+
+/// Runs the query: validate, match against the visible index, order, page.
+fn run(ctx: &Ctx, p: &Params) -> Result<Hits, ApiError> {
+    let expand: Vec<String> = p.all("expand").into_iter().map(str::to_string).collect();
+    let max = if expand
+        .iter()
+        .any(|e| e.starts_with("body") || e.starts_with("content.body"))
+    {
+        50
+    } else {
+        250
+    };
+    let req = ctx.page_req(p, 25, max)?;
+    let (cql, q, ectx) = query(ctx, p)?;
     let (field, desc) = q
         .order
         .first()
@@ -82,10 +95,12 @@ fn run(ctx: &Ctx, p: &Params) -> Result<Hits, ApiError> {
     };
     let total = hits.len();
     sort_items(&mut hits, desc);
+    let start = offset_of(&hits, desc, req.cursor.as_ref());
     let (docs, next) = paginate(hits, desc, &req);
     Ok(Hits {
         docs,
         next,
+        start,
         total,
         limit: req.limit,
         cql,
@@ -93,24 +108,40 @@ fn run(ctx: &Ctx, p: &Params) -> Result<Hits, ApiError> {
     })
 }
 
-/// v1 next link, relative to `_links.context` (`/wiki`) as Confluence returns it.
-fn next_link(path: &str, p: &Params, hits: &Hits) -> Option<String> {
+/// v1 next link, relative to `_links.context` (`/wiki`) as Confluence returns it: the cursor,
+/// and `start` with the offset of the next page.
+fn next_link(path: &str, p: &Params, hits: &Hits, n: usize) -> Option<String> {
     let c = hits.next.as_ref()?;
     let mut ser = url::form_urlencoded::Serializer::new(String::new());
     ser.append_pair("next", "true");
     ser.append_pair("cursor", &c.encode());
     ser.append_pair("limit", &hits.limit.to_string());
+    ser.append_pair("start", &(hits.start + n).to_string());
     for (k, v) in &p.0 {
-        if !matches!(k.as_str(), "cursor" | "limit" | "next" | "prev") {
+        if !matches!(k.as_str(), "cursor" | "limit" | "next" | "prev" | "start") {
             ser.append_pair(k, v);
         }
     }
     Some(format!("{path}?{}", ser.finish()))
 }
 
-fn respond(ctx: &Ctx, mut body: Value, next: Option<String>, n: usize) -> Response {
+/// `_links.self`: the request's own URL on the site.
+fn self_link(ctx: &Ctx, path: &str, p: &Params) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    ser.extend_pairs(p.0.iter());
+    format!("{}{path}?{}", ctx.site.wiki_base(), ser.finish())
+}
+
+/// A v1 search answer with its `_links` and `Link` header, costing `points` beyond the call.
+fn respond(
+    ctx: &Ctx,
+    mut body: Value,
+    self_link: String,
+    next: Option<String>,
+    points: usize,
+) -> Response {
     let base = ctx.site.wiki_base();
-    body["_links"] = json!({"base": base, "context": "/wiki"});
+    body["_links"] = json!({"base": base, "context": "/wiki", "self": self_link});
     if let Some(nx) = &next {
         body["_links"]["next"] = json!(nx);
     }
@@ -122,7 +153,7 @@ fn respond(ctx: &Ctx, mut body: Value, next: Option<String>, n: usize) -> Respon
             resp.headers_mut().insert("link", v);
         }
     }
-    resp.extensions_mut().insert(Cost(n as u64));
+    resp.extensions_mut().insert(Cost(points as u64));
     resp
 }
 
@@ -141,31 +172,81 @@ pub async fn search(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Respons
     let results: Vec<Value> = hits
         .docs
         .iter()
-        .filter_map(|d| data.contents.get(&d.id).map(|c| (d, c)))
-        .map(|(d, c)| {
-            let space = data.spaces.get(&c.space_id);
-            let excerpt: String = if with_excerpt { d.text_lower.chars().take(200).collect() } else { String::new() };
-            json!({
-                "content": content_v1(&data, c, &expand, &base),
-                "title": c.title(),
+        .filter_map(|d| {
+            let (mut out, url) = match d.kind {
+                DocType::Space => {
+                    let s = data.spaces.get(&d.id)?;
+                    (
+                        json!({"space": space_v1(s, &base), "entityType": "space"}),
+                        format!("/spaces/{}", s.key),
+                    )
+                }
+                _ => {
+                    let (content, url) = content_of(&data, d, &expand, &base)?;
+                    (json!({"content": content, "entityType": "content"}), url)
+                }
+            };
+            let excerpt: String = if with_excerpt {
+                d.text_lower.chars().take(200).collect()
+            } else {
+                String::new()
+            };
+            let space = data.space_by_key(&d.space_key);
+            let extra = json!({
+                "title": d.title,
                 "excerpt": excerpt,
-                "url": webui(&data, c),
+                "url": url,
                 "resultGlobalContainer": {"title": space.map_or("", |s| s.name.as_str()),
-                                           "displayUrl": format!("/spaces/{}", space.map_or("", |s| s.key.as_str()))},
+                                           "displayUrl": format!("/spaces/{}", d.space_key)},
                 "breadcrumbs": [],
-                "entityType": "content",
-                "iconCssClass": format!("aui-icon content-type-{}", c.kind.type_name()),
-                "lastModified": ts(c.current().created_at),
-                "friendlyLastModified": c.current().created_at.format("%b %d, %Y").to_string(),
+                "iconCssClass": format!("aui-icon content-type-{}", d.kind.type_name()),
+                "lastModified": ts(d.lastmodified),
+                "friendlyLastModified": d.lastmodified.format("%b %d, %Y").to_string(),
                 "score": 0.0,
-            })
+            });
+            if let (Some(o), Value::Object(e)) = (out.as_object_mut(), extra) {
+                o.extend(e);
+            }
+            Some(out)
         })
         .collect();
     let n = results.len();
-    let next = next_link("/rest/api/search", &p, &hits);
-    let body = json!({"results": results, "start": 0, "limit": hits.limit, "size": n, "totalSize": hits.total,
+    let path = "/rest/api/search";
+    let next = next_link(path, &p, &hits, n);
+    let total = ctx.shared.realism.estimate(hits.total);
+    let body = json!({"results": results, "start": hits.start, "limit": hits.limit, "size": n, "totalSize": total,
                       "cqlQuery": hits.cql, "searchDuration": 1});
-    Ok(respond(&ctx, body, next, n))
+    Ok(respond(&ctx, body, self_link(&ctx, path, &p), next, n))
+}
+
+/// The v1 content object of a page, blog post, comment or attachment, and its web UI link.
+fn content_of(
+    data: &SiteData,
+    d: &SearchDoc,
+    expand: &[&str],
+    base: &str,
+) -> Option<(Value, String)> {
+    match d.kind {
+        DocType::Page | DocType::BlogPost => {
+            let c = data.contents.get(&d.id)?;
+            Some((content_v1(data, c, expand, base), webui(data, c)))
+        }
+        DocType::Comment => {
+            let cm = data.comments.get(&d.id)?;
+            let on = data.contents.get(&cm.container_id)?;
+            let url = format!("{}?focusedCommentId={}", webui(data, on), cm.id);
+            Some((comment_v1(data, cm, on, expand, base), url))
+        }
+        DocType::Attachment => {
+            let a = data.attachments.get(&d.id)?;
+            let url = format!(
+                "/pages/viewpageattachments.action?pageId={}&preview={}",
+                a.container_id, a.title
+            );
+            Some((attachment_v1(a, base), url))
+        }
+        DocType::Space => None,
+    }
 }
 
 /// GET v1 `/content/search`: results are the content objects themselves.
@@ -177,14 +258,52 @@ pub async fn content_search(
     let expand: Vec<&str> = hits.expand.iter().map(String::as_str).collect();
     let base = ctx.site.wiki_base();
     let data = ctx.site.data.read();
+    // Spaces are not content: `/content/search` leaves them out.
     let results: Vec<Value> = hits
         .docs
         .iter()
-        .filter_map(|d| data.contents.get(&d.id))
-        .map(|c| content_v1(&data, c, &expand, &base))
+        .filter_map(|d| content_of(&data, d, &expand, &base).map(|(c, _)| c))
         .collect();
     let n = results.len();
-    let next = next_link("/rest/api/content/search", &p, &hits);
-    let body = json!({"results": results, "start": 0, "limit": hits.limit, "size": n});
-    Ok(respond(&ctx, body, next, n))
+    let path = "/rest/api/content/search";
+    let next = next_link(path, &p, &hits, n);
+    let body = json!({"results": results, "start": hits.start, "limit": hits.limit, "size": n});
+    Ok(respond(&ctx, body, self_link(&ctx, path, &p), next, n))
+}
+
+/// GET v1 `/search/user?cql=...`: users matching `type = user`, `user.fullname ~ "..."`,
+/// `user.accountid = "..."`, paged by `start` and `limit` (v1 offsets).
+pub async fn users(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Response, ApiError> {
+    let start = p.num::<usize>("start")?.unwrap_or(0);
+    let limit = p.num::<usize>("limit")?.unwrap_or(25).clamp(1, 1000);
+    let (cql, q, ectx) = query(&ctx, &p)?;
+    let base = ctx.site.wiki_base();
+    let users = ctx.shared.users.read();
+    let found: Vec<&User> = users
+        .iter()
+        .filter(|u| u.has_access && cql::matches_user(&q, &u.account_id, &u.display_name, &ectx))
+        .collect();
+    let results: Vec<Value> = found
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|u| {
+            json!({"user": user_v1(u, &base), "title": u.display_name, "excerpt": "",
+                   "url": format!("/people/{}", u.account_id), "entityType": "user",
+                   "iconCssClass": "aui-icon content-type-profile", "breadcrumbs": [], "score": 0.0})
+        })
+        .collect();
+    let n = results.len();
+    let next = (start + n < found.len()).then(|| {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        ser.append_pair("cql", &cql);
+        ser.append_pair("start", &(start + n).to_string());
+        ser.append_pair("limit", &limit.to_string());
+        format!("/rest/api/search/user?{}", ser.finish())
+    });
+    let body = json!({"results": results, "start": start, "limit": limit, "size": n, "totalSize": found.len(),
+                      "cqlQuery": cql, "searchDuration": 1});
+    // Two points per user object, as Atlassian counts them.
+    let self_link = self_link(&ctx, "/rest/api/search/user", &p);
+    Ok(respond(&ctx, body, self_link, next, 2 * n))
 }
