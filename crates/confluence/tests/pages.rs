@@ -47,7 +47,7 @@ async fn a_page_is_created_read_updated_listed_and_found() {
     let listed = site
         .output(
             "confluence.list_pages",
-            r#"{"space": "ENG", "title": "Weekly <report>"}"#,
+            r#"{"space": "ENG", "title": "weekly <REPORT>"}"#,
         )
         .await;
     assert_eq!(listed["count"], 1);

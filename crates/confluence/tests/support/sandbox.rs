@@ -1,4 +1,4 @@
-//! A sandbox with space `ENG`, one page in it, and a connection `acme` with every scope the
+//! A sandbox in realistic mode with space `ENG`, one page in it, and a connection `acme` with every scope the
 //! Confluence actions declare; steps run through `weft_runtime::Runtime::new()`.
 
 use std::path::Path;
@@ -37,6 +37,16 @@ pub fn all_action_scopes(runtime: &Runtime) -> Vec<&'static str> {
     scopes
 }
 
+/// The sandbox as untidy as Confluence Cloud (short pages mid-walk, 429s without `Retry-After`,
+/// string error statuses), with a fixed seed so a failure replays.
+fn realistic() -> SandboxConfig {
+    SandboxConfig {
+        realistic: true,
+        realistic_seed: 9,
+        ..SandboxConfig::default()
+    }
+}
+
 impl Site {
     /// A site whose connection was granted `scopes` (every action's when `None`).
     pub async fn start(scopes: Option<&[&str]>) -> Site {
@@ -44,8 +54,7 @@ impl Site {
         let dir = tempfile::tempdir().expect("temp dir");
         let all = all_action_scopes(&runtime);
         let scopes = scopes.unwrap_or(&all);
-        let connection =
-            SandboxConnection::start(SandboxConfig::default(), scopes, dir.path()).await;
+        let connection = SandboxConnection::start(realistic(), scopes, dir.path()).await;
         let admin = connection.sandbox.admin();
         admin
             .create_space(None, "ENG", "Engineering")
