@@ -13,8 +13,8 @@ use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::events::RunEvent;
-use super::frame::{Frame, Globals, StepScope};
+use super::events::{Progress, RunEvent};
+use super::frame::{refs_of, Frame, Globals, StepScope};
 use super::inputs::resolve_inputs;
 use super::record_cap::{cap_redacted, cap_value};
 use super::redact::{Redactor, MIN_SECRET_LEN, REDACTED};
@@ -78,6 +78,8 @@ pub(crate) struct RunState {
     pub globals: Globals,
     pub redactor: Arc<Redactor>,
     pub seq: AtomicU64,
+    /// Numbers the loops of the run, for where their item outputs are set aside.
+    pub loops: AtomicU64,
     pub mode: Mode,
     pub cancel: CancellationToken,
     pub call_stack: Vec<PathBuf>,
@@ -94,6 +96,12 @@ pub(crate) struct RunState {
     /// must not drop the child run, which still has its `finally` to run and its record to
     /// write. The run waits for them before it ends.
     pub children: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Progress events not yet delivered: a step is reported done only once its record is on
+    /// disk, so they wait here for the next sync of the store (see `deliver_progress`).
+    pub progress: Mutex<Vec<Progress>>,
+    pub progress_added: tokio::sync::Notify,
+    /// Set when the run's steps are over: the delivery loop then ends once the queue is empty.
+    pub progress_closed: AtomicBool,
 }
 
 impl Engine {
@@ -214,6 +222,7 @@ impl Engine {
                     globals,
                     redactor: redactor.clone(),
                     seq: AtomicU64::new(0),
+                    loops: AtomicU64::new(0),
                     mode: request.mode.clone(),
                     cancel: request.cancel.clone(),
                     call_stack,
@@ -223,8 +232,17 @@ impl Engine {
                     abandoned: Mutex::new(Vec::new()),
                     has_abandoned: AtomicBool::new(false),
                     children: Mutex::new(Vec::new()),
+                    progress: Mutex::new(Vec::new()),
+                    progress_added: tokio::sync::Notify::new(),
+                    progress_closed: AtomicBool::new(false),
                 };
-                let (status, error, outputs) = state.execute().await;
+                let run = async {
+                    let result = state.execute().await;
+                    state.progress_closed.store(true, Ordering::Release);
+                    state.progress_added.notify_one();
+                    result
+                };
+                let ((status, error, outputs), ()) = futures::join!(run, state.deliver_progress());
                 let report = dry.then(|| DryRunReport {
                     steps: std::mem::take(&mut *state.dry_steps.lock()),
                 });
@@ -366,7 +384,7 @@ fn prepare_globals(
     for (section, values) in [("env", &workflow.env), ("vars", &workflow.vars)] {
         for (name, template) in values {
             let value = {
-                let scope = StepScope::new(&globals, &frame, &StepRefs::Listed(Vec::new()));
+                let scope = StepScope::new(&globals, &frame, &StepRefs::Listed(Vec::new()))?;
                 redactor
                     .render(template, &scope)
                     .map_err(|e| format!("{section}.{name}: {}", e.message))?
@@ -391,6 +409,39 @@ fn prepare_globals(
 }
 
 impl RunState {
+    /// Queues a progress event; it reaches the observer once what it reports is on disk.
+    pub(crate) fn report(&self, progress: Progress) {
+        self.progress.lock().push(progress);
+        self.progress_added.notify_one();
+    }
+
+    /// Group commit: while steps go on, each batch of queued events waits for one sync of the
+    /// store, which makes every record written before it durable, and is then delivered in
+    /// order. Steps never wait for a sync; reports trail the steps by about one sync. Ends when
+    /// the run's steps are over and every event is delivered.
+    async fn deliver_progress(&self) {
+        let dry = matches!(self.mode, Mode::DryRun { .. });
+        loop {
+            let closed = self.progress_closed.load(Ordering::Acquire);
+            let batch = std::mem::take(&mut *self.progress.lock());
+            if !batch.is_empty() {
+                // A failed sync is reported by the run itself when its final sync fails too;
+                // the events are delivered either way, so nothing the run did goes unsaid.
+                if !dry {
+                    let _ = self.engine.store.flush().await;
+                }
+                for progress in &batch {
+                    self.engine.observer.on_event(&progress.event());
+                }
+                continue;
+            }
+            if closed {
+                return;
+            }
+            self.progress_added.notified().await;
+        }
+    }
+
     /// Steps, then `on_failure` if they failed, then `finally`, then outputs.
     async fn execute(&self) -> (RunStatus, Option<String>, Value) {
         let root = Frame::root();
@@ -452,7 +503,8 @@ impl RunState {
         values: &[(String, ValueTemplate)],
         frame: &Frame,
     ) -> Result<Value, String> {
-        let scope = StepScope::new(&self.globals, frame, &StepRefs::All);
+        let refs = refs_of(values.iter().map(|(_, template)| template));
+        let scope = StepScope::new(&self.globals, frame, &refs)?;
         let mut out = Map::new();
         for (name, template) in values {
             out.insert(

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     AttemptPage, AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStatus, RunStore,
-    StoreError, TriggerCursor, TriggerKey, TriggerStore,
+    ScratchArea, StoreError, TriggerCursor, TriggerKey, TriggerStore,
 };
 
 /// Histories up to this size are copied aside before opening (a few milliseconds); bigger ones
@@ -39,6 +39,33 @@ pub struct SledRunStore {
     cursors: sled::Tree,
     fires: sled::Tree,
     claims: sled::Tree,
+    scratch: SledScratch,
+}
+
+/// The scratch area: a tree of its own, emptied on opening (only one process opens a store, so
+/// whatever is there was left by one that stopped).
+struct SledScratch(sled::Tree);
+
+impl ScratchArea for SledScratch {
+    fn put(&self, key: &[u8], bytes: &[u8]) -> Result<(), StoreError> {
+        self.0.insert(key, bytes).map_err(backend)?;
+        Ok(())
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .0
+            .get(key)
+            .map_err(backend)?
+            .map(|bytes| bytes.to_vec()))
+    }
+
+    fn remove_prefix(&self, prefix: &[u8]) -> Result<(), StoreError> {
+        for entry in self.0.scan_prefix(prefix).keys() {
+            self.0.remove(entry.map_err(backend)?).map_err(backend)?;
+        }
+        Ok(())
+    }
 }
 
 impl SledRunStore {
@@ -105,6 +132,11 @@ impl SledRunStore {
             cursors: tree("cursors")?,
             fires: tree("fires")?,
             claims: tree("claims")?,
+            scratch: {
+                let scratch = tree("scratch")?;
+                scratch.clear().map_err(backend)?;
+                SledScratch(scratch)
+            },
             db,
         })
     }
@@ -320,6 +352,10 @@ impl RunStore for SledRunStore {
             }
         }
         Ok(runs)
+    }
+
+    fn scratch(&self) -> Option<&dyn ScratchArea> {
+        Some(&self.scratch)
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
