@@ -53,12 +53,23 @@ pub enum RunEvent<'a> {
 
 pub trait RunObserver: Send + Sync {
     fn on_event(&self, event: &RunEvent<'_>);
+
+    /// Whether this observer wants step progress (`StepStarted`, `StepFinished`, `Retrying`,
+    /// `Log`). A step is reported finished only once its record is synced, so a run whose
+    /// observer wants none syncs once, when it ends, instead of once per batch of steps.
+    fn wants_progress(&self) -> bool {
+        true
+    }
 }
 
 pub struct NoObserver;
 
 impl RunObserver for NoObserver {
     fn on_event(&self, _: &RunEvent<'_>) {}
+
+    fn wants_progress(&self) -> bool {
+        false
+    }
 }
 
 /// A step's progress event, owned: it waits in the run's queue until the records it reports

@@ -100,9 +100,17 @@ pub(crate) struct RunState {
     /// disk, so they wait here for the next sync of the store (see `deliver_progress`).
     pub progress: Mutex<Vec<Progress>>,
     pub progress_added: tokio::sync::Notify,
-    /// Set when the run's steps are over: the delivery loop then ends once the queue is empty.
+    pub progress_delivered: tokio::sync::Notify,
+    /// Set when the run's steps are over: the delivery loop then stops, and what it has not
+    /// delivered is delivered after the run's final sync.
     pub progress_closed: AtomicBool,
+    /// Whether the observer wants progress events at all.
+    pub wants_progress: bool,
 }
+
+/// Progress events queued beyond this make steps wait for their delivery: a run whose steps
+/// never wait on anything still lets its syncs happen, and the queue stays small.
+const MAX_QUEUED_PROGRESS: usize = 2048;
 
 impl Engine {
     /// Runs a workflow to its end (or cancellation) and returns how it went. The run record is
@@ -199,8 +207,14 @@ impl Engine {
         );
 
         let prepared = prepare_globals(&workflow, &request, trigger, dry, &redactor);
-        let (mut status, error, outputs, dry_run) = match prepared {
-            Err(problems) => (RunStatus::Failed, Some(problems), Value::Null, None),
+        let (mut status, error, outputs, dry_run, undelivered) = match prepared {
+            Err(problems) => (
+                RunStatus::Failed,
+                Some(problems),
+                Value::Null,
+                None,
+                Vec::new(),
+            ),
             Ok(globals) => {
                 record.truncated.clear();
                 record.inputs = cap_redacted(
@@ -234,7 +248,9 @@ impl Engine {
                     children: Mutex::new(Vec::new()),
                     progress: Mutex::new(Vec::new()),
                     progress_added: tokio::sync::Notify::new(),
+                    progress_delivered: tokio::sync::Notify::new(),
                     progress_closed: AtomicBool::new(false),
+                    wants_progress: self.observer.wants_progress(),
                 };
                 let run = async {
                     let result = state.execute().await;
@@ -246,7 +262,9 @@ impl Engine {
                 let report = dry.then(|| DryRunReport {
                     steps: std::mem::take(&mut *state.dry_steps.lock()),
                 });
-                (status, error, outputs, report)
+                // Delivered after the final sync below.
+                let undelivered = std::mem::take(&mut *state.progress.lock());
+                (status, error, outputs, report, undelivered)
             }
         };
 
@@ -280,6 +298,9 @@ impl Engine {
                     error.unwrap_or_default()
                 ));
             }
+        }
+        for progress in &undelivered {
+            self.observer.on_event(&progress.event());
         }
         let duration = started.elapsed();
         self.observer.on_event(&RunEvent::RunFinished {
@@ -411,28 +432,58 @@ fn prepare_globals(
 impl RunState {
     /// Queues a progress event; it reaches the observer once what it reports is on disk.
     pub(crate) fn report(&self, progress: Progress) {
+        if !self.wants_progress {
+            return;
+        }
         self.progress.lock().push(progress);
         self.progress_added.notify_one();
     }
 
+    /// Called after each step: when many events wait, lets their delivery (and its sync)
+    /// start, and waits for it past [`MAX_QUEUED_PROGRESS`].
+    pub(crate) async fn pace_progress(&self) {
+        if !self.wants_progress || self.progress.lock().len() < MAX_QUEUED_PROGRESS / 4 {
+            return;
+        }
+        tokio::task::yield_now().await;
+        loop {
+            let delivered = self.progress_delivered.notified();
+            if self.progress.lock().len() < MAX_QUEUED_PROGRESS {
+                return;
+            }
+            delivered.await;
+        }
+    }
+
     /// Group commit: while steps go on, each batch of queued events waits for one sync of the
     /// store, which makes every record written before it durable, and is then delivered in
-    /// order. Steps never wait for a sync; reports trail the steps by about one sync. Ends when
-    /// the run's steps are over and every event is delivered.
+    /// order; steps do not wait for the sync. A batch that reports no finished step needs no
+    /// sync. Once the steps are over, what is left waits for the run's final sync instead.
     async fn deliver_progress(&self) {
         let dry = matches!(self.mode, Mode::DryRun { .. });
         loop {
             let closed = self.progress_closed.load(Ordering::Acquire);
             let batch = std::mem::take(&mut *self.progress.lock());
             if !batch.is_empty() {
+                let needs_sync = !dry
+                    && batch
+                        .iter()
+                        .any(|p| matches!(p, Progress::StepFinished { .. }));
+                if needs_sync && closed {
+                    let mut queue = self.progress.lock();
+                    let later = std::mem::replace(&mut *queue, batch);
+                    queue.extend(later);
+                    return;
+                }
                 // A failed sync is reported by the run itself when its final sync fails too;
                 // the events are delivered either way, so nothing the run did goes unsaid.
-                if !dry {
+                if needs_sync {
                     let _ = self.engine.store.flush().await;
                 }
                 for progress in &batch {
                     self.engine.observer.on_event(&progress.event());
                 }
+                self.progress_delivered.notify_waiters();
                 continue;
             }
             if closed {

@@ -131,6 +131,16 @@ impl RunState {
     }
 
     async fn run_step(&self, step: &CompiledStep, frame: Arc<Frame>) -> Result<(), Failure> {
+        let result = self.run_step_unpaced(step, frame).await;
+        self.pace_progress().await;
+        result
+    }
+
+    async fn run_step_unpaced(
+        &self,
+        step: &CompiledStep,
+        frame: Arc<Frame>,
+    ) -> Result<(), Failure> {
         // `finally` steps still run after a cancellation; nothing else starts.
         if self.cancel.is_cancelled() && !self.finalizing.load(Ordering::Relaxed) {
             return Err(Failure::cancelled());
