@@ -77,7 +77,13 @@ impl ItemOutputs {
         held.pending.extend_from_slice(&[0; 4]);
         // Writing JSON into memory cannot fail.
         let _ = serde_json::to_writer(&mut held.pending, &value);
-        let json_len = (held.pending.len() - start - ENTRY_HEADER) as u32;
+        let Ok(json_len) = u32::try_from(held.pending.len() - start - ENTRY_HEADER) else {
+            held.pending.truncate(start);
+            return Err(format!(
+                "the output of item {index} of loop `{}` is larger than 4 GiB",
+                self.step
+            ));
+        };
         held.pending[start + 8..start + ENTRY_HEADER].copy_from_slice(&json_len.to_le_bytes());
         if held.pending.len() >= CHUNK_BYTES {
             self.write_out(&mut held)?;
