@@ -3,6 +3,7 @@
 mod bounds;
 mod catalogue;
 mod connect;
+mod durability;
 mod recorder;
 mod secrets;
 mod settings;

@@ -36,19 +36,27 @@ fn load(engine: &Engine, dir: &Path, name: &str, text: &str) -> Arc<CompiledWork
     }
 }
 
+/// `steps` `core.set` steps, each reading the previous one's output, in YAML's flow style.
 fn sequential_workflow(steps: usize) -> String {
     let mut text = String::from("name: sequential\nsteps:\n");
     for i in 0..steps {
         let value = if i == 0 {
             "0".to_string()
         } else {
-            format!("${{{{ steps.s{}.output.n + 1 }}}}", i - 1)
+            format!("\"${{{{ steps.s{}.output.n + 1 }}}}\"", i - 1)
         };
         text.push_str(&format!(
-            "  - id: s{i}\n    uses: core.set\n    with:\n      n: {value}\n"
+            "  - {{id: s{i}, uses: core.set, with: {{n: {value}}}}}\n"
         ));
     }
     text
+}
+
+/// A `for_each` over `items` numbers, 16 at a time, each item one `core.set` step.
+fn loop_workflow(items: usize) -> String {
+    format!(
+        "name: loop\nsteps:\n  - id: each\n    for_each: ${{{{ range({items}) }}}}\n    concurrency: 16\n    steps:\n      - id: body\n        uses: core.set\n        with:\n          v: ${{{{ item }}}}\n"
+    )
 }
 
 async fn run(engine: &Engine, workflow: &Arc<CompiledWorkflow>) -> Duration {
@@ -84,7 +92,7 @@ async fn sequential_steps(dir: &Path) -> Row {
     Row {
         what: "sequential core.set step, run history on (median of 15 runs of 1,000 steps)",
         measured: format!("{:.1} µs/step", median(samples).as_secs_f64() * 1e6),
-        target: "≤ 200 µs (issue), ≤ 12.6 µs (1/100 of n8n)",
+        target: "≤ 5 µs (issue 11)",
         peer: "n8n 1.26 ms; Windmill bench 30-150 ms",
     }
 }
@@ -95,32 +103,16 @@ fn vm_hwm_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-async fn for_each_items() -> Row {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store: Arc<dyn RunStore> = Arc::new(
-        SledRunStore::open(&dir.path().join("runs"))
-            .await
-            .expect("open store"),
-    );
-    let engine = weft().engine(store, Arc::new(weft_runtime::action::NoTokens));
-    let text = "name: loop\nsteps:\n  - id: items\n    uses: core.set\n    with:\n      list: ${{ range(10000) }}\n  - id: each\n    for_each: ${{ steps.items.output.list }}\n    concurrency: 16\n    steps:\n      - id: body\n        uses: core.set\n        with:\n          v: ${{ item }}\n";
-    let workflow = load(&engine, dir.path(), "loop.yaml", text);
-    let mut samples = Vec::new();
-    for _ in 0..5 {
-        samples.push(run(&engine, &workflow).await);
-    }
-    let total = median(samples);
-    let peak = vm_hwm_kib()
-        .map(|k| format!(", peak RSS {:.0} MB", k as f64 / 1024.0))
-        .unwrap_or_default();
+/// In a fresh process, so that its peak RSS is the loop's alone.
+fn for_each_items() -> Row {
+    let (micros, peak_mb) = scale_in_child("loop", 10_000, 5);
     Row {
-        what: "for_each over 10,000 items, concurrency 16, run history on (median of 5)",
+        what: "for_each over 10,000 items, concurrency 16, run history on (median of 5 processes)",
         measured: format!(
-            "{:.0} ms total, {:.1} µs/item{peak}",
-            total.as_secs_f64() * 1e3,
-            total.as_secs_f64() * 1e6 / 10_000.0
+            "{:.0} ms total, {micros:.1} µs/item, peak RSS {peak_mb:.0} MB",
+            micros * 10_000.0 / 1e3
         ),
-        target: "≤ 3 s and ≤ 200 MB (issue); ≤ 3.6 µs/item (1/100 of n8n)",
+        target: "≤ 3.6 µs/item and ≤ 15 MB (issue 11)",
         peer: "n8n 0.36 ms/item",
     }
 }
@@ -211,7 +203,18 @@ fn validate_and_start(dir: &Path) -> Vec<Row> {
     let file = file.to_string_lossy().into_owned();
     let validate = time_process(&binary, &["validate", &file], 21);
     let start = time_process(&binary, &["--version"], 21);
+    let empty = dir.join("empty.yaml");
+    std::fs::write(&empty, sequential_workflow(1)).expect("write");
+    let data = dir.join("empty-runs").to_string_lossy().into_owned();
+    let empty = empty.to_string_lossy().into_owned();
+    let empty_run = time_process(&binary, &["--data-dir", &data, "run", &empty], 21);
     vec![
+        Row {
+            what: "whole run of a one-step workflow: start, open the history, run, sync, exit (median of 21)",
+            measured: format!("{:.1} ms", empty_run.as_secs_f64() * 1e3),
+            target: "≤ 5 ms (issue 11)",
+            peer: "-",
+        },
         Row {
             what: "`weft validate` of a 500-step workflow, whole process (median of 21)",
             measured: format!("{:.1} ms", validate.as_secs_f64() * 1e3),
@@ -251,14 +254,102 @@ async fn sandbox_seeding() -> Row {
     }
 }
 
+/// One run of `kind` (`seq` or `loop`) with `n` steps or items, alone in this process, with
+/// run history on: prints the engine's time per step or item in µs and the process's peak RSS
+/// in KiB (loading the workflow included).
+async fn scale_child(kind: &str, n: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn RunStore> = Arc::new(
+        SledRunStore::open(&dir.path().join("runs"))
+            .await
+            .expect("open store"),
+    );
+    let engine = weft().engine(store, Arc::new(weft_runtime::action::NoTokens));
+    let text = match kind {
+        "seq" => sequential_workflow(n),
+        _ => loop_workflow(n),
+    };
+    let workflow = load(&engine, dir.path(), "scale.yaml", &text);
+    let outcome = engine.run(workflow, RunRequest::default()).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    println!(
+        "{} {}",
+        outcome.duration.as_secs_f64() * 1e6 / n as f64,
+        vm_hwm_kib().unwrap_or(0)
+    );
+}
+
+/// Runs [`scale_child`] in a fresh process (peak RSS is per process): the median time of
+/// `times` runs and the highest peak.
+fn scale_in_child(kind: &str, n: usize, times: usize) -> (f64, f64) {
+    let exe = std::env::current_exe().expect("own path");
+    let mut micros = Vec::new();
+    let mut peak_kib = 0.0f64;
+    for _ in 0..times {
+        let output = Command::new(&exe)
+            .args(["scale", kind, &n.to_string()])
+            .output()
+            .expect("run weft-bench");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let mut fields = text.split_whitespace().map(|f| f.parse::<f64>());
+        match (fields.next(), fields.next()) {
+            (Some(Ok(us)), Some(Ok(kib))) => {
+                micros.push(us);
+                peak_kib = peak_kib.max(kib);
+            }
+            _ => panic!(
+                "weft-bench scale {kind} {n} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        }
+    }
+    micros.sort_by(f64::total_cmp);
+    (micros[micros.len() / 2], peak_kib / 1024.0)
+}
+
+/// How the cost per step and per item, and the memory, change with size.
+fn scaling_table() -> String {
+    let mut table = String::from(
+        "| workload (run history on) | size | µs per step or item | peak RSS |\n|---|---|---|---|\n",
+    );
+    // 20,000 steps is about the most one workflow file may hold (200,000 YAML values).
+    let cases = [
+        (
+            "seq",
+            "sequential `core.set` steps",
+            &[100, 1_000, 10_000, 20_000][..],
+        ),
+        (
+            "loop",
+            "`for_each` items, concurrency 16",
+            &[100, 1_000, 10_000, 100_000, 1_000_000][..],
+        ),
+    ];
+    for (kind, what, sizes) in cases {
+        for &n in sizes {
+            let times = if n <= 10_000 { 5 } else { 1 };
+            let (micros, peak_mb) = scale_in_child(kind, n, times);
+            table.push_str(&format!(
+                "| {what} | {n} | {micros:.1} | {peak_mb:.1} MB |\n"
+            ));
+        }
+    }
+    table
+}
+
 #[tokio::main]
 async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [mode, kind, n] = &args[..] {
+        if mode == "scale" {
+            let n = n.parse().expect("a number of steps or items");
+            return scale_child(kind, n).await;
+        }
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let mut rows = vec![sequential_steps(dir.path()).await, http_calls().await];
     rows.extend(validate_and_start(dir.path()));
-    // Last: its peak memory figure covers the whole process so far.
-    rows.push(for_each_items().await);
-    // After the loop, so the sandbox's memory does not count in the loop's peak.
+    rows.push(for_each_items());
     rows.push(sandbox_seeding().await);
     println!("| scenario | weft | target | best peer |\n|---|---|---|---|");
     for row in rows {
@@ -267,4 +358,5 @@ async fn main() {
             row.what, row.measured, row.target, row.peer
         );
     }
+    println!("\n{}", scaling_table());
 }

@@ -18,6 +18,10 @@ impl RunObserver for WarningsObserver {
             let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
         }
     }
+
+    fn wants_progress(&self) -> bool {
+        false
+    }
 }
 
 pub fn format_elapsed(d: Duration) -> String {

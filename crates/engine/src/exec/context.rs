@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use weft_action::{StepLog, WorkflowCaller};
 
-use super::events::{LogLevel, RunEvent};
+use super::events::{LogLevel, Progress};
 use super::run::RunState;
 use crate::actions::{ActionError, ErrorKind};
 use crate::workflow::CompiledStep;
@@ -55,10 +55,10 @@ impl StepLog for RunState {
                 tracing::error!(target: "weft::log", run = %self.run_id, step = %step, "{message}")
             }
         }
-        self.engine.observer.on_event(&RunEvent::Log {
-            step,
+        self.report(Progress::Log {
+            step: step.to_string(),
             level,
-            message: &message,
+            message,
         });
     }
 }

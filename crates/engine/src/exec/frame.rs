@@ -6,7 +6,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use serde_json::Value;
 
-use crate::workflow::StepRefs;
+use super::item_outputs::ItemOutputs;
+use crate::workflow::{StepRefs, ValueTemplate};
 
 /// Values fixed for the whole run.
 pub(crate) struct Globals {
@@ -23,11 +24,44 @@ pub(crate) struct Globals {
     pub taint_sources: std::collections::HashSet<(String, String)>,
 }
 
+/// What a step produced: a value, or a loop's item outputs (see [`ItemOutputs`]).
+pub(crate) enum Output {
+    Value(Value),
+    Items(Arc<ItemOutputs>),
+}
+
+/// What `steps.<id>` holds for one step: its record (always the same four fields), or for a
+/// loop whose outputs were set aside, what builds that record when an expression reads it.
+#[derive(Clone)]
+pub(crate) enum StepRecord {
+    Ready(Arc<Value>),
+    Loop(Arc<ItemOutputs>),
+}
+
+impl StepRecord {
+    pub fn new(status: &str, output: Output, error: Option<&str>, attempts: u32) -> Self {
+        match output {
+            Output::Value(output) => StepRecord::Ready(Arc::new(serde_json::json!({
+                "status": status, "output": output, "error": error, "attempts": attempts
+            }))),
+            Output::Items(items) => StepRecord::Loop(items),
+        }
+    }
+
+    /// The record as expressions see it.
+    pub fn value(&self) -> Result<Arc<Value>, String> {
+        match self {
+            StepRecord::Ready(record) => Ok(record.clone()),
+            StepRecord::Loop(items) => items.record(),
+        }
+    }
+}
+
 /// The records of one block's steps. A loop item or a branch gets a child frame, so its steps
 /// see the enclosing steps without seeing other items'.
 pub(crate) struct Frame {
     pub parent: Option<Arc<Frame>>,
-    pub steps: Mutex<HashMap<Arc<str>, Arc<Value>>>,
+    pub steps: Mutex<HashMap<Arc<str>, StepRecord>>,
     pub item: Option<Value>,
     pub index: Option<Value>,
     pub error: Option<Value>,
@@ -70,11 +104,21 @@ impl Frame {
         })
     }
 
-    pub fn record(&self, id: &Arc<str>, record: Value) {
-        self.steps.lock().insert(id.clone(), Arc::new(record));
+    pub fn record(&self, id: &Arc<str>, record: StepRecord) {
+        self.steps.lock().insert(id.clone(), record);
     }
 
-    pub fn lookup(&self, id: &str) -> Option<Arc<Value>> {
+    /// The output of step `id` of this frame itself (what a loop item or a branch yields when
+    /// it is its last step), `null` when it has none.
+    pub fn own_output(&self, id: &str) -> Result<Value, String> {
+        let record = self.steps.lock().get(id).cloned();
+        match record {
+            Some(record) => Ok(record.value()?["output"].clone()),
+            None => Ok(Value::Null),
+        }
+    }
+
+    pub fn lookup(&self, id: &str) -> Option<StepRecord> {
         if let Some(found) = self.steps.lock().get(id) {
             return Some(found.clone());
         }
@@ -92,11 +136,10 @@ impl Frame {
         None
     }
 
-    fn collect_all(&self, into: &mut Vec<(Arc<str>, Arc<Value>)>) {
+    /// Every record visible here, the nearest frame's first when ids repeat.
+    fn collect_all(&self, into: &mut HashMap<Arc<str>, StepRecord>) {
         for (k, v) in self.steps.lock().iter() {
-            if !into.iter().any(|(id, _)| id == k) {
-                into.push((k.clone(), v.clone()));
-            }
+            into.entry(k.clone()).or_insert_with(|| v.clone());
         }
         if let Some(parent) = &self.parent {
             parent.collect_all(into);
@@ -123,26 +166,72 @@ pub(crate) struct StepScope<'a> {
 }
 
 impl<'a> StepScope<'a> {
-    pub fn new(globals: &'a Globals, frame: &'a Frame, refs: &StepRefs) -> Self {
+    /// The scope with the records `refs` names (each built now: a loop's set-aside outputs are
+    /// read back here, which can fail).
+    pub fn new(globals: &'a Globals, frame: &'a Frame, refs: &StepRefs) -> Result<Self, String> {
         let mut steps = Vec::new();
         match refs {
             StepRefs::Listed(ids) => {
                 // Validation proved each id names a step this one may read; one that has not
                 // run (a failure stopped the steps before it) reads as `not_run`.
                 for id in ids {
-                    let record = frame.lookup(id).unwrap_or_else(not_run);
+                    let record = match frame.lookup(id) {
+                        Some(record) => record.value()?,
+                        None => not_run(),
+                    };
                     steps.push((id.clone(), record));
                 }
             }
-            StepRefs::All => frame.collect_all(&mut steps),
+            StepRefs::All => {
+                let mut all = HashMap::new();
+                frame.collect_all(&mut all);
+                for (id, record) in all {
+                    steps.push((id, record.value()?));
+                }
+            }
         }
-        StepScope {
+        Ok(StepScope {
             globals,
             frame,
             steps,
             output: None,
+        })
+    }
+}
+
+/// The steps `templates` read, as the checker would list them: what a scope for rendering
+/// them needs (`All` when one indexes `steps` with a computed name).
+pub(crate) fn refs_of<'t>(templates: impl IntoIterator<Item = &'t ValueTemplate>) -> StepRefs {
+    fn walk(template: &ValueTemplate, ids: &mut Vec<Arc<str>>) -> bool {
+        match template {
+            ValueTemplate::Literal(_) => true,
+            ValueTemplate::Template(template) => {
+                for reference in template.references() {
+                    if reference.root != "steps" {
+                        continue;
+                    }
+                    match reference.segments.first() {
+                        Some(weft_expr::Segment::Field(id)) => {
+                            if !ids.iter().any(|known| **known == **id) {
+                                ids.push(Arc::from(id.as_str()));
+                            }
+                        }
+                        _ => return false,
+                    }
+                }
+                true
+            }
+            ValueTemplate::Array(items) => items.iter().all(|i| walk(i, ids)),
+            ValueTemplate::Object(entries) => entries.iter().all(|(_, v)| walk(v, ids)),
         }
     }
+    let mut ids = Vec::new();
+    for template in templates {
+        if !walk(template, &mut ids) {
+            return StepRefs::All;
+        }
+    }
+    StepRefs::Listed(ids)
 }
 
 impl weft_expr::Scope for StepScope<'_> {

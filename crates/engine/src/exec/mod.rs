@@ -6,6 +6,7 @@ mod context;
 mod events;
 mod frame;
 mod inputs;
+mod item_outputs;
 mod record_cap;
 mod redact;
 mod retry;

@@ -13,8 +13,8 @@ use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::events::RunEvent;
-use super::frame::{Frame, Globals, StepScope};
+use super::events::{Progress, RunEvent};
+use super::frame::{refs_of, Frame, Globals, StepScope};
 use super::inputs::resolve_inputs;
 use super::record_cap::{cap_redacted, cap_value};
 use super::redact::{Redactor, MIN_SECRET_LEN, REDACTED};
@@ -82,6 +82,8 @@ pub(crate) struct RunState {
     pub globals: Globals,
     pub redactor: Arc<Redactor>,
     pub seq: AtomicU64,
+    /// Numbers the loops of the run, for where their item outputs are set aside.
+    pub loops: AtomicU64,
     pub mode: Mode,
     pub cancel: CancellationToken,
     pub call_stack: Vec<PathBuf>,
@@ -98,7 +100,21 @@ pub(crate) struct RunState {
     /// must not drop the child run, which still has its `finally` to run and its record to
     /// write. The run waits for them before it ends.
     pub children: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Progress events not yet delivered: a step is reported done only once its record is on
+    /// disk, so they wait here for the next sync of the store (see `deliver_progress`).
+    pub progress: Mutex<Vec<Progress>>,
+    pub progress_added: tokio::sync::Notify,
+    pub progress_delivered: tokio::sync::Notify,
+    /// Set when the run's steps are over: the delivery loop then stops, and what it has not
+    /// delivered is delivered after the run's final sync.
+    pub progress_closed: AtomicBool,
+    /// Whether the observer wants progress events at all.
+    pub wants_progress: bool,
 }
+
+/// Progress events queued beyond this make steps wait for their delivery: a run whose steps
+/// never wait on anything still lets its syncs happen, and the queue stays small.
+const MAX_QUEUED_PROGRESS: usize = 2048;
 
 impl Engine {
     /// Runs a workflow to its end (or cancellation) and returns how it went. The run record is
@@ -206,8 +222,14 @@ impl Engine {
             }
             Err(problem) => Err(problem),
         };
-        let (mut status, error, outputs, dry_run) = match prepared {
-            Err(problems) => (RunStatus::Failed, Some(problems), Value::Null, None),
+        let (mut status, error, outputs, dry_run, undelivered) = match prepared {
+            Err(problems) => (
+                RunStatus::Failed,
+                Some(problems),
+                Value::Null,
+                None,
+                Vec::new(),
+            ),
             Ok(globals) => {
                 record.truncated.clear();
                 record.inputs = cap_redacted(
@@ -229,6 +251,7 @@ impl Engine {
                     globals,
                     redactor: redactor.clone(),
                     seq: AtomicU64::new(0),
+                    loops: AtomicU64::new(0),
                     mode: request.mode.clone(),
                     cancel: request.cancel.clone(),
                     call_stack,
@@ -238,13 +261,26 @@ impl Engine {
                     abandoned: Mutex::new(Vec::new()),
                     has_abandoned: AtomicBool::new(false),
                     children: Mutex::new(Vec::new()),
+                    progress: Mutex::new(Vec::new()),
+                    progress_added: tokio::sync::Notify::new(),
+                    progress_delivered: tokio::sync::Notify::new(),
+                    progress_closed: AtomicBool::new(false),
+                    wants_progress: self.observer.wants_progress(),
                 };
-                let (status, error, outputs) = state.execute().await;
+                let run = async {
+                    let result = state.execute().await;
+                    state.progress_closed.store(true, Ordering::Release);
+                    state.progress_added.notify_one();
+                    result
+                };
+                let ((status, error, outputs), ()) = futures::join!(run, state.deliver_progress());
                 let report = dry.then(|| DryRunReport {
                     steps: std::mem::take(&mut *state.dry_steps.lock()),
                     connection: state.globals.connection.clone(),
                 });
-                (status, error, outputs, report)
+                // Delivered after the final sync below.
+                let undelivered = std::mem::take(&mut *state.progress.lock());
+                (status, error, outputs, report, undelivered)
             }
         };
 
@@ -278,6 +314,9 @@ impl Engine {
                     error.unwrap_or_default()
                 ));
             }
+        }
+        for progress in &undelivered {
+            self.observer.on_event(&progress.event());
         }
         let duration = started.elapsed();
         self.observer.on_event(&RunEvent::RunFinished {
@@ -384,7 +423,7 @@ fn prepare_globals(
     for (section, values) in [("env", &workflow.env), ("vars", &workflow.vars)] {
         for (name, template) in values {
             let value = {
-                let scope = StepScope::new(&globals, &frame, &StepRefs::Listed(Vec::new()));
+                let scope = StepScope::new(&globals, &frame, &StepRefs::Listed(Vec::new()))?;
                 redactor
                     .render(template, &scope)
                     .map_err(|e| format!("{section}.{name}: {}", e.message))?
@@ -409,6 +448,69 @@ fn prepare_globals(
 }
 
 impl RunState {
+    /// Queues a progress event; it reaches the observer once what it reports is on disk.
+    pub(crate) fn report(&self, progress: Progress) {
+        if !self.wants_progress {
+            return;
+        }
+        self.progress.lock().push(progress);
+        self.progress_added.notify_one();
+    }
+
+    /// Called after each step: when many events wait, lets their delivery (and its sync)
+    /// start, and waits for it past [`MAX_QUEUED_PROGRESS`].
+    pub(crate) async fn pace_progress(&self) {
+        if !self.wants_progress || self.progress.lock().len() < MAX_QUEUED_PROGRESS / 4 {
+            return;
+        }
+        tokio::task::yield_now().await;
+        loop {
+            let delivered = self.progress_delivered.notified();
+            if self.progress.lock().len() < MAX_QUEUED_PROGRESS {
+                return;
+            }
+            delivered.await;
+        }
+    }
+
+    /// Group commit: while steps go on, each batch of queued events waits for one sync of the
+    /// store, which makes every record written before it durable, and is then delivered in
+    /// order; steps do not wait for the sync. A batch that reports no finished step needs no
+    /// sync. Once the steps are over, what is left waits for the run's final sync instead.
+    async fn deliver_progress(&self) {
+        let dry = matches!(self.mode, Mode::DryRun { .. });
+        loop {
+            let closed = self.progress_closed.load(Ordering::Acquire);
+            let batch = std::mem::take(&mut *self.progress.lock());
+            if !batch.is_empty() {
+                let needs_sync = !dry
+                    && batch
+                        .iter()
+                        .any(|p| matches!(p, Progress::StepFinished { .. }));
+                if needs_sync && closed {
+                    let mut queue = self.progress.lock();
+                    let later = std::mem::replace(&mut *queue, batch);
+                    queue.extend(later);
+                    return;
+                }
+                // A failed sync is reported by the run itself when its final sync fails too;
+                // the events are delivered either way, so nothing the run did goes unsaid.
+                if needs_sync {
+                    let _ = self.engine.store.flush().await;
+                }
+                for progress in &batch {
+                    self.engine.observer.on_event(&progress.event());
+                }
+                self.progress_delivered.notify_waiters();
+                continue;
+            }
+            if closed {
+                return;
+            }
+            self.progress_added.notified().await;
+        }
+    }
+
     /// Steps, then `on_failure` if they failed, then `finally`, then outputs.
     async fn execute(&self) -> (RunStatus, Option<String>, Value) {
         let root = Frame::root();
@@ -470,7 +572,8 @@ impl RunState {
         values: &[(String, ValueTemplate)],
         frame: &Frame,
     ) -> Result<Value, String> {
-        let scope = StepScope::new(&self.globals, frame, &StepRefs::All);
+        let refs = refs_of(values.iter().map(|(_, template)| template));
+        let scope = StepScope::new(&self.globals, frame, &refs)?;
         let mut out = Map::new();
         for (name, template) in values {
             out.insert(

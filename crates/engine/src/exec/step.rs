@@ -10,8 +10,9 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt, TryStreamExt};
 use serde_json::{json, Map, Value};
 
-use super::events::RunEvent;
-use super::frame::{Frame, StepScope};
+use super::events::Progress;
+use super::frame::{Frame, Output, StepRecord, StepScope};
+use super::item_outputs::ItemOutputs;
 use super::record_cap::{cap_redacted, cap_text};
 use super::redact::Redactor;
 use super::retry::{delay, should_retry};
@@ -58,13 +59,13 @@ impl fmt::Display for Failure {
 
 /// How a step ended, before `on_error` is applied.
 struct StepResult {
-    output: Result<Value, ActionError>,
+    output: Result<Output, ActionError>,
     attempts: u32,
 }
 
-impl From<Result<Value, ActionError>> for StepResult {
+impl From<Result<Output, ActionError>> for StepResult {
     /// A loop or branches: one attempt.
-    fn from(output: Result<Value, ActionError>) -> Self {
+    fn from(output: Result<Output, ActionError>) -> Self {
         StepResult {
             output,
             attempts: 1,
@@ -72,9 +73,18 @@ impl From<Result<Value, ActionError>> for StepResult {
     }
 }
 
+impl StepResult {
+    fn action(output: Result<Value, ActionError>, attempts: u32) -> Self {
+        StepResult {
+            output: output.map(Output::Value),
+            attempts,
+        }
+    }
+}
+
 /// What `steps.<id>` holds: always the same four fields.
-fn step_record(status: &str, output: Value, error: Option<&str>, attempts: u32) -> Value {
-    json!({ "status": status, "output": output, "error": error, "attempts": attempts })
+fn step_record(status: &str, output: Value, error: Option<&str>, attempts: u32) -> StepRecord {
+    StepRecord::new(status, Output::Value(output), error, attempts)
 }
 
 impl RunState {
@@ -121,6 +131,16 @@ impl RunState {
     }
 
     async fn run_step(&self, step: &CompiledStep, frame: Arc<Frame>) -> Result<(), Failure> {
+        let result = self.run_step_unpaced(step, frame).await;
+        self.pace_progress().await;
+        result
+    }
+
+    async fn run_step_unpaced(
+        &self,
+        step: &CompiledStep,
+        frame: Arc<Frame>,
+    ) -> Result<(), Failure> {
         // `finally` steps still run after a cancellation; nothing else starts.
         if self.cancel.is_cancelled() && !self.finalizing.load(Ordering::Relaxed) {
             return Err(Failure::cancelled());
@@ -150,7 +170,7 @@ impl RunState {
             Ok(output) => {
                 frame.record(
                     &step.id,
-                    step_record("succeeded", output, None, result.attempts),
+                    StepRecord::new("succeeded", output, None, result.attempts),
                 );
                 let took = started.elapsed();
                 self.finished(
@@ -199,7 +219,8 @@ impl RunState {
         let Some(condition) = &step.condition else {
             return Ok(true);
         };
-        let scope = StepScope::new(&self.globals, frame, &step.step_refs);
+        let scope =
+            StepScope::new(&self.globals, frame, &step.step_refs).map_err(ActionError::failed)?;
         match condition {
             Condition::Literal(b) => Ok(*b),
             Condition::Template(t) => t.render(&scope).map(|v| weft_expr::truthy(&v)),
@@ -221,7 +242,9 @@ impl RunState {
                     concurrency,
                     body,
                 } => self.for_each(step, items, *concurrency, body, frame).await,
-                StepKind::Parallel { branches } => self.parallel(branches, frame).await,
+                StepKind::Parallel { branches } => {
+                    self.parallel(branches, frame).await.map(Output::Value)
+                }
             }
             .into()
         };
@@ -231,7 +254,7 @@ impl RunState {
                     .await
                     .unwrap_or_else(|_| {
                         let text = crate::duration::format_duration(limit);
-                        Err::<Value, _>(ActionError::new(
+                        Err::<Output, _>(ActionError::new(
                             ErrorKind::Timeout,
                             format!("timed out after {text}"),
                         ))
@@ -246,18 +269,16 @@ impl RunState {
     fn shape_output(
         &self,
         step: &CompiledStep,
-        raw: Value,
+        raw: Output,
         frame: &Frame,
-    ) -> Result<Value, ActionError> {
-        let Some(mapping) = &step.outputs else {
-            return Ok(raw);
+    ) -> Result<Output, ActionError> {
+        let (Some(mapping), Output::Value(raw)) = (&step.outputs, &raw) else {
+            return Ok(raw); // a loop's is applied per item
         };
-        if matches!(step.kind, StepKind::ForEach { .. }) {
-            return Ok(raw); // applied per item
-        }
-        let mut scope = StepScope::new(&self.globals, frame, &step.step_refs);
-        scope.output = Some(&raw);
-        render_mapping(&self.redactor, mapping, &scope)
+        let mut scope =
+            StepScope::new(&self.globals, frame, &step.step_refs).map_err(ActionError::failed)?;
+        scope.output = Some(raw);
+        render_mapping(&self.redactor, mapping, &scope).map(Output::Value)
     }
 
     async fn action_step(
@@ -272,7 +293,10 @@ impl RunState {
             attempts: 0,
         };
         let input = {
-            let scope = StepScope::new(&self.globals, frame, &step.step_refs);
+            let scope = match StepScope::new(&self.globals, frame, &step.step_refs) {
+                Ok(scope) => scope,
+                Err(message) => return not_run(message),
+            };
             match self.redactor.render(with, &scope) {
                 Ok(input) => input,
                 Err(e) => return not_run(format!("`with`: {}", e.message)),
@@ -290,9 +314,9 @@ impl RunState {
         let first_started = tokio::time::Instant::now();
         let mut attempt = 1;
         loop {
-            self.engine.observer.on_event(&RunEvent::StepStarted {
-                step: &step.id,
-                iteration: &frame.iteration,
+            self.report(Progress::StepStarted {
+                step: step.id.clone(),
+                iteration: frame.iteration.clone(),
                 attempt,
             });
             let started_at = Utc::now();
@@ -342,25 +366,14 @@ impl RunState {
                 clock.elapsed(),
             );
             if let Err(message) = self.record_attempt(&record).await {
-                return StepResult {
-                    output: Err(ActionError::failed(message)),
-                    attempts: attempt,
-                };
+                return StepResult::action(Err(ActionError::failed(message)), attempt);
             }
             let error = match result {
-                Ok(output) => {
-                    return StepResult {
-                        output: Ok(output),
-                        attempts: attempt,
-                    }
-                }
+                Ok(output) => return StepResult::action(Ok(output), attempt),
                 Err(error) => error,
             };
             if attempt >= retry.max_attempts || !should_retry(&retry.on, &error) {
-                return StepResult {
-                    output: Err(error),
-                    attempts: attempt,
-                };
+                return StepResult::action(Err(error), attempt);
             }
             let wait = delay(retry, attempt, error.retry_after);
             if let Some(deadline) = retry.deadline {
@@ -371,18 +384,15 @@ impl RunState {
                         error.message,
                         crate::duration::format_duration(deadline)
                     );
-                    return StepResult {
-                        output: Err(error),
-                        attempts: attempt,
-                    };
+                    return StepResult::action(Err(error), attempt);
                 }
             }
             let message = self.redactor.text(&error.message);
-            self.engine.observer.on_event(&RunEvent::Retrying {
-                step: &step.id,
+            self.report(Progress::Retrying {
+                step: step.id.clone(),
                 attempt,
                 delay: wait,
-                error: &message,
+                error: message,
             });
             tokio::time::sleep(wait).await;
             attempt += 1;
@@ -409,12 +419,7 @@ impl RunState {
                 let ctx = self.action_context(step, 1, &frame.iteration);
                 match action.run(input.clone(), &ctx).await {
                     Ok(output) => (output, if live_read { "live" } else { "computed" }),
-                    Err(error) => {
-                        return StepResult {
-                            output: Err(error),
-                            attempts: 1,
-                        }
-                    }
+                    Err(error) => return StepResult::action(Err(error), 1),
                 }
             }
             (None, None) => (action.spec().example_output(), "example"),
@@ -437,10 +442,7 @@ impl RunState {
             output: self.redactor.value(&output),
             output_from,
         });
-        StepResult {
-            output: Ok(output),
-            attempts: 1,
-        }
+        StepResult::action(Ok(output), 1)
     }
 
     async fn for_each(
@@ -450,9 +452,10 @@ impl RunState {
         concurrency: usize,
         body: &Block,
         frame: &Arc<Frame>,
-    ) -> Result<Value, ActionError> {
+    ) -> Result<Output, ActionError> {
         let items = {
-            let scope = StepScope::new(&self.globals, frame, &step.step_refs);
+            let scope = StepScope::new(&self.globals, frame, &step.step_refs)
+                .map_err(ActionError::failed)?;
             self.redactor
                 .render(items, &scope)
                 .map_err(|e| ActionError::invalid_input(format!("`for_each`: {}", e.message)))?
@@ -468,9 +471,19 @@ impl RunState {
             items.truncate(1);
         }
         let last = body.steps.last().map(|s| s.id.clone());
-        // Each item's result goes straight to its place: items finish in any order, and a big
-        // loop should hold one value per item, nothing more.
-        let mut results = vec![Value::Null; items.len()];
+        // Each item's output is set aside as it finishes (items finish in any order): a big
+        // loop holds its running items, not every item's output.
+        let key = format!(
+            "{}/{}/",
+            self.run_id,
+            self.loops.fetch_add(1, Ordering::Relaxed)
+        );
+        let outputs = Arc::new(ItemOutputs::new(
+            step.id.clone(),
+            items.len(),
+            self.engine.store.clone(),
+            key.into_bytes(),
+        ));
         let mut finished = futures::stream::iter(items.into_iter().enumerate())
             .map(|(index, item)| {
                 let child = frame.child(Some((item, index)), None);
@@ -483,27 +496,26 @@ impl RunState {
                             ActionError::failed(format!("item {index}: {f}"))
                         }
                     })?;
-                    let value = match &step.outputs {
-                        Some(mapping) => {
-                            let scope = StepScope::new(
-                                &self.globals,
-                                &child,
-                                &crate::workflow::StepRefs::All,
-                            );
+                    let value = match (&step.outputs, &last) {
+                        (Some(mapping), _) => {
+                            // The loop step's references include its `outputs`' (body steps).
+                            let scope = StepScope::new(&self.globals, &child, &step.step_refs)
+                                .map_err(ActionError::failed)?;
                             render_mapping(&self.redactor, mapping, &scope)?
                         }
-                        None => last
-                            .and_then(|id| child.steps.lock().get(&id).map(|r| r["output"].clone()))
-                            .unwrap_or(Value::Null),
+                        (None, Some(id)) => child.own_output(id).map_err(ActionError::failed)?,
+                        (None, None) => Value::Null,
                     };
                     Ok::<_, ActionError>((index, value))
                 }
             })
             .buffer_unordered(concurrency.max(1));
         while let Some((index, value)) = finished.try_next().await? {
-            results[index] = value;
+            outputs
+                .push(index, value, &self.redactor)
+                .map_err(ActionError::failed)?;
         }
-        Ok(Value::Array(results))
+        Ok(Output::Items(outputs))
     }
 
     async fn parallel(
@@ -521,11 +533,11 @@ impl RunState {
                         ActionError::failed(format!("branch `{name}`: {f}"))
                     }
                 })?;
-                let last = block
-                    .steps
-                    .last()
-                    .and_then(|s| child.steps.lock().get(&s.id).map(|r| r["output"].clone()));
-                Ok::<_, ActionError>((name.clone(), last.unwrap_or(Value::Null)))
+                let last = match block.steps.last() {
+                    Some(last) => child.own_output(&last.id).map_err(ActionError::failed)?,
+                    None => Value::Null,
+                };
+                Ok::<_, ActionError>((name.clone(), last))
             }
         });
         let outputs: Map<String, Value> = futures::future::try_join_all(runs)
@@ -544,13 +556,13 @@ impl RunState {
         duration: Duration,
         error: Option<&str>,
     ) {
-        self.engine.observer.on_event(&RunEvent::StepFinished {
-            step: &step.id,
-            iteration: &frame.iteration,
+        self.report(Progress::StepFinished {
+            step: step.id.clone(),
+            iteration: frame.iteration.clone(),
             status,
             attempts,
             duration,
-            error,
+            error: error.map(str::to_string),
         });
     }
 
@@ -615,9 +627,9 @@ impl RunState {
         for record in abandoned {
             // Best effort: a failing store is already reported by the run itself.
             let _ = self.record_attempt(&record).await;
-            self.engine.observer.on_event(&RunEvent::StepFinished {
-                step: &record.step,
-                iteration: &record.iteration,
+            self.report(Progress::StepFinished {
+                step: Arc::from(record.step.as_str()),
+                iteration: record.iteration,
                 status: StepStatus::Cancelled,
                 attempts: record.attempt,
                 duration: Duration::from_micros(record.duration_us),

@@ -7,13 +7,35 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 
 use super::{
-    AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStatus, RunStore, StoreError,
-    TriggerCursor, TriggerKey, TriggerStore,
+    AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStatus, RunStore, ScratchArea,
+    StoreError, TriggerCursor, TriggerKey, TriggerStore,
 };
 
 #[derive(Default)]
 pub struct MemoryRunStore {
     state: Mutex<State>,
+    /// A memory store's scratch area is memory too: it keeps a big loop's item outputs
+    /// encoded, which is smaller than holding them as values, but not bounded.
+    scratch: MemoryScratch,
+}
+
+#[derive(Default)]
+struct MemoryScratch(Mutex<BTreeMap<Vec<u8>, Vec<u8>>>);
+
+impl ScratchArea for MemoryScratch {
+    fn put(&self, key: &[u8], bytes: &[u8]) -> Result<(), StoreError> {
+        self.0.lock().insert(key.to_vec(), bytes.to_vec());
+        Ok(())
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.0.lock().get(key).cloned())
+    }
+
+    fn remove_prefix(&self, prefix: &[u8]) -> Result<(), StoreError> {
+        self.0.lock().retain(|key, _| !key.starts_with(prefix));
+        Ok(())
+    }
 }
 
 #[derive(Default)]
@@ -35,6 +57,11 @@ impl MemoryRunStore {
     /// Every run, oldest first.
     pub fn all_runs(&self) -> Vec<RunRecord> {
         self.state.lock().runs.values().cloned().collect()
+    }
+
+    /// How many entries the scratch area holds (tests of what a run leaves behind).
+    pub fn scratch_entries(&self) -> usize {
+        self.scratch.0.lock().len()
     }
 
     /// Every attempt of every run, in recording order within each run.
@@ -116,6 +143,10 @@ impl RunStore for MemoryRunStore {
 
     async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    fn scratch(&self) -> Option<&dyn ScratchArea> {
+        Some(&self.scratch)
     }
 }
 

@@ -124,6 +124,13 @@ pub trait RunStore: Send + Sync {
     /// Makes everything written so far durable. Writes are batched; this is the sync point.
     async fn flush(&self) -> Result<(), StoreError>;
 
+    /// Where a running run sets aside what it cannot hold in memory (a big loop's item
+    /// outputs); `None` when the store has none (then the run keeps such values in memory, up
+    /// to a cap).
+    fn scratch(&self) -> Option<&dyn ScratchArea> {
+        None
+    }
+
     /// The attempts that succeeded, in recording order: with the run record, what resuming an
     /// interrupted run from its last completed step needs.
     async fn completed_attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
@@ -131,6 +138,17 @@ pub trait RunStore: Send + Sync {
         attempts.retain(|a| a.status == StepStatus::Succeeded);
         Ok(attempts)
     }
+}
+
+/// Scratch space of running runs: values written and read back within a run, removed when the
+/// run ends (and, for what a stopped process left, when the store is next opened). Not history:
+/// nothing here is listed, shown or made durable. Calls are synchronous: they are made while an
+/// expression is evaluated, and the embedded store answers from memory and the page cache.
+pub trait ScratchArea: Send + Sync {
+    fn put(&self, key: &[u8], bytes: &[u8]) -> Result<(), StoreError>;
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Removes every entry whose key starts with `prefix`.
+    fn remove_prefix(&self, prefix: &[u8]) -> Result<(), StoreError>;
 }
 
 /// A page of a run's attempts (see [`RunStore::attempts_page`]).

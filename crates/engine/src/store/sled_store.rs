@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     AttemptPage, AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStatus, RunStore,
-    StoreError, TriggerCursor, TriggerKey, TriggerStore,
+    ScratchArea, StoreError, TriggerCursor, TriggerKey, TriggerStore,
 };
 
 /// Histories up to this size are copied aside before opening (a few milliseconds); bigger ones
@@ -39,6 +39,33 @@ pub struct SledRunStore {
     cursors: sled::Tree,
     fires: sled::Tree,
     claims: sled::Tree,
+    scratch: SledScratch,
+}
+
+/// The scratch area: a tree of its own, emptied on opening (only one process opens a store, so
+/// whatever is there was left by one that stopped).
+struct SledScratch(sled::Tree);
+
+impl ScratchArea for SledScratch {
+    fn put(&self, key: &[u8], bytes: &[u8]) -> Result<(), StoreError> {
+        self.0.insert(key, bytes).map_err(backend)?;
+        Ok(())
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .0
+            .get(key)
+            .map_err(backend)?
+            .map(|bytes| bytes.to_vec()))
+    }
+
+    fn remove_prefix(&self, prefix: &[u8]) -> Result<(), StoreError> {
+        for entry in self.0.scan_prefix(prefix).keys() {
+            self.0.remove(entry.map_err(backend)?).map_err(backend)?;
+        }
+        Ok(())
+    }
 }
 
 impl SledRunStore {
@@ -105,6 +132,11 @@ impl SledRunStore {
             cursors: tree("cursors")?,
             fires: tree("fires")?,
             claims: tree("claims")?,
+            scratch: {
+                let scratch = tree("scratch")?;
+                scratch.clear().map_err(backend)?;
+                SledScratch(scratch)
+            },
             db,
         })
     }
@@ -129,7 +161,7 @@ fn restrict_permissions(_: &Path) {}
 
 /// sled keeps up to this much of the history in memory (its default, 1 GiB, let a big loop's
 /// run grow the process by as much).
-const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+const SLED_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Opens the database, waiting briefly for a lock still held by a store of this process that
 /// was just dropped (sled's flusher thread lets go within its flush interval).
@@ -173,6 +205,12 @@ fn attempt_key(run_id: &str, seq: u64) -> Vec<u8> {
     key.push(b'/');
     key.extend_from_slice(&seq.to_be_bytes());
     key
+}
+
+/// The seq of an attempt key (its last 8 bytes).
+fn seq_of(key: &[u8]) -> Option<u64> {
+    let bytes = key.get(key.len().checked_sub(8)?..)?;
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
 /// An attempt record read for its step name alone.
@@ -292,6 +330,27 @@ impl RunStore for SledRunStore {
     ) -> Result<AttemptPage, StoreError> {
         let mut prefix = run_id.as_bytes().to_vec();
         prefix.push(b'/');
+        if step.is_none() {
+            // A run's attempts are numbered 0, 1, 2... in the order they are recorded, each
+            // recorded once: the last key gives the count, and the page starts at its key, so
+            // `runs show` of a run of a million attempts reads one page, not every attempt.
+            let total = match self.attempts.scan_prefix(&prefix).next_back() {
+                Some(entry) => {
+                    let (key, _) = entry.map_err(backend)?;
+                    seq_of(&key).map_or(0, |seq| seq as usize + 1)
+                }
+                None => 0,
+            };
+            let attempts = decode_all(
+                self.attempts
+                    .range(attempt_key(run_id, skip as u64)..)
+                    .take_while(|entry| {
+                        entry.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix))
+                    })
+                    .take(limit),
+            )?;
+            return Ok(AttemptPage { attempts, total });
+        }
         let mut attempts = Vec::new();
         let mut total = 0;
         for entry in self.attempts.scan_prefix(prefix) {
@@ -320,6 +379,10 @@ impl RunStore for SledRunStore {
             }
         }
         Ok(runs)
+    }
+
+    fn scratch(&self) -> Option<&dyn ScratchArea> {
+        Some(&self.scratch)
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

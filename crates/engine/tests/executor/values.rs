@@ -102,3 +102,47 @@ steps:
         "the action never ran"
     );
 }
+
+/// A big loop's item outputs are set aside in the store as items finish, read back whole when
+/// a later step reads `steps.<loop>.output`, and removed when the run ends.
+#[tokio::test(start_paused = true)]
+async fn a_big_loops_outputs_are_set_aside_and_read_back_when_a_later_step_reads_them() {
+    let h = harness(vec![]);
+    let outcome = h
+        .run(
+            "
+name: big
+steps:
+  - id: each
+    for_each: ${{ range(6000) }}
+    concurrency: 8
+    steps:
+      - id: body
+        uses: core.set
+        with:
+          n: ${{ item * 2 }}
+          label: 'item number ${{ item }} of the big loop, long enough that the loop spills'
+  - id: after
+    uses: core.set
+    with:
+      count: ${{ len(steps.each.output) }}
+      last: ${{ steps.each.output[5999].n }}
+      status: ${{ steps.each.status }}
+outputs:
+  first: ${{ steps.each.output[0].label }}
+  count: ${{ steps.after.output.count }}
+",
+        )
+        .await;
+    assert_succeeded(&outcome);
+    assert_eq!(
+        outcome.outputs,
+        json!({ "first": "item number 0 of the big loop, long enough that the loop spills", "count": 6000 })
+    );
+    let after = h.store.attempts_of("after");
+    assert_eq!(
+        after[0].output,
+        Some(json!({ "count": 6000, "last": 11998, "status": "succeeded" }))
+    );
+    assert_eq!(h.store.scratch_entries(), 0, "the run left scratch entries");
+}

@@ -2,37 +2,56 @@
 
 use super::*;
 
-pub(super) fn index_of(block: &Block) -> (HashMap<String, usize>, BitSet) {
+pub(super) fn index_of(block: &Block) -> (HashMap<String, usize>, PositionSet) {
     let index: HashMap<String, usize> = block
         .steps
         .iter()
         .enumerate()
         .map(|(i, s)| (s.id.to_string(), i))
         .collect();
-    let mut mask = BitSet::with_len(block.steps.len());
-    for i in 0..block.steps.len() {
-        mask.insert(i);
-    }
+    let n = block.steps.len();
+    let mask = PositionSet((n > 0).then_some(0..n).into_iter().collect());
     (index, mask)
 }
 
+/// A set of step positions as sorted, disjoint, non-adjacent ranges. A step's ancestors in
+/// the usual chain are one range (`0..i`), so keeping every step's set costs a few words
+/// each, not a bit per step of the block (which grew with the square of its length).
 #[derive(Clone, Default)]
-pub(super) struct BitSet(Vec<u64>);
+pub(super) struct PositionSet(Vec<std::ops::Range<usize>>);
 
-impl BitSet {
-    pub(super) fn with_len(len: usize) -> Self {
-        BitSet(vec![0; len.div_ceil(64)])
-    }
+impl PositionSet {
     pub(super) fn insert(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
+        self.union_with(&PositionSet(std::iter::once(i..i + 1).collect()));
     }
     pub(super) fn contains(&self, i: usize) -> bool {
-        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+        let after = self.0.partition_point(|r| r.end <= i);
+        self.0.get(after).is_some_and(|r| r.start <= i)
     }
-    pub(super) fn union_with(&mut self, other: &BitSet) {
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
-            *a |= b;
+    pub(super) fn union_with(&mut self, other: &PositionSet) {
+        if other.0.is_empty() {
+            return;
         }
+        let mut merged: Vec<std::ops::Range<usize>> =
+            Vec::with_capacity(self.0.len() + other.0.len());
+        let mut mine = self.0.iter().peekable();
+        let mut theirs = other.0.iter().peekable();
+        loop {
+            let next = match (mine.peek(), theirs.peek()) {
+                (Some(a), Some(b)) if a.start <= b.start => mine.next(),
+                (Some(_), Some(_)) => theirs.next(),
+                (Some(_), None) => mine.next(),
+                (None, Some(_)) => theirs.next(),
+                (None, None) => break,
+            };
+            let Some(next) = next else { break };
+            match merged.last_mut() {
+                // Overlapping or touching ranges become one.
+                Some(last) if next.start <= last.end => last.end = last.end.max(next.end),
+                _ => merged.push(next.clone()),
+            }
+        }
+        self.0 = merged;
     }
 }
 
@@ -41,7 +60,7 @@ impl BitSet {
 pub(super) struct Visibility<'p> {
     pub(super) parent: Option<&'p Visibility<'p>>,
     pub(super) index: &'p HashMap<String, usize>,
-    pub(super) mask: &'p BitSet,
+    pub(super) mask: &'p PositionSet,
 }
 
 impl Visibility<'_> {
@@ -106,5 +125,27 @@ mod tests {
         assert_eq!(topological_order(&[vec![1], vec![]]).unwrap(), vec![1, 0]);
         let cycle = topological_order(&[vec![2], vec![0], vec![1]]).unwrap_err();
         assert_eq!(cycle.len(), 3);
+    }
+
+    #[test]
+    fn position_sets_merge_ranges_and_answer_membership() {
+        let mut set = PositionSet::default();
+        for i in [5, 3, 4, 9, 0] {
+            set.insert(i);
+        }
+        assert_eq!(set.0, vec![0..1, 3..6, 9..10]);
+        let mut other = PositionSet::default();
+        other.insert(1);
+        other.insert(7);
+        set.union_with(&other);
+        assert_eq!(set.0, vec![0..2, 3..6, 7..8, 9..10]);
+        let members: Vec<usize> = (0..12).filter(|&i| set.contains(i)).collect();
+        assert_eq!(members, [0, 1, 3, 4, 5, 7, 9]);
+        // A chain's ancestors stay one range however long it is.
+        let mut chain = PositionSet::default();
+        for i in 0..10_000 {
+            chain.insert(i);
+        }
+        assert_eq!(chain.0, vec![0..10_000]);
     }
 }

@@ -14,7 +14,7 @@ mod references;
 mod sections;
 mod steps;
 
-use graph::{index_of, BitSet, Visibility};
+use graph::{index_of, PositionSet, Visibility};
 
 use super::compiled::*;
 use super::model::{self, OnError, Step, Trigger, Workflow};
@@ -58,7 +58,7 @@ pub fn compile(
     let connection_config = checker.connection_config_decl(workflow);
     let trigger = checker.trigger(workflow.trigger.0.as_ref().and_then(Option::as_ref));
     let empty_index = HashMap::new();
-    let empty_mask = BitSet::default();
+    let empty_mask = PositionSet::default();
     let top = Visibility {
         parent: None,
         index: &empty_index,

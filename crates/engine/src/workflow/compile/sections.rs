@@ -193,7 +193,7 @@ impl Checker<'_> {
                     ));
                 }
                 let top_index = HashMap::new();
-                let mask = BitSet::default();
+                let mask = PositionSet::default();
                 let visibility = Visibility {
                     parent: None,
                     index: &top_index,

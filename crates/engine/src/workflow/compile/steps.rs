@@ -92,11 +92,11 @@ impl Checker<'_> {
             .enumerate()
             .map(|(new, &old)| (steps[old].id.value.clone(), new))
             .collect();
-        let mut ancestors: Vec<BitSet> = Vec::with_capacity(steps.len());
+        let mut ancestors: Vec<PositionSet> = Vec::with_capacity(steps.len());
         let mut block = Block::default();
         let mut broken = false;
         for &old in &order {
-            let mut mask = BitSet::with_len(steps.len());
+            let mut mask = PositionSet::default();
             let mine: Vec<usize> = deps[old].iter().map(|&d| position[d]).collect();
             for &d in &mine {
                 mask.insert(d);
@@ -316,7 +316,7 @@ impl Checker<'_> {
         // steps; other steps' see the action's result as `output`.
         let (body_index, body_mask) = match &kind {
             StepKind::ForEach { body, .. } => index_of(body),
-            _ => (HashMap::new(), BitSet::default()),
+            _ => (HashMap::new(), PositionSet::default()),
         };
         let is_loop = matches!(kind, StepKind::ForEach { .. });
         let outputs_visibility = Visibility {
