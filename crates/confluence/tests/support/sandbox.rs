@@ -84,12 +84,17 @@ impl Site {
         let yaml = format!(
             "name: step\nconnection: acme\nsteps:\n  - id: s\n    uses: {action}\n    with: {inputs}\noutputs:\n  result: ${{{{ steps.s.output }}}}\n"
         );
+        self.run_yaml(&yaml, request).await
+    }
+
+    /// Runs a workflow (its connection must be `acme`).
+    pub async fn run_yaml(&self, yaml: &str, request: RunRequest) -> RunOutcome {
         let loaded = workflow::load_bytes(
-            Path::new("step.yaml"),
+            Path::new("workflow.yaml"),
             yaml.as_bytes(),
             self.engine.catalog(),
         )
-        .unwrap_or_else(|problems| panic!("{action}: {}", problems.render()));
+        .unwrap_or_else(|problems| panic!("{}", problems.render()));
         self.engine.run(loaded.workflow, request).await
     }
 
@@ -103,5 +108,16 @@ impl Site {
             outcome.error
         );
         outcome.outputs["result"].clone()
+    }
+
+    /// The error of a step that must fail.
+    pub async fn failure(&self, action: &str, inputs: &str) -> String {
+        let outcome = self.run_step(action, inputs).await;
+        assert_eq!(
+            outcome.status,
+            weft_engine::store::RunStatus::Failed,
+            "{action} {inputs} should fail"
+        );
+        outcome.error.unwrap_or_default()
     }
 }
