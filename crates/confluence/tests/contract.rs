@@ -19,7 +19,7 @@ use weft_confluence::client::PLACEHOLDER_API_BASE;
 use weft_engine::store::RunStatus;
 use weft_sandbox::LoggedRequest;
 
-use support::sandbox::{Site, EXAMPLE_PAGE_ID};
+use support::sandbox::Site;
 
 /// The operation a logged request is, or why none is.
 fn operation_of(request: &LoggedRequest, cloud_id: &str) -> Result<&'static Operation, String> {
@@ -145,8 +145,8 @@ async fn every_action_sends_only_requests_the_spec_describes() {
                 failures.push(format!("{name}: {problem}"));
             }
         }
-        let input: Value = serde_json::from_str(&example.replace(EXAMPLE_PAGE_ID, &site.page_id))
-            .expect("examples are JSON");
+        let input: Value =
+            serde_json::from_str(&site.example_input(example)).expect("examples are JSON");
         if let Err(problem) = check_dry_run(
             action.as_ref(),
             &input,

@@ -31,8 +31,8 @@ pub trait ConfluenceAction: Send + Sync + 'static {
 
     const INFO: ActionInfo;
     /// An example `with:` of a step, as a JSON object. The docs show it and the contract test
-    /// runs it against the sandbox, where space `ENG` exists and the id `65601` stands for a page
-    /// of that space.
+    /// runs it against the sandbox, where space `ENG` exists, the id `65601` stands for a page
+    /// of that space and `65701` for a blog post of it.
     const EXAMPLE: &'static str;
 
     /// Reads what the request needs through the connection.
@@ -136,6 +136,12 @@ actions! {
     update_page::UpdatePage,
     append_to_page::AppendToPage,
     find_page::FindPage,
+    // Blog posts (before delete_page: the examples run in this order on one sandbox).
+    list_blog_posts::ListBlogPosts,
+    get_blog_post::GetBlogPost,
+    create_blog_post::CreateBlogPost,
+    update_blog_post::UpdateBlogPost,
+    delete_blog_post::DeleteBlogPost,
     delete_page::DeletePage,
     search::Search,
     list_spaces::ListSpaces,
