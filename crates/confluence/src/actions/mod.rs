@@ -105,6 +105,7 @@ impl<A: ConfluenceAction> TypedAction for Confluence<A> {
     }
 }
 
+mod page_listing;
 mod versioned;
 
 /// Declares the action modules and the registry list: one line per action.
@@ -142,6 +143,11 @@ actions! {
     create_blog_post::CreateBlogPost,
     update_blog_post::UpdateBlogPost,
     delete_blog_post::DeleteBlogPost,
+    // The page tree and history.
+    get_page_children::GetPageChildren,
+    get_page_descendants::GetPageDescendants,
+    get_page_ancestors::GetPageAncestors,
+    list_page_versions::ListPageVersions,
     delete_page::DeletePage,
     search::Search,
     list_spaces::ListSpaces,
