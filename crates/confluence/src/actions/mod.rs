@@ -105,6 +105,7 @@ impl<A: ConfluenceAction> TypedAction for Confluence<A> {
     }
 }
 
+mod labels;
 mod page_listing;
 mod versioned;
 
@@ -148,6 +149,11 @@ actions! {
     get_page_descendants::GetPageDescendants,
     get_page_ancestors::GetPageAncestors,
     list_page_versions::ListPageVersions,
+    // Labels (remove_label after add_label: it removes one the add example added).
+    list_labels::ListLabels,
+    get_page_labels::GetPageLabels,
+    add_label::AddLabel,
+    remove_label::RemoveLabel,
     delete_page::DeletePage,
     search::Search,
     list_spaces::ListSpaces,
