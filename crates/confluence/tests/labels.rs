@@ -215,7 +215,12 @@ async fn a_conflict_fails_or_is_reapplied_with_on_conflict_retry() {
         .into_iter()
         .filter(|call| call.starts_with("DELETE "))
         .count();
-    assert_eq!(deletes, 2, "refused once, sent again: {:?}", site.confluence_calls());
+    assert_eq!(
+        deletes,
+        2,
+        "refused once, sent again: {:?}",
+        site.confluence_calls()
+    );
     let on_page = site
         .output("confluence.get_page_labels", r#"{"page_id": "65601"}"#)
         .await;

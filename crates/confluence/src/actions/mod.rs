@@ -107,6 +107,7 @@ impl<A: ConfluenceAction> TypedAction for Confluence<A> {
 
 mod labels;
 mod page_listing;
+mod properties;
 mod versioned;
 
 /// Declares the action modules and the registry list: one line per action.
@@ -154,6 +155,10 @@ actions! {
     get_page_labels::GetPageLabels,
     add_label::AddLabel,
     remove_label::RemoveLabel,
+    // Content properties (set first: get and delete read the property its example sets).
+    set_content_property::SetContentProperty,
+    get_content_property::GetContentProperty,
+    delete_content_property::DeleteContentProperty,
     delete_page::DeletePage,
     search::Search,
     list_spaces::ListSpaces,
