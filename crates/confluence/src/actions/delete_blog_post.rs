@@ -6,8 +6,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use weft_action::{ActionError, ActionInfo};
 
+use super::delete_page::trash_or_purge;
 use super::ConfluenceAction;
-use crate::client::{Api, Client, ConfluenceError, Request};
+use crate::client::{Api, Client, Request};
 use crate::input::content_id;
 
 pub struct DeleteBlogPost;
@@ -43,16 +44,7 @@ impl ConfluenceAction for DeleteBlogPost {
     }
 
     async fn send(&self, input: &Input, request: Request, client: &Client<'_>) -> Result<Value, ActionError> {
-        if input.purge {
-            // Confluence purges only what is in the trash; a post already there answers 404 to
-            // the plain DELETE, and the purge below reports a post that does not exist.
-            let trash = Request { query: Vec::new(), ..request.clone() };
-            match client.send(&trash).await {
-                Ok(_) | Err(ConfluenceError::NotFound { .. }) => {}
-                Err(error) => return Err(error.into()),
-            }
-        }
-        client.send(&request).await?;
+        trash_or_purge(client, &request, input.purge).await?;
         Ok(json!({ "blog_post_id": input.blog_post_id, "purged": input.purge }))
     }
 }

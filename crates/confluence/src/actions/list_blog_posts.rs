@@ -2,50 +2,14 @@
 //! page.
 
 use async_trait::async_trait;
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::Value;
 use weft_action::{ActionError, ActionInfo};
 
-use super::list_pages::{ListStatus, Sort};
+use super::list_pages::Input;
 use super::ConfluenceAction;
-use crate::body::ReadFormat;
-use crate::client::spaces::placeholder_space_id;
-use crate::client::{Api, Client, Listing, Request};
-use crate::input::SpaceRef;
+use crate::client::{Client, Request};
 
 pub struct ListBlogPosts;
-
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct Input {
-    /// Only blog posts of this space: a key (`ENG`, any case) or a numeric id.
-    #[serde(default)]
-    pub space: Option<String>,
-    /// Only blog posts with exactly this title (Confluence ignores case).
-    #[serde(default)]
-    pub title: Option<String>,
-    /// current (Confluence's default), archived or trashed.
-    #[serde(default)]
-    pub status: Option<ListStatus>,
-    /// The order: id, created-date, modified-date or title, each with `-` for descending.
-    #[serde(default)]
-    pub sort: Option<Sort>,
-    /// Include each blog post's body in this format (storage, atlas_doc_format, view,
-    /// export_view); without it blog posts come without bodies.
-    #[serde(default)]
-    pub body_format: Option<ReadFormat>,
-    #[serde(flatten)]
-    pub listing: Listing,
-}
-
-impl Input {
-    fn space(&self) -> Result<Option<SpaceRef>, ActionError> {
-        self.space
-            .as_deref()
-            .map(|space| SpaceRef::parse(space, "space"))
-            .transpose()
-    }
-}
 
 #[async_trait]
 impl ConfluenceAction for ListBlogPosts {
@@ -64,25 +28,15 @@ impl ConfluenceAction for ListBlogPosts {
     const EXAMPLE: &'static str = r#"{"space": "ENG", "sort": "-created-date", "max_results": 10}"#;
 
     async fn lookup(&self, input: &Input, client: &Client<'_>) -> Result<Option<String>, ActionError> {
-        match input.space()? {
-            Some(space) => Ok(Some(client.space_id(&space).await?)),
-            None => Ok(None),
-        }
+        input.space_id(client).await
     }
 
     fn dry_lookup(input: &Input) -> Option<String> {
-        input.space().ok().flatten().map(|space| placeholder_space_id(&space))
+        input.placeholder_space_id()
     }
 
     fn request(input: &Input, space_id: &Option<String>) -> Result<Request, ActionError> {
-        input.space()?;
-        let request = Request::get(Api::V2, "/blogposts")
-            .query_opt("space-id", space_id.as_deref())
-            .query_opt("title", input.title.as_deref())
-            .query_opt("status", input.status.map(ListStatus::as_str))
-            .query_opt("sort", input.sort.map(Sort::as_str))
-            .query_opt("body-format", input.body_format.map(ReadFormat::as_str));
-        input.listing.first_page(request)
+        input.request("/blogposts", space_id)
     }
 
     async fn send(&self, input: &Input, request: Request, client: &Client<'_>) -> Result<Value, ActionError> {
