@@ -123,9 +123,7 @@ async fn a_blog_post_is_created_read_listed_updated_and_deleted() {
 #[tokio::test]
 async fn bad_input_fails_clearly_and_changes_nothing() {
     let site = Site::start(None).await;
-    let admin = site.connection.sandbox.admin();
-    admin.clear_requests();
-    for (action, input, named) in [
+    site.assert_refused_before_sending(&[
         (
             "confluence.get_blog_post",
             r#"{"blog_post_id": "abc"}"#,
@@ -151,15 +149,8 @@ async fn bad_input_fails_clearly_and_changes_nothing() {
             r#"{"limit": 251}"#,
             "`limit` is 251",
         ),
-    ] {
-        let error = site.failure(action, input).await;
-        assert!(error.contains(named), "{action}: {error}");
-    }
-    assert!(
-        site.confluence_calls().is_empty(),
-        "{:?}",
-        site.confluence_calls()
-    );
+    ])
+    .await;
 
     let error = site
         .failure(

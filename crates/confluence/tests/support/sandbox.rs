@@ -136,6 +136,21 @@ impl Site {
             .collect()
     }
 
+    /// Runs each `(action, inputs, expected)` step: each must fail with an error containing
+    /// `expected`, and none may reach Confluence.
+    pub async fn assert_refused_before_sending(&self, cases: &[(&str, &str, &str)]) {
+        self.connection.sandbox.admin().clear_requests();
+        for (action, inputs, expected) in cases {
+            let error = self.failure(action, inputs).await;
+            assert!(error.contains(expected), "{action} {inputs}: {error}");
+        }
+        assert!(
+            self.confluence_calls().is_empty(),
+            "{:?}",
+            self.confluence_calls()
+        );
+    }
+
     /// The output of a step that must succeed.
     pub async fn output(&self, action: &str, inputs: &str) -> Value {
         let outcome = self.run_step(action, inputs).await;
