@@ -39,7 +39,7 @@ impl ConfluenceAction for SetContentProperty {
 
     const INFO: ActionInfo = ActionInfo {
         name: "confluence.set_content_property",
-        description: "Sets a page's content property: creates it (POST v2 /pages/{page-id}/properties) or replaces its value as the next version (PUT v2 /pages/{page-id}/properties/{property-id}); a dry run shows the create.",
+        description: "Sets a page's content property: creates it (POST v2 /pages/{page-id}/properties) or replaces its value as the next version (PUT v2 /pages/{page-id}/properties/{property-id}); after a concurrent change it reads the property again and writes once more, so the value given wins; a dry run shows the create.",
         output_description: "Confluence's v2 content property object after the write: `id`, `key`, `value`, `version` {`number`...}.",
         output_example: r#"{"id": "1671169", "key": "release", "value": {"train": "2026.12", "approved": true}, "version": {"number": 1, "message": "", "minorEdit": false, "authorId": "5b10a2844c20165700ede21g", "createdAt": "2026-12-01T09:00:00.000Z"}}"#,
         writes: true,
