@@ -13,7 +13,8 @@ const INTRODUCTION: &str = r#"# Confluence actions
 `weft connect confluence --name NAME` (see [auth.md](auth.md)). A step names its connection with
 `connection:` (else the workflow's); it is never an input. This file is generated from the
 actions' declarations (`crates/confluence/src/docs.rs`); each example below is run against the
-sandbox by the contract test, where `65601` stands for a page of space `ENG`.
+sandbox by the contract test, where `65601` stands for a page of space `ENG` and `65701` for a
+blog post of that space.
 
 ## Conventions
 

@@ -52,18 +52,28 @@ impl ConfluenceAction for DeletePage {
         request: Request,
         client: &Client<'_>,
     ) -> Result<Value, ActionError> {
-        if input.purge {
-            // Only a trashed page can be purged; a page already in the trash answers 404 here.
-            let trash = Request {
-                query: Vec::new(),
-                ..request.clone()
-            };
-            match client.send(&trash).await {
-                Ok(_) | Err(ConfluenceError::NotFound { .. }) => {}
-                Err(error) => return Err(error.into()),
-            }
-        }
-        client.send(&request).await?;
+        trash_or_purge(client, &request, input.purge).await?;
         Ok(json!({ "page_id": input.page_id, "purged": input.purge }))
     }
+}
+
+/// Sends a DELETE of a page or blog post. Confluence purges only what is in the trash, so a
+/// purge first moves the item there; one already in the trash answers 404 to that move.
+pub async fn trash_or_purge(
+    client: &Client<'_>,
+    request: &Request,
+    purge: bool,
+) -> Result<(), ConfluenceError> {
+    if purge {
+        let trash = Request {
+            query: Vec::new(),
+            ..request.clone()
+        };
+        match client.send(&trash).await {
+            Ok(_) | Err(ConfluenceError::NotFound { .. }) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    client.send(request).await?;
+    Ok(())
 }

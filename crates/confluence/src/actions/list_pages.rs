@@ -69,12 +69,13 @@ impl ListStatus {
     }
 }
 
+/// The inputs of a page or blog post listing (`list_pages`, `list_blog_posts`).
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct Input {
-    /// Only pages of this space: a key (`ENG`, any case) or a numeric id.
+    /// Only those of this space: a key (`ENG`, any case) or a numeric id.
     #[serde(default)]
     pub space: Option<String>,
-    /// Only pages with exactly this title (Confluence ignores case).
+    /// Only those with exactly this title (Confluence ignores case).
     #[serde(default)]
     pub title: Option<String>,
     /// current (Confluence's default), archived or trashed.
@@ -83,20 +84,46 @@ pub struct Input {
     /// The order: id, created-date, modified-date or title, each with `-` for descending.
     #[serde(default)]
     pub sort: Option<Sort>,
-    /// Include each page's body in this format (storage, atlas_doc_format, view, export_view);
-    /// without it pages come without bodies.
+    /// Include each one's body in this format (storage, atlas_doc_format, view, export_view);
+    /// without it they come without bodies.
     #[serde(default)]
     pub body_format: Option<ReadFormat>,
     #[serde(flatten)]
     pub listing: Listing,
 }
 
-fn space(input: &Input) -> Result<Option<SpaceRef>, ActionError> {
-    input
-        .space
-        .as_deref()
-        .map(|space| SpaceRef::parse(space, "space"))
-        .transpose()
+impl Input {
+    fn space(&self) -> Result<Option<SpaceRef>, ActionError> {
+        self.space
+            .as_deref()
+            .map(|space| SpaceRef::parse(space, "space"))
+            .transpose()
+    }
+
+    /// The id of the space the input names, if it names one.
+    pub async fn space_id(&self, client: &Client<'_>) -> Result<Option<String>, ActionError> {
+        match self.space()? {
+            Some(space) => Ok(Some(client.space_id(&space).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// What a dry run shows for [`Input::space_id`].
+    pub fn placeholder_space_id(&self) -> Option<String> {
+        self.space().ok().flatten().map(|space| placeholder_space_id(&space))
+    }
+
+    /// GET v2 `path` (`/pages`, `/blogposts`) filtered by these inputs, first page.
+    pub fn request(&self, path: &str, space_id: &Option<String>) -> Result<Request, ActionError> {
+        self.space()?;
+        let request = Request::get(Api::V2, path)
+            .query_opt("space-id", space_id.as_deref())
+            .query_opt("title", self.title.as_deref())
+            .query_opt("status", self.status.map(ListStatus::as_str))
+            .query_opt("sort", self.sort.map(Sort::as_str))
+            .query_opt("body-format", self.body_format.map(ReadFormat::as_str));
+        self.listing.first_page(request)
+    }
 }
 
 #[async_trait]
@@ -116,25 +143,15 @@ impl ConfluenceAction for ListPages {
     const EXAMPLE: &'static str = r#"{"space": "ENG", "sort": "-modified-date", "limit": 25, "max_results": 100}"#;
 
     async fn lookup(&self, input: &Input, client: &Client<'_>) -> Result<Option<String>, ActionError> {
-        match space(input)? {
-            Some(space) => Ok(Some(client.space_id(&space).await?)),
-            None => Ok(None),
-        }
+        input.space_id(client).await
     }
 
     fn dry_lookup(input: &Input) -> Option<String> {
-        space(input).ok().flatten().map(|space| placeholder_space_id(&space))
+        input.placeholder_space_id()
     }
 
     fn request(input: &Input, space_id: &Option<String>) -> Result<Request, ActionError> {
-        space(input)?;
-        let request = Request::get(Api::V2, "/pages")
-            .query_opt("space-id", space_id.as_deref())
-            .query_opt("title", input.title.as_deref())
-            .query_opt("status", input.status.map(ListStatus::as_str))
-            .query_opt("sort", input.sort.map(Sort::as_str))
-            .query_opt("body-format", input.body_format.map(ReadFormat::as_str));
-        input.listing.first_page(request)
+        input.request("/pages", space_id)
     }
 
     async fn send(&self, input: &Input, request: Request, client: &Client<'_>) -> Result<Value, ActionError> {

@@ -31,8 +31,8 @@ pub trait ConfluenceAction: Send + Sync + 'static {
 
     const INFO: ActionInfo;
     /// An example `with:` of a step, as a JSON object. The docs show it and the contract test
-    /// runs it against the sandbox, where space `ENG` exists and the id `65601` stands for a page
-    /// of that space.
+    /// runs it against the sandbox, where space `ENG` exists, the id `65601` stands for a page
+    /// of that space and `65701` for a blog post of it.
     const EXAMPLE: &'static str;
 
     /// Reads what the request needs through the connection.
@@ -105,6 +105,9 @@ impl<A: ConfluenceAction> TypedAction for Confluence<A> {
     }
 }
 
+mod labels;
+mod page_listing;
+mod properties;
 mod versioned;
 
 /// Declares the action modules and the registry list: one line per action.
@@ -136,6 +139,26 @@ actions! {
     update_page::UpdatePage,
     append_to_page::AppendToPage,
     find_page::FindPage,
+    // Blog posts (before delete_page: the examples run in this order on one sandbox).
+    list_blog_posts::ListBlogPosts,
+    get_blog_post::GetBlogPost,
+    create_blog_post::CreateBlogPost,
+    update_blog_post::UpdateBlogPost,
+    delete_blog_post::DeleteBlogPost,
+    // The page tree and history.
+    get_page_children::GetPageChildren,
+    get_page_descendants::GetPageDescendants,
+    get_page_ancestors::GetPageAncestors,
+    list_page_versions::ListPageVersions,
+    // Labels (remove_label after add_label: it removes one the add example added).
+    list_labels::ListLabels,
+    get_page_labels::GetPageLabels,
+    add_label::AddLabel,
+    remove_label::RemoveLabel,
+    // Content properties (set first: get and delete read the property its example sets).
+    set_content_property::SetContentProperty,
+    get_content_property::GetContentProperty,
+    delete_content_property::DeleteContentProperty,
     delete_page::DeletePage,
     search::Search,
     list_spaces::ListSpaces,

@@ -14,6 +14,8 @@ use weft_sandbox::{NewPage, SandboxConfig};
 
 /// The id the actions' examples use for "a page of space ENG" (see `ConfluenceAction::EXAMPLE`).
 pub const EXAMPLE_PAGE_ID: &str = "65601";
+/// The id the examples use for "a blog post of space ENG".
+pub const EXAMPLE_BLOG_POST_ID: &str = "65701";
 
 pub struct Site {
     pub connection: SandboxConnection,
@@ -21,6 +23,8 @@ pub struct Site {
     pub runtime: Runtime,
     /// The page the examples' `65601` stands for.
     pub page_id: String,
+    /// The blog post the examples' `65701` stands for.
+    pub blog_post_id: String,
     _dir: tempfile::TempDir,
 }
 
@@ -72,24 +76,45 @@ impl Site {
             )
             .expect("page")
             .to_string();
+        let blog_post_id = admin
+            .create_page(
+                None,
+                NewPage {
+                    space_key: "ENG".into(),
+                    title: "Shipping week".into(),
+                    body: "<p>Search shipped.</p>".into(),
+                    parent_id: None,
+                    blogpost: true,
+                },
+            )
+            .expect("blog post")
+            .to_string();
         let engine = runtime.engine(Arc::new(NoStore), connection.tokens.clone());
         Site {
             connection,
             engine,
             runtime,
             page_id,
+            blog_post_id,
             _dir: dir,
         }
     }
 
+    /// `inputs` with the examples' ids replaced by the real ones.
+    pub fn example_input(&self, inputs: &str) -> String {
+        inputs
+            .replace(EXAMPLE_PAGE_ID, &self.page_id)
+            .replace(EXAMPLE_BLOG_POST_ID, &self.blog_post_id)
+    }
+
     /// Runs one step `uses: action` `with: inputs` (a JSON object) on connection `acme`; the
-    /// examples' page id is replaced by the real one.
+    /// examples' ids are replaced by the real ones.
     pub async fn run_step(&self, action: &str, inputs: &str) -> RunOutcome {
         self.run_step_in(action, inputs, Default::default()).await
     }
 
     pub async fn run_step_in(&self, action: &str, inputs: &str, request: RunRequest) -> RunOutcome {
-        let inputs = inputs.replace(EXAMPLE_PAGE_ID, &self.page_id);
+        let inputs = self.example_input(inputs);
         let yaml = format!(
             "name: step\nconnection: acme\nsteps:\n  - id: s\n    uses: {action}\n    with: {inputs}\noutputs:\n  result: ${{{{ steps.s.output }}}}\n"
         );
@@ -105,6 +130,34 @@ impl Site {
         )
         .unwrap_or_else(|problems| panic!("{}", problems.render()));
         self.engine.run(loaded.workflow, request).await
+    }
+
+    /// The Confluence calls the sandbox received since its request log was last cleared, as
+    /// `METHOD path`.
+    pub fn confluence_calls(&self) -> Vec<String> {
+        self.connection
+            .sandbox
+            .admin()
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/ex/confluence/"))
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+
+    /// Runs each `(action, inputs, expected)` step: each must fail with an error containing
+    /// `expected`, and none may reach Confluence.
+    pub async fn assert_refused_before_sending(&self, cases: &[(&str, &str, &str)]) {
+        self.connection.sandbox.admin().clear_requests();
+        for (action, inputs, expected) in cases {
+            let error = self.failure(action, inputs).await;
+            assert!(error.contains(expected), "{action} {inputs}: {error}");
+        }
+        assert!(
+            self.confluence_calls().is_empty(),
+            "{:?}",
+            self.confluence_calls()
+        );
     }
 
     /// The output of a step that must succeed.
