@@ -105,6 +105,7 @@ impl<A: ConfluenceAction> TypedAction for Confluence<A> {
     }
 }
 
+mod container;
 mod versioned;
 
 /// Declares the action modules and the registry list: one line per action.
@@ -142,4 +143,9 @@ actions! {
     get_space::GetSpace,
     create_space::CreateSpace,
     http_request::HttpRequest,
+    list_comments::ListComments,
+    add_comment::AddComment,
+    add_inline_comment::AddInlineComment,
+    update_comment::UpdateComment,
+    delete_comment::DeleteComment,
 }

@@ -14,6 +14,12 @@ use weft_sandbox::{NewPage, SandboxConfig};
 
 /// The id the actions' examples use for "a page of space ENG" (see `ConfluenceAction::EXAMPLE`).
 pub const EXAMPLE_PAGE_ID: &str = "65601";
+/// The ids the examples use for a footer comment, an attachment and a task of that page, and
+/// the folder their local files are in; [`Site::seed_examples`] makes them.
+pub const EXAMPLE_COMMENT_ID: &str = "65701";
+pub const EXAMPLE_ATTACHMENT_ID: &str = "att65801";
+pub const EXAMPLE_TASK_ID: &str = "65901";
+pub const EXAMPLE_DIR: &str = "/tmp/weft-files";
 
 pub struct Site {
     pub connection: SandboxConnection,
@@ -21,7 +27,9 @@ pub struct Site {
     pub runtime: Runtime,
     /// The page the examples' `65601` stands for.
     pub page_id: String,
-    _dir: tempfile::TempDir,
+    /// (id in the examples, id on this site), added by [`Site::seed_examples`].
+    example_ids: Vec<(&'static str, String)>,
+    pub dir: tempfile::TempDir,
 }
 
 /// Every scope a `confluence.*` action declares.
@@ -69,8 +77,28 @@ impl Site {
             engine,
             runtime,
             page_id,
-            _dir: dir,
+            example_ids: Vec::new(),
+            dir,
         }
+    }
+
+    /// Makes what the examples of the comment, attachment and task actions name: a footer
+    /// comment on the page, a file of the example folder attached to it, and a page of space
+    /// ENG with a task.
+    pub async fn seed_examples(&mut self) {
+        let page = self.page_id.clone();
+        let comment = self
+            .output(
+                "confluence.add_comment",
+                &serde_json::json!({"page_id": page, "body": "<p>Looks good.</p>"}).to_string(),
+            )
+            .await;
+        self.example_ids.push((
+            EXAMPLE_COMMENT_ID,
+            comment["id"].as_str().expect("id").into(),
+        ));
+        self.example_ids
+            .push((EXAMPLE_DIR, self.dir.path().display().to_string()));
     }
 
     /// Runs one step `uses: action` `with: inputs` (a JSON object) on connection `acme`; the
@@ -80,7 +108,10 @@ impl Site {
     }
 
     pub async fn run_step_in(&self, action: &str, inputs: &str, request: RunRequest) -> RunOutcome {
-        let inputs = inputs.replace(EXAMPLE_PAGE_ID, &self.page_id);
+        let mut inputs = inputs.replace(EXAMPLE_PAGE_ID, &self.page_id);
+        for (example, real) in &self.example_ids {
+            inputs = inputs.replace(example, real);
+        }
         let yaml = format!(
             "name: step\nconnection: acme\nsteps:\n  - id: s\n    uses: {action}\n    with: {inputs}\noutputs:\n  result: ${{{{ steps.s.output }}}}\n"
         );
@@ -103,5 +134,28 @@ impl Site {
             outcome.error
         );
         outcome.outputs["result"].clone()
+    }
+
+    /// The error of a step that must fail.
+    pub async fn failure(&self, action: &str, inputs: &str) -> String {
+        let outcome = self.run_step(action, inputs).await;
+        assert_eq!(
+            outcome.status,
+            weft_engine::store::RunStatus::Failed,
+            "{action} {inputs} should fail"
+        );
+        outcome.error.unwrap_or_default()
+    }
+
+    /// The Confluence requests the sandbox received that were not reads (`POST /ex/...`).
+    pub fn writes_received(&self) -> Vec<String> {
+        self.connection
+            .sandbox
+            .admin()
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/ex/confluence/") && r.method != "GET")
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
     }
 }
