@@ -148,4 +148,8 @@ actions! {
     add_inline_comment::AddInlineComment,
     update_comment::UpdateComment,
     delete_comment::DeleteComment,
+    list_attachments::ListAttachments,
+    upload_attachment::UploadAttachment,
+    download_attachment::DownloadAttachment,
+    delete_attachment::DeleteAttachment,
 }

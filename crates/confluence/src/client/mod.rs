@@ -10,7 +10,8 @@
 //! - [`pacing`]: the per-connection limiter;
 //! - [`paging`]: listings as a stream of items, `limit`/`max_results`;
 //! - [`read`]: bounded reads of answer bodies;
-//! - [`spaces`]: space key → id, cached per connection.
+//! - [`spaces`]: space key → id, cached per connection;
+//! - [`transfer`]: uploads from disk and downloads to disk.
 
 pub mod error;
 pub mod pacing;
@@ -19,6 +20,7 @@ pub mod read;
 pub mod request;
 pub mod retry;
 pub mod spaces;
+pub mod transfer;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -99,6 +99,18 @@ impl Site {
         ));
         self.example_ids
             .push((EXAMPLE_DIR, self.dir.path().display().to_string()));
+        let file = self.dir.path().join("release-notes.txt");
+        std::fs::write(&file, "Shipped: search and filters.\n").expect("example file");
+        let attachment = self
+            .output(
+                "confluence.upload_attachment",
+                &serde_json::json!({"page_id": page, "file": file}).to_string(),
+            )
+            .await;
+        self.example_ids.push((
+            EXAMPLE_ATTACHMENT_ID,
+            attachment["id"].as_str().expect("id").into(),
+        ));
     }
 
     /// Runs one step `uses: action` `with: inputs` (a JSON object) on connection `acme`; the
