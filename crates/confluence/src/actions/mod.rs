@@ -152,4 +152,9 @@ actions! {
     upload_attachment::UploadAttachment,
     download_attachment::DownloadAttachment,
     delete_attachment::DeleteAttachment,
+    list_tasks::ListTasks,
+    get_task::GetTask,
+    update_task::UpdateTask,
+    invite_user::InviteUser,
+    check_user_access::CheckUserAccess,
 }

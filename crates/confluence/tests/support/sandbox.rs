@@ -111,6 +111,34 @@ impl Site {
             EXAMPLE_ATTACHMENT_ID,
             attachment["id"].as_str().expect("id").into(),
         ));
+        let task = self.add_task_page("Checklist", "Write the notes").await;
+        self.example_ids.push((EXAMPLE_TASK_ID, task));
+    }
+
+    /// Adds a page to space ENG with one incomplete task; returns the task's id.
+    pub async fn add_task_page(&self, title: &str, task: &str) -> String {
+        let page = self
+            .connection
+            .sandbox
+            .admin()
+            .create_page(
+                None,
+                NewPage {
+                    space_key: "ENG".into(),
+                    title: title.into(),
+                    body: format!("<ac:task-list><ac:task><ac:task-id>1</ac:task-id><ac:task-status>incomplete</ac:task-status><ac:task-body>{task}</ac:task-body></ac:task></ac:task-list>"),
+                    parent_id: None,
+                    blogpost: false,
+                },
+            )
+            .expect("page");
+        let tasks = self
+            .output(
+                "confluence.list_tasks",
+                &serde_json::json!({"page_id": page.to_string()}).to_string(),
+            )
+            .await;
+        tasks["results"][0]["id"].as_str().expect("a task").into()
     }
 
     /// Runs one step `uses: action` `with: inputs` (a JSON object) on connection `acme`; the
