@@ -5,6 +5,9 @@ mod support;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use weft_action::DryRunEffect;
+use weft_engine::exec::{Mode, RunRequest};
+use weft_engine::store::RunStatus;
 use weft_sandbox::{Fault, FaultRule};
 
 use support::sandbox::Site;
@@ -148,11 +151,101 @@ async fn a_failed_upload_is_not_sent_twice() {
 }
 
 #[tokio::test]
+async fn a_rate_limited_upload_is_read_again_from_disk_and_stored_once() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    let file = site.dir.path().join("limited.txt");
+    std::fs::write(&file, "content").unwrap();
+    admin
+        .set_fault(
+            FaultRule::sequence(
+                "/ex/confluence/*/wiki/rest/api/content/*/child/attachment",
+                vec![Some(Fault::RateLimited {
+                    retry_after_secs: Some(0),
+                })],
+            )
+            .method("POST"),
+        )
+        .unwrap();
+    admin.clear_requests();
+    let uploaded = site
+        .output(
+            "confluence.upload_attachment",
+            &json!({"page_id": site.page_id, "file": file}).to_string(),
+        )
+        .await;
+    assert_eq!(uploaded["version"]["number"], 1);
+    let posts = site
+        .writes_received()
+        .into_iter()
+        .filter(|call| call.starts_with("POST"))
+        .count();
+    assert_eq!(posts, 2, "refused once, then sent again");
+    let listed = site
+        .output(
+            "confluence.list_attachments",
+            &json!({"page_id": site.page_id, "filename": "limited.txt"}).to_string(),
+        )
+        .await;
+    assert_eq!(listed["count"], 1);
+    assert_eq!(listed["results"][0]["fileSize"], 7);
+    site.connection.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_download_cut_off_midway_leaves_no_partial_file_and_is_read_again() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    let file = site.dir.path().join("long.txt");
+    let content = "0123456789".repeat(1000);
+    std::fs::write(&file, &content).unwrap();
+    let uploaded = site
+        .output(
+            "confluence.upload_attachment",
+            &json!({"page_id": site.page_id, "file": file}).to_string(),
+        )
+        .await;
+    admin
+        .set_fault(FaultRule::sequence(
+            "/ex/confluence/*/wiki/rest/api/content/*/child/attachment/*/download",
+            vec![Some(Fault::CloseConnection)],
+        ))
+        .unwrap();
+    let to = site.dir.path().join("copy.txt");
+    let downloaded = site
+        .output(
+            "confluence.download_attachment",
+            &json!({"attachment_id": uploaded["id"], "to": to}).to_string(),
+        )
+        .await;
+    assert_eq!(downloaded["bytes"], 10_000);
+    assert_eq!(std::fs::read_to_string(&to).unwrap(), content);
+    let downloads = admin
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/download"))
+        .count();
+    assert_eq!(downloads, 2, "the cut download was read again");
+    let partial = std::fs::read_dir(site.dir.path())
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".weft-partial")
+        })
+        .count();
+    assert_eq!(partial, 0, "no partial file is left");
+    site.connection.sandbox.shutdown().await;
+}
+
+#[tokio::test]
 async fn bad_attachment_input_fails_clearly_and_writes_nothing() {
     let site = Site::start(None).await;
     let page = site.page_id.clone();
     let folder = site.dir.path().display().to_string();
-    site.connection.sandbox.admin().clear_requests();
     let cases = [
         (
             "confluence.upload_attachment",
@@ -185,14 +278,51 @@ async fn bad_attachment_input_fails_clearly_and_writes_nothing() {
             "input `limit` is 0",
         ),
     ];
-    for (action, inputs, expected) in cases {
-        let error = site.failure(action, &inputs.to_string()).await;
-        assert!(error.contains(expected), "{action}: {error}");
+    site.assert_refused(&cases).await;
+    site.connection.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dry_run_uploads_and_downloads_nothing() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    let file = site.dir.path().join("plan.txt");
+    std::fs::write(&file, "plan").unwrap();
+    let to = site.dir.path().join("never.txt");
+    admin.clear_requests();
+    let dry_run = || RunRequest {
+        mode: Mode::DryRun {
+            mocks: Default::default(),
+        },
+        ..Default::default()
+    };
+    let steps = [
+        (
+            "confluence.upload_attachment",
+            json!({"page_id": site.page_id, "file": file}),
+            format!(
+                "POST https://api.atlassian.com/ex/confluence/{{cloudid}}/wiki/rest/api/content/{}/child/attachment",
+                site.page_id
+            ),
+        ),
+        (
+            "confluence.download_attachment",
+            json!({"attachment_id": "att42", "to": to}),
+            "GET https://api.atlassian.com/ex/confluence/{cloudid}/wiki/rest/api/content/<id of the attachment's page>/child/attachment/att42/download".to_string(),
+        ),
+    ];
+    for (action, inputs, expected) in steps {
+        let outcome = site
+            .run_step_in(action, &inputs.to_string(), dry_run())
+            .await;
+        assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+        let report = outcome.dry_run.expect("a dry-run report");
+        let DryRunEffect::Http { method, url, .. } = &report.steps[0].effect else {
+            panic!("an HTTP effect: {:?}", report.steps[0].effect)
+        };
+        assert_eq!(format!("{method} {url}"), expected);
     }
-    assert!(
-        site.writes_received().is_empty(),
-        "{:?}",
-        site.writes_received()
-    );
+    assert!(admin.requests().is_empty(), "{:?}", admin.requests());
+    assert!(!to.exists(), "a dry run writes no file");
     site.connection.sandbox.shutdown().await;
 }

@@ -106,7 +106,6 @@ async fn an_inline_comment_highlights_a_match_of_the_selection() {
 async fn bad_comment_input_fails_clearly_and_writes_nothing() {
     let site = Site::start(None).await;
     let page = site.page_id.clone();
-    site.connection.sandbox.admin().clear_requests();
     let cases = [
         (
             "confluence.add_comment",
@@ -134,14 +133,6 @@ async fn bad_comment_input_fails_clearly_and_writes_nothing() {
             "occurs 1 time(s) in page",
         ),
     ];
-    for (action, inputs, expected) in cases {
-        let error = site.failure(action, &inputs.to_string()).await;
-        assert!(error.contains(expected), "{action}: {error}");
-    }
-    assert!(
-        site.writes_received().is_empty(),
-        "{:?}",
-        site.writes_received()
-    );
+    site.assert_refused(&cases).await;
     site.connection.sandbox.shutdown().await;
 }

@@ -84,7 +84,6 @@ async fn users_without_access_are_invited_and_then_have_it() {
 #[tokio::test]
 async fn bad_task_and_user_input_fails_clearly_and_writes_nothing() {
     let site = Site::start(None).await;
-    site.connection.sandbox.admin().clear_requests();
     let cases = [
         (
             "confluence.update_task",
@@ -107,15 +106,7 @@ async fn bad_task_and_user_input_fails_clearly_and_writes_nothing() {
             "\"not an email\", which is not an email address",
         ),
     ];
-    for (action, inputs, expected) in cases {
-        let error = site.failure(action, &inputs.to_string()).await;
-        assert!(error.contains(expected), "{action}: {error}");
-    }
-    assert!(
-        site.writes_received().is_empty(),
-        "{:?}",
-        site.writes_received()
-    );
+    site.assert_refused(&cases).await;
 
     let error = site
         .failure(

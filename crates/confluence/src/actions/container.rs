@@ -1,6 +1,8 @@
 //! What comments and attachments are on: a page or a blog post, named by exactly one of the
 //! inputs `page_id` and `blog_post_id`.
 
+use schemars::JsonSchema;
+use serde::Deserialize;
 use weft_action::ActionError;
 
 use crate::input::content_id;
@@ -10,6 +12,23 @@ use crate::input::content_id;
 pub enum Container<'a> {
     Page(&'a str),
     BlogPost(&'a str),
+}
+
+/// The inputs naming a container (flatten it into an action's input).
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ContainerInput {
+    /// The page's id (digits); give this or `blog_post_id`.
+    #[serde(default)]
+    pub page_id: Option<String>,
+    /// The blog post's id (digits); give this or `page_id`.
+    #[serde(default)]
+    pub blog_post_id: Option<String>,
+}
+
+impl ContainerInput {
+    pub fn container(&self) -> Result<Container<'_>, ActionError> {
+        Container::from_inputs(self.page_id.as_deref(), self.blog_post_id.as_deref())
+    }
 }
 
 impl<'a> Container<'a> {

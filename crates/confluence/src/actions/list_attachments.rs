@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use weft_action::{ActionError, ActionInfo};
 
-use super::container::Container;
+use super::container::{Container, ContainerInput};
 use super::ConfluenceAction;
 use crate::client::{Api, Client, Listing, Request};
 
@@ -14,12 +14,8 @@ pub struct ListAttachments;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct Input {
-    /// The page's id (digits); give this or `blog_post_id`.
-    #[serde(default)]
-    pub page_id: Option<String>,
-    /// The blog post's id (digits); give this or `page_id`.
-    #[serde(default)]
-    pub blog_post_id: Option<String>,
+    #[serde(flatten)]
+    pub on: ContainerInput,
     /// Only the attachment with exactly this file name.
     #[serde(default)]
     pub filename: Option<String>,
@@ -66,7 +62,7 @@ impl ConfluenceAction for ListAttachments {
     const EXAMPLE: &'static str = r#"{"page_id": "65601", "media_type": "text/plain"}"#;
 
     fn request(input: &Input, _: &()) -> Result<Request, ActionError> {
-        let on = Container::from_inputs(input.page_id.as_deref(), input.blog_post_id.as_deref())?;
+        let on = input.on.container()?;
         let request = Request::get(Api::V2, format!("{}/attachments", on.path()))
             .query_opt("filename", input.filename.as_deref())
             .query_opt("mediaType", input.media_type.as_deref())

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use weft_action::{ActionError, ActionInfo};
 
-use super::container::Container;
+use super::container::ContainerInput;
 use super::ConfluenceAction;
 use crate::body::ReadFormat;
 use crate::client::{Api, Client, Listing, Request};
@@ -43,12 +43,8 @@ impl CommentKind {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct Input {
-    /// The page's id (digits); give this or `blog_post_id`.
-    #[serde(default)]
-    pub page_id: Option<String>,
-    /// The blog post's id (digits); give this or `page_id`.
-    #[serde(default)]
-    pub blog_post_id: Option<String>,
+    #[serde(flatten)]
+    pub on: ContainerInput,
     /// footer (default) or inline.
     #[serde(default)]
     pub kind: CommentKind,
@@ -76,7 +72,7 @@ impl ConfluenceAction for ListComments {
     const EXAMPLE: &'static str = r#"{"page_id": "65601", "kind": "footer", "limit": 25}"#;
 
     fn request(input: &Input, _: &()) -> Result<Request, ActionError> {
-        let on = Container::from_inputs(input.page_id.as_deref(), input.blog_post_id.as_deref())?;
+        let on = input.on.container()?;
         let request = Request::get(Api::V2, format!("{}{}", on.path(), input.kind.path()))
             .query("body-format", input.body_format.as_str())
             .about(on.subject());

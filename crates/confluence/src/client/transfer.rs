@@ -6,7 +6,8 @@
 //!   refresh, 429), each time read anew from disk. After a server error or a lost connection the
 //!   file may have been stored: it is not sent again, the step fails saying so.
 //! - A download is written to a hidden file next to its target, hashed on the way, and moved into
-//!   place only when complete; on any failure the partial file is removed.
+//!   place only when complete; on any failure the partial file is removed, and a body cut off
+//!   midway is downloaded again from the start.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -111,26 +112,36 @@ impl Client<'_> {
         if !overwrite && tokio::fs::symlink_metadata(to).await.is_ok() {
             return Err(exists(to));
         }
-        let answer = self
-            .send_streamed(request, || async { Ok(Form::new()) })
-            .await?;
         let call = request.describe();
-        if answer
-            .content_length()
-            .is_some_and(|length| length > MAX_DOWNLOAD_BYTES)
-        {
-            return Err(too_large(&call));
-        }
         let partial = partial_path(to)?;
-        let written = write_partial(answer, &partial, &call).await;
-        let placed = match written {
-            Ok(downloaded) => place(&partial, to, overwrite).await.map(|()| downloaded),
-            Err(error) => Err(error),
-        };
-        if placed.is_err() {
-            let _ = tokio::fs::remove_file(&partial).await;
+        let mut failed = 0;
+        loop {
+            let answer = self
+                .send_streamed(request, || async { Ok(Form::new()) })
+                .await?;
+            if answer
+                .content_length()
+                .is_some_and(|length| length > MAX_DOWNLOAD_BYTES)
+            {
+                return Err(too_large(&call));
+            }
+            let placed = match write_partial(answer, &partial, &call).await {
+                Ok(downloaded) => place(&partial, to, overwrite).await.map(|()| downloaded),
+                Err(error) => Err(error),
+            };
+            if placed.is_err() {
+                let _ = tokio::fs::remove_file(&partial).await;
+            }
+            match placed {
+                // A body cut off midway: the download is read again from the start.
+                Err(ConfluenceError::Network { .. }) if failed + 1 < self.policy.attempts => {
+                    failed += 1;
+                    self.cancellable(tokio::time::sleep(self.policy.wait(failed, None)))
+                        .await?;
+                }
+                placed => return placed,
+            }
         }
-        placed
     }
 
     /// Sends `request` with a body made fresh for each attempt by `body` (a GET sends none).

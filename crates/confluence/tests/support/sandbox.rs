@@ -187,6 +187,21 @@ impl Site {
         outcome.error.unwrap_or_default()
     }
 
+    /// Runs each `(action, inputs, expected part of the error)`, which must fail with it, and
+    /// checks that none of them sent a write.
+    pub async fn assert_refused(&self, cases: &[(&str, Value, &str)]) {
+        self.connection.sandbox.admin().clear_requests();
+        for (action, inputs, expected) in cases {
+            let error = self.failure(action, &inputs.to_string()).await;
+            assert!(error.contains(expected), "{action}: {error}");
+        }
+        assert!(
+            self.writes_received().is_empty(),
+            "{:?}",
+            self.writes_received()
+        );
+    }
+
     /// The Confluence requests the sandbox received that were not reads (`POST /ex/...`).
     pub fn writes_received(&self) -> Vec<String> {
         self.connection
