@@ -5,6 +5,7 @@ mod catalogue;
 mod connect;
 mod recorder;
 mod secrets;
+mod settings;
 mod signals;
 mod stores;
 

@@ -10,19 +10,19 @@ use weft_auth::{Connection, ConnectionStore, Keyring, SledConnectionStore};
 
 use super::{stderr, stdout, weft_with_env};
 
-const KEY_HEX: &str = "0707070707070707070707070707070707070707070707070707070707070707";
+pub(super) const KEY_HEX: &str = "0707070707070707070707070707070707070707070707070707070707070707";
 
 fn keys() -> Keyring {
     Keyring::from_key_bytes([7; 32], &[])
 }
 
-fn connection(name: &str) -> Connection {
+pub(super) fn connection(name: &str) -> Connection {
     sample_connection(name, Utc::now(), Duration::hours(1))
 }
 
 /// Opens the connection store of `data_dir` in this process, retrying while a store this
 /// process just dropped still holds sled's lock (its flusher lets go within a moment).
-fn open_connections(data_dir: &Path) -> SledConnectionStore {
+pub(super) fn open_connections(data_dir: &Path) -> SledConnectionStore {
     for _ in 0..100 {
         match SledConnectionStore::open(data_dir, keys()) {
             Ok(store) => return store,

@@ -24,7 +24,10 @@ pub use effect::DryRunEffect;
 pub use error::{ActionError, ErrorKind};
 pub use source::{PollSource, Polled, SourceInfo, SourceSpec, TypedPollSource, TypedSource};
 pub use spec::{json_type_name, ActionSpec, FieldType, InputField, InputMismatch};
-pub use token::{AccessToken, ConnectionInfo, NoTokens, TokenError, TokenProvider};
+pub use token::{
+    is_setting_name, AccessToken, ConnectionInfo, NoTokens, TokenError, TokenProvider,
+    MAX_SETTING_NAME_LEN,
+};
 
 pub use async_trait::async_trait;
 pub use schemars;

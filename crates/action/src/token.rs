@@ -67,6 +67,19 @@ pub struct ConnectionInfo {
     pub config: BTreeMap<String, String>,
 }
 
+/// Longest name of a connection setting, in bytes.
+pub const MAX_SETTING_NAME_LEN: usize = 64;
+
+/// Whether `name` can name a connection setting: `[a-z][a-z0-9_]*`, at most
+/// [`MAX_SETTING_NAME_LEN`] bytes. Workflows read it as `connection.config.<name>` and people
+/// type it in `weft connections set NAME --config <name>=value`.
+pub fn is_setting_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= MAX_SETTING_NAME_LEN
+        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// Hands out access tokens by connection name, refreshed as needed.
 #[async_trait]
 pub trait TokenProvider: Send + Sync {

@@ -110,6 +110,17 @@ pub fn validate_connection_name(name: &str) -> Result<()> {
     }
 }
 
+/// What a store checks before it writes a connection: its name and its settings.
+pub fn validate_connection(connection: &Connection) -> Result<()> {
+    validate_connection_name(&connection.name)?;
+    crate::connection_config::validate_config(&connection.config).map_err(|source| {
+        AuthError::InvalidConfig {
+            connection: connection.name.clone(),
+            source,
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,6 +80,13 @@ pub enum AuthError {
     #[error("invalid connection name `{0}`: use 1-64 letters, digits, `-`, `_` or `.`")]
     InvalidConnectionName(String),
 
+    #[error("connection `{connection}`: {source}")]
+    InvalidConfig {
+        connection: String,
+        #[source]
+        source: crate::connection_config::ConfigError,
+    },
+
     #[error("connection `{connection}` needs to be reconnected: {reason}")]
     NeedsReconnect { connection: String, reason: String },
 

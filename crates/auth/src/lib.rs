@@ -6,6 +6,7 @@ pub mod app_config;
 pub mod clock;
 pub mod connect;
 pub mod connection;
+pub mod connection_config;
 pub mod crypto;
 pub mod error;
 pub mod oauth_client;

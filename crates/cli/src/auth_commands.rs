@@ -12,6 +12,7 @@ use clap::{Args, Subcommand};
 use weft_auth::api::{AccessibleResource, AtlassianApi};
 use weft_auth::app_config::{AppConfig, Credentials, SandboxApp, SecretSource};
 use weft_auth::connect::{serve_callback, ConnectFlow, SiteChooser};
+use weft_auth::connection_config::{update_config, ConfigChange};
 use weft_auth::scopes::{catalogue_kind, WorkflowScopeReport, OFFLINE_ACCESS};
 use weft_auth::setup::{exposed_secret_files, http_client, open_store, process_env, token_manager};
 use weft_auth::{AuthError, ClientSecret, Connection, ConnectionStatus, SystemClock};
@@ -131,6 +132,17 @@ pub enum ConnectionsCommand {
     },
     /// Forget a connection (the customer can also revoke the app in their Atlassian account).
     Delete { name: String },
+    /// Change the connection's settings, read by workflows as `connection.config.<key>`.
+    #[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["config", "unset"]))]
+    Set {
+        name: String,
+        /// A setting, `key=value` (repeatable); keys are lowercase letters, digits and `_`.
+        #[arg(long, value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// Remove a setting (repeatable).
+        #[arg(long, value_name = "KEY")]
+        unset: Vec<String>,
+    },
 }
 
 /// What `weft scopes` needs from the engine.
@@ -470,6 +482,29 @@ async fn connections(data_dir: &Path, command: ConnectionsCommand, out: &mut dyn
             writeln!(out, "deleted `{name}`")?;
             Ok(())
         }
+        ConnectionsCommand::Set {
+            name,
+            config,
+            unset,
+        } => {
+            let set = config
+                .iter()
+                .map(|pair| {
+                    pair.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .ok_or_else(|| {
+                            CommandError::Usage(format!("`--config {pair}` must be KEY=VALUE"))
+                        })
+                })
+                .collect::<Result<_, _>>()?;
+            let change = ConfigChange { set, unset };
+            let updated = update_config(store.as_ref(), &name, &change).await?;
+            for key in &updated.not_set {
+                writeln!(out, "note: `{key}` was not set")?;
+            }
+            writeln!(out, "saved the settings of `{name}`")?;
+            write_config(&updated.connection, out)
+        }
         ConnectionsCommand::Test { name } => {
             let app = resolved_app(data_dir)?;
             let http = http_client()?;
@@ -541,7 +576,29 @@ pub fn list(connections: Vec<Connection>, out: &mut dyn Write) -> Outcome {
         return Ok(());
     }
     for c in connections {
-        writeln!(out, "{}  {}  {}", c.name, c.site_url, c.status.summary())?;
+        // A value with a space is quoted, so `a=x y=z` cannot be misread.
+        let settings: Vec<String> = c
+            .config
+            .iter()
+            .map(
+                |(k, v)| match v.contains(char::is_whitespace) || v.is_empty() {
+                    true => format!("{k}={v:?}"),
+                    false => format!("{k}={v}"),
+                },
+            )
+            .collect();
+        let settings = if settings.is_empty() {
+            String::new()
+        } else {
+            format!("  config: {}", settings.join(" "))
+        };
+        writeln!(
+            out,
+            "{}  {}  {}{settings}",
+            c.name,
+            c.site_url,
+            c.status.summary()
+        )?;
     }
     Ok(())
 }
@@ -566,6 +623,7 @@ pub fn write_connection(c: &Connection, out: &mut dyn Write) -> Outcome {
         c.account.name, c.account.account_id
     )?;
     writeln!(out, "scopes: {}", c.granted_scopes.join(" "))?;
+    write_config(c, out)?;
     writeln!(out, "status: {}", c.status.summary())?;
     if matches!(c.status, ConnectionStatus::NeedsReconnect { .. }) {
         writeln!(
@@ -589,6 +647,23 @@ pub fn write_connection(c: &Connection, out: &mut dyn Write) -> Outcome {
         "created: {}",
         c.created_at.format("%Y-%m-%d %H:%M:%S UTC")
     )?;
+    Ok(())
+}
+
+/// The connection's settings, one a line (`weft connections set` changes them).
+fn write_config(c: &Connection, out: &mut dyn Write) -> Outcome {
+    if c.config.is_empty() {
+        writeln!(
+            out,
+            "config: none (weft connections set {} --config key=value)",
+            c.name
+        )?;
+        return Ok(());
+    }
+    writeln!(out, "config:")?;
+    for (key, value) in &c.config {
+        writeln!(out, "  {key} = {value}")?;
+    }
     Ok(())
 }
 
@@ -701,6 +776,15 @@ mod tests {
             "a name or --all"
         );
         assert!(parse(&["scopes"]).is_err(), "at least one file");
+        assert!(matches!(
+            parse(&["connections", "set", "acme", "--config", "space=ENG", "--unset", "old"]).unwrap(),
+            TestCommand::Connections(ConnectionsCommand::Set { ref config, ref unset, .. })
+                if config == &["space=ENG"] && unset == &["old"]
+        ));
+        assert!(
+            parse(&["connections", "set", "acme"]).is_err(),
+            "a change is required"
+        );
     }
 
     fn text(out: Vec<u8>) -> String {

@@ -1,12 +1,23 @@
 //! The workflow examples in the docs are real: every ```yaml block whose first line that is not
-//! blank or a comment starts with `name:` must pass `weft validate`, and a block preceded by
-//! `<!-- runs -->` must also run successfully (such examples need no network or secrets).
+//! blank or a comment starts with `name:` must pass `weft validate`, a block preceded by
+//! `<!-- runs -->` must also run successfully (such examples need no network or secrets), and
+//! one preceded by `<!-- dry-runs -->` must dry-run successfully (examples that read a
+//! connection, which a fresh data folder does not have).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const DOCS: &[&str] = &["docs/workflow-language.md", "docs/cli.md"];
 const RUNS_MARKER: &str = "<!-- runs -->";
+const DRY_RUNS_MARKER: &str = "<!-- dry-runs -->";
+
+/// What the docs test does with an example besides validating it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    Validate,
+    Run,
+    DryRun,
+}
 
 /// One workflow example found in a document.
 struct Example {
@@ -14,7 +25,7 @@ struct Example {
     /// 1-based line of the opening fence.
     line: usize,
     text: String,
-    runs: bool,
+    check: Check,
 }
 
 fn repo_root() -> PathBuf {
@@ -42,16 +53,21 @@ fn examples(doc: &'static str, markdown: &str) -> Vec<Example> {
             .find(|l| !l.is_empty() && !l.starts_with('#'))
             .is_some_and(|l| l.starts_with("name:"));
         if is_workflow {
-            let runs = lines[..fence]
+            let marker = lines[..fence]
                 .iter()
                 .rev()
                 .find(|l| !l.trim().is_empty())
-                .is_some_and(|l| l.trim() == RUNS_MARKER);
+                .map(|l| l.trim());
+            let check = match marker {
+                Some(RUNS_MARKER) => Check::Run,
+                Some(DRY_RUNS_MARKER) => Check::DryRun,
+                _ => Check::Validate,
+            };
             found.push(Example {
                 doc,
                 line: fence + 1,
                 text: body.join("\n") + "\n",
-                runs,
+                check,
             });
         }
         i = body_end + 1;
@@ -102,7 +118,7 @@ fn every_workflow_example_in_the_docs_validates_and_the_marked_ones_run() {
         all.len()
     );
     assert!(
-        all.iter().filter(|e| e.runs).count() >= 5,
+        all.iter().filter(|e| e.check == Check::Run).count() >= 5,
         "expected at least 5 examples marked {RUNS_MARKER}"
     );
 
@@ -117,10 +133,13 @@ fn every_workflow_example_in_the_docs_validates_and_the_marked_ones_run() {
             problems.push(problem);
             continue;
         }
-        if example.runs {
-            let ran = weft(&data_dir, &["run", file]);
-            problems.extend(failure(example, "run", &ran));
-        }
+        let args: &[&str] = match example.check {
+            Check::Validate => continue,
+            Check::Run => &["run", file],
+            Check::DryRun => &["run", file, "--dry-run"],
+        };
+        let ran = weft(&data_dir, args);
+        problems.extend(failure(example, &args.join(" "), &ran));
     }
     assert!(
         problems.is_empty(),
@@ -133,18 +152,19 @@ fn every_workflow_example_in_the_docs_validates_and_the_marked_ones_run() {
 
 #[test]
 fn example_extraction_finds_workflows_fragments_and_markers() {
-    let markdown = "intro\n\n<!-- runs -->\n```yaml\nname: a\nsteps: []\n```\n\n```yaml\n# fragment\ninputs: {}\n```\n\n```yaml\n# comment first\nname: b\n```\n<!-- runs -->\ntext in between\n```yaml\nname: c\n```\n";
+    let markdown = "intro\n\n<!-- runs -->\n```yaml\nname: a\nsteps: []\n```\n\n```yaml\n# fragment\ninputs: {}\n```\n\n```yaml\n# comment first\nname: b\n```\n<!-- runs -->\ntext in between\n```yaml\nname: c\n```\n<!-- dry-runs -->\n```yaml\nname: d\n```\n";
     let found = examples("doc.md", markdown);
-    let summary: Vec<(usize, bool, &str)> = found
+    let summary: Vec<(usize, Check, &str)> = found
         .iter()
-        .map(|e| (e.line, e.runs, e.text.lines().last().unwrap_or_default()))
+        .map(|e| (e.line, e.check, e.text.lines().last().unwrap_or_default()))
         .collect();
     assert_eq!(
         summary,
         [
-            (4, true, "steps: []"),
-            (14, false, "name: b"),
-            (20, false, "name: c")
+            (4, Check::Run, "steps: []"),
+            (14, Check::Validate, "name: b"),
+            (20, Check::Validate, "name: c"),
+            (24, Check::DryRun, "name: d")
         ]
     );
 }

@@ -12,20 +12,19 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// The format of a `body` input.
+/// The format of a `body` input: Confluence storage format (XHTML-like XML, sent untouched),
+/// Atlassian Document Format (JSON in a string, sent untouched), Confluence wiki markup
+/// (converted by Confluence), Markdown (converted to storage format) or plain text (escaped
+/// into storage-format paragraphs). Variants carry no doc comments, so that the schema is a plain
+/// `enum` the checker and the docs read as the list of values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WriteFormat {
-    /// Confluence storage format (XHTML-like XML), sent untouched.
     #[default]
     Storage,
-    /// Atlassian Document Format: JSON in a string, sent untouched.
     AtlasDocFormat,
-    /// Confluence wiki markup, converted by Confluence.
     Wiki,
-    /// Markdown, converted to storage format.
     Markdown,
-    /// Plain text, escaped into storage-format paragraphs.
     Plain,
 }
 

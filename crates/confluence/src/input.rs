@@ -18,14 +18,14 @@ pub fn content_id<'a>(value: &'a str, input: &str) -> Result<&'a str, ActionErro
     Ok(value)
 }
 
-/// What a write does when the object changed since it was read (409).
+/// What a write does when the object changed since it was read (409): `fail` the step
+/// (nothing is overwritten), or `retry`: read the object again and re-apply the change (a few
+/// times at most). Variants carry no doc comments, so that the schema is a plain `enum`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnConflict {
-    /// Fail the step; nothing is overwritten.
     #[default]
     Fail,
-    /// Read the object again and re-apply the change (a few times at most).
     Retry,
 }
 

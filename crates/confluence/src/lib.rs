@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod body;
 pub mod client;
+pub mod docs;
 pub mod input;
 pub mod sources;
 

@@ -151,48 +151,6 @@ async fn a_failed_upload_is_not_sent_twice() {
 }
 
 #[tokio::test]
-async fn a_rate_limited_upload_is_read_again_from_disk_and_stored_once() {
-    let site = Site::start(None).await;
-    let admin = site.connection.sandbox.admin();
-    let file = site.dir.path().join("limited.txt");
-    std::fs::write(&file, "content").unwrap();
-    admin
-        .set_fault(
-            FaultRule::sequence(
-                "/ex/confluence/*/wiki/rest/api/content/*/child/attachment",
-                vec![Some(Fault::RateLimited {
-                    retry_after_secs: Some(0),
-                })],
-            )
-            .method("POST"),
-        )
-        .unwrap();
-    admin.clear_requests();
-    let uploaded = site
-        .output(
-            "confluence.upload_attachment",
-            &json!({"page_id": site.page_id, "file": file}).to_string(),
-        )
-        .await;
-    assert_eq!(uploaded["version"]["number"], 1);
-    let posts = site
-        .writes_received()
-        .into_iter()
-        .filter(|call| call.starts_with("POST"))
-        .count();
-    assert_eq!(posts, 2, "refused once, then sent again");
-    let listed = site
-        .output(
-            "confluence.list_attachments",
-            &json!({"page_id": site.page_id, "filename": "limited.txt"}).to_string(),
-        )
-        .await;
-    assert_eq!(listed["count"], 1);
-    assert_eq!(listed["results"][0]["fileSize"], 7);
-    site.connection.sandbox.shutdown().await;
-}
-
-#[tokio::test]
 async fn a_download_cut_off_midway_leaves_no_partial_file_and_is_read_again() {
     let site = Site::start(None).await;
     let admin = site.connection.sandbox.admin();
@@ -293,6 +251,7 @@ async fn a_dry_run_uploads_and_downloads_nothing() {
     let dry_run = || RunRequest {
         mode: Mode::DryRun {
             mocks: Default::default(),
+            live_reads: false,
         },
         ..Default::default()
     };

@@ -265,12 +265,17 @@ async fn not_found_and_bad_requests_are_worded_for_users() {
         "page 9 not found, or the connection's account may not see it (Confluence answers 404 for both) (Atlassian request id req-1)"
     );
     let bad: ActionError = client
-        .json(&Request::get(Api::V1, "/search").query("cql", "x"))
+        .json(
+            &Request::get(Api::V1, "/search")
+                .query("cql", "x")
+                .input("cql", "x"),
+        )
         .await
         .unwrap_err()
         .into();
     assert_eq!(bad.kind, ErrorKind::Http { status: 400 });
     assert!(bad.message.contains("Could not parse CQL"), "{bad}");
+    assert!(bad.message.contains(r#"(input cql = "x")"#), "{bad}");
     let conflict = client
         .json(
             &Request::put(Api::V2, "/pages/9")
@@ -421,4 +426,37 @@ async fn a_cancelled_run_stops_waiting() {
         .unwrap_err()
         .into();
     assert_eq!(error.kind, ErrorKind::Cancelled);
+}
+
+#[tokio::test(start_paused = true)]
+async fn items_stream_across_pages_and_stop_at_the_cap() {
+    use futures::TryStreamExt;
+    let mock = Mock::start(vec![
+        Reply::json(
+            200,
+            &json!({"results": [{"id": "1"}], "_links": {"next": "/wiki/rest/api/search?cql=x&cursor=n1&start=1"}}).to_string(),
+        ),
+        Reply::json(
+            200,
+            &json!({"results": [{"id": "2"}, {"id": "3"}], "_links": {"next": "/wiki/rest/api/search?cql=x&cursor=n2&start=3"}}).to_string(),
+        ),
+    ])
+    .await;
+    let connection = mock.connection(false);
+    let client = Client::connect(&connection, SCOPES).await.unwrap();
+    let items: Vec<serde_json::Value> = client
+        .items(Request::get(Api::V1, "/search").query("cql", "x"), 2)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(items, [json!({"id": "1"}), json!({"id": "2"})]);
+    let uris: Vec<String> = mock.received().into_iter().map(|r| r.uri).collect();
+    assert_eq!(
+        uris,
+        [
+            "/ex/confluence/cloud-1/wiki/rest/api/search?cql=x",
+            "/ex/confluence/cloud-1/wiki/rest/api/search?cql=x&cursor=n1&start=1",
+        ],
+        "no page is read beyond the cap"
+    );
 }

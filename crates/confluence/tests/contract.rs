@@ -12,7 +12,10 @@ mod support;
 
 use std::collections::BTreeSet;
 
+use serde_json::Value;
+use weft_action::{Action, DryRunEffect};
 use weft_atlassian::facts::{self, ApiVersion, Operation};
+use weft_confluence::client::PLACEHOLDER_API_BASE;
 use weft_engine::store::RunStatus;
 use weft_sandbox::LoggedRequest;
 
@@ -117,12 +120,13 @@ async fn every_action_sends_only_requests_the_spec_describes() {
     let admin = site.connection.sandbox.admin();
     let mut failures = Vec::new();
     for (name, example) in examples {
-        let spec = site
+        let action = site
             .runtime
             .registry()
             .get(name)
             .expect("registered")
-            .spec();
+            .clone();
+        let spec = action.spec();
         admin.clear_requests();
         let outcome = site.run_step(name, example).await;
         if outcome.status != RunStatus::Succeeded {
@@ -144,9 +148,70 @@ async fn every_action_sends_only_requests_the_spec_describes() {
                 failures.push(format!("{name}: {problem}"));
             }
         }
+        let input: Value =
+            serde_json::from_str(&site.example_inputs(example)).expect("examples are JSON");
+        if let Err(problem) = check_dry_run(
+            action.as_ref(),
+            &input,
+            &requests,
+            &site.connection.cloud_id,
+        ) {
+            failures.push(format!("{name}: dry run: {problem}"));
+        }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     site.connection.sandbox.shutdown().await;
+}
+
+/// A dry run shows an HTTP request on the placeholder base, says whether it writes, and is the
+/// request the run sent (placeholders such as `<id of space ENG>` stand for any segment).
+fn check_dry_run(
+    action: &dyn Action,
+    input: &Value,
+    sent: &[LoggedRequest],
+    cloud_id: &str,
+) -> Result<(), String> {
+    let DryRunEffect::Http {
+        method,
+        url,
+        writes,
+        ..
+    } = action.dry_run(input)
+    else {
+        return Err("not an HTTP effect".into());
+    };
+    if writes != action.writes(input) {
+        return Err(format!(
+            "writes is {writes}, the action says {}",
+            action.writes(input)
+        ));
+    }
+    let path = url
+        .strip_prefix(PLACEHOLDER_API_BASE)
+        .ok_or_else(|| format!("{url} is not on {PLACEHOLDER_API_BASE}"))?;
+    let path = path.split('?').next().unwrap_or_default();
+    let prefix = format!("/ex/confluence/{cloud_id}");
+    let shown: Vec<&str> = path.split('/').collect();
+    let same = |request: &&LoggedRequest| {
+        let logged: Vec<&str> = request
+            .path
+            .strip_prefix(&prefix)
+            .unwrap_or_default()
+            .split('/')
+            .collect();
+        request.method == method
+            && logged.len() == shown.len()
+            && shown
+                .iter()
+                .zip(&logged)
+                .all(|(s, l)| s.starts_with('<') || s == l)
+    };
+    if !sent.iter().any(|request| same(&request)) {
+        return Err(format!(
+            "{method} {path} is not among the requests the run sent"
+        ));
+    }
+    Ok(())
 }
 
 #[test]

@@ -47,7 +47,7 @@ async fn a_page_is_created_read_updated_listed_and_found() {
     let listed = site
         .output(
             "confluence.list_pages",
-            r#"{"space": "ENG", "title": "Weekly <report>"}"#,
+            r#"{"space": "ENG", "title": "weekly <REPORT>"}"#,
         )
         .await;
     assert_eq!(listed["count"], 1);
@@ -85,25 +85,21 @@ async fn bad_input_fails_clearly_and_sends_nothing() {
             .collect::<Vec<_>>()
     };
 
-    let outcome = site
-        .run_step(
+    let error = site
+        .failure(
             "confluence.update_page",
             r#"{"page_id": "12x", "body": "<p>x</p>"}"#,
         )
         .await;
-    assert_eq!(outcome.status, RunStatus::Failed);
-    let error = outcome.error.unwrap_or_default();
     assert!(error.contains("input `page_id` is \"12x\""), "{error}");
     assert!(confluence_calls().is_empty(), "{:?}", confluence_calls());
 
-    let outcome = site
-        .run_step(
+    let error = site
+        .failure(
             "confluence.create_page",
             r#"{"space": "NOPE", "title": "T", "body": "<p>x</p>"}"#,
         )
         .await;
-    assert_eq!(outcome.status, RunStatus::Failed);
-    let error = outcome.error.unwrap_or_default();
     assert!(
         error.contains("no space with key NOPE on")
             && error.contains("or the connection's account may not see it"),
@@ -117,10 +113,9 @@ async fn bad_input_fails_clearly_and_sends_nothing() {
         confluence_calls()
     );
 
-    let outcome = site
-        .run_step("confluence.get_page", r#"{"page_id": "999999"}"#)
+    let error = site
+        .failure("confluence.get_page", r#"{"page_id": "999999"}"#)
         .await;
-    let error = outcome.error.unwrap_or_default();
     assert!(
         error.contains("page 999999 not found, or the connection's account may not see it"),
         "{error}"
@@ -140,6 +135,7 @@ async fn a_dry_run_shows_the_exact_request_and_sends_nothing() {
             RunRequest {
                 mode: Mode::DryRun {
                     mocks: Default::default(),
+                    live_reads: false,
                 },
                 ..Default::default()
             },
@@ -176,13 +172,12 @@ async fn a_dry_run_shows_the_exact_request_and_sends_nothing() {
 #[tokio::test]
 async fn a_connection_without_the_write_scope_is_told_which_to_add() {
     let site = Site::start(Some(&["read:page:confluence", "read:space:confluence"])).await;
-    let outcome = site
-        .run_step(
+    let error = site
+        .failure(
             "confluence.update_page",
             r#"{"page_id": "65601", "body": "<p>x</p>"}"#,
         )
         .await;
-    let error = outcome.error.unwrap_or_default();
     assert!(
         error.contains("lacks write:page:confluence")
             && error.contains("weft apps set confluence --add-scope write:page:confluence")
@@ -233,13 +228,10 @@ async fn find_append_and_delete() {
         )
         .await;
     assert_eq!(deleted["purged"], true);
-    let outcome = site
-        .run_step("confluence.get_page", r#"{"page_id": "65601"}"#)
+    let error = site
+        .failure("confluence.get_page", r#"{"page_id": "65601"}"#)
         .await;
-    assert!(
-        outcome.error.unwrap_or_default().contains("not found"),
-        "the page is gone"
-    );
+    assert!(error.contains("not found"), "the page is gone: {error}");
     site.connection.sandbox.shutdown().await;
 }
 
@@ -346,13 +338,12 @@ async fn an_expired_connection_is_told_to_reconnect() {
     let site = Site::start(None).await;
     let admin = site.connection.sandbox.admin();
     admin.revoke_grants(weft_runtime::testing::CLIENT_ID);
-    let outcome = site
-        .run_step(
+    let error = site
+        .failure(
             "confluence.update_page",
             r#"{"page_id": "65601", "body": "<p>x</p>"}"#,
         )
         .await;
-    let error = outcome.error.unwrap_or_default();
     assert!(
         error.contains(
             "connection acme needs to be reconnected: weft connect confluence --name acme"
@@ -384,5 +375,53 @@ async fn http_request_reaches_any_endpoint_and_paginates() {
         .await;
     assert_eq!(one["status"], 200);
     assert_eq!(one["body"]["accountId"], admin.sandbox_account_id());
+    site.connection.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_concurrent_edit_fails_or_is_reapplied_with_on_conflict_retry() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    let conflict_once = || {
+        admin
+            .set_fault(
+                FaultRule::sequence(
+                    "/ex/confluence/*/wiki/api/v2/pages/*",
+                    vec![Some(Fault::Status { status: 409 })],
+                )
+                .method("PUT"),
+            )
+            .expect("fault");
+    };
+    conflict_once();
+    let error = site
+        .failure(
+            "confluence.append_to_page",
+            r#"{"page_id": "65601", "body": "<p>more</p>"}"#,
+        )
+        .await;
+    assert!(
+        error.contains(&format!(
+            "page {} was changed by someone else (now version 1, you sent 2); nothing was overwritten",
+            site.page_id
+        )),
+        "{error}"
+    );
+    admin.clear_faults();
+    conflict_once();
+    let appended = site
+        .output(
+            "confluence.append_to_page",
+            r#"{"page_id": "65601", "body": "<p>more</p>", "on_conflict": "retry"}"#,
+        )
+        .await;
+    assert_eq!(appended["version"]["number"], 2);
+    let read = site
+        .output("confluence.get_page", r#"{"page_id": "65601"}"#)
+        .await;
+    assert_eq!(
+        read["body"]["storage"]["value"], "<p>Shipped.</p><p>more</p>",
+        "appended once"
+    );
     site.connection.sandbox.shutdown().await;
 }

@@ -20,6 +20,10 @@ async fn spaces_are_created_listed_and_read_by_key_or_id() {
         .output("confluence.get_space", r#"{"space": "ops"}"#)
         .await;
     assert_eq!(by_key["id"], id.as_str());
+    let again = site
+        .output("confluence.get_space", r#"{"space": "OPS"}"#)
+        .await;
+    assert_eq!(again["id"], id.as_str());
     let by_id = site
         .output(
             "confluence.get_space",
@@ -40,6 +44,24 @@ async fn spaces_are_created_listed_and_read_by_key_or_id() {
     keys.sort_unstable();
     assert_eq!(keys, ["ENG", "OPS"]);
     assert_eq!(listed["truncated"], false);
+
+    let key_lookups = site
+        .connection
+        .sandbox
+        .admin()
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.path.ends_with("/wiki/api/v2/spaces")
+                && r.query
+                    .as_deref()
+                    .is_some_and(|q| q.contains("keys=OPS") && !q.contains("keys=ENG"))
+        })
+        .count();
+    assert_eq!(
+        key_lookups, 1,
+        "the key OPS is looked up once per connection (`ops` too)"
+    );
 
     let capped = site
         .output("confluence.list_spaces", r#"{"max_results": 1}"#)

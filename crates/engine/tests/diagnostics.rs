@@ -1504,3 +1504,69 @@ steps:
 "
     );
 }
+
+// --- Connection settings (`connection_config:`) ---------------------------------------------
+
+#[test]
+fn unknown_connection_setting_suggests_the_declared_one_and_how_to_declare() {
+    assert_diagnostics!(
+        "
+name: post
+connection: acme
+connection_config:
+  space: {type: string, description: the space to post to}
+steps:
+  - id: say
+    uses: core.log
+    with:
+      message: \"posting to ${{ connection.config.spcae }}\"
+"
+    );
+}
+
+#[test]
+fn connection_settings_need_a_plain_name_and_a_default_of_their_type() {
+    assert_diagnostics!(
+        "
+name: post
+connection: acme
+connection_config:
+  Space: {type: string}
+  limit: {type: integer, default: ten}
+  notify: {type: boolean, default: \"yes\"}
+steps:
+  - id: say
+    uses: core.log
+    with:
+      message: \"${{ connection.config.limit }} ${{ connection.nme }}\"
+"
+    );
+}
+
+#[test]
+fn connection_is_known_only_with_a_connection() {
+    let only = only_error(
+        "name: post\nsteps:\n  - id: say\n    uses: core.log\n    with:\n      message: \"${{ connection.name }}\"\n",
+    );
+    assert_eq!(
+        only.message,
+        "`connection` is the workflow's connection, and this workflow has no `connection:`"
+    );
+    assert_eq!(only.span.map(|s| (s.line, s.col)), Some((6, 21)));
+    let only = only_error("name: post\nconnection_config:\n  space: {type: string}\nsteps:\n  - id: say\n    uses: core.log\n    with: {message: hi}\n");
+    assert_eq!(
+        only.message,
+        "`connection_config` reads the workflow's connection, and this workflow has no `connection:`"
+    );
+    let loaded = load(
+        b"name: post\nconnection: acme\nconnection_config:\n  space: {type: string}\n  limit: {type: number, default: 2.5}\nsteps:\n  - id: say\n    uses: core.log\n    with:\n      message: \"${{ connection.name }} ${{ connection.config.space }} ${{ connection.config }}\"\n",
+    )
+    .unwrap_or_else(|p| panic!("{}", p.render()));
+    let settings: Vec<(&str, bool)> = loaded
+        .workflow
+        .connection_config
+        .iter()
+        .map(|d| (d.name.as_str(), d.required))
+        .collect();
+    assert_eq!(settings, [("space", true), ("limit", false)]);
+}

@@ -210,6 +210,7 @@ steps:
         secret,
         Mode::DryRun {
             mocks: HashMap::new(),
+            live_reads: false,
         },
     )
     .await;
@@ -254,6 +255,7 @@ steps:
         SECRET,
         Mode::DryRun {
             mocks: HashMap::new(),
+            live_reads: false,
         },
     )
     .await;
@@ -475,6 +477,7 @@ outputs:
         Mode::Live,
         Mode::DryRun {
             mocks: HashMap::new(),
+            live_reads: false,
         },
     ] {
         let run = run(yaml, SECRET, mode).await;

@@ -7,7 +7,16 @@ use std::collections::HashMap;
 /// Root names weft knows about. Used for "did you mean" and to tell "exists but not
 /// available here" apart from "unknown".
 pub const KNOWN_ROOTS: &[&str] = &[
-    "inputs", "vars", "steps", "trigger", "item", "index", "loop", "env", "secrets",
+    "inputs",
+    "vars",
+    "steps",
+    "trigger",
+    "item",
+    "index",
+    "loop",
+    "env",
+    "secrets",
+    "connection",
 ];
 
 /// The variables an expression is evaluated against.

@@ -98,6 +98,30 @@ pub async fn run_all<S: ConnectionStore + ?Sized>(store: &S) {
     );
     assert!(store.compare_and_swap(&replaced, &changed).await.is_ok());
 
+    // Settings round trip, and a connection with a setting no workflow could read is refused.
+    let mut configured = connection("alpha", "A3");
+    configured.config.insert("space".into(), "ENG".into());
+    configured
+        .config
+        .insert("parent_page".into(), "Team notes: 2026 é".into());
+    let latest = store.get("alpha").await.unwrap().unwrap();
+    store.compare_and_swap(&latest, &configured).await.unwrap();
+    assert_eq!(
+        store.get("alpha").await.unwrap().unwrap().connection.config,
+        configured.config
+    );
+    let mut bad = configured.clone();
+    bad.config.insert("Not-A-Name".into(), "x".into());
+    assert!(
+        matches!(store.put(&bad).await, Err(AuthError::InvalidConfig { .. })),
+        "an invalid setting name is refused"
+    );
+    assert_eq!(
+        store.get("alpha").await.unwrap().unwrap().connection,
+        configured,
+        "a refused write changes nothing"
+    );
+
     assert!(store.delete("alpha").await.unwrap());
     assert!(!store.delete("alpha").await.unwrap());
     assert!(store.get("alpha").await.unwrap().is_none());

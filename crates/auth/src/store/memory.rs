@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use parking_lot::Mutex;
 
 use super::{ConnectionStore, Revision, StoredConnection};
-use crate::connection::{validate_connection_name, Connection};
+use crate::connection::{validate_connection, Connection};
 use crate::error::{AuthError, Result};
 
 /// Each write gets the next revision number, so compare-and-swap works as in the sled store.
@@ -34,7 +34,7 @@ impl ConnectionStore for MemoryConnectionStore {
     }
 
     async fn put(&self, connection: &Connection) -> Result<StoredConnection> {
-        validate_connection_name(&connection.name)?;
+        validate_connection(connection)?;
         let mut state = self.state.lock();
         state.0 += 1;
         let record = stored(connection, state.0);
@@ -47,7 +47,7 @@ impl ConnectionStore for MemoryConnectionStore {
         expected: &StoredConnection,
         new: &Connection,
     ) -> Result<StoredConnection> {
-        validate_connection_name(&new.name)?;
+        validate_connection(new)?;
         let mut state = self.state.lock();
         let current = state.1.get(&new.name).map(|c| &c.revision);
         if expected.connection.name != new.name || current != Some(&expected.revision) {

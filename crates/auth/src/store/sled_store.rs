@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use super::record::PlainRecord;
 use super::{ConnectionStore, Revision, StoreError, StoredConnection, VerifiedCopy};
-use crate::connection::{validate_connection_name, Connection};
+use crate::connection::{validate_connection, Connection};
 use crate::crypto::{Keyring, OpenError};
 use crate::error::{AuthError, Result};
 use crate::private_fs::{ensure_private_dir, restrict_tree};
@@ -240,7 +240,7 @@ impl SledConnectionStore {
     }
 
     fn seal(&self, connection: &Connection) -> Result<Vec<u8>> {
-        validate_connection_name(&connection.name)?;
+        validate_connection(connection)?;
         let plain = serde_json::to_vec(&PlainRecord::from_connection(connection))
             .map_err(|e| AuthError::Store(StoreError::Encode(e)))?;
         Ok(self.keys.seal(&identity(&connection.name), &plain))

@@ -16,11 +16,15 @@ use weft_runtime::{ConnectionTokens, Runtime};
 /// The engine of a live run: the run history and the connections of the data folder.
 pub async fn open_engine(data_dir: &Path, runtime: &Runtime) -> Result<Engine, String> {
     let store = open_store(data_dir).await?;
-    let tokens = ConnectionTokens::new(
+    Ok(runtime.engine(store, connection_tokens(data_dir)))
+}
+
+/// The connections of the data folder (the key store opens when a step first needs one).
+pub fn connection_tokens(data_dir: &Path) -> Arc<ConnectionTokens> {
+    Arc::new(ConnectionTokens::new(
         data_dir.to_path_buf(),
         Some(crate::auth_commands::sandbox_app()),
-    );
-    Ok(runtime.engine(store, Arc::new(tokens)))
+    ))
 }
 
 /// Opens the run history; runs left `running` by a process that died are closed as

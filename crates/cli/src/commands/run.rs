@@ -12,7 +12,7 @@ use weft_engine::actions::DryRunEffect;
 use weft_engine::bounded_file::{read_bounded, FileReadError, MAX_FILE_BYTES};
 use weft_engine::diagnostic::render;
 use weft_engine::exec::{coerce_input_text, secrets_from_env, Mode, RunOutcome, RunRequest};
-use weft_engine::store::RunStatus;
+use weft_engine::store::{NoStore, RunStatus};
 use weft_engine::workflow::{self, Block, CompiledWorkflow, StepKind, TriggerPlan};
 use weft_engine::yaml::{self, LoadLimits};
 use weft_runtime::Runtime;
@@ -37,6 +37,10 @@ pub struct Args {
     /// Validate and show the plan, rendered inputs and requests; run nothing, send nothing.
     #[arg(long)]
     dry_run: bool,
+    /// In a dry run, send the requests of read-only connector steps through their connection
+    /// (so later steps render with real data); writes are still never sent.
+    #[arg(long, requires = "dry_run")]
+    live_reads: bool,
     /// In a dry run, the output of a step from a JSON or YAML file: `STEP=FILE`.
     #[arg(long = "mock", value_name = "STEP=FILE", requires = "dry_run")]
     mocks: Vec<String>,
@@ -158,7 +162,10 @@ fn gather_mocks(args: &Args) -> Result<HashMap<String, Value>, String> {
 }
 
 pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
-    let engine = if args.dry_run {
+    let engine = if args.live_reads {
+        // Connections (and their settings) but no run history: a dry run records nothing.
+        runtime.engine(Arc::new(NoStore), super::connection_tokens(data_dir))
+    } else if args.dry_run {
         runtime.checking_engine()
     } else {
         match super::open_engine(data_dir, runtime).await {
@@ -198,7 +205,10 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
                         "--mock names `{unknown}`, which is not a step of this workflow"
                     ));
                 }
-                Mode::DryRun { mocks }
+                Mode::DryRun {
+                    mocks,
+                    live_reads: args.live_reads,
+                }
             }
             Err(e) => return usage(e),
         }
@@ -245,6 +255,7 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             &loaded.workflow,
             &outcome,
             args.json,
+            args.live_reads,
             args.now.unwrap_or_else(Utc::now),
         );
     } else if args.json {
@@ -372,10 +383,28 @@ fn trigger_text(workflow: &CompiledWorkflow, now: DateTime<Utc>) -> String {
     out
 }
 
+/// The workflow's connection and the settings its steps read (`<not set>` for a missing one).
+fn connection_text(connection: &Value) -> String {
+    let Some(name) = connection["name"].as_str() else {
+        return String::new();
+    };
+    let mut out = format!("connection: {name}\n");
+    if let Some(config) = connection["config"].as_object() {
+        for (key, value) in config {
+            let shown = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_string);
+            let _ = writeln!(out, "  {key} = {shown}");
+        }
+    }
+    out
+}
+
 fn print_dry_run(
     workflow: &CompiledWorkflow,
     outcome: &RunOutcome,
     json: bool,
+    live_reads: bool,
     now: DateTime<Utc>,
 ) {
     let report = outcome.dry_run.clone().unwrap_or_default();
@@ -393,6 +422,7 @@ fn print_dry_run(
             "workflow": workflow.name,
             "status": outcome.status.as_str(),
             "error": outcome.error,
+            "connection": report.connection,
             "steps": report.steps,
             "outputs": outcome.outputs,
             "next_fires": fires,
@@ -404,13 +434,19 @@ fn print_dry_run(
         return;
     }
     let mut out = String::new();
+    let sent = if live_reads {
+        "read-only connector steps are sent through their connection (--live-reads); no write is sent"
+    } else {
+        "nothing is run and no request is sent"
+    };
     let _ = writeln!(
         out,
-        "Dry run of `{}` ({}): nothing is run and no request is sent.\n",
+        "Dry run of `{}` ({}): {sent}.\n",
         workflow.name,
         workflow.path.display()
     );
     out.push_str(&trigger_text(workflow, now));
+    out.push_str(&connection_text(&report.connection));
     if let Some(limit) = &workflow.concurrency {
         let _ = writeln!(
             out,
@@ -456,6 +492,8 @@ fn print_dry_run(
             } => {
                 let verb = if *writes {
                     "would send (a write, not sent)"
+                } else if step.output_from == "live" {
+                    "sent (live read)"
                 } else {
                     "would send"
                 };

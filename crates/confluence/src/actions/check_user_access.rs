@@ -63,7 +63,9 @@ impl ConfluenceAction for CheckUserAccess {
         description: "Checks which email addresses have access to the site (POST v2 /user/access/check-access-by-email).",
         output_description: "`without_access` and `with_access` (the input addresses, split), and `invalid` (addresses Confluence did not accept as emails).",
         output_example: r#"{"without_access": ["new.hire@example.com"], "with_access": ["ada@example.com"], "invalid": []}"#,
-        writes: false,
+        // It only reads, but it is a POST, which a dry run shows as a write and `--live-reads`
+        // does not send.
+        writes: true,
         scopes: &["read:configuration:confluence"],
     };
     const EXAMPLE: &'static str = r#"{"emails": ["ada@example.com", "new.hire@example.com"]}"#;

@@ -15,14 +15,12 @@ use crate::input::{content_id, title, SpaceRef};
 
 pub struct CreatePage;
 
-/// The status of a new page.
+/// The status of a new page: published (`current`) or a draft.
 #[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NewStatus {
-    /// Published.
     #[default]
     Current,
-    /// A draft, not published.
     Draft,
 }
 
@@ -90,7 +88,8 @@ impl ConfluenceAction for CreatePage {
         );
         Ok(Request::post(Api::V2, "/pages")
             .json(Value::Object(page))
-            .about(format!("page \"{}\"", input.title)))
+            .about(format!("page \"{}\"", input.title))
+            .input("title", &input.title))
     }
 
     /// A create is never repeated blindly: when its answer was lost (the connection dropped, a

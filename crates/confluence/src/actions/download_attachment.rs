@@ -14,11 +14,14 @@ use crate::client::{Api, Client, Request};
 
 pub struct DownloadAttachment;
 
+/// The largest file downloaded.
+pub const MAX_DOWNLOAD_BYTES: u64 = 1024 * 1024 * 1024;
+
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct Input {
     /// The attachment's id (`att65801`, or its digits).
     pub attachment_id: String,
-    /// The file to write (its folder must exist).
+    /// The file to write (its folder must exist; at most 1 GB is downloaded).
     pub to: String,
     /// Replace `to` when it exists (default false: the step fails and nothing is written).
     #[serde(default)]
@@ -58,7 +61,7 @@ impl ConfluenceAction for DownloadAttachment {
         scopes: &["read:attachment:confluence"],
     };
     const EXAMPLE: &'static str =
-        r#"{"attachment_id": "att65801", "to": "/tmp/weft-files/archived-notes.txt"}"#;
+        r#"{"attachment_id": "att65801", "to": "/tmp/weft-files/archived-handbook.txt", "overwrite": true}"#;
 
     async fn lookup(&self, input: &Input, client: &Client<'_>) -> Result<ContainerId, ActionError> {
         let id = attachment_id(&input.attachment_id, "attachment_id")?;
@@ -98,7 +101,8 @@ impl ConfluenceAction for DownloadAttachment {
         client: &Client<'_>,
     ) -> Result<Value, ActionError> {
         let to = target(input)?;
-        let downloaded = client.download(&request, to, input.overwrite).await?;
+        // `to` was checked not to exist (unless `overwrite`) before anything was sent.
+        let downloaded = client.download(&request, to, MAX_DOWNLOAD_BYTES).await?;
         let path = std::path::absolute(to).unwrap_or_else(|_| to.to_path_buf());
         Ok(json!({
             "path": path.display().to_string(),

@@ -128,7 +128,9 @@ impl ConfluenceAction for HttpRequest {
         if let Some(body) = &input.body {
             request = request.json(body.clone());
         }
-        Ok(request.about(format!("the resource at {path}")))
+        Ok(request
+            .about(format!("the resource at {path}"))
+            .input("path", path))
     }
 
     async fn send(

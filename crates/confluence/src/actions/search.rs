@@ -52,6 +52,7 @@ impl ConfluenceAction for Search {
         }
         let request = Request::get(Api::V1, "/search")
             .query("cql", cql)
+            .input("cql", cql)
             .query_opt("excerpt", input.excerpt.as_deref());
         input.listing.first_page(request)
     }

@@ -22,7 +22,7 @@ pub struct UploadAttachment;
 pub struct Input {
     /// The page's id (digits).
     pub page_id: String,
-    /// The path of the file on disk (at most 100 MB).
+    /// The path of the file on disk (at most 250 MB).
     pub file: String,
     /// The attachment's file name; without it, the file's own name.
     #[serde(default)]
@@ -123,10 +123,11 @@ impl ConfluenceAction for UploadAttachment {
         let upload = Upload {
             path,
             file_name,
+            media_type: None,
             comment: input.comment.clone(),
             minor_edit: input.minor_edit,
         };
-        let answer = client.upload(&request, &upload).await?;
+        let answer = client.upload(&request, upload).await?.body;
         // A new attachment is answered as a list of one, a new version as the attachment.
         Ok(answer.pointer("/results/0").cloned().unwrap_or(answer))
     }

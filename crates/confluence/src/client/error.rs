@@ -91,6 +91,25 @@ pub enum ConfluenceError {
         size: usize,
         limit: usize,
     },
+    #[error("cannot read {path} to upload it: {source}")]
+    UploadFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is {size} bytes; weft uploads at most {limit} bytes")]
+    UploadTooLarge { path: String, size: u64, limit: u64 },
+    #[error("cannot write the download of {call} to {path}: {source}")]
+    DownloadFile {
+        call: String,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the download of {call} is larger than {limit} bytes, the most allowed; nothing was kept"
+    )]
+    DownloadTooLarge { call: String, limit: u64 },
     /// A failure already worded for the step (a token that could not be had, cancellation).
     #[error("{0}")]
     Step(ActionError),
@@ -162,7 +181,12 @@ impl ConfluenceError {
             RateLimited { .. } => ErrorKind::Http { status: 429 },
             Network { .. } => ErrorKind::Network,
             Timeout { .. } => ErrorKind::Timeout,
-            BodyTooLarge { .. } | UnknownSpace { .. } => ErrorKind::InvalidInput,
+            BodyTooLarge { .. }
+            | UnknownSpace { .. }
+            | UploadFile { .. }
+            | UploadTooLarge { .. }
+            | DownloadTooLarge { .. } => ErrorKind::InvalidInput,
+            DownloadFile { .. } => ErrorKind::Failed,
             Step(error) => error.kind,
         }
     }

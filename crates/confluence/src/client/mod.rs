@@ -11,7 +11,7 @@
 //! - [`paging`]: listings as a stream of items, `limit`/`max_results`;
 //! - [`read`]: bounded reads of answer bodies;
 //! - [`spaces`]: space key → id, cached per connection;
-//! - [`transfer`]: uploads from disk and downloads to disk.
+//! - [`transfer`]: uploads streamed from disk, downloads streamed to a file.
 
 pub mod error;
 pub mod pacing;
@@ -147,11 +147,6 @@ impl<'a> Client<'a> {
         })
     }
 
-    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
     /// The connection: API base, site, granted scopes, settings.
     pub fn info(&self) -> &ConnectionInfo {
         &self.info
@@ -170,25 +165,37 @@ impl<'a> Client<'a> {
     /// Sends `request`: paced, authenticated, retried when safe (see [`RetryPolicy`]), one
     /// token refresh on 401.
     pub async fn send(&self, request: &Request) -> Result<Answer, ConfluenceError> {
-        let call = request.describe();
-        let body = match &request.body {
+        let payload = match &request.body {
             Some(body) => {
                 let bytes = serde_json::to_vec(body).map_err(|e| {
                     ConfluenceError::Step(ActionError::failed(format!(
-                        "the body of {call} cannot be written: {e}"
+                        "the body of {} cannot be written: {e}",
+                        request.describe()
                     )))
                 })?;
                 if bytes.len() > MAX_REQUEST_BODY_BYTES {
                     return Err(ConfluenceError::BodyTooLarge {
-                        call,
+                        call: request.describe(),
                         size: bytes.len(),
                         limit: MAX_REQUEST_BODY_BYTES,
                     });
                 }
-                Some(bytes)
+                Payload::Json(bytes)
             }
-            None => None,
+            None => Payload::Empty,
         };
+        self.execute(request, &payload, &JsonAnswer).await
+    }
+
+    /// The loop behind every request: pace, authenticate, attach the payload (made anew for
+    /// each attempt), send, and hand a successful answer to `receiver`; retry what is safe.
+    pub(crate) async fn execute<R: Receiver>(
+        &self,
+        request: &Request,
+        payload: &Payload,
+        receiver: &R,
+    ) -> Result<R::Output, ConfluenceError> {
+        let call = request.describe();
         let url = self.url(request);
         let mut failed = 0;
         let mut waited = Duration::ZERO;
@@ -196,26 +203,22 @@ impl<'a> Client<'a> {
         loop {
             self.cancellable(self.pacer.ready()).await?;
             let token = self.token.lock().clone();
-            let mut builder = self
+            let builder = self
                 .connection
                 .http()
                 .request(request.method.clone(), &url)
                 .bearer_auth(token.expose())
-                .header(ACCEPT, "application/json")
-                .timeout(REQUEST_TIMEOUT);
-            if let Some(body) = &body {
-                builder = builder
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.clone());
-            }
+                .header(ACCEPT, receiver.accept())
+                .timeout(receiver.timeout());
+            let builder = payload.attach(builder, &call).await?;
             let error = match self.cancellable(builder.send()).await? {
                 Ok(answer) => {
                     self.pacer.observe(answer.headers());
                     let status = answer.status();
                     if status.is_success() {
                         // A body cut off midway is a network error, retried like one.
-                        match self.success(answer, &call).await {
-                            Ok(answer) => return Ok(answer),
+                        match receiver.receive(answer, &call).await {
+                            Ok(output) => return Ok(output),
                             Err(error) => error,
                         }
                     } else {
@@ -225,6 +228,7 @@ impl<'a> Client<'a> {
                             if is_scope_mismatch(&body) {
                                 return Err(self.scope_mismatch(&headers));
                             }
+                            // A 401 means nothing was done: sending again is safe.
                             if !refreshed {
                                 refreshed = true;
                                 let fresh = self.refresh(&token).await?;
@@ -255,29 +259,6 @@ impl<'a> Client<'a> {
             waited += wait;
             self.cancellable(tokio::time::sleep(wait)).await?;
         }
-    }
-
-    async fn success(
-        &self,
-        answer: reqwest::Response,
-        call: &str,
-    ) -> Result<Answer, ConfluenceError> {
-        let status = answer.status().as_u16();
-        let headers = answer.headers().clone();
-        let bytes = read_capped(answer, MAX_ANSWER_BYTES, call).await?;
-        let body = if bytes.iter().all(u8::is_ascii_whitespace) {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).map_err(|e| ConfluenceError::InvalidAnswer {
-                call: call.to_string(),
-                detail: e.to_string(),
-            })?
-        };
-        Ok(Answer {
-            status,
-            headers,
-            body,
-        })
     }
 
     async fn refresh(&self, rejected: &AccessToken) -> Result<AccessToken, ConfluenceError> {
@@ -322,6 +303,81 @@ impl<'a> Client<'a> {
             )),
             done = work => Ok(done),
         }
+    }
+}
+
+/// What is sent with a request; made anew for each attempt.
+pub(crate) enum Payload {
+    Empty,
+    Json(Vec<u8>),
+    /// A file, streamed from disk as multipart (see [`transfer`]).
+    File(transfer::Upload),
+}
+
+impl Payload {
+    async fn attach(
+        &self,
+        builder: reqwest::RequestBuilder,
+        call: &str,
+    ) -> Result<reqwest::RequestBuilder, ConfluenceError> {
+        Ok(match self {
+            Payload::Empty => builder,
+            Payload::Json(bytes) => builder
+                .header(CONTENT_TYPE, "application/json")
+                .body(bytes.clone()),
+            Payload::File(upload) => upload.attach(builder, call).await?,
+        })
+    }
+}
+
+/// What becomes of a successful answer.
+pub(crate) trait Receiver {
+    type Output;
+
+    /// How long one attempt may take.
+    fn timeout(&self) -> Duration {
+        REQUEST_TIMEOUT
+    }
+
+    /// The `Accept` header.
+    fn accept(&self) -> &'static str {
+        "application/json"
+    }
+
+    fn receive(
+        &self,
+        answer: reqwest::Response,
+        call: &str,
+    ) -> impl std::future::Future<Output = Result<Self::Output, ConfluenceError>> + Send;
+}
+
+/// The answer as JSON, read within [`MAX_ANSWER_BYTES`].
+struct JsonAnswer;
+
+impl Receiver for JsonAnswer {
+    type Output = Answer;
+
+    async fn receive(
+        &self,
+        answer: reqwest::Response,
+        call: &str,
+    ) -> Result<Answer, ConfluenceError> {
+        let status = answer.status().as_u16();
+        let headers = answer.headers().clone();
+        let bytes = read_capped(answer, MAX_ANSWER_BYTES, call).await?;
+        let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).map_err(|e| ConfluenceError::InvalidAnswer {
+                call: call.to_string(),
+                detail: e.to_string(),
+            })?
+        };
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -396,7 +452,7 @@ fn status_error(
             call,
             status: other,
             message,
-            input: None,
+            input: request.input.clone(),
             request_id,
         },
     }

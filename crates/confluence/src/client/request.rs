@@ -43,6 +43,9 @@ pub struct Request {
     pub body: Option<Value>,
     /// What the request is about, for messages: `page 123`, `space ENG`.
     pub subject: Option<String>,
+    /// The step input a refusal (400) is most likely about, quoted in its message:
+    /// `cql = "type = pgae"`.
+    pub input: Option<String>,
     /// Whether sending it twice does no more than sending it once: GET, HEAD, DELETE and PUT
     /// by default; POST never (see [`Request::idempotent`]).
     pub replayable: bool,
@@ -61,6 +64,7 @@ impl Request {
             query: Vec::new(),
             body: None,
             subject: None,
+            input: None,
             replayable,
         }
     }
@@ -81,6 +85,17 @@ impl Request {
 
     pub fn delete(api: Api, path: impl Into<String>) -> Self {
         Request::new(Method::DELETE, api, path)
+    }
+
+    /// A GET of a link Confluence gave (`/wiki/download/attachments/1/a.png?version=2`, a
+    /// `_links.download`), relative to `api`'s prefix: its query becomes the request's.
+    pub fn link(api: Api, link: &str) -> Self {
+        let (path, query) = link.split_once('?').unwrap_or((link, ""));
+        let mut request = Request::get(api, path);
+        request.query = url::form_urlencoded::parse(query.as_bytes())
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect();
+        request
     }
 
     /// Adds a query parameter.
@@ -111,6 +126,14 @@ impl Request {
     /// Names what the request is about in error messages (`page 123`).
     pub fn about(mut self, subject: impl Into<String>) -> Self {
         self.subject = Some(subject.into());
+        self
+    }
+
+    /// Names the step input a 400 is most likely about (quoted, at most 200 characters).
+    pub fn input(mut self, name: &str, value: &str) -> Self {
+        let shown: String = value.chars().take(200).collect();
+        let more = if shown.len() < value.len() { "…" } else { "" };
+        self.input = Some(format!("{name} = {shown:?}{more}"));
         self
     }
 
@@ -213,6 +236,19 @@ mod tests {
         assert_eq!(body.as_deref(), Some(r#"{"title":"T"}"#));
         assert!(writes);
         assert!(!headers["authorization"].contains("ey"), "no token");
+    }
+
+    #[test]
+    fn a_link_keeps_its_query() {
+        let request = Request::link(
+            Api::Site,
+            "/wiki/download/attachments/1/a%20b.png?version=2&api=v2",
+        );
+        assert_eq!(request.path, "/wiki/download/attachments/1/a%20b.png");
+        assert_eq!(
+            request.url("http://h/ex/confluence/c"),
+            "http://h/ex/confluence/c/wiki/download/attachments/1/a%20b.png?version=2&api=v2"
+        );
     }
 
     #[test]

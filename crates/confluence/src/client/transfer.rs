@@ -1,326 +1,216 @@
-//! Files to and from Confluence: uploads streamed from disk as multipart, downloads streamed to
-//! disk. Both go through the pacing, authentication, single token refresh and typed errors of
-//! [`Client::send`]; what differs is the body and what is safe to send again.
-//!
-//! - An upload is sent again only when the answer says nothing was stored (401 before a token
-//!   refresh, 429), each time read anew from disk. After a server error or a lost connection the
-//!   file may have been stored: it is not sent again, the step fails saying so.
-//! - A download is written to a hidden file next to its target, hashed on the way, and moved into
-//!   place only when complete; on any failure the partial file is removed, and a body cut off
-//!   midway is downloaded again from the start.
+//! Files: uploads streamed from disk as multipart (`X-Atlassian-Token: no-check`), never
+//! replayed once their body was sent; downloads streamed to a file within a cap, with their
+//! SHA-256.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures::StreamExt;
-use reqwest::header::ACCEPT;
 use reqwest::multipart::{Form, Part};
-use reqwest::StatusCode;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
-use weft_action::ActionError;
 
-use super::error::is_scope_mismatch;
-use super::read::read_error_body;
-use super::{status_error, transport_error, Client, ConfluenceError, Request};
+use super::{Answer, Client, ConfluenceError, JsonAnswer, Payload, Receiver, Request};
 
-/// The largest file weft uploads (Confluence Cloud's default attachment limit).
-pub const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
-/// The largest file weft downloads.
-pub const MAX_DOWNLOAD_BYTES: u64 = 1024 * 1024 * 1024;
-/// How long one upload or download may take, body included.
+/// The largest file uploaded.
+pub const MAX_UPLOAD_BYTES: u64 = 250 * 1024 * 1024;
+/// How long one upload or download may take.
 pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
-/// A file to upload as the multipart part `file`, with the attachment's optional fields.
+/// A file to upload as the multipart field `file`, with Confluence's optional fields.
 #[derive(Debug, Clone)]
 pub struct Upload {
     pub path: PathBuf,
-    /// The attachment's file name.
+    /// The attachment's name.
     pub file_name: String,
+    pub media_type: Option<String>,
     pub comment: Option<String>,
     pub minor_edit: bool,
 }
 
 impl Upload {
-    /// The multipart form, the file streamed from disk.
-    async fn form(&self) -> Result<Form, ConfluenceError> {
-        let file = Part::file(&self.path)
+    /// The multipart body, the file opened anew (a retry never reuses a consumed stream).
+    pub(super) async fn attach(
+        &self,
+        builder: reqwest::RequestBuilder,
+        _call: &str,
+    ) -> Result<reqwest::RequestBuilder, ConfluenceError> {
+        let path = self.path.display().to_string();
+        let unreadable = |source| ConfluenceError::UploadFile {
+            path: path.clone(),
+            source,
+        };
+        let file = tokio::fs::File::open(&self.path)
             .await
-            .map_err(|e| local_error(format!("cannot read {}: {e}", self.path.display())))?
+            .map_err(unreadable)?;
+        let size = file.metadata().await.map_err(unreadable)?.len();
+        if size > MAX_UPLOAD_BYTES {
+            return Err(ConfluenceError::UploadTooLarge {
+                path,
+                size,
+                limit: MAX_UPLOAD_BYTES,
+            });
+        }
+        let stream = tokio_util::io::ReaderStream::new(file);
+        let mut part = Part::stream_with_length(reqwest::Body::wrap_stream(stream), size)
             .file_name(self.file_name.clone());
-        let mut form = Form::new()
-            .part("file", file)
-            .text("minorEdit", self.minor_edit.to_string());
+        if let Some(media_type) = &self.media_type {
+            part = part
+                .mime_str(media_type)
+                .map_err(|e| ConfluenceError::UploadFile {
+                    path: path.clone(),
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+                })?;
+        }
+        let mut form = Form::new().part("file", part);
         if let Some(comment) = &self.comment {
             form = form.text("comment", comment.clone());
         }
-        Ok(form)
+        form = form.text("minorEdit", self.minor_edit.to_string());
+        Ok(builder
+            .header("X-Atlassian-Token", "no-check")
+            .multipart(form))
     }
 }
 
-/// A finished download.
+/// A file written by [`Client::download`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Downloaded {
+    pub path: PathBuf,
     pub bytes: u64,
-    /// Lower-case hex SHA-256 of the bytes.
-    pub sha256: String,
-    /// The answer's `Content-Type`.
     pub media_type: Option<String>,
+    /// Hex SHA-256 of the bytes.
+    pub sha256: String,
 }
 
-fn local_error(message: String) -> ConfluenceError {
-    ConfluenceError::Step(ActionError::failed(message))
+/// Streams a successful answer into `to` through a partial file beside it, renamed at the end.
+struct FileAnswer<'a> {
+    to: &'a Path,
+    limit: u64,
+}
+
+impl FileAnswer<'_> {
+    fn partial(&self) -> PathBuf {
+        let mut name = self.to.file_name().unwrap_or_default().to_os_string();
+        name.push(".weft-partial");
+        self.to.with_file_name(name)
+    }
+
+    async fn write(
+        &self,
+        answer: reqwest::Response,
+        partial: &Path,
+        call: &str,
+    ) -> Result<(u64, String), ConfluenceError> {
+        let failed = |source| ConfluenceError::DownloadFile {
+            call: call.to_string(),
+            path: self.to.display().to_string(),
+            source,
+        };
+        let mut file = tokio::fs::File::create(partial).await.map_err(failed)?;
+        let mut hash = Sha256::new();
+        let mut bytes = 0u64;
+        let mut chunks = answer.bytes_stream();
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|e| super::transport_error(call, &e))?;
+            bytes += chunk.len() as u64;
+            if bytes > self.limit {
+                return Err(ConfluenceError::DownloadTooLarge {
+                    call: call.to_string(),
+                    limit: self.limit,
+                });
+            }
+            hash.update(&chunk);
+            file.write_all(&chunk).await.map_err(failed)?;
+        }
+        file.flush().await.map_err(failed)?;
+        file.sync_all().await.map_err(failed)?;
+        Ok((bytes, hex::encode(hash.finalize())))
+    }
+}
+
+impl Receiver for FileAnswer<'_> {
+    type Output = Downloaded;
+
+    fn timeout(&self) -> Duration {
+        TRANSFER_TIMEOUT
+    }
+
+    fn accept(&self) -> &'static str {
+        "*/*"
+    }
+
+    async fn receive(
+        &self,
+        answer: reqwest::Response,
+        call: &str,
+    ) -> Result<Downloaded, ConfluenceError> {
+        if answer
+            .content_length()
+            .is_some_and(|length| length > self.limit)
+        {
+            return Err(ConfluenceError::DownloadTooLarge {
+                call: call.to_string(),
+                limit: self.limit,
+            });
+        }
+        let media_type = answer
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let partial = self.partial();
+        match self.write(answer, &partial, call).await {
+            Ok((bytes, sha256)) => {
+                tokio::fs::rename(&partial, self.to)
+                    .await
+                    .map_err(|source| ConfluenceError::DownloadFile {
+                        call: call.to_string(),
+                        path: self.to.display().to_string(),
+                        source,
+                    })?;
+                Ok(Downloaded {
+                    path: self.to.to_path_buf(),
+                    bytes,
+                    media_type,
+                    sha256,
+                })
+            }
+            Err(error) => {
+                // Nothing half-written is left behind; a retry starts over.
+                let _ = tokio::fs::remove_file(&partial).await;
+                Err(error)
+            }
+        }
+    }
 }
 
 impl Client<'_> {
-    /// Uploads `upload` with `request` (a v1 multipart POST) and returns the answer's JSON.
+    /// Uploads a file with `request` (a multipart POST or PUT). It is sent again only after a
+    /// 401 (the token is refreshed and the file read anew): any other failure may have stored
+    /// it, so it is left to the caller to look before trying again.
     pub async fn upload(
         &self,
         request: &Request,
-        upload: &Upload,
-    ) -> Result<Value, ConfluenceError> {
-        let answer = self.send_streamed(request, || upload.form()).await;
-        let answer = answer.map_err(|error| match error {
-            ConfluenceError::Network { call, detail } => ConfluenceError::Network {
-                call,
-                detail: format!("{detail}; the file may have been stored, so it was not sent again: list the attachments before retrying"),
-            },
-            ConfluenceError::Timeout { call, detail } => ConfluenceError::Timeout {
-                call,
-                detail: format!("{detail}; the file may have been stored, so it was not sent again: list the attachments before retrying"),
-            },
-            other => other,
-        })?;
-        let call = request.describe();
-        let bytes = super::read::read_capped(answer, super::read::MAX_ANSWER_BYTES, &call).await?;
-        serde_json::from_slice(&bytes).map_err(|e| ConfluenceError::InvalidAnswer {
-            call,
-            detail: e.to_string(),
-        })
+        upload: Upload,
+    ) -> Result<Answer, ConfluenceError> {
+        let request = Request {
+            replayable: false,
+            ..request.clone()
+        };
+        self.execute(&request, &Payload::File(upload), &JsonAnswer)
+            .await
     }
 
-    /// Downloads the answer to `request` (a GET) into the file `to`, refusing to replace an
-    /// existing file unless `overwrite`; nothing is left at `to` or beside it on failure.
+    /// Downloads the answer to `request` (a GET) into the file `to`, at most `limit` bytes;
+    /// retried like any GET, each attempt starting the file over.
     pub async fn download(
         &self,
         request: &Request,
         to: &Path,
-        overwrite: bool,
+        limit: u64,
     ) -> Result<Downloaded, ConfluenceError> {
-        if !overwrite && tokio::fs::symlink_metadata(to).await.is_ok() {
-            return Err(exists(to));
-        }
-        let call = request.describe();
-        let partial = partial_path(to)?;
-        let mut failed = 0;
-        loop {
-            let answer = self
-                .send_streamed(request, || async { Ok(Form::new()) })
-                .await?;
-            if answer
-                .content_length()
-                .is_some_and(|length| length > MAX_DOWNLOAD_BYTES)
-            {
-                return Err(too_large(&call));
-            }
-            let placed = match write_partial(answer, &partial, &call).await {
-                Ok(downloaded) => place(&partial, to, overwrite).await.map(|()| downloaded),
-                Err(error) => Err(error),
-            };
-            if placed.is_err() {
-                let _ = tokio::fs::remove_file(&partial).await;
-            }
-            match placed {
-                // A body cut off midway: the download is read again from the start.
-                Err(ConfluenceError::Network { .. }) if failed + 1 < self.policy.attempts => {
-                    failed += 1;
-                    self.cancellable(tokio::time::sleep(self.policy.wait(failed, None)))
-                        .await?;
-                }
-                placed => return placed,
-            }
-        }
-    }
-
-    /// Sends `request` with a body made fresh for each attempt by `body` (a GET sends none).
-    async fn send_streamed<F, Fut>(
-        &self,
-        request: &Request,
-        body: F,
-    ) -> Result<reqwest::Response, ConfluenceError>
-    where
-        F: Fn() -> Fut,
-        Fut: Future<Output = Result<Form, ConfluenceError>>,
-    {
-        let call = request.describe();
-        let url = self.url(request);
-        let sends_file = request.method != reqwest::Method::GET;
-        let mut failed = 0;
-        let mut waited = Duration::ZERO;
-        let mut refreshed = false;
-        loop {
-            self.cancellable(self.pacer.ready()).await?;
-            let token = self.token.lock().clone();
-            let mut builder = self
-                .connection
-                .http()
-                .request(request.method.clone(), &url)
-                .bearer_auth(token.expose())
-                .header(ACCEPT, "application/json")
-                .header("X-Atlassian-Token", "no-check")
-                .timeout(TRANSFER_TIMEOUT);
-            if sends_file {
-                builder = builder.multipart(body().await?);
-            }
-            let error = match self.cancellable(builder.send()).await? {
-                Ok(answer) => {
-                    self.pacer.observe(answer.headers());
-                    let status = answer.status();
-                    if status.is_success() {
-                        return Ok(answer);
-                    }
-                    let headers = answer.headers().clone();
-                    let body = read_error_body(answer).await;
-                    if status == StatusCode::UNAUTHORIZED {
-                        if is_scope_mismatch(&body) {
-                            return Err(self.scope_mismatch(&headers));
-                        }
-                        if !refreshed {
-                            refreshed = true;
-                            let fresh = self.refresh(&token).await?;
-                            *self.token.lock() = fresh;
-                            continue;
-                        }
-                    }
-                    status_error(request, &self.info.name, status, &headers, &body)
-                }
-                Err(error) => transport_error(&call, &error),
-            };
-            // A 429 stored nothing, so even a file is sent again; other failures only when
-            // the request is safe to repeat.
-            let again = matches!(error, ConfluenceError::RateLimited { .. })
-                || (error.is_transient() && request.replayable);
-            if !again || failed + 1 >= self.policy.attempts {
-                return Err(error);
-            }
-            let asked = match &error {
-                ConfluenceError::RateLimited { wait, .. } => *wait,
-                _ => None,
-            };
-            let wait = self.policy.wait(failed + 1, asked);
-            if waited + wait > self.policy.max_total_wait {
-                return Err(error);
-            }
-            if asked.is_some() {
-                self.pacer.hold(wait);
-            }
-            failed += 1;
-            waited += wait;
-            self.cancellable(tokio::time::sleep(wait)).await?;
-        }
-    }
-}
-
-fn exists(to: &Path) -> ConfluenceError {
-    ConfluenceError::Step(ActionError::invalid_input(format!(
-        "{} already exists; weft does not replace it unless the input `overwrite` is true",
-        to.display()
-    )))
-}
-
-fn too_large(call: &str) -> ConfluenceError {
-    local_error(format!(
-        "the file of {call} is larger than {MAX_DOWNLOAD_BYTES} bytes, the most weft downloads; nothing was written"
-    ))
-}
-
-/// `.<name>.<random>.weft-partial` in the target's folder, so the final move stays on one disk.
-fn partial_path(to: &Path) -> Result<PathBuf, ConfluenceError> {
-    let name = to
-        .file_name()
-        .ok_or_else(|| {
-            ConfluenceError::Step(ActionError::invalid_input(format!(
-                "input `to` is {:?}; give the path of a file, not of a folder",
-                to.display().to_string()
-            )))
-        })?
-        .to_string_lossy();
-    let suffix: u64 = rand::random();
-    Ok(to.with_file_name(format!(".{name}.{suffix:016x}.weft-partial")))
-}
-
-/// Streams the answer into `partial` (created new), within [`MAX_DOWNLOAD_BYTES`].
-async fn write_partial(
-    answer: reqwest::Response,
-    partial: &Path,
-    call: &str,
-) -> Result<Downloaded, ConfluenceError> {
-    let folder_error = |e: std::io::Error| {
-        local_error(format!(
-            "cannot write {}: {e}; the folder of `to` must exist and be writable",
-            partial.display()
-        ))
-    };
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(partial)
-        .await
-        .map_err(folder_error)?;
-    let media_type = answer
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let mut hash = Sha256::new();
-    let mut bytes = 0u64;
-    let mut chunks = answer.bytes_stream();
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|e| transport_error(call, &e))?;
-        bytes += chunk.len() as u64;
-        if bytes > MAX_DOWNLOAD_BYTES {
-            return Err(too_large(call));
-        }
-        hash.update(&chunk);
-        file.write_all(&chunk).await.map_err(folder_error)?;
-    }
-    file.sync_all().await.map_err(folder_error)?;
-    Ok(Downloaded {
-        bytes,
-        sha256: hex::encode(hash.finalize()),
-        media_type,
-    })
-}
-
-/// Moves the finished file to `to`; without `overwrite` through a hard link, which fails rather
-/// than replace a file that appeared meanwhile.
-async fn place(partial: &Path, to: &Path, overwrite: bool) -> Result<(), ConfluenceError> {
-    let moved = if overwrite {
-        tokio::fs::rename(partial, to).await
-    } else {
-        match tokio::fs::hard_link(partial, to).await {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(exists(to)),
-            linked => linked.and(tokio::fs::remove_file(partial).await),
-        }
-    };
-    moved.map_err(|e| local_error(format!("cannot write {}: {e}", to.display())))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_partial_file_is_hidden_beside_the_target() {
-        let partial = partial_path(Path::new("/data/out/report.pdf")).unwrap();
-        assert_eq!(partial.parent(), Some(Path::new("/data/out")));
-        let name = partial.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(
-            name.starts_with(".report.pdf.") && name.ends_with(".weft-partial"),
-            "{name}"
-        );
-        assert!(partial_path(Path::new("/")).is_err());
+        self.execute(request, &Payload::Empty, &FileAnswer { to, limit })
+            .await
     }
 }

@@ -23,7 +23,24 @@ pub struct Reply {
     pub body: String,
 }
 
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 impl Reply {
+    pub fn bytes(status: u16, content_type: &str, body: &str) -> Reply {
+        Reply {
+            status,
+            headers: vec![("content-type", content_type.to_string())],
+            body: body.to_string(),
+        }
+    }
+
     pub fn json(status: u16, body: &str) -> Reply {
         Reply {
             status,
@@ -45,6 +62,8 @@ pub struct Received {
     /// Path and query.
     pub uri: String,
     pub token: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
     pub at: Instant,
 }
 
@@ -123,11 +142,24 @@ async fn answer(State(script): State<Arc<Script>>, request: HttpRequest<Body>) -
         .unwrap_or_default()
         .trim_start_matches("Bearer ")
         .to_string();
+    let at = Instant::now();
+    let method = request.method().to_string();
+    let uri = request.uri().to_string();
+    let header_list = headers
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    let body = axum::body::to_bytes(request.into_body(), 64 * 1024 * 1024)
+        .await
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
     script.received.lock().push(Received {
-        method: request.method().to_string(),
-        uri: request.uri().to_string(),
+        method,
+        uri,
         token,
-        at: Instant::now(),
+        headers: header_list,
+        body,
+        at,
     });
     let reply = script
         .replies

@@ -1,4 +1,4 @@
-//! A sandbox with space `ENG`, one page in it, and a connection `acme` with every scope the
+//! A sandbox in realistic mode with space `ENG`, one page in it, and a connection `acme` with every scope the
 //! Confluence actions declare; steps run through `weft_runtime::Runtime::new()`.
 
 use std::path::Path;
@@ -45,6 +45,16 @@ pub fn all_action_scopes(runtime: &Runtime) -> Vec<&'static str> {
     scopes
 }
 
+/// The sandbox as untidy as Confluence Cloud (short pages mid-walk, 429s without `Retry-After`,
+/// string error statuses), with a fixed seed so a failure replays.
+fn realistic() -> SandboxConfig {
+    SandboxConfig {
+        realistic: true,
+        realistic_seed: 9,
+        ..SandboxConfig::default()
+    }
+}
+
 impl Site {
     /// A site whose connection was granted `scopes` (every action's when `None`).
     pub async fn start(scopes: Option<&[&str]>) -> Site {
@@ -52,8 +62,7 @@ impl Site {
         let dir = tempfile::tempdir().expect("temp dir");
         let all = all_action_scopes(&runtime);
         let scopes = scopes.unwrap_or(&all);
-        let connection =
-            SandboxConnection::start(SandboxConfig::default(), scopes, dir.path()).await;
+        let connection = SandboxConnection::start(realistic(), scopes, dir.path()).await;
         let admin = connection.sandbox.admin();
         admin
             .create_space(None, "ENG", "Engineering")
@@ -99,8 +108,14 @@ impl Site {
         ));
         self.example_ids
             .push((EXAMPLE_DIR, self.dir.path().display().to_string()));
-        let file = self.dir.path().join("release-notes.txt");
-        std::fs::write(&file, "Shipped: search and filters.\n").expect("example file");
+        // The file the upload example sends; the attachment the other examples name is another.
+        std::fs::write(
+            self.dir.path().join("release-notes.txt"),
+            "Shipped: search and filters.\n",
+        )
+        .expect("example file");
+        let file = self.dir.path().join("handbook.txt");
+        std::fs::write(&file, "How we work.\n").expect("example file");
         let attachment = self
             .output(
                 "confluence.upload_attachment",
@@ -141,6 +156,15 @@ impl Site {
         tasks["results"][0]["id"].as_str().expect("a task").into()
     }
 
+    /// `inputs` with the examples' ids and folder replaced by this site's.
+    pub fn example_inputs(&self, inputs: &str) -> String {
+        let mut inputs = inputs.replace(EXAMPLE_PAGE_ID, &self.page_id);
+        for (example, real) in &self.example_ids {
+            inputs = inputs.replace(example, real);
+        }
+        inputs
+    }
+
     /// Runs one step `uses: action` `with: inputs` (a JSON object) on connection `acme`; the
     /// examples' page id is replaced by the real one.
     pub async fn run_step(&self, action: &str, inputs: &str) -> RunOutcome {
@@ -148,19 +172,21 @@ impl Site {
     }
 
     pub async fn run_step_in(&self, action: &str, inputs: &str, request: RunRequest) -> RunOutcome {
-        let mut inputs = inputs.replace(EXAMPLE_PAGE_ID, &self.page_id);
-        for (example, real) in &self.example_ids {
-            inputs = inputs.replace(example, real);
-        }
+        let inputs = self.example_inputs(inputs);
         let yaml = format!(
             "name: step\nconnection: acme\nsteps:\n  - id: s\n    uses: {action}\n    with: {inputs}\noutputs:\n  result: ${{{{ steps.s.output }}}}\n"
         );
+        self.run_yaml(&yaml, request).await
+    }
+
+    /// Runs a workflow (its connection must be `acme`).
+    pub async fn run_yaml(&self, yaml: &str, request: RunRequest) -> RunOutcome {
         let loaded = workflow::load_bytes(
-            Path::new("step.yaml"),
+            Path::new("workflow.yaml"),
             yaml.as_bytes(),
             self.engine.catalog(),
         )
-        .unwrap_or_else(|problems| panic!("{action}: {}", problems.render()));
+        .unwrap_or_else(|problems| panic!("{}", problems.render()));
         self.engine.run(loaded.workflow, request).await
     }
 

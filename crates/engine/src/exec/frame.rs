@@ -15,6 +15,8 @@ pub(crate) struct Globals {
     pub env: Value,
     pub secrets: Value,
     pub trigger: Value,
+    /// The workflow's connection: `{name, config}` (`null` without one).
+    pub connection: Value,
     pub now: Option<chrono::DateTime<chrono::Utc>>,
     /// `(root, name)` of the inputs, env entries and vars whose value was computed from a
     /// secret: an expression reading one is tainted like one reading `secrets`.
@@ -151,6 +153,7 @@ impl weft_expr::Scope for StepScope<'_> {
             "env" => Some(&self.globals.env),
             "secrets" => Some(&self.globals.secrets),
             "trigger" => Some(&self.globals.trigger),
+            "connection" => Some(&self.globals.connection),
             "item" => self.frame.find(|f| f.item.as_ref()),
             "index" => self.frame.find(|f| f.index.as_ref()),
             "error" => self.frame.find(|f| f.error.as_ref()),

@@ -94,6 +94,9 @@ pub enum Mode {
     Live,
     DryRun {
         mocks: HashMap<String, Value>,
+        /// Steps of connector actions (they declare scopes) that do not write with their
+        /// inputs run for real, so later steps render with real data. Nothing else is sent.
+        live_reads: bool,
     },
 }
 

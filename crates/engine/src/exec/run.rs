@@ -22,6 +22,7 @@ use super::step::Failure;
 use super::{Engine, Mode, RunRequest};
 use crate::actions::{ActionError, DryRunEffect, ErrorKind};
 use crate::store::{AttemptRecord, RunRecord, RunStatus};
+use crate::workflow::connection_config::connection_scope;
 use crate::workflow::{self, CompiledWorkflow, StepRefs, ValueTemplate};
 
 /// Run ids are ULIDs that increase strictly within the process, so runs started in the same
@@ -54,6 +55,8 @@ pub struct RunOutcome {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct DryRunReport {
     pub steps: Vec<DryRunStep>,
+    /// `connection` as the steps read it: its name and declared settings (`null` without one).
+    pub connection: Value,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -67,7 +70,8 @@ pub struct DryRunStep {
     pub effect: DryRunEffect,
     pub writes: bool,
     pub output: Value,
-    /// `mock`, `computed` (actions without I/O) or `example`.
+    /// `mock`, `computed` (actions without I/O), `live` (a read sent with `--live-reads`) or
+    /// `example`.
     pub output_from: &'static str,
 }
 
@@ -190,7 +194,18 @@ impl Engine {
             &mut record.truncated,
         );
 
-        let prepared = prepare_globals(&workflow, &request, trigger, dry, &redactor);
+        // Settings the workflow reads from its connection: missing or malformed ones stop the
+        // run here, before its first step.
+        let prepared = match connection_scope(&workflow, self.tokens.as_ref(), dry).await {
+            Ok((connection, warning)) => {
+                if let Some(message) = warning {
+                    self.observer
+                        .on_event(&RunEvent::Warning { message: &message });
+                }
+                prepare_globals(&workflow, &request, trigger, connection, dry, &redactor)
+            }
+            Err(problem) => Err(problem),
+        };
         let (mut status, error, outputs, dry_run) = match prepared {
             Err(problems) => (RunStatus::Failed, Some(problems), Value::Null, None),
             Ok(globals) => {
@@ -227,6 +242,7 @@ impl Engine {
                 let (status, error, outputs) = state.execute().await;
                 let report = dry.then(|| DryRunReport {
                     steps: std::mem::take(&mut *state.dry_steps.lock()),
+                    connection: state.globals.connection.clone(),
                 });
                 (status, error, outputs, report)
             }
@@ -307,6 +323,7 @@ fn prepare_globals(
     workflow: &CompiledWorkflow,
     request: &RunRequest,
     trigger: Value,
+    connection: Value,
     dry: bool,
     redactor: &Redactor,
 ) -> Result<Globals, String> {
@@ -348,6 +365,7 @@ fn prepare_globals(
         ),
         secrets: Value::Object(secrets),
         trigger,
+        connection,
         now: request.now,
         taint_sources: Default::default(),
     };

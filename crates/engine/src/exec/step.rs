@@ -281,8 +281,10 @@ impl RunState {
         if let Err(message) = check_input(action, &input) {
             return not_run(message);
         }
-        if let Mode::DryRun { mocks } = &self.mode {
-            return self.dry_step(step, action, input, mocks, frame).await;
+        if let Mode::DryRun { mocks, live_reads } = &self.mode {
+            return self
+                .dry_step(step, action, input, mocks, *live_reads, frame)
+                .await;
         }
         let retry = &step.retry;
         let first_started = tokio::time::Instant::now();
@@ -393,16 +395,20 @@ impl RunState {
         action: &dyn Action,
         input: Value,
         mocks: &std::collections::HashMap<String, Value>,
+        live_reads: bool,
         frame: &Frame,
     ) -> StepResult {
+        // Only a connector's read (it declares scopes, and writes nothing with these inputs):
+        // an `http.request` GET may still change something at an arbitrary URL.
+        let live_read = live_reads && !action.spec().scopes.is_empty() && !action.writes(&input);
         let (output, output_from) = match (mocks.get(&*step.id), action.dry_run_output(&input)) {
             (Some(mock), _) => (mock.clone(), "mock"),
             (None, Some(computed)) => (computed, "computed"),
             // A sub-workflow is dry-run too (its steps join this report).
-            (None, None) if action.runs_in_dry_run() => {
+            (None, None) if action.runs_in_dry_run() || live_read => {
                 let ctx = self.action_context(step, 1, &frame.iteration);
                 match action.run(input.clone(), &ctx).await {
-                    Ok(output) => (output, "computed"),
+                    Ok(output) => (output, if live_read { "live" } else { "computed" }),
                     Err(error) => {
                         return StepResult {
                             output: Err(error),

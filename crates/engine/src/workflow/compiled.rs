@@ -23,6 +23,9 @@ pub struct CompiledWorkflow {
     pub env: Vec<(String, ValueTemplate)>,
     pub vars: Vec<(String, ValueTemplate)>,
     pub connection: Option<String>,
+    /// Settings read from `connection` (`connection.config.<name>`); `required` when they
+    /// have no default.
+    pub connection_config: Vec<InputDecl>,
     pub trigger: TriggerPlan,
     pub concurrency: Option<RunConcurrency>,
     pub steps: Block,

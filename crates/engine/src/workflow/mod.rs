@@ -2,6 +2,7 @@
 
 mod compile;
 mod compiled;
+pub mod connection_config;
 pub mod model;
 mod template;
 

@@ -31,6 +31,10 @@ pub struct Workflow {
     /// The default connection for connector steps (`confluence.*`).
     #[serde(default)]
     pub connection: Option<Spanned<String>>,
+    /// Settings this workflow reads from its connection as `connection.config.<name>`; each
+    /// connection holds its own (`weft connections set NAME --config name=value`).
+    #[serde(default)]
+    pub connection_config: IndexMap<String, Recover<Spanned<SettingSpec>>>,
     /// What starts the workflow: `manual` (the default), `cron`, or `poll`.
     #[serde(default)]
     pub trigger: Recover<Option<Spanned<Trigger>>>,
@@ -111,6 +115,43 @@ impl InputType {
             InputType::Boolean => value.is_boolean(),
             InputType::Object => value.is_object(),
             InputType::Array => matches!(value, Value::Array(_)),
+        }
+    }
+}
+
+/// One setting read from the workflow's connection. Without a default, a run on a connection
+/// that lacks it is refused before the first step.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct SettingSpec {
+    /// The stored text is converted to this type when a run starts.
+    #[serde(rename = "type")]
+    pub kind: Spanned<SettingType>,
+    /// Used when the connection does not hold the setting.
+    #[serde(default)]
+    pub default: Option<Spanned<serde_json::Value>>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", rename = "type")]
+#[schemars(rename = "SettingType")]
+pub enum SettingType {
+    String,
+    Number,
+    Integer,
+    Boolean,
+}
+
+impl SettingType {
+    /// The input type with the same values (settings share the inputs' checks and conversion).
+    pub fn input_type(self) -> InputType {
+        match self {
+            SettingType::String => InputType::String,
+            SettingType::Number => InputType::Number,
+            SettingType::Integer => InputType::Integer,
+            SettingType::Boolean => InputType::Boolean,
         }
     }
 }

@@ -26,6 +26,7 @@ steps:
             RunRequest {
                 mode: Mode::DryRun {
                     mocks: HashMap::from([("create".to_string(), json!({ "id": "mock-7" }))]),
+                    live_reads: false,
                 },
                 ..RunRequest::default()
             },
@@ -78,6 +79,7 @@ steps:
             RunRequest {
                 mode: Mode::DryRun {
                     mocks: HashMap::new(),
+                    live_reads: false,
                 },
                 ..RunRequest::default()
             },

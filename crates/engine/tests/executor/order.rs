@@ -278,6 +278,7 @@ steps:
             RunRequest {
                 mode: Mode::DryRun {
                     mocks: Default::default(),
+                    live_reads: false,
                 },
                 ..RunRequest::default()
             },

@@ -44,6 +44,7 @@ pub fn compile(
         diagnostics: Vec::new(),
         places: HashMap::new(),
         inputs: workflow.inputs.keys().cloned().collect(),
+        settings: workflow.connection_config.keys().cloned().collect(),
         vars: Vec::new(),
         env: workflow.env.keys().cloned().collect(),
         secrets: Vec::new(),
@@ -54,6 +55,7 @@ pub fn compile(
     checker.index_steps(&workflow.finally, Some("finally"));
 
     let inputs = checker.inputs_decl(workflow);
+    let connection_config = checker.connection_config_decl(workflow);
     let trigger = checker.trigger(workflow.trigger.0.as_ref().and_then(Option::as_ref));
     let empty_index = HashMap::new();
     let empty_mask = BitSet::default();
@@ -102,6 +104,7 @@ pub fn compile(
         env,
         vars,
         connection: workflow.connection.as_ref().map(|c| c.value.clone()),
+        connection_config,
         trigger,
         concurrency: workflow
             .concurrency
@@ -157,6 +160,8 @@ struct Checker<'a> {
     diagnostics: Vec<Diagnostic>,
     places: HashMap<String, Place>,
     inputs: Vec<String>,
+    /// The `connection_config:` names.
+    settings: Vec<String>,
     vars: Vec<String>,
     /// The workflow's own `env:` names.
     env: Vec<String>,

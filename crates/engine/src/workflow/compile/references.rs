@@ -73,6 +73,7 @@ impl Checker<'_> {
                 }
             }
             "trigger" => {}
+            "connection" => self.connection_reference(reference, span),
             "steps" => match first {
                 None => *refs = StepRefs::All,
                 Some(id) => self.step_reference(id, reference, span, visibility, reader, refs),
@@ -99,7 +100,15 @@ impl Checker<'_> {
                 .with_help("to read another step's result, use `steps.<id>.output`"),
             ),
             other => {
-                let mut known = vec!["inputs", "vars", "env", "secrets", "trigger", "steps"];
+                let mut known = vec![
+                    "inputs",
+                    "vars",
+                    "env",
+                    "secrets",
+                    "trigger",
+                    "steps",
+                    "connection",
+                ];
                 if roots.item {
                     known.extend(["item", "index"]);
                 }
@@ -114,6 +123,50 @@ impl Checker<'_> {
                         .with_optional_help(suggestion(other, known.iter().copied())),
                 );
             }
+        }
+    }
+
+    /// `connection.name`, `connection.config.<setting>`: the workflow's connection.
+    fn connection_reference(&mut self, reference: &Reference, span: Span) {
+        if !self.has_connection {
+            self.error(
+                Diagnostic::error(
+                    "`connection` is the workflow's connection, and this workflow has no `connection:`",
+                    Some(span),
+                )
+                .with_help("add `connection: NAME` at the top of the workflow"),
+            );
+            return;
+        }
+        let field = match reference.segments.first() {
+            Some(Segment::Field(field)) => field.as_str(),
+            _ => return,
+        };
+        match (field, reference.segments.get(1)) {
+            ("name", _) | ("config", None | Some(Segment::Index(_) | Segment::Dynamic)) => {}
+            ("config", Some(Segment::Field(setting))) => {
+                if self.settings.iter().any(|s| s == setting) {
+                    return;
+                }
+                let declare = format!(
+                    "a setting is declared under `connection_config:` (`{setting}: {{type: string}}`) and set on each connection with `weft connections set NAME --config {setting}=VALUE`"
+                );
+                let help = match did_you_mean(setting, self.settings.iter().map(String::as_str)) {
+                    Some(near) => format!("did you mean `{near}`? Otherwise, {declare}"),
+                    None => declare,
+                };
+                self.error(
+                    Diagnostic::error(
+                        format!("unknown connection setting `{setting}`"),
+                        Some(span),
+                    )
+                    .with_help(help),
+                );
+            }
+            (other, _) => self.error(
+                Diagnostic::error(format!("`connection` has no `{other}`"), Some(span))
+                    .with_optional_help(suggestion(other, ["name", "config"])),
+            ),
         }
     }
 

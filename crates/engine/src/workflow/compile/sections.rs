@@ -13,20 +13,7 @@ impl Checker<'_> {
             self.declared_name(name, spec.span, "inputs");
             let kind = spec.kind.value;
             if let Some(default) = &spec.default {
-                if !kind.accepts(&default.value) {
-                    let help = default
-                        .value
-                        .as_str()
-                        .filter(|_| kind == model::InputType::Boolean)
-                        .and_then(yaml11_bool_help);
-                    self.error(
-                        Diagnostic::error(
-                            format!("default of input `{name}` is not {}", kind.with_article()),
-                            Some(default.span),
-                        )
-                        .with_optional_help(help),
-                    );
-                }
+                self.default_type("input", name, kind, default);
                 if spec.required {
                     self.diagnostics.push(Diagnostic::warning(
                         format!("input `{name}` has a default, so `required: true` has no effect"),
@@ -59,6 +46,73 @@ impl Checker<'_> {
                 required: spec.required && spec.default.is_none(),
                 default: spec.default.as_ref().map(|d| d.value.clone()),
                 allowed: spec.allowed.as_ref().map(|a| a.value.clone()),
+                description: spec.description.clone(),
+            });
+        }
+        out
+    }
+
+    /// A default that is not of the declared type (`what` is `input`, `connection setting`).
+    fn default_type(
+        &mut self,
+        what: &str,
+        name: &str,
+        kind: model::InputType,
+        default: &Spanned<Value>,
+    ) {
+        if kind.accepts(&default.value) {
+            return;
+        }
+        let help = default
+            .value
+            .as_str()
+            .filter(|_| kind == model::InputType::Boolean)
+            .and_then(yaml11_bool_help);
+        self.error(
+            Diagnostic::error(
+                format!("default of {what} `{name}` is not {}", kind.with_article()),
+                Some(default.span),
+            )
+            .with_optional_help(help),
+        );
+    }
+
+    /// `connection_config:`, declared like inputs; a setting without a default is required.
+    pub(super) fn connection_config_decl(&mut self, workflow: &Workflow) -> Vec<InputDecl> {
+        let mut out = Vec::new();
+        let declared = workflow
+            .connection_config
+            .iter()
+            .filter_map(|(n, s)| Some((n, s.0.as_ref()?)));
+        for (name, spec) in declared {
+            if !weft_action::is_setting_name(name) {
+                self.error(
+                    Diagnostic::error(format!("invalid connection setting name `{name}`"), Some(spec.span))
+                        .with_help(format!(
+                            "use 1-{} lowercase letters, digits and `_`, starting with a letter: connections store settings under such names",
+                            weft_action::MAX_SETTING_NAME_LEN
+                        )),
+                );
+            }
+            if out.is_empty() && workflow.connection.is_none() {
+                self.error(
+                    Diagnostic::error(
+                        "`connection_config` reads the workflow's connection, and this workflow has no `connection:`",
+                        Some(spec.span),
+                    )
+                    .with_help("add `connection: NAME` at the top of the workflow"),
+                );
+            }
+            let kind = spec.kind.value.input_type();
+            if let Some(default) = &spec.default {
+                self.default_type("connection setting", name, kind, default);
+            }
+            out.push(InputDecl {
+                name: name.clone(),
+                kind,
+                required: spec.default.is_none(),
+                default: spec.default.as_ref().map(|d| d.value.clone()),
+                allowed: None,
                 description: spec.description.clone(),
             });
         }
