@@ -105,6 +105,7 @@ impl<A: ConfluenceAction> TypedAction for Confluence<A> {
     }
 }
 
+mod container;
 mod labels;
 mod page_listing;
 mod properties;
@@ -165,4 +166,18 @@ actions! {
     get_space::GetSpace,
     create_space::CreateSpace,
     http_request::HttpRequest,
+    list_comments::ListComments,
+    add_comment::AddComment,
+    add_inline_comment::AddInlineComment,
+    update_comment::UpdateComment,
+    delete_comment::DeleteComment,
+    list_attachments::ListAttachments,
+    upload_attachment::UploadAttachment,
+    download_attachment::DownloadAttachment,
+    delete_attachment::DeleteAttachment,
+    list_tasks::ListTasks,
+    get_task::GetTask,
+    update_task::UpdateTask,
+    invite_user::InviteUser,
+    check_user_access::CheckUserAccess,
 }

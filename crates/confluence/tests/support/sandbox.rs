@@ -16,6 +16,12 @@ use weft_sandbox::{NewPage, SandboxConfig};
 pub const EXAMPLE_PAGE_ID: &str = "65601";
 /// The id the examples use for "a blog post of space ENG".
 pub const EXAMPLE_BLOG_POST_ID: &str = "65701";
+/// The ids the examples use for a footer comment, an attachment and a task of that page, and
+/// the folder their local files are in; [`Site::seed_examples`] makes them.
+pub const EXAMPLE_COMMENT_ID: &str = "65751";
+pub const EXAMPLE_ATTACHMENT_ID: &str = "att65801";
+pub const EXAMPLE_TASK_ID: &str = "65901";
+pub const EXAMPLE_DIR: &str = "/tmp/weft-files";
 
 pub struct Site {
     pub connection: SandboxConnection,
@@ -25,7 +31,9 @@ pub struct Site {
     pub page_id: String,
     /// The blog post the examples' `65701` stands for.
     pub blog_post_id: String,
-    _dir: tempfile::TempDir,
+    /// (id in the examples, id on this site), added by [`Site::seed_examples`].
+    example_ids: Vec<(&'static str, String)>,
+    pub dir: tempfile::TempDir,
 }
 
 /// Every scope a `confluence.*` action declares.
@@ -96,15 +104,85 @@ impl Site {
             runtime,
             page_id,
             blog_post_id,
-            _dir: dir,
+            example_ids: Vec::new(),
+            dir,
         }
     }
 
-    /// `inputs` with the examples' ids replaced by the real ones.
+    /// Makes what the examples of the comment, attachment and task actions name: a footer
+    /// comment on the page, a file of the example folder attached to it, and a page of space
+    /// ENG with a task.
+    pub async fn seed_examples(&mut self) {
+        let page = self.page_id.clone();
+        let comment = self
+            .output(
+                "confluence.add_comment",
+                &serde_json::json!({"page_id": page, "body": "<p>Looks good.</p>"}).to_string(),
+            )
+            .await;
+        self.example_ids.push((
+            EXAMPLE_COMMENT_ID,
+            comment["id"].as_str().expect("id").into(),
+        ));
+        self.example_ids
+            .push((EXAMPLE_DIR, self.dir.path().display().to_string()));
+        // The file the upload example sends; the attachment the other examples name is another.
+        std::fs::write(
+            self.dir.path().join("release-notes.txt"),
+            "Shipped: search and filters.\n",
+        )
+        .expect("example file");
+        let file = self.dir.path().join("handbook.txt");
+        std::fs::write(&file, "How we work.\n").expect("example file");
+        let attachment = self
+            .output(
+                "confluence.upload_attachment",
+                &serde_json::json!({"page_id": page, "file": file}).to_string(),
+            )
+            .await;
+        self.example_ids.push((
+            EXAMPLE_ATTACHMENT_ID,
+            attachment["id"].as_str().expect("id").into(),
+        ));
+        let task = self.add_task_page("Checklist", "Write the notes").await;
+        self.example_ids.push((EXAMPLE_TASK_ID, task));
+    }
+
+    /// Adds a page to space ENG with one incomplete task; returns the task's id.
+    pub async fn add_task_page(&self, title: &str, task: &str) -> String {
+        let page = self
+            .connection
+            .sandbox
+            .admin()
+            .create_page(
+                None,
+                NewPage {
+                    space_key: "ENG".into(),
+                    title: title.into(),
+                    body: format!("<ac:task-list><ac:task><ac:task-id>1</ac:task-id><ac:task-status>incomplete</ac:task-status><ac:task-body>{task}</ac:task-body></ac:task></ac:task-list>"),
+                    parent_id: None,
+                    blogpost: false,
+                },
+            )
+            .expect("page");
+        let tasks = self
+            .output(
+                "confluence.list_tasks",
+                &serde_json::json!({"page_id": page.to_string()}).to_string(),
+            )
+            .await;
+        tasks["results"][0]["id"].as_str().expect("a task").into()
+    }
+
+    /// `inputs` with the examples' ids and folder replaced by this site's.
     pub fn example_input(&self, inputs: &str) -> String {
-        inputs
+        let mut inputs = inputs
             .replace(EXAMPLE_PAGE_ID, &self.page_id)
-            .replace(EXAMPLE_BLOG_POST_ID, &self.blog_post_id)
+            .replace(EXAMPLE_BLOG_POST_ID, &self.blog_post_id);
+        for (example, real) in &self.example_ids {
+            inputs = inputs.replace(example, real);
+        }
+        inputs
     }
 
     /// Runs one step `uses: action` `with: inputs` (a JSON object) on connection `acme`; the
@@ -181,5 +259,32 @@ impl Site {
             "{action} {inputs} should fail"
         );
         outcome.error.unwrap_or_default()
+    }
+
+    /// Runs each `(action, inputs, expected part of the error)`, which must fail with it, and
+    /// checks that none of them sent a write.
+    pub async fn assert_refused(&self, cases: &[(&str, Value, &str)]) {
+        self.connection.sandbox.admin().clear_requests();
+        for (action, inputs, expected) in cases {
+            let error = self.failure(action, &inputs.to_string()).await;
+            assert!(error.contains(expected), "{action}: {error}");
+        }
+        assert!(
+            self.writes_received().is_empty(),
+            "{:?}",
+            self.writes_received()
+        );
+    }
+
+    /// The Confluence requests the sandbox received that were not reads (`POST /ex/...`).
+    pub fn writes_received(&self) -> Vec<String> {
+        self.connection
+            .sandbox
+            .admin()
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/ex/confluence/") && r.method != "GET")
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
     }
 }
