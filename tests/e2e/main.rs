@@ -7,6 +7,7 @@ mod recorder;
 mod secrets;
 mod signals;
 mod stores;
+mod triggers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -34,9 +34,10 @@ pub enum PollError {
     NoConnection { path: String },
     #[error("the settings (`with:`) of the poll trigger cannot be rendered: {0}")]
     Settings(String),
-    #[error("polling `{source_name}` failed: {error}")]
+    #[error("polling `{source_name}` through connection `{connection}` failed: {error}")]
     Source {
         source_name: String,
+        connection: String,
         #[source]
         error: ActionError,
     },
@@ -131,6 +132,7 @@ pub async fn poll_once(
         .await
         .map_err(|error| PollError::Source {
             source_name: plan.source.clone(),
+            connection: connection.clone(),
             error,
         })?;
     let mut report = PollReport {
