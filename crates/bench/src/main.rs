@@ -8,6 +8,8 @@
 //! cargo build --release --workspace --bins && ./target/release/weft-bench
 //! ```
 
+mod poll;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -260,6 +262,8 @@ async fn main() {
     rows.push(for_each_items().await);
     // After the loop, so the sandbox's memory does not count in the loop's peak.
     rows.push(sandbox_seeding().await);
+    // Its peak memory is reset first: it covers the poll only.
+    rows.push(poll::poll_new_pages().await);
     println!("| scenario | weft | target | best peer |\n|---|---|---|---|");
     for row in rows {
         println!(
