@@ -11,9 +11,10 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use weft_action::SourceContext;
+use weft_engine::exec::Engine;
 use weft_engine::store::{MemoryRunStore, RunStatus, TriggerCursor, TriggerStore};
-use weft_engine::trigger::{poll_once, Delivery};
-use weft_engine::workflow;
+use weft_engine::trigger::{poll_once, Delivery, PollReport};
+use weft_engine::workflow::{self, CompiledWorkflow};
 use weft_sandbox::NewPage;
 
 use support::sandbox::Site;
@@ -276,6 +277,18 @@ async fn bad_settings_are_refused_before_any_search() {
     assert!(error.message.contains("`space`"), "{error}");
 }
 
+/// One poll of `flow` through its own connection.
+async fn poll(
+    engine: &Engine,
+    store: &MemoryRunStore,
+    flow: Arc<CompiledWorkflow>,
+    delivery: Delivery,
+) -> PollReport {
+    poll_once(engine, store, flow, None, delivery)
+        .await
+        .unwrap()
+}
+
 const WORKFLOW: &str = "name: greet-new-pages
 connection: acme
 trigger:
@@ -309,15 +322,7 @@ async fn a_recorded_poll_starts_one_run_per_event_and_a_crash_before_the_cursor_
     )
     .unwrap_or_else(|p| panic!("{}", p.render()));
     let flow = loaded.workflow;
-    let first = poll_once(
-        &engine,
-        store.as_ref(),
-        flow.clone(),
-        None,
-        Delivery::Record,
-    )
-    .await
-    .unwrap();
+    let first = poll(&engine, &store, flow.clone(), Delivery::Record).await;
     assert!(first.events.is_empty());
     let start = store
         .cursor(&first.key)
@@ -326,15 +331,7 @@ async fn a_recorded_poll_starts_one_run_per_event_and_a_crash_before_the_cursor_
         .expect("cursor stored");
 
     admin.seed_pages(None, "ENG", 5, None).expect("seed");
-    let preview = poll_once(
-        &engine,
-        store.as_ref(),
-        flow.clone(),
-        None,
-        Delivery::Preview,
-    )
-    .await
-    .unwrap();
+    let preview = poll(&engine, &store, flow.clone(), Delivery::Preview).await;
     assert_eq!(preview.events.len(), 5);
     assert!(preview.runs.is_empty());
     assert_eq!(
@@ -359,15 +356,7 @@ async fn a_recorded_poll_starts_one_run_per_event_and_a_crash_before_the_cursor_
         ..start.clone()
     };
     store.put_cursor(&first.key, &crashed).await.unwrap();
-    let report = poll_once(
-        &engine,
-        store.as_ref(),
-        flow.clone(),
-        None,
-        Delivery::Record,
-    )
-    .await
-    .unwrap();
+    let report = poll(&engine, &store, flow.clone(), Delivery::Record).await;
     assert_eq!(report.events.len(), 5);
     assert_eq!(report.skipped_as_recorded, 2);
     assert_eq!(report.runs.len(), 3);
@@ -384,8 +373,6 @@ async fn a_recorded_poll_starts_one_run_per_event_and_a_crash_before_the_cursor_
         after.seen.is_empty(),
         "the cursor moved: progress keys are dropped"
     );
-    let again = poll_once(&engine, store.as_ref(), flow, None, Delivery::Record)
-        .await
-        .unwrap();
+    let again = poll(&engine, &store, flow, Delivery::Record).await;
     assert!(again.events.is_empty() && again.runs.is_empty());
 }
