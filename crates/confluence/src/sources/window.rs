@@ -270,9 +270,16 @@ pub async fn poll(
     pin_mut!(results);
     let mut events = Vec::new();
     while let Some(result) = results.try_next().await? {
-        let Some(change) = Change::read(&result, watch.moment) else {
-            continue;
-        };
+        // A result without content (a space, a user) or without the expanded version and
+        // dates cannot be windowed: say so rather than drop it silently.
+        let change = Change::read(&result, watch.moment).ok_or_else(|| {
+            ActionError::failed(format!(
+                "a search result has no content id, version or {} date ({} {:?}); the source's CQL must match pages, blog posts, comments or attachments",
+                watch.moment.field(),
+                result.get("entityType").and_then(Value::as_str).unwrap_or("result"),
+                result.get("title").and_then(Value::as_str).unwrap_or(""),
+            ))
+        })?;
         if change.at < from || change.at < cursor.not_before || change.version < watch.min_version {
             continue;
         }
@@ -328,6 +335,20 @@ mod tests {
         );
         let error = start_instant(Some("yesterday"), now).unwrap_err();
         assert!(error.message.contains("setting `start`"), "{error}");
+    }
+
+    #[test]
+    fn a_change_needs_content_with_its_version_and_date() {
+        let page = json!({"content": {"id": "7", "title": "T", "version": {"number": 3, "when": "2026-03-01T09:30:45.000Z"}, "history": {"createdDate": "2026-02-01T08:00:00.000Z"}}});
+        let modified = Change::read(&page, Moment::Modified).unwrap();
+        assert_eq!((modified.id.as_str(), modified.version), ("7", 3));
+        assert_eq!(modified.at.to_rfc3339(), "2026-03-01T09:30:45+00:00");
+        let created = Change::read(&page, Moment::Created).unwrap();
+        assert_eq!(created.at.to_rfc3339(), "2026-02-01T08:00:00+00:00");
+        let space = json!({"space": {"key": "ENG"}, "entityType": "space", "title": "Engineering"});
+        assert!(Change::read(&space, Moment::Modified).is_none());
+        let unexpanded = json!({"content": {"id": "7", "_expandable": {"version": ""}}});
+        assert!(Change::read(&unexpanded, Moment::Modified).is_none());
     }
 
     #[test]
