@@ -28,9 +28,13 @@ steps:
       page: ${{ trigger.id }}
 ";
 
-/// Resets the process's peak RSS (Linux), so the next `VmHWM` covers what follows only.
-fn reset_peak_memory() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+/// Resets the process's peak RSS (Linux) and returns the RSS now, so that the next `VmHWM`
+/// minus it is what the poll added.
+fn reset_peak_memory() -> Option<u64> {
+    std::fs::write("/proc/self/clear_refs", "5").ok()?;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 pub async fn poll_new_pages() -> Row {
@@ -68,16 +72,22 @@ pub async fn poll_new_pages() -> Row {
     admin
         .seed_pages(None, "LOAD", PAGES, None)
         .expect("seed pages");
-    let peak_reset = reset_peak_memory();
+    let rss_before = reset_peak_memory();
     let started = Instant::now();
     let report = poll_once(&engine, store.as_ref(), flow, None, Delivery::Record)
         .await
         .expect("poll");
     let took = started.elapsed();
     assert_eq!(report.runs.len(), PAGES);
-    let peak = crate::vm_hwm_kib()
-        .filter(|_| peak_reset)
-        .map(|k| format!(", peak RSS {:.0} MB (sandbox included)", k as f64 / 1024.0))
+    let peak = rss_before
+        .zip(crate::vm_hwm_kib())
+        .map(|(before, peak)| {
+            format!(
+                ", peak RSS +{:.0} MB over the {:.0} MB before (the in-process sandbox's answers included)",
+                peak.saturating_sub(before) as f64 / 1024.0,
+                before as f64 / 1024.0
+            )
+        })
         .unwrap_or_default();
     connection.sandbox.shutdown().await;
     Row {
