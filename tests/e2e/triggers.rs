@@ -94,18 +94,7 @@ async fn a_poll_records_one_run_per_new_page_and_a_test_records_nothing() {
     );
 
     for title in ["Alpha", "Beta", "Gamma"] {
-        admin
-            .create_page(
-                Some(&site.cloudid),
-                NewPage {
-                    space_key: "TRIG".into(),
-                    title: title.into(),
-                    body: "<p>x</p>".into(),
-                    parent_id: None,
-                    blogpost: false,
-                },
-            )
-            .unwrap();
+        admin.create_page(Some(&site.cloudid), page(title)).unwrap();
     }
     let test = setup.weft(&["triggers", "test", file]).await;
     assert_eq!(test.status.code(), Some(0), "{}", stderr(&test));
@@ -127,6 +116,17 @@ async fn a_poll_records_one_run_per_new_page_and_a_test_records_nothing() {
 
     assert_eq!(recorded_runs(&setup).await, 3);
 
+    // The same file named another way has the same cursor: it finds the page made since.
+    admin
+        .create_page(Some(&site.cloudid), page("Delta"))
+        .unwrap();
+    let dotted = format!("{}/./new-pages.yaml", setup.data().display());
+    let delta = setup.weft(&["triggers", "poll", &dotted]).await;
+    let text = stdout(&delta);
+    assert!(
+        text.starts_with("1 new event(s)") && text.contains("Delta"),
+        "{text}"
+    );
     let again = setup.weft(&["triggers", "poll", file]).await;
     assert!(
         stdout(&again).starts_with("0 new event(s)"),
@@ -140,4 +140,14 @@ async fn recorded_runs(setup: &Setup) -> usize {
     let runs = setup.weft(&["runs", "list", "--json"]).await;
     let runs: serde_json::Value = serde_json::from_str(&stdout(&runs)).unwrap();
     runs.as_array().expect("a list of runs").len()
+}
+
+fn page(title: &str) -> NewPage {
+    NewPage {
+        space_key: "TRIG".into(),
+        title: title.into(),
+        body: "<p>x</p>".into(),
+        parent_id: None,
+        blogpost: false,
+    }
 }

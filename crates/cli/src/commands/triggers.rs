@@ -39,7 +39,9 @@ pub async fn run(command: TriggersCommand, data_dir: &Path, runtime: &Runtime) -
         TriggersCommand::Test(args) => (args, Delivery::Preview),
     };
     let checking = runtime.checking_engine();
-    let loaded = match workflow::load_file(&args.file, checking.catalog()) {
+    // The trigger's cursor is kept under the file's path: one path per file, however it is named.
+    let file = std::fs::canonicalize(&args.file).unwrap_or(args.file);
+    let loaded = match workflow::load_file(&file, checking.catalog()) {
         Ok(loaded) => loaded,
         Err(problems) => {
             eprint!("{}", problems.render());
