@@ -20,14 +20,14 @@ fn free_port() -> u16 {
 
 /// A sandbox with two sites whose built-in app accepts a callback on a free port, and a data
 /// folder with the app configured for it (`weft apps set`).
-struct Setup {
-    sandbox: Sandbox,
+pub(crate) struct Setup {
+    pub(crate) sandbox: Sandbox,
     callback: String,
     dir: tempfile::TempDir,
 }
 
 impl Setup {
-    async fn start() -> Setup {
+    pub(crate) async fn start() -> Setup {
         let sandbox = Sandbox::start(SandboxConfig {
             auto_approve: true,
             seed: Seed::Demo,
@@ -67,12 +67,12 @@ impl Setup {
         setup
     }
 
-    fn data(&self) -> PathBuf {
+    pub(crate) fn data(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }
 
     /// Runs `weft` off the async threads (the sandbox serves on them).
-    async fn weft(&self, args: &[&str]) -> Output {
+    pub(crate) async fn weft(&self, args: &[&str]) -> Output {
         let data = self.data();
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         tokio::task::spawn_blocking(move || {
@@ -85,7 +85,7 @@ impl Setup {
 
     /// Starts `weft connect` with `args` and waits until it printed the authorize URL and
     /// listens for the callback.
-    async fn start_connect(&self, args: &[&str]) -> Connecting {
+    pub(crate) async fn start_connect(&self, args: &[&str]) -> Connecting {
         let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
             .arg("--data-dir")
             .arg(self.data())
@@ -140,7 +140,7 @@ impl Setup {
 }
 
 /// A `weft connect` waiting for the browser.
-struct Connecting {
+pub(crate) struct Connecting {
     child: Child,
     url: String,
     reader: std::thread::JoinHandle<String>,
@@ -148,13 +148,13 @@ struct Connecting {
 
 impl Connecting {
     /// Plays the customer's browser (the consent is auto-approved): the callback page.
-    async fn approve(&self) -> (u16, String) {
+    pub(crate) async fn approve(&self) -> (u16, String) {
         let answer = reqwest::get(&self.url).await.unwrap();
         (answer.status().as_u16(), answer.text().await.unwrap())
     }
 
     /// Waits for weft to exit: the exit code and everything it printed.
-    async fn finish(self) -> (Option<i32>, String) {
+    pub(crate) async fn finish(self) -> (Option<i32>, String) {
         let child = self.child;
         let status = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
             .await

@@ -9,6 +9,7 @@ mod secrets;
 mod settings;
 mod signals;
 mod stores;
+mod triggers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -8,6 +8,8 @@
 //! cargo build --release --workspace --bins && ./target/release/weft-bench
 //! ```
 
+mod poll;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -351,6 +353,8 @@ async fn main() {
     rows.extend(validate_and_start(dir.path()));
     rows.push(for_each_items());
     rows.push(sandbox_seeding().await);
+    // Its peak memory is reset first: it covers the poll only.
+    rows.push(poll::poll_new_pages().await);
     println!("| scenario | weft | target | best peer |\n|---|---|---|---|");
     for row in rows {
         println!(

@@ -36,6 +36,9 @@ enum Command {
     /// Inspect run history.
     #[command(subcommand)]
     Runs(commands::runs::RunsCommand),
+    /// Poll a workflow's trigger once (`poll`), or show what a poll would deliver (`test`).
+    #[command(subcommand)]
+    Triggers(commands::triggers::TriggersCommand),
     /// List and describe the actions steps can use.
     #[command(subcommand)]
     Actions(commands::actions::ActionsCommand),
@@ -126,6 +129,7 @@ fn main() -> ExitCode {
             Command::Validate(args) => commands::validate::run(args, &weft),
             Command::Run(args) => commands::run::run(args, &data_dir, &weft).await,
             Command::Runs(cmd) => commands::runs::run(cmd, &data_dir).await,
+            Command::Triggers(cmd) => commands::triggers::run(cmd, &data_dir, &weft).await,
             Command::Actions(cmd) => commands::actions::run(cmd, &weft),
             Command::Schema => commands::schema::run(&weft),
             Command::Sandbox(args) => commands::sandbox::run(args).await,

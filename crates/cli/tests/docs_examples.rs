@@ -7,7 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const DOCS: &[&str] = &["docs/workflow-language.md", "docs/cli.md"];
+const DOCS: &[&str] = &[
+    "docs/workflow-language.md",
+    "docs/cli.md",
+    "docs/triggers.md",
+];
 const RUNS_MARKER: &str = "<!-- runs -->";
 const DRY_RUNS_MARKER: &str = "<!-- dry-runs -->";
 

@@ -3,6 +3,7 @@ pub mod run;
 pub mod runs;
 pub mod sandbox;
 pub mod schema;
+pub mod triggers;
 pub mod validate;
 pub mod workflow_scopes;
 
@@ -30,9 +31,14 @@ pub fn connection_tokens(data_dir: &Path) -> Arc<ConnectionTokens> {
 /// Opens the run history; runs left `running` by a process that died are closed as
 /// interrupted.
 pub async fn open_store(data_dir: &Path) -> Result<Arc<dyn RunStore>, String> {
+    Ok(open_sled_store(data_dir).await?)
+}
+
+/// [`open_store`] as the sled store itself, which also holds the triggers' cursors.
+pub async fn open_sled_store(data_dir: &Path) -> Result<Arc<SledRunStore>, String> {
     crate::data_dir::ensure(data_dir)
         .map_err(|e| format!("cannot create the data folder {}: {e}", data_dir.display()))?;
-    let store: Arc<dyn RunStore> = Arc::new(
+    let store = Arc::new(
         SledRunStore::open(&data_dir.join("runs"))
             .await
             .map_err(|e| crate::store_messages::run_history(&e))?,

@@ -1,11 +1,83 @@
-//! The `confluence.*` polling sources: one file each, registered in [`register`]. A source
-//! makes its [`crate::client::Client`] from its `SourceContext` with
-//! `Client::connect(ctx, Self::INFO.scopes)` and lists with `Client::items` / `Client::collect`.
+//! The `confluence.*` polling sources: one file each, registered in [`register`]. They share one
+//! machinery ([`window`]): a CQL search over a window that overlaps the previous poll's, with
+//! events de-duplicated on (kind, content id, version). Content sources (pages, blog posts) are
+//! a [`ContentEvent`] each, made a source by [`Content`].
 
-use weft_action::{RegistryError, SourceCatalog};
+pub mod window;
 
-/// Registers every source (none yet).
+mod blog_post_created;
+mod blog_post_updated;
+mod cql;
+mod page_created;
+mod page_updated;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use weft_action::{
+    ActionError, RegistryError, SourceCatalog, SourceContext, SourceInfo, TypedPollSource,
+};
+
+use crate::client::Client;
+use window::{ContentSettings, Moment, Watch, WindowCursor};
+
+pub use blog_post_created::BlogPostCreated;
+pub use blog_post_updated::BlogPostUpdated;
+pub use cql::Cql;
+pub use page_created::PageCreated;
+pub use page_updated::PageUpdated;
+
+/// The scopes every CQL-based source needs: the search, and the user's time zone.
+pub const SCOPES: &[&str] = &["search:confluence", "read:confluence-user"];
+
+/// Registers every source.
 pub(crate) fn register(sources: &mut SourceCatalog) -> Result<(), RegistryError> {
-    let _ = sources;
+    sources.add(Content(PageCreated))?;
+    sources.add(Content(PageUpdated))?;
+    sources.add(Content(BlogPostCreated))?;
+    sources.add(Content(BlogPostUpdated))?;
+    sources.add(Cql)?;
     Ok(())
+}
+
+/// A source of events about one type of content (pages, blog posts).
+pub trait ContentEvent: Send + Sync + 'static {
+    const INFO: SourceInfo;
+    /// The CQL `type` (`page`, `blogpost`).
+    const CQL_TYPE: &'static str;
+    const MOMENT: Moment;
+}
+
+/// A [`ContentEvent`] as a polling source.
+pub struct Content<E>(pub E);
+
+#[async_trait]
+impl<E: ContentEvent> TypedPollSource for Content<E> {
+    type Settings = ContentSettings;
+    type Cursor = WindowCursor;
+
+    const INFO: SourceInfo = E::INFO;
+
+    async fn poll(
+        &self,
+        settings: ContentSettings,
+        cursor: Option<WindowCursor>,
+        ctx: &SourceContext<'_>,
+    ) -> Result<(Vec<Value>, WindowCursor), ActionError> {
+        let client = Client::connect(ctx, SCOPES).await?;
+        let watch = Watch {
+            kind: event_kind(E::INFO.name),
+            filter: settings.filter(E::CQL_TYPE, &client).await?,
+            moment: E::MOMENT,
+            min_version: match E::MOMENT {
+                Moment::Created => 1,
+                Moment::Modified => 2,
+            },
+        };
+        window::poll(&client, &watch, settings.start.as_deref(), cursor).await
+    }
+}
+
+/// `page_created` for `confluence.page_created`.
+fn event_kind(source: &'static str) -> &'static str {
+    source.strip_prefix("confluence.").unwrap_or(source)
 }

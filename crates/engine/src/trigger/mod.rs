@@ -2,6 +2,8 @@
 //! sources that connector crates provide. Running them is the daemon's job.
 
 mod cron;
+mod poll;
 
 pub use self::cron::{CronError, CronSchedule, DstNote, Fire};
+pub use self::poll::{poll_once, Delivery, PollError, PollReport, POLL_TRIGGER, PROGRESS_EVERY};
 pub use weft_action::{PollSource, Polled, SourceCatalog, SourceSpec, TypedPollSource};

@@ -1,0 +1,358 @@
+//! The machinery every CQL-based source shares: one poll is a CQL search over a time window that
+//! overlaps the previous one, and events are de-duplicated on (kind, content id, version).
+//!
+//! Why a window with overlap: CQL dates have minute granularity and are read in the *user's* time
+//! zone, and the search index lags (about 20 s). The window of a poll starts [`OVERLAP`] before
+//! the newest change seen so far (`since`), rounded down to the minute in the user's time zone.
+//! A change not yet indexed when a poll ran happened after `poll time - lag`, which is after
+//! `since - OVERLAP` as long as the lag stays under [`OVERLAP`]: a later window still covers it.
+//! What a window finds again is dropped by the de-duplication state, which keeps only the keys
+//! of changes still inside the next window (older ones cannot be found again, so the state stays
+//! as small as the activity of one window).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+use futures::{pin_mut, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use weft_action::ActionError;
+
+use crate::client::{Api, Client, Request};
+use crate::input::SpaceRef;
+
+/// How far before the newest change seen each window starts: well above the index lag.
+pub const OVERLAP: Duration = Duration::minutes(5);
+
+/// The most events one poll delivers; the rest come with the next poll (the cursor then stops
+/// at the last delivered change).
+pub const MAX_EVENTS_PER_POLL: usize = 10_000;
+
+/// Results per search request (v1 search's maximum without bodies).
+const PAGE_SIZE: u32 = 250;
+
+/// When the user's time zone cannot be read, the window is widened by the largest UTC offset
+/// there is, so that whatever zone Confluence reads the date in, nothing is skipped.
+const UNKNOWN_ZONE_MARGIN: Duration = Duration::hours(14);
+
+/// What every search request asks to be expanded: the version, the space and the creation date.
+const EXPAND: &str = "content.version,content.space,content.history";
+
+/// Where a CQL-based source got to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowCursor {
+    /// The newest change time found so far; the next window starts [`OVERLAP`] before it.
+    pub since: DateTime<Utc>,
+    /// Changes before this instant are never delivered (the trigger's `start`).
+    pub not_before: DateTime<Utc>,
+    /// Events already delivered that a later window may find again: key → change time.
+    #[serde(default)]
+    pub seen: BTreeMap<String, DateTime<Utc>>,
+}
+
+/// Which date of the content a source watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moment {
+    /// CQL `created`, the creation date (`history.createdDate`).
+    Created,
+    /// CQL `lastmodified`, the date of the current version (`version.when`).
+    Modified,
+}
+
+impl Moment {
+    fn field(self) -> &'static str {
+        match self {
+            Moment::Created => "created",
+            Moment::Modified => "lastmodified",
+        }
+    }
+}
+
+/// What one source searches for.
+pub struct Watch {
+    /// The event kind (`page_created`) and the first part of the de-duplication key.
+    pub kind: &'static str,
+    /// The CQL condition, without dates or ordering.
+    pub filter: String,
+    pub moment: Moment,
+    /// Versions below this are not events (1 for creations, 2 for updates).
+    pub min_version: u64,
+}
+
+/// The settings content sources share.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+pub struct ContentSettings {
+    /// Only content of this space: a space key (`ENG`) or a numeric space id.
+    #[serde(default)]
+    pub space: Option<String>,
+    /// Only content that has one of these labels.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Where the first poll starts: `now` (the default: no backlog) or an RFC 3339 timestamp
+    /// such as `2026-11-30T09:00:00Z` (changes since then are delivered).
+    #[serde(default)]
+    pub start: Option<String>,
+}
+
+impl ContentSettings {
+    /// The CQL condition for content of `cql_type` with these settings; a space id is
+    /// resolved to its key (CQL's `space` takes keys).
+    pub async fn filter(&self, cql_type: &str, client: &Client<'_>) -> Result<String, ActionError> {
+        let mut filter = format!("type = {cql_type}");
+        if let Some(space) = &self.space {
+            let key = match SpaceRef::parse(space, "space")? {
+                SpaceRef::Key(key) => key,
+                SpaceRef::Id(id) => space_key(client, &id).await?,
+            };
+            filter.push_str(&format!(" and space = {}", quote(&key)));
+        }
+        if !self.labels.is_empty() {
+            let labels: Vec<String> = self.labels.iter().map(|l| quote(l)).collect();
+            filter.push_str(&format!(" and label in ({})", labels.join(", ")));
+        }
+        Ok(filter)
+    }
+}
+
+/// A CQL string literal.
+pub fn quote(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+async fn space_key(client: &Client<'_>, id: &str) -> Result<String, ActionError> {
+    let request = Request::get(Api::V2, format!("/spaces/{id}")).about(format!("space {id}"));
+    let space = client.json(&request).await?;
+    space
+        .get("key")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| ActionError::failed(format!("space {id} has no key in Confluence's answer")))
+}
+
+/// Reads the `start` setting: `now` (or absent) or an RFC 3339 timestamp.
+pub fn start_instant(
+    start: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ActionError> {
+    match start.map(str::trim) {
+        None | Some("now") => Ok(now),
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                ActionError::invalid_input(format!(
+                    "setting `start` is {text:?} ({e}); give `now` or an RFC 3339 timestamp such as 2026-11-30T09:00:00Z"
+                ))
+            }),
+    }
+}
+
+/// The user's time zone (`timeZone` of v1 `/user/current`); `None` when Confluence does not say
+/// or names a zone this build does not know.
+async fn user_time_zone(client: &Client<'_>) -> Result<Option<Tz>, ActionError> {
+    let user = client
+        .json(&Request::get(Api::V1, "/user/current").about("the current user"))
+        .await?;
+    Ok(user
+        .get("timeZone")
+        .and_then(Value::as_str)
+        .and_then(|zone| zone.parse().ok()))
+}
+
+/// The first instant of the window that starts at `from`, and the date CQL is given for it.
+fn window_start(from: DateTime<Utc>, zone: Option<Tz>) -> (DateTime<Utc>, String) {
+    let floor = |naive: NaiveDateTime| {
+        naive
+            .with_second(0)
+            .and_then(|n| n.with_nanosecond(0))
+            .unwrap_or(naive)
+    };
+    match zone {
+        Some(zone) => {
+            let local = floor(from.with_timezone(&zone).naive_local());
+            // In a DST gap or fold, the earliest reading (or an hour before) keeps the window wide.
+            let instant = zone
+                .from_local_datetime(&local)
+                .earliest()
+                .map_or(from - Duration::hours(1), |t| t.with_timezone(&Utc));
+            (
+                instant.min(from),
+                local.format("%Y-%m-%d %H:%M").to_string(),
+            )
+        }
+        None => {
+            let instant = floor(from.naive_utc()).and_utc() - UNKNOWN_ZONE_MARGIN;
+            (instant, instant.format("%Y-%m-%d %H:%M").to_string())
+        }
+    }
+}
+
+/// One change found by a search.
+struct Change {
+    id: String,
+    version: u64,
+    at: DateTime<Utc>,
+    content: Value,
+}
+
+impl Change {
+    fn read(result: &Value, moment: Moment) -> Option<Change> {
+        let content = result.get("content")?;
+        let id = content.get("id")?.as_str()?.to_string();
+        let version = content.pointer("/version/number")?.as_u64()?;
+        let at = match moment {
+            Moment::Created => content.pointer("/history/createdDate"),
+            Moment::Modified => content.pointer("/version/when"),
+        }?
+        .as_str()?;
+        let at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
+        Some(Change {
+            id,
+            version,
+            at,
+            content: content.clone(),
+        })
+    }
+
+    fn event(self, kind: &str, observed_at: DateTime<Utc>) -> Value {
+        let space = self
+            .content
+            .get("space")
+            .map(|s| json!({"id": s.get("id"), "key": s.get("key"), "name": s.get("name")}));
+        json!({
+            "kind": kind,
+            "id": self.id,
+            "version": self.version,
+            "title": self.content.get("title"),
+            "type": self.content.get("type"),
+            "space": space,
+            "at": self.at,
+            "content": self.content,
+            "observed_at": observed_at,
+        })
+    }
+}
+
+/// One poll of `watch`: the events since `cursor` (the first poll starts at `start`), oldest
+/// first, and the next cursor.
+pub async fn poll(
+    client: &Client<'_>,
+    watch: &Watch,
+    start: Option<&str>,
+    cursor: Option<WindowCursor>,
+) -> Result<(Vec<Value>, WindowCursor), ActionError> {
+    let now = Utc::now();
+    let mut cursor = match cursor {
+        Some(cursor) => cursor,
+        None => {
+            let start = start_instant(start, now)?;
+            WindowCursor {
+                since: start,
+                not_before: start,
+                seen: BTreeMap::new(),
+            }
+        }
+    };
+    let zone = user_time_zone(client).await?;
+    let (from, from_text) = window_start(cursor.since - OVERLAP, zone);
+    let field = watch.moment.field();
+    let cql = format!(
+        "({}) and {field} >= {} order by {field} asc",
+        watch.filter,
+        quote(&from_text)
+    );
+    let request = Request::get(Api::V1, "/search")
+        .query("cql", cql)
+        .query("expand", EXPAND)
+        .query("limit", PAGE_SIZE)
+        .about("the search of the polling source");
+    let results = client.items(request, u32::MAX);
+    pin_mut!(results);
+    let mut events = Vec::new();
+    while let Some(result) = results.try_next().await? {
+        // A result without content (a space, a user) or without the expanded version and
+        // dates cannot be windowed: say so rather than drop it silently.
+        let change = Change::read(&result, watch.moment).ok_or_else(|| {
+            ActionError::failed(format!(
+                "a search result has no content id, version or {} date ({} {:?}); the source's CQL must match pages, blog posts, comments or attachments",
+                watch.moment.field(),
+                result.get("entityType").and_then(Value::as_str).unwrap_or("result"),
+                result.get("title").and_then(Value::as_str).unwrap_or(""),
+            ))
+        })?;
+        if change.at < from || change.at < cursor.not_before || change.version < watch.min_version {
+            continue;
+        }
+        // Creations are one event per content whatever its version now.
+        let key_version = if watch.moment == Moment::Created {
+            1
+        } else {
+            change.version
+        };
+        let key = format!("{}:{}:{key_version}", watch.kind, change.id);
+        cursor.since = cursor.since.max(change.at);
+        if cursor.seen.contains_key(&key) {
+            continue;
+        }
+        cursor.seen.insert(key, change.at);
+        events.push(change.event(watch.kind, now));
+        if events.len() == MAX_EVENTS_PER_POLL {
+            break;
+        }
+    }
+    let (next_from, _) = window_start(cursor.since - OVERLAP, zone);
+    cursor.seen.retain(|_, at| *at >= next_from);
+    Ok((events, cursor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_start_on_a_minute_of_the_user_zone() {
+        let from = DateTime::parse_from_rfc3339("2026-03-01T09:30:45Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let (instant, text) = window_start(from, Some(chrono_tz::Europe::Berlin));
+        assert_eq!(text, "2026-03-01 10:30");
+        assert_eq!(instant.to_rfc3339(), "2026-03-01T09:30:00+00:00");
+        let (instant, text) = window_start(from, None);
+        assert_eq!(text, "2026-02-28 19:30", "unknown zone: 14 hours wider");
+        assert_eq!(instant.to_rfc3339(), "2026-02-28T19:30:00+00:00");
+    }
+
+    #[test]
+    fn start_is_now_or_a_timestamp() {
+        let now = Utc::now();
+        assert_eq!(start_instant(None, now).unwrap(), now);
+        assert_eq!(start_instant(Some("now"), now).unwrap(), now);
+        assert_eq!(
+            start_instant(Some("2026-11-30T09:00:00+01:00"), now)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-11-30T08:00:00+00:00"
+        );
+        let error = start_instant(Some("yesterday"), now).unwrap_err();
+        assert!(error.message.contains("setting `start`"), "{error}");
+    }
+
+    #[test]
+    fn a_change_needs_content_with_its_version_and_date() {
+        let page = json!({"content": {"id": "7", "title": "T", "version": {"number": 3, "when": "2026-03-01T09:30:45.000Z"}, "history": {"createdDate": "2026-02-01T08:00:00.000Z"}}});
+        let modified = Change::read(&page, Moment::Modified).unwrap();
+        assert_eq!((modified.id.as_str(), modified.version), ("7", 3));
+        assert_eq!(modified.at.to_rfc3339(), "2026-03-01T09:30:45+00:00");
+        let created = Change::read(&page, Moment::Created).unwrap();
+        assert_eq!(created.at.to_rfc3339(), "2026-02-01T08:00:00+00:00");
+        let space = json!({"space": {"key": "ENG"}, "entityType": "space", "title": "Engineering"});
+        assert!(Change::read(&space, Moment::Modified).is_none());
+        let unexpanded = json!({"content": {"id": "7", "_expandable": {"version": ""}}});
+        assert!(Change::read(&unexpanded, Moment::Modified).is_none());
+    }
+
+    #[test]
+    fn cql_strings_are_escaped() {
+        assert_eq!(quote(r#"a "b" \c"#), r#""a \"b\" \\c""#);
+    }
+}

@@ -1,0 +1,187 @@
+//! One poll of a workflow's `trigger: poll`: the source finds events since the stored cursor,
+//! one run is recorded per event, and only then does the cursor advance.
+//!
+//! Crash safety: the cursor and the source's de-duplication state live in the run store per
+//! (workflow, trigger, connection). While the runs of a poll are recorded, the keys of the events
+//! already recorded are saved with the OLD cursor every [`PROGRESS_EVERY`] runs; a poll after a
+//! crash finds the same events again and skips those keys. At most the events of one poll are
+//! delivered again, and at most [`PROGRESS_EVERY`] of them start a second run.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use weft_action::{ActionError, SourceContext};
+
+use crate::exec::{Engine, RunOutcome, RunRequest};
+use crate::store::{StoreError, TriggerCursor, TriggerKey, TriggerStore};
+use crate::workflow::{CompiledWorkflow, TriggerPlan};
+
+/// How many runs are recorded between two saves of the poll's progress.
+pub const PROGRESS_EVERY: usize = 100;
+
+/// The trigger name of a workflow's poll trigger in the store (a workflow has one trigger).
+pub const POLL_TRIGGER: &str = "poll";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error("{path} has no poll trigger (its trigger is `{trigger}`); only `trigger: poll` workflows can be polled")]
+    NotPolled { path: String, trigger: &'static str },
+    #[error("polling source `{0}` is not part of this build")]
+    UnknownSource(String),
+    #[error("the poll trigger of {path} has no connection: give one with `connection:` on the trigger or the workflow")]
+    NoConnection { path: String },
+    #[error("the settings (`with:`) of the poll trigger cannot be rendered: {0}")]
+    Settings(String),
+    #[error("polling `{source_name}` through connection `{connection}` failed: {error}")]
+    Source {
+        source_name: String,
+        connection: String,
+        #[source]
+        error: ActionError,
+    },
+    #[error("the trigger state could not be read or saved")]
+    Store(#[from] StoreError),
+}
+
+/// Whether a poll records runs and moves the cursor, or only shows what it would deliver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// One recorded run per event, then the cursor advances.
+    Record,
+    /// Nothing is run or stored.
+    Preview,
+}
+
+/// What one poll did.
+#[derive(Debug)]
+pub struct PollReport {
+    pub key: TriggerKey,
+    /// The new events, oldest first.
+    pub events: Vec<Value>,
+    /// One per event delivered (empty for a preview). Events whose run a crashed earlier poll
+    /// already recorded are in `events` but start no run.
+    pub runs: Vec<RunOutcome>,
+    pub skipped_as_recorded: usize,
+}
+
+/// The de-duplication key of an event: `kind:id:version` (sources that emit these fields).
+fn event_key(event: &Value) -> Option<String> {
+    let kind = event.get("kind")?.as_str()?;
+    let id = event.get("id")?.as_str()?;
+    let version = event.get("version")?.as_u64()?;
+    Some(format!("{kind}:{id}:{version}"))
+}
+
+/// Polls `workflow`'s trigger once through `connection` (else the trigger's, else the
+/// workflow's).
+pub async fn poll_once(
+    engine: &Engine,
+    triggers: &dyn TriggerStore,
+    workflow: Arc<CompiledWorkflow>,
+    connection: Option<&str>,
+    delivery: Delivery,
+) -> Result<PollReport, PollError> {
+    let path = workflow.path.display().to_string();
+    let TriggerPlan::Poll(plan) = &workflow.trigger else {
+        let trigger = match workflow.trigger {
+            TriggerPlan::Manual => "manual",
+            _ => "cron",
+        };
+        return Err(PollError::NotPolled { path, trigger });
+    };
+    let connection = connection
+        .map(str::to_string)
+        .or_else(|| plan.connection.clone())
+        .or_else(|| workflow.connection.clone())
+        .ok_or(PollError::NoConnection { path: path.clone() })?;
+    let source = engine
+        .sources
+        .get(&plan.source)
+        .ok_or_else(|| PollError::UnknownSource(plan.source.clone()))?;
+    let settings = plan
+        .with
+        .render(&weft_expr::MapScope::new(Utc::now()))
+        .map_err(|e| PollError::Settings(e.to_string()))?;
+    let settings = if settings.is_null() {
+        Value::Object(Default::default())
+    } else {
+        settings
+    };
+    let key = TriggerKey {
+        workflow: path.clone(),
+        trigger: POLL_TRIGGER.to_string(),
+        connection: Some(connection.clone()),
+    };
+    let stored = triggers.cursor(&key).await?;
+    let cancel = CancellationToken::new();
+    let ctx = SourceContext {
+        source: &plan.source,
+        connection: Some(&connection),
+        http: &engine.http,
+        tokens: engine.tokens.as_ref(),
+        cancel: &cancel,
+    };
+    let polled = source
+        .poll(
+            &settings,
+            stored.as_ref().map(|s| &s.cursor).filter(|c| !c.is_null()),
+            &ctx,
+        )
+        .await
+        .map_err(|error| PollError::Source {
+            source_name: plan.source.clone(),
+            connection: connection.clone(),
+            error,
+        })?;
+    let mut report = PollReport {
+        key,
+        events: polled.events,
+        runs: Vec::new(),
+        skipped_as_recorded: 0,
+    };
+    if delivery == Delivery::Preview {
+        return Ok(report);
+    }
+    let mut progress = stored.unwrap_or_else(|| TriggerCursor {
+        cursor: Value::Null,
+        seen: Vec::new(),
+        updated_at: Utc::now(),
+    });
+    let recorded_before: std::collections::HashSet<String> =
+        progress.seen.iter().cloned().collect();
+    let mut unsaved = 0;
+    for event in &report.events {
+        let key = event_key(event);
+        if key.as_ref().is_some_and(|k| recorded_before.contains(k)) {
+            report.skipped_as_recorded += 1;
+            continue;
+        }
+        let request = RunRequest {
+            trigger: Some(event.clone()),
+            ..Default::default()
+        };
+        report
+            .runs
+            .push(engine.run(workflow.clone(), request).await);
+        if let Some(key) = key {
+            progress.seen.push(key);
+            unsaved += 1;
+        }
+        if unsaved == PROGRESS_EVERY {
+            unsaved = 0;
+            progress.updated_at = Utc::now();
+            triggers.put_cursor(&report.key, &progress).await?;
+            engine.store.flush().await?;
+        }
+    }
+    let done = TriggerCursor {
+        cursor: polled.cursor,
+        seen: Vec::new(),
+        updated_at: Utc::now(),
+    };
+    triggers.put_cursor(&report.key, &done).await?;
+    engine.store.flush().await?;
+    Ok(report)
+}
