@@ -3,6 +3,7 @@
 mod bounds;
 mod catalogue;
 mod connect;
+mod demo;
 mod recorder;
 mod secrets;
 mod settings;

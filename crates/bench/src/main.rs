@@ -8,6 +8,8 @@
 //! cargo build --release --workspace --bins && ./target/release/weft-bench
 //! ```
 
+mod confluence_calls;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -255,6 +257,7 @@ async fn sandbox_seeding() -> Row {
 async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut rows = vec![sequential_steps(dir.path()).await, http_calls().await];
+    rows.push(confluence_calls::overhead().await);
     rows.extend(validate_and_start(dir.path()));
     // Last: its peak memory figure covers the whole process so far.
     rows.push(for_each_items().await);
