@@ -9,13 +9,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
 use weft_auth::app_config::{AppConfig, Credentials};
 use weft_auth::connect::{CallbackServer, ConnectFlow};
 use weft_auth::connection_config::{update_config, ConfigChange};
 use weft_auth::{Connection, ConnectionStore, SystemClock};
 use weft_engine::exec::{Engine, RunRequest};
 use weft_engine::store::RunStatus;
-use weft_engine::workflow;
+use weft_engine::workflow::connection_config::connection_scope;
+use weft_engine::workflow::{self, CompiledWorkflow, TriggerPlan};
+use weft_runtime::action::SourceContext;
 use weft_runtime::Runtime;
 use weft_sandbox::{Sandbox, SandboxConfig, Seed};
 
@@ -57,8 +60,7 @@ fn no_inputs(_: &Path) -> Value {
     Value::Object(Map::new())
 }
 
-/// In the order the demo runs them. The poll-triggered example is run with the event of a page
-/// the demo creates, when this build has its polling source.
+/// In the order the demo runs them.
 const EXAMPLES: &[Example] = &[
     example!("confluence-recent-changes.yaml", no_inputs),
     example!("confluence-task-status.yaml", no_inputs),
@@ -75,6 +77,9 @@ const EXAMPLES: &[Example] = &[
         })
     ),
 ];
+
+/// Run once per event of one real poll of its source, after the demo adds a page to the space.
+const POLLED: Example = example!("confluence-label-new-pages.yaml", no_inputs);
 
 pub async fn run(args: Args, runtime: &Runtime) -> ExitCode {
     let mut interrupts = match Interrupts::listen() {
@@ -189,11 +194,24 @@ async fn connect_and_run(
     let mut skipped = 0;
     for (n, example) in EXAMPLES.iter().enumerate() {
         println!();
-        if run_example(n + 1, example, &engine, data_dir, &site_url).await? {
-            ran += 1;
-        } else {
+        let Some(loaded) = load(n + 1, example, &engine)? else {
             skipped += 1;
+            continue;
+        };
+        let inputs = match (example.inputs)(data_dir) {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        run_example(example, loaded, inputs, None, &engine, &site_url).await?;
+        ran += 1;
+    }
+    println!();
+    match load(EXAMPLES.len() + 1, &POLLED, &engine)? {
+        Some(loaded) => {
+            poll_and_run(loaded, sandbox, runtime, &engine, &site_url).await?;
+            ran += 1;
         }
+        None => skipped += 1,
     }
     Ok(format!(
         "{ran} example(s) ran, {skipped} waiting for actions this build lacks"
@@ -301,17 +319,20 @@ async fn consent(flow: &ConnectFlow, app: &weft_auth::ResolvedApp) -> Result<Con
     connection
 }
 
-/// Runs one example and prints what it did; `false` when this build lacks what it uses.
-async fn run_example(
+/// Loads an example and prints its title line; `None` (said so) when this build lacks an action
+/// or source it uses.
+fn load(
     n: usize,
     example: &Example,
     engine: &Engine,
-    data_dir: &Path,
-    site_url: &str,
-) -> Result<bool, String> {
+) -> Result<Option<Arc<CompiledWorkflow>>, String> {
     let path = PathBuf::from("workflows").join(example.file);
-    let loaded = match workflow::load_bytes(&path, example.yaml.as_bytes(), engine.catalog()) {
-        Ok(loaded) => loaded,
+    match workflow::load_bytes(&path, example.yaml.as_bytes(), engine.catalog()) {
+        Ok(loaded) => {
+            let description = loaded.workflow.description.clone().unwrap_or_default();
+            println!("{n}. {}: {description}", example.file);
+            Ok(Some(loaded.workflow))
+        }
         Err(problems) => {
             let missing = missing_names(&problems);
             if missing.is_empty() {
@@ -326,20 +347,94 @@ async fn run_example(
                 "   waiting for {}: not in this build yet",
                 missing.join(", ")
             );
-            return Ok(false);
+            Ok(None)
         }
+    }
+}
+
+/// One poll of the example's source (the first one: nothing is new), a page added to the space
+/// a minute later, a second poll a minute after that, and one run per event it delivers.
+async fn poll_and_run(
+    workflow: Arc<CompiledWorkflow>,
+    sandbox: &Sandbox,
+    runtime: &Runtime,
+    engine: &Engine,
+    site_url: &str,
+) -> Result<(), String> {
+    let TriggerPlan::Poll(plan) = &workflow.trigger else {
+        return Err(format!("{} has no poll trigger", POLLED.file));
     };
-    let description = loaded.workflow.description.clone().unwrap_or_default();
-    println!("{n}. {}: {description}", example.file);
-    let inputs = match (example.inputs)(data_dir) {
-        Value::Object(map) => map,
-        _ => Map::new(),
+    let source = runtime
+        .sources()
+        .get(&plan.source)
+        .ok_or_else(|| format!("no polling source {}", plan.source))?;
+    let (connection, _) = connection_scope(&workflow, engine.tokens.as_ref(), false).await?;
+    let scope =
+        weft_engine::expr::MapScope::new(chrono::Utc::now()).with_root("connection", connection);
+    let settings = plan.with.render(&scope).map_err(|e| e.to_string())?;
+    let cancel = CancellationToken::new();
+    let ctx = SourceContext {
+        source: &plan.source,
+        connection: plan
+            .connection
+            .as_deref()
+            .or(workflow.connection.as_deref()),
+        http: &engine.http,
+        tokens: engine.tokens.as_ref(),
+        cancel: &cancel,
     };
+    let first = source
+        .poll(&settings, None, &ctx)
+        .await
+        .map_err(|e| e.to_string())?;
+    let admin = sandbox.admin();
+    admin.advance_clock(Duration::from_secs(60));
+    let page = weft_sandbox::NewPage {
+        space_key: "ENG".into(),
+        title: "Welcome, new hire".into(),
+        body: "<p>Start with the Runbooks.</p>".into(),
+        parent_id: None,
+        blogpost: false,
+    };
+    let id = admin.create_page(None, page).map_err(|e| e.to_string())?;
+    println!("   a person adds page {id} \"Welcome, new hire\" to ENG; the next poll finds it:");
+    admin.advance_clock(Duration::from_secs(60));
+    let second = source
+        .poll(&settings, Some(&first.cursor), &ctx)
+        .await
+        .map_err(|e| e.to_string())?;
+    if second.events.is_empty() {
+        return Err(format!("the poll of {} found no new page", plan.source));
+    }
+    for event in second.events {
+        run_example(
+            &POLLED,
+            workflow.clone(),
+            Map::new(),
+            Some(event),
+            engine,
+            site_url,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Runs one example and prints what it did.
+async fn run_example(
+    example: &Example,
+    workflow: Arc<CompiledWorkflow>,
+    inputs: Map<String, Value>,
+    trigger: Option<Value>,
+    engine: &Engine,
+    site_url: &str,
+) -> Result<(), String> {
     let outcome = engine
         .run(
-            loaded.workflow,
+            workflow,
             RunRequest {
                 inputs,
+                trigger,
                 ..RunRequest::default()
             },
         )
@@ -358,7 +453,7 @@ async fn run_example(
         outcome.run_id.get(..8).unwrap_or(&outcome.run_id)
     );
     print_outputs(&outcome.outputs, site_url);
-    Ok(true)
+    Ok(())
 }
 
 /// The actions and polling sources a workflow names that this build lacks.
