@@ -202,8 +202,14 @@ impl Demo {
                 .await
             }
             Example::TaskStatus => {
-                self.check_page_kept(example, runs, "Task status", &["1 completed tasks"], &[])
-                    .await
+                self.check_page_kept(
+                    example,
+                    runs,
+                    "Task status",
+                    &["1 completed tasks", "Rotate the staging credentials"],
+                    &["Review the deploy runbook"],
+                )
+                .await
             }
             Example::WeeklyDigest => {
                 let outcome = self.run(example, json!({}), None).await;
@@ -267,7 +273,7 @@ impl Demo {
                     )
                     .expect("page")
                     .to_string();
-                let event = json!({"kind": "page_created", "id": id, "version": 1, "title": "Brand new page", "content": {"id": id, "title": "Brand new page"}});
+                let event = json!({"kind": "page_created", "id": id, "version": 1, "title": "Brand new page", "space": {"key": "ENG"}, "content": {"id": id, "title": "Brand new page"}});
                 for _ in 0..runs {
                     self.run(example, json!({}), Some(event.clone())).await;
                 }
