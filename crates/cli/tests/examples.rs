@@ -83,13 +83,7 @@ impl Demo {
     async fn start() -> Demo {
         let runtime = Runtime::new().expect("catalogue");
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut scopes: Vec<&str> = runtime
-            .registry()
-            .iter()
-            .flat_map(|action| action.spec().scopes.iter().copied())
-            .collect();
-        scopes.sort_unstable();
-        scopes.dedup();
+        let scopes = runtime.action_scopes();
         let config = SandboxConfig {
             seed: Seed::Demo,
             ..SandboxConfig::default()

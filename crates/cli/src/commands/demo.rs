@@ -230,14 +230,7 @@ async fn configure_app(
     config
         .set_base_url(&sandbox.base_url())
         .map_err(|e| e.to_string())?;
-    let mut scopes: Vec<&str> = runtime
-        .registry()
-        .iter()
-        .flat_map(|action| action.spec().scopes.iter().copied())
-        .collect();
-    scopes.sort_unstable();
-    scopes.dedup();
-    for scope in scopes {
+    for scope in runtime.action_scopes() {
         config.scopes.add(scope).map_err(|e| e.to_string())?;
     }
     config.save(data_dir).map_err(|e| e.to_string())?;
