@@ -167,13 +167,18 @@ impl Demo {
 
     /// The current pages of space ENG with this title.
     async fn pages_titled(&self, title: &str) -> Vec<Value> {
+        self.titled("pages", title).await
+    }
+
+    /// The current items of space ENG with this title in a v2 listing (`pages`, `blogposts`).
+    async fn titled(&self, listing: &str, title: &str) -> Vec<Value> {
         let space = self
             .get("/wiki/api/v2/spaces", json!({"keys": "ENG"}))
             .await;
         let space_id = space["results"][0]["id"].as_str().expect("ENG").to_string();
         let found = self
             .get(
-                "/wiki/api/v2/pages",
+                &format!("/wiki/api/v2/{listing}"),
                 json!({"space-id": space_id, "title": title, "body-format": "storage"}),
             )
             .await;
@@ -217,12 +222,12 @@ impl Demo {
                         json!({"body-format": "storage"}),
                     )
                     .await;
-                assert!(
-                    post["title"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .starts_with("Weekly digest"),
-                    "{post}"
+                let title = post["title"].as_str().unwrap_or_default();
+                assert!(title.starts_with("Weekly digest"), "{post}");
+                assert_eq!(
+                    self.titled("blogposts", title).await.len(),
+                    1,
+                    "one {title}"
                 );
                 let body = post["body"]["storage"]["value"]
                     .as_str()
