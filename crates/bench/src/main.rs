@@ -8,6 +8,7 @@
 //! cargo build --release --workspace --bins && ./target/release/weft-bench
 //! ```
 
+mod confluence_calls;
 mod poll;
 
 use std::path::{Path, PathBuf};
@@ -350,6 +351,7 @@ async fn main() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let mut rows = vec![sequential_steps(dir.path()).await, http_calls().await];
+    rows.push(confluence_calls::overhead().await);
     rows.extend(validate_and_start(dir.path()));
     rows.push(for_each_items());
     rows.push(sandbox_seeding().await);

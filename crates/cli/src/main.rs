@@ -46,6 +46,8 @@ enum Command {
     Schema,
     /// Start the local Confluence Cloud + Atlassian OAuth sandbox.
     Sandbox(commands::sandbox::Args),
+    /// Try weft: the sandbox, a connection and the example orchestrations, in seconds, offline.
+    Demo(commands::demo::Args),
     /// Show or change the OAuth app (callback URL, credentials, scopes).
     #[command(subcommand)]
     Apps(auth_commands::AppsCommand),
@@ -133,6 +135,7 @@ fn main() -> ExitCode {
             Command::Actions(cmd) => commands::actions::run(cmd, &weft),
             Command::Schema => commands::schema::run(&weft),
             Command::Sandbox(args) => commands::sandbox::run(args).await,
+            Command::Demo(args) => commands::demo::run(args, &weft).await,
             Command::Apps(c) => auth(auth_commands::AuthCommand::Apps(c), data_dir, &weft).await,
             Command::Scopes(c) => {
                 auth(auth_commands::AuthCommand::Scopes(c), data_dir, &weft).await

@@ -59,6 +59,19 @@ impl Runtime {
         &self.sources
     }
 
+    /// Every OAuth scope the actions of this build declare, sorted, once each: what an app that
+    /// can run any workflow asks for.
+    pub fn action_scopes(&self) -> Vec<&'static str> {
+        let mut scopes: Vec<&'static str> = self
+            .registry
+            .iter()
+            .flat_map(|action| action.spec().scopes.iter().copied())
+            .collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        scopes
+    }
+
     /// For listing, validating and dry runs: no run history and no connections.
     pub fn checking_engine(&self) -> Engine {
         self.engine(Arc::new(NoStore), Arc::new(weft_action::NoTokens))

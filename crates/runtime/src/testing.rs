@@ -86,7 +86,11 @@ impl SandboxConnection {
             http.clone(),
         ));
         let callback = CallbackServer::start(listener, flow.clone()).expect("callback server");
-        let pending = flow.begin(CONNECTION, None).expect("begin consent");
+        // The sandbox grants every site (the demo data has two): connect the first.
+        let first_site = sandbox.admin().sites().first().map(|s| s.cloudid.clone());
+        let pending = flow
+            .begin(CONNECTION, first_site.as_deref())
+            .expect("begin consent");
         let browser = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -1,4 +1,5 @@
 pub mod actions;
+pub mod demo;
 pub mod run;
 pub mod runs;
 pub mod sandbox;
