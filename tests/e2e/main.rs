@@ -3,6 +3,7 @@
 mod bounds;
 mod catalogue;
 mod connect;
+mod daemon;
 mod recorder;
 mod secrets;
 mod signals;

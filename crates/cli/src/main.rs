@@ -41,6 +41,8 @@ enum Command {
     Actions(commands::actions::ActionsCommand),
     /// Print the JSON Schema of the workflow format (for editor autocompletion).
     Schema,
+    /// Run the workflows of a folder on their triggers (cron) until SIGTERM or Ctrl-C.
+    Daemon(commands::daemon::Args),
     /// Start the local Confluence Cloud + Atlassian OAuth sandbox.
     Sandbox(commands::sandbox::Args),
     /// Show or change the OAuth app (callback URL, credentials, scopes).
@@ -128,6 +130,7 @@ fn main() -> ExitCode {
             Command::Runs(cmd) => commands::runs::run(cmd, &data_dir).await,
             Command::Actions(cmd) => commands::actions::run(cmd, &weft),
             Command::Schema => commands::schema::run(&weft),
+            Command::Daemon(args) => commands::daemon::run(args, &data_dir, &weft).await,
             Command::Sandbox(args) => commands::sandbox::run(args).await,
             Command::Apps(c) => auth(auth_commands::AuthCommand::Apps(c), data_dir, &weft).await,
             Command::Scopes(c) => {

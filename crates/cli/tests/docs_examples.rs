@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const DOCS: &[&str] = &["docs/workflow-language.md", "docs/cli.md"];
+const DOCS: &[&str] = &["docs/workflow-language.md", "docs/cli.md", "docs/daemon.md"];
 const RUNS_MARKER: &str = "<!-- runs -->";
 
 /// One workflow example found in a document.
