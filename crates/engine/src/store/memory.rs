@@ -163,22 +163,6 @@ impl TriggerStore for MemoryRunStore {
             .map(|(_, fire)| fire.clone())
             .collect())
     }
-
-    async fn last_fire(
-        &self,
-        workflow: &str,
-        trigger: &str,
-    ) -> Result<Option<FireRecord>, StoreError> {
-        let (workflow, trigger) = (workflow.to_string(), trigger.to_string());
-        Ok(self
-            .state
-            .lock()
-            .fires
-            .range((workflow.clone(), trigger.clone(), DateTime::<Utc>::MIN_UTC)..)
-            .take_while(|((w, t, _), _)| *w == workflow && *t == trigger)
-            .last()
-            .map(|(_, fire)| fire.clone()))
-    }
 }
 
 #[async_trait]
