@@ -9,7 +9,9 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use weft_daemon::{Clock, Daemon, ManualClock, Settings, ShutdownReport, CRON_TRIGGER};
 use weft_engine::exec::Engine;
-use weft_engine::store::{FireRecord, MemoryRunStore, RunRecord, RunStore, TriggerStore};
+use weft_engine::store::{
+    FireRecord, MemoryRunStore, RunRecord, RunStore, SledRunStore, TriggerStore,
+};
 use weft_engine::workflow::{load_bytes, CompiledWorkflow};
 use weft_runtime::Runtime;
 
@@ -350,4 +352,40 @@ async fn queued_fires_run_after_the_previous_run_and_are_dropped_at_shutdown() {
         "waiting fires do not start during shutdown"
     );
     assert_eq!(setup.runs().await[0].status.as_str(), "succeeded");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fire_recorded_in_the_sled_store_is_not_run_again_after_reopening_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(utc("2026-01-05T09:00:00Z")));
+    let yaml = cron_workflow("    schedule: \"@hourly\"", LOG_STEP);
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let store = Arc::new(SledRunStore::open(&dir.path().join("runs")).await.unwrap());
+        let engine = Runtime::new()
+            .unwrap()
+            .engine(store.clone(), Arc::new(weft_runtime::action::NoTokens));
+        let flow = load_bytes(Path::new("flow.yaml"), yaml.as_bytes(), engine.catalog())
+            .map_err(|p| p.render())
+            .unwrap()
+            .workflow;
+        let daemon = Daemon::start(
+            engine,
+            store.clone(),
+            clock.clone(),
+            [flow],
+            Settings::default(),
+        )
+        .await
+        .unwrap();
+        daemon.handled_until(clock.now()).await;
+        settle(&daemon).await;
+        daemon.shutdown(StdDuration::from_secs(1)).await;
+        runs.push(store.list_runs(10).await.unwrap().len());
+    }
+    assert_eq!(
+        runs,
+        [1, 1],
+        "the 09:00 fire ran once, before and after reopening"
+    );
 }
