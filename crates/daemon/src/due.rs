@@ -8,7 +8,8 @@ use weft_engine::trigger::Fire;
 use weft_engine::workflow::model::MissedRuns;
 use weft_engine::workflow::CronPlan;
 
-/// Fires read from the schedule per call while walking past a gap.
+/// Fires read from the schedule per call: the usual wake needs two (the due one and the next),
+/// a long gap is walked in growing batches up to this many.
 const BATCH: usize = 256;
 
 /// The fires of one trigger scheduled after the last handled one, up to now.
@@ -45,11 +46,13 @@ pub(crate) fn due_fires(
     let mut seen = 0usize;
     let mut next = None;
     let mut cursor = after;
+    let mut batch_size = 2;
     'walk: loop {
-        let batch = plan.schedule.next_fires(plan.timezone, cursor, BATCH);
+        let batch = plan.schedule.next_fires(plan.timezone, cursor, batch_size);
         let Some(last) = batch.last() else { break };
         cursor = last.at;
-        let full = batch.len() == BATCH;
+        let full = batch.len() == batch_size;
+        batch_size = (batch_size * 2).min(BATCH);
         for fire in batch {
             if fire.at > now {
                 next = Some(fire.at);
