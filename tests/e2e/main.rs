@@ -3,6 +3,7 @@
 mod bounds;
 mod catalogue;
 mod connect;
+mod daemon;
 mod demo;
 mod durability;
 mod recorder;

@@ -28,7 +28,7 @@ pub fn terminate(child: &Child) {
 }
 
 /// Reads lines until one contains `marker`; returns the lines read so far.
-fn read_until(reader: &mut impl BufRead, marker: &str) -> Vec<String> {
+pub fn read_until(reader: &mut impl BufRead, marker: &str) -> Vec<String> {
     let mut lines = Vec::new();
     for line in reader.lines().map_while(Result::ok) {
         let found = line.contains(marker);
@@ -40,7 +40,7 @@ fn read_until(reader: &mut impl BufRead, marker: &str) -> Vec<String> {
     panic!("`{marker}` never printed:\n{}", lines.join("\n"));
 }
 
-fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+pub fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -54,7 +54,7 @@ fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatu
     }
 }
 
-fn rest(mut reader: BufReader<ChildStderr>) -> String {
+pub fn rest(mut reader: BufReader<ChildStderr>) -> String {
     let mut text = String::new();
     reader.read_to_string(&mut text).unwrap();
     text

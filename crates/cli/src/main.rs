@@ -44,6 +44,8 @@ enum Command {
     Actions(commands::actions::ActionsCommand),
     /// Print the JSON Schema of the workflow format (for editor autocompletion).
     Schema,
+    /// Run the workflows of a folder on their triggers (cron) until SIGTERM or Ctrl-C.
+    Daemon(commands::daemon::Args),
     /// Start the local Confluence Cloud + Atlassian OAuth sandbox.
     Sandbox(commands::sandbox::Args),
     /// Try weft: the sandbox, a connection and the example orchestrations, in seconds, offline.
@@ -134,6 +136,7 @@ fn main() -> ExitCode {
             Command::Triggers(cmd) => commands::triggers::run(cmd, &data_dir, &weft).await,
             Command::Actions(cmd) => commands::actions::run(cmd, &weft),
             Command::Schema => commands::schema::run(&weft),
+            Command::Daemon(args) => commands::daemon::run(args, &data_dir, &weft).await,
             Command::Sandbox(args) => commands::sandbox::run(args).await,
             Command::Demo(args) => commands::demo::run(args, &weft).await,
             Command::Apps(c) => auth(auth_commands::AuthCommand::Apps(c), data_dir, &weft).await,

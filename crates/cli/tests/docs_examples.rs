@@ -11,6 +11,7 @@ const DOCS: &[&str] = &[
     "docs/workflow-language.md",
     "docs/cli.md",
     "docs/triggers.md",
+    "docs/daemon.md",
 ];
 const RUNS_MARKER: &str = "<!-- runs -->";
 const DRY_RUNS_MARKER: &str = "<!-- dry-runs -->";

@@ -1,4 +1,5 @@
 pub mod actions;
+pub mod daemon;
 pub mod demo;
 pub mod run;
 pub mod runs;
@@ -12,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use weft_engine::exec::Engine;
-use weft_engine::store::{close_interrupted_runs, RunStore, SledRunStore};
+use weft_engine::store::{close_interrupted_runs, RunStore, SledRunStore, StoreError};
 use weft_runtime::{ConnectionTokens, Runtime};
 
 /// The engine of a live run: the run history and the connections of the data folder.
@@ -21,7 +22,7 @@ pub async fn open_engine(data_dir: &Path, runtime: &Runtime) -> Result<Engine, S
     Ok(runtime.engine(store, connection_tokens(data_dir)))
 }
 
-/// The connections of the data folder (the key store opens when a step first needs one).
+/// The connections of the data folder, for the steps that use one.
 pub fn connection_tokens(data_dir: &Path) -> Arc<ConnectionTokens> {
     Arc::new(ConnectionTokens::new(
         data_dir.to_path_buf(),
@@ -32,24 +33,30 @@ pub fn connection_tokens(data_dir: &Path) -> Arc<ConnectionTokens> {
 /// Opens the run history; runs left `running` by a process that died are closed as
 /// interrupted.
 pub async fn open_store(data_dir: &Path) -> Result<Arc<dyn RunStore>, String> {
-    Ok(open_sled_store(data_dir).await?)
+    let store: Arc<dyn RunStore> =
+        open_history(data_dir, crate::store_messages::run_history).await?;
+    Ok(store)
 }
 
-/// [`open_store`] as the sled store itself, which also holds the triggers' cursors.
-pub async fn open_sled_store(data_dir: &Path) -> Result<Arc<SledRunStore>, String> {
+/// [`open_store`] as the sled store itself (the daemon also keeps its trigger state in it);
+/// `describe` words a store error.
+pub async fn open_history(
+    data_dir: &Path,
+    describe: fn(&StoreError) -> String,
+) -> Result<Arc<SledRunStore>, String> {
     crate::data_dir::ensure(data_dir)
         .map_err(|e| format!("cannot create the data folder {}: {e}", data_dir.display()))?;
     let store = Arc::new(
         SledRunStore::open(&data_dir.join("runs"))
             .await
-            .map_err(|e| crate::store_messages::run_history(&e))?,
+            .map_err(|e| describe(&e))?,
     );
     match close_interrupted_runs(store.as_ref()).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
             "{n} run(s) were interrupted by a stopped weft process; marked interrupted"
         ),
-        Err(e) => return Err(crate::store_messages::run_history(&e)),
+        Err(e) => return Err(describe(&e)),
     }
     Ok(store)
 }

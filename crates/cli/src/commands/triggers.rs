@@ -48,7 +48,7 @@ pub async fn run(command: TriggersCommand, data_dir: &Path, runtime: &Runtime) -
             return ExitCode::FAILURE;
         }
     };
-    let store = match super::open_sled_store(data_dir).await {
+    let store = match super::open_history(data_dir, crate::store_messages::run_history).await {
         Ok(store) => store,
         Err(e) => {
             eprintln!("error: {e}");

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use weft_engine::diagnostic::render;
-use weft_engine::workflow;
+use weft_engine::workflow::{self, FileProblems, LoadedWorkflow};
 use weft_runtime::Runtime;
 
 #[derive(clap::Args)]
@@ -94,26 +94,9 @@ pub fn run(args: Args, runtime: &Runtime) -> ExitCode {
     let engine = runtime.checking_engine();
     let mut invalid = 0;
     for file in &files {
-        match workflow::load_file(file, engine.catalog()) {
-            Ok(loaded) => {
-                println!("ok       {}", file.display());
-                for warning in &loaded.warnings {
-                    print!("{}", render(&loaded.source, warning));
-                }
-            }
-            Err(problems) => {
-                invalid += 1;
-                let errors = problems.diagnostics.iter().filter(|d| d.is_error()).count();
-                println!(
-                    "invalid  {} ({errors} {})",
-                    file.display(),
-                    if errors == 1 { "error" } else { "errors" }
-                );
-                for diagnostic in &problems.diagnostics {
-                    print!("{}", render(&problems.source, diagnostic));
-                }
-            }
-        }
+        let result = workflow::load_file(file, engine.catalog());
+        invalid += usize::from(result.is_err());
+        print!("{}", report(file, &result));
     }
     if files.len() > 1 {
         println!(
@@ -126,6 +109,31 @@ pub fn run(args: Args, runtime: &Runtime) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// One file's verdict as `weft validate` prints it: a status line, then every diagnostic.
+pub fn report(file: &Path, result: &Result<LoadedWorkflow, FileProblems>) -> String {
+    match result {
+        Ok(loaded) => {
+            let mut out = format!("ok       {}\n", file.display());
+            for warning in &loaded.warnings {
+                out.push_str(&render(&loaded.source, warning));
+            }
+            out
+        }
+        Err(problems) => {
+            let errors = problems.diagnostics.iter().filter(|d| d.is_error()).count();
+            let mut out = format!(
+                "invalid  {} ({errors} {})\n",
+                file.display(),
+                if errors == 1 { "error" } else { "errors" }
+            );
+            for diagnostic in &problems.diagnostics {
+                out.push_str(&render(&problems.source, diagnostic));
+            }
+            out
+        }
     }
 }
 

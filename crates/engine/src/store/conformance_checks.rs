@@ -276,6 +276,13 @@ async fn cron_fires<S: TriggerStore + ?Sized>(store: &S) {
         .await
         .unwrap()
         .is_empty());
+    let last = store.last_fire("report", "daily").await.unwrap();
+    assert_eq!(
+        last.and_then(|f| f.run_id).as_deref(),
+        Some("r4"),
+        "the latest scheduled instant, whatever the order of recording"
+    );
+    assert_eq!(store.last_fire("report", "weekly").await.unwrap(), None);
 }
 
 async fn claims<S: ClaimStore + ?Sized>(store: &S) {

@@ -174,6 +174,18 @@ pub trait TriggerStore: Send + Sync {
         trigger: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<FireRecord>, StoreError>;
+    /// The latest recorded fire of one trigger: where the daemon counts missed fires from.
+    /// Stores that can should read only that record.
+    async fn last_fire(
+        &self,
+        workflow: &str,
+        trigger: &str,
+    ) -> Result<Option<FireRecord>, StoreError> {
+        let mut fires = self
+            .fires_since(workflow, trigger, DateTime::<Utc>::MIN_UTC)
+            .await?;
+        Ok(fires.pop())
+    }
 }
 
 /// Leases on runs: one owner works on a run until its lease expires.

@@ -441,6 +441,21 @@ impl TriggerStore for SledRunStore {
                 .take_while(|entry| entry.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix))),
         )
     }
+
+    async fn last_fire(
+        &self,
+        workflow: &str,
+        trigger: &str,
+    ) -> Result<Option<FireRecord>, StoreError> {
+        let prefix = fire_prefix(workflow, trigger);
+        match self.fires.scan_prefix(&prefix).next_back() {
+            Some(entry) => {
+                let (key, value) = entry.map_err(backend)?;
+                Ok(Some(decode(&key, &value)?))
+            }
+            None => Ok(None),
+        }
+    }
 }
 
 impl SledRunStore {

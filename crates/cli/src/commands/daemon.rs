@@ -1,0 +1,176 @@
+//! `weft daemon --workflows DIR`: runs the workflows of a folder on their triggers (cron
+//! today) until SIGTERM or Ctrl-C. Invalid files are reported as `weft validate` reports them
+//! and skipped; the rest run. One daemon per data folder: the run history's lock refuses a
+//! second one.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use weft_daemon::{Daemon, Settings, SystemClock};
+use weft_engine::exec::secrets_from_env;
+use weft_engine::store::{close_interrupted_runs, StoreError};
+use weft_engine::workflow::{self, CompiledWorkflow, TriggerPlan};
+use weft_runtime::action::duration::parse_duration;
+use weft_runtime::Runtime;
+
+use crate::signals::Interrupts;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The folder of workflow files (*.yaml, *.yml, searched recursively).
+    #[arg(long, value_name = "DIR")]
+    workflows: PathBuf,
+    /// How long runs going at SIGTERM or Ctrl-C may take to finish before weft exits.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    shutdown_grace: Duration,
+}
+
+pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
+    let mut interrupts = match Interrupts::listen() {
+        Ok(interrupts) => interrupts,
+        Err(e) => {
+            eprintln!("error: cannot listen for SIGTERM and Ctrl-C: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let workflows = match load_folder(&args.workflows, runtime) {
+        Ok(workflows) => workflows,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let store = match super::open_history(data_dir, held_by_another).await {
+        Ok(store) => store,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let engine = runtime.engine(store.clone(), super::connection_tokens(data_dir));
+    for workflow in &workflows {
+        match &workflow.trigger {
+            TriggerPlan::Cron(_) => {}
+            TriggerPlan::Manual => eprintln!(
+                "note: {} has a manual trigger: the daemon does not start it",
+                workflow.name
+            ),
+            TriggerPlan::Poll(_) => eprintln!(
+                "note: {} has a poll trigger: this daemon does not run poll triggers yet",
+                workflow.name
+            ),
+        }
+    }
+    let settings = Settings {
+        secrets: secrets_from_env(),
+        ..Settings::default()
+    };
+    let daemon = match Daemon::start(
+        engine,
+        store.clone(),
+        Arc::new(SystemClock),
+        workflows,
+        settings,
+    )
+    .await
+    {
+        Ok(daemon) => daemon,
+        Err(e) => {
+            eprintln!(
+                "error: {}",
+                weft_runtime::action::http_errors::describe_error_chain(&e)
+            );
+            return ExitCode::from(2);
+        }
+    };
+    eprintln!(
+        "weft daemon: {} workflow(s) on cron from {}; data folder {} (pid {})",
+        daemon.cron_workflows(),
+        args.workflows.display(),
+        data_dir.display(),
+        std::process::id()
+    );
+
+    let signal = interrupts.next().await;
+    eprintln!(
+        "{}: stopping: no new fires; {} run(s) going get up to {:?} to finish (interrupt again to quit now)",
+        signal.name(),
+        daemon.runs_going(),
+        args.shutdown_grace
+    );
+    let report = tokio::select! {
+        report = daemon.shutdown(args.shutdown_grace) => Some(report),
+        again = interrupts.next() => {
+            eprintln!("{}: quitting now", again.name());
+            None
+        }
+    };
+    if let Some(report) = &report {
+        if report.dropped_waiting > 0 {
+            eprintln!(
+                "{} fire(s) waiting for a run to end were not started",
+                report.dropped_waiting
+            );
+        }
+    }
+    // Runs still going are closed as interrupted now, not at the next start.
+    match close_interrupted_runs(store.as_ref()).await {
+        Ok(0) => eprintln!("stopped"),
+        Ok(n) => eprintln!("stopped; {n} run(s) did not finish in time and are marked interrupted"),
+        Err(e) => {
+            eprintln!("error: {}", crate::store_messages::run_history(&e));
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// The valid workflows of `dir`; each file's problems are printed as `weft validate` prints
+/// them. Two files with one workflow name: the second is refused (its fires would share the
+/// first's records).
+fn load_folder(dir: &Path, runtime: &Runtime) -> Result<Vec<Arc<CompiledWorkflow>>, String> {
+    let files = super::validate::workflow_files(&[dir.to_path_buf()])?;
+    let engine = runtime.checking_engine();
+    let mut by_name: HashMap<String, PathBuf> = HashMap::new();
+    let mut valid = Vec::new();
+    for file in &files {
+        let result = workflow::load_file(file, engine.catalog());
+        match result {
+            Ok(loaded) => {
+                let name = loaded.workflow.name.clone();
+                if let Some(first) = by_name.get(&name) {
+                    eprintln!(
+                        "invalid  {}: workflow `{name}` is also defined in {}; skipped",
+                        file.display(),
+                        first.display()
+                    );
+                    continue;
+                }
+                eprint!("{}", super::validate::report(file, &Ok(loaded.clone())));
+                by_name.insert(name, file.clone());
+                valid.push(loaded.workflow);
+            }
+            Err(problems) => {
+                eprint!("{}", super::validate::report(file, &Err(problems)));
+                eprintln!("         {} is skipped", file.display());
+            }
+        }
+    }
+    Ok(valid)
+}
+
+/// A held lock means another process has the data folder: most often another daemon.
+fn held_by_another(error: &StoreError) -> String {
+    match error {
+        StoreError::Locked { path, holder } => format!(
+            "the data folder's run history {} is in use by {}: one weft daemon per data folder; \
+             stop it, or give this one another --data-dir",
+            path.display(),
+            holder.as_deref().unwrap_or("another weft process")
+        ),
+        other => crate::store_messages::run_history(other),
+    }
+}

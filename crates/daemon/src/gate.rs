@@ -1,0 +1,296 @@
+//! What a fire does when runs of its workflow are going: the trigger's `overlap` setting first,
+//! then the workflow's `concurrency` limit and policy. Pure bookkeeping, no I/O: the scheduler
+//! starts and cancels the runs this decides.
+
+use std::collections::VecDeque;
+
+use tokio_util::sync::CancellationToken;
+use weft_engine::workflow::model::{OverlapPolicy, RunConcurrency, RunConcurrencyPolicy};
+
+/// A run allowed to start: its place among the active runs and its cancellation.
+#[derive(Debug)]
+pub(crate) struct Admitted<F> {
+    pub slot: u64,
+    pub cancel: CancellationToken,
+    pub fire: F,
+}
+
+#[derive(Debug)]
+pub(crate) enum Offer<F> {
+    Start(Admitted<F>),
+    /// Waits for a run to end; `cancelled` runs were asked to stop to make room.
+    Queued {
+        cancelled: usize,
+    },
+    Dropped(DropReason),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DropReason {
+    /// `overlap: skip` and a run is going.
+    PreviousRunGoing,
+    /// `overlap: queue_one` and a fire is already waiting.
+    OneAlreadyWaiting,
+    /// `concurrency.policy: skip` and the limit is reached.
+    ConcurrencyLimit,
+}
+
+impl DropReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            DropReason::PreviousRunGoing => "the previous run is still going (overlap: skip)",
+            DropReason::OneAlreadyWaiting => {
+                "a fire is already waiting for the previous run (overlap: queue_one)"
+            }
+            DropReason::ConcurrencyLimit => {
+                "the concurrency limit is reached (concurrency policy: skip)"
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Active {
+    slot: u64,
+    cancel: CancellationToken,
+}
+
+/// The runs of one workflow: those going and the fires waiting.
+#[derive(Debug)]
+pub(crate) struct Gate<F> {
+    overlap: OverlapPolicy,
+    policy: RunConcurrencyPolicy,
+    /// Runs allowed at once: one unless `overlap: allow`, and never over the concurrency limit.
+    capacity: usize,
+    next_slot: u64,
+    active: Vec<Active>,
+    waiting: VecDeque<F>,
+}
+
+impl<F> Gate<F> {
+    pub fn new(overlap: OverlapPolicy, concurrency: Option<&RunConcurrency>) -> Self {
+        let by_overlap = match overlap {
+            OverlapPolicy::Allow => usize::MAX,
+            _ => 1,
+        };
+        let limit = concurrency.map_or(usize::MAX, |c| c.limit.get() as usize);
+        Gate {
+            overlap,
+            policy: concurrency.map_or(RunConcurrencyPolicy::Queue, |c| c.policy),
+            capacity: by_overlap.min(limit),
+            next_slot: 0,
+            active: Vec::new(),
+            waiting: VecDeque::new(),
+        }
+    }
+
+    pub fn offer(&mut self, fire: F) -> Offer<F> {
+        if self.active.len() < self.capacity && self.waiting.is_empty() {
+            return Offer::Start(self.admit(fire));
+        }
+        match self.overlap {
+            OverlapPolicy::Skip => Offer::Dropped(DropReason::PreviousRunGoing),
+            OverlapPolicy::QueueOne if !self.waiting.is_empty() => {
+                Offer::Dropped(DropReason::OneAlreadyWaiting)
+            }
+            OverlapPolicy::QueueOne | OverlapPolicy::QueueAll => self.queue(fire, 0),
+            OverlapPolicy::CancelPrevious => {
+                // The new fire replaces every run going and every fire waiting.
+                self.waiting.clear();
+                let cancelled = self.cancel_going(usize::MAX);
+                self.queue(fire, cancelled)
+            }
+            OverlapPolicy::Allow => match self.policy {
+                RunConcurrencyPolicy::Queue => self.queue(fire, 0),
+                RunConcurrencyPolicy::Skip => Offer::Dropped(DropReason::ConcurrencyLimit),
+                RunConcurrencyPolicy::CancelPrevious => {
+                    let cancelled = self.cancel_going(1);
+                    self.queue(fire, cancelled)
+                }
+            },
+        }
+    }
+
+    /// A run ended: the waiting fires that may start now (none once `stopping`).
+    pub fn finished(&mut self, slot: u64, stopping: bool) -> Vec<Admitted<F>> {
+        self.active.retain(|a| a.slot != slot);
+        let mut started = Vec::new();
+        while !stopping && self.active.len() < self.capacity {
+            let Some(fire) = self.waiting.pop_front() else {
+                break;
+            };
+            started.push(self.admit(fire));
+        }
+        started
+    }
+
+    /// Forgets the waiting fires (shutdown); how many there were.
+    pub fn drop_waiting(&mut self) -> usize {
+        std::mem::take(&mut self.waiting).len()
+    }
+
+    fn admit(&mut self, fire: F) -> Admitted<F> {
+        self.next_slot += 1;
+        let cancel = CancellationToken::new();
+        self.active.push(Active {
+            slot: self.next_slot,
+            cancel: cancel.clone(),
+        });
+        Admitted {
+            slot: self.next_slot,
+            cancel,
+            fire,
+        }
+    }
+
+    fn queue(&mut self, fire: F, cancelled: usize) -> Offer<F> {
+        self.waiting.push_back(fire);
+        Offer::Queued { cancelled }
+    }
+
+    /// Asks up to `count` of the oldest runs not yet asked to stop; how many were asked.
+    fn cancel_going(&mut self, count: usize) -> usize {
+        let going = self.active.iter().filter(|a| !a.cancel.is_cancelled());
+        let mut asked = 0;
+        for active in going.take(count) {
+            active.cancel.cancel();
+            asked += 1;
+        }
+        asked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::num::NonZeroU32;
+
+    fn gate(overlap: OverlapPolicy, concurrency: Option<(u32, RunConcurrencyPolicy)>) -> Gate<u32> {
+        let concurrency = concurrency.map(|(limit, policy)| RunConcurrency {
+            limit: NonZeroU32::new(limit).unwrap(),
+            policy,
+        });
+        Gate::new(overlap, concurrency.as_ref())
+    }
+
+    fn started(offer: Offer<u32>) -> Admitted<u32> {
+        match offer {
+            Offer::Start(admitted) => admitted,
+            other => panic!("expected a start, got {other:?}"),
+        }
+    }
+
+    fn fires(admitted: &[Admitted<u32>]) -> Vec<u32> {
+        admitted.iter().map(|a| a.fire).collect()
+    }
+
+    #[test]
+    fn skip_drops_a_fire_while_the_previous_run_goes() {
+        let mut g = gate(OverlapPolicy::Skip, None);
+        let first = started(g.offer(1));
+        assert!(matches!(
+            g.offer(2),
+            Offer::Dropped(DropReason::PreviousRunGoing)
+        ));
+        assert!(g.finished(first.slot, false).is_empty(), "nothing was kept");
+        started(g.offer(3));
+    }
+
+    #[test]
+    fn queue_one_keeps_one_waiting_and_drops_the_rest() {
+        let mut g = gate(OverlapPolicy::QueueOne, None);
+        let first = started(g.offer(1));
+        assert!(matches!(g.offer(2), Offer::Queued { cancelled: 0 }));
+        assert!(matches!(
+            g.offer(3),
+            Offer::Dropped(DropReason::OneAlreadyWaiting)
+        ));
+        let next = g.finished(first.slot, false);
+        assert_eq!(fires(&next), [2]);
+        assert!(g.finished(next[0].slot, false).is_empty());
+    }
+
+    #[test]
+    fn queue_all_runs_every_fire_one_after_the_other() {
+        let mut g = gate(OverlapPolicy::QueueAll, None);
+        let mut slot = started(g.offer(1)).slot;
+        for fire in 2..=4 {
+            assert!(matches!(g.offer(fire), Offer::Queued { .. }));
+        }
+        let mut order = Vec::new();
+        loop {
+            let next = g.finished(slot, false);
+            assert!(next.len() <= 1, "one at a time");
+            let Some(admitted) = next.into_iter().next() else {
+                break;
+            };
+            order.push(admitted.fire);
+            slot = admitted.slot;
+        }
+        assert_eq!(order, [2, 3, 4]);
+    }
+
+    #[test]
+    fn cancel_previous_stops_the_run_and_starts_the_new_fire_when_it_ends() {
+        let mut g = gate(OverlapPolicy::CancelPrevious, None);
+        let first = started(g.offer(1));
+        assert!(matches!(g.offer(2), Offer::Queued { cancelled: 1 }));
+        assert!(first.cancel.is_cancelled());
+        // A third fire before the first run has wound down replaces the second.
+        assert!(matches!(g.offer(3), Offer::Queued { cancelled: 0 }));
+        assert_eq!(fires(&g.finished(first.slot, false)), [3]);
+    }
+
+    #[test]
+    fn allow_runs_side_by_side_up_to_the_concurrency_limit() {
+        let mut unlimited = gate(OverlapPolicy::Allow, None);
+        for fire in 1..=5 {
+            started(unlimited.offer(fire));
+        }
+
+        let mut queue = gate(OverlapPolicy::Allow, Some((2, RunConcurrencyPolicy::Queue)));
+        let a = started(queue.offer(1));
+        started(queue.offer(2));
+        assert!(matches!(queue.offer(3), Offer::Queued { cancelled: 0 }));
+        assert_eq!(fires(&queue.finished(a.slot, false)), [3]);
+
+        let mut skip = gate(OverlapPolicy::Allow, Some((1, RunConcurrencyPolicy::Skip)));
+        started(skip.offer(1));
+        assert!(matches!(
+            skip.offer(2),
+            Offer::Dropped(DropReason::ConcurrencyLimit)
+        ));
+
+        let mut cancel = gate(
+            OverlapPolicy::Allow,
+            Some((2, RunConcurrencyPolicy::CancelPrevious)),
+        );
+        let oldest = started(cancel.offer(1));
+        let newer = started(cancel.offer(2));
+        assert!(matches!(cancel.offer(3), Offer::Queued { cancelled: 1 }));
+        assert!(oldest.cancel.is_cancelled(), "the oldest run is cancelled");
+        assert!(!newer.cancel.is_cancelled());
+        assert_eq!(fires(&cancel.finished(oldest.slot, false)), [3]);
+    }
+
+    #[test]
+    fn the_concurrency_limit_caps_overlap_allow_and_not_the_other_way() {
+        // overlap: skip with a limit of 3 still runs one at a time.
+        let mut g = gate(OverlapPolicy::Skip, Some((3, RunConcurrencyPolicy::Queue)));
+        started(g.offer(1));
+        assert!(matches!(
+            g.offer(2),
+            Offer::Dropped(DropReason::PreviousRunGoing)
+        ));
+    }
+
+    #[test]
+    fn nothing_waiting_starts_once_stopping() {
+        let mut g = gate(OverlapPolicy::QueueAll, None);
+        let first = started(g.offer(1));
+        g.offer(2);
+        g.offer(3);
+        assert!(g.finished(first.slot, true).is_empty());
+        assert_eq!(g.drop_waiting(), 2);
+    }
+}

@@ -1,0 +1,391 @@
+//! The daemon's cron triggers end to end with a manual clock and tokio's paused time: fires on
+//! schedule, across both DST nights, the missed setting after downtime, no second run of a
+//! recorded fire across restarts, overlap, and shutdown with a grace period.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use weft_daemon::{Clock, Daemon, ManualClock, Settings, ShutdownReport, CRON_TRIGGER};
+use weft_engine::exec::Engine;
+use weft_engine::store::{
+    FireRecord, MemoryRunStore, RunRecord, RunStore, SledRunStore, TriggerStore,
+};
+use weft_engine::workflow::{load_bytes, CompiledWorkflow};
+use weft_runtime::Runtime;
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+struct Setup {
+    store: Arc<MemoryRunStore>,
+    engine: Engine,
+    clock: Arc<ManualClock>,
+}
+
+impl Setup {
+    fn new(now: &str) -> Setup {
+        let store = Arc::new(MemoryRunStore::default());
+        let engine = Runtime::new()
+            .unwrap()
+            .engine(store.clone(), Arc::new(weft_runtime::action::NoTokens));
+        Setup {
+            store,
+            engine,
+            clock: Arc::new(ManualClock::new(utc(now))),
+        }
+    }
+
+    fn workflow(&self, yaml: &str) -> Arc<CompiledWorkflow> {
+        match load_bytes(
+            Path::new("flow.yaml"),
+            yaml.as_bytes(),
+            self.engine.catalog(),
+        ) {
+            Ok(loaded) => loaded.workflow,
+            Err(problems) => panic!("{}", problems.render()),
+        }
+    }
+
+    async fn start(&self, workflow: &Arc<CompiledWorkflow>, settings: Settings) -> Daemon {
+        let daemon = Daemon::start(
+            self.engine.clone(),
+            self.store.clone(),
+            self.clock.clone(),
+            std::iter::once(workflow.clone()),
+            settings,
+        )
+        .await
+        .unwrap();
+        daemon.handled_until(self.clock.now()).await;
+        daemon
+    }
+
+    /// Moves the clock to `to` in steps of `step`, letting the daemon handle each instant and
+    /// finish the runs it started.
+    async fn walk(&self, daemon: &Daemon, to: &str, step: Duration) {
+        let to = utc(to);
+        while self.clock.now() < to {
+            let next = (self.clock.now() + step).min(to);
+            self.clock.set(next);
+            daemon.handled_until(next).await;
+            settle(daemon).await;
+        }
+    }
+
+    /// Fires recorded for the workflow `report`.
+    async fn fires_recorded(&self) -> usize {
+        let since = DateTime::<Utc>::MIN_UTC;
+        let fires = self.store.fires_since("report", CRON_TRIGGER, since);
+        fires.await.unwrap().len()
+    }
+
+    /// Runs recorded, oldest first.
+    async fn runs(&self) -> Vec<RunRecord> {
+        let mut runs = self.store.list_runs(1000).await.unwrap();
+        runs.reverse();
+        runs
+    }
+
+    /// The `trigger.<field>` of every run, oldest first.
+    async fn run_triggers(&self, field: &str) -> Vec<String> {
+        self.runs()
+            .await
+            .iter()
+            .map(|r| r.trigger[field].to_string().trim_matches('"').to_string())
+            .collect()
+    }
+}
+
+/// Waits (in paused time, so at no real cost) until no run is going.
+async fn settle(daemon: &Daemon) {
+    while daemon.runs_going() > 0 {
+        tokio::time::sleep(StdDuration::from_millis(1)).await;
+    }
+}
+
+fn cron_workflow(cron: &str, steps: &str) -> String {
+    format!("name: report\ntrigger:\n  cron:\n{cron}\nsteps:\n{steps}")
+}
+
+const LOG_STEP: &str =
+    "  - id: say\n    uses: core.log\n    with:\n      message: \"${{ trigger.scheduled_at }}\"\n";
+
+fn settings(late_tolerance: Duration) -> Settings {
+    Settings {
+        late_tolerance,
+        ..Settings::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_fire_is_recorded_then_run_once_on_schedule() {
+    let setup = Setup::new("2026-01-05T09:00:30Z");
+    let flow = setup.workflow(&cron_workflow("    schedule: \"* * * * *\"", LOG_STEP));
+    let daemon = setup.start(&flow, Settings::default()).await;
+    assert_eq!(daemon.cron_workflows(), 1);
+    assert!(setup.runs().await.is_empty(), "nothing is due at start");
+
+    setup
+        .walk(&daemon, "2026-01-05T09:03:00Z", Duration::seconds(20))
+        .await;
+    assert_eq!(
+        setup.run_triggers("scheduled_at").await,
+        [
+            "2026-01-05T09:01:00+00:00",
+            "2026-01-05T09:02:00+00:00",
+            "2026-01-05T09:03:00+00:00"
+        ]
+    );
+    assert!(setup
+        .runs()
+        .await
+        .iter()
+        .all(|r| r.status.as_str() == "succeeded"));
+    assert_eq!(setup.run_triggers("kind").await, ["cron"; 3]);
+    assert_eq!(
+        setup.fires_recorded().await,
+        3,
+        "every fire recorded under its instant"
+    );
+    let report = daemon.shutdown(StdDuration::from_secs(30)).await;
+    assert_eq!(
+        report,
+        ShutdownReport {
+            still_running: 0,
+            dropped_waiting: 0
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_never_runs_a_recorded_fire_again_and_catches_up_as_missed_says() {
+    let setup = Setup::new("2026-01-05T09:00:00Z");
+    let flow = setup.workflow(&cron_workflow(
+        "    schedule: \"*/10 * * * *\"\n    missed: all\n    max_catch_up: 2\n    overlap: queue_all",
+        LOG_STEP,
+    ));
+    let first = setup.start(&flow, Settings::default()).await;
+    settle(&first).await;
+    first.shutdown(StdDuration::from_secs(1)).await;
+    assert_eq!(setup.runs().await.len(), 1, "the fire due at start runs");
+
+    // Restarted at the same instant: the 09:00 fire is recorded, so it does not run again.
+    let second = setup.start(&flow, Settings::default()).await;
+    settle(&second).await;
+    second.shutdown(StdDuration::from_secs(1)).await;
+    assert_eq!(setup.runs().await.len(), 1);
+
+    // Down until 10:05: six fires missed (09:10 .. 10:00); `all` runs the latest two, one
+    // after the other (`overlap: queue_all`).
+    setup.clock.set(utc("2026-01-05T10:05:00Z"));
+    let third = setup.start(&flow, Settings::default()).await;
+    settle(&third).await;
+    assert_eq!(
+        setup.run_triggers("scheduled_at").await,
+        [
+            "2026-01-05T09:00:00+00:00",
+            "2026-01-05T09:50:00+00:00",
+            "2026-01-05T10:00:00+00:00"
+        ]
+    );
+    assert_eq!(
+        setup.run_triggers("missed").await,
+        ["false", "true", "true"]
+    );
+
+    // A fire another process already recorded is left to it.
+    let taken = FireRecord {
+        workflow: "report".into(),
+        trigger: CRON_TRIGGER.into(),
+        scheduled_at: utc("2026-01-05T10:10:00Z"),
+        run_id: Some("elsewhere".into()),
+        recorded_at: utc("2026-01-05T10:09:00Z"),
+    };
+    assert!(setup.store.record_fire(&taken).await.unwrap());
+    setup
+        .walk(&third, "2026-01-05T10:20:00Z", Duration::minutes(5))
+        .await;
+    assert_eq!(
+        setup.run_triggers("scheduled_at").await[3..],
+        ["2026-01-05T10:20:00+00:00"],
+        "10:10 was recorded elsewhere and is not run here"
+    );
+    third.shutdown(StdDuration::from_secs(1)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn missed_latest_and_none_after_downtime() {
+    for (missed, expected) in [
+        ("latest", vec!["2026-01-05T12:00:00+00:00"]),
+        ("none", vec![]),
+    ] {
+        let setup = Setup::new("2026-01-05T09:00:00Z");
+        let flow = setup.workflow(&cron_workflow(
+            &format!("    schedule: \"@hourly\"\n    missed: {missed}"),
+            LOG_STEP,
+        ));
+        let before = setup.start(&flow, Settings::default()).await;
+        settle(&before).await;
+        before.shutdown(StdDuration::from_secs(1)).await;
+        setup.clock.set(utc("2026-01-05T12:30:00Z"));
+        let after = setup.start(&flow, Settings::default()).await;
+        settle(&after).await;
+        after.shutdown(StdDuration::from_secs(1)).await;
+        let triggers = setup.run_triggers("scheduled_at").await;
+        assert_eq!(triggers[0], "2026-01-05T09:00:00+00:00");
+        assert_eq!(triggers[1..], expected, "missed: {missed}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn both_dst_nights_of_berlin() {
+    // 2026-03-29: 02:00 jumps to 03:00. 2026-10-25: 03:00 goes back to 02:00.
+    let daily = "    schedule: \"30 2 * * *\"\n    timezone: Europe/Berlin";
+    let hourly = "    schedule: \"30 * * * *\"\n    timezone: Europe/Berlin";
+    let cases = [
+        (
+            daily,
+            "2026-03-28T12:00:00Z",
+            "2026-03-30T12:00:00Z",
+            vec!["2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00"],
+        ),
+        (
+            daily,
+            "2026-10-24T12:00:00Z",
+            "2026-10-26T12:00:00Z",
+            vec!["2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00"],
+        ),
+        (
+            hourly,
+            "2026-03-28T23:45:00Z",
+            "2026-03-29T02:45:00Z",
+            // 02:30 does not exist that night: its fire moves to 03:00.
+            vec![
+                "2026-03-29T01:30:00+01:00",
+                "2026-03-29T03:00:00+02:00",
+                "2026-03-29T03:30:00+02:00",
+                "2026-03-29T04:30:00+02:00",
+            ],
+        ),
+        (
+            hourly,
+            "2026-10-24T23:15:00Z",
+            "2026-10-25T02:45:00Z",
+            // 02:30 happens twice that night: one fire, the first.
+            vec![
+                "2026-10-25T01:30:00+02:00",
+                "2026-10-25T02:30:00+02:00",
+                "2026-10-25T03:30:00+01:00",
+            ],
+        ),
+    ];
+    for (cron, from, to, expected) in cases {
+        let setup = Setup::new(from);
+        let flow = setup.workflow(&cron_workflow(cron, LOG_STEP));
+        let daemon = setup.start(&flow, settings(Duration::minutes(30))).await;
+        setup.walk(&daemon, to, Duration::minutes(10)).await;
+        daemon.shutdown(StdDuration::from_secs(1)).await;
+        assert_eq!(
+            setup.run_triggers("local").await,
+            expected,
+            "{cron} from {from}"
+        );
+    }
+}
+
+const SLOW_STEP: &str = "  - id: wait\n    uses: core.sleep\n    with:\n      duration: 1h\n";
+
+#[tokio::test(start_paused = true)]
+async fn overlap_skip_drops_a_fire_while_the_previous_run_goes_and_shutdown_waits_its_grace() {
+    let setup = Setup::new("2026-01-05T09:00:00Z");
+    let flow = setup.workflow(&cron_workflow(
+        "    schedule: \"*/10 * * * *\"\n    overlap: skip",
+        SLOW_STEP,
+    ));
+    let daemon = setup.start(&flow, Settings::default()).await;
+    assert_eq!(daemon.runs_going(), 1);
+    setup.clock.set(utc("2026-01-05T09:10:00Z"));
+    daemon.handled_until(utc("2026-01-05T09:10:00Z")).await;
+    assert_eq!(daemon.runs_going(), 1, "the 09:10 fire is dropped");
+    assert_eq!(
+        setup.fires_recorded().await,
+        2,
+        "a dropped fire is recorded as handled too"
+    );
+    let report = daemon.shutdown(StdDuration::from_secs(5)).await;
+    assert_eq!(
+        report,
+        ShutdownReport {
+            still_running: 1,
+            dropped_waiting: 0
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn queued_fires_run_after_the_previous_run_and_are_dropped_at_shutdown() {
+    let setup = Setup::new("2026-01-05T09:00:00Z");
+    let flow = setup.workflow(&cron_workflow(
+        "    schedule: \"*/10 * * * *\"\n    overlap: queue_all",
+        "  - id: wait\n    uses: core.sleep\n    with:\n      duration: 25m\n",
+    ));
+    let daemon = setup.start(&flow, Settings::default()).await;
+    for at in ["2026-01-05T09:10:00Z", "2026-01-05T09:20:00Z"] {
+        setup.clock.set(utc(at));
+        daemon.handled_until(utc(at)).await;
+    }
+    // 09:10 and 09:20 wait: shutdown drops them and lets the running one finish.
+    let report = daemon.shutdown(StdDuration::from_secs(30 * 60)).await;
+    assert_eq!(
+        report,
+        ShutdownReport {
+            still_running: 0,
+            dropped_waiting: 2
+        }
+    );
+    assert_eq!(
+        setup.runs().await.len(),
+        1,
+        "waiting fires do not start during shutdown"
+    );
+    assert_eq!(setup.runs().await[0].status.as_str(), "succeeded");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fire_recorded_in_the_sled_store_is_not_run_again_after_reopening_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(utc("2026-01-05T09:00:00Z")));
+    let yaml = cron_workflow("    schedule: \"@hourly\"", LOG_STEP);
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let store = Arc::new(SledRunStore::open(&dir.path().join("runs")).await.unwrap());
+        let engine = Runtime::new()
+            .unwrap()
+            .engine(store.clone(), Arc::new(weft_runtime::action::NoTokens));
+        let flow = load_bytes(Path::new("flow.yaml"), yaml.as_bytes(), engine.catalog())
+            .map_err(|p| p.render())
+            .unwrap()
+            .workflow;
+        let daemon = Daemon::start(
+            engine,
+            store.clone(),
+            clock.clone(),
+            [flow],
+            Settings::default(),
+        )
+        .await
+        .unwrap();
+        daemon.handled_until(clock.now()).await;
+        settle(&daemon).await;
+        daemon.shutdown(StdDuration::from_secs(1)).await;
+        runs.push(store.list_runs(10).await.unwrap().len());
+    }
+    assert_eq!(
+        runs,
+        [1, 1],
+        "the 09:00 fire ran once, before and after reopening"
+    );
+}

@@ -1,0 +1,61 @@
+//! `weft daemon`: invalid files reported as `weft validate` reports them and skipped, one
+//! daemon per data folder, and a clean stop on SIGTERM.
+
+use std::io::BufReader;
+use std::time::Duration;
+
+use super::signals::{read_until, rest, spawn_weft, terminate, wait_for_exit};
+use super::{stderr, weft, write};
+
+#[test]
+fn the_daemon_skips_invalid_files_refuses_a_second_daemon_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let flows = dir.path().join("flows");
+    std::fs::create_dir_all(&flows).unwrap();
+    write(
+        &flows,
+        "nightly.yaml",
+        "name: nightly\ntrigger:\n  cron:\n    schedule: \"0 3 * * *\"\nsteps:\n  - id: say\n    uses: core.log\n    with:\n      message: hi\n",
+    );
+    write(
+        &flows,
+        "broken.yaml",
+        "name: broken\nsteps:\n  - id: say\n    uses: core.logg\n",
+    );
+    let flows_arg = flows.to_str().unwrap();
+    let validated = weft(&data, &["validate", flows_arg]);
+
+    let mut daemon = spawn_weft(&data, &["daemon", "--workflows", flows_arg]);
+    let mut log = BufReader::new(daemon.stderr.take().unwrap());
+    let started = read_until(&mut log, "weft daemon: 1 workflow(s) on cron").join("\n");
+    assert!(
+        started.contains("broken.yaml is skipped"),
+        "the invalid file is skipped:\n{started}"
+    );
+    // Every line but validate's count of files.
+    for line in super::stdout(&validated)
+        .lines()
+        .filter(|l| !l.contains(" files: "))
+    {
+        assert!(
+            started.contains(line),
+            "the diagnostics of `weft validate` are shown (`{line}`):\n{started}"
+        );
+    }
+
+    let second = weft(&data, &["daemon", "--workflows", flows_arg]);
+    assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("one weft daemon per data folder"),
+        "{}",
+        stderr(&second)
+    );
+
+    terminate(&daemon);
+    let status = wait_for_exit(&mut daemon, Duration::from_secs(10));
+    let stopping = rest(log);
+    assert!(status.success(), "{status:?}\n{stopping}");
+    assert!(stopping.contains("SIGTERM: stopping"), "{stopping}");
+    assert!(stopping.contains("stopped"), "{stopping}");
+}
