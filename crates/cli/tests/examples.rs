@@ -2,9 +2,8 @@
 //! results checked, then again with a fifth of the Confluence calls failing (5xx, 429) and every
 //! call slowed: the results are the same and nothing is duplicated.
 //!
-//! One table: [`RUNNABLE`] holds the examples whose actions are in this build; [`WAITING`] the
-//! ones that use actions of other branches. When those land, `waiting_examples_lack_only_...`
-//! fails: move the example to [`RUNNABLE`].
+//! One table: [`RUNNABLE`] holds every example; each is run and checked against the sandbox,
+//! also with failing and slow calls.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,32 +26,14 @@ enum Example {
     LabelNewPages,
 }
 
-/// Examples whose every action is in this build: run and checked by both tests.
-const RUNNABLE: &[Example] = &[Example::RecentChanges];
-
-/// Examples waiting for the actions and sources of other branches (exactly those named).
-const WAITING: &[(Example, &[&str])] = &[
-    (Example::TaskStatus, &["confluence.list_tasks"]),
-    (Example::WeeklyDigest, &["confluence.create_blog_post"]),
-    (
-        Example::InviteUsers,
-        &["confluence.check_user_access", "confluence.invite_user"],
-    ),
-    (
-        Example::ArchiveAttachments,
-        &[
-            "confluence.list_attachments",
-            "confluence.download_attachment",
-        ],
-    ),
-    (
-        Example::LabelNewPages,
-        &[
-            "confluence.page_created",
-            "confluence.add_label",
-            "confluence.add_comment",
-        ],
-    ),
+/// Every example: run and checked by both tests.
+const RUNNABLE: &[Example] = &[
+    Example::RecentChanges,
+    Example::TaskStatus,
+    Example::WeeklyDigest,
+    Example::InviteUsers,
+    Example::ArchiveAttachments,
+    Example::LabelNewPages,
 ];
 
 impl Example {
@@ -381,28 +362,5 @@ async fn runnable_examples_survive_failing_and_slow_calls_without_duplicates() {
         .count();
     assert!(api_calls >= 25, "{api_calls} calls");
     assert_eq!(failed, api_calls.div_ceil(5), "one call in five failed");
-    demo.connection.sandbox.shutdown().await;
-}
-
-#[tokio::test]
-async fn waiting_examples_lack_only_the_actions_named() {
-    let demo = Demo::start().await;
-    for (example, needs) in WAITING {
-        let Err(problems) = demo.load(example.file()) else {
-            panic!("{example:?} loads now: move it to RUNNABLE");
-        };
-        let mut missing: Vec<&str> = problems
-            .diagnostics
-            .iter()
-            .map(|d| d.message.as_str())
-            .filter(|m| m.starts_with("unknown action") || m.starts_with("unknown polling source"))
-            .filter_map(|m| m.split('`').nth(1))
-            .collect();
-        missing.sort_unstable();
-        let mut expected = needs.to_vec();
-        expected.sort_unstable();
-        assert_eq!(missing, expected, "{example:?}: {}", problems.render());
-        assert!(!RUNNABLE.contains(example));
-    }
     demo.connection.sandbox.shutdown().await;
 }
