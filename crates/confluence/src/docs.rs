@@ -10,7 +10,7 @@ use weft_action::{ActionSpec, InputField, Registry, SourceCatalog, SourceSpec};
 const INTRODUCTION: &str = r#"# Confluence actions
 
 `weft-confluence` connects workflows to Confluence Cloud through a connection made with
-`weft connect confluence --name NAME` (see [auth.md](auth.md)). A step names its connection with
+`weft connect confluence --connection NAME` (see [auth.md](auth.md)). A step names its connection with
 `connection:` (else the workflow's); it is never an input. This file is generated from the
 actions' declarations (`crates/confluence/src/docs.rs`); each example below is run against the
 sandbox by the contract test, where `65601` stands for a page of space `ENG` and `65701` for a
@@ -35,7 +35,7 @@ blog post of that space.
 - **Errors** say what to do: a 404 names the item and says the account may not see it (Confluence
   answers 404 for both); a 409 names the versions and overwrites nothing; a 401 "scope does not
   match" names the scopes the connection lacks and the `weft apps set confluence --add-scope ...`
-  and `weft connect confluence --name ...` commands; a refused token refresh says to reconnect;
+  and `weft connect confluence --connection ...` commands; a refused token refresh says to reconnect;
   Atlassian's `atl-request-id` is quoted when the answer has one.
 - **Retries**: reads, PUTs (they carry a version) and DELETEs are retried on 429, 5xx and network
   errors, waiting at least `Retry-After` (or until `X-RateLimit-Reset`), else backing off

@@ -197,7 +197,7 @@ async fn a_refused_refresh_says_to_reconnect() {
         .into();
     assert!(
         error.message.starts_with(
-            "connection acme needs to be reconnected: weft connect confluence --name acme"
+            "connection acme needs to be reconnected: weft connect confluence --connection acme"
         ),
         "{error}"
     );
@@ -232,7 +232,7 @@ async fn a_scope_mismatch_names_the_missing_scopes_and_is_not_refreshed() {
     assert!(
         error
             .message
-            .contains("weft connect confluence --name acme"),
+            .contains("weft connect confluence --connection acme"),
         "{error}"
     );
     assert!(error.message.contains("req-42"), "{error}");

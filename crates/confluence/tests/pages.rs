@@ -181,7 +181,7 @@ async fn a_connection_without_the_write_scope_is_told_which_to_add() {
     assert!(
         error.contains("lacks write:page:confluence")
             && error.contains("weft apps set confluence --add-scope write:page:confluence")
-            && error.contains("weft connect confluence --name acme"),
+            && error.contains("weft connect confluence --connection acme"),
         "{error}"
     );
     site.connection.sandbox.shutdown().await;
@@ -346,7 +346,7 @@ async fn an_expired_connection_is_told_to_reconnect() {
         .await;
     assert!(
         error.contains(
-            "connection acme needs to be reconnected: weft connect confluence --name acme"
+            "connection acme needs to be reconnected: weft connect confluence --connection acme"
         ),
         "{error}"
     );

@@ -40,14 +40,14 @@ pub enum ConfluenceError {
         missing: Vec<String>,
         request_id: Option<String>,
     },
-    #[error("Confluence refused the connection's token for {call} even after a refresh ({message}); reconnect it: weft connect confluence --name {connection}{}", rid(.request_id))]
+    #[error("Confluence refused the connection's token for {call} even after a refresh ({message}); reconnect it: weft connect confluence --connection {connection}{}", rid(.request_id))]
     Unauthorized {
         call: String,
         connection: String,
         message: String,
         request_id: Option<String>,
     },
-    #[error("connection {connection} needs to be reconnected: weft connect confluence --name {connection} ({reason})")]
+    #[error("connection {connection} needs to be reconnected: weft connect confluence --connection {connection} ({reason})")]
     Reconnect { connection: String, reason: String },
     #[error("{call} is forbidden for the connection's account: {message}{}", rid(.request_id))]
     Forbidden {
@@ -154,13 +154,13 @@ fn scope_mismatch(
     let needs = action_scopes.join(", ");
     if missing.is_empty() {
         return format!(
-            "Confluence answered \"scope does not match\": this action needs {needs}, which connection {connection} was granted; the app's scopes may have changed since: reconnect with `weft connect confluence --name {connection}`{}",
+            "Confluence answered \"scope does not match\": this action needs {needs}, which connection {connection} was granted; the app's scopes may have changed since: reconnect with `weft connect confluence --connection {connection}`{}",
             rid(request_id)
         );
     }
     let flags: Vec<String> = missing.iter().map(|s| format!("--add-scope {s}")).collect();
     format!(
-        "Confluence answered \"scope does not match\": this action needs {needs}; connection {connection} lacks {}. Add the scopes to the app in the Atlassian developer console, then run `weft apps set confluence {}` and reconnect: `weft connect confluence --name {connection}`{}",
+        "Confluence answered \"scope does not match\": this action needs {needs}; connection {connection} lacks {}. Add the scopes to the app in the Atlassian developer console, then run `weft apps set confluence {}` and reconnect: `weft connect confluence --connection {connection}`{}",
         missing.join(", "),
         flags.join(" "),
         rid(request_id)
@@ -327,7 +327,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("weft connect confluence --name acme"),
+            text.contains("weft connect confluence --connection acme"),
             "{text}"
         );
         let limited: ActionError = ConfluenceError::RateLimited {
@@ -344,7 +344,7 @@ mod tests {
             reason: "refresh refused".into(),
         };
         assert!(reconnect.to_string().starts_with(
-            "connection acme needs to be reconnected: weft connect confluence --name acme"
+            "connection acme needs to be reconnected: weft connect confluence --connection acme"
         ));
     }
 }
