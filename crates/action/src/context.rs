@@ -83,20 +83,12 @@ impl ActionContext<'_> {
 
     /// A valid access token for this step's connection.
     pub async fn access_token(&self) -> Result<AccessToken, ActionError> {
-        let connection = required(self.connection, "step", self.step_id)?;
-        self.tokens
-            .access_token(connection)
-            .await
-            .map_err(token_failure)
+        self.tokens_of().access_token().await
     }
 
     /// Where this step's connection points (API base, cloud id), its scopes and settings.
     pub async fn connection_info(&self) -> Result<ConnectionInfo, ActionError> {
-        let connection = required(self.connection, "step", self.step_id)?;
-        self.tokens
-            .connection_info(connection)
-            .await
-            .map_err(token_failure)
+        self.tokens_of().connection_info().await
     }
 
     /// After the API answered 401 to `rejected`: a refreshed token for this step's connection.
@@ -104,11 +96,16 @@ impl ActionContext<'_> {
         &self,
         rejected: &AccessToken,
     ) -> Result<AccessToken, ActionError> {
-        let connection = required(self.connection, "step", self.step_id)?;
-        self.tokens
-            .refresh_rejected(connection, rejected)
-            .await
-            .map_err(token_failure)
+        self.tokens_of().refresh(rejected).await
+    }
+
+    fn tokens_of(&self) -> TokensOf<'_> {
+        TokensOf {
+            tokens: self.tokens,
+            connection: self.connection,
+            owner: "step",
+            name: self.step_id,
+        }
     }
 
     /// Runs another workflow file, relative to this workflow's folder, and returns its outputs.
@@ -153,20 +150,12 @@ pub struct SourceContext<'a> {
 impl SourceContext<'_> {
     /// A valid access token for the trigger's connection.
     pub async fn access_token(&self) -> Result<AccessToken, ActionError> {
-        let connection = required(self.connection, "polling source", self.source)?;
-        self.tokens
-            .access_token(connection)
-            .await
-            .map_err(token_failure)
+        self.tokens_of().access_token().await
     }
 
     /// Where the trigger's connection points (API base, cloud id), its scopes and settings.
     pub async fn connection_info(&self) -> Result<ConnectionInfo, ActionError> {
-        let connection = required(self.connection, "polling source", self.source)?;
-        self.tokens
-            .connection_info(connection)
-            .await
-            .map_err(token_failure)
+        self.tokens_of().connection_info().await
     }
 
     /// After the API answered 401 to `rejected`: a refreshed token for the trigger's connection.
@@ -174,7 +163,51 @@ impl SourceContext<'_> {
         &self,
         rejected: &AccessToken,
     ) -> Result<AccessToken, ActionError> {
-        let connection = required(self.connection, "polling source", self.source)?;
+        self.tokens_of().refresh(rejected).await
+    }
+
+    fn tokens_of(&self) -> TokensOf<'_> {
+        TokensOf {
+            tokens: self.tokens,
+            connection: self.connection,
+            owner: "polling source",
+            name: self.source,
+        }
+    }
+}
+
+/// The token provider calls of a step or a source, on its connection (an error names the step or
+/// source when it has none).
+struct TokensOf<'a> {
+    tokens: &'a dyn TokenProvider,
+    connection: Option<&'a str>,
+    owner: &'static str,
+    name: &'a str,
+}
+
+impl TokensOf<'_> {
+    fn connection(&self) -> Result<&str, ActionError> {
+        required(self.connection, self.owner, self.name)
+    }
+
+    async fn access_token(&self) -> Result<AccessToken, ActionError> {
+        let connection = self.connection()?;
+        self.tokens
+            .access_token(connection)
+            .await
+            .map_err(token_failure)
+    }
+
+    async fn connection_info(&self) -> Result<ConnectionInfo, ActionError> {
+        let connection = self.connection()?;
+        self.tokens
+            .connection_info(connection)
+            .await
+            .map_err(token_failure)
+    }
+
+    async fn refresh(&self, rejected: &AccessToken) -> Result<AccessToken, ActionError> {
+        let connection = self.connection()?;
         self.tokens
             .refresh_rejected(connection, rejected)
             .await
