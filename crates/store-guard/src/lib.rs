@@ -18,6 +18,7 @@ use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -48,9 +49,15 @@ fn io_error(operation: &'static str, path: &Path) -> impl FnOnce(std::io::Error)
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename: the file is either the old
-/// or the new content, never half of it. `sync` waits until it is on disk.
+/// or the new content, never half of it. `sync` waits until it is on disk. Each write has its
+/// own temporary file, so concurrent writers (runs flushing at once) never rename each other's.
 fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> Result<(), GuardError> {
-    let temporary = path.with_extension("tmp");
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let temporary = path.with_extension(format!(
+        "tmp-{}-{}",
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
+    ));
     let write = || -> std::io::Result<()> {
         let mut file = private_file(&temporary)?;
         file.write_all(bytes)?;
@@ -59,7 +66,10 @@ fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> Result<(), GuardEr
         }
         fs::rename(&temporary, path)
     };
-    write().map_err(io_error("writing", path))
+    write().map_err(|e| {
+        let _ = fs::remove_file(&temporary);
+        io_error("writing", path)(e)
+    })
 }
 
 fn private_file(path: &Path) -> std::io::Result<fs::File> {
@@ -282,6 +292,28 @@ pub fn holder(dir: &Path) -> Option<Holder> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn concurrent_count_writers_all_succeed_and_leave_no_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::thread::scope(|scope| {
+            for writer in 0..8u64 {
+                let dir = dir.path();
+                scope.spawn(move || {
+                    for n in 0..50 {
+                        note_growing_count(dir, writer * 100 + n).unwrap();
+                    }
+                });
+            }
+        });
+        let count = read_count(dir.path()).unwrap().unwrap();
+        assert!(count % 100 == 49, "a last write of one writer, got {count}");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(COUNT_FILE)]);
+    }
 
     #[test]
     fn copies_are_listed_newest_first_and_pruned() {
