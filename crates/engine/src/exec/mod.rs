@@ -24,7 +24,7 @@ pub use events::{LogLevel, NoObserver, RunEvent, RunObserver};
 pub use inputs::{coerce_input_text, resolve_inputs, InputTextError};
 pub use record_cap::DEFAULT_RECORD_CAP;
 pub use redact::{is_credential_header, Redactor, CREDENTIAL_HEADERS, MIN_SECRET_LEN, REDACTED};
-pub use run::{DryRunReport, DryRunStep, RunOutcome};
+pub use run::{new_run_id, DryRunReport, DryRunStep, RunOutcome};
 
 use weft_action::{NoTokens, TokenProvider};
 
@@ -112,6 +112,9 @@ pub struct RunRequest {
     /// Secret values by name (`secrets.<name>`); never recorded or printed.
     pub secrets: HashMap<String, String>,
     pub parent_run: Option<String>,
+    /// The run's id, when the caller chose it before the run (a daemon records it with the
+    /// fire that starts the run); else a new one. Made by [`new_run_id`].
+    pub run_id: Option<String>,
     pub cancel: CancellationToken,
     /// Fixes `now()` (dry runs and tests).
     pub now: Option<chrono::DateTime<chrono::Utc>>,
