@@ -10,6 +10,8 @@
 //! instant), with the id of its run, before the run starts; a fire already recorded is never
 //! run again, also by a restarted daemon. Missed fires are counted from the last recorded one.
 
+pub mod address;
+pub mod api;
 mod clock;
 mod daemon;
 mod dispatch;
