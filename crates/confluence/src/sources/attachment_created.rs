@@ -23,8 +23,9 @@ pub struct Settings {
     #[serde(default)]
     pub content_id: Option<String>,
     /// Also deliver each new version of an attachment (an upload under a name the page already
-    /// has); versions uploaded between two polls arrive as the newest one. Without it (the
-    /// default), one event per new attachment, at its creation.
+    /// has); a version replaced before a poll saw it (between two polls, or within the search
+    /// index's lag) arrives as the newer one. Without it (the default), one event per new
+    /// attachment, at its creation.
     #[serde(default)]
     pub new_versions: bool,
     /// Where the first poll starts: `now` (the default: no backlog) or an RFC 3339 timestamp.
@@ -39,7 +40,7 @@ impl TypedPollSource for AttachmentCreated {
 
     const INFO: SourceInfo = SourceInfo {
         name: "confluence.attachment_created",
-        description: "Each new attachment of a page or blog post (CQL type = attachment, created; one event per attachment); with `new_versions: true` also each new version of one (CQL lastmodified; `version` says which).",
+        description: "Each new attachment of a page or blog post (CQL type = attachment, created; one event per attachment); with `new_versions: true` also each new version of one (CQL lastmodified; `version` says which; a version replaced before a poll saw it arrives as the newer one).",
         event_example: r#"{"kind": "attachment_created", "id": "att65801", "version": 1, "title": "report.pdf", "type": "attachment", "space": {"id": 98305, "key": "ENG", "name": "Engineering"}, "container": {"id": "65601"}, "at": "2026-11-30T09:12:00Z", "content": {"id": "att65801", "type": "attachment", "status": "current", "title": "report.pdf", "version": {"number": 1, "when": "2026-11-30T09:12:00.000Z"}, "extensions": {"mediaType": "application/pdf", "fileSize": 48213}, "_links": {"download": "/rest/api/content/65601/child/attachment/att65801/download"}}, "observed_at": "2026-11-30T09:12:31Z"}"#,
         scopes: SCOPES,
     };

@@ -387,7 +387,7 @@ pub async fn poll(
         }
         // A result without an id, a version or the watched date cannot be windowed: say so
         // rather than drop it silently.
-        let change = read(&result, watch.moment).ok_or_else(|| {
+        let mut change = read(&result, watch.moment).ok_or_else(|| {
             ActionError::failed(format!(
                 "a result of the source's search has no id, version or {} date ({} {:?}); the source's CQL must match pages, blog posts, comments or attachments",
                 watch.moment.field(),
@@ -398,13 +398,13 @@ pub async fn poll(
         if change.at < from || change.at < cursor.not_before || change.version < watch.min_version {
             continue;
         }
-        // Creations are one event per content whatever its version now.
-        let key_version = if watch.moment == Moment::Created {
-            1
-        } else {
-            change.version
-        };
-        let key = format!("{}:{}:{key_version}", watch.kind, change.id);
+        // Creations are one event per content whatever its version now: the event's version is
+        // 1 (the current one is in `content.version`), so that its key, which the run store also
+        // uses to skip events a crashed poll already recorded, does not change with later edits.
+        if watch.moment == Moment::Created {
+            change.version = 1;
+        }
+        let key = format!("{}:{}:{}", watch.kind, change.id, change.version);
         cursor.since = cursor.since.max(change.at);
         if cursor.seen.contains_key(&key) {
             continue;
