@@ -282,6 +282,45 @@ async fn bad_settings_are_refused_before_any_search() {
         .await
         .unwrap_err();
     assert!(error.message.contains("setting `start`"), "{error}");
+    for (source, settings, expected) in [
+        (
+            "confluence.comment_created",
+            json!({"content_id": "abc"}),
+            "`content_id`",
+        ),
+        (
+            "confluence.attachment_created",
+            json!({"content_id": "12a"}),
+            "`content_id`",
+        ),
+        (
+            "confluence.label_added",
+            json!({"labels": ["two words"]}),
+            "setting `labels`",
+        ),
+        (
+            "confluence.label_added",
+            json!({"start": "soon"}),
+            "setting `start`",
+        ),
+        ("confluence.space_created", json!({"type": "team"}), "team"),
+    ] {
+        site.connection.sandbox.admin().clear_requests();
+        let error = site
+            .runtime
+            .sources()
+            .get(source)
+            .unwrap()
+            .poll(&settings, None, &ctx)
+            .await
+            .unwrap_err();
+        assert!(error.message.contains(expected), "{source}: {error}");
+        let searched = site
+            .confluence_calls()
+            .iter()
+            .any(|call| call.contains("/search") || call.contains("/spaces"));
+        assert!(!searched, "{source}: {:?}", site.confluence_calls());
+    }
     bad_start.settings = json!({"space": "E N G"});
     let error = source
         .poll(&bad_start.settings, None, &ctx)
