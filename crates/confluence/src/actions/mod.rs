@@ -107,6 +107,7 @@ impl<A: ConfluenceAction> TypedAction for Confluence<A> {
 
 mod container;
 mod labels;
+mod new_content;
 mod page_listing;
 mod properties;
 mod versioned;
