@@ -110,6 +110,7 @@ mod labels;
 mod new_content;
 mod page_listing;
 mod properties;
+mod trash;
 mod versioned;
 
 /// Declares the action modules and the registry list: one line per action.
