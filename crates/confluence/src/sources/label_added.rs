@@ -140,11 +140,7 @@ impl TypedPollSource for LabelAdded {
                 next.content.insert(
                     content.id.clone(),
                     Labelled {
-                        labels: content
-                            .labels
-                            .iter()
-                            .map(|(name, _)| name.clone())
-                            .collect(),
+                        labels: content.labels.keys().cloned().collect(),
                         found_at: now,
                     },
                 );

@@ -328,6 +328,11 @@ pub fn search_request(cql: String) -> Request {
         .about("the search of the polling source")
 }
 
+/// What a search or listing yields, page after page.
+type Found<'c> = BoxStream<'c, Result<Value, ConfluenceError>>;
+/// Reads one result of a [`Find`] as a change.
+type ReadChange = fn(&Value, Moment) -> Option<Change>;
+
 /// One poll of `watch`: the events since `cursor` (the first poll starts at `start`), oldest
 /// first, and the next cursor.
 pub async fn poll(
@@ -348,32 +353,30 @@ pub async fn poll(
             }
         }
     };
-    type Found<'c> = BoxStream<'c, Result<Value, ConfluenceError>>;
-    let (zone, found, read): (_, Found<'_>, fn(&Value, Moment) -> Option<Change>) =
-        match &watch.find {
-            Find::Cql(filter) => {
-                let zone = user_time_zone(client).await?;
-                let (_, from_text) = cql_window_start(cursor.since - OVERLAP, zone);
-                let field = watch.moment.field();
-                let cql = format!(
-                    "({filter}) and {field} >= {} order by {field} asc",
-                    quote(&from_text)
-                );
-                let found = client.items(search_request(cql), u32::MAX).boxed();
-                (zone, found, Change::from_search)
+    let (zone, found, read): (_, Found<'_>, ReadChange) = match &watch.find {
+        Find::Cql(filter) => {
+            let zone = user_time_zone(client).await?;
+            let (_, from_text) = cql_window_start(cursor.since - OVERLAP, zone);
+            let field = watch.moment.field();
+            let cql = format!(
+                "({filter}) and {field} >= {} order by {field} asc",
+                quote(&from_text)
+            );
+            let found = client.items(search_request(cql), u32::MAX).boxed();
+            (zone, found, Change::from_search)
+        }
+        Find::Spaces(query) => {
+            let mut request = Request::get(Api::V2, "/spaces")
+                .query("limit", PAGE_SIZE)
+                .about("the spaces of the polling source");
+            for (name, value) in query {
+                request = request.query(name, value);
             }
-            Find::Spaces(query) => {
-                let mut request = Request::get(Api::V2, "/spaces")
-                    .query("limit", PAGE_SIZE)
-                    .about("the spaces of the polling source");
-                for (name, value) in query {
-                    request = request.query(name, value);
-                }
-                // One more than the cap, to tell a site at the cap from one above it.
-                let found = client.items(request, MAX_SPACES_LISTED + 1).boxed();
-                (None, found, Change::from_space)
-            }
-        };
+            // One more than the cap, to tell a site at the cap from one above it.
+            let found = client.items(request, MAX_SPACES_LISTED + 1).boxed();
+            (None, found, Change::from_space)
+        }
+    };
     let from = watch.find.window_start(cursor.since, zone);
     let listing_cap = matches!(watch.find, Find::Spaces(_)).then_some(MAX_SPACES_LISTED as usize);
     let mut found = found.enumerate();
