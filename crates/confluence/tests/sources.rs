@@ -799,3 +799,48 @@ async fn bursts_larger_than_a_page_of_results_and_start_timestamps_for_comments_
     assert_eq!(now_attachments.exactly_once(), made_attachments);
     assert_eq!(now_labels.exactly_once(), made_labels);
 }
+
+#[tokio::test]
+async fn a_label_removed_and_added_again_within_the_index_lag_is_not_delivered_twice() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    admin.set_search_lag(Duration::from_secs(20));
+    let page = site.page_id.clone();
+    let mut watched = Poller::new(
+        &site,
+        "confluence.label_added",
+        json!({"labels": ["release"]}),
+    );
+    watched.poll().await;
+    add_labels(&site, &page, &["release"]).await;
+    admin.advance_clock(Duration::from_secs(30));
+    assert_eq!(watched.poll().await.len(), 1);
+
+    // Removed, then added again 5 s later: while the index shows the page without the label,
+    // the search does not return it at all, although it has the label again.
+    site.output(
+        "confluence.remove_label",
+        &json!({"page_id": page, "label": "release"}).to_string(),
+    )
+    .await;
+    admin.advance_clock(Duration::from_secs(5));
+    add_labels(&site, &page, &["release"]).await;
+    admin.advance_clock(Duration::from_secs(17));
+    let found = site
+        .output("confluence.search", r#"{"cql": "label = \"release\""}"#)
+        .await;
+    assert_eq!(
+        found["count"], 0,
+        "the index lags: the page is not found now"
+    );
+    assert!(watched.poll().await.is_empty());
+    admin.advance_clock(Duration::from_secs(30));
+    assert!(
+        watched.poll().await.is_empty(),
+        "found again: no second event"
+    );
+    assert_eq!(
+        watched.exactly_once(),
+        BTreeSet::from([format!("{page}:release")])
+    );
+}
