@@ -156,7 +156,11 @@ pub async fn create_once(
                 .as_ref()
                 .is_some_and(|body| body["status"] == "draft");
             if draft {
-                return Err(lost.into());
+                // Not a transient error: a step retry would send the create blindly.
+                return Err(ActionError::failed(format!(
+                    "{lost}; the {} may have been created as a draft, which cannot be looked up, so it was not sent again: look among your drafts before running the step again",
+                    kind.noun()
+                )));
             }
             match newest(client, kind, create).await?.filter(made_by_it) {
                 Some(made) => Ok(made),
