@@ -282,7 +282,9 @@ fn resolve_all<'a>(spec: &'a Value, mut v: &'a Value) -> Result<&'a Value, Extra
             .and_then(|pointer| spec.pointer(pointer))
             .ok_or_else(|| ExtractError(format!("reference `{reference}` does not resolve")))?;
     }
-    Err(ExtractError("a chain of references is too long (a cycle?)".into()))
+    Err(ExtractError(
+        "a chain of references is too long (a cycle?)".into(),
+    ))
 }
 
 /// The top-level fields the JSON request body of `op` must have: the schema's `required`
@@ -306,7 +308,9 @@ fn required_fields(
     depth: usize,
 ) -> Result<BTreeSet<String>, ExtractError> {
     if depth == MAX_SCHEMA_DEPTH {
-        return Err(ExtractError("a body schema nests too deep (a cycle?)".into()));
+        return Err(ExtractError(
+            "a body schema nests too deep (a cycle?)".into(),
+        ));
     }
     let schema = resolve_all(spec, schema)?;
     let mut required: BTreeSet<String> = schema["required"]
@@ -555,9 +559,7 @@ mod tests {
     #[test]
     fn required_body_fields_follow_references_and_combinations() {
         let (v1, mut v2) = minimal();
-        let body = |schema: Value| {
-            serde_json::json!({"requestBody": {"content": {"application/json": {"schema": schema}}}})
-        };
+        let body = |schema: Value| serde_json::json!({"requestBody": {"content": {"application/json": {"schema": schema}}}});
         v2["paths"]["/a"]["post"] = body(serde_json::json!({"$ref": "#/components/schemas/A"}));
         v2["paths"]["/b"]["put"] = body(serde_json::json!({"allOf": [
             {"$ref": "#/components/schemas/A"},
@@ -571,7 +573,8 @@ mod tests {
             {"type": "array"},
             {"type": "object", "required": ["name"]}
         ]}));
-        v2["paths"]["/e"]["post"] = serde_json::json!({"requestBody": {"$ref": "#/components/requestBodies/E"}});
+        v2["paths"]["/e"]["post"] =
+            serde_json::json!({"requestBody": {"$ref": "#/components/requestBodies/E"}});
         v2["components"] = serde_json::json!({
             "schemas": {"A": {"$ref": "#/components/schemas/A2"}, "A2": {"type": "object", "required": ["title", "spaceId"]}},
             "requestBodies": {"E": {"content": {"application/json": {"schema": {"type": "object", "required": ["key"]}}}}}
@@ -593,7 +596,10 @@ mod tests {
 
         v2["components"]["schemas"]["A2"] = serde_json::json!({"$ref": "#/components/schemas/A"});
         let err = extract(&v1, &v2).unwrap_err();
-        assert!(err.0.contains("POST /a") && err.0.contains("cycle"), "{err}");
+        assert!(
+            err.0.contains("POST /a") && err.0.contains("cycle"),
+            "{err}"
+        );
     }
 
     #[test]
