@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use futures::stream::BoxStream;
-use futures::StreamExt;
+use futures::{stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use weft_action::ActionError;
@@ -373,21 +373,27 @@ pub async fn poll(
                 request = request.query(name, value);
             }
             // One more than the cap, to tell a site at the cap from one above it.
-            let found = client.items(request, MAX_SPACES_LISTED + 1).boxed();
+            let mut spaces: Vec<Value> = client
+                .items(request, MAX_SPACES_LISTED + 1)
+                .try_collect()
+                .await?;
+            if spaces.len() > MAX_SPACES_LISTED as usize {
+                return Err(ActionError::failed(format!(
+                    "the site has more than {MAX_SPACES_LISTED} spaces matching the source's settings; narrow them with `type`"
+                )));
+            }
+            // The listing is in id order; the window walks creation dates, oldest first, so
+            // that a poll stopped at MAX_EVENTS_PER_POLL leaves no older space behind.
+            spaces.sort_by_cached_key(|space| space.get("createdAt").and_then(instant));
+            let found = stream::iter(spaces.into_iter().map(Ok)).boxed();
             (None, found, Change::from_space)
         }
     };
     let from = watch.find.window_start(cursor.since, zone);
-    let listing_cap = matches!(watch.find, Find::Spaces(_)).then_some(MAX_SPACES_LISTED as usize);
-    let mut found = found.enumerate();
+    let mut found = found;
     let mut events = Vec::new();
-    while let Some((n, result)) = found.next().await {
+    while let Some(result) = found.next().await {
         let result = result?;
-        if Some(n) == listing_cap {
-            return Err(ActionError::failed(format!(
-                "the site has more than {MAX_SPACES_LISTED} spaces matching the source's settings; narrow them with `type`"
-            )));
-        }
         // A result without an id, a version or the watched date cannot be windowed: say so
         // rather than drop it silently.
         let mut change = read(&result, watch.moment).ok_or_else(|| {
