@@ -119,6 +119,10 @@ impl TypedPollSource for LabelAdded {
                 )));
             }
             let content = Found::read(&result, &watched)?;
+            // A walk that shifted under concurrent changes may return content twice.
+            if next.content.contains_key(&content.id) {
+                continue;
+            }
             let before = previous.remove(&content.id);
             let added: Vec<(&String, &Value)> = content
                 .labels
