@@ -133,8 +133,62 @@ async fn a_poll_records_one_run_per_new_page_and_a_test_records_nothing() {
         "{}",
         stdout(&again)
     );
+
+    // A source that compares labels rather than walking a window works the same way.
+    let labelled = write(&setup.data(), "labelled.yaml", LABELLED);
+    let labelled = labelled.to_str().unwrap();
+    let baseline = setup.weft(&["triggers", "poll", labelled]).await;
+    assert!(
+        stdout(&baseline).starts_with("0 new event(s)"),
+        "{}",
+        stderr(&baseline)
+    );
+    let epsilon = admin
+        .create_page(Some(&site.cloudid), page("Epsilon"))
+        .unwrap();
+    admin
+        .add_label(Some(&site.cloudid), epsilon, "release")
+        .unwrap();
+    admin
+        .add_label(Some(&site.cloudid), epsilon, "other")
+        .unwrap();
+    let test = setup.weft(&["triggers", "test", labelled]).await;
+    let text = stdout(&test);
+    assert!(
+        text.starts_with("1 new event(s)") && text.contains(&format!("{epsilon}:release")),
+        "{text}{}",
+        stderr(&test)
+    );
+    let poll = setup.weft(&["triggers", "poll", labelled]).await;
+    assert!(
+        stdout(&poll).starts_with("1 new event(s)"),
+        "{}",
+        stdout(&poll)
+    );
+    let again = setup.weft(&["triggers", "poll", labelled]).await;
+    assert!(
+        stdout(&again).starts_with("0 new event(s)"),
+        "{}",
+        stdout(&again)
+    );
     setup.sandbox.shutdown().await;
 }
+
+const LABELLED: &str = "name: labelled
+connection: acme
+trigger:
+  poll:
+    source: confluence.label_added
+    interval: 1m
+    with:
+      space: TRIG
+      labels: [release]
+steps:
+  - id: note
+    uses: core.set
+    with:
+      label: ${{ trigger.label }}
+";
 
 async fn recorded_runs(setup: &Setup) -> usize {
     let runs = setup.weft(&["runs", "list", "--json"]).await;

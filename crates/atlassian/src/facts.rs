@@ -2,8 +2,9 @@
 //! uses), extracted once by `weft-spec-facts` into the committed `facts/confluence.json`, so
 //! tests check the sandbox against the spec without reading the (large, uncommitted) spec files.
 //!
-//! Kept per operation: method, path template, query parameter names and OAuth scopes by state
-//! (`Current`, `Beta`); for the responses the tests validate ([`SCHEMA_CHECKED`]) the JSON schema
+//! Kept per operation: method, path template, query parameter names, OAuth scopes by state
+//! (`Current`, `Beta`) and the required top-level fields of its JSON request body; for the
+//! responses the tests validate ([`SCHEMA_CHECKED`]) the JSON schema
 //! with the component schemas it references (descriptions and examples dropped). Also every scope
 //! the descriptions mention anywhere.
 
@@ -37,6 +38,9 @@ pub struct Operation {
     /// JSON schemas of the responses the tests validate, by status code.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub response_schemas: BTreeMap<String, Value>,
+    /// The top-level fields a JSON request body must have, sorted (see [`required_body`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_body: Vec<String>,
 }
 
 impl Operation {
@@ -220,6 +224,8 @@ pub fn extract(v1: &Value, v2: &Value) -> Result<SpecFacts, ExtractError> {
                     keep_referenced(spec, &schema, &mut kept)?;
                     response_schemas.insert(status.to_string(), compact(schema));
                 }
+                let required_body = required_body(spec, op)
+                    .map_err(|e| ExtractError(format!("{method} {path}: {}", e.0)))?;
                 operations.push(Operation {
                     api,
                     query: query_params(spec, op),
@@ -227,6 +233,7 @@ pub fn extract(v1: &Value, v2: &Value) -> Result<SpecFacts, ExtractError> {
                     method,
                     path: path.clone(),
                     response_schemas,
+                    required_body,
                 });
             }
         }
@@ -258,6 +265,79 @@ fn resolve<'a>(spec: &'a Value, v: &'a Value) -> Option<&'a Value> {
         Some(r) => spec.pointer(r.strip_prefix('#')?),
         None => Some(v),
     }
+}
+
+/// How many `$ref`s in a row, or nested `allOf`/`oneOf`/`anyOf`, a body schema may take: far
+/// above the spec's, and a clean error on a cycle.
+const MAX_SCHEMA_DEPTH: usize = 32;
+
+/// `v` with its `$ref`s followed, however many in a row.
+fn resolve_all<'a>(spec: &'a Value, mut v: &'a Value) -> Result<&'a Value, ExtractError> {
+    for _ in 0..MAX_SCHEMA_DEPTH {
+        let Some(reference) = v.get("$ref").and_then(Value::as_str) else {
+            return Ok(v);
+        };
+        v = reference
+            .strip_prefix('#')
+            .and_then(|pointer| spec.pointer(pointer))
+            .ok_or_else(|| ExtractError(format!("reference `{reference}` does not resolve")))?;
+    }
+    Err(ExtractError(
+        "a chain of references is too long (a cycle?)".into(),
+    ))
+}
+
+/// The top-level fields the JSON request body of `op` must have: the schema's `required`
+/// (`$ref`s followed), with those of every `allOf` part, and of `oneOf`/`anyOf` the fields every
+/// alternative requires (an alternative that is not an object requires none). Empty without a
+/// JSON body.
+fn required_body(spec: &Value, op: &Value) -> Result<Vec<String>, ExtractError> {
+    let Some(body) = op.get("requestBody") else {
+        return Ok(Vec::new());
+    };
+    let body = resolve_all(spec, body)?;
+    let Some(schema) = body.pointer("/content/application~1json/schema") else {
+        return Ok(Vec::new());
+    };
+    Ok(required_fields(spec, schema, 0)?.into_iter().collect())
+}
+
+fn required_fields(
+    spec: &Value,
+    schema: &Value,
+    depth: usize,
+) -> Result<BTreeSet<String>, ExtractError> {
+    if depth == MAX_SCHEMA_DEPTH {
+        return Err(ExtractError(
+            "a body schema nests too deep (a cycle?)".into(),
+        ));
+    }
+    let schema = resolve_all(spec, schema)?;
+    let mut required: BTreeSet<String> = schema["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        required.extend(required_fields(spec, part, depth + 1)?);
+    }
+    for key in ["oneOf", "anyOf"] {
+        let Some(alternatives) = schema[key].as_array() else {
+            continue;
+        };
+        let mut common: Option<BTreeSet<String>> = None;
+        for alternative in alternatives {
+            let fields = required_fields(spec, alternative, depth + 1)?;
+            common = Some(match common {
+                None => fields,
+                Some(common) => common.intersection(&fields).cloned().collect(),
+            });
+        }
+        required.extend(common.unwrap_or_default());
+    }
+    Ok(required)
 }
 
 fn query_params(spec: &Value, op: &Value) -> Vec<String> {
@@ -474,6 +554,52 @@ mod tests {
         assert!(schemas["User"].get("example").is_none());
         assert!(schemas.get("Unused").is_none());
         assert_eq!(render(&facts), render(&extract(&v1, &v2).unwrap()));
+    }
+
+    #[test]
+    fn required_body_fields_follow_references_and_combinations() {
+        let (v1, mut v2) = minimal();
+        let body = |schema: Value| serde_json::json!({"requestBody": {"content": {"application/json": {"schema": schema}}}});
+        v2["paths"]["/a"]["post"] = body(serde_json::json!({"$ref": "#/components/schemas/A"}));
+        v2["paths"]["/b"]["put"] = body(serde_json::json!({"allOf": [
+            {"$ref": "#/components/schemas/A"},
+            {"type": "object", "required": ["version"]}
+        ]}));
+        v2["paths"]["/c"]["post"] = body(serde_json::json!({"oneOf": [
+            {"type": "object", "required": ["name", "prefix"]},
+            {"type": "object", "required": ["name"]}
+        ]}));
+        v2["paths"]["/d"]["post"] = body(serde_json::json!({"oneOf": [
+            {"type": "array"},
+            {"type": "object", "required": ["name"]}
+        ]}));
+        v2["paths"]["/e"]["post"] =
+            serde_json::json!({"requestBody": {"$ref": "#/components/requestBodies/E"}});
+        v2["components"] = serde_json::json!({
+            "schemas": {"A": {"$ref": "#/components/schemas/A2"}, "A2": {"type": "object", "required": ["title", "spaceId"]}},
+            "requestBodies": {"E": {"content": {"application/json": {"schema": {"type": "object", "required": ["key"]}}}}}
+        });
+        let facts = extract(&v1, &v2).unwrap();
+        let required = |method: &str, path: &str| {
+            facts
+                .operation(ApiVersion::V2, method, path)
+                .unwrap()
+                .required_body
+                .clone()
+        };
+        assert_eq!(required("POST", "/a"), ["spaceId", "title"]);
+        assert_eq!(required("PUT", "/b"), ["spaceId", "title", "version"]);
+        assert_eq!(required("POST", "/c"), ["name"]);
+        assert!(required("POST", "/d").is_empty());
+        assert_eq!(required("POST", "/e"), ["key"]);
+        assert!(required("GET", "/tasks").is_empty());
+
+        v2["components"]["schemas"]["A2"] = serde_json::json!({"$ref": "#/components/schemas/A"});
+        let err = extract(&v1, &v2).unwrap_err();
+        assert!(
+            err.0.contains("POST /a") && err.0.contains("cycle"),
+            "{err}"
+        );
     }
 
     #[test]

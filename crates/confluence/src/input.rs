@@ -116,3 +116,21 @@ mod tests {
         assert!(SpaceRef::parse("", "space").is_err());
     }
 }
+
+/// The kind of space.
+#[derive(Debug, Clone, Copy, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SpaceType {
+    Global,
+    Personal,
+}
+
+impl SpaceType {
+    /// The value of v2 `/spaces?type=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpaceType::Global => "global",
+            SpaceType::Personal => "personal",
+        }
+    }
+}

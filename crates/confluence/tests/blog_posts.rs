@@ -204,3 +204,52 @@ async fn a_concurrent_edit_of_a_blog_post_overwrites_nothing() {
     assert_eq!(read["body"]["storage"]["value"], "<p>Search shipped.</p>");
     site.connection.sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_blog_post_create_whose_answer_was_lost_makes_no_duplicate() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    let inputs = r#"{"space": "ENG", "title": "Weekly digest", "body": "<p>week</p>"}"#;
+    // Last week's digest: blog posts may share a title, so finding one is not enough.
+    let last_week = site.output("confluence.create_blog_post", inputs).await;
+    admin.advance_clock(std::time::Duration::from_secs(7 * 24 * 3600));
+    // The sandbox creates the post, then drops the connection halfway through the answer.
+    admin
+        .set_fault(
+            FaultRule::sequence(
+                "/ex/confluence/*/wiki/api/v2/blogposts",
+                vec![Some(Fault::CloseConnection)],
+            )
+            .method("POST"),
+        )
+        .expect("fault");
+    admin.clear_requests();
+    let created = site.output("confluence.create_blog_post", inputs).await;
+    assert_ne!(created["id"], last_week["id"], "{created}");
+    assert_eq!(created["title"], "Weekly digest");
+    let posts: Vec<Option<String>> = admin
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/wiki/api/v2/blogposts"))
+        .map(|r| r.fault)
+        .collect();
+    assert_eq!(
+        posts,
+        [Some("close_connection".to_string())],
+        "the create's answer was lost, and it was not sent again"
+    );
+    let listed = site
+        .output("confluence.list_blog_posts", r#"{"space": "ENG"}"#)
+        .await;
+    let digests = listed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|post| post["title"] == "Weekly digest")
+        .count();
+    assert_eq!(
+        digests, 2,
+        "last week's and this one, no duplicate: {listed}"
+    );
+    site.connection.sandbox.shutdown().await;
+}

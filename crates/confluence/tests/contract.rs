@@ -1,12 +1,10 @@
 //! The contract test: every registered `confluence.*` action runs its declared example against
 //! the sandbox with the request log on, and every request it made is checked against the facts
 //! of Atlassian's OpenAPI descriptions (`crates/atlassian/facts/confluence.json`): the operation
-//! exists for that method and path template, its query parameter names are the operation's, and
+//! exists for that method and path template, its query parameter names are the operation's, its
+//! JSON body (as the sandbox logged it) has every top-level field the operation requires, and
 //! the action declares the scopes the operation checks (the current ones, or the beta granular
 //! ones of a v1 operation). A new action is covered by adding it to the registry list.
-//!
-//! Not checked here: required request-body fields, since the facts file keeps no request-body
-//! schemas (the sandbox refuses bodies that lack them, so a missing field fails the run).
 
 mod support;
 
@@ -105,6 +103,7 @@ fn check_request(
         return checked;
     }
     let op = operation_of(request, cloud_id)?;
+    check_body(request, op)?;
     for name in &names {
         if !op.query.contains(name) {
             return Err(format!(
@@ -128,6 +127,32 @@ fn check_request(
         ));
     }
     Ok(())
+}
+
+/// The JSON body has every top-level field the operation requires.
+fn check_body(request: &LoggedRequest, op: &Operation) -> Result<(), String> {
+    if op.required_body.is_empty() {
+        return Ok(());
+    }
+    let body = request.json_body.as_ref().ok_or_else(|| {
+        format!(
+            "{} {}: the operation requires body fields {:?}; the request had no JSON body",
+            op.method, op.path, op.required_body
+        )
+    })?;
+    let missing: Vec<&String> = op
+        .required_body
+        .iter()
+        .filter(|field| body.get(field.as_str()).is_none())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} {}: the body lacks the required field(s) {missing:?}: {body}",
+            op.method, op.path
+        ))
+    }
 }
 
 fn query_names(request: &LoggedRequest) -> BTreeSet<String> {
@@ -163,6 +188,7 @@ async fn every_action_sends_only_requests_the_spec_describes() {
 
     let admin = site.connection.sandbox.admin();
     let mut failures = Vec::new();
+    let mut bodies_checked = BTreeSet::new();
     for (name, example) in examples {
         let action = site
             .runtime
@@ -186,6 +212,19 @@ async fn every_action_sends_only_requests_the_spec_describes() {
             failures.push(format!("{name}: the example sent no request"));
         }
         for request in &requests {
+            let json = request
+                .header("content-type")
+                .is_some_and(|t| t.starts_with("application/json"));
+            match &request.json_body {
+                Some(_) => {
+                    bodies_checked.insert(format!("{} {name}", request.method));
+                }
+                None if json => failures.push(format!(
+                    "{name}: {} {}: the JSON body was not logged, so not checked",
+                    request.method, request.path
+                )),
+                None => {}
+            }
             if let Err(problem) =
                 check_request(request, &site.connection.cloud_id, name, spec.scopes)
             {
@@ -204,6 +243,10 @@ async fn every_action_sends_only_requests_the_spec_describes() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        bodies_checked.contains("PUT confluence.update_page"),
+        "JSON bodies are logged and checked: {bodies_checked:?}"
+    );
     site.connection.sandbox.shutdown().await;
 }
 
@@ -256,6 +299,33 @@ fn check_dry_run(
         ));
     }
     Ok(())
+}
+
+#[test]
+fn a_body_without_a_required_field_is_reported() {
+    let op = Operation {
+        api: ApiVersion::V2,
+        method: "POST".into(),
+        path: "/pages".into(),
+        query: Vec::new(),
+        scopes: Default::default(),
+        response_schemas: Default::default(),
+        required_body: vec!["spaceId".into()],
+    };
+    let request = |json_body: Option<Value>| LoggedRequest {
+        method: "POST".into(),
+        path: "/ex/confluence/c/wiki/api/v2/pages".into(),
+        query: None,
+        status: 200,
+        headers: Vec::new(),
+        time: chrono::Utc::now(),
+        fault: None,
+        json_body,
+    };
+    assert!(check_body(&request(Some(serde_json::json!({"spaceId": "1"}))), &op).is_ok());
+    let error = check_body(&request(Some(serde_json::json!({"title": "T"}))), &op).unwrap_err();
+    assert!(error.contains("[\"spaceId\"]"), "{error}");
+    assert!(check_body(&request(None), &op).is_err());
 }
 
 #[test]

@@ -277,6 +277,41 @@ async fn a_create_whose_answer_was_lost_is_not_repeated() {
     site.connection.sandbox.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_draft_whose_create_answer_was_lost_is_not_sent_again() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    admin
+        .set_fault(
+            FaultRule::sequence(
+                "/ex/confluence/*/wiki/api/v2/pages",
+                vec![Some(Fault::CloseConnection)],
+            )
+            .method("POST"),
+        )
+        .expect("fault");
+    let error = site
+        .failure(
+            "confluence.create_page",
+            r#"{"space": "ENG", "title": "Lost draft", "status": "draft"}"#,
+        )
+        .await;
+    assert!(
+        error.contains("may have been created as a draft"),
+        "{error}"
+    );
+    let posts = admin
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/wiki/api/v2/pages"))
+        .count();
+    assert_eq!(
+        posts, 1,
+        "drafts cannot be looked up: the create was not sent again"
+    );
+    site.connection.sandbox.shutdown().await;
+}
+
 /// A step log and workflow caller for calling an action directly.
 struct Quiet;
 

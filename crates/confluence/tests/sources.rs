@@ -71,6 +71,19 @@ impl<'a> Poller<'a> {
         polled.events
     }
 
+    /// The `(id, version)` pairs delivered, checking that none came twice.
+    fn exactly_once_versions(&self) -> BTreeSet<(String, u64)> {
+        let keys: BTreeSet<(String, u64)> = self.delivered.iter().cloned().collect();
+        assert_eq!(
+            keys.len(),
+            self.delivered.len(),
+            "{}: duplicates in {:?}",
+            self.source,
+            self.delivered
+        );
+        keys
+    }
+
     /// The ids delivered, checking that none came twice.
     fn exactly_once(&self) -> BTreeSet<String> {
         let ids: BTreeSet<String> = self.delivered.iter().map(|(id, _)| id.clone()).collect();
@@ -269,6 +282,45 @@ async fn bad_settings_are_refused_before_any_search() {
         .await
         .unwrap_err();
     assert!(error.message.contains("setting `start`"), "{error}");
+    for (source, settings, expected) in [
+        (
+            "confluence.comment_created",
+            json!({"content_id": "abc"}),
+            "`content_id`",
+        ),
+        (
+            "confluence.attachment_created",
+            json!({"content_id": "12a"}),
+            "`content_id`",
+        ),
+        (
+            "confluence.label_added",
+            json!({"labels": ["two words"]}),
+            "setting `labels`",
+        ),
+        (
+            "confluence.label_added",
+            json!({"start": "soon"}),
+            "setting `start`",
+        ),
+        ("confluence.space_created", json!({"type": "team"}), "team"),
+    ] {
+        site.connection.sandbox.admin().clear_requests();
+        let error = site
+            .runtime
+            .sources()
+            .get(source)
+            .unwrap()
+            .poll(&settings, None, &ctx)
+            .await
+            .unwrap_err();
+        assert!(error.message.contains(expected), "{source}: {error}");
+        let searched = site
+            .confluence_calls()
+            .iter()
+            .any(|call| call.contains("/search") || call.contains("/spaces"));
+        assert!(!searched, "{source}: {:?}", site.confluence_calls());
+    }
     bad_start.settings = json!({"space": "E N G"});
     let error = source
         .poll(&bad_start.settings, None, &ctx)
@@ -375,4 +427,420 @@ async fn a_recorded_poll_starts_one_run_per_event_and_a_crash_before_the_cursor_
     );
     let again = poll(&engine, &store, flow, Delivery::Record).await;
     assert!(again.events.is_empty() && again.runs.is_empty());
+}
+
+/// The `id` of the output of a step that must succeed.
+async fn made(site: &Site, action: &str, inputs: Value) -> String {
+    site.output(action, &inputs.to_string()).await["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{action}: an id"))
+        .to_string()
+}
+
+/// Uploads a file named `name` (a new attachment, or a new version of the one with that name).
+async fn upload(site: &Site, page: &str, name: &str) -> String {
+    let file = site.dir.path().join(name);
+    std::fs::write(
+        &file,
+        format!("{name} {:?}\n", std::time::SystemTime::now()),
+    )
+    .expect("file");
+    made(
+        site,
+        "confluence.upload_attachment",
+        json!({"page_id": page, "file": file}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn comments_and_attachments_arrive_exactly_once_across_lagging_overlapping_polls() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    admin.set_search_lag(Duration::from_secs(20));
+    let page = site.page_id.clone();
+    let blog = site.blog_post_id.clone();
+    let mut comments = Poller::new(&site, "confluence.comment_created", json!({"space": "ENG"}));
+    let mut blog_comments = Poller::new(
+        &site,
+        "confluence.comment_created",
+        json!({"content_id": blog}),
+    );
+    let mut attachments = Poller::new(&site, "confluence.attachment_created", json!({}));
+    let mut versions = Poller::new(
+        &site,
+        "confluence.attachment_created",
+        json!({"space": "ENG", "new_versions": true}),
+    );
+    let mut pollers = [
+        &mut comments,
+        &mut blog_comments,
+        &mut attachments,
+        &mut versions,
+    ];
+    for poller in pollers.iter_mut() {
+        assert!(
+            poller.poll().await.is_empty(),
+            "start: now delivers no backlog"
+        );
+    }
+
+    let mut made_comments = BTreeSet::new();
+    let mut made_blog_comments = BTreeSet::new();
+    let mut made_attachments = Vec::new();
+    let mut made_versions = BTreeSet::new();
+    for round in 0..10u64 {
+        let footer = made(
+            &site,
+            "confluence.add_comment",
+            json!({"page_id": page, "body": format!("Round {round}"), "body_format": "plain"}),
+        )
+        .await;
+        let inline = made(
+            &site,
+            "confluence.add_inline_comment",
+            json!({"page_id": page, "body": "Which?", "body_format": "plain", "text_selection": "Shipped"}),
+        )
+        .await;
+        let reply = made(
+            &site,
+            "confluence.add_comment",
+            json!({"parent_comment_id": footer, "body": "Agreed", "body_format": "plain"}),
+        )
+        .await;
+        let on_blog = made(
+            &site,
+            "confluence.add_comment",
+            json!({"blog_post_id": blog, "body": "Nice", "body_format": "plain"}),
+        )
+        .await;
+        made_comments.extend([footer, inline, reply, on_blog.clone()]);
+        made_blog_comments.insert(on_blog);
+        let attachment = upload(&site, &page, &format!("file-{round}.txt")).await;
+        made_versions.insert((attachment.clone(), 1));
+        made_attachments.push(attachment);
+        // A new version of the attachment of two rounds before: some land inside the overlap
+        // of windows that already delivered its creation.
+        if round >= 2 {
+            let again = upload(&site, &page, &format!("file-{}.txt", round - 2)).await;
+            assert_eq!(
+                again,
+                made_attachments[round as usize - 2],
+                "same attachment"
+            );
+            made_versions.insert((again, 2));
+        }
+        for poller in pollers.iter_mut() {
+            poller.poll().await;
+        }
+        admin.advance_clock(Duration::from_secs(5 + (round * 13) % 40));
+    }
+    admin.advance_clock(Duration::from_secs(60));
+    for poller in pollers.iter_mut() {
+        poller.poll().await;
+        assert!(
+            poller.poll().await.is_empty(),
+            "nothing new: nothing delivered"
+        );
+    }
+
+    assert_eq!(comments.exactly_once(), made_comments);
+    assert_eq!(blog_comments.exactly_once(), made_blog_comments);
+    assert_eq!(
+        attachments.exactly_once(),
+        made_attachments.iter().cloned().collect()
+    );
+    assert!(
+        attachments
+            .delivered
+            .iter()
+            .all(|(_, version)| *version == 1),
+        "{:?}",
+        attachments.delivered
+    );
+    // Each version is delivered at most once, and the newest of each attachment always (a
+    // version replaced before a poll could see it arrives as the newer one).
+    let delivered = versions.exactly_once_versions();
+    assert!(delivered.is_subset(&made_versions), "{delivered:?}");
+    for attachment in &made_attachments {
+        let newest = made_versions
+            .range((attachment.clone(), 0)..=(attachment.clone(), u64::MAX))
+            .next_back();
+        assert!(
+            delivered.contains(newest.unwrap()),
+            "{attachment}: {delivered:?}"
+        );
+    }
+    assert!(
+        delivered.len() > made_attachments.len(),
+        "new versions are events"
+    );
+}
+
+/// Adds `labels` to content through the connector (indexed after the sandbox's lag).
+async fn add_labels(site: &Site, content: &str, labels: &[&str]) {
+    site.output(
+        "confluence.add_label",
+        &json!({"page_id": content, "labels": labels}).to_string(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn labels_added_arrive_exactly_once_keyed_by_content_and_name() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    admin.set_search_lag(Duration::from_secs(20));
+    let page = site.page_id.clone();
+    add_labels(&site, &page, &["old"]).await;
+    let mut all = Poller::new(&site, "confluence.label_added", json!({"space": "ENG"}));
+    let mut watched = Poller::new(
+        &site,
+        "confluence.label_added",
+        json!({"labels": ["release", "Reviewed"], "content_type": "page"}),
+    );
+    assert!(
+        all.poll().await.is_empty(),
+        "start: now: labels already there are the baseline"
+    );
+    assert!(watched.poll().await.is_empty());
+
+    let mut expected_all = BTreeSet::new();
+    let mut expected_watched = BTreeSet::new();
+    for round in 0..8u64 {
+        let new_page = create_page(&site, &format!("Labelled {round}")).await;
+        let labels: &[&str] = match round % 3 {
+            0 => &["release"],
+            1 => &["release", "reviewed", "misc"],
+            _ => &["misc"],
+        };
+        add_labels(&site, &new_page, labels).await;
+        // Two labels on the same content in the same poll are two events.
+        add_labels(&site, &page, &[&format!("r{round}"), &format!("s{round}")]).await;
+        for label in labels {
+            expected_all.insert(format!("{new_page}:{label}"));
+            if *label != "misc" {
+                expected_watched.insert(format!("{new_page}:{label}"));
+            }
+        }
+        expected_all.extend([format!("{page}:r{round}"), format!("{page}:s{round}")]);
+        // A label already there added again is no event; one removed then added is a new one,
+        // once the poll between saw it removed.
+        add_labels(&site, &page, &["old"]).await;
+        all.poll().await;
+        watched.poll().await;
+        admin.advance_clock(Duration::from_secs(5 + (round * 13) % 40));
+    }
+    site.output(
+        "confluence.remove_label",
+        &json!({"page_id": page, "label": "r0"}).to_string(),
+    )
+    .await;
+    admin.advance_clock(Duration::from_secs(60));
+    all.poll().await;
+    add_labels(&site, &page, &["r0"]).await;
+    admin.advance_clock(Duration::from_secs(60));
+    assert_eq!(all.poll().await.len(), 1, "the label added again");
+    watched.poll().await;
+    assert!(all.poll().await.is_empty() && watched.poll().await.is_empty());
+
+    let mut twice = all.delivered.clone();
+    twice.retain(|(id, _)| *id == format!("{page}:r0"));
+    assert_eq!(twice.len(), 2, "removed, then added again: two events");
+    all.delivered.retain(|(id, _)| *id != format!("{page}:r0"));
+    expected_all.remove(&format!("{page}:r0"));
+    assert_eq!(all.exactly_once(), expected_all);
+    assert_eq!(watched.exactly_once(), expected_watched);
+    assert!(all.delivered.iter().all(|(_, version)| *version == 1));
+}
+
+#[tokio::test]
+async fn spaces_created_arrive_exactly_once_and_start_picks_the_backlog() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    let start = (admin.now() - chrono::Duration::hours(1)).to_rfc3339();
+    let mut spaces = Poller::new(&site, "confluence.space_created", json!({}));
+    let mut backlog = Poller::new(
+        &site,
+        "confluence.space_created",
+        json!({"start": start, "type": "global"}),
+    );
+    assert!(
+        spaces.poll().await.is_empty(),
+        "start: now delivers no backlog"
+    );
+    let events = backlog.poll().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["space"]["key"], "ENG");
+    assert_eq!(events[0]["type"], "space");
+
+    let mut made_spaces = BTreeSet::new();
+    for round in 0..6u64 {
+        let key = format!("S{round}");
+        made_spaces.insert(
+            made(
+                &site,
+                "confluence.create_space",
+                json!({"key": key, "name": format!("Space {round}")}),
+            )
+            .await,
+        );
+        spaces.poll().await;
+        backlog.poll().await;
+        admin.advance_clock(Duration::from_secs(5 + (round * 13) % 40));
+    }
+    // More new spaces at one instant than a page of the listing.
+    for n in 0..260 {
+        admin
+            .create_space(None, &format!("BULK{n}"), &format!("Bulk {n}"))
+            .expect("space");
+    }
+    admin.advance_clock(Duration::from_secs(1));
+    assert_eq!(spaces.poll().await.len(), 260);
+    admin.advance_clock(Duration::from_secs(60));
+    assert!(spaces.poll().await.is_empty());
+    let listed = site
+        .output("confluence.list_spaces", r#"{"max_results": 1000}"#)
+        .await;
+    let bulk: BTreeSet<String> = listed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["key"].as_str().unwrap().starts_with("BULK"))
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut expected = made_spaces.clone();
+    expected.extend(bulk);
+    assert_eq!(spaces.exactly_once(), expected);
+    made_spaces.insert(events[0]["id"].as_str().unwrap().to_string());
+    backlog.delivered.retain(|(id, _)| made_spaces.contains(id));
+    assert_eq!(backlog.exactly_once(), made_spaces);
+}
+
+#[tokio::test]
+async fn bursts_larger_than_a_page_of_results_and_start_timestamps_for_comments_attachments_labels()
+{
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    let page = site.page_id.clone();
+    let mut now_comments = Poller::new(&site, "confluence.comment_created", json!({}));
+    let mut now_attachments = Poller::new(&site, "confluence.attachment_created", json!({}));
+    let mut now_labels = Poller::new(&site, "confluence.label_added", json!({}));
+    assert!(now_comments.poll().await.is_empty());
+    assert!(now_attachments.poll().await.is_empty());
+    assert!(now_labels.poll().await.is_empty());
+    admin.advance_clock(Duration::from_secs(1));
+    // After the page was made, before what follows.
+    let before = admin.now().to_rfc3339();
+    // The backlog a start timestamp delivers: one comment, one attachment, a labelled page.
+    let old_comment = made(
+        &site,
+        "confluence.add_comment",
+        json!({"page_id": page, "body": "Earlier", "body_format": "plain"}),
+    )
+    .await;
+    let old_attachment = upload(&site, &page, "earlier.txt").await;
+    add_labels(&site, &page, &["earlier"]).await;
+    admin.advance_clock(Duration::from_secs(60));
+
+    let start = json!({ "start": before });
+    let mut backlog_comments = Poller::new(&site, "confluence.comment_created", start.clone());
+    let mut backlog_attachments =
+        Poller::new(&site, "confluence.attachment_created", start.clone());
+    let mut backlog_labels = Poller::new(&site, "confluence.label_added", start);
+    let backlog = backlog_comments.poll().await;
+    assert_eq!(backlog.len(), 1);
+    assert_eq!(backlog[0]["id"], old_comment.as_str());
+    assert_eq!(backlog[0]["container"]["id"], page.as_str());
+    assert_eq!(backlog[0]["space"]["key"], "ENG");
+    let backlog = backlog_attachments.poll().await;
+    assert_eq!(backlog.len(), 1);
+    assert_eq!(backlog[0]["id"], old_attachment.as_str());
+    // The page was created before `start`: its labels cannot be dated and are the baseline;
+    // the labels of content created since `start` are delivered.
+    let labelled_since = create_page(&site, "Labelled since").await;
+    admin
+        .add_label(None, labelled_since.parse().unwrap(), "fresh")
+        .expect("label");
+    let backlog = backlog_labels.poll().await;
+    let ids: Vec<&str> = backlog.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [format!("{labelled_since}:fresh")]);
+    assert_eq!(backlog[0]["label"], "fresh");
+    assert_eq!(backlog[0]["content_id"], labelled_since.as_str());
+
+    // 260 of each within one minute: more than a page (250) of search results.
+    admin.set_search_lag(Duration::from_secs(0));
+    let mut made_comments = BTreeSet::from([old_comment]);
+    let mut made_attachments = BTreeSet::from([old_attachment]);
+    let mut made_labels =
+        BTreeSet::from([format!("{page}:earlier"), format!("{labelled_since}:fresh")]);
+    let pages = admin.seed_pages(None, "ENG", 260, None).expect("seed");
+    for (n, seeded) in pages.iter().enumerate() {
+        made_comments.insert(
+            made(
+                &site,
+                "confluence.add_comment",
+                json!({"page_id": page, "body": format!("Hi {n}"), "body_format": "plain"}),
+            )
+            .await,
+        );
+        made_attachments.insert(upload(&site, &page, &format!("burst-{n}.txt")).await);
+        admin.add_label(None, *seeded, "burst").expect("label");
+        made_labels.insert(format!("{seeded}:burst"));
+    }
+    assert_eq!(now_comments.poll().await.len(), 261);
+    assert_eq!(now_attachments.poll().await.len(), 261);
+    assert_eq!(now_labels.poll().await.len(), 262);
+    admin.advance_clock(Duration::from_secs(30));
+    for poller in [&mut now_comments, &mut now_attachments, &mut now_labels] {
+        assert!(poller.poll().await.is_empty());
+    }
+    assert_eq!(now_comments.exactly_once(), made_comments);
+    assert_eq!(now_attachments.exactly_once(), made_attachments);
+    assert_eq!(now_labels.exactly_once(), made_labels);
+}
+
+#[tokio::test]
+async fn a_label_removed_and_added_again_within_the_index_lag_is_not_delivered_twice() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    admin.set_search_lag(Duration::from_secs(20));
+    let page = site.page_id.clone();
+    let mut watched = Poller::new(
+        &site,
+        "confluence.label_added",
+        json!({"labels": ["release"]}),
+    );
+    watched.poll().await;
+    add_labels(&site, &page, &["release"]).await;
+    admin.advance_clock(Duration::from_secs(30));
+    assert_eq!(watched.poll().await.len(), 1);
+
+    // Removed, then added again 5 s later: while the index shows the page without the label,
+    // the search does not return it at all, although it has the label again.
+    site.output(
+        "confluence.remove_label",
+        &json!({"page_id": page, "label": "release"}).to_string(),
+    )
+    .await;
+    admin.advance_clock(Duration::from_secs(5));
+    add_labels(&site, &page, &["release"]).await;
+    admin.advance_clock(Duration::from_secs(17));
+    let found = site
+        .output("confluence.search", r#"{"cql": "label = \"release\""}"#)
+        .await;
+    assert_eq!(
+        found["count"], 0,
+        "the index lags: the page is not found now"
+    );
+    assert!(watched.poll().await.is_empty());
+    admin.advance_clock(Duration::from_secs(30));
+    assert!(
+        watched.poll().await.is_empty(),
+        "found again: no second event"
+    );
+    assert_eq!(
+        watched.exactly_once(),
+        BTreeSet::from([format!("{page}:release")])
+    );
 }

@@ -3,6 +3,10 @@
 mod support;
 
 use serde_json::json;
+use weft_action::DryRunEffect;
+use weft_engine::exec::{Mode, RunRequest};
+use weft_engine::store::RunStatus;
+use weft_sandbox::{Fault, FaultRule};
 
 use support::sandbox::Site;
 
@@ -122,6 +126,68 @@ async fn bad_task_and_user_input_fails_clearly_and_writes_nothing() {
         site.writes_received().is_empty(),
         "{:?}",
         site.writes_received()
+    );
+    site.connection.sandbox.shutdown().await;
+}
+
+/// A dry run, with or without `--live-reads`.
+fn dry_run(live_reads: bool) -> RunRequest {
+    RunRequest {
+        mode: Mode::DryRun {
+            mocks: Default::default(),
+            live_reads,
+        },
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn the_access_check_is_a_read_that_live_reads_send_and_retries_repeat() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    let check = "/ex/confluence/*/wiki/api/v2/user/access/check-access-by-email";
+    let emails = r#"{"emails": ["ada@example.com"]}"#;
+    let posts = || {
+        site.confluence_calls()
+            .iter()
+            .filter(|call| call.starts_with("POST") && call.ends_with("/check-access-by-email"))
+            .count()
+    };
+
+    admin.clear_requests();
+    let shown = site
+        .run_step_in("confluence.check_user_access", emails, dry_run(false))
+        .await;
+    assert_eq!(shown.status, RunStatus::Succeeded, "{:?}", shown.error);
+    let report = shown.dry_run.expect("a dry-run report");
+    let DryRunEffect::Http { method, writes, .. } = &report.steps[0].effect else {
+        panic!("an HTTP effect: {:?}", report.steps[0].effect)
+    };
+    assert_eq!(
+        (method.as_str(), *writes),
+        ("POST", false),
+        "a POST shown as a read"
+    );
+    assert_eq!(posts(), 0, "a dry run without --live-reads sends nothing");
+
+    // The first POST fails with 503: a read is sent again.
+    admin
+        .set_fault(
+            FaultRule::sequence(check, vec![Some(Fault::Status { status: 503 })]).method("POST"),
+        )
+        .expect("fault");
+    let live = site
+        .run_step_in("confluence.check_user_access", emails, dry_run(true))
+        .await;
+    assert_eq!(live.status, RunStatus::Succeeded, "{:?}", live.error);
+    assert_eq!(
+        live.outputs["result"]["without_access"],
+        json!(["ada@example.com"])
+    );
+    assert_eq!(
+        posts(),
+        2,
+        "sent by --live-reads, and once more after the 503"
     );
     site.connection.sandbox.shutdown().await;
 }

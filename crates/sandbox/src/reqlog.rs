@@ -18,7 +18,13 @@ pub struct LoggedRequest {
     pub time: DateTime<Utc>,
     /// The injected fault, if one was applied (e.g. `status 503`, `close_connection`).
     pub fault: Option<String>,
+    /// The JSON body of a Confluence API request of at most [`MAX_LOGGED_BODY`] bytes (other
+    /// bodies are not kept: OAuth bodies carry secrets, uploads are large).
+    pub json_body: Option<serde_json::Value>,
 }
+
+/// The largest JSON body the log keeps.
+pub const MAX_LOGGED_BODY: usize = 256 * 1024;
 
 impl LoggedRequest {
     pub fn header(&self, name: &str) -> Option<&str> {

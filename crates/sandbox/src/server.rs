@@ -4,10 +4,11 @@
 use crate::api_error::gateway;
 use crate::faults::Fault;
 use crate::params::declared_too_large;
-use crate::reqlog::{redact_header, LoggedRequest};
+use crate::reqlog::{redact_header, LoggedRequest, MAX_LOGGED_BODY};
 use crate::state::Shared;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
@@ -102,6 +103,7 @@ async fn edge(State(shared): State<Shared>, req: Request, next: Next) -> Respons
             (k.as_str().to_string(), redact_header(k.as_str(), &v))
         })
         .collect();
+    let (req, json_body) = logged_json_body(req).await;
     let fault = shared.faults.pick(&method, &path);
     let mut resp = match &fault {
         None => next.run(req).await,
@@ -140,8 +142,34 @@ async fn edge(State(shared): State<Shared>, req: Request, next: Next) -> Respons
         headers,
         time,
         fault: fault.map(|f| f.label()),
+        json_body,
     });
     resp
+}
+
+fn is_small_confluence_json(req: &Request) -> bool {
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let json = header(CONTENT_TYPE).is_some_and(|v| v.starts_with("application/json"));
+    let small = header(CONTENT_LENGTH)
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n <= MAX_LOGGED_BODY);
+    json && small && req.uri().path().starts_with("/ex/confluence/")
+}
+
+/// The JSON body of a Confluence API request that declares a length of at most
+/// [`MAX_LOGGED_BODY`], for the log, with the request to serve (its body read into memory and
+/// put back). Other requests pass untouched.
+async fn logged_json_body(req: Request) -> (Request, Option<serde_json::Value>) {
+    if !is_small_confluence_json(&req) {
+        return (req, None);
+    }
+    let (parts, body) = req.into_parts();
+    // A body shorter or longer than it declared is served as read (the route refuses it).
+    let bytes = axum::body::to_bytes(body, MAX_LOGGED_BODY)
+        .await
+        .unwrap_or_default();
+    let logged = serde_json::from_slice(&bytes).ok();
+    (Request::from_parts(parts, Body::from(bytes)), logged)
 }
 
 async fn body_bytes(resp: Response) -> (axum::http::response::Parts, Bytes) {

@@ -150,6 +150,19 @@ async fn full_dance_gives_tokens_sites_and_identity() {
         .header("content-type")
         .unwrap()
         .starts_with("application/json"));
+    assert_eq!(
+        tok_req.json_body, None,
+        "token bodies carry secrets: not logged"
+    );
+    // The JSON body of a Confluence request is logged, for contract checks.
+    let space = json!({"key": "LOG", "name": "Logged"});
+    let all = token_all(&sb);
+    let (st, _) = send_json(&c, reqwest::Method::POST, &v2(&sb, "/spaces"), &all, &space).await;
+    assert_eq!(st, 201);
+    let log = sb.admin().requests();
+    let create = log.iter().rev().find(|r| r.method == "POST").unwrap();
+    assert!(create.path.ends_with("/wiki/api/v2/spaces"), "{create:?}");
+    assert_eq!(create.json_body.as_ref(), Some(&space));
     sb.shutdown().await;
 }
 

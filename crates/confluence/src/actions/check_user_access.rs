@@ -63,9 +63,8 @@ impl ConfluenceAction for CheckUserAccess {
         description: "Checks which email addresses have access to the site (POST v2 /user/access/check-access-by-email).",
         output_description: "`without_access` and `with_access` (the input addresses, split), and `invalid` (addresses Confluence did not accept as emails).",
         output_example: r#"{"without_access": ["new.hire@example.com"], "with_access": ["ada@example.com"], "invalid": []}"#,
-        // It only reads, but it is a POST, which a dry run shows as a write and `--live-reads`
-        // does not send.
-        writes: true,
+        // A POST that only reads (its request is marked read-only): `--live-reads` may send it.
+        writes: false,
         scopes: &["read:configuration:confluence"],
     };
     const EXAMPLE: &'static str = r#"{"emails": ["ada@example.com", "new.hire@example.com"]}"#;
@@ -73,8 +72,7 @@ impl ConfluenceAction for CheckUserAccess {
     fn request(input: &Input, _: &()) -> Result<Request, ActionError> {
         Ok(Request::post(Api::V2, "/user/access/check-access-by-email")
             .json(json!({ "emails": checked_emails(&input.emails)? }))
-            // It only reads, so sending it again is harmless.
-            .idempotent())
+            .read_only())
     }
 
     async fn send(

@@ -3,33 +3,19 @@
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Map, Value};
 use weft_action::{ActionError, ActionInfo};
 
-use super::create_page::NewStatus;
+use super::new_content::{create_once, newest, Kind, NewContent};
 use super::ConfluenceAction;
-use crate::body::{write_body, WriteFormat};
-use crate::client::spaces::placeholder_space_id;
-use crate::client::{Api, Client, Request};
-use crate::input::{title, SpaceRef};
+use crate::client::{Client, Request};
 
 pub struct CreateBlogPost;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct Input {
-    /// The space: a key (`ENG`, any case) or a numeric id.
-    pub space: String,
-    /// The blog post's title.
-    pub title: String,
-    /// The content, in `body_format`.
-    #[serde(default)]
-    pub body: Option<String>,
-    /// storage (default), atlas_doc_format, wiki, markdown or plain.
-    #[serde(default)]
-    pub body_format: WriteFormat,
-    /// current (published, default) or draft.
-    #[serde(default)]
-    pub status: NewStatus,
+    #[serde(flatten)]
+    pub content: NewContent,
 }
 
 #[async_trait]
@@ -40,38 +26,41 @@ impl ConfluenceAction for CreateBlogPost {
 
     const INFO: ActionInfo = ActionInfo {
         name: "confluence.create_blog_post",
-        description: "Creates a blog post in a space (POST v2 /blogposts); a create whose answer was lost is not sent again.",
+        description: "Creates a blog post in a space (POST v2 /blogposts); a create whose answer was lost is sent again only when no newer blog post with its title is found.",
         output_description: "Confluence's v2 blog post object of the new post: `id`, `title`, `spaceId`, `version`, `_links` (`webui`).",
         output_example: r#"{"id": "65702", "status": "current", "title": "Weekly digest", "spaceId": "65537", "authorId": "5b10a2844c20165700ede21g", "createdAt": "2026-12-01T09:00:00.000Z", "version": {"number": 1}, "_links": {"webui": "/spaces/ENG/blog/2026/12/01/65702/Weekly+digest"}}"#,
         writes: true,
-        scopes: &["write:page:confluence", "read:space:confluence"],
+        scopes: &["write:page:confluence", "read:page:confluence", "read:space:confluence"],
     };
     const EXAMPLE: &'static str = r#"{"space": "ENG", "title": "Weekly digest", "body": "Shipped: **search** & filters", "body_format": "markdown"}"#;
 
     async fn lookup(&self, input: &Input, client: &Client<'_>) -> Result<String, ActionError> {
-        Ok(client.space_id(&SpaceRef::parse(&input.space, "space")?).await?)
+        input.content.space_id(client).await
     }
 
     fn dry_lookup(input: &Input) -> String {
-        SpaceRef::parse(&input.space, "space")
-            .map(|space| placeholder_space_id(&space))
-            .unwrap_or_default()
+        input.content.placeholder_space_id()
     }
 
     fn request(input: &Input, space_id: &String) -> Result<Request, ActionError> {
-        SpaceRef::parse(&input.space, "space")?;
-        let status = match input.status {
-            NewStatus::Current => "current",
-            NewStatus::Draft => "draft",
-        };
-        Ok(Request::post(Api::V2, "/blogposts")
-            .json(json!({
-                "spaceId": space_id,
-                "status": status,
-                "title": title(&input.title, "title")?,
-                "body": write_body(input.body.as_deref().unwrap_or_default(), input.body_format),
-            }))
-            .input("title", &input.title)
-            .about(format!("blog post \"{}\"", input.title)))
+        input
+            .content
+            .create_request(Kind::BlogPost, space_id, Map::new())
+    }
+
+    /// Blog posts may share a title (a weekly digest): the newest one with the title is read
+    /// first, and after a lost answer only a newer one is the create's.
+    async fn send(
+        &self,
+        _: &Input,
+        request: Request,
+        client: &Client<'_>,
+    ) -> Result<Value, ActionError> {
+        let before = newest(client, Kind::BlogPost, &request).await?;
+        let before_id = before.as_ref().and_then(|post| post["id"].as_str());
+        create_once(client, Kind::BlogPost, &request, |post| {
+            post["id"].as_str() != before_id
+        })
+        .await
     }
 }

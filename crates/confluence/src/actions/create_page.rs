@@ -6,42 +6,20 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use weft_action::{ActionError, ActionInfo};
 
-use super::find_page::{find_request, first_page};
+use super::new_content::{create_once, Kind, NewContent};
 use super::ConfluenceAction;
-use crate::body::{write_body, WriteFormat};
-use crate::client::spaces::placeholder_space_id;
-use crate::client::{Api, Client, ConfluenceError, Request};
-use crate::input::{content_id, title, SpaceRef};
+use crate::client::{Client, Request};
+use crate::input::content_id;
 
 pub struct CreatePage;
 
-/// The status of a new page: published (`current`) or a draft.
-#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum NewStatus {
-    #[default]
-    Current,
-    Draft,
-}
-
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct Input {
-    /// The space: a key (`ENG`, any case) or a numeric id.
-    pub space: String,
-    /// The page's title (unique in the space).
-    pub title: String,
-    /// The page's content, in `body_format`.
-    #[serde(default)]
-    pub body: Option<String>,
-    /// storage (default), atlas_doc_format, wiki, markdown or plain.
-    #[serde(default)]
-    pub body_format: WriteFormat,
+    #[serde(flatten)]
+    pub content: NewContent,
     /// The parent page's id; without it the page goes under the space's home page.
     #[serde(default)]
     pub parent_id: Option<String>,
-    /// current (published, default) or draft.
-    #[serde(default)]
-    pub status: NewStatus,
 }
 
 #[async_trait]
@@ -61,68 +39,33 @@ impl ConfluenceAction for CreatePage {
     const EXAMPLE: &'static str = r#"{"space": "ENG", "title": "Release notes 2026-12", "body": "Shipped: search & filters.", "body_format": "plain", "parent_id": "65601"}"#;
 
     async fn lookup(&self, input: &Input, client: &Client<'_>) -> Result<String, ActionError> {
-        Ok(client.space_id(&SpaceRef::parse(&input.space, "space")?).await?)
+        input.content.space_id(client).await
     }
 
     fn dry_lookup(input: &Input) -> String {
-        SpaceRef::parse(&input.space, "space")
-            .map(|space| placeholder_space_id(&space))
-            .unwrap_or_default()
+        input.content.placeholder_space_id()
     }
 
     fn request(input: &Input, space_id: &String) -> Result<Request, ActionError> {
-        SpaceRef::parse(&input.space, "space")?;
-        let mut page = Map::new();
-        page.insert("spaceId".into(), json!(space_id));
-        page.insert("status".into(), json!(match input.status {
-            NewStatus::Current => "current",
-            NewStatus::Draft => "draft",
-        }));
-        page.insert("title".into(), json!(title(&input.title, "title")?));
-        if let Some(parent) = &input.parent_id {
-            page.insert("parentId".into(), json!(content_id(parent, "parent_id")?));
+        let mut parent = Map::new();
+        if let Some(id) = &input.parent_id {
+            parent.insert("parentId".into(), json!(content_id(id, "parent_id")?));
         }
-        page.insert(
-            "body".into(),
-            write_body(input.body.as_deref().unwrap_or_default(), input.body_format),
-        );
-        Ok(Request::post(Api::V2, "/pages")
-            .json(Value::Object(page))
-            .about(format!("page \"{}\"", input.title))
-            .input("title", &input.title))
+        input.content.create_request(Kind::Page, space_id, parent)
     }
 
-    /// A create is never repeated blindly: when its answer was lost (the connection dropped, a
-    /// timeout, a cut-off body), the page may exist. It is looked up by title in the space (and
-    /// parent); only when it is not there is the create sent once more.
+    /// A page's title is unique in its space: the page found after a lost answer is the
+    /// create's when it is under the same parent.
     async fn send(
         &self,
         input: &Input,
         request: Request,
         client: &Client<'_>,
     ) -> Result<Value, ActionError> {
-        match client.json(&request).await {
-            Err(
-                ConfluenceError::Network { .. }
-                | ConfluenceError::Timeout { .. }
-                | ConfluenceError::InvalidAnswer { .. },
-            ) => {
-                let space_id = request
-                    .body
-                    .as_ref()
-                    .and_then(|page| page["spaceId"].as_str())
-                    .unwrap_or_default();
-                let found = client.json(&find_request(space_id, &input.title)).await?;
-                let same_parent = |page: &Value| match &input.parent_id {
-                    Some(parent) => page["parentId"].as_str() == Some(parent.as_str()),
-                    None => true,
-                };
-                match first_page(&found).filter(same_parent) {
-                    Some(page) => Ok(page),
-                    None => Ok(client.json(&request).await?),
-                }
-            }
-            answer => Ok(answer?),
-        }
+        create_once(client, Kind::Page, &request, |page| match &input.parent_id {
+            Some(parent) => page["parentId"].as_str() == Some(parent.as_str()),
+            None => true,
+        })
+        .await
     }
 }

@@ -3,12 +3,13 @@
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use weft_action::{ActionError, ActionInfo};
 
 use super::list_attachments::attachment_id;
+use super::trash::{delete_request, trash_or_purge};
 use super::ConfluenceAction;
-use crate::client::{Api, Client, ConfluenceError, Request};
+use crate::client::{Client, Request};
 
 pub struct DeleteAttachment;
 
@@ -38,13 +39,7 @@ impl ConfluenceAction for DeleteAttachment {
 
     fn request(input: &Input, _: &()) -> Result<Request, ActionError> {
         let id = attachment_id(&input.attachment_id, "attachment_id")?;
-        let request =
-            Request::delete(Api::V2, format!("/attachments/{id}")).about(format!("attachment {id}"));
-        Ok(if input.purge {
-            request.query("purge", true)
-        } else {
-            request
-        })
+        Ok(delete_request(format!("/attachments/{id}"), format!("attachment {id}"), input.purge))
     }
 
     async fn send(
@@ -53,21 +48,7 @@ impl ConfluenceAction for DeleteAttachment {
         request: Request,
         client: &Client<'_>,
     ) -> Result<Value, ActionError> {
-        if input.purge {
-            // Only a trashed attachment can be purged; one already in the trash answers 404.
-            let trash = Request {
-                query: Vec::new(),
-                ..request.clone()
-            };
-            match client.send(&trash).await {
-                Ok(_) | Err(ConfluenceError::NotFound { .. }) => {}
-                Err(error) => return Err(error.into()),
-            }
-        }
-        client.send(&request).await?;
-        Ok(json!({
-            "attachment_id": attachment_id(&input.attachment_id, "attachment_id")?,
-            "purged": input.purge,
-        }))
+        let id = attachment_id(&input.attachment_id, "attachment_id")?;
+        trash_or_purge(client, &request, input.purge, ("attachment_id", id.as_ref())).await
     }
 }

@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use weft_action::{ActionError, ActionInfo};
 
-use super::delete_page::trash_or_purge;
+use super::trash::{delete_request, trash_or_purge};
 use super::ConfluenceAction;
-use crate::client::{Api, Client, Request};
+use crate::client::{Client, Request};
 use crate::input::content_id;
 
 pub struct DeleteBlogPost;
@@ -39,12 +39,16 @@ impl ConfluenceAction for DeleteBlogPost {
 
     fn request(input: &Input, _: &()) -> Result<Request, ActionError> {
         let id = content_id(&input.blog_post_id, "blog_post_id")?;
-        let trash = Request::delete(Api::V2, format!("/blogposts/{id}")).about(format!("blog post {id}"));
-        Ok(if input.purge { trash.query("purge", true) } else { trash })
+        Ok(delete_request(format!("/blogposts/{id}"), format!("blog post {id}"), input.purge))
     }
 
-    async fn send(&self, input: &Input, request: Request, client: &Client<'_>) -> Result<Value, ActionError> {
-        trash_or_purge(client, &request, input.purge).await?;
-        Ok(json!({ "blog_post_id": input.blog_post_id, "purged": input.purge }))
+    async fn send(
+        &self,
+        input: &Input,
+        request: Request,
+        client: &Client<'_>,
+    ) -> Result<Value, ActionError> {
+        let id = ("blog_post_id", input.blog_post_id.as_str());
+        trash_or_purge(client, &request, input.purge, id).await
     }
 }

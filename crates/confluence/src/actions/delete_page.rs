@@ -3,11 +3,12 @@
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use weft_action::{ActionError, ActionInfo};
 
+use super::trash::{delete_request, trash_or_purge};
 use super::ConfluenceAction;
-use crate::client::{Api, Client, ConfluenceError, Request};
+use crate::client::{Client, Request};
 use crate::input::content_id;
 
 pub struct DeletePage;
@@ -38,12 +39,7 @@ impl ConfluenceAction for DeletePage {
 
     fn request(input: &Input, _: &()) -> Result<Request, ActionError> {
         let id = content_id(&input.page_id, "page_id")?;
-        let request = Request::delete(Api::V2, format!("/pages/{id}")).about(format!("page {id}"));
-        Ok(if input.purge {
-            request.query("purge", true)
-        } else {
-            request
-        })
+        Ok(delete_request(format!("/pages/{id}"), format!("page {id}"), input.purge))
     }
 
     async fn send(
@@ -52,28 +48,6 @@ impl ConfluenceAction for DeletePage {
         request: Request,
         client: &Client<'_>,
     ) -> Result<Value, ActionError> {
-        trash_or_purge(client, &request, input.purge).await?;
-        Ok(json!({ "page_id": input.page_id, "purged": input.purge }))
+        trash_or_purge(client, &request, input.purge, ("page_id", &input.page_id)).await
     }
-}
-
-/// Sends a DELETE of a page or blog post. Confluence purges only what is in the trash, so a
-/// purge first moves the item there; one already in the trash answers 404 to that move.
-pub async fn trash_or_purge(
-    client: &Client<'_>,
-    request: &Request,
-    purge: bool,
-) -> Result<(), ConfluenceError> {
-    if purge {
-        let trash = Request {
-            query: Vec::new(),
-            ..request.clone()
-        };
-        match client.send(&trash).await {
-            Ok(_) | Err(ConfluenceError::NotFound { .. }) => {}
-            Err(error) => return Err(error),
-        }
-    }
-    client.send(request).await?;
-    Ok(())
 }

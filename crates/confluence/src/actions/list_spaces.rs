@@ -8,17 +8,9 @@ use weft_action::{ActionError, ActionInfo};
 
 use super::ConfluenceAction;
 use crate::client::{Api, Client, Listing, Request};
-use crate::input::SpaceRef;
+use crate::input::{SpaceRef, SpaceType};
 
 pub struct ListSpaces;
-
-/// The kind of space.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SpaceType {
-    Global,
-    Personal,
-}
 
 /// Whether a space is in use.
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
@@ -75,13 +67,7 @@ impl ConfluenceAction for ListSpaces {
             request = request.query("labels", label);
         }
         let request = request
-            .query_opt(
-                "type",
-                input.space_type.map(|t| match t {
-                    SpaceType::Global => "global",
-                    SpaceType::Personal => "personal",
-                }),
-            )
+            .query_opt("type", input.space_type.map(SpaceType::as_str))
             .query_opt(
                 "status",
                 input.status.map(|s| match s {

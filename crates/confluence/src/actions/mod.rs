@@ -107,8 +107,10 @@ impl<A: ConfluenceAction> TypedAction for Confluence<A> {
 
 mod container;
 mod labels;
+mod new_content;
 mod page_listing;
 mod properties;
+mod trash;
 mod versioned;
 
 /// Declares the action modules and the registry list: one line per action.

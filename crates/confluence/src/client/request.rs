@@ -49,6 +49,10 @@ pub struct Request {
     /// Whether sending it twice does no more than sending it once: GET, HEAD, DELETE and PUT
     /// by default; POST never (see [`Request::idempotent`]).
     pub replayable: bool,
+    /// A request that changes nothing although its method could (a POST that only reads, such
+    /// as a permission check): a dry run shows it as a read and `--live-reads` may send it.
+    /// GET and HEAD read without the mark (see [`Request::read_only`]).
+    pub read_only: bool,
 }
 
 impl Request {
@@ -66,6 +70,7 @@ impl Request {
             subject: None,
             input: None,
             replayable,
+            read_only: false,
         }
     }
 
@@ -143,8 +148,16 @@ impl Request {
         self
     }
 
+    /// Marks a request that only reads whatever its method (a POST carrying a query in its
+    /// body): it is no write, and sending it again is harmless.
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self.replayable = true;
+        self
+    }
+
     pub fn writes(&self) -> bool {
-        !matches!(self.method, Method::GET | Method::HEAD)
+        !(self.read_only || matches!(self.method, Method::GET | Method::HEAD))
     }
 
     /// The full URL on `api_base` (no trailing `/`), query encoded.
@@ -211,6 +224,18 @@ mod tests {
         assert!(Request::delete(Api::V2, "/pages/1").replayable);
         assert!(!Request::post(Api::V2, "/pages").replayable);
         assert!(Request::post(Api::V2, "/x").idempotent().replayable);
+    }
+
+    #[test]
+    fn a_read_only_post_is_no_write_and_may_be_sent_again() {
+        let check = Request::post(Api::V2, "/user/access/check-access-by-email").read_only();
+        assert!(!check.writes() && check.replayable);
+        let DryRunEffect::Http { writes, .. } = check.dry_run() else {
+            panic!("an HTTP effect")
+        };
+        assert!(!writes, "a dry run shows it as a read");
+        let deduplicated = Request::post(Api::V1, "/content/1/label").idempotent();
+        assert!(deduplicated.writes(), "idempotent is not read-only");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use weft_action::{ActionError, SourceContext, SourceInfo, TypedPollSource};
 
-use super::window::{self, Moment, Watch, WindowCursor};
+use super::window::{self, Find, Moment, Watch, WindowCursor};
 use super::SCOPES;
 use crate::client::Client;
 
@@ -66,7 +66,7 @@ impl TypedPollSource for Cql {
     ) -> Result<(Vec<Value>, WindowCursor), ActionError> {
         let watch = Watch {
             kind: "cql",
-            filter: settings.condition()?.to_string(),
+            find: Find::Cql(settings.condition()?.to_string()),
             moment: Moment::Modified,
             min_version: 1,
         };

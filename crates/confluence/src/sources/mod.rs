@@ -1,15 +1,20 @@
-//! The `confluence.*` polling sources: one file each, registered in [`register`]. They share one
-//! machinery ([`window`]): a CQL search over a window that overlaps the previous poll's, with
-//! events de-duplicated on (kind, content id, version). Content sources (pages, blog posts) are
-//! a [`ContentEvent`] each, made a source by [`Content`].
+//! The `confluence.*` polling sources: one file each, registered in [`register`]. All but one
+//! share one machinery ([`window`]): a search (CQL, or v2 `/spaces`) over a window that overlaps
+//! the previous poll's, with events de-duplicated on (kind, id, version). Content sources (pages,
+//! blog posts) are a [`ContentEvent`] each, made a source by [`Content`]. `label_added` compares
+//! the labels it finds with the previous poll's instead: nothing in Confluence dates a label.
 
 pub mod window;
 
+mod attachment_created;
 mod blog_post_created;
 mod blog_post_updated;
+mod comment_created;
 mod cql;
+mod label_added;
 mod page_created;
 mod page_updated;
+mod space_created;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -18,13 +23,17 @@ use weft_action::{
 };
 
 use crate::client::Client;
-use window::{ContentSettings, Moment, Watch, WindowCursor};
+use window::{ContentSettings, Find, Moment, Watch, WindowCursor};
 
+pub use attachment_created::AttachmentCreated;
 pub use blog_post_created::BlogPostCreated;
 pub use blog_post_updated::BlogPostUpdated;
+pub use comment_created::CommentCreated;
 pub use cql::Cql;
+pub use label_added::LabelAdded;
 pub use page_created::PageCreated;
 pub use page_updated::PageUpdated;
+pub use space_created::SpaceCreated;
 
 /// The scopes every CQL-based source needs: the search, and the user's time zone.
 pub const SCOPES: &[&str] = &["search:confluence", "read:confluence-user"];
@@ -35,6 +44,10 @@ pub(crate) fn register(sources: &mut SourceCatalog) -> Result<(), RegistryError>
     sources.add(Content(PageUpdated))?;
     sources.add(Content(BlogPostCreated))?;
     sources.add(Content(BlogPostUpdated))?;
+    sources.add(CommentCreated)?;
+    sources.add(AttachmentCreated)?;
+    sources.add(LabelAdded)?;
+    sources.add(SpaceCreated)?;
     sources.add(Cql)?;
     Ok(())
 }
@@ -66,7 +79,7 @@ impl<E: ContentEvent> TypedPollSource for Content<E> {
         let client = Client::connect(ctx, SCOPES).await?;
         let watch = Watch {
             kind: event_kind(E::INFO.name),
-            filter: settings.filter(E::CQL_TYPE, &client).await?,
+            find: Find::Cql(settings.filter(E::CQL_TYPE, &client).await?),
             moment: E::MOMENT,
             min_version: match E::MOMENT {
                 Moment::Created => 1,
@@ -78,6 +91,6 @@ impl<E: ContentEvent> TypedPollSource for Content<E> {
 }
 
 /// `page_created` for `confluence.page_created`.
-fn event_kind(source: &'static str) -> &'static str {
+pub(crate) fn event_kind(source: &'static str) -> &'static str {
     source.strip_prefix("confluence.").unwrap_or(source)
 }

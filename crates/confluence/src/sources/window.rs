@@ -9,17 +9,22 @@
 //! What a window finds again is dropped by the de-duplication state, which keeps only the keys
 //! of changes still inside the next window (older ones cannot be found again, so the state stays
 //! as small as the activity of one window).
+//!
+//! Changes are found by a CQL search ([`Find::Cql`]: pages, blog posts, comments, attachments)
+//! or, for spaces, by v2 `/spaces` ([`Find::Spaces`]), whose `createdAt` the window reads the
+//! same way.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
-use futures::{pin_mut, TryStreamExt};
+use futures::stream::BoxStream;
+use futures::{stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use weft_action::ActionError;
 
-use crate::client::{Api, Client, Request};
+use crate::client::{Api, Client, ConfluenceError, Request};
 use crate::input::SpaceRef;
 
 /// How far before the newest change seen each window starts: well above the index lag.
@@ -29,15 +34,20 @@ pub const OVERLAP: Duration = Duration::minutes(5);
 /// at the last delivered change).
 pub const MAX_EVENTS_PER_POLL: usize = 10_000;
 
-/// Results per search request (v1 search's maximum without bodies).
+/// Results per search or listing request (the maximum of v1 search without bodies and of v2).
 const PAGE_SIZE: u32 = 250;
+
+/// The most spaces a `/spaces` listing reads in one poll: far above real sites, and a clean
+/// error rather than an endless walk.
+pub const MAX_SPACES_LISTED: u32 = 50_000;
 
 /// When the user's time zone cannot be read, the window is widened by the largest UTC offset
 /// there is, so that whatever zone Confluence reads the date in, nothing is skipped.
 const UNKNOWN_ZONE_MARGIN: Duration = Duration::hours(14);
 
-/// What every search request asks to be expanded: the version, the space and the creation date.
-const EXPAND: &str = "content.version,content.space,content.history";
+/// What every search request asks to be expanded: the version, the space, the creation date
+/// and the labels.
+const EXPAND: &str = "content.version,content.space,content.history,content.metadata.labels";
 
 /// Where a CQL-based source got to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,14 +79,35 @@ impl Moment {
     }
 }
 
+/// Where a source finds its changes.
+pub enum Find {
+    /// A CQL search for this condition, without dates or ordering (the window adds both).
+    Cql(String),
+    /// Every space of v2 `/spaces` with these query parameters. The listing can neither filter
+    /// nor sort by date, so each poll reads every space (a site has few, capped at
+    /// [`MAX_SPACES_LISTED`]) and the window keeps those created inside it. Its dates are
+    /// exact instants: no minute rounding, no time zone.
+    Spaces(Vec<(&'static str, String)>),
+}
+
+impl Find {
+    /// The first instant of the window of a cursor at `since`.
+    fn window_start(&self, since: DateTime<Utc>, zone: Option<Tz>) -> DateTime<Utc> {
+        match self {
+            Find::Cql(_) => cql_window_start(since - OVERLAP, zone).0,
+            Find::Spaces(_) => since - OVERLAP,
+        }
+    }
+}
+
 /// What one source searches for.
 pub struct Watch {
     /// The event kind (`page_created`) and the first part of the de-duplication key.
     pub kind: &'static str,
-    /// The CQL condition, without dates or ordering.
-    pub filter: String,
+    pub find: Find,
     pub moment: Moment,
-    /// Versions below this are not events (1 for creations, 2 for updates).
+    /// Versions below this are not events (1 for creations and for every new version, 2 for
+    /// updates).
     pub min_version: u64,
 }
 
@@ -96,22 +127,42 @@ pub struct ContentSettings {
 }
 
 impl ContentSettings {
-    /// The CQL condition for content of `cql_type` with these settings; a space id is
-    /// resolved to its key (CQL's `space` takes keys).
+    /// The CQL condition for content of `cql_type` with these settings.
     pub async fn filter(&self, cql_type: &str, client: &Client<'_>) -> Result<String, ActionError> {
         let mut filter = format!("type = {cql_type}");
-        if let Some(space) = &self.space {
-            let key = match SpaceRef::parse(space, "space")? {
-                SpaceRef::Key(key) => key,
-                SpaceRef::Id(id) => space_key(client, &id).await?,
-            };
-            filter.push_str(&format!(" and space = {}", quote(&key)));
-        }
+        filter.push_str(&space_condition(self.space.as_deref(), client).await?);
         if !self.labels.is_empty() {
             let labels: Vec<String> = self.labels.iter().map(|l| quote(l)).collect();
             filter.push_str(&format!(" and label in ({})", labels.join(", ")));
         }
         Ok(filter)
+    }
+}
+
+/// ` and space = "KEY"` for a `space` setting (empty without one); a space id is resolved to
+/// its key (CQL's `space` takes keys).
+pub async fn space_condition(
+    space: Option<&str>,
+    client: &Client<'_>,
+) -> Result<String, ActionError> {
+    let Some(space) = space else {
+        return Ok(String::new());
+    };
+    let key = match SpaceRef::parse(space, "space")? {
+        SpaceRef::Key(key) => key,
+        SpaceRef::Id(id) => space_key(client, &id).await?,
+    };
+    Ok(format!(" and space = {}", quote(&key)))
+}
+
+/// ` and container = ID` for a `content_id` setting (a page or blog post; empty without one).
+pub fn container_condition(content_id: Option<&str>) -> Result<String, ActionError> {
+    match content_id {
+        None => Ok(String::new()),
+        Some(id) => Ok(format!(
+            " and container = {}",
+            crate::input::content_id(id, "content_id")?
+        )),
     }
 }
 
@@ -149,7 +200,7 @@ pub fn start_instant(
 
 /// The user's time zone (`timeZone` of v1 `/user/current`); `None` when Confluence does not say
 /// or names a zone this build does not know.
-async fn user_time_zone(client: &Client<'_>) -> Result<Option<Tz>, ActionError> {
+pub async fn user_time_zone(client: &Client<'_>) -> Result<Option<Tz>, ActionError> {
     let user = client
         .json(&Request::get(Api::V1, "/user/current").about("the current user"))
         .await?;
@@ -159,8 +210,8 @@ async fn user_time_zone(client: &Client<'_>) -> Result<Option<Tz>, ActionError> 
         .and_then(|zone| zone.parse().ok()))
 }
 
-/// The first instant of the window that starts at `from`, and the date CQL is given for it.
-fn window_start(from: DateTime<Utc>, zone: Option<Tz>) -> (DateTime<Utc>, String) {
+/// The first instant of the CQL window that starts at `from`, and the date CQL is given for it.
+pub fn cql_window_start(from: DateTime<Utc>, zone: Option<Tz>) -> (DateTime<Utc>, String) {
     let floor = |naive: NaiveDateTime| {
         naive
             .with_second(0)
@@ -187,51 +238,100 @@ fn window_start(from: DateTime<Utc>, zone: Option<Tz>) -> (DateTime<Utc>, String
     }
 }
 
-/// One change found by a search.
+/// One change found by a search or a listing.
 struct Change {
     id: String,
     version: u64,
     at: DateTime<Utc>,
+    /// The title of content, the name of a space.
+    title: Value,
+    /// `page`, `blogpost`, `comment`, `attachment`, `space`.
+    object_type: Value,
+    space: Value,
+    /// The page or blog post of a comment or an attachment.
+    container: Option<Value>,
     content: Value,
 }
 
 impl Change {
-    fn read(result: &Value, moment: Moment) -> Option<Change> {
+    /// A v1 search result with its expanded content.
+    fn from_search(result: &Value, moment: Moment) -> Option<Change> {
         let content = result.get("content")?;
-        let id = content.get("id")?.as_str()?.to_string();
-        let version = content.pointer("/version/number")?.as_u64()?;
         let at = match moment {
             Moment::Created => content.pointer("/history/createdDate"),
             Moment::Modified => content.pointer("/version/when"),
-        }?
-        .as_str()?;
-        let at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
+        }?;
         Some(Change {
-            id,
-            version,
-            at,
+            id: content.get("id")?.as_str()?.to_string(),
+            version: content.pointer("/version/number")?.as_u64()?,
+            at: instant(at)?,
+            title: content.get("title").cloned().unwrap_or(Value::Null),
+            object_type: content.get("type").cloned().unwrap_or(Value::Null),
+            space: content.get("space").map_or(Value::Null, space_summary),
+            container: content.get("container").cloned(),
             content: content.clone(),
         })
     }
 
+    /// A v2 space: created once, so always version 1.
+    fn from_space(space: &Value, _: Moment) -> Option<Change> {
+        Some(Change {
+            id: space.get("id")?.as_str()?.to_string(),
+            version: 1,
+            at: instant(space.get("createdAt")?)?,
+            title: space.get("name").cloned().unwrap_or(Value::Null),
+            object_type: json!("space"),
+            space: space_summary(space),
+            container: None,
+            content: space.clone(),
+        })
+    }
+
     fn event(self, kind: &str, observed_at: DateTime<Utc>) -> Value {
-        let space = self
-            .content
-            .get("space")
-            .map(|s| json!({"id": s.get("id"), "key": s.get("key"), "name": s.get("name")}));
-        json!({
+        let mut event = json!({
             "kind": kind,
             "id": self.id,
             "version": self.version,
-            "title": self.content.get("title"),
-            "type": self.content.get("type"),
-            "space": space,
+            "title": self.title,
+            "type": self.object_type,
+            "space": self.space,
             "at": self.at,
             "content": self.content,
             "observed_at": observed_at,
-        })
+        });
+        if let Some(container) = self.container {
+            event["container"] = container;
+        }
+        event
     }
 }
+
+fn instant(value: &Value) -> Option<DateTime<Utc>> {
+    Some(
+        DateTime::parse_from_rfc3339(value.as_str()?)
+            .ok()?
+            .with_timezone(&Utc),
+    )
+}
+
+/// `{"id", "key", "name"}` of a v1 or v2 space.
+fn space_summary(space: &Value) -> Value {
+    json!({"id": space.get("id"), "key": space.get("key"), "name": space.get("name")})
+}
+
+/// A v1 search for `cql` with everything a change needs expanded, a full page at a time.
+pub fn search_request(cql: String) -> Request {
+    Request::get(Api::V1, "/search")
+        .query("cql", cql)
+        .query("expand", EXPAND)
+        .query("limit", PAGE_SIZE)
+        .about("the search of the polling source")
+}
+
+/// What a search or listing yields, page after page.
+type Found<'c> = BoxStream<'c, Result<Value, ConfluenceError>>;
+/// Reads one result of a [`Find`] as a change.
+type ReadChange = fn(&Value, Moment) -> Option<Change>;
 
 /// One poll of `watch`: the events since `cursor` (the first poll starts at `start`), oldest
 /// first, and the next cursor.
@@ -253,28 +353,52 @@ pub async fn poll(
             }
         }
     };
-    let zone = user_time_zone(client).await?;
-    let (from, from_text) = window_start(cursor.since - OVERLAP, zone);
-    let field = watch.moment.field();
-    let cql = format!(
-        "({}) and {field} >= {} order by {field} asc",
-        watch.filter,
-        quote(&from_text)
-    );
-    let request = Request::get(Api::V1, "/search")
-        .query("cql", cql)
-        .query("expand", EXPAND)
-        .query("limit", PAGE_SIZE)
-        .about("the search of the polling source");
-    let results = client.items(request, u32::MAX);
-    pin_mut!(results);
+    let (zone, found, read): (_, Found<'_>, ReadChange) = match &watch.find {
+        Find::Cql(filter) => {
+            let zone = user_time_zone(client).await?;
+            let (_, from_text) = cql_window_start(cursor.since - OVERLAP, zone);
+            let field = watch.moment.field();
+            let cql = format!(
+                "({filter}) and {field} >= {} order by {field} asc",
+                quote(&from_text)
+            );
+            let found = client.items(search_request(cql), u32::MAX).boxed();
+            (zone, found, Change::from_search)
+        }
+        Find::Spaces(query) => {
+            let mut request = Request::get(Api::V2, "/spaces")
+                .query("limit", PAGE_SIZE)
+                .about("the spaces of the polling source");
+            for (name, value) in query {
+                request = request.query(name, value);
+            }
+            // One more than the cap, to tell a site at the cap from one above it.
+            let mut spaces: Vec<Value> = client
+                .items(request, MAX_SPACES_LISTED + 1)
+                .try_collect()
+                .await?;
+            if spaces.len() > MAX_SPACES_LISTED as usize {
+                return Err(ActionError::failed(format!(
+                    "the site has more than {MAX_SPACES_LISTED} spaces matching the source's settings; narrow them with `type`"
+                )));
+            }
+            // The listing is in id order; the window walks creation dates, oldest first, so
+            // that a poll stopped at MAX_EVENTS_PER_POLL leaves no older space behind.
+            spaces.sort_by_cached_key(|space| space.get("createdAt").and_then(instant));
+            let found = stream::iter(spaces.into_iter().map(Ok)).boxed();
+            (None, found, Change::from_space)
+        }
+    };
+    let from = watch.find.window_start(cursor.since, zone);
+    let mut found = found;
     let mut events = Vec::new();
-    while let Some(result) = results.try_next().await? {
-        // A result without content (a space, a user) or without the expanded version and
-        // dates cannot be windowed: say so rather than drop it silently.
-        let change = Change::read(&result, watch.moment).ok_or_else(|| {
+    while let Some(result) = found.next().await {
+        let result = result?;
+        // A result without an id, a version or the watched date cannot be windowed: say so
+        // rather than drop it silently.
+        let mut change = read(&result, watch.moment).ok_or_else(|| {
             ActionError::failed(format!(
-                "a search result has no content id, version or {} date ({} {:?}); the source's CQL must match pages, blog posts, comments or attachments",
+                "a result of the source's search has no id, version or {} date ({} {:?}); the source's CQL must match pages, blog posts, comments or attachments",
                 watch.moment.field(),
                 result.get("entityType").and_then(Value::as_str).unwrap_or("result"),
                 result.get("title").and_then(Value::as_str).unwrap_or(""),
@@ -283,13 +407,13 @@ pub async fn poll(
         if change.at < from || change.at < cursor.not_before || change.version < watch.min_version {
             continue;
         }
-        // Creations are one event per content whatever its version now.
-        let key_version = if watch.moment == Moment::Created {
-            1
-        } else {
-            change.version
-        };
-        let key = format!("{}:{}:{key_version}", watch.kind, change.id);
+        // Creations are one event per content whatever its version now: the event's version is
+        // 1 (the current one is in `content.version`), so that its key, which the run store also
+        // uses to skip events a crashed poll already recorded, does not change with later edits.
+        if watch.moment == Moment::Created {
+            change.version = 1;
+        }
+        let key = format!("{}:{}:{}", watch.kind, change.id, change.version);
         cursor.since = cursor.since.max(change.at);
         if cursor.seen.contains_key(&key) {
             continue;
@@ -300,7 +424,7 @@ pub async fn poll(
             break;
         }
     }
-    let (next_from, _) = window_start(cursor.since - OVERLAP, zone);
+    let next_from = watch.find.window_start(cursor.since, zone);
     cursor.seen.retain(|_, at| *at >= next_from);
     Ok((events, cursor))
 }
@@ -314,10 +438,10 @@ mod tests {
         let from = DateTime::parse_from_rfc3339("2026-03-01T09:30:45Z")
             .unwrap()
             .with_timezone(&Utc);
-        let (instant, text) = window_start(from, Some(chrono_tz::Europe::Berlin));
+        let (instant, text) = cql_window_start(from, Some(chrono_tz::Europe::Berlin));
         assert_eq!(text, "2026-03-01 10:30");
         assert_eq!(instant.to_rfc3339(), "2026-03-01T09:30:00+00:00");
-        let (instant, text) = window_start(from, None);
+        let (instant, text) = cql_window_start(from, None);
         assert_eq!(text, "2026-02-28 19:30", "unknown zone: 14 hours wider");
         assert_eq!(instant.to_rfc3339(), "2026-02-28T19:30:00+00:00");
     }
@@ -340,15 +464,15 @@ mod tests {
     #[test]
     fn a_change_needs_content_with_its_version_and_date() {
         let page = json!({"content": {"id": "7", "title": "T", "version": {"number": 3, "when": "2026-03-01T09:30:45.000Z"}, "history": {"createdDate": "2026-02-01T08:00:00.000Z"}}});
-        let modified = Change::read(&page, Moment::Modified).unwrap();
+        let modified = Change::from_search(&page, Moment::Modified).unwrap();
         assert_eq!((modified.id.as_str(), modified.version), ("7", 3));
         assert_eq!(modified.at.to_rfc3339(), "2026-03-01T09:30:45+00:00");
-        let created = Change::read(&page, Moment::Created).unwrap();
+        let created = Change::from_search(&page, Moment::Created).unwrap();
         assert_eq!(created.at.to_rfc3339(), "2026-02-01T08:00:00+00:00");
         let space = json!({"space": {"key": "ENG"}, "entityType": "space", "title": "Engineering"});
-        assert!(Change::read(&space, Moment::Modified).is_none());
+        assert!(Change::from_search(&space, Moment::Modified).is_none());
         let unexpanded = json!({"content": {"id": "7", "_expandable": {"version": ""}}});
-        assert!(Change::read(&unexpanded, Moment::Modified).is_none());
+        assert!(Change::from_search(&unexpanded, Moment::Modified).is_none());
     }
 
     #[test]

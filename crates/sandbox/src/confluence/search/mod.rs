@@ -12,12 +12,13 @@ use crate::cost::Cost;
 use crate::guard::Ctx;
 use crate::pagination::{offset_of, paginate, sort_items, Cursor, SortKey};
 use crate::params::Params;
-use crate::state::model::User;
+use crate::state::model::{Content, User};
 use crate::state::search_index::{DocType, SearchDoc};
 use crate::state::site::SiteData;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Extension;
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -235,17 +236,61 @@ fn content_of(
             let cm = data.comments.get(&d.id)?;
             let on = data.contents.get(&cm.container_id)?;
             let url = format!("{}?focusedCommentId={}", webui(data, on), cm.id);
-            Some((comment_v1(data, cm, on, expand, base), url))
+            let created = cm.versions.first()?;
+            let mut comment = comment_v1(data, cm, on, expand, base);
+            expand_history_and_space(
+                &mut comment,
+                data,
+                on,
+                expand,
+                base,
+                created.created_at,
+                &created.author_id,
+            );
+            Some((comment, url))
         }
         DocType::Attachment => {
             let a = data.attachments.get(&d.id)?;
+            let on = data.contents.get(&a.container_id)?;
             let url = format!(
                 "/pages/viewpageattachments.action?pageId={}&preview={}",
                 a.container_id, a.title
             );
-            Some((attachment_v1(a, base), url))
+            let mut attachment = attachment_v1(a, base);
+            expand_history_and_space(
+                &mut attachment,
+                data,
+                on,
+                expand,
+                base,
+                a.created_at,
+                &a.author_id,
+            );
+            Some((attachment, url))
         }
         DocType::Space => None,
+    }
+}
+
+/// `history` (creation date and author) and `space` of a comment or an attachment when
+/// `expand` asks for them, as Confluence expands them on any content.
+fn expand_history_and_space(
+    out: &mut Value,
+    data: &SiteData,
+    on: &Content,
+    expand: &[&str],
+    base: &str,
+    created_at: DateTime<Utc>,
+    created_by: &str,
+) {
+    if expand.iter().any(|e| e.starts_with("history")) {
+        out["history"] = json!({"latest": true, "createdBy": {"type": "known", "accountId": created_by},
+                                "createdDate": ts(created_at)});
+    }
+    if expand.iter().any(|e| e.starts_with("space")) {
+        if let Some(space) = data.spaces.get(&on.space_id) {
+            out["space"] = space_v1(space, base);
+        }
     }
 }
 
