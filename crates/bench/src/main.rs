@@ -349,6 +349,18 @@ async fn main() {
             return scale_child(kind, n).await;
         }
     }
+    // The Confluence rows alone, for profiling them: `weft-bench only confluence-calls|poll`.
+    if let [mode, name] = &args[..] {
+        if mode == "only" {
+            let row = match name.as_str() {
+                "confluence-calls" => confluence_calls::overhead().await,
+                "poll" => poll::poll_new_pages().await,
+                other => panic!("no scenario {other:?}: confluence-calls or poll"),
+            };
+            println!("| {} | {} | {} |", row.what, row.measured, row.target);
+            return;
+        }
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let mut rows = vec![sequential_steps(dir.path()).await, http_calls().await];
     rows.push(confluence_calls::overhead().await);

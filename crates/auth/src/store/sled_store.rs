@@ -1,6 +1,7 @@
 //! sled-backed [`ConnectionStore`]: one encrypted value per connection, keyed by name, bound to
 //! the name through the AEAD associated data.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
@@ -51,7 +52,14 @@ pub struct SledConnectionStore {
     /// Connections stored, as in the sidecar; the lock also orders writes that change it.
     count: tokio::sync::Mutex<u64>,
     keys: Keyring,
+    /// The last decoding of each connection read, with the sealed bytes it came from: a read
+    /// whose stored bytes are the same returns it without decrypting again (every step that
+    /// uses a connection reads it twice, for its token and for its API base).
+    decoded: parking_lot::Mutex<HashMap<String, StoredConnection>>,
 }
+
+/// At most this many decodings are kept; past it they are all dropped and kept anew.
+const MAX_DECODED: usize = 1024;
 
 impl std::fmt::Debug for SledConnectionStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -153,6 +161,7 @@ impl SledConnectionStore {
             connections,
             count: tokio::sync::Mutex::new(count),
             keys,
+            decoded: parking_lot::Mutex::default(),
         };
         store.check_key(data_dir)?;
         store.reseal_old_records()?;
@@ -302,9 +311,21 @@ impl ConnectionStore for SledConnectionStore {
             .connections
             .get(name.as_bytes())
             .map_err(storage("reading a connection"))?;
-        sealed
-            .map(|sealed| self.decode(name.as_bytes(), &sealed))
-            .transpose()
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        if let Some(known) = self.decoded.lock().get(name) {
+            if known.revision.0 == sealed.as_ref() {
+                return Ok(Some(known.clone()));
+            }
+        }
+        let stored = self.decode(name.as_bytes(), &sealed)?;
+        let mut decoded = self.decoded.lock();
+        if decoded.len() >= MAX_DECODED {
+            decoded.clear();
+        }
+        decoded.insert(name.to_string(), stored.clone());
+        Ok(Some(stored))
     }
 
     async fn put(&self, connection: &Connection) -> Result<StoredConnection> {
@@ -371,6 +392,8 @@ impl ConnectionStore for SledConnectionStore {
         self.connections
             .remove(name.as_bytes())
             .map_err(storage("deleting a connection"))?;
+        // Its secrets are not kept in memory after it is gone.
+        self.decoded.lock().remove(name);
         self.flush(None).await?;
         Ok(true)
     }
@@ -390,6 +413,39 @@ mod tests {
     async fn passes_the_conformance_checks() {
         let tmp = tempfile::tempdir().unwrap();
         crate::store::conformance::run_all(&open(tmp.path(), 1).unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn a_read_decodes_again_whenever_the_stored_bytes_changed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = open(tmp.path(), 1).unwrap();
+        let conn = sample_connection("acme", Utc::now(), Duration::hours(1));
+        store.put(&conn).await.unwrap();
+        let first = store.get("acme").await.unwrap().unwrap();
+        let again = store.get("acme").await.unwrap().unwrap();
+        assert_eq!(again.revision, first.revision);
+        assert_eq!(again.connection.cloud_id, conn.cloud_id);
+        // Bytes changed behind the store's back are decrypted (and refused), not served stale.
+        store
+            .connections
+            .insert("acme".as_bytes(), b"not a sealed record".as_slice())
+            .unwrap();
+        let error = store.get("acme").await.unwrap_err();
+        assert!(
+            matches!(error, AuthError::UndecryptableRecord { .. }),
+            "{error:?}"
+        );
+        let mut renamed = conn.clone();
+        renamed.site_url = "https://renamed.atlassian.net".into();
+        store.put(&renamed).await.unwrap();
+        let read = store.get("acme").await.unwrap().unwrap();
+        assert_eq!(read.connection.site_url, "https://renamed.atlassian.net");
+        assert!(store.delete("acme").await.unwrap());
+        assert!(store.get("acme").await.unwrap().is_none());
+        assert!(
+            store.decoded.lock().is_empty(),
+            "no secrets kept after delete"
+        );
     }
 
     #[tokio::test]

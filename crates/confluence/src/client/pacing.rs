@@ -32,12 +32,12 @@ impl Pacer {
     /// The pacer of the connection whose API base is `api_base`.
     pub fn for_connection(api_base: &str) -> Arc<Pacer> {
         static PACERS: OnceLock<Mutex<HashMap<String, Arc<Pacer>>>> = OnceLock::new();
-        PACERS
-            .get_or_init(Default::default)
-            .lock()
-            .entry(api_base.to_string())
-            .or_default()
-            .clone()
+        let mut pacers = PACERS.get_or_init(Default::default).lock();
+        // Looked up before the key is copied: every step of every run asks.
+        if let Some(pacer) = pacers.get(api_base) {
+            return pacer.clone();
+        }
+        pacers.entry(api_base.to_string()).or_default().clone()
     }
 
     /// Waits for this request's turn.

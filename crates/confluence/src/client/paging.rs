@@ -73,12 +73,13 @@ pub fn next_page(request: &Request, page: &Value) -> Option<Request> {
     found.then_some(request)
 }
 
-/// The items of one page: `results` (v2 and v1 search).
-fn items(page: &Value) -> Vec<Value> {
-    page.get("results")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
+/// The items of one page: `results` (v2 and v1 search), moved out of the page rather than
+/// copied (a page of 250 search results with expansions is a few hundred KB of values).
+fn take_items(page: &mut Value) -> Vec<Value> {
+    match page.get_mut("results").map(Value::take) {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
+    }
 }
 
 impl Client<'_> {
@@ -93,10 +94,11 @@ impl Client<'_> {
             let Some(request) = next else {
                 return Ok(None);
             };
-            let page = self.json(&request).await?;
+            let mut page = self.json(&request).await?;
+            let next = next_page(&request, &page);
             Ok(Some((
-                stream::iter(items(&page).into_iter().map(Ok)),
-                next_page(&request, &page),
+                stream::iter(take_items(&mut page).into_iter().map(Ok)),
+                next,
             )))
         })
         .try_flatten()
@@ -115,9 +117,9 @@ impl Client<'_> {
         let mut results = Vec::new();
         let mut truncated = false;
         while let Some(current) = request.take() {
-            let page = self.json(&current).await?;
+            let mut page = self.json(&current).await?;
             let next = next_page(&current, &page);
-            for item in items(&page) {
+            for item in take_items(&mut page) {
                 if results.len() == max {
                     truncated = true;
                     break;
@@ -165,6 +167,17 @@ mod tests {
         assert_eq!(next.query[0], ("cql".into(), "type=page".into()));
         assert!(next.query.contains(&("cursor".into(), "xyz".into())));
         assert!(next.query.contains(&("start".into(), "25".into())));
+    }
+
+    #[test]
+    fn the_items_of_a_page_are_its_results() {
+        let mut page = json!({"results": [{"id": "1"}, {"id": "2"}], "_links": {}});
+        assert_eq!(
+            take_items(&mut page),
+            [json!({"id": "1"}), json!({"id": "2"})]
+        );
+        assert!(take_items(&mut json!({"size": 0})).is_empty());
+        assert!(take_items(&mut json!({"results": "not a list"})).is_empty());
     }
 
     #[test]

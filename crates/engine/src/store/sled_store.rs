@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -33,6 +34,7 @@ pub struct SledRunStore {
     runs: sled::Tree,
     /// How many runs the store holds, written to the sidecar at each flush.
     run_count: AtomicU64,
+    syncs: Arc<GroupCommit>,
     attempts: sled::Tree,
     /// Ids of runs still running: what start-up checks for orphans, instead of every run.
     active: sled::Tree,
@@ -40,6 +42,46 @@ pub struct SledRunStore {
     fires: sled::Tree,
     claims: sled::Tree,
     scratch: SledScratch,
+}
+
+/// Group commit: callers of [`RunStore::flush`] that arrive while a sync runs wait for it to end
+/// and then share one sync, so runs finishing together pay for one sync rather than one each.
+/// Syncs are numbered as they start; a caller is done once a sync numbered above the count it
+/// saw when it called has succeeded, since that sync started after the caller's writes. The
+/// sync itself records its end, so a caller that stops being polled never holds up the others.
+#[derive(Default)]
+struct GroupCommit {
+    state: parking_lot::Mutex<SyncState>,
+    ended: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct SyncState {
+    /// How many syncs have started.
+    started: u64,
+    /// The number of the last sync that succeeded (a failed one covers nobody).
+    last_good: u64,
+    running: bool,
+}
+
+/// Ends a sync of the group commit when dropped, however the sync ended (even by a panic), so
+/// that waiting callers never wait for a sync that is over.
+struct SyncEnd {
+    syncs: Arc<GroupCommit>,
+    number: u64,
+    succeeded: bool,
+}
+
+impl Drop for SyncEnd {
+    fn drop(&mut self) {
+        let mut state = self.syncs.state.lock();
+        if self.succeeded {
+            state.last_good = self.number;
+        }
+        state.running = false;
+        drop(state);
+        self.syncs.ended.notify_waiters();
+    }
 }
 
 /// The scratch area: a tree of its own, emptied on opening (only one process opens a store, so
@@ -127,6 +169,7 @@ impl SledRunStore {
             dir: dir.to_path_buf(),
             runs,
             run_count: AtomicU64::new(found),
+            syncs: Arc::default(),
             attempts: tree("attempts")?,
             active: tree("active")?,
             cursors: tree("cursors")?,
@@ -386,14 +429,54 @@ impl RunStore for SledRunStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
+        let syncs = &self.syncs;
+        // Any sync that starts after this call covers every write made before it.
+        let needed = syncs.state.lock().started + 1;
+        loop {
+            let ended = syncs.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            let number = {
+                let mut state = syncs.state.lock();
+                if state.last_good >= needed {
+                    return Ok(());
+                }
+                if state.running {
+                    None
+                } else {
+                    state.running = true;
+                    state.started += 1;
+                    Some(state.started)
+                }
+            };
+            match number {
+                // This caller leads the next sync and reports its own outcome.
+                Some(number) => return self.sync(number).await,
+                None => ended.await,
+            }
+        }
+    }
+}
+
+impl SledRunStore {
+    /// Sync number `number` of the group commit: sled's log, then the run count.
+    async fn sync(&self, number: u64) -> Result<(), StoreError> {
         let db = self.db.clone();
         let dir = self.dir.clone();
+        let syncs = self.syncs.clone();
         // Counted before the sync: every run counted is then on disk.
         let runs = self.run_count.load(Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
+            let mut end = SyncEnd {
+                syncs,
+                number,
+                succeeded: false,
+            };
             db.flush().map_err(backend)?;
             weft_store_guard::note_growing_count(&dir, runs)
-                .map_err(|e| StoreError::Backend(Box::new(e)))
+                .map_err(|e| StoreError::Backend(Box::new(e)))?;
+            end.succeeded = true;
+            Ok(())
         })
         .await
         .map_err(|e| StoreError::Backend(Box::new(e)))?
@@ -553,6 +636,43 @@ mod tests {
     async fn passes_the_conformance_checks() {
         let dir = tempfile::tempdir().unwrap();
         conformance::run_all(&SledRunStore::open(dir.path()).await.unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn runs_ending_together_share_syncs_and_are_all_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledRunStore::open(dir.path()).await.unwrap();
+            let end_run = |i: usize| {
+                let store = &store;
+                async move {
+                    let record = RunRecord {
+                        id: format!("01R{i:02}"),
+                        workflow: "w".into(),
+                        path: "w.yaml".into(),
+                        hash: "h".into(),
+                        parent: None,
+                        trigger: serde_json::json!({"kind": "poll"}),
+                        inputs: serde_json::json!({}),
+                        status: RunStatus::Succeeded,
+                        error: None,
+                        outputs: None,
+                        started_at: Utc::now(),
+                        finished_at: Some(Utc::now()),
+                        pid: None,
+                        truncated: Vec::new(),
+                    };
+                    store.put_run(&record).await?;
+                    store.flush().await
+                }
+            };
+            let ended = futures::future::join_all((0..16).map(end_run)).await;
+            assert!(ended.iter().all(Result::is_ok), "{ended:?}");
+            // The first run's sync, then one more for the fifteen that came while it ran.
+            assert_eq!(store.syncs.state.lock().started, 2);
+        }
+        let store = SledRunStore::open(dir.path()).await.unwrap();
+        assert_eq!(store.list_runs(100).await.unwrap().len(), 16);
     }
 
     #[tokio::test]

@@ -5,5 +5,7 @@ mod cron;
 mod poll;
 
 pub use self::cron::{CronError, CronSchedule, DstNote, Fire};
-pub use self::poll::{poll_once, Delivery, PollError, PollReport, POLL_TRIGGER, PROGRESS_EVERY};
+pub use self::poll::{
+    poll_once, Delivery, PollError, PollReport, POLL_TRIGGER, PROGRESS_EVERY, RUNS_AT_ONCE,
+};
 pub use weft_action::{PollSource, Polled, SourceCatalog, SourceSpec, TypedPollSource};

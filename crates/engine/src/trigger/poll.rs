@@ -5,11 +5,16 @@
 //! (workflow, trigger, connection). While the runs of a poll are recorded, the keys of the events
 //! already recorded are saved with the OLD cursor every [`PROGRESS_EVERY`] runs; a poll after a
 //! crash finds the same events again and skips those keys. At most the events of one poll are
-//! delivered again, and at most [`PROGRESS_EVERY`] of them start a second run.
+//! delivered again, and at most [`PROGRESS_EVERY`] plus the runs going at once
+//! ([`RUNS_AT_ONCE`], or the workflow's `concurrency`) start a second run.
+//!
+//! Speed: the runs of a poll go side by side, so the store's group commit makes those that
+//! finish together share one sync; each run is still on disk before it counts as done.
 
 use std::sync::Arc;
 
 use chrono::Utc;
+use futures::stream::{self, StreamExt};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use weft_action::{ActionError, SourceContext};
@@ -20,6 +25,9 @@ use crate::workflow::{CompiledWorkflow, TriggerPlan};
 
 /// How many runs are recorded between two saves of the poll's progress.
 pub const PROGRESS_EVERY: usize = 100;
+
+/// How many runs of one poll go at once when the workflow sets no `concurrency`.
+pub const RUNS_AT_ONCE: usize = 16;
 
 /// The trigger name of a workflow's poll trigger in the store (a workflow has one trigger).
 pub const POLL_TRIGGER: &str = "poll";
@@ -151,20 +159,31 @@ pub async fn poll_once(
     });
     let recorded_before: std::collections::HashSet<String> =
         progress.seen.iter().cloned().collect();
-    let mut unsaved = 0;
-    for event in &report.events {
-        let key = event_key(event);
-        if key.as_ref().is_some_and(|k| recorded_before.contains(k)) {
-            report.skipped_as_recorded += 1;
-            continue;
-        }
+    let fresh: Vec<(&Value, Option<String>)> = report
+        .events
+        .iter()
+        .map(|event| (event, event_key(event)))
+        .filter(|(_, key)| !key.as_ref().is_some_and(|k| recorded_before.contains(k)))
+        .collect();
+    report.skipped_as_recorded = report.events.len() - fresh.len();
+    // Within the workflow's own `concurrency` limit when it has one; outcomes stay in event
+    // order, and so do the progress saves.
+    let at_once = workflow
+        .concurrency
+        .as_ref()
+        .map_or(RUNS_AT_ONCE, |c| c.limit.get() as usize);
+    let mut runs = stream::iter(fresh.into_iter().map(|(event, key)| {
         let request = RunRequest {
             trigger: Some(event.clone()),
             ..Default::default()
         };
-        report
-            .runs
-            .push(engine.run(workflow.clone(), request).await);
+        let run = engine.run(workflow.clone(), request);
+        async move { (run.await, key) }
+    }))
+    .buffered(at_once);
+    let mut unsaved = 0;
+    while let Some((outcome, key)) = runs.next().await {
+        report.runs.push(outcome);
         if let Some(key) = key {
             progress.seen.push(key);
             unsaved += 1;
@@ -176,6 +195,7 @@ pub async fn poll_once(
             engine.store.flush().await?;
         }
     }
+    drop(runs);
     let done = TriggerCursor {
         cursor: polled.cursor,
         seen: Vec::new(),
