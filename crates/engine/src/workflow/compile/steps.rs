@@ -121,6 +121,9 @@ impl Checker<'_> {
         if broken {
             return Block::default();
         }
+        // Kept for the life of the workflow: without the room left for growth.
+        block.steps.shrink_to_fit();
+        block.deps.shrink_to_fit();
         block
     }
 
