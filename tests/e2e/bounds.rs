@@ -113,11 +113,7 @@ fn devices_and_fifos_are_refused_without_reading_or_blocking() {
 #[test]
 fn workflows_over_16_mib_and_inputs_over_4_mib_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let workflow = write(
-        dir.path(),
-        "big.yaml",
-        &"#".repeat(16 * 1024 * 1024 + 1),
-    );
+    let workflow = write(dir.path(), "big.yaml", &"#".repeat(16 * 1024 * 1024 + 1));
     let out = weft_within(LIMIT, dir.path(), &["validate", workflow.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(

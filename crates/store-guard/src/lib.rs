@@ -238,11 +238,7 @@ struct FileMark {
 /// The guard's files are left out: they change without the store (the count at each flush,
 /// the holder at each opening, temporaries while they are written).
 fn store_files(dir: &Path) -> std::io::Result<Vec<(FileMark, PathBuf)>> {
-    fn walk(
-        dir: &Path,
-        prefix: &str,
-        out: &mut Vec<(FileMark, PathBuf)>,
-    ) -> std::io::Result<()> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<(FileMark, PathBuf)>) -> std::io::Result<()> {
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -494,7 +490,10 @@ mod tests {
             move || fs::write(&path, &bytes).unwrap()
         };
         assert!(!unchanged(&same_length("db", b"recordS")), "a changed byte");
-        assert!(!unchanged(&same_length("blobs/1", b"blub")), "below a folder");
+        assert!(
+            !unchanged(&same_length("blobs/1", b"blub")),
+            "below a folder"
+        );
         assert!(!unchanged(&same_length("db", b"records and more")));
         assert!(!unchanged(&same_length("snap.1", b"new")), "a new file");
         assert!(!unchanged(&|| fs::remove_file(dir.join("snap.1")).unwrap()));

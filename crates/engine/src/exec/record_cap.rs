@@ -239,7 +239,12 @@ mod tests {
             let mut truncated = Vec::new();
             let kept = cap_value(Cow::Borrowed(&value), exact as usize, "x", &mut truncated);
             assert_eq!((kept, truncated.len()), (value.clone(), 0));
-            let kept = cap_value(Cow::Borrowed(&value), exact as usize - 1, "x", &mut truncated);
+            let kept = cap_value(
+                Cow::Borrowed(&value),
+                exact as usize - 1,
+                "x",
+                &mut truncated,
+            );
             assert_ne!(kept, value);
             assert_eq!(truncated[0].size_bytes, exact);
         }

@@ -738,8 +738,10 @@ mod tests {
         // The densest YAML meets the value cap first, with its own clean error.
         let dense = format!("[{}1]", "1,".repeat(LoadLimits::default().max_nodes));
         assert!(dense.len() < MAX_WORKFLOW_BYTES);
-        assert!(load(dense.as_bytes(), LoadLimits::default()).unwrap_err()[0]
-            .message
-            .contains("too large"));
+        assert!(
+            load(dense.as_bytes(), LoadLimits::default()).unwrap_err()[0]
+                .message
+                .contains("too large")
+        );
     }
 }
