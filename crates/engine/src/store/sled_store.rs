@@ -149,9 +149,12 @@ impl SledRunStore {
 impl Drop for SledRunStore {
     /// The clean close: everything flushed, then the files noted, so that the next opening
     /// finds them unchanged and needs no copy. A process that stops without this (kill -9, a
-    /// crash) leaves no mark, and the next opening copies the history first.
+    /// crash) leaves no mark, and the next opening copies the history first. A history too big
+    /// to be copied before opening is not noted either: noting reads every byte of it.
     fn drop(&mut self) {
-        if self.db.flush().is_ok() {
+        if self.db.flush().is_ok()
+            && weft_store_guard::folder_size(&self.dir) <= COPY_BEFORE_OPEN_MAX_BYTES
+        {
             let _ = weft_store_guard::note_clean_close(&self.dir);
         }
     }

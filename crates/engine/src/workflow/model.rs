@@ -260,6 +260,9 @@ pub enum RunConcurrencyPolicy {
 }
 
 /// One step. Exactly one of `uses`, `for_each` (with `steps`) or `parallel`.
+/// Named branches of a `parallel` step, in file order.
+pub type Branches = IndexMap<String, Vec<Recover<Step>>>;
+
 /// A workflow of 100,000 steps holds 100,000 of these until it is compiled: what few steps
 /// have (`retry`, `parallel`, `on_error`) is boxed, so the others do not pay for its room.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -293,7 +296,7 @@ pub struct Step {
     pub steps: Option<Vec<Recover<Step>>>,
     /// Named branches that run at the same time.
     #[serde(default)]
-    pub parallel: Option<Box<Spanned<IndexMap<String, Vec<Recover<Step>>>>>>,
+    pub parallel: Option<Box<Spanned<Branches>>>,
     /// Retry failed attempts.
     #[serde(default)]
     pub retry: Option<Box<Spanned<RetryPolicy>>>,
