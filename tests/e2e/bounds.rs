@@ -111,17 +111,17 @@ fn devices_and_fifos_are_refused_without_reading_or_blocking() {
 }
 
 #[test]
-fn files_over_four_mib_are_refused() {
+fn workflows_over_16_mib_and_inputs_over_4_mib_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let big = "#".repeat(4 * 1024 * 1024 + 1);
-    let workflow = write(dir.path(), "big.yaml", &big);
+    let workflow = write(dir.path(), "big.yaml", &"#".repeat(16 * 1024 * 1024 + 1));
     let out = weft_within(LIMIT, dir.path(), &["validate", workflow.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stdout(&out).contains("larger than the limit of 4 MiB"),
+        stdout(&out).contains("larger than the limit of 16 MiB"),
         "{}",
         stdout(&out)
     );
+    let big = "#".repeat(4 * 1024 * 1024 + 1);
     let inputs = write(dir.path(), "inputs.yaml", &big);
     let out = weft_within(
         LIMIT,

@@ -141,6 +141,7 @@ impl<'t> Parser<'_, 't> {
             return Ok(first);
         };
         let span = first.span.start..end;
+        rest.shrink_to_fit();
         node(Kind::Chain(Box::new(first), rest), span)
     }
 
@@ -277,6 +278,8 @@ impl<'t> Parser<'_, 't> {
             });
         }
         path.text = self.src.get(start..end).unwrap_or_default().to_string();
+        // Parsed once, kept for the life of the workflow: without the room left for growth.
+        path.segments.shrink_to_fit();
         node(Kind::Path(Box::new(path)), start..end)
     }
 

@@ -143,6 +143,7 @@ impl Template {
         let redact = nodes
             .iter()
             .any(|n| reads_secrets(std::slice::from_ref(*n)));
+        parts.shrink_to_fit();
         Ok(Template {
             source: src.to_string(),
             parts,

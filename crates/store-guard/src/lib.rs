@@ -11,6 +11,8 @@
 //!   (`<folder>.backup-<time>`); [`backups`] lists them newest first and [`prune_backups`]
 //!   keeps the last few. The store verifies a copy by opening it (opening the copy can only
 //!   harm the copy) and counting its records.
+//! - [`note_clean_close`] / [`take_clean_close_mark`]: what the folder's files were when its
+//!   store was last closed cleanly, so that opening it unchanged can skip the copy.
 //! - [`record_holder`] / [`holder`]: which process has the folder open (pid and command line),
 //!   so a second process refused by the lock can say who holds it.
 
@@ -25,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 const COUNT_FILE: &str = "record-count";
 const HOLDER_FILE: &str = "holder";
+const CLEAN_CLOSE_FILE: &str = "closed-cleanly";
 const BACKUP_MARK: &str = ".backup-";
 const TIME_FORMAT: &str = "%Y%m%dT%H%M%S%.6fZ";
 /// Command lines longer than this are cut in the holder file.
@@ -222,6 +225,117 @@ pub fn folder_size(dir: &Path) -> u64 {
         .sum()
 }
 
+/// One file of a store folder at a clean close.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct FileMark {
+    /// Below the folder, `/`-separated.
+    path: String,
+    len: u64,
+    crc32: u32,
+}
+
+/// The store's own files below `dir`, sorted by path, with their lengths (checksums still 0).
+/// The guard's files are left out: they change without the store (the count at each flush,
+/// the holder at each opening, temporaries while they are written).
+fn store_files(dir: &Path) -> std::io::Result<Vec<(FileMark, PathBuf)>> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<(FileMark, PathBuf)>) -> std::io::Result<()> {
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let guard_file = prefix.is_empty()
+                && (name == COUNT_FILE
+                    || name == HOLDER_FILE
+                    || name == CLEAN_CLOSE_FILE
+                    || name.contains(".tmp-"));
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                walk(&entry.path(), &format!("{prefix}{name}/"), out)?;
+            } else if !guard_file {
+                let len = entry.metadata()?.len();
+                let path = format!("{prefix}{name}");
+                out.push((
+                    FileMark {
+                        path,
+                        len,
+                        crc32: 0,
+                    },
+                    entry.path(),
+                ));
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dir, "", &mut files)?;
+    files.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+    Ok(files)
+}
+
+fn checksum(path: &Path) -> std::io::Result<u32> {
+    let mut file = fs::File::open(path)?;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let read = std::io::Read::read(&mut file, &mut buffer)?;
+        if read == 0 {
+            return Ok(hasher.finalize());
+        }
+        hasher.update(&buffer[..read]);
+    }
+}
+
+/// Records what the files of `dir` are now (each one's length and CRC-32): call it when the
+/// store has been closed cleanly, its last write durable. Not synced: a mark lost in a crash
+/// only costs a copy at the next opening, never a skipped one.
+pub fn note_clean_close(dir: &Path) -> Result<(), GuardError> {
+    let mut marks = Vec::new();
+    for (mut mark, path) in store_files(dir).map_err(io_error("listing", dir))? {
+        mark.crc32 = checksum(&path).map_err(io_error("reading", &path))?;
+        marks.push(mark);
+    }
+    let bytes = serde_json::to_vec(&marks).unwrap_or_default();
+    write_atomically(&dir.join(CLEAN_CLOSE_FILE), &bytes, false)
+}
+
+/// Removes the mark left by [`note_clean_close`] and says whether the files of `dir` are still
+/// byte for byte what it recorded: then the store is as it was when it was last closed
+/// cleanly, and opening it needs no copy before (see the store's `open`).
+///
+/// Why that keeps the guarantee ("opening never destroys an intact record; a damaged store is
+/// refused with a copy to recover from"): the copy exists because sled, opening a log with a
+/// damaged or torn record, drops it and every later one and rewrites the files. Files that
+/// match the mark are the ones a store left after its last flush and its clean close: nothing
+/// in them is torn, so there is nothing for that recovery to drop. Anything else (a kill -9, a
+/// crash, a full disk, a person or a disk changing a byte since) leaves no mark or one that
+/// does not match, and the folder is copied, synced, as before. CRC-32 misses no burst of up
+/// to 32 changed bits and one random change in four billion; it is a check against accidents,
+/// not against someone forging bytes (who could forge the mark too). The mark's removal is
+/// not synced either: one that survives a crash after the store changed the files no longer
+/// matches them.
+pub fn take_clean_close_mark(dir: &Path) -> bool {
+    let mark_file = dir.join(CLEAN_CLOSE_FILE);
+    let Ok(bytes) = fs::read(&mark_file) else {
+        return false;
+    };
+    let _ = fs::remove_file(&mark_file);
+    let Ok(marks) = serde_json::from_slice::<Vec<FileMark>>(&bytes) else {
+        return false;
+    };
+    let Ok(files) = store_files(dir) else {
+        return false;
+    };
+    // Lengths first: a folder that grew since costs no reading.
+    files.len() == marks.len()
+        && files
+            .iter()
+            .zip(&marks)
+            .all(|((file, _), mark)| file.path == mark.path && file.len == mark.len)
+        && files
+            .iter()
+            .zip(&marks)
+            .all(|((_, path), mark)| checksum(path).is_ok_and(|crc| crc == mark.crc32))
+}
+
 /// The process that has a store open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
@@ -345,6 +459,46 @@ mod tests {
             backups(&dir).iter().map(|b| b.taken_at).collect::<Vec<_>>(),
             [times[3], times[2]]
         );
+    }
+
+    #[test]
+    fn a_clean_close_mark_matches_only_the_files_it_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        fs::create_dir_all(dir.join("blobs")).unwrap();
+        fs::write(dir.join("db"), b"records").unwrap();
+        fs::write(dir.join("blobs/1"), b"blob").unwrap();
+        let unchanged = |change: &dyn Fn()| {
+            note_clean_close(dir).unwrap();
+            change();
+            take_clean_close_mark(dir)
+        };
+        assert!(!take_clean_close_mark(dir), "no mark: not closed cleanly");
+        assert!(unchanged(&|| ()));
+        assert!(
+            !take_clean_close_mark(dir),
+            "the mark is taken by the opening that reads it"
+        );
+        // The guard's own files change without the store.
+        assert!(unchanged(&|| {
+            write_count(dir, 7).unwrap();
+            record_holder(dir).unwrap();
+        }));
+        let same_length = |path: &str, bytes: &[u8]| {
+            let path = dir.join(path);
+            let bytes = bytes.to_vec();
+            move || fs::write(&path, &bytes).unwrap()
+        };
+        assert!(!unchanged(&same_length("db", b"recordS")), "a changed byte");
+        assert!(
+            !unchanged(&same_length("blobs/1", b"blub")),
+            "below a folder"
+        );
+        assert!(!unchanged(&same_length("db", b"records and more")));
+        assert!(!unchanged(&same_length("snap.1", b"new")), "a new file");
+        assert!(!unchanged(&|| fs::remove_file(dir.join("snap.1")).unwrap()));
+        fs::write(dir.join(CLEAN_CLOSE_FILE), b"not a mark").unwrap();
+        assert!(!take_clean_close_mark(dir), "an unreadable mark");
     }
 
     #[test]

@@ -41,9 +41,26 @@ pub(crate) enum StepRecord {
 impl StepRecord {
     pub fn new(status: &str, output: Output, error: Option<&str>, attempts: u32) -> Self {
         match output {
-            Output::Value(output) => StepRecord::Ready(Arc::new(serde_json::json!({
-                "status": status, "output": output, "error": error, "attempts": attempts
-            }))),
+            Output::Value(output) => {
+                // A clone of a map keeps the hashes of its keys: building the record from one
+                // costs no hashing, which four inserts did (a tenth of a step's time).
+                static SHAPE: std::sync::LazyLock<Value> = std::sync::LazyLock::new(
+                    || serde_json::json!({ "status": null, "output": null, "error": null, "attempts": null }),
+                );
+                let mut record = SHAPE.clone();
+                let mut output = Some(output);
+                if let Value::Object(fields) = &mut record {
+                    for (name, field) in fields.iter_mut() {
+                        *field = match name.as_str() {
+                            "status" => Value::from(status),
+                            "output" => output.take().unwrap_or_default(),
+                            "error" => error.map_or(Value::Null, Value::from),
+                            _ => Value::from(attempts),
+                        };
+                    }
+                }
+                StepRecord::Ready(Arc::new(record))
+            }
             Output::Items(items) => StepRecord::Loop(items),
         }
     }
@@ -270,5 +287,26 @@ impl weft_expr::Scope for StepScope<'_> {
 
     fn has_taint_sources(&self) -> bool {
         !self.globals.taint_sources.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_step_record_has_its_four_fields_in_order() {
+        let record = StepRecord::new("failed", Output::Value(json!([1])), Some("boom"), 3);
+        let value = record.value().unwrap();
+        assert_eq!(
+            serde_json::to_string(&*value).unwrap(),
+            r#"{"status":"failed","output":[1],"error":"boom","attempts":3}"#
+        );
+        let skipped = StepRecord::new("skipped", Output::Value(Value::Null), None, 0);
+        assert_eq!(
+            *skipped.value().unwrap(),
+            json!({"status": "skipped", "output": null, "error": null, "attempts": 0})
+        );
     }
 }

@@ -77,6 +77,9 @@ pub(crate) fn cap_value(
     field: &str,
     truncated: &mut Vec<Truncation>,
 ) -> Value {
+    if fits_surely(&value, cap as u64) {
+        return value.into_owned();
+    }
     let mut size = Count(0);
     // Writing into memory cannot fail, and a `Value` always serializes.
     let _ = serde_json::to_writer(&mut size, &*value);
@@ -97,6 +100,42 @@ pub(crate) fn cap_value(
         sha256: hex::encode(cut.hasher.finalize()),
     });
     Value::String(utf8_prefix(cut.kept))
+}
+
+/// Whether the JSON text of `value` is at most `budget` bytes, by a bound that writes nothing:
+/// a string takes at most six bytes per byte of it (`\u00XX`) and two quotes, a number at
+/// most 32 bytes. The common value, well within the cap, skips the exact count (a second
+/// serialization of every recorded value); a `false` only means "count exactly".
+fn fits_surely(value: &Value, budget: u64) -> bool {
+    fn bound(value: &Value, budget: u64, used: &mut u64) -> bool {
+        let string = |s: &str| 2 + 6 * s.len() as u64;
+        *used += match value {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 32,
+            Value::String(s) => string(s),
+            Value::Array(items) => {
+                *used += 2 + items.len() as u64;
+                for item in items {
+                    if !bound(item, budget, used) {
+                        return false;
+                    }
+                }
+                0
+            }
+            Value::Object(map) => {
+                *used += 2 + map.len() as u64;
+                for (key, item) in map {
+                    *used += string(key) + 1;
+                    if !bound(item, budget, used) {
+                        return false;
+                    }
+                }
+                0
+            }
+        };
+        *used <= budget
+    }
+    bound(value, budget, &mut 0)
 }
 
 /// `text` itself when it fits in `cap` bytes; else its start, at most [`PREVIEW_BYTES`] (whole
@@ -178,6 +217,37 @@ mod tests {
         );
         assert_eq!(kept.as_str().unwrap().len(), PREVIEW_BYTES);
         assert_eq!(truncated[0].size_bytes, 2 * DEFAULT_RECORD_CAP as u64 + 2);
+    }
+
+    /// The bound that skips the exact count is never below the exact length, whatever needs
+    /// escaping: a value one byte over its budget is always counted.
+    #[test]
+    fn the_quick_bound_never_says_fits_when_it_does_not() {
+        let values = [
+            json!(null),
+            json!(true),
+            json!(-9223372036854775807i64),
+            json!(18446744073709551615u64),
+            json!(-1.2345678901234567e-308),
+            json!(""),
+            json!("\u{0}\u{1f}\"\\\n\u{7f}é€😀"),
+            json!({"\u{0}": ["\u{1}", {"": null}], "k": [[], {}]}),
+        ];
+        for value in values {
+            let exact = serde_json::to_vec(&value).unwrap().len() as u64;
+            assert!(!fits_surely(&value, exact - 1), "{value}");
+            let mut truncated = Vec::new();
+            let kept = cap_value(Cow::Borrowed(&value), exact as usize, "x", &mut truncated);
+            assert_eq!((kept, truncated.len()), (value.clone(), 0));
+            let kept = cap_value(
+                Cow::Borrowed(&value),
+                exact as usize - 1,
+                "x",
+                &mut truncated,
+            );
+            assert_ne!(kept, value);
+            assert_eq!(truncated[0].size_bytes, exact);
+        }
     }
 
     #[test]

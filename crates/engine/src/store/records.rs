@@ -93,11 +93,51 @@ pub struct AttemptRecord {
     pub output: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    #[serde(serialize_with = "rfc3339")]
     pub started_at: DateTime<Utc>,
     pub duration_us: u64,
     /// Fields (`input`, `output`, `error`) too large to record whole: they hold their start.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub truncated: Vec<Truncation>,
+}
+
+/// The text chrono's `Serialize` writes (RFC 3339, UTC, `Z`, the fraction in 0, 3, 6 or 9
+/// digits), without its formatting machinery: an attempt record is encoded for every step, and
+/// chrono's formatter was a sixth of that.
+fn rfc3339<S: serde::Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    use chrono::{Datelike, Timelike};
+    let (year, nanos) = (at.year(), at.nanosecond());
+    // Years of other than four digits and leap seconds: chrono's own text.
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        return serde::Serialize::serialize(at, serializer);
+    }
+    /// Appends `separator` (when not 0), then `value` in `digits` decimal digits.
+    fn put(text: &mut [u8; 30], len: &mut usize, separator: u8, value: u32, digits: u32) {
+        if separator != 0 {
+            text[*len] = separator;
+            *len += 1;
+        }
+        for position in (0..digits).rev() {
+            text[*len] = b'0' + (value / 10u32.pow(position) % 10) as u8;
+            *len += 1;
+        }
+    }
+    let (mut text, mut len) = ([0u8; 30], 0);
+    put(&mut text, &mut len, 0, year as u32, 4);
+    put(&mut text, &mut len, b'-', at.month(), 2);
+    put(&mut text, &mut len, b'-', at.day(), 2);
+    put(&mut text, &mut len, b'T', at.hour(), 2);
+    put(&mut text, &mut len, b':', at.minute(), 2);
+    put(&mut text, &mut len, b':', at.second(), 2);
+    match nanos {
+        0 => {}
+        n if n % 1_000_000 == 0 => put(&mut text, &mut len, b'.', n / 1_000_000, 3),
+        n if n % 1_000 == 0 => put(&mut text, &mut len, b'.', n / 1_000, 6),
+        n => put(&mut text, &mut len, b'.', n, 9),
+    }
+    text[len] = b'Z';
+    len += 1;
+    serializer.serialize_str(std::str::from_utf8(&text[..len]).unwrap_or_default())
 }
 
 /// A recorded field cut at the record cap: the field keeps the start of its JSON text (of the
@@ -182,6 +222,40 @@ impl Claim {
                 ..self.clone()
             }),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[derive(Serialize)]
+    struct Ours(#[serde(serialize_with = "rfc3339")] DateTime<Utc>);
+
+    /// Every kind of instant is written exactly as chrono writes it.
+    #[test]
+    fn timestamps_are_written_as_chrono_writes_them() {
+        let second = Utc.with_ymd_and_hms(2026, 12, 1, 9, 5, 3).unwrap();
+        let mut instants: Vec<DateTime<Utc>> = [0, 1, 7_000_000, 120_000, 123_456_789, 999_999_999]
+            .into_iter()
+            .map(|nanos| second + chrono::Duration::nanoseconds(nanos))
+            .collect();
+        instants.extend([
+            Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(-1, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::<Utc>::MAX_UTC,
+            Utc::now(),
+        ]);
+        for at in instants {
+            assert_eq!(
+                serde_json::to_string(&Ours(at)).unwrap(),
+                serde_json::to_string(&at).unwrap()
+            );
         }
     }
 }

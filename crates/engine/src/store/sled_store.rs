@@ -24,7 +24,8 @@ const COPY_BEFORE_OPEN_MAX_BYTES: u64 = 32 * 1024 * 1024;
 /// opening and the sync of [`RunStore::flush`], run on tokio's blocking pool.
 ///
 /// Damage (see `weft_store_guard`): the number of runs is kept in a sidecar file at each
-/// flush. Opening copies a history of up to 32 MiB aside first, counts the runs, and refuses
+/// flush. Opening copies a history of up to 32 MiB aside first, unless it was closed cleanly
+/// and is unchanged since (dropping the store notes its files), counts the runs, and refuses
 /// with [`StoreError::Damaged`] when some are missing, keeping the copy (the files as they
 /// were before sled rewrote them); otherwise the copy is deleted. A bigger history is counted
 /// and refused the same way, without a copy.
@@ -126,9 +127,12 @@ impl SledRunStore {
         };
         let expected = weft_store_guard::read_count(dir).map_err(guard)?;
         let copy = match expected {
+            // A history closed cleanly and unchanged since holds nothing sled's recovery
+            // could drop: no copy (the argument is at `take_clean_close_mark`).
             Some(runs)
                 if runs > 0
                     && !weft_store_guard::is_locked(dir)
+                    && !weft_store_guard::take_clean_close_mark(dir)
                     && weft_store_guard::folder_size(dir) <= COPY_BEFORE_OPEN_MAX_BYTES =>
             {
                 Some(weft_store_guard::copy_aside(dir, Utc::now()).map_err(guard)?)
@@ -182,6 +186,20 @@ impl SledRunStore {
             },
             db,
         })
+    }
+}
+
+impl Drop for SledRunStore {
+    /// The clean close: everything flushed, then the files noted, so that the next opening
+    /// finds them unchanged and needs no copy. A process that stops without this (kill -9, a
+    /// crash) leaves no mark, and the next opening copies the history first. A history too big
+    /// to be copied before opening is not noted either: noting reads every byte of it.
+    fn drop(&mut self) {
+        if self.db.flush().is_ok()
+            && weft_store_guard::folder_size(&self.dir) <= COPY_BEFORE_OPEN_MAX_BYTES
+        {
+            let _ = weft_store_guard::note_clean_close(&self.dir);
+        }
     }
 }
 
@@ -699,13 +717,23 @@ mod tests {
         assert_eq!(fires.len(), 3);
     }
 
+    /// Damage after a clean close (a disk or a person changed a byte), or in a history whose
+    /// process never closed it (no mark): either way opening copies first.
     #[tokio::test]
     async fn a_damaged_history_is_refused_and_the_files_before_opening_are_kept() {
+        refused_with_a_copy(false).await;
+        refused_with_a_copy(true).await;
+    }
+
+    async fn refused_with_a_copy(stopped_without_closing: bool) {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("runs");
         {
             let store = SledRunStore::open(&dir).await.unwrap();
             conformance::run_all(&store).await;
+        }
+        if stopped_without_closing {
+            std::fs::remove_file(dir.join("closed-cleanly")).unwrap();
         }
         let db_file = dir.join("db");
         let mut bytes = std::fs::read(&db_file).unwrap();
@@ -742,6 +770,30 @@ mod tests {
             bytes,
             "the copy holds the files as they were before opening"
         );
+    }
+
+    /// What makes a clean close pay: sled writes nothing after the store's last flush, so the
+    /// files still match the mark, and the next opening takes it instead of copying.
+    #[tokio::test]
+    async fn a_clean_close_leaves_files_that_match_its_mark() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("runs");
+        let store = SledRunStore::open(&dir).await.unwrap();
+        conformance::run_all(&store).await;
+        drop(store);
+        // What sled still does once dropped (its flusher thread ends, the lock goes) happens
+        // by the time the folder is free.
+        let mut tries = 0;
+        while weft_store_guard::is_locked(&dir) && tries < 40 {
+            std::thread::sleep(std::time::Duration::from_millis(25));
+            tries += 1;
+        }
+        assert!(weft_store_guard::take_clean_close_mark(&dir));
+        weft_store_guard::note_clean_close(&dir).unwrap();
+        let store = SledRunStore::open(&dir).await.unwrap();
+        assert!(!dir.join("closed-cleanly").exists(), "taken by opening");
+        assert!(weft_store_guard::backups(&dir).is_empty());
+        assert_eq!(store.list_runs(100).await.unwrap().len(), 5);
     }
 
     /// A history written before `interrupted`, cursors, fires and claims existed still opens

@@ -138,7 +138,8 @@ pub struct CompiledStep {
     pub line: u32,
     pub kind: StepKind,
     pub condition: Option<Condition>,
-    pub retry: RetryPlan,
+    /// Shared by every step without a `retry` of its own.
+    pub retry: Arc<RetryPlan>,
     pub timeout: Option<Duration>,
     pub on_error: ErrorPlan,
     pub outputs: Option<Vec<(String, ValueTemplate)>>,
@@ -186,6 +187,15 @@ pub struct RetryPlan {
     pub jitter: bool,
     pub deadline: Option<Duration>,
     pub on: Vec<RetryOn>,
+}
+
+impl RetryPlan {
+    /// The plan of steps that have no `retry`: one per process, not one per step.
+    pub fn shared_default() -> Arc<RetryPlan> {
+        static DEFAULT: std::sync::LazyLock<Arc<RetryPlan>> =
+            std::sync::LazyLock::new(|| Arc::new(RetryPlan::default()));
+        DEFAULT.clone()
+    }
 }
 
 impl Default for RetryPlan {

@@ -91,6 +91,8 @@ pub fn load_bytes(
         .with_help("start with `name:` and `steps:`")]));
     }
     let (model, mut problems) = yaml::from_node::<model::Workflow>(&node);
+    // The model holds what it needs of the tree: dropped before compiling, at the peak.
+    drop(node);
     let Some(model) = model else {
         return Err(fail(problems));
     };

@@ -260,6 +260,11 @@ pub enum RunConcurrencyPolicy {
 }
 
 /// One step. Exactly one of `uses`, `for_each` (with `steps`) or `parallel`.
+/// Named branches of a `parallel` step, in file order.
+pub type Branches = IndexMap<String, Vec<Recover<Step>>>;
+
+/// A workflow of 100,000 steps holds 100,000 of these until it is compiled: what few steps
+/// have (`retry`, `parallel`, `on_error`) is boxed, so the others do not pay for its room.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[schemars(extend("additionalProperties" = false))]
 pub struct Step {
@@ -291,16 +296,16 @@ pub struct Step {
     pub steps: Option<Vec<Recover<Step>>>,
     /// Named branches that run at the same time.
     #[serde(default)]
-    pub parallel: Option<Spanned<IndexMap<String, Vec<Recover<Step>>>>>,
+    pub parallel: Option<Box<Spanned<Branches>>>,
     /// Retry failed attempts.
     #[serde(default)]
-    pub retry: Option<Spanned<RetryPolicy>>,
+    pub retry: Option<Box<Spanned<RetryPolicy>>>,
     /// Limit on each attempt.
     #[serde(default)]
     pub timeout: Option<Spanned<DurationSpec>>,
     /// What a failure does: `fail` (default), `continue`, or `steps: [...]` to handle it.
     #[serde(default)]
-    pub on_error: Option<Spanned<OnError>>,
+    pub on_error: Option<Box<Spanned<OnError>>>,
     /// Reshape the result: each value is computed with `output` bound to the action's result.
     #[serde(default)]
     pub outputs: Option<RawNode>,

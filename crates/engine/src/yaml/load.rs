@@ -18,12 +18,21 @@ pub struct LoadLimits {
     pub max_nodes: usize,
 }
 
+/// The largest workflow file: room for 100,000 steps (a generated workflow of that size in
+/// block style is about 12 MiB).
+pub const MAX_WORKFLOW_BYTES: usize = 16 * 1024 * 1024;
+/// The value cap follows the file cap: one value per this many bytes of the largest file, so
+/// that raising one raises the other in proportion. Ordinary YAML spends more than 8 bytes a
+/// value (a step of the benchmark's flow style: about 9 values in 75 bytes); a denser file
+/// (`[1,1,1,...]`, two bytes a value) meets the value cap before the byte cap.
+pub const BYTES_PER_VALUE: usize = 8;
+
 impl Default for LoadLimits {
     fn default() -> Self {
         LoadLimits {
-            max_bytes: 4 * 1024 * 1024,
+            max_bytes: MAX_WORKFLOW_BYTES,
             max_depth: 64,
-            max_nodes: 200_000,
+            max_nodes: MAX_WORKFLOW_BYTES / BYTES_PER_VALUE,
         }
     }
 }
@@ -722,9 +731,17 @@ mod tests {
         let errors = load(b"name: a\nx: \xff\n", LoadLimits::default()).unwrap_err();
         assert_eq!(errors[0].span, Some(Span::new(2, 4, 1)));
         assert_eq!(load_str("  \n").unwrap_err()[0].message, "file is empty");
-        let big = vec![b'a'; 10 * 1024 * 1024];
+        let big = vec![b'a'; MAX_WORKFLOW_BYTES + 1];
         assert!(load(&big, LoadLimits::default()).unwrap_err()[0]
             .message
-            .contains("too large"));
+            .contains("too large: 16.8 MB (the limit for a workflow file is 16 MB)"));
+        // The densest YAML meets the value cap first, with its own clean error.
+        let dense = format!("[{}1]", "1,".repeat(LoadLimits::default().max_nodes));
+        assert!(dense.len() < MAX_WORKFLOW_BYTES);
+        assert!(
+            load(dense.as_bytes(), LoadLimits::default()).unwrap_err()[0]
+                .message
+                .contains("too large")
+        );
     }
 }

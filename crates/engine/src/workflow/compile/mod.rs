@@ -212,11 +212,7 @@ impl<'a> Checker<'a> {
                     self.index_steps(branch, own);
                 }
             }
-            if let Some(Spanned {
-                value: OnError::Steps(handler),
-                ..
-            }) = &step.on_error
-            {
+            if let Some(OnError::Steps(handler)) = step.on_error.as_deref().map(|e| &e.value) {
                 self.index_steps(handler, own);
             }
         }

@@ -93,7 +93,11 @@ impl Checker<'_> {
             .map(|(new, &old)| (steps[old].id.value.clone(), new))
             .collect();
         let mut ancestors: Vec<PositionSet> = Vec::with_capacity(steps.len());
-        let mut block = Block::default();
+        // Sized once: a block of 100,000 steps grown by doubling would briefly hold two copies.
+        let mut block = Block {
+            steps: Vec::with_capacity(order.len()),
+            deps: Vec::with_capacity(order.len()),
+        };
         let mut broken = false;
         for &old in &order {
             let mut mask = PositionSet::default();
@@ -295,11 +299,10 @@ impl Checker<'_> {
             StepKind::Parallel { branches }
         };
 
-        let retry = step
-            .retry
-            .as_ref()
-            .map(|r| self.retry(r))
-            .unwrap_or_default();
+        let retry = match step.retry.as_deref() {
+            Some(policy) => Arc::new(self.retry(policy)),
+            None => RetryPlan::shared_default(),
+        };
         let on_error = match step.on_error.as_ref().map(|e| &e.value) {
             None | Some(OnError::Fail) => ErrorPlan::Fail,
             Some(OnError::Continue) => ErrorPlan::Continue,
