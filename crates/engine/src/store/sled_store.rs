@@ -34,7 +34,8 @@ pub struct SledRunStore {
     /// How many runs the store holds, written to the sidecar at each flush.
     run_count: AtomicU64,
     attempts: sled::Tree,
-    /// Ids of runs still running: what start-up checks for orphans, instead of every run.
+    /// Ids of runs not finished: what start-up checks for orphans and a daemon resumes,
+    /// instead of every run.
     active: sled::Tree,
     cursors: sled::Tree,
     fires: sled::Tree,
@@ -279,7 +280,7 @@ impl RunStore for SledRunStore {
         if previous.is_none() {
             self.run_count.fetch_add(1, Ordering::Relaxed);
         }
-        if run.status == RunStatus::Running {
+        if !run.status.is_finished() {
             self.active
                 .insert(run.id.as_bytes(), &[])
                 .map_err(backend)?;
@@ -370,7 +371,7 @@ impl RunStore for SledRunStore {
         Ok(AttemptPage { attempts, total })
     }
 
-    async fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+    async fn unfinished_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
         let mut runs = Vec::new();
         for entry in self.active.iter() {
             let (id, _) = entry.map_err(backend)?;
@@ -651,6 +652,6 @@ mod tests {
         let run = store.get_run("01OLD").await.unwrap().unwrap();
         assert_eq!(run.status, RunStatus::Failed);
         assert_eq!(store.completed_attempts("01OLD").await.unwrap().len(), 1);
-        assert!(store.running_runs().await.unwrap().is_empty());
+        assert!(store.unfinished_runs().await.unwrap().is_empty());
     }
 }
