@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 
 use super::{
-    AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStatus, RunStore, ScratchArea,
+    AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore, ScratchArea,
     StoreError, TriggerCursor, TriggerKey, TriggerStore,
 };
 

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AttemptPage, AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStatus, RunStore,
+    AttemptPage, AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore,
     ScratchArea, StoreError, TriggerCursor, TriggerKey, TriggerStore,
 };
 
@@ -548,7 +548,7 @@ impl ClaimStore for SledRunStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::conformance;
+    use crate::store::{conformance, RunStatus};
 
     #[tokio::test]
     async fn passes_the_conformance_checks() {
