@@ -571,7 +571,7 @@ mod tests {
             .into_iter()
             .map(|r| r.id)
             .collect();
-        assert_eq!(ids, ["01E", "01D", "01C", "01B", "01A"]);
+        assert_eq!(ids, ["01F", "01E", "01D", "01C", "01B", "01A"]);
         assert_eq!(store.attempts("01A").await.unwrap().len(), 4);
         let fires = store
             .fires_since("report", "daily", DateTime::<Utc>::MIN_UTC)
@@ -611,11 +611,11 @@ mod tests {
         };
         let copy = match error {
             StoreError::Damaged {
-                expected: 5,
+                expected: 6,
                 found,
                 copy: Some(copy),
                 ..
-            } if found < 5 => copy,
+            } if found < 6 => copy,
             other => panic!("{other:?}"),
         };
         assert_eq!(
