@@ -107,7 +107,11 @@ impl ActionContext<'_> {
         if left.is_zero() {
             return Ok(());
         }
-        if self.wait.store_longer_than.is_some_and(|limit| left > limit) {
+        if self
+            .wait
+            .store_longer_than
+            .is_some_and(|limit| left > limit)
+        {
             return Err(ActionError::new(
                 ErrorKind::Waiting { until: at },
                 format!("waiting until {}", at.to_rfc3339()),

@@ -27,7 +27,9 @@ pub enum ErrorKind {
     /// Not a failure: the step waits until `until`, longer than the run may hold a task for
     /// (a stored wait, see `ActionContext::wait_until`). The engine parks the run and resumes
     /// the step at that time; it is never retried.
-    Waiting { until: chrono::DateTime<chrono::Utc> },
+    Waiting {
+        until: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl ActionError {

@@ -47,7 +47,10 @@ async fn a_resumed_run_repeating_its_creates_makes_one_page_and_one_comment() {
         .await
         .unwrap();
     assert_eq!(resumed.status, RunStatus::Succeeded, "{:?}", resumed.error);
-    assert_eq!(resumed.outputs, first.outputs, "what the first attempt made");
+    assert_eq!(
+        resumed.outputs, first.outputs,
+        "what the first attempt made"
+    );
     assert!(
         site.writes_received().is_empty(),
         "nothing was created twice: {:?}",

@@ -245,8 +245,14 @@ impl ResumePlan {
                 .or_default();
             match attempt.status {
                 StepStatus::Succeeded => prior.succeeded = Some(attempt.clone()),
-                StepStatus::Failed if prior.failed.as_ref().is_none_or(|(n, _)| attempt.attempt >= *n) => {
-                    prior.failed = Some((attempt.attempt, attempt.error.clone().unwrap_or_default()));
+                StepStatus::Failed
+                    if prior
+                        .failed
+                        .as_ref()
+                        .is_none_or(|(n, _)| attempt.attempt >= *n) =>
+                {
+                    prior.failed =
+                        Some((attempt.attempt, attempt.error.clone().unwrap_or_default()));
                 }
                 // A cancelled attempt was cut short: its number is used again, like one in flight.
                 _ => {}
@@ -282,7 +288,8 @@ impl ResumePlan {
             };
         };
         if let Some(done) = &prior.succeeded {
-            let whole = !done.output_redacted && !done.truncated.iter().any(|t| t.field == "output");
+            let whole =
+                !done.output_redacted && !done.truncated.iter().any(|t| t.field == "output");
             return match (&done.output, whole) {
                 (Some(output), true) => ResumePoint::Restored(Ok(output.clone()), done.attempt),
                 _ => ResumePoint::From {

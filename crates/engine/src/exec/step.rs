@@ -316,16 +316,14 @@ impl RunState {
         }
         let retry = &step.retry;
         let first_started = tokio::time::Instant::now();
-        let (mut attempt, mut may_have_run_before) =
-            match self.resume_point(step, &frame.iteration) {
-                ResumePoint::Restored(output, attempts) => {
-                    return StepResult::action(output, attempts)
-                }
-                ResumePoint::From {
-                    attempt,
-                    may_have_run_before,
-                } => (attempt, may_have_run_before),
-            };
+        let (mut attempt, mut may_have_run_before) = match self.resume_point(step, &frame.iteration)
+        {
+            ResumePoint::Restored(output, attempts) => return StepResult::action(output, attempts),
+            ResumePoint::From {
+                attempt,
+                may_have_run_before,
+            } => (attempt, may_have_run_before),
+        };
         loop {
             self.report(Progress::StepStarted {
                 step: step.id.clone(),

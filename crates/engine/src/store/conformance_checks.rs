@@ -200,7 +200,10 @@ async fn running_index_and_interrupted<S: RunStore + ?Sized>(store: &S) {
         .put_run(&run("01F", RunStatus::Waiting))
         .await
         .unwrap();
-    assert_eq!(sorted_ids(&store.unfinished_runs().await.unwrap()), ["01D", "01F"]);
+    assert_eq!(
+        sorted_ids(&store.unfinished_runs().await.unwrap()),
+        ["01D", "01F"]
+    );
 
     // A waiting run is parked, not orphaned: it stays waiting.
     let closed = super::close_interrupted_runs(store).await.unwrap();
@@ -209,7 +212,10 @@ async fn running_index_and_interrupted<S: RunStore + ?Sized>(store: &S) {
     assert_eq!(closed_run.status, RunStatus::Interrupted);
     assert!(closed_run.finished_at.is_some());
     // Interrupted and waiting runs can still be resumed: they stay listed until they finish.
-    assert_eq!(sorted_ids(&store.unfinished_runs().await.unwrap()), ["01D", "01F"]);
+    assert_eq!(
+        sorted_ids(&store.unfinished_runs().await.unwrap()),
+        ["01D", "01F"]
+    );
     let mut finished = store.get_run("01D").await.unwrap().unwrap();
     finished.status = RunStatus::Failed;
     store.put_run(&finished).await.unwrap();

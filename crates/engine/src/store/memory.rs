@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 
 use super::{
-    AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore, ScratchArea,
-    StoreError, TriggerCursor, TriggerKey, TriggerStore,
+    AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore, ScratchArea, StoreError,
+    TriggerCursor, TriggerKey, TriggerStore,
 };
 
 #[derive(Default)]

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AttemptPage, AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore,
-    ScratchArea, StoreError, TriggerCursor, TriggerKey, TriggerStore,
+    AttemptPage, AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore, ScratchArea,
+    StoreError, TriggerCursor, TriggerKey, TriggerStore,
 };
 
 /// Histories up to this size are copied aside before opening (a few milliseconds); bigger ones

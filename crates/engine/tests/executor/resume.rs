@@ -217,7 +217,10 @@ steps:
     assert_eq!(probe.of("use").len(), 1);
     let used = h.store.attempts(&run_id).await.unwrap();
     let last = used.iter().find(|a| a.step == "use").unwrap();
-    assert!(last.output_redacted, "the secret reached the step and stays masked");
+    assert!(
+        last.output_redacted,
+        "the secret reached the step and stays masked"
+    );
 }
 
 #[tokio::test]
@@ -278,7 +281,11 @@ async fn a_changed_workflow_is_not_resumed() {
     let outcome = resume(&h, changed, &run_id).await;
     assert_eq!(outcome.status, RunStatus::Failed);
     assert!(
-        outcome.error.as_deref().unwrap().contains("workflow changed"),
+        outcome
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("workflow changed"),
         "{outcome:?}"
     );
     assert_eq!(probe.of("hang").len(), 1);
