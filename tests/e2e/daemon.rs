@@ -26,7 +26,16 @@ fn the_daemon_skips_invalid_files_refuses_a_second_daemon_and_stops_on_sigterm()
     let flows_arg = flows.to_str().unwrap();
     let validated = weft(&data, &["validate", flows_arg]);
 
-    let mut daemon = spawn_weft(&data, &["daemon", "--workflows", flows_arg]);
+    let mut daemon = spawn_weft(
+        &data,
+        &[
+            "daemon",
+            "--workflows",
+            flows_arg,
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
     let mut log = BufReader::new(daemon.stderr.take().unwrap());
     let started = read_until(&mut log, "weft daemon: 1 workflow(s) on cron").join("\n");
     assert!(
@@ -44,6 +53,20 @@ fn the_daemon_skips_invalid_files_refuses_a_second_daemon_and_stops_on_sigterm()
         );
     }
 
+    let address: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("daemon.json")).unwrap()).unwrap();
+    let address = address["address"].as_str().unwrap().to_string();
+    assert!(
+        started.contains(&format!("API on http://{address}")),
+        "{started}"
+    );
+    let health = http_get(&address, "/healthz");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.ends_with(r#"{"status":"ok"}"#), "{health}");
+    let missing = http_get(&address, "/nope");
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    assert!(missing.contains(r#""code":"not_found""#), "{missing}");
+
     let second = weft(&data, &["daemon", "--workflows", flows_arg]);
     assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
     assert!(
@@ -58,4 +81,22 @@ fn the_daemon_skips_invalid_files_refuses_a_second_daemon_and_stops_on_sigterm()
     assert!(status.success(), "{status:?}\n{stopping}");
     assert!(stopping.contains("SIGTERM: stopping"), "{stopping}");
     assert!(stopping.contains("stopped"), "{stopping}");
+    assert!(
+        !data.join("daemon.json").exists(),
+        "a clean stop removes the address file"
+    );
+}
+
+/// One HTTP/1.1 GET, the whole answer as text.
+fn http_get(address: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
 }

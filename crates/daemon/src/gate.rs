@@ -26,7 +26,7 @@ pub(crate) enum Offer<F> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DropReason {
+pub enum DropReason {
     /// `overlap: skip` and a run is going.
     PreviousRunGoing,
     /// `overlap: queue_one` and a fire is already waiting.

@@ -1,19 +1,30 @@
-//! weft-daemon: runs the workflows of a folder on their triggers. Today: cron triggers, with
-//! the `missed`, `overlap` and `concurrency` settings as docs/workflow-language.md describes
-//! them. The process around it (loading the folder, the data folder, signals) is the CLI's
-//! `weft daemon`.
+//! weft-daemon: runs the workflows of a folder on their triggers. The process around it
+//! (loading the folder, the data folder, signals) is the CLI's `weft daemon`.
 //!
-//! One scheduler task holds a priority queue of the next fire of every trigger and sleeps until
-//! the earliest: ten thousand workflows cost ten thousand heap entries, not ten thousand
-//! sleeping tasks. Each fire is recorded in the trigger store (`weft_engine::store::TriggerStore`) under its unique key
-//! (workflow, trigger, scheduled instant) before its run starts, and a fire already recorded is
-//! never run again, also by a restarted daemon. Missed fires are counted from the last recorded
-//! one.
+//! Every trigger kind submits runs to one [`Dispatcher`]: each workflow's gate (`overlap`,
+//! `concurrency`) decides whether a run starts, waits or is dropped, whatever started it.
+//! Cron: one scheduler task holds a priority queue of the next fire of every trigger and
+//! sleeps until the earliest: ten thousand workflows cost ten thousand heap entries, not ten
+//! thousand sleeping tasks. Each fire is recorded in the trigger store
+//! (`weft_engine::store::TriggerStore`) under its unique key (workflow, trigger, scheduled
+//! instant), with the id of its run, before the run starts; a fire already recorded is never
+//! run again, also by a restarted daemon. Missed fires are counted from the last recorded one.
 
+pub mod address;
+pub mod api;
 mod clock;
+mod daemon;
+mod dispatch;
 mod due;
 mod gate;
 mod scheduler;
+mod workflows;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use scheduler::{Daemon, DaemonError, Settings, ShutdownReport, CRON_TRIGGER};
+pub use daemon::{Daemon, DaemonError, Settings};
+pub use dispatch::{
+    Dispatcher, RunEnded, ShutdownReport, Submission, SubmitError, Submitted, TriggerKind,
+};
+pub use gate::DropReason;
+pub use scheduler::{CronError, CRON_TRIGGER};
+pub use workflows::{WorkflowEntry, WorkflowSet};

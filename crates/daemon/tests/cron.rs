@@ -150,6 +150,14 @@ async fn each_fire_is_recorded_then_run_once_on_schedule() {
         3,
         "every fire recorded under its instant"
     );
+    let fires = setup
+        .store
+        .fires_since("report", CRON_TRIGGER, DateTime::<Utc>::MIN_UTC)
+        .await
+        .unwrap();
+    let fire_runs: Vec<_> = fires.iter().map(|f| f.run_id.clone().unwrap()).collect();
+    let runs: Vec<_> = setup.runs().await.into_iter().map(|r| r.id).collect();
+    assert_eq!(fire_runs, runs, "each fire names the run it started");
     let report = daemon.shutdown(StdDuration::from_secs(30)).await;
     assert_eq!(
         report,

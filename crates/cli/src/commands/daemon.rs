@@ -4,11 +4,14 @@
 //! second one.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use weft_daemon::address::{self, DaemonAddress};
+use weft_daemon::api::{self, ApiServer, ApiState};
 use weft_daemon::{Daemon, Settings, SystemClock};
 use weft_engine::exec::secrets_from_env;
 use weft_engine::store::{close_interrupted_runs, StoreError};
@@ -26,6 +29,10 @@ pub struct Args {
     /// How long runs going at SIGTERM or Ctrl-C may take to finish before weft exits.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     shutdown_grace: Duration,
+    /// Where the HTTP API listens (port 0: any free port; the address is written to
+    /// daemon.json in the data folder).
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
 }
 
 pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
@@ -86,10 +93,47 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!(
+                "error: cannot listen on {}: {e}; give another --listen address (port 0 picks a free one)",
+                args.listen
+            );
+            daemon.shutdown(args.shutdown_grace).await;
+            return ExitCode::from(2);
+        }
+    };
+    let router = api::router(Arc::new(ApiState {
+        dispatcher: daemon.dispatcher().clone(),
+    }));
+    let server = match ApiServer::start(listener, router) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("error: cannot serve the API on {}: {e}", args.listen);
+            daemon.shutdown(args.shutdown_grace).await;
+            return ExitCode::from(2);
+        }
+    };
+    let written = address::write(
+        data_dir,
+        &DaemonAddress {
+            address: server.address(),
+            pid: std::process::id(),
+            started_at: chrono::Utc::now(),
+        },
+    );
+    if let Err(e) = written {
+        eprintln!(
+            "warning: {}: weft commands will not find this daemon",
+            weft_runtime::action::http_errors::describe_error_chain(&e)
+        );
+    }
     eprintln!(
-        "weft daemon: {} workflow(s) on cron from {}; data folder {} (pid {})",
+        "weft daemon: {} workflow(s) on cron from {}; API on http://{}; data folder {} (pid {})",
         daemon.cron_workflows(),
         args.workflows.display(),
+        server.address(),
         data_dir.display(),
         std::process::id()
     );
@@ -115,6 +159,13 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
                 report.dropped_waiting
             );
         }
+    }
+    server.stop().await;
+    if let Err(e) = address::remove(data_dir) {
+        eprintln!(
+            "warning: {}",
+            weft_runtime::action::http_errors::describe_error_chain(&e)
+        );
     }
     // Runs still going are closed as interrupted now, not at the next start.
     match close_interrupted_runs(store.as_ref()).await {

@@ -245,9 +245,9 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         trigger,
         mode,
         secrets: secrets_from_env(),
-        parent_run: None,
         cancel,
         now: args.now,
+        ..RunRequest::default()
     };
     let outcome = engine.run(loaded.workflow.clone(), request).await;
     if args.dry_run {

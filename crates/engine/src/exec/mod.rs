@@ -28,7 +28,7 @@ pub use redact::{is_credential_header, Redactor, CREDENTIAL_HEADERS, MIN_SECRET_
 pub use resume::{
     ResumeError, ResumeRequest, DEFAULT_RESTART_LIMIT, DEFAULT_STORED_WAIT_THRESHOLD,
 };
-pub use run::{DryRunReport, DryRunStep, RunOutcome};
+pub use run::{new_run_id, DryRunReport, DryRunStep, RunOutcome};
 
 use weft_action::{NoTokens, TokenProvider};
 
@@ -127,6 +127,9 @@ pub struct RunRequest {
     /// Secret values by name (`secrets.<name>`); never recorded or printed.
     pub secrets: HashMap<String, String>,
     pub parent_run: Option<String>,
+    /// The run's id, when the caller chose it before the run (a daemon records it with the
+    /// fire that starts the run); else a new one. Made by [`new_run_id`].
+    pub run_id: Option<String>,
     pub cancel: CancellationToken,
     /// Fixes `now()` (dry runs and tests).
     pub now: Option<chrono::DateTime<chrono::Utc>>,

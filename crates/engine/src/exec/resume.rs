@@ -166,6 +166,7 @@ impl Engine {
             parent_run: record.parent.clone(),
             cancel: request.cancel,
             now: None,
+            run_id: Some(record.id.clone()),
         };
         let plan = ResumePlan::new(record, &attempts, wait);
         Ok(self
@@ -264,10 +265,6 @@ impl ResumePlan {
             steps,
             wait,
         }
-    }
-
-    pub(crate) fn run_id(&self) -> &str {
-        &self.record.id
     }
 
     pub(crate) fn next_seq(&self) -> u64 {

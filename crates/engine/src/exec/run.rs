@@ -28,7 +28,7 @@ use crate::workflow::{self, CompiledWorkflow, StepRefs, ValueTemplate};
 
 /// Run ids are ULIDs that increase strictly within the process, so runs started in the same
 /// millisecond still list in the order they started.
-fn new_run_id() -> String {
+pub fn new_run_id() -> String {
     static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
     let mut generator = GENERATOR.lock();
     match generator.generate() {
@@ -141,9 +141,7 @@ impl Engine {
         resume: Option<ResumePlan>,
     ) -> RunOutcome {
         let started = Instant::now();
-        let run_id = resume
-            .as_ref()
-            .map_or_else(new_run_id, |plan| plan.run_id().to_string());
+        let run_id = request.run_id.clone().unwrap_or_else(new_run_id);
         let dry = matches!(request.mode, Mode::DryRun { .. });
         call_stack.push(workflow.path.clone());
         self.observer.on_event(&RunEvent::RunStarted {
@@ -674,6 +672,7 @@ impl RunState {
             mode: self.mode.clone(),
             secrets: self.all_secrets.clone(),
             parent_run: Some(self.run_id.clone()),
+            run_id: None,
             cancel,
             now: self.globals.now,
         };

@@ -1,0 +1,100 @@
+//! A running daemon: its workflows, the dispatcher every trigger submits runs to, and the
+//! trigger tasks (cron today).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use weft_engine::exec::Engine;
+use weft_engine::store::TriggerStore;
+use weft_engine::workflow::CompiledWorkflow;
+
+use crate::clock::Clock;
+use crate::dispatch::{Dispatcher, ShutdownReport};
+use crate::scheduler::{CronError, CronScheduler};
+use crate::workflows::WorkflowSet;
+
+/// How the daemon runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How late a fire may be handled and still count as on time; a fire handled later (the
+    /// process was suspended or stopped) is a missed one, run or not by the `missed` setting.
+    pub late_tolerance: chrono::Duration,
+    /// `secrets.*` of the runs.
+    pub secrets: HashMap<String, String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            late_tolerance: chrono::Duration::seconds(60),
+            secrets: HashMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot start the cron triggers")]
+    Cron(#[from] CronError),
+}
+
+pub struct Daemon {
+    dispatcher: Dispatcher,
+    cron: CronScheduler,
+}
+
+impl Daemon {
+    /// Starts the triggers of `workflows` (cron today; other workflows can be started through
+    /// the dispatcher).
+    pub async fn start(
+        engine: Engine,
+        triggers: Arc<dyn TriggerStore>,
+        clock: Arc<dyn Clock>,
+        workflows: impl IntoIterator<Item = Arc<CompiledWorkflow>>,
+        settings: Settings,
+    ) -> Result<Daemon, DaemonError> {
+        let workflows: Vec<_> = workflows.into_iter().collect();
+        let set = WorkflowSet::new(workflows.iter().cloned());
+        let dispatcher = Dispatcher::new(engine, set, settings.secrets);
+        let cron = CronScheduler::start(
+            dispatcher.clone(),
+            triggers,
+            clock,
+            &workflows,
+            settings.late_tolerance,
+        )
+        .await?;
+        Ok(Daemon { dispatcher, cron })
+    }
+
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
+    }
+
+    pub fn workflows(&self) -> &WorkflowSet {
+        self.dispatcher.workflows()
+    }
+
+    /// Workflows scheduled on a cron trigger.
+    pub fn cron_workflows(&self) -> usize {
+        self.cron.workflows()
+    }
+
+    /// Runs going now.
+    pub fn runs_going(&self) -> usize {
+        self.dispatcher.runs_going()
+    }
+
+    /// Resolves once every cron fire due at `at` is handled (recorded, and its run submitted).
+    pub async fn handled_until(&self, at: DateTime<Utc>) {
+        self.cron.handled_until(at).await
+    }
+
+    /// Stops the triggers, lets the runs going finish for up to `grace`, and says what was
+    /// left. Waiting runs are not started.
+    pub async fn shutdown(self, grace: std::time::Duration) -> ShutdownReport {
+        self.cron.stop().await;
+        self.dispatcher.shutdown(grace).await
+    }
+}

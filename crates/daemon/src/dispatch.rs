@@ -1,0 +1,282 @@
+//! Where every run of the daemon starts: a trigger (cron fire, poll event, webhook, API call)
+//! submits a run of a workflow by name; the workflow's gate starts it, queues it or drops it.
+//! The dispatcher knows the runs going (to cancel one by id) and announces each run's end.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde_json::{Map, Value};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use weft_engine::exec::{new_run_id, Engine, RunRequest};
+use weft_engine::store::RunStatus;
+
+use crate::gate::{Admitted, DropReason, Offer};
+use crate::workflows::{WorkflowEntry, WorkflowSet};
+
+/// What starts a run, as the run's `trigger` says (`trigger.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TriggerKind {
+    Cron,
+    Poll,
+    Webhook,
+    /// Started through the HTTP API or `weft run` talking to the daemon.
+    Api,
+}
+
+impl TriggerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerKind::Cron => "cron",
+            TriggerKind::Poll => "poll",
+            TriggerKind::Webhook => "webhook",
+            TriggerKind::Api => "api",
+        }
+    }
+}
+
+/// A run asked for.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub kind: TriggerKind,
+    /// `trigger` in the run's expressions.
+    pub trigger: Value,
+    pub inputs: Map<String, Value>,
+    /// Chosen by the submitter when it records the run's id first (a cron fire does);
+    /// otherwise a new one.
+    pub run_id: Option<String>,
+}
+
+impl Submission {
+    pub fn new(kind: TriggerKind, trigger: Value) -> Self {
+        Submission {
+            kind,
+            trigger,
+            inputs: Map::new(),
+            run_id: None,
+        }
+    }
+}
+
+/// What became of a submission. A queued run keeps its id when it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    Started { run_id: String },
+    Queued { run_id: String, cancelled: usize },
+    Dropped { run_id: String, reason: DropReason },
+}
+
+impl Submitted {
+    pub fn run_id(&self) -> &str {
+        match self {
+            Submitted::Started { run_id }
+            | Submitted::Queued { run_id, .. }
+            | Submitted::Dropped { run_id, .. } => run_id,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SubmitError {
+    #[error("no workflow named `{0}`")]
+    UnknownWorkflow(String),
+    #[error("workflow `{0}` is paused")]
+    Paused(String),
+    #[error("the daemon is stopping")]
+    Stopping,
+}
+
+/// A run that ended, announced to every subscriber (metrics, outbound events, API waiters).
+#[derive(Debug, Clone)]
+pub struct RunEnded {
+    pub workflow: String,
+    pub run_id: String,
+    pub kind: TriggerKind,
+    pub status: RunStatus,
+    pub error: Option<String>,
+    pub duration: Duration,
+}
+
+/// A submission waiting at or passing through a gate, with its id fixed.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    run_id: String,
+    submission: Submission,
+}
+
+/// What a shutdown left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Runs still going when the grace period ended (the caller closes them as interrupted).
+    pub still_running: usize,
+    /// Submissions that were waiting for a run to end (`overlap: queue_*`, `concurrency:
+    /// queue`) and were not started.
+    pub dropped_waiting: usize,
+}
+
+struct Shared {
+    engine: Engine,
+    workflows: WorkflowSet,
+    secrets: HashMap<String, String>,
+    runs: TaskTracker,
+    /// Runs going, by id: their cancellation.
+    going: Mutex<HashMap<String, CancellationToken>>,
+    ended: broadcast::Sender<RunEnded>,
+    stopping: CancellationToken,
+}
+
+/// Starts the runs of a daemon. Cheap to clone (shared).
+#[derive(Clone)]
+pub struct Dispatcher {
+    shared: Arc<Shared>,
+}
+
+/// Announcements kept for slow subscribers before they lag.
+const ENDED_BACKLOG: usize = 4096;
+
+impl Dispatcher {
+    pub fn new(engine: Engine, workflows: WorkflowSet, secrets: HashMap<String, String>) -> Self {
+        Dispatcher {
+            shared: Arc::new(Shared {
+                engine,
+                workflows,
+                secrets,
+                runs: TaskTracker::new(),
+                going: Mutex::new(HashMap::new()),
+                ended: broadcast::channel(ENDED_BACKLOG).0,
+                stopping: CancellationToken::new(),
+            }),
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.shared.engine
+    }
+
+    pub fn workflows(&self) -> &WorkflowSet {
+        &self.shared.workflows
+    }
+
+    /// Offers a run of `workflow` to its gate.
+    pub fn submit(&self, workflow: &str, submission: Submission) -> Result<Submitted, SubmitError> {
+        if self.shared.stopping.is_cancelled() {
+            return Err(SubmitError::Stopping);
+        }
+        let entry = self
+            .shared
+            .workflows
+            .get(workflow)
+            .ok_or_else(|| SubmitError::UnknownWorkflow(workflow.to_string()))?;
+        if entry.paused() {
+            return Err(SubmitError::Paused(workflow.to_string()));
+        }
+        let run_id = submission.run_id.clone().unwrap_or_else(new_run_id);
+        let pending = Pending {
+            run_id: run_id.clone(),
+            submission,
+        };
+        let offer = entry.gate.lock().offer(pending);
+        Ok(match offer {
+            Offer::Start(admitted) => {
+                start_run(&self.shared, entry, admitted);
+                Submitted::Started { run_id }
+            }
+            Offer::Queued { cancelled } => Submitted::Queued { run_id, cancelled },
+            Offer::Dropped(reason) => Submitted::Dropped { run_id, reason },
+        })
+    }
+
+    /// Asks a run going to stop; false when no run of that id is going.
+    pub fn cancel(&self, run_id: &str) -> bool {
+        match self.shared.going.lock().get(run_id) {
+            Some(cancel) => {
+                cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Is the run of this id going in this process?
+    pub fn is_going(&self, run_id: &str) -> bool {
+        self.shared.going.lock().contains_key(run_id)
+    }
+
+    /// Announcements of runs ending, from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<RunEnded> {
+        self.shared.ended.subscribe()
+    }
+
+    /// Runs going now.
+    pub fn runs_going(&self) -> usize {
+        self.shared.runs.len()
+    }
+
+    /// Takes no new submissions, drops the waiting ones, lets the runs going finish for up
+    /// to `grace`, and says what was left.
+    pub async fn shutdown(&self, grace: Duration) -> ShutdownReport {
+        self.shared.stopping.cancel();
+        let dropped_waiting = self
+            .shared
+            .workflows
+            .all()
+            .iter()
+            .map(|entry| entry.gate.lock().drop_waiting())
+            .sum();
+        self.shared.runs.close();
+        let _ = tokio::time::timeout(grace, self.shared.runs.wait()).await;
+        ShutdownReport {
+            still_running: self.shared.runs.len(),
+            dropped_waiting,
+        }
+    }
+}
+
+/// Runs one admitted submission; when it ends, starts what its gate lets start.
+fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted<Pending>) {
+    let Pending { run_id, submission } = admitted.fire;
+    shared
+        .going
+        .lock()
+        .insert(run_id.clone(), admitted.cancel.clone());
+    let shared_run = shared.clone();
+    let slot = admitted.slot;
+    shared.runs.spawn(async move {
+        let request = RunRequest {
+            inputs: submission.inputs,
+            trigger: Some(submission.trigger),
+            secrets: shared_run.secrets.clone(),
+            run_id: Some(run_id.clone()),
+            cancel: admitted.cancel,
+            ..RunRequest::default()
+        };
+        let outcome = shared_run.engine.run(entry.workflow.clone(), request).await;
+        shared_run.going.lock().remove(&run_id);
+        tracing::info!(
+            workflow = %entry.workflow.name,
+            run = %outcome.run_id,
+            trigger = submission.kind.as_str(),
+            "run ended: {}",
+            outcome.status.as_str()
+        );
+        // No subscriber is no error.
+        let _ = shared_run.ended.send(RunEnded {
+            workflow: entry.workflow.name.clone(),
+            run_id: outcome.run_id,
+            kind: submission.kind,
+            status: outcome.status,
+            error: outcome.error,
+            duration: outcome.duration,
+        });
+        let next = entry
+            .gate
+            .lock()
+            .finished(slot, shared_run.stopping.is_cancelled());
+        for admitted in next {
+            start_run(&shared_run, entry.clone(), admitted);
+        }
+    });
+}
