@@ -51,20 +51,25 @@ struct Job {
 impl Job {
     /// `trigger` in the run's expressions.
     fn event(&self, fire: &CronFire) -> Value {
-        let dst = fire.fire.note.map(|note| match note {
-            DstNote::ShiftedOutOfGap => "shifted_out_of_gap",
-            DstNote::FirstOfRepeatedTime => "first_of_repeated_time",
-        });
-        json!({
-            "kind": TriggerKind::Cron.as_str(),
-            "schedule": self.plan.expression,
-            "timezone": self.plan.timezone.name(),
-            "scheduled_at": fire.fire.at.to_rfc3339(),
-            "local": fire.fire.local.to_rfc3339(),
-            "missed": fire.missed,
-            "dst": dst,
-        })
+        cron_event(&self.plan, &fire.fire, fire.missed)
     }
+}
+
+/// `trigger` of a run started by the cron fire `fire`.
+pub(crate) fn cron_event(plan: &CronPlan, fire: &Fire, missed: bool) -> Value {
+    let dst = fire.note.map(|note| match note {
+        DstNote::ShiftedOutOfGap => "shifted_out_of_gap",
+        DstNote::FirstOfRepeatedTime => "first_of_repeated_time",
+    });
+    json!({
+        "kind": TriggerKind::Cron.as_str(),
+        "schedule": plan.expression,
+        "timezone": plan.timezone.name(),
+        "scheduled_at": fire.at.to_rfc3339(),
+        "local": fire.local.to_rfc3339(),
+        "missed": missed,
+        "dst": dst,
+    })
 }
 
 /// The running cron scheduler.

@@ -55,6 +55,9 @@ pub struct ResumeRequest {
     /// A run that stopped without finishing after this many resumes is failed instead. Waking a
     /// waiting run does not count: only resumes after its process stopped do.
     pub restart_limit: u32,
+    /// The caller's clock passed the waiting run's wake-up time (the daemon's clock, which
+    /// tests move by hand): its waiting step ends now, whatever the engine's clock says.
+    pub wait_ended: bool,
 }
 
 impl ResumeRequest {
@@ -64,6 +67,7 @@ impl ResumeRequest {
             secrets: HashMap::new(),
             cancel: CancellationToken::new(),
             restart_limit: DEFAULT_RESTART_LIMIT,
+            wait_ended: false,
         }
     }
 }
@@ -138,7 +142,10 @@ impl Engine {
         if !waking {
             record.resumes += 1;
         }
-        let wait = record.wait.take();
+        let mut wait = record.wait.take();
+        if let Some(wait) = wait.as_mut().filter(|_| request.wait_ended) {
+            wait.until = Utc::now();
+        }
         record.status = RunStatus::Running;
         record.error = None;
         record.finished_at = None;

@@ -338,14 +338,12 @@ async fn a_long_wait_parks_the_run_with_its_wake_up_time_and_the_resume_keeps_it
     assert_eq!(record.wait.as_ref().unwrap().until, wait.until);
     assert_eq!(record.resumes, 0, "waking a waiting run is not a restart");
 
-    // Its time has come (the stored time is moved to the past rather than waiting an hour).
-    let mut due = record;
-    due.wait.as_mut().unwrap().until = chrono::Utc::now() - chrono::Duration::seconds(1);
-    h.store.put_run(&due).await.unwrap();
-    let done = engine
-        .resume(workflow, ResumeRequest::new(&parked.run_id))
-        .await
-        .unwrap();
+    // Its time has come on the caller's clock (the daemon's, moved by hand in its tests).
+    let woken = ResumeRequest {
+        wait_ended: true,
+        ..ResumeRequest::new(&parked.run_id)
+    };
+    let done = engine.resume(workflow, woken).await.unwrap();
     assert_succeeded(&done);
     assert_eq!(probe.of("before").len(), 1);
     assert_eq!(probe.of("after").len(), 1);
