@@ -122,8 +122,7 @@ pub(crate) async fn recover(
                     inputs: json!({}),
                     status: RunStatus::Interrupted,
                     error: Some(
-                        "the daemon stopped between recording the fire and starting its run"
-                            .into(),
+                        "the daemon stopped between recording the fire and starting its run".into(),
                     ),
                     outputs: None,
                     started_at: fire.recorded_at,
@@ -283,14 +282,19 @@ impl WakerTask {
         match self.dispatcher.engine().store.get_run(run_id).await {
             Ok(Some(run)) => self.add(run),
             Ok(None) => {}
-            Err(e) => tracing::error!(run = %run_id, "a waiting run cannot be read, so it is not woken until the next start: {}", e.with_causes()),
+            Err(e) => {
+                tracing::error!(run = %run_id, "a waiting run cannot be read, so it is not woken until the next start: {}", e.with_causes())
+            }
         }
     }
 
     async fn rescan(&mut self) {
         match self.dispatcher.engine().store.unfinished_runs().await {
             Ok(runs) => runs.into_iter().for_each(|run| self.add(run)),
-            Err(e) => tracing::error!("the waiting runs cannot be listed, so some are not woken until the next start: {}", e.with_causes()),
+            Err(e) => tracing::error!(
+                "the waiting runs cannot be listed, so some are not woken until the next start: {}",
+                e.with_causes()
+            ),
         }
     }
 

@@ -161,7 +161,10 @@ async fn show(
         );
     }
     if run.resumes > 0 {
-        println!("resumed   {} time(s) after its process stopped", run.resumes);
+        println!(
+            "resumed   {} time(s) after its process stopped",
+            run.resumes
+        );
     }
     println!("started   {}", run.started_at.to_rfc3339());
     println!("took      {}", duration_of(&run));
