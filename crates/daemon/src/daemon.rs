@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use weft_engine::exec::{Engine, DEFAULT_RESTART_LIMIT, DEFAULT_STORED_WAIT_THRESHOLD};
+use weft_engine::exec::{Engine, DEFAULT_RESTART_LIMIT};
 use weft_engine::store::{StoreError, TriggerStore};
 use weft_engine::workflow::CompiledWorkflow;
 
@@ -27,7 +27,8 @@ pub struct Settings {
     /// instead of resumed again.
     pub restart_limit: u32,
     /// Waits (`core.sleep`, `core.wait_until`) longer than this park their run, which holds no
-    /// task and is woken on time, also after a restart; `None`: every wait is slept.
+    /// task and is woken on time, also after a restart; `None` (the default here; `weft
+    /// daemon` stores waits longer than `DEFAULT_STORED_WAIT_THRESHOLD`): every wait is slept.
     pub stored_waits: Option<std::time::Duration>,
 }
 
@@ -37,7 +38,7 @@ impl Default for Settings {
             late_tolerance: chrono::Duration::seconds(60),
             secrets: HashMap::new(),
             restart_limit: DEFAULT_RESTART_LIMIT,
-            stored_waits: Some(DEFAULT_STORED_WAIT_THRESHOLD),
+            stored_waits: None,
         }
     }
 }

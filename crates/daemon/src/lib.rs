@@ -28,5 +28,5 @@ pub use dispatch::{
 };
 pub use gate::DropReason;
 pub use recovery::{Recovered, UNSTARTED_FIRE_WINDOW};
-pub use scheduler::{CronError, CRON_TRIGGER};
+pub use scheduler::{CronError, CRON_TRIGGER, DROPPED_CRON_FIRES};
 pub use workflows::{WorkflowEntry, WorkflowSet};

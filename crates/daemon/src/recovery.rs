@@ -8,13 +8,14 @@
 //! but whose run has no record (the process stopped between the fire's sync and the run's
 //! first record, or the fire waited in a queue) is started once, as a resume: its steps may
 //! have run before, so they are flagged so. Fires are looked for within
-//! [`UNSTARTED_FIRE_WINDOW`] of each trigger's last one.
+//! [`UNSTARTED_FIRE_WINDOW`] of each trigger's last one; a fire its gate dropped on purpose is
+//! noted so (`DROPPED_CRON_FIRES`) and not started.
 //!
 //! The [`Waker`] holds the waiting runs by wake-up time (one task, the daemon's [`Clock`]) and
 //! learns of newly parked runs from the dispatcher's run-ended announcements.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -30,7 +31,7 @@ use weft_engine::workflow::TriggerPlan;
 
 use crate::clock::Clock;
 use crate::dispatch::{Dispatcher, RunEnded, TriggerKind};
-use crate::scheduler::{cron_event, CRON_TRIGGER};
+use crate::scheduler::{cron_event, CRON_TRIGGER, DROPPED_CRON_FIRES};
 
 /// How far before a trigger's last recorded fire the start looks for fires whose run never
 /// started: the window a crash between recording a fire and starting its run can leave, with
@@ -94,6 +95,12 @@ pub(crate) async fn recover(
             continue;
         };
         let since = last.scheduled_at - UNSTARTED_FIRE_WINDOW;
+        let dropped: HashSet<DateTime<Utc>> = triggers
+            .fires_since(&workflow.name, DROPPED_CRON_FIRES, since)
+            .await?
+            .into_iter()
+            .map(|fire| fire.scheduled_at)
+            .collect();
         for fire in triggers
             .fires_since(&workflow.name, CRON_TRIGGER, since)
             .await?
@@ -101,7 +108,7 @@ pub(crate) async fn recover(
             let Some(run_id) = fire.run_id else {
                 continue;
             };
-            if store.get_run(&run_id).await?.is_some() {
+            if dropped.contains(&fire.scheduled_at) || store.get_run(&run_id).await?.is_some() {
                 continue;
             }
             let scheduled = Fire {

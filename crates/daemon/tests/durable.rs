@@ -9,8 +9,10 @@ use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
 use serde_json::json;
-use weft_daemon::{Daemon, ManualClock, Settings, Submission, TriggerKind, CRON_TRIGGER};
-use weft_engine::exec::{new_run_id, Engine};
+use weft_daemon::{
+    Daemon, ManualClock, Settings, Submission, TriggerKind, CRON_TRIGGER, DROPPED_CRON_FIRES,
+};
+use weft_engine::exec::{new_run_id, Engine, DEFAULT_STORED_WAIT_THRESHOLD};
 use weft_engine::store::{
     AttemptRecord, FireRecord, MemoryRunStore, RunRecord, RunStatus, RunStore, StepStatus,
     TriggerStore,
@@ -86,7 +88,10 @@ impl Setup {
             self.store.clone(),
             self.clock.clone(),
             self.workflows.clone(),
-            Settings::default(),
+            Settings {
+                stored_waits: Some(DEFAULT_STORED_WAIT_THRESHOLD),
+                ..Settings::default()
+            },
         )
         .await
         .unwrap()
@@ -250,6 +255,19 @@ async fn a_fire_recorded_whose_run_never_started_is_started_once() {
         .unwrap();
     assert!(recorded);
 
+    // One its gate dropped on purpose (`overlap: skip`) is noted so, and never run.
+    let skipped_at = scheduled_at + Duration::minutes(1);
+    for trigger in [CRON_TRIGGER, DROPPED_CRON_FIRES] {
+        let fire = FireRecord {
+            workflow: "quick".into(),
+            trigger: trigger.into(),
+            scheduled_at: skipped_at,
+            run_id: Some("01SKIPPED".into()),
+            recorded_at: skipped_at,
+        };
+        assert!(setup.store.record_fire(&fire).await.unwrap());
+    }
+
     let daemon = setup.start().await;
     assert_eq!(daemon.recovered().unstarted_fires, 1);
     settle(&daemon).await;
@@ -257,6 +275,7 @@ async fn a_fire_recorded_whose_run_never_started_is_started_once() {
     assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
     assert_eq!(run.trigger["scheduled_at"], scheduled_at.to_rfc3339());
     assert_eq!(run.trigger["recovered"], true);
+    assert!(setup.store.get_run("01SKIPPED").await.unwrap().is_none());
     daemon.shutdown(StdDuration::from_secs(1)).await;
 
     // Started once: the next start finds its record and starts nothing.
