@@ -2,6 +2,7 @@
 
 mod bounds;
 mod catalogue;
+mod chaos;
 mod connect;
 mod daemon;
 mod demo;
