@@ -95,11 +95,21 @@ struct Running {
 }
 
 impl Running {
-    /// Starts `weft daemon`; `started` waits until it says it runs.
+    /// Starts `weft daemon`; `started` waits until it says it runs. The restart limit is
+    /// lifted: a run resumed at a start is often killed again (a start takes about as long as
+    /// a run), and the limit is not what this test is about.
     fn start_in(data: &std::path::Path, flows: &str, started: bool) -> Running {
         let mut child = spawn_weft(
             data,
-            &["daemon", "--workflows", flows, "--listen", "127.0.0.1:0"],
+            &[
+                "daemon",
+                "--workflows",
+                flows,
+                "--listen",
+                "127.0.0.1:0",
+                "--restart-limit",
+                "1000",
+            ],
         );
         let err = child.stderr.take().unwrap();
         let (send, lines) = mpsc::channel();

@@ -13,7 +13,7 @@ use std::time::Duration;
 use weft_daemon::address::{self, DaemonAddress};
 use weft_daemon::api::{self, ApiServer, ApiState};
 use weft_daemon::{Daemon, Recovered, Settings, SystemClock};
-use weft_engine::exec::{secrets_from_env, DEFAULT_STORED_WAIT_THRESHOLD};
+use weft_engine::exec::{secrets_from_env, DEFAULT_RESTART_LIMIT, DEFAULT_STORED_WAIT_THRESHOLD};
 use weft_engine::store::{close_interrupted_runs, StoreError};
 use weft_engine::workflow::{self, CompiledWorkflow, TriggerPlan};
 use weft_runtime::action::duration::parse_duration;
@@ -33,6 +33,10 @@ pub struct Args {
     /// daemon.json in the data folder).
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// A run whose daemon stopped (crash, kill -9, end of the grace period) this many times
+    /// without the run finishing is failed instead of resumed again.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_RESTART_LIMIT)]
+    restart_limit: u32,
 }
 
 pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
@@ -74,6 +78,7 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
     let settings = Settings {
         secrets: secrets_from_env(),
         stored_waits: Some(DEFAULT_STORED_WAIT_THRESHOLD),
+        restart_limit: args.restart_limit,
         ..Settings::default()
     };
     let daemon = match Daemon::start(
