@@ -54,18 +54,18 @@ impl ConfluenceAction for CreatePage {
         input.content.create_request(Kind::Page, space_id, parent)
     }
 
-    /// A page's title is unique in its space: the page found after a lost answer is the
-    /// create's when it is under the same parent.
+    /// A page's title is unique in its space: the page found after a lost answer, or by an
+    /// attempt that may have run before, is the create's when it is under the same parent.
     async fn send(
         &self,
         input: &Input,
         request: Request,
         client: &Client<'_>,
     ) -> Result<Value, ActionError> {
-        create_once(client, Kind::Page, &request, |page| match &input.parent_id {
+        let same_parent = |page: &Value| match &input.parent_id {
             Some(parent) => page["parentId"].as_str() == Some(parent.as_str()),
             None => true,
-        })
-        .await
+        };
+        create_once(client, Kind::Page, &request, same_parent, same_parent).await
     }
 }

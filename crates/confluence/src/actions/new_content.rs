@@ -139,12 +139,22 @@ pub async fn newest(
 /// space is looked up; when `made_by_it` says it is the create's, it is the answer; only when
 /// none is found is the create sent once more. Drafts cannot be listed (v2 refuses
 /// `status=draft`), so a draft's lost create fails instead of being sent again.
+///
+/// An attempt that may have run before (a resumed run repeats the attempt its stopped process
+/// had in flight) looks first, and takes the newest content with the title that
+/// `made_before` accepts.
 pub async fn create_once(
     client: &Client<'_>,
     kind: Kind,
     create: &Request,
+    made_before: impl Fn(&Value) -> bool,
     made_by_it: impl Fn(&Value) -> bool,
 ) -> Result<Value, ActionError> {
+    if client.may_have_run_before() {
+        if let Some(made) = newest(client, kind, create).await?.filter(&made_before) {
+            return Ok(made);
+        }
+    }
     match client.json(create).await {
         Err(
             lost @ (ConfluenceError::Network { .. }
