@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use weft_engine::exec::Engine;
-use weft_engine::store::TriggerStore;
+use weft_engine::store::{StoreError, TriggerStore};
 use weft_engine::workflow::CompiledWorkflow;
 
 use crate::clock::Clock;
@@ -37,11 +37,14 @@ impl Default for Settings {
 pub enum DaemonError {
     #[error("cannot start the cron triggers")]
     Cron(#[from] CronError),
+    #[error("cannot read which workflows are paused")]
+    Paused(#[source] StoreError),
 }
 
 pub struct Daemon {
     dispatcher: Dispatcher,
     cron: CronScheduler,
+    triggers: Arc<dyn TriggerStore>,
 }
 
 impl Daemon {
@@ -56,20 +59,37 @@ impl Daemon {
     ) -> Result<Daemon, DaemonError> {
         let workflows: Vec<_> = workflows.into_iter().collect();
         let set = WorkflowSet::new(workflows.iter().cloned());
+        // Paused through the API before a restart: still paused.
+        for name in triggers
+            .paused_workflows()
+            .await
+            .map_err(DaemonError::Paused)?
+        {
+            set.set_paused(&name, true);
+        }
         let dispatcher = Dispatcher::new(engine, set, settings.secrets);
         let cron = CronScheduler::start(
             dispatcher.clone(),
-            triggers,
+            triggers.clone(),
             clock,
             &workflows,
             settings.late_tolerance,
         )
         .await?;
-        Ok(Daemon { dispatcher, cron })
+        Ok(Daemon {
+            dispatcher,
+            cron,
+            triggers,
+        })
     }
 
     pub fn dispatcher(&self) -> &Dispatcher {
         &self.dispatcher
+    }
+
+    /// Where fires, cursors and paused flags are kept.
+    pub fn triggers(&self) -> &Arc<dyn TriggerStore> {
+        &self.triggers
     }
 
     pub fn workflows(&self) -> &WorkflowSet {

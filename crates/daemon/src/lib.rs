@@ -17,6 +17,7 @@ mod daemon;
 mod dispatch;
 mod due;
 mod gate;
+pub mod metrics;
 mod scheduler;
 mod workflows;
 
