@@ -3,7 +3,7 @@
 //! run history, which holds values with secrets already redacted.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::header::LOCATION;
@@ -295,7 +295,7 @@ impl Filter {
 fn asked_at(run: &RunRecord) -> DateTime<Utc> {
     ulid::Ulid::from_string(&run.id)
         .ok()
-        .map(|id| DateTime::<Utc>::from(SystemTime::from(id.datetime())))
+        .map(|id| DateTime::<Utc>::from(id.datetime()))
         .unwrap_or(run.started_at)
 }
 
