@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use weft_engine::exec::{new_run_id, Engine, RunRequest};
+use weft_engine::exec::{new_run_id, Engine, ResumeRequest, RunOutcome, RunRequest};
 use weft_engine::store::RunStatus;
 
 use crate::gate::{Admitted, DropReason, Offer};
@@ -36,6 +36,19 @@ impl TriggerKind {
             TriggerKind::Webhook => "webhook",
             TriggerKind::Api => "api",
         }
+    }
+
+    /// The kind a run's recorded `trigger.kind` names; `None` for runs the daemon did not
+    /// start (`manual` runs of `weft run`, `call` runs of `workflow.call`).
+    pub fn of_trigger(trigger: &Value) -> Option<TriggerKind> {
+        [
+            TriggerKind::Cron,
+            TriggerKind::Poll,
+            TriggerKind::Webhook,
+            TriggerKind::Api,
+        ]
+        .into_iter()
+        .find(|kind| trigger["kind"] == kind.as_str())
     }
 }
 
@@ -251,6 +264,59 @@ impl Dispatcher {
         self.shared.stopping.is_cancelled()
     }
 
+    /// Continues a run of `workflow` that has not finished (see `Engine::resume`): one whose
+    /// process stopped, or a waiting one whose time came (`wait_ended`). It passes no gate: it
+    /// was admitted when it started, and a resume must not be dropped by `overlap: skip`.
+    pub fn resume(
+        &self,
+        workflow: &str,
+        kind: TriggerKind,
+        request: ResumeRequest,
+    ) -> Result<(), SubmitError> {
+        if self.shared.stopping.is_cancelled() {
+            return Err(SubmitError::Stopping);
+        }
+        let entry = self
+            .shared
+            .workflows
+            .get(workflow)
+            .ok_or_else(|| SubmitError::UnknownWorkflow(workflow.to_string()))?;
+        let cancel = CancellationToken::new();
+        let run_id = request.run_id.clone();
+        {
+            let mut going = self.shared.going.lock();
+            // Already going here (a wake-up found twice): one run, one task.
+            if going.contains_key(&run_id) {
+                return Ok(());
+            }
+            going.insert(run_id.clone(), cancel.clone());
+        }
+        self.shared.metrics.run_started();
+        let shared = self.shared.clone();
+        self.shared.runs.spawn(async move {
+            let request = ResumeRequest {
+                secrets: shared.secrets.clone(),
+                cancel,
+                ..request
+            };
+            let resumed = shared.engine.resume(entry.workflow.clone(), request).await;
+            match resumed {
+                Ok(outcome) => ended(&shared, &entry, kind, outcome),
+                Err(e) => {
+                    shared.going.lock().remove(&run_id);
+                    shared.metrics.run_not_resumed();
+                    tracing::error!(
+                        workflow = %entry.workflow.name,
+                        run = %run_id,
+                        "the run could not be resumed: {}",
+                        weft_action::http_errors::describe_error_chain(&e)
+                    );
+                }
+            }
+        });
+        Ok(())
+    }
+
     /// Asks a run going to stop; false when no run of that id is going.
     pub fn cancel(&self, run_id: &str) -> bool {
         match self.shared.going.lock().get(run_id) {
@@ -317,26 +383,7 @@ fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted
             ..RunRequest::default()
         };
         let outcome = shared_run.engine.run(entry.workflow.clone(), request).await;
-        shared_run.going.lock().remove(&run_id);
-        shared_run
-            .metrics
-            .run_ended(&entry.workflow.name, outcome.status);
-        tracing::info!(
-            workflow = %entry.workflow.name,
-            run = %outcome.run_id,
-            trigger = submission.kind.as_str(),
-            "run ended: {}",
-            outcome.status.as_str()
-        );
-        // No subscriber is no error.
-        let _ = shared_run.ended.send(RunEnded {
-            workflow: entry.workflow.name.clone(),
-            run_id: outcome.run_id,
-            kind: submission.kind,
-            status: outcome.status,
-            error: outcome.error,
-            duration: outcome.duration,
-        });
+        ended(&shared_run, &entry, submission.kind, outcome);
         let next = entry
             .gate
             .lock()
@@ -344,5 +391,29 @@ fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted
         for admitted in next {
             start_run(&shared_run, entry.clone(), admitted);
         }
+    });
+}
+
+/// A run ended (or was parked on a stored wait): no longer going; announced.
+fn ended(shared: &Shared, entry: &WorkflowEntry, kind: TriggerKind, outcome: RunOutcome) {
+    shared.going.lock().remove(&outcome.run_id);
+    shared
+        .metrics
+        .run_ended(&entry.workflow.name, outcome.status);
+    tracing::info!(
+        workflow = %entry.workflow.name,
+        run = %outcome.run_id,
+        trigger = kind.as_str(),
+        "run ended: {}",
+        outcome.status.as_str()
+    );
+    // No subscriber is no error.
+    let _ = shared.ended.send(RunEnded {
+        workflow: entry.workflow.name.clone(),
+        run_id: outcome.run_id,
+        kind,
+        status: outcome.status,
+        error: outcome.error,
+        duration: outcome.duration,
     });
 }

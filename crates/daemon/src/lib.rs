@@ -18,6 +18,7 @@ mod dispatch;
 mod due;
 mod gate;
 pub mod metrics;
+mod recovery;
 mod scheduler;
 mod workflows;
 
@@ -27,5 +28,6 @@ pub use dispatch::{
     Dispatcher, RunEnded, ShutdownReport, Submission, SubmitError, Submitted, TriggerKind,
 };
 pub use gate::DropReason;
-pub use scheduler::{CronError, CRON_TRIGGER};
+pub use recovery::{Recovered, UNSTARTED_FIRE_WINDOW};
+pub use scheduler::{CronError, CRON_TRIGGER, DROPPED_CRON_FIRES};
 pub use workflows::{WorkflowEntry, WorkflowSet};

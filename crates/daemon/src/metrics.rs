@@ -145,6 +145,11 @@ impl Metrics {
         self.runs_going.inc();
     }
 
+    /// A run counted as started could not be resumed: it is no longer going.
+    pub(crate) fn run_not_resumed(&self) {
+        self.runs_going.dec();
+    }
+
     pub(crate) fn run_ended(&self, workflow: &str, status: RunStatus) {
         self.runs_going.dec();
         self.runs_ended

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use weft_daemon::address::{self, DaemonAddress};
 use weft_daemon::api::{self, ApiServer, ApiState};
-use weft_daemon::{Daemon, Settings, SystemClock};
-use weft_engine::exec::secrets_from_env;
+use weft_daemon::{Daemon, Recovered, Settings, SystemClock};
+use weft_engine::exec::{secrets_from_env, DEFAULT_RESTART_LIMIT, DEFAULT_STORED_WAIT_THRESHOLD};
 use weft_engine::store::{close_interrupted_runs, StoreError};
 use weft_engine::workflow::{self, CompiledWorkflow, TriggerPlan};
 use weft_runtime::action::duration::parse_duration;
@@ -38,6 +38,10 @@ pub struct Args {
     /// --listen is not a loopback address.
     #[arg(long, value_name = "FILE")]
     api_token_file: Option<PathBuf>,
+    /// A run whose daemon stopped (crash, kill -9, end of the grace period) this many times
+    /// without the run finishing is failed instead of resumed again.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_RESTART_LIMIT)]
+    restart_limit: u32,
 }
 
 pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
@@ -87,6 +91,8 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
     }
     let settings = Settings {
         secrets: secrets_from_env(),
+        stored_waits: Some(DEFAULT_STORED_WAIT_THRESHOLD),
+        restart_limit: args.restart_limit,
         ..Settings::default()
     };
     let daemon = match Daemon::start(
@@ -148,6 +154,13 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             weft_runtime::action::http_errors::describe_error_chain(&e)
         );
     }
+    let recovered = daemon.recovered();
+    if *recovered != Recovered::default() {
+        eprintln!(
+            "taken up from the last stop: {} run(s) resumed, {} waiting, {} recorded fire(s) started",
+            recovered.resumed, recovered.waiting, recovered.unstarted_fires
+        );
+    }
     eprintln!(
         "weft daemon: {} workflow(s) on cron from {}; API on http://{}; data folder {} (pid {})",
         daemon.cron_workflows(),
@@ -186,10 +199,12 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             weft_runtime::action::http_errors::describe_error_chain(&e)
         );
     }
-    // Runs still going are closed as interrupted now, not at the next start.
+    // Runs still going are closed as interrupted now; the next start resumes them.
     match close_interrupted_runs(store.as_ref()).await {
         Ok(0) => eprintln!("stopped"),
-        Ok(n) => eprintln!("stopped; {n} run(s) did not finish in time and are marked interrupted"),
+        Ok(n) => eprintln!(
+            "stopped; {n} run(s) did not finish in time: marked interrupted, the next start resumes them"
+        ),
         Err(e) => {
             eprintln!("error: {}", crate::store_messages::run_history(&e));
             return ExitCode::FAILURE;

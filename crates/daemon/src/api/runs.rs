@@ -204,12 +204,13 @@ async fn ended_run(
 ) -> Option<RunRecord> {
     loop {
         match ended.recv().await {
-            Ok(run) if run.run_id == run_id => break,
+            // A waiting run parked until its wake-up: it ends later.
+            Ok(run) if run.run_id == run_id && run.status.is_finished() => break,
             Ok(_) => {}
             // Announcements were missed: the history says whether this one ended.
             Err(RecvError::Lagged(_)) => {
                 let stored = stored_run(state, run_id).await.ok().flatten();
-                if stored.is_some_and(|run| run.status != RunStatus::Running) {
+                if stored.is_some_and(|run| run.status.is_finished()) {
                     break;
                 }
             }
@@ -318,7 +319,7 @@ async fn list(
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "bad_query",
-                    format!("status: `{text}` is not a run status (running, succeeded, failed, cancelled, interrupted)"),
+                    format!("status: `{text}` is not a run status (running, waiting, succeeded, failed, cancelled, interrupted)"),
                 )
             })
         })

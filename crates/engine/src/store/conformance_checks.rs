@@ -46,6 +46,8 @@ fn run(id: &str, status: RunStatus) -> RunRecord {
         finished_at: None,
         pid: Some(7),
         truncated: Vec::new(),
+        resumes: 0,
+        wait: None,
     }
 }
 
@@ -63,6 +65,7 @@ fn attempt(run_id: &str, seq: u64, step: &str, status: StepStatus) -> AttemptRec
         started_at: at(1),
         duration_us: 3,
         truncated: Vec::new(),
+        output_redacted: false,
     }
 }
 
@@ -93,6 +96,12 @@ async fn attempt_pages<S: RunStore + ?Sized>(store: &S) {
 
 fn ids(runs: &[RunRecord]) -> Vec<&str> {
     runs.iter().map(|r| r.id.as_str()).collect()
+}
+
+fn sorted_ids(runs: &[RunRecord]) -> Vec<&str> {
+    let mut ids = ids(runs);
+    ids.sort_unstable();
+    ids
 }
 
 async fn runs_and_attempts<S: RunStore + ?Sized>(store: &S) {
@@ -199,14 +208,34 @@ async fn running_index_and_interrupted<S: RunStore + ?Sized>(store: &S) {
         .put_run(&run("01E", RunStatus::Succeeded))
         .await
         .unwrap();
-    assert_eq!(ids(&store.running_runs().await.unwrap()), ["01D"]);
+    store
+        .put_run(&run("01F", RunStatus::Waiting))
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted_ids(&store.unfinished_runs().await.unwrap()),
+        ["01D", "01F"]
+    );
 
+    // A waiting run is parked, not orphaned: it stays waiting.
     let closed = super::close_interrupted_runs(store).await.unwrap();
     assert_eq!(closed, 1);
-    let run = store.get_run("01D").await.unwrap().unwrap();
-    assert_eq!(run.status, RunStatus::Interrupted);
-    assert!(run.finished_at.is_some());
-    assert!(store.running_runs().await.unwrap().is_empty());
+    let closed_run = store.get_run("01D").await.unwrap().unwrap();
+    assert_eq!(closed_run.status, RunStatus::Interrupted);
+    assert!(closed_run.finished_at.is_some());
+    // Interrupted and waiting runs can still be resumed: they stay listed until they finish.
+    assert_eq!(
+        sorted_ids(&store.unfinished_runs().await.unwrap()),
+        ["01D", "01F"]
+    );
+    let mut finished = store.get_run("01D").await.unwrap().unwrap();
+    finished.status = RunStatus::Failed;
+    store.put_run(&finished).await.unwrap();
+    store
+        .put_run(&run("01F", RunStatus::Succeeded))
+        .await
+        .unwrap();
+    assert!(store.unfinished_runs().await.unwrap().is_empty());
 }
 
 async fn trigger_cursors<S: TriggerStore + ?Sized>(store: &S) {

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 
 use super::{
-    AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStatus, RunStore, ScratchArea,
-    StoreError, TriggerCursor, TriggerKey, TriggerStore,
+    AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore, ScratchArea, StoreError,
+    TriggerCursor, TriggerKey, TriggerStore,
 };
 
 #[derive(Default)]
@@ -148,13 +148,13 @@ impl RunStore for MemoryRunStore {
             .collect())
     }
 
-    async fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+    async fn unfinished_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
         Ok(self
             .state
             .lock()
             .runs
             .values()
-            .filter(|r| r.status == RunStatus::Running)
+            .filter(|r| !r.status.is_finished())
             .cloned()
             .collect())
     }

@@ -30,8 +30,8 @@ use chrono::{DateTime, Utc};
 
 pub use memory::MemoryRunStore;
 pub use records::{
-    AttemptRecord, Claim, FireRecord, RunRecord, RunStatus, StepStatus, TriggerCursor, TriggerKey,
-    Truncation,
+    AttemptRecord, Claim, FireRecord, RunRecord, RunStatus, StepStatus, StoredWait, TriggerCursor,
+    TriggerKey, Truncation,
 };
 pub use sled_store::SledRunStore;
 
@@ -127,8 +127,9 @@ pub trait RunStore: Send + Sync {
         let attempts = matching.into_iter().skip(skip).take(limit).collect();
         Ok(AttemptPage { attempts, total })
     }
-    /// Runs still marked running, without reading the whole history.
-    async fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError>;
+    /// Runs not finished (running, waiting or interrupted), without reading the whole
+    /// history: what start-up checks for orphans and what a daemon resumes.
+    async fn unfinished_runs(&self) -> Result<Vec<RunRecord>, StoreError>;
     /// Makes everything written so far durable. Writes are batched; this is the sync point.
     async fn flush(&self) -> Result<(), StoreError>;
 
@@ -231,7 +232,9 @@ pub trait ClaimStore: Send + Sync {
 /// right after opening a store that only this process can open (sled's lock): every run still
 /// marked running is then orphaned.
 pub async fn close_interrupted_runs<S: RunStore + ?Sized>(store: &S) -> Result<usize, StoreError> {
-    let orphans = store.running_runs().await?;
+    let mut orphans = store.unfinished_runs().await?;
+    // A waiting run is parked on purpose (no process holds it); an interrupted one is closed.
+    orphans.retain(|run| run.status == RunStatus::Running);
     for mut run in orphans.iter().cloned() {
         run.status = RunStatus::Interrupted;
         run.error = Some(match run.pid {
@@ -274,7 +277,7 @@ impl RunStore for NoStore {
     async fn attempts(&self, _: &str) -> Result<Vec<AttemptRecord>, StoreError> {
         Ok(Vec::new())
     }
-    async fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+    async fn unfinished_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
         Ok(Vec::new())
     }
     async fn flush(&self) -> Result<(), StoreError> {

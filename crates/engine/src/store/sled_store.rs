@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AttemptPage, AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStatus, RunStore,
-    ScratchArea, StoreError, TriggerCursor, TriggerKey, TriggerStore,
+    AttemptPage, AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore, ScratchArea,
+    StoreError, TriggerCursor, TriggerKey, TriggerStore,
 };
 
 /// Histories up to this size are copied aside before opening (a few milliseconds); bigger ones
@@ -34,7 +34,8 @@ pub struct SledRunStore {
     /// How many runs the store holds, written to the sidecar at each flush.
     run_count: AtomicU64,
     attempts: sled::Tree,
-    /// Ids of runs still running: what start-up checks for orphans, instead of every run.
+    /// Ids of runs not finished: what start-up checks for orphans and a daemon resumes,
+    /// instead of every run.
     active: sled::Tree,
     cursors: sled::Tree,
     fires: sled::Tree,
@@ -282,7 +283,7 @@ impl RunStore for SledRunStore {
         if previous.is_none() {
             self.run_count.fetch_add(1, Ordering::Relaxed);
         }
-        if run.status == RunStatus::Running {
+        if !run.status.is_finished() {
             self.active
                 .insert(run.id.as_bytes(), &[])
                 .map_err(backend)?;
@@ -384,7 +385,7 @@ impl RunStore for SledRunStore {
         Ok(AttemptPage { attempts, total })
     }
 
-    async fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+    async fn unfinished_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
         let mut runs = Vec::new();
         for entry in self.active.iter() {
             let (id, _) = entry.map_err(backend)?;
@@ -583,7 +584,7 @@ impl ClaimStore for SledRunStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::conformance;
+    use crate::store::{conformance, RunStatus};
 
     #[tokio::test]
     async fn passes_the_conformance_checks() {
@@ -606,7 +607,7 @@ mod tests {
             .into_iter()
             .map(|r| r.id)
             .collect();
-        assert_eq!(ids, ["01E", "01D", "01C", "01B", "01A"]);
+        assert_eq!(ids, ["01F", "01E", "01D", "01C", "01B", "01A"]);
         assert_eq!(store.attempts("01A").await.unwrap().len(), 4);
         let fires = store
             .fires_since("report", "daily", DateTime::<Utc>::MIN_UTC)
@@ -647,11 +648,11 @@ mod tests {
         };
         let copy = match error {
             StoreError::Damaged {
-                expected: 5,
+                expected: 6,
                 found,
                 copy: Some(copy),
                 ..
-            } if found < 5 => copy,
+            } if found < 6 => copy,
             other => panic!("{other:?}"),
         };
         assert_eq!(
@@ -688,6 +689,6 @@ mod tests {
         let run = store.get_run("01OLD").await.unwrap().unwrap();
         assert_eq!(run.status, RunStatus::Failed);
         assert_eq!(store.completed_attempts("01OLD").await.unwrap().len(), 1);
-        assert!(store.running_runs().await.unwrap().is_empty());
+        assert!(store.unfinished_runs().await.unwrap().is_empty());
     }
 }
