@@ -19,6 +19,7 @@ mod due;
 mod gate;
 pub mod metrics;
 mod recovery;
+pub mod retry;
 mod scheduler;
 mod workflows;
 

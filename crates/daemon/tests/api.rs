@@ -75,6 +75,25 @@ steps:
       message: night
 ";
 
+const TWICE: &str = "name: twice
+steps:
+  - id: first
+    uses: core.set
+    with:
+      text: fresh
+  - id: second
+    uses: core.set
+    with:
+      seen: ${{ steps.first.output.text }}
+finally:
+  - id: tidy
+    uses: core.log
+    with:
+      message: done
+outputs:
+  seen: ${{ steps.second.output.seen }}
+";
+
 const SECRET_VALUE: &str = "s3cr3t-value-of-the-key";
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
@@ -107,7 +126,8 @@ fn workflow(engine: &Engine, yaml: &str) -> Arc<CompiledWorkflow> {
 }
 
 async fn start_daemon(engine: &Engine, store: &Arc<MemoryRunStore>) -> Daemon {
-    let workflows = [QUICK, SLOW, FAILING, SECRET, NIGHTLY].map(|yaml| workflow(engine, yaml));
+    let workflows =
+        [QUICK, SLOW, FAILING, SECRET, NIGHTLY, TWICE].map(|yaml| workflow(engine, yaml));
     let settings = Settings {
         secrets: [("api_key".to_string(), SECRET_VALUE.to_string())].into(),
         ..Settings::default()
@@ -556,7 +576,10 @@ async fn workflows_are_listed_and_a_pause_survives_a_restart() {
         .iter()
         .map(|w| w["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["failing", "nightly", "quick", "secret", "slow"]);
+    assert_eq!(
+        names,
+        ["failing", "nightly", "quick", "secret", "slow", "twice"]
+    );
     let quick = &workflows[2];
     assert_eq!(quick["trigger"]["kind"], "manual");
     assert_eq!(quick["last_run"]["run_id"], id.as_str());
@@ -787,4 +810,129 @@ async fn metrics_count_runs_by_workflow_and_status_and_time_steps() {
     ] {
         assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
     }
+}
+
+/// A failed run of `twice` as a daemon would have recorded it: `first` succeeded (with an
+/// output the real step would not give), `second` failed, `finally` ran.
+async fn failed_twice(api: &Api, hash: &str) -> String {
+    let id = weft_engine::exec::new_run_id();
+    let run = json!({
+        "id": id, "workflow": "twice", "path": "flow.yaml", "hash": hash,
+        "trigger": { "kind": "api" }, "inputs": {}, "status": "failed",
+        "error": "step `second` failed: boom", "started_at": "2026-03-28T11:00:00Z",
+        "finished_at": "2026-03-28T11:00:01Z",
+    });
+    let attempt = |seq: u64, step: &str, status: &str, output: Value| {
+        json!({
+            "run_id": id, "seq": seq, "step": step, "attempt": 1, "status": status,
+            "input": {}, "output": output, "started_at": "2026-03-28T11:00:00Z", "duration_us": 5,
+        })
+    };
+    let store = &api.store;
+    store
+        .put_run(&serde_json::from_value(run).unwrap())
+        .await
+        .unwrap();
+    for record in [
+        attempt(
+            0,
+            "first",
+            "succeeded",
+            json!({ "text": "from the first run" }),
+        ),
+        attempt(1, "second", "failed", Value::Null),
+        attempt(2, "tidy", "succeeded", json!({})),
+    ] {
+        store
+            .put_attempt(&serde_json::from_value(record).unwrap())
+            .await
+            .unwrap();
+    }
+    id
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_goes_on_from_the_failed_step_with_the_earlier_outputs() {
+    let api = Api::new().await;
+    let hash = workflow(&api.engine, TWICE).hash.clone();
+    let failed = failed_twice(&api, &hash).await;
+    let (status, body) = api
+        .post(&format!("/api/v1/runs/{failed}/retry?wait=1m"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["retry_of"], failed.as_str());
+    assert_eq!(body["status"], "succeeded");
+    assert_eq!(
+        body["outputs"]["seen"], "from the first run",
+        "the step that succeeded is not run again: its output is read back"
+    );
+    let retry = body["run_id"].as_str().unwrap();
+    let (_, shown) = api.get(&format!("/api/v1/runs/{retry}")).await;
+    let steps: Vec<_> = shown["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["seq"].as_u64().unwrap(),
+                a["step"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (0, "first".to_string()),
+            (1, "second".to_string()),
+            (2, "tidy".to_string())
+        ],
+        "the finished step copied, then the failed step and `finally` run"
+    );
+    assert_eq!(shown["run"]["inputs"], json!({}));
+    let original = api.store.get_run(&failed).await.unwrap().unwrap();
+    assert_eq!(
+        original.status,
+        RunStatus::Failed,
+        "the failed run is left as it was"
+    );
+
+    let before = api.runs_recorded().await;
+    assert_error(
+        &api.post(&format!("/api/v1/runs/{retry}/retry"), None).await,
+        StatusCode::CONFLICT,
+        "not_failed",
+    );
+    let changed = failed_twice(&api, "another-version").await;
+    assert_error(
+        &api.post(&format!("/api/v1/runs/{changed}/retry"), None)
+            .await,
+        StatusCode::CONFLICT,
+        "workflow_changed",
+    );
+    let missing = weft_engine::exec::new_run_id();
+    assert_error(
+        &api.post(&format!("/api/v1/runs/{missing}/retry"), None)
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &api.post("/api/v1/runs/x/retry", None).await,
+        StatusCode::BAD_REQUEST,
+        "bad_run_id",
+    );
+    assert_error(
+        &api.post(
+            &format!("/api/v1/runs/{failed}/retry"),
+            Some(json!({ "from": "second" })),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "bad_json",
+    );
+    assert_eq!(
+        api.runs_recorded().await,
+        before + 1,
+        "only the changed run was added, by this test"
+    );
 }

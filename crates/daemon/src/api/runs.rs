@@ -1,5 +1,6 @@
 //! Runs: start one (`POST /api/v1/workflows/{name}/runs`), list them with filters and a
-//! cursor, read one with its attempts, cancel one, replay one. What is shown comes from the
+//! cursor, read one with its attempts, cancel one, replay one, retry a failed one from its
+//! failed step. What is shown comes from the
 //! run history, which holds values with secrets already redacted.
 
 use std::sync::Arc;
@@ -15,12 +16,14 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use tokio::sync::broadcast::error::RecvError;
-use weft_engine::exec::{resolve_inputs, REDACTED};
+use tokio::sync::broadcast::Receiver;
+use weft_engine::exec::{resolve_inputs, ResumeRequest, REDACTED};
 use weft_engine::store::{RunRecord, RunStatus};
 
 use super::body::{self, ApiQuery, JsonBody, Nothing};
 use super::{ApiError, ApiState};
-use crate::dispatch::{Submission, SubmitError, Submitted, TriggerKind};
+use crate::dispatch::{RunEnded, Submission, SubmitError, Submitted, TriggerKind};
+use crate::retry::{prepare_retry, RetryError};
 
 /// The longest `?wait=` a request may hold its connection for.
 const MAX_WAIT: Duration = Duration::from_secs(300);
@@ -40,6 +43,7 @@ pub(super) fn routes() -> Router<Arc<ApiState>> {
         .route("/api/v1/runs/{id}", get(show))
         .route("/api/v1/runs/{id}/cancel", post(cancel))
         .route("/api/v1/runs/{id}/replay", post(replay))
+        .route("/api/v1/runs/{id}/retry", post(retry))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -151,7 +155,7 @@ async fn submit(
         ));
     }
     // Subscribed before submitting: a run that ends at once is not missed.
-    let ended = wait.map(|_| dispatcher.subscribe());
+    let ended = wait.map(|wait| (wait, dispatcher.subscribe()));
     let submitted = dispatcher
         .submit(workflow, submission)
         .map_err(submit_error)?;
@@ -165,14 +169,71 @@ async fn submit(
             ))
         }
     };
-    let run_id = submitted.run_id().to_string();
-    let mut answer = json!({ "run_id": run_id, "workflow": workflow, "status": status });
-    if let Some(original) = replay_of {
-        answer["replay_of"] = json!(original);
+    let of = replay_of.map(|id| ("replay_of", id));
+    Ok(answer(state, workflow, submitted.run_id(), status, ended, of).await)
+}
+
+/// `POST /api/v1/runs/{id}/retry`: a new run of a failed one, from its failed step.
+async fn retry(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<WaitQuery>,
+    JsonBody(Nothing {}): JsonBody<Nothing>,
+) -> Result<Response, ApiError> {
+    let id = body::run_id(&id)?;
+    let wait = query.duration()?;
+    let failed = stored_run(&state, &id).await?.ok_or_else(|| no_run(&id))?;
+    let dispatcher = &state.dispatcher;
+    if dispatcher.is_stopping() {
+        return Err(submit_error(SubmitError::Stopping));
     }
-    let code = match (wait, ended) {
-        (Some(wait), Some(ended)) => {
-            match tokio::time::timeout(wait, ended_run(state, ended, &run_id)).await {
+    let entry = dispatcher
+        .workflows()
+        .get(&failed.workflow)
+        .ok_or_else(|| submit_error(SubmitError::UnknownWorkflow(failed.workflow.clone())))?;
+    if entry.paused() {
+        return Err(submit_error(SubmitError::Paused(failed.workflow.clone())));
+    }
+    let store = dispatcher.engine().store.as_ref();
+    let run_id = prepare_retry(store, &entry.workflow, &failed)
+        .await
+        .map_err(|e| match e {
+            RetryError::NotFailed { .. } => ApiError::conflict("not_failed", e.to_string()),
+            RetryError::WorkflowChanged { .. } => {
+                ApiError::conflict("workflow_changed", format!("{e}; replay it instead"))
+            }
+            RetryError::InputsNotRecorded { .. } => {
+                ApiError::conflict("inputs_not_recorded", e.to_string())
+            }
+            RetryError::Store(e) => ApiError::store(&e),
+        })?;
+    let ended = wait.map(|wait| (wait, dispatcher.subscribe()));
+    let request = ResumeRequest::new(run_id.clone());
+    // Recorded already: if it cannot start now, the next start of the daemon resumes it.
+    dispatcher
+        .resume(&failed.workflow, TriggerKind::Api, request)
+        .map_err(submit_error)?;
+    let of = Some(("retry_of", id.as_str()));
+    Ok(answer(&state, &failed.workflow, &run_id, "running", ended, of).await)
+}
+
+/// The answer to a run started: `201`, or with a wait its outcome (`200`) when it ends in
+/// time, else `202`. `of` names the run it repeats (`replay_of`, `retry_of`).
+async fn answer(
+    state: &ApiState,
+    workflow: &str,
+    run_id: &str,
+    status: &str,
+    ended: Option<(Duration, Receiver<RunEnded>)>,
+    of: Option<(&str, &str)>,
+) -> Response {
+    let mut answer = json!({ "run_id": run_id, "workflow": workflow, "status": status });
+    if let Some((field, original)) = of {
+        answer[field] = json!(original);
+    }
+    let code = match ended {
+        Some((wait, ended)) => {
+            match tokio::time::timeout(wait, ended_run(state, ended, run_id)).await {
                 Ok(Some(run)) => {
                     let mut outcome = summary(&run);
                     outcome["outputs"] = run.outputs.unwrap_or(Value::Null);
@@ -182,10 +243,10 @@ async fn submit(
                 Ok(None) | Err(_) => StatusCode::ACCEPTED,
             }
         }
-        _ => StatusCode::CREATED,
+        None => StatusCode::CREATED,
     };
     let location = format!("/api/v1/runs/{run_id}");
-    Ok((code, [(LOCATION, location)], Json(answer)).into_response())
+    (code, [(LOCATION, location)], Json(answer)).into_response()
 }
 
 fn merge(mut into: Value, from: Value) -> Value {
@@ -199,7 +260,7 @@ fn merge(mut into: Value, from: Value) -> Value {
 /// stops, or the history cannot be read).
 async fn ended_run(
     state: &ApiState,
-    mut ended: tokio::sync::broadcast::Receiver<crate::RunEnded>,
+    mut ended: Receiver<RunEnded>,
     run_id: &str,
 ) -> Option<RunRecord> {
     loop {
