@@ -337,6 +337,11 @@ async fn bad_starts_are_refused_and_record_nothing() {
             "unknown_workflow",
         ),
         (
+            api.post("/api/v1/workflows/%FF%FE/runs", None).await,
+            StatusCode::BAD_REQUEST,
+            "bad_path",
+        ),
+        (
             api.get(runs).await,
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
@@ -685,6 +690,11 @@ async fn connections_are_listed_with_their_status_and_a_failing_store_is_a_503()
         &api.post("/api/v1/connections", None).await,
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
+    );
+    assert_error(
+        &api.get("/api/v1/connections?with_tokens=1").await,
+        StatusCode::BAD_REQUEST,
+        "bad_query",
     );
     let failing = Api::with(None, Err("the key store is damaged".into())).await;
     assert_error(

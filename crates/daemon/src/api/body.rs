@@ -2,7 +2,7 @@
 //! JSON bodies (content type, size, syntax, unknown fields), query strings and run ids.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
@@ -80,6 +80,26 @@ where
             .map(|query| ApiQuery(query.0))
             .map_err(|rejection: QueryRejection| {
                 ApiError::new(StatusCode::BAD_REQUEST, "bad_query", rejection.body_text())
+            })
+    }
+}
+
+/// A path parameter; one that is not UTF-8 once decoded is refused in the API's shape.
+pub(super) struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|path| ApiPath(path.0))
+            .map_err(|rejection: PathRejection| {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_path", rejection.body_text())
             })
     }
 }

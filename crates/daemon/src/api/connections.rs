@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::body::{ApiQuery, Nothing};
 use super::{ApiError, ApiState};
 
 /// Why the connections could not be listed (the connection store's error, kept as the source).
@@ -57,7 +58,10 @@ pub(super) fn routes() -> Router<Arc<ApiState>> {
     Router::new().route("/api/v1/connections", get(list))
 }
 
-async fn list(State(state): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(state): State<Arc<ApiState>>,
+    ApiQuery(Nothing {}): ApiQuery<Nothing>,
+) -> Result<Json<Value>, ApiError> {
     let connections = state.connections.list().await.map_err(|e| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::LOCATION;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -20,7 +20,7 @@ use tokio::sync::broadcast::Receiver;
 use weft_engine::exec::{resolve_inputs, ResumeRequest, REDACTED};
 use weft_engine::store::{RunRecord, RunStatus};
 
-use super::body::{self, ApiQuery, JsonBody, Nothing};
+use super::body::{self, ApiPath, ApiQuery, JsonBody, Nothing};
 use super::{ApiError, ApiState};
 use crate::dispatch::{RunEnded, Submission, SubmitError, Submitted, TriggerKind};
 use crate::retry::{prepare_retry, RetryError};
@@ -71,7 +71,7 @@ impl WaitQuery {
 
 async fn start(
     State(state): State<Arc<ApiState>>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiQuery(query): ApiQuery<WaitQuery>,
     JsonBody(body): JsonBody<StartBody>,
 ) -> Result<Response, ApiError> {
@@ -88,7 +88,7 @@ async fn start(
 
 async fn replay(
     State(state): State<Arc<ApiState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<WaitQuery>,
     JsonBody(Nothing {}): JsonBody<Nothing>,
 ) -> Result<Response, ApiError> {
@@ -176,7 +176,7 @@ async fn submit(
 /// `POST /api/v1/runs/{id}/retry`: a new run of a failed one, from its failed step.
 async fn retry(
     State(state): State<Arc<ApiState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<WaitQuery>,
     JsonBody(Nothing {}): JsonBody<Nothing>,
 ) -> Result<Response, ApiError> {
@@ -466,7 +466,7 @@ struct ShowQuery {
 
 async fn show(
     State(state): State<Arc<ApiState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<ShowQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let id = body::run_id(&id)?;
@@ -505,7 +505,7 @@ async fn show(
 
 async fn cancel(
     State(state): State<Arc<ApiState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(Nothing {}): ApiQuery<Nothing>,
     JsonBody(Nothing {}): JsonBody<Nothing>,
 ) -> Result<Response, ApiError> {

@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use weft_engine::workflow::{CompiledWorkflow, TriggerPlan};
 
-use super::body::{ApiQuery, JsonBody, Nothing};
+use super::body::{ApiPath, ApiQuery, JsonBody, Nothing};
 use super::{ApiError, ApiState};
 use crate::scheduler::CRON_TRIGGER;
 use crate::workflows::WorkflowEntry;
@@ -110,7 +110,7 @@ async fn last_run(state: &ApiState, entry: &WorkflowEntry) -> Result<Value, ApiE
 
 async fn pause(
     State(state): State<Arc<ApiState>>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiQuery(Nothing {}): ApiQuery<Nothing>,
     JsonBody(Nothing {}): JsonBody<Nothing>,
 ) -> Result<Json<Value>, ApiError> {
@@ -119,7 +119,7 @@ async fn pause(
 
 async fn resume(
     State(state): State<Arc<ApiState>>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiQuery(Nothing {}): ApiQuery<Nothing>,
     JsonBody(Nothing {}): JsonBody<Nothing>,
 ) -> Result<Json<Value>, ApiError> {
