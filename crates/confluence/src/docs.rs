@@ -43,7 +43,8 @@ blog post of that space.
   step's `retry:` policy). POSTs are not retried blindly: `create_page` whose answer was lost looks
   for the page by title in the space (and parent) before creating it again. An attempt that may
   have run before (a resumed run repeats the attempt its stopped process had in flight, see
-  [daemon.md](daemon.md#what-survives-what)) looks first: `create_page` for the page by title,
+  [daemon.md](daemon.md#what-survives-what)) looks first: `create_page` and `create_blog_post` for
+  the page or blog post by title,
   `add_comment` on a page or blog post for a footer comment with the same storage body (replies
   and wiki or atlas_doc_format bodies are added again). When Atlassian says the
   quota is nearly used (`X-RateLimit-NearLimit: true`), requests on that connection are spaced out

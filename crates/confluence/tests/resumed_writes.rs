@@ -14,14 +14,14 @@ use weft_engine::workflow;
 use support::sandbox::Site;
 
 #[tokio::test]
-async fn a_resumed_run_repeating_its_creates_makes_one_page_and_one_comment() {
+async fn a_resumed_run_repeating_its_creates_makes_one_page_one_comment_and_one_blog_post() {
     let site = Site::start(None).await;
     let store = Arc::new(MemoryRunStore::new());
     let engine = site
         .runtime
         .engine(store.clone(), site.connection.tokens.clone());
     let yaml = format!(
-        "name: notes\nconnection: acme\nsteps:\n  - id: page\n    uses: confluence.create_page\n    with: {{ space: ENG, title: Resumed notes, body: hello, body_format: plain }}\n  - id: comment\n    uses: confluence.add_comment\n    with: {{ page_id: '{}', body: 'Reviewed & approved.', body_format: plain }}\noutputs:\n  page: ${{{{ steps.page.output.id }}}}\n  comment: ${{{{ steps.comment.output.id }}}}\n",
+        "name: notes\nconnection: acme\nsteps:\n  - id: page\n    uses: confluence.create_page\n    with: {{ space: ENG, title: Resumed notes, body: hello, body_format: plain }}\n  - id: comment\n    uses: confluence.add_comment\n    with: {{ page_id: '{}', body: 'Reviewed & approved.', body_format: plain }}\n  - id: post\n    uses: confluence.create_blog_post\n    with: {{ space: ENG, title: Resumed post, body: hello, body_format: plain }}\noutputs:\n  page: ${{{{ steps.page.output.id }}}}\n  comment: ${{{{ steps.comment.output.id }}}}\n  post: ${{{{ steps.post.output.id }}}}\n",
         site.page_id
     );
     let workflow = workflow::load_bytes(Path::new("notes.yaml"), yaml.as_bytes(), engine.catalog())

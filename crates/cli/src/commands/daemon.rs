@@ -187,7 +187,7 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
     if let Some(report) = &report {
         if report.dropped_waiting > 0 {
             eprintln!(
-                "{} fire(s) waiting for a run to end were not started",
+                "{} fire(s) waiting for a run to end were not started: the next start starts them",
                 report.dropped_waiting
             );
         }

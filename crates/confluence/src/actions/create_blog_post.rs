@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use weft_action::{ActionError, ActionInfo};
 
 use super::create_page::NewStatus;
@@ -73,5 +73,31 @@ impl ConfluenceAction for CreateBlogPost {
             }))
             .input("title", &input.title)
             .about(format!("blog post \"{}\"", input.title)))
+    }
+
+    /// An attempt that may have run before (a resumed run repeats the attempt its stopped
+    /// process had in flight) first looks for the blog post by title in the space, and returns
+    /// it instead of creating a second.
+    async fn send(
+        &self,
+        input: &Input,
+        request: Request,
+        client: &Client<'_>,
+    ) -> Result<Value, ActionError> {
+        if client.may_have_run_before() {
+            let space_id = request
+                .body
+                .as_ref()
+                .and_then(|post| post["spaceId"].as_str())
+                .unwrap_or_default();
+            let find = Request::get(Api::V2, "/blogposts")
+                .query("space-id", space_id)
+                .query("title", &input.title)
+                .query("limit", 1);
+            if let Some(post) = client.json(&find).await?.pointer("/results/0") {
+                return Ok(post.clone());
+            }
+        }
+        Ok(client.json(&request).await?)
     }
 }
