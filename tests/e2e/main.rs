@@ -1,5 +1,6 @@
 //! End-to-end tests of the `weft` binary: exit codes, output, and what reaches the network.
 
+mod api;
 mod bounds;
 mod catalogue;
 mod chaos;

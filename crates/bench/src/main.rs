@@ -9,6 +9,7 @@
 //! ```
 
 mod confluence_calls;
+mod dispatch;
 mod poll;
 
 use std::path::{Path, PathBuf};
@@ -340,9 +341,27 @@ fn scaling_table() -> String {
     table
 }
 
+fn print_row(row: &Row) {
+    println!(
+        "| {} | {} | {} | {} |",
+        row.what, row.measured, row.target, row.peer
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // `weft-bench dispatch`: the daemon's dispatcher alone.
+    if let [mode] = &args[..] {
+        if mode == "dispatch" {
+            let dir = tempfile::tempdir().expect("tempdir");
+            dispatch::trivial_runs(dir.path())
+                .await
+                .iter()
+                .for_each(print_row);
+            return;
+        }
+    }
     if let [mode, kind, n] = &args[..] {
         if mode == "scale" {
             let n = n.parse().expect("a number of steps or items");
@@ -369,12 +388,8 @@ async fn main() {
     rows.push(sandbox_seeding().await);
     // Its peak memory is reset first: it covers the poll only.
     rows.push(poll::poll_new_pages().await);
+    rows.extend(dispatch::trivial_runs(dir.path()).await);
     println!("| scenario | weft | target | best peer |\n|---|---|---|---|");
-    for row in rows {
-        println!(
-            "| {} | {} | {} | {} |",
-            row.what, row.measured, row.target, row.peer
-        );
-    }
+    rows.iter().for_each(print_row);
     println!("\n{}", scaling_table());
 }

@@ -47,6 +47,8 @@ impl Default for Settings {
 pub enum DaemonError {
     #[error("cannot start the cron triggers")]
     Cron(#[from] CronError),
+    #[error("cannot read which workflows are paused")]
+    Paused(#[source] StoreError),
     #[error("cannot take up the runs the daemon left when it stopped")]
     Recover(#[source] StoreError),
 }
@@ -54,6 +56,7 @@ pub enum DaemonError {
 pub struct Daemon {
     dispatcher: Dispatcher,
     cron: CronScheduler,
+    triggers: Arc<dyn TriggerStore>,
     waker: Waker,
     recovered: Recovered,
 }
@@ -71,6 +74,14 @@ impl Daemon {
     ) -> Result<Daemon, DaemonError> {
         let workflows: Vec<_> = workflows.into_iter().collect();
         let set = WorkflowSet::new(workflows.iter().cloned());
+        // Paused through the API before a restart: still paused.
+        for name in triggers
+            .paused_workflows()
+            .await
+            .map_err(DaemonError::Paused)?
+        {
+            set.set_paused(&name, true);
+        }
         let engine = match settings.stored_waits {
             Some(threshold) => engine.with_stored_waits(threshold),
             None => engine,
@@ -90,7 +101,7 @@ impl Daemon {
         );
         let cron = CronScheduler::start(
             dispatcher.clone(),
-            triggers,
+            triggers.clone(),
             clock,
             &workflows,
             settings.late_tolerance,
@@ -99,6 +110,7 @@ impl Daemon {
         Ok(Daemon {
             dispatcher,
             cron,
+            triggers,
             waker,
             recovered,
         })
@@ -111,6 +123,11 @@ impl Daemon {
 
     pub fn dispatcher(&self) -> &Dispatcher {
         &self.dispatcher
+    }
+
+    /// Where fires, cursors and paused flags are kept.
+    pub fn triggers(&self) -> &Arc<dyn TriggerStore> {
+        &self.triggers
     }
 
     pub fn workflows(&self) -> &WorkflowSet {

@@ -17,7 +17,9 @@ mod daemon;
 mod dispatch;
 mod due;
 mod gate;
+pub mod metrics;
 mod recovery;
+pub mod retry;
 mod scheduler;
 mod workflows;
 

@@ -314,7 +314,13 @@ impl Scheduler {
                 run_id: Some(run_id),
                 ..Submission::new(TriggerKind::Cron, job.event(&fire))
             };
-            match self.dispatcher.submit(&job.workflow, submission) {
+            let submitted = self.dispatcher.submit(&job.workflow, submission);
+            // A missed fire run late on purpose is no lag of the scheduler's.
+            if !fire.missed {
+                let lag = (self.clock.now() - at).to_std().unwrap_or_default();
+                self.dispatcher.metrics().fire_submitted(lag);
+            }
+            match submitted {
                 Ok(Submitted::Started { .. }) => {}
                 Ok(Submitted::Queued { cancelled, .. }) => tracing::info!(
                     workflow = %job.workflow,

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +34,10 @@ pub struct Args {
     /// daemon.json in the data folder).
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// A file (owner-only) holding the bearer token API calls must send; required when
+    /// --listen is not a loopback address.
+    #[arg(long, value_name = "FILE")]
+    api_token_file: Option<PathBuf>,
     /// A run whose daemon stopped (crash, kill -9, end of the grace period) this many times
     /// without the run finishing is failed instead of resumed again.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_RESTART_LIMIT)]
@@ -44,6 +49,14 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         Ok(interrupts) => interrupts,
         Err(e) => {
             eprintln!("error: cannot listen for SIGTERM and Ctrl-C: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let api_token = match super::daemon_api::api_token(args.listen, args.api_token_file.as_deref())
+    {
+        Ok(token) => token,
+        Err(message) => {
+            eprintln!("error: {message}");
             return ExitCode::from(2);
         }
     };
@@ -61,7 +74,8 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let engine = runtime.engine(store.clone(), super::connection_tokens(data_dir));
+    let tokens = super::connection_tokens(data_dir);
+    let engine = runtime.engine(store.clone(), tokens.clone());
     for workflow in &workflows {
         match &workflow.trigger {
             TriggerPlan::Cron(_) => {}
@@ -112,6 +126,11 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
     };
     let router = api::router(Arc::new(ApiState {
         dispatcher: daemon.dispatcher().clone(),
+        triggers: daemon.triggers().clone(),
+        connections: Arc::new(super::daemon_api::FolderConnections(tokens)),
+        api_token,
+        // The workflows are loaded and their triggers started.
+        ready: AtomicBool::new(true),
     }));
     let server = match ApiServer::start(listener, router) {
         Ok(server) => server,

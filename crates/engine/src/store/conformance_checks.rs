@@ -20,6 +20,7 @@ where
     running_index_and_interrupted(store).await;
     trigger_cursors(store).await;
     cron_fires(store).await;
+    paused_workflows(store).await;
     claims(store).await;
 }
 
@@ -118,6 +119,17 @@ async fn runs_and_attempts<S: RunStore + ?Sized>(store: &S) {
     assert_eq!(ids(&store.list_runs(2).await.unwrap()), ["01C", "01B"]);
     assert!(store.list_runs(0).await.unwrap().is_empty(), "limit 0");
     assert_eq!(all[2], updated, "a second put replaces the run");
+
+    // Pages continue below the id they were given, which need not be a stored run's.
+    let before = |id: Option<&'static str>, limit| async move {
+        let page = store.list_runs_before(id, limit).await.unwrap();
+        page.into_iter().map(|r| r.id).collect::<Vec<_>>()
+    };
+    assert_eq!(before(None, 2).await, ["01C", "01B"]);
+    assert_eq!(before(Some("01B"), 2).await, ["01A"]);
+    assert_eq!(before(Some("01BZ"), 1).await, ["01B"]);
+    assert!(before(Some("01A"), 5).await.is_empty(), "nothing older");
+    assert!(before(None, 0).await.is_empty(), "limit 0");
 
     assert_eq!(store.get_run("01B").await.unwrap().unwrap().id, "01B");
     assert_eq!(
@@ -312,6 +324,21 @@ async fn cron_fires<S: TriggerStore + ?Sized>(store: &S) {
         "the latest scheduled instant, whatever the order of recording"
     );
     assert_eq!(store.last_fire("report", "weekly").await.unwrap(), None);
+}
+
+async fn paused_workflows<S: TriggerStore + ?Sized>(store: &S) {
+    assert!(store.paused_workflows().await.unwrap().is_empty());
+    store.set_paused("report", true).await.unwrap();
+    store.set_paused("digest", true).await.unwrap();
+    store.set_paused("report", true).await.unwrap();
+    assert_eq!(
+        store.paused_workflows().await.unwrap(),
+        ["digest", "report"],
+        "by name, each once"
+    );
+    store.set_paused("digest", false).await.unwrap();
+    store.set_paused("never-paused", false).await.unwrap();
+    assert_eq!(store.paused_workflows().await.unwrap(), ["report"]);
 }
 
 async fn claims<S: ClaimStore + ?Sized>(store: &S) {

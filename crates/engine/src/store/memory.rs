@@ -47,6 +47,7 @@ struct State {
     cursors: BTreeMap<(String, String, Option<String>), TriggerCursor>,
     fires: BTreeMap<(String, String, DateTime<Utc>), FireRecord>,
     claims: BTreeMap<String, Claim>,
+    paused: std::collections::BTreeSet<String>,
 }
 
 impl MemoryRunStore {
@@ -118,6 +119,23 @@ impl RunStore for MemoryRunStore {
             .take(limit)
             .cloned()
             .collect())
+    }
+
+    async fn list_runs_before(
+        &self,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let state = self.state.lock();
+        let newest_first = state.runs.values().rev();
+        Ok(match before {
+            Some(id) => newest_first
+                .skip_while(|run| run.id.as_str() >= id)
+                .take(limit)
+                .cloned()
+                .collect(),
+            None => newest_first.take(limit).cloned().collect(),
+        })
     }
 
     async fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
@@ -193,6 +211,20 @@ impl TriggerStore for MemoryRunStore {
             .take_while(|((w, t, _), _)| *w == workflow && *t == trigger)
             .map(|(_, fire)| fire.clone())
             .collect())
+    }
+
+    async fn set_paused(&self, workflow: &str, paused: bool) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        if paused {
+            state.paused.insert(workflow.to_string());
+        } else {
+            state.paused.remove(workflow);
+        }
+        Ok(())
+    }
+
+    async fn paused_workflows(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.state.lock().paused.iter().cloned().collect())
     }
 }
 

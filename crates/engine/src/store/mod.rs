@@ -98,6 +98,14 @@ pub trait RunStore: Send + Sync {
     async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError>;
     /// Newest first.
     async fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
+    /// Newest first, from the run just older than `before` (a run id, not included) when it
+    /// is given: the next page of a listing ends where the previous one did, whatever was
+    /// recorded in between. Run ids are ULIDs: their order is the order runs were made in.
+    async fn list_runs_before(
+        &self,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>, StoreError>;
     /// In the order they were recorded.
     async fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError>;
     /// One page of a run's attempts in recording order (of one step when `step` is given):
@@ -175,6 +183,10 @@ pub trait TriggerStore: Send + Sync {
         trigger: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<FireRecord>, StoreError>;
+    /// Pauses (or resumes) a workflow's triggers, across restarts.
+    async fn set_paused(&self, workflow: &str, paused: bool) -> Result<(), StoreError>;
+    /// The workflows paused with [`TriggerStore::set_paused`], by name.
+    async fn paused_workflows(&self) -> Result<Vec<String>, StoreError>;
     /// The latest recorded fire of one trigger: where the daemon counts missed fires from.
     /// Stores that can should read only that record.
     async fn last_fire(
@@ -253,6 +265,13 @@ impl RunStore for NoStore {
         Ok(None)
     }
     async fn list_runs(&self, _: usize) -> Result<Vec<RunRecord>, StoreError> {
+        Ok(Vec::new())
+    }
+    async fn list_runs_before(
+        &self,
+        _: Option<&str>,
+        _: usize,
+    ) -> Result<Vec<RunRecord>, StoreError> {
         Ok(Vec::new())
     }
     async fn attempts(&self, _: &str) -> Result<Vec<AttemptRecord>, StoreError> {

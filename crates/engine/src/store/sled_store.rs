@@ -43,6 +43,8 @@ pub struct SledRunStore {
     cursors: sled::Tree,
     fires: sled::Tree,
     claims: sled::Tree,
+    /// Names of paused workflows (empty values).
+    paused: sled::Tree,
     scratch: SledScratch,
 }
 
@@ -180,6 +182,7 @@ impl SledRunStore {
             cursors: tree("cursors")?,
             fires: tree("fires")?,
             claims: tree("claims")?,
+            paused: tree("paused")?,
             scratch: {
                 let scratch = tree("scratch")?;
                 scratch.clear().map_err(backend)?;
@@ -377,6 +380,17 @@ impl RunStore for SledRunStore {
         decode_all(self.runs.iter().rev().take(limit))
     }
 
+    async fn list_runs_before(
+        &self,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        match before {
+            Some(id) => decode_all(self.runs.range(..id.as_bytes()).rev().take(limit)),
+            None => decode_all(self.runs.iter().rev().take(limit)),
+        }
+    }
+
     async fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
         let mut prefix = run_id.as_bytes().to_vec();
         prefix.push(b'/');
@@ -542,6 +556,28 @@ impl TriggerStore for SledRunStore {
                 .range(from..)
                 .take_while(|entry| entry.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix))),
         )
+    }
+
+    async fn set_paused(&self, workflow: &str, paused: bool) -> Result<(), StoreError> {
+        if paused {
+            self.paused
+                .insert(workflow.as_bytes(), &[])
+                .map_err(backend)?;
+        } else {
+            self.paused.remove(workflow.as_bytes()).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    async fn paused_workflows(&self) -> Result<Vec<String>, StoreError> {
+        self.paused
+            .iter()
+            .keys()
+            .map(|key| {
+                let key = key.map_err(backend)?;
+                String::from_utf8(key.to_vec()).map_err(|e| StoreError::Backend(Box::new(e)))
+            })
+            .collect()
     }
 
     async fn last_fire(
@@ -716,6 +752,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(fires.len(), 3);
+        assert_eq!(store.paused_workflows().await.unwrap(), ["report"]);
     }
 
     /// Damage after a clean close (a disk or a person changed a byte), or in a history whose
