@@ -58,6 +58,7 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         }
     };
     let engine = runtime.engine(store.clone(), super::connection_tokens(data_dir));
+    let secrets = secrets_from_env();
     for workflow in &workflows {
         match &workflow.trigger {
             TriggerPlan::Cron(_) => {}
@@ -69,10 +70,20 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
                 "note: {} has a poll trigger: this daemon does not run poll triggers yet",
                 workflow.name
             ),
+            TriggerPlan::Webhook(webhook) => {
+                if !secrets.contains_key(webhook.secret()) {
+                    eprintln!(
+                        "warning: {} has a webhook trigger checked with secret `{}`, and WEFT_SECRET_{} is not set: its requests are refused until it is",
+                        workflow.name,
+                        webhook.secret(),
+                        webhook.secret().to_ascii_uppercase()
+                    );
+                }
+            }
         }
     }
     let settings = Settings {
-        secrets: secrets_from_env(),
+        secrets,
         ..Settings::default()
     };
     let daemon = match Daemon::start(

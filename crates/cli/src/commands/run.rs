@@ -13,7 +13,7 @@ use weft_engine::bounded_file::{read_bounded, FileReadError, MAX_FILE_BYTES};
 use weft_engine::diagnostic::render;
 use weft_engine::exec::{coerce_input_text, secrets_from_env, Mode, RunOutcome, RunRequest};
 use weft_engine::store::{NoStore, RunStatus};
-use weft_engine::workflow::{self, Block, CompiledWorkflow, StepKind, TriggerPlan};
+use weft_engine::workflow::{self, Block, CompiledWorkflow, StepKind, TriggerPlan, WebhookPlan};
 use weft_engine::yaml::{self, LoadLimits};
 use weft_runtime::Runtime;
 
@@ -378,6 +378,19 @@ fn trigger_text(workflow: &CompiledWorkflow, now: DateTime<Utc>) -> String {
                 weft_engine::duration::format_duration(poll.interval)
             );
             let _ = writeln!(out, "  example event: {}", poll.event_example);
+        }
+        TriggerPlan::Webhook(webhook) => {
+            let check = match webhook {
+                WebhookPlan::Signature { secret } => {
+                    format!("X-Weft-Signature signed with secret `{secret}`")
+                }
+                WebhookPlan::Bearer { secret } => format!("bearer token `{secret}`"),
+            };
+            let _ = writeln!(
+                out,
+                "trigger: webhook POST /hooks/{} ({check})",
+                workflow.name
+            );
         }
     }
     out
