@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+mod outbox;
+
+use super::RequestKeyRecord;
 use super::{
     AttemptPage, AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStatus, RunStore,
     ScratchArea, StoreError, TriggerCursor, TriggerKey, TriggerStore,
@@ -40,6 +43,11 @@ pub struct SledRunStore {
     fires: sled::Tree,
     claims: sled::Tree,
     scratch: SledScratch,
+    /// Webhook `Idempotency-Key`s by workflow and key.
+    request_keys: sled::Tree,
+    /// The outbox of outbound events by id, and the ids of those still pending.
+    events: sled::Tree,
+    events_pending: sled::Tree,
 }
 
 /// The scratch area: a tree of its own, emptied on opening (only one process opens a store, so
@@ -132,6 +140,9 @@ impl SledRunStore {
             cursors: tree("cursors")?,
             fires: tree("fires")?,
             claims: tree("claims")?,
+            request_keys: tree("request_keys")?,
+            events: tree("events")?,
+            events_pending: tree("events_pending")?,
             scratch: {
                 let scratch = tree("scratch")?;
                 scratch.clear().map_err(backend)?;
@@ -456,6 +467,32 @@ impl TriggerStore for SledRunStore {
             None => Ok(None),
         }
     }
+
+    async fn record_request_key(
+        &self,
+        record: &RequestKeyRecord,
+    ) -> Result<Option<RequestKeyRecord>, StoreError> {
+        let key = joined_key(&[&record.workflow, &record.key]);
+        match self
+            .request_keys
+            .compare_and_swap(&key, None as Option<&[u8]>, Some(encode(record)?))
+            .map_err(backend)?
+        {
+            Ok(()) => Ok(None),
+            Err(conflict) => match conflict.current {
+                Some(first) => decode(&key, &first).map(Some),
+                // Not reachable: the swap expected no value and failed, so one was there.
+                None => Ok(None),
+            },
+        }
+    }
+
+    async fn forget_request_key(&self, workflow: &str, key: &str) -> Result<(), StoreError> {
+        self.request_keys
+            .remove(joined_key(&[workflow, key]))
+            .map_err(backend)?;
+        Ok(())
+    }
 }
 
 impl SledRunStore {
@@ -553,6 +590,8 @@ mod tests {
     async fn passes_the_conformance_checks() {
         let dir = tempfile::tempdir().unwrap();
         conformance::run_all(&SledRunStore::open(dir.path()).await.unwrap()).await;
+        let dir = tempfile::tempdir().unwrap();
+        conformance::run_outbox(&SledRunStore::open(dir.path()).await.unwrap()).await;
     }
 
     #[tokio::test]
