@@ -17,6 +17,7 @@ mod daemon;
 mod dispatch;
 mod due;
 mod gate;
+pub mod group_sync;
 mod scheduler;
 mod workflows;
 

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use weft_daemon::address::{self, DaemonAddress};
+use weft_daemon::api::hooks::Hooks;
 use weft_daemon::api::{self, ApiServer, ApiState};
+use weft_daemon::group_sync::GroupSync;
 use weft_daemon::{Daemon, Settings, SystemClock};
 use weft_engine::exec::secrets_from_env;
 use weft_engine::store::{close_interrupted_runs, StoreError};
@@ -83,7 +85,7 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         }
     }
     let settings = Settings {
-        secrets,
+        secrets: secrets.clone(),
         ..Settings::default()
     };
     let daemon = match Daemon::start(
@@ -117,6 +119,11 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
     };
     let router = api::router(Arc::new(ApiState {
         dispatcher: daemon.dispatcher().clone(),
+        hooks: Hooks {
+            triggers: store.clone(),
+            sync: GroupSync::new(store.clone()),
+            secrets: Arc::new(secrets),
+        },
     }));
     let server = match ApiServer::start(listener, router) {
         Ok(server) => server,

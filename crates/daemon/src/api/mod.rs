@@ -3,6 +3,7 @@
 
 mod error;
 mod health;
+pub mod hooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,12 +19,14 @@ pub use error::ApiError;
 /// What the handlers reach.
 pub struct ApiState {
     pub dispatcher: Dispatcher,
+    pub hooks: hooks::Hooks,
 }
 
 /// Every route of the API.
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .merge(health::routes())
+        .merge(hooks::routes())
         .fallback(error::not_found)
         .with_state(state)
 }
