@@ -16,9 +16,11 @@ mod clock;
 mod daemon;
 mod dispatch;
 mod due;
+pub mod events;
 mod gate;
 pub mod group_sync;
 mod scheduler;
+pub mod signature;
 mod workflows;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -7,9 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use weft_daemon::api::hooks::{signature, Hooks, MAX_BODY_BYTES};
+use weft_daemon::api::hooks::{Hooks, MAX_BODY_BYTES};
 use weft_daemon::api::{self, ApiServer, ApiState};
 use weft_daemon::group_sync::GroupSync;
+use weft_daemon::signature::sign as signature;
 use weft_daemon::{Dispatcher, RunEnded, WorkflowSet};
 use weft_engine::store::{MemoryRunStore, RequestKeyRecord, RunStore, TriggerStore};
 use weft_engine::workflow::load_bytes;

@@ -18,9 +18,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use bytes::Bytes;
 use chrono::Utc;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use weft_action::http_errors::describe_error_chain;
 use weft_engine::exec::new_run_id;
@@ -30,11 +28,10 @@ use weft_engine::workflow::{TriggerPlan, WebhookPlan};
 use super::{ApiError, ApiState};
 use crate::dispatch::{Submission, SubmitError, Submitted, TriggerKind};
 use crate::group_sync::GroupSync;
+use crate::signature;
 
 /// The largest body taken; a larger one is answered 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// The signature header of `webhook: {secret: NAME}` workflows.
-pub const SIGNATURE_HEADER: &str = "x-weft-signature";
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 /// Longest `Idempotency-Key` taken (a UUID is 36).
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
@@ -210,19 +207,11 @@ fn authenticate(
 ) -> Result<(), ApiError> {
     match plan {
         WebhookPlan::Signature { .. } => {
-            let header = headers.get(SIGNATURE_HEADER).ok_or_else(|| {
+            let header = headers.get(signature::HEADER).ok_or_else(|| {
                 unauthorized("the request is not signed: send X-Weft-Signature: sha256=<hex of HMAC-SHA256(secret, body)>")
             })?;
-            let signature = header
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("sha256="))
-                .and_then(|hex_text| hex::decode(hex_text.trim()).ok())
-                .ok_or_else(|| unauthorized("X-Weft-Signature is not of the form sha256=<hex>"))?;
-            let mut mac = signer(secret);
-            mac.update(body);
-            mac.verify_slice(&signature)
-                .map_err(|_| unauthorized("the signature does not match the body"))
+            signature::verify(secret, body, header.as_bytes())
+                .map_err(|e| unauthorized(&e.to_string()))
         }
         WebhookPlan::Bearer { .. } => {
             let token = headers
@@ -236,21 +225,6 @@ fn authenticate(
             }
         }
     }
-}
-
-/// HMAC-SHA256 keyed with `secret` (any key length is accepted).
-pub fn signer(secret: &[u8]) -> Hmac<Sha256> {
-    match Hmac::<Sha256>::new_from_slice(secret) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC takes keys of any length"),
-    }
-}
-
-/// `sha256=<hex>`: the signature header's value for `body`.
-pub fn signature(secret: &[u8], body: &[u8]) -> String {
-    let mut mac = signer(secret);
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
