@@ -280,28 +280,36 @@ async fn publish_run_ends(
     loop {
         let run = tokio::select! {
             biased;
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => {
+                // Runs that ended before the stop still get their events.
+                while let Ok(run) = ended.try_recv() {
+                    publish_run_end(&publisher, &run).await;
+                }
+                return;
+            }
             run = ended.recv() => run,
         };
         match run {
-            Ok(run) => {
-                let Some((kind, data)) = run_event(&run) else {
-                    continue;
-                };
-                if let Err(e) = publisher.publish(kind, data).await {
-                    tracing::error!(
-                        run = %run.run_id,
-                        "the {} event is not sent: {}",
-                        kind.as_str(),
-                        weft_action::http_errors::describe_error_chain(&e)
-                    );
-                }
-            }
+            Ok(run) => publish_run_end(&publisher, &run).await,
             Err(broadcast::error::RecvError::Lagged(missed)) => tracing::error!(
                 "{missed} run end(s) came faster than their events could be recorded: no event is sent for them"
             ),
             Err(broadcast::error::RecvError::Closed) => return,
         }
+    }
+}
+
+async fn publish_run_end(publisher: &EventPublisher, run: &RunEnded) {
+    let Some((kind, data)) = run_event(run) else {
+        return;
+    };
+    if let Err(e) = publisher.publish(kind, data).await {
+        tracing::error!(
+            run = %run.run_id,
+            "the {} event is not sent: {}",
+            kind.as_str(),
+            weft_action::http_errors::describe_error_chain(&e)
+        );
     }
 }
 

@@ -13,8 +13,10 @@ use std::time::Duration;
 use weft_daemon::address::{self, DaemonAddress};
 use weft_daemon::api::hooks::Hooks;
 use weft_daemon::api::{self, ApiServer, ApiState};
+use weft_daemon::events::{Events, EventsSettings};
 use weft_daemon::group_sync::GroupSync;
 use weft_daemon::{Daemon, Settings, SystemClock};
+use weft_engine::bounded_file::read_bounded;
 use weft_engine::exec::secrets_from_env;
 use weft_engine::store::{close_interrupted_runs, StoreError};
 use weft_engine::workflow::{self, CompiledWorkflow, TriggerPlan};
@@ -35,6 +37,44 @@ pub struct Args {
     /// daemon.json in the data folder).
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Where outbound events (run.failed, run.succeeded, connection.needs_reconnect) are
+    /// POSTed, signed with the secret of --events-secret-file.
+    #[arg(long, value_name = "URL", requires = "events_secret_file")]
+    events_url: Option<reqwest::Url>,
+    /// The file holding the secret that signs outbound events (X-Weft-Signature).
+    #[arg(long, value_name = "FILE", requires = "events_url")]
+    events_secret_file: Option<PathBuf>,
+}
+
+/// A larger events secret file is not a secret file.
+const MAX_SECRET_FILE_BYTES: u64 = 4096;
+
+/// The events settings of the command line, if events are configured.
+fn events_settings(args: &Args) -> Result<Option<EventsSettings>, String> {
+    let (Some(url), Some(file)) = (&args.events_url, &args.events_secret_file) else {
+        return Ok(None);
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "--events-url must be an http or https URL, not `{}`",
+            url.scheme()
+        ));
+    }
+    let bytes = read_bounded(file, MAX_SECRET_FILE_BYTES).map_err(|e| {
+        format!(
+            "cannot read the events secret from {}: {}",
+            file.display(),
+            weft_runtime::action::http_errors::describe_error_chain(&e)
+        )
+    })?;
+    let secret = bytes.trim_ascii().to_vec();
+    if secret.is_empty() {
+        return Err(format!(
+            "{} is empty: write the secret that signs outbound events in it",
+            file.display()
+        ));
+    }
+    Ok(Some(EventsSettings::new(url.clone(), secret)))
 }
 
 pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
@@ -42,6 +82,13 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         Ok(interrupts) => interrupts,
         Err(e) => {
             eprintln!("error: cannot listen for SIGTERM and Ctrl-C: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let events_settings = match events_settings(&args) {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("error: {message}");
             return ExitCode::from(2);
         }
     };
@@ -106,6 +153,24 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let events = match events_settings {
+        Some(settings) => {
+            let sync = GroupSync::new(store.clone());
+            let clock = Arc::new(SystemClock);
+            match Events::start(settings, store.clone(), sync, clock, daemon.dispatcher()) {
+                Ok(events) => Some(events),
+                Err(e) => {
+                    eprintln!(
+                        "error: {}",
+                        weft_runtime::action::http_errors::describe_error_chain(&e)
+                    );
+                    daemon.shutdown(args.shutdown_grace).await;
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        None => None,
+    };
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -147,6 +212,20 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             weft_runtime::action::http_errors::describe_error_chain(&e)
         );
     }
+    let hooks: Vec<String> = daemon
+        .workflows()
+        .all()
+        .iter()
+        .filter(|entry| matches!(entry.workflow.trigger, TriggerPlan::Webhook(_)))
+        .map(|entry| entry.workflow.name.clone())
+        .collect();
+    if !hooks.is_empty() {
+        eprintln!(
+            "webhooks: POST http://{}/hooks/<name> for {}",
+            server.address(),
+            hooks.join(", ")
+        );
+    }
     eprintln!(
         "weft daemon: {} workflow(s) on cron from {}; API on http://{}; data folder {} (pid {})",
         daemon.cron_workflows(),
@@ -179,6 +258,10 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         }
     }
     server.stop().await;
+    if let Some(events) = events {
+        // What is not delivered yet stays in the outbox for the next start.
+        events.stop().await;
+    }
     if let Err(e) = address::remove(data_dir) {
         eprintln!(
             "warning: {}",
