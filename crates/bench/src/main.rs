@@ -10,6 +10,7 @@
 
 mod confluence_calls;
 mod poll;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -349,6 +350,16 @@ async fn main() {
             return scale_child(kind, n).await;
         }
     }
+    // `weft-bench webhooks`: that scenario alone.
+    let only_webhooks = args.iter().any(|a| a == "webhooks");
+    if only_webhooks {
+        let row = webhooks::webhook_runs().await;
+        println!(
+            "| {} | {} | {} | {} |",
+            row.what, row.measured, row.target, row.peer
+        );
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let mut rows = vec![sequential_steps(dir.path()).await, http_calls().await];
     rows.push(confluence_calls::overhead().await);
@@ -357,6 +368,7 @@ async fn main() {
     rows.push(sandbox_seeding().await);
     // Its peak memory is reset first: it covers the poll only.
     rows.push(poll::poll_new_pages().await);
+    rows.push(webhooks::webhook_runs().await);
     println!("| scenario | weft | target | best peer |\n|---|---|---|---|");
     for row in rows {
         println!(
