@@ -1,7 +1,9 @@
 //! End-to-end tests of the `weft` binary: exit codes, output, and what reaches the network.
 
+mod api;
 mod bounds;
 mod catalogue;
+mod chaos;
 mod connect;
 mod daemon;
 mod demo;
@@ -408,6 +410,8 @@ async fn a_run_left_running_by_a_killed_process_is_closed_as_interrupted() {
             finished_at: None,
             pid: Some(dead_pid),
             truncated: Vec::new(),
+            resumes: 0,
+            wait: None,
         };
         store.put_run(&record).await.unwrap();
         store
@@ -424,6 +428,7 @@ async fn a_run_left_running_by_a_killed_process_is_closed_as_interrupted() {
                 started_at: chrono::Utc::now(),
                 duration_us: 1,
                 truncated: Vec::new(),
+                output_redacted: false,
             })
             .await
             .unwrap();

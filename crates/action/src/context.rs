@@ -1,7 +1,10 @@
 //! What an action sees of the run it is part of. The engine fills it in; nothing here refers
 //! to the engine's internals.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -29,14 +32,32 @@ pub trait WorkflowCaller: Send + Sync {
     async fn call_workflow(&self, path: &str, inputs: Value) -> Result<Value, ActionError>;
 }
 
+/// How the attempt may wait (see [`ActionContext::wait_until`]); the engine sets it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WaitPolicy {
+    /// Waits longer than this are stored with the run instead of slept (runs of the daemon);
+    /// `None`: every wait is slept.
+    pub store_longer_than: Option<Duration>,
+    /// The wake-up time this step stored before its run was parked: the resumed wait ends
+    /// then, not a full duration after the resume.
+    pub stored_until: Option<DateTime<Utc>>,
+}
+
 /// One attempt of one step, as the action sees it.
 pub struct ActionContext<'a> {
     pub run_id: &'a str,
     pub step_id: &'a str,
     /// Loop indices when the step runs inside `for_each` (outermost first).
     pub iteration: &'a [usize],
-    /// 1 for the first attempt, then 2, 3… for retries.
+    /// 1 for the first attempt, then 2, 3… for retries. An attempt that was in flight when
+    /// the process stopped keeps its number when its resumed run repeats it.
     pub attempt: u32,
+    /// This attempt may already have run, wholly or in part: it is the first one of its step
+    /// in a resumed run (its process stopped before the outcome was recorded). Writes should
+    /// look for what the earlier try made (by [`ActionContext::idempotency_key`] or by their
+    /// own natural key) before making it again.
+    pub may_have_run_before: bool,
+    pub wait: WaitPolicy,
     /// The connection this step uses: its own, else the workflow's.
     pub connection: Option<&'a str>,
     /// The shared HTTP client (connection pooling across steps).
@@ -65,8 +86,9 @@ impl ActionContext<'_> {
         self.connection
     }
 
-    /// The same for the same attempt of the same step (and loop item) of the same run, and
-    /// different for any other: send it where an API de-duplicates writes.
+    /// The same for the same attempt of the same step (and loop item) of the same run, also
+    /// when a resumed run repeats an attempt cut short by a crash, and different for any
+    /// other: send it where an API de-duplicates writes.
     pub fn idempotency_key(&self) -> String {
         let mut key = format!("{}/{}", self.run_id, self.step_id);
         for index in self.iteration {
@@ -74,6 +96,31 @@ impl ActionContext<'_> {
         }
         key.push_str(&format!("/{}", self.attempt));
         key
+    }
+
+    /// Waits until `at` (or the time this step stored before its run was parked). A wait
+    /// longer than the policy allows a task for is not slept: it ends the attempt with a
+    /// [`ErrorKind::Waiting`] error, which the engine turns into a stored wait.
+    pub async fn wait_until(&self, at: DateTime<Utc>) -> Result<(), ActionError> {
+        let at = self.wait.stored_until.unwrap_or(at);
+        let left = (at - Utc::now()).to_std().unwrap_or_default();
+        if left.is_zero() {
+            return Ok(());
+        }
+        if self
+            .wait
+            .store_longer_than
+            .is_some_and(|limit| left > limit)
+        {
+            return Err(ActionError::new(
+                ErrorKind::Waiting { until: at },
+                format!("waiting until {}", at.to_rfc3339()),
+            ));
+        }
+        // Not cut short by the run's cancellation: the engine drops a cancelled run's steps,
+        // and a `finally` step, which runs after a cancellation, still waits.
+        tokio::time::sleep(left).await;
+        Ok(())
     }
 
     /// Writes to the run's log; secrets are redacted.
@@ -263,6 +310,8 @@ mod tests {
                 step_id: "create",
                 iteration,
                 attempt,
+                may_have_run_before: false,
+                wait: WaitPolicy::default(),
                 connection: None,
                 http: &http,
                 tokens: &NoTokens,
@@ -276,5 +325,43 @@ mod tests {
         assert_eq!(ctx(&[2, 0], 3), "01RUN/create[2][0]/3");
         assert_ne!(ctx(&[1], 1), ctx(&[2], 1));
         assert_eq!(ctx(&[1], 1), ctx(&[1], 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_longer_than_the_policy_allows_is_stored_and_a_stored_one_ends_on_time() {
+        let http = reqwest::Client::new();
+        let cancel = CancellationToken::new();
+        let ctx = |wait| ActionContext {
+            run_id: "01RUN",
+            step_id: "pause",
+            iteration: &[],
+            attempt: 1,
+            may_have_run_before: false,
+            wait,
+            connection: None,
+            http: &http,
+            tokens: &NoTokens,
+            logger: &Quiet,
+            workflows: &Quiet,
+            cancel: &cancel,
+        };
+        let in_an_hour = Utc::now() + chrono::Duration::hours(1);
+        let stores = WaitPolicy {
+            store_longer_than: Some(Duration::from_secs(5)),
+            stored_until: None,
+        };
+        let parked = ctx(stores).wait_until(in_an_hour).await.unwrap_err();
+        assert_eq!(parked.kind, ErrorKind::Waiting { until: in_an_hour });
+
+        // Resumed after its time: the stored instant wins over a new one, so it ends at once.
+        let resumed = WaitPolicy {
+            stored_until: Some(Utc::now() - chrono::Duration::seconds(1)),
+            ..stores
+        };
+        ctx(resumed).wait_until(in_an_hour).await.unwrap();
+
+        // Within the limit it is slept (on tokio's paused clock: at once).
+        let soon = Utc::now() + chrono::Duration::seconds(3);
+        ctx(stores).wait_until(soon).await.unwrap();
     }
 }

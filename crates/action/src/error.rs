@@ -24,6 +24,12 @@ pub enum ErrorKind {
     /// The action decided to fail (`core.fail`, a sub-workflow that failed).
     Failed,
     Cancelled,
+    /// Not a failure: the step waits until `until`, longer than the run may hold a task for
+    /// (a stored wait, see `ActionContext::wait_until`). The engine parks the run and resumes
+    /// the step at that time; it is never retried.
+    Waiting {
+        until: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl ActionError {

@@ -18,7 +18,7 @@ mod token;
 
 pub use action::{Action, ActionInfo, Typed, TypedAction};
 pub use catalog::{Registry, RegistryError, SourceCatalog};
-pub use context::{ActionContext, LogLevel, SourceContext, StepLog, WorkflowCaller};
+pub use context::{ActionContext, LogLevel, SourceContext, StepLog, WaitPolicy, WorkflowCaller};
 pub use duration::DurationSpec;
 pub use effect::DryRunEffect;
 pub use error::{ActionError, ErrorKind};

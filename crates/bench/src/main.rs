@@ -9,6 +9,7 @@
 //! ```
 
 mod confluence_calls;
+mod dispatch;
 mod poll;
 mod webhooks;
 
@@ -341,24 +342,39 @@ fn scaling_table() -> String {
     table
 }
 
+fn print_row(row: &Row) {
+    println!(
+        "| {} | {} | {} | {} |",
+        row.what, row.measured, row.target, row.peer
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // `weft-bench webhooks`: webhook-triggered runs alone.
+    if let [mode] = &args[..] {
+        if mode == "webhooks" {
+            print_row(&webhooks::webhook_runs().await);
+            return;
+        }
+    }
+    // `weft-bench dispatch`: the daemon's dispatcher alone.
+    if let [mode] = &args[..] {
+        if mode == "dispatch" {
+            let dir = tempfile::tempdir().expect("tempdir");
+            dispatch::trivial_runs(dir.path())
+                .await
+                .iter()
+                .for_each(print_row);
+            return;
+        }
+    }
     if let [mode, kind, n] = &args[..] {
         if mode == "scale" {
             let n = n.parse().expect("a number of steps or items");
             return scale_child(kind, n).await;
         }
-    }
-    // `weft-bench webhooks`: that scenario alone.
-    let only_webhooks = args.iter().any(|a| a == "webhooks");
-    if only_webhooks {
-        let row = webhooks::webhook_runs().await;
-        println!(
-            "| {} | {} | {} | {} |",
-            row.what, row.measured, row.target, row.peer
-        );
-        return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let mut rows = vec![sequential_steps(dir.path()).await, http_calls().await];
@@ -369,12 +385,8 @@ async fn main() {
     // Its peak memory is reset first: it covers the poll only.
     rows.push(poll::poll_new_pages().await);
     rows.push(webhooks::webhook_runs().await);
+    rows.extend(dispatch::trivial_runs(dir.path()).await);
     println!("| scenario | weft | target | best peer |\n|---|---|---|---|");
-    for row in rows {
-        println!(
-            "| {} | {} | {} | {} |",
-            row.what, row.measured, row.target, row.peer
-        );
-    }
+    rows.iter().for_each(print_row);
     println!("\n{}", scaling_table());
 }

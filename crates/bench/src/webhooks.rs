@@ -4,12 +4,13 @@
 //! record synced: the engine reports a run ended once it is on disk).
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use weft_daemon::api::hooks::Hooks;
-use weft_daemon::api::{self, ApiServer, ApiState};
+use weft_daemon::api::{self, ApiServer, ApiState, ConnectionSummary};
 use weft_daemon::group_sync::GroupSync;
 use weft_daemon::signature::sign;
 use weft_daemon::{Dispatcher, WorkflowSet};
@@ -55,10 +56,13 @@ pub async fn webhook_runs() -> Row {
     let state = ApiState {
         dispatcher: dispatcher.clone(),
         hooks: Hooks {
-            triggers: store.clone(),
             sync: GroupSync::new(store.clone()),
             secrets: Arc::new(secrets),
         },
+        triggers: store.clone(),
+        connections: Arc::new(Vec::<ConnectionSummary>::new()),
+        api_token: None,
+        ready: AtomicBool::new(true),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

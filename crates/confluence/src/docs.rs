@@ -41,7 +41,11 @@ blog post of that space.
   errors, waiting at least `Retry-After` (or until `X-RateLimit-Reset`), else backing off
   exponentially with jitter (4 attempts, at most 60 s of waiting; longer waits are left to the
   step's `retry:` policy). POSTs are not retried blindly: `create_page` whose answer was lost looks
-  for the page by title in the space (and parent) before creating it again. When Atlassian says the
+  for the page by title in the space (and parent) before creating it again. An attempt that may
+  have run before (a resumed run repeats the attempt its stopped process had in flight, see
+  [daemon.md](daemon.md#what-survives-what)) looks first: `create_page` for the page by title,
+  `add_comment` on a page or blog post for a footer comment with the same storage body (replies
+  and wiki or atlas_doc_format bodies are added again). When Atlassian says the
   quota is nearly used (`X-RateLimit-NearLimit: true`), requests on that connection are spaced out
   for a minute, across all steps of the process. A rejected token is refreshed once.
 - **Dry runs** (`weft run --dry-run`) show each step's request: method, full URL on

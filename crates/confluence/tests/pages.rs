@@ -303,6 +303,8 @@ async fn a_body_over_5_mb_is_refused_before_sending() {
         step_id: "update",
         iteration: &[],
         attempt: 1,
+        may_have_run_before: false,
+        wait: Default::default(),
         connection: Some("acme"),
         http: &http,
         tokens: site.connection.tokens.as_ref(),

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use weft_engine::exec::Engine;
-use weft_engine::store::TriggerStore;
+use weft_engine::exec::{Engine, DEFAULT_RESTART_LIMIT};
+use weft_engine::store::{StoreError, TriggerStore};
 use weft_engine::workflow::CompiledWorkflow;
 
 use crate::clock::Clock;
 use crate::dispatch::{Dispatcher, ShutdownReport};
+use crate::recovery::{recover, Recovered, Waker};
 use crate::scheduler::{CronError, CronScheduler};
 use crate::workflows::WorkflowSet;
 
@@ -22,6 +23,13 @@ pub struct Settings {
     pub late_tolerance: chrono::Duration,
     /// `secrets.*` of the runs.
     pub secrets: HashMap<String, String>,
+    /// A run whose process stopped this many times in a row without it finishing is failed
+    /// instead of resumed again.
+    pub restart_limit: u32,
+    /// Waits (`core.sleep`, `core.wait_until`) longer than this park their run, which holds no
+    /// task and is woken on time, also after a restart; `None` (the default here; `weft
+    /// daemon` stores waits longer than `DEFAULT_STORED_WAIT_THRESHOLD`): every wait is slept.
+    pub stored_waits: Option<std::time::Duration>,
 }
 
 impl Default for Settings {
@@ -29,6 +37,8 @@ impl Default for Settings {
         Settings {
             late_tolerance: chrono::Duration::seconds(60),
             secrets: HashMap::new(),
+            restart_limit: DEFAULT_RESTART_LIMIT,
+            stored_waits: None,
         }
     }
 }
@@ -37,16 +47,24 @@ impl Default for Settings {
 pub enum DaemonError {
     #[error("cannot start the cron triggers")]
     Cron(#[from] CronError),
+    #[error("cannot read which workflows are paused")]
+    Paused(#[source] StoreError),
+    #[error("cannot take up the runs the daemon left when it stopped")]
+    Recover(#[source] StoreError),
 }
 
 pub struct Daemon {
     dispatcher: Dispatcher,
     cron: CronScheduler,
+    triggers: Arc<dyn TriggerStore>,
+    waker: Waker,
+    recovered: Recovered,
 }
 
 impl Daemon {
-    /// Starts the triggers of `workflows` (cron today; other workflows can be started through
-    /// the dispatcher).
+    /// Takes up what a stopped daemon left (runs going or waiting, fires whose run never
+    /// started: see `recovery`), then starts the triggers of `workflows` (cron today; other
+    /// workflows can be started through the dispatcher).
     pub async fn start(
         engine: Engine,
         triggers: Arc<dyn TriggerStore>,
@@ -56,20 +74,60 @@ impl Daemon {
     ) -> Result<Daemon, DaemonError> {
         let workflows: Vec<_> = workflows.into_iter().collect();
         let set = WorkflowSet::new(workflows.iter().cloned());
+        // Paused through the API before a restart: still paused.
+        for name in triggers
+            .paused_workflows()
+            .await
+            .map_err(DaemonError::Paused)?
+        {
+            set.set_paused(&name, true);
+        }
+        let engine = match settings.stored_waits {
+            Some(threshold) => engine.with_stored_waits(threshold),
+            None => engine,
+        };
         let dispatcher = Dispatcher::new(engine, set, settings.secrets);
+        // Subscribed before any run starts: a run that parks is never missed.
+        let ended = dispatcher.subscribe();
+        let (recovered, parked) = recover(&dispatcher, triggers.as_ref(), settings.restart_limit)
+            .await
+            .map_err(DaemonError::Recover)?;
+        let waker = Waker::start(
+            dispatcher.clone(),
+            clock.clone(),
+            ended,
+            parked,
+            settings.restart_limit,
+        );
         let cron = CronScheduler::start(
             dispatcher.clone(),
-            triggers,
+            triggers.clone(),
             clock,
             &workflows,
             settings.late_tolerance,
         )
         .await?;
-        Ok(Daemon { dispatcher, cron })
+        Ok(Daemon {
+            dispatcher,
+            cron,
+            triggers,
+            waker,
+            recovered,
+        })
+    }
+
+    /// What the start took up of what a stopped daemon left.
+    pub fn recovered(&self) -> &Recovered {
+        &self.recovered
     }
 
     pub fn dispatcher(&self) -> &Dispatcher {
         &self.dispatcher
+    }
+
+    /// Where fires, cursors and paused flags are kept.
+    pub fn triggers(&self) -> &Arc<dyn TriggerStore> {
+        &self.triggers
     }
 
     pub fn workflows(&self) -> &WorkflowSet {
@@ -95,6 +153,7 @@ impl Daemon {
     /// left. Waiting runs are not started.
     pub async fn shutdown(self, grace: std::time::Duration) -> ShutdownReport {
         self.cron.stop().await;
+        self.waker.stop().await;
         self.dispatcher.shutdown(grace).await
     }
 }

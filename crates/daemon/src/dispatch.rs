@@ -11,10 +11,11 @@ use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use weft_engine::exec::{new_run_id, Engine, RunRequest};
+use weft_engine::exec::{new_run_id, Engine, ResumeRequest, RunOutcome, RunRequest};
 use weft_engine::store::RunStatus;
 
 use crate::gate::{Admitted, DropReason, Offer};
+use crate::metrics::{Metrics, StepTimer};
 use crate::workflows::{WorkflowEntry, WorkflowSet};
 
 /// What starts a run, as the run's `trigger` says (`trigger.kind`).
@@ -35,6 +36,19 @@ impl TriggerKind {
             TriggerKind::Webhook => "webhook",
             TriggerKind::Api => "api",
         }
+    }
+
+    /// The kind a run's recorded `trigger.kind` names; `None` for runs the daemon did not
+    /// start (`manual` runs of `weft run`, `call` runs of `workflow.call`).
+    pub fn of_trigger(trigger: &Value) -> Option<TriggerKind> {
+        [
+            TriggerKind::Cron,
+            TriggerKind::Poll,
+            TriggerKind::Webhook,
+            TriggerKind::Api,
+        ]
+        .into_iter()
+        .find(|kind| trigger["kind"] == kind.as_str())
     }
 }
 
@@ -126,6 +140,9 @@ struct Shared {
     going: Mutex<HashMap<String, CancellationToken>>,
     ended: broadcast::Sender<RunEnded>,
     stopping: CancellationToken,
+    metrics: Arc<Metrics>,
+    /// The id of the latest run submitted (started or queued) per workflow, since start.
+    last_runs: Mutex<HashMap<String, String>>,
 }
 
 /// Starts the runs of a daemon. Cheap to clone (shared).
@@ -138,7 +155,15 @@ pub struct Dispatcher {
 const ENDED_BACKLOG: usize = 4096;
 
 impl Dispatcher {
+    /// Steps of the runs started here are timed in [`Dispatcher::metrics`]; the engine's own
+    /// observer still gets every event.
     pub fn new(engine: Engine, workflows: WorkflowSet, secrets: HashMap<String, String>) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        let timer = StepTimer {
+            metrics: metrics.clone(),
+            next: engine.observer.clone(),
+        };
+        let engine = engine.with_observer(Arc::new(timer));
         Dispatcher {
             shared: Arc::new(Shared {
                 engine,
@@ -148,6 +173,8 @@ impl Dispatcher {
                 going: Mutex::new(HashMap::new()),
                 ended: broadcast::channel(ENDED_BACKLOG).0,
                 stopping: CancellationToken::new(),
+                metrics,
+                last_runs: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -179,14 +206,115 @@ impl Dispatcher {
             submission,
         };
         let offer = entry.gate.lock().offer(pending);
-        Ok(match offer {
+        let submitted = match offer {
             Offer::Start(admitted) => {
                 start_run(&self.shared, entry, admitted);
                 Submitted::Started { run_id }
             }
             Offer::Queued { cancelled } => Submitted::Queued { run_id, cancelled },
-            Offer::Dropped(reason) => Submitted::Dropped { run_id, reason },
-        })
+            Offer::Dropped(reason) => return Ok(Submitted::Dropped { run_id, reason }),
+        };
+        self.shared
+            .last_runs
+            .lock()
+            .insert(workflow.to_string(), submitted.run_id().to_string());
+        Ok(submitted)
+    }
+
+    /// Takes back a submission waiting at its workflow's gate, before it starts; false when
+    /// none of that id waits.
+    pub fn withdraw(&self, run_id: &str) -> bool {
+        self.shared
+            .workflows
+            .all()
+            .iter()
+            .any(|entry| entry.gate.lock().withdraw(|p| p.run_id == run_id))
+    }
+
+    /// Is a submission of this id waiting at its workflow's gate?
+    pub fn is_waiting(&self, run_id: &str) -> bool {
+        self.shared
+            .workflows
+            .all()
+            .iter()
+            .any(|entry| entry.gate.lock().is_waiting(|p| p.run_id == run_id))
+    }
+
+    /// Submissions waiting at each workflow's gate, by workflow.
+    pub fn waiting(&self) -> Vec<(String, usize)> {
+        self.shared
+            .workflows
+            .all()
+            .iter()
+            .map(|entry| (entry.workflow.name.clone(), entry.gate.lock().waiting()))
+            .collect()
+    }
+
+    /// The id of the latest run of `workflow` submitted since this dispatcher started.
+    pub fn last_run(&self, workflow: &str) -> Option<String> {
+        self.shared.last_runs.lock().get(workflow).cloned()
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.shared.metrics
+    }
+
+    /// Has [`Dispatcher::shutdown`] begun?
+    pub fn is_stopping(&self) -> bool {
+        self.shared.stopping.is_cancelled()
+    }
+
+    /// Continues a run of `workflow` that has not finished (see `Engine::resume`): one whose
+    /// process stopped, or a waiting one whose time came (`wait_ended`). It passes no gate: it
+    /// was admitted when it started, and a resume must not be dropped by `overlap: skip`.
+    pub fn resume(
+        &self,
+        workflow: &str,
+        kind: TriggerKind,
+        request: ResumeRequest,
+    ) -> Result<(), SubmitError> {
+        if self.shared.stopping.is_cancelled() {
+            return Err(SubmitError::Stopping);
+        }
+        let entry = self
+            .shared
+            .workflows
+            .get(workflow)
+            .ok_or_else(|| SubmitError::UnknownWorkflow(workflow.to_string()))?;
+        let cancel = CancellationToken::new();
+        let run_id = request.run_id.clone();
+        {
+            let mut going = self.shared.going.lock();
+            // Already going here (a wake-up found twice): one run, one task.
+            if going.contains_key(&run_id) {
+                return Ok(());
+            }
+            going.insert(run_id.clone(), cancel.clone());
+        }
+        self.shared.metrics.run_started();
+        let shared = self.shared.clone();
+        self.shared.runs.spawn(async move {
+            let request = ResumeRequest {
+                secrets: shared.secrets.clone(),
+                cancel,
+                ..request
+            };
+            let resumed = shared.engine.resume(entry.workflow.clone(), request).await;
+            match resumed {
+                Ok(outcome) => ended(&shared, &entry, kind, outcome),
+                Err(e) => {
+                    shared.going.lock().remove(&run_id);
+                    shared.metrics.run_not_resumed();
+                    tracing::error!(
+                        workflow = %entry.workflow.name,
+                        run = %run_id,
+                        "the run could not be resumed: {}",
+                        weft_action::http_errors::describe_error_chain(&e)
+                    );
+                }
+            }
+        });
+        Ok(())
     }
 
     /// Asks a run going to stop; false when no run of that id is going.
@@ -244,6 +372,7 @@ fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted
         .insert(run_id.clone(), admitted.cancel.clone());
     let shared_run = shared.clone();
     let slot = admitted.slot;
+    shared.metrics.run_started();
     shared.runs.spawn(async move {
         let request = RunRequest {
             inputs: submission.inputs,
@@ -254,23 +383,7 @@ fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted
             ..RunRequest::default()
         };
         let outcome = shared_run.engine.run(entry.workflow.clone(), request).await;
-        shared_run.going.lock().remove(&run_id);
-        tracing::info!(
-            workflow = %entry.workflow.name,
-            run = %outcome.run_id,
-            trigger = submission.kind.as_str(),
-            "run ended: {}",
-            outcome.status.as_str()
-        );
-        // No subscriber is no error.
-        let _ = shared_run.ended.send(RunEnded {
-            workflow: entry.workflow.name.clone(),
-            run_id: outcome.run_id,
-            kind: submission.kind,
-            status: outcome.status,
-            error: outcome.error,
-            duration: outcome.duration,
-        });
+        ended(&shared_run, &entry, submission.kind, outcome);
         let next = entry
             .gate
             .lock()
@@ -278,5 +391,29 @@ fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted
         for admitted in next {
             start_run(&shared_run, entry.clone(), admitted);
         }
+    });
+}
+
+/// A run ended (or was parked on a stored wait): no longer going; announced.
+fn ended(shared: &Shared, entry: &WorkflowEntry, kind: TriggerKind, outcome: RunOutcome) {
+    shared.going.lock().remove(&outcome.run_id);
+    shared
+        .metrics
+        .run_ended(&entry.workflow.name, outcome.status);
+    tracing::info!(
+        workflow = %entry.workflow.name,
+        run = %outcome.run_id,
+        trigger = kind.as_str(),
+        "run ended: {}",
+        outcome.status.as_str()
+    );
+    // No subscriber is no error.
+    let _ = shared.ended.send(RunEnded {
+        workflow: entry.workflow.name.clone(),
+        run_id: outcome.run_id,
+        kind,
+        status: outcome.status,
+        error: outcome.error,
+        duration: outcome.duration,
     });
 }

@@ -124,6 +124,24 @@ impl<F> Gate<F> {
         started
     }
 
+    /// Fires waiting for a run to end.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Is a waiting fire one that `matches`?
+    pub fn is_waiting(&self, matches: impl Fn(&F) -> bool) -> bool {
+        self.waiting.iter().any(matches)
+    }
+
+    /// Takes back the waiting fires that `matches` (cancelled before they started); whether
+    /// there was one.
+    pub fn withdraw(&mut self, matches: impl Fn(&F) -> bool) -> bool {
+        let before = self.waiting.len();
+        self.waiting.retain(|fire| !matches(fire));
+        self.waiting.len() < before
+    }
+
     /// Forgets the waiting fires (shutdown); how many there were.
     pub fn drop_waiting(&mut self) -> usize {
         std::mem::take(&mut self.waiting).len()

@@ -113,8 +113,15 @@ mod tests {
         async fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
             self.inner.attempts(run_id).await
         }
-        async fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
-            self.inner.running_runs().await
+        async fn list_runs_before(
+            &self,
+            before: Option<&str>,
+            limit: usize,
+        ) -> Result<Vec<RunRecord>, StoreError> {
+            self.inner.list_runs_before(before, limit).await
+        }
+        async fn unfinished_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+            self.inner.unfinished_runs().await
         }
         async fn flush(&self) -> Result<(), StoreError> {
             self.flushes.fetch_add(1, Ordering::SeqCst);

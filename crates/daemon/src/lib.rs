@@ -19,6 +19,9 @@ mod due;
 pub mod events;
 mod gate;
 pub mod group_sync;
+pub mod metrics;
+mod recovery;
+pub mod retry;
 mod scheduler;
 pub mod signature;
 mod workflows;
@@ -29,5 +32,6 @@ pub use dispatch::{
     Dispatcher, RunEnded, ShutdownReport, Submission, SubmitError, Submitted, TriggerKind,
 };
 pub use gate::DropReason;
-pub use scheduler::{CronError, CRON_TRIGGER};
+pub use recovery::{Recovered, UNSTARTED_FIRE_WINDOW};
+pub use scheduler::{CronError, CRON_TRIGGER, DROPPED_CRON_FIRES};
 pub use workflows::{WorkflowEntry, WorkflowSet};

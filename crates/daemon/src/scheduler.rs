@@ -25,6 +25,11 @@ use crate::due::due_fires;
 /// trigger).
 pub const CRON_TRIGGER: &str = "cron";
 
+/// Where the fires a gate dropped (`overlap: skip`, a full `concurrency: skip`) are noted, as
+/// fire records of their own: a fire recorded without a run is started at the next start
+/// (its run never started), unless it was dropped on purpose.
+pub const DROPPED_CRON_FIRES: &str = "cron/dropped";
+
 #[derive(Debug, thiserror::Error)]
 pub enum CronError {
     #[error("cannot read the last recorded fire of workflow `{workflow}`")]
@@ -51,20 +56,25 @@ struct Job {
 impl Job {
     /// `trigger` in the run's expressions.
     fn event(&self, fire: &CronFire) -> Value {
-        let dst = fire.fire.note.map(|note| match note {
-            DstNote::ShiftedOutOfGap => "shifted_out_of_gap",
-            DstNote::FirstOfRepeatedTime => "first_of_repeated_time",
-        });
-        json!({
-            "kind": TriggerKind::Cron.as_str(),
-            "schedule": self.plan.expression,
-            "timezone": self.plan.timezone.name(),
-            "scheduled_at": fire.fire.at.to_rfc3339(),
-            "local": fire.fire.local.to_rfc3339(),
-            "missed": fire.missed,
-            "dst": dst,
-        })
+        cron_event(&self.plan, &fire.fire, fire.missed)
     }
+}
+
+/// `trigger` of a run started by the cron fire `fire`.
+pub(crate) fn cron_event(plan: &CronPlan, fire: &Fire, missed: bool) -> Value {
+    let dst = fire.note.map(|note| match note {
+        DstNote::ShiftedOutOfGap => "shifted_out_of_gap",
+        DstNote::FirstOfRepeatedTime => "first_of_repeated_time",
+    });
+    json!({
+        "kind": TriggerKind::Cron.as_str(),
+        "schedule": plan.expression,
+        "timezone": plan.timezone.name(),
+        "scheduled_at": fire.at.to_rfc3339(),
+        "local": fire.local.to_rfc3339(),
+        "missed": missed,
+        "dst": dst,
+    })
 }
 
 /// The running cron scheduler.
@@ -304,22 +314,50 @@ impl Scheduler {
                 run_id: Some(run_id),
                 ..Submission::new(TriggerKind::Cron, job.event(&fire))
             };
-            match self.dispatcher.submit(&job.workflow, submission) {
+            let submitted = self.dispatcher.submit(&job.workflow, submission);
+            // A missed fire run late on purpose is no lag of the scheduler's.
+            if !fire.missed {
+                let lag = (self.clock.now() - at).to_std().unwrap_or_default();
+                self.dispatcher.metrics().fire_submitted(lag);
+            }
+            match submitted {
                 Ok(Submitted::Started { .. }) => {}
                 Ok(Submitted::Queued { cancelled, .. }) => tracing::info!(
                     workflow = %job.workflow,
                     "the fire of {at} waits for a run to end ({cancelled} run(s) asked to stop)"
                 ),
-                Ok(Submitted::Dropped { reason, .. }) => tracing::warn!(
-                    workflow = %job.workflow,
-                    "the fire of {at} is not run: {}",
-                    reason.describe()
-                ),
+                Ok(Submitted::Dropped { reason, run_id }) => {
+                    tracing::warn!(
+                        workflow = %job.workflow,
+                        "the fire of {at} is not run: {}",
+                        reason.describe()
+                    );
+                    self.note_dropped(job, at, run_id, now).await;
+                }
                 Err(e) => tracing::warn!(
                     workflow = %job.workflow,
                     "the fire of {at} is not run: {e}"
                 ),
             }
+        }
+    }
+
+    /// Notes a fire its gate dropped (synced with the next fire's records): the next start
+    /// does not take it for one whose run never started.
+    async fn note_dropped(&self, job: &Job, at: DateTime<Utc>, run_id: String, now: DateTime<Utc>) {
+        let dropped = FireRecord {
+            workflow: job.workflow.clone(),
+            trigger: DROPPED_CRON_FIRES.to_string(),
+            scheduled_at: at,
+            run_id: Some(run_id),
+            recorded_at: now,
+        };
+        if let Err(e) = self.triggers.record_fire(&dropped).await {
+            tracing::error!(
+                workflow = %job.workflow,
+                "the dropped fire of {at} could not be noted, so the next start may run it: {}",
+                e.with_causes()
+            );
         }
     }
 }

@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 use weft_daemon::api::hooks::{Hooks, MAX_BODY_BYTES};
-use weft_daemon::api::{self, ApiServer, ApiState};
+use weft_daemon::api::{self, ApiServer, ApiState, ConnectionSummary};
 use weft_daemon::group_sync::GroupSync;
 use weft_daemon::signature::sign as signature;
 use weft_daemon::{Dispatcher, RunEnded, WorkflowSet};
@@ -87,10 +88,13 @@ async fn start() -> Harness {
     let state = ApiState {
         dispatcher: dispatcher.clone(),
         hooks: Hooks {
-            triggers: store.clone(),
             sync: GroupSync::new(store.clone()),
             secrets: Arc::new(secrets),
         },
+        triggers: store.clone(),
+        connections: Arc::new(Vec::<ConnectionSummary>::new()),
+        api_token: None,
+        ready: AtomicBool::new(true),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = ApiServer::start(listener, api::router(Arc::new(state))).unwrap();

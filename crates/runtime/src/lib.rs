@@ -117,6 +117,16 @@ impl ConnectionTokens {
     }
 
     async fn manager(&self, connection: &str) -> Result<&TokenManager, TokenError> {
+        self.open()
+            .await
+            .map_err(|error: weft_auth::AuthError| TokenError::Failed {
+                connection: connection.to_string(),
+                transient: false,
+                source: Box::new(error),
+            })
+    }
+
+    async fn open(&self) -> Result<&TokenManager, weft_auth::AuthError> {
         self.manager
             .get_or_try_init(|| async {
                 let env = weft_auth::setup::process_env;
@@ -127,11 +137,15 @@ impl ConnectionTokens {
                 Ok(weft_auth::setup::token_manager(store, &app, http))
             })
             .await
-            .map_err(|error: weft_auth::AuthError| TokenError::Failed {
-                connection: connection.to_string(),
-                transient: false,
-                source: Box::new(error),
-            })
+    }
+
+    /// Every connection of the data folder (none when it has no connection store), read
+    /// through the store the tokens come from: a process opens the store once.
+    pub async fn connections(&self) -> Result<Vec<weft_auth::Connection>, weft_auth::AuthError> {
+        if !self.data_dir.join(weft_auth::store::STORE_DIR).exists() {
+            return Ok(Vec::new());
+        }
+        self.open().await?.store().list().await
     }
 }
 

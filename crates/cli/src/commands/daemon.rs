@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,9 +16,9 @@ use weft_daemon::api::hooks::Hooks;
 use weft_daemon::api::{self, ApiServer, ApiState};
 use weft_daemon::events::{Events, EventsSettings};
 use weft_daemon::group_sync::GroupSync;
-use weft_daemon::{Daemon, Settings, SystemClock};
+use weft_daemon::{Daemon, Recovered, Settings, SystemClock};
 use weft_engine::bounded_file::read_bounded;
-use weft_engine::exec::secrets_from_env;
+use weft_engine::exec::{secrets_from_env, DEFAULT_RESTART_LIMIT, DEFAULT_STORED_WAIT_THRESHOLD};
 use weft_engine::store::{close_interrupted_runs, StoreError};
 use weft_engine::workflow::{self, CompiledWorkflow, TriggerPlan};
 use weft_runtime::action::duration::parse_duration;
@@ -37,6 +38,14 @@ pub struct Args {
     /// daemon.json in the data folder).
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// A file (owner-only) holding the bearer token API calls must send; required when
+    /// --listen is not a loopback address.
+    #[arg(long, value_name = "FILE")]
+    api_token_file: Option<PathBuf>,
+    /// A run whose daemon stopped (crash, kill -9, end of the grace period) this many times
+    /// without the run finishing is failed instead of resumed again.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_RESTART_LIMIT)]
+    restart_limit: u32,
     /// Where outbound events (run.failed, run.succeeded, connection.needs_reconnect) are
     /// POSTed, signed with the secret of --events-secret-file.
     #[arg(long, value_name = "URL", requires = "events_secret_file")]
@@ -85,6 +94,14 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let api_token = match super::daemon_api::api_token(args.listen, args.api_token_file.as_deref())
+    {
+        Ok(token) => token,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let events_settings = match events_settings(&args) {
         Ok(settings) => settings,
         Err(message) => {
@@ -106,7 +123,8 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let engine = runtime.engine(store.clone(), super::connection_tokens(data_dir));
+    let tokens = super::connection_tokens(data_dir);
+    let engine = runtime.engine(store.clone(), tokens.clone());
     let secrets = secrets_from_env();
     for workflow in &workflows {
         match &workflow.trigger {
@@ -133,6 +151,8 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
     }
     let settings = Settings {
         secrets: secrets.clone(),
+        stored_waits: Some(DEFAULT_STORED_WAIT_THRESHOLD),
+        restart_limit: args.restart_limit,
         ..Settings::default()
     };
     let daemon = match Daemon::start(
@@ -184,8 +204,12 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
     };
     let router = api::router(Arc::new(ApiState {
         dispatcher: daemon.dispatcher().clone(),
+        triggers: daemon.triggers().clone(),
+        connections: Arc::new(super::daemon_api::FolderConnections(tokens)),
+        api_token,
+        // The workflows are loaded and their triggers started.
+        ready: AtomicBool::new(true),
         hooks: Hooks {
-            triggers: store.clone(),
             sync: GroupSync::new(store.clone()),
             secrets: Arc::new(secrets),
         },
@@ -210,6 +234,13 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         eprintln!(
             "warning: {}: weft commands will not find this daemon",
             weft_runtime::action::http_errors::describe_error_chain(&e)
+        );
+    }
+    let recovered = daemon.recovered();
+    if *recovered != Recovered::default() {
+        eprintln!(
+            "taken up from the last stop: {} run(s) resumed, {} waiting, {} recorded fire(s) started",
+            recovered.resumed, recovered.waiting, recovered.unstarted_fires
         );
     }
     let hooks: Vec<String> = daemon
@@ -268,10 +299,12 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             weft_runtime::action::http_errors::describe_error_chain(&e)
         );
     }
-    // Runs still going are closed as interrupted now, not at the next start.
+    // Runs still going are closed as interrupted now; the next start resumes them.
     match close_interrupted_runs(store.as_ref()).await {
         Ok(0) => eprintln!("stopped"),
-        Ok(n) => eprintln!("stopped; {n} run(s) did not finish in time and are marked interrupted"),
+        Ok(n) => eprintln!(
+            "stopped; {n} run(s) did not finish in time: marked interrupted, the next start resumes them"
+        ),
         Err(e) => {
             eprintln!("error: {}", crate::store_messages::run_history(&e));
             return ExitCode::FAILURE;

@@ -1,5 +1,6 @@
 pub mod actions;
 pub mod daemon;
+mod daemon_api;
 pub mod demo;
 pub mod run;
 pub mod runs;

@@ -278,6 +278,19 @@ fn print_run(
         println!("parent    {parent}");
     }
     println!("status    {}", run.status.as_str());
+    if let Some(wait) = &run.wait {
+        println!(
+            "waits     until {} (step `{}`): the daemon resumes it then",
+            wait.until.to_rfc3339(),
+            wait.step
+        );
+    }
+    if run.resumes > 0 {
+        println!(
+            "resumed   {} time(s) after its process stopped",
+            run.resumes
+        );
+    }
     println!("started   {}", run.started_at.to_rfc3339());
     println!("took      {}", duration_of(run));
     println!("trigger   {}", run.trigger);

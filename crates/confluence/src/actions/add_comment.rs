@@ -1,5 +1,7 @@
 //! `confluence.add_comment`: a footer comment on a page or blog post, or a reply to a comment.
 
+use async_trait::async_trait;
+use futures::TryStreamExt;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -7,8 +9,12 @@ use weft_action::{ActionError, ActionInfo};
 
 use super::ConfluenceAction;
 use crate::body::{write_body, WriteFormat};
-use crate::client::{Api, Request};
+use crate::client::{Api, Client, Request, MAX_PAGE_SIZE};
 use crate::input::content_id;
+
+/// How many of a page's (or blog post's) comments a repeated attempt reads to find the one it
+/// made before: enough for any discussion, bounded for a page with a flood of comments.
+const MAX_COMMENTS_SEARCHED: u32 = 5000;
 
 pub struct AddComment;
 
@@ -61,6 +67,7 @@ pub fn comment_body(body: &str, format: WriteFormat) -> Result<Value, ActionErro
     Ok(write_body(body, format))
 }
 
+#[async_trait]
 impl ConfluenceAction for AddComment {
     type Input = Input;
     type Lookup = ();
@@ -71,7 +78,8 @@ impl ConfluenceAction for AddComment {
         output_description: "Confluence's v2 footer comment object of the new comment: `id`, `pageId` or `blogPostId`, `parentCommentId` for a reply, `version`, `body`, `_links`.",
         output_example: r#"{"id": "65702", "status": "current", "title": "Re: Release notes", "pageId": "65601", "version": {"number": 1, "authorId": "5b10a2844c20165700ede21g", "createdAt": "2026-11-30T10:00:00.000Z"}, "body": {"storage": {"representation": "storage", "value": "<p>Reviewed &amp; approved.</p>"}}, "_links": {"webui": "/spaces/ENG/pages/65601/Release+notes?focusedCommentId=65702"}}"#,
         writes: true,
-        scopes: &["write:comment:confluence"],
+        // Reading: a repeated attempt looks for the comment it made before.
+        scopes: &["write:comment:confluence", "read:comment:confluence"],
     };
     const EXAMPLE: &'static str =
         r#"{"page_id": "65601", "body": "Reviewed & approved.", "body_format": "plain"}"#;
@@ -85,4 +93,53 @@ impl ConfluenceAction for AddComment {
             .json(Value::Object(comment))
             .about(subject))
     }
+
+    /// An attempt that may have run before (its run was resumed after its process stopped)
+    /// first looks among the page's or blog post's footer comments for one with the same
+    /// storage body, and returns it instead of adding a second.
+    async fn send(
+        &self,
+        input: &Input,
+        request: Request,
+        client: &Client<'_>,
+    ) -> Result<Value, ActionError> {
+        if client.may_have_run_before() {
+            if let Some(comment) = made_before(input, &request, client).await? {
+                return Ok(comment);
+            }
+        }
+        Ok(client.json(&request).await?)
+    }
+}
+
+/// The comment `request` would add, when one with its body is there. Replies and bodies not in
+/// storage format (wiki, atlas_doc_format: Confluence stores them converted) are not looked up:
+/// a repeated attempt adds them again.
+async fn made_before(
+    input: &Input,
+    request: &Request,
+    client: &Client<'_>,
+) -> Result<Option<Value>, ActionError> {
+    let container = match (&input.page_id, &input.blog_post_id) {
+        (Some(id), None) => format!("/pages/{id}"),
+        (None, Some(id)) => format!("/blogposts/{id}"),
+        _ => return Ok(None),
+    };
+    let body = request.body.as_ref().and_then(|c| c.get("body"));
+    let Some(storage) = body
+        .filter(|b| b["representation"] == "storage")
+        .and_then(|b| b.get("value"))
+    else {
+        return Ok(None);
+    };
+    let listing = Request::get(Api::V2, format!("{container}/footer-comments"))
+        .query("body-format", "storage")
+        .query("limit", MAX_PAGE_SIZE)
+        .about(format!("the comments of {container}"));
+    let mut same_body = std::pin::pin!(client
+        .items(listing, MAX_COMMENTS_SEARCHED)
+        .try_filter(|comment| {
+            std::future::ready(comment.pointer("/body/storage/value") == Some(storage))
+        }));
+    Ok(same_body.try_next().await?)
 }

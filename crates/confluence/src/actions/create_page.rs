@@ -92,37 +92,51 @@ impl ConfluenceAction for CreatePage {
             .input("title", &input.title))
     }
 
-    /// A create is never repeated blindly: when its answer was lost (the connection dropped, a
-    /// timeout, a cut-off body), the page may exist. It is looked up by title in the space (and
-    /// parent); only when it is not there is the create sent once more.
+    /// A create is never repeated blindly. When its answer was lost (the connection dropped, a
+    /// timeout, a cut-off body), or the attempt may have run before (a resumed run repeats the
+    /// attempt its stopped process had in flight), the page may exist: it is looked up by
+    /// title in the space (and parent) and, when it is there, it is the output. Only when it is
+    /// not is the create sent.
     async fn send(
         &self,
         input: &Input,
         request: Request,
         client: &Client<'_>,
     ) -> Result<Value, ActionError> {
+        if client.may_have_run_before() {
+            if let Some(page) = made_before(input, &request, client).await? {
+                return Ok(page);
+            }
+        }
         match client.json(&request).await {
             Err(
                 ConfluenceError::Network { .. }
                 | ConfluenceError::Timeout { .. }
                 | ConfluenceError::InvalidAnswer { .. },
-            ) => {
-                let space_id = request
-                    .body
-                    .as_ref()
-                    .and_then(|page| page["spaceId"].as_str())
-                    .unwrap_or_default();
-                let found = client.json(&find_request(space_id, &input.title)).await?;
-                let same_parent = |page: &Value| match &input.parent_id {
-                    Some(parent) => page["parentId"].as_str() == Some(parent.as_str()),
-                    None => true,
-                };
-                match first_page(&found).filter(same_parent) {
-                    Some(page) => Ok(page),
-                    None => Ok(client.json(&request).await?),
-                }
-            }
+            ) => match made_before(input, &request, client).await? {
+                Some(page) => Ok(page),
+                None => Ok(client.json(&request).await?),
+            },
             answer => Ok(answer?),
         }
     }
+}
+
+/// The page `request` would create, when it exists: same title in the space, same parent.
+async fn made_before(
+    input: &Input,
+    request: &Request,
+    client: &Client<'_>,
+) -> Result<Option<Value>, ActionError> {
+    let space_id = request
+        .body
+        .as_ref()
+        .and_then(|page| page["spaceId"].as_str())
+        .unwrap_or_default();
+    let found = client.json(&find_request(space_id, &input.title)).await?;
+    let same_parent = |page: &Value| match &input.parent_id {
+        Some(parent) => page["parentId"].as_str() == Some(parent.as_str()),
+        None => true,
+    };
+    Ok(first_page(&found).filter(same_parent))
 }

@@ -38,7 +38,7 @@ use weft_action::{
 
 pub use error::ConfluenceError;
 pub use pacing::Pacer;
-pub use paging::Listing;
+pub use paging::{Listing, MAX_PAGE_SIZE};
 pub use request::{Api, Request, PLACEHOLDER_API_BASE};
 pub use retry::RetryPolicy;
 
@@ -63,6 +63,11 @@ pub trait Connection: Send + Sync {
     ) -> Result<AccessToken, ActionError>;
     fn http(&self) -> &reqwest::Client;
     fn cancel(&self) -> &CancellationToken;
+    /// Whether this is a step attempt that may already have run (its run was resumed after
+    /// its process stopped): creates look for what they would make before making it.
+    fn may_have_run_before(&self) -> bool {
+        false
+    }
 }
 
 #[async_trait]
@@ -84,6 +89,9 @@ impl Connection for ActionContext<'_> {
     }
     fn cancel(&self) -> &CancellationToken {
         self.cancel
+    }
+    fn may_have_run_before(&self) -> bool {
+        self.may_have_run_before
     }
 }
 
@@ -127,6 +135,7 @@ pub struct Client<'a> {
     scopes: &'static [&'static str],
     policy: RetryPolicy,
     pacer: Arc<Pacer>,
+    may_have_run_before: bool,
 }
 
 impl<'a> Client<'a> {
@@ -144,7 +153,14 @@ impl<'a> Client<'a> {
             token: Mutex::new(token),
             scopes,
             policy: RetryPolicy::default(),
+            may_have_run_before: connection.may_have_run_before(),
         })
+    }
+
+    /// The step attempt using this client may already have run: see
+    /// [`Connection::may_have_run_before`].
+    pub fn may_have_run_before(&self) -> bool {
+        self.may_have_run_before
     }
 
     /// The connection: API base, site, granted scopes, settings.

@@ -1,7 +1,7 @@
 //! The one error shape of the API: `{"error": {"status": 404, "code": "not_found", "message":
 //! "..."}}`, with the HTTP status it names.
 
-use axum::http::{StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -31,6 +31,19 @@ impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// The run history or trigger store failed: the request may work later.
+    pub fn store(error: &weft_engine::store::StoreError) -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            error.with_causes(),
+        )
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -46,4 +59,12 @@ impl IntoResponse for ApiError {
 
 pub(super) async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found(format!("no endpoint at {}", uri.path()))
+}
+
+pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not answer {method}", uri.path()),
+    )
 }

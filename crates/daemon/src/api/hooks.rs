@@ -22,7 +22,7 @@ use serde_json::{json, Map, Value};
 use subtle::ConstantTimeEq;
 use weft_action::http_errors::describe_error_chain;
 use weft_engine::exec::new_run_id;
-use weft_engine::store::{RequestKeyRecord, TriggerStore};
+use weft_engine::store::RequestKeyRecord;
 use weft_engine::workflow::{TriggerPlan, WebhookPlan};
 
 use super::{ApiError, ApiState};
@@ -36,10 +36,9 @@ pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 /// Longest `Idempotency-Key` taken (a UUID is 36).
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
 
-/// What the webhook endpoint needs besides the dispatcher.
+/// What the webhook endpoint needs besides the dispatcher and the trigger store (where
+/// `Idempotency-Key`s are recorded).
 pub struct Hooks {
-    /// Where `Idempotency-Key`s are recorded.
-    pub triggers: Arc<dyn TriggerStore>,
     /// Makes recorded keys durable, many requests to one sync.
     pub sync: GroupSync,
     /// The daemon's `secrets.*`, which hold the webhook secrets.
@@ -119,7 +118,7 @@ async fn receive(
             run_id: run_id.clone(),
             recorded_at: Utc::now(),
         };
-        let first = hooks
+        let first = state
             .triggers
             .record_request_key(&record)
             .await
@@ -163,7 +162,7 @@ async fn receive(
         Err(refused) => {
             if let Some(key) = &key {
                 // Nothing started: a repeat of this request may start the run.
-                if let Err(e) = hooks.triggers.forget_request_key(&workflow, key).await {
+                if let Err(e) = state.triggers.forget_request_key(&workflow, key).await {
                     tracing::error!(
                         workflow = %workflow,
                         "the Idempotency-Key of a refused request could not be forgotten: {}",

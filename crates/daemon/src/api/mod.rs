@@ -1,33 +1,70 @@
 //! The daemon's HTTP API (axum, JSON). One router made of one module per subject; every
 //! error answers the same JSON shape ([`ApiError`]). Bound to loopback unless told otherwise.
 
+mod access;
+mod body;
+mod connections;
 mod error;
 mod health;
 pub mod hooks;
+mod observe;
+mod runs;
+mod workflows;
 
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::Dispatcher;
+use weft_engine::store::TriggerStore;
 
+pub use access::{ApiToken, ApiTokenError, MIN_TOKEN_CHARS};
+pub use connections::{ConnectionList, ConnectionListError, ConnectionState, ConnectionSummary};
 pub use error::ApiError;
+
+/// The largest request body read: a run's inputs are small.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// What the handlers reach.
 pub struct ApiState {
     pub dispatcher: Dispatcher,
     pub hooks: hooks::Hooks,
+    /// Where paused flags are kept (with the fires).
+    pub triggers: Arc<dyn TriggerStore>,
+    /// The connections of the data folder.
+    pub connections: Arc<dyn ConnectionList>,
+    /// The bearer token `/api/v1/*` and `/metrics` requests must carry; `None` when the
+    /// API is bound to loopback.
+    pub api_token: Option<ApiToken>,
+    /// Set by the process once its workflows are loaded and their triggers run (`/readyz`
+    /// also answers not ready once the dispatcher is stopping).
+    pub ready: AtomicBool,
 }
 
 /// Every route of the API.
 pub fn router(state: Arc<ApiState>) -> Router {
+    let guarded = Router::new()
+        .merge(observe::guarded_routes())
+        .merge(runs::routes())
+        .merge(workflows::routes())
+        .merge(connections::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::require_token,
+        ));
     Router::new()
         .merge(health::routes())
         .merge(hooks::routes())
+        .merge(observe::routes())
+        .merge(guarded)
         .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 

@@ -158,8 +158,16 @@ impl TypedAction for Sleep {
         scopes: &[],
     };
 
-    async fn run(&self, input: SleepInput, _ctx: &ActionContext<'_>) -> Result<Value, ActionError> {
-        tokio::time::sleep(input.duration.0).await;
+    /// Slept in a task, or stored with the run when the engine stores waits this long (the
+    /// daemon): see `ActionContext::wait_until`.
+    async fn run(&self, input: SleepInput, ctx: &ActionContext<'_>) -> Result<Value, ActionError> {
+        let wake = chrono::TimeDelta::from_std(input.duration.0)
+            .ok()
+            .and_then(|d| chrono::Utc::now().checked_add_signed(d))
+            .ok_or_else(|| {
+                ActionError::invalid_input(format!("`duration` {} is too long", input.duration))
+            })?;
+        ctx.wait_until(wake).await?;
         Ok(json!({ "slept_ms": input.duration.0.as_millis() as u64 }))
     }
 
@@ -171,5 +179,67 @@ impl TypedAction for Sleep {
 
     fn dry_run_output(&self, input: &SleepInput) -> Option<Value> {
         Some(json!({ "slept_ms": input.duration.0.as_millis() as u64 }))
+    }
+}
+
+pub struct WaitUntil;
+
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct WaitUntilInput {
+    /// When to go on: an RFC 3339 timestamp with its offset (`2026-12-24T18:00:00Z`,
+    /// `2026-12-24T19:00:00+01:00`). A time already past goes on at once.
+    at: String,
+}
+
+impl WaitUntilInput {
+    fn instant(&self) -> Result<chrono::DateTime<chrono::Utc>, ActionError> {
+        chrono::DateTime::parse_from_rfc3339(self.at.trim())
+            .map(|at| at.to_utc())
+            .map_err(|e| {
+                ActionError::invalid_input(format!(
+                    "`at` is not an RFC 3339 timestamp with an offset, like 2026-12-24T18:00:00Z ({e})"
+                ))
+            })
+    }
+}
+
+#[async_trait]
+impl TypedAction for WaitUntil {
+    type Input = WaitUntilInput;
+
+    const INFO: ActionInfo = ActionInfo {
+        name: "core.wait_until",
+        description: "Waits until a point in time.",
+        output_description: "The instant it waited for, in UTC.",
+        output_example: r#"{"until": "2026-12-24T18:00:00+00:00"}"#,
+        writes: false,
+        scopes: &[],
+    };
+
+    /// Slept in a task, or stored with the run when the engine stores waits this long (the
+    /// daemon): see `ActionContext::wait_until`.
+    async fn run(
+        &self,
+        input: WaitUntilInput,
+        ctx: &ActionContext<'_>,
+    ) -> Result<Value, ActionError> {
+        let at = input.instant()?;
+        ctx.wait_until(at).await?;
+        Ok(json!({ "until": at.to_rfc3339() }))
+    }
+
+    fn dry_run(&self, input: &WaitUntilInput) -> DryRunEffect {
+        let summary = match input.instant() {
+            Ok(at) => format!("wait until {}", at.to_rfc3339()),
+            Err(e) => format!("invalid inputs: {}", e.message),
+        };
+        DryRunEffect::Local { summary }
+    }
+
+    fn dry_run_output(&self, input: &WaitUntilInput) -> Option<Value> {
+        input
+            .instant()
+            .ok()
+            .map(|at| json!({ "until": at.to_rfc3339() }))
     }
 }

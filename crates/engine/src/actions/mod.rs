@@ -16,6 +16,7 @@ pub fn register_builtin(registry: &mut Registry) -> Result<(), RegistryError> {
     registry.add(core::Set)?;
     registry.add(core::Fail)?;
     registry.add(core::Sleep)?;
+    registry.add(core::WaitUntil)?;
     registry.add(http::HttpRequest)?;
     registry.add(workflow_call::WorkflowCall)?;
     Ok(())
@@ -33,7 +34,7 @@ mod tests {
     #[test]
     fn every_builtin_registers_and_has_a_valid_example() {
         let registry = super::builtin_registry().unwrap();
-        assert_eq!(registry.iter().count(), 6);
+        assert_eq!(registry.iter().count(), 7);
         for action in registry.iter() {
             let spec = action.spec();
             assert!(

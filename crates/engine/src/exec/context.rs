@@ -3,10 +3,11 @@
 
 use async_trait::async_trait;
 use serde_json::Value;
-use weft_action::{StepLog, WorkflowCaller};
+use weft_action::{StepLog, WaitPolicy, WorkflowCaller};
 
 use super::events::{LogLevel, Progress};
 use super::run::RunState;
+use super::Mode;
 use crate::actions::{ActionError, ErrorKind};
 use crate::workflow::CompiledStep;
 
@@ -18,13 +19,21 @@ impl RunState {
         &'a self,
         step: &'a CompiledStep,
         attempt: u32,
+        may_have_run_before: bool,
         iteration: &'a [usize],
     ) -> ActionContext<'a> {
+        // Only a top-level run is parked: a called workflow's caller holds a task anyway.
+        let top_level = self.call_stack.len() == 1 && !matches!(self.mode, Mode::DryRun { .. });
         ActionContext {
             run_id: &self.run_id,
             step_id: &step.id,
             iteration,
             attempt,
+            may_have_run_before,
+            wait: WaitPolicy {
+                store_longer_than: self.engine.stored_waits.filter(|_| top_level),
+                stored_until: self.stored_wait(&step.id, iteration),
+            },
             connection: step
                 .connection
                 .as_deref()

@@ -9,6 +9,7 @@ mod inputs;
 mod item_outputs;
 mod record_cap;
 mod redact;
+mod resume;
 mod retry;
 mod run;
 mod step;
@@ -24,6 +25,9 @@ pub use events::{LogLevel, NoObserver, RunEvent, RunObserver};
 pub use inputs::{coerce_input_text, resolve_inputs, InputTextError};
 pub use record_cap::DEFAULT_RECORD_CAP;
 pub use redact::{is_credential_header, Redactor, CREDENTIAL_HEADERS, MIN_SECRET_LEN, REDACTED};
+pub use resume::{
+    ResumeError, ResumeRequest, DEFAULT_RESTART_LIMIT, DEFAULT_STORED_WAIT_THRESHOLD,
+};
 pub use run::{new_run_id, DryRunReport, DryRunStep, RunOutcome};
 
 use weft_action::{NoTokens, TokenProvider};
@@ -47,6 +51,10 @@ pub struct Engine {
     pub record_cap: usize,
     /// Access tokens of the connections steps use.
     pub tokens: Arc<dyn TokenProvider>,
+    /// Waits (`core.sleep`, `core.wait_until`) of top-level runs longer than this are stored
+    /// with the run, which is parked `waiting`, instead of slept; `None` (the default): slept.
+    /// The daemon sets it: it resumes parked runs on time.
+    pub stored_waits: Option<std::time::Duration>,
 }
 
 impl Engine {
@@ -67,11 +75,18 @@ impl Engine {
             observer: Arc::new(NoObserver),
             record_cap: DEFAULT_RECORD_CAP,
             tokens: Arc::new(NoTokens),
+            stored_waits: None,
         }
     }
 
     pub fn with_tokens(mut self, tokens: Arc<dyn TokenProvider>) -> Self {
         self.tokens = tokens;
+        self
+    }
+
+    /// Stores waits longer than `threshold` instead of sleeping them (see [`Engine::stored_waits`]).
+    pub fn with_stored_waits(mut self, threshold: std::time::Duration) -> Self {
+        self.stored_waits = Some(threshold);
         self
     }
 

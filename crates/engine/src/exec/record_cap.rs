@@ -61,12 +61,25 @@ pub(crate) fn cap_redacted(
     field: &str,
     truncated: &mut Vec<Truncation>,
 ) -> Value {
-    let value = if redactor.is_empty() {
-        Cow::Borrowed(value)
+    cap_redacted_noting(redactor, value, cap, field, truncated).0
+}
+
+/// [`cap_redacted`], and whether redacting masked something (then the record is not the value).
+pub(crate) fn cap_redacted_noting(
+    redactor: &Redactor,
+    value: &Value,
+    cap: usize,
+    field: &str,
+    truncated: &mut Vec<Truncation>,
+) -> (Value, bool) {
+    let (value, masked) = if redactor.is_empty() {
+        (Cow::Borrowed(value), false)
     } else {
-        Cow::Owned(redactor.value(value))
+        let redacted = redactor.value(value);
+        let masked = redacted != *value;
+        (Cow::Owned(redacted), masked)
     };
-    cap_value(value, cap, field, truncated)
+    (cap_value(value, cap, field, truncated), masked)
 }
 
 /// `value` itself when its JSON text fits in `cap` bytes; else the start of that text (at most

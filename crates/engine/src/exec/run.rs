@@ -18,10 +18,11 @@ use super::frame::{refs_of, Frame, Globals, StepScope};
 use super::inputs::resolve_inputs;
 use super::record_cap::{cap_redacted, cap_value};
 use super::redact::{Redactor, MIN_SECRET_LEN, REDACTED};
+use super::resume::ResumePlan;
 use super::step::Failure;
 use super::{Engine, Mode, RunRequest};
 use crate::actions::{ActionError, DryRunEffect, ErrorKind};
-use crate::store::{AttemptRecord, RunRecord, RunStatus};
+use crate::store::{AttemptRecord, RunRecord, RunStatus, StoredWait};
 use crate::workflow::connection_config::connection_scope;
 use crate::workflow::{self, CompiledWorkflow, StepRefs, ValueTemplate};
 
@@ -110,6 +111,10 @@ pub(crate) struct RunState {
     pub progress_closed: AtomicBool,
     /// Whether the observer wants progress events at all.
     pub wants_progress: bool,
+    /// What the run did before, when this is a resume.
+    pub resume: Option<ResumePlan>,
+    /// Set when a wait step parks the run (a stored wait).
+    pub parked: Mutex<Option<StoredWait>>,
 }
 
 /// Progress events queued beyond this make steps wait for their delivery: a run whose steps
@@ -124,15 +129,16 @@ impl Engine {
         workflow: Arc<CompiledWorkflow>,
         request: RunRequest,
     ) -> BoxFuture<'_, RunOutcome> {
-        Box::pin(self.run_nested(workflow, request, Vec::new(), None))
+        Box::pin(self.run_nested(workflow, request, Vec::new(), None, None))
     }
 
-    async fn run_nested(
+    pub(super) async fn run_nested(
         &self,
         workflow: Arc<CompiledWorkflow>,
         request: RunRequest,
         mut call_stack: Vec<PathBuf>,
         redactor: Option<Arc<Redactor>>,
+        resume: Option<ResumePlan>,
     ) -> RunOutcome {
         let started = Instant::now();
         let run_id = request.run_id.clone().unwrap_or_else(new_run_id);
@@ -200,7 +206,12 @@ impl Engine {
             finished_at: None,
             pid: Some(std::process::id()),
             truncated: Vec::new(),
+            resumes: 0,
+            wait: None,
         };
+        if let Some(plan) = &resume {
+            plan.carry_over(&mut record);
+        }
         let given = Value::Object(request.inputs.clone());
         record.inputs = cap_redacted(
             &redactor,
@@ -250,7 +261,7 @@ impl Engine {
                     run_id: run_id.clone(),
                     globals,
                     redactor: redactor.clone(),
-                    seq: AtomicU64::new(0),
+                    seq: AtomicU64::new(resume.as_ref().map_or(0, ResumePlan::next_seq)),
                     loops: AtomicU64::new(0),
                     mode: request.mode.clone(),
                     cancel: request.cancel.clone(),
@@ -266,6 +277,8 @@ impl Engine {
                     progress_delivered: tokio::sync::Notify::new(),
                     progress_closed: AtomicBool::new(false),
                     wants_progress: self.observer.wants_progress(),
+                    resume,
+                    parked: Mutex::new(None),
                 };
                 let run = async {
                     let result = state.execute().await;
@@ -278,6 +291,9 @@ impl Engine {
                     steps: std::mem::take(&mut *state.dry_steps.lock()),
                     connection: state.globals.connection.clone(),
                 });
+                if status == RunStatus::Waiting {
+                    record.wait = state.parked.lock().take();
+                }
                 // Delivered after the final sync below.
                 let undelivered = std::mem::take(&mut *state.progress.lock());
                 (status, error, outputs, report, undelivered)
@@ -296,7 +312,8 @@ impl Engine {
                 &mut record.truncated,
             )
         });
-        record.finished_at = Some(Utc::now());
+        // A waiting run has not finished: it is resumed at its wake-up time.
+        record.finished_at = (status != RunStatus::Waiting).then(Utc::now);
         let mut error = error;
         if !dry {
             // The durability point: the run is only reported once its record is on disk.
@@ -520,6 +537,9 @@ impl RunState {
         };
         self.wait_for_children().await;
         self.record_abandoned().await;
+        if let Some(parked) = self.parked_outcome() {
+            return parked;
+        }
         let (mut status, mut error) = match &main {
             Ok(()) => (RunStatus::Succeeded, None),
             Err(f) if f.cancelled => (
@@ -540,6 +560,9 @@ impl RunState {
                     error.unwrap_or_default()
                 ));
             }
+            if let Some(parked) = self.parked_outcome() {
+                return parked;
+            }
         }
         self.finalizing.store(true, Ordering::Relaxed);
         if !self.workflow.finally.is_empty() {
@@ -552,6 +575,9 @@ impl RunState {
                 if status == RunStatus::Succeeded {
                     status = RunStatus::Failed;
                 }
+            }
+            if let Some(parked) = self.parked_outcome() {
+                return parked;
             }
         }
         let mut outputs = Value::Null;
@@ -656,7 +682,7 @@ impl RunState {
         let (send, receive) = tokio::sync::oneshot::channel();
         let child = tokio::spawn(async move {
             let outcome = engine
-                .run_nested(loaded.workflow, request, call_stack, Some(redactor))
+                .run_nested(loaded.workflow, request, call_stack, Some(redactor), None)
                 .await;
             // The caller is gone when its step was cancelled: the child ran to its end anyway.
             let _ = send.send(outcome);

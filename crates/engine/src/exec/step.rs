@@ -13,8 +13,9 @@ use serde_json::{json, Map, Value};
 use super::events::Progress;
 use super::frame::{Frame, Output, StepRecord, StepScope};
 use super::item_outputs::ItemOutputs;
-use super::record_cap::{cap_redacted, cap_text};
+use super::record_cap::{cap_redacted, cap_redacted_noting, cap_text};
 use super::redact::Redactor;
+use super::resume::ResumePoint;
 use super::retry::{delay, should_retry};
 use super::run::{DryRunStep, RunState};
 use super::Mode;
@@ -183,7 +184,10 @@ impl RunState {
                 );
                 return Ok(());
             }
-            Err(e) if e.kind == ErrorKind::Cancelled => return Err(Failure::cancelled()),
+            // A stored wait stops the run's steps as a cancellation does; the run is parked.
+            Err(e) if matches!(e.kind, ErrorKind::Cancelled | ErrorKind::Waiting { .. }) => {
+                return Err(Failure::cancelled())
+            }
             Err(e) => e,
         };
         // Every failure of the step (its expressions included) goes through `on_error`.
@@ -312,7 +316,14 @@ impl RunState {
         }
         let retry = &step.retry;
         let first_started = tokio::time::Instant::now();
-        let mut attempt = 1;
+        let (mut attempt, mut may_have_run_before) = match self.resume_point(step, &frame.iteration)
+        {
+            ResumePoint::Restored(output, attempts) => return StepResult::action(output, attempts),
+            ResumePoint::From {
+                attempt,
+                may_have_run_before,
+            } => (attempt, may_have_run_before),
+        };
         loop {
             self.report(Progress::StepStarted {
                 step: step.id.clone(),
@@ -321,7 +332,7 @@ impl RunState {
             });
             let started_at = Utc::now();
             let clock = Instant::now();
-            let ctx = self.action_context(step, attempt, &frame.iteration);
+            let ctx = self.action_context(step, attempt, may_have_run_before, &frame.iteration);
             // If this future is dropped mid-attempt (a sibling failed, a loop timed out, the
             // run was cancelled), the guard hands the attempt to the run as abandoned; whoever
             // dropped it records it as cancelled ([`RunState::record_abandoned`]).
@@ -350,6 +361,15 @@ impl RunState {
                 None => call.await,
             };
             in_flight.done = true;
+            // A stored wait is no attempt's outcome: the run is parked, the step resumed later.
+            if let Err(ActionError {
+                kind: ErrorKind::Waiting { until },
+                ..
+            }) = &result
+            {
+                self.park(&step.id, &frame.iteration, *until);
+                return StepResult::action(result, attempt);
+            }
             let status = if result.is_ok() {
                 StepStatus::Succeeded
             } else {
@@ -396,6 +416,7 @@ impl RunState {
             });
             tokio::time::sleep(wait).await;
             attempt += 1;
+            may_have_run_before = false;
         }
     }
 
@@ -416,7 +437,7 @@ impl RunState {
             (None, Some(computed)) => (computed, "computed"),
             // A sub-workflow is dry-run too (its steps join this report).
             (None, None) if action.runs_in_dry_run() || live_read => {
-                let ctx = self.action_context(step, 1, &frame.iteration);
+                let ctx = self.action_context(step, 1, false, &frame.iteration);
                 match action.run(input.clone(), &ctx).await {
                     Ok(output) => (output, if live_read { "live" } else { "computed" }),
                     Err(error) => return StepResult::action(Err(error), 1),
@@ -581,10 +602,14 @@ impl RunState {
         let cap = self.engine.record_cap;
         let mut truncated = Vec::new();
         let input = cap_redacted(&self.redactor, input, cap, "input", &mut truncated);
-        let output = result
-            .as_ref()
-            .ok()
-            .map(|v| cap_redacted(&self.redactor, v, cap, "output", &mut truncated));
+        let (output, output_redacted) = match result {
+            Ok(v) => {
+                let (output, masked) =
+                    cap_redacted_noting(&self.redactor, v, cap, "output", &mut truncated);
+                (Some(output), masked)
+            }
+            Err(_) => (None, false),
+        };
         let error = result
             .as_ref()
             .err()
@@ -602,6 +627,7 @@ impl RunState {
             started_at,
             duration_us: duration.as_micros() as u64,
             truncated,
+            output_redacted,
         }
     }
 

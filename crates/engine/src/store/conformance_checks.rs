@@ -21,6 +21,7 @@ where
     running_index_and_interrupted(store).await;
     trigger_cursors(store).await;
     cron_fires(store).await;
+    paused_workflows(store).await;
     claims(store).await;
     request_keys(store).await;
 }
@@ -154,6 +155,8 @@ fn run(id: &str, status: RunStatus) -> RunRecord {
         finished_at: None,
         pid: Some(7),
         truncated: Vec::new(),
+        resumes: 0,
+        wait: None,
     }
 }
 
@@ -171,6 +174,7 @@ fn attempt(run_id: &str, seq: u64, step: &str, status: StepStatus) -> AttemptRec
         started_at: at(1),
         duration_us: 3,
         truncated: Vec::new(),
+        output_redacted: false,
     }
 }
 
@@ -203,6 +207,12 @@ fn ids(runs: &[RunRecord]) -> Vec<&str> {
     runs.iter().map(|r| r.id.as_str()).collect()
 }
 
+fn sorted_ids(runs: &[RunRecord]) -> Vec<&str> {
+    let mut ids = ids(runs);
+    ids.sort_unstable();
+    ids
+}
+
 async fn runs_and_attempts<S: RunStore + ?Sized>(store: &S) {
     // Written out of order: listing follows the ids (ULIDs: creation order).
     for id in ["01B", "01A", "01C"] {
@@ -218,6 +228,17 @@ async fn runs_and_attempts<S: RunStore + ?Sized>(store: &S) {
     assert_eq!(ids(&store.list_runs(2).await.unwrap()), ["01C", "01B"]);
     assert!(store.list_runs(0).await.unwrap().is_empty(), "limit 0");
     assert_eq!(all[2], updated, "a second put replaces the run");
+
+    // Pages continue below the id they were given, which need not be a stored run's.
+    let before = |id: Option<&'static str>, limit| async move {
+        let page = store.list_runs_before(id, limit).await.unwrap();
+        page.into_iter().map(|r| r.id).collect::<Vec<_>>()
+    };
+    assert_eq!(before(None, 2).await, ["01C", "01B"]);
+    assert_eq!(before(Some("01B"), 2).await, ["01A"]);
+    assert_eq!(before(Some("01BZ"), 1).await, ["01B"]);
+    assert!(before(Some("01A"), 5).await.is_empty(), "nothing older");
+    assert!(before(None, 0).await.is_empty(), "limit 0");
 
     assert_eq!(store.get_run("01B").await.unwrap().unwrap().id, "01B");
     assert_eq!(
@@ -296,14 +317,34 @@ async fn running_index_and_interrupted<S: RunStore + ?Sized>(store: &S) {
         .put_run(&run("01E", RunStatus::Succeeded))
         .await
         .unwrap();
-    assert_eq!(ids(&store.running_runs().await.unwrap()), ["01D"]);
+    store
+        .put_run(&run("01F", RunStatus::Waiting))
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted_ids(&store.unfinished_runs().await.unwrap()),
+        ["01D", "01F"]
+    );
 
+    // A waiting run is parked, not orphaned: it stays waiting.
     let closed = super::close_interrupted_runs(store).await.unwrap();
     assert_eq!(closed, 1);
-    let run = store.get_run("01D").await.unwrap().unwrap();
-    assert_eq!(run.status, RunStatus::Interrupted);
-    assert!(run.finished_at.is_some());
-    assert!(store.running_runs().await.unwrap().is_empty());
+    let closed_run = store.get_run("01D").await.unwrap().unwrap();
+    assert_eq!(closed_run.status, RunStatus::Interrupted);
+    assert!(closed_run.finished_at.is_some());
+    // Interrupted and waiting runs can still be resumed: they stay listed until they finish.
+    assert_eq!(
+        sorted_ids(&store.unfinished_runs().await.unwrap()),
+        ["01D", "01F"]
+    );
+    let mut finished = store.get_run("01D").await.unwrap().unwrap();
+    finished.status = RunStatus::Failed;
+    store.put_run(&finished).await.unwrap();
+    store
+        .put_run(&run("01F", RunStatus::Succeeded))
+        .await
+        .unwrap();
+    assert!(store.unfinished_runs().await.unwrap().is_empty());
 }
 
 async fn trigger_cursors<S: TriggerStore + ?Sized>(store: &S) {
@@ -392,6 +433,21 @@ async fn cron_fires<S: TriggerStore + ?Sized>(store: &S) {
         "the latest scheduled instant, whatever the order of recording"
     );
     assert_eq!(store.last_fire("report", "weekly").await.unwrap(), None);
+}
+
+async fn paused_workflows<S: TriggerStore + ?Sized>(store: &S) {
+    assert!(store.paused_workflows().await.unwrap().is_empty());
+    store.set_paused("report", true).await.unwrap();
+    store.set_paused("digest", true).await.unwrap();
+    store.set_paused("report", true).await.unwrap();
+    assert_eq!(
+        store.paused_workflows().await.unwrap(),
+        ["digest", "report"],
+        "by name, each once"
+    );
+    store.set_paused("digest", false).await.unwrap();
+    store.set_paused("never-paused", false).await.unwrap();
+    assert_eq!(store.paused_workflows().await.unwrap(), ["report"]);
 }
 
 async fn claims<S: ClaimStore + ?Sized>(store: &S) {

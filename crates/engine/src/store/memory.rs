@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 
 use super::{
-    AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStatus, RunStore, ScratchArea,
-    StoreError, TriggerCursor, TriggerKey, TriggerStore,
+    AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore, ScratchArea, StoreError,
+    TriggerCursor, TriggerKey, TriggerStore,
 };
 use super::{DeliveryStatus, OutboundEvent, OutboxStore, RequestKeyRecord};
 
@@ -52,6 +52,7 @@ struct State {
     request_keys: BTreeMap<(String, String), RequestKeyRecord>,
     /// By id: ids are ULIDs, so this is creation order.
     events: BTreeMap<String, OutboundEvent>,
+    paused: std::collections::BTreeSet<String>,
 }
 
 impl MemoryRunStore {
@@ -125,6 +126,23 @@ impl RunStore for MemoryRunStore {
             .collect())
     }
 
+    async fn list_runs_before(
+        &self,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let state = self.state.lock();
+        let newest_first = state.runs.values().rev();
+        Ok(match before {
+            Some(id) => newest_first
+                .skip_while(|run| run.id.as_str() >= id)
+                .take(limit)
+                .cloned()
+                .collect(),
+            None => newest_first.take(limit).cloned().collect(),
+        })
+    }
+
     async fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
         Ok(self
             .state
@@ -135,13 +153,13 @@ impl RunStore for MemoryRunStore {
             .collect())
     }
 
-    async fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+    async fn unfinished_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
         Ok(self
             .state
             .lock()
             .runs
             .values()
-            .filter(|r| r.status == RunStatus::Running)
+            .filter(|r| !r.status.is_finished())
             .cloned()
             .collect())
     }
@@ -198,6 +216,20 @@ impl TriggerStore for MemoryRunStore {
             .take_while(|((w, t, _), _)| *w == workflow && *t == trigger)
             .map(|(_, fire)| fire.clone())
             .collect())
+    }
+
+    async fn set_paused(&self, workflow: &str, paused: bool) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        if paused {
+            state.paused.insert(workflow.to_string());
+        } else {
+            state.paused.remove(workflow);
+        }
+        Ok(())
+    }
+
+    async fn paused_workflows(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.state.lock().paused.iter().cloned().collect())
     }
 
     async fn record_request_key(

@@ -32,8 +32,8 @@ use chrono::{DateTime, Utc};
 pub use memory::MemoryRunStore;
 pub use outbox::{DeliveryStatus, OutboundEvent, OutboxStore, RequestKeyRecord};
 pub use records::{
-    AttemptRecord, Claim, FireRecord, RunRecord, RunStatus, StepStatus, TriggerCursor, TriggerKey,
-    Truncation,
+    AttemptRecord, Claim, FireRecord, RunRecord, RunStatus, StepStatus, StoredWait, TriggerCursor,
+    TriggerKey, Truncation,
 };
 pub use sled_store::SledRunStore;
 
@@ -101,6 +101,14 @@ pub trait RunStore: Send + Sync {
     async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError>;
     /// Newest first.
     async fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
+    /// Newest first, from the run just older than `before` (a run id, not included) when it
+    /// is given: the next page of a listing ends where the previous one did, whatever was
+    /// recorded in between. Run ids are ULIDs: their order is the order runs were made in.
+    async fn list_runs_before(
+        &self,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>, StoreError>;
     /// In the order they were recorded.
     async fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError>;
     /// One page of a run's attempts in recording order (of one step when `step` is given):
@@ -122,8 +130,9 @@ pub trait RunStore: Send + Sync {
         let attempts = matching.into_iter().skip(skip).take(limit).collect();
         Ok(AttemptPage { attempts, total })
     }
-    /// Runs still marked running, without reading the whole history.
-    async fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError>;
+    /// Runs not finished (running, waiting or interrupted), without reading the whole
+    /// history: what start-up checks for orphans and what a daemon resumes.
+    async fn unfinished_runs(&self) -> Result<Vec<RunRecord>, StoreError>;
     /// Makes everything written so far durable. Writes are batched; this is the sync point.
     async fn flush(&self) -> Result<(), StoreError>;
 
@@ -177,6 +186,10 @@ pub trait TriggerStore: Send + Sync {
         trigger: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<FireRecord>, StoreError>;
+    /// Pauses (or resumes) a workflow's triggers, across restarts.
+    async fn set_paused(&self, workflow: &str, paused: bool) -> Result<(), StoreError>;
+    /// The workflows paused with [`TriggerStore::set_paused`], by name.
+    async fn paused_workflows(&self) -> Result<Vec<String>, StoreError>;
     /// The latest recorded fire of one trigger: where the daemon counts missed fires from.
     /// Stores that can should read only that record.
     async fn last_fire(
@@ -231,7 +244,9 @@ pub trait ClaimStore: Send + Sync {
 /// right after opening a store that only this process can open (sled's lock): every run still
 /// marked running is then orphaned.
 pub async fn close_interrupted_runs<S: RunStore + ?Sized>(store: &S) -> Result<usize, StoreError> {
-    let orphans = store.running_runs().await?;
+    let mut orphans = store.unfinished_runs().await?;
+    // A waiting run is parked on purpose (no process holds it); an interrupted one is closed.
+    orphans.retain(|run| run.status == RunStatus::Running);
     for mut run in orphans.iter().cloned() {
         run.status = RunStatus::Interrupted;
         run.error = Some(match run.pid {
@@ -264,10 +279,17 @@ impl RunStore for NoStore {
     async fn list_runs(&self, _: usize) -> Result<Vec<RunRecord>, StoreError> {
         Ok(Vec::new())
     }
+    async fn list_runs_before(
+        &self,
+        _: Option<&str>,
+        _: usize,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        Ok(Vec::new())
+    }
     async fn attempts(&self, _: &str) -> Result<Vec<AttemptRecord>, StoreError> {
         Ok(Vec::new())
     }
-    async fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+    async fn unfinished_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
         Ok(Vec::new())
     }
     async fn flush(&self) -> Result<(), StoreError> {

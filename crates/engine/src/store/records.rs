@@ -14,6 +14,9 @@ pub enum RunStatus {
     /// The process running it stopped (crash, `kill -9`, power loss) before it finished; its
     /// records are kept so it can be resumed.
     Interrupted,
+    /// Parked on a stored wait (`core.sleep`, `core.wait_until` in the daemon): no task holds
+    /// it; the daemon resumes it at [`RunRecord::wait`]'s time.
+    Waiting,
 }
 
 impl RunStatus {
@@ -24,7 +27,17 @@ impl RunStatus {
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::Waiting => "waiting",
         }
+    }
+
+    /// Whether the run has ended for good. Running, waiting and interrupted runs may still go
+    /// on (a resume continues them).
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled
+        )
     }
 }
 
@@ -73,6 +86,26 @@ pub struct RunRecord {
     /// Fields (`inputs`, `outputs`) too large to record whole: they hold the start of their JSON.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub truncated: Vec<Truncation>,
+    /// How many times the run was resumed after its process stopped, counted before each
+    /// resume starts: the restart limit reads it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub resumes: u32,
+    /// The stored wait a `waiting` run is parked on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<StoredWait>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// A wait step that parked its run: which one (by step and loop position) and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredWait {
+    pub step: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub iteration: Vec<usize>,
+    pub until: DateTime<Utc>,
 }
 
 /// One attempt of one step (a loop item's steps are recorded per item).
@@ -98,6 +131,10 @@ pub struct AttemptRecord {
     /// Fields (`input`, `output`, `error`) too large to record whole: they hold their start.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub truncated: Vec<Truncation>,
+    /// The output held a secret (or a value computed from one), masked in the record: a
+    /// resume cannot read it back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub output_redacted: bool,
 }
 
 /// A recorded field cut at the record cap: the field keeps the start of its JSON text (of the

@@ -13,8 +13,8 @@ mod outbox;
 
 use super::RequestKeyRecord;
 use super::{
-    AttemptPage, AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStatus, RunStore,
-    ScratchArea, StoreError, TriggerCursor, TriggerKey, TriggerStore,
+    AttemptPage, AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore, ScratchArea,
+    StoreError, TriggerCursor, TriggerKey, TriggerStore,
 };
 
 /// Histories up to this size are copied aside before opening (a few milliseconds); bigger ones
@@ -37,11 +37,14 @@ pub struct SledRunStore {
     /// How many runs the store holds, written to the sidecar at each flush.
     run_count: AtomicU64,
     attempts: sled::Tree,
-    /// Ids of runs still running: what start-up checks for orphans, instead of every run.
+    /// Ids of runs not finished: what start-up checks for orphans and a daemon resumes,
+    /// instead of every run.
     active: sled::Tree,
     cursors: sled::Tree,
     fires: sled::Tree,
     claims: sled::Tree,
+    /// Names of paused workflows (empty values).
+    paused: sled::Tree,
     scratch: SledScratch,
     /// Webhook `Idempotency-Key`s by workflow and key.
     request_keys: sled::Tree,
@@ -143,6 +146,7 @@ impl SledRunStore {
             request_keys: tree("request_keys")?,
             events: tree("events")?,
             events_pending: tree("events_pending")?,
+            paused: tree("paused")?,
             scratch: {
                 let scratch = tree("scratch")?;
                 scratch.clear().map_err(backend)?;
@@ -290,7 +294,7 @@ impl RunStore for SledRunStore {
         if previous.is_none() {
             self.run_count.fetch_add(1, Ordering::Relaxed);
         }
-        if run.status == RunStatus::Running {
+        if !run.status.is_finished() {
             self.active
                 .insert(run.id.as_bytes(), &[])
                 .map_err(backend)?;
@@ -324,6 +328,17 @@ impl RunStore for SledRunStore {
 
     async fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
         decode_all(self.runs.iter().rev().take(limit))
+    }
+
+    async fn list_runs_before(
+        &self,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        match before {
+            Some(id) => decode_all(self.runs.range(..id.as_bytes()).rev().take(limit)),
+            None => decode_all(self.runs.iter().rev().take(limit)),
+        }
     }
 
     async fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
@@ -381,7 +396,7 @@ impl RunStore for SledRunStore {
         Ok(AttemptPage { attempts, total })
     }
 
-    async fn running_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+    async fn unfinished_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
         let mut runs = Vec::new();
         for entry in self.active.iter() {
             let (id, _) = entry.map_err(backend)?;
@@ -451,6 +466,28 @@ impl TriggerStore for SledRunStore {
                 .range(from..)
                 .take_while(|entry| entry.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix))),
         )
+    }
+
+    async fn set_paused(&self, workflow: &str, paused: bool) -> Result<(), StoreError> {
+        if paused {
+            self.paused
+                .insert(workflow.as_bytes(), &[])
+                .map_err(backend)?;
+        } else {
+            self.paused.remove(workflow.as_bytes()).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    async fn paused_workflows(&self) -> Result<Vec<String>, StoreError> {
+        self.paused
+            .iter()
+            .keys()
+            .map(|key| {
+                let key = key.map_err(backend)?;
+                String::from_utf8(key.to_vec()).map_err(|e| StoreError::Backend(Box::new(e)))
+            })
+            .collect()
     }
 
     async fn last_fire(
@@ -584,7 +621,7 @@ impl ClaimStore for SledRunStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::conformance;
+    use crate::store::{conformance, RunStatus};
 
     #[tokio::test]
     async fn passes_the_conformance_checks() {
@@ -609,13 +646,14 @@ mod tests {
             .into_iter()
             .map(|r| r.id)
             .collect();
-        assert_eq!(ids, ["01E", "01D", "01C", "01B", "01A"]);
+        assert_eq!(ids, ["01F", "01E", "01D", "01C", "01B", "01A"]);
         assert_eq!(store.attempts("01A").await.unwrap().len(), 4);
         let fires = store
             .fires_since("report", "daily", DateTime::<Utc>::MIN_UTC)
             .await
             .unwrap();
         assert_eq!(fires.len(), 3);
+        assert_eq!(store.paused_workflows().await.unwrap(), ["report"]);
     }
 
     #[tokio::test]
@@ -649,11 +687,11 @@ mod tests {
         };
         let copy = match error {
             StoreError::Damaged {
-                expected: 5,
+                expected: 6,
                 found,
                 copy: Some(copy),
                 ..
-            } if found < 5 => copy,
+            } if found < 6 => copy,
             other => panic!("{other:?}"),
         };
         assert_eq!(
@@ -690,6 +728,6 @@ mod tests {
         let run = store.get_run("01OLD").await.unwrap().unwrap();
         assert_eq!(run.status, RunStatus::Failed);
         assert_eq!(store.completed_attempts("01OLD").await.unwrap().len(), 1);
-        assert!(store.running_runs().await.unwrap().is_empty());
+        assert!(store.unfinished_runs().await.unwrap().is_empty());
     }
 }
