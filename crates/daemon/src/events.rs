@@ -174,10 +174,20 @@ fn run_event(ended: &RunEnded) -> Option<(EventKind, Value)> {
         "run_id": ended.run_id,
         "trigger": ended.kind.as_str(),
         "status": ended.status.as_str(),
-        "error": ended.error,
+        "error": ended.error.as_deref().map(shortened),
         "duration_ms": u64::try_from(ended.duration.as_millis()).unwrap_or(u64::MAX),
     });
     Some((kind, data))
+}
+
+/// The longest run error an event carries; the whole is in the run's record.
+const MAX_ERROR_CHARS: usize = 2000;
+
+fn shortened(error: &str) -> String {
+    match error.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((cut, _)) => format!("{}… (cut: see the run)", &error[..cut]),
+        None => error.to_string(),
+    }
 }
 
 /// How far delivery got: a round is one pass over the due events, their outcomes synced.
@@ -437,5 +447,20 @@ impl Delivery {
             }
         }
         event
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_run_error_is_cut_on_a_character() {
+        assert_eq!(shortened("short"), "short");
+        let long = "é".repeat(MAX_ERROR_CHARS + 5);
+        let cut = shortened(&long);
+        assert!(cut.starts_with(&"é".repeat(MAX_ERROR_CHARS)));
+        assert!(cut.ends_with("… (cut: see the run)"));
+        assert_eq!(cut.chars().filter(|c| *c == 'é').count(), MAX_ERROR_CHARS);
     }
 }
