@@ -8,6 +8,7 @@ mod connect;
 mod daemon;
 mod demo;
 mod durability;
+mod hooks;
 mod recorder;
 mod secrets;
 mod settings;

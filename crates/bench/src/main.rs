@@ -11,6 +11,7 @@
 mod confluence_calls;
 mod dispatch;
 mod poll;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -351,6 +352,13 @@ fn print_row(row: &Row) {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // `weft-bench webhooks`: webhook-triggered runs alone.
+    if let [mode] = &args[..] {
+        if mode == "webhooks" {
+            print_row(&webhooks::webhook_runs().await);
+            return;
+        }
+    }
     // `weft-bench dispatch`: the daemon's dispatcher alone.
     if let [mode] = &args[..] {
         if mode == "dispatch" {
@@ -388,6 +396,7 @@ async fn main() {
     rows.push(sandbox_seeding().await);
     // Its peak memory is reset first: it covers the poll only.
     rows.push(poll::poll_new_pages().await);
+    rows.push(webhooks::webhook_runs().await);
     rows.extend(dispatch::trivial_runs(dir.path()).await);
     println!("| scenario | weft | target | best peer |\n|---|---|---|---|");
     rows.iter().for_each(print_row);

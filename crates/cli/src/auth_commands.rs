@@ -216,6 +216,12 @@ pub enum CommandError {
     Interrupted(Interrupt),
     #[error("{failed} of {total} connection(s) could not be refreshed")]
     RefreshFailed { failed: usize, total: usize },
+    /// The daemon that owns the data folder did not answer as asked.
+    #[error("the daemon at {address}: {message}")]
+    Daemon {
+        address: std::net::SocketAddr,
+        message: String,
+    },
 }
 
 pub(crate) fn sandbox_app() -> SandboxApp {
@@ -465,6 +471,18 @@ async fn connect(data_dir: &Path, args: &ConnectArgs, out: &mut dyn Write) -> Ou
 }
 
 async fn connections(data_dir: &Path, command: ConnectionsCommand, out: &mut dyn Write) -> Outcome {
+    if matches!(command, ConnectionsCommand::List) {
+        if let Some(daemon) = crate::daemon_client::find(data_dir).await {
+            let listed = daemon
+                .connections()
+                .await
+                .map_err(|e| CommandError::Daemon {
+                    address: daemon.address,
+                    message: e.to_string(),
+                })?;
+            return list_from_daemon(&listed, out);
+        }
+    }
     let store = open_store(data_dir, &process_env)?;
     match command {
         ConnectionsCommand::List => list(store.list().await?, out),
@@ -598,6 +616,33 @@ pub fn list(connections: Vec<Connection>, out: &mut dyn Write) -> Outcome {
             c.name,
             c.site_url,
             c.status.summary()
+        )?;
+    }
+    Ok(())
+}
+
+/// `connections list` from the API of the daemon that owns the data folder: name, site and
+/// status (settings are not in the API's list).
+fn list_from_daemon(connections: &[serde_json::Value], out: &mut dyn Write) -> Outcome {
+    if connections.is_empty() {
+        writeln!(
+            out,
+            "no connections yet: weft connect confluence --connection NAME"
+        )?;
+        return Ok(());
+    }
+    for c in connections {
+        let text = |field: &str| c[field].as_str().unwrap_or("?").to_string();
+        let status = text("status").replace('_', " ");
+        let problem = c["problem"]
+            .as_str()
+            .map(|p| format!(": {p}"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{}  {}  {status}{problem}",
+            text("name"),
+            text("site_url")
         )?;
     }
     Ok(())

@@ -4,6 +4,7 @@ mod auth_commands;
 mod auth_hints;
 mod commands;
 mod console;
+mod daemon_client;
 mod data_dir;
 mod signals;
 mod store_messages;

@@ -16,11 +16,14 @@ mod clock;
 mod daemon;
 mod dispatch;
 mod due;
+pub mod events;
 mod gate;
+pub mod group_sync;
 pub mod metrics;
 mod recovery;
 pub mod retry;
 mod scheduler;
+pub mod signature;
 mod workflows;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -119,7 +119,7 @@ impl CronScheduler {
                     workflow: workflow.name.clone(),
                     plan: plan.clone(),
                 }),
-                TriggerPlan::Manual | TriggerPlan::Poll(_) => None,
+                TriggerPlan::Manual | TriggerPlan::Poll(_) | TriggerPlan::Webhook(_) => None,
             })
             .collect();
         let started = clock.now();

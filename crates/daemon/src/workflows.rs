@@ -25,7 +25,9 @@ impl WorkflowEntry {
         // `overlap` is a cron setting; runs started otherwise are limited by `concurrency` alone.
         let overlap = match &workflow.trigger {
             TriggerPlan::Cron(plan) => plan.overlap,
-            TriggerPlan::Manual | TriggerPlan::Poll(_) => OverlapPolicy::Allow,
+            TriggerPlan::Manual | TriggerPlan::Poll(_) | TriggerPlan::Webhook(_) => {
+                OverlapPolicy::Allow
+            }
         };
         WorkflowEntry {
             gate: Mutex::new(Gate::new(overlap, workflow.concurrency.as_ref())),

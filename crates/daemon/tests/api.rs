@@ -155,6 +155,10 @@ impl Api {
             connections: Arc::new(Connections(connections)),
             api_token: token.map(|t| ApiToken::new(t).unwrap()),
             ready: AtomicBool::new(true),
+            hooks: weft_daemon::api::hooks::Hooks {
+                sync: weft_daemon::group_sync::GroupSync::new(store.clone()),
+                secrets: Default::default(),
+            },
         });
         Api {
             router: api::router(state.clone()),

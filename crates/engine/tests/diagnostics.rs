@@ -1535,3 +1535,85 @@ fn connection_is_known_only_with_a_connection() {
         .collect();
     assert_eq!(settings, [("space", true), ("limit", false)]);
 }
+
+// --- Webhook triggers ------------------------------------------------------------------------
+
+#[test]
+fn webhook_without_secret_or_token_is_refused() {
+    assert_diagnostics!(
+        "
+name: hook
+trigger:
+  webhook: {}
+steps:
+  - id: hello
+    uses: core.log
+    with:
+      message: hi
+"
+    );
+}
+
+#[test]
+fn webhook_with_secret_and_token_is_refused_at_the_token() {
+    assert_diagnostics!(
+        "
+name: hook
+trigger:
+  webhook:
+    secret: hook_key
+    token: hook_token
+steps:
+  - id: hello
+    uses: core.log
+    with:
+      message: hi
+"
+    );
+}
+
+#[test]
+fn webhook_secret_that_no_variable_can_hold_is_refused() {
+    assert_diagnostics!(
+        "
+name: hook
+trigger:
+  webhook:
+    secret: hook-key
+steps:
+  - id: hello
+    uses: core.log
+    with:
+      message: hi
+"
+    );
+}
+
+#[test]
+fn webhook_names_its_secret_as_secrets_holds_it() {
+    use weft_engine::workflow::{TriggerPlan, WebhookPlan};
+    let plan = |yaml: &str| {
+        let loaded = load(yaml.as_bytes()).expect("valid");
+        match &loaded.workflow.trigger {
+            TriggerPlan::Webhook(plan) => plan.clone(),
+            _ => panic!("not a webhook trigger"),
+        }
+    };
+    let body = "steps:\n  - id: a\n    uses: core.log\n    with: {message: hi}\n";
+    assert_eq!(
+        plan(&format!(
+            "name: h\ntrigger:\n  webhook: {{secret: Hook_Key}}\n{body}"
+        )),
+        WebhookPlan::Signature {
+            secret: "hook_key".into()
+        }
+    );
+    assert_eq!(
+        plan(&format!(
+            "name: h\ntrigger:\n  webhook: {{token: T1}}\n{body}"
+        )),
+        WebhookPlan::Bearer {
+            secret: "t1".into()
+        }
+    );
+}

@@ -12,8 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use weft_daemon::address::{self, DaemonAddress};
+use weft_daemon::api::hooks::Hooks;
 use weft_daemon::api::{self, ApiServer, ApiState};
+use weft_daemon::events::{Events, EventsSettings};
+use weft_daemon::group_sync::GroupSync;
 use weft_daemon::{Daemon, Recovered, Settings, SystemClock};
+use weft_engine::bounded_file::read_bounded;
 use weft_engine::exec::{secrets_from_env, DEFAULT_RESTART_LIMIT, DEFAULT_STORED_WAIT_THRESHOLD};
 use weft_engine::store::{close_interrupted_runs, StoreError};
 use weft_engine::workflow::{self, CompiledWorkflow, TriggerPlan};
@@ -42,6 +46,44 @@ pub struct Args {
     /// without the run finishing is failed instead of resumed again.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_RESTART_LIMIT)]
     restart_limit: u32,
+    /// Where outbound events (run.failed, run.succeeded, connection.needs_reconnect) are
+    /// POSTed, signed with the secret of --events-secret-file.
+    #[arg(long, value_name = "URL", requires = "events_secret_file")]
+    events_url: Option<reqwest::Url>,
+    /// The file holding the secret that signs outbound events (X-Weft-Signature).
+    #[arg(long, value_name = "FILE", requires = "events_url")]
+    events_secret_file: Option<PathBuf>,
+}
+
+/// A larger events secret file is not a secret file.
+const MAX_SECRET_FILE_BYTES: u64 = 4096;
+
+/// The events settings of the command line, if events are configured.
+fn events_settings(args: &Args) -> Result<Option<EventsSettings>, String> {
+    let (Some(url), Some(file)) = (&args.events_url, &args.events_secret_file) else {
+        return Ok(None);
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "--events-url must be an http or https URL, not `{}`",
+            url.scheme()
+        ));
+    }
+    let bytes = read_bounded(file, MAX_SECRET_FILE_BYTES).map_err(|e| {
+        format!(
+            "cannot read the events secret from {}: {}",
+            file.display(),
+            weft_runtime::action::http_errors::describe_error_chain(&e)
+        )
+    })?;
+    let secret = bytes.trim_ascii().to_vec();
+    if secret.is_empty() {
+        return Err(format!(
+            "{} is empty: write the secret that signs outbound events in it",
+            file.display()
+        ));
+    }
+    Ok(Some(EventsSettings::new(url.clone(), secret)))
 }
 
 pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
@@ -55,6 +97,13 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
     let api_token = match super::daemon_api::api_token(args.listen, args.api_token_file.as_deref())
     {
         Ok(token) => token,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let events_settings = match events_settings(&args) {
+        Ok(settings) => settings,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::from(2);
@@ -76,6 +125,7 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
     };
     let tokens = super::connection_tokens(data_dir);
     let engine = runtime.engine(store.clone(), tokens.clone());
+    let secrets = secrets_from_env();
     for workflow in &workflows {
         match &workflow.trigger {
             TriggerPlan::Cron(_) => {}
@@ -87,10 +137,20 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
                 "note: {} has a poll trigger: this daemon does not run poll triggers yet",
                 workflow.name
             ),
+            TriggerPlan::Webhook(webhook) => {
+                if !secrets.contains_key(webhook.secret()) {
+                    eprintln!(
+                        "warning: {} has a webhook trigger checked with secret `{}`, and WEFT_SECRET_{} is not set: its requests are refused until it is",
+                        workflow.name,
+                        webhook.secret(),
+                        webhook.secret().to_ascii_uppercase()
+                    );
+                }
+            }
         }
     }
     let settings = Settings {
-        secrets: secrets_from_env(),
+        secrets: secrets.clone(),
         stored_waits: Some(DEFAULT_STORED_WAIT_THRESHOLD),
         restart_limit: args.restart_limit,
         ..Settings::default()
@@ -113,6 +173,24 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let events = match events_settings {
+        Some(settings) => {
+            let sync = GroupSync::new(store.clone());
+            let clock = Arc::new(SystemClock);
+            match Events::start(settings, store.clone(), sync, clock, daemon.dispatcher()) {
+                Ok(events) => Some(events),
+                Err(e) => {
+                    eprintln!(
+                        "error: {}",
+                        weft_runtime::action::http_errors::describe_error_chain(&e)
+                    );
+                    daemon.shutdown(args.shutdown_grace).await;
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        None => None,
+    };
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -131,6 +209,10 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         api_token,
         // The workflows are loaded and their triggers started.
         ready: AtomicBool::new(true),
+        hooks: Hooks {
+            sync: GroupSync::new(store.clone()),
+            secrets: Arc::new(secrets),
+        },
     }));
     let server = match ApiServer::start(listener, router) {
         Ok(server) => server,
@@ -159,6 +241,20 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         eprintln!(
             "taken up from the last stop: {} run(s) resumed, {} waiting, {} recorded fire(s) started",
             recovered.resumed, recovered.waiting, recovered.unstarted_fires
+        );
+    }
+    let hooks: Vec<String> = daemon
+        .workflows()
+        .all()
+        .iter()
+        .filter(|entry| matches!(entry.workflow.trigger, TriggerPlan::Webhook(_)))
+        .map(|entry| entry.workflow.name.clone())
+        .collect();
+    if !hooks.is_empty() {
+        eprintln!(
+            "webhooks: POST http://{}/hooks/<name> for {}",
+            server.address(),
+            hooks.join(", ")
         );
     }
     eprintln!(
@@ -193,6 +289,10 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         }
     }
     server.stop().await;
+    if let Some(events) = events {
+        // What is not delivered yet stays in the outbox for the next start.
+        events.stop().await;
+    }
     if let Err(e) = address::remove(data_dir) {
         eprintln!(
             "warning: {}",

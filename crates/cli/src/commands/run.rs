@@ -13,12 +13,13 @@ use weft_engine::bounded_file::{read_bounded, FileReadError, MAX_FILE_BYTES};
 use weft_engine::diagnostic::render;
 use weft_engine::exec::{coerce_input_text, secrets_from_env, Mode, RunOutcome, RunRequest};
 use weft_engine::store::{NoStore, RunStatus};
-use weft_engine::workflow::{self, Block, CompiledWorkflow, StepKind, TriggerPlan};
+use weft_engine::workflow::{self, Block, CompiledWorkflow, StepKind, TriggerPlan, WebhookPlan};
 use weft_engine::yaml::{self, LoadLimits};
 use weft_runtime::Runtime;
 
 use super::actions::indent;
 use crate::console::{ConsoleObserver, WarningsObserver};
+use crate::daemon_client::DaemonClient;
 use crate::signals::Interrupts;
 
 #[derive(clap::Args)]
@@ -162,6 +163,11 @@ fn gather_mocks(args: &Args) -> Result<HashMap<String, Value>, String> {
 }
 
 pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
+    if !args.dry_run {
+        if let Some(daemon) = crate::daemon_client::find(data_dir).await {
+            return run_on_daemon(&args, &daemon, data_dir, runtime).await;
+        }
+    }
     let engine = if args.live_reads {
         // Connections (and their settings) but no run history: a dry run records nothing.
         runtime.engine(Arc::new(NoStore), super::connection_tokens(data_dir))
@@ -285,6 +291,98 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
     }
 }
 
+/// How long `weft run` waits for a run the daemon started before saying it is still going.
+const DAEMON_RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// A live run while a daemon owns the data folder: the daemon runs its workflow of the same
+/// name (the file is validated here, and names it).
+async fn run_on_daemon(
+    args: &Args,
+    daemon: &DaemonClient,
+    data_dir: &Path,
+    runtime: &Runtime,
+) -> ExitCode {
+    let engine = runtime.checking_engine();
+    let loaded = match workflow::load_file(&args.file, engine.catalog()) {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            eprint!("{}", problems.render());
+            return ExitCode::FAILURE;
+        }
+    };
+    for warning in &loaded.warnings {
+        eprint!("{}", render(&loaded.source, warning));
+    }
+    if args.trigger_event.is_some() {
+        return usage(format!(
+            "--trigger-event cannot be given to the daemon at {} (which owns {}): its API starts runs with inputs only; use --dry-run, or another --data-dir",
+            daemon.address,
+            data_dir.display()
+        ));
+    }
+    let inputs = match gather_inputs(args, &loaded.workflow) {
+        Ok(inputs) => inputs,
+        Err(e) => return usage(e),
+    };
+    let name = &loaded.workflow.name;
+    let answer = match daemon.start_run(name, inputs, DAEMON_RUN_WAIT).await {
+        Ok(answer) => answer,
+        Err(e) if e.status == Some(reqwest::StatusCode::NOT_FOUND) => {
+            eprintln!(
+                "error: the daemon at {} owns the data folder {} and does not run workflow `{name}` (of {}): add the file to the daemon's --workflows folder, or run it with another --data-dir",
+                daemon.address,
+                data_dir.display(),
+                args.file.display()
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!(
+                "error: the daemon at {} did not start the run: {e}",
+                daemon.address
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let run_id = answer["run_id"].as_str().unwrap_or("?");
+    let status = answer["status"].as_str().unwrap_or("running");
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).unwrap_or_default()
+        );
+    } else {
+        eprintln!(
+            "▶ {name} (run {run_id}) run by the daemon at {} with its own copy of `{name}`",
+            daemon.address
+        );
+        match status {
+            "running" | "queued" => eprintln!(
+                "still {status} after {}s: follow it with `weft runs show {run_id}`",
+                DAEMON_RUN_WAIT.as_secs()
+            ),
+            "succeeded" => {
+                eprintln!("✔ succeeded");
+                if answer["outputs"].as_object().is_some_and(|o| !o.is_empty()) {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&answer["outputs"]).unwrap_or_default()
+                    );
+                }
+            }
+            other => eprintln!(
+                "✘ {other}: {}",
+                answer["error"].as_str().unwrap_or("no error recorded")
+            ),
+        }
+    }
+    if status == RunStatus::Succeeded.as_str() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 fn has_step(workflow: &CompiledWorkflow, id: &str) -> bool {
     workflow.all_steps().iter().any(|s| &*s.id == id)
 }
@@ -378,6 +476,19 @@ fn trigger_text(workflow: &CompiledWorkflow, now: DateTime<Utc>) -> String {
                 weft_engine::duration::format_duration(poll.interval)
             );
             let _ = writeln!(out, "  example event: {}", poll.event_example);
+        }
+        TriggerPlan::Webhook(webhook) => {
+            let check = match webhook {
+                WebhookPlan::Signature { secret } => {
+                    format!("X-Weft-Signature signed with secret `{secret}`")
+                }
+                WebhookPlan::Bearer { secret } => format!("bearer token `{secret}`"),
+            };
+            let _ = writeln!(
+                out,
+                "trigger: webhook POST /hooks/{} ({check})",
+                workflow.name
+            );
         }
     }
     out

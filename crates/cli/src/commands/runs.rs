@@ -3,9 +3,12 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use weft_engine::store::{AttemptPage, RunRecord, RunStore, Truncation};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use weft_engine::store::{AttemptPage, AttemptRecord, RunRecord, RunStore, Truncation};
 
 use crate::console::format_elapsed;
+use crate::daemon_client::DaemonClient;
 
 #[derive(clap::Subcommand)]
 pub enum RunsCommand {
@@ -35,13 +38,26 @@ pub enum RunsCommand {
 }
 
 fn duration_of(run: &RunRecord) -> String {
-    match run.finished_at {
-        Some(end) => format_elapsed((end - run.started_at).to_std().unwrap_or_default()),
+    took(run.started_at, run.finished_at)
+}
+
+fn took(started_at: DateTime<Utc>, finished_at: Option<DateTime<Utc>>) -> String {
+    match finished_at {
+        Some(end) => format_elapsed((end - started_at).to_std().unwrap_or_default()),
         None => "-".into(),
     }
 }
 
 pub async fn run(command: RunsCommand, data_dir: &Path) -> ExitCode {
+    if let Some(daemon) = crate::daemon_client::find(data_dir).await {
+        return match remote(command, &daemon).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let store = match super::open_store(data_dir).await {
         Ok(store) => store,
         Err(e) => {
@@ -75,6 +91,120 @@ pub async fn run(command: RunsCommand, data_dir: &Path) -> ExitCode {
     }
 }
 
+/// `runs list` and `runs show` through the API of the daemon that owns the history.
+async fn remote(command: RunsCommand, daemon: &DaemonClient) -> Result<ExitCode, String> {
+    match command {
+        RunsCommand::List { limit, json } => {
+            let runs = daemon.list_runs(limit).await.map_err(|e| e.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&runs).map_err(|e| e.to_string())?
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let listed: Result<Vec<Listed>, String> = runs.iter().map(Listed::of_summary).collect();
+            print_list(&listed?);
+            Ok(ExitCode::SUCCESS)
+        }
+        RunsCommand::Show {
+            id,
+            step,
+            limit,
+            offset,
+            json,
+        } => {
+            if step.is_some() {
+                return Err(format!(
+                    "--step reads the run history itself, which the daemon at {} holds: show the whole run (with --offset and --limit), or stop the daemon",
+                    daemon.address
+                ));
+            }
+            let Some((run, attempts, total)) = daemon
+                .show_run(&id, offset, limit)
+                .await
+                .map_err(|e| e.to_string())?
+            else {
+                eprintln!(
+                    "error: no run `{id}` in the history of the daemon at {} (while a daemon runs, give the whole run id): see `weft runs list`",
+                    daemon.address
+                );
+                return Ok(ExitCode::FAILURE);
+            };
+            let page = Page {
+                step: None,
+                limit,
+                offset,
+            };
+            print_run(&run, attempts, total, &page, json)
+        }
+    }
+}
+
+/// A line of `runs list`.
+struct Listed {
+    id: String,
+    status: String,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    workflow: String,
+}
+
+impl Listed {
+    fn of_record(run: &RunRecord) -> Listed {
+        Listed {
+            id: run.id.clone(),
+            status: run.status.as_str().to_string(),
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            workflow: run.workflow.clone(),
+        }
+    }
+
+    /// From the API's run summary.
+    fn of_summary(summary: &Value) -> Result<Listed, String> {
+        let text = |field: &str| {
+            summary[field]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("the daemon listed a run without `{field}`"))
+        };
+        let instant = |field: &str| -> Result<Option<DateTime<Utc>>, String> {
+            serde_json::from_value(summary[field].clone())
+                .map_err(|_| format!("the daemon listed a run with a bad `{field}`"))
+        };
+        Ok(Listed {
+            id: text("run_id")?,
+            status: text("status")?,
+            started_at: instant("started_at")?
+                .ok_or_else(|| "the daemon listed a run without `started_at`".to_string())?,
+            finished_at: instant("finished_at")?,
+            workflow: text("workflow")?,
+        })
+    }
+}
+
+fn print_list(runs: &[Listed]) {
+    if runs.is_empty() {
+        println!("no runs yet: start one with `weft run FILE`");
+        return;
+    }
+    println!(
+        "{:26}  {:11}  {:20}  {:>9}  WORKFLOW",
+        "RUN", "STATUS", "STARTED (UTC)", "TOOK"
+    );
+    for run in runs {
+        println!(
+            "{:26}  {:11}  {:20}  {:>9}  {}",
+            run.id,
+            run.status,
+            run.started_at.format("%Y-%m-%d %H:%M:%S"),
+            took(run.started_at, run.finished_at),
+            run.workflow
+        );
+    }
+}
+
 async fn list(store: &dyn RunStore, limit: usize, json: bool) -> Result<ExitCode, String> {
     let runs = store
         .list_runs(limit)
@@ -87,24 +217,8 @@ async fn list(store: &dyn RunStore, limit: usize, json: bool) -> Result<ExitCode
         );
         return Ok(ExitCode::SUCCESS);
     }
-    if runs.is_empty() {
-        println!("no runs yet: start one with `weft run FILE`");
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!(
-        "{:26}  {:11}  {:20}  {:>9}  WORKFLOW",
-        "RUN", "STATUS", "STARTED (UTC)", "TOOK"
-    );
-    for run in runs {
-        println!(
-            "{:26}  {:11}  {:20}  {:>9}  {}",
-            run.id,
-            run.status.as_str(),
-            run.started_at.format("%Y-%m-%d %H:%M:%S"),
-            duration_of(&run),
-            run.workflow
-        );
-    }
+    let listed: Vec<Listed> = runs.iter().map(Listed::of_record).collect();
+    print_list(&listed);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -133,6 +247,17 @@ async fn show(
         .attempts_page(&run.id, page.step, page.offset, page.limit)
         .await
         .map_err(|e| crate::store_messages::run_history(&e))?;
+    print_run(&run, attempts, total, page, json)
+}
+
+/// A run and one page of its attempts.
+fn print_run(
+    run: &RunRecord,
+    attempts: Vec<AttemptRecord>,
+    total: usize,
+    page: &Page<'_>,
+    json: bool,
+) -> Result<ExitCode, String> {
     if json {
         let value = serde_json::json!({
             "run": run,
@@ -167,7 +292,7 @@ async fn show(
         );
     }
     println!("started   {}", run.started_at.to_rfc3339());
-    println!("took      {}", duration_of(&run));
+    println!("took      {}", duration_of(run));
     println!("trigger   {}", run.trigger);
     println!("inputs    {}", run.inputs);
     if let Some(error) = &run.error {

@@ -54,6 +54,14 @@ pub struct ConnectionSummary {
     pub granted_scopes: Vec<String>,
 }
 
+/// A fixed list: tests and benchmarks.
+#[async_trait]
+impl ConnectionList for Vec<ConnectionSummary> {
+    async fn list(&self) -> Result<Vec<ConnectionSummary>, ConnectionListError> {
+        Ok(self.clone())
+    }
+}
+
 pub(super) fn routes() -> Router<Arc<ApiState>> {
     Router::new().route("/api/v1/connections", get(list))
 }

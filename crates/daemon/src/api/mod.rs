@@ -6,6 +6,7 @@ mod body;
 mod connections;
 mod error;
 mod health;
+pub mod hooks;
 mod observe;
 mod runs;
 mod workflows;
@@ -32,6 +33,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// What the handlers reach.
 pub struct ApiState {
     pub dispatcher: Dispatcher,
+    pub hooks: hooks::Hooks,
     /// Where paused flags are kept (with the fires).
     pub triggers: Arc<dyn TriggerStore>,
     /// The connections of the data folder.
@@ -57,6 +59,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         ));
     Router::new()
         .merge(health::routes())
+        .merge(hooks::routes())
         .merge(observe::routes())
         .merge(guarded)
         .fallback(error::not_found)

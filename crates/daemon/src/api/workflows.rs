@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use weft_engine::workflow::{CompiledWorkflow, TriggerPlan};
+use weft_engine::workflow::{CompiledWorkflow, TriggerPlan, WebhookPlan};
 
 use super::body::{ApiPath, ApiQuery, JsonBody, Nothing};
 use super::{ApiError, ApiState};
@@ -72,6 +72,14 @@ fn trigger(workflow: &CompiledWorkflow, now: chrono::DateTime<chrono::Utc>) -> V
             "source": plan.source,
             "interval_seconds": plan.interval.as_secs(),
             "connection": plan.connection,
+        }),
+        TriggerPlan::Webhook(plan) => json!({
+            "kind": "webhook",
+            "path": format!("/hooks/{}", workflow.name),
+            "check": match plan {
+                WebhookPlan::Signature { .. } => "signature",
+                WebhookPlan::Bearer { .. } => "bearer",
+            },
         }),
     }
 }

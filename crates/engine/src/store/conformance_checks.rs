@@ -9,6 +9,7 @@ use super::{
     AttemptRecord, ClaimStore, FireRecord, RunRecord, RunStatus, RunStore, StepStatus,
     TriggerCursor, TriggerKey, TriggerStore,
 };
+use super::{DeliveryStatus, OutboundEvent, OutboxStore, RequestKeyRecord};
 
 /// Runs every check on `store`, which must be empty.
 pub async fn run_all<S>(store: &S)
@@ -22,6 +23,114 @@ where
     cron_fires(store).await;
     paused_workflows(store).await;
     claims(store).await;
+    request_keys(store).await;
+}
+
+/// The outbox checks, on an empty store.
+pub async fn run_outbox<S: OutboxStore + ?Sized>(store: &S) {
+    let event = |id: &str| OutboundEvent {
+        id: id.into(),
+        kind: "run.failed".into(),
+        payload: json!({"run_id": id}),
+        created_at: at(1),
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        next_attempt_at: at(1),
+        last_error: None,
+        delivered_at: None,
+    };
+    assert!(store.pending_events(10).await.unwrap().is_empty());
+    for id in ["e3", "e1", "e2"] {
+        store.put_event(&event(id)).await.unwrap();
+    }
+    let ids =
+        |events: Vec<OutboundEvent>| -> Vec<String> { events.into_iter().map(|e| e.id).collect() };
+    assert_eq!(
+        ids(store.pending_events(10).await.unwrap()),
+        ["e1", "e2", "e3"],
+        "oldest (lowest id) first"
+    );
+    assert_eq!(ids(store.pending_events(2).await.unwrap()), ["e1", "e2"]);
+
+    let retried = OutboundEvent {
+        attempts: 1,
+        next_attempt_at: at(9),
+        last_error: Some("HTTP 500".into()),
+        ..event("e1")
+    };
+    store.put_event(&retried).await.unwrap();
+    assert_eq!(
+        store.pending_events(1).await.unwrap(),
+        [retried],
+        "an attempt replaces the event"
+    );
+    let delivered = OutboundEvent {
+        status: DeliveryStatus::Delivered,
+        attempts: 2,
+        delivered_at: Some(at(10)),
+        ..event("e1")
+    };
+    store.put_event(&delivered).await.unwrap();
+    store
+        .put_event(&OutboundEvent {
+            status: DeliveryStatus::GaveUp,
+            ..event("e3")
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(store.pending_events(10).await.unwrap()),
+        ["e2"],
+        "delivered and given-up events are no longer pending"
+    );
+    let recent = store.recent_events(10).await.unwrap();
+    assert_eq!(ids(recent.clone()), ["e3", "e2", "e1"], "newest first");
+    assert_eq!(recent[2], delivered, "kept, with how it went");
+    assert_eq!(ids(store.recent_events(1).await.unwrap()), ["e3"]);
+}
+
+async fn request_keys<S: TriggerStore + ?Sized>(store: &S) {
+    let record = |workflow: &str, key: &str, run: &str| RequestKeyRecord {
+        workflow: workflow.into(),
+        key: key.into(),
+        run_id: run.into(),
+        recorded_at: at(3),
+    };
+    let first = record("deploy", "k1", "r1");
+    assert_eq!(store.record_request_key(&first).await.unwrap(), None);
+    assert_eq!(
+        store
+            .record_request_key(&record("deploy", "k1", "r2"))
+            .await
+            .unwrap(),
+        Some(first.clone()),
+        "a repeated key answers with the first record"
+    );
+    assert_eq!(
+        store
+            .record_request_key(&record("other", "k1", "r3"))
+            .await
+            .unwrap(),
+        None,
+        "keys are per workflow"
+    );
+    assert_eq!(
+        store
+            .record_request_key(&record("deploy", "k1\0x", "r4"))
+            .await
+            .unwrap(),
+        None
+    );
+    store.forget_request_key("deploy", "k1").await.unwrap();
+    store.forget_request_key("deploy", "never").await.unwrap();
+    assert_eq!(
+        store
+            .record_request_key(&record("deploy", "k1", "r5"))
+            .await
+            .unwrap(),
+        None,
+        "a forgotten key starts a run again"
+    );
 }
 
 fn at(second: u32) -> DateTime<Utc> {

@@ -10,6 +10,7 @@ use super::{
     AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore, ScratchArea, StoreError,
     TriggerCursor, TriggerKey, TriggerStore,
 };
+use super::{DeliveryStatus, OutboundEvent, OutboxStore, RequestKeyRecord};
 
 #[derive(Default)]
 pub struct MemoryRunStore {
@@ -47,6 +48,10 @@ struct State {
     cursors: BTreeMap<(String, String, Option<String>), TriggerCursor>,
     fires: BTreeMap<(String, String, DateTime<Utc>), FireRecord>,
     claims: BTreeMap<String, Claim>,
+    /// By workflow, then key.
+    request_keys: BTreeMap<(String, String), RequestKeyRecord>,
+    /// By id: ids are ULIDs, so this is creation order.
+    events: BTreeMap<String, OutboundEvent>,
     paused: std::collections::BTreeSet<String>,
 }
 
@@ -226,6 +231,62 @@ impl TriggerStore for MemoryRunStore {
     async fn paused_workflows(&self) -> Result<Vec<String>, StoreError> {
         Ok(self.state.lock().paused.iter().cloned().collect())
     }
+
+    async fn record_request_key(
+        &self,
+        record: &RequestKeyRecord,
+    ) -> Result<Option<RequestKeyRecord>, StoreError> {
+        let key = (record.workflow.clone(), record.key.clone());
+        let mut state = self.state.lock();
+        if let Some(first) = state.request_keys.get(&key) {
+            return Ok(Some(first.clone()));
+        }
+        state.request_keys.insert(key, record.clone());
+        Ok(None)
+    }
+
+    async fn forget_request_key(&self, workflow: &str, key: &str) -> Result<(), StoreError> {
+        self.state
+            .lock()
+            .request_keys
+            .remove(&(workflow.to_string(), key.to_string()));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl OutboxStore for MemoryRunStore {
+    async fn put_event(&self, event: &OutboundEvent) -> Result<(), StoreError> {
+        self.state
+            .lock()
+            .events
+            .insert(event.id.clone(), event.clone());
+        Ok(())
+    }
+
+    async fn pending_events(&self, limit: usize) -> Result<Vec<OutboundEvent>, StoreError> {
+        Ok(self
+            .state
+            .lock()
+            .events
+            .values()
+            .filter(|e| e.status == DeliveryStatus::Pending)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn recent_events(&self, limit: usize) -> Result<Vec<OutboundEvent>, StoreError> {
+        Ok(self
+            .state
+            .lock()
+            .events
+            .values()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect())
+    }
 }
 
 #[async_trait]
@@ -285,5 +346,6 @@ mod tests {
     #[tokio::test]
     async fn passes_the_conformance_checks() {
         super::super::conformance::run_all(&super::MemoryRunStore::new()).await;
+        super::super::conformance::run_outbox(&super::MemoryRunStore::new()).await;
     }
 }

@@ -20,6 +20,7 @@
 
 mod conformance_checks;
 mod memory;
+mod outbox;
 mod records;
 mod sled_store;
 
@@ -29,6 +30,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use memory::MemoryRunStore;
+pub use outbox::{DeliveryStatus, OutboundEvent, OutboxStore, RequestKeyRecord};
 pub use records::{
     AttemptRecord, Claim, FireRecord, RunRecord, RunStatus, StepStatus, StoredWait, TriggerCursor,
     TriggerKey, Truncation,
@@ -39,6 +41,7 @@ pub use sled_store::SledRunStore;
 #[doc(hidden)]
 pub mod conformance {
     pub use super::conformance_checks::run_all;
+    pub use super::conformance_checks::run_outbox;
 }
 
 /// An error of the storage backend (sled today, a database later), kept as the source.
@@ -199,6 +202,15 @@ pub trait TriggerStore: Send + Sync {
             .await?;
         Ok(fires.pop())
     }
+    /// Records a webhook request's `Idempotency-Key` with the run it starts, unless the
+    /// workflow already has that key: then the record made first, whose run the caller
+    /// answers with instead of starting another.
+    async fn record_request_key(
+        &self,
+        record: &RequestKeyRecord,
+    ) -> Result<Option<RequestKeyRecord>, StoreError>;
+    /// Forgets a key whose run could not be started, so a repeat of the request starts one.
+    async fn forget_request_key(&self, workflow: &str, key: &str) -> Result<(), StoreError>;
 }
 
 /// Leases on runs: one owner works on a run until its lease expires.

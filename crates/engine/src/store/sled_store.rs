@@ -10,6 +10,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+mod outbox;
+
+use super::RequestKeyRecord;
 use super::{
     AttemptPage, AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore, ScratchArea,
     StoreError, TriggerCursor, TriggerKey, TriggerStore,
@@ -46,6 +49,11 @@ pub struct SledRunStore {
     /// Names of paused workflows (empty values).
     paused: sled::Tree,
     scratch: SledScratch,
+    /// Webhook `Idempotency-Key`s by workflow and key.
+    request_keys: sled::Tree,
+    /// The outbox of outbound events by id, and the ids of those still pending.
+    events: sled::Tree,
+    events_pending: sled::Tree,
 }
 
 /// Group commit: callers of [`RunStore::flush`] that arrive while a sync runs wait for it to end
@@ -182,6 +190,9 @@ impl SledRunStore {
             cursors: tree("cursors")?,
             fires: tree("fires")?,
             claims: tree("claims")?,
+            request_keys: tree("request_keys")?,
+            events: tree("events")?,
+            events_pending: tree("events_pending")?,
             paused: tree("paused")?,
             scratch: {
                 let scratch = tree("scratch")?;
@@ -594,6 +605,32 @@ impl TriggerStore for SledRunStore {
             None => Ok(None),
         }
     }
+
+    async fn record_request_key(
+        &self,
+        record: &RequestKeyRecord,
+    ) -> Result<Option<RequestKeyRecord>, StoreError> {
+        let key = joined_key(&[&record.workflow, &record.key]);
+        match self
+            .request_keys
+            .compare_and_swap(&key, None as Option<&[u8]>, Some(encode(record)?))
+            .map_err(backend)?
+        {
+            Ok(()) => Ok(None),
+            Err(conflict) => match conflict.current {
+                Some(first) => decode(&key, &first).map(Some),
+                // Not reachable: the swap expected no value and failed, so one was there.
+                None => Ok(None),
+            },
+        }
+    }
+
+    async fn forget_request_key(&self, workflow: &str, key: &str) -> Result<(), StoreError> {
+        self.request_keys
+            .remove(joined_key(&[workflow, key]))
+            .map_err(backend)?;
+        Ok(())
+    }
 }
 
 impl SledRunStore {
@@ -691,6 +728,8 @@ mod tests {
     async fn passes_the_conformance_checks() {
         let dir = tempfile::tempdir().unwrap();
         conformance::run_all(&SledRunStore::open(dir.path()).await.unwrap()).await;
+        let dir = tempfile::tempdir().unwrap();
+        conformance::run_outbox(&SledRunStore::open(dir.path()).await.unwrap()).await;
     }
 
     #[tokio::test]

@@ -93,10 +93,7 @@ pub async fn poll_once(
 ) -> Result<PollReport, PollError> {
     let path = workflow.path.display().to_string();
     let TriggerPlan::Poll(plan) = &workflow.trigger else {
-        let trigger = match workflow.trigger {
-            TriggerPlan::Manual => "manual",
-            _ => "cron",
-        };
+        let trigger = workflow.trigger.kind();
         return Err(PollError::NotPolled { path, trigger });
     };
     let connection = connection

@@ -77,6 +77,19 @@ pub enum TriggerPlan {
     Manual,
     Cron(CronPlan),
     Poll(PollPlan),
+    Webhook(WebhookPlan),
+}
+
+impl TriggerPlan {
+    /// The trigger's kind as the workflow language names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TriggerPlan::Manual => "manual",
+            TriggerPlan::Cron(_) => "cron",
+            TriggerPlan::Poll(_) => "poll",
+            TriggerPlan::Webhook(_) => "webhook",
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -96,6 +109,25 @@ pub struct PollPlan {
     pub interval: Duration,
     pub connection: Option<String>,
     pub event_example: Value,
+}
+
+/// How the daemon checks a webhook request; each names a secret of the daemon (lowercase, as
+/// `secrets.*` holds it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookPlan {
+    /// `X-Weft-Signature: sha256=<hex>`, the HMAC-SHA256 of the raw body with the secret.
+    Signature { secret: String },
+    /// `Authorization: Bearer <the secret's value>`.
+    Bearer { secret: String },
+}
+
+impl WebhookPlan {
+    /// The name of the secret that checks requests.
+    pub fn secret(&self) -> &str {
+        match self {
+            WebhookPlan::Signature { secret } | WebhookPlan::Bearer { secret } => secret,
+        }
+    }
 }
 
 /// Steps that run together: a workflow's steps, a loop body, a branch, a handler.

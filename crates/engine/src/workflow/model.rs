@@ -167,6 +167,8 @@ pub enum Trigger {
     Cron(CronTrigger),
     /// Started when a polling source reports new events.
     Poll(PollTrigger),
+    /// Started by an HTTP request to the daemon (`POST /hooks/<workflow name>`).
+    Webhook(WebhookTrigger),
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -231,6 +233,20 @@ pub struct PollTrigger {
     /// The connection to poll through (defaults to the workflow's).
     #[serde(default)]
     pub connection: Option<Spanned<String>>,
+}
+
+/// How a webhook request proves it comes from the sender: exactly one of `secret` (an
+/// HMAC-SHA256 signature of the body) or `token` (a bearer token).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct WebhookTrigger {
+    /// The secret (`secrets.<name>`, from `WEFT_SECRET_<NAME>`) that signs the body: the request
+    /// carries `X-Weft-Signature: sha256=<hex of HMAC-SHA256(secret, body)>`.
+    #[serde(default)]
+    pub secret: Option<Spanned<String>>,
+    /// The secret (`secrets.<name>`) the request carries as `Authorization: Bearer <value>`.
+    #[serde(default)]
+    pub token: Option<Spanned<String>>,
 }
 
 /// Limits on simultaneous runs of one workflow.

@@ -228,6 +228,58 @@ impl Checker<'_> {
                     event_example: serde_json::from_str(source.event_example).unwrap_or_default(),
                 })
             }
+            Trigger::Webhook(webhook) => self
+                .webhook(webhook, trigger.span)
+                .map_or(TriggerPlan::Manual, TriggerPlan::Webhook),
         }
     }
+
+    /// `webhook:` names exactly one secret, by `secret` (signature) or `token` (bearer).
+    fn webhook(&mut self, webhook: &model::WebhookTrigger, span: Span) -> Option<WebhookPlan> {
+        const EXAMPLE: &str =
+            "`webhook: {secret: NAME}` checks the `X-Weft-Signature` HMAC of each request with WEFT_SECRET_<NAME>; `webhook: {token: NAME}` checks `Authorization: Bearer` against it";
+        let (secret, plan): (&Spanned<String>, fn(String) -> WebhookPlan) =
+            match (&webhook.secret, &webhook.token) {
+                (Some(secret), None) => (secret, |secret| WebhookPlan::Signature { secret }),
+                (None, Some(token)) => (token, |secret| WebhookPlan::Bearer { secret }),
+                (None, None) => {
+                    self.error(
+                        Diagnostic::error(
+                            "a webhook trigger needs `secret` or `token`",
+                            Some(span),
+                        )
+                        .with_help(EXAMPLE),
+                    );
+                    return None;
+                }
+                (Some(_), Some(token)) => {
+                    self.error(
+                        Diagnostic::error(
+                            "a webhook trigger has `secret` or `token`, not both",
+                            Some(token.span),
+                        )
+                        .with_help(EXAMPLE),
+                    );
+                    return None;
+                }
+            };
+        if !is_secret_name(&secret.value) {
+            self.error(
+                Diagnostic::error(format!("invalid secret name `{}`", secret.value), Some(secret.span))
+                    .with_help("name the secret as `secrets.<name>` reads it: letters, digits and `_`, starting with a letter (WEFT_SECRET_<NAME> holds its value)"),
+            );
+            return None;
+        }
+        // `secrets.*` holds names lowercased (`WEFT_SECRET_HOOK` is `secrets.hook`).
+        Some(plan(secret.value.to_ascii_lowercase()))
+    }
+}
+
+/// A name `WEFT_SECRET_<NAME>` can carry: a letter, then letters, digits and `_`.
+fn is_secret_name(name: &str) -> bool {
+    const MAX_LEN: usize = 64;
+    let mut chars = name.chars();
+    name.len() <= MAX_LEN
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

@@ -1,0 +1,274 @@
+//! `POST /hooks/{workflow}`: a webhook starts a run of a workflow with a `webhook` trigger.
+//!
+//! The request is checked before anything is recorded: the workflow exists, has a webhook
+//! trigger and is not paused; the body is at most [`MAX_BODY_BYTES`]; it is signed
+//! (`X-Weft-Signature: sha256=<hex HMAC-SHA256 of the raw body>`) or carries the bearer token,
+//! both compared in constant time with the daemon's secret; it is JSON. Then an
+//! `Idempotency-Key` is recorded with the run's id and synced (group commit) before the run is
+//! submitted, so a repeat answers with the first run, also after a restart.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use bytes::Bytes;
+use chrono::Utc;
+use serde_json::{json, Map, Value};
+use subtle::ConstantTimeEq;
+use weft_action::http_errors::describe_error_chain;
+use weft_engine::exec::new_run_id;
+use weft_engine::store::RequestKeyRecord;
+use weft_engine::workflow::{TriggerPlan, WebhookPlan};
+
+use super::{ApiError, ApiState};
+use crate::dispatch::{Submission, SubmitError, Submitted, TriggerKind};
+use crate::group_sync::GroupSync;
+use crate::signature;
+
+/// The largest body taken; a larger one is answered 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+/// Longest `Idempotency-Key` taken (a UUID is 36).
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
+
+/// What the webhook endpoint needs besides the dispatcher and the trigger store (where
+/// `Idempotency-Key`s are recorded).
+pub struct Hooks {
+    /// Makes recorded keys durable, many requests to one sync.
+    pub sync: GroupSync,
+    /// The daemon's `secrets.*`, which hold the webhook secrets.
+    pub secrets: Arc<HashMap<String, String>>,
+}
+
+pub(super) fn routes() -> Router<Arc<ApiState>> {
+    Router::new()
+        .route("/hooks/{workflow}", post(receive))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+async fn receive(
+    State(state): State<Arc<ApiState>>,
+    Path(workflow): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let entry = state
+        .dispatcher
+        .workflows()
+        .get(&workflow)
+        .ok_or_else(|| ApiError::not_found(format!("no workflow named `{workflow}`")))?;
+    let TriggerPlan::Webhook(plan) = &entry.workflow.trigger else {
+        return Err(ApiError::not_found(format!(
+            "workflow `{workflow}` has no webhook trigger (its trigger is `{}`)",
+            entry.workflow.trigger.kind()
+        )));
+    };
+    if entry.paused() {
+        return Err(paused(&workflow));
+    }
+    let hooks = &state.hooks;
+    let secret = hooks.secrets.get(plan.secret()).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_configured",
+            format!(
+                "the daemon has no secret `{}` to check requests to `{workflow}` with: set WEFT_SECRET_{} and restart it",
+                plan.secret(),
+                plan.secret().to_ascii_uppercase()
+            ),
+        )
+    })?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+        } else {
+            ApiError::bad_request(format!("the body could not be read: {rejection}"))
+        }
+    })?;
+    authenticate(plan, secret.as_bytes(), &headers, &body)?;
+    let body: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            format!("the body is not JSON: {e}"),
+        )
+    })?;
+    let key = idempotency_key(&headers)?;
+    let trigger = json!({
+        "kind": TriggerKind::Webhook.as_str(),
+        "body": body,
+        "headers": exposed_headers(&headers),
+        "idempotency_key": key,
+        "received_at": Utc::now().to_rfc3339(),
+    });
+    let run_id = new_run_id();
+    if let Some(key) = &key {
+        let record = RequestKeyRecord {
+            workflow: workflow.clone(),
+            key: key.clone(),
+            run_id: run_id.clone(),
+            recorded_at: Utc::now(),
+        };
+        let first = state
+            .triggers
+            .record_request_key(&record)
+            .await
+            .map_err(|e| store_failed(e.with_causes()))?;
+        // The first request's record is on disk before its answer; a repeat waits for the
+        // same, in case it came while the first was syncing.
+        hooks
+            .sync
+            .sync()
+            .await
+            .map_err(|e| store_failed(describe_error_chain(&e)))?;
+        if let Some(first) = first {
+            let answer = json!({ "run_id": first.run_id, "workflow": workflow, "repeat": true });
+            return Ok((StatusCode::OK, Json(answer)).into_response());
+        }
+    }
+    let submission = Submission {
+        run_id: Some(run_id),
+        ..Submission::new(TriggerKind::Webhook, trigger)
+    };
+    let submitted = match state.dispatcher.submit(&workflow, submission) {
+        Ok(Submitted::Started { run_id }) => Ok((run_id, "started")),
+        Ok(Submitted::Queued { run_id, .. }) => Ok((run_id, "queued")),
+        Ok(Submitted::Dropped { reason, .. }) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "dropped",
+            format!("the run is not started: {}", reason.describe()),
+        )),
+        Err(SubmitError::UnknownWorkflow(_)) => Err(ApiError::not_found(format!(
+            "no workflow named `{workflow}`"
+        ))),
+        Err(SubmitError::Paused(_)) => Err(paused(&workflow)),
+        Err(SubmitError::Stopping) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "the daemon is stopping: send the request again later",
+        )),
+    };
+    let (run_id, status) = match submitted {
+        Ok(started) => started,
+        Err(refused) => {
+            if let Some(key) = &key {
+                // Nothing started: a repeat of this request may start the run.
+                if let Err(e) = state.triggers.forget_request_key(&workflow, key).await {
+                    tracing::error!(
+                        workflow = %workflow,
+                        "the Idempotency-Key of a refused request could not be forgotten: {}",
+                        e.with_causes()
+                    );
+                }
+            }
+            return Err(refused);
+        }
+    };
+    let answer = json!({ "run_id": run_id, "workflow": workflow, "status": status });
+    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+}
+
+fn paused(workflow: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "paused",
+        format!("workflow `{workflow}` is paused: resume it to take requests"),
+    )
+}
+
+fn store_failed(causes: String) -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "store_failed",
+        format!("the request could not be recorded: {causes}"),
+    )
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+/// The signature or the bearer token, as the workflow's trigger asks.
+fn authenticate(
+    plan: &WebhookPlan,
+    secret: &[u8],
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    match plan {
+        WebhookPlan::Signature { .. } => {
+            let header = headers.get(signature::HEADER).ok_or_else(|| {
+                unauthorized("the request is not signed: send X-Weft-Signature: sha256=<hex of HMAC-SHA256(secret, body)>")
+            })?;
+            signature::verify(secret, body, header.as_bytes())
+                .map_err(|e| unauthorized(&e.to_string()))
+        }
+        WebhookPlan::Bearer { .. } => {
+            let token = headers
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+                .ok_or_else(|| unauthorized("send Authorization: Bearer <token>"))?;
+            if bool::from(token.ct_eq(secret)) {
+                Ok(())
+            } else {
+                Err(unauthorized("the bearer token is not the right one"))
+            }
+        }
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY_LEN)
+        .filter(|k| k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
+            ))
+        })?;
+    Ok(Some(key.to_string()))
+}
+
+/// Header name parts that may carry a credential: such headers are never exposed.
+const HIDDEN_NAME_PARTS: &[&str] = &[
+    "signature",
+    "token",
+    "secret",
+    "key",
+    "auth",
+    "cookie",
+    "password",
+];
+
+/// `trigger.headers`: `content-type`, `user-agent` and the `x-*` headers, except any whose
+/// name suggests a credential (the signature among them). Lowercase names; a repeated header
+/// keeps its first value.
+fn exposed_headers(headers: &HeaderMap) -> Value {
+    let mut out = Map::new();
+    for (name, value) in headers {
+        let name = name.as_str();
+        let wanted = name == "content-type" || name == "user-agent" || name.starts_with("x-");
+        if !wanted || HIDDEN_NAME_PARTS.iter().any(|part| name.contains(part)) {
+            continue;
+        }
+        if let Ok(value) = value.to_str() {
+            out.entry(name.to_string())
+                .or_insert_with(|| Value::String(value.to_string()));
+        }
+    }
+    Value::Object(out)
+}

@@ -1,0 +1,64 @@
+//! What the daemon's webhooks and outbound events keep: the `Idempotency-Key` of a webhook
+//! request with the run it started ([`RequestKeyRecord`], in the [`super::TriggerStore`]),
+//! and the outbox of events for the configured events URL ([`OutboxStore`]): an event is
+//! stored before its first delivery and kept, with each attempt's outcome, until delivered or
+//! given up, so a restarted daemon delivers what the stopped one had not.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::StoreError;
+
+/// A webhook request's `Idempotency-Key` (unique per workflow) and the run it started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestKeyRecord {
+    pub workflow: String,
+    pub key: String,
+    pub run_id: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Where an outbound event's delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Not delivered yet: tried again at `next_attempt_at`.
+    Pending,
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Every attempt failed; kept for the record, not tried again.
+    GaveUp,
+}
+
+/// One event for the events URL, with its delivery so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboundEvent {
+    /// A ULID: events sort by creation.
+    pub id: String,
+    /// `run.failed`, `run.succeeded`, `connection.needs_reconnect`.
+    pub kind: String,
+    /// The JSON body sent (without secrets).
+    pub payload: Value,
+    pub created_at: DateTime<Utc>,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    /// Why the last attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// The outbox of outbound events. Writes are made durable by the store's flush, like runs.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Adds an event or replaces the one with the same id (after an attempt).
+    async fn put_event(&self, event: &OutboundEvent) -> Result<(), StoreError>;
+    /// Up to `limit` events still pending, oldest first, without reading the delivered ones.
+    async fn pending_events(&self, limit: usize) -> Result<Vec<OutboundEvent>, StoreError>;
+    /// Up to `limit` events, newest first, whatever their status.
+    async fn recent_events(&self, limit: usize) -> Result<Vec<OutboundEvent>, StoreError>;
+}
