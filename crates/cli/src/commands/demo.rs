@@ -369,8 +369,8 @@ async fn poll_and_run(
     let ctx = SourceContext {
         source: &plan.source,
         connection: plan
-            .connection
-            .as_deref()
+            .connections
+            .only()
             .or(workflow.connection.as_deref()),
         http: &engine.http,
         tokens: engine.tokens.as_ref(),

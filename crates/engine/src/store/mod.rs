@@ -30,8 +30,8 @@ use chrono::{DateTime, Utc};
 
 pub use memory::MemoryRunStore;
 pub use records::{
-    AttemptRecord, Claim, FireRecord, RunRecord, RunStatus, StepStatus, TriggerCursor, TriggerKey,
-    Truncation,
+    AttemptRecord, Claim, FireRecord, OwedRun, RunRecord, RunStatus, StepStatus, TriggerCursor,
+    TriggerKey, Truncation,
 };
 pub use sled_store::SledRunStore;
 

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-use weft_action::{ActionError, SourceContext};
+use weft_action::{ActionError, Polled, SourceContext};
 
 use crate::exec::{Engine, RunOutcome, RunRequest};
 use crate::store::{StoreError, TriggerCursor, TriggerKey, TriggerStore};
-use crate::workflow::{CompiledWorkflow, TriggerPlan};
+use crate::workflow::{CompiledWorkflow, PollTargets, TriggerPlan};
 
 /// How many runs are recorded between two saves of the poll's progress.
 pub const PROGRESS_EVERY: usize = 100;
@@ -32,6 +32,8 @@ pub enum PollError {
     UnknownSource(String),
     #[error("the poll trigger of {path} has no connection: give one with `connection:` on the trigger or the workflow")]
     NoConnection { path: String },
+    #[error("the poll trigger of {path} polls several connections: say which one")]
+    ManyConnections { path: String },
     #[error("the settings (`with:`) of the poll trigger cannot be rendered: {0}")]
     Settings(String),
     #[error("polling `{source_name}` through connection `{connection}` failed: {error}")]
@@ -67,7 +69,7 @@ pub struct PollReport {
 }
 
 /// The de-duplication key of an event: `kind:id:version` (sources that emit these fields).
-fn event_key(event: &Value) -> Option<String> {
+pub(super) fn event_key(event: &Value) -> Option<String> {
     let kind = event.get("kind")?.as_str()?;
     let id = event.get("id")?.as_str()?;
     let version = event.get("version")?.as_u64()?;
@@ -83,6 +85,79 @@ pub async fn poll_once(
     connection: Option<&str>,
     delivery: Delivery,
 ) -> Result<PollReport, PollError> {
+    let Fetched {
+        key,
+        stored,
+        polled,
+    } = fetch(engine, triggers, &workflow, connection).await?;
+    let mut report = PollReport {
+        key,
+        events: polled.events,
+        runs: Vec::new(),
+        skipped_as_recorded: 0,
+    };
+    if delivery == Delivery::Preview {
+        return Ok(report);
+    }
+    let mut progress = stored.unwrap_or_else(|| TriggerCursor {
+        cursor: Value::Null,
+        seen: Vec::new(),
+        owed: Vec::new(),
+        updated_at: Utc::now(),
+    });
+    let recorded_before: std::collections::HashSet<String> =
+        progress.seen.iter().cloned().collect();
+    let mut unsaved = 0;
+    for event in &report.events {
+        let key = event_key(event);
+        if key.as_ref().is_some_and(|k| recorded_before.contains(k)) {
+            report.skipped_as_recorded += 1;
+            continue;
+        }
+        let request = RunRequest {
+            trigger: Some(event.clone()),
+            ..Default::default()
+        };
+        report
+            .runs
+            .push(engine.run(workflow.clone(), request).await);
+        if let Some(key) = key {
+            progress.seen.push(key);
+            unsaved += 1;
+        }
+        if unsaved == PROGRESS_EVERY {
+            unsaved = 0;
+            progress.updated_at = Utc::now();
+            triggers.put_cursor(&report.key, &progress).await?;
+            engine.store.flush().await?;
+        }
+    }
+    let done = TriggerCursor {
+        cursor: polled.cursor,
+        seen: Vec::new(),
+        // Runs a daemon owes on this trigger stay owed.
+        owed: progress.owed,
+        updated_at: Utc::now(),
+    };
+    triggers.put_cursor(&report.key, &done).await?;
+    engine.store.flush().await?;
+    Ok(report)
+}
+
+/// What a source found since the stored cursor, before anything is delivered.
+pub(super) struct Fetched {
+    pub key: TriggerKey,
+    pub stored: Option<TriggerCursor>,
+    pub polled: Polled,
+}
+
+/// Asks the source of `workflow`'s poll trigger for the events since the stored cursor.
+pub(super) async fn fetch(
+    engine: &Engine,
+    triggers: &dyn TriggerStore,
+    workflow: &CompiledWorkflow,
+    connection: Option<&str>,
+) -> Result<Fetched, PollError> {
     let path = workflow.path.display().to_string();
     let TriggerPlan::Poll(plan) = &workflow.trigger else {
         let trigger = match workflow.trigger {
@@ -91,11 +166,15 @@ pub async fn poll_once(
         };
         return Err(PollError::NotPolled { path, trigger });
     };
-    let connection = connection
-        .map(str::to_string)
-        .or_else(|| plan.connection.clone())
-        .or_else(|| workflow.connection.clone())
-        .ok_or(PollError::NoConnection { path: path.clone() })?;
+    let connection = match (connection, &plan.connections) {
+        (Some(connection), _) => Some(connection.to_string()),
+        (None, PollTargets::Named(names)) if names.is_empty() => workflow.connection.clone(),
+        (None, targets) => match targets.only() {
+            Some(connection) => Some(connection.to_string()),
+            None => return Err(PollError::ManyConnections { path }),
+        },
+    }
+    .ok_or(PollError::NoConnection { path: path.clone() })?;
     let source = engine
         .sources
         .get(&plan.source)
@@ -135,53 +214,9 @@ pub async fn poll_once(
             connection: connection.clone(),
             error,
         })?;
-    let mut report = PollReport {
+    Ok(Fetched {
         key,
-        events: polled.events,
-        runs: Vec::new(),
-        skipped_as_recorded: 0,
-    };
-    if delivery == Delivery::Preview {
-        return Ok(report);
-    }
-    let mut progress = stored.unwrap_or_else(|| TriggerCursor {
-        cursor: Value::Null,
-        seen: Vec::new(),
-        updated_at: Utc::now(),
-    });
-    let recorded_before: std::collections::HashSet<String> =
-        progress.seen.iter().cloned().collect();
-    let mut unsaved = 0;
-    for event in &report.events {
-        let key = event_key(event);
-        if key.as_ref().is_some_and(|k| recorded_before.contains(k)) {
-            report.skipped_as_recorded += 1;
-            continue;
-        }
-        let request = RunRequest {
-            trigger: Some(event.clone()),
-            ..Default::default()
-        };
-        report
-            .runs
-            .push(engine.run(workflow.clone(), request).await);
-        if let Some(key) = key {
-            progress.seen.push(key);
-            unsaved += 1;
-        }
-        if unsaved == PROGRESS_EVERY {
-            unsaved = 0;
-            progress.updated_at = Utc::now();
-            triggers.put_cursor(&report.key, &progress).await?;
-            engine.store.flush().await?;
-        }
-    }
-    let done = TriggerCursor {
-        cursor: polled.cursor,
-        seen: Vec::new(),
-        updated_at: Utc::now(),
-    };
-    triggers.put_cursor(&report.key, &done).await?;
-    engine.store.flush().await?;
-    Ok(report)
+        stored,
+        polled,
+    })
 }

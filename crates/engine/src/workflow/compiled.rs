@@ -94,8 +94,27 @@ pub struct PollPlan {
     pub source: String,
     pub with: ValueTemplate,
     pub interval: Duration,
-    pub connection: Option<String>,
+    pub connections: PollTargets,
     pub event_example: Value,
+}
+
+/// The connections a poll trigger polls, each on its own cursor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PollTargets {
+    /// The connections the trigger names; none: the workflow's `connection`.
+    Named(Vec<String>),
+    /// Every connection of the source's provider, read again before each round of polls.
+    All,
+}
+
+impl PollTargets {
+    /// The trigger's connection when it names exactly one.
+    pub fn only(&self) -> Option<&str> {
+        match self {
+            PollTargets::Named(names) if names.len() == 1 => Some(&names[0]),
+            _ => None,
+        }
+    }
 }
 
 /// Steps that run together: a workflow's steps, a loop body, a branch, a handler.

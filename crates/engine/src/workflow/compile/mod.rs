@@ -17,7 +17,7 @@ mod steps;
 use graph::{index_of, PositionSet, Visibility};
 
 use super::compiled::*;
-use super::model::{self, OnError, Step, Trigger, Workflow};
+use super::model::{self, OnError, PollConnections, Step, Trigger, Workflow, ALL_CONNECTIONS};
 use super::template::{compile_value, invalid_expression, span_in_string, ValueTemplate};
 use crate::actions::Registry;
 use crate::diagnostic::{did_you_mean, suggestion, Diagnostic, Span};
