@@ -11,6 +11,7 @@ use weft_engine::workflow::CompiledWorkflow;
 
 use crate::clock::Clock;
 use crate::dispatch::{Dispatcher, ShutdownReport};
+use crate::poller::{PollStatus, Poller};
 use crate::scheduler::{CronError, CronScheduler};
 use crate::workflows::WorkflowSet;
 
@@ -42,6 +43,7 @@ pub enum DaemonError {
 pub struct Daemon {
     dispatcher: Dispatcher,
     cron: CronScheduler,
+    poller: Poller,
 }
 
 impl Daemon {
@@ -59,13 +61,21 @@ impl Daemon {
         let dispatcher = Dispatcher::new(engine, set, settings.secrets);
         let cron = CronScheduler::start(
             dispatcher.clone(),
-            triggers,
-            clock,
+            triggers.clone(),
+            clock.clone(),
             &workflows,
             settings.late_tolerance,
         )
         .await?;
-        Ok(Daemon { dispatcher, cron })
+        let poller = Poller::new(dispatcher.clone(), triggers, clock);
+        for workflow in &workflows {
+            poller.set(workflow.clone());
+        }
+        Ok(Daemon {
+            dispatcher,
+            cron,
+            poller,
+        })
     }
 
     pub fn dispatcher(&self) -> &Dispatcher {
@@ -79,6 +89,11 @@ impl Daemon {
     /// Workflows scheduled on a cron trigger.
     pub fn cron_workflows(&self) -> usize {
         self.cron.workflows()
+    }
+
+    /// Where each polled connection stands (shared: it follows the daemon).
+    pub fn poll_status(&self) -> &PollStatus {
+        self.poller.status()
     }
 
     /// Runs going now.
@@ -95,6 +110,7 @@ impl Daemon {
     /// left. Waiting runs are not started.
     pub async fn shutdown(self, grace: std::time::Duration) -> ShutdownReport {
         self.cron.stop().await;
+        self.poller.stop().await;
         self.dispatcher.shutdown(grace).await
     }
 }

@@ -17,6 +17,7 @@ mod daemon;
 mod dispatch;
 mod due;
 mod gate;
+mod poller;
 mod scheduler;
 mod workflows;
 
@@ -26,5 +27,6 @@ pub use dispatch::{
     Dispatcher, RunEnded, ShutdownReport, Submission, SubmitError, Submitted, TriggerKind,
 };
 pub use gate::DropReason;
+pub use poller::{PollState, PollStatus, PollTargetStatus};
 pub use scheduler::{CronError, CRON_TRIGGER};
 pub use workflows::{WorkflowEntry, WorkflowSet};
