@@ -91,6 +91,22 @@ impl Daemon {
         self.cron.workflows()
     }
 
+    /// Runs `workflow` from now on, in place of the version of the same name (a reload): its
+    /// triggers are rescheduled; runs going finish on the version they started with.
+    pub fn set_workflow(&self, workflow: Arc<CompiledWorkflow>) {
+        self.dispatcher.workflows().insert(workflow.clone());
+        self.cron.set(workflow.clone());
+        self.poller.set(workflow);
+    }
+
+    /// Stops the triggers of a workflow and forgets it (its file was deleted); runs going
+    /// finish. False when no workflow has that name.
+    pub fn remove_workflow(&self, name: &str) -> bool {
+        self.cron.remove(name);
+        self.poller.remove(name);
+        self.dispatcher.workflows().remove(name).is_some()
+    }
+
     /// Where each polled connection stands (shared: it follows the daemon).
     pub fn poll_status(&self) -> &PollStatus {
         self.poller.status()

@@ -18,6 +18,7 @@ mod dispatch;
 mod due;
 mod gate;
 mod poller;
+pub mod reload;
 mod scheduler;
 mod workflows;
 
