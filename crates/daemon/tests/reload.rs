@@ -131,14 +131,14 @@ async fn the_reloader_keeps_the_previous_version_of_a_broken_file_and_stops_dele
     std::fs::write(&tick, "broken!").unwrap();
     let files = listing(&[&tick]);
     let changes = reloader.changes(&files);
-    assert_eq!(changes.changed, [tick.clone()]);
+    assert_eq!(changes.changed, std::slice::from_ref(&tick));
     let report = reloader.apply(
         &running.daemon,
         &files,
         vec![(tick.clone(), Checked::Invalid)],
         &changes.deleted,
     );
-    assert_eq!(report.kept, [tick.clone()]);
+    assert_eq!(report.kept, std::slice::from_ref(&tick));
     assert!(
         reloader.changes(&files).is_empty(),
         "reported once, not every second"
@@ -172,7 +172,7 @@ async fn the_reloader_keeps_the_previous_version_of_a_broken_file_and_stops_dele
     std::fs::remove_file(&tick).unwrap();
     let files = listing(&[&tock]);
     let changes = reloader.changes(&files);
-    assert_eq!(changes.deleted, [tick.clone()]);
+    assert_eq!(changes.deleted, std::slice::from_ref(&tick));
     let report = reloader.apply(&running.daemon, &files, Vec::new(), &changes.deleted);
     assert_eq!(report.stopped, ["tick"]);
     running.walk_to(8).await;
