@@ -7,6 +7,7 @@ mod daemon;
 mod demo;
 mod durability;
 mod recorder;
+mod reload;
 mod secrets;
 mod settings;
 mod signals;
