@@ -9,6 +9,7 @@
 //! ```
 
 mod confluence_calls;
+mod crons;
 mod poll;
 
 use std::path::{Path, PathBuf};
@@ -343,6 +344,18 @@ fn scaling_table() -> String {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    match &args[..] {
+        [mode, n] if mode == "crons" => {
+            return crons::crons_child(n.parse().expect("a number of workflows")).await;
+        }
+        // This scenario alone (it takes minutes): `weft-bench crons`.
+        [mode] if mode == "crons" => {
+            let row = crons::ten_thousand_crons();
+            println!("| {} | {} | {} |", row.what, row.measured, row.target);
+            return;
+        }
+        _ => {}
+    }
     if let [mode, kind, n] = &args[..] {
         if mode == "scale" {
             let n = n.parse().expect("a number of steps or items");
@@ -357,6 +370,7 @@ async fn main() {
     rows.push(sandbox_seeding().await);
     // Its peak memory is reset first: it covers the poll only.
     rows.push(poll::poll_new_pages().await);
+    rows.push(crons::ten_thousand_crons());
     println!("| scenario | weft | target | best peer |\n|---|---|---|---|");
     for row in rows {
         println!(

@@ -48,6 +48,9 @@ pub struct Submission {
     /// Chosen by the submitter when it records the run's id first (a cron fire does);
     /// otherwise a new one.
     pub run_id: Option<String>,
+    /// The run's connection in place of the workflow's `connection` (a poll through one of
+    /// several connections runs on that one).
+    pub connection: Option<String>,
 }
 
 impl Submission {
@@ -57,6 +60,7 @@ impl Submission {
             trigger,
             inputs: Map::new(),
             run_id: None,
+            connection: None,
         }
     }
 }
@@ -244,6 +248,10 @@ fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted
         .insert(run_id.clone(), admitted.cancel.clone());
     let shared_run = shared.clone();
     let slot = admitted.slot;
+    let workflow = match &submission.connection {
+        Some(connection) => entry.workflow.on_connection(connection),
+        None => entry.workflow.clone(),
+    };
     shared.runs.spawn(async move {
         let request = RunRequest {
             inputs: submission.inputs,
@@ -253,7 +261,7 @@ fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted
             cancel: admitted.cancel,
             ..RunRequest::default()
         };
-        let outcome = shared_run.engine.run(entry.workflow.clone(), request).await;
+        let outcome = shared_run.engine.run(workflow, request).await;
         shared_run.going.lock().remove(&run_id);
         tracing::info!(
             workflow = %entry.workflow.name,

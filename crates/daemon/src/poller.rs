@@ -487,6 +487,7 @@ impl Target {
         let name = &self.workflow.name;
         let submission = Submission {
             run_id: Some(run_id.clone()),
+            connection: Some(self.connection.clone()),
             ..Submission::new(TriggerKind::Poll, event)
         };
         match self.shared.dispatcher.submit(name, submission) {

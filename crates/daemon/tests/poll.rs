@@ -151,6 +151,7 @@ impl World {
     fn workflow(&self, connection: &str) -> Arc<CompiledWorkflow> {
         let yaml = format!(
             "name: watch
+connection: acme
 trigger:
   poll:
     source: feed.items
@@ -161,6 +162,8 @@ steps:
     uses: core.set
     with:
       value: ${{{{ trigger.id }}}}
+outputs:
+  polled_through: ${{{{ connection.name }}}}
 "
         );
         let engine = self.runtime.checking_engine();
@@ -192,11 +195,13 @@ steps:
         let mut runs = BTreeMap::new();
         for run in self.store.list_runs(1000).await.unwrap() {
             assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
-            let event = format!(
-                "{}/{}",
-                run.trigger["connection"].as_str().unwrap(),
-                run.trigger["id"].as_str().unwrap()
+            let connection = run.trigger["connection"].as_str().unwrap();
+            assert_eq!(
+                run.outputs.as_ref().unwrap()["polled_through"],
+                connection,
+                "a run's connection is the one its event came from"
             );
+            let event = format!("{connection}/{}", run.trigger["id"].as_str().unwrap());
             *runs.entry(event).or_default() += 1;
         }
         runs

@@ -90,6 +90,10 @@ pub async fn poll_once(
         stored,
         polled,
     } = fetch(engine, triggers, &workflow, connection).await?;
+    let workflow = match &key.connection {
+        Some(connection) => workflow.on_connection(connection),
+        None => workflow,
+    };
     let mut report = PollReport {
         key,
         events: polled.events,

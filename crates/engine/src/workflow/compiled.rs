@@ -37,6 +37,18 @@ pub struct CompiledWorkflow {
 }
 
 impl CompiledWorkflow {
+    /// This workflow running on `connection` in place of its own `connection` (a poll trigger
+    /// through one of several connections runs each event on the event's connection).
+    pub fn on_connection(self: &Arc<Self>, connection: &str) -> Arc<Self> {
+        if self.connection.as_deref() == Some(connection) {
+            return self.clone();
+        }
+        Arc::new(CompiledWorkflow {
+            connection: Some(connection.to_string()),
+            ..(**self).clone()
+        })
+    }
+
     /// Every step, nested ones (loop bodies, branches, handlers) included.
     pub fn all_steps(&self) -> Vec<&CompiledStep> {
         fn walk<'a>(block: &'a Block, out: &mut Vec<&'a CompiledStep>) {

@@ -48,7 +48,8 @@ pub fn compile(
         vars: Vec::new(),
         env: workflow.env.keys().cloned().collect(),
         secrets: Vec::new(),
-        has_connection: workflow.connection.is_some(),
+        // A poll trigger's runs run on the connection polled.
+        has_connection: workflow.connection.is_some() || polls_a_connection(workflow),
     };
     checker.index_steps(&workflow.steps.value, None);
     checker.index_steps(&workflow.on_failure, Some("on_failure"));
@@ -359,4 +360,20 @@ mod tests {
         assert!(!valid_id("2fetch"));
         assert!(!valid_id("a.b"));
     }
+}
+
+/// Whether the workflow's poll trigger names its connections.
+fn polls_a_connection(workflow: &Workflow) -> bool {
+    matches!(
+        workflow
+            .trigger
+            .0
+            .as_ref()
+            .and_then(Option::as_ref)
+            .map(|t| &t.value),
+        Some(Trigger::Poll(model::PollTrigger {
+            connection: Some(_),
+            ..
+        }))
+    )
 }
