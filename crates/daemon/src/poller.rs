@@ -341,7 +341,13 @@ impl Target {
         // together.
         let spread = self.spread(interval);
         loop {
-            let wait = self.round(interval).await;
+            // Stopping does not wait for a poll going: a poll cut short has saved either
+            // nothing or its cursor with its owed runs, which the next start submits.
+            let wait = tokio::select! {
+                biased;
+                _ = stop.cancelled() => return,
+                wait = self.round(interval) => wait,
+            };
             self.shared.status.round_done();
             let next = self.shared.clock.now() + chrono_duration(wait + spread);
             tokio::select! {
