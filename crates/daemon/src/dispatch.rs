@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use weft_engine::exec::{new_run_id, Engine, RunRequest};
@@ -130,6 +130,9 @@ struct Shared {
     going: Mutex<HashMap<String, CancellationToken>>,
     ended: broadcast::Sender<RunEnded>,
     stopping: CancellationToken,
+    /// Runs executing at once across the daemon; the others of a burst (10,000 workflows on
+    /// one minute) wait in order for a slot, holding only their request, not a run's state.
+    executing: Arc<Semaphore>,
 }
 
 /// Starts the runs of a daemon. Cheap to clone (shared).
@@ -140,6 +143,10 @@ pub struct Dispatcher {
 
 /// Announcements kept for slow subscribers before they lag.
 const ENDED_BACKLOG: usize = 4096;
+
+/// Runs executing at once in one daemon. More would not finish sooner on a few cores, and each
+/// holds its scopes and records in memory while it runs.
+const EXECUTING_AT_ONCE: usize = 256;
 
 impl Dispatcher {
     pub fn new(engine: Engine, workflows: WorkflowSet, secrets: HashMap<String, String>) -> Self {
@@ -152,6 +159,7 @@ impl Dispatcher {
                 going: Mutex::new(HashMap::new()),
                 ended: broadcast::channel(ENDED_BACKLOG).0,
                 stopping: CancellationToken::new(),
+                executing: Arc::new(Semaphore::new(EXECUTING_AT_ONCE)),
             }),
         }
     }
@@ -261,7 +269,10 @@ fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted
             cancel: admitted.cancel,
             ..RunRequest::default()
         };
+        // The semaphore is never closed: a permit always comes.
+        let permit = shared_run.executing.clone().acquire_owned().await.ok();
         let outcome = shared_run.engine.run(workflow, request).await;
+        drop(permit);
         shared_run.going.lock().remove(&run_id);
         tracing::info!(
             workflow = %entry.workflow.name,
