@@ -350,18 +350,6 @@ fn valid_id(id: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_are_identifiers() {
-        assert!(valid_id("fetch_pages-2"));
-        assert!(!valid_id("2fetch"));
-        assert!(!valid_id("a.b"));
-    }
-}
-
 /// Whether the workflow's poll trigger names its connections.
 fn polls_a_connection(workflow: &Workflow) -> bool {
     matches!(
@@ -376,4 +364,16 @@ fn polls_a_connection(workflow: &Workflow) -> bool {
             ..
         }))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_identifiers() {
+        assert!(valid_id("fetch_pages-2"));
+        assert!(!valid_id("2fetch"));
+        assert!(!valid_id("a.b"));
+    }
 }
