@@ -10,6 +10,7 @@ mod demo;
 mod durability;
 mod hooks;
 mod recorder;
+mod reload;
 mod secrets;
 mod settings;
 mod signals;

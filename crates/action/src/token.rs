@@ -47,6 +47,12 @@ pub enum TokenError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    #[error("the connections to `{provider}` cannot be listed")]
+    List {
+        provider: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// What a connector needs to know about a connection besides its token. Holds no secret.
@@ -96,6 +102,13 @@ pub trait TokenProvider: Send + Sync {
         connection: &str,
         rejected: &AccessToken,
     ) -> Result<AccessToken, TokenError>;
+
+    /// The names of the connections to `provider` (`confluence`), for triggers that poll
+    /// every connection. Providers without a list of connections have none to give.
+    async fn connections(&self, provider: &str) -> Result<Vec<String>, TokenError> {
+        let _ = provider;
+        Err(TokenError::Unavailable)
+    }
 }
 
 /// The token provider of an engine without connections.

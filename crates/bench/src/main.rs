@@ -9,6 +9,7 @@
 //! ```
 
 mod confluence_calls;
+mod crons;
 mod dispatch;
 mod poll;
 mod webhooks;
@@ -352,41 +353,29 @@ fn print_row(row: &Row) {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // `weft-bench webhooks`: webhook-triggered runs alone.
-    if let [mode] = &args[..] {
-        if mode == "webhooks" {
-            print_row(&webhooks::webhook_runs().await);
-            return;
-        }
-    }
-    // `weft-bench dispatch`: the daemon's dispatcher alone.
-    if let [mode] = &args[..] {
-        if mode == "dispatch" {
+    // One scenario alone: `weft-bench webhooks|dispatch|crons|only confluence-calls|only poll`
+    // (crons takes minutes); `crons N` and `scale KIND N` are the children those measure.
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args[..] {
+        ["webhooks"] => return print_row(&webhooks::webhook_runs().await),
+        ["dispatch"] => {
             let dir = tempfile::tempdir().expect("tempdir");
-            dispatch::trivial_runs(dir.path())
+            return dispatch::trivial_runs(dir.path())
                 .await
                 .iter()
                 .for_each(print_row);
-            return;
         }
-    }
-    if let [mode, kind, n] = &args[..] {
-        if mode == "scale" {
-            let n = n.parse().expect("a number of steps or items");
-            return scale_child(kind, n).await;
+        ["crons"] => return print_row(&crons::ten_thousand_crons()),
+        ["crons", n] => {
+            return crons::crons_child(n.parse().expect("a number of workflows")).await;
         }
-    }
-    // The Confluence rows alone, for profiling them: `weft-bench only confluence-calls|poll`.
-    if let [mode, name] = &args[..] {
-        if mode == "only" {
-            let row = match name.as_str() {
-                "confluence-calls" => confluence_calls::overhead().await,
-                "poll" => poll::poll_new_pages().await,
-                other => panic!("no scenario {other:?}: confluence-calls or poll"),
-            };
-            println!("| {} | {} | {} |", row.what, row.measured, row.target);
-            return;
+        ["scale", kind, n] => {
+            return scale_child(kind, n.parse().expect("a number of steps or items")).await;
         }
+        ["only", "confluence-calls"] => return print_row(&confluence_calls::overhead().await),
+        ["only", "poll"] => return print_row(&poll::poll_new_pages().await),
+        ["only", other] => panic!("no scenario {other:?}: confluence-calls or poll"),
+        _ => {}
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let mut rows = vec![sequential_steps(dir.path()).await, http_calls().await];
@@ -398,6 +387,7 @@ async fn main() {
     rows.push(poll::poll_new_pages().await);
     rows.push(webhooks::webhook_runs().await);
     rows.extend(dispatch::trivial_runs(dir.path()).await);
+    rows.push(crons::ten_thousand_crons());
     println!("| scenario | weft | target | best peer |\n|---|---|---|---|");
     rows.iter().for_each(print_row);
     println!("\n{}", scaling_table());

@@ -66,3 +66,38 @@ impl Interrupts {
         Interrupt::CtrlC
     }
 }
+
+/// SIGHUP asks the daemon to read its workflows folder again. Listens from the moment it is
+/// created, like [`Interrupts`].
+pub struct Hangups {
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Hangups {
+    #[cfg(unix)]
+    pub fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    pub fn listen() -> std::io::Result<Self> {
+        Ok(Self {})
+    }
+
+    /// The next SIGHUP (never, where there is none).
+    #[cfg(unix)]
+    pub async fn next(&mut self) {
+        if self.hangup.recv().await.is_none() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub async fn next(&mut self) {
+        std::future::pending::<()>().await;
+    }
+}

@@ -11,6 +11,7 @@ use weft_engine::workflow::CompiledWorkflow;
 
 use crate::clock::Clock;
 use crate::dispatch::{Dispatcher, ShutdownReport};
+use crate::poller::{PollStatus, Poller};
 use crate::recovery::{recover, Recovered, Waker};
 use crate::scheduler::{CronError, CronScheduler};
 use crate::workflows::WorkflowSet;
@@ -59,6 +60,7 @@ pub struct Daemon {
     triggers: Arc<dyn TriggerStore>,
     waker: Waker,
     recovered: Recovered,
+    poller: Poller,
 }
 
 impl Daemon {
@@ -102,14 +104,19 @@ impl Daemon {
         let cron = CronScheduler::start(
             dispatcher.clone(),
             triggers.clone(),
-            clock,
+            clock.clone(),
             &workflows,
             settings.late_tolerance,
         )
         .await?;
+        let poller = Poller::new(dispatcher.clone(), triggers.clone(), clock);
+        for workflow in &workflows {
+            poller.set(workflow.clone());
+        }
         Ok(Daemon {
             dispatcher,
             cron,
+            poller,
             triggers,
             waker,
             recovered,
@@ -139,6 +146,27 @@ impl Daemon {
         self.cron.workflows()
     }
 
+    /// Runs `workflow` from now on, in place of the version of the same name (a reload): its
+    /// triggers are rescheduled; runs going finish on the version they started with.
+    pub fn set_workflow(&self, workflow: Arc<CompiledWorkflow>) {
+        self.dispatcher.workflows().insert(workflow.clone());
+        self.cron.set(workflow.clone());
+        self.poller.set(workflow);
+    }
+
+    /// Stops the triggers of a workflow and forgets it (its file was deleted); runs going
+    /// finish. False when no workflow has that name.
+    pub fn remove_workflow(&self, name: &str) -> bool {
+        self.cron.remove(name);
+        self.poller.remove(name);
+        self.dispatcher.workflows().remove(name).is_some()
+    }
+
+    /// Where each polled connection stands (shared: it follows the daemon).
+    pub fn poll_status(&self) -> &PollStatus {
+        self.poller.status()
+    }
+
     /// Runs going now.
     pub fn runs_going(&self) -> usize {
         self.dispatcher.runs_going()
@@ -153,6 +181,7 @@ impl Daemon {
     /// left. Waiting runs are not started.
     pub async fn shutdown(self, grace: std::time::Duration) -> ShutdownReport {
         self.cron.stop().await;
+        self.poller.stop().await;
         self.waker.stop().await;
         self.dispatcher.shutdown(grace).await
     }

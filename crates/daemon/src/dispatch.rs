@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use weft_engine::exec::{new_run_id, Engine, ResumeRequest, RunOutcome, RunRequest};
@@ -62,6 +62,9 @@ pub struct Submission {
     /// Chosen by the submitter when it records the run's id first (a cron fire does);
     /// otherwise a new one.
     pub run_id: Option<String>,
+    /// The run's connection in place of the workflow's `connection` (a poll through one of
+    /// several connections runs on that one).
+    pub connection: Option<String>,
 }
 
 impl Submission {
@@ -71,6 +74,7 @@ impl Submission {
             trigger,
             inputs: Map::new(),
             run_id: None,
+            connection: None,
         }
     }
 }
@@ -143,6 +147,9 @@ struct Shared {
     metrics: Arc<Metrics>,
     /// The id of the latest run submitted (started or queued) per workflow, since start.
     last_runs: Mutex<HashMap<String, String>>,
+    /// Runs executing at once across the daemon; the others of a burst (10,000 workflows on
+    /// one minute) wait in order for a slot, holding only their request, not a run's state.
+    executing: Arc<Semaphore>,
 }
 
 /// Starts the runs of a daemon. Cheap to clone (shared).
@@ -153,6 +160,10 @@ pub struct Dispatcher {
 
 /// Announcements kept for slow subscribers before they lag.
 const ENDED_BACKLOG: usize = 4096;
+
+/// Runs executing at once in one daemon. More would not finish sooner on a few cores, and each
+/// holds its scopes and records in memory while it runs.
+const EXECUTING_AT_ONCE: usize = 256;
 
 impl Dispatcher {
     /// Steps of the runs started here are timed in [`Dispatcher::metrics`]; the engine's own
@@ -175,6 +186,7 @@ impl Dispatcher {
                 stopping: CancellationToken::new(),
                 metrics,
                 last_runs: Mutex::new(HashMap::new()),
+                executing: Arc::new(Semaphore::new(EXECUTING_AT_ONCE)),
             }),
         }
     }
@@ -373,6 +385,10 @@ fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted
     let shared_run = shared.clone();
     let slot = admitted.slot;
     shared.metrics.run_started();
+    let workflow = match &submission.connection {
+        Some(connection) => entry.workflow.on_connection(connection),
+        None => entry.workflow.clone(),
+    };
     shared.runs.spawn(async move {
         let request = RunRequest {
             inputs: submission.inputs,
@@ -382,7 +398,10 @@ fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted
             cancel: admitted.cancel,
             ..RunRequest::default()
         };
-        let outcome = shared_run.engine.run(entry.workflow.clone(), request).await;
+        // The semaphore is never closed: a permit always comes.
+        let permit = shared_run.executing.clone().acquire_owned().await.ok();
+        let outcome = shared_run.engine.run(workflow, request).await;
+        drop(permit);
         ended(&shared_run, &entry, submission.kind, outcome);
         let next = entry
             .gate

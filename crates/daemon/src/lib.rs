@@ -20,7 +20,9 @@ pub mod events;
 mod gate;
 pub mod group_sync;
 pub mod metrics;
+mod poller;
 mod recovery;
+pub mod reload;
 pub mod retry;
 mod scheduler;
 pub mod signature;
@@ -32,6 +34,7 @@ pub use dispatch::{
     Dispatcher, RunEnded, ShutdownReport, Submission, SubmitError, Submitted, TriggerKind,
 };
 pub use gate::DropReason;
+pub use poller::{PollState, PollStatus, PollTargetStatus};
 pub use recovery::{Recovered, UNSTARTED_FIRE_WINDOW};
 pub use scheduler::{CronError, CRON_TRIGGER, DROPPED_CRON_FIRES};
 pub use workflows::{WorkflowEntry, WorkflowSet};

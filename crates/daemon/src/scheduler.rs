@@ -3,13 +3,14 @@
 //! synced before its run is submitted.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use weft_engine::exec::new_run_id;
@@ -53,7 +54,28 @@ struct Job {
     plan: CronPlan,
 }
 
+/// A change to the scheduled workflows while the scheduler runs (a reload).
+enum Command {
+    /// Schedules a workflow's cron trigger from `since`, in place of its previous schedule; a
+    /// workflow without one is no longer scheduled.
+    Set {
+        workflow: Arc<CompiledWorkflow>,
+        since: DateTime<Utc>,
+    },
+    Remove(String),
+}
+
 impl Job {
+    fn of(workflow: &CompiledWorkflow) -> Option<Job> {
+        match &workflow.trigger {
+            TriggerPlan::Cron(plan) => Some(Job {
+                workflow: workflow.name.clone(),
+                plan: plan.clone(),
+            }),
+            TriggerPlan::Manual | TriggerPlan::Poll(_) | TriggerPlan::Webhook(_) => None,
+        }
+    }
+
     /// `trigger` in the run's expressions.
     fn event(&self, fire: &CronFire) -> Value {
         cron_event(&self.plan, &fire.fire, fire.missed)
@@ -82,7 +104,9 @@ pub(crate) struct CronScheduler {
     stop: CancellationToken,
     task: JoinHandle<()>,
     handled: watch::Receiver<Handled>,
-    jobs: usize,
+    commands: mpsc::UnboundedSender<Command>,
+    scheduled: Arc<AtomicUsize>,
+    clock: Arc<dyn Clock>,
 }
 
 /// How far the scheduler got: the instant it last looked at, and its next wake-up.
@@ -112,16 +136,7 @@ impl CronScheduler {
         workflows: &[Arc<CompiledWorkflow>],
         late_tolerance: chrono::Duration,
     ) -> Result<CronScheduler, CronError> {
-        let jobs: Vec<Job> = workflows
-            .iter()
-            .filter_map(|workflow| match &workflow.trigger {
-                TriggerPlan::Cron(plan) => Some(Job {
-                    workflow: workflow.name.clone(),
-                    plan: plan.clone(),
-                }),
-                TriggerPlan::Manual | TriggerPlan::Poll(_) | TriggerPlan::Webhook(_) => None,
-            })
-            .collect();
+        let jobs: Vec<Job> = workflows.iter().filter_map(|w| Job::of(w)).collect();
         let started = clock.now();
         let mut cursors = Vec::with_capacity(jobs.len());
         for job in &jobs {
@@ -140,30 +155,54 @@ impl CronScheduler {
         let queue = (0..jobs.len()).map(|i| Reverse((started, i))).collect();
         let (handled_tx, handled) = watch::channel(Handled::default());
         let stop = CancellationToken::new();
-        let count = jobs.len();
+        let scheduled = Arc::new(AtomicUsize::new(jobs.len()));
+        let by_name = jobs
+            .iter()
+            .enumerate()
+            .map(|(index, job)| (job.workflow.clone(), index))
+            .collect();
+        let (commands, commands_rx) = mpsc::unbounded_channel();
         let scheduler = Scheduler {
             dispatcher,
             triggers,
-            clock,
+            clock: clock.clone(),
             late_tolerance,
-            jobs,
+            jobs: jobs.into_iter().map(Some).collect(),
+            by_name,
+            scheduled: scheduled.clone(),
             queue,
             cursors,
             started,
             handled: handled_tx,
         };
-        let task = tokio::spawn(scheduler.run(stop.clone()));
+        let task = tokio::spawn(scheduler.run(stop.clone(), commands_rx));
         Ok(CronScheduler {
             stop,
             task,
             handled,
-            jobs: count,
+            commands,
+            scheduled,
+            clock,
         })
     }
 
     /// Workflows scheduled on a cron trigger.
     pub fn workflows(&self) -> usize {
-        self.jobs
+        self.scheduled.load(Ordering::Relaxed)
+    }
+
+    /// Schedules `workflow`'s cron trigger in place of its previous schedule (a reload); a
+    /// workflow without one stops being scheduled. The new schedule's fires count from now:
+    /// none before it is caught up.
+    pub fn set(&self, workflow: Arc<CompiledWorkflow>) {
+        let since = self.clock.now();
+        // A send fails only once the scheduler stopped: nothing is scheduled any more.
+        let _ = self.commands.send(Command::Set { workflow, since });
+    }
+
+    /// Stops scheduling a workflow (its file was deleted).
+    pub fn remove(&self, name: &str) {
+        let _ = self.commands.send(Command::Remove(name.to_string()));
     }
 
     /// Resolves once the scheduler has handled every fire due at `at` (recorded it and
@@ -187,7 +226,12 @@ struct Scheduler {
     triggers: Arc<dyn TriggerStore>,
     clock: Arc<dyn Clock>,
     late_tolerance: chrono::Duration,
-    jobs: Vec<Job>,
+    /// Every job scheduled since the start; `None`: replaced or removed by a reload (its
+    /// queue entry, if any, is dropped when it comes up).
+    jobs: Vec<Option<Job>>,
+    /// The index in `jobs` of each workflow's current job.
+    by_name: HashMap<String, usize>,
+    scheduled: Arc<AtomicUsize>,
     /// The next instant to look at each trigger, earliest first (index into `jobs`).
     queue: BinaryHeap<Reverse<(DateTime<Utc>, usize)>>,
     /// Per trigger, the latest fire handled: fires after it are due.
@@ -197,7 +241,11 @@ struct Scheduler {
 }
 
 impl Scheduler {
-    async fn run(mut self, stop: CancellationToken) {
+    async fn run(
+        mut self,
+        stop: CancellationToken,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+    ) {
         loop {
             let now = self.clock.now();
             let fires = self.take_due(now);
@@ -214,9 +262,31 @@ impl Scheduler {
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => return,
+                Some(command) = commands.recv() => self.apply(command),
                 _ = sleep => {}
             }
         }
+    }
+
+    fn apply(&mut self, command: Command) {
+        let (name, job) = match command {
+            Command::Set { workflow, since } => (
+                workflow.name.clone(),
+                Job::of(&workflow).map(|job| (job, since)),
+            ),
+            Command::Remove(name) => (name, None),
+        };
+        if let Some(previous) = self.by_name.remove(&name) {
+            self.jobs[previous] = None;
+        }
+        if let Some((job, since)) = job {
+            let index = self.jobs.len();
+            self.jobs.push(Some(job));
+            self.cursors.push(since - chrono::Duration::milliseconds(1));
+            self.by_name.insert(name, index);
+            self.queue.push(Reverse((since, index)));
+        }
+        self.scheduled.store(self.by_name.len(), Ordering::Relaxed);
     }
 
     /// The fires to run of every trigger due at `now`, in order; the queue gets each
@@ -229,7 +299,9 @@ impl Scheduler {
                 break;
             }
             self.queue.pop();
-            let job = &self.jobs[index];
+            let Some(job) = &self.jobs[index] else {
+                continue;
+            };
             let due = due_fires(&job.plan, self.cursors[index], now, on_time_since);
             if due.skipped > 0 {
                 tracing::warn!(
@@ -274,7 +346,10 @@ impl Scheduler {
         }
         let mut recorded = Vec::with_capacity(fires.len());
         for (index, fire) in fires {
-            let job = &self.jobs[index];
+            // Fires are taken and handled in one turn of the loop: no reload comes between.
+            let Some(job) = &self.jobs[index] else {
+                continue;
+            };
             let run_id = new_run_id();
             let record = FireRecord {
                 workflow: job.workflow.clone(),
@@ -308,7 +383,10 @@ impl Scheduler {
             return;
         }
         for (index, fire, run_id) in recorded {
-            let job = &self.jobs[index];
+            // Fires are taken and handled in one turn of the loop: no reload comes between.
+            let Some(job) = &self.jobs[index] else {
+                continue;
+            };
             let at = fire.fire.at;
             let submission = Submission {
                 run_id: Some(run_id),

@@ -749,6 +749,27 @@ steps:
 }
 
 #[test]
+fn a_poll_connection_list_names_each_connection_once_and_not_all() {
+    assert_diagnostics!(
+        "
+name: watch
+trigger:
+  poll:
+    source: confluence.page_updated
+    interval: 5m
+    connection: [acme, all, acme]
+    with:
+      space: ENG
+steps:
+  - id: hello
+    uses: core.log
+    with:
+      message: hi
+"
+    );
+}
+
+#[test]
 fn retry_max_attempts_zero_is_refused() {
     assert_diagnostics!(
         "

@@ -172,6 +172,10 @@ impl TokenProvider for ConnectionTokens {
             .refresh_rejected(connection, rejected)
             .await
     }
+
+    async fn connections(&self, provider: &str) -> Result<Vec<String>, TokenError> {
+        self.manager(provider).await?.connections(provider).await
+    }
 }
 
 #[cfg(test)]

@@ -46,6 +46,18 @@ impl TokenProvider for TokenManager {
             .await
             .map_err(|e| token_error(connection, e))
     }
+
+    async fn connections(&self, provider: &str) -> Result<Vec<String>, TokenError> {
+        let all = self.store().list().await.map_err(|e| TokenError::List {
+            provider: provider.to_string(),
+            source: Box::new(e),
+        })?;
+        Ok(all
+            .into_iter()
+            .filter(|c| c.provider == provider)
+            .map(|c| c.name)
+            .collect())
+    }
 }
 
 /// Only a failure of the token endpoint that backing off can cure is worth retrying: a missing

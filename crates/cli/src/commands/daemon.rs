@@ -1,9 +1,10 @@
-//! `weft daemon --workflows DIR`: runs the workflows of a folder on their triggers (cron
-//! today) until SIGTERM or Ctrl-C. Invalid files are reported as `weft validate` reports them
-//! and skipped; the rest run. One daemon per data folder: the run history's lock refuses a
-//! second one.
+//! `weft daemon --workflows DIR`: runs the workflows of a folder on their triggers (cron and
+//! poll) until SIGTERM or Ctrl-C. Invalid files are reported as `weft validate` reports them
+//! and skipped; the rest run. SIGHUP, and a change to a file of the folder (looked at every
+//! second), reload: a changed file that does not check keeps its previous version running.
+//! One daemon per data folder: the run history's lock refuses a second one.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,6 +17,7 @@ use weft_daemon::api::hooks::Hooks;
 use weft_daemon::api::{self, ApiServer, ApiState};
 use weft_daemon::events::{Events, EventsSettings};
 use weft_daemon::group_sync::GroupSync;
+use weft_daemon::reload::{Checked, Reloader, Stamp};
 use weft_daemon::{Daemon, Recovered, Settings, SystemClock};
 use weft_engine::bounded_file::read_bounded;
 use weft_engine::exec::{secrets_from_env, DEFAULT_RESTART_LIMIT, DEFAULT_STORED_WAIT_THRESHOLD};
@@ -24,7 +26,10 @@ use weft_engine::workflow::{self, CompiledWorkflow, TriggerPlan};
 use weft_runtime::action::duration::parse_duration;
 use weft_runtime::Runtime;
 
-use crate::signals::Interrupts;
+use crate::signals::{Hangups, Interrupts};
+
+/// How often the workflows folder is looked at for changed files.
+const FOLDER_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -109,8 +114,15 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let workflows = match load_folder(&args.workflows, runtime) {
-        Ok(workflows) => workflows,
+    let mut hangups = match Hangups::listen() {
+        Ok(hangups) => hangups,
+        Err(e) => {
+            eprintln!("error: cannot listen for SIGHUP: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (workflows, reloader) = match load_folder(&args.workflows, runtime) {
+        Ok(loaded) => loaded,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::from(2);
@@ -128,13 +140,9 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
     let secrets = secrets_from_env();
     for workflow in &workflows {
         match &workflow.trigger {
-            TriggerPlan::Cron(_) => {}
+            TriggerPlan::Cron(_) | TriggerPlan::Poll(_) => {}
             TriggerPlan::Manual => eprintln!(
                 "note: {} has a manual trigger: the daemon does not start it",
-                workflow.name
-            ),
-            TriggerPlan::Poll(_) => eprintln!(
-                "note: {} has a poll trigger: this daemon does not run poll triggers yet",
                 workflow.name
             ),
             TriggerPlan::Webhook(webhook) => {
@@ -266,7 +274,22 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         std::process::id()
     );
 
-    let signal = interrupts.next().await;
+    let mut reloader = reloader;
+    let mut folder_check = tokio::time::interval(FOLDER_CHECK_EVERY);
+    folder_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let signal = loop {
+        tokio::select! {
+            signal = interrupts.next() => break signal,
+            _ = hangups.next() => {
+                if !reload(&args.workflows, runtime, &mut reloader, &daemon) {
+                    eprintln!("SIGHUP: no workflow file changed");
+                }
+            }
+            _ = folder_check.tick() => {
+                reload(&args.workflows, runtime, &mut reloader, &daemon);
+            }
+        }
+    };
     eprintln!(
         "{}: stopping: no new fires; {} run(s) going get up to {:?} to finish (interrupt again to quit now)",
         signal.name(),
@@ -313,38 +336,118 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The valid workflows of `dir`; each file's problems are printed as `weft validate` prints
-/// them. Two files with one workflow name: the second is refused (its fires would share the
-/// first's records).
-fn load_folder(dir: &Path, runtime: &Runtime) -> Result<Vec<Arc<CompiledWorkflow>>, String> {
+/// The valid workflows of `dir`, and the reloader knowing each file; each file's problems
+/// are printed as `weft validate` prints them. Two files with one workflow name: the second is
+/// refused (its fires would share the first's records).
+fn load_folder(
+    dir: &Path,
+    runtime: &Runtime,
+) -> Result<(Vec<Arc<CompiledWorkflow>>, Reloader), String> {
     let files = super::validate::workflow_files(&[dir.to_path_buf()])?;
     let engine = runtime.checking_engine();
     let mut by_name: HashMap<String, PathBuf> = HashMap::new();
     let mut valid = Vec::new();
+    let mut reloader = Reloader::default();
     for file in &files {
-        let result = workflow::load_file(file, engine.catalog());
-        match result {
-            Ok(loaded) => {
-                let name = loaded.workflow.name.clone();
-                if let Some(first) = by_name.get(&name) {
+        // Stamped before reading: a change while it is read is seen at the next look.
+        let stamp = match Stamp::of(file) {
+            Ok(stamp) => stamp,
+            Err(e) => {
+                eprintln!("invalid  {}: {e}; skipped", file.display());
+                continue;
+            }
+        };
+        let running = match check_file(file, engine.catalog()) {
+            Checked::Valid(workflow) => match by_name.get(&workflow.name) {
+                Some(first) => {
                     eprintln!(
-                        "invalid  {}: workflow `{name}` is also defined in {}; skipped",
+                        "invalid  {}: workflow `{}` is also defined in {}; skipped",
                         file.display(),
+                        workflow.name,
                         first.display()
                     );
-                    continue;
+                    None
                 }
-                eprint!("{}", super::validate::report(file, &Ok(loaded.clone())));
-                by_name.insert(name, file.clone());
-                valid.push(loaded.workflow);
-            }
-            Err(problems) => {
-                eprint!("{}", super::validate::report(file, &Err(problems)));
+                None => {
+                    by_name.insert(workflow.name.clone(), file.clone());
+                    valid.push(workflow.clone());
+                    Some(workflow)
+                }
+            },
+            Checked::Invalid => {
                 eprintln!("         {} is skipped", file.display());
+                None
             }
-        }
+        };
+        reloader.track(file.clone(), stamp, running);
     }
-    Ok(valid)
+    Ok((valid, reloader))
+}
+
+/// Loads and checks one file, printing what `weft validate` prints for it.
+fn check_file(file: &Path, catalog: workflow::Catalog<'_>) -> Checked {
+    let result = workflow::load_file(file, catalog);
+    eprint!("{}", super::validate::report(file, &result));
+    match result {
+        Ok(loaded) => Checked::Valid(loaded.workflow),
+        Err(_) => Checked::Invalid,
+    }
+}
+
+/// Reads again the files of `dir` that changed, appeared or went; false when none did.
+fn reload(dir: &Path, runtime: &Runtime, reloader: &mut Reloader, daemon: &Daemon) -> bool {
+    let files = match super::validate::workflow_files(&[dir.to_path_buf()]) {
+        Ok(files) => files,
+        // A folder left with no workflow file: every workflow stops.
+        Err(_) if dir.is_dir() => Vec::new(),
+        // The folder itself is gone or unreadable: nothing is stopped for it.
+        Err(_) => return false,
+    };
+    let listing: BTreeMap<PathBuf, Stamp> = files
+        .into_iter()
+        .filter_map(|file| Stamp::of(&file).ok().map(|stamp| (file, stamp)))
+        .collect();
+    let changes = reloader.changes(&listing);
+    if changes.is_empty() {
+        return false;
+    }
+    let engine = runtime.checking_engine();
+    let checked = changes
+        .changed
+        .iter()
+        .map(|file| (file.clone(), check_file(file, engine.catalog())))
+        .collect();
+    let report = reloader.apply(daemon, &listing, checked, &changes.deleted);
+    for file in &report.kept {
+        eprintln!(
+            "reload: {} has errors: the version running before (if any) keeps running",
+            file.display()
+        );
+    }
+    for (file, other) in &report.duplicate_names {
+        eprintln!(
+            "reload: {} defines a workflow {} already defines; skipped",
+            file.display(),
+            other.display()
+        );
+    }
+    let names = |names: &[String]| names.join(", ");
+    if !report.started.is_empty() {
+        eprintln!("reload: started {}", names(&report.started));
+    }
+    if !report.replaced.is_empty() {
+        eprintln!(
+            "reload: now running the new version of {}",
+            names(&report.replaced)
+        );
+    }
+    if !report.stopped.is_empty() {
+        eprintln!(
+            "reload: stopped {} (runs going finish)",
+            names(&report.stopped)
+        );
+    }
+    true
 }
 
 /// A held lock means another process has the data folder: most often another daemon.

@@ -368,10 +368,7 @@ async fn poll_and_run(
     let cancel = CancellationToken::new();
     let ctx = SourceContext {
         source: &plan.source,
-        connection: plan
-            .connection
-            .as_deref()
-            .or(workflow.connection.as_deref()),
+        connection: plan.connections.only().or(workflow.connection.as_deref()),
         http: &engine.http,
         tokens: engine.tokens.as_ref(),
         cancel: &cancel,

@@ -84,6 +84,9 @@ pub async fn run(command: TriggersCommand, data_dir: &Path, runtime: &Runtime) -
 
 /// What to do about a failed poll, when the failure says.
 fn hint(error: &PollError) -> Option<String> {
+    if let PollError::ManyConnections { .. } = error {
+        return Some("give one with `--connection NAME`".to_string());
+    }
     let PollError::Source {
         error, connection, ..
     } = error

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use weft_engine::workflow::{CompiledWorkflow, TriggerPlan, WebhookPlan};
+use weft_engine::workflow::{CompiledWorkflow, PollTargets, TriggerPlan, WebhookPlan};
 
 use super::body::{ApiPath, ApiQuery, JsonBody, Nothing};
 use super::{ApiError, ApiState};
@@ -71,7 +71,10 @@ fn trigger(workflow: &CompiledWorkflow, now: chrono::DateTime<chrono::Utc>) -> V
             "kind": "poll",
             "source": plan.source,
             "interval_seconds": plan.interval.as_secs(),
-            "connection": plan.connection,
+            "connections": match &plan.connections {
+                PollTargets::Named(names) => json!(names),
+                PollTargets::All => json!("all"),
+            },
         }),
         TriggerPlan::Webhook(plan) => json!({
             "kind": "webhook",

@@ -357,12 +357,14 @@ async fn trigger_cursors<S: TriggerStore + ?Sized>(store: &S) {
     let first = TriggerCursor {
         cursor: json!("2026-03-29T01:00:00Z"),
         seen: vec!["page-1".into()],
+        owed: vec![],
         updated_at: at(1),
     };
     store.put_cursor(&key(Some("acme")), &first).await.unwrap();
     let second = TriggerCursor {
         cursor: json!("2026-03-29T01:05:00Z"),
         seen: vec![],
+        owed: vec![],
         updated_at: at(2),
     };
     store

@@ -32,8 +32,8 @@ use chrono::{DateTime, Utc};
 pub use memory::MemoryRunStore;
 pub use outbox::{DeliveryStatus, OutboundEvent, OutboxStore, RequestKeyRecord};
 pub use records::{
-    AttemptRecord, Claim, FireRecord, RunRecord, RunStatus, StepStatus, StoredWait, TriggerCursor,
-    TriggerKey, Truncation,
+    AttemptRecord, Claim, FireRecord, OwedRun, RunRecord, RunStatus, StepStatus, StoredWait,
+    TriggerCursor, TriggerKey, Truncation,
 };
 pub use sled_store::SledRunStore;
 

@@ -204,7 +204,19 @@ pub struct TriggerCursor {
     /// Ids of events already handled since the cursor, for sources that repeat events.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seen: Vec<String>,
+    /// Runs owed for events the cursor has already passed, each with its run's id chosen in
+    /// advance: saved with the cursor, dropped once the run is recorded (the daemon's polls).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owed: Vec<OwedRun>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A run a poll owes for one event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OwedRun {
+    pub run_id: String,
+    /// `trigger` in the run's expressions.
+    pub event: Value,
 }
 
 /// One cron fire, unique by workflow, trigger and scheduled instant.

@@ -755,6 +755,8 @@ mod tests {
                         finished_at: Some(Utc::now()),
                         pid: None,
                         truncated: Vec::new(),
+                        resumes: 0,
+                        wait: None,
                     };
                     store.put_run(&record).await?;
                     store.flush().await

@@ -17,11 +17,11 @@ use chrono::Utc;
 use futures::stream::{self, StreamExt};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-use weft_action::{ActionError, SourceContext};
+use weft_action::{ActionError, Polled, SourceContext};
 
 use crate::exec::{Engine, RunOutcome, RunRequest};
 use crate::store::{StoreError, TriggerCursor, TriggerKey, TriggerStore};
-use crate::workflow::{CompiledWorkflow, TriggerPlan};
+use crate::workflow::{CompiledWorkflow, PollTargets, TriggerPlan};
 
 /// How many runs are recorded between two saves of the poll's progress.
 pub const PROGRESS_EVERY: usize = 100;
@@ -40,6 +40,8 @@ pub enum PollError {
     UnknownSource(String),
     #[error("the poll trigger of {path} has no connection: give one with `connection:` on the trigger or the workflow")]
     NoConnection { path: String },
+    #[error("the poll trigger of {path} polls several connections: say which one")]
+    ManyConnections { path: String },
     #[error("the settings (`with:`) of the poll trigger cannot be rendered: {0}")]
     Settings(String),
     #[error("polling `{source_name}` through connection `{connection}` failed: {error}")]
@@ -75,7 +77,7 @@ pub struct PollReport {
 }
 
 /// The de-duplication key of an event: `kind:id:version` (sources that emit these fields).
-fn event_key(event: &Value) -> Option<String> {
+pub(super) fn event_key(event: &Value) -> Option<String> {
     let kind = event.get("kind")?.as_str()?;
     let id = event.get("id")?.as_str()?;
     let version = event.get("version")?.as_u64()?;
@@ -91,55 +93,15 @@ pub async fn poll_once(
     connection: Option<&str>,
     delivery: Delivery,
 ) -> Result<PollReport, PollError> {
-    let path = workflow.path.display().to_string();
-    let TriggerPlan::Poll(plan) = &workflow.trigger else {
-        let trigger = workflow.trigger.kind();
-        return Err(PollError::NotPolled { path, trigger });
+    let Fetched {
+        key,
+        stored,
+        polled,
+    } = fetch(engine, triggers, &workflow, connection).await?;
+    let workflow = match &key.connection {
+        Some(connection) => workflow.on_connection(connection),
+        None => workflow,
     };
-    let connection = connection
-        .map(str::to_string)
-        .or_else(|| plan.connection.clone())
-        .or_else(|| workflow.connection.clone())
-        .ok_or(PollError::NoConnection { path: path.clone() })?;
-    let source = engine
-        .sources
-        .get(&plan.source)
-        .ok_or_else(|| PollError::UnknownSource(plan.source.clone()))?;
-    let settings = plan
-        .with
-        .render(&weft_expr::MapScope::new(Utc::now()))
-        .map_err(|e| PollError::Settings(e.to_string()))?;
-    let settings = if settings.is_null() {
-        Value::Object(Default::default())
-    } else {
-        settings
-    };
-    let key = TriggerKey {
-        workflow: path.clone(),
-        trigger: POLL_TRIGGER.to_string(),
-        connection: Some(connection.clone()),
-    };
-    let stored = triggers.cursor(&key).await?;
-    let cancel = CancellationToken::new();
-    let ctx = SourceContext {
-        source: &plan.source,
-        connection: Some(&connection),
-        http: &engine.http,
-        tokens: engine.tokens.as_ref(),
-        cancel: &cancel,
-    };
-    let polled = source
-        .poll(
-            &settings,
-            stored.as_ref().map(|s| &s.cursor).filter(|c| !c.is_null()),
-            &ctx,
-        )
-        .await
-        .map_err(|error| PollError::Source {
-            source_name: plan.source.clone(),
-            connection: connection.clone(),
-            error,
-        })?;
     let mut report = PollReport {
         key,
         events: polled.events,
@@ -152,6 +114,7 @@ pub async fn poll_once(
     let mut progress = stored.unwrap_or_else(|| TriggerCursor {
         cursor: Value::Null,
         seen: Vec::new(),
+        owed: Vec::new(),
         updated_at: Utc::now(),
     });
     let recorded_before: std::collections::HashSet<String> =
@@ -196,9 +159,88 @@ pub async fn poll_once(
     let done = TriggerCursor {
         cursor: polled.cursor,
         seen: Vec::new(),
+        // Runs a daemon owes on this trigger stay owed.
+        owed: progress.owed,
         updated_at: Utc::now(),
     };
     triggers.put_cursor(&report.key, &done).await?;
     engine.store.flush().await?;
     Ok(report)
+}
+
+/// What a source found since the stored cursor, before anything is delivered.
+pub(super) struct Fetched {
+    pub key: TriggerKey,
+    pub stored: Option<TriggerCursor>,
+    pub polled: Polled,
+}
+
+/// Asks the source of `workflow`'s poll trigger for the events since the stored cursor.
+pub(super) async fn fetch(
+    engine: &Engine,
+    triggers: &dyn TriggerStore,
+    workflow: &CompiledWorkflow,
+    connection: Option<&str>,
+) -> Result<Fetched, PollError> {
+    let path = workflow.path.display().to_string();
+    let TriggerPlan::Poll(plan) = &workflow.trigger else {
+        let trigger = match workflow.trigger {
+            TriggerPlan::Manual => "manual",
+            _ => "cron",
+        };
+        return Err(PollError::NotPolled { path, trigger });
+    };
+    let connection = match (connection, &plan.connections) {
+        (Some(connection), _) => Some(connection.to_string()),
+        (None, PollTargets::Named(names)) if names.is_empty() => workflow.connection.clone(),
+        (None, targets) => match targets.only() {
+            Some(connection) => Some(connection.to_string()),
+            None => return Err(PollError::ManyConnections { path }),
+        },
+    }
+    .ok_or(PollError::NoConnection { path: path.clone() })?;
+    let source = engine
+        .sources
+        .get(&plan.source)
+        .ok_or_else(|| PollError::UnknownSource(plan.source.clone()))?;
+    let settings = plan
+        .with
+        .render(&weft_expr::MapScope::new(Utc::now()))
+        .map_err(|e| PollError::Settings(e.to_string()))?;
+    let settings = if settings.is_null() {
+        Value::Object(Default::default())
+    } else {
+        settings
+    };
+    let key = TriggerKey {
+        workflow: path.clone(),
+        trigger: POLL_TRIGGER.to_string(),
+        connection: Some(connection.clone()),
+    };
+    let stored = triggers.cursor(&key).await?;
+    let cancel = CancellationToken::new();
+    let ctx = SourceContext {
+        source: &plan.source,
+        connection: Some(&connection),
+        http: &engine.http,
+        tokens: engine.tokens.as_ref(),
+        cancel: &cancel,
+    };
+    let polled = source
+        .poll(
+            &settings,
+            stored.as_ref().map(|s| &s.cursor).filter(|c| !c.is_null()),
+            &ctx,
+        )
+        .await
+        .map_err(|error| PollError::Source {
+            source_name: plan.source.clone(),
+            connection: connection.clone(),
+            error,
+        })?;
+    Ok(Fetched {
+        key,
+        stored,
+        polled,
+    })
 }

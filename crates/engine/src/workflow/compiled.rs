@@ -37,6 +37,18 @@ pub struct CompiledWorkflow {
 }
 
 impl CompiledWorkflow {
+    /// This workflow running on `connection` in place of its own `connection` (a poll trigger
+    /// through one of several connections runs each event on the event's connection).
+    pub fn on_connection(self: &Arc<Self>, connection: &str) -> Arc<Self> {
+        if self.connection.as_deref() == Some(connection) {
+            return self.clone();
+        }
+        Arc::new(CompiledWorkflow {
+            connection: Some(connection.to_string()),
+            ..(**self).clone()
+        })
+    }
+
     /// Every step, nested ones (loop bodies, branches, handlers) included.
     pub fn all_steps(&self) -> Vec<&CompiledStep> {
         fn walk<'a>(block: &'a Block, out: &mut Vec<&'a CompiledStep>) {
@@ -107,7 +119,7 @@ pub struct PollPlan {
     pub source: String,
     pub with: ValueTemplate,
     pub interval: Duration,
-    pub connection: Option<String>,
+    pub connections: PollTargets,
     pub event_example: Value,
 }
 
@@ -126,6 +138,25 @@ impl WebhookPlan {
     pub fn secret(&self) -> &str {
         match self {
             WebhookPlan::Signature { secret } | WebhookPlan::Bearer { secret } => secret,
+        }
+    }
+}
+
+/// The connections a poll trigger polls, each on its own cursor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PollTargets {
+    /// The connections the trigger names; none: the workflow's `connection`.
+    Named(Vec<String>),
+    /// Every connection of the source's provider, read again before each round of polls.
+    All,
+}
+
+impl PollTargets {
+    /// The trigger's connection when it names exactly one.
+    pub fn only(&self) -> Option<&str> {
+        match self {
+            PollTargets::Named(names) if names.len() == 1 => Some(&names[0]),
+            _ => None,
         }
     }
 }

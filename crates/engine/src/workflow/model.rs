@@ -230,9 +230,49 @@ pub struct PollTrigger {
     pub with: Option<RawNode>,
     /// How often to poll.
     pub interval: Spanned<DurationSpec>,
-    /// The connection to poll through (defaults to the workflow's).
+    /// The connection to poll through (defaults to the workflow's): one name, a list of names,
+    /// or `all` (every connection of the source's provider, also ones added later).
     #[serde(default)]
-    pub connection: Option<Spanned<String>>,
+    pub connection: Option<Spanned<PollConnections>>,
+}
+
+/// The connections a poll trigger polls through, as written.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[serde(untagged)]
+pub enum PollConnections {
+    /// One connection by name, or `all`.
+    One(String),
+    /// Several connections by name.
+    List(Vec<String>),
+}
+
+/// `connection: all` on a poll trigger: every connection of the source's provider.
+pub const ALL_CONNECTIONS: &str = "all";
+
+impl<'de> Deserialize<'de> for PollConnections {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ConnectionsVisitor;
+        impl<'de> serde::de::Visitor<'de> for ConnectionsVisitor {
+            type Value = PollConnections;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a connection name, a list of them, or `all`")
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Self::Value, E> {
+                Ok(PollConnections::One(name.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut items: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = items.next_element::<String>()? {
+                    names.push(name);
+                }
+                Ok(PollConnections::List(names))
+            }
+        }
+        deserializer.deserialize_any(ConnectionsVisitor)
+    }
 }
 
 /// How a webhook request proves it comes from the sender: exactly one of `secret` (an

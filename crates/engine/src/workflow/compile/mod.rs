@@ -17,7 +17,7 @@ mod steps;
 use graph::{index_of, PositionSet, Visibility};
 
 use super::compiled::*;
-use super::model::{self, OnError, Step, Trigger, Workflow};
+use super::model::{self, OnError, PollConnections, Step, Trigger, Workflow, ALL_CONNECTIONS};
 use super::template::{compile_value, invalid_expression, span_in_string, ValueTemplate};
 use crate::actions::Registry;
 use crate::diagnostic::{did_you_mean, suggestion, Diagnostic, Span};
@@ -48,7 +48,8 @@ pub fn compile(
         vars: Vec::new(),
         env: workflow.env.keys().cloned().collect(),
         secrets: Vec::new(),
-        has_connection: workflow.connection.is_some(),
+        // A poll trigger's runs run on the connection polled.
+        has_connection: workflow.connection.is_some() || polls_a_connection(workflow),
     };
     checker.index_steps(&workflow.steps.value, None);
     checker.index_steps(&workflow.on_failure, Some("on_failure"));
@@ -343,6 +344,22 @@ fn valid_id(id: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Whether the workflow's poll trigger names its connections.
+fn polls_a_connection(workflow: &Workflow) -> bool {
+    matches!(
+        workflow
+            .trigger
+            .0
+            .as_ref()
+            .and_then(Option::as_ref)
+            .map(|t| &t.value),
+        Some(Trigger::Poll(model::PollTrigger {
+            connection: Some(_),
+            ..
+        }))
+    )
 }
 
 #[cfg(test)]

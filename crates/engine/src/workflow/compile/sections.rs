@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Most connections one poll trigger may name (each is polled on its own cursor).
+const MAX_POLL_CONNECTIONS: usize = 256;
+
 impl Checker<'_> {
     pub(super) fn inputs_decl(&mut self, workflow: &Workflow) -> Vec<InputDecl> {
         let mut out = Vec::new();
@@ -119,6 +122,36 @@ impl Checker<'_> {
         out
     }
 
+    /// A poll trigger's `connection:`: a name, `all`, or a non-empty list of distinct names.
+    fn poll_targets(&mut self, connections: &Spanned<PollConnections>) -> PollTargets {
+        let names = match &connections.value {
+            PollConnections::One(name) if name == ALL_CONNECTIONS => return PollTargets::All,
+            PollConnections::One(name) => return PollTargets::Named(vec![name.clone()]),
+            PollConnections::List(names) => names,
+        };
+        let problem = if names.is_empty() {
+            Some("the list of connections is empty".to_string())
+        } else if names.len() > MAX_POLL_CONNECTIONS {
+            Some(format!(
+                "a poll trigger names at most {MAX_POLL_CONNECTIONS} connections; use `all` for more"
+            ))
+        } else if names.iter().any(|name| name == ALL_CONNECTIONS) {
+            Some(format!(
+                "`{ALL_CONNECTIONS}` stands alone (`connection: {ALL_CONNECTIONS}`), not in a list"
+            ))
+        } else {
+            let mut seen = std::collections::HashSet::new();
+            names
+                .iter()
+                .find(|name| !seen.insert(name.as_str()))
+                .map(|name| format!("connection `{name}` is named twice"))
+        };
+        if let Some(problem) = problem {
+            self.error(Diagnostic::error(problem, Some(connections.span)));
+        }
+        PollTargets::Named(names.clone())
+    }
+
     pub(super) fn trigger(&mut self, trigger: Option<&Spanned<Trigger>>) -> TriggerPlan {
         let Some(trigger) = trigger else {
             return TriggerPlan::Manual;
@@ -220,11 +253,15 @@ impl Checker<'_> {
                         .with_help("set `connection:` on the trigger or the workflow"),
                     );
                 }
+                let connections = match &poll.connection {
+                    Some(connections) => self.poll_targets(connections),
+                    None => PollTargets::Named(Vec::new()),
+                };
                 TriggerPlan::Poll(PollPlan {
                     source: source.name.to_string(),
                     with,
                     interval: poll.interval.value.0,
-                    connection: poll.connection.as_ref().map(|c| c.value.clone()),
+                    connections,
                     event_example: serde_json::from_str(source.event_example).unwrap_or_default(),
                 })
             }

@@ -1,0 +1,166 @@
+//! 10,000 workflows each on a one-minute cron, in one daemon with a durable run history, on the
+//! wall clock: the process's memory, its CPU while idle between two fires, and how late the
+//! runs of a fire start. In its own process (`weft-bench crons N`), so that the memory is the
+//! daemon's alone; it lasts two to three minutes (two fires, on minute boundaries).
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, DurationRound, Utc};
+use weft_daemon::{Daemon, Settings, SystemClock};
+use weft_engine::store::{RunStore, SledRunStore};
+use weft_engine::workflow::{load_bytes, CompiledWorkflow};
+
+use crate::Row;
+
+/// What the child process prints, one number each, in this order.
+struct Figures {
+    workflows: usize,
+    rss_mb: f64,
+    peak_rss_mb: f64,
+    idle_cpu_percent: f64,
+    /// Scheduled instant → the run's recorded start, over every run of both fires.
+    lag_p50_ms: f64,
+    lag_p99_ms: f64,
+    lag_max_ms: f64,
+    runs: usize,
+}
+
+pub fn ten_thousand_crons() -> Row {
+    let n = 10_000;
+    let exe = std::env::current_exe().expect("own path");
+    let output = Command::new(&exe)
+        .args(["crons", &n.to_string()])
+        .output()
+        .expect("run weft-bench");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let numbers: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let [rss_mb, peak_rss_mb, idle_cpu_percent, lag_p50_ms, lag_p99_ms, lag_max_ms, runs] =
+        numbers[..]
+    else {
+        panic!(
+            "weft-bench crons {n} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    row(&Figures {
+        workflows: n,
+        rss_mb,
+        peak_rss_mb,
+        idle_cpu_percent,
+        lag_p50_ms,
+        lag_p99_ms,
+        lag_max_ms,
+        runs: runs as usize,
+    })
+}
+
+fn row(f: &Figures) -> Row {
+    Row {
+        what: "daemon: 10,000 workflows each on a one-minute cron, run history on (two fires)",
+        measured: format!(
+            "{} workflows: RSS {:.0} MB (peak {:.0} MB), idle CPU between fires {:.2}%, run start after its fire p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} runs)",
+            f.workflows, f.rss_mb, f.peak_rss_mb, f.idle_cpu_percent, f.lag_p50_ms, f.lag_p99_ms, f.lag_max_ms, f.runs
+        ),
+        target: "RSS ≤ 150 MB, idle CPU < 2%, fire lag p99 ≤ 10 ms (issue 10)",
+        peer: "-",
+    }
+}
+
+/// The child: runs the daemon through two fires and prints the figures.
+pub async fn crons_child(n: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(
+        SledRunStore::open(&dir.path().join("runs"))
+            .await
+            .expect("open store"),
+    );
+    let runtime = crate::weft();
+    let engine = runtime.engine(store.clone(), Arc::new(weft_runtime::action::NoTokens));
+    let workflows: Vec<Arc<CompiledWorkflow>> =
+        (0..n).map(|i| compile(&engine, dir.path(), i)).collect();
+    let daemon = Daemon::start(
+        engine,
+        store.clone(),
+        Arc::new(SystemClock),
+        workflows,
+        Settings::default(),
+    )
+    .await
+    .expect("the daemon starts");
+    let minute = chrono::Duration::minutes(1);
+    let first = Utc::now().duration_trunc(minute).expect("a minute") + minute;
+    // Both fires handled and their runs ended well before the window and the end.
+    sleep_until(first + chrono::Duration::seconds(25)).await;
+    let (cpu_before, wall_before) = (cpu_time(), Instant::now());
+    sleep_until(first + chrono::Duration::seconds(55)).await;
+    let idle_cpu_percent =
+        (cpu_time() - cpu_before).as_secs_f64() / wall_before.elapsed().as_secs_f64() * 100.0;
+    sleep_until(first + minute + chrono::Duration::seconds(25)).await;
+    let rss_mb = vm_rss_kib().unwrap_or(0) as f64 / 1024.0;
+    let peak_rss_mb = crate::vm_hwm_kib().unwrap_or(0) as f64 / 1024.0;
+    daemon.shutdown(Duration::from_secs(10)).await;
+    let mut lags: Vec<f64> = store
+        .list_runs(3 * n)
+        .await
+        .expect("list runs")
+        .iter()
+        .filter_map(|run| {
+            let scheduled = run.trigger["scheduled_at"].as_str()?;
+            let scheduled = DateTime::parse_from_rfc3339(scheduled).ok()?;
+            Some((run.started_at - scheduled.with_timezone(&Utc)).num_microseconds()? as f64 / 1e3)
+        })
+        .collect();
+    lags.sort_by(f64::total_cmp);
+    let at = |q: f64| lags[((lags.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "{rss_mb:.1} {peak_rss_mb:.1} {idle_cpu_percent:.3} {:.2} {:.2} {:.2} {}",
+        at(0.5),
+        at(0.99),
+        at(1.0),
+        lags.len()
+    );
+}
+
+fn compile(engine: &weft_engine::exec::Engine, dir: &Path, i: usize) -> Arc<CompiledWorkflow> {
+    let yaml = format!(
+        "name: cron-{i}\ntrigger:\n  cron:\n    schedule: \"* * * * *\"\nsteps:\n  - id: tick\n    uses: core.set\n    with:\n      n: {i}\n"
+    );
+    let path = dir.join(format!("cron-{i}.yaml"));
+    match load_bytes(&path, yaml.as_bytes(), engine.catalog()) {
+        Ok(loaded) => loaded.workflow,
+        Err(problems) => panic!("{}", problems.render()),
+    }
+}
+
+async fn sleep_until(at: DateTime<Utc>) {
+    if let Ok(wait) = (at - Utc::now()).to_std() {
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// The process's CPU time, user and system (Linux; clock ticks of 1/100 s).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (in parentheses, which may hold spaces): utime is the
+    // 12th, stime the 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+fn vm_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
