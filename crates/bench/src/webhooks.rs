@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use weft_daemon::api::hooks::Hooks;
 use weft_daemon::api::{self, ApiServer, ApiState, ConnectionSummary};
-use weft_daemon::group_sync::GroupSync;
 use weft_daemon::signature::sign;
 use weft_daemon::{Dispatcher, WorkflowSet};
 use weft_engine::store::{RunStatus, RunStore, SledRunStore};
@@ -56,7 +55,6 @@ pub async fn webhook_runs() -> Row {
     let state = ApiState {
         dispatcher: dispatcher.clone(),
         hooks: Hooks {
-            sync: GroupSync::new(store.clone()),
             secrets: Arc::new(secrets),
         },
         triggers: store.clone(),

@@ -19,11 +19,12 @@ use serde_json::{json, Value};
 use tokio::sync::{broadcast, watch, Notify};
 use tokio_util::sync::CancellationToken;
 use weft_engine::exec::new_run_id;
-use weft_engine::store::{DeliveryStatus, OutboundEvent, OutboxStore, RunStatus, StoreError};
+use weft_engine::store::{
+    DeliveryStatus, OutboundEvent, OutboxStore, RunStatus, RunStore, StoreError,
+};
 
 use crate::clock::Clock;
 use crate::dispatch::{Dispatcher, RunEnded};
-use crate::group_sync::{GroupSync, SyncError};
 use crate::signature;
 
 /// Where events go and how hard weft tries.
@@ -102,7 +103,7 @@ pub enum EventsError {
     #[error("the event could not be put in the outbox")]
     Store(#[source] StoreError),
     #[error("the event could not be synced to disk")]
-    Sync(#[source] SyncError),
+    Sync(#[source] StoreError),
 }
 
 /// Puts events in the outbox and wakes the delivery. Cheap to clone: hand one to whatever
@@ -114,7 +115,8 @@ pub struct EventPublisher {
 
 struct Shared {
     outbox: Arc<dyn OutboxStore>,
-    sync: GroupSync,
+    /// Synced after the outbox is written (its group commit shares syncs among writers).
+    durable: Arc<dyn RunStore>,
     clock: Arc<dyn Clock>,
     wake: Notify,
 }
@@ -145,7 +147,11 @@ impl EventPublisher {
             .put_event(&event)
             .await
             .map_err(EventsError::Store)?;
-        self.shared.sync.sync().await.map_err(EventsError::Sync)?;
+        self.shared
+            .durable
+            .flush()
+            .await
+            .map_err(EventsError::Sync)?;
         self.shared.wake.notify_one();
         Ok(id)
     }
@@ -218,7 +224,7 @@ impl Events {
     pub fn start(
         settings: EventsSettings,
         outbox: Arc<dyn OutboxStore>,
-        sync: GroupSync,
+        durable: Arc<dyn RunStore>,
         clock: Arc<dyn Clock>,
         dispatcher: &Dispatcher,
     ) -> Result<Events, EventsError> {
@@ -233,7 +239,7 @@ impl Events {
         let publisher = EventPublisher {
             shared: Arc::new(Shared {
                 outbox,
-                sync,
+                durable,
                 clock,
                 wake: Notify::new(),
             }),
@@ -391,7 +397,7 @@ impl Delivery {
                 next = Some(next.map_or(event.next_attempt_at, |n| n.min(event.next_attempt_at)));
             }
         }
-        shared.sync.sync().await.map_err(EventsError::Sync)?;
+        shared.durable.flush().await.map_err(EventsError::Sync)?;
         // A full round may have left more due events behind it: go again at once.
         Ok(if full { Some(now) } else { next })
     }

@@ -18,7 +18,6 @@ mod dispatch;
 mod due;
 pub mod events;
 mod gate;
-pub mod group_sync;
 pub mod metrics;
 mod poller;
 mod recovery;

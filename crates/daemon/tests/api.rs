@@ -156,7 +156,6 @@ impl Api {
             api_token: token.map(|t| ApiToken::new(t).unwrap()),
             ready: AtomicBool::new(true),
             hooks: weft_daemon::api::hooks::Hooks {
-                sync: weft_daemon::group_sync::GroupSync::new(store.clone()),
                 secrets: Default::default(),
             },
         });

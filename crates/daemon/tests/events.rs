@@ -15,7 +15,6 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 use weft_daemon::events::{DeliveryProgress, Events, EventsSettings};
-use weft_daemon::group_sync::GroupSync;
 use weft_daemon::signature::verify;
 use weft_daemon::{Clock, Dispatcher, ManualClock, Submission, TriggerKind, WorkflowSet};
 use weft_engine::store::{
@@ -100,14 +99,7 @@ fn start_events(
         max_attempts,
         ..EventsSettings::new(url, SECRET.to_vec())
     };
-    Events::start(
-        settings,
-        store,
-        GroupSync::new(sync_store),
-        clock,
-        dispatcher,
-    )
-    .unwrap()
+    Events::start(settings, store, sync_store, clock, dispatcher).unwrap()
 }
 
 /// Waits for the delivery rounds until the outbox's events satisfy `done`.

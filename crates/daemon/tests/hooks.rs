@@ -10,7 +10,6 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use weft_daemon::api::hooks::{Hooks, MAX_BODY_BYTES};
 use weft_daemon::api::{self, ApiServer, ApiState, ConnectionSummary};
-use weft_daemon::group_sync::GroupSync;
 use weft_daemon::signature::sign as signature;
 use weft_daemon::{Dispatcher, RunEnded, WorkflowSet};
 use weft_engine::store::{MemoryRunStore, RequestKeyRecord, RunStore, TriggerStore};
@@ -88,7 +87,6 @@ async fn start() -> Harness {
     let state = ApiState {
         dispatcher: dispatcher.clone(),
         hooks: Hooks {
-            sync: GroupSync::new(store.clone()),
             secrets: Arc::new(secrets),
         },
         triggers: store.clone(),

@@ -16,7 +16,6 @@ use weft_daemon::address::{self, DaemonAddress};
 use weft_daemon::api::hooks::Hooks;
 use weft_daemon::api::{self, ApiServer, ApiState};
 use weft_daemon::events::{Events, EventsSettings};
-use weft_daemon::group_sync::GroupSync;
 use weft_daemon::reload::{Checked, Reloader, Stamp};
 use weft_daemon::{Daemon, Recovered, Settings, SystemClock};
 use weft_engine::bounded_file::read_bounded;
@@ -183,9 +182,14 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
     };
     let events = match events_settings {
         Some(settings) => {
-            let sync = GroupSync::new(store.clone());
             let clock = Arc::new(SystemClock);
-            match Events::start(settings, store.clone(), sync, clock, daemon.dispatcher()) {
+            match Events::start(
+                settings,
+                store.clone(),
+                store.clone(),
+                clock,
+                daemon.dispatcher(),
+            ) {
                 Ok(events) => Some(events),
                 Err(e) => {
                     eprintln!(
@@ -218,7 +222,6 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         // The workflows are loaded and their triggers started.
         ready: AtomicBool::new(true),
         hooks: Hooks {
-            sync: GroupSync::new(store.clone()),
             secrets: Arc::new(secrets),
         },
     }));

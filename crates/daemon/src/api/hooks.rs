@@ -20,14 +20,12 @@ use bytes::Bytes;
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 use subtle::ConstantTimeEq;
-use weft_action::http_errors::describe_error_chain;
 use weft_engine::exec::new_run_id;
 use weft_engine::store::RequestKeyRecord;
 use weft_engine::workflow::{TriggerPlan, WebhookPlan};
 
 use super::{ApiError, ApiState};
 use crate::dispatch::{Submission, SubmitError, Submitted, TriggerKind};
-use crate::group_sync::GroupSync;
 use crate::signature;
 
 /// The largest body taken; a larger one is answered 413.
@@ -39,8 +37,6 @@ pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
 /// What the webhook endpoint needs besides the dispatcher and the trigger store (where
 /// `Idempotency-Key`s are recorded).
 pub struct Hooks {
-    /// Makes recorded keys durable, many requests to one sync.
-    pub sync: GroupSync,
     /// The daemon's `secrets.*`, which hold the webhook secrets.
     pub secrets: Arc<HashMap<String, String>>,
 }
@@ -125,11 +121,14 @@ async fn receive(
             .map_err(|e| store_failed(e.with_causes()))?;
         // The first request's record is on disk before its answer; a repeat waits for the
         // same, in case it came while the first was syncing.
-        hooks
-            .sync
-            .sync()
+        // The store's group commit makes requests that come together share one sync.
+        state
+            .dispatcher
+            .engine()
+            .store
+            .flush()
             .await
-            .map_err(|e| store_failed(describe_error_chain(&e)))?;
+            .map_err(|e| store_failed(e.with_causes()))?;
         if let Some(first) = first {
             let answer = json!({ "run_id": first.run_id, "workflow": workflow, "repeat": true });
             return Ok((StatusCode::OK, Json(answer)).into_response());
