@@ -199,16 +199,20 @@ impl Dispatcher {
         &self.shared.workflows
     }
 
-    /// Offers a run of `workflow` to its gate.
-    pub fn submit(&self, workflow: &str, submission: Submission) -> Result<Submitted, SubmitError> {
+    /// The workflow a run is asked of, while the daemon takes runs.
+    fn entry(&self, workflow: &str) -> Result<Arc<WorkflowEntry>, SubmitError> {
         if self.shared.stopping.is_cancelled() {
             return Err(SubmitError::Stopping);
         }
-        let entry = self
-            .shared
+        self.shared
             .workflows
             .get(workflow)
-            .ok_or_else(|| SubmitError::UnknownWorkflow(workflow.to_string()))?;
+            .ok_or_else(|| SubmitError::UnknownWorkflow(workflow.to_string()))
+    }
+
+    /// Offers a run of `workflow` to its gate.
+    pub fn submit(&self, workflow: &str, submission: Submission) -> Result<Submitted, SubmitError> {
+        let entry = self.entry(workflow)?;
         if entry.paused() {
             return Err(SubmitError::Paused(workflow.to_string()));
         }
@@ -285,14 +289,7 @@ impl Dispatcher {
         kind: TriggerKind,
         request: ResumeRequest,
     ) -> Result<(), SubmitError> {
-        if self.shared.stopping.is_cancelled() {
-            return Err(SubmitError::Stopping);
-        }
-        let entry = self
-            .shared
-            .workflows
-            .get(workflow)
-            .ok_or_else(|| SubmitError::UnknownWorkflow(workflow.to_string()))?;
+        let entry = self.entry(workflow)?;
         let cancel = CancellationToken::new();
         let run_id = request.run_id.clone();
         {
