@@ -65,6 +65,8 @@ pub struct Submission {
     /// The run's connection in place of the workflow's `connection` (a poll through one of
     /// several connections runs on that one).
     pub connection: Option<String>,
+    /// Values the run masks although its steps need not read them (a webhook's secret).
+    pub masked: Vec<String>,
 }
 
 impl Submission {
@@ -75,6 +77,7 @@ impl Submission {
             inputs: Map::new(),
             run_id: None,
             connection: None,
+            masked: Vec::new(),
         }
     }
 }
@@ -392,6 +395,7 @@ fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted
             trigger: Some(submission.trigger),
             secrets: shared_run.secrets.clone(),
             run_id: Some(run_id.clone()),
+            masked: submission.masked,
             cancel: admitted.cancel,
             ..RunRequest::default()
         };

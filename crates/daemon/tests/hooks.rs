@@ -343,3 +343,28 @@ async fn paused_unknown_unconfigured_and_non_webhook_workflows_are_refused() {
     assert_eq!(get.status().as_u16(), 405);
     assert_eq!(hooks.runs().await, 0);
 }
+
+#[tokio::test]
+async fn the_secret_that_checks_a_webhook_is_masked_in_the_run_although_no_step_reads_it() {
+    let hooks = start().await;
+    let mut ended = hooks.dispatcher.subscribe();
+    let body = format!(r#"{{"echo": "{TOKEN}-copied"}}"#);
+    let (status, answer) = send(
+        hooks
+            .post("bearer", body.as_bytes())
+            .header("Authorization", format!("Bearer {TOKEN}")),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    let run_id = answer["run_id"].as_str().unwrap();
+    run_ended(&mut ended).await;
+    let run = hooks.store.get_run(run_id).await.unwrap().unwrap();
+    let attempts = hooks.store.attempts(run_id).await.unwrap();
+    let recorded = format!(
+        "{} {:?}",
+        serde_json::to_string(&run).unwrap(),
+        attempts.iter().map(|a| &a.output).collect::<Vec<_>>()
+    );
+    assert!(!recorded.contains(TOKEN), "{recorded}");
+    assert_eq!(run.trigger["body"]["echo"], "***-copied");
+}

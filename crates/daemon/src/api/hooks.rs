@@ -108,9 +108,10 @@ async fn receive(
     });
     let run_id = new_run_id();
     if let Some(key) = &key {
+        // Stored as its SHA-256: a sender may put anything in the header, a secret too.
         let record = RequestKeyRecord {
             workflow: workflow.clone(),
-            key: key.clone(),
+            key: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(key.as_bytes())),
             run_id: run_id.clone(),
             recorded_at: Utc::now(),
         };
@@ -136,6 +137,8 @@ async fn receive(
     }
     let submission = Submission {
         run_id: Some(run_id),
+        // The body may repeat the secret; no step needs to read it for it to be masked.
+        masked: vec![secret.to_string()],
         ..Submission::new(TriggerKind::Webhook, trigger)
     };
     let submitted = match state.dispatcher.submit(&workflow, submission) {

@@ -130,6 +130,9 @@ pub struct RunRequest {
     /// The run's id, when the caller chose it before the run (a daemon records it with the
     /// fire that starts the run); else a new one. Made by [`new_run_id`].
     pub run_id: Option<String>,
+    /// Values masked in this run's records and logs although no step reads them as
+    /// `secrets.*` (the secret that checked a webhook request, which its body may repeat).
+    pub masked: Vec<String>,
     pub cancel: CancellationToken,
     /// Fixes `now()` (dry runs and tests).
     pub now: Option<chrono::DateTime<chrono::Utc>>,

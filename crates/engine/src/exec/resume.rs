@@ -174,6 +174,8 @@ impl Engine {
             cancel: request.cancel,
             now: None,
             run_id: Some(record.id.clone()),
+            // What a webhook run masked was masked in its history: nothing to add.
+            masked: Vec::new(),
         };
         let plan = ResumePlan::new(record, &attempts, wait);
         Ok(self

@@ -181,7 +181,10 @@ impl Engine {
         // A called workflow shares its caller's redactor: what the caller computed from secrets
         // and passes as inputs is masked in the callee's records too.
         let redactor = redactor.unwrap_or_default();
-        for (_, value) in &used {
+        for value in used.iter().map(|(_, value)| *value) {
+            redactor.add(value);
+        }
+        for value in &request.masked {
             redactor.add(value);
         }
         if dry && used.len() < workflow.secrets.len() {
@@ -673,6 +676,7 @@ impl RunState {
             secrets: self.all_secrets.clone(),
             parent_run: Some(self.run_id.clone()),
             run_id: None,
+            masked: Vec::new(),
             cancel,
             now: self.globals.now,
         };

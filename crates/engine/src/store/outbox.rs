@@ -15,6 +15,7 @@ use super::StoreError;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestKeyRecord {
     pub workflow: String,
+    /// The key as the caller chooses to keep it (the daemon keeps its SHA-256).
     pub key: String,
     pub run_id: String,
     pub recorded_at: DateTime<Utc>,
