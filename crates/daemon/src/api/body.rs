@@ -106,9 +106,11 @@ where
 
 /// A run id from a path: a ULID, as weft makes them (a prefix is not enough here).
 pub(super) fn run_id(text: &str) -> Result<String, ApiError> {
+    // Only the id's own spelling (any case): the parser drops the bits of a first character
+    // above `7`, which would make another id name the same run.
     match ulid::Ulid::from_string(text) {
-        Ok(id) => Ok(id.to_string()),
-        Err(_) => Err(ApiError::new(
+        Ok(id) if id.to_string().eq_ignore_ascii_case(text) => Ok(id.to_string()),
+        _ => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_run_id",
             "a run id is 26 letters and digits, as `POST .../runs` and `GET /api/v1/runs` give them",
@@ -132,4 +134,24 @@ pub(super) fn duration(
         ));
     }
     Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_id_is_taken_only_in_its_own_spelling() {
+        let id = "01M8RPQTDR6RD5S654YEDSGEAV";
+        assert_eq!(run_id(id).unwrap(), id);
+        assert_eq!(run_id(&id.to_ascii_lowercase()).unwrap(), id);
+        for other in [
+            "81M8RPQTDR6RD5S654YEDSGEAV",
+            "ZZZZZZZZZZZZZZZZZZZZZZZZZZ",
+            "01M8",
+            "",
+        ] {
+            assert_eq!(run_id(other).unwrap_err().code, "bad_run_id", "{other}");
+        }
+    }
 }
