@@ -168,26 +168,7 @@ async fn kill_9_of_the_daemon_during_cron_runs_leaves_one_run_per_fire_and_no_du
     }
     let set = setup.weft(&scopes).await;
     assert_eq!(set.status.code(), Some(0), "{}", stderr(&set));
-    let connecting = setup
-        .start_connect(&[
-            "--connection",
-            "acme",
-            "--site",
-            "https://acme.atlassian.net",
-        ])
-        .await;
-    connecting.approve().await;
-    let (code, printed) = connecting.finish().await;
-    assert_eq!(code, Some(0), "{printed}");
-    let admin = setup.sandbox.admin();
-    let site = admin
-        .sites()
-        .into_iter()
-        .find(|s| s.url == "https://acme.atlassian.net")
-        .expect("acme site");
-    admin
-        .create_space(Some(&site.cloudid), "CHAOS", "Chaos")
-        .unwrap();
+    setup.connect_acme_with_space("CHAOS", "Chaos").await;
     let flows = setup.data().join("flows");
     std::fs::create_dir_all(&flows).unwrap();
     write(&flows, "chaos.yaml", CHAOS);

@@ -83,6 +83,31 @@ impl Setup {
         .unwrap()
     }
 
+    /// Connects `acme` (its site https://acme.atlassian.net) through the real OAuth flow and
+    /// gives the site a space `key` named `name`, for tests that run workflows on it; the
+    /// site's cloud id.
+    pub(crate) async fn connect_acme_with_space(&self, key: &str, name: &str) -> String {
+        let connecting = self
+            .start_connect(&[
+                "--connection",
+                "acme",
+                "--site",
+                "https://acme.atlassian.net",
+            ])
+            .await;
+        connecting.approve().await;
+        let (code, printed) = connecting.finish().await;
+        assert_eq!(code, Some(0), "{printed}");
+        let admin = self.sandbox.admin();
+        let site = admin
+            .sites()
+            .into_iter()
+            .find(|s| s.url == "https://acme.atlassian.net")
+            .expect("acme site");
+        admin.create_space(Some(&site.cloudid), key, name).unwrap();
+        site.cloudid
+    }
+
     /// Starts `weft connect` with `args` and waits until it printed the authorize URL and
     /// listens for the callback.
     pub(crate) async fn start_connect(&self, args: &[&str]) -> Connecting {

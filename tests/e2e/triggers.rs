@@ -51,26 +51,8 @@ async fn a_poll_records_one_run_per_new_page_and_a_test_records_nothing() {
         ])
         .await;
     assert_eq!(scopes.status.code(), Some(0), "{}", stderr(&scopes));
-    let connecting = setup
-        .start_connect(&[
-            "--connection",
-            "acme",
-            "--site",
-            "https://acme.atlassian.net",
-        ])
-        .await;
-    connecting.approve().await;
-    let (code, printed) = connecting.finish().await;
-    assert_eq!(code, Some(0), "{printed}");
+    let cloudid = setup.connect_acme_with_space("TRIG", "Triggers").await;
     let admin = setup.sandbox.admin();
-    let site = admin
-        .sites()
-        .into_iter()
-        .find(|s| s.url == "https://acme.atlassian.net")
-        .expect("acme site");
-    admin
-        .create_space(Some(&site.cloudid), "TRIG", "Triggers")
-        .unwrap();
     let file = write(&setup.data(), "new-pages.yaml", POLLED);
     let file = file.to_str().unwrap();
 
@@ -94,7 +76,7 @@ async fn a_poll_records_one_run_per_new_page_and_a_test_records_nothing() {
     );
 
     for title in ["Alpha", "Beta", "Gamma"] {
-        admin.create_page(Some(&site.cloudid), page(title)).unwrap();
+        admin.create_page(Some(&cloudid), page(title)).unwrap();
     }
     let test = setup.weft(&["triggers", "test", file]).await;
     assert_eq!(test.status.code(), Some(0), "{}", stderr(&test));
@@ -117,9 +99,7 @@ async fn a_poll_records_one_run_per_new_page_and_a_test_records_nothing() {
     assert_eq!(recorded_runs(&setup).await, 3);
 
     // The same file named another way has the same cursor: it finds the page made since.
-    admin
-        .create_page(Some(&site.cloudid), page("Delta"))
-        .unwrap();
+    admin.create_page(Some(&cloudid), page("Delta")).unwrap();
     let dotted = format!("{}/./new-pages.yaml", setup.data().display());
     let delta = setup.weft(&["triggers", "poll", &dotted]).await;
     let text = stdout(&delta);
@@ -143,15 +123,9 @@ async fn a_poll_records_one_run_per_new_page_and_a_test_records_nothing() {
         "{}",
         stderr(&baseline)
     );
-    let epsilon = admin
-        .create_page(Some(&site.cloudid), page("Epsilon"))
-        .unwrap();
-    admin
-        .add_label(Some(&site.cloudid), epsilon, "release")
-        .unwrap();
-    admin
-        .add_label(Some(&site.cloudid), epsilon, "other")
-        .unwrap();
+    let epsilon = admin.create_page(Some(&cloudid), page("Epsilon")).unwrap();
+    admin.add_label(Some(&cloudid), epsilon, "release").unwrap();
+    admin.add_label(Some(&cloudid), epsilon, "other").unwrap();
     let test = setup.weft(&["triggers", "test", labelled]).await;
     let text = stdout(&test);
     assert!(
