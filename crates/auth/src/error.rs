@@ -139,6 +139,9 @@ pub enum AuthError {
         available: Vec<String>,
     },
 
+    #[error("{pending} connection attempts are already waiting for their browser; finish or abandon one (they expire after 10 minutes)")]
+    TooManyAttempts { pending: usize },
+
     #[error("the user granted several sites ({}) and none was chosen", sites.join(", "))]
     SiteChoiceRequired { sites: Vec<String> },
 

@@ -9,13 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use weft_auth::api::{AccessibleResource, AtlassianApi};
+use weft_auth::api::{AccessibleResource, AtlassianApi, ConfluenceUser};
 use weft_auth::app_config::{AppConfig, Credentials, SandboxApp, SecretSource};
 use weft_auth::connect::{serve_callback, ConnectFlow, SiteChooser};
 use weft_auth::connection_config::{update_config, ConfigChange};
 use weft_auth::scopes::{catalogue_kind, WorkflowScopeReport, OFFLINE_ACCESS};
 use weft_auth::setup::{exposed_secret_files, http_client, open_store, process_env, token_manager};
-use weft_auth::{AuthError, ClientSecret, Connection, ConnectionStatus, SystemClock};
+use weft_auth::{AuthError, ClientSecret, Connection, ConnectionStatus, SystemClock, TokenManager};
+use weft_daemon::api::{AccountDetail, ConnectionDetail, ConnectionState};
 
 use crate::auth_hints::{exposed_file_warning, hint};
 use crate::signals::{Interrupt, Interrupts};
@@ -411,10 +412,11 @@ pub fn scopes(
 }
 
 /// Asks on the terminal which site to connect; refuses to guess when there is no terminal.
-struct TerminalChooser;
+pub(crate) struct TerminalChooser;
 
+#[async_trait::async_trait]
 impl SiteChooser for TerminalChooser {
-    fn choose(&self, sites: &[AccessibleResource]) -> Option<usize> {
+    async fn choose(&self, sites: &[AccessibleResource]) -> Option<usize> {
         if !std::io::stdin().is_terminal() {
             return None;
         }
@@ -431,6 +433,10 @@ impl SiteChooser for TerminalChooser {
 }
 
 async fn connect(data_dir: &Path, args: &ConnectArgs, out: &mut dyn Write) -> Outcome {
+    if let Some(daemon) = crate::daemon_client::find(data_dir).await {
+        let connection = crate::daemon_connect::connect(&daemon, args).await?;
+        return write_connected(&connection, out);
+    }
     let app =
         AppConfig::load(data_dir, &args.provider)?.resolve(&process_env, Some(&sandbox_app()))?;
     let store = open_store(data_dir, &process_env)?;
@@ -441,7 +447,7 @@ async fn connect(data_dir: &Path, args: &ConnectArgs, out: &mut dyn Write) -> Ou
         http_client()?,
     ));
     let mut interrupts = Interrupts::listen().map_err(CommandError::Signals)?;
-    let server = serve_callback(flow.clone()).await?;
+    let server = serve_callback(&flow.app().callback_url, flow.clone()).await?;
     let pending = flow.begin(&args.connection, args.site.as_deref())?;
     eprintln!("Open this URL in a browser signed in to the customer's Atlassian account and approve:\n\n  {}\n", pending.authorize_url);
     eprintln!(
@@ -461,27 +467,21 @@ async fn connect(data_dir: &Path, args: &ConnectArgs, out: &mut dyn Write) -> Ou
     };
     // Only now: the browser's request is answered with the outcome before the server stops.
     server.shutdown().await;
-    let connection = completed?;
+    write_connected(&connection_detail(&completed?), out)
+}
+
+fn write_connected(connection: &ConnectionDetail, out: &mut dyn Write) -> Outcome {
     writeln!(
         out,
         "connected `{}` to {} ({})",
         connection.name, connection.site_url, connection.site_name
     )?;
-    write_connection(&connection, out)
+    write_connection(connection, out)
 }
 
 async fn connections(data_dir: &Path, command: ConnectionsCommand, out: &mut dyn Write) -> Outcome {
-    if matches!(command, ConnectionsCommand::List) {
-        if let Some(daemon) = crate::daemon_client::find(data_dir).await {
-            let listed = daemon
-                .connections()
-                .await
-                .map_err(|e| CommandError::Daemon {
-                    address: daemon.address,
-                    message: e.to_string(),
-                })?;
-            return list_from_daemon(&listed, out);
-        }
+    if let Some(daemon) = crate::daemon_client::find(data_dir).await {
+        return connections_through_daemon(&daemon, command, out).await;
     }
     let store = open_store(data_dir, &process_env)?;
     match command {
@@ -491,7 +491,7 @@ async fn connections(data_dir: &Path, command: ConnectionsCommand, out: &mut dyn
                 .get(&name)
                 .await?
                 .ok_or(AuthError::ConnectionNotFound(name))?;
-            write_connection(&stored.connection, out)
+            write_connection(&connection_detail(&stored.connection), out)
         }
         ConnectionsCommand::Delete { name } => {
             if !store.delete(&name).await? {
@@ -505,50 +505,24 @@ async fn connections(data_dir: &Path, command: ConnectionsCommand, out: &mut dyn
             config,
             unset,
         } => {
-            let set = config
-                .iter()
-                .map(|pair| {
-                    pair.split_once('=')
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .ok_or_else(|| {
-                            CommandError::Usage(format!("`--config {pair}` must be KEY=VALUE"))
-                        })
-                })
-                .collect::<Result<_, _>>()?;
-            let change = ConfigChange { set, unset };
+            let change = ConfigChange {
+                set: config_pairs(&config)?,
+                unset,
+            };
             let updated = update_config(store.as_ref(), &name, &change).await?;
-            for key in &updated.not_set {
-                writeln!(out, "note: `{key}` was not set")?;
-            }
-            writeln!(out, "saved the settings of `{name}`")?;
-            write_config(&updated.connection, out)
+            write_config_saved(
+                &name,
+                &updated.not_set,
+                &connection_detail(&updated.connection),
+                out,
+            )
         }
         ConnectionsCommand::Test { name } => {
             let app = resolved_app(data_dir)?;
             let http = http_client()?;
-            let api = AtlassianApi::new(http.clone(), app.endpoints.clone());
-            let manager = token_manager(store.clone(), &app, http);
-            let cloud_id = store
-                .get(&name)
-                .await?
-                .ok_or_else(|| AuthError::ConnectionNotFound(name.clone()))?
-                .connection
-                .cloud_id;
-            let token = manager.access_token(&name).await?;
-            let user = match api.current_user(&token, &cloud_id).await {
-                Err(AuthError::Api { reason, .. }) if reason.contains("401") => {
-                    // One forced refresh, as connectors do after a 401.
-                    let token = manager.force_refresh(&name, &token).await?;
-                    api.current_user(&token, &cloud_id).await?
-                }
-                other => other?,
-            };
-            writeln!(
-                out,
-                "ok: `{name}` reaches Confluence as {} ({})",
-                user.display_name, user.account_id
-            )?;
-            Ok(())
+            let manager = token_manager(store, &app, http.clone());
+            let user = reach_confluence(&manager, http, &name).await?;
+            write_reached(&name, &user.display_name, &user.account_id, out)
         }
         ConnectionsCommand::Refresh { name, all } => {
             let app = resolved_app(data_dir)?;
@@ -575,6 +549,138 @@ async fn connections(data_dir: &Path, command: ConnectionsCommand, out: &mut dyn
                 Ok(())
             } else {
                 Err(CommandError::RefreshFailed { failed, total })
+            }
+        }
+    }
+}
+
+/// `--config key=value` pairs, in order.
+fn config_pairs(config: &[String]) -> Result<Vec<(String, String)>, CommandError> {
+    config
+        .iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| CommandError::Usage(format!("`--config {pair}` must be KEY=VALUE")))
+        })
+        .collect()
+}
+
+fn write_config_saved(
+    name: &str,
+    not_set: &[String],
+    connection: &ConnectionDetail,
+    out: &mut dyn Write,
+) -> Outcome {
+    for key in not_set {
+        writeln!(out, "note: `{key}` was not set")?;
+    }
+    writeln!(out, "saved the settings of `{name}`")?;
+    write_config(connection, out)
+}
+
+fn write_reached(name: &str, display_name: &str, account_id: &str, out: &mut dyn Write) -> Outcome {
+    writeln!(
+        out,
+        "ok: `{name}` reaches Confluence as {display_name} ({account_id})"
+    )?;
+    Ok(())
+}
+
+/// Who connection `name` reaches Confluence as: one real call, and one forced refresh after a
+/// 401, as connectors do (`weft connections test`, here or through a daemon).
+pub(crate) async fn reach_confluence(
+    manager: &TokenManager,
+    http: reqwest::Client,
+    name: &str,
+) -> Result<ConfluenceUser, AuthError> {
+    let api = AtlassianApi::new(http, manager.endpoints().clone());
+    let cloud_id = manager
+        .store()
+        .get(name)
+        .await?
+        .ok_or_else(|| AuthError::ConnectionNotFound(name.to_string()))?
+        .connection
+        .cloud_id;
+    let token = manager.access_token(name).await?;
+    match api.current_user(&token, &cloud_id).await {
+        Err(AuthError::Api { reason, .. }) if reason.contains("401") => {
+            let token = manager.force_refresh(name, &token).await?;
+            api.current_user(&token, &cloud_id).await
+        }
+        other => other,
+    }
+}
+
+/// `weft connections ...` asked of the daemon that owns the key store; prints what the same
+/// command prints without a daemon.
+async fn connections_through_daemon(
+    daemon: &crate::daemon_client::DaemonClient,
+    command: ConnectionsCommand,
+    out: &mut dyn Write,
+) -> Outcome {
+    let refused = |e: crate::daemon_client::CallError| CommandError::Daemon {
+        address: daemon.address,
+        message: e.to_string(),
+    };
+    match command {
+        ConnectionsCommand::List => {
+            list_from_daemon(&daemon.connections().await.map_err(refused)?, out)
+        }
+        ConnectionsCommand::Show { name } => {
+            write_connection(&daemon.connection(&name).await.map_err(refused)?, out)
+        }
+        ConnectionsCommand::Delete { name } => {
+            daemon.delete_connection(&name).await.map_err(refused)?;
+            writeln!(out, "deleted `{name}`")?;
+            Ok(())
+        }
+        ConnectionsCommand::Set {
+            name,
+            config,
+            unset,
+        } => {
+            let patch = weft_daemon::api::ConfigPatch {
+                set: config_pairs(&config)?.into_iter().collect(),
+                unset,
+            };
+            let changed = daemon
+                .set_connection_config(&name, &patch)
+                .await
+                .map_err(refused)?;
+            write_config_saved(&name, &changed.not_set, &changed.connection, out)
+        }
+        ConnectionsCommand::Test { name } => {
+            let user = daemon.test_connection(&name).await.map_err(refused)?;
+            write_reached(&name, &user.display_name, &user.account_id, out)
+        }
+        ConnectionsCommand::Refresh {
+            name: Some(name),
+            all: false,
+        } => {
+            daemon.refresh_connection(&name).await.map_err(refused)?;
+            writeln!(out, "refreshed `{name}`")?;
+            Ok(())
+        }
+        ConnectionsCommand::Refresh { .. } => {
+            let listed = daemon.connections().await.map_err(refused)?;
+            let names: Vec<&str> = listed.iter().filter_map(|c| c["name"].as_str()).collect();
+            let mut failed = 0;
+            for name in &names {
+                match daemon.refresh_connection(name).await {
+                    Ok(()) => writeln!(out, "refreshed `{name}`")?,
+                    Err(e) => {
+                        failed += 1;
+                        report_error(&refused(e));
+                    }
+                }
+            }
+            match failed {
+                0 => Ok(()),
+                failed => Err(CommandError::RefreshFailed {
+                    failed,
+                    total: names.len(),
+                }),
             }
         }
     }
@@ -648,7 +754,55 @@ fn list_from_daemon(connections: &[serde_json::Value], out: &mut dyn Write) -> O
     Ok(())
 }
 
-pub fn write_connection(c: &Connection, out: &mut dyn Write) -> Outcome {
+/// A connection as the API shows it (never a token), also for one read from the key store here.
+pub(crate) fn connection_detail(c: &Connection) -> ConnectionDetail {
+    ConnectionDetail {
+        name: c.name.clone(),
+        provider: c.provider.clone(),
+        cloud_id: c.cloud_id.clone(),
+        site_url: c.site_url.clone(),
+        site_name: c.site_name.clone(),
+        account: AccountDetail {
+            account_id: c.account.account_id.clone(),
+            name: c.account.name.clone(),
+            email: c.account.email.clone(),
+        },
+        granted_scopes: c.granted_scopes.clone(),
+        config: c.config.clone(),
+        status: connection_state(&c.status).0,
+        status_text: c.status.summary(),
+        access_expires_at: c.tokens.access_expires_at,
+        last_rotation_at: c.last_rotation_at,
+        created_at: c.created_at,
+    }
+}
+
+/// A connection's health as the API names it, what went wrong, and since when.
+pub(crate) fn connection_state(
+    status: &ConnectionStatus,
+) -> (
+    ConnectionState,
+    Option<String>,
+    Option<chrono::DateTime<chrono::Utc>>,
+) {
+    match status {
+        ConnectionStatus::Healthy => (ConnectionState::Healthy, None, None),
+        ConnectionStatus::RefreshFailing {
+            since, last_error, ..
+        } => (
+            ConnectionState::RefreshFailing,
+            Some(last_error.clone()),
+            Some(*since),
+        ),
+        ConnectionStatus::NeedsReconnect { since, reason } => (
+            ConnectionState::NeedsReconnect,
+            Some(reason.clone()),
+            Some(*since),
+        ),
+    }
+}
+
+pub fn write_connection(c: &ConnectionDetail, out: &mut dyn Write) -> Outcome {
     writeln!(out, "name: {}", c.name)?;
     writeln!(out, "provider: {}", c.provider)?;
     writeln!(
@@ -669,8 +823,8 @@ pub fn write_connection(c: &Connection, out: &mut dyn Write) -> Outcome {
     )?;
     writeln!(out, "scopes: {}", c.granted_scopes.join(" "))?;
     write_config(c, out)?;
-    writeln!(out, "status: {}", c.status.summary())?;
-    if matches!(c.status, ConnectionStatus::NeedsReconnect { .. }) {
+    writeln!(out, "status: {}", c.status_text)?;
+    if c.status == ConnectionState::NeedsReconnect {
         writeln!(
             out,
             "fix: weft connect {} --connection {}",
@@ -680,7 +834,7 @@ pub fn write_connection(c: &Connection, out: &mut dyn Write) -> Outcome {
     writeln!(
         out,
         "access token expires: {}",
-        c.tokens.access_expires_at.format("%Y-%m-%d %H:%M:%S UTC")
+        c.access_expires_at.format("%Y-%m-%d %H:%M:%S UTC")
     )?;
     writeln!(
         out,
@@ -696,7 +850,7 @@ pub fn write_connection(c: &Connection, out: &mut dyn Write) -> Outcome {
 }
 
 /// The connection's settings, one a line (`weft connections set` changes them).
-fn write_config(c: &Connection, out: &mut dyn Write) -> Outcome {
+fn write_config(c: &ConnectionDetail, out: &mut dyn Write) -> Outcome {
     if c.config.is_empty() {
         writeln!(
             out,

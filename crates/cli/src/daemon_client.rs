@@ -1,15 +1,21 @@
 //! Talking to the daemon that owns the data folder. While a daemon runs, the run history and
-//! the key store are its own (one process opens them); `weft runs`, `weft run` and `weft
-//! connections list` then ask its HTTP API, found through `daemon.json` in the data folder. A
-//! `daemon.json` whose daemon does not answer `/healthz` (killed with -9) is ignored.
+//! the key store are its own (one process opens them); `weft runs`, `weft run`, `weft
+//! connections ...` and `weft connect` then ask its HTTP API, found through `daemon.json` in
+//! the data folder. A `daemon.json` whose daemon does not answer `/healthz` (killed with -9) is
+//! ignored.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use weft_daemon::address;
+use weft_daemon::api::{
+    ConfigChanged, ConfigPatch, ConnectProgress, ConnectRequest, ConnectStarted, ConnectionDetail,
+    SiteChoice, TestedUser,
+};
 use weft_engine::store::{AttemptRecord, RunRecord};
 
 /// How long the health check may take: a daemon that is there answers at once.
@@ -20,6 +26,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 
 /// A daemon that answered.
+#[derive(Clone)]
 pub struct DaemonClient {
     pub address: SocketAddr,
     base: String,
@@ -201,6 +208,132 @@ impl DaemonClient {
             _ => Err(malformed("connections")),
         }
     }
+}
+
+/// Calls about one connection, and connecting one.
+impl DaemonClient {
+    /// The answer's field `field` (the whole answer for `None`), read as a `T`.
+    async fn typed<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        field: Option<&str>,
+    ) -> Result<T, CallError> {
+        let (_, body) = self.call(request).await?;
+        let value = match field {
+            Some(field) => body.get(field).cloned().unwrap_or(Value::Null),
+            None => body,
+        };
+        serde_json::from_value(value).map_err(|_| malformed(field.unwrap_or("answer")))
+    }
+
+    /// `/api/v1/connections/{name}` and below: the name is one path segment, escaped.
+    fn connection_url(&self, name: &str, tail: &str) -> String {
+        self.url(&format!("/api/v1/connections/{}{tail}", segment(name)))
+    }
+
+    fn attempt_url(&self, attempt: &str, tail: &str) -> String {
+        self.url(&format!(
+            "/api/v1/connect-attempts/{}{tail}",
+            segment(attempt)
+        ))
+    }
+
+    pub async fn connection(&self, name: &str) -> Result<ConnectionDetail, CallError> {
+        let request = self.http.get(self.connection_url(name, ""));
+        self.typed(request, Some("connection")).await
+    }
+
+    pub async fn delete_connection(&self, name: &str) -> Result<(), CallError> {
+        let request = self.http.delete(self.connection_url(name, ""));
+        self.call(request).await.map(drop)
+    }
+
+    pub async fn set_connection_config(
+        &self,
+        name: &str,
+        patch: &ConfigPatch,
+    ) -> Result<ConfigChanged, CallError> {
+        let request = self
+            .http
+            .patch(self.connection_url(name, "/config"))
+            .json(patch);
+        self.typed(request, None).await
+    }
+
+    pub async fn refresh_connection(&self, name: &str) -> Result<(), CallError> {
+        let request = self.http.post(self.connection_url(name, "/refresh"));
+        self.call(request).await.map(drop)
+    }
+
+    pub async fn test_connection(&self, name: &str) -> Result<TestedUser, CallError> {
+        let request = self.http.post(self.connection_url(name, "/test"));
+        self.typed(request, None).await
+    }
+
+    /// Asks the daemon to begin an OAuth attempt for connection `name`.
+    pub async fn begin_connect(
+        &self,
+        name: &str,
+        request: &ConnectRequest,
+    ) -> Result<ConnectStarted, CallError> {
+        let request = self
+            .http
+            .post(self.connection_url(name, "/connect"))
+            .json(request);
+        self.typed(request, None).await
+    }
+
+    /// Where an attempt stands, once it moved on or `wait` passed.
+    pub async fn connect_progress(
+        &self,
+        attempt: &str,
+        wait: Duration,
+    ) -> Result<ConnectProgress, CallError> {
+        let request = self
+            .http
+            .get(self.attempt_url(attempt, ""))
+            .query(&[("wait", format!("{}s", wait.as_secs()))])
+            .timeout(wait + CALL_TIMEOUT);
+        self.typed(request, None).await
+    }
+
+    pub async fn choose_site(&self, attempt: &str, choice: &SiteChoice) -> Result<(), CallError> {
+        let request = self
+            .http
+            .post(self.attempt_url(attempt, "/site"))
+            .json(choice);
+        self.call(request).await.map(drop)
+    }
+
+    pub async fn abandon_connect(&self, attempt: &str) -> Result<(), CallError> {
+        let request = self.http.delete(self.attempt_url(attempt, ""));
+        self.call(request).await.map(drop)
+    }
+
+    /// Hands the redirect back from Atlassian to the daemon's flow; answers once the
+    /// connection is stored (a site may have to be chosen first, hence `wait`): its name.
+    pub async fn forward_callback(
+        &self,
+        params: &weft_auth::connect::CallbackParams,
+        wait: Duration,
+    ) -> Result<String, CallError> {
+        let request = self
+            .http
+            .post(self.url("/api/v1/oauth/callback"))
+            .json(params)
+            .timeout(wait + CALL_TIMEOUT);
+        self.typed(request, Some("connection")).await
+    }
+}
+
+/// `text` as one path segment: every byte but letters, digits, `-` and `_` percent-encoded.
+fn segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 fn malformed(field: &str) -> CallError {

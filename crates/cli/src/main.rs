@@ -5,6 +5,7 @@ mod auth_hints;
 mod commands;
 mod console;
 mod daemon_client;
+mod daemon_connect;
 mod data_dir;
 mod signals;
 mod store_messages;

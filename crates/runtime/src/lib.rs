@@ -126,17 +126,24 @@ impl ConnectionTokens {
             })
     }
 
-    async fn open(&self) -> Result<&TokenManager, weft_auth::AuthError> {
+    /// The token manager, on the key store opened at the first call (the daemon's API
+    /// manages connections through it: one process opens the store once).
+    pub async fn open(&self) -> Result<&TokenManager, weft_auth::AuthError> {
         self.manager
             .get_or_try_init(|| async {
-                let env = weft_auth::setup::process_env;
-                let app = AppConfig::load(&self.data_dir, weft_auth::provider::CONFLUENCE)?
-                    .resolve(&env, self.sandbox.as_ref())?;
-                let store = weft_auth::setup::open_store(&self.data_dir, &env)?;
+                let app = self.app()?;
+                let store =
+                    weft_auth::setup::open_store(&self.data_dir, &weft_auth::setup::process_env)?;
                 let http = weft_auth::setup::http_client()?;
                 Ok(weft_auth::setup::token_manager(store, &app, http))
             })
             .await
+    }
+
+    /// The data folder's OAuth app as configured now, its client secret read.
+    pub fn app(&self) -> Result<weft_auth::ResolvedApp, weft_auth::AuthError> {
+        AppConfig::load(&self.data_dir, weft_auth::provider::CONFLUENCE)?
+            .resolve(&weft_auth::setup::process_env, self.sandbox.as_ref())
     }
 
     /// Every connection of the data folder (none when it has no connection store), read

@@ -1,5 +1,6 @@
-//! The OAuth callback as an axum router (mountable in the daemon's server) and a temporary
-//! 127.0.0.1 server for `weft connect`.
+//! The OAuth callback as an axum router and a temporary 127.0.0.1 server for `weft connect`.
+//! What handles it is a [`CallbackHandler`]: the [`ConnectFlow`] itself, or (while a daemon
+//! owns the key store) a forwarder to the daemon's flow.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,22 +14,40 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use url::Url;
+
 use super::{CallbackParams, ConnectFlow};
 use crate::error::{AuthError, Result};
 
-/// `GET <callback path>` handled by `flow`.
-pub fn callback_router(flow: Arc<ConnectFlow>) -> Router {
-    let path = flow.app().callback_url.path().to_string();
+/// What answers the redirect back from Atlassian.
+#[async_trait::async_trait]
+pub trait CallbackHandler: Send + Sync {
+    /// The name of the connection stored, or what the browser page says went wrong (words
+    /// that hold no secret).
+    async fn handle(&self, params: CallbackParams) -> std::result::Result<String, String>;
+}
+
+#[async_trait::async_trait]
+impl CallbackHandler for ConnectFlow {
+    async fn handle(&self, params: CallbackParams) -> std::result::Result<String, String> {
+        self.handle_callback(params)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// `GET <path>` handled by `handler`.
+pub fn callback_router(path: &str, handler: Arc<dyn CallbackHandler>) -> Router {
     Router::new()
-        .route(&path, get(handle_callback))
-        .with_state(flow)
+        .route(path, get(handle_callback))
+        .with_state(handler)
 }
 
 async fn handle_callback(
-    State(flow): State<Arc<ConnectFlow>>,
+    State(handler): State<Arc<dyn CallbackHandler>>,
     Query(params): Query<CallbackParams>,
 ) -> (StatusCode, Html<String>) {
-    match flow.handle_callback(params).await {
+    match handler.handle(params).await {
         Ok(connection) => (
             StatusCode::OK,
             page(
@@ -36,10 +55,7 @@ async fn handle_callback(
                 &format!("weft stored the connection “{connection}”. You can close this window."),
             ),
         ),
-        Err(error) => (
-            StatusCode::BAD_REQUEST,
-            page("Not connected", &error.to_string()),
-        ),
+        Err(message) => (StatusCode::BAD_REQUEST, page("Not connected", &message)),
     }
 }
 
@@ -66,8 +82,19 @@ pub struct CallbackServer {
 }
 
 impl CallbackServer {
-    /// Serves `flow`'s callback on an already bound listener.
+    /// Serves `flow`'s callback (at the path of its app's callback URL) on an already bound
+    /// listener.
     pub fn start(listener: TcpListener, flow: Arc<ConnectFlow>) -> Result<Self> {
+        let path = flow.app().callback_url.path().to_string();
+        Self::start_at(listener, &path, flow)
+    }
+
+    /// Serves `handler` at `path` on an already bound listener.
+    pub fn start_at(
+        listener: TcpListener,
+        path: &str,
+        handler: Arc<dyn CallbackHandler>,
+    ) -> Result<Self> {
         let addr = listener
             .local_addr()
             .map_err(|source| AuthError::CallbackServer {
@@ -75,7 +102,7 @@ impl CallbackServer {
                 source,
             })?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = callback_router(flow);
+        let app = callback_router(path, handler);
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = stopped.await;
@@ -97,9 +124,12 @@ impl CallbackServer {
     }
 }
 
-/// Binds the callback URL's loopback address and serves the callback (`weft connect`).
-pub async fn serve_callback(flow: Arc<ConnectFlow>) -> Result<CallbackServer> {
-    let url = &flow.app().callback_url;
+/// Binds the loopback address of `url` (the app's callback URL) and serves the callback there
+/// with `handler` (`weft connect`).
+pub async fn serve_callback(
+    url: &Url,
+    handler: Arc<dyn CallbackHandler>,
+) -> Result<CallbackServer> {
     let host = url.host_str().unwrap_or_default();
     let port = url.port_or_known_default().unwrap_or(80);
     let ip = match host {
@@ -119,5 +149,5 @@ pub async fn serve_callback(flow: Arc<ConnectFlow>) -> Result<CallbackServer> {
             addr: addr.clone(),
             source,
         })?;
-    CallbackServer::start(listener, flow)
+    CallbackServer::start_at(listener, url.path(), handler)
 }

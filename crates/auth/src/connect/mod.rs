@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use url::Url;
 
-pub use callback::{callback_router, serve_callback, CallbackServer};
+pub use callback::{callback_router, serve_callback, CallbackHandler, CallbackServer};
 pub use site::{select_site, NoChoice, SiteChooser};
 
 use crate::api::AtlassianApi;
@@ -24,7 +24,8 @@ use crate::scopes::missing_scopes;
 use crate::secret::AuthorizationCode;
 use crate::store::ConnectionStore;
 use crate::tokens::{TokenEndpoint, TokenGrant};
-use attempts::{new_state, Attempt, Attempts};
+pub use attempts::new_state;
+use attempts::{Attempt, Attempts};
 
 /// How long a user has to approve before the `state` expires.
 pub const DEFAULT_ATTEMPT_TTL: Duration = Duration::from_secs(10 * 60);
@@ -135,7 +136,7 @@ impl ConnectFlow {
                 + chrono::Duration::from_std(self.attempt_ttl).unwrap_or(chrono::Duration::MAX),
             waiter,
         };
-        self.attempts.insert(state, attempt, now);
+        self.attempts.insert(&state, attempt, now)?;
         Ok(PendingConnect {
             authorize_url,
             outcome,
@@ -246,7 +247,7 @@ impl ConnectFlow {
         chooser: &dyn SiteChooser,
     ) -> Result<Connection> {
         let resources = self.api.accessible_resources(&grant.access_token).await?;
-        let chosen = select_site(resources, site.as_deref(), chooser)?;
+        let chosen = select_site(resources, site.as_deref(), chooser).await?;
         let account = if granted_scopes.iter().any(|s| s == "read:me") {
             self.api.me(&grant.access_token).await?
         } else {
@@ -286,8 +287,8 @@ impl ConnectFlow {
     }
 }
 
-/// The query of the redirect back from Atlassian.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+/// The query of the redirect back from Atlassian (serialized when forwarded to a daemon).
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 pub struct CallbackParams {
     pub code: Option<String>,
     pub state: Option<String>,

@@ -4,18 +4,21 @@
 use crate::api::AccessibleResource;
 use crate::error::{AuthError, Result};
 
-/// Asks the user which of several sites to connect (the CLI prompts; a daemon may not ask).
+/// Asks the user which of several sites to connect: the CLI prompts; a daemon asks the
+/// `weft connect` that started the attempt, through its API (hence async).
+#[async_trait::async_trait]
 pub trait SiteChooser: Send + Sync {
     /// Index into `sites`, or `None` when the user cannot or does not choose.
-    fn choose(&self, sites: &[AccessibleResource]) -> Option<usize>;
+    async fn choose(&self, sites: &[AccessibleResource]) -> Option<usize>;
 }
 
 /// A chooser that never chooses (non-interactive use): several sites need `--site`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoChoice;
 
+#[async_trait::async_trait]
 impl SiteChooser for NoChoice {
-    fn choose(&self, _sites: &[AccessibleResource]) -> Option<usize> {
+    async fn choose(&self, _sites: &[AccessibleResource]) -> Option<usize> {
         None
     }
 }
@@ -35,7 +38,7 @@ fn is_confluence(resource: &AccessibleResource) -> bool {
 }
 
 /// Picks the site to connect among the granted resources.
-pub fn select_site(
+pub async fn select_site(
     resources: Vec<AccessibleResource>,
     wanted: Option<&str>,
     chooser: &dyn SiteChooser,
@@ -69,7 +72,7 @@ pub fn select_site(
     if candidates.len() == 1 {
         return Ok(candidates.swap_remove(0));
     }
-    match chooser.choose(&candidates) {
+    match chooser.choose(&candidates).await {
         Some(i) if i < candidates.len() => Ok(candidates.swap_remove(i)),
         _ => Err(AuthError::SiteChoiceRequired {
             sites: candidates.iter().map(|r| r.url.clone()).collect(),
@@ -91,8 +94,9 @@ mod tests {
     }
 
     struct Pick(usize);
+    #[async_trait::async_trait]
     impl SiteChooser for Pick {
-        fn choose(&self, _sites: &[AccessibleResource]) -> Option<usize> {
+        async fn choose(&self, _sites: &[AccessibleResource]) -> Option<usize> {
             Some(self.0)
         }
     }
@@ -105,32 +109,38 @@ mod tests {
         ]
     }
 
-    #[test]
-    fn several_sites_are_never_silently_resolved() {
-        let err = select_site(two_sites(), None, &NoChoice).unwrap_err();
+    #[tokio::test]
+    async fn several_sites_are_never_silently_resolved() {
+        let err = select_site(two_sites(), None, &NoChoice).await.unwrap_err();
         assert!(
             matches!(&err, AuthError::SiteChoiceRequired { sites } if sites.len() == 2),
             "{err}"
         );
-        assert_eq!(select_site(two_sites(), None, &Pick(1)).unwrap().id, "b");
-        assert!(select_site(two_sites(), None, &Pick(9)).is_err());
+        assert_eq!(
+            select_site(two_sites(), None, &Pick(1)).await.unwrap().id,
+            "b"
+        );
+        assert!(select_site(two_sites(), None, &Pick(9)).await.is_err());
     }
 
-    #[test]
-    fn site_flag_matches_url_loosely_and_ignores_other_products() {
+    #[tokio::test]
+    async fn site_flag_matches_url_loosely_and_ignores_other_products() {
         assert_eq!(
             select_site(two_sites(), Some("Beta.atlassian.net/"), &NoChoice)
+                .await
                 .unwrap()
                 .id,
             "b"
         );
         assert_eq!(
             select_site(two_sites(), Some("https://alpha.atlassian.net"), &NoChoice)
+                .await
                 .unwrap()
                 .id,
             "a"
         );
         let err = select_site(two_sites(), Some("gamma.atlassian.net"), &NoChoice)
+            .await
             .unwrap_err()
             .to_string();
         assert!(
@@ -139,21 +149,22 @@ mod tests {
         );
     }
 
-    #[test]
-    fn one_site_is_taken_and_none_is_an_error() {
+    #[tokio::test]
+    async fn one_site_is_taken_and_none_is_an_error() {
         assert_eq!(
             select_site(vec![two_sites().remove(0)], None, &NoChoice)
+                .await
                 .unwrap()
                 .id,
             "a"
         );
         assert!(matches!(
-            select_site(vec![], None, &NoChoice),
+            select_site(vec![], None, &NoChoice).await,
             Err(AuthError::NoAccessibleSite)
         ));
         let jira_only = vec![site("j", "https://x.atlassian.net", "read:jira-work")];
         assert!(matches!(
-            select_site(jira_only, None, &NoChoice),
+            select_site(jira_only, None, &NoChoice).await,
             Err(AuthError::NoAccessibleSite)
         ));
     }

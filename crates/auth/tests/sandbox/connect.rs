@@ -111,8 +111,9 @@ async fn a_denied_consent_reaches_the_waiting_command() {
 }
 
 struct PickSecond;
+#[async_trait::async_trait]
 impl SiteChooser for PickSecond {
-    fn choose(&self, sites: &[AccessibleResource]) -> Option<usize> {
+    async fn choose(&self, sites: &[AccessibleResource]) -> Option<usize> {
         (sites.len() == 2).then_some(1)
     }
 }

@@ -217,7 +217,7 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
     let router = api::router(Arc::new(ApiState {
         dispatcher: daemon.dispatcher().clone(),
         triggers: daemon.triggers().clone(),
-        connections: Arc::new(super::daemon_api::FolderConnections(tokens)),
+        connections: Arc::new(super::daemon_api::FolderConnections::new(tokens)),
         api_token,
         // The workflows are loaded and their triggers started.
         ready: AtomicBool::new(true),

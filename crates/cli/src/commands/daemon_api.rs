@@ -6,10 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use weft_auth::ConnectionStatus;
 use weft_daemon::api::{
-    ApiToken, ApiTokenError, ConnectionList, ConnectionListError, ConnectionState,
-    ConnectionSummary,
+    ApiToken, ApiTokenError, ConnectionList, ConnectionListError, ConnectionSummary,
 };
 use weft_runtime::ConnectionTokens;
 
@@ -41,29 +39,31 @@ pub fn api_token(listen: SocketAddr, file: Option<&Path>) -> Result<Option<ApiTo
     }
 }
 
-/// The connections of the data folder, for `GET /api/v1/connections`.
-pub struct FolderConnections(pub Arc<ConnectionTokens>);
+/// The connections of the data folder, for `/api/v1/connections` (managing them:
+/// `daemon_connections`).
+pub struct FolderConnections {
+    pub(super) tokens: Arc<ConnectionTokens>,
+    pub(super) connects: super::daemon_connections::Connects,
+}
+
+impl FolderConnections {
+    pub fn new(tokens: Arc<ConnectionTokens>) -> Self {
+        FolderConnections {
+            tokens,
+            connects: Default::default(),
+        }
+    }
+}
 
 #[async_trait]
 impl ConnectionList for FolderConnections {
     async fn list(&self) -> Result<Vec<ConnectionSummary>, ConnectionListError> {
-        let connections = self.0.connections().await?;
+        let connections = self.tokens.connections().await?;
         Ok(connections
             .into_iter()
             .map(|connection| {
-                let (status, problem, since) = match connection.status {
-                    ConnectionStatus::Healthy => (ConnectionState::Healthy, None, None),
-                    ConnectionStatus::RefreshFailing {
-                        since, last_error, ..
-                    } => (
-                        ConnectionState::RefreshFailing,
-                        Some(last_error),
-                        Some(since),
-                    ),
-                    ConnectionStatus::NeedsReconnect { since, reason } => {
-                        (ConnectionState::NeedsReconnect, Some(reason), Some(since))
-                    }
-                };
+                let (status, problem, since) =
+                    crate::auth_commands::connection_state(&connection.status);
                 ConnectionSummary {
                     name: connection.name,
                     provider: connection.provider,

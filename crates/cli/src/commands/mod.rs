@@ -1,6 +1,7 @@
 pub mod actions;
 pub mod daemon;
 mod daemon_api;
+mod daemon_connections;
 pub mod demo;
 pub mod run;
 pub mod runs;

@@ -14,20 +14,22 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::body::{ApiQuery, Nothing};
+use super::connection_admin::ConnectionAdmin;
 use super::{ApiError, ApiState};
 
 /// Why the connections could not be listed (the connection store's error, kept as the source).
 pub type ConnectionListError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// The connections of a data folder, as the API shows them.
+/// The connections of a data folder, as the API shows them (and manages them: see
+/// [`ConnectionAdmin`]).
 #[async_trait]
-pub trait ConnectionList: Send + Sync {
+pub trait ConnectionList: ConnectionAdmin + Send + Sync {
     /// Every connection, by name.
     async fn list(&self) -> Result<Vec<ConnectionSummary>, ConnectionListError>;
 }
 
 /// A connection's health.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionState {
     Healthy,

@@ -3,6 +3,7 @@
 
 mod access;
 mod body;
+mod connection_admin;
 mod connections;
 mod error;
 mod health;
@@ -24,6 +25,11 @@ use crate::dispatch::Dispatcher;
 use weft_engine::store::TriggerStore;
 
 pub use access::{ApiToken, ApiTokenError, MIN_TOKEN_CHARS};
+pub use connection_admin::{
+    AccountDetail, CallbackQuery, ConfigChanged, ConfigPatch, ConnectProgress, ConnectRequest,
+    ConnectStarted, ConnectionAdmin, ConnectionDetail, SiteChoice, SiteOption, TestedUser,
+    MAX_PROGRESS_WAIT,
+};
 pub use connections::{ConnectionList, ConnectionListError, ConnectionState, ConnectionSummary};
 pub use error::ApiError;
 
@@ -53,6 +59,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(runs::routes())
         .merge(workflows::routes())
         .merge(connections::routes())
+        .merge(connection_admin::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::require_token,
@@ -61,6 +68,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(health::routes())
         .merge(hooks::routes())
         .merge(observe::routes())
+        .merge(connection_admin::public_routes())
         .merge(guarded)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
