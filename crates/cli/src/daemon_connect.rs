@@ -96,7 +96,7 @@ async fn follow(daemon: &DaemonClient, attempt: &str) -> Result<ConnectionDetail
                     .await
                     .map_err(|e| refused(daemon, e))?;
             }
-            ConnectProgress::Connected { connection } => return Ok(connection),
+            ConnectProgress::Connected { connection } => return Ok(*connection),
             ConnectProgress::Failed { message } => {
                 return Err(CommandError::Daemon {
                     address: daemon.address,

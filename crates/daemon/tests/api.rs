@@ -99,6 +99,9 @@ const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
 struct Connections(Result<Vec<ConnectionSummary>, String>);
 
+/// A list only: managing a connection is refused (`connection_admin` tests that part).
+impl weft_daemon::api::ConnectionAdmin for Connections {}
+
 #[async_trait]
 impl ConnectionList for Connections {
     async fn list(&self) -> Result<Vec<ConnectionSummary>, ConnectionListError> {

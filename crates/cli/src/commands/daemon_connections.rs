@@ -203,7 +203,7 @@ impl ConnectionAdmin for FolderConnections {
             .await;
             followed.progress.send_replace(match outcome {
                 Ok(connection) => ConnectProgress::Connected {
-                    connection: connection_detail(&connection),
+                    connection: Box::new(connection_detail(&connection)),
                 },
                 Err(e) => ConnectProgress::Failed {
                     message: worded(&e),

@@ -183,7 +183,7 @@ pub enum ConnectProgress {
         sites: Vec<SiteOption>,
     },
     Connected {
-        connection: ConnectionDetail,
+        connection: Box<ConnectionDetail>,
     },
     /// Nothing was stored; `message` says why and what to do.
     Failed {
