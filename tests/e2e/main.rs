@@ -5,6 +5,7 @@ mod bounds;
 mod catalogue;
 mod chaos;
 mod connect;
+mod connect_daemon;
 mod daemon;
 mod demo;
 mod durability;

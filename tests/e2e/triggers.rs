@@ -170,7 +170,7 @@ async fn recorded_runs(setup: &Setup) -> usize {
     runs.as_array().expect("a list of runs").len()
 }
 
-fn page(title: &str) -> NewPage {
+pub(crate) fn page(title: &str) -> NewPage {
     NewPage {
         space_key: "TRIG".into(),
         title: title.into(),

@@ -213,7 +213,10 @@ async fn each_endpoint_reaches_the_admin_with_what_it_carried() {
     assert_eq!(body["connection"]["site_url"], "https://acme.atlassian.net");
     assert_eq!(body["connection"]["status"], "healthy");
     let (status, body) = send(api.request(Method::GET, "/api/v1/connections/other")).await;
-    assert_eq!((status, body["error"]["code"].clone()), (404, json!("not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (404, json!("not_found"))
+    );
 
     let (status, body) = send(
         api.request(Method::PATCH, "/api/v1/connections/acme/config")
@@ -259,7 +262,11 @@ async fn each_endpoint_reaches_the_admin_with_what_it_carried() {
         .await
         .unwrap();
     assert_eq!(page.status().as_u16(), 200);
-    assert!(page.text().await.unwrap().contains("weft stored the connection “acme”"));
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("weft stored the connection “acme”"));
     let page = api
         .client
         .get(format!("{}/oauth/callback?code=c&state=stale", api.base))
@@ -387,7 +394,8 @@ async fn bad_requests_are_refused_in_the_error_shape_and_reach_nothing() {
             "bad_callback",
         ),
         (
-            api.client.get(format!("{}/api/v1/connections/acme", api.base)),
+            api.client
+                .get(format!("{}/api/v1/connections/acme", api.base)),
             401,
             "unauthorized",
         ),
@@ -413,7 +421,11 @@ async fn bad_requests_are_refused_in_the_error_shape_and_reach_nothing() {
         .unwrap();
     assert_eq!(page.status().as_u16(), 400);
     assert!(page.text().await.unwrap().contains("longer than 4096"));
-    assert_eq!(api.calls(), Vec::<String>::new(), "nothing reached the admin");
+    assert_eq!(
+        api.calls(),
+        Vec::<String>::new(),
+        "nothing reached the admin"
+    );
 }
 
 #[tokio::test]
