@@ -333,3 +333,179 @@ async fn connections_are_made_and_managed_through_a_running_daemon() {
     assert_eq!(shown_through_daemon, shown_here);
     setup.sandbox.shutdown().await;
 }
+
+/// The browser's approval (auto-approved by the sandbox) without following the redirect:
+/// the `code` and `state` Atlassian sends back.
+async fn approved(authorize_url: &str) -> (String, String) {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = browser.get(authorize_url).send().await.unwrap();
+    let location = answer.headers()["location"].to_str().unwrap().to_string();
+    let back = reqwest::Url::parse(&location).unwrap();
+    let param = |name: &str| {
+        back.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no {name} in {location}"))
+    };
+    (param("code"), param("state"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_connects_with_a_site_choice_and_each_state_works_once() {
+    let setup = Setup::start().await;
+    let flows = tempfile::tempdir().unwrap();
+    write(flows.path(), "new-pages.yaml", POLLED);
+    let daemon = Daemon::start(&setup.data(), flows.path());
+    let api = format!("http://{}/api/v1", daemon.address);
+    let http = reqwest::Client::new();
+    let answers = Mutex::new(String::new());
+    let call = async |request: reqwest::RequestBuilder| -> (u16, Value) {
+        let answer = request.send().await.unwrap();
+        let status = answer.status().as_u16();
+        let text = answer.text().await.unwrap();
+        answers.lock().unwrap().push_str(&text);
+        (status, serde_json::from_str(&text).unwrap())
+    };
+
+    // Bad requests: nothing begun.
+    for (name, body, code) in [
+        (
+            "gamma",
+            serde_json::json!({"provider": "jira"}),
+            "bad_request",
+        ),
+        (
+            "bad%20name",
+            serde_json::json!({"provider": "confluence"}),
+            "bad_request",
+        ),
+        (
+            "gamma",
+            serde_json::json!({"provider": "confluence", "timeout_seconds": 0}),
+            "bad_request",
+        ),
+    ] {
+        let (status, body) = call(
+            http.post(format!("{api}/connections/{name}/connect"))
+                .json(&body),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{body}"
+        );
+    }
+    let (status, _) = call(http.get(format!("{api}/connect-attempts/nothing"))).await;
+    assert_eq!(status, 404);
+
+    let (status, started) = call(
+        http.post(format!("{api}/connections/gamma/connect"))
+            .json(&serde_json::json!({"provider": "confluence"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{started}");
+    let attempt = started["attempt"].as_str().unwrap().to_string();
+    let (code, state) = approved(started["authorize_url"].as_str().unwrap()).await;
+    // The browser's redirect, handed over: it is answered once the connection is stored.
+    let forwarded = tokio::spawn({
+        let (http, api) = (http.clone(), api.clone());
+        let body = serde_json::json!({"code": code, "state": state});
+        async move {
+            let answer = http
+                .post(format!("{api}/oauth/callback"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        }
+    });
+    let progress = format!("{api}/connect-attempts/{attempt}");
+    let (status, asked) = call(http.get(format!("{progress}?wait=20s"))).await;
+    assert_eq!(
+        (status, asked["state"].as_str()),
+        (200, Some("choose_site")),
+        "{asked}"
+    );
+    let sites = asked["sites"].as_array().unwrap();
+    assert_eq!(sites.len(), 2, "{asked}");
+    let pick = sites
+        .iter()
+        .position(|s| s["url"] != "https://acme.atlassian.net")
+        .unwrap();
+    let (status, body) = call(
+        http.post(format!("{progress}/site"))
+            .json(&serde_json::json!({"index": 7})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = call(
+        http.post(format!("{progress}/site"))
+            .json(&serde_json::json!({"index": pick})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(
+        http.post(format!("{progress}/site"))
+            .json(&serde_json::json!({"index": pick})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("no_site_asked"))
+    );
+    let (status, text) = forwarded.await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    answers.lock().unwrap().push_str(&text);
+    let (status, done) = call(http.get(format!("{progress}?wait=20s"))).await;
+    assert_eq!(
+        (status, done["state"].as_str()),
+        (200, Some("connected")),
+        "{done}"
+    );
+    assert_eq!(done["connection"]["site_url"], sites[pick]["url"]);
+    // Read once: then forgotten.
+    let (status, _) = call(http.get(progress.clone())).await;
+    assert_eq!(status, 404);
+    // The same redirect again: refused, nothing changed.
+    let (status, body) = call(
+        http.post(format!("{api}/oauth/callback"))
+            .json(&serde_json::json!({"code": code, "state": state})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad_callback"))
+    );
+
+    // An abandoned attempt: its redirect finds nothing, nothing is stored.
+    let (_, started) = call(http.post(format!("{api}/connections/delta/connect")).json(
+        &serde_json::json!({"provider": "confluence", "site": "https://acme.atlassian.net"}),
+    ))
+    .await;
+    let attempt = started["attempt"].as_str().unwrap();
+    let (code, state) = approved(started["authorize_url"].as_str().unwrap()).await;
+    let (status, _) = call(http.delete(format!("{api}/connect-attempts/{attempt}"))).await;
+    assert_eq!(status, 200);
+    let (status, body) = call(
+        http.post(format!("{api}/oauth/callback"))
+            .json(&serde_json::json!({"code": code, "state": state})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (_, listed) = call(http.get(format!("{api}/connections"))).await;
+    let names: Vec<&str> = listed["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["gamma"]);
+    assert_no_secret("the API's answers", &answers.lock().unwrap());
+    assert_no_secret("the daemon's log", &daemon.stop());
+    setup.sandbox.shutdown().await;
+}
