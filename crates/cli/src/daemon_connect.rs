@@ -11,7 +11,9 @@ use std::time::Duration;
 use reqwest::Url;
 use weft_auth::api::AccessibleResource;
 use weft_auth::connect::{serve_callback, CallbackHandler, CallbackParams, SiteChooser};
-use weft_daemon::api::{ConnectProgress, ConnectRequest, ConnectionDetail, SiteChoice};
+use weft_daemon::api::{
+    ConnectProgress, ConnectRequest, ConnectionDetail, SiteChoice, OAUTH_CALLBACK_PATH,
+};
 
 use crate::auth_commands::{CommandError, ConnectArgs, TerminalChooser};
 use crate::daemon_client::{CallError, DaemonClient};
@@ -53,7 +55,12 @@ pub async fn connect(
                 }
             }
         }
-        false => None,
+        false => {
+            if callback.path() != OAUTH_CALLBACK_PATH {
+                eprintln!("warning: the app's callback URL {callback} is not on this machine, and the daemon receives the browser only at {OAUTH_CALLBACK_PATH}: register a URL ending in {OAUTH_CALLBACK_PATH} (weft apps set confluence --callback-url URL) or the browser will not reach weft");
+            }
+            None
+        }
     };
     eprintln!("Open this URL in a browser signed in to the customer's Atlassian account and approve:\n\n  {}\n", started.authorize_url);
     eprintln!("Waiting for the callback on {callback} ...");

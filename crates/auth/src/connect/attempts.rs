@@ -61,11 +61,14 @@ impl Attempts {
     }
 
     /// Takes the attempt for `state` (so a replay finds nothing) and checks it has not expired.
+    /// An attempt nobody waits for any more (abandoned) is no attempt: its code is not
+    /// exchanged.
     pub fn take(&self, state: &str, now: DateTime<Utc>) -> Result<Attempt> {
         let attempt = self
             .by_state
             .lock()
             .remove(&key(state))
+            .filter(|attempt| !attempt.waiter.is_closed())
             .ok_or(AuthError::StateRejected(
                 "unknown or already used `state`; start connecting again",
             ))?;
@@ -114,6 +117,12 @@ mod tests {
         assert!(attempts.take("s1", now).is_ok());
         assert!(
             matches!(attempts.take("s1", now), Err(AuthError::StateRejected(m)) if m.contains("already used"))
+        );
+        let (abandoned, rx) = attempt(now + chrono::Duration::minutes(10));
+        attempts.insert("gone", abandoned, now).unwrap();
+        drop(rx);
+        assert!(
+            matches!(attempts.take("gone", now), Err(AuthError::StateRejected(m)) if m.contains("unknown"))
         );
         let (b, _rx2) = attempt(now + chrono::Duration::minutes(10));
         attempts.insert("s2", b, now).unwrap();

@@ -25,6 +25,8 @@ use super::{ApiError, ApiState};
 
 /// The longest `?wait=` of `GET /api/v1/connect-attempts/{id}`.
 pub const MAX_PROGRESS_WAIT: Duration = Duration::from_secs(30);
+/// Where the daemon receives the browser's redirect back from Atlassian itself.
+pub const OAUTH_CALLBACK_PATH: &str = "/oauth/callback";
 /// The longest value of a callback parameter (codes and states are far shorter).
 pub const MAX_CALLBACK_PARAM_CHARS: usize = 4096;
 
@@ -258,7 +260,7 @@ pub(super) fn routes() -> Router<Arc<ApiState>> {
 /// The browser's way back from Atlassian: no API token (a browser has none); the single-use
 /// `state` is what guards it.
 pub(super) fn public_routes() -> Router<Arc<ApiState>> {
-    Router::new().route("/oauth/callback", get(browser_callback))
+    Router::new().route(OAUTH_CALLBACK_PATH, get(browser_callback))
 }
 
 async fn show(

@@ -28,7 +28,7 @@ pub use access::{ApiToken, ApiTokenError, MIN_TOKEN_CHARS};
 pub use connection_admin::{
     AccountDetail, CallbackQuery, ConfigChanged, ConfigPatch, ConnectProgress, ConnectRequest,
     ConnectStarted, ConnectionAdmin, ConnectionDetail, SiteChoice, SiteOption, TestedUser,
-    MAX_PROGRESS_WAIT,
+    MAX_PROGRESS_WAIT, OAUTH_CALLBACK_PATH,
 };
 pub use connections::{ConnectionList, ConnectionListError, ConnectionState, ConnectionSummary};
 pub use error::ApiError;
