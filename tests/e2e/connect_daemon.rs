@@ -482,6 +482,61 @@ async fn the_api_connects_with_a_site_choice_and_each_state_works_once() {
         (400, Some("bad_callback"))
     );
 
+    // Bad requests about a connection change nothing.
+    for (request, status, code) in [
+        (
+            http.patch(format!("{api}/connections/gamma/config"))
+                .json(&serde_json::json!({"set": {"Space": "x"}})),
+            400,
+            "bad_request",
+        ),
+        (
+            http.patch(format!("{api}/connections/gamma/config"))
+                .json(&serde_json::json!({"set": {"space": "a\nb"}})),
+            400,
+            "bad_request",
+        ),
+        (
+            http.patch(format!("{api}/connections/nope/config"))
+                .json(&serde_json::json!({"set": {"space": "x"}})),
+            404,
+            "not_found",
+        ),
+        (
+            http.delete(format!("{api}/connections/nope")),
+            404,
+            "not_found",
+        ),
+        (
+            http.post(format!("{api}/connections/bad%20name/refresh")),
+            400,
+            "bad_request",
+        ),
+        (
+            http.post(format!("{api}/connections/nope/test")),
+            404,
+            "not_found",
+        ),
+        (
+            http.get(format!("{api}/connections/{}", "x".repeat(65))),
+            400,
+            "bad_request",
+        ),
+    ] {
+        let (got, body) = call(request).await;
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+    }
+    let (_, shown) = call(http.get(format!("{api}/connections/gamma"))).await;
+    assert_eq!(
+        shown["connection"]["config"],
+        serde_json::json!({}),
+        "{shown}"
+    );
+
     // An abandoned attempt: its redirect finds nothing, nothing is stored.
     let (_, started) = call(http.post(format!("{api}/connections/delta/connect")).json(
         &serde_json::json!({"provider": "confluence", "site": "https://acme.atlassian.net"}),
