@@ -344,3 +344,16 @@ fn malformed(field: &str) -> CallError {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_one_path_segment() {
+        assert_eq!(segment("acme-eu_1"), "acme-eu_1");
+        assert_eq!(segment("a.b"), "a%2Eb");
+        assert_eq!(segment("a/b?c#d e"), "a%2Fb%3Fc%23d%20e");
+        assert_eq!(segment("é"), "%C3%A9");
+    }
+}

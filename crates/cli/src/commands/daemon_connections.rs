@@ -365,3 +365,47 @@ fn api_error(error: AuthError) -> ApiError {
     };
     ApiError::new(status, code, worded(&error))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_errors_become_the_status_a_caller_can_act_on_with_their_hint() {
+        let cases = [
+            (AuthError::ConnectionNotFound("x".into()), 404, "not_found"),
+            (
+                AuthError::InvalidConnectionName("a b".into()),
+                400,
+                "bad_request",
+            ),
+            (
+                AuthError::TooManyAttempts { pending: 64 },
+                429,
+                "too_many_attempts",
+            ),
+            (
+                AuthError::NeedsReconnect {
+                    connection: "acme".into(),
+                    reason: "revoked".into(),
+                },
+                409,
+                "needs_reconnect",
+            ),
+            (AuthError::AppNotConfigured, 409, "app_not_usable"),
+            (AuthError::NoAccessibleSite, 502, "provider_failed"),
+        ];
+        for (error, status, code) in cases {
+            let hint = crate::auth_hints::hint(&error);
+            let refused = api_error(error);
+            assert_eq!((refused.status.as_u16(), refused.code), (status, code));
+            if let Some(hint) = hint {
+                assert!(
+                    refused.message.ends_with(&format!("\nhint: {hint}")),
+                    "{}",
+                    refused.message
+                );
+            }
+        }
+    }
+}
