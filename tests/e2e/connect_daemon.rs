@@ -217,6 +217,9 @@ async fn connections_are_made_and_managed_through_a_running_daemon() {
             && text.contains("hint: `weft connections list` shows the connections"),
         "{text}"
     );
+    let dots = setup.weft(&["connections", "delete", ".."]).await;
+    let text = checked(&[], &dots, 1, &mut printed);
+    assert!(text.contains("invalid connection name `..`"), "{text}");
     let bad_key = setup
         .weft(&["connections", "set", "acme", "--config", "Space=x"])
         .await;

@@ -97,9 +97,11 @@ impl Connection {
     }
 }
 
-/// Connection names are keys and appear in commands: keep them simple.
+/// Connection names are keys and appear in commands and in URL paths (the daemon's API): keep
+/// them simple. `.` and `..` alone would name another path.
 pub fn validate_connection_name(name: &str) -> Result<()> {
     let valid = (1..=64).contains(&name.len())
+        && !matches!(name, "." | "..")
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
@@ -128,7 +130,8 @@ mod tests {
     #[test]
     fn connection_names() {
         assert!(validate_connection_name("acme-prod_1.eu").is_ok());
-        for bad in ["", "has space", "slash/", &"x".repeat(65)] {
+        assert!(validate_connection_name("...").is_ok());
+        for bad in ["", "has space", "slash/", ".", "..", &"x".repeat(65)] {
             assert!(validate_connection_name(bad).is_err(), "{bad:?}");
         }
     }

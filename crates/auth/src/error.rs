@@ -77,7 +77,7 @@ pub enum AuthError {
     #[error("no connection named `{0}`")]
     ConnectionNotFound(String),
 
-    #[error("invalid connection name `{0}`: use 1-64 letters, digits, `-`, `_` or `.`")]
+    #[error("invalid connection name `{0}`: use 1-64 letters, digits, `-`, `_` or `.` (not `.` or `..` alone)")]
     InvalidConnectionName(String),
 
     #[error("connection `{connection}`: {source}")]

@@ -12,6 +12,7 @@ use clap::{Args, Subcommand};
 use weft_auth::api::{AccessibleResource, AtlassianApi, ConfluenceUser};
 use weft_auth::app_config::{AppConfig, Credentials, SandboxApp, SecretSource};
 use weft_auth::connect::{serve_callback, ConnectFlow, SiteChooser};
+use weft_auth::connection::validate_connection_name;
 use weft_auth::connection_config::{update_config, ConfigChange};
 use weft_auth::scopes::{catalogue_kind, WorkflowScopeReport, OFFLINE_ACCESS};
 use weft_auth::setup::{exposed_secret_files, http_client, open_store, process_env, token_manager};
@@ -103,7 +104,8 @@ pub struct ScopesArgs {
 pub struct ConnectArgs {
     /// Provider (only `confluence`).
     pub provider: String,
-    /// Name of the connection (letters, digits, `-`, `_`, `.`); reconnecting reuses the name.
+    /// Name of the connection (letters, digits, `-`, `_`, `.`; not `.` or `..` alone); reconnecting
+    /// reuses the name.
     #[arg(long, value_name = "NAME")]
     pub connection: String,
     /// The customer's site (https://acme.atlassian.net) when the consent grants several.
@@ -434,6 +436,7 @@ impl SiteChooser for TerminalChooser {
 
 async fn connect(data_dir: &Path, args: &ConnectArgs, out: &mut dyn Write) -> Outcome {
     if let Some(daemon) = crate::daemon_client::find(data_dir).await {
+        validate_connection_name(&args.connection)?;
         let connection = crate::daemon_connect::connect(&daemon, args).await?;
         return write_connected(&connection, out);
     }
@@ -623,6 +626,17 @@ async fn connections_through_daemon(
         address: daemon.address,
         message: e.to_string(),
     };
+    // The name goes into the URL's path: one the API could not address is refused here.
+    match &command {
+        ConnectionsCommand::Show { name }
+        | ConnectionsCommand::Test { name }
+        | ConnectionsCommand::Delete { name }
+        | ConnectionsCommand::Set { name, .. }
+        | ConnectionsCommand::Refresh {
+            name: Some(name), ..
+        } => validate_connection_name(name)?,
+        ConnectionsCommand::List | ConnectionsCommand::Refresh { name: None, .. } => {}
+    }
     match command {
         ConnectionsCommand::List => {
             list_from_daemon(&daemon.connections().await.map_err(refused)?, out)
