@@ -9,6 +9,7 @@ mod daemon;
 mod demo;
 mod durability;
 mod hooks;
+mod observe;
 mod recorder;
 mod reload;
 mod secrets;
