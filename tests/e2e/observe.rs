@@ -59,13 +59,7 @@ async fn the_daemon_counts_token_refreshes_and_failed_ones_in_its_metrics() {
 
     let (daemon, log, address) = tokio::task::spawn_blocking({
         let data = data.clone();
-        move || {
-            start(
-                &data,
-                flows.to_str().unwrap(),
-                token_file.to_str().unwrap(),
-            )
-        }
+        move || start(&data, flows.to_str().unwrap(), token_file.to_str().unwrap())
     })
     .await
     .unwrap();

@@ -183,13 +183,18 @@ struct Shared {
 impl Shared {
     /// An error as the API shows it: its causes, secrets masked, bounded.
     fn word(&self, error: &(dyn std::error::Error + 'static)) -> String {
-        let text = self
-            .redactor
-            .text(&weft_action::http_errors::describe_error_chain(error));
-        match text.char_indices().nth(MAX_ERROR_CHARS) {
-            Some((end, _)) => format!("{}…", &text[..end]),
-            None => text,
-        }
+        bounded(
+            self.redactor
+                .text(&weft_action::http_errors::describe_error_chain(error)),
+        )
+    }
+}
+
+/// `text` cut after [`MAX_ERROR_CHARS`] characters.
+fn bounded(text: String) -> String {
+    match text.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
     }
 }
 
@@ -612,6 +617,14 @@ mod tests {
             day,
             "an interval longer than the bound is kept"
         );
+    }
+
+    #[test]
+    fn a_long_error_is_cut_between_characters() {
+        let short = "é".repeat(MAX_ERROR_CHARS);
+        assert_eq!(bounded(short.clone()), short);
+        let long = "é".repeat(MAX_ERROR_CHARS + 1);
+        assert_eq!(bounded(long), format!("{short}…"));
     }
 
     #[test]
