@@ -409,6 +409,10 @@ impl Target {
                 wait = self.round(interval, due) => wait,
             };
             let next = self.shared.clock.now() + chrono_duration(wait + spread);
+            // A target stopped is forgotten by whoever stopped it: not written again.
+            if stop.is_cancelled() {
+                return;
+            }
             self.shared
                 .status
                 .update(&self.workflow.name, &self.connection, |status| {

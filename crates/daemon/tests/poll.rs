@@ -607,3 +607,61 @@ async fn the_api_and_the_metrics_show_a_connection_that_paused_its_polls_until_r
     );
     daemon.shutdown(std::time::Duration::from_secs(5)).await;
 }
+
+/// Log lines written while it lives, on this thread (a current-thread test's tasks run here).
+#[derive(Clone, Default)]
+struct Logged(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logged {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logged {
+    type Writer = Logged;
+    fn make_writer(&'a self) -> Logged {
+        self.clone()
+    }
+}
+
+impl Logged {
+    fn count(&self, text: &str) -> usize {
+        String::from_utf8_lossy(&self.0.lock())
+            .matches(text)
+            .count()
+    }
+}
+
+#[tokio::test]
+async fn pausing_and_resuming_a_connection_are_logged_once_each() {
+    let logged = Logged::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logged.clone())
+        .with_ansi(false)
+        .finish();
+    let _on_this_thread = tracing::subscriber::set_default(subscriber);
+    let world = World::new();
+    world.tokens.refused.lock().insert("acme".into());
+    let (daemon, _ended) = world.daemon("acme").await;
+    let status = daemon.poll_status().clone();
+    for round in 1..=3 {
+        status.rounds_done(round).await;
+        world.next_interval();
+    }
+    world.tokens.refused.lock().clear();
+    for round in 4..=6 {
+        status.rounds_done(round).await;
+        world.next_interval();
+    }
+    assert_eq!(
+        logged.count("polls paused until the connection is reconnected"),
+        1
+    );
+    assert_eq!(logged.count("the connection works again: polls resume"), 1);
+    daemon.shutdown(std::time::Duration::from_secs(5)).await;
+}
