@@ -30,7 +30,7 @@ outputs:
 
 /// One HTTP/1.1 request with the token (when given) and a JSON body (when given): the status
 /// and the body.
-fn call(
+pub(super) fn call(
     address: &str,
     method: &str,
     path: &str,
@@ -61,12 +61,12 @@ fn call(
     (status, body)
 }
 
-fn json(body: &str) -> Value {
+pub(super) fn json(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
 /// Starts the daemon on a free loopback port; its address once it serves.
-fn start(
+pub(super) fn start(
     data: &Path,
     flows: &str,
     token_file: &str,
@@ -91,7 +91,7 @@ fn start(
     (daemon, log, address)
 }
 
-fn stop(mut daemon: Child, log: BufReader<std::process::ChildStderr>) {
+pub(super) fn stop(mut daemon: Child, log: BufReader<std::process::ChildStderr>) {
     terminate(&daemon);
     let status = wait_for_exit(&mut daemon, Duration::from_secs(10));
     let text = rest(log);
@@ -99,7 +99,7 @@ fn stop(mut daemon: Child, log: BufReader<std::process::ChildStderr>) {
 }
 
 #[cfg(unix)]
-fn set_mode(path: &Path, mode: u32) {
+pub(super) fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }

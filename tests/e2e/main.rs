@@ -10,6 +10,7 @@ mod daemon;
 mod demo;
 mod durability;
 mod hooks;
+mod observe;
 mod recorder;
 mod reload;
 mod secrets;

@@ -9,13 +9,17 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// An error and its causes on one line. reqwest's own text hides the cause ("error sending
-/// request"); the chain says what happened (connection refused, timed out, certificate).
+/// request"); the chain says what happened (connection refused, timed out, certificate). A
+/// cause the text already ends with (an error that quotes its source) is not said twice.
 pub fn describe_error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let said = cause.to_string();
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         source = cause.source();
     }
     text
@@ -108,5 +112,18 @@ mod tests {
             "connection refused",
         ));
         assert_eq!(describe_error_chain(&error), "outer: connection refused");
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("polling failed: {0}")]
+    struct Quoting(#[source] Outer);
+
+    #[test]
+    fn a_cause_the_error_quotes_is_said_once() {
+        let error = Quoting(Outer(std::io::Error::other("connection refused")));
+        assert_eq!(
+            describe_error_chain(&error),
+            "polling failed: outer: connection refused"
+        );
     }
 }

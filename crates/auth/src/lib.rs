@@ -31,4 +31,6 @@ pub use provider::ProviderEndpoints;
 pub use scopes::ScopeSelection;
 pub use secret::{AccessToken, AuthorizationCode, ClientSecret, RefreshToken};
 pub use store::{ConnectionStore, SledConnectionStore, StoredConnection};
-pub use tokens::{TokenEndpoint, TokenEndpointError, TokenGrant, TokenManager, TokenOptions};
+pub use tokens::{
+    RefreshObserver, TokenEndpoint, TokenEndpointError, TokenGrant, TokenManager, TokenOptions,
+};

@@ -59,6 +59,8 @@ pub async fn webhook_runs() -> Row {
         },
         triggers: store.clone(),
         connections: Arc::new(Vec::<ConnectionSummary>::new()),
+        // No poll trigger here.
+        polls: Default::default(),
         api_token: None,
         ready: AtomicBool::new(true),
     };

@@ -742,7 +742,7 @@ pub fn list(connections: Vec<Connection>, out: &mut dyn Write) -> Outcome {
 }
 
 /// `connections list` from the API of the daemon that owns the data folder: name, site and
-/// status (settings are not in the API's list).
+/// status (settings are not in the API's list), and the poll triggers a connection paused.
 fn list_from_daemon(connections: &[serde_json::Value], out: &mut dyn Write) -> Outcome {
     if connections.is_empty() {
         writeln!(
@@ -764,6 +764,19 @@ fn list_from_daemon(connections: &[serde_json::Value], out: &mut dyn Write) -> O
             text("name"),
             text("site_url")
         )?;
+        let paused: Vec<&str> = c["paused_triggers"]
+            .as_array()
+            .map(|names| names.iter().filter_map(|n| n.as_str()).collect())
+            .unwrap_or_default();
+        if !paused.is_empty() {
+            writeln!(
+                out,
+                "  polls paused until reconnected: {} (fix: weft connect {} --connection {})",
+                paused.join(", "),
+                text("provider"),
+                text("name")
+            )?;
+        }
     }
     Ok(())
 }
@@ -1116,6 +1129,29 @@ mod tests {
         assert!(
             err.to_string().contains("missing.yaml: no such file"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_daemon_s_connection_says_which_polls_it_paused_and_how_to_fix_it() {
+        let listed = [
+            serde_json::json!({
+                "name": "acme", "provider": "confluence", "site_url": "https://acme.atlassian.net",
+                "status": "needs_reconnect", "problem": "the refresh token was refused",
+                "paused_triggers": ["inbox", "watch"],
+            }),
+            serde_json::json!({
+                "name": "globex", "provider": "confluence", "site_url": "https://globex.atlassian.net",
+                "status": "healthy", "paused_triggers": [],
+            }),
+        ];
+        let mut out = Vec::new();
+        list_from_daemon(&listed, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "acme  https://acme.atlassian.net  needs reconnect: the refresh token was refused\n  \
+             polls paused until reconnected: inbox, watch (fix: weft connect confluence --connection acme)\n\
+             globex  https://globex.atlassian.net  healthy\n"
         );
     }
 }

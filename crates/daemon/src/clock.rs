@@ -14,6 +14,13 @@ pub trait Clock: Send + Sync + 'static {
     fn sleep_until(&self, at: DateTime<Utc>) -> BoxFuture<'static, ()>;
 }
 
+/// Resolves once `clock` has reached `at` ([`Clock::sleep_until`] may wake earlier).
+pub(crate) async fn reach(clock: &dyn Clock, at: DateTime<Utc>) {
+    while clock.now() < at {
+        clock.sleep_until(at).await;
+    }
+}
+
 /// The real wall clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
@@ -90,5 +97,34 @@ mod tests {
         clock.advance(Duration::minutes(1));
         assert!(futures::poll!(&mut wait).is_ready());
         assert_eq!(clock.now(), start + Duration::minutes(10));
+    }
+
+    /// Wakes its sleepers at once, a minute later each time (the system clock cuts long
+    /// waits the same way).
+    struct Impatient(ManualClock);
+
+    impl Clock for Impatient {
+        fn now(&self) -> DateTime<Utc> {
+            self.0.now()
+        }
+
+        fn sleep_until(&self, _at: DateTime<Utc>) -> BoxFuture<'static, ()> {
+            self.0.advance(Duration::minutes(1));
+            Box::pin(std::future::ready(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn reach_waits_through_early_wake_ups() {
+        let start = Utc::now();
+        let clock = Impatient(ManualClock::new(start));
+        reach(&clock, start + Duration::seconds(150)).await;
+        assert_eq!(clock.now(), start + Duration::minutes(3));
+        reach(&clock, start).await;
+        assert_eq!(
+            clock.now(),
+            start + Duration::minutes(3),
+            "no wait for a past instant"
+        );
     }
 }

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use weft_engine::exec::{Engine, DEFAULT_RESTART_LIMIT};
+use weft_engine::exec::{Engine, Redactor, DEFAULT_RESTART_LIMIT};
 use weft_engine::store::{StoreError, TriggerStore};
 use weft_engine::workflow::CompiledWorkflow;
 
 use crate::clock::Clock;
 use crate::dispatch::{Dispatcher, ShutdownReport};
+use crate::metrics::Metrics;
 use crate::poller::{PollStatus, Poller};
 use crate::recovery::{recover, Recovered, Waker};
 use crate::scheduler::{CronError, CronScheduler};
@@ -31,6 +32,9 @@ pub struct Settings {
     /// task and is woken on time, also after a restart; `None` (the default here; `weft
     /// daemon` stores waits longer than `DEFAULT_STORED_WAIT_THRESHOLD`): every wait is slept.
     pub stored_waits: Option<std::time::Duration>,
+    /// Where the daemon reports; made before it starts when something else reports there too
+    /// (`weft daemon` counts token refreshes in it).
+    pub metrics: Arc<Metrics>,
 }
 
 impl Default for Settings {
@@ -40,6 +44,7 @@ impl Default for Settings {
             secrets: HashMap::new(),
             restart_limit: DEFAULT_RESTART_LIMIT,
             stored_waits: None,
+            metrics: Arc::new(Metrics::new()),
         }
     }
 }
@@ -88,7 +93,9 @@ impl Daemon {
             Some(threshold) => engine.with_stored_waits(threshold),
             None => engine,
         };
-        let dispatcher = Dispatcher::new(engine, set, settings.secrets);
+        // Poll errors can quote what the runs were given.
+        let redactor = Redactor::new(settings.secrets.values().cloned());
+        let dispatcher = Dispatcher::with_metrics(engine, set, settings.secrets, settings.metrics);
         // Subscribed before any run starts: a run that parks is never missed.
         let ended = dispatcher.subscribe();
         let (recovered, parked) = recover(&dispatcher, triggers.as_ref(), settings.restart_limit)
@@ -109,7 +116,7 @@ impl Daemon {
             settings.late_tolerance,
         )
         .await?;
-        let poller = Poller::new(dispatcher.clone(), triggers.clone(), clock);
+        let poller = Poller::new(dispatcher.clone(), triggers.clone(), clock, redactor);
         for workflow in &workflows {
             poller.set(workflow.clone());
         }

@@ -172,7 +172,17 @@ impl Dispatcher {
     /// Steps of the runs started here are timed in [`Dispatcher::metrics`]; the engine's own
     /// observer still gets every event.
     pub fn new(engine: Engine, workflows: WorkflowSet, secrets: HashMap<String, String>) -> Self {
-        let metrics = Arc::new(Metrics::new());
+        Dispatcher::with_metrics(engine, workflows, secrets, Arc::new(Metrics::new()))
+    }
+
+    /// [`Dispatcher::new`] reporting to `metrics`, which others (the token manager's refresh
+    /// observer) may report to already.
+    pub fn with_metrics(
+        engine: Engine,
+        workflows: WorkflowSet,
+        secrets: HashMap<String, String>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let timer = StepTimer {
             metrics: metrics.clone(),
             next: engine.observer.clone(),

@@ -61,8 +61,15 @@ pub struct Metrics {
     fire_lag_seconds: Histogram,
     poll_lag_seconds: Histogram,
     poll_errors: Family<WorkflowLabel, Counter>,
+    paused_targets: Family<ConnectionLabel, Gauge>,
     token_refreshes: Family<ConnectionLabel, Counter>,
     token_refresh_failures: Family<ConnectionLabel, Counter>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
 }
 
 impl Default for Metrics {
@@ -115,6 +122,12 @@ impl Metrics {
             "Polls that failed, by workflow",
             poll_errors.clone(),
         );
+        let paused_targets = Family::default();
+        registry.register(
+            "weft_poll_targets_paused",
+            "Poll triggers paused until their connection is reconnected, by connection",
+            paused_targets.clone(),
+        );
         let token_refreshes = Family::default();
         registry.register(
             "weft_token_refreshes",
@@ -136,6 +149,7 @@ impl Metrics {
             fire_lag_seconds,
             poll_lag_seconds,
             poll_errors,
+            paused_targets,
             token_refreshes,
             token_refresh_failures,
         }
@@ -202,21 +216,35 @@ impl Metrics {
             .inc();
     }
 
-    /// The text of every metric; `waiting` is each workflow's count of waiting submissions now
-    /// (read at scrape time: a workflow removed since is no longer listed).
-    pub fn encode(&self, waiting: impl IntoIterator<Item = (String, usize)>) -> String {
+    /// The text of every metric, with what is read at scrape time (a workflow or connection
+    /// gone since is no longer listed): `waiting`, each workflow's count of waiting
+    /// submissions; `paused`, each connection's count of poll triggers it paused.
+    pub fn encode(
+        &self,
+        waiting: impl IntoIterator<Item = (String, usize)>,
+        paused: impl IntoIterator<Item = (String, usize)>,
+    ) -> String {
         self.waiting.clear();
         for (workflow, count) in waiting {
-            let count = i64::try_from(count).unwrap_or(i64::MAX);
             self.waiting
                 .get_or_create(&WorkflowLabel { workflow })
-                .set(count);
+                .set(gauge_value(count));
+        }
+        self.paused_targets.clear();
+        for (connection, count) in paused {
+            self.paused_targets
+                .get_or_create(&ConnectionLabel { connection })
+                .set(gauge_value(count));
         }
         let mut text = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         text
     }
+}
+
+fn gauge_value(count: usize) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 /// Step durations, from the engine's run events. It wants progress events, which the engine
@@ -255,7 +283,7 @@ mod tests {
         metrics.poll_failed("inbox");
         metrics.token_refreshed("acme");
         metrics.token_refresh_failed("acme");
-        let text = metrics.encode([("nightly".to_string(), 3)]);
+        let text = metrics.encode([("nightly".to_string(), 3)], [("acme".to_string(), 2)]);
         for line in [
             r#"weft_runs_total{workflow="nightly \"report\"",status="failed"} 1"#,
             "weft_runs_going 1",
@@ -267,6 +295,7 @@ mod tests {
             r#"weft_poll_errors_total{workflow="inbox"} 1"#,
             r#"weft_token_refreshes_total{connection="acme"} 1"#,
             r#"weft_token_refresh_failures_total{connection="acme"} 1"#,
+            r#"weft_poll_targets_paused{connection="acme"} 2"#,
             "# EOF",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
@@ -274,11 +303,15 @@ mod tests {
     }
 
     #[test]
-    fn a_workflow_with_nothing_waiting_any_more_is_no_longer_listed() {
+    fn a_workflow_or_connection_gone_since_the_last_scrape_is_no_longer_listed() {
         let metrics = Metrics::new();
-        metrics.encode([("a".to_string(), 1), ("b".to_string(), 2)]);
-        let text = metrics.encode([("b".to_string(), 0)]);
+        metrics.encode(
+            [("a".to_string(), 1), ("b".to_string(), 2)],
+            [("acme".to_string(), 1)],
+        );
+        let text = metrics.encode([("b".to_string(), 0)], []);
         assert!(!text.contains(r#"workflow="a""#), "{text}");
+        assert!(!text.contains(r#"connection="acme""#), "{text}");
         assert!(
             text.contains(r#"weft_queue_depth{workflow="b"} 0"#),
             "{text}"

@@ -7,7 +7,8 @@
 //! every interval, so a connection added later is polled without a restart. Repeated poll
 //! errors back off exponentially (bounded). A connection whose token cannot be had for good
 //! (refresh refused, connection deleted) pauses its polls until its token works again, and says
-//! so once in the log and in [`PollStatus`].
+//! so once in the log and in [`PollStatus`], which the API shows; polls are timed and their
+//! failures counted in the daemon's metrics.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -21,11 +22,12 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use weft_action::TokenError;
+use weft_engine::exec::Redactor;
 use weft_engine::store::TriggerStore;
-use weft_engine::trigger::{poll_owing, PollError};
+use weft_engine::trigger::poll_owing;
 use weft_engine::workflow::{CompiledWorkflow, PollPlan, PollTargets, TriggerPlan};
 
-use crate::clock::Clock;
+use crate::clock::{reach, Clock};
 use crate::dispatch::{Dispatcher, Submission, SubmitError, Submitted, TriggerKind};
 
 /// The longest wait between two polls of a failing connection, unless its interval is longer.
@@ -34,18 +36,17 @@ const LONGEST_BACKOFF: Duration = Duration::from_secs(15 * 60);
 /// Polls are spread over the first `1 / SPREAD` of their interval.
 const SPREAD: u32 = 10;
 
+/// The longest error text kept for the API: a source's error can quote a whole response.
+const MAX_ERROR_CHARS: usize = 1000;
+
 /// Where one polled connection of one workflow stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum PollState {
     /// Polling on its interval.
     Polling,
-    /// The last polls failed: the next one waits longer.
-    BackingOff {
-        failures: u32,
-        error: String,
-        next_poll: DateTime<Utc>,
-    },
+    /// The last `failures` polls failed: the next one waits longer.
+    BackingOff { failures: u32 },
     /// The connection's token cannot be had until it is reconnected: no polls until then.
     NeedsReconnect {
         since: DateTime<Utc>,
@@ -56,15 +57,22 @@ pub enum PollState {
 /// One polled connection of one workflow, as the API and metrics show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PollTargetStatus {
+    /// Shown under its workflow: not repeated.
+    #[serde(skip)]
     pub workflow: String,
     pub connection: String,
     #[serde(flatten)]
     pub state: PollState,
     pub last_poll: Option<DateTime<Utc>>,
+    /// When it polls next (backing off: the next attempt; needs reconnect: when the connection
+    /// is checked again). `None` before its first round ends.
+    pub next_poll: Option<DateTime<Utc>>,
     /// Runs submitted for events since the daemon started.
     pub runs_submitted: u64,
     /// Failed polls since the daemon started.
     pub errors: u64,
+    /// Why the latest failed poll failed (kept once polls work again), secrets masked.
+    pub last_error: Option<String>,
 }
 
 /// The state of every polled connection, shared with the API. Cheap to clone.
@@ -95,6 +103,31 @@ impl PollStatus {
         self.targets.read().get(&key).cloned()
     }
 
+    /// The polled connections of one workflow, by connection.
+    pub fn of_workflow(&self, workflow: &str) -> Vec<PollTargetStatus> {
+        let from = (workflow.to_string(), String::new());
+        self.targets
+            .read()
+            .range(from..)
+            .take_while(|((w, _), _)| w == workflow)
+            .map(|(_, status)| status.clone())
+            .collect()
+    }
+
+    /// The workflows whose polls each connection paused until it is reconnected, by connection.
+    pub fn paused_by_connection(&self) -> BTreeMap<String, Vec<String>> {
+        let mut paused: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for ((workflow, connection), status) in self.targets.read().iter() {
+            if matches!(status.state, PollState::NeedsReconnect { .. }) {
+                paused
+                    .entry(connection.clone())
+                    .or_default()
+                    .push(workflow.clone());
+            }
+        }
+        paused
+    }
+
     /// Resolves once `rounds` poll rounds have finished since the daemon started.
     pub async fn rounds_done(&self, rounds: u64) {
         let _ = self
@@ -117,8 +150,10 @@ impl PollStatus {
             connection: connection.to_string(),
             state: PollState::Polling,
             last_poll: None,
+            next_poll: None,
             runs_submitted: 0,
             errors: 0,
+            last_error: None,
         });
         change(status);
     }
@@ -141,6 +176,26 @@ struct Shared {
     clock: Arc<dyn Clock>,
     status: PollStatus,
     tasks: TaskTracker,
+    /// Masks the daemon's secrets in the errors kept for the API.
+    redactor: Redactor,
+}
+
+impl Shared {
+    /// An error as the API shows it: its causes, secrets masked, bounded.
+    fn word(&self, error: &(dyn std::error::Error + 'static)) -> String {
+        bounded(
+            self.redactor
+                .text(&weft_action::http_errors::describe_error_chain(error)),
+        )
+    }
+}
+
+/// `text` cut after [`MAX_ERROR_CHARS`] characters.
+fn bounded(text: String) -> String {
+    match text.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
+    }
 }
 
 /// The running poll triggers. Workflows are added, replaced and removed while it runs.
@@ -152,10 +207,12 @@ pub(crate) struct Poller {
 }
 
 impl Poller {
+    /// `redactor` masks the secrets the runs get, which a poll's error could quote.
     pub fn new(
         dispatcher: Dispatcher,
         triggers: Arc<dyn TriggerStore>,
         clock: Arc<dyn Clock>,
+        redactor: Redactor,
     ) -> Self {
         Poller {
             shared: Arc::new(Shared {
@@ -164,6 +221,7 @@ impl Poller {
                 clock,
                 status: PollStatus::default(),
                 tasks: TaskTracker::new(),
+                redactor,
             }),
             workflows: Mutex::new(HashMap::new()),
             stop: CancellationToken::new(),
@@ -312,7 +370,7 @@ async fn poll_all_connections(
         tokio::select! {
             biased;
             _ = stop.cancelled() => return,
-            _ = shared.clock.sleep_until(next) => {}
+            _ = reach(shared.clock.as_ref(), next) => {}
         }
     }
 }
@@ -340,21 +398,33 @@ impl Target {
         // ones at a fixed offset into the interval, so triggers of one interval do not poll
         // together.
         let spread = self.spread(interval);
+        // When the round starting was due (none for the first).
+        let mut due = None;
         loop {
             // Stopping does not wait for a poll going: a poll cut short has saved either
             // nothing or its cursor with its owed runs, which the next start submits.
             let wait = tokio::select! {
                 biased;
                 _ = stop.cancelled() => return,
-                wait = self.round(interval) => wait,
+                wait = self.round(interval, due) => wait,
             };
-            self.shared.status.round_done();
             let next = self.shared.clock.now() + chrono_duration(wait + spread);
+            // A target stopped is forgotten by whoever stopped it: not written again.
+            if stop.is_cancelled() {
+                return;
+            }
+            self.shared
+                .status
+                .update(&self.workflow.name, &self.connection, |status| {
+                    status.next_poll = Some(next);
+                });
+            self.shared.status.round_done();
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => return,
-                _ = self.shared.clock.sleep_until(next) => {}
+                _ = reach(self.shared.clock.as_ref(), next) => {}
             }
+            due = Some(next);
         }
     }
 
@@ -367,8 +437,9 @@ impl Target {
     }
 
     /// One round: checks the connection, polls, submits the owed runs. Says how long to wait
-    /// before the next one.
-    async fn round(&mut self, interval: Duration) -> Duration {
+    /// before the next one. `due`: when it was due, to measure how late the poll starts.
+    async fn round(&mut self, interval: Duration, due: Option<DateTime<Utc>>) -> Duration {
+        let lag = due.map(|due| (self.shared.clock.now() - due).to_std().unwrap_or_default());
         let name = self.workflow.name.clone();
         let paused = self
             .shared
@@ -382,6 +453,9 @@ impl Target {
         }
         if !self.connection_usable().await {
             return interval;
+        }
+        if let Some(lag) = lag {
+            self.shared.dispatcher.metrics().poll_started(lag);
         }
         let engine = self.shared.dispatcher.engine();
         let settled = std::mem::take(&mut self.settled);
@@ -425,7 +499,8 @@ impl Target {
                 self.settled = settled;
                 self.failures = self.failures.saturating_add(1);
                 let wait = backoff(interval, self.failures);
-                let error = describe(&error);
+                self.shared.dispatcher.metrics().poll_failed(&name);
+                let error = self.shared.word(&error);
                 if self.failures == 1 {
                     tracing::warn!(workflow = %name, connection = %self.connection, "poll failed: {error}");
                 } else {
@@ -435,13 +510,10 @@ impl Target {
                 self.shared
                     .status
                     .update(&name, &self.connection, |status| {
-                        status.state = PollState::BackingOff {
-                            failures,
-                            error,
-                            next_poll: now + chrono_duration(wait),
-                        };
+                        status.state = PollState::BackingOff { failures };
                         status.last_poll = Some(now);
                         status.errors += 1;
+                        status.last_error = Some(error);
                     });
                 wait
             }
@@ -457,7 +529,7 @@ impl Target {
                 error @ TokenError::Failed {
                     transient: false, ..
                 },
-            ) => Some(weft_action::http_errors::describe_error_chain(&error)),
+            ) => Some(self.shared.word(&error)),
             // A source without connections has no token to get; a passing failure is the
             // poll's to report.
             Ok(_) | Err(_) => None,
@@ -527,10 +599,6 @@ fn backoff(interval: Duration, failures: u32) -> Duration {
         .map_or(longest, |wait| wait.min(longest))
 }
 
-fn describe(error: &PollError) -> String {
-    weft_action::http_errors::describe_error_chain(error)
-}
-
 fn chrono_duration(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
@@ -553,6 +621,14 @@ mod tests {
             day,
             "an interval longer than the bound is kept"
         );
+    }
+
+    #[test]
+    fn a_long_error_is_cut_between_characters() {
+        let short = "é".repeat(MAX_ERROR_CHARS);
+        assert_eq!(bounded(short.clone()), short);
+        let long = "é".repeat(MAX_ERROR_CHARS + 1);
+        assert_eq!(bounded(long), format!("{short}…"));
     }
 
     #[test]

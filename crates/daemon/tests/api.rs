@@ -156,6 +156,7 @@ impl Api {
             dispatcher: daemon.dispatcher().clone(),
             triggers: store.clone(),
             connections: Arc::new(Connections(connections)),
+            polls: daemon.poll_status().clone(),
             api_token: token.map(|t| ApiToken::new(t).unwrap()),
             ready: AtomicBool::new(true),
             hooks: weft_daemon::api::hooks::Hooks {
@@ -596,6 +597,22 @@ async fn workflows_are_listed_and_a_pause_survives_a_restart() {
     assert_eq!(quick["last_run"]["run_id"], id.as_str());
     assert_eq!(quick["last_run"]["status"], "succeeded");
     assert_eq!(quick["paused"], false);
+    assert!(
+        quick.get("polls").is_none(),
+        "only a poll trigger has polls"
+    );
+    let (status, shown) = api.get("/api/v1/workflows/quick").await;
+    assert_eq!((status, &shown), (StatusCode::OK, quick));
+    assert_error(
+        &api.get("/api/v1/workflows/nope").await,
+        StatusCode::NOT_FOUND,
+        "unknown_workflow",
+    );
+    assert_error(
+        &api.get("/api/v1/workflows/quick?verbose=1").await,
+        StatusCode::BAD_REQUEST,
+        "bad_query",
+    );
     let nightly = &workflows[1];
     assert_eq!(nightly["trigger"]["kind"], "cron");
     assert_eq!(nightly["trigger"]["timezone"], "Europe/Berlin");
@@ -690,6 +707,8 @@ async fn connections_are_listed_with_their_status_and_a_failing_store_is_a_503()
             "problem": "the refresh token was revoked",
             "since": "2026-03-28T10:00:00Z",
             "granted_scopes": ["read:page:confluence"],
+            // No poll trigger here (see tests/poll.rs).
+            "paused_triggers": [],
         }]})
     );
     assert_error(
@@ -722,6 +741,7 @@ async fn with_a_token_every_api_call_needs_it_and_health_checks_do_not() {
     for uri in [
         "/api/v1/runs",
         "/api/v1/workflows",
+        "/api/v1/workflows/quick",
         "/api/v1/connections",
         "/metrics",
     ] {

@@ -163,6 +163,7 @@ async fn start(connections: Arc<dyn ConnectionList>, admin: Arc<Recording>) -> H
         },
         triggers: store,
         connections,
+        polls: weft_daemon::PollStatus::default(),
         api_token: Some(ApiToken::new(TOKEN).unwrap()),
         ready: AtomicBool::new(true),
     };

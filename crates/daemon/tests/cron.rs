@@ -159,7 +159,7 @@ async fn each_fire_is_recorded_then_run_once_on_schedule() {
     let runs: Vec<_> = setup.runs().await.into_iter().map(|r| r.id).collect();
     assert_eq!(fire_runs, runs, "each fire names the run it started");
     // Handled at 09:01:10, 09:02:10 and 09:03:00: the clock moved in steps of 20 s.
-    let metrics = daemon.dispatcher().metrics().encode([]);
+    let metrics = daemon.dispatcher().metrics().encode([], []);
     for line in [
         "weft_cron_fire_lag_seconds_count 3",
         "weft_cron_fire_lag_seconds_sum 20.0",

@@ -91,6 +91,7 @@ async fn start() -> Harness {
         },
         triggers: store.clone(),
         connections: Arc::new(Vec::<ConnectionSummary>::new()),
+        polls: Default::default(),
         api_token: None,
         ready: AtomicBool::new(true),
     };

@@ -1,17 +1,23 @@
 //! Poll triggers in the daemon, with a manual clock, a source and a token provider held by the
 //! test: each event becomes one run, across polls and across a restart; `connection: all`
 //! picks up a connection added later; a connection whose token is refused pauses its polls
-//! and resumes; failing polls back off.
+//! and resumes; failing polls back off; the API and the metrics show all of it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
+use tower::ServiceExt;
+use weft_daemon::api::{self, ApiState, ConnectionState, ConnectionSummary};
 use weft_daemon::{Clock, Daemon, ManualClock, PollState, RunEnded, Settings};
 use weft_engine::store::{MemoryRunStore, RunStatus, RunStore};
 use weft_engine::trigger::poll_owing;
@@ -21,6 +27,9 @@ use weft_runtime::action::{
     TokenError, TokenProvider,
 };
 use weft_runtime::Runtime;
+
+/// A secret of the runs, which the feed's errors quote.
+const FEED_KEY: &str = "s3cret-feed-key";
 
 /// Events by connection; a poll returns those after its cursor (an index).
 #[derive(Default)]
@@ -61,7 +70,9 @@ impl PollSource for FeedSource {
             let mut failures = self.feed.failures.lock();
             if *failures > 0 {
                 *failures -= 1;
-                return Err(ActionError::failed("the feed is down"));
+                return Err(ActionError::failed(format!(
+                    "the feed is down (it answered to {FEED_KEY})"
+                )));
             }
         }
         let connection = ctx.connection.unwrap_or_default();
@@ -181,7 +192,10 @@ outputs:
             self.store.clone(),
             self.clock.clone(),
             [self.workflow(connection)],
-            Settings::default(),
+            Settings {
+                secrets: [("feed_key".to_string(), FEED_KEY.to_string())].into(),
+                ..Settings::default()
+            },
         )
         .await
         .unwrap();
@@ -207,6 +221,21 @@ outputs:
         runs
     }
 
+    /// The daemon's API, with `connections` as the data folder's.
+    fn api(&self, daemon: &Daemon, connections: Vec<ConnectionSummary>) -> Router {
+        api::router(Arc::new(ApiState {
+            dispatcher: daemon.dispatcher().clone(),
+            hooks: api::hooks::Hooks {
+                secrets: Default::default(),
+            },
+            triggers: self.store.clone(),
+            connections: Arc::new(connections),
+            polls: daemon.poll_status().clone(),
+            api_token: None,
+            ready: AtomicBool::new(true),
+        }))
+    }
+
     /// Past the interval and its spread: every target polls again.
     fn next_interval(&self) {
         self.clock.advance(Duration::seconds(90));
@@ -215,6 +244,40 @@ outputs:
 
 fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
+}
+
+/// The body of a GET answered 200.
+async fn get(router: &Router, uri: &str) -> String {
+    let request = Request::get(uri).body(Body::empty()).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body = String::from_utf8(bytes.to_vec()).unwrap();
+    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    body
+}
+
+async fn get_json(router: &Router, uri: &str) -> Value {
+    serde_json::from_str(&get(router, uri).await).unwrap()
+}
+
+/// The polled connections of `watch`, from the list and from its own page (the same).
+async fn polls_shown(router: &Router) -> Vec<Value> {
+    let listed = get_json(router, "/api/v1/workflows").await;
+    let shown = get_json(router, "/api/v1/workflows/watch").await;
+    assert_eq!(listed["workflows"][0], shown);
+    assert_eq!(shown["trigger"]["kind"], "poll");
+    shown["polls"].as_array().unwrap().clone()
+}
+
+/// A metric's line in `/metrics`, if it has one.
+async fn metric(router: &Router, series: &str) -> Option<String> {
+    let text = get(router, "/metrics").await;
+    text.lines()
+        .find(|line| line.starts_with(series) && line[series.len()..].starts_with(' '))
+        .map(|line| line[series.len() + 1..].to_string())
 }
 
 async fn runs_end(ended: &mut broadcast::Receiver<RunEnded>, count: usize) {
@@ -365,23 +428,27 @@ async fn failing_polls_back_off_exponentially_and_recover() {
     for failures in 1..=3 {
         status.rounds_done(failures).await;
         let now = world.clock.now();
-        let state = status.get("watch", "acme").unwrap().state;
-        let PollState::BackingOff {
-            failures: counted,
-            error,
-            next_poll,
-        } = state
-        else {
-            panic!("{state:?}");
-        };
-        assert_eq!(u64::from(counted), failures);
+        let target = status.get("watch", "acme").unwrap();
+        assert_eq!(
+            target.state,
+            PollState::BackingOff {
+                failures: u32::try_from(failures).unwrap()
+            }
+        );
+        let error = target.last_error.unwrap();
         assert!(error.contains("the feed is down"), "{error}");
-        assert_eq!(next_poll, now + expected_wait);
+        // The wait, and the target's fixed spread (under a tenth of the interval).
+        let next_poll = target.next_poll.unwrap();
+        assert!(
+            next_poll >= now + expected_wait
+                && next_poll < now + expected_wait + Duration::seconds(6),
+            "{next_poll} after {now}"
+        );
         // Just before the next poll is due, nothing polls.
-        world.clock.advance(expected_wait - Duration::seconds(1));
+        world.clock.set(next_poll - Duration::seconds(1));
         tokio::task::yield_now().await;
         assert_eq!(status.rounds(), failures);
-        world.clock.advance(Duration::seconds(7));
+        world.clock.set(next_poll);
         expected_wait = expected_wait * 2;
     }
     status.rounds_done(4).await;
@@ -389,6 +456,212 @@ async fn failing_polls_back_off_exponentially_and_recover() {
     let recovered = status.get("watch", "acme").unwrap();
     assert_eq!(recovered.state, PollState::Polling);
     assert_eq!(recovered.errors, 3);
+    assert!(
+        recovered.last_error.is_some(),
+        "the last error is kept once polls work again"
+    );
     assert_eq!(world.runs_by_event().await, once_each(&["acme/1"]));
+    daemon.shutdown(std::time::Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn the_api_and_the_metrics_show_a_failing_poll_backing_off_and_recovering() {
+    let world = World::new();
+    *world.feed.failures.lock() = 2;
+    world.feed.push("acme", "1");
+    let (daemon, mut ended) = world.daemon("acme").await;
+    let router = world.api(&daemon, Vec::new());
+    let status = daemon.poll_status().clone();
+    status.rounds_done(1).await;
+    let polls = polls_shown(&router).await;
+    assert_eq!(polls.len(), 1, "{polls:?}");
+    let next_poll = status.get("watch", "acme").unwrap().next_poll.unwrap();
+    assert_eq!(
+        polls[0],
+        json!({
+            "connection": "acme",
+            "state": "backing_off",
+            "failures": 1,
+            "last_poll": start(),
+            "next_poll": next_poll,
+            "runs_submitted": 0,
+            "errors": 1,
+            "last_error": "polling `feed.items` through connection `acme` failed: the feed is down (it answered to ***)",
+        })
+    );
+    assert!(
+        !get(&router, "/api/v1/workflows").await.contains(FEED_KEY),
+        "a secret quoted by an error is masked"
+    );
+    assert_eq!(
+        metric(&router, r#"weft_poll_errors_total{workflow="watch"}"#).await,
+        Some("1".into())
+    );
+    assert_eq!(
+        metric(&router, "weft_poll_lag_seconds_count").await,
+        Some("0".into()),
+        "the first poll was due at no instant"
+    );
+
+    // The next attempt runs 30 s late, and fails again.
+    world.clock.set(next_poll + Duration::seconds(30));
+    status.rounds_done(2).await;
+    assert_eq!(polls_shown(&router).await[0]["failures"], 2);
+    assert_eq!(
+        metric(&router, r#"weft_poll_errors_total{workflow="watch"}"#).await,
+        Some("2".into())
+    );
+    assert_eq!(
+        metric(&router, "weft_poll_lag_seconds_count").await,
+        Some("1".into())
+    );
+    assert_eq!(
+        metric(&router, "weft_poll_lag_seconds_sum").await,
+        Some("30.0".into())
+    );
+
+    world
+        .clock
+        .set(status.get("watch", "acme").unwrap().next_poll.unwrap());
+    status.rounds_done(3).await;
+    runs_end(&mut ended, 1).await;
+    let polls = polls_shown(&router).await;
+    assert_eq!(polls[0]["state"], "polling");
+    assert_eq!(polls[0]["runs_submitted"], 1);
+    assert_eq!(polls[0]["errors"], 2);
+    assert!(polls[0].get("failures").is_none(), "{}", polls[0]);
+    daemon.shutdown(std::time::Duration::from_secs(5)).await;
+}
+
+fn summary(name: &str, status: ConnectionState) -> ConnectionSummary {
+    ConnectionSummary {
+        name: name.to_string(),
+        provider: "feed".to_string(),
+        site_url: format!("https://{name}.example.net"),
+        site_name: name.to_string(),
+        status,
+        problem: None,
+        since: None,
+        granted_scopes: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn the_api_and_the_metrics_show_a_connection_that_paused_its_polls_until_reconnected() {
+    let world = World::new();
+    world.tokens.refused.lock().insert("acme".into());
+    world.feed.push("acme", "1");
+    let (daemon, mut ended) = world.daemon("[acme, globex]").await;
+    let router = world.api(
+        &daemon,
+        vec![
+            summary("acme", ConnectionState::NeedsReconnect),
+            summary("globex", ConnectionState::Healthy),
+        ],
+    );
+    let status = daemon.poll_status().clone();
+    status.rounds_done(2).await;
+    let polls = polls_shown(&router).await;
+    assert_eq!(polls.len(), 2, "{polls:?}");
+    let paused = &polls[0];
+    assert_eq!(paused["connection"], "acme");
+    assert_eq!(paused["state"], "needs_reconnect");
+    assert_eq!(paused["since"], json!(start()));
+    let reason = paused["reason"].as_str().unwrap();
+    assert!(reason.contains("invalid_grant"), "{reason}");
+    assert_eq!(paused["last_poll"], Value::Null, "nothing was polled");
+    assert_eq!(polls[1]["connection"], "globex");
+    assert_eq!(polls[1]["state"], "polling");
+
+    let connections = get_json(&router, "/api/v1/connections").await;
+    assert_eq!(connections["connections"][0]["name"], "acme");
+    assert_eq!(
+        connections["connections"][0]["paused_triggers"],
+        json!(["watch"])
+    );
+    assert_eq!(connections["connections"][1]["paused_triggers"], json!([]));
+    assert_eq!(
+        metric(&router, r#"weft_poll_targets_paused{connection="acme"}"#).await,
+        Some("1".into())
+    );
+    assert_eq!(
+        metric(&router, r#"weft_poll_errors_total{workflow="watch"}"#).await,
+        None,
+        "a paused connection is no failing poll"
+    );
+
+    // Reconnected: the token works again.
+    world.tokens.refused.lock().clear();
+    world.next_interval();
+    status.rounds_done(4).await;
+    runs_end(&mut ended, 1).await;
+    let polls = polls_shown(&router).await;
+    assert_eq!(polls[0]["state"], "polling");
+    assert_eq!(polls[0]["runs_submitted"], 1);
+    assert!(polls[0].get("reason").is_none(), "{}", polls[0]);
+    let connections = get_json(&router, "/api/v1/connections").await;
+    assert_eq!(connections["connections"][0]["paused_triggers"], json!([]));
+    assert_eq!(
+        metric(&router, r#"weft_poll_targets_paused{connection="acme"}"#).await,
+        None
+    );
+    daemon.shutdown(std::time::Duration::from_secs(5)).await;
+}
+
+/// Log lines written while it lives, on this thread (a current-thread test's tasks run here).
+#[derive(Clone, Default)]
+struct Logged(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logged {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logged {
+    type Writer = Logged;
+    fn make_writer(&'a self) -> Logged {
+        self.clone()
+    }
+}
+
+impl Logged {
+    fn count(&self, text: &str) -> usize {
+        String::from_utf8_lossy(&self.0.lock())
+            .matches(text)
+            .count()
+    }
+}
+
+#[tokio::test]
+async fn pausing_and_resuming_a_connection_are_logged_once_each() {
+    let logged = Logged::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logged.clone())
+        .with_ansi(false)
+        .finish();
+    let _on_this_thread = tracing::subscriber::set_default(subscriber);
+    let world = World::new();
+    world.tokens.refused.lock().insert("acme".into());
+    let (daemon, _ended) = world.daemon("acme").await;
+    let status = daemon.poll_status().clone();
+    for round in 1..=3 {
+        status.rounds_done(round).await;
+        world.next_interval();
+    }
+    world.tokens.refused.lock().clear();
+    for round in 4..=6 {
+        status.rounds_done(round).await;
+        world.next_interval();
+    }
+    assert_eq!(
+        logged.count("polls paused until the connection is reconnected"),
+        1
+    );
+    assert_eq!(logged.count("the connection works again: polls resume"), 1);
     daemon.shutdown(std::time::Duration::from_secs(5)).await;
 }

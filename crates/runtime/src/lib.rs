@@ -105,6 +105,8 @@ pub struct ConnectionTokens {
     /// The sandbox's built-in app, for an app configured with `--sandbox`.
     sandbox: Option<SandboxApp>,
     manager: OnceCell<TokenManager>,
+    /// Given to the token manager when it is opened.
+    refresh_observer: Option<Arc<dyn weft_auth::RefreshObserver>>,
 }
 
 impl ConnectionTokens {
@@ -113,7 +115,14 @@ impl ConnectionTokens {
             data_dir,
             sandbox,
             manager: OnceCell::new(),
+            refresh_observer: None,
         }
+    }
+
+    /// Tells `observer` of every refresh of every connection (the daemon counts them).
+    pub fn with_refresh_observer(mut self, observer: Arc<dyn weft_auth::RefreshObserver>) -> Self {
+        self.refresh_observer = Some(observer);
+        self
     }
 
     async fn manager(&self, connection: &str) -> Result<&TokenManager, TokenError> {
@@ -135,7 +144,11 @@ impl ConnectionTokens {
                 let store =
                     weft_auth::setup::open_store(&self.data_dir, &weft_auth::setup::process_env)?;
                 let http = weft_auth::setup::http_client()?;
-                Ok(weft_auth::setup::token_manager(store, &app, http))
+                let manager = weft_auth::setup::token_manager(store, &app, http);
+                Ok(match &self.refresh_observer {
+                    Some(observer) => manager.with_observer(observer.clone()),
+                    None => manager,
+                })
             })
             .await
     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 
-use super::{Backoff, TokenEndpoint, TokenEndpointError, TokenErrorKind};
+use super::{Backoff, RefreshObserver, TokenEndpoint, TokenEndpointError, TokenErrorKind};
 use crate::clock::Clock;
 use crate::connection::{Connection, ConnectionStatus, Tokens};
 use crate::error::{AuthError, Result};
@@ -82,6 +82,8 @@ pub struct TokenManager {
     crash_after_token_answer: AtomicBool,
     /// Where connections' API calls go (Atlassian's gateway, or the sandbox).
     endpoints: ProviderEndpoints,
+    /// Told of every refresh sent, when the process installed one.
+    observer: Option<Arc<dyn RefreshObserver>>,
 }
 
 impl std::fmt::Debug for TokenManager {
@@ -113,7 +115,14 @@ impl TokenManager {
             locks: Mutex::new(HashMap::new()),
             crash_after_token_answer: AtomicBool::new(false),
             endpoints: ProviderEndpoints::atlassian(),
+            observer: None,
         }
+    }
+
+    /// Tells `observer` of every refresh this manager sends, and of how it ended.
+    pub fn with_observer(mut self, observer: Arc<dyn RefreshObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Points connections' API calls at `endpoints` (the app's, which may be the sandbox's).
@@ -324,7 +333,11 @@ impl TokenManager {
                 }
                 next.last_rotation_at = now;
                 next.status = ConnectionStatus::Healthy;
-                self.store.compare_and_swap(&stored, &next).await?;
+                if let Err(e) = self.store.compare_and_swap(&stored, &next).await {
+                    self.observe(|o| o.refresh_failed(&name));
+                    return Err(e);
+                }
+                self.observe(|o| o.refreshed(&name));
                 tracing::info!(connection = %name, expires_at = %next.tokens.access_expires_at, "access token refreshed");
                 Ok(next.tokens.access_token)
             }
@@ -340,6 +353,7 @@ impl TokenManager {
                     since: now,
                     reason: reason.clone(),
                 };
+                self.observe(|o| o.refresh_failed(&name));
                 self.store.compare_and_swap(&stored, &next).await?;
                 tracing::warn!(connection = %name, %reason, "connection needs to be reconnected");
                 Err(AuthError::NeedsReconnect {
@@ -348,6 +362,7 @@ impl TokenManager {
                 })
             }
             Err(error) => {
+                self.observe(|o| o.refresh_failed(&name));
                 self.record_transient_failure(stored, next, &marked, &error, interrupted_at, now)
                     .await?;
                 if usable_after_failure(&marked, &refresh_reason, now) {
@@ -358,6 +373,12 @@ impl TokenManager {
                     source: error,
                 })
             }
+        }
+    }
+
+    fn observe(&self, tell: impl FnOnce(&dyn RefreshObserver)) {
+        if let Some(observer) = &self.observer {
+            tell(observer.as_ref());
         }
     }
 

@@ -81,6 +81,26 @@ struct Fixture {
     endpoint: Arc<ScriptedEndpoint>,
     clock: Arc<ManualClock>,
     manager: Arc<TokenManager>,
+    told: Arc<Told>,
+}
+
+/// What the manager's observer was told, in order.
+#[derive(Default)]
+struct Told(Mutex<Vec<String>>);
+
+impl RefreshObserver for Told {
+    fn refreshed(&self, connection: &str) {
+        self.0.lock().push(format!("refreshed {connection}"));
+    }
+    fn refresh_failed(&self, connection: &str) {
+        self.0.lock().push(format!("failed {connection}"));
+    }
+}
+
+impl Told {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut self.0.lock())
+    }
 }
 
 async fn fixture_with(endpoint: ScriptedEndpoint, expires_in: chrono::Duration) -> Fixture {
@@ -94,18 +114,23 @@ async fn fixture_with(endpoint: ScriptedEndpoint, expires_in: chrono::Duration) 
         .await
         .unwrap();
     let endpoint = Arc::new(endpoint);
-    let manager = Arc::new(TokenManager::new(
-        store.clone(),
-        endpoint.clone(),
-        clock.clone(),
-        TokenOptions::default(),
-    ));
+    let told = Arc::new(Told::default());
+    let manager = Arc::new(
+        TokenManager::new(
+            store.clone(),
+            endpoint.clone(),
+            clock.clone(),
+            TokenOptions::default(),
+        )
+        .with_observer(told.clone()),
+    );
     Fixture {
         _dir: dir,
         store,
         endpoint,
         clock,
         manager,
+        told,
     }
 }
 
@@ -312,6 +337,43 @@ async fn a_crash_after_the_answer_is_recovered_at_next_start() {
         "old token reused in the window"
     );
     assert_eq!(f.stored().await.tokens.refresh_token.expose(), "RT-new-2");
+}
+
+#[tokio::test]
+async fn the_observer_hears_of_every_refresh_sent_whoever_asked() {
+    let f = fixture(chrono::Duration::hours(1)).await;
+    f.manager.access_token("acme").await.unwrap();
+    assert!(f.told.take().is_empty(), "a fresh token is no refresh");
+
+    // A step's or a poll's token about to expire.
+    f.clock.advance(chrono::Duration::minutes(56));
+    f.manager.access_token("acme").await.unwrap();
+    assert_eq!(f.told.take(), ["refreshed acme"]);
+
+    // A failure for now, while the old token is still served.
+    f.clock.advance(chrono::Duration::minutes(56));
+    f.endpoint.push(Err(error(Some(503), None)));
+    f.manager.access_token("acme").await.unwrap();
+    assert_eq!(f.told.take(), ["failed acme"]);
+    f.manager.access_token("acme").await.unwrap();
+    assert!(
+        f.told.take().is_empty(),
+        "nothing is sent while cooling down"
+    );
+
+    // Keep-alive, then a refusal for good.
+    f.clock.advance(chrono::Duration::days(31));
+    assert_eq!(f.manager.keep_alive().await.unwrap().refreshed, ["acme"]);
+    assert_eq!(f.told.take(), ["refreshed acme"]);
+    f.endpoint
+        .push(Err(error(Some(403), Some("invalid_grant"))));
+    f.manager.refresh_now("acme").await.unwrap_err();
+    f.manager.access_token("acme").await.unwrap_err();
+    assert_eq!(
+        f.told.take(),
+        ["failed acme"],
+        "a connection that needs reconnecting sends nothing more"
+    );
 }
 
 #[tokio::test]

@@ -5,8 +5,10 @@ mod endpoint;
 mod manager;
 #[cfg(test)]
 mod manager_tests;
+mod observer;
 mod provider;
 
 pub use backoff::Backoff;
 pub use endpoint::{TokenEndpoint, TokenEndpointError, TokenErrorKind, TokenGrant};
 pub use manager::{KeepAliveReport, TokenManager, TokenOptions};
+pub use observer::RefreshObserver;

@@ -16,6 +16,7 @@ use weft_daemon::address::{self, DaemonAddress};
 use weft_daemon::api::hooks::Hooks;
 use weft_daemon::api::{self, ApiServer, ApiState};
 use weft_daemon::events::{Events, EventsSettings};
+use weft_daemon::metrics::Metrics;
 use weft_daemon::reload::{Checked, Reloader, Stamp};
 use weft_daemon::{Daemon, Recovered, Settings, SystemClock};
 use weft_engine::bounded_file::read_bounded;
@@ -134,7 +135,12 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let tokens = super::connection_tokens(data_dir);
+    let metrics = Arc::new(Metrics::new());
+    // Every refresh is counted, whoever causes it (a step, a poll, the API).
+    let tokens = Arc::new(
+        super::folder_tokens(data_dir)
+            .with_refresh_observer(Arc::new(super::daemon_api::RefreshMetrics(metrics.clone()))),
+    );
     let engine = runtime.engine(store.clone(), tokens.clone());
     let secrets = secrets_from_env();
     for workflow in &workflows {
@@ -160,6 +166,7 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         secrets: secrets.clone(),
         stored_waits: Some(DEFAULT_STORED_WAIT_THRESHOLD),
         restart_limit: args.restart_limit,
+        metrics,
         ..Settings::default()
     };
     let daemon = match Daemon::start(
@@ -218,6 +225,7 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         dispatcher: daemon.dispatcher().clone(),
         triggers: daemon.triggers().clone(),
         connections: Arc::new(super::daemon_api::FolderConnections::new(tokens)),
+        polls: daemon.poll_status().clone(),
         api_token,
         // The workflows are loaded and their triggers started.
         ready: AtomicBool::new(true),

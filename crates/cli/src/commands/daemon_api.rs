@@ -1,14 +1,17 @@
-//! What `weft daemon`'s HTTP API needs from the process: who may call it (`--api-token-file`)
-//! and the data folder's connections, read through the store the run's tokens come from.
+//! What `weft daemon`'s HTTP API needs from the process: who may call it (`--api-token-file`),
+//! the data folder's connections, read through the store the run's tokens come from, and the
+//! token refreshes counted in its metrics.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use weft_auth::RefreshObserver;
 use weft_daemon::api::{
     ApiToken, ApiTokenError, ConnectionList, ConnectionListError, ConnectionSummary,
 };
+use weft_daemon::metrics::Metrics;
 use weft_runtime::ConnectionTokens;
 
 /// The token API calls must carry: none on loopback unless given; required elsewhere.
@@ -76,5 +79,18 @@ impl ConnectionList for FolderConnections {
                 }
             })
             .collect())
+    }
+}
+
+/// Counts the token manager's refreshes in the daemon's metrics (weft-auth knows no metrics).
+pub struct RefreshMetrics(pub Arc<Metrics>);
+
+impl RefreshObserver for RefreshMetrics {
+    fn refreshed(&self, connection: &str) {
+        self.0.token_refreshed(connection);
+    }
+
+    fn refresh_failed(&self, connection: &str) {
+        self.0.token_refresh_failed(connection);
     }
 }

@@ -26,10 +26,15 @@ pub async fn open_engine(data_dir: &Path, runtime: &Runtime) -> Result<Engine, S
 
 /// The connections of the data folder, for the steps that use one.
 pub fn connection_tokens(data_dir: &Path) -> Arc<ConnectionTokens> {
-    Arc::new(ConnectionTokens::new(
+    Arc::new(folder_tokens(data_dir))
+}
+
+/// [`connection_tokens`] before it is shared, to be told of refreshes.
+pub fn folder_tokens(data_dir: &Path) -> ConnectionTokens {
+    ConnectionTokens::new(
         data_dir.to_path_buf(),
         Some(crate::auth_commands::sandbox_app()),
-    ))
+    )
 }
 
 /// Opens the run history; runs left `running` by a process that died are closed as

@@ -1,4 +1,5 @@
-//! `GET /api/v1/connections`: the data folder's connections, their health and granted scopes.
+//! `GET /api/v1/connections`: the data folder's connections, their health, granted scopes and
+//! the poll triggers each one paused until it is reconnected.
 //! Never a token: [`ConnectionSummary`] has no field that could hold one. The process that
 //! opens the connection store (the CLI) gives a [`ConnectionList`]; this crate does not open it.
 
@@ -79,5 +80,15 @@ async fn list(
             weft_action::http_errors::describe_error_chain(e.as_ref()),
         )
     })?;
+    let mut paused = state.polls.paused_by_connection();
+    let connections: Vec<Value> = connections
+        .into_iter()
+        .map(|connection| {
+            let workflows = paused.remove(&connection.name).unwrap_or_default();
+            let mut shown = json!(connection);
+            shown["paused_triggers"] = json!(workflows);
+            shown
+        })
+        .collect();
     Ok(Json(json!({ "connections": connections })))
 }

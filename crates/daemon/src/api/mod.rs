@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::Dispatcher;
+use crate::poller::PollStatus;
 use weft_engine::store::TriggerStore;
 
 pub use access::{ApiToken, ApiTokenError, MIN_TOKEN_CHARS};
@@ -44,6 +45,8 @@ pub struct ApiState {
     pub triggers: Arc<dyn TriggerStore>,
     /// The connections of the data folder.
     pub connections: Arc<dyn ConnectionList>,
+    /// Where each poll trigger stands, per connection (`Daemon::poll_status`).
+    pub polls: PollStatus,
     /// The bearer token `/api/v1/*` and `/metrics` requests must carry; `None` when the
     /// API is bound to loopback.
     pub api_token: Option<ApiToken>,

@@ -45,9 +45,14 @@ async fn readyz(State(state): State<Arc<ApiState>>) -> Result<impl IntoResponse,
 }
 
 async fn metrics(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
+    let paused = state
+        .polls
+        .paused_by_connection()
+        .into_iter()
+        .map(|(connection, workflows)| (connection, workflows.len()));
     let text = state
         .dispatcher
         .metrics()
-        .encode(state.dispatcher.waiting());
+        .encode(state.dispatcher.waiting(), paused);
     ([(CONTENT_TYPE, metrics::CONTENT_TYPE)], text)
 }

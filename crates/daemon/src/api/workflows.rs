@@ -1,6 +1,6 @@
-//! Workflows: list them with their trigger, next fires and last run; pause and resume one.
-//! The paused flag is kept in the trigger store, so a paused workflow stays paused after a
-//! restart.
+//! Workflows: list them, or show one, with their trigger, next fires (cron) or where each
+//! polled connection stands (poll), and last run; pause and resume one. The paused flag is
+//! kept in the trigger store, so a paused workflow stays paused after a restart.
 
 use std::sync::Arc;
 
@@ -21,6 +21,7 @@ const NEXT_FIRES: usize = 3;
 pub(super) fn routes() -> Router<Arc<ApiState>> {
     Router::new()
         .route("/api/v1/workflows", get(list))
+        .route("/api/v1/workflows/{name}", get(show))
         .route("/api/v1/workflows/{name}/pause", post(pause))
         .route("/api/v1/workflows/{name}/resume", post(resume))
 }
@@ -32,22 +33,54 @@ async fn list(
     let now = chrono::Utc::now();
     let mut workflows = Vec::new();
     for entry in state.dispatcher.workflows().all() {
-        let mut shown = json!({
-            "name": entry.workflow.name,
-            "description": entry.workflow.description,
-            "trigger": trigger(&entry.workflow, now),
-            "paused": entry.paused(),
-            "last_run": last_run(&state, &entry).await?,
-        });
-        if let Some(concurrency) = &entry.workflow.concurrency {
-            shown["concurrency"] = json!({
-                "limit": concurrency.limit.get(),
-                "policy": concurrency.policy,
-            });
-        }
-        workflows.push(shown);
+        workflows.push(shown(&state, &entry, now).await?);
     }
     Ok(Json(json!({ "workflows": workflows })))
+}
+
+async fn show(
+    State(state): State<Arc<ApiState>>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(Nothing {}): ApiQuery<Nothing>,
+) -> Result<Json<Value>, ApiError> {
+    let entry = loaded(&state, &name)?;
+    Ok(Json(shown(&state, &entry, chrono::Utc::now()).await?))
+}
+
+/// One workflow as the API shows it.
+async fn shown(
+    state: &ApiState,
+    entry: &WorkflowEntry,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Value, ApiError> {
+    let mut shown = json!({
+        "name": entry.workflow.name,
+        "description": entry.workflow.description,
+        "trigger": trigger(&entry.workflow, now),
+        "paused": entry.paused(),
+        "last_run": last_run(state, entry).await?,
+    });
+    if let TriggerPlan::Poll(_) = entry.workflow.trigger {
+        shown["polls"] = json!(state.polls.of_workflow(&entry.workflow.name));
+    }
+    if let Some(concurrency) = &entry.workflow.concurrency {
+        shown["concurrency"] = json!({
+            "limit": concurrency.limit.get(),
+            "policy": concurrency.policy,
+        });
+    }
+    Ok(shown)
+}
+
+/// The workflow of that name, or the API's answer that there is none.
+fn loaded(state: &ApiState, name: &str) -> Result<Arc<WorkflowEntry>, ApiError> {
+    state.dispatcher.workflows().get(name).ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "unknown_workflow",
+            format!("no workflow named `{name}` is loaded by this daemon"),
+        )
+    })
 }
 
 fn trigger(workflow: &CompiledWorkflow, now: chrono::DateTime<chrono::Utc>) -> Value {
@@ -139,13 +172,7 @@ async fn resume(
 
 /// Stored and synced first: a flag answered is a flag that survives a crash.
 async fn set_paused(state: &ApiState, name: &str, paused: bool) -> Result<Json<Value>, ApiError> {
-    if state.dispatcher.workflows().get(name).is_none() {
-        return Err(ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            "unknown_workflow",
-            format!("no workflow named `{name}` is loaded by this daemon"),
-        ));
-    }
+    loaded(state, name)?;
     state
         .triggers
         .set_paused(name, paused)
