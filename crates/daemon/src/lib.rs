@@ -30,7 +30,8 @@ mod workflows;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use daemon::{Daemon, DaemonError, Settings};
 pub use dispatch::{
-    Dispatcher, RunEnded, ShutdownReport, Submission, SubmitError, Submitted, TriggerKind,
+    Cancelling, Dispatcher, RunEnded, ShutdownReport, Submission, SubmitError, Submitted,
+    TriggerKind,
 };
 pub use gate::DropReason;
 pub use poller::{PollState, PollStatus, PollTargetStatus};

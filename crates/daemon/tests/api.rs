@@ -494,15 +494,18 @@ async fn runs_going_and_waiting_are_cancelled_ended_ones_are_not() {
         (status, body["status"].as_str()),
         (StatusCode::ACCEPTED, Some("cancelling"))
     );
-    let end = ended.recv().await.unwrap();
+    for run in [waiting, going] {
+        let end = ended.recv().await.unwrap();
+        assert_eq!(
+            (end.run_id.as_str(), end.status),
+            (run, RunStatus::Cancelled)
+        );
+    }
+    let withdrawn = api.store.get_run(waiting).await.unwrap().unwrap();
     assert_eq!(
-        (end.run_id.as_str(), end.status),
-        (going, RunStatus::Cancelled)
-    );
-    assert_eq!(
-        api.runs_recorded().await,
-        1,
-        "the withdrawn run never started"
+        (withdrawn.status, withdrawn.error.as_deref()),
+        (RunStatus::Cancelled, Some("cancelled before it started")),
+        "the withdrawn run never started, and says so"
     );
     assert_eq!(api.daemon.runs_going(), 0);
 
@@ -515,6 +518,15 @@ async fn runs_going_and_waiting_are_cancelled_ended_ones_are_not() {
     assert_error(
         &api.post(&format!("/api/v1/runs/{waiting}/cancel"), None)
             .await,
+        StatusCode::CONFLICT,
+        "not_going",
+    );
+    assert_error(
+        &api.post(
+            &format!("/api/v1/runs/{}/cancel", weft_engine::exec::new_run_id()),
+            None,
+        )
+        .await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
