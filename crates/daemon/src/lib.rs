@@ -17,6 +17,7 @@ mod daemon;
 mod dispatch;
 mod due;
 pub mod events;
+pub mod expiry;
 mod gate;
 pub mod metrics;
 mod poller;

@@ -16,6 +16,7 @@ use weft_daemon::address::{self, DaemonAddress};
 use weft_daemon::api::hooks::Hooks;
 use weft_daemon::api::{self, ApiServer, ApiState};
 use weft_daemon::events::{Events, EventsSettings};
+use weft_daemon::expiry::{Expiry, Retention};
 use weft_daemon::reload::{Checked, Reloader, Stamp};
 use weft_daemon::{Daemon, Recovered, Settings, SystemClock};
 use weft_engine::bounded_file::read_bounded;
@@ -57,6 +58,34 @@ pub struct Args {
     /// The file holding the secret that signs outbound events (X-Weft-Signature).
     #[arg(long, value_name = "FILE", requires = "events_url")]
     events_secret_file: Option<PathBuf>,
+    /// How long a webhook request's Idempotency-Key is kept: a repeat within it answers with
+    /// the first run, a repeat after it starts a new one.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_retention)]
+    idempotency_key_retention: Duration,
+    /// How long a delivered outbound event is kept in the outbox (events not delivered are
+    /// kept until they are).
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_retention)]
+    event_retention: Duration,
+}
+
+/// A retention: a duration of at least a minute (a shorter one would make a repeat of a
+/// request right after it start a second run).
+fn parse_retention(text: &str) -> Result<Duration, String> {
+    let retention = parse_duration(text)?;
+    if retention < Duration::from_secs(60) {
+        return Err(format!("`{text}` is too short: at least 1m"));
+    }
+    Ok(retention)
+}
+
+/// The retentions of the command line, swept every 10 minutes.
+fn retention(args: &Args) -> Retention {
+    let span = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    Retention {
+        request_keys: span(args.idempotency_key_retention),
+        delivered_events: span(args.event_retention),
+        ..Retention::default()
+    }
 }
 
 /// A larger events secret file is not a secret file.
@@ -203,6 +232,12 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         }
         None => None,
     };
+    let expiry = Expiry::start(
+        store.clone(),
+        store.clone(),
+        Arc::new(SystemClock),
+        retention(&args),
+    );
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -319,6 +354,7 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         // What is not delivered yet stays in the outbox for the next start.
         events.stop().await;
     }
+    expiry.stop().await;
     if let Err(e) = address::remove(data_dir) {
         eprintln!(
             "warning: {}",
