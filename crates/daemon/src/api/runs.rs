@@ -50,8 +50,27 @@ pub(super) fn routes() -> Router<Arc<ApiState>> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StartBody {
+    /// An object of input names to values; checked here so that another JSON value gets a
+    /// message that says so.
     #[serde(default)]
-    inputs: Map<String, Value>,
+    inputs: Option<Value>,
+}
+
+impl StartBody {
+    fn inputs(self) -> Result<Map<String, Value>, ApiError> {
+        match self.inputs {
+            None => Ok(Map::new()),
+            Some(Value::Object(inputs)) => Ok(inputs),
+            Some(other) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_json",
+                format!(
+                    "`inputs` must be a JSON object of input names to values, not {}",
+                    body::json_kind(&other)
+                ),
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,7 +97,7 @@ async fn start(
 ) -> Result<Response, ApiError> {
     let wait = query.duration()?;
     let submission = Submission {
-        inputs: body.inputs,
+        inputs: body.inputs()?,
         ..Submission::new(
             TriggerKind::Api,
             json!({ "kind": TriggerKind::Api.as_str() }),
