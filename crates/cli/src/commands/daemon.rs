@@ -17,7 +17,7 @@ use weft_daemon::api::hooks::Hooks;
 use weft_daemon::api::{self, ApiServer, ApiState};
 use weft_daemon::events::{Events, EventsSettings};
 use weft_daemon::expiry::{Expiry, Retention};
-use weft_daemon::reload::{Checked, Reloader, Stamp};
+use weft_daemon::reload::{content_of, Checked, Reloader, Stamp};
 use weft_daemon::{Daemon, Recovered, Settings, SystemClock};
 use weft_engine::bounded_file::read_bounded;
 use weft_engine::exec::{secrets_from_env, DEFAULT_RESTART_LIMIT, DEFAULT_STORED_WAIT_THRESHOLD};
@@ -149,15 +149,16 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (workflows, reloader) = match load_folder(&args.workflows, runtime) {
-        Ok(loaded) => loaded,
+    // The data folder first: a second daemon on it is refused before it prints anything else.
+    let store = match super::open_history(data_dir, held_by_another).await {
+        Ok(store) => store,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::from(2);
         }
     };
-    let store = match super::open_history(data_dir, held_by_another).await {
-        Ok(store) => store,
+    let (workflows, reloader) = match load_folder(&args.workflows, runtime) {
+        Ok(loaded) => loaded,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::from(2);
@@ -396,7 +397,12 @@ fn load_folder(
                 continue;
             }
         };
-        let running = match check_file(file, engine.catalog()) {
+        let checked = check_file(file, engine.catalog());
+        // Known for a file that does not check, so that saving it again unchanged is quiet.
+        let content = matches!(checked, Checked::Invalid)
+            .then(|| content_of(file))
+            .flatten();
+        let running = match checked {
             Checked::Valid(workflow) => match by_name.get(&workflow.name) {
                 Some(first) => {
                     eprintln!(
@@ -418,7 +424,7 @@ fn load_folder(
                 None
             }
         };
-        reloader.track(file.clone(), stamp, running);
+        reloader.track(file.clone(), stamp, running, content);
     }
     Ok((valid, reloader))
 }
@@ -451,11 +457,20 @@ fn reload(dir: &Path, runtime: &Runtime, reloader: &mut Reloader, daemon: &Daemo
         return false;
     }
     let engine = runtime.checking_engine();
-    let checked = changes
-        .changed
-        .iter()
-        .map(|file| (file.clone(), check_file(file, engine.catalog())))
-        .collect();
+    let mut checked = Vec::new();
+    for file in &changes.changed {
+        let Some(&stamp) = listing.get(file) else {
+            continue;
+        };
+        // Saved again or touched with the same content: checked (and reported) already.
+        if reloader.same_content(file, stamp, content_of(file).as_deref()) {
+            continue;
+        }
+        checked.push((file.clone(), check_file(file, engine.catalog())));
+    }
+    if checked.is_empty() && changes.deleted.is_empty() {
+        return false;
+    }
     let report = reloader.apply(daemon, &listing, checked, &changes.deleted);
     for file in &report.kept {
         eprintln!(
