@@ -74,6 +74,13 @@ fn the_daemon_skips_invalid_files_refuses_a_second_daemon_and_stops_on_sigterm()
         "{}",
         stderr(&second)
     );
+    // Refused first: none of the workflows' lines (the broken file's diagnostics) before it.
+    assert_eq!(
+        stderr(&second).trim().lines().count(),
+        1,
+        "{}",
+        stderr(&second)
+    );
 
     terminate(&daemon);
     let status = wait_for_exit(&mut daemon, Duration::from_secs(10));

@@ -57,6 +57,15 @@ fn a_broken_edit_keeps_the_old_version_a_fix_runs_the_new_one_and_sighup_reloads
     );
     let after = read_until(&mut log, "version-one").join("\n");
     assert!(!after.contains("version-two"), "{after}");
+    // Saved again unchanged (written aside and renamed over it, so that no look finds it half
+    // written), and a SIGHUP: the broken file is not reported a second time.
+    let broken = std::fs::read(&tick).unwrap();
+    let aside = dir.path().join("tick.yaml.new");
+    std::fs::write(&aside, broken).unwrap();
+    std::fs::rename(&aside, &tick).unwrap();
+    hangup(&daemon);
+    let again = read_until(&mut log, "SIGHUP: no workflow file changed").join("\n");
+    assert!(!again.contains("has errors"), "reported twice:\n{again}");
 
     std::fs::write(&tick, ticking("version-two")).unwrap();
     read_until(&mut log, "now running the new version of tick");

@@ -92,9 +92,113 @@ pub fn escape_xml(text: &str) -> String {
     out
 }
 
+/// The text of a body with its markup and all white space left out, to tell whether two
+/// bodies in different formats say the same: storage format without its tags and with its
+/// entities read; ADF as its text nodes; wiki as written (Confluence's conversion keeps plain
+/// text, and text with markup compares unequal).
+pub fn bare_text(representation: &str, value: &str) -> String {
+    let text = match representation {
+        "atlas_doc_format" => serde_json::from_str::<Value>(value)
+            .map(|document| adf_text(&document))
+            .unwrap_or_default(),
+        "storage" => storage_text(value),
+        _ => value.to_string(),
+    };
+    text.split_whitespace().collect()
+}
+
+/// The text nodes of an ADF document, in order.
+fn adf_text(node: &Value) -> String {
+    fn walk(node: &Value, out: &mut String) {
+        match node {
+            Value::Object(fields) => {
+                if let Some(Value::String(text)) = fields.get("text") {
+                    out.push_str(text);
+                }
+                if let Some(content) = fields.get("content") {
+                    walk(content, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| walk(item, out)),
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    walk(node, &mut out);
+    out
+}
+
+/// Storage format without its tags, its character entities read.
+fn storage_text(storage: &str) -> String {
+    let mut text = String::with_capacity(storage.len());
+    let mut rest = storage;
+    while let Some(open) = rest.find('<') {
+        text.push_str(&rest[..open]);
+        rest = rest[open..]
+            .find('>')
+            .map_or("", |close| &rest[open + close + 1..]);
+    }
+    text.push_str(rest);
+    unescape_xml(&text)
+}
+
+/// XML character entities read (`&amp;`, `&#39;`, `&#x27;` ...); unknown ones kept as written.
+fn unescape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        let entity = rest.find(';').map(|end| (&rest[1..end], end));
+        let read = entity.and_then(|(name, end)| {
+            let c = match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some('\u{a0}'),
+                _ => name
+                    .strip_prefix("#x")
+                    .or_else(|| name.strip_prefix("#X"))
+                    .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                    .or_else(|| name.strip_prefix('#').and_then(|dec| dec.parse().ok()))
+                    .and_then(char::from_u32),
+            };
+            c.map(|c| (c, end))
+        });
+        match read {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_text_tells_the_same_words_in_every_format() {
+        let storage =
+            "<p>Reviewed &amp; <strong>approved</strong>.</p><p>Ship it &#39;now&#x27;</p>";
+        let adf = r#"{"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":"Reviewed & "},{"type":"text","text":"approved","marks":[{"type":"strong"}]},{"type":"text","text":"."}]},{"type":"paragraph","content":[{"type":"text","text":"Ship it 'now'"}]}]}"#;
+        let wiki = "Reviewed & approved.\nShip it 'now'";
+        let expected = "Reviewed&approved.Shipit'now'";
+        assert_eq!(bare_text("storage", storage), expected);
+        assert_eq!(bare_text("atlas_doc_format", adf), expected);
+        assert_eq!(bare_text("wiki", wiki), expected);
+        assert_eq!(bare_text("storage", "a &bogus; b <unclosed"), "a&bogus;b");
+        assert_eq!(bare_text("atlas_doc_format", "not json"), "");
+    }
 
     #[test]
     fn plain_text_is_escaped_into_paragraphs() {

@@ -82,3 +82,81 @@ async fn a_resumed_run_repeating_its_creates_makes_one_page_one_comment_and_one_
     assert_ne!(again["id"], resumed.outputs["comment"]);
     site.connection.sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_resumed_run_repeating_a_reply_and_wiki_and_adf_comments_makes_each_once() {
+    let site = Site::start(None).await;
+    let store = Arc::new(MemoryRunStore::new());
+    let engine = site
+        .runtime
+        .engine(store.clone(), site.connection.tokens.clone());
+    let adf = json!({"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": [
+            {"type": "text", "text": "Second look: "},
+            {"type": "text", "text": "fine & done", "marks": [{"type": "strong"}]}
+        ]}
+    ]})
+    .to_string();
+    let yaml = format!(
+        r#"name: discussion
+connection: acme
+steps:
+  - id: comment
+    uses: confluence.add_comment
+    with:
+      page_id: '{page}'
+      body: "Looks good.\nShip it <soon> & well."
+      body_format: wiki
+  - id: reply
+    uses: confluence.add_comment
+    with:
+      parent_comment_id: ${{{{ steps.comment.output.id }}}}
+      body: Agreed.
+      body_format: wiki
+  - id: adf
+    uses: confluence.add_comment
+    with:
+      page_id: '{page}'
+      body: {adf}
+      body_format: atlas_doc_format
+outputs:
+  comment: ${{{{ steps.comment.output.id }}}}
+  reply: ${{{{ steps.reply.output.id }}}}
+  adf: ${{{{ steps.adf.output.id }}}}
+"#,
+        page = site.page_id,
+        adf = serde_json::to_string(&adf).unwrap(),
+    );
+    let workflow = workflow::load_bytes(
+        Path::new("discussion.yaml"),
+        yaml.as_bytes(),
+        engine.catalog(),
+    )
+    .unwrap_or_else(|problems| panic!("{}", problems.render()))
+    .workflow;
+    let first = engine.run(workflow.clone(), RunRequest::default()).await;
+    assert_eq!(first.status, RunStatus::Succeeded, "{:?}", first.error);
+    let mut going = store.get_run(&first.run_id).await.unwrap().unwrap();
+    going.id = "01RESUMEDRUN00000000000001".into();
+    going.status = RunStatus::Running;
+    going.finished_at = None;
+    going.outputs = None;
+    store.put_run(&going).await.unwrap();
+    site.connection.sandbox.admin().clear_requests();
+
+    let resumed = engine
+        .resume(workflow, ResumeRequest::new(&going.id))
+        .await
+        .unwrap();
+    assert_eq!(resumed.status, RunStatus::Succeeded, "{:?}", resumed.error);
+    assert_eq!(
+        resumed.outputs, first.outputs,
+        "what the first attempts made"
+    );
+    assert!(
+        site.writes_received().is_empty(),
+        "no comment was added twice: {:?}",
+        site.writes_received()
+    );
+    site.connection.sandbox.shutdown().await;
+}

@@ -2,7 +2,7 @@
 //! submits a run of a workflow by name; the workflow's gate starts it, queues it or drops it.
 //! The dispatcher knows the runs going (to cancel one by id) and announces each run's end.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 use tokio::sync::{broadcast, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use weft_engine::exec::{new_run_id, Engine, ResumeRequest, RunOutcome, RunRequest};
-use weft_engine::store::RunStatus;
+use weft_engine::exec::{new_run_id, Engine, Redactor, ResumeRequest, RunOutcome, RunRequest};
+use weft_engine::store::{RunRecord, RunStatus, StoreError};
 
 use crate::gate::{Admitted, DropReason, Offer};
 use crate::metrics::{Metrics, StepTimer};
@@ -125,7 +125,31 @@ pub struct RunEnded {
 #[derive(Debug)]
 pub(crate) struct Pending {
     run_id: String,
-    submission: Submission,
+    work: Work,
+}
+
+#[derive(Debug)]
+enum Work {
+    /// A new run.
+    Start(Submission),
+    /// A recorded run the engine continues: one resumed after its process stopped, one woken
+    /// from a stored wait, a retry of a failed run.
+    Resume {
+        kind: TriggerKind,
+        request: ResumeRequest,
+    },
+}
+
+/// What [`Dispatcher::cancel_run`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancelling {
+    /// The run is going: it was asked to stop (its `finally` steps run), and ends `cancelled`.
+    Asked,
+    /// The run was waiting (at its gate, or on a stored wait): it ended `cancelled` at once,
+    /// recorded and synced, and is never started or woken, also after a restart.
+    Cancelled,
+    /// No run of that id is going or waiting in this daemon.
+    NotGoing,
 }
 
 /// What a shutdown left.
@@ -150,6 +174,8 @@ struct Shared {
     metrics: Arc<Metrics>,
     /// The id of the latest run submitted (started or queued) per workflow, since start.
     last_runs: Mutex<HashMap<String, String>>,
+    /// Waiting runs cancelled: the wake-up the waker still holds for them starts nothing.
+    cancelled_waits: Mutex<HashSet<String>>,
     /// Runs executing at once across the daemon; the others of a burst (10,000 workflows on
     /// one minute) wait in order for a slot, holding only their request, not a run's state.
     executing: Arc<Semaphore>,
@@ -199,6 +225,7 @@ impl Dispatcher {
                 stopping: CancellationToken::new(),
                 metrics,
                 last_runs: Mutex::new(HashMap::new()),
+                cancelled_waits: Mutex::new(HashSet::new()),
                 executing: Arc::new(Semaphore::new(EXECUTING_AT_ONCE)),
             }),
         }
@@ -225,39 +252,123 @@ impl Dispatcher {
 
     /// Offers a run of `workflow` to its gate.
     pub fn submit(&self, workflow: &str, submission: Submission) -> Result<Submitted, SubmitError> {
+        let run_id = submission.run_id.clone().unwrap_or_else(new_run_id);
+        self.offer(workflow, run_id, Work::Start(submission))
+    }
+
+    /// Offers a run recorded already (a retry of a failed run, see `retry`) to its workflow's
+    /// gate like a new run: it starts, waits or is dropped as a new run would. A dropped one
+    /// is the caller's to close (see [`Dispatcher::close_dropped`]).
+    pub fn submit_recorded(
+        &self,
+        workflow: &str,
+        kind: TriggerKind,
+        request: ResumeRequest,
+    ) -> Result<Submitted, SubmitError> {
+        let run_id = request.run_id.clone();
+        self.offer(workflow, run_id, Work::Resume { kind, request })
+    }
+
+    fn offer(&self, workflow: &str, run_id: String, work: Work) -> Result<Submitted, SubmitError> {
         let entry = self.entry(workflow)?;
         if entry.paused() {
             return Err(SubmitError::Paused(workflow.to_string()));
         }
-        let run_id = submission.run_id.clone().unwrap_or_else(new_run_id);
         let pending = Pending {
             run_id: run_id.clone(),
-            submission,
+            work,
         };
         let offer = entry.gate.lock().offer(pending);
-        let submitted = match offer {
-            Offer::Start(admitted) => {
-                start_run(&self.shared, entry, admitted);
-                Submitted::Started { run_id }
-            }
-            Offer::Queued { cancelled } => Submitted::Queued { run_id, cancelled },
-            Offer::Dropped(reason) => return Ok(Submitted::Dropped { run_id, reason }),
-        };
-        self.shared
-            .last_runs
-            .lock()
-            .insert(workflow.to_string(), submitted.run_id().to_string());
+        let submitted = self.follow(&entry, run_id, offer);
+        if !matches!(submitted, Submitted::Dropped { .. }) {
+            self.shared
+                .last_runs
+                .lock()
+                .insert(workflow.to_string(), submitted.run_id().to_string());
+        }
         Ok(submitted)
     }
 
-    /// Takes back a submission waiting at its workflow's gate, before it starts; false when
-    /// none of that id waits.
-    pub fn withdraw(&self, run_id: &str) -> bool {
-        self.shared
-            .workflows
-            .all()
-            .iter()
-            .any(|entry| entry.gate.lock().withdraw(|p| p.run_id == run_id))
+    /// Does what a gate decided: starts the run, or closes the fires a new one replaced.
+    fn follow(
+        &self,
+        entry: &Arc<WorkflowEntry>,
+        run_id: String,
+        offer: Offer<Pending>,
+    ) -> Submitted {
+        match offer {
+            Offer::Start(admitted) => {
+                start_run(&self.shared, entry.clone(), admitted);
+                Submitted::Started { run_id }
+            }
+            Offer::Queued {
+                cancelled,
+                replaced,
+            } => {
+                // Recorded (a cron fire is recorded with its run's id before it is offered),
+                // so that the next start does not take them for fires whose run never started.
+                for pending in replaced {
+                    let shared = self.shared.clone();
+                    let entry = entry.clone();
+                    self.shared.runs.spawn(async move {
+                        let reason = "replaced by a newer fire before it started (overlap: cancel_previous)";
+                        if let Err(e) = close_unstarted(&shared, &entry, pending, reason).await {
+                            tracing::error!(
+                                workflow = %entry.workflow.name,
+                                "a replaced fire could not be recorded as such, so the next start may run it: {}",
+                                e.with_causes()
+                            );
+                        }
+                    });
+                }
+                Submitted::Queued { run_id, cancelled }
+            }
+            Offer::Dropped(reason) => Submitted::Dropped { run_id, reason },
+        }
+    }
+
+    /// Closes a recorded run its gate dropped (see [`Dispatcher::submit_recorded`]): it ends
+    /// `cancelled` with the reason, synced, so that no start resumes it.
+    pub async fn close_dropped(&self, run_id: &str, reason: DropReason) -> Result<(), StoreError> {
+        let message = format!("the run was not started: {}", reason.describe());
+        close_recorded(&self.shared, run_id, &message).await
+    }
+
+    /// Cancels a run going or waiting (see [`Cancelling`]).
+    pub async fn cancel_run(&self, run_id: &str) -> Result<Cancelling, StoreError> {
+        if self.cancel(run_id) {
+            return Ok(Cancelling::Asked);
+        }
+        let waiting = self.shared.workflows.all().into_iter().find_map(|entry| {
+            let pending = entry.gate.lock().withdraw(|p| p.run_id == run_id)?;
+            Some((entry, pending))
+        });
+        if let Some((entry, pending)) = waiting {
+            close_unstarted(&self.shared, &entry, pending, "cancelled before it started").await?;
+            return Ok(Cancelling::Cancelled);
+        }
+        let store = &self.shared.engine.store;
+        let Some(run) = store.get_run(run_id).await? else {
+            return Ok(Cancelling::NotGoing);
+        };
+        if run.id != run_id || run.status != RunStatus::Waiting {
+            return Ok(Cancelling::NotGoing);
+        }
+        {
+            // Under the lock the runs start under: woken since it was read, it is going now
+            // and stops as any run going; otherwise its wake-up starts nothing.
+            let going = self.shared.going.lock();
+            if let Some(cancel) = going.get(run_id) {
+                cancel.cancel();
+                return Ok(Cancelling::Asked);
+            }
+            self.shared
+                .cancelled_waits
+                .lock()
+                .insert(run_id.to_string());
+        }
+        close_recorded(&self.shared, run_id, "cancelled while waiting").await?;
+        Ok(Cancelling::Cancelled)
     }
 
     /// Is a submission of this id waiting at its workflow's gate?
@@ -294,8 +405,9 @@ impl Dispatcher {
     }
 
     /// Continues a run of `workflow` that has not finished (see `Engine::resume`): one whose
-    /// process stopped, or a waiting one whose time came (`wait_ended`). It passes no gate: it
-    /// was admitted when it started, and a resume must not be dropped by `overlap: skip`.
+    /// process stopped, or a waiting one whose time came (`wait_ended`). It passes the gate so
+    /// that it counts as going for the fires after it, but is never dropped: it starts when
+    /// the workflow's limit allows, before the fires waiting (see `gate`).
     pub fn resume(
         &self,
         workflow: &str,
@@ -303,39 +415,18 @@ impl Dispatcher {
         request: ResumeRequest,
     ) -> Result<(), SubmitError> {
         let entry = self.entry(workflow)?;
-        let cancel = CancellationToken::new();
         let run_id = request.run_id.clone();
-        {
-            let mut going = self.shared.going.lock();
-            // Already going here (a wake-up found twice): one run, one task.
-            if going.contains_key(&run_id) {
-                return Ok(());
-            }
-            going.insert(run_id.clone(), cancel.clone());
+        // The gate is held until the run is going or waiting: a wake-up found twice finds it.
+        let mut gate = entry.gate.lock();
+        if self.is_going(&run_id) || gate.is_waiting(|p| p.run_id == run_id) {
+            return Ok(());
         }
-        self.shared.metrics.run_started();
-        let shared = self.shared.clone();
-        self.shared.runs.spawn(async move {
-            let request = ResumeRequest {
-                secrets: shared.secrets.clone(),
-                cancel,
-                ..request
-            };
-            let resumed = shared.engine.resume(entry.workflow.clone(), request).await;
-            match resumed {
-                Ok(outcome) => ended(&shared, &entry, kind, outcome),
-                Err(e) => {
-                    shared.going.lock().remove(&run_id);
-                    shared.metrics.run_not_resumed();
-                    tracing::error!(
-                        workflow = %entry.workflow.name,
-                        run = %run_id,
-                        "the run could not be resumed: {}",
-                        weft_action::http_errors::describe_error_chain(&e)
-                    );
-                }
-            }
-        });
+        let pending = Pending {
+            run_id: run_id.clone(),
+            work: Work::Resume { kind, request },
+        };
+        let offer = gate.offer_resumed(pending);
+        self.follow(&entry, run_id, offer);
         Ok(())
     }
 
@@ -387,33 +478,53 @@ impl Dispatcher {
 
 /// Runs one admitted submission; when it ends, starts what its gate lets start.
 fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted<Pending>) {
-    let Pending { run_id, submission } = admitted.fire;
+    let Pending { run_id, work } = admitted.fire;
     shared
         .going
         .lock()
         .insert(run_id.clone(), admitted.cancel.clone());
     let shared_run = shared.clone();
     let slot = admitted.slot;
+    let cancel = admitted.cancel;
     shared.metrics.run_started();
-    let workflow = match &submission.connection {
-        Some(connection) => entry.workflow.on_connection(connection),
-        None => entry.workflow.clone(),
-    };
     shared.runs.spawn(async move {
-        let request = RunRequest {
-            inputs: submission.inputs,
-            trigger: Some(submission.trigger),
-            secrets: shared_run.secrets.clone(),
-            run_id: Some(run_id.clone()),
-            masked: submission.masked,
-            cancel: admitted.cancel,
-            ..RunRequest::default()
-        };
         // The semaphore is never closed: a permit always comes.
         let permit = shared_run.executing.clone().acquire_owned().await.ok();
-        let outcome = shared_run.engine.run(workflow, request).await;
+        let (kind, outcome) = match work {
+            Work::Start(submission) => {
+                let workflow = match &submission.connection {
+                    Some(connection) => entry.workflow.on_connection(connection),
+                    None => entry.workflow.clone(),
+                };
+                let request = RunRequest {
+                    inputs: submission.inputs,
+                    trigger: Some(submission.trigger),
+                    secrets: shared_run.secrets.clone(),
+                    run_id: Some(run_id.clone()),
+                    masked: submission.masked,
+                    cancel,
+                    ..RunRequest::default()
+                };
+                let outcome = shared_run.engine.run(workflow, request).await;
+                (submission.kind, Some(outcome))
+            }
+            Work::Resume { kind, request } => {
+                let request = ResumeRequest {
+                    secrets: shared_run.secrets.clone(),
+                    cancel,
+                    ..request
+                };
+                (kind, resume_run(&shared_run, &entry, request).await)
+            }
+        };
         drop(permit);
-        ended(&shared_run, &entry, submission.kind, outcome);
+        match outcome {
+            Some(outcome) => ended(&shared_run, &entry, kind, outcome),
+            None => {
+                shared_run.going.lock().remove(&run_id);
+                shared_run.metrics.run_not_resumed();
+            }
+        }
         let next = entry
             .gate
             .lock()
@@ -421,6 +532,106 @@ fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted
         for admitted in next {
             start_run(&shared_run, entry.clone(), admitted);
         }
+    });
+}
+
+/// The engine's resume of a recorded run; `None` when it did not run (cancelled while it
+/// waited, or not resumable: logged).
+async fn resume_run(
+    shared: &Shared,
+    entry: &WorkflowEntry,
+    request: ResumeRequest,
+) -> Option<RunOutcome> {
+    if shared.cancelled_waits.lock().remove(&request.run_id) {
+        return None;
+    }
+    let run_id = request.run_id.clone();
+    match shared.engine.resume(entry.workflow.clone(), request).await {
+        Ok(outcome) => Some(outcome),
+        Err(e) => {
+            tracing::error!(
+                workflow = %entry.workflow.name,
+                run = %run_id,
+                "the run could not be resumed: {}",
+                weft_action::http_errors::describe_error_chain(&e)
+            );
+            None
+        }
+    }
+}
+
+/// Records a run that waited at its gate and will never start as `cancelled` with `reason`
+/// (synced), and announces its end. A new run's record is made here, its trigger and inputs
+/// redacted as the engine would; a recorded one is closed.
+async fn close_unstarted(
+    shared: &Shared,
+    entry: &WorkflowEntry,
+    pending: Pending,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let submission = match pending.work {
+        Work::Resume { .. } => return close_recorded(shared, &pending.run_id, reason).await,
+        Work::Start(submission) => submission,
+    };
+    let redactor = Redactor::new(shared.secrets.values().cloned().chain(submission.masked));
+    let now = chrono::Utc::now();
+    let workflow = &entry.workflow;
+    let record = RunRecord {
+        id: pending.run_id,
+        workflow: workflow.name.clone(),
+        path: workflow.path.display().to_string(),
+        hash: workflow.hash.clone(),
+        parent: None,
+        trigger: redactor.value(&submission.trigger),
+        inputs: redactor.value(&Value::Object(submission.inputs)),
+        status: RunStatus::Cancelled,
+        error: Some(reason.to_string()),
+        outputs: None,
+        started_at: now,
+        finished_at: Some(now),
+        pid: None,
+        truncated: Vec::new(),
+        resumes: 0,
+        wait: None,
+    };
+    shared.engine.store.put_run(&record).await?;
+    shared.engine.store.flush().await?;
+    announce_closed(shared, &record, submission.kind);
+    Ok(())
+}
+
+/// Ends the recorded run `run_id` that is not going as `cancelled` with `reason` (synced),
+/// and announces its end; one that has ended already is left as it is.
+async fn close_recorded(shared: &Shared, run_id: &str, reason: &str) -> Result<(), StoreError> {
+    let store = &shared.engine.store;
+    let Some(mut run) = store.get_run(run_id).await? else {
+        return Ok(());
+    };
+    if run.id != run_id || run.status.is_finished() {
+        return Ok(());
+    }
+    run.status = RunStatus::Cancelled;
+    run.error = Some(reason.to_string());
+    run.finished_at = Some(chrono::Utc::now());
+    run.wait = None;
+    store.put_run(&run).await?;
+    store.flush().await?;
+    let kind = TriggerKind::of_trigger(&run.trigger).unwrap_or(TriggerKind::Api);
+    announce_closed(shared, &run, kind);
+    Ok(())
+}
+
+/// A run that was not going ended (cancelled before it started or while it waited).
+fn announce_closed(shared: &Shared, run: &RunRecord, kind: TriggerKind) {
+    shared.metrics.run_closed(&run.workflow, run.status);
+    // No subscriber is no error.
+    let _ = shared.ended.send(RunEnded {
+        workflow: run.workflow.clone(),
+        run_id: run.id.clone(),
+        kind,
+        status: run.status,
+        error: run.error.clone(),
+        duration: Duration::ZERO,
     });
 }
 

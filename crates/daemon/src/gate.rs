@@ -1,6 +1,10 @@
 //! What a fire does when runs of its workflow are going: the trigger's `overlap` setting first,
 //! then the workflow's `concurrency` limit and policy. Pure bookkeeping, no I/O: the scheduler
 //! starts and cancels the runs this decides.
+//!
+//! A run taken up again (resumed after a stop, woken from a stored wait) passes here too, so
+//! that it counts as going for the fires after it; it is never dropped nor replaced: it starts
+//! when the limit allows, before any fire waiting.
 
 use std::collections::VecDeque;
 
@@ -18,9 +22,12 @@ pub(crate) struct Admitted<F> {
 #[derive(Debug)]
 pub(crate) enum Offer<F> {
     Start(Admitted<F>),
-    /// Waits for a run to end; `cancelled` runs were asked to stop to make room.
+    /// Waits for a run to end; `cancelled` runs were asked to stop to make room, and the
+    /// fires that were waiting and that this one `replaced` (`overlap: cancel_previous`) will
+    /// never start.
     Queued {
         cancelled: usize,
+        replaced: Vec<F>,
     },
     Dropped(DropReason),
 }
@@ -64,6 +71,8 @@ pub(crate) struct Gate<F> {
     capacity: usize,
     next_slot: u64,
     active: Vec<Active>,
+    /// Runs taken up again that wait for room: they start before `waiting`.
+    resuming: VecDeque<F>,
     waiting: VecDeque<F>,
 }
 
@@ -80,12 +89,13 @@ impl<F> Gate<F> {
             capacity: by_overlap.min(limit),
             next_slot: 0,
             active: Vec::new(),
+            resuming: VecDeque::new(),
             waiting: VecDeque::new(),
         }
     }
 
     pub fn offer(&mut self, fire: F) -> Offer<F> {
-        if self.active.len() < self.capacity && self.waiting.is_empty() {
+        if self.has_room() {
             return Offer::Start(self.admit(fire));
         }
         match self.overlap {
@@ -93,22 +103,40 @@ impl<F> Gate<F> {
             OverlapPolicy::QueueOne if !self.waiting.is_empty() => {
                 Offer::Dropped(DropReason::OneAlreadyWaiting)
             }
-            OverlapPolicy::QueueOne | OverlapPolicy::QueueAll => self.queue(fire, 0),
+            OverlapPolicy::QueueOne | OverlapPolicy::QueueAll => self.queue(fire, 0, Vec::new()),
             OverlapPolicy::CancelPrevious => {
-                // The new fire replaces every run going and every fire waiting.
-                self.waiting.clear();
+                // The new fire replaces every run going and every fire waiting (runs taken up
+                // again are not fires: they stay).
+                let replaced = std::mem::take(&mut self.waiting).into();
                 let cancelled = self.cancel_going(usize::MAX);
-                self.queue(fire, cancelled)
+                self.queue(fire, cancelled, replaced)
             }
             OverlapPolicy::Allow => match self.policy {
-                RunConcurrencyPolicy::Queue => self.queue(fire, 0),
+                RunConcurrencyPolicy::Queue => self.queue(fire, 0, Vec::new()),
                 RunConcurrencyPolicy::Skip => Offer::Dropped(DropReason::ConcurrencyLimit),
                 RunConcurrencyPolicy::CancelPrevious => {
                     let cancelled = self.cancel_going(1);
-                    self.queue(fire, cancelled)
+                    self.queue(fire, cancelled, Vec::new())
                 }
             },
         }
+    }
+
+    /// A run taken up again (see the module docs): it starts if the limit allows, else it
+    /// waits ahead of every fire. Never dropped, and it cancels nothing.
+    pub fn offer_resumed(&mut self, run: F) -> Offer<F> {
+        if self.active.len() < self.capacity && self.resuming.is_empty() {
+            return Offer::Start(self.admit(run));
+        }
+        self.resuming.push_back(run);
+        Offer::Queued {
+            cancelled: 0,
+            replaced: Vec::new(),
+        }
+    }
+
+    fn has_room(&self) -> bool {
+        self.active.len() < self.capacity && self.waiting.is_empty() && self.resuming.is_empty()
     }
 
     /// A run ended: the waiting fires that may start now (none once `stopping`).
@@ -116,7 +144,11 @@ impl<F> Gate<F> {
         self.active.retain(|a| a.slot != slot);
         let mut started = Vec::new();
         while !stopping && self.active.len() < self.capacity {
-            let Some(fire) = self.waiting.pop_front() else {
+            let Some(fire) = self
+                .resuming
+                .pop_front()
+                .or_else(|| self.waiting.pop_front())
+            else {
                 break;
             };
             started.push(self.admit(fire));
@@ -124,27 +156,29 @@ impl<F> Gate<F> {
         started
     }
 
-    /// Fires waiting for a run to end.
+    /// Fires and runs taken up again waiting for a run to end.
     pub fn waiting(&self) -> usize {
-        self.waiting.len()
+        self.resuming.len() + self.waiting.len()
     }
 
-    /// Is a waiting fire one that `matches`?
+    /// Is a waiting fire or run one that `matches`?
     pub fn is_waiting(&self, matches: impl Fn(&F) -> bool) -> bool {
-        self.waiting.iter().any(matches)
+        self.resuming.iter().chain(&self.waiting).any(matches)
     }
 
-    /// Takes back the waiting fires that `matches` (cancelled before they started); whether
-    /// there was one.
-    pub fn withdraw(&mut self, matches: impl Fn(&F) -> bool) -> bool {
-        let before = self.waiting.len();
-        self.waiting.retain(|fire| !matches(fire));
-        self.waiting.len() < before
+    /// Takes back the first waiting fire or run that `matches` (cancelled before it started).
+    pub fn withdraw(&mut self, matches: impl Fn(&F) -> bool) -> Option<F> {
+        for queue in [&mut self.resuming, &mut self.waiting] {
+            if let Some(at) = queue.iter().position(&matches) {
+                return queue.remove(at);
+            }
+        }
+        None
     }
 
-    /// Forgets the waiting fires (shutdown); how many there were.
+    /// Forgets the waiting fires and runs (shutdown); how many there were.
     pub fn drop_waiting(&mut self) -> usize {
-        std::mem::take(&mut self.waiting).len()
+        std::mem::take(&mut self.resuming).len() + std::mem::take(&mut self.waiting).len()
     }
 
     fn admit(&mut self, fire: F) -> Admitted<F> {
@@ -161,9 +195,12 @@ impl<F> Gate<F> {
         }
     }
 
-    fn queue(&mut self, fire: F, cancelled: usize) -> Offer<F> {
+    fn queue(&mut self, fire: F, cancelled: usize, replaced: Vec<F>) -> Offer<F> {
         self.waiting.push_back(fire);
-        Offer::Queued { cancelled }
+        Offer::Queued {
+            cancelled,
+            replaced,
+        }
     }
 
     /// Asks up to `count` of the oldest runs not yet asked to stop; how many were asked.
@@ -218,7 +255,7 @@ mod tests {
     fn queue_one_keeps_one_waiting_and_drops_the_rest() {
         let mut g = gate(OverlapPolicy::QueueOne, None);
         let first = started(g.offer(1));
-        assert!(matches!(g.offer(2), Offer::Queued { cancelled: 0 }));
+        assert!(matches!(g.offer(2), Offer::Queued { cancelled: 0, .. }));
         assert!(matches!(
             g.offer(3),
             Offer::Dropped(DropReason::OneAlreadyWaiting)
@@ -252,10 +289,17 @@ mod tests {
     fn cancel_previous_stops_the_run_and_starts_the_new_fire_when_it_ends() {
         let mut g = gate(OverlapPolicy::CancelPrevious, None);
         let first = started(g.offer(1));
-        assert!(matches!(g.offer(2), Offer::Queued { cancelled: 1 }));
+        assert!(matches!(g.offer(2), Offer::Queued { cancelled: 1, .. }));
         assert!(first.cancel.is_cancelled());
-        // A third fire before the first run has wound down replaces the second.
-        assert!(matches!(g.offer(3), Offer::Queued { cancelled: 0 }));
+        // A third fire before the first run has wound down replaces the second, which is
+        // handed back so that it is recorded as never started.
+        match g.offer(3) {
+            Offer::Queued {
+                cancelled: 0,
+                replaced,
+            } => assert_eq!(replaced, [2]),
+            other => panic!("expected the third fire queued, got {other:?}"),
+        }
         assert_eq!(fires(&g.finished(first.slot, false)), [3]);
     }
 
@@ -269,7 +313,7 @@ mod tests {
         let mut queue = gate(OverlapPolicy::Allow, Some((2, RunConcurrencyPolicy::Queue)));
         let a = started(queue.offer(1));
         started(queue.offer(2));
-        assert!(matches!(queue.offer(3), Offer::Queued { cancelled: 0 }));
+        assert!(matches!(queue.offer(3), Offer::Queued { cancelled: 0, .. }));
         assert_eq!(fires(&queue.finished(a.slot, false)), [3]);
 
         let mut skip = gate(OverlapPolicy::Allow, Some((1, RunConcurrencyPolicy::Skip)));
@@ -285,7 +329,10 @@ mod tests {
         );
         let oldest = started(cancel.offer(1));
         let newer = started(cancel.offer(2));
-        assert!(matches!(cancel.offer(3), Offer::Queued { cancelled: 1 }));
+        assert!(matches!(
+            cancel.offer(3),
+            Offer::Queued { cancelled: 1, .. }
+        ));
         assert!(oldest.cancel.is_cancelled(), "the oldest run is cancelled");
         assert!(!newer.cancel.is_cancelled());
         assert_eq!(fires(&cancel.finished(oldest.slot, false)), [3]);
@@ -300,6 +347,60 @@ mod tests {
             g.offer(2),
             Offer::Dropped(DropReason::PreviousRunGoing)
         ));
+    }
+
+    #[test]
+    fn a_run_taken_up_again_counts_as_going_and_is_never_dropped() {
+        // Right after a start: the resumed run is going, so a fire finds it.
+        let mut skip = gate(OverlapPolicy::Skip, None);
+        let resumed = started(skip.offer_resumed(1));
+        assert!(matches!(
+            skip.offer(2),
+            Offer::Dropped(DropReason::PreviousRunGoing)
+        ));
+        // A second run taken up is not dropped by `overlap: skip`: it waits for room.
+        assert!(matches!(skip.offer_resumed(3), Offer::Queued { .. }));
+        assert_eq!(fires(&skip.finished(resumed.slot, false)), [3]);
+
+        let mut queue_one = gate(OverlapPolicy::QueueOne, None);
+        let resumed = started(queue_one.offer_resumed(1));
+        assert!(matches!(queue_one.offer(2), Offer::Queued { .. }));
+        assert!(matches!(
+            queue_one.offer(3),
+            Offer::Dropped(DropReason::OneAlreadyWaiting)
+        ));
+        assert_eq!(fires(&queue_one.finished(resumed.slot, false)), [2]);
+
+        // Over the concurrency limit, a run taken up waits ahead of the fires waiting, and a
+        // `cancel_previous` fire does not replace it.
+        let mut limited = gate(OverlapPolicy::Allow, Some((1, RunConcurrencyPolicy::Skip)));
+        let first = started(limited.offer_resumed(1));
+        assert!(matches!(
+            limited.offer(2),
+            Offer::Dropped(DropReason::ConcurrencyLimit)
+        ));
+        let mut cancelling = gate(OverlapPolicy::CancelPrevious, None);
+        let going = started(cancelling.offer(1));
+        assert!(matches!(cancelling.offer_resumed(2), Offer::Queued { .. }));
+        match cancelling.offer(3) {
+            Offer::Queued { replaced, .. } => assert!(replaced.is_empty()),
+            other => panic!("expected the fire queued, got {other:?}"),
+        }
+        let next = cancelling.finished(going.slot, false);
+        assert_eq!(fires(&next), [2], "the run taken up starts first");
+        assert_eq!(fires(&cancelling.finished(next[0].slot, false)), [3]);
+        assert!(limited.finished(first.slot, false).is_empty());
+    }
+
+    #[test]
+    fn a_waiting_run_is_withdrawn_by_what_matches_it() {
+        let mut g = gate(OverlapPolicy::QueueAll, None);
+        let first = started(g.offer(1));
+        g.offer(2);
+        g.offer_resumed(3);
+        assert_eq!(g.withdraw(|f| *f == 3), Some(3));
+        assert_eq!(g.withdraw(|f| *f == 3), None);
+        assert_eq!(fires(&g.finished(first.slot, false)), [2]);
     }
 
     #[test]

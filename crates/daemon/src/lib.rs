@@ -17,6 +17,7 @@ mod daemon;
 mod dispatch;
 mod due;
 pub mod events;
+pub mod expiry;
 mod gate;
 pub mod metrics;
 mod poller;
@@ -30,7 +31,8 @@ mod workflows;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use daemon::{Daemon, DaemonError, Settings};
 pub use dispatch::{
-    Dispatcher, RunEnded, ShutdownReport, Submission, SubmitError, Submitted, TriggerKind,
+    Cancelling, Dispatcher, RunEnded, ShutdownReport, Submission, SubmitError, Submitted,
+    TriggerKind,
 };
 pub use gate::DropReason;
 pub use poller::{PollState, PollStatus, PollTargetStatus};

@@ -166,6 +166,11 @@ impl Metrics {
 
     pub(crate) fn run_ended(&self, workflow: &str, status: RunStatus) {
         self.runs_going.dec();
+        self.run_closed(workflow, status);
+    }
+
+    /// A run that was not going ended (a waiting run cancelled).
+    pub(crate) fn run_closed(&self, workflow: &str, status: RunStatus) {
         self.runs_ended
             .get_or_create(&RunLabels {
                 workflow: workflow.to_string(),

@@ -3,13 +3,20 @@
 //! says which files to read again and which are gone; the caller loads and checks those (and
 //! reports their problems as `weft validate` does); [`Reloader::apply`] then starts, replaces
 //! and stops workflows. A file that does not check keeps its previous version running.
+//!
+//! A file whose stamp changed but whose content did not (saved again, touched, seen by both a
+//! SIGHUP and the folder check) is not checked nor reported again: the caller asks
+//! [`Reloader::same_content`] with the file's [`content_of`] first.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use sha2::{Digest, Sha256};
+use weft_engine::bounded_file::read_bounded;
 use weft_engine::workflow::CompiledWorkflow;
+use weft_engine::yaml::LoadLimits;
 
 use crate::daemon::Daemon;
 
@@ -29,6 +36,14 @@ impl Stamp {
             len: metadata.len(),
         })
     }
+}
+
+/// The SHA-256 (hex) of a workflow file's bytes, as a compiled workflow's `hash` is; `None`
+/// when it cannot be read (or is over the size a workflow may have).
+pub fn content_of(path: &Path) -> Option<String> {
+    let limit = LoadLimits::default().max_bytes as u64;
+    let bytes = read_bounded(path, limit).ok()?;
+    Some(hex::encode(Sha256::digest(&bytes)))
 }
 
 /// A changed file, loaded and checked by the caller.
@@ -71,6 +86,8 @@ struct Known {
     stamp: Stamp,
     /// The workflow of this file that runs (`None`: it never checked).
     workflow: Option<Arc<CompiledWorkflow>>,
+    /// The SHA-256 of the bytes last checked, valid or not (`None`: unknown).
+    content: Option<String>,
 }
 
 /// The files of the workflows folder and the workflow each runs.
@@ -80,9 +97,55 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// Notes a file read at start, with its workflow when it checked.
-    pub fn track(&mut self, path: PathBuf, stamp: Stamp, workflow: Option<Arc<CompiledWorkflow>>) {
-        self.files.insert(path, Known { stamp, workflow });
+    /// Notes a file read at start, with its workflow when it checked, and its
+    /// [`content_of`] when it did not.
+    pub fn track(
+        &mut self,
+        path: PathBuf,
+        stamp: Stamp,
+        workflow: Option<Arc<CompiledWorkflow>>,
+        content: Option<String>,
+    ) {
+        let content = workflow.as_ref().map(|w| w.hash.clone()).or(content);
+        self.files.insert(
+            path,
+            Known {
+                stamp,
+                workflow,
+                content,
+            },
+        );
+    }
+
+    /// A changed file (see [`Reloader::changes`]) whose `content` is the one last checked: its
+    /// new `stamp` is noted, and the caller neither checks nor reports it again. Otherwise the
+    /// content is noted (false), so that the next change back to it is one.
+    pub fn same_content(&mut self, path: &Path, stamp: Stamp, content: Option<&str>) -> bool {
+        let Some(content) = content else {
+            return false;
+        };
+        match self.files.get_mut(path) {
+            Some(known) if known.content.as_deref() == Some(content) => {
+                known.stamp = stamp;
+                true
+            }
+            Some(known) => {
+                known.content = Some(content.to_string());
+                false
+            }
+            None => {
+                self.files.insert(
+                    path.to_path_buf(),
+                    Known {
+                        // Not seen yet: `apply` notes it when it is checked.
+                        stamp,
+                        workflow: None,
+                        content: Some(content.to_string()),
+                    },
+                );
+                false
+            }
+        }
     }
 
     /// The files of `listing` that are new or changed since last seen, and the files gone.
@@ -121,7 +184,9 @@ impl Reloader {
             let Some(&stamp) = listing.get(&path) else {
                 continue;
             };
-            let previous = self.files.get(&path).and_then(|k| k.workflow.clone());
+            let known = self.files.get(&path);
+            let previous = known.and_then(|k| k.workflow.clone());
+            let content = known.and_then(|k| k.content.clone());
             let workflow = match checked {
                 Checked::Invalid => {
                     report.kept.push(path.clone());
@@ -138,7 +203,14 @@ impl Reloader {
                     }
                 },
             };
-            self.files.insert(path, Known { stamp, workflow });
+            self.files.insert(
+                path,
+                Known {
+                    stamp,
+                    workflow,
+                    content,
+                },
+            );
         }
         report
     }

@@ -498,15 +498,18 @@ async fn runs_going_and_waiting_are_cancelled_ended_ones_are_not() {
         (status, body["status"].as_str()),
         (StatusCode::ACCEPTED, Some("cancelling"))
     );
-    let end = ended.recv().await.unwrap();
+    for run in [waiting, going] {
+        let end = ended.recv().await.unwrap();
+        assert_eq!(
+            (end.run_id.as_str(), end.status),
+            (run, RunStatus::Cancelled)
+        );
+    }
+    let withdrawn = api.store.get_run(waiting).await.unwrap().unwrap();
     assert_eq!(
-        (end.run_id.as_str(), end.status),
-        (going, RunStatus::Cancelled)
-    );
-    assert_eq!(
-        api.runs_recorded().await,
-        1,
-        "the withdrawn run never started"
+        (withdrawn.status, withdrawn.error.as_deref()),
+        (RunStatus::Cancelled, Some("cancelled before it started")),
+        "the withdrawn run never started, and says so"
     );
     assert_eq!(api.daemon.runs_going(), 0);
 
@@ -519,6 +522,15 @@ async fn runs_going_and_waiting_are_cancelled_ended_ones_are_not() {
     assert_error(
         &api.post(&format!("/api/v1/runs/{waiting}/cancel"), None)
             .await,
+        StatusCode::CONFLICT,
+        "not_going",
+    );
+    assert_error(
+        &api.post(
+            &format!("/api/v1/runs/{}/cancel", weft_engine::exec::new_run_id()),
+            None,
+        )
+        .await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
@@ -971,4 +983,108 @@ async fn a_retry_goes_on_from_the_failed_step_with_the_earlier_outputs() {
         before + 1,
         "only the changed run was added, by this test"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_refusal_has_the_json_shape_with_a_clear_message() {
+    let api = Api::new().await;
+    let runs = "/api/v1/workflows/quick/runs";
+    let message = |answer: &(StatusCode, Value)| answer.1["error"]["message"].to_string();
+
+    // A body that is not an object, and `inputs` that are not one.
+    for body in ["[{\"inputs\": {}}]", "[]", "\"inputs\"", "7", "null"] {
+        let answer = api
+            .call(request(Method::POST, runs, Some(body.into())))
+            .await;
+        assert_error(&answer, StatusCode::BAD_REQUEST, "bad_json");
+        assert!(
+            message(&answer).contains("must be a JSON object"),
+            "{body}: {answer:?}"
+        );
+    }
+    for inputs in [json!(["who", "Ada"]), json!("Ada"), json!(1)] {
+        let answer = api.post(runs, Some(json!({ "inputs": inputs }))).await;
+        assert_error(&answer, StatusCode::BAD_REQUEST, "bad_json");
+        assert!(
+            message(&answer).contains("`inputs` must be a JSON object"),
+            "{answer:?}"
+        );
+    }
+    // A wait without a unit.
+    let answer = api.post(&format!("{runs}?wait=5"), None).await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "bad_query");
+    assert!(message(&answer).contains("`5s`"), "{answer:?}");
+
+    // A path over the limit.
+    let long = format!("/api/v1/runs/{}", "7".repeat(api::MAX_URI_BYTES));
+    let answer = api.get(&long).await;
+    assert_error(&answer, StatusCode::URI_TOO_LONG, "uri_too_long");
+    let answer = api
+        .post(&format!("/hooks/{}", "h".repeat(api::MAX_URI_BYTES)), None)
+        .await;
+    assert_error(&answer, StatusCode::URI_TOO_LONG, "uri_too_long");
+
+    // What the framework answers by itself: a method a route does not take, an unknown route,
+    // a path parameter that is not UTF-8 (webhooks read it with the framework's extractor).
+    let routes = [
+        ("/healthz", Method::GET),
+        ("/readyz", Method::GET),
+        ("/metrics", Method::GET),
+        ("/hooks/deploy", Method::POST),
+        ("/api/v1/workflows", Method::GET),
+        ("/api/v1/workflows/quick/runs", Method::POST),
+        ("/api/v1/workflows/quick/pause", Method::POST),
+        ("/api/v1/workflows/quick/resume", Method::POST),
+        ("/api/v1/runs", Method::GET),
+        ("/api/v1/runs/01M8RPQTDR6RD5S654YEDSGEAV", Method::GET),
+        (
+            "/api/v1/runs/01M8RPQTDR6RD5S654YEDSGEAV/cancel",
+            Method::POST,
+        ),
+        (
+            "/api/v1/runs/01M8RPQTDR6RD5S654YEDSGEAV/replay",
+            Method::POST,
+        ),
+        (
+            "/api/v1/runs/01M8RPQTDR6RD5S654YEDSGEAV/retry",
+            Method::POST,
+        ),
+        ("/api/v1/connections", Method::GET),
+    ];
+    for (path, takes) in routes {
+        for method in [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+        ] {
+            if method == takes {
+                continue;
+            }
+            let answer = api.call(request(method.clone(), path, None)).await;
+            assert_error(
+                &answer,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+            );
+            assert!(
+                message(&answer).contains(method.as_str()),
+                "{path}: {answer:?}"
+            );
+        }
+    }
+    for path in [
+        "/",
+        "/api",
+        "/api/v2/runs",
+        "/hooks",
+        "/hooks/a/b",
+        "/api/v1/runs/x/y",
+    ] {
+        assert_error(&api.get(path).await, StatusCode::NOT_FOUND, "not_found");
+    }
+    let answer = api.post("/hooks/%FF%FE", Some(json!({}))).await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "bad_request");
+    assert_eq!(api.runs_recorded().await, 0, "nothing recorded");
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use weft_daemon::reload::{Checked, Reloader, Stamp};
+use weft_daemon::reload::{content_of, Checked, Reloader, Stamp};
 use weft_daemon::{Clock, Daemon, ManualClock, Settings};
 use weft_engine::store::{MemoryRunStore, RunStore};
 use weft_engine::workflow::{load_bytes, CompiledWorkflow};
@@ -124,7 +124,7 @@ async fn the_reloader_keeps_the_previous_version_of_a_broken_file_and_stops_dele
     let first = workflow("tick", "* * * * *");
     let running = Running::start(vec![first.clone()]).await;
     let mut reloader = Reloader::default();
-    reloader.track(tick.clone(), Stamp::of(&tick).unwrap(), Some(first));
+    reloader.track(tick.clone(), Stamp::of(&tick).unwrap(), Some(first), None);
     assert!(reloader.changes(&listing(&[&tick])).is_empty());
 
     // Broken: the reload keeps the running version.
@@ -178,4 +178,44 @@ async fn the_reloader_keeps_the_previous_version_of_a_broken_file_and_stops_dele
     running.walk_to(8).await;
     assert_eq!(running.runs().await.len(), 3);
     running.daemon.shutdown(StdDuration::from_secs(1)).await;
+}
+
+#[test]
+fn a_file_saved_again_unchanged_is_not_checked_nor_reported_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let tick = dir.path().join("tick.yaml");
+    std::fs::write(&tick, "broken!").unwrap();
+    let mut reloader = Reloader::default();
+    let stamp = Stamp::of(&tick).unwrap();
+    reloader.track(tick.clone(), stamp, None, content_of(&tick));
+
+    // The same bytes with a new modification time (saved again; a SIGHUP and the folder check
+    // both looking): a change of stamp, not of content.
+    let later = std::time::SystemTime::now() + StdDuration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&tick)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let files = listing(&[&tick]);
+    assert_eq!(
+        reloader.changes(&files).changed,
+        std::slice::from_ref(&tick)
+    );
+    let content = content_of(&tick);
+    assert!(reloader.same_content(&tick, files[&tick], content.as_deref()));
+    assert!(
+        reloader.changes(&files).is_empty(),
+        "its new stamp is noted"
+    );
+
+    // Other content is checked; once checked, the same again is not.
+    std::fs::write(&tick, "broken again!").unwrap();
+    let files = listing(&[&tick]);
+    let content = content_of(&tick);
+    assert!(!reloader.same_content(&tick, files[&tick], content.as_deref()));
+    assert!(reloader.same_content(&tick, files[&tick], content.as_deref()));
+    // A file that cannot be read is always checked (and so reported).
+    assert!(!reloader.same_content(&tick, files[&tick], None));
 }

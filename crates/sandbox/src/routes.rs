@@ -427,6 +427,15 @@ fn entries() -> Vec<Entry> {
         ep(
             "GET",
             V2,
+            "/footer-comments/{id}/children",
+            COMMENT_LIST,
+            COMMENT_R,
+            NONE,
+            comments::children::<Footer>,
+        ),
+        ep(
+            "GET",
+            V2,
             "/inline-comments",
             COMMENT_LIST,
             COMMENT_R,

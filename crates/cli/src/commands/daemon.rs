@@ -16,8 +16,9 @@ use weft_daemon::address::{self, DaemonAddress};
 use weft_daemon::api::hooks::Hooks;
 use weft_daemon::api::{self, ApiServer, ApiState};
 use weft_daemon::events::{Events, EventsSettings};
+use weft_daemon::expiry::{Expiry, Retention};
 use weft_daemon::metrics::Metrics;
-use weft_daemon::reload::{Checked, Reloader, Stamp};
+use weft_daemon::reload::{content_of, Checked, Reloader, Stamp};
 use weft_daemon::{Daemon, Recovered, Settings, SystemClock};
 use weft_engine::bounded_file::read_bounded;
 use weft_engine::exec::{secrets_from_env, DEFAULT_RESTART_LIMIT, DEFAULT_STORED_WAIT_THRESHOLD};
@@ -58,6 +59,34 @@ pub struct Args {
     /// The file holding the secret that signs outbound events (X-Weft-Signature).
     #[arg(long, value_name = "FILE", requires = "events_url")]
     events_secret_file: Option<PathBuf>,
+    /// How long a webhook request's Idempotency-Key is kept: a repeat within it answers with
+    /// the first run, a repeat after it starts a new one.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_retention)]
+    idempotency_key_retention: Duration,
+    /// How long a delivered outbound event is kept in the outbox (events not delivered are
+    /// kept until they are).
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_retention)]
+    event_retention: Duration,
+}
+
+/// A retention: a duration of at least a minute (a shorter one would make a repeat of a
+/// request right after it start a second run).
+fn parse_retention(text: &str) -> Result<Duration, String> {
+    let retention = parse_duration(text)?;
+    if retention < Duration::from_secs(60) {
+        return Err(format!("`{text}` is too short: at least 1m"));
+    }
+    Ok(retention)
+}
+
+/// The retentions of the command line, swept every 10 minutes.
+fn retention(args: &Args) -> Retention {
+    let span = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    Retention {
+        request_keys: span(args.idempotency_key_retention),
+        delivered_events: span(args.event_retention),
+        ..Retention::default()
+    }
 }
 
 /// A larger events secret file is not a secret file.
@@ -121,15 +150,16 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (workflows, reloader) = match load_folder(&args.workflows, runtime) {
-        Ok(loaded) => loaded,
+    // The data folder first: a second daemon on it is refused before it prints anything else.
+    let store = match super::open_history(data_dir, held_by_another).await {
+        Ok(store) => store,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::from(2);
         }
     };
-    let store = match super::open_history(data_dir, held_by_another).await {
-        Ok(store) => store,
+    let (workflows, reloader) = match load_folder(&args.workflows, runtime) {
+        Ok(loaded) => loaded,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::from(2);
@@ -210,6 +240,12 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         }
         None => None,
     };
+    let expiry = Expiry::start(
+        store.clone(),
+        store.clone(),
+        Arc::new(SystemClock),
+        retention(&args),
+    );
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -327,6 +363,7 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         // What is not delivered yet stays in the outbox for the next start.
         events.stop().await;
     }
+    expiry.stop().await;
     if let Err(e) = address::remove(data_dir) {
         eprintln!(
             "warning: {}",
@@ -368,7 +405,12 @@ fn load_folder(
                 continue;
             }
         };
-        let running = match check_file(file, engine.catalog()) {
+        let checked = check_file(file, engine.catalog());
+        // Known for a file that does not check, so that saving it again unchanged is quiet.
+        let content = matches!(checked, Checked::Invalid)
+            .then(|| content_of(file))
+            .flatten();
+        let running = match checked {
             Checked::Valid(workflow) => match by_name.get(&workflow.name) {
                 Some(first) => {
                     eprintln!(
@@ -390,7 +432,7 @@ fn load_folder(
                 None
             }
         };
-        reloader.track(file.clone(), stamp, running);
+        reloader.track(file.clone(), stamp, running, content);
     }
     Ok((valid, reloader))
 }
@@ -423,11 +465,20 @@ fn reload(dir: &Path, runtime: &Runtime, reloader: &mut Reloader, daemon: &Daemo
         return false;
     }
     let engine = runtime.checking_engine();
-    let checked = changes
-        .changed
-        .iter()
-        .map(|file| (file.clone(), check_file(file, engine.catalog())))
-        .collect();
+    let mut checked = Vec::new();
+    for file in &changes.changed {
+        let Some(&stamp) = listing.get(file) else {
+            continue;
+        };
+        // Saved again or touched with the same content: checked (and reported) already.
+        if reloader.same_content(file, stamp, content_of(file).as_deref()) {
+            continue;
+        }
+        checked.push((file.clone(), check_file(file, engine.catalog())));
+    }
+    if checked.is_empty() && changes.deleted.is_empty() {
+        return false;
+    }
     let report = reloader.apply(daemon, &listing, checked, &changes.deleted);
     for file in &report.kept {
         eprintln!(

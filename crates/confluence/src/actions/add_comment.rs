@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use weft_action::{ActionError, ActionInfo};
 
 use super::ConfluenceAction;
-use crate::body::{write_body, WriteFormat};
+use crate::body::{bare_text, write_body, WriteFormat};
 use crate::client::{Api, Client, Request, MAX_PAGE_SIZE};
 use crate::input::content_id;
 
@@ -95,8 +95,9 @@ impl ConfluenceAction for AddComment {
     }
 
     /// An attempt that may have run before (its run was resumed after its process stopped)
-    /// first looks among the page's or blog post's footer comments for one with the same
-    /// storage body, and returns it instead of adding a second.
+    /// first looks among the comments of what it comments on (the page's or blog post's
+    /// footer comments, or the replies to the parent comment) for one with the same body, and
+    /// returns it instead of adding a second.
     async fn send(
         &self,
         input: &Input,
@@ -112,34 +113,67 @@ impl ConfluenceAction for AddComment {
     }
 }
 
-/// The comment `request` would add, when one with its body is there. Replies and bodies not in
-/// storage format (wiki, atlas_doc_format: Confluence stores them converted) are not looked up:
-/// a repeated attempt adds them again.
+/// What a comment made before by this attempt looks like, read back in storage format.
+enum SameBody<'a> {
+    /// Written in storage format: stored as it was sent.
+    Storage(&'a Value),
+    /// Written in wiki or ADF, which Confluence stores in its own way: compared on its text
+    /// (see [`bare_text`]).
+    Text(String),
+}
+
+impl SameBody<'_> {
+    fn of(body: &Value) -> Option<SameBody<'_>> {
+        let value = body.get("value")?;
+        match body["representation"].as_str()? {
+            "storage" => Some(SameBody::Storage(value)),
+            representation => Some(SameBody::Text(bare_text(representation, value.as_str()?))),
+        }
+    }
+
+    fn matches(&self, comment: &Value) -> bool {
+        let stored = comment.pointer("/body/storage/value");
+        match self {
+            SameBody::Storage(value) => stored == Some(*value),
+            SameBody::Text(text) => stored
+                .and_then(Value::as_str)
+                .is_some_and(|stored| bare_text("storage", stored) == *text),
+        }
+    }
+}
+
+/// The comment `request` would add, when one with its body is there.
 async fn made_before(
     input: &Input,
     request: &Request,
     client: &Client<'_>,
 ) -> Result<Option<Value>, ActionError> {
-    let container = match (&input.page_id, &input.blog_post_id) {
-        (Some(id), None) => format!("/pages/{id}"),
-        (None, Some(id)) => format!("/blogposts/{id}"),
+    let (listed, subject) = match (&input.page_id, &input.blog_post_id, &input.parent_comment_id) {
+        (Some(id), None, None) => (format!("/pages/{id}/footer-comments"), format!("page {id}")),
+        (None, Some(id), None) => (
+            format!("/blogposts/{id}/footer-comments"),
+            format!("blog post {id}"),
+        ),
+        (None, None, Some(id)) => (
+            format!("/footer-comments/{id}/children"),
+            format!("comment {id}"),
+        ),
         _ => return Ok(None),
     };
-    let body = request.body.as_ref().and_then(|c| c.get("body"));
-    let Some(storage) = body
-        .filter(|b| b["representation"] == "storage")
-        .and_then(|b| b.get("value"))
+    let Some(same) = request
+        .body
+        .as_ref()
+        .and_then(|c| c.get("body"))
+        .and_then(SameBody::of)
     else {
         return Ok(None);
     };
-    let listing = Request::get(Api::V2, format!("{container}/footer-comments"))
+    let listing = Request::get(Api::V2, listed)
         .query("body-format", "storage")
         .query("limit", MAX_PAGE_SIZE)
-        .about(format!("the comments of {container}"));
+        .about(format!("the comments of {subject}"));
     let mut same_body = std::pin::pin!(client
         .items(listing, MAX_COMMENTS_SEARCHED)
-        .try_filter(|comment| {
-            std::future::ready(comment.pointer("/body/storage/value") == Some(storage))
-        }));
+        .try_filter(|comment| std::future::ready(same.matches(comment))));
     Ok(same_body.try_next().await?)
 }

@@ -42,9 +42,30 @@ where
                 "send the body as JSON with `Content-Type: application/json`",
             ));
         }
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_json", e.to_string()))
+        let bad_json =
+            |message: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_json", message);
+        // A struct would also be read from an array of its fields' values: only an object is.
+        match serde_json::from_slice(&bytes).map_err(|e| bad_json(e.to_string()))? {
+            object @ serde_json::Value::Object(_) => serde_json::from_value(object)
+                .map(JsonBody)
+                .map_err(|e| bad_json(e.to_string())),
+            other => Err(bad_json(format!(
+                "the body must be a JSON object, not {}",
+                json_kind(&other)
+            ))),
+        }
+    }
+}
+
+/// What a JSON value is, for messages: `an array`, `a string`, ...
+pub(super) fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -124,14 +145,17 @@ pub(super) fn duration(
     text: &str,
     max: std::time::Duration,
 ) -> Result<std::time::Duration, ApiError> {
+    let bad_query = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", message);
+    // A bare number would be read as seconds: a unit makes the request say what it means.
+    if text.parse::<u64>().is_ok() {
+        return Err(bad_query(format!(
+            "{name}: `{text}` has no unit: write `{text}s` (or ms, m, h)"
+        )));
+    }
     let parsed = weft_engine::duration::parse_duration(text)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", format!("{name}: {e}")))?;
+        .map_err(|e| bad_query(format!("{name}: {e}")))?;
     if parsed > max {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_query",
-            format!("{name}: at most {}s", max.as_secs()),
-        ));
+        return Err(bad_query(format!("{name}: at most {}s", max.as_secs())));
     }
     Ok(parsed)
 }

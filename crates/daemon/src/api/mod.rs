@@ -32,7 +32,7 @@ pub use connection_admin::{
     MAX_PROGRESS_WAIT, OAUTH_CALLBACK_PATH,
 };
 pub use connections::{ConnectionList, ConnectionListError, ConnectionState, ConnectionSummary};
-pub use error::ApiError;
+pub use error::{ApiError, MAX_URI_BYTES};
 
 /// The largest request body read: a run's inputs are small.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -76,6 +76,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(error::limit_uri))
+        .layer(axum::middleware::map_response(error::json_errors))
         .with_state(state)
 }
 

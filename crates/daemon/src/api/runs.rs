@@ -22,7 +22,8 @@ use weft_engine::store::{RunRecord, RunStatus};
 
 use super::body::{self, ApiPath, ApiQuery, JsonBody, Nothing};
 use super::{ApiError, ApiState};
-use crate::dispatch::{RunEnded, Submission, SubmitError, Submitted, TriggerKind};
+use crate::dispatch::{Cancelling, RunEnded, Submission, SubmitError, Submitted, TriggerKind};
+use crate::gate::DropReason;
 use crate::retry::{prepare_retry, RetryError};
 
 /// The longest `?wait=` a request may hold its connection for.
@@ -49,8 +50,27 @@ pub(super) fn routes() -> Router<Arc<ApiState>> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StartBody {
+    /// An object of input names to values; checked here so that another JSON value gets a
+    /// message that says so.
     #[serde(default)]
-    inputs: Map<String, Value>,
+    inputs: Option<Value>,
+}
+
+impl StartBody {
+    fn inputs(self) -> Result<Map<String, Value>, ApiError> {
+        match self.inputs {
+            None => Ok(Map::new()),
+            Some(Value::Object(inputs)) => Ok(inputs),
+            Some(other) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_json",
+                format!(
+                    "`inputs` must be a JSON object of input names to values, not {}",
+                    body::json_kind(&other)
+                ),
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,7 +97,7 @@ async fn start(
 ) -> Result<Response, ApiError> {
     let wait = query.duration()?;
     let submission = Submission {
-        inputs: body.inputs,
+        inputs: body.inputs()?,
         ..Submission::new(
             TriggerKind::Api,
             json!({ "kind": TriggerKind::Api.as_str() }),
@@ -162,12 +182,7 @@ async fn submit(
     let status = match &submitted {
         Submitted::Started { .. } => "running",
         Submitted::Queued { .. } => "queued",
-        Submitted::Dropped { reason, .. } => {
-            return Err(ApiError::conflict(
-                "not_started",
-                format!("the run was not started: {}", reason.describe()),
-            ))
-        }
+        Submitted::Dropped { reason, .. } => return Err(not_started(*reason)),
     };
     let of = replay_of.map(|id| ("replay_of", id));
     Ok(answer(state, workflow, submitted.run_id(), status, ended, of).await)
@@ -209,12 +224,24 @@ async fn retry(
         })?;
     let ended = wait.map(|wait| (wait, dispatcher.subscribe()));
     let request = ResumeRequest::new(run_id.clone());
-    // Recorded already: if it cannot start now, the next start of the daemon resumes it.
-    dispatcher
-        .resume(&failed.workflow, TriggerKind::Api, request)
+    // Through the gate as any new run. Recorded already: if the daemon stops before it
+    // starts, the next start resumes it; if its gate drops it, it is closed as cancelled.
+    let submitted = dispatcher
+        .submit_recorded(&failed.workflow, TriggerKind::Api, request)
         .map_err(submit_error)?;
+    let status = match submitted {
+        Submitted::Started { .. } => "running",
+        Submitted::Queued { .. } => "queued",
+        Submitted::Dropped { reason, .. } => {
+            dispatcher
+                .close_dropped(&run_id, reason)
+                .await
+                .map_err(|e| ApiError::store(&e))?;
+            return Err(not_started(reason));
+        }
+    };
     let of = Some(("retry_of", id.as_str()));
-    Ok(answer(&state, &failed.workflow, &run_id, "running", ended, of).await)
+    Ok(answer(&state, &failed.workflow, &run_id, status, ended, of).await)
 }
 
 /// The answer to a run started: `201`, or with a wait its outcome (`200`) when it ends in
@@ -279,6 +306,13 @@ async fn ended_run(
         }
     }
     stored_run(state, run_id).await.ok().flatten()
+}
+
+fn not_started(reason: DropReason) -> ApiError {
+    ApiError::conflict(
+        "not_started",
+        format!("the run was not started: {}", reason.describe()),
+    )
 }
 
 fn submit_error(error: SubmitError) -> ApiError {
@@ -510,14 +544,21 @@ async fn cancel(
     JsonBody(Nothing {}): JsonBody<Nothing>,
 ) -> Result<Response, ApiError> {
     let id = body::run_id(&id)?;
-    if state.dispatcher.cancel(&id) {
-        let answer = json!({ "run_id": id, "status": "cancelling" });
-        return Ok((StatusCode::ACCEPTED, Json(answer)).into_response());
-    }
-    if state.dispatcher.withdraw(&id) {
-        // It never started: nothing of it is in the history.
-        let answer = json!({ "run_id": id, "status": "cancelled" });
-        return Ok((StatusCode::OK, Json(answer)).into_response());
+    let cancelling = state
+        .dispatcher
+        .cancel_run(&id)
+        .await
+        .map_err(|e| ApiError::store(&e))?;
+    match cancelling {
+        Cancelling::Asked => {
+            let answer = json!({ "run_id": id, "status": "cancelling" });
+            return Ok((StatusCode::ACCEPTED, Json(answer)).into_response());
+        }
+        Cancelling::Cancelled => {
+            let answer = json!({ "run_id": id, "status": "cancelled" });
+            return Ok((StatusCode::OK, Json(answer)).into_response());
+        }
+        Cancelling::NotGoing => {}
     }
     match stored_run(&state, &id).await? {
         Some(run) => Err(ApiError::conflict(

@@ -9,7 +9,7 @@ use super::{
     AttemptRecord, ClaimStore, FireRecord, RunRecord, RunStatus, RunStore, StepStatus,
     TriggerCursor, TriggerKey, TriggerStore,
 };
-use super::{DeliveryStatus, OutboundEvent, OutboxStore, RequestKeyRecord};
+use super::{DeliveryStatus, OutboundEvent, OutboxStore, RequestKeyRecord, SweepCursor, Swept};
 
 /// Runs every check on `store`, which must be empty.
 pub async fn run_all<S>(store: &S)
@@ -27,7 +27,7 @@ where
 }
 
 /// The outbox checks, on an empty store.
-pub async fn run_outbox<S: OutboxStore + ?Sized>(store: &S) {
+pub async fn run_outbox<S: OutboxStore + TriggerStore + ?Sized>(store: &S) {
     let event = |id: &str| OutboundEvent {
         id: id.into(),
         kind: "run.failed".into(),
@@ -87,6 +87,68 @@ pub async fn run_outbox<S: OutboxStore + ?Sized>(store: &S) {
     assert_eq!(ids(recent.clone()), ["e3", "e2", "e1"], "newest first");
     assert_eq!(recent[2], delivered, "kept, with how it went");
     assert_eq!(ids(store.recent_events(1).await.unwrap()), ["e3"]);
+
+    // Sweeps: e1 (delivered), e2 (pending) and e3 (given up) were created at(1).
+    let later = OutboundEvent {
+        created_at: at(20),
+        status: DeliveryStatus::Delivered,
+        ..event("s1")
+    };
+    store.put_event(&later).await.unwrap();
+    let removed = sweep_in_batches(|from| async move {
+        store.sweep_delivered_events(at(10), from.as_ref(), 1).await
+    })
+    .await;
+    assert_eq!(
+        removed, 1,
+        "only the delivered event created before the limit"
+    );
+    assert_eq!(
+        ids(store.recent_events(10).await.unwrap()),
+        ["s1", "e3", "e2"],
+        "pending and given-up events are kept, and newer delivered ones"
+    );
+
+    let key = |workflow: &str, key: &str, second: u32| RequestKeyRecord {
+        workflow: workflow.into(),
+        key: key.into(),
+        run_id: "r".into(),
+        recorded_at: at(second),
+    };
+    for (workflow, name, second) in [("a", "old", 1), ("a", "new", 30), ("b", "old", 2)] {
+        let record = key(workflow, name, second);
+        assert_eq!(store.record_request_key(&record).await.unwrap(), None);
+    }
+    let removed =
+        sweep_in_batches(
+            |from| async move { store.sweep_request_keys(at(10), from.as_ref(), 2).await },
+        )
+        .await;
+    assert_eq!(removed, 2);
+    for (workflow, name, kept) in [("a", "old", false), ("a", "new", true), ("b", "old", false)] {
+        let again = key(workflow, name, 40);
+        let first = store.record_request_key(&again).await.unwrap();
+        assert_eq!(first.is_some(), kept, "{workflow} {name}");
+    }
+}
+
+/// Runs a sweep batch after batch to its end; how many records it removed.
+async fn sweep_in_batches<F, Fut>(batch: F) -> usize
+where
+    F: Fn(Option<SweepCursor>) -> Fut,
+    Fut: std::future::Future<Output = Result<Swept, super::StoreError>>,
+{
+    let mut removed = 0;
+    let mut from = None;
+    for _ in 0..100 {
+        let swept = batch(from).await.unwrap();
+        removed += swept.removed;
+        match swept.next {
+            Some(next) => from = Some(next),
+            None => return removed,
+        }
+    }
+    panic!("the sweep did not end");
 }
 
 async fn request_keys<S: TriggerStore + ?Sized>(store: &S) {

@@ -10,7 +10,7 @@ use super::{
     AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore, ScratchArea, StoreError,
     TriggerCursor, TriggerKey, TriggerStore,
 };
-use super::{DeliveryStatus, OutboundEvent, OutboxStore, RequestKeyRecord};
+use super::{DeliveryStatus, OutboundEvent, OutboxStore, RequestKeyRecord, SweepCursor, Swept};
 
 #[derive(Default)]
 pub struct MemoryRunStore {
@@ -286,6 +286,82 @@ impl OutboxStore for MemoryRunStore {
             .take(limit)
             .cloned()
             .collect())
+    }
+
+    async fn sweep_request_keys(
+        &self,
+        before: DateTime<Utc>,
+        from: Option<&SweepCursor>,
+        batch: usize,
+    ) -> Result<Swept, StoreError> {
+        let start = from.map(memory_cursor::<(String, String)>).transpose()?;
+        let mut state = self.state.lock();
+        let (old, next) = sweep_batch(&state.request_keys, start, batch, |_, record| {
+            Some(record.recorded_at < before)
+        });
+        for key in &old {
+            state.request_keys.remove(key);
+        }
+        Ok(swept(old.len(), next))
+    }
+
+    async fn sweep_delivered_events(
+        &self,
+        before: DateTime<Utc>,
+        from: Option<&SweepCursor>,
+        batch: usize,
+    ) -> Result<Swept, StoreError> {
+        let start = from.map(memory_cursor::<String>).transpose()?;
+        let mut state = self.state.lock();
+        let (old, next) = sweep_batch(&state.events, start, batch, |_, event| {
+            (event.created_at < before).then_some(event.status == DeliveryStatus::Delivered)
+        });
+        for key in &old {
+            state.events.remove(key);
+        }
+        Ok(swept(old.len(), next))
+    }
+}
+
+/// One batch of a sweep of `map` after `start`: the keys whose entry `remove` says yes to, and
+/// the key to go on after. `remove` answering `None` ends the sweep there.
+fn sweep_batch<K: Ord + Clone, V>(
+    map: &BTreeMap<K, V>,
+    start: Option<K>,
+    batch: usize,
+    remove: impl Fn(&K, &V) -> Option<bool>,
+) -> (Vec<K>, Option<K>) {
+    let range = match start {
+        Some(start) => map.range((std::ops::Bound::Excluded(start), std::ops::Bound::Unbounded)),
+        None => map.range(..),
+    };
+    let mut old = Vec::new();
+    for (looked, (key, value)) in range.enumerate() {
+        match remove(key, value) {
+            None => return (old, None),
+            Some(true) => old.push(key.clone()),
+            Some(false) => {}
+        }
+        if looked + 1 == batch {
+            return (old, Some(key.clone()));
+        }
+    }
+    (old, None)
+}
+
+/// A memory store's cursor is its map key, as JSON.
+fn memory_cursor<K: serde::de::DeserializeOwned>(cursor: &SweepCursor) -> Result<K, StoreError> {
+    serde_json::from_slice(&cursor.0).map_err(|source| StoreError::Corrupt {
+        key: "sweep cursor".into(),
+        source,
+    })
+}
+
+fn swept<K: serde::Serialize>(removed: usize, next: Option<K>) -> Swept {
+    Swept {
+        removed,
+        // A map key of strings always encodes.
+        next: next.and_then(|key| serde_json::to_vec(&key).ok().map(SweepCursor)),
     }
 }
 

@@ -30,7 +30,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use memory::MemoryRunStore;
-pub use outbox::{DeliveryStatus, OutboundEvent, OutboxStore, RequestKeyRecord};
+pub use outbox::{
+    DeliveryStatus, OutboundEvent, OutboxStore, RequestKeyRecord, SweepCursor, Swept,
+};
 pub use records::{
     AttemptRecord, Claim, FireRecord, OwedRun, RunRecord, RunStatus, StepStatus, StoredWait,
     TriggerCursor, TriggerKey, Truncation,

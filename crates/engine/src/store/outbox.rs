@@ -3,6 +3,10 @@
 //! and the outbox of events for the configured events URL ([`OutboxStore`]): an event is
 //! stored before its first delivery and kept, with each attempt's outcome, until delivered or
 //! given up, so a restarted daemon delivers what the stopped one had not.
+//!
+//! Neither is kept for good: the daemon sweeps old request keys and old delivered events in
+//! batches ([`OutboxStore::sweep_request_keys`], [`OutboxStore::sweep_delivered_events`]).
+//! An event not delivered (pending, or given up) is never swept.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -53,7 +57,22 @@ pub struct OutboundEvent {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
-/// The outbox of outbound events. Writes are made durable by the store's flush, like runs.
+/// Where a sweep goes on from: the store's own key of the last record looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepCursor(pub(crate) Vec<u8>);
+
+/// One batch of a sweep.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Records removed by this batch.
+    pub removed: usize,
+    /// Where the next batch starts; `None` once the sweep has looked at every record it may
+    /// remove.
+    pub next: Option<SweepCursor>,
+}
+
+/// The outbox of outbound events (and the webhook request keys, which it sweeps). Writes are
+/// made durable by the store's flush, like runs.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
     /// Adds an event or replaces the one with the same id (after an attempt).
@@ -62,4 +81,21 @@ pub trait OutboxStore: Send + Sync {
     async fn pending_events(&self, limit: usize) -> Result<Vec<OutboundEvent>, StoreError>;
     /// Up to `limit` events, newest first, whatever their status.
     async fn recent_events(&self, limit: usize) -> Result<Vec<OutboundEvent>, StoreError>;
+    /// Looks at up to `batch` webhook request keys after `from` (from the first without),
+    /// in the store's order, and removes those recorded before `before`.
+    async fn sweep_request_keys(
+        &self,
+        before: DateTime<Utc>,
+        from: Option<&SweepCursor>,
+        batch: usize,
+    ) -> Result<Swept, StoreError>;
+    /// Looks at up to `batch` events after `from`, oldest first, and removes the delivered
+    /// ones created before `before`; the sweep ends at the first event created at or after
+    /// `before`. Pending and given-up events are kept.
+    async fn sweep_delivered_events(
+        &self,
+        before: DateTime<Utc>,
+        from: Option<&SweepCursor>,
+        batch: usize,
+    ) -> Result<Swept, StoreError>;
 }

@@ -133,6 +133,24 @@ pub async fn on_content<K: OnContent, M: OnComments>(
 ) -> Result<Response, ApiError> {
     of_container(&ctx, id, &p, M::KIND, K::KIND)
 }
+/// The replies to a comment.
+pub async fn children<M: OnComments>(
+    Extension(ctx): Extension<Ctx>,
+    Id(id): Id,
+    p: Params,
+) -> Result<Response, ApiError> {
+    {
+        let data = ctx.site.data.read();
+        data.comments
+            .get(&id)
+            .filter(|c| c.kind == M::KIND)
+            .ok_or_else(|| ApiError::missing("comment", id))?;
+    }
+    list_where(&ctx, &p, |c| {
+        c.kind == M::KIND && c.parent_comment_id == Some(id)
+    })
+}
+
 pub async fn list<M: OnComments>(
     Extension(ctx): Extension<Ctx>,
     p: Params,

@@ -1,10 +1,23 @@
 //! The outbox in sled: events by id (ULIDs sort by creation), and an index of the pending
 //! ones so a restart finds them without reading every delivered event.
 
+use std::ops::Bound;
+
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::{backend, decode, decode_all, encode, SledRunStore};
-use crate::store::{DeliveryStatus, OutboundEvent, OutboxStore, StoreError};
+use crate::store::{
+    DeliveryStatus, OutboundEvent, OutboxStore, RequestKeyRecord, StoreError, SweepCursor, Swept,
+};
+
+/// The keys of `tree` after `from` (from the first without).
+fn after(tree: &sled::Tree, from: Option<&SweepCursor>) -> sled::Iter {
+    match from {
+        Some(cursor) => tree.range::<&[u8], _>((Bound::Excluded(&cursor.0[..]), Bound::Unbounded)),
+        None => tree.iter(),
+    }
+}
 
 #[async_trait]
 impl OutboxStore for SledRunStore {
@@ -32,5 +45,64 @@ impl OutboxStore for SledRunStore {
 
     async fn recent_events(&self, limit: usize) -> Result<Vec<OutboundEvent>, StoreError> {
         decode_all(self.events.iter().rev().take(limit))
+    }
+
+    async fn sweep_request_keys(
+        &self,
+        before: DateTime<Utc>,
+        from: Option<&SweepCursor>,
+        batch: usize,
+    ) -> Result<Swept, StoreError> {
+        let mut swept = Swept::default();
+        let mut looked = 0;
+        for entry in after(&self.request_keys, from) {
+            let (key, bytes) = entry.map_err(backend)?;
+            let record: RequestKeyRecord = decode(&key, &bytes)?;
+            if record.recorded_at < before {
+                // Only if unchanged: a key recorded again meanwhile is kept.
+                let removed = self
+                    .request_keys
+                    .compare_and_swap(&key, Some(bytes), None as Option<&[u8]>)
+                    .map_err(backend)?;
+                swept.removed += usize::from(removed.is_ok());
+            }
+            looked += 1;
+            if looked == batch {
+                swept.next = Some(SweepCursor(key.to_vec()));
+                break;
+            }
+        }
+        Ok(swept)
+    }
+
+    async fn sweep_delivered_events(
+        &self,
+        before: DateTime<Utc>,
+        from: Option<&SweepCursor>,
+        batch: usize,
+    ) -> Result<Swept, StoreError> {
+        let mut swept = Swept::default();
+        let mut looked = 0;
+        for entry in after(&self.events, from) {
+            let (key, bytes) = entry.map_err(backend)?;
+            let event: OutboundEvent = decode(&key, &bytes)?;
+            if event.created_at >= before {
+                break;
+            }
+            if event.status == DeliveryStatus::Delivered {
+                // Only if unchanged, and delivered events are never pending again.
+                let removed = self
+                    .events
+                    .compare_and_swap(&key, Some(bytes), None as Option<&[u8]>)
+                    .map_err(backend)?;
+                swept.removed += usize::from(removed.is_ok());
+            }
+            looked += 1;
+            if looked == batch {
+                swept.next = Some(SweepCursor(key.to_vec()));
+                break;
+            }
+        }
+        Ok(swept)
     }
 }
