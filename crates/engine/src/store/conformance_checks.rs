@@ -234,7 +234,14 @@ async fn many_attempts<S: RunStore + ?Sized>(store: &S) {
     );
     assert!(all.iter().all(|a| a.run_id == "01MANY"));
     assert_eq!(all[5].output, Some(json!({ "text": "x".repeat(5 * 9) })));
-    for (skip, limit) in [(0, 1), (0, 50), (9, 2), (133, 100), (N as usize - 3, 10), (N as usize, 5)] {
+    for (skip, limit) in [
+        (0, 1),
+        (0, 50),
+        (9, 2),
+        (133, 100),
+        (N as usize - 3, 10),
+        (N as usize, 5),
+    ] {
         let page = store
             .attempts_page("01MANY", None, skip, limit)
             .await

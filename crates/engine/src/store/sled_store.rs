@@ -1,6 +1,6 @@
-//! The embedded run store. Records are JSON values in two trees keyed so that a run's attempts
-//! are contiguous and runs sort by creation (run ids are ULIDs). Writes go to sled's log
-//! without syncing; [`RunStore::flush`] is the durability point the executor calls when a run
+//! The embedded run store. Records are JSON values in trees keyed so that a run's attempts
+//! are contiguous and runs sort by creation (run ids are ULIDs); a run's attempts are kept
+//! several to a key ([`attempt_log`]). Writes go to sled's log without syncing; [`RunStore::flush`] is the durability point the executor calls when a run
 //! ends, so a run is never reported finished before it is on disk.
 
 use std::path::{Path, PathBuf};
