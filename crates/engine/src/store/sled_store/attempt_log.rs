@@ -40,10 +40,13 @@ const CHUNK_TAG: u8 = 0;
 /// Each entry: the seq, the length of the JSON, the JSON.
 const ENTRY_HEADER: usize = 12;
 
+/// The chunk being filled of each run, by run id.
+type Pending = HashMap<Box<str>, Chunk>;
+
 pub(super) struct AttemptLog {
     tree: sled::Tree,
-    /// The chunk being filled, by run id.
-    pending: Mutex<HashMap<Box<str>, Chunk>>,
+    /// Held while pending chunks are written, too.
+    pending: Mutex<Pending>,
     /// Wakes the writing thread when a run's records start waiting; dropped with the log,
     /// which ends the thread.
     started_waiting: mpsc::Sender<()>,
@@ -109,6 +112,14 @@ impl Chunk {
         };
         self.bytes.extend_from_slice(&other.bytes[1..]);
     }
+}
+
+/// A chunk that could not be written joins the run's pending one, for the next try.
+fn wait_again(pending: &mut Pending, run_id: &str, chunk: Chunk) {
+    pending
+        .entry(run_id.into())
+        .or_insert_with(Chunk::new)
+        .absorb(chunk);
 }
 
 /// One stored record: its seq, and its JSON.
@@ -190,37 +201,39 @@ impl AttemptLog {
         chunk.add(record)?;
         if chunk.bytes.len() >= CHUNK_BYTES {
             let full = std::mem::replace(chunk, Chunk::new());
-            drop(pending);
-            self.write(&record.run_id, full)?;
+            self.write(&mut pending, &record.run_id, full)?;
         }
         Ok(())
     }
 
-    /// Writes every pending chunk to sled's log.
+    /// Writes every pending chunk to sled's log. Chunks are written with the lock held: a
+    /// flush or a read that comes meanwhile waits for them instead of missing records that
+    /// were taken out to be written.
     pub fn write_out_all(&self) -> Result<(), StoreError> {
-        let chunks: Vec<(Box<str>, Chunk)> = self.pending.lock().drain().collect();
-        let mut result = Ok(());
-        for (run_id, chunk) in chunks {
-            if result.is_ok() {
-                result = self.write(&run_id, chunk);
-            } else {
-                self.put_back(&run_id, chunk);
+        let mut pending = self.pending.lock();
+        let mut chunks = std::mem::take(&mut *pending).into_iter();
+        while let Some((run_id, chunk)) = chunks.next() {
+            if let Err(e) = self.write(&mut pending, &run_id, chunk) {
+                for (run_id, chunk) in chunks {
+                    wait_again(&mut pending, &run_id, chunk);
+                }
+                return Err(e);
             }
         }
-        result
+        Ok(())
     }
 
     fn write_out(&self, run_id: &str) -> Result<(), StoreError> {
-        let chunk = self.pending.lock().remove(run_id);
-        match chunk {
-            Some(chunk) => self.write(run_id, chunk),
+        let mut pending = self.pending.lock();
+        match pending.remove(run_id) {
+            Some(chunk) => self.write(&mut pending, run_id, chunk),
             None => Ok(()),
         }
     }
 
     /// Inserts `chunk`; when another chunk of the run ends at the same seq (a seq put twice),
     /// the two become one, so neither is lost. A chunk that cannot be written waits again.
-    fn write(&self, run_id: &str, chunk: Chunk) -> Result<(), StoreError> {
+    fn write(&self, pending: &mut Pending, run_id: &str, chunk: Chunk) -> Result<(), StoreError> {
         if chunk.is_empty() {
             return Ok(());
         }
@@ -228,30 +241,28 @@ impl AttemptLog {
         let previous = match self.tree.insert(&key, chunk.bytes.as_slice()) {
             Ok(previous) => previous,
             Err(e) => {
-                self.put_back(run_id, chunk);
+                wait_again(pending, run_id, chunk);
                 return Err(backend(e));
             }
         };
         let Some(previous) = previous else {
             return Ok(());
         };
-        let mut joined = vec![CHUNK_TAG];
+        let mut joined = Chunk::new();
+        joined.highest_seq = chunk.highest_seq;
         for entry in entries(&key, &previous)? {
-            joined.extend_from_slice(&entry.seq.to_be_bytes());
-            joined.extend_from_slice(&(entry.json.len() as u32).to_be_bytes());
-            joined.extend_from_slice(entry.json);
+            joined.bytes.extend_from_slice(&entry.seq.to_be_bytes());
+            joined
+                .bytes
+                .extend_from_slice(&(entry.json.len() as u32).to_be_bytes());
+            joined.bytes.extend_from_slice(entry.json);
         }
-        joined.extend_from_slice(&chunk.bytes[1..]);
-        self.tree.insert(&key, joined).map_err(backend)?;
+        joined.bytes.extend_from_slice(&chunk.bytes[1..]);
+        if let Err(e) = self.tree.insert(&key, joined.bytes.as_slice()) {
+            wait_again(pending, run_id, joined);
+            return Err(backend(e));
+        }
         Ok(())
-    }
-
-    fn put_back(&self, run_id: &str, chunk: Chunk) {
-        self.pending
-            .lock()
-            .entry(run_id.into())
-            .or_insert_with(Chunk::new)
-            .absorb(chunk);
     }
 
     /// Every attempt of the run, in seq order.
