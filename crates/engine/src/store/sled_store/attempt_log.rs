@@ -365,3 +365,72 @@ fn write_out_soon(log: Weak<AttemptLog>, wakes: mpsc::Receiver<()>) {
         let _ = log.write_out_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(seq: u64) -> AttemptRecord {
+        AttemptRecord {
+            run_id: "01R".into(),
+            seq,
+            step: format!("s{seq}"),
+            iteration: Vec::new(),
+            attempt: 1,
+            status: crate::store::StepStatus::Succeeded,
+            input: serde_json::json!({ "n": seq }),
+            output: Some(serde_json::json!({ "n": seq })),
+            error: None,
+            started_at: chrono::Utc::now(),
+            duration_us: 1,
+            truncated: Vec::new(),
+            output_redacted: false,
+        }
+    }
+
+    /// A chunk reads back as its records in the order written, and one cut short anywhere is
+    /// reported damaged instead of read as fewer records.
+    #[test]
+    fn a_chunk_holds_its_records_and_a_cut_one_is_damaged() {
+        let mut chunk = Chunk::new();
+        for seq in [4, 2, 9] {
+            chunk.add(&record(seq)).unwrap();
+        }
+        assert_eq!(chunk.highest_seq, 9);
+        let key = attempt_key("01R", 9);
+        let read: Vec<u64> = entries(&key, &chunk.bytes)
+            .unwrap()
+            .iter()
+            .map(|entry| {
+                let record: AttemptRecord = decode(&key, entry.json).unwrap();
+                assert_eq!(record.seq, entry.seq);
+                entry.seq
+            })
+            .collect();
+        assert_eq!(read, [4, 2, 9]);
+        for cut in [
+            chunk.bytes.len() - 1,
+            ENTRY_HEADER - 3,
+            1 + ENTRY_HEADER + 5,
+        ] {
+            assert!(
+                matches!(
+                    entries(&key, &chunk.bytes[..cut]),
+                    Err(StoreError::Corrupt { .. })
+                ),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    /// A record stored on its own (as earlier versions wrote each) is one entry, its seq the
+    /// key's.
+    #[test]
+    fn a_record_on_its_own_is_one_entry() {
+        let key = attempt_key("01R", 7);
+        let json = serde_json::to_vec(&record(7)).unwrap();
+        let found = entries(&key, &json).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].seq, found[0].json), (7, json.as_slice()));
+    }
+}
