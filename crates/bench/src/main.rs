@@ -276,7 +276,8 @@ async fn scale_child(kind: &str, n: usize) {
         _ => loop_workflow(n),
     };
     let workflow = load(&engine, dir.path(), "scale.yaml", &text);
-    let outcome = engine.run(workflow, RunRequest::default()).await;
+    // Held here, as `weft run` holds it: freeing the workflow is not part of the run.
+    let outcome = engine.run(workflow.clone(), RunRequest::default()).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
     println!(
         "{} {}",

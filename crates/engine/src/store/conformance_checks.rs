@@ -18,6 +18,7 @@ where
 {
     runs_and_attempts(store).await;
     attempt_pages(store).await;
+    many_attempts(store).await;
     running_index_and_interrupted(store).await;
     trigger_cursors(store).await;
     cron_fires(store).await;
@@ -263,6 +264,77 @@ async fn attempt_pages<S: RunStore + ?Sized>(store: &S) {
     assert_eq!(page("01PAGE", Some("odd"), 1, 2).await, (vec![3, 5], 5));
     assert_eq!(page("01PAGE", Some("odd"), 9, 2).await, (vec![], 5));
     assert_eq!(page("01PAGE", Some("none"), 0, 2).await, (vec![], 0));
+}
+
+/// A run of many attempts (more than a store may keep under one key), some recorded late, two
+/// runs interleaved, flushed halfway: every page holds exactly its seqs, in order.
+async fn many_attempts<S: RunStore + ?Sized>(store: &S) {
+    const N: u64 = 300;
+    // A tenth of them recorded after the next ones, as a cancelled attempt is.
+    let mut order: Vec<u64> = (0..N).collect();
+    for pair in order.chunks_mut(10) {
+        pair.swap(0, pair.len() - 1);
+    }
+    for (i, &seq) in order.iter().enumerate() {
+        let step = format!("s{}", seq % 3);
+        let mut record = attempt("01MANY", seq, &step, StepStatus::Succeeded);
+        // Outputs of varied sizes, so records fill stores' pages unevenly.
+        record.output = Some(json!({ "text": "x".repeat((seq % 13) as usize * 9) }));
+        store.put_attempt(&record).await.unwrap();
+        store
+            .put_attempt(&attempt("01MANZ", i as u64, "other", StepStatus::Failed))
+            .await
+            .unwrap();
+        if i as u64 == N / 2 {
+            store.flush().await.unwrap();
+        }
+    }
+    let all = store.attempts("01MANY").await.unwrap();
+    assert_eq!(
+        all.iter().map(|a| a.seq).collect::<Vec<_>>(),
+        (0..N).collect::<Vec<_>>()
+    );
+    assert!(all.iter().all(|a| a.run_id == "01MANY"));
+    assert_eq!(all[5].output, Some(json!({ "text": "x".repeat(5 * 9) })));
+    for (skip, limit) in [
+        (0, 1),
+        (0, 50),
+        (9, 2),
+        (133, 100),
+        (N as usize - 3, 10),
+        (N as usize, 5),
+    ] {
+        let page = store
+            .attempts_page("01MANY", None, skip, limit)
+            .await
+            .unwrap();
+        let end = (skip + limit).min(N as usize) as u64;
+        assert_eq!(page.total, N as usize);
+        assert_eq!(
+            page.attempts.iter().map(|a| a.seq).collect::<Vec<_>>(),
+            (skip as u64..end).collect::<Vec<_>>(),
+            "skip {skip}, limit {limit}"
+        );
+        assert_eq!(page.attempts, all[skip.min(N as usize)..end as usize]);
+    }
+    let page = store
+        .attempts_page("01MANY", Some("s1"), 10, 3)
+        .await
+        .unwrap();
+    assert_eq!(page.total, (0..N).filter(|s| s % 3 == 1).count());
+    assert_eq!(
+        page.attempts.iter().map(|a| a.seq).collect::<Vec<_>>(),
+        [31, 34, 37]
+    );
+    assert_eq!(store.attempts("01MANZ").await.unwrap().len(), N as usize);
+
+    // A seq put again replaces what was recorded under it.
+    let again = attempt("01MANY", N - 1, "again", StepStatus::Failed);
+    store.put_attempt(&again).await.unwrap();
+    store.flush().await.unwrap();
+    let all = store.attempts("01MANY").await.unwrap();
+    assert_eq!(all.len(), N as usize);
+    assert_eq!(all.last(), Some(&again));
 }
 
 fn ids(runs: &[RunRecord]) -> Vec<&str> {

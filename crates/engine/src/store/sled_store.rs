@@ -1,6 +1,6 @@
-//! The embedded run store. Records are JSON values in two trees keyed so that a run's attempts
-//! are contiguous and runs sort by creation (run ids are ULIDs). Writes go to sled's log
-//! without syncing; [`RunStore::flush`] is the durability point the executor calls when a run
+//! The embedded run store. Records are JSON values in trees keyed so that a run's attempts
+//! are contiguous and runs sort by creation (run ids are ULIDs); a run's attempts are kept
+//! several to a key ([`attempt_log`]). Writes go to sled's log without syncing; [`RunStore::flush`] is the durability point the executor calls when a run
 //! ends, so a run is never reported finished before it is on disk.
 
 use std::path::{Path, PathBuf};
@@ -10,7 +10,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+mod attempt_log;
 mod outbox;
+
+use attempt_log::AttemptLog;
 
 use super::RequestKeyRecord;
 use super::{
@@ -39,7 +42,7 @@ pub struct SledRunStore {
     /// How many runs the store holds, written to the sidecar at each flush.
     run_count: AtomicU64,
     syncs: Arc<GroupCommit>,
-    attempts: sled::Tree,
+    attempts: Arc<AttemptLog>,
     /// Ids of runs not finished: what start-up checks for orphans and a daemon resumes,
     /// instead of every run.
     active: sled::Tree,
@@ -185,7 +188,7 @@ impl SledRunStore {
             runs,
             run_count: AtomicU64::new(found),
             syncs: Arc::default(),
-            attempts: tree("attempts")?,
+            attempts: AttemptLog::start(tree("attempts")?),
             active: tree("active")?,
             cursors: tree("cursors")?,
             fires: tree("fires")?,
@@ -210,7 +213,8 @@ impl Drop for SledRunStore {
     /// crash) leaves no mark, and the next opening copies the history first. A history too big
     /// to be copied before opening is not noted either: noting reads every byte of it.
     fn drop(&mut self) {
-        if self.db.flush().is_ok()
+        if self.attempts.write_out_all().is_ok()
+            && self.db.flush().is_ok()
             && weft_store_guard::folder_size(&self.dir) <= COPY_BEFORE_OPEN_MAX_BYTES
         {
             let _ = weft_store_guard::note_clean_close(&self.dir);
@@ -289,12 +293,6 @@ fn seq_of(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
-/// An attempt record read for its step name alone.
-#[derive(serde::Deserialize)]
-struct StepOnly {
-    step: String,
-}
-
 /// Names joined by a byte that cannot occur in them, so distinct tuples never share a key.
 fn joined_key(parts: &[&str]) -> Vec<u8> {
     parts.join("\0").into_bytes()
@@ -366,10 +364,7 @@ impl RunStore for SledRunStore {
     }
 
     async fn put_attempt(&self, attempt: &AttemptRecord) -> Result<(), StoreError> {
-        self.attempts
-            .insert(attempt_key(&attempt.run_id, attempt.seq), encode(attempt)?)
-            .map_err(backend)?;
-        Ok(())
+        self.attempts.put(attempt)
     }
 
     async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
@@ -403,9 +398,7 @@ impl RunStore for SledRunStore {
     }
 
     async fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
-        let mut prefix = run_id.as_bytes().to_vec();
-        prefix.push(b'/');
-        decode_all(self.attempts.scan_prefix(prefix))
+        self.attempts.all(run_id)
     }
 
     async fn attempts_page(
@@ -415,46 +408,7 @@ impl RunStore for SledRunStore {
         skip: usize,
         limit: usize,
     ) -> Result<AttemptPage, StoreError> {
-        let mut prefix = run_id.as_bytes().to_vec();
-        prefix.push(b'/');
-        if step.is_none() {
-            // A run's attempts are numbered 0, 1, 2... in the order they are recorded, each
-            // recorded once: the last key gives the count, and the page starts at its key, so
-            // `runs show` of a run of a million attempts reads one page, not every attempt.
-            let total = match self.attempts.scan_prefix(&prefix).next_back() {
-                Some(entry) => {
-                    let (key, _) = entry.map_err(backend)?;
-                    seq_of(&key).map_or(0, |seq| seq as usize + 1)
-                }
-                None => 0,
-            };
-            let attempts = decode_all(
-                self.attempts
-                    .range(attempt_key(run_id, skip as u64)..)
-                    .take_while(|entry| {
-                        entry.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix))
-                    })
-                    .take(limit),
-            )?;
-            return Ok(AttemptPage { attempts, total });
-        }
-        let mut attempts = Vec::new();
-        let mut total = 0;
-        for entry in self.attempts.scan_prefix(prefix) {
-            let (key, bytes) = entry.map_err(backend)?;
-            // Only the step name is parsed of the attempts outside the page.
-            if let Some(wanted) = step {
-                let StepOnly { step } = decode(&key, &bytes)?;
-                if step != wanted {
-                    continue;
-                }
-            }
-            if total >= skip && attempts.len() < limit {
-                attempts.push(decode(&key, &bytes)?);
-            }
-            total += 1;
-        }
-        Ok(AttemptPage { attempts, total })
+        self.attempts.page(run_id, step, skip, limit)
     }
 
     async fn unfinished_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
@@ -473,6 +427,8 @@ impl RunStore for SledRunStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
+        // Written before the count below is taken: the sync that covers this call covers them.
+        self.attempts.write_out_all()?;
         let syncs = &self.syncs;
         // Any sync that starts after this call covers every write made before it.
         let needed = syncs.state.lock().started + 1;
@@ -790,6 +746,13 @@ mod tests {
             .collect();
         assert_eq!(ids, ["01F", "01E", "01D", "01C", "01B", "01A"]);
         assert_eq!(store.attempts("01A").await.unwrap().len(), 4);
+        // Records written in chunks, the last of them when the store was dropped.
+        let many = store.attempts_page("01MANY", None, 250, 100).await.unwrap();
+        assert_eq!(many.total, 300);
+        assert_eq!(
+            many.attempts.iter().map(|a| a.seq).collect::<Vec<_>>(),
+            (250..300).collect::<Vec<_>>()
+        );
         let fires = store
             .fires_since("report", "daily", DateTime::<Utc>::MIN_UTC)
             .await
