@@ -93,7 +93,7 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::{ActionContext, ActionError, ActionInfo, SourceContext, SourceInfo};
+    use crate::{ActionContext, ActionError, ActionInfo, EventSink, SourceContext, SourceInfo};
 
     struct Echo;
 
@@ -145,9 +145,11 @@ mod tests {
             _settings: NoSettings,
             cursor: Option<u64>,
             _ctx: &SourceContext<'_>,
-        ) -> Result<(Vec<Value>, u64), ActionError> {
+            events: &EventSink,
+        ) -> Result<u64, ActionError> {
             let next = cursor.unwrap_or(0) + 1;
-            Ok((vec![json!({ "tick": next })], next))
+            events.deliver(json!({ "tick": next })).await?;
+            Ok(next)
         }
     }
 
@@ -192,16 +194,22 @@ mod tests {
             cancel: &cancel,
         };
         let source = sources.get("test.ticks").unwrap();
-        let polled = source
-            .poll(&json!({}), Some(&json!(41)), &ctx)
+        let polled = crate::poll_all(source.as_ref(), &json!({}), Some(&json!(41)), &ctx)
             .await
             .unwrap();
         assert_eq!(polled.cursor, json!(42));
         assert_eq!(polled.events, [json!({ "tick": 42 })]);
-        let error = source
-            .poll(&json!({}), Some(&json!("x")), &ctx)
+        let error = crate::poll_all(source.as_ref(), &json!({}), Some(&json!("x")), &ctx)
             .await
             .unwrap_err();
         assert!(error.message.contains("cursor of `test.ticks`"), "{error}");
+        // A consumer that stopped taking events stops the source.
+        let (sink, received) = EventSink::bounded(1);
+        drop(received);
+        let error = source
+            .poll(&json!({}), None, &ctx, &sink)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind, crate::ErrorKind::Cancelled, "{error}");
     }
 }

@@ -22,7 +22,9 @@ pub use context::{ActionContext, LogLevel, SourceContext, StepLog, WaitPolicy, W
 pub use duration::DurationSpec;
 pub use effect::DryRunEffect;
 pub use error::{ActionError, ErrorKind};
-pub use source::{PollSource, Polled, SourceInfo, SourceSpec, TypedPollSource, TypedSource};
+pub use source::{
+    poll_all, EventSink, PollSource, Polled, SourceInfo, SourceSpec, TypedPollSource, TypedSource,
+};
 pub use spec::{json_type_name, ActionSpec, FieldType, InputField, InputMismatch};
 pub use token::{
     is_setting_name, AccessToken, ConnectionInfo, NoTokens, TokenError, TokenProvider,

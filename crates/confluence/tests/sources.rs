@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
-use weft_action::SourceContext;
+use weft_action::{poll_all, SourceContext};
 use weft_engine::exec::Engine;
 use weft_engine::store::{MemoryRunStore, RunStatus, TriggerCursor, TriggerStore};
 use weft_engine::trigger::{poll_once, Delivery, PollReport};
@@ -56,8 +56,7 @@ impl<'a> Poller<'a> {
             .sources()
             .get(self.source)
             .expect("source");
-        let polled = source
-            .poll(&self.settings, self.cursor.as_ref(), &ctx)
+        let polled = poll_all(source.as_ref(), &self.settings, self.cursor.as_ref(), &ctx)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", self.source));
         self.cursor = Some(polled.cursor);
@@ -271,14 +270,13 @@ async fn bad_settings_are_refused_before_any_search() {
         cancel: &cancel,
     };
     let cql = site.runtime.sources().get("confluence.cql").unwrap();
-    let error = cql
-        .poll(&json!({"cql": "type = page order by title"}), None, &ctx)
+    let settings = json!({"cql": "type = page order by title"});
+    let error = poll_all(cql.as_ref(), &settings, None, &ctx)
         .await
         .unwrap_err();
     assert!(error.message.contains("order by"), "{error}");
     let source = site.runtime.sources().get(bad_start.source).unwrap();
-    let error = source
-        .poll(&bad_start.settings, None, &ctx)
+    let error = poll_all(source.as_ref(), &bad_start.settings, None, &ctx)
         .await
         .unwrap_err();
     assert!(error.message.contains("setting `start`"), "{error}");
@@ -306,12 +304,8 @@ async fn bad_settings_are_refused_before_any_search() {
         ("confluence.space_created", json!({"type": "team"}), "team"),
     ] {
         site.connection.sandbox.admin().clear_requests();
-        let error = site
-            .runtime
-            .sources()
-            .get(source)
-            .unwrap()
-            .poll(&settings, None, &ctx)
+        let polled = site.runtime.sources().get(source).unwrap();
+        let error = poll_all(polled.as_ref(), &settings, None, &ctx)
             .await
             .unwrap_err();
         assert!(error.message.contains(expected), "{source}: {error}");
@@ -322,8 +316,7 @@ async fn bad_settings_are_refused_before_any_search() {
         assert!(!searched, "{source}: {:?}", site.confluence_calls());
     }
     bad_start.settings = json!({"space": "E N G"});
-    let error = source
-        .poll(&bad_start.settings, None, &ctx)
+    let error = poll_all(source.as_ref(), &bad_start.settings, None, &ctx)
         .await
         .unwrap_err();
     assert!(error.message.contains("`space`"), "{error}");

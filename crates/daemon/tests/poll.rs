@@ -23,7 +23,7 @@ use weft_engine::store::{MemoryRunStore, RunStatus, RunStore};
 use weft_engine::trigger::poll_owing;
 use weft_engine::workflow::{load_bytes, CompiledWorkflow};
 use weft_runtime::action::{
-    AccessToken, ActionError, ConnectionInfo, PollSource, Polled, SourceContext, SourceSpec,
+    AccessToken, ActionError, ConnectionInfo, EventSink, PollSource, SourceContext, SourceSpec,
     TokenError, TokenProvider,
 };
 use weft_runtime::Runtime;
@@ -65,7 +65,8 @@ impl PollSource for FeedSource {
         _settings: &Value,
         cursor: Option<&Value>,
         ctx: &SourceContext<'_>,
-    ) -> Result<Polled, ActionError> {
+        sink: &EventSink,
+    ) -> Result<Value, ActionError> {
         {
             let mut failures = self.feed.failures.lock();
             if *failures > 0 {
@@ -84,10 +85,10 @@ impl PollSource for FeedSource {
             .cloned()
             .unwrap_or_default();
         let from = cursor.and_then(Value::as_u64).unwrap_or(0) as usize;
-        Ok(Polled {
-            events: events.get(from..).unwrap_or_default().to_vec(),
-            cursor: json!(events.len()),
-        })
+        for event in events.get(from..).unwrap_or_default() {
+            sink.deliver(event.clone()).await?;
+        }
+        Ok(json!(events.len()))
     }
 }
 

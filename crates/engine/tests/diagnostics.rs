@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use weft_action::{ActionError, SourceContext, SourceInfo};
+use weft_action::{ActionError, EventSink, SourceContext, SourceInfo};
 use weft_engine::actions::{builtin_registry, Registry};
 use weft_engine::diagnostic::{Diagnostic, Severity};
 use weft_engine::trigger::{SourceCatalog, TypedPollSource};
@@ -37,7 +37,8 @@ impl TypedPollSource for PageUpdated {
         _settings: SpaceSettings,
         _cursor: Option<String>,
         _ctx: &SourceContext<'_>,
-    ) -> Result<(Vec<serde_json::Value>, String), ActionError> {
+        _events: &EventSink,
+    ) -> Result<String, ActionError> {
         Err(ActionError::failed("not polled in these tests"))
     }
 }

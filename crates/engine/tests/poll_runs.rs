@@ -1,22 +1,27 @@
 //! `poll_once` records the runs of a poll side by side (their syncs are then shared), at most
-//! the workflow's `concurrency.limit` at once, and reports them in event order.
+//! the workflow's `concurrency.limit` at once, and reports them in event order. The runs start
+//! while the source is still finding events, which waits for them: a poll holds a bounded number
+//! of events. A source failing midway leaves the runs of what it delivered recorded, and the
+//! next poll starts no second run for them.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use weft_action::{ActionContext, ActionError, ActionInfo, SourceContext, SourceInfo};
+use weft_action::{ActionContext, ActionError, ActionInfo, EventSink, SourceContext, SourceInfo};
 use weft_engine::actions::{builtin_registry, TypedAction};
 use weft_engine::exec::Engine;
-use weft_engine::store::{MemoryRunStore, RunStatus};
-use weft_engine::trigger::{poll_once, Delivery, SourceCatalog, TypedPollSource, RUNS_AT_ONCE};
-use weft_engine::workflow::{self, Catalog};
+use weft_engine::store::{MemoryRunStore, RunStatus, RunStore, TriggerStore};
+use weft_engine::trigger::{
+    poll_once, Delivery, PollError, PollReport, SourceCatalog, TypedPollSource, RUNS_AT_ONCE,
+};
+use weft_engine::workflow::{self, Catalog, CompiledWorkflow};
 
 const EVENTS: usize = 40;
 
-/// Every poll finds [`EVENTS`] new events.
-struct Ticks;
+/// Every poll finds [`EVENTS`] new events (unless told to fail midway).
+struct Ticks(Arc<Overlap>);
 
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 struct NoSettings {}
@@ -37,20 +42,35 @@ impl TypedPollSource for Ticks {
         _: NoSettings,
         cursor: Option<u64>,
         _: &SourceContext<'_>,
-    ) -> Result<(Vec<Value>, u64), ActionError> {
+        events: &EventSink,
+    ) -> Result<u64, ActionError> {
         let from = cursor.unwrap_or(0);
-        let events = (from..from + EVENTS as u64)
-            .map(|n| json!({"kind": "tick", "id": n.to_string(), "version": 1}))
-            .collect();
-        Ok((events, from + EVENTS as u64))
+        let fail_after = self.0.fail_after.swap(0, Ordering::SeqCst);
+        for (delivered, n) in (from..from + EVENTS as u64).enumerate() {
+            if fail_after > 0 && delivered == fail_after {
+                return Err(ActionError::failed("the search broke off"));
+            }
+            // Measured on the first poll of a test (runs of earlier polls count as finished).
+            let ahead = delivered.saturating_sub(self.0.finished.load(Ordering::SeqCst));
+            self.0.most_ahead.fetch_max(ahead, Ordering::SeqCst);
+            events
+                .deliver(json!({"kind": "tick", "id": n.to_string(), "version": 1}))
+                .await?;
+        }
+        Ok(from + EVENTS as u64)
     }
 }
 
-/// Counts how many of its steps are going at the same time.
+/// Counts how many of its steps are going at the same time, and how far the source got ahead
+/// of the steps that finished.
 #[derive(Default)]
 struct Overlap {
     going: AtomicUsize,
     most: AtomicUsize,
+    finished: AtomicUsize,
+    most_ahead: AtomicUsize,
+    /// The next poll fails after this many events (0: it does not).
+    fail_after: AtomicUsize,
 }
 
 struct Work(Arc<Overlap>);
@@ -80,18 +100,21 @@ impl TypedAction for Work {
             tokio::task::yield_now().await;
         }
         self.0.going.fetch_sub(1, Ordering::SeqCst);
+        self.0.finished.fetch_add(1, Ordering::SeqCst);
         Ok(json!({ "tick": input.tick }))
     }
 }
 
-/// Polls once a workflow whose extra top-level lines are `extra`: the ticks of its runs in
-/// the order reported, and the most runs that went at once.
-async fn poll_with(extra: &str) -> (Vec<Value>, usize) {
-    let overlap = Arc::new(Overlap::default());
+/// An engine with the test source and action, and a workflow polling the source whose extra
+/// top-level lines are `extra`.
+fn setup(
+    extra: &str,
+    overlap: &Arc<Overlap>,
+) -> (Engine, Arc<MemoryRunStore>, Arc<CompiledWorkflow>) {
     let mut registry = builtin_registry().expect("built-ins");
     registry.add(Work(overlap.clone())).expect("test action");
     let mut sources = SourceCatalog::default();
-    sources.add(Ticks).expect("test source");
+    sources.add(Ticks(overlap.clone())).expect("test source");
     let store = Arc::new(MemoryRunStore::new());
     let engine = Engine::new(Arc::new(registry), Arc::new(sources), store.clone());
     let text = format!(
@@ -104,9 +127,23 @@ async fn poll_with(extra: &str) -> (Vec<Value>, usize) {
     let flow = workflow::load_bytes(Path::new("ticks.yaml"), text.as_bytes(), catalog)
         .unwrap_or_else(|p| panic!("{}", p.render()))
         .workflow;
-    let report = poll_once(&engine, store.as_ref(), flow, None, Delivery::Record)
-        .await
-        .expect("poll");
+    (engine, store, flow)
+}
+
+async fn poll(
+    engine: &Engine,
+    store: &MemoryRunStore,
+    flow: &Arc<CompiledWorkflow>,
+) -> Result<PollReport, PollError> {
+    poll_once(engine, store, flow.clone(), None, Delivery::Record).await
+}
+
+/// Polls once a workflow whose extra top-level lines are `extra`: the ticks of its runs in
+/// the order reported, and the most runs that went at once.
+async fn poll_with(extra: &str) -> (Vec<Value>, usize) {
+    let overlap = Arc::new(Overlap::default());
+    let (engine, store, flow) = setup(extra, &overlap);
+    let report = poll(&engine, &store, &flow).await.expect("poll");
     assert_eq!(report.runs.len(), EVENTS);
     assert!(report
         .runs
@@ -134,4 +171,47 @@ async fn a_workflow_concurrency_limit_bounds_the_runs_of_a_poll() {
     assert_eq!(most, 3);
     let (_, most) = poll_with("concurrency:\n  limit: 1\n").await;
     assert_eq!(most, 1, "one after another");
+}
+
+#[tokio::test]
+async fn the_source_gets_at_most_a_batch_of_events_ahead_of_the_runs() {
+    let overlap = Arc::new(Overlap::default());
+    let (engine, store, flow) = setup("", &overlap);
+    let report = poll(&engine, &store, &flow).await.expect("poll");
+    assert_eq!(report.runs.len(), EVENTS);
+    // At most a batch going, a batch queued and the one being handed over.
+    let ahead = overlap.most_ahead.load(Ordering::SeqCst);
+    assert!(ahead <= 2 * RUNS_AT_ONCE + 1, "{ahead} events ahead");
+    assert!(ahead < EVENTS, "the events were not all held at once");
+    // What the report keeps of each event.
+    assert_eq!(
+        report.events[3],
+        json!({"kind": "tick", "id": "3", "version": 1})
+    );
+}
+
+#[tokio::test]
+async fn a_source_failing_midway_keeps_its_runs_and_the_next_poll_does_not_repeat_them() {
+    let overlap = Arc::new(Overlap::default());
+    let (engine, store, flow) = setup("", &overlap);
+    overlap.fail_after.store(25, Ordering::SeqCst);
+    let error = poll(&engine, &store, &flow).await.unwrap_err();
+    assert!(matches!(error, PollError::Source { .. }), "{error}");
+    assert_eq!(store.list_runs(100).await.unwrap().len(), 25);
+    let key = weft_engine::store::TriggerKey {
+        workflow: "ticks.yaml".into(),
+        trigger: "poll".into(),
+        connection: Some("acme".into()),
+    };
+    let state = store.cursor(&key).await.unwrap().expect("progress saved");
+    assert!(state.cursor.is_null(), "the cursor did not move");
+    assert_eq!(state.seen.len(), 25);
+
+    let again = poll(&engine, &store, &flow).await.expect("second poll");
+    assert_eq!(again.skipped_as_recorded, 25);
+    assert_eq!(again.runs.len(), EVENTS - 25);
+    assert_eq!(again.runs[0].outputs["tick"], "25");
+    assert_eq!(store.list_runs(100).await.unwrap().len(), EVENTS);
+    let state = store.cursor(&key).await.unwrap().unwrap();
+    assert_eq!((state.cursor, state.seen.len()), (json!(EVENTS), 0));
 }

@@ -18,7 +18,7 @@ use weft_engine::exec::{Engine, RunRequest};
 use weft_engine::store::RunStatus;
 use weft_engine::workflow::connection_config::connection_scope;
 use weft_engine::workflow::{self, CompiledWorkflow, TriggerPlan};
-use weft_runtime::action::SourceContext;
+use weft_runtime::action::{poll_all, SourceContext};
 use weft_runtime::Runtime;
 use weft_sandbox::{Sandbox, SandboxConfig, Seed};
 
@@ -373,8 +373,7 @@ async fn poll_and_run(
         tokens: engine.tokens.as_ref(),
         cancel: &cancel,
     };
-    let first = source
-        .poll(&settings, None, &ctx)
+    let first = poll_all(source.as_ref(), &settings, None, &ctx)
         .await
         .map_err(|e| e.to_string())?;
     let admin = sandbox.admin();
@@ -389,8 +388,7 @@ async fn poll_and_run(
     let id = admin.create_page(None, page).map_err(|e| e.to_string())?;
     println!("   a person adds page {id} \"Welcome, new hire\" to ENG; the next poll finds it:");
     admin.advance_clock(Duration::from_secs(60));
-    let second = source
-        .poll(&settings, Some(&first.cursor), &ctx)
+    let second = poll_all(source.as_ref(), &settings, Some(&first.cursor), &ctx)
         .await
         .map_err(|e| e.to_string())?;
     if second.events.is_empty() {

@@ -375,11 +375,12 @@ impl Receiver for JsonAnswer {
 
     async fn receive(
         &self,
-        answer: reqwest::Response,
+        mut answer: reqwest::Response,
         call: &str,
     ) -> Result<Answer, ConfluenceError> {
         let status = answer.status().as_u16();
-        let headers = answer.headers().clone();
+        // Moved out rather than copied: the body is read without them.
+        let headers = std::mem::take(answer.headers_mut());
         let bytes = read_capped(answer, MAX_ANSWER_BYTES, call).await?;
         let body = if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Null

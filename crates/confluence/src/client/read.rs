@@ -15,16 +15,16 @@ pub async fn read_capped(
     limit: usize,
     call: &str,
 ) -> Result<Vec<u8>, ConfluenceError> {
-    if answer
-        .content_length()
-        .is_some_and(|length| length > limit as u64)
-    {
+    let announced = answer.content_length().unwrap_or(0);
+    if announced > limit as u64 {
         return Err(ConfluenceError::AnswerTooLarge {
             call: call.to_string(),
             limit,
         });
     }
-    let mut body = Vec::new();
+    // Room for what the server announced (at most `limit`), so the chunks are not copied again
+    // as the buffer grows.
+    let mut body = Vec::with_capacity(announced as usize);
     let mut chunks = answer.bytes_stream();
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|e| super::transport_error(call, &e))?;

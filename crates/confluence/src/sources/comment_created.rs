@@ -3,8 +3,7 @@
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use serde_json::Value;
-use weft_action::{ActionError, SourceContext, SourceInfo, TypedPollSource};
+use weft_action::{ActionError, EventSink, SourceContext, SourceInfo, TypedPollSource};
 
 use super::window::{
     self, container_condition, space_condition, Find, Moment, Watch, WindowCursor,
@@ -44,7 +43,8 @@ impl TypedPollSource for CommentCreated {
         settings: Settings,
         cursor: Option<WindowCursor>,
         ctx: &SourceContext<'_>,
-    ) -> Result<(Vec<Value>, WindowCursor), ActionError> {
+        events: &EventSink,
+    ) -> Result<WindowCursor, ActionError> {
         let container = container_condition(settings.content_id.as_deref())?;
         let client = Client::connect(ctx, SCOPES).await?;
         let space = space_condition(settings.space.as_deref(), &client).await?;
@@ -54,6 +54,6 @@ impl TypedPollSource for CommentCreated {
             moment: Moment::Created,
             min_version: 1,
         };
-        window::poll(&client, &watch, settings.start.as_deref(), cursor).await
+        window::poll(&client, &watch, settings.start.as_deref(), cursor, events).await
     }
 }

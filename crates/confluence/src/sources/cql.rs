@@ -2,8 +2,7 @@
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use serde_json::Value;
-use weft_action::{ActionError, SourceContext, SourceInfo, TypedPollSource};
+use weft_action::{ActionError, EventSink, SourceContext, SourceInfo, TypedPollSource};
 
 use super::window::{self, Find, Moment, Watch, WindowCursor};
 use super::SCOPES;
@@ -63,7 +62,8 @@ impl TypedPollSource for Cql {
         settings: Settings,
         cursor: Option<WindowCursor>,
         ctx: &SourceContext<'_>,
-    ) -> Result<(Vec<Value>, WindowCursor), ActionError> {
+        events: &EventSink,
+    ) -> Result<WindowCursor, ActionError> {
         let watch = Watch {
             kind: "cql",
             find: Find::Cql(settings.condition()?.to_string()),
@@ -71,7 +71,7 @@ impl TypedPollSource for Cql {
             min_version: 1,
         };
         let client = Client::connect(ctx, SCOPES).await?;
-        window::poll(&client, &watch, settings.start.as_deref(), cursor).await
+        window::poll(&client, &watch, settings.start.as_deref(), cursor, events).await
     }
 }
 

@@ -21,7 +21,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures::{pin_mut, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use weft_action::{ActionError, SourceContext, SourceInfo, TypedPollSource};
+use weft_action::{ActionError, EventSink, SourceContext, SourceInfo, TypedPollSource};
 
 use super::window::{quote, search_request, space_condition, start_instant, OVERLAP};
 use super::{event_kind, SCOPES};
@@ -93,7 +93,8 @@ impl TypedPollSource for LabelAdded {
         settings: Settings,
         cursor: Option<LabelCursor>,
         ctx: &SourceContext<'_>,
-    ) -> Result<(Vec<Value>, LabelCursor), ActionError> {
+        events: &EventSink,
+    ) -> Result<LabelCursor, ActionError> {
         let now = Utc::now();
         let first_poll = cursor.is_none();
         // The first poll delivers the labels of content created since `start` (none for `now`).
@@ -109,7 +110,6 @@ impl TypedPollSource for LabelAdded {
         pin_mut!(found);
         let mut previous = cursor.unwrap_or_default().content;
         let mut next = LabelCursor::default();
-        let mut events = Vec::new();
         let mut read: u32 = 0;
         while let Some(result) = found.try_next().await? {
             read += 1;
@@ -138,7 +138,7 @@ impl TypedPollSource for LabelAdded {
                 })
                 .collect();
             for (name, prefix) in added {
-                events.push(content.event(name, prefix, now));
+                events.deliver(content.event(name, prefix, now)).await?;
             }
             if !content.labels.is_empty() {
                 next.content.insert(
@@ -153,7 +153,7 @@ impl TypedPollSource for LabelAdded {
         // Content this search did not return: kept a while, in case the index flickered.
         previous.retain(|_, labelled| labelled.found_at >= now - FORGET_AFTER);
         next.content.extend(previous);
-        Ok((events, next))
+        Ok(next)
     }
 }
 

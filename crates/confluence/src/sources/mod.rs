@@ -17,9 +17,9 @@ mod page_updated;
 mod space_created;
 
 use async_trait::async_trait;
-use serde_json::Value;
 use weft_action::{
-    ActionError, RegistryError, SourceCatalog, SourceContext, SourceInfo, TypedPollSource,
+    ActionError, EventSink, RegistryError, SourceCatalog, SourceContext, SourceInfo,
+    TypedPollSource,
 };
 
 use crate::client::Client;
@@ -75,7 +75,8 @@ impl<E: ContentEvent> TypedPollSource for Content<E> {
         settings: ContentSettings,
         cursor: Option<WindowCursor>,
         ctx: &SourceContext<'_>,
-    ) -> Result<(Vec<Value>, WindowCursor), ActionError> {
+        events: &EventSink,
+    ) -> Result<WindowCursor, ActionError> {
         let client = Client::connect(ctx, SCOPES).await?;
         let watch = Watch {
             kind: event_kind(E::INFO.name),
@@ -86,7 +87,7 @@ impl<E: ContentEvent> TypedPollSource for Content<E> {
                 Moment::Modified => 2,
             },
         };
-        window::poll(&client, &watch, settings.start.as_deref(), cursor).await
+        window::poll(&client, &watch, settings.start.as_deref(), cursor, events).await
     }
 }
 

@@ -2,8 +2,7 @@
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use serde_json::Value;
-use weft_action::{ActionError, SourceContext, SourceInfo, TypedPollSource};
+use weft_action::{ActionError, EventSink, SourceContext, SourceInfo, TypedPollSource};
 
 use super::event_kind;
 use super::window::{self, Find, Moment, Watch, WindowCursor};
@@ -42,7 +41,8 @@ impl TypedPollSource for SpaceCreated {
         settings: Settings,
         cursor: Option<WindowCursor>,
         ctx: &SourceContext<'_>,
-    ) -> Result<(Vec<Value>, WindowCursor), ActionError> {
+        events: &EventSink,
+    ) -> Result<WindowCursor, ActionError> {
         let client = Client::connect(ctx, SCOPES).await?;
         let query = settings
             .space_type
@@ -55,6 +55,6 @@ impl TypedPollSource for SpaceCreated {
             moment: Moment::Created,
             min_version: 1,
         };
-        window::poll(&client, &watch, settings.start.as_deref(), cursor).await
+        window::poll(&client, &watch, settings.start.as_deref(), cursor, events).await
     }
 }

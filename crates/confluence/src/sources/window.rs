@@ -22,7 +22,7 @@ use futures::stream::BoxStream;
 use futures::{stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use weft_action::ActionError;
+use weft_action::{ActionError, EventSink};
 
 use crate::client::{Api, Client, ConfluenceError, Request};
 use crate::input::SpaceRef;
@@ -255,8 +255,8 @@ struct Change {
 
 impl Change {
     /// A v1 search result with its expanded content.
-    fn from_search(result: &Value, moment: Moment) -> Option<Change> {
-        let content = result.get("content")?;
+    fn from_search(result: &mut Value, moment: Moment) -> Option<Change> {
+        let content = result.get_mut("content")?;
         let at = match moment {
             Moment::Created => content.pointer("/history/createdDate"),
             Moment::Modified => content.pointer("/version/when"),
@@ -269,12 +269,12 @@ impl Change {
             object_type: content.get("type").cloned().unwrap_or(Value::Null),
             space: content.get("space").map_or(Value::Null, space_summary),
             container: content.get("container").cloned(),
-            content: content.clone(),
+            content: content.take(),
         })
     }
 
     /// A v2 space: created once, so always version 1.
-    fn from_space(space: &Value, _: Moment) -> Option<Change> {
+    fn from_space(space: &mut Value, _: Moment) -> Option<Change> {
         Some(Change {
             id: space.get("id")?.as_str()?.to_string(),
             version: 1,
@@ -283,7 +283,7 @@ impl Change {
             object_type: json!("space"),
             space: space_summary(space),
             container: None,
-            content: space.clone(),
+            content: space.take(),
         })
     }
 
@@ -330,17 +330,19 @@ pub fn search_request(cql: String) -> Request {
 
 /// What a search or listing yields, page after page.
 type Found<'c> = BoxStream<'c, Result<Value, ConfluenceError>>;
-/// Reads one result of a [`Find`] as a change.
-type ReadChange = fn(&Value, Moment) -> Option<Change>;
+/// Reads one result of a [`Find`] as a change, taking its content out of it (a result is
+/// left whole when it is no change).
+type ReadChange = fn(&mut Value, Moment) -> Option<Change>;
 
-/// One poll of `watch`: the events since `cursor` (the first poll starts at `start`), oldest
-/// first, and the next cursor.
+/// One poll of `watch`: hands the events since `cursor` (the first poll starts at `start`) to
+/// `events`, oldest first, as the search finds them; the next cursor.
 pub async fn poll(
     client: &Client<'_>,
     watch: &Watch,
     start: Option<&str>,
     cursor: Option<WindowCursor>,
-) -> Result<(Vec<Value>, WindowCursor), ActionError> {
+    events: &EventSink,
+) -> Result<WindowCursor, ActionError> {
     let now = Utc::now();
     let mut cursor = match cursor {
         Some(cursor) => cursor,
@@ -391,12 +393,12 @@ pub async fn poll(
     };
     let from = watch.find.window_start(cursor.since, zone);
     let mut found = found;
-    let mut events = Vec::new();
+    let mut delivered = 0;
     while let Some(result) = found.next().await {
-        let result = result?;
+        let mut result = result?;
         // A result without an id, a version or the watched date cannot be windowed: say so
         // rather than drop it silently.
-        let mut change = read(&result, watch.moment).ok_or_else(|| {
+        let mut change = read(&mut result, watch.moment).ok_or_else(|| {
             ActionError::failed(format!(
                 "a result of the source's search has no id, version or {} date ({} {:?}); the source's CQL must match pages, blog posts, comments or attachments",
                 watch.moment.field(),
@@ -419,14 +421,15 @@ pub async fn poll(
             continue;
         }
         cursor.seen.insert(key, change.at);
-        events.push(change.event(watch.kind, now));
-        if events.len() == MAX_EVENTS_PER_POLL {
+        events.deliver(change.event(watch.kind, now)).await?;
+        delivered += 1;
+        if delivered == MAX_EVENTS_PER_POLL {
             break;
         }
     }
     let next_from = watch.find.window_start(cursor.since, zone);
     cursor.seen.retain(|_, at| *at >= next_from);
-    Ok((events, cursor))
+    Ok(cursor)
 }
 
 #[cfg(test)]
@@ -463,16 +466,21 @@ mod tests {
 
     #[test]
     fn a_change_needs_content_with_its_version_and_date() {
-        let page = json!({"content": {"id": "7", "title": "T", "version": {"number": 3, "when": "2026-03-01T09:30:45.000Z"}, "history": {"createdDate": "2026-02-01T08:00:00.000Z"}}});
-        let modified = Change::from_search(&page, Moment::Modified).unwrap();
+        let mut page = json!({"content": {"id": "7", "title": "T", "version": {"number": 3, "when": "2026-03-01T09:30:45.000Z"}, "history": {"createdDate": "2026-02-01T08:00:00.000Z"}}});
+        let modified = Change::from_search(&mut page.clone(), Moment::Modified).unwrap();
         assert_eq!((modified.id.as_str(), modified.version), ("7", 3));
         assert_eq!(modified.at.to_rfc3339(), "2026-03-01T09:30:45+00:00");
-        let created = Change::from_search(&page, Moment::Created).unwrap();
+        let created = Change::from_search(&mut page, Moment::Created).unwrap();
         assert_eq!(created.at.to_rfc3339(), "2026-02-01T08:00:00+00:00");
-        let space = json!({"space": {"key": "ENG"}, "entityType": "space", "title": "Engineering"});
-        assert!(Change::from_search(&space, Moment::Modified).is_none());
-        let unexpanded = json!({"content": {"id": "7", "_expandable": {"version": ""}}});
-        assert!(Change::from_search(&unexpanded, Moment::Modified).is_none());
+        let mut space =
+            json!({"space": {"key": "ENG"}, "entityType": "space", "title": "Engineering"});
+        assert!(Change::from_search(&mut space, Moment::Modified).is_none());
+        let mut unexpanded = json!({"content": {"id": "7", "_expandable": {"version": ""}}});
+        assert!(Change::from_search(&mut unexpanded, Moment::Modified).is_none());
+        assert_eq!(
+            unexpanded["content"]["id"], "7",
+            "left whole for the error message"
+        );
     }
 
     #[test]

@@ -8,16 +8,24 @@
 //! delivered again, and at most [`PROGRESS_EVERY`] plus the runs going at once
 //! ([`RUNS_AT_ONCE`], or the workflow's `concurrency`) start a second run.
 //!
-//! Speed: the runs of a poll go side by side, so the store's group commit makes those that
-//! finish together share one sync; each run is still on disk before it counts as done.
+//! Speed and memory: the source hands its events over as it finds them and the runs start
+//! while it searches on; it waits while one batch of events ([`RUNS_AT_ONCE`], or the workflow's
+//! `concurrency`) is queued, so a poll of 10,000 events holds a few dozen at a time. The runs go
+//! side by side, so the store's group commit makes those that finish together share one sync;
+//! each run is still on disk before it counts as done. The new cursor comes from the source when
+//! its search is over, and is saved only after the last run is recorded. When the source fails
+//! midway, the runs of the events it delivered are recorded and their keys saved with the old
+//! cursor, as after a crash.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::Utc;
-use futures::stream::{self, StreamExt};
+use futures::stream::{FuturesOrdered, StreamExt};
 use serde_json::Value;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use weft_action::{ActionError, Polled, SourceContext};
+use weft_action::{poll_all, ActionError, EventSink, PollSource, Polled, SourceContext};
 
 use crate::exec::{Engine, RunOutcome, RunRequest};
 use crate::store::{StoreError, TriggerCursor, TriggerKey, TriggerStore};
@@ -68,7 +76,9 @@ pub enum Delivery {
 #[derive(Debug)]
 pub struct PollReport {
     pub key: TriggerKey,
-    /// The new events, oldest first.
+    /// The new events, oldest first: whole in a preview; in a recorded poll only the `kind`,
+    /// `id`, `version` and `title` of each (the whole event is its run's `trigger`), so that a
+    /// poll does not hold every event it delivered.
     pub events: Vec<Value>,
     /// One per event delivered (empty for a preview). Events whose run a crashed earlier poll
     /// already recorded are in `events` but start no run.
@@ -84,6 +94,14 @@ pub(super) fn event_key(event: &Value) -> Option<String> {
     Some(format!("{kind}:{id}:{version}"))
 }
 
+/// What a recorded poll keeps of an event: see [`PollReport::events`].
+fn summary(event: &Value) -> Value {
+    let fields = ["kind", "id", "version", "title"]
+        .into_iter()
+        .filter_map(|field| Some((field.to_string(), event.get(field)?.clone())));
+    Value::Object(fields.collect())
+}
+
 /// Polls `workflow`'s trigger once through `connection` (else the trigger's, else the
 /// workflow's).
 pub async fn poll_once(
@@ -93,71 +111,67 @@ pub async fn poll_once(
     connection: Option<&str>,
     delivery: Delivery,
 ) -> Result<PollReport, PollError> {
-    let Fetched {
+    let Target {
         key,
         stored,
-        polled,
-    } = fetch(engine, triggers, &workflow, connection).await?;
-    let workflow = match &key.connection {
-        Some(connection) => workflow.on_connection(connection),
-        None => workflow,
-    };
+        source,
+    } = target(engine, triggers, &workflow, connection).await?;
     let mut report = PollReport {
         key,
-        events: polled.events,
+        events: Vec::new(),
         runs: Vec::new(),
         skipped_as_recorded: 0,
     };
     if delivery == Delivery::Preview {
+        report.events = source.poll_all(engine).await?.events;
         return Ok(report);
     }
-    let mut progress = stored.unwrap_or_else(|| TriggerCursor {
+    let workflow = match &report.key.connection {
+        Some(connection) => workflow.on_connection(connection),
+        None => workflow,
+    };
+    // Within the workflow's own `concurrency` limit when it has one.
+    let at_once = workflow
+        .concurrency
+        .as_ref()
+        .map_or(RUNS_AT_ONCE, |c| c.limit.get() as usize);
+    let progress = stored.unwrap_or_else(|| TriggerCursor {
         cursor: Value::Null,
         seen: Vec::new(),
         owed: Vec::new(),
         updated_at: Utc::now(),
     });
-    let recorded_before: std::collections::HashSet<String> =
-        progress.seen.iter().cloned().collect();
-    let fresh: Vec<(&Value, Option<String>)> = report
-        .events
-        .iter()
-        .map(|event| (event, event_key(event)))
-        .filter(|(_, key)| !key.as_ref().is_some_and(|k| recorded_before.contains(k)))
-        .collect();
-    report.skipped_as_recorded = report.events.len() - fresh.len();
-    // Within the workflow's own `concurrency` limit when it has one; outcomes stay in event
-    // order, and so do the progress saves.
-    let at_once = workflow
-        .concurrency
-        .as_ref()
-        .map_or(RUNS_AT_ONCE, |c| c.limit.get() as usize);
-    let mut runs = stream::iter(fresh.into_iter().map(|(event, key)| {
-        let request = RunRequest {
-            trigger: Some(event.clone()),
-            ..Default::default()
-        };
-        let run = engine.run(workflow.clone(), request);
-        async move { (run.await, key) }
-    }))
-    .buffered(at_once);
-    let mut unsaved = 0;
-    while let Some((outcome, key)) = runs.next().await {
-        report.runs.push(outcome);
-        if let Some(key) = key {
-            progress.seen.push(key);
-            unsaved += 1;
+    let mut recording = Recording {
+        engine,
+        triggers,
+        recorded_before: progress.seen.iter().cloned().collect(),
+        progress,
+        unsaved: 0,
+        report,
+    };
+    // The source gets at most one batch of events ahead of the runs.
+    let (sink, received) = EventSink::bounded(at_once);
+    let polling = async move {
+        // The sink goes when the poll ends, which ends the recording.
+        let sink = sink;
+        source.poll(engine, &sink).await
+    };
+    let (polled, recorded) = tokio::join!(polling, recording.record(received, &workflow, at_once));
+    // A failed recording stops the source (its next event finds no taker): the store's error
+    // is the one to report.
+    recorded?;
+    let cursor = match polled {
+        Ok(cursor) => cursor,
+        Err(error) => {
+            recording.save_progress().await?;
+            return Err(error);
         }
-        if unsaved == PROGRESS_EVERY {
-            unsaved = 0;
-            progress.updated_at = Utc::now();
-            triggers.put_cursor(&report.key, &progress).await?;
-            engine.store.flush().await?;
-        }
-    }
-    drop(runs);
+    };
+    let Recording {
+        progress, report, ..
+    } = recording;
     let done = TriggerCursor {
-        cursor: polled.cursor,
+        cursor,
         seen: Vec::new(),
         // Runs a daemon owes on this trigger stay owed.
         owed: progress.owed,
@@ -168,20 +182,152 @@ pub async fn poll_once(
     Ok(report)
 }
 
-/// What a source found since the stored cursor, before anything is delivered.
-pub(super) struct Fetched {
-    pub key: TriggerKey,
-    pub stored: Option<TriggerCursor>,
-    pub polled: Polled,
+/// The runs of a poll's events, recorded as the events arrive, and the progress saves.
+struct Recording<'e> {
+    engine: &'e Engine,
+    triggers: &'e dyn TriggerStore,
+    /// The stored trigger state with the keys of the events recorded so far.
+    progress: TriggerCursor,
+    /// Keys of events whose runs a crashed earlier poll recorded: no second run.
+    recorded_before: HashSet<String>,
+    /// Keys recorded since the last save of `progress`.
+    unsaved: usize,
+    report: PollReport,
 }
 
-/// Asks the source of `workflow`'s poll trigger for the events since the stored cursor.
-pub(super) async fn fetch(
-    engine: &Engine,
+impl Recording<'_> {
+    /// Runs the workflow once per event received, `at_once` at a time; outcomes stay in event
+    /// order, and so do the progress saves. Takes no event while `at_once` runs go.
+    async fn record(
+        &mut self,
+        mut received: mpsc::Receiver<Value>,
+        workflow: &Arc<CompiledWorkflow>,
+        at_once: usize,
+    ) -> Result<(), PollError> {
+        let engine = self.engine;
+        let mut running = FuturesOrdered::new();
+        let mut open = true;
+        loop {
+            tokio::select! {
+                event = received.recv(), if open && running.len() < at_once => {
+                    let Some(event) = event else {
+                        open = false;
+                        continue;
+                    };
+                    self.report.events.push(summary(&event));
+                    let key = event_key(&event);
+                    if key.as_ref().is_some_and(|k| self.recorded_before.contains(k)) {
+                        self.report.skipped_as_recorded += 1;
+                        continue;
+                    }
+                    let request = RunRequest {
+                        trigger: Some(event),
+                        ..Default::default()
+                    };
+                    let run = engine.run(workflow.clone(), request);
+                    running.push_back(async move { (run.await, key) });
+                }
+                Some((outcome, key)) = running.next(), if !running.is_empty() => {
+                    self.report.runs.push(outcome);
+                    if let Some(key) = key {
+                        self.progress.seen.push(key);
+                        self.unsaved += 1;
+                    }
+                    if self.unsaved == PROGRESS_EVERY {
+                        self.save_progress().await?;
+                    }
+                }
+                else => return Ok(()),
+            }
+        }
+    }
+
+    /// Saves the keys of the events recorded so far with the old cursor (synced), so that a
+    /// poll after a crash skips them.
+    async fn save_progress(&mut self) -> Result<(), PollError> {
+        self.unsaved = 0;
+        self.progress.updated_at = Utc::now();
+        self.triggers
+            .put_cursor(&self.report.key, &self.progress)
+            .await?;
+        self.engine.store.flush().await?;
+        Ok(())
+    }
+}
+
+/// A workflow's poll trigger, ready to poll: its key and stored state, and its source.
+pub(super) struct Target<'e> {
+    pub key: TriggerKey,
+    pub stored: Option<TriggerCursor>,
+    pub source: SourceCall<'e>,
+}
+
+/// One call of a polling source: the source, its rendered settings, the connection and the
+/// stored cursor.
+pub(super) struct SourceCall<'e> {
+    name: String,
+    source: &'e Arc<dyn PollSource>,
+    settings: Value,
+    connection: String,
+    cursor: Option<Value>,
+}
+
+impl SourceCall<'_> {
+    /// Hands the events since the stored cursor to `events`; the new cursor.
+    async fn poll(&self, engine: &Engine, events: &EventSink) -> Result<Value, PollError> {
+        let cancel = CancellationToken::new();
+        let ctx = self.context(engine, &cancel);
+        let polled = self
+            .source
+            .poll(&self.settings, self.cursor.as_ref(), &ctx, events)
+            .await;
+        polled.map_err(|error| self.failed(error))
+    }
+
+    /// Every event since the stored cursor, collected, and the new cursor.
+    pub(super) async fn poll_all(&self, engine: &Engine) -> Result<Polled, PollError> {
+        let cancel = CancellationToken::new();
+        let ctx = self.context(engine, &cancel);
+        let polled = poll_all(
+            self.source.as_ref(),
+            &self.settings,
+            self.cursor.as_ref(),
+            &ctx,
+        )
+        .await;
+        polled.map_err(|error| self.failed(error))
+    }
+
+    fn context<'c>(
+        &'c self,
+        engine: &'c Engine,
+        cancel: &'c CancellationToken,
+    ) -> SourceContext<'c> {
+        SourceContext {
+            source: &self.name,
+            connection: Some(&self.connection),
+            http: &engine.http,
+            tokens: engine.tokens.as_ref(),
+            cancel,
+        }
+    }
+
+    fn failed(&self, error: ActionError) -> PollError {
+        PollError::Source {
+            source_name: self.name.clone(),
+            connection: self.connection.clone(),
+            error,
+        }
+    }
+}
+
+/// Finds `workflow`'s poll trigger, its connection, source and stored state.
+pub(super) async fn target<'e>(
+    engine: &'e Engine,
     triggers: &dyn TriggerStore,
     workflow: &CompiledWorkflow,
     connection: Option<&str>,
-) -> Result<Fetched, PollError> {
+) -> Result<Target<'e>, PollError> {
     let path = workflow.path.display().to_string();
     let TriggerPlan::Poll(plan) = &workflow.trigger else {
         let trigger = match workflow.trigger {
@@ -213,34 +359,24 @@ pub(super) async fn fetch(
         settings
     };
     let key = TriggerKey {
-        workflow: path.clone(),
+        workflow: path,
         trigger: POLL_TRIGGER.to_string(),
         connection: Some(connection.clone()),
     };
     let stored = triggers.cursor(&key).await?;
-    let cancel = CancellationToken::new();
-    let ctx = SourceContext {
-        source: &plan.source,
-        connection: Some(&connection),
-        http: &engine.http,
-        tokens: engine.tokens.as_ref(),
-        cancel: &cancel,
-    };
-    let polled = source
-        .poll(
-            &settings,
-            stored.as_ref().map(|s| &s.cursor).filter(|c| !c.is_null()),
-            &ctx,
-        )
-        .await
-        .map_err(|error| PollError::Source {
-            source_name: plan.source.clone(),
-            connection: connection.clone(),
-            error,
-        })?;
-    Ok(Fetched {
+    let cursor = stored
+        .as_ref()
+        .map(|s| s.cursor.clone())
+        .filter(|c| !c.is_null());
+    Ok(Target {
         key,
         stored,
-        polled,
+        source: SourceCall {
+            name: plan.source.clone(),
+            source,
+            settings,
+            connection,
+            cursor,
+        },
     })
 }

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use chrono::Utc;
 
-use super::poll::{event_key, fetch, Fetched, PollError};
+use super::poll::{event_key, target, PollError, Target};
 use crate::exec::{new_run_id, Engine};
 use crate::store::{OwedRun, TriggerCursor, TriggerKey, TriggerStore};
 use crate::workflow::CompiledWorkflow;
@@ -36,11 +36,12 @@ pub async fn poll_owing(
     connection: &str,
     settled: &HashSet<String>,
 ) -> Result<OwingReport, PollError> {
-    let Fetched {
+    let Target {
         key,
         stored,
-        polled,
-    } = fetch(engine, triggers, workflow, Some(connection)).await?;
+        source,
+    } = target(engine, triggers, workflow, Some(connection)).await?;
+    let polled = source.poll_all(engine).await?;
     let (seen, earlier) = stored.map(|s| (s.seen, s.owed)).unwrap_or_default();
     let mut owed = Vec::with_capacity(earlier.len() + polled.events.len());
     for run in earlier {
