@@ -609,7 +609,7 @@ async fn the_api_and_the_metrics_show_a_connection_that_paused_its_polls_until_r
     daemon.shutdown(std::time::Duration::from_secs(5)).await;
 }
 
-/// Log lines written while it lives, on this thread (a current-thread test's tasks run here).
+/// Log lines written on one thread (a current-thread test's tasks run there).
 #[derive(Clone, Default)]
 struct Logged(Arc<Mutex<Vec<u8>>>);
 
@@ -623,14 +623,38 @@ impl std::io::Write for Logged {
     }
 }
 
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logged {
+thread_local! {
+    static CAPTURED: std::cell::RefCell<Option<Logged>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes each line to the buffer of the thread that logs it, if that thread captures.
+struct ThisThread;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for ThisThread {
     type Writer = Logged;
     fn make_writer(&'a self) -> Logged {
-        self.clone()
+        CAPTURED.with(|captured| captured.borrow().clone().unwrap_or_default())
     }
 }
 
 impl Logged {
+    /// Captures this thread's log lines. The subscriber is the process's global one: a
+    /// thread-local subscriber misses events when another test registers the same callsite
+    /// at the moment it is installed (tracing's interest cache), which made this flaky.
+    fn this_thread() -> Logged {
+        static GLOBAL: std::sync::Once = std::sync::Once::new();
+        GLOBAL.call_once(|| {
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(ThisThread)
+                .with_ansi(false)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).unwrap();
+        });
+        let logged = Logged::default();
+        CAPTURED.with(|captured| *captured.borrow_mut() = Some(logged.clone()));
+        logged
+    }
+
     fn count(&self, text: &str) -> usize {
         String::from_utf8_lossy(&self.0.lock())
             .matches(text)
@@ -640,12 +664,7 @@ impl Logged {
 
 #[tokio::test]
 async fn pausing_and_resuming_a_connection_are_logged_once_each() {
-    let logged = Logged::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logged.clone())
-        .with_ansi(false)
-        .finish();
-    let _on_this_thread = tracing::subscriber::set_default(subscriber);
+    let logged = Logged::this_thread();
     let world = World::new();
     world.tokens.refused.lock().insert("acme".into());
     let (daemon, _ended) = world.daemon("acme").await;
