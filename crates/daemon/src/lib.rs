@@ -11,6 +11,7 @@
 //! run again, also by a restarted daemon. Missed fires are counted from the last recorded one.
 
 pub mod address;
+mod ahead;
 pub mod api;
 mod clock;
 mod daemon;
