@@ -390,6 +390,10 @@ fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted
         None => entry.workflow.clone(),
     };
     shared.runs.spawn(async move {
+        // The semaphore is never closed: a permit always comes. Until it does, the task holds
+        // only its submission: the run's request and its future, boxed so that it is not part
+        // of every waiting task, are made once it may execute.
+        let permit = shared_run.executing.clone().acquire_owned().await.ok();
         let request = RunRequest {
             inputs: submission.inputs,
             trigger: Some(submission.trigger),
@@ -399,9 +403,7 @@ fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted
             cancel: admitted.cancel,
             ..RunRequest::default()
         };
-        // The semaphore is never closed: a permit always comes.
-        let permit = shared_run.executing.clone().acquire_owned().await.ok();
-        let outcome = shared_run.engine.run(workflow, request).await;
+        let outcome = Box::pin(shared_run.engine.run(workflow, request)).await;
         drop(permit);
         ended(&shared_run, &entry, submission.kind, outcome);
         let next = entry
