@@ -22,7 +22,7 @@ use weft_engine::workflow::{CompiledWorkflow, CronPlan, TriggerPlan};
 use crate::ahead::{self, RECORD_AHEAD};
 use crate::clock::Clock;
 use crate::dispatch::{Dispatcher, Submission, Submitted, TriggerKind};
-use crate::due::due_fires;
+use crate::due::{due_fires, Due};
 
 /// The trigger name of a workflow's cron trigger in the trigger store (a workflow has one
 /// trigger).
@@ -51,6 +51,46 @@ struct CronFire {
     fire: Fire,
     /// Missed while weft was not running, run by `missed: latest | all`.
     missed: bool,
+    /// Its run's `trigger`, when it was made ahead (see [`Prepared`]).
+    event: Option<Value>,
+}
+
+impl CronFire {
+    fn new(fire: Fire, missed: bool) -> Self {
+        CronFire {
+            fire,
+            missed,
+            event: None,
+        }
+    }
+}
+
+/// What a trigger's next fire needs at its instant, made when it was recorded ahead: at the
+/// instant ten thousand triggers are then only submitted, not computed.
+struct Prepared {
+    /// The fire, on time and the only one due at its instant.
+    fire: Fire,
+    /// The trigger's fire after it.
+    next: Option<DateTime<Utc>>,
+    /// Its run's `trigger`.
+    event: Value,
+}
+
+impl Prepared {
+    /// Still what is due when the scheduler wakes at `now` for the queue entry at `at`: woken
+    /// on time, before the trigger's next fire.
+    fn holds(&self, at: DateTime<Utc>, now: DateTime<Utc>, on_time_since: DateTime<Utc>) -> bool {
+        self.fire.at == at && at >= on_time_since && self.next.is_none_or(|next| next > now)
+    }
+}
+
+/// A fire recorded ahead of its instant, by instant and index of its job.
+type ArmedKey = (DateTime<Utc>, usize);
+
+/// What an armed fire was recorded with.
+struct Armed {
+    workflow: String,
+    run_id: String,
 }
 
 struct Job {
@@ -81,8 +121,11 @@ impl Job {
     }
 
     /// `trigger` in the run's expressions.
-    fn event(&self, fire: &CronFire) -> Value {
-        cron_event(&self.plan, &fire.fire, fire.missed)
+    fn event(&self, fire: CronFire) -> Value {
+        match fire.event {
+            Some(event) => event,
+            None => cron_event(&self.plan, &fire.fire, fire.missed),
+        }
     }
 }
 
@@ -148,7 +191,7 @@ impl CronScheduler {
             .map_err(CronError::Reached)?;
         let mut cursors = Vec::with_capacity(jobs.len());
         let mut armed = BTreeMap::new();
-        for job in &jobs {
+        for (index, job) in jobs.iter().enumerate() {
             let last_fire = |since| {
                 let (triggers, workflow) = (&triggers, job.workflow.clone());
                 async move {
@@ -183,7 +226,11 @@ impl CronScheduler {
                         .map_or(last.scheduled_at, |f| f.scheduled_at);
                     for fire in unreached {
                         if let Some(run_id) = fire.run_id {
-                            armed.insert((fire.scheduled_at, job.workflow.clone()), run_id);
+                            let armed_fire = Armed {
+                                workflow: job.workflow.clone(),
+                                run_id,
+                            };
+                            armed.insert((fire.scheduled_at, index), armed_fire);
                         }
                     }
                     first - chrono::Duration::microseconds(1)
@@ -215,6 +262,7 @@ impl CronScheduler {
             queue,
             cursors,
             armed,
+            prepared: HashMap::new(),
             started,
             handled: handled_tx,
         };
@@ -279,10 +327,12 @@ struct Scheduler {
     queue: BinaryHeap<Reverse<(DateTime<Utc>, usize)>>,
     /// Per trigger, the latest fire handled: fires after it are due.
     cursors: Vec<DateTime<Utc>>,
-    /// Fires recorded (and synced) ahead of their instant, by instant and workflow: their
-    /// runs' ids. Each is submitted when its fire comes due, or noted dropped once its instant
-    /// passed without it (its workflow was removed or rescheduled, or it was missed).
-    armed: BTreeMap<(DateTime<Utc>, String), String>,
+    /// Fires recorded (and synced) ahead of their instant. Each is submitted when its fire
+    /// comes due, or noted dropped once its instant passed without it (its workflow was
+    /// removed or rescheduled, or it was missed).
+    armed: BTreeMap<ArmedKey, Armed>,
+    /// By index in `jobs`: what the next fire of each trigger armed needs at its instant.
+    prepared: HashMap<usize, Prepared>,
     started: DateTime<Utc>,
     handled: watch::Sender<Handled>,
 }
@@ -329,7 +379,8 @@ impl Scheduler {
             ),
             Command::Remove(name) => (name, None),
         };
-        if let Some(previous) = self.by_name.remove(&name) {
+        let previous = self.by_name.remove(&name);
+        if let Some(previous) = previous {
             self.jobs[previous] = None;
         }
         if let Some((job, since)) = job {
@@ -338,6 +389,20 @@ impl Scheduler {
             self.cursors.push(since - chrono::Duration::milliseconds(1));
             self.by_name.insert(name, index);
             self.queue.push(Reverse((since, index)));
+            // A fire armed for the previous version runs if the new one fires then too.
+            if let Some(previous) = previous {
+                let keys: Vec<ArmedKey> = self
+                    .armed
+                    .keys()
+                    .filter(|(_, of)| *of == previous)
+                    .copied()
+                    .collect();
+                for (at, of) in keys {
+                    if let Some(armed) = self.armed.remove(&(at, of)) {
+                        self.armed.insert((at, index), armed);
+                    }
+                }
+            }
         }
         self.scheduled.store(self.by_name.len(), Ordering::Relaxed);
     }
@@ -352,10 +417,25 @@ impl Scheduler {
                 break;
             }
             self.queue.pop();
+            let prepared = self.prepared.remove(&index);
             let Some(job) = &self.jobs[index] else {
                 continue;
             };
-            let due = due_fires(&job.plan, self.cursors[index], now, on_time_since);
+            let (due, event) = match prepared {
+                Some(prepared) if prepared.holds(at, now, on_time_since) => {
+                    let due = Due {
+                        last: Some(at),
+                        next: prepared.next,
+                        on_time: Some(prepared.fire),
+                        ..Due::default()
+                    };
+                    (due, Some(prepared.event))
+                }
+                _ => (
+                    due_fires(&job.plan, self.cursors[index], now, on_time_since),
+                    None,
+                ),
+            };
             if due.skipped > 0 {
                 tracing::warn!(
                     workflow = %job.workflow,
@@ -367,14 +447,14 @@ impl Scheduler {
             let catch_up = due
                 .catch_up
                 .into_iter()
-                .map(|fire| (index, CronFire { fire, missed: true }));
+                .map(|fire| (index, CronFire::new(fire, true)));
             fires.extend(catch_up);
             if let Some(fire) = due.on_time {
                 fires.push((
                     index,
                     CronFire {
-                        fire,
-                        missed: false,
+                        event,
+                        ..CronFire::new(fire, false)
                     },
                 ));
             }
@@ -401,9 +481,8 @@ impl Scheduler {
             let Some(job) = &self.jobs[index] else {
                 continue;
             };
-            let key = (fire.fire.at, job.workflow.clone());
-            if let Some(run_id) = self.armed.remove(&key) {
-                recorded.push((index, fire, run_id));
+            if let Some(armed) = self.armed.remove(&(fire.fire.at, index)) {
+                recorded.push((index, fire, armed.run_id));
                 continue;
             }
             let run_id = new_run_id();
@@ -430,14 +509,15 @@ impl Scheduler {
             }
         }
         // Armed fires whose instant passed and that were not due now.
-        let later = (now + chrono::Duration::nanoseconds(1), String::new());
+        let later = (now + chrono::Duration::nanoseconds(1), 0);
         let later = self.armed.split_off(&later);
         let passed = std::mem::replace(&mut self.armed, later);
         if recorded.is_empty() && passed.is_empty() {
             return;
         }
-        for ((at, workflow), run_id) in passed {
-            self.note_dropped(&workflow, at, run_id, now).await;
+        for ((at, _), armed) in passed {
+            self.note_dropped(&armed.workflow, at, armed.run_id, now)
+                .await;
         }
         if let Err(e) = ahead::mark_reached(self.triggers.as_ref(), now).await {
             tracing::error!(
@@ -462,14 +542,14 @@ impl Scheduler {
             let Some(job) = &self.jobs[index] else {
                 continue;
             };
-            let at = fire.fire.at;
+            let (at, missed) = (fire.fire.at, fire.missed);
             let submission = Submission {
                 run_id: Some(run_id),
-                ..Submission::new(TriggerKind::Cron, job.event(&fire))
+                ..Submission::new(TriggerKind::Cron, job.event(fire))
             };
             let submitted = self.dispatcher.submit(&job.workflow, submission);
             // A missed fire run late on purpose is no lag of the scheduler's.
-            if !fire.missed {
+            if !missed {
                 let lag = (self.clock.now() - at).to_std().unwrap_or_default();
                 self.dispatcher.metrics().fire_submitted(lag);
             }
@@ -496,7 +576,8 @@ impl Scheduler {
     }
 
     /// Records the fires due within [`RECORD_AHEAD`] of `now` that are not yet (one sync for
-    /// all). Returns the instant of the next fire to arm after them.
+    /// all), and prepares what they need at their instant. Returns the instant of the next
+    /// fire to arm after them.
     async fn arm(&mut self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let horizon = now + RECORD_AHEAD;
         let mut soon = Vec::new();
@@ -513,7 +594,20 @@ impl Scheduler {
             let Some(job) = self.jobs[index].as_ref().filter(|_| at > now) else {
                 continue;
             };
-            let key = (at, job.workflow.clone());
+            if !self.prepared.contains_key(&index) {
+                // Fires in (cursor, at]: just the one at `at` unless some were missed.
+                let due = due_fires(&job.plan, self.cursors[index], at, at);
+                let alone = due.catch_up.is_empty() && due.skipped == 0;
+                if let (Some(fire), true) = (due.on_time, alone) {
+                    let prepared = Prepared {
+                        event: cron_event(&job.plan, &fire, false),
+                        fire,
+                        next: due.next,
+                    };
+                    self.prepared.insert(index, prepared);
+                }
+            }
+            let key = (at, index);
             if self.armed.contains_key(&key) {
                 continue;
             }
@@ -527,7 +621,8 @@ impl Scheduler {
             };
             match self.triggers.record_fire(&record).await {
                 Ok(true) => {
-                    self.armed.insert(key, run_id);
+                    let workflow = job.workflow.clone();
+                    self.armed.insert(key, Armed { workflow, run_id });
                     armed += 1;
                 }
                 // Recorded by another process: handled at its instant like any recorded fire.

@@ -495,3 +495,34 @@ async fn a_fire_recorded_ahead_and_missed_with_missed_none_is_never_run() {
         daemon.shutdown(StdDuration::from_secs(1)).await;
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_fire_recorded_ahead_follows_the_missed_setting_when_the_scheduler_wakes_late() {
+    let setup = Setup::new("2026-01-05T09:00:30Z");
+    let flow = setup.workflow(&cron_workflow(
+        "    schedule: \"* * * * *\"\n    missed: latest\n    overlap: queue_all",
+        LOG_STEP,
+    ));
+    let daemon = setup.start(&flow, settings(Duration::seconds(60))).await;
+    setup
+        .walk(&daemon, "2026-01-05T09:00:59Z", Duration::seconds(29))
+        .await;
+    assert_eq!(setup.fires_recorded().await, 1, "09:01 recorded ahead");
+
+    // The process was suspended from 09:00:59 to 09:03:30: 09:03 is on time (within the
+    // tolerance), 09:02 the latest missed one, and 09:01, recorded ahead, is skipped.
+    setup
+        .walk(&daemon, "2026-01-05T09:03:30Z", Duration::minutes(5))
+        .await;
+    assert_eq!(
+        setup.run_triggers("scheduled_at").await,
+        ["2026-01-05T09:02:00+00:00", "2026-01-05T09:03:00+00:00"]
+    );
+    assert_eq!(setup.run_triggers("missed").await, ["true", "false"]);
+    daemon.shutdown(StdDuration::from_secs(1)).await;
+    let again = setup.start(&flow, settings(Duration::seconds(60))).await;
+    assert_eq!(again.recovered().unstarted_fires, 0, "09:01 was noted dropped");
+    settle(&again).await;
+    assert_eq!(setup.runs().await.len(), 2);
+    again.shutdown(StdDuration::from_secs(1)).await;
+}
