@@ -2,13 +2,13 @@
 //! submits a run of a workflow by name; the workflow's gate starts it, queues it or drops it.
 //! The dispatcher knows the runs going (to cancel one by id) and announces each run's end.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
-use tokio::sync::{broadcast, Semaphore};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use weft_engine::exec::{new_run_id, Engine, ResumeRequest, RunOutcome, RunRequest};
@@ -151,8 +151,9 @@ struct Shared {
     /// The id of the latest run submitted (started or queued) per workflow, since start.
     last_runs: Mutex<HashMap<String, String>>,
     /// Runs executing at once across the daemon; the others of a burst (10,000 workflows on
-    /// one minute) wait in order for a slot, holding only their request, not a run's state.
-    executing: Arc<Semaphore>,
+    /// one minute) wait in order for a slot, holding only their submission: no task, no
+    /// run's state.
+    slots: Mutex<Slots>,
 }
 
 /// Starts the runs of a daemon. Cheap to clone (shared).
@@ -189,7 +190,10 @@ impl Dispatcher {
                 stopping: CancellationToken::new(),
                 metrics,
                 last_runs: Mutex::new(HashMap::new()),
-                executing: Arc::new(Semaphore::new(EXECUTING_AT_ONCE)),
+                slots: Mutex::new(Slots {
+                    free: EXECUTING_AT_ONCE,
+                    waiting: VecDeque::new(),
+                }),
             }),
         }
     }
@@ -352,7 +356,7 @@ impl Dispatcher {
 
     /// Runs going now.
     pub fn runs_going(&self) -> usize {
-        self.shared.runs.len()
+        self.shared.runs.len() + self.shared.slots.lock().waiting.len()
     }
 
     /// Takes no new submissions, drops the waiting ones, lets the runs going finish for up
@@ -369,31 +373,48 @@ impl Dispatcher {
         self.shared.runs.close();
         let _ = tokio::time::timeout(grace, self.shared.runs.wait()).await;
         ShutdownReport {
-            still_running: self.shared.runs.len(),
+            still_running: self.runs_going(),
             dropped_waiting,
         }
     }
 }
 
-/// Runs one admitted submission; when it ends, starts what its gate lets start.
+/// The daemon's execution slots: how many are free, and the admitted runs waiting for one.
+struct Slots {
+    free: usize,
+    waiting: VecDeque<(Arc<WorkflowEntry>, Admitted<Pending>)>,
+}
+
+/// Starts one admitted submission: it executes now if a slot is free, else when one frees.
 fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted<Pending>) {
-    let Pending { run_id, submission } = admitted.fire;
     shared
         .going
         .lock()
-        .insert(run_id.clone(), admitted.cancel.clone());
+        .insert(admitted.fire.run_id.clone(), admitted.cancel.clone());
+    shared.metrics.run_started();
+    {
+        let mut slots = shared.slots.lock();
+        if slots.free == 0 {
+            slots.waiting.push_back((entry, admitted));
+            return;
+        }
+        slots.free -= 1;
+    }
+    execute(shared, entry, admitted);
+}
+
+/// Runs one admitted submission in a slot; when it ends, starts what its gate lets start and
+/// gives the slot to the run that waited longest.
+fn execute(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted<Pending>) {
+    let Pending { run_id, submission } = admitted.fire;
     let shared_run = shared.clone();
     let slot = admitted.slot;
-    shared.metrics.run_started();
     let workflow = match &submission.connection {
         Some(connection) => entry.workflow.on_connection(connection),
         None => entry.workflow.clone(),
     };
     shared.runs.spawn(async move {
-        // The semaphore is never closed: a permit always comes. Until it does, the task holds
-        // only its submission: the run's request and its future, boxed so that it is not part
-        // of every waiting task, are made once it may execute.
-        let permit = shared_run.executing.clone().acquire_owned().await.ok();
+        let _slot = SlotRelease(shared_run.clone());
         let request = RunRequest {
             inputs: submission.inputs,
             trigger: Some(submission.trigger),
@@ -403,8 +424,7 @@ fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted
             cancel: admitted.cancel,
             ..RunRequest::default()
         };
-        let outcome = Box::pin(shared_run.engine.run(workflow, request)).await;
-        drop(permit);
+        let outcome = shared_run.engine.run(workflow, request).await;
         ended(&shared_run, &entry, submission.kind, outcome);
         let next = entry
             .gate
@@ -414,6 +434,26 @@ fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted
             start_run(&shared_run, entry.clone(), admitted);
         }
     });
+}
+
+/// Gives the slot of a run that ended (a panic too) to the run that waited longest; before its
+/// task ends, so that a shutdown waiting for the tasks sees the next one.
+struct SlotRelease(Arc<Shared>);
+
+impl Drop for SlotRelease {
+    fn drop(&mut self) {
+        let waiting = {
+            let mut slots = self.0.slots.lock();
+            let waiting = slots.waiting.pop_front();
+            if waiting.is_none() {
+                slots.free += 1;
+            }
+            waiting
+        };
+        if let Some((entry, admitted)) = waiting {
+            execute(&self.0, entry, admitted);
+        }
+    }
 }
 
 /// A run ended (or was parked on a stored wait): no longer going; announced.

@@ -521,7 +521,11 @@ async fn a_fire_recorded_ahead_follows_the_missed_setting_when_the_scheduler_wak
     assert_eq!(setup.run_triggers("missed").await, ["true", "false"]);
     daemon.shutdown(StdDuration::from_secs(1)).await;
     let again = setup.start(&flow, settings(Duration::seconds(60))).await;
-    assert_eq!(again.recovered().unstarted_fires, 0, "09:01 was noted dropped");
+    assert_eq!(
+        again.recovered().unstarted_fires,
+        0,
+        "09:01 was noted dropped"
+    );
     settle(&again).await;
     assert_eq!(setup.runs().await.len(), 2);
     again.shutdown(StdDuration::from_secs(1)).await;
