@@ -20,9 +20,13 @@
 //! - A fire recorded at or after its instant (the old way: due at start, after a reload, or
 //!   when the scheduler woke too late to arm it) is reached whatever the mark says, as before.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use weft_engine::store::{FireRecord, StoreError, TriggerCursor, TriggerKey, TriggerStore};
+
+use crate::scheduler::{CRON_TRIGGER, DROPPED_CRON_FIRES};
 
 /// How long before its instant a fire is recorded and synced. Long enough for the records of
 /// a whole minute's fires to be on disk before the instant on a busy machine; a fire armed
@@ -72,6 +76,26 @@ pub(crate) async fn mark_reached(
 pub(crate) fn unreached(fire: &FireRecord, reached: Option<DateTime<Utc>>) -> bool {
     fire.recorded_at < fire.scheduled_at
         && reached.is_none_or(|reached| fire.scheduled_at > reached)
+}
+
+/// The recorded cron fires of `workflow` scheduled at or after `since` that are owed a run:
+/// not dropped on purpose (by the gate, or recorded ahead and not run), and not recorded ahead
+/// of an instant the daemon never reached. Each has, or will have at the next start, one run.
+pub async fn owed_fires(
+    triggers: &dyn TriggerStore,
+    workflow: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<FireRecord>, StoreError> {
+    let reached = reached(triggers).await?;
+    let dropped: HashSet<DateTime<Utc>> = triggers
+        .fires_since(workflow, DROPPED_CRON_FIRES, since)
+        .await?
+        .into_iter()
+        .map(|fire| fire.scheduled_at)
+        .collect();
+    let mut fires = triggers.fires_since(workflow, CRON_TRIGGER, since).await?;
+    fires.retain(|fire| !dropped.contains(&fire.scheduled_at) && !unreached(fire, reached));
+    Ok(fires)
 }
 
 #[cfg(test)]
@@ -129,6 +153,29 @@ mod tests {
             !unreached(&at_its_instant, mark),
             "recorded at or after its instant: reached, whatever the mark"
         );
+    }
+
+    #[tokio::test]
+    async fn owed_fires_leave_out_the_dropped_and_the_unreached() {
+        let store = MemoryRunStore::default();
+        let on_time = fire("2026-01-05T09:00:00Z", "2026-01-05T09:00:00.002Z");
+        let dropped = fire("2026-01-05T09:01:00Z", "2026-01-05T09:00:58Z");
+        let unreached = fire("2026-01-05T09:02:00Z", "2026-01-05T09:01:58Z");
+        for fire in [&on_time, &dropped, &unreached] {
+            assert!(store.record_fire(fire).await.unwrap());
+        }
+        let note = FireRecord {
+            trigger: DROPPED_CRON_FIRES.into(),
+            ..dropped.clone()
+        };
+        assert!(store.record_fire(&note).await.unwrap());
+        mark_reached(&store, utc("2026-01-05T09:01:00.003Z"))
+            .await
+            .unwrap();
+        let owed = owed_fires(&store, "w", DateTime::<Utc>::MIN_UTC)
+            .await
+            .unwrap();
+        assert_eq!(owed, [on_time]);
     }
 
     #[tokio::test]
