@@ -2,13 +2,13 @@
 //! submits a run of a workflow by name; the workflow's gate starts it, queues it or drops it.
 //! The dispatcher knows the runs going (to cancel one by id) and announces each run's end.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
-use tokio::sync::{broadcast, Semaphore};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use weft_engine::exec::{new_run_id, Engine, Redactor, ResumeRequest, RunOutcome, RunRequest};
@@ -177,8 +177,9 @@ struct Shared {
     /// Waiting runs cancelled: the wake-up the waker still holds for them starts nothing.
     cancelled_waits: Mutex<HashSet<String>>,
     /// Runs executing at once across the daemon; the others of a burst (10,000 workflows on
-    /// one minute) wait in order for a slot, holding only their request, not a run's state.
-    executing: Arc<Semaphore>,
+    /// one minute) wait in order for a slot, holding only their submission: no task, no
+    /// run's state.
+    slots: Mutex<Slots>,
 }
 
 /// Starts the runs of a daemon. Cheap to clone (shared).
@@ -226,7 +227,10 @@ impl Dispatcher {
                 metrics,
                 last_runs: Mutex::new(HashMap::new()),
                 cancelled_waits: Mutex::new(HashSet::new()),
-                executing: Arc::new(Semaphore::new(EXECUTING_AT_ONCE)),
+                slots: Mutex::new(Slots {
+                    free: EXECUTING_AT_ONCE,
+                    waiting: VecDeque::new(),
+                }),
             }),
         }
     }
@@ -453,7 +457,7 @@ impl Dispatcher {
 
     /// Runs going now.
     pub fn runs_going(&self) -> usize {
-        self.shared.runs.len()
+        self.shared.runs.len() + self.shared.slots.lock().waiting.len()
     }
 
     /// Takes no new submissions, drops the waiting ones, lets the runs going finish for up
@@ -470,26 +474,45 @@ impl Dispatcher {
         self.shared.runs.close();
         let _ = tokio::time::timeout(grace, self.shared.runs.wait()).await;
         ShutdownReport {
-            still_running: self.shared.runs.len(),
+            still_running: self.runs_going(),
             dropped_waiting,
         }
     }
 }
 
-/// Runs one admitted submission; when it ends, starts what its gate lets start.
+/// The daemon's execution slots: how many are free, and the admitted runs waiting for one.
+struct Slots {
+    free: usize,
+    waiting: VecDeque<(Arc<WorkflowEntry>, Admitted<Pending>)>,
+}
+
+/// Starts one admitted submission: it executes now if a slot is free, else when one frees.
 fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted<Pending>) {
-    let Pending { run_id, work } = admitted.fire;
     shared
         .going
         .lock()
-        .insert(run_id.clone(), admitted.cancel.clone());
+        .insert(admitted.fire.run_id.clone(), admitted.cancel.clone());
+    shared.metrics.run_started();
+    {
+        let mut slots = shared.slots.lock();
+        if slots.free == 0 {
+            slots.waiting.push_back((entry, admitted));
+            return;
+        }
+        slots.free -= 1;
+    }
+    execute(shared, entry, admitted);
+}
+
+/// Runs one admitted submission in a slot; when it ends, starts what its gate lets start and
+/// gives the slot to the run that waited longest.
+fn execute(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted<Pending>) {
+    let Pending { run_id, work } = admitted.fire;
     let shared_run = shared.clone();
     let slot = admitted.slot;
     let cancel = admitted.cancel;
-    shared.metrics.run_started();
     shared.runs.spawn(async move {
-        // The semaphore is never closed: a permit always comes.
-        let permit = shared_run.executing.clone().acquire_owned().await.ok();
+        let _slot = SlotRelease(shared_run.clone());
         let (kind, outcome) = match work {
             Work::Start(submission) => {
                 let workflow = match &submission.connection {
@@ -517,7 +540,6 @@ fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted
                 (kind, resume_run(&shared_run, &entry, request).await)
             }
         };
-        drop(permit);
         match outcome {
             Some(outcome) => ended(&shared_run, &entry, kind, outcome),
             None => {
@@ -556,6 +578,26 @@ async fn resume_run(
                 weft_action::http_errors::describe_error_chain(&e)
             );
             None
+        }
+    }
+}
+
+/// Gives the slot of a run that ended (a panic too) to the run that waited longest; before its
+/// task ends, so that a shutdown waiting for the tasks sees the next one.
+struct SlotRelease(Arc<Shared>);
+
+impl Drop for SlotRelease {
+    fn drop(&mut self) {
+        let waiting = {
+            let mut slots = self.0.slots.lock();
+            let waiting = slots.waiting.pop_front();
+            if waiting.is_none() {
+                slots.free += 1;
+            }
+            waiting
+        };
+        if let Some((entry, admitted)) = waiting {
+            execute(&self.0, entry, admitted);
         }
     }
 }

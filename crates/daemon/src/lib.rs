@@ -11,6 +11,7 @@
 //! run again, also by a restarted daemon. Missed fires are counted from the last recorded one.
 
 pub mod address;
+mod ahead;
 pub mod api;
 mod clock;
 mod daemon;
@@ -28,6 +29,7 @@ mod scheduler;
 pub mod signature;
 mod workflows;
 
+pub use ahead::owed_fires;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use daemon::{Daemon, DaemonError, Settings};
 pub use dispatch::{

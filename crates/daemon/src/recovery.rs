@@ -7,7 +7,8 @@
 //! limit); a `waiting` run is woken at its stored time. A cron fire recorded with its run's id
 //! but whose run has no record (the process stopped between the fire's sync and the run's
 //! first record, or the fire waited in a queue) is started once, as a resume: its steps may
-//! have run before, so they are flagged so. Fires are looked for within
+//! have run before, so they are flagged so; a fire recorded ahead of an instant the daemon never
+//! reached is not owed (see `ahead`). Fires are looked for within
 //! [`UNSTARTED_FIRE_WINDOW`] of each trigger's last one; a fire its gate dropped on purpose is
 //! noted so (`DROPPED_CRON_FIRES`) and not started.
 //!
@@ -29,6 +30,7 @@ use weft_engine::store::{RunRecord, RunStatus, StoreError, TriggerStore};
 use weft_engine::trigger::Fire;
 use weft_engine::workflow::TriggerPlan;
 
+use crate::ahead;
 use crate::clock::Clock;
 use crate::dispatch::{Dispatcher, RunEnded, TriggerKind};
 use crate::scheduler::{cron_event, CRON_TRIGGER, DROPPED_CRON_FIRES};
@@ -86,6 +88,7 @@ pub(crate) async fn recover(
     recovered.resumed = resume.len();
     recovered.waiting = parked.len();
 
+    let reached = ahead::reached(triggers).await?;
     for entry in dispatcher.workflows().all() {
         let workflow = &entry.workflow;
         let TriggerPlan::Cron(plan) = &workflow.trigger else {
@@ -105,6 +108,11 @@ pub(crate) async fn recover(
             .fires_since(&workflow.name, CRON_TRIGGER, since)
             .await?
         {
+            // Recorded ahead of an instant the daemon never reached: no run is owed (the
+            // scheduler counts it missed).
+            if ahead::unreached(&fire, reached) {
+                continue;
+            }
             let Some(run_id) = fire.run_id else {
                 continue;
             };

@@ -1,9 +1,10 @@
 //! The cron scheduler: one priority queue of the next fire of every cron trigger, one task
 //! sleeping until the earliest. Each fire is recorded (with the id its run will have) and
-//! synced before its run is submitted.
+//! synced before its run is submitted: shortly before its instant when the scheduler is awake
+//! then, so that at the instant only a mark is synced (see `ahead`).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -18,9 +19,10 @@ use weft_engine::store::{FireRecord, StoreError, TriggerStore};
 use weft_engine::trigger::{DstNote, Fire};
 use weft_engine::workflow::{CompiledWorkflow, CronPlan, TriggerPlan};
 
+use crate::ahead::{self, RECORD_AHEAD};
 use crate::clock::Clock;
 use crate::dispatch::{Dispatcher, Submission, Submitted, TriggerKind};
-use crate::due::due_fires;
+use crate::due::{due_fires, Due};
 
 /// The trigger name of a workflow's cron trigger in the trigger store (a workflow has one
 /// trigger).
@@ -39,6 +41,8 @@ pub enum CronError {
         #[source]
         source: StoreError,
     },
+    #[error("cannot read how far the cron scheduler got before it stopped")]
+    Reached(#[source] StoreError),
 }
 
 /// A fire on its way to a run.
@@ -47,6 +51,46 @@ struct CronFire {
     fire: Fire,
     /// Missed while weft was not running, run by `missed: latest | all`.
     missed: bool,
+    /// Its run's `trigger`, when it was made ahead (see [`Prepared`]).
+    event: Option<Value>,
+}
+
+impl CronFire {
+    fn new(fire: Fire, missed: bool) -> Self {
+        CronFire {
+            fire,
+            missed,
+            event: None,
+        }
+    }
+}
+
+/// What a trigger's next fire needs at its instant, made when it was recorded ahead: at the
+/// instant ten thousand triggers are then only submitted, not computed.
+struct Prepared {
+    /// The fire, on time and the only one due at its instant.
+    fire: Fire,
+    /// The trigger's fire after it.
+    next: Option<DateTime<Utc>>,
+    /// Its run's `trigger`.
+    event: Value,
+}
+
+impl Prepared {
+    /// Still what is due when the scheduler wakes at `now` for the queue entry at `at`: woken
+    /// on time, before the trigger's next fire.
+    fn holds(&self, at: DateTime<Utc>, now: DateTime<Utc>, on_time_since: DateTime<Utc>) -> bool {
+        self.fire.at == at && at >= on_time_since && self.next.is_none_or(|next| next > now)
+    }
+}
+
+/// A fire recorded ahead of its instant, by instant and index of its job.
+type ArmedKey = (DateTime<Utc>, usize);
+
+/// What an armed fire was recorded with.
+struct Armed {
+    workflow: String,
+    run_id: String,
 }
 
 struct Job {
@@ -77,8 +121,11 @@ impl Job {
     }
 
     /// `trigger` in the run's expressions.
-    fn event(&self, fire: &CronFire) -> Value {
-        cron_event(&self.plan, &fire.fire, fire.missed)
+    fn event(&self, fire: CronFire) -> Value {
+        match fire.event {
+            Some(event) => event,
+            None => cron_event(&self.plan, &fire.fire, fire.missed),
+        }
     }
 }
 
@@ -109,7 +156,8 @@ pub(crate) struct CronScheduler {
     clock: Arc<dyn Clock>,
 }
 
-/// How far the scheduler got: the instant it last looked at, and its next wake-up.
+/// How far the scheduler got: the instant it last looked at, and its next wake-up (a fire's
+/// instant, or a time to record fires ahead).
 #[derive(Debug, Clone, Copy, Default)]
 struct Handled {
     now: Option<DateTime<Utc>>,
@@ -138,18 +186,59 @@ impl CronScheduler {
     ) -> Result<CronScheduler, CronError> {
         let jobs: Vec<Job> = workflows.iter().filter_map(|w| Job::of(w)).collect();
         let started = clock.now();
+        let reached = ahead::reached(triggers.as_ref())
+            .await
+            .map_err(CronError::Reached)?;
         let mut cursors = Vec::with_capacity(jobs.len());
-        for job in &jobs {
-            let last = triggers
-                .last_fire(&job.workflow, CRON_TRIGGER)
-                .await
-                .map_err(|source| CronError::LastFire {
-                    workflow: job.workflow.clone(),
-                    source,
-                })?;
+        let mut armed = BTreeMap::new();
+        for (index, job) in jobs.iter().enumerate() {
+            let last_fire = |since| {
+                let (triggers, workflow) = (&triggers, job.workflow.clone());
+                async move {
+                    let fires = match since {
+                        Some(since) => triggers.fires_since(&workflow, CRON_TRIGGER, since).await,
+                        None => triggers
+                            .last_fire(&workflow, CRON_TRIGGER)
+                            .await
+                            .map(Vec::from_iter),
+                    };
+                    fires.map_err(|source| CronError::LastFire { workflow, source })
+                }
+            };
+            let last = last_fire(None).await?.pop();
             // With no recorded fire nothing was missed: the trigger starts now.
             let start_from = started - chrono::Duration::milliseconds(1);
-            cursors.push(last.map_or(start_from, |fire| fire.scheduled_at));
+            let cursor = match last {
+                // Recorded ahead by a process that stopped before its instant: every fire
+                // before the first such one was handled, and those are taken up as armed (run
+                // under their recorded ids if they run, noted dropped if not).
+                Some(last) if ahead::unreached(&last, reached) => {
+                    let since = reached.map_or(DateTime::<Utc>::MIN_UTC, |r| {
+                        r + chrono::Duration::microseconds(1)
+                    });
+                    let unreached: Vec<FireRecord> = last_fire(Some(since))
+                        .await?
+                        .into_iter()
+                        .filter(|fire| ahead::unreached(fire, reached))
+                        .collect();
+                    let first = unreached
+                        .first()
+                        .map_or(last.scheduled_at, |f| f.scheduled_at);
+                    for fire in unreached {
+                        if let Some(run_id) = fire.run_id {
+                            let armed_fire = Armed {
+                                workflow: job.workflow.clone(),
+                                run_id,
+                            };
+                            armed.insert((fire.scheduled_at, index), armed_fire);
+                        }
+                    }
+                    first - chrono::Duration::microseconds(1)
+                }
+                Some(last) => last.scheduled_at,
+                None => start_from,
+            };
+            cursors.push(cursor);
         }
         // Every trigger is looked at once at start: missed fires, then its next fire.
         let queue = (0..jobs.len()).map(|i| Reverse((started, i))).collect();
@@ -172,6 +261,8 @@ impl CronScheduler {
             scheduled: scheduled.clone(),
             queue,
             cursors,
+            armed,
+            prepared: HashMap::new(),
             started,
             handled: handled_tx,
         };
@@ -206,7 +297,7 @@ impl CronScheduler {
     }
 
     /// Resolves once the scheduler has handled every fire due at `at` (recorded it and
-    /// submitted its run).
+    /// submitted its run), and recorded ahead those due within `RECORD_AHEAD` of it.
     pub async fn handled_until(&self, at: DateTime<Utc>) {
         let mut handled = self.handled.clone();
         let _ = handled.wait_for(|h| h.covers(at)).await;
@@ -236,6 +327,12 @@ struct Scheduler {
     queue: BinaryHeap<Reverse<(DateTime<Utc>, usize)>>,
     /// Per trigger, the latest fire handled: fires after it are due.
     cursors: Vec<DateTime<Utc>>,
+    /// Fires recorded (and synced) ahead of their instant. Each is submitted when its fire
+    /// comes due, or noted dropped once its instant passed without it (its workflow was
+    /// removed or rescheduled, or it was missed).
+    armed: BTreeMap<ArmedKey, Armed>,
+    /// By index in `jobs`: what the next fire of each trigger armed needs at its instant.
+    prepared: HashMap<usize, Prepared>,
     started: DateTime<Utc>,
     handled: watch::Sender<Handled>,
 }
@@ -250,12 +347,18 @@ impl Scheduler {
             let now = self.clock.now();
             let fires = self.take_due(now);
             self.fire_all(fires, now).await;
+            let next_to_arm = self.arm(now).await;
             let next = self.queue.peek().map(|Reverse((at, _))| *at);
+            let next_to_arm = next_to_arm.map(|at| at - RECORD_AHEAD);
+            let wake = match (next, next_to_arm) {
+                (Some(next), Some(arm)) => Some(next.min(arm)),
+                (next, arm) => next.or(arm),
+            };
             self.handled.send_replace(Handled {
                 now: Some(now),
-                next,
+                next: wake,
             });
-            let sleep: BoxFuture<'static, ()> = match next {
+            let sleep: BoxFuture<'static, ()> = match wake {
                 Some(at) => self.clock.sleep_until(at),
                 None => Box::pin(std::future::pending()),
             };
@@ -276,7 +379,8 @@ impl Scheduler {
             ),
             Command::Remove(name) => (name, None),
         };
-        if let Some(previous) = self.by_name.remove(&name) {
+        let previous = self.by_name.remove(&name);
+        if let Some(previous) = previous {
             self.jobs[previous] = None;
         }
         if let Some((job, since)) = job {
@@ -285,6 +389,20 @@ impl Scheduler {
             self.cursors.push(since - chrono::Duration::milliseconds(1));
             self.by_name.insert(name, index);
             self.queue.push(Reverse((since, index)));
+            // A fire armed for the previous version runs if the new one fires then too.
+            if let Some(previous) = previous {
+                let keys: Vec<ArmedKey> = self
+                    .armed
+                    .keys()
+                    .filter(|(_, of)| *of == previous)
+                    .copied()
+                    .collect();
+                for (at, of) in keys {
+                    if let Some(armed) = self.armed.remove(&(at, of)) {
+                        self.armed.insert((at, index), armed);
+                    }
+                }
+            }
         }
         self.scheduled.store(self.by_name.len(), Ordering::Relaxed);
     }
@@ -299,10 +417,25 @@ impl Scheduler {
                 break;
             }
             self.queue.pop();
+            let prepared = self.prepared.remove(&index);
             let Some(job) = &self.jobs[index] else {
                 continue;
             };
-            let due = due_fires(&job.plan, self.cursors[index], now, on_time_since);
+            let (due, event) = match prepared {
+                Some(prepared) if prepared.holds(at, now, on_time_since) => {
+                    let due = Due {
+                        last: Some(at),
+                        next: prepared.next,
+                        on_time: Some(prepared.fire),
+                        ..Due::default()
+                    };
+                    (due, Some(prepared.event))
+                }
+                _ => (
+                    due_fires(&job.plan, self.cursors[index], now, on_time_since),
+                    None,
+                ),
+            };
             if due.skipped > 0 {
                 tracing::warn!(
                     workflow = %job.workflow,
@@ -314,14 +447,14 @@ impl Scheduler {
             let catch_up = due
                 .catch_up
                 .into_iter()
-                .map(|fire| (index, CronFire { fire, missed: true }));
+                .map(|fire| (index, CronFire::new(fire, true)));
             fires.extend(catch_up);
             if let Some(fire) = due.on_time {
                 fires.push((
                     index,
                     CronFire {
-                        fire,
-                        missed: false,
+                        event,
+                        ..CronFire::new(fire, false)
                     },
                 ));
             }
@@ -338,18 +471,20 @@ impl Scheduler {
         fires
     }
 
-    /// Records each fire with the id of its run (one sync for all), then submits the recorded
-    /// ones.
-    async fn fire_all(&self, fires: Vec<(usize, CronFire)>, now: DateTime<Utc>) {
-        if fires.is_empty() {
-            return;
-        }
+    /// Records each fire with the id of its run unless it was armed, notes the armed fires
+    /// whose instant passed without them dropped, marks `now` reached (one sync for all), then
+    /// submits the fires.
+    async fn fire_all(&mut self, fires: Vec<(usize, CronFire)>, now: DateTime<Utc>) {
         let mut recorded = Vec::with_capacity(fires.len());
         for (index, fire) in fires {
             // Fires are taken and handled in one turn of the loop: no reload comes between.
             let Some(job) = &self.jobs[index] else {
                 continue;
             };
+            if let Some(armed) = self.armed.remove(&(fire.fire.at, index)) {
+                recorded.push((index, fire, armed.run_id));
+                continue;
+            }
             let run_id = new_run_id();
             let record = FireRecord {
                 workflow: job.workflow.clone(),
@@ -373,7 +508,27 @@ impl Scheduler {
                 ),
             }
         }
-        // A fire is on disk before its run starts: a crash then never runs it twice.
+        // Armed fires whose instant passed and that were not due now.
+        let later = (now + chrono::Duration::nanoseconds(1), 0);
+        let later = self.armed.split_off(&later);
+        let passed = std::mem::replace(&mut self.armed, later);
+        if recorded.is_empty() && passed.is_empty() {
+            return;
+        }
+        for ((at, _), armed) in passed {
+            self.note_dropped(&armed.workflow, at, armed.run_id, now)
+                .await;
+        }
+        if let Err(e) = ahead::mark_reached(self.triggers.as_ref(), now).await {
+            tracing::error!(
+                "{} fire(s) are not run: the scheduler could not note how far it got: {}",
+                recorded.len(),
+                e.with_causes()
+            );
+            return;
+        }
+        // A fire is on disk before its run starts: a crash then never runs it twice. So is the
+        // mark, which makes the fires armed for instants up to `now` owed (see `ahead`).
         if let Err(e) = self.dispatcher.engine().store.flush().await {
             tracing::error!(
                 "{} recorded fire(s) could not be synced, so they are not run: {}",
@@ -387,14 +542,14 @@ impl Scheduler {
             let Some(job) = &self.jobs[index] else {
                 continue;
             };
-            let at = fire.fire.at;
+            let (at, missed) = (fire.fire.at, fire.missed);
             let submission = Submission {
                 run_id: Some(run_id),
-                ..Submission::new(TriggerKind::Cron, job.event(&fire))
+                ..Submission::new(TriggerKind::Cron, job.event(fire))
             };
             let submitted = self.dispatcher.submit(&job.workflow, submission);
             // A missed fire run late on purpose is no lag of the scheduler's.
-            if !fire.missed {
+            if !missed {
                 let lag = (self.clock.now() - at).to_std().unwrap_or_default();
                 self.dispatcher.metrics().fire_submitted(lag);
             }
@@ -410,7 +565,7 @@ impl Scheduler {
                         "the fire of {at} is not run: {}",
                         reason.describe()
                     );
-                    self.note_dropped(job, at, run_id, now).await;
+                    self.note_dropped(&job.workflow, at, run_id, now).await;
                 }
                 Err(e) => tracing::warn!(
                     workflow = %job.workflow,
@@ -420,11 +575,91 @@ impl Scheduler {
         }
     }
 
-    /// Notes a fire its gate dropped (synced with the next fire's records): the next start
-    /// does not take it for one whose run never started.
-    async fn note_dropped(&self, job: &Job, at: DateTime<Utc>, run_id: String, now: DateTime<Utc>) {
+    /// Records the fires due within [`RECORD_AHEAD`] of `now` that are not yet (one sync for
+    /// all), and prepares what they need at their instant. Returns the instant of the next
+    /// fire to arm after them.
+    async fn arm(&mut self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let horizon = now + RECORD_AHEAD;
+        let mut soon = Vec::new();
+        while let Some(&Reverse((at, _))) = self.queue.peek() {
+            if at > horizon {
+                break;
+            }
+            soon.push(self.queue.pop().expect("peeked"));
+        }
+        let next_to_arm = self.queue.peek().map(|Reverse((at, _))| *at);
+        let mut armed = 0usize;
+        for &Reverse((at, index)) in &soon {
+            // Entries at or before now are due at the next turn, not armed.
+            let Some(job) = self.jobs[index].as_ref().filter(|_| at > now) else {
+                continue;
+            };
+            if !self.prepared.contains_key(&index) {
+                // Fires in (cursor, at]: just the one at `at` unless some were missed.
+                let due = due_fires(&job.plan, self.cursors[index], at, at);
+                let alone = due.catch_up.is_empty() && due.skipped == 0;
+                if let (Some(fire), true) = (due.on_time, alone) {
+                    let prepared = Prepared {
+                        event: cron_event(&job.plan, &fire, false),
+                        fire,
+                        next: due.next,
+                    };
+                    self.prepared.insert(index, prepared);
+                }
+            }
+            let key = (at, index);
+            if self.armed.contains_key(&key) {
+                continue;
+            }
+            let run_id = new_run_id();
+            let record = FireRecord {
+                workflow: job.workflow.clone(),
+                trigger: CRON_TRIGGER.to_string(),
+                scheduled_at: at,
+                run_id: Some(run_id.clone()),
+                recorded_at: now,
+            };
+            match self.triggers.record_fire(&record).await {
+                Ok(true) => {
+                    let workflow = job.workflow.clone();
+                    self.armed.insert(key, Armed { workflow, run_id });
+                    armed += 1;
+                }
+                // Recorded by another process: handled at its instant like any recorded fire.
+                Ok(false) => {}
+                // Recorded at its instant instead.
+                Err(e) => tracing::warn!(
+                    workflow = %job.workflow,
+                    "the fire of {at} could not be recorded ahead: {}",
+                    e.with_causes()
+                ),
+            }
+        }
+        self.queue.extend(soon);
+        if armed > 0 {
+            if let Err(e) = self.dispatcher.engine().store.flush().await {
+                // Not synced now, they are synced with the mark at their instant.
+                tracing::warn!(
+                    "{armed} fire(s) recorded ahead could not be synced yet: {}",
+                    e.with_causes()
+                );
+            }
+        }
+        next_to_arm
+    }
+
+    /// Notes a fire that is not run on purpose (its gate dropped it, or it was armed and its
+    /// instant passed without it), synced with the next fire's records: the next start does
+    /// not take it for one whose run never started.
+    async fn note_dropped(
+        &self,
+        workflow: &str,
+        at: DateTime<Utc>,
+        run_id: String,
+        now: DateTime<Utc>,
+    ) {
         let dropped = FireRecord {
-            workflow: job.workflow.clone(),
+            workflow: workflow.to_string(),
             trigger: DROPPED_CRON_FIRES.to_string(),
             scheduled_at: at,
             run_id: Some(run_id),
@@ -432,7 +667,7 @@ impl Scheduler {
         };
         if let Err(e) = self.triggers.record_fire(&dropped).await {
             tracing::error!(
-                workflow = %job.workflow,
+                workflow = %workflow,
                 "the dropped fire of {at} could not be noted, so the next start may run it: {}",
                 e.with_causes()
             );

@@ -140,3 +140,55 @@ async fn paused_unknown_and_stopping_are_refused_and_skip_drops() {
         Err(SubmitError::Stopping)
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn runs_beyond_the_execution_slots_wait_their_turn_and_count_as_going() {
+    const WIDE: &str = "name: wide
+steps:
+  - id: wait
+    uses: core.sleep
+    with:
+      duration: 10s
+";
+    // More than the daemon's execution slots (256).
+    let (dispatcher, _store) = setup(WIDE);
+    let mut ended = dispatcher.subscribe();
+    let ids: Vec<String> = (0..300)
+        .map(|n| {
+            let submitted = dispatcher.submit("wide", submission(n)).unwrap();
+            assert!(matches!(submitted, Submitted::Started { .. }));
+            submitted.run_id().to_string()
+        })
+        .collect();
+    assert_eq!(dispatcher.runs_going(), 300, "waiting for a slot is going");
+    let last = ids.last().unwrap();
+    assert!(
+        dispatcher.cancel(last),
+        "a run waiting for a slot is cancelled by id"
+    );
+
+    let mut order = Vec::new();
+    for _ in 0..300 {
+        order.push(next_end(&mut ended).await);
+    }
+    let mut first_ended: Vec<&str> = order[..256].iter().map(|e| e.run_id.as_str()).collect();
+    first_ended.sort();
+    let mut first_submitted: Vec<&str> = ids[..256].iter().map(String::as_str).collect();
+    first_submitted.sort();
+    assert_eq!(
+        first_ended, first_submitted,
+        "the later ones waited for a slot"
+    );
+    let cancelled = order.iter().find(|e| &e.run_id == last).unwrap();
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    assert_eq!(
+        order
+            .iter()
+            .filter(|e| e.status == RunStatus::Succeeded)
+            .count(),
+        299
+    );
+    while dispatcher.runs_going() > 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}

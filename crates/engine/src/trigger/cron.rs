@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
 #[derive(Debug, Clone)]
@@ -136,7 +136,19 @@ impl CronSchedule {
         let mut fires: Vec<Fire> = Vec::with_capacity(count);
         // Iterate wall-clock times by running the schedule on naive local time read as UTC.
         let local_after = after.with_timezone(&tz).naive_local();
-        let start = Utc.from_utc_datetime(&(local_after - Duration::hours(3)));
+        // Near a DST transition a wall-clock time before `after`'s may still come after it:
+        // look three hours back then. Elsewhere the look-back only finds candidates that are
+        // skipped (180 of them each call for a minutely schedule, the most of its cost).
+        let offset = |at: DateTime<Utc>| at.with_timezone(&tz).offset().fix();
+        let window = Duration::hours(3);
+        let steady = [
+            after.checked_sub_signed(window),
+            after.checked_add_signed(window),
+        ]
+        .into_iter()
+        .all(|at| at.is_some_and(|at| offset(at) == offset(after)));
+        let look_back = if steady { Duration::zero() } else { window };
+        let start = Utc.from_utc_datetime(&(local_after - look_back));
         for candidate in self.candidates(start) {
             if fires.len() >= count {
                 break;
@@ -320,6 +332,31 @@ mod tests {
                 "2026-03-29T03:01:00+02:00"
             ]
         );
+    }
+
+    #[test]
+    fn the_next_fire_from_any_instant_is_the_one_a_long_walk_finds() {
+        // Walked from far before both of Paris's DST nights of 2026, and asked again from
+        // every 7 minutes around them (near a transition and away from one): the same fires.
+        let every = CronSchedule::parse("*/15 * * * *").unwrap();
+        let paris = chrono_tz::Europe::Paris;
+        for (from, to) in [
+            ("2026-03-28T18:00:00Z", "2026-03-29T06:00:00Z"),
+            ("2026-10-24T18:00:00Z", "2026-10-25T06:00:00Z"),
+        ] {
+            let walk = every.next_fires(paris, utc(from), 12 * 4 + 8);
+            let mut after = utc(from);
+            while after < utc(to) {
+                let next = &every.next_fires(paris, after, 1)[0];
+                let expected = walk.iter().find(|f| f.at > after).unwrap();
+                assert_eq!(
+                    (next.at, next.note),
+                    (expected.at, expected.note),
+                    "after {after}"
+                );
+                after += Duration::minutes(7);
+            }
+        }
     }
 
     #[test]
