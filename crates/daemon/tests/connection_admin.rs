@@ -440,3 +440,24 @@ async fn a_fixed_list_manages_nothing() {
     assert_eq!(status, 501, "{body}");
     assert_eq!(body["error"]["code"], "connections_read_only");
 }
+
+/// Review: the API's JSON error shape was also given to the browser's refusal page, which a
+/// person reads: it showed `{"error": ...}` with `\n` escapes instead of the page.
+#[tokio::test]
+async fn a_refused_browser_callback_is_a_plain_text_page_not_the_json_shape() {
+    let api = recording().await;
+    let long = "s".repeat(5000);
+    for query in ["code=c&state=stale".to_string(), format!("state={long}")] {
+        let page = api
+            .client
+            .get(format!("{}/oauth/callback?{query}", api.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status().as_u16(), 400);
+        let content_type = page.headers()[reqwest::header::CONTENT_TYPE].clone();
+        assert_eq!(content_type, "text/plain; charset=utf-8");
+        let text = page.text().await.unwrap();
+        assert!(text.starts_with("weft: Not connected\n\n"), "{text}");
+    }
+}

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 
 use super::body::{self, ApiPath, ApiQuery, JsonBody, Nothing};
 use super::connections::{ConnectionState, ConnectionSummary};
+use super::error::ForPeople;
 use super::{ApiError, ApiState};
 
 /// The longest `?wait=` of `GET /api/v1/connect-attempts/{id}`.
@@ -394,6 +395,7 @@ async fn browser_callback(
     };
     (
         status,
+        axum::Extension(ForPeople),
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         text,
     )
