@@ -367,9 +367,10 @@ fn api_error(error: AuthError) -> ApiError {
         | AuthError::ClientSecretUnavailable { .. }
         | AuthError::InvalidFile { .. }
         | AuthError::InvalidSetting { .. } => (StatusCode::CONFLICT, "app_not_usable"),
+        // Another request changed (or deleted) the connection meanwhile: asking again works.
+        AuthError::StoreConflict(_) => (StatusCode::CONFLICT, "changed_meanwhile"),
         AuthError::Store(_)
         | AuthError::Storage { .. }
-        | AuthError::StoreConflict(_)
         | AuthError::Io { .. }
         | AuthError::InvalidMasterKey { .. }
         | AuthError::MasterKeyMissing { .. }
@@ -449,6 +450,12 @@ mod tests {
                 "needs_reconnect",
             ),
             (AuthError::AppNotConfigured, 409, "app_not_usable"),
+            // Review: a refresh racing a delete was a 503, as if the key store were broken.
+            (
+                AuthError::StoreConflict("acme".into()),
+                409,
+                "changed_meanwhile",
+            ),
             (AuthError::NoAccessibleSite, 502, "provider_failed"),
         ];
         for (error, status, code) in cases {
