@@ -461,3 +461,21 @@ async fn a_refused_browser_callback_is_a_plain_text_page_not_the_json_shape() {
         assert!(text.starts_with("weft: Not connected\n\n"), "{text}");
     }
 }
+
+/// Review: `site` was taken at any length (up to the body's 1 MiB), kept with the attempt and
+/// echoed whole in its failure message.
+#[tokio::test]
+async fn a_connect_with_an_overlong_site_is_refused_and_begins_nothing() {
+    let api = recording().await;
+    let site = format!("https://{}.atlassian.net", "x".repeat(5000));
+    let (status, body) = send(
+        api.request(Method::POST, "/api/v1/connections/acme/connect")
+            .json(&json!({"provider": "confluence", "site": site})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.len() < 200, "{message}");
+    assert_eq!(api.calls(), Vec::<String>::new(), "nothing began");
+}
