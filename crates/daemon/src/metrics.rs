@@ -164,9 +164,13 @@ impl Metrics {
         self.runs_going.dec();
     }
 
+    /// A run is no longer going: it ended, or it was parked on a stored wait (`Waiting`),
+    /// which is counted as ended only once it resumes and really ends.
     pub(crate) fn run_ended(&self, workflow: &str, status: RunStatus) {
         self.runs_going.dec();
-        self.run_closed(workflow, status);
+        if status.is_finished() {
+            self.run_closed(workflow, status);
+        }
     }
 
     /// A run that was not going ended (a waiting run cancelled).
@@ -275,6 +279,24 @@ impl RunObserver for StepTimer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Review: a run parked on a stored wait left `weft_runs_going` and was counted in
+    /// `weft_runs_total` as `status="waiting"`, then again when it really ended.
+    #[test]
+    fn a_run_parked_on_a_wait_is_not_counted_as_ended() {
+        let metrics = Metrics::new();
+        metrics.run_started();
+        metrics.run_ended("sleepy", RunStatus::Waiting);
+        metrics.run_started();
+        metrics.run_ended("sleepy", RunStatus::Succeeded);
+        let text = metrics.encode([], []);
+        assert!(!text.contains(r#"status="waiting""#), "{text}");
+        assert!(
+            text.contains(r#"weft_runs_total{workflow="sleepy",status="succeeded"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("weft_runs_going 0"), "{text}");
+    }
 
     #[test]
     fn every_metric_is_in_the_text_with_its_labels_escaped() {

@@ -440,3 +440,42 @@ async fn a_fixed_list_manages_nothing() {
     assert_eq!(status, 501, "{body}");
     assert_eq!(body["error"]["code"], "connections_read_only");
 }
+
+/// Review: the API's JSON error shape was also given to the browser's refusal page, which a
+/// person reads: it showed `{"error": ...}` with `\n` escapes instead of the page.
+#[tokio::test]
+async fn a_refused_browser_callback_is_a_plain_text_page_not_the_json_shape() {
+    let api = recording().await;
+    let long = "s".repeat(5000);
+    for query in ["code=c&state=stale".to_string(), format!("state={long}")] {
+        let page = api
+            .client
+            .get(format!("{}/oauth/callback?{query}", api.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status().as_u16(), 400);
+        let content_type = page.headers()[reqwest::header::CONTENT_TYPE].clone();
+        assert_eq!(content_type, "text/plain; charset=utf-8");
+        let text = page.text().await.unwrap();
+        assert!(text.starts_with("weft: Not connected\n\n"), "{text}");
+    }
+}
+
+/// Review: `site` was taken at any length (up to the body's 1 MiB), kept with the attempt and
+/// echoed whole in its failure message.
+#[tokio::test]
+async fn a_connect_with_an_overlong_site_is_refused_and_begins_nothing() {
+    let api = recording().await;
+    let site = format!("https://{}.atlassian.net", "x".repeat(5000));
+    let (status, body) = send(
+        api.request(Method::POST, "/api/v1/connections/acme/connect")
+            .json(&json!({"provider": "confluence", "site": site})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.len() < 200, "{message}");
+    assert_eq!(api.calls(), Vec::<String>::new(), "nothing began");
+}

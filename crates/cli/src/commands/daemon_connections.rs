@@ -163,16 +163,7 @@ impl ConnectionAdmin for FolderConnections {
             Some(0) => return Err(ApiError::bad_request("`timeout_seconds` must be above 0")),
             Some(secs) => Duration::from_secs(secs).min(MAX_ATTEMPT_WAIT),
         };
-        {
-            let mut attempts = locked(&self.connects.attempts);
-            let now = Instant::now();
-            attempts.retain(|_, attempt| attempt.forget_at > now);
-            if attempts.len() >= MAX_ATTEMPTS {
-                return Err(api_error(AuthError::TooManyAttempts {
-                    pending: MAX_ATTEMPTS,
-                }));
-            }
-        }
+        make_room(&mut locked(&self.connects.attempts), Instant::now()).map_err(api_error)?;
         let flow = self.flow().await?.clone();
         let pending = flow
             .begin(name, request.site.as_deref())
@@ -290,6 +281,31 @@ impl ConnectionAdmin for FolderConnections {
     }
 }
 
+/// Forgets the attempts past their time, and refuses a new one while [`MAX_ATTEMPTS`] still go.
+/// One that ended (connected or failed) waits only to be read: it does not count.
+fn make_room(attempts: &mut HashMap<String, Arc<Attempt>>, now: Instant) -> Result<(), AuthError> {
+    attempts.retain(|_, attempt| attempt.forget_at > now);
+    let going = attempts
+        .values()
+        .filter(|attempt| !attempt.has_ended())
+        .count();
+    if going >= MAX_ATTEMPTS {
+        return Err(AuthError::TooManyAttempts {
+            pending: MAX_ATTEMPTS,
+        });
+    }
+    Ok(())
+}
+
+impl Attempt {
+    fn has_ended(&self) -> bool {
+        matches!(
+            *self.progress.borrow(),
+            ConnectProgress::Connected { .. } | ConnectProgress::Failed { .. }
+        )
+    }
+}
+
 /// Asks the `weft connect` following the attempt which site to connect.
 struct ApiChooser {
     attempt: Arc<Attempt>,
@@ -351,9 +367,10 @@ fn api_error(error: AuthError) -> ApiError {
         | AuthError::ClientSecretUnavailable { .. }
         | AuthError::InvalidFile { .. }
         | AuthError::InvalidSetting { .. } => (StatusCode::CONFLICT, "app_not_usable"),
+        // Another request changed (or deleted) the connection meanwhile: asking again works.
+        AuthError::StoreConflict(_) => (StatusCode::CONFLICT, "changed_meanwhile"),
         AuthError::Store(_)
         | AuthError::Storage { .. }
-        | AuthError::StoreConflict(_)
         | AuthError::Io { .. }
         | AuthError::InvalidMasterKey { .. }
         | AuthError::MasterKeyMissing { .. }
@@ -369,6 +386,46 @@ fn api_error(error: AuthError) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn attempt(progress: ConnectProgress, forget_at: Instant) -> Arc<Attempt> {
+        Arc::new(Attempt {
+            progress: watch::Sender::new(progress),
+            choice: Mutex::new(None),
+            task: Mutex::new(None),
+            forget_at,
+        })
+    }
+
+    /// Review: attempts that had ended but were not read yet (kept a minute for their reader)
+    /// still counted as waiting, so a new `weft connect` was refused with "64 connection
+    /// attempts are already waiting for their browser" when none was.
+    #[test]
+    fn only_attempts_still_going_count_against_the_limit() {
+        let now = Instant::now();
+        let later = now + Duration::from_secs(60);
+        let failed = || ConnectProgress::Failed {
+            message: "timed out".into(),
+        };
+        let mut attempts: HashMap<String, Arc<Attempt>> = (0..MAX_ATTEMPTS)
+            .map(|i| (format!("ended{i}"), attempt(failed(), later)))
+            .collect();
+        assert!(make_room(&mut attempts, now).is_ok());
+        assert_eq!(attempts.len(), MAX_ATTEMPTS, "kept for their readers");
+
+        attempts.extend((0..MAX_ATTEMPTS).map(|i| {
+            (
+                format!("going{i}"),
+                attempt(ConnectProgress::Waiting, later),
+            )
+        }));
+        assert!(matches!(
+            make_room(&mut attempts, now),
+            Err(AuthError::TooManyAttempts { .. })
+        ));
+        // Once past their time, all are forgotten.
+        assert!(make_room(&mut attempts, later).is_ok());
+        assert!(attempts.is_empty());
+    }
 
     #[test]
     fn auth_errors_become_the_status_a_caller_can_act_on_with_their_hint() {
@@ -393,6 +450,12 @@ mod tests {
                 "needs_reconnect",
             ),
             (AuthError::AppNotConfigured, 409, "app_not_usable"),
+            // Review: a refresh racing a delete was a 503, as if the key store were broken.
+            (
+                AuthError::StoreConflict("acme".into()),
+                409,
+                "changed_meanwhile",
+            ),
             (AuthError::NoAccessibleSite, 502, "provider_failed"),
         ];
         for (error, status, code) in cases {

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 
 use super::body::{self, ApiPath, ApiQuery, JsonBody, Nothing};
 use super::connections::{ConnectionState, ConnectionSummary};
+use super::error::ForPeople;
 use super::{ApiError, ApiState};
 
 /// The longest `?wait=` of `GET /api/v1/connect-attempts/{id}`.
@@ -29,6 +30,8 @@ pub const MAX_PROGRESS_WAIT: Duration = Duration::from_secs(30);
 pub const OAUTH_CALLBACK_PATH: &str = "/oauth/callback";
 /// The longest value of a callback parameter (codes and states are far shorter).
 pub const MAX_CALLBACK_PARAM_CHARS: usize = 4096;
+/// The longest `site` of `POST .../connect` (a site's URL is far shorter).
+pub const MAX_SITE_CHARS: usize = 2048;
 
 /// What the API changes of the data folder's connections. Every method has a default that
 /// refuses: a fixed list (tests, benchmarks) manages nothing.
@@ -316,6 +319,15 @@ async fn begin_connect(
     ApiPath(name): ApiPath<String>,
     JsonBody(request): JsonBody<ConnectRequest>,
 ) -> Result<(StatusCode, Json<ConnectStarted>), ApiError> {
+    if request
+        .site
+        .as_ref()
+        .is_some_and(|site| site.len() > MAX_SITE_CHARS)
+    {
+        return Err(ApiError::bad_request(format!(
+            "`site` is longer than {MAX_SITE_CHARS} characters: give the site's URL"
+        )));
+    }
     let started = state.connections.begin_connect(&name, request).await?;
     Ok((StatusCode::CREATED, Json(started)))
 }
@@ -394,6 +406,7 @@ async fn browser_callback(
     };
     (
         status,
+        axum::Extension(ForPeople),
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         text,
     )

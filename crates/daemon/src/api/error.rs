@@ -96,10 +96,18 @@ pub(super) async fn limit_uri(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// Marks an answer meant for a person's browser (the OAuth callback page): its refusals keep
+/// their own text instead of taking the JSON shape.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ForPeople;
+
 /// Gives the API's error shape to the errors the HTTP framework answers by itself (a
 /// rejection of an extractor, a body over the limit): a 4xx or 5xx answer that is not JSON
-/// becomes one, its text the message.
+/// (nor marked [`ForPeople`]) becomes one, its text the message.
 pub(super) async fn json_errors(response: Response) -> Response {
+    if response.extensions().get::<ForPeople>().is_some() {
+        return response;
+    }
     let status = response.status();
     let is_json = response
         .headers()

@@ -323,9 +323,9 @@ fn submit_error(error: SubmitError) -> ApiError {
             "unknown_workflow",
             format!("{message} is loaded by this daemon"),
         ),
-        SubmitError::Paused(_) => ApiError::conflict(
+        SubmitError::Paused(name) => ApiError::conflict(
             "paused",
-            format!("{message}: resume it with POST /api/v1/workflows/{{name}}/resume"),
+            format!("{message}: resume it with POST /api/v1/workflows/{name}/resume"),
         ),
         SubmitError::Stopping => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stopping", message)
@@ -569,5 +569,25 @@ async fn cancel(
             ),
         )),
         None => Err(no_run(&id)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Review: the refusal told to `POST /api/v1/workflows/{name}/resume`, the placeholder
+    /// left in, instead of the workflow's own path.
+    #[test]
+    fn a_paused_refusal_names_the_resume_path_of_its_workflow() {
+        let refused = submit_error(SubmitError::Paused("nightly".into()));
+        assert_eq!((refused.status.as_u16(), refused.code), (409, "paused"));
+        assert!(
+            refused
+                .message
+                .ends_with("resume it with POST /api/v1/workflows/nightly/resume"),
+            "{}",
+            refused.message
+        );
     }
 }
