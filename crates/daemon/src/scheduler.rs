@@ -21,7 +21,7 @@ use weft_engine::workflow::{CompiledWorkflow, CronPlan, TriggerPlan};
 
 use crate::ahead::{self, RECORD_AHEAD};
 use crate::clock::Clock;
-use crate::dispatch::{Dispatcher, Submission, Submitted, TriggerKind};
+use crate::dispatch::{Dispatcher, Submission, SubmitError, Submitted, TriggerKind};
 use crate::due::{due_fires, Due};
 
 /// The trigger name of a workflow's cron trigger in the trigger store (a workflow has one
@@ -544,7 +544,7 @@ impl Scheduler {
             };
             let (at, missed) = (fire.fire.at, fire.missed);
             let submission = Submission {
-                run_id: Some(run_id),
+                run_id: Some(run_id.clone()),
                 ..Submission::new(TriggerKind::Cron, job.event(fire))
             };
             let submitted = self.dispatcher.submit(&job.workflow, submission);
@@ -567,10 +567,14 @@ impl Scheduler {
                     );
                     self.note_dropped(&job.workflow, at, run_id, now).await;
                 }
-                Err(e) => tracing::warn!(
-                    workflow = %job.workflow,
-                    "the fire of {at} is not run: {e}"
-                ),
+                Err(e) => {
+                    tracing::warn!(workflow = %job.workflow, "the fire of {at} is not run: {e}");
+                    // A fire of a paused (or removed) workflow is not owed to the next start;
+                    // one refused because the daemon stops is.
+                    if !matches!(e, SubmitError::Stopping) {
+                        self.note_dropped(&job.workflow, at, run_id, now).await;
+                    }
+                }
             }
         }
     }

@@ -530,3 +530,32 @@ async fn a_fire_recorded_ahead_follows_the_missed_setting_when_the_scheduler_wak
     assert_eq!(setup.runs().await.len(), 2);
     again.shutdown(StdDuration::from_secs(1)).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_fire_of_a_paused_workflow_is_not_run_by_the_next_start() {
+    let setup = Setup::new("2026-01-05T09:00:30Z");
+    let flow = setup.workflow(&cron_workflow(
+        "    schedule: \"* * * * *\"\n    missed: all\n    max_catch_up: 5",
+        LOG_STEP,
+    ));
+    let first = setup.start(&flow, Settings::default()).await;
+    assert!(first.workflows().set_paused("report", true));
+    setup
+        .walk(&first, "2026-01-05T09:01:30Z", Duration::seconds(10))
+        .await;
+    assert_eq!(
+        setup.fires_recorded().await,
+        1,
+        "the 09:01 fire is recorded"
+    );
+    assert!(setup.runs().await.is_empty(), "and not run while paused");
+    assert!(first.workflows().set_paused("report", false));
+    first.shutdown(StdDuration::from_secs(1)).await;
+
+    // Back before the 09:02 fire: the paused one is not owed.
+    let second = setup.start(&flow, Settings::default()).await;
+    assert_eq!(second.recovered().unstarted_fires, 0);
+    settle(&second).await;
+    assert!(setup.runs().await.is_empty());
+    second.shutdown(StdDuration::from_secs(1)).await;
+}
