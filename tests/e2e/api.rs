@@ -195,6 +195,14 @@ fn the_api_needs_its_token_runs_workflows_and_keeps_a_pause_across_a_restart() {
         metrics.contains(r#"weft_runs_total{workflow="quick",status="succeeded"} 1"#),
         "{metrics}"
     );
+    // `weft` commands of the same user find the token through `daemon.json`.
+    let listed = weft(&data, &["runs", "list", "--json"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(listed.contains(run["run_id"].as_str().unwrap()), "{listed}");
+    assert!(!listed.contains(TOKEN));
+    let address_file = std::fs::read_to_string(data.join("daemon.json")).unwrap();
+    assert!(!address_file.contains(TOKEN), "{address_file}");
     let (status, body) = call(
         &address,
         "POST",

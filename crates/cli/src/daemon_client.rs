@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use weft_daemon::address;
 use weft_daemon::api::{
-    ConfigChanged, ConfigPatch, ConnectProgress, ConnectRequest, ConnectStarted, ConnectionDetail,
-    SiteChoice, TestedUser,
+    ApiToken, ConfigChanged, ConfigPatch, ConnectProgress, ConnectRequest, ConnectStarted,
+    ConnectionDetail, SiteChoice, TestedUser,
 };
 use weft_engine::store::{AttemptRecord, RunRecord};
 
@@ -52,8 +52,19 @@ pub async fn find(data_dir: &Path) -> Option<DaemonClient> {
     // An unreadable or foreign file is no daemon: the command goes on as without one, and
     // the history's own lock says if something else holds it.
     let written = address::read(data_dir).ok().flatten()?;
+    // A daemon that needs its API token: the same user can read the token's file. If it
+    // cannot, the call goes without and the daemon's 401 says what is missing.
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = written
+        .api_token_file
+        .as_deref()
+        .and_then(|file| ApiToken::read_file(file).ok())
+    {
+        headers.insert(reqwest::header::AUTHORIZATION, token.authorization());
+    }
     let http = reqwest::Client::builder()
         .timeout(CALL_TIMEOUT)
+        .default_headers(headers)
         .no_proxy()
         .build()
         .ok()?;

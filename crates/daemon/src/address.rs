@@ -18,6 +18,10 @@ pub struct DaemonAddress {
     pub address: SocketAddr,
     pub pid: u32,
     pub started_at: DateTime<Utc>,
+    /// The file of the token its API needs (`--api-token-file`), absolute: `weft` commands of
+    /// the same user read it to call the API. The token itself is never written here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +132,7 @@ mod tests {
             address: "127.0.0.1:4567".parse().unwrap(),
             pid: 42,
             started_at: Utc::now(),
+            api_token_file: Some(PathBuf::from("/etc/weft/api-token")),
         };
         write(dir.path(), &address).unwrap();
         assert_eq!(read(dir.path()).unwrap(), Some(address));

@@ -283,6 +283,10 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             address: server.address(),
             pid: std::process::id(),
             started_at: chrono::Utc::now(),
+            api_token_file: args
+                .api_token_file
+                .as_deref()
+                .and_then(|file| std::path::absolute(file).ok()),
         },
     );
     if let Err(e) = written {

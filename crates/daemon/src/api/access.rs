@@ -79,6 +79,14 @@ impl ApiToken {
         (visible && token.len() >= MIN_TOKEN_CHARS).then(|| ApiToken(token.into()))
     }
 
+    /// The `Authorization` header that carries it, marked sensitive (masked in debug output).
+    pub fn authorization(&self) -> axum::http::HeaderValue {
+        let mut value = axum::http::HeaderValue::from_str(&format!("Bearer {}", self.0))
+            .expect("a token of visible ASCII is a header value");
+        value.set_sensitive(true);
+        value
+    }
+
     /// Compares in constant time (for tokens of one length): how much of a guess matched
     /// does not show in how long the answer takes.
     fn matches(&self, given: &[u8]) -> bool {
