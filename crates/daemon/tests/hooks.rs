@@ -309,6 +309,12 @@ async fn paused_unknown_unconfigured_and_non_webhook_workflows_are_refused() {
         (status, error_code(status, &answer)),
         (409, "paused".into())
     );
+    // Whether a workflow is paused is told only to a caller with the right signature.
+    let (status, answer) = send(hooks.post("signed", body)).await;
+    assert_eq!(
+        (status, error_code(status, &answer)),
+        (401, "unauthorized".into())
+    );
 
     let (status, answer) = send(hooks.signed("nope", body)).await;
     assert_eq!(
@@ -320,20 +326,25 @@ async fn paused_unknown_unconfigured_and_non_webhook_workflows_are_refused() {
         (status, error_code(status, &answer)),
         (404, "not_found".into())
     );
-    assert!(answer["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("no webhook trigger"));
+    let (_, unknown) = send(hooks.signed("nope", body)).await;
+    assert_eq!(
+        answer["error"]["message"].as_str().unwrap(),
+        unknown["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace("nope", "manual"),
+        "before the signature, a workflow without a webhook looks like no workflow"
+    );
 
     let (status, answer) = send(hooks.signed("unconfigured", body)).await;
     assert_eq!(
         (status, error_code(status, &answer)),
         (503, "not_configured".into())
     );
-    assert!(answer["error"]["message"]
+    assert!(!answer["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("WEFT_SECRET_NOBODY_SET_THIS"));
+        .contains("NOBODY_SET_THIS"));
 
     let get = hooks
         .client

@@ -302,9 +302,15 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             recovered.resumed, recovered.waiting, recovered.unstarted_fires
         );
     }
-    let hooks: Vec<String> = daemon
-        .workflows()
-        .all()
+    let workflows = daemon.workflows().all();
+    let on = |kind: &str| {
+        workflows
+            .iter()
+            .filter(|entry| entry.workflow.trigger.kind() == kind)
+            .count()
+    };
+    let (polled, on_webhooks) = (on("poll"), on("webhook"));
+    let hooks: Vec<String> = workflows
         .iter()
         .filter(|entry| matches!(entry.workflow.trigger, TriggerPlan::Webhook(_)))
         .map(|entry| entry.workflow.name.clone())
@@ -317,7 +323,7 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         );
     }
     eprintln!(
-        "weft daemon: {} workflow(s) on cron from {}; API on http://{}; data folder {} (pid {})",
+        "weft daemon: {} workflow(s) on cron, {polled} polled, {on_webhooks} on webhooks from {}; API on http://{}; data folder {} (pid {})",
         daemon.cron_workflows(),
         args.workflows.display(),
         server.address(),

@@ -53,30 +53,29 @@ async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    // Callers here are not authenticated yet: the answers before the signature is checked
+    // tell them nothing about the daemon's workflows or secrets (the log tells the operator).
+    let no_webhook = || ApiError::not_found(format!("no webhook at /hooks/{workflow}"));
     let entry = state
         .dispatcher
         .workflows()
         .get(&workflow)
-        .ok_or_else(|| ApiError::not_found(format!("no workflow named `{workflow}`")))?;
+        .ok_or_else(no_webhook)?;
     let TriggerPlan::Webhook(plan) = &entry.workflow.trigger else {
-        return Err(ApiError::not_found(format!(
-            "workflow `{workflow}` has no webhook trigger (its trigger is `{}`)",
-            entry.workflow.trigger.kind()
-        )));
+        return Err(no_webhook());
     };
-    if entry.paused() {
-        return Err(paused(&workflow));
-    }
     let hooks = &state.hooks;
     let secret = hooks.secrets.get(plan.secret()).ok_or_else(|| {
+        tracing::error!(
+            workflow = %workflow,
+            "a webhook request is refused: the daemon has no secret `{}` to check it with; set WEFT_SECRET_{} and restart it",
+            plan.secret(),
+            plan.secret().to_ascii_uppercase()
+        );
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_configured",
-            format!(
-                "the daemon has no secret `{}` to check requests to `{workflow}` with: set WEFT_SECRET_{} and restart it",
-                plan.secret(),
-                plan.secret().to_ascii_uppercase()
-            ),
+            "this webhook cannot check requests yet: its secret is not set on the daemon",
         )
     })?;
     let body = body.map_err(|rejection| {
@@ -91,6 +90,9 @@ async fn receive(
         }
     })?;
     authenticate(plan, secret.as_bytes(), &headers, &body)?;
+    if entry.paused() {
+        return Err(paused(&workflow));
+    }
     let body: Value = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
