@@ -53,26 +53,18 @@ impl OutboxStore for SledRunStore {
         from: Option<&SweepCursor>,
         batch: usize,
     ) -> Result<Swept, StoreError> {
-        let mut swept = Swept::default();
-        let mut looked = 0;
-        for entry in after(&self.request_keys, from) {
-            let (key, bytes) = entry.map_err(backend)?;
-            let record: RequestKeyRecord = decode(&key, &bytes)?;
-            if record.recorded_at < before {
-                // Only if unchanged: a key recorded again meanwhile is kept.
-                let removed = self
-                    .request_keys
-                    .compare_and_swap(&key, Some(bytes), None as Option<&[u8]>)
-                    .map_err(backend)?;
-                swept.removed += usize::from(removed.is_ok());
-            }
-            looked += 1;
-            if looked == batch {
-                swept.next = Some(SweepCursor(key.to_vec()));
-                break;
-            }
-        }
-        Ok(swept)
+        sweep(
+            &self.request_keys,
+            from,
+            batch,
+            |record: RequestKeyRecord| {
+                if record.recorded_at < before {
+                    Sweep::Remove
+                } else {
+                    Sweep::Keep
+                }
+            },
+        )
     }
 
     async fn sweep_delivered_events(
@@ -81,28 +73,54 @@ impl OutboxStore for SledRunStore {
         from: Option<&SweepCursor>,
         batch: usize,
     ) -> Result<Swept, StoreError> {
-        let mut swept = Swept::default();
-        let mut looked = 0;
-        for entry in after(&self.events, from) {
-            let (key, bytes) = entry.map_err(backend)?;
-            let event: OutboundEvent = decode(&key, &bytes)?;
+        sweep(&self.events, from, batch, |event: OutboundEvent| {
             if event.created_at >= before {
-                break;
+                // Ids sort by creation: the rest are newer still.
+                Sweep::Stop
+            } else if event.status == DeliveryStatus::Delivered {
+                // Delivered events are never pending again.
+                Sweep::Remove
+            } else {
+                Sweep::Keep
             }
-            if event.status == DeliveryStatus::Delivered {
-                // Only if unchanged, and delivered events are never pending again.
-                let removed = self
-                    .events
+        })
+    }
+}
+
+/// What a sweep does with one record.
+enum Sweep {
+    Remove,
+    Keep,
+    Stop,
+}
+
+/// Looks at up to `batch` records of `tree` after `from` and removes those `verdict` says to,
+/// each only if unchanged meanwhile (a record written again is kept).
+fn sweep<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    from: Option<&SweepCursor>,
+    batch: usize,
+    verdict: impl Fn(T) -> Sweep,
+) -> Result<Swept, StoreError> {
+    let mut swept = Swept::default();
+    let mut looked = 0;
+    for entry in after(tree, from) {
+        let (key, bytes) = entry.map_err(backend)?;
+        match verdict(decode(&key, &bytes)?) {
+            Sweep::Stop => break,
+            Sweep::Keep => {}
+            Sweep::Remove => {
+                let removed = tree
                     .compare_and_swap(&key, Some(bytes), None as Option<&[u8]>)
                     .map_err(backend)?;
                 swept.removed += usize::from(removed.is_ok());
             }
-            looked += 1;
-            if looked == batch {
-                swept.next = Some(SweepCursor(key.to_vec()));
-                break;
-            }
         }
-        Ok(swept)
+        looked += 1;
+        if looked == batch {
+            swept.next = Some(SweepCursor(key.to_vec()));
+            break;
+        }
     }
+    Ok(swept)
 }
