@@ -154,20 +154,17 @@ impl Running {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_daemon_during_cron_runs_leaves_one_run_per_fire_and_no_duplicate() {
     let setup = Setup::start().await;
-    let mut scopes = vec!["apps", "set", "confluence"];
-    for scope in [
-        "write:page:confluence",
-        "read:page:confluence",
-        "read:space:confluence",
-        "write:comment:confluence",
-        "read:comment:confluence",
-        "write:confluence-content",
-        "read:confluence-content.summary",
-    ] {
-        scopes.extend(["--add-scope", scope]);
-    }
-    let set = setup.weft(&scopes).await;
-    assert_eq!(set.status.code(), Some(0), "{}", stderr(&set));
+    setup
+        .add_scopes(&[
+            "write:page:confluence",
+            "read:page:confluence",
+            "read:space:confluence",
+            "write:comment:confluence",
+            "read:comment:confluence",
+            "write:confluence-content",
+            "read:confluence-content.summary",
+        ])
+        .await;
     setup.connect_acme_with_space("CHAOS", "Chaos").await;
     let flows = setup.data().join("flows");
     std::fs::create_dir_all(&flows).unwrap();

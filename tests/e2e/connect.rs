@@ -83,6 +83,16 @@ impl Setup {
         .unwrap()
     }
 
+    /// Adds `scopes` to the app's (before connecting, so the consent grants them).
+    pub(crate) async fn add_scopes(&self, scopes: &[&str]) {
+        let mut args = vec!["apps", "set", "confluence"];
+        for scope in scopes {
+            args.extend(["--add-scope", scope]);
+        }
+        let set = self.weft(&args).await;
+        assert_eq!(set.status.code(), Some(0), "{}", stderr(&set));
+    }
+
     /// Connects `acme` (its site https://acme.atlassian.net) through the real OAuth flow and
     /// gives the site a space `key` named `name`, for tests that run workflows on it; the
     /// site's cloud id.

@@ -5,7 +5,7 @@ use weft_sandbox::{Fault, FaultRule};
 
 use super::api::{call, set_mode, start, stop};
 use super::connect::Setup;
-use super::{stderr, write};
+use super::write;
 
 const TOKEN: &str = "e2e-observe-token-0123456789abcdef";
 
@@ -36,18 +36,15 @@ fn series(metrics: &str, name: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_counts_token_refreshes_and_failed_ones_in_its_metrics() {
     let setup = Setup::start().await;
-    let mut scopes = vec!["apps", "set", "confluence"];
-    for scope in [
-        "write:page:confluence",
-        "read:page:confluence",
-        "read:space:confluence",
-        "write:confluence-content",
-        "read:confluence-content.summary",
-    ] {
-        scopes.extend(["--add-scope", scope]);
-    }
-    let set = setup.weft(&scopes).await;
-    assert_eq!(set.status.code(), Some(0), "{}", stderr(&set));
+    setup
+        .add_scopes(&[
+            "write:page:confluence",
+            "read:page:confluence",
+            "read:space:confluence",
+            "write:confluence-content",
+            "read:confluence-content.summary",
+        ])
+        .await;
     setup.connect_acme_with_space("OBS", "Observe").await;
     let data = setup.data();
     let flows = data.join("flows");
