@@ -55,6 +55,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                     "`{text}` is missing a unit after {amount} (ms, s, m, h or d)"
                 ))
             }
+            fraction if fraction.starts_with(['.', ',']) => {
+                return Err(format!(
+                    "`{text}` is not a duration: amounts are whole numbers (write `1s500ms`, not `1.5s`)"
+                ))
+            }
             other => {
                 return Err(format!(
                     "`{other}` is not a duration unit in `{text}`: use ms, s, m, h or d"
@@ -152,6 +157,9 @@ mod tests {
         assert!(parse_duration("5min")
             .unwrap_err()
             .contains("not a duration unit"));
+        assert!(parse_duration("1.5s")
+            .unwrap_err()
+            .contains("whole numbers (write `1s500ms`"));
         assert!(parse_duration("m")
             .unwrap_err()
             .contains("expected a number"));

@@ -683,13 +683,22 @@ fn ended(shared: &Shared, entry: &WorkflowEntry, kind: TriggerKind, outcome: Run
     shared
         .metrics
         .run_ended(&entry.workflow.name, outcome.status);
-    tracing::info!(
-        workflow = %entry.workflow.name,
-        run = %outcome.run_id,
-        trigger = kind.as_str(),
-        "run ended: {}",
-        outcome.status.as_str()
-    );
+    if outcome.status == RunStatus::Waiting {
+        tracing::info!(
+            workflow = %entry.workflow.name,
+            run = %outcome.run_id,
+            trigger = kind.as_str(),
+            "run waits on a stored wait: it goes on at its wake-up time"
+        );
+    } else {
+        tracing::info!(
+            workflow = %entry.workflow.name,
+            run = %outcome.run_id,
+            trigger = kind.as_str(),
+            "run ended: {}",
+            outcome.status.as_str()
+        );
+    }
     // No subscriber is no error.
     let _ = shared.ended.send(RunEnded {
         workflow: entry.workflow.name.clone(),
