@@ -108,10 +108,12 @@ async fn edge(State(shared): State<Shared>, req: Request, next: Next) -> Respons
     let mut resp = match &fault {
         None => next.run(req).await,
         Some(Fault::Status { status }) => {
+            drain(req).await;
             let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             gateway(status, status.canonical_reason().unwrap_or("Error"))
         }
         Some(Fault::RateLimited { retry_after_secs }) => {
+            drain(req).await;
             let mut r = gateway(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
             if let Some(s) = retry_after_secs {
                 if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
@@ -145,6 +147,14 @@ async fn edge(State(shared): State<Shared>, req: Request, next: Next) -> Respons
         json_body,
     });
     resp
+}
+
+/// Reads a request that is answered without being served to its end, as the service's front
+/// end does: a client still sending its body (an upload) then reads the answer instead of
+/// failing on a connection closed under it.
+async fn drain(req: Request) {
+    // A body that breaks off or is too long is simply not read further.
+    let _ = axum::body::to_bytes(req.into_body(), MAX_REQUEST).await;
 }
 
 fn is_small_confluence_json(req: &Request) -> bool {
