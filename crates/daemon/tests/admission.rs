@@ -3,74 +3,25 @@
 //! offered like a new run, a fire replaced while it waited is recorded so and never started,
 //! and a waiting run can be cancelled for good. Time is a manual clock and tokio's paused time.
 
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use weft_daemon::retry::prepare_retry;
 use weft_daemon::{
-    Cancelling, Clock, Daemon, DropReason, ManualClock, Settings, Submission, Submitted,
-    TriggerKind, CRON_TRIGGER, DROPPED_CRON_FIRES,
+    Cancelling, DropReason, Settings, Submission, Submitted, TriggerKind, CRON_TRIGGER,
+    DROPPED_CRON_FIRES,
 };
-use weft_engine::exec::{new_run_id, Engine, ResumeRequest, DEFAULT_STORED_WAIT_THRESHOLD};
-use weft_engine::store::{
-    FireRecord, MemoryRunStore, RunRecord, RunStatus, RunStore, TriggerStore,
-};
-use weft_engine::workflow::{load_bytes, CompiledWorkflow};
-use weft_runtime::Runtime;
+use weft_engine::exec::{new_run_id, ResumeRequest, DEFAULT_STORED_WAIT_THRESHOLD};
+use weft_engine::store::{FireRecord, RunRecord, RunStatus, RunStore, TriggerStore};
+use weft_engine::workflow::CompiledWorkflow;
 
-fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
+mod support;
+use support::{settle, utc, Setup};
 
 const START: &str = "2026-01-05T09:05:00Z";
 
-struct Setup {
-    store: Arc<MemoryRunStore>,
-    engine: Engine,
-    clock: Arc<ManualClock>,
-}
-
 impl Setup {
-    fn new() -> Setup {
-        let store = Arc::new(MemoryRunStore::default());
-        let engine = Runtime::new()
-            .unwrap()
-            .engine(store.clone(), Arc::new(weft_runtime::action::NoTokens));
-        Setup {
-            store,
-            engine,
-            clock: Arc::new(ManualClock::new(utc(START))),
-        }
-    }
-
-    fn workflow(&self, yaml: &str) -> Arc<CompiledWorkflow> {
-        match load_bytes(
-            Path::new("flow.yaml"),
-            yaml.as_bytes(),
-            self.engine.catalog(),
-        ) {
-            Ok(loaded) => loaded.workflow,
-            Err(problems) => panic!("{}", problems.render()),
-        }
-    }
-
-    async fn start(&self, workflow: &Arc<CompiledWorkflow>, settings: Settings) -> Daemon {
-        let daemon = Daemon::start(
-            self.engine.clone(),
-            self.store.clone(),
-            self.clock.clone(),
-            [workflow.clone()],
-            settings,
-        )
-        .await
-        .unwrap();
-        daemon.handled_until(self.clock.now()).await;
-        daemon
-    }
-
     /// A run of `workflow` the previous daemon left going (no step finished).
     async fn left_going(&self, workflow: &CompiledWorkflow) -> String {
         let id = new_run_id();
@@ -113,13 +64,6 @@ impl Setup {
     }
 }
 
-/// Waits (in paused time, at no real cost) until no run is going.
-async fn settle(daemon: &Daemon) {
-    while daemon.runs_going() > 0 {
-        tokio::time::sleep(StdDuration::from_millis(1)).await;
-    }
-}
-
 /// `report` on a ten-minute cron with `settings` (overlap, concurrency), one step of an hour
 /// (slept: these daemons store no waits).
 fn slow_report(settings: &str) -> String {
@@ -139,7 +83,7 @@ async fn a_run_resumed_at_start_counts_as_going_for_the_next_fire() {
             0,
         ),
     ] {
-        let setup = Setup::new();
+        let setup = Setup::new(START);
         let flow = setup.workflow(&slow_report(settings));
         let resumed = setup.left_going(&flow).await;
         let daemon = setup.start(&flow, Settings::default()).await;
@@ -168,7 +112,7 @@ async fn a_run_resumed_at_start_counts_as_going_for_the_next_fire() {
 
 #[tokio::test(start_paused = true)]
 async fn a_woken_run_waits_for_room_and_is_never_dropped() {
-    let setup = Setup::new();
+    let setup = Setup::new(START);
     let flow = setup.workflow(
         "name: report
 inputs:
@@ -239,7 +183,7 @@ steps:
 
 #[tokio::test(start_paused = true)]
 async fn a_retry_is_offered_to_the_gate_and_one_dropped_is_closed() {
-    let setup = Setup::new();
+    let setup = Setup::new(START);
     let flow = setup.workflow(&slow_report("    overlap: skip"));
     let daemon = setup.start(&flow, Settings::default()).await;
     let failed = RunRecord {
@@ -294,7 +238,7 @@ async fn a_retry_is_offered_to_the_gate_and_one_dropped_is_closed() {
 
 #[tokio::test(start_paused = true)]
 async fn a_fire_replaced_while_it_waited_is_recorded_and_never_started() {
-    let setup = Setup::new();
+    let setup = Setup::new(START);
     let flow = setup.workflow(&slow_report("    overlap: cancel_previous"));
     let daemon = setup.start(&flow, Settings::default()).await;
     // Three recorded fires offered back to back, as a scheduler catching up would: the
@@ -355,7 +299,7 @@ async fn settle_started(setup: &Setup, id: &str) {
 
 #[tokio::test(start_paused = true)]
 async fn a_waiting_run_is_cancelled_for_good() {
-    let setup = Setup::new();
+    let setup = Setup::new(START);
     let flow = setup.workflow(
         "name: report\nsteps:\n  - id: pause\n    uses: core.sleep\n    with: { duration: 10m }\n  - id: after\n    uses: core.set\n    with: { done: true }\n",
     );

@@ -8,61 +8,14 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use weft_daemon::{Clock, Daemon, ManualClock, Settings, ShutdownReport, CRON_TRIGGER};
-use weft_engine::exec::Engine;
-use weft_engine::store::{
-    FireRecord, MemoryRunStore, RunRecord, RunStore, SledRunStore, TriggerStore,
-};
-use weft_engine::workflow::{load_bytes, CompiledWorkflow};
+use weft_engine::store::{FireRecord, RunRecord, RunStore, SledRunStore, TriggerStore};
+use weft_engine::workflow::load_bytes;
 use weft_runtime::Runtime;
 
-fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-struct Setup {
-    store: Arc<MemoryRunStore>,
-    engine: Engine,
-    clock: Arc<ManualClock>,
-}
+mod support;
+use support::{settle, utc, Setup};
 
 impl Setup {
-    fn new(now: &str) -> Setup {
-        let store = Arc::new(MemoryRunStore::default());
-        let engine = Runtime::new()
-            .unwrap()
-            .engine(store.clone(), Arc::new(weft_runtime::action::NoTokens));
-        Setup {
-            store,
-            engine,
-            clock: Arc::new(ManualClock::new(utc(now))),
-        }
-    }
-
-    fn workflow(&self, yaml: &str) -> Arc<CompiledWorkflow> {
-        match load_bytes(
-            Path::new("flow.yaml"),
-            yaml.as_bytes(),
-            self.engine.catalog(),
-        ) {
-            Ok(loaded) => loaded.workflow,
-            Err(problems) => panic!("{}", problems.render()),
-        }
-    }
-
-    async fn start(&self, workflow: &Arc<CompiledWorkflow>, settings: Settings) -> Daemon {
-        let daemon = Daemon::start(
-            self.engine.clone(),
-            self.store.clone(),
-            self.clock.clone(),
-            std::iter::once(workflow.clone()),
-            settings,
-        )
-        .await
-        .unwrap();
-        daemon.handled_until(self.clock.now()).await;
-        daemon
-    }
-
     /// Moves the clock to `to` in steps of `step`, letting the daemon handle each instant and
     /// finish the runs it started.
     async fn walk(&self, daemon: &Daemon, to: &str, step: Duration) {
@@ -96,13 +49,6 @@ impl Setup {
             .iter()
             .map(|r| r.trigger[field].to_string().trim_matches('"').to_string())
             .collect()
-    }
-}
-
-/// Waits (in paused time, so at no real cost) until no run is going.
-async fn settle(daemon: &Daemon) {
-    while daemon.runs_going() > 0 {
-        tokio::time::sleep(StdDuration::from_millis(1)).await;
     }
 }
 
