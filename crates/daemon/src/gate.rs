@@ -78,20 +78,31 @@ pub(crate) struct Gate<F> {
 
 impl<F> Gate<F> {
     pub fn new(overlap: OverlapPolicy, concurrency: Option<&RunConcurrency>) -> Self {
+        let mut gate = Gate {
+            overlap,
+            policy: RunConcurrencyPolicy::Queue,
+            capacity: 1,
+            next_slot: 0,
+            active: Vec::new(),
+            resuming: VecDeque::new(),
+            waiting: VecDeque::new(),
+        };
+        gate.reconfigure(overlap, concurrency);
+        gate
+    }
+
+    /// Takes a reloaded workflow's settings, keeping the runs going and waiting: they still
+    /// count against the (new) limit. A lower limit starts nothing until enough runs end; a
+    /// higher one lets waiting runs start at the next run's end.
+    pub fn reconfigure(&mut self, overlap: OverlapPolicy, concurrency: Option<&RunConcurrency>) {
         let by_overlap = match overlap {
             OverlapPolicy::Allow => usize::MAX,
             _ => 1,
         };
         let limit = concurrency.map_or(usize::MAX, |c| c.limit.get() as usize);
-        Gate {
-            overlap,
-            policy: concurrency.map_or(RunConcurrencyPolicy::Queue, |c| c.policy),
-            capacity: by_overlap.min(limit),
-            next_slot: 0,
-            active: Vec::new(),
-            resuming: VecDeque::new(),
-            waiting: VecDeque::new(),
-        }
+        self.overlap = overlap;
+        self.policy = concurrency.map_or(RunConcurrencyPolicy::Queue, |c| c.policy);
+        self.capacity = by_overlap.min(limit);
     }
 
     pub fn offer(&mut self, fire: F) -> Offer<F> {
@@ -401,6 +412,29 @@ mod tests {
         assert_eq!(g.withdraw(|f| *f == 3), Some(3));
         assert_eq!(g.withdraw(|f| *f == 3), None);
         assert_eq!(fires(&g.finished(first.slot, false)), [2]);
+    }
+
+    #[test]
+    fn a_reconfigured_gate_keeps_its_runs_and_applies_the_new_limit() {
+        let mut g = gate(OverlapPolicy::Allow, Some((1, RunConcurrencyPolicy::Skip)));
+        let first = started(g.offer(1));
+        let limit = |limit| RunConcurrency {
+            limit: NonZeroU32::new(limit).unwrap(),
+            policy: RunConcurrencyPolicy::Skip,
+        };
+        g.reconfigure(OverlapPolicy::Allow, Some(&limit(1)));
+        assert!(
+            matches!(g.offer(2), Offer::Dropped(DropReason::ConcurrencyLimit)),
+            "the run going still holds the one place"
+        );
+        g.reconfigure(OverlapPolicy::Allow, Some(&limit(2)));
+        let second = started(g.offer(3));
+        assert!(matches!(
+            g.offer(4),
+            Offer::Dropped(DropReason::ConcurrencyLimit)
+        ));
+        assert!(g.finished(first.slot, false).is_empty());
+        assert!(g.finished(second.slot, false).is_empty());
     }
 
     #[test]

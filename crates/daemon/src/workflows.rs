@@ -16,21 +16,19 @@ use crate::gate::Gate;
 /// One workflow of the set.
 pub struct WorkflowEntry {
     pub workflow: Arc<CompiledWorkflow>,
-    pub(crate) gate: Mutex<Gate<Pending>>,
+    /// Shared by every version of the workflow loaded since its first: runs of a version
+    /// replaced by a reload still count against the limit of the version after it.
+    pub(crate) gate: Arc<Mutex<Gate<Pending>>>,
     paused: AtomicBool,
 }
 
 impl WorkflowEntry {
     fn new(workflow: Arc<CompiledWorkflow>) -> Self {
-        // `overlap` is a cron setting; runs started otherwise are limited by `concurrency` alone.
-        let overlap = match &workflow.trigger {
-            TriggerPlan::Cron(plan) => plan.overlap,
-            TriggerPlan::Manual | TriggerPlan::Poll(_) | TriggerPlan::Webhook(_) => {
-                OverlapPolicy::Allow
-            }
-        };
         WorkflowEntry {
-            gate: Mutex::new(Gate::new(overlap, workflow.concurrency.as_ref())),
+            gate: Arc::new(Mutex::new(Gate::new(
+                overlap(&workflow),
+                workflow.concurrency.as_ref(),
+            ))),
             workflow,
             paused: AtomicBool::new(false),
         }
@@ -39,6 +37,16 @@ impl WorkflowEntry {
     /// A paused workflow's triggers start nothing; runs going go on.
     pub fn paused(&self) -> bool {
         self.paused.load(Ordering::Relaxed)
+    }
+}
+
+/// `overlap` is a cron setting; runs started otherwise are limited by `concurrency` alone.
+fn overlap(workflow: &CompiledWorkflow) -> OverlapPolicy {
+    match &workflow.trigger {
+        TriggerPlan::Cron(plan) => plan.overlap,
+        TriggerPlan::Manual | TriggerPlan::Poll(_) | TriggerPlan::Webhook(_) => {
+            OverlapPolicy::Allow
+        }
     }
 }
 
@@ -57,18 +65,36 @@ impl WorkflowSet {
         set
     }
 
-    /// Adds a workflow or replaces the one of the same name, keeping its paused flag. Runs of
-    /// the replaced version finish under the version they started with.
+    /// Adds a workflow or replaces the one of the same name, keeping its paused flag and its
+    /// gate (with the new version's limits): runs of the replaced version finish under the
+    /// version they started with, and hold their places at the gate until they end.
     pub fn insert(&self, workflow: Arc<CompiledWorkflow>) -> Arc<WorkflowEntry> {
         let mut entries = self.entries.write();
-        let entry = Arc::new(WorkflowEntry::new(workflow));
-        if let Some(previous) = entries.get(&entry.workflow.name) {
-            entry
-                .paused
-                .store(previous.paused(), std::sync::atomic::Ordering::Relaxed);
-        }
+        let entry = match entries.get(&workflow.name) {
+            Some(previous) => {
+                previous
+                    .gate
+                    .lock()
+                    .reconfigure(overlap(&workflow), workflow.concurrency.as_ref());
+                WorkflowEntry {
+                    gate: previous.gate.clone(),
+                    paused: AtomicBool::new(previous.paused()),
+                    workflow,
+                }
+            }
+            None => WorkflowEntry::new(workflow),
+        };
+        let entry = Arc::new(entry);
         entries.insert(entry.workflow.name.clone(), entry.clone());
         entry
+    }
+
+    /// The version of `entry`'s workflow running now: the one a run waiting at its gate starts
+    /// on. `entry` itself when its workflow was removed since.
+    pub(crate) fn current(&self, entry: &Arc<WorkflowEntry>) -> Arc<WorkflowEntry> {
+        self.get(&entry.workflow.name)
+            .filter(|now| Arc::ptr_eq(&now.gate, &entry.gate))
+            .unwrap_or_else(|| entry.clone())
     }
 
     /// Removes a workflow (its file was deleted); runs going finish.

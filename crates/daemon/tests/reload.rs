@@ -14,6 +14,12 @@ use weft_engine::store::{MemoryRunStore, RunStore};
 use weft_engine::workflow::{load_bytes, CompiledWorkflow};
 use weft_runtime::Runtime;
 
+mod support;
+use serde_json::json;
+use support::{settle, Setup};
+use weft_daemon::{DropReason, Submission, Submitted, TriggerKind};
+use weft_engine::store::RunStatus;
+
 fn start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-03-02T09:00:30Z")
         .unwrap()
@@ -106,6 +112,54 @@ async fn a_replaced_schedule_takes_effect_and_a_removed_workflow_fires_no_more()
     assert_eq!(running.daemon.cron_workflows(), 0);
     assert!(running.daemon.workflows().get("tick").is_none());
     running.daemon.shutdown(StdDuration::from_secs(1)).await;
+}
+
+/// `report`, started through the API, with a `concurrency` of `limit` (policy `skip`) and one
+/// step of an hour (slept: this daemon stores no waits); `version` tells the versions apart.
+fn limited(setup: &Setup, limit: u32, version: &str) -> Arc<CompiledWorkflow> {
+    setup.workflow(&format!(
+        "name: report\nconcurrency:\n  limit: {limit}\n  policy: skip\nsteps:\n  - id: wait\n    uses: core.sleep\n    with:\n      duration: 1h\n  - id: version\n    uses: core.set\n    with: {{ version: {version} }}\n"
+    ))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_keeps_the_runs_going_in_the_gate_and_applies_the_new_limit() {
+    let setup = Setup::new("2026-03-02T09:00:30Z");
+    let daemon = setup
+        .start(&limited(&setup, 1, "one"), Settings::default())
+        .await;
+    let submit = || {
+        let api = Submission::new(TriggerKind::Api, json!({ "kind": "api" }));
+        daemon.dispatcher().submit("report", api).unwrap()
+    };
+    let first = submit();
+    assert!(matches!(first, Submitted::Started { .. }), "{first:?}");
+
+    // The same limit, another version: the run of the first still holds the one place.
+    daemon.set_workflow(limited(&setup, 1, "two"));
+    let refused = submit();
+    assert!(
+        matches!(
+            refused,
+            Submitted::Dropped {
+                reason: DropReason::ConcurrencyLimit,
+                ..
+            }
+        ),
+        "a second run started beside the first after the reload: {refused:?}"
+    );
+
+    // A higher limit applies to the next runs, still counting the first.
+    daemon.set_workflow(limited(&setup, 2, "three"));
+    let second = submit();
+    assert!(matches!(second, Submitted::Started { .. }), "{second:?}");
+    assert!(matches!(submit(), Submitted::Dropped { .. }));
+    settle(&daemon).await;
+    for run in [first.run_id(), second.run_id()] {
+        let run = setup.store.get_run(run).await.unwrap().unwrap();
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    }
+    daemon.shutdown(StdDuration::from_secs(1)).await;
 }
 
 fn listing(files: &[&Path]) -> BTreeMap<PathBuf, Stamp> {
