@@ -14,6 +14,7 @@ mod error;
 pub mod http_errors;
 mod source;
 mod spec;
+pub mod text;
 mod token;
 
 pub use action::{Action, ActionInfo, Typed, TypedAction};

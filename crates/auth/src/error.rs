@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
+use weft_action::text::echo;
 
 use crate::tokens::TokenEndpointError;
 
@@ -74,10 +75,10 @@ pub enum AuthError {
     #[error("connection `{0}` was changed by someone else while it was being updated; retry")]
     StoreConflict(String),
 
-    #[error("no connection named `{0}`")]
+    #[error("no connection named `{}`", echo(.0))]
     ConnectionNotFound(String),
 
-    #[error("invalid connection name `{0}`: use 1-64 letters, digits, `-`, `_` or `.` (not `.` or `..` alone)")]
+    #[error("invalid connection name `{}`: use 1-64 letters, digits, `-`, `_` or `.` (not `.` or `..` alone)", echo(.0))]
     InvalidConnectionName(String),
 
     #[error("connection `{connection}`: {source}")]
@@ -184,3 +185,21 @@ impl AuthError {
 }
 
 pub type Result<T, E = AuthError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_name_is_not_repeated_whole() {
+        let long = "x".repeat(8000);
+        for error in [
+            AuthError::ConnectionNotFound(long.clone()),
+            AuthError::InvalidConnectionName(long.clone()),
+        ] {
+            let message = error.to_string();
+            assert!(message.len() < 300, "{message}");
+            assert!(message.contains('…'), "{message}");
+        }
+    }
+}

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use weft_action::text::echo;
 use weft_engine::exec::{new_run_id, Engine, Redactor, ResumeRequest, RunOutcome, RunRequest};
 use weft_engine::store::{RunRecord, RunStatus, StoreError};
 
@@ -102,9 +103,9 @@ impl Submitted {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SubmitError {
-    #[error("no workflow named `{0}`")]
+    #[error("no workflow named `{}`", echo(.0))]
     UnknownWorkflow(String),
-    #[error("workflow `{0}` is paused")]
+    #[error("workflow `{}` is paused", echo(.0))]
     Paused(String),
     #[error("the daemon is stopping")]
     Stopping,
@@ -551,8 +552,10 @@ fn execute(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted<P
             .gate
             .lock()
             .finished(slot, shared_run.stopping.is_cancelled());
+        // Reloaded meanwhile: what waited starts on the version running now, as after a restart.
+        let current = shared_run.workflows.current(&entry);
         for admitted in next {
-            start_run(&shared_run, entry.clone(), admitted);
+            start_run(&shared_run, current.clone(), admitted);
         }
     });
 }

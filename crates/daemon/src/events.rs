@@ -190,8 +190,8 @@ fn run_event(ended: &RunEnded) -> Option<(EventKind, Value)> {
 const MAX_ERROR_CHARS: usize = 2000;
 
 fn shortened(error: &str) -> String {
-    match error.char_indices().nth(MAX_ERROR_CHARS) {
-        Some((cut, _)) => format!("{}… (cut: see the run)", &error[..cut]),
+    match weft_action::text::cut(error, MAX_ERROR_CHARS, usize::MAX) {
+        Some(start) => format!("{start}… (cut: see the run)"),
         None => error.to_string(),
     }
 }

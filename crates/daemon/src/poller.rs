@@ -192,10 +192,7 @@ impl Shared {
 
 /// `text` cut after [`MAX_ERROR_CHARS`] characters.
 fn bounded(text: String) -> String {
-    match text.char_indices().nth(MAX_ERROR_CHARS) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text,
-    }
+    weft_action::text::shorten(&text, MAX_ERROR_CHARS).into_owned()
 }
 
 /// The running poll triggers. Workflows are added, replaced and removed while it runs.

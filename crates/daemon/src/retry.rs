@@ -6,13 +6,33 @@
 //! the copied steps are not run again (their outputs are read back), the failed step and the
 //! steps after it run. Attempts of handlers (`on_error` steps, `on_failure`, `finally`) are
 //! not copied: they ran because of the failure, and run again only if the retry needs them.
+//!
+//! A failed run is retried once ([`retry_once`]): the retry's id is recorded, under the failed
+//! run's id, before its history is written, and a second request gets that retry back instead
+//! of a new one, also after a restart. To try again after the retry failed too, retry the
+//! retry.
 
 use std::collections::HashSet;
 
 use chrono::Utc;
 use weft_engine::exec::new_run_id;
-use weft_engine::store::{AttemptRecord, RunRecord, RunStatus, RunStore, StepStatus, StoreError};
+use weft_engine::store::{
+    AttemptRecord, FireRecord, RunRecord, RunStatus, RunStore, StepStatus, StoreError, TriggerStore,
+};
 use weft_engine::workflow::{Block, CompiledWorkflow, StepKind};
+
+/// Requests to retry a run, one at a time in this process (a data folder has one daemon), so
+/// that two requests for the same failed run do not both find it without a retry.
+static RETRYING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// What [`retry_once`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retried {
+    /// Recorded a new retry with this id, for the caller to offer to its gate.
+    New(String),
+    /// The failed run had a retry already: its id (offered when it was made).
+    Existing(String),
+}
 
 /// Why a run cannot be retried.
 #[derive(Debug, thiserror::Error)]
@@ -29,14 +49,70 @@ pub enum RetryError {
     Store(#[source] StoreError),
 }
 
+/// The retry of `failed`: the one made before if there is one, else a new one (see
+/// [`prepare_retry`]). The retry's id is recorded in `triggers` (a fire of trigger
+/// `retry:<failed id>` at the failed run's start) and synced before its history is written:
+/// a daemon stopped in between writes that history at the next request.
+pub async fn retry_once(
+    store: &dyn RunStore,
+    triggers: &dyn TriggerStore,
+    workflow: &CompiledWorkflow,
+    failed: &RunRecord,
+) -> Result<Retried, RetryError> {
+    let _one_at_a_time = RETRYING.lock().await;
+    let trigger = format!("retry:{}", failed.id);
+    let recorded = triggers
+        .fires_since(&failed.workflow, &trigger, failed.started_at)
+        .await
+        .map_err(RetryError::Store)?;
+    if let Some(id) = recorded.into_iter().find_map(|fire| fire.run_id) {
+        if store
+            .get_run(&id)
+            .await
+            .map_err(RetryError::Store)?
+            .is_some()
+        {
+            return Ok(Retried::Existing(id));
+        }
+        // Recorded, but the daemon stopped before the retry's history was written.
+        check_retryable(workflow, failed)?;
+        write_retry(store, workflow, failed, id.clone()).await?;
+        return Ok(Retried::New(id));
+    }
+    check_retryable(workflow, failed)?;
+    let id = new_run_id();
+    let fire = FireRecord {
+        workflow: failed.workflow.clone(),
+        trigger,
+        scheduled_at: failed.started_at,
+        run_id: Some(id.clone()),
+        recorded_at: Utc::now(),
+    };
+    triggers
+        .record_fire(&fire)
+        .await
+        .map_err(RetryError::Store)?;
+    store.flush().await.map_err(RetryError::Store)?;
+    write_retry(store, workflow, failed, id.clone()).await?;
+    Ok(Retried::New(id))
+}
+
 /// Records a new run of `workflow` that goes on from where `failed` failed, and returns its
 /// id; the caller resumes it. Durable (flushed) before it returns: a daemon that stops before
-/// the resume takes it up at its next start, as any interrupted run.
+/// the resume takes it up at its next start, as any interrupted run. Each call makes another
+/// retry: the API makes one per failed run ([`retry_once`]).
 pub async fn prepare_retry(
     store: &dyn RunStore,
     workflow: &CompiledWorkflow,
     failed: &RunRecord,
 ) -> Result<String, RetryError> {
+    check_retryable(workflow, failed)?;
+    let id = new_run_id();
+    write_retry(store, workflow, failed, id.clone()).await?;
+    Ok(id)
+}
+
+fn check_retryable(workflow: &CompiledWorkflow, failed: &RunRecord) -> Result<(), RetryError> {
     if failed.status != RunStatus::Failed {
         return Err(RetryError::NotFailed {
             id: failed.id.clone(),
@@ -54,8 +130,17 @@ pub async fn prepare_retry(
             id: failed.id.clone(),
         });
     }
+    Ok(())
+}
+
+/// Writes the history of retry `id` of `failed` (see the module docs), synced.
+async fn write_retry(
+    store: &dyn RunStore,
+    workflow: &CompiledWorkflow,
+    failed: &RunRecord,
+    id: String,
+) -> Result<(), RetryError> {
     let reusable = main_steps(workflow);
-    let id = new_run_id();
     let attempts = store
         .attempts(&failed.id)
         .await
@@ -87,7 +172,7 @@ pub async fn prepare_retry(
     };
     store.put_run(&record).await.map_err(RetryError::Store)?;
     store.flush().await.map_err(RetryError::Store)?;
-    Ok(id)
+    Ok(())
 }
 
 /// Ids of the steps of the workflow's `steps`, nested ones (loop bodies, parallel branches)

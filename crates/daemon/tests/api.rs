@@ -151,6 +151,23 @@ impl Api {
         let engine = Runtime::new()
             .unwrap()
             .engine(store.clone(), Arc::new(weft_runtime::action::NoTokens));
+        Api::on(store, engine, token, connections).await
+    }
+
+    /// A daemon stopped, and another started on the same run history.
+    async fn restart(self) -> Api {
+        self.daemon
+            .shutdown(std::time::Duration::from_secs(1))
+            .await;
+        Api::on(self.store, self.engine, None, Ok(Vec::new())).await
+    }
+
+    async fn on(
+        store: Arc<MemoryRunStore>,
+        engine: Engine,
+        token: Option<&str>,
+        connections: Result<Vec<ConnectionSummary>, String>,
+    ) -> Api {
         let daemon = start_daemon(&engine, &store).await;
         let state = Arc::new(ApiState {
             dispatcher: daemon.dispatcher().clone(),
@@ -986,6 +1003,44 @@ async fn a_retry_goes_on_from_the_failed_step_with_the_earlier_outputs() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_failed_run_is_retried_once_and_a_repeat_answers_that_retry() {
+    let api = Api::new().await;
+    let hash = workflow(&api.engine, TWICE).hash.clone();
+    let failed = failed_twice(&api, &hash).await;
+    let before = api.runs_recorded().await;
+    let uri = format!("/api/v1/runs/{failed}/retry");
+    // Two requests at once: one makes the retry, the other answers it.
+    let (one, two) = tokio::join!(api.post(&uri, None), api.post(&uri, None));
+    let mut answers = [one, two];
+    answers.sort_by_key(|(status, _)| *status);
+    let [(repeat_status, repeat), (made_status, made)] = answers;
+    assert_eq!(repeat_status, StatusCode::OK, "{repeat}");
+    assert_eq!(made_status, StatusCode::CREATED, "{made}");
+    let retry = made["run_id"].as_str().unwrap().to_string();
+    assert_eq!(repeat["run_id"], retry.as_str(), "{repeat}");
+    assert_eq!(repeat["repeat"], true);
+    assert_eq!(repeat["retry_of"], failed.as_str());
+    assert_eq!(api.runs_recorded().await, before + 1, "one retry recorded");
+
+    // Later, and after a restart: the same retry.
+    let api = api.restart().await;
+    let (status, again) = api.post(&uri, None).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["run_id"], retry.as_str());
+    assert_eq!(again["status"], "succeeded", "{again}");
+    assert_eq!(api.runs_recorded().await, before + 1);
+
+    // Replays are not limited: each makes a new run.
+    for _ in 0..2 {
+        let (status, body) = api
+            .post(&format!("/api/v1/runs/{failed}/replay?wait=1m"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(api.runs_recorded().await, before + 3);
+}
+
+#[tokio::test(start_paused = true)]
 async fn every_refusal_has_the_json_shape_with_a_clear_message() {
     let api = Api::new().await;
     let runs = "/api/v1/workflows/quick/runs";
@@ -1023,6 +1078,26 @@ async fn every_refusal_has_the_json_shape_with_a_clear_message() {
         .post(&format!("/hooks/{}", "h".repeat(api::MAX_URI_BYTES)), None)
         .await;
     assert_error(&answer, StatusCode::URI_TOO_LONG, "uri_too_long");
+
+    // A name just under the limit is repeated only by its start.
+    let name = "n".repeat(api::MAX_URI_BYTES - 100);
+    for (method, uri) in [
+        (Method::POST, format!("/api/v1/workflows/{name}/runs")),
+        (Method::GET, format!("/api/v1/workflows/{name}")),
+        (Method::POST, format!("/api/v1/workflows/{name}/pause")),
+        (Method::POST, format!("/hooks/{name}")),
+        (Method::GET, format!("/{name}")),
+        (Method::DELETE, format!("/api/v1/workflows/{name}/runs")),
+        (Method::GET, format!("/api/v1/runs?status={name}")),
+    ] {
+        let (status, body) = api.call(request(method, &uri, None)).await;
+        assert!(status.is_client_error(), "{uri}: {status}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.len() < 400 && message.contains("nnn…"),
+            "{status}: {message}"
+        );
+    }
 
     // What the framework answers by itself: a method a route does not take, an unknown route,
     // a path parameter that is not UTF-8 (webhooks read it with the framework's extractor).

@@ -8,6 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use weft_action::text::echo;
 
 /// The longest request target (path and query) answered: longer ones are `414`. (The HTTP
 /// layer itself refuses targets over 64 KiB before any route sees them, with a bare `414`.)
@@ -68,14 +69,14 @@ impl IntoResponse for ApiError {
 }
 
 pub(super) async fn not_found(uri: Uri) -> ApiError {
-    ApiError::not_found(format!("no endpoint at {}", uri.path()))
+    ApiError::not_found(format!("no endpoint at {}", echo(uri.path())))
 }
 
 pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        format!("{} does not answer {method}", uri.path()),
+        format!("{} does not answer {method}", echo(uri.path())),
     )
 }
 

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use weft_action::text::echo;
 
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -55,7 +56,7 @@ async fn receive(
 ) -> Result<Response, ApiError> {
     // Callers here are not authenticated yet: the answers before the signature is checked
     // tell them nothing about the daemon's workflows or secrets (the log tells the operator).
-    let no_webhook = || ApiError::not_found(format!("no webhook at /hooks/{workflow}"));
+    let no_webhook = || ApiError::not_found(format!("no webhook at /hooks/{}", echo(&workflow)));
     let entry = state
         .dispatcher
         .workflows()
@@ -185,7 +186,10 @@ fn paused(workflow: &str) -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
         "paused",
-        format!("workflow `{workflow}` is paused: resume it to take requests"),
+        format!(
+            "workflow `{}` is paused: resume it to take requests",
+            echo(workflow)
+        ),
     )
 }
 

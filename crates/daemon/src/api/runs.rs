@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use weft_action::text::echo;
 
 use axum::extract::State;
 use axum::http::header::LOCATION;
@@ -24,7 +25,7 @@ use super::body::{self, ApiPath, ApiQuery, JsonBody, Nothing};
 use super::{ApiError, ApiState};
 use crate::dispatch::{Cancelling, RunEnded, Submission, SubmitError, Submitted, TriggerKind};
 use crate::gate::DropReason;
-use crate::retry::{prepare_retry, RetryError};
+use crate::retry::{retry_once, Retried, RetryError};
 
 /// The longest `?wait=` a request may hold its connection for.
 const MAX_WAIT: Duration = Duration::from_secs(300);
@@ -210,7 +211,7 @@ async fn retry(
         return Err(submit_error(SubmitError::Paused(failed.workflow.clone())));
     }
     let store = dispatcher.engine().store.as_ref();
-    let run_id = prepare_retry(store, &entry.workflow, &failed)
+    let retried = retry_once(store, state.triggers.as_ref(), &entry.workflow, &failed)
         .await
         .map_err(|e| match e {
             RetryError::NotFailed { .. } => ApiError::conflict("not_failed", e.to_string()),
@@ -222,6 +223,10 @@ async fn retry(
             }
             RetryError::Store(e) => ApiError::store(&e),
         })?;
+    let run_id = match retried {
+        Retried::New(run_id) => run_id,
+        Retried::Existing(run_id) => return repeated_retry(&state, &id, &run_id).await,
+    };
     let ended = wait.map(|wait| (wait, dispatcher.subscribe()));
     let request = ResumeRequest::new(run_id.clone());
     // Through the gate as any new run. Recorded already: if the daemon stops before it
@@ -242,6 +247,30 @@ async fn retry(
     };
     let of = Some(("retry_of", id.as_str()));
     Ok(answer(&state, &failed.workflow, &run_id, status, ended, of).await)
+}
+
+/// The answer to a second request to retry `failed`: `200` with the retry made first, as it
+/// stands now (`repeat: true`).
+async fn repeated_retry(
+    state: &ApiState,
+    failed: &str,
+    run_id: &str,
+) -> Result<Response, ApiError> {
+    let retry = stored_run(state, run_id)
+        .await?
+        .ok_or_else(|| no_run(run_id))?;
+    let mut answer = summary(&retry);
+    let dispatcher = &state.dispatcher;
+    // Recorded `interrupted` until it starts: what it is doing is the dispatcher's to say.
+    if dispatcher.is_going(run_id) {
+        answer["status"] = json!("running");
+    } else if dispatcher.is_waiting(run_id) {
+        answer["status"] = json!("queued");
+    }
+    answer["retry_of"] = json!(failed);
+    answer["repeat"] = json!(true);
+    let location = format!("/api/v1/runs/{run_id}");
+    Ok((StatusCode::OK, [(LOCATION, location)], Json(answer)).into_response())
 }
 
 /// The answer to a run started: `201`, or with a wait its outcome (`200`) when it ends in
@@ -325,7 +354,10 @@ fn submit_error(error: SubmitError) -> ApiError {
         ),
         SubmitError::Paused(name) => ApiError::conflict(
             "paused",
-            format!("{message}: resume it with POST /api/v1/workflows/{name}/resume"),
+            format!(
+                "{message}: resume it with POST /api/v1/workflows/{}/resume",
+                echo(&name)
+            ),
         ),
         SubmitError::Stopping => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stopping", message)
@@ -414,7 +446,7 @@ async fn list(
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "bad_query",
-                    format!("status: `{text}` is not a run status (running, waiting, succeeded, failed, cancelled, interrupted)"),
+                    format!("status: `{}` is not a run status (running, waiting, succeeded, failed, cancelled, interrupted)", echo(&text)),
                 )
             })
         })

@@ -3,6 +3,7 @@
 //! kept in the trigger store, so a paused workflow stays paused after a restart.
 
 use std::sync::Arc;
+use weft_action::text::echo;
 
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -78,7 +79,10 @@ fn loaded(state: &ApiState, name: &str) -> Result<Arc<WorkflowEntry>, ApiError> 
         ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
             "unknown_workflow",
-            format!("no workflow named `{name}` is loaded by this daemon"),
+            format!(
+                "no workflow named `{}` is loaded by this daemon",
+                echo(name)
+            ),
         )
     })
 }

@@ -167,11 +167,10 @@ pub(crate) fn cap_text(
         size_bytes: text.len() as u64,
         sha256: hex::encode(Sha256::digest(text.as_bytes())),
     });
-    let mut end = cap.min(PREVIEW_BYTES);
-    while !text.is_char_boundary(end) {
-        end -= 1;
+    match weft_action::text::cut(&text, usize::MAX, cap.min(PREVIEW_BYTES)) {
+        Some(start) => start.to_string(),
+        None => text,
     }
-    text[..end].to_string()
 }
 
 /// The longest valid UTF-8 start of `bytes` (a cut may split a character).

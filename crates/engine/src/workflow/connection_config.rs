@@ -131,12 +131,9 @@ pub fn resolve_settings(
 }
 
 /// A stored value as shown in a message: its start when it is long.
-fn shortened(text: &str) -> String {
+fn shortened(text: &str) -> std::borrow::Cow<'_, str> {
     const SHOWN: usize = 60;
-    match text.char_indices().nth(SHOWN) {
-        Some((end, _)) => format!("{}...", &text[..end]),
-        None => text.to_string(),
-    }
+    weft_action::text::shorten(text, SHOWN)
 }
 
 #[cfg(test)]
@@ -215,7 +212,7 @@ mod tests {
     fn long_values_are_shortened_in_messages() {
         let long = "é".repeat(100);
         let shown = shortened(&long);
-        assert_eq!(shown.chars().count(), 63);
+        assert_eq!(shown.chars().count(), 61, "60 and `…`");
         assert_eq!(shortened("ENG"), "ENG");
     }
 }
