@@ -102,6 +102,12 @@ pub fn token_manager(
     .with_endpoints(app.endpoints.clone())
 }
 
+/// Has `manager` refresh with `app`'s credentials and call `app`'s API base from now on (the
+/// app changed while the process runs).
+pub fn use_app(manager: &TokenManager, app: &ResolvedApp, http: reqwest::Client) {
+    manager.use_app(Arc::new(OAuthClient::new(app, http)), app.endpoints.clone());
+}
+
 /// The process environment, as the `env` argument above.
 pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())

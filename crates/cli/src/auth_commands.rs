@@ -10,20 +10,20 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use weft_auth::api::{AccessibleResource, AtlassianApi, ConfluenceUser};
-use weft_auth::app_config::{AppConfig, Credentials, SandboxApp, SecretSource};
+use weft_auth::app_config::{AppConfig, SandboxApp};
 use weft_auth::connect::{serve_callback, ConnectFlow, SiteChooser};
 use weft_auth::connection::validate_connection_name;
 use weft_auth::connection_config::{update_config, ConfigChange};
-use weft_auth::scopes::{catalogue_kind, WorkflowScopeReport, OFFLINE_ACCESS};
+use weft_auth::scopes::WorkflowScopeReport;
 use weft_auth::setup::{exposed_secret_files, http_client, open_store, process_env, token_manager};
 use weft_auth::{AuthError, ClientSecret, Connection, ConnectionStatus, SystemClock, TokenManager};
 use weft_daemon::api::{AccountDetail, ConnectionDetail, ConnectionState};
 
+use crate::app_settings;
 use crate::auth_hints::{exposed_file_warning, hint};
 use crate::signals::{Interrupt, Interrupts};
 
 /// Where `weft sandbox` listens by default (its OAuth endpoints and API share this origin).
-const DEFAULT_SANDBOX_URL: &str = "http://127.0.0.1:8977";
 
 /// Every auth command; `main.rs` wraps each variant in its own top-level command.
 #[derive(Debug)]
@@ -136,16 +136,31 @@ pub enum ConnectionsCommand {
     /// Forget a connection (the customer can also revoke the app in their Atlassian account).
     Delete { name: String },
     /// Change the connection's settings, read by workflows as `connection.config.<key>`.
-    #[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["config", "unset"]))]
-    Set {
-        name: String,
-        /// A setting, `key=value` (repeatable); keys are lowercase letters, digits and `_`.
-        #[arg(long, value_name = "KEY=VALUE")]
-        config: Vec<String>,
-        /// Remove a setting (repeatable).
-        #[arg(long, value_name = "KEY")]
-        unset: Vec<String>,
-    },
+    Set(ConfigArgs),
+}
+
+/// `weft connections set NAME --config KEY=VALUE --unset KEY`
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["config", "unset"]))]
+pub struct ConfigArgs {
+    pub name: String,
+    /// A setting, `key=value` (repeatable); keys are lowercase letters, digits and `_`.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// Remove a setting (repeatable).
+    #[arg(long, value_name = "KEY")]
+    pub unset: Vec<String>,
+}
+
+impl ConfigArgs {
+    /// The connection's name and the change asked for, here or through a daemon.
+    fn change(self) -> Result<(String, ConfigChange), CommandError> {
+        let change = ConfigChange {
+            set: config_pairs(&self.config)?,
+            unset: self.unset,
+        };
+        Ok((self.name, change))
+    }
 }
 
 /// What `weft scopes` needs from the engine.
@@ -167,10 +182,7 @@ pub struct AuthContext<'a> {
 pub async fn run(command: AuthCommand, ctx: &AuthContext<'_>) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let outcome = match command {
-        AuthCommand::Apps(AppsCommand::Show { provider }) => {
-            apps_show(&ctx.data_dir, &provider, &mut out)
-        }
-        AuthCommand::Apps(AppsCommand::Set(args)) => apps_set(&ctx.data_dir, &args, &mut out),
+        AuthCommand::Apps(command) => apps(&ctx.data_dir, command, &mut out).await,
         AuthCommand::Scopes(args) => scopes(&ctx.data_dir, &args.files, ctx.workflows, &mut out),
         AuthCommand::Connect(args) => connect(&ctx.data_dir, &args, &mut out).await,
         AuthCommand::Connections(cmd) => connections(&ctx.data_dir, cmd, &mut out).await,
@@ -236,120 +248,41 @@ pub(crate) fn sandbox_app() -> SandboxApp {
 
 pub fn apps_show(data_dir: &Path, provider: &str, out: &mut dyn Write) -> Outcome {
     let app = AppConfig::load(data_dir, provider)?;
-    writeln!(out, "app: {}", app.provider)?;
-    writeln!(out, "callback URL: {}", app.callback_url)?;
-    writeln!(out, "  (paste it into developer.atlassian.com > your app > Authorization > OAuth 2.0 (3LO) > Callback URL)")?;
-    match &app.credentials {
-        Credentials::None => writeln!(
-            out,
-            "credentials: none yet (weft apps set {provider} --client-id ID --client-secret-env VAR, or --sandbox)"
-        )?,
-        Credentials::Own { client_id, client_secret } => {
-            let readable = match client_secret.read(&process_env) {
-                Ok(_) => "readable".to_string(),
-                Err(e) => format!("NOT readable: {e}"),
-            };
-            writeln!(out, "credentials: own app, client id {client_id}")?;
-            writeln!(out, "client secret: from {} ({readable})", client_secret.describe())?;
-        }
-        Credentials::Sandbox => writeln!(out, "credentials: sandbox built-in app ({})", weft_sandbox::BUILTIN_CLIENT_ID)?,
-    }
-    let endpoints = app.endpoints()?;
-    writeln!(out, "auth base: {}", endpoints.auth_base())?;
-    writeln!(out, "API base: {}", endpoints.api_base())?;
-    writeln!(out, "scopes:")?;
-    let custom: BTreeSet<&str> = app.scopes.custom().collect();
-    for scope in app.scopes.requested() {
-        let kind = if scope == OFFLINE_ACCESS {
-            "mandatory; an authorize parameter, not added in the console"
-        } else if custom.contains(scope.as_str()) {
-            "custom"
-        } else {
-            catalogue_kind(&scope)
-                .map(|k| k.label())
-                .unwrap_or("custom")
-        };
-        writeln!(out, "  {scope} ({kind})")?;
-    }
-    Ok(())
+    app_settings::write(&app_settings::detail(&app, &process_env)?, out)
 }
 
 pub fn apps_set(data_dir: &Path, args: &AppsSetArgs, out: &mut dyn Write) -> Outcome {
-    let mut app = AppConfig::load(data_dir, &args.provider)?;
-    if args.sandbox {
-        app.credentials = Credentials::Sandbox;
-        if args.base_url.is_none() && args.auth_base_url.is_none() && args.api_base_url.is_none() {
-            app.set_base_url(DEFAULT_SANDBOX_URL)?;
-        }
-    }
-    let secret_source = match (&args.client_secret_env, &args.client_secret_file) {
-        (Some(var), _) => Some(SecretSource::Env { var: var.clone() }),
-        (None, Some(path)) => Some(SecretSource::File {
-            path: absolute(path),
-        }),
-        (None, None) => None,
-    };
-    match (&args.client_id, secret_source) {
-        (Some(client_id), Some(client_secret)) => {
-            app.credentials = Credentials::Own { client_id: client_id.clone(), client_secret };
-        }
-        (Some(client_id), None) => match &app.credentials {
-            Credentials::Own { client_secret, .. } => {
-                app.credentials = Credentials::Own { client_id: client_id.clone(), client_secret: client_secret.clone() };
-            }
-            _ => {
-                return Err(CommandError::Usage(
-                    "--client-id needs --client-secret-env VAR or --client-secret-file PATH (the secret itself is never stored)".into(),
-                ))
-            }
-        },
-        (None, Some(client_secret)) => match &app.credentials {
-            Credentials::Own { client_id, .. } => {
-                app.credentials = Credentials::Own { client_id: client_id.clone(), client_secret };
-            }
-            _ => return Err(CommandError::Usage("give --client-id with the client secret".into())),
-        },
-        (None, None) => {}
-    }
-    if args.atlassian {
-        app.auth_base_url = None;
-        app.api_base_url = None;
-    }
-    if let Some(url) = &args.base_url {
-        app.set_base_url(url)?;
-    }
-    if let Some(url) = &args.auth_base_url {
-        weft_auth::ProviderEndpoints::with_bases(Some(url), None)?;
-        app.auth_base_url = Some(url.clone());
-    }
-    if let Some(url) = &args.api_base_url {
-        weft_auth::ProviderEndpoints::with_bases(None, Some(url))?;
-        app.api_base_url = Some(url.clone());
-    }
-    if let Some(url) = &args.callback_url {
-        app.set_callback_url(url)?;
-    }
-    for scope in &args.remove_scopes {
-        if !app.scopes.remove(scope)? {
-            writeln!(out, "note: `{scope}` was not configured")?;
-        }
-    }
-    for scope in &args.add_scopes {
-        app.scopes.add(scope)?;
-    }
-    for scope in &args.custom_scopes {
-        app.scopes.add_custom(scope)?;
-    }
-    app.save(data_dir)?;
-    writeln!(
-        out,
-        "saved. Scope changes take effect when customers connect again."
-    )?;
-    apps_show(data_dir, &args.provider, out)
+    let (notes, app) =
+        app_settings::set_here(data_dir, &app_settings::patch_of(args), &args.provider)?;
+    app_settings::write_changed(&notes, &app, out)
 }
 
-fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+/// `weft apps ...`: asked of the daemon that owns the data folder, which uses a change for its
+/// later connects and refreshes at once; else on the app's file.
+async fn apps(data_dir: &Path, command: AppsCommand, out: &mut dyn Write) -> Outcome {
+    let Some(daemon) = crate::daemon_client::find(data_dir).await else {
+        return match command {
+            AppsCommand::Show { provider } => apps_show(data_dir, &provider, out),
+            AppsCommand::Set(args) => apps_set(data_dir, &args, out),
+        };
+    };
+    let refused = |e: crate::daemon_client::CallError| CommandError::Daemon {
+        address: daemon.address,
+        message: e.to_string(),
+    };
+    match command {
+        AppsCommand::Show { provider } => {
+            app_settings::write(&daemon.app(&provider).await.map_err(refused)?, out)
+        }
+        AppsCommand::Set(args) => {
+            let patch = app_settings::patch_of(&args);
+            let changed = daemon
+                .set_app(&args.provider, &patch)
+                .await
+                .map_err(refused)?;
+            app_settings::write_changed(&changed.notes, &changed.app, out)
+        }
+    }
 }
 
 pub fn scopes(
@@ -500,18 +433,10 @@ async fn connections(data_dir: &Path, command: ConnectionsCommand, out: &mut dyn
             if !store.delete(&name).await? {
                 return Err(AuthError::ConnectionNotFound(name).into());
             }
-            writeln!(out, "deleted `{name}`")?;
-            Ok(())
+            write_deleted(&name, out)
         }
-        ConnectionsCommand::Set {
-            name,
-            config,
-            unset,
-        } => {
-            let change = ConfigChange {
-                set: config_pairs(&config)?,
-                unset,
-            };
+        ConnectionsCommand::Set(args) => {
+            let (name, change) = args.change()?;
             let updated = update_config(store.as_ref(), &name, &change).await?;
             write_config_saved(
                 &name,
@@ -569,6 +494,11 @@ fn config_pairs(config: &[String]) -> Result<Vec<(String, String)>, CommandError
         .collect()
 }
 
+fn write_deleted(name: &str, out: &mut dyn Write) -> Outcome {
+    writeln!(out, "deleted `{name}`")?;
+    Ok(())
+}
+
 fn write_config_saved(
     name: &str,
     not_set: &[String],
@@ -597,7 +527,7 @@ pub(crate) async fn reach_confluence(
     http: reqwest::Client,
     name: &str,
 ) -> Result<ConfluenceUser, AuthError> {
-    let api = AtlassianApi::new(http, manager.endpoints().clone());
+    let api = AtlassianApi::new(http, manager.endpoints());
     let cloud_id = manager
         .store()
         .get(name)
@@ -631,7 +561,7 @@ async fn connections_through_daemon(
         ConnectionsCommand::Show { name }
         | ConnectionsCommand::Test { name }
         | ConnectionsCommand::Delete { name }
-        | ConnectionsCommand::Set { name, .. }
+        | ConnectionsCommand::Set(ConfigArgs { name, .. })
         | ConnectionsCommand::Refresh {
             name: Some(name), ..
         } => validate_connection_name(name)?,
@@ -646,17 +576,13 @@ async fn connections_through_daemon(
         }
         ConnectionsCommand::Delete { name } => {
             daemon.delete_connection(&name).await.map_err(refused)?;
-            writeln!(out, "deleted `{name}`")?;
-            Ok(())
+            write_deleted(&name, out)
         }
-        ConnectionsCommand::Set {
-            name,
-            config,
-            unset,
-        } => {
+        ConnectionsCommand::Set(args) => {
+            let (name, change) = args.change()?;
             let patch = weft_daemon::api::ConfigPatch {
-                set: config_pairs(&config)?.into_iter().collect(),
-                unset,
+                set: change.set.into_iter().collect(),
+                unset: change.unset,
             };
             let changed = daemon
                 .set_connection_config(&name, &patch)
@@ -1004,8 +930,8 @@ mod tests {
         assert!(parse(&["scopes"]).is_err(), "at least one file");
         assert!(matches!(
             parse(&["connections", "set", "acme", "--config", "space=ENG", "--unset", "old"]).unwrap(),
-            TestCommand::Connections(ConnectionsCommand::Set { ref config, ref unset, .. })
-                if config == &["space=ENG"] && unset == &["old"]
+            TestCommand::Connections(ConnectionsCommand::Set(ref args))
+                if args.config == ["space=ENG"] && args.unset == ["old"]
         ));
         assert!(
             parse(&["connections", "set", "acme"]).is_err(),

@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use weft_daemon::address;
 use weft_daemon::api::{
-    ApiToken, ConfigChanged, ConfigPatch, ConnectProgress, ConnectRequest, ConnectStarted,
-    ConnectionDetail, SiteChoice, TestedUser,
+    ApiToken, AppChanged, AppDetail, AppPatch, ConfigChanged, ConfigPatch, ConnectProgress,
+    ConnectRequest, ConnectStarted, ConnectionDetail, SiteChoice, TestedUser,
 };
 use weft_engine::store::{AttemptRecord, RunRecord};
 
@@ -269,6 +269,18 @@ impl DaemonClient {
             .patch(self.connection_url(name, "/config"))
             .json(patch);
         self.typed(request, None).await
+    }
+
+    /// The OAuth app of `provider`, as the daemon reads it (its environment for the secret).
+    pub async fn app(&self, provider: &str) -> Result<AppDetail, CallError> {
+        let url = self.url(&format!("/api/v1/apps/{}", segment(provider)));
+        self.typed(self.http.get(url), None).await
+    }
+
+    /// Changes the OAuth app of `provider`; the daemon uses it from its next connect or refresh.
+    pub async fn set_app(&self, provider: &str, patch: &AppPatch) -> Result<AppChanged, CallError> {
+        let url = self.url(&format!("/api/v1/apps/{}", segment(provider)));
+        self.typed(self.http.patch(url).json(patch), None).await
     }
 
     pub async fn refresh_connection(&self, name: &str) -> Result<(), CallError> {

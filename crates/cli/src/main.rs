@@ -1,5 +1,6 @@
 //! `weft`: validate, run and inspect workflows; start the sandbox; connect customers.
 
+mod app_settings;
 mod auth_commands;
 mod auth_hints;
 mod commands;

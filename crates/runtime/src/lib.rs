@@ -159,6 +159,21 @@ impl ConnectionTokens {
             .resolve(&weft_auth::setup::process_env, self.sandbox.as_ref())
     }
 
+    /// The data folder whose connections these are.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    /// The app's settings changed on disk (`weft apps set` through the daemon): later
+    /// refreshes and API calls use them. A manager not opened yet reads them when it opens.
+    pub fn app_changed(&self) -> Result<(), weft_auth::AuthError> {
+        if let Some(manager) = self.manager.get() {
+            let app = self.app()?;
+            weft_auth::setup::use_app(manager, &app, weft_auth::setup::http_client()?);
+        }
+        Ok(())
+    }
+
     /// Every connection of the data folder (none when it has no connection store), read
     /// through the store the tokens come from: a process opens the store once.
     pub async fn connections(&self) -> Result<Vec<weft_auth::Connection>, weft_auth::AuthError> {

@@ -74,14 +74,16 @@ pub struct KeepAliveReport {
 /// Hands out access tokens; one per process, shared by every connector.
 pub struct TokenManager {
     store: Arc<dyn ConnectionStore>,
-    endpoint: Arc<dyn TokenEndpoint>,
+    /// Replaced when the app changes while the process runs ([`TokenManager::use_app`]); a
+    /// refresh sent already finishes with the one it took.
+    endpoint: Mutex<Arc<dyn TokenEndpoint>>,
     clock: Arc<dyn Clock>,
     options: TokenOptions,
     margin: chrono::Duration,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     crash_after_token_answer: AtomicBool,
     /// Where connections' API calls go (Atlassian's gateway, or the sandbox).
-    endpoints: ProviderEndpoints,
+    endpoints: Mutex<ProviderEndpoints>,
     /// Told of every refresh sent, when the process installed one.
     observer: Option<Arc<dyn RefreshObserver>>,
 }
@@ -108,13 +110,13 @@ impl TokenManager {
         let margin = chrono_duration(options.refresh_margin);
         Self {
             store,
-            endpoint,
+            endpoint: Mutex::new(endpoint),
             clock,
             options,
             margin,
             locks: Mutex::new(HashMap::new()),
             crash_after_token_answer: AtomicBool::new(false),
-            endpoints: ProviderEndpoints::atlassian(),
+            endpoints: Mutex::new(ProviderEndpoints::atlassian()),
             observer: None,
         }
     }
@@ -126,13 +128,22 @@ impl TokenManager {
     }
 
     /// Points connections' API calls at `endpoints` (the app's, which may be the sandbox's).
-    pub fn with_endpoints(mut self, endpoints: ProviderEndpoints) -> Self {
-        self.endpoints = endpoints;
+    pub fn with_endpoints(self, endpoints: ProviderEndpoints) -> Self {
+        *self.endpoints.lock() = endpoints;
         self
     }
 
-    pub fn endpoints(&self) -> &ProviderEndpoints {
-        &self.endpoints
+    /// Where connections' API calls go now.
+    pub fn endpoints(&self) -> ProviderEndpoints {
+        self.endpoints.lock().clone()
+    }
+
+    /// Refreshes from now on with `endpoint` (a changed app's credentials) and points API
+    /// calls at `endpoints`, keeping the connections' refresh locks: a refresh going finishes
+    /// first, as any refresh does before the next.
+    pub fn use_app(&self, endpoint: Arc<dyn TokenEndpoint>, endpoints: ProviderEndpoints) {
+        *self.endpoint.lock() = endpoint;
+        *self.endpoints.lock() = endpoints;
     }
 
     pub fn store(&self) -> &Arc<dyn ConnectionStore> {
@@ -307,7 +318,8 @@ impl TokenManager {
         let stored = self.store.compare_and_swap(&stored, &marked).await?;
 
         tracing::debug!(connection = %name, "refreshing access token");
-        let answer = self.endpoint.refresh(&marked.tokens.refresh_token).await;
+        let endpoint = self.endpoint.lock().clone();
+        let answer = endpoint.refresh(&marked.tokens.refresh_token).await;
         if self.crash_after_token_answer.load(Ordering::SeqCst) {
             return Err(AuthError::Storage {
                 operation: "refresh (test hook)",

@@ -478,3 +478,27 @@ async fn connection_info_points_at_the_app_gateway_and_carries_settings() {
     ));
     assert_eq!(f.endpoint.calls(), 0, "reading info never refreshes");
 }
+
+#[tokio::test]
+async fn a_changed_app_refreshes_with_its_own_endpoint_and_gateway() {
+    use weft_action::TokenProvider;
+    let f = fixture(chrono::Duration::hours(1)).await;
+    let changed = Arc::new(ScriptedEndpoint::default());
+    f.manager.use_app(
+        changed.clone(),
+        crate::provider::ProviderEndpoints::with_bases(None, Some("http://127.0.0.1:4011"))
+            .unwrap(),
+    );
+    f.clock.advance(chrono::Duration::minutes(56));
+    f.manager.access_token("acme").await.unwrap();
+    assert_eq!(
+        (f.endpoint.calls(), changed.calls()),
+        (0, 1),
+        "the new app's endpoint refreshes"
+    );
+    let info = f.manager.connection_info("acme").await.unwrap();
+    assert_eq!(
+        info.api_base,
+        "http://127.0.0.1:4011/ex/confluence/cloud-acme"
+    );
+}

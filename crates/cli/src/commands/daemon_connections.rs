@@ -10,31 +10,41 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use reqwest::StatusCode;
-use tokio::sync::{oneshot, watch, OnceCell};
+use tokio::sync::{oneshot, watch};
 use weft_auth::api::AccessibleResource;
+use weft_auth::app_config::AppConfig;
 use weft_auth::connect::{new_state, CallbackParams, ConnectFlow, SiteChooser};
 use weft_auth::connection_config::{update_config, ConfigChange};
-use weft_auth::setup::http_client;
+use weft_auth::setup::{http_client, process_env};
 use weft_auth::{AuthError, SystemClock, TokenManager};
 use weft_daemon::api::{
-    ApiError, CallbackQuery, ConfigChanged, ConfigPatch, ConnectProgress, ConnectRequest,
-    ConnectStarted, ConnectionAdmin, ConnectionDetail, SiteChoice, SiteOption, TestedUser,
+    ApiError, AppChanged, AppDetail, AppPatch, CallbackQuery, ConfigChanged, ConfigPatch,
+    ConnectProgress, ConnectRequest, ConnectStarted, ConnectionAdmin, ConnectionDetail, SiteChoice,
+    SiteOption, TestedUser,
 };
 use weft_runtime::ConnectionTokens;
 
 use super::daemon_api::FolderConnections;
-use crate::auth_commands::{connection_detail, reach_confluence};
+use crate::app_settings;
+use crate::auth_commands::{connection_detail, reach_confluence, CommandError};
 
 /// The longest an attempt waits for its browser (the `state`'s own lifetime).
 const MAX_ATTEMPT_WAIT: Duration = weft_auth::connect::DEFAULT_ATTEMPT_TTL;
 /// Attempts followed at once (finished ones are forgotten once read, or when they expire).
 const MAX_ATTEMPTS: usize = 64;
 
+/// Flows replaced by an app change kept for the callbacks of their attempts.
+const REPLACED_FLOWS: usize = 4;
+
 /// The daemon's connect attempts. The flow is made at the first `weft connect` from the app
-/// as configured then (like the token manager, at the first token asked for).
+/// as configured then (like the token manager, at the first token asked for), and made again
+/// at the first one after the app changed (`weft apps set`).
 #[derive(Default)]
 pub struct Connects {
-    flow: OnceCell<Arc<ConnectFlow>>,
+    flow: tokio::sync::Mutex<Option<Arc<ConnectFlow>>>,
+    /// Flows replaced by an app change, newest last: an attempt begun on one still finishes
+    /// there (its `state` is known to that flow only).
+    replaced: Mutex<Vec<Arc<ConnectFlow>>>,
     attempts: Mutex<HashMap<String, Arc<Attempt>>>,
 }
 
@@ -69,22 +79,44 @@ impl FolderConnections {
             })
     }
 
-    async fn flow(&self) -> Result<&Arc<ConnectFlow>, ApiError> {
+    async fn flow(&self) -> Result<Arc<ConnectFlow>, ApiError> {
+        let mut flow = self.connects.flow.lock().await;
+        if let Some(flow) = &*flow {
+            return Ok(flow.clone());
+        }
         let tokens: &ConnectionTokens = &self.tokens;
-        self.connects
-            .flow
-            .get_or_try_init(|| async {
-                let app = tokens.app()?;
-                let store = tokens.open().await?.store().clone();
-                Ok(Arc::new(ConnectFlow::new(
-                    app,
-                    store,
-                    Arc::new(SystemClock),
-                    http_client()?,
-                )))
-            })
-            .await
-            .map_err(api_error)
+        let made = async {
+            let app = tokens.app()?;
+            let store = tokens.open().await?.store().clone();
+            Ok(Arc::new(ConnectFlow::new(
+                app,
+                store,
+                Arc::new(SystemClock),
+                http_client()?,
+            )))
+        }
+        .await
+        .map_err(api_error)?;
+        *flow = Some(made.clone());
+        Ok(made)
+    }
+
+    /// The app changed on disk: the next connect begins on a flow made from it, and the token
+    /// manager refreshes with it from now on. One that cannot be used (its secret unreadable)
+    /// leaves refreshes on the previous app, logged; `weft apps show` says why.
+    async fn app_changed(&self) {
+        if let Some(replaced) = self.connects.flow.lock().await.take() {
+            let mut kept = locked(&self.connects.replaced);
+            kept.push(replaced);
+            let over = kept.len().saturating_sub(REPLACED_FLOWS);
+            kept.drain(..over);
+        }
+        if let Err(e) = self.tokens.app_changed() {
+            tracing::warn!(
+                "the changed app cannot be used, so refreshes go on with the previous one: {}",
+                worded(&e)
+            );
+        }
     }
 }
 
@@ -164,7 +196,7 @@ impl ConnectionAdmin for FolderConnections {
             Some(secs) => Duration::from_secs(secs).min(MAX_ATTEMPT_WAIT),
         };
         make_room(&mut locked(&self.connects.attempts), Instant::now()).map_err(api_error)?;
-        let flow = self.flow().await?.clone();
+        let flow = self.flow().await?;
         let pending = flow
             .begin(name, request.site.as_deref())
             .map_err(api_error)?;
@@ -266,18 +298,48 @@ impl ConnectionAdmin for FolderConnections {
     async fn callback(&self, query: CallbackQuery) -> Result<String, ApiError> {
         let refused =
             |e: AuthError| ApiError::new(StatusCode::BAD_REQUEST, "bad_callback", e.to_string());
-        let Some(flow) = self.connects.flow.get() else {
-            return Err(refused(AuthError::StateRejected(
-                "unknown or already used `state`; start connecting again",
-            )));
-        };
         let params = CallbackParams {
             code: query.code,
             state: query.state,
             error: query.error,
             error_description: query.error_description,
         };
-        flow.handle_callback(params).await.map_err(refused)
+        // The current flow first, then those an app change replaced: a state is one flow's.
+        let current = self.connects.flow.lock().await.clone();
+        let replaced = locked(&self.connects.replaced).clone();
+        let mut outcome = Err(AuthError::StateRejected(
+            "unknown or already used `state`; start connecting again",
+        ));
+        for flow in current.iter().chain(replaced.iter().rev()) {
+            outcome = flow.handle_callback(params.clone()).await;
+            if !matches!(outcome, Err(AuthError::StateRejected(_))) {
+                break;
+            }
+        }
+        outcome.map_err(refused)
+    }
+
+    async fn app(&self, provider: &str) -> Result<AppDetail, ApiError> {
+        let app = AppConfig::load(self.tokens.data_dir(), provider).map_err(api_error)?;
+        app_settings::detail(&app, &process_env).map_err(api_error)
+    }
+
+    async fn set_app(&self, provider: &str, patch: AppPatch) -> Result<AppChanged, ApiError> {
+        // One change at a time: two read-modify-writes of the file would lose one.
+        let one_at_a_time = self.connects.flow.lock().await;
+        let data_dir = self.tokens.data_dir();
+        let mut app = AppConfig::load(data_dir, provider).map_err(api_error)?;
+        let notes = app_settings::apply(&mut app, &patch).map_err(|e| match e {
+            CommandError::Auth(e) => api_error(e),
+            other => ApiError::bad_request(other.to_string()),
+        })?;
+        app.save(data_dir).map_err(api_error)?;
+        drop(one_at_a_time);
+        self.app_changed().await;
+        Ok(AppChanged {
+            app: app_settings::detail(&app, &process_env).map_err(api_error)?,
+            notes,
+        })
     }
 }
 

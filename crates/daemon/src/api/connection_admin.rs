@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::apps::{AppChanged, AppDetail, AppPatch};
 use super::body::{self, ApiPath, ApiQuery, JsonBody, Nothing};
 use super::connections::{ConnectionState, ConnectionSummary};
 use super::error::ForPeople;
@@ -87,6 +88,14 @@ pub trait ConnectionAdmin: Send + Sync {
     }
     /// The redirect back from Atlassian: the name of the connection once it is stored.
     async fn callback(&self, _query: CallbackQuery) -> Result<String, ApiError> {
+        Err(read_only())
+    }
+    /// The OAuth app of `provider` (see `apps`).
+    async fn app(&self, _provider: &str) -> Result<AppDetail, ApiError> {
+        Err(read_only())
+    }
+    /// Changes the OAuth app of `provider`: saved, and used by later connects and refreshes.
+    async fn set_app(&self, _provider: &str, _patch: AppPatch) -> Result<AppChanged, ApiError> {
         Err(read_only())
     }
 }

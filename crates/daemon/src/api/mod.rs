@@ -2,6 +2,7 @@
 //! error answers the same JSON shape ([`ApiError`]). Bound to loopback unless told otherwise.
 
 mod access;
+mod apps;
 mod body;
 mod connection_admin;
 mod connections;
@@ -26,6 +27,7 @@ use crate::poller::PollStatus;
 use weft_engine::store::TriggerStore;
 
 pub use access::{ApiToken, ApiTokenError, MIN_TOKEN_CHARS};
+pub use apps::{AppChanged, AppCredentials, AppDetail, AppPatch, AppScope};
 pub use connection_admin::{
     AccountDetail, CallbackQuery, ConfigChanged, ConfigPatch, ConnectProgress, ConnectRequest,
     ConnectStarted, ConnectionAdmin, ConnectionDetail, SiteChoice, SiteOption, TestedUser,
@@ -63,6 +65,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(workflows::routes())
         .merge(connections::routes())
         .merge(connection_admin::routes())
+        .merge(apps::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::require_token,
