@@ -567,3 +567,109 @@ async fn the_api_connects_with_a_site_choice_and_each_state_works_once() {
     assert_no_secret("the daemon's log", &daemon.stop());
     setup.sandbox.shutdown().await;
 }
+
+/// The `scope` asked for by an authorize URL.
+fn asked_scopes(authorize_url: &str) -> String {
+    let url = reqwest::Url::parse(authorize_url).unwrap();
+    url.query_pairs()
+        .find(|(k, _)| k == "scope")
+        .map(|(_, v)| v.into_owned())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_is_changed_through_a_running_daemon_without_a_restart() {
+    let setup = Setup::start().await;
+    let flows = tempfile::tempdir().unwrap();
+    let quiet = "name: quiet\nsteps:\n  - id: say\n    uses: core.log\n    with:\n      message: hi\n";
+    write(flows.path(), "quiet.yaml", quiet);
+    let daemon = Daemon::start(&setup.data(), flows.path());
+    let api = format!("http://{}/api/v1", daemon.address);
+    let http = reqwest::Client::new();
+    let begin = async |name: &str| -> Value {
+        let answer = http
+            .post(format!("{api}/connections/{name}/connect"))
+            .json(&serde_json::json!({
+                "provider": "confluence",
+                "site": "https://acme.atlassian.net",
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 201);
+        answer.json().await.unwrap()
+    };
+    let mut printed = String::new();
+
+    // An attempt begun on the app as it was: its flow is made then.
+    let before = begin("one").await;
+    let asked = asked_scopes(before["authorize_url"].as_str().unwrap());
+    assert!(!asked.contains("search:confluence"), "{asked}");
+
+    let changed = weft_ok(
+        &setup,
+        &[
+            "apps",
+            "set",
+            "confluence",
+            "--add-scope",
+            "search:confluence",
+        ],
+        &mut printed,
+    )
+    .await;
+    assert!(
+        changed.contains("saved.") && changed.contains("  search:confluence ("),
+        "{changed}"
+    );
+    let answer = http.get(format!("{api}/apps/confluence")).send().await;
+    let shown_by_api = answer.unwrap().text().await.unwrap();
+    assert_no_secret("GET /api/v1/apps/confluence", &shown_by_api);
+    assert!(shown_by_api.contains("search:confluence"), "{shown_by_api}");
+
+    // The next connect asks for the new scope, without a restart.
+    let after = begin("two").await;
+    let asked = asked_scopes(after["authorize_url"].as_str().unwrap());
+    assert!(asked.contains("search:confluence"), "{asked}");
+
+    // The attempt begun before the change still finishes.
+    let (code, state) = approved(before["authorize_url"].as_str().unwrap()).await;
+    let stored = http
+        .post(format!("{api}/oauth/callback"))
+        .json(&serde_json::json!({"code": code, "state": state}))
+        .send()
+        .await
+        .unwrap();
+    let status = stored.status().as_u16();
+    assert_eq!(status, 200, "{}", stored.text().await.unwrap());
+    let list = weft_ok(&setup, &["connections", "list"], &mut printed).await;
+    assert!(list.starts_with("one "), "{list}");
+
+    // A bad change is refused and changes nothing.
+    let refused = setup
+        .weft(&[
+            "apps",
+            "set",
+            "confluence",
+            "--remove-scope",
+            "offline_access",
+        ])
+        .await;
+    checked(&[], &refused, 1, &mut printed);
+
+    let shown_through_daemon = weft_ok(&setup, &["apps", "show", "confluence"], &mut printed).await;
+    let log = daemon.stop();
+    assert_no_secret("the daemon's log", &log);
+    assert_no_secret("what weft printed", &printed);
+    let mut here = String::new();
+    let shown_here = weft_ok(&setup, &["apps", "show", "confluence"], &mut here).await;
+    assert_eq!(shown_through_daemon, shown_here);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let file = setup.data().join("apps").join("confluence.json");
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the app's file stays owner-only: {mode:o}");
+    }
+    setup.sandbox.shutdown().await;
+}
