@@ -655,7 +655,8 @@ async fn the_app_is_changed_through_a_running_daemon_without_a_restart() {
             "offline_access",
         ])
         .await;
-    checked(&[], &refused, 1, &mut printed);
+    let text = checked(&[], &refused, 1, &mut printed);
+    assert!(text.contains("cannot be removed"), "{text}");
 
     let shown_through_daemon = weft_ok(&setup, &["apps", "show", "confluence"], &mut printed).await;
     let log = daemon.stop();

@@ -822,6 +822,7 @@ fn write_config(c: &ConnectionDetail, out: &mut dyn Write) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weft_auth::app_config::Credentials;
 
     struct Fixed;
     impl WorkflowScopes for Fixed {

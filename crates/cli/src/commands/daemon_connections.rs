@@ -329,8 +329,9 @@ impl ConnectionAdmin for FolderConnections {
         let one_at_a_time = self.connects.flow.lock().await;
         let data_dir = self.tokens.data_dir();
         let mut app = AppConfig::load(data_dir, provider).map_err(api_error)?;
+        // What does not check is the request's fault, whatever part of the app it names.
         let notes = app_settings::apply(&mut app, &patch).map_err(|e| match e {
-            CommandError::Auth(e) => api_error(e),
+            CommandError::Auth(e) => ApiError::bad_request(worded(&e)),
             other => ApiError::bad_request(other.to_string()),
         })?;
         app.save(data_dir).map_err(api_error)?;
