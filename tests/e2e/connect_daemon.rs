@@ -581,7 +581,8 @@ fn asked_scopes(authorize_url: &str) -> String {
 async fn the_app_is_changed_through_a_running_daemon_without_a_restart() {
     let setup = Setup::start().await;
     let flows = tempfile::tempdir().unwrap();
-    let quiet = "name: quiet\nsteps:\n  - id: say\n    uses: core.log\n    with:\n      message: hi\n";
+    let quiet =
+        "name: quiet\nsteps:\n  - id: say\n    uses: core.log\n    with:\n      message: hi\n";
     write(flows.path(), "quiet.yaml", quiet);
     let daemon = Daemon::start(&setup.data(), flows.path());
     let api = format!("http://{}/api/v1", daemon.address);

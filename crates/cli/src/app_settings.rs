@@ -14,7 +14,8 @@ use weft_daemon::api::{AppCredentials, AppDetail, AppPatch, AppScope};
 
 use crate::auth_commands::{AppsSetArgs, CommandError};
 
-/// Where `--sandbox` points weft when no base URL is given.
+/// Where `weft sandbox` listens by default (its OAuth endpoints and API share this origin):
+/// where `--sandbox` points weft when no base URL is given.
 const DEFAULT_SANDBOX_URL: &str = "http://127.0.0.1:8977";
 
 /// The change `weft apps set` asks for; a secret file's path made absolute here, where it was

@@ -23,8 +23,6 @@ use crate::app_settings;
 use crate::auth_hints::{exposed_file_warning, hint};
 use crate::signals::{Interrupt, Interrupts};
 
-/// Where `weft sandbox` listens by default (its OAuth endpoints and API share this origin).
-
 /// Every auth command; `main.rs` wraps each variant in its own top-level command.
 #[derive(Debug)]
 pub enum AuthCommand {

@@ -1041,6 +1041,30 @@ async fn a_failed_run_is_retried_once_and_a_repeat_answers_that_retry() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_app_endpoints_refuse_what_they_cannot_do() {
+    let api = Api::new().await;
+    // A fixed connection list manages no app.
+    assert_error(
+        &api.get("/api/v1/apps/confluence").await,
+        StatusCode::NOT_IMPLEMENTED,
+        "connections_read_only",
+    );
+    let answer = api
+        .call(request(
+            Method::PATCH,
+            "/api/v1/apps/confluence",
+            Some(json!({ "client_secret": "s3cr3t" }).to_string()),
+        ))
+        .await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "bad_json");
+    assert!(
+        !answer.1.to_string().contains("s3cr3t"),
+        "a secret sent by mistake is not echoed: {}",
+        answer.1
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn every_refusal_has_the_json_shape_with_a_clear_message() {
     let api = Api::new().await;
     let runs = "/api/v1/workflows/quick/runs";
