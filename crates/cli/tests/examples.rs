@@ -171,7 +171,15 @@ impl Demo {
     async fn check(&self, example: Example, runs: usize) {
         match example {
             Example::RecentChanges => {
-                let wants = &["Release 1.1", "Team tasks", "Release notes", "Release 1.0"];
+                // Links go to the site's pages, under /wiki (a search result's `url` is
+                // relative to it).
+                let wants = &[
+                    "Release 1.1",
+                    "Team tasks",
+                    "Release notes",
+                    "Release 1.0",
+                    r#"href="/wiki/spaces/ENG/pages/"#,
+                ];
                 self.check_page_kept(
                     example,
                     runs,
@@ -217,6 +225,8 @@ impl Demo {
                     body.contains("Release 1.1") && body.contains("Postmortem: cache outage"),
                     "{body}"
                 );
+                assert!(body.contains(r#"href="/wiki/spaces/ENG/"#), "{body}");
+                assert!(!body.contains(r#"href="/spaces/"#), "{body}");
             }
             Example::InviteUsers => {
                 let emails = json!({"emails": ["ada@example.com", "contractor@example.com"]});
