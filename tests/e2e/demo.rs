@@ -83,8 +83,21 @@ fn keep_keeps_the_data_folder_with_the_run_history() {
     );
     assert!(std::net::TcpStream::connect(&addr).is_err());
     let runs = stdout(&weft(&folder, &["runs", "list"]));
+    // Each run the demo names can be looked up by what it prints.
+    let printed: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once("(run ")?.1.strip_suffix(')'))
+        .collect();
+    assert_eq!(printed.len(), 6, "{text}");
+    let shown: Vec<_> = printed
+        .iter()
+        .map(|id| weft(&folder, &["runs", "show", id]))
+        .collect();
     std::fs::remove_dir_all(&folder).unwrap();
     assert!(runs.contains("confluence-recent-changes"), "{runs}");
+    for (id, show) in printed.iter().zip(&shown) {
+        assert_eq!(show.status.code(), Some(0), "{id}: {}", stderr(show));
+    }
 }
 
 #[test]

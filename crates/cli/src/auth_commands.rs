@@ -92,7 +92,7 @@ pub struct AppsSetArgs {
 /// `weft scopes FILES...`
 #[derive(Debug, Args)]
 pub struct ScopesArgs {
-    /// Workflow files.
+    /// Workflow files, or folders searched for *.yaml and *.yml (as `weft validate` does).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }
@@ -292,7 +292,19 @@ pub fn scopes(
     let app = AppConfig::load(data_dir, weft_auth::provider::CONFLUENCE)?;
     let mut actions = BTreeSet::new();
     let mut failures = Vec::new();
-    for file in files {
+    // Folders are searched as `weft validate` searches them.
+    let mut expanded = Vec::new();
+    for path in files {
+        if path.is_dir() {
+            match crate::commands::validate::workflow_files(std::slice::from_ref(path)) {
+                Ok(found) => expanded.extend(found),
+                Err(e) => failures.push(e),
+            }
+        } else {
+            expanded.push(path.clone());
+        }
+    }
+    for file in &expanded {
         match workflows.actions_in(file) {
             Ok(found) => actions.extend(found),
             Err(e) => failures.push(format!("{}: {e}", file.display())),
@@ -303,7 +315,8 @@ pub fn scopes(
         &|a| workflows.scopes_of(a),
         &app.scopes,
     );
-    if report.needed.is_empty() {
+    // Not when a file could not be read: its needs are unknown.
+    if report.needed.is_empty() && failures.is_empty() {
         writeln!(out, "these workflows need no Confluence scope")?;
     }
     for (scope, users) in &report.needed {
@@ -1055,6 +1068,38 @@ mod tests {
             err.to_string().contains("missing.yaml: no such file"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn scopes_searches_folders_and_claims_nothing_of_a_file_it_could_not_read() {
+        struct ByName;
+        impl WorkflowScopes for ByName {
+            fn actions_in(&self, file: &Path) -> Result<Vec<String>, String> {
+                let name = file
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
+                Fixed.actions_in(Path::new(name))
+            }
+            fn scopes_of(&self, action: &str) -> Option<&'static [&'static str]> {
+                Fixed.scopes_of(action)
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let flows = dir.path().join("flows");
+        std::fs::create_dir(&flows).unwrap();
+        std::fs::write(flows.join("b.yaml"), "").unwrap();
+        let mut out = Vec::new();
+        scopes(dir.path(), &[flows], &ByName, &mut out).unwrap();
+        let shown = text(out);
+        assert!(
+            shown.contains("write:page:confluence  [MISSING]  used by confluence.create_page"),
+            "{shown}"
+        );
+        let mut out = Vec::new();
+        scopes(dir.path(), &["missing.yaml".into()], &Fixed, &mut out).unwrap_err();
+        let shown = text(out);
+        assert!(!shown.contains("need no Confluence scope"), "{shown}");
     }
 
     #[test]

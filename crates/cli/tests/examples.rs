@@ -123,6 +123,46 @@ impl Demo {
     }
 
     /// GET a Confluence path through the connection (`confluence.http_request`).
+    /// Attaches a file named `name` (a name Confluence's API accepts, slashes included) to
+    /// the page of space ENG titled `title`.
+    async fn attach_named(&self, title: &str, name: &str) {
+        let pages = self
+            .get("/wiki/api/v2/pages", json!({"title": title}))
+            .await;
+        let id = pages["results"][0]["id"]
+            .as_str()
+            .expect("page")
+            .to_string();
+        let sandbox = &self.connection.sandbox;
+        let tokens = sandbox
+            .admin()
+            .issue_tokens_for_tests(&sandbox.app().client_id, &["write:confluence-file"], None)
+            .expect("token");
+        let cloudid = sandbox.admin().sites()[0].cloudid.clone();
+        // A few tries: the fault run refuses some calls (503 and 429, which run nothing).
+        let mut refusals = Vec::new();
+        for _ in 0..10 {
+            let part =
+                reqwest::multipart::Part::bytes(b"escaped?".to_vec()).file_name(name.to_string());
+            let answer = reqwest::Client::new()
+                .post(format!(
+                    "{}/ex/confluence/{cloudid}/wiki/rest/api/content/{id}/child/attachment",
+                    sandbox.base_url()
+                ))
+                .bearer_auth(&tokens.access_token)
+                .header("X-Atlassian-Token", "no-check")
+                .multipart(reqwest::multipart::Form::new().part("file", part))
+                .send()
+                .await
+                .expect("upload");
+            if answer.status().is_success() {
+                return;
+            }
+            refusals.push(answer.status());
+        }
+        panic!("the upload was refused: {refusals:?}");
+    }
+
     async fn get(&self, path: &str, query: Value) -> Value {
         let yaml = format!(
             "name: get\nconnection: acme\nsteps:\n  - id: get\n    uses: confluence.http_request\n    with:\n      method: GET\n      path: \"{path}\"\n      query: {query}\noutputs:\n  body: ${{{{ steps.get.output.body }}}}\n"
@@ -171,7 +211,15 @@ impl Demo {
     async fn check(&self, example: Example, runs: usize) {
         match example {
             Example::RecentChanges => {
-                let wants = &["Release 1.1", "Team tasks", "Release notes", "Release 1.0"];
+                // Links go to the site's pages, under /wiki (a search result's `url` is
+                // relative to it).
+                let wants = &[
+                    "Release 1.1",
+                    "Team tasks",
+                    "Release notes",
+                    "Release 1.0",
+                    r#"href="/wiki/spaces/ENG/pages/"#,
+                ];
                 self.check_page_kept(
                     example,
                     runs,
@@ -217,6 +265,8 @@ impl Demo {
                     body.contains("Release 1.1") && body.contains("Postmortem: cache outage"),
                     "{body}"
                 );
+                assert!(body.contains(r#"href="/wiki/spaces/ENG/"#), "{body}");
+                assert!(!body.contains(r#"href="/spaces/"#), "{body}");
             }
             Example::InviteUsers => {
                 let emails = json!({"emails": ["ada@example.com", "contractor@example.com"]});
@@ -231,12 +281,20 @@ impl Demo {
                 let folder = self.dir.path().join("archive");
                 std::fs::create_dir_all(&folder).expect("folder");
                 let inputs = json!({"space": "ENG", "title": "Deploy", "folder": folder.display().to_string()});
+                self.attach_named("Deploy", "../escape.txt").await;
                 for _ in 0..runs {
                     self.run(example, inputs.clone(), None).await;
                 }
                 let file = std::fs::read(folder.join("deploy.sh")).expect("downloaded");
                 assert_eq!(file, b"#!/bin/sh\nmake deploy\n");
-                assert_eq!(std::fs::read_dir(&folder).expect("folder").count(), 1);
+                // A file name is the attachment's title with its slashes made `_`: whoever
+                // names an attachment cannot make the example write outside the folder.
+                assert_eq!(
+                    std::fs::read(folder.join(".._escape.txt")).expect("downloaded"),
+                    b"escaped?"
+                );
+                assert!(!self.dir.path().join("escape.txt").exists());
+                assert_eq!(std::fs::read_dir(&folder).expect("folder").count(), 2);
             }
             Example::LabelNewPages => {
                 let admin = self.connection.sandbox.admin();

@@ -9,7 +9,12 @@ const MAX_ID_DIGITS: usize = 20;
 
 /// An id input (`page_id`, `blog_post_id`...): digits only, else an error naming the input.
 pub fn content_id<'a>(value: &'a str, input: &str) -> Result<&'a str, ActionError> {
-    if value.is_empty() || value.len() > MAX_ID_DIGITS || !value.bytes().all(|b| b.is_ascii_digit())
+    // Digits only (no sign, no spaces), and within a 64-bit number: Confluence answers a 400
+    // about its own path for a longer one.
+    if value.is_empty()
+        || value.len() > MAX_ID_DIGITS
+        || !value.bytes().all(|b| b.is_ascii_digit())
+        || value.parse::<u64>().is_err()
     {
         return Err(ActionError::invalid_input(format!(
             "input `{input}` is {value:?}; a Confluence id is a string of digits such as \"65601\""
@@ -92,7 +97,19 @@ mod tests {
     #[test]
     fn ids_are_digits() {
         assert_eq!(content_id("123", "page_id").unwrap(), "123");
-        for bad in ["", "abc", "12x", "-1", "1 2", "123456789012345678901"] {
+        assert!(
+            content_id("18446744073709551615", "page_id").is_ok(),
+            "u64::MAX"
+        );
+        for bad in [
+            "",
+            "abc",
+            "12x",
+            "-1",
+            "1 2",
+            "123456789012345678901",
+            "99999999999999999999",
+        ] {
             let error = content_id(bad, "page_id").unwrap_err();
             assert!(error.message.contains("`page_id`"), "{bad}: {error}");
         }

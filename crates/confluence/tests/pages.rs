@@ -462,3 +462,65 @@ async fn a_concurrent_edit_fails_or_is_reapplied_with_on_conflict_retry() {
     );
     site.connection.sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_replacing_write_whose_answer_was_lost_is_done_once_and_reported_done() {
+    let site = Site::start(None).await;
+    let admin = site.connection.sandbox.admin();
+    // The sandbox applies the PUT, then drops the connection halfway through its answer: the
+    // client sends it again, and that try meets the version it took itself (409).
+    let lose_the_answer_once = || {
+        admin
+            .set_fault(
+                FaultRule::sequence(
+                    "/ex/confluence/*/wiki/api/v2/pages/*",
+                    vec![Some(Fault::CloseConnection)],
+                )
+                .method("PUT"),
+            )
+            .expect("fault");
+    };
+    lose_the_answer_once();
+    let updated = site
+        .output(
+            "confluence.update_page",
+            r#"{"page_id": "65601", "body": "Replaced & kept.", "body_format": "plain"}"#,
+        )
+        .await;
+    assert_eq!(updated["version"]["number"], 2, "not a conflict: {updated}");
+    admin.clear_faults();
+    lose_the_answer_once();
+    let appended = site
+        .output(
+            "confluence.append_to_page",
+            r#"{"page_id": "65601", "body": "<p>more</p>", "on_conflict": "retry"}"#,
+        )
+        .await;
+    assert_eq!(appended["version"]["number"], 3);
+    let read = site
+        .output("confluence.get_page", r#"{"page_id": "65601"}"#)
+        .await;
+    assert_eq!(
+        read["body"]["storage"]["value"], "<p>Replaced &amp; kept.</p><p>more</p>",
+        "appended once"
+    );
+    // A write that did not land is still a conflict.
+    admin.clear_faults();
+    admin
+        .set_fault(
+            FaultRule::sequence(
+                "/ex/confluence/*/wiki/api/v2/pages/*",
+                vec![Some(Fault::Status { status: 409 })],
+            )
+            .method("PUT"),
+        )
+        .expect("fault");
+    let error = site
+        .failure(
+            "confluence.update_page",
+            r#"{"page_id": "65601", "body": "<p>other</p>"}"#,
+        )
+        .await;
+    assert!(error.contains("(now version 3, you sent 4)"), "{error}");
+    site.connection.sandbox.shutdown().await;
+}

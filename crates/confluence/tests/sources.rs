@@ -320,6 +320,24 @@ async fn bad_settings_are_refused_before_any_search() {
         .await
         .unwrap_err();
     assert!(error.message.contains("`space`"), "{error}");
+    // A space key nobody has: a search of it would find nothing, poll after poll, silently.
+    for source in [
+        "confluence.page_created",
+        "confluence.comment_created",
+        "confluence.label_added",
+    ] {
+        let polled = site.runtime.sources().get(source).unwrap();
+        let error = poll_all(polled.as_ref(), &json!({"space": "ENGG"}), None, &ctx)
+            .await
+            .unwrap_err();
+        assert!(
+            error.message.contains("no space with key ENGG on ")
+                && error.message.contains("may not see it"),
+            "{source}: {error}"
+        );
+    }
+    let known = poll_all(source.as_ref(), &json!({"space": "eng"}), None, &ctx).await;
+    assert!(known.is_ok(), "a key in any case: {:?}", known.err());
 }
 
 /// One poll of `flow` through its own connection.

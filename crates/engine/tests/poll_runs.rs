@@ -215,3 +215,103 @@ async fn a_source_failing_midway_keeps_its_runs_and_the_next_poll_does_not_repea
     let state = store.cursor(&key).await.unwrap().unwrap();
     assert_eq!((state.cursor, state.seen.len()), (json!(EVENTS), 0));
 }
+
+/// Delivers one event whose id is the `space` setting it was given.
+struct SpaceEcho;
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct SpaceSettings {
+    space: String,
+}
+
+#[async_trait::async_trait]
+impl TypedPollSource for SpaceEcho {
+    type Settings = SpaceSettings;
+    type Cursor = u64;
+    const INFO: SourceInfo = SourceInfo {
+        name: "test.space",
+        description: "Echoes its space.",
+        event_example: r#"{"kind": "space", "id": "ENG", "version": 1}"#,
+        scopes: &[],
+    };
+
+    async fn poll(
+        &self,
+        settings: SpaceSettings,
+        _: Option<u64>,
+        _: &SourceContext<'_>,
+        events: &EventSink,
+    ) -> Result<u64, ActionError> {
+        events
+            .deliver(json!({"kind": "space", "id": settings.space, "version": 1}))
+            .await?;
+        Ok(1)
+    }
+}
+
+/// Connections whose only setting is `space`, named after the connection (`acme` → `ACME`).
+struct SettingsOnly;
+
+#[async_trait::async_trait]
+impl weft_action::TokenProvider for SettingsOnly {
+    async fn connection_info(
+        &self,
+        connection: &str,
+    ) -> Result<weft_action::ConnectionInfo, weft_action::TokenError> {
+        Ok(weft_action::ConnectionInfo {
+            name: connection.to_string(),
+            provider: "test".into(),
+            cloud_id: String::new(),
+            site_url: String::new(),
+            api_base: String::new(),
+            granted_scopes: Vec::new(),
+            config: [("space".to_string(), connection.to_uppercase())].into(),
+        })
+    }
+    async fn access_token(
+        &self,
+        _: &str,
+    ) -> Result<weft_action::AccessToken, weft_action::TokenError> {
+        Err(weft_action::TokenError::Unavailable)
+    }
+    async fn refresh_rejected(
+        &self,
+        _: &str,
+        _: &weft_action::AccessToken,
+    ) -> Result<weft_action::AccessToken, weft_action::TokenError> {
+        Err(weft_action::TokenError::Unavailable)
+    }
+}
+
+#[tokio::test]
+async fn the_settings_of_a_poll_trigger_read_the_polled_connections_own() {
+    let mut sources = SourceCatalog::default();
+    sources.add(SpaceEcho).expect("test source");
+    let store = Arc::new(MemoryRunStore::new());
+    let engine = Engine::new(
+        Arc::new(builtin_registry().expect("built-ins")),
+        Arc::new(sources),
+        store.clone(),
+    )
+    .with_tokens(Arc::new(SettingsOnly));
+    let text = "name: spaces\nconnection: acme\nconnection_config:\n  space:\n    type: string\ntrigger:\n  poll:\n    source: test.space\n    interval: 1m\n    with:\n      space: ${{ connection.config.space }}\nsteps:\n  - id: note\n    uses: core.log\n    with:\n      message: ${{ trigger.id }}\n";
+    let catalog = Catalog {
+        actions: &engine.registry,
+        sources: &engine.sources,
+    };
+    let flow = workflow::load_bytes(Path::new("spaces.yaml"), text.as_bytes(), catalog)
+        .unwrap_or_else(|p| panic!("{}", p.render()))
+        .workflow;
+    for (connection, space) in [(None, "ACME"), (Some("globex"), "GLOBEX")] {
+        let report = poll_once(
+            &engine,
+            store.as_ref(),
+            flow.clone(),
+            connection,
+            Delivery::Preview,
+        )
+        .await
+        .expect("poll");
+        assert_eq!(report.events[0]["id"], space, "{connection:?}");
+    }
+}

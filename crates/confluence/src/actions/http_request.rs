@@ -59,11 +59,19 @@ pub struct Input {
 /// The longest path accepted.
 const MAX_PATH_CHARS: usize = 2048;
 
+/// Whether a path segment is `.` or `..`, also spelled with `%2e`: URL parsers (reqwest's
+/// included) read `%2e%2e` as `..`, which would lead the request off the site, to any path of
+/// the API host, with the connection's token.
+fn is_dot_segment(segment: &str) -> bool {
+    let lower = segment.to_ascii_lowercase().replace("%2e", ".");
+    lower == "." || lower == ".."
+}
+
 fn checked_path(path: &str) -> Result<&str, ActionError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "/-._~%:@!$&'()*+,;=".contains(c);
     if !path.starts_with("/wiki/")
         || path.len() > MAX_PATH_CHARS
-        || path.split('/').any(|segment| segment == "..")
+        || path.split('/').any(is_dot_segment)
         || !path.chars().all(allowed)
     {
         return Err(ActionError::invalid_input(format!(
@@ -158,6 +166,9 @@ mod tests {
             "/rest/api/x",
             "https://evil.example/wiki/x",
             "/wiki/../admin",
+            "/wiki/%2e%2e/%2E%2E/%2e%2e/%2e%2e/me",
+            "/wiki/.%2e/x",
+            "/wiki/%2e/x",
             "/wiki/api/v2/pages?limit=1",
             "/wiki/a b",
         ] {

@@ -1,13 +1,13 @@
 //! Markdown (CommonMark with tables and strikethrough) → Confluence storage format.
 //!
 //! What converts: paragraphs, headings `#`..`######`, emphasis, strong, ~~strikethrough~~,
-//! inline code, links, images (`<ac:image>` of the URL, alt text kept), bullet and numbered lists (a numbered
+//! inline code, links (autolinks too; an email address as a `mailto:` link), images (`<ac:image>` of the URL, alt text kept), bullet and numbered lists (a numbered
 //! list keeps its start number), block quotes, horizontal rules, hard line breaks, tables, and
 //! fenced or indented code blocks (Confluence's `code` macro, with the fence's language).
 //! Raw HTML in the Markdown is not passed through: it is shown as text, escaped. Task-list
 //! markers (`- [ ]`) stay text.
 
-use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd};
 
 use super::escape_xml;
 
@@ -80,8 +80,18 @@ pub fn markdown_to_storage(markdown: &str) -> String {
                 Tag::Emphasis => out.push_str("<em>"),
                 Tag::Strong => out.push_str("<strong>"),
                 Tag::Strikethrough => out.push_str("<del>"),
-                Tag::Link { dest_url, .. } => {
-                    out.push_str(&format!(r#"<a href="{}">"#, escape_xml(&dest_url)))
+                Tag::Link {
+                    link_type,
+                    dest_url,
+                    ..
+                } => {
+                    // An email autolink (`<ada@example.com>`) comes without its scheme.
+                    let scheme = if link_type == LinkType::Email {
+                        "mailto:"
+                    } else {
+                        ""
+                    };
+                    out.push_str(&format!(r#"<a href="{scheme}{}">"#, escape_xml(&dest_url)))
                 }
                 Tag::Image { dest_url, .. } => image = Some((dest_url.to_string(), String::new())),
                 _ => {}
@@ -147,6 +157,14 @@ mod tests {
         assert_eq!(
             markdown_to_storage("- a\n- b\n\n3. c\n4. d\n\n> quoted\n\n---\n"),
             r#"<ul><li>a</li><li>b</li></ul><ol start="3"><li>c</li><li>d</li></ol><blockquote><p>quoted</p></blockquote><hr/>"#
+        );
+    }
+
+    #[test]
+    fn autolinks_keep_their_scheme() {
+        assert_eq!(
+            markdown_to_storage("Write to <ada@example.com> or see <https://e.x/a>."),
+            r#"<p>Write to <a href="mailto:ada@example.com">ada@example.com</a> or see <a href="https://e.x/a">https://e.x/a</a>.</p>"#
         );
     }
 

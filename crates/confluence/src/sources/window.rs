@@ -14,12 +14,14 @@
 //! or, for spaces, by v2 `/spaces` ([`Find::Spaces`]), whose `createdAt` the window reads the
 //! same way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use futures::stream::BoxStream;
 use futures::{stream, StreamExt, TryStreamExt};
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use weft_action::{ActionError, EventSink};
@@ -149,10 +151,42 @@ pub async fn space_condition(
         return Ok(String::new());
     };
     let key = match SpaceRef::parse(space, "space")? {
-        SpaceRef::Key(key) => key,
+        SpaceRef::Key(key) => {
+            known_space(client, &key).await?;
+            key
+        }
         SpaceRef::Id(id) => space_key(client, &id).await?,
     };
     Ok(format!(" and space = {}", quote(&key)))
+}
+
+/// (API base, upper-case key) of the spaces found by [`known_space`] in this process.
+fn known_spaces() -> &'static Mutex<HashSet<(String, String)>> {
+    static KNOWN: OnceLock<Mutex<HashSet<(String, String)>>> = OnceLock::new();
+    KNOWN.get_or_init(Default::default)
+}
+
+/// Fails unless the connection sees a space with this key: a search of an unknown space finds
+/// nothing, so a mistyped key would make a source that never delivers, without a word. Asked
+/// by CQL (`type = space`), which needs no scope beyond the search's; once per process.
+async fn known_space(client: &Client<'_>, key: &str) -> Result<(), ConfluenceError> {
+    let known = (client.info().api_base.clone(), key.to_uppercase());
+    if known_spaces().lock().contains(&known) {
+        return Ok(());
+    }
+    let request = Request::get(Api::V1, "/search")
+        .query("cql", format!("type = space and space = {}", quote(key)))
+        .query("limit", 1)
+        .about(format!("space {key}"));
+    let found = client.json(&request).await?;
+    if found["results"].as_array().is_none_or(Vec::is_empty) {
+        return Err(ConfluenceError::UnknownSpace {
+            key: key.to_string(),
+            site: client.info().site_url.clone(),
+        });
+    }
+    known_spaces().lock().insert(known);
+    Ok(())
 }
 
 /// ` and container = ID` for a `content_id` setting (a page or blog post; empty without one).

@@ -29,6 +29,7 @@ use weft_action::{poll_all, ActionError, EventSink, PollSource, Polled, SourceCo
 
 use crate::exec::{Engine, RunOutcome, RunRequest};
 use crate::store::{StoreError, TriggerCursor, TriggerKey, TriggerStore};
+use crate::workflow::connection_config::connection_scope_of;
 use crate::workflow::{CompiledWorkflow, PollTargets, TriggerPlan};
 
 /// How many runs are recorded between two saves of the poll's progress.
@@ -349,9 +350,19 @@ pub(super) async fn target<'e>(
         .sources
         .get(&plan.source)
         .ok_or_else(|| PollError::UnknownSource(plan.source.clone()))?;
+    // The settings may read the polled connection's own (`${{ connection.config.space }}`),
+    // as a run's steps do.
+    let (connection_value, _) = connection_scope_of(
+        Some(&connection),
+        &workflow.connection_config,
+        engine.tokens.as_ref(),
+        false,
+    )
+    .await
+    .map_err(PollError::Settings)?;
     let settings = plan
         .with
-        .render(&weft_expr::MapScope::new(Utc::now()))
+        .render(&weft_expr::MapScope::new(Utc::now()).with_root("connection", connection_value))
         .map_err(|e| PollError::Settings(e.to_string()))?;
     let settings = if settings.is_null() {
         Value::Object(Default::default())

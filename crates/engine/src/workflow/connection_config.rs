@@ -22,7 +22,24 @@ pub async fn connection_scope(
     tokens: &dyn TokenProvider,
     dry: bool,
 ) -> Result<(Value, Option<String>), String> {
-    let Some(name) = workflow.connection.as_deref() else {
+    connection_scope_of(
+        workflow.connection.as_deref(),
+        &workflow.connection_config,
+        tokens,
+        dry,
+    )
+    .await
+}
+
+/// [`connection_scope`] for connection `name` (a poll trigger's, which may differ from the
+/// workflow's) with the settings `decls` declares.
+pub async fn connection_scope_of(
+    name: Option<&str>,
+    decls: &[InputDecl],
+    tokens: &dyn TokenProvider,
+    dry: bool,
+) -> Result<(Value, Option<String>), String> {
+    let Some(name) = name else {
         return Ok((Value::Null, None));
     };
     // "has no usable access token" says nothing here: what went wrong is the cause.
@@ -31,7 +48,7 @@ pub async fn connection_scope(
         other => describe_error_chain(other),
     };
     let mut warning = None;
-    let stored = if workflow.connection_config.is_empty() {
+    let stored = if decls.is_empty() {
         None
     } else {
         match tokens.connection_info(name).await {
@@ -53,7 +70,7 @@ pub async fn connection_scope(
             }
         }
     };
-    let config = resolve_settings(&workflow.connection_config, name, stored.as_ref(), dry)?;
+    let config = resolve_settings(decls, name, stored.as_ref(), dry)?;
     Ok((json!({ "name": name, "config": config }), warning))
 }
 
