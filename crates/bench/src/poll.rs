@@ -69,18 +69,30 @@ pub async fn poll_new_pages() -> Row {
         let flow = workflow::load_bytes(&path, text.as_bytes(), engine.catalog())
             .unwrap_or_else(|p| panic!("{}", p.render()))
             .workflow;
-        let first = poll_once(&engine, store.as_ref(), flow.clone(), None, Delivery::Record)
-            .await
-            .expect("first poll");
+        let first = poll_once(
+            &engine,
+            store.as_ref(),
+            flow.clone(),
+            None,
+            Delivery::Record,
+        )
+        .await
+        .expect("first poll");
         assert!(first.events.is_empty());
         admin
             .seed_pages(None, &space, PAGES, None)
             .expect("seed pages");
         let rss_before = reset_peak_memory();
         let started = Instant::now();
-        let report = poll_once(&engine, store.as_ref(), flow.clone(), None, Delivery::Record)
-            .await
-            .expect("poll");
+        let report = poll_once(
+            &engine,
+            store.as_ref(),
+            flow.clone(),
+            None,
+            Delivery::Record,
+        )
+        .await
+        .expect("poll");
         times.push(started.elapsed());
         assert_eq!(report.runs.len(), PAGES);
         drop(report);

@@ -378,7 +378,11 @@ async fn a_poll_failing_midway_owes_what_it_delivered_and_each_event_runs_once()
     )
     .await;
     assert!(failed.is_err(), "the source failed");
-    assert_eq!(handed, ids[..delivered], "each delivered event owed once, in order");
+    assert_eq!(
+        handed,
+        ids[..delivered],
+        "each delivered event owed once, in order"
+    );
     let key = weft_engine::store::TriggerKey {
         workflow: "watch.yaml".into(),
         trigger: weft_engine::trigger::POLL_TRIGGER.into(),

@@ -171,7 +171,10 @@ impl TokenManager {
     /// A valid access token for `connection`, refreshed first when it expires within the margin.
     pub async fn access_token(&self, connection: &str) -> Result<AccessToken> {
         let known = self.known(connection).await?;
-        if known.fresh_until.is_some_and(|until| until > self.clock.now()) {
+        if known
+            .fresh_until
+            .is_some_and(|until| until > self.clock.now())
+        {
             return Ok(known.token.clone());
         }
         self.refresh_with(connection, RefreshReason::Expiring).await

@@ -485,7 +485,10 @@ async fn what_a_call_read_is_kept_until_the_store_is_written() {
     let f = fixture(chrono::Duration::hours(1)).await;
     let first = f.manager.connection_info("acme").await.unwrap();
     assert!(first.config.is_empty());
-    assert_eq!(f.manager.access_token("acme").await.unwrap().expose(), "AT-acme-0");
+    assert_eq!(
+        f.manager.access_token("acme").await.unwrap().expose(),
+        "AT-acme-0"
+    );
     // A setting changed through the store (as `weft connections set` does) is seen at once.
     let mut stored = f.stored().await;
     stored.config.insert("space".into(), "ENG".into());
@@ -495,8 +498,14 @@ async fn what_a_call_read_is_kept_until_the_store_is_written() {
     // The kept token is still checked against the clock: near its expiry it is refreshed, and
     // the new one is what the next call gets.
     f.clock.advance(chrono::Duration::minutes(56));
-    assert_eq!(f.manager.access_token("acme").await.unwrap().expose(), "AT-new-1");
-    assert_eq!(f.manager.access_token("acme").await.unwrap().expose(), "AT-new-1");
+    assert_eq!(
+        f.manager.access_token("acme").await.unwrap().expose(),
+        "AT-new-1"
+    );
+    assert_eq!(
+        f.manager.access_token("acme").await.unwrap().expose(),
+        "AT-new-1"
+    );
     assert_eq!(f.endpoint.calls(), 1);
     // A deleted connection has no token any more.
     assert!(f.store.delete("acme").await.unwrap());

@@ -308,7 +308,11 @@ pub(super) struct SourceCall<'e> {
 
 impl SourceCall<'_> {
     /// Hands the events since the stored cursor to `events`; the new cursor.
-    pub(super) async fn poll(&self, engine: &Engine, events: &EventSink) -> Result<Value, PollError> {
+    pub(super) async fn poll(
+        &self,
+        engine: &Engine,
+        events: &EventSink,
+    ) -> Result<Value, PollError> {
         let cancel = CancellationToken::new();
         let ctx = self.context(engine, &cancel);
         let polled = self

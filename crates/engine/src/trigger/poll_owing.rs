@@ -62,10 +62,14 @@ pub async fn poll_owing(
         owed: Vec::new(),
         updated_at: Utc::now(),
     });
+    // Earlier owed runs that are recorded or settled are owed no more; their keys stay, for
+    // the stored cursor may be the old one of a poll that failed midway.
     let earlier = std::mem::take(&mut progress.owed);
     for run in earlier {
         if !settled.contains(&run.run_id) && engine.store.get_run(&run.run_id).await?.is_none() {
             progress.owed.push(run);
+        } else if let Some(key) = event_key(&run.event) {
+            progress.seen.push(key);
         }
     }
     for run in &progress.owed {

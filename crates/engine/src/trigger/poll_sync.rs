@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::store::{
-    AttemptPage, AttemptRecord, RunRecord, RunStore, ScratchArea, StoreError,
-};
+use crate::store::{AttemptPage, AttemptRecord, RunRecord, RunStore, ScratchArea, StoreError};
 
 /// `store`, with `flush` left to the poll (see the module's doc).
 pub(super) struct SyncedByPoll(pub Arc<dyn RunStore>);
