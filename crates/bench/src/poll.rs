@@ -12,6 +12,8 @@ use weft_runtime::testing::SandboxConnection;
 use crate::Row;
 
 const PAGES: usize = 10_000;
+/// Polls measured, each finding PAGES new pages.
+const POLLS: usize = 3;
 
 const WORKFLOW: &str = "name: new-pages
 connection: acme
@@ -48,51 +50,79 @@ pub async fn poll_new_pages() -> Row {
     )
     .await;
     let admin = connection.sandbox.admin();
-    admin.create_space(None, "LOAD", "Load").expect("space");
     let store = Arc::new(
         SledRunStore::open(&dir.path().join("runs"))
             .await
             .expect("open store"),
     );
     let engine = runtime.engine(store.clone(), connection.tokens.clone());
-    let path = dir.path().join("new-pages.yaml");
-    let flow = workflow::load_bytes(&path, WORKFLOW.as_bytes(), engine.catalog())
-        .unwrap_or_else(|p| panic!("{}", p.render()))
-        .workflow;
-    let first = poll_once(
-        &engine,
-        store.as_ref(),
-        flow.clone(),
-        None,
-        Delivery::Record,
-    )
-    .await
-    .expect("first poll");
-    assert!(first.events.is_empty());
-    admin
-        .seed_pages(None, "LOAD", PAGES, None)
-        .expect("seed pages");
-    let rss_before = reset_peak_memory();
-    let started = Instant::now();
-    let report = poll_once(&engine, store.as_ref(), flow, None, Delivery::Record)
+    // Each poll is of its own workflow and space, and finds the 10,000 pages seeded just before
+    // it (a search of one space would find the earlier polls' pages again, inside its window's
+    // overlap); the figures are the median and range of POLLS polls, the sandbox's work (in this
+    // process, on the same cores) included.
+    let (mut times, mut peaks) = (Vec::new(), Vec::new());
+    for poll in 0..POLLS {
+        let space = format!("LOAD{poll}");
+        admin.create_space(None, &space, "Load").expect("space");
+        let path = dir.path().join(format!("new-pages-{poll}.yaml"));
+        let text = WORKFLOW.replace("space: LOAD", &format!("space: {space}"));
+        let flow = workflow::load_bytes(&path, text.as_bytes(), engine.catalog())
+            .unwrap_or_else(|p| panic!("{}", p.render()))
+            .workflow;
+        let first = poll_once(
+            &engine,
+            store.as_ref(),
+            flow.clone(),
+            None,
+            Delivery::Record,
+        )
+        .await
+        .expect("first poll");
+        assert!(first.events.is_empty());
+        admin
+            .seed_pages(None, &space, PAGES, None)
+            .expect("seed pages");
+        let rss_before = reset_peak_memory();
+        let started = Instant::now();
+        let report = poll_once(
+            &engine,
+            store.as_ref(),
+            flow.clone(),
+            None,
+            Delivery::Record,
+        )
         .await
         .expect("poll");
-    let took = started.elapsed();
-    assert_eq!(report.runs.len(), PAGES);
-    let peak = rss_before
-        .zip(crate::vm_hwm_kib())
-        .map(|(before, peak)| {
-            format!(
-                ", peak RSS +{:.0} MB over the {:.0} MB before (the in-process sandbox's answers included)",
-                peak.saturating_sub(before) as f64 / 1024.0,
-                before as f64 / 1024.0
-            )
-        })
-        .unwrap_or_default();
+        times.push(started.elapsed());
+        assert_eq!(report.runs.len(), PAGES);
+        drop(report);
+        if let Some((before, peak)) = rss_before.zip(crate::vm_hwm_kib()) {
+            peaks.push((peak.saturating_sub(before), before));
+        }
+    }
+    times.sort();
+    peaks.sort();
+    let seconds = |d: &std::time::Duration| d.as_secs_f64();
+    let mb = |kib: u64| kib as f64 / 1024.0;
+    let peak = match (peaks.first(), peaks.get(peaks.len() / 2), peaks.last()) {
+        (Some(low), Some(median), Some(high)) => format!(
+            ", peak RSS +{:.0} MB ({:.0}–{:.0}) over the {:.0} MB before (the in-process sandbox's answers included)",
+            mb(median.0),
+            mb(low.0),
+            mb(high.0),
+            mb(median.1)
+        ),
+        _ => String::new(),
+    };
     connection.sandbox.shutdown().await;
     Row {
-        what: "one poll discovering 10,000 new pages, 10,000 runs recorded",
-        measured: format!("{:.2} s{peak}", took.as_secs_f64()),
+        what: "one poll discovering 10,000 new pages, 10,000 runs recorded (sled history)",
+        measured: format!(
+            "{:.2} s ({:.2}–{:.2}, median of {POLLS} polls){peak}",
+            seconds(&times[POLLS / 2]),
+            seconds(&times[0]),
+            seconds(&times[POLLS - 1])
+        ),
         target: "≤ 5 s and ≤ 100 MB (issue 9)",
         peer: "-",
     }

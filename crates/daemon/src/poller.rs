@@ -1,7 +1,8 @@
 //! Poll triggers: each workflow's `trigger: poll` is polled on its interval through each of its
-//! connections, one task per (workflow, connection). A poll saves a run owed per new event with
-//! the new cursor ([`poll_owing`]), then submits the owed runs to the dispatcher with their
-//! ids fixed: an event becomes one run, also across crashes and restarts.
+//! connections, one task per (workflow, connection). A poll saves a run owed per new event,
+//! a batch at a time with the old cursor, and submits each batch's runs to the dispatcher with
+//! their ids fixed while it goes on ([`poll_owing`]); the cursor moves after the last batch:
+//! an event becomes one run, also across crashes, restarts and polls failing midway.
 //!
 //! `connection: all` polls every connection of the source's provider; the list is read again
 //! every interval, so a connection added later is polled without a restart. Repeated poll
@@ -398,8 +399,9 @@ impl Target {
         // When the round starting was due (none for the first).
         let mut due = None;
         loop {
-            // Stopping does not wait for a poll going: a poll cut short has saved either
-            // nothing or its cursor with its owed runs, which the next start submits.
+            // Stopping does not wait for a poll going: a poll cut short has saved the runs
+            // owed for what it delivered (with the old cursor, or with the new one after its
+            // last batch), which the next start submits.
             let wait = tokio::select! {
                 biased;
                 _ = stop.cancelled() => return,
@@ -454,46 +456,48 @@ impl Target {
         if let Some(lag) = lag {
             self.shared.dispatcher.metrics().poll_started(lag);
         }
-        let engine = self.shared.dispatcher.engine();
+        let shared = self.shared.clone();
+        let (workflow, connection) = (self.workflow.clone(), self.connection.clone());
         let settled = std::mem::take(&mut self.settled);
+        // Each owed run is submitted as soon as it is saved, while the poll goes on.
+        let mut submitted = 0;
         let polled = poll_owing(
-            engine,
-            self.shared.triggers.as_ref(),
-            &self.workflow,
-            &self.connection,
+            shared.dispatcher.engine(),
+            shared.triggers.as_ref(),
+            &workflow,
+            &connection,
             &settled,
+            &mut |run| {
+                if !self.submitted.contains(&run.run_id) && self.submit(run.run_id, run.event) {
+                    submitted += 1;
+                }
+            },
         )
         .await;
         let now = self.shared.clock.now();
+        self.shared
+            .status
+            .update(&name, &self.connection, |status| {
+                status.runs_submitted += submitted;
+            });
         match polled {
             Ok(report) => {
                 if self.failures > 0 {
                     tracing::info!(workflow = %name, connection = %self.connection, "polling works again after {} failure(s)", self.failures);
                 }
                 self.failures = 0;
-                let owed: HashSet<&str> = report.owed.iter().map(|r| r.run_id.as_str()).collect();
-                self.submitted.retain(|id| owed.contains(id.as_str()));
-                let mut submitted = 0;
-                for run in report.owed {
-                    if self.submitted.contains(&run.run_id) {
-                        continue;
-                    }
-                    if self.submit(run.run_id, run.event) {
-                        submitted += 1;
-                    }
-                }
+                self.submitted.retain(|id| report.owed.contains(id));
                 self.shared
                     .status
                     .update(&name, &self.connection, |status| {
                         status.state = PollState::Polling;
                         status.last_poll = Some(now);
-                        status.runs_submitted += submitted;
                     });
                 interval
             }
             Err(error) => {
-                // The runs settled this round stay settled.
-                self.settled = settled;
+                // The runs settled this round stay settled, with those settled during it.
+                self.settled.extend(settled);
                 self.failures = self.failures.saturating_add(1);
                 let wait = backoff(interval, self.failures);
                 self.shared.dispatcher.metrics().poll_failed(&name);

@@ -19,8 +19,8 @@ use tokio::sync::broadcast;
 use tower::ServiceExt;
 use weft_daemon::api::{self, ApiState, ConnectionState, ConnectionSummary};
 use weft_daemon::{Clock, Daemon, ManualClock, PollState, RunEnded, Settings};
-use weft_engine::store::{MemoryRunStore, RunStatus, RunStore};
-use weft_engine::trigger::poll_owing;
+use weft_engine::store::{MemoryRunStore, RunStatus, RunStore, TriggerStore};
+use weft_engine::trigger::{poll_owing, OWED_AT_ONCE};
 use weft_engine::workflow::{load_bytes, CompiledWorkflow};
 use weft_runtime::action::{
     AccessToken, ActionError, ConnectionInfo, EventSink, PollSource, SourceContext, SourceSpec,
@@ -37,6 +37,8 @@ struct Feed {
     events: Mutex<HashMap<String, Vec<Value>>>,
     /// Polls still to fail.
     failures: Mutex<u32>,
+    /// The next poll fails after delivering this many events.
+    fail_after: Mutex<Option<usize>>,
 }
 
 impl Feed {
@@ -85,7 +87,11 @@ impl PollSource for FeedSource {
             .cloned()
             .unwrap_or_default();
         let from = cursor.and_then(Value::as_u64).unwrap_or(0) as usize;
-        for event in events.get(from..).unwrap_or_default() {
+        let fail_after = self.feed.fail_after.lock().take();
+        for (delivered, event) in events.get(from..).unwrap_or_default().iter().enumerate() {
+            if fail_after == Some(delivered) {
+                return Err(ActionError::failed("the feed broke off midway"));
+            }
             sink.deliver(event.clone()).await?;
         }
         Ok(json!(events.len()))
@@ -327,6 +333,7 @@ async fn events_become_runs_exactly_once_across_polls_and_a_restart() {
         &world.workflow("[acme, globex]"),
         "acme",
         &HashSet::new(),
+        &mut |_| {},
     )
     .await
     .unwrap();
@@ -340,6 +347,80 @@ async fn events_become_runs_exactly_once_across_polls_and_a_restart() {
         world.runs_by_event().await,
         once_each(&["acme/1", "acme/2", "acme/3", "acme/4", "acme/5", "globex/9"])
     );
+    assert_eq!(daemon.runs_going(), 0, "nothing more was started");
+    daemon.shutdown(std::time::Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_poll_failing_midway_owes_what_it_delivered_and_each_event_runs_once() {
+    let world = World::new();
+    let ids: Vec<String> = (1..=OWED_AT_ONCE + 50).map(|n| n.to_string()).collect();
+    ids.iter().for_each(|id| world.feed.push("acme", id));
+    let once = |ids: &[String]| -> BTreeMap<String, usize> {
+        ids.iter().map(|id| (format!("acme/{id}"), 1)).collect()
+    };
+
+    // A daemon that died while its poll was going: more than a batch of events was delivered
+    // (and saved as owed) when the search broke off; nothing was submitted.
+    let delivered = OWED_AT_ONCE + 10;
+    *world.feed.fail_after.lock() = Some(delivered);
+    let engine = world
+        .runtime
+        .engine(world.store.clone(), world.tokens.clone());
+    let mut handed = Vec::new();
+    let failed = poll_owing(
+        &engine,
+        world.store.as_ref(),
+        &world.workflow("acme"),
+        "acme",
+        &HashSet::new(),
+        &mut |run| handed.push(run.event["id"].as_str().unwrap().to_string()),
+    )
+    .await;
+    assert!(failed.is_err(), "the source failed");
+    assert_eq!(
+        handed,
+        ids[..delivered],
+        "each delivered event owed once, in order"
+    );
+    let key = weft_engine::store::TriggerKey {
+        workflow: "watch.yaml".into(),
+        trigger: weft_engine::trigger::POLL_TRIGGER.into(),
+        connection: Some("acme".into()),
+    };
+    let saved = world.store.cursor(&key).await.unwrap().unwrap();
+    assert!(saved.cursor.is_null(), "the cursor did not move");
+    assert_eq!(saved.owed.len(), delivered);
+
+    // The next daemon runs what was owed, finds the same events again and runs only the
+    // new ones.
+    let (daemon, mut ended) = world.daemon("acme").await;
+    daemon.poll_status().rounds_done(1).await;
+    runs_end(&mut ended, ids.len()).await;
+    assert_eq!(world.runs_by_event().await, once(&ids));
+    daemon.shutdown(std::time::Duration::from_secs(5)).await;
+
+    // A poll of the daemon itself breaks off after more than a batch: the runs of what it
+    // delivered go (the first batch's while the search went on), and the poll after it runs
+    // the rest, each event once.
+    let more: Vec<String> = (1000..1000 + OWED_AT_ONCE + 40)
+        .map(|n| n.to_string())
+        .collect();
+    more.iter().for_each(|id| world.feed.push("acme", id));
+    *world.feed.fail_after.lock() = Some(OWED_AT_ONCE + 20);
+    let (daemon, mut ended) = world.daemon("acme").await;
+    daemon.poll_status().rounds_done(1).await;
+    let status = daemon.poll_status().get("watch", "acme").unwrap();
+    assert_eq!(status.state, PollState::BackingOff { failures: 1 });
+    assert_eq!(status.runs_submitted, OWED_AT_ONCE as u64 + 20);
+    runs_end(&mut ended, OWED_AT_ONCE + 20).await;
+    world.next_interval();
+    daemon.poll_status().rounds_done(2).await;
+    runs_end(&mut ended, 20).await;
+    world.next_interval();
+    daemon.poll_status().rounds_done(3).await;
+    let all: Vec<String> = ids.iter().chain(&more).cloned().collect();
+    assert_eq!(world.runs_by_event().await, once(&all));
     assert_eq!(daemon.runs_going(), 0, "nothing more was started");
     daemon.shutdown(std::time::Duration::from_secs(5)).await;
 }

@@ -8,7 +8,8 @@ use super::{ConnectionStore, Revision, StoredConnection};
 use crate::connection::{validate_connection, Connection};
 use crate::error::{AuthError, Result};
 
-/// Each write gets the next revision number, so compare-and-swap works as in the sled store.
+/// Each write gets the next revision number, so compare-and-swap works as in the sled store;
+/// the number is also the count of writes.
 #[derive(Default)]
 pub struct MemoryConnectionStore {
     state: Mutex<(u64, BTreeMap<String, StoredConnection>)>,
@@ -70,7 +71,13 @@ impl ConnectionStore for MemoryConnectionStore {
     }
 
     async fn delete(&self, name: &str) -> Result<bool> {
-        Ok(self.state.lock().1.remove(name).is_some())
+        let mut state = self.state.lock();
+        state.0 += 1;
+        Ok(state.1.remove(name).is_some())
+    }
+
+    fn writes(&self) -> Option<u64> {
+        Some(self.state.lock().0)
     }
 }
 

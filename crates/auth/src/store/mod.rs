@@ -51,4 +51,10 @@ pub trait ConnectionStore: Send + Sync + 'static {
     async fn list(&self) -> Result<Vec<Connection>>;
     /// Deletes a connection; `false` when there was none.
     async fn delete(&self, name: &str) -> Result<bool>;
+    /// A count of this store's writes, raised after each one, so that a reader can keep what
+    /// it made of a record while the count stays the same (one process holds a store, so its
+    /// writes are all counted). `None`: the store does not count; read the record each time.
+    fn writes(&self) -> Option<u64> {
+        None
+    }
 }

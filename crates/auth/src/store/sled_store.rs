@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::Utc;
 
@@ -56,6 +57,8 @@ pub struct SledConnectionStore {
     /// whose stored bytes are the same returns it without decrypting again (every step that
     /// uses a connection reads it twice, for its token and for its API base).
     decoded: parking_lot::Mutex<HashMap<String, StoredConnection>>,
+    /// See [`ConnectionStore::writes`].
+    writes: AtomicU64,
 }
 
 /// At most this many decodings are kept; past it they are all dropped and kept anew.
@@ -162,6 +165,7 @@ impl SledConnectionStore {
             count: tokio::sync::Mutex::new(count),
             keys,
             decoded: parking_lot::Mutex::default(),
+            writes: AtomicU64::new(0),
         };
         store.check_key(data_dir)?;
         store.reseal_old_records()?;
@@ -297,6 +301,7 @@ impl SledConnectionStore {
             )
             .map_err(storage("updating a connection"))?
             .map_err(|_| AuthError::StoreConflict(new.name.clone()))?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
         Ok(StoredConnection {
             connection: new.clone(),
             revision: Revision(sealed),
@@ -335,6 +340,7 @@ impl ConnectionStore for SledConnectionStore {
             .connections
             .insert(connection.name.as_bytes(), sealed.as_slice())
             .map_err(storage("writing a connection"))?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
         // Raised once the new record is durable: a crash in between never looks like loss.
         let raised = previous.is_none().then_some(*count + 1);
         self.flush(raised).await?;
@@ -367,6 +373,10 @@ impl ConnectionStore for SledConnectionStore {
             .collect()
     }
 
+    fn writes(&self) -> Option<u64> {
+        Some(self.writes.load(Ordering::SeqCst))
+    }
+
     async fn delete(&self, name: &str) -> Result<bool> {
         let mut count = self.count.lock().await;
         let exists = self
@@ -392,6 +402,7 @@ impl ConnectionStore for SledConnectionStore {
         self.connections
             .remove(name.as_bytes())
             .map_err(storage("deleting a connection"))?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
         // Its secrets are not kept in memory after it is gone.
         self.decoded.lock().remove(name);
         self.flush(None).await?;

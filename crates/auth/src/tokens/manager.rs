@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
+use weft_action::ConnectionInfo;
 
 use super::{Backoff, RefreshObserver, TokenEndpoint, TokenEndpointError, TokenErrorKind};
 use crate::clock::Clock;
@@ -86,6 +87,25 @@ pub struct TokenManager {
     endpoints: Mutex<ProviderEndpoints>,
     /// Told of every refresh sent, when the process installed one.
     observer: Option<Arc<dyn RefreshObserver>>,
+    /// What each connection's record gave when last read, by name (at most [`MAX_KNOWN`]).
+    known: Mutex<HashMap<String, Arc<Known>>>,
+}
+
+/// At most this many connections are kept known; past it they are all dropped and kept anew.
+const MAX_KNOWN: usize = 1024;
+
+/// What a connection's record gave when it was last read, kept while the store counts no write
+/// since (see [`ConnectionStore::writes`]; a refresh is a write): every step reads its
+/// connection twice, for its API base and for its token, and reading and decoding the record
+/// each time cost more than the rest of the connector's work for a call.
+pub(super) struct Known {
+    /// The store's count of writes before the record was read.
+    writes: u64,
+    pub(super) info: ConnectionInfo,
+    token: AccessToken,
+    /// Until when `token` is handed out without a refresh (its expiry less the margin);
+    /// `None` when it is not: a refresh was interrupted, or the connection needs reconnecting.
+    fresh_until: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for TokenManager {
@@ -118,6 +138,7 @@ impl TokenManager {
             crash_after_token_answer: AtomicBool::new(false),
             endpoints: Mutex::new(ProviderEndpoints::atlassian()),
             observer: None,
+            known: Mutex::new(HashMap::new()),
         }
     }
 
@@ -144,6 +165,8 @@ impl TokenManager {
     pub fn use_app(&self, endpoint: Arc<dyn TokenEndpoint>, endpoints: ProviderEndpoints) {
         *self.endpoint.lock() = endpoint;
         *self.endpoints.lock() = endpoints;
+        // What was kept holds API bases of the previous app.
+        self.known.lock().clear();
     }
 
     pub fn store(&self) -> &Arc<dyn ConnectionStore> {
@@ -160,14 +183,67 @@ impl TokenManager {
 
     /// A valid access token for `connection`, refreshed first when it expires within the margin.
     pub async fn access_token(&self, connection: &str) -> Result<AccessToken> {
-        let stored = self.load(connection).await?;
-        let conn = &stored.connection;
-        if conn.refresh_started_at.is_none() {
-            if let Some(token) = conn.fresh_access_token(self.clock.now(), self.margin) {
-                return Ok(token.clone());
-            }
+        let known = self.known(connection).await?;
+        if known
+            .fresh_until
+            .is_some_and(|until| until > self.clock.now())
+        {
+            return Ok(known.token.clone());
         }
         self.refresh_with(connection, RefreshReason::Expiring).await
+    }
+
+    /// The connection as [`Known`] from its record, read again only when the store was
+    /// written since (or cannot say).
+    pub(super) async fn known(&self, name: &str) -> Result<Arc<Known>> {
+        // Counted before the read: a write during it makes what is read look old next time.
+        let writes = self.store.writes();
+        if let Some(writes) = writes {
+            if let Some(known) = self.known.lock().get(name) {
+                if known.writes == writes {
+                    return Ok(known.clone());
+                }
+            }
+        }
+        let stored = match self.load(name).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                // A deleted connection's token is not kept.
+                self.known.lock().remove(name);
+                return Err(error);
+            }
+        };
+        let conn = &stored.connection;
+        let usable = conn.refresh_started_at.is_none()
+            && !matches!(conn.status, ConnectionStatus::NeedsReconnect { .. });
+        let known = Arc::new(Known {
+            writes: writes.unwrap_or_default(),
+            info: self.info_of(conn),
+            token: conn.tokens.access_token.clone(),
+            fresh_until: usable.then(|| conn.tokens.access_expires_at - self.margin),
+        });
+        if writes.is_some() {
+            let mut all = self.known.lock();
+            if all.len() >= MAX_KNOWN {
+                all.clear();
+            }
+            all.insert(name.to_string(), known.clone());
+        }
+        Ok(known)
+    }
+
+    /// What a connector needs to know of `conn` besides its token.
+    fn info_of(&self, conn: &Connection) -> ConnectionInfo {
+        let api_base = self.endpoints.lock().confluence_api_base(&conn.cloud_id);
+        ConnectionInfo {
+            api_base: api_base.as_str().trim_end_matches('/').to_string(),
+            name: conn.name.clone(),
+            provider: conn.provider.clone(),
+            cloud_id: conn.cloud_id.clone(),
+            site_url: conn.site_url.clone(),
+            granted_scopes: conn.granted_scopes.clone(),
+            config: conn.config.clone(),
+        }
     }
 
     /// For a connector whose call was answered 401 with `rejected`: one refresh, unless another

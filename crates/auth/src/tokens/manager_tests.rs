@@ -483,12 +483,20 @@ async fn connection_info_points_at_the_app_gateway_and_carries_settings() {
 async fn a_changed_app_refreshes_with_its_own_endpoint_and_gateway() {
     use weft_action::TokenProvider;
     let f = fixture(chrono::Duration::hours(1)).await;
+    // Read before the change, so what the manager kept of the connection holds the old base.
+    let before = f.manager.connection_info("acme").await.unwrap();
     let changed = Arc::new(ScriptedEndpoint::default());
     f.manager.use_app(
         changed.clone(),
         crate::provider::ProviderEndpoints::with_bases(None, Some("http://127.0.0.1:4011"))
             .unwrap(),
     );
+    let info = f.manager.connection_info("acme").await.unwrap();
+    assert_eq!(
+        info.api_base,
+        "http://127.0.0.1:4011/ex/confluence/cloud-acme"
+    );
+    assert_ne!(before.api_base, info.api_base);
     f.clock.advance(chrono::Duration::minutes(56));
     f.manager.access_token("acme").await.unwrap();
     assert_eq!(
@@ -501,4 +509,40 @@ async fn a_changed_app_refreshes_with_its_own_endpoint_and_gateway() {
         info.api_base,
         "http://127.0.0.1:4011/ex/confluence/cloud-acme"
     );
+}
+
+#[tokio::test]
+async fn what_a_call_read_is_kept_until_the_store_is_written() {
+    use weft_action::TokenProvider;
+    let f = fixture(chrono::Duration::hours(1)).await;
+    let first = f.manager.connection_info("acme").await.unwrap();
+    assert!(first.config.is_empty());
+    assert_eq!(
+        f.manager.access_token("acme").await.unwrap().expose(),
+        "AT-acme-0"
+    );
+    // A setting changed through the store (as `weft connections set` does) is seen at once.
+    let mut stored = f.stored().await;
+    stored.config.insert("space".into(), "ENG".into());
+    f.store.put(&stored).await.unwrap();
+    let changed = f.manager.connection_info("acme").await.unwrap();
+    assert_eq!(changed.config.get("space").map(String::as_str), Some("ENG"));
+    // The kept token is still checked against the clock: near its expiry it is refreshed, and
+    // the new one is what the next call gets.
+    f.clock.advance(chrono::Duration::minutes(56));
+    assert_eq!(
+        f.manager.access_token("acme").await.unwrap().expose(),
+        "AT-new-1"
+    );
+    assert_eq!(
+        f.manager.access_token("acme").await.unwrap().expose(),
+        "AT-new-1"
+    );
+    assert_eq!(f.endpoint.calls(), 1);
+    // A deleted connection has no token any more.
+    assert!(f.store.delete("acme").await.unwrap());
+    assert!(matches!(
+        f.manager.access_token("acme").await,
+        Err(AuthError::ConnectionNotFound(_))
+    ));
 }

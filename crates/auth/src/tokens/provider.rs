@@ -10,25 +10,10 @@ use crate::secret::AccessToken;
 #[async_trait]
 impl TokenProvider for TokenManager {
     async fn connection_info(&self, connection: &str) -> Result<ConnectionInfo, TokenError> {
-        let stored = self
-            .store()
-            .get(connection)
-            .await
-            .map_err(|e| token_error(connection, e))?
-            .ok_or_else(|| {
-                token_error(connection, AuthError::ConnectionNotFound(connection.into()))
-            })?;
-        let c = stored.connection;
-        let api_base = self.endpoints().confluence_api_base(&c.cloud_id);
-        Ok(ConnectionInfo {
-            api_base: api_base.as_str().trim_end_matches('/').to_string(),
-            name: c.name,
-            provider: c.provider,
-            cloud_id: c.cloud_id,
-            site_url: c.site_url,
-            granted_scopes: c.granted_scopes,
-            config: c.config,
-        })
+        match self.known(connection).await {
+            Ok(known) => Ok(known.info.clone()),
+            Err(e) => Err(token_error(connection, e)),
+        }
     }
 
     async fn access_token(&self, connection: &str) -> Result<AccessToken, TokenError> {

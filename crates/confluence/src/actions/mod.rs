@@ -6,8 +6,9 @@
 //!
 //! - run: inputs are checked (by building the request with dry-run placeholders), a [`Client`]
 //!   is made from the step's connection, [`ConfluenceAction::lookup`] reads what the request needs
-//!   (a space id, the current version), the request is built and [`ConfluenceAction::send`]
-//!   sends it (default: one request, its JSON body is the output);
+//!   (a space id, the current version), the request is built with it (an action without a
+//!   lookup sends the one that checked the inputs) and [`ConfluenceAction::send`] sends it
+//!   (default: one request, its JSON body is the output);
 //! - dry run: [`ConfluenceAction::dry_lookup`] stands in for the lookup with placeholders such as
 //!   `<id of space ENG>` (a dry run has no connection), and the request is shown on
 //!   [`crate::client::PLACEHOLDER_API_BASE`].
@@ -84,10 +85,16 @@ impl<A: ConfluenceAction> TypedAction for Confluence<A> {
 
     async fn run(&self, input: A::Input, ctx: &ActionContext<'_>) -> Result<Value, ActionError> {
         // Bad inputs fail before anything is sent, lookups included.
-        A::request(&input, &A::dry_lookup(&input))?;
+        let checked = A::request(&input, &A::dry_lookup(&input))?;
         let client = Client::connect(ctx, A::INFO.scopes).await?;
         let lookup = self.0.lookup(&input, &client).await?;
-        let request = A::request(&input, &lookup)?;
+        // A lookup that holds nothing (`()`) cannot change the request: the one that checked
+        // the inputs is sent rather than built again.
+        let request = if std::mem::size_of::<A::Lookup>() == 0 {
+            checked
+        } else {
+            A::request(&input, &lookup)?
+        };
         self.0.send(&input, request, &client).await
     }
 

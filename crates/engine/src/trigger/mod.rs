@@ -4,10 +4,11 @@
 mod cron;
 mod poll;
 mod poll_owing;
+mod poll_sync;
 
 pub use self::cron::{CronError, CronSchedule, DstNote, Fire};
 pub use self::poll::{
     poll_once, Delivery, PollError, PollReport, POLL_TRIGGER, PROGRESS_EVERY, RUNS_AT_ONCE,
 };
-pub use self::poll_owing::{poll_owing, OwingReport};
+pub use self::poll_owing::{poll_owing, OwingReport, OWED_AT_ONCE};
 pub use weft_action::{PollSource, Polled, SourceCatalog, SourceSpec, TypedPollSource};

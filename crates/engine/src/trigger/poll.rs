@@ -5,19 +5,24 @@
 //! (workflow, trigger, connection). While the runs of a poll are recorded, the keys of the events
 //! already recorded are saved with the OLD cursor every [`PROGRESS_EVERY`] runs; a poll after a
 //! crash finds the same events again and skips those keys. At most the events of one poll are
-//! delivered again, and at most [`PROGRESS_EVERY`] plus the runs going at once
+//! delivered again, and at most the runs recorded since the last save that ended (about
+//! [`PROGRESS_EVERY`], and those that ended while it was written) plus the runs going at once
 //! ([`RUNS_AT_ONCE`], or the workflow's `concurrency`) start a second run.
 //!
 //! Speed and memory: the source hands its events over as it finds them and the runs start
 //! while it searches on; it waits while one batch of events ([`RUNS_AT_ONCE`], or the workflow's
-//! `concurrency`) is queued, so a poll of 10,000 events holds a few dozen at a time. The runs go
-//! side by side, so the store's group commit makes those that finish together share one sync;
-//! each run is still on disk before it counts as done. The new cursor comes from the source when
-//! its search is over, and is saved only after the last run is recorded. When the source fails
-//! midway, the runs of the events it delivered are recorded and their keys saved with the old
-//! cursor, as after a crash.
+//! `concurrency`) is queued, so a poll of 10,000 events holds a few dozen at a time. A run's
+//! record is synced by the progress save that records its event's key (see `poll_sync`), not
+//! at the run's end: one sync per [`PROGRESS_EVERY`] runs instead of one per run (16 at once,
+//! on a disk where a sync takes milliseconds, those were most of a poll's time), and a save is
+//! written while the next runs go. The new cursor comes from the source when its search is
+//! over, and is saved only after the last run is recorded, in the same sync. When the source
+//! fails midway, the runs of the events it delivered are recorded and their keys saved with the
+//! old cursor, as after a crash.
 
 use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -27,6 +32,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use weft_action::{poll_all, ActionError, EventSink, PollSource, Polled, SourceContext};
 
+use super::poll_sync::SyncedByPoll;
 use crate::exec::{Engine, RunOutcome, RunRequest};
 use crate::store::{StoreError, TriggerCursor, TriggerKey, TriggerStore};
 use crate::workflow::connection_config::connection_scope_of;
@@ -144,6 +150,10 @@ pub async fn poll_once(
     });
     let mut recording = Recording {
         engine,
+        runs: Engine {
+            store: Arc::new(SyncedByPoll(engine.store.clone())),
+            ..engine.clone()
+        },
         triggers,
         recorded_before: progress.seen.iter().cloned().collect(),
         progress,
@@ -164,7 +174,7 @@ pub async fn poll_once(
     let cursor = match polled {
         Ok(cursor) => cursor,
         Err(error) => {
-            recording.save_progress().await?;
+            save(triggers, engine, recording.snapshot()).await?;
             return Err(error);
         }
     };
@@ -178,6 +188,7 @@ pub async fn poll_once(
         owed: progress.owed,
         updated_at: Utc::now(),
     };
+    // Written after every run, so the one sync covers the runs with the cursor.
     triggers.put_cursor(&report.key, &done).await?;
     engine.store.flush().await?;
     Ok(report)
@@ -186,27 +197,34 @@ pub async fn poll_once(
 /// The runs of a poll's events, recorded as the events arrive, and the progress saves.
 struct Recording<'e> {
     engine: &'e Engine,
+    /// The engine the runs go through: its store leaves syncs to the progress saves.
+    runs: Engine,
     triggers: &'e dyn TriggerStore,
     /// The stored trigger state with the keys of the events recorded so far.
     progress: TriggerCursor,
     /// Keys of events whose runs a crashed earlier poll recorded: no second run.
     recorded_before: HashSet<String>,
-    /// Keys recorded since the last save of `progress`.
+    /// Keys recorded since the last save of `progress` started.
     unsaved: usize,
     report: PollReport,
 }
 
-impl Recording<'_> {
+/// A save of a poll's progress going on.
+type Saving<'e> = Pin<Box<dyn Future<Output = Result<(), PollError>> + Send + 'e>>;
+
+impl<'e> Recording<'e> {
     /// Runs the workflow once per event received, `at_once` at a time; outcomes stay in event
-    /// order, and so do the progress saves. Takes no event while `at_once` runs go.
+    /// order, and so do the progress saves. Takes no event while `at_once` runs go. A save goes
+    /// on while the runs do; the next starts after it.
     async fn record(
         &mut self,
         mut received: mpsc::Receiver<Value>,
         workflow: &Arc<CompiledWorkflow>,
         at_once: usize,
     ) -> Result<(), PollError> {
-        let engine = self.engine;
+        let runs = self.runs.clone();
         let mut running = FuturesOrdered::new();
+        let mut saving: Option<Saving<'e>> = None;
         let mut open = true;
         loop {
             tokio::select! {
@@ -225,7 +243,7 @@ impl Recording<'_> {
                         trigger: Some(event),
                         ..Default::default()
                     };
-                    let run = engine.run(workflow.clone(), request);
+                    let run = runs.run(workflow.clone(), request);
                     running.push_back(async move { (run.await, key) });
                 }
                 Some((outcome, key)) = running.next(), if !running.is_empty() => {
@@ -234,26 +252,42 @@ impl Recording<'_> {
                         self.progress.seen.push(key);
                         self.unsaved += 1;
                     }
-                    if self.unsaved == PROGRESS_EVERY {
-                        self.save_progress().await?;
+                }
+                Some(saved) = async {
+                    match saving.as_mut() {
+                        Some(save) => Some(save.await),
+                        None => None,
                     }
+                }, if saving.is_some() => {
+                    saving = None;
+                    saved?;
                 }
                 else => return Ok(()),
+            }
+            if saving.is_none() && self.unsaved >= PROGRESS_EVERY {
+                saving = Some(Box::pin(save(self.triggers, self.engine, self.snapshot())));
             }
         }
     }
 
-    /// Saves the keys of the events recorded so far with the old cursor (synced), so that a
-    /// poll after a crash skips them.
-    async fn save_progress(&mut self) -> Result<(), PollError> {
+    /// The progress to save now: the old cursor with the keys of the events recorded so far.
+    fn snapshot(&mut self) -> (TriggerKey, TriggerCursor) {
         self.unsaved = 0;
         self.progress.updated_at = Utc::now();
-        self.triggers
-            .put_cursor(&self.report.key, &self.progress)
-            .await?;
-        self.engine.store.flush().await?;
-        Ok(())
+        (self.report.key.clone(), self.progress.clone())
     }
+}
+
+/// Saves a poll's progress and syncs it with the runs recorded before it, so that a poll after
+/// a crash skips their events.
+async fn save(
+    triggers: &dyn TriggerStore,
+    engine: &Engine,
+    (key, progress): (TriggerKey, TriggerCursor),
+) -> Result<(), PollError> {
+    triggers.put_cursor(&key, &progress).await?;
+    engine.store.flush().await?;
+    Ok(())
 }
 
 /// A workflow's poll trigger, ready to poll: its key and stored state, and its source.
@@ -275,7 +309,11 @@ pub(super) struct SourceCall<'e> {
 
 impl SourceCall<'_> {
     /// Hands the events since the stored cursor to `events`; the new cursor.
-    async fn poll(&self, engine: &Engine, events: &EventSink) -> Result<Value, PollError> {
+    pub(super) async fn poll(
+        &self,
+        engine: &Engine,
+        events: &EventSink,
+    ) -> Result<Value, PollError> {
         let cancel = CancellationToken::new();
         let ctx = self.context(engine, &cancel);
         let polled = self
