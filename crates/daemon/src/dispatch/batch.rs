@@ -26,8 +26,9 @@ impl Dispatcher {
         let mut answers = Vec::with_capacity(batch.size_hint().0);
         let mut admitted = Vec::with_capacity(batch.size_hint().0);
         let mut last_runs = Vec::with_capacity(batch.size_hint().0);
-        for (workflow, submission) in batch {
-            let run_id = submission.run_id.clone().unwrap_or_else(new_run_id);
+        for (workflow, mut submission) in batch {
+            // Moved out: the pending run's id is the one read from here on.
+            let run_id = submission.run_id.take().unwrap_or_else(new_run_id);
             let answer = self.pass_gate(workflow, run_id, submission, &mut admitted);
             if let Ok(submitted) = &answer {
                 if !matches!(submitted, Submitted::Dropped { .. }) {
@@ -39,7 +40,13 @@ impl Dispatcher {
         {
             let mut latest = self.shared.last_runs.lock();
             for (workflow, run_id) in last_runs {
-                latest.insert(workflow.to_string(), run_id);
+                // The same workflows fire minute after minute: their names are kept.
+                match latest.get_mut(workflow) {
+                    Some(latest_run) => *latest_run = run_id,
+                    None => {
+                        latest.insert(workflow.to_string(), run_id);
+                    }
+                }
             }
         }
         start_runs(&self.shared, admitted);
