@@ -13,6 +13,9 @@ use super::{execute, Dispatcher, Pending, Shared, Submission, SubmitError, Submi
 use crate::gate::{Admitted, Offer};
 use crate::workflows::WorkflowEntry;
 
+/// Submissions a batch makes room for at once (a cron instant of 10,000 workflows fits).
+const PREALLOCATED_AT_MOST: usize = 1 << 16;
+
 impl Dispatcher {
     /// Offers a run of each `(workflow, submission)` to its workflow's gate, in order: the
     /// answers, in the same order, are those [`Dispatcher::submit`] called for each in turn
@@ -23,9 +26,13 @@ impl Dispatcher {
         batch: impl IntoIterator<Item = (&'a str, Submission)>,
     ) -> Vec<Result<Submitted, SubmitError>> {
         let batch = batch.into_iter();
-        let mut answers = Vec::with_capacity(batch.size_hint().0);
-        let mut admitted = Vec::with_capacity(batch.size_hint().0);
-        let mut last_runs = Vec::with_capacity(batch.size_hint().0);
+        // A filtered batch (the scheduler's) knows only its upper bound, which an endless one
+        // does not make a huge allocation of.
+        let (at_least, at_most) = batch.size_hint();
+        let expected = at_most.unwrap_or(at_least).min(PREALLOCATED_AT_MOST);
+        let mut answers = Vec::with_capacity(expected);
+        let mut admitted = Vec::with_capacity(expected);
+        let mut last_runs = Vec::with_capacity(expected);
         for (workflow, mut submission) in batch {
             // Moved out: the pending run's id is the one read from here on.
             let run_id = submission.run_id.take().unwrap_or_else(new_run_id);
