@@ -19,6 +19,8 @@ use crate::gate::{Admitted, DropReason, Offer};
 use crate::metrics::{Metrics, StepTimer};
 use crate::workflows::{WorkflowEntry, WorkflowSet};
 
+mod batch;
+
 /// What starts a run, as the run's `trigger` says (`trigger.kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TriggerKind {

@@ -159,6 +159,11 @@ impl Metrics {
         self.runs_going.inc();
     }
 
+    /// `count` runs started at once (a batch of submissions).
+    pub(crate) fn runs_started(&self, count: usize) {
+        self.runs_going.inc_by(count as i64);
+    }
+
     /// A run counted as started could not be resumed: it is no longer going.
     pub(crate) fn run_not_resumed(&self) {
         self.runs_going.dec();
