@@ -18,7 +18,7 @@ use weft_daemon::api::{
 };
 use weft_daemon::{Daemon, ManualClock, Settings};
 use weft_engine::exec::Engine;
-use weft_engine::store::{MemoryRunStore, RunStatus, RunStore, TriggerStore};
+use weft_engine::store::{AttemptRecord, MemoryRunStore, RunStatus, RunStore, TriggerStore};
 use weft_engine::workflow::{load_bytes, CompiledWorkflow};
 use weft_runtime::Runtime;
 
@@ -909,7 +909,7 @@ async fn failed_twice(api: &Api, hash: &str) -> String {
         attempt(2, "tidy", "succeeded", json!({})),
     ] {
         store
-            .put_attempt(&serde_json::from_value(record).unwrap())
+            .put_attempt(&serde_json::from_value::<AttemptRecord>(record).unwrap())
             .await
             .unwrap();
     }

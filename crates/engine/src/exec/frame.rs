@@ -125,14 +125,24 @@ impl Frame {
         self.steps.lock().insert(id.clone(), record);
     }
 
-    /// The output of step `id` of this frame itself (what a loop item or a branch yields when
-    /// it is its last step), `null` when it has none.
-    pub fn own_output(&self, id: &str) -> Result<Value, String> {
-        let record = self.steps.lock().get(id).cloned();
-        match record {
-            Some(record) => Ok(record.value()?["output"].clone()),
-            None => Ok(Value::Null),
-        }
+    /// The output of step `id` of this frame itself, taken out of it (what a loop item or a
+    /// branch yields when it is its last step: the frame is not read again, so the output is
+    /// moved, not copied, unless something still holds the record); `null` when it has none.
+    pub fn take_own_output(&self, id: &str) -> Result<Value, String> {
+        let Some(record) = self.steps.lock().remove(id) else {
+            return Ok(Value::Null);
+        };
+        let record = match record {
+            StepRecord::Ready(record) => record,
+            StepRecord::Loop(items) => items.record()?,
+        };
+        Ok(match Arc::try_unwrap(record) {
+            Ok(mut record) => record
+                .get_mut("output")
+                .map(Value::take)
+                .unwrap_or_default(),
+            Err(shared) => shared["output"].clone(),
+        })
     }
 
     pub fn lookup(&self, id: &str) -> Option<StepRecord> {
@@ -294,6 +304,25 @@ impl weft_expr::Scope for StepScope<'_> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A loop item's last output is moved out of its frame, not copied, and only once.
+    #[test]
+    fn a_frame_hands_over_its_own_output() {
+        let frame = Frame::root();
+        let id: Arc<str> = Arc::from("last");
+        let text = "x".repeat(100);
+        frame.record(
+            &id,
+            StepRecord::new("succeeded", Output::Value(json!({ "text": text })), None, 1),
+        );
+        let read_by_a_step = frame.lookup("last").unwrap().value().unwrap();
+        let held = read_by_a_step["output"]["text"].as_str().unwrap().as_ptr();
+        drop(read_by_a_step);
+        let output = frame.take_own_output("last").unwrap();
+        assert_eq!(output["text"].as_str().unwrap().as_ptr(), held, "moved");
+        assert_eq!(frame.take_own_output("last").unwrap(), Value::Null);
+        assert_eq!(frame.take_own_output("other").unwrap(), Value::Null);
+    }
 
     #[test]
     fn a_step_record_has_its_four_fields_in_order() {

@@ -66,17 +66,18 @@ impl ItemOutputs {
 
     /// Sets item `index`'s output aside.
     pub fn push(&self, index: usize, value: Value, redactor: &Redactor) -> Result<(), String> {
-        if !redactor.is_empty() && redactor.value(&value) != value {
-            self.held.lock().secret.push((index, value));
-            return Ok(());
-        }
         let mut held = self.held.lock();
         let start = held.pending.len();
         held.pending
             .extend_from_slice(&(index as u64).to_le_bytes());
         held.pending.extend_from_slice(&[0; 4]);
-        // Writing JSON into memory cannot fail.
-        let _ = serde_json::to_writer(&mut held.pending, &value);
+        // Written masked, in the walk that finds whether there is a secret to mask: when
+        // nothing was, the text is the value's own.
+        if redactor.write_json(&value, &mut held.pending) {
+            held.pending.truncate(start);
+            held.secret.push((index, value));
+            return Ok(());
+        }
         let Ok(json_len) = u32::try_from(held.pending.len() - start - ENTRY_HEADER) else {
             held.pending.truncate(start);
             return Err(format!(

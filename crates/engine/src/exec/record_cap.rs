@@ -5,11 +5,13 @@
 use std::borrow::Cow;
 use std::io::Write;
 
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::redact::Redactor;
-use crate::store::Truncation;
+use crate::store::{AttemptJson, Rfc3339, StepStatus, Truncation};
 
 /// The default cap on each recorded value (rendered inputs, output, error, run outputs).
 pub const DEFAULT_RECORD_CAP: usize = 1024 * 1024;
@@ -61,25 +63,208 @@ pub(crate) fn cap_redacted(
     field: &str,
     truncated: &mut Vec<Truncation>,
 ) -> Value {
-    cap_redacted_noting(redactor, value, cap, field, truncated).0
+    let value = if redactor.is_empty() {
+        Cow::Borrowed(value)
+    } else {
+        Cow::Owned(redactor.value(value))
+    };
+    cap_value(value, cap, field, truncated)
 }
 
-/// [`cap_redacted`], and whether redacting masked something (then the record is not the value).
-pub(crate) fn cap_redacted_noting(
+/// Appends to `out` the JSON of what is recorded of `value`, as [`cap_redacted`] has it, in
+/// one walk that copies nothing of the value: it is written redacted, and if its text goes
+/// past `cap` bytes, what was written is replaced by its start as a string (at most
+/// [`PREVIEW_BYTES`] held meanwhile) and a [`Truncation`] is pushed. Returns whether
+/// redacting masked something.
+pub(crate) fn write_recorded(
+    out: &mut Vec<u8>,
     redactor: &Redactor,
     value: &Value,
     cap: usize,
     field: &str,
     truncated: &mut Vec<Truncation>,
-) -> (Value, bool) {
-    let (value, masked) = if redactor.is_empty() {
-        (Cow::Borrowed(value), false)
-    } else {
-        let redacted = redactor.value(value);
-        let masked = redacted != *value;
-        (Cow::Owned(redacted), masked)
+) -> bool {
+    // The common value: nothing to mask, well within the cap; written without the
+    // bookkeeping of each piece.
+    if redactor.is_empty() && fits_surely(value, cap as u64) {
+        let _ = serde_json::to_writer(out, value);
+        return false;
+    }
+    let start = out.len();
+    let mut capped = Capped {
+        out,
+        start,
+        cap,
+        size: 0,
+        over: None,
     };
-    (cap_value(value, cap, field, truncated), masked)
+    let masked = redactor.write_json(value, &mut capped);
+    let (size, over) = (capped.size, capped.over);
+    if let Some(hasher) = over {
+        let preview = utf8_prefix(out[start..].to_vec());
+        out.truncate(start);
+        let _ = serde_json::to_writer(&mut *out, &preview);
+        truncated.push(Truncation {
+            field: field.to_string(),
+            size_bytes: size,
+            sha256: hex::encode(hasher.finalize()),
+        });
+    }
+    masked
+}
+
+/// One attempt as a run hands it to its store ([`AttemptJson`]): the record is written from
+/// the run's own values (nothing is copied into an [`AttemptRecord`] first), each value
+/// redacted and capped as it is written ([`write_recorded`]), and only by a store that keeps
+/// attempts. Its JSON is that of the [`AttemptRecord`] it reads back as.
+///
+/// [`AttemptRecord`]: crate::store::AttemptRecord
+pub(crate) struct Attempt<'a> {
+    pub run_id: &'a str,
+    pub seq: u64,
+    pub step: &'a str,
+    pub iteration: &'a [usize],
+    pub attempt: u32,
+    pub status: StepStatus,
+    pub input: &'a Value,
+    /// The output, or the error's message (not yet redacted).
+    pub result: Result<&'a Value, &'a str>,
+    pub started_at: DateTime<Utc>,
+    pub duration_us: u64,
+    pub redactor: &'a Redactor,
+    pub cap: usize,
+}
+
+impl AttemptJson for Attempt<'_> {
+    fn run_id(&self) -> &str {
+        self.run_id
+    }
+
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        /// Writes `,"<name>":`.
+        fn key(out: &mut Vec<u8>, name: &str) {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+        }
+        /// Writes `,"<name>":` and the value's JSON.
+        fn field<T: Serialize + ?Sized>(out: &mut Vec<u8>, name: &str, value: &T) {
+            key(out, name);
+            // Strings and numbers written into memory: this cannot fail.
+            let _ = serde_json::to_writer(&mut *out, value);
+        }
+        let (redactor, cap) = (self.redactor, self.cap);
+        let mut truncated = Vec::new();
+        out.extend_from_slice(b"{\"run_id\":");
+        let _ = serde_json::to_writer(&mut *out, self.run_id);
+        field(out, "seq", &self.seq);
+        field(out, "step", self.step);
+        if !self.iteration.is_empty() {
+            field(out, "iteration", self.iteration);
+        }
+        field(out, "attempt", &self.attempt);
+        field(out, "status", self.status.as_str());
+        key(out, "input");
+        write_recorded(out, redactor, self.input, cap, "input", &mut truncated);
+        let mut output_redacted = false;
+        match self.result {
+            Ok(output) => {
+                key(out, "output");
+                output_redacted =
+                    write_recorded(out, redactor, output, cap, "output", &mut truncated);
+            }
+            Err(message) => {
+                let error = cap_text(redactor.text(message), cap, "error", &mut truncated);
+                field(out, "error", &error);
+            }
+        }
+        field(out, "started_at", &Rfc3339(&self.started_at));
+        field(out, "duration_us", &self.duration_us);
+        if !truncated.is_empty() {
+            field(out, "truncated", &truncated);
+        }
+        if output_redacted {
+            field(out, "output_redacted", &true);
+        }
+        out.push(b'}');
+    }
+}
+
+/// An attempt's record written out ahead, for a store to take later (an attempt dropped
+/// mid-way is recorded by whoever dropped it).
+pub(crate) struct WrittenAttempt {
+    run_id: String,
+    seq: u64,
+    json: Vec<u8>,
+}
+
+impl WrittenAttempt {
+    pub fn of(attempt: &Attempt<'_>) -> Self {
+        let mut json = Vec::new();
+        attempt.write_json(&mut json);
+        WrittenAttempt {
+            run_id: attempt.run_id.to_string(),
+            seq: attempt.seq,
+            json,
+        }
+    }
+}
+
+impl AttemptJson for WrittenAttempt {
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.json);
+    }
+}
+
+/// Appends to a buffer up to `cap` bytes from `start`; past that, keeps only the first
+/// [`PREVIEW_BYTES`] and hashes the whole text.
+struct Capped<'a> {
+    out: &'a mut Vec<u8>,
+    start: usize,
+    cap: usize,
+    size: u64,
+    /// Set once the text went past the cap: the hash of all of it so far.
+    over: Option<Sha256>,
+}
+
+impl Write for Capped<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.size += bytes.len() as u64;
+        if let Some(hasher) = &mut self.over {
+            hasher.update(bytes);
+            return Ok(bytes.len());
+        }
+        let held = self.out.len() - self.start;
+        if held + bytes.len() <= self.cap {
+            self.out.extend_from_slice(bytes);
+            return Ok(bytes.len());
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(&self.out[self.start..]);
+        hasher.update(bytes);
+        let preview = self.cap.min(PREVIEW_BYTES);
+        self.out.truncate(self.start + held.min(preview));
+        let room = preview.saturating_sub(held);
+        self.out.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.over = Some(hasher);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// `value` itself when its JSON text fits in `cap` bytes; else the start of that text (at most
@@ -186,7 +371,158 @@ fn utf8_prefix(mut bytes: Vec<u8>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::AttemptRecord;
     use serde_json::json;
+
+    fn attempt<'a>(
+        redactor: &'a Redactor,
+        input: &'a Value,
+        result: Result<&'a Value, &'a str>,
+        iteration: &'a [usize],
+        cap: usize,
+    ) -> Attempt<'a> {
+        Attempt {
+            run_id: "01RUN",
+            seq: 7,
+            step: "fetch \"pages\"",
+            iteration,
+            attempt: 2,
+            status: if result.is_ok() {
+                StepStatus::Succeeded
+            } else {
+                StepStatus::Failed
+            },
+            input,
+            result,
+            started_at: chrono::Utc::now(),
+            duration_us: 1234,
+            redactor,
+            cap,
+        }
+    }
+
+    /// What the record was before it was written straight from the values: an
+    /// `AttemptRecord` of the redacted, capped copies.
+    fn as_record(attempt: &Attempt<'_>) -> AttemptRecord {
+        let (redactor, cap) = (attempt.redactor, attempt.cap);
+        let mut truncated = Vec::new();
+        let input = cap_redacted(redactor, attempt.input, cap, "input", &mut truncated);
+        let output = attempt
+            .result
+            .ok()
+            .map(|v| cap_redacted(redactor, v, cap, "output", &mut truncated));
+        let output_redacted = attempt
+            .result
+            .is_ok_and(|v| !redactor.is_empty() && redactor.value(v) != *v);
+        let error = attempt
+            .result
+            .err()
+            .map(|e| cap_text(redactor.text(e), cap, "error", &mut truncated));
+        AttemptRecord {
+            run_id: attempt.run_id.into(),
+            seq: attempt.seq,
+            step: attempt.step.into(),
+            iteration: attempt.iteration.to_vec(),
+            attempt: attempt.attempt,
+            status: attempt.status,
+            input,
+            output,
+            error,
+            started_at: attempt.started_at,
+            duration_us: attempt.duration_us,
+            truncated,
+            output_redacted,
+        }
+    }
+
+    /// The JSON written from the values is, byte for byte, that of the record built from
+    /// copies of them: with and without secrets, loop positions, errors and values over the cap.
+    #[test]
+    fn an_attempt_is_written_as_its_record_would_be() {
+        let plain = Redactor::default();
+        let secret = Redactor::new(["hunter2-secret".to_string()]);
+        let small = json!({"n": 1, "text": "é\n\"q\""});
+        let holding = json!({"token": "Bearer hunter2-secret", "n": [1, 2.5, null, true]});
+        let big = json!({"text": "x".repeat(300)});
+        let cases: Vec<Attempt<'_>> = vec![
+            attempt(&plain, &small, Ok(&small), &[], DEFAULT_RECORD_CAP),
+            attempt(&plain, &small, Err("boom"), &[3, 1], DEFAULT_RECORD_CAP),
+            attempt(&secret, &holding, Ok(&holding), &[0], DEFAULT_RECORD_CAP),
+            attempt(&secret, &small, Ok(&small), &[], DEFAULT_RECORD_CAP),
+            attempt(&secret, &holding, Err("got hunter2-secret back"), &[], 10),
+            attempt(&plain, &big, Ok(&big), &[], 100),
+            attempt(&secret, &holding, Ok(&big), &[], 100),
+            attempt(&secret, &big, Ok(&holding), &[], 40),
+        ];
+        for case in &cases {
+            let mut written = Vec::new();
+            case.write_json(&mut written);
+            let expected = serde_json::to_vec(&as_record(case)).unwrap();
+            assert_eq!(
+                String::from_utf8(written.clone()).unwrap(),
+                String::from_utf8(expected).unwrap()
+            );
+            let read: AttemptRecord = serde_json::from_slice(&written).unwrap();
+            assert_eq!(read, as_record(case));
+        }
+        let mut text = Vec::new();
+        cases[2].write_json(&mut text);
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            !text.contains("hunter2") && text.contains("\"output_redacted\":true"),
+            "{text}"
+        );
+    }
+
+    /// Written in pieces of every size around the cap, a value keeps exactly its start, size
+    /// and hash, as when it was counted and cut from a copy.
+    #[test]
+    fn a_value_written_over_the_cap_keeps_its_start_size_and_hash() {
+        let redactor = Redactor::default();
+        let value = json!({"a": "é".repeat(50), "b": ["x".repeat(70), 12345, {"c": "\u{1}"}]});
+        let exact = serde_json::to_vec(&value).unwrap().len();
+        for cap in (0..exact + 2)
+            .step_by(3)
+            .chain([exact - 1, exact, exact + 1])
+        {
+            let (mut written, mut truncated) = (b"[".to_vec(), Vec::new());
+            write_recorded(
+                &mut written,
+                &redactor,
+                &value,
+                cap,
+                "output",
+                &mut truncated,
+            );
+            let mut old = Vec::new();
+            let kept = cap_value(Cow::Borrowed(&value), cap, "output", &mut old);
+            assert_eq!(
+                written[1..],
+                serde_json::to_vec(&kept).unwrap()[..],
+                "cap {cap}"
+            );
+            assert_eq!(truncated, old, "cap {cap}");
+        }
+        // Far over the cap, only the preview is held.
+        let huge = json!("x".repeat(3 * DEFAULT_RECORD_CAP));
+        let (mut written, mut truncated) = (Vec::new(), Vec::new());
+        write_recorded(
+            &mut written,
+            &redactor,
+            &huge,
+            DEFAULT_RECORD_CAP,
+            "input",
+            &mut truncated,
+        );
+        let preview: Value = serde_json::from_slice(&written).unwrap();
+        assert_eq!(preview.as_str().unwrap().len(), PREVIEW_BYTES);
+        assert!(
+            written.capacity() < 2 * DEFAULT_RECORD_CAP,
+            "{}",
+            written.capacity()
+        );
+        assert_eq!(truncated[0].size_bytes, 3 * DEFAULT_RECORD_CAP as u64 + 2);
+    }
 
     #[test]
     fn a_value_within_the_cap_is_kept_whole() {

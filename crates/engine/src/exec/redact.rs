@@ -1,5 +1,7 @@
 //! Secret values never leave the engine: anything recorded or shown passes through here.
 
+use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -8,6 +10,8 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use parking_lot::RwLock;
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use weft_expr::{EvalError, Scope};
 
@@ -291,6 +295,22 @@ impl Redactor {
     pub fn value(&self, value: &Value) -> Value {
         self.state.read().clone().value(value)
     }
+
+    /// Writes `value` masked as [`Redactor::value`] masks it, as compact JSON, in one walk
+    /// that copies nothing of it; returns whether anything was masked. Without secrets (see
+    /// [`Redactor::is_empty`]) it is written as it is, credential headers included, as run
+    /// history always recorded values.
+    pub fn write_json(&self, value: &Value, out: impl std::io::Write) -> bool {
+        let patterns = self.state.read().clone();
+        let changed = Cell::new(false);
+        // Writing into memory cannot fail, and a `Value` always serializes.
+        let _ = if patterns.forms.is_empty() && patterns.whole.is_empty() {
+            serde_json::to_writer(out, value)
+        } else {
+            serde_json::to_writer(out, &Masking::new(&patterns, value, &changed))
+        };
+        changed.get()
+    }
 }
 
 impl Patterns {
@@ -302,47 +322,109 @@ impl Patterns {
     }
 
     fn text(&self, text: &str) -> String {
+        self.masked_text(text).into_owned()
+    }
+
+    /// `text` with its secrets masked, borrowed when it holds none (the common case).
+    fn masked_text<'t>(&self, text: &'t str) -> Cow<'t, str> {
         if !self.whole.is_empty() && self.whole.contains(text) {
-            return REDACTED.to_string();
+            return Cow::Borrowed(REDACTED);
         }
         let Some(matcher) = &self.matcher else {
-            return text.to_string();
+            return Cow::Borrowed(text);
         };
         if !matcher.is_match(text) {
-            return text.to_string();
+            return Cow::Borrowed(text);
         }
         let mut out = String::with_capacity(text.len());
         matcher.replace_all_with(text, &mut out, |_, _, out| {
             out.push_str(REDACTED);
             true
         });
-        out
+        Cow::Owned(out)
     }
 
     fn value(&self, value: &Value) -> Value {
-        if self.is_whole(value) {
-            return Value::String(REDACTED.to_string());
+        let changed = Cell::new(false);
+        // Serializing a `Value` into a `Value` cannot fail (its keys are strings).
+        serde_json::to_value(Masking::new(self, value, &changed))
+            .unwrap_or_else(|_| Value::String(REDACTED.to_string()))
+    }
+}
+
+/// `value` with its secrets masked, as any serde serializer writes it: the one definition of
+/// what masking does, walked without copying the value (a record's JSON is written straight
+/// from the run's values). `changed` is set when anything was masked.
+struct Masking<'a> {
+    patterns: &'a Patterns,
+    value: &'a Value,
+    changed: &'a Cell<bool>,
+}
+
+impl<'a> Masking<'a> {
+    fn new(patterns: &'a Patterns, value: &'a Value, changed: &'a Cell<bool>) -> Self {
+        Masking {
+            patterns,
+            value,
+            changed,
         }
-        match value {
-            Value::String(s) => Value::String(self.text(s)),
-            // A number that is a secret (a PIN, or computed from a secret) as written.
-            Value::Number(n) if self.matcher.is_some() && self.values.contains(&n.to_string()) => {
-                Value::String(REDACTED.to_string())
+    }
+
+    fn at(&self, value: &'a Value) -> Self {
+        Masking::new(self.patterns, value, self.changed)
+    }
+
+    fn text<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let masked = self.patterns.masked_text(text);
+        if masked != text {
+            self.changed.set(true);
+        }
+        masked
+    }
+}
+
+impl Serialize for Masking<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let patterns = self.patterns;
+        if patterns.is_whole(self.value) {
+            if self.value.as_str() != Some(REDACTED) {
+                self.changed.set(true);
             }
-            Value::Array(items) => Value::Array(items.iter().map(|i| self.value(i)).collect()),
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| {
-                        let masked = if is_credential_header(k) {
-                            mask_credential(v)
-                        } else {
-                            self.value(v)
-                        };
-                        (self.text(k), masked)
-                    })
-                    .collect::<Map<_, _>>(),
-            ),
-            other => other.clone(),
+            return serializer.serialize_str(REDACTED);
+        }
+        match self.value {
+            Value::String(s) => serializer.serialize_str(&self.text(s)),
+            // A number that is a secret (a PIN, or computed from a secret) as written.
+            Value::Number(n)
+                if patterns.matcher.is_some() && patterns.values.contains(&n.to_string()) =>
+            {
+                self.changed.set(true);
+                serializer.serialize_str(REDACTED)
+            }
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&self.at(item))?;
+                }
+                seq.end()
+            }
+            Value::Object(entries) => {
+                let mut map = serializer.serialize_map(Some(entries.len()))?;
+                for (key, item) in entries {
+                    let shown = self.text(key);
+                    if is_credential_header(key) {
+                        let masked = mask_credential(item);
+                        if masked != *item {
+                            self.changed.set(true);
+                        }
+                        map.serialize_entry(&*shown, &masked)?;
+                    } else {
+                        map.serialize_entry(&*shown, &self.at(item))?;
+                    }
+                }
+                map.end()
+            }
+            other => other.serialize(serializer),
         }
     }
 }
@@ -538,6 +620,37 @@ mod tests {
             r.text("S3CR3T TERCES-key tr3rc3s s3cr3t"),
             "*** *** *** ***"
         );
+    }
+
+    /// Written as JSON in one walk, a value reads back as [`Redactor::value`] masks it, and
+    /// the walk tells whether anything was masked.
+    #[test]
+    fn a_value_written_masked_reads_back_as_its_masked_copy() {
+        let r = Redactor::new(["s3cr3t-token".to_string()]);
+        r.add_value(&json!(96426));
+        let cases = [
+            (
+                json!({"a": "plain", "n": [1, 2.5, null, true], "e": {}}),
+                false,
+            ),
+            (json!({"headers": {"Authorization": "Bearer x"}}), true),
+            (json!({"headers": {"Cookie": "***"}}), false),
+            (json!({"k-s3cr3t-token": 1}), true),
+            (json!(["x s3cr3t-token y"]), true),
+            (json!({"double": 96426}), true),
+            (json!({"already": "***"}), false),
+        ];
+        for (value, masked) in cases {
+            let mut text = Vec::new();
+            assert_eq!(r.write_json(&value, &mut text), masked, "{value}");
+            let read: Value = serde_json::from_slice(&text).unwrap();
+            assert_eq!(read, r.value(&value), "{value}");
+        }
+        // Without secrets a value is written as it is.
+        let mut text = Vec::new();
+        let headers = json!({"Authorization": "Bearer x"});
+        assert!(!Redactor::default().write_json(&headers, &mut text));
+        assert_eq!(text, serde_json::to_vec(&headers).unwrap());
     }
 
     #[test]

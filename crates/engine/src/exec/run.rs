@@ -22,7 +22,7 @@ use super::resume::ResumePlan;
 use super::step::Failure;
 use super::{Engine, Mode, RunRequest};
 use crate::actions::{ActionError, DryRunEffect, ErrorKind};
-use crate::store::{AttemptRecord, RunRecord, RunStatus, StoredWait};
+use crate::store::{RunRecord, RunStatus, StoredWait};
 use crate::workflow::connection_config::connection_scope;
 use crate::workflow::{self, CompiledWorkflow, StepRefs, ValueTemplate};
 
@@ -94,7 +94,7 @@ pub(crate) struct RunState {
     /// Every secret of the request, handed on to called workflows.
     pub all_secrets: std::collections::HashMap<String, String>,
     /// Attempts whose futures were dropped, waiting to be recorded as cancelled.
-    pub abandoned: Mutex<Vec<AttemptRecord>>,
+    pub abandoned: Mutex<Vec<super::step::Abandoned>>,
     /// Whether `abandoned` has entries: the hot path checks this instead of locking.
     pub has_abandoned: AtomicBool,
     /// Called workflows, each a task of its own: a cancellation that drops the calling step

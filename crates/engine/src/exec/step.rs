@@ -13,14 +13,14 @@ use serde_json::{json, Map, Value};
 use super::events::Progress;
 use super::frame::{Frame, Output, StepRecord, StepScope};
 use super::item_outputs::ItemOutputs;
-use super::record_cap::{cap_redacted, cap_redacted_noting, cap_text};
+use super::record_cap::{Attempt, WrittenAttempt};
 use super::redact::Redactor;
 use super::resume::ResumePoint;
 use super::retry::{delay, should_retry};
 use super::run::{DryRunStep, RunState};
 use super::Mode;
 use crate::actions::{Action, ActionError, ErrorKind};
-use crate::store::{AttemptRecord, StepStatus};
+use crate::store::{AttemptJson, StepStatus};
 use crate::workflow::{Block, CompiledStep, Condition, ErrorPlan, StepKind, ValueTemplate};
 
 /// Why a block stopped.
@@ -375,13 +375,13 @@ impl RunState {
             } else {
                 StepStatus::Failed
             };
-            let record = self.attempt_record(
+            let record = self.attempt(
                 step,
                 frame,
                 attempt,
                 status,
                 &input,
-                &result,
+                result.as_ref().map_err(|e| e.message.as_str()),
                 started_at,
                 clock.elapsed(),
             );
@@ -524,7 +524,9 @@ impl RunState {
                                 .map_err(ActionError::failed)?;
                             render_mapping(&self.redactor, mapping, &scope)?
                         }
-                        (None, Some(id)) => child.own_output(id).map_err(ActionError::failed)?,
+                        (None, Some(id)) => {
+                            child.take_own_output(id).map_err(ActionError::failed)?
+                        }
                         (None, None) => Value::Null,
                     };
                     Ok::<_, ActionError>((index, value))
@@ -555,7 +557,9 @@ impl RunState {
                     }
                 })?;
                 let last = match block.steps.last() {
-                    Some(last) => child.own_output(&last.id).map_err(ActionError::failed)?,
+                    Some(last) => child
+                        .take_own_output(&last.id)
+                        .map_err(ActionError::failed)?,
                     None => Value::Null,
                 };
                 Ok::<_, ActionError>((name.clone(), last))
@@ -587,51 +591,36 @@ impl RunState {
         });
     }
 
+    /// The record of one attempt, written by the store from these values if it keeps it.
     #[allow(clippy::too_many_arguments)]
-    fn attempt_record(
-        &self,
-        step: &CompiledStep,
-        frame: &Frame,
+    fn attempt<'a>(
+        &'a self,
+        step: &'a CompiledStep,
+        frame: &'a Frame,
         attempt: u32,
         status: StepStatus,
-        input: &Value,
-        result: &Result<Value, ActionError>,
+        input: &'a Value,
+        result: Result<&'a Value, &'a str>,
         started_at: chrono::DateTime<Utc>,
         duration: Duration,
-    ) -> AttemptRecord {
-        let cap = self.engine.record_cap;
-        let mut truncated = Vec::new();
-        let input = cap_redacted(&self.redactor, input, cap, "input", &mut truncated);
-        let (output, output_redacted) = match result {
-            Ok(v) => {
-                let (output, masked) =
-                    cap_redacted_noting(&self.redactor, v, cap, "output", &mut truncated);
-                (Some(output), masked)
-            }
-            Err(_) => (None, false),
-        };
-        let error = result
-            .as_ref()
-            .err()
-            .map(|e| cap_text(self.redactor.text(&e.message), cap, "error", &mut truncated));
-        AttemptRecord {
-            run_id: self.run_id.clone(),
+    ) -> Attempt<'a> {
+        Attempt {
+            run_id: &self.run_id,
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
-            step: step.id.to_string(),
-            iteration: frame.iteration.clone(),
+            step: &step.id,
+            iteration: &frame.iteration,
             attempt,
             status,
             input,
-            output,
-            error,
+            result,
             started_at,
             duration_us: duration.as_micros() as u64,
-            truncated,
-            output_redacted,
+            redactor: &self.redactor,
+            cap: self.engine.record_cap,
         }
     }
 
-    async fn record_attempt(&self, record: &AttemptRecord) -> Result<(), String> {
+    async fn record_attempt(&self, record: &dyn AttemptJson) -> Result<(), String> {
         self.engine
             .store
             .put_attempt(record)
@@ -650,19 +639,28 @@ impl RunState {
             self.has_abandoned.store(false, Ordering::Release);
             std::mem::take(&mut *list)
         };
-        for record in abandoned {
+        for abandoned in abandoned {
             // Best effort: a failing store is already reported by the run itself.
-            let _ = self.record_attempt(&record).await;
+            let _ = self.record_attempt(&abandoned.record).await;
             self.report(Progress::StepFinished {
-                step: Arc::from(record.step.as_str()),
-                iteration: record.iteration,
+                step: abandoned.step,
+                iteration: abandoned.iteration,
                 status: StepStatus::Cancelled,
-                attempts: record.attempt,
-                duration: Duration::from_micros(record.duration_us),
+                attempts: abandoned.attempt,
+                duration: abandoned.duration,
                 error: None,
             });
         }
     }
+}
+
+/// An attempt dropped before it finished, waiting to be recorded as cancelled.
+pub(crate) struct Abandoned {
+    record: WrittenAttempt,
+    step: Arc<str>,
+    iteration: Vec<usize>,
+    attempt: u32,
+    duration: Duration,
 }
 
 /// An attempt in progress. Dropped before it is done, the attempt was cancelled: the guard
@@ -683,21 +681,24 @@ impl Drop for InFlight<'_> {
         if self.done {
             return;
         }
-        let cancelled = Err(ActionError::new(
-            ErrorKind::Cancelled,
-            "cancelled before it finished",
-        ));
-        let record = self.state.attempt_record(
+        let duration = self.clock.elapsed();
+        let record = WrittenAttempt::of(&self.state.attempt(
             self.step,
             self.frame,
             self.attempt,
             StepStatus::Cancelled,
             self.input,
-            &cancelled,
+            Err("cancelled before it finished"),
             self.started_at,
-            self.clock.elapsed(),
-        );
-        self.state.abandoned.lock().push(record);
+            duration,
+        ));
+        self.state.abandoned.lock().push(Abandoned {
+            record,
+            step: self.step.id.clone(),
+            iteration: self.frame.iteration.clone(),
+            attempt: self.attempt,
+            duration,
+        });
         self.state.has_abandoned.store(true, Ordering::Release);
     }
 }

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 
 use super::{
-    AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore, ScratchArea, StoreError,
-    TriggerCursor, TriggerKey, TriggerStore,
+    AttemptJson, AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore, ScratchArea,
+    StoreError, TriggerCursor, TriggerKey, TriggerStore,
 };
 use super::{DeliveryStatus, OutboundEvent, OutboxStore, RequestKeyRecord, SweepCursor, Swept};
 
@@ -91,11 +91,15 @@ impl RunStore for MemoryRunStore {
         Ok(())
     }
 
-    async fn put_attempt(&self, attempt: &AttemptRecord) -> Result<(), StoreError> {
+    async fn put_attempt(&self, attempt: &dyn AttemptJson) -> Result<(), StoreError> {
+        // Read back from the JSON the stores keep, as the sled store's reads do.
+        let mut json = Vec::new();
+        attempt.write_json(&mut json);
+        let record: AttemptRecord = serde_json::from_slice(&json).map_err(StoreError::Encode)?;
         self.state
             .lock()
             .attempts
-            .insert((attempt.run_id.clone(), attempt.seq), attempt.clone());
+            .insert((record.run_id.clone(), record.seq), record);
         Ok(())
     }
 

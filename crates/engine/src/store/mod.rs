@@ -33,9 +33,10 @@ pub use memory::MemoryRunStore;
 pub use outbox::{
     DeliveryStatus, OutboundEvent, OutboxStore, RequestKeyRecord, SweepCursor, Swept,
 };
+pub(crate) use records::Rfc3339;
 pub use records::{
-    AttemptRecord, Claim, FireRecord, OwedRun, RunRecord, RunStatus, StepStatus, StoredWait,
-    TriggerCursor, TriggerKey, Truncation,
+    AttemptJson, AttemptRecord, Claim, FireRecord, OwedRun, RunRecord, RunStatus, StepStatus,
+    StoredWait, TriggerCursor, TriggerKey, Truncation,
 };
 pub use sled_store::SledRunStore;
 
@@ -98,7 +99,8 @@ impl StoreError {
 #[async_trait]
 pub trait RunStore: Send + Sync {
     async fn put_run(&self, run: &RunRecord) -> Result<(), StoreError>;
-    async fn put_attempt(&self, attempt: &AttemptRecord) -> Result<(), StoreError>;
+    /// Records an attempt; a store that keeps none never has its JSON written.
+    async fn put_attempt(&self, attempt: &dyn AttemptJson) -> Result<(), StoreError>;
     /// By id, or by a prefix that matches one run only.
     async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError>;
     /// Newest first.
@@ -272,7 +274,7 @@ impl RunStore for NoStore {
     async fn put_run(&self, _: &RunRecord) -> Result<(), StoreError> {
         Ok(())
     }
-    async fn put_attempt(&self, _: &AttemptRecord) -> Result<(), StoreError> {
+    async fn put_attempt(&self, _: &dyn AttemptJson) -> Result<(), StoreError> {
         Ok(())
     }
     async fn get_run(&self, _: &str) -> Result<Option<RunRecord>, StoreError> {

@@ -138,6 +138,40 @@ pub struct AttemptRecord {
     pub output_redacted: bool,
 }
 
+/// An attempt handed to a store, which writes its JSON (that of an [`AttemptRecord`]) only if
+/// it keeps attempts: the engine's writes the record straight from the run's values, redacted
+/// and capped as it goes, without building an [`AttemptRecord`] first.
+pub trait AttemptJson: Send + Sync {
+    fn run_id(&self) -> &str;
+    fn seq(&self) -> u64;
+    /// Appends the record's JSON to `out` (writing into memory cannot fail).
+    fn write_json(&self, out: &mut Vec<u8>);
+}
+
+impl AttemptJson for AttemptRecord {
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        // Its fields are strings, numbers and `Value`s: serializing cannot fail.
+        let _ = serde_json::to_writer(out, self);
+    }
+}
+
+/// An attempt's start as its record writes it (see [`rfc3339`]).
+pub(crate) struct Rfc3339<'a>(pub &'a DateTime<Utc>);
+
+impl Serialize for Rfc3339<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        rfc3339(self.0, serializer)
+    }
+}
+
 /// The text chrono's `Serialize` writes (RFC 3339, UTC, `Z`, the fraction in 0, 3, 6 or 9
 /// digits), without its formatting machinery: an attempt record is encoded for every step, and
 /// chrono's formatter was a sixth of that.

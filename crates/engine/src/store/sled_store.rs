@@ -17,8 +17,8 @@ use attempt_log::AttemptLog;
 
 use super::RequestKeyRecord;
 use super::{
-    AttemptPage, AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore, ScratchArea,
-    StoreError, TriggerCursor, TriggerKey, TriggerStore,
+    AttemptJson, AttemptPage, AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore,
+    ScratchArea, StoreError, TriggerCursor, TriggerKey, TriggerStore,
 };
 
 /// Histories up to this size are copied aside before opening (a few milliseconds); bigger ones
@@ -363,7 +363,7 @@ impl RunStore for SledRunStore {
         Ok(())
     }
 
-    async fn put_attempt(&self, attempt: &AttemptRecord) -> Result<(), StoreError> {
+    async fn put_attempt(&self, attempt: &dyn AttemptJson) -> Result<(), StoreError> {
         self.attempts.put(attempt)
     }
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::{attempt_key, backend, decode};
-use crate::store::{AttemptPage, AttemptRecord, StoreError};
+use crate::store::{AttemptJson, AttemptPage, AttemptRecord, StoreError};
 
 /// A run's pending records are written as one chunk once they take this much. Measured
 /// (`weft-bench scale`): 1 KiB chunks (about 4 records of a small step) already save most of
@@ -72,24 +72,23 @@ impl Chunk {
         self.bytes.len() <= 1
     }
 
-    /// Adds `record`'s entry; on an error nothing is added.
-    fn add(&mut self, record: &AttemptRecord) -> Result<(), StoreError> {
+    /// Adds `record`'s entry, its JSON written straight into the chunk; on an error nothing
+    /// is added.
+    fn add(&mut self, record: &dyn AttemptJson) -> Result<(), StoreError> {
         let was_empty = self.is_empty();
         let start = self.bytes.len();
-        self.bytes.extend_from_slice(&record.seq.to_be_bytes());
+        self.bytes.extend_from_slice(&record.seq().to_be_bytes());
         self.bytes.extend_from_slice(&[0; 4]);
-        let written = serde_json::to_writer(&mut self.bytes, record).map_err(StoreError::Encode);
-        let len = written.and_then(|()| {
-            u32::try_from(self.bytes.len() - start - ENTRY_HEADER)
-                .map_err(|_| StoreError::Encode(serde::ser::Error::custom("over 4 GiB")))
-        });
+        record.write_json(&mut self.bytes);
+        let len = u32::try_from(self.bytes.len() - start - ENTRY_HEADER)
+            .map_err(|_| StoreError::Encode(serde::ser::Error::custom("over 4 GiB")));
         match len {
             Ok(len) => {
                 self.bytes[start + 8..start + ENTRY_HEADER].copy_from_slice(&len.to_be_bytes());
                 self.highest_seq = if was_empty {
-                    record.seq
+                    record.seq()
                 } else {
-                    self.highest_seq.max(record.seq)
+                    self.highest_seq.max(record.seq())
                 };
                 Ok(())
             }
@@ -187,21 +186,20 @@ impl AttemptLog {
         log
     }
 
-    pub fn put(&self, record: &AttemptRecord) -> Result<(), StoreError> {
+    pub fn put(&self, record: &dyn AttemptJson) -> Result<(), StoreError> {
+        let run_id = record.run_id();
         let mut pending = self.pending.lock();
-        let chunk = match pending.get_mut(record.run_id.as_str()) {
+        let chunk = match pending.get_mut(run_id) {
             Some(chunk) => chunk,
             None => {
                 let _ = self.started_waiting.send(());
-                pending
-                    .entry(record.run_id.as_str().into())
-                    .or_insert_with(Chunk::new)
+                pending.entry(run_id.into()).or_insert_with(Chunk::new)
             }
         };
         chunk.add(record)?;
         if chunk.bytes.len() >= CHUNK_BYTES {
             let full = std::mem::replace(chunk, Chunk::new());
-            self.write(&mut pending, &record.run_id, full)?;
+            self.write(&mut pending, run_id, full)?;
         }
         Ok(())
     }
