@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::store::{AttemptPage, AttemptRecord, RunRecord, RunStore, ScratchArea, StoreError};
+use crate::store::{
+    AttemptJson, AttemptPage, AttemptRecord, RunRecord, RunStore, ScratchArea, StoreError,
+};
 
 /// `store`, with `flush` left to the poll (see the module's doc).
 pub(super) struct SyncedByPoll(pub Arc<dyn RunStore>);
@@ -19,7 +21,7 @@ impl RunStore for SyncedByPoll {
         self.0.put_run(run).await
     }
 
-    async fn put_attempt(&self, attempt: &AttemptRecord) -> Result<(), StoreError> {
+    async fn put_attempt(&self, attempt: &dyn AttemptJson) -> Result<(), StoreError> {
         self.0.put_attempt(attempt).await
     }
 
