@@ -1,12 +1,13 @@
 //! The action traits: [`TypedAction`] is what a connector writes (typed inputs), [`Action`] is
 //! what the engine calls (JSON inputs); [`Typed`] turns the first into the second.
 
+use std::sync::OnceLock;
+
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::catalog::RegistryError;
 use crate::context::ActionContext;
 use crate::effect::DryRunEffect;
 use crate::error::ActionError;
@@ -16,6 +17,12 @@ use crate::spec::{ActionSpec, InputShape};
 #[async_trait]
 pub trait Action: Send + Sync + 'static {
     fn spec(&self) -> &ActionSpec;
+
+    /// The name it is registered under; cheaper than `spec().name` where the spec is built on
+    /// first use (see [`Typed`]).
+    fn name(&self) -> &'static str {
+        self.spec().name
+    }
 
     /// Runs the action on rendered inputs (already checked against the spec).
     async fn run(&self, input: Value, ctx: &ActionContext<'_>) -> Result<Value, ActionError>;
@@ -66,6 +73,8 @@ pub struct ActionInfo {
 /// input descriptions) is both what `run` receives and what the checker and docs show.
 #[async_trait]
 pub trait TypedAction: Send + Sync + 'static {
+    /// A struct or a map: an action whose input is another type (a string, a list) accepts no
+    /// `with:` key, and running it fails on its inputs.
     type Input: DeserializeOwned + schemars::JsonSchema + Send + Sync;
 
     const INFO: ActionInfo;
@@ -97,17 +106,35 @@ pub trait TypedAction: Send + Sync + 'static {
 /// A [`TypedAction`] as an [`Action`]: reads the JSON inputs into `Input`.
 pub struct Typed<A: TypedAction> {
     action: A,
-    spec: ActionSpec,
+    /// Built on first use: deriving the inputs from the input type's JSON schema was most of
+    /// what building a process's catalogue cost, and a run looks at the few actions it uses.
+    spec: OnceLock<ActionSpec>,
 }
 
 impl<A: TypedAction> Typed<A> {
-    pub fn new(action: A) -> Result<Self, RegistryError> {
-        let info = A::INFO;
-        let shape = InputShape::of::<A::Input>()
-            .ok_or(RegistryError::InputsNotAnObject { action: info.name })?;
-        Ok(Typed {
+    pub fn new(action: A) -> Self {
+        Typed {
             action,
-            spec: ActionSpec {
+            spec: OnceLock::new(),
+        }
+    }
+
+    fn read(&self, input: &Value) -> Result<A::Input, ActionError> {
+        A::Input::deserialize(input).map_err(|e| self.invalid_inputs(e))
+    }
+
+    fn invalid_inputs(&self, error: serde_json::Error) -> ActionError {
+        ActionError::invalid_input(format!("inputs of `{}`: {error}", A::INFO.name))
+    }
+}
+
+#[async_trait]
+impl<A: TypedAction> Action for Typed<A> {
+    fn spec(&self) -> &ActionSpec {
+        self.spec.get_or_init(|| {
+            let info = A::INFO;
+            let shape = InputShape::of::<A::Input>();
+            ActionSpec {
                 name: info.name,
                 description: info.description,
                 inputs: shape.fields,
@@ -116,23 +143,12 @@ impl<A: TypedAction> Typed<A> {
                 output_example: info.output_example,
                 writes: info.writes,
                 scopes: info.scopes,
-            },
+            }
         })
     }
 
-    fn read(&self, input: &Value) -> Result<A::Input, ActionError> {
-        A::Input::deserialize(input).map_err(|e| self.invalid_inputs(e))
-    }
-
-    fn invalid_inputs(&self, error: serde_json::Error) -> ActionError {
-        ActionError::invalid_input(format!("inputs of `{}`: {error}", self.spec.name))
-    }
-}
-
-#[async_trait]
-impl<A: TypedAction> Action for Typed<A> {
-    fn spec(&self) -> &ActionSpec {
-        &self.spec
+    fn name(&self) -> &'static str {
+        A::INFO.name
     }
 
     async fn run(&self, input: Value, ctx: &ActionContext<'_>) -> Result<Value, ActionError> {
@@ -159,6 +175,6 @@ impl<A: TypedAction> Action for Typed<A> {
 
     fn writes(&self, input: &Value) -> bool {
         self.read(input)
-            .map_or(self.spec.writes, |input| self.action.writes(&input))
+            .map_or(A::INFO.writes, |input| self.action.writes(&input))
     }
 }

@@ -10,8 +10,6 @@ use crate::source::{PollSource, SourceSpec, TypedPollSource, TypedSource};
 pub enum RegistryError {
     #[error("two {kind}s are named `{name}`")]
     Duplicate { kind: &'static str, name: String },
-    #[error("the inputs of `{action}` are not an object: use a struct or a map")]
-    InputsNotAnObject { action: &'static str },
 }
 
 #[derive(Clone, Default)]
@@ -22,12 +20,12 @@ pub struct Registry {
 impl Registry {
     /// Adds a typed action: `registry.add(MyAction)?`.
     pub fn add<A: TypedAction>(&mut self, action: A) -> Result<(), RegistryError> {
-        self.register(Arc::new(Typed::new(action)?))
+        self.register(Arc::new(Typed::new(action)))
     }
 
     /// Adds an action; a second action with the same name is refused.
     pub fn register(&mut self, action: Arc<dyn Action>) -> Result<(), RegistryError> {
-        let name = action.spec().name;
+        let name = action.name();
         if self.actions.contains_key(name) {
             return Err(RegistryError::Duplicate {
                 kind: "action",
@@ -59,12 +57,12 @@ pub struct SourceCatalog {
 impl SourceCatalog {
     /// Adds a typed source: `sources.add(MySource)?`.
     pub fn add<S: TypedPollSource>(&mut self, source: S) -> Result<(), RegistryError> {
-        self.register(Arc::new(TypedSource::new(source)?))
+        self.register(Arc::new(TypedSource::new(source)))
     }
 
     /// Adds a source; a second source with the same name is refused.
     pub fn register(&mut self, source: Arc<dyn PollSource>) -> Result<(), RegistryError> {
-        let name = source.spec().name;
+        let name = source.name();
         if self.sources.contains_key(name) {
             return Err(RegistryError::Duplicate {
                 kind: "polling source",

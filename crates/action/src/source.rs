@@ -1,12 +1,13 @@
 //! Polling sources (`trigger: poll: source: ...`): what a poll trigger checks every `interval`.
 
+use std::sync::OnceLock;
+
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::catalog::RegistryError;
 use crate::context::SourceContext;
 use crate::error::{ActionError, ErrorKind};
 use crate::spec::{InputField, InputShape};
@@ -60,6 +61,12 @@ impl EventSink {
 #[async_trait]
 pub trait PollSource: Send + Sync + 'static {
     fn spec(&self) -> &SourceSpec;
+
+    /// The name it is registered under; cheaper than `spec().name` where the spec is built on
+    /// first use (see [`TypedSource`]).
+    fn name(&self) -> &'static str {
+        self.spec().name
+    }
 
     /// Hands the events since `cursor` (`None` on the first poll) to `events`, oldest first,
     /// and returns the next cursor. Events handed over before a failure may have been acted
@@ -116,6 +123,7 @@ pub struct SourceInfo {
 /// A polling source with typed settings and cursor.
 #[async_trait]
 pub trait TypedPollSource: Send + Sync + 'static {
+    /// A struct or a map, as [`crate::TypedAction::Input`].
     type Settings: DeserializeOwned + schemars::JsonSchema + Send + Sync;
     type Cursor: Serialize + DeserializeOwned + Send + Sync;
 
@@ -134,31 +142,36 @@ pub trait TypedPollSource: Send + Sync + 'static {
 /// A [`TypedPollSource`] as a [`PollSource`].
 pub struct TypedSource<S: TypedPollSource> {
     source: S,
-    spec: SourceSpec,
+    /// Built on first use, as [`crate::Typed`]'s spec.
+    spec: OnceLock<SourceSpec>,
 }
 
 impl<S: TypedPollSource> TypedSource<S> {
-    pub fn new(source: S) -> Result<Self, RegistryError> {
-        let info = S::INFO;
-        let shape = InputShape::of::<S::Settings>()
-            .ok_or(RegistryError::InputsNotAnObject { action: info.name })?;
-        Ok(TypedSource {
+    pub fn new(source: S) -> Self {
+        TypedSource {
             source,
-            spec: SourceSpec {
-                name: info.name,
-                description: info.description,
-                settings: shape.fields,
-                event_example: info.event_example,
-                scopes: info.scopes,
-            },
-        })
+            spec: OnceLock::new(),
+        }
     }
 }
 
 #[async_trait]
 impl<S: TypedPollSource> PollSource for TypedSource<S> {
     fn spec(&self) -> &SourceSpec {
-        &self.spec
+        self.spec.get_or_init(|| {
+            let info = S::INFO;
+            SourceSpec {
+                name: info.name,
+                description: info.description,
+                settings: InputShape::of::<S::Settings>().fields,
+                event_example: info.event_example,
+                scopes: info.scopes,
+            }
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        S::INFO.name
     }
 
     async fn poll(
@@ -169,7 +182,7 @@ impl<S: TypedPollSource> PollSource for TypedSource<S> {
         events: &EventSink,
     ) -> Result<Value, ActionError> {
         let invalid = |what: &str, e: serde_json::Error| {
-            ActionError::invalid_input(format!("{what} of `{}`: {e}", self.spec.name))
+            ActionError::invalid_input(format!("{what} of `{}`: {e}", S::INFO.name))
         };
         let settings = S::Settings::deserialize(settings).map_err(|e| invalid("settings", e))?;
         let cursor = cursor
