@@ -138,10 +138,15 @@ fn input_of(input: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
+/// The end of a rate limit the client's own retries did not outlast (a wait it took is logged,
+/// not reported: see `Client::execute`).
 fn wait_text(wait: Option<Duration>) -> String {
     match wait {
-        Some(wait) => format!("retrying after {} s", wait.as_secs().max(1)),
-        None => "retrying after a backoff".to_string(),
+        Some(wait) => format!(
+            "Atlassian asks to wait {} s, longer than weft waits within one step attempt; a step `retry:` policy can wait longer",
+            wait.as_secs().max(1)
+        ),
+        None => "weft's retries did not get through; a step `retry:` policy can wait longer".to_string(),
     }
 }
 
@@ -338,7 +343,12 @@ mod tests {
         .into();
         assert_eq!(limited.retry_after, Some(Duration::from_secs(7)));
         assert_eq!(limited.kind, ErrorKind::Http { status: 429 });
-        assert!(limited.message.contains("retrying after 7 s"));
+        assert!(
+            limited.message.contains("Atlassian asks to wait 7 s")
+                && limited.message.contains("a step `retry:` policy can wait longer")
+                && !limited.message.contains("retrying"),
+            "{limited}"
+        );
         let reconnect = ConfluenceError::Reconnect {
             connection: "acme".into(),
             reason: "refresh refused".into(),

@@ -271,6 +271,15 @@ impl<'a> Client<'a> {
             if asked.is_some() {
                 self.pacer.hold(wait);
             }
+            if let ConfluenceError::RateLimited { .. } = error {
+                // Said here, not in the error: the step only hears of a limit it could not outlast.
+                tracing::warn!(
+                    call = %call,
+                    connection = %self.info.name,
+                    "rate limited by Atlassian; retrying after {} s",
+                    wait.as_secs().max(1)
+                );
+            }
             failed += 1;
             waited += wait;
             self.cancellable(tokio::time::sleep(wait)).await?;
