@@ -296,6 +296,36 @@ async fn a_scope_mismatch_names_the_missing_scopes_and_is_not_refreshed() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_scope_mismatch_of_an_endpoint_without_declared_scopes_lists_what_was_granted() {
+    let mock = Mock::start(vec![Reply::json(
+        401,
+        r#"{"code":401,"message":"Unauthorized; scope does not match"}"#,
+    )])
+    .await;
+    let connection = mock.connection(false);
+    // `http_request`: any endpoint, so no scopes are declared.
+    let client = Client::connect(&connection, &[]).await.unwrap();
+    let error: ActionError = client
+        .json(&Request::get(Api::V2, "/tasks"))
+        .await
+        .unwrap_err()
+        .into();
+    assert!(
+        error.message.contains(
+            "GET /wiki/api/v2/tasks: the endpoint needs scopes connection acme lacks (it was granted read:page:confluence)"
+        ),
+        "{error}"
+    );
+    assert!(
+        error
+            .message
+            .contains("`weft apps set confluence --add-scope SCOPE` and reconnect: `weft connect confluence --connection acme`"),
+        "{error}"
+    );
+    assert!(!error.message.contains("needs ,"), "{error}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn not_found_and_bad_requests_are_worded_for_users() {
     let mock = Mock::start(vec![
         Reply::json(

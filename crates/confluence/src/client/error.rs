@@ -31,13 +31,17 @@ pub enum ConfluenceError {
         message: String,
         request_id: Option<String>,
     },
-    #[error("{}", scope_mismatch(.connection, .action_scopes, .missing, .request_id))]
+    #[error("{}", scope_mismatch(.call, .connection, .action_scopes, .missing, .granted, .request_id))]
     ScopeMismatch {
+        call: String,
         connection: String,
-        /// Every scope the action declares.
+        /// Every scope the action declares; none for `http_request`, whose endpoint is the
+        /// user's.
         action_scopes: Vec<String>,
         /// Those the connection was not granted.
         missing: Vec<String>,
+        /// Every scope the connection was granted.
+        granted: Vec<String>,
         request_id: Option<String>,
     },
     #[error("Confluence refused the connection's token for {call} even after a refresh ({message}); reconnect it: weft connect confluence --connection {connection}{}", rid(.request_id))]
@@ -151,21 +155,36 @@ fn wait_text(wait: Option<Duration>) -> String {
 }
 
 fn scope_mismatch(
+    call: &str,
     connection: &str,
     action_scopes: &[String],
     missing: &[String],
+    granted: &[String],
     request_id: &Option<String>,
 ) -> String {
+    let reconnect = format!("`weft connect confluence --connection {connection}`");
+    if action_scopes.is_empty() {
+        // An endpoint of the user's choosing (`http_request`): weft does not know its scopes.
+        let granted = if granted.is_empty() {
+            "no scopes".to_string()
+        } else {
+            granted.join(", ")
+        };
+        return format!(
+            "Confluence answered \"scope does not match\" to {call}: the endpoint needs scopes connection {connection} lacks (it was granted {granted}). Add the scopes its page of Confluence's REST reference lists to the app in the Atlassian developer console, then run `weft apps set confluence --add-scope SCOPE` and reconnect: {reconnect}{}",
+            rid(request_id)
+        );
+    }
     let needs = action_scopes.join(", ");
     if missing.is_empty() {
         return format!(
-            "Confluence answered \"scope does not match\": this action needs {needs}, which connection {connection} was granted; the app's scopes may have changed since: reconnect with `weft connect confluence --connection {connection}`{}",
+            "Confluence answered \"scope does not match\" to {call}: this action needs {needs}, which connection {connection} was granted; the app's scopes may have changed since: reconnect with {reconnect}{}",
             rid(request_id)
         );
     }
     let flags: Vec<String> = missing.iter().map(|s| format!("--add-scope {s}")).collect();
     format!(
-        "Confluence answered \"scope does not match\": this action needs {needs}; connection {connection} lacks {}. Add the scopes to the app in the Atlassian developer console, then run `weft apps set confluence {}` and reconnect: `weft connect confluence --connection {connection}`{}",
+        "Confluence answered \"scope does not match\" to {call}: this action needs {needs}; connection {connection} lacks {}. Add the scopes to the app in the Atlassian developer console, then run `weft apps set confluence {}` and reconnect: {reconnect}{}",
         missing.join(", "),
         flags.join(" "),
         rid(request_id)
@@ -317,12 +336,14 @@ mod tests {
             "page 123 was changed by someone else (now version 8, you sent 7); nothing was overwritten"
         );
         let scopes = ConfluenceError::ScopeMismatch {
+            call: "PUT /wiki/api/v2/pages/1".into(),
             connection: "acme".into(),
             action_scopes: vec![
                 "read:page:confluence".into(),
                 "write:page:confluence".into(),
             ],
             missing: vec!["write:page:confluence".into()],
+            granted: vec!["read:page:confluence".into()],
             request_id: None,
         };
         let text = scopes.to_string();
@@ -334,6 +355,18 @@ mod tests {
         assert!(
             text.contains("weft connect confluence --connection acme"),
             "{text}"
+        );
+        let any_endpoint = ConfluenceError::ScopeMismatch {
+            call: "GET /wiki/api/v2/tasks".into(),
+            connection: "acme".into(),
+            action_scopes: Vec::new(),
+            missing: Vec::new(),
+            granted: vec!["read:page:confluence".into(), "search:confluence".into()],
+            request_id: None,
+        };
+        assert_eq!(
+            any_endpoint.to_string(),
+            "Confluence answered \"scope does not match\" to GET /wiki/api/v2/tasks: the endpoint needs scopes connection acme lacks (it was granted read:page:confluence, search:confluence). Add the scopes its page of Confluence's REST reference lists to the app in the Atlassian developer console, then run `weft apps set confluence --add-scope SCOPE` and reconnect: `weft connect confluence --connection acme`"
         );
         let limited: ActionError = ConfluenceError::RateLimited {
             call: "GET /wiki/api/v2/pages".into(),

@@ -242,7 +242,7 @@ impl<'a> Client<'a> {
                         let body = read_error_body(answer).await;
                         if status == StatusCode::UNAUTHORIZED {
                             if is_scope_mismatch(&body) {
-                                return Err(self.scope_mismatch(&headers));
+                                return Err(self.scope_mismatch(&call, &headers));
                             }
                             // A 401 means nothing was done: sending again is safe.
                             if !refreshed {
@@ -301,9 +301,10 @@ impl<'a> Client<'a> {
             })
     }
 
-    fn scope_mismatch(&self, headers: &HeaderMap) -> ConfluenceError {
+    fn scope_mismatch(&self, call: &str, headers: &HeaderMap) -> ConfluenceError {
         let granted = &self.info.granted_scopes;
         ConfluenceError::ScopeMismatch {
+            call: call.to_string(),
             connection: self.info.name.clone(),
             action_scopes: self.scopes.iter().map(|s| s.to_string()).collect(),
             missing: self
@@ -312,6 +313,7 @@ impl<'a> Client<'a> {
                 .filter(|s| !granted.iter().any(|g| g == *s))
                 .map(|s| s.to_string())
                 .collect(),
+            granted: granted.clone(),
             request_id: request_id(headers),
         }
     }
