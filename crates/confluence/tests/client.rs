@@ -252,12 +252,27 @@ async fn a_refused_refresh_says_to_reconnect() {
         .await
         .unwrap_err()
         .into();
-    assert!(
-        error.message.starts_with(
-            "connection acme needs to be reconnected: weft connect confluence --connection acme"
-        ),
-        "{error}"
+    assert_eq!(
+        error.message,
+        "connection acme needs to be reconnected: weft connect confluence --connection acme (the refresh token is expired, revoked (app uninstalled, password changed) or was rotated out [token endpoint answered 400 (invalid_grant)])",
+        "said once, with the command and the root cause"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_revoked_connection_says_to_reconnect_before_any_request() {
+    let mock = Mock::start(Vec::new()).await;
+    let connection = mock.connection(false).revoked();
+    let error = match Client::connect(&connection, SCOPES).await {
+        Ok(_) => panic!("a revoked connection gives no client"),
+        Err(error) => error,
+    };
+    assert_eq!(error.kind, ErrorKind::Failed);
+    assert_eq!(
+        error.message,
+        "connection acme needs to be reconnected: weft connect confluence --connection acme (the refresh token is expired, revoked (app uninstalled, password changed) or was rotated out [token endpoint answered 400 (invalid_grant)])"
+    );
+    assert!(mock.received().is_empty());
 }
 
 #[tokio::test(start_paused = true)]

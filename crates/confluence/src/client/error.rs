@@ -227,6 +227,38 @@ impl ConfluenceError {
     }
 }
 
+impl ConfluenceError {
+    /// A token for `connection` that could not be had: a transient failure stays the step's to
+    /// retry; any other means the connection must be reconnected, said once, with the command
+    /// and only the root cause (the token layers each prefix their own "needs to be
+    /// reconnected").
+    pub fn token_failure(connection: &str, error: ActionError) -> ConfluenceError {
+        match error.kind {
+            ErrorKind::Network
+            | ErrorKind::Timeout
+            | ErrorKind::Cancelled
+            | ErrorKind::InvalidInput => ConfluenceError::Step(error),
+            _ => ConfluenceError::Reconnect {
+                connection: connection.to_string(),
+                reason: root_cause(connection, &error.message),
+            },
+        }
+    }
+}
+
+/// `message` without the prefixes the token layers put before the cause.
+fn root_cause(connection: &str, message: &str) -> String {
+    let prefixes = [
+        format!("connection `{connection}` has no usable access token: "),
+        format!("connection `{connection}` needs to be reconnected: "),
+    ];
+    let mut cause = message;
+    while let Some(rest) = prefixes.iter().find_map(|p| cause.strip_prefix(p.as_str())) {
+        cause = rest;
+    }
+    cause.to_string()
+}
+
 impl From<ConfluenceError> for ActionError {
     fn from(error: ConfluenceError) -> Self {
         match error {
@@ -388,6 +420,25 @@ mod tests {
         };
         assert!(reconnect.to_string().starts_with(
             "connection acme needs to be reconnected: weft connect confluence --connection acme"
+        ));
+    }
+
+    #[test]
+    fn a_token_failure_keeps_only_its_root_cause() {
+        let revoked = ActionError::failed(
+            "connection `acme` has no usable access token: connection `acme` needs to be reconnected: the refresh token is expired [token endpoint answered 400: invalid_grant]",
+        );
+        assert_eq!(
+            ConfluenceError::token_failure("acme", revoked).to_string(),
+            "connection acme needs to be reconnected: weft connect confluence --connection acme (the refresh token is expired [token endpoint answered 400: invalid_grant])"
+        );
+        let offline = ActionError::new(ErrorKind::Network, "token endpoint unreachable");
+        assert!(matches!(
+            ConfluenceError::token_failure("acme", offline),
+            ConfluenceError::Step(ActionError {
+                kind: ErrorKind::Network,
+                ..
+            })
         ));
     }
 }

@@ -145,7 +145,10 @@ impl<'a> Client<'a> {
         scopes: &'static [&'static str],
     ) -> Result<Client<'a>, ActionError> {
         let info = connection.connection_info().await?;
-        let token = connection.access_token().await?;
+        let token = connection
+            .access_token()
+            .await
+            .map_err(|error| ConfluenceError::token_failure(&info.name, error))?;
         Ok(Client {
             pacer: Pacer::for_connection(&info.api_base),
             connection,
@@ -290,15 +293,7 @@ impl<'a> Client<'a> {
         self.connection
             .refresh_access_token(rejected)
             .await
-            .map_err(|error| match error.kind {
-                ErrorKind::Network | ErrorKind::Timeout | ErrorKind::Cancelled => {
-                    ConfluenceError::Step(error)
-                }
-                _ => ConfluenceError::Reconnect {
-                    connection: self.info.name.clone(),
-                    reason: error.message,
-                },
-            })
+            .map_err(|error| ConfluenceError::token_failure(&self.info.name, error))
     }
 
     fn scope_mismatch(&self, call: &str, headers: &HeaderMap) -> ConfluenceError {
