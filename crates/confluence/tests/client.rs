@@ -562,3 +562,79 @@ async fn items_stream_across_pages_and_stop_at_the_cap() {
         "no page is read beyond the cap"
     );
 }
+
+/// An empty page whose `_links.next` carries `cursor`.
+fn empty_page(cursor: &str) -> Reply {
+    Reply::json(
+        200,
+        &json!({"results": [], "_links": {"next": format!("/wiki/api/v2/pages?limit=2&cursor={cursor}")}})
+            .to_string(),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_listing_whose_cursor_does_not_change_stops_with_a_clear_error() {
+    use futures::TryStreamExt;
+    let mock = Mock::start(vec![empty_page("same"); 4]).await;
+    let connection = mock.connection(false);
+    let client = Client::connect(&connection, SCOPES).await.unwrap();
+    let listing = Listing {
+        limit: Some(2),
+        max_results: None,
+    };
+    let error = client
+        .collect(Request::get(Api::V2, "/pages"), &listing)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ConfluenceError::RepeatedPage { .. }),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("GET /wiki/api/v2/pages")
+            && error.to_string().contains("cursor did not change"),
+        "{error}"
+    );
+    assert_eq!(mock.received().len(), 2, "the repeated page is not asked for");
+
+    let error = client
+        .items(Request::get(Api::V2, "/pages").query("limit", 2), 10)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ConfluenceError::RepeatedPage { .. }),
+        "{error}"
+    );
+    assert_eq!(mock.received().len(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn endless_empty_pages_stop_the_listing() {
+    use weft_confluence::client::paging::MAX_EMPTY_PAGES_IN_A_ROW;
+    let mut script: Vec<Reply> = (0..MAX_EMPTY_PAGES_IN_A_ROW + 20)
+        .map(|n| empty_page(&format!("c{n}")))
+        .collect();
+    // A page with an item in the middle starts the count again.
+    script[10] = Reply::json(
+        200,
+        &json!({"results": [{"id": "1"}], "_links": {"next": "/wiki/api/v2/pages?limit=2&cursor=x"}})
+            .to_string(),
+    );
+    let mock = Mock::start(script).await;
+    let connection = mock.connection(false);
+    let client = Client::connect(&connection, SCOPES).await.unwrap();
+    let error = client
+        .collect(Request::get(Api::V2, "/pages"), &Listing::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ConfluenceError::EmptyPages { pages, .. } if pages == MAX_EMPTY_PAGES_IN_A_ROW),
+        "{error}"
+    );
+    assert_eq!(
+        mock.received().len() as u32,
+        11 + MAX_EMPTY_PAGES_IN_A_ROW,
+        "ten empty, one with an item, then the cap"
+    );
+}

@@ -89,6 +89,10 @@ pub enum ConfluenceError {
     AnswerTooLarge { call: String, limit: usize },
     #[error("the answer to {call} is not the JSON Confluence sends: {detail}")]
     InvalidAnswer { call: String, detail: String },
+    #[error("Confluence answered {call} with a link to the same page again (its cursor did not change); weft stopped the listing rather than ask for it forever")]
+    RepeatedPage { call: String },
+    #[error("Confluence answered {pages} empty pages in a row to {call}, each linking to another; weft stopped the listing rather than follow them forever")]
+    EmptyPages { call: String, pages: u32 },
     #[error("the request body for {call} is {size} bytes; Confluence refuses more than {limit} bytes, so nothing was sent")]
     BodyTooLarge {
         call: String,
@@ -199,7 +203,11 @@ impl ConfluenceError {
             NotFound { .. } => ErrorKind::Http { status: 404 },
             VersionConflict { .. } | Conflict { .. } => ErrorKind::Http { status: 409 },
             ScopeMismatch { .. } | Unauthorized { .. } => ErrorKind::Http { status: 401 },
-            Reconnect { .. } | InvalidAnswer { .. } | AnswerTooLarge { .. } => ErrorKind::Failed,
+            Reconnect { .. }
+            | InvalidAnswer { .. }
+            | AnswerTooLarge { .. }
+            | RepeatedPage { .. }
+            | EmptyPages { .. } => ErrorKind::Failed,
             Forbidden { .. } => ErrorKind::Http { status: 403 },
             Rejected { status, .. } | Server { status, .. } => ErrorKind::Http { status: *status },
             RateLimited { .. } => ErrorKind::Http { status: 429 },
