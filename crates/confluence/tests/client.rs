@@ -376,7 +376,8 @@ async fn not_found_and_bad_requests_are_worded_for_users() {
         .unwrap_err()
         .into();
     assert_eq!(bad.kind, ErrorKind::Http { status: 400 });
-    assert!(bad.message.contains("Could not parse CQL"), "{bad}");
+    assert!(bad.message.contains("(400): Could not parse CQL"), "{bad}");
+    assert!(!bad.message.contains("com.atlassian"), "{bad}");
     assert!(bad.message.contains(r#"(input cql = "x")"#), "{bad}");
     let conflict = client
         .json(

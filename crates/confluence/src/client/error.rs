@@ -303,7 +303,23 @@ pub fn error_message(body: &[u8]) -> Option<String> {
     value
         .get("message")
         .and_then(Value::as_str)
-        .map(str::to_string)
+        .map(|message| without_exception_class(message).to_string())
+}
+
+/// A v1 message without the Java exception class it starts with
+/// (`com.atlassian.confluence.api.service.exceptions.api.BadRequestException: ...`): a user
+/// cannot act on the class name.
+fn without_exception_class(message: &str) -> &str {
+    match message.split_once(": ") {
+        Some((class, rest))
+            if class.contains('.')
+                && class.ends_with("Exception")
+                && !class.contains(char::is_whitespace) =>
+        {
+            rest
+        }
+        _ => message,
+    }
 }
 
 /// The status an error body states: v2 `errors[0].status` (a number, or sometimes the string
@@ -346,9 +362,18 @@ mod tests {
         );
         let v1 = br#"{"statusCode":400,"message":"com.atlassian.confluence.api.service.exceptions.api.BadRequestException: Could not parse Labels","reason":"Bad Request"}"#;
         assert_eq!(error_status(v1), Some(400));
-        assert!(error_message(v1)
-            .unwrap()
-            .ends_with("Could not parse Labels"));
+        assert_eq!(error_message(v1).as_deref(), Some("Could not parse Labels"));
+        let not_permitted = br#"{"statusCode":403,"message":"com.atlassian.confluence.api.service.exceptions.PermissionException: Could not create content with type page"}"#;
+        assert_eq!(
+            error_message(not_permitted).as_deref(),
+            Some("Could not create content with type page")
+        );
+        let plain = br#"{"statusCode":400,"message":"Invalid input: cql. Expected: type"}"#;
+        assert_eq!(
+            error_message(plain).as_deref(),
+            Some("Invalid input: cql. Expected: type"),
+            "only a class name is taken off"
+        );
         let gateway = br#"{"code":401,"message":"Unauthorized; scope does not match"}"#;
         assert_eq!(error_status(gateway), Some(401));
         assert!(is_scope_mismatch(gateway));
