@@ -108,7 +108,9 @@ async fn a_wait_longer_than_the_budget_is_left_to_the_step_policy() {
     assert!(
         error.message.contains("rate limited by Atlassian")
             && error.message.contains("Atlassian asks to wait 600 s")
-            && error.message.contains("a step `retry:` policy can wait longer"),
+            && error
+                .message
+                .contains("a step `retry:` policy can wait longer"),
         "{error}"
     );
     assert!(
@@ -596,7 +598,11 @@ async fn a_listing_whose_cursor_does_not_change_stops_with_a_clear_error() {
             && error.to_string().contains("cursor did not change"),
         "{error}"
     );
-    assert_eq!(mock.received().len(), 2, "the repeated page is not asked for");
+    assert_eq!(
+        mock.received().len(),
+        2,
+        "the repeated page is not asked for"
+    );
 
     let error = client
         .items(Request::get(Api::V2, "/pages").query("limit", 2), 10)

@@ -522,9 +522,6 @@ mod tests {
     #[test]
     fn the_weekly_digest_says_it_posted_a_blog_post() {
         let workflow = include_str!("../../../../workflows/confluence-weekly-digest.yaml");
-        assert!(
-            workflow.contains("type: blog post"),
-            "{workflow}"
-        );
+        assert!(workflow.contains("type: blog post"), "{workflow}");
     }
 }

@@ -31,15 +31,13 @@ pub enum ConfluenceError {
         message: String,
         request_id: Option<String>,
     },
-    #[error("{}", scope_mismatch(.call, .connection, .action_scopes, .missing, .granted, .request_id))]
+    #[error("{}", scope_mismatch(.call, .connection, .action_scopes, .granted, .request_id))]
     ScopeMismatch {
         call: String,
         connection: String,
         /// Every scope the action declares; none for `http_request`, whose endpoint is the
         /// user's.
-        action_scopes: Vec<String>,
-        /// Those the connection was not granted.
-        missing: Vec<String>,
+        action_scopes: &'static [&'static str],
         /// Every scope the connection was granted.
         granted: Vec<String>,
         request_id: Option<String>,
@@ -161,11 +159,15 @@ fn wait_text(wait: Option<Duration>) -> String {
 fn scope_mismatch(
     call: &str,
     connection: &str,
-    action_scopes: &[String],
-    missing: &[String],
+    action_scopes: &[&str],
     granted: &[String],
     request_id: &Option<String>,
 ) -> String {
+    let missing: Vec<&str> = action_scopes
+        .iter()
+        .copied()
+        .filter(|scope| !granted.iter().any(|g| g == scope))
+        .collect();
     let reconnect = format!("`weft connect confluence --connection {connection}`");
     if action_scopes.is_empty() {
         // An endpoint of the user's choosing (`http_request`): weft does not know its scopes.
@@ -403,11 +405,7 @@ mod tests {
         let scopes = ConfluenceError::ScopeMismatch {
             call: "PUT /wiki/api/v2/pages/1".into(),
             connection: "acme".into(),
-            action_scopes: vec![
-                "read:page:confluence".into(),
-                "write:page:confluence".into(),
-            ],
-            missing: vec!["write:page:confluence".into()],
+            action_scopes: &["read:page:confluence", "write:page:confluence"],
             granted: vec!["read:page:confluence".into()],
             request_id: None,
         };
@@ -424,8 +422,7 @@ mod tests {
         let any_endpoint = ConfluenceError::ScopeMismatch {
             call: "GET /wiki/api/v2/tasks".into(),
             connection: "acme".into(),
-            action_scopes: Vec::new(),
-            missing: Vec::new(),
+            action_scopes: &[],
             granted: vec!["read:page:confluence".into(), "search:confluence".into()],
             request_id: None,
         };
@@ -443,7 +440,9 @@ mod tests {
         assert_eq!(limited.kind, ErrorKind::Http { status: 429 });
         assert!(
             limited.message.contains("Atlassian asks to wait 7 s")
-                && limited.message.contains("a step `retry:` policy can wait longer")
+                && limited
+                    .message
+                    .contains("a step `retry:` policy can wait longer")
                 && !limited.message.contains("retrying"),
             "{limited}"
         );

@@ -297,18 +297,11 @@ impl<'a> Client<'a> {
     }
 
     fn scope_mismatch(&self, call: &str, headers: &HeaderMap) -> ConfluenceError {
-        let granted = &self.info.granted_scopes;
         ConfluenceError::ScopeMismatch {
             call: call.to_string(),
             connection: self.info.name.clone(),
-            action_scopes: self.scopes.iter().map(|s| s.to_string()).collect(),
-            missing: self
-                .scopes
-                .iter()
-                .filter(|s| !granted.iter().any(|g| g == *s))
-                .map(|s| s.to_string())
-                .collect(),
-            granted: granted.clone(),
+            action_scopes: self.scopes,
+            granted: self.info.granted_scopes.clone(),
             request_id: request_id(headers),
         }
     }

@@ -143,7 +143,10 @@ impl Client<'_> {
                 let mut page = self.json(&request).await?;
                 let items = take_items(&mut page);
                 let next = walk.next(&request, &page, items.len())?;
-                Ok(Some((stream::iter(items.into_iter().map(Ok)), (next, walk))))
+                Ok(Some((
+                    stream::iter(items.into_iter().map(Ok)),
+                    (next, walk),
+                )))
             },
         )
         .try_flatten()
