@@ -30,17 +30,24 @@ blog post of that space.
   A request body over 5 MB is refused before it is sent (Confluence refuses it too).
 - **Listings** take `limit` (page size, 1 to 250, default 25) and `max_results` (a cap over all
   pages, default 1000, at most 100000) and answer `{"results": [...], "count": N, "truncated":
-  bool}`; `truncated` says more existed. Pages are followed through the cursor of `_links.next`.
+  bool}`; `truncated` says more existed. Pages are followed through the cursor of `_links.next`;
+  a listing stops with an error when that link repeats the page just read, or after 100 empty
+  pages in a row.
 - **Outputs** are Confluence's own JSON objects (v2 shapes), passed through.
 - **Errors** say what to do: a 404 names the item and says the account may not see it (Confluence
   answers 404 for both); a 409 names the versions and overwrites nothing; a 401 "scope does not
-  match" names the scopes the connection lacks and the `weft apps set confluence --add-scope ...`
-  and `weft connect confluence --connection ...` commands; a refused token refresh says to reconnect;
-  Atlassian's `atl-request-id` is quoted when the answer has one.
+  match" names the scopes the connection lacks (for `http_request`, which declares none: the
+  scopes it was granted) and the `weft apps set confluence --add-scope ...` and
+  `weft connect confluence --connection ...` commands; a connection whose token cannot be had or
+  refreshed says to reconnect, with that command; a 400 gives Confluence's message (without v1's
+  Java exception class) and, where one input is the likely cause, that input and its value; Atlassian's `atl-request-id` is quoted when
+  the answer has one.
 - **Retries**: reads, PUTs (they carry a version) and DELETEs are retried on 429, 5xx and network
   errors, waiting at least `Retry-After` (or until `X-RateLimit-Reset`), else backing off
   exponentially with jitter (4 attempts, at most 60 s of waiting; longer waits are left to the
-  step's `retry:` policy). POSTs are not retried blindly: `create_page` whose answer was lost looks
+  step's `retry:` policy: the error says how long Atlassian asks to wait). Each wait for a rate
+  limit is logged as a warning: `rate limited by Atlassian; retrying after N s`, with the call and
+  the connection. POSTs are not retried blindly: `create_page` whose answer was lost looks
   for the page by title in the space (and parent) before creating it again. An attempt that may
   have run before (a resumed run repeats the attempt its stopped process had in flight, see
   [daemon.md](daemon.md#what-survives-what)) looks first: `create_page` and `create_blog_post` for

@@ -106,10 +106,69 @@ async fn a_wait_longer_than_the_budget_is_left_to_the_step_policy() {
     assert_eq!(error.kind, ErrorKind::Http { status: 429 });
     assert_eq!(error.retry_after, Some(Duration::from_secs(600)));
     assert!(
-        error.message.contains("rate limited by Atlassian") && error.message.contains("600 s"),
+        error.message.contains("rate limited by Atlassian")
+            && error.message.contains("Atlassian asks to wait 600 s")
+            && error
+                .message
+                .contains("a step `retry:` policy can wait longer"),
         "{error}"
     );
+    assert!(
+        !error.message.contains("retrying"),
+        "no retry happens: {error}"
+    );
     assert_eq!(mock.received().len(), 1);
+}
+
+/// The log lines of one test, captured on its own thread (the tests are single-threaded).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<parking_lot::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_rate_limit_wait_taken_is_logged_without_secrets() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mock = Mock::start(vec![
+        Reply::json(429, "{}").header("retry-after", "7"),
+        Reply::json(200, &page(1)),
+    ])
+    .await;
+    let connection = mock.connection(false);
+    let client = Client::connect(&connection, SCOPES).await.unwrap();
+    client
+        .json(&Request::get(Api::V2, "/pages/1").query("body-format", "storage"))
+        .await
+        .unwrap();
+    let logged = String::from_utf8(captured.0.lock().clone()).unwrap();
+    let lines: Vec<&str> = logged
+        .lines()
+        .filter(|l| l.contains("rate limited by Atlassian; retrying after 7 s"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{logged}");
+    assert!(lines[0].contains("GET /wiki/api/v2/pages/1"), "{logged}");
+    assert!(lines[0].contains("connection=acme"), "{logged}");
+    assert!(!logged.contains("token-1"), "{logged}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -195,12 +254,27 @@ async fn a_refused_refresh_says_to_reconnect() {
         .await
         .unwrap_err()
         .into();
-    assert!(
-        error.message.starts_with(
-            "connection acme needs to be reconnected: weft connect confluence --connection acme"
-        ),
-        "{error}"
+    assert_eq!(
+        error.message,
+        "connection acme needs to be reconnected: weft connect confluence --connection acme (the refresh token is expired, revoked (app uninstalled, password changed) or was rotated out [token endpoint answered 400 (invalid_grant)])",
+        "said once, with the command and the root cause"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_revoked_connection_says_to_reconnect_before_any_request() {
+    let mock = Mock::start(Vec::new()).await;
+    let connection = mock.connection(false).revoked();
+    let error = match Client::connect(&connection, SCOPES).await {
+        Ok(_) => panic!("a revoked connection gives no client"),
+        Err(error) => error,
+    };
+    assert_eq!(error.kind, ErrorKind::Failed);
+    assert_eq!(
+        error.message,
+        "connection acme needs to be reconnected: weft connect confluence --connection acme (the refresh token is expired, revoked (app uninstalled, password changed) or was rotated out [token endpoint answered 400 (invalid_grant)])"
+    );
+    assert!(mock.received().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -239,6 +313,36 @@ async fn a_scope_mismatch_names_the_missing_scopes_and_is_not_refreshed() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_scope_mismatch_of_an_endpoint_without_declared_scopes_lists_what_was_granted() {
+    let mock = Mock::start(vec![Reply::json(
+        401,
+        r#"{"code":401,"message":"Unauthorized; scope does not match"}"#,
+    )])
+    .await;
+    let connection = mock.connection(false);
+    // `http_request`: any endpoint, so no scopes are declared.
+    let client = Client::connect(&connection, &[]).await.unwrap();
+    let error: ActionError = client
+        .json(&Request::get(Api::V2, "/tasks"))
+        .await
+        .unwrap_err()
+        .into();
+    assert!(
+        error.message.contains(
+            "GET /wiki/api/v2/tasks: the endpoint needs scopes connection acme lacks (it was granted read:page:confluence)"
+        ),
+        "{error}"
+    );
+    assert!(
+        error
+            .message
+            .contains("`weft apps set confluence --add-scope SCOPE` and reconnect: `weft connect confluence --connection acme`"),
+        "{error}"
+    );
+    assert!(!error.message.contains("needs ,"), "{error}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn not_found_and_bad_requests_are_worded_for_users() {
     let mock = Mock::start(vec![
         Reply::json(
@@ -274,7 +378,8 @@ async fn not_found_and_bad_requests_are_worded_for_users() {
         .unwrap_err()
         .into();
     assert_eq!(bad.kind, ErrorKind::Http { status: 400 });
-    assert!(bad.message.contains("Could not parse CQL"), "{bad}");
+    assert!(bad.message.contains("(400): Could not parse CQL"), "{bad}");
+    assert!(!bad.message.contains("com.atlassian"), "{bad}");
     assert!(bad.message.contains(r#"(input cql = "x")"#), "{bad}");
     let conflict = client
         .json(
@@ -458,5 +563,85 @@ async fn items_stream_across_pages_and_stop_at_the_cap() {
             "/ex/confluence/cloud-1/wiki/rest/api/search?cql=x&cursor=n1&start=1",
         ],
         "no page is read beyond the cap"
+    );
+}
+
+/// An empty page whose `_links.next` carries `cursor`.
+fn empty_page(cursor: &str) -> Reply {
+    Reply::json(
+        200,
+        &json!({"results": [], "_links": {"next": format!("/wiki/api/v2/pages?limit=2&cursor={cursor}")}})
+            .to_string(),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_listing_whose_cursor_does_not_change_stops_with_a_clear_error() {
+    use futures::TryStreamExt;
+    let mock = Mock::start(vec![empty_page("same"); 4]).await;
+    let connection = mock.connection(false);
+    let client = Client::connect(&connection, SCOPES).await.unwrap();
+    let listing = Listing {
+        limit: Some(2),
+        max_results: None,
+    };
+    let error = client
+        .collect(Request::get(Api::V2, "/pages"), &listing)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ConfluenceError::RepeatedPage { .. }),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("GET /wiki/api/v2/pages")
+            && error.to_string().contains("cursor did not change"),
+        "{error}"
+    );
+    assert_eq!(
+        mock.received().len(),
+        2,
+        "the repeated page is not asked for"
+    );
+
+    let error = client
+        .items(Request::get(Api::V2, "/pages").query("limit", 2), 10)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ConfluenceError::RepeatedPage { .. }),
+        "{error}"
+    );
+    assert_eq!(mock.received().len(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn endless_empty_pages_stop_the_listing() {
+    use weft_confluence::client::paging::MAX_EMPTY_PAGES_IN_A_ROW;
+    let mut script: Vec<Reply> = (0..MAX_EMPTY_PAGES_IN_A_ROW + 20)
+        .map(|n| empty_page(&format!("c{n}")))
+        .collect();
+    // A page with an item in the middle starts the count again.
+    script[10] = Reply::json(
+        200,
+        &json!({"results": [{"id": "1"}], "_links": {"next": "/wiki/api/v2/pages?limit=2&cursor=x"}})
+            .to_string(),
+    );
+    let mock = Mock::start(script).await;
+    let connection = mock.connection(false);
+    let client = Client::connect(&connection, SCOPES).await.unwrap();
+    let error = client
+        .collect(Request::get(Api::V2, "/pages"), &Listing::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ConfluenceError::EmptyPages { pages, .. } if pages == MAX_EMPTY_PAGES_IN_A_ROW),
+        "{error}"
+    );
+    assert_eq!(
+        mock.received().len() as u32,
+        11 + MAX_EMPTY_PAGES_IN_A_ROW,
+        "ten empty, one with an item, then the cap"
     );
 }

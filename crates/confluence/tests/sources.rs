@@ -855,3 +855,38 @@ async fn a_label_removed_and_added_again_within_the_index_lag_is_not_delivered_t
         BTreeSet::from([format!("{page}:release")])
     );
 }
+
+/// `weft scopes` and `connect` ask for what a source declares: that must be enough to poll with
+/// a `space` setting given by id (resolved with v2 GET `/spaces/{id}`), not only by key.
+#[tokio::test]
+async fn the_declared_scopes_suffice_for_a_space_given_by_id() {
+    const WITH_SPACE: [&str; 5] = [
+        "confluence.page_created",
+        "confluence.blog_post_updated",
+        "confluence.comment_created",
+        "confluence.attachment_created",
+        "confluence.label_added",
+    ];
+    let runtime = weft_runtime::Runtime::new().expect("catalogue");
+    let mut scopes: Vec<&'static str> = WITH_SPACE
+        .iter()
+        .flat_map(|name| {
+            let source = runtime.sources().get(name).expect("source");
+            source.spec().scopes.iter().copied()
+        })
+        .collect();
+    scopes.sort_unstable();
+    scopes.dedup();
+    let site = Site::start(Some(&scopes)).await;
+    let ops = site
+        .connection
+        .sandbox
+        .admin()
+        .create_space(None, "OPS", "Operations")
+        .expect("space OPS");
+    for name in WITH_SPACE {
+        let mut poller = Poller::new(&site, name, json!({"space": ops.to_string()}));
+        poller.poll().await;
+    }
+    site.connection.sandbox.shutdown().await;
+}

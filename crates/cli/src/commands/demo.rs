@@ -460,7 +460,8 @@ fn missing_names(problems: &workflow::FileProblems) -> Vec<String> {
     names
 }
 
-/// Plain lines: each output, and each page touched with its title, id and address.
+/// Plain lines: each output, and each page (or blog post) touched with its title, id and
+/// address.
 fn print_outputs(outputs: &Value, site_url: &str) {
     let Some(outputs) = outputs.as_object() else {
         return;
@@ -474,21 +475,53 @@ fn print_outputs(outputs: &Value, site_url: &str) {
         .into_iter()
         .flatten()
     {
-        let text = |field: &str| page[field].as_str().unwrap_or_default().to_string();
-        println!(
-            "   {} page {} \"{}\"  {}/wiki{}",
-            text("did"),
-            text("id"),
-            text("title"),
-            site_url.trim_end_matches('/'),
-            text("link")
-        );
+        println!("   {}", touched(page, site_url));
     }
+}
+
+/// One entry of a workflow's `pages` output: what it did to which page, or to the content its
+/// `type` names (`blog post`).
+fn touched(page: &Value, site_url: &str) -> String {
+    let text = |field: &str| page[field].as_str().unwrap_or_default();
+    format!(
+        "{} {} {} \"{}\"  {}/wiki{}",
+        text("did"),
+        page["type"].as_str().unwrap_or("page"),
+        text("id"),
+        text("title"),
+        site_url.trim_end_matches('/'),
+        text("link")
+    )
 }
 
 fn compact(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_blog_post_is_not_called_a_page() {
+        let site = "https://acme.atlassian.net/";
+        let post = json!({"did": "posted", "type": "blog post", "id": "65582", "title": "Weekly digest", "link": "/spaces/ENG/blog/65582"});
+        assert_eq!(
+            touched(&post, site),
+            "posted blog post 65582 \"Weekly digest\"  https://acme.atlassian.net/wiki/spaces/ENG/blog/65582"
+        );
+        let page = json!({"did": "created", "id": "65580", "title": "Recently updated", "link": "/spaces/ENG/pages/65580"});
+        assert!(touched(&page, site).starts_with("created page 65580"));
+    }
+
+    #[test]
+    fn the_weekly_digest_says_it_posted_a_blog_post() {
+        let workflow = include_str!("../../../../workflows/confluence-weekly-digest.yaml");
+        assert!(workflow.contains("type: blog post"), "{workflow}");
     }
 }

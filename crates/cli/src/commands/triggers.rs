@@ -96,7 +96,10 @@ fn hint(error: &PollError) -> Option<String> {
     let message = error.message.as_str();
     if message.contains("no connection named") {
         Some(format!("list connections with `weft connections list`, or make `{connection}` with `weft connect confluence --connection {connection}`"))
-    } else if message.contains("needs to be reconnected") {
+    } else if message.contains("needs to be reconnected")
+        // The Confluence connector's own message already gives the command.
+        && !message.contains("weft connect confluence")
+    {
         Some(format!(
             "reconnect it: `weft connect confluence --connection {connection}`"
         ))
@@ -159,5 +162,33 @@ fn print_report(report: &PollReport, delivery: Delivery, json: bool) -> ExitCode
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use weft_runtime::action::ActionError;
+
+    use super::*;
+
+    fn source_error(message: &str) -> PollError {
+        PollError::Source {
+            source_name: "confluence.page_created".into(),
+            connection: "acme".into(),
+            error: ActionError::failed(message),
+        }
+    }
+
+    #[test]
+    fn the_reconnect_command_is_given_once() {
+        let bare = source_error("connection `acme` needs to be reconnected: invalid_grant");
+        assert_eq!(
+            hint(&bare).as_deref(),
+            Some("reconnect it: `weft connect confluence --connection acme`")
+        );
+        let worded = source_error(
+            "connection acme needs to be reconnected: weft connect confluence --connection acme (invalid_grant)",
+        );
+        assert_eq!(hint(&worded), None);
     }
 }

@@ -42,6 +42,27 @@ impl ConfluenceAction for GetPage {
         Ok(Request::get(Api::V2, format!("/pages/{id}"))
             .query("body-format", input.body_format.as_str())
             .query_opt("version", input.version)
-            .about(format!("page {id}")))
+            .about(format!("page {id}"))
+            // A 400 about the path is about this input: the message quotes it.
+            .input("page_id", id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rejected_read_names_the_page_id_it_was_given() {
+        let input = Input {
+            page_id: "9223372036854775808".into(),
+            body_format: ReadFormat::default(),
+            version: None,
+        };
+        let request = GetPage::request(&input, &()).unwrap();
+        assert_eq!(
+            request.input.as_deref(),
+            Some(r#"page_id = "9223372036854775808""#)
+        );
     }
 }

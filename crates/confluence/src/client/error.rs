@@ -31,13 +31,15 @@ pub enum ConfluenceError {
         message: String,
         request_id: Option<String>,
     },
-    #[error("{}", scope_mismatch(.connection, .action_scopes, .missing, .request_id))]
+    #[error("{}", scope_mismatch(.call, .connection, .action_scopes, .granted, .request_id))]
     ScopeMismatch {
+        call: String,
         connection: String,
-        /// Every scope the action declares.
-        action_scopes: Vec<String>,
-        /// Those the connection was not granted.
-        missing: Vec<String>,
+        /// Every scope the action declares; none for `http_request`, whose endpoint is the
+        /// user's.
+        action_scopes: &'static [&'static str],
+        /// Every scope the connection was granted.
+        granted: Vec<String>,
         request_id: Option<String>,
     },
     #[error("Confluence refused the connection's token for {call} even after a refresh ({message}); reconnect it: weft connect confluence --connection {connection}{}", rid(.request_id))]
@@ -85,6 +87,10 @@ pub enum ConfluenceError {
     AnswerTooLarge { call: String, limit: usize },
     #[error("the answer to {call} is not the JSON Confluence sends: {detail}")]
     InvalidAnswer { call: String, detail: String },
+    #[error("Confluence answered {call} with a link to the same page again (its cursor did not change); weft stopped the listing rather than ask for it forever")]
+    RepeatedPage { call: String },
+    #[error("Confluence answered {pages} empty pages in a row to {call}, each linking to another; weft stopped the listing rather than follow them forever")]
+    EmptyPages { call: String, pages: u32 },
     #[error("the request body for {call} is {size} bytes; Confluence refuses more than {limit} bytes, so nothing was sent")]
     BodyTooLarge {
         call: String,
@@ -138,29 +144,53 @@ fn input_of(input: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
+/// The end of a rate limit the client's own retries did not outlast (a wait it took is logged,
+/// not reported: see `Client::execute`).
 fn wait_text(wait: Option<Duration>) -> String {
     match wait {
-        Some(wait) => format!("retrying after {} s", wait.as_secs().max(1)),
-        None => "retrying after a backoff".to_string(),
+        Some(wait) => format!(
+            "Atlassian asks to wait {} s, longer than weft waits within one step attempt; a step `retry:` policy can wait longer",
+            wait.as_secs().max(1)
+        ),
+        None => "weft's retries did not get through; a step `retry:` policy can wait longer".to_string(),
     }
 }
 
 fn scope_mismatch(
+    call: &str,
     connection: &str,
-    action_scopes: &[String],
-    missing: &[String],
+    action_scopes: &[&str],
+    granted: &[String],
     request_id: &Option<String>,
 ) -> String {
+    let missing: Vec<&str> = action_scopes
+        .iter()
+        .copied()
+        .filter(|scope| !granted.iter().any(|g| g == scope))
+        .collect();
+    let reconnect = format!("`weft connect confluence --connection {connection}`");
+    if action_scopes.is_empty() {
+        // An endpoint of the user's choosing (`http_request`): weft does not know its scopes.
+        let granted = if granted.is_empty() {
+            "no scopes".to_string()
+        } else {
+            granted.join(", ")
+        };
+        return format!(
+            "Confluence answered \"scope does not match\" to {call}: the endpoint needs scopes connection {connection} lacks (it was granted {granted}). Add the scopes its page of Confluence's REST reference lists to the app in the Atlassian developer console, then run `weft apps set confluence --add-scope SCOPE` and reconnect: {reconnect}{}",
+            rid(request_id)
+        );
+    }
     let needs = action_scopes.join(", ");
     if missing.is_empty() {
         return format!(
-            "Confluence answered \"scope does not match\": this action needs {needs}, which connection {connection} was granted; the app's scopes may have changed since: reconnect with `weft connect confluence --connection {connection}`{}",
+            "Confluence answered \"scope does not match\" to {call}: this action needs {needs}, which connection {connection} was granted; the app's scopes may have changed since: reconnect with {reconnect}{}",
             rid(request_id)
         );
     }
     let flags: Vec<String> = missing.iter().map(|s| format!("--add-scope {s}")).collect();
     format!(
-        "Confluence answered \"scope does not match\": this action needs {needs}; connection {connection} lacks {}. Add the scopes to the app in the Atlassian developer console, then run `weft apps set confluence {}` and reconnect: `weft connect confluence --connection {connection}`{}",
+        "Confluence answered \"scope does not match\" to {call}: this action needs {needs}; connection {connection} lacks {}. Add the scopes to the app in the Atlassian developer console, then run `weft apps set confluence {}` and reconnect: {reconnect}{}",
         missing.join(", "),
         flags.join(" "),
         rid(request_id)
@@ -175,7 +205,11 @@ impl ConfluenceError {
             NotFound { .. } => ErrorKind::Http { status: 404 },
             VersionConflict { .. } | Conflict { .. } => ErrorKind::Http { status: 409 },
             ScopeMismatch { .. } | Unauthorized { .. } => ErrorKind::Http { status: 401 },
-            Reconnect { .. } | InvalidAnswer { .. } | AnswerTooLarge { .. } => ErrorKind::Failed,
+            Reconnect { .. }
+            | InvalidAnswer { .. }
+            | AnswerTooLarge { .. }
+            | RepeatedPage { .. }
+            | EmptyPages { .. } => ErrorKind::Failed,
             Forbidden { .. } => ErrorKind::Http { status: 403 },
             Rejected { status, .. } | Server { status, .. } => ErrorKind::Http { status: *status },
             RateLimited { .. } => ErrorKind::Http { status: 429 },
@@ -201,6 +235,38 @@ impl ConfluenceError {
                 | ConfluenceError::Timeout { .. }
         )
     }
+}
+
+impl ConfluenceError {
+    /// A token for `connection` that could not be had: a transient failure stays the step's to
+    /// retry; any other means the connection must be reconnected, said once, with the command
+    /// and only the root cause (the token layers each prefix their own "needs to be
+    /// reconnected").
+    pub fn token_failure(connection: &str, error: ActionError) -> ConfluenceError {
+        match error.kind {
+            ErrorKind::Network
+            | ErrorKind::Timeout
+            | ErrorKind::Cancelled
+            | ErrorKind::InvalidInput => ConfluenceError::Step(error),
+            _ => ConfluenceError::Reconnect {
+                connection: connection.to_string(),
+                reason: root_cause(connection, &error.message),
+            },
+        }
+    }
+}
+
+/// `message` without the prefixes the token layers put before the cause.
+fn root_cause(connection: &str, message: &str) -> String {
+    let prefixes = [
+        format!("connection `{connection}` has no usable access token: "),
+        format!("connection `{connection}` needs to be reconnected: "),
+    ];
+    let mut cause = message;
+    while let Some(rest) = prefixes.iter().find_map(|p| cause.strip_prefix(p.as_str())) {
+        cause = rest;
+    }
+    cause.to_string()
 }
 
 impl From<ConfluenceError> for ActionError {
@@ -239,7 +305,23 @@ pub fn error_message(body: &[u8]) -> Option<String> {
     value
         .get("message")
         .and_then(Value::as_str)
-        .map(str::to_string)
+        .map(|message| without_exception_class(message).to_string())
+}
+
+/// A v1 message without the Java exception class it starts with
+/// (`com.atlassian.confluence.api.service.exceptions.api.BadRequestException: ...`): a user
+/// cannot act on the class name.
+fn without_exception_class(message: &str) -> &str {
+    match message.split_once(": ") {
+        Some((class, rest))
+            if class.contains('.')
+                && class.ends_with("Exception")
+                && !class.contains(char::is_whitespace) =>
+        {
+            rest
+        }
+        _ => message,
+    }
 }
 
 /// The status an error body states: v2 `errors[0].status` (a number, or sometimes the string
@@ -282,9 +364,18 @@ mod tests {
         );
         let v1 = br#"{"statusCode":400,"message":"com.atlassian.confluence.api.service.exceptions.api.BadRequestException: Could not parse Labels","reason":"Bad Request"}"#;
         assert_eq!(error_status(v1), Some(400));
-        assert!(error_message(v1)
-            .unwrap()
-            .ends_with("Could not parse Labels"));
+        assert_eq!(error_message(v1).as_deref(), Some("Could not parse Labels"));
+        let not_permitted = br#"{"statusCode":403,"message":"com.atlassian.confluence.api.service.exceptions.PermissionException: Could not create content with type page"}"#;
+        assert_eq!(
+            error_message(not_permitted).as_deref(),
+            Some("Could not create content with type page")
+        );
+        let plain = br#"{"statusCode":400,"message":"Invalid input: cql. Expected: type"}"#;
+        assert_eq!(
+            error_message(plain).as_deref(),
+            Some("Invalid input: cql. Expected: type"),
+            "only a class name is taken off"
+        );
         let gateway = br#"{"code":401,"message":"Unauthorized; scope does not match"}"#;
         assert_eq!(error_status(gateway), Some(401));
         assert!(is_scope_mismatch(gateway));
@@ -312,12 +403,10 @@ mod tests {
             "page 123 was changed by someone else (now version 8, you sent 7); nothing was overwritten"
         );
         let scopes = ConfluenceError::ScopeMismatch {
+            call: "PUT /wiki/api/v2/pages/1".into(),
             connection: "acme".into(),
-            action_scopes: vec![
-                "read:page:confluence".into(),
-                "write:page:confluence".into(),
-            ],
-            missing: vec!["write:page:confluence".into()],
+            action_scopes: &["read:page:confluence", "write:page:confluence"],
+            granted: vec!["read:page:confluence".into()],
             request_id: None,
         };
         let text = scopes.to_string();
@@ -330,6 +419,17 @@ mod tests {
             text.contains("weft connect confluence --connection acme"),
             "{text}"
         );
+        let any_endpoint = ConfluenceError::ScopeMismatch {
+            call: "GET /wiki/api/v2/tasks".into(),
+            connection: "acme".into(),
+            action_scopes: &[],
+            granted: vec!["read:page:confluence".into(), "search:confluence".into()],
+            request_id: None,
+        };
+        assert_eq!(
+            any_endpoint.to_string(),
+            "Confluence answered \"scope does not match\" to GET /wiki/api/v2/tasks: the endpoint needs scopes connection acme lacks (it was granted read:page:confluence, search:confluence). Add the scopes its page of Confluence's REST reference lists to the app in the Atlassian developer console, then run `weft apps set confluence --add-scope SCOPE` and reconnect: `weft connect confluence --connection acme`"
+        );
         let limited: ActionError = ConfluenceError::RateLimited {
             call: "GET /wiki/api/v2/pages".into(),
             wait: Some(Duration::from_secs(7)),
@@ -338,13 +438,39 @@ mod tests {
         .into();
         assert_eq!(limited.retry_after, Some(Duration::from_secs(7)));
         assert_eq!(limited.kind, ErrorKind::Http { status: 429 });
-        assert!(limited.message.contains("retrying after 7 s"));
+        assert!(
+            limited.message.contains("Atlassian asks to wait 7 s")
+                && limited
+                    .message
+                    .contains("a step `retry:` policy can wait longer")
+                && !limited.message.contains("retrying"),
+            "{limited}"
+        );
         let reconnect = ConfluenceError::Reconnect {
             connection: "acme".into(),
             reason: "refresh refused".into(),
         };
         assert!(reconnect.to_string().starts_with(
             "connection acme needs to be reconnected: weft connect confluence --connection acme"
+        ));
+    }
+
+    #[test]
+    fn a_token_failure_keeps_only_its_root_cause() {
+        let revoked = ActionError::failed(
+            "connection `acme` has no usable access token: connection `acme` needs to be reconnected: the refresh token is expired [token endpoint answered 400: invalid_grant]",
+        );
+        assert_eq!(
+            ConfluenceError::token_failure("acme", revoked).to_string(),
+            "connection acme needs to be reconnected: weft connect confluence --connection acme (the refresh token is expired [token endpoint answered 400: invalid_grant])"
+        );
+        let offline = ActionError::new(ErrorKind::Network, "token endpoint unreachable");
+        assert!(matches!(
+            ConfluenceError::token_failure("acme", offline),
+            ConfluenceError::Step(ActionError {
+                kind: ErrorKind::Network,
+                ..
+            })
         ));
     }
 }

@@ -145,7 +145,10 @@ impl<'a> Client<'a> {
         scopes: &'static [&'static str],
     ) -> Result<Client<'a>, ActionError> {
         let info = connection.connection_info().await?;
-        let token = connection.access_token().await?;
+        let token = connection
+            .access_token()
+            .await
+            .map_err(|error| ConfluenceError::token_failure(&info.name, error))?;
         Ok(Client {
             pacer: Pacer::for_connection(&info.api_base),
             connection,
@@ -242,7 +245,7 @@ impl<'a> Client<'a> {
                         let body = read_error_body(answer).await;
                         if status == StatusCode::UNAUTHORIZED {
                             if is_scope_mismatch(&body) {
-                                return Err(self.scope_mismatch(&headers));
+                                return Err(self.scope_mismatch(&call, &headers));
                             }
                             // A 401 means nothing was done: sending again is safe.
                             if !refreshed {
@@ -271,6 +274,15 @@ impl<'a> Client<'a> {
             if asked.is_some() {
                 self.pacer.hold(wait);
             }
+            if let ConfluenceError::RateLimited { .. } = error {
+                // Said here, not in the error: the step only hears of a limit it could not outlast.
+                tracing::warn!(
+                    call = %call,
+                    connection = %self.info.name,
+                    "rate limited by Atlassian; retrying after {} s",
+                    wait.as_secs().max(1)
+                );
+            }
             failed += 1;
             waited += wait;
             self.cancellable(tokio::time::sleep(wait)).await?;
@@ -281,28 +293,15 @@ impl<'a> Client<'a> {
         self.connection
             .refresh_access_token(rejected)
             .await
-            .map_err(|error| match error.kind {
-                ErrorKind::Network | ErrorKind::Timeout | ErrorKind::Cancelled => {
-                    ConfluenceError::Step(error)
-                }
-                _ => ConfluenceError::Reconnect {
-                    connection: self.info.name.clone(),
-                    reason: error.message,
-                },
-            })
+            .map_err(|error| ConfluenceError::token_failure(&self.info.name, error))
     }
 
-    fn scope_mismatch(&self, headers: &HeaderMap) -> ConfluenceError {
-        let granted = &self.info.granted_scopes;
+    fn scope_mismatch(&self, call: &str, headers: &HeaderMap) -> ConfluenceError {
         ConfluenceError::ScopeMismatch {
+            call: call.to_string(),
             connection: self.info.name.clone(),
-            action_scopes: self.scopes.iter().map(|s| s.to_string()).collect(),
-            missing: self
-                .scopes
-                .iter()
-                .filter(|s| !granted.iter().any(|g| g == *s))
-                .map(|s| s.to_string())
-                .collect(),
+            action_scopes: self.scopes,
+            granted: self.info.granted_scopes.clone(),
             request_id: request_id(headers),
         }
     }

@@ -56,6 +56,50 @@ impl Listing {
     }
 }
 
+/// The most empty pages in a row a listing follows. A page with items brings the walk closer to
+/// its `max_results`; only empty pages linking on could go on forever, so they are capped. Some
+/// are normal (a search drops the rows the account may not see after picking the page), a
+/// hundred in a row are not.
+pub const MAX_EMPTY_PAGES_IN_A_ROW: u32 = 100;
+
+/// One walk over the pages of a listing: which page comes next, and when to stop following a
+/// server that links on without getting anywhere.
+#[derive(Default)]
+struct Walk {
+    empty_in_a_row: u32,
+}
+
+impl Walk {
+    /// The request after `current`, whose answer `page` held `items` items; `None` at the end.
+    fn next(
+        &mut self,
+        current: &Request,
+        page: &Value,
+        items: usize,
+    ) -> Result<Option<Request>, ConfluenceError> {
+        let Some(next) = next_page(current, page) else {
+            return Ok(None);
+        };
+        if next.query == current.query {
+            return Err(ConfluenceError::RepeatedPage {
+                call: current.describe(),
+            });
+        }
+        self.empty_in_a_row = if items == 0 {
+            self.empty_in_a_row + 1
+        } else {
+            0
+        };
+        if self.empty_in_a_row >= MAX_EMPTY_PAGES_IN_A_ROW {
+            return Err(ConfluenceError::EmptyPages {
+                call: current.describe(),
+                pages: self.empty_in_a_row,
+            });
+        }
+        Ok(Some(next))
+    }
+}
+
 /// The request for the page after `page`: `request` with the `cursor` (and, for v1 search,
 /// `start`) of the answer's `_links.next`; `None` on the last page.
 pub fn next_page(request: &Request, page: &Value) -> Option<Request> {
@@ -90,17 +134,21 @@ impl Client<'_> {
         request: Request,
         max_results: u32,
     ) -> impl Stream<Item = Result<Value, ConfluenceError>> + '_ {
-        stream::try_unfold(Some(request), move |next| async move {
-            let Some(request) = next else {
-                return Ok(None);
-            };
-            let mut page = self.json(&request).await?;
-            let next = next_page(&request, &page);
-            Ok(Some((
-                stream::iter(take_items(&mut page).into_iter().map(Ok)),
-                next,
-            )))
-        })
+        stream::try_unfold(
+            (Some(request), Walk::default()),
+            move |(next, mut walk)| async move {
+                let Some(request) = next else {
+                    return Ok(None);
+                };
+                let mut page = self.json(&request).await?;
+                let items = take_items(&mut page);
+                let next = walk.next(&request, &page, items.len())?;
+                Ok(Some((
+                    stream::iter(items.into_iter().map(Ok)),
+                    (next, walk),
+                )))
+            },
+        )
         .try_flatten()
         .take(max_results as usize)
     }
@@ -116,10 +164,12 @@ impl Client<'_> {
         let mut request = Some(listing.first_page(request).map_err(ConfluenceError::Step)?);
         let mut results = Vec::new();
         let mut truncated = false;
+        let mut walk = Walk::default();
         while let Some(current) = request.take() {
             let mut page = self.json(&current).await?;
-            let next = next_page(&current, &page);
-            for item in take_items(&mut page) {
+            let items = take_items(&mut page);
+            let next = walk.next(&current, &page, items.len())?;
+            for item in items {
                 if results.len() == max {
                     truncated = true;
                     break;

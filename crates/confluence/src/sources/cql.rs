@@ -5,7 +5,7 @@ use serde::Deserialize;
 use weft_action::{ActionError, EventSink, SourceContext, SourceInfo, TypedPollSource};
 
 use super::window::{self, Find, Moment, Watch, WindowCursor};
-use super::SCOPES;
+use super::CQL_SCOPES;
 use crate::client::Client;
 
 /// The longest CQL condition accepted.
@@ -54,7 +54,7 @@ impl TypedPollSource for Cql {
         name: "confluence.cql",
         description: "Each new version of content matching a CQL condition (CQL lastmodified; a change that only makes older content match, such as a new label, is not an event).",
         event_example: r#"{"kind": "cql", "id": "65601", "version": 3, "title": "Release notes", "type": "page", "space": {"id": 98305, "key": "ENG", "name": "Engineering"}, "at": "2026-11-30T09:12:00Z", "content": {"id": "65601", "type": "page", "status": "current", "title": "Release notes", "version": {"number": 3, "when": "2026-11-30T09:12:00.000Z"}}, "observed_at": "2026-11-30T09:12:31Z"}"#,
-        scopes: SCOPES,
+        scopes: CQL_SCOPES,
     };
 
     async fn poll(
@@ -70,7 +70,7 @@ impl TypedPollSource for Cql {
             moment: Moment::Modified,
             min_version: 1,
         };
-        let client = Client::connect(ctx, SCOPES).await?;
+        let client = Client::connect(ctx, CQL_SCOPES).await?;
         window::poll(&client, &watch, settings.start.as_deref(), cursor, events).await
     }
 }

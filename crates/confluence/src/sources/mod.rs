@@ -35,8 +35,17 @@ pub use page_created::PageCreated;
 pub use page_updated::PageUpdated;
 pub use space_created::SpaceCreated;
 
-/// The scopes every CQL-based source needs: the search, and the user's time zone.
-pub const SCOPES: &[&str] = &["search:confluence", "read:confluence-user"];
+/// The scopes of the `cql` source: the search, and the user's time zone.
+pub const CQL_SCOPES: &[&str] = &["search:confluence", "read:confluence-user"];
+
+/// The scopes of the other CQL-based sources: the `cql` source's, and for a `space` setting
+/// given by id, v2 GET `/spaces/{id}`, which resolves it to its key (granular only: the v2 API
+/// checks no classic scope).
+pub const SCOPES: &[&str] = &[
+    "search:confluence",
+    "read:confluence-user",
+    "read:space:confluence",
+];
 
 /// Registers every source.
 pub(crate) fn register(sources: &mut SourceCatalog) -> Result<(), RegistryError> {

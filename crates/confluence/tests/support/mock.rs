@@ -121,10 +121,19 @@ impl Mock {
                 config: Default::default(),
             },
             refresh_refused,
+            revoked: false,
             refreshes: Mutex::new(0),
             http: reqwest::Client::new(),
             cancel: CancellationToken::new(),
         }
+    }
+}
+
+impl MockConnection {
+    /// This connection with its grant revoked: no token can be had.
+    pub fn revoked(mut self) -> MockConnection {
+        self.revoked = true;
+        self
     }
 }
 
@@ -173,9 +182,15 @@ async fn answer(State(script): State<Arc<Script>>, request: HttpRequest<Body>) -
     response.body(Body::from(reply.body)).unwrap()
 }
 
+/// What the token layers say of a connection whose grant was revoked (the chain
+/// `describe_error_chain` makes of the auth crate's error).
+const REVOKED: &str = "connection `acme` has no usable access token: connection `acme` needs to be reconnected: the refresh token is expired, revoked (app uninstalled, password changed) or was rotated out [token endpoint answered 400 (invalid_grant)]";
+
 pub struct MockConnection {
     pub info: ConnectionInfo,
     refresh_refused: bool,
+    /// No token can be had at all (a second run after a revoke).
+    revoked: bool,
     pub refreshes: Mutex<u32>,
     http: reqwest::Client,
     pub cancel: CancellationToken,
@@ -187,14 +202,15 @@ impl Connection for MockConnection {
         Ok(self.info.clone())
     }
     async fn access_token(&self) -> Result<AccessToken, ActionError> {
+        if self.revoked {
+            return Err(ActionError::failed(REVOKED));
+        }
         Ok(AccessToken::new("token-1"))
     }
     async fn refresh_access_token(&self, _: &AccessToken) -> Result<AccessToken, ActionError> {
         *self.refreshes.lock() += 1;
         if self.refresh_refused {
-            return Err(ActionError::failed(
-                "connection `acme` has no usable access token: invalid_grant",
-            ));
+            return Err(ActionError::failed(REVOKED));
         }
         Ok(AccessToken::new("token-2"))
     }
