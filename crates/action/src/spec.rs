@@ -351,7 +351,13 @@ mod tests {
         assert_eq!(field("page_id").kind, FieldType::String);
         assert!(field("page_id").required);
         assert_eq!(field("page_id").description, "The page to read.");
-        assert_eq!(field("limit").kind, FieldType::Integer);
+        assert_eq!(
+            field("limit").kind,
+            FieldType::IntegerIn(IntegerRange {
+                min: 0,
+                max: u32::MAX.into()
+            })
+        );
         assert!(!field("limit").required);
         assert_eq!(field("wait").kind, FieldType::Duration);
         assert_eq!(
