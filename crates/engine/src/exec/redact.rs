@@ -449,10 +449,24 @@ impl Serialize for Masking<'_> {
 }
 
 pub fn is_credential_header(name: &str) -> bool {
-    CREDENTIAL_HEADERS
-        .iter()
-        .any(|h| h.eq_ignore_ascii_case(name))
+    // Most keys are not header names: their length alone rules them out, without comparing.
+    name.len() < 64
+        && CREDENTIAL_HEADER_LENGTHS & (1 << name.len()) != 0
+        && CREDENTIAL_HEADERS
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name))
 }
+
+/// Bit `n` is set when a name in [`CREDENTIAL_HEADERS`] is `n` bytes long.
+const CREDENTIAL_HEADER_LENGTHS: u64 = {
+    let mut lengths = 0u64;
+    let mut i = 0;
+    while i < CREDENTIAL_HEADERS.len() {
+        lengths |= 1 << CREDENTIAL_HEADERS[i].len();
+        i += 1;
+    }
+    lengths
+};
 
 /// `Bearer abc` → `Bearer ***` (the scheme says how it is sent, not what it is); anything
 /// else → `***`.
@@ -610,6 +624,16 @@ mod tests {
                 "content-type": "application/json"
             })
         );
+    }
+
+    #[test]
+    fn header_names_of_other_lengths_are_not_credentials() {
+        for name in CREDENTIAL_HEADERS {
+            assert!(is_credential_header(&name.to_uppercase()), "{name}");
+        }
+        for name in ["", "x", "cookies", "authorisation", &"a".repeat(200)] {
+            assert!(!is_credential_header(name), "{name}");
+        }
     }
 
     #[test]
