@@ -169,3 +169,82 @@ fn a_short_secret_is_warned_about_on_stderr_without_its_value() {
         assert!(!stdout(&out).contains("warning"), "{extra:?}");
     }
 }
+
+/// A credential header written literally in a workflow that has no secrets is sent as
+/// written and recorded masked: in the attempts, in a loop's item outputs and in the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credential_headers_are_masked_without_secrets() {
+    const BASIC: &str = "Basic bWU6cGFzc3dvcmQ=";
+    const CLEAR: [&str; 3] = [
+        "bWU6cGFzc3dvcmQ=",
+        "opaque-proxy-credential",
+        "loop-credential-token",
+    ];
+    let server = recorder::Recorder::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = write(
+        dir.path(),
+        "literal.yaml",
+        &format!(
+            r#"name: literal
+steps:
+  - id: call
+    uses: http.request
+    with:
+      url: "{base}/x"
+      headers:
+        Authorization: "{BASIC}"
+        Proxy-Authorization: opaque-proxy-credential
+  - id: each
+    for_each: [1, 2]
+    steps:
+      - id: set
+        uses: core.set
+        with:
+          headers: {{ authorization: "Bearer loop-credential-token" }}
+"#,
+            base = server.base_url()
+        ),
+    );
+    let data = dir.path().join("data");
+    let path = workflow.to_str().unwrap().to_string();
+    let data2 = data.clone();
+    let outputs = tokio::task::spawn_blocking(move || {
+        let run = weft(&data2, &["run", &path, "--json", "-vvv"]);
+        let list = weft(&data2, &["runs", "list", "--json"]);
+        let runs: Vec<serde_json::Value> = serde_json::from_str(&stdout(&list)).unwrap();
+        let id = runs[0]["id"].as_str().unwrap().to_string();
+        let show = weft(&data2, &["runs", "show", &id]);
+        let show_json = weft(&data2, &["runs", "show", &id, "--json"]);
+        [run, show, show_json]
+    })
+    .await
+    .unwrap();
+    for (out, what) in outputs.iter().zip(["run", "runs show", "runs show --json"]) {
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", stderr(out));
+        for clear in CLEAR {
+            assert!(!stdout(out).contains(clear), "{what} shows `{clear}`");
+            assert!(!stderr(out).contains(clear), "{what} logs `{clear}`");
+        }
+    }
+    let shown = stdout(&outputs[2]);
+    for masked in [
+        r#""Authorization":"Basic ***""#,
+        r#""Proxy-Authorization":"***""#,
+        r#""authorization":"Bearer ***""#,
+    ] {
+        assert!(
+            shown.replace(": ", ":").contains(masked),
+            "{masked}: {shown}"
+        );
+    }
+    let sent = server.requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].authorization.as_deref(), Some(BASIC));
+    for file in walk(&data) {
+        let bytes = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        for clear in CLEAR {
+            assert!(!bytes.contains(clear), "{} holds `{clear}`", file.display());
+        }
+    }
+}

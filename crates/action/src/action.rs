@@ -120,11 +120,23 @@ impl<A: TypedAction> Typed<A> {
     }
 
     fn read(&self, input: &Value) -> Result<A::Input, ActionError> {
-        A::Input::deserialize(input).map_err(|e| self.invalid_inputs(e))
+        A::Input::deserialize(input).map_err(|e| self.invalid_inputs(input, e))
     }
 
-    fn invalid_inputs(&self, error: serde_json::Error) -> ActionError {
-        ActionError::invalid_input(format!("inputs of `{}`: {error}", A::INFO.name))
+    /// serde's message does not say which input is wrong (`invalid value: integer `-1`,
+    /// expected u32`): the first input its field type rejects is named instead, with what it
+    /// accepts.
+    fn invalid_inputs(&self, input: &Value, error: serde_json::Error) -> ActionError {
+        let name = A::INFO.name;
+        let mismatch = self.spec().inputs.iter().find_map(|field| {
+            let value = input.get(&field.name).filter(|v| !v.is_null())?;
+            let mismatch = field.kind.check(value).err()?;
+            Some((&field.name, mismatch))
+        });
+        ActionError::invalid_input(match mismatch {
+            Some((field, mismatch)) => format!("input `{field}` of `{name}`: {mismatch}"),
+            None => format!("inputs of `{name}`: {error}"),
+        })
     }
 }
 
@@ -152,7 +164,7 @@ impl<A: TypedAction> Action for Typed<A> {
     }
 
     async fn run(&self, input: Value, ctx: &ActionContext<'_>) -> Result<Value, ActionError> {
-        let input = A::Input::deserialize(input).map_err(|e| self.invalid_inputs(e))?;
+        let input = self.read(&input)?;
         self.action.run(input, ctx).await
     }
 
@@ -176,5 +188,63 @@ impl<A: TypedAction> Action for Typed<A> {
     fn writes(&self, input: &Value) -> bool {
         self.read(input)
             .map_or(A::INFO.writes, |input| self.action.writes(&input))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct List;
+
+    #[allow(dead_code)]
+    #[derive(Deserialize, schemars::JsonSchema)]
+    struct ListInput {
+        space: String,
+        limit: Option<u32>,
+    }
+
+    #[async_trait]
+    impl TypedAction for List {
+        type Input = ListInput;
+        const INFO: ActionInfo = ActionInfo {
+            name: "test.list",
+            description: "Lists.",
+            output_description: "",
+            output_example: "[]",
+            writes: false,
+            scopes: &[],
+        };
+
+        async fn run(&self, _: ListInput, _: &ActionContext<'_>) -> Result<Value, ActionError> {
+            Ok(json!([]))
+        }
+    }
+
+    /// serde says only "invalid value: integer `-1`, expected u32": the input is named instead,
+    /// with the range it accepts.
+    #[test]
+    fn an_input_out_of_range_is_named_with_its_range() {
+        let action = Typed::new(List);
+        let message = |input: Value| match action.read(&input) {
+            Ok(_) => panic!("{input} read"),
+            Err(e) => e.message,
+        };
+        assert_eq!(
+            message(json!({"space": "ENG", "limit": -1})),
+            "input `limit` of `test.list`: expected integer from 0 to 4294967295, got number `-1`"
+        );
+        assert_eq!(
+            message(json!({"space": "ENG", "limit": 1e12})),
+            "input `limit` of `test.list`: expected integer from 0 to 4294967295, \
+             got number `1000000000000.0`"
+        );
+        // What no field type explains is left to serde.
+        assert_eq!(
+            message(json!({"limit": 5})),
+            "inputs of `test.list`: missing field `space`"
+        );
+        assert!(action.read(&json!({"space": "ENG", "limit": 5})).is_ok());
     }
 }

@@ -10,7 +10,10 @@ pub(crate) const KIND_KEYWORD: &str = "x-weft-type";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldType {
     String,
+    /// Any integer JSON holds.
     Integer,
+    /// An integer the input's type (or its schema's `minimum`/`maximum`) allows.
+    IntegerIn(IntegerRange),
     Number,
     Boolean,
     Object,
@@ -21,6 +24,63 @@ pub enum FieldType {
     OneOf(Vec<String>),
     Any,
 }
+
+/// The integers an input accepts, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntegerRange {
+    pub min: i128,
+    pub max: i128,
+}
+
+impl IntegerRange {
+    fn contains(&self, value: &Value) -> bool {
+        let n = match (value.as_i64(), value.as_u64()) {
+            (Some(n), _) => i128::from(n),
+            (_, Some(n)) => i128::from(n),
+            _ => return false,
+        };
+        (self.min..=self.max).contains(&n)
+    }
+
+    /// The range of an integer schema: its `minimum`/`maximum`, else the bounds of the Rust
+    /// type its `format` names (schemars writes no `maximum` for 32- and 64-bit integers, and
+    /// no `minimum` for signed ones). `None` when nothing narrows what JSON holds.
+    fn of_schema(schema: &serde_json::Map<String, Value>) -> Option<IntegerRange> {
+        let (type_min, type_max) = match schema.get("format").and_then(Value::as_str) {
+            Some("uint8") => (0, i128::from(u8::MAX)),
+            Some("uint16") => (0, i128::from(u16::MAX)),
+            Some("uint32") => (0, i128::from(u32::MAX)),
+            Some("int8") => (i128::from(i8::MIN), i128::from(i8::MAX)),
+            Some("int16") => (i128::from(i16::MIN), i128::from(i16::MAX)),
+            Some("int32") => (i128::from(i32::MIN), i128::from(i32::MAX)),
+            Some("uint64" | "uint") => (0, i128::from(u64::MAX)),
+            _ => JSON_INTEGERS,
+        };
+        let bound = |key: &str, round: fn(f64) -> f64| {
+            let value = schema.get(key)?;
+            value
+                .as_i64()
+                .map(i128::from)
+                .or_else(|| value.as_u64().map(i128::from))
+                // A fractional bound of an integer: the nearest integer inside it.
+                .or_else(|| value.as_f64().map(|f| round(f) as i128))
+        };
+        let range = IntegerRange {
+            min: bound("minimum", f64::ceil).map_or(type_min, |min| min.max(type_min)),
+            max: bound("maximum", f64::floor).map_or(type_max, |max| max.min(type_max)),
+        };
+        (range != IntegerRange::from(JSON_INTEGERS)).then_some(range)
+    }
+}
+
+impl From<(i128, i128)> for IntegerRange {
+    fn from((min, max): (i128, i128)) -> Self {
+        IntegerRange { min, max }
+    }
+}
+
+/// What [`FieldType::Integer`] accepts: every `i64` and every `u64`.
+const JSON_INTEGERS: (i128, i128) = (i64::MIN as i128, u64::MAX as i128);
 
 /// A value of the wrong type for an input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +95,7 @@ impl FieldType {
         match self {
             FieldType::String => "string".into(),
             FieldType::Integer => "integer".into(),
+            FieldType::IntegerIn(range) => format!("integer from {} to {}", range.min, range.max),
             FieldType::Number => "number".into(),
             FieldType::Boolean => "boolean".into(),
             FieldType::Object => "object".into(),
@@ -50,6 +111,7 @@ impl FieldType {
         let ok = match self {
             FieldType::String => value.is_string(),
             FieldType::Integer => value.is_i64() || value.is_u64(),
+            FieldType::IntegerIn(range) => range.contains(value),
             FieldType::Number => value.is_number(),
             FieldType::Boolean => value.is_boolean(),
             FieldType::Object => value.is_object(),
@@ -116,7 +178,9 @@ impl FieldType {
         };
         match types.as_slice() {
             ["string"] => FieldType::String,
-            ["integer"] => FieldType::Integer,
+            ["integer"] => {
+                IntegerRange::of_schema(schema).map_or(FieldType::Integer, FieldType::IntegerIn)
+            }
             ["number"] => FieldType::Number,
             ["boolean"] => FieldType::Boolean,
             ["object"] => FieldType::Object,
@@ -287,7 +351,13 @@ mod tests {
         assert_eq!(field("page_id").kind, FieldType::String);
         assert!(field("page_id").required);
         assert_eq!(field("page_id").description, "The page to read.");
-        assert_eq!(field("limit").kind, FieldType::Integer);
+        assert_eq!(
+            field("limit").kind,
+            FieldType::IntegerIn(IntegerRange {
+                min: 0,
+                max: u32::MAX.into()
+            })
+        );
         assert!(!field("limit").required);
         assert_eq!(field("wait").kind, FieldType::Duration);
         assert_eq!(
@@ -297,6 +367,56 @@ mod tests {
         assert_eq!(field("anything").kind, FieldType::Any);
         assert!(field("anything").required);
         assert_eq!(field("labels").kind, FieldType::Array);
+    }
+
+    #[allow(dead_code)]
+    #[derive(serde::Deserialize, JsonSchema)]
+    struct Counts {
+        limit: Option<u32>,
+        total: u64,
+        offset: i32,
+        small: u8,
+        any: i64,
+        #[schemars(range(min = 1, max = 250))]
+        page: u32,
+    }
+
+    /// schemars gives `minimum: 0` alone for `u32`/`u64`, nothing for `i32`/`i64`, both for
+    /// 8- and 16-bit types: the type's bounds fill what the schema leaves out.
+    #[test]
+    fn integer_inputs_accept_what_their_type_holds() {
+        let shape = InputShape::of::<Counts>();
+        let kind = |name: &str| {
+            shape
+                .fields
+                .iter()
+                .find(|f| f.name == name)
+                .unwrap()
+                .kind
+                .clone()
+        };
+        let range = |min: i128, max: i128| FieldType::IntegerIn(IntegerRange { min, max });
+        assert_eq!(kind("limit"), range(0, u32::MAX.into()));
+        assert_eq!(kind("total"), range(0, u64::MAX.into()));
+        assert_eq!(kind("offset"), range(i32::MIN.into(), i32::MAX.into()));
+        assert_eq!(kind("small"), range(0, 255));
+        assert_eq!(kind("any"), FieldType::Integer);
+        assert_eq!(kind("page"), range(1, 250));
+        let page = kind("page");
+        assert!(page.check(&Value::from(1)).is_ok());
+        assert!(page.check(&Value::from(250)).is_ok());
+        assert_eq!(
+            page.check(&Value::from(251)).unwrap_err().to_string(),
+            "expected integer from 1 to 250, got number `251`"
+        );
+        let limit = kind("limit");
+        assert_eq!(
+            limit.check(&Value::from(-1)).unwrap_err().to_string(),
+            "expected integer from 0 to 4294967295, got number `-1`"
+        );
+        assert!(limit.check(&Value::from(1e12)).is_err());
+        assert!(limit.check(&Value::from(u64::from(u32::MAX) + 1)).is_err());
+        assert!(kind("total").check(&Value::from(u64::MAX)).is_ok());
     }
 
     #[test]

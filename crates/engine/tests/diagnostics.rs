@@ -1249,6 +1249,23 @@ steps:
     );
 }
 
+/// An integer input's range comes from its type (`u64` here): a literal outside it is
+/// reported where it is written, with the range.
+#[test]
+fn an_integer_input_out_of_range_names_the_range() {
+    assert_diagnostics!(
+        "
+name: fetch
+steps:
+  - id: call
+    uses: http.request
+    with:
+      url: http://127.0.0.1:9/
+      max_response_bytes: -1
+"
+    );
+}
+
 #[test]
 fn a_big_file_without_aliases_is_not_blamed_on_aliases() {
     // Two bytes a value: the value cap comes before the file's 16 MiB.

@@ -63,7 +63,7 @@ pub(crate) fn cap_redacted(
     field: &str,
     truncated: &mut Vec<Truncation>,
 ) -> Value {
-    let value = if redactor.is_empty() {
+    let value = if !redactor.may_mask(value) {
         Cow::Borrowed(value)
     } else {
         Cow::Owned(redactor.value(value))
@@ -86,7 +86,7 @@ pub(crate) fn write_recorded(
 ) -> bool {
     // The common value: nothing to mask, well within the cap; written without the
     // bookkeeping of each piece.
-    if redactor.is_empty() && fits_surely(value, cap as u64) {
+    if !redactor.may_mask(value) && fits_surely(value, cap as u64) {
         let _ = serde_json::to_writer(out, value);
         return false;
     }
@@ -413,7 +413,7 @@ mod tests {
             .map(|v| cap_redacted(redactor, v, cap, "output", &mut truncated));
         let output_redacted = attempt
             .result
-            .is_ok_and(|v| !redactor.is_empty() && redactor.value(v) != *v);
+            .is_ok_and(|v| redactor.may_mask(v) && redactor.value(v) != *v);
         let error = attempt
             .result
             .err()

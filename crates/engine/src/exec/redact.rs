@@ -296,20 +296,39 @@ impl Redactor {
         self.state.read().clone().value(value)
     }
 
+    /// Whether [`Redactor::value`] may change `value`: the run has secrets, or `value` holds a
+    /// credential header (masked whatever the secrets). Without secrets only object keys are
+    /// looked at, so a value that needs no masking is written as it is at little cost.
+    pub fn may_mask(&self, value: &Value) -> bool {
+        !self.is_empty() || holds_credential_header(value)
+    }
+
     /// Writes `value` masked as [`Redactor::value`] masks it, as compact JSON, in one walk
-    /// that copies nothing of it; returns whether anything was masked. Without secrets (see
-    /// [`Redactor::is_empty`]) it is written as it is, credential headers included, as run
-    /// history always recorded values.
+    /// that copies nothing of it; returns whether anything was masked.
     pub fn write_json(&self, value: &Value, out: impl std::io::Write) -> bool {
         let patterns = self.state.read().clone();
         let changed = Cell::new(false);
+        let nothing_to_mask = patterns.forms.is_empty()
+            && patterns.whole.is_empty()
+            && !holds_credential_header(value);
         // Writing into memory cannot fail, and a `Value` always serializes.
-        let _ = if patterns.forms.is_empty() && patterns.whole.is_empty() {
+        let _ = if nothing_to_mask {
             serde_json::to_writer(out, value)
         } else {
             serde_json::to_writer(out, &Masking::new(&patterns, value, &changed))
         };
         changed.get()
+    }
+}
+
+/// Whether an object anywhere in `value` has a key naming a credential header.
+fn holds_credential_header(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, item)| is_credential_header(key) || holds_credential_header(item)),
+        Value::Array(items) => items.iter().any(holds_credential_header),
+        _ => false,
     }
 }
 
@@ -430,10 +449,24 @@ impl Serialize for Masking<'_> {
 }
 
 pub fn is_credential_header(name: &str) -> bool {
-    CREDENTIAL_HEADERS
-        .iter()
-        .any(|h| h.eq_ignore_ascii_case(name))
+    // Most keys are not header names: their length alone rules them out, without comparing.
+    name.len() < 64
+        && CREDENTIAL_HEADER_LENGTHS & (1 << name.len()) != 0
+        && CREDENTIAL_HEADERS
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name))
 }
+
+/// Bit `n` is set when a name in [`CREDENTIAL_HEADERS`] is `n` bytes long.
+const CREDENTIAL_HEADER_LENGTHS: u64 = {
+    let mut lengths = 0u64;
+    let mut i = 0;
+    while i < CREDENTIAL_HEADERS.len() {
+        lengths |= 1 << CREDENTIAL_HEADERS[i].len();
+        i += 1;
+    }
+    lengths
+};
 
 /// `Bearer abc` → `Bearer ***` (the scheme says how it is sent, not what it is); anything
 /// else → `***`.
@@ -594,6 +627,16 @@ mod tests {
     }
 
     #[test]
+    fn header_names_of_other_lengths_are_not_credentials() {
+        for name in CREDENTIAL_HEADERS {
+            assert!(is_credential_header(&name.to_uppercase()), "{name}");
+        }
+        for name in ["", "x", "cookies", "authorisation", &"a".repeat(200)] {
+            assert!(!is_credential_header(name), "{name}");
+        }
+    }
+
+    #[test]
     fn every_base64_form_of_a_secret_is_masked() {
         let secret = "tok>en?s3cr3t~";
         let r = Redactor::new([secret.to_string()]);
@@ -646,11 +689,35 @@ mod tests {
             let read: Value = serde_json::from_slice(&text).unwrap();
             assert_eq!(read, r.value(&value), "{value}");
         }
-        // Without secrets a value is written as it is.
+    }
+
+    /// A run without secrets still records credential headers masked, however deep; any
+    /// other value is written as it is.
+    #[test]
+    fn without_secrets_only_credential_headers_are_masked() {
+        let r = Redactor::default();
+        let cases = [
+            (
+                json!({"headers": {"Authorization": "Basic bWU6cGFzcw=="}}),
+                json!({"headers": {"Authorization": "Basic ***"}}),
+            ),
+            (
+                json!([{"req": {"h": {"proxy-authorization": "opaque", "accept": "x"}}}]),
+                json!([{"req": {"h": {"proxy-authorization": "***", "accept": "x"}}}]),
+            ),
+        ];
+        for (value, masked) in cases {
+            assert!(r.may_mask(&value), "{value}");
+            let mut text = Vec::new();
+            assert!(r.write_json(&value, &mut text), "{value}");
+            let read: Value = serde_json::from_slice(&text).unwrap();
+            assert_eq!(read, masked);
+        }
+        let plain = json!({"a": ["Authorization", {"b": "Basic bWU6cGFzcw=="}], "n": 1});
+        assert!(!r.may_mask(&plain));
         let mut text = Vec::new();
-        let headers = json!({"Authorization": "Bearer x"});
-        assert!(!Redactor::default().write_json(&headers, &mut text));
-        assert_eq!(text, serde_json::to_vec(&headers).unwrap());
+        assert!(!r.write_json(&plain, &mut text));
+        assert_eq!(text, serde_json::to_vec(&plain).unwrap());
     }
 
     #[test]
