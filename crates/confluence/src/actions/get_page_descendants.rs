@@ -20,6 +20,7 @@ pub struct Input {
     pub page_id: String,
     /// How many levels down, 1 (the children) to 5 (the default, Confluence's most).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 5))]
     pub depth: Option<u32>,
     #[serde(flatten)]
     pub listing: Listing,

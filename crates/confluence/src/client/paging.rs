@@ -20,10 +20,12 @@ pub const MAX_MAX_RESULTS: u32 = 100_000;
 pub struct Listing {
     /// Items per request, 1 to 250 (default 25).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 250))]
     pub limit: Option<u32>,
     /// The most items returned over all pages, 1 to 100000 (default 1000); `truncated` in the
     /// output says whether more existed.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 100_000))]
     pub max_results: Option<u32>,
 }
 
