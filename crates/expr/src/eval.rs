@@ -3,7 +3,7 @@
 
 use crate::ast::{Base, BinOp, Kind, Node, Path, SegKey};
 use crate::error::{EvalError, EvalErrorKind};
-use crate::functions::{Call, Impl};
+use crate::functions::{self, Call, FunctionInfo, Impl};
 use crate::ops::{self, Spans};
 use crate::scope::{Scope, KNOWN_ROOTS};
 use crate::suggest::{closest, ranked_list};
@@ -64,21 +64,47 @@ pub(crate) fn eval<'a>(node: &'a Node, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, E
         }
         Kind::Call(info, args) => match info.imp {
             Impl::Coalesce => coalesce(args, cx),
-            Impl::Eager(function) => {
-                let values = args
-                    .iter()
-                    .map(|a| eval(a, cx))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let call = Call {
-                    info,
-                    span: &node.span,
-                    args,
-                    scope: cx.scope,
-                    redact: cx.redact,
-                };
-                built(function(&call, values)?, &node.span)
-            }
+            Impl::Eager(function) => built(call(node, info, args, cx, function)?, &node.span),
         },
+    }
+}
+
+/// Evaluates the arguments of a call of `info` (all of them, left to right) and hands
+/// them to `function`.
+fn call<'a, T>(
+    node: &'a Node,
+    info: &'static FunctionInfo,
+    args: &'a [Node],
+    cx: &Ctx<'a>,
+    function: impl FnOnce(&Call<'_>, Vec<Cow<'a, Value>>) -> Result<T, EvalError>,
+) -> Result<T, EvalError> {
+    let values = args
+        .iter()
+        .map(|a| eval(a, cx))
+        .collect::<Result<Vec<_>, _>>()?;
+    let call = Call {
+        info,
+        span: &node.span,
+        args,
+        scope: cx.scope,
+        redact: cx.redact,
+    };
+    function(&call, values)
+}
+
+/// When `node` is a call of `range`: the numbers it lists, as bounds, with `range`'s own
+/// checks and errors but without building them. `None` for any other node.
+pub(crate) fn range_bounds<'a>(
+    node: &'a Node,
+    cx: &Ctx<'a>,
+) -> Option<Result<Range<i64>, EvalError>> {
+    match &node.kind {
+        Kind::Call(info, args) if info.name == "range" => {
+            Some(call(node, info, args, cx, |call, values| {
+                functions::range_bounds(call, &values)
+            }))
+        }
+        _ => None,
     }
 }
 

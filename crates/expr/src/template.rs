@@ -2,7 +2,7 @@
 
 use crate::ast::Node;
 use crate::error::{EvalError, ParseError};
-use crate::eval::{eval, Ctx};
+use crate::eval::{eval, range_bounds, Ctx};
 use crate::fold::constant_errors;
 use crate::lexer::lex;
 use crate::parser;
@@ -10,6 +10,7 @@ use crate::refs::{collect, Reference, ReferenceUse, Segment};
 use crate::scope::Scope;
 use crate::value::push_text;
 use serde_json::Value;
+use std::ops::Range;
 
 /// A single parsed expression (no `${{ }}`), e.g. an `if:` condition.
 #[derive(Debug, Clone)]
@@ -208,6 +209,26 @@ impl Template {
                 Ok(Value::String(out))
             }
         }
+    }
+
+    /// When the template is exactly `${{ range(...) }}` and reads no secret: the numbers it
+    /// would list, as bounds (evaluated and checked as `range` does), so that a `for_each`
+    /// counts through them instead of holding a list of up to a million values. `None` for
+    /// any other template: render it.
+    pub fn range_bounds(&self, scope: &dyn Scope) -> Option<Result<Range<i64>, EvalError>> {
+        let [Part::Expr(node)] = self.parts.as_slice() else {
+            return None;
+        };
+        // Rendering hands every number computed from a secret to the caller (taint), and
+        // keeps values out of the errors: leave that to `render_tainted`.
+        if self.redact || (scope.has_taint_sources() && reads_source(node, scope)) {
+            return None;
+        }
+        let cx = Ctx {
+            scope,
+            redact: false,
+        };
+        range_bounds(node, &cx)
     }
 
     /// Every variable path used in the template (also inside function arguments and operators).

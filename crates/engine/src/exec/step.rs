@@ -1,6 +1,7 @@
 //! Running blocks and steps: dependencies, conditions, loops, branches, attempts, error handling.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -477,20 +478,13 @@ impl RunState {
         let items = {
             let scope = StepScope::new(&self.globals, frame, &step.step_refs)
                 .map_err(ActionError::failed)?;
-            self.redactor
-                .render(items, &scope)
-                .map_err(|e| ActionError::invalid_input(format!("`for_each`: {}", e.message)))?
-        };
-        let Value::Array(mut items) = items else {
-            return Err(ActionError::invalid_input(format!(
-                "`for_each` needs a list, got {}",
-                crate::actions::spec_type_name(&items)
-            )));
+            LoopItems::render(items, &self.redactor, &scope)?
         };
         // A dry run shows the body once, for the first item.
-        if matches!(self.mode, Mode::DryRun { .. }) {
-            items.truncate(1);
-        }
+        let items = items.take(match self.mode {
+            Mode::DryRun { .. } => 1,
+            Mode::Live => usize::MAX,
+        });
         let last = body.steps.last().map(|s| s.id.clone());
         // Each item's output is set aside as it finishes (items finish in any order): a big
         // loop holds its running items, not every item's output.
@@ -505,7 +499,7 @@ impl RunState {
             self.engine.store.clone(),
             key.into_bytes(),
         ));
-        let mut finished = futures::stream::iter(items.into_iter().enumerate())
+        let mut finished = futures::stream::iter(items.enumerate())
             .map(|(index, item)| {
                 let child = frame.child(Some((item, index)), None);
                 let last = last.clone();
@@ -702,6 +696,59 @@ impl Drop for InFlight<'_> {
         self.state.has_abandoned.store(true, Ordering::Release);
     }
 }
+
+/// What a `for_each` walks through, one item at a time.
+enum LoopItems {
+    List(std::vec::IntoIter<Value>),
+    /// `${{ range(...) }}`: each number is made when its item starts, so a loop over a
+    /// million numbers never holds a list of them (72 bytes a number).
+    Numbers(Range<i64>),
+}
+
+impl LoopItems {
+    fn render(
+        template: &ValueTemplate,
+        redactor: &Redactor,
+        scope: &StepScope<'_>,
+    ) -> Result<LoopItems, ActionError> {
+        let invalid = |e: weft_expr::EvalError| {
+            ActionError::invalid_input(format!("`for_each`: {}", e.message))
+        };
+        if let ValueTemplate::Template(template) = template {
+            if let Some(bounds) = template.range_bounds(scope) {
+                return bounds.map(LoopItems::Numbers).map_err(invalid);
+            }
+        }
+        match redactor.render(template, scope).map_err(invalid)? {
+            Value::Array(items) => Ok(LoopItems::List(items.into_iter())),
+            other => Err(ActionError::invalid_input(format!(
+                "`for_each` needs a list, got {}",
+                crate::actions::spec_type_name(&other)
+            ))),
+        }
+    }
+}
+
+impl Iterator for LoopItems {
+    type Item = Value;
+
+    fn next(&mut self) -> Option<Value> {
+        match self {
+            LoopItems::List(items) => items.next(),
+            LoopItems::Numbers(numbers) => numbers.next().map(Value::from),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            LoopItems::List(items) => items.size_hint(),
+            // Exact: `range` lists at most a million numbers.
+            LoopItems::Numbers(numbers) => numbers.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for LoopItems {}
 
 fn render_mapping(
     redactor: &Redactor,

@@ -146,3 +146,94 @@ outputs:
     );
     assert_eq!(h.store.scratch_entries(), 0, "the run left scratch entries");
 }
+
+/// `for_each: ${{ range(...) }}` counts through its numbers instead of building the list: the
+/// items, the loop's output, a dry run and `range`'s errors are those of the list.
+#[tokio::test(start_paused = true)]
+async fn a_loop_over_range_runs_the_items_the_list_would() {
+    let h = harness(vec![]);
+    let loop_over = |items: &str| {
+        format!(
+            "
+name: counted
+inputs:
+  from: {{ type: integer, default: 0 }}
+  to: {{ type: integer, default: 0 }}
+steps:
+  - id: each
+    for_each: {items}
+    concurrency: 3
+    steps:
+      - id: body
+        uses: core.set
+        with:
+          n: ${{{{ item * 10 + index }}}}
+outputs:
+  all: ${{{{ steps.each.output }}}}
+  count: ${{{{ len(steps.each.output) }}}}
+"
+        )
+    };
+    let request = |from: i64, to: i64| {
+        let mut request = RunRequest::default();
+        request.inputs.insert("from".into(), json!(from));
+        request.inputs.insert("to".into(), json!(to));
+        request
+    };
+    for (from, to) in [(0, 5), (-3, 2), (4, 4), (6, 2)] {
+        let counted = h
+            .run_with(
+                &loop_over("${{ range(inputs.from, inputs.to) }}"),
+                request(from, to),
+            )
+            .await;
+        assert_succeeded(&counted);
+        let list: Vec<i64> = (from..to).collect();
+        let listed = h
+            .run_with(
+                &loop_over(&serde_json::to_string(&list).expect("json")),
+                request(from, to),
+            )
+            .await;
+        assert_succeeded(&listed);
+        assert_eq!(counted.outputs, listed.outputs, "range({from}, {to})");
+        assert_eq!(counted.outputs["count"], json!(list.len()));
+    }
+
+    let too_many = h
+        .run_with(
+            &loop_over("${{ range(inputs.from, inputs.to) }}"),
+            request(0, 1_000_001),
+        )
+        .await;
+    let error = too_many.error.expect("a loop over too many numbers fails");
+    assert!(
+        error.contains("`for_each`: `range` builds at most 1000000 numbers"),
+        "{error}"
+    );
+
+    let dry = h
+        .run_with(
+            &loop_over("${{ range(inputs.from, inputs.to) }}"),
+            RunRequest {
+                mode: Mode::DryRun {
+                    mocks: HashMap::new(),
+                    live_reads: false,
+                },
+                ..request(7, 1_000_000)
+            },
+        )
+        .await;
+    assert_succeeded(&dry);
+    let report = dry.dry_run.expect("a dry run report");
+    let shown: Vec<(&str, &[usize], &Value)> = report
+        .steps
+        .iter()
+        .map(|s| (s.step.as_str(), s.iteration.as_slice(), &s.input))
+        .collect();
+    assert_eq!(
+        shown,
+        [("body", &[0usize][..], &json!({ "n": 70 }))],
+        "a dry run shows the body once, for the first number"
+    );
+}

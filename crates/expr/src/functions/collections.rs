@@ -5,6 +5,7 @@ use crate::error::EvalError;
 use crate::value::{a_type, equal, order, resolve_index};
 use serde_json::Value;
 use std::borrow::Cow;
+use std::ops::Range;
 
 pub(crate) fn len(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> {
     let n = match call.value(&args, 0)? {
@@ -114,10 +115,20 @@ pub(crate) fn slice(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError>
 const MAX_RANGE: i64 = 1_000_000;
 
 pub(crate) fn range(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError> {
+    Ok(Value::Array(
+        range_bounds(call, &args)?.map(Value::from).collect(),
+    ))
+}
+
+/// The numbers `range` lists, as bounds (empty when `end` is not after `start`).
+pub(crate) fn range_bounds(
+    call: &Call<'_>,
+    args: &[Cow<'_, Value>],
+) -> Result<Range<i64>, EvalError> {
     let (start, end) = if args.len() == 2 {
-        (call.integer(&args, 0)?, call.integer(&args, 1)?)
+        (call.integer(args, 0)?, call.integer(args, 1)?)
     } else {
-        (0, call.integer(&args, 0)?)
+        (0, call.integer(args, 0)?)
     };
     if end.saturating_sub(start) > MAX_RANGE {
         return Err(call.invalid(
@@ -125,7 +136,7 @@ pub(crate) fn range(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError>
             format!("`range` builds at most {MAX_RANGE} numbers"),
         ));
     }
-    Ok(Value::Array((start..end).map(Value::from).collect()))
+    Ok(start..end)
 }
 
 pub(crate) fn reverse(call: &Call<'_>, mut args: Args<'_>) -> Result<Value, EvalError> {

@@ -7,6 +7,8 @@ mod dates;
 mod numbers;
 mod text;
 
+pub(crate) use collections::range_bounds;
+
 use crate::ast::Node;
 use crate::error::EvalError;
 use crate::scope::Scope;
