@@ -232,8 +232,8 @@ async fn bad_attachment_input_fails_clearly_and_writes_nothing() {
         ),
         (
             "confluence.list_attachments",
-            json!({"page_id": page, "limit": 0}),
-            "input `limit` is 0",
+            json!({"page_id": page, "limit": "${{ 0 }}"}),
+            "input `limit` of `confluence.list_attachments`: expected integer from 1 to 250, got number `0`",
         ),
     ];
     site.assert_refused(&cases).await;

@@ -146,8 +146,8 @@ async fn bad_input_fails_clearly_and_changes_nothing() {
         ),
         (
             "confluence.list_blog_posts",
-            r#"{"limit": 251}"#,
-            "`limit` is 251",
+            r#"{"limit": "${{ 251 }}"}"#,
+            "`limit` of `confluence.list_blog_posts`: expected integer from 1 to 250, got number `251`",
         ),
     ])
     .await;

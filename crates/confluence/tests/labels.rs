@@ -110,7 +110,11 @@ async fn bad_input_and_missing_pages_fail_clearly_and_change_nothing() {
             r#"{"page_id": "abc"}"#,
             "`page_id` is \"abc\"",
         ),
-        ("confluence.list_labels", r#"{"limit": 0}"#, "`limit` is 0"),
+        (
+            "confluence.list_labels",
+            r#"{"limit": "${{ 0 }}"}"#,
+            "expected integer from 1 to 250, got number `0`",
+        ),
         (
             "confluence.add_label",
             &too_many,

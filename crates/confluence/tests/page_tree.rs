@@ -118,13 +118,13 @@ async fn bad_input_fails_clearly_before_any_request() {
         ),
         (
             "confluence.get_page_descendants",
-            r#"{"page_id": "65601", "depth": 6}"#,
-            "`depth` is 6",
+            r#"{"page_id": "65601", "depth": "${{ 6 }}"}"#,
+            "`depth` of `confluence.get_page_descendants`: expected integer from 1 to 5, got number `6`",
         ),
         (
             "confluence.get_page_descendants",
-            r#"{"page_id": "65601", "depth": 0}"#,
-            "`depth` is 0",
+            r#"{"page_id": "65601", "depth": "${{ 0 }}"}"#,
+            "`depth` of `confluence.get_page_descendants`: expected integer from 1 to 5, got number `0`",
         ),
         (
             "confluence.get_page_ancestors",
@@ -133,8 +133,8 @@ async fn bad_input_fails_clearly_before_any_request() {
         ),
         (
             "confluence.list_page_versions",
-            r#"{"page_id": "65601", "max_results": 0}"#,
-            "`max_results` is 0",
+            r#"{"page_id": "65601", "max_results": "${{ 0 }}"}"#,
+            "`max_results` of `confluence.list_page_versions`: expected integer from 1 to 100000, got number `0`",
         ),
     ])
     .await;

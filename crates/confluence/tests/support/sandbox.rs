@@ -224,7 +224,8 @@ impl Site {
     }
 
     /// Runs each `(action, inputs, expected)` step: each must fail with an error containing
-    /// `expected`, and none may reach Confluence.
+    /// `expected`, and none may reach Confluence. A number outside an input's declared range
+    /// is given as `${{ N }}`: written literally, the checker refuses it before any run.
     pub async fn assert_refused_before_sending(&self, cases: &[(&str, &str, &str)]) {
         self.connection.sandbox.admin().clear_requests();
         for (action, inputs, expected) in cases {
