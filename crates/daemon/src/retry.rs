@@ -15,7 +15,8 @@
 use std::collections::HashSet;
 
 use chrono::Utc;
-use weft_engine::exec::new_run_id;
+use serde_json::Value;
+use weft_engine::exec::{new_run_id, REDACTED};
 use weft_engine::store::{
     AttemptRecord, FireRecord, RunRecord, RunStatus, RunStore, StepStatus, StoreError, TriggerStore,
 };
@@ -45,6 +46,8 @@ pub enum RetryError {
     WorkflowChanged { id: String, workflow: String },
     #[error("run `{id}`'s inputs were too large to record whole: they cannot be read back")]
     InputsNotRecorded { id: String },
+    #[error("run `{id}`'s recorded inputs hold redacted secrets: a retry would run on with the mask `***`, not the secret")]
+    InputsRedacted { id: String },
     #[error("the run history could not be read or written")]
     Store(#[source] StoreError),
 }
@@ -130,7 +133,23 @@ fn check_retryable(workflow: &CompiledWorkflow, failed: &RunRecord) -> Result<()
             id: failed.id.clone(),
         });
     }
+    if holds_redacted(&failed.inputs) {
+        return Err(RetryError::InputsRedacted {
+            id: failed.id.clone(),
+        });
+    }
     Ok(())
+}
+
+/// Whether a recorded value holds the history's mask of a secret: run again, it would be
+/// the mask, not the secret.
+pub(crate) fn holds_redacted(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains(REDACTED),
+        Value::Array(items) => items.iter().any(holds_redacted),
+        Value::Object(fields) => fields.values().any(holds_redacted),
+        _ => false,
+    }
 }
 
 /// Writes the history of retry `id` of `failed` (see the module docs), synced.

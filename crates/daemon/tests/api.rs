@@ -1003,6 +1003,25 @@ async fn a_retry_goes_on_from_the_failed_step_with_the_earlier_outputs() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_failed_run_whose_recorded_inputs_hold_a_masked_secret_is_not_retried() {
+    let api = Api::new().await;
+    let hash = workflow(&api.engine, TWICE).hash.clone();
+    let failed = failed_twice(&api, &hash).await;
+    let mut masked = api.store.get_run(&failed).await.unwrap().unwrap();
+    // The history masks an input that held a secret: a retry would run on with the mask.
+    masked.inputs = json!({ "who": "Bearer ***" });
+    api.store.put_run(&masked).await.unwrap();
+    let before = api.runs_recorded().await;
+    assert_error(
+        &api.post(&format!("/api/v1/runs/{failed}/retry"), None)
+            .await,
+        StatusCode::CONFLICT,
+        "inputs_redacted",
+    );
+    assert_eq!(api.runs_recorded().await, before, "nothing recorded");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_failed_run_is_retried_once_and_a_repeat_answers_that_retry() {
     let api = Api::new().await;
     let hash = workflow(&api.engine, TWICE).hash.clone();

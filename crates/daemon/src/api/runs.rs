@@ -18,14 +18,14 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
-use weft_engine::exec::{resolve_inputs, ResumeRequest, REDACTED};
+use weft_engine::exec::{resolve_inputs, ResumeRequest};
 use weft_engine::store::{RunRecord, RunStatus};
 
 use super::body::{self, ApiPath, ApiQuery, JsonBody, Nothing};
 use super::{ApiError, ApiState};
 use crate::dispatch::{Cancelling, RunEnded, Submission, SubmitError, Submitted, TriggerKind};
 use crate::gate::DropReason;
-use crate::retry::{retry_once, Retried, RetryError};
+use crate::retry::{self, retry_once, Retried, RetryError};
 
 /// The longest `?wait=` a request may hold its connection for.
 const MAX_WAIT: Duration = Duration::from_secs(300);
@@ -129,7 +129,7 @@ async fn replay(
         ));
     };
     // A masked secret would be replayed as the mask, not the secret.
-    if inputs.values().any(holds_redacted) {
+    if inputs.values().any(retry::holds_redacted) {
         return Err(ApiError::conflict(
             "inputs_redacted",
             format!(
@@ -142,15 +142,6 @@ async fn replay(
         ..Submission::new(TriggerKind::Api, run.trigger)
     };
     submit(&state, &run.workflow, submission, wait, Some(&id)).await
-}
-
-fn holds_redacted(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text.contains(REDACTED),
-        Value::Array(items) => items.iter().any(holds_redacted),
-        Value::Object(fields) => fields.values().any(holds_redacted),
-        _ => false,
-    }
 }
 
 /// Submits a run of `workflow` and answers: `201` once it started or waits at its gate, the
@@ -221,6 +212,10 @@ async fn retry(
             RetryError::InputsNotRecorded { .. } => {
                 ApiError::conflict("inputs_not_recorded", e.to_string())
             }
+            RetryError::InputsRedacted { .. } => ApiError::conflict(
+                "inputs_redacted",
+                format!("{e}; start a new run with the inputs instead"),
+            ),
             RetryError::Store(e) => ApiError::store(&e),
         })?;
     let run_id = match retried {
