@@ -796,6 +796,11 @@ async fn with_a_token_every_api_call_needs_it_and_health_checks_do_not() {
     assert_eq!(api.runs_recorded().await, 0);
     let (status, body) = api.call(with(&format!("Bearer {TOKEN}"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // The scheme's name is case-insensitive (RFC 9110, 11.1): clients write `bearer` too.
+    for scheme in ["bearer", "BEARER"] {
+        let (status, body) = api.call(with(&format!("{scheme} {TOKEN}"))).await;
+        assert_eq!(status, StatusCode::OK, "{scheme}: {body}");
+    }
     assert_eq!(api.get("/healthz").await.0, StatusCode::OK);
     assert_eq!(api.get("/readyz").await.0, StatusCode::OK);
 }

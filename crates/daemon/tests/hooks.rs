@@ -229,6 +229,8 @@ async fn a_bearer_token_is_checked() {
         (Some(format!("Bearer {TOKEN}x").as_str()), 401),
         (Some(TOKEN), 401),
         (Some(format!("Bearer {TOKEN}").as_str()), 202),
+        // The scheme's name is case-insensitive (RFC 9110, 11.1).
+        (Some(format!("bearer {TOKEN}").as_str()), 202),
     ] {
         let mut request = hooks.post("bearer", b"[1, 2]");
         if let Some(value) = authorization {
@@ -238,7 +240,8 @@ async fn a_bearer_token_is_checked() {
         assert_eq!(status, expected, "{authorization:?}: {answer}");
     }
     run_ended(&mut ended).await;
-    assert_eq!(hooks.runs().await, 1);
+    run_ended(&mut ended).await;
+    assert_eq!(hooks.runs().await, 2);
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
@@ -94,6 +94,14 @@ impl ApiToken {
     }
 }
 
+/// The credentials of an `Authorization: Bearer <token>` header. The scheme's name is
+/// case-insensitive (RFC 9110, 11.1): `bearer` and `BEARER` are `Bearer` too.
+pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&[u8]> {
+    let value = headers.get(AUTHORIZATION)?.as_bytes();
+    let (scheme, token) = value.split_at_checked(b"Bearer ".len())?;
+    scheme.eq_ignore_ascii_case(b"Bearer ").then_some(token)
+}
+
 /// Lets a request through when no token is set or it carries the token.
 pub(super) async fn require_token(
     State(state): State<Arc<ApiState>>,
@@ -103,11 +111,7 @@ pub(super) async fn require_token(
     let Some(token) = &state.api_token else {
         return next.run(request).await;
     };
-    let given = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "));
-    match given {
+    match bearer_token(request.headers()) {
         Some(given) if token.matches(given) => next.run(request).await,
         _ => {
             let mut response = ApiError::new(

@@ -25,7 +25,7 @@ use weft_engine::exec::new_run_id;
 use weft_engine::store::RequestKeyRecord;
 use weft_engine::workflow::{TriggerPlan, WebhookPlan};
 
-use super::{ApiError, ApiState};
+use super::{access, ApiError, ApiState};
 use crate::dispatch::{Submission, SubmitError, Submitted, TriggerKind};
 use crate::signature;
 
@@ -221,9 +221,7 @@ fn authenticate(
                 .map_err(|e| unauthorized(&e.to_string()))
         }
         WebhookPlan::Bearer { .. } => {
-            let token = headers
-                .get(axum::http::header::AUTHORIZATION)
-                .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+            let token = access::bearer_token(headers)
                 .ok_or_else(|| unauthorized("send Authorization: Bearer <token>"))?;
             if bool::from(token.ct_eq(secret)) {
                 Ok(())
