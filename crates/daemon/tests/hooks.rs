@@ -300,6 +300,17 @@ async fn a_repeated_idempotency_key_answers_with_the_first_run() {
         assert_eq!(status, 400, "{bad:?}: {answer}");
         assert_eq!(error_code(status, &answer), "bad_request");
     }
+    // Two keys in one request (a proxy adding its own): which delivery it is cannot be told.
+    let (status, answer) = crate::send(
+        hooks
+            .signed("signed", body)
+            .header("Idempotency-Key", "delivery-1")
+            .header("Idempotency-Key", "delivery-3"),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(error_code(status, &answer), "bad_request");
+    assert_eq!(hooks.runs().await, 2, "nothing started");
 }
 
 #[tokio::test]

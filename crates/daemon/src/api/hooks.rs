@@ -233,9 +233,16 @@ fn authenticate(
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get(IDEMPOTENCY_HEADER) else {
+    let mut values = headers.get_all(IDEMPOTENCY_HEADER).iter();
+    let Some(value) = values.next() else {
         return Ok(None);
     };
+    // Two keys (a proxy adding its own): which delivery this is cannot be told.
+    if values.next().is_some() {
+        return Err(ApiError::bad_request(
+            "the request has more than one Idempotency-Key header: send one",
+        ));
+    }
     let key = value
         .to_str()
         .ok()
