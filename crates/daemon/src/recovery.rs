@@ -45,6 +45,9 @@ pub const UNSTARTED_FIRE_WINDOW: chrono::Duration = chrono::Duration::minutes(15
 pub struct Recovered {
     /// Runs that were going, resumed now.
     pub resumed: usize,
+    /// Runs that were going and stopped their daemon `restart_limit` times: failed now
+    /// instead of resumed.
+    pub failed_at_restart_limit: usize,
     /// Waiting runs, woken at their time.
     pub waiting: usize,
     /// Recorded fires whose run had not started, started now.
@@ -82,10 +85,17 @@ pub(crate) async fn recover(
                 workflow: run.workflow,
                 kind,
             }),
-            _ => resume.push((run.workflow, kind, run.id)),
+            _ => {
+                // The engine's rule (`Engine::resume`): it fails such a run with the reason.
+                if run.resumes >= restart_limit {
+                    recovered.failed_at_restart_limit += 1;
+                } else {
+                    recovered.resumed += 1;
+                }
+                resume.push((run.workflow, kind, run.id));
+            }
         }
     }
-    recovered.resumed = resume.len();
     recovered.waiting = parked.len();
 
     let reached = ahead::reached(triggers).await?;

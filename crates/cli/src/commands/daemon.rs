@@ -301,6 +301,12 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             "taken up from the last stop: {} run(s) resumed, {} waiting, {} recorded fire(s) started",
             recovered.resumed, recovered.waiting, recovered.unstarted_fires
         );
+        if recovered.failed_at_restart_limit > 0 {
+            eprintln!(
+                "warning: {} run(s) failed instead of resumed: their daemon stopped more than --restart-limit {} time(s) without them finishing (GET /api/v1/runs?status=failed lists them)",
+                recovered.failed_at_restart_limit, args.restart_limit
+            );
+        }
     }
     let workflows = daemon.workflows().all();
     let on = |kind: &str| {
