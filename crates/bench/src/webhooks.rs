@@ -63,6 +63,7 @@ pub async fn webhook_runs() -> Row {
         polls: Default::default(),
         api_token: None,
         ready: AtomicBool::new(true),
+        retries: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -7,7 +7,7 @@
 //! steps after it run. Attempts of handlers (`on_error` steps, `on_failure`, `finally`) are
 //! not copied: they ran because of the failure, and run again only if the retry needs them.
 //!
-//! A failed run is retried once ([`retry_once`]): the retry's id is recorded, under the failed
+//! A failed run is retried once ([`Retries::retry_once`]): the retry's id is recorded, under the failed
 //! run's id, before its history is written, and a second request gets that retry back instead
 //! of a new one, also after a restart. To try again after the retry failed too, retry the
 //! retry.
@@ -22,11 +22,7 @@ use weft_engine::store::{
 };
 use weft_engine::workflow::{Block, CompiledWorkflow, StepKind};
 
-/// Requests to retry a run, one at a time in this process (a data folder has one daemon), so
-/// that two requests for the same failed run do not both find it without a retry.
-static RETRYING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// What [`retry_once`] did.
+/// What [`Retries::retry_once`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Retried {
     /// Recorded a new retry with this id, for the caller to offer to its gate.
@@ -52,17 +48,38 @@ pub enum RetryError {
     Store(#[source] StoreError),
 }
 
-/// The retry of `failed`: the one made before if there is one, else a new one (see
-/// [`prepare_retry`]). The retry's id is recorded in `triggers` (a fire of trigger
-/// `retry:<failed id>` at the failed run's start) and synced before its history is written:
-/// a daemon stopped in between writes that history at the next request.
-pub async fn retry_once(
+/// The daemon's requests to retry runs ([`Retries::retry_once`]), one at a time: a data folder
+/// has one daemon, so two requests for the same failed run do not both find it without a
+/// retry. One per daemon (in its API state): daemons of other data folders in the same process
+/// do not wait for each other.
+#[derive(Debug, Default)]
+pub struct Retries {
+    one_at_a_time: tokio::sync::Mutex<()>,
+}
+
+impl Retries {
+    /// The retry of `failed`: the one made before if there is one, else a new one (see
+    /// [`prepare_retry`]). The retry's id is recorded in `triggers` (a fire of trigger
+    /// `retry:<failed id>` at the failed run's start) and synced before its history is
+    /// written: a daemon stopped in between writes that history at the next request.
+    pub async fn retry_once(
+        &self,
+        store: &dyn RunStore,
+        triggers: &dyn TriggerStore,
+        workflow: &CompiledWorkflow,
+        failed: &RunRecord,
+    ) -> Result<Retried, RetryError> {
+        let _one_at_a_time = self.one_at_a_time.lock().await;
+        retry_or_repeat(store, triggers, workflow, failed).await
+    }
+}
+
+async fn retry_or_repeat(
     store: &dyn RunStore,
     triggers: &dyn TriggerStore,
     workflow: &CompiledWorkflow,
     failed: &RunRecord,
 ) -> Result<Retried, RetryError> {
-    let _one_at_a_time = RETRYING.lock().await;
     let trigger = format!("retry:{}", failed.id);
     let recorded = triggers
         .fires_since(&failed.workflow, &trigger, failed.started_at)
@@ -103,7 +120,7 @@ pub async fn retry_once(
 /// Records a new run of `workflow` that goes on from where `failed` failed, and returns its
 /// id; the caller resumes it. Durable (flushed) before it returns: a daemon that stops before
 /// the resume takes it up at its next start, as any interrupted run. Each call makes another
-/// retry: the API makes one per failed run ([`retry_once`]).
+/// retry: the API makes one per failed run ([`Retries::retry_once`]).
 pub async fn prepare_retry(
     store: &dyn RunStore,
     workflow: &CompiledWorkflow,

@@ -176,6 +176,7 @@ impl Api {
             polls: daemon.poll_status().clone(),
             api_token: token.map(|t| ApiToken::new(t).unwrap()),
             ready: AtomicBool::new(true),
+            retries: Default::default(),
             hooks: weft_daemon::api::hooks::Hooks {
                 secrets: Default::default(),
             },

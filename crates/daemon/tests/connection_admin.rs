@@ -166,6 +166,7 @@ async fn start(connections: Arc<dyn ConnectionList>, admin: Arc<Recording>) -> H
         polls: weft_daemon::PollStatus::default(),
         api_token: Some(ApiToken::new(TOKEN).unwrap()),
         ready: AtomicBool::new(true),
+        retries: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = ApiServer::start(listener, api::router(Arc::new(state))).unwrap();

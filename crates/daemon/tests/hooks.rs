@@ -94,6 +94,7 @@ async fn start() -> Harness {
         polls: Default::default(),
         api_token: None,
         ready: AtomicBool::new(true),
+        retries: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = ApiServer::start(listener, api::router(Arc::new(state))).unwrap();

@@ -240,6 +240,7 @@ outputs:
             polls: daemon.poll_status().clone(),
             api_token: None,
             ready: AtomicBool::new(true),
+            retries: Default::default(),
         }))
     }
 

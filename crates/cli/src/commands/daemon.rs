@@ -265,6 +265,7 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         api_token,
         // The workflows are loaded and their triggers started.
         ready: AtomicBool::new(true),
+        retries: Default::default(),
         hooks: Hooks {
             secrets: Arc::new(secrets),
         },

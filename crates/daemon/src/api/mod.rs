@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::Dispatcher;
 use crate::poller::PollStatus;
+use crate::retry::Retries;
 use weft_engine::store::TriggerStore;
 
 pub use access::{ApiToken, ApiTokenError, MIN_TOKEN_CHARS};
@@ -55,6 +56,8 @@ pub struct ApiState {
     /// Set by the process once its workflows are loaded and their triggers run (`/readyz`
     /// also answers not ready once the dispatcher is stopping).
     pub ready: AtomicBool,
+    /// Retry requests, taken one at a time (`POST /api/v1/runs/{id}/retry`).
+    pub retries: Retries,
 }
 
 /// Every route of the API.

@@ -25,7 +25,7 @@ use super::body::{self, ApiPath, ApiQuery, JsonBody, Nothing};
 use super::{ApiError, ApiState};
 use crate::dispatch::{Cancelling, RunEnded, Submission, SubmitError, Submitted, TriggerKind};
 use crate::gate::DropReason;
-use crate::retry::{self, retry_once, Retried, RetryError};
+use crate::retry::{self, Retried, RetryError};
 
 /// The longest `?wait=` a request may hold its connection for.
 const MAX_WAIT: Duration = Duration::from_secs(300);
@@ -202,7 +202,9 @@ async fn retry(
         return Err(submit_error(SubmitError::Paused(failed.workflow.clone())));
     }
     let store = dispatcher.engine().store.as_ref();
-    let retried = retry_once(store, state.triggers.as_ref(), &entry.workflow, &failed)
+    let retried = state
+        .retries
+        .retry_once(store, state.triggers.as_ref(), &entry.workflow, &failed)
         .await
         .map_err(|e| match e {
             RetryError::NotFailed { .. } => ApiError::conflict("not_failed", e.to_string()),
