@@ -230,3 +230,46 @@ fn the_api_needs_its_token_runs_workflows_and_keeps_a_pause_across_a_restart() {
     assert_eq!(json(&body)["error"]["code"], "paused");
     stop(daemon, log);
 }
+
+/// The key that signs outbound events is refused, as the API token is, when other users may
+/// read it: they could sign events the receiver trusts. Never printed.
+#[cfg(unix)]
+#[test]
+fn an_events_secret_file_others_can_read_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let flows = dir.path().join("flows");
+    std::fs::create_dir_all(&flows).unwrap();
+    write(&flows, "quick.yaml", QUICK);
+    let secret = write(dir.path(), "events-secret", "events-s3cr3t-value\n");
+    set_mode(&secret, 0o644);
+    // Spawned, not waited for: a daemon that took the file would run until killed.
+    let mut daemon = spawn_weft(
+        &data,
+        &[
+            "daemon",
+            "--workflows",
+            flows.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--events-url",
+            "http://127.0.0.1:9/events",
+            "--events-secret-file",
+            secret.to_str().unwrap(),
+        ],
+    );
+    let status = wait_for_exit(&mut daemon, Duration::from_secs(30));
+    let mut said = String::new();
+    daemon
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut said)
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{said}");
+    assert!(said.contains("chmod 600"), "{said}");
+    assert!(
+        !said.contains("events-s3cr3t-value"),
+        "never printed: {said}"
+    );
+}

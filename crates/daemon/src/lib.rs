@@ -22,6 +22,7 @@ pub mod expiry;
 mod gate;
 pub mod metrics;
 mod poller;
+pub mod private_file;
 mod recovery;
 pub mod reload;
 pub mod retry;

@@ -18,9 +18,9 @@ use weft_daemon::api::{self, ApiServer, ApiState};
 use weft_daemon::events::{Events, EventsSettings};
 use weft_daemon::expiry::{Expiry, Retention};
 use weft_daemon::metrics::Metrics;
+use weft_daemon::private_file::{read_private, PrivateFileError};
 use weft_daemon::reload::{content_of, Checked, Reloader, Stamp};
 use weft_daemon::{Daemon, Recovered, Settings, SystemClock};
-use weft_engine::bounded_file::read_bounded;
 use weft_engine::exec::{secrets_from_env, DEFAULT_RESTART_LIMIT, DEFAULT_STORED_WAIT_THRESHOLD};
 use weft_engine::store::{close_interrupted_runs, StoreError};
 use weft_engine::workflow::{self, CompiledWorkflow, TriggerPlan};
@@ -103,12 +103,17 @@ fn events_settings(args: &Args) -> Result<Option<EventsSettings>, String> {
             url.scheme()
         ));
     }
-    let bytes = read_bounded(file, MAX_SECRET_FILE_BYTES).map_err(|e| {
-        format!(
+    let bytes = read_private(file, MAX_SECRET_FILE_BYTES).map_err(|e| match e {
+        PrivateFileError::Exposed { mode } => format!(
+            "the events secret file {} can be read or changed by other users (mode {mode:o}); run `chmod 600 {}`",
+            file.display(),
+            file.display()
+        ),
+        PrivateFileError::Read(e) => format!(
             "cannot read the events secret from {}: {}",
             file.display(),
             weft_runtime::action::http_errors::describe_error_chain(&e)
-        )
+        ),
     })?;
     let secret = bytes.trim_ascii().to_vec();
     if secret.is_empty() {

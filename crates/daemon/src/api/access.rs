@@ -12,9 +12,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
-use weft_engine::bounded_file::{read_bounded, FileReadError};
+use weft_engine::bounded_file::FileReadError;
 
 use super::{ApiError, ApiState};
+use crate::private_file::{read_private, PrivateFileError};
 
 /// A token file larger than this is not a token.
 const MAX_TOKEN_FILE_BYTES: u64 = 4096;
@@ -49,23 +50,16 @@ impl ApiToken {
     /// Reads the token from `path`: an owner-only regular file holding one token (a final
     /// newline is ignored).
     pub fn read_file(path: &Path) -> Result<ApiToken, ApiTokenError> {
-        let read = |source| ApiTokenError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let metadata = std::fs::metadata(path).map_err(|e| read(FileReadError::Io(e)))?;
-            let mode = metadata.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(ApiTokenError::Exposed {
-                    path: path.to_path_buf(),
-                    mode,
-                });
-            }
-        }
-        let bytes = read_bounded(path, MAX_TOKEN_FILE_BYTES).map_err(read)?;
+        let bytes = read_private(path, MAX_TOKEN_FILE_BYTES).map_err(|e| match e {
+            PrivateFileError::Read(source) => ApiTokenError::Read {
+                path: path.to_path_buf(),
+                source,
+            },
+            PrivateFileError::Exposed { mode } => ApiTokenError::Exposed {
+                path: path.to_path_buf(),
+                mode,
+            },
+        })?;
         let weak = || ApiTokenError::Weak {
             path: path.to_path_buf(),
         };
