@@ -209,7 +209,12 @@ impl TokenProvider for ConnectionTokens {
     }
 
     async fn connections(&self, provider: &str) -> Result<Vec<String>, TokenError> {
-        self.manager(provider).await?.connections(provider).await
+        // `provider` names no connection: a failure to open is the listing's.
+        let manager = self.open().await.map_err(|error| TokenError::List {
+            provider: provider.to_string(),
+            source: Box::new(error),
+        })?;
+        manager.connections(provider).await
     }
 }
 
@@ -245,5 +250,18 @@ mod tests {
             "{error:?}"
         );
         assert!(!data_dir.exists(), "nothing is created on disk");
+    }
+
+    #[tokio::test]
+    async fn listing_a_provider_without_an_app_is_a_listing_error_naming_the_provider() {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = ConnectionTokens::new(dir.path().join("data"), None);
+        let error = TokenProvider::connections(&tokens, "confluence")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, TokenError::List { provider, .. } if provider == "confluence"),
+            "{error:?}"
+        );
     }
 }
