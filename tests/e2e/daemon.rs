@@ -94,6 +94,45 @@ fn the_daemon_skips_invalid_files_refuses_a_second_daemon_and_stops_on_sigterm()
     );
 }
 
+/// The master key readable by other users is said at start, as other commands say it.
+#[cfg(unix)]
+#[test]
+fn the_daemon_warns_of_a_master_key_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let flows = dir.path().join("flows");
+    std::fs::create_dir_all(&flows).unwrap();
+    std::fs::create_dir_all(&data).unwrap();
+    write(
+        &flows,
+        "nightly.yaml",
+        "name: nightly\ntrigger:\n  cron:\n    schedule: \"0 3 * * *\"\nsteps:\n  - id: say\n    uses: core.log\n    with:\n      message: hi\n",
+    );
+    let key = write(&data, "master.key", "not read before a token is needed\n");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut daemon = spawn_weft(
+        &data,
+        &[
+            "daemon",
+            "--workflows",
+            flows.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let mut log = BufReader::new(daemon.stderr.take().unwrap());
+    let started = read_until(&mut log, "weft daemon: ").join("\n");
+    terminate(&daemon);
+    wait_for_exit(&mut daemon, Duration::from_secs(10));
+    assert!(
+        started.contains("holds the master key and other users may read it (mode 644)")
+            && started.contains(&format!("chmod 600 {}", key.display())),
+        "{started}"
+    );
+    assert!(!started.contains("not read before"), "{started}");
+}
+
 /// One HTTP/1.1 GET, the whole answer as text.
 fn http_get(address: &str, path: &str) -> String {
     use std::io::{Read, Write};

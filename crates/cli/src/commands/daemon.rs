@@ -334,6 +334,13 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             hooks.join(", ")
         );
     }
+    // As every command that reads them says: the daemon is where they are read for hours.
+    for file in weft_auth::setup::exposed_secret_files(data_dir, &weft_auth::setup::process_env) {
+        eprintln!(
+            "warning: {}",
+            crate::auth_hints::exposed_file_warning(&file)
+        );
+    }
     eprintln!(
         "weft daemon: {} workflow(s) on cron, {polled} polled, {on_webhooks} on webhooks from {}; API on http://{}; data folder {} (pid {})",
         daemon.cron_workflows(),
