@@ -22,6 +22,7 @@ use weft_action::{
 use weft_auth::{AppConfig, SandboxApp, TokenManager};
 use weft_engine::exec::Engine;
 use weft_engine::store::{NoStore, RunStore};
+use weft_engine::workflow::Catalog;
 
 /// The catalogue of a process; engines made from it share it.
 #[derive(Clone)]
@@ -57,6 +58,14 @@ impl Runtime {
 
     pub fn sources(&self) -> &SourceCatalog {
         &self.sources
+    }
+
+    /// What workflows are checked against: the actions and sources of this build.
+    pub fn catalog(&self) -> Catalog<'_> {
+        Catalog {
+            actions: &self.registry,
+            sources: &self.sources,
+        }
     }
 
     /// Every OAuth scope the actions of this build declare, sorted, once each: what an app that

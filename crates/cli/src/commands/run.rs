@@ -168,21 +168,33 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             return run_on_daemon(&args, &daemon, data_dir, runtime).await;
         }
     }
-    let engine = if args.live_reads {
+    // A live run opens its history (sled's recovery and threads, on the blocking pool) while
+    // this thread reads and compiles the workflow: on 2 cores the two overlap.
+    let opening = (!args.dry_run).then(|| {
+        let (data_dir, runtime) = (data_dir.to_path_buf(), runtime.clone());
+        tokio::spawn(async move { super::open_engine(&data_dir, &runtime).await })
+    });
+    let loaded = workflow::load_file(&args.file, runtime.catalog());
+    let engine = match opening {
         // Connections (and their settings) but no run history: a dry run records nothing.
-        runtime.engine(Arc::new(NoStore), super::connection_tokens(data_dir))
-    } else if args.dry_run {
-        runtime.checking_engine()
-    } else {
-        match super::open_engine(data_dir, runtime).await {
-            Ok(engine) => engine,
-            Err(e) => {
+        None if args.live_reads => {
+            runtime.engine(Arc::new(NoStore), super::connection_tokens(data_dir))
+        }
+        None => runtime.checking_engine(),
+        // The history's error first, as when it was opened before the file was read.
+        Some(opening) => match opening.await {
+            Ok(Ok(engine)) => engine,
+            Ok(Err(e)) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
-        }
+            Err(e) => {
+                eprintln!("error: opening the run history stopped: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
     };
-    let loaded = match workflow::load_file(&args.file, engine.catalog()) {
+    let loaded = match loaded {
         Ok(loaded) => loaded,
         Err(problems) => {
             eprint!("{}", problems.render());
