@@ -13,6 +13,18 @@ async fn every_step_reported_before_kill_9_is_in_the_history() {
     use weft_engine::store::{RunStore, SledRunStore, StepStatus};
 
     let dir = tempfile::tempdir().unwrap();
+    // Runs before, each in a process that opens the history again: an opening writes no
+    // snapshot and leaves the log as it found it, so the killed run's recovery below replays
+    // the log from an older snapshot, through all of them.
+    let one = write(
+        dir.path(),
+        "one.yaml",
+        "name: one\nsteps:\n  - id: a\n    uses: core.set\n    with:\n      v: 1\n",
+    );
+    for _ in 0..5 {
+        let ran = weft(dir.path(), &["run", one.to_str().unwrap()]);
+        assert!(ran.status.success(), "{}", super::stderr(&ran));
+    }
     // More progress lines than a pipe holds: weft blocks on stderr until the test reads, so
     // the run is still going when it is killed.
     let mut text = String::from("name: many\nsteps:\n");
@@ -67,6 +79,12 @@ async fn every_step_reported_before_kill_9_is_in_the_history() {
     let runs: Vec<Value> = serde_json::from_str(&stdout(&list)).unwrap();
     assert_eq!(runs[0]["id"], run_id.as_str());
     assert_eq!(runs[0]["status"], "interrupted", "{runs:?}");
+    let earlier: Vec<&Value> = runs.iter().filter(|r| r["workflow"] == "one").collect();
+    assert_eq!(earlier.len(), 5, "{runs:?}");
+    assert!(
+        earlier.iter().all(|r| r["status"] == "succeeded"),
+        "{runs:?}"
+    );
 
     let store = SledRunStore::open(&dir.path().join("runs")).await.unwrap();
     let recorded: BTreeSet<String> = store

@@ -134,7 +134,7 @@ fn run(
                 && before.elapsed() < flush_every / 2
         } {}
 
-        if let Err(e) = pagecache.config.file.sync_all() {
+        if let Err(e) = pagecache.log.iobufs.sync_all_if_written() {
             error!("failed to fsync from periodic flush thread: {}", e);
         }
 

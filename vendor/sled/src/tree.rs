@@ -799,6 +799,13 @@ impl Tree {
         self.context.pagecache.flush()
     }
 
+    /// weft: [`Tree::flush`], then a `sync_all` of the file (skipped when no log write
+    /// became stable since the last sync): on disk, device caches included, when it
+    /// returns. Returns the number of bytes flushed during this call.
+    pub fn flush_and_sync(&self) -> Result<usize> {
+        self.context.pagecache.flush_and_sync()
+    }
+
     /// Asynchronously flushes all dirty IO buffers
     /// and calls fsync. If this succeeds, it is
     /// guaranteed that all previous writes will

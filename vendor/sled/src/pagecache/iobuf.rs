@@ -309,6 +309,9 @@ pub(crate) struct IoBufs {
     // file, and there may be buffers that have been written out-of-order
     // to stable storage due to interesting thread interleavings.
     pub stable_lsn: AtomicLsn,
+    // weft: the highest stable lsn a `sync_all` of the file covered, so that a sync with no
+    // log write since the last is skipped (see `sync_all_if_written`).
+    pub synced_lsn: AtomicLsn,
     pub max_reserved_lsn: AtomicLsn,
     pub max_header_stable_lsn: Arc<AtomicLsn>,
     pub segment_accountant: Mutex<SegmentAccountant>,
@@ -412,6 +415,9 @@ impl IoBufs {
             interval_updated: Condvar::new(),
 
             stable_lsn: AtomicLsn::new(stable),
+            // What recovery read is taken as synced: it was in the file before this
+            // process started, and any sync of a later write covers the whole file.
+            synced_lsn: AtomicLsn::new(stable),
             max_reserved_lsn: AtomicLsn::new(stable),
             max_header_stable_lsn: Arc::new(AtomicLsn::new(next_lsn)),
             segment_accountant: Mutex::new(segment_accountant),
@@ -513,6 +519,19 @@ impl IoBufs {
             segments,
             last_stage: false,
         }
+    }
+
+    /// weft: syncs the file (`sync_all`) unless no log write became stable since the
+    /// last sync. The periodic flusher, `Tree::flush_and_sync` and dropping the log share
+    /// it: sled synced at each of them, written or not (four syncs in a one-step run).
+    pub(crate) fn sync_all_if_written(&self) -> Result<()> {
+        let stable = self.stable();
+        if stable <= self.synced_lsn.load(Acquire) {
+            return Ok(());
+        }
+        self.config.file.sync_all()?;
+        super::bump_atomic_lsn(&self.synced_lsn, stable);
+        Ok(())
     }
 
     /// Returns the last stable offset in storage.

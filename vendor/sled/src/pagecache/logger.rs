@@ -464,7 +464,9 @@ impl Drop for Log {
         }
 
         if !self.config.temporary {
-            self.config.file.sync_all().unwrap();
+            if let Err(e) = self.iobufs.sync_all_if_written() {
+                error!("failed to sync from IoBufs::drop: {}", e);
+            }
         }
 
         debug!("IoBufs dropped");

@@ -762,6 +762,16 @@ impl PageCache {
         self.log.flush()
     }
 
+    /// weft: [`PageCache::flush`], then one `sync_all` unless nothing was written since
+    /// the last.
+    pub(crate) fn flush_and_sync(&self) -> Result<usize> {
+        let flushed = self.log.flush()?;
+        if !self.config.temporary {
+            self.log.iobufs.sync_all_if_written()?;
+        }
+        Ok(flushed)
+    }
+
     /// Create a new page, trying to reuse old freed pages if possible
     /// to maximize underlying `PageTable` pointer density. Returns
     /// the page ID and its pointer for use in future atomic `replace`
