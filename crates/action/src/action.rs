@@ -81,6 +81,13 @@ pub trait TypedAction: Send + Sync + 'static {
 
     async fn run(&self, input: Self::Input, ctx: &ActionContext<'_>) -> Result<Value, ActionError>;
 
+    /// The rendered inputs as `Input` when they already are one (an action whose input is
+    /// the JSON object itself), sparing `run` the copy that deserializing them makes. The
+    /// default hands them back to be deserialized.
+    fn take_input(input: Value) -> Result<Self::Input, Value> {
+        Err(input)
+    }
+
     fn dry_run(&self, input: &Self::Input) -> DryRunEffect {
         let _ = input;
         DryRunEffect::Local {
@@ -164,7 +171,10 @@ impl<A: TypedAction> Action for Typed<A> {
     }
 
     async fn run(&self, input: Value, ctx: &ActionContext<'_>) -> Result<Value, ActionError> {
-        let input = self.read(&input)?;
+        let input = match A::take_input(input) {
+            Ok(input) => input,
+            Err(input) => self.read(&input)?,
+        };
         self.action.run(input, ctx).await
     }
 

@@ -5,20 +5,56 @@ use crate::functions::FunctionInfo;
 use serde_json::Value;
 use std::ops::Range;
 
+/// A byte range of the source, as the tree keeps it: two `u32`s instead of two `usize`s
+/// (sources are far smaller than 4 GiB; offsets past that saturate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    pub(crate) fn new(range: Range<usize>) -> Span {
+        Span {
+            start: offset(range.start),
+            end: offset(range.end),
+        }
+    }
+
+    pub(crate) fn start(self) -> usize {
+        self.start as usize
+    }
+
+    pub(crate) fn end(self) -> usize {
+        self.end as usize
+    }
+
+    pub(crate) fn range(self) -> Range<usize> {
+        self.start()..self.end()
+    }
+}
+
+/// An offset within an expression's source as the tree keeps it (see [`Span`]).
+pub(crate) fn offset(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
     pub kind: Kind,
-    pub span: Range<usize>,
-    /// Height of this subtree; bounded so evaluation can never overflow the stack.
-    pub depth: usize,
+    pub span: Span,
+    /// Height of this subtree; bounded (by [`crate::MAX_TREE_DEPTH`]) so evaluation can never
+    /// overflow the stack.
+    pub depth: u8,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) enum Kind {
-    /// A constant, including array/object literals made only of constants.
-    Literal(Value),
-    Array(Vec<Node>),
-    Object(Vec<(String, Node)>),
+    /// A constant, including array/object literals made only of constants. Boxed: a `Value`
+    /// is several times the size of the other variants, which every node would pay for.
+    Literal(Box<Value>),
+    Array(Box<[Node]>),
+    Object(Box<[(Box<str>, Node)]>),
     Path(Box<Path>),
     Not(Box<Node>),
     Negate(Box<Node>),
@@ -26,9 +62,9 @@ pub(crate) enum Kind {
     Binary(BinOp, Box<Node>, Box<Node>),
     /// `a + b - c`, `a && b && c`: a left-associative run of operators of one precedence,
     /// kept flat so a long run adds no depth to the tree.
-    Chain(Box<Node>, Vec<(BinOp, Node)>),
+    Chain(Box<Node>, Box<[(BinOp, Node)]>),
     Conditional(Box<[Node; 3]>),
-    Call(&'static FunctionInfo, Vec<Node>),
+    Call(&'static FunctionInfo, Box<[Node]>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,46 +110,62 @@ impl BinOp {
 #[derive(Debug, Clone)]
 pub(crate) struct Path {
     pub base: Base,
-    pub segments: Vec<Seg>,
+    pub segments: Box<[Seg]>,
     /// Source text of the whole path, used to name prefixes in error messages.
-    pub text: String,
+    pub text: Box<str>,
     /// Length of the base within `text`.
-    pub base_len: usize,
+    pub base_len: u32,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) enum Base {
     /// A root variable such as `inputs` or `steps`, with the span of its name.
-    Root(String, Range<usize>),
-    Value(Node),
+    Root(Box<str>, Span),
+    Value(Box<Node>),
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct Seg {
     pub key: SegKey,
     /// Span of the field name or of the whole `[...]`.
-    pub span: Range<usize>,
+    pub span: Span,
     /// End of this segment within `Path::text`.
-    pub text_end: usize,
+    pub text_end: u32,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) enum SegKey {
-    Field(String),
+    Field(Box<str>),
     Index(i64),
-    Dynamic(Node),
+    Dynamic(Box<Node>),
 }
 
 impl Path {
     /// The source text of the path up to (not including) segment `i`.
     pub(crate) fn prefix(&self, i: usize) -> &str {
         let end = match i.checked_sub(1) {
-            None => self.base_len,
+            None => self.base_len as usize,
             Some(last) => self
                 .segments
                 .get(last)
-                .map_or(self.text.len(), |s| s.text_end),
+                .map_or(self.text.len(), |s| s.text_end as usize),
         };
         self.text.get(..end).unwrap_or(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every workflow keeps the trees of all its expressions for as long as it is loaded
+    /// (a 10,000-step workflow holds 10,000 of them): the nodes stay small.
+    #[test]
+    fn tree_nodes_stay_small() {
+        use std::mem::size_of;
+        // Before they were made compact: 96, 152 and 120 bytes.
+        assert!(size_of::<Node>() <= 48, "Node: {} bytes", size_of::<Node>());
+        assert!(size_of::<Path>() <= 64, "Path: {} bytes", size_of::<Path>());
+        assert!(size_of::<Seg>() <= 40, "Seg: {} bytes", size_of::<Seg>());
     }
 }

@@ -1,11 +1,11 @@
 //! Tree-walking evaluator. Values flow as `Cow` so that reading `steps.a.output.items`
 //! borrows from the scope instead of cloning the step output.
 
-use crate::ast::{Base, BinOp, Kind, Node, Path, SegKey};
+use crate::ast::{Base, BinOp, Kind, Node, Path, SegKey, Span};
 use crate::error::{EvalError, EvalErrorKind};
 use crate::functions::{self, Call, FunctionInfo, Impl};
 use crate::ops::{self, Spans};
-use crate::scope::{Scope, KNOWN_ROOTS};
+use crate::scope::{Scope, StepView, KNOWN_ROOTS};
 use crate::suggest::{closest, ranked_list};
 use crate::value::{a_type, truthy};
 use serde_json::{Map, Value};
@@ -23,32 +23,39 @@ pub(crate) struct Ctx<'a> {
 
 pub(crate) fn eval<'a>(node: &'a Node, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError> {
     match &node.kind {
-        Kind::Literal(value) => Ok(Cow::Borrowed(value)),
+        Kind::Literal(value) => Ok(Cow::Borrowed(&**value)),
         Kind::Path(path) => eval_path(path, cx),
         Kind::Array(items) => {
             let values = items
                 .iter()
                 .map(|item| eval(item, cx).map(Cow::into_owned))
                 .collect::<Result<Vec<_>, _>>()?;
-            built(Value::Array(values), &node.span)
+            built(Value::Array(values), &node.span.range())
         }
         Kind::Object(entries) => {
             let mut map = Map::with_capacity(entries.len());
             for (key, value) in entries {
-                map.insert(key.clone(), eval(value, cx)?.into_owned());
+                map.insert(key.to_string(), eval(value, cx)?.into_owned());
             }
-            built(Value::Object(map), &node.span)
+            built(Value::Object(map), &node.span.range())
         }
         Kind::Not(operand) => Ok(Cow::Owned(Value::Bool(!truthy(&*eval(operand, cx)?)))),
-        Kind::Negate(operand) => ops::negate(&*eval(operand, cx)?, &node.span).map(Cow::Owned),
-        Kind::Binary(op, left, right) => {
-            binary(*op, eval(left, cx)?, &left.span, right, &node.span, cx)
+        Kind::Negate(operand) => {
+            ops::negate(&*eval(operand, cx)?, &node.span.range()).map(Cow::Owned)
         }
+        Kind::Binary(op, left, right) => binary(
+            *op,
+            eval(left, cx)?,
+            &left.span.range(),
+            right,
+            &node.span.range(),
+            cx,
+        ),
         Kind::Chain(first, rest) => {
             let mut value = eval(first, cx)?;
-            let mut left = first.span.clone();
+            let mut left = first.span.range();
             for (op, right) in rest {
-                let whole = left.start..right.span.end;
+                let whole = left.start..right.span.end();
                 value = binary(*op, value, &left, right, &whole, cx)?;
                 left = whole;
             }
@@ -64,7 +71,9 @@ pub(crate) fn eval<'a>(node: &'a Node, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, E
         }
         Kind::Call(info, args) => match info.imp {
             Impl::Coalesce => coalesce(args, cx),
-            Impl::Eager(function) => built(call(node, info, args, cx, function)?, &node.span),
+            Impl::Eager(function) => {
+                built(call(node, info, args, cx, function)?, &node.span.range())
+            }
         },
     }
 }
@@ -84,7 +93,7 @@ fn call<'a, T>(
         .collect::<Result<Vec<_>, _>>()?;
     let call = Call {
         info,
-        span: &node.span,
+        span: &node.span.range(),
         args,
         scope: cx.scope,
         redact: cx.redact,
@@ -130,7 +139,7 @@ fn binary<'a>(
     let spans = Spans {
         whole,
         left: left_span,
-        right: &right.span,
+        right: &right.span.range(),
     };
     built(ops::apply(op, &l, &r, spans)?, whole)
 }
@@ -167,12 +176,22 @@ enum Key<'k> {
 fn eval_path<'a>(path: &'a Path, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError> {
     let (mut current, skip) = match &path.base {
         Base::Value(node) => (eval(node, cx)?, 0),
-        Base::Root(name, span) if name == "steps" => {
-            (Cow::Borrowed(step_record(path, span, cx)?), 1)
+        Base::Root(name, span) if &**name == "steps" => {
+            let record = step_record(path, &span.range(), cx)?;
+            let field = match path.segments.get(1).map(|seg| &seg.key) {
+                Some(SegKey::Field(name)) => record.field(name),
+                _ => None,
+            };
+            match (field, record) {
+                (Some(field), _) => (field, 2),
+                (None, StepView::Value(value)) => (Cow::Borrowed(value), 1),
+                // Read whole, or a field it does not have (the error lists the ones it has).
+                (None, fields) => (Cow::Owned(fields.to_value()), 1),
+            }
         }
         Base::Root(name, span) => match cx.scope.root(name) {
             Some(value) => (Cow::Borrowed(value), 0),
-            None => return Err(unknown_root(name, span, cx.scope)),
+            None => return Err(unknown_root(name, &span.range(), cx.scope)),
         },
     };
     for (i, seg) in path.segments.iter().enumerate().skip(skip) {
@@ -182,13 +201,13 @@ fn eval_path<'a>(path: &'a Path, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalErr
             SegKey::Index(index) => Key::Index(*index),
             SegKey::Dynamic(node) => {
                 computed = eval(node, cx)?;
-                dynamic_key(&computed, &node.span)?
+                dynamic_key(&computed, &node.span.range())?
             }
         };
         let at = Site {
             path,
             i,
-            span: &seg.span,
+            span: seg.span,
         };
         current = match current {
             Cow::Borrowed(value) => Cow::Borrowed(locate(value, &key, &at)?.0),
@@ -206,7 +225,7 @@ fn step_record<'a>(
     path: &'a Path,
     span: &Range<usize>,
     cx: &Ctx<'a>,
-) -> Result<&'a Value, EvalError> {
+) -> Result<StepView<'a>, EvalError> {
     let Some(first) = path.segments.first() else {
         return Err(
             EvalError::type_error("`steps` needs a step id", span.clone())
@@ -223,14 +242,14 @@ fn step_record<'a>(
                 other => {
                     return Err(EvalError::type_error(
                         format!("a step id must be a string, got {}", a_type(other)),
-                        node.span.clone(),
+                        node.span.range(),
                     ))
                 }
             }
         }
         SegKey::Index(_) => {
             return Err(
-                EvalError::type_error("steps are named, not numbered", first.span.clone())
+                EvalError::type_error("steps are named, not numbered", first.span.range())
                     .with_help("write steps.<id>, e.g. steps.fetch.output"),
             )
         }
@@ -238,7 +257,7 @@ fn step_record<'a>(
     cx.scope.step(id).ok_or_else(|| {
         let error = EvalError::undefined(
             format!("step `{id}` does not exist or has not run before this point"),
-            first.span.clone(),
+            first.span.range(),
         );
         let ids = cx.scope.step_ids();
         match closest(id, ids.iter().map(String::as_str)) {
@@ -301,7 +320,7 @@ fn dynamic_key<'k>(value: &'k Value, span: &Range<usize>) -> Result<Key<'k>, Eva
 struct Site<'p> {
     path: &'p Path,
     i: usize,
-    span: &'p Range<usize>,
+    span: Span,
 }
 
 impl Site<'_> {
@@ -310,11 +329,11 @@ impl Site<'_> {
     }
 
     fn undefined(&self, message: String) -> EvalError {
-        EvalError::undefined(message, self.span.clone())
+        EvalError::undefined(message, self.span.range())
     }
 
     fn type_error(&self, message: String) -> EvalError {
-        EvalError::type_error(message, self.span.clone())
+        EvalError::type_error(message, self.span.range())
     }
 }
 
@@ -326,7 +345,7 @@ fn locate<'v>(
 ) -> Result<(&'v Value, usize), EvalError> {
     let prefix = at.prefix();
     match (value, key) {
-        (Value::Object(map), Key::Field(name)) => map.get(*name).map(|child| (child, 0)).ok_or_else(|| {
+        (Value::Object(map), Key::Field(name)) => field(map, name).map(|child| (child, 0)).ok_or_else(|| {
             let error = at.undefined(format!("`{prefix}` has no field `{name}`"));
             if map.is_empty() {
                 error.with_help(format!("`{prefix}` is an empty object"))
@@ -376,6 +395,19 @@ fn locate<'v>(
             "`{prefix}` is {}, not an array; it has no element {index}",
             a_type(other)
         ))),
+    }
+}
+
+/// Field `name` of an object. Most objects a step reads have a few fields: comparing their
+/// names costs less than hashing `name` (SipHash) to look it up.
+fn field<'v>(map: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
+    const SCANNED: usize = 8;
+    if map.len() <= SCANNED {
+        map.iter()
+            .find(|(key, _)| key.as_str() == name)
+            .map(|(_, value)| value)
+    } else {
+        map.get(name)
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::ast::{Base, Kind, Node, SegKey};
 use crate::error::{EvalError, EvalErrorKind};
 use crate::eval::{eval, Ctx};
-use crate::scope::Scope;
+use crate::scope::{Scope, StepView};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -15,7 +15,7 @@ impl Scope for NoVariables {
     fn root(&self, _: &str) -> Option<&Value> {
         None
     }
-    fn step(&self, _: &str) -> Option<&Value> {
+    fn step(&self, _: &str) -> Option<StepView<'_>> {
         None
     }
     fn now(&self) -> DateTime<Utc> {
@@ -43,10 +43,10 @@ pub(crate) fn constant_errors(node: &Node, out: &mut Vec<EvalError>) -> bool {
         Kind::Path(path) => {
             let base = match &path.base {
                 Base::Root(..) => None,
-                Base::Value(n) => Some(n),
+                Base::Value(n) => Some(&**n),
             };
             let indexes = path.segments.iter().filter_map(|s| match &s.key {
-                SegKey::Dynamic(n) => Some(n),
+                SegKey::Dynamic(n) => Some(&**n),
                 _ => None,
             });
             all(&mut base.into_iter().chain(indexes)) && base.is_some()

@@ -29,7 +29,7 @@ pub use lexer::{is_invisible, misleading_char};
 pub use limits::{MAX_RESULT_TEXT, MAX_RESULT_VALUES};
 pub use parser::{MAX_NESTING, MAX_TREE_DEPTH};
 pub use refs::{Reference, ReferenceUse, Segment};
-pub use scope::{MapScope, Scope, KNOWN_ROOTS};
+pub use scope::{MapScope, Scope, StepView, KNOWN_ROOTS};
 pub use serde_json::Value;
 pub use template::{Expr, Template};
 pub use value::truthy;

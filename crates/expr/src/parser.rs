@@ -3,7 +3,7 @@
 //! Precedence, lowest first: `? :`, `||`/`or`, `&&`/`and`, `==` `!=`, `<` `<=` `>` `>=` `in`,
 //! `+` `-`, `*` `/` `%`, unary `!`/`not`/`-`, then `.field` `[index]` and calls.
 
-use crate::ast::{Base, BinOp, Kind, Node, Path, Seg, SegKey};
+use crate::ast::{offset, Base, BinOp, Kind, Node, Path, Seg, SegKey, Span};
 use crate::error::ParseError;
 use crate::functions;
 use crate::lexer::{Tok, Token};
@@ -121,7 +121,7 @@ impl<'t> Parser<'_, 't> {
         let then = self.expr()?;
         self.expect(Tok::Colon, "`:` of the `cond ? a : b` conditional")?;
         let otherwise = self.expr()?;
-        let span = cond.span.start..otherwise.span.end;
+        let span = cond.span.start()..otherwise.span.end();
         node(Kind::Conditional(Box::new([cond, then, otherwise])), span)
     }
 
@@ -137,12 +137,11 @@ impl<'t> Parser<'_, 't> {
             self.pos += 1;
             rest.push((op, next(self)?));
         }
-        let Some(end) = rest.last().map(|(_, last)| last.span.end) else {
+        let Some(end) = rest.last().map(|(_, last)| last.span.end()) else {
             return Ok(first);
         };
-        let span = first.span.start..end;
-        rest.shrink_to_fit();
-        node(Kind::Chain(Box::new(first), rest), span)
+        let span = first.span.start()..end;
+        node(Kind::Chain(Box::new(first), rest.into_boxed_slice()), span)
     }
 
     /// One non-associative comparison: `a < b < c` is refused instead of silently
@@ -229,20 +228,23 @@ impl<'t> Parser<'_, 't> {
         };
         self.pos += 1;
         let operand = self.nested(Self::unary)?;
-        let span = start..operand.span.end;
+        let span = start..operand.span.end();
         if !negate {
             return node(Kind::Not(Box::new(operand)), span);
         }
         // Fold `-<number literal>` so that `a[-1]` is a static index and `-5` a constant.
         let folded = match &operand.kind {
-            Kind::Literal(Value::Number(n)) => match n.as_i64() {
-                Some(i) => i.checked_neg().map(Value::from),
-                None => n.as_f64().and_then(|f| crate::value::number_from_f64(-f)),
+            Kind::Literal(literal) => match &**literal {
+                Value::Number(n) => match n.as_i64() {
+                    Some(i) => i.checked_neg().map(Value::from),
+                    None => n.as_f64().and_then(|f| crate::value::number_from_f64(-f)),
+                },
+                _ => None,
             },
             _ => None,
         };
         match folded {
-            Some(value) => node(Kind::Literal(value), span),
+            Some(value) => node(Kind::Literal(Box::new(value)), span),
             None => node(Kind::Negate(Box::new(operand)), span),
         }
     }
@@ -252,17 +254,18 @@ impl<'t> Parser<'_, 't> {
         if !matches!(self.peek_tok(), Some(Tok::Dot | Tok::LBracket)) {
             return Ok(primary);
         }
-        let start = primary.span.start;
+        let start = primary.span.start();
         let mut path = match primary.kind {
             Kind::Path(path) => *path,
             _ => Path {
-                base_len: primary.span.len(),
-                base: Base::Value(primary),
-                segments: Vec::new(),
-                text: String::new(),
+                base_len: offset(primary.span.range().len()),
+                base: Base::Value(Box::new(primary)),
+                segments: Box::new([]),
+                text: Box::from(""),
             },
         };
-        let mut end = start + path.base_len;
+        let mut end = start + path.base_len as usize;
+        let mut segments = std::mem::take(&mut path.segments).into_vec();
         loop {
             let seg = if self.eat(&Tok::Dot).is_some() {
                 self.field()?
@@ -271,15 +274,15 @@ impl<'t> Parser<'_, 't> {
             } else {
                 break;
             };
-            end = seg.span.end;
-            path.segments.push(Seg {
-                text_end: end - start,
+            end = seg.span.end();
+            segments.push(Seg {
+                text_end: offset(end - start),
                 ..seg
             });
         }
-        path.text = self.src.get(start..end).unwrap_or_default().to_string();
+        path.text = self.src.get(start..end).unwrap_or_default().into();
         // Parsed once, kept for the life of the workflow: without the room left for growth.
-        path.segments.shrink_to_fit();
+        path.segments = segments.into_boxed_slice();
         node(Kind::Path(Box::new(path)), start..end)
     }
 
@@ -293,7 +296,7 @@ impl<'t> Parser<'_, 't> {
         };
         let span = token.span.clone();
         let key = match token.tok.as_name() {
-            Some(name) => SegKey::Field(name.to_string()),
+            Some(name) => SegKey::Field(name.into()),
             None if matches!(token.tok, Tok::Int(_)) => {
                 let index = self.src.get(span.clone()).unwrap_or_default();
                 return Err(
@@ -318,7 +321,7 @@ impl<'t> Parser<'_, 't> {
         }
         Ok(Seg {
             key,
-            span,
+            span: Span::new(span),
             text_end: 0,
         })
     }
@@ -328,31 +331,41 @@ impl<'t> Parser<'_, 't> {
         let index = self.expr()?;
         let close = self.expect(Tok::RBracket, "`]`")?;
         let span = open.start..close.end;
-        let key = match index.kind {
-            Kind::Literal(Value::String(name)) => SegKey::Field(name),
-            Kind::Literal(Value::Number(n)) => match n.as_i64() {
+        let literal = match index.kind {
+            Kind::Literal(literal) => *literal,
+            _ => {
+                return Ok(Seg {
+                    key: SegKey::Dynamic(Box::new(index)),
+                    span: Span::new(span),
+                    text_end: 0,
+                })
+            }
+        };
+        let key = match literal {
+            Value::String(name) => SegKey::Field(name.into_boxed_str()),
+            Value::Number(n) => match n.as_i64() {
                 Some(i) => SegKey::Index(i),
                 None => {
-                    return Err(
-                        ParseError::new("an index must be a whole number", index.span)
-                            .with_help("use floor(x) or round(x) to get a whole number"),
+                    return Err(ParseError::new(
+                        "an index must be a whole number",
+                        index.span.range(),
                     )
+                    .with_help("use floor(x) or round(x) to get a whole number"))
                 }
             },
-            Kind::Literal(other) => {
+            other => {
                 return Err(ParseError::new(
                     format!(
                         "an index must be a string or a whole number, not {}",
                         crate::value::a_type(&other)
                     ),
-                    index.span,
+                    index.span.range(),
                 ))
             }
-            _ => SegKey::Dynamic(index),
         };
         Ok(Seg {
             key,
-            span,
+            span: Span::new(span),
             text_end: 0,
         })
     }
@@ -376,10 +389,10 @@ impl<'t> Parser<'_, 't> {
                     self.call(name, span)
                 } else {
                     let path = Path {
-                        base_len: span.len(),
-                        text: name.clone(),
-                        base: Base::Root(name, span.clone()),
-                        segments: Vec::new(),
+                        base_len: offset(span.len()),
+                        text: name.as_str().into(),
+                        base: Base::Root(name.into_boxed_str(), Span::new(span.clone())),
+                        segments: Box::new([]),
                     };
                     node(Kind::Path(Box::new(path)), span)
                 };
@@ -388,7 +401,7 @@ impl<'t> Parser<'_, 't> {
                 self.pos += 1;
                 let mut inner = self.expr()?;
                 let close = self.expect(Tok::RParen, "`)`")?;
-                inner.span = span.start..close.end;
+                inner.span = Span::new(span.start..close.end);
                 return Ok(inner);
             }
             Tok::LBracket => return self.array(),
@@ -396,7 +409,7 @@ impl<'t> Parser<'_, 't> {
             _ => return Err(self.unexpected("a value")),
         };
         self.pos += 1;
-        node(Kind::Literal(literal), span)
+        node(Kind::Literal(Box::new(literal)), span)
     }
 
     /// Parses `item, item, ...` up to `close` (a trailing comma is allowed).
@@ -427,8 +440,10 @@ impl<'t> Parser<'_, 't> {
         self.pos += 1;
         let (items, end) = self.nested(|p| p.list(Tok::RBracket, "array", Self::expr))?;
         let kind = match constants(&items) {
-            true => Kind::Literal(Value::Array(items.into_iter().map(into_constant).collect())),
-            false => Kind::Array(items),
+            true => Kind::Literal(Box::new(Value::Array(
+                items.into_iter().map(into_constant).collect(),
+            ))),
+            false => Kind::Array(items.into_boxed_slice()),
         };
         node(kind, start..end)
     }
@@ -466,9 +481,14 @@ impl<'t> Parser<'_, 't> {
                 .into_iter()
                 .map(|(k, n)| (k, into_constant(n)))
                 .collect();
-            Kind::Literal(Value::Object(map))
+            Kind::Literal(Box::new(Value::Object(map)))
         } else {
-            Kind::Object(entries)
+            Kind::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, n)| (k.into_boxed_str(), n))
+                    .collect(),
+            )
         };
         node(kind, start..end)
     }
@@ -495,7 +515,7 @@ impl<'t> Parser<'_, 't> {
             )
             .with_help(format!("usage: {}", info.signature)));
         }
-        node(Kind::Call(info, args), span)
+        node(Kind::Call(info, args.into_boxed_slice()), span)
     }
 }
 
@@ -518,7 +538,7 @@ fn constants(nodes: &[Node]) -> bool {
 /// Only called after [`is_constant`] holds.
 fn into_constant(n: Node) -> Value {
     match n.kind {
-        Kind::Literal(v) => v,
+        Kind::Literal(v) => *v,
         _ => Value::Null,
     }
 }
@@ -532,7 +552,7 @@ fn too_deep(span: Range<usize>) -> ParseError {
 }
 
 fn binary(op: BinOp, left: Node, right: Node) -> Result<Node, ParseError> {
-    let span = left.span.start..right.span.end;
+    let span = left.span.start()..right.span.end();
     node(Kind::Binary(op, Box::new(left), Box::new(right)), span)
 }
 
@@ -555,19 +575,23 @@ fn node(kind: Kind, span: Range<usize>) -> Result<Node, ParseError> {
                     SegKey::Dynamic(n) => Some(n.depth),
                     _ => None,
                 })
-                .fold(base, usize::max)
+                .fold(base, u8::max)
         }
         Kind::Not(n) | Kind::Negate(n) => n.depth,
         Kind::Binary(_, a, b) => a.depth.max(b.depth),
-        Kind::Chain(first, rest) => rest
-            .iter()
-            .map(|(_, n)| n.depth)
-            .fold(first.depth, usize::max),
+        Kind::Chain(first, rest) => rest.iter().map(|(_, n)| n.depth).fold(first.depth, u8::max),
         Kind::Conditional(parts) => parts.iter().map(|n| n.depth).max().unwrap_or(0),
     };
-    let depth = children + 1;
+    let depth = usize::from(children) + 1;
     if depth > MAX_TREE_DEPTH {
         return Err(too_deep(span));
     }
-    Ok(Node { kind, span, depth })
+    Ok(Node {
+        kind,
+        span: Span::new(span),
+        // At most MAX_TREE_DEPTH, which fits (checked at compile time below).
+        depth: depth as u8,
+    })
 }
+
+const _: () = assert!(MAX_TREE_DEPTH <= u8::MAX as usize);

@@ -84,11 +84,11 @@ pub(crate) fn collect(node: &Node, guarded: bool, out: &mut Vec<ReferenceUse>) {
             match &path.base {
                 Base::Root(root, span) => {
                     let mut segments = Vec::new();
-                    let mut end = span.end;
+                    let mut end = span.end();
                     for seg in &path.segments {
-                        end = seg.span.end;
+                        end = seg.span.end();
                         match &seg.key {
-                            SegKey::Field(name) => segments.push(Segment::Field(name.clone())),
+                            SegKey::Field(name) => segments.push(Segment::Field(name.to_string())),
                             SegKey::Index(i) => segments.push(Segment::Index(*i)),
                             SegKey::Dynamic(_) => {
                                 segments.push(Segment::Dynamic);
@@ -98,9 +98,9 @@ pub(crate) fn collect(node: &Node, guarded: bool, out: &mut Vec<ReferenceUse>) {
                     }
                     out.push(ReferenceUse {
                         reference: Reference {
-                            root: root.clone(),
+                            root: root.to_string(),
                             segments,
-                            span: span.start..end,
+                            span: span.start()..end,
                         },
                         guarded,
                     });

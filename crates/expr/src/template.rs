@@ -202,7 +202,7 @@ impl Template {
                         Part::Text(text) => out.push_str(text),
                         Part::Expr(node) => {
                             push_text(&mut out, &*eval_part(node)?);
-                            crate::limits::check_text(out.len(), &node.span)?;
+                            crate::limits::check_text(out.len(), &node.span.range())?;
                         }
                     }
                 }

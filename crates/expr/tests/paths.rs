@@ -192,7 +192,7 @@ fn default_scope_root_listing_uses_known_roots() {
         fn root(&self, name: &str) -> Option<&serde_json::Value> {
             (name == "inputs").then_some(&self.0)
         }
-        fn step(&self, _: &str) -> Option<&serde_json::Value> {
+        fn step(&self, _: &str) -> Option<weft_expr::StepView<'_>> {
             None
         }
         fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -248,4 +248,48 @@ fn paths_borrow_instead_of_cloning() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// A scope that keeps a step's record as its four fields (as the engine does) reads the same
+/// as one that keeps the record object.
+#[test]
+fn a_record_kept_as_fields_reads_like_the_object() {
+    struct Fields(serde_json::Value);
+    impl Scope for Fields {
+        fn root(&self, _: &str) -> Option<&serde_json::Value> {
+            None
+        }
+        fn step(&self, id: &str) -> Option<weft_expr::StepView<'_>> {
+            (id == "fetch").then_some(weft_expr::StepView::Fields {
+                status: "failed",
+                output: &self.0,
+                error: Some("boom"),
+                attempts: 2,
+            })
+        }
+        fn now(&self) -> chrono::DateTime<chrono::Utc> {
+            common::now()
+        }
+    }
+    let scope = Fields(json!({"items": [1, 2], "total": 2}));
+    let eval = |src: &str| Expr::parse(src).expect("parses").eval(&scope);
+    assert_eq!(eval("steps.fetch.output.items[1]").ok(), Some(json!(2)));
+    assert_eq!(eval("steps.fetch['output'].total").ok(), Some(json!(2)));
+    assert_eq!(eval("steps.fetch.status").ok(), Some(json!("failed")));
+    assert_eq!(eval("steps.fetch.error").ok(), Some(json!("boom")));
+    assert_eq!(eval("steps.fetch.attempts").ok(), Some(json!(2)));
+    let whole = eval("steps.fetch").expect("reads the record whole");
+    assert_eq!(
+        serde_json::to_string(&whole).unwrap(),
+        r#"{"status":"failed","output":{"items":[1,2],"total":2},"error":"boom","attempts":2}"#
+    );
+    assert_eq!(eval("len(steps['fetch'])").ok(), Some(json!(4)));
+    let e = eval("steps.fetch.outptu").unwrap_err();
+    assert_eq!(e.message, "`steps.fetch` has no field `outptu`");
+    assert_eq!(
+        e.help.as_deref(),
+        Some("available fields: output, status, attempts, error")
+    );
+    let e = eval("steps.fetch.output.totl").unwrap_err();
+    assert_eq!(e.message, "`steps.fetch.output` has no field `totl`");
 }

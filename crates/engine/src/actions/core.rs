@@ -93,6 +93,14 @@ impl TypedAction for Set {
         Ok(Value::Object(input))
     }
 
+    /// The rendered `with:` is the output as it is: no copy through deserializing.
+    fn take_input(input: Value) -> Result<Map<String, Value>, Value> {
+        match input {
+            Value::Object(fields) => Ok(fields),
+            other => Err(other),
+        }
+    }
+
     fn dry_run(&self, input: &Map<String, Value>) -> DryRunEffect {
         let keys: Vec<&str> = input.keys().map(String::as_str).collect();
         DryRunEffect::Local {

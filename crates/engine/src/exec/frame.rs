@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use serde_json::Value;
+use weft_expr::StepView;
 
 use super::item_outputs::ItemOutputs;
 use crate::workflow::{StepRefs, ValueTemplate};
@@ -30,55 +31,80 @@ pub(crate) enum Output {
     Items(Arc<ItemOutputs>),
 }
 
-/// What `steps.<id>` holds for one step: its record (always the same four fields), or for a
-/// loop whose outputs were set aside, what builds that record when an expression reads it.
+/// A step's record: the four fields `steps.<id>` reads, kept apart so that reading
+/// `steps.<id>.output` builds nothing (see [`weft_expr::StepView`]).
+pub(crate) struct Record {
+    status: &'static str,
+    output: Value,
+    error: Option<Box<str>>,
+    attempts: u32,
+}
+
+impl Record {
+    fn view(&self) -> StepView<'_> {
+        StepView::Fields {
+            status: self.status,
+            output: &self.output,
+            error: self.error.as_deref(),
+            attempts: self.attempts,
+        }
+    }
+}
+
+/// What `steps.<id>` holds for one step: its record, or for a loop whose outputs were set
+/// aside, what builds that record when an expression reads it.
 #[derive(Clone)]
 pub(crate) enum StepRecord {
-    Ready(Arc<Value>),
+    Ready(Arc<Record>),
     Loop(Arc<ItemOutputs>),
 }
 
 impl StepRecord {
-    pub fn new(status: &str, output: Output, error: Option<&str>, attempts: u32) -> Self {
+    pub fn new(status: &'static str, output: Output, error: Option<&str>, attempts: u32) -> Self {
         match output {
-            Output::Value(output) => {
-                // A clone of a map keeps the hashes of its keys: building the record from one
-                // costs no hashing, which four inserts did (a tenth of a step's time).
-                static SHAPE: std::sync::LazyLock<Value> = std::sync::LazyLock::new(
-                    || serde_json::json!({ "status": null, "output": null, "error": null, "attempts": null }),
-                );
-                let mut record = SHAPE.clone();
-                let mut output = Some(output);
-                if let Value::Object(fields) = &mut record {
-                    for (name, field) in fields.iter_mut() {
-                        *field = match name.as_str() {
-                            "status" => Value::from(status),
-                            "output" => output.take().unwrap_or_default(),
-                            "error" => error.map_or(Value::Null, Value::from),
-                            _ => Value::from(attempts),
-                        };
-                    }
-                }
-                StepRecord::Ready(Arc::new(record))
-            }
+            Output::Value(output) => StepRecord::Ready(Arc::new(Record {
+                status,
+                output,
+                error: error.map(Box::from),
+                attempts,
+            })),
             Output::Items(items) => StepRecord::Loop(items),
         }
     }
 
-    /// The record as expressions see it.
-    pub fn value(&self) -> Result<Arc<Value>, String> {
+    /// The record as expressions read it.
+    pub fn read(&self) -> Result<ReadRecord, String> {
         match self {
-            StepRecord::Ready(record) => Ok(record.clone()),
-            StepRecord::Loop(items) => items.record(),
+            StepRecord::Ready(record) => Ok(ReadRecord::Fields(record.clone())),
+            StepRecord::Loop(items) => items.record().map(ReadRecord::Built),
         }
     }
 }
+
+/// A step record held for a scope: its fields, or a loop's record built as one object.
+pub(crate) enum ReadRecord {
+    Fields(Arc<Record>),
+    Built(Arc<Value>),
+}
+
+impl ReadRecord {
+    fn view(&self) -> StepView<'_> {
+        match self {
+            ReadRecord::Fields(record) => record.view(),
+            ReadRecord::Built(record) => StepView::Value(record),
+        }
+    }
+}
+
+/// Step ids to records. Ids come from the workflow's author, not from a run's data, so a fast
+/// hash serves (std's SipHash was a tenth of recording and reading a step's record).
+type Records = HashMap<Arc<str>, StepRecord, foldhash::fast::RandomState>;
 
 /// The records of one block's steps. A loop item or a branch gets a child frame, so its steps
 /// see the enclosing steps without seeing other items'.
 pub(crate) struct Frame {
     pub parent: Option<Arc<Frame>>,
-    pub steps: Mutex<HashMap<Arc<str>, StepRecord>>,
+    pub steps: Mutex<Records>,
     pub item: Option<Value>,
     pub index: Option<Value>,
     pub error: Option<Value>,
@@ -90,7 +116,7 @@ impl Frame {
     pub fn root() -> Arc<Frame> {
         Arc::new(Frame {
             parent: None,
-            steps: Mutex::new(HashMap::new()),
+            steps: Mutex::new(Records::default()),
             item: None,
             index: None,
             error: None,
@@ -113,7 +139,7 @@ impl Frame {
         };
         Arc::new(Frame {
             parent: Some(self.clone()),
-            steps: Mutex::new(HashMap::new()),
+            steps: Mutex::new(Records::default()),
             item,
             index,
             error,
@@ -132,17 +158,19 @@ impl Frame {
         let Some(record) = self.steps.lock().remove(id) else {
             return Ok(Value::Null);
         };
-        let record = match record {
-            StepRecord::Ready(record) => record,
-            StepRecord::Loop(items) => items.record()?,
-        };
-        Ok(match Arc::try_unwrap(record) {
-            Ok(mut record) => record
-                .get_mut("output")
-                .map(Value::take)
-                .unwrap_or_default(),
-            Err(shared) => shared["output"].clone(),
-        })
+        match record {
+            StepRecord::Ready(record) => Ok(match Arc::try_unwrap(record) {
+                Ok(record) => record.output,
+                Err(shared) => shared.output.clone(),
+            }),
+            StepRecord::Loop(items) => Ok(match Arc::try_unwrap(items.record()?) {
+                Ok(mut record) => record
+                    .get_mut("output")
+                    .map(Value::take)
+                    .unwrap_or_default(),
+                Err(shared) => shared["output"].clone(),
+            }),
+        }
     }
 
     pub fn lookup(&self, id: &str) -> Option<StepRecord> {
@@ -164,7 +192,7 @@ impl Frame {
     }
 
     /// Every record visible here, the nearest frame's first when ids repeat.
-    fn collect_all(&self, into: &mut HashMap<Arc<str>, StepRecord>) {
+    fn collect_all(&self, into: &mut Records) {
         for (k, v) in self.steps.lock().iter() {
             into.entry(k.clone()).or_insert_with(|| v.clone());
         }
@@ -174,20 +202,23 @@ impl Frame {
     }
 }
 
-fn not_run() -> Arc<Value> {
-    static NOT_RUN: std::sync::LazyLock<Arc<Value>> = std::sync::LazyLock::new(|| {
-        Arc::new(
-            serde_json::json!({ "status": "not_run", "output": null, "error": null, "attempts": 0 }),
-        )
+fn not_run() -> ReadRecord {
+    static NOT_RUN: std::sync::LazyLock<Arc<Record>> = std::sync::LazyLock::new(|| {
+        Arc::new(Record {
+            status: "not_run",
+            output: Value::Null,
+            error: None,
+            attempts: 0,
+        })
     });
-    NOT_RUN.clone()
+    ReadRecord::Fields(NOT_RUN.clone())
 }
 
 /// The scope a step's expressions are evaluated in: a snapshot of the records they read.
 pub(crate) struct StepScope<'a> {
     pub globals: &'a Globals,
     pub frame: &'a Frame,
-    pub steps: Vec<(Arc<str>, Arc<Value>)>,
+    pub steps: Vec<(Arc<str>, ReadRecord)>,
     /// The action's result, inside a step's `outputs`.
     pub output: Option<&'a Value>,
 }
@@ -203,17 +234,17 @@ impl<'a> StepScope<'a> {
                 // run (a failure stopped the steps before it) reads as `not_run`.
                 for id in ids {
                     let record = match frame.lookup(id) {
-                        Some(record) => record.value()?,
+                        Some(record) => record.read()?,
                         None => not_run(),
                     };
                     steps.push((id.clone(), record));
                 }
             }
             StepRefs::All => {
-                let mut all = HashMap::new();
+                let mut all = Records::default();
                 frame.collect_all(&mut all);
                 for (id, record) in all {
-                    steps.push((id, record.value()?));
+                    steps.push((id, record.read()?));
                 }
             }
         }
@@ -278,11 +309,11 @@ impl weft_expr::Scope for StepScope<'_> {
         }
     }
 
-    fn step(&self, id: &str) -> Option<&Value> {
+    fn step(&self, id: &str) -> Option<StepView<'_>> {
         self.steps
             .iter()
             .find(|(k, _)| &**k == id)
-            .map(|(_, v)| &**v)
+            .map(|(_, record)| record.view())
     }
 
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -315,8 +346,11 @@ mod tests {
             &id,
             StepRecord::new("succeeded", Output::Value(json!({ "text": text })), None, 1),
         );
-        let read_by_a_step = frame.lookup("last").unwrap().value().unwrap();
-        let held = read_by_a_step["output"]["text"].as_str().unwrap().as_ptr();
+        let read_by_a_step = frame.lookup("last").unwrap().read().unwrap();
+        let held = match &read_by_a_step {
+            ReadRecord::Fields(record) => record.output["text"].as_str().unwrap().as_ptr(),
+            ReadRecord::Built(_) => panic!("a step's record is kept as its fields"),
+        };
         drop(read_by_a_step);
         let output = frame.take_own_output("last").unwrap();
         assert_eq!(output["text"].as_str().unwrap().as_ptr(), held, "moved");
@@ -327,14 +361,14 @@ mod tests {
     #[test]
     fn a_step_record_has_its_four_fields_in_order() {
         let record = StepRecord::new("failed", Output::Value(json!([1])), Some("boom"), 3);
-        let value = record.value().unwrap();
+        let value = record.read().unwrap().view().to_value();
         assert_eq!(
-            serde_json::to_string(&*value).unwrap(),
+            serde_json::to_string(&value).unwrap(),
             r#"{"status":"failed","output":[1],"error":"boom","attempts":3}"#
         );
         let skipped = StepRecord::new("skipped", Output::Value(Value::Null), None, 0);
         assert_eq!(
-            *skipped.value().unwrap(),
+            skipped.read().unwrap().view().to_value(),
             json!({"status": "skipped", "output": null, "error": null, "attempts": 0})
         );
     }

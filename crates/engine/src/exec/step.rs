@@ -85,7 +85,12 @@ impl StepResult {
 }
 
 /// What `steps.<id>` holds: always the same four fields.
-fn step_record(status: &str, output: Value, error: Option<&str>, attempts: u32) -> StepRecord {
+fn step_record(
+    status: &'static str,
+    output: Value,
+    error: Option<&str>,
+    attempts: u32,
+) -> StepRecord {
     StepRecord::new(status, Output::Value(output), error, attempts)
 }
 
@@ -110,11 +115,26 @@ impl RunState {
                 let frame = frame.clone();
                 async move { (i, self.run_step(&block.steps[i], frame).await) }
             };
+            let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
             let mut running = FuturesUnordered::new();
-            for i in (0..n).filter(|&i| waiting[i] == 0) {
-                running.push(start(i));
-            }
-            while let Some((done, result)) = running.next().await {
+            loop {
+                let (done, result) = match ready.as_slice() {
+                    // The only step that can run, and nothing else runs: awaited as it is, so
+                    // a chain of steps (a loop item's body, steps that each read the one
+                    // before) pays nothing for scheduling steps side by side.
+                    [only] if running.is_empty() => {
+                        let i = *only;
+                        ready.clear();
+                        (i, self.run_step(&block.steps[i], frame.clone()).await)
+                    }
+                    _ => {
+                        running.extend(ready.drain(..).map(start));
+                        match running.next().await {
+                            Some(finished) => finished,
+                            None => return Ok(()),
+                        }
+                    }
+                };
                 if let Err(failure) = result {
                     // Steps still running are cancelled here: record their attempts.
                     drop(running);
@@ -124,11 +144,10 @@ impl RunState {
                 for &j in &dependents[done] {
                     waiting[j] -= 1;
                     if waiting[j] == 0 {
-                        running.push(start(j));
+                        ready.push(j);
                     }
                 }
             }
-            Ok(())
         })
     }
 

@@ -147,7 +147,7 @@ fn template_literal_text(template: &Template, source: &str) -> String {
         fn root(&self, _: &str) -> Option<&Value> {
             None
         }
-        fn step(&self, _: &str) -> Option<&Value> {
+        fn step(&self, _: &str) -> Option<weft_expr::StepView<'_>> {
             None
         }
         fn now(&self) -> chrono::DateTime<chrono::Utc> {

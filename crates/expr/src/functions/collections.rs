@@ -57,7 +57,7 @@ fn element(call: &Call<'_>, mut args: Args<'_>, pick_last: bool) -> Result<Value
             format!("`{}` got an empty array", call.info.name),
             call.args
                 .first()
-                .map_or_else(|| call.span.clone(), |n| n.span.clone()),
+                .map_or_else(|| call.span.clone(), |n| n.span.range()),
         )
         .with_help(format!(
             "use default({}(x), fallback) when the array may be empty",
@@ -210,7 +210,7 @@ pub(crate) fn pluck(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError>
                     format!("`pluck`: element {i} has no field `{field}`"),
                     call.args
                         .first()
-                        .map_or_else(|| call.span.clone(), |n| n.span.clone()),
+                        .map_or_else(|| call.span.clone(), |n| n.span.range()),
                 )
             }),
             other => Err(call.invalid(

@@ -238,7 +238,7 @@ impl Call<'_> {
     fn arg_span(&self, i: usize) -> Range<usize> {
         self.args
             .get(i)
-            .map_or_else(|| self.span.clone(), |n| n.span.clone())
+            .map_or_else(|| self.span.clone(), |n| n.span.range())
     }
 
     /// "`lower` expects a string as argument 1, got a number".

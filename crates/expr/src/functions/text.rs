@@ -147,7 +147,7 @@ pub(crate) fn format(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError
                         format!("format placeholder `{{{name}}}` has no matching field"),
                         call.args
                             .last()
-                            .map_or_else(|| call.span.clone(), |n| n.span.clone()),
+                            .map_or_else(|| call.span.clone(), |n| n.span.range()),
                     )
                     .with_help(format!(
                         "available fields: {}",
