@@ -93,3 +93,149 @@ pub(super) fn plan_releases(steps: &mut Block, after: StepRefs) {
         step.releases = ids.into_boxed_slice();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::actions::builtin_registry;
+    use crate::trigger::SourceCatalog;
+    use crate::workflow::{load_bytes, Catalog, CompiledWorkflow};
+
+    fn compiled(yaml: &str) -> CompiledWorkflow {
+        let actions = builtin_registry().expect("built-in actions");
+        let sources = SourceCatalog::default();
+        let catalog = Catalog {
+            actions: &actions,
+            sources: &sources,
+        };
+        match load_bytes(Path::new("t.yaml"), yaml.as_bytes(), catalog) {
+            Ok(loaded) => (*loaded.workflow).clone(),
+            Err(problems) => panic!("{}", problems.render()),
+        }
+    }
+
+    /// `(step, the records released after it)` for every top-level step.
+    fn releases(yaml: &str) -> Vec<(String, Vec<String>)> {
+        compiled(yaml)
+            .steps
+            .steps
+            .iter()
+            .map(|s| {
+                let ids = s.releases.iter().map(|id| id.to_string()).collect();
+                (s.id.to_string(), ids)
+            })
+            .collect()
+    }
+
+    fn plan(rows: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+        rows.iter()
+            .map(|(step, ids)| (step.to_string(), ids.iter().map(|s| s.to_string()).collect()))
+            .collect()
+    }
+
+    const CHAIN: &str = "
+name: chain
+steps:
+  - {id: a, uses: core.set, with: {n: 1}}
+  - {id: b, uses: core.set, with: {n: '${{ steps.a.output.n }}'}}
+  - {id: c, uses: core.set, with: {n: 3}}
+  - {id: d, uses: core.set, with: {n: '${{ steps.a.output.n + steps.c.output.n }}'}}
+";
+
+    #[test]
+    fn a_record_is_released_after_its_last_reader_or_at_once_when_nothing_reads_it() {
+        assert_eq!(
+            releases(CHAIN),
+            plan(&[("a", &[]), ("b", &["b"]), ("c", &[]), ("d", &["a", "c", "d"])])
+        );
+    }
+
+    #[test]
+    fn what_outputs_on_failure_and_finally_read_is_kept() {
+        let kept = [
+            "outputs:\n  n: ${{ steps.a.output.n }}\n",
+            "on_failure:\n  - {id: h, uses: core.log, with: {message: '${{ steps.a.status }}'}}\n",
+            "finally:\n  - {id: h, uses: core.log, with: {message: '${{ steps.a.status }}'}}\n",
+        ];
+        for tail in kept {
+            assert_eq!(
+                releases(&format!("{CHAIN}{tail}")),
+                plan(&[("a", &[]), ("b", &["b"]), ("c", &[]), ("d", &["c", "d"])]),
+                "{tail}"
+            );
+        }
+    }
+
+    #[test]
+    fn reading_steps_whole_anywhere_keeps_every_record() {
+        let whole = [
+            "outputs:\n  all: ${{ steps }}\n",
+            "finally:\n  - {id: h, uses: core.log, with: {message: '${{ steps }}'}}\n",
+            "  - {id: e, uses: core.set, with: {n: '${{ steps }}'}}\n",
+        ];
+        for tail in whole {
+            let none = releases(&format!("{CHAIN}{tail}"))
+                .iter()
+                .all(|(_, ids)| ids.is_empty());
+            assert!(none, "{tail}");
+        }
+    }
+
+    #[test]
+    fn a_read_inside_a_loop_body_or_handler_counts_as_the_enclosing_steps() {
+        let yaml = "
+name: nested
+steps:
+  - {id: a, uses: core.set, with: {n: 1}}
+  - {id: b, uses: core.set, with: {n: 2}}
+  - id: each
+    for_each: [1, 2]
+    steps:
+      - {id: inner, uses: core.set, with: {n: '${{ steps.a.output.n + item }}'}}
+  - id: risky
+    uses: core.fail
+    with: {message: no}
+    on_error:
+      steps:
+        - {id: handle, uses: core.log, with: {message: '${{ steps.b.status }}'}}
+  - {id: end, uses: core.set, with: {n: 0}}
+";
+        assert_eq!(
+            releases(yaml),
+            plan(&[
+                ("a", &[]),
+                ("b", &[]),
+                ("each", &["a", "each"]),
+                ("risky", &["b", "risky"]),
+                ("end", &["end"]),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_record_read_by_steps_that_may_finish_in_any_order_is_kept() {
+        let yaml = "
+name: fan
+steps:
+  - {id: a, uses: core.set, with: {n: 1}}
+  - {id: left, needs: [a], uses: core.set, with: {n: '${{ steps.a.output.n }}'}}
+  - {id: right, needs: [a], uses: core.set, with: {n: '${{ steps.a.output.n }}'}}
+  - {id: join, needs: [left, right], uses: core.set, with: {n: '${{ steps.a.output.n }}'}}
+  - {id: other, needs: [a], uses: core.set, with: {n: '${{ steps.a.output.n }}'}}
+";
+        // `other` may finish before or after `join`: `a` stays.
+        let plan = releases(yaml);
+        assert!(plan.iter().all(|(_, ids)| !ids.contains(&"a".to_string())), "{plan:?}");
+        let without_other = yaml.lines().take(7).collect::<Vec<_>>().join("\n");
+        assert_eq!(
+            releases(&without_other),
+            super::tests::plan(&[
+                ("a", &[]),
+                ("left", &["left"]),
+                ("right", &["right"]),
+                ("join", &["a", "join"]),
+            ])
+        );
+    }
+}
