@@ -97,9 +97,15 @@ pub fn compile(
         );
     }
 
-    if checker.diagnostics.iter().any(Diagnostic::is_error) {
-        return Err(checker.diagnostics);
+    let Checker {
+        diagnostics,
+        secrets,
+        ..
+    } = checker;
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(diagnostics);
     }
+    // Planned once the checker's index of every step is freed: this is the loader's peak.
     release::plan_releases(&mut steps, read_after);
     let compiled = CompiledWorkflow {
         name: workflow.name.value.clone(),
@@ -122,9 +128,9 @@ pub fn compile(
         on_failure,
         finally,
         outputs,
-        secrets: checker.secrets,
+        secrets,
     };
-    Ok((compiled, checker.diagnostics))
+    Ok((compiled, diagnostics))
 }
 
 /// Where a step is defined, for messages about steps that are not visible.

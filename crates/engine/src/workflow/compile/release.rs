@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 
+use super::graph::PositionSet;
+
 use super::*;
 
 /// The step ids a block's steps read, nested steps (loop bodies, branches, `on_error`
@@ -51,20 +53,27 @@ pub(super) fn plan_releases(steps: &mut Block, after: StepRefs) {
         .map(|(i, s)| (&*s.id, i))
         .collect();
     let n = steps.steps.len();
-    // `readers[x]`: the positions of the steps that read step `x`.
-    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); n];
+    // The top-level steps each step reads, by position (`None`: it reads `steps` whole).
+    let read = |step: &CompiledStep| match reads_of_step(step) {
+        StepRefs::Listed(ids) => Some(
+            ids.iter()
+                .filter_map(|id| position.get(&**id).copied())
+                .collect::<Vec<usize>>(),
+        ),
+        StepRefs::All => None,
+    };
+    // `last[x]`: the highest position of a step reading step `x` (`x` itself when none does).
+    let mut last: Vec<usize> = (0..n).collect();
     for (reader, step) in steps.steps.iter().enumerate() {
-        let StepRefs::Listed(ids) = reads_of_step(step) else {
+        let Some(xs) = read(step) else {
             return;
         };
-        for id in ids {
-            if let Some(&x) = position.get(&*id) {
-                readers[x].push(reader);
-            }
+        for x in xs {
+            last[x] = last[x].max(reader);
         }
     }
-    // Compilation orders a step after its dependencies: a reader's ancestors are known when
-    // it is reached.
+    // Compilation orders a step after its dependencies: a step's ancestors are known when it
+    // is reached.
     let mut ancestors: Vec<PositionSet> = Vec::with_capacity(n);
     for deps in &steps.deps {
         let mut mine = PositionSet::default();
@@ -74,23 +83,30 @@ pub(super) fn plan_releases(steps: &mut Block, after: StepRefs) {
         }
         ancestors.push(mine);
     }
-    let mut releases: Vec<Vec<Arc<str>>> = vec![Vec::new(); n];
-    for (x, readers) in readers.iter().enumerate() {
-        let id = &steps.steps[x].id;
-        if kept.contains(&**id) {
-            continue;
-        }
-        // The reader at the highest position is the only one that can run after the others.
-        let last = readers.iter().copied().max().unwrap_or(x);
-        if readers
-            .iter()
-            .all(|&r| r == last || ancestors[last].contains(r))
-        {
-            releases[last].push(id.clone());
+    // Only the last reader can run after all the others when they are all its ancestors.
+    let mut released: Vec<bool> = (0..n)
+        .map(|x| !kept.contains(&*steps.steps[x].id))
+        .collect();
+    for (reader, step) in steps.steps.iter().enumerate() {
+        for x in read(step).unwrap_or_default() {
+            if reader != last[x] && !ancestors[last[x]].contains(reader) {
+                released[x] = false;
+            }
         }
     }
-    for (step, ids) in steps.steps.iter_mut().zip(releases) {
-        step.releases = ids.into_boxed_slice();
+    drop(ancestors);
+    let mut after_step: Vec<(usize, Arc<str>)> = (0..n)
+        .filter(|&x| released[x])
+        .map(|x| (last[x], steps.steps[x].id.clone()))
+        .collect();
+    after_step.sort_by_key(|(step, _)| *step);
+    let mut ids = after_step.into_iter().peekable();
+    for (i, step) in steps.steps.iter_mut().enumerate() {
+        let mut mine = Vec::new();
+        while let Some((_, id)) = ids.next_if(|(at, _)| *at == i) {
+            mine.push(id);
+        }
+        step.releases = mine.into_boxed_slice();
     }
 }
 
@@ -130,7 +146,12 @@ mod tests {
 
     fn plan(rows: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
         rows.iter()
-            .map(|(step, ids)| (step.to_string(), ids.iter().map(|s| s.to_string()).collect()))
+            .map(|(step, ids)| {
+                (
+                    step.to_string(),
+                    ids.iter().map(|s| s.to_string()).collect(),
+                )
+            })
             .collect()
     }
 
@@ -147,7 +168,12 @@ steps:
     fn a_record_is_released_after_its_last_reader_or_at_once_when_nothing_reads_it() {
         assert_eq!(
             releases(CHAIN),
-            plan(&[("a", &[]), ("b", &["b"]), ("c", &[]), ("d", &["a", "c", "d"])])
+            plan(&[
+                ("a", &[]),
+                ("b", &["b"]),
+                ("c", &[]),
+                ("d", &["a", "c", "d"])
+            ])
         );
     }
 
@@ -226,7 +252,10 @@ steps:
 ";
         // `other` may finish before or after `join`: `a` stays.
         let plan = releases(yaml);
-        assert!(plan.iter().all(|(_, ids)| !ids.contains(&"a".to_string())), "{plan:?}");
+        assert!(
+            plan.iter().all(|(_, ids)| !ids.contains(&"a".to_string())),
+            "{plan:?}"
+        );
         let without_other = yaml.lines().take(7).collect::<Vec<_>>().join("\n");
         assert_eq!(
             releases(&without_other),

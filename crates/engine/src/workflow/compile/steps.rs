@@ -198,7 +198,10 @@ impl Checker<'_> {
             .condition
             .as_ref()
             .map(|c| self.condition(&c.0, visibility, roots, id, &mut refs));
-        let connection = step.connection.as_ref().map(|c| Box::from(c.value.as_str()));
+        let connection = step
+            .connection
+            .as_ref()
+            .map(|c| Box::from(c.value.as_str()));
 
         let kind = if let Some(uses) = &step.uses {
             let Some(action) = self.catalog.actions.get(&uses.value).cloned() else {
@@ -343,6 +346,10 @@ impl Checker<'_> {
                 })
                 .collect()
         });
+        if let StepRefs::Listed(ids) = &mut refs {
+            // Kept for the whole run: no spare room.
+            ids.shrink_to_fit();
+        }
         Some(CompiledStep {
             id: self.shared_id(id),
             line: step.id.span.line,
@@ -491,7 +498,13 @@ impl Checker<'_> {
             })
         } else {
             Expr::parse(text)
-                .map(|e| (e.references(), e.constant_errors(), Condition::Expr(Box::new(e))))
+                .map(|e| {
+                    (
+                        e.references(),
+                        e.constant_errors(),
+                        Condition::Expr(Box::new(e)),
+                    )
+                })
                 .map_err(|e| vec![e])
         };
         match parsed {
