@@ -151,6 +151,15 @@ impl Frame {
         self.steps.lock().insert(id.clone(), record);
     }
 
+    /// Drops the records of steps `ids` from this frame: nothing reads them any more (see
+    /// `CompiledStep::releases`). Each is freed outside the lock.
+    pub fn release(&self, ids: &[Arc<str>]) {
+        for id in ids {
+            let released = self.steps.lock().remove(id);
+            drop(released);
+        }
+    }
+
     /// The output of step `id` of this frame itself, taken out of it (what a loop item or a
     /// branch yields when it is its last step: the frame is not read again, so the output is
     /// moved, not copied, unless something still holds the record); `null` when it has none.

@@ -24,7 +24,7 @@ use super::{Engine, Mode, RunRequest};
 use crate::actions::{ActionError, DryRunEffect, ErrorKind};
 use crate::store::{RunRecord, RunStatus, StoredWait};
 use crate::workflow::connection_config::connection_scope;
-use crate::workflow::{self, CompiledWorkflow, StepRefs, ValueTemplate};
+use crate::workflow::{self, CompiledStep, CompiledWorkflow, StepRefs, ValueTemplate};
 
 /// Run ids are ULIDs that increase strictly within the process, so runs started in the same
 /// millisecond still list in the order they started.
@@ -477,9 +477,15 @@ impl RunState {
         self.progress_added.notify_one();
     }
 
-    /// Called after each step: when many events wait, lets their delivery (and its sync)
+    /// Called after each step: drops the records nothing reads any more, and paces progress.
+    pub(crate) async fn after_step(&self, step: &CompiledStep, frame: &Frame) {
+        frame.release(&step.releases);
+        self.pace_progress().await;
+    }
+
+    /// When many events wait, lets their delivery (and its sync)
     /// start, and waits for it past [`MAX_QUEUED_PROGRESS`].
-    pub(crate) async fn pace_progress(&self) {
+    async fn pace_progress(&self) {
         if !self.wants_progress || self.progress.lock().len() < MAX_QUEUED_PROGRESS / 4 {
             return;
         }

@@ -152,8 +152,8 @@ impl RunState {
     }
 
     async fn run_step(&self, step: &CompiledStep, frame: Arc<Frame>) -> Result<(), Failure> {
-        let result = self.run_step_unpaced(step, frame).await;
-        self.pace_progress().await;
+        let result = self.run_step_unpaced(step, frame.clone()).await;
+        self.after_step(step, &frame).await;
         result
     }
 

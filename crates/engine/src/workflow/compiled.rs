@@ -197,7 +197,6 @@ impl Block {
 #[derive(Clone)]
 pub struct CompiledStep {
     pub id: Arc<str>,
-    pub name: Option<String>,
     pub line: u32,
     pub kind: StepKind,
     pub condition: Option<Condition>,
@@ -205,10 +204,13 @@ pub struct CompiledStep {
     pub retry: Arc<RetryPlan>,
     pub timeout: Option<Duration>,
     pub on_error: ErrorPlan,
-    pub outputs: Option<Vec<(String, ValueTemplate)>>,
-    pub connection: Option<String>,
+    pub outputs: Option<Box<[(String, ValueTemplate)]>>,
+    pub connection: Option<Box<str>>,
     /// The steps whose records the step's expressions read.
     pub step_refs: StepRefs,
+    /// The records no expression reads once this step has finished (its own included when
+    /// nothing reads it): the run drops them then. Only top-level steps release records.
+    pub releases: Box<[Arc<str>]>,
 }
 
 #[derive(Debug, Clone)]
@@ -227,7 +229,8 @@ pub enum StepKind {
     ForEach {
         items: ValueTemplate,
         concurrency: usize,
-        body: Block,
+        /// Boxed, as `on_error` handlers: a step without one stays small.
+        body: Box<Block>,
     },
     Parallel {
         branches: Vec<(String, Block)>,
@@ -237,8 +240,8 @@ pub enum StepKind {
 #[derive(Debug, Clone)]
 pub enum Condition {
     Literal(bool),
-    Template(Template),
-    Expr(Expr),
+    Template(Box<Template>),
+    Expr(Box<Expr>),
 }
 
 #[derive(Debug, Clone)]
@@ -279,5 +282,5 @@ impl Default for RetryPlan {
 pub enum ErrorPlan {
     Fail,
     Continue,
-    Steps(Block),
+    Steps(Box<Block>),
 }

@@ -320,7 +320,8 @@ pub enum RunConcurrencyPolicy {
 pub type Branches = IndexMap<String, Vec<Recover<Step>>>;
 
 /// A workflow of 100,000 steps holds 100,000 of these until it is compiled: what few steps
-/// have (`retry`, `parallel`, `on_error`) is boxed, so the others do not pay for its room.
+/// have (`if`, `for_each`, `timeout`, `outputs`, `retry`, `parallel`, `on_error`...) is
+/// boxed, so the others do not pay for its room.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[schemars(extend("additionalProperties" = false))]
 pub struct Step {
@@ -328,7 +329,7 @@ pub struct Step {
     pub id: Spanned<String>,
     /// A display name.
     #[serde(default)]
-    pub name: Option<String>,
+    pub name: Option<Box<str>>,
     /// The action to run, such as `core.log` or `http.request`.
     #[serde(default)]
     pub uses: Option<Spanned<String>>,
@@ -337,16 +338,16 @@ pub struct Step {
     pub with: Option<RawNode>,
     /// Run only when this expression is true (`${{ }}` optional).
     #[serde(default, rename = "if")]
-    pub condition: Option<RawNode>,
+    pub condition: Option<Box<RawNode>>,
     /// Steps that must finish first. Without `needs`, a step waits for the one above it.
     #[serde(default)]
     pub needs: Option<Vec<Spanned<String>>>,
     /// Run `steps` once per element of this list, with `item` and `index`.
     #[serde(default)]
-    pub for_each: Option<RawNode>,
+    pub for_each: Option<Box<RawNode>>,
     /// How many `for_each` items run at once (default 1).
     #[serde(default)]
-    pub concurrency: Option<Spanned<NonZeroU32>>,
+    pub concurrency: Option<Box<Spanned<NonZeroU32>>>,
     /// The body of a `for_each`.
     #[serde(default)]
     pub steps: Option<Vec<Recover<Step>>>,
@@ -358,16 +359,16 @@ pub struct Step {
     pub retry: Option<Box<Spanned<RetryPolicy>>>,
     /// Limit on each attempt.
     #[serde(default)]
-    pub timeout: Option<Spanned<DurationSpec>>,
+    pub timeout: Option<Box<Spanned<DurationSpec>>>,
     /// What a failure does: `fail` (default), `continue`, or `steps: [...]` to handle it.
     #[serde(default)]
     pub on_error: Option<Box<Spanned<OnError>>>,
     /// Reshape the result: each value is computed with `output` bound to the action's result.
     #[serde(default)]
-    pub outputs: Option<RawNode>,
+    pub outputs: Option<Box<RawNode>>,
     /// The connection for a connector step (defaults to the workflow's).
     #[serde(default)]
-    pub connection: Option<Spanned<String>>,
+    pub connection: Option<Box<Spanned<String>>>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

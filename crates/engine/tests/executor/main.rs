@@ -7,6 +7,7 @@ mod dry_run;
 mod errors;
 mod history;
 mod order;
+mod releases;
 mod resume;
 mod retries;
 mod values;

@@ -11,6 +11,7 @@ use weft_expr::{Expr, Reference, Segment, Template};
 mod actions;
 mod graph;
 mod references;
+mod release;
 mod sections;
 mod steps;
 
@@ -65,9 +66,9 @@ pub fn compile(
         index: &empty_index,
         mask: &empty_mask,
     };
-    let env = checker.named_values(&workflow.env, &top, Roots::default(), "env");
-    let vars = checker.named_values(&workflow.vars, &top, Roots::default(), "vars");
-    let steps = checker.block(&workflow.steps.value, &top, Roots::default());
+    let (env, _) = checker.named_values(&workflow.env, &top, Roots::default(), "env");
+    let (vars, _) = checker.named_values(&workflow.vars, &top, Roots::default(), "vars");
+    let mut steps = checker.block(&workflow.steps.value, &top, Roots::default());
 
     // After the steps, every top-level step may have run.
     let (all_index, all_mask) = index_of(&steps);
@@ -76,13 +77,16 @@ pub fn compile(
         index: &all_index,
         mask: &all_mask,
     };
-    let outputs = checker.named_values(&workflow.outputs, &after, Roots::default(), "outputs");
+    let (outputs, mut read_after) =
+        checker.named_values(&workflow.outputs, &after, Roots::default(), "outputs");
     let handler_roots = Roots {
         error: true,
         ..Roots::default()
     };
     let on_failure = checker.block(&workflow.on_failure, &after, handler_roots);
     let finally = checker.block(&workflow.finally, &after, handler_roots);
+    merge_refs(&mut read_after, release::reads_of_block(&on_failure));
+    merge_refs(&mut read_after, release::reads_of_block(&finally));
     if workflow.steps.value.is_empty() {
         checker.error(
             Diagnostic::error(
@@ -93,9 +97,16 @@ pub fn compile(
         );
     }
 
-    if checker.diagnostics.iter().any(Diagnostic::is_error) {
-        return Err(checker.diagnostics);
+    let Checker {
+        diagnostics,
+        secrets,
+        ..
+    } = checker;
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(diagnostics);
     }
+    // Planned once the checker's index of every step is freed: this is the loader's peak.
+    release::plan_releases(&mut steps, read_after);
     let compiled = CompiledWorkflow {
         name: workflow.name.value.clone(),
         description: workflow.description.clone(),
@@ -117,13 +128,15 @@ pub fn compile(
         on_failure,
         finally,
         outputs,
-        secrets: checker.secrets,
+        secrets,
     };
-    Ok((compiled, checker.diagnostics))
+    Ok((compiled, diagnostics))
 }
 
 /// Where a step is defined, for messages about steps that are not visible.
 struct Place {
+    /// The id, shared by the compiled step and every reference to it.
+    id: Arc<str>,
     span: Span,
     /// The step or section that contains it (`loop`, `on_failure`), `None` at the top level.
     container: Option<String>,
@@ -179,6 +192,14 @@ impl<'a> Checker<'a> {
         self.diagnostics.push(diagnostic);
     }
 
+    /// Step `id` as compiled steps hold it: one allocation per step, however often it is read.
+    fn shared_id(&self, id: &str) -> Arc<str> {
+        match self.places.get(id) {
+            Some(place) => place.id.clone(),
+            None => Arc::from(id),
+        }
+    }
+
     fn index_steps(&mut self, steps: &[Recover<Step>], container: Option<&str>) {
         for step in live(steps) {
             let id = &step.id.value;
@@ -199,6 +220,7 @@ impl<'a> Checker<'a> {
                 self.places.insert(
                     id.clone(),
                     Place {
+                        id: Arc::from(id.as_str()),
                         span: step.id.span,
                         container: container.map(str::to_string),
                     },
@@ -219,15 +241,17 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// `env`, `vars` and `outputs`: named values in order (a var may use the vars above it).
+    /// `env`, `vars` and `outputs`: named values in order (a var may use the vars above it),
+    /// and the steps they read.
     fn named_values(
         &mut self,
         values: &indexmap::IndexMap<String, RawNode>,
         visibility: &Visibility<'_>,
         roots: Roots,
         section: &str,
-    ) -> Vec<(String, ValueTemplate)> {
+    ) -> (Vec<(String, ValueTemplate)>, StepRefs) {
         let mut out = Vec::new();
+        let mut reads = StepRefs::Listed(Vec::new());
         for (name, node) in values {
             self.declared_name(name, node.0.span, section);
             let reader = Reader::Section(match section {
@@ -235,13 +259,14 @@ impl<'a> Checker<'a> {
                 "env" => "the `env` section",
                 _ => "the workflow's `outputs`",
             });
-            let (template, _) = self.value(&node.0, visibility, roots, reader);
+            let (template, refs) = self.value(&node.0, visibility, roots, reader);
+            merge_refs(&mut reads, refs);
             out.push((name.clone(), template));
             if section == "vars" {
                 self.vars.push(name.clone());
             }
         }
-        out
+        (out, reads)
     }
 
     /// Compiles a value and checks its references; returns the step ids it reads.

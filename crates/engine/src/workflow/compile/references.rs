@@ -191,7 +191,7 @@ impl Checker<'_> {
         if visibility.sees(id) {
             if let StepRefs::Listed(list) = refs {
                 if !list.iter().any(|s| &**s == id) {
-                    list.push(Arc::from(id));
+                    list.push(self.shared_id(id));
                 }
             }
             if let Some(Segment::Field(field)) = reference.segments.get(1) {

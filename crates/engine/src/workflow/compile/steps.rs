@@ -198,7 +198,10 @@ impl Checker<'_> {
             .condition
             .as_ref()
             .map(|c| self.condition(&c.0, visibility, roots, id, &mut refs));
-        let connection = step.connection.as_ref().map(|c| c.value.clone());
+        let connection = step
+            .connection
+            .as_ref()
+            .map(|c| Box::from(c.value.as_str()));
 
         let kind = if let Some(uses) = &step.uses {
             let Some(action) = self.catalog.actions.get(&uses.value).cloned() else {
@@ -282,7 +285,7 @@ impl Checker<'_> {
             StepKind::ForEach {
                 items,
                 concurrency,
-                body,
+                body: Box::new(body),
             }
         } else {
             let branches_spec = step.parallel.as_ref()?;
@@ -306,14 +309,14 @@ impl Checker<'_> {
         let on_error = match step.on_error.as_ref().map(|e| &e.value) {
             None | Some(OnError::Fail) => ErrorPlan::Fail,
             Some(OnError::Continue) => ErrorPlan::Continue,
-            Some(OnError::Steps(handler)) => ErrorPlan::Steps(self.block(
+            Some(OnError::Steps(handler)) => ErrorPlan::Steps(Box::new(self.block(
                 handler,
                 visibility,
                 Roots {
                     error: true,
                     ..roots
                 },
-            )),
+            ))),
         };
         // A loop's `outputs` are computed per item, seeing `item`, `index` and the body's
         // steps; other steps' see the action's result as `output`.
@@ -343,9 +346,12 @@ impl Checker<'_> {
                 })
                 .collect()
         });
+        if let StepRefs::Listed(ids) = &mut refs {
+            // Kept for the whole run: no spare room.
+            ids.shrink_to_fit();
+        }
         Some(CompiledStep {
-            id: Arc::from(id),
-            name: step.name.clone(),
+            id: self.shared_id(id),
             line: step.id.span.line,
             kind,
             condition,
@@ -355,6 +361,7 @@ impl Checker<'_> {
             outputs,
             connection,
             step_refs: refs,
+            releases: Box::default(),
         })
     }
 
@@ -487,11 +494,17 @@ impl Checker<'_> {
         let parsed = if text.contains("${{") {
             Template::parse_all(text).map(|t| {
                 let errors = t.constant_errors();
-                (t.references(), errors, Condition::Template(t))
+                (t.references(), errors, Condition::Template(Box::new(t)))
             })
         } else {
             Expr::parse(text)
-                .map(|e| (e.references(), e.constant_errors(), Condition::Expr(e)))
+                .map(|e| {
+                    (
+                        e.references(),
+                        e.constant_errors(),
+                        Condition::Expr(Box::new(e)),
+                    )
+                })
                 .map_err(|e| vec![e])
         };
         match parsed {
