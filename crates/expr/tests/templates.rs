@@ -202,6 +202,17 @@ fn constant_errors_are_known_before_running() {
 }
 
 #[test]
+fn a_constant_range_is_checked_by_its_bounds() {
+    let errors = |src: &str| Template::parse(src).expect("parses").constant_errors();
+    assert!(errors("${{ range(0, 1000000) }}").is_empty());
+    let too_many = errors("${{ range(0, 1000001) }}");
+    assert_eq!(too_many.len(), 1, "{too_many:?}");
+    assert!(too_many[0].message.contains("at most 1000000 numbers"), "{too_many:?}");
+    let not_a_number = errors("${{ range('ten') }}");
+    assert_eq!(not_a_number.len(), 1, "{not_a_number:?}");
+}
+
+#[test]
 fn misleading_characters_in_names_are_found() {
     assert_eq!(
         weft_expr::misleading_char("spa\u{200b}ce"),
