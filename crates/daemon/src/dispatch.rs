@@ -21,6 +21,8 @@ use crate::workflows::{WorkflowEntry, WorkflowSet};
 
 mod batch;
 
+pub use batch::ReadyBatch;
+
 /// What starts a run, as the run's `trigger` says (`trigger.kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TriggerKind {
@@ -491,20 +493,30 @@ struct Slots {
 
 /// Starts one admitted submission: it executes now if a slot is free, else when one frees.
 fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted<Pending>) {
-    shared
-        .going
-        .lock()
-        .insert(admitted.fire.run_id.clone(), admitted.cancel.clone());
+    let run_id = admitted.fire.run_id.clone();
     shared.metrics.run_started();
-    {
-        let mut slots = shared.slots.lock();
-        if slots.free == 0 {
-            slots.waiting.push_back((entry, admitted));
-            return;
-        }
-        slots.free -= 1;
+    if let Some((entry, admitted)) = take_slot(shared, entry, admitted, run_id) {
+        execute(shared, entry, admitted);
     }
-    execute(shared, entry, admitted);
+}
+
+/// Makes one admitted submission a run going (known by `run_id`, its id) with an execution
+/// slot, returned to be executed by the caller, or a place in the slots' queue (`None`). The
+/// caller counts it started.
+fn take_slot(
+    shared: &Shared,
+    entry: Arc<WorkflowEntry>,
+    admitted: Admitted<Pending>,
+    run_id: String,
+) -> Option<(Arc<WorkflowEntry>, Admitted<Pending>)> {
+    shared.going.lock().insert(run_id, admitted.cancel.clone());
+    let mut slots = shared.slots.lock();
+    if slots.free == 0 {
+        slots.waiting.push_back((entry, admitted));
+        return None;
+    }
+    slots.free -= 1;
+    Some((entry, admitted))
 }
 
 /// Runs one admitted submission in a slot; when it ends, starts what its gate lets start and

@@ -106,8 +106,14 @@ impl<F> Gate<F> {
     }
 
     pub fn offer(&mut self, fire: F) -> Offer<F> {
+        self.offer_with(fire, CancellationToken::new())
+    }
+
+    /// [`Gate::offer`] with the cancellation a started run gets, made ahead of the offer (a
+    /// cron instant's batch is made before its instant: only the decision is left for then).
+    pub fn offer_with(&mut self, fire: F, cancel: CancellationToken) -> Offer<F> {
         if self.has_room() {
-            return Offer::Start(self.admit(fire));
+            return Offer::Start(self.admit_with(fire, cancel));
         }
         match self.overlap {
             OverlapPolicy::Skip => Offer::Dropped(DropReason::PreviousRunGoing),
@@ -193,8 +199,11 @@ impl<F> Gate<F> {
     }
 
     fn admit(&mut self, fire: F) -> Admitted<F> {
+        self.admit_with(fire, CancellationToken::new())
+    }
+
+    fn admit_with(&mut self, fire: F, cancel: CancellationToken) -> Admitted<F> {
         self.next_slot += 1;
-        let cancel = CancellationToken::new();
         self.active.push(Active {
             slot: self.next_slot,
             cancel: cancel.clone(),
