@@ -130,7 +130,9 @@ pub struct RunEnded {
 #[derive(Debug)]
 pub(crate) struct Pending {
     run_id: String,
-    work: Work,
+    /// Boxed: a burst's pending runs are moved through the gate and the slots' queue, and
+    /// queued by the thousand, as two words each.
+    work: Box<Work>,
 }
 
 #[derive(Debug)]
@@ -285,7 +287,7 @@ impl Dispatcher {
         }
         let pending = Pending {
             run_id: run_id.clone(),
-            work,
+            work: Box::new(work),
         };
         let offer = entry.gate.lock().offer(pending);
         let submitted = self.follow(&entry, run_id, offer);
@@ -432,7 +434,7 @@ impl Dispatcher {
         }
         let pending = Pending {
             run_id: run_id.clone(),
-            work: Work::Resume { kind, request },
+            work: Box::new(Work::Resume { kind, request }),
         };
         let offer = gate.offer_resumed(pending);
         self.follow(&entry, run_id, offer);
@@ -528,7 +530,7 @@ fn execute(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted<P
     let cancel = admitted.cancel;
     shared.runs.spawn(async move {
         let _slot = SlotRelease(shared_run.clone());
-        let (kind, outcome) = match work {
+        let (kind, outcome) = match *work {
             Work::Start(submission) => {
                 let workflow = match &submission.connection {
                     Some(connection) => entry.workflow.on_connection(connection),
@@ -628,7 +630,7 @@ async fn close_unstarted(
     pending: Pending,
     reason: &str,
 ) -> Result<(), StoreError> {
-    let submission = match pending.work {
+    let submission = match *pending.work {
         Work::Resume { .. } => return close_recorded(shared, &pending.run_id, reason).await,
         Work::Start(submission) => submission,
     };

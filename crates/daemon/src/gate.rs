@@ -139,6 +139,12 @@ impl<F> Gate<F> {
         }
     }
 
+    /// Makes room in the books for one more run going, so that admitting it allocates
+    /// nothing (a batch made ahead of its instant: see `dispatch::batch`).
+    pub fn make_room(&mut self) {
+        self.active.reserve(1);
+    }
+
     /// A run taken up again (see the module docs): it starts if the limit allows, else it
     /// waits ahead of every fire. Never dropped, and it cancels nothing.
     pub fn offer_resumed(&mut self, run: F) -> Offer<F> {

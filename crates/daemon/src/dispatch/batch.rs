@@ -42,11 +42,16 @@ struct ReadyRun {
 }
 
 impl Dispatcher {
-    /// An empty batch, with room for `expected` runs (at most a cron instant's worth).
+    /// An empty batch, with room for `expected` runs (at most a cron instant's worth), in it
+    /// and in the books of the runs going and waiting for a slot: growing those at the
+    /// instant cost more than the rest of a burst's submissions.
     pub fn ready_batch(&self, expected: usize) -> ReadyBatch {
+        let expected = expected.min(PREALLOCATED_AT_MOST);
+        self.shared.going.lock().reserve(expected);
+        self.shared.slots.lock().waiting.reserve(expected);
         ReadyBatch {
             changes: self.shared.workflows.changes(),
-            runs: Vec::with_capacity(expected.min(PREALLOCATED_AT_MOST)),
+            runs: Vec::with_capacity(expected),
         }
     }
 
@@ -54,14 +59,18 @@ impl Dispatcher {
     pub fn make_ready(&self, batch: &mut ReadyBatch, workflow: &str, mut submission: Submission) {
         // Moved out: the pending run's id is the one read from here on.
         let run_id = submission.run_id.take().unwrap_or_else(new_run_id);
+        let entry = self.shared.workflows.get(workflow);
+        if let Some(entry) = &entry {
+            entry.gate.lock().make_room();
+        }
         batch.runs.push(ReadyRun {
             workflow: workflow.to_string(),
-            entry: self.shared.workflows.get(workflow),
+            entry,
             answer_id: run_id.clone(),
             going_id: run_id.clone(),
             pending: Pending {
                 run_id,
-                work: Work::Start(submission),
+                work: Box::new(Work::Start(submission)),
             },
             cancel: CancellationToken::new(),
         });
