@@ -3,7 +3,7 @@
 //! at the instant made the last of them seconds late; syncing one mark there, 17 to 64 ms).
 //!
 //! A fire due within [`RECORD_AHEAD`] is recorded with its run's id and synced before its
-//! instant ("armed"). Shortly before the instant (the scheduler's `GATHER_AHEAD`, 250 ms) the
+//! instant ("armed"). Shortly before the instant (the scheduler's `GATHER_AHEAD`, 750 ms) the
 //! scheduler records the fires of that instant not armed yet, notes the armed fires it drops,
 //! and writes the mark "reached T" (a cursor of the trigger store), T being the instant; it
 //! syncs once, waits for T and submits the runs. When it wakes after an instant (late, or the
@@ -17,10 +17,10 @@
 //! - A fire is never lost: its run is submitted only after its record and the mark are synced,
 //!   and once the mark is synced the next start owes the fire a run (`recovery` starts it,
 //!   flagged `recovered`) when none was recorded, also when the process stopped in the last
-//!   250 ms before the instant, whatever `missed` says: `missed` is about instants the daemon
+//!   750 ms before the instant, whatever `missed` says: `missed` is about instants the daemon
 //!   never marked reached.
 //! - A fire is never started before its instant: a start that finds the mark ahead of the
-//!   clock (the process stopped within 250 ms of T and came back before T) waits for T before
+//!   clock (the process stopped within 750 ms of T and came back before T) waits for T before
 //!   it takes anything up ([`wait_for_mark`]).
 //! - A fire recorded ahead whose instant was not marked reached is not a run owed: it is
 //!   *unreached* when it was recorded before its instant (`recorded_at < scheduled_at`) and the
@@ -84,8 +84,9 @@ pub(crate) async fn mark_reached(
     triggers.put_cursor(&mark_key(), &cursor).await
 }
 
-/// How far ahead of the clock a mark is taken for the scheduler's own (made 250 ms before its
-/// instant); a mark further ahead means the wall clock was set back, and is not waited for.
+/// How far ahead of the clock a mark is taken for the scheduler's own (made `GATHER_AHEAD`
+/// before its instant); a mark further ahead means the wall clock was set back, and is not
+/// waited for.
 const MARK_AHEAD_AT_MOST: chrono::Duration = chrono::Duration::seconds(1);
 
 /// Waits until `clock` reaches the instant last marked reached, when the mark is ahead of it

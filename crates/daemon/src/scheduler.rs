@@ -84,10 +84,10 @@ impl Prepared {
     }
 }
 
-/// How long before an instant its fires are taken from the queue and their submissions made
-/// (see [`Scheduler::ready`]). Taking 10,000 fires took 10–25 ms after the instant, part of
-/// every fire's lag; ahead of it, 40–50 ms on a busy machine.
-const GATHER_AHEAD: chrono::Duration = chrono::Duration::milliseconds(250);
+/// How long before an instant its fires are taken from the queue, made owed (the mark synced)
+/// and their runs made ready (see [`Scheduler::make_owed`]). For 10,000 fires on a busy
+/// machine that took 50 to 170 ms, and more than 250 ms once: then every fire was late.
+const GATHER_AHEAD: chrono::Duration = chrono::Duration::milliseconds(750);
 
 /// How long before an instant the scheduler stops sleeping on tokio's timer, which counts in
 /// whole milliseconds and woke 0.7 to 5.6 ms late, and yields until the instant instead.
