@@ -1,24 +1,36 @@
-//! Cron fires recorded ahead of their instant, so that at the instant only a small mark is
-//! synced before the runs are submitted (10,000 workflows on one minute: recording and syncing
-//! 10,000 fires at the instant made the last of them seconds late).
+//! Cron fires made owed ahead of their instant, so that at the instant nothing is synced: the
+//! runs are only submitted (10,000 workflows on one minute: recording and syncing 10,000 fires
+//! at the instant made the last of them seconds late; syncing one mark there, 17 to 64 ms).
 //!
 //! A fire due within [`RECORD_AHEAD`] is recorded with its run's id and synced before its
-//! instant ("armed"). At the instant the scheduler writes the mark "reached `now`" (a cursor
-//! of the trigger store) together with the fires it records then and the notes of armed fires
-//! it drops, syncs once, and only then submits the runs. Why the guarantees hold:
+//! instant ("armed"). Shortly before the instant (the scheduler's `GATHER_AHEAD`, 750 ms) the
+//! scheduler records the fires of that instant not armed yet, notes the armed fires it drops,
+//! and writes the mark "reached T" (a cursor of the trigger store), T being the instant; it
+//! syncs once, waits for T and submits the runs. When it wakes after an instant (late, or the
+//! clock jumped) it does the same at once with T = now. The mark says: every fire recorded for
+//! an instant up to T is owed a run, whether its run was submitted or not. Why the guarantees
+//! hold:
 //!
 //! - A fire is never run twice: an armed fire is recorded under its unique key like any other,
 //!   so no later fire of the same instant is recorded again; a restart takes up an armed fire
 //!   by that record (its run's id) instead of recording it anew.
-//! - A fire recorded ahead whose instant had not come is not a run owed: it is *unreached*
-//!   when it was recorded before its instant (`recorded_at < scheduled_at`) and the durable
-//!   mark is before its instant. No run of it was submitted then: its runs are submitted only
-//!   after the mark at or past its instant is synced. So the start (recovery) never starts it,
-//!   and the scheduler counts missed fires from just before it: it is missed like any fire of
-//!   the downtime, run or not as `missed` says, under its recorded run id when it runs, and
-//!   noted dropped when it does not (then no later start takes it for an unstarted fire).
+//! - A fire is never lost: its run is submitted only after its record and the mark are synced,
+//!   and once the mark is synced the next start owes the fire a run (`recovery` starts it,
+//!   flagged `recovered`) when none was recorded, also when the process stopped in the last
+//!   750 ms before the instant, whatever `missed` says: `missed` is about instants the daemon
+//!   never marked reached.
+//! - A fire is never started before its instant: a start that finds the mark ahead of the
+//!   clock (the process stopped within 750 ms of T and came back before T) waits for T before
+//!   it takes anything up ([`wait_for_mark`]).
+//! - A fire recorded ahead whose instant was not marked reached is not a run owed: it is
+//!   *unreached* when it was recorded before its instant (`recorded_at < scheduled_at`) and the
+//!   durable mark is before its instant. No run of it was submitted. So the start (recovery)
+//!   never starts it, and the scheduler counts missed fires from just before it: it is missed
+//!   like any fire of the downtime, run or not as `missed` says, under its recorded run id when
+//!   it runs, and noted dropped when it does not (then no later start takes it for an
+//!   unstarted fire).
 //! - A fire recorded at or after its instant (the old way: due at start, after a reload, or
-//!   when the scheduler woke too late to arm it) is reached whatever the mark says, as before.
+//!   when the scheduler woke too late to arm it) is reached whatever the mark says.
 
 use std::collections::HashSet;
 
@@ -26,6 +38,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use weft_engine::store::{FireRecord, StoreError, TriggerCursor, TriggerKey, TriggerStore};
 
+use crate::clock::{self, Clock};
 use crate::scheduler::{CRON_TRIGGER, DROPPED_CRON_FIRES};
 
 /// How long before its instant a fire is recorded and synced. Long enough for the records of
@@ -57,7 +70,7 @@ pub(crate) async fn reached(
 }
 
 /// Marks `now` reached; durable with the caller's next sync, which comes before any run of a
-/// fire at or before `now` is submitted.
+/// fire at or before `now` is submitted (and, when `now` is still ahead, before `now`).
 pub(crate) async fn mark_reached(
     triggers: &dyn TriggerStore,
     now: DateTime<Utc>,
@@ -69,6 +82,32 @@ pub(crate) async fn mark_reached(
         updated_at: now,
     };
     triggers.put_cursor(&mark_key(), &cursor).await
+}
+
+/// How far ahead of the clock a mark is taken for the scheduler's own (made `GATHER_AHEAD`
+/// before its instant); a mark further ahead means the wall clock was set back, and is not
+/// waited for.
+const MARK_AHEAD_AT_MOST: chrono::Duration = chrono::Duration::seconds(1);
+
+/// Waits until `clock` reaches the instant last marked reached, when the mark is ahead of it
+/// (see the module docs): the fires it made owed are then taken up at or after their instant.
+pub(crate) async fn wait_for_mark(
+    triggers: &dyn TriggerStore,
+    clock: &dyn Clock,
+) -> Result<(), StoreError> {
+    let Some(mark) = reached(triggers).await? else {
+        return Ok(());
+    };
+    let ahead = mark - clock.now();
+    if ahead > MARK_AHEAD_AT_MOST {
+        tracing::warn!(
+            "the cron scheduler marked {mark} reached, {} s ahead of the clock: the clock was set back; the fires it made owed are taken up now",
+            ahead.num_seconds()
+        );
+    } else if ahead > chrono::Duration::zero() {
+        clock::reach(clock, mark).await;
+    }
+    Ok(())
 }
 
 /// Was `fire` recorded ahead of an instant the scheduler never durably reached? Then no run

@@ -98,6 +98,10 @@ impl Daemon {
         let dispatcher = Dispatcher::with_metrics(engine, set, settings.secrets, settings.metrics);
         // Subscribed before any run starts: a run that parks is never missed.
         let ended = dispatcher.subscribe();
+        // Fires made owed ahead of an instant still to come are taken up from that instant.
+        crate::ahead::wait_for_mark(triggers.as_ref(), clock.as_ref())
+            .await
+            .map_err(DaemonError::Recover)?;
         let (recovered, parked) = recover(&dispatcher, triggers.as_ref(), settings.restart_limit)
             .await
             .map_err(DaemonError::Recover)?;

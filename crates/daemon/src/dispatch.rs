@@ -21,6 +21,8 @@ use crate::workflows::{WorkflowEntry, WorkflowSet};
 
 mod batch;
 
+pub use batch::ReadyBatch;
+
 /// What starts a run, as the run's `trigger` says (`trigger.kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TriggerKind {
@@ -128,7 +130,9 @@ pub struct RunEnded {
 #[derive(Debug)]
 pub(crate) struct Pending {
     run_id: String,
-    work: Work,
+    /// Boxed: a burst's pending runs are moved through the gate and the slots' queue, and
+    /// queued by the thousand, as two words each.
+    work: Box<Work>,
 }
 
 #[derive(Debug)]
@@ -283,7 +287,7 @@ impl Dispatcher {
         }
         let pending = Pending {
             run_id: run_id.clone(),
-            work,
+            work: Box::new(work),
         };
         let offer = entry.gate.lock().offer(pending);
         let submitted = self.follow(&entry, run_id, offer);
@@ -430,7 +434,7 @@ impl Dispatcher {
         }
         let pending = Pending {
             run_id: run_id.clone(),
-            work: Work::Resume { kind, request },
+            work: Box::new(Work::Resume { kind, request }),
         };
         let offer = gate.offer_resumed(pending);
         self.follow(&entry, run_id, offer);
@@ -491,20 +495,30 @@ struct Slots {
 
 /// Starts one admitted submission: it executes now if a slot is free, else when one frees.
 fn start_run(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted<Pending>) {
-    shared
-        .going
-        .lock()
-        .insert(admitted.fire.run_id.clone(), admitted.cancel.clone());
+    let run_id = admitted.fire.run_id.clone();
     shared.metrics.run_started();
-    {
-        let mut slots = shared.slots.lock();
-        if slots.free == 0 {
-            slots.waiting.push_back((entry, admitted));
-            return;
-        }
-        slots.free -= 1;
+    if let Some((entry, admitted)) = take_slot(shared, entry, admitted, run_id) {
+        execute(shared, entry, admitted);
     }
-    execute(shared, entry, admitted);
+}
+
+/// Makes one admitted submission a run going (known by `run_id`, its id) with an execution
+/// slot, returned to be executed by the caller, or a place in the slots' queue (`None`). The
+/// caller counts it started.
+fn take_slot(
+    shared: &Shared,
+    entry: Arc<WorkflowEntry>,
+    admitted: Admitted<Pending>,
+    run_id: String,
+) -> Option<(Arc<WorkflowEntry>, Admitted<Pending>)> {
+    shared.going.lock().insert(run_id, admitted.cancel.clone());
+    let mut slots = shared.slots.lock();
+    if slots.free == 0 {
+        slots.waiting.push_back((entry, admitted));
+        return None;
+    }
+    slots.free -= 1;
+    Some((entry, admitted))
 }
 
 /// Runs one admitted submission in a slot; when it ends, starts what its gate lets start and
@@ -516,7 +530,7 @@ fn execute(shared: &Arc<Shared>, entry: Arc<WorkflowEntry>, admitted: Admitted<P
     let cancel = admitted.cancel;
     shared.runs.spawn(async move {
         let _slot = SlotRelease(shared_run.clone());
-        let (kind, outcome) = match work {
+        let (kind, outcome) = match *work {
             Work::Start(submission) => {
                 let workflow = match &submission.connection {
                     Some(connection) => entry.workflow.on_connection(connection),
@@ -616,7 +630,7 @@ async fn close_unstarted(
     pending: Pending,
     reason: &str,
 ) -> Result<(), StoreError> {
-    let submission = match pending.work {
+    let submission = match *pending.work {
         Work::Resume { .. } => return close_recorded(shared, &pending.run_id, reason).await,
         Work::Start(submission) => submission,
     };

@@ -106,8 +106,14 @@ impl<F> Gate<F> {
     }
 
     pub fn offer(&mut self, fire: F) -> Offer<F> {
+        self.offer_with(fire, CancellationToken::new())
+    }
+
+    /// [`Gate::offer`] with the cancellation a started run gets, made ahead of the offer (a
+    /// cron instant's batch is made before its instant: only the decision is left for then).
+    pub fn offer_with(&mut self, fire: F, cancel: CancellationToken) -> Offer<F> {
         if self.has_room() {
-            return Offer::Start(self.admit(fire));
+            return Offer::Start(self.admit_with(fire, cancel));
         }
         match self.overlap {
             OverlapPolicy::Skip => Offer::Dropped(DropReason::PreviousRunGoing),
@@ -131,6 +137,12 @@ impl<F> Gate<F> {
                 }
             },
         }
+    }
+
+    /// Makes room in the books for one more run going, so that admitting it allocates
+    /// nothing (a batch made ahead of its instant: see `dispatch::batch`).
+    pub fn make_room(&mut self) {
+        self.active.reserve(1);
     }
 
     /// A run taken up again (see the module docs): it starts if the limit allows, else it
@@ -193,8 +205,11 @@ impl<F> Gate<F> {
     }
 
     fn admit(&mut self, fire: F) -> Admitted<F> {
+        self.admit_with(fire, CancellationToken::new())
+    }
+
+    fn admit_with(&mut self, fire: F, cancel: CancellationToken) -> Admitted<F> {
         self.next_slot += 1;
-        let cancel = CancellationToken::new();
         self.active.push(Active {
             slot: self.next_slot,
             cancel: cancel.clone(),

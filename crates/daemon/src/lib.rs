@@ -33,6 +33,7 @@ mod workflows;
 pub use ahead::owed_fires;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use daemon::{Daemon, DaemonError, Settings};
+pub use dispatch::ReadyBatch;
 pub use dispatch::{
     Cancelling, Dispatcher, RunEnded, ShutdownReport, Submission, SubmitError, Submitted,
     TriggerKind,

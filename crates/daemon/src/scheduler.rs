@@ -21,7 +21,7 @@ use weft_engine::workflow::{CompiledWorkflow, CronPlan, TriggerPlan};
 
 use crate::ahead::{self, RECORD_AHEAD};
 use crate::clock::{self, Clock};
-use crate::dispatch::{Dispatcher, Submission, SubmitError, Submitted, TriggerKind};
+use crate::dispatch::{Dispatcher, ReadyBatch, Submission, SubmitError, Submitted, TriggerKind};
 use crate::due::{due_fires, Due};
 
 /// The trigger name of a workflow's cron trigger in the trigger store (a workflow has one
@@ -84,10 +84,30 @@ impl Prepared {
     }
 }
 
-/// How long before an instant its fires are taken from the queue and their submissions made
-/// (see [`Scheduler::ready`]). Taking 10,000 fires took 10–25 ms after the instant, part of
-/// every fire's lag; ahead of it, 40–50 ms on a busy machine.
-const GATHER_AHEAD: chrono::Duration = chrono::Duration::milliseconds(250);
+/// How long before an instant its fires are taken from the queue, made owed (the mark synced)
+/// and their runs made ready (see [`Scheduler::make_owed`]). For 10,000 fires on a busy
+/// machine that took 50 to 170 ms, and more than 250 ms once: then every fire was late.
+const GATHER_AHEAD: chrono::Duration = chrono::Duration::milliseconds(750);
+
+/// How long before an instant the scheduler stops sleeping on tokio's timer, which counts in
+/// whole milliseconds and woke 0.7 to 5.6 ms late, and yields until the instant instead.
+const YIELD_BEFORE: chrono::Duration = chrono::Duration::milliseconds(8);
+
+/// The longest real time the scheduler yields for: a clock that does not move by itself (a
+/// test's) is then waited for as usual.
+const YIELD_AT_MOST: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Resolves once `clock` has reached `at`, within microseconds of it on the wall clock: it
+/// sleeps until shortly before, then yields to the runtime's other tasks until the instant
+/// (a few milliseconds of CPU once per instant).
+async fn reach_precisely(clock: &dyn Clock, at: DateTime<Utc>) {
+    clock::reach(clock, at - YIELD_BEFORE).await;
+    let yielding = std::time::Instant::now();
+    while clock.now() < at && yielding.elapsed() < YIELD_AT_MOST {
+        tokio::task::yield_now().await;
+    }
+    clock::reach(clock, at).await;
+}
 
 /// A fire recorded ahead of its instant, by instant and index of its job.
 type ArmedKey = (DateTime<Utc>, usize);
@@ -104,6 +124,21 @@ struct ReadyFire {
     /// Its run's, in `submission` too.
     run_id: String,
     submission: Submission,
+}
+
+/// The runs of an instant's fires, owed and ready to be submitted.
+struct FireBatch {
+    ready: ReadyBatch,
+    /// The fire of each run of `ready`, in order.
+    fires: Vec<BatchFire>,
+}
+
+struct BatchFire {
+    /// Of its job.
+    index: usize,
+    at: DateTime<Utc>,
+    missed: bool,
+    run_id: String,
 }
 
 /// What an armed fire was recorded with.
@@ -364,29 +399,36 @@ impl Scheduler {
     ) {
         loop {
             let mut now = self.clock.now();
-            let mut fires = Vec::new();
             let soon = self.queue.peek().map(|Reverse((at, _))| *at);
             if let Some(at) = soon.filter(|at| *at > now && *at - now <= GATHER_AHEAD) {
-                // The fires of `at` are taken and made ready before it: at the instant only the
-                // mark is synced and the fires submitted. Nothing is due before `at`, and a
-                // reload waits until it is handled (a moment).
+                // The fires of `at` are taken, made owed (the mark "reached `at`" synced with
+                // them) and their runs made ready before it: at the instant they are only
+                // submitted. Nothing is due before `at`, and a reload waits until it is
+                // handled (a moment).
                 let due = self.take_due(at);
-                fires = self.ready(due);
+                let fires = self.ready(due);
+                let batch = self.make_owed(fires, at, now).await;
                 self.handled.send_replace(Handled {
                     now: Some(now),
                     next: Some(at),
                 });
                 tokio::select! {
                     biased;
+                    // The fires of `at` are owed: the next start runs them (see `ahead`).
                     _ = stop.cancelled() => return,
-                    _ = clock::reach(self.clock.as_ref(), at) => {}
+                    _ = reach_precisely(self.clock.as_ref(), at) => {}
                 }
                 now = self.clock.now();
+                if let Some(batch) = batch {
+                    self.submit(batch, now).await;
+                }
             }
             // Those of `now` (the scheduler woke late, or the clock jumped).
             let due = self.take_due(now);
-            fires.extend(self.ready(due));
-            self.fire_all(fires, now).await;
+            let fires = self.ready(due);
+            if let Some(batch) = self.make_owed(fires, now, now).await {
+                self.submit(batch, now).await;
+            }
             let next_to_arm = self.arm(now).await;
             let next = self.queue.peek().map(|Reverse((at, _))| *at - GATHER_AHEAD);
             let next_to_arm = next_to_arm.map(|at| at - RECORD_AHEAD);
@@ -538,13 +580,72 @@ impl Scheduler {
             .collect()
     }
 
-    /// Records each fire with the id of its run unless it was armed, notes the armed fires
-    /// whose instant passed without them dropped, marks `now` reached (one sync for all), then
-    /// submits the fires, all at once.
-    async fn fire_all(&mut self, fires: Vec<ReadyFire>, now: DateTime<Utc>) {
+    /// Makes the fires of an instant owed before their runs are submitted: records each with
+    /// the id of its run unless it was armed, notes the armed fires of instants up to `reached`
+    /// that are not among them dropped, marks `reached` (one sync for all; see `ahead`), and
+    /// makes their runs ready for the dispatcher. `None` when there is nothing to submit.
+    async fn make_owed(
+        &mut self,
+        fires: Vec<ReadyFire>,
+        reached: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<FireBatch> {
+        let recorded = self.record(fires, now).await;
+        let later = (reached + chrono::Duration::nanoseconds(1), 0);
+        let later = self.armed.split_off(&later);
+        let passed = std::mem::replace(&mut self.armed, later);
+        if recorded.is_empty() && passed.is_empty() {
+            return None;
+        }
+        // Made in memory before the sync: at the instant only the gates are left to pass.
+        let mut batch = FireBatch {
+            ready: self.dispatcher.ready_batch(recorded.len()),
+            fires: Vec::with_capacity(recorded.len()),
+        };
+        for fire in recorded {
+            // Fires are taken and submitted with no reload in between.
+            let Some(job) = &self.jobs[fire.index] else {
+                continue;
+            };
+            self.dispatcher
+                .make_ready(&mut batch.ready, &job.workflow, fire.submission);
+            batch.fires.push(BatchFire {
+                index: fire.index,
+                at: fire.at,
+                missed: fire.missed,
+                run_id: fire.run_id,
+            });
+        }
+        for ((at, _), armed) in passed {
+            self.note_dropped(&armed.workflow, at, armed.run_id, now)
+                .await;
+        }
+        if let Err(e) = ahead::mark_reached(self.triggers.as_ref(), reached).await {
+            tracing::error!(
+                "{} fire(s) are not run: the scheduler could not note how far it got: {}",
+                batch.fires.len(),
+                e.with_causes()
+            );
+            return None;
+        }
+        // A fire is on disk before its run starts: a crash then never runs it twice. So is the
+        // mark, which makes the fires recorded ahead for instants up to `reached` owed.
+        if let Err(e) = self.dispatcher.engine().store.flush().await {
+            tracing::error!(
+                "{} recorded fire(s) could not be synced, so they are not run: {}",
+                batch.fires.len(),
+                e.with_causes()
+            );
+            return None;
+        }
+        Some(batch)
+    }
+
+    /// Records each fire that was not armed with the id of its run; returns the fires
+    /// recorded (the armed ones too), to be run.
+    async fn record(&mut self, fires: Vec<ReadyFire>, now: DateTime<Utc>) -> Vec<ReadyFire> {
         let mut recorded = Vec::with_capacity(fires.len());
         for fire in fires {
-            // Fires are taken and handled in one turn of the loop: no reload comes between.
             let Some(job) = &self.jobs[fire.index] else {
                 continue;
             };
@@ -574,50 +675,30 @@ impl Scheduler {
                 ),
             }
         }
-        // Armed fires whose instant passed and that were not due now.
-        let later = (now + chrono::Duration::nanoseconds(1), 0);
-        let later = self.armed.split_off(&later);
-        let passed = std::mem::replace(&mut self.armed, later);
-        if recorded.is_empty() && passed.is_empty() {
-            return;
-        }
-        for ((at, _), armed) in passed {
-            self.note_dropped(&armed.workflow, at, armed.run_id, now)
-                .await;
-        }
-        if let Err(e) = ahead::mark_reached(self.triggers.as_ref(), now).await {
-            tracing::error!(
-                "{} fire(s) are not run: the scheduler could not note how far it got: {}",
-                recorded.len(),
-                e.with_causes()
-            );
-            return;
-        }
-        // A fire is on disk before its run starts: a crash then never runs it twice. So is the
-        // mark, which makes the fires armed for instants up to `now` owed (see `ahead`).
-        if let Err(e) = self.dispatcher.engine().store.flush().await {
-            tracing::error!(
-                "{} recorded fire(s) could not be synced, so they are not run: {}",
-                recorded.len(),
-                e.with_causes()
-            );
-            return;
-        }
-        let mut handled = Vec::with_capacity(recorded.len());
-        let batch = recorded.into_iter().filter_map(|fire| {
-            // Fires are taken and handled in one turn of the loop: no reload comes between.
-            let job = self.jobs[fire.index].as_ref()?;
-            handled.push((job, fire.at, fire.missed, fire.run_id));
-            Some((job.workflow.as_str(), fire.submission))
-        });
-        let submitted = self.dispatcher.submit_many(batch);
-        // Each fire of the batch counts as submitted once the dispatcher has taken them all.
-        let submitted_at = self.clock.now();
+        recorded
+    }
+
+    /// Submits the runs of fires made owed, all at once. Each fire's lag is measured to the
+    /// moment the dispatcher took its run (its gate decided, the run going with its slot or
+    /// its place in the slots' queue).
+    async fn submit(&mut self, batch: FireBatch, now: DateTime<Utc>) {
+        let clock = self.clock.as_ref();
+        let mut accepted_at = Vec::with_capacity(batch.fires.len());
+        let answers = self
+            .dispatcher
+            .submit_ready(batch.ready, |_| accepted_at.push(clock.now()));
         let mut not_run = Vec::new();
-        for ((job, at, missed, run_id), submitted) in handled.into_iter().zip(submitted) {
+        for ((fire, submitted), accepted_at) in
+            batch.fires.into_iter().zip(answers).zip(accepted_at)
+        {
+            // Fires are taken and submitted with no reload in between.
+            let Some(job) = &self.jobs[fire.index] else {
+                continue;
+            };
+            let at = fire.at;
             // A missed fire run late on purpose is no lag of the scheduler's.
-            if !missed {
-                let lag = (submitted_at - at).to_std().unwrap_or_default();
+            if !fire.missed {
+                let lag = (accepted_at - at).to_std().unwrap_or_default();
                 self.dispatcher.metrics().fire_submitted(lag);
             }
             match submitted {
@@ -632,14 +713,14 @@ impl Scheduler {
                         "the fire of {at} is not run: {}",
                         reason.describe()
                     );
-                    not_run.push((job.workflow.clone(), at, run_id));
+                    not_run.push((job.workflow.clone(), at, fire.run_id));
                 }
                 Err(e) => {
                     tracing::warn!(workflow = %job.workflow, "the fire of {at} is not run: {e}");
                     // A fire of a paused (or removed) workflow is not owed to the next start;
                     // one refused because the daemon stops is.
                     if !matches!(e, SubmitError::Stopping) {
-                        not_run.push((job.workflow.clone(), at, run_id));
+                        not_run.push((job.workflow.clone(), at, fire.run_id));
                     }
                 }
             }

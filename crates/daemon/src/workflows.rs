@@ -3,7 +3,7 @@
 //! concurrency limit holds across its cron fires, poll events, webhooks and API calls.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -54,6 +54,9 @@ fn overlap(workflow: &CompiledWorkflow) -> OverlapPolicy {
 #[derive(Clone, Default)]
 pub struct WorkflowSet {
     entries: Arc<RwLock<BTreeMap<String, Arc<WorkflowEntry>>>>,
+    /// Counts the workflows inserted and removed: an entry looked up when it read some count
+    /// is still the current one while the count is the same (a batch made ahead checks it).
+    changes: Arc<AtomicU64>,
 }
 
 impl WorkflowSet {
@@ -86,7 +89,13 @@ impl WorkflowSet {
         };
         let entry = Arc::new(entry);
         entries.insert(entry.workflow.name.clone(), entry.clone());
+        self.changes.fetch_add(1, Ordering::Release);
         entry
+    }
+
+    /// How many times a workflow was inserted or removed (see `changes`).
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
     }
 
     /// The version of `entry`'s workflow running now: the one a run waiting at its gate starts
@@ -99,7 +108,9 @@ impl WorkflowSet {
 
     /// Removes a workflow (its file was deleted); runs going finish.
     pub fn remove(&self, name: &str) -> Option<Arc<WorkflowEntry>> {
-        self.entries.write().remove(name)
+        let mut entries = self.entries.write();
+        self.changes.fetch_add(1, Ordering::Release);
+        entries.remove(name)
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<WorkflowEntry>> {

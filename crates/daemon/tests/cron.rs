@@ -505,3 +505,111 @@ async fn a_fire_of_a_paused_workflow_is_not_run_by_the_next_start() {
     assert!(setup.runs().await.is_empty());
     second.shutdown(StdDuration::from_secs(1)).await;
 }
+
+impl Setup {
+    /// Runs `flow` from 09:00:30 until 100 ms before 09:01, when the scheduler has made the
+    /// 09:01 fire owed (recorded, the mark "reached 09:01" synced) and waits for the instant,
+    /// and stops there. Returns the id recorded for the 09:01 fire's run.
+    async fn stop_just_before_nine_one(
+        &self,
+        flow: &Arc<weft_engine::workflow::CompiledWorkflow>,
+    ) -> String {
+        let daemon = self.start(flow, Settings::default()).await;
+        self.walk(&daemon, "2026-01-05T09:00:59.900Z", Duration::seconds(10))
+            .await;
+        assert!(self.runs().await.is_empty(), "nothing ran before 09:01");
+        daemon.shutdown(StdDuration::from_secs(1)).await;
+        let fires = self
+            .store
+            .fires_since("report", CRON_TRIGGER, DateTime::<Utc>::MIN_UTC)
+            .await
+            .unwrap();
+        assert_eq!(fires.len(), 1);
+        assert_eq!(fires[0].scheduled_at, utc("2026-01-05T09:01:00Z"));
+        fires[0].run_id.clone().unwrap()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fire_made_owed_ahead_runs_once_at_the_next_start_whatever_missed_says() {
+    let all = "all\n    max_catch_up: 5";
+    for (missed, after_the_owed_one) in [
+        ("none", &[][..]),
+        ("latest", &["2026-01-05T09:03:00+00:00"][..]),
+        (
+            all,
+            &["2026-01-05T09:02:00+00:00", "2026-01-05T09:03:00+00:00"][..],
+        ),
+    ] {
+        let setup = Setup::new("2026-01-05T09:00:30Z");
+        let flow = setup.workflow(&cron_workflow(
+            &format!("    schedule: \"* * * * *\"\n    missed: {missed}\n    overlap: queue_all"),
+            LOG_STEP,
+        ));
+        let owed = setup.stop_just_before_nine_one(&flow).await;
+
+        // Back at 09:03:30: 09:01 was marked reached, so its run is owed (it could have been
+        // submitted) and starts once, flagged recovered; 09:02 and 09:03 are missed fires.
+        setup.clock.set(utc("2026-01-05T09:03:30Z"));
+        let second = setup.start(&flow, Settings::default()).await;
+        assert_eq!(second.recovered().unstarted_fires, 1, "missed: {missed}");
+        settle(&second).await;
+        let runs = setup.runs().await;
+        let recovered: Vec<_> = runs
+            .iter()
+            .filter(|r| r.trigger["recovered"] == true)
+            .collect();
+        assert_eq!(recovered.len(), 1, "missed: {missed}");
+        assert_eq!(recovered[0].id, owed);
+        assert_eq!(
+            recovered[0].trigger["scheduled_at"],
+            "2026-01-05T09:01:00+00:00"
+        );
+        let mut others: Vec<String> = runs
+            .iter()
+            .filter(|r| r.trigger["recovered"] != true)
+            .map(|r| r.trigger["scheduled_at"].as_str().unwrap().to_string())
+            .collect();
+        others.sort();
+        assert_eq!(others, after_the_owed_one, "missed: {missed}");
+        second.shutdown(StdDuration::from_secs(1)).await;
+
+        let again = setup.start(&flow, Settings::default()).await;
+        assert_eq!(again.recovered().unstarted_fires, 0);
+        settle(&again).await;
+        assert_eq!(setup.runs().await.len(), runs.len(), "nothing runs twice");
+        again.shutdown(StdDuration::from_secs(1)).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_start_before_an_instant_marked_reached_waits_for_it() {
+    let setup = Setup::new("2026-01-05T09:00:30Z");
+    let flow = setup.workflow(&cron_workflow("    schedule: \"* * * * *\"", LOG_STEP));
+    let owed = setup.stop_just_before_nine_one(&flow).await;
+
+    // Back 50 ms later, still before 09:01: nothing of 09:01 starts before 09:01.
+    setup.clock.set(utc("2026-01-05T09:00:59.950Z"));
+    let start = setup.start(&flow, Settings::default());
+    tokio::pin!(start);
+    let waited = tokio::time::timeout(StdDuration::from_secs(5), &mut start).await;
+    assert!(waited.is_err(), "the start waits for 09:01");
+    assert!(setup.runs().await.is_empty());
+    setup.clock.set(utc("2026-01-05T09:01:00Z"));
+    let second = start.await;
+    assert_eq!(second.recovered().unstarted_fires, 1);
+    settle(&second).await;
+    let runs = setup.runs().await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].id, owed);
+
+    // The next minute fires as usual, once.
+    setup
+        .walk(&second, "2026-01-05T09:02:30Z", Duration::seconds(20))
+        .await;
+    assert_eq!(
+        setup.run_triggers("scheduled_at").await,
+        ["2026-01-05T09:01:00+00:00", "2026-01-05T09:02:00+00:00"]
+    );
+    second.shutdown(StdDuration::from_secs(1)).await;
+}

@@ -216,3 +216,76 @@ async fn runs_of_a_batch_beyond_the_slots_wait_for_one_in_the_batch_s_order() {
     waited.sort();
     assert_eq!(waited, (256..300).collect::<Vec<u64>>());
 }
+
+/// A batch made ready for one fire of every workflow, in `OVERLAPS`'s order, before runs start.
+fn ready_for_each(dispatcher: &Dispatcher) -> weft_daemon::ReadyBatch {
+    let mut batch = dispatcher.ready_batch(OVERLAPS.len());
+    for (n, (name, _)) in OVERLAPS.iter().enumerate() {
+        dispatcher.make_ready(&mut batch, name, submission(n));
+    }
+    batch
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_made_ready_ahead_answers_as_the_gates_are_at_its_instant() {
+    let (dispatcher, _) = dispatcher();
+    let batch = ready_for_each(&dispatcher);
+    // Between the batch's making and its instant a run of every workflow starts, and one is
+    // paused: no workflow was inserted or removed, so the entries looked up ahead are used.
+    for (n, (name, _)) in OVERLAPS.iter().enumerate() {
+        let started = dispatcher.submit(name, submission(10 + n)).unwrap();
+        assert!(matches!(started, Submitted::Started { .. }));
+    }
+    dispatcher.workflows().set_paused("queues-one", true);
+    let mut accepted = Vec::new();
+    let answers = dispatcher.submit_ready(batch, |answer| {
+        accepted.push(answer.as_ref().ok().map(|s| s.run_id().to_string()))
+    });
+    assert_eq!(
+        accepted,
+        answers
+            .iter()
+            .map(|a| a.as_ref().ok().map(|s| s.run_id().to_string()))
+            .collect::<Vec<_>>(),
+        "each run told accepted in order, with its answer"
+    );
+    let started = answers[4].as_ref().unwrap().run_id().to_string();
+    use weft_daemon::DropReason::PreviousRunGoing;
+    assert_eq!(
+        answers.into_iter().map(answer).collect::<Vec<_>>(),
+        [
+            Answer::Dropped(PreviousRunGoing),
+            Answer::Refused(SubmitError::Paused("queues-one".into())),
+            Answer::Queued { cancelled: 0 },
+            Answer::Queued { cancelled: 1 },
+            Answer::Started,
+        ]
+    );
+    assert!(dispatcher.is_going(&started));
+    assert_eq!(dispatcher.last_run("allows").as_deref(), Some(&started[..]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_made_ready_before_a_reload_follows_the_workflows_at_its_instant() {
+    let (dispatcher, _) = dispatcher();
+    let batch = ready_for_each(&dispatcher);
+    let started = dispatcher.submit("skips", submission(10)).unwrap();
+    assert!(matches!(started, Submitted::Started { .. }));
+    // Reloaded as `allow` after the batch was made, and another workflow removed.
+    let engine = dispatcher.engine().clone();
+    dispatcher
+        .workflows()
+        .insert(cron_workflow(&engine, "skips", "allow"));
+    dispatcher.workflows().remove("queues-one");
+    let answers = dispatcher.submit_ready(batch, |_| {});
+    assert_eq!(
+        answers.into_iter().map(answer).collect::<Vec<_>>(),
+        [
+            Answer::Started,
+            Answer::Refused(SubmitError::UnknownWorkflow("queues-one".into())),
+            Answer::Started,
+            Answer::Started,
+            Answer::Started,
+        ]
+    );
+}
