@@ -179,7 +179,8 @@ struct Shared {
     ended: broadcast::Sender<RunEnded>,
     stopping: CancellationToken,
     metrics: Arc<Metrics>,
-    /// The id of the latest run submitted (started or queued) per workflow, since start.
+    /// The id of the latest run submitted (started or queued) per workflow since start, or
+    /// resumed when none was submitted since.
     last_runs: Mutex<HashMap<String, String>>,
     /// Waiting runs cancelled: the wake-up the waker still holds for them starts nothing.
     cancelled_waits: Mutex<HashSet<String>>,
@@ -436,6 +437,13 @@ impl Dispatcher {
             run_id: run_id.clone(),
             work: Box::new(Work::Resume { kind, request }),
         };
+        // The latest run known unless one was submitted since: a run resumed at start or
+        // woken is the workflow's last run until a newer one comes.
+        self.shared
+            .last_runs
+            .lock()
+            .entry(workflow.to_string())
+            .or_insert_with(|| run_id.clone());
         let offer = gate.offer_resumed(pending);
         self.follow(&entry, run_id, offer);
         Ok(())

@@ -89,6 +89,11 @@ async fn a_run_resumed_at_start_counts_as_going_for_the_next_fire() {
         let daemon = setup.start(&flow, Settings::default()).await;
         assert_eq!(daemon.recovered().resumed, 1, "{settings}");
         assert_eq!(daemon.runs_going(), 1, "{settings}");
+        assert_eq!(
+            daemon.dispatcher().last_run("report").as_deref(),
+            Some(resumed.as_str()),
+            "{settings}: the resumed run is the workflow's last run"
+        );
 
         let fire = utc("2026-01-05T09:10:00Z");
         setup.clock.set(fire);

@@ -207,7 +207,10 @@ fn a_constant_range_is_checked_by_its_bounds() {
     assert!(errors("${{ range(0, 1000000) }}").is_empty());
     let too_many = errors("${{ range(0, 1000001) }}");
     assert_eq!(too_many.len(), 1, "{too_many:?}");
-    assert!(too_many[0].message.contains("at most 1000000 numbers"), "{too_many:?}");
+    assert!(
+        too_many[0].message.contains("at most 1000000 numbers"),
+        "{too_many:?}"
+    );
     let not_a_number = errors("${{ range('ten') }}");
     assert_eq!(not_a_number.len(), 1, "{not_a_number:?}");
 }
