@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::signals::{read_until, rest, spawn_weft, terminate, wait_for_exit};
+use super::signals::{read_until, rest, spawn_daemon, terminate, wait_for_exit};
 use super::{stderr, weft, write};
 
 const TOKEN: &str = "e2e-token-0123456789abcdef0123456789";
@@ -71,18 +71,7 @@ pub(super) fn start(
     flows: &str,
     token_file: &str,
 ) -> (Child, BufReader<std::process::ChildStderr>, String) {
-    let mut daemon = spawn_weft(
-        data,
-        &[
-            "daemon",
-            "--workflows",
-            flows,
-            "--listen",
-            "127.0.0.1:0",
-            "--api-token-file",
-            token_file,
-        ],
-    );
+    let mut daemon = spawn_daemon(data, flows, &["--api-token-file", token_file]);
     let mut log = BufReader::new(daemon.stderr.take().unwrap());
     read_until(&mut log, "weft daemon: ");
     let address: Value =
@@ -244,14 +233,10 @@ fn an_events_secret_file_others_can_read_is_refused() {
     let secret = write(dir.path(), "events-secret", "events-s3cr3t-value\n");
     set_mode(&secret, 0o644);
     // Spawned, not waited for: a daemon that took the file would run until killed.
-    let mut daemon = spawn_weft(
+    let mut daemon = spawn_daemon(
         &data,
+        flows.to_str().unwrap(),
         &[
-            "daemon",
-            "--workflows",
-            flows.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
             "--events-url",
             "http://127.0.0.1:9/events",
             "--events-secret-file",

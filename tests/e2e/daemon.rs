@@ -4,7 +4,7 @@
 use std::io::BufReader;
 use std::time::Duration;
 
-use super::signals::{read_until, rest, spawn_weft, terminate, wait_for_exit};
+use super::signals::{read_until, rest, spawn_daemon, terminate, wait_for_exit};
 use super::{stderr, weft, write};
 
 #[test]
@@ -26,16 +26,7 @@ fn the_daemon_skips_invalid_files_refuses_a_second_daemon_and_stops_on_sigterm()
     let flows_arg = flows.to_str().unwrap();
     let validated = weft(&data, &["validate", flows_arg]);
 
-    let mut daemon = spawn_weft(
-        &data,
-        &[
-            "daemon",
-            "--workflows",
-            flows_arg,
-            "--listen",
-            "127.0.0.1:0",
-        ],
-    );
+    let mut daemon = spawn_daemon(&data, flows_arg, &[]);
     let mut log = BufReader::new(daemon.stderr.take().unwrap());
     let started = read_until(&mut log, "weft daemon: 1 workflow(s) on cron").join("\n");
     assert!(
@@ -111,16 +102,7 @@ fn the_daemon_warns_of_a_master_key_others_can_read() {
     );
     let key = write(&data, "master.key", "not read before a token is needed\n");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let mut daemon = spawn_weft(
-        &data,
-        &[
-            "daemon",
-            "--workflows",
-            flows.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-    );
+    let mut daemon = spawn_daemon(&data, flows.to_str().unwrap(), &[]);
     let mut log = BufReader::new(daemon.stderr.take().unwrap());
     let started = read_until(&mut log, "weft daemon: ").join("\n");
     terminate(&daemon);

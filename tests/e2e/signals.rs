@@ -20,6 +20,19 @@ pub fn spawn_weft(data_dir: &std::path::Path, args: &[&str]) -> Child {
         .expect("the weft binary starts")
 }
 
+/// `weft daemon` on `workflows`, its API on a free loopback port, with `extra` arguments.
+pub fn spawn_daemon(data_dir: &std::path::Path, workflows: &str, extra: &[&str]) -> Child {
+    let mut args = vec![
+        "daemon",
+        "--workflows",
+        workflows,
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    spawn_weft(data_dir, &args)
+}
+
 #[allow(unsafe_code)]
 pub fn terminate(child: &Child) {
     let pid = libc::pid_t::try_from(child.id()).unwrap();

@@ -16,9 +16,10 @@
 //!   by that record (its run's id) instead of recording it anew.
 //! - A fire is never lost: its run is submitted only after its record and the mark are synced,
 //!   and once the mark is synced the next start owes the fire a run (`recovery` starts it,
-//!   flagged `recovered`) when none was recorded, also when the process stopped in the last
+//!   flagged `recovered`) when none was recorded, also when the process died in the last
 //!   750 ms before the instant, whatever `missed` says: `missed` is about instants the daemon
-//!   never marked reached.
+//!   never marked reached. A clean stop in those 750 ms marks the clock reached instead (the
+//!   scheduler's `unreach`): the instant's fires are then unreached, below.
 //! - A fire is never started before its instant: a start that finds the mark ahead of the
 //!   clock (the process stopped within 750 ms of T and came back before T) waits for T before
 //!   it takes anything up ([`wait_for_mark`]).
@@ -71,7 +72,7 @@ pub(crate) async fn reached(
 
 /// Marks `now` reached; durable with the caller's next sync, which comes before any run of a
 /// fire at or before `now` is submitted (and, when `now` is still ahead, before `now`).
-pub(crate) async fn mark_reached(
+pub async fn mark_reached(
     triggers: &dyn TriggerStore,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {

@@ -30,7 +30,7 @@ mod scheduler;
 pub mod signature;
 mod workflows;
 
-pub use ahead::owed_fires;
+pub use ahead::{mark_reached, owed_fires};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use daemon::{Daemon, DaemonError, Settings};
 pub use dispatch::ReadyBatch;

@@ -414,8 +414,12 @@ impl Scheduler {
                 });
                 tokio::select! {
                     biased;
-                    // The fires of `at` are owed: the next start runs them (see `ahead`).
-                    _ = stop.cancelled() => return,
+                    _ = stop.cancelled() => {
+                        if batch.is_some() {
+                            self.unreach(at).await;
+                        }
+                        return;
+                    }
                     _ = reach_precisely(self.clock.as_ref(), at) => {}
                 }
                 now = self.clock.now();
@@ -450,6 +454,25 @@ impl Scheduler {
                 Some(command) = commands.recv() => self.apply(command),
                 _ = sleep => {}
             }
+        }
+    }
+
+    /// A stop asked for before `at`, whose fires were made owed ahead: the mark goes back to
+    /// the clock, so that they are fires of the downtime, run or not as `missed` says, like
+    /// those of any instant the daemon stopped before. Should this fail, or the process die
+    /// before it, they stay owed and the next start runs them (see `ahead`).
+    async fn unreach(&self, at: DateTime<Utc>) {
+        let now = self.clock.now().min(at - chrono::Duration::nanoseconds(1));
+        let marked = ahead::mark_reached(self.triggers.as_ref(), now).await;
+        let synced = match marked {
+            Ok(()) => self.dispatcher.engine().store.flush().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = synced {
+            tracing::warn!(
+                "the fires of {at} stay owed and run at the next start: the stop could not take back their mark: {}",
+                e.with_causes()
+            );
         }
     }
 

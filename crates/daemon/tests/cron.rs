@@ -509,15 +509,37 @@ async fn a_fire_of_a_paused_workflow_is_not_run_by_the_next_start() {
 impl Setup {
     /// Runs `flow` from 09:00:30 until 100 ms before 09:01, when the scheduler has made the
     /// 09:01 fire owed (recorded, the mark "reached 09:01" synced) and waits for the instant,
-    /// and stops there. Returns the id recorded for the 09:01 fire's run.
+    /// and stops there as a crash would: the mark stays. Returns the id recorded for the 09:01
+    /// fire's run.
     async fn stop_just_before_nine_one(
         &self,
         flow: &Arc<weft_engine::workflow::CompiledWorkflow>,
     ) -> String {
+        let (run_id, marked) = self.stop_cleanly_just_before_nine_one(flow).await;
+        // What a killed process leaves: the mark it synced, which a clean stop takes back.
+        weft_daemon::mark_reached(self.store.as_ref(), marked)
+            .await
+            .unwrap();
+        run_id
+    }
+
+    /// Like [`Setup::stop_just_before_nine_one`] with a clean stop; also returns the instant
+    /// the scheduler had marked reached before it.
+    async fn stop_cleanly_just_before_nine_one(
+        &self,
+        flow: &Arc<weft_engine::workflow::CompiledWorkflow>,
+    ) -> (String, DateTime<Utc>) {
         let daemon = self.start(flow, Settings::default()).await;
         self.walk(&daemon, "2026-01-05T09:00:59.900Z", Duration::seconds(10))
             .await;
         assert!(self.runs().await.is_empty(), "nothing ran before 09:01");
+        let nine_one = utc("2026-01-05T09:01:00Z");
+        let owed = weft_daemon::owed_fires(self.store.as_ref(), "report", DateTime::<Utc>::MIN_UTC);
+        assert_eq!(
+            owed.await.unwrap().len(),
+            1,
+            "09:01 is owed before the stop"
+        );
         daemon.shutdown(StdDuration::from_secs(1)).await;
         let fires = self
             .store
@@ -525,8 +547,31 @@ impl Setup {
             .await
             .unwrap();
         assert_eq!(fires.len(), 1);
-        assert_eq!(fires[0].scheduled_at, utc("2026-01-05T09:01:00Z"));
-        fires[0].run_id.clone().unwrap()
+        assert_eq!(fires[0].scheduled_at, nine_one);
+        (fires[0].run_id.clone().unwrap(), nine_one)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_clean_stop_before_an_owed_instant_leaves_its_fires_to_missed() {
+    for (missed, runs) in [("none", 0), ("latest", 1)] {
+        let setup = Setup::new("2026-01-05T09:00:30Z");
+        let flow = setup.workflow(&cron_workflow(
+            &format!("    schedule: \"* * * * *\"\n    missed: {missed}"),
+            LOG_STEP,
+        ));
+        setup.stop_cleanly_just_before_nine_one(&flow).await;
+        let owed =
+            weft_daemon::owed_fires(setup.store.as_ref(), "report", DateTime::<Utc>::MIN_UTC);
+        assert!(owed.await.unwrap().is_empty(), "missed: {missed}");
+
+        // Back at 09:01:30 with 09:01 missed while it was down: `missed` decides.
+        setup.clock.set(utc("2026-01-05T09:01:30Z"));
+        let second = setup.start(&flow, Settings::default()).await;
+        assert_eq!(second.recovered().unstarted_fires, 0, "missed: {missed}");
+        settle(&second).await;
+        assert_eq!(setup.runs().await.len(), runs, "missed: {missed}");
+        second.shutdown(StdDuration::from_secs(1)).await;
     }
 }
 
