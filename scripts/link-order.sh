@@ -6,30 +6,52 @@
 #   scripts/link-order.sh [OUT]        (default OUT: crates/cli/link-order.txt)
 #
 # It builds `weft` and `weft-bench` in release, runs each workload below under valgrind's
-# callgrind (mangled names: the linker matches symbols), and writes every function of the two
+# callgrind (mangled names: the linker matches symbols), and writes every function of the
 # executables that a workload ran, workload by workload: first those of `weft --version`, then
 # those an empty `weft run` adds, and so on. So the smallest uses touch the shortest prefix of
 # the code. Inside one workload the functions go by instructions run, most first.
+# Symbol names carry a hash of their crate's features, and cargo unifies features over the
+# packages of one build: `weft` built alone (`cargo install`, `-p weft-cli`) has other names for
+# the functions of the crates whose features differ (weft-runtime, weft-cli) than `weft` built
+# with `weft-bench`. So `weft`'s workloads run on both builds and the list holds both names.
 # Needs valgrind, curl, python3; takes a few minutes (the workloads run ~50x slower under
 # callgrind). A list made from an older commit still links: names that are gone are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-crates/cli/link-order.txt}
 export CARGO_INCREMENTAL=0
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cargo build --release -p weft-cli
+cp target/release/weft "$work/weft-alone"
 cargo build --release -p weft-cli -p weft-bench
 weft=$PWD/target/release/weft
 bench=$PWD/target/release/weft-bench
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 profiles=()
 
-# grind NAME COMMAND...: one workload under callgrind, its profile in $work/NAME.cg
+# callgrind OUT COMMAND...: COMMAND under callgrind, its profile in OUT
+callgrind() {
+    local out=$1
+    shift
+    valgrind --tool=callgrind --demangle=no --compress-strings=no --compress-pos=no \
+        --callgrind-out-file="$out" "$@" >/dev/null 2>"$out.log"
+}
+
+# grind NAME COMMAND...: one workload, its profile in $work/NAME.cg
 grind() {
     local name=$1
     shift
-    valgrind --tool=callgrind --demangle=no --compress-strings=no --compress-pos=no \
-        --callgrind-out-file="$work/$name.cg" "$@" >/dev/null 2>"$work/$name.log"
+    callgrind "$work/$name.cg" "$@"
     profiles+=("$work/$name.cg")
+}
+
+# grind_weft NAME ARGS...: one workload of `weft`, on both builds; one profile of both
+grind_weft() {
+    local name=$1
+    shift
+    callgrind "$work/$name.cg" "$weft" "$@"
+    callgrind "$work/$name-alone.cg" "$work/weft-alone" "$@"
+    profiles+=("$work/$name.cg,$work/$name-alone.cg")
 }
 
 seq_workflow() { # N: N sequential core.set steps, like weft-bench's
@@ -67,14 +89,14 @@ steps:
       service: ${{ trigger.body.service }}
 YAML
 
-grind version "$weft" --version
-grind help "$weft" --help
+grind_weft version --version
+grind_weft help --help
 # An empty run on a history that already holds runs, as most runs are.
-for _ in 1 2 3; do "$weft" --data-dir "$work/data" run "$work/empty.yaml" >/dev/null; done
-grind empty-run "$weft" --data-dir "$work/data" run "$work/empty.yaml"
-grind validate "$weft" validate "$work/seq100.yaml"
-grind seq-run "$weft" --data-dir "$work/data" run "$work/seq100.yaml"
-grind loop-run "$weft" --data-dir "$work/data" run "$work/loop.yaml"
+for _ in 1 2 3; do "$weft" --data-dir "$work/data" run "$work/empty.yaml" >/dev/null 2>&1; done
+grind_weft empty-run --data-dir "$work/data" run "$work/empty.yaml"
+grind_weft validate validate "$work/seq100.yaml"
+grind_weft seq-run --data-dir "$work/data" run "$work/seq100.yaml"
+grind_weft loop-run --data-dir "$work/data" run "$work/loop.yaml"
 grind bench-seq "$bench" scale seq 100
 grind bench-loop "$bench" scale loop 100
 
@@ -97,13 +119,16 @@ kill -TERM "$daemon"
 wait "$daemon" || true
 profiles+=("$work/daemon.cg")
 
-python3 - "$weft" "$bench" "$out" "${profiles[@]}" <<'PY'
+python3 - "$weft" "$work/weft-alone" "$bench" "$out" "${profiles[@]}" <<'PY'
 import os, sys
-binaries = {os.path.realpath(p) for p in sys.argv[1:3]}
-out, profiles = sys.argv[3], sys.argv[4:]
-seen, order = set(), []
-for profile in profiles:
-    cost, ob, fn = {}, None, None
+
+binaries = {os.path.realpath(p) for p in sys.argv[1:4]}
+out, workloads = sys.argv[4], sys.argv[5:]
+
+
+def own_cost(profile, cost):
+    """Adds the instructions each function of the executables ran itself (callees excluded)."""
+    ob, fn = None, None
     with open(profile) as f:
         for line in f:
             if line.startswith("ob="):
@@ -113,10 +138,8 @@ for profile in profiles:
                 # Code without a symbol shows as its address, valgrind's own frames with spaces.
                 if ob not in binaries or fn.startswith("0x") or " " in fn:
                     fn = None
-                if fn is not None:
+                else:
                     cost.setdefault(fn, 0)
-            elif line.startswith(("cob=", "cfi=", "cfn=", "fl=", "fi=", "fe=")):
-                continue
             elif line.startswith("calls="):
                 # The next cost line is the call's inclusive cost, not the caller's own.
                 next(f, None)
@@ -124,11 +147,19 @@ for profile in profiles:
                 fields = line.split()
                 if len(fields) >= 2:
                     cost[fn] += int(fields[1])
+
+
+seen, order = set(), []
+for workload in workloads:
+    cost = {}
+    for profile in workload.split(","):
+        own_cost(profile, cost)
     for name in sorted(cost, key=lambda n: -cost[n]):
         if name not in seen:
             seen.add(name)
             order.append(name)
-    print(f"{os.path.basename(profile)}: {len(cost)} functions, {len(order)} in the list", file=sys.stderr)
+    name = os.path.basename(workload.split(",")[0])
+    print(f"{name}: {len(cost)} functions, {len(order)} in the list", file=sys.stderr)
 with open(out, "w") as f:
     f.write("".join(name + "\n" for name in order))
 PY
