@@ -100,24 +100,31 @@ grind_weft loop-run --data-dir "$work/data" run "$work/loop.yaml"
 grind bench-seq "$bench" scale seq 100
 grind bench-loop "$bench" scale loop 100
 
-# The daemon: start, one webhook fire, a clean stop (SIGTERM).
-export WEFT_SECRET_HOOK_TOKEN=link-order
-valgrind --tool=callgrind --demangle=no --compress-strings=no --compress-pos=no \
-    --callgrind-out-file="$work/daemon.cg" "$weft" --data-dir "$work/daemon-data" daemon \
-    --workflows "$work/hooks" --listen 127.0.0.1:0 >/dev/null 2>"$work/daemon.log" &
-daemon=$!
-for _ in $(seq 600); do
-    [ -s "$work/daemon-data/daemon.json" ] && break
-    sleep 0.1
-done
-address=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["address"])' \
-    "$work/daemon-data/daemon.json")
-curl -sf -X POST "http://$address/hooks/hook" -H "Authorization: Bearer link-order" \
-    -H 'Content-Type: application/json' -d '{"service": "api"}' >/dev/null
-sleep 2
-kill -TERM "$daemon"
-wait "$daemon" || true
-profiles+=("$work/daemon.cg")
+# daemon OUT BINARY: the daemon under callgrind: start, one webhook fire, a clean stop (SIGTERM)
+daemon() {
+    local out=$1 binary=$2 data
+    data=$(mktemp -d -p "$work")
+    WEFT_SECRET_HOOK_TOKEN=link-order valgrind --tool=callgrind --demangle=no \
+        --compress-strings=no --compress-pos=no --callgrind-out-file="$out" "$binary" \
+        --data-dir "$data" daemon --workflows "$work/hooks" --listen 127.0.0.1:0 \
+        >/dev/null 2>"$out.log" &
+    local pid=$!
+    for _ in $(seq 600); do
+        [ -s "$data/daemon.json" ] && break
+        sleep 0.1
+    done
+    local address
+    address=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["address"])' \
+        "$data/daemon.json")
+    curl -sf -X POST "http://$address/hooks/hook" -H "Authorization: Bearer link-order" \
+        -H 'Content-Type: application/json' -d '{"service": "api"}' >/dev/null
+    sleep 2
+    kill -TERM "$pid"
+    wait "$pid" || true
+}
+daemon "$work/daemon.cg" "$weft"
+daemon "$work/daemon-alone.cg" "$work/weft-alone"
+profiles+=("$work/daemon.cg,$work/daemon-alone.cg")
 
 python3 - "$weft" "$work/weft-alone" "$bench" "$out" "${profiles[@]}" <<'PY'
 import os, sys
