@@ -9,8 +9,10 @@
 //! A chunk's key is `<run id>/<highest seq in it>` (big-endian), so a run's chunks are
 //! contiguous, and the last key gives the number of attempts (seqs are 0, 1, 2... each
 //! recorded once) without reading any record. Its value is [`CHUNK_TAG`], then entries of the
-//! record's seq (u64, big-endian), the length of its JSON (u32, big-endian), the JSON. A value
-//! that starts with `{` is a record on its own, as earlier versions wrote every record.
+//! record's seq (u64, big-endian), the length of its JSON (u32, big-endian), the JSON, which
+//! may leave out the record's `run_id` and `seq` (the key and the entry have them: a fifth of a
+//! small step's record). A value that starts with `{` is a record on its own, as earlier
+//! versions wrote every record.
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -79,7 +81,7 @@ impl Chunk {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(&record.seq().to_be_bytes());
         self.bytes.extend_from_slice(&[0; 4]);
-        record.write_json(&mut self.bytes);
+        record.write_json_without_ids(&mut self.bytes);
         let len = u32::try_from(self.bytes.len() - start - ENTRY_HEADER)
             .map_err(|_| StoreError::Encode(serde::ser::Error::custom("over 4 GiB")));
         match len {
@@ -151,6 +153,18 @@ fn entries<'a>(key: &[u8], value: &'a [u8]) -> Result<Vec<Entry<'a>>, StoreError
             seq: super::seq_of(key).ok_or_else(damaged)?,
             json: value,
         }]),
+    }
+}
+
+impl Entry<'_> {
+    /// The record, its run id and seq from where they are kept.
+    fn record(&self, run_id: &str, key: &[u8]) -> Result<AttemptRecord, StoreError> {
+        let mut record: AttemptRecord = decode(key, self.json)?;
+        record.seq = self.seq;
+        if record.run_id.is_empty() {
+            record.run_id = run_id.to_string();
+        }
+        Ok(record)
     }
 }
 
@@ -270,7 +284,7 @@ impl AttemptLog {
         for stored in self.tree.scan_prefix(prefix(run_id)) {
             let (key, value) = stored.map_err(backend)?;
             for entry in entries(&key, &value)? {
-                records.push(decode(&key, entry.json)?);
+                records.push(entry.record(run_id, &key)?);
             }
         }
         Ok(in_seq_order(records))
@@ -296,7 +310,7 @@ impl AttemptLog {
                 // Only the step name is parsed of the attempts of other steps.
                 let StepOnly { step: name } = decode(&key, entry.json)?;
                 if name == step {
-                    matching.push(decode(&key, entry.json)?);
+                    matching.push(entry.record(run_id, &key)?);
                 }
             }
         }
@@ -334,7 +348,7 @@ impl AttemptLog {
             }
             for entry in entries(&key, &value)? {
                 if window.contains(&entry.seq) {
-                    records.push(decode(&key, entry.json)?);
+                    records.push(entry.record(run_id, &key)?);
                 }
             }
         }
@@ -379,7 +393,7 @@ mod tests {
             input: serde_json::json!({ "n": seq }),
             output: Some(serde_json::json!({ "n": seq })),
             error: None,
-            started_at: chrono::Utc::now(),
+            started_at: chrono::DateTime::from_timestamp(1_764_590_400, 123_000).unwrap(),
             duration_us: 1,
             truncated: Vec::new(),
             output_redacted: false,
@@ -400,8 +414,8 @@ mod tests {
             .unwrap()
             .iter()
             .map(|entry| {
-                let record: AttemptRecord = decode(&key, entry.json).unwrap();
-                assert_eq!(record.seq, entry.seq);
+                let record = entry.record("01R", &key).unwrap();
+                assert_eq!(record, record(entry.seq));
                 entry.seq
             })
             .collect();
@@ -419,6 +433,26 @@ mod tests {
                 "cut at {cut}"
             );
         }
+    }
+
+    /// A record whose JSON leaves out its run id and seq (as the engine writes them into a
+    /// chunk) reads back with those of its key and entry.
+    #[test]
+    fn a_record_without_its_ids_reads_back_with_them() {
+        let mut json = serde_json::to_value(record(5)).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        fields.remove("run_id");
+        fields.remove("seq");
+        let json = serde_json::to_vec(&json).unwrap();
+        let mut chunk = Chunk::new();
+        chunk.bytes.extend_from_slice(&5u64.to_be_bytes());
+        chunk
+            .bytes
+            .extend_from_slice(&(json.len() as u32).to_be_bytes());
+        chunk.bytes.extend_from_slice(&json);
+        let key = attempt_key("01R", 5);
+        let found = entries(&key, &chunk.bytes).unwrap();
+        assert_eq!(found[0].record("01R", &key).unwrap(), record(5));
     }
 
     /// A record stored on its own (as earlier versions wrote each) is one entry, its seq the
