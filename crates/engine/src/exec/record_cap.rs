@@ -122,7 +122,8 @@ pub(crate) struct RecordedInput {
 
 impl RecordedInput {
     pub fn of(redactor: &Redactor, input: &Value, cap: usize) -> Self {
-        let (mut json, mut truncated) = (Vec::new(), Vec::new());
+        // A small input's JSON in one allocation instead of a few growing ones.
+        let (mut json, mut truncated) = (Vec::with_capacity(128), Vec::new());
         write_recorded(&mut json, redactor, input, cap, "input", &mut truncated);
         RecordedInput { json, truncated }
     }

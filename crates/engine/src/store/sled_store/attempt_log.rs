@@ -30,7 +30,7 @@ use crate::store::{AttemptJson, AttemptPage, AttemptRecord, StoreError};
 /// 40,000); bigger ones keep more in memory, as sled's cache evicts a page only once its shard
 /// of the cache has seen enough accesses, and fewer inserts are fewer accesses (a 100,000-item
 /// loop peaked at 51 MB with 1 KiB chunks, 118 MB with 6 KiB ones).
-const CHUNK_BYTES: usize = 1024;
+const CHUNK_BYTES: usize = 2048;
 
 /// Pending records are written to sled's log at least this often (sled syncs its log every
 /// 200 ms on its own).
@@ -414,8 +414,7 @@ mod tests {
             .unwrap()
             .iter()
             .map(|entry| {
-                let record = entry.record("01R", &key).unwrap();
-                assert_eq!(record, record(entry.seq));
+                assert_eq!(entry.record("01R", &key).unwrap(), record(entry.seq));
                 entry.seq
             })
             .collect();
