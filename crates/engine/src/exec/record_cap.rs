@@ -477,7 +477,15 @@ mod tests {
         let small = json!({"n": 1, "text": "é\n\"q\""});
         let holding = json!({"token": "Bearer hunter2-secret", "n": [1, 2.5, null, true]});
         let big = json!({"text": "x".repeat(300)});
-        let cases: Vec<(&Redactor, &Value, Result<&Value, &str>, &[usize], usize)> = vec![
+        /// The redactor, input, result, loop position and cap of an attempt.
+        type Case<'a> = (
+            &'a Redactor,
+            &'a Value,
+            Result<&'a Value, &'a str>,
+            &'a [usize],
+            usize,
+        );
+        let cases: Vec<Case<'_>> = vec![
             (&plain, &small, Ok(&small), &[], DEFAULT_RECORD_CAP),
             (&plain, &small, Err("boom"), &[3, 1], DEFAULT_RECORD_CAP),
             (&secret, &holding, Ok(&holding), &[0], DEFAULT_RECORD_CAP),

@@ -29,7 +29,10 @@ use crate::store::{AttemptJson, AttemptPage, AttemptRecord, StoreError};
 /// the inserts' cost (a step: 25,700 instructions; 6 KiB chunks: 23,000; one record a key:
 /// 40,000); bigger ones keep more in memory, as sled's cache evicts a page only once its shard
 /// of the cache has seen enough accesses, and fewer inserts are fewer accesses (a 100,000-item
-/// loop peaked at 51 MB with 1 KiB chunks, 118 MB with 6 KiB ones).
+/// loop peaked at 51 MB with 1 KiB chunks, 118 MB with 6 KiB ones). Since item outputs went to
+/// scratch files and records lost their ids: 2 KiB chunks (about 12 records of a loop item)
+/// take a loop item's sled insert from 2,800 to 1,500 instructions, the 100,000-item loop's
+/// peak staying at 24-27 MB.
 const CHUNK_BYTES: usize = 2048;
 
 /// Pending records are written to sled's log at least this often (sled syncs its log every
@@ -42,8 +45,9 @@ const CHUNK_TAG: u8 = 0;
 /// Each entry: the seq, the length of the JSON, the JSON.
 const ENTRY_HEADER: usize = 12;
 
-/// The chunk being filled of each run, by run id.
-type Pending = HashMap<Box<str>, Chunk>;
+/// The chunk being filled of each run, by run id. Run ids are made by the engine, not read
+/// from outside, so a fast hash serves (SipHash was a twentieth of recording an attempt).
+type Pending = HashMap<Box<str>, Chunk, foldhash::fast::RandomState>;
 
 pub(super) struct AttemptLog {
     tree: sled::Tree,
