@@ -64,7 +64,7 @@ impl StepLog for RunState {
                 tracing::error!(target: "weft::log", run = %self.run_id, step = %step, "{message}")
             }
         }
-        self.report(Progress::Log {
+        self.report(|| Progress::Log {
             step: step.to_string(),
             level,
             message,

@@ -129,7 +129,8 @@ impl Frame {
         item: Option<(Value, usize)>,
         error: Option<Value>,
     ) -> Arc<Frame> {
-        let mut iteration = self.iteration.clone();
+        let mut iteration = Vec::with_capacity(self.iteration.len() + 1);
+        iteration.extend_from_slice(&self.iteration);
         let (item, index) = match item {
             Some((value, i)) => {
                 iteration.push(i);

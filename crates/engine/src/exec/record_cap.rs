@@ -113,6 +113,22 @@ pub(crate) fn write_recorded(
     masked
 }
 
+/// An attempt's input as its record keeps it (redacted and capped), written before the
+/// attempt: the rendered value itself then goes to the action instead of a copy of it.
+pub(crate) struct RecordedInput {
+    json: Vec<u8>,
+    truncated: Vec<Truncation>,
+}
+
+impl RecordedInput {
+    pub fn of(redactor: &Redactor, input: &Value, cap: usize) -> Self {
+        // A small input's JSON in one allocation instead of a few growing ones.
+        let (mut json, mut truncated) = (Vec::with_capacity(128), Vec::new());
+        write_recorded(&mut json, redactor, input, cap, "input", &mut truncated);
+        RecordedInput { json, truncated }
+    }
+}
+
 /// One attempt as a run hands it to its store ([`AttemptJson`]): the record is written from
 /// the run's own values (nothing is copied into an [`AttemptRecord`] first), each value
 /// redacted and capped as it is written ([`write_recorded`]), and only by a store that keeps
@@ -126,7 +142,7 @@ pub(crate) struct Attempt<'a> {
     pub iteration: &'a [usize],
     pub attempt: u32,
     pub status: StepStatus,
-    pub input: &'a Value,
+    pub input: &'a RecordedInput,
     /// The output, or the error's message (not yet redacted).
     pub result: Result<&'a Value, &'a str>,
     pub started_at: DateTime<Utc>,
@@ -145,6 +161,17 @@ impl AttemptJson for Attempt<'_> {
     }
 
     fn write_json(&self, out: &mut Vec<u8>) {
+        self.write(out, true);
+    }
+
+    fn write_json_without_ids(&self, out: &mut Vec<u8>) {
+        self.write(out, false);
+    }
+}
+
+impl Attempt<'_> {
+    /// Writes the record's JSON, with its `run_id` and `seq` or without.
+    fn write(&self, out: &mut Vec<u8>, with_ids: bool) {
         /// Writes `,"<name>":`.
         fn key(out: &mut Vec<u8>, name: &str) {
             out.extend_from_slice(b",\"");
@@ -158,18 +185,23 @@ impl AttemptJson for Attempt<'_> {
             let _ = serde_json::to_writer(&mut *out, value);
         }
         let (redactor, cap) = (self.redactor, self.cap);
-        let mut truncated = Vec::new();
-        out.extend_from_slice(b"{\"run_id\":");
-        let _ = serde_json::to_writer(&mut *out, self.run_id);
-        field(out, "seq", &self.seq);
-        field(out, "step", self.step);
+        let mut truncated = self.input.truncated.clone();
+        if with_ids {
+            out.extend_from_slice(b"{\"run_id\":");
+            let _ = serde_json::to_writer(&mut *out, self.run_id);
+            field(out, "seq", &self.seq);
+            field(out, "step", self.step);
+        } else {
+            out.extend_from_slice(b"{\"step\":");
+            let _ = serde_json::to_writer(&mut *out, self.step);
+        }
         if !self.iteration.is_empty() {
             field(out, "iteration", self.iteration);
         }
         field(out, "attempt", &self.attempt);
         field(out, "status", self.status.as_str());
         key(out, "input");
-        write_recorded(out, redactor, self.input, cap, "input", &mut truncated);
+        out.extend_from_slice(&self.input.json);
         let mut output_redacted = false;
         match self.result {
             Ok(output) => {
@@ -182,7 +214,8 @@ impl AttemptJson for Attempt<'_> {
                 field(out, "error", &error);
             }
         }
-        field(out, "started_at", &Rfc3339(&self.started_at));
+        key(out, "started_at");
+        Rfc3339(&self.started_at).write_json(out);
         field(out, "duration_us", &self.duration_us);
         if !truncated.is_empty() {
             field(out, "truncated", &truncated);
@@ -376,7 +409,7 @@ mod tests {
 
     fn attempt<'a>(
         redactor: &'a Redactor,
-        input: &'a Value,
+        input: &'a RecordedInput,
         result: Result<&'a Value, &'a str>,
         iteration: &'a [usize],
         cap: usize,
@@ -403,10 +436,10 @@ mod tests {
 
     /// What the record was before it was written straight from the values: an
     /// `AttemptRecord` of the redacted, capped copies.
-    fn as_record(attempt: &Attempt<'_>) -> AttemptRecord {
+    fn as_record(attempt: &Attempt<'_>, input: &Value) -> AttemptRecord {
         let (redactor, cap) = (attempt.redactor, attempt.cap);
         let mut truncated = Vec::new();
-        let input = cap_redacted(redactor, attempt.input, cap, "input", &mut truncated);
+        let input = cap_redacted(redactor, input, cap, "input", &mut truncated);
         let output = attempt
             .result
             .ok()
@@ -444,30 +477,52 @@ mod tests {
         let small = json!({"n": 1, "text": "é\n\"q\""});
         let holding = json!({"token": "Bearer hunter2-secret", "n": [1, 2.5, null, true]});
         let big = json!({"text": "x".repeat(300)});
-        let cases: Vec<Attempt<'_>> = vec![
-            attempt(&plain, &small, Ok(&small), &[], DEFAULT_RECORD_CAP),
-            attempt(&plain, &small, Err("boom"), &[3, 1], DEFAULT_RECORD_CAP),
-            attempt(&secret, &holding, Ok(&holding), &[0], DEFAULT_RECORD_CAP),
-            attempt(&secret, &small, Ok(&small), &[], DEFAULT_RECORD_CAP),
-            attempt(&secret, &holding, Err("got hunter2-secret back"), &[], 10),
-            attempt(&plain, &big, Ok(&big), &[], 100),
-            attempt(&secret, &holding, Ok(&big), &[], 100),
-            attempt(&secret, &big, Ok(&holding), &[], 40),
+        /// The redactor, input, result, loop position and cap of an attempt.
+        type Case<'a> = (
+            &'a Redactor,
+            &'a Value,
+            Result<&'a Value, &'a str>,
+            &'a [usize],
+            usize,
+        );
+        let cases: Vec<Case<'_>> = vec![
+            (&plain, &small, Ok(&small), &[], DEFAULT_RECORD_CAP),
+            (&plain, &small, Err("boom"), &[3, 1], DEFAULT_RECORD_CAP),
+            (&secret, &holding, Ok(&holding), &[0], DEFAULT_RECORD_CAP),
+            (&secret, &small, Ok(&small), &[], DEFAULT_RECORD_CAP),
+            (&secret, &holding, Err("got hunter2-secret back"), &[], 10),
+            (&plain, &big, Ok(&big), &[], 100),
+            (&secret, &holding, Ok(&big), &[], 100),
+            (&secret, &big, Ok(&holding), &[], 40),
         ];
-        for case in &cases {
+        let mut texts = Vec::new();
+        for (redactor, input, result, iteration, cap) in cases {
+            let recorded = RecordedInput::of(redactor, input, cap);
+            let case = attempt(redactor, &recorded, result, iteration, cap);
             let mut written = Vec::new();
             case.write_json(&mut written);
-            let expected = serde_json::to_vec(&as_record(case)).unwrap();
+            let expected = serde_json::to_vec(&as_record(&case, input)).unwrap();
             assert_eq!(
                 String::from_utf8(written.clone()).unwrap(),
                 String::from_utf8(expected).unwrap()
             );
             let read: AttemptRecord = serde_json::from_slice(&written).unwrap();
-            assert_eq!(read, as_record(case));
+            assert_eq!(read, as_record(&case, input));
+            // Without its ids, the same record but for them.
+            let mut without = Vec::new();
+            case.write_json_without_ids(&mut without);
+            let read: AttemptRecord = serde_json::from_slice(&without).unwrap();
+            let text = String::from_utf8(without).unwrap();
+            assert!(
+                !text.contains("01RUN") && !text.contains("\"seq\""),
+                "{text}"
+            );
+            let mut expected = as_record(&case, input);
+            (expected.run_id, expected.seq) = (String::new(), 0);
+            assert_eq!(read, expected);
+            texts.push(String::from_utf8(written).unwrap());
         }
-        let mut text = Vec::new();
-        cases[2].write_json(&mut text);
-        let text = String::from_utf8(text).unwrap();
+        let text = &texts[2];
         assert!(
             !text.contains("hunter2") && text.contains("\"output_redacted\":true"),
             "{text}"

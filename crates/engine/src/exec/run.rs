@@ -468,11 +468,13 @@ fn prepare_globals(
 }
 
 impl RunState {
-    /// Queues a progress event; it reaches the observer once what it reports is on disk.
-    pub(crate) fn report(&self, progress: Progress) {
+    /// Queues a progress event; it reaches the observer once what it reports is on disk. The
+    /// event is made only for an observer that wants it (its copies of ids cost a step).
+    pub(crate) fn report(&self, progress: impl FnOnce() -> Progress) {
         if !self.wants_progress {
             return;
         }
+        let progress = progress();
         self.progress.lock().push(progress);
         self.progress_added.notify_one();
     }

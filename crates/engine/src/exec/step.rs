@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use super::events::Progress;
 use super::frame::{Frame, Output, StepRecord, StepScope};
 use super::item_outputs::ItemOutputs;
-use super::record_cap::{Attempt, WrittenAttempt};
+use super::record_cap::{Attempt, RecordedInput, WrittenAttempt};
 use super::redact::Redactor;
 use super::resume::ResumePoint;
 use super::retry::{delay, should_retry};
@@ -103,6 +103,11 @@ impl RunState {
         frame: Arc<Frame>,
     ) -> BoxFuture<'a, Result<(), Failure>> {
         Box::pin(async move {
+            // A block of one step (a loop's usual body): nothing to schedule, nothing else
+            // running to cancel when it fails.
+            if let [only] = block.steps.as_slice() {
+                return self.run_step(only, frame).await;
+            }
             let n = block.steps.len();
             let mut waiting: Vec<usize> = block.deps.iter().map(Vec::len).collect();
             let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -116,18 +121,20 @@ impl RunState {
                 async move { (i, self.run_step(&block.steps[i], frame).await) }
             };
             let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
-            let mut running = FuturesUnordered::new();
+            // Made when two steps first run side by side: a chain of steps never needs it.
+            let mut running = None;
             loop {
                 let (done, result) = match ready.as_slice() {
                     // The only step that can run, and nothing else runs: awaited as it is, so
                     // a chain of steps (a loop item's body, steps that each read the one
                     // before) pays nothing for scheduling steps side by side.
-                    [only] if running.is_empty() => {
+                    [only] if running.as_ref().is_none_or(FuturesUnordered::is_empty) => {
                         let i = *only;
                         ready.clear();
                         (i, self.run_step(&block.steps[i], frame.clone()).await)
                     }
                     _ => {
+                        let running = running.get_or_insert_with(FuturesUnordered::new);
                         running.extend(ready.drain(..).map(start));
                         match running.next().await {
                             Some(finished) => finished,
@@ -334,6 +341,10 @@ impl RunState {
                 .dry_step(step, action, input, mocks, *live_reads, frame)
                 .await;
         }
+        // Its record is written now, once: each attempt's record copies these bytes, and the
+        // last attempt hands the rendered value itself to the action.
+        let recorded_input = RecordedInput::of(&self.redactor, &input, self.engine.record_cap);
+        let mut input = input;
         let retry = &step.retry;
         let first_started = tokio::time::Instant::now();
         let (mut attempt, mut may_have_run_before) = match self.resume_point(step, &frame.iteration)
@@ -345,7 +356,7 @@ impl RunState {
             } => (attempt, may_have_run_before),
         };
         loop {
-            self.report(Progress::StepStarted {
+            self.report(|| Progress::StepStarted {
                 step: step.id.clone(),
                 iteration: frame.iteration.clone(),
                 attempt,
@@ -361,12 +372,18 @@ impl RunState {
                 step,
                 frame,
                 attempt,
-                input: &input,
+                input: &recorded_input,
                 started_at,
                 clock,
                 done: false,
             };
-            let call = action.run(input.clone(), &ctx);
+            // An attempt that may be retried gets a copy; after the last, nothing reads it.
+            let given = if attempt < retry.max_attempts {
+                input.clone()
+            } else {
+                std::mem::take(&mut input)
+            };
+            let call = action.run(given, &ctx);
             let result = match step.timeout {
                 Some(limit) => match tokio::time::timeout(limit, call).await {
                     Ok(result) => result,
@@ -400,7 +417,7 @@ impl RunState {
                 frame,
                 attempt,
                 status,
-                &input,
+                &recorded_input,
                 result.as_ref().map_err(|e| e.message.as_str()),
                 started_at,
                 clock.elapsed(),
@@ -428,7 +445,7 @@ impl RunState {
                 }
             }
             let message = self.redactor.text(&error.message);
-            self.report(Progress::Retrying {
+            self.report(|| Progress::Retrying {
                 step: step.id.clone(),
                 attempt,
                 delay: wait,
@@ -504,7 +521,7 @@ impl RunState {
             Mode::DryRun { .. } => 1,
             Mode::Live => usize::MAX,
         });
-        let last = body.steps.last().map(|s| s.id.clone());
+        let last = body.steps.last().map(|s| &*s.id);
         // Each item's output is set aside as it finishes (items finish in any order): a big
         // loop holds its running items, not every item's output.
         let key = format!(
@@ -521,7 +538,6 @@ impl RunState {
         let mut finished = futures::stream::iter(items.enumerate())
             .map(|(index, item)| {
                 let child = frame.child(Some((item, index)), None);
-                let last = last.clone();
                 async move {
                     self.run_block(body, child.clone()).await.map_err(|f| {
                         if f.cancelled {
@@ -594,7 +610,7 @@ impl RunState {
         duration: Duration,
         error: Option<&str>,
     ) {
-        self.report(Progress::StepFinished {
+        self.report(|| Progress::StepFinished {
             step: step.id.clone(),
             iteration: frame.iteration.clone(),
             status,
@@ -612,7 +628,7 @@ impl RunState {
         frame: &'a Frame,
         attempt: u32,
         status: StepStatus,
-        input: &'a Value,
+        input: &'a RecordedInput,
         result: Result<&'a Value, &'a str>,
         started_at: chrono::DateTime<Utc>,
         duration: Duration,
@@ -655,7 +671,7 @@ impl RunState {
         for abandoned in abandoned {
             // Best effort: a failing store is already reported by the run itself.
             let _ = self.record_attempt(&abandoned.record).await;
-            self.report(Progress::StepFinished {
+            self.report(|| Progress::StepFinished {
                 step: abandoned.step,
                 iteration: abandoned.iteration,
                 status: StepStatus::Cancelled,
@@ -683,7 +699,7 @@ struct InFlight<'a> {
     step: &'a CompiledStep,
     frame: &'a Frame,
     attempt: u32,
-    input: &'a Value,
+    input: &'a RecordedInput,
     started_at: chrono::DateTime<Utc>,
     clock: Instant,
     done: bool,

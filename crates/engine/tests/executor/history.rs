@@ -157,4 +157,10 @@ steps:
         ]
     );
     assert_eq!(attempts[0].input, json!({ "message": "n=2" }));
+    // Kept without them beside their chunk's key, the records read back with their ids.
+    let ids_read: Vec<(&str, u64)> = attempts
+        .iter()
+        .map(|a| (a.run_id.as_str(), a.seq))
+        .collect();
+    assert_eq!(ids_read, [(ids[1].as_str(), 0), (ids[1].as_str(), 1)]);
 }

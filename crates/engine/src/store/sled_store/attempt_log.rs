@@ -9,8 +9,10 @@
 //! A chunk's key is `<run id>/<highest seq in it>` (big-endian), so a run's chunks are
 //! contiguous, and the last key gives the number of attempts (seqs are 0, 1, 2... each
 //! recorded once) without reading any record. Its value is [`CHUNK_TAG`], then entries of the
-//! record's seq (u64, big-endian), the length of its JSON (u32, big-endian), the JSON. A value
-//! that starts with `{` is a record on its own, as earlier versions wrote every record.
+//! record's seq (u64, big-endian), the length of its JSON (u32, big-endian), the JSON, which
+//! may leave out the record's `run_id` and `seq` (the key and the entry have them: a fifth of a
+//! small step's record). A value that starts with `{` is a record on its own, as earlier
+//! versions wrote every record.
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -27,8 +29,11 @@ use crate::store::{AttemptJson, AttemptPage, AttemptRecord, StoreError};
 /// the inserts' cost (a step: 25,700 instructions; 6 KiB chunks: 23,000; one record a key:
 /// 40,000); bigger ones keep more in memory, as sled's cache evicts a page only once its shard
 /// of the cache has seen enough accesses, and fewer inserts are fewer accesses (a 100,000-item
-/// loop peaked at 51 MB with 1 KiB chunks, 118 MB with 6 KiB ones).
-const CHUNK_BYTES: usize = 1024;
+/// loop peaked at 51 MB with 1 KiB chunks, 118 MB with 6 KiB ones). Since item outputs went to
+/// scratch files and records lost their ids: 2 KiB chunks (about 12 records of a loop item)
+/// take a loop item's sled insert from 2,800 to 1,500 instructions, the peak of a loop of a
+/// million items staying at 38 MB; 4 KiB ones save 700 more but that loop peaked at 71 MB.
+const CHUNK_BYTES: usize = 2048;
 
 /// Pending records are written to sled's log at least this often (sled syncs its log every
 /// 200 ms on its own).
@@ -40,8 +45,9 @@ const CHUNK_TAG: u8 = 0;
 /// Each entry: the seq, the length of the JSON, the JSON.
 const ENTRY_HEADER: usize = 12;
 
-/// The chunk being filled of each run, by run id.
-type Pending = HashMap<Box<str>, Chunk>;
+/// The chunk being filled of each run, by run id. Run ids are made by the engine, not read
+/// from outside, so a fast hash serves (SipHash was a twentieth of recording an attempt).
+type Pending = HashMap<Box<str>, Chunk, foldhash::fast::RandomState>;
 
 pub(super) struct AttemptLog {
     tree: sled::Tree,
@@ -79,7 +85,7 @@ impl Chunk {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(&record.seq().to_be_bytes());
         self.bytes.extend_from_slice(&[0; 4]);
-        record.write_json(&mut self.bytes);
+        record.write_json_without_ids(&mut self.bytes);
         let len = u32::try_from(self.bytes.len() - start - ENTRY_HEADER)
             .map_err(|_| StoreError::Encode(serde::ser::Error::custom("over 4 GiB")));
         match len {
@@ -151,6 +157,18 @@ fn entries<'a>(key: &[u8], value: &'a [u8]) -> Result<Vec<Entry<'a>>, StoreError
             seq: super::seq_of(key).ok_or_else(damaged)?,
             json: value,
         }]),
+    }
+}
+
+impl Entry<'_> {
+    /// The record, its run id and seq from where they are kept.
+    fn record(&self, run_id: &str, key: &[u8]) -> Result<AttemptRecord, StoreError> {
+        let mut record: AttemptRecord = decode(key, self.json)?;
+        record.seq = self.seq;
+        if record.run_id.is_empty() {
+            record.run_id = run_id.to_string();
+        }
+        Ok(record)
     }
 }
 
@@ -270,7 +288,7 @@ impl AttemptLog {
         for stored in self.tree.scan_prefix(prefix(run_id)) {
             let (key, value) = stored.map_err(backend)?;
             for entry in entries(&key, &value)? {
-                records.push(decode(&key, entry.json)?);
+                records.push(entry.record(run_id, &key)?);
             }
         }
         Ok(in_seq_order(records))
@@ -296,7 +314,7 @@ impl AttemptLog {
                 // Only the step name is parsed of the attempts of other steps.
                 let StepOnly { step: name } = decode(&key, entry.json)?;
                 if name == step {
-                    matching.push(decode(&key, entry.json)?);
+                    matching.push(entry.record(run_id, &key)?);
                 }
             }
         }
@@ -334,7 +352,7 @@ impl AttemptLog {
             }
             for entry in entries(&key, &value)? {
                 if window.contains(&entry.seq) {
-                    records.push(decode(&key, entry.json)?);
+                    records.push(entry.record(run_id, &key)?);
                 }
             }
         }
@@ -379,7 +397,7 @@ mod tests {
             input: serde_json::json!({ "n": seq }),
             output: Some(serde_json::json!({ "n": seq })),
             error: None,
-            started_at: chrono::Utc::now(),
+            started_at: chrono::DateTime::from_timestamp(1_764_590_400, 123_000).unwrap(),
             duration_us: 1,
             truncated: Vec::new(),
             output_redacted: false,
@@ -400,8 +418,7 @@ mod tests {
             .unwrap()
             .iter()
             .map(|entry| {
-                let record: AttemptRecord = decode(&key, entry.json).unwrap();
-                assert_eq!(record.seq, entry.seq);
+                assert_eq!(entry.record("01R", &key).unwrap(), record(entry.seq));
                 entry.seq
             })
             .collect();
@@ -419,6 +436,26 @@ mod tests {
                 "cut at {cut}"
             );
         }
+    }
+
+    /// A record whose JSON leaves out its run id and seq (as the engine writes them into a
+    /// chunk) reads back with those of its key and entry.
+    #[test]
+    fn a_record_without_its_ids_reads_back_with_them() {
+        let mut json = serde_json::to_value(record(5)).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        fields.remove("run_id");
+        fields.remove("seq");
+        let json = serde_json::to_vec(&json).unwrap();
+        let mut chunk = Chunk::new();
+        chunk.bytes.extend_from_slice(&5u64.to_be_bytes());
+        chunk
+            .bytes
+            .extend_from_slice(&(json.len() as u32).to_be_bytes());
+        chunk.bytes.extend_from_slice(&json);
+        let key = attempt_key("01R", 5);
+        let found = entries(&key, &chunk.bytes).unwrap();
+        assert_eq!(found[0].record("01R", &key).unwrap(), record(5));
     }
 
     /// A record stored on its own (as earlier versions wrote each) is one entry, its seq the
