@@ -521,15 +521,17 @@ impl IoBufs {
         }
     }
 
-    /// weft: syncs the file (`sync_all`) unless no log write became stable since the
-    /// last sync. The periodic flusher, `Tree::flush_and_sync` and dropping the log share
-    /// it: sled synced at each of them, written or not (four syncs in a one-step run).
+    /// weft: syncs the file unless no log write became stable since the last sync. The
+    /// periodic flusher, `Tree::flush_and_sync` and dropping the log share it: sled synced
+    /// at each of them, written or not (four syncs in a one-step run). `fdatasync`, not
+    /// `fsync`: it makes the data durable with whatever metadata reading it back needs (the
+    /// length, when the log grew), and skips the journal commit of a changed mtime alone.
     pub(crate) fn sync_all_if_written(&self) -> Result<()> {
         let stable = self.stable();
         if stable <= self.synced_lsn.load(Acquire) {
             return Ok(());
         }
-        self.config.file.sync_all()?;
+        self.config.file.sync_data()?;
         super::bump_atomic_lsn(&self.synced_lsn, stable);
         Ok(())
     }

@@ -470,7 +470,7 @@ fn advance_snapshot(
 const SNAPSHOT_AFTER_LOG_BYTES: Lsn = 32 * 1024;
 
 /// weft: whether the `len` bytes of `file` from `offset` all exist and are `byte`.
-fn holds_only(
+pub(super) fn holds_only(
     file: &std::fs::File,
     offset: LogOffset,
     len: usize,
