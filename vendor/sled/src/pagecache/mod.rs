@@ -146,6 +146,8 @@ impl SegmentBytes {
 pub struct MappedSegment {
     ptr: *mut libc::c_void,
     len: usize,
+    /// Where the bytes asked for start in the mapping (which starts at a page boundary).
+    skip: usize,
 }
 
 // SAFETY: the mapping is read-only and owned by this value alone.
@@ -156,8 +158,8 @@ unsafe impl Sync for MappedSegment {}
 
 #[cfg(unix)]
 impl MappedSegment {
-    /// `None` when there is nothing to map (at or past the end of the file), or the offset
-    /// is not page-aligned, or the mapping fails: then the bytes are read instead.
+    /// `None` when there is nothing to map (at or past the end of the file) or the mapping
+    /// fails: then the bytes are read instead.
     fn map(
         file: &std::fs::File,
         offset: LogOffset,
@@ -169,18 +171,25 @@ impl MappedSegment {
             file_len.saturating_sub(offset).min(len as u64),
         )
         .unwrap_or(len);
-        let Ok(file_offset) = libc::off_t::try_from(offset) else {
+        // SAFETY: sysconf reads a constant of the system.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        let Ok(page) = u64::try_from(page) else {
             return Ok(None);
         };
-        if len == 0 || offset % 4096 != 0 {
+        if len == 0 || page == 0 {
             return Ok(None);
         }
-        // SAFETY: a new read-only private mapping of `len` bytes of an open file, within
-        // its length; no Rust reference aliases it until `bytes`.
+        let start = offset / page * page;
+        let skip = usize::try_from(offset - start).unwrap_or(0);
+        let Ok(file_offset) = libc::off_t::try_from(start) else {
+            return Ok(None);
+        };
+        // SAFETY: a new read-only private mapping of an open file, within its length; no
+        // Rust reference aliases it until `bytes`.
         let ptr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                len,
+                skip + len,
                 libc::PROT_READ,
                 libc::MAP_PRIVATE,
                 file.as_raw_fd(),
@@ -190,12 +199,15 @@ impl MappedSegment {
         if ptr == libc::MAP_FAILED {
             return Ok(None);
         }
-        Ok(Some(MappedSegment { ptr, len }))
+        Ok(Some(MappedSegment { ptr, len: skip + len, skip }))
     }
 
     fn bytes(&self) -> &[u8] {
         // SAFETY: `ptr` maps `len` readable bytes until `self` is dropped.
-        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
+        let all = unsafe {
+            std::slice::from_raw_parts(self.ptr as *const u8, self.len)
+        };
+        &all[self.skip..]
     }
 }
 
@@ -877,12 +889,22 @@ impl PageCache {
         self.log.flush()
     }
 
-    /// weft: [`PageCache::flush`], then one `sync_all` unless nothing was written since
-    /// the last.
+    /// weft: [`PageCache::flush`], then one sync unless nothing was written since the
+    /// last. The flush's writes skip their own range sync (see `IoBufs::syncs_following`):
+    /// one sync of the file covers them.
     pub(crate) fn flush_and_sync(&self) -> Result<usize> {
+        struct SyncFollowing<'a>(&'a AtomicUsize);
+        impl Drop for SyncFollowing<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, SeqCst);
+            }
+        }
+        let iobufs = &self.log.iobufs;
+        iobufs.syncs_following.fetch_add(1, SeqCst);
+        let _following = SyncFollowing(&iobufs.syncs_following);
         let flushed = self.log.flush()?;
         if !self.config.temporary {
-            self.log.iobufs.sync_all_if_written()?;
+            iobufs.sync_all_if_written()?;
         }
         Ok(flushed)
     }

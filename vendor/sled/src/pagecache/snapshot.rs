@@ -476,21 +476,21 @@ pub(super) fn holds_only(
     len: usize,
     byte: u8,
 ) -> Result<bool> {
-    let mut buf = vec![0u8; len.min(64 * 1024)];
-    let mut done = 0usize;
-    while done < len {
-        let want = (len - done).min(buf.len());
-        let read = pread_exact_or_eof(
-            file,
-            &mut buf[..want],
-            offset + done as LogOffset,
-        )?;
-        if read < want || buf[..want].iter().any(|b| *b != byte) {
-            return Ok(false);
-        }
-        done += want;
+    let bytes = super::SegmentBytes::read(file, offset, len)?;
+    if bytes.len() < len {
+        return Ok(false);
     }
-    Ok(true)
+    // Eight bytes at a time and without a branch per byte (a byte-wise `any` was 6% of the
+    // instructions of a one-step `weft run`), one block at a time.
+    let word = u64::from_ne_bytes([byte; 8]);
+    Ok(bytes.chunks(64 * 1024).all(|block| {
+        let words = block.chunks_exact(8);
+        let rest = words.remainder();
+        words.fold(0, |diff, w| {
+            diff | (u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ word)
+        }) == 0
+            && rest.iter().all(|b| *b == byte)
+    }))
 }
 
 /// Read a `Snapshot` or generate a default, then advance it to
