@@ -52,10 +52,10 @@ fn io_error(operation: &'static str, path: &Path) -> impl FnOnce(std::io::Error)
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename: the file is either the old
-/// or the new content, never half of it. `sync` waits until it is on disk. Each write has its
-/// own temporary file, so concurrent writers (runs flushing at once) never rename each other's.
-fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> Result<(), GuardError> {
+/// Writes `bytes` to `path` through a temporary file and a rename, synced: the file is either
+/// the old or the new content, never half of it, and on disk when this returns. Each write has
+/// its own temporary file, so concurrent writers never rename each other's.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), GuardError> {
     static WRITES: AtomicU64 = AtomicU64::new(0);
     let temporary = path.with_extension(format!(
         "tmp-{}-{}",
@@ -65,9 +65,7 @@ fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> Result<(), GuardEr
     let write = || -> std::io::Result<()> {
         let mut file = private_file(&temporary)?;
         file.write_all(bytes)?;
-        if sync {
-            file.sync_all()?;
-        }
+        file.sync_all()?;
         fs::rename(&temporary, path)
     };
     write().map_err(|e| {
@@ -100,7 +98,7 @@ pub fn read_count(dir: &Path) -> Result<Option<u64>, GuardError> {
 /// Records the count, synced: for stores whose count also goes down (a lowered count lost in a
 /// crash would look like loss).
 pub fn write_count(dir: &Path, count: u64) -> Result<(), GuardError> {
-    write_atomically(&dir.join(COUNT_FILE), count.to_string().as_bytes(), true)
+    write_synced(&dir.join(COUNT_FILE), count.to_string().as_bytes())
 }
 
 /// Digits of a count written by [`GrowingCount`]: every `u64` fits, so each write has the same
@@ -340,13 +338,18 @@ pub fn note_clean_close(dir: &Path) -> Result<(), GuardError> {
         marks.push(mark);
     }
     let bytes = serde_json::to_vec(&marks).unwrap_or_default();
-    // Written in place, not renamed into place: the opening took the mark away, and a mark
-    // cut short by a crash is not a JSON list any more, so it matches nothing (a copy at the
-    // next opening), like no mark at all.
-    let path = dir.join(CLEAN_CLOSE_FILE);
-    private_file(&path)
-        .and_then(|mut file| file.write_all(&bytes))
-        .map_err(io_error("writing", &path))
+    // In place, not renamed into place: the opening took the mark away, and a mark cut short
+    // by a crash is not a JSON list any more, so it matches nothing (a copy at the next
+    // opening), like no mark at all.
+    write_in_place(&dir.join(CLEAN_CLOSE_FILE), &bytes)
+}
+
+/// Replaces the content of `path` by `bytes` in place (truncated, then written): for files
+/// whose reader takes a half-written content for none.
+fn write_in_place(path: &Path, bytes: &[u8]) -> Result<(), GuardError> {
+    private_file(path)
+        .and_then(|mut file| file.write_all(bytes))
+        .map_err(io_error("writing", path))
 }
 
 /// Removes the mark left by [`note_clean_close`] and says whether the files of `dir` are still
@@ -421,7 +424,9 @@ pub fn record_holder(dir: &Path) -> Result<(), GuardError> {
         since: Utc::now(),
     };
     let bytes = serde_json::to_vec(&holder).unwrap_or_default();
-    write_atomically(&dir.join(HOLDER_FILE), &bytes, false)
+    // In place: a process refused by the lock that reads it half written says it does not
+    // know the holder, as when there is no file.
+    write_in_place(&dir.join(HOLDER_FILE), &bytes)
 }
 
 /// Whether another process holds the lock sled takes on `<dir>/db` (an advisory `flock`), found

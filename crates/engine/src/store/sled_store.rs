@@ -278,15 +278,24 @@ impl Drop for SledRunStore {
     }
 }
 
+/// Owner-only access to the folder and its files; a file already so is left alone (a
+/// history in use is, and each change is a system call at every opening).
 #[cfg(unix)]
 fn restrict_permissions(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    let restrict = |path: &Path, metadata: std::fs::Metadata, mode: u32| {
+        if metadata.permissions().mode() & 0o777 != mode {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+        }
+    };
+    if let Ok(metadata) = std::fs::metadata(dir) {
+        restrict(dir, metadata, 0o700);
+    }
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
-            if entry.path().is_file() {
-                let _ =
-                    std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600));
+            match std::fs::metadata(entry.path()) {
+                Ok(metadata) if metadata.is_file() => restrict(&entry.path(), metadata, 0o600),
+                _ => {}
             }
         }
     }
