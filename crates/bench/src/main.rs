@@ -385,8 +385,17 @@ fn print_row(row: &Row) {
     );
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // As `weft` does: the figures are those of its process.
+    weft_runtime::limit_malloc_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("start the async runtime")
+        .block_on(scenarios());
+}
+
+async fn scenarios() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // One scenario alone: `weft-bench webhooks|dispatch|crons|only confluence-calls|only poll`
     // (crons takes minutes); `crons N` and `scale KIND N` are the children those measure.

@@ -106,20 +106,7 @@ fn process_setup() {
         libc::umask(0o077);
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    limit_malloc_arenas();
-}
-
-/// glibc gives each new thread its own malloc arena (a 64 MiB reservation, then `mprotect`s
-/// as it grows, under the lock of the process's memory map) up to 8 per core; a short command
-/// starts about ten threads at once. Two arenas: the main thread's and one its other threads
-/// share (each thread still has its own cache of small blocks).
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    #[allow(unsafe_code)]
-    // SAFETY: mallopt changes an allocator setting; called before any thread is started.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
+    weft_runtime::limit_malloc_arenas();
 }
 
 async fn auth(
