@@ -495,7 +495,11 @@ mod tests {
         // form earlier versions wrote at every note.
         write_count(dir, 301).unwrap();
         let count = GrowingCount::open(dir).unwrap();
-        assert_eq!(read_count(dir).unwrap(), Some(301), "opening changes nothing");
+        assert_eq!(
+            read_count(dir).unwrap(),
+            Some(301),
+            "opening changes nothing"
+        );
         for n in [302, 9, u64::MAX, 12_345] {
             count.note(n).unwrap();
             assert_eq!(read_count(dir).unwrap(), Some(n));
@@ -508,7 +512,11 @@ mod tests {
         assert_eq!(names, vec![std::ffi::OsString::from(COUNT_FILE)]);
         let fresh = tempfile::tempdir().unwrap();
         GrowingCount::open(fresh.path()).unwrap().note(7).unwrap();
-        assert_eq!(read_count(fresh.path()).unwrap(), Some(7), "created if missing");
+        assert_eq!(
+            read_count(fresh.path()).unwrap(),
+            Some(7),
+            "created if missing"
+        );
     }
 
     #[test]

@@ -980,7 +980,12 @@ mod tests {
         drop(SledRunStore::open(&dir).await.unwrap());
         let (snapshots, log) = (files(&dir), db_bytes());
         assert_eq!(snapshots.len(), 1);
-        let written_at = || std::fs::metadata(dir.join("db")).unwrap().modified().unwrap();
+        let written_at = || {
+            std::fs::metadata(dir.join("db"))
+                .unwrap()
+                .modified()
+                .unwrap()
+        };
         let last_write = written_at();
         for _ in 0..5 {
             let store = SledRunStore::open(&dir).await.unwrap();
