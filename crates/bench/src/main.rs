@@ -111,12 +111,14 @@ fn vm_hwm_kib() -> Option<u64> {
 
 /// In a fresh process, so that its peak RSS is the loop's alone.
 fn for_each_items() -> Row {
-    let (micros, peak_mb) = scale_in_child("loop", 10_000, 5);
+    let scaled = scale_in_child("loop", 10_000, 5);
     Row {
         what: "for_each over 10,000 items, concurrency 16, run history on (median of 5 processes)",
         measured: format!(
-            "{:.0} ms total, {micros:.1} µs/item, peak RSS {peak_mb:.0} MB",
-            micros * 10_000.0 / 1e3
+            "{:.0} ms total, {:.1} µs/item, peak RSS {:.0} MB",
+            scaled.duration_micros / 1e3,
+            scaled.micros_per_item,
+            scaled.peak_mb
         ),
         target: "≤ 3.6 µs/item and ≤ 15 MB (issue 11)",
         peer: "n8n 0.36 ms/item",
@@ -213,10 +215,13 @@ fn validate_and_start(dir: &Path) -> Vec<Row> {
     std::fs::write(&empty, sequential_workflow(1)).expect("write");
     let data = dir.join("empty-runs").to_string_lossy().into_owned();
     let empty = empty.to_string_lossy().into_owned();
-    let empty_run = time_process(&binary, &["--data-dir", &data, "run", &empty], 21);
+    let empty_args = ["--data-dir", &data, "run", &empty];
+    // Timed on a history of 300 runs, as a history in use is: opening reads and checks it.
+    time_process(&binary, &empty_args, 300);
+    let empty_run = time_process(&binary, &empty_args, 30);
     vec![
         Row {
-            what: "whole run of a one-step workflow: start, open the history, run, sync, exit (median of 21)",
+            what: "whole run of a one-step workflow on a 300-run history: start, open the history, run, sync, exit (median of 30)",
             measured: format!("{:.1} ms", empty_run.as_secs_f64() * 1e3),
             target: "≤ 5 ms (issue 11)",
             peer: "-",
@@ -261,8 +266,8 @@ async fn sandbox_seeding() -> Row {
 }
 
 /// One run of `kind` (`seq` or `loop`) with `n` steps or items, alone in this process, with
-/// run history on: prints the engine's time per step or item in µs and the process's peak RSS
-/// in KiB (loading the workflow included).
+/// run history on: prints the engine's time per step or item in µs, the process's peak RSS
+/// in KiB (loading the workflow included) and the engine's whole duration in µs.
 async fn scale_child(kind: &str, n: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn RunStore> = Arc::new(
@@ -279,18 +284,31 @@ async fn scale_child(kind: &str, n: usize) {
     // Held here, as `weft run` holds it: freeing the workflow is not part of the run.
     let outcome = engine.run(workflow.clone(), RunRequest::default()).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    let micros = outcome.duration.as_secs_f64() * 1e6;
     println!(
-        "{} {}",
-        outcome.duration.as_secs_f64() * 1e6 / n as f64,
+        "{} {} {micros}",
+        micros / n as f64,
         vm_hwm_kib().unwrap_or(0)
     );
 }
 
-/// Runs [`scale_child`] in a fresh process (peak RSS is per process): the median time of
-/// `times` runs and the highest peak.
-fn scale_in_child(kind: &str, n: usize, times: usize) -> (f64, f64) {
+/// What [`scale_in_child`] measured: medians of the runs, and the highest peak.
+struct Scaled {
+    micros_per_item: f64,
+    /// The engine's whole duration of the run, in µs.
+    duration_micros: f64,
+    peak_mb: f64,
+}
+
+fn median_of(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Runs [`scale_child`] `times` times, each in a fresh process (peak RSS is per process).
+fn scale_in_child(kind: &str, n: usize, times: usize) -> Scaled {
     let exe = std::env::current_exe().expect("own path");
-    let mut micros = Vec::new();
+    let (mut per_item, mut durations) = (Vec::new(), Vec::new());
     let mut peak_kib = 0.0f64;
     for _ in 0..times {
         let output = Command::new(&exe)
@@ -299,9 +317,10 @@ fn scale_in_child(kind: &str, n: usize, times: usize) -> (f64, f64) {
             .expect("run weft-bench");
         let text = String::from_utf8_lossy(&output.stdout);
         let mut fields = text.split_whitespace().map(|f| f.parse::<f64>());
-        match (fields.next(), fields.next()) {
-            (Some(Ok(us)), Some(Ok(kib))) => {
-                micros.push(us);
+        match (fields.next(), fields.next(), fields.next()) {
+            (Some(Ok(us)), Some(Ok(kib)), Some(Ok(duration))) => {
+                per_item.push(us);
+                durations.push(duration);
                 peak_kib = peak_kib.max(kib);
             }
             _ => panic!(
@@ -310,15 +329,22 @@ fn scale_in_child(kind: &str, n: usize, times: usize) -> (f64, f64) {
             ),
         }
     }
-    micros.sort_by(f64::total_cmp);
-    (micros[micros.len() / 2], peak_kib / 1024.0)
+    Scaled {
+        micros_per_item: median_of(per_item),
+        duration_micros: median_of(durations),
+        peak_mb: peak_kib / 1024.0,
+    }
 }
 
-/// How the cost per step and per item, and the memory, change with size.
+/// How the cost per step and per item, and the memory, change with size. Two costs a step:
+/// the run's duration divided by the count (the run's fixed part, opening the run and its
+/// final sync, included), and the part beyond the fixed cost, (duration(N) - duration(1)) /
+/// (N - 1), where duration(1) is the same workflow with one step or item.
 fn scaling_table() -> String {
     let mut table = String::from(
-        "| workload (run history on) | size | µs per step or item | peak RSS |\n|---|---|---|---|\n",
+        "| workload (run history on) | size | µs per step or item | µs per step or item beyond the run's fixed cost | peak RSS |\n|---|---|---|---|---|\n",
     );
+    let mut fixed_costs = Vec::new();
     // 100,000 steps is about the most one workflow file may hold (16 MiB).
     let cases = [
         (
@@ -333,14 +359,22 @@ fn scaling_table() -> String {
         ),
     ];
     for (kind, what, sizes) in cases {
+        let fixed = scale_in_child(kind, 1, 5).duration_micros;
+        fixed_costs.push(format!("{what}: {:.2} ms", fixed / 1e3));
         for &n in sizes {
             let times = if n <= 10_000 { 5 } else { 1 };
-            let (micros, peak_mb) = scale_in_child(kind, n, times);
+            let scaled = scale_in_child(kind, n, times);
+            let beyond = (scaled.duration_micros - fixed) / (n - 1) as f64;
             table.push_str(&format!(
-                "| {what} | {n} | {micros:.1} | {peak_mb:.1} MB |\n"
+                "| {what} | {n} | {:.1} | {beyond:.1} | {:.1} MB |\n",
+                scaled.micros_per_item, scaled.peak_mb
             ));
         }
     }
+    table.push_str(&format!(
+        "\nThe run's fixed cost (its duration with one step or item, median of 5): {}\n",
+        fixed_costs.join("; ")
+    ));
     table
 }
 
@@ -351,8 +385,17 @@ fn print_row(row: &Row) {
     );
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // As `weft` does: the figures are those of its process.
+    weft_runtime::limit_malloc_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("start the async runtime")
+        .block_on(scenarios());
+}
+
+async fn scenarios() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // One scenario alone: `weft-bench webhooks|dispatch|crons|only confluence-calls|only poll`
     // (crons takes minutes); `crons N` and `scale KIND N` are the children those measure.

@@ -106,6 +106,7 @@ fn process_setup() {
         libc::umask(0o077);
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    weft_runtime::limit_malloc_arenas();
 }
 
 async fn auth(

@@ -227,6 +227,20 @@ impl TokenProvider for ConnectionTokens {
     }
 }
 
+/// At most two malloc arenas (glibc): the main thread's and one its other threads share, each
+/// thread still with its own cache of small blocks. glibc gives each new thread an arena of
+/// its own (a 64 MiB reservation, then `mprotect`s as it grows, under the lock of the
+/// process's memory map) up to 8 per core, and a short command starts about ten threads at
+/// once. Call it first in `main`, before any thread is started.
+pub fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: mallopt changes an allocator setting; the caller starts no thread before.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

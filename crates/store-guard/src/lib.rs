@@ -7,6 +7,7 @@
 //!   last known durable. sled only ever loses records, so finding fewer after opening than the
 //!   sidecar says is damage. Writers raise the count after a write is durable and lower it
 //!   before a delete, so a crash in between never looks like damage.
+//!   [`GrowingCount`]: the same file, rewritten in place, for a count that only grows.
 //! - [`copy_aside`]: a byte copy of the folder made before opening, next to it
 //!   (`<folder>.backup-<time>`); [`backups`] lists them newest first and [`prune_backups`]
 //!   keeps the last few. The store verifies a copy by opening it (opening the copy can only
@@ -51,10 +52,10 @@ fn io_error(operation: &'static str, path: &Path) -> impl FnOnce(std::io::Error)
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename: the file is either the old
-/// or the new content, never half of it. `sync` waits until it is on disk. Each write has its
-/// own temporary file, so concurrent writers (runs flushing at once) never rename each other's.
-fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> Result<(), GuardError> {
+/// Writes `bytes` to `path` through a temporary file and a rename, synced: the file is either
+/// the old or the new content, never half of it, and on disk when this returns. Each write has
+/// its own temporary file, so concurrent writers never rename each other's.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), GuardError> {
     static WRITES: AtomicU64 = AtomicU64::new(0);
     let temporary = path.with_extension(format!(
         "tmp-{}-{}",
@@ -64,9 +65,7 @@ fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> Result<(), GuardEr
     let write = || -> std::io::Result<()> {
         let mut file = private_file(&temporary)?;
         file.write_all(bytes)?;
-        if sync {
-            file.sync_all()?;
-        }
+        file.sync_all()?;
         fs::rename(&temporary, path)
     };
     write().map_err(|e| {
@@ -99,14 +98,59 @@ pub fn read_count(dir: &Path) -> Result<Option<u64>, GuardError> {
 /// Records the count, synced: for stores whose count also goes down (a lowered count lost in a
 /// crash would look like loss).
 pub fn write_count(dir: &Path, count: u64) -> Result<(), GuardError> {
-    write_atomically(&dir.join(COUNT_FILE), count.to_string().as_bytes(), true)
+    write_synced(&dir.join(COUNT_FILE), count.to_string().as_bytes())
 }
 
-/// Records a count that only grows, without waiting for the disk: losing it in a crash leaves
-/// an older, lower count, which means less checking and never a false alarm. Costs no sync at
-/// the end of every run.
-pub fn note_growing_count(dir: &Path, count: u64) -> Result<(), GuardError> {
-    write_atomically(&dir.join(COUNT_FILE), count.to_string().as_bytes(), false)
+/// Digits of a count written by [`GrowingCount`]: every `u64` fits, so each write has the same
+/// length and covers the whole of the one before.
+const COUNT_WIDTH: usize = 20;
+
+/// The sidecar count of a store whose count only grows, kept open and rewritten in place:
+/// one `pwrite` of [`COUNT_WIDTH`] zero-padded digits at offset 0 per note, where a
+/// temporary file and a rename cost a file creation and a directory change at every run's
+/// end. Not synced: losing a note in a crash leaves an older, lower count, which means less
+/// checking and never a false alarm. A note is never half written: it is one write of 20
+/// bytes into one disk sector (a process that dies is either before or after the
+/// system call; a disk writes a sector whole), and every note has the same length, so no
+/// digit of an older, longer one can remain. The count a store found at opening is written
+/// once by [`write_count`] (renamed, synced) before this takes over.
+pub struct GrowingCount {
+    file: fs::File,
+    path: PathBuf,
+}
+
+impl GrowingCount {
+    /// Opens the count file of `dir` for notes (created if missing).
+    pub fn open(dir: &Path) -> Result<Self, GuardError> {
+        let path = dir.join(COUNT_FILE);
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(&path).map_err(io_error("opening", &path))?;
+        Ok(GrowingCount { file, path })
+    }
+
+    /// Records `count`, without waiting for the disk.
+    pub fn note(&self, count: u64) -> Result<(), GuardError> {
+        let digits = format!("{count:0width$}", width = COUNT_WIDTH);
+        write_all_at(&self.file, digits.as_bytes(), 0).map_err(io_error("writing", &self.path))
+    }
+}
+
+#[cfg(unix)]
+fn write_all_at(file: &fs::File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
+}
+
+#[cfg(not(unix))]
+fn write_all_at(mut file: &fs::File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    file.seek(SeekFrom::Start(offset))?;
+    file.write_all(bytes)
 }
 
 /// A copy of a store folder, made before opening it.
@@ -294,7 +338,18 @@ pub fn note_clean_close(dir: &Path) -> Result<(), GuardError> {
         marks.push(mark);
     }
     let bytes = serde_json::to_vec(&marks).unwrap_or_default();
-    write_atomically(&dir.join(CLEAN_CLOSE_FILE), &bytes, false)
+    // In place, not renamed into place: the opening took the mark away, and a mark cut short
+    // by a crash is not a JSON list any more, so it matches nothing (a copy at the next
+    // opening), like no mark at all.
+    write_in_place(&dir.join(CLEAN_CLOSE_FILE), &bytes)
+}
+
+/// Replaces the content of `path` by `bytes` in place (truncated, then written): for files
+/// whose reader takes a half-written content for none.
+fn write_in_place(path: &Path, bytes: &[u8]) -> Result<(), GuardError> {
+    private_file(path)
+        .and_then(|mut file| file.write_all(bytes))
+        .map_err(io_error("writing", path))
 }
 
 /// Removes the mark left by [`note_clean_close`] and says whether the files of `dir` are still
@@ -369,7 +424,9 @@ pub fn record_holder(dir: &Path) -> Result<(), GuardError> {
         since: Utc::now(),
     };
     let bytes = serde_json::to_vec(&holder).unwrap_or_default();
-    write_atomically(&dir.join(HOLDER_FILE), &bytes, false)
+    // In place: a process refused by the lock that reads it half written says it does not
+    // know the holder, as when there is no file.
+    write_in_place(&dir.join(HOLDER_FILE), &bytes)
 }
 
 /// Whether another process holds the lock sled takes on `<dir>/db` (an advisory `flock`), found
@@ -414,19 +471,52 @@ mod tests {
             for writer in 0..8u64 {
                 let dir = dir.path();
                 scope.spawn(move || {
-                    for n in 0..50 {
-                        note_growing_count(dir, writer * 100 + n).unwrap();
+                    // Synced writes: a few each.
+                    for n in 0..5 {
+                        write_count(dir, writer * 100 + n).unwrap();
                     }
                 });
             }
         });
         let count = read_count(dir.path()).unwrap().unwrap();
-        assert!(count % 100 == 49, "a last write of one writer, got {count}");
+        assert!(count % 100 == 4, "a last write of one writer, got {count}");
         let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from(COUNT_FILE)]);
+    }
+
+    #[test]
+    fn a_growing_count_is_rewritten_in_place_over_any_earlier_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        // A count renamed into place first (as a store's opening writes it), in the short
+        // form earlier versions wrote at every note.
+        write_count(dir, 301).unwrap();
+        let count = GrowingCount::open(dir).unwrap();
+        assert_eq!(
+            read_count(dir).unwrap(),
+            Some(301),
+            "opening changes nothing"
+        );
+        for n in [302, 9, u64::MAX, 12_345] {
+            count.note(n).unwrap();
+            assert_eq!(read_count(dir).unwrap(), Some(n));
+            assert_eq!(fs::read(dir.join(COUNT_FILE)).unwrap().len(), COUNT_WIDTH);
+        }
+        let names: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(COUNT_FILE)]);
+        let fresh = tempfile::tempdir().unwrap();
+        GrowingCount::open(fresh.path()).unwrap().note(7).unwrap();
+        assert_eq!(
+            read_count(fresh.path()).unwrap(),
+            Some(7),
+            "created if missing"
+        );
     }
 
     #[test]
@@ -499,6 +589,11 @@ mod tests {
         assert!(!unchanged(&|| fs::remove_file(dir.join("snap.1")).unwrap()));
         fs::write(dir.join(CLEAN_CLOSE_FILE), b"not a mark").unwrap();
         assert!(!take_clean_close_mark(dir), "an unreadable mark");
+        // A mark cut short (written in place, a crash before its last byte) matches nothing.
+        note_clean_close(dir).unwrap();
+        let mark = fs::read(dir.join(CLEAN_CLOSE_FILE)).unwrap();
+        fs::write(dir.join(CLEAN_CLOSE_FILE), &mark[..mark.len() - 1]).unwrap();
+        assert!(!take_clean_close_mark(dir), "a mark cut short");
     }
 
     #[test]

@@ -20,7 +20,10 @@ const MAX_THREADS: usize = 16;
 #[cfg(not(windows))]
 const MAX_THREADS: usize = 128;
 
-const DESIRED_WAITING_THREADS: usize = 7;
+// weft: 2, not 7. Each thread costs a process that opens a store its stack, a malloc arena
+// and their page faults at start (12 threads at once in a one-step `weft run`); busier
+// moments still add threads (up to `MAX_THREADS`) while more work is queued than waits.
+const DESIRED_WAITING_THREADS: usize = 2;
 
 static WAITING_THREAD_COUNT: AtomicUsize = AtomicUsize::new(0);
 static TOTAL_THREAD_COUNT: AtomicUsize = AtomicUsize::new(0);

@@ -41,6 +41,8 @@ pub struct SledRunStore {
     runs: sled::Tree,
     /// How many runs the store holds, written to the sidecar at each flush.
     run_count: AtomicU64,
+    /// The sidecar, open for the notes of [`SledRunStore::sync`].
+    count_file: Arc<weft_store_guard::GrowingCount>,
     syncs: Arc<GroupCommit>,
     attempts: Arc<AttemptLog>,
     /// Ids of runs not finished: what start-up checks for orphans and a daemon resumes,
@@ -239,10 +241,12 @@ impl SledRunStore {
         if let Some(copy) = &copy {
             weft_store_guard::remove_backup(copy).map_err(guard)?;
         }
+        let count_file = Arc::new(weft_store_guard::GrowingCount::open(dir).map_err(guard)?);
         Ok(SledRunStore {
             dir: dir.to_path_buf(),
             runs,
             run_count: AtomicU64::new(found),
+            count_file,
             syncs: Arc::default(),
             attempts: AttemptLog::start(tree("attempts")?),
             active: tree("active")?,
@@ -274,15 +278,24 @@ impl Drop for SledRunStore {
     }
 }
 
+/// Owner-only access to the folder and its files; a file already so is left alone (a
+/// history in use is, and each change is a system call at every opening).
 #[cfg(unix)]
 fn restrict_permissions(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    let restrict = |path: &Path, metadata: std::fs::Metadata, mode: u32| {
+        if metadata.permissions().mode() & 0o777 != mode {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+        }
+    };
+    if let Ok(metadata) = std::fs::metadata(dir) {
+        restrict(dir, metadata, 0o700);
+    }
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
-            if entry.path().is_file() {
-                let _ =
-                    std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600));
+            match std::fs::metadata(entry.path()) {
+                Ok(metadata) if metadata.is_file() => restrict(&entry.path(), metadata, 0o600),
+                _ => {}
             }
         }
     }
@@ -518,7 +531,7 @@ impl SledRunStore {
     /// Sync number `number` of the group commit: sled's log, then the run count.
     async fn sync(&self, number: u64) -> Result<(), StoreError> {
         let db = self.db.clone();
-        let dir = self.dir.clone();
+        let count_file = self.count_file.clone();
         let syncs = self.syncs.clone();
         // Counted before the sync: every run counted is then on disk.
         let runs = self.run_count.load(Ordering::Relaxed);
@@ -531,7 +544,8 @@ impl SledRunStore {
             // The run's records written out, then one sync of the file (none when nothing
             // was written since the last one).
             db.flush_and_sync().map_err(backend)?;
-            weft_store_guard::note_growing_count(&dir, runs)
+            count_file
+                .note(runs)
                 .map_err(|e| StoreError::Backend(Box::new(e)))?;
             end.succeeded = true;
             Ok(())
@@ -966,12 +980,22 @@ mod tests {
         drop(SledRunStore::open(&dir).await.unwrap());
         let (snapshots, log) = (files(&dir), db_bytes());
         assert_eq!(snapshots.len(), 1);
+        let written_at = || {
+            std::fs::metadata(dir.join("db"))
+                .unwrap()
+                .modified()
+                .unwrap()
+        };
+        let last_write = written_at();
         for _ in 0..5 {
             let store = SledRunStore::open(&dir).await.unwrap();
             assert_eq!(store.list_runs(100).await.unwrap().len(), 6);
         }
         assert_eq!(files(&dir), snapshots);
         assert!(db_bytes() == log, "opening rewrote the log");
+        // Not even with the same bytes (a free segment zeroed again): a write dirties pages
+        // that the next sync then writes out.
+        assert_eq!(written_at(), last_write, "opening wrote to the log");
         // Runs written between openings are all found, whether a snapshot was written or not.
         for round in 0..40 {
             let store = SledRunStore::open(&dir).await.unwrap();

@@ -1,8 +1,8 @@
 use std::{collections::BTreeMap, io};
 
 use super::{
-    pread_exact_or_eof, read_message, read_segment_header, BasedBuf, DiskPtr,
-    LogKind, LogOffset, LogRead, Lsn, SegmentHeader, SegmentNumber,
+    read_message, read_segment_header, BasedBuf, DiskPtr, LogKind, LogOffset,
+    LogRead, Lsn, SegmentBytes, SegmentHeader, SegmentNumber,
     MAX_MSG_HEADER_LEN, SEG_HEADER_LEN,
 };
 use crate::*;
@@ -248,11 +248,9 @@ impl LogIter {
 
         trace!("read segment header {:?}", segment_header);
 
-        let mut buf = vec![0; self.config.segment_size];
-        let size = pread_exact_or_eof(f, &mut buf, offset)?;
+        let buf = SegmentBytes::read(f, offset, self.config.segment_size)?;
 
-        trace!("setting stored segment buffer length to {} after read", size);
-        buf.truncate(size);
+        trace!("setting stored segment buffer length to {} after read", buf.len());
 
         self.cur_lsn = Some(segment_header.lsn + SEG_HEADER_LEN as Lsn);
 

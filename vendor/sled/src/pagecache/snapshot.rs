@@ -470,22 +470,31 @@ fn advance_snapshot(
 const SNAPSHOT_AFTER_LOG_BYTES: Lsn = 32 * 1024;
 
 /// weft: whether the `len` bytes of `file` from `offset` all exist and are `byte`.
-fn holds_only(
+pub(super) fn holds_only(
     file: &std::fs::File,
     offset: LogOffset,
     len: usize,
     byte: u8,
 ) -> Result<bool> {
-    let mut buf = vec![0u8; len.min(64 * 1024)];
+    // One 64 KiB block mapped at a time (a whole segment mapped at once stayed in the
+    // process's peak RSS), checked eight bytes at a time without a branch per byte (a
+    // byte-wise `any` was 6% of the instructions of a one-step `weft run`).
+    const BLOCK: usize = 64 * 1024;
+    let word = u64::from_ne_bytes([byte; 8]);
     let mut done = 0usize;
     while done < len {
-        let want = (len - done).min(buf.len());
-        let read = pread_exact_or_eof(
-            file,
-            &mut buf[..want],
-            offset + done as LogOffset,
-        )?;
-        if read < want || buf[..want].iter().any(|b| *b != byte) {
+        let want = (len - done).min(BLOCK);
+        let block =
+            super::SegmentBytes::read(file, offset + done as LogOffset, want)?;
+        let words = block.chunks_exact(8);
+        let rest = words.remainder();
+        let diff = words.fold(0, |diff, w| {
+            diff | (u64::from_ne_bytes([
+                w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7],
+            ]) ^ word)
+        });
+        if block.len() < want || diff != 0 || rest.iter().any(|b| *b != byte)
+        {
             return Ok(false);
         }
         done += want;
