@@ -104,7 +104,7 @@ impl RunState {
     ) -> BoxFuture<'a, Result<(), Failure>> {
         Box::pin(async move {
             let n = block.steps.len();
-            let mut waiting: Vec<usize> = block.deps.iter().map(Vec::len).collect();
+            let mut waiting: Vec<usize> = block.deps.iter().map(<[usize]>::len).collect();
             let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
             for (i, deps) in block.deps.iter().enumerate() {
                 for &d in deps {

@@ -2,12 +2,12 @@
 
 use super::*;
 
-pub(super) fn index_of(block: &Block) -> (HashMap<String, usize>, PositionSet) {
-    let index: HashMap<String, usize> = block
+pub(super) fn index_of(block: &Block) -> (HashMap<Arc<str>, usize>, PositionSet) {
+    let index: HashMap<Arc<str>, usize> = block
         .steps
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.id.to_string(), i))
+        .map(|(i, s)| (s.id.clone(), i))
         .collect();
     let n = block.steps.len();
     let mask = PositionSet((n > 0).then_some(0..n).into_iter().collect());
@@ -59,7 +59,7 @@ impl PositionSet {
 /// enclosing step could read.
 pub(super) struct Visibility<'p> {
     pub(super) parent: Option<&'p Visibility<'p>>,
-    pub(super) index: &'p HashMap<String, usize>,
+    pub(super) index: &'p HashMap<Arc<str>, usize>,
     pub(super) mask: &'p PositionSet,
 }
 
@@ -71,9 +71,9 @@ impl Visibility<'_> {
 }
 
 /// Kahn's algorithm, preferring file order; `Err` holds the steps of one cycle.
-pub(super) fn topological_order(deps: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
+pub(super) fn topological_order(deps: &Deps) -> Result<Vec<usize>, Vec<usize>> {
     let n = deps.len();
-    let mut remaining: Vec<usize> = deps.iter().map(Vec::len).collect();
+    let mut remaining: Vec<usize> = deps.iter().map(<[usize]>::len).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, ds) in deps.iter().enumerate() {
         for &d in ds {
@@ -118,12 +118,19 @@ mod tests {
 
     #[test]
     fn topological_order_keeps_file_order_and_finds_cycles() {
+        fn deps(lists: &[&[usize]]) -> Deps {
+            let mut deps = Deps::default();
+            for list in lists {
+                deps.push(list.iter().copied());
+            }
+            deps
+        }
         assert_eq!(
-            topological_order(&[vec![], vec![0], vec![]]).unwrap(),
+            topological_order(&deps(&[&[], &[0], &[]])).unwrap(),
             vec![0, 1, 2]
         );
-        assert_eq!(topological_order(&[vec![1], vec![]]).unwrap(), vec![1, 0]);
-        let cycle = topological_order(&[vec![2], vec![0], vec![1]]).unwrap_err();
+        assert_eq!(topological_order(&deps(&[&[1], &[]])).unwrap(), vec![1, 0]);
+        let cycle = topological_order(&deps(&[&[2], &[0], &[1]])).unwrap_err();
         assert_eq!(cycle.len(), 3);
     }
 

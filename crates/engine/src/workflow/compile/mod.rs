@@ -172,7 +172,8 @@ struct Checker<'a> {
     /// The workflow file, to recognise a `workflow.call` of itself.
     path: &'a Path,
     diagnostics: Vec<Diagnostic>,
-    places: HashMap<String, Place>,
+    /// Keyed by the place's own id: one allocation per step id.
+    places: HashMap<Arc<str>, Place>,
     inputs: Vec<String>,
     /// The `connection_config:` names.
     settings: Vec<String>,
@@ -203,7 +204,7 @@ impl<'a> Checker<'a> {
     fn index_steps(&mut self, steps: &[Recover<Step>], container: Option<&str>) {
         for step in live(steps) {
             let id = &step.id.value;
-            if let Some(first) = self.places.get(id) {
+            if let Some(first) = self.places.get(id.as_str()) {
                 let line = first.span.line;
                 self.error(
                     Diagnostic::error(format!("duplicate step id `{id}`"), Some(step.id.span))
@@ -217,10 +218,11 @@ impl<'a> Checker<'a> {
                         ),
                 );
             } else {
+                let shared: Arc<str> = Arc::from(id.as_str());
                 self.places.insert(
-                    id.clone(),
+                    shared.clone(),
                     Place {
-                        id: Arc::from(id.as_str()),
+                        id: shared,
                         span: step.id.span,
                         container: container.map(str::to_string),
                     },

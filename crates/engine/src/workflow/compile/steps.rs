@@ -18,9 +18,10 @@ impl Checker<'_> {
             .collect();
 
         // Dependencies, in file order.
-        let mut deps: Vec<Vec<usize>> = Vec::with_capacity(steps.len());
+        let mut deps = Deps::with_capacity(steps.len());
+        let mut mine = Vec::new();
         for (i, step) in steps.iter().enumerate() {
-            let mut mine = Vec::new();
+            mine.clear();
             match &step.needs {
                 None => mine.extend(i.checked_sub(1)),
                 Some(needs) => {
@@ -32,7 +33,7 @@ impl Checker<'_> {
                             )),
                             Some(&j) => mine.push(j),
                             None => {
-                                let help = match self.places.get(&need.value) {
+                                let help = match self.places.get(need.value.as_str()) {
                                     Some(_) => Some(format!(
                                         "`{}` is in another list of steps; `needs` names steps of the same list",
                                         need.value
@@ -53,7 +54,7 @@ impl Checker<'_> {
             }
             mine.sort_unstable();
             mine.dedup();
-            deps.push(mine);
+            deps.push(mine.iter().copied());
         }
 
         let order = match topological_order(&deps) {
@@ -87,21 +88,22 @@ impl Checker<'_> {
         for (new, &old) in order.iter().enumerate() {
             position[old] = new;
         }
-        let index: HashMap<String, usize> = order
+        let index: HashMap<Arc<str>, usize> = order
             .iter()
             .enumerate()
-            .map(|(new, &old)| (steps[old].id.value.clone(), new))
+            .map(|(new, &old)| (self.shared_id(&steps[old].id.value), new))
             .collect();
         let mut ancestors: Vec<PositionSet> = Vec::with_capacity(steps.len());
         // Sized once: a block of 100,000 steps grown by doubling would briefly hold two copies.
         let mut block = Block {
             steps: Vec::with_capacity(order.len()),
-            deps: Vec::with_capacity(order.len()),
+            deps: Deps::with_capacity(order.len()),
         };
         let mut broken = false;
         for &old in &order {
             let mut mask = PositionSet::default();
-            let mine: Vec<usize> = deps[old].iter().map(|&d| position[d]).collect();
+            mine.clear();
+            mine.extend(deps[old].iter().map(|&d| position[d]));
             for &d in &mine {
                 mask.insert(d);
                 mask.union_with(&ancestors[d]);
@@ -116,7 +118,7 @@ impl Checker<'_> {
             match self.step(steps[old], &visibility, roots) {
                 Some(compiled) => {
                     block.steps.push(compiled);
-                    block.deps.push(mine);
+                    block.deps.push(mine.iter().copied());
                 }
                 None => broken = true,
             }
@@ -125,6 +127,7 @@ impl Checker<'_> {
         if broken {
             return Block::default();
         }
+        block.deps.shrink_to_fit();
         block
     }
 
