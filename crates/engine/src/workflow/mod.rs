@@ -113,11 +113,11 @@ fn load_source(
     let (model, mut problems) = yaml::from_node::<model::Workflow>(&node);
     // The model holds what it needs of the tree: dropped before compiling, at the peak.
     drop(node);
-    let Some(model) = model else {
+    let Some(mut model) = model else {
         return Err(fail(problems));
     };
     let hash = hex::encode(Sha256::digest(bytes));
-    match compile::compile(&model, path, hash, catalog) {
+    match compile::compile(&mut model, path, hash, catalog) {
         Ok((workflow, warnings)) if problems.is_empty() => Ok(LoadedWorkflow {
             workflow: Arc::new(workflow),
             source,

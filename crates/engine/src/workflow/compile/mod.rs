@@ -33,8 +33,9 @@ pub struct Catalog<'a> {
     pub sources: &'a SourceCatalog,
 }
 
+/// Compiles `workflow`, taking its steps out of it as they are compiled.
 pub fn compile(
-    workflow: &Workflow,
+    workflow: &mut Workflow,
     path: &Path,
     hash: String,
     catalog: Catalog<'_>,
@@ -68,7 +69,8 @@ pub fn compile(
     };
     let (env, _) = checker.named_values(&workflow.env, &top, Roots::default(), "env");
     let (vars, _) = checker.named_values(&workflow.vars, &top, Roots::default(), "vars");
-    let mut steps = checker.block(&workflow.steps.value, &top, Roots::default());
+    let no_steps = workflow.steps.value.is_empty();
+    let mut steps = checker.block(&mut workflow.steps.value.0, &top, Roots::default());
 
     // After the steps, every top-level step may have run.
     let (all_index, all_mask) = index_of(&steps);
@@ -83,11 +85,11 @@ pub fn compile(
         error: true,
         ..Roots::default()
     };
-    let on_failure = checker.block(&workflow.on_failure, &after, handler_roots);
-    let finally = checker.block(&workflow.finally, &after, handler_roots);
+    let on_failure = checker.block(&mut workflow.on_failure, &after, handler_roots);
+    let finally = checker.block(&mut workflow.finally, &after, handler_roots);
     merge_refs(&mut read_after, release::reads_of_block(&on_failure));
     merge_refs(&mut read_after, release::reads_of_block(&finally));
-    if workflow.steps.value.is_empty() {
+    if no_steps {
         checker.error(
             Diagnostic::error(
                 "a workflow needs at least one step",

@@ -4,13 +4,18 @@ use super::graph::topological_order;
 use super::*;
 
 impl Checker<'_> {
+    /// Compiles a list of steps, taking each step out of the model as it is compiled: its
+    /// text, `with:` tree and ids are freed while the next steps are compiled, so a large
+    /// workflow does not hold its model and its compiled form whole at the same time.
     pub(super) fn block(
         &mut self,
-        steps: &[Recover<Step>],
+        slots: &mut [Recover<Step>],
         outer: &Visibility<'_>,
         roots: Roots,
     ) -> Block {
-        let steps: Vec<&Step> = live(steps).collect();
+        // Where each step that was read sits in `slots`.
+        let slot_of: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].0.is_some()).collect();
+        let steps: Vec<&Step> = live(slots).collect();
         let local: HashMap<&str, usize> = steps
             .iter()
             .enumerate()
@@ -115,7 +120,8 @@ impl Checker<'_> {
             };
             // A step that fails to compile leaves the block unusable, but the remaining
             // steps are still checked so every problem is reported at once.
-            match self.step(steps[old], &visibility, roots) {
+            let step = slots[slot_of[old]].0.take();
+            match step.and_then(|step| self.step(step, &visibility, roots)) {
                 Some(compiled) => {
                     block.steps.push(compiled);
                     block.deps.push(mine.iter().copied());
@@ -133,7 +139,7 @@ impl Checker<'_> {
 
     pub(super) fn step(
         &mut self,
-        step: &Step,
+        mut step: Step,
         visibility: &Visibility<'_>,
         roots: Roots,
     ) -> Option<CompiledStep> {
@@ -261,7 +267,7 @@ impl Checker<'_> {
                 .concurrency
                 .as_ref()
                 .map_or(1, |c| c.value.get() as usize);
-            let Some(body_steps) = &step.steps else {
+            let Some(body_steps) = &mut step.steps else {
                 self.error(
                     Diagnostic::error(
                         format!("`for_each` step `{id}` has no `steps`"),
@@ -291,9 +297,9 @@ impl Checker<'_> {
                 body: Box::new(body),
             }
         } else {
-            let branches_spec = step.parallel.as_ref()?;
+            let branches_spec = step.parallel.as_mut()?;
             let mut branches = Vec::new();
-            for (name, branch) in &branches_spec.value {
+            for (name, branch) in &mut branches_spec.value {
                 branches.push((name.clone(), self.block(branch, visibility, roots)));
             }
             if branches.is_empty() {
@@ -309,7 +315,7 @@ impl Checker<'_> {
             Some(policy) => Arc::new(self.retry(policy)),
             None => RetryPlan::shared_default(),
         };
-        let on_error = match step.on_error.as_ref().map(|e| &e.value) {
+        let on_error = match step.on_error.as_mut().map(|e| &mut e.value) {
             None | Some(OnError::Fail) => ErrorPlan::Fail,
             Some(OnError::Continue) => ErrorPlan::Continue,
             Some(OnError::Steps(handler)) => ErrorPlan::Steps(Box::new(self.block(
