@@ -339,3 +339,38 @@ pub enum ErrorPlan {
     Continue,
     Steps(Box<Block>),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workflow holds one of each per step for the whole run (issue 11: a step's memory).
+    #[test]
+    fn per_step_forms_stay_small() {
+        use std::mem::size_of;
+        assert!(
+            size_of::<ValueTemplate>() <= 24,
+            "{}",
+            size_of::<ValueTemplate>()
+        );
+        assert!(
+            size_of::<CompiledStep>() <= 192,
+            "{}",
+            size_of::<CompiledStep>()
+        );
+    }
+
+    #[test]
+    fn deps_hand_back_each_steps_list() {
+        let mut deps = Deps::with_capacity(3);
+        deps.push([]);
+        deps.push([0]);
+        deps.push([0, 1]);
+        deps.shrink_to_fit();
+        assert_eq!(deps.len(), 3);
+        assert_eq!(&deps[0], &[] as &[usize]);
+        assert_eq!(&deps[2], &[0, 1]);
+        let lengths: Vec<usize> = deps.iter().map(<[usize]>::len).collect();
+        assert_eq!(lengths, [0, 1, 2]);
+    }
+}

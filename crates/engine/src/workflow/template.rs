@@ -9,7 +9,7 @@ use crate::yaml::{Node, NodeKind};
 #[derive(Debug, Clone)]
 pub enum ValueTemplate {
     /// No expression anywhere below: rendered by cloning. Boxed, like the others, so a
-    /// template is two words and not a `Value`'s nine: a step holds its `with:` inline.
+    /// template is three words and not a `Value`'s nine: a step holds its `with:` inline.
     Literal(Box<Value>),
     Template(Box<Template>),
     Array(Box<[ValueTemplate]>),
