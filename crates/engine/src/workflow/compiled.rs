@@ -205,6 +205,31 @@ impl Deps {
         (0..self.len()).map(|i| &self[i])
     }
 
+    /// The other way round: for each step, the steps that wait for it, in step order. One
+    /// list for the block, like this one (a run of a 100,000-step chain held a `Vec` each).
+    pub fn dependents(&self) -> Deps {
+        // Counted, then each count made the start of its list, which each edge placed moves
+        // on: it ends as the end of the list. Two allocations, however many steps.
+        let mut ends = vec![0usize; self.len()];
+        for &d in &self.edges {
+            ends[d] += 1;
+        }
+        let mut start = 0;
+        for end in &mut ends {
+            let count = *end;
+            *end = start;
+            start += count;
+        }
+        let mut edges = vec![0usize; self.edges.len()];
+        for i in 0..self.len() {
+            for &d in &self[i] {
+                edges[ends[d]] = i;
+                ends[d] += 1;
+            }
+        }
+        Deps { ends, edges }
+    }
+
     /// Gives back the room reserved beyond what was pushed.
     pub fn shrink_to_fit(&mut self) {
         self.ends.shrink_to_fit();
@@ -372,5 +397,10 @@ mod tests {
         assert_eq!(&deps[2], &[0, 1]);
         let lengths: Vec<usize> = deps.iter().map(<[usize]>::len).collect();
         assert_eq!(lengths, [0, 1, 2]);
+        let dependents = deps.dependents();
+        assert_eq!(dependents.len(), 3);
+        assert_eq!(&dependents[0], &[1, 2]);
+        assert_eq!(&dependents[1], &[2]);
+        assert_eq!(&dependents[2], &[] as &[usize]);
     }
 }

@@ -102,12 +102,7 @@ impl Visibility<'_> {
 pub(super) fn topological_order(deps: &Deps) -> Result<Vec<usize>, Vec<usize>> {
     let n = deps.len();
     let mut remaining: Vec<usize> = deps.iter().map(<[usize]>::len).collect();
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, ds) in deps.iter().enumerate() {
-        for &d in ds {
-            dependents[d].push(i);
-        }
-    }
+    let dependents = deps.dependents();
     let mut ready: std::collections::BTreeSet<usize> =
         (0..n).filter(|&i| remaining[i] == 0).collect();
     let mut order = Vec::with_capacity(n);
