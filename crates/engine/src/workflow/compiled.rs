@@ -379,7 +379,7 @@ mod tests {
             size_of::<ValueTemplate>()
         );
         assert!(
-            size_of::<CompiledStep>() <= 192,
+            size_of::<CompiledStep>() <= 200,
             "{}",
             size_of::<CompiledStep>()
         );
