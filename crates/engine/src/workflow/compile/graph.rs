@@ -176,6 +176,6 @@ mod tests {
         for i in 0..10_000 {
             chain.insert(i);
         }
-        assert_eq!(chain.ranges(), [0..10_000]);
+        assert_eq!(chain.ranges(), std::slice::from_ref(&(0..10_000)));
     }
 }
