@@ -4,6 +4,67 @@
 use crate::functions::FunctionInfo;
 use serde_json::Value;
 use std::ops::Range;
+use std::sync::{Arc, LazyLock};
+
+/// The names most expressions read (`steps.x.output`, `inputs.y`, `item`...), allocated once
+/// for the process: a workflow of 100,000 steps that each read `steps.<id>.output` holds one
+/// `steps` and one `output`, not 100,000 of each.
+static COMMON_NAMES: LazyLock<Box<[Arc<str>]>> = LazyLock::new(|| {
+    [
+        "steps",
+        "inputs",
+        "vars",
+        "env",
+        "secrets",
+        "item",
+        "index",
+        "error",
+        "output",
+        "connection",
+        "config",
+        "status",
+        "attempts",
+        "message",
+        "body",
+        "id",
+        "name",
+        "value",
+        "items",
+        "results",
+    ]
+    .into_iter()
+    .map(Arc::from)
+    .collect()
+});
+
+/// A name of a path (a root or a field), shared when it is a common one.
+pub(crate) fn name(text: &str) -> Arc<str> {
+    match COMMON_NAMES.iter().find(|common| ***common == *text) {
+        Some(common) => Arc::clone(common),
+        None => Arc::from(text),
+    }
+}
+
+/// The small constants most expressions write (`0`, `1`, `true`, `null`, `""`), allocated once
+/// for the process; other literals get their own.
+static COMMON_LITERALS: LazyLock<Box<[Arc<Value>]>> = LazyLock::new(|| {
+    let mut values: Vec<Value> = (-1..=10).map(Value::from).collect();
+    values.extend([
+        Value::Bool(true),
+        Value::Bool(false),
+        Value::Null,
+        Value::String(String::new()),
+    ]);
+    values.into_iter().map(Arc::new).collect()
+});
+
+/// A literal of a tree, shared when it is a common one.
+pub(crate) fn literal(value: Value) -> Arc<Value> {
+    match COMMON_LITERALS.iter().find(|common| ***common == value) {
+        Some(common) => Arc::clone(common),
+        None => Arc::new(value),
+    }
+}
 
 /// A byte range of the source, as the tree keeps it: two `u32`s instead of two `usize`s
 /// (sources are far smaller than 4 GiB; offsets past that saturate).
@@ -52,7 +113,8 @@ pub(crate) struct Node {
 pub(crate) enum Kind {
     /// A constant, including array/object literals made only of constants. Boxed: a `Value`
     /// is several times the size of the other variants, which every node would pay for.
-    Literal(Box<Value>),
+    /// Shared with every tree that writes the same common constant (see [`literal`]).
+    Literal(Arc<Value>),
     Array(Box<[Node]>),
     Object(Box<[(Box<str>, Node)]>),
     Path(Box<Path>),
@@ -120,7 +182,7 @@ pub(crate) struct Path {
 #[derive(Debug, Clone)]
 pub(crate) enum Base {
     /// A root variable such as `inputs` or `steps`, with the span of its name.
-    Root(Box<str>, Span),
+    Root(Arc<str>, Span),
     Value(Box<Node>),
 }
 
@@ -135,7 +197,7 @@ pub(crate) struct Seg {
 
 #[derive(Debug, Clone)]
 pub(crate) enum SegKey {
-    Field(Box<str>),
+    Field(Arc<str>),
     Index(i64),
     Dynamic(Box<Node>),
 }

@@ -3,12 +3,13 @@
 //! Precedence, lowest first: `? :`, `||`/`or`, `&&`/`and`, `==` `!=`, `<` `<=` `>` `>=` `in`,
 //! `+` `-`, `*` `/` `%`, unary `!`/`not`/`-`, then `.field` `[index]` and calls.
 
-use crate::ast::{offset, Base, BinOp, Kind, Node, Path, Seg, SegKey, Span};
+use crate::ast::{self, literal, offset, Base, BinOp, Kind, Node, Path, Seg, SegKey, Span};
 use crate::error::ParseError;
 use crate::functions;
 use crate::lexer::{Tok, Token};
 use serde_json::{Map, Value};
 use std::ops::Range;
+use std::sync::Arc;
 
 /// Parser recursion limit (parentheses, brackets, calls, unary operators).
 pub const MAX_NESTING: usize = 64;
@@ -244,7 +245,7 @@ impl<'t> Parser<'_, 't> {
             _ => None,
         };
         match folded {
-            Some(value) => node(Kind::Literal(Box::new(value)), span),
+            Some(value) => node(Kind::Literal(literal(value)), span),
             None => node(Kind::Negate(Box::new(operand)), span),
         }
     }
@@ -296,7 +297,7 @@ impl<'t> Parser<'_, 't> {
         };
         let span = token.span.clone();
         let key = match token.tok.as_name() {
-            Some(name) => SegKey::Field(name.into()),
+            Some(name) => SegKey::Field(ast::name(name)),
             None if matches!(token.tok, Tok::Int(_)) => {
                 let index = self.src.get(span.clone()).unwrap_or_default();
                 return Err(
@@ -332,7 +333,7 @@ impl<'t> Parser<'_, 't> {
         let close = self.expect(Tok::RBracket, "`]`")?;
         let span = open.start..close.end;
         let literal = match index.kind {
-            Kind::Literal(literal) => *literal,
+            Kind::Literal(literal) => Arc::unwrap_or_clone(literal),
             _ => {
                 return Ok(Seg {
                     key: SegKey::Dynamic(Box::new(index)),
@@ -342,7 +343,7 @@ impl<'t> Parser<'_, 't> {
             }
         };
         let key = match literal {
-            Value::String(name) => SegKey::Field(name.into_boxed_str()),
+            Value::String(name) => SegKey::Field(ast::name(&name)),
             Value::Number(n) => match n.as_i64() {
                 Some(i) => SegKey::Index(i),
                 None => {
@@ -391,7 +392,7 @@ impl<'t> Parser<'_, 't> {
                     let path = Path {
                         base_len: offset(span.len()),
                         text: name.as_str().into(),
-                        base: Base::Root(name.into_boxed_str(), Span::new(span.clone())),
+                        base: Base::Root(ast::name(&name), Span::new(span.clone())),
                         segments: Box::new([]),
                     };
                     node(Kind::Path(Box::new(path)), span)
@@ -409,7 +410,7 @@ impl<'t> Parser<'_, 't> {
             _ => return Err(self.unexpected("a value")),
         };
         self.pos += 1;
-        node(Kind::Literal(Box::new(literal)), span)
+        node(Kind::Literal(ast::literal(literal)), span)
     }
 
     /// Parses `item, item, ...` up to `close` (a trailing comma is allowed).
@@ -440,7 +441,7 @@ impl<'t> Parser<'_, 't> {
         self.pos += 1;
         let (items, end) = self.nested(|p| p.list(Tok::RBracket, "array", Self::expr))?;
         let kind = match constants(&items) {
-            true => Kind::Literal(Box::new(Value::Array(
+            true => Kind::Literal(literal(Value::Array(
                 items.into_iter().map(into_constant).collect(),
             ))),
             false => Kind::Array(items.into_boxed_slice()),
@@ -481,7 +482,7 @@ impl<'t> Parser<'_, 't> {
                 .into_iter()
                 .map(|(k, n)| (k, into_constant(n)))
                 .collect();
-            Kind::Literal(Box::new(Value::Object(map)))
+            Kind::Literal(literal(Value::Object(map)))
         } else {
             Kind::Object(
                 entries
@@ -538,7 +539,7 @@ fn constants(nodes: &[Node]) -> bool {
 /// Only called after [`is_constant`] holds.
 fn into_constant(n: Node) -> Value {
     match n.kind {
-        Kind::Literal(v) => *v,
+        Kind::Literal(v) => Arc::unwrap_or_clone(v),
         _ => Value::Null,
     }
 }

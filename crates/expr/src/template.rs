@@ -74,7 +74,7 @@ impl Expr {
 
 #[derive(Debug, Clone)]
 enum Part {
-    Text(String),
+    Text(Box<str>),
     Expr(Node),
 }
 
@@ -82,8 +82,9 @@ enum Part {
 /// rendered many times. `$${{` stands for a literal `${{`.
 #[derive(Debug, Clone)]
 pub struct Template {
-    source: String,
-    parts: Vec<Part>,
+    /// Kept for the life of the workflow: without room for growth.
+    source: Box<str>,
+    parts: Box<[Part]>,
     redact: bool,
 }
 
@@ -110,7 +111,7 @@ impl Template {
             }
             text.push_str(&src[pos..at]);
             if !text.is_empty() {
-                parts.push(Part::Text(std::mem::take(&mut text)));
+                parts.push(Part::Text(std::mem::take(&mut text).into_boxed_str()));
             }
             match expression(src, at) {
                 Ok((node, end)) => {
@@ -132,7 +133,7 @@ impl Template {
         }
         text.push_str(&src[pos..]);
         if !text.is_empty() {
-            parts.push(Part::Text(text));
+            parts.push(Part::Text(text.into_boxed_str()));
         }
         let nodes: Vec<&Node> = parts
             .iter()
@@ -144,10 +145,9 @@ impl Template {
         let redact = nodes
             .iter()
             .any(|n| reads_secrets(std::slice::from_ref(*n)));
-        parts.shrink_to_fit();
         Ok(Template {
-            source: src.to_string(),
-            parts,
+            source: src.into(),
+            parts: parts.into_boxed_slice(),
             redact,
         })
     }
@@ -193,7 +193,7 @@ impl Template {
             }
             Ok(value)
         };
-        match self.parts.as_slice() {
+        match &*self.parts {
             [Part::Expr(node)] => eval_part(node).map(|v| v.into_owned()),
             parts => {
                 let mut out = String::new();
@@ -216,7 +216,7 @@ impl Template {
     /// counts through them instead of holding a list of up to a million values. `None` for
     /// any other template: render it.
     pub fn range_bounds(&self, scope: &dyn Scope) -> Option<Result<Range<i64>, EvalError>> {
-        let [Part::Expr(node)] = self.parts.as_slice() else {
+        let [Part::Expr(node)] = &*self.parts else {
             return None;
         };
         // Rendering hands every number computed from a secret to the caller (taint), and

@@ -217,7 +217,7 @@ impl Redactor {
         scope: &dyn Scope,
     ) -> Result<Value, EvalError> {
         match template {
-            ValueTemplate::Literal(value) => Ok(value.clone()),
+            ValueTemplate::Literal(value) => Ok(Value::clone(value)),
             ValueTemplate::Template(template) => {
                 let mut unmaskable = false;
                 let value = template.render_tainted(scope, &mut |value| {

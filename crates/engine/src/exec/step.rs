@@ -109,13 +109,8 @@ impl RunState {
                 return self.run_step(only, frame).await;
             }
             let n = block.steps.len();
-            let mut waiting: Vec<usize> = block.deps.iter().map(Vec::len).collect();
-            let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-            for (i, deps) in block.deps.iter().enumerate() {
-                for &d in deps {
-                    dependents[d].push(i);
-                }
-            }
+            let mut waiting: Vec<usize> = block.deps.iter().map(<[usize]>::len).collect();
+            let dependents = block.deps.dependents();
             let start = |i: usize| {
                 let frame = frame.clone();
                 async move { (i, self.run_step(&block.steps[i], frame).await) }

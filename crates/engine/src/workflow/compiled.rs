@@ -166,7 +166,87 @@ impl PollTargets {
 pub struct Block {
     pub steps: Vec<CompiledStep>,
     /// `deps[i]`: indexes of the steps that step `i` waits for.
-    pub deps: Vec<Vec<usize>>,
+    pub deps: Deps,
+}
+
+/// Each step's dependencies, all in one list: step `i`'s are `edges[ends[i - 1]..ends[i]]`. A
+/// chain of 100,000 steps holds two words a step, where a `Vec` each cost five and a heap block.
+#[derive(Clone, Default, Debug, PartialEq, Eq)]
+pub struct Deps {
+    ends: Vec<usize>,
+    edges: Vec<usize>,
+}
+
+impl Deps {
+    /// Room for `steps` steps of one dependency each (a chain, the usual block).
+    pub fn with_capacity(steps: usize) -> Self {
+        Deps {
+            ends: Vec::with_capacity(steps),
+            edges: Vec::with_capacity(steps),
+        }
+    }
+
+    /// Appends the next step's dependencies.
+    pub fn push(&mut self, deps: impl IntoIterator<Item = usize>) {
+        self.edges.extend(deps);
+        self.ends.push(self.edges.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Each step's dependencies, in step order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[usize]> + '_ {
+        (0..self.len()).map(|i| &self[i])
+    }
+
+    /// The other way round: for each step, the steps that wait for it, in step order. One
+    /// list for the block, like this one (a run of a 100,000-step chain held a `Vec` each).
+    pub fn dependents(&self) -> Deps {
+        // Counted, then each count made the start of its list, which each edge placed moves
+        // on: it ends as the end of the list. Two allocations, however many steps.
+        let mut ends = vec![0usize; self.len()];
+        for &d in &self.edges {
+            ends[d] += 1;
+        }
+        let mut start = 0;
+        for end in &mut ends {
+            let count = *end;
+            *end = start;
+            start += count;
+        }
+        let mut edges = vec![0usize; self.edges.len()];
+        for i in 0..self.len() {
+            for &d in &self[i] {
+                edges[ends[d]] = i;
+                ends[d] += 1;
+            }
+        }
+        Deps { ends, edges }
+    }
+
+    /// Gives back the room reserved beyond what was pushed.
+    pub fn shrink_to_fit(&mut self) {
+        self.ends.shrink_to_fit();
+        self.edges.shrink_to_fit();
+    }
+}
+
+impl std::ops::Index<usize> for Deps {
+    type Output = [usize];
+
+    fn index(&self, i: usize) -> &[usize] {
+        let start = match i.checked_sub(1) {
+            Some(before) => self.ends[before],
+            None => 0,
+        };
+        &self.edges[start..self.ends[i]]
+    }
 }
 
 impl Block {
@@ -283,4 +363,44 @@ pub enum ErrorPlan {
     Fail,
     Continue,
     Steps(Box<Block>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workflow holds one of each per step for the whole run (issue 11: a step's memory).
+    #[test]
+    fn per_step_forms_stay_small() {
+        use std::mem::size_of;
+        assert!(
+            size_of::<ValueTemplate>() <= 24,
+            "{}",
+            size_of::<ValueTemplate>()
+        );
+        assert!(
+            size_of::<CompiledStep>() <= 200,
+            "{}",
+            size_of::<CompiledStep>()
+        );
+    }
+
+    #[test]
+    fn deps_hand_back_each_steps_list() {
+        let mut deps = Deps::with_capacity(3);
+        deps.push([]);
+        deps.push([0]);
+        deps.push([0, 1]);
+        deps.shrink_to_fit();
+        assert_eq!(deps.len(), 3);
+        assert_eq!(&deps[0], &[] as &[usize]);
+        assert_eq!(&deps[2], &[0, 1]);
+        let lengths: Vec<usize> = deps.iter().map(<[usize]>::len).collect();
+        assert_eq!(lengths, [0, 1, 2]);
+        let dependents = deps.dependents();
+        assert_eq!(dependents.len(), 3);
+        assert_eq!(&dependents[0], &[1, 2]);
+        assert_eq!(&dependents[1], &[2]);
+        assert_eq!(&dependents[2], &[] as &[usize]);
+    }
 }

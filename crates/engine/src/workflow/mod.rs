@@ -48,7 +48,16 @@ impl FileProblems {
 pub fn load_file(path: &Path, catalog: Catalog<'_>) -> Result<LoadedWorkflow, FileProblems> {
     let limit = LoadLimits::default().max_bytes as u64;
     match read_bounded(path, limit) {
-        Ok(bytes) => load_bytes(path, &bytes, catalog),
+        // Text is held once while loading, as the diagnostics' copy: the bytes read are
+        // dropped before the tree is built (a 100,000-step file is 8 MB).
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => {
+                let source = SourceFile::new(path, text);
+                let text = source.text.clone();
+                load_source(source, text.as_bytes(), catalog)
+            }
+            Err(invalid) => load_bytes(path, invalid.as_bytes(), catalog),
+        },
         Err(e) => Err(FileProblems {
             source: SourceFile::new(path, ""),
             diagnostics: vec![unreadable(&e)],
@@ -76,8 +85,19 @@ pub fn load_bytes(
     bytes: &[u8],
     catalog: Catalog<'_>,
 ) -> Result<LoadedWorkflow, FileProblems> {
-    let text = String::from_utf8_lossy(bytes);
-    let source = SourceFile::new(path, text.as_ref());
+    let source = SourceFile::new(path, String::from_utf8_lossy(bytes).as_ref());
+    load_source(source, bytes, catalog)
+}
+
+/// Checks and compiles `bytes`, the text of `source` (or, when they are not UTF-8, what the
+/// source shows of them).
+fn load_source(
+    source: SourceFile,
+    bytes: &[u8],
+    catalog: Catalog<'_>,
+) -> Result<LoadedWorkflow, FileProblems> {
+    let path = source.path.clone();
+    let path = path.as_path();
     let fail = |diagnostics| FileProblems {
         source: source.clone(),
         diagnostics,
@@ -93,11 +113,11 @@ pub fn load_bytes(
     let (model, mut problems) = yaml::from_node::<model::Workflow>(&node);
     // The model holds what it needs of the tree: dropped before compiling, at the peak.
     drop(node);
-    let Some(model) = model else {
+    let Some(mut model) = model else {
         return Err(fail(problems));
     };
     let hash = hex::encode(Sha256::digest(bytes));
-    match compile::compile(&model, path, hash, catalog) {
+    match compile::compile(&mut model, path, hash, catalog) {
         Ok((workflow, warnings)) if problems.is_empty() => Ok(LoadedWorkflow {
             workflow: Arc::new(workflow),
             source,

@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::DurationSpec;
-use crate::yaml::{RawNode, Recover, Spanned};
+use crate::yaml::{ExactList, RawNode, Recover, Spanned};
 
 /// A weft workflow.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -42,7 +42,7 @@ pub struct Workflow {
     #[serde(default)]
     pub concurrency: Recover<Option<Spanned<RunConcurrency>>>,
     /// The steps, run in file order unless `needs` says otherwise.
-    pub steps: Spanned<Vec<Recover<Step>>>,
+    pub steps: Spanned<ExactList<Recover<Step>>>,
     /// Steps run when the workflow fails (with `error` describing the failure).
     #[serde(default)]
     pub on_failure: Vec<Recover<Step>>,

@@ -8,11 +8,12 @@ use crate::yaml::{Node, NodeKind};
 
 #[derive(Debug, Clone)]
 pub enum ValueTemplate {
-    /// No expression anywhere below: rendered by cloning.
-    Literal(Value),
+    /// No expression anywhere below: rendered by cloning. Boxed, like the others, so a
+    /// template is three words and not a `Value`'s nine: a step holds its `with:` inline.
+    Literal(Box<Value>),
     Template(Box<Template>),
-    Array(Vec<ValueTemplate>),
-    Object(Vec<(String, ValueTemplate)>),
+    Array(Box<[ValueTemplate]>),
+    Object(Box<[(String, ValueTemplate)]>),
 }
 
 impl ValueTemplate {
@@ -29,7 +30,7 @@ impl ValueTemplate {
         tainted: &mut dyn FnMut(&Value),
     ) -> Result<Value, EvalError> {
         match self {
-            ValueTemplate::Literal(value) => Ok(value.clone()),
+            ValueTemplate::Literal(value) => Ok(Value::clone(value)),
             ValueTemplate::Template(template) => template.render_tainted(scope, tainted),
             ValueTemplate::Array(items) => items
                 .iter()
@@ -52,7 +53,11 @@ impl ValueTemplate {
 
     /// An empty object: the rendering of an absent `with:`.
     pub fn empty_object() -> Self {
-        ValueTemplate::Literal(Value::Object(Map::new()))
+        ValueTemplate::literal(Value::Object(Map::new()))
+    }
+
+    pub fn literal(value: Value) -> Self {
+        ValueTemplate::Literal(Box::new(value))
     }
 }
 
@@ -80,7 +85,7 @@ pub fn compile_value<'a>(
     match &node.kind {
         NodeKind::Str { value, .. } => match Template::parse_all(value) {
             Ok(template) if template.is_literal() => {
-                ValueTemplate::Literal(Value::String(template_literal_text(&template, value)))
+                ValueTemplate::literal(Value::String(template_literal_text(&template, value)))
             }
             Ok(template) => {
                 sites.push((template.clone(), node));
@@ -88,7 +93,7 @@ pub fn compile_value<'a>(
             }
             Err(parse_errors) => {
                 errors.extend(parse_errors.iter().map(|e| invalid_expression(node, e)));
-                ValueTemplate::Literal(Value::Null)
+                ValueTemplate::literal(Value::Null)
             }
         },
         NodeKind::Seq(items) => {
@@ -97,11 +102,11 @@ pub fn compile_value<'a>(
                 .map(|i| compile_value(i, sites, errors))
                 .collect();
             if compiled.iter().all(ValueTemplate::is_literal) {
-                ValueTemplate::Literal(Value::Array(
+                ValueTemplate::literal(Value::Array(
                     compiled.into_iter().map(into_literal).collect(),
                 ))
             } else {
-                ValueTemplate::Array(compiled)
+                ValueTemplate::Array(compiled.into_boxed_slice())
             }
         }
         NodeKind::Map(entries) => {
@@ -110,17 +115,17 @@ pub fn compile_value<'a>(
                 .map(|(k, v)| (k.key_text(), compile_value(v, sites, errors)))
                 .collect();
             if compiled.iter().all(|(_, v)| v.is_literal()) {
-                ValueTemplate::Literal(Value::Object(
+                ValueTemplate::literal(Value::Object(
                     compiled
                         .into_iter()
                         .map(|(k, v)| (k, into_literal(v)))
                         .collect(),
                 ))
             } else {
-                ValueTemplate::Object(compiled)
+                ValueTemplate::Object(compiled.into_boxed_slice())
             }
         }
-        _ => ValueTemplate::Literal(node.to_json()),
+        _ => ValueTemplate::literal(node.to_json()),
     }
 }
 
@@ -135,7 +140,7 @@ pub fn invalid_expression(node: &Node, error: &ParseError) -> Diagnostic {
 
 fn into_literal(template: ValueTemplate) -> Value {
     match template {
-        ValueTemplate::Literal(value) => value,
+        ValueTemplate::Literal(value) => *value,
         _ => Value::Null,
     }
 }

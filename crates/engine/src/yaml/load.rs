@@ -556,24 +556,31 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                 };
                 self.stack.push(frame);
             }
+            // A list or mapping is held without the room left for growth: a step's mapping of
+            // three keys had room for four, its `with:` of one key room for four (96 bytes each),
+            // and the tree of every step is alive until the model is built.
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
                 Some(Frame::Seq {
-                    items,
+                    mut items,
                     span,
                     anchor,
-                }) => self.push_value(
-                    Node {
-                        kind: NodeKind::Seq(items),
-                        span,
-                    },
-                    anchor,
-                ),
+                }) => {
+                    items.shrink_to_fit();
+                    self.push_value(
+                        Node {
+                            kind: NodeKind::Seq(items),
+                            span,
+                        },
+                        anchor,
+                    )
+                }
                 Some(Frame::Map {
-                    entries,
+                    mut entries,
                     span,
                     anchor,
                     ..
                 }) => {
+                    entries.shrink_to_fit();
                     let span = span.unwrap_or_else(|| span_at(self.text, self.lines, &mark, 1));
                     self.push_value(
                         Node {

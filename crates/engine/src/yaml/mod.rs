@@ -10,4 +10,4 @@ mod spanned;
 pub use de::{from_node, DeError};
 pub use load::{load, yaml11_bool_help, LoadLimits};
 pub use node::{Node, NodeKind};
-pub use spanned::{RawNode, Recover, Spanned};
+pub use spanned::{ExactList, RawNode, Recover, Spanned};

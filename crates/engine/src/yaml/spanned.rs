@@ -5,7 +5,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
-use serde::de::{self, Deserialize, DeserializeOwned, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::de::{recovering, RAW};
 use super::node::Node;
@@ -98,6 +98,54 @@ impl JsonSchema for RawNode {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         schemars::json_schema!(true)
+    }
+}
+
+/// A list read into room for exactly its items. serde's `Vec` starts from a guess capped at
+/// 1 MiB and doubles, so a workflow's 10,000 steps held room for 15,884 (264 bytes each) until
+/// compiled; the tree being already in memory and bounded, its length is trusted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExactList<T>(pub Vec<T>);
+
+impl<T> std::ops::Deref for ExactList<T> {
+    type Target = Vec<T>;
+    fn deref(&self) -> &Vec<T> {
+        &self.0
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ExactList<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+            type Value = ExactList<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
+                let mut list = Vec::with_capacity(items.size_hint().unwrap_or(0));
+                while let Some(item) = items.next_element()? {
+                    list.push(item);
+                }
+                Ok(ExactList(list))
+            }
+        }
+        deserializer.deserialize_seq(ListVisitor(PhantomData))
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for ExactList<T> {
+    fn schema_name() -> Cow<'static, str> {
+        Vec::<T>::schema_name()
+    }
+    fn schema_id() -> Cow<'static, str> {
+        Vec::<T>::schema_id()
+    }
+    fn inline_schema() -> bool {
+        Vec::<T>::inline_schema()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        Vec::<T>::json_schema(generator)
     }
 }
 

@@ -1,41 +1,69 @@
 //! The dependency graph of a block: order, cycles, and which steps a step can see.
 
+use std::ops::Range;
+
 use super::*;
 
-pub(super) fn index_of(block: &Block) -> (HashMap<String, usize>, PositionSet) {
-    let index: HashMap<String, usize> = block
+pub(super) fn index_of(block: &Block) -> (HashMap<Arc<str>, usize>, PositionSet) {
+    let index: HashMap<Arc<str>, usize> = block
         .steps
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.id.to_string(), i))
+        .map(|(i, s)| (s.id.clone(), i))
         .collect();
-    let n = block.steps.len();
-    let mask = PositionSet((n > 0).then_some(0..n).into_iter().collect());
-    (index, mask)
+    (index, PositionSet::below(block.steps.len()))
 }
 
 /// A set of step positions as sorted, disjoint, non-adjacent ranges. A step's ancestors in
 /// the usual chain are one range (`0..i`), so keeping every step's set costs a few words
-/// each, not a bit per step of the block (which grew with the square of its length).
+/// each, not a bit per step of the block (which grew with the square of its length); one
+/// range is held inline, without a heap block.
 #[derive(Clone, Default)]
-pub(super) struct PositionSet(Vec<std::ops::Range<usize>>);
+pub(super) struct PositionSet(Ranges);
+
+#[derive(Clone, Default)]
+enum Ranges {
+    #[default]
+    Empty,
+    One(Range<usize>),
+    Many(Box<[Range<usize>]>),
+}
 
 impl PositionSet {
+    fn of(mut ranges: Vec<Range<usize>>) -> Self {
+        PositionSet(match ranges.len() {
+            0 => Ranges::Empty,
+            1 => Ranges::One(ranges.swap_remove(0)),
+            _ => Ranges::Many(ranges.into_boxed_slice()),
+        })
+    }
+    /// Every position below `n`.
+    pub(super) fn below(n: usize) -> Self {
+        Self::of((n > 0).then_some(0..n).into_iter().collect())
+    }
+    fn ranges(&self) -> &[Range<usize>] {
+        match &self.0 {
+            Ranges::Empty => &[],
+            Ranges::One(range) => std::slice::from_ref(range),
+            Ranges::Many(ranges) => ranges,
+        }
+    }
     pub(super) fn insert(&mut self, i: usize) {
-        self.union_with(&PositionSet(std::iter::once(i..i + 1).collect()));
+        self.union_with(&PositionSet(Ranges::One(i..i + 1)));
     }
     pub(super) fn contains(&self, i: usize) -> bool {
-        let after = self.0.partition_point(|r| r.end <= i);
-        self.0.get(after).is_some_and(|r| r.start <= i)
+        let ranges = self.ranges();
+        let after = ranges.partition_point(|r| r.end <= i);
+        ranges.get(after).is_some_and(|r| r.start <= i)
     }
     pub(super) fn union_with(&mut self, other: &PositionSet) {
-        if other.0.is_empty() {
+        if other.ranges().is_empty() {
             return;
         }
-        let mut merged: Vec<std::ops::Range<usize>> =
-            Vec::with_capacity(self.0.len() + other.0.len());
-        let mut mine = self.0.iter().peekable();
-        let mut theirs = other.0.iter().peekable();
+        let mut merged: Vec<Range<usize>> =
+            Vec::with_capacity(self.ranges().len() + other.ranges().len());
+        let mut mine = self.ranges().iter().peekable();
+        let mut theirs = other.ranges().iter().peekable();
         loop {
             let next = match (mine.peek(), theirs.peek()) {
                 (Some(a), Some(b)) if a.start <= b.start => mine.next(),
@@ -51,7 +79,7 @@ impl PositionSet {
                 _ => merged.push(next.clone()),
             }
         }
-        self.0 = merged;
+        *self = PositionSet::of(merged);
     }
 }
 
@@ -59,7 +87,7 @@ impl PositionSet {
 /// enclosing step could read.
 pub(super) struct Visibility<'p> {
     pub(super) parent: Option<&'p Visibility<'p>>,
-    pub(super) index: &'p HashMap<String, usize>,
+    pub(super) index: &'p HashMap<Arc<str>, usize>,
     pub(super) mask: &'p PositionSet,
 }
 
@@ -71,15 +99,10 @@ impl Visibility<'_> {
 }
 
 /// Kahn's algorithm, preferring file order; `Err` holds the steps of one cycle.
-pub(super) fn topological_order(deps: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
+pub(super) fn topological_order(deps: &Deps) -> Result<Vec<usize>, Vec<usize>> {
     let n = deps.len();
-    let mut remaining: Vec<usize> = deps.iter().map(Vec::len).collect();
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, ds) in deps.iter().enumerate() {
-        for &d in ds {
-            dependents[d].push(i);
-        }
-    }
+    let mut remaining: Vec<usize> = deps.iter().map(<[usize]>::len).collect();
+    let dependents = deps.dependents();
     let mut ready: std::collections::BTreeSet<usize> =
         (0..n).filter(|&i| remaining[i] == 0).collect();
     let mut order = Vec::with_capacity(n);
@@ -118,12 +141,19 @@ mod tests {
 
     #[test]
     fn topological_order_keeps_file_order_and_finds_cycles() {
+        fn deps(lists: &[&[usize]]) -> Deps {
+            let mut deps = Deps::default();
+            for list in lists {
+                deps.push(list.iter().copied());
+            }
+            deps
+        }
         assert_eq!(
-            topological_order(&[vec![], vec![0], vec![]]).unwrap(),
+            topological_order(&deps(&[&[], &[0], &[]])).unwrap(),
             vec![0, 1, 2]
         );
-        assert_eq!(topological_order(&[vec![1], vec![]]).unwrap(), vec![1, 0]);
-        let cycle = topological_order(&[vec![2], vec![0], vec![1]]).unwrap_err();
+        assert_eq!(topological_order(&deps(&[&[1], &[]])).unwrap(), vec![1, 0]);
+        let cycle = topological_order(&deps(&[&[2], &[0], &[1]])).unwrap_err();
         assert_eq!(cycle.len(), 3);
     }
 
@@ -133,12 +163,12 @@ mod tests {
         for i in [5, 3, 4, 9, 0] {
             set.insert(i);
         }
-        assert_eq!(set.0, vec![0..1, 3..6, 9..10]);
+        assert_eq!(set.ranges(), [0..1, 3..6, 9..10]);
         let mut other = PositionSet::default();
         other.insert(1);
         other.insert(7);
         set.union_with(&other);
-        assert_eq!(set.0, vec![0..2, 3..6, 7..8, 9..10]);
+        assert_eq!(set.ranges(), [0..2, 3..6, 7..8, 9..10]);
         let members: Vec<usize> = (0..12).filter(|&i| set.contains(i)).collect();
         assert_eq!(members, [0, 1, 3, 4, 5, 7, 9]);
         // A chain's ancestors stay one range however long it is.
@@ -146,6 +176,6 @@ mod tests {
         for i in 0..10_000 {
             chain.insert(i);
         }
-        assert_eq!(chain.0, vec![0..10_000]);
+        assert_eq!(chain.ranges(), std::slice::from_ref(&(0..10_000)));
     }
 }

@@ -33,8 +33,9 @@ pub struct Catalog<'a> {
     pub sources: &'a SourceCatalog,
 }
 
+/// Compiles `workflow`, taking its steps out of it as they are compiled.
 pub fn compile(
-    workflow: &Workflow,
+    workflow: &mut Workflow,
     path: &Path,
     hash: String,
     catalog: Catalog<'_>,
@@ -68,7 +69,8 @@ pub fn compile(
     };
     let (env, _) = checker.named_values(&workflow.env, &top, Roots::default(), "env");
     let (vars, _) = checker.named_values(&workflow.vars, &top, Roots::default(), "vars");
-    let mut steps = checker.block(&workflow.steps.value, &top, Roots::default());
+    let no_steps = workflow.steps.value.is_empty();
+    let mut steps = checker.block(&mut workflow.steps.value.0, &top, Roots::default());
 
     // After the steps, every top-level step may have run.
     let (all_index, all_mask) = index_of(&steps);
@@ -83,11 +85,11 @@ pub fn compile(
         error: true,
         ..Roots::default()
     };
-    let on_failure = checker.block(&workflow.on_failure, &after, handler_roots);
-    let finally = checker.block(&workflow.finally, &after, handler_roots);
+    let on_failure = checker.block(&mut workflow.on_failure, &after, handler_roots);
+    let finally = checker.block(&mut workflow.finally, &after, handler_roots);
     merge_refs(&mut read_after, release::reads_of_block(&on_failure));
     merge_refs(&mut read_after, release::reads_of_block(&finally));
-    if workflow.steps.value.is_empty() {
+    if no_steps {
         checker.error(
             Diagnostic::error(
                 "a workflow needs at least one step",
@@ -172,7 +174,8 @@ struct Checker<'a> {
     /// The workflow file, to recognise a `workflow.call` of itself.
     path: &'a Path,
     diagnostics: Vec<Diagnostic>,
-    places: HashMap<String, Place>,
+    /// Keyed by the place's own id: one allocation per step id.
+    places: HashMap<Arc<str>, Place>,
     inputs: Vec<String>,
     /// The `connection_config:` names.
     settings: Vec<String>,
@@ -203,7 +206,7 @@ impl<'a> Checker<'a> {
     fn index_steps(&mut self, steps: &[Recover<Step>], container: Option<&str>) {
         for step in live(steps) {
             let id = &step.id.value;
-            if let Some(first) = self.places.get(id) {
+            if let Some(first) = self.places.get(id.as_str()) {
                 let line = first.span.line;
                 self.error(
                     Diagnostic::error(format!("duplicate step id `{id}`"), Some(step.id.span))
@@ -217,10 +220,11 @@ impl<'a> Checker<'a> {
                         ),
                 );
             } else {
+                let shared: Arc<str> = Arc::from(id.as_str());
                 self.places.insert(
-                    id.clone(),
+                    shared.clone(),
                     Place {
-                        id: Arc::from(id.as_str()),
+                        id: shared,
                         span: step.id.span,
                         container: container.map(str::to_string),
                     },

@@ -221,7 +221,7 @@ impl Checker<'_> {
                 place.span.line
             )),
             None => {
-                let help = suggestion(id, self.places.keys().map(String::as_str));
+                let help = suggestion(id, self.places.keys().map(|id| &**id));
                 Diagnostic::error(format!("unknown step `{id}`"), Some(span)).with_optional_help(help)
             }
         };

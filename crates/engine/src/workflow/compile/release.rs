@@ -75,7 +75,7 @@ pub(super) fn plan_releases(steps: &mut Block, after: StepRefs) {
     // Compilation orders a step after its dependencies: a step's ancestors are known when it
     // is reached.
     let mut ancestors: Vec<PositionSet> = Vec::with_capacity(n);
-    for deps in &steps.deps {
+    for deps in steps.deps.iter() {
         let mut mine = PositionSet::default();
         for &d in deps {
             mine.insert(d);

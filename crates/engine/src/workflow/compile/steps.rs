@@ -4,13 +4,18 @@ use super::graph::topological_order;
 use super::*;
 
 impl Checker<'_> {
+    /// Compiles a list of steps, taking each step out of the model as it is compiled: its
+    /// text, `with:` tree and ids are freed while the next steps are compiled, so a large
+    /// workflow does not hold its model and its compiled form whole at the same time.
     pub(super) fn block(
         &mut self,
-        steps: &[Recover<Step>],
+        slots: &mut [Recover<Step>],
         outer: &Visibility<'_>,
         roots: Roots,
     ) -> Block {
-        let steps: Vec<&Step> = live(steps).collect();
+        // Where each step that was read sits in `slots`.
+        let slot_of: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].0.is_some()).collect();
+        let steps: Vec<&Step> = live(slots).collect();
         let local: HashMap<&str, usize> = steps
             .iter()
             .enumerate()
@@ -18,9 +23,10 @@ impl Checker<'_> {
             .collect();
 
         // Dependencies, in file order.
-        let mut deps: Vec<Vec<usize>> = Vec::with_capacity(steps.len());
+        let mut deps = Deps::with_capacity(steps.len());
+        let mut mine = Vec::new();
         for (i, step) in steps.iter().enumerate() {
-            let mut mine = Vec::new();
+            mine.clear();
             match &step.needs {
                 None => mine.extend(i.checked_sub(1)),
                 Some(needs) => {
@@ -32,7 +38,7 @@ impl Checker<'_> {
                             )),
                             Some(&j) => mine.push(j),
                             None => {
-                                let help = match self.places.get(&need.value) {
+                                let help = match self.places.get(need.value.as_str()) {
                                     Some(_) => Some(format!(
                                         "`{}` is in another list of steps; `needs` names steps of the same list",
                                         need.value
@@ -53,7 +59,7 @@ impl Checker<'_> {
             }
             mine.sort_unstable();
             mine.dedup();
-            deps.push(mine);
+            deps.push(mine.iter().copied());
         }
 
         let order = match topological_order(&deps) {
@@ -87,21 +93,22 @@ impl Checker<'_> {
         for (new, &old) in order.iter().enumerate() {
             position[old] = new;
         }
-        let index: HashMap<String, usize> = order
+        let index: HashMap<Arc<str>, usize> = order
             .iter()
             .enumerate()
-            .map(|(new, &old)| (steps[old].id.value.clone(), new))
+            .map(|(new, &old)| (self.shared_id(&steps[old].id.value), new))
             .collect();
         let mut ancestors: Vec<PositionSet> = Vec::with_capacity(steps.len());
         // Sized once: a block of 100,000 steps grown by doubling would briefly hold two copies.
         let mut block = Block {
             steps: Vec::with_capacity(order.len()),
-            deps: Vec::with_capacity(order.len()),
+            deps: Deps::with_capacity(order.len()),
         };
         let mut broken = false;
         for &old in &order {
             let mut mask = PositionSet::default();
-            let mine: Vec<usize> = deps[old].iter().map(|&d| position[d]).collect();
+            mine.clear();
+            mine.extend(deps[old].iter().map(|&d| position[d]));
             for &d in &mine {
                 mask.insert(d);
                 mask.union_with(&ancestors[d]);
@@ -113,10 +120,11 @@ impl Checker<'_> {
             };
             // A step that fails to compile leaves the block unusable, but the remaining
             // steps are still checked so every problem is reported at once.
-            match self.step(steps[old], &visibility, roots) {
+            let step = slots[slot_of[old]].0.take();
+            match step.and_then(|step| self.step(step, &visibility, roots)) {
                 Some(compiled) => {
                     block.steps.push(compiled);
-                    block.deps.push(mine);
+                    block.deps.push(mine.iter().copied());
                 }
                 None => broken = true,
             }
@@ -125,12 +133,13 @@ impl Checker<'_> {
         if broken {
             return Block::default();
         }
+        block.deps.shrink_to_fit();
         block
     }
 
     pub(super) fn step(
         &mut self,
-        step: &Step,
+        mut step: Step,
         visibility: &Visibility<'_>,
         roots: Roots,
     ) -> Option<CompiledStep> {
@@ -258,7 +267,7 @@ impl Checker<'_> {
                 .concurrency
                 .as_ref()
                 .map_or(1, |c| c.value.get() as usize);
-            let Some(body_steps) = &step.steps else {
+            let Some(body_steps) = &mut step.steps else {
                 self.error(
                     Diagnostic::error(
                         format!("`for_each` step `{id}` has no `steps`"),
@@ -288,9 +297,9 @@ impl Checker<'_> {
                 body: Box::new(body),
             }
         } else {
-            let branches_spec = step.parallel.as_ref()?;
+            let branches_spec = step.parallel.as_mut()?;
             let mut branches = Vec::new();
-            for (name, branch) in &branches_spec.value {
+            for (name, branch) in &mut branches_spec.value {
                 branches.push((name.clone(), self.block(branch, visibility, roots)));
             }
             if branches.is_empty() {
@@ -306,7 +315,7 @@ impl Checker<'_> {
             Some(policy) => Arc::new(self.retry(policy)),
             None => RetryPlan::shared_default(),
         };
-        let on_error = match step.on_error.as_ref().map(|e| &e.value) {
+        let on_error = match step.on_error.as_mut().map(|e| &mut e.value) {
             None | Some(OnError::Fail) => ErrorPlan::Fail,
             Some(OnError::Continue) => ErrorPlan::Continue,
             Some(OnError::Steps(handler)) => ErrorPlan::Steps(Box::new(self.block(
