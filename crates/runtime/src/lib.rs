@@ -227,17 +227,22 @@ impl TokenProvider for ConnectionTokens {
     }
 }
 
-/// At most two malloc arenas (glibc): the main thread's and one its other threads share, each
-/// thread still with its own cache of small blocks. glibc gives each new thread an arena of
-/// its own (a 64 MiB reservation, then `mprotect`s as it grows, under the lock of the
-/// process's memory map) up to 8 per core, and a short command starts about ten threads at
-/// once. Call it first in `main`, before any thread is started.
+/// One malloc arena (glibc) per core the process may run on, at least two, instead of glibc's
+/// eight per core: each thread still keeps its own cache of small blocks, and a daemon on a
+/// large machine keeps an arena per core for its busy threads. glibc gives each new thread an
+/// arena of its own while it may (a 64 MiB reservation, then `mprotect`s as it grows, under the
+/// lock of the process's memory map), and a short command starts about ten threads at once.
+/// Call it first in `main`, before any thread is started.
 pub fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    #[allow(unsafe_code)]
-    // SAFETY: mallopt changes an allocator setting; the caller starts no thread before.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
+    {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let arenas = libc::c_int::try_from(cores.max(2)).unwrap_or(libc::c_int::MAX);
+        #[allow(unsafe_code)]
+        // SAFETY: mallopt changes an allocator setting; the caller starts no thread before.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, arenas);
+        }
     }
 }
 
