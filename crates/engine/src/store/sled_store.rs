@@ -792,10 +792,11 @@ mod tests {
             };
             let ended = futures::future::join_all((0..16).map(end_run)).await;
             assert!(ended.iter().all(Result::is_ok), "{ended:?}");
-            // The first run's sync, then one more for those that came while it ran (a busy
-            // machine may split them once more): far fewer syncs than runs.
+            // The first run's sync, then one more for those that came while it ran; a busy
+            // machine splits them further (5 was seen at load 10), so the bound is half the
+            // runs: without shared syncs there is one a run.
             let syncs = store.syncs.state.lock().started;
-            assert!((2..=4).contains(&syncs), "{syncs} syncs for 16 runs");
+            assert!((2..=8).contains(&syncs), "{syncs} syncs for 16 runs");
         }
         let store = SledRunStore::open(dir.path()).await.unwrap();
         assert_eq!(store.list_runs(100).await.unwrap().len(), 16);
