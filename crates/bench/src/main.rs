@@ -300,15 +300,10 @@ struct Scaled {
     peak_mb: f64,
 }
 
-fn median_of(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 /// Runs [`scale_child`] `times` times, each in a fresh process (peak RSS is per process).
 fn scale_in_child(kind: &str, n: usize, times: usize) -> Scaled {
     let exe = std::env::current_exe().expect("own path");
-    let (mut per_item, mut durations) = (Vec::new(), Vec::new());
+    let mut durations = Vec::new();
     let mut peak_kib = 0.0f64;
     for _ in 0..times {
         let output = Command::new(&exe)
@@ -316,11 +311,12 @@ fn scale_in_child(kind: &str, n: usize, times: usize) -> Scaled {
             .output()
             .expect("run weft-bench");
         let text = String::from_utf8_lossy(&output.stdout);
+        // The child prints µs per item, peak KiB and the whole duration in µs; the first is
+        // the third divided by `n`.
         let mut fields = text.split_whitespace().map(|f| f.parse::<f64>());
         match (fields.next(), fields.next(), fields.next()) {
-            (Some(Ok(us)), Some(Ok(kib)), Some(Ok(duration))) => {
-                per_item.push(us);
-                durations.push(duration);
+            (Some(Ok(_)), Some(Ok(kib)), Some(Ok(micros))) => {
+                durations.push(Duration::from_secs_f64(micros / 1e6));
                 peak_kib = peak_kib.max(kib);
             }
             _ => panic!(
@@ -329,9 +325,10 @@ fn scale_in_child(kind: &str, n: usize, times: usize) -> Scaled {
             ),
         }
     }
+    let duration_micros = median(durations).as_secs_f64() * 1e6;
     Scaled {
-        micros_per_item: median_of(per_item),
-        duration_micros: median_of(durations),
+        micros_per_item: duration_micros / n as f64,
+        duration_micros,
         peak_mb: peak_kib / 1024.0,
     }
 }
