@@ -114,6 +114,48 @@ impl Code {
         lookup_literal(i, &self.lits).unwrap_or(&Value::Null)
     }
 
+    /// Path node `i` with `n` segments: its base and its segments.
+    pub(crate) fn path(&self, i: u32, n: u32) -> (u32, &[Node]) {
+        let before = i - n - 1;
+        let base = match self.node(before).kind {
+            Kind::Link(_, base) => base,
+            _ => before,
+        };
+        (base, self.before(i, n))
+    }
+
+    /// The index of a segment, when it is one.
+    pub(crate) fn index(&self, segment: &Node) -> Option<i64> {
+        match segment.kind {
+            Kind::Index(i) => Some(i64::from(i)),
+            Kind::LongIndex(at) => self.literal(at).as_i64(),
+            _ => None,
+        }
+    }
+
+    /// Conditional node `i`: its `then` and `otherwise` nodes.
+    pub(crate) fn branches(&self, i: u32) -> (u32, u32) {
+        let then = match self.node(i - 1).kind {
+            Kind::Link(_, then) => then,
+            _ => i - 1,
+        };
+        (then, i - 2)
+    }
+
+    /// The nodes linked from node `i` (an array's items, an object's values, a chain's
+    /// operands, a call's arguments), in order.
+    pub(crate) fn linked(&self, i: u32) -> impl Iterator<Item = u32> + '_ {
+        let listed = match self.node(i).kind {
+            Kind::Array(n) | Kind::Chain(n) | Kind::Call { args: n, .. } => self.before(i, n),
+            Kind::Object(n) => self.before(i, 2 * n),
+            _ => &[],
+        };
+        listed.iter().filter_map(|link| match link.kind {
+            Kind::Link(_, child) => Some(child),
+            _ => None,
+        })
+    }
+
     /// The nodes `n` nodes before `i`: the links or segments of node `i`.
     pub(crate) fn before(&self, i: u32, n: u32) -> &[Node] {
         let end = i as usize;
@@ -128,8 +170,8 @@ pub(crate) struct Node {
 }
 
 /// A node. `u32`s are node indexes unless said otherwise; "links" are the `n` [`Kind::Link`]
-/// (or [`Kind::Entry`]) nodes just before a node, in order, and "segments" the `n`
-/// segment nodes just before a path.
+/// nodes just before a node, in order, and "segments" the `n` segment nodes just before a
+/// path. A node whose last child is the node just before it does not name that child.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {
     /// A constant (see [`Code::literal`]), including array/object literals made only of
@@ -137,36 +179,40 @@ pub(crate) enum Kind {
     Literal(u32),
     /// An array of the values of its `n` links.
     Array(u32),
-    /// An object of its `n` entries.
+    /// An object of `n` entries, each a [`Kind::Key`] then a link to the value.
     Object(u32),
     /// A root variable such as `inputs`: the name is the span. Only as a path's base.
     Root,
-    /// `base.seg[seg]...`: a path from node `base` (a [`Kind::Root`] or any value) through
-    /// its `segments` (possibly none).
+    /// `base.seg[seg]...`: a path through its `segments` (possibly none) from its base: the
+    /// node before the segments, a [`Kind::Root`] or any value, or a link to it (when the
+    /// nodes of a `[expr]` come between). See [`Code::path`].
     Path {
         segments: u32,
-        base: u32,
     },
     /// `.name`: the name is the span.
     Field,
     /// `["name"]`: the name is literal `name` (a string).
     Key(u32),
-    /// `[3]`: the index's low and high halves (the node stays four-byte aligned).
-    Index(u32, u32),
+    /// `[3]`.
+    Index(i32),
+    /// `[3000000000]`: the index is literal `n`.
+    LongIndex(u32),
     /// `[expr]`.
     Dynamic(u32),
     Not(u32),
     Negate(u32),
-    /// A comparison (these do not chain); its errors span the whole node.
-    Binary(BinOp, u32, u32),
-    /// `a + b`: a run of one operator of [`Kind::Chain`]; its errors span the operands.
-    Pair(BinOp, u32, u32),
+    /// A comparison (these do not chain) of node `left` with the node just before; its errors
+    /// span the whole node.
+    Binary(BinOp, u32),
+    /// `a + b`: a run of one operator of [`Kind::Chain`], `b` being the node just before;
+    /// its errors span the operands.
+    Pair(BinOp, u32),
     /// `a + b - c`, `a && b && c`: a left-associative run of operators of one precedence,
     /// kept flat so a long run adds no depth to the tree. `n` links, the first one's
     /// operator unused.
     Chain(u32),
-    /// `cond ? then : otherwise`, `otherwise` being the node just before.
-    Conditional(u32, u32),
+    /// `cond ? then : otherwise`: a link to `then` just before, `otherwise` before it.
+    Conditional(u32),
     /// A call of `FUNCTIONS[function]` with `n` links.
     Call {
         function: u16,
@@ -174,24 +220,11 @@ pub(crate) enum Kind {
     },
     /// One element of a list: an array item, an argument, an operand of a chain.
     Link(BinOp, u32),
-    /// One entry of an object: key (a literal string) and value.
-    Entry(u32, u32),
     /// A template's text: the span is a range of [`Code::text`] (after the source when the
     /// text is not written as such in it).
     Text,
     /// A template's `${{ }}`.
     Part(u32),
-}
-
-impl Kind {
-    pub(crate) fn index(low: u32, high: u32) -> i64 {
-        (i64::from(high) << 32) | i64::from(low)
-    }
-
-    pub(crate) fn of_index(i: i64) -> Kind {
-        // Two's complement halves, put back together by `index`.
-        Kind::Index(i as u32, (i >> 32) as u32)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,16 +276,6 @@ mod tests {
     fn nodes_stay_small() {
         use std::mem::size_of;
         // As a tree of boxes: 48 bytes a node, 64 a path, 40 a path segment.
-        assert!(size_of::<Node>() <= 20, "Node: {} bytes", size_of::<Node>());
-    }
-
-    #[test]
-    fn indexes_round_trip() {
-        for i in [0, 1, -1, i64::MAX, i64::MIN, 1 << 40, -(1 << 40)] {
-            let Kind::Index(low, high) = Kind::of_index(i) else {
-                unreachable!()
-            };
-            assert_eq!(Kind::index(low, high), i);
-        }
+        assert!(size_of::<Node>() <= 16, "Node: {} bytes", size_of::<Node>());
     }
 }

@@ -27,7 +27,7 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
     let node = code.node(i);
     match node.kind {
         Kind::Literal(at) => Ok(Cow::Borrowed(code.literal(at))),
-        Kind::Path { segments, base } => eval_path(i, segments, base, cx),
+        Kind::Path { segments } => eval_path(i, segments, cx),
         Kind::Array(n) => {
             let values = code
                 .before(i, n)
@@ -37,12 +37,16 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
             built(Value::Array(values), &node.span.range())
         }
         Kind::Object(n) => {
-            let entries = code.before(i, n);
-            let mut map = Map::with_capacity(entries.len());
-            for entry in entries {
-                if let Kind::Entry(key, value) = entry.kind {
-                    let key = code.literal(key).as_str().unwrap_or_default();
-                    map.insert(key.to_string(), eval(value, cx)?.into_owned());
+            let entries = code.before(i, 2 * n);
+            let mut map = Map::with_capacity(n as usize);
+            for entry in entries.chunks_exact(2) {
+                if let [Node {
+                    kind: Kind::Key(key),
+                    ..
+                }, link] = entry
+                {
+                    let key = code.literal(*key).as_str().unwrap_or_default();
+                    map.insert(key.to_string(), eval(child(link), cx)?.into_owned());
                 }
             }
             built(Value::Object(map), &node.span.range())
@@ -51,18 +55,18 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
         Kind::Negate(operand) => {
             ops::negate(&*eval(operand, cx)?, &node.span.range()).map(Cow::Owned)
         }
-        Kind::Binary(op, left, right) => binary(
+        Kind::Binary(op, left) => binary(
             op,
             eval(left, cx)?,
             &code.node(left).span.range(),
-            right,
+            i - 1,
             &node.span.range(),
             cx,
         ),
-        Kind::Pair(op, left, right) => {
+        Kind::Pair(op, left) => {
             let left_span = code.node(left).span;
-            let whole = left_span.start()..code.node(right).span.end();
-            binary(op, eval(left, cx)?, &left_span.range(), right, &whole, cx)
+            let whole = left_span.start()..code.node(i - 1).span.end();
+            binary(op, eval(left, cx)?, &left_span.range(), i - 1, &whole, cx)
         }
         Kind::Chain(n) => {
             let links = code.before(i, n);
@@ -81,11 +85,12 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
             }
             Ok(value)
         }
-        Kind::Conditional(cond, then) => {
+        Kind::Conditional(cond) => {
+            let (then, otherwise) = code.branches(i);
             if truthy(&*eval(cond, cx)?) {
                 eval(then, cx)
             } else {
-                eval(i - 1, cx)
+                eval(otherwise, cx)
             }
         }
         Kind::Call { function, args } => {
@@ -102,10 +107,10 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
         Kind::Root
         | Kind::Field
         | Kind::Key(_)
-        | Kind::Index(..)
+        | Kind::Index(_)
+        | Kind::LongIndex(_)
         | Kind::Dynamic(_)
         | Kind::Link(..)
-        | Kind::Entry(..)
         | Kind::Text
         | Kind::Part(_) => Ok(Cow::Owned(Value::Null)),
     }
@@ -114,7 +119,7 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
 /// The node a link points to.
 fn child(link: &Node) -> u32 {
     match link.kind {
-        Kind::Link(_, child) | Kind::Entry(_, child) => child,
+        Kind::Link(_, child) => child,
         _ => 0,
     }
 }
@@ -243,10 +248,10 @@ fn segment_name<'a>(code: &'a Code, segment: &Node) -> Option<&'a str> {
     }
 }
 
-/// Path node `i` over `n` segments from node `base`.
-fn eval_path<'a>(i: u32, n: u32, base: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError> {
+/// Path node `i` over `n` segments.
+fn eval_path<'a>(i: u32, n: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError> {
     let code = cx.code;
-    let segments = code.before(i, n);
+    let (base, segments) = code.path(i, n);
     let (mut current, skip) = match base_of(code, base) {
         Base::Value(node) => (eval(node, cx)?, 0),
         Base::Root(span) if code.text(span) == "steps" => {
@@ -270,12 +275,14 @@ fn eval_path<'a>(i: u32, n: u32, base: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Valu
     for (at, seg) in segments.iter().enumerate().skip(skip) {
         let computed;
         let key = match seg.kind {
-            Kind::Index(low, high) => Key::Index(Kind::index(low, high)),
             Kind::Dynamic(node) => {
                 computed = eval(node, cx)?;
                 dynamic_key(&computed, &code.node(node).span.range())?
             }
-            _ => Key::Field(segment_name(code, seg).unwrap_or_default()),
+            _ => match code.index(seg) {
+                Some(index) => Key::Index(index),
+                None => Key::Field(segment_name(code, seg).unwrap_or_default()),
+            },
         };
         let at = Site {
             code,
@@ -322,7 +329,7 @@ fn step_record<'a>(
                 }
             }
         }
-        Kind::Index(..) => {
+        Kind::Index(_) | Kind::LongIndex(_) => {
             return Err(
                 EvalError::type_error("steps are named, not numbered", first.span.range())
                     .with_help("write steps.<id>, e.g. steps.fetch.output"),

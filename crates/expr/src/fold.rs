@@ -30,42 +30,37 @@ pub(crate) fn constant_errors(code: &Code, i: u32, out: &mut Vec<EvalError>) -> 
         // Every child is checked (no short-circuit), so each reports its own errors.
         nodes.fold(true, |constant, n| constant_errors(code, n, out) & constant)
     };
-    let linked = |n: u32| {
-        code.before(i, n).iter().filter_map(|link| match link.kind {
-            Kind::Link(_, child) | Kind::Entry(_, child) => Some(child),
-            _ => None,
-        })
-    };
     let children_constant = match code.node(i).kind {
         Kind::Literal(_) => return true,
-        Kind::Array(n) | Kind::Object(n) | Kind::Chain(n) | Kind::Call { args: n, .. } => {
-            all(&mut linked(n))
+        Kind::Array(_) | Kind::Object(_) | Kind::Chain(_) | Kind::Call { .. } => {
+            all(&mut code.linked(i))
         }
         Kind::Not(n) | Kind::Negate(n) => all(&mut std::iter::once(n)),
-        Kind::Binary(_, a, b) | Kind::Pair(_, a, b) => all(&mut [a, b].into_iter()),
-        Kind::Conditional(cond, then) => all(&mut [cond, then, i - 1].into_iter()),
-        Kind::Path { segments, base } => {
+        Kind::Binary(_, left) | Kind::Pair(_, left) => all(&mut [left, i - 1].into_iter()),
+        Kind::Conditional(cond) => {
+            let (then, otherwise) = code.branches(i);
+            all(&mut [cond, then, otherwise].into_iter())
+        }
+        Kind::Path { segments } => {
+            let (base, segments) = code.path(i, segments);
             let base = match code.node(base).kind {
                 Kind::Root => None,
                 _ => Some(base),
             };
-            let indexes = code
-                .before(i, segments)
-                .iter()
-                .filter_map(|s| match s.kind {
-                    Kind::Dynamic(n) => Some(n),
-                    _ => None,
-                });
+            let indexes = segments.iter().filter_map(|s| match s.kind {
+                Kind::Dynamic(n) => Some(n),
+                _ => None,
+            });
             all(&mut base.into_iter().chain(indexes)) && base.is_some()
         }
         // Parts of other nodes, checked with them.
         Kind::Root
         | Kind::Field
         | Kind::Key(_)
-        | Kind::Index(..)
+        | Kind::Index(_)
+        | Kind::LongIndex(_)
         | Kind::Dynamic(_)
         | Kind::Link(..)
-        | Kind::Entry(..)
         | Kind::Text
         | Kind::Part(_) => return false,
     };

@@ -80,9 +80,7 @@ impl Builder {
     /// Appends a node that does not add a level: a link, a segment or a template part.
     pub(crate) fn attach(&mut self, kind: Kind, span: Span) -> u32 {
         let depth = match kind {
-            Kind::Link(_, child) | Kind::Entry(_, child) | Kind::Dynamic(child) => {
-                self.depth(child)
-            }
+            Kind::Link(_, child) | Kind::Dynamic(child) => self.depth(child),
             _ => 0,
         };
         self.nodes.push(Node { span, kind });
@@ -95,30 +93,33 @@ impl Builder {
         let at = offset(self.nodes.len());
         let listed = |n: u32| (at - n..at).map(|i| self.depth(i)).max().unwrap_or(0);
         let children = match kind {
-            Kind::Literal(_) | Kind::Field | Kind::Key(_) | Kind::Index(..) | Kind::Text => 0,
-            Kind::Array(n) | Kind::Object(n) | Kind::Chain(n) | Kind::Call { args: n, .. } => {
-                listed(n)
-            }
-            Kind::Root => 0,
-            Kind::Path { segments, base } => {
-                listed(segments).max(match self.nodes.get(base as usize) {
+            Kind::Literal(_)
+            | Kind::Root
+            | Kind::Field
+            | Kind::Key(_)
+            | Kind::Index(_)
+            | Kind::LongIndex(_)
+            | Kind::Text => 0,
+            Kind::Array(n) | Kind::Chain(n) | Kind::Call { args: n, .. } => listed(n),
+            Kind::Object(n) => listed(2 * n),
+            Kind::Path { segments } => {
+                // The base, or a link to it (as deep as it); a root adds no level.
+                let before = at - segments - 1;
+                let base = match self.nodes.get(before as usize) {
                     Some(Node {
                         kind: Kind::Root, ..
                     }) => 0,
-                    _ => self.depth(base),
-                })
+                    _ => self.depth(before),
+                };
+                listed(segments).max(base)
             }
             Kind::Not(n)
             | Kind::Negate(n)
             | Kind::Dynamic(n)
             | Kind::Link(_, n)
-            | Kind::Entry(_, n)
             | Kind::Part(n) => self.depth(n),
-            Kind::Binary(_, a, b) | Kind::Pair(_, a, b) => self.depth(a).max(self.depth(b)),
-            Kind::Conditional(cond, then) => self
-                .depth(cond)
-                .max(self.depth(then))
-                .max(self.depth(at - 1)),
+            Kind::Binary(_, left) | Kind::Pair(_, left) => self.depth(left).max(self.depth(at - 1)),
+            Kind::Conditional(cond) => self.depth(cond).max(listed(2)),
         };
         let depth = usize::from(children) + 1;
         if depth > MAX_TREE_DEPTH {
@@ -285,7 +286,9 @@ impl<'t> Parser<'_, 't, '_> {
         self.expect(Tok::Colon, "`:` of the `cond ? a : b` conditional")?;
         let otherwise = self.expr()?;
         let span = self.span(cond).start()..self.span(otherwise).end();
-        self.code.node(Kind::Conditional(cond, then), span)
+        let then_span = self.span(then);
+        self.code.attach(Kind::Link(BinOp::Add, then), then_span);
+        self.code.node(Kind::Conditional(cond), span)
     }
 
     /// Left-associative chain of operators at one precedence level.
@@ -304,8 +307,9 @@ impl<'t> Parser<'_, 't, '_> {
             None => return Ok(first),
             Some(&(_, last)) => self.span(first).start()..self.span(last).end(),
         };
-        if let [(op, second)] = *rest {
-            return self.code.node(Kind::Pair(op, first, second), span);
+        if let [(op, _)] = *rest {
+            // The second operand is the last node.
+            return self.code.node(Kind::Pair(op, first), span);
         }
         let operands = offset(rest.len() + 1);
         let first_span = self.span(first);
@@ -337,7 +341,8 @@ impl<'t> Parser<'_, 't, '_> {
             );
         }
         let span = self.span(left).start()..self.span(right).end();
-        self.code.node(Kind::Binary(op, left, right), span)
+        // `right` is the last node.
+        self.code.node(Kind::Binary(op, left), span)
     }
 
     fn or(&mut self) -> Result<u32, ParseError> {
@@ -432,16 +437,30 @@ impl<'t> Parser<'_, 't, '_> {
         // `(a.b).c` goes on with the path `a.b`: its references are those of `a.b.c`.
         let (base, (mut listed, mut listed_depths)) = match self.code.nodes.get(primary as usize) {
             Some(Node {
-                kind: Kind::Path { segments, base },
+                kind: Kind::Path { segments },
                 ..
             }) => {
-                let (segments, base) = (*segments, *base);
                 // Its segments are just before the path node: they become this path's first.
-                let first = self.code.nodes.len() - 1 - segments as usize;
+                let first = self.code.nodes.len() - 1 - *segments as usize;
                 self.code.nodes.pop();
                 self.code.depths.pop();
                 let nodes = self.code.nodes.split_off(first);
-                (base, (nodes, self.code.depths.split_off(first)))
+                let depths = self.code.depths.split_off(first);
+                // Before them its base, or a link to it (dropped: linked again below if the
+                // base is not just before the segments).
+                let base = match self.code.nodes.last() {
+                    Some(Node {
+                        kind: Kind::Link(_, linked),
+                        ..
+                    }) => {
+                        let linked = *linked;
+                        self.code.nodes.pop();
+                        self.code.depths.pop();
+                        linked
+                    }
+                    _ => self.code.last(),
+                };
+                (base, (nodes, depths))
             }
             _ => (primary, Default::default()),
         };
@@ -464,16 +483,14 @@ impl<'t> Parser<'_, 't, '_> {
             listed.push(Node { span, kind });
             listed_depths.push(depth);
         }
-        let count = offset(listed.len());
+        if base != self.code.last() {
+            let base_span = self.span(base);
+            self.code.attach(Kind::Link(BinOp::Add, base), base_span);
+        }
+        let segments = offset(listed.len());
         self.code.nodes.append(&mut listed);
         self.code.depths.append(&mut listed_depths);
-        self.code.node(
-            Kind::Path {
-                segments: count,
-                base,
-            },
-            start..end,
-        )
+        self.code.node(Kind::Path { segments }, start..end)
     }
 
     /// The name after a `.`.
@@ -525,7 +542,10 @@ impl<'t> Parser<'_, 't, '_> {
         let kind = match self.code.pop_constant() {
             Value::String(name) => Kind::Key(literal_ref(Value::String(name), &mut self.code.lits)),
             Value::Number(n) => match n.as_i64() {
-                Some(i) => Kind::of_index(i),
+                Some(i) => match i32::try_from(i) {
+                    Ok(small) => Kind::Index(small),
+                    Err(_) => Kind::LongIndex(literal_ref(Value::from(i), &mut self.code.lits)),
+                },
                 None => {
                     return Err(
                         ParseError::new("an index must be a whole number", index_span)
@@ -564,14 +584,8 @@ impl<'t> Parser<'_, 't, '_> {
                     return self.call(name, span);
                 }
                 // The name is the token's text: the root node's span.
-                let root = self.code.node(Kind::Root, span.clone())?;
-                return self.code.node(
-                    Kind::Path {
-                        segments: 0,
-                        base: root,
-                    },
-                    span,
-                );
+                self.code.node(Kind::Root, span.clone())?;
+                return self.code.node(Kind::Path { segments: 0 }, span);
             }
             Tok::LParen => {
                 self.pos += 1;
@@ -683,7 +697,8 @@ impl<'t> Parser<'_, 't, '_> {
         for (key, value) in entries {
             let key = literal_ref(Value::String(key), &mut self.code.lits);
             let span = self.span(value);
-            self.code.attach(Kind::Entry(key, value), span);
+            self.code.attach(Kind::Key(key), span);
+            self.code.attach(Kind::Link(BinOp::Add, value), span);
         }
         self.code.node(Kind::Object(n), start..end)
     }

@@ -64,22 +64,19 @@ pub(crate) fn collect(code: &Code, i: u32, guarded: bool, out: &mut Vec<Referenc
         collect(code, child, guarded || tolerated, out)
     };
     match code.node(i).kind {
-        Kind::Array(n) | Kind::Object(n) | Kind::Chain(n) => {
-            for link in code.before(i, n) {
-                if let Kind::Link(_, child) | Kind::Entry(_, child) = link.kind {
-                    walk(out, child, false);
-                }
-            }
+        Kind::Array(_) | Kind::Object(_) | Kind::Chain(_) => {
+            code.linked(i).for_each(|child| walk(out, child, false));
         }
         Kind::Not(n) | Kind::Negate(n) => walk(out, n, false),
-        Kind::Binary(_, a, b) | Kind::Pair(_, a, b) => {
-            walk(out, a, false);
-            walk(out, b, false);
+        Kind::Binary(_, left) | Kind::Pair(_, left) => {
+            walk(out, left, false);
+            walk(out, i - 1, false);
         }
-        Kind::Conditional(cond, then) => {
+        Kind::Conditional(cond) => {
+            let (then, otherwise) = code.branches(i);
             walk(out, cond, false);
             walk(out, then, false);
-            walk(out, i - 1, false);
+            walk(out, otherwise, false);
         }
         Kind::Call { function, args } => {
             let coalesce = matches!(FUNCTIONS[usize::from(function)].imp, Impl::Coalesce);
@@ -91,8 +88,8 @@ pub(crate) fn collect(code: &Code, i: u32, guarded: bool, out: &mut Vec<Referenc
                 }
             }
         }
-        Kind::Path { segments, base } => {
-            let segments = code.before(i, segments);
+        Kind::Path { segments } => {
+            let (base, segments) = code.path(i, segments);
             let root = code.node(base);
             match root.kind {
                 Kind::Root => {
@@ -107,8 +104,8 @@ pub(crate) fn collect(code: &Code, i: u32, guarded: bool, out: &mut Vec<Referenc
                             Kind::Key(name) => listed.push(Segment::Field(
                                 code.literal(name).as_str().unwrap_or_default().to_string(),
                             )),
-                            Kind::Index(low, high) => {
-                                listed.push(Segment::Index(Kind::index(low, high)))
+                            Kind::Index(_) | Kind::LongIndex(_) => {
+                                listed.push(Segment::Index(code.index(seg).unwrap_or_default()))
                             }
                             _ => {
                                 listed.push(Segment::Dynamic);
@@ -137,10 +134,10 @@ pub(crate) fn collect(code: &Code, i: u32, guarded: bool, out: &mut Vec<Referenc
         | Kind::Root
         | Kind::Field
         | Kind::Key(_)
-        | Kind::Index(..)
+        | Kind::Index(_)
+        | Kind::LongIndex(_)
         | Kind::Dynamic(_)
         | Kind::Link(..)
-        | Kind::Entry(..)
         | Kind::Text
         | Kind::Part(_) => {}
     }
