@@ -414,10 +414,12 @@ struct Site<'p> {
 impl Site<'_> {
     /// The source text of the path up to (not including) this segment.
     fn prefix(&self) -> &str {
-        let start = self.path.start();
+        // From the base: in `(inputs.a).b` the path starts at the parenthesis, which does not
+        // close before `.b`.
+        let base = self.code.node(self.base).span;
+        let start = base.start();
         let end = match self.i.checked_sub(1) {
-            // The base, counted from the start of the path (which may be a parenthesis).
-            None => start + self.code.node(self.base).span.range().len(),
+            None => base.end(),
             Some(last) => self
                 .segments
                 .get(last)
