@@ -87,8 +87,8 @@ pub(crate) fn offset(n: usize) -> u32 {
 /// and spans point into, and its literals other than the common ones.
 #[derive(Debug, Clone)]
 pub(crate) struct Code {
-    /// The source, then the strings that are not written as such in it (keys in `["..."]`
-    /// with escapes, text around a `$${{`). Kept for the life of the workflow: no spare room.
+    /// The source, kept for the life of the workflow (without spare room): names, a path's
+    /// text for its errors and a template's text are ranges of it.
     pub text: Box<str>,
     pub nodes: Box<[Node]>,
     /// Literals that are not common ones: empty (no heap block) for most expressions.
@@ -220,8 +220,7 @@ pub(crate) enum Kind {
     },
     /// One element of a list: an array item, an argument, an operand of a chain.
     Link(BinOp, u32),
-    /// A template's text: the span is a range of [`Code::text`] (after the source when the
-    /// text is not written as such in it).
+    /// A template's text: the span.
     Text,
     /// A template's `${{ }}`.
     Part(u32),

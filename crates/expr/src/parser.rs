@@ -20,6 +20,7 @@ pub const MAX_TREE_DEPTH: usize = 128;
 
 /// The parsed form under construction: the nodes of one expression or of all the
 /// expressions of a template, each appended after its children.
+#[derive(Default)]
 pub(crate) struct Builder {
     pub nodes: Vec<Node>,
     /// The height of each node's subtree (links and segments: their child's), bounded by
@@ -27,45 +28,16 @@ pub(crate) struct Builder {
     /// parsing.
     depths: Vec<u8>,
     pub lits: Vec<Value>,
-    /// Strings not written as such in the source, appended to it in [`Code::text`]:
-    /// `extra` starts at byte `source_len`.
-    pub extra: String,
-    source_len: usize,
 }
 
 impl Builder {
-    pub(crate) fn new(source_len: usize) -> Builder {
-        Builder {
-            nodes: Vec::new(),
-            depths: Vec::new(),
-            lits: Vec::new(),
-            extra: String::new(),
-            source_len,
-        }
-    }
-
     /// The code, given the source it was parsed from.
     pub(crate) fn finish(self, src: &str) -> Code {
-        let text = if self.extra.is_empty() {
-            Box::from(src)
-        } else {
-            let mut text = String::with_capacity(src.len() + self.extra.len());
-            text.push_str(src);
-            text.push_str(&self.extra);
-            text.into_boxed_str()
-        };
         Code {
-            text,
+            text: Box::from(src),
             nodes: self.nodes.into_boxed_slice(),
             lits: self.lits.into_boxed_slice(),
         }
-    }
-
-    /// Appends `text` to the text after the source; returns its span there.
-    pub(crate) fn extra_text(&mut self, text: &str) -> Span {
-        let start = self.source_len + self.extra.len();
-        self.extra.push_str(text);
-        Span::new(start..start + text.len())
     }
 
     /// The last node's index.

@@ -26,7 +26,7 @@ impl Expr {
         if tokens.is_empty() {
             return Err(ParseError::new("empty expression", 0..src.len()));
         }
-        let mut code = Builder::new(src.len());
+        let mut code = Builder::default();
         parser::parse(&mut code, src, &tokens, src.len())?;
         let code = code.finish(src);
         Ok(Expr {
@@ -91,8 +91,6 @@ pub struct Template {
     /// None: the template is exactly one `${{ }}`, whose root is the last node, or, with no
     /// node at all, exactly its source text.
     parts: u32,
-    /// The length of the source at the start of the code's text.
-    source_len: u32,
     redact: bool,
 }
 
@@ -110,38 +108,28 @@ impl Template {
     /// Like [`Template::parse`], but a broken `${{ }}` does not hide the ones after it: every
     /// error is returned, in order (never an empty list).
     pub fn parse_all(src: &str) -> Result<Template, Vec<ParseError>> {
-        let mut code = Builder::new(src.len());
+        let mut code = Builder::default();
         let mut parts = Vec::new();
         let mut errors = Vec::new();
-        // The literal text since the last expression: written as is from `text_start`, unless
-        // a `$${{` made it differ from the source.
-        let mut text = String::new();
-        let mut text_start = 0;
-        let mut escaped = false;
+        // The literal text since the last expression or escape starts at `text`: the parts
+        // are ranges of the source (a `$${{` ends one, its `${{` starts the next).
+        let mut text = 0;
         let mut pos = 0;
-        let end_text = |code: &mut Builder, text: &mut String, start: usize, escaped: bool| {
-            if text.is_empty() {
-                return None;
+        let end_text = |parts: &mut Vec<Part>, range: Range<usize>| {
+            if !range.is_empty() {
+                parts.push(Part::Text(Span::new(range)));
             }
-            let span = match escaped {
-                false => Span::new(start..start + text.len()),
-                true => code.extra_text(text),
-            };
-            text.clear();
-            Some(Part::Text(span))
         };
         while let Some(found) = src[pos..].find("${{") {
             let at = pos + found;
             if at > pos && src.as_bytes()[at - 1] == b'$' {
                 // `$${{` is an escaped, literal `${{`.
-                text.push_str(&src[pos..at - 1]);
-                text.push_str("${{");
-                escaped = true;
+                end_text(&mut parts, text..at - 1);
+                text = at;
                 pos = at + 3;
                 continue;
             }
-            text.push_str(&src[pos..at]);
-            parts.extend(end_text(&mut code, &mut text, text_start, escaped));
+            end_text(&mut parts, text..at);
             match expression(&mut code, src, at) {
                 Ok((root, end)) => {
                     parts.push(Part::Expr(root));
@@ -156,14 +144,12 @@ impl Template {
                     }
                 }
             }
-            text_start = pos;
-            escaped = false;
+            text = pos;
         }
         if !errors.is_empty() {
             return Err(errors);
         }
-        text.push_str(&src[pos..]);
-        parts.extend(end_text(&mut code, &mut text, text_start, escaped));
+        end_text(&mut parts, text..src.len());
         let whole_source = matches!(*parts, [Part::Text(span)] if span.range() == (0..src.len()));
         let count = match *parts {
             [Part::Expr(_)] => 0,
@@ -181,7 +167,6 @@ impl Template {
         let mut template = Template {
             code: code.finish(src),
             parts: count,
-            source_len: offset(src.len()),
             redact: false,
         };
         template.redact = reads_secrets(&template.code, template.expressions());
@@ -305,10 +290,7 @@ impl Template {
     }
 
     pub fn source(&self) -> &str {
-        self.code
-            .text
-            .get(..self.source_len as usize)
-            .unwrap_or_default()
+        &self.code.text
     }
 
     /// Like [`Expr::constant_errors`], for every expression of the template.

@@ -4,6 +4,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::mem::size_of;
 use weft_expr::{Expr, Template};
 
 /// Counts the blocks and bytes this thread holds (each test runs on its own thread).
@@ -61,6 +62,12 @@ fn a_step_reading_the_previous_one_is_two_blocks() {
     // As a tree of boxes: 9 blocks, about 450 bytes.
     assert!(blocks <= 2, "{blocks} blocks");
     assert!(bytes <= 140, "{bytes} bytes");
+}
+
+#[test]
+fn a_template_is_seven_words() {
+    // The engine boxes each template of a step's `with:`: the box is one of its blocks.
+    assert!(size_of::<Template>() <= 56, "{}", size_of::<Template>());
 }
 
 #[test]
