@@ -35,6 +35,47 @@ pub(crate) fn literal_ref(value: Value, own: &mut Vec<Value>) -> u32 {
     }
 }
 
+/// The names most expressions read (`steps.x.output`, `inputs.y`, `item`...): a name among
+/// them is kept as its index (see [`name_ref`]), read without slicing the source.
+static NAMES: [&str; 21] = [
+    "steps",
+    "inputs",
+    "vars",
+    "env",
+    "secrets",
+    "item",
+    "index",
+    "error",
+    "output",
+    "connection",
+    "config",
+    "status",
+    "attempts",
+    "message",
+    "body",
+    "id",
+    "name",
+    "value",
+    "items",
+    "results",
+    "trigger",
+];
+
+/// The index of `steps` in [`NAMES`].
+pub(crate) const STEPS: u8 = 0;
+
+/// A name that is not one of [`NAMES`]: its node's span.
+const WRITTEN: u8 = u8::MAX;
+
+/// How a node keeps the name `text`: its index in [`NAMES`], or [`WRITTEN`].
+pub(crate) fn name_ref(text: &str) -> u8 {
+    NAMES
+        .iter()
+        .position(|name| *name == text)
+        .and_then(|i| u8::try_from(i).ok())
+        .unwrap_or(WRITTEN)
+}
+
 /// The literal at `i` (see [`literal_ref`]), `own` being the expression's own literals.
 pub(crate) fn lookup_literal(i: u32, own: &[Value]) -> Option<&Value> {
     let i = i as usize;
@@ -110,6 +151,14 @@ impl Code {
         self.text.get(span.range()).unwrap_or_default()
     }
 
+    /// The name kept as `name` (see [`name_ref`]) by a node of span `span`.
+    pub(crate) fn name(&self, name: u8, span: Span) -> &str {
+        match NAMES.get(usize::from(name)) {
+            Some(common) => common,
+            None => self.text(span),
+        }
+    }
+
     pub(crate) fn literal(&self, i: u32) -> &Value {
         lookup_literal(i, &self.lits).unwrap_or(&Value::Null)
     }
@@ -181,16 +230,17 @@ pub(crate) enum Kind {
     Array(u32),
     /// An object of `n` entries, each a [`Kind::Key`] then a link to the value.
     Object(u32),
-    /// A root variable such as `inputs`: the name is the span. Only as a path's base.
-    Root,
+    /// A root variable such as `inputs` (its name: see [`Code::name`]). Only as a path's
+    /// base.
+    Root(u8),
     /// `base.seg[seg]...`: a path through its `segments` (possibly none) from its base: the
     /// node before the segments, a [`Kind::Root`] or any value, or a link to it (when the
     /// nodes of a `[expr]` come between). See [`Code::path`].
     Path {
         segments: u32,
     },
-    /// `.name`: the name is the span.
-    Field,
+    /// `.name` (see [`Code::name`]).
+    Field(u8),
     /// `["name"]`: the name is literal `name` (a string).
     Key(u32),
     /// `[3]`.

@@ -1,7 +1,7 @@
 //! Tree-walking evaluator. Values flow as `Cow` so that reading `steps.a.output.items`
 //! borrows from the scope instead of cloning the step output.
 
-use crate::ast::{BinOp, Code, Kind, Node, Span};
+use crate::ast::{BinOp, Code, Kind, Node, Span, STEPS};
 use crate::error::{EvalError, EvalErrorKind};
 use crate::functions::{self, Call, FunctionInfo, Impl};
 use crate::ops::{self, Spans};
@@ -104,8 +104,8 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
             }
         }
         // Parts of other nodes, never evaluated alone.
-        Kind::Root
-        | Kind::Field
+        Kind::Root(_)
+        | Kind::Field(_)
         | Kind::Key(_)
         | Kind::Index(_)
         | Kind::LongIndex(_)
@@ -225,8 +225,8 @@ enum Key<'k> {
 
 /// What a path starts from.
 enum Base {
-    /// A root variable, with the span of its name.
-    Root(Span),
+    /// A root variable: its name (see [`Code::name`]) and its span.
+    Root(u8, Span),
     /// A computed value: its node.
     Value(u32),
 }
@@ -234,7 +234,7 @@ enum Base {
 fn base_of(code: &Code, base: u32) -> Base {
     let node = code.node(base);
     match node.kind {
-        Kind::Root => Base::Root(node.span),
+        Kind::Root(name) => Base::Root(name, node.span),
         _ => Base::Value(base),
     }
 }
@@ -242,7 +242,7 @@ fn base_of(code: &Code, base: u32) -> Base {
 /// The name of a `.name` or `["name"]` segment; `None` for an index.
 fn segment_name<'a>(code: &'a Code, segment: &Node) -> Option<&'a str> {
     match segment.kind {
-        Kind::Field => Some(code.text(segment.span)),
+        Kind::Field(name) => Some(code.name(name, segment.span)),
         Kind::Key(name) => code.literal(name).as_str(),
         _ => None,
     }
@@ -254,7 +254,7 @@ fn eval_path<'a>(i: u32, n: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalErr
     let (base, segments) = code.path(i, n);
     let (mut current, skip) = match base_of(code, base) {
         Base::Value(node) => (eval(node, cx)?, 0),
-        Base::Root(span) if code.text(span) == "steps" => {
+        Base::Root(STEPS, span) => {
             let record = step_record(segments, &span.range(), cx)?;
             let field = segments.get(1).and_then(|seg| segment_name(code, seg));
             match (field.and_then(|name| record.field(name)), record) {
@@ -264,8 +264,8 @@ fn eval_path<'a>(i: u32, n: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalErr
                 (None, fields) => (Cow::Owned(fields.to_value()), 1),
             }
         }
-        Base::Root(span) => {
-            let name = code.text(span);
+        Base::Root(name, span) => {
+            let name = code.name(name, span);
             match cx.scope.root(name) {
                 Some(value) => (Cow::Borrowed(value), 0),
                 None => return Err(unknown_root(name, &span.range(), cx.scope)),

@@ -44,7 +44,7 @@ pub(crate) fn constant_errors(code: &Code, i: u32, out: &mut Vec<EvalError>) -> 
         Kind::Path { segments } => {
             let (base, segments) = code.path(i, segments);
             let base = match code.node(base).kind {
-                Kind::Root => None,
+                Kind::Root(_) => None,
                 _ => Some(base),
             };
             let indexes = segments.iter().filter_map(|s| match s.kind {
@@ -54,8 +54,8 @@ pub(crate) fn constant_errors(code: &Code, i: u32, out: &mut Vec<EvalError>) -> 
             all(&mut base.into_iter().chain(indexes)) && base.is_some()
         }
         // Parts of other nodes, checked with them.
-        Kind::Root
-        | Kind::Field
+        Kind::Root(_)
+        | Kind::Field(_)
         | Kind::Key(_)
         | Kind::Index(_)
         | Kind::LongIndex(_)

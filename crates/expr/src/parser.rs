@@ -4,7 +4,7 @@
 //! `+` `-`, `*` `/` `%`, unary `!`/`not`/`-`, then `.field` `[index]` and calls.
 
 use crate::ast::{
-    is_common_literal, literal_ref, lookup_literal, offset, BinOp, Code, Kind, Node, Span,
+    is_common_literal, literal_ref, lookup_literal, name_ref, offset, BinOp, Code, Kind, Node, Span,
 };
 use crate::error::ParseError;
 use crate::functions;
@@ -22,12 +22,12 @@ pub const MAX_TREE_DEPTH: usize = 128;
 /// expressions of a template, each appended after its children.
 #[derive(Default)]
 pub(crate) struct Builder {
-    pub nodes: Vec<Node>,
+    nodes: Vec<Node>,
     /// The height of each node's subtree (links and segments: their child's), bounded by
     /// [`MAX_TREE_DEPTH`] so evaluation can never overflow the stack. Only needed while
     /// parsing.
     depths: Vec<u8>,
-    pub lits: Vec<Value>,
+    lits: Vec<Value>,
 }
 
 impl Builder {
@@ -66,8 +66,8 @@ impl Builder {
         let listed = |n: u32| (at - n..at).map(|i| self.depth(i)).max().unwrap_or(0);
         let children = match kind {
             Kind::Literal(_)
-            | Kind::Root
-            | Kind::Field
+            | Kind::Root(_)
+            | Kind::Field(_)
             | Kind::Key(_)
             | Kind::Index(_)
             | Kind::LongIndex(_)
@@ -79,7 +79,8 @@ impl Builder {
                 let before = at - segments - 1;
                 let base = match self.nodes.get(before as usize) {
                     Some(Node {
-                        kind: Kind::Root, ..
+                        kind: Kind::Root(_),
+                        ..
                     }) => 0,
                     _ => self.depth(before),
                 };
@@ -474,9 +475,8 @@ impl<'t> Parser<'_, 't, '_> {
             ));
         };
         let span = token.span.clone();
-        match token.tok.as_name() {
-            // The name is the token's text: its span.
-            Some(_) => {}
+        let name = match token.tok.as_name() {
+            Some(name) => name_ref(name),
             None if matches!(token.tok, Tok::Int(_)) => {
                 let index = self.src.get(span.clone()).unwrap_or_default();
                 return Err(
@@ -499,7 +499,7 @@ impl<'t> Parser<'_, 't, '_> {
                 "call functions with the value as first argument, e.g. `len(x)` instead of `x.len()`",
             ));
         }
-        Ok((Kind::Field, Span::new(span)))
+        Ok((Kind::Field(name), Span::new(span)))
     }
 
     /// The `[...]` accessor; `open` is the span of `[`.
@@ -556,7 +556,7 @@ impl<'t> Parser<'_, 't, '_> {
                     return self.call(name, span);
                 }
                 // The name is the token's text: the root node's span.
-                self.code.node(Kind::Root, span.clone())?;
+                self.code.node(Kind::Root(name_ref(name)), span.clone())?;
                 return self.code.node(Kind::Path { segments: 0 }, span);
             }
             Tok::LParen => {

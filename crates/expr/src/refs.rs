@@ -92,14 +92,14 @@ pub(crate) fn collect(code: &Code, i: u32, guarded: bool, out: &mut Vec<Referenc
             let (base, segments) = code.path(i, segments);
             let root = code.node(base);
             match root.kind {
-                Kind::Root => {
+                Kind::Root(name) => {
                     let mut listed = Vec::new();
                     let mut end = root.span.end();
                     for seg in segments {
                         end = seg.span.end();
                         match seg.kind {
-                            Kind::Field => {
-                                listed.push(Segment::Field(code.text(seg.span).to_string()))
+                            Kind::Field(field) => {
+                                listed.push(Segment::Field(code.name(field, seg.span).to_string()))
                             }
                             Kind::Key(name) => listed.push(Segment::Field(
                                 code.literal(name).as_str().unwrap_or_default().to_string(),
@@ -115,7 +115,7 @@ pub(crate) fn collect(code: &Code, i: u32, guarded: bool, out: &mut Vec<Referenc
                     }
                     out.push(ReferenceUse {
                         reference: Reference {
-                            root: code.text(root.span).to_string(),
+                            root: code.name(name, root.span).to_string(),
                             segments: listed,
                             span: root.span.start()..end,
                         },
@@ -131,8 +131,8 @@ pub(crate) fn collect(code: &Code, i: u32, guarded: bool, out: &mut Vec<Referenc
             }
         }
         Kind::Literal(_)
-        | Kind::Root
-        | Kind::Field
+        | Kind::Root(_)
+        | Kind::Field(_)
         | Kind::Key(_)
         | Kind::Index(_)
         | Kind::LongIndex(_)
