@@ -27,7 +27,7 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
     let node = code.node(i);
     match node.kind {
         Kind::Literal(at) => Ok(Cow::Borrowed(code.literal(at))),
-        Kind::Path { segments } => eval_path(i, segments, cx),
+        Kind::Path { segments } => eval_path(node, i, segments, cx),
         Kind::Array(n) => {
             let values = code
                 .before(i, n)
@@ -59,14 +59,15 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
             op,
             eval(left, cx)?,
             &code.node(left).span.range(),
-            i - 1,
+            (i - 1, code.node(i - 1).span),
             &node.span.range(),
             cx,
         ),
         Kind::Pair(op, left) => {
             let left_span = code.node(left).span;
-            let whole = left_span.start()..code.node(i - 1).span.end();
-            binary(op, eval(left, cx)?, &left_span.range(), i - 1, &whole, cx)
+            let right = (i - 1, code.node(i - 1).span);
+            let whole = left_span.start()..right.1.end();
+            binary(op, eval(left, cx)?, &left_span.range(), right, &whole, cx)
         }
         Kind::Chain(n) => {
             let links = code.before(i, n);
@@ -80,7 +81,7 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
                     continue;
                 };
                 let whole = left.start..link.span.end();
-                value = binary(op, value, &left, right, &whole, cx)?;
+                value = binary(op, value, &left, (right, link.span), &whole, cx)?;
                 left = whole;
             }
             Ok(value)
@@ -167,12 +168,13 @@ pub(crate) fn range_bounds(i: u32, cx: &Ctx<'_>) -> Option<Result<Range<i64>, Ev
     }
 }
 
-/// `left op right` with `left` already evaluated (from `left_span`), the result spanning `whole`.
+/// `left op right` with `left` already evaluated (from `left_span`), the result spanning
+/// `whole`; `right` is a node and its span.
 fn binary<'a>(
     op: BinOp,
     l: Cow<'a, Value>,
     left_span: &Range<usize>,
-    right: u32,
+    (right, right_span): (u32, Span),
     whole: &Range<usize>,
     cx: &Ctx<'a>,
 ) -> Result<Cow<'a, Value>, EvalError> {
@@ -189,7 +191,7 @@ fn binary<'a>(
     let spans = Spans {
         whole,
         left: left_span,
-        right: &cx.code.node(right).span.range(),
+        right: &right_span.range(),
     };
     built(ops::apply(op, &l, &r, spans)?, whole)
 }
@@ -223,22 +225,6 @@ enum Key<'k> {
     Index(i64),
 }
 
-/// What a path starts from.
-enum Base {
-    /// A root variable: its name (see [`Code::name`]) and its span.
-    Root(u8, Span),
-    /// A computed value: its node.
-    Value(u32),
-}
-
-fn base_of(code: &Code, base: u32) -> Base {
-    let node = code.node(base);
-    match node.kind {
-        Kind::Root(name) => Base::Root(name, node.span),
-        _ => Base::Value(base),
-    }
-}
-
 /// The name of a `.name` or `["name"]` segment; `None` for an index.
 fn segment_name<'a>(code: &'a Code, segment: &Node) -> Option<&'a str> {
     match segment.kind {
@@ -248,13 +234,14 @@ fn segment_name<'a>(code: &'a Code, segment: &Node) -> Option<&'a str> {
     }
 }
 
-/// Path node `i` over `n` segments.
-fn eval_path<'a>(i: u32, n: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError> {
+/// Path node `path` (index `i`) over `n` segments.
+fn eval_path<'a>(path: &Node, i: u32, n: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError> {
     let code = cx.code;
     let (base, segments) = code.path(i, n);
-    let (mut current, skip) = match base_of(code, base) {
-        Base::Value(node) => (eval(node, cx)?, 0),
-        Base::Root(STEPS, span) => {
+    let base_node = code.node(base);
+    let (mut current, skip) = match base_node.kind {
+        Kind::Root(STEPS) => {
+            let span = base_node.span;
             let record = step_record(segments, &span.range(), cx)?;
             let field = segments.get(1).and_then(|seg| segment_name(code, seg));
             match (field.and_then(|name| record.field(name)), record) {
@@ -264,13 +251,15 @@ fn eval_path<'a>(i: u32, n: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalErr
                 (None, fields) => (Cow::Owned(fields.to_value()), 1),
             }
         }
-        Base::Root(name, span) => {
+        Kind::Root(name) => {
+            let span = base_node.span;
             let name = code.name(name, span);
             match cx.scope.root(name) {
                 Some(value) => (Cow::Borrowed(value), 0),
                 None => return Err(unknown_root(name, &span.range(), cx.scope)),
             }
         }
+        _ => (eval(base, cx)?, 0),
     };
     for (at, seg) in segments.iter().enumerate().skip(skip) {
         let computed;
@@ -286,8 +275,8 @@ fn eval_path<'a>(i: u32, n: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalErr
         };
         let at = Site {
             code,
-            path: code.node(i).span,
-            base,
+            path: path.span,
+            base: base_node.span,
             segments,
             i: at,
             span: seg.span,
@@ -402,9 +391,9 @@ fn dynamic_key<'k>(value: &'k Value, span: &Range<usize>) -> Result<Key<'k>, Eva
 /// Where an accessor is applied, for error messages.
 struct Site<'p> {
     code: &'p Code,
-    /// The span of the whole path.
+    /// The spans of the whole path and of its base.
     path: Span,
-    base: u32,
+    base: Span,
     segments: &'p [Node],
     /// Which segment.
     i: usize,
@@ -416,10 +405,9 @@ impl Site<'_> {
     fn prefix(&self) -> &str {
         // From the base: in `(inputs.a).b` the path starts at the parenthesis, which does not
         // close before `.b`.
-        let base = self.code.node(self.base).span;
-        let start = base.start();
+        let start = self.base.start();
         let end = match self.i.checked_sub(1) {
-            None => base.end(),
+            None => self.base.end(),
             Some(last) => self
                 .segments
                 .get(last)
