@@ -79,9 +79,10 @@ pub(crate) fn name_ref(text: &str) -> u8 {
 /// The literal at `i` (see [`literal_ref`]), `own` being the expression's own literals.
 pub(crate) fn lookup_literal(i: u32, own: &[Value]) -> Option<&Value> {
     let i = i as usize;
-    match i.checked_sub(COMMON_LITERALS.len()) {
-        None => COMMON_LITERALS.get(i),
-        Some(own_index) => own.get(own_index),
+    let common: &'static [Value] = &COMMON_LITERALS;
+    match common.get(i) {
+        Some(value) => Some(value),
+        None => own.get(i - common.len()),
     }
 }
 
