@@ -431,9 +431,24 @@ fn locate<'v>(
     key: &Key<'_>,
     at: &Site<'_>,
 ) -> Result<(&'v Value, usize), EvalError> {
+    let found = match (value, key) {
+        (Value::Object(map), Key::Field(name)) => field(map, name).map(|child| (child, 0)),
+        (Value::Array(items), Key::Index(index)) => {
+            crate::value::resolve_index(*index, items.len())
+                .and_then(|position| Some((items.get(position)?, position)))
+        }
+        _ => None,
+    };
+    // The path's text, which every message names, is only sliced for a failure.
+    found.ok_or_else(|| not_found(value, key, at))
+}
+
+/// Why `value` has no child `key`.
+#[cold]
+fn not_found(value: &Value, key: &Key<'_>, at: &Site<'_>) -> EvalError {
     let prefix = at.prefix();
     match (value, key) {
-        (Value::Object(map), Key::Field(name)) => field(map, name).map(|child| (child, 0)).ok_or_else(|| {
+        (Value::Object(map), Key::Field(name)) => {
             let error = at.undefined(format!("`{prefix}` has no field `{name}`"));
             if map.is_empty() {
                 error.with_help(format!("`{prefix}` is an empty object"))
@@ -443,46 +458,43 @@ fn locate<'v>(
                     ranked_list(name, map.keys().map(String::as_str), LISTED_NAMES)
                 ))
             }
-        }),
-        (Value::Array(items), Key::Index(index)) => {
-            let position = crate::value::resolve_index(*index, items.len()).ok_or_else(|| {
-                let error = at.undefined(format!(
-                    "index {index} is out of range: `{prefix}` has {} element{}",
-                    items.len(),
-                    if items.len() == 1 { "" } else { "s" }
-                ));
-                match items.len() {
-                    0 => error.with_help(format!("use default({prefix}[{index}], fallback) when it may be empty")),
-                    n => error.with_help(format!("valid indexes are 0 to {} (or -{n} to -1 from the end)", n - 1)),
-                }
-            })?;
-            Ok((&items[position], position))
         }
-        (Value::Null, Key::Field(name)) => Err(at
+        (Value::Array(items), Key::Index(index)) => {
+            let error = at.undefined(format!(
+                "index {index} is out of range: `{prefix}` has {} element{}",
+                items.len(),
+                if items.len() == 1 { "" } else { "s" }
+            ));
+            match items.len() {
+                0 => error.with_help(format!("use default({prefix}[{index}], fallback) when it may be empty")),
+                n => error.with_help(format!("valid indexes are 0 to {} (or -{n} to -1 from the end)", n - 1)),
+            }
+        }
+        (Value::Null, Key::Field(name)) => at
             .undefined(format!("`{prefix}` is null, so it has no field `{name}`"))
-            .with_help(format!("use default({prefix}.{name}, fallback) when it may be null"))),
-        (Value::Null, Key::Index(index)) => Err(at
+            .with_help(format!("use default({prefix}.{name}, fallback) when it may be null")),
+        (Value::Null, Key::Index(index)) => at
             .undefined(format!("`{prefix}` is null, so it has no element {index}"))
-            .with_help(format!("use default({prefix}[{index}], fallback) when it may be null"))),
-        (Value::Array(_), Key::Field(name)) => Err(at
+            .with_help(format!("use default({prefix}[{index}], fallback) when it may be null")),
+        (Value::Array(_), Key::Field(name)) => at
             .type_error(format!("`{prefix}` is an array, not an object; it has no field `{name}`"))
             .with_help(format!(
                 "pick an element first, e.g. `{prefix}[0].{name}`, or collect the field from every element with pluck({prefix}, '{name}')"
-            ))),
-        (Value::Object(_), Key::Index(index)) => Err(at
+            )),
+        (Value::Object(_), Key::Index(index)) => at
             .type_error(format!("`{prefix}` is an object, not an array; it has no element {index}"))
-            .with_help(format!("read fields by name, e.g. `{prefix}.name` or `{prefix}[\"name\"]`"))),
-        (Value::String(_), Key::Index(_)) => Err(at
+            .with_help(format!("read fields by name, e.g. `{prefix}.name` or `{prefix}[\"name\"]`")),
+        (Value::String(_), Key::Index(_)) => at
             .type_error(format!("`{prefix}` is a string; strings cannot be indexed"))
-            .with_help("use slice(text, start, end) to take characters")),
-        (other, Key::Field(name)) => Err(at.type_error(format!(
+            .with_help("use slice(text, start, end) to take characters"),
+        (other, Key::Field(name)) => at.type_error(format!(
             "`{prefix}` is {}, not an object; it has no field `{name}`",
             a_type(other)
-        ))),
-        (other, Key::Index(index)) => Err(at.type_error(format!(
+        )),
+        (other, Key::Index(index)) => at.type_error(format!(
             "`{prefix}` is {}, not an array; it has no element {index}",
             a_type(other)
-        ))),
+        )),
     }
 }
 
