@@ -1,53 +1,18 @@
-//! The parsed form of an expression. Spans are absolute byte offsets in the source given
-//! to `Template::parse` / `Expr::parse`.
+//! The parsed form of an expression: one flat array of nodes, each a few bytes, children
+//! named by their index (a tree of boxes cost ~9 heap blocks for `steps.a.output.n + 1`;
+//! a workflow keeps one per expression for as long as it is loaded). Nodes come in post
+//! order: every child is before its parent, so the array is built bottom up while parsing
+//! and the last node is the root. Names and path texts are ranges of the source text, which
+//! the parsed form keeps once. Spans are absolute byte offsets in the source given to
+//! `Template::parse` / `Expr::parse`.
 
-use crate::functions::FunctionInfo;
 use serde_json::Value;
 use std::ops::Range;
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
-/// The names most expressions read (`steps.x.output`, `inputs.y`, `item`...), allocated once
-/// for the process: a workflow of 100,000 steps that each read `steps.<id>.output` holds one
-/// `steps` and one `output`, not 100,000 of each.
-static COMMON_NAMES: LazyLock<Box<[Arc<str>]>> = LazyLock::new(|| {
-    [
-        "steps",
-        "inputs",
-        "vars",
-        "env",
-        "secrets",
-        "item",
-        "index",
-        "error",
-        "output",
-        "connection",
-        "config",
-        "status",
-        "attempts",
-        "message",
-        "body",
-        "id",
-        "name",
-        "value",
-        "items",
-        "results",
-    ]
-    .into_iter()
-    .map(Arc::from)
-    .collect()
-});
-
-/// A name of a path (a root or a field), shared when it is a common one.
-pub(crate) fn name(text: &str) -> Arc<str> {
-    match COMMON_NAMES.iter().find(|common| ***common == *text) {
-        Some(common) => Arc::clone(common),
-        None => Arc::from(text),
-    }
-}
-
-/// The small constants most expressions write (`0`, `1`, `true`, `null`, `""`), allocated once
-/// for the process; other literals get their own.
-static COMMON_LITERALS: LazyLock<Box<[Arc<Value>]>> = LazyLock::new(|| {
+/// The small constants most expressions write (`0`, `1`, `true`, `null`, `""`), held once
+/// for the process; other literals are kept by their expression (see [`Code::lits`]).
+static COMMON_LITERALS: LazyLock<Box<[Value]>> = LazyLock::new(|| {
     let mut values: Vec<Value> = (-1..=10).map(Value::from).collect();
     values.extend([
         Value::Bool(true),
@@ -55,15 +20,75 @@ static COMMON_LITERALS: LazyLock<Box<[Arc<Value>]>> = LazyLock::new(|| {
         Value::Null,
         Value::String(String::new()),
     ]);
-    values.into_iter().map(Arc::new).collect()
+    values.into_boxed_slice()
 });
 
-/// A literal of a tree, shared when it is a common one.
-pub(crate) fn literal(value: Value) -> Arc<Value> {
-    match COMMON_LITERALS.iter().find(|common| ***common == value) {
-        Some(common) => Arc::clone(common),
-        None => Arc::new(value),
+/// Where a literal is: below the number of common literals, one of them; from there on,
+/// one of the expression's own ([`Code::lits`]), counted from that number.
+pub(crate) fn literal_ref(value: Value, own: &mut Vec<Value>) -> u32 {
+    match COMMON_LITERALS.iter().position(|common| *common == value) {
+        Some(i) => offset(i),
+        None => {
+            own.push(value);
+            offset(COMMON_LITERALS.len() + own.len() - 1)
+        }
     }
+}
+
+/// The names most expressions read (`steps.x.output`, `inputs.y`, `item`...): a name among
+/// them is kept as its index (see [`name_ref`]), read without slicing the source.
+static NAMES: [&str; 21] = [
+    "steps",
+    "inputs",
+    "vars",
+    "env",
+    "secrets",
+    "item",
+    "index",
+    "error",
+    "output",
+    "connection",
+    "config",
+    "status",
+    "attempts",
+    "message",
+    "body",
+    "id",
+    "name",
+    "value",
+    "items",
+    "results",
+    "trigger",
+];
+
+/// The index of `steps` in [`NAMES`].
+pub(crate) const STEPS: u8 = 0;
+
+/// A name that is not one of [`NAMES`]: its node's span.
+const WRITTEN: u8 = u8::MAX;
+
+/// How a node keeps the name `text`: its index in [`NAMES`], or [`WRITTEN`].
+pub(crate) fn name_ref(text: &str) -> u8 {
+    NAMES
+        .iter()
+        .position(|name| *name == text)
+        .and_then(|i| u8::try_from(i).ok())
+        .unwrap_or(WRITTEN)
+}
+
+/// The literal at `i` (see [`literal_ref`]), `own` being the expression's own literals.
+pub(crate) fn lookup_literal(i: u32, own: &[Value]) -> Option<&Value> {
+    let i = i as usize;
+    let common: &'static [Value] = &COMMON_LITERALS;
+    match common.get(i) {
+        Some(value) => Some(value),
+        None => own.get(i - common.len()),
+    }
+}
+
+/// Whether literal `i` is one of the common ones (not one of the expression's own).
+pub(crate) fn is_common_literal(i: u32) -> bool {
+    (i as usize) < COMMON_LITERALS.len()
 }
 
 /// A byte range of the source, as the tree keeps it: two `u32`s instead of two `usize`s
@@ -100,33 +125,156 @@ pub(crate) fn offset(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// A parsed expression (or the expressions of a template): its nodes, the text their names
+/// and spans point into, and its literals other than the common ones.
 #[derive(Debug, Clone)]
-pub(crate) struct Node {
-    pub kind: Kind,
-    pub span: Span,
-    /// Height of this subtree; bounded (by [`crate::MAX_TREE_DEPTH`]) so evaluation can never
-    /// overflow the stack.
-    pub depth: u8,
+pub(crate) struct Code {
+    /// The source, kept for the life of the workflow (without spare room): names, a path's
+    /// text for its errors and a template's text are ranges of it.
+    pub text: Box<str>,
+    pub nodes: Box<[Node]>,
+    /// Literals that are not common ones: empty (no heap block) for most expressions.
+    pub lits: Box<[Value]>,
 }
 
-#[derive(Debug, Clone)]
+impl Code {
+    /// The root of a single expression: the last node.
+    pub(crate) fn root(&self) -> u32 {
+        offset(self.nodes.len().saturating_sub(1))
+    }
+
+    pub(crate) fn node(&self, i: u32) -> &Node {
+        &self.nodes[i as usize]
+    }
+
+    /// The text of `span` (a name, a path's prefix, a text part).
+    pub(crate) fn text(&self, span: Span) -> &str {
+        self.text.get(span.range()).unwrap_or_default()
+    }
+
+    /// The name kept as `name` (see [`name_ref`]) by a node of span `span`.
+    pub(crate) fn name(&self, name: u8, span: Span) -> &str {
+        match NAMES.get(usize::from(name)) {
+            Some(common) => common,
+            None => self.text(span),
+        }
+    }
+
+    pub(crate) fn literal(&self, i: u32) -> &Value {
+        lookup_literal(i, &self.lits).unwrap_or(&Value::Null)
+    }
+
+    /// Path node `i` with `n` segments: its base and its segments.
+    pub(crate) fn path(&self, i: u32, n: u32) -> (u32, &[Node]) {
+        let before = i - n - 1;
+        let base = match self.node(before).kind {
+            Kind::Link(_, base) => base,
+            _ => before,
+        };
+        (base, self.before(i, n))
+    }
+
+    /// The index of a segment, when it is one.
+    pub(crate) fn index(&self, segment: &Node) -> Option<i64> {
+        match segment.kind {
+            Kind::Index(i) => Some(i64::from(i)),
+            Kind::LongIndex(at) => self.literal(at).as_i64(),
+            _ => None,
+        }
+    }
+
+    /// Conditional node `i`: its `then` and `otherwise` nodes.
+    pub(crate) fn branches(&self, i: u32) -> (u32, u32) {
+        let then = match self.node(i - 1).kind {
+            Kind::Link(_, then) => then,
+            _ => i - 1,
+        };
+        (then, i - 2)
+    }
+
+    /// The nodes linked from node `i` (an array's items, an object's values, a chain's
+    /// operands, a call's arguments), in order.
+    pub(crate) fn linked(&self, i: u32) -> impl Iterator<Item = u32> + '_ {
+        let listed = match self.node(i).kind {
+            Kind::Array(n) | Kind::Chain(n) | Kind::Call { args: n, .. } => self.before(i, n),
+            Kind::Object(n) => self.before(i, 2 * n),
+            _ => &[],
+        };
+        listed.iter().filter_map(|link| match link.kind {
+            Kind::Link(_, child) => Some(child),
+            _ => None,
+        })
+    }
+
+    /// The nodes `n` nodes before `i`: the links or segments of node `i`.
+    pub(crate) fn before(&self, i: u32, n: u32) -> &[Node] {
+        let end = i as usize;
+        &self.nodes[end - n as usize..end]
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Node {
+    pub span: Span,
+    pub kind: Kind,
+}
+
+/// A node. `u32`s are node indexes unless said otherwise; "links" are the `n` [`Kind::Link`]
+/// nodes just before a node, in order, and "segments" the `n` segment nodes just before a
+/// path. A node whose last child is the node just before it does not name that child.
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {
-    /// A constant, including array/object literals made only of constants. Boxed: a `Value`
-    /// is several times the size of the other variants, which every node would pay for.
-    /// Shared with every tree that writes the same common constant (see [`literal`]).
-    Literal(Arc<Value>),
-    Array(Box<[Node]>),
-    Object(Box<[(Box<str>, Node)]>),
-    Path(Box<Path>),
-    Not(Box<Node>),
-    Negate(Box<Node>),
-    /// A comparison (these do not chain).
-    Binary(BinOp, Box<Node>, Box<Node>),
+    /// A constant (see [`Code::literal`]), including array/object literals made only of
+    /// constants.
+    Literal(u32),
+    /// An array of the values of its `n` links.
+    Array(u32),
+    /// An object of `n` entries, each a [`Kind::Key`] then a link to the value.
+    Object(u32),
+    /// A root variable such as `inputs` (its name: see [`Code::name`]). Only as a path's
+    /// base.
+    Root(u8),
+    /// `base.seg[seg]...`: a path through its `segments` (possibly none) from its base: the
+    /// node before the segments, a [`Kind::Root`] or any value, or a link to it (when the
+    /// nodes of a `[expr]` come between). See [`Code::path`].
+    Path {
+        segments: u32,
+    },
+    /// `.name` (see [`Code::name`]).
+    Field(u8),
+    /// `["name"]`: the name is literal `name` (a string).
+    Key(u32),
+    /// `[3]`.
+    Index(i32),
+    /// `[3000000000]`: the index is literal `n`.
+    LongIndex(u32),
+    /// `[expr]`.
+    Dynamic(u32),
+    Not(u32),
+    Negate(u32),
+    /// A comparison (these do not chain) of node `left` with the node just before; its errors
+    /// span the whole node.
+    Binary(BinOp, u32),
+    /// `a + b`: a run of one operator of [`Kind::Chain`], `b` being the node just before;
+    /// its errors span the operands.
+    Pair(BinOp, u32),
     /// `a + b - c`, `a && b && c`: a left-associative run of operators of one precedence,
-    /// kept flat so a long run adds no depth to the tree.
-    Chain(Box<Node>, Box<[(BinOp, Node)]>),
-    Conditional(Box<[Node; 3]>),
-    Call(&'static FunctionInfo, Box<[Node]>),
+    /// kept flat so a long run adds no depth to the tree. `n` links, the first one's
+    /// operator unused.
+    Chain(u32),
+    /// `cond ? then : otherwise`: a link to `then` just before, `otherwise` before it.
+    Conditional(u32),
+    /// A call of `FUNCTIONS[function]` with `n` links.
+    Call {
+        function: u16,
+        args: u32,
+    },
+    /// One element of a list: an array item, an argument, an operand of a chain.
+    Link(BinOp, u32),
+    /// A template's text: the span.
+    Text,
+    /// A template's `${{ }}`.
+    Part(u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,66 +316,16 @@ impl BinOp {
     }
 }
 
-/// `base.seg[seg]...`: a variable or any parenthesised value followed by accessors.
-#[derive(Debug, Clone)]
-pub(crate) struct Path {
-    pub base: Base,
-    pub segments: Box<[Seg]>,
-    /// Source text of the whole path, used to name prefixes in error messages.
-    pub text: Box<str>,
-    /// Length of the base within `text`.
-    pub base_len: u32,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum Base {
-    /// A root variable such as `inputs` or `steps`, with the span of its name.
-    Root(Arc<str>, Span),
-    Value(Box<Node>),
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Seg {
-    pub key: SegKey,
-    /// Span of the field name or of the whole `[...]`.
-    pub span: Span,
-    /// End of this segment within `Path::text`.
-    pub text_end: u32,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum SegKey {
-    Field(Arc<str>),
-    Index(i64),
-    Dynamic(Box<Node>),
-}
-
-impl Path {
-    /// The source text of the path up to (not including) segment `i`.
-    pub(crate) fn prefix(&self, i: usize) -> &str {
-        let end = match i.checked_sub(1) {
-            None => self.base_len as usize,
-            Some(last) => self
-                .segments
-                .get(last)
-                .map_or(self.text.len(), |s| s.text_end as usize),
-        };
-        self.text.get(..end).unwrap_or(&self.text)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Every workflow keeps the trees of all its expressions for as long as it is loaded
+    /// Every workflow keeps the nodes of all its expressions for as long as it is loaded
     /// (a 10,000-step workflow holds 10,000 of them): the nodes stay small.
     #[test]
-    fn tree_nodes_stay_small() {
+    fn nodes_stay_small() {
         use std::mem::size_of;
-        // Before they were made compact: 96, 152 and 120 bytes.
-        assert!(size_of::<Node>() <= 48, "Node: {} bytes", size_of::<Node>());
-        assert!(size_of::<Path>() <= 64, "Path: {} bytes", size_of::<Path>());
-        assert!(size_of::<Seg>() <= 40, "Seg: {} bytes", size_of::<Seg>());
+        // As a tree of boxes: 48 bytes a node, 64 a path, 40 a path segment.
+        assert!(size_of::<Node>() <= 16, "Node: {} bytes", size_of::<Node>());
     }
 }

@@ -1,7 +1,7 @@
 //! Tree-walking evaluator. Values flow as `Cow` so that reading `steps.a.output.items`
 //! borrows from the scope instead of cloning the step output.
 
-use crate::ast::{Base, BinOp, Kind, Node, Path, SegKey, Span};
+use crate::ast::{BinOp, Code, Kind, Node, Span, STEPS};
 use crate::error::{EvalError, EvalErrorKind};
 use crate::functions::{self, Call, FunctionInfo, Impl};
 use crate::ops::{self, Spans};
@@ -16,26 +16,38 @@ use std::ops::Range;
 const LISTED_NAMES: usize = 12;
 
 pub(crate) struct Ctx<'a> {
+    pub code: &'a Code,
     pub scope: &'a dyn Scope,
     /// The expression reads `secrets`: keep values out of error messages.
     pub redact: bool,
 }
 
-pub(crate) fn eval<'a>(node: &'a Node, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError> {
-    match &node.kind {
-        Kind::Literal(value) => Ok(Cow::Borrowed(&**value)),
-        Kind::Path(path) => eval_path(path, cx),
-        Kind::Array(items) => {
-            let values = items
+pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError> {
+    let code = cx.code;
+    let node = code.node(i);
+    match node.kind {
+        Kind::Literal(at) => Ok(Cow::Borrowed(code.literal(at))),
+        Kind::Path { segments } => eval_path(node, i, segments, cx),
+        Kind::Array(n) => {
+            let values = code
+                .before(i, n)
                 .iter()
-                .map(|item| eval(item, cx).map(Cow::into_owned))
+                .map(|item| eval(child(item), cx).map(Cow::into_owned))
                 .collect::<Result<Vec<_>, _>>()?;
             built(Value::Array(values), &node.span.range())
         }
-        Kind::Object(entries) => {
-            let mut map = Map::with_capacity(entries.len());
-            for (key, value) in entries {
-                map.insert(key.to_string(), eval(value, cx)?.into_owned());
+        Kind::Object(n) => {
+            let entries = code.before(i, 2 * n);
+            let mut map = Map::with_capacity(n as usize);
+            for entry in entries.chunks_exact(2) {
+                if let [Node {
+                    kind: Kind::Key(key),
+                    ..
+                }, link] = entry
+                {
+                    let key = code.literal(*key).as_str().unwrap_or_default();
+                    map.insert(key.to_string(), eval(child(link), cx)?.into_owned());
+                }
             }
             built(Value::Object(map), &node.span.range())
         }
@@ -43,39 +55,78 @@ pub(crate) fn eval<'a>(node: &'a Node, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, E
         Kind::Negate(operand) => {
             ops::negate(&*eval(operand, cx)?, &node.span.range()).map(Cow::Owned)
         }
-        Kind::Binary(op, left, right) => binary(
-            *op,
+        Kind::Binary(op, left) => binary(
+            op,
             eval(left, cx)?,
-            &left.span.range(),
-            right,
+            &code.node(left).span.range(),
+            (i - 1, code.node(i - 1).span),
             &node.span.range(),
             cx,
         ),
-        Kind::Chain(first, rest) => {
-            let mut value = eval(first, cx)?;
+        Kind::Pair(op, left) => {
+            let left_span = code.node(left).span;
+            let right = (i - 1, code.node(i - 1).span);
+            let whole = left_span.start()..right.1.end();
+            binary(op, eval(left, cx)?, &left_span.range(), right, &whole, cx)
+        }
+        Kind::Chain(n) => {
+            let links = code.before(i, n);
+            let Some((first, rest)) = links.split_first() else {
+                return Ok(Cow::Owned(Value::Null));
+            };
+            let mut value = eval(child(first), cx)?;
             let mut left = first.span.range();
-            for (op, right) in rest {
-                let whole = left.start..right.span.end();
-                value = binary(*op, value, &left, right, &whole, cx)?;
+            for link in rest {
+                let Kind::Link(op, right) = link.kind else {
+                    continue;
+                };
+                let whole = left.start..link.span.end();
+                value = binary(op, value, &left, (right, link.span), &whole, cx)?;
                 left = whole;
             }
             Ok(value)
         }
-        Kind::Conditional(parts) => {
-            let [cond, then, otherwise] = &**parts;
+        Kind::Conditional(cond) => {
+            let (then, otherwise) = code.branches(i);
             if truthy(&*eval(cond, cx)?) {
                 eval(then, cx)
             } else {
                 eval(otherwise, cx)
             }
         }
-        Kind::Call(info, args) => match info.imp {
-            Impl::Coalesce => coalesce(args, cx),
-            Impl::Eager(function) => {
-                built(call(node, info, args, cx, function)?, &node.span.range())
+        Kind::Call { function, args } => {
+            let info = function_info(function);
+            let args = code.before(i, args);
+            match info.imp {
+                Impl::Coalesce => coalesce(args, cx),
+                Impl::Eager(function) => {
+                    built(call(node, info, args, cx, function)?, &node.span.range())
+                }
             }
-        },
+        }
+        // Parts of other nodes, never evaluated alone.
+        Kind::Root(_)
+        | Kind::Field(_)
+        | Kind::Key(_)
+        | Kind::Index(_)
+        | Kind::LongIndex(_)
+        | Kind::Dynamic(_)
+        | Kind::Link(..)
+        | Kind::Text
+        | Kind::Part(_) => Ok(Cow::Owned(Value::Null)),
     }
+}
+
+/// The node a link points to.
+fn child(link: &Node) -> u32 {
+    match link.kind {
+        Kind::Link(_, child) => child,
+        _ => 0,
+    }
+}
+
+fn function_info(function: u16) -> &'static FunctionInfo {
+    &functions::FUNCTIONS[usize::from(function)]
 }
 
 /// Evaluates the arguments of a call of `info` (all of them, left to right) and hands
@@ -89,7 +140,7 @@ fn call<'a, T>(
 ) -> Result<T, EvalError> {
     let values = args
         .iter()
-        .map(|a| eval(a, cx))
+        .map(|a| eval(child(a), cx))
         .collect::<Result<Vec<_>, _>>()?;
     let call = Call {
         info,
@@ -101,14 +152,14 @@ fn call<'a, T>(
     function(&call, values)
 }
 
-/// When `node` is a call of `range`: the numbers it lists, as bounds, with `range`'s own
+/// When node `i` is a call of `range`: the numbers it lists, as bounds, with `range`'s own
 /// checks and errors but without building them. `None` for any other node.
-pub(crate) fn range_bounds<'a>(
-    node: &'a Node,
-    cx: &Ctx<'a>,
-) -> Option<Result<Range<i64>, EvalError>> {
-    match &node.kind {
-        Kind::Call(info, args) if info.name == "range" => {
+pub(crate) fn range_bounds(i: u32, cx: &Ctx<'_>) -> Option<Result<Range<i64>, EvalError>> {
+    let node = cx.code.node(i);
+    match node.kind {
+        Kind::Call { function, args } if function_info(function).name == "range" => {
+            let info = function_info(function);
+            let args = cx.code.before(i, args);
             Some(call(node, info, args, cx, |call, values| {
                 functions::range_bounds(call, &values)
             }))
@@ -117,12 +168,13 @@ pub(crate) fn range_bounds<'a>(
     }
 }
 
-/// `left op right` with `left` already evaluated (from `left_span`), the result spanning `whole`.
+/// `left op right` with `left` already evaluated (from `left_span`), the result spanning
+/// `whole`; `right` is a node and its span.
 fn binary<'a>(
     op: BinOp,
     l: Cow<'a, Value>,
     left_span: &Range<usize>,
-    right: &'a Node,
+    (right, right_span): (u32, Span),
     whole: &Range<usize>,
     cx: &Ctx<'a>,
 ) -> Result<Cow<'a, Value>, EvalError> {
@@ -139,7 +191,7 @@ fn binary<'a>(
     let spans = Spans {
         whole,
         left: left_span,
-        right: &right.span.range(),
+        right: &right_span.range(),
     };
     built(ops::apply(op, &l, &r, spans)?, whole)
 }
@@ -157,14 +209,14 @@ fn coalesce<'a>(args: &'a [Node], cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalEr
         return Ok(Cow::Owned(Value::Null));
     };
     for candidate in candidates {
-        match eval(candidate, cx) {
+        match eval(child(candidate), cx) {
             Ok(value) if !value.is_null() => return Ok(value),
             Ok(_) => {}
             Err(error) if error.kind == EvalErrorKind::Undefined => {}
             Err(error) => return Err(error),
         }
     }
-    eval(last, cx)
+    eval(child(last), cx)
 }
 
 /// A resolved accessor key.
@@ -173,40 +225,60 @@ enum Key<'k> {
     Index(i64),
 }
 
-fn eval_path<'a>(path: &'a Path, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError> {
-    let (mut current, skip) = match &path.base {
-        Base::Value(node) => (eval(node, cx)?, 0),
-        Base::Root(name, span) if &**name == "steps" => {
-            let record = step_record(path, &span.range(), cx)?;
-            let field = match path.segments.get(1).map(|seg| &seg.key) {
-                Some(SegKey::Field(name)) => record.field(name),
-                _ => None,
-            };
-            match (field, record) {
+/// The name of a `.name` or `["name"]` segment; `None` for an index.
+fn segment_name<'a>(code: &'a Code, segment: &Node) -> Option<&'a str> {
+    match segment.kind {
+        Kind::Field(name) => Some(code.name(name, segment.span)),
+        Kind::Key(name) => code.literal(name).as_str(),
+        _ => None,
+    }
+}
+
+/// Path node `path` (index `i`) over `n` segments.
+fn eval_path<'a>(path: &Node, i: u32, n: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError> {
+    let code = cx.code;
+    let (base, segments) = code.path(i, n);
+    let base_node = code.node(base);
+    let (mut current, skip) = match base_node.kind {
+        Kind::Root(STEPS) => {
+            let span = base_node.span;
+            let record = step_record(segments, &span.range(), cx)?;
+            let field = segments.get(1).and_then(|seg| segment_name(code, seg));
+            match (field.and_then(|name| record.field(name)), record) {
                 (Some(field), _) => (field, 2),
                 (None, StepView::Value(value)) => (Cow::Borrowed(value), 1),
                 // Read whole, or a field it does not have (the error lists the ones it has).
                 (None, fields) => (Cow::Owned(fields.to_value()), 1),
             }
         }
-        Base::Root(name, span) => match cx.scope.root(name) {
-            Some(value) => (Cow::Borrowed(value), 0),
-            None => return Err(unknown_root(name, &span.range(), cx.scope)),
-        },
-    };
-    for (i, seg) in path.segments.iter().enumerate().skip(skip) {
-        let computed;
-        let key = match &seg.key {
-            SegKey::Field(name) => Key::Field(name),
-            SegKey::Index(index) => Key::Index(*index),
-            SegKey::Dynamic(node) => {
-                computed = eval(node, cx)?;
-                dynamic_key(&computed, &node.span.range())?
+        Kind::Root(name) => {
+            let span = base_node.span;
+            let name = code.name(name, span);
+            match cx.scope.root(name) {
+                Some(value) => (Cow::Borrowed(value), 0),
+                None => return Err(unknown_root(name, &span.range(), cx.scope)),
             }
+        }
+        _ => (eval(base, cx)?, 0),
+    };
+    for (at, seg) in segments.iter().enumerate().skip(skip) {
+        let computed;
+        let key = match seg.kind {
+            Kind::Dynamic(node) => {
+                computed = eval(node, cx)?;
+                dynamic_key(&computed, &code.node(node).span.range())?
+            }
+            _ => match code.index(seg) {
+                Some(index) => Key::Index(index),
+                None => Key::Field(segment_name(code, seg).unwrap_or_default()),
+            },
         };
         let at = Site {
-            path,
-            i,
+            code,
+            path: path.span,
+            base: base_node.span,
+            segments,
+            i: at,
             span: seg.span,
         };
         current = match current {
@@ -222,37 +294,37 @@ fn eval_path<'a>(path: &'a Path, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalErr
 
 /// `steps.<id>`: the first segment names the step.
 fn step_record<'a>(
-    path: &'a Path,
+    segments: &'a [Node],
     span: &Range<usize>,
     cx: &Ctx<'a>,
 ) -> Result<StepView<'a>, EvalError> {
-    let Some(first) = path.segments.first() else {
+    let Some(first) = segments.first() else {
         return Err(
             EvalError::type_error("`steps` needs a step id", span.clone())
                 .with_help("write steps.<id>.output, e.g. steps.fetch.output"),
         );
     };
     let computed;
-    let id: &str = match &first.key {
-        SegKey::Field(id) => id,
-        SegKey::Dynamic(node) => {
+    let id: &str = match first.kind {
+        Kind::Dynamic(node) => {
             computed = eval(node, cx)?;
             match &*computed {
                 Value::String(id) => id,
                 other => {
                     return Err(EvalError::type_error(
                         format!("a step id must be a string, got {}", a_type(other)),
-                        node.span.range(),
+                        cx.code.node(node).span.range(),
                     ))
                 }
             }
         }
-        SegKey::Index(_) => {
+        Kind::Index(_) | Kind::LongIndex(_) => {
             return Err(
                 EvalError::type_error("steps are named, not numbered", first.span.range())
                     .with_help("write steps.<id>, e.g. steps.fetch.output"),
             )
         }
+        _ => segment_name(cx.code, first).unwrap_or_default(),
     };
     cx.scope.step(id).ok_or_else(|| {
         let error = EvalError::undefined(
@@ -318,14 +390,30 @@ fn dynamic_key<'k>(value: &'k Value, span: &Range<usize>) -> Result<Key<'k>, Eva
 
 /// Where an accessor is applied, for error messages.
 struct Site<'p> {
-    path: &'p Path,
+    code: &'p Code,
+    /// The spans of the whole path and of its base.
+    path: Span,
+    base: Span,
+    segments: &'p [Node],
+    /// Which segment.
     i: usize,
     span: Span,
 }
 
 impl Site<'_> {
+    /// The source text of the path up to (not including) this segment.
     fn prefix(&self) -> &str {
-        self.path.prefix(self.i)
+        // From the base: in `(inputs.a).b` the path starts at the parenthesis, which does not
+        // close before `.b`.
+        let start = self.base.start();
+        let end = match self.i.checked_sub(1) {
+            None => self.base.end(),
+            Some(last) => self
+                .segments
+                .get(last)
+                .map_or(self.path.end(), |s| s.span.end()),
+        };
+        self.code.text.get(start..end).unwrap_or_default()
     }
 
     fn undefined(&self, message: String) -> EvalError {
@@ -343,9 +431,24 @@ fn locate<'v>(
     key: &Key<'_>,
     at: &Site<'_>,
 ) -> Result<(&'v Value, usize), EvalError> {
+    let found = match (value, key) {
+        (Value::Object(map), Key::Field(name)) => field(map, name).map(|child| (child, 0)),
+        (Value::Array(items), Key::Index(index)) => {
+            crate::value::resolve_index(*index, items.len())
+                .and_then(|position| Some((items.get(position)?, position)))
+        }
+        _ => None,
+    };
+    // The path's text, which every message names, is only sliced for a failure.
+    found.ok_or_else(|| not_found(value, key, at))
+}
+
+/// Why `value` has no child `key`.
+#[cold]
+fn not_found(value: &Value, key: &Key<'_>, at: &Site<'_>) -> EvalError {
     let prefix = at.prefix();
     match (value, key) {
-        (Value::Object(map), Key::Field(name)) => field(map, name).map(|child| (child, 0)).ok_or_else(|| {
+        (Value::Object(map), Key::Field(name)) => {
             let error = at.undefined(format!("`{prefix}` has no field `{name}`"));
             if map.is_empty() {
                 error.with_help(format!("`{prefix}` is an empty object"))
@@ -355,46 +458,43 @@ fn locate<'v>(
                     ranked_list(name, map.keys().map(String::as_str), LISTED_NAMES)
                 ))
             }
-        }),
-        (Value::Array(items), Key::Index(index)) => {
-            let position = crate::value::resolve_index(*index, items.len()).ok_or_else(|| {
-                let error = at.undefined(format!(
-                    "index {index} is out of range: `{prefix}` has {} element{}",
-                    items.len(),
-                    if items.len() == 1 { "" } else { "s" }
-                ));
-                match items.len() {
-                    0 => error.with_help(format!("use default({prefix}[{index}], fallback) when it may be empty")),
-                    n => error.with_help(format!("valid indexes are 0 to {} (or -{n} to -1 from the end)", n - 1)),
-                }
-            })?;
-            Ok((&items[position], position))
         }
-        (Value::Null, Key::Field(name)) => Err(at
+        (Value::Array(items), Key::Index(index)) => {
+            let error = at.undefined(format!(
+                "index {index} is out of range: `{prefix}` has {} element{}",
+                items.len(),
+                if items.len() == 1 { "" } else { "s" }
+            ));
+            match items.len() {
+                0 => error.with_help(format!("use default({prefix}[{index}], fallback) when it may be empty")),
+                n => error.with_help(format!("valid indexes are 0 to {} (or -{n} to -1 from the end)", n - 1)),
+            }
+        }
+        (Value::Null, Key::Field(name)) => at
             .undefined(format!("`{prefix}` is null, so it has no field `{name}`"))
-            .with_help(format!("use default({prefix}.{name}, fallback) when it may be null"))),
-        (Value::Null, Key::Index(index)) => Err(at
+            .with_help(format!("use default({prefix}.{name}, fallback) when it may be null")),
+        (Value::Null, Key::Index(index)) => at
             .undefined(format!("`{prefix}` is null, so it has no element {index}"))
-            .with_help(format!("use default({prefix}[{index}], fallback) when it may be null"))),
-        (Value::Array(_), Key::Field(name)) => Err(at
+            .with_help(format!("use default({prefix}[{index}], fallback) when it may be null")),
+        (Value::Array(_), Key::Field(name)) => at
             .type_error(format!("`{prefix}` is an array, not an object; it has no field `{name}`"))
             .with_help(format!(
                 "pick an element first, e.g. `{prefix}[0].{name}`, or collect the field from every element with pluck({prefix}, '{name}')"
-            ))),
-        (Value::Object(_), Key::Index(index)) => Err(at
+            )),
+        (Value::Object(_), Key::Index(index)) => at
             .type_error(format!("`{prefix}` is an object, not an array; it has no element {index}"))
-            .with_help(format!("read fields by name, e.g. `{prefix}.name` or `{prefix}[\"name\"]`"))),
-        (Value::String(_), Key::Index(_)) => Err(at
+            .with_help(format!("read fields by name, e.g. `{prefix}.name` or `{prefix}[\"name\"]`")),
+        (Value::String(_), Key::Index(_)) => at
             .type_error(format!("`{prefix}` is a string; strings cannot be indexed"))
-            .with_help("use slice(text, start, end) to take characters")),
-        (other, Key::Field(name)) => Err(at.type_error(format!(
+            .with_help("use slice(text, start, end) to take characters"),
+        (other, Key::Field(name)) => at.type_error(format!(
             "`{prefix}` is {}, not an object; it has no field `{name}`",
             a_type(other)
-        ))),
-        (other, Key::Index(index)) => Err(at.type_error(format!(
+        )),
+        (other, Key::Index(index)) => at.type_error(format!(
             "`{prefix}` is {}, not an array; it has no element {index}",
             a_type(other)
-        ))),
+        )),
     }
 }
 

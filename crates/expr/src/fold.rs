@@ -1,7 +1,7 @@
 //! Constant folding for the validator: a subexpression made only of literals gives the same
 //! result on every run, so its type or value error is known before running.
 
-use crate::ast::{Base, Kind, Node, SegKey};
+use crate::ast::{Code, Kind};
 use crate::error::{EvalError, EvalErrorKind};
 use crate::eval::{eval, range_bounds, Ctx};
 use crate::scope::{Scope, StepView};
@@ -23,46 +23,59 @@ impl Scope for NoVariables {
     }
 }
 
-/// Adds to `out` the error of every innermost constant subexpression of `node` that fails
-/// with a type or value error; returns whether `node` itself is a constant that evaluates.
-pub(crate) fn constant_errors(node: &Node, out: &mut Vec<EvalError>) -> bool {
-    let mut all = |nodes: &mut dyn Iterator<Item = &Node>| {
+/// Adds to `out` the error of every innermost constant subexpression of node `i` that fails
+/// with a type or value error; returns whether the node itself is a constant that evaluates.
+pub(crate) fn constant_errors(code: &Code, i: u32, out: &mut Vec<EvalError>) -> bool {
+    let mut all = |nodes: &mut dyn Iterator<Item = u32>| {
         // Every child is checked (no short-circuit), so each reports its own errors.
-        nodes.fold(true, |constant, n| constant_errors(n, out) & constant)
+        nodes.fold(true, |constant, n| constant_errors(code, n, out) & constant)
     };
-    let children_constant = match &node.kind {
+    let children_constant = match code.node(i).kind {
         Kind::Literal(_) => return true,
-        Kind::Array(items) | Kind::Call(_, items) => all(&mut items.iter()),
-        Kind::Object(entries) => all(&mut entries.iter().map(|(_, n)| n)),
-        Kind::Not(n) | Kind::Negate(n) => all(&mut std::iter::once(&**n)),
-        Kind::Binary(_, a, b) => all(&mut [&**a, &**b].into_iter()),
-        Kind::Chain(first, rest) => {
-            all(&mut std::iter::once(&**first).chain(rest.iter().map(|(_, n)| n)))
+        Kind::Array(_) | Kind::Object(_) | Kind::Chain(_) | Kind::Call { .. } => {
+            all(&mut code.linked(i))
         }
-        Kind::Conditional(parts) => all(&mut parts.iter()),
-        Kind::Path(path) => {
-            let base = match &path.base {
-                Base::Root(..) => None,
-                Base::Value(n) => Some(&**n),
+        Kind::Not(n) | Kind::Negate(n) => all(&mut std::iter::once(n)),
+        Kind::Binary(_, left) | Kind::Pair(_, left) => all(&mut [left, i - 1].into_iter()),
+        Kind::Conditional(cond) => {
+            let (then, otherwise) = code.branches(i);
+            all(&mut [cond, then, otherwise].into_iter())
+        }
+        Kind::Path { segments } => {
+            let (base, segments) = code.path(i, segments);
+            let base = match code.node(base).kind {
+                Kind::Root(_) => None,
+                _ => Some(base),
             };
-            let indexes = path.segments.iter().filter_map(|s| match &s.key {
-                SegKey::Dynamic(n) => Some(&**n),
+            let indexes = segments.iter().filter_map(|s| match s.kind {
+                Kind::Dynamic(n) => Some(n),
                 _ => None,
             });
             all(&mut base.into_iter().chain(indexes)) && base.is_some()
         }
+        // Parts of other nodes, checked with them.
+        Kind::Root(_)
+        | Kind::Field(_)
+        | Kind::Key(_)
+        | Kind::Index(_)
+        | Kind::LongIndex(_)
+        | Kind::Dynamic(_)
+        | Kind::Link(..)
+        | Kind::Text
+        | Kind::Part(_) => return false,
     };
     if !children_constant {
         return false;
     }
     let cx = Ctx {
+        code,
         scope: &NoVariables,
         redact: false,
     };
     // `range(0, 1000000)` is checked by its bounds: listing it would hold every number.
-    let checked = match range_bounds(node, &cx) {
+    let checked = match range_bounds(i, &cx) {
         Some(bounds) => bounds.map(drop),
-        None => eval(node, &cx).map(drop),
+        None => eval(i, &cx).map(drop),
     };
     match checked {
         Ok(()) => true,

@@ -1,15 +1,16 @@
-//! Recursive-descent parser from tokens to [`Node`]s.
+//! Recursive-descent parser from tokens to [`Node`]s, appended to a [`Builder`].
 //!
 //! Precedence, lowest first: `? :`, `||`/`or`, `&&`/`and`, `==` `!=`, `<` `<=` `>` `>=` `in`,
 //! `+` `-`, `*` `/` `%`, unary `!`/`not`/`-`, then `.field` `[index]` and calls.
 
-use crate::ast::{self, literal, offset, Base, BinOp, Kind, Node, Path, Seg, SegKey, Span};
+use crate::ast::{
+    is_common_literal, literal_ref, lookup_literal, name_ref, offset, BinOp, Code, Kind, Node, Span,
+};
 use crate::error::ParseError;
 use crate::functions;
 use crate::lexer::{Tok, Token};
 use serde_json::{Map, Value};
 use std::ops::Range;
-use std::sync::Arc;
 
 /// Parser recursion limit (parentheses, brackets, calls, unary operators).
 pub const MAX_NESTING: usize = 64;
@@ -17,18 +18,145 @@ pub const MAX_NESTING: usize = 64;
 /// operators (`a + b + c ...`) is one level, however long.
 pub const MAX_TREE_DEPTH: usize = 128;
 
-/// Parses one whole expression. `end` is the offset reported for "expression ended" errors.
-pub(crate) fn parse(src: &str, tokens: &[Token], end: usize) -> Result<Node, ParseError> {
+/// The parsed form under construction: the nodes of one expression or of all the
+/// expressions of a template, each appended after its children.
+#[derive(Default)]
+pub(crate) struct Builder {
+    nodes: Vec<Node>,
+    /// The height of each node's subtree (links and segments: their child's), bounded by
+    /// [`MAX_TREE_DEPTH`] so evaluation can never overflow the stack. Only needed while
+    /// parsing.
+    depths: Vec<u8>,
+    lits: Vec<Value>,
+}
+
+impl Builder {
+    /// The code, given the source it was parsed from.
+    pub(crate) fn finish(self, src: &str) -> Code {
+        Code {
+            text: Box::from(src),
+            nodes: self.nodes.into_boxed_slice(),
+            lits: self.lits.into_boxed_slice(),
+        }
+    }
+
+    /// The last node's index.
+    fn last(&self) -> u32 {
+        offset(self.nodes.len().saturating_sub(1))
+    }
+
+    fn depth(&self, i: u32) -> u8 {
+        self.depths.get(i as usize).copied().unwrap_or(0)
+    }
+
+    /// Appends a node that does not add a level: a link, a segment or a template part.
+    pub(crate) fn attach(&mut self, kind: Kind, span: Span) -> u32 {
+        let depth = match kind {
+            Kind::Link(_, child) | Kind::Dynamic(child) => self.depth(child),
+            _ => 0,
+        };
+        self.nodes.push(Node { span, kind });
+        self.depths.push(depth);
+        self.last()
+    }
+
+    /// Appends a node, computing its height and enforcing [`MAX_TREE_DEPTH`].
+    fn node(&mut self, kind: Kind, span: Range<usize>) -> Result<u32, ParseError> {
+        let at = offset(self.nodes.len());
+        let listed = |n: u32| (at - n..at).map(|i| self.depth(i)).max().unwrap_or(0);
+        let children = match kind {
+            Kind::Literal(_)
+            | Kind::Root(_)
+            | Kind::Field(_)
+            | Kind::Key(_)
+            | Kind::Index(_)
+            | Kind::LongIndex(_)
+            | Kind::Text => 0,
+            Kind::Array(n) | Kind::Chain(n) | Kind::Call { args: n, .. } => listed(n),
+            Kind::Object(n) => listed(2 * n),
+            Kind::Path { segments } => {
+                // The base, or a link to it (as deep as it); a root adds no level.
+                let before = at - segments - 1;
+                let base = match self.nodes.get(before as usize) {
+                    Some(Node {
+                        kind: Kind::Root(_),
+                        ..
+                    }) => 0,
+                    _ => self.depth(before),
+                };
+                listed(segments).max(base)
+            }
+            Kind::Not(n)
+            | Kind::Negate(n)
+            | Kind::Dynamic(n)
+            | Kind::Link(_, n)
+            | Kind::Part(n) => self.depth(n),
+            Kind::Binary(_, left) | Kind::Pair(_, left) => self.depth(left).max(self.depth(at - 1)),
+            Kind::Conditional(cond) => self.depth(cond).max(listed(2)),
+        };
+        let depth = usize::from(children) + 1;
+        if depth > MAX_TREE_DEPTH {
+            return Err(too_deep(span));
+        }
+        self.nodes.push(Node {
+            span: Span::new(span),
+            kind,
+        });
+        // At most MAX_TREE_DEPTH, which fits (checked at compile time below).
+        self.depths.push(depth as u8);
+        Ok(at)
+    }
+
+    fn literal(&mut self, value: Value, span: Range<usize>) -> Result<u32, ParseError> {
+        let at = literal_ref(value, &mut self.lits);
+        self.node(Kind::Literal(at), span)
+    }
+
+    /// The value of node `i` when it is a constant.
+    fn constant(&self, i: u32) -> Option<&Value> {
+        match self.nodes.get(i as usize)?.kind {
+            Kind::Literal(at) => lookup_literal(at, &self.lits),
+            _ => None,
+        }
+    }
+
+    /// Removes the last node, a constant just parsed, and gives its value back.
+    fn pop_constant(&mut self) -> Value {
+        self.depths.pop();
+        let Some(Node {
+            kind: Kind::Literal(at),
+            ..
+        }) = self.nodes.pop()
+        else {
+            return Value::Null;
+        };
+        if is_common_literal(at) {
+            return lookup_literal(at, &[]).cloned().unwrap_or(Value::Null);
+        }
+        // Own literals are added in the order of their nodes: the last node's is last.
+        self.lits.pop().unwrap_or(Value::Null)
+    }
+}
+
+/// Parses one whole expression into `code`; returns its root. `end` is the offset reported
+/// for "expression ended" errors.
+pub(crate) fn parse(
+    code: &mut Builder,
+    src: &str,
+    tokens: &[Token],
+    end: usize,
+) -> Result<u32, ParseError> {
     let mut parser = Parser {
+        code,
         src,
         tokens,
         pos: 0,
         nesting: 0,
         end,
     };
-    let node = parser.expr()?;
+    let root = parser.expr()?;
     match parser.peek() {
-        None => Ok(node),
+        None => Ok(root),
         Some(token) => Err(ParseError::new(
             format!(
                 "unexpected {} after the end of the expression",
@@ -40,7 +168,8 @@ pub(crate) fn parse(src: &str, tokens: &[Token], end: usize) -> Result<Node, Par
     }
 }
 
-struct Parser<'s, 't> {
+struct Parser<'s, 't, 'b> {
+    code: &'b mut Builder,
     src: &'s str,
     tokens: &'t [Token],
     pos: usize,
@@ -48,7 +177,7 @@ struct Parser<'s, 't> {
     end: usize,
 }
 
-impl<'t> Parser<'_, 't> {
+impl<'t> Parser<'_, 't, '_> {
     fn peek(&self) -> Option<&'t Token> {
         self.tokens.get(self.pos)
     }
@@ -110,11 +239,18 @@ impl<'t> Parser<'_, 't> {
         result
     }
 
-    fn expr(&mut self) -> Result<Node, ParseError> {
+    fn span(&self, i: u32) -> Span {
+        self.code
+            .nodes
+            .get(i as usize)
+            .map_or(Span::new(0..0), |n| n.span)
+    }
+
+    fn expr(&mut self) -> Result<u32, ParseError> {
         self.nested(Self::conditional)
     }
 
-    fn conditional(&mut self) -> Result<Node, ParseError> {
+    fn conditional(&mut self) -> Result<u32, ParseError> {
         let cond = self.or()?;
         if self.eat(&Tok::Question).is_none() {
             return Ok(cond);
@@ -122,36 +258,49 @@ impl<'t> Parser<'_, 't> {
         let then = self.expr()?;
         self.expect(Tok::Colon, "`:` of the `cond ? a : b` conditional")?;
         let otherwise = self.expr()?;
-        let span = cond.span.start()..otherwise.span.end();
-        node(Kind::Conditional(Box::new([cond, then, otherwise])), span)
+        let span = self.span(cond).start()..self.span(otherwise).end();
+        let then_span = self.span(then);
+        self.code.attach(Kind::Link(BinOp::Add, then), then_span);
+        self.code.node(Kind::Conditional(cond), span)
     }
 
     /// Left-associative chain of operators at one precedence level.
     fn chain(
         &mut self,
-        next: fn(&mut Self) -> Result<Node, ParseError>,
+        next: fn(&mut Self) -> Result<u32, ParseError>,
         op_of: fn(&Tok) -> Option<BinOp>,
-    ) -> Result<Node, ParseError> {
+    ) -> Result<u32, ParseError> {
         let first = next(self)?;
         let mut rest = Vec::new();
         while let Some(op) = self.peek_tok().and_then(op_of) {
             self.pos += 1;
             rest.push((op, next(self)?));
         }
-        let Some(end) = rest.last().map(|(_, last)| last.span.end()) else {
-            return Ok(first);
+        let span = match rest.last() {
+            None => return Ok(first),
+            Some(&(_, last)) => self.span(first).start()..self.span(last).end(),
         };
-        let span = first.span.start()..end;
-        node(Kind::Chain(Box::new(first), rest.into_boxed_slice()), span)
+        if let [(op, _)] = *rest {
+            // The second operand is the last node.
+            return self.code.node(Kind::Pair(op, first), span);
+        }
+        let operands = offset(rest.len() + 1);
+        let first_span = self.span(first);
+        self.code.attach(Kind::Link(BinOp::Add, first), first_span);
+        for (op, operand) in rest {
+            let operand_span = self.span(operand);
+            self.code.attach(Kind::Link(op, operand), operand_span);
+        }
+        self.code.node(Kind::Chain(operands), span)
     }
 
     /// One non-associative comparison: `a < b < c` is refused instead of silently
     /// comparing a boolean with `c`.
     fn comparison_level(
         &mut self,
-        next: fn(&mut Self) -> Result<Node, ParseError>,
+        next: fn(&mut Self) -> Result<u32, ParseError>,
         op_of: fn(&Tok) -> Option<BinOp>,
-    ) -> Result<Node, ParseError> {
+    ) -> Result<u32, ParseError> {
         let left = next(self)?;
         let Some(op) = self.peek_tok().and_then(op_of) else {
             return Ok(left);
@@ -164,22 +313,24 @@ impl<'t> Parser<'_, 't> {
                     .with_help("combine them with `&&`, e.g. `a < b && b < c`, or add parentheses"),
             );
         }
-        binary(op, left, right)
+        let span = self.span(left).start()..self.span(right).end();
+        // `right` is the last node.
+        self.code.node(Kind::Binary(op, left), span)
     }
 
-    fn or(&mut self) -> Result<Node, ParseError> {
+    fn or(&mut self) -> Result<u32, ParseError> {
         self.chain(Self::and, |t| {
             matches!(t, Tok::OrOr | Tok::Or).then_some(BinOp::Or)
         })
     }
 
-    fn and(&mut self) -> Result<Node, ParseError> {
+    fn and(&mut self) -> Result<u32, ParseError> {
         self.chain(Self::equality, |t| {
             matches!(t, Tok::AndAnd | Tok::And).then_some(BinOp::And)
         })
     }
 
-    fn equality(&mut self) -> Result<Node, ParseError> {
+    fn equality(&mut self) -> Result<u32, ParseError> {
         self.comparison_level(Self::comparison, |t| match t {
             Tok::EqEq => Some(BinOp::Eq),
             Tok::NotEq => Some(BinOp::Ne),
@@ -187,7 +338,7 @@ impl<'t> Parser<'_, 't> {
         })
     }
 
-    fn comparison(&mut self) -> Result<Node, ParseError> {
+    fn comparison(&mut self) -> Result<u32, ParseError> {
         self.comparison_level(Self::additive, |t| match t {
             Tok::Lt => Some(BinOp::Lt),
             Tok::Le => Some(BinOp::Le),
@@ -198,7 +349,7 @@ impl<'t> Parser<'_, 't> {
         })
     }
 
-    fn additive(&mut self) -> Result<Node, ParseError> {
+    fn additive(&mut self) -> Result<u32, ParseError> {
         self.chain(Self::multiplicative, |t| match t {
             Tok::Plus => Some(BinOp::Add),
             Tok::Minus => Some(BinOp::Sub),
@@ -206,7 +357,7 @@ impl<'t> Parser<'_, 't> {
         })
     }
 
-    fn multiplicative(&mut self) -> Result<Node, ParseError> {
+    fn multiplicative(&mut self) -> Result<u32, ParseError> {
         self.chain(Self::unary, |t| match t {
             Tok::Star => Some(BinOp::Mul),
             Tok::Slash => Some(BinOp::Div),
@@ -215,7 +366,7 @@ impl<'t> Parser<'_, 't> {
         })
     }
 
-    fn unary(&mut self) -> Result<Node, ParseError> {
+    fn unary(&mut self) -> Result<u32, ParseError> {
         let (negate, start) = match self.peek() {
             Some(Token {
                 tok: Tok::Bang | Tok::Not,
@@ -229,66 +380,94 @@ impl<'t> Parser<'_, 't> {
         };
         self.pos += 1;
         let operand = self.nested(Self::unary)?;
-        let span = start..operand.span.end();
+        let span = start..self.span(operand).end();
         if !negate {
-            return node(Kind::Not(Box::new(operand)), span);
+            return self.code.node(Kind::Not(operand), span);
         }
         // Fold `-<number literal>` so that `a[-1]` is a static index and `-5` a constant.
-        let folded = match &operand.kind {
-            Kind::Literal(literal) => match &**literal {
-                Value::Number(n) => match n.as_i64() {
-                    Some(i) => i.checked_neg().map(Value::from),
-                    None => n.as_f64().and_then(|f| crate::value::number_from_f64(-f)),
-                },
-                _ => None,
+        let folded = match self.code.constant(operand) {
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(i) => i.checked_neg().map(Value::from),
+                None => n.as_f64().and_then(|f| crate::value::number_from_f64(-f)),
             },
             _ => None,
         };
         match folded {
-            Some(value) => node(Kind::Literal(literal(value)), span),
-            None => node(Kind::Negate(Box::new(operand)), span),
+            Some(value) => {
+                self.code.pop_constant();
+                self.code.literal(value, span)
+            }
+            None => self.code.node(Kind::Negate(operand), span),
         }
     }
 
-    fn postfix(&mut self) -> Result<Node, ParseError> {
+    fn postfix(&mut self) -> Result<u32, ParseError> {
         let primary = self.primary()?;
         if !matches!(self.peek_tok(), Some(Tok::Dot | Tok::LBracket)) {
             return Ok(primary);
         }
-        let start = primary.span.start();
-        let mut path = match primary.kind {
-            Kind::Path(path) => *path,
-            _ => Path {
-                base_len: offset(primary.span.range().len()),
-                base: Base::Value(Box::new(primary)),
-                segments: Box::new([]),
-                text: Box::from(""),
-            },
+        let start = self.span(primary).start();
+        // `(a.b).c` goes on with the path `a.b`: its references are those of `a.b.c`.
+        let (base, (mut listed, mut listed_depths)) = match self.code.nodes.get(primary as usize) {
+            Some(Node {
+                kind: Kind::Path { segments },
+                ..
+            }) => {
+                // Its segments are just before the path node: they become this path's first.
+                let first = self.code.nodes.len() - 1 - *segments as usize;
+                self.code.nodes.pop();
+                self.code.depths.pop();
+                let nodes = self.code.nodes.split_off(first);
+                let depths = self.code.depths.split_off(first);
+                // Before them its base, or a link to it (dropped: linked again below if the
+                // base is not just before the segments).
+                let base = match self.code.nodes.last() {
+                    Some(Node {
+                        kind: Kind::Link(_, linked),
+                        ..
+                    }) => {
+                        let linked = *linked;
+                        self.code.nodes.pop();
+                        self.code.depths.pop();
+                        linked
+                    }
+                    _ => self.code.last(),
+                };
+                (base, (nodes, depths))
+            }
+            _ => (primary, Default::default()),
         };
-        let mut end = start + path.base_len as usize;
-        let mut segments = std::mem::take(&mut path.segments).into_vec();
+        // Segment nodes end up together just before the path node; a `[expr]` appends the
+        // nodes of `expr` first, so the segments wait here.
+        let mut end = start;
         loop {
-            let seg = if self.eat(&Tok::Dot).is_some() {
+            let (kind, span) = if self.eat(&Tok::Dot).is_some() {
                 self.field()?
             } else if let Some(open) = self.eat(&Tok::LBracket) {
                 self.index(open)?
             } else {
                 break;
             };
-            end = seg.span.end();
-            segments.push(Seg {
-                text_end: offset(end - start),
-                ..seg
-            });
+            end = span.end();
+            let depth = match kind {
+                Kind::Dynamic(child) => self.code.depth(child),
+                _ => 0,
+            };
+            listed.push(Node { span, kind });
+            listed_depths.push(depth);
         }
-        path.text = self.src.get(start..end).unwrap_or_default().into();
-        // Parsed once, kept for the life of the workflow: without the room left for growth.
-        path.segments = segments.into_boxed_slice();
-        node(Kind::Path(Box::new(path)), start..end)
+        if base != self.code.last() {
+            let base_span = self.span(base);
+            self.code.attach(Kind::Link(BinOp::Add, base), base_span);
+        }
+        let segments = offset(listed.len());
+        self.code.nodes.append(&mut listed);
+        self.code.depths.append(&mut listed_depths);
+        self.code.node(Kind::Path { segments }, start..end)
     }
 
     /// The name after a `.`.
-    fn field(&mut self) -> Result<Seg, ParseError> {
+    fn field(&mut self) -> Result<(Kind, Span), ParseError> {
         let Some(token) = self.advance() else {
             return Err(ParseError::new(
                 "expected a field name after `.`",
@@ -296,8 +475,8 @@ impl<'t> Parser<'_, 't> {
             ));
         };
         let span = token.span.clone();
-        let key = match token.tok.as_name() {
-            Some(name) => SegKey::Field(ast::name(name)),
+        let name = match token.tok.as_name() {
+            Some(name) => name_ref(name),
             None if matches!(token.tok, Tok::Int(_)) => {
                 let index = self.src.get(span.clone()).unwrap_or_default();
                 return Err(
@@ -320,38 +499,30 @@ impl<'t> Parser<'_, 't> {
                 "call functions with the value as first argument, e.g. `len(x)` instead of `x.len()`",
             ));
         }
-        Ok(Seg {
-            key,
-            span: Span::new(span),
-            text_end: 0,
-        })
+        Ok((Kind::Field(name), Span::new(span)))
     }
 
     /// The `[...]` accessor; `open` is the span of `[`.
-    fn index(&mut self, open: Range<usize>) -> Result<Seg, ParseError> {
+    fn index(&mut self, open: Range<usize>) -> Result<(Kind, Span), ParseError> {
         let index = self.expr()?;
         let close = self.expect(Tok::RBracket, "`]`")?;
-        let span = open.start..close.end;
-        let literal = match index.kind {
-            Kind::Literal(literal) => Arc::unwrap_or_clone(literal),
-            _ => {
-                return Ok(Seg {
-                    key: SegKey::Dynamic(Box::new(index)),
-                    span: Span::new(span),
-                    text_end: 0,
-                })
-            }
-        };
-        let key = match literal {
-            Value::String(name) => SegKey::Field(ast::name(&name)),
+        let span = Span::new(open.start..close.end);
+        let index_span = self.span(index).range();
+        if self.code.constant(index).is_none() {
+            return Ok((Kind::Dynamic(index), span));
+        }
+        let kind = match self.code.pop_constant() {
+            Value::String(name) => Kind::Key(literal_ref(Value::String(name), &mut self.code.lits)),
             Value::Number(n) => match n.as_i64() {
-                Some(i) => SegKey::Index(i),
+                Some(i) => match i32::try_from(i) {
+                    Ok(small) => Kind::Index(small),
+                    Err(_) => Kind::LongIndex(literal_ref(Value::from(i), &mut self.code.lits)),
+                },
                 None => {
-                    return Err(ParseError::new(
-                        "an index must be a whole number",
-                        index.span.range(),
+                    return Err(
+                        ParseError::new("an index must be a whole number", index_span)
+                            .with_help("use floor(x) or round(x) to get a whole number"),
                     )
-                    .with_help("use floor(x) or round(x) to get a whole number"))
                 }
             },
             other => {
@@ -360,18 +531,14 @@ impl<'t> Parser<'_, 't> {
                         "an index must be a string or a whole number, not {}",
                         crate::value::a_type(&other)
                     ),
-                    index.span.range(),
+                    index_span,
                 ))
             }
         };
-        Ok(Seg {
-            key,
-            span: Span::new(span),
-            text_end: 0,
-        })
+        Ok((kind, span))
     }
 
-    fn primary(&mut self) -> Result<Node, ParseError> {
+    fn primary(&mut self) -> Result<u32, ParseError> {
         let Some(token) = self.peek() else {
             return Err(self.unexpected("a value"));
         };
@@ -384,25 +551,21 @@ impl<'t> Parser<'_, 't> {
             Tok::Float(f) => crate::value::number_from_f64(*f).unwrap_or(Value::Null),
             Tok::Str(s) => Value::String(s.clone()),
             Tok::Ident(name) => {
-                let name = name.clone();
                 self.pos += 1;
-                return if self.peek_tok() == Some(&Tok::LParen) {
-                    self.call(name, span)
-                } else {
-                    let path = Path {
-                        base_len: offset(span.len()),
-                        text: name.as_str().into(),
-                        base: Base::Root(ast::name(&name), Span::new(span.clone())),
-                        segments: Box::new([]),
-                    };
-                    node(Kind::Path(Box::new(path)), span)
-                };
+                if self.peek_tok() == Some(&Tok::LParen) {
+                    return self.call(name, span);
+                }
+                // The name is the token's text: the root node's span.
+                self.code.node(Kind::Root(name_ref(name)), span.clone())?;
+                return self.code.node(Kind::Path { segments: 0 }, span);
             }
             Tok::LParen => {
                 self.pos += 1;
-                let mut inner = self.expr()?;
+                let inner = self.expr()?;
                 let close = self.expect(Tok::RParen, "`)`")?;
-                inner.span = Span::new(span.start..close.end);
+                if let Some(node) = self.code.nodes.get_mut(inner as usize) {
+                    node.span = Span::new(span.start..close.end);
+                }
                 return Ok(inner);
             }
             Tok::LBracket => return self.array(),
@@ -410,7 +573,7 @@ impl<'t> Parser<'_, 't> {
             _ => return Err(self.unexpected("a value")),
         };
         self.pos += 1;
-        node(Kind::Literal(ast::literal(literal)), span)
+        self.code.literal(literal, span)
     }
 
     /// Parses `item, item, ...` up to `close` (a trailing comma is allowed).
@@ -436,20 +599,40 @@ impl<'t> Parser<'_, 't> {
         }
     }
 
-    fn array(&mut self) -> Result<Node, ParseError> {
+    /// Links `items` (in order) to the node about to be appended.
+    fn link(&mut self, items: &[u32]) -> u32 {
+        for &item in items {
+            let span = self.span(item);
+            self.code.attach(Kind::Link(BinOp::Add, item), span);
+        }
+        offset(items.len())
+    }
+
+    /// Whether every one of `items` is a constant; then they are the last nodes, one each.
+    fn constants(&self, items: impl IntoIterator<Item = u32>) -> bool {
+        items.into_iter().all(|i| self.code.constant(i).is_some())
+    }
+
+    /// Takes the values of the last `n` nodes, constants, in order.
+    fn pop_constants(&mut self, n: usize) -> Vec<Value> {
+        let mut values: Vec<Value> = (0..n).map(|_| self.code.pop_constant()).collect();
+        values.reverse();
+        values
+    }
+
+    fn array(&mut self) -> Result<u32, ParseError> {
         let start = self.here().start;
         self.pos += 1;
         let (items, end) = self.nested(|p| p.list(Tok::RBracket, "array", Self::expr))?;
-        let kind = match constants(&items) {
-            true => Kind::Literal(literal(Value::Array(
-                items.into_iter().map(into_constant).collect(),
-            ))),
-            false => Kind::Array(items.into_boxed_slice()),
-        };
-        node(kind, start..end)
+        if self.constants(items.iter().copied()) {
+            let values = self.pop_constants(items.len());
+            return self.code.literal(Value::Array(values), start..end);
+        }
+        let n = self.link(&items);
+        self.code.node(Kind::Array(n), start..end)
     }
 
-    fn object(&mut self) -> Result<Node, ParseError> {
+    fn object(&mut self) -> Result<u32, ParseError> {
         let start = self.here().start;
         self.pos += 1;
         let mut seen: Vec<String> = Vec::new();
@@ -477,27 +660,25 @@ impl<'t> Parser<'_, 't> {
                 Ok((key, p.expr()?))
             })
         })?;
-        let kind = if entries.iter().all(|(_, n)| is_constant(n)) {
-            let map: Map<String, Value> = entries
-                .into_iter()
-                .map(|(k, n)| (k, into_constant(n)))
-                .collect();
-            Kind::Literal(literal(Value::Object(map)))
-        } else {
-            Kind::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, n)| (k.into_boxed_str(), n))
-                    .collect(),
-            )
-        };
-        node(kind, start..end)
+        if self.constants(entries.iter().map(|&(_, n)| n)) {
+            let values = self.pop_constants(entries.len());
+            let map: Map<String, Value> = entries.into_iter().map(|(k, _)| k).zip(values).collect();
+            return self.code.literal(Value::Object(map), start..end);
+        }
+        let n = offset(entries.len());
+        for (key, value) in entries {
+            let key = literal_ref(Value::String(key), &mut self.code.lits);
+            let span = self.span(value);
+            self.code.attach(Kind::Key(key), span);
+            self.code.attach(Kind::Link(BinOp::Add, value), span);
+        }
+        self.code.node(Kind::Object(n), start..end)
     }
 
-    fn call(&mut self, name: String, name_span: Range<usize>) -> Result<Node, ParseError> {
-        let Some(info) = functions::lookup(&name) else {
+    fn call(&mut self, name: &str, name_span: Range<usize>) -> Result<u32, ParseError> {
+        let Some((function, info)) = functions::lookup(name) else {
             let error = ParseError::new(format!("unknown function `{name}`"), name_span);
-            return Err(match functions::suggest(&name) {
+            return Err(match functions::suggest(name) {
                 Some(close) => error.with_help(format!("did you mean `{close}`?")),
                 None => error.with_help("see docs/expressions.md for the list of functions"),
             });
@@ -516,7 +697,8 @@ impl<'t> Parser<'_, 't> {
             )
             .with_help(format!("usage: {}", info.signature)));
         }
-        node(Kind::Call(info, args.into_boxed_slice()), span)
+        let args = self.link(&args);
+        self.code.node(Kind::Call { function, args }, span)
     }
 }
 
@@ -528,71 +710,12 @@ fn close_symbol(tok: &Tok) -> &'static str {
     }
 }
 
-fn is_constant(n: &Node) -> bool {
-    matches!(n.kind, Kind::Literal(_))
-}
-
-fn constants(nodes: &[Node]) -> bool {
-    nodes.iter().all(is_constant)
-}
-
-/// Only called after [`is_constant`] holds.
-fn into_constant(n: Node) -> Value {
-    match n.kind {
-        Kind::Literal(v) => Arc::unwrap_or_clone(v),
-        _ => Value::Null,
-    }
-}
-
 fn too_deep(span: Range<usize>) -> ParseError {
     ParseError::new(
         format!("expression is nested too deeply (limit {MAX_NESTING} levels)"),
         span,
     )
     .with_help("split it into several steps or variables")
-}
-
-fn binary(op: BinOp, left: Node, right: Node) -> Result<Node, ParseError> {
-    let span = left.span.start()..right.span.end();
-    node(Kind::Binary(op, Box::new(left), Box::new(right)), span)
-}
-
-/// Builds a node, computing its height and enforcing [`MAX_TREE_DEPTH`].
-fn node(kind: Kind, span: Range<usize>) -> Result<Node, ParseError> {
-    let children = match &kind {
-        Kind::Literal(_) => 0,
-        Kind::Array(items) | Kind::Call(_, items) => {
-            items.iter().map(|n| n.depth).max().unwrap_or(0)
-        }
-        Kind::Object(entries) => entries.iter().map(|(_, n)| n.depth).max().unwrap_or(0),
-        Kind::Path(path) => {
-            let base = match &path.base {
-                Base::Root(..) => 0,
-                Base::Value(n) => n.depth,
-            };
-            path.segments
-                .iter()
-                .filter_map(|s| match &s.key {
-                    SegKey::Dynamic(n) => Some(n.depth),
-                    _ => None,
-                })
-                .fold(base, u8::max)
-        }
-        Kind::Not(n) | Kind::Negate(n) => n.depth,
-        Kind::Binary(_, a, b) => a.depth.max(b.depth),
-        Kind::Chain(first, rest) => rest.iter().map(|(_, n)| n.depth).fold(first.depth, u8::max),
-        Kind::Conditional(parts) => parts.iter().map(|n| n.depth).max().unwrap_or(0),
-    };
-    let depth = usize::from(children) + 1;
-    if depth > MAX_TREE_DEPTH {
-        return Err(too_deep(span));
-    }
-    Ok(Node {
-        kind,
-        span: Span::new(span),
-        // At most MAX_TREE_DEPTH, which fits (checked at compile time below).
-        depth: depth as u8,
-    })
 }
 
 const _: () = assert!(MAX_TREE_DEPTH <= u8::MAX as usize);

@@ -1,7 +1,7 @@
 //! Static references: which variables a template or expression reads, for the validator.
 
-use crate::ast::{Base, Kind, Node, SegKey};
-use crate::functions::Impl;
+use crate::ast::{Code, Kind};
+use crate::functions::{Impl, FUNCTIONS};
 use std::fmt;
 use std::ops::Range;
 
@@ -58,60 +58,87 @@ pub struct ReferenceUse {
     pub guarded: bool,
 }
 
-pub(crate) fn collect(node: &Node, guarded: bool, out: &mut Vec<ReferenceUse>) {
-    match &node.kind {
-        Kind::Literal(_) => {}
-        Kind::Array(items) => items.iter().for_each(|n| collect(n, guarded, out)),
-        Kind::Object(entries) => entries.iter().for_each(|(_, n)| collect(n, guarded, out)),
-        Kind::Not(n) | Kind::Negate(n) => collect(n, guarded, out),
-        Kind::Binary(_, a, b) => {
-            collect(a, guarded, out);
-            collect(b, guarded, out);
+/// Adds the references node `i` of `code` reads, in the order they are written.
+pub(crate) fn collect(code: &Code, i: u32, guarded: bool, out: &mut Vec<ReferenceUse>) {
+    let walk = |out: &mut Vec<ReferenceUse>, child: u32, tolerated: bool| {
+        collect(code, child, guarded || tolerated, out)
+    };
+    match code.node(i).kind {
+        Kind::Array(_) | Kind::Object(_) | Kind::Chain(_) => {
+            code.linked(i).for_each(|child| walk(out, child, false));
         }
-        Kind::Chain(first, rest) => {
-            collect(first, guarded, out);
-            rest.iter().for_each(|(_, n)| collect(n, guarded, out));
+        Kind::Not(n) | Kind::Negate(n) => walk(out, n, false),
+        Kind::Binary(_, left) | Kind::Pair(_, left) => {
+            walk(out, left, false);
+            walk(out, i - 1, false);
         }
-        Kind::Conditional(parts) => parts.iter().for_each(|n| collect(n, guarded, out)),
-        Kind::Call(info, args) => {
-            let last = args.len().saturating_sub(1);
-            for (i, arg) in args.iter().enumerate() {
-                let tolerated = matches!(info.imp, Impl::Coalesce) && i < last;
-                collect(arg, guarded || tolerated, out);
+        Kind::Conditional(cond) => {
+            let (then, otherwise) = code.branches(i);
+            walk(out, cond, false);
+            walk(out, then, false);
+            walk(out, otherwise, false);
+        }
+        Kind::Call { function, args } => {
+            let coalesce = matches!(FUNCTIONS[usize::from(function)].imp, Impl::Coalesce);
+            let links = code.before(i, args);
+            let last = links.len().saturating_sub(1);
+            for (at, link) in links.iter().enumerate() {
+                if let Kind::Link(_, child) = link.kind {
+                    walk(out, child, coalesce && at < last);
+                }
             }
         }
-        Kind::Path(path) => {
-            match &path.base {
-                Base::Root(root, span) => {
-                    let mut segments = Vec::new();
-                    let mut end = span.end();
-                    for seg in &path.segments {
+        Kind::Path { segments } => {
+            let (base, segments) = code.path(i, segments);
+            let root = code.node(base);
+            match root.kind {
+                Kind::Root(name) => {
+                    let mut listed = Vec::new();
+                    let mut end = root.span.end();
+                    for seg in segments {
                         end = seg.span.end();
-                        match &seg.key {
-                            SegKey::Field(name) => segments.push(Segment::Field(name.to_string())),
-                            SegKey::Index(i) => segments.push(Segment::Index(*i)),
-                            SegKey::Dynamic(_) => {
-                                segments.push(Segment::Dynamic);
+                        match seg.kind {
+                            Kind::Field(field) => {
+                                listed.push(Segment::Field(code.name(field, seg.span).to_string()))
+                            }
+                            Kind::Key(name) => listed.push(Segment::Field(
+                                code.literal(name).as_str().unwrap_or_default().to_string(),
+                            )),
+                            Kind::Index(_) | Kind::LongIndex(_) => {
+                                listed.push(Segment::Index(code.index(seg).unwrap_or_default()))
+                            }
+                            _ => {
+                                listed.push(Segment::Dynamic);
                                 break;
                             }
                         }
                     }
                     out.push(ReferenceUse {
                         reference: Reference {
-                            root: root.to_string(),
-                            segments,
-                            span: span.start()..end,
+                            root: code.name(name, root.span).to_string(),
+                            segments: listed,
+                            span: root.span.start()..end,
                         },
                         guarded,
                     });
                 }
-                Base::Value(base) => collect(base, guarded, out),
+                _ => walk(out, base, false),
             }
-            for seg in &path.segments {
-                if let SegKey::Dynamic(index) = &seg.key {
-                    collect(index, guarded, out);
+            for seg in segments {
+                if let Kind::Dynamic(index) = seg.kind {
+                    walk(out, index, false);
                 }
             }
         }
+        Kind::Literal(_)
+        | Kind::Root(_)
+        | Kind::Field(_)
+        | Kind::Key(_)
+        | Kind::Index(_)
+        | Kind::LongIndex(_)
+        | Kind::Dynamic(_)
+        | Kind::Link(..)
+        | Kind::Text
+        | Kind::Part(_) => {}
     }
 }

@@ -1,11 +1,11 @@
 //! Templates: YAML strings with `${{ expr }}` parts, and standalone expressions.
 
-use crate::ast::Node;
+use crate::ast::{offset, Code, Kind, Node, Span};
 use crate::error::{EvalError, ParseError};
 use crate::eval::{eval, range_bounds, Ctx};
 use crate::fold::constant_errors;
 use crate::lexer::lex;
-use crate::parser;
+use crate::parser::{self, Builder};
 use crate::refs::{collect, Reference, ReferenceUse, Segment};
 use crate::scope::Scope;
 use crate::value::push_text;
@@ -15,8 +15,8 @@ use std::ops::Range;
 /// A single parsed expression (no `${{ }}`), e.g. an `if:` condition.
 #[derive(Debug, Clone)]
 pub struct Expr {
-    source: String,
-    node: Node,
+    /// Its source, then its nodes; the root is the last one.
+    code: Code,
     redact: bool,
 }
 
@@ -26,25 +26,34 @@ impl Expr {
         if tokens.is_empty() {
             return Err(ParseError::new("empty expression", 0..src.len()));
         }
-        let node = parser::parse(src, &tokens, src.len())?;
+        let mut code = Builder::default();
+        parser::parse(&mut code, src, &tokens, src.len())?;
+        let code = code.finish(src);
         Ok(Expr {
-            source: src.to_string(),
-            redact: reads_secrets(std::slice::from_ref(&node)),
-            node,
+            redact: reads_secrets(&code, [code.root()]),
+            code,
         })
     }
 
     pub fn eval(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
+        let root = self.code.root();
         // A variable computed from a secret (see `Scope::is_taint_source`) hides values too.
-        let redact = self.redact || (scope.has_taint_sources() && reads_source(&self.node, scope));
-        let cx = Ctx { scope, redact };
-        eval(&self.node, &cx).map(|v| v.into_owned()).map_err(|e| {
-            if redact {
-                e.hide_values()
-            } else {
-                e
-            }
-        })
+        let redact =
+            self.redact || (scope.has_taint_sources() && reads_source(&self.code, root, scope));
+        let cx = Ctx {
+            code: &self.code,
+            scope,
+            redact,
+        };
+        eval(root, &cx).map(|v| v.into_owned()).map_err(
+            |e| {
+                if redact {
+                    e.hide_values()
+                } else {
+                    e
+                }
+            },
+        )
     }
 
     /// Every variable path the expression reads (including inside function arguments).
@@ -55,37 +64,40 @@ impl Expr {
     /// Like [`Expr::references`], also telling which ones are guarded by `default`/`coalesce`.
     pub fn references_with_context(&self) -> Vec<ReferenceUse> {
         let mut out = Vec::new();
-        collect(&self.node, false, &mut out);
+        collect(&self.code, self.code.root(), false, &mut out);
         out
     }
 
     pub fn source(&self) -> &str {
-        &self.source
+        &self.code.text
     }
 
     /// The errors that evaluating it would give on every run (constant subexpressions such
     /// as `'n=' + 3` or `1 / 0`), for validation.
     pub fn constant_errors(&self) -> Vec<EvalError> {
         let mut out = Vec::new();
-        constant_errors(&self.node, &mut out);
+        constant_errors(&self.code, self.code.root(), &mut out);
         out
     }
-}
-
-#[derive(Debug, Clone)]
-enum Part {
-    Text(Box<str>),
-    Expr(Node),
 }
 
 /// A string from YAML that may contain `${{ expr }}` parts. Parsed once at load time,
 /// rendered many times. `$${{` stands for a literal `${{`.
 #[derive(Debug, Clone)]
 pub struct Template {
-    /// Kept for the life of the workflow: without room for growth.
-    source: Box<str>,
-    parts: Box<[Part]>,
+    /// The nodes of its expressions, then (see `parts`) its parts.
+    code: Code,
+    /// How many nodes at the end of the code are its parts ([`Kind::Text`], [`Kind::Part`]).
+    /// None: the template is exactly one `${{ }}`, whose root is the last node, or, with no
+    /// node at all, exactly its source text.
+    parts: u32,
     redact: bool,
+}
+
+/// A template's parts while parsing: the node of an expression, or a span of the text.
+enum Part {
+    Text(Span),
+    Expr(u32),
 }
 
 impl Template {
@@ -96,26 +108,31 @@ impl Template {
     /// Like [`Template::parse`], but a broken `${{ }}` does not hide the ones after it: every
     /// error is returned, in order (never an empty list).
     pub fn parse_all(src: &str) -> Result<Template, Vec<ParseError>> {
+        let mut code = Builder::default();
         let mut parts = Vec::new();
         let mut errors = Vec::new();
-        let mut text = String::new();
+        // The literal text since the last expression or escape starts at `text`: the parts
+        // are ranges of the source (a `$${{` ends one, its `${{` starts the next).
+        let mut text = 0;
         let mut pos = 0;
+        let end_text = |parts: &mut Vec<Part>, range: Range<usize>| {
+            if !range.is_empty() {
+                parts.push(Part::Text(Span::new(range)));
+            }
+        };
         while let Some(found) = src[pos..].find("${{") {
             let at = pos + found;
             if at > pos && src.as_bytes()[at - 1] == b'$' {
                 // `$${{` is an escaped, literal `${{`.
-                text.push_str(&src[pos..at - 1]);
-                text.push_str("${{");
+                end_text(&mut parts, text..at - 1);
+                text = at;
                 pos = at + 3;
                 continue;
             }
-            text.push_str(&src[pos..at]);
-            if !text.is_empty() {
-                parts.push(Part::Text(std::mem::take(&mut text).into_boxed_str()));
-            }
-            match expression(src, at) {
-                Ok((node, end)) => {
-                    parts.push(Part::Expr(node));
+            end_text(&mut parts, text..at);
+            match expression(&mut code, src, at) {
+                Ok((root, end)) => {
+                    parts.push(Part::Expr(root));
                     pos = end;
                 }
                 Err(error) => {
@@ -127,34 +144,61 @@ impl Template {
                     }
                 }
             }
+            text = pos;
         }
         if !errors.is_empty() {
             return Err(errors);
         }
-        text.push_str(&src[pos..]);
-        if !text.is_empty() {
-            parts.push(Part::Text(text.into_boxed_str()));
+        end_text(&mut parts, text..src.len());
+        let whole_source = matches!(*parts, [Part::Text(span)] if span.range() == (0..src.len()));
+        let count = match *parts {
+            [Part::Expr(_)] => 0,
+            _ if whole_source => 0,
+            _ => {
+                for part in &parts {
+                    match *part {
+                        Part::Text(span) => code.attach(Kind::Text, span),
+                        Part::Expr(root) => code.attach(Kind::Part(root), Span::new(0..0)),
+                    };
+                }
+                offset(parts.len())
+            }
+        };
+        let mut template = Template {
+            code: code.finish(src),
+            parts: count,
+            redact: false,
+        };
+        template.redact = reads_secrets(&template.code, template.expressions());
+        Ok(template)
+    }
+
+    fn shape(&self) -> Shape<'_> {
+        match (self.parts, self.code.nodes.is_empty()) {
+            (0, true) => Shape::Source,
+            (0, false) => Shape::Single(self.code.root()),
+            (n, _) => Shape::Parts(self.code.before(offset(self.code.nodes.len()), n)),
         }
-        let nodes: Vec<&Node> = parts
-            .iter()
-            .filter_map(|p| match p {
-                Part::Expr(n) => Some(n),
-                Part::Text(_) => None,
-            })
-            .collect();
-        let redact = nodes
-            .iter()
-            .any(|n| reads_secrets(std::slice::from_ref(*n)));
-        Ok(Template {
-            source: src.into(),
-            parts: parts.into_boxed_slice(),
-            redact,
-        })
+    }
+
+    /// The roots of its expressions, in order.
+    fn expressions(&self) -> impl Iterator<Item = u32> + '_ {
+        let (single, parts) = match self.shape() {
+            Shape::Source => (None, &[][..]),
+            Shape::Single(root) => (Some(root), &[][..]),
+            Shape::Parts(parts) => (None, parts),
+        };
+        single
+            .into_iter()
+            .chain(parts.iter().filter_map(|p| match p.kind {
+                Kind::Part(root) => Some(root),
+                _ => None,
+            }))
     }
 
     /// True when the template contains no expression.
     pub fn is_literal(&self) -> bool {
-        self.parts.iter().all(|p| matches!(p, Part::Text(_)))
+        self.expressions().next().is_none()
     }
 
     /// A template that is exactly one `${{ expr }}` keeps the value's type (an array stays
@@ -172,43 +216,42 @@ impl Template {
         scope: &dyn Scope,
         tainted: &mut dyn FnMut(&Value),
     ) -> Result<Value, EvalError> {
+        let code = &self.code;
         // A variable computed from a secret (see `Scope::is_taint_source`) taints like `secrets`.
         let sources = scope.has_taint_sources();
-        let secret_node = |node: &Node| {
-            reads_secrets(std::slice::from_ref(node)) || (sources && reads_source(node, scope))
+        let secret_node =
+            |root: u32| reads_secrets(code, [root]) || (sources && reads_source(code, root, scope));
+        let redact = self.redact || (sources && self.expressions().any(secret_node));
+        let cx = Ctx {
+            code,
+            scope,
+            redact,
         };
-        let redact = self.redact
-            || (sources
-                && self
-                    .parts
-                    .iter()
-                    .any(|p| matches!(p, Part::Expr(n) if secret_node(n))));
-        let cx = Ctx { scope, redact };
-        let mut eval_part = |node| {
-            let secret = redact && secret_node(node);
+        let mut eval_part = |root| {
+            let secret = redact && secret_node(root);
             // The message of a failure could quote a value computed from the secret.
-            let value = eval(node, &cx).map_err(|e| if secret { e.hide_values() } else { e })?;
+            let value = eval(root, &cx).map_err(|e| if secret { e.hide_values() } else { e })?;
             if secret {
                 tainted(&value);
             }
             Ok(value)
         };
-        match &*self.parts {
-            [Part::Expr(node)] => eval_part(node).map(|v| v.into_owned()),
-            parts => {
-                let mut out = String::new();
-                for part in parts {
-                    match part {
-                        Part::Text(text) => out.push_str(text),
-                        Part::Expr(node) => {
-                            push_text(&mut out, &*eval_part(node)?);
-                            crate::limits::check_text(out.len(), &node.span.range())?;
-                        }
-                    }
+        let parts = match self.shape() {
+            Shape::Single(root) => return eval_part(root).map(|v| v.into_owned()),
+            Shape::Source => return Ok(Value::String(self.source().to_string())),
+            Shape::Parts(parts) => parts,
+        };
+        let mut out = String::new();
+        for part in parts {
+            match part.kind {
+                Kind::Part(root) => {
+                    push_text(&mut out, &*eval_part(root)?);
+                    crate::limits::check_text(out.len(), &code.node(root).span.range())?;
                 }
-                Ok(Value::String(out))
+                _ => out.push_str(code.text(part.span)),
             }
         }
+        Ok(Value::String(out))
     }
 
     /// When the template is exactly `${{ range(...) }}` and reads no secret: the numbers it
@@ -216,19 +259,20 @@ impl Template {
     /// counts through them instead of holding a list of up to a million values. `None` for
     /// any other template: render it.
     pub fn range_bounds(&self, scope: &dyn Scope) -> Option<Result<Range<i64>, EvalError>> {
-        let [Part::Expr(node)] = &*self.parts else {
+        let Shape::Single(root) = self.shape() else {
             return None;
         };
         // Rendering hands every number computed from a secret to the caller (taint), and
         // keeps values out of the errors: leave that to `render_tainted`.
-        if self.redact || (scope.has_taint_sources() && reads_source(node, scope)) {
+        if self.redact || (scope.has_taint_sources() && reads_source(&self.code, root, scope)) {
             return None;
         }
         let cx = Ctx {
+            code: &self.code,
             scope,
             redact: false,
         };
-        range_bounds(node, &cx)
+        range_bounds(root, &cx)
     }
 
     /// Every variable path used in the template (also inside function arguments and operators).
@@ -239,32 +283,39 @@ impl Template {
     /// Like [`Template::references`], also telling which ones are guarded by `default`/`coalesce`.
     pub fn references_with_context(&self) -> Vec<ReferenceUse> {
         let mut out = Vec::new();
-        for part in &self.parts {
-            if let Part::Expr(node) = part {
-                collect(node, false, &mut out);
-            }
+        for root in self.expressions() {
+            collect(&self.code, root, false, &mut out);
         }
         out
     }
 
     pub fn source(&self) -> &str {
-        &self.source
+        &self.code.text
     }
 
     /// Like [`Expr::constant_errors`], for every expression of the template.
     pub fn constant_errors(&self) -> Vec<EvalError> {
         let mut out = Vec::new();
-        for part in &self.parts {
-            if let Part::Expr(node) = part {
-                constant_errors(node, &mut out);
-            }
+        for root in self.expressions() {
+            constant_errors(&self.code, root, &mut out);
         }
         out
     }
 }
 
-/// Parses the `${{ ... }}` starting at byte `at`; returns it and the offset after its `}}`.
-fn expression(src: &str, at: usize) -> Result<(Node, usize), ParseError> {
+/// What a template is made of.
+enum Shape<'a> {
+    /// Exactly its source text.
+    Source,
+    /// Exactly one `${{ }}`: its root.
+    Single(u32),
+    /// Text and expressions: the [`Kind::Text`] and [`Kind::Part`] nodes.
+    Parts(&'a [Node]),
+}
+
+/// Parses the `${{ ... }}` starting at byte `at` into `code`; returns its root and the
+/// offset after its `}}`.
+fn expression(code: &mut Builder, src: &str, at: usize) -> Result<(u32, usize), ParseError> {
     let lexed = lex(src, at + 3, Some(at..at + 3))?;
     let close = lexed.close.unwrap_or(src.len()..src.len());
     if lexed.tokens.is_empty() {
@@ -274,17 +325,18 @@ fn expression(src: &str, at: usize) -> Result<(Node, usize), ParseError> {
             ),
         );
     }
-    Ok((parser::parse(src, &lexed.tokens, close.start)?, close.end))
+    let root = parser::parse(code, src, &lexed.tokens, close.start)?;
+    Ok((root, close.end))
 }
 
 fn plain(uses: Vec<ReferenceUse>) -> Vec<Reference> {
     uses.into_iter().map(|u| u.reference).collect()
 }
 
-/// Whether `node` reads a variable that `scope` marks as computed from a secret.
-fn reads_source(node: &Node, scope: &dyn Scope) -> bool {
+/// Whether node `root` reads a variable that `scope` marks as computed from a secret.
+fn reads_source(code: &Code, root: u32, scope: &dyn Scope) -> bool {
     let mut uses = Vec::new();
-    collect(node, false, &mut uses);
+    collect(code, root, false, &mut uses);
     uses.iter().any(|u| match u.reference.segments.first() {
         Some(Segment::Field(name)) => scope.is_taint_source(&u.reference.root, name),
         // `vars[x]`: any of them could be read.
@@ -292,11 +344,12 @@ fn reads_source(node: &Node, scope: &dyn Scope) -> bool {
     })
 }
 
-/// Whether any of the nodes reads `secrets` (then values stay out of error messages).
-fn reads_secrets(nodes: &[Node]) -> bool {
+/// Whether any of the expressions at `roots` reads `secrets` (then values stay out of error
+/// messages).
+fn reads_secrets(code: &Code, roots: impl IntoIterator<Item = u32>) -> bool {
     let mut uses = Vec::new();
-    for node in nodes {
-        collect(node, false, &mut uses);
+    for root in roots {
+        collect(code, root, false, &mut uses);
     }
     uses.iter().any(|u| u.reference.root == "secrets")
 }

@@ -208,8 +208,10 @@ pub const FUNCTIONS: &[FunctionInfo] = &[
 ];
 
 /// Looks a function up by name (parse time only).
-pub(crate) fn lookup(name: &str) -> Option<&'static FunctionInfo> {
-    FUNCTIONS.iter().find(|f| f.name == name)
+/// The function called `name` and its index in [`FUNCTIONS`].
+pub(crate) fn lookup(name: &str) -> Option<(u16, &'static FunctionInfo)> {
+    let (i, info) = FUNCTIONS.iter().enumerate().find(|(_, f)| f.name == name)?;
+    Some((u16::try_from(i).ok()?, info))
 }
 
 /// The closest function name, for "did you mean". `startsWith` and `toJSON` map to
