@@ -222,7 +222,7 @@ fn plain_scalar(value: String, span: Span) -> Result<NodeKind, Diagnostic> {
                 kind
             } else {
                 NodeKind::Str {
-                    value,
+                    value: value.into(),
                     quoted: false,
                 }
             }
@@ -261,7 +261,7 @@ fn tag_error(tag: &Tag, span: Span) -> Diagnostic {
 /// A scalar with an explicit tag: `!!str 12` is text, `!!int 12` must be an integer...
 fn tagged_scalar(tag: &Tag, value: String, span: Span) -> Result<NodeKind, Diagnostic> {
     let text = || NodeKind::Str {
-        value: value.clone(),
+        value: value.as_str().into(),
         quoted: true,
     };
     // `! value` (the non-specific tag) is text, as in the YAML spec.
@@ -467,8 +467,8 @@ impl<'t> TreeBuilder<'t> {
                     if span.is_none() {
                         *span = Some(node.span);
                     }
-                    let text = node.key_text();
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.key_text() == text) {
+                    let text = node.key_str();
+                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.key_str() == text) {
                         let first_line = first.span.line;
                         let diagnostic = Diagnostic::error(format!("duplicate key `{text}`"), Some(node.span))
                             .with_help(format!("`{text}` is already set on line {first_line}; a key may appear once per mapping"));
@@ -507,7 +507,7 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                     Some(tag) => tagged_scalar(&tag, value, self.tag_span(&tag, span)),
                     None if style == TScalarStyle::Plain => plain_scalar(value, span),
                     None => Ok(NodeKind::Str {
-                        value,
+                        value: value.into(),
                         quoted: true,
                     }),
                 };
