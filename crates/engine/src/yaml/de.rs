@@ -687,3 +687,63 @@ impl<'de, 'a: 'de> de::VariantAccess<'de> for VariantAccess<'a> {
         de::Deserializer::deserialize_struct(NodeDe { node }, "settings", fields, visitor)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::super::{load, LoadLimits, RawNode, Recover};
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Top {
+        #[serde(default)]
+        items: Vec<Recover<Item>>,
+        #[serde(default)]
+        raw: Option<RawNode>,
+        name: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Item {
+        #[allow(dead_code)]
+        n: u32,
+    }
+
+    /// Subtrees are moved into the model as they are read; when a later problem makes the
+    /// parent be read again, the places they left are neither reported again nor as nulls.
+    #[test]
+    fn a_parent_read_again_reports_each_problem_once() {
+        let text = "items: [{n: 1}, {n: x}]\nraw: {a: 1}\nname: [1]\n";
+        let node = load(text.as_bytes(), LoadLimits::default()).unwrap();
+        let (top, problems) = from_node::<Top>(node);
+        assert!(top.is_none());
+        let messages: Vec<(&str, Option<Span>)> = problems
+            .iter()
+            .map(|d| (d.message.as_str(), d.span))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                (
+                    "expected a whole number from 0 to 4294967295, found the text `x`",
+                    Some(Span::new(1, 21, 1))
+                ),
+                ("expected text, found a list", Some(Span::new(3, 7, 1))),
+            ]
+        );
+    }
+
+    #[test]
+    fn kept_subtrees_are_moved_whole() {
+        let text = "items: [{n: 1}]\nraw: {a: [1, two]}\nname: x\n";
+        let node = load(text.as_bytes(), LoadLimits::default()).unwrap();
+        let (top, problems) = from_node::<Top>(node);
+        assert!(problems.is_empty(), "{problems:?}");
+        let top = top.unwrap();
+        assert!(top.items[0].0.is_some());
+        let raw = top.raw.unwrap().0;
+        assert_eq!(raw.span, Span::new(2, 7, 1));
+        assert_eq!(raw.to_json(), serde_json::json!({"a": [1, "two"]}));
+    }
+}
