@@ -706,7 +706,6 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     struct Item {
-        #[allow(dead_code)]
         n: u32,
     }
 
@@ -741,7 +740,8 @@ mod tests {
         let (top, problems) = from_node::<Top>(node);
         assert!(problems.is_empty(), "{problems:?}");
         let top = top.unwrap();
-        assert!(top.items[0].0.is_some());
+        assert_eq!(top.items[0].0.as_ref().map(|item| item.n), Some(1));
+        assert_eq!(top.name, "x");
         let raw = top.raw.unwrap().0;
         assert_eq!(raw.span, Span::new(2, 7, 1));
         assert_eq!(raw.to_json(), serde_json::json!({"a": [1, "two"]}));
