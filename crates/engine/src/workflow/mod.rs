@@ -110,9 +110,8 @@ fn load_source(
         )
         .with_help("start with `name:` and `steps:`")]));
     }
-    let (model, mut problems) = yaml::from_node::<model::Workflow>(&node);
-    // The model holds what it needs of the tree: dropped before compiling, at the peak.
-    drop(node);
+    // The model takes what it needs of the tree, the rest is dropped before compiling.
+    let (model, mut problems) = yaml::from_node::<model::Workflow>(node);
     let Some(mut model) = model else {
         return Err(fail(problems));
     };

@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::fmt;
 
+use compact_str::CompactString;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
 
 use super::load::yaml11_bool_help;
@@ -16,6 +17,27 @@ thread_local! {
     static RECOVERED: RefCell<Vec<Diagnostic>> = const { RefCell::new(Vec::new()) };
     /// Hands a subtree to [`RawNode`](super::RawNode), which serde cannot pass by value.
     pub(super) static RAW: RefCell<Option<Node>> = const { RefCell::new(None) };
+}
+
+/// Where a subtree stood before it was moved into the model (by [`RawNode`](super::RawNode) or
+/// [`Recover`](super::Recover)): no value is written on line 0. Moving instead of copying lets
+/// each step's part of the tree go as soon as its model is built. Only a deserialization after
+/// pruning meets one again; the subtree's problems were recorded the first time.
+pub(super) const TAKEN: Span = Span {
+    line: 0,
+    col: 0,
+    len: 0,
+};
+
+/// Moves the subtree at `node` out of the tree, leaving a [`TAKEN`] null behind.
+fn take(node: &mut Node) -> Node {
+    std::mem::replace(
+        node,
+        Node {
+            kind: NodeKind::Null,
+            span: TAKEN,
+        },
+    )
 }
 
 /// Records a problem once (a subtree deserialized again after pruning repeats its own).
@@ -34,12 +56,12 @@ const MAX_PRUNES: usize = 100;
 /// Deserializes `T` from `node`. When that fails, the error is recorded and `T` is tried again
 /// without the mapping entry or list item at fault, and so on, so every problem of the subtree
 /// is reported instead of only the first. `None` when there was any.
-pub(super) fn recovering<T: DeserializeOwned>(node: &Node) -> Option<T> {
-    let mut error = match T::deserialize(NodeDe { node }) {
+pub(super) fn recovering<T: DeserializeOwned>(mut node: Node) -> Option<T> {
+    let mut error = match T::deserialize(NodeDe { node: &mut node }) {
         Ok(value) => return Some(value),
         Err(e) => e.diagnostic,
     };
-    let mut pruned = node.clone();
+    let pruned = &mut node;
     // Entries taken out, as (span of their mapping, key): their absence is no new problem.
     let mut removed: Vec<(Span, String)> = Vec::new();
     for _ in 0..MAX_PRUNES {
@@ -50,10 +72,10 @@ pub(super) fn recovering<T: DeserializeOwned>(node: &Node) -> Option<T> {
             record_recovered(error.clone());
         }
         let Some(span) = error.span else { break };
-        if !remove_holder(&mut pruned, span, &mut removed) {
+        if !remove_holder(pruned, span, &mut removed) {
             break;
         }
-        error = match T::deserialize(NodeDe { node: &pruned }) {
+        error = match T::deserialize(NodeDe { node: pruned }) {
             Ok(_) => break,
             Err(e) => e.diagnostic,
         };
@@ -99,9 +121,10 @@ fn missing_key_message(field: &str) -> String {
     format!("missing required key `{field}`")
 }
 
-/// Deserializes `T` from a node. Problems that did not stop it (unknown keys, list items left
-/// out) come with the value, so later checks can still report theirs.
-pub fn from_node<T: DeserializeOwned>(node: &Node) -> (Option<T>, Vec<Diagnostic>) {
+/// Deserializes `T` from a node, moving the parts it keeps (`RawNode`s) out of the tree.
+/// Problems that did not stop it (unknown keys, list items left out) come with the value, so
+/// later checks can still report theirs.
+pub fn from_node<T: DeserializeOwned>(node: Node) -> (Option<T>, Vec<Diagnostic>) {
     RECOVERED.with(|r| r.borrow_mut().clear());
     let result = recovering(node);
     let problems = RECOVERED.with(|r| std::mem::take(&mut *r.borrow_mut()));
@@ -224,9 +247,10 @@ fn noun(type_name: &str) -> String {
     out
 }
 
-#[derive(Clone, Copy)]
+/// Reads the tree in place; only [`RawNode`](super::RawNode) and [`Recover`](super::Recover)
+/// change it, taking their subtree.
 pub(super) struct NodeDe<'a> {
-    pub(super) node: &'a Node,
+    pub(super) node: &'a mut Node,
 }
 
 impl<'a> NodeDe<'a> {
@@ -252,37 +276,34 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDe<'a> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let span = self.node.span;
-        let result = match &self.node.kind {
+        let result = match &mut self.node.kind {
             NodeKind::Null => visitor.visit_unit(),
             NodeKind::Bool(b) => visitor.visit_bool(*b),
             NodeKind::Int(i) => visitor.visit_i64(*i),
             NodeKind::Float(f) => visitor.visit_f64(*f),
-            NodeKind::Str { value, .. } => visitor.visit_borrowed_str(value),
+            NodeKind::Str { value, .. } => visitor.visit_borrowed_str(value.as_str()),
             NodeKind::Seq(items) => visitor.visit_seq(SeqAccess {
-                items: items.iter(),
+                items: items.iter_mut(),
             }),
-            NodeKind::Map(entries) => visitor.visit_map(MapAccess {
-                entries: entries.iter(),
-                value: None,
-                known_fields: None,
-                owner: "",
-            }),
+            NodeKind::Map(entries) => visitor.visit_map(MapAccess::new(entries, None, "")),
         };
         result.map_err(|e| e.at(span))
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match self.node.kind {
-            NodeKind::Null => visitor.visit_none(),
-            _ => visitor.visit_some(self),
+        if self.node.kind == NodeKind::Null {
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
         }
     }
 
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        let span = self.node.span;
         match &self.node.kind {
             NodeKind::Str { value, .. } => visitor
-                .visit_borrowed_str(value)
-                .map_err(|e: DeError| e.at(self.node.span)),
+                .visit_borrowed_str(value.as_str())
+                .map_err(|e: DeError| e.at(span)),
             _ => Err(self.type_error("text")),
         }
     }
@@ -292,48 +313,42 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDe<'a> {
     }
 
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        let span = self.node.span;
         match &self.node.kind {
-            NodeKind::Str { value, .. } => visitor
-                .visit_borrowed_str(value)
-                .map_err(|e: DeError| e.at(self.node.span)),
-            _ => visitor
-                .visit_string(self.node.key_text())
-                .map_err(|e: DeError| e.at(self.node.span)),
+            NodeKind::Str { value, .. } => visitor.visit_borrowed_str(value.as_str()),
+            _ => visitor.visit_string(self.node.key_text()),
         }
+        .map_err(|e: DeError| e.at(span))
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match &self.node.kind {
-            NodeKind::Seq(items) => visitor
-                .visit_seq(SeqAccess {
-                    items: items.iter(),
-                })
-                .map_err(|e: DeError| e.at(self.node.span)),
-            _ => Err(self.type_error("a list")),
+        let span = self.node.span;
+        if !matches!(self.node.kind, NodeKind::Seq(_)) {
+            return Err(self.type_error("a list"));
         }
+        let NodeKind::Seq(items) = &mut self.node.kind else {
+            unreachable!("checked above")
+        };
+        visitor
+            .visit_seq(SeqAccess {
+                items: items.iter_mut(),
+            })
+            .map_err(|e: DeError| e.at(span))
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match &self.node.kind {
-            NodeKind::Map(entries) => visitor
-                .visit_map(MapAccess {
-                    entries: entries.iter(),
-                    value: None,
-                    known_fields: None,
-                    owner: "",
-                })
-                .map_err(|e: DeError| e.at(self.node.span)),
-            // An empty `with:` or `inputs:` is written as a bare key: treat it as an empty mapping.
-            NodeKind::Null => visitor
-                .visit_map(MapAccess {
-                    entries: [].iter(),
-                    value: None,
-                    known_fields: None,
-                    owner: "",
-                })
-                .map_err(|e: DeError| e.at(self.node.span)),
-            _ => Err(self.type_error("a mapping")),
+        let span = self.node.span;
+        if !matches!(self.node.kind, NodeKind::Map(_) | NodeKind::Null) {
+            return Err(self.type_error("a mapping"));
         }
+        let entries: &'a mut [(Node, Node)] = match &mut self.node.kind {
+            NodeKind::Map(entries) => entries,
+            // An empty `with:` or `inputs:` is written as a bare key: treat it as an empty mapping.
+            _ => &mut [],
+        };
+        visitor
+            .visit_map(MapAccess::new(entries, None, ""))
+            .map_err(|e: DeError| e.at(span))
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -345,25 +360,24 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDe<'a> {
         let span = self.node.span;
         if name == SPANNED_NAME {
             return visitor.visit_map(SpannedAccess {
-                node: self.node,
-                step: 0,
+                span: Some(span),
+                node: Some(self.node),
             });
         }
         if name == RAW_NAME || name == RECOVER_NAME {
-            RAW.with(|r| *r.borrow_mut() = Some(self.node.clone()));
+            let subtree = take(self.node);
+            RAW.with(|r| *r.borrow_mut() = Some(subtree));
             return visitor.visit_unit();
         }
-        match &self.node.kind {
-            NodeKind::Map(entries) => visitor
-                .visit_map(MapAccess {
-                    entries: entries.iter(),
-                    value: None,
-                    known_fields: Some(fields),
-                    owner: name,
-                })
-                .map_err(|e| e.at(span)),
-            _ => Err(self.type_error(&format!("a mapping ({})", noun(name)))),
+        if !matches!(self.node.kind, NodeKind::Map(_)) {
+            return Err(self.type_error(&format!("a mapping ({})", noun(name))));
         }
+        let NodeKind::Map(entries) = &mut self.node.kind else {
+            unreachable!("checked above")
+        };
+        visitor
+            .visit_map(MapAccess::new(entries, Some(fields), name))
+            .map_err(|e| e.at(span))
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -373,32 +387,33 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDe<'a> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         let span = self.node.span;
-        match &self.node.kind {
-            NodeKind::Str { .. } => visitor.visit_enum(EnumAccess {
-                tag: self.node,
+        let found = self.node.type_name();
+        let node: &'a mut Node = self.node;
+        let access = match node.kind {
+            NodeKind::Str { .. } => EnumAccess {
+                tag: node,
                 value: None,
-            }),
-            NodeKind::Map(entries) if entries.len() == 1 => {
-                let (tag, value) = &entries[0];
-                visitor.visit_enum(EnumAccess {
+            },
+            NodeKind::Map(ref entries) if entries.len() == 1 => {
+                let NodeKind::Map(entries) = &mut node.kind else {
+                    unreachable!("matched above")
+                };
+                let (tag, value) = &mut entries[0];
+                EnumAccess {
                     tag,
                     value: Some(value),
-                })
+                }
             }
             _ => {
                 let list: Vec<String> = variants.iter().map(|v| format!("`{v}`")).collect();
                 return Err(DeError::new(
-                    format!(
-                        "expected one of {}, found {}",
-                        list.join(", "),
-                        self.node.type_name()
-                    ),
+                    format!("expected one of {}, found {found}", list.join(", ")),
                     None,
                 )
                 .at(span));
             }
-        }
-        .map_err(|mut e| {
+        };
+        visitor.visit_enum(access).map_err(|mut e| {
             // Say what the value was for: "unknown value `int` for input type".
             if e.diagnostic.message.starts_with("unknown value")
                 && !e.diagnostic.message.contains(" for ")
@@ -460,7 +475,7 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDe<'a> {
 }
 
 struct SeqAccess<'a> {
-    items: std::slice::Iter<'a, Node>,
+    items: std::slice::IterMut<'a, Node>,
 }
 
 impl<'de, 'a: 'de> de::SeqAccess<'de> for SeqAccess<'a> {
@@ -482,11 +497,26 @@ impl<'de, 'a: 'de> de::SeqAccess<'de> for SeqAccess<'a> {
 }
 
 struct MapAccess<'a> {
-    entries: std::slice::Iter<'a, (Node, Node)>,
-    value: Option<&'a Node>,
+    entries: std::slice::IterMut<'a, (Node, Node)>,
+    value: Option<&'a mut Node>,
     /// For structs: keys outside this list are reported and skipped.
     known_fields: Option<&'static [&'static str]>,
     owner: &'static str,
+}
+
+impl<'a> MapAccess<'a> {
+    fn new(
+        entries: &'a mut [(Node, Node)],
+        known_fields: Option<&'static [&'static str]>,
+        owner: &'static str,
+    ) -> Self {
+        MapAccess {
+            entries: entries.iter_mut(),
+            value: None,
+            known_fields,
+            owner,
+        }
+    }
 }
 
 impl<'de, 'a: 'de> de::MapAccess<'de> for MapAccess<'a> {
@@ -498,8 +528,8 @@ impl<'de, 'a: 'de> de::MapAccess<'de> for MapAccess<'a> {
     ) -> Result<Option<K::Value>, DeError> {
         for (key, value) in self.entries.by_ref() {
             if let Some(fields) = self.known_fields {
-                let text = key.key_text();
-                if !fields.contains(&text.as_str()) {
+                let text = key.key_str();
+                if !fields.contains(&text.as_ref()) {
                     let mut known: Vec<&str> = fields
                         .iter()
                         .copied()
@@ -536,8 +566,9 @@ impl<'de, 'a: 'de> de::MapAccess<'de> for MapAccess<'a> {
 
 /// Feeds `Spanned<T>` its position and then its value.
 struct SpannedAccess<'a> {
-    node: &'a Node,
-    step: u8,
+    /// Each is handed over once, the position first.
+    span: Option<Span>,
+    node: Option<&'a mut Node>,
 }
 
 impl<'de, 'a: 'de> de::MapAccess<'de> for SpannedAccess<'a> {
@@ -547,30 +578,30 @@ impl<'de, 'a: 'de> de::MapAccess<'de> for SpannedAccess<'a> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, DeError> {
-        let key = match self.step {
-            0 => SPAN_FIELD,
-            1 => VALUE_FIELD,
-            _ => return Ok(None),
+        let key = match (&self.span, &self.node) {
+            (Some(_), _) => SPAN_FIELD,
+            (None, Some(_)) => VALUE_FIELD,
+            (None, None) => return Ok(None),
         };
         seed.deserialize(key.into_deserializer()).map(Some)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        self.step += 1;
-        if self.step == 1 {
-            let s = self.node.span;
-            seed.deserialize(de::value::SeqDeserializer::new(
+        if let Some(s) = self.span.take() {
+            return seed.deserialize(de::value::SeqDeserializer::new(
                 [s.line, s.col, s.len].into_iter(),
-            ))
-        } else {
-            seed.deserialize(NodeDe { node: self.node })
+            ));
+        }
+        match self.node.take() {
+            Some(node) => seed.deserialize(NodeDe { node }),
+            None => Err(DeError::new("value requested before key".to_string(), None)),
         }
     }
 }
 
 struct EnumAccess<'a> {
-    tag: &'a Node,
-    value: Option<&'a Node>,
+    tag: &'a mut Node,
+    value: Option<&'a mut Node>,
 }
 
 impl<'de, 'a: 'de> de::EnumAccess<'de> for EnumAccess<'a> {
@@ -581,33 +612,45 @@ impl<'de, 'a: 'de> de::EnumAccess<'de> for EnumAccess<'a> {
         self,
         seed: V,
     ) -> Result<(V::Value, Self::Variant), DeError> {
-        let tag = seed
+        // The variant's messages name it after the tag has been read.
+        let tag = Tag {
+            name: self.tag.key_str().into(),
+            span: self.tag.span,
+        };
+        let value = seed
             .deserialize(NodeDe { node: self.tag })
-            .map_err(|e| e.at(self.tag.span))?;
+            .map_err(|e| e.at(tag.span))?;
         Ok((
-            tag,
+            value,
             VariantAccess {
-                tag: self.tag,
+                tag,
                 value: self.value,
             },
         ))
     }
 }
 
+/// An enum's variant as written.
+struct Tag {
+    name: CompactString,
+    span: Span,
+}
+
 struct VariantAccess<'a> {
-    tag: &'a Node,
-    value: Option<&'a Node>,
+    tag: Tag,
+    value: Option<&'a mut Node>,
 }
 
 impl<'a> VariantAccess<'a> {
-    fn value(&self) -> Result<&'a Node, DeError> {
+    fn value(self) -> Result<&'a mut Node, DeError> {
+        let tag = self.tag;
         self.value.ok_or_else(|| {
-            let name = self.tag.key_text();
+            let name = tag.name;
             DeError::new(
                 format!("`{name}` needs settings: write `{name}:` followed by a mapping"),
                 None,
             )
-            .at(self.tag.span)
+            .at(tag.span)
         })
     }
 }
@@ -619,11 +662,9 @@ impl<'de, 'a: 'de> de::VariantAccess<'de> for VariantAccess<'a> {
         match self.value {
             None => Ok(()),
             Some(node) if node.kind == NodeKind::Null => Ok(()),
-            Some(node) => Err(DeError::new(
-                format!("`{}` takes no settings", self.tag.key_text()),
-                None,
-            )
-            .at(node.span)),
+            Some(node) => Err(
+                DeError::new(format!("`{}` takes no settings", self.tag.name), None).at(node.span),
+            ),
         }
     }
 
@@ -644,5 +685,65 @@ impl<'de, 'a: 'de> de::VariantAccess<'de> for VariantAccess<'a> {
     ) -> Result<V::Value, DeError> {
         let node = self.value()?;
         de::Deserializer::deserialize_struct(NodeDe { node }, "settings", fields, visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::super::{load, LoadLimits, RawNode, Recover};
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Top {
+        #[serde(default)]
+        items: Vec<Recover<Item>>,
+        #[serde(default)]
+        raw: Option<RawNode>,
+        name: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Item {
+        n: u32,
+    }
+
+    /// Subtrees are moved into the model as they are read; when a later problem makes the
+    /// parent be read again, the places they left are neither reported again nor as nulls.
+    #[test]
+    fn a_parent_read_again_reports_each_problem_once() {
+        let text = "items: [{n: 1}, {n: x}]\nraw: {a: 1}\nname: [1]\n";
+        let node = load(text.as_bytes(), LoadLimits::default()).unwrap();
+        let (top, problems) = from_node::<Top>(node);
+        assert!(top.is_none());
+        let messages: Vec<(&str, Option<Span>)> = problems
+            .iter()
+            .map(|d| (d.message.as_str(), d.span))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                (
+                    "expected a whole number from 0 to 4294967295, found the text `x`",
+                    Some(Span::new(1, 21, 1))
+                ),
+                ("expected text, found a list", Some(Span::new(3, 7, 1))),
+            ]
+        );
+    }
+
+    #[test]
+    fn kept_subtrees_are_moved_whole() {
+        let text = "items: [{n: 1}]\nraw: {a: [1, two]}\nname: x\n";
+        let node = load(text.as_bytes(), LoadLimits::default()).unwrap();
+        let (top, problems) = from_node::<Top>(node);
+        assert!(problems.is_empty(), "{problems:?}");
+        let top = top.unwrap();
+        assert_eq!(top.items[0].0.as_ref().map(|item| item.n), Some(1));
+        assert_eq!(top.name, "x");
+        let raw = top.raw.unwrap().0;
+        assert_eq!(raw.span, Span::new(2, 7, 1));
+        assert_eq!(raw.to_json(), serde_json::json!({"a": [1, "two"]}));
     }
 }

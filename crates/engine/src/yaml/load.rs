@@ -151,14 +151,18 @@ fn read_events(
     }
 }
 
+/// A list or mapping being read. Its items are gathered at the end of the builder's scratch
+/// lists, from `start` on, and moved into a list of exactly their number when it ends: growing
+/// a list per mapping left a step's mapping of three keys room for four, its `with:` of one key
+/// room for four (96 bytes a room), and the tree of every step is alive until the model is built.
 enum Frame {
     Seq {
-        items: Vec<Node>,
+        start: usize,
         span: Span,
         anchor: usize,
     },
     Map {
-        entries: Vec<(Node, Node)>,
+        start: usize,
         pending_key: Option<Node>,
         span: Option<Span>,
         anchor: usize,
@@ -172,6 +176,10 @@ struct TreeBuilder<'t> {
     lines: usize,
     limits: LoadLimits,
     stack: Vec<Frame>,
+    /// The items of the open lists, innermost last (see [`Frame`]).
+    items: Vec<Node>,
+    /// The entries of the open mappings, innermost last.
+    entries: Vec<(Node, Node)>,
     anchors: HashMap<usize, Node>,
     root: Option<Node>,
     nodes: usize,
@@ -222,7 +230,7 @@ fn plain_scalar(value: String, span: Span) -> Result<NodeKind, Diagnostic> {
                 kind
             } else {
                 NodeKind::Str {
-                    value,
+                    value: value.into(),
                     quoted: false,
                 }
             }
@@ -261,7 +269,7 @@ fn tag_error(tag: &Tag, span: Span) -> Diagnostic {
 /// A scalar with an explicit tag: `!!str 12` is text, `!!int 12` must be an integer...
 fn tagged_scalar(tag: &Tag, value: String, span: Span) -> Result<NodeKind, Diagnostic> {
     let text = || NodeKind::Str {
-        value: value.clone(),
+        value: value.as_str().into(),
         quoted: true,
     };
     // `! value` (the non-specific tag) is text, as in the YAML spec.
@@ -375,6 +383,8 @@ impl<'t> TreeBuilder<'t> {
             lines: text.matches('\n').count() + 1,
             limits,
             stack: Vec::new(),
+            items: Vec::new(),
+            entries: Vec::new(),
             anchors: HashMap::new(),
             root: None,
             nodes: 0,
@@ -442,9 +452,9 @@ impl<'t> TreeBuilder<'t> {
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Seq { .. }) => self.items.push(node),
             Some(Frame::Map {
-                entries,
+                start,
                 pending_key,
                 span,
                 ..
@@ -467,8 +477,9 @@ impl<'t> TreeBuilder<'t> {
                     if span.is_none() {
                         *span = Some(node.span);
                     }
-                    let text = node.key_text();
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.key_text() == text) {
+                    let text = node.key_str();
+                    let entries = &self.entries[*start..];
+                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.key_str() == text) {
                         let first_line = first.span.line;
                         let diagnostic = Diagnostic::error(format!("duplicate key `{text}`"), Some(node.span))
                             .with_help(format!("`{text}` is already set on line {first_line}; a key may appear once per mapping"));
@@ -476,7 +487,7 @@ impl<'t> TreeBuilder<'t> {
                     }
                     *pending_key = Some(node);
                 }
-                Some(key) => entries.push((key, node)),
+                Some(key) => self.entries.push((key, node)),
             },
         }
     }
@@ -507,7 +518,7 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                     Some(tag) => tagged_scalar(&tag, value, self.tag_span(&tag, span)),
                     None if style == TScalarStyle::Plain => plain_scalar(value, span),
                     None => Ok(NodeKind::Str {
-                        value,
+                        value: value.into(),
                         quoted: true,
                     }),
                 };
@@ -542,13 +553,13 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                 }
                 let frame = if is_seq {
                     Frame::Seq {
-                        items: Vec::new(),
+                        start: self.items.len(),
                         span,
                         anchor,
                     }
                 } else {
                     Frame::Map {
-                        entries: Vec::new(),
+                        start: self.entries.len(),
                         pending_key: None,
                         span: None,
                         anchor,
@@ -556,16 +567,13 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                 };
                 self.stack.push(frame);
             }
-            // A list or mapping is held without the room left for growth: a step's mapping of
-            // three keys had room for four, its `with:` of one key room for four (96 bytes each),
-            // and the tree of every step is alive until the model is built.
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
                 Some(Frame::Seq {
-                    mut items,
+                    start,
                     span,
                     anchor,
                 }) => {
-                    items.shrink_to_fit();
+                    let items = self.items.drain(start..).collect();
                     self.push_value(
                         Node {
                             kind: NodeKind::Seq(items),
@@ -575,12 +583,12 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                     )
                 }
                 Some(Frame::Map {
-                    mut entries,
+                    start,
                     span,
                     anchor,
                     ..
                 }) => {
-                    entries.shrink_to_fit();
+                    let entries = self.entries.drain(start..).collect();
                     let span = span.unwrap_or_else(|| span_at(self.text, self.lines, &mark, 1));
                     self.push_value(
                         Node {

@@ -1,3 +1,7 @@
+use std::borrow::Cow;
+
+use compact_str::CompactString;
+
 use crate::diagnostic::Span;
 
 /// A YAML value with the place it was written.
@@ -14,8 +18,10 @@ pub enum NodeKind {
     Int(i64),
     Float(f64),
     /// `quoted` strings and block scalars keep their text even when it looks like a number.
+    /// Keys and short values (`id`, `uses`, `core.set`: most of a workflow's scalars) are held
+    /// inline, without an allocation each.
     Str {
-        value: String,
+        value: CompactString,
         quoted: bool,
     },
     Seq(Vec<Node>),
@@ -64,7 +70,7 @@ impl Node {
             NodeKind::Float(f) => serde_json::Number::from_f64(*f)
                 .map(Value::Number)
                 .unwrap_or(Value::Null),
-            NodeKind::Str { value, .. } => Value::String(value.clone()),
+            NodeKind::Str { value, .. } => Value::String(value.to_string()),
             NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
             NodeKind::Map(entries) => Value::Object(
                 entries
@@ -77,13 +83,34 @@ impl Node {
 
     /// A mapping key as text (keys that are numbers or booleans are written as such).
     pub fn key_text(&self) -> String {
+        self.key_str().into_owned()
+    }
+
+    /// [`key_text`](Self::key_text) without copying a text key: keys are compared once per key
+    /// of every mapping while loading.
+    pub(super) fn key_str(&self) -> Cow<'_, str> {
         match &self.kind {
-            NodeKind::Str { value, .. } => value.clone(),
-            NodeKind::Int(i) => i.to_string(),
-            NodeKind::Float(f) => f.to_string(),
-            NodeKind::Bool(b) => b.to_string(),
-            NodeKind::Null => "null".to_string(),
-            NodeKind::Seq(_) | NodeKind::Map(_) => String::new(),
+            NodeKind::Str { value, .. } => Cow::Borrowed(value),
+            NodeKind::Int(i) => Cow::Owned(i.to_string()),
+            NodeKind::Float(f) => Cow::Owned(f.to_string()),
+            NodeKind::Bool(b) => Cow::Owned(b.to_string()),
+            NodeKind::Null => Cow::Borrowed("null"),
+            NodeKind::Seq(_) | NodeKind::Map(_) => Cow::Borrowed(""),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tree holds every value of a workflow until the model is built (issue 11: a 10,000-step
+    /// file is about 90,000 nodes): nine of these a step of the benchmark's workflow.
+    #[test]
+    fn nodes_stay_small() {
+        assert!(size_of::<Node>() <= 48, "{}", size_of::<Node>());
+        // `id`, `uses`, `core.set`, a step id: held inline.
+        let short = CompactString::from(String::from("a_step_id_of_24_chars_xx"));
+        assert!(!short.is_heap_allocated());
     }
 }

@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, Deserialize, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::de::{recovering, RAW};
+use super::de::{recovering, RAW, TAKEN};
 use super::node::Node;
 use crate::diagnostic::Span;
 
@@ -172,7 +172,11 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Recover<T> {
                 let node = RAW
                     .with(|r| r.borrow_mut().take())
                     .ok_or_else(|| E::custom("Recover needs the weft YAML deserializer"))?;
-                Ok(Recover(recovering(&node)))
+                if node.span == TAKEN {
+                    // Read again after its parent was pruned: reported the first time.
+                    return Ok(Recover(None));
+                }
+                Ok(Recover(recovering(node)))
             }
         }
         deserializer.deserialize_struct(RECOVER_NAME, &[], RecoverVisitor(PhantomData))
