@@ -245,7 +245,7 @@ impl<'a> Checker<'a> {
     fn index_steps(&mut self, steps: &[Recover<Step>], container: ContainerIndex) {
         for step in live(steps) {
             let id = &step.id.value;
-            if let Some(first) = self.places.get(id.as_str()) {
+            if let Some(first) = self.places.get(&**id) {
                 let line = first.span.line;
                 self.error(
                     Diagnostic::error(format!("duplicate step id `{id}`"), Some(step.id.span))
@@ -260,7 +260,7 @@ impl<'a> Checker<'a> {
                 );
             } else {
                 self.places.insert(
-                    Arc::from(id.as_str()),
+                    Arc::from(&**id),
                     Place {
                         span: step.id.span,
                         container,

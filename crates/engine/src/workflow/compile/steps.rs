@@ -24,7 +24,7 @@ impl Checker<'_> {
             let local: HashMap<&str, usize> = steps
                 .iter()
                 .enumerate()
-                .map(|(i, s)| (s.id.value.as_str(), i))
+                .map(|(i, s)| (&*s.id.value, i))
                 .collect();
             for (i, step) in steps.iter().enumerate() {
                 mine.clear();
@@ -151,7 +151,7 @@ impl Checker<'_> {
         visibility: &Visibility<'_>,
         roots: Roots,
     ) -> Option<CompiledStep> {
-        let id = step.id.value.as_str();
+        let id = &*step.id.value;
         let mut refs = StepRefs::Listed(Vec::new());
         let kinds = [
             step.uses.is_some(),
@@ -292,7 +292,7 @@ impl Checker<'_> {
                 ));
             }
             let body = self.block(
-                body_steps,
+                *body_steps,
                 visibility,
                 Roots {
                     item: true,
@@ -372,14 +372,17 @@ impl Checker<'_> {
             id: self.shared_id(id),
             line: step.id.span.line,
             kind,
-            condition,
             retry,
-            timeout: step.timeout.as_ref().map(|t| t.value.0),
-            on_error,
-            outputs,
-            connection,
             step_refs: refs,
             releases: Box::default(),
+            extras: StepExtras {
+                condition,
+                timeout: step.timeout.as_ref().map(|t| t.value.0),
+                on_error,
+                outputs,
+                connection,
+            }
+            .boxed(),
         })
     }
 
