@@ -591,6 +591,8 @@ mod tests {
 
     /// `block` relies on this: the compiled list is written into the model list's room.
     #[test]
+    // The same adapters as `block`'s, so the same specialisation of `collect` is checked.
+    #[allow(clippy::unused_enumerate_index)]
     fn compiled_steps_take_the_room_of_the_model_steps() {
         let model: Vec<Recover<Step>> = (0..8).map(|_| Recover(None)).collect();
         let room = model.as_ptr() as usize;
