@@ -60,7 +60,7 @@ impl ValueTemplate {
             ValueTemplate::Object(entries) => {
                 let mut map = Map::with_capacity(entries.len());
                 for (key, value) in entries {
-                    map.insert(String::from(&**key), value.render_tainted(scope, tainted)?);
+                    map.insert(key.to_string(), value.render_tainted(scope, tainted)?);
                 }
                 Ok(Value::Object(map))
             }
