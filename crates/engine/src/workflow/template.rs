@@ -1,8 +1,5 @@
 //! Values from YAML whose strings may hold `${{ }}` expressions, compiled once per load.
 
-use std::collections::HashSet;
-use std::sync::Arc;
-
 use serde_json::{Map, Value};
 use weft_expr::{EvalError, ParseError, Scope, Template};
 
@@ -16,24 +13,7 @@ pub enum ValueTemplate {
     Literal(Box<Value>),
     Template(Box<Template>),
     Array(Box<[ValueTemplate]>),
-    /// Keys are shared by the workflow's templates (see [`KeyNames`]).
-    Object(Box<[(Arc<str>, ValueTemplate)]>),
-}
-
-/// The keys of a workflow's computed mappings, one allocation per distinct key: 10,000 steps
-/// writing `with: {n: ...}` share one `n`, where each held a `String` of its own.
-#[derive(Default)]
-pub struct KeyNames(HashSet<Arc<str>>);
-
-impl KeyNames {
-    fn shared(&mut self, key: String) -> Arc<str> {
-        if let Some(shared) = self.0.get(key.as_str()) {
-            return shared.clone();
-        }
-        let shared: Arc<str> = Arc::from(key);
-        self.0.insert(shared.clone());
-        shared
-    }
+    Object(Box<[(String, ValueTemplate)]>),
 }
 
 impl ValueTemplate {
@@ -60,7 +40,7 @@ impl ValueTemplate {
             ValueTemplate::Object(entries) => {
                 let mut map = Map::with_capacity(entries.len());
                 for (key, value) in entries {
-                    map.insert(key.to_string(), value.render_tainted(scope, tainted)?);
+                    map.insert(key.clone(), value.render_tainted(scope, tainted)?);
                 }
                 Ok(Value::Object(map))
             }
@@ -99,7 +79,6 @@ pub fn span_in_string(node: &Node, range: std::ops::Range<usize>) -> Span {
 /// Compiles a node; strings become templates. Errors carry the string's span.
 pub fn compile_value<'a>(
     node: &'a Node,
-    keys: &mut KeyNames,
     sites: &mut Vec<(Template, &'a Node)>,
     errors: &mut Vec<Diagnostic>,
 ) -> ValueTemplate {
@@ -120,7 +99,7 @@ pub fn compile_value<'a>(
         NodeKind::Seq(items) => {
             let compiled: Vec<ValueTemplate> = items
                 .iter()
-                .map(|i| compile_value(i, keys, sites, errors))
+                .map(|i| compile_value(i, sites, errors))
                 .collect();
             if compiled.iter().all(ValueTemplate::is_literal) {
                 ValueTemplate::literal(Value::Array(
@@ -133,7 +112,7 @@ pub fn compile_value<'a>(
         NodeKind::Map(entries) => {
             let compiled: Vec<(String, ValueTemplate)> = entries
                 .iter()
-                .map(|(k, v)| (k.key_text(), compile_value(v, keys, sites, errors)))
+                .map(|(k, v)| (k.key_text(), compile_value(v, sites, errors)))
                 .collect();
             if compiled.iter().all(|(_, v)| v.is_literal()) {
                 ValueTemplate::literal(Value::Object(
@@ -143,12 +122,7 @@ pub fn compile_value<'a>(
                         .collect(),
                 ))
             } else {
-                ValueTemplate::Object(
-                    compiled
-                        .into_iter()
-                        .map(|(k, v)| (keys.shared(k), v))
-                        .collect(),
-                )
+                ValueTemplate::Object(compiled.into_boxed_slice())
             }
         }
         _ => ValueTemplate::literal(node.to_json()),

@@ -19,7 +19,7 @@ use graph::{index_of, PositionSet, Visibility};
 
 use super::compiled::*;
 use super::model::{self, OnError, PollConnections, Step, Trigger, Workflow, ALL_CONNECTIONS};
-use super::template::{compile_value, invalid_expression, span_in_string, KeyNames, ValueTemplate};
+use super::template::{compile_value, invalid_expression, span_in_string, ValueTemplate};
 use crate::actions::Registry;
 use crate::diagnostic::{did_you_mean, suggestion, Diagnostic, Span};
 use crate::trigger::{CronSchedule, SourceCatalog};
@@ -46,7 +46,6 @@ pub fn compile(
         diagnostics: Vec::new(),
         places: HashMap::new(),
         containers: vec![None],
-        keys: KeyNames::default(),
         inputs: workflow.inputs.keys().cloned().collect(),
         settings: workflow.connection_config.keys().cloned().collect(),
         vars: Vec::new(),
@@ -197,7 +196,6 @@ struct Checker<'a> {
     /// The names of the steps and sections that contain steps (`loop`, `on_failure`), as
     /// places refer to them; `None` (first) for the top level.
     containers: Vec<Option<Arc<str>>>,
-    keys: KeyNames,
     inputs: Vec<String>,
     /// The `connection_config:` names.
     settings: Vec<String>,
@@ -331,7 +329,7 @@ impl<'a> Checker<'a> {
     ) -> (ValueTemplate, StepRefs) {
         let mut sites = Vec::new();
         let mut errors = Vec::new();
-        let template = compile_value(node, &mut self.keys, &mut sites, &mut errors);
+        let template = compile_value(node, &mut sites, &mut errors);
         self.diagnostics.extend(errors);
         let mut refs = StepRefs::Listed(Vec::new());
         for (template, site) in &sites {

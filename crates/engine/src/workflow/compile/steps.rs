@@ -458,7 +458,7 @@ impl Checker<'_> {
                 let mut sites = Vec::new();
                 let mut ignored = Vec::new();
                 if let ValueTemplate::Literal(literal) =
-                    compile_value(value, &mut self.keys, &mut sites, &mut ignored)
+                    compile_value(value, &mut sites, &mut ignored)
                 {
                     if let Err(message) = field.kind.check(&literal) {
                         let wants_boolean = field.kind.check(&Value::Bool(true)).is_ok();
