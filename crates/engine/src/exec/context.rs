@@ -34,10 +34,7 @@ impl RunState {
                 store_longer_than: self.engine.stored_waits.filter(|_| top_level),
                 stored_until: self.stored_wait(&step.id, iteration),
             },
-            connection: step
-                .connection
-                .as_deref()
-                .or(self.workflow.connection.as_deref()),
+            connection: step.connection().or(self.workflow.connection.as_deref()),
             http: &self.engine.http,
             tokens: self.engine.tokens.as_ref(),
             logger: self,

@@ -224,7 +224,7 @@ impl RunState {
             Some(&message),
         );
         let record = step_record("failed", Value::Null, Some(&message), result.attempts);
-        match &step.on_error {
+        match step.on_error() {
             ErrorPlan::Fail => Err(Failure::of(step, message)),
             ErrorPlan::Continue => {
                 frame.record(&step.id, record);
@@ -242,7 +242,7 @@ impl RunState {
 
     /// Evaluates the step's `if`.
     fn should_run(&self, step: &CompiledStep, frame: &Frame) -> Result<bool, ActionError> {
-        let Some(condition) = &step.condition else {
+        let Some(condition) = step.condition() else {
             return Ok(true);
         };
         let scope =
@@ -274,7 +274,7 @@ impl RunState {
             }
             .into()
         };
-        match (step.timeout, &step.kind) {
+        match (step.timeout(), &step.kind) {
             (Some(limit), StepKind::ForEach { .. } | StepKind::Parallel { .. }) => {
                 tokio::time::timeout(limit, whole)
                     .await
@@ -298,7 +298,7 @@ impl RunState {
         raw: Output,
         frame: &Frame,
     ) -> Result<Output, ActionError> {
-        let (Some(mapping), Output::Value(raw)) = (&step.outputs, &raw) else {
+        let (Some(mapping), Output::Value(raw)) = (step.outputs(), &raw) else {
             return Ok(raw); // a loop's is applied per item
         };
         let mut scope =
@@ -379,7 +379,7 @@ impl RunState {
                 std::mem::take(&mut input)
             };
             let call = action.run(given, &ctx);
-            let result = match step.timeout {
+            let result = match step.timeout() {
                 Some(limit) => match tokio::time::timeout(limit, call).await {
                     Ok(result) => result,
                     Err(_) => Err(ActionError::new(
@@ -541,7 +541,7 @@ impl RunState {
                             ActionError::failed(format!("item {index}: {f}"))
                         }
                     })?;
-                    let value = match (&step.outputs, &last) {
+                    let value = match (step.outputs(), &last) {
                         (Some(mapping), _) => {
                             // The loop step's references include its `outputs`' (body steps).
                             let scope = StepScope::new(&self.globals, &child, &step.step_refs)

@@ -61,7 +61,7 @@ impl CompiledWorkflow {
                     }
                     StepKind::Action { .. } => {}
                 }
-                if let ErrorPlan::Steps(handler) = &step.on_error {
+                if let ErrorPlan::Steps(handler) = step.on_error() {
                     walk(handler, out);
                 }
             }
@@ -279,18 +279,67 @@ pub struct CompiledStep {
     pub id: Arc<str>,
     pub line: u32,
     pub kind: StepKind,
-    pub condition: Option<Condition>,
     /// Shared by every step without a `retry` of its own.
     pub retry: Arc<RetryPlan>,
-    pub timeout: Option<Duration>,
-    pub on_error: ErrorPlan,
-    pub outputs: Option<Box<[(String, ValueTemplate)]>>,
-    pub connection: Option<Box<str>>,
     /// The steps whose records the step's expressions read.
     pub step_refs: StepRefs,
     /// The records no expression reads once this step has finished (its own included when
     /// nothing reads it): the run drops them then. Only top-level steps release records.
     pub releases: Box<[Arc<str>]>,
+    /// What few steps have, in one box: a step with none of it holds a null pointer, not 80
+    /// bytes (a run holds every step of its workflow).
+    pub extras: Option<Box<StepExtras>>,
+}
+
+/// The parts of a step that few steps have.
+#[derive(Clone)]
+pub struct StepExtras {
+    pub condition: Option<Condition>,
+    pub timeout: Option<Duration>,
+    pub on_error: ErrorPlan,
+    pub outputs: Option<Box<[(String, ValueTemplate)]>>,
+    pub connection: Option<Box<str>>,
+}
+
+impl StepExtras {
+    /// `None` when the step has none of them.
+    pub fn boxed(self) -> Option<Box<StepExtras>> {
+        let none = self.condition.is_none()
+            && self.timeout.is_none()
+            && matches!(self.on_error, ErrorPlan::Fail)
+            && self.outputs.is_none()
+            && self.connection.is_none();
+        (!none).then(|| Box::new(self))
+    }
+}
+
+impl CompiledStep {
+    /// Its `if`.
+    pub fn condition(&self) -> Option<&Condition> {
+        self.extras.as_ref()?.condition.as_ref()
+    }
+
+    /// Its `timeout`.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.extras.as_ref()?.timeout
+    }
+
+    /// What a failure does (`on_error`).
+    pub fn on_error(&self) -> &ErrorPlan {
+        self.extras
+            .as_ref()
+            .map_or(&ErrorPlan::Fail, |e| &e.on_error)
+    }
+
+    /// Its `outputs` mapping.
+    pub fn outputs(&self) -> Option<&[(String, ValueTemplate)]> {
+        self.extras.as_ref()?.outputs.as_deref()
+    }
+
+    /// Its own `connection`.
+    pub fn connection(&self) -> Option<&str> {
+        self.extras.as_ref()?.connection.as_deref()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -379,9 +428,18 @@ mod tests {
             size_of::<ValueTemplate>()
         );
         assert!(
-            size_of::<CompiledStep>() <= 200,
+            size_of::<CompiledStep>() <= 128,
             "{}",
             size_of::<CompiledStep>()
+        );
+        // Until compiled, a workflow holds a list of model steps; the compiled steps are then
+        // written into its room, which needs them no larger.
+        let model_step = size_of::<crate::yaml::Recover<super::super::model::Step>>();
+        assert!(model_step <= 216, "{model_step}");
+        assert!(size_of::<CompiledStep>() <= model_step);
+        assert_eq!(
+            std::mem::align_of::<CompiledStep>(),
+            std::mem::align_of::<crate::yaml::Recover<super::super::model::Step>>()
         );
     }
 

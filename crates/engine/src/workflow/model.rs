@@ -319,20 +319,21 @@ pub enum RunConcurrencyPolicy {
 /// Named branches of a `parallel` step, in file order.
 pub type Branches = IndexMap<String, Vec<Recover<Step>>>;
 
-/// A workflow of 100,000 steps holds 100,000 of these until it is compiled: what few steps
-/// have (`if`, `for_each`, `timeout`, `outputs`, `retry`, `parallel`, `on_error`...) is
-/// boxed, so the others do not pay for its room.
+/// A workflow of 100,000 steps holds 100,000 of these until it is compiled (the compiled
+/// steps then take the list's room): what few steps have (`if`, `for_each`, `timeout`,
+/// `outputs`, `retry`, `parallel`, `on_error`, `steps`, `name`...) is boxed and the texts
+/// are boxed strings, so the others do not pay for its room.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[schemars(extend("additionalProperties" = false))]
 pub struct Step {
     /// Unique in the workflow; other steps refer to it as `steps.<id>`.
-    pub id: Spanned<String>,
+    pub id: Spanned<Box<str>>,
     /// A display name.
     #[serde(default)]
-    pub name: Option<Box<str>>,
+    pub name: Option<Box<String>>,
     /// The action to run, such as `core.log` or `http.request`.
     #[serde(default)]
-    pub uses: Option<Spanned<String>>,
+    pub uses: Option<Spanned<Box<str>>>,
     /// The action's inputs; strings may contain `${{ }}` expressions.
     #[serde(default)]
     pub with: Option<RawNode>,
@@ -341,7 +342,7 @@ pub struct Step {
     pub condition: Option<Box<RawNode>>,
     /// Steps that must finish first. Without `needs`, a step waits for the one above it.
     #[serde(default)]
-    pub needs: Option<Vec<Spanned<String>>>,
+    pub needs: Option<Box<[Spanned<String>]>>,
     /// Run `steps` once per element of this list, with `item` and `index`.
     #[serde(default)]
     pub for_each: Option<Box<RawNode>>,
@@ -350,7 +351,7 @@ pub struct Step {
     pub concurrency: Option<Box<Spanned<NonZeroU32>>>,
     /// The body of a `for_each`.
     #[serde(default)]
-    pub steps: Option<Vec<Recover<Step>>>,
+    pub steps: Option<Box<Vec<Recover<Step>>>>,
     /// Named branches that run at the same time.
     #[serde(default)]
     pub parallel: Option<Box<Spanned<Branches>>>,

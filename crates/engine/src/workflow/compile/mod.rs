@@ -45,6 +45,7 @@ pub fn compile(
         path,
         diagnostics: Vec::new(),
         places: HashMap::new(),
+        containers: vec![None],
         inputs: workflow.inputs.keys().cloned().collect(),
         settings: workflow.connection_config.keys().cloned().collect(),
         vars: Vec::new(),
@@ -53,9 +54,11 @@ pub fn compile(
         // A poll trigger's runs run on the connection polled.
         has_connection: workflow.connection.is_some() || polls_a_connection(workflow),
     };
-    checker.index_steps(&workflow.steps.value, None);
-    checker.index_steps(&workflow.on_failure, Some("on_failure"));
-    checker.index_steps(&workflow.finally, Some("finally"));
+    checker.index_steps(&workflow.steps.value, TOP_LEVEL);
+    let on_failure = checker.container(Arc::from("on_failure"));
+    checker.index_steps(&workflow.on_failure, on_failure);
+    let finally = checker.container(Arc::from("finally"));
+    checker.index_steps(&workflow.finally, finally);
 
     let inputs = checker.inputs_decl(workflow);
     let connection_config = checker.connection_config_decl(workflow);
@@ -70,23 +73,35 @@ pub fn compile(
     let (env, _) = checker.named_values(&workflow.env, &top, Roots::default(), "env");
     let (vars, _) = checker.named_values(&workflow.vars, &top, Roots::default(), "vars");
     let no_steps = workflow.steps.value.is_empty();
-    let mut steps = checker.block(&mut workflow.steps.value.0, &top, Roots::default());
+    // The model's lists are consumed: each compiled list takes its model list's room.
+    let mut steps = checker.block(
+        std::mem::take(&mut workflow.steps.value.0),
+        &top,
+        Roots::default(),
+    );
 
-    // After the steps, every top-level step may have run.
-    let (all_index, all_mask) = index_of(&steps);
-    let after = Visibility {
-        parent: None,
-        index: &all_index,
-        mask: &all_mask,
+    let (outputs, mut read_after, on_failure, finally) = {
+        // After the steps, every top-level step may have run.
+        let (all_index, all_mask) = index_of(&steps);
+        let after = Visibility {
+            parent: None,
+            index: &all_index,
+            mask: &all_mask,
+        };
+        let (outputs, read_after) =
+            checker.named_values(&workflow.outputs, &after, Roots::default(), "outputs");
+        let handler_roots = Roots {
+            error: true,
+            ..Roots::default()
+        };
+        let on_failure = checker.block(
+            std::mem::take(&mut workflow.on_failure),
+            &after,
+            handler_roots,
+        );
+        let finally = checker.block(std::mem::take(&mut workflow.finally), &after, handler_roots);
+        (outputs, read_after, on_failure, finally)
     };
-    let (outputs, mut read_after) =
-        checker.named_values(&workflow.outputs, &after, Roots::default(), "outputs");
-    let handler_roots = Roots {
-        error: true,
-        ..Roots::default()
-    };
-    let on_failure = checker.block(&mut workflow.on_failure, &after, handler_roots);
-    let finally = checker.block(&mut workflow.finally, &after, handler_roots);
     merge_refs(&mut read_after, release::reads_of_block(&on_failure));
     merge_refs(&mut read_after, release::reads_of_block(&finally));
     if no_steps {
@@ -99,15 +114,11 @@ pub fn compile(
         );
     }
 
-    let Checker {
-        diagnostics,
-        secrets,
-        ..
-    } = checker;
+    let (diagnostics, secrets) = checker.finish();
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(diagnostics);
     }
-    // Planned once the checker's index of every step is freed: this is the loader's peak.
+    // Planned once the checker's index of every step is freed.
     release::plan_releases(&mut steps, read_after);
     let compiled = CompiledWorkflow {
         name: workflow.name.value.clone(),
@@ -135,14 +146,19 @@ pub fn compile(
     Ok((compiled, diagnostics))
 }
 
-/// Where a step is defined, for messages about steps that are not visible.
+/// Where a step is defined, for messages about steps that are not visible. Small: a
+/// workflow's index holds one a step.
 struct Place {
-    /// The id, shared by the compiled step and every reference to it.
-    id: Arc<str>,
     span: Span,
-    /// The step or section that contains it (`loop`, `on_failure`), `None` at the top level.
-    container: Option<String>,
+    /// The step or section that contains it, as an index in [`Checker::containers`].
+    container: ContainerIndex,
 }
+
+/// An index in [`Checker::containers`].
+type ContainerIndex = u32;
+
+/// The container of top-level steps.
+const TOP_LEVEL: ContainerIndex = 0;
 
 /// What reads a value: a step, or a workflow section (for messages, and so a step cannot
 /// read its own record).
@@ -174,8 +190,12 @@ struct Checker<'a> {
     /// The workflow file, to recognise a `workflow.call` of itself.
     path: &'a Path,
     diagnostics: Vec<Diagnostic>,
-    /// Keyed by the place's own id: one allocation per step id.
+    /// Keyed by the step's id, shared by the compiled step and every reference to it: one
+    /// allocation per step id.
     places: HashMap<Arc<str>, Place>,
+    /// The names of the steps and sections that contain steps (`loop`, `on_failure`), as
+    /// places refer to them; `None` (first) for the top level.
+    containers: Vec<Option<Arc<str>>>,
     inputs: Vec<String>,
     /// The `connection_config:` names.
     settings: Vec<String>,
@@ -195,18 +215,37 @@ impl<'a> Checker<'a> {
         self.diagnostics.push(diagnostic);
     }
 
+    /// What the compiled workflow keeps of the checker; its indexes are freed.
+    fn finish(self) -> (Vec<Diagnostic>, Vec<String>) {
+        (self.diagnostics, self.secrets)
+    }
+
     /// Step `id` as compiled steps hold it: one allocation per step, however often it is read.
     fn shared_id(&self, id: &str) -> Arc<str> {
-        match self.places.get(id) {
-            Some(place) => place.id.clone(),
+        match self.places.get_key_value(id) {
+            Some((shared, _)) => shared.clone(),
             None => Arc::from(id),
         }
     }
 
-    fn index_steps(&mut self, steps: &[Recover<Step>], container: Option<&str>) {
+    /// Registers a step or section that contains steps.
+    fn container(&mut self, name: Arc<str>) -> ContainerIndex {
+        self.containers.push(Some(name));
+        // A workflow's size is capped by the loader far below 2^32 steps.
+        ContainerIndex::try_from(self.containers.len() - 1).unwrap_or(ContainerIndex::MAX)
+    }
+
+    /// The name of the step or section that contains `place`; `None` at the top level.
+    fn container_of(&self, place: &Place) -> Option<&str> {
+        self.containers
+            .get(place.container as usize)
+            .and_then(|name| name.as_deref())
+    }
+
+    fn index_steps(&mut self, steps: &[Recover<Step>], container: ContainerIndex) {
         for step in live(steps) {
             let id = &step.id.value;
-            if let Some(first) = self.places.get(id.as_str()) {
+            if let Some(first) = self.places.get(&**id) {
                 let line = first.span.line;
                 self.error(
                     Diagnostic::error(format!("duplicate step id `{id}`"), Some(step.id.span))
@@ -220,17 +259,24 @@ impl<'a> Checker<'a> {
                         ),
                 );
             } else {
-                let shared: Arc<str> = Arc::from(id.as_str());
                 self.places.insert(
-                    shared.clone(),
+                    Arc::from(&**id),
                     Place {
-                        id: shared,
                         span: step.id.span,
-                        container: container.map(str::to_string),
+                        container,
                     },
                 );
             }
-            let own = Some(id.as_str());
+            let nested = step.steps.is_some()
+                || step.parallel.is_some()
+                || matches!(
+                    step.on_error.as_deref().map(|e| &e.value),
+                    Some(OnError::Steps(_))
+                );
+            if !nested {
+                continue;
+            }
+            let own = self.container(self.shared_id(id));
             if let Some(body) = &step.steps {
                 self.index_steps(body, own);
             }

@@ -205,18 +205,19 @@ impl Checker<'_> {
             return;
         }
         let message = format!("{} cannot read `steps.{id}`", reader.describe());
-        let diagnostic = match self.places.get(id) {
-            Some(Place { container: Some(container), .. }) if self.places.contains_key(container.as_str()) => {
+        let place = self.places.get(id);
+        let diagnostic = match place.map(|place| (place, self.container_of(place))) {
+            Some((_, Some(container))) if self.places.contains_key(container) => {
                 Diagnostic::error(message, Some(span)).with_help(format!(
                     "`{id}` runs inside `{container}`; read the result of `{container}` instead (`steps.{container}.output`)"
                 ))
             }
-            Some(Place { container: Some(section), .. }) => {
+            Some((_, Some(section))) => {
                 Diagnostic::error(message, Some(span)).with_help(format!("`{id}` is a `{section}` step and runs last"))
             }
             Some(_) if matches!(reader, Reader::Section(_)) => Diagnostic::error(message, Some(span))
                 .with_help("`env`, `vars` and the trigger are computed before any step runs; read step results in steps or in the workflow's `outputs`"),
-            Some(place) => Diagnostic::error(message, Some(span)).with_help(format!(
+            Some((place, None)) => Diagnostic::error(message, Some(span)).with_help(format!(
                 "`{id}` (line {}) may not have run yet: add `{id}` to this step's `needs` or move it above",
                 place.span.line
             )),

@@ -30,7 +30,7 @@ fn reads_of_step(step: &CompiledStep) -> StepRefs {
         StepKind::Parallel { branches } => branches.iter().for_each(|(_, b)| inner(b)),
         StepKind::Action { .. } => {}
     }
-    if let ErrorPlan::Steps(handler) = &step.on_error {
+    if let ErrorPlan::Steps(handler) = step.on_error() {
         inner(handler);
     }
     reads
@@ -95,18 +95,18 @@ pub(super) fn plan_releases(steps: &mut Block, after: StepRefs) {
         }
     }
     drop(ancestors);
-    let mut after_step: Vec<(usize, Arc<str>)> = (0..n)
-        .filter(|&x| released[x])
-        .map(|x| (last[x], steps.steps[x].id.clone()))
-        .collect();
-    after_step.sort_by_key(|(step, _)| *step);
-    let mut ids = after_step.into_iter().peekable();
-    for (i, step) in steps.steps.iter_mut().enumerate() {
+    // The released steps by the step after which they are released (stable: in step order
+    // after one step). Positions only, sized once: the ids are cloned into each step's list.
+    let mut after_step: Vec<usize> = Vec::with_capacity(n);
+    after_step.extend((0..n).filter(|&x| released[x]));
+    after_step.sort_by_key(|&x| last[x]);
+    let mut xs = after_step.into_iter().peekable();
+    for i in 0..n {
         let mut mine = Vec::new();
-        while let Some((_, id)) = ids.next_if(|(at, _)| *at == i) {
-            mine.push(id);
+        while let Some(x) = xs.next_if(|&x| last[x] == i) {
+            mine.push(steps.steps[x].id.clone());
         }
-        step.releases = mine.into_boxed_slice();
+        steps.steps[i].releases = mine.into_boxed_slice();
     }
 }
 

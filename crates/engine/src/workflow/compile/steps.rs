@@ -4,62 +4,64 @@ use super::graph::topological_order;
 use super::*;
 
 impl Checker<'_> {
-    /// Compiles a list of steps, taking each step out of the model as it is compiled: its
-    /// text, `with:` tree and ids are freed while the next steps are compiled, so a large
-    /// workflow does not hold its model and its compiled form whole at the same time.
+    /// Compiles a list of steps, consuming it: each step's text, `with:` tree and ids are
+    /// freed as it is compiled, and the compiled steps are written into the list's own room
+    /// (`Vec`'s in-place `collect`, as a compiled step is smaller than a model step), so a
+    /// large workflow never holds its model's list and its compiled list at the same time.
     pub(super) fn block(
         &mut self,
-        slots: &mut [Recover<Step>],
+        slots: Vec<Recover<Step>>,
         outer: &Visibility<'_>,
         roots: Roots,
     ) -> Block {
-        // Where each step that was read sits in `slots`.
-        let slot_of: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].0.is_some()).collect();
-        let steps: Vec<&Step> = live(slots).collect();
-        let local: HashMap<&str, usize> = steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id.value.as_str(), i))
-            .collect();
+        // The steps that were read (in place: same room).
+        let mut steps: Vec<Step> = slots.into_iter().filter_map(|slot| slot.0).collect();
 
         // Dependencies, in file order.
         let mut deps = Deps::with_capacity(steps.len());
         let mut mine = Vec::new();
-        for (i, step) in steps.iter().enumerate() {
-            mine.clear();
-            match &step.needs {
-                None => mine.extend(i.checked_sub(1)),
-                Some(needs) => {
-                    for need in needs {
-                        match local.get(need.value.as_str()) {
-                            Some(&j) if j == i => self.error(Diagnostic::error(
-                                format!("step `{}` needs itself", step.id.value),
-                                Some(need.span),
-                            )),
-                            Some(&j) => mine.push(j),
-                            None => {
-                                let help = match self.places.get(need.value.as_str()) {
-                                    Some(_) => Some(format!(
-                                        "`{}` is in another list of steps; `needs` names steps of the same list",
-                                        need.value
-                                    )),
-                                    None => suggestion(&need.value, local.keys().copied()),
-                                };
-                                self.error(
-                                    Diagnostic::error(
-                                        format!("unknown step `{}` in `needs`", need.value),
-                                        Some(need.span),
-                                    )
-                                    .with_optional_help(help),
-                                );
+        {
+            let local: HashMap<&str, usize> = steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (&*s.id.value, i))
+                .collect();
+            for (i, step) in steps.iter().enumerate() {
+                mine.clear();
+                match &step.needs {
+                    None => mine.extend(i.checked_sub(1)),
+                    Some(needs) => {
+                        for need in needs {
+                            match local.get(need.value.as_str()) {
+                                Some(&j) if j == i => self.error(Diagnostic::error(
+                                    format!("step `{}` needs itself", step.id.value),
+                                    Some(need.span),
+                                )),
+                                Some(&j) => mine.push(j),
+                                None => {
+                                    let help = match self.places.get(need.value.as_str()) {
+                                        Some(_) => Some(format!(
+                                            "`{}` is in another list of steps; `needs` names steps of the same list",
+                                            need.value
+                                        )),
+                                        None => suggestion(&need.value, local.keys().copied()),
+                                    };
+                                    self.error(
+                                        Diagnostic::error(
+                                            format!("unknown step `{}` in `needs`", need.value),
+                                            Some(need.span),
+                                        )
+                                        .with_optional_help(help),
+                                    );
+                                }
                             }
                         }
                     }
                 }
+                mine.sort_unstable();
+                mine.dedup();
+                deps.push(mine.iter().copied());
             }
-            mine.sort_unstable();
-            mine.dedup();
-            deps.push(mine.iter().copied());
         }
 
         let order = match topological_order(&deps) {
@@ -69,7 +71,7 @@ impl Checker<'_> {
                     .iter()
                     .map(|&i| format!("`{}`", steps[i].id.value))
                     .collect();
-                let first = steps[cycle[0]];
+                let first = &steps[cycle[0]];
                 let span = first
                     .needs
                     .as_ref()
@@ -93,46 +95,52 @@ impl Checker<'_> {
         for (new, &old) in order.iter().enumerate() {
             position[old] = new;
         }
-        let index: HashMap<Arc<str>, usize> = order
+        into_order(&mut steps, &position);
+        let index: HashMap<Arc<str>, usize> = steps
             .iter()
             .enumerate()
-            .map(|(new, &old)| (self.shared_id(&steps[old].id.value), new))
+            .map(|(new, step)| (self.shared_id(&step.id.value), new))
             .collect();
         let mut ancestors: Vec<PositionSet> = Vec::with_capacity(steps.len());
-        // Sized once: a block of 100,000 steps grown by doubling would briefly hold two copies.
-        let mut block = Block {
-            steps: Vec::with_capacity(order.len()),
-            deps: Deps::with_capacity(order.len()),
-        };
+        let mut block_deps = Deps::with_capacity(steps.len());
         let mut broken = false;
-        for &old in &order {
-            let mut mask = PositionSet::default();
-            mine.clear();
-            mine.extend(deps[old].iter().map(|&d| position[d]));
-            for &d in &mine {
-                mask.insert(d);
-                mask.union_with(&ancestors[d]);
-            }
-            let visibility = Visibility {
-                parent: Some(outer),
-                index: &index,
-                mask: &mask,
-            };
-            // A step that fails to compile leaves the block unusable, but the remaining
-            // steps are still checked so every problem is reported at once.
-            let step = slots[slot_of[old]].0.take();
-            match step.and_then(|step| self.step(step, &visibility, roots)) {
-                Some(compiled) => {
-                    block.steps.push(compiled);
-                    block.deps.push(mine.iter().copied());
+        let compiled: Vec<CompiledStep> = steps
+            .into_iter()
+            .enumerate()
+            .filter_map(|(new, step)| {
+                let old = order[new];
+                let mut mask = PositionSet::default();
+                mine.clear();
+                mine.extend(deps[old].iter().map(|&d| position[d]));
+                for &d in &mine {
+                    mask.insert(d);
+                    mask.union_with(&ancestors[d]);
                 }
-                None => broken = true,
-            }
-            ancestors.push(mask);
-        }
+                let visibility = Visibility {
+                    parent: Some(outer),
+                    index: &index,
+                    mask: &mask,
+                };
+                // A step that fails to compile leaves the block unusable, but the remaining
+                // steps are still checked so every problem is reported at once.
+                let compiled = self.step(step, &visibility, roots);
+                match &compiled {
+                    Some(_) => block_deps.push(mine.iter().copied()),
+                    None => broken = true,
+                }
+                ancestors.push(mask);
+                compiled
+            })
+            .collect();
         if broken {
             return Block::default();
         }
+        let mut block = Block {
+            steps: compiled,
+            deps: block_deps,
+        };
+        // The model's room beyond the compiled steps is given back (in place).
+        block.steps.shrink_to_fit();
         block.deps.shrink_to_fit();
         block
     }
@@ -143,7 +151,7 @@ impl Checker<'_> {
         visibility: &Visibility<'_>,
         roots: Roots,
     ) -> Option<CompiledStep> {
-        let id = step.id.value.as_str();
+        let id = &*step.id.value;
         let mut refs = StepRefs::Listed(Vec::new());
         let kinds = [
             step.uses.is_some(),
@@ -267,7 +275,7 @@ impl Checker<'_> {
                 .concurrency
                 .as_ref()
                 .map_or(1, |c| c.value.get() as usize);
-            let Some(body_steps) = &mut step.steps else {
+            let Some(body_steps) = step.steps.take() else {
                 self.error(
                     Diagnostic::error(
                         format!("`for_each` step `{id}` has no `steps`"),
@@ -284,7 +292,7 @@ impl Checker<'_> {
                 ));
             }
             let body = self.block(
-                body_steps,
+                *body_steps,
                 visibility,
                 Roots {
                     item: true,
@@ -300,6 +308,7 @@ impl Checker<'_> {
             let branches_spec = step.parallel.as_mut()?;
             let mut branches = Vec::new();
             for (name, branch) in &mut branches_spec.value {
+                let branch = std::mem::take(branch);
                 branches.push((name.clone(), self.block(branch, visibility, roots)));
             }
             if branches.is_empty() {
@@ -319,7 +328,7 @@ impl Checker<'_> {
             None | Some(OnError::Fail) => ErrorPlan::Fail,
             Some(OnError::Continue) => ErrorPlan::Continue,
             Some(OnError::Steps(handler)) => ErrorPlan::Steps(Box::new(self.block(
-                handler,
+                std::mem::take(handler),
                 visibility,
                 Roots {
                     error: true,
@@ -363,14 +372,17 @@ impl Checker<'_> {
             id: self.shared_id(id),
             line: step.id.span.line,
             kind,
-            condition,
             retry,
-            timeout: step.timeout.as_ref().map(|t| t.value.0),
-            on_error,
-            outputs,
-            connection,
             step_refs: refs,
             releases: Box::default(),
+            extras: StepExtras {
+                condition,
+                timeout: step.timeout.as_ref().map(|t| t.value.0),
+                on_error,
+                outputs,
+                connection,
+            }
+            .boxed(),
         })
     }
 
@@ -558,5 +570,44 @@ impl Checker<'_> {
             );
         }
         plan
+    }
+}
+
+/// Moves `steps[i]` to `position[i]`, in place (each swap puts one step where it belongs).
+fn into_order<T>(steps: &mut [T], position: &[usize]) {
+    let mut position = position.to_vec();
+    for i in 0..steps.len() {
+        while position[i] != i {
+            let j = position[i];
+            steps.swap(i, j);
+            position.swap(i, j);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `block` relies on this: the compiled list is written into the model list's room.
+    #[test]
+    // The same adapters as `block`'s, so the same specialisation of `collect` is checked.
+    #[allow(clippy::unused_enumerate_index)]
+    fn compiled_steps_take_the_room_of_the_model_steps() {
+        let model: Vec<Recover<Step>> = (0..8).map(|_| Recover(None)).collect();
+        let room = model.as_ptr() as usize;
+        let compiled: Vec<CompiledStep> = model
+            .into_iter()
+            .enumerate()
+            .filter_map(|(_, step)| step.0.and(None))
+            .collect();
+        assert_eq!(compiled.as_ptr() as usize, room);
+    }
+
+    #[test]
+    fn steps_move_to_their_positions() {
+        let mut steps = vec!['a', 'b', 'c', 'd'];
+        into_order(&mut steps, &[2, 0, 3, 1]);
+        assert_eq!(steps, ['b', 'd', 'a', 'c']);
     }
 }
