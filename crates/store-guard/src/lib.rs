@@ -326,7 +326,9 @@ fn chunk_checksums(path: &Path, known: &[u32]) -> std::io::Result<Vec<u32>> {
     use std::io::{Read, Seek, SeekFrom};
     let mut file = fs::File::open(path)?;
     let mut chunks = known.to_vec();
-    file.seek(SeekFrom::Start((known.len() * MARK_CHUNK) as u64))?;
+    if !known.is_empty() {
+        file.seek(SeekFrom::Start((known.len() * MARK_CHUNK) as u64))?;
+    }
     let mut buffer = vec![0u8; MARK_CHUNK];
     loop {
         let mut filled = 0;
@@ -386,10 +388,19 @@ impl Unwritten<'_> {
 /// checksums taken from the opening are those of bytes nobody wrote since, so reading them
 /// again would give the same numbers; and if something did change them (a disk, a person),
 /// the next opening finds them different from the mark, and copies. Not synced: a mark lost
-/// in a crash only costs a copy at the next opening, never a skipped one.
-pub fn note_clean_close(dir: &Path, unwritten: Option<&Unwritten<'_>>) -> Result<(), GuardError> {
+/// in a crash only costs a copy at the next opening, never a skipped one. Files of more than
+/// `max_bytes` in all are not noted (the next opening would read them all to check the mark).
+pub fn note_clean_close(
+    dir: &Path,
+    unwritten: Option<&Unwritten<'_>>,
+    max_bytes: u64,
+) -> Result<(), GuardError> {
+    let files = store_files(dir).map_err(io_error("listing", dir))?;
+    if files.iter().map(|(mark, _)| mark.len).sum::<u64>() > max_bytes {
+        return Ok(());
+    }
     let mut marks = Vec::new();
-    for (mut mark, path) in store_files(dir).map_err(io_error("listing", dir))? {
+    for (mut mark, path) in files {
         let known = unwritten.map_or(&[][..], |u| u.known_chunks(&mark.path, mark.len));
         mark.chunks = chunk_checksums(&path, known).map_err(io_error("reading", &path))?;
         marks.push(mark);
@@ -611,7 +622,7 @@ mod tests {
         fs::write(dir.join("db"), b"records").unwrap();
         fs::write(dir.join("blobs/1"), b"blob").unwrap();
         let unchanged = |change: &dyn Fn()| {
-            note_clean_close(dir, None).unwrap();
+            note_clean_close(dir, None, u64::MAX).unwrap();
             change();
             take_clean_close_mark(dir).is_some()
         };
@@ -642,10 +653,15 @@ mod tests {
         assert!(!unchanged(&same_length("db", b"records and more")));
         assert!(!unchanged(&same_length("snap.1", b"new")), "a new file");
         assert!(!unchanged(&|| fs::remove_file(dir.join("snap.1")).unwrap()));
+        note_clean_close(dir, None, 10).unwrap();
+        assert!(
+            !dir.join(CLEAN_CLOSE_FILE).exists(),
+            "files bigger than the limit are not noted"
+        );
         fs::write(dir.join(CLEAN_CLOSE_FILE), b"not a mark").unwrap();
         assert!(take_clean_close_mark(dir).is_none(), "an unreadable mark");
         // A mark cut short (written in place, a crash before its last byte) matches nothing.
-        note_clean_close(dir, None).unwrap();
+        note_clean_close(dir, None, u64::MAX).unwrap();
         let mark = fs::read(dir.join(CLEAN_CLOSE_FILE)).unwrap();
         fs::write(dir.join(CLEAN_CLOSE_FILE), &mark[..mark.len() - 1]).unwrap();
         assert!(take_clean_close_mark(dir).is_none(), "a mark cut short");
@@ -658,7 +674,7 @@ mod tests {
         let db = dir.join("db");
         let mut bytes: Vec<u8> = (0..3 * MARK_CHUNK + 100).map(|i| (i % 251) as u8).collect();
         fs::write(&db, &bytes).unwrap();
-        note_clean_close(dir, None).unwrap();
+        note_clean_close(dir, None, u64::MAX).unwrap();
         let verified = take_clean_close_mark(dir).unwrap();
         // The store writes from the middle of the third chunk on, and appends.
         let written_from = 2 * MARK_CHUNK + 10;
@@ -670,9 +686,9 @@ mod tests {
             file: "db",
             below: written_from as u64,
         };
-        note_clean_close(dir, Some(&unwritten)).unwrap();
+        note_clean_close(dir, Some(&unwritten), u64::MAX).unwrap();
         let reused = fs::read(dir.join(CLEAN_CLOSE_FILE)).unwrap();
-        note_clean_close(dir, None).unwrap();
+        note_clean_close(dir, None, u64::MAX).unwrap();
         assert_eq!(
             reused,
             fs::read(dir.join(CLEAN_CLOSE_FILE)).unwrap(),
@@ -681,7 +697,7 @@ mod tests {
         assert!(take_clean_close_mark(dir).is_some());
         // A byte below the store's first write changed by something else during the run: the
         // close does not read it, and the next opening finds it.
-        note_clean_close(dir, None).unwrap();
+        note_clean_close(dir, None, u64::MAX).unwrap();
         let verified = take_clean_close_mark(dir).unwrap();
         bytes[5] ^= 1;
         fs::write(&db, &bytes).unwrap();
@@ -690,7 +706,7 @@ mod tests {
             file: "db",
             below: u64::MAX,
         };
-        note_clean_close(dir, Some(&unwritten)).unwrap();
+        note_clean_close(dir, Some(&unwritten), u64::MAX).unwrap();
         assert!(take_clean_close_mark(dir).is_none());
     }
 

@@ -35,6 +35,7 @@ use std::fmt::{self, Debug};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 const PRECISION: f64 = 100.;
+#[cfg(not(feature = "no_metrics"))]
 const BUCKETS: usize = 1 << 16;
 
 /// A histogram collector that uses zero-configuration logarithmic buckets.
@@ -47,7 +48,19 @@ pub struct Histogram {
 impl Default for Histogram {
     #[allow(unsafe_code)]
     fn default() -> Histogram {
-        #[cfg(not(feature = "miri_optimizations"))]
+        // weft: without metrics nothing reads or writes the buckets, so there are none. Each
+        // histogram was 512 KiB of zeroed memory: the 32 of `M` were 32 `mmap`s and 32 page
+        // faults at every opening of a database.
+        #[cfg(feature = "no_metrics")]
+        {
+            Histogram {
+                vals: Vec::new(),
+                sum: AtomicUsize::new(0),
+                count: AtomicUsize::new(0),
+            }
+        }
+
+        #[cfg(all(not(feature = "miri_optimizations"), not(feature = "no_metrics")))]
         {
             let mut vals = Vec::with_capacity(BUCKETS);
             vals.resize_with(BUCKETS, Default::default);
@@ -59,7 +72,7 @@ impl Default for Histogram {
             }
         }
 
-        #[cfg(feature = "miri_optimizations")]
+        #[cfg(all(feature = "miri_optimizations", not(feature = "no_metrics")))]
         {
             // Avoid calling Vec::resize_with with a large length because its
             // internals cause stacked borrows tracking information to add an

@@ -275,19 +275,21 @@ impl Drop for SledRunStore {
     /// The clean close: everything flushed, then the files noted, so that the next opening
     /// finds them unchanged and needs no copy. A process that stops without this (kill -9, a
     /// crash) leaves no mark, and the next opening copies the history first. A history too big
-    /// to be copied before opening is not noted either: noting reads every byte of it.
+    /// to be copied before opening is not noted either: checking the mark at the next opening
+    /// would read every byte of it.
     fn drop(&mut self) {
-        if self.attempts.write_out_all().is_ok()
-            && self.db.flush().is_ok()
-            && weft_store_guard::folder_size(&self.dir) <= COPY_BEFORE_OPEN_MAX_BYTES
-        {
+        if self.attempts.write_out_all().is_ok() && self.db.flush().is_ok() {
             // sled writes its log to `db` alone (the snapshot is a new file each time).
             let unwritten = self.verified.as_ref().map(|verified| Unwritten {
                 verified,
                 file: "db",
                 below: self.db.lowest_offset_written(),
             });
-            let _ = weft_store_guard::note_clean_close(&self.dir, unwritten.as_ref());
+            let _ = weft_store_guard::note_clean_close(
+                &self.dir,
+                unwritten.as_ref(),
+                COPY_BEFORE_OPEN_MAX_BYTES,
+            );
         }
     }
 }
@@ -921,7 +923,7 @@ mod tests {
             tries += 1;
         }
         assert!(weft_store_guard::take_clean_close_mark(&dir).is_some());
-        weft_store_guard::note_clean_close(&dir, None).unwrap();
+        weft_store_guard::note_clean_close(&dir, None, u64::MAX).unwrap();
         let store = SledRunStore::open(&dir).await.unwrap();
         assert!(!dir.join("closed-cleanly").exists(), "taken by opening");
         assert!(weft_store_guard::backups(&dir).is_empty());
@@ -972,7 +974,7 @@ mod tests {
             drop(store);
             wait_unlocked();
             let mark = std::fs::read(dir.join("closed-cleanly")).unwrap();
-            weft_store_guard::note_clean_close(&dir, None).unwrap();
+            weft_store_guard::note_clean_close(&dir, None, u64::MAX).unwrap();
             assert_eq!(
                 String::from_utf8_lossy(&mark),
                 String::from_utf8_lossy(&std::fs::read(dir.join("closed-cleanly")).unwrap()),
