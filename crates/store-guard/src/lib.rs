@@ -321,15 +321,16 @@ fn store_files(dir: &Path) -> std::io::Result<Vec<(FileMark, PathBuf)>> {
 }
 
 /// The chunk checksums of the file at `path`: the first `known.len()` are taken from `known`
-/// (chunks the caller knows unchanged), the others read.
-fn chunk_checksums(path: &Path, known: &[u32]) -> std::io::Result<Vec<u32>> {
+/// (chunks the caller knows unchanged), the others read through `buffer` ([`MARK_CHUNK`]
+/// bytes, one for all the files: a zeroed 64 KiB allocation per file cost more than the
+/// checksums of the small ones).
+fn chunk_checksums(path: &Path, known: &[u32], buffer: &mut [u8]) -> std::io::Result<Vec<u32>> {
     use std::io::{Read, Seek, SeekFrom};
     let mut file = fs::File::open(path)?;
     let mut chunks = known.to_vec();
     if !known.is_empty() {
         file.seek(SeekFrom::Start((known.len() * MARK_CHUNK) as u64))?;
     }
-    let mut buffer = vec![0u8; MARK_CHUNK];
     loop {
         let mut filled = 0;
         while filled < MARK_CHUNK {
@@ -400,9 +401,11 @@ pub fn note_clean_close(
         return Ok(());
     }
     let mut marks = Vec::new();
+    let mut buffer = vec![0u8; MARK_CHUNK];
     for (mut mark, path) in files {
         let known = unwritten.map_or(&[][..], |u| u.known_chunks(&mark.path, mark.len));
-        mark.chunks = chunk_checksums(&path, known).map_err(io_error("reading", &path))?;
+        mark.chunks =
+            chunk_checksums(&path, known, &mut buffer).map_err(io_error("reading", &path))?;
         marks.push(mark);
     }
     let bytes = serde_json::to_vec(&marks).unwrap_or_default();
@@ -443,13 +446,14 @@ pub fn take_clean_close_mark(dir: &Path) -> Option<Verified> {
     let marks = serde_json::from_slice::<Vec<FileMark>>(&bytes).ok()?;
     let files = store_files(dir).ok()?;
     // Lengths first: a folder that grew since costs no reading.
+    let mut buffer = vec![0u8; MARK_CHUNK];
     let same = files.len() == marks.len()
         && files
             .iter()
             .zip(&marks)
             .all(|((file, _), mark)| file.path == mark.path && file.len == mark.len)
         && files.iter().zip(&marks).all(|((_, path), mark)| {
-            chunk_checksums(path, &[]).is_ok_and(|chunks| chunks == mark.chunks)
+            chunk_checksums(path, &[], &mut buffer).is_ok_and(|chunks| chunks == mark.chunks)
         });
     same.then_some(Verified { files: marks })
 }
