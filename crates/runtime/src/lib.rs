@@ -236,13 +236,29 @@ impl TokenProvider for ConnectionTokens {
 pub fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let arenas = libc::c_int::try_from(cores.max(2)).unwrap_or(libc::c_int::MAX);
+        let arenas = libc::c_int::try_from(usable_cores().max(2)).unwrap_or(libc::c_int::MAX);
         #[allow(unsafe_code)]
         // SAFETY: mallopt changes an allocator setting; the caller starts no thread before.
         unsafe {
             libc::mallopt(libc::M_ARENA_MAX, arenas);
         }
+    }
+}
+
+/// The cores this process may run on (its affinity mask), 2 when unknown. Not
+/// `available_parallelism`: that also reads the cgroup's CPU quota (five files, ten system
+/// calls at every start), and a quota limits CPU time, not how many threads run on their
+/// own cores at once, which is what an arena per core is for.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn usable_cores() -> usize {
+    #[allow(unsafe_code)]
+    // SAFETY: `set` is a zeroed `cpu_set_t` the kernel fills; its size is passed with it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return 2;
+        }
+        usize::try_from(libc::CPU_COUNT(&set)).unwrap_or(2)
     }
 }
 

@@ -269,16 +269,21 @@ pub fn folder_size(dir: &Path) -> u64 {
         .sum()
 }
 
+/// Bytes of a file checksummed together in a clean-close mark: a store that knows the first
+/// byte it wrote since its opening reads again, at its close, only the chunks from there on.
+const MARK_CHUNK: usize = 64 * 1024;
+
 /// One file of a store folder at a clean close.
-#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct FileMark {
     /// Below the folder, `/`-separated.
     path: String,
     len: u64,
-    crc32: u32,
+    /// The CRC-32 of each [`MARK_CHUNK`] bytes of the file, the last chunk possibly shorter.
+    chunks: Vec<u32>,
 }
 
-/// The store's own files below `dir`, sorted by path, with their lengths (checksums still 0).
+/// The store's own files below `dir`, sorted by path, with their lengths (no checksums yet).
 /// The guard's files are left out: they change without the store (the count at each flush,
 /// the holder at each opening, temporaries while they are written).
 fn store_files(dir: &Path) -> std::io::Result<Vec<(FileMark, PathBuf)>> {
@@ -301,7 +306,7 @@ fn store_files(dir: &Path) -> std::io::Result<Vec<(FileMark, PathBuf)>> {
                     FileMark {
                         path,
                         len,
-                        crc32: 0,
+                        chunks: Vec::new(),
                     },
                     entry.path(),
                 ));
@@ -315,26 +320,92 @@ fn store_files(dir: &Path) -> std::io::Result<Vec<(FileMark, PathBuf)>> {
     Ok(files)
 }
 
-fn checksum(path: &Path) -> std::io::Result<u32> {
+/// The chunk checksums of the file at `path`: the first `known.len()` are taken from `known`
+/// (chunks the caller knows unchanged), the others read through `buffer` ([`MARK_CHUNK`]
+/// bytes, one for all the files: a zeroed 64 KiB allocation per file cost more than the
+/// checksums of the small ones).
+fn chunk_checksums(path: &Path, known: &[u32], buffer: &mut [u8]) -> std::io::Result<Vec<u32>> {
+    use std::io::{Read, Seek, SeekFrom};
     let mut file = fs::File::open(path)?;
-    let mut hasher = crc32fast::Hasher::new();
-    let mut buffer = vec![0u8; 64 * 1024];
+    let mut chunks = known.to_vec();
+    if !known.is_empty() {
+        file.seek(SeekFrom::Start((known.len() * MARK_CHUNK) as u64))?;
+    }
     loop {
-        let read = std::io::Read::read(&mut file, &mut buffer)?;
-        if read == 0 {
-            return Ok(hasher.finalize());
+        let mut filled = 0;
+        while filled < MARK_CHUNK {
+            match file.read(&mut buffer[filled..]) {
+                Ok(0) => break,
+                Ok(read) => filled += read,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
         }
-        hasher.update(&buffer[..read]);
+        if filled == 0 {
+            return Ok(chunks);
+        }
+        chunks.push(crc32fast::hash(&buffer[..filled]));
+        if filled < MARK_CHUNK {
+            return Ok(chunks);
+        }
     }
 }
 
-/// Records what the files of `dir` are now (each one's length and CRC-32): call it when the
-/// store has been closed cleanly, its last write durable. Not synced: a mark lost in a crash
-/// only costs a copy at the next opening, never a skipped one.
-pub fn note_clean_close(dir: &Path) -> Result<(), GuardError> {
+/// What an opening proved of a store's files: byte for byte what its last clean close noted.
+/// Kept by the open store for its own close (see [`Unwritten`]).
+#[derive(Debug)]
+pub struct Verified {
+    files: Vec<FileMark>,
+}
+
+/// A file of the store whose first `below` bytes the store has not written (nor truncated)
+/// since its opening verified them: its close takes their checksums from the opening instead
+/// of reading them again.
+pub struct Unwritten<'a> {
+    pub verified: &'a Verified,
+    /// Below the folder, `/`-separated.
+    pub file: &'a str,
+    pub below: u64,
+}
+
+impl Unwritten<'_> {
+    /// The checksums of the whole chunks of `file` (now `len` bytes long) known unchanged.
+    fn known_chunks(&self, file: &str, len: u64) -> &[u32] {
+        if file != self.file {
+            return &[];
+        }
+        let Some(verified) = self.verified.files.iter().find(|mark| mark.path == file) else {
+            return &[];
+        };
+        let unchanged = self.below.min(verified.len).min(len);
+        let whole = usize::try_from(unchanged / MARK_CHUNK as u64).unwrap_or(usize::MAX);
+        &verified.chunks[..whole.min(verified.chunks.len())]
+    }
+}
+
+/// Records what the files of `dir` are now (each one's length and chunk checksums): call it
+/// when the store has been closed cleanly, its last write durable. `unwritten`: a part of a
+/// file known as the opening verified it, not read again. Why that keeps the mark true: the
+/// checksums taken from the opening are those of bytes nobody wrote since, so reading them
+/// again would give the same numbers; and if something did change them (a disk, a person),
+/// the next opening finds them different from the mark, and copies. Not synced: a mark lost
+/// in a crash only costs a copy at the next opening, never a skipped one. Files of more than
+/// `max_bytes` in all are not noted (the next opening would read them all to check the mark).
+pub fn note_clean_close(
+    dir: &Path,
+    unwritten: Option<&Unwritten<'_>>,
+    max_bytes: u64,
+) -> Result<(), GuardError> {
+    let files = store_files(dir).map_err(io_error("listing", dir))?;
+    if files.iter().map(|(mark, _)| mark.len).sum::<u64>() > max_bytes {
+        return Ok(());
+    }
     let mut marks = Vec::new();
-    for (mut mark, path) in store_files(dir).map_err(io_error("listing", dir))? {
-        mark.crc32 = checksum(&path).map_err(io_error("reading", &path))?;
+    let mut buffer = vec![0u8; MARK_CHUNK];
+    for (mut mark, path) in files {
+        let known = unwritten.map_or(&[][..], |u| u.known_chunks(&mark.path, mark.len));
+        mark.chunks =
+            chunk_checksums(&path, known, &mut buffer).map_err(io_error("reading", &path))?;
         marks.push(mark);
     }
     let bytes = serde_json::to_vec(&marks).unwrap_or_default();
@@ -353,8 +424,8 @@ fn write_in_place(path: &Path, bytes: &[u8]) -> Result<(), GuardError> {
 }
 
 /// Removes the mark left by [`note_clean_close`] and says whether the files of `dir` are still
-/// byte for byte what it recorded: then the store is as it was when it was last closed
-/// cleanly, and opening it needs no copy before (see the store's `open`).
+/// byte for byte what it recorded (`Some`): then the store is as it was when it was last
+/// closed cleanly, and opening it needs no copy before (see the store's `open`).
 ///
 /// Why that keeps the guarantee ("opening never destroys an intact record; a damaged store is
 /// refused with a copy to recover from"): the copy exists because sled, opening a log with a
@@ -362,33 +433,29 @@ fn write_in_place(path: &Path, bytes: &[u8]) -> Result<(), GuardError> {
 /// match the mark are the ones a store left after its last flush and its clean close: nothing
 /// in them is torn, so there is nothing for that recovery to drop. Anything else (a kill -9, a
 /// crash, a full disk, a person or a disk changing a byte since) leaves no mark or one that
-/// does not match, and the folder is copied, synced, as before. CRC-32 misses no burst of up
-/// to 32 changed bits and one random change in four billion; it is a check against accidents,
-/// not against someone forging bytes (who could forge the mark too). The mark's removal is
-/// not synced either: one that survives a crash after the store changed the files no longer
-/// matches them.
-pub fn take_clean_close_mark(dir: &Path) -> bool {
+/// does not match, and the folder is copied, synced, as before. Every byte is read and
+/// checked here, whatever the close took from its own opening. CRC-32 (per 64 KiB) misses no
+/// burst of up to 32 changed bits and one random change in four billion; it is a check
+/// against accidents, not against someone forging bytes (who could forge the mark too). The
+/// mark's removal is not synced either: one that survives a crash after the store changed the
+/// files no longer matches them.
+pub fn take_clean_close_mark(dir: &Path) -> Option<Verified> {
     let mark_file = dir.join(CLEAN_CLOSE_FILE);
-    let Ok(bytes) = fs::read(&mark_file) else {
-        return false;
-    };
+    let bytes = fs::read(&mark_file).ok()?;
     let _ = fs::remove_file(&mark_file);
-    let Ok(marks) = serde_json::from_slice::<Vec<FileMark>>(&bytes) else {
-        return false;
-    };
-    let Ok(files) = store_files(dir) else {
-        return false;
-    };
+    let marks = serde_json::from_slice::<Vec<FileMark>>(&bytes).ok()?;
+    let files = store_files(dir).ok()?;
     // Lengths first: a folder that grew since costs no reading.
-    files.len() == marks.len()
+    let mut buffer = vec![0u8; MARK_CHUNK];
+    let same = files.len() == marks.len()
         && files
             .iter()
             .zip(&marks)
             .all(|((file, _), mark)| file.path == mark.path && file.len == mark.len)
-        && files
-            .iter()
-            .zip(&marks)
-            .all(|((_, path), mark)| checksum(path).is_ok_and(|crc| crc == mark.crc32))
+        && files.iter().zip(&marks).all(|((_, path), mark)| {
+            chunk_checksums(path, &[], &mut buffer).is_ok_and(|chunks| chunks == mark.chunks)
+        });
+    same.then_some(Verified { files: marks })
 }
 
 /// The process that has a store open.
@@ -559,14 +626,17 @@ mod tests {
         fs::write(dir.join("db"), b"records").unwrap();
         fs::write(dir.join("blobs/1"), b"blob").unwrap();
         let unchanged = |change: &dyn Fn()| {
-            note_clean_close(dir).unwrap();
+            note_clean_close(dir, None, u64::MAX).unwrap();
             change();
-            take_clean_close_mark(dir)
+            take_clean_close_mark(dir).is_some()
         };
-        assert!(!take_clean_close_mark(dir), "no mark: not closed cleanly");
+        assert!(
+            take_clean_close_mark(dir).is_none(),
+            "no mark: not closed cleanly"
+        );
         assert!(unchanged(&|| ()));
         assert!(
-            !take_clean_close_mark(dir),
+            take_clean_close_mark(dir).is_none(),
             "the mark is taken by the opening that reads it"
         );
         // The guard's own files change without the store.
@@ -587,13 +657,61 @@ mod tests {
         assert!(!unchanged(&same_length("db", b"records and more")));
         assert!(!unchanged(&same_length("snap.1", b"new")), "a new file");
         assert!(!unchanged(&|| fs::remove_file(dir.join("snap.1")).unwrap()));
+        note_clean_close(dir, None, 10).unwrap();
+        assert!(
+            !dir.join(CLEAN_CLOSE_FILE).exists(),
+            "files bigger than the limit are not noted"
+        );
         fs::write(dir.join(CLEAN_CLOSE_FILE), b"not a mark").unwrap();
-        assert!(!take_clean_close_mark(dir), "an unreadable mark");
+        assert!(take_clean_close_mark(dir).is_none(), "an unreadable mark");
         // A mark cut short (written in place, a crash before its last byte) matches nothing.
-        note_clean_close(dir).unwrap();
+        note_clean_close(dir, None, u64::MAX).unwrap();
         let mark = fs::read(dir.join(CLEAN_CLOSE_FILE)).unwrap();
         fs::write(dir.join(CLEAN_CLOSE_FILE), &mark[..mark.len() - 1]).unwrap();
-        assert!(!take_clean_close_mark(dir), "a mark cut short");
+        assert!(take_clean_close_mark(dir).is_none(), "a mark cut short");
+    }
+
+    #[test]
+    fn a_close_takes_the_unwritten_chunks_from_its_opening_and_still_sees_other_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let db = dir.join("db");
+        let mut bytes: Vec<u8> = (0..3 * MARK_CHUNK + 100).map(|i| (i % 251) as u8).collect();
+        fs::write(&db, &bytes).unwrap();
+        note_clean_close(dir, None, u64::MAX).unwrap();
+        let verified = take_clean_close_mark(dir).unwrap();
+        // The store writes from the middle of the third chunk on, and appends.
+        let written_from = 2 * MARK_CHUNK + 10;
+        bytes[written_from] ^= 1;
+        bytes.extend_from_slice(b"appended");
+        fs::write(&db, &bytes).unwrap();
+        let unwritten = Unwritten {
+            verified: &verified,
+            file: "db",
+            below: written_from as u64,
+        };
+        note_clean_close(dir, Some(&unwritten), u64::MAX).unwrap();
+        let reused = fs::read(dir.join(CLEAN_CLOSE_FILE)).unwrap();
+        note_clean_close(dir, None, u64::MAX).unwrap();
+        assert_eq!(
+            reused,
+            fs::read(dir.join(CLEAN_CLOSE_FILE)).unwrap(),
+            "the same mark as a close that reads every byte"
+        );
+        assert!(take_clean_close_mark(dir).is_some());
+        // A byte below the store's first write changed by something else during the run: the
+        // close does not read it, and the next opening finds it.
+        note_clean_close(dir, None, u64::MAX).unwrap();
+        let verified = take_clean_close_mark(dir).unwrap();
+        bytes[5] ^= 1;
+        fs::write(&db, &bytes).unwrap();
+        let unwritten = Unwritten {
+            verified: &verified,
+            file: "db",
+            below: u64::MAX,
+        };
+        note_clean_close(dir, Some(&unwritten), u64::MAX).unwrap();
+        assert!(take_clean_close_mark(dir).is_none());
     }
 
     #[test]

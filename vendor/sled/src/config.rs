@@ -349,7 +349,7 @@ impl Config {
         let file = config.open_file()?;
 
         // seal config in a Config
-        let config = RunningConfig { inner: config, file: Arc::new(file) };
+        let config = RunningConfig::sealed(config, file);
 
         Db::start_inner(config)
     }
@@ -439,7 +439,7 @@ impl Config {
         });
 
         // seal config in a Config
-        RunningConfig { inner: self, file: Arc::new(file) }
+        RunningConfig::sealed(self, file)
     }
 
     fn gen_temp_path() -> PathBuf {
@@ -785,6 +785,30 @@ impl Config {
 pub struct RunningConfig {
     inner: Config,
     pub(crate) file: Arc<File>,
+    /// weft: the lowest offset of the file written or truncated at since it was opened
+    /// (`u64::MAX`: none), so that the bytes below it are known unchanged without reading
+    /// them (weft's clean-close mark keeps their checksums).
+    lowest_write: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl RunningConfig {
+    fn sealed(inner: Config, file: File) -> RunningConfig {
+        RunningConfig {
+            inner,
+            file: Arc::new(file),
+            lowest_write: Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
+        }
+    }
+
+    /// weft: notes a write or truncation of the file at `offset`; call it before the write.
+    pub(crate) fn note_write(&self, offset: u64) {
+        self.lowest_write.fetch_min(offset, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// weft: see `lowest_write`.
+    pub(crate) fn lowest_write(&self) -> u64 {
+        self.lowest_write.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 #[allow(unsafe_code)]

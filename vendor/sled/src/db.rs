@@ -421,6 +421,12 @@ impl Db {
         Ok(hasher.finalize())
     }
 
+    /// weft: the lowest offset of the `db` file written (or truncated at) since this `Db` was
+    /// opened, `u64::MAX` when none: the bytes below it are as they were at opening.
+    pub fn lowest_offset_written(&self) -> u64 {
+        self.context.lowest_write()
+    }
+
     /// Returns the on-disk size of the storage files
     /// for this database.
     pub fn size_on_disk(&self) -> Result<u64> {

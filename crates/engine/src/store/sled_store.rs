@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use weft_store_guard::Unwritten;
 
 mod attempt_log;
 mod outbox;
@@ -54,6 +55,9 @@ pub struct SledRunStore {
     /// Names of paused workflows (empty values).
     paused: sled::Tree,
     scratch: FileScratch,
+    /// The files as the opening found them, matching their last clean close: this store's
+    /// own close reads again only what sled wrote since.
+    verified: Option<weft_store_guard::Verified>,
     /// Webhook `Idempotency-Key`s by workflow and key.
     request_keys: sled::Tree,
     /// The outbox of outbound events by id, and the ids of those still pending.
@@ -195,7 +199,10 @@ impl SledRunStore {
         let openable = expected.is_some_and(|runs| runs > 0) && !weft_store_guard::is_locked(dir);
         // A history closed cleanly and unchanged since holds nothing sled's recovery could
         // drop: no copy (the argument is at `take_clean_close_mark`).
-        let unchanged = openable && weft_store_guard::take_clean_close_mark(dir);
+        let verified = openable
+            .then(|| weft_store_guard::take_clean_close_mark(dir))
+            .flatten();
+        let unchanged = verified.is_some();
         let copy = if openable
             && !unchanged
             && weft_store_guard::folder_size(dir) <= COPY_BEFORE_OPEN_MAX_BYTES
@@ -259,6 +266,7 @@ impl SledRunStore {
             paused: tree("paused")?,
             scratch: FileScratch::clear(dir, &db)?,
             db,
+            verified,
         })
     }
 }
@@ -267,13 +275,21 @@ impl Drop for SledRunStore {
     /// The clean close: everything flushed, then the files noted, so that the next opening
     /// finds them unchanged and needs no copy. A process that stops without this (kill -9, a
     /// crash) leaves no mark, and the next opening copies the history first. A history too big
-    /// to be copied before opening is not noted either: noting reads every byte of it.
+    /// to be copied before opening is not noted either: checking the mark at the next opening
+    /// would read every byte of it.
     fn drop(&mut self) {
-        if self.attempts.write_out_all().is_ok()
-            && self.db.flush().is_ok()
-            && weft_store_guard::folder_size(&self.dir) <= COPY_BEFORE_OPEN_MAX_BYTES
-        {
-            let _ = weft_store_guard::note_clean_close(&self.dir);
+        if self.attempts.write_out_all().is_ok() && self.db.flush().is_ok() {
+            // sled writes its log to `db` alone (the snapshot is a new file each time).
+            let unwritten = self.verified.as_ref().map(|verified| Unwritten {
+                verified,
+                file: "db",
+                below: self.db.lowest_offset_written(),
+            });
+            let _ = weft_store_guard::note_clean_close(
+                &self.dir,
+                unwritten.as_ref(),
+                COPY_BEFORE_OPEN_MAX_BYTES,
+            );
         }
     }
 }
@@ -906,12 +922,65 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(25));
             tries += 1;
         }
-        assert!(weft_store_guard::take_clean_close_mark(&dir));
-        weft_store_guard::note_clean_close(&dir).unwrap();
+        assert!(weft_store_guard::take_clean_close_mark(&dir).is_some());
+        weft_store_guard::note_clean_close(&dir, None, u64::MAX).unwrap();
         let store = SledRunStore::open(&dir).await.unwrap();
         assert!(!dir.join("closed-cleanly").exists(), "taken by opening");
         assert!(weft_store_guard::backups(&dir).is_empty());
         assert_eq!(store.list_runs(100).await.unwrap().len(), runs);
+    }
+
+    /// The close of a store opened from a clean close reads again only what sled wrote since:
+    /// its mark must be the one a close reading every byte writes (were a write of sled's not
+    /// noted, the mark would keep a stale checksum and the next opening would copy).
+    #[tokio::test]
+    async fn a_close_after_a_clean_opening_marks_the_files_as_a_full_read_does() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("runs");
+        let wait_unlocked = || {
+            let mut tries = 0;
+            while weft_store_guard::is_locked(&dir) && tries < 40 {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+                tries += 1;
+            }
+        };
+        let store = SledRunStore::open(&dir).await.unwrap();
+        conformance::run_all(&store).await;
+        drop(store);
+        wait_unlocked();
+        for round in 0..3 {
+            let store = SledRunStore::open(&dir).await.unwrap();
+            assert!(store.verified.is_some(), "round {round}: opened unchanged");
+            let run = RunRecord {
+                id: format!("01C{round:02}"),
+                workflow: "w".into(),
+                path: "w.yaml".into(),
+                hash: "h".into(),
+                parent: None,
+                trigger: serde_json::json!({"kind": "manual"}),
+                inputs: serde_json::json!({}),
+                status: RunStatus::Succeeded,
+                error: None,
+                outputs: None,
+                started_at: Utc::now(),
+                finished_at: Some(Utc::now()),
+                pid: None,
+                truncated: Vec::new(),
+                resumes: 0,
+                wait: None,
+            };
+            store.put_run(&run).await.unwrap();
+            store.flush().await.unwrap();
+            drop(store);
+            wait_unlocked();
+            let mark = std::fs::read(dir.join("closed-cleanly")).unwrap();
+            weft_store_guard::note_clean_close(&dir, None, u64::MAX).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&mark),
+                String::from_utf8_lossy(&std::fs::read(dir.join("closed-cleanly")).unwrap()),
+                "round {round}"
+            );
+        }
     }
 
     /// The scratch area keeps values by key until their prefix is removed, and what a stopped

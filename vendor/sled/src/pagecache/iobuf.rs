@@ -727,6 +727,7 @@ impl IoBufs {
                 // the following `sync_file_range`
                 // until the previous write is
                 // complete.
+                self.config.note_write(offset);
                 let wrote_completion = self.io_uring.write_at_ordered(
                     &*self.config.file,
                     &to_write,
@@ -754,6 +755,7 @@ impl IoBufs {
         #[cfg(not(feature = "io_uring"))]
         {
             let f = &self.config.file;
+            self.config.note_write(log_offset);
             pwrite_all(f, data, log_offset)?;
             if !self.config.temporary
                 && self.syncs_following.load(Acquire) == 0

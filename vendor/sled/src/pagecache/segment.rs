@@ -645,6 +645,7 @@ impl SegmentAccountant {
             )? {
                 continue;
             }
+            self.config.note_write(segment_base);
             pwrite_all(
                 &self.config.file,
                 &*vec![MessageKind::Corrupted.into(); self.config.segment_size],
@@ -1105,6 +1106,7 @@ impl SegmentAccountant {
         let config = self.config.clone();
 
         io_fail!(&config, "file truncation");
+        config.note_write(at);
         threadpool::spawn(move || {
             debug!("truncating file to length {}", at);
             let res = config

@@ -336,6 +336,7 @@ fn advance_snapshot(
                 // weft: a tail already shredded (by an earlier opening, which synced it) is
                 // left as it is: rewriting the same bytes cost a write and a sync per opening.
                 if !holds_only(&config.file, shred_base, shred_len, MessageKind::Corrupted.into())? {
+                    config.note_write(shred_base);
                     pwrite_all(&config.file, &shred_zone, shred_base)?;
                     config.file.sync_all()?;
                 }
@@ -442,6 +443,7 @@ fn advance_snapshot(
         )? {
             continue;
         }
+        config.note_write(*to_zero);
         pwrite_all(
             &config.file,
             &*vec![MessageKind::Corrupted.into(); config.segment_size],
