@@ -768,6 +768,28 @@ mod tests {
     use super::*;
     use crate::store::{conformance, RunStatus};
 
+    /// A run of workflow `w` that ended successfully now, started by a trigger of `kind`.
+    fn ended_run(id: String, kind: &str) -> RunRecord {
+        RunRecord {
+            id,
+            workflow: "w".into(),
+            path: "w.yaml".into(),
+            hash: "h".into(),
+            parent: None,
+            trigger: serde_json::json!({ "kind": kind }),
+            inputs: serde_json::json!({}),
+            status: RunStatus::Succeeded,
+            error: None,
+            outputs: None,
+            started_at: Utc::now(),
+            finished_at: Some(Utc::now()),
+            pid: None,
+            truncated: Vec::new(),
+            resumes: 0,
+            wait: None,
+        }
+    }
+
     #[tokio::test]
     async fn passes_the_conformance_checks() {
         let dir = tempfile::tempdir().unwrap();
@@ -784,24 +806,7 @@ mod tests {
             let end_run = |i: usize| {
                 let store = &store;
                 async move {
-                    let record = RunRecord {
-                        id: format!("01R{i:02}"),
-                        workflow: "w".into(),
-                        path: "w.yaml".into(),
-                        hash: "h".into(),
-                        parent: None,
-                        trigger: serde_json::json!({"kind": "poll"}),
-                        inputs: serde_json::json!({}),
-                        status: RunStatus::Succeeded,
-                        error: None,
-                        outputs: None,
-                        started_at: Utc::now(),
-                        finished_at: Some(Utc::now()),
-                        pid: None,
-                        truncated: Vec::new(),
-                        resumes: 0,
-                        wait: None,
-                    };
+                    let record = ended_run(format!("01R{i:02}"), "poll");
                     store.put_run(&record).await?;
                     store.flush().await
                 }
@@ -951,24 +956,7 @@ mod tests {
         for round in 0..3 {
             let store = SledRunStore::open(&dir).await.unwrap();
             assert!(store.verified.is_some(), "round {round}: opened unchanged");
-            let run = RunRecord {
-                id: format!("01C{round:02}"),
-                workflow: "w".into(),
-                path: "w.yaml".into(),
-                hash: "h".into(),
-                parent: None,
-                trigger: serde_json::json!({"kind": "manual"}),
-                inputs: serde_json::json!({}),
-                status: RunStatus::Succeeded,
-                error: None,
-                outputs: None,
-                started_at: Utc::now(),
-                finished_at: Some(Utc::now()),
-                pid: None,
-                truncated: Vec::new(),
-                resumes: 0,
-                wait: None,
-            };
+            let run = ended_run(format!("01C{round:02}"), "manual");
             store.put_run(&run).await.unwrap();
             store.flush().await.unwrap();
             drop(store);
