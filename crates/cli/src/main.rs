@@ -123,24 +123,14 @@ async fn auth(
     auth_commands::run(command, &ctx).await
 }
 
-/// `weft run` is one run in a short process: its tasks share the main thread, and what blocks
-/// (opening the history, the sync at a run's end) goes to tokio's blocking pool as elsewhere.
-/// Starting a worker thread per core (a stack, a malloc arena, a scheduler) cost more than a
-/// run that does nothing but wait on its history and its requests gains from them. The other
-/// commands (the daemon above all: many runs at once) keep a worker per core.
-fn async_runtime(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = match command {
-        Command::Run(_) => tokio::runtime::Builder::new_current_thread(),
-        _ => tokio::runtime::Builder::new_multi_thread(),
-    };
-    builder.enable_all().build()
-}
-
 fn main() -> ExitCode {
     process_setup();
     let cli = parse_command_line();
     init_tracing(cli.verbose);
-    let runtime = match async_runtime(&cli.command) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
