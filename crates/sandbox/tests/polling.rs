@@ -23,6 +23,13 @@ fn cql_minute(t: DateTime<Utc>, tz: &str) -> String {
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
 }
 
+/// How far to move the clock from `now` to reach `ms` milliseconds past a minute.
+fn until_second_of_minute(now: DateTime<Utc>, ms: u32) -> Duration {
+    use chrono::Timelike;
+    let at = now.second() * 1000 + now.nanosecond() / 1_000_000;
+    Duration::from_millis(u64::from((ms + 60_000 - at) % 60_000))
+}
+
 struct Site {
     sb: weft_sandbox::Sandbox,
     c: reqwest::Client,
@@ -213,6 +220,10 @@ async fn the_lag_can_be_set_and_edits_reach_the_index_after_it() {
     assert_eq!(s.search("title = Slow", "").await["size"], 0);
     s.advance(2);
     assert_eq!(s.search("title = Slow", "").await["size"], 1);
+    // The edit is made in a minute's last second: the case where a query's minute boundary
+    // lands just after it (see below).
+    s.sb.admin()
+        .advance_clock(until_second_of_minute(s.sb.admin().now(), 59_300));
     // An edit moves lastmodified in the index only after the lag.
     let edit = json!({"id": id, "status": "current", "title": "Slow", "version": {"number": 2}});
     let (st, _) = send_json(
@@ -231,9 +242,12 @@ async fn the_lag_can_be_set_and_edits_reach_the_index_after_it() {
         "the index still has the old date"
     );
     s.advance(61);
+    // CQL dates are whole minutes: `now("-2m")` would end at the minute boundary just after the
+    // edit. Three minutes back always ends before it; the version number tells the edited
+    // document from the old one.
     let r = s
         .search(
-            "title = Slow and lastmodified > now(\"-2m\")",
+            "title = Slow and lastmodified > now(\"-3m\")",
             "&expand=content.version",
         )
         .await;
