@@ -107,6 +107,7 @@ fn process_setup() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     weft_runtime::limit_malloc_arenas();
+    weft_runtime::keep_big_blocks_mapped();
 }
 
 async fn auth(
