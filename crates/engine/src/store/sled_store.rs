@@ -18,8 +18,8 @@ use attempt_log::AttemptLog;
 
 use super::RequestKeyRecord;
 use super::{
-    AttemptJson, AttemptPage, AttemptRecord, Claim, ClaimStore, FireRecord, RunRecord, RunStore,
-    ScratchArea, StoreError, TriggerCursor, TriggerKey, TriggerStore,
+    AttemptJson, AttemptPage, AttemptRecord, Claim, ClaimStore, Damage, FireRecord, RunRecord,
+    RunStore, ScratchArea, StoreError, TriggerCursor, TriggerKey, TriggerStore,
 };
 
 /// Histories up to this size are copied aside before opening (a few milliseconds); bigger ones
@@ -44,6 +44,9 @@ pub struct SledRunStore {
     run_count: AtomicU64,
     /// The sidecar, open for the notes of [`SledRunStore::sync`].
     count_file: Arc<weft_store_guard::GrowingCount>,
+    /// How far the log was durable by the sidecar at opening: noted again until this
+    /// process has synced further.
+    durable_at_opening: Option<u64>,
     syncs: Arc<GroupCommit>,
     attempts: Arc<AttemptLog>,
     /// Ids of runs not finished: what start-up checks for orphans and a daemon resumes,
@@ -195,28 +198,45 @@ impl SledRunStore {
             path: dir.to_path_buf(),
             source: Box::new(e),
         };
-        let expected = weft_store_guard::read_count(dir).map_err(guard)?;
+        let notes = weft_store_guard::read_notes(dir).map_err(guard)?;
+        let expected = notes.records;
         let openable = expected.is_some_and(|runs| runs > 0) && !weft_store_guard::is_locked(dir);
         // A history closed cleanly and unchanged since holds nothing sled's recovery could
-        // drop: no copy (the argument is at `take_clean_close_mark`).
+        // drop: no copy (the argument is at `check_clean_close_mark`).
         let verified = openable
-            .then(|| weft_store_guard::take_clean_close_mark(dir))
+            .then(|| weft_store_guard::check_clean_close_mark(dir))
             .flatten();
         let unchanged = verified.is_some();
         let copy = if openable
             && !unchanged
             && weft_store_guard::folder_size(dir) <= COPY_BEFORE_OPEN_MAX_BYTES
         {
-            Some(weft_store_guard::copy_aside(dir, Utc::now()).map_err(guard)?)
+            Some(weft_store_guard::copy_aside_once(dir, Utc::now()).map_err(guard)?)
         } else {
             None
         };
-        let db = match open_db(dir) {
+        // Only a copy this opening made is removed when the history proves whole: one that
+        // an earlier, refused opening made of the same files is the user's to keep.
+        let remove_copy = || match &copy {
+            Some(copy) if copy.made => weft_store_guard::remove_backup(&copy.backup),
+            _ => Ok(()),
+        };
+        let damaged = |damage: Damage| StoreError::Damaged {
+            path: dir.to_path_buf(),
+            damage,
+            copy: copy.as_ref().map(|c| c.backup.path.clone()),
+        };
+        // A history changed since its clean close, or never closed cleanly, has every
+        // record read once by sled's recovery before it writes anything (when it is small
+        // enough to be copied: a bigger one would be read whole at every opening); an
+        // unchanged one has nothing to find.
+        let db = match open_db(dir, notes.durable_log, copy.is_some()) {
             Ok(db) => db,
-            Err(e) => {
+            Err(OpenFailure::Damaged(damage)) => return Err(damaged(damage)),
+            Err(OpenFailure::Other(e)) => {
                 // Locked: nothing was read, the copy is not needed. Any other failure keeps it.
-                if let (Some(copy), StoreError::Locked { .. }) = (&copy, &e) {
-                    let _ = weft_store_guard::remove_backup(copy);
+                if let StoreError::Locked { .. } = &e {
+                    let _ = remove_copy();
                 }
                 return Err(e);
             }
@@ -235,25 +255,19 @@ impl SledRunStore {
         };
         match expected {
             Some(expected) if found < expected => {
-                return Err(StoreError::Damaged {
-                    path: dir.to_path_buf(),
-                    expected,
-                    found,
-                    copy: copy.map(|c| c.path),
-                })
+                return Err(damaged(Damage::MissingRuns { expected, found }))
             }
             Some(_) => {}
             None => weft_store_guard::write_count(dir, found).map_err(guard)?,
         }
-        if let Some(copy) = &copy {
-            weft_store_guard::remove_backup(copy).map_err(guard)?;
-        }
+        remove_copy().map_err(guard)?;
         let count_file = Arc::new(weft_store_guard::GrowingCount::open(dir).map_err(guard)?);
         Ok(SledRunStore {
             dir: dir.to_path_buf(),
             runs,
             run_count: AtomicU64::new(found),
             count_file,
+            durable_at_opening: notes.durable_log,
             syncs: Arc::default(),
             attempts: AttemptLog::start(tree("attempts")?),
             active: tree("active")?,
@@ -324,33 +338,52 @@ fn restrict_permissions(_: &Path) {}
 /// run grow the process by as much).
 const SLED_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
+/// Why [`open_db`] failed.
+enum OpenFailure {
+    /// sled found the files damaged, before writing to them.
+    Damaged(Damage),
+    Other(StoreError),
+}
+
 /// Opens the database, waiting briefly for a lock still held by a store of this process that
-/// was just dropped (sled's flusher thread lets go within its flush interval).
-fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+/// was just dropped (sled's flusher thread lets go within its flush interval). `durable_log`:
+/// how far the log was synced (noted at the last sync); recovering less is damage.
+/// `verify`: every record read once before sled's recovery writes anything.
+fn open_db(dir: &Path, durable_log: Option<u64>, verify: bool) -> Result<sled::Db, OpenFailure> {
     let mut tries = 0;
     loop {
         match sled::Config::new()
             .path(dir)
             .flush_every_ms(Some(200))
             .cache_capacity(SLED_CACHE_BYTES)
+            .durable_lsn(durable_log)
+            .verify_pages(verify)
             .open()
         {
             Ok(db) => return Ok(db),
+            Err(sled::Error::LogCut { offset, .. }) => {
+                return Err(OpenFailure::Damaged(Damage::LogCut { offset }))
+            }
+            Err(sled::Error::Corruption { at, .. }) => {
+                return Err(OpenFailure::Damaged(Damage::Unreadable {
+                    offset: at.map(|at| at.lid()),
+                }))
+            }
             Err(sled::Error::Io(_)) if weft_store_guard::is_locked(dir) => {
                 tries += 1;
                 if tries >= 20 {
-                    return Err(StoreError::Locked {
+                    return Err(OpenFailure::Other(StoreError::Locked {
                         path: dir.to_path_buf(),
                         holder: weft_store_guard::holder(dir).map(|h| h.to_string()),
-                    });
+                    }));
                 }
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
             Err(other) => {
-                return Err(StoreError::Open {
+                return Err(OpenFailure::Other(StoreError::Open {
                     path: dir.to_path_buf(),
                     source: Box::new(other),
-                })
+                }))
             }
         }
     }
@@ -551,6 +584,7 @@ impl SledRunStore {
         let syncs = self.syncs.clone();
         // Counted before the sync: every run counted is then on disk.
         let runs = self.run_count.load(Ordering::Relaxed);
+        let durable_at_opening = self.durable_at_opening;
         tokio::task::spawn_blocking(move || {
             let mut end = SyncEnd {
                 syncs,
@@ -560,8 +594,11 @@ impl SledRunStore {
             // The run's records written out, then one sync of the file (none when nothing
             // was written since the last one).
             db.flush_and_sync().map_err(backend)?;
+            // How far the log is synced now: the next opening refuses a log that recovers
+            // less (a damaged record, which sled would take for a crash's torn tail).
+            let durable_log = db.durable_lsn().max(durable_at_opening);
             count_file
-                .note(runs)
+                .note(runs, durable_log)
                 .map_err(|e| StoreError::Backend(Box::new(e)))?;
             end.succeeded = true;
             Ok(())
@@ -896,11 +933,8 @@ mod tests {
         };
         let copy = match error {
             StoreError::Damaged {
-                expected: 6,
-                found,
-                copy: Some(copy),
-                ..
-            } if found < 6 => copy,
+                copy: Some(copy), ..
+            } => copy,
             other => panic!("{other:?}"),
         };
         assert_eq!(
@@ -927,10 +961,8 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(25));
             tries += 1;
         }
-        assert!(weft_store_guard::take_clean_close_mark(&dir).is_some());
-        weft_store_guard::note_clean_close(&dir, None, u64::MAX).unwrap();
+        assert!(weft_store_guard::check_clean_close_mark(&dir).is_some());
         let store = SledRunStore::open(&dir).await.unwrap();
-        assert!(!dir.join("closed-cleanly").exists(), "taken by opening");
         assert!(weft_store_guard::backups(&dir).is_empty());
         assert_eq!(store.list_runs(100).await.unwrap().len(), runs);
     }
