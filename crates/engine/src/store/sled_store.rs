@@ -944,6 +944,213 @@ mod tests {
         );
     }
 
+    fn marked_attempt(run_id: &str, seq: u64) -> AttemptRecord {
+        AttemptRecord {
+            run_id: run_id.into(),
+            seq,
+            step: format!("step{seq}"),
+            iteration: vec![],
+            attempt: 1,
+            status: crate::store::StepStatus::Succeeded,
+            input: serde_json::json!({}),
+            output: Some(serde_json::json!({ "from": format!("marker-{run_id}-{seq}") })),
+            error: None,
+            started_at: Utc::now(),
+            duration_us: 3,
+            truncated: Vec::new(),
+            output_redacted: false,
+        }
+    }
+
+    /// Six runs of two attempts each, each in an opening of its own and flushed, as
+    /// `weft run` does (so the last ones are in the log after sled's last snapshot, where its
+    /// recovery takes an unreadable record for a torn tail).
+    async fn six_runs(dir: &Path) {
+        for r in 0..6 {
+            let store = open_retrying(dir).await.unwrap();
+            let id = format!("01R{r}");
+            let mut run = ended_run(id.clone(), "manual");
+            run.status = RunStatus::Running;
+            store.put_run(&run).await.unwrap();
+            for seq in 0..2 {
+                store.put_attempt(&marked_attempt(&id, seq)).await.unwrap();
+            }
+            run.status = RunStatus::Succeeded;
+            store.put_run(&run).await.unwrap();
+            store.flush().await.unwrap();
+        }
+    }
+
+    /// Every file below `dir` with its bytes, the holder left out (written by a successful
+    /// opening only, after sled's recovery).
+    fn folder_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files = Vec::new();
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(folder) = pending.pop() {
+            for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+                if entry.file_type().unwrap().is_dir() {
+                    pending.push(entry.path());
+                } else if entry.file_name() != "holder" {
+                    files.push((entry.path(), std::fs::read(entry.path()).unwrap()));
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    fn copy_folder(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap().flatten() {
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_folder(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+
+    /// Opens `dir` (retrying while this process's dropped store still holds the lock).
+    async fn open_retrying(dir: &Path) -> Result<SledRunStore, StoreError> {
+        let mut tries = 0;
+        loop {
+            match SledRunStore::open(dir).await {
+                Err(StoreError::Locked { .. }) if tries < 40 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One flipped byte, anywhere among records on disk, after a clean close or in the files
+    /// a kill -9 leaves, is never a silent loss: the opening is refused with a copy of the
+    /// files as they were, leaves every file byte for byte as it found it, and a second
+    /// opening reuses that copy; or (a byte nothing reads any more) every run and attempt
+    /// is there.
+    #[tokio::test]
+    async fn a_flipped_byte_among_records_on_disk_is_refused_untouched_or_loses_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let closed = root.path().join("closed");
+        six_runs(&closed).await;
+        // What kill -9 leaves: the files of a store that is still open, after a run's records
+        // were flushed and a seventh run began (its records written, not synced).
+        let killed = root.path().join("killed");
+        {
+            let store = open_retrying(&closed).await.unwrap();
+            let mut run = ended_run("01R6".into(), "manual");
+            run.status = RunStatus::Running;
+            store.put_run(&run).await.unwrap();
+            store.put_attempt(&marked_attempt("01R6", 0)).await.unwrap();
+            store.attempts.write_out_all().unwrap();
+            store.db.flush().unwrap();
+            copy_folder(&closed, &killed);
+            std::fs::remove_file(killed.join("holder")).unwrap();
+        }
+        let snapshot = |dir: &Path| {
+            std::fs::read_dir(dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .find(|name| name.starts_with("snap."))
+                .unwrap()
+        };
+        let flips = [
+            ("db", "\"id\":\"01R0\"", false, "the first run"),
+            ("db", "\"id\":\"01R5\"", true, "the last run"),
+            ("db", "marker-01R0-0", false, "the first attempt chunk"),
+            ("db", "marker-01R5-1", true, "the last attempt chunk"),
+            ("db", "succeeded", true, "the last record"),
+        ];
+        let mut refused = 0;
+        for (state, pristine) in [("clean close", &closed), ("kill -9", &killed)] {
+            let mut cases: Vec<(String, usize, String)> = flips
+                .iter()
+                .map(|&(file, text, from_end, what)| {
+                    let bytes = std::fs::read(pristine.join(file)).unwrap();
+                    let mut found = bytes
+                        .windows(text.len())
+                        .enumerate()
+                        .filter(|(_, w)| *w == text.as_bytes())
+                        .map(|(at, _)| at);
+                    let at = if from_end { found.last() } else { found.next() };
+                    let at = at.unwrap_or_else(|| panic!("{what} is in the log"));
+                    (file.to_string(), at + text.len() / 2, what.to_string())
+                })
+                .collect();
+            // sled's own records: a segment header, the snapshot, the configuration.
+            cases.push(("db".into(), 5, "the segment header".into()));
+            let snap = snapshot(pristine);
+            let snap_len = std::fs::metadata(pristine.join(&snap)).unwrap().len() as usize;
+            cases.push((snap.clone(), snap_len / 2, "the snapshot".into()));
+            cases.push(("conf".into(), 10, "the configuration".into()));
+            for (case, (file, at, what)) in cases.into_iter().enumerate() {
+                let dir = root
+                    .path()
+                    .join(format!("{}-{case}", state.replace(' ', "")));
+                copy_folder(pristine, &dir);
+                let path = dir.join(&file);
+                let mut bytes = std::fs::read(&path).unwrap();
+                bytes[at] ^= 0x01;
+                std::fs::write(&path, &bytes).unwrap();
+                let before = folder_bytes(&dir);
+                let context = format!("{what} ({file} byte {at}) after a {state}");
+                match open_retrying(&dir).await {
+                    Err(StoreError::Damaged {
+                        copy: Some(copy), ..
+                    }) => {
+                        refused += 1;
+                        assert_eq!(folder_bytes(&dir), before, "{context}: files changed");
+                        assert_eq!(
+                            std::fs::read(copy.join(&file)).unwrap(),
+                            bytes,
+                            "{context}: the copy holds the files as they were"
+                        );
+                        match open_retrying(&dir).await {
+                            Err(StoreError::Damaged {
+                                copy: Some(again), ..
+                            }) => assert_eq!(again, copy, "{context}: one copy"),
+                            Err(other) => panic!("{context}: then {other:?}"),
+                            Ok(_) => panic!("{context}: opened the second time"),
+                        }
+                        assert_eq!(weft_store_guard::backups(&dir).len(), 1, "{context}");
+                        assert_eq!(folder_bytes(&dir), before, "{context}: files changed");
+                    }
+                    Err(other) => panic!("{context}: {other:?}"),
+                    Ok(store) => {
+                        for r in 0..6 {
+                            let id = format!("01R{r}");
+                            let run = store.get_run(&id).await.unwrap();
+                            assert!(
+                                run.is_some_and(|run| run.status == RunStatus::Succeeded),
+                                "{context}: run {id}"
+                            );
+                            let outputs: Vec<_> = store
+                                .attempts(&id)
+                                .await
+                                .unwrap()
+                                .into_iter()
+                                .map(|a| a.output)
+                                .collect();
+                            let expected: Vec<_> =
+                                (0..2).map(|seq| marked_attempt(&id, seq).output).collect();
+                            assert_eq!(outputs, expected, "{context}: the attempts of {id}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(refused >= 10, "most flips are refused: {refused}");
+        // Unflipped, the files of the kill -9 open with every run (the torn tail is no damage).
+        let store = open_retrying(&killed).await.unwrap();
+        for r in 0..6 {
+            assert_eq!(store.attempts(&format!("01R{r}")).await.unwrap().len(), 2);
+        }
+        assert!(weft_store_guard::backups(&killed).is_empty());
+    }
+
     /// What makes a clean close pay: sled writes nothing after the store's last flush, so the
     /// files still match the mark, and the next opening takes it instead of copying.
     #[tokio::test]
