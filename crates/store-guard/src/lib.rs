@@ -2,18 +2,27 @@
 //! and the connection store.
 //!
 //! sled recovers from a damaged log by dropping the damaged record *and every later one*, and it
-//! rewrites the log as it opens: opening a damaged folder destroys what it still held. So:
+//! rewrites the log as it opens: opening a damaged folder destroys what it still held. It
+//! cannot tell a damaged record from the torn tail a crash leaves (both fail their CRC). So:
 //! - [`write_count`] / [`read_count`]: a sidecar file in the folder with the number of records
 //!   last known durable. sled only ever loses records, so finding fewer after opening than the
 //!   sidecar says is damage. Writers raise the count after a write is durable and lower it
 //!   before a delete, so a crash in between never looks like damage.
-//!   [`GrowingCount`]: the same file, rewritten in place, for a count that only grows.
+//!   [`GrowingCount`]: the same file, rewritten in place, for a count that only grows, with how
+//!   far the store's log was synced ([`Notes::durable_log`]). A count covers one kind of
+//!   record; the log position covers every record of every tree: a crash only tears what was
+//!   never synced, so a log readable less far than the position is damaged, whichever record
+//!   it lost. The run history gives it to sled's recovery, which refuses such a log before it
+//!   writes anything.
 //! - [`copy_aside`]: a byte copy of the folder made before opening, next to it
 //!   (`<folder>.backup-<time>`); [`backups`] lists them newest first and [`prune_backups`]
 //!   keeps the last few. The store verifies a copy by opening it (opening the copy can only
-//!   harm the copy) and counting its records.
+//!   harm the copy) and counting its records. [`copy_aside_once`]: no second copy of files
+//!   an earlier opening already copied (a damaged store opened again).
 //! - [`note_clean_close`] / [`check_clean_close_mark`]: what the folder's files were when its
-//!   store was last closed cleanly, so that opening it unchanged can skip the copy.
+//!   store was last closed cleanly, so that opening it unchanged can skip the copy. The mark
+//!   only ever says "unchanged since a clean close", never "damaged": files that differ from
+//!   it are copied and checked (after a crash they differ too).
 //! - [`record_holder`] / [`holder`]: which process has the folder open (pid and command line),
 //!   so a second process refused by the lock can say who holds it.
 

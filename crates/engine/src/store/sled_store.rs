@@ -30,12 +30,15 @@ const COPY_BEFORE_OPEN_MAX_BYTES: u64 = 32 * 1024 * 1024;
 /// cache only (measured: cheaper than a `spawn_blocking` hop per attempt). The blocking parts,
 /// opening and the sync of [`RunStore::flush`], run on tokio's blocking pool.
 ///
-/// Damage (see `weft_store_guard`): the number of runs is kept in a sidecar file at each
-/// flush. Opening copies a history of up to 32 MiB aside first, unless it was closed cleanly
-/// and is unchanged since (dropping the store notes its files), counts the runs, and refuses
-/// with [`StoreError::Damaged`] when some are missing, keeping the copy (the files as they
-/// were before sled rewrote them); otherwise the copy is deleted. A bigger history is counted
-/// and refused the same way, without a copy.
+/// Damage (see `weft_store_guard`): the number of runs and how far sled's log is synced are
+/// kept in a sidecar file at each flush. Opening gives that position to sled, whose recovery
+/// refuses a log readable less far (a damaged record: a crash tears only what was not synced)
+/// before it writes anything. Unless the history was closed cleanly and is unchanged since
+/// (dropping the store notes its files), opening copies a history of up to 32 MiB aside
+/// first, has sled read every record its pages refer to (also before writing), and counts the
+/// runs. Any of these refuses with [`StoreError::Damaged`], the files left as they were and
+/// the copy kept (a second refused opening reuses it); otherwise the copy is deleted. A bigger
+/// history is refused the same way, without a copy and without reading every old record.
 pub struct SledRunStore {
     db: sled::Db,
     dir: PathBuf,
