@@ -25,6 +25,15 @@
 //!   it are copied and checked (after a crash they differ too).
 //! - [`record_holder`] / [`holder`]: which process has the folder open (pid and command line),
 //!   so a second process refused by the lock can say who holds it.
+//!
+//! One risk is left to the operating system: sled's recovery reads the log through read-only
+//! mappings (vendored sled, `SegmentBytes`), and a file shortened under a mapping ends the
+//! process with SIGBUS when a page past the new end is read. No weft process shortens a `db`
+//! it has not locked, and recovery maps only while it reads, before its first write (every
+//! refusal above comes before that write too): so only another program truncating the file
+//! during an opening can cause it, the process then dies before changing anything, and the
+//! next opening finds the log shorter than it was synced and refuses it with the usual
+//! message and a copy.
 
 use std::fmt;
 use std::fs;

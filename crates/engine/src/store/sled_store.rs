@@ -1154,6 +1154,61 @@ mod tests {
         assert!(weft_store_guard::backups(&killed).is_empty());
     }
 
+    /// A daemon writes for a long time without an opening, so its next opening's recovery
+    /// replays several of sled's 512 KiB segments: a flipped byte in an earlier one is not a
+    /// silent loss either.
+    #[tokio::test]
+    async fn a_flipped_byte_in_an_earlier_segment_of_a_long_replay_is_not_a_silent_loss() {
+        let root = tempfile::tempdir().unwrap();
+        let pristine = root.path().join("long");
+        let big = "x".repeat(3000);
+        let runs = 300;
+        {
+            let store = SledRunStore::open(&pristine).await.unwrap();
+            for r in 0..runs {
+                let id = format!("01L{r:04}");
+                let mut run = ended_run(id.clone(), "manual");
+                run.outputs = Some(serde_json::json!(big));
+                store.put_run(&run).await.unwrap();
+                for seq in 0..2 {
+                    store.put_attempt(&marked_attempt(&id, seq)).await.unwrap();
+                }
+                store.flush().await.unwrap();
+            }
+        }
+        let len = std::fs::metadata(pristine.join("db")).unwrap().len() as usize;
+        assert!(len > 3 * 512 * 1024, "several segments: {len}");
+        for at in [600_000, 700_001, 1_100_003, len - 5000] {
+            let dir = root.path().join(format!("at-{at}"));
+            copy_folder(&pristine, &dir);
+            let path = dir.join("db");
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes[at] ^= 0x01;
+            std::fs::write(&path, &bytes).unwrap();
+            let before = folder_bytes(&dir);
+            match open_retrying(&dir).await {
+                Err(StoreError::Damaged { copy: Some(_), .. }) => {
+                    assert_eq!(folder_bytes(&dir), before, "byte {at}: files changed");
+                }
+                Err(other) => panic!("byte {at}: {other:?}"),
+                Ok(store) => {
+                    for r in 0..runs {
+                        let id = format!("01L{r:04}");
+                        assert!(
+                            store.get_run(&id).await.unwrap().is_some(),
+                            "byte {at}: {id}"
+                        );
+                        assert_eq!(
+                            store.attempts(&id).await.unwrap().len(),
+                            2,
+                            "byte {at}: the attempts of {id}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     /// What makes a clean close pay: sled writes nothing after the store's last flush, so the
     /// files still match the mark, and the next opening takes it instead of copying.
     #[tokio::test]
