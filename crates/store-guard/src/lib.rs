@@ -509,7 +509,13 @@ pub fn note_clean_close(
 ) -> Result<(), GuardError> {
     let files = store_files(dir).map_err(io_error("listing", dir))?;
     if files.iter().map(|(mark, _)| mark.len).sum::<u64>() > max_bytes {
-        return Ok(());
+        // An older mark would only cost the next opening a comparison that fails.
+        return match fs::remove_file(dir.join(CLEAN_CLOSE_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(io_error("removing", &dir.join(CLEAN_CLOSE_FILE))(e))
+            }
+            _ => Ok(()),
+        };
     }
     let mut marks = Vec::new();
     let mut buffer = vec![0u8; MARK_CHUNK];
@@ -745,6 +751,32 @@ mod tests {
             backups(&dir).iter().map(|b| b.taken_at).collect::<Vec<_>>(),
             [times[3], times[2]]
         );
+    }
+
+    #[test]
+    fn a_second_copy_of_the_same_files_is_the_first_one() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("store.db");
+        fs::create_dir_all(dir.join("blobs")).unwrap();
+        fs::write(dir.join("db"), b"damaged records").unwrap();
+        fs::write(dir.join("blobs/1"), b"blob").unwrap();
+        let at = |s| Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, s).unwrap();
+        let first = copy_aside_once(&dir, at(1)).unwrap();
+        assert!(first.made);
+        // The guard's files change without the store: the same damaged state.
+        write_count(&dir, 3).unwrap();
+        record_holder(&dir).unwrap();
+        let again = copy_aside_once(&dir, at(2)).unwrap();
+        assert_eq!(again.backup, first.backup);
+        assert!(!again.made, "not made by this opening: not its to remove");
+        // Any byte of the store's files changed: another state, another copy.
+        for (second, path, bytes) in [(3, "db", &b"damaged recordS"[..]), (4, "blobs/1", b"blub")] {
+            fs::write(dir.join(path), bytes).unwrap();
+            let other = copy_aside_once(&dir, at(second)).unwrap();
+            assert!(other.made, "{path}");
+            assert_eq!(fs::read(other.backup.path.join(path)).unwrap(), bytes);
+        }
+        assert_eq!(backups(&dir).len(), 3);
     }
 
     #[test]
