@@ -1078,7 +1078,11 @@ mod tests {
                         .enumerate()
                         .filter(|(_, w)| *w == text.as_bytes())
                         .map(|(at, _)| at);
-                    let at = if from_end { found.last() } else { found.next() };
+                    let at = if from_end {
+                        found.next_back()
+                    } else {
+                        found.next()
+                    };
                     let at = at.unwrap_or_else(|| panic!("{what} is in the log"));
                     (file.to_string(), at + text.len() / 2, what.to_string())
                 })
