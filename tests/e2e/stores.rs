@@ -160,7 +160,7 @@ fn a_flipped_byte_in_the_last_runs_steps_is_refused_with_the_file_and_one_copy()
         let run = super::weft(dir.path(), &["run", "workflows/hello.yaml", "--json"]);
         assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
         let run: serde_json::Value = serde_json::from_str(&stdout(&run)).unwrap();
-        last_id = run["id"].as_str().unwrap().to_string();
+        last_id = run["run_id"].as_str().unwrap().to_string();
     }
     let runs = dir.path().join("runs");
     let db_file = runs.join("db");
