@@ -147,3 +147,72 @@ fn a_store_in_use_names_the_process_holding_it() {
     );
     drop(runs);
 }
+
+/// The hostile review's case: one byte flipped in the last run's step records between two
+/// processes. sled would take it for a crash's torn tail and drop the steps (the run showed
+/// `succeeded` with none); weft refuses the history, says which file and where the copy is,
+/// leaves the files as they were, and a second command names the same copy.
+#[test]
+fn a_flipped_byte_in_the_last_runs_steps_is_refused_with_the_file_and_one_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut last_id = String::new();
+    for _ in 0..6 {
+        let run = super::weft(dir.path(), &["run", "workflows/hello.yaml", "--json"]);
+        assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+        let run: serde_json::Value = serde_json::from_str(&stdout(&run)).unwrap();
+        last_id = run["run_id"].as_str().unwrap().to_string();
+    }
+    let runs = dir.path().join("runs");
+    let db_file = runs.join("db");
+    let mut bytes = std::fs::read(&db_file).unwrap();
+    let last_step = bytes
+        .windows(b"succeeded".len())
+        .rposition(|w| w == b"succeeded")
+        .expect("the last step record is in the log");
+    bytes[last_step + 2] ^= 0x01;
+    std::fs::write(&db_file, &bytes).unwrap();
+    let files = || {
+        let mut files: Vec<_> = std::fs::read_dir(&runs)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_type().unwrap().is_file())
+            .map(|e| (e.file_name(), std::fs::read(e.path()).unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+    let before = files();
+
+    let mut copies = Vec::new();
+    for _ in 0..2 {
+        let shown = super::weft(dir.path(), &["runs", "show", &last_id]);
+        let message = stderr(&shown);
+        assert_eq!(shown.status.code(), Some(1), "{message}");
+        assert!(
+            message.contains("is damaged (")
+                && message.contains(&format!("{} is unreadable at byte", db_file.display()))
+                && message.contains("nothing was repaired"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("ERROR"),
+            "no log line of sled's: {message}"
+        );
+        let copy = message
+            .split("before opening are at ")
+            .nth(1)
+            .and_then(|rest| rest.split(". To go on").next())
+            .unwrap_or_else(|| panic!("the copy is named: {message}"))
+            .to_string();
+        assert_eq!(std::fs::read(Path::new(&copy).join("db")).unwrap(), bytes);
+        copies.push(copy);
+        assert_eq!(files(), before, "the refused opening changed the files");
+    }
+    assert_eq!(copies[0], copies[1], "one copy per damaged state");
+    let backups = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("runs.backup-"))
+        .count();
+    assert_eq!(backups, 1);
+}

@@ -2,7 +2,7 @@
 //! what to do. The libraries give the facts; the wording lives here, once.
 
 use weft_auth::store::StoreError as ConnectionStoreError;
-use weft_engine::store::StoreError;
+use weft_engine::store::{Damage, StoreError};
 use weft_runtime::action::http_errors::describe_error_chain;
 
 /// A run history error for people: what happened, its causes, and what to do.
@@ -18,22 +18,33 @@ pub fn run_history(error: &StoreError) -> String {
                 path.display()
             ),
         },
-        StoreError::Damaged {
-            path,
-            expected,
-            found,
-            copy,
-        } => {
+        StoreError::Damaged { path, damage, copy } => {
             let copy = match copy {
                 Some(copy) => format!(
-                    "its files as they were before opening are at {}",
+                    "its files as they were before opening are at {}. To go on with what is \
+                     still readable, move the folder away, copy that copy in its place and \
+                     delete `record-count` in it (weft then keeps the runs before the damage); \
+                     or move the folder away to start a new history",
                     copy.display()
                 ),
-                None => "it was too big to copy before opening".to_string(),
+                None => "it was too big to copy before opening. Move the folder away to start a \
+                         new history"
+                    .to_string(),
+            };
+            let what = match damage {
+                Damage::MissingRuns { expected, found } => {
+                    format!("{found} of {expected} runs readable")
+                }
+                Damage::LogCut { offset } | Damage::Unreadable { offset } => {
+                    let at = offset.map_or_else(String::new, |o| format!(" at byte {o}"));
+                    format!(
+                        "{} is unreadable{at}, among records that were on disk",
+                        path.join("db").display()
+                    )
+                }
             };
             format!(
-                "the run history at {} is damaged ({found} of {expected} runs readable); nothing \
-                 was repaired and {copy}. Move the folder away to start a new history",
+                "the run history at {} is damaged ({what}); nothing was repaired and {copy}",
                 path.display()
             )
         }

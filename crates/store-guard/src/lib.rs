@@ -2,20 +2,38 @@
 //! and the connection store.
 //!
 //! sled recovers from a damaged log by dropping the damaged record *and every later one*, and it
-//! rewrites the log as it opens: opening a damaged folder destroys what it still held. So:
+//! rewrites the log as it opens: opening a damaged folder destroys what it still held. It
+//! cannot tell a damaged record from the torn tail a crash leaves (both fail their CRC). So:
 //! - [`write_count`] / [`read_count`]: a sidecar file in the folder with the number of records
 //!   last known durable. sled only ever loses records, so finding fewer after opening than the
 //!   sidecar says is damage. Writers raise the count after a write is durable and lower it
 //!   before a delete, so a crash in between never looks like damage.
-//!   [`GrowingCount`]: the same file, rewritten in place, for a count that only grows.
+//!   [`GrowingCount`]: the same file, rewritten in place, for a count that only grows, with how
+//!   far the store's log was synced ([`Notes::durable_log`]). A count covers one kind of
+//!   record; the log position covers every record of every tree: a crash only tears what was
+//!   never synced, so a log readable less far than the position is damaged, whichever record
+//!   it lost. The run history gives it to sled's recovery, which refuses such a log before it
+//!   writes anything.
 //! - [`copy_aside`]: a byte copy of the folder made before opening, next to it
 //!   (`<folder>.backup-<time>`); [`backups`] lists them newest first and [`prune_backups`]
 //!   keeps the last few. The store verifies a copy by opening it (opening the copy can only
-//!   harm the copy) and counting its records.
-//! - [`note_clean_close`] / [`take_clean_close_mark`]: what the folder's files were when its
-//!   store was last closed cleanly, so that opening it unchanged can skip the copy.
+//!   harm the copy) and counting its records. [`copy_aside_once`]: no second copy of files
+//!   an earlier opening already copied (a damaged store opened again).
+//! - [`note_clean_close`] / [`check_clean_close_mark`]: what the folder's files were when its
+//!   store was last closed cleanly, so that opening it unchanged can skip the copy. The mark
+//!   only ever says "unchanged since a clean close", never "damaged": files that differ from
+//!   it are copied and checked (after a crash they differ too).
 //! - [`record_holder`] / [`holder`]: which process has the folder open (pid and command line),
 //!   so a second process refused by the lock can say who holds it.
+//!
+//! One risk is left to the operating system: sled's recovery reads the log through read-only
+//! mappings (vendored sled, `SegmentBytes`), and a file shortened under a mapping ends the
+//! process with SIGBUS when a page past the new end is read. No weft process shortens a `db`
+//! it has not locked, and recovery maps only while it reads, before its first write (every
+//! refusal above comes before that write too): so only another program truncating the file
+//! during an opening can cause it, the process then dies before changing anything, and the
+//! next opening finds the log shorter than it was synced and refuses it with the usual
+//! message and a copy.
 
 use std::fmt;
 use std::fs;
@@ -87,10 +105,32 @@ fn private_file(path: &Path) -> std::io::Result<fs::File> {
 
 /// The record count last written in `dir`; `None` for a store that never had one.
 pub fn read_count(dir: &Path) -> Result<Option<u64>, GuardError> {
+    read_notes(dir).map(|notes| notes.records)
+}
+
+/// What a store's sidecar says was durable when it was last written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Notes {
+    /// How many records the store held.
+    pub records: Option<u64>,
+    /// How far the store's log was synced (for sled, `Db::durable_lsn`): recovering less of
+    /// it is damage, not a crash's torn tail. Written by [`GrowingCount::note`] only.
+    pub durable_log: Option<u64>,
+}
+
+/// The sidecar of `dir`: the count, then the durable log position when there is one,
+/// separated by a space (an older sidecar has the count alone).
+pub fn read_notes(dir: &Path) -> Result<Notes, GuardError> {
     let path = dir.join(COUNT_FILE);
     match fs::read_to_string(&path) {
-        Ok(text) => Ok(text.trim().parse().ok()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Ok(text) => {
+            let mut fields = text.split_ascii_whitespace().map(|f| f.parse().ok());
+            Ok(Notes {
+                records: fields.next().flatten(),
+                durable_log: fields.next().flatten(),
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Notes::default()),
         Err(e) => Err(io_error("reading", &path)(e)),
     }
 }
@@ -101,12 +141,12 @@ pub fn write_count(dir: &Path, count: u64) -> Result<(), GuardError> {
     write_synced(&dir.join(COUNT_FILE), count.to_string().as_bytes())
 }
 
-/// Digits of a count written by [`GrowingCount`]: every `u64` fits, so each write has the same
-/// length and covers the whole of the one before.
+/// Digits of a number written by [`GrowingCount`]: every `u64` fits, so each write (two
+/// numbers, a space between) has the same length and covers the whole of the one before.
 const COUNT_WIDTH: usize = 20;
 
 /// The sidecar count of a store whose count only grows, kept open and rewritten in place:
-/// one `pwrite` of [`COUNT_WIDTH`] zero-padded digits at offset 0 per note, where a
+/// one `pwrite` of two numbers of [`COUNT_WIDTH`] zero-padded digits at offset 0 per note, where a
 /// temporary file and a rename cost a file creation and a directory change at every run's
 /// end. Not synced: losing a note in a crash leaves an older, lower count, which means less
 /// checking and never a false alarm. A note is never half written: it is one write of 20
@@ -134,10 +174,15 @@ impl GrowingCount {
         Ok(GrowingCount { file, path })
     }
 
-    /// Records `count`, without waiting for the disk.
-    pub fn note(&self, count: u64) -> Result<(), GuardError> {
-        let digits = format!("{count:0width$}", width = COUNT_WIDTH);
-        write_all_at(&self.file, digits.as_bytes(), 0).map_err(io_error("writing", &self.path))
+    /// Records `count` and how far the store's log is durable (see [`Notes`]), without
+    /// waiting for the disk. Both only grow: a lost note leaves lower numbers, less checking.
+    pub fn note(&self, count: u64, durable_log: Option<u64>) -> Result<(), GuardError> {
+        let durable = match durable_log {
+            Some(position) => format!("{position:0width$}", width = COUNT_WIDTH),
+            None => " ".repeat(COUNT_WIDTH),
+        };
+        let note = format!("{count:0width$} {durable}", width = COUNT_WIDTH);
+        write_all_at(&self.file, note.as_bytes(), 0).map_err(io_error("writing", &self.path))
     }
 }
 
@@ -165,6 +210,80 @@ fn backup_prefix(dir: &Path) -> Option<String> {
         "{}{BACKUP_MARK}",
         dir.file_name()?.to_string_lossy()
     ))
+}
+
+/// A copy for an opening: made by it, or one an earlier opening made of the same files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyForOpening {
+    pub backup: Backup,
+    /// Whether this call made it (then the opening removes it when the store proves whole).
+    pub made: bool,
+}
+
+/// [`copy_aside`], unless the newest copy of `dir` already holds the same store files byte
+/// for byte (an earlier opening refused them as damaged): then that copy. One copy per
+/// damaged state, however often a damaged store is opened again.
+pub fn copy_aside_once(dir: &Path, now: DateTime<Utc>) -> Result<CopyForOpening, GuardError> {
+    if let Some(newest) = backups(dir).into_iter().next() {
+        if same_store_files(dir, &newest.path).unwrap_or(false) {
+            return Ok(CopyForOpening {
+                backup: newest,
+                made: false,
+            });
+        }
+    }
+    Ok(CopyForOpening {
+        backup: copy_aside(dir, now)?,
+        made: true,
+    })
+}
+
+/// Whether the store files of two folders (as [`store_files`] lists them) are the same.
+fn same_store_files(a: &Path, b: &Path) -> std::io::Result<bool> {
+    let (a, b) = (store_files(a)?, store_files(b)?);
+    if a.len() != b.len()
+        || a.iter()
+            .zip(&b)
+            .any(|((x, _), (y, _))| x.path != y.path || x.len != y.len)
+    {
+        return Ok(false);
+    }
+    let mut buffer = vec![0u8; MARK_CHUNK];
+    let mut other = vec![0u8; MARK_CHUNK];
+    for ((_, x), (_, y)) in a.iter().zip(&b) {
+        if !same_bytes(x, y, &mut buffer, &mut other)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn same_bytes(a: &Path, b: &Path, buffer: &mut [u8], other: &mut [u8]) -> std::io::Result<bool> {
+    let (mut a, mut b) = (fs::File::open(a)?, fs::File::open(b)?);
+    loop {
+        let filled = fill(&mut a, buffer)?;
+        if fill(&mut b, other)? != filled || buffer[..filled] != other[..filled] {
+            return Ok(false);
+        }
+        if filled < buffer.len() {
+            return Ok(true);
+        }
+    }
+}
+
+/// Reads into `buffer` until it is full or the file ends; how many bytes it holds.
+fn fill(file: &mut fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// Copies the folder `dir` to `<dir>.backup-<now>`, every file synced.
@@ -325,22 +444,14 @@ fn store_files(dir: &Path) -> std::io::Result<Vec<(FileMark, PathBuf)>> {
 /// bytes, one for all the files: a zeroed 64 KiB allocation per file cost more than the
 /// checksums of the small ones).
 fn chunk_checksums(path: &Path, known: &[u32], buffer: &mut [u8]) -> std::io::Result<Vec<u32>> {
-    use std::io::{Read, Seek, SeekFrom};
+    use std::io::{Seek, SeekFrom};
     let mut file = fs::File::open(path)?;
     let mut chunks = known.to_vec();
     if !known.is_empty() {
         file.seek(SeekFrom::Start((known.len() * MARK_CHUNK) as u64))?;
     }
     loop {
-        let mut filled = 0;
-        while filled < MARK_CHUNK {
-            match file.read(&mut buffer[filled..]) {
-                Ok(0) => break,
-                Ok(read) => filled += read,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        let filled = fill(&mut file, &mut buffer[..MARK_CHUNK])?;
         if filled == 0 {
             return Ok(chunks);
         }
@@ -398,7 +509,13 @@ pub fn note_clean_close(
 ) -> Result<(), GuardError> {
     let files = store_files(dir).map_err(io_error("listing", dir))?;
     if files.iter().map(|(mark, _)| mark.len).sum::<u64>() > max_bytes {
-        return Ok(());
+        // An older mark would only cost the next opening a comparison that fails.
+        return match fs::remove_file(dir.join(CLEAN_CLOSE_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(io_error("removing", &dir.join(CLEAN_CLOSE_FILE))(e))
+            }
+            _ => Ok(()),
+        };
     }
     let mut marks = Vec::new();
     let mut buffer = vec![0u8; MARK_CHUNK];
@@ -409,9 +526,8 @@ pub fn note_clean_close(
         marks.push(mark);
     }
     let bytes = serde_json::to_vec(&marks).unwrap_or_default();
-    // In place, not renamed into place: the opening took the mark away, and a mark cut short
-    // by a crash is not a JSON list any more, so it matches nothing (a copy at the next
-    // opening), like no mark at all.
+    // In place, not renamed into place: a mark cut short by a crash is not a JSON list any
+    // more, so it matches nothing (a copy at the next opening), like no mark at all.
     write_in_place(&dir.join(CLEAN_CLOSE_FILE), &bytes)
 }
 
@@ -423,26 +539,27 @@ fn write_in_place(path: &Path, bytes: &[u8]) -> Result<(), GuardError> {
         .map_err(io_error("writing", path))
 }
 
-/// Removes the mark left by [`note_clean_close`] and says whether the files of `dir` are still
-/// byte for byte what it recorded (`Some`): then the store is as it was when it was last
-/// closed cleanly, and opening it needs no copy before (see the store's `open`).
+/// Says whether the files of `dir` are still byte for byte what the mark left by
+/// [`note_clean_close`] recorded (`Some`): then the store is as it was when it was last closed
+/// cleanly, and opening it needs no copy before (see the store's `open`).
 ///
 /// Why that keeps the guarantee ("opening never destroys an intact record; a damaged store is
 /// refused with a copy to recover from"): the copy exists because sled, opening a log with a
 /// damaged or torn record, drops it and every later one and rewrites the files. Files that
 /// match the mark are the ones a store left after its last flush and its clean close: nothing
 /// in them is torn, so there is nothing for that recovery to drop. Anything else (a kill -9, a
-/// crash, a full disk, a person or a disk changing a byte since) leaves no mark or one that
-/// does not match, and the folder is copied, synced, as before. Every byte is read and
-/// checked here, whatever the close took from its own opening. CRC-32 (per 64 KiB) misses no
-/// burst of up to 32 changed bits and one random change in four billion; it is a check
-/// against accidents, not against someone forging bytes (who could forge the mark too). The
-/// mark's removal is not synced either: one that survives a crash after the store changed the
-/// files no longer matches them.
-pub fn take_clean_close_mark(dir: &Path) -> Option<Verified> {
-    let mark_file = dir.join(CLEAN_CLOSE_FILE);
-    let bytes = fs::read(&mark_file).ok()?;
-    let _ = fs::remove_file(&mark_file);
+/// crash, a full disk, a person or a disk changing a byte since) leaves files that do not
+/// match, and the folder is copied, synced, as before. Every byte is read and checked here,
+/// whatever the close took from its own opening. CRC-32 (per 64 KiB) misses no burst of up
+/// to 32 changed bits and one random change in four billion; it is a check against
+/// accidents, not against someone forging bytes (who could forge the mark too).
+///
+/// The mark stays: the next clean close rewrites it, and until then it matches only files
+/// nobody changed (a store that wrote, then was killed, left files that differ from it). So
+/// an opening that is refused leaves the folder as it found it, and the next attempt finds
+/// the same mismatch.
+pub fn check_clean_close_mark(dir: &Path) -> Option<Verified> {
+    let bytes = fs::read(dir.join(CLEAN_CLOSE_FILE)).ok()?;
     let marks = serde_json::from_slice::<Vec<FileMark>>(&bytes).ok()?;
     let files = store_files(dir).ok()?;
     // Lengths first: a folder that grew since costs no reading.
@@ -567,10 +684,25 @@ mod tests {
             Some(301),
             "opening changes nothing"
         );
-        for n in [302, 9, u64::MAX, 12_345] {
-            count.note(n).unwrap();
+        for (n, durable_log) in [
+            (302, Some(7)),
+            (9, None),
+            (u64::MAX, Some(u64::MAX)),
+            (12_345, Some(0)),
+        ] {
+            count.note(n, durable_log).unwrap();
+            assert_eq!(
+                read_notes(dir).unwrap(),
+                Notes {
+                    records: Some(n),
+                    durable_log
+                }
+            );
             assert_eq!(read_count(dir).unwrap(), Some(n));
-            assert_eq!(fs::read(dir.join(COUNT_FILE)).unwrap().len(), COUNT_WIDTH);
+            assert_eq!(
+                fs::read(dir.join(COUNT_FILE)).unwrap().len(),
+                2 * COUNT_WIDTH + 1
+            );
         }
         let names: Vec<_> = fs::read_dir(dir)
             .unwrap()
@@ -578,7 +710,10 @@ mod tests {
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from(COUNT_FILE)]);
         let fresh = tempfile::tempdir().unwrap();
-        GrowingCount::open(fresh.path()).unwrap().note(7).unwrap();
+        GrowingCount::open(fresh.path())
+            .unwrap()
+            .note(7, None)
+            .unwrap();
         assert_eq!(
             read_count(fresh.path()).unwrap(),
             Some(7),
@@ -619,6 +754,32 @@ mod tests {
     }
 
     #[test]
+    fn a_second_copy_of_the_same_files_is_the_first_one() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("store.db");
+        fs::create_dir_all(dir.join("blobs")).unwrap();
+        fs::write(dir.join("db"), b"damaged records").unwrap();
+        fs::write(dir.join("blobs/1"), b"blob").unwrap();
+        let at = |s| Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, s).unwrap();
+        let first = copy_aside_once(&dir, at(1)).unwrap();
+        assert!(first.made);
+        // The guard's files change without the store: the same damaged state.
+        write_count(&dir, 3).unwrap();
+        record_holder(&dir).unwrap();
+        let again = copy_aside_once(&dir, at(2)).unwrap();
+        assert_eq!(again.backup, first.backup);
+        assert!(!again.made, "not made by this opening: not its to remove");
+        // Any byte of the store's files changed: another state, another copy.
+        for (second, path, bytes) in [(3, "db", &b"damaged recordS"[..]), (4, "blobs/1", b"blub")] {
+            fs::write(dir.join(path), bytes).unwrap();
+            let other = copy_aside_once(&dir, at(second)).unwrap();
+            assert!(other.made, "{path}");
+            assert_eq!(fs::read(other.backup.path.join(path)).unwrap(), bytes);
+        }
+        assert_eq!(backups(&dir).len(), 3);
+    }
+
+    #[test]
     fn a_clean_close_mark_matches_only_the_files_it_recorded() {
         let dir = tempfile::tempdir().unwrap();
         let dir = dir.path();
@@ -628,16 +789,16 @@ mod tests {
         let unchanged = |change: &dyn Fn()| {
             note_clean_close(dir, None, u64::MAX).unwrap();
             change();
-            take_clean_close_mark(dir).is_some()
+            check_clean_close_mark(dir).is_some()
         };
         assert!(
-            take_clean_close_mark(dir).is_none(),
+            check_clean_close_mark(dir).is_none(),
             "no mark: not closed cleanly"
         );
         assert!(unchanged(&|| ()));
         assert!(
-            take_clean_close_mark(dir).is_none(),
-            "the mark is taken by the opening that reads it"
+            check_clean_close_mark(dir).is_some(),
+            "the mark stays for the next opening while the files match it"
         );
         // The guard's own files change without the store.
         assert!(unchanged(&|| {
@@ -663,12 +824,12 @@ mod tests {
             "files bigger than the limit are not noted"
         );
         fs::write(dir.join(CLEAN_CLOSE_FILE), b"not a mark").unwrap();
-        assert!(take_clean_close_mark(dir).is_none(), "an unreadable mark");
+        assert!(check_clean_close_mark(dir).is_none(), "an unreadable mark");
         // A mark cut short (written in place, a crash before its last byte) matches nothing.
         note_clean_close(dir, None, u64::MAX).unwrap();
         let mark = fs::read(dir.join(CLEAN_CLOSE_FILE)).unwrap();
         fs::write(dir.join(CLEAN_CLOSE_FILE), &mark[..mark.len() - 1]).unwrap();
-        assert!(take_clean_close_mark(dir).is_none(), "a mark cut short");
+        assert!(check_clean_close_mark(dir).is_none(), "a mark cut short");
     }
 
     #[test]
@@ -679,7 +840,7 @@ mod tests {
         let mut bytes: Vec<u8> = (0..3 * MARK_CHUNK + 100).map(|i| (i % 251) as u8).collect();
         fs::write(&db, &bytes).unwrap();
         note_clean_close(dir, None, u64::MAX).unwrap();
-        let verified = take_clean_close_mark(dir).unwrap();
+        let verified = check_clean_close_mark(dir).unwrap();
         // The store writes from the middle of the third chunk on, and appends.
         let written_from = 2 * MARK_CHUNK + 10;
         bytes[written_from] ^= 1;
@@ -698,11 +859,11 @@ mod tests {
             fs::read(dir.join(CLEAN_CLOSE_FILE)).unwrap(),
             "the same mark as a close that reads every byte"
         );
-        assert!(take_clean_close_mark(dir).is_some());
+        assert!(check_clean_close_mark(dir).is_some());
         // A byte below the store's first write changed by something else during the run: the
         // close does not read it, and the next opening finds it.
         note_clean_close(dir, None, u64::MAX).unwrap();
-        let verified = take_clean_close_mark(dir).unwrap();
+        let verified = check_clean_close_mark(dir).unwrap();
         bytes[5] ^= 1;
         fs::write(&db, &bytes).unwrap();
         let unwritten = Unwritten {
@@ -711,15 +872,24 @@ mod tests {
             below: u64::MAX,
         };
         note_clean_close(dir, Some(&unwritten), u64::MAX).unwrap();
-        assert!(take_clean_close_mark(dir).is_none());
+        assert!(check_clean_close_mark(dir).is_none());
     }
 
     #[test]
     fn count_and_holder_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(read_count(dir.path()).unwrap(), None);
+        assert_eq!(read_notes(dir.path()).unwrap(), Notes::default());
         write_count(dir.path(), 42).unwrap();
         assert_eq!(read_count(dir.path()).unwrap(), Some(42));
+        assert_eq!(
+            read_notes(dir.path()).unwrap(),
+            Notes {
+                records: Some(42),
+                durable_log: None
+            },
+            "a count written alone has no log position"
+        );
         assert_eq!(holder(dir.path()), None);
         record_holder(dir.path()).unwrap();
         let holder = holder(dir.path()).unwrap();

@@ -211,6 +211,12 @@ pub struct Inner {
     pub idgen_persist_interval: u64,
     #[doc(hidden)]
     pub version: (usize, usize),
+    /// weft: see [`Config::durable_lsn`].
+    #[doc(hidden)]
+    pub durable_lsn: Option<i64>,
+    /// weft: see [`Config::verify_pages`].
+    #[doc(hidden)]
+    pub verify_pages: bool,
     tmp_path: PathBuf,
     pub(crate) global_error: Arc<Atomic<Error>>,
     #[cfg(feature = "event_log")]
@@ -231,6 +237,8 @@ impl Default for Inner {
             compression_factor: 5,
             temporary: false,
             version: crate_version(),
+            durable_lsn: None,
+            verify_pages: false,
 
             // useful in testing
             segment_size: 512 * 1024, // 512kb in bytes
@@ -318,6 +326,25 @@ impl Config {
     pub fn path<P: AsRef<Path>>(mut self, path: P) -> Config {
         let m = Arc::get_mut(&mut self.0).unwrap();
         m.path = path.as_ref().to_path_buf();
+        self
+    }
+
+    /// weft: the log was durable (synced) below this lsn (a value of
+    /// `Db::durable_lsn` noted by an earlier process). Recovery treats an
+    /// unreadable message as the torn tail of a crash; below this lsn it cannot
+    /// be one, so opening fails with `Error::LogCut` instead, before recovery
+    /// writes anything.
+    pub fn durable_lsn(mut self, lsn: Option<u64>) -> Config {
+        let m = Arc::make_mut(&mut self.0);
+        m.durable_lsn = lsn.and_then(|lsn| i64::try_from(lsn).ok());
+        self
+    }
+
+    /// weft: whether recovery reads every message its page table points at (the whole
+    /// live history, not only the log since the last snapshot) and fails with
+    /// `Error::Corruption` at the first unreadable one, before recovery writes anything.
+    pub fn verify_pages(mut self, verify: bool) -> Config {
+        Arc::make_mut(&mut self.0).verify_pages = verify;
         self
     }
 

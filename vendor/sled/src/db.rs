@@ -427,6 +427,13 @@ impl Db {
         self.context.lowest_write()
     }
 
+    /// weft: the lsn below which this process has synced the whole log (`None`: it synced
+    /// nothing yet). Noted after a sync and given back to `Config::durable_lsn` at the next
+    /// opening, it lets recovery tell damage from a crash's torn tail.
+    pub fn durable_lsn(&self) -> Option<u64> {
+        self.context.pagecache.durable_lsn()
+    }
+
     /// Returns the on-disk size of the storage files
     /// for this database.
     pub fn size_on_disk(&self) -> Result<u64> {

@@ -54,6 +54,17 @@ pub enum Error {
         #[cfg(not(feature = "testing"))]
         bt: (),
     },
+    /// weft: recovery ended before the end of what the log held on disk (the lsn given to
+    /// `Config::durable_lsn`): a record there is damaged, not torn by a crash. Refused
+    /// before recovery wrote anything.
+    LogCut {
+        /// Where in the `db` file the log stopped being readable, when known.
+        offset: Option<u64>,
+        /// The lsn the log was readable up to.
+        recovered_lsn: i64,
+        /// The lsn the log was known durable up to.
+        durable_lsn: i64,
+    },
     // a failpoint has been triggered for testing purposes
     #[doc(hidden)]
     #[cfg(feature = "failpoints")]
@@ -82,6 +93,11 @@ impl Clone for Error {
             Unsupported(why) => Unsupported(why.clone()),
             ReportableBug(what) => ReportableBug(what.clone()),
             Corruption { at, bt } => Corruption { at: *at, bt: bt.clone() },
+            LogCut { offset, recovered_lsn, durable_lsn } => LogCut {
+                offset: *offset,
+                recovered_lsn: *recovered_lsn,
+                durable_lsn: *durable_lsn,
+            },
             #[cfg(feature = "failpoints")]
             FailPoint => FailPoint,
         }
@@ -131,6 +147,10 @@ impl PartialEq for Error {
                     false
                 }
             }
+            LogCut { offset, recovered_lsn, durable_lsn } => {
+                matches!(*other, LogCut { offset: o, recovered_lsn: r, durable_lsn: d }
+                    if (o, r, d) == (offset, recovered_lsn, durable_lsn))
+            }
             Io(_) => false,
         }
     }
@@ -162,7 +182,7 @@ impl From<Error> for io::Error {
                 ErrorKind::Other,
                 format!("unexpected bug! please report this bug at <github.rs/spacejam/sled>: {:?}", what),
             ),
-            Corruption { .. } => io::Error::new(
+            Corruption { .. } | LogCut { .. } => io::Error::new(
                 ErrorKind::InvalidData,
                 format!("corruption encountered: {:?}", error),
             ),
@@ -202,6 +222,12 @@ impl Display for Error {
                 f,
                 "Read corrupted data at file offset {:?} backtrace {:?}",
                 at, bt
+            ),
+            LogCut { offset, recovered_lsn, durable_lsn } => write!(
+                f,
+                "the log is readable up to lsn {} (file offset {:?}), \
+                 but was durable up to lsn {}",
+                recovered_lsn, offset, durable_lsn
             ),
         }
     }

@@ -64,16 +64,12 @@ pub enum StoreError {
         #[source]
         source: BackendError,
     },
-    /// Opening found fewer records than were written: the files are damaged. Nothing was
-    /// repaired; `copy` is where the files were copied before opening, when they were.
-    #[error(
-        "the run history at {} is damaged: {found} runs readable, {expected} recorded",
-        path.display()
-    )]
+    /// Opening found the files damaged. Nothing was repaired; `copy` is where the files
+    /// were copied before opening, when they were.
+    #[error("the run history at {} is damaged: {damage}", path.display())]
     Damaged {
         path: PathBuf,
-        expected: u64,
-        found: u64,
+        damage: Damage,
         copy: Option<PathBuf>,
     },
     #[error("run history storage failed")]
@@ -86,6 +82,22 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+/// What an opening found wrong with a history's files.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Damage {
+    /// Fewer runs than were recorded.
+    #[error("{found} runs readable, {expected} recorded")]
+    MissingRuns { expected: u64, found: u64 },
+    /// The log stops being readable before the end of what was on disk: a record there is
+    /// damaged (a crash's torn tail is only ever past that end), and the records from it on
+    /// would be lost. `offset`: where, in the `db` file, when known.
+    #[error("its log is unreadable from byte {} of `db`, before the end of what was on disk", offset.map_or_else(|| "?".to_string(), |o| o.to_string()))]
+    LogCut { offset: Option<u64> },
+    /// A record the history still refers to cannot be read.
+    #[error("a record at byte {} of `db` is unreadable", offset.map_or_else(|| "?".to_string(), |o| o.to_string()))]
+    Unreadable { offset: Option<u64> },
 }
 
 impl StoreError {

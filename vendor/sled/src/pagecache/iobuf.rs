@@ -312,6 +312,10 @@ pub(crate) struct IoBufs {
     // weft: the highest stable lsn a `sync_all` of the file covered, so that a sync with no
     // log write since the last is skipped (see `sync_all_if_written`).
     pub synced_lsn: AtomicLsn,
+    // weft: the highest stable lsn a `sync_all` of this process covered (-1: none yet). Unlike
+    // `synced_lsn`, never what recovery found: a killed process's last writes may be in the
+    // page cache only, readable at the next opening and still lost in a power cut.
+    pub synced_here_lsn: AtomicLsn,
     // weft: how many callers of `PageCache::flush_and_sync` are between their flush and
     // their sync. Log writes made meanwhile skip their `sync_file_range`: the `fdatasync`
     // that follows covers them (it waited 2 ms on this disk before a sync of 1 ms that
@@ -423,6 +427,7 @@ impl IoBufs {
             // What recovery read is taken as synced: it was in the file before this
             // process started, and any sync of a later write covers the whole file.
             synced_lsn: AtomicLsn::new(stable),
+            synced_here_lsn: AtomicLsn::new(-1),
             syncs_following: AtomicUsize::new(0),
             max_reserved_lsn: AtomicLsn::new(stable),
             max_header_stable_lsn: Arc::new(AtomicLsn::new(next_lsn)),
@@ -539,6 +544,7 @@ impl IoBufs {
         }
         self.config.file.sync_data()?;
         super::bump_atomic_lsn(&self.synced_lsn, stable);
+        super::bump_atomic_lsn(&self.synced_here_lsn, stable);
         Ok(())
     }
 

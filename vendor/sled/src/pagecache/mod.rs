@@ -889,6 +889,12 @@ impl PageCache {
         self.log.flush()
     }
 
+    /// weft: see `Db::durable_lsn`.
+    pub(crate) fn durable_lsn(&self) -> Option<u64> {
+        let synced = self.log.iobufs.synced_here_lsn.load(Acquire);
+        u64::try_from(synced + 1).ok().filter(|_| synced >= 0)
+    }
+
     /// weft: [`PageCache::flush`], then one sync unless nothing was written since the
     /// last. The flush's writes skip their own range sync (see `IoBufs::syncs_following`):
     /// one sync of the file covers them.

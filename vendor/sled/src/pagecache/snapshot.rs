@@ -277,12 +277,16 @@ fn advance_snapshot(
             error!("expected snapshot to be Snapshot::default");
             return Err(Error::corruption(None));
         }
+        check_recovered(config, -1, None, &snapshot)?;
         snapshot
     } else if iter.cur_lsn.is_none() {
         trace!(
             "no recovery progress happened since the last snapshot \
             was generated, returning the previous one"
         );
+        if let Some(stable_lsn) = snapshot.stable_lsn {
+            check_recovered(config, stable_lsn, snapshot.active_segment, &snapshot)?;
+        }
         snapshot
     } else {
         let iterated_lsn = iter.cur_lsn.unwrap();
@@ -312,6 +316,30 @@ fn advance_snapshot(
             trace!("bumping snapshot.stable_lsn to {}", bumped);
             (bumped, None)
         } else {
+            (iterated_lsn, iter.segment_base.as_ref().map(|bb| bb.offset))
+        };
+
+        // weft: every check that can refuse the log comes before the first write below (the
+        // shredded tail), so that a refused opening leaves the file as it found it.
+        if stable_lsn < snapshot.stable_lsn.unwrap_or(0) {
+            // weft: `debug!`, not `error!`: the error returned says it, and a log line
+            // would reach the user's terminal ahead of weft's message.
+            debug!(
+                "unexpected corruption encountered in storage snapshot file. \
+                stable lsn {} should be >= snapshot.stable_lsn {}",
+                stable_lsn,
+                snapshot.stable_lsn.unwrap_or(0),
+            );
+            return Err(log_cut(
+                config,
+                stable_lsn,
+                active_segment,
+                snapshot.stable_lsn.unwrap_or(0),
+            ));
+        }
+        check_recovered(config, stable_lsn, active_segment, &snapshot)?;
+
+        if active_segment.is_some() {
             if let Some(BasedBuf { offset, .. }) = iter.segment_base {
                 // either situation 3 or situation 4. we need to zero the
                 // tail of the segment after the recovered tip
@@ -341,17 +369,6 @@ fn advance_snapshot(
                     config.file.sync_all()?;
                 }
             }
-            (iterated_lsn, iter.segment_base.map(|bb| bb.offset))
-        };
-
-        if stable_lsn < snapshot.stable_lsn.unwrap_or(0) {
-            error!(
-                "unexpected corruption encountered in storage snapshot file. \
-                stable lsn {} should be >= snapshot.stable_lsn {}",
-                stable_lsn,
-                snapshot.stable_lsn.unwrap_or(0),
-            );
-            return Err(Error::corruption(None));
         }
 
         snapshot.stable_lsn = Some(stable_lsn);
@@ -463,6 +480,93 @@ fn advance_snapshot(
     config.event_log.recovered_lsn(snapshot.stable_lsn.unwrap_or(0));
 
     Ok(snapshot)
+}
+
+/// weft: the lsn recovery continues the log at, from where it ended (`stable_lsn`) and the
+/// segment it ended in (`None`: the next write starts a new segment), as
+/// `Snapshot::recovered_coords` computes it for the log's start; and the file offset there.
+fn continue_at(
+    config: &RunningConfig,
+    stable_lsn: Lsn,
+    active_segment: Option<LogOffset>,
+) -> (Lsn, Option<u64>) {
+    if stable_lsn < 0 {
+        return (0, None);
+    }
+    let coords = Snapshot { stable_lsn: Some(stable_lsn), active_segment, pt: Vec::new() }
+        .recovered_coords(config.segment_size);
+    (coords.1.unwrap_or(0), coords.0)
+}
+
+fn log_cut(
+    config: &RunningConfig,
+    stable_lsn: Lsn,
+    active_segment: Option<LogOffset>,
+    durable_lsn: Lsn,
+) -> Error {
+    let (recovered_lsn, offset) = continue_at(config, stable_lsn, active_segment);
+    Error::LogCut { offset, recovered_lsn, durable_lsn }
+}
+
+/// weft: refuses a recovery that ends below `Config::durable_lsn`. Everything below it was
+/// synced, so a crash cannot have torn it: an unreadable message there is damage, and
+/// recovering past it as a torn tail would drop it and every later record. Then, with
+/// `Config::verify_pages`, reads every message of the page table.
+fn check_recovered(
+    config: &RunningConfig,
+    stable_lsn: Lsn,
+    active_segment: Option<LogOffset>,
+    snapshot: &Snapshot,
+) -> Result<()> {
+    check_durable(config, stable_lsn, active_segment)?;
+    if config.verify_pages {
+        verify_pages(config, snapshot)?;
+    }
+    Ok(())
+}
+
+fn check_durable(
+    config: &RunningConfig,
+    stable_lsn: Lsn,
+    active_segment: Option<LogOffset>,
+) -> Result<()> {
+    let Some(durable_lsn) = config.durable_lsn else {
+        return Ok(());
+    };
+    let (recovered_lsn, _) = continue_at(config, stable_lsn, active_segment);
+    if recovered_lsn < durable_lsn {
+        return Err(log_cut(config, stable_lsn, active_segment, durable_lsn));
+    }
+    Ok(())
+}
+
+/// weft: reads every message a page of `snapshot` is made of, as a later read of the page
+/// would (messages before the last snapshot are not read by recovery itself).
+fn verify_pages(config: &RunningConfig, snapshot: &Snapshot) -> Result<()> {
+    let segment_size = u64::try_from(config.segment_size).unwrap();
+    for page in &snapshot.pt {
+        let PageState::Present { base, frags } = page else {
+            continue;
+        };
+        for &(lsn, ptr, _) in std::iter::once(base).chain(frags) {
+            let readable = if ptr.is_inline() {
+                let expected = super::SegmentNumber(
+                    u64::try_from(lsn).unwrap_or(0) / segment_size,
+                );
+                matches!(
+                    super::read_message(&*config.file, ptr.lid(), expected, config),
+                    Ok(super::LogRead::Inline(..))
+                )
+            } else {
+                super::read_blob(ptr.blob().1, config).is_ok()
+            };
+            if !readable {
+                debug!("an unreadable message at {} (lsn {})", ptr, lsn);
+                return Err(Error::corruption(Some(ptr)));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// weft: a snapshot is written at recovery once the log since the last one is this long.
