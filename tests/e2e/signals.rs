@@ -6,16 +6,23 @@ use std::time::{Duration, Instant};
 
 use super::{stdout, weft, write};
 
-/// Starts `weft` with piped output.
-pub fn spawn_weft(data_dir: &std::path::Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_weft"))
+/// `weft` with piped output, not started yet.
+fn weft_command(data_dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
+    command
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Starts `weft` with piped output.
+pub fn spawn_weft(data_dir: &std::path::Path, args: &[&str]) -> Child {
+    weft_command(data_dir, args)
         .spawn()
         .expect("the weft binary starts")
 }
@@ -203,4 +210,84 @@ fn sigterm_stops_the_sandbox_cleanly() {
     out.read_to_string(&mut rest).unwrap();
     assert_eq!(status.code(), Some(0), "{rest}");
     assert!(rest.contains("stopping the sandbox"), "{rest}");
+}
+
+/// `name: busy`, first a `core.log` step saying `busy run started`, then `body` (YAML steps at
+/// the top level's indentation), then `finally` if given.
+fn busy_workflow(body: &str, finally: &str) -> String {
+    format!(
+        "name: busy\nsteps:\n  - {{id: started, uses: core.log, with: {{message: busy run started}}}}\n{body}{finally}"
+    )
+}
+
+/// A chain of `n` `core.set` steps, each reading the one before: none of them ever waits.
+fn set_chain(n: usize) -> String {
+    let mut steps = String::from("  - {id: s0, uses: core.set, with: {n: 0}}\n");
+    for i in 1..n {
+        let before = i - 1;
+        steps.push_str(&format!(
+            "  - {{id: s{i}, uses: core.set, with: {{n: \"${{{{ steps.s{before}.output.n + 1 }}}}\"}}}}\n"
+        ));
+    }
+    steps
+}
+
+/// A loop over a million items whose body never waits, under `id`.
+fn set_loop(id: &str) -> String {
+    format!(
+        "  - id: {id}\n    for_each: ${{{{ range(1000000) }}}}\n    steps:\n      - {{id: set, uses: core.set, with: {{n: \"${{{{ item }}}}\"}}}}\n"
+    )
+}
+
+/// `weft run --json FILE` with its `core.log` lines on stderr, once its first step has logged:
+/// from then on the run is busy with steps that never wait.
+fn start_busy_run(dir: &std::path::Path, workflow: &str) -> (Child, BufReader<ChildStderr>) {
+    let file = write(dir, "busy.yaml", workflow);
+    let mut child = weft_command(dir, &["run", "--json", file.to_str().unwrap()])
+        .env("RUST_LOG", "warn,weft::log=info")
+        .spawn()
+        .expect("the weft binary starts");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    read_until(&mut stderr, "busy run started");
+    (child, stderr)
+}
+
+/// Steps that never wait still let the signal task in (the engine yields between steps, on the
+/// one thread of `weft run` too): the first signal cancels the run, which ends `cancelled`.
+#[test]
+fn sigterm_and_ctrl_c_cancel_a_busy_json_run_of_steps_that_never_wait() {
+    // Long enough to be still running when the signal comes: tens of seconds in a debug build.
+    let bodies = [("sequence", set_chain(20_000)), ("loop", set_loop("each"))];
+    for (kind, body) in &bodies {
+        for (sig, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "Ctrl-C")] {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut child, stderr) = start_busy_run(dir.path(), &busy_workflow(body, ""));
+            signal(&child, sig);
+            let status = wait_for_exit(&mut child, Duration::from_secs(60));
+            let mut out = String::new();
+            child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+            let printed = rest(stderr);
+            assert_eq!(status.code(), Some(1), "{kind}, {name}: {printed}");
+            assert!(printed.contains(&format!("interrupted ({name})")), "{printed}");
+            let result: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(result["status"], "cancelled", "{kind}, {name}: {out}");
+        }
+    }
+}
+
+/// A second signal while `finally` is busy quits at once with the shell's code of that signal.
+#[test]
+fn a_second_signal_quits_a_busy_json_run_during_its_finally() {
+    for (sig, name, code) in [(libc::SIGTERM, "SIGTERM", 143), (libc::SIGINT, "Ctrl-C", 130)] {
+        let dir = tempfile::tempdir().unwrap();
+        let workflow = busy_workflow(&set_loop("each"), &format!("finally:\n{}", set_loop("last")));
+        let (mut child, mut stderr) = start_busy_run(dir.path(), &workflow);
+        signal(&child, sig);
+        read_until(&mut stderr, &format!("interrupted ({name})"));
+        signal(&child, sig);
+        let status = wait_for_exit(&mut child, Duration::from_secs(60));
+        let printed = rest(stderr);
+        assert_eq!(status.code(), Some(code), "{name}: {printed}");
+        assert!(printed.contains("interrupted again: quitting without waiting"), "{printed}");
+    }
 }

@@ -123,14 +123,29 @@ async fn auth(
     auth_commands::run(command, &ctx).await
 }
 
+/// The commands that serve (the daemon: many runs at once; the sandbox; the demo, which
+/// serves the sandbox to its runs; `connect`, which serves the OAuth callback while it may
+/// read the terminal) get a worker thread per core. The others do one thing and exit: their
+/// tasks share the main thread, and what blocks (opening the history, the sync at a run's end)
+/// goes to tokio's blocking pool as elsewhere. Starting a worker per core (a stack, a malloc
+/// arena, a scheduler) cost more than such a command gains from them. A run stays
+/// interruptible on one thread: the engine lets other tasks in between steps, so the signal
+/// task sees Ctrl-C and SIGTERM even while steps never wait.
+fn async_runtime(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match command {
+        Command::Daemon(_) | Command::Sandbox(_) | Command::Demo(_) | Command::Connect(_) => {
+            tokio::runtime::Builder::new_multi_thread()
+        }
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    builder.enable_all().build()
+}
+
 fn main() -> ExitCode {
     process_setup();
     let cli = parse_command_line();
     init_tracing(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match async_runtime(&cli.command) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
