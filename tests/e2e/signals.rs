@@ -235,7 +235,7 @@ fn set_chain(n: usize) -> String {
 /// A loop over a million items whose body never waits, under `id`.
 fn set_loop(id: &str) -> String {
     format!(
-        "  - id: {id}\n    for_each: ${{{{ range(1000000) }}}}\n    steps:\n      - {{id: set, uses: core.set, with: {{n: \"${{{{ item }}}}\"}}}}\n"
+        "  - id: {id}\n    for_each: ${{{{ range(1000000) }}}}\n    steps:\n      - {{id: {id}_set, uses: core.set, with: {{n: \"${{{{ item }}}}\"}}}}\n"
     )
 }
 
