@@ -239,16 +239,60 @@ fn set_loop(id: &str) -> String {
     )
 }
 
+/// A child's stderr, line by line, read on a thread of its own: a wait for a line has a
+/// deadline, so a run that ignores its signals fails the test instead of hanging it.
+struct Lines(std::sync::mpsc::Receiver<String>);
+
+impl Lines {
+    fn of(stderr: ChildStderr) -> Self {
+        let (send, receive) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self(receive)
+    }
+
+    /// Reads lines until one contains `marker`, which must come within `within`.
+    fn until(&self, marker: &str, within: Duration) -> Vec<String> {
+        let deadline = Instant::now() + within;
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.0.recv_timeout(left) {
+                Ok(line) if line.contains(marker) => {
+                    lines.push(line);
+                    return lines;
+                }
+                Ok(line) => lines.push(line),
+                Err(_) => panic!(
+                    "`{marker}` not printed within {within:?}:\n{}",
+                    lines.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// The lines left, once the child has ended.
+    fn rest(self) -> String {
+        self.0.iter().collect::<Vec<_>>().join("\n")
+    }
+}
+
 /// `weft run --json FILE` with its `core.log` lines on stderr, once its first step has logged:
 /// from then on the run is busy with steps that never wait.
-fn start_busy_run(dir: &std::path::Path, workflow: &str) -> (Child, BufReader<ChildStderr>) {
+fn start_busy_run(dir: &std::path::Path, workflow: &str) -> (Child, Lines) {
     let file = write(dir, "busy.yaml", workflow);
     let mut child = weft_command(dir, &["run", "--json", file.to_str().unwrap()])
         .env("RUST_LOG", "warn,weft::log=info")
         .spawn()
         .expect("the weft binary starts");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    read_until(&mut stderr, "busy run started");
+    let stderr = Lines::of(child.stderr.take().unwrap());
+    // Generous: a debug build compiles the 20,000 steps first.
+    stderr.until("busy run started", Duration::from_secs(120));
     (child, stderr)
 }
 
@@ -265,10 +309,18 @@ fn sigterm_and_ctrl_c_cancel_a_busy_json_run_of_steps_that_never_wait() {
             signal(&child, sig);
             let status = wait_for_exit(&mut child, Duration::from_secs(60));
             let mut out = String::new();
-            child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-            let printed = rest(stderr);
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut out)
+                .unwrap();
+            let printed = stderr.rest();
             assert_eq!(status.code(), Some(1), "{kind}, {name}: {printed}");
-            assert!(printed.contains(&format!("interrupted ({name})")), "{printed}");
+            assert!(
+                printed.contains(&format!("interrupted ({name})")),
+                "{printed}"
+            );
             let result: serde_json::Value = serde_json::from_str(&out).unwrap();
             assert_eq!(result["status"], "cancelled", "{kind}, {name}: {out}");
         }
@@ -278,16 +330,25 @@ fn sigterm_and_ctrl_c_cancel_a_busy_json_run_of_steps_that_never_wait() {
 /// A second signal while `finally` is busy quits at once with the shell's code of that signal.
 #[test]
 fn a_second_signal_quits_a_busy_json_run_during_its_finally() {
-    for (sig, name, code) in [(libc::SIGTERM, "SIGTERM", 143), (libc::SIGINT, "Ctrl-C", 130)] {
+    for (sig, name, code) in [
+        (libc::SIGTERM, "SIGTERM", 143),
+        (libc::SIGINT, "Ctrl-C", 130),
+    ] {
         let dir = tempfile::tempdir().unwrap();
-        let workflow = busy_workflow(&set_loop("each"), &format!("finally:\n{}", set_loop("last")));
-        let (mut child, mut stderr) = start_busy_run(dir.path(), &workflow);
+        let workflow = busy_workflow(
+            &set_loop("each"),
+            &format!("finally:\n{}", set_loop("last")),
+        );
+        let (mut child, stderr) = start_busy_run(dir.path(), &workflow);
         signal(&child, sig);
-        read_until(&mut stderr, &format!("interrupted ({name})"));
+        stderr.until(&format!("interrupted ({name})"), Duration::from_secs(60));
         signal(&child, sig);
         let status = wait_for_exit(&mut child, Duration::from_secs(60));
-        let printed = rest(stderr);
+        let printed = stderr.rest();
         assert_eq!(status.code(), Some(code), "{name}: {printed}");
-        assert!(printed.contains("interrupted again: quitting without waiting"), "{printed}");
+        assert!(
+            printed.contains("interrupted again: quitting without waiting"),
+            "{printed}"
+        );
     }
 }
