@@ -125,7 +125,8 @@ async fn auth(
 
 /// The commands that serve (the daemon: many runs at once; the sandbox; the demo, which
 /// serves the sandbox to its runs; `connect`, which serves the OAuth callback while it may
-/// read the terminal) get a worker thread per core. The others do one thing and exit: their
+/// read the terminal) get a worker thread per core, and so does `triggers`, whose poll runs
+/// up to 16 runs at once (not measured on one thread). The others do one thing and exit: their
 /// tasks share the main thread, and what blocks (opening the history, the sync at a run's end)
 /// goes to tokio's blocking pool as elsewhere. Starting a worker per core (a stack, a malloc
 /// arena, a scheduler) cost more than such a command gains from them. A run stays
@@ -133,9 +134,11 @@ async fn auth(
 /// task sees Ctrl-C and SIGTERM even while steps never wait.
 fn async_runtime(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = match command {
-        Command::Daemon(_) | Command::Sandbox(_) | Command::Demo(_) | Command::Connect(_) => {
-            tokio::runtime::Builder::new_multi_thread()
-        }
+        Command::Daemon(_)
+        | Command::Sandbox(_)
+        | Command::Demo(_)
+        | Command::Connect(_)
+        | Command::Triggers(_) => tokio::runtime::Builder::new_multi_thread(),
         _ => tokio::runtime::Builder::new_current_thread(),
     };
     builder.enable_all().build()
