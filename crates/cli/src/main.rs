@@ -30,7 +30,11 @@ struct Cli {
     command: Command,
 }
 
+/// Each command's options are built only for the command given (`defer`): building every
+/// command's cost a one-step `weft run` 60,000 of its 4.07 million instructions and 20 page
+/// faults.
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// Check workflow files (or folders of them) and report every problem.
     Validate(commands::validate::Args),
