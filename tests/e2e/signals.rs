@@ -352,3 +352,31 @@ fn a_second_signal_quits_a_busy_json_run_during_its_finally() {
         );
     }
 }
+
+/// A loop's `timeout` fires while its items never wait: the timer gets its turn between steps
+/// (before, the loop ran to its end, whatever its limit).
+#[test]
+fn a_busy_loop_stops_at_its_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let timed = set_loop("each").replacen("    for_each:", "    timeout: 1s\n    for_each:", 1);
+    let (mut child, stderr) = start_busy_run(dir.path(), &busy_workflow(&timed, ""));
+    let status = wait_for_exit(&mut child, Duration::from_secs(60));
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let printed = stderr.rest();
+    assert_eq!(status.code(), Some(1), "{printed}");
+    let result: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(result["status"], "failed", "{out}");
+    assert!(
+        result["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("timed out after 1s"),
+        "{out}"
+    );
+}
