@@ -6,16 +6,23 @@ use std::time::{Duration, Instant};
 
 use super::{stdout, weft, write};
 
-/// Starts `weft` with piped output.
-pub fn spawn_weft(data_dir: &std::path::Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_weft"))
+/// `weft` with piped output, not started yet.
+fn weft_command(data_dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
+    command
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Starts `weft` with piped output.
+pub fn spawn_weft(data_dir: &std::path::Path, args: &[&str]) -> Child {
+    weft_command(data_dir, args)
         .spawn()
         .expect("the weft binary starts")
 }
@@ -203,4 +210,173 @@ fn sigterm_stops_the_sandbox_cleanly() {
     out.read_to_string(&mut rest).unwrap();
     assert_eq!(status.code(), Some(0), "{rest}");
     assert!(rest.contains("stopping the sandbox"), "{rest}");
+}
+
+/// `name: busy`, first a `core.log` step saying `busy run started`, then `body` (YAML steps at
+/// the top level's indentation), then `finally` if given.
+fn busy_workflow(body: &str, finally: &str) -> String {
+    format!(
+        "name: busy\nsteps:\n  - {{id: started, uses: core.log, with: {{message: busy run started}}}}\n{body}{finally}"
+    )
+}
+
+/// A chain of `n` `core.set` steps, each reading the one before: none of them ever waits.
+fn set_chain(n: usize) -> String {
+    let mut steps = String::from("  - {id: s0, uses: core.set, with: {n: 0}}\n");
+    for i in 1..n {
+        let before = i - 1;
+        steps.push_str(&format!(
+            "  - {{id: s{i}, uses: core.set, with: {{n: \"${{{{ steps.s{before}.output.n + 1 }}}}\"}}}}\n"
+        ));
+    }
+    steps
+}
+
+/// A loop over a million items whose body never waits, under `id`.
+fn set_loop(id: &str) -> String {
+    format!(
+        "  - id: {id}\n    for_each: ${{{{ range(1000000) }}}}\n    steps:\n      - {{id: {id}_set, uses: core.set, with: {{n: \"${{{{ item }}}}\"}}}}\n"
+    )
+}
+
+/// A child's stderr, line by line, read on a thread of its own: a wait for a line has a
+/// deadline, so a run that ignores its signals fails the test instead of hanging it.
+struct Lines(std::sync::mpsc::Receiver<String>);
+
+impl Lines {
+    fn of(stderr: ChildStderr) -> Self {
+        let (send, receive) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self(receive)
+    }
+
+    /// Reads lines until one contains `marker`, which must come within `within`.
+    fn until(&self, marker: &str, within: Duration) -> Vec<String> {
+        let deadline = Instant::now() + within;
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.0.recv_timeout(left) {
+                Ok(line) if line.contains(marker) => {
+                    lines.push(line);
+                    return lines;
+                }
+                Ok(line) => lines.push(line),
+                Err(_) => panic!(
+                    "`{marker}` not printed within {within:?}:\n{}",
+                    lines.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// The lines left, once the child has ended.
+    fn rest(self) -> String {
+        self.0.iter().collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// `weft run --json FILE` with its `core.log` lines on stderr, once its first step has logged:
+/// from then on the run is busy with steps that never wait.
+fn start_busy_run(dir: &std::path::Path, workflow: &str) -> (Child, Lines) {
+    let file = write(dir, "busy.yaml", workflow);
+    let mut child = weft_command(dir, &["run", "--json", file.to_str().unwrap()])
+        .env("RUST_LOG", "warn,weft::log=info")
+        .spawn()
+        .expect("the weft binary starts");
+    let stderr = Lines::of(child.stderr.take().unwrap());
+    // Generous: a debug build compiles the 20,000 steps first.
+    stderr.until("busy run started", Duration::from_secs(120));
+    (child, stderr)
+}
+
+/// Steps that never wait still let the signal task in (the engine yields between steps, on the
+/// one thread of `weft run` too): the first signal cancels the run, which ends `cancelled`.
+#[test]
+fn sigterm_and_ctrl_c_cancel_a_busy_json_run_of_steps_that_never_wait() {
+    // Long enough to be still running when the signal comes: tens of seconds in a debug build.
+    let bodies = [("sequence", set_chain(20_000)), ("loop", set_loop("each"))];
+    for (kind, body) in &bodies {
+        for (sig, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "Ctrl-C")] {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut child, stderr) = start_busy_run(dir.path(), &busy_workflow(body, ""));
+            signal(&child, sig);
+            let status = wait_for_exit(&mut child, Duration::from_secs(60));
+            let mut out = String::new();
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut out)
+                .unwrap();
+            let printed = stderr.rest();
+            assert_eq!(status.code(), Some(1), "{kind}, {name}: {printed}");
+            assert!(
+                printed.contains(&format!("interrupted ({name})")),
+                "{printed}"
+            );
+            let result: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(result["status"], "cancelled", "{kind}, {name}: {out}");
+        }
+    }
+}
+
+/// A second signal while `finally` is busy quits at once with the shell's code of that signal.
+#[test]
+fn a_second_signal_quits_a_busy_json_run_during_its_finally() {
+    for (sig, name, code) in [
+        (libc::SIGTERM, "SIGTERM", 143),
+        (libc::SIGINT, "Ctrl-C", 130),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let workflow = busy_workflow(
+            &set_loop("each"),
+            &format!("finally:\n{}", set_loop("last")),
+        );
+        let (mut child, stderr) = start_busy_run(dir.path(), &workflow);
+        signal(&child, sig);
+        stderr.until(&format!("interrupted ({name})"), Duration::from_secs(60));
+        signal(&child, sig);
+        let status = wait_for_exit(&mut child, Duration::from_secs(60));
+        let printed = stderr.rest();
+        assert_eq!(status.code(), Some(code), "{name}: {printed}");
+        assert!(
+            printed.contains("interrupted again: quitting without waiting"),
+            "{printed}"
+        );
+    }
+}
+
+/// A loop's `timeout` fires while its items never wait: the timer gets its turn between steps
+/// (before, the loop ran to its end, whatever its limit).
+#[test]
+fn a_busy_loop_stops_at_its_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let timed = set_loop("each").replacen("    for_each:", "    timeout: 1s\n    for_each:", 1);
+    let (mut child, stderr) = start_busy_run(dir.path(), &busy_workflow(&timed, ""));
+    let status = wait_for_exit(&mut child, Duration::from_secs(60));
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let printed = stderr.rest();
+    assert_eq!(status.code(), Some(1), "{printed}");
+    let result: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(result["status"], "failed", "{out}");
+    assert!(
+        result["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("timed out after 1s"),
+        "{out}"
+    );
 }

@@ -397,7 +397,7 @@ fn main() {
 
 async fn scenarios() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // One scenario alone: `weft-bench webhooks|dispatch|crons|only confluence-calls|only poll`
+    // One scenario alone: `weft-bench webhooks|dispatch|crons|only confluence-calls|poll|start-up`
     // (crons takes minutes); `crons N` and `scale KIND N` are the children those measure.
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args[..] {
@@ -418,7 +418,11 @@ async fn scenarios() {
         }
         ["only", "confluence-calls"] => return print_row(&confluence_calls::overhead().await),
         ["only", "poll"] => return print_row(&poll::poll_new_pages().await),
-        ["only", other] => panic!("no scenario {other:?}: confluence-calls or poll"),
+        ["only", "start-up"] => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            return validate_and_start(dir.path()).iter().for_each(print_row);
+        }
+        ["only", other] => panic!("no scenario {other:?}: confluence-calls, poll or start-up"),
         _ => {}
     }
     let dir = tempfile::tempdir().expect("tempdir");

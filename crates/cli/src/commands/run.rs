@@ -174,6 +174,11 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         let (data_dir, runtime) = (data_dir.to_path_buf(), runtime.clone());
         tokio::spawn(async move { super::open_engine(&data_dir, &runtime).await })
     });
+    // On one thread (the runtime of one-shot commands) the task above starts only when this
+    // one waits: once, so that the opening is on the blocking pool before the file is read.
+    if opening.is_some() {
+        tokio::task::yield_now().await;
+    }
     let loaded = workflow::load_file(&args.file, runtime.catalog());
     let engine = match opening {
         // Connections (and their settings) but no run history: a dry run records nothing.

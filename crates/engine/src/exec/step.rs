@@ -154,6 +154,12 @@ impl RunState {
     }
 
     async fn run_step(&self, step: &CompiledStep, frame: Arc<Frame>) -> Result<(), Failure> {
+        // Steps that never wait (`core.set`, a loop's items) would keep the thread to the
+        // run's end: on one thread the signal task would never see Ctrl-C, nor would a timer
+        // fire. Each step (so each loop item, through its body) spends a unit of the task's
+        // budget, and a task that spent it all yields to the others before its next step,
+        // which then sees a cancellation at once.
+        tokio::task::coop::consume_budget().await;
         let result = self.run_step_unpaced(step, frame.clone()).await;
         self.after_step(step, &frame).await;
         result
