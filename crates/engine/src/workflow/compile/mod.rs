@@ -1,7 +1,9 @@
 //! Static checks and compilation of a deserialized workflow: every reference, action, input,
 //! dependency and trigger is checked, and all problems are reported together.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+use indexmap::IndexSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +20,10 @@ mod steps;
 use graph::{index_of, PositionSet, Visibility};
 
 use super::compiled::*;
-use super::model::{self, OnError, PollConnections, Step, Trigger, Workflow, ALL_CONNECTIONS};
-use super::template::{compile_value, invalid_expression, span_in_string, ValueTemplate};
+use super::model::{
+    self, OnError, PollConnections, Step, StepList, Trigger, Workflow, ALL_CONNECTIONS,
+};
+use super::template::{compile_value, invalid_expression, StringSpans, ValueTemplate};
 use crate::actions::Registry;
 use crate::diagnostic::{did_you_mean, suggestion, Diagnostic, Span};
 use crate::trigger::{CronSchedule, SourceCatalog};
@@ -48,9 +52,9 @@ pub fn compile(
         containers: vec![None],
         inputs: workflow.inputs.keys().cloned().collect(),
         settings: workflow.connection_config.keys().cloned().collect(),
-        vars: Vec::new(),
+        vars: IndexSet::new(),
         env: workflow.env.keys().cloned().collect(),
-        secrets: Vec::new(),
+        secrets: IndexSet::new(),
         // A poll trigger's runs run on the connection polled.
         has_connection: workflow.connection.is_some() || polls_a_connection(workflow),
     };
@@ -73,7 +77,7 @@ pub fn compile(
     let (env, _) = checker.named_values(&workflow.env, &top, Roots::default(), "env");
     let (vars, _) = checker.named_values(&workflow.vars, &top, Roots::default(), "vars");
     let no_steps = workflow.steps.value.is_empty();
-    // The model's lists are consumed: each compiled list takes its model list's room.
+    // The model's lists are consumed: each step's model is freed as it is compiled.
     let mut steps = checker.block(
         std::mem::take(&mut workflow.steps.value.0),
         &top,
@@ -196,18 +200,20 @@ struct Checker<'a> {
     /// The names of the steps and sections that contain steps (`loop`, `on_failure`), as
     /// places refer to them; `None` (first) for the top level.
     containers: Vec<Option<Arc<str>>>,
-    inputs: Vec<String>,
+    // Sets in declaration order (suggestions list them in it): an expression may read a name
+    // a million times, and a file may declare thousands.
+    inputs: IndexSet<String>,
     /// The `connection_config:` names.
-    settings: Vec<String>,
-    vars: Vec<String>,
+    settings: IndexSet<String>,
+    vars: IndexSet<String>,
     /// The workflow's own `env:` names.
-    env: Vec<String>,
-    secrets: Vec<String>,
+    env: IndexSet<String>,
+    secrets: IndexSet<String>,
     has_connection: bool,
 }
 
-fn live(steps: &[Recover<Step>]) -> impl Iterator<Item = &Step> {
-    steps.iter().filter_map(|s| s.0.as_ref())
+fn live(steps: &[Recover<Box<Step>>]) -> impl Iterator<Item = &Step> {
+    steps.iter().filter_map(|s| s.0.as_deref())
 }
 
 impl<'a> Checker<'a> {
@@ -217,7 +223,7 @@ impl<'a> Checker<'a> {
 
     /// What the compiled workflow keeps of the checker; its indexes are freed.
     fn finish(self) -> (Vec<Diagnostic>, Vec<String>) {
-        (self.diagnostics, self.secrets)
+        (self.diagnostics, self.secrets.into_iter().collect())
     }
 
     /// Step `id` as compiled steps hold it: one allocation per step, however often it is read.
@@ -242,7 +248,7 @@ impl<'a> Checker<'a> {
             .and_then(|name| name.as_deref())
     }
 
-    fn index_steps(&mut self, steps: &[Recover<Step>], container: ContainerIndex) {
+    fn index_steps(&mut self, steps: &[Recover<Box<Step>>], container: ContainerIndex) {
         for step in live(steps) {
             let id = &step.id.value;
             if let Some(first) = self.places.get(&**id) {
@@ -313,9 +319,10 @@ impl<'a> Checker<'a> {
             merge_refs(&mut reads, refs);
             out.push((name.clone(), template));
             if section == "vars" {
-                self.vars.push(name.clone());
+                self.vars.insert(name.clone());
             }
         }
+        tidy_reads(&mut reads);
         (out, reads)
     }
 
@@ -333,21 +340,22 @@ impl<'a> Checker<'a> {
         self.diagnostics.extend(errors);
         let mut refs = StepRefs::Listed(Vec::new());
         for (template, site) in &sites {
+            let mut spans = StringSpans::new(site);
             for reference in template.references() {
-                self.reference(&reference, site, visibility, roots, reader, &mut refs);
+                self.reference(&reference, &mut spans, visibility, roots, reader, &mut refs);
             }
-            self.constant_errors(template.constant_errors(), site);
+            self.constant_errors(template.constant_errors(), &mut spans);
         }
         (template, refs)
     }
 
     /// Reports the errors an expression would give on every run.
-    fn constant_errors(&mut self, errors: Vec<weft_expr::EvalError>, site: &Node) {
+    fn constant_errors(&mut self, errors: Vec<weft_expr::EvalError>, spans: &mut StringSpans<'_>) {
         for error in errors {
             self.error(
                 Diagnostic::error(
                     format!("this expression always fails: {}", error.message),
-                    Some(span_in_string(site, error.span.clone())),
+                    Some(spans.span(error.span.clone())),
                 )
                 .with_optional_help(error.help.clone()),
             );
@@ -405,10 +413,35 @@ fn merge_refs(into: &mut StepRefs, from: StepRefs) {
         (into, StepRefs::All) => *into = StepRefs::All,
         (StepRefs::Listed(a), StepRefs::Listed(b)) => {
             for id in b {
-                if !a.contains(&id) {
-                    a.push(id);
-                }
+                add_read(a, &id, || id.clone());
             }
+        }
+    }
+}
+
+/// Lists of step ids up to this long are searched before an id is added to them; longer ones
+/// may take an id twice and are tidied once complete ([`tidy_reads`]), so a step that reads
+/// every step before it costs its length, not its length squared.
+const SEARCHED_READS: usize = 16;
+
+/// Adds step `id` to the ids a step reads; `shared` makes its handle.
+fn add_read(list: &mut Vec<Arc<str>>, id: &str, shared: impl FnOnce() -> Arc<str>) {
+    let known = if list.len() <= SEARCHED_READS {
+        list.iter().any(|known| &**known == id)
+    } else {
+        list.last().is_some_and(|last| &**last == id)
+    };
+    if !known {
+        list.push(shared());
+    }
+}
+
+/// Drops the ids a complete list holds twice, keeping the first of each in place.
+fn tidy_reads(refs: &mut StepRefs) {
+    if let StepRefs::Listed(list) = refs {
+        if list.len() > SEARCHED_READS {
+            let mut seen = HashSet::with_capacity(list.len());
+            list.retain(|id| seen.insert(Arc::clone(id)));
         }
     }
 }
