@@ -17,7 +17,7 @@ mod release;
 mod sections;
 mod steps;
 
-use graph::{index_of, PositionSet, Visibility};
+use graph::{all_of, PositionSet, Visibility};
 
 use super::compiled::*;
 use super::model::{
@@ -49,6 +49,8 @@ pub fn compile(
         path,
         diagnostics: Vec::new(),
         places: HashMap::new(),
+        next_block: 0,
+        strays: HashMap::new(),
         containers: vec![None],
         inputs: workflow.inputs.keys().cloned().collect(),
         settings: workflow.connection_config.keys().cloned().collect(),
@@ -67,17 +69,13 @@ pub fn compile(
     let inputs = checker.inputs_decl(workflow);
     let connection_config = checker.connection_config_decl(workflow);
     let trigger = checker.trigger(workflow.trigger.0.as_ref().and_then(Option::as_ref));
-    let empty_index = HashMap::new();
     let empty_mask = PositionSet::default();
-    let top = Visibility {
-        parent: None,
-        index: &empty_index,
-        mask: &empty_mask,
-    };
+    let top = Visibility::within(None, &empty_mask);
     let (env, _) = checker.named_values(&workflow.env, &top, Roots::default(), "env");
     let (vars, _) = checker.named_values(&workflow.vars, &top, Roots::default(), "vars");
     let no_steps = workflow.steps.value.is_empty();
     // The model's lists are consumed: each step's model is freed as it is compiled.
+    let top_number = checker.next_block;
     let mut steps = checker.block(
         std::mem::take(&mut workflow.steps.value.0),
         &top,
@@ -86,10 +84,10 @@ pub fn compile(
 
     let (outputs, mut read_after, on_failure, finally) = {
         // After the steps, every top-level step may have run.
-        let (all_index, all_mask) = index_of(&steps);
+        let (block, all_mask) = all_of(top_number, &steps);
         let after = Visibility {
             parent: None,
-            index: &all_index,
+            block,
             mask: &all_mask,
         };
         let (outputs, read_after) =
@@ -153,10 +151,20 @@ pub fn compile(
 /// Where a step is defined, for messages about steps that are not visible. Small: a
 /// workflow's index holds one a step.
 struct Place {
-    span: Span,
+    line: u32,
     /// The step or section that contains it, as an index in [`Checker::containers`].
     container: ContainerIndex,
+    /// The block that compiled it, and its position there (see [`Checker::position_in`]):
+    /// this one index of step ids serves every block's visibility.
+    block: BlockNumber,
+    position: u32,
 }
+
+/// Blocks are numbered as they are compiled, each list of steps once.
+type BlockNumber = u32;
+
+/// No block: a place not compiled yet, a visibility of no step.
+const NO_BLOCK: BlockNumber = BlockNumber::MAX;
 
 /// An index in [`Checker::containers`].
 type ContainerIndex = u32;
@@ -197,6 +205,11 @@ struct Checker<'a> {
     /// Keyed by the step's id, shared by the compiled step and every reference to it: one
     /// allocation per step id.
     places: HashMap<Arc<str>, Place>,
+    /// The number of the next block compiled.
+    next_block: BlockNumber,
+    /// A block's steps whose id is not theirs in `places` (an invalid id, or one that
+    /// another block's step claimed first): empty in a workflow that compiles.
+    strays: HashMap<BlockNumber, HashMap<Arc<str>, usize>>,
     /// The names of the steps and sections that contain steps (`loop`, `on_failure`), as
     /// places refer to them; `None` (first) for the top level.
     containers: Vec<Option<Arc<str>>>,
@@ -234,6 +247,48 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Whether a step `visibility` applies to may read step `id`'s record.
+    fn sees(&self, visibility: &Visibility<'_>, id: &str) -> bool {
+        let mut level = Some(visibility);
+        while let Some(v) = level {
+            if self
+                .position_in(v.block, id)
+                .is_some_and(|i| v.mask.contains(i))
+            {
+                return true;
+            }
+            level = v.parent;
+        }
+        false
+    }
+
+    /// Where step `id` stands in block `block`, if it is one of its steps.
+    fn position_in(&self, block: BlockNumber, id: &str) -> Option<usize> {
+        if block == NO_BLOCK {
+            return None;
+        }
+        match self.places.get(id) {
+            Some(place) if place.block == block => Some(place.position as usize),
+            _ => self.strays.get(&block)?.get(id).copied(),
+        }
+    }
+
+    /// Records that the step with `id` stands at `position` in block `block`.
+    fn place_in_block(&mut self, block: BlockNumber, id: &str, position: usize) {
+        // Positions fit: the loader caps a workflow far below 2^32 steps.
+        let at = u32::try_from(position).unwrap_or(u32::MAX);
+        match self.places.get_mut(id) {
+            Some(place) if place.block == NO_BLOCK || place.block == block => {
+                place.block = block;
+                place.position = at;
+            }
+            _ => {
+                let stray = self.strays.entry(block).or_default();
+                stray.insert(Arc::from(id), position);
+            }
+        }
+    }
+
     /// Registers a step or section that contains steps.
     fn container(&mut self, name: Arc<str>) -> ContainerIndex {
         self.containers.push(Some(name));
@@ -252,7 +307,7 @@ impl<'a> Checker<'a> {
         for step in live(steps) {
             let id = &step.id.value;
             if let Some(first) = self.places.get(&**id) {
-                let line = first.span.line;
+                let line = first.line;
                 self.error(
                     Diagnostic::error(format!("duplicate step id `{id}`"), Some(step.id.span))
                         .with_help(format!("`{id}` is already the id of the step on line {line}; ids are unique in a workflow")),
@@ -268,8 +323,10 @@ impl<'a> Checker<'a> {
                 self.places.insert(
                     Arc::from(&**id),
                     Place {
-                        span: step.id.span,
+                        line: step.id.span.line,
                         container,
+                        block: NO_BLOCK,
+                        position: 0,
                     },
                 );
             }

@@ -188,7 +188,7 @@ impl Checker<'_> {
             );
             return;
         }
-        if visibility.sees(id) {
+        if self.sees(visibility, id) {
             if let StepRefs::Listed(list) = refs {
                 add_read(list, id, || self.shared_id(id));
             }
@@ -217,7 +217,7 @@ impl Checker<'_> {
                 .with_help("`env`, `vars` and the trigger are computed before any step runs; read step results in steps or in the workflow's `outputs`"),
             Some((place, None)) => Diagnostic::error(message, Some(span)).with_help(format!(
                 "`{id}` (line {}) may not have run yet: add `{id}` to this step's `needs` or move it above",
-                place.span.line
+                place.line
             )),
             None => {
                 let help = suggestion(id, self.places.keys().map(|id| &**id));

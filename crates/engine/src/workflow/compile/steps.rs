@@ -90,11 +90,11 @@ impl Checker<'_> {
             position[old] = new;
         }
         into_order(&mut steps, &position);
-        let index: HashMap<Arc<str>, usize> = steps
-            .iter()
-            .enumerate()
-            .map(|(new, step)| (self.shared_id(&step.id.value), new))
-            .collect();
+        let number = self.next_block;
+        self.next_block += 1;
+        for (new, step) in steps.iter().enumerate() {
+            self.place_in_block(number, &step.id.value, new);
+        }
         let mut ancestors: Vec<PositionSet> = Vec::with_capacity(steps.len());
         let mut block_deps = Deps::with_capacity(steps.len());
         let mut broken = false;
@@ -111,7 +111,7 @@ impl Checker<'_> {
             }
             let visibility = Visibility {
                 parent: Some(outer),
-                index: &index,
+                block: number,
                 mask: &mask,
             };
             // A step that fails to compile leaves the block unusable, but the remaining steps
@@ -211,6 +211,8 @@ impl Checker<'_> {
             .as_ref()
             .map(|c| Box::from(c.value.as_str()));
 
+        // The number the loop's body gets, for its `outputs`.
+        let mut body_number = NO_BLOCK;
         let kind = if let Some(uses) = &step.uses {
             let Some(action) = self.catalog.actions.get(&uses.value).cloned() else {
                 self.error(
@@ -282,6 +284,7 @@ impl Checker<'_> {
                     Some(step.id.span),
                 ));
             }
+            body_number = self.next_block;
             let body = self.block(
                 *body_steps,
                 visibility,
@@ -329,14 +332,14 @@ impl Checker<'_> {
         };
         // A loop's `outputs` are computed per item, seeing `item`, `index` and the body's
         // steps; other steps' see the action's result as `output`.
-        let (body_index, body_mask) = match &kind {
-            StepKind::ForEach { body, .. } => index_of(body),
-            _ => (HashMap::new(), PositionSet::default()),
+        let (body_block, body_mask) = match &kind {
+            StepKind::ForEach { body, .. } => all_of(body_number, body),
+            _ => (NO_BLOCK, PositionSet::default()),
         };
         let is_loop = matches!(kind, StepKind::ForEach { .. });
         let outputs_visibility = Visibility {
             parent: Some(visibility),
-            index: &body_index,
+            block: body_block,
             mask: &body_mask,
         };
         let outputs = step.outputs.as_ref().map(|node| {
