@@ -247,6 +247,52 @@ steps:
     );
 }
 
+/// A step id used twice in different blocks: each block still sees its own steps (the checker's
+/// one index of ids holds the first block's; the other's are kept aside), so the duplicate is
+/// the only problem.
+#[test]
+fn a_duplicate_id_in_a_loop_body_is_the_only_problem() {
+    assert_diagnostics!(
+        "
+name: dup
+outputs:
+  o: ${{ steps.a.output.n }}
+steps:
+  - {id: a, uses: core.set, with: {n: 1}}
+  - id: loop
+    for_each: [1, 2]
+    steps:
+      - {id: a, uses: core.set, with: {n: '${{ item }}'}}
+      - {id: b, uses: core.set, with: {n: '${{ steps.a.output.n }}'}}
+    outputs:
+      x: ${{ steps.b.output.n }}
+  - {id: c, uses: core.set, with: {n: '${{ steps.a.output.n }}'}}
+"
+    );
+}
+
+/// Parallel branches are separate blocks: a branch's step cannot read another branch's, even
+/// one with the id of a step later in its own branch.
+#[test]
+fn a_duplicate_id_across_branches_does_not_make_it_visible() {
+    assert_diagnostics!(
+        "
+name: dup
+steps:
+  - id: p
+    parallel:
+      x:
+        - {id: a, uses: core.set, with: {n: 1}}
+        - {id: b, uses: core.set, with: {n: '${{ steps.a.output.n }}'}}
+      y:
+        - {id: c, uses: core.set, with: {n: '${{ steps.a.output.n }}'}}
+        - {id: a, uses: core.set, with: {n: 1}}
+        - {id: e, uses: core.set, with: {n: '${{ steps.a.output.n }}'}}
+  - {id: f, uses: core.set, with: {n: '${{ steps.p.output }}'}}
+"
+    );
+}
+
 #[test]
 fn invalid_step_id_is_refused() {
     assert_diagnostics!(

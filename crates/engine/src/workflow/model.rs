@@ -42,13 +42,13 @@ pub struct Workflow {
     #[serde(default)]
     pub concurrency: Recover<Option<Spanned<RunConcurrency>>>,
     /// The steps, run in file order unless `needs` says otherwise.
-    pub steps: Spanned<ExactList<Recover<Step>>>,
+    pub steps: Spanned<ExactList<Recover<Box<Step>>>>,
     /// Steps run when the workflow fails (with `error` describing the failure).
     #[serde(default)]
-    pub on_failure: Vec<Recover<Step>>,
+    pub on_failure: StepList,
     /// Steps always run at the end, whatever happened.
     #[serde(default)]
-    pub finally: Vec<Recover<Step>>,
+    pub finally: StepList,
     /// The workflow's result, computed after the steps (returned to `workflow.call` callers).
     #[serde(default)]
     pub outputs: IndexMap<String, RawNode>,
@@ -315,14 +315,19 @@ pub enum RunConcurrencyPolicy {
     CancelPrevious,
 }
 
-/// One step. Exactly one of `uses`, `for_each` (with `steps`) or `parallel`.
-/// Named branches of a `parallel` step, in file order.
-pub type Branches = IndexMap<String, Vec<Recover<Step>>>;
+/// A list of steps. Each step is boxed: the list is a word a step, and a step's model is its
+/// own block, allocated as its part of the YAML tree is freed (the tree's blocks are reused)
+/// and freed as the step is compiled, so the model of a 100,000-step workflow is never whole
+/// (a list of the steps themselves, 216 bytes each, was allocated whole beside the whole tree
+/// and lived to the end of compiling).
+pub type StepList = Vec<Recover<Box<Step>>>;
 
-/// A workflow of 100,000 steps holds 100,000 of these until it is compiled (the compiled
-/// steps then take the list's room): what few steps have (`if`, `for_each`, `timeout`,
-/// `outputs`, `retry`, `parallel`, `on_error`, `steps`, `name`...) is boxed and the texts
-/// are boxed strings, so the others do not pay for its room.
+/// Named branches of a `parallel` step, in file order.
+pub type Branches = IndexMap<String, StepList>;
+
+/// One step. Exactly one of `uses`, `for_each` (with `steps`) or `parallel`. What few steps
+/// have (`if`, `for_each`, `timeout`, `outputs`, `retry`, `parallel`, `on_error`, `steps`,
+/// `name`...) is boxed and the texts are boxed strings, so the others do not pay for its room.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[schemars(extend("additionalProperties" = false))]
 pub struct Step {
@@ -351,7 +356,7 @@ pub struct Step {
     pub concurrency: Option<Box<Spanned<NonZeroU32>>>,
     /// The body of a `for_each`.
     #[serde(default)]
-    pub steps: Option<Box<Vec<Recover<Step>>>>,
+    pub steps: Option<Box<StepList>>,
     /// Named branches that run at the same time.
     #[serde(default)]
     pub parallel: Option<Box<Spanned<Branches>>>,
@@ -437,5 +442,5 @@ pub enum OnError {
     /// Record the failure and go on; later steps see `steps.<id>.status == "failed"`.
     Continue,
     /// Run these steps, with `error` describing the failure, then go on.
-    Steps(Vec<Recover<Step>>),
+    Steps(StepList),
 }

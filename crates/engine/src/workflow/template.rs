@@ -63,17 +63,61 @@ impl ValueTemplate {
 
 /// The position of bytes `range` of a string scalar, when the scalar sits on one line.
 pub fn span_in_string(node: &Node, range: std::ops::Range<usize>) -> Span {
-    let NodeKind::Str { value, quoted } = &node.kind else {
-        return node.span;
-    };
-    let single_line =
-        !value.contains('\n') && (node.span.len as usize) <= value.chars().count() + 2;
-    if !single_line {
-        return node.span;
+    StringSpans::new(node).span(range)
+}
+
+/// Positions of byte ranges of one string scalar (its expressions' references and errors).
+/// The string is measured once, and a range is counted from the one asked before it when it
+/// starts after it: a string with a million references costs its length, not a million times
+/// its length.
+pub struct StringSpans<'n> {
+    node: &'n Node,
+    /// The scalar's text when it sits on one line (positions inside it are meaningful).
+    single_line: Option<(&'n str, bool)>,
+    /// The last start asked for, in bytes, and its count of characters.
+    at: (usize, usize),
+}
+
+impl<'n> StringSpans<'n> {
+    pub fn new(node: &'n Node) -> Self {
+        let single_line = match &node.kind {
+            NodeKind::Str { value, quoted }
+                if !value.contains('\n')
+                    && (node.span.len as usize) <= value.chars().count() + 2 =>
+            {
+                Some((value.as_str(), *quoted))
+            }
+            _ => None,
+        };
+        StringSpans {
+            node,
+            single_line,
+            at: (0, 0),
+        }
     }
-    let start = value.get(..range.start).map_or(0, |s| s.chars().count()) as u32;
-    let len = value.get(range.clone()).map_or(1, |s| s.chars().count()) as u32;
-    node.span.shifted(start + u32::from(*quoted), len.max(1))
+
+    pub fn span(&mut self, range: std::ops::Range<usize>) -> Span {
+        let Some((value, quoted)) = self.single_line else {
+            return self.node.span;
+        };
+        let start = match value.get(..range.start) {
+            Some(_) => {
+                let (from, count) = if range.start >= self.at.0 {
+                    self.at
+                } else {
+                    (0, 0)
+                };
+                let start = count + value[from..range.start].chars().count();
+                self.at = (range.start, start);
+                start
+            }
+            None => 0,
+        } as u32;
+        let len = value.get(range).map_or(1, |s| s.chars().count()) as u32;
+        self.node
+            .span
+            .shifted(start + u32::from(quoted), len.max(1))
+    }
 }
 
 /// Compiles a node; strings become templates. Errors carry the string's span.

@@ -2,6 +2,7 @@
 //! (or key) at fault, and unknown keys are collected with a "did you mean" instead of aborting.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::fmt;
 
 use compact_str::CompactString;
@@ -15,6 +16,9 @@ use crate::diagnostic::{suggestion, Diagnostic, Span};
 thread_local! {
     /// Problems that did not stop deserialization (unknown keys, recovered list items).
     static RECOVERED: RefCell<Vec<Diagnostic>> = const { RefCell::new(Vec::new()) };
+    /// The problems in `RECOVERED`, to find a repeat without searching the list (a file
+    /// of 300,000 bad steps has 300,000 problems).
+    static RECORDED: RefCell<HashSet<Diagnostic>> = RefCell::new(HashSet::new());
     /// Hands a subtree to [`RawNode`](super::RawNode), which serde cannot pass by value.
     pub(super) static RAW: RefCell<Option<Node>> = const { RefCell::new(None) };
 }
@@ -42,12 +46,10 @@ fn take(node: &mut Node) -> Node {
 
 /// Records a problem once (a subtree deserialized again after pruning repeats its own).
 pub(super) fn record_recovered(diagnostic: Diagnostic) {
-    RECOVERED.with(|r| {
-        let mut recovered = r.borrow_mut();
-        if !recovered.contains(&diagnostic) {
-            recovered.push(diagnostic);
-        }
-    });
+    let new = RECORDED.with(|seen| seen.borrow_mut().insert(diagnostic.clone()));
+    if new {
+        RECOVERED.with(|r| r.borrow_mut().push(diagnostic));
+    }
 }
 
 /// How many more problems one subtree may report after its first.
@@ -126,8 +128,10 @@ fn missing_key_message(field: &str) -> String {
 /// later checks can still report theirs.
 pub fn from_node<T: DeserializeOwned>(node: Node) -> (Option<T>, Vec<Diagnostic>) {
     RECOVERED.with(|r| r.borrow_mut().clear());
+    RECORDED.with(|seen| seen.borrow_mut().clear());
     let result = recovering(node);
     let problems = RECOVERED.with(|r| std::mem::take(&mut *r.borrow_mut()));
+    RECORDED.with(|seen| std::mem::take(&mut *seen.borrow_mut()));
     RAW.with(|r| r.borrow_mut().take());
     (result, problems)
 }
@@ -707,6 +711,26 @@ mod tests {
     #[derive(Debug, Deserialize)]
     struct Item {
         n: u32,
+    }
+
+    /// Each problem is checked for a repeat without a search of those before it: 300,000
+    /// bad items (3.9 MB of a file's 16 MiB) took minutes when each was compared with every
+    /// problem recorded before it (4.5 * 10^10 comparisons).
+    #[test]
+    fn three_hundred_thousand_problems_are_recorded_in_one_pass() {
+        const ITEMS: usize = 300_000;
+        let mut text = String::from("name: n\nitems:\n");
+        for _ in 0..ITEMS {
+            text.push_str("- {n: x}\n");
+        }
+        let node = load(text.as_bytes(), LoadLimits::default()).unwrap();
+        let (top, problems) = from_node::<Top>(node);
+        assert_eq!(top.map(|t| t.items.len()), Some(ITEMS));
+        assert_eq!(problems.len(), ITEMS);
+        assert_eq!(
+            problems[ITEMS - 1].span,
+            Some(Span::new(ITEMS as u32 + 2, 7, 1))
+        );
     }
 
     /// Subtrees are moved into the model as they are read; when a later problem makes the

@@ -4,14 +4,13 @@ use std::ops::Range;
 
 use super::*;
 
-pub(super) fn index_of(block: &Block) -> (HashMap<Arc<str>, usize>, PositionSet) {
-    let index: HashMap<Arc<str>, usize> = block
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.clone(), i))
-        .collect();
-    (index, PositionSet::below(block.steps.len()))
+/// Every step of `block` (compiled as block `number`), as the steps after it see them. A block
+/// that did not compile shows no step.
+pub(super) fn all_of(number: BlockNumber, block: &Block) -> (BlockNumber, PositionSet) {
+    match block.is_empty() {
+        true => (NO_BLOCK, PositionSet::default()),
+        false => (number, PositionSet::below(block.steps.len())),
+    }
 }
 
 /// A set of step positions as sorted, disjoint, non-adjacent ranges. A step's ancestors in
@@ -83,18 +82,26 @@ impl PositionSet {
     }
 }
 
-/// The steps whose records a step may read: its ancestors in its block, and what the
-/// enclosing step could read.
+/// The steps whose records a step may read: its ancestors in its block (by their positions,
+/// which the checker's places hold), and what the enclosing step could read.
 pub(super) struct Visibility<'p> {
     pub(super) parent: Option<&'p Visibility<'p>>,
-    pub(super) index: &'p HashMap<Arc<str>, usize>,
+    /// The block whose positions `mask` lists; [`NO_BLOCK`] for none.
+    pub(super) block: BlockNumber,
     pub(super) mask: &'p PositionSet,
 }
 
 impl Visibility<'_> {
-    pub(super) fn sees(&self, id: &str) -> bool {
-        self.index.get(id).is_some_and(|&i| self.mask.contains(i))
-            || self.parent.is_some_and(|p| p.sees(id))
+    /// Nothing but what the enclosing step could read.
+    pub(super) fn within<'p>(
+        parent: Option<&'p Visibility<'p>>,
+        none: &'p PositionSet,
+    ) -> Visibility<'p> {
+        Visibility {
+            parent,
+            block: NO_BLOCK,
+            mask: none,
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! Static checks and compilation of a deserialized workflow: every reference, action, input,
 //! dependency and trigger is checked, and all problems are reported together.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+use indexmap::IndexSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,11 +17,13 @@ mod release;
 mod sections;
 mod steps;
 
-use graph::{index_of, PositionSet, Visibility};
+use graph::{all_of, PositionSet, Visibility};
 
 use super::compiled::*;
-use super::model::{self, OnError, PollConnections, Step, Trigger, Workflow, ALL_CONNECTIONS};
-use super::template::{compile_value, invalid_expression, span_in_string, ValueTemplate};
+use super::model::{
+    self, OnError, PollConnections, Step, StepList, Trigger, Workflow, ALL_CONNECTIONS,
+};
+use super::template::{compile_value, invalid_expression, StringSpans, ValueTemplate};
 use crate::actions::Registry;
 use crate::diagnostic::{did_you_mean, suggestion, Diagnostic, Span};
 use crate::trigger::{CronSchedule, SourceCatalog};
@@ -45,12 +49,14 @@ pub fn compile(
         path,
         diagnostics: Vec::new(),
         places: HashMap::new(),
+        next_block: 0,
+        strays: HashMap::new(),
         containers: vec![None],
         inputs: workflow.inputs.keys().cloned().collect(),
         settings: workflow.connection_config.keys().cloned().collect(),
-        vars: Vec::new(),
+        vars: IndexSet::new(),
         env: workflow.env.keys().cloned().collect(),
-        secrets: Vec::new(),
+        secrets: IndexSet::new(),
         // A poll trigger's runs run on the connection polled.
         has_connection: workflow.connection.is_some() || polls_a_connection(workflow),
     };
@@ -63,17 +69,13 @@ pub fn compile(
     let inputs = checker.inputs_decl(workflow);
     let connection_config = checker.connection_config_decl(workflow);
     let trigger = checker.trigger(workflow.trigger.0.as_ref().and_then(Option::as_ref));
-    let empty_index = HashMap::new();
     let empty_mask = PositionSet::default();
-    let top = Visibility {
-        parent: None,
-        index: &empty_index,
-        mask: &empty_mask,
-    };
+    let top = Visibility::within(None, &empty_mask);
     let (env, _) = checker.named_values(&workflow.env, &top, Roots::default(), "env");
     let (vars, _) = checker.named_values(&workflow.vars, &top, Roots::default(), "vars");
     let no_steps = workflow.steps.value.is_empty();
-    // The model's lists are consumed: each compiled list takes its model list's room.
+    // The model's lists are consumed: each step's model is freed as it is compiled.
+    let top_number = checker.next_block;
     let mut steps = checker.block(
         std::mem::take(&mut workflow.steps.value.0),
         &top,
@@ -82,10 +84,10 @@ pub fn compile(
 
     let (outputs, mut read_after, on_failure, finally) = {
         // After the steps, every top-level step may have run.
-        let (all_index, all_mask) = index_of(&steps);
+        let (block, all_mask) = all_of(top_number, &steps);
         let after = Visibility {
             parent: None,
-            index: &all_index,
+            block,
             mask: &all_mask,
         };
         let (outputs, read_after) =
@@ -149,10 +151,20 @@ pub fn compile(
 /// Where a step is defined, for messages about steps that are not visible. Small: a
 /// workflow's index holds one a step.
 struct Place {
-    span: Span,
+    line: u32,
     /// The step or section that contains it, as an index in [`Checker::containers`].
     container: ContainerIndex,
+    /// The block that compiled it, and its position there (see [`Checker::position_in`]):
+    /// this one index of step ids serves every block's visibility.
+    block: BlockNumber,
+    position: u32,
 }
+
+/// Blocks are numbered as they are compiled, each list of steps once.
+type BlockNumber = u32;
+
+/// No block: a place not compiled yet, a visibility of no step.
+const NO_BLOCK: BlockNumber = BlockNumber::MAX;
 
 /// An index in [`Checker::containers`].
 type ContainerIndex = u32;
@@ -193,21 +205,28 @@ struct Checker<'a> {
     /// Keyed by the step's id, shared by the compiled step and every reference to it: one
     /// allocation per step id.
     places: HashMap<Arc<str>, Place>,
+    /// The number of the next block compiled.
+    next_block: BlockNumber,
+    /// A block's steps whose id is not theirs in `places` (an invalid id, or one that
+    /// another block's step claimed first): empty in a workflow that compiles.
+    strays: HashMap<BlockNumber, HashMap<Arc<str>, usize>>,
     /// The names of the steps and sections that contain steps (`loop`, `on_failure`), as
     /// places refer to them; `None` (first) for the top level.
     containers: Vec<Option<Arc<str>>>,
-    inputs: Vec<String>,
+    // Sets in declaration order (suggestions list them in it): an expression may read a name
+    // a million times, and a file may declare thousands.
+    inputs: IndexSet<String>,
     /// The `connection_config:` names.
-    settings: Vec<String>,
-    vars: Vec<String>,
+    settings: IndexSet<String>,
+    vars: IndexSet<String>,
     /// The workflow's own `env:` names.
-    env: Vec<String>,
-    secrets: Vec<String>,
+    env: IndexSet<String>,
+    secrets: IndexSet<String>,
     has_connection: bool,
 }
 
-fn live(steps: &[Recover<Step>]) -> impl Iterator<Item = &Step> {
-    steps.iter().filter_map(|s| s.0.as_ref())
+fn live(steps: &[Recover<Box<Step>>]) -> impl Iterator<Item = &Step> {
+    steps.iter().filter_map(|s| s.0.as_deref())
 }
 
 impl<'a> Checker<'a> {
@@ -217,7 +236,7 @@ impl<'a> Checker<'a> {
 
     /// What the compiled workflow keeps of the checker; its indexes are freed.
     fn finish(self) -> (Vec<Diagnostic>, Vec<String>) {
-        (self.diagnostics, self.secrets)
+        (self.diagnostics, self.secrets.into_iter().collect())
     }
 
     /// Step `id` as compiled steps hold it: one allocation per step, however often it is read.
@@ -225,6 +244,48 @@ impl<'a> Checker<'a> {
         match self.places.get_key_value(id) {
             Some((shared, _)) => shared.clone(),
             None => Arc::from(id),
+        }
+    }
+
+    /// Whether a step `visibility` applies to may read step `id`'s record.
+    fn sees(&self, visibility: &Visibility<'_>, id: &str) -> bool {
+        let mut level = Some(visibility);
+        while let Some(v) = level {
+            if self
+                .position_in(v.block, id)
+                .is_some_and(|i| v.mask.contains(i))
+            {
+                return true;
+            }
+            level = v.parent;
+        }
+        false
+    }
+
+    /// Where step `id` stands in block `block`, if it is one of its steps.
+    fn position_in(&self, block: BlockNumber, id: &str) -> Option<usize> {
+        if block == NO_BLOCK {
+            return None;
+        }
+        match self.places.get(id) {
+            Some(place) if place.block == block => Some(place.position as usize),
+            _ => self.strays.get(&block)?.get(id).copied(),
+        }
+    }
+
+    /// Records that the step with `id` stands at `position` in block `block`.
+    fn place_in_block(&mut self, block: BlockNumber, id: &str, position: usize) {
+        // Positions fit: the loader caps a workflow far below 2^32 steps.
+        let at = u32::try_from(position).unwrap_or(u32::MAX);
+        match self.places.get_mut(id) {
+            Some(place) if place.block == NO_BLOCK || place.block == block => {
+                place.block = block;
+                place.position = at;
+            }
+            _ => {
+                let stray = self.strays.entry(block).or_default();
+                stray.insert(Arc::from(id), position);
+            }
         }
     }
 
@@ -242,11 +303,11 @@ impl<'a> Checker<'a> {
             .and_then(|name| name.as_deref())
     }
 
-    fn index_steps(&mut self, steps: &[Recover<Step>], container: ContainerIndex) {
+    fn index_steps(&mut self, steps: &[Recover<Box<Step>>], container: ContainerIndex) {
         for step in live(steps) {
             let id = &step.id.value;
             if let Some(first) = self.places.get(&**id) {
-                let line = first.span.line;
+                let line = first.line;
                 self.error(
                     Diagnostic::error(format!("duplicate step id `{id}`"), Some(step.id.span))
                         .with_help(format!("`{id}` is already the id of the step on line {line}; ids are unique in a workflow")),
@@ -262,8 +323,10 @@ impl<'a> Checker<'a> {
                 self.places.insert(
                     Arc::from(&**id),
                     Place {
-                        span: step.id.span,
+                        line: step.id.span.line,
                         container,
+                        block: NO_BLOCK,
+                        position: 0,
                     },
                 );
             }
@@ -313,9 +376,10 @@ impl<'a> Checker<'a> {
             merge_refs(&mut reads, refs);
             out.push((name.clone(), template));
             if section == "vars" {
-                self.vars.push(name.clone());
+                self.vars.insert(name.clone());
             }
         }
+        tidy_reads(&mut reads);
         (out, reads)
     }
 
@@ -333,21 +397,22 @@ impl<'a> Checker<'a> {
         self.diagnostics.extend(errors);
         let mut refs = StepRefs::Listed(Vec::new());
         for (template, site) in &sites {
+            let mut spans = StringSpans::new(site);
             for reference in template.references() {
-                self.reference(&reference, site, visibility, roots, reader, &mut refs);
+                self.reference(&reference, &mut spans, visibility, roots, reader, &mut refs);
             }
-            self.constant_errors(template.constant_errors(), site);
+            self.constant_errors(template.constant_errors(), &mut spans);
         }
         (template, refs)
     }
 
     /// Reports the errors an expression would give on every run.
-    fn constant_errors(&mut self, errors: Vec<weft_expr::EvalError>, site: &Node) {
+    fn constant_errors(&mut self, errors: Vec<weft_expr::EvalError>, spans: &mut StringSpans<'_>) {
         for error in errors {
             self.error(
                 Diagnostic::error(
                     format!("this expression always fails: {}", error.message),
-                    Some(span_in_string(site, error.span.clone())),
+                    Some(spans.span(error.span.clone())),
                 )
                 .with_optional_help(error.help.clone()),
             );
@@ -405,10 +470,35 @@ fn merge_refs(into: &mut StepRefs, from: StepRefs) {
         (into, StepRefs::All) => *into = StepRefs::All,
         (StepRefs::Listed(a), StepRefs::Listed(b)) => {
             for id in b {
-                if !a.contains(&id) {
-                    a.push(id);
-                }
+                add_read(a, &id, || id.clone());
             }
+        }
+    }
+}
+
+/// Lists of step ids up to this long are searched before an id is added to them; longer ones
+/// may take an id twice and are tidied once complete ([`tidy_reads`]), so a step that reads
+/// every step before it costs its length, not its length squared.
+const SEARCHED_READS: usize = 16;
+
+/// Adds step `id` to the ids a step reads; `shared` makes its handle.
+fn add_read(list: &mut Vec<Arc<str>>, id: &str, shared: impl FnOnce() -> Arc<str>) {
+    let known = if list.len() <= SEARCHED_READS {
+        list.iter().any(|known| &**known == id)
+    } else {
+        list.last().is_some_and(|last| &**last == id)
+    };
+    if !known {
+        list.push(shared());
+    }
+}
+
+/// Drops the ids a complete list holds twice, keeping the first of each in place.
+fn tidy_reads(refs: &mut StepRefs) {
+    if let StepRefs::Listed(list) = refs {
+        if list.len() > SEARCHED_READS {
+            let mut seen = HashSet::with_capacity(list.len());
+            list.retain(|id| seen.insert(Arc::clone(id)));
         }
     }
 }

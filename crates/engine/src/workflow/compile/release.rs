@@ -18,6 +18,7 @@ pub(super) fn reads_of_block(block: &Block) -> StepRefs {
             break;
         }
     }
+    tidy_reads(&mut reads);
     reads
 }
 

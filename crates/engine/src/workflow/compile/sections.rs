@@ -225,13 +225,8 @@ impl Checker<'_> {
                         Some(poll.interval.span),
                     ));
                 }
-                let top_index = HashMap::new();
                 let mask = PositionSet::default();
-                let visibility = Visibility {
-                    parent: None,
-                    index: &top_index,
-                    mask: &mask,
-                };
+                let visibility = Visibility::within(None, &mask);
                 let with = self
                     .inputs_of(
                         poll.with.as_ref(),

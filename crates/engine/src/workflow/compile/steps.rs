@@ -4,18 +4,12 @@ use super::graph::topological_order;
 use super::*;
 
 impl Checker<'_> {
-    /// Compiles a list of steps, consuming it: each step's text, `with:` tree and ids are
-    /// freed as it is compiled, and the compiled steps are written into the list's own room
-    /// (`Vec`'s in-place `collect`, as a compiled step is smaller than a model step), so a
-    /// large workflow never holds its model's list and its compiled list at the same time.
-    pub(super) fn block(
-        &mut self,
-        slots: Vec<Recover<Step>>,
-        outer: &Visibility<'_>,
-        roots: Roots,
-    ) -> Block {
+    /// Compiles a list of steps, consuming it: each step's model (its text, `with:` tree and
+    /// ids) is freed as it is compiled, so a large workflow never holds its model and its
+    /// compiled form whole at the same time.
+    pub(super) fn block(&mut self, slots: StepList, outer: &Visibility<'_>, roots: Roots) -> Block {
         // The steps that were read (in place: same room).
-        let mut steps: Vec<Step> = slots.into_iter().filter_map(|slot| slot.0).collect();
+        let mut steps: Vec<Box<Step>> = slots.into_iter().filter_map(|slot| slot.0).collect();
 
         // Dependencies, in file order.
         let mut deps = Deps::with_capacity(steps.len());
@@ -96,42 +90,41 @@ impl Checker<'_> {
             position[old] = new;
         }
         into_order(&mut steps, &position);
-        let index: HashMap<Arc<str>, usize> = steps
-            .iter()
-            .enumerate()
-            .map(|(new, step)| (self.shared_id(&step.id.value), new))
-            .collect();
+        let number = self.next_block;
+        self.next_block += 1;
+        for (new, step) in steps.iter().enumerate() {
+            self.place_in_block(number, &step.id.value, new);
+        }
         let mut ancestors: Vec<PositionSet> = Vec::with_capacity(steps.len());
         let mut block_deps = Deps::with_capacity(steps.len());
         let mut broken = false;
-        let compiled: Vec<CompiledStep> = steps
-            .into_iter()
-            .enumerate()
-            .filter_map(|(new, step)| {
-                let old = order[new];
-                let mut mask = PositionSet::default();
-                mine.clear();
-                mine.extend(deps[old].iter().map(|&d| position[d]));
-                for &d in &mine {
-                    mask.insert(d);
-                    mask.union_with(&ancestors[d]);
+        // Sized once: the block keeps it.
+        let mut compiled: Vec<CompiledStep> = Vec::with_capacity(steps.len());
+        for (new, step) in steps.into_iter().enumerate() {
+            let old = order[new];
+            let mut mask = PositionSet::default();
+            mine.clear();
+            mine.extend(deps[old].iter().map(|&d| position[d]));
+            for &d in &mine {
+                mask.insert(d);
+                mask.union_with(&ancestors[d]);
+            }
+            let visibility = Visibility {
+                parent: Some(outer),
+                block: number,
+                mask: &mask,
+            };
+            // A step that fails to compile leaves the block unusable, but the remaining steps
+            // are still checked so every problem is reported at once.
+            match self.step(*step, &visibility, roots) {
+                Some(step) => {
+                    compiled.push(step);
+                    block_deps.push(mine.iter().copied());
                 }
-                let visibility = Visibility {
-                    parent: Some(outer),
-                    index: &index,
-                    mask: &mask,
-                };
-                // A step that fails to compile leaves the block unusable, but the remaining
-                // steps are still checked so every problem is reported at once.
-                let compiled = self.step(step, &visibility, roots);
-                match &compiled {
-                    Some(_) => block_deps.push(mine.iter().copied()),
-                    None => broken = true,
-                }
-                ancestors.push(mask);
-                compiled
-            })
-            .collect();
+                None => broken = true,
+            }
+            ancestors.push(mask);
+        }
         if broken {
             return Block::default();
         }
@@ -139,8 +132,6 @@ impl Checker<'_> {
             steps: compiled,
             deps: block_deps,
         };
-        // The model's room beyond the compiled steps is given back (in place).
-        block.steps.shrink_to_fit();
         block.deps.shrink_to_fit();
         block
     }
@@ -220,6 +211,8 @@ impl Checker<'_> {
             .as_ref()
             .map(|c| Box::from(c.value.as_str()));
 
+        // The number the loop's body gets, for its `outputs`.
+        let mut body_number = NO_BLOCK;
         let kind = if let Some(uses) = &step.uses {
             let Some(action) = self.catalog.actions.get(&uses.value).cloned() else {
                 self.error(
@@ -291,6 +284,7 @@ impl Checker<'_> {
                     Some(step.id.span),
                 ));
             }
+            body_number = self.next_block;
             let body = self.block(
                 *body_steps,
                 visibility,
@@ -338,14 +332,14 @@ impl Checker<'_> {
         };
         // A loop's `outputs` are computed per item, seeing `item`, `index` and the body's
         // steps; other steps' see the action's result as `output`.
-        let (body_index, body_mask) = match &kind {
-            StepKind::ForEach { body, .. } => index_of(body),
-            _ => (HashMap::new(), PositionSet::default()),
+        let (body_block, body_mask) = match &kind {
+            StepKind::ForEach { body, .. } => all_of(body_number, body),
+            _ => (NO_BLOCK, PositionSet::default()),
         };
         let is_loop = matches!(kind, StepKind::ForEach { .. });
         let outputs_visibility = Visibility {
             parent: Some(visibility),
-            index: &body_index,
+            block: body_block,
             mask: &body_mask,
         };
         let outputs = step.outputs.as_ref().map(|node| {
@@ -364,6 +358,7 @@ impl Checker<'_> {
                 })
                 .collect()
         });
+        tidy_reads(&mut refs);
         if let StepRefs::Listed(ids) = &mut refs {
             // Kept for the whole run: no spare room.
             ids.shrink_to_fit();
@@ -530,10 +525,12 @@ impl Checker<'_> {
         };
         match parsed {
             Ok((references, constant_errors, condition)) => {
+                let mut spans = StringSpans::new(node);
                 for reference in references {
-                    self.reference(&reference, node, visibility, roots, Reader::Step(id), refs);
+                    let reader = Reader::Step(id);
+                    self.reference(&reference, &mut spans, visibility, roots, reader, refs);
                 }
-                self.constant_errors(constant_errors, node);
+                self.constant_errors(constant_errors, &mut spans);
                 condition
             }
             Err(errors) => {
@@ -588,21 +585,6 @@ fn into_order<T>(steps: &mut [T], position: &[usize]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// `block` relies on this: the compiled list is written into the model list's room.
-    #[test]
-    // The same adapters as `block`'s, so the same specialisation of `collect` is checked.
-    #[allow(clippy::unused_enumerate_index)]
-    fn compiled_steps_take_the_room_of_the_model_steps() {
-        let model: Vec<Recover<Step>> = (0..8).map(|_| Recover(None)).collect();
-        let room = model.as_ptr() as usize;
-        let compiled: Vec<CompiledStep> = model
-            .into_iter()
-            .enumerate()
-            .filter_map(|(_, step)| step.0.and(None))
-            .collect();
-        assert_eq!(compiled.as_ptr() as usize, room);
-    }
 
     #[test]
     fn steps_move_to_their_positions() {
