@@ -570,11 +570,10 @@ fn verify_pages(config: &RunningConfig, snapshot: &Snapshot) -> Result<()> {
 }
 
 /// weft: a snapshot is written at recovery once the log since the last one is this long.
-/// Replaying the log costs about 36 instructions a byte (callgrind: 1.19 million for the 476
-/// messages, under 32 KiB, of the last ~30 one-step runs of a 300-run history), so 8 KiB is at
-/// most ~0.3 million an opening (32 KiB was up to 1.2 million, a fifth of an empty run), for a
-/// snapshot (a small file, two syncs) about every 8 one-step runs.
-const SNAPSHOT_AFTER_LOG_BYTES: Lsn = 8 * 1024;
+/// Replaying the log costs about 32 instructions a byte (callgrind: 9.7 million for the
+/// ~300 KiB of 300 one-step runs), so 32 KiB is at most ~1 million an opening, and a
+/// snapshot (a sync) about every 30 one-step runs.
+const SNAPSHOT_AFTER_LOG_BYTES: Lsn = 32 * 1024;
 
 /// weft: whether the `len` bytes of `file` from `offset` all exist and are `byte`.
 pub(super) fn holds_only(
