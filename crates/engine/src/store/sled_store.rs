@@ -1441,6 +1441,54 @@ mod tests {
         assert_eq!(store.list_runs(100).await.unwrap().len(), 46);
     }
 
+    /// A process killed (kill -9) while sled wrote a snapshot leaves the snapshot's
+    /// `.generating` file, whole or cut, next to the last complete snapshot: the next opening
+    /// recovers from the complete one and loses nothing, and the next snapshot removes it.
+    #[tokio::test]
+    async fn a_snapshot_cut_by_a_kill_while_written_loses_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("runs");
+        {
+            let store = SledRunStore::open(&dir).await.unwrap();
+            conformance::run_all(&store).await;
+        }
+        // The first opening of a history with records writes its first snapshot.
+        drop(SledRunStore::open(&dir).await.unwrap());
+        let snapshots = || {
+            let mut names: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with("snap."))
+                .collect();
+            names.sort();
+            names
+        };
+        let [complete] = &snapshots()[..] else {
+            panic!("one snapshot expected: {:?}", snapshots());
+        };
+        // Its name sorts after the complete one's, as a newer snapshot's does.
+        let cut = "snap.7FFFFFFFFFFFFFFF.generating";
+        let bytes = std::fs::read(dir.join(complete)).unwrap();
+        std::fs::write(dir.join(cut), &bytes[..bytes.len() / 2]).unwrap();
+        for round in 0..3 {
+            let store = SledRunStore::open(&dir).await.unwrap();
+            assert_eq!(store.list_runs(100).await.unwrap().len(), 6 + round);
+            assert_eq!(store.attempts("01A").await.unwrap().len(), 4);
+            let mut run = store.get_run("01A").await.unwrap().unwrap();
+            run.id = format!("02R{round:03}");
+            // Enough log for the next opening to write a snapshot.
+            run.outputs = Some(serde_json::json!("x".repeat(20_000)));
+            store.put_run(&run).await.unwrap();
+            store.flush().await.unwrap();
+        }
+        let store = SledRunStore::open(&dir).await.unwrap();
+        assert_eq!(store.list_runs(100).await.unwrap().len(), 9);
+        let after = snapshots();
+        assert_eq!(after.len(), 1, "{after:?}");
+        assert!(!after[0].ends_with(".generating"), "{after:?}");
+    }
+
     /// A history written before `interrupted`, cursors, fires and claims existed still opens
     /// and reads: the record format only grows, with defaults.
     #[tokio::test]

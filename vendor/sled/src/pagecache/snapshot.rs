@@ -628,6 +628,11 @@ pub fn read_snapshot_or_default(config: &RunningConfig) -> Result<Snapshot> {
 /// Returns `Ok(Some(snapshot))` if there was nothing written.
 fn read_snapshot(config: &RunningConfig) -> Result<Option<Snapshot>> {
     let mut candidates = config.get_snapshot_files()?;
+    // weft: a `.generating` file is a snapshot whose writing a crash (kill -9) interrupted:
+    // never complete (it is renamed once synced), so it is not a candidate. Its name sorts
+    // after the last complete snapshot's, which it would otherwise hide, refusing the opening
+    // as corrupt. The next snapshot written removes it.
+    candidates.retain(|path| !path.to_string_lossy().ends_with(".generating"));
     if candidates.is_empty() {
         debug!("no previous snapshot found");
         return Ok(None);
@@ -731,6 +736,10 @@ fn write_snapshot(config: &RunningConfig, snapshot: &Snapshot) -> Result<()> {
     io_fail!(config, "snap write mv");
     std::fs::rename(&path_1, &path_2)?;
     io_fail!(config, "snap write mv post");
+    // weft: the rename is made durable before the older snapshots are removed, so that a
+    // crash of the machine right after finds one of them on disk, never neither.
+    #[cfg(unix)]
+    std::fs::File::open(parent)?.sync_all()?;
 
     trace!("renamed snapshot to {}", path_2.to_string_lossy());
 
