@@ -286,7 +286,11 @@ impl SledRunStore {
         // record read once by sled's recovery before it writes anything (when it is small
         // enough to be copied: a bigger one would be read whole at every opening); an
         // unchanged one has nothing to find.
-        let db = match open_db(dir, notes.durable_log, copy.is_some()) {
+        // The log position is checked only on a changed history: an unchanged one is byte for
+        // byte what its clean close left, after the last sync, so recovering less than the
+        // noted position could only mean `record-count` itself was damaged.
+        let durable_log = notes.durable_log.filter(|_| !unchanged);
+        let db = match open_db(dir, durable_log, copy.is_some()) {
             Ok(db) => db,
             Err(OpenFailure::Damaged(damage)) => return Err(damaged(damage)),
             Err(OpenFailure::Other(e)) => {
@@ -1487,6 +1491,44 @@ mod tests {
         let after = snapshots();
         assert_eq!(after.len(), 1, "{after:?}");
         assert!(!after[0].ends_with(".generating"), "{after:?}");
+    }
+
+    /// A history unchanged since its clean close is what that close left: a log position in
+    /// `record-count` beyond its end (the sidecar damaged, not the log) refuses nothing.
+    #[tokio::test]
+    async fn an_unchanged_history_opens_whatever_log_position_its_count_file_says() {
+        let dir = tempfile::tempdir().unwrap();
+        // Two processes, one run each, each closed cleanly.
+        for run in 1..=2 {
+            let store = SledRunStore::open(dir.path()).await.unwrap();
+            store
+                .put_run(&ended_run(format!("01R{run:02}"), "cli"))
+                .await
+                .unwrap();
+            store.flush().await.unwrap();
+        }
+        let notes = weft_store_guard::read_notes(dir.path()).unwrap();
+        let noted = notes.durable_log.expect("a sync notes the log position");
+        let raised = format!("{:020} {:020}", 2, noted + 10_000);
+        std::fs::write(dir.path().join("record-count"), raised).unwrap();
+        let store = SledRunStore::open(dir.path()).await.unwrap();
+        assert_eq!(store.list_runs(10).await.unwrap().len(), 2);
+        drop(store);
+        // Changed since the close (the mark gone), the same position is damage.
+        std::fs::remove_file(dir.path().join("closed-cleanly")).unwrap();
+        let raised = format!("{:020} {:020}", 2, noted + 10_000);
+        std::fs::write(dir.path().join("record-count"), raised).unwrap();
+        let refused = SledRunStore::open(dir.path()).await.err();
+        assert!(
+            matches!(
+                refused,
+                Some(StoreError::Damaged {
+                    damage: Damage::LogCut { .. },
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
     }
 
     /// A history written before `interrupted`, cursors, fires and claims existed still opens
