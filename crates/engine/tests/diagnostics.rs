@@ -1702,3 +1702,16 @@ fn webhook_names_its_secret_as_secrets_holds_it() {
         }
     );
 }
+
+/// One expression past `weft_expr::MAX_TOKENS` is refused at its first token over the limit,
+/// before its tokens and nodes take memory in proportion to the file.
+#[test]
+fn an_expression_of_too_many_tokens_is_refused_at_the_first_one_over() {
+    let mut text = String::from("name: long\nsteps:\n  - {id: a, uses: core.log, with: {message: hi}}\nvars:\n  x: |\n    ${{ 0\n");
+    text.push_str(&"    + 1\n".repeat(weft_expr::MAX_TOKENS / 2));
+    text.push_str("    }}\n");
+    let rendered = problems(text.as_bytes()).render();
+    insta::with_settings!({ description => "`${{ 0` then 50,000 lines `+ 1` in a block scalar", omit_expression => true }, {
+        insta::assert_snapshot!(rendered);
+    });
+}
