@@ -124,13 +124,15 @@ pub fn render(source: &SourceFile, diagnostic: &Diagnostic) -> String {
         Some(span) => {
             let _ = writeln!(out, "{gutter}--> {path}:{}:{}", span.line, span.col);
             if let Some(text) = source.line(span.line) {
-                let shown: String = text.replace('\t', " ");
-                let caret_pad = " ".repeat(span.col.saturating_sub(1) as usize);
-                let available = shown.chars().count().saturating_sub(span.col as usize - 1);
-                let carets = "^".repeat((span.len as usize).clamp(1, available.max(1)));
+                let (shown, caret_at, carets) = window(text, span);
                 let _ = writeln!(out, "{gutter} |");
                 let _ = writeln!(out, "{} | {shown}", span.line);
-                let _ = writeln!(out, "{gutter} | {caret_pad}{carets}");
+                let _ = writeln!(
+                    out,
+                    "{gutter} | {}{}",
+                    " ".repeat(caret_at),
+                    "^".repeat(carets)
+                );
             }
         }
         None => {
@@ -141,6 +143,43 @@ pub fn render(source: &SourceFile, diagnostic: &Diagnostic) -> String {
         let _ = writeln!(out, "{gutter} = help: {help}");
     }
     out
+}
+
+/// Lines up to this many characters are shown whole.
+const SHOWN_LINE: usize = 240;
+/// Of a longer line, this many characters are shown each side of the caret's start (and the
+/// carets are as many at most), so a diagnostic in a 100 KB line stays a few lines long.
+const SHOWN_CONTEXT: usize = 80;
+const ELLIPSIS: &str = "...";
+
+/// The part of `line` shown under a diagnostic at `span` (tabs as spaces, a window around the
+/// caret with `...` where it is cut), the caret's column in it and the number of carets.
+fn window(line: &str, span: Span) -> (String, usize, usize) {
+    let total = line.chars().count();
+    let mut caret = span.col.saturating_sub(1) as usize;
+    let (from, to) = if total <= SHOWN_LINE {
+        (0, total)
+    } else {
+        caret = caret.min(total);
+        let from = caret.saturating_sub(SHOWN_CONTEXT);
+        (from, (caret + SHOWN_CONTEXT).min(total))
+    };
+    let mut shown = String::new();
+    if from > 0 {
+        shown.push_str(ELLIPSIS);
+    }
+    let caret_at = shown.len() + (caret - from);
+    shown.extend(
+        line.chars()
+            .skip(from)
+            .take(to - from)
+            .map(|c| if c == '\t' { ' ' } else { c }),
+    );
+    if to < total {
+        shown.push_str(ELLIPSIS);
+    }
+    let carets = (span.len as usize).clamp(1, to.saturating_sub(caret).max(1));
+    (shown, caret_at, carets)
 }
 
 /// The nearest candidate to `name`, if it is close enough to be a likely typo.

@@ -1702,3 +1702,90 @@ fn webhook_names_its_secret_as_secrets_holds_it() {
         }
     );
 }
+
+/// One expression past `weft_expr::MAX_TOKENS` is refused at its first token over the limit,
+/// before its tokens and nodes take memory in proportion to the file.
+#[test]
+fn an_expression_of_too_many_tokens_is_refused_at_the_first_one_over() {
+    let mut text = String::from("name: long\nsteps:\n  - {id: a, uses: core.log, with: {message: hi}}\nvars:\n  x: |\n    ${{ 0\n");
+    text.push_str(&"    + 1\n".repeat(weft_expr::MAX_TOKENS / 2));
+    text.push_str("    }}\n");
+    let rendered = problems(text.as_bytes()).render();
+    insta::with_settings!({ description => "`${{ 0` then 50,000 lines `+ 1` in a block scalar", omit_expression => true }, {
+        insta::assert_snapshot!(rendered);
+    });
+}
+
+/// After an escape the unescaped text is shorter than the line: the caret cannot be placed
+/// under the expression, so it points at the scalar's start, never at a wrong column.
+#[test]
+fn an_expression_error_after_an_escape_points_at_the_scalar() {
+    assert_diagnostics!(
+        r#"
+name: escapes
+steps:
+  - id: show
+    uses: core.log
+    with: { message: "\u00e9\t${{ 1 + }}" }
+"#
+    );
+}
+
+/// A quoted scalar without escapes maps offsets exactly: the caret is under the culprit.
+#[test]
+fn an_expression_error_in_a_quoted_scalar_without_escapes_is_under_the_culprit() {
+    assert_diagnostics!(
+        "
+name: quoted
+steps:
+  - id: show
+    uses: core.log
+    with: { message: \"é\t${{ 1 + }}\" }
+"
+    );
+}
+
+/// A plain scalar folded over two lines: the offsets are of the folded text, so the caret
+/// points at the scalar's start.
+#[test]
+fn an_expression_error_in_a_folded_plain_scalar_points_at_the_scalar() {
+    assert_diagnostics!(
+        "
+name: folded
+steps:
+  - id: show
+    uses: core.log
+    with:
+      message: some text
+        ${{ 1 + }}
+"
+    );
+}
+
+/// A diagnostic in a 100 KB line shows a window around the caret, cut between characters
+/// (`é` is two bytes), with `...` where the line goes on.
+#[test]
+fn a_long_line_is_shown_as_a_window_around_the_caret() {
+    let filler = "é".repeat(25_000);
+    let text = format!(
+        "name: long\nsteps:\n  - {{id: show, uses: core.log, with: {{message: \"{filler} ${{{{ 1 + }}}} {filler}\"}}}}\n"
+    );
+    let rendered = problems(text.as_bytes()).render();
+    insta::with_settings!({ description => "a step on one line whose message is 25,000 `é`, `${{ 1 + }}`, 25,000 `é`", omit_expression => true }, {
+        insta::assert_snapshot!(rendered);
+    });
+}
+
+/// A line just long enough to be cut at both ends, and one short enough to be shown whole.
+#[test]
+fn a_line_of_240_characters_is_shown_whole() {
+    let filler = "x".repeat(240 - "      message: \"${{ 1 + }}\"".len());
+    let text = format!(
+        "name: edge\nsteps:\n  - id: show\n    uses: core.log\n    with:\n      message: \"${{{{ 1 + }}}}{filler}\"\n"
+    );
+    let rendered = problems(text.as_bytes()).render();
+    assert!(rendered.contains(&format!("{filler}\"\n")), "{rendered}");
+    let text = text.replace(&filler, &format!("{filler}x"));
+    let rendered = problems(text.as_bytes()).render();
+    assert!(rendered.contains("...\n"), "{rendered}");
+}

@@ -6,6 +6,13 @@
 use crate::error::ParseError;
 use std::ops::Range;
 
+/// The most tokens one expression may have. Tokens and the nodes parsed from them take
+/// about 100 bytes each while the expression is compiled, so without a bound one expression
+/// filling a 16 MiB file would need over half a gigabyte; this bound keeps it to a few MB
+/// and is far above any expression a person writes (a reference such as
+/// `steps.a.output.n` is 7 tokens).
+pub const MAX_TOKENS: usize = 100_000;
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Tok {
     Null,
@@ -167,6 +174,9 @@ impl<'s> Lexer<'s> {
                 };
             };
             let token = self.token(b)?;
+            if tokens.len() == MAX_TOKENS {
+                return Err(too_many_tokens(token.span));
+            }
             tokens.push(token);
         }
     }
@@ -451,6 +461,19 @@ impl<'s> Lexer<'s> {
         self.pos = end;
         Ok(())
     }
+}
+
+/// The error for the first token past [`MAX_TOKENS`]: the limit, and what to do.
+fn too_many_tokens(span: Range<usize>) -> ParseError {
+    ParseError::new(
+        format!("the expression is too long: more than {MAX_TOKENS} tokens"),
+        span,
+    )
+    .with_help(format!(
+        "an expression may have at most {MAX_TOKENS} tokens (names, numbers, operators, \
+         brackets); compute parts of it in earlier steps (`core.set`) and combine their \
+         outputs, or go over the data with `for_each`"
+    ))
 }
 
 fn too_large(text: &str, span: Range<usize>) -> ParseError {

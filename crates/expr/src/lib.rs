@@ -25,7 +25,7 @@ mod value;
 
 pub use error::{EvalError, EvalErrorKind, ParseError, HIDDEN_VALUES};
 pub use functions::{FunctionInfo, FUNCTIONS};
-pub use lexer::{is_invisible, misleading_char};
+pub use lexer::{is_invisible, misleading_char, MAX_TOKENS};
 pub use limits::{MAX_RESULT_TEXT, MAX_RESULT_VALUES};
 pub use parser::{MAX_NESTING, MAX_TREE_DEPTH};
 pub use refs::{Reference, ReferenceUse, Segment};

@@ -92,3 +92,33 @@ fn arrays_and_objects_stop_at_the_value_limit_at_every_depth() {
         "1000000 values",
     );
 }
+
+/// `0 + 1 + 1 ...` with `tokens` tokens (an odd number).
+fn sum_of_tokens(tokens: usize) -> String {
+    let mut src = String::from("0");
+    src.push_str(&" + 1".repeat((tokens - 1) / 2));
+    src
+}
+
+#[test]
+fn an_expression_of_max_tokens_parses_and_one_more_is_refused_at_that_token() {
+    assert_eq!(weft_expr::MAX_TOKENS, 100_000);
+    // MAX_TOKENS is even: the largest odd count under it parses, and so does the template form.
+    let fits = sum_of_tokens(weft_expr::MAX_TOKENS - 1);
+    assert!(weft_expr::Expr::parse(&fits).is_ok());
+    assert!(Template::parse(&format!("${{{{ {fits} }}}}")).is_ok());
+
+    let over = sum_of_tokens(weft_expr::MAX_TOKENS + 1);
+    let error = weft_expr::Expr::parse(&over).expect_err("one token too many");
+    assert_eq!(
+        error.message,
+        "the expression is too long: more than 100000 tokens"
+    );
+    // The first token past the limit: the last `1`.
+    assert_eq!(error.span, over.len() - 1..over.len());
+    assert!(error.help.unwrap_or_default().contains("core.set"));
+
+    let template = format!("x ${{{{ {over} }}}}");
+    let error = Template::parse(&template).expect_err("one token too many");
+    assert_eq!(error.span, template.len() - 4..template.len() - 3);
+}

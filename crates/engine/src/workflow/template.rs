@@ -61,7 +61,8 @@ impl ValueTemplate {
     }
 }
 
-/// The position of bytes `range` of a string scalar, when the scalar sits on one line.
+/// The position of bytes `range` of a string scalar, when it is written as is on one line;
+/// else the scalar's.
 pub fn span_in_string(node: &Node, range: std::ops::Range<usize>) -> Span {
     StringSpans::new(node).span(range)
 }
@@ -74,6 +75,8 @@ pub struct StringSpans<'n> {
     node: &'n Node,
     /// The scalar's text when it sits on one line (positions inside it are meaningful).
     single_line: Option<(&'n str, bool)>,
+    /// Offsets up to this one (included) map to columns (see `NodeKind::Str::exact`).
+    exact: usize,
     /// The last start asked for, in bytes, and its count of characters.
     at: (usize, usize),
 }
@@ -81,23 +84,26 @@ pub struct StringSpans<'n> {
 impl<'n> StringSpans<'n> {
     pub fn new(node: &'n Node) -> Self {
         let single_line = match &node.kind {
-            NodeKind::Str { value, quoted }
-                if !value.contains('\n')
-                    && (node.span.len as usize) <= value.chars().count() + 2 =>
-            {
-                Some((value.as_str(), *quoted))
-            }
+            NodeKind::Str {
+                value,
+                quoted,
+                exact: 1..,
+            } => Some((value.as_str(), *quoted)),
             _ => None,
         };
         StringSpans {
             node,
             single_line,
+            exact: match node.kind {
+                NodeKind::Str { exact, .. } => (exact as usize).saturating_sub(1),
+                _ => 0,
+            },
             at: (0, 0),
         }
     }
 
     pub fn span(&mut self, range: std::ops::Range<usize>) -> Span {
-        let Some((value, quoted)) = self.single_line else {
+        let Some((value, quoted)) = self.single_line.filter(|_| range.start <= self.exact) else {
             return self.node.span;
         };
         let start = match value.get(..range.start) {

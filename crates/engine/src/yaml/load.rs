@@ -194,6 +194,48 @@ struct TreeBuilder<'t> {
     errors: Vec<Diagnostic>,
     /// After a fatal problem the rest of the events are ignored.
     stopped: bool,
+    /// Where the last scalar was found in `text`.
+    cursor: Cursor,
+}
+
+/// A place in the text, found by line and column. Scalars come in the order of the text, so
+/// each is looked for from the one before it: the whole text is walked once, not once a
+/// scalar (a file of one long line of a hundred thousand scalars).
+#[derive(Default)]
+struct Cursor {
+    /// 1-based line, 0-based column in characters, and the byte offset of that place.
+    line: usize,
+    col: usize,
+    byte: usize,
+}
+
+impl Cursor {
+    /// The byte offset of `line` (1-based) and `col` (0-based, in characters) in `text`.
+    fn seek(&mut self, text: &str, line: usize, col: usize) -> Option<usize> {
+        if self.line == 0 || (line, col) < (self.line, self.col) {
+            *self = Cursor {
+                line: 1,
+                col: 0,
+                byte: 0,
+            };
+        }
+        while self.line < line {
+            let newline = text[self.byte..].find('\n')?;
+            self.byte += newline + 1;
+            self.line += 1;
+            self.col = 0;
+        }
+        let rest = &text[self.byte..];
+        let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
+        let offset = line
+            .char_indices()
+            .map(|(offset, _)| offset)
+            .chain(std::iter::once(line.len()))
+            .nth(col - self.col)?;
+        self.byte += offset;
+        self.col = col;
+        Some(self.byte)
+    }
 }
 
 /// The span at a parser mark. At the end of a text without a final line break the parser
@@ -220,7 +262,7 @@ fn count_nodes(node: &Node) -> usize {
 }
 
 /// Resolves a plain scalar the way YAML 1.2's core schema does.
-fn plain_scalar(value: String, span: Span) -> Result<NodeKind, Diagnostic> {
+fn plain_scalar(value: String, span: Span, exact: u32) -> Result<NodeKind, Diagnostic> {
     Ok(match value.as_str() {
         "" | "~" | "null" | "Null" | "NULL" => NodeKind::Null,
         "true" | "True" | "TRUE" => NodeKind::Bool(true),
@@ -238,6 +280,7 @@ fn plain_scalar(value: String, span: Span) -> Result<NodeKind, Diagnostic> {
                 NodeKind::Str {
                     value: value.into(),
                     quoted: false,
+                    exact,
                 }
             }
         }
@@ -273,10 +316,11 @@ fn tag_error(tag: &Tag, span: Span) -> Diagnostic {
 }
 
 /// A scalar with an explicit tag: `!!str 12` is text, `!!int 12` must be an integer...
-fn tagged_scalar(tag: &Tag, value: String, span: Span) -> Result<NodeKind, Diagnostic> {
+fn tagged_scalar(tag: &Tag, value: String, span: Span, exact: u32) -> Result<NodeKind, Diagnostic> {
     let text = || NodeKind::Str {
         value: value.as_str().into(),
         quoted: true,
+        exact,
     };
     // `! value` (the non-specific tag) is text, as in the YAML spec.
     if tag.handle == "!" && tag.suffix.is_empty() {
@@ -293,7 +337,7 @@ fn tagged_scalar(tag: &Tag, value: String, span: Span) -> Result<NodeKind, Diagn
             tag_text(tag)
         ))
     };
-    let plain = || plain_scalar(value.clone(), span);
+    let plain = || plain_scalar(value.clone(), span, exact);
     match standard_suffix(tag) {
         Some("str") => Ok(text()),
         Some("int") => match plain()? {
@@ -397,6 +441,7 @@ impl<'t> TreeBuilder<'t> {
             aliases_expanded: false,
             errors: Vec::new(),
             stopped: false,
+            cursor: Cursor::default(),
         }
     }
 
@@ -420,6 +465,41 @@ impl<'t> TreeBuilder<'t> {
             ),
             None => value,
         }
+    }
+
+    /// How many bytes of the scalar `value` at `mark`, from its start, map to columns of its
+    /// line (see `NodeKind::Str::exact`), plus one so that 0 can say "none".
+    fn exact_prefix(&mut self, mark: &Marker, style: TScalarStyle, value: &str) -> u32 {
+        let quote = match style {
+            TScalarStyle::Plain => None,
+            TScalarStyle::SingleQuoted => Some('\''),
+            TScalarStyle::DoubleQuoted => Some('"'),
+            _ => return 0,
+        };
+        let Some(at) = self.cursor.seek(self.text, mark.line(), mark.col()) else {
+            return 0;
+        };
+        let source = &self.text[at..];
+        let Some(source) = (match quote {
+            Some(quote) => source.strip_prefix(quote),
+            None => Some(source),
+        }) else {
+            return 0;
+        };
+        let mut same = value
+            .char_indices()
+            .zip(source.chars())
+            .find(|((_, v), s)| v != s || *v == '\n')
+            .map_or(value.len(), |((offset, _), _)| offset);
+        let whole = same == value.len();
+        // `''` is one `'`: the first quote is the value's, the second is not in it, so the
+        // place where they part is one byte later than where the value's text stops mapping.
+        if quote == Some('\'') && !whole && same > 0 {
+            same -= 1;
+        }
+        // The offset where value and text part still maps: the escape or line break starts
+        // there. Past the end (an error at the end of the value) maps when all of it did.
+        u32::try_from(same + 1).unwrap_or(0)
     }
 
     fn fatal(&mut self, diagnostic: Diagnostic) {
@@ -537,12 +617,14 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                 if !self.add_nodes(1, span) {
                     return;
                 }
+                let exact = self.exact_prefix(&mark, style, &value);
                 let resolved = match tag {
-                    Some(tag) => tagged_scalar(&tag, value, self.tag_span(&tag, span)),
-                    None if style == TScalarStyle::Plain => plain_scalar(value, span),
+                    Some(tag) => tagged_scalar(&tag, value, self.tag_span(&tag, span), exact),
+                    None if style == TScalarStyle::Plain => plain_scalar(value, span, exact),
                     None => Ok(NodeKind::Str {
                         value: value.into(),
                         quoted: true,
+                        exact,
                     }),
                 };
                 let kind = resolved.unwrap_or_else(|diagnostic| {

@@ -23,6 +23,11 @@ pub enum NodeKind {
     Str {
         value: CompactString,
         quoted: bool,
+        /// How much of the value is written as is from the scalar's start on its line (no
+        /// escape, no folded line break, no block indicator before it): byte offsets below
+        /// this map to columns, which is where an expression's error is pointed at; others
+        /// point at the scalar's start. 0: none (a block scalar, a tagged one).
+        exact: u32,
     },
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),

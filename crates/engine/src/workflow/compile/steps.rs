@@ -488,6 +488,7 @@ impl Checker<'_> {
             NodeKind::Str {
                 value,
                 quoted: false,
+                ..
             } if yaml11_bool_help(value).is_some() => {
                 self.error(
                     Diagnostic::error(format!("`if: {value}` is not a boolean"), Some(node.span))
