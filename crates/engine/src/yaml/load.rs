@@ -225,13 +225,22 @@ impl Cursor {
             self.line += 1;
             self.col = 0;
         }
+        // Walked from the cursor only, never to the line's end: on one long line of many
+        // scalars that would be the whole rest of the line for each.
         let rest = &text[self.byte..];
-        let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
-        let offset = line
-            .char_indices()
-            .map(|(offset, _)| offset)
-            .chain(std::iter::once(line.len()))
-            .nth(col - self.col)?;
+        let step = col - self.col;
+        let mut offset = None;
+        for (walked, (at, c)) in rest.char_indices().enumerate() {
+            if walked == step {
+                offset = Some(at);
+                break;
+            }
+            if c == '\n' {
+                return None;
+            }
+        }
+        // `col` may be the end of the text's last line.
+        let offset = offset.or_else(|| (rest.chars().count() == step).then_some(rest.len()))?;
         self.byte += offset;
         self.col = col;
         Some(self.byte)
