@@ -8,7 +8,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use weft_daemon::api::hooks::{Hooks, MAX_BODY_BYTES};
+use weft_daemon::api::hooks::Hooks;
+use weft_daemon::api::MAX_BODY_BYTES;
 use weft_daemon::api::{self, ApiServer, ApiState, ConnectionSummary};
 use weft_daemon::signature::sign as signature;
 use weft_daemon::{Dispatcher, RunEnded, WorkflowSet};
@@ -252,7 +253,7 @@ async fn a_body_over_the_limit_is_refused_with_413_json() {
     body.extend_from_slice(b"{}");
     let (status, answer) = send(hooks.signed("signed", &body)).await;
     assert_eq!(status, 413, "{answer}");
-    assert_eq!(error_code(status, &answer), "too_large");
+    assert_eq!(error_code(status, &answer), "body_too_large");
     // At the limit exactly, it is taken.
     let mut body = vec![b' '; MAX_BODY_BYTES - 2];
     body.extend_from_slice(b"{}");

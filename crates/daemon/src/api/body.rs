@@ -69,7 +69,8 @@ pub(super) fn json_kind(value: &serde_json::Value) -> &'static str {
     }
 }
 
-fn body_error(rejection: BytesRejection) -> ApiError {
+/// A body axum could not read: over the cap (413) or cut short (400).
+pub(super) fn body_error(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

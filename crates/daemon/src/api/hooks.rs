@@ -1,7 +1,7 @@
 //! `POST /hooks/{workflow}`: a webhook starts a run of a workflow with a `webhook` trigger.
 //!
 //! The request is checked before anything is recorded: the workflow exists, has a webhook
-//! trigger and is not paused; the body is at most [`MAX_BODY_BYTES`]; it is signed
+//! trigger and is not paused; the body is at most [`MAX_BODY_BYTES`](super::MAX_BODY_BYTES); it is signed
 //! (`X-Weft-Signature: sha256=<hex HMAC-SHA256 of the raw body>`) or carries the bearer token,
 //! both compared in constant time with the daemon's secret; it is JSON. Then an
 //! `Idempotency-Key` is recorded with the run's id and synced (group commit) before the run is
@@ -25,12 +25,11 @@ use weft_engine::exec::new_run_id;
 use weft_engine::store::RequestKeyRecord;
 use weft_engine::workflow::{TriggerPlan, WebhookPlan};
 
-use super::{access, ApiError, ApiState};
+use super::body::body_error;
+use super::{access, ApiError, ApiState, MAX_BODY_BYTES};
 use crate::dispatch::{Submission, SubmitError, Submitted, TriggerKind};
 use crate::signature;
 
-/// The largest body taken; a larger one is answered 413.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 /// Longest `Idempotency-Key` taken (a UUID is 36).
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
@@ -79,17 +78,7 @@ async fn receive(
             "this webhook cannot check requests yet: its secret is not set on the daemon",
         )
     })?;
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-            )
-        } else {
-            ApiError::bad_request(format!("the body could not be read: {rejection}"))
-        }
-    })?;
+    let body = body.map_err(body_error)?;
     authenticate(plan, secret.as_bytes(), &headers, &body)?;
     if entry.paused() {
         return Err(paused(&workflow));
