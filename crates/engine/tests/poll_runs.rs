@@ -14,7 +14,8 @@ use weft_engine::actions::{builtin_registry, TypedAction};
 use weft_engine::exec::Engine;
 use weft_engine::store::{MemoryRunStore, RunStatus, RunStore, TriggerStore};
 use weft_engine::trigger::{
-    poll_once, Delivery, PollError, PollReport, SourceCatalog, TypedPollSource, RUNS_AT_ONCE,
+    poll_once, Delivery, PollError, PollReport, SourceCatalog, TypedPollSource, PROGRESS_EVERY,
+    RUNS_AT_ONCE,
 };
 use weft_engine::workflow::{self, Catalog, CompiledWorkflow};
 
@@ -162,6 +163,26 @@ async fn the_runs_of_a_poll_go_side_by_side_and_are_reported_in_event_order() {
     let (ticks, most) = poll_with("").await;
     assert_eq!(ticks, in_event_order());
     assert_eq!(most, RUNS_AT_ONCE);
+}
+
+#[tokio::test]
+async fn the_runs_of_a_poll_are_synced_by_its_progress_saves_not_one_by_one() {
+    let overlap = Arc::new(Overlap::default());
+    let (engine, store, flow) = setup("", &overlap);
+    let report = poll(&engine, &store, &flow).await.expect("poll");
+    assert_eq!(report.runs.len(), EVENTS);
+    // Fewer than PROGRESS_EVERY runs: no progress save, one sync with the cursor, none per run.
+    assert!(EVENTS < PROGRESS_EVERY);
+    assert_eq!(store.flushes(), 1);
+    // A run on its own still syncs at its end.
+    let before = store.flushes();
+    let request = weft_engine::exec::RunRequest {
+        trigger: Some(json!({"kind": "tick", "id": "alone", "version": 1})),
+        ..Default::default()
+    };
+    let outcome = engine.run(flow.clone(), request).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    assert!(store.flushes() > before);
 }
 
 #[tokio::test]

@@ -55,6 +55,19 @@ pub struct Engine {
     /// with the run, which is parked `waiting`, instead of slept; `None` (the default): slept.
     /// The daemon sets it: it resumes parked runs on time.
     pub stored_waits: Option<std::time::Duration>,
+    /// Who syncs a run's records to disk; see [`RunSync`].
+    pub run_sync: RunSync,
+}
+
+/// Who makes a run's records durable before it is reported done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RunSync {
+    /// The run syncs the store at its end, and its progress as steps finish.
+    #[default]
+    ByRun,
+    /// The caller syncs, and reports the runs only after: a poll of many events syncs once per
+    /// save of its progress instead of once per run (`trigger::poll_once`).
+    ByCaller,
 }
 
 impl Engine {
@@ -76,6 +89,7 @@ impl Engine {
             record_cap: DEFAULT_RECORD_CAP,
             tokens: Arc::new(NoTokens),
             stored_waits: None,
+            run_sync: RunSync::ByRun,
         }
     }
 

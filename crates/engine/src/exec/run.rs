@@ -20,7 +20,7 @@ use super::record_cap::{cap_redacted, cap_value};
 use super::redact::{Redactor, MIN_SECRET_LEN, REDACTED};
 use super::resume::ResumePlan;
 use super::step::Failure;
-use super::{Engine, Mode, RunRequest};
+use super::{Engine, Mode, RunRequest, RunSync};
 use crate::actions::{ActionError, DryRunEffect, ErrorKind};
 use crate::store::{RunRecord, RunStatus, StoredWait};
 use crate::workflow::connection_config::connection_scope;
@@ -321,8 +321,8 @@ impl Engine {
         if !dry {
             // The durability point: the run is only reported once its record is on disk.
             let saved = match self.store.put_run(&record).await {
-                Ok(()) => self.store.flush().await,
-                Err(e) => Err(e),
+                Ok(()) if self.run_sync == RunSync::ByRun => self.store.flush().await,
+                other => other,
             };
             if let Err(e) = saved {
                 let e = e.with_causes();
@@ -512,6 +512,7 @@ impl RunState {
             let batch = std::mem::take(&mut *self.progress.lock());
             if !batch.is_empty() {
                 let needs_sync = !dry
+                    && self.engine.run_sync == RunSync::ByRun
                     && batch
                         .iter()
                         .any(|p| matches!(p, Progress::StepFinished { .. }));

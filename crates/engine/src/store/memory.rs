@@ -18,6 +18,8 @@ pub struct MemoryRunStore {
     /// A memory store's scratch area is memory too: it keeps a big loop's item outputs
     /// encoded, which is smaller than holding them as values, but not bounded.
     scratch: MemoryScratch,
+    /// How many times `flush` was called: what a sync would cost on a disk.
+    flushes: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -58,6 +60,11 @@ struct State {
 impl MemoryRunStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How many times the store was asked to sync.
+    pub fn flushes(&self) -> usize {
+        self.flushes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every run, oldest first.
@@ -169,6 +176,8 @@ impl RunStore for MemoryRunStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
+        self.flushes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 

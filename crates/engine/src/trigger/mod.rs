@@ -4,7 +4,6 @@
 mod cron;
 mod poll;
 mod poll_owing;
-mod poll_sync;
 
 pub use self::cron::{CronError, CronSchedule, DstNote, Fire};
 pub use self::poll::{

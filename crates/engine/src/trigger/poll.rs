@@ -32,8 +32,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use weft_action::{poll_all, ActionError, EventSink, PollSource, Polled, SourceContext};
 
-use super::poll_sync::SyncedByPoll;
-use crate::exec::{Engine, RunOutcome, RunRequest};
+use crate::exec::{Engine, RunOutcome, RunRequest, RunSync};
 use crate::store::{StoreError, TriggerCursor, TriggerKey, TriggerStore};
 use crate::workflow::connection_config::connection_scope_of;
 use crate::workflow::{CompiledWorkflow, PollTargets, TriggerPlan};
@@ -151,7 +150,9 @@ pub async fn poll_once(
     let mut recording = Recording {
         engine,
         runs: Engine {
-            store: Arc::new(SyncedByPoll(engine.store.clone())),
+            // Synced by the progress saves: one sync a run would bound a poll of 10,000
+            // events to 10,000 syncs one after the other.
+            run_sync: RunSync::ByCaller,
             ..engine.clone()
         },
         triggers,
