@@ -588,6 +588,25 @@ fn into_order<T>(steps: &mut [T], position: &[usize]) {
 mod tests {
     use super::*;
 
+    /// A block's dependencies are listed by the steps' positions once ordered, not by their
+    /// places in the file.
+    #[test]
+    fn dependencies_follow_the_steps_into_their_order() {
+        let loaded = super::super::load_with_builtins(
+            "name: t
+steps:
+  - {id: last, needs: [first, mid], uses: core.set, with: {n: 1}}
+  - {id: mid, needs: [first], uses: core.set, with: {n: 1}}
+  - {id: first, needs: [], uses: core.set, with: {n: 1}}
+",
+        );
+        let block = &loaded.workflow.steps;
+        let ids: Vec<&str> = block.steps.iter().map(|s| &*s.id).collect();
+        assert_eq!(ids, ["first", "mid", "last"]);
+        let deps: Vec<&[usize]> = block.deps.iter().collect();
+        assert_eq!(deps, [&[][..], &[0], &[1, 0]]);
+    }
+
     #[test]
     fn steps_move_to_their_positions() {
         let mut steps = vec!['a', 'b', 'c', 'd'];
