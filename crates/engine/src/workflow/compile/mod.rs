@@ -527,6 +527,22 @@ fn polls_a_connection(workflow: &Workflow) -> bool {
     )
 }
 
+/// Loads a workflow with this build's actions for the checker's tests; any problem fails the
+/// test, with the problems as the message.
+#[cfg(test)]
+fn load_with_builtins(yaml: &str) -> super::LoadedWorkflow {
+    let actions = crate::actions::builtin_registry().expect("built-in actions");
+    let sources = SourceCatalog::default();
+    let catalog = Catalog {
+        actions: &actions,
+        sources: &sources,
+    };
+    match super::load_bytes(Path::new("t.yaml"), yaml.as_bytes(), catalog) {
+        Ok(loaded) => loaded,
+        Err(problems) => panic!("{}", problems.render()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -230,24 +230,7 @@ impl Checker<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use crate::actions::builtin_registry;
-    use crate::trigger::SourceCatalog;
-    use crate::workflow::{load_bytes, Catalog, LoadedWorkflow};
-
-    fn load(yaml: &str) -> LoadedWorkflow {
-        let actions = builtin_registry().expect("built-in actions");
-        let sources = SourceCatalog::default();
-        let catalog = Catalog {
-            actions: &actions,
-            sources: &sources,
-        };
-        match load_bytes(Path::new("t.yaml"), yaml.as_bytes(), catalog) {
-            Ok(loaded) => loaded,
-            Err(problems) => panic!("{}", problems.render()),
-        }
-    }
+    use super::super::load_with_builtins;
 
     /// Checking is linear in the names one string reads (one expression may have at most
     /// `weft_expr::MAX_TOKENS` tokens, so they are spread over `${{ }}`s). 300,000 references (3.9 MB of
@@ -274,7 +257,7 @@ mod tests {
         yaml.push_str(&format!(
             "  - {{id: last, uses: core.set, with: {{n: \"{reads}\"}}}}\n"
         ));
-        let loaded = load(&yaml);
+        let loaded = load_with_builtins(&yaml);
         let last = loaded.workflow.steps.steps.last().expect("the last step");
         let crate::workflow::StepRefs::Listed(read) = &last.step_refs else {
             panic!("the last step reads named steps");

@@ -113,28 +113,12 @@ pub(super) fn plan_releases(steps: &mut Block, after: StepRefs) {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use crate::actions::builtin_registry;
-    use crate::trigger::SourceCatalog;
-    use crate::workflow::{load_bytes, Catalog, CompiledWorkflow};
-
-    fn compiled(yaml: &str) -> CompiledWorkflow {
-        let actions = builtin_registry().expect("built-in actions");
-        let sources = SourceCatalog::default();
-        let catalog = Catalog {
-            actions: &actions,
-            sources: &sources,
-        };
-        match load_bytes(Path::new("t.yaml"), yaml.as_bytes(), catalog) {
-            Ok(loaded) => (*loaded.workflow).clone(),
-            Err(problems) => panic!("{}", problems.render()),
-        }
-    }
+    use super::super::load_with_builtins;
 
     /// `(step, the records released after it)` for every top-level step.
     fn releases(yaml: &str) -> Vec<(String, Vec<String>)> {
-        compiled(yaml)
+        load_with_builtins(yaml)
+            .workflow
             .steps
             .steps
             .iter()
