@@ -40,11 +40,15 @@ pub fn spawn_daemon(data_dir: &std::path::Path, workflows: &str, extra: &[&str])
     spawn_weft(data_dir, &args)
 }
 
-#[allow(unsafe_code)]
 pub fn terminate(child: &Child) {
+    signal(child, libc::SIGTERM);
+}
+
+#[allow(unsafe_code)]
+fn signal(child: &Child, signal: libc::c_int) {
     let pid = libc::pid_t::try_from(child.id()).unwrap();
     // SAFETY: kill only sends a signal to the child this test started.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
 }
 
 /// Reads lines until one contains `marker`; returns the lines read so far.
@@ -123,13 +127,6 @@ finally:
         "{}",
         stdout(&shown)
     );
-}
-
-#[allow(unsafe_code)]
-fn signal(child: &Child, signal: libc::c_int) {
-    let pid = libc::pid_t::try_from(child.id()).unwrap();
-    // SAFETY: kill only sends a signal to the child this test started.
-    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
 }
 
 #[test]
@@ -282,6 +279,23 @@ impl Lines {
     }
 }
 
+/// How `child` ended (within `within`), with its whole stdout and the rest of its stderr.
+fn finish(
+    child: &mut Child,
+    stderr: Lines,
+    within: Duration,
+) -> (std::process::ExitStatus, String, String) {
+    let status = wait_for_exit(child, within);
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    (status, out, stderr.rest())
+}
+
 /// `weft run --json FILE` with its `core.log` lines on stderr, once its first step has logged:
 /// from then on the run is busy with steps that never wait.
 fn start_busy_run(dir: &std::path::Path, workflow: &str) -> (Child, Lines) {
@@ -307,15 +321,7 @@ fn sigterm_and_ctrl_c_cancel_a_busy_json_run_of_steps_that_never_wait() {
             let dir = tempfile::tempdir().unwrap();
             let (mut child, stderr) = start_busy_run(dir.path(), &busy_workflow(body, ""));
             signal(&child, sig);
-            let status = wait_for_exit(&mut child, Duration::from_secs(60));
-            let mut out = String::new();
-            child
-                .stdout
-                .take()
-                .unwrap()
-                .read_to_string(&mut out)
-                .unwrap();
-            let printed = stderr.rest();
+            let (status, out, printed) = finish(&mut child, stderr, Duration::from_secs(60));
             assert_eq!(status.code(), Some(1), "{kind}, {name}: {printed}");
             assert!(
                 printed.contains(&format!("interrupted ({name})")),
@@ -360,15 +366,7 @@ fn a_busy_loop_stops_at_its_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let timed = set_loop("each").replacen("    for_each:", "    timeout: 1s\n    for_each:", 1);
     let (mut child, stderr) = start_busy_run(dir.path(), &busy_workflow(&timed, ""));
-    let status = wait_for_exit(&mut child, Duration::from_secs(60));
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let printed = stderr.rest();
+    let (status, out, printed) = finish(&mut child, stderr, Duration::from_secs(60));
     assert_eq!(status.code(), Some(1), "{printed}");
     let result: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(result["status"], "failed", "{out}");
@@ -379,4 +377,50 @@ fn a_busy_loop_stops_at_its_timeout() {
             .contains("timed out after 1s"),
         "{out}"
     );
+}
+
+/// A signal while a workflow of 100,000 steps is still being read and checked (a second in a
+/// release build, much longer in a debug one) ends weft at once with the signal's code, saying
+/// where it stopped; before, the signal's default ended the process without a word.
+#[test]
+fn a_signal_while_the_workflow_is_read_stops_weft_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "big.yaml",
+        &busy_workflow(&set_chain(100_000), ""),
+    );
+    let file = file.to_str().unwrap();
+    let cases = [
+        (
+            ["run", "--json", file],
+            "reading the workflow",
+            libc::SIGTERM,
+            "interrupted (SIGTERM): stopped before the run started; no run was recorded",
+            143,
+        ),
+        (
+            ["validate", file, file],
+            "checking the workflow",
+            libc::SIGINT,
+            "interrupted (Ctrl-C): stopped checking",
+            130,
+        ),
+    ];
+    for (args, reading, sig, said, code) in cases {
+        let mut child = weft_command(dir.path(), &args)
+            .env("RUST_LOG", "info")
+            .spawn()
+            .expect("the weft binary starts");
+        let stderr = Lines::of(child.stderr.take().unwrap());
+        stderr.until(reading, Duration::from_secs(60));
+        signal(&child, sig);
+        let (status, out, printed) = finish(&mut child, stderr, Duration::from_secs(60));
+        assert_eq!(status.code(), Some(code), "{args:?}: {printed}");
+        assert!(printed.contains(said), "{args:?}: {printed}");
+        assert_eq!(out, "", "{args:?}");
+    }
+    let list = weft(dir.path(), &["runs", "list", "--json"]);
+    let runs: serde_json::Value = serde_json::from_str(&stdout(&list)).unwrap();
+    assert_eq!(runs, serde_json::json!([]), "no run was recorded");
 }

@@ -14,7 +14,8 @@ mod error;
 pub mod http_errors;
 mod source;
 mod spec;
-pub mod text;
+/// The one cut of a long text (`weft-text`), here for connectors, which depend on this crate alone.
+pub use weft_text as text;
 mod token;
 
 pub use action::{Action, ActionInfo, Typed, TypedAction};

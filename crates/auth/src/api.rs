@@ -130,7 +130,7 @@ fn error_message(body: &[u8]) -> String {
     let text = message
         .map(str::to_string)
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
-    text.chars().take(300).collect()
+    weft_action::text::first_chars(&text, 300).to_string()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A place in a source file. Lines and columns are 1-based and count characters, not bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
@@ -85,18 +85,40 @@ impl Diagnostic {
 pub struct SourceFile {
     pub path: PathBuf,
     pub text: Arc<str>,
+    /// Where every [`LINES_PER_MARK`]th line starts, built when a diagnostic is first rendered:
+    /// finding a line then reads at most that many lines, not the file up to it (50,000
+    /// problems in a big file were quadratic).
+    line_marks: OnceLock<Box<[usize]>>,
 }
+
+/// Lines between two marks of [`SourceFile::line_marks`]: the index stays a small part of the
+/// text (a word per 32 lines).
+const LINES_PER_MARK: usize = 32;
 
 impl SourceFile {
     pub fn new(path: impl AsRef<Path>, text: impl Into<Arc<str>>) -> Self {
         SourceFile {
             path: path.as_ref().to_path_buf(),
             text: text.into(),
+            line_marks: OnceLock::new(),
         }
     }
 
+    /// Line `line` (1-based) as `str::lines` gives it.
     fn line(&self, line: u32) -> Option<&str> {
-        self.text.lines().nth(line.checked_sub(1)? as usize)
+        let index = line.checked_sub(1)? as usize;
+        let marks = self.line_marks.get_or_init(|| {
+            let starts = std::iter::once(0).chain(
+                self.text
+                    .bytes()
+                    .enumerate()
+                    .filter(|&(_, b)| b == b'\n')
+                    .map(|(at, _)| at + 1),
+            );
+            starts.step_by(LINES_PER_MARK).collect()
+        });
+        let from = *marks.get(index / LINES_PER_MARK)?;
+        self.text[from..].lines().nth(index % LINES_PER_MARK)
     }
 }
 
@@ -145,6 +167,37 @@ pub fn render(source: &SourceFile, diagnostic: &Diagnostic) -> String {
     out
 }
 
+/// Problems of one file shown at most: past them, a file with 50,000 problems would print
+/// megabytes no one reads (clang stops at 20 errors for the same reason). The count of the
+/// rest is printed, and every problem is still found.
+pub const SHOWN_PROBLEMS: usize = 100;
+
+/// `diagnostics` rendered one by one, the first [`SHOWN_PROBLEMS`] only, then a line that
+/// counts the rest, if any.
+pub fn render_shown<'a>(
+    source: &'a SourceFile,
+    diagnostics: &'a [Diagnostic],
+) -> impl Iterator<Item = String> + 'a {
+    let hidden = diagnostics.len().saturating_sub(SHOWN_PROBLEMS);
+    let errors = diagnostics
+        .iter()
+        .skip(SHOWN_PROBLEMS)
+        .filter(|d| d.is_error())
+        .count();
+    let rest = (hidden > 0).then(|| {
+        format!(
+            "note: {hidden} more {} not shown ({errors} {}); fix the ones above and check again\n",
+            if hidden == 1 { "problem" } else { "problems" },
+            if errors == 1 { "error" } else { "errors" },
+        )
+    });
+    diagnostics
+        .iter()
+        .take(SHOWN_PROBLEMS)
+        .map(|d| render(source, d))
+        .chain(rest)
+}
+
 /// Lines up to this many characters are shown whole.
 const SHOWN_LINE: usize = 240;
 /// Of a longer line, this many characters are shown each side of the caret's start (and the
@@ -155,8 +208,12 @@ const ELLIPSIS: &str = "...";
 /// The part of `line` shown under a diagnostic at `span` (tabs as spaces, a window around the
 /// caret with `...` where it is cut), the caret's column in it and the number of carets.
 fn window(line: &str, span: Span) -> (String, usize, usize) {
-    let total = line.chars().count();
     let mut caret = span.col.saturating_sub(1) as usize;
+    // Characters are counted only as far as the window can reach (a line may be megabytes).
+    let total = line
+        .chars()
+        .take(SHOWN_LINE.max(caret.saturating_add(SHOWN_CONTEXT)) + 1)
+        .count();
     let (from, to) = if total <= SHOWN_LINE {
         (0, total)
     } else {
@@ -182,11 +239,26 @@ fn window(line: &str, span: Span) -> (String, usize, usize) {
     (shown, caret_at, carets)
 }
 
-/// The nearest candidate to `name`, if it is close enough to be a likely typo.
+/// Past this many candidates no near name is looked for: a file with 50,000 misspelt names
+/// among 50,000 steps is checked in seconds, not hours (and the candidates of a hash map
+/// come in no stable order, so comparing only some would make the output vary).
+const COMPARED_CANDIDATES: usize = 1_000;
+/// A list of valid names longer than this is no help: none is offered.
+const LISTED_CANDIDATES: usize = 32;
+
+/// The nearest candidate to `name`, if it is close enough to be a likely typo (and the
+/// candidates are at most [`COMPARED_CANDIDATES`]).
 pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    let candidates: Vec<&str> = candidates
+        .into_iter()
+        .take(COMPARED_CANDIDATES + 1)
+        .collect();
+    if candidates.len() > COMPARED_CANDIDATES {
+        return None;
+    }
     candidates
         .into_iter()
         // A name with a hidden or look-alike character is itself a mistake: never offer it.
@@ -198,7 +270,7 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
-/// "did you mean `x`?" or, with no near name, the list of valid names.
+/// "did you mean `x`?" or, with no near name, the list of valid names when it is short.
 pub fn suggestion<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str> + Clone,
@@ -209,10 +281,11 @@ pub fn suggestion<'a>(
     let mut all: Vec<String> = candidates
         .into_iter()
         .filter(|c| weft_expr::misleading_char(c).is_none())
+        .take(LISTED_CANDIDATES + 1)
         .map(|c| format!("`{c}`"))
         .collect();
     all.sort();
-    if all.is_empty() {
+    if all.is_empty() || all.len() > LISTED_CANDIDATES {
         None
     } else {
         Some(format!("expected one of {}", all.join(", ")))

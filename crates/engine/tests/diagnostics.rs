@@ -1789,3 +1789,127 @@ fn a_line_of_240_characters_is_shown_whole() {
     let rendered = problems(text.as_bytes()).render();
     assert!(rendered.contains("...\n"), "{rendered}");
 }
+
+// --- Many problems -------------------------------------------------------------------------
+
+/// `count` one-line steps made by `step` (given its index), after `name:` and `steps:`.
+fn many_steps(count: usize, step: impl Fn(usize) -> String) -> String {
+    let mut text = String::from("name: many\nsteps:\n");
+    for i in 0..count {
+        text.push_str(&step(i));
+        text.push('\n');
+    }
+    text
+}
+
+/// Every problem is found, the first 100 are shown, and a last line counts the others.
+#[test]
+fn past_a_hundred_problems_the_rest_are_counted() {
+    let text = many_steps(105, |i| format!("  - {{id: s{i}, uses: core.nope}}"));
+    let problems = problems(text.as_bytes());
+    assert_eq!(problems.diagnostics.len(), 105, "every problem is found");
+    let rendered = problems.render();
+    assert_eq!(rendered.matches("error: unknown action").count(), 100);
+    let tail = &rendered[rendered.rfind("error:").unwrap()..];
+    insta::with_settings!({ description => "105 steps `- {id: sN, uses: core.nope}`: the last shown and the count", omit_expression => true }, {
+        insta::assert_snapshot!(tail);
+    });
+}
+
+/// 50,000 duplicate ids: checked in linear time (this took 147 s in a release build), and the
+/// output is a hundred problems, not 11 MB.
+#[test]
+fn fifty_thousand_duplicate_ids_are_checked_and_shown_in_bounded_output() {
+    let text = many_steps(50_000, |_| {
+        "  - {id: a, uses: core.set, with: {n: 0}}".into()
+    });
+    let problems = problems(text.as_bytes());
+    assert_eq!(problems.diagnostics.len(), 49_999);
+    let rendered = problems.render();
+    assert!(rendered.len() < 40_000, "{} bytes", rendered.len());
+    assert!(rendered.ends_with(
+        "note: 49899 more problems not shown (49899 errors); fix the ones above and check again\n"
+    ));
+}
+
+/// Among 20,000 steps no near id is looked for (each search went through every id: minutes
+/// for 20,000 unknown names), and the ids are not listed.
+#[test]
+fn unknown_steps_among_many_steps_are_reported_without_a_search() {
+    let text = many_steps(20_000, |i| {
+        format!("  - {{id: s{i}, uses: core.set, with: {{n: \"${{{{ steps.y{i}.output }}}}\"}}}}")
+    });
+    let problems = problems(text.as_bytes());
+    assert_eq!(problems.diagnostics.len(), 20_000);
+    assert!(problems.diagnostics.iter().all(|d| d.help.is_none()));
+}
+
+/// 4,000 unknown references on one line of 90 KB: a hundred windows of the line, not 4,000
+/// copies of it (544 MB before the window and the cap).
+#[test]
+fn many_problems_on_one_long_line_stay_short() {
+    let reads: Vec<String> = (0..4000).map(|i| format!("steps.x{i}.output")).collect();
+    let text = format!(
+        "name: refs\nsteps:\n  - {{id: a, uses: core.set, with: {{n: \"${{{{ {} }}}}\"}}}}\n",
+        reads.join(" + ")
+    );
+    let problems = problems(text.as_bytes());
+    assert_eq!(problems.diagnostics.len(), 4000);
+    let rendered = problems.render();
+    assert!(rendered.len() < 100_000, "{} bytes", rendered.len());
+}
+
+// --- YAML that weft reads differently ------------------------------------------------------
+
+#[test]
+fn a_key_longer_than_yaml_allows_is_named_as_such() {
+    let long = "k".repeat(2000);
+    for text in [
+        format!("name: a\nsteps:\n  - id: a\n    uses: core.set\n    with:\n      {long}: 1\n"),
+        format!("name: a\nsteps:\n  - id: a\n    uses: core.set\n    with:\n      \"{long}\": 1\n"),
+        format!("name: a\n{long}: 1\n"),
+    ] {
+        let error = only_error(&text);
+        assert_eq!(
+            error.message,
+            format!(
+                "a key of {} characters is longer than YAML allows (1024)",
+                error.span.unwrap().len
+            )
+        );
+    }
+    let text =
+        format!("name: a\nsteps:\n  - id: a\n    uses: core.set\n    with:\n      {long}: 1\n");
+    let rendered = problems(text.as_bytes()).render();
+    insta::with_settings!({ description => "a `with:` key of 2,000 `k`", omit_expression => true }, {
+        insta::assert_snapshot!(rendered);
+    });
+}
+
+#[test]
+fn a_merge_key_is_refused_where_it_is() {
+    assert_diagnostics!(
+        "
+name: merged
+vars:
+  common: &common {n: 1}
+steps:
+  - id: a
+    uses: core.set
+    with:
+      <<: *common
+      m: 2
+  - id: b
+    uses: core.set
+    with: {\"<<\": 1}
+"
+    );
+}
+
+#[test]
+fn the_smallest_integer_is_read_in_yaml_and_in_expressions() {
+    let text = "name: min\nsteps:\n  - id: a\n    uses: core.set\n    with:\n      n: -9223372036854775808\n      m: ${{ -9223372036854775808 }}\n";
+    if let Err(problems) = load(text.as_bytes()) {
+        panic!("{}", problems.render());
+    }
+}

@@ -23,6 +23,9 @@ pub(crate) enum Tok {
     Not,
     In,
     Int(i64),
+    /// `9223372036854775808`, one past `i64::MAX`: valid only right after a unary `-`, where
+    /// it is `i64::MIN`; anywhere else it is out of range.
+    MinIntMagnitude,
     Float(f64),
     Str(String),
     Ident(String),
@@ -57,6 +60,7 @@ impl Tok {
     pub(crate) fn describe(&self) -> String {
         match self {
             Tok::Int(n) => format!("number `{n}`"),
+            Tok::MinIntMagnitude => format!("number `{}`", i64::MIN.unsigned_abs()),
             Tok::Float(n) => format!("number `{n}`"),
             Tok::Str(_) => "a string".to_string(),
             Tok::Ident(name) => format!("name `{name}`"),
@@ -97,7 +101,7 @@ impl Tok {
             Tok::Star => "*",
             Tok::Slash => "/",
             Tok::Percent => "%",
-            Tok::Int(_) | Tok::Float(_) | Tok::Str(_) | Tok::Ident(_) => "",
+            Tok::Int(_) | Tok::MinIntMagnitude | Tok::Float(_) | Tok::Str(_) | Tok::Ident(_) => "",
         }
     }
 
@@ -363,6 +367,9 @@ impl<'s> Lexer<'s> {
         } else {
             match text.parse::<i64>() {
                 Ok(value) => Tok::Int(value),
+                Err(_) if text.parse::<u64>() == Ok(i64::MIN.unsigned_abs()) => {
+                    Tok::MinIntMagnitude
+                }
                 Err(_) => return Err(too_large(text, span)),
             }
         };
@@ -476,7 +483,7 @@ fn too_many_tokens(span: Range<usize>) -> ParseError {
     ))
 }
 
-fn too_large(text: &str, span: Range<usize>) -> ParseError {
+pub(crate) fn too_large(text: &str, span: Range<usize>) -> ParseError {
     ParseError::new(format!("number `{text}` is out of range"), span).with_help(
         "integers must fit in 64 bits (±9223372036854775807) and decimals must be finite",
     )

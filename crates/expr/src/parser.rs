@@ -379,6 +379,17 @@ impl<'t> Parser<'_, 't, '_> {
             _ => return self.postfix(),
         };
         self.pos += 1;
+        if negate {
+            if let Some(Token {
+                tok: Tok::MinIntMagnitude,
+                span,
+            }) = self.peek()
+            {
+                let span = start..span.end;
+                self.pos += 1;
+                return self.code.literal(Value::from(i64::MIN), span);
+            }
+        }
         let operand = self.nested(Self::unary)?;
         let span = start..self.span(operand).end();
         if !negate {
@@ -548,6 +559,10 @@ impl<'t> Parser<'_, 't, '_> {
             Tok::True => Value::Bool(true),
             Tok::False => Value::Bool(false),
             Tok::Int(i) => Value::from(*i),
+            Tok::MinIntMagnitude => {
+                let text = self.src.get(span.clone()).unwrap_or_default();
+                return Err(crate::lexer::too_large(text, span));
+            }
             Tok::Float(f) => crate::value::number_from_f64(*f).unwrap_or(Value::Null),
             Tok::Str(s) => Value::String(s.clone()),
             Tok::Ident(name) => {

@@ -183,10 +183,7 @@ pub(crate) fn preview(v: &Value) -> String {
         Value::String(_) => compact_json(v),
         _ => to_text(v),
     };
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
-    }
+    weft_text::shorten(&text, MAX).into_owned()
 }
 
 #[cfg(test)]

@@ -33,6 +33,24 @@ fn literals() {
     assert_eq!(eval("[inputs.name, 1]"), json!(["Ada", 1]));
 }
 
+/// `i64::MIN` is written as `-` and one past `i64::MAX`, as in Rust: that magnitude is a
+/// number only right after a unary `-`.
+#[test]
+fn the_smallest_integer_is_a_literal() {
+    assert_eq!(eval("-9223372036854775808"), json!(i64::MIN));
+    assert_eq!(eval("[-9223372036854775808][0]"), json!(i64::MIN));
+    assert_eq!(eval("- 9223372036854775808 + 1"), json!(i64::MIN + 1));
+    let e = parse_err("9223372036854775808");
+    assert!(e.message.contains("out of range"), "{e}");
+    assert_eq!(e.span, 0..19);
+    let e = parse_err("1 - 9223372036854775808");
+    assert!(e.message.contains("out of range"), "{e}");
+    assert_eq!(e.span, 4..23);
+    assert!(parse_err("-9223372036854775809")
+        .message
+        .contains("out of range"));
+}
+
 #[test]
 fn bad_literals_are_parse_errors() {
     let e = parse_err("99999999999999999999");

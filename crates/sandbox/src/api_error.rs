@@ -26,18 +26,10 @@ pub const MAX_ERROR_MESSAGE: usize = 1024;
 
 /// `message` cut to [`MAX_ERROR_MESSAGE`] bytes (at a character boundary), saying so.
 pub fn capped_message(message: String) -> String {
-    if message.len() <= MAX_ERROR_MESSAGE {
-        return message;
+    match weft_text::cut(&message, usize::MAX, MAX_ERROR_MESSAGE) {
+        Some(start) => format!("{start}... (cut: {} bytes in all)", message.len()),
+        None => message,
     }
-    let mut end = MAX_ERROR_MESSAGE;
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!(
-        "{}... (cut: {} bytes in all)",
-        &message[..end],
-        message.len()
-    )
 }
 
 impl ApiError {

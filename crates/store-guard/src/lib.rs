@@ -597,11 +597,8 @@ impl fmt::Display for Holder {
 
 /// Notes this process as the holder of `dir`; call it once the store's lock is taken.
 pub fn record_holder(dir: &Path) -> Result<(), GuardError> {
-    let mut command = std::env::args().collect::<Vec<_>>().join(" ");
-    if let Some((cut, _)) = command.char_indices().nth(MAX_COMMAND_CHARS) {
-        command.truncate(cut);
-        command.push('…');
-    }
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let command = weft_text::shorten(&command, MAX_COMMAND_CHARS).into_owned();
     let holder = Holder {
         pid: std::process::id(),
         command,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use weft_engine::actions::DryRunEffect;
 use weft_engine::bounded_file::{read_bounded, FileReadError, MAX_FILE_BYTES};
-use weft_engine::diagnostic::render;
+use weft_engine::diagnostic::render_shown;
 use weft_engine::exec::{coerce_input_text, secrets_from_env, Mode, RunOutcome, RunRequest};
 use weft_engine::store::{NoStore, RunStatus};
 use weft_engine::workflow::{self, Block, CompiledWorkflow, StepKind, TriggerPlan, WebhookPlan};
@@ -20,7 +20,7 @@ use weft_runtime::Runtime;
 use super::actions::indent;
 use crate::console::{ConsoleObserver, WarningsObserver};
 use crate::daemon_client::DaemonClient;
-use crate::signals::Interrupts;
+use crate::signals::{self, Interrupts, Stage};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -163,6 +163,9 @@ fn gather_mocks(args: &Args) -> Result<HashMap<String, Value>, String> {
 }
 
 pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
+    // Reading and checking a big workflow holds the runtime's one thread: a signal before the
+    // run listens for it ends the process at once, with a word.
+    signals::stop_now_on_interrupt(Stage::BeforeRun);
     if !args.dry_run {
         if let Some(daemon) = crate::daemon_client::find(data_dir).await {
             return run_on_daemon(&args, &daemon, data_dir, runtime).await;
@@ -179,6 +182,7 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
     if opening.is_some() {
         tokio::task::yield_now().await;
     }
+    tracing::info!(file = %args.file.display(), "reading the workflow");
     let loaded = workflow::load_file(&args.file, runtime.catalog());
     let engine = match opening {
         // Connections (and their settings) but no run history: a dry run records nothing.
@@ -211,8 +215,8 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         source,
         warnings,
     } = loaded;
-    for warning in &warnings {
-        eprint!("{}", render(&source, warning));
+    for shown in render_shown(&source, &warnings) {
+        eprint!("{shown}");
     }
     // The file's text is not needed past its warnings: a 10,000-step file's 0.8 MB goes before
     // the run, whose peak is the process's.
@@ -258,6 +262,7 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    signals::handled_by_the_runtime();
     let cancel = tokio_util::sync::CancellationToken::new();
     let on_interrupt = cancel.clone();
     tokio::spawn(async move {
@@ -335,8 +340,8 @@ async fn run_on_daemon(
             return ExitCode::FAILURE;
         }
     };
-    for warning in &loaded.warnings {
-        eprint!("{}", render(&loaded.source, warning));
+    for shown in render_shown(&loaded.source, &loaded.warnings) {
+        eprint!("{shown}");
     }
     if args.trigger_event.is_some() {
         return usage(format!(
@@ -350,6 +355,7 @@ async fn run_on_daemon(
         Err(e) => return usage(e),
     };
     let name = &loaded.workflow.name;
+    signals::stop_now_on_interrupt(Stage::WaitingForDaemon);
     let answer = match daemon.start_run(name, inputs, DAEMON_RUN_WAIT).await {
         Ok(answer) => answer,
         Err(e) if e.status == Some(reqwest::StatusCode::NOT_FOUND) => {

@@ -4,9 +4,11 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use weft_engine::diagnostic::render;
+use weft_engine::diagnostic::render_shown;
 use weft_engine::workflow::{self, FileProblems, LoadedWorkflow};
 use weft_runtime::Runtime;
+
+use crate::signals::{self, Stage};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -91,9 +93,11 @@ pub fn run(args: Args, runtime: &Runtime) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    signals::stop_now_on_interrupt(Stage::Checking);
     let engine = runtime.checking_engine();
     let mut invalid = 0;
     for file in &files {
+        tracing::info!(file = %file.display(), "checking the workflow");
         let result = workflow::load_file(file, engine.catalog());
         invalid += usize::from(result.is_err());
         print!("{}", report(file, &result));
@@ -117,9 +121,7 @@ pub fn report(file: &Path, result: &Result<LoadedWorkflow, FileProblems>) -> Str
     match result {
         Ok(loaded) => {
             let mut out = format!("ok       {}\n", file.display());
-            for warning in &loaded.warnings {
-                out.push_str(&render(&loaded.source, warning));
-            }
+            out.extend(render_shown(&loaded.source, &loaded.warnings));
             out
         }
         Err(problems) => {
@@ -129,9 +131,7 @@ pub fn report(file: &Path, result: &Result<LoadedWorkflow, FileProblems>) -> Str
                 file.display(),
                 if errors == 1 { "error" } else { "errors" }
             );
-            for diagnostic in &problems.diagnostics {
-                out.push_str(&render(&problems.source, diagnostic));
-            }
+            out.extend(render_shown(&problems.source, &problems.diagnostics));
             out
         }
     }

@@ -136,7 +136,7 @@ impl Request {
 
     /// Names the step input a 400 is most likely about (quoted, at most 200 characters).
     pub fn input(mut self, name: &str, value: &str) -> Self {
-        let shown: String = value.chars().take(200).collect();
+        let shown = weft_action::text::first_chars(value, 200);
         let more = if shown.len() < value.len() { "…" } else { "" };
         self.input = Some(format!("{name} = {shown:?}{more}"));
         self

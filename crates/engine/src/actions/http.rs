@@ -231,7 +231,7 @@ impl TypedAction for HttpRequest {
             // Only the start of a failed answer is shown, so only the start is read.
             let start = read_body(response, ERROR_SNIPPET_BYTES, &call).await?;
             let text = String::from_utf8_lossy(start.bytes());
-            let snippet: String = text.chars().take(300).collect();
+            let snippet = weft_action::text::first_chars(&text, 300);
             let hint = match status.as_u16() {
                 401 | 403 => " (check the credentials and permissions sent)",
                 404 => " (check the URL)",
@@ -279,7 +279,7 @@ impl TypedAction for HttpRequest {
             // A body labelled JSON that is not JSON is a broken answer, not text to pass on.
             serde_json::from_slice(&bytes).map_err(|e| {
                 let text = String::from_utf8_lossy(&bytes);
-                let start: String = text.chars().take(100).collect();
+                let start = weft_action::text::first_chars(&text, 100);
                 ActionError::failed(format!(
                     "{call} answered {status} with a JSON content-type, but the body is not valid JSON ({e}): {start}"
                 ))

@@ -1,6 +1,6 @@
 //! Where step records live during a run, and the expression scope built from them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -270,7 +270,14 @@ impl<'a> StepScope<'a> {
 /// The steps `templates` read, as the checker would list them: what a scope for rendering
 /// them needs (`All` when one indexes `steps` with a computed name).
 pub(crate) fn refs_of<'t>(templates: impl IntoIterator<Item = &'t ValueTemplate>) -> StepRefs {
-    fn walk(template: &ValueTemplate, ids: &mut Vec<Arc<str>>) -> bool {
+    /// The ids in the order first read, and the same as a set: each reference is looked up
+    /// once (a search of the list was quadratic in the steps named).
+    #[derive(Default)]
+    struct Ids {
+        listed: Vec<Arc<str>>,
+        seen: HashSet<Arc<str>, foldhash::fast::RandomState>,
+    }
+    fn walk(template: &ValueTemplate, ids: &mut Ids) -> bool {
         match template {
             ValueTemplate::Literal(_) => true,
             ValueTemplate::Template(template) => {
@@ -280,8 +287,10 @@ pub(crate) fn refs_of<'t>(templates: impl IntoIterator<Item = &'t ValueTemplate>
                     }
                     match reference.segments.first() {
                         Some(weft_expr::Segment::Field(id)) => {
-                            if !ids.iter().any(|known| **known == **id) {
-                                ids.push(Arc::from(id.as_str()));
+                            if !ids.seen.contains(id.as_str()) {
+                                let id: Arc<str> = Arc::from(id.as_str());
+                                ids.seen.insert(id.clone());
+                                ids.listed.push(id);
                             }
                         }
                         _ => return false,
@@ -293,13 +302,13 @@ pub(crate) fn refs_of<'t>(templates: impl IntoIterator<Item = &'t ValueTemplate>
             ValueTemplate::Object(entries) => entries.iter().all(|(_, v)| walk(v, ids)),
         }
     }
-    let mut ids = Vec::new();
+    let mut ids = Ids::default();
     for template in templates {
         if !walk(template, &mut ids) {
             return StepRefs::All;
         }
     }
-    StepRefs::Listed(ids)
+    StepRefs::Listed(ids.listed)
 }
 
 impl weft_expr::Scope for StepScope<'_> {
@@ -366,6 +375,24 @@ mod tests {
         assert_eq!(output["text"].as_str().unwrap().as_ptr(), held, "moved");
         assert_eq!(frame.take_own_output("last").unwrap(), Value::Null);
         assert_eq!(frame.take_own_output("other").unwrap(), Value::Null);
+    }
+
+    /// 150,000 steps named in outputs: a search of the list for each took minutes.
+    #[test]
+    fn the_steps_read_are_listed_once_each_in_linear_time() {
+        let template = |text: String| {
+            ValueTemplate::Template(Box::new(weft_expr::Template::parse(&text).unwrap()))
+        };
+        let count = 150_000;
+        let templates: Vec<ValueTemplate> = (0..count)
+            .map(|i| template(format!("${{{{ steps.s{i}.output }}}}")))
+            .chain([template("${{ steps.s7.output + steps.s0.status }}".into())])
+            .collect();
+        let StepRefs::Listed(ids) = refs_of(&templates) else {
+            panic!("every step is named");
+        };
+        assert_eq!(ids.len(), count, "each once");
+        assert_eq!((&*ids[0], &*ids[count - 1]), ("s0", "s149999"), "in order");
     }
 
     #[test]

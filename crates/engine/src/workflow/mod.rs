@@ -36,9 +36,7 @@ pub struct FileProblems {
 
 impl FileProblems {
     pub fn render(&self) -> String {
-        self.diagnostics
-            .iter()
-            .map(|d| crate::diagnostic::render(&self.source, d))
+        crate::diagnostic::render_shown(&self.source, &self.diagnostics)
             .collect::<Vec<_>>()
             .join("\n")
     }

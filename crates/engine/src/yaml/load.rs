@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
+use weft_action::text::first_chars;
+
 use super::node::{Node, NodeKind};
 use crate::diagnostic::{Diagnostic, Span};
 
@@ -112,6 +114,9 @@ pub fn load(bytes: &[u8], limits: LoadLimits) -> Result<Node, Vec<Diagnostic>> {
         } else {
             None
         };
+        if let Some(key) = long_key(line_text, span) {
+            return Err(vec![key]);
+        }
         let message = if e.info().contains("recursion limit") {
             format!(
                 "nesting is too deep (more than {} levels)",
@@ -336,7 +341,7 @@ fn tagged_scalar(tag: &Tag, value: String, span: Span, exact: u32) -> Result<Nod
         return Ok(text());
     }
     let mismatch = || {
-        let shown: String = value.chars().take(40).collect();
+        let shown = first_chars(&value, SHOWN_VALUE);
         Diagnostic::error(
             format!("`{shown}` is not what `{}` says it is", tag_text(tag)),
             Some(span),
@@ -414,7 +419,7 @@ fn number(text: &str, span: Span) -> Result<Option<NodeKind>, Diagnostic> {
     if looks_float {
         if let Ok(v) = text.parse::<f64>() {
             if !v.is_finite() {
-                let shown: String = text.chars().take(40).collect();
+                let shown = first_chars(text, SHOWN_VALUE);
                 return Err(Diagnostic::error(
                     format!("number `{shown}` is too large"),
                     Some(span),
@@ -427,9 +432,48 @@ fn number(text: &str, span: Span) -> Result<Option<NodeKind>, Diagnostic> {
     Ok(None)
 }
 
+/// Characters of a value a message repeats.
+const SHOWN_VALUE: usize = 40;
+
+/// Characters of a key written on one line, at most (YAML's own limit for an implicit key).
+const MAX_KEY_CHARS: usize = 1024;
+
+/// When the parser stopped at the `:` after a key longer than YAML allows, weft's own message
+/// for it (the parser's, "mapping values are not allowed in this context" or "simple key
+/// expect ':'", does not say what is wrong).
+fn long_key(line: &str, at: Span) -> Option<Diagnostic> {
+    let before = line.get(..line.char_indices().nth(at.col.checked_sub(1)? as usize)?.0)?;
+    let indent = before.len() - before.trim_start_matches([' ', '-']).len();
+    let key = before[indent..].trim_end();
+    let chars = key.chars().count();
+    // A plain key ends at `: `, so one in it means the long text is a value, not the key.
+    if chars <= MAX_KEY_CHARS || key.contains(": ") {
+        return None;
+    }
+    let col = before[..indent].chars().count() as u32 + 1;
+    Some(
+        Diagnostic::error(
+            format!("a key of {chars} characters is longer than YAML allows ({MAX_KEY_CHARS})"),
+            Some(Span::new(at.line, col, chars as u32)),
+        )
+        .with_help(
+            "shorten the key, or write it as an explicit key: `? <key>` on its own line, then `: <value>` on the next",
+        ),
+    )
+}
+
+/// A `<<` key: YAML 1.1's merge, which YAML 1.2 (what weft reads) no longer has. Read as a
+/// key named `<<`, it would reach an action's input or be refused as an unknown key with no
+/// word on why.
+fn merge_key_error(span: Span) -> Diagnostic {
+    Diagnostic::error("merge keys (`<<`) are not supported", Some(span)).with_help(
+        "write the keys out; an alias can stand for a whole value (`with: *common`); quote the key (`\"<<\"`) for a key named `<<`",
+    )
+}
+
 /// An integer beyond 64 bits.
 fn too_large(text: &str, span: Span) -> Diagnostic {
-    let shown: String = text.chars().take(40).collect();
+    let shown = first_chars(text, SHOWN_VALUE);
     Diagnostic::error(format!("number `{shown}` is too large"), Some(span)).with_help(
         "integers must fit in 64 bits (±9223372036854775807); quote the value to keep it as text",
     )
@@ -572,6 +616,10 @@ impl<'t> TreeBuilder<'t> {
                     }
                     if span.is_none() {
                         *span = Some(node.span);
+                    }
+                    if matches!(&node.kind, NodeKind::Str { value, quoted: false, .. } if value.as_str() == "<<")
+                    {
+                        self.errors.push(merge_key_error(node.span));
                     }
                     let text = node.key_str();
                     let entries = &self.entries[*start..];

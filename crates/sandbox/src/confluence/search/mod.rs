@@ -188,7 +188,7 @@ pub async fn search(Extension(ctx): Extension<Ctx>, p: Params) -> Result<Respons
                 }
             };
             let excerpt: String = if with_excerpt {
-                d.text_lower.chars().take(200).collect()
+                weft_text::first_chars(&d.text_lower, 200).to_string()
             } else {
                 String::new()
             };

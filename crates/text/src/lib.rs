@@ -20,6 +20,11 @@ pub fn cut(text: &str, max_chars: usize, max_bytes: usize) -> Option<&str> {
     Some(&text[..end])
 }
 
+/// At most the first `max_chars` characters of `text`, with no mark of the cut.
+pub fn first_chars(text: &str, max_chars: usize) -> &str {
+    cut(text, max_chars, usize::MAX).unwrap_or(text)
+}
+
 /// Characters of a value from outside (a name, an id, a path) that a message repeats.
 pub const ECHO_CHARS: usize = 64;
 
@@ -47,6 +52,7 @@ mod tests {
         assert_eq!(cut("abc", 3, 3), None);
         assert_eq!(cut("", 0, 0), None);
         assert_eq!(shorten("abc", 3), "abc");
+        assert_eq!(first_chars("abc", 3), "abc");
     }
 
     #[test]
@@ -56,6 +62,7 @@ mod tests {
         assert_eq!(cut("aéb", usize::MAX, 2), Some("a"));
         assert_eq!(cut("abcdef", 4, 2), Some("ab"), "the smaller limit wins");
         assert_eq!(shorten("ééé", 2), "éé…");
+        assert_eq!(first_chars("ééé", 2), "éé");
     }
 
     #[test]
