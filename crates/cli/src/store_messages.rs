@@ -42,6 +42,12 @@ pub fn run_history(error: &StoreError) -> String {
                         path.join("db").display()
                     )
                 }
+                Damage::File { file } => {
+                    format!(
+                        "{} is unreadable, a file the records depend on",
+                        path.join(file).display()
+                    )
+                }
             };
             format!(
                 "the run history at {} is damaged ({what}); nothing was repaired and {copy}",

@@ -118,12 +118,24 @@ pub struct Notes {
     pub durable_log: Option<u64>,
 }
 
+/// The most of the sidecar read: its two numbers and a space take 41 bytes.
+const MAX_NOTES_BYTES: u64 = 64;
+
 /// The sidecar of `dir`: the count, then the durable log position when there is one,
-/// separated by a space (an older sidecar has the count alone).
+/// separated by a space (an older sidecar has the count alone). A field that is not a
+/// number (a damaged sidecar: any bytes, only its first [`MAX_NOTES_BYTES`] read) counts
+/// as absent: less checking, never a refusal for the sidecar's own sake.
 pub fn read_notes(dir: &Path) -> Result<Notes, GuardError> {
+    use std::io::Read;
     let path = dir.join(COUNT_FILE);
-    match fs::read_to_string(&path) {
-        Ok(text) => {
+    let read = fs::File::open(&path).and_then(|file| {
+        let mut bytes = Vec::new();
+        file.take(MAX_NOTES_BYTES).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    });
+    match read {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
             let mut fields = text.split_ascii_whitespace().map(|f| f.parse().ok());
             Ok(Notes {
                 records: fields.next().flatten(),

@@ -311,7 +311,15 @@ impl SledRunStore {
         // count), which only means less checking, never a false alarm.
         let found = match expected {
             Some(recorded) if unchanged => recorded,
-            _ => runs.len() as u64,
+            _ => match count(&runs) {
+                Ok(found) => found,
+                Err(sled::Error::Corruption { at, .. }) => {
+                    return Err(damaged(Damage::Unreadable {
+                        offset: at.map(|at| at.lid()),
+                    }))
+                }
+                Err(e) => return Err(backend(e)),
+            },
         };
         match expected {
             Some(expected) if found < expected => {
@@ -429,6 +437,12 @@ fn open_db(dir: &Path, durable_log: Option<u64>, verify: bool) -> Result<sled::D
                     offset: at.map(|at| at.lid()),
                 }))
             }
+            Err(sled::Error::DamagedFile(path)) => {
+                let file = path.strip_prefix(dir).unwrap_or(&path);
+                return Err(OpenFailure::Damaged(Damage::File {
+                    file: file.to_string_lossy().into_owned(),
+                }));
+            }
             Err(sled::Error::Io(_)) if weft_store_guard::is_locked(dir) => {
                 tries += 1;
                 if tries >= 20 {
@@ -449,8 +463,27 @@ fn open_db(dir: &Path, durable_log: Option<u64>, verify: bool) -> Result<sled::D
     }
 }
 
+/// The entries of `tree`, up to the first that cannot be read. Not `Tree::len`: it counts
+/// errors as entries, and sled's iterator can return the same error forever (a damaged
+/// record of a history too big to be read whole at opening hung it).
+fn count(tree: &sled::Tree) -> sled::Result<u64> {
+    let mut entries = 0;
+    for entry in tree.iter().keys() {
+        entry?;
+        entries += 1;
+    }
+    Ok(entries)
+}
+
+/// A record sled cannot read is damage found after opening (in a history too big to be read
+/// whole before): said so, not as sled's words.
 fn backend(e: sled::Error) -> StoreError {
-    StoreError::Backend(Box::new(e))
+    match e {
+        sled::Error::Corruption { at, .. } => StoreError::DamagedRecord(Damage::Unreadable {
+            offset: at.map(|at| at.lid()),
+        }),
+        e => StoreError::Backend(Box::new(e)),
+    }
 }
 
 fn io_backend(e: std::io::Error) -> StoreError {
@@ -999,23 +1032,15 @@ mod tests {
         bytes[first] ^= 0x20;
         std::fs::write(&db_file, &bytes).unwrap();
 
-        let mut tries = 0;
-        let error = loop {
-            match SledRunStore::open(&dir).await {
-                // This process's dropped store lets go of the lock within a moment.
-                Err(StoreError::Locked { .. }) if tries < 10 => tries += 1,
-                Err(e) => break e,
-                Ok(store) => panic!(
-                    "a damaged history opened with {} runs",
-                    store.list_runs(100).await.unwrap().len()
-                ),
-            }
-        };
-        let copy = match error {
-            StoreError::Damaged {
+        let copy = match open_retrying(&dir).await {
+            Err(StoreError::Damaged {
                 copy: Some(copy), ..
-            } => copy,
-            other => panic!("{other:?}"),
+            }) => copy,
+            Err(other) => panic!("{other:?}"),
+            Ok(store) => panic!(
+                "a damaged history opened with {} runs",
+                store.list_runs(100).await.unwrap().len()
+            ),
         };
         assert_eq!(
             std::fs::read(copy.join("db")).unwrap(),
@@ -1089,6 +1114,22 @@ mod tests {
                 std::fs::copy(entry.path(), target).unwrap();
             }
         }
+    }
+
+    /// A copy of the history `pristine` at `dir` with a bit of byte `at` of its `file`
+    /// flipped: that file's bytes, and every file's, as the copy holds them before opening.
+    fn flipped_copy(
+        pristine: &Path,
+        dir: &Path,
+        file: &str,
+        at: usize,
+    ) -> (Vec<u8>, Vec<(PathBuf, Vec<u8>)>) {
+        copy_folder(pristine, dir);
+        let path = dir.join(file);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[at] ^= 0x01;
+        std::fs::write(&path, &bytes).unwrap();
+        (bytes, folder_bytes(dir))
     }
 
     /// Opens `dir` (retrying while this process's dropped store still holds the lock).
@@ -1174,12 +1215,7 @@ mod tests {
                 let dir = root
                     .path()
                     .join(format!("{}-{case}", state.replace(' ', "")));
-                copy_folder(pristine, &dir);
-                let path = dir.join(&file);
-                let mut bytes = std::fs::read(&path).unwrap();
-                bytes[at] ^= 0x01;
-                std::fs::write(&path, &bytes).unwrap();
-                let before = folder_bytes(&dir);
+                let (bytes, before) = flipped_copy(pristine, &dir, &file, at);
                 let context = format!("{what} ({file} byte {at}) after a {state}");
                 match open_retrying(&dir).await {
                     Err(StoreError::Damaged {
@@ -1261,12 +1297,7 @@ mod tests {
         assert!(len > 3 * 512 * 1024, "several segments: {len}");
         for at in [600_000, 700_001, 1_100_003, len - 5000] {
             let dir = root.path().join(format!("at-{at}"));
-            copy_folder(&pristine, &dir);
-            let path = dir.join("db");
-            let mut bytes = std::fs::read(&path).unwrap();
-            bytes[at] ^= 0x01;
-            std::fs::write(&path, &bytes).unwrap();
-            let before = folder_bytes(&dir);
+            let (_, before) = flipped_copy(&pristine, &dir, "db", at);
             match open_retrying(&dir).await {
                 Err(StoreError::Damaged { copy: Some(_), .. }) => {
                     assert_eq!(folder_bytes(&dir), before, "byte {at}: files changed");
@@ -1288,6 +1319,63 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// One run of many attempts in one opening, after a snapshot: sled's cleaner relocates
+    /// pages and reuses freed segments, so the next opening's recovery replays segments whose
+    /// file order is not their log order. A flipped byte in one of them made sled skip the
+    /// rest of that segment (as if a reused segment's new header were still unwritten) and
+    /// open with part of the run's attempts gone, every page left readable: the opening must
+    /// refuse it instead (or, for a byte nothing reads any more, lose nothing).
+    #[tokio::test]
+    async fn a_flipped_byte_in_a_reused_segment_is_not_a_silent_loss() {
+        let root = tempfile::tempdir().unwrap();
+        let pristine = root.path().join("reused");
+        let attempts = 12_000;
+        {
+            let store = open_retrying(&pristine).await.unwrap();
+            store
+                .put_run(&ended_run("01S".into(), "manual"))
+                .await
+                .unwrap();
+            store.flush().await.unwrap();
+        }
+        {
+            // This opening's recovery writes the snapshot the next one replays from.
+            let store = open_retrying(&pristine).await.unwrap();
+            for seq in 0..attempts {
+                store
+                    .put_attempt(&marked_attempt("01S", seq))
+                    .await
+                    .unwrap();
+            }
+            store.flush().await.unwrap();
+        }
+        let len = std::fs::metadata(pristine.join("db")).unwrap().len() as usize;
+        assert!(len > 4 * 512 * 1024, "several segments: {len}");
+        let mut refused = 0;
+        for at in (100_003..len).step_by(97 * 1024) {
+            let dir = root.path().join(format!("at-{at}"));
+            let (_, before) = flipped_copy(&pristine, &dir, "db", at);
+            match open_retrying(&dir).await {
+                Err(StoreError::Damaged { copy: Some(_), .. }) => {
+                    refused += 1;
+                    assert_eq!(folder_bytes(&dir), before, "byte {at}: files changed");
+                }
+                Err(other) => panic!("byte {at}: {other:?}"),
+                Ok(store) => {
+                    let page = store.attempts_page("01S", None, 0, 1).await.unwrap();
+                    let all = store.attempts("01S").await.unwrap();
+                    assert_eq!(
+                        (page.total, all.len()),
+                        (attempts as usize, attempts as usize),
+                        "byte {at}: the attempts"
+                    );
+                }
+            }
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        assert!(refused > 0, "some flips are refused");
     }
 
     /// What makes a clean close pay: sled writes nothing after the store's last flush, so the
