@@ -61,6 +61,8 @@ pub struct SledRunStore {
     /// Names of paused workflows (empty values).
     paused: sled::Tree,
     scratch: FileScratch,
+    /// Histories up to this size are copied before opening (and noted at a clean close).
+    copy_max_bytes: u64,
     /// The files as the opening found them, matching their last clean close: this store's
     /// own close reads again only what sled wrote since.
     verified: Option<weft_store_guard::Verified>,
@@ -244,12 +246,14 @@ impl SledRunStore {
     /// Opens (or creates) the store in `dir`, off the async threads.
     pub async fn open(dir: &Path) -> Result<Self, StoreError> {
         let dir = dir.to_path_buf();
-        tokio::task::spawn_blocking(move || Self::open_blocking(&dir))
+        tokio::task::spawn_blocking(move || Self::open_blocking(&dir, COPY_BEFORE_OPEN_MAX_BYTES))
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))?
     }
 
-    fn open_blocking(dir: &Path) -> Result<Self, StoreError> {
+    /// `copy_max_bytes`: [`COPY_BEFORE_OPEN_MAX_BYTES`]; a test gives a smaller one to have a
+    /// small history handled as a big one.
+    fn open_blocking(dir: &Path, copy_max_bytes: u64) -> Result<Self, StoreError> {
         let guard = |e: weft_store_guard::GuardError| StoreError::Open {
             path: dir.to_path_buf(),
             source: Box::new(e),
@@ -263,9 +267,7 @@ impl SledRunStore {
             .then(|| weft_store_guard::check_clean_close_mark(dir))
             .flatten();
         let unchanged = verified.is_some();
-        let copy = if openable
-            && !unchanged
-            && weft_store_guard::folder_size(dir) <= COPY_BEFORE_OPEN_MAX_BYTES
+        let copy = if openable && !unchanged && weft_store_guard::folder_size(dir) <= copy_max_bytes
         {
             Some(weft_store_guard::copy_aside_once(dir, Utc::now()).map_err(guard)?)
         } else {
@@ -347,6 +349,7 @@ impl SledRunStore {
             events_pending: tree("events_pending")?,
             paused: tree("paused")?,
             scratch: FileScratch::clear(dir, &db)?,
+            copy_max_bytes,
             db,
             verified,
         })
@@ -370,7 +373,7 @@ impl Drop for SledRunStore {
             let _ = weft_store_guard::note_clean_close(
                 &self.dir,
                 unwritten.as_ref(),
-                COPY_BEFORE_OPEN_MAX_BYTES,
+                self.copy_max_bytes,
             );
         }
     }
@@ -1376,6 +1379,120 @@ mod tests {
             std::fs::remove_dir_all(&dir).unwrap();
         }
         assert!(refused > 0, "some flips are refused");
+    }
+
+    /// A history too big to be copied and read whole before opening (the limit lowered to
+    /// make a small one so): what its opening still refuses, and a damaged record found only
+    /// when read, all as damage. Before: a flipped byte in a run record hung the count of
+    /// runs (sled's iterator returned its error forever, `Tree::len` counted each), a
+    /// shortened `db` panicked in sled's segment accounting, and a damaged old record was
+    /// sled's own "Read corrupted data" message.
+    #[tokio::test]
+    async fn a_history_too_big_to_copy_refuses_damage_without_a_hang_or_a_panic() {
+        let root = tempfile::tempdir().unwrap();
+        let pristine = root.path().join("big");
+        six_runs(&pristine).await;
+        // A later opening's records, after the snapshot its recovery wrote.
+        six_runs(&pristine).await;
+        let open_as_big = |dir: PathBuf| async move {
+            tokio::task::spawn_blocking(move || SledRunStore::open_blocking(&dir, 0))
+                .await
+                .unwrap()
+        };
+        let db = std::fs::read(pristine.join("db")).unwrap();
+        let first_run = db
+            .windows(11)
+            .position(|w| w == b"\"id\":\"01R0\"")
+            .expect("the first run is in the log");
+        let (_, before) = flipped_copy(&pristine, &root.path().join("run"), "db", first_run + 8);
+        let counted = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            open_as_big(root.path().join("run")),
+        )
+        .await
+        .expect("the count of runs ends");
+        assert!(
+            matches!(counted, Err(StoreError::Damaged { copy: None, .. })),
+            "{:?}",
+            counted.err()
+        );
+        assert!(
+            folder_bytes(&root.path().join("run")) == before,
+            "files changed"
+        );
+
+        // Cut within what the log holds (the file goes on with a segment's unused zeroes).
+        let used = db
+            .windows(13)
+            .rposition(|w| w == b"marker-01R5-1")
+            .expect("the last attempts are in the log");
+        for eighths in 1..8 {
+            let cut = root.path().join(format!("cut-{eighths}"));
+            copy_folder(&pristine, &cut);
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(cut.join("db"))
+                .unwrap();
+            file.set_len(used as u64 * eighths / 8).unwrap();
+            drop(file);
+            let before = folder_bytes(&cut);
+            match open_as_big(cut.clone()).await {
+                Err(StoreError::Damaged { copy: None, .. }) => assert!(
+                    folder_bytes(&cut) == before,
+                    "db cut at {eighths}/8: files changed"
+                ),
+                other => panic!("db cut at {eighths}/8: {:?}", other.err()),
+            }
+        }
+
+        let (_, _) = flipped_copy(&pristine, &root.path().join("conf"), "conf", 10);
+        match open_as_big(root.path().join("conf")).await {
+            Err(StoreError::Damaged {
+                damage: Damage::File { file },
+                ..
+            }) => assert_eq!(file, "conf"),
+            other => panic!("a damaged conf: {:?}", other.err()),
+        }
+
+        // Attempts in a segment before the snapshot's (written by the second opening's
+        // recovery): an opening that does not read every record opens, and reading them says
+        // they are damaged.
+        let old = root.path().join("old-pristine");
+        {
+            let store = open_retrying(&old).await.unwrap();
+            for seq in 0..2 {
+                store
+                    .put_attempt(&marked_attempt("01R0", seq))
+                    .await
+                    .unwrap();
+            }
+            // 600 KB after them (values under sled's 128 KiB blob size), past a segment.
+            for r in 0..6 {
+                let mut run = ended_run(format!("01R0{r}"), "manual");
+                run.outputs = Some(serde_json::json!("x".repeat(100_000)));
+                store.put_run(&run).await.unwrap();
+            }
+            store.flush().await.unwrap();
+        }
+        {
+            let store = open_retrying(&old).await.unwrap();
+            store
+                .put_run(&ended_run("01R1".into(), "manual"))
+                .await
+                .unwrap();
+            store.flush().await.unwrap();
+        }
+        let old_db = std::fs::read(old.join("db")).unwrap();
+        let first_attempts = old_db
+            .windows(13)
+            .position(|w| w == b"marker-01R0-0")
+            .expect("the first attempts are in the log");
+        let (_, _) = flipped_copy(&old, &root.path().join("old"), "db", first_attempts + 6);
+        let store = open_as_big(root.path().join("old")).await.unwrap();
+        match store.attempts("01R0").await {
+            Err(StoreError::DamagedRecord(Damage::Unreadable { offset: Some(_) })) => {}
+            other => panic!("a damaged old record: {other:?}"),
+        }
     }
 
     /// What makes a clean close pay: sled writes nothing after the store's last flush, so the
