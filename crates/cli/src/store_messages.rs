@@ -54,6 +54,10 @@ pub fn run_history(error: &StoreError) -> String {
                 path.display()
             )
         }
+        StoreError::DamagedRecord(damage) => format!(
+            "the run history is damaged: {damage}; nothing was changed. Other runs can still be \
+             read; move the history's folder away to start a new one"
+        ),
         other => other.with_causes(),
     }
 }

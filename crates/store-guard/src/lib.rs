@@ -13,7 +13,13 @@
 //!   record; the log position covers every record of every tree: a crash only tears what was
 //!   never synced, so a log readable less far than the position is damaged, whichever record
 //!   it lost. The run history gives it to sled's recovery, which refuses such a log before it
-//!   writes anything.
+//!   writes anything, and also refuses (vendored sled, marked `weft:`): an unreadable message
+//!   below that position after which sled would skip the rest of its segment (upstream takes
+//!   it for a reused segment whose new header is not yet written, and that case is told
+//!   apart by the newer messages it holds); a page with no state or one past the file's end;
+//!   a configuration or snapshot file failing its checksum (named, not reported as `db`).
+//!   A sidecar that does not parse (any bytes) reads as no numbers: less checking, never a
+//!   refusal for its own sake.
 //! - [`copy_aside`]: a byte copy of the folder made before opening, next to it
 //!   (`<folder>.backup-<time>`); [`backups`] lists them newest first and [`prune_backups`]
 //!   keeps the last few. The store verifies a copy by opening it (opening the copy can only
