@@ -42,12 +42,22 @@ pub fn run_history(error: &StoreError) -> String {
                         path.join("db").display()
                     )
                 }
+                Damage::File { file } => {
+                    format!(
+                        "{} is unreadable, a file the records depend on",
+                        path.join(file).display()
+                    )
+                }
             };
             format!(
                 "the run history at {} is damaged ({what}); nothing was repaired and {copy}",
                 path.display()
             )
         }
+        StoreError::DamagedRecord(damage) => format!(
+            "the run history is damaged: {damage}; nothing was changed. Other runs can still be \
+             read; move the history's folder away to start a new one"
+        ),
         other => other.with_causes(),
     }
 }

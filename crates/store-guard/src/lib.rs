@@ -13,7 +13,13 @@
 //!   record; the log position covers every record of every tree: a crash only tears what was
 //!   never synced, so a log readable less far than the position is damaged, whichever record
 //!   it lost. The run history gives it to sled's recovery, which refuses such a log before it
-//!   writes anything.
+//!   writes anything, and also refuses (vendored sled, marked `weft:`): an unreadable message
+//!   below that position after which sled would skip the rest of its segment (upstream takes
+//!   it for a reused segment whose new header is not yet written, and that case is told
+//!   apart by the newer messages it holds); a page with no state or one past the file's end;
+//!   a configuration or snapshot file failing its checksum (named, not reported as `db`).
+//!   A sidecar that does not parse (any bytes) reads as no numbers: less checking, never a
+//!   refusal for its own sake.
 //! - [`copy_aside`]: a byte copy of the folder made before opening, next to it
 //!   (`<folder>.backup-<time>`); [`backups`] lists them newest first and [`prune_backups`]
 //!   keeps the last few. The store verifies a copy by opening it (opening the copy can only
@@ -118,12 +124,24 @@ pub struct Notes {
     pub durable_log: Option<u64>,
 }
 
+/// The most of the sidecar read: its two numbers and a space take 41 bytes.
+const MAX_NOTES_BYTES: u64 = 64;
+
 /// The sidecar of `dir`: the count, then the durable log position when there is one,
-/// separated by a space (an older sidecar has the count alone).
+/// separated by a space (an older sidecar has the count alone). A field that is not a
+/// number (a damaged sidecar: any bytes, only its first [`MAX_NOTES_BYTES`] read) counts
+/// as absent: less checking, never a refusal for the sidecar's own sake.
 pub fn read_notes(dir: &Path) -> Result<Notes, GuardError> {
+    use std::io::Read;
     let path = dir.join(COUNT_FILE);
-    match fs::read_to_string(&path) {
-        Ok(text) => {
+    let read = fs::File::open(&path).and_then(|file| {
+        let mut bytes = Vec::new();
+        file.take(MAX_NOTES_BYTES).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    });
+    match read {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
             let mut fields = text.split_ascii_whitespace().map(|f| f.parse().ok());
             Ok(Notes {
                 records: fields.next().flatten(),

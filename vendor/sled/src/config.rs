@@ -741,14 +741,20 @@ impl Config {
         let crc_actual = crc32(&*buf);
 
         if crc_expected != crc_actual {
-            warn!(
+            // weft: refused (it was a warning, and the parse of whatever the file held
+            // then failed with a misleading message, or passed).
+            debug!(
                 "crc for settings file {:?} failed! \
                  can't verify that config is safe",
                 path
             );
+            return Err(Error::DamagedFile(path));
         }
 
-        StorageParameters::deserialize(&buf).map(Some)
+        // weft: a file whose checksum is right but does not parse is damaged too.
+        StorageParameters::deserialize(&buf)
+            .map(Some)
+            .map_err(|_| Error::DamagedFile(path))
     }
 
     /// Return the global error if one was encountered during

@@ -65,6 +65,9 @@ pub enum Error {
         /// The lsn the log was known durable up to.
         durable_lsn: i64,
     },
+    /// weft: a file of the database other than its log (its configuration, its snapshot)
+    /// fails its checksum or cannot be parsed. Refused before recovery wrote anything.
+    DamagedFile(std::path::PathBuf),
     // a failpoint has been triggered for testing purposes
     #[doc(hidden)]
     #[cfg(feature = "failpoints")]
@@ -98,6 +101,7 @@ impl Clone for Error {
                 recovered_lsn: *recovered_lsn,
                 durable_lsn: *durable_lsn,
             },
+            DamagedFile(path) => DamagedFile(path.clone()),
             #[cfg(feature = "failpoints")]
             FailPoint => FailPoint,
         }
@@ -151,6 +155,7 @@ impl PartialEq for Error {
                 matches!(*other, LogCut { offset: o, recovered_lsn: r, durable_lsn: d }
                     if (o, r, d) == (offset, recovered_lsn, durable_lsn))
             }
+            DamagedFile(ref path) => matches!(*other, DamagedFile(ref p) if p == path),
             Io(_) => false,
         }
     }
@@ -182,7 +187,7 @@ impl From<Error> for io::Error {
                 ErrorKind::Other,
                 format!("unexpected bug! please report this bug at <github.rs/spacejam/sled>: {:?}", what),
             ),
-            Corruption { .. } | LogCut { .. } => io::Error::new(
+            Corruption { .. } | LogCut { .. } | DamagedFile(_) => io::Error::new(
                 ErrorKind::InvalidData,
                 format!("corruption encountered: {:?}", error),
             ),
@@ -229,6 +234,7 @@ impl Display for Error {
                  but was durable up to lsn {}",
                 recovered_lsn, offset, durable_lsn
             ),
+            DamagedFile(ref path) => write!(f, "{} is damaged", path.display()),
         }
     }
 }

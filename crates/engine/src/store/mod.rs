@@ -72,6 +72,9 @@ pub enum StoreError {
         damage: Damage,
         copy: Option<PathBuf>,
     },
+    /// A record found unreadable after opening (a history too big to be read whole then).
+    #[error("the run history is damaged: {0}")]
+    DamagedRecord(Damage),
     #[error("run history storage failed")]
     Backend(#[source] BackendError),
     #[error("a record could not be encoded")]
@@ -98,6 +101,10 @@ pub enum Damage {
     /// A record the history still refers to cannot be read.
     #[error("a record at byte {} of `db` is unreadable", offset.map_or_else(|| "?".to_string(), |o| o.to_string()))]
     Unreadable { offset: Option<u64> },
+    /// A file of the history other than its log (sled's configuration or snapshot) fails
+    /// its checksum or cannot be parsed. `file`: its name in the history's folder.
+    #[error("`{file}` is unreadable")]
+    File { file: String },
 }
 
 impl StoreError {

@@ -61,6 +61,8 @@ pub struct SledRunStore {
     /// Names of paused workflows (empty values).
     paused: sled::Tree,
     scratch: FileScratch,
+    /// Histories up to this size are copied before opening (and noted at a clean close).
+    copy_max_bytes: u64,
     /// The files as the opening found them, matching their last clean close: this store's
     /// own close reads again only what sled wrote since.
     verified: Option<weft_store_guard::Verified>,
@@ -244,12 +246,14 @@ impl SledRunStore {
     /// Opens (or creates) the store in `dir`, off the async threads.
     pub async fn open(dir: &Path) -> Result<Self, StoreError> {
         let dir = dir.to_path_buf();
-        tokio::task::spawn_blocking(move || Self::open_blocking(&dir))
+        tokio::task::spawn_blocking(move || Self::open_blocking(&dir, COPY_BEFORE_OPEN_MAX_BYTES))
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))?
     }
 
-    fn open_blocking(dir: &Path) -> Result<Self, StoreError> {
+    /// `copy_max_bytes`: [`COPY_BEFORE_OPEN_MAX_BYTES`]; a test gives a smaller one to have a
+    /// small history handled as a big one.
+    fn open_blocking(dir: &Path, copy_max_bytes: u64) -> Result<Self, StoreError> {
         let guard = |e: weft_store_guard::GuardError| StoreError::Open {
             path: dir.to_path_buf(),
             source: Box::new(e),
@@ -263,9 +267,7 @@ impl SledRunStore {
             .then(|| weft_store_guard::check_clean_close_mark(dir))
             .flatten();
         let unchanged = verified.is_some();
-        let copy = if openable
-            && !unchanged
-            && weft_store_guard::folder_size(dir) <= COPY_BEFORE_OPEN_MAX_BYTES
+        let copy = if openable && !unchanged && weft_store_guard::folder_size(dir) <= copy_max_bytes
         {
             Some(weft_store_guard::copy_aside_once(dir, Utc::now()).map_err(guard)?)
         } else {
@@ -311,7 +313,15 @@ impl SledRunStore {
         // count), which only means less checking, never a false alarm.
         let found = match expected {
             Some(recorded) if unchanged => recorded,
-            _ => runs.len() as u64,
+            _ => match count(&runs) {
+                Ok(found) => found,
+                Err(sled::Error::Corruption { at, .. }) => {
+                    return Err(damaged(Damage::Unreadable {
+                        offset: at.map(|at| at.lid()),
+                    }))
+                }
+                Err(e) => return Err(backend(e)),
+            },
         };
         match expected {
             Some(expected) if found < expected => {
@@ -339,6 +349,7 @@ impl SledRunStore {
             events_pending: tree("events_pending")?,
             paused: tree("paused")?,
             scratch: FileScratch::clear(dir, &db)?,
+            copy_max_bytes,
             db,
             verified,
         })
@@ -362,7 +373,7 @@ impl Drop for SledRunStore {
             let _ = weft_store_guard::note_clean_close(
                 &self.dir,
                 unwritten.as_ref(),
-                COPY_BEFORE_OPEN_MAX_BYTES,
+                self.copy_max_bytes,
             );
         }
     }
@@ -429,6 +440,12 @@ fn open_db(dir: &Path, durable_log: Option<u64>, verify: bool) -> Result<sled::D
                     offset: at.map(|at| at.lid()),
                 }))
             }
+            Err(sled::Error::DamagedFile(path)) => {
+                let file = path.strip_prefix(dir).unwrap_or(&path);
+                return Err(OpenFailure::Damaged(Damage::File {
+                    file: file.to_string_lossy().into_owned(),
+                }));
+            }
             Err(sled::Error::Io(_)) if weft_store_guard::is_locked(dir) => {
                 tries += 1;
                 if tries >= 20 {
@@ -449,8 +466,27 @@ fn open_db(dir: &Path, durable_log: Option<u64>, verify: bool) -> Result<sled::D
     }
 }
 
+/// The entries of `tree`, up to the first that cannot be read. Not `Tree::len`: it counts
+/// errors as entries, and sled's iterator can return the same error forever (a damaged
+/// record of a history too big to be read whole at opening hung it).
+fn count(tree: &sled::Tree) -> sled::Result<u64> {
+    let mut entries = 0;
+    for entry in tree.iter().keys() {
+        entry?;
+        entries += 1;
+    }
+    Ok(entries)
+}
+
+/// A record sled cannot read is damage found after opening (in a history too big to be read
+/// whole before): said so, not as sled's words.
 fn backend(e: sled::Error) -> StoreError {
-    StoreError::Backend(Box::new(e))
+    match e {
+        sled::Error::Corruption { at, .. } => StoreError::DamagedRecord(Damage::Unreadable {
+            offset: at.map(|at| at.lid()),
+        }),
+        e => StoreError::Backend(Box::new(e)),
+    }
 }
 
 fn io_backend(e: std::io::Error) -> StoreError {
@@ -999,23 +1035,15 @@ mod tests {
         bytes[first] ^= 0x20;
         std::fs::write(&db_file, &bytes).unwrap();
 
-        let mut tries = 0;
-        let error = loop {
-            match SledRunStore::open(&dir).await {
-                // This process's dropped store lets go of the lock within a moment.
-                Err(StoreError::Locked { .. }) if tries < 10 => tries += 1,
-                Err(e) => break e,
-                Ok(store) => panic!(
-                    "a damaged history opened with {} runs",
-                    store.list_runs(100).await.unwrap().len()
-                ),
-            }
-        };
-        let copy = match error {
-            StoreError::Damaged {
+        let copy = match open_retrying(&dir).await {
+            Err(StoreError::Damaged {
                 copy: Some(copy), ..
-            } => copy,
-            other => panic!("{other:?}"),
+            }) => copy,
+            Err(other) => panic!("{other:?}"),
+            Ok(store) => panic!(
+                "a damaged history opened with {} runs",
+                store.list_runs(100).await.unwrap().len()
+            ),
         };
         assert_eq!(
             std::fs::read(copy.join("db")).unwrap(),
@@ -1089,6 +1117,22 @@ mod tests {
                 std::fs::copy(entry.path(), target).unwrap();
             }
         }
+    }
+
+    /// A copy of the history `pristine` at `dir` with a bit of byte `at` of its `file`
+    /// flipped: that file's bytes, and every file's, as the copy holds them before opening.
+    fn flipped_copy(
+        pristine: &Path,
+        dir: &Path,
+        file: &str,
+        at: usize,
+    ) -> (Vec<u8>, Vec<(PathBuf, Vec<u8>)>) {
+        copy_folder(pristine, dir);
+        let path = dir.join(file);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[at] ^= 0x01;
+        std::fs::write(&path, &bytes).unwrap();
+        (bytes, folder_bytes(dir))
     }
 
     /// Opens `dir` (retrying while this process's dropped store still holds the lock).
@@ -1174,12 +1218,7 @@ mod tests {
                 let dir = root
                     .path()
                     .join(format!("{}-{case}", state.replace(' ', "")));
-                copy_folder(pristine, &dir);
-                let path = dir.join(&file);
-                let mut bytes = std::fs::read(&path).unwrap();
-                bytes[at] ^= 0x01;
-                std::fs::write(&path, &bytes).unwrap();
-                let before = folder_bytes(&dir);
+                let (bytes, before) = flipped_copy(pristine, &dir, &file, at);
                 let context = format!("{what} ({file} byte {at}) after a {state}");
                 match open_retrying(&dir).await {
                     Err(StoreError::Damaged {
@@ -1261,12 +1300,7 @@ mod tests {
         assert!(len > 3 * 512 * 1024, "several segments: {len}");
         for at in [600_000, 700_001, 1_100_003, len - 5000] {
             let dir = root.path().join(format!("at-{at}"));
-            copy_folder(&pristine, &dir);
-            let path = dir.join("db");
-            let mut bytes = std::fs::read(&path).unwrap();
-            bytes[at] ^= 0x01;
-            std::fs::write(&path, &bytes).unwrap();
-            let before = folder_bytes(&dir);
+            let (_, before) = flipped_copy(&pristine, &dir, "db", at);
             match open_retrying(&dir).await {
                 Err(StoreError::Damaged { copy: Some(_), .. }) => {
                     assert_eq!(folder_bytes(&dir), before, "byte {at}: files changed");
@@ -1287,6 +1321,177 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// One run of many attempts in one opening, after a snapshot: sled's cleaner relocates
+    /// pages and reuses freed segments, so the next opening's recovery replays segments whose
+    /// file order is not their log order. A flipped byte in one of them made sled skip the
+    /// rest of that segment (as if a reused segment's new header were still unwritten) and
+    /// open with part of the run's attempts gone, every page left readable: the opening must
+    /// refuse it instead (or, for a byte nothing reads any more, lose nothing).
+    #[tokio::test]
+    async fn a_flipped_byte_in_a_reused_segment_is_not_a_silent_loss() {
+        let root = tempfile::tempdir().unwrap();
+        let pristine = root.path().join("reused");
+        let attempts = 12_000;
+        {
+            let store = open_retrying(&pristine).await.unwrap();
+            store
+                .put_run(&ended_run("01S".into(), "manual"))
+                .await
+                .unwrap();
+            store.flush().await.unwrap();
+        }
+        {
+            // This opening's recovery writes the snapshot the next one replays from.
+            let store = open_retrying(&pristine).await.unwrap();
+            for seq in 0..attempts {
+                store
+                    .put_attempt(&marked_attempt("01S", seq))
+                    .await
+                    .unwrap();
+            }
+            store.flush().await.unwrap();
+        }
+        let len = std::fs::metadata(pristine.join("db")).unwrap().len() as usize;
+        assert!(len > 4 * 512 * 1024, "several segments: {len}");
+        let mut refused = 0;
+        for at in (100_003..len).step_by(97 * 1024) {
+            let dir = root.path().join(format!("at-{at}"));
+            let (_, before) = flipped_copy(&pristine, &dir, "db", at);
+            match open_retrying(&dir).await {
+                Err(StoreError::Damaged { copy: Some(_), .. }) => {
+                    refused += 1;
+                    assert_eq!(folder_bytes(&dir), before, "byte {at}: files changed");
+                }
+                Err(other) => panic!("byte {at}: {other:?}"),
+                Ok(store) => {
+                    let page = store.attempts_page("01S", None, 0, 1).await.unwrap();
+                    let all = store.attempts("01S").await.unwrap();
+                    assert_eq!(
+                        (page.total, all.len()),
+                        (attempts as usize, attempts as usize),
+                        "byte {at}: the attempts"
+                    );
+                }
+            }
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        assert!(refused > 0, "some flips are refused");
+    }
+
+    /// A history too big to be copied and read whole before opening (the limit lowered to
+    /// make a small one so): what its opening still refuses, and a damaged record found only
+    /// when read, all as damage. Before: a flipped byte in a run record hung the count of
+    /// runs (sled's iterator returned its error forever, `Tree::len` counted each), a
+    /// shortened `db` panicked in sled's segment accounting, and a damaged old record was
+    /// sled's own "Read corrupted data" message.
+    #[tokio::test]
+    async fn a_history_too_big_to_copy_refuses_damage_without_a_hang_or_a_panic() {
+        let root = tempfile::tempdir().unwrap();
+        let pristine = root.path().join("big");
+        six_runs(&pristine).await;
+        // A later opening's records, after the snapshot its recovery wrote.
+        six_runs(&pristine).await;
+        let open_as_big = |dir: PathBuf| async move {
+            tokio::task::spawn_blocking(move || SledRunStore::open_blocking(&dir, 0))
+                .await
+                .unwrap()
+        };
+        let db = std::fs::read(pristine.join("db")).unwrap();
+        let first_run = db
+            .windows(11)
+            .position(|w| w == b"\"id\":\"01R0\"")
+            .expect("the first run is in the log");
+        let (_, before) = flipped_copy(&pristine, &root.path().join("run"), "db", first_run + 8);
+        let counted = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            open_as_big(root.path().join("run")),
+        )
+        .await
+        .expect("the count of runs ends");
+        assert!(
+            matches!(counted, Err(StoreError::Damaged { copy: None, .. })),
+            "{:?}",
+            counted.err()
+        );
+        assert!(
+            folder_bytes(&root.path().join("run")) == before,
+            "files changed"
+        );
+
+        // Cut within what the log holds (the file goes on with a segment's unused zeroes).
+        let used = db
+            .windows(13)
+            .rposition(|w| w == b"marker-01R5-1")
+            .expect("the last attempts are in the log");
+        for eighths in 1..8 {
+            let cut = root.path().join(format!("cut-{eighths}"));
+            copy_folder(&pristine, &cut);
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(cut.join("db"))
+                .unwrap();
+            file.set_len(used as u64 * eighths / 8).unwrap();
+            drop(file);
+            let before = folder_bytes(&cut);
+            match open_as_big(cut.clone()).await {
+                Err(StoreError::Damaged { copy: None, .. }) => assert!(
+                    folder_bytes(&cut) == before,
+                    "db cut at {eighths}/8: files changed"
+                ),
+                other => panic!("db cut at {eighths}/8: {:?}", other.err()),
+            }
+        }
+
+        let (_, _) = flipped_copy(&pristine, &root.path().join("conf"), "conf", 10);
+        match open_as_big(root.path().join("conf")).await {
+            Err(StoreError::Damaged {
+                damage: Damage::File { file },
+                ..
+            }) => assert_eq!(file, "conf"),
+            other => panic!("a damaged conf: {:?}", other.err()),
+        }
+
+        // Attempts in a segment before the snapshot's (written by the second opening's
+        // recovery): an opening that does not read every record opens, and reading them says
+        // they are damaged.
+        let old = root.path().join("old-pristine");
+        {
+            let store = open_retrying(&old).await.unwrap();
+            for seq in 0..2 {
+                store
+                    .put_attempt(&marked_attempt("01R0", seq))
+                    .await
+                    .unwrap();
+            }
+            // 600 KB after them (values under sled's 128 KiB blob size), past a segment.
+            for r in 0..6 {
+                let mut run = ended_run(format!("01R0{r}"), "manual");
+                run.outputs = Some(serde_json::json!("x".repeat(100_000)));
+                store.put_run(&run).await.unwrap();
+            }
+            store.flush().await.unwrap();
+        }
+        {
+            let store = open_retrying(&old).await.unwrap();
+            store
+                .put_run(&ended_run("01R1".into(), "manual"))
+                .await
+                .unwrap();
+            store.flush().await.unwrap();
+        }
+        let old_db = std::fs::read(old.join("db")).unwrap();
+        let first_attempts = old_db
+            .windows(13)
+            .position(|w| w == b"marker-01R0-0")
+            .expect("the first attempts are in the log");
+        let (_, _) = flipped_copy(&old, &root.path().join("old"), "db", first_attempts + 6);
+        let store = open_as_big(root.path().join("old")).await.unwrap();
+        match store.attempts("01R0").await {
+            Err(StoreError::DamagedRecord(Damage::Unreadable { offset: Some(_) })) => {}
+            other => panic!("a damaged old record: {other:?}"),
         }
     }
 

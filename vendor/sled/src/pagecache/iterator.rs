@@ -15,6 +15,9 @@ pub struct LogIter {
     pub max_lsn: Option<Lsn>,
     pub cur_lsn: Option<Lsn>,
     pub last_stage: bool,
+    /// weft: the first message of the last stage that could not be read (lsn, file offset)
+    /// past which the rest of its segment was skipped, unless the segment proved reused.
+    pub skipped: Option<(Lsn, LogOffset)>,
 }
 
 impl Iterator for LogIter {
@@ -139,6 +142,20 @@ impl Iterator for LogIter {
                         // because any already applied
                         // state can be assumed to be replaced later on by
                         // the stabilized state that came afterwards.
+                        // weft: but a damaged message anywhere else drops the rest of its
+                        // segment, every later message of it: noted, for recovery to refuse
+                        // when it lies below what was synced (see `skipped`).
+                        if self.skipped.is_none()
+                            && !holds_newer_message(
+                                &segment_base.buf,
+                                lid - segment_base.offset,
+                                expected_segment_number,
+                                self.max_lsn.unwrap_or(0)
+                                    / self.config.segment_size as Lsn,
+                            )
+                        {
+                            self.skipped = Some((lsn, lid));
+                        }
                         let _taken = self.segment_base.take().unwrap();
 
                         continue;
@@ -444,6 +461,7 @@ fn check_contiguity_in_unstable_tail(
         max_lsn: missing_item_in_tail,
         cur_lsn: None,
         last_stage: false,
+        skipped: None,
     };
 
     // run the iterator to completion
@@ -459,6 +477,40 @@ fn check_contiguity_in_unstable_tail(
     );
 
     Ok(end_of_last_message)
+}
+
+/// weft: whether `segment` holds, from byte `from` on, a whole message (checksum right) of a
+/// later segment number than `expected`, near the log's end (`last`: the segment number of
+/// the last message found): the mark of a freed segment being reused, its newer messages
+/// written before its new header (see `LogIter::next`). A damaged message has no such thing
+/// after it. Tried at every byte: only ever on a message already found unreadable.
+fn holds_newer_message(
+    segment: &[u8],
+    from: LogOffset,
+    expected: SegmentNumber,
+    last: Lsn,
+) -> bool {
+    // Segments the log may have gone on to past its last readable message.
+    const AHEAD: u64 = 64;
+    let newest = u64::try_from(last).unwrap_or(0) + AHEAD;
+    let from = usize::try_from(from).unwrap_or(usize::MAX);
+    (from..segment.len()).any(|start| {
+        let cursor = &mut &segment[start..];
+        let Ok(header) = super::MessageHeader::deserialize(cursor) else {
+            return false;
+        };
+        let header_len = segment.len() - start - cursor.len();
+        let Ok(body_len) = usize::try_from(header.len) else {
+            return false;
+        };
+        header.segment_number > expected
+            && header.segment_number.0 <= newest
+            && body_len <= cursor.len()
+            && crate::calculate_message_crc32(
+                &segment[start..start + header_len],
+                &cursor[..body_len],
+            ) == header.crc32
+    })
 }
 
 /// Returns a log iterator, the max stable lsn,
@@ -511,5 +563,6 @@ pub fn raw_segment_iter_from(
         segment_base: None,
         segments,
         last_stage: true,
+        skipped: None,
     })
 }

@@ -248,6 +248,16 @@ fn advance_snapshot(
         snapshot.apply(log_kind, pid, lsn, ptr, sz)?;
     }
 
+    // weft: a message below the synced end of the log that could not be read dropped the
+    // rest of its segment: damage (a crash tears only what was not synced). Refused before
+    // anything is written.
+    if let (Some((lsn, lid)), Some(durable_lsn)) = (iter.skipped, config.durable_lsn) {
+        if lsn < durable_lsn {
+            debug!("an unreadable message at lid {} (lsn {}) below durable lsn {}", lid, lsn, durable_lsn);
+            return Err(Error::corruption(Some(DiskPtr::Inline(lid))));
+        }
+    }
+
     // `snapshot.tip_lid` can be set based on 4 possibilities for the tip of the
     // log:
     // 1. an empty DB - tip set to None, causing a fresh segment to be
@@ -519,6 +529,7 @@ fn check_recovered(
     snapshot: &Snapshot,
 ) -> Result<()> {
     check_durable(config, stable_lsn, active_segment)?;
+    check_page_table(config, snapshot)?;
     if config.verify_pages {
         verify_pages(config, snapshot)?;
     }
@@ -536,6 +547,37 @@ fn check_durable(
     let (recovered_lsn, _) = continue_at(config, stable_lsn, active_segment);
     if recovered_lsn < durable_lsn {
         return Err(log_cut(config, stable_lsn, active_segment, durable_lsn));
+    }
+    Ok(())
+}
+
+/// weft: what the segment accountant and the page table's loading assume of every page, and
+/// panicked on: a state (a page whose first message was lost has none), and messages within
+/// the file (a shortened file's page table points past its end). Damage otherwise, found
+/// before anything is written, without reading a message.
+fn check_page_table(config: &RunningConfig, snapshot: &Snapshot) -> Result<()> {
+    let file_len = config.file.metadata()?.len();
+    for (pid, page) in snapshot.pt.iter().enumerate() {
+        let (first, rest): (&(Lsn, DiskPtr, u64), &[(Lsn, DiskPtr, u64)]) = match page {
+            PageState::Present { base, frags } => (base, frags),
+            PageState::Free(lsn, ptr) => {
+                if ptr.lid() >= file_len {
+                    debug!("free page {} (lsn {}) past the end of the file", pid, lsn);
+                    return Err(Error::corruption(Some(*ptr)));
+                }
+                continue;
+            }
+            PageState::Uninitialized => {
+                debug!("page {} has no state in the recovered page table", pid);
+                return Err(Error::corruption(None));
+            }
+        };
+        for &(lsn, ptr, _) in std::iter::once(first).chain(rest) {
+            if ptr.lid() >= file_len {
+                debug!("page {} (lsn {}) past the end of the file at {}", pid, lsn, ptr);
+                return Err(Error::corruption(Some(ptr)));
+            }
+        }
     }
     Ok(())
 }
@@ -642,13 +684,16 @@ fn read_snapshot(config: &RunningConfig) -> Result<Option<Snapshot>> {
     let path = candidates.pop().unwrap();
 
     let mut f = std::fs::OpenOptions::new().read(true).open(&path)?;
+    // weft: a snapshot that fails its checks is named as the damaged file (it was reported
+    // as damage to the log), and without a log line.
+    let damaged = || Error::DamagedFile(path.clone());
 
     let mut buf = vec![];
     let _read = f.read_to_end(&mut buf)?;
     let len = buf.len();
     if len <= 12 {
-        warn!("empty/corrupt snapshot file found");
-        return Err(Error::corruption(None));
+        debug!("empty/corrupt snapshot file found");
+        return Err(damaged());
     }
 
     let mut len_expected_bytes = [0; 8];
@@ -663,8 +708,8 @@ fn read_snapshot(config: &RunningConfig) -> Result<Option<Snapshot>> {
     let crc_actual = crc32(&buf);
 
     if crc_expected != crc_actual {
-        warn!("corrupt snapshot file found, crc does not match expected");
-        return Err(Error::corruption(None));
+        debug!("corrupt snapshot file found, crc does not match expected");
+        return Err(damaged());
     }
 
     #[cfg(feature = "zstd")]
@@ -682,7 +727,7 @@ fn read_snapshot(config: &RunningConfig) -> Result<Option<Snapshot>> {
     #[cfg(not(feature = "zstd"))]
     let bytes = buf;
 
-    Snapshot::deserialize(&mut bytes.as_slice()).map(Some)
+    Snapshot::deserialize(&mut bytes.as_slice()).map(Some).map_err(|_| damaged())
 }
 
 fn write_snapshot(config: &RunningConfig, snapshot: &Snapshot) -> Result<()> {
