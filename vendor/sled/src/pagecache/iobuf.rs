@@ -529,6 +529,7 @@ impl IoBufs {
             segment_base: None,
             segments,
             last_stage: false,
+            start_lsn: 0,
         }
     }
 

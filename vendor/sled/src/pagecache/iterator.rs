@@ -15,6 +15,11 @@ pub struct LogIter {
     pub max_lsn: Option<Lsn>,
     pub cur_lsn: Option<Lsn>,
     pub last_stage: bool,
+    /// weft: where reading starts in the segment that holds this lsn (0: at every segment's
+    /// first message). Recovery starts at the last snapshot's position: the messages before
+    /// it are in the snapshot already, and reading them cost ~1.4 million instructions an
+    /// opening (the whole segment, twice).
+    pub start_lsn: Lsn,
 }
 
 impl Iterator for LogIter {
@@ -252,7 +257,13 @@ impl LogIter {
 
         trace!("setting stored segment buffer length to {} after read", buf.len());
 
-        self.cur_lsn = Some(segment_header.lsn + SEG_HEADER_LEN as Lsn);
+        let first_message = segment_header.lsn + SEG_HEADER_LEN as Lsn;
+        let segment_end = segment_header.lsn + self.config.segment_size as Lsn;
+        self.cur_lsn = Some(if (first_message..segment_end).contains(&self.start_lsn) {
+            self.start_lsn
+        } else {
+            first_message
+        });
 
         self.segment_base = Some(BasedBuf { buf, offset });
 
@@ -281,6 +292,7 @@ fn valid_entry_offset(lid: LogOffset, segment_len: usize) -> bool {
 // and recover the order of segments, and the highest Lsn.
 fn scan_segment_headers_and_tail(
     min: Lsn,
+    start_lsn: Lsn,
     config: &RunningConfig,
 ) -> Result<(BTreeMap<Lsn, LogOffset>, Lsn)> {
     fn fetch(
@@ -386,6 +398,7 @@ fn scan_segment_headers_and_tail(
     let end_of_last_contiguous_message_in_unstable_tail =
         check_contiguity_in_unstable_tail(
             max_header_stable_lsn,
+            start_lsn,
             &ordering,
             config,
         )?;
@@ -400,6 +413,7 @@ fn scan_segment_headers_and_tail(
 // never reuse buffers within this safety range.
 fn check_contiguity_in_unstable_tail(
     max_header_stable_lsn: Lsn,
+    start_lsn: Lsn,
     ordering: &BTreeMap<Lsn, LogOffset>,
     config: &RunningConfig,
 ) -> Result<Lsn> {
@@ -444,6 +458,7 @@ fn check_contiguity_in_unstable_tail(
         max_lsn: missing_item_in_tail,
         cur_lsn: None,
         last_stage: false,
+        start_lsn,
     };
 
     // run the iterator to completion
@@ -465,6 +480,7 @@ fn check_contiguity_in_unstable_tail(
 /// and a set of segments that can be
 /// zeroed after the new snapshot is written,
 /// but no sooner, otherwise it is not crash-safe.
+/// weft: both the tail's check and the iterator start at `lsn` (see `LogIter::start_lsn`).
 pub fn raw_segment_iter_from(
     lsn: Lsn,
     config: &RunningConfig,
@@ -473,7 +489,7 @@ pub fn raw_segment_iter_from(
     let normalized_lsn = lsn / segment_len * segment_len;
 
     let (ordering, end_of_last_msg) =
-        scan_segment_headers_and_tail(normalized_lsn, config)?;
+        scan_segment_headers_and_tail(normalized_lsn, lsn, config)?;
 
     // find the last stable tip, to properly handle batch manifests.
     let tip_segment_iter: BTreeMap<_, _> = ordering
@@ -511,5 +527,6 @@ pub fn raw_segment_iter_from(
         segment_base: None,
         segments,
         last_stage: true,
+        start_lsn: lsn,
     })
 }
