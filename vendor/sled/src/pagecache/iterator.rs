@@ -16,9 +16,9 @@ pub struct LogIter {
     pub cur_lsn: Option<Lsn>,
     pub last_stage: bool,
     /// weft: where reading starts in the segment that holds this lsn (0: at every segment's
-    /// first message). Recovery starts at the last snapshot's position: the messages before
-    /// it are in the snapshot already, and reading them cost ~1.4 million instructions an
-    /// opening (the whole segment, twice).
+    /// first message). Recovery of an unchanged file starts at the last snapshot's position
+    /// (`Config::replay_from_snapshot`): the messages before it are in the snapshot already,
+    /// and reading them cost ~1.4 million instructions an opening (the whole segment, twice).
     pub start_lsn: Lsn,
 }
 
@@ -480,16 +480,19 @@ fn check_contiguity_in_unstable_tail(
 /// and a set of segments that can be
 /// zeroed after the new snapshot is written,
 /// but no sooner, otherwise it is not crash-safe.
-/// weft: both the tail's check and the iterator start at `lsn` (see `LogIter::start_lsn`).
+/// weft: with `Config::replay_from_snapshot`, both the tail's check and the iterator
+/// start at `lsn` (see `LogIter::start_lsn`).
 pub fn raw_segment_iter_from(
     lsn: Lsn,
     config: &RunningConfig,
 ) -> Result<LogIter> {
     let segment_len = config.segment_size as Lsn;
     let normalized_lsn = lsn / segment_len * segment_len;
+    // weft: see `Config::replay_from_snapshot`.
+    let start_lsn = if config.replay_from_snapshot { lsn } else { 0 };
 
     let (ordering, end_of_last_msg) =
-        scan_segment_headers_and_tail(normalized_lsn, lsn, config)?;
+        scan_segment_headers_and_tail(normalized_lsn, start_lsn, config)?;
 
     // find the last stable tip, to properly handle batch manifests.
     let tip_segment_iter: BTreeMap<_, _> = ordering
@@ -527,6 +530,6 @@ pub fn raw_segment_iter_from(
         segment_base: None,
         segments,
         last_stage: true,
-        start_lsn: lsn,
+        start_lsn,
     })
 }

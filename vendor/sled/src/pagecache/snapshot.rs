@@ -397,13 +397,6 @@ fn advance_snapshot(
         && (old_stable_lsn.is_none()
             || log_since_snapshot >= SNAPSHOT_AFTER_LOG_BYTES)
     {
-        // weft: recovery reads no message before the last snapshot's position
-        // (`LogIter::start_lsn`), so the log a snapshot covers is synced first: a process
-        // killed before its sync left messages only in the page cache, which a power loss
-        // after this snapshot would otherwise drop unseen.
-        if !config.temporary {
-            config.file.sync_all()?;
-        }
         write_snapshot(config, &snapshot)?;
     }
 
