@@ -217,6 +217,9 @@ pub struct Inner {
     /// weft: see [`Config::verify_pages`].
     #[doc(hidden)]
     pub verify_pages: bool,
+    /// weft: see [`Config::replay_from_snapshot`].
+    #[doc(hidden)]
+    pub replay_from_snapshot: bool,
     tmp_path: PathBuf,
     pub(crate) global_error: Arc<Atomic<Error>>,
     #[cfg(feature = "event_log")]
@@ -239,6 +242,7 @@ impl Default for Inner {
             version: crate_version(),
             durable_lsn: None,
             verify_pages: false,
+            replay_from_snapshot: false,
 
             // useful in testing
             segment_size: 512 * 1024, // 512kb in bytes
@@ -345,6 +349,16 @@ impl Config {
     /// `Error::Corruption` at the first unreadable one, before recovery writes anything.
     pub fn verify_pages(mut self, verify: bool) -> Config {
         Arc::make_mut(&mut self.0).verify_pages = verify;
+        self
+    }
+
+    /// weft: whether recovery starts reading the log at the last snapshot's position
+    /// instead of its segment's start. Only for a file known to be byte for byte what a
+    /// clean close left (every byte before that position was read by the opening that
+    /// wrote the snapshot): elsewhere, reading from the segment's start is what finds a
+    /// damaged message there.
+    pub fn replay_from_snapshot(mut self, from_snapshot: bool) -> Config {
+        Arc::make_mut(&mut self.0).replay_from_snapshot = from_snapshot;
         self
     }
 

@@ -292,7 +292,7 @@ impl SledRunStore {
         // byte what its clean close left, after the last sync, so recovering less than the
         // noted position could only mean `record-count` itself was damaged.
         let durable_log = notes.durable_log.filter(|_| !unchanged);
-        let db = match open_db(dir, durable_log, copy.is_some()) {
+        let db = match open_db(dir, durable_log, copy.is_some(), unchanged) {
             Ok(db) => db,
             Err(OpenFailure::Damaged(damage)) => return Err(damaged(damage)),
             Err(OpenFailure::Other(e)) => {
@@ -419,8 +419,15 @@ enum OpenFailure {
 /// Opens the database, waiting briefly for a lock still held by a store of this process that
 /// was just dropped (sled's flusher thread lets go within its flush interval). `durable_log`:
 /// how far the log was synced (noted at the last sync); recovering less is damage.
-/// `verify`: every record read once before sled's recovery writes anything.
-fn open_db(dir: &Path, durable_log: Option<u64>, verify: bool) -> Result<sled::Db, OpenFailure> {
+/// `verify`: every record read once before sled's recovery writes anything. `unchanged`: the
+/// files are what a clean close left (its mark verified), so recovery replays the log only
+/// from the last snapshot's position: an earlier opening read everything before it.
+fn open_db(
+    dir: &Path,
+    durable_log: Option<u64>,
+    verify: bool,
+    unchanged: bool,
+) -> Result<sled::Db, OpenFailure> {
     let mut tries = 0;
     loop {
         match sled::Config::new()
@@ -429,6 +436,7 @@ fn open_db(dir: &Path, durable_log: Option<u64>, verify: bool) -> Result<sled::D
             .cache_capacity(SLED_CACHE_BYTES)
             .durable_lsn(durable_log)
             .verify_pages(verify)
+            .replay_from_snapshot(unchanged)
             .open()
         {
             Ok(db) => return Ok(db),

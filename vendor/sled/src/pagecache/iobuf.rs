@@ -530,6 +530,7 @@ impl IoBufs {
             segments,
             last_stage: false,
             skipped: None,
+            start_lsn: 0,
         }
     }
 
