@@ -351,6 +351,20 @@ fn safe_usize(value: PageId) -> usize {
     usize::try_from(value).unwrap()
 }
 
+/// weft: a page accessed once is evicted once later pages fill the cache, whatever its id.
+#[test]
+fn a_page_accessed_once_is_evicted_when_the_cache_fills() {
+    use crate::pin;
+
+    let lru = Lru::new(1024);
+    let guard = pin();
+    let mut evicted = lru.accessed(1, 512, &guard);
+    for pid in (2..200).step_by(2) {
+        evicted.extend(lru.accessed(pid, 512, &guard));
+    }
+    assert!(evicted.contains(&1), "evicted: {:?}", evicted);
+}
+
 #[test]
 fn lru_smoke_test() {
     use crate::pin;

@@ -2073,11 +2073,9 @@ impl PageCache {
         }
     }
 
-    fn page_out(&self, mut to_evict: Vec<PageId>, guard: &Guard) -> Result<()> {
+    fn page_out(&self, to_evict: Vec<PageId>, guard: &Guard) -> Result<()> {
         let _measure = Measure::new(&M.page_out);
-        // weft: the pages kept as not yet written (below), each counted as used once more.
-        let mut kept: Vec<PageId> = Vec::new();
-        while let Some(pid) = to_evict.pop() {
+        for pid in to_evict {
             if pid == COUNTER_PID
                 || pid == META_PID
                 || pid == BATCH_MANIFEST_PID
@@ -2093,19 +2091,10 @@ impl PageCache {
                     }
                     // weft: a page whose newest update is not yet written to the log file
                     // stays: reading it back would first write (and sync) the log, on the
-                    // path of the writer that reads it. It counts as used again, so it is
-                    // weighed once more after the pages used since (its write done by then);
-                    // a page that comes back in this same call stays until its next use.
+                    // path of the writer that reads it. It is weighed again at its next
+                    // access; a page goes cold long after its write, so this is rare.
                     let stable = self.log.iobufs.stable();
                     if page_view.cache_infos.iter().any(|ci| ci.lsn > stable) {
-                        if !kept.contains(&pid) {
-                            kept.push(pid);
-                            to_evict.extend(self.lru.accessed(
-                                pid,
-                                page_view.log_size(),
-                                guard,
-                            ));
-                        }
                         break;
                     }
                     let new_page = Owned::new(Page {
