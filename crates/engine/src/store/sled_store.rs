@@ -395,12 +395,8 @@ fn restrict_permissions(dir: &Path) {
 fn restrict_permissions(_: &Path) {}
 
 /// sled keeps up to this much of the history in memory (its default, 1 GiB, let a big loop's
-/// run grow the process by as much). Since its cache is one least-recently-used order
-/// (`vendor/sled`'s `lru.rs`) it holds this much: the pages a run keeps using (the tree's
-/// inner nodes, each running run's last attempt-log leaf of at most ~34 KiB, its run record)
-/// fit ~30 runs over; the attempt leaves a run has filled go (10,000 steps: ~2 MB at 8 MiB,
-/// when a filled leaf was never let go).
-const SLED_CACHE_BYTES: u64 = 1024 * 1024;
+/// run grow the process by as much).
+const SLED_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Why [`open_db`] failed.
 enum OpenFailure {

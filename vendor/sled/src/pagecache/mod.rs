@@ -2089,14 +2089,6 @@ impl PageCache {
                         // don't page-out Freed suckas
                         break;
                     }
-                    // weft: a page whose newest update is not yet written to the log file
-                    // stays: reading it back would first write (and sync) the log, on the
-                    // path of the writer that reads it. It is weighed again at its next
-                    // access; a page goes cold long after its write, so this is rare.
-                    let stable = self.log.iobufs.stable();
-                    if page_view.cache_infos.iter().any(|ci| ci.lsn > stable) {
-                        break;
-                    }
                     let new_page = Owned::new(Page {
                         update: None,
                         cache_infos: page_view.cache_infos.clone(),
