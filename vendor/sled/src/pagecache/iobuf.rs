@@ -321,9 +321,6 @@ pub(crate) struct IoBufs {
     // that follows covers them (it waited 2 ms on this disk before a sync of 1 ms that
     // found nothing left to write, at the end of every run).
     pub syncs_following: AtomicUsize,
-    // weft: sealed buffers handed to the I/O threads and not yet written (see
-    // `wait_if_writes_pile_up`).
-    pub writes_waiting: AtomicUsize,
     pub max_reserved_lsn: AtomicLsn,
     pub max_header_stable_lsn: Arc<AtomicLsn>,
     pub segment_accountant: Mutex<SegmentAccountant>,
@@ -432,7 +429,6 @@ impl IoBufs {
             synced_lsn: AtomicLsn::new(stable),
             synced_here_lsn: AtomicLsn::new(-1),
             syncs_following: AtomicUsize::new(0),
-            writes_waiting: AtomicUsize::new(0),
             max_reserved_lsn: AtomicLsn::new(stable),
             max_header_stable_lsn: Arc::new(AtomicLsn::new(next_lsn)),
             segment_accountant: Mutex::new(segment_accountant),
@@ -1219,13 +1215,10 @@ pub(in crate::pagecache) fn maybe_seal_and_write_iobuf(
             "asynchronously writing iobuf with lsn {} to log from maybe_seal",
             lsn
         );
-        let waiting = iobufs.writes_waiting.fetch_add(1, SeqCst) + 1;
         let iobufs = iobufs.clone();
         let iobuf = iobuf.clone();
         let _result = threadpool::spawn(move || {
-            let written = iobufs.write_to_log(&iobuf);
-            iobufs.writes_waiting.fetch_sub(1, SeqCst);
-            if let Err(e) = written {
+            if let Err(e) = iobufs.write_to_log(&iobuf) {
                 error!(
                     "hit error while writing iobuf with lsn {}: {:?}",
                     lsn, e
@@ -1247,28 +1240,10 @@ pub(in crate::pagecache) fn maybe_seal_and_write_iobuf(
 
         #[cfg(feature = "event_log")]
         _result.wait();
-        #[cfg(not(feature = "event_log"))]
-        wait_if_writes_pile_up(waiting, _result);
 
         Ok(())
     } else {
         Ok(())
-    }
-}
-
-/// weft: past this many sealed buffers waiting for the I/O threads, the writer that sealed
-/// the last one waits for its write. Each is a segment (512 KiB) held until written; on a
-/// busy machine the I/O threads got little of the CPU while a run kept writing, and a run of
-/// 10,000 steps peaked with ten or so of them (5 MB) waiting.
-const MAX_WRITES_WAITING: usize = 2;
-
-/// weft: see [`MAX_WRITES_WAITING`]; `waiting` counts the one just handed over.
-pub(in crate::pagecache) fn wait_if_writes_pile_up<T>(
-    waiting: usize,
-    written: crate::OneShot<T>,
-) {
-    if waiting > MAX_WRITES_WAITING {
-        let _ = written.wait();
     }
 }
 

@@ -433,14 +433,10 @@ impl Log {
                  to log from exit_reservation",
                 lsn
             );
-            let waiting =
-                self.iobufs.writes_waiting.fetch_add(1, SeqCst) + 1;
             let iobufs = self.iobufs.clone();
             let iobuf = iobuf.clone();
-            let written = threadpool::spawn(move || {
-                let written = iobufs.write_to_log(&iobuf);
-                iobufs.writes_waiting.fetch_sub(1, SeqCst);
-                if let Err(e) = written {
+            threadpool::spawn(move || {
+                if let Err(e) = iobufs.write_to_log(&iobuf) {
                     error!(
                         "hit error while writing iobuf with lsn {}: {:?}",
                         lsn, e
@@ -448,7 +444,6 @@ impl Log {
                     iobufs.config.set_global_error(e);
                 }
             })?;
-            iobuf::wait_if_writes_pile_up(waiting, written);
 
             Ok(())
         } else {
