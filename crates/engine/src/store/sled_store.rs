@@ -1474,6 +1474,8 @@ mod tests {
                     .await
                     .unwrap();
             }
+            // Attempts are written out in chunks at a flush: this puts them first in the log.
+            store.flush().await.unwrap();
             // 600 KB after them (values under sled's 128 KiB blob size), past a segment.
             for r in 0..6 {
                 let mut run = ended_run(format!("01R0{r}"), "manual");
@@ -1482,6 +1484,9 @@ mod tests {
             }
             store.flush().await.unwrap();
         }
+        // As if stopped without closing: the next opening's recovery then writes a snapshot
+        // (one of an unchanged history writes none), so the attempts above lie before it.
+        std::fs::remove_file(old.join("closed-cleanly")).unwrap();
         {
             let store = open_retrying(&old).await.unwrap();
             store
