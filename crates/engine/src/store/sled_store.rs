@@ -1508,6 +1508,68 @@ mod tests {
         }
     }
 
+    /// A crash right after a filled segment was synced, before the next one's header was
+    /// written: the noted log position counts the segment's cap and padding, and recovery ends
+    /// at the cap. That is not a cut log (it was refused so after kill -9s of big runs); a
+    /// position past the cap still is.
+    #[tokio::test]
+    async fn a_crash_after_a_filled_segment_is_not_a_cut_log() {
+        const SEGMENT: u64 = 512 * 1024;
+        let root = tempfile::tempdir().unwrap();
+        let pristine = root.path().join("pristine");
+        {
+            let store = open_retrying(&pristine).await.unwrap();
+            for r in 0..8 {
+                let mut run = ended_run(format!("01R{r}"), "manual");
+                run.outputs = Some(serde_json::json!("x".repeat(100_000)));
+                store.put_run(&run).await.unwrap();
+                store.flush().await.unwrap();
+            }
+        }
+        std::fs::remove_file(pristine.join("closed-cleanly")).unwrap();
+        // The runs whose records the first segment holds: what such a crash leaves.
+        let db = std::fs::read(pristine.join("db")).unwrap();
+        let first_segment = &db[..SEGMENT as usize];
+        let kept: Vec<String> = (0..8)
+            .map(|r| format!("01R{r}"))
+            .filter(|id| {
+                let key = format!("\"id\":\"{id}\"");
+                first_segment
+                    .windows(key.len())
+                    .any(|w| w == key.as_bytes())
+            })
+            .collect();
+        assert!((1..8).contains(&kept.len()), "{kept:?}");
+        for (durable, opens) in [(SEGMENT, true), (SEGMENT + 1, false)] {
+            let dir = root.path().join(format!("crashed-{durable}"));
+            copy_folder(&pristine, &dir);
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(dir.join("db"))
+                .unwrap();
+            file.set_len(SEGMENT).unwrap();
+            drop(file);
+            std::fs::write(
+                dir.join("record-count"),
+                format!("{:020} {durable:020}", kept.len()),
+            )
+            .unwrap();
+            match open_retrying(&dir).await {
+                Ok(store) if opens => {
+                    let runs = store.list_runs(100).await.unwrap();
+                    let mut ids: Vec<String> = runs.into_iter().map(|r| r.id).collect();
+                    ids.sort();
+                    assert_eq!(ids, kept);
+                }
+                Err(StoreError::Damaged {
+                    damage: Damage::LogCut { .. },
+                    ..
+                }) if !opens => {}
+                other => panic!("noted position {durable}: {:?}", other.err()),
+            }
+        }
+    }
+
     /// What makes a clean close pay: sled writes nothing after the store's last flush, so the
     /// files still match the mark, and the next opening takes it instead of copying.
     #[tokio::test]

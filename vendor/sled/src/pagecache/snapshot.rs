@@ -544,11 +544,43 @@ fn check_durable(
     let Some(durable_lsn) = config.durable_lsn else {
         return Ok(());
     };
-    let (recovered_lsn, _) = continue_at(config, stable_lsn, active_segment);
-    if recovered_lsn < durable_lsn {
+    let (recovered_lsn, offset) = continue_at(config, stable_lsn, active_segment);
+    if recovered_lsn < durable_lsn
+        && !only_a_cap_left(config, recovered_lsn, offset, durable_lsn)
+    {
         return Err(log_cut(config, stable_lsn, active_segment, durable_lsn));
     }
     Ok(())
+}
+
+/// weft: a synced segment ends with a cap message and padding, which the durable lsn counts;
+/// a crash before the next segment's header was written leaves recovery ending at the cap.
+/// No record lies past it in that segment, so that is not a cut.
+fn only_a_cap_left(
+    config: &RunningConfig,
+    recovered_lsn: Lsn,
+    offset: Option<u64>,
+    durable_lsn: Lsn,
+) -> bool {
+    let segment_len = config.segment_size as Lsn;
+    let Some(lid) = offset else {
+        return false;
+    };
+    let segment = recovered_lsn / segment_len;
+    let seg_start = lid / segment_len as u64 * segment_len as u64;
+    let in_segment = lid >= seg_start + SEG_HEADER_LEN as u64
+        && seg_start + segment_len as u64 - lid >= MAX_MSG_HEADER_LEN as u64;
+    durable_lsn == (segment + 1) * segment_len
+        && in_segment
+        && matches!(
+            super::read_message(
+                &*config.file,
+                lid,
+                super::SegmentNumber(u64::try_from(segment).unwrap_or(0)),
+                config,
+            ),
+            Ok(super::LogRead::Cap(_))
+        )
 }
 
 /// weft: what the segment accountant and the page table's loading assume of every page, and
