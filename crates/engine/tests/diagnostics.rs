@@ -1906,6 +1906,24 @@ steps:
     );
 }
 
+/// A merge key is left out of the tree, so the rest of the file is still checked: its
+/// problems are reported with it, in file order.
+#[test]
+fn a_merge_key_does_not_hide_the_other_problems() {
+    assert_diagnostics!(
+        "
+name: m
+bogus: 1
+steps:
+  - {id: a, uses: core.nope}
+  - {id: b, uses: core.set, with: {n: \"${{ steps.zz.output }}\"}}
+  - {id: c, uses: core.set, with: {<<: {n: 1}}}
+  - id: d
+    <<: {uses: core.set}
+"
+    );
+}
+
 #[test]
 fn the_smallest_integer_is_read_in_yaml_and_in_expressions() {
     let text = "name: min\nsteps:\n  - id: a\n    uses: core.set\n    with:\n      n: -9223372036854775808\n      m: ${{ -9223372036854775808 }}\n";

@@ -101,22 +101,24 @@ fn parse_data(path: &Path, bytes: &[u8]) -> Result<Value, String> {
         max_depth: DATA_MAX_DEPTH,
         max_nodes: 1_000_000,
     };
-    let node = yaml::load(bytes, limits).map_err(|problems| {
-        let first = problems.first();
-        let at = first
-            .and_then(|p| p.span)
-            .map(|s| format!(" (line {}, column {})", s.line, s.col))
-            .unwrap_or_default();
-        match first {
-            Some(p) if p.message.starts_with("nesting is too deep") => too_deep(at),
-            Some(p) => format!(
-                "{} is not valid JSON or YAML: {}{at}",
-                path.display(),
-                p.message
-            ),
-            None => format!("{} is not valid JSON or YAML", path.display()),
-        }
-    })?;
+    let node = yaml::load(bytes, limits)
+        .and_then(yaml::Loaded::whole)
+        .map_err(|problems| {
+            let first = problems.first();
+            let at = first
+                .and_then(|p| p.span)
+                .map(|s| format!(" (line {}, column {})", s.line, s.col))
+                .unwrap_or_default();
+            match first {
+                Some(p) if p.message.starts_with("nesting is too deep") => too_deep(at),
+                Some(p) => format!(
+                    "{} is not valid JSON or YAML: {}{at}",
+                    path.display(),
+                    p.message
+                ),
+                None => format!("{} is not valid JSON or YAML", path.display()),
+            }
+        })?;
     Ok(node.to_json())
 }
 

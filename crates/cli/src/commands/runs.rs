@@ -379,7 +379,7 @@ fn body_note(path: &str, step: &str) -> Option<String> {
     let limits = LoadLimits::default();
     let bytes =
         weft_engine::bounded_file::read_bounded(Path::new(path), limits.max_bytes as u64).ok()?;
-    let root = yaml::load(&bytes, limits).ok()?;
+    let root = yaml::load(&bytes, limits).ok()?.root;
 
     fn seq(node: Option<&Node>) -> &[Node] {
         match node.map(|n| &n.kind) {

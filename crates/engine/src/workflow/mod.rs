@@ -100,7 +100,10 @@ fn load_source(
         source: source.clone(),
         diagnostics,
     };
-    let node = yaml::load(bytes, LoadLimits::default()).map_err(fail)?;
+    let yaml::Loaded {
+        root: node,
+        left_out,
+    } = yaml::load(bytes, LoadLimits::default()).map_err(fail)?;
     if !matches!(node.kind, yaml::NodeKind::Map(_)) {
         return Err(fail(vec![Diagnostic::error(
             format!("a workflow must be a mapping, found {}", node.type_name()),
@@ -110,7 +113,9 @@ fn load_source(
     }
     // The model takes what it needs of the tree, the rest is dropped before compiling.
     let (model, mut problems) = yaml::from_node::<model::Workflow>(node);
+    problems.extend(left_out);
     let Some(mut model) = model else {
+        problems.sort_by_key(|d| d.span.map(|s| (s.line, s.col)));
         return Err(fail(problems));
     };
     let hash = hex::encode(Sha256::digest(bytes));

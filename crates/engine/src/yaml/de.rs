@@ -723,7 +723,7 @@ mod tests {
         for _ in 0..ITEMS {
             text.push_str("- {n: x}\n");
         }
-        let node = load(text.as_bytes(), LoadLimits::default()).unwrap();
+        let node = load(text.as_bytes(), LoadLimits::default()).unwrap().root;
         let (top, problems) = from_node::<Top>(node);
         assert_eq!(top.map(|t| t.items.len()), Some(ITEMS));
         assert_eq!(problems.len(), ITEMS);
@@ -738,7 +738,7 @@ mod tests {
     #[test]
     fn a_parent_read_again_reports_each_problem_once() {
         let text = "items: [{n: 1}, {n: x}]\nraw: {a: 1}\nname: [1]\n";
-        let node = load(text.as_bytes(), LoadLimits::default()).unwrap();
+        let node = load(text.as_bytes(), LoadLimits::default()).unwrap().root;
         let (top, problems) = from_node::<Top>(node);
         assert!(top.is_none());
         let messages: Vec<(&str, Option<Span>)> = problems
@@ -760,7 +760,7 @@ mod tests {
     #[test]
     fn kept_subtrees_are_moved_whole() {
         let text = "items: [{n: 1}]\nraw: {a: [1, two]}\nname: x\n";
-        let node = load(text.as_bytes(), LoadLimits::default()).unwrap();
+        let node = load(text.as_bytes(), LoadLimits::default()).unwrap().root;
         let (top, problems) = from_node::<Top>(node);
         assert!(problems.is_empty(), "{problems:?}");
         let top = top.unwrap();

@@ -39,8 +39,9 @@ impl Default for LoadLimits {
     }
 }
 
-/// Parses one YAML document. All problems found are returned; the tree only when there were none.
-pub fn load(bytes: &[u8], limits: LoadLimits) -> Result<Node, Vec<Diagnostic>> {
+/// Parses one YAML document. All problems found are returned; the tree only when none of them
+/// stops it being read (see [`Loaded`]).
+pub fn load(bytes: &[u8], limits: LoadLimits) -> Result<Loaded, Vec<Diagnostic>> {
     if bytes.len() > limits.max_bytes {
         return Err(vec![Diagnostic::error(
             format!(
@@ -130,11 +131,37 @@ pub fn load(bytes: &[u8], limits: LoadLimits) -> Result<Node, Vec<Diagnostic>> {
         ]);
     }
     if !builder.errors.is_empty() {
-        return Err(builder.errors);
+        let mut problems = builder.errors;
+        problems.extend(builder.left_out);
+        problems.sort_by_key(|d| d.span.map(|s| (s.line, s.col)));
+        return Err(problems);
     }
-    builder
+    let root = builder
         .root
-        .ok_or_else(|| vec![Diagnostic::error("file holds no YAML document", None)])
+        .ok_or_else(|| vec![Diagnostic::error("file holds no YAML document", None)])?;
+    Ok(Loaded {
+        root,
+        left_out: builder.left_out,
+    })
+}
+
+/// A document read: its tree, and the entries left out of it (merge keys), each with its
+/// problem, so that the rest is still checked and every problem reported at once.
+#[derive(Debug)]
+pub struct Loaded {
+    pub root: Node,
+    pub left_out: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// The tree when nothing was left out of it, else the problems.
+    pub fn whole(self) -> Result<Node, Vec<Diagnostic>> {
+        if self.left_out.is_empty() {
+            Ok(self.root)
+        } else {
+            Err(self.left_out)
+        }
+    }
 }
 
 /// Feeds the parser's events to the builder until the stream ends or the builder stops.
@@ -197,6 +224,8 @@ struct TreeBuilder<'t> {
     /// Whether an alias was expanded, which is what usually makes a document explode.
     aliases_expanded: bool,
     errors: Vec<Diagnostic>,
+    /// Entries left out of the tree, each with its problem; the tree is still checked.
+    left_out: Vec<Diagnostic>,
     /// After a fatal problem the rest of the events are ignored.
     stopped: bool,
     /// Where the last scalar was found in `text`.
@@ -465,6 +494,10 @@ fn long_key(line: &str, at: Span) -> Option<Diagnostic> {
 /// A `<<` key: YAML 1.1's merge, which YAML 1.2 (what weft reads) no longer has. Read as a
 /// key named `<<`, it would reach an action's input or be refused as an unknown key with no
 /// word on why.
+fn is_merge_key(key: &Node) -> bool {
+    matches!(&key.kind, NodeKind::Str { value, quoted: false, .. } if value.as_str() == "<<")
+}
+
 fn merge_key_error(span: Span) -> Diagnostic {
     Diagnostic::error("merge keys (`<<`) are not supported", Some(span)).with_help(
         "write the keys out; an alias can stand for a whole value (`with: *common`); quote the key (`\"<<\"`) for a key named `<<`",
@@ -493,6 +526,7 @@ impl<'t> TreeBuilder<'t> {
             nodes: 0,
             aliases_expanded: false,
             errors: Vec::new(),
+            left_out: Vec::new(),
             stopped: false,
             cursor: Cursor::default(),
         }
@@ -617,9 +651,11 @@ impl<'t> TreeBuilder<'t> {
                     if span.is_none() {
                         *span = Some(node.span);
                     }
-                    if matches!(&node.kind, NodeKind::Str { value, quoted: false, .. } if value.as_str() == "<<")
-                    {
-                        self.errors.push(merge_key_error(node.span));
+                    if is_merge_key(&node) {
+                        // Left out of the tree with its value: the rest is still checked.
+                        self.left_out.push(merge_key_error(node.span));
+                        *pending_key = Some(node);
+                        return;
                     }
                     let text = node.key_str();
                     let entries = &self.entries[*start..];
@@ -647,6 +683,7 @@ impl<'t> TreeBuilder<'t> {
                     }
                     *pending_key = Some(node);
                 }
+                Some(key) if is_merge_key(&key) => {}
                 Some(key) => self.entries.push((key, node)),
             },
         }
@@ -798,7 +835,7 @@ mod tests {
     use super::*;
 
     fn load_str(text: &str) -> Result<Node, Vec<Diagnostic>> {
-        load(text.as_bytes(), LoadLimits::default())
+        load(text.as_bytes(), LoadLimits::default()).and_then(Loaded::whole)
     }
 
     #[test]
