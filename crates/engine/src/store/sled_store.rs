@@ -880,6 +880,13 @@ mod tests {
     use crate::store::{conformance, RunStatus};
 
     /// A run of workflow `w` that ended successfully now, started by a trigger of `kind`.
+    /// An ended run whose outputs are 100 KB: under sled's 128 KiB blob size, so in the log.
+    fn run_of_100_kb(id: String) -> RunRecord {
+        let mut run = ended_run(id, "manual");
+        run.outputs = Some(serde_json::json!("x".repeat(100_000)));
+        run
+    }
+
     fn ended_run(id: String, kind: &str) -> RunRecord {
         RunRecord {
             id,
@@ -1476,11 +1483,12 @@ mod tests {
             }
             // Attempts are written out in chunks at a flush: this puts them first in the log.
             store.flush().await.unwrap();
-            // 600 KB after them (values under sled's 128 KiB blob size), past a segment.
+            // 600 KB after them, past a segment.
             for r in 0..6 {
-                let mut run = ended_run(format!("01R0{r}"), "manual");
-                run.outputs = Some(serde_json::json!("x".repeat(100_000)));
-                store.put_run(&run).await.unwrap();
+                store
+                    .put_run(&run_of_100_kb(format!("01R0{r}")))
+                    .await
+                    .unwrap();
             }
             store.flush().await.unwrap();
         }
@@ -1520,9 +1528,10 @@ mod tests {
         {
             let store = open_retrying(&pristine).await.unwrap();
             for r in 0..8 {
-                let mut run = ended_run(format!("01R{r}"), "manual");
-                run.outputs = Some(serde_json::json!("x".repeat(100_000)));
-                store.put_run(&run).await.unwrap();
+                store
+                    .put_run(&run_of_100_kb(format!("01R{r}")))
+                    .await
+                    .unwrap();
                 store.flush().await.unwrap();
             }
         }
