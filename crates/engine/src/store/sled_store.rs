@@ -879,7 +879,6 @@ mod tests {
     use super::*;
     use crate::store::{conformance, RunStatus};
 
-    /// A run of workflow `w` that ended successfully now, started by a trigger of `kind`.
     /// An ended run whose outputs are 100 KB: under sled's 128 KiB blob size, so in the log.
     fn run_of_100_kb(id: String) -> RunRecord {
         let mut run = ended_run(id, "manual");
@@ -887,6 +886,7 @@ mod tests {
         run
     }
 
+    /// A run of workflow `w` that ended successfully now, started by a trigger of `kind`.
     fn ended_run(id: String, kind: &str) -> RunRecord {
         RunRecord {
             id,
