@@ -879,6 +879,20 @@ mod tests {
     use super::*;
     use crate::store::{conformance, RunStatus};
 
+    /// As if the store's process had stopped without closing it (kill -9): no clean-close mark.
+    fn forget_clean_close(dir: &Path) {
+        std::fs::remove_file(dir.join("closed-cleanly")).unwrap();
+    }
+
+    /// Cuts the history's log file to `len` bytes.
+    fn shorten_db(dir: &Path, len: u64) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join("db"))
+            .unwrap();
+        file.set_len(len).unwrap();
+    }
+
     /// An ended run whose outputs are 100 KB: under sled's 128 KiB blob size, so in the log.
     fn run_of_100_kb(id: String) -> RunRecord {
         let mut run = ended_run(id, "manual");
@@ -1039,7 +1053,7 @@ mod tests {
             conformance::run_all(&store).await;
         }
         if stopped_without_closing {
-            std::fs::remove_file(dir.join("closed-cleanly")).unwrap();
+            forget_clean_close(&dir);
         }
         let db_file = dir.join("db");
         let mut bytes = std::fs::read(&db_file).unwrap();
@@ -1444,12 +1458,7 @@ mod tests {
         for eighths in 1..8 {
             let cut = root.path().join(format!("cut-{eighths}"));
             copy_folder(&pristine, &cut);
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(cut.join("db"))
-                .unwrap();
-            file.set_len(used as u64 * eighths / 8).unwrap();
-            drop(file);
+            shorten_db(&cut, used as u64 * eighths / 8);
             let before = folder_bytes(&cut);
             match open_as_big(cut.clone()).await {
                 Err(StoreError::Damaged { copy: None, .. }) => assert!(
@@ -1494,7 +1503,7 @@ mod tests {
         }
         // As if stopped without closing: the next opening's recovery then writes a snapshot
         // (one of an unchanged history writes none), so the attempts above lie before it.
-        std::fs::remove_file(old.join("closed-cleanly")).unwrap();
+        forget_clean_close(&old);
         {
             let store = open_retrying(&old).await.unwrap();
             store
@@ -1535,7 +1544,7 @@ mod tests {
                 store.flush().await.unwrap();
             }
         }
-        std::fs::remove_file(pristine.join("closed-cleanly")).unwrap();
+        forget_clean_close(&pristine);
         // The runs whose records the first segment holds: what such a crash leaves.
         let db = std::fs::read(pristine.join("db")).unwrap();
         let first_segment = &db[..SEGMENT as usize];
@@ -1552,12 +1561,7 @@ mod tests {
         for (durable, opens) in [(SEGMENT, true), (SEGMENT + 1, false)] {
             let dir = root.path().join(format!("crashed-{durable}"));
             copy_folder(&pristine, &dir);
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(dir.join("db"))
-                .unwrap();
-            file.set_len(SEGMENT).unwrap();
-            drop(file);
+            shorten_db(&dir, SEGMENT);
             std::fs::write(
                 dir.join("record-count"),
                 format!("{:020} {durable:020}", kept.len()),
@@ -1804,7 +1808,7 @@ mod tests {
         assert_eq!(store.list_runs(10).await.unwrap().len(), 2);
         drop(store);
         // Changed since the close (the mark gone), the same position is damage.
-        std::fs::remove_file(dir.path().join("closed-cleanly")).unwrap();
+        forget_clean_close(dir.path());
         let raised = format!("{:020} {:020}", 2, noted + 10_000);
         std::fs::write(dir.path().join("record-count"), raised).unwrap();
         let refused = SledRunStore::open(dir.path()).await.err();
