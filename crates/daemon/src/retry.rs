@@ -218,7 +218,7 @@ fn main_steps(workflow: &CompiledWorkflow) -> HashSet<&str> {
         for step in &block.steps {
             out.insert(&step.id);
             match &step.kind {
-                StepKind::ForEach { body, .. } => walk(body, out),
+                StepKind::ForEach(each) => walk(&each.body, out),
                 StepKind::Parallel { branches } => branches.iter().for_each(|(_, b)| walk(b, out)),
                 StepKind::Action { .. } => {}
             }

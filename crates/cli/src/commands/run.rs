@@ -435,15 +435,13 @@ fn plan(block: &Block, prefix: &str, depth: usize, out: &mut String) {
         for &i in level {
             let step = &block.steps[i];
             match &step.kind {
-                StepKind::ForEach {
-                    concurrency, body, ..
-                } => {
+                StepKind::ForEach(each) => {
                     let _ = writeln!(
                         out,
-                        "{pad}   {} for each item, {concurrency} at a time:",
-                        step.id
+                        "{pad}   {} for each item, {} at a time:",
+                        step.id, each.concurrency
                     );
-                    plan(body, &format!("{number}."), depth + 2, out);
+                    plan(&each.body, &format!("{number}."), depth + 2, out);
                 }
                 StepKind::Parallel { branches } => {
                     for (name, branch) in branches {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use weft_expr::StepView;
 
 use super::item_outputs::ItemOutputs;
-use crate::workflow::{StepRefs, ValueTemplate};
+use crate::workflow::{StepIds, StepRefs, ValueTemplate};
 
 /// Values fixed for the whole run.
 pub(crate) struct Globals {
@@ -274,7 +274,7 @@ pub(crate) fn refs_of<'t>(templates: impl IntoIterator<Item = &'t ValueTemplate>
     /// once (a search of the list was quadratic in the steps named).
     #[derive(Default)]
     struct Ids {
-        listed: Vec<Arc<str>>,
+        listed: StepIds,
         seen: HashSet<Arc<str>, foldhash::fast::RandomState>,
     }
     fn walk(template: &ValueTemplate, ids: &mut Ids) -> bool {

@@ -237,7 +237,7 @@ impl Redactor {
             ValueTemplate::Object(entries) => {
                 let mut map = Map::with_capacity(entries.len());
                 for (key, value) in entries {
-                    map.insert(key.clone(), self.render(value, scope)?);
+                    map.insert(key.to_string(), self.render(value, scope)?);
                 }
                 Ok(Value::Object(map))
             }

@@ -305,7 +305,7 @@ impl ResumePlan {
             };
         }
         match &prior.failed {
-            Some((last, error)) if *last >= step.retry.max_attempts => {
+            Some((last, error)) if *last >= step.retry().max_attempts => {
                 ResumePoint::Restored(Err(ActionError::failed(error.clone())), *last)
             }
             Some((last, _)) => ResumePoint::From {

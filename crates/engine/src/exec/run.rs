@@ -24,7 +24,7 @@ use super::{Engine, Mode, RunRequest, RunSync};
 use crate::actions::{ActionError, DryRunEffect, ErrorKind};
 use crate::store::{RunRecord, RunStatus, StoredWait};
 use crate::workflow::connection_config::connection_scope;
-use crate::workflow::{self, CompiledStep, CompiledWorkflow, StepRefs, ValueTemplate};
+use crate::workflow::{self, CompiledStep, CompiledWorkflow, StepIds, StepRefs, ValueTemplate};
 
 /// Run ids are ULIDs that increase strictly within the process, so runs started in the same
 /// millisecond still list in the order they started.
@@ -443,7 +443,7 @@ fn prepare_globals(
     for (section, values) in [("env", &workflow.env), ("vars", &workflow.vars)] {
         for (name, template) in values {
             let value = {
-                let scope = StepScope::new(&globals, &frame, &StepRefs::Listed(Vec::new()))?;
+                let scope = StepScope::new(&globals, &frame, &StepRefs::Listed(StepIds::new()))?;
                 redactor
                     .render(template, &scope)
                     .map_err(|e| format!("{section}.{name}: {}", e.message))?

@@ -269,11 +269,10 @@ impl RunState {
                 StepKind::Action { action, with } => {
                     return self.action_step(step, action.as_ref(), with, frame).await
                 }
-                StepKind::ForEach {
-                    items,
-                    concurrency,
-                    body,
-                } => self.for_each(step, items, *concurrency, body, frame).await,
+                StepKind::ForEach(each) => {
+                    self.for_each(step, &each.items, each.concurrency, &each.body, frame)
+                        .await
+                }
                 StepKind::Parallel { branches } => {
                     self.parallel(branches, frame).await.map(Output::Value)
                 }
@@ -281,7 +280,7 @@ impl RunState {
             .into()
         };
         match (step.timeout(), &step.kind) {
-            (Some(limit), StepKind::ForEach { .. } | StepKind::Parallel { .. }) => {
+            (Some(limit), StepKind::ForEach(_) | StepKind::Parallel { .. }) => {
                 tokio::time::timeout(limit, whole)
                     .await
                     .unwrap_or_else(|_| {
@@ -346,7 +345,7 @@ impl RunState {
         // last attempt hands the rendered value itself to the action.
         let recorded_input = RecordedInput::of(&self.redactor, &input, self.engine.record_cap);
         let mut input = input;
-        let retry = &step.retry;
+        let retry = step.retry();
         let first_started = tokio::time::Instant::now();
         let (mut attempt, mut may_have_run_before) = match self.resume_point(step, &frame.iteration)
         {

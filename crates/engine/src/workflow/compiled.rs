@@ -55,7 +55,7 @@ impl CompiledWorkflow {
             for step in &block.steps {
                 out.push(step);
                 match &step.kind {
-                    StepKind::ForEach { body, .. } => walk(body, out),
+                    StepKind::ForEach(each) => walk(&each.body, out),
                     StepKind::Parallel { branches } => {
                         branches.iter().for_each(|(_, b)| walk(b, out))
                     }
@@ -279,13 +279,11 @@ pub struct CompiledStep {
     pub id: Arc<str>,
     pub line: u32,
     pub kind: StepKind,
-    /// Shared by every step without a `retry` of its own.
-    pub retry: Arc<RetryPlan>,
     /// The steps whose records the step's expressions read.
     pub step_refs: StepRefs,
     /// The records no expression reads once this step has finished (its own included when
     /// nothing reads it): the run drops them then. Only top-level steps release records.
-    pub releases: Box<[Arc<str>]>,
+    pub releases: StepIds,
     /// What few steps have, in one box: a step with none of it holds a null pointer, not 80
     /// bytes (a run holds every step of its workflow).
     pub extras: Option<Box<StepExtras>>,
@@ -294,6 +292,7 @@ pub struct CompiledStep {
 /// The parts of a step that few steps have.
 #[derive(Clone)]
 pub struct StepExtras {
+    pub retry: Option<Box<RetryPlan>>,
     pub condition: Option<Condition>,
     pub timeout: Option<Duration>,
     pub on_error: ErrorPlan,
@@ -304,7 +303,8 @@ pub struct StepExtras {
 impl StepExtras {
     /// `None` when the step has none of them.
     pub fn boxed(self) -> Option<Box<StepExtras>> {
-        let none = self.condition.is_none()
+        let none = self.retry.is_none()
+            && self.condition.is_none()
             && self.timeout.is_none()
             && matches!(self.on_error, ErrorPlan::Fail)
             && self.outputs.is_none()
@@ -314,6 +314,14 @@ impl StepExtras {
 }
 
 impl CompiledStep {
+    /// Its `retry`, or the plan of steps without one.
+    pub fn retry(&self) -> &RetryPlan {
+        match self.extras.as_ref().and_then(|e| e.retry.as_deref()) {
+            Some(plan) => plan,
+            None => RetryPlan::default_plan(),
+        }
+    }
+
     /// Its `if`.
     pub fn condition(&self) -> Option<&Condition> {
         self.extras.as_ref()?.condition.as_ref()
@@ -342,9 +350,13 @@ impl CompiledStep {
     }
 }
 
+/// Step ids a step lists. Most steps list one or none (in a chain, each reads and releases
+/// the one before it): one is held inline, not in a heap block of its own.
+pub type StepIds = smallvec::SmallVec<[Arc<str>; 1]>;
+
 #[derive(Debug, Clone)]
 pub enum StepRefs {
-    Listed(Vec<Arc<str>>),
+    Listed(StepIds),
     /// An expression indexes `steps` with a computed name.
     All,
 }
@@ -355,15 +367,19 @@ pub enum StepKind {
         action: Arc<dyn Action>,
         with: ValueTemplate,
     },
-    ForEach {
-        items: ValueTemplate,
-        concurrency: usize,
-        /// Boxed, as `on_error` handlers: a step without one stays small.
-        body: Box<Block>,
-    },
+    /// Boxed, as `on_error` handlers: a step that is no loop stays small.
+    ForEach(Box<LoopPlan>),
     Parallel {
         branches: Vec<(String, Block)>,
     },
+}
+
+/// A `for_each` step's loop.
+#[derive(Clone)]
+pub struct LoopPlan {
+    pub items: ValueTemplate,
+    pub concurrency: usize,
+    pub body: Block,
 }
 
 #[derive(Debug, Clone)]
@@ -386,10 +402,10 @@ pub struct RetryPlan {
 
 impl RetryPlan {
     /// The plan of steps that have no `retry`: one per process, not one per step.
-    pub fn shared_default() -> Arc<RetryPlan> {
-        static DEFAULT: std::sync::LazyLock<Arc<RetryPlan>> =
-            std::sync::LazyLock::new(|| Arc::new(RetryPlan::default()));
-        DEFAULT.clone()
+    pub fn default_plan() -> &'static RetryPlan {
+        static DEFAULT: std::sync::LazyLock<RetryPlan> =
+            std::sync::LazyLock::new(RetryPlan::default);
+        &DEFAULT
     }
 }
 

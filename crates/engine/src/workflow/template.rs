@@ -1,5 +1,8 @@
 //! Values from YAML whose strings may hold `${{ }}` expressions, compiled once per load.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 use weft_expr::{EvalError, ParseError, Scope, Template};
 
@@ -13,7 +16,26 @@ pub enum ValueTemplate {
     Literal(Box<Value>),
     Template(Box<Template>),
     Array(Box<[ValueTemplate]>),
-    Object(Box<[(String, ValueTemplate)]>),
+    /// Its keys are shared ([`Keys`]).
+    Object(Box<[(Arc<str>, ValueTemplate)]>),
+}
+
+/// The keys of the mappings a workflow's templates hold, each text once: the steps of a
+/// generated workflow write the same `with:` keys, and a key of its own cost each a heap
+/// block.
+#[derive(Default)]
+pub struct Keys(HashSet<Arc<str>>);
+
+impl Keys {
+    /// The shared key `text`.
+    pub fn shared(&mut self, text: &str) -> Arc<str> {
+        if let Some(known) = self.0.get(text) {
+            return known.clone();
+        }
+        let key: Arc<str> = Arc::from(text);
+        self.0.insert(key.clone());
+        key
+    }
 }
 
 impl ValueTemplate {
@@ -40,7 +62,7 @@ impl ValueTemplate {
             ValueTemplate::Object(entries) => {
                 let mut map = Map::with_capacity(entries.len());
                 for (key, value) in entries {
-                    map.insert(key.clone(), value.render_tainted(scope, tainted)?);
+                    map.insert(key.to_string(), value.render_tainted(scope, tainted)?);
                 }
                 Ok(Value::Object(map))
             }
@@ -130,6 +152,7 @@ impl<'n> StringSpans<'n> {
 pub fn compile_value<'a>(
     node: &'a Node,
     sites: &mut Vec<(Template, &'a Node)>,
+    keys: &mut Keys,
     errors: &mut Vec<Diagnostic>,
 ) -> ValueTemplate {
     match &node.kind {
@@ -149,7 +172,7 @@ pub fn compile_value<'a>(
         NodeKind::Seq(items) => {
             let compiled: Vec<ValueTemplate> = items
                 .iter()
-                .map(|i| compile_value(i, sites, errors))
+                .map(|i| compile_value(i, sites, keys, errors))
                 .collect();
             if compiled.iter().all(ValueTemplate::is_literal) {
                 ValueTemplate::literal(Value::Array(
@@ -160,15 +183,18 @@ pub fn compile_value<'a>(
             }
         }
         NodeKind::Map(entries) => {
-            let compiled: Vec<(String, ValueTemplate)> = entries
+            let compiled: Vec<(Arc<str>, ValueTemplate)> = entries
                 .iter()
-                .map(|(k, v)| (k.key_text(), compile_value(v, sites, errors)))
+                .map(|(k, v)| {
+                    let key = keys.shared(&k.key_text());
+                    (key, compile_value(v, sites, keys, errors))
+                })
                 .collect();
             if compiled.iter().all(|(_, v)| v.is_literal()) {
                 ValueTemplate::literal(Value::Object(
                     compiled
                         .into_iter()
-                        .map(|(k, v)| (k, into_literal(v)))
+                        .map(|(k, v)| (k.to_string(), into_literal(v)))
                         .collect(),
                 ))
             } else {

@@ -23,7 +23,7 @@ use super::compiled::*;
 use super::model::{
     self, OnError, PollConnections, Step, StepList, Trigger, Workflow, ALL_CONNECTIONS,
 };
-use super::template::{compile_value, invalid_expression, StringSpans, ValueTemplate};
+use super::template::{compile_value, invalid_expression, Keys, StringSpans, ValueTemplate};
 use crate::actions::Registry;
 use crate::diagnostic::{did_you_mean, suggestion, Diagnostic, Span};
 use crate::trigger::{CronSchedule, SourceCatalog};
@@ -49,6 +49,7 @@ pub fn compile(
         path,
         diagnostics: Vec::new(),
         places: HashMap::new(),
+        keys: Keys::default(),
         next_block: 0,
         strays: HashMap::new(),
         containers: vec![None],
@@ -205,6 +206,8 @@ struct Checker<'a> {
     /// Keyed by the step's id, shared by the compiled step and every reference to it: one
     /// allocation per step id.
     places: HashMap<Arc<str>, Place>,
+    /// The keys of the compiled mappings, each held once.
+    keys: Keys,
     /// The number of the next block compiled.
     next_block: BlockNumber,
     /// A block's steps whose id is not theirs in `places` (an invalid id, or one that
@@ -364,7 +367,7 @@ impl<'a> Checker<'a> {
         section: &str,
     ) -> (Vec<(String, ValueTemplate)>, StepRefs) {
         let mut out = Vec::new();
-        let mut reads = StepRefs::Listed(Vec::new());
+        let mut reads = StepRefs::Listed(StepIds::new());
         for (name, node) in values {
             self.declared_name(name, node.0.span, section);
             let reader = Reader::Section(match section {
@@ -393,9 +396,9 @@ impl<'a> Checker<'a> {
     ) -> (ValueTemplate, StepRefs) {
         let mut sites = Vec::new();
         let mut errors = Vec::new();
-        let template = compile_value(node, &mut sites, &mut errors);
+        let template = compile_value(node, &mut sites, &mut self.keys, &mut errors);
         self.diagnostics.extend(errors);
-        let mut refs = StepRefs::Listed(Vec::new());
+        let mut refs = StepRefs::Listed(StepIds::new());
         for (template, site) in &sites {
             let mut spans = StringSpans::new(site);
             for reference in template.references() {
@@ -482,7 +485,7 @@ fn merge_refs(into: &mut StepRefs, from: StepRefs) {
 const SEARCHED_READS: usize = 16;
 
 /// Adds step `id` to the ids a step reads; `shared` makes its handle.
-fn add_read(list: &mut Vec<Arc<str>>, id: &str, shared: impl FnOnce() -> Arc<str>) {
+fn add_read(list: &mut StepIds, id: &str, shared: impl FnOnce() -> Arc<str>) {
     let known = if list.len() <= SEARCHED_READS {
         list.iter().any(|known| &**known == id)
     } else {

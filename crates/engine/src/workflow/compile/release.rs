@@ -11,7 +11,7 @@ use super::*;
 /// The step ids a block's steps read, nested steps (loop bodies, branches, `on_error`
 /// handlers) included; `All` when one reads `steps` whole.
 pub(super) fn reads_of_block(block: &Block) -> StepRefs {
-    let mut reads = StepRefs::Listed(Vec::new());
+    let mut reads = StepRefs::Listed(StepIds::new());
     for step in &block.steps {
         merge_refs(&mut reads, reads_of_step(step));
         if matches!(reads, StepRefs::All) {
@@ -27,7 +27,7 @@ fn reads_of_step(step: &CompiledStep) -> StepRefs {
     let mut reads = step.step_refs.clone();
     let mut inner = |block: &Block| merge_refs(&mut reads, reads_of_block(block));
     match &step.kind {
-        StepKind::ForEach { body, .. } => inner(body),
+        StepKind::ForEach(each) => inner(&each.body),
         StepKind::Parallel { branches } => branches.iter().for_each(|(_, b)| inner(b)),
         StepKind::Action { .. } => {}
     }
@@ -103,11 +103,12 @@ pub(super) fn plan_releases(steps: &mut Block, after: StepRefs) {
     after_step.sort_by_key(|&x| last[x]);
     let mut xs = after_step.into_iter().peekable();
     for i in 0..n {
-        let mut mine = Vec::new();
+        let mut mine = StepIds::new();
         while let Some(x) = xs.next_if(|&x| last[x] == i) {
             mine.push(steps.steps[x].id.clone());
         }
-        steps.steps[i].releases = mine.into_boxed_slice();
+        mine.shrink_to_fit();
+        steps.steps[i].releases = mine;
     }
 }
 

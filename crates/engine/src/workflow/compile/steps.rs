@@ -144,7 +144,7 @@ impl Checker<'_> {
         roots: Roots,
     ) -> Option<CompiledStep> {
         let id = &*step.id.value;
-        let mut refs = StepRefs::Listed(Vec::new());
+        let mut refs = StepRefs::Listed(StepIds::new());
         let kinds = [
             step.uses.is_some(),
             step.for_each.is_some(),
@@ -294,11 +294,11 @@ impl Checker<'_> {
                     ..roots
                 },
             );
-            StepKind::ForEach {
+            StepKind::ForEach(Box::new(LoopPlan {
                 items,
                 concurrency,
-                body: Box::new(body),
-            }
+                body,
+            }))
         } else {
             let branches_spec = step.parallel.as_mut()?;
             let mut branches = Vec::new();
@@ -315,10 +315,10 @@ impl Checker<'_> {
             StepKind::Parallel { branches }
         };
 
-        let retry = match step.retry.as_deref() {
-            Some(policy) => Arc::new(self.retry(policy)),
-            None => RetryPlan::shared_default(),
-        };
+        let retry = step
+            .retry
+            .as_deref()
+            .map(|policy| Box::new(self.retry(policy)));
         let on_error = match step.on_error.as_mut().map(|e| &mut e.value) {
             None | Some(OnError::Fail) => ErrorPlan::Fail,
             Some(OnError::Continue) => ErrorPlan::Continue,
@@ -334,10 +334,10 @@ impl Checker<'_> {
         // A loop's `outputs` are computed per item, seeing `item`, `index` and the body's
         // steps; other steps' see the action's result as `output`.
         let (body_block, body_mask) = match &kind {
-            StepKind::ForEach { body, .. } => all_of(body_number, body),
+            StepKind::ForEach(each) => all_of(body_number, &each.body),
             _ => (NO_BLOCK, PositionSet::default()),
         };
-        let is_loop = matches!(kind, StepKind::ForEach { .. });
+        let is_loop = matches!(kind, StepKind::ForEach(_));
         let outputs_visibility = Visibility {
             parent: Some(visibility),
             block: body_block,
@@ -368,10 +368,10 @@ impl Checker<'_> {
             id: self.shared_id(id),
             line: step.id.span.line,
             kind,
-            retry,
             step_refs: refs,
-            releases: Box::default(),
+            releases: StepIds::new(),
             extras: StepExtras {
+                retry,
                 condition,
                 timeout: step.timeout.as_ref().map(|t| t.value.0),
                 on_error,
@@ -410,7 +410,10 @@ impl Checker<'_> {
                     .with_help("add them under `with:`"),
                 );
             }
-            return (ValueTemplate::empty_object(), StepRefs::Listed(Vec::new()));
+            return (
+                ValueTemplate::empty_object(),
+                StepRefs::Listed(StepIds::new()),
+            );
         };
         let entries = self.mapping(&with.0, "with");
         if !open {
@@ -454,7 +457,7 @@ impl Checker<'_> {
                 let mut sites = Vec::new();
                 let mut ignored = Vec::new();
                 if let ValueTemplate::Literal(literal) =
-                    compile_value(value, &mut sites, &mut ignored)
+                    compile_value(value, &mut sites, &mut self.keys, &mut ignored)
                 {
                     if let Err(message) = field.kind.check(&literal) {
                         let wants_boolean = field.kind.check(&Value::Bool(true)).is_ok();
