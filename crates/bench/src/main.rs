@@ -404,7 +404,7 @@ fn main() {
 
 async fn scenarios() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // One scenario alone: `weft-bench webhooks|dispatch|crons|only confluence-calls|poll|start-up`
+    // One scenario alone: `weft-bench webhooks|dispatch|crons|only confluence-calls|poll|start-up|scale`
     // (crons takes minutes); `crons N` and `scale KIND N` are the children those measure.
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args[..] {
@@ -429,7 +429,10 @@ async fn scenarios() {
             let dir = tempfile::tempdir().expect("tempdir");
             return validate_and_start(dir.path()).iter().for_each(print_row);
         }
-        ["only", other] => panic!("no scenario {other:?}: confluence-calls, poll or start-up"),
+        ["only", "scale"] => return println!("{}", scaling_table()),
+        ["only", other] => {
+            panic!("no scenario {other:?}: confluence-calls, poll, start-up or scale")
+        }
         _ => {}
     }
     let dir = tempfile::tempdir().expect("tempdir");
