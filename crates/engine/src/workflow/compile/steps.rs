@@ -610,6 +610,43 @@ steps:
         assert_eq!(deps, [&[][..], &[0], &[1, 0]]);
     }
 
+    /// A chain's steps each read one step and release one: held inline, and the `with:`
+    /// keys of every step are one shared text (issue 11: a step's memory at the run's end).
+    #[test]
+    fn a_chain_keeps_its_ids_inline_and_shares_its_keys() {
+        let loaded = super::super::load_with_builtins(
+            "name: t
+steps:
+  - {id: a, uses: core.set, with: {n: 1}}
+  - {id: b, uses: core.set, with: {n: \"${{ steps.a.output.n + 1 }}\"}}
+  - {id: c, uses: core.set, with: {n: \"${{ steps.b.output.n + 1 }}\"}}
+",
+        );
+        let steps = &loaded.workflow.steps.steps;
+        for step in &steps[1..] {
+            let StepRefs::Listed(read) = &step.step_refs else {
+                panic!("{} reads listed steps", step.id);
+            };
+            assert_eq!(read.len(), 1);
+            assert!(
+                !read.spilled(),
+                "{} holds its read id in a heap block",
+                step.id
+            );
+        }
+        // `b` releases `a`; `c`, read by nothing, releases `b` and itself.
+        assert_eq!(steps[1].releases.len(), 1);
+        assert!(!steps[1].releases.spilled());
+        let key = |i: usize| match &steps[i].kind {
+            StepKind::Action {
+                with: ValueTemplate::Object(entries),
+                ..
+            } => entries[0].0.clone(),
+            _ => panic!("step {i} has a computed `with:` mapping"),
+        };
+        assert!(Arc::ptr_eq(&key(1), &key(2)));
+    }
+
     #[test]
     fn steps_move_to_their_positions() {
         let mut steps = vec!['a', 'b', 'c', 'd'];
