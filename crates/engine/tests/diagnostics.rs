@@ -1924,6 +1924,25 @@ steps:
     );
 }
 
+/// A duplicate key is reported with every other problem of the file: its first value stays
+/// in the tree, and checking goes on.
+#[test]
+fn a_duplicate_key_does_not_hide_the_other_problems() {
+    assert_diagnostics!(
+        "
+name: d
+bogus: 1
+steps:
+  - {id: a, uses: core.nope}
+  - id: b
+    uses: core.set
+    with: {n: \"${{ steps.zz.output }}\"}
+    with: {n: 2}
+  - {id: c, uses: core.set, with: {n: 1, n: 2}}
+"
+    );
+}
+
 #[test]
 fn the_smallest_integer_is_read_in_yaml_and_in_expressions() {
     let text = "name: min\nsteps:\n  - id: a\n    uses: core.set\n    with:\n      n: -9223372036854775808\n      m: ${{ -9223372036854775808 }}\n";

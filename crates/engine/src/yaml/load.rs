@@ -196,6 +196,8 @@ enum Frame {
     Map {
         start: usize,
         pending_key: Option<Node>,
+        /// The pending key is left out with its value (a merge key, a duplicate).
+        leaving_out: bool,
         span: Option<Span>,
         anchor: usize,
         /// The keys so far and their lines, once there are more than [`SEARCHED_KEYS`].
@@ -629,6 +631,7 @@ impl<'t> TreeBuilder<'t> {
             Some(Frame::Map {
                 start,
                 pending_key,
+                leaving_out,
                 span,
                 keys,
                 ..
@@ -655,6 +658,7 @@ impl<'t> TreeBuilder<'t> {
                         // Left out of the tree with its value: the rest is still checked.
                         self.left_out.push(merge_key_error(node.span));
                         *pending_key = Some(node);
+                        *leaving_out = true;
                         return;
                     }
                     let text = node.key_str();
@@ -679,11 +683,13 @@ impl<'t> TreeBuilder<'t> {
                     if let Some(first_line) = first_line {
                         let diagnostic = Diagnostic::error(format!("duplicate key `{text}`"), Some(node.span))
                             .with_help(format!("`{text}` is already set on line {first_line}; a key may appear once per mapping"));
-                        self.errors.push(diagnostic);
+                        // The first value stays: the rest of the file is still checked.
+                        self.left_out.push(diagnostic);
+                        *leaving_out = true;
                     }
                     *pending_key = Some(node);
                 }
-                Some(key) if is_merge_key(&key) => {}
+                Some(_) if *leaving_out => *leaving_out = false,
                 Some(key) => self.entries.push((key, node)),
             },
         }
@@ -760,6 +766,7 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                     Frame::Map {
                         start: self.entries.len(),
                         pending_key: None,
+                        leaving_out: false,
                         span: None,
                         anchor,
                         keys: None,
