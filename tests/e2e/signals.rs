@@ -424,3 +424,32 @@ fn a_signal_while_the_workflow_is_read_stops_weft_saying_so() {
     let runs: serde_json::Value = serde_json::from_str(&stdout(&list)).unwrap();
     assert_eq!(runs, serde_json::json!([]), "no run was recorded");
 }
+
+/// A signal while `weft run --dry-run` writes its report (after the run, on the runtime's one
+/// thread, where the runtime's listener cannot run) ends weft with the signal's code, saying
+/// where it stopped; it was swallowed, and weft exited 0 once the report was written.
+#[test]
+fn a_signal_while_a_dry_run_writes_its_report_stops_weft_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    // Its report is about 250 KB: more than a pipe holds.
+    let file = write(
+        dir.path(),
+        "chain.yaml",
+        &busy_workflow(&set_chain(2_000), ""),
+    );
+    let mut child = spawn_weft(dir.path(), &["run", "--dry-run", file.to_str().unwrap()]);
+    let stderr = Lines::of(child.stderr.take().unwrap());
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    // The report has begun; unread, the rest fills the pipe and weft waits to write it.
+    read_until(&mut out, "Dry run of `busy`");
+    terminate(&child);
+    let status = wait_for_exit(&mut child, Duration::from_secs(60));
+    let printed = stderr.rest();
+    assert_eq!(status.code(), Some(143), "{printed}");
+    assert!(
+        printed.contains(
+            "interrupted (SIGTERM): stopped writing the dry run's report; nothing was recorded"
+        ),
+        "{printed}"
+    );
+}

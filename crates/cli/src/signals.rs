@@ -121,6 +121,10 @@ pub enum Stage {
     BeforeRun = 2,
     /// `weft run` waiting for the run it asked a daemon for.
     WaitingForDaemon = 3,
+    /// `weft run --dry-run` writing its report (10,000 steps: 1.3 MB), after the run.
+    DryRunReport = 4,
+    /// `weft run` writing what the run gave, after the run.
+    RunReport = 5,
 }
 
 impl Stage {
@@ -131,13 +135,23 @@ impl Stage {
             Stage::WaitingForDaemon => {
                 "stopped waiting; the daemon's run goes on (`weft runs list` shows it)"
             }
+            Stage::DryRunReport => "stopped writing the dry run's report; nothing was recorded",
+            Stage::RunReport => {
+                "stopped writing the report; the run had ended and is recorded (`weft runs list` shows it)"
+            }
         }
     }
 
     fn from_u8(stage: u8) -> Option<Stage> {
-        [Stage::Checking, Stage::BeforeRun, Stage::WaitingForDaemon]
-            .into_iter()
-            .find(|s| *s as u8 == stage)
+        [
+            Stage::Checking,
+            Stage::BeforeRun,
+            Stage::WaitingForDaemon,
+            Stage::DryRunReport,
+            Stage::RunReport,
+        ]
+        .into_iter()
+        .find(|s| *s as u8 == stage)
     }
 }
 

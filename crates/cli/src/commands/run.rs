@@ -288,6 +288,13 @@ pub async fn run(args: Args, data_dir: &Path, runtime: &Runtime) -> ExitCode {
         ..RunRequest::default()
     };
     let outcome = engine.run(workflow.clone(), request).await;
+    // The report is written without yielding to the runtime, whose listener would never see a
+    // signal meanwhile: the handler that ends the process at once takes over again.
+    signals::stop_now_on_interrupt(if args.dry_run {
+        Stage::DryRunReport
+    } else {
+        Stage::RunReport
+    });
     if args.dry_run {
         print_dry_run(
             &workflow,
