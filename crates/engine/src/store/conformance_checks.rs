@@ -460,12 +460,30 @@ async fn running_index_and_interrupted<S: RunStore + ?Sized>(store: &S) {
         ["01D", "01F"]
     );
 
+    store
+        .put_run(&run("01G", RunStatus::Running))
+        .await
+        .unwrap();
+    let mut last = attempt("01G", 1, "b", StepStatus::Succeeded);
+    last.started_at = at(5);
+    last.duration_us = 2_000_000;
+    for record in [attempt("01G", 0, "a", StepStatus::Succeeded), last] {
+        store.put_attempt(&record).await.unwrap();
+    }
+
     // A waiting run is parked, not orphaned: it stays waiting.
     let closed = super::close_interrupted_runs(store).await.unwrap();
-    assert_eq!(closed, 1);
+    assert_eq!(closed, 2);
     let closed_run = store.get_run("01D").await.unwrap().unwrap();
     assert_eq!(closed_run.status, RunStatus::Interrupted);
-    assert!(closed_run.finished_at.is_some());
+    // Closed when last known to run, not when found: its start (it recorded nothing), and
+    // the end of the last attempt recorded.
+    assert_eq!(closed_run.finished_at, Some(at(0)));
+    let closed_run = store.get_run("01G").await.unwrap().unwrap();
+    assert_eq!(closed_run.finished_at, Some(at(7)));
+    let mut finished = closed_run;
+    finished.status = RunStatus::Failed;
+    store.put_run(&finished).await.unwrap();
     // Interrupted and waiting runs can still be resumed: they stay listed until they finish.
     assert_eq!(
         sorted_ids(&store.unfinished_runs().await.unwrap()),

@@ -265,7 +265,8 @@ pub trait ClaimStore: Send + Sync {
 /// Closes runs left `running` by a process that stopped (crash, `kill -9`) as `interrupted`,
 /// so history never shows a run going on forever; their records stay, for resuming. Call it
 /// right after opening a store that only this process can open (sled's lock): every run still
-/// marked running is then orphaned.
+/// marked running is then orphaned. A run closed so ends when it was last known to run: the
+/// end of its last recorded attempt, or its start (not when it was found, maybe days later).
 pub async fn close_interrupted_runs<S: RunStore + ?Sized>(store: &S) -> Result<usize, StoreError> {
     let mut orphans = store.unfinished_runs().await?;
     // A waiting run is parked on purpose (no process holds it); an interrupted one is closed.
@@ -276,13 +277,30 @@ pub async fn close_interrupted_runs<S: RunStore + ?Sized>(store: &S) -> Result<u
             Some(pid) => format!("the weft process (pid {pid}) stopped before the run finished"),
             None => "the weft process stopped before the run finished".to_string(),
         });
-        run.finished_at = Some(Utc::now());
+        run.finished_at = Some(last_known_activity(store, &run).await?);
         store.put_run(&run).await?;
     }
     if !orphans.is_empty() {
         store.flush().await?;
     }
     Ok(orphans.len())
+}
+
+/// The end of `run`'s last recorded attempt (attempts are recorded as they end), or its start.
+async fn last_known_activity<S: RunStore + ?Sized>(
+    store: &S,
+    run: &RunRecord,
+) -> Result<DateTime<Utc>, StoreError> {
+    let total = store.attempts_page(&run.id, None, 0, 0).await?.total;
+    let last = match total.checked_sub(1) {
+        Some(last) => store.attempts_page(&run.id, None, last, 1).await?.attempts,
+        None => Vec::new(),
+    };
+    let ended = last.first().map(|attempt| {
+        let took = i64::try_from(attempt.duration_us).unwrap_or(i64::MAX);
+        attempt.started_at + chrono::Duration::microseconds(took)
+    });
+    Ok(ended.map_or(run.started_at, |ended| ended.max(run.started_at)))
 }
 
 /// A store that keeps nothing: dry runs and benchmarks of the bare engine.
