@@ -11,6 +11,9 @@ use super::{
 };
 use super::{DeliveryStatus, OutboundEvent, OutboxStore, RequestKeyRecord, SweepCursor, Swept};
 
+/// How many runs [`run_all`] leaves in the store (tests of reopening count them).
+pub const RUNS_OF_RUN_ALL: usize = 7;
+
 /// Runs every check on `store`, which must be empty.
 pub async fn run_all<S>(store: &S)
 where

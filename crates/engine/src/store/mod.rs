@@ -45,6 +45,7 @@ pub use sled_store::SledRunStore;
 pub mod conformance {
     pub use super::conformance_checks::run_all;
     pub use super::conformance_checks::run_outbox;
+    pub use super::conformance_checks::RUNS_OF_RUN_ALL;
 }
 
 /// An error of the storage backend (sled today, a database later), kept as the source.

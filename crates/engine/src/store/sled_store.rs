@@ -1020,7 +1020,7 @@ mod tests {
             .into_iter()
             .map(|r| r.id)
             .collect();
-        assert_eq!(ids, ["01F", "01E", "01D", "01C", "01B", "01A"]);
+        assert_eq!(ids, ["01G", "01F", "01E", "01D", "01C", "01B", "01A"]);
         assert_eq!(store.attempts("01A").await.unwrap().len(), 4);
         // Records written in chunks, the last of them when the store was dropped.
         let many = store.attempts_page("01MANY", None, 250, 100).await.unwrap();
@@ -1675,7 +1675,10 @@ mod tests {
             .tree_names()
             .iter()
             .any(|name| name.as_ref() == SCRATCH_DIR.as_bytes()));
-        assert_eq!(store.list_runs(100).await.unwrap().len(), 6);
+        assert_eq!(
+            store.list_runs(100).await.unwrap().len(),
+            conformance::RUNS_OF_RUN_ALL
+        );
     }
 
     /// Opening an unchanged history writes nothing to it: no snapshot (sled wrote one, synced,
@@ -1718,7 +1721,10 @@ mod tests {
         let last_write = written_at();
         for _ in 0..5 {
             let store = SledRunStore::open(&dir).await.unwrap();
-            assert_eq!(store.list_runs(100).await.unwrap().len(), 6);
+            assert_eq!(
+                store.list_runs(100).await.unwrap().len(),
+                conformance::RUNS_OF_RUN_ALL
+            );
         }
         assert_eq!(files(&dir), snapshots);
         assert!(db_bytes() == log, "opening rewrote the log");
@@ -1735,7 +1741,10 @@ mod tests {
             store.flush().await.unwrap();
         }
         let store = SledRunStore::open(&dir).await.unwrap();
-        assert_eq!(store.list_runs(100).await.unwrap().len(), 46);
+        assert_eq!(
+            store.list_runs(100).await.unwrap().len(),
+            conformance::RUNS_OF_RUN_ALL + 40
+        );
     }
 
     /// A process killed (kill -9) while sled wrote a snapshot leaves the snapshot's
@@ -1770,7 +1779,10 @@ mod tests {
         std::fs::write(dir.join(cut), &bytes[..bytes.len() / 2]).unwrap();
         for round in 0..3 {
             let store = SledRunStore::open(&dir).await.unwrap();
-            assert_eq!(store.list_runs(100).await.unwrap().len(), 6 + round);
+            assert_eq!(
+                store.list_runs(100).await.unwrap().len(),
+                conformance::RUNS_OF_RUN_ALL + round
+            );
             assert_eq!(store.attempts("01A").await.unwrap().len(), 4);
             let mut run = store.get_run("01A").await.unwrap().unwrap();
             run.id = format!("02R{round:03}");
@@ -1780,7 +1792,10 @@ mod tests {
             store.flush().await.unwrap();
         }
         let store = SledRunStore::open(&dir).await.unwrap();
-        assert_eq!(store.list_runs(100).await.unwrap().len(), 9);
+        assert_eq!(
+            store.list_runs(100).await.unwrap().len(),
+            conformance::RUNS_OF_RUN_ALL + 3
+        );
         let after = snapshots();
         assert_eq!(after.len(), 1, "{after:?}");
         assert!(!after[0].ends_with(".generating"), "{after:?}");
