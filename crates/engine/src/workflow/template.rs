@@ -183,22 +183,26 @@ pub fn compile_value<'a>(
             }
         }
         NodeKind::Map(entries) => {
-            let compiled: Vec<(Arc<str>, ValueTemplate)> = entries
+            let compiled: Vec<(&Node, ValueTemplate)> = entries
                 .iter()
-                .map(|(k, v)| {
-                    let key = keys.shared(&k.key_text());
-                    (key, compile_value(v, sites, keys, errors))
-                })
+                .map(|(k, v)| (k, compile_value(v, sites, keys, errors)))
                 .collect();
+            // Only mappings that stay templates keep their keys, shared; a literal one becomes
+            // a `Value` with its own.
             if compiled.iter().all(|(_, v)| v.is_literal()) {
                 ValueTemplate::literal(Value::Object(
                     compiled
                         .into_iter()
-                        .map(|(k, v)| (k.to_string(), into_literal(v)))
+                        .map(|(k, v)| (k.key_text(), into_literal(v)))
                         .collect(),
                 ))
             } else {
-                ValueTemplate::Object(compiled.into_boxed_slice())
+                ValueTemplate::Object(
+                    compiled
+                        .into_iter()
+                        .map(|(k, v)| (keys.shared(&k.key_text()), v))
+                        .collect(),
+                )
             }
         }
         _ => ValueTemplate::literal(node.to_json()),
