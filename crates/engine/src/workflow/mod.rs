@@ -12,6 +12,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 pub use compile::Catalog;
+use compile::{Checker, FirstPass, TopSteps};
 pub use compiled::*;
 pub use template::ValueTemplate;
 
@@ -89,6 +90,11 @@ pub fn load_bytes(
 
 /// Checks and compiles `bytes`, the text of `source` (or, when they are not UTF-8, what the
 /// source shows of them).
+///
+/// The top-level steps are read twice, so that neither their YAML tree nor their models are
+/// ever whole (issue 11): the first reading indexes each step's id and keeps what ordering
+/// them needs, the second compiles each step as it is read. Each step's tree is freed as it
+/// is read into its model, each model as it is indexed or compiled.
 fn load_source(
     source: SourceFile,
     bytes: &[u8],
@@ -100,10 +106,17 @@ fn load_source(
         source: source.clone(),
         diagnostics,
     };
+    let mut checker = Checker::new(catalog, path);
+    let mut first = FirstPass::new();
+    let mut problems = Vec::new();
+    let loaded = read_steps(bytes, &mut |step, step_problems| {
+        problems.extend(step_problems);
+        first.read(&mut checker, step);
+    });
     let yaml::Loaded {
         root: node,
         left_out,
-    } = yaml::load(bytes, LoadLimits::default()).map_err(fail)?;
+    } = loaded.map_err(fail)?;
     if !matches!(node.kind, yaml::NodeKind::Map(_)) {
         return Err(fail(vec![Diagnostic::error(
             format!("a workflow must be a mapping, found {}", node.type_name()),
@@ -112,14 +125,31 @@ fn load_source(
         .with_help("start with `name:` and `steps:`")]));
     }
     // The model takes what it needs of the tree, the rest is dropped before compiling.
-    let (model, mut problems) = yaml::from_node::<model::Workflow>(node);
+    let (model, workflow_problems) = yaml::from_node::<model::Workflow>(node);
+    problems.extend(workflow_problems);
     problems.extend(left_out);
     let Some(mut model) = model else {
         problems.sort_by_key(|d| d.span.map(|s| (s.line, s.col)));
         return Err(fail(problems));
     };
     let hash = hex::encode(Sha256::digest(bytes));
-    match compile::compile(&mut model, path, hash, catalog) {
+    // A list of steps the loader kept whole (see `yaml::load_handing_out`) is in the model.
+    let mut again = |each: &mut dyn FnMut(Box<model::Step>)| {
+        // The same text read again: its problems were reported by the first reading.
+        let _ = read_steps(bytes, &mut |step, _| {
+            if let Some(step) = step {
+                each(step);
+            }
+        });
+    };
+    let top_steps = match model.steps.value.is_empty() {
+        true => TopSteps::ReadTwice {
+            first,
+            again: &mut again,
+        },
+        false => TopSteps::InModel,
+    };
+    match compile::compile(checker, &mut model, top_steps, hash) {
         Ok((workflow, warnings)) if problems.is_empty() => Ok(LoadedWorkflow {
             workflow: Arc::new(workflow),
             source,
@@ -133,6 +163,23 @@ fn load_source(
             Err(fail(problems))
         }
     }
+}
+
+/// Reads workflow text, handing each top-level step to `each` as its model (`None`: it did
+/// not deserialize) with the problems found in it, as soon as it is read.
+fn read_steps(
+    bytes: &[u8],
+    each: &mut dyn FnMut(Option<Box<model::Step>>, Vec<Diagnostic>),
+) -> Result<yaml::Loaded, Vec<Diagnostic>> {
+    let mut each_step = |node| {
+        let (step, problems) = yaml::from_node::<Box<model::Step>>(node);
+        each(step, problems);
+    };
+    let hand_out = yaml::HandOut {
+        key: "steps",
+        each: &mut each_step,
+    };
+    yaml::load_handing_out(bytes, LoadLimits::default(), Some(hand_out))
 }
 
 /// The JSON Schema of the workflow format, for editors.

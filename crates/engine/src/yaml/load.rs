@@ -42,6 +42,27 @@ impl Default for LoadLimits {
 /// Parses one YAML document. All problems found are returned; the tree only when none of them
 /// stops it being read (see [`Loaded`]).
 pub fn load(bytes: &[u8], limits: LoadLimits) -> Result<Loaded, Vec<Diagnostic>> {
+    load_handing_out(bytes, limits, None)
+}
+
+/// The list of a document's top-level key whose items [`load_handing_out`] hands out as they
+/// are read, and what takes them.
+pub struct HandOut<'h> {
+    pub key: &'h str,
+    pub each: &'h mut dyn FnMut(Node),
+}
+
+/// [`load`], except that each item of the list at the top-level key `hand_out.key` is given to
+/// `hand_out.each` as soon as it is read instead of being kept in the tree, where that list
+/// stays, empty, with its position. So the tree of a workflow's steps is never whole: each
+/// step's is freed as the next is read. A list under a key that is left out (a duplicate), or
+/// that carries an anchor (an alias may repeat it whole), is kept in the tree as usual. Items
+/// handed out before a problem stopped the reading are the caller's to drop.
+pub fn load_handing_out(
+    bytes: &[u8],
+    limits: LoadLimits,
+    hand_out: Option<HandOut<'_>>,
+) -> Result<Loaded, Vec<Diagnostic>> {
     if bytes.len() > limits.max_bytes {
         return Err(vec![Diagnostic::error(
             format!(
@@ -96,7 +117,7 @@ pub fn load(bytes: &[u8], limits: LoadLimits) -> Result<Loaded, Vec<Diagnostic>>
         )]);
     }
 
-    let mut builder = TreeBuilder::new(text, limits);
+    let mut builder = TreeBuilder::new(text, limits, hand_out);
     let mut parser = Parser::new_from_str(text);
     let parsed = read_events(&mut parser, &mut builder);
     // Our own limits stop the tree first; the parser's error then only repeats them.
@@ -171,7 +192,7 @@ impl Loaded {
 /// loop stops at the first level past `max_depth`, however deep the rest of the file goes.
 fn read_events(
     parser: &mut Parser<std::str::Chars<'_>>,
-    builder: &mut TreeBuilder,
+    builder: &mut TreeBuilder<'_, '_>,
 ) -> Result<(), yaml_rust2::ScanError> {
     loop {
         let (event, mark) = parser.next_token()?;
@@ -192,6 +213,8 @@ enum Frame {
         start: usize,
         span: Span,
         anchor: usize,
+        /// The items go to [`TreeBuilder::hand_out`], not into the list.
+        handed_out: bool,
     },
     Map {
         start: usize,
@@ -209,9 +232,10 @@ enum Frame {
 /// keys, so a mapping of a million keys is checked in one pass, not a million.
 const SEARCHED_KEYS: usize = 16;
 
-struct TreeBuilder<'t> {
+struct TreeBuilder<'t, 'h> {
     /// The text, to point at a tag (events only give the value's position).
     text: &'t str,
+    hand_out: Option<HandOut<'h>>,
     /// Lines in `text`.
     lines: usize,
     limits: LoadLimits,
@@ -514,10 +538,11 @@ fn too_large(text: &str, span: Span) -> Diagnostic {
     )
 }
 
-impl<'t> TreeBuilder<'t> {
-    fn new(text: &'t str, limits: LoadLimits) -> Self {
+impl<'t, 'h> TreeBuilder<'t, 'h> {
+    fn new(text: &'t str, limits: LoadLimits, hand_out: Option<HandOut<'h>>) -> Self {
         TreeBuilder {
             text,
+            hand_out,
             lines: text.matches('\n').count() + 1,
             limits,
             stack: Vec::new(),
@@ -591,6 +616,22 @@ impl<'t> TreeBuilder<'t> {
         u32::try_from(same + 1).unwrap_or(0)
     }
 
+    /// Whether the value about to be read is that of the top-level key whose list is handed
+    /// out (a key that is kept: not a duplicate, not a merge key).
+    fn hands_out_next_value(&self) -> bool {
+        let Some(hand_out) = &self.hand_out else {
+            return false;
+        };
+        matches!(
+            &self.stack[..],
+            [Frame::Map {
+                pending_key: Some(key),
+                leaving_out: false,
+                ..
+            }] if key.as_str() == Some(hand_out.key)
+        )
+    }
+
     fn fatal(&mut self, diagnostic: Diagnostic) {
         self.errors.push(diagnostic);
         self.stopped = true;
@@ -627,6 +668,13 @@ impl<'t> TreeBuilder<'t> {
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
+            Some(Frame::Seq {
+                handed_out: true, ..
+            }) => {
+                if let Some(hand_out) = &mut self.hand_out {
+                    (hand_out.each)(node);
+                }
+            }
             Some(Frame::Seq { .. }) => self.items.push(node),
             Some(Frame::Map {
                 start,
@@ -696,7 +744,7 @@ impl<'t> TreeBuilder<'t> {
     }
 }
 
-impl MarkedEventReceiver for TreeBuilder<'_> {
+impl MarkedEventReceiver for TreeBuilder<'_, '_> {
     fn on_event(&mut self, event: Event, mark: Marker) {
         if self.stopped {
             return;
@@ -761,6 +809,7 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                         start: self.items.len(),
                         span,
                         anchor,
+                        handed_out: anchor == 0 && self.hands_out_next_value(),
                     }
                 } else {
                     Frame::Map {
@@ -779,6 +828,7 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                     start,
                     span,
                     anchor,
+                    ..
                 }) => {
                     let items = self.items.drain(start..).collect();
                     self.push_value(
@@ -874,6 +924,67 @@ mod tests {
         assert_eq!(errors[0].message, "duplicate key `a`");
         assert_eq!(errors[0].span, Some(Span::new(3, 1, 1)));
         assert!(errors[0].help.as_deref().unwrap().contains("line 1"));
+    }
+
+    /// Loads `text` handing out the items of `steps`: the tree, and the items handed out.
+    fn load_handing_out_steps(text: &str) -> (Node, Vec<Node>) {
+        let mut items = Vec::new();
+        let mut each = |node| items.push(node);
+        let hand_out = HandOut {
+            key: "steps",
+            each: &mut each,
+        };
+        let root = load_handing_out(text.as_bytes(), LoadLimits::default(), Some(hand_out))
+            .and_then(Loaded::whole)
+            .unwrap();
+        (root, items)
+    }
+
+    #[test]
+    fn the_items_of_the_top_level_list_are_handed_out_as_read() {
+        let (root, items) = load_handing_out_steps(
+            "name: n\nsteps:\n  - {id: a, steps: [{id: inner}]}\n  - id: b\nother: [1]\n",
+        );
+        let ids: Vec<_> = items
+            .iter()
+            .map(|i| i.get("id").unwrap().as_str())
+            .collect();
+        assert_eq!(ids, [Some("a"), Some("b")]);
+        // The list inside a step, and lists under other keys, stay in the tree.
+        assert!(
+            matches!(&items[0].get("steps").unwrap().kind, NodeKind::Seq(inner) if inner.len() == 1)
+        );
+        assert!(matches!(&root.get("other").unwrap().kind, NodeKind::Seq(kept) if kept.len() == 1));
+        // The list itself stays, empty, where it was written.
+        let steps = root.get("steps").unwrap();
+        assert!(matches!(&steps.kind, NodeKind::Seq(left) if left.is_empty()));
+        assert_eq!(steps.span.line, 3);
+    }
+
+    #[test]
+    fn a_list_that_an_alias_may_repeat_or_a_duplicate_key_is_kept_in_the_tree() {
+        // Anchored: `*all` must repeat the whole list.
+        let (root, items) = load_handing_out_steps("steps: &all\n  - {id: a}\nagain: *all\n");
+        assert!(items.is_empty());
+        for key in ["steps", "again"] {
+            assert!(matches!(&root.get(key).unwrap().kind, NodeKind::Seq(kept) if kept.len() == 1));
+        }
+        // A second `steps:` is left out with its value; only the first is handed out.
+        let mut items = Vec::new();
+        let mut each = |node| items.push(node);
+        let hand_out = HandOut {
+            key: "steps",
+            each: &mut each,
+        };
+        let loaded = load_handing_out(
+            b"steps: [{id: a}]\nsteps: [{id: b}, {id: c}]\n",
+            LoadLimits::default(),
+            Some(hand_out),
+        )
+        .unwrap();
+        assert_eq!(loaded.left_out[0].message, "duplicate key `steps`");
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].get("id").unwrap().as_str(), Some("a"));
     }
 
     /// Keys are checked in one pass: 300,000 keys took minutes when each was compared with

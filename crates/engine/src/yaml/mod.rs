@@ -8,6 +8,6 @@ mod node;
 mod spanned;
 
 pub use de::{from_node, DeError};
-pub use load::{load, yaml11_bool_help, LoadLimits, Loaded};
+pub use load::{load, load_handing_out, yaml11_bool_help, HandOut, LoadLimits, Loaded};
 pub use node::{Node, NodeKind};
 pub use spanned::{ExactList, RawNode, Recover, Spanned};

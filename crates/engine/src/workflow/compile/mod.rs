@@ -18,6 +18,7 @@ mod sections;
 mod steps;
 
 use graph::{all_of, PositionSet, Visibility};
+use steps::{BlockBuilder, StepHead};
 
 use super::compiled::*;
 use super::model::{
@@ -37,31 +38,65 @@ pub struct Catalog<'a> {
     pub sources: &'a SourceCatalog,
 }
 
-/// Compiles `workflow`, taking its steps out of it as they are compiled.
-pub fn compile(
+/// The top-level steps as [`compile`] gets them.
+pub(super) enum TopSteps<'a> {
+    /// In the model (`workflow.steps`), not indexed yet.
+    InModel,
+    /// Read once and indexed ([`FirstPass`]); `again` reads them again, in file order, and
+    /// hands each that deserialized to its argument.
+    ReadTwice {
+        first: FirstPass,
+        again: &'a mut ReadAgain<'a>,
+    },
+}
+
+/// Reads the top-level steps again, handing each to its argument.
+pub(super) type ReadAgain<'a> = dyn FnMut(&mut dyn FnMut(Box<Step>)) + 'a;
+
+/// What the first reading of the top-level steps keeps of them: the checker's index of
+/// their ids (and of the steps inside them) and each one's [`StepHead`], not their models.
+/// So a workflow's model is never whole: at 100,000 steps the models held about 40 MiB.
+pub(super) struct FirstPass {
+    heads: Vec<StepHead>,
+    /// Steps read, those that did not deserialize included.
+    read: usize,
+}
+
+impl FirstPass {
+    pub(super) fn new() -> Self {
+        FirstPass {
+            heads: Vec::new(),
+            read: 0,
+        }
+    }
+
+    /// Indexes a top-level step as read (`None`: it did not deserialize) and drops its model.
+    pub(super) fn read(&mut self, checker: &mut Checker<'_>, step: Option<Box<Step>>) {
+        self.read += 1;
+        if let Some(mut step) = step {
+            checker.index_step(&step, TOP_LEVEL);
+            self.heads.push(checker.head(&mut step));
+        }
+    }
+}
+
+/// Compiles `workflow`, taking its steps out of it as they are compiled; `checker` holds the
+/// index of the steps a first pass read ([`TopSteps::ReadTwice`]).
+pub(super) fn compile(
+    mut checker: Checker<'_>,
     workflow: &mut Workflow,
-    path: &Path,
+    top_steps: TopSteps<'_>,
     hash: String,
-    catalog: Catalog<'_>,
 ) -> Result<(CompiledWorkflow, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let mut checker = Checker {
-        catalog,
-        path,
-        diagnostics: Vec::new(),
-        places: HashMap::new(),
-        keys: Keys::default(),
-        next_block: 0,
-        strays: HashMap::new(),
-        containers: vec![None],
-        inputs: workflow.inputs.keys().cloned().collect(),
-        settings: workflow.connection_config.keys().cloned().collect(),
-        vars: IndexSet::new(),
-        env: workflow.env.keys().cloned().collect(),
-        secrets: IndexSet::new(),
-        // A poll trigger's runs run on the connection polled.
-        has_connection: workflow.connection.is_some() || polls_a_connection(workflow),
-    };
-    checker.index_steps(&workflow.steps.value, TOP_LEVEL);
+    let path = checker.path;
+    checker.inputs = workflow.inputs.keys().cloned().collect();
+    checker.settings = workflow.connection_config.keys().cloned().collect();
+    checker.env = workflow.env.keys().cloned().collect();
+    // A poll trigger's runs run on the connection polled.
+    checker.has_connection = workflow.connection.is_some() || polls_a_connection(workflow);
+    if let TopSteps::InModel = top_steps {
+        checker.index_steps(&workflow.steps.value, TOP_LEVEL);
+    }
     let on_failure = checker.container(Arc::from("on_failure"));
     checker.index_steps(&workflow.on_failure, on_failure);
     let finally = checker.container(Arc::from("finally"));
@@ -74,14 +109,41 @@ pub fn compile(
     let top = Visibility::within(None, &empty_mask);
     let (env, _) = checker.named_values(&workflow.env, &top, Roots::default(), "env");
     let (vars, _) = checker.named_values(&workflow.vars, &top, Roots::default(), "vars");
-    let no_steps = workflow.steps.value.is_empty();
     // The model's lists are consumed: each step's model is freed as it is compiled.
     let top_number = checker.next_block;
-    let mut steps = checker.block(
-        std::mem::take(&mut workflow.steps.value.0),
-        &top,
-        Roots::default(),
-    );
+    let (no_steps, mut steps) = match top_steps {
+        TopSteps::InModel => (
+            workflow.steps.value.is_empty(),
+            checker.block(
+                std::mem::take(&mut workflow.steps.value.0),
+                &top,
+                Roots::default(),
+            ),
+        ),
+        TopSteps::ReadTwice { first, again } => {
+            let plan = checker.plan_block(&first.heads);
+            // Freed before the steps compile (at 100,000 steps, 6 MiB).
+            let no_steps = first.read == 0;
+            drop(first);
+            let block = match plan {
+                Some(plan) => {
+                    let mut block = BlockBuilder::new(plan, &top, Roots::default());
+                    again(&mut |step| block.add(&mut checker, *step));
+                    if !block.complete() && !checker.diagnostics.iter().any(Diagnostic::is_error) {
+                        // The same text read again cannot give other steps; were it ever to,
+                        // the workflow is refused rather than run without them.
+                        checker.error(Diagnostic::error(
+                            "the steps read again differ from the steps read first",
+                            Some(workflow.steps.span),
+                        ));
+                    }
+                    block.finish()
+                }
+                None => Block::default(),
+            };
+            (no_steps, block)
+        }
+    };
 
     let (outputs, mut read_after, on_failure, finally) = {
         // After the steps, every top-level step may have run.
@@ -198,7 +260,7 @@ struct Roots {
     output: bool,
 }
 
-struct Checker<'a> {
+pub(super) struct Checker<'a> {
     catalog: Catalog<'a>,
     /// The workflow file, to recognise a `workflow.call` of itself.
     path: &'a Path,
@@ -233,6 +295,27 @@ fn live(steps: &[Recover<Box<Step>>]) -> impl Iterator<Item = &Step> {
 }
 
 impl<'a> Checker<'a> {
+    /// A checker for the workflow file at `path` (which it recognises in a `workflow.call`
+    /// of itself); [`compile`] gives it the workflow's declarations.
+    pub(super) fn new(catalog: Catalog<'a>, path: &'a Path) -> Self {
+        Checker {
+            catalog,
+            path,
+            diagnostics: Vec::new(),
+            places: HashMap::new(),
+            keys: Keys::default(),
+            next_block: 0,
+            strays: HashMap::new(),
+            containers: vec![None],
+            inputs: IndexSet::new(),
+            settings: IndexSet::new(),
+            vars: IndexSet::new(),
+            env: IndexSet::new(),
+            secrets: IndexSet::new(),
+            has_connection: false,
+        }
+    }
+
     fn error(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
     }
@@ -308,52 +391,55 @@ impl<'a> Checker<'a> {
 
     fn index_steps(&mut self, steps: &[Recover<Box<Step>>], container: ContainerIndex) {
         for step in live(steps) {
-            let id = &step.id.value;
-            if let Some(first) = self.places.get(&**id) {
-                let line = first.line;
-                self.error(
-                    Diagnostic::error(format!("duplicate step id `{id}`"), Some(step.id.span))
-                        .with_help(format!("`{id}` is already the id of the step on line {line}; ids are unique in a workflow")),
-                );
-            } else if !valid_id(id) {
-                self.error(
-                    Diagnostic::error(format!("invalid step id `{id}`"), Some(step.id.span))
-                        .with_help(
-                            "use letters, digits, `_` and `-`, starting with a letter or `_`",
-                        ),
-                );
-            } else {
-                self.places.insert(
-                    Arc::from(&**id),
-                    Place {
-                        line: step.id.span.line,
-                        container,
-                        block: NO_BLOCK,
-                        position: 0,
-                    },
-                );
+            self.index_step(step, container);
+        }
+    }
+
+    /// Indexes `step`'s id, and those of the steps inside it, as steps of `container`.
+    fn index_step(&mut self, step: &Step, container: ContainerIndex) {
+        let id = &step.id.value;
+        if let Some(first) = self.places.get(&**id) {
+            let line = first.line;
+            self.error(
+                Diagnostic::error(format!("duplicate step id `{id}`"), Some(step.id.span))
+                    .with_help(format!("`{id}` is already the id of the step on line {line}; ids are unique in a workflow")),
+            );
+        } else if !valid_id(id) {
+            self.error(
+                Diagnostic::error(format!("invalid step id `{id}`"), Some(step.id.span))
+                    .with_help("use letters, digits, `_` and `-`, starting with a letter or `_`"),
+            );
+        } else {
+            self.places.insert(
+                Arc::from(&**id),
+                Place {
+                    line: step.id.span.line,
+                    container,
+                    block: NO_BLOCK,
+                    position: 0,
+                },
+            );
+        }
+        let nested = step.steps.is_some()
+            || step.parallel.is_some()
+            || matches!(
+                step.on_error.as_deref().map(|e| &e.value),
+                Some(OnError::Steps(_))
+            );
+        if !nested {
+            return;
+        }
+        let own = self.container(self.shared_id(id));
+        if let Some(body) = &step.steps {
+            self.index_steps(body, own);
+        }
+        if let Some(branches) = &step.parallel {
+            for branch in branches.value.values() {
+                self.index_steps(branch, own);
             }
-            let nested = step.steps.is_some()
-                || step.parallel.is_some()
-                || matches!(
-                    step.on_error.as_deref().map(|e| &e.value),
-                    Some(OnError::Steps(_))
-                );
-            if !nested {
-                continue;
-            }
-            let own = self.container(self.shared_id(id));
-            if let Some(body) = &step.steps {
-                self.index_steps(body, own);
-            }
-            if let Some(branches) = &step.parallel {
-                for branch in branches.value.values() {
-                    self.index_steps(branch, own);
-                }
-            }
-            if let Some(OnError::Steps(handler)) = step.on_error.as_deref().map(|e| &e.value) {
-                self.index_steps(handler, own);
-            }
+        }
+        if let Some(OnError::Steps(handler)) = step.on_error.as_deref().map(|e| &e.value) {
+            self.index_steps(handler, own);
         }
     }
 
@@ -549,6 +635,57 @@ fn load_with_builtins(yaml: &str) -> super::LoadedWorkflow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The top-level steps are read twice (indexed, then compiled one by one), except a list
+    /// the loader keeps whole (an anchored one), which is compiled from the model: both give
+    /// the same workflow.
+    #[test]
+    fn top_level_steps_compile_alike_read_twice_or_kept_whole() {
+        let steps = "
+  - {id: c, needs: [b], uses: core.set, with: {n: '${{ steps.b.output.n }}'}}
+  - {id: a, needs: [], uses: core.set, with: {n: 1}}
+  - {id: b, uses: core.set, with: {n: '${{ steps.a.output.n }}'}}
+  - id: each
+    needs: [c]
+    for_each: ${{ [1, 2] }}
+    steps:
+      - {id: inner, uses: core.set, with: {n: '${{ steps.c.output.n }}'}}
+";
+        let read_twice = load_with_builtins(&format!("name: t\nsteps:{steps}"));
+        let kept_whole = load_with_builtins(&format!("name: t\nsteps: &all{steps}"));
+        for loaded in [&read_twice, &kept_whole] {
+            let block = &loaded.workflow.steps;
+            let ids: Vec<&str> = block.steps.iter().map(|s| &*s.id).collect();
+            assert_eq!(ids, ["a", "b", "c", "each"]);
+            let deps: Vec<&[usize]> = block.deps.iter().collect();
+            assert_eq!(deps, [&[][..], &[0], &[1], &[2]]);
+        }
+    }
+
+    /// A problem in a step is reported once, though the step is read twice.
+    #[test]
+    fn a_step_read_twice_reports_its_problems_once() {
+        let actions = crate::actions::builtin_registry().expect("built-in actions");
+        let sources = SourceCatalog::default();
+        let catalog = Catalog {
+            actions: &actions,
+            sources: &sources,
+        };
+        let text = "name: t\nsteps:\n  - {id: a, uses: core.set, with: {n: 1}, colour: red}\n  - {id: b, uses: core.nothing}\n";
+        let problems = super::super::load_bytes(Path::new("t.yaml"), text.as_bytes(), catalog)
+            .err()
+            .expect("refused");
+        let messages: Vec<(u32, &str)> = problems
+            .diagnostics
+            .iter()
+            .map(|d| (d.span.map_or(0, |s| s.line), d.message.as_str()))
+            .collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert_eq!(messages[0].0, 3);
+        assert!(messages[0].1.contains("colour"), "{messages:?}");
+        assert_eq!(messages[1].0, 4);
+        assert!(messages[1].1.contains("core.nothing"), "{messages:?}");
+    }
 
     #[test]
     fn ids_are_identifiers() {

@@ -3,6 +3,94 @@
 use super::graph::topological_order;
 use super::*;
 
+/// What planning a block needs of one of its steps (see [`Checker::plan_block`]).
+pub(super) struct StepHead {
+    id: Arc<str>,
+    /// The id's place, where a cycle through a step without `needs` is reported.
+    span: Span,
+    needs: Option<Box<[Spanned<String>]>>,
+}
+
+/// A block planned from its steps' heads: its number, the order its steps run in and what
+/// each may read. Its steps are then compiled in file order ([`BlockBuilder`]).
+pub(super) struct BlockPlan {
+    number: BlockNumber,
+    /// Each step's position in the block, by its place in the file.
+    position: Vec<usize>,
+    /// Each step's dependencies, by positions.
+    deps: Deps,
+    /// The steps of the block each step may read (its ancestors), by its position.
+    masks: Vec<PositionSet>,
+}
+
+/// A planned block whose steps are being compiled, in file order.
+pub(super) struct BlockBuilder<'v> {
+    plan: BlockPlan,
+    outer: &'v Visibility<'v>,
+    roots: Roots,
+    /// In file order until [`finish`](Self::finish) puts them in the plan's.
+    compiled: Vec<CompiledStep>,
+    /// Steps added so far.
+    added: usize,
+    broken: bool,
+}
+
+impl<'v> BlockBuilder<'v> {
+    pub(super) fn new(plan: BlockPlan, outer: &'v Visibility<'v>, roots: Roots) -> Self {
+        // Sized once: the block keeps it.
+        let compiled = Vec::with_capacity(plan.position.len());
+        BlockBuilder {
+            plan,
+            outer,
+            roots,
+            compiled,
+            added: 0,
+            broken: false,
+        }
+    }
+
+    /// Compiles the block's next step in file order.
+    pub(super) fn add(&mut self, checker: &mut Checker<'_>, step: Step) {
+        let Some(&position) = self.plan.position.get(self.added) else {
+            // More steps than planned: the plan's heads were not read from these steps.
+            self.broken = true;
+            return;
+        };
+        self.added += 1;
+        let visibility = Visibility {
+            parent: Some(self.outer),
+            block: self.plan.number,
+            mask: &self.plan.masks[position],
+        };
+        // A step that fails to compile leaves the block unusable, but the remaining steps
+        // are still checked so every problem is reported at once.
+        match checker.step(step, &visibility, self.roots) {
+            Some(step) if !self.broken => self.compiled.push(step),
+            Some(_) => {}
+            None => self.broken = true,
+        }
+    }
+
+    /// Whether every planned step was added, and no other.
+    pub(super) fn complete(&self) -> bool {
+        !self.broken && self.added == self.plan.position.len()
+    }
+
+    pub(super) fn finish(self) -> Block {
+        if !self.complete() {
+            return Block::default();
+        }
+        let mut steps = self.compiled;
+        into_order(&mut steps, &self.plan.position);
+        let mut block = Block {
+            steps,
+            deps: self.plan.deps,
+        };
+        block.deps.shrink_to_fit();
+        block
+    }
+}
+
 impl Checker<'_> {
     /// Compiles a list of steps, consuming it: each step's model (its text, `with:` tree and
     /// ids) is freed as it is compiled, so a large workflow never holds its model and its
@@ -10,25 +98,48 @@ impl Checker<'_> {
     pub(super) fn block(&mut self, slots: StepList, outer: &Visibility<'_>, roots: Roots) -> Block {
         // The steps that were read (in place: same room).
         let mut steps: Vec<Box<Step>> = slots.into_iter().filter_map(|slot| slot.0).collect();
+        let heads: Vec<StepHead> = steps.iter_mut().map(|s| self.head(s)).collect();
+        let Some(plan) = self.plan_block(&heads) else {
+            return Block::default();
+        };
+        drop(heads);
+        let mut block = BlockBuilder::new(plan, outer, roots);
+        for step in steps {
+            block.add(self, *step);
+        }
+        block.finish()
+    }
 
+    /// What planning `step`'s block needs of it; its `needs` are taken out of it.
+    pub(super) fn head(&self, step: &mut Step) -> StepHead {
+        StepHead {
+            id: self.shared_id(&step.id.value),
+            span: step.id.span,
+            needs: step.needs.take(),
+        }
+    }
+
+    /// Orders a block's steps (`heads`, in file order) by their dependencies and numbers the
+    /// block; `None` when `needs` forms a cycle (reported).
+    pub(super) fn plan_block(&mut self, heads: &[StepHead]) -> Option<BlockPlan> {
         // Dependencies, in file order.
-        let mut deps = Deps::with_capacity(steps.len());
+        let mut deps = Deps::with_capacity(heads.len());
         let mut mine = Vec::new();
         {
-            let local: HashMap<&str, usize> = steps
+            let local: HashMap<&str, usize> = heads
                 .iter()
                 .enumerate()
-                .map(|(i, s)| (&*s.id.value, i))
+                .map(|(i, head)| (&*head.id, i))
                 .collect();
-            for (i, step) in steps.iter().enumerate() {
+            for (i, head) in heads.iter().enumerate() {
                 mine.clear();
-                match &step.needs {
+                match &head.needs {
                     None => mine.extend(i.checked_sub(1)),
                     Some(needs) => {
                         for need in needs {
                             match local.get(need.value.as_str()) {
                                 Some(&j) if j == i => self.error(Diagnostic::error(
-                                    format!("step `{}` needs itself", step.id.value),
+                                    format!("step `{}` needs itself", head.id),
                                     Some(need.span),
                                 )),
                                 Some(&j) => mine.push(j),
@@ -63,14 +174,14 @@ impl Checker<'_> {
             Err(cycle) => {
                 let names: Vec<String> = cycle
                     .iter()
-                    .map(|&i| format!("`{}`", steps[i].id.value))
+                    .map(|&i| format!("`{}`", heads[i].id))
                     .collect();
-                let first = &steps[cycle[0]];
+                let first = &heads[cycle[0]];
                 let span = first
                     .needs
                     .as_ref()
                     .and_then(|n| n.first())
-                    .map_or(first.id.span, |n| n.span);
+                    .map_or(first.span, |n| n.span);
                 self.error(
                     Diagnostic::error(
                         format!(
@@ -82,59 +193,41 @@ impl Checker<'_> {
                     )
                     .with_help("remove one of these dependencies"),
                 );
-                return Block::default();
+                return None;
             }
         };
-        let mut position = vec![0usize; steps.len()];
+        let mut position = vec![0usize; heads.len()];
         for (new, &old) in order.iter().enumerate() {
             position[old] = new;
         }
-        into_order(&mut steps, &position);
         let number = self.next_block;
         self.next_block += 1;
-        for (new, step) in steps.iter().enumerate() {
-            self.place_in_block(number, &step.id.value, new);
+        for (new, &old) in order.iter().enumerate() {
+            self.place_in_block(number, &heads[old].id, new);
         }
         // Each step's dependencies by their new positions, which the block keeps: the lists
         // in file order are freed before the steps compile (at 100,000 steps, 3.2 MB that
         // lived until the last step compiled, the process's peak).
-        let mut block_deps = Deps::with_capacity(steps.len());
+        let mut block_deps = Deps::with_capacity(heads.len());
         for &old in &order {
             block_deps.push(deps[old].iter().map(|&d| position[d]));
         }
-        drop((deps, order, position));
-        let mut ancestors: Vec<PositionSet> = Vec::with_capacity(steps.len());
-        let mut broken = false;
-        // Sized once: the block keeps it.
-        let mut compiled: Vec<CompiledStep> = Vec::with_capacity(steps.len());
-        for (new, step) in steps.into_iter().enumerate() {
+        drop((deps, order));
+        let mut masks: Vec<PositionSet> = Vec::with_capacity(heads.len());
+        for new in 0..heads.len() {
             let mut mask = PositionSet::default();
             for &d in &block_deps[new] {
                 mask.insert(d);
-                mask.union_with(&ancestors[d]);
+                mask.union_with(&masks[d]);
             }
-            let visibility = Visibility {
-                parent: Some(outer),
-                block: number,
-                mask: &mask,
-            };
-            // A step that fails to compile leaves the block unusable, but the remaining steps
-            // are still checked so every problem is reported at once.
-            match self.step(*step, &visibility, roots) {
-                Some(step) => compiled.push(step),
-                None => broken = true,
-            }
-            ancestors.push(mask);
+            masks.push(mask);
         }
-        if broken {
-            return Block::default();
-        }
-        let mut block = Block {
-            steps: compiled,
+        Some(BlockPlan {
+            number,
+            position,
             deps: block_deps,
-        };
-        block.deps.shrink_to_fit();
-        block
+            masks,
+        })
     }
 
     pub(super) fn step(
