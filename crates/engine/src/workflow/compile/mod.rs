@@ -129,7 +129,7 @@ pub(super) fn compile(
                 Some(plan) => {
                     let mut block = BlockBuilder::new(plan, &top, Roots::default());
                     again(&mut |step| block.add(&mut checker, *step));
-                    if !block.complete() && !checker.diagnostics.iter().any(Diagnostic::is_error) {
+                    if !block.matches_plan() {
                         // The same text read again cannot give other steps; were it ever to,
                         // the workflow is refused rather than run without them.
                         checker.error(Diagnostic::error(
@@ -620,16 +620,22 @@ fn polls_a_connection(workflow: &Workflow) -> bool {
 /// test, with the problems as the message.
 #[cfg(test)]
 fn load_with_builtins(yaml: &str) -> super::LoadedWorkflow {
+    match check_with_builtins(yaml) {
+        Ok(loaded) => loaded,
+        Err(problems) => panic!("{}", problems.render()),
+    }
+}
+
+/// [`load_with_builtins`], the problems returned.
+#[cfg(test)]
+fn check_with_builtins(yaml: &str) -> Result<super::LoadedWorkflow, super::FileProblems> {
     let actions = crate::actions::builtin_registry().expect("built-in actions");
     let sources = SourceCatalog::default();
     let catalog = Catalog {
         actions: &actions,
         sources: &sources,
     };
-    match super::load_bytes(Path::new("t.yaml"), yaml.as_bytes(), catalog) {
-        Ok(loaded) => loaded,
-        Err(problems) => panic!("{}", problems.render()),
-    }
+    super::load_bytes(Path::new("t.yaml"), yaml.as_bytes(), catalog)
 }
 
 #[cfg(test)]
@@ -665,16 +671,8 @@ mod tests {
     /// A problem in a step is reported once, though the step is read twice.
     #[test]
     fn a_step_read_twice_reports_its_problems_once() {
-        let actions = crate::actions::builtin_registry().expect("built-in actions");
-        let sources = SourceCatalog::default();
-        let catalog = Catalog {
-            actions: &actions,
-            sources: &sources,
-        };
         let text = "name: t\nsteps:\n  - {id: a, uses: core.set, with: {n: 1}, colour: red}\n  - {id: b, uses: core.nothing}\n";
-        let problems = super::super::load_bytes(Path::new("t.yaml"), text.as_bytes(), catalog)
-            .err()
-            .expect("refused");
+        let problems = check_with_builtins(text).err().expect("refused");
         let messages: Vec<(u32, &str)> = problems
             .diagnostics
             .iter()

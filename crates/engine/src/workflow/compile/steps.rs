@@ -51,12 +51,11 @@ impl<'v> BlockBuilder<'v> {
 
     /// Compiles the block's next step in file order.
     pub(super) fn add(&mut self, checker: &mut Checker<'_>, step: Step) {
-        let Some(&position) = self.plan.position.get(self.added) else {
+        self.added += 1;
+        let Some(&position) = self.plan.position.get(self.added - 1) else {
             // More steps than planned: the plan's heads were not read from these steps.
-            self.broken = true;
             return;
         };
-        self.added += 1;
         let visibility = Visibility {
             parent: Some(self.outer),
             block: self.plan.number,
@@ -71,13 +70,13 @@ impl<'v> BlockBuilder<'v> {
         }
     }
 
-    /// Whether every planned step was added, and no other.
-    pub(super) fn complete(&self) -> bool {
-        !self.broken && self.added == self.plan.position.len()
+    /// Whether as many steps were added as were planned.
+    pub(super) fn matches_plan(&self) -> bool {
+        self.added == self.plan.position.len()
     }
 
     pub(super) fn finish(self) -> Block {
-        if !self.complete() {
+        if self.broken || !self.matches_plan() {
             return Block::default();
         }
         let mut steps = self.compiled;
