@@ -5,6 +5,11 @@
 //! and the last node is the root. Names and path texts are ranges of the source text, which
 //! the parsed form keeps once. Spans are absolute byte offsets in the source given to
 //! `Template::parse` / `Expr::parse`.
+//!
+//! The kept form holds no spans: a node is 8 bytes, not 16. What evaluation reads on every run
+//! (a name that is not a common one, a template's text) is located inside its node; the spans
+//! of errors and references come from parsing the source again ([`Located`]), which gives the
+//! same nodes in the same order.
 
 use serde_json::Value;
 use std::ops::Range;
@@ -64,16 +69,78 @@ static NAMES: [&str; 21] = [
 /// The index of `steps` in [`NAMES`].
 pub(crate) const STEPS: u8 = 0;
 
-/// A name that is not one of [`NAMES`]: its node's span.
+/// A name that is not one of [`NAMES`]: its text is in the source.
 const WRITTEN: u8 = u8::MAX;
 
-/// How a node keeps the name `text`: its index in [`NAMES`], or [`WRITTEN`].
-pub(crate) fn name_ref(text: &str) -> u8 {
-    NAMES
-        .iter()
-        .position(|name| *name == text)
-        .and_then(|i| u8::try_from(i).ok())
-        .unwrap_or(WRITTEN)
+/// How a node keeps the name `text` found at bytes `at` of the source: its index in
+/// [`NAMES`], or where it is written. `None`: too long to be kept so.
+pub(crate) fn name_ref(text: &str, at: Range<usize>) -> Option<NameRef> {
+    match NAMES.iter().position(|name| *name == text) {
+        Some(i) => Some(NameRef {
+            common: u8::try_from(i).unwrap_or(WRITTEN),
+            len: 0,
+            start: 0,
+        }),
+        None => Some(NameRef {
+            common: WRITTEN,
+            len: u16::try_from(at.len()).ok()?,
+            start: offset(at.start),
+        }),
+    }
+}
+
+/// A name as a node keeps it: one of [`NAMES`], or a range of the source. Packed, so that
+/// with the kind's tag it fills the 8 bytes of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, packed)]
+pub(crate) struct NameRef {
+    common: u8,
+    len: u16,
+    start: u32,
+}
+
+impl NameRef {
+    /// Whether this is `steps`.
+    pub(crate) fn is_steps(self) -> bool {
+        self.common == STEPS
+    }
+}
+
+/// The longest name a node keeps (longer ones do not parse).
+pub(crate) const MAX_NAME_BYTES: usize = u16::MAX as usize;
+
+/// A range of the source, as a template's text part keeps it: longer texts are split into
+/// parts of at most [`MAX_NAME_BYTES`]. Packed, as [`NameRef`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, packed)]
+pub(crate) struct TextRef {
+    len: u16,
+    start: u32,
+}
+
+impl TextRef {
+    /// The parts of the text at `range` of `src`, split at character boundaries.
+    pub(crate) fn split(src: &str, range: Range<usize>) -> Vec<TextRef> {
+        let mut parts = Vec::new();
+        let mut start = range.start;
+        while start < range.end {
+            let mut end = (start + MAX_NAME_BYTES).min(range.end);
+            while !src.is_char_boundary(end) {
+                end -= 1;
+            }
+            parts.push(TextRef {
+                len: u16::try_from(end - start).unwrap_or(u16::MAX),
+                start: offset(start),
+            });
+            start = end;
+        }
+        parts
+    }
+
+    fn range(self) -> Range<usize> {
+        let start = self.start as usize;
+        start..start + usize::from(self.len)
+    }
 }
 
 /// The literal at `i` (see [`literal_ref`]), `own` being the expression's own literals.
@@ -147,16 +214,20 @@ impl Code {
         &self.nodes[i as usize]
     }
 
-    /// The text of `span` (a name, a path's prefix, a text part).
-    pub(crate) fn text(&self, span: Span) -> &str {
-        self.text.get(span.range()).unwrap_or_default()
+    /// The text of a template's text part.
+    pub(crate) fn text(&self, part: TextRef) -> &str {
+        self.text.get(part.range()).unwrap_or_default()
     }
 
-    /// The name kept as `name` (see [`name_ref`]) by a node of span `span`.
-    pub(crate) fn name(&self, name: u8, span: Span) -> &str {
-        match NAMES.get(usize::from(name)) {
+    /// The name kept as `name` (see [`name_ref`]).
+    pub(crate) fn name(&self, name: NameRef) -> &str {
+        match NAMES.get(usize::from(name.common)) {
             Some(common) => common,
-            None => self.text(span),
+            None => {
+                let start = name.start as usize;
+                let end = start + usize::from(name.len);
+                self.text.get(start..end).unwrap_or_default()
+            }
         }
     }
 
@@ -215,8 +286,21 @@ impl Code {
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Node {
-    pub span: Span,
     pub kind: Kind,
+}
+
+/// The spans of a code's nodes, by index (see the module's comment): empty for the kept form,
+/// where every span reads as `0..0` (such errors are located again before they are shown).
+#[derive(Clone, Copy)]
+pub(crate) struct Located<'s>(pub &'s [Span]);
+
+impl Located<'_> {
+    /// No spans: the kept form's.
+    pub(crate) const NONE: Located<'static> = Located(&[]);
+
+    pub(crate) fn span(self, i: u32) -> Span {
+        self.0.get(i as usize).copied().unwrap_or(Span::new(0..0))
+    }
 }
 
 /// A node. `u32`s are node indexes unless said otherwise; "links" are the `n` [`Kind::Link`]
@@ -233,7 +317,7 @@ pub(crate) enum Kind {
     Object(u32),
     /// A root variable such as `inputs` (its name: see [`Code::name`]). Only as a path's
     /// base.
-    Root(u8),
+    Root(NameRef),
     /// `base.seg[seg]...`: a path through its `segments` (possibly none) from its base: the
     /// node before the segments, a [`Kind::Root`] or any value, or a link to it (when the
     /// nodes of a `[expr]` come between). See [`Code::path`].
@@ -241,7 +325,7 @@ pub(crate) enum Kind {
         segments: u32,
     },
     /// `.name` (see [`Code::name`]).
-    Field(u8),
+    Field(NameRef),
     /// `["name"]`: the name is literal `name` (a string).
     Key(u32),
     /// `[3]`.
@@ -271,8 +355,8 @@ pub(crate) enum Kind {
     },
     /// One element of a list: an array item, an argument, an operand of a chain.
     Link(BinOp, u32),
-    /// A template's text: the span.
-    Text,
+    /// A template's text (or a part of it).
+    Text(TextRef),
     /// A template's `${{ }}`.
     Part(u32),
 }
@@ -325,7 +409,8 @@ mod tests {
     #[test]
     fn nodes_stay_small() {
         use std::mem::size_of;
-        // As a tree of boxes: 48 bytes a node, 64 a path, 40 a path segment.
-        assert!(size_of::<Node>() <= 16, "Node: {} bytes", size_of::<Node>());
+        // As a tree of boxes: 48 bytes a node, 64 a path, 40 a path segment; with its span
+        // inside, 16.
+        assert!(size_of::<Node>() <= 8, "Node: {} bytes", size_of::<Node>());
     }
 }

@@ -1,7 +1,7 @@
 //! Tree-walking evaluator. Values flow as `Cow` so that reading `steps.a.output.items`
 //! borrows from the scope instead of cloning the step output.
 
-use crate::ast::{BinOp, Code, Kind, Node, Span, STEPS};
+use crate::ast::{BinOp, Code, Kind, Located, Node, Span};
 use crate::error::{EvalError, EvalErrorKind};
 use crate::functions::{self, Call, FunctionInfo, Impl};
 use crate::ops::{self, Spans};
@@ -17,9 +17,17 @@ const LISTED_NAMES: usize = 12;
 
 pub(crate) struct Ctx<'a> {
     pub code: &'a Code,
+    /// The nodes' spans, for errors: none on a first evaluation (see [`Located`]).
+    pub spans: Located<'a>,
     pub scope: &'a dyn Scope,
     /// The expression reads `secrets`: keep values out of error messages.
     pub redact: bool,
+}
+
+impl Ctx<'_> {
+    fn span(&self, i: u32) -> Span {
+        self.spans.span(i)
+    }
 }
 
 pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError> {
@@ -27,14 +35,14 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
     let node = code.node(i);
     match node.kind {
         Kind::Literal(at) => Ok(Cow::Borrowed(code.literal(at))),
-        Kind::Path { segments } => eval_path(node, i, segments, cx),
+        Kind::Path { segments } => eval_path(i, segments, cx),
         Kind::Array(n) => {
             let values = code
                 .before(i, n)
                 .iter()
                 .map(|item| eval(child(item), cx).map(Cow::into_owned))
                 .collect::<Result<Vec<_>, _>>()?;
-            built(Value::Array(values), &node.span.range())
+            built(Value::Array(values), &cx.span(i).range())
         }
         Kind::Object(n) => {
             let entries = code.before(i, 2 * n);
@@ -49,23 +57,23 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
                     map.insert(key.to_string(), eval(child(link), cx)?.into_owned());
                 }
             }
-            built(Value::Object(map), &node.span.range())
+            built(Value::Object(map), &cx.span(i).range())
         }
         Kind::Not(operand) => Ok(Cow::Owned(Value::Bool(!truthy(&*eval(operand, cx)?)))),
         Kind::Negate(operand) => {
-            ops::negate(&*eval(operand, cx)?, &node.span.range()).map(Cow::Owned)
+            ops::negate(&*eval(operand, cx)?, &cx.span(i).range()).map(Cow::Owned)
         }
         Kind::Binary(op, left) => binary(
             op,
             eval(left, cx)?,
-            &code.node(left).span.range(),
-            (i - 1, code.node(i - 1).span),
-            &node.span.range(),
+            &cx.span(left).range(),
+            (i - 1, cx.span(i - 1)),
+            &cx.span(i).range(),
             cx,
         ),
         Kind::Pair(op, left) => {
-            let left_span = code.node(left).span;
-            let right = (i - 1, code.node(i - 1).span);
+            let left_span = cx.span(left);
+            let right = (i - 1, cx.span(i - 1));
             let whole = left_span.start()..right.1.end();
             binary(op, eval(left, cx)?, &left_span.range(), right, &whole, cx)
         }
@@ -75,13 +83,15 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
                 return Ok(Cow::Owned(Value::Null));
             };
             let mut value = eval(child(first), cx)?;
-            let mut left = first.span.range();
-            for link in rest {
+            let first_link = i - n;
+            let mut left = cx.span(first_link).range();
+            for (at, link) in (first_link + 1..).zip(rest) {
                 let Kind::Link(op, right) = link.kind else {
                     continue;
                 };
-                let whole = left.start..link.span.end();
-                value = binary(op, value, &left, (right, link.span), &whole, cx)?;
+                let link_span = cx.span(at);
+                let whole = left.start..link_span.end();
+                value = binary(op, value, &left, (right, link_span), &whole, cx)?;
                 left = whole;
             }
             Ok(value)
@@ -96,11 +106,10 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
         }
         Kind::Call { function, args } => {
             let info = function_info(function);
-            let args = code.before(i, args);
             match info.imp {
-                Impl::Coalesce => coalesce(args, cx),
+                Impl::Coalesce => coalesce(code.before(i, args), cx),
                 Impl::Eager(function) => {
-                    built(call(node, info, args, cx, function)?, &node.span.range())
+                    built(call(i, args, info, cx, function)?, &cx.span(i).range())
                 }
             }
         }
@@ -112,7 +121,7 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
         | Kind::LongIndex(_)
         | Kind::Dynamic(_)
         | Kind::Link(..)
-        | Kind::Text
+        | Kind::Text(_)
         | Kind::Part(_) => Ok(Cow::Owned(Value::Null)),
     }
 }
@@ -129,23 +138,29 @@ fn function_info(function: u16) -> &'static FunctionInfo {
     &functions::FUNCTIONS[usize::from(function)]
 }
 
-/// Evaluates the arguments of a call of `info` (all of them, left to right) and hands
-/// them to `function`.
+/// Evaluates the `n` arguments of call node `i` of `info` (all of them, left to right) and
+/// hands them to `function`.
 fn call<'a, T>(
-    node: &'a Node,
+    i: u32,
+    n: u32,
     info: &'static FunctionInfo,
-    args: &'a [Node],
     cx: &Ctx<'a>,
     function: impl FnOnce(&Call<'_>, Vec<Cow<'a, Value>>) -> Result<T, EvalError>,
 ) -> Result<T, EvalError> {
-    let values = args
+    let values = cx
+        .code
+        .before(i, n)
         .iter()
         .map(|a| eval(child(a), cx))
         .collect::<Result<Vec<_>, _>>()?;
     let call = Call {
         info,
-        span: &node.span.range(),
-        args,
+        span: &cx.span(i).range(),
+        arg_spans: cx
+            .spans
+            .0
+            .get((i - n) as usize..i as usize)
+            .unwrap_or_default(),
         scope: cx.scope,
         redact: cx.redact,
     };
@@ -155,12 +170,10 @@ fn call<'a, T>(
 /// When node `i` is a call of `range`: the numbers it lists, as bounds, with `range`'s own
 /// checks and errors but without building them. `None` for any other node.
 pub(crate) fn range_bounds(i: u32, cx: &Ctx<'_>) -> Option<Result<Range<i64>, EvalError>> {
-    let node = cx.code.node(i);
-    match node.kind {
+    match cx.code.node(i).kind {
         Kind::Call { function, args } if function_info(function).name == "range" => {
             let info = function_info(function);
-            let args = cx.code.before(i, args);
-            Some(call(node, info, args, cx, |call, values| {
+            Some(call(i, args, info, cx, |call, values| {
                 functions::range_bounds(call, &values)
             }))
         }
@@ -228,21 +241,20 @@ enum Key<'k> {
 /// The name of a `.name` or `["name"]` segment; `None` for an index.
 fn segment_name<'a>(code: &'a Code, segment: &Node) -> Option<&'a str> {
     match segment.kind {
-        Kind::Field(name) => Some(code.name(name, segment.span)),
+        Kind::Field(name) => Some(code.name(name)),
         Kind::Key(name) => code.literal(name).as_str(),
         _ => None,
     }
 }
 
-/// Path node `path` (index `i`) over `n` segments.
-fn eval_path<'a>(path: &Node, i: u32, n: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError> {
+/// Path node `i` over `n` segments.
+fn eval_path<'a>(i: u32, n: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError> {
     let code = cx.code;
     let (base, segments) = code.path(i, n);
-    let base_node = code.node(base);
-    let (mut current, skip) = match base_node.kind {
-        Kind::Root(STEPS) => {
-            let span = base_node.span;
-            let record = step_record(segments, &span.range(), cx)?;
+    let first_segment = i - n;
+    let (mut current, skip) = match code.node(base).kind {
+        Kind::Root(name) if name.is_steps() => {
+            let record = step_record(segments, first_segment, &cx.span(base).range(), cx)?;
             let field = segments.get(1).and_then(|seg| segment_name(code, seg));
             match (field.and_then(|name| record.field(name)), record) {
                 (Some(field), _) => (field, 2),
@@ -252,11 +264,10 @@ fn eval_path<'a>(path: &Node, i: u32, n: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Va
             }
         }
         Kind::Root(name) => {
-            let span = base_node.span;
-            let name = code.name(name, span);
+            let name = code.name(name);
             match cx.scope.root(name) {
                 Some(value) => (Cow::Borrowed(value), 0),
-                None => return Err(unknown_root(name, &span.range(), cx.scope)),
+                None => return Err(unknown_root(name, &cx.span(base).range(), cx.scope)),
             }
         }
         _ => (eval(base, cx)?, 0),
@@ -266,7 +277,7 @@ fn eval_path<'a>(path: &Node, i: u32, n: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Va
         let key = match seg.kind {
             Kind::Dynamic(node) => {
                 computed = eval(node, cx)?;
-                dynamic_key(&computed, &code.node(node).span.range())?
+                dynamic_key(&computed, &cx.span(node).range())?
             }
             _ => match code.index(seg) {
                 Some(index) => Key::Index(index),
@@ -275,11 +286,10 @@ fn eval_path<'a>(path: &Node, i: u32, n: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Va
         };
         let at = Site {
             code,
-            path: path.span,
-            base: base_node.span,
-            segments,
+            spans: cx.spans,
+            base: cx.span(base),
+            first_segment,
             i: at,
-            span: seg.span,
         };
         current = match current {
             Cow::Borrowed(value) => Cow::Borrowed(locate(value, &key, &at)?.0),
@@ -293,8 +303,10 @@ fn eval_path<'a>(path: &Node, i: u32, n: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Va
 }
 
 /// `steps.<id>`: the first segment names the step.
+/// `segments` are nodes `first_segment...`.
 fn step_record<'a>(
     segments: &'a [Node],
+    first_segment: u32,
     span: &Range<usize>,
     cx: &Ctx<'a>,
 ) -> Result<StepView<'a>, EvalError> {
@@ -313,23 +325,24 @@ fn step_record<'a>(
                 other => {
                     return Err(EvalError::type_error(
                         format!("a step id must be a string, got {}", a_type(other)),
-                        cx.code.node(node).span.range(),
+                        cx.span(node).range(),
                     ))
                 }
             }
         }
         Kind::Index(_) | Kind::LongIndex(_) => {
-            return Err(
-                EvalError::type_error("steps are named, not numbered", first.span.range())
-                    .with_help("write steps.<id>, e.g. steps.fetch.output"),
+            return Err(EvalError::type_error(
+                "steps are named, not numbered",
+                cx.span(first_segment).range(),
             )
+            .with_help("write steps.<id>, e.g. steps.fetch.output"))
         }
         _ => segment_name(cx.code, first).unwrap_or_default(),
     };
     cx.scope.step(id).ok_or_else(|| {
         let error = EvalError::undefined(
             format!("step `{id}` does not exist or has not run before this point"),
-            first.span.range(),
+            cx.span(first_segment).range(),
         );
         let ids = cx.scope.step_ids();
         match closest(id, ids.iter().map(String::as_str)) {
@@ -391,13 +404,13 @@ fn dynamic_key<'k>(value: &'k Value, span: &Range<usize>) -> Result<Key<'k>, Eva
 /// Where an accessor is applied, for error messages.
 struct Site<'p> {
     code: &'p Code,
-    /// The spans of the whole path and of its base.
-    path: Span,
+    spans: Located<'p>,
+    /// The span of the path's base.
     base: Span,
-    segments: &'p [Node],
+    /// The node of the path's first segment.
+    first_segment: u32,
     /// Which segment.
     i: usize,
-    span: Span,
 }
 
 impl Site<'_> {
@@ -408,20 +421,23 @@ impl Site<'_> {
         let start = self.base.start();
         let end = match self.i.checked_sub(1) {
             None => self.base.end(),
-            Some(last) => self
-                .segments
-                .get(last)
-                .map_or(self.path.end(), |s| s.span.end()),
+            Some(last) => self.segment_span(last).end(),
         };
         self.code.text.get(start..end).unwrap_or_default()
     }
 
+    /// The span of segment `i` of the path.
+    fn segment_span(&self, i: usize) -> Span {
+        let at = u32::try_from(i).map_or(u32::MAX, |i| self.first_segment.saturating_add(i));
+        self.spans.span(at)
+    }
+
     fn undefined(&self, message: String) -> EvalError {
-        EvalError::undefined(message, self.span.range())
+        EvalError::undefined(message, self.segment_span(self.i).range())
     }
 
     fn type_error(&self, message: String) -> EvalError {
-        EvalError::type_error(message, self.span.range())
+        EvalError::type_error(message, self.segment_span(self.i).range())
     }
 }
 

@@ -1,7 +1,7 @@
 //! Constant folding for the validator: a subexpression made only of literals gives the same
 //! result on every run, so its type or value error is known before running.
 
-use crate::ast::{Code, Kind};
+use crate::ast::{Code, Kind, Located};
 use crate::error::{EvalError, EvalErrorKind};
 use crate::eval::{eval, range_bounds, Ctx};
 use crate::scope::{Scope, StepView};
@@ -25,10 +25,18 @@ impl Scope for NoVariables {
 
 /// Adds to `out` the error of every innermost constant subexpression of node `i` that fails
 /// with a type or value error; returns whether the node itself is a constant that evaluates.
-pub(crate) fn constant_errors(code: &Code, i: u32, out: &mut Vec<EvalError>) -> bool {
+/// `spans` locate the errors.
+pub(crate) fn constant_errors(
+    code: &Code,
+    spans: Located<'_>,
+    i: u32,
+    out: &mut Vec<EvalError>,
+) -> bool {
     let mut all = |nodes: &mut dyn Iterator<Item = u32>| {
         // Every child is checked (no short-circuit), so each reports its own errors.
-        nodes.fold(true, |constant, n| constant_errors(code, n, out) & constant)
+        nodes.fold(true, |constant, n| {
+            constant_errors(code, spans, n, out) & constant
+        })
     };
     let children_constant = match code.node(i).kind {
         Kind::Literal(_) => return true,
@@ -61,7 +69,7 @@ pub(crate) fn constant_errors(code: &Code, i: u32, out: &mut Vec<EvalError>) -> 
         | Kind::LongIndex(_)
         | Kind::Dynamic(_)
         | Kind::Link(..)
-        | Kind::Text
+        | Kind::Text(_)
         | Kind::Part(_) => return false,
     };
     if !children_constant {
@@ -69,6 +77,7 @@ pub(crate) fn constant_errors(code: &Code, i: u32, out: &mut Vec<EvalError>) -> 
     }
     let cx = Ctx {
         code,
+        spans,
         scope: &NoVariables,
         redact: false,
     };

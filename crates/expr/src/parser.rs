@@ -4,7 +4,8 @@
 //! `+` `-`, `*` `/` `%`, unary `!`/`not`/`-`, then `.field` `[index]` and calls.
 
 use crate::ast::{
-    is_common_literal, literal_ref, lookup_literal, name_ref, offset, BinOp, Code, Kind, Node, Span,
+    is_common_literal, literal_ref, lookup_literal, name_ref, offset, BinOp, Code, Kind, Node,
+    Span, MAX_NAME_BYTES,
 };
 use crate::error::ParseError;
 use crate::functions;
@@ -23,6 +24,9 @@ pub const MAX_TREE_DEPTH: usize = 128;
 #[derive(Default)]
 pub(crate) struct Builder {
     nodes: Vec<Node>,
+    /// Each node's span, by index: errors and references while parsing, the [`Located`]
+    /// form when asked for; the kept code does not hold them.
+    spans: Vec<Span>,
     /// The height of each node's subtree (links and segments: their child's), bounded by
     /// [`MAX_TREE_DEPTH`] so evaluation can never overflow the stack. Only needed while
     /// parsing.
@@ -30,14 +34,54 @@ pub(crate) struct Builder {
     lits: Vec<Value>,
 }
 
+/// A path's segment nodes while the path is read, with their spans and depths.
+#[derive(Default)]
+struct Segments {
+    nodes: Vec<Node>,
+    spans: Vec<Span>,
+    depths: Vec<u8>,
+}
+
 impl Builder {
-    /// The code, given the source it was parsed from.
-    pub(crate) fn finish(self, src: &str) -> Code {
-        Code {
+    /// The code, given the source it was parsed from, and its nodes' spans.
+    pub(crate) fn finish(self, src: &str) -> (Code, Vec<Span>) {
+        let code = Code {
             text: Box::from(src),
             nodes: self.nodes.into_boxed_slice(),
             lits: self.lits.into_boxed_slice(),
+        };
+        (code, self.spans)
+    }
+
+    /// The span of node `i`.
+    pub(crate) fn span(&self, i: u32) -> Span {
+        self.spans
+            .get(i as usize)
+            .copied()
+            .unwrap_or(Span::new(0..0))
+    }
+
+    /// Removes the last node.
+    fn pop(&mut self) {
+        self.nodes.pop();
+        self.spans.pop();
+        self.depths.pop();
+    }
+
+    /// Takes the nodes from `first` on out.
+    fn split_off(&mut self, first: usize) -> Segments {
+        Segments {
+            nodes: self.nodes.split_off(first),
+            spans: self.spans.split_off(first),
+            depths: self.depths.split_off(first),
         }
+    }
+
+    /// Appends nodes taken out (emptying `taken`).
+    fn append(&mut self, taken: &mut Segments) {
+        self.nodes.append(&mut taken.nodes);
+        self.spans.append(&mut taken.spans);
+        self.depths.append(&mut taken.depths);
     }
 
     /// The last node's index.
@@ -55,7 +99,8 @@ impl Builder {
             Kind::Link(_, child) | Kind::Dynamic(child) => self.depth(child),
             _ => 0,
         };
-        self.nodes.push(Node { span, kind });
+        self.nodes.push(Node { kind });
+        self.spans.push(span);
         self.depths.push(depth);
         self.last()
     }
@@ -71,7 +116,7 @@ impl Builder {
             | Kind::Key(_)
             | Kind::Index(_)
             | Kind::LongIndex(_)
-            | Kind::Text => 0,
+            | Kind::Text(_) => 0,
             Kind::Array(n) | Kind::Chain(n) | Kind::Call { args: n, .. } => listed(n),
             Kind::Object(n) => listed(2 * n),
             Kind::Path { segments } => {
@@ -98,10 +143,8 @@ impl Builder {
         if depth > MAX_TREE_DEPTH {
             return Err(too_deep(span));
         }
-        self.nodes.push(Node {
-            span: Span::new(span),
-            kind,
-        });
+        self.nodes.push(Node { kind });
+        self.spans.push(Span::new(span));
         // At most MAX_TREE_DEPTH, which fits (checked at compile time below).
         self.depths.push(depth as u8);
         Ok(at)
@@ -123,6 +166,7 @@ impl Builder {
     /// Removes the last node, a constant just parsed, and gives its value back.
     fn pop_constant(&mut self) -> Value {
         self.depths.pop();
+        self.spans.pop();
         let Some(Node {
             kind: Kind::Literal(at),
             ..
@@ -136,6 +180,17 @@ impl Builder {
         // Own literals are added in the order of their nodes: the last node's is last.
         self.lits.pop().unwrap_or(Value::Null)
     }
+}
+
+/// A name longer than a node keeps (see [`MAX_NAME_BYTES`]).
+fn too_long_name(span: &Range<usize>) -> ParseError {
+    ParseError::new(
+        format!(
+            "name is too long: {} bytes (at most {MAX_NAME_BYTES})",
+            span.len()
+        ),
+        span.clone(),
+    )
 }
 
 /// Parses one whole expression into `code`; returns its root. `end` is the offset reported
@@ -240,10 +295,7 @@ impl<'t> Parser<'_, 't, '_> {
     }
 
     fn span(&self, i: u32) -> Span {
-        self.code
-            .nodes
-            .get(i as usize)
-            .map_or(Span::new(0..0), |n| n.span)
+        self.code.span(i)
     }
 
     fn expr(&mut self) -> Result<u32, ParseError> {
@@ -419,34 +471,29 @@ impl<'t> Parser<'_, 't, '_> {
         }
         let start = self.span(primary).start();
         // `(a.b).c` goes on with the path `a.b`: its references are those of `a.b.c`.
-        let (base, (mut listed, mut listed_depths)) = match self.code.nodes.get(primary as usize) {
+        let (base, mut listed) = match self.code.nodes.get(primary as usize) {
             Some(Node {
                 kind: Kind::Path { segments },
-                ..
             }) => {
                 // Its segments are just before the path node: they become this path's first.
                 let first = self.code.nodes.len() - 1 - *segments as usize;
-                self.code.nodes.pop();
-                self.code.depths.pop();
-                let nodes = self.code.nodes.split_off(first);
-                let depths = self.code.depths.split_off(first);
+                self.code.pop();
+                let segments = self.code.split_off(first);
                 // Before them its base, or a link to it (dropped: linked again below if the
                 // base is not just before the segments).
                 let base = match self.code.nodes.last() {
                     Some(Node {
                         kind: Kind::Link(_, linked),
-                        ..
                     }) => {
                         let linked = *linked;
-                        self.code.nodes.pop();
-                        self.code.depths.pop();
+                        self.code.pop();
                         linked
                     }
                     _ => self.code.last(),
                 };
-                (base, (nodes, depths))
+                (base, segments)
             }
-            _ => (primary, Default::default()),
+            _ => (primary, Segments::default()),
         };
         // Segment nodes end up together just before the path node; a `[expr]` appends the
         // nodes of `expr` first, so the segments wait here.
@@ -464,16 +511,16 @@ impl<'t> Parser<'_, 't, '_> {
                 Kind::Dynamic(child) => self.code.depth(child),
                 _ => 0,
             };
-            listed.push(Node { span, kind });
-            listed_depths.push(depth);
+            listed.nodes.push(Node { kind });
+            listed.spans.push(span);
+            listed.depths.push(depth);
         }
         if base != self.code.last() {
             let base_span = self.span(base);
             self.code.attach(Kind::Link(BinOp::Add, base), base_span);
         }
-        let segments = offset(listed.len());
-        self.code.nodes.append(&mut listed);
-        self.code.depths.append(&mut listed_depths);
+        let segments = offset(listed.nodes.len());
+        self.code.append(&mut listed);
         self.code.node(Kind::Path { segments }, start..end)
     }
 
@@ -487,7 +534,7 @@ impl<'t> Parser<'_, 't, '_> {
         };
         let span = token.span.clone();
         let name = match token.tok.as_name() {
-            Some(name) => name_ref(name),
+            Some(name) => name_ref(name, span.clone()).ok_or_else(|| too_long_name(&span))?,
             None if matches!(token.tok, Tok::Int(_)) => {
                 let index = self.src.get(span.clone()).unwrap_or_default();
                 return Err(
@@ -570,16 +617,16 @@ impl<'t> Parser<'_, 't, '_> {
                 if self.peek_tok() == Some(&Tok::LParen) {
                     return self.call(name, span);
                 }
-                // The name is the token's text: the root node's span.
-                self.code.node(Kind::Root(name_ref(name)), span.clone())?;
+                let name = name_ref(name, span.clone()).ok_or_else(|| too_long_name(&span))?;
+                self.code.node(Kind::Root(name), span.clone())?;
                 return self.code.node(Kind::Path { segments: 0 }, span);
             }
             Tok::LParen => {
                 self.pos += 1;
                 let inner = self.expr()?;
                 let close = self.expect(Tok::RParen, "`)`")?;
-                if let Some(node) = self.code.nodes.get_mut(inner as usize) {
-                    node.span = Span::new(span.start..close.end);
+                if let Some(inner_span) = self.code.spans.get_mut(inner as usize) {
+                    *inner_span = Span::new(span.start..close.end);
                 }
                 return Ok(inner);
             }

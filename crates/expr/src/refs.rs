@@ -1,6 +1,6 @@
 //! Static references: which variables a template or expression reads, for the validator.
 
-use crate::ast::{Code, Kind};
+use crate::ast::{Code, Kind, Located};
 use crate::functions::{Impl, FUNCTIONS};
 use std::fmt;
 use std::ops::Range;
@@ -59,9 +59,16 @@ pub struct ReferenceUse {
 }
 
 /// Adds the references node `i` of `code` reads, in the order they are written.
-pub(crate) fn collect(code: &Code, i: u32, guarded: bool, out: &mut Vec<ReferenceUse>) {
+/// Spans come from `spans`: none when only names are wanted.
+pub(crate) fn collect(
+    code: &Code,
+    spans: Located<'_>,
+    i: u32,
+    guarded: bool,
+    out: &mut Vec<ReferenceUse>,
+) {
     let walk = |out: &mut Vec<ReferenceUse>, child: u32, tolerated: bool| {
-        collect(code, child, guarded || tolerated, out)
+        collect(code, spans, child, guarded || tolerated, out)
     };
     match code.node(i).kind {
         Kind::Array(_) | Kind::Object(_) | Kind::Chain(_) => {
@@ -89,17 +96,17 @@ pub(crate) fn collect(code: &Code, i: u32, guarded: bool, out: &mut Vec<Referenc
             }
         }
         Kind::Path { segments } => {
+            let first_segment = i - segments;
             let (base, segments) = code.path(i, segments);
-            let root = code.node(base);
-            match root.kind {
+            match code.node(base).kind {
                 Kind::Root(name) => {
                     let mut listed = Vec::new();
-                    let mut end = root.span.end();
-                    for seg in segments {
-                        end = seg.span.end();
+                    let mut end = spans.span(base).end();
+                    for (at, seg) in (first_segment..).zip(segments) {
+                        end = spans.span(at).end();
                         match seg.kind {
                             Kind::Field(field) => {
-                                listed.push(Segment::Field(code.name(field, seg.span).to_string()))
+                                listed.push(Segment::Field(code.name(field).to_string()))
                             }
                             Kind::Key(name) => listed.push(Segment::Field(
                                 code.literal(name).as_str().unwrap_or_default().to_string(),
@@ -115,9 +122,9 @@ pub(crate) fn collect(code: &Code, i: u32, guarded: bool, out: &mut Vec<Referenc
                     }
                     out.push(ReferenceUse {
                         reference: Reference {
-                            root: code.name(name, root.span).to_string(),
+                            root: code.name(name).to_string(),
                             segments: listed,
-                            span: root.span.start()..end,
+                            span: spans.span(base).start()..end,
                         },
                         guarded,
                     });
@@ -138,7 +145,7 @@ pub(crate) fn collect(code: &Code, i: u32, guarded: bool, out: &mut Vec<Referenc
         | Kind::LongIndex(_)
         | Kind::Dynamic(_)
         | Kind::Link(..)
-        | Kind::Text
+        | Kind::Text(_)
         | Kind::Part(_) => {}
     }
 }

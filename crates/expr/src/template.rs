@@ -1,6 +1,6 @@
 //! Templates: YAML strings with `${{ expr }}` parts, and standalone expressions.
 
-use crate::ast::{offset, Code, Kind, Node, Span};
+use crate::ast::{offset, Code, Kind, Located, Node, Span, TextRef};
 use crate::error::{EvalError, ParseError};
 use crate::eval::{eval, range_bounds, Ctx};
 use crate::fold::constant_errors;
@@ -22,26 +22,52 @@ pub struct Expr {
 
 impl Expr {
     pub fn parse(src: &str) -> Result<Expr, ParseError> {
+        Self::parse_located(src).map(|(expr, _)| expr)
+    }
+
+    /// The expression and its nodes' spans.
+    fn parse_located(src: &str) -> Result<(Expr, Vec<Span>), ParseError> {
         let tokens = lex(src, 0, None)?.tokens;
         if tokens.is_empty() {
             return Err(ParseError::new("empty expression", 0..src.len()));
         }
         let mut code = Builder::default();
         parser::parse(&mut code, src, &tokens, src.len())?;
-        let code = code.finish(src);
-        Ok(Expr {
+        let (code, spans) = code.finish(src);
+        let expr = Expr {
             redact: reads_secrets(&code, [code.root()]),
             code,
-        })
+        };
+        Ok((expr, spans))
+    }
+
+    /// Its nodes' spans, from its source parsed again (see `ast::Located`).
+    fn spans(&self) -> Vec<Span> {
+        Self::parse_located(&self.code.text)
+            .map(|(_, spans)| spans)
+            .unwrap_or_default()
     }
 
     pub fn eval(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
+        self.eval_located(Located::NONE, scope)
+            .map_err(|unlocated| {
+                let spans = self.spans();
+                located(
+                    self.eval_located(Located(&spans), scope),
+                    unlocated,
+                    &self.code,
+                )
+            })
+    }
+
+    fn eval_located(&self, spans: Located<'_>, scope: &dyn Scope) -> Result<Value, EvalError> {
         let root = self.code.root();
         // A variable computed from a secret (see `Scope::is_taint_source`) hides values too.
         let redact =
             self.redact || (scope.has_taint_sources() && reads_source(&self.code, root, scope));
         let cx = Ctx {
             code: &self.code,
+            spans,
             scope,
             redact,
         };
@@ -63,8 +89,15 @@ impl Expr {
 
     /// Like [`Expr::references`], also telling which ones are guarded by `default`/`coalesce`.
     pub fn references_with_context(&self) -> Vec<ReferenceUse> {
+        let spans = self.spans();
         let mut out = Vec::new();
-        collect(&self.code, self.code.root(), false, &mut out);
+        collect(
+            &self.code,
+            Located(&spans),
+            self.code.root(),
+            false,
+            &mut out,
+        );
         out
     }
 
@@ -75,9 +108,23 @@ impl Expr {
     /// The errors that evaluating it would give on every run (constant subexpressions such
     /// as `'n=' + 3` or `1 / 0`), for validation.
     pub fn constant_errors(&self) -> Vec<EvalError> {
+        let spans = self.spans();
         let mut out = Vec::new();
-        constant_errors(&self.code, self.code.root(), &mut out);
+        constant_errors(&self.code, Located(&spans), self.code.root(), &mut out);
         out
+    }
+}
+
+/// The error of an evaluation again with spans, given the one without (`unlocated`). The two
+/// read the same values and so fail alike; were they not to (a function of the clock), the
+/// error without spans points at the whole source.
+fn located(again: Result<Value, EvalError>, unlocated: EvalError, code: &Code) -> EvalError {
+    match again {
+        Err(error) => error,
+        Ok(_) => EvalError {
+            span: 0..code.text.len(),
+            ..unlocated
+        },
     }
 }
 
@@ -108,6 +155,18 @@ impl Template {
     /// Like [`Template::parse`], but a broken `${{ }}` does not hide the ones after it: every
     /// error is returned, in order (never an empty list).
     pub fn parse_all(src: &str) -> Result<Template, Vec<ParseError>> {
+        Self::parse_located(src).map(|(template, _)| template)
+    }
+
+    /// Its nodes' spans, from its source parsed again (see `ast::Located`).
+    fn spans(&self) -> Vec<Span> {
+        Self::parse_located(&self.code.text)
+            .map(|(_, spans)| spans)
+            .unwrap_or_default()
+    }
+
+    /// The template and its nodes' spans.
+    fn parse_located(src: &str) -> Result<(Template, Vec<Span>), Vec<ParseError>> {
         let mut code = Builder::default();
         let mut parts = Vec::new();
         let mut errors = Vec::new();
@@ -155,22 +214,32 @@ impl Template {
             [Part::Expr(_)] => 0,
             _ if whole_source => 0,
             _ => {
+                let mut count = 0;
                 for part in &parts {
                     match *part {
-                        Part::Text(span) => code.attach(Kind::Text, span),
-                        Part::Expr(root) => code.attach(Kind::Part(root), Span::new(0..0)),
+                        Part::Text(span) => {
+                            for text in TextRef::split(src, span.range()) {
+                                code.attach(Kind::Text(text), span);
+                                count += 1;
+                            }
+                        }
+                        Part::Expr(root) => {
+                            code.attach(Kind::Part(root), Span::new(0..0));
+                            count += 1;
+                        }
                     };
                 }
-                offset(parts.len())
+                offset(count)
             }
         };
+        let (code, spans) = code.finish(src);
         let mut template = Template {
-            code: code.finish(src),
+            code,
             parts: count,
             redact: false,
         };
         template.redact = reads_secrets(&template.code, template.expressions());
-        Ok(template)
+        Ok((template, spans))
     }
 
     fn shape(&self) -> Shape<'_> {
@@ -216,6 +285,21 @@ impl Template {
         scope: &dyn Scope,
         tainted: &mut dyn FnMut(&Value),
     ) -> Result<Value, EvalError> {
+        self.render_located(Located::NONE, scope, tainted)
+            .map_err(|unlocated| {
+                // Rendered again for the spans of the error alone: nothing is handed out twice.
+                let spans = self.spans();
+                let again = self.render_located(Located(&spans), scope, &mut |_| {});
+                located(again, unlocated, &self.code)
+            })
+    }
+
+    fn render_located(
+        &self,
+        spans: Located<'_>,
+        scope: &dyn Scope,
+        tainted: &mut dyn FnMut(&Value),
+    ) -> Result<Value, EvalError> {
         let code = &self.code;
         // A variable computed from a secret (see `Scope::is_taint_source`) taints like `secrets`.
         let sources = scope.has_taint_sources();
@@ -224,6 +308,7 @@ impl Template {
         let redact = self.redact || (sources && self.expressions().any(secret_node));
         let cx = Ctx {
             code,
+            spans,
             scope,
             redact,
         };
@@ -246,9 +331,10 @@ impl Template {
             match part.kind {
                 Kind::Part(root) => {
                     push_text(&mut out, &*eval_part(root)?);
-                    crate::limits::check_text(out.len(), &code.node(root).span.range())?;
+                    crate::limits::check_text(out.len(), &spans.span(root).range())?;
                 }
-                _ => out.push_str(code.text(part.span)),
+                Kind::Text(text) => out.push_str(code.text(text)),
+                _ => {}
             }
         }
         Ok(Value::String(out))
@@ -267,12 +353,27 @@ impl Template {
         if self.redact || (scope.has_taint_sources() && reads_source(&self.code, root, scope)) {
             return None;
         }
-        let cx = Ctx {
-            code: &self.code,
-            scope,
-            redact: false,
+        let bounds = |spans| {
+            let cx = Ctx {
+                code: &self.code,
+                spans,
+                scope,
+                redact: false,
+            };
+            range_bounds(root, &cx)
         };
-        range_bounds(root, &cx)
+        match bounds(Located::NONE)? {
+            Ok(range) => Some(Ok(range)),
+            Err(unlocated) => {
+                let spans = self.spans();
+                let again = bounds(Located(&spans)).map(|again| again.map(|_| Value::Null));
+                Some(Err(located(
+                    again.unwrap_or(Ok(Value::Null)),
+                    unlocated,
+                    &self.code,
+                )))
+            }
+        }
     }
 
     /// Every variable path used in the template (also inside function arguments and operators).
@@ -282,9 +383,10 @@ impl Template {
 
     /// Like [`Template::references`], also telling which ones are guarded by `default`/`coalesce`.
     pub fn references_with_context(&self) -> Vec<ReferenceUse> {
+        let spans = self.spans();
         let mut out = Vec::new();
         for root in self.expressions() {
-            collect(&self.code, root, false, &mut out);
+            collect(&self.code, Located(&spans), root, false, &mut out);
         }
         out
     }
@@ -295,9 +397,10 @@ impl Template {
 
     /// Like [`Expr::constant_errors`], for every expression of the template.
     pub fn constant_errors(&self) -> Vec<EvalError> {
+        let spans = self.spans();
         let mut out = Vec::new();
         for root in self.expressions() {
-            constant_errors(&self.code, root, &mut out);
+            constant_errors(&self.code, Located(&spans), root, &mut out);
         }
         out
     }
@@ -336,7 +439,7 @@ fn plain(uses: Vec<ReferenceUse>) -> Vec<Reference> {
 /// Whether node `root` reads a variable that `scope` marks as computed from a secret.
 fn reads_source(code: &Code, root: u32, scope: &dyn Scope) -> bool {
     let mut uses = Vec::new();
-    collect(code, root, false, &mut uses);
+    collect(code, Located::NONE, root, false, &mut uses);
     uses.iter().any(|u| match u.reference.segments.first() {
         Some(Segment::Field(name)) => scope.is_taint_source(&u.reference.root, name),
         // `vars[x]`: any of them could be read.
@@ -349,7 +452,7 @@ fn reads_source(code: &Code, root: u32, scope: &dyn Scope) -> bool {
 fn reads_secrets(code: &Code, roots: impl IntoIterator<Item = u32>) -> bool {
     let mut uses = Vec::new();
     for root in roots {
-        collect(code, root, false, &mut uses);
+        collect(code, Located::NONE, root, false, &mut uses);
     }
     uses.iter().any(|u| u.reference.root == "secrets")
 }

@@ -74,3 +74,21 @@ fn errors_of_expressions_reading_secrets_show_no_values() {
         .expect_err("fails");
     assert!(!error.message.contains(weft_expr::HIDDEN_VALUES));
 }
+
+/// A failed rendering is rendered again to locate its error (the kept form holds no spans):
+/// values reported before the failure are reported once, and the error keeps them hidden.
+#[test]
+fn a_failure_reports_each_value_once_and_locates_its_error() {
+    let scope = MapScope::new(chrono::DateTime::UNIX_EPOCH)
+        .with_root("secrets", json!({ "tok": "s3cr3t" }))
+        .with_root("inputs", json!({ "who": "Ada" }));
+    let src = "${{ secrets.tok }} and ${{ inputs.who.first }}";
+    let template = Template::parse(src).expect("parses");
+    let mut tainted = Vec::new();
+    let error = template
+        .render_tainted(&scope, &mut |v| tainted.push(v.clone()))
+        .expect_err("`inputs.who` is a string");
+    assert_eq!(tainted, [json!("s3cr3t")]);
+    assert_eq!(&src[error.span.clone()], "first");
+    assert!(!error.message.contains("s3cr3t"), "{}", error.message);
+}

@@ -231,3 +231,40 @@ fn misleading_characters_in_names_are_found() {
     );
     assert_eq!(weft_expr::misleading_char("fetch_pages-2"), None);
 }
+
+/// A node keeps a text of up to 64 KiB; a longer one is kept in several, and renders whole.
+#[test]
+fn a_long_text_renders_whole() {
+    // Multi-byte characters straddle the 65,535-byte cut.
+    let text = "é".repeat(40_000);
+    let src = format!("{text}${{{{ inputs.name }}}}{text}");
+    let rendered = Template::parse(&src)
+        .expect("parses")
+        .render(&scope())
+        .expect("renders");
+    assert_eq!(rendered, json!(format!("{text}Ada{text}")));
+}
+
+/// A name is kept as its place in the source, in 16 bits of length: a longer one is refused
+/// where it is written, not cut.
+#[test]
+fn a_name_longer_than_64_kib_is_a_parse_error() {
+    let long = "a".repeat(70_000);
+    for src in [
+        format!("${{{{ inputs.{long} }}}}"),
+        format!("${{{{ {long} }}}}"),
+    ] {
+        let error = Template::parse(&src).expect_err("too long");
+        assert!(
+            error.message.starts_with("name is too long"),
+            "{}",
+            error.message
+        );
+        assert_eq!(&src[error.span.clone()], long);
+    }
+    // Up to the limit it reads.
+    let name = "b".repeat(65_535);
+    let src = format!("${{{{ inputs.{name} }}}}");
+    let refs = Template::parse(&src).expect("parses").references();
+    assert_eq!(refs[0].to_string(), format!("inputs.{name}"));
+}

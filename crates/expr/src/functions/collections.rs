@@ -55,9 +55,9 @@ fn element(call: &Call<'_>, mut args: Args<'_>, pick_last: bool) -> Result<Value
     if len == 0 {
         return Err(EvalError::undefined(
             format!("`{}` got an empty array", call.info.name),
-            call.args
+            call.arg_spans
                 .first()
-                .map_or_else(|| call.span.clone(), |n| n.span.range()),
+                .map_or_else(|| call.span.clone(), |n| n.range()),
         )
         .with_help(format!(
             "use default({}(x), fallback) when the array may be empty",
@@ -208,9 +208,9 @@ pub(crate) fn pluck(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError>
             Value::Object(o) => o.get(field).cloned().ok_or_else(|| {
                 EvalError::undefined(
                     format!("`pluck`: element {i} has no field `{field}`"),
-                    call.args
+                    call.arg_spans
                         .first()
-                        .map_or_else(|| call.span.clone(), |n| n.span.range()),
+                        .map_or_else(|| call.span.clone(), |n| n.range()),
                 )
             }),
             other => Err(call.invalid(

@@ -9,7 +9,7 @@ mod text;
 
 pub(crate) use collections::range_bounds;
 
-use crate::ast::Node;
+use crate::ast::Span;
 use crate::error::EvalError;
 use crate::scope::Scope;
 use crate::value::{a_type, number_from_f64, preview, Num};
@@ -230,7 +230,8 @@ pub(crate) fn suggest(name: &str) -> Option<&'static str> {
 pub(crate) struct Call<'c> {
     pub info: &'static FunctionInfo,
     pub span: &'c Range<usize>,
-    pub args: &'c [Node],
+    /// The spans of the arguments, when the code is located (see `ast::Located`).
+    pub arg_spans: &'c [Span],
     pub scope: &'c dyn Scope,
     /// The expression reads secrets: keep argument values out of error messages.
     pub redact: bool,
@@ -238,9 +239,9 @@ pub(crate) struct Call<'c> {
 
 impl Call<'_> {
     fn arg_span(&self, i: usize) -> Range<usize> {
-        self.args
+        self.arg_spans
             .get(i)
-            .map_or_else(|| self.span.clone(), |n| n.span.range())
+            .map_or_else(|| self.span.clone(), |n| n.range())
     }
 
     /// "`lower` expects a string as argument 1, got a number".

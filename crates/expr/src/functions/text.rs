@@ -145,9 +145,9 @@ pub(crate) fn format(call: &Call<'_>, args: Args<'_>) -> Result<Value, EvalError
                 object.get(name).ok_or_else(|| {
                     EvalError::undefined(
                         format!("format placeholder `{{{name}}}` has no matching field"),
-                        call.args
+                        call.arg_spans
                             .last()
-                            .map_or_else(|| call.span.clone(), |n| n.span.range()),
+                            .map_or_else(|| call.span.clone(), |n| n.range()),
                     )
                     .with_help(format!(
                         "available fields: {}",
