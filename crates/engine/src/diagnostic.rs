@@ -259,6 +259,11 @@ pub fn did_you_mean<'a>(
     if candidates.len() > COMPARED_CANDIDATES {
         return None;
     }
+    nearest(name, candidates)
+}
+
+/// The nearest of all `candidates` to `name`, if it is close enough to be a likely typo.
+fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         // A name with a hidden or look-alike character is itself a mistake: never offer it.
@@ -268,6 +273,45 @@ pub fn did_you_mean<'a>(
         // Ties go to the alphabetically first name, so output never depends on map order.
         .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
         .map(|(_, c)| c)
+}
+
+/// The comparisons one file's check may spend looking for near names among more than
+/// [`COMPARED_CANDIDATES`] (see [`NearNames`]): a misspelt id among 100,000 steps costs
+/// 100,000 (about 15 ms), so the first twenty of a generated workflow's are answered, and a
+/// file of 50,000 misspelt ids among 50,000 steps still checks in a second.
+const COMPARED_PER_FILE: usize = 2_000_000;
+
+/// What one file's check has left of [`COMPARED_PER_FILE`].
+pub struct NearNames {
+    left: usize,
+}
+
+impl Default for NearNames {
+    fn default() -> Self {
+        Self::with_budget(COMPARED_PER_FILE)
+    }
+}
+
+impl NearNames {
+    fn with_budget(left: usize) -> Self {
+        NearNames { left }
+    }
+
+    /// [`suggestion`], except that among more than [`COMPARED_CANDIDATES`] a near name is
+    /// still looked for while the file's comparisons last. Each look compares every
+    /// candidate or none, so the answer never depends on their order.
+    pub fn suggestion<'a>(
+        &mut self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Option<String> {
+        let count = candidates.clone().into_iter().count();
+        if count > COMPARED_CANDIDATES && count <= self.left {
+            self.left -= count;
+            return nearest(name, candidates).map(|near| format!("did you mean `{near}`?"));
+        }
+        suggestion(name, candidates)
+    }
 }
 
 /// "did you mean `x`?" or, with no near name, the list of valid names when it is short.
@@ -289,5 +333,32 @@ pub fn suggestion<'a>(
         None
     } else {
         Some(format!("expected one of {}", all.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Among many names, a near one is looked for while the file's comparisons last; then, as
+    /// among any long list, none is offered (rather than a near name found among some).
+    #[test]
+    fn near_names_among_many_are_looked_for_while_the_budget_lasts() {
+        let names: Vec<String> = (0..1_500).map(|i| format!("step{i}")).collect();
+        let names = || names.iter().map(String::as_str);
+        assert_eq!(did_you_mean("step7x", names()), None, "more than the cap");
+        let mut near = NearNames::with_budget(3_100);
+        for _ in 0..2 {
+            assert_eq!(
+                near.suggestion("step7x", names()).as_deref(),
+                Some("did you mean `step7`?")
+            );
+        }
+        assert_eq!(near.suggestion("step7x", names()), None, "budget spent");
+        // Short lists cost nothing from it.
+        assert_eq!(
+            near.suggestion("nmae", ["name", "id"]).as_deref(),
+            Some("did you mean `name`?")
+        );
     }
 }

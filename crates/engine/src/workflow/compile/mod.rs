@@ -26,7 +26,7 @@ use super::model::{
 };
 use super::template::{compile_value, invalid_expression, Keys, StringSpans, ValueTemplate};
 use crate::actions::Registry;
-use crate::diagnostic::{did_you_mean, suggestion, Diagnostic, Span};
+use crate::diagnostic::{did_you_mean, suggestion, Diagnostic, NearNames, Span};
 use crate::trigger::{CronSchedule, SourceCatalog};
 use crate::yaml::{yaml11_bool_help, Node, NodeKind, RawNode, Recover, Spanned};
 use serde_json::Value;
@@ -288,6 +288,8 @@ pub(super) struct Checker<'a> {
     env: IndexSet<String>,
     secrets: IndexSet<String>,
     has_connection: bool,
+    /// "Did you mean" among the step ids of a big workflow.
+    near_names: NearNames,
 }
 
 fn live(steps: &[Recover<Box<Step>>]) -> impl Iterator<Item = &Step> {
@@ -313,6 +315,7 @@ impl<'a> Checker<'a> {
             env: IndexSet::new(),
             secrets: IndexSet::new(),
             has_connection: false,
+            near_names: NearNames::default(),
         }
     }
 

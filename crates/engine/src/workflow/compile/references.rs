@@ -220,7 +220,9 @@ impl Checker<'_> {
                 place.line
             )),
             None => {
-                let help = suggestion(id, self.places.keys().map(|id| &**id));
+                let help = self
+                    .near_names
+                    .suggestion(id, self.places.keys().map(|id| &**id));
                 Diagnostic::error(format!("unknown step `{id}`"), Some(span)).with_optional_help(help)
             }
         };
@@ -230,7 +232,38 @@ impl Checker<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::load_with_builtins;
+    use super::super::{check_with_builtins, load_with_builtins};
+
+    /// A generated workflow of thousands of steps: a misspelt id still gets its "did you
+    /// mean", in a reference and in `needs` (past 1,000 candidates none was looked for).
+    #[test]
+    fn a_misspelt_id_among_thousands_of_steps_gets_its_near_name() {
+        let mut yaml = String::from("name: big\nsteps:\n");
+        for i in 0..3_000 {
+            yaml.push_str(&format!(
+                "  - {{id: step{i}, uses: core.set, with: {{n: {i}}}}}\n"
+            ));
+        }
+        yaml.push_str(
+            "  - {id: last, uses: core.set, needs: [step2999x], with: {n: \"${{ steps.step1234x.output.n }}\"}}\n",
+        );
+        let problems = check_with_builtins(&yaml).err().expect("misspelt ids");
+        let helps: Vec<(&str, Option<&str>)> = problems
+            .diagnostics
+            .iter()
+            .map(|d| (d.message.as_str(), d.help.as_deref()))
+            .collect();
+        assert_eq!(
+            helps,
+            [
+                (
+                    "unknown step `step2999x` in `needs`",
+                    Some("did you mean `step2999`?")
+                ),
+                ("unknown step `step1234x`", Some("did you mean `step1234`?")),
+            ]
+        );
+    }
 
     /// Checking is linear in the names one string reads (one expression may have at most
     /// `weft_expr::MAX_TOKENS` tokens, so they are spread over `${{ }}`s). 300,000 references (3.9 MB of

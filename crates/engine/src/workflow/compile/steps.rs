@@ -148,7 +148,9 @@ impl Checker<'_> {
                                             "`{}` is in another list of steps; `needs` names steps of the same list",
                                             need.value
                                         )),
-                                        None => suggestion(&need.value, local.keys().copied()),
+                                        None => self
+                                            .near_names
+                                            .suggestion(&need.value, local.keys().copied()),
                                     };
                                     self.error(
                                         Diagnostic::error(
