@@ -48,6 +48,14 @@ impl Expr {
             .unwrap_or_default()
     }
 
+    /// [`Expr::parse`], with what checking it needs (found with the spans of this parse).
+    pub fn parse_checked(src: &str) -> Result<(Expr, Checks), ParseError> {
+        let (expr, spans) = Self::parse_located(src)?;
+        let root = expr.code.root();
+        let checks = Checks::of(&expr.code, Located(&spans), [root]);
+        Ok((expr, checks))
+    }
+
     pub fn eval(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
         self.eval_located(Located::NONE, scope)
             .map_err(|unlocated| {
@@ -115,6 +123,30 @@ impl Expr {
     }
 }
 
+/// What checking an expression or a template needs: the variables it reads and the errors
+/// it would give on every run. Found with the spans of its parse, which its kept form does
+/// not hold: [`Template::parse_checked`] gives both at once.
+#[derive(Debug)]
+pub struct Checks {
+    pub references: Vec<Reference>,
+    pub constant_errors: Vec<EvalError>,
+}
+
+impl Checks {
+    fn of(code: &Code, spans: Located<'_>, roots: impl IntoIterator<Item = u32>) -> Self {
+        let mut uses = Vec::new();
+        let mut constant = Vec::new();
+        for root in roots {
+            collect(code, spans, root, false, &mut uses);
+            constant_errors(code, spans, root, &mut constant);
+        }
+        Checks {
+            references: plain(uses),
+            constant_errors: constant,
+        }
+    }
+}
+
 /// The error of an evaluation again with spans, given the one without (`unlocated`). The two
 /// read the same values and so fail alike; were they not to (a function of the clock), the
 /// error without spans points at the whole source.
@@ -163,6 +195,14 @@ impl Template {
         Self::parse_located(&self.code.text)
             .map(|(_, spans)| spans)
             .unwrap_or_default()
+    }
+
+    /// [`Template::parse_all`], with what checking it needs (found with the spans of this
+    /// parse, so the source is not parsed again for them).
+    pub fn parse_checked(src: &str) -> Result<(Template, Checks), Vec<ParseError>> {
+        let (template, spans) = Self::parse_located(src)?;
+        let checks = Checks::of(&template.code, Located(&spans), template.expressions());
+        Ok((template, checks))
     }
 
     /// The template and its nodes' spans.

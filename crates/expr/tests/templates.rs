@@ -268,3 +268,33 @@ fn a_name_longer_than_64_kib_is_a_parse_error() {
     let refs = Template::parse(&src).expect("parses").references();
     assert_eq!(refs[0].to_string(), format!("inputs.{name}"));
 }
+
+/// The checks found with the spans of the parse are those found by parsing again: the kept
+/// form's nodes are the parse's, in the same order.
+#[test]
+fn checks_at_parse_are_those_of_a_parse_again() {
+    let src = "a ${{ steps.fetch.output.items[0] + 'x' * 2 }} b ${{ len(inputs.tags) > vars.n ? 1 / 0 : env.HOME }}";
+    let (template, checks) = Template::parse_checked(src).expect("parses");
+    let spans = |refs: &[Reference]| refs.iter().map(|r| r.span.clone()).collect::<Vec<_>>();
+    assert_eq!(spans(&checks.references), spans(&template.references()));
+    assert_eq!(checks.references.len(), 4);
+    let errors = |e: &[weft_expr::EvalError]| {
+        e.iter()
+            .map(|e| (e.message.clone(), e.span.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        errors(&checks.constant_errors),
+        errors(&template.constant_errors())
+    );
+    let shown: Vec<&str> = checks
+        .constant_errors
+        .iter()
+        .map(|e| &src[e.span.clone()])
+        .collect();
+    assert_eq!(
+        shown,
+        ["'x' * 2", "0"],
+        "a division by zero points at its divisor"
+    );
+}

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use weft_expr::{EvalError, ParseError, Scope, Template};
+use weft_expr::{Checks, EvalError, ParseError, Scope, Template};
 
 use crate::diagnostic::{Diagnostic, Span};
 use crate::yaml::{Node, NodeKind};
@@ -151,17 +151,17 @@ impl<'n> StringSpans<'n> {
 /// Compiles a node; strings become templates. Errors carry the string's span.
 pub fn compile_value<'a>(
     node: &'a Node,
-    sites: &mut Vec<(Template, &'a Node)>,
+    sites: &mut Vec<(Checks, &'a Node)>,
     keys: &mut Keys,
     errors: &mut Vec<Diagnostic>,
 ) -> ValueTemplate {
     match &node.kind {
-        NodeKind::Str { value, .. } => match Template::parse_all(value) {
-            Ok(template) if template.is_literal() => {
+        NodeKind::Str { value, .. } => match Template::parse_checked(value) {
+            Ok((template, _)) if template.is_literal() => {
                 ValueTemplate::literal(Value::String(template_literal_text(&template, value)))
             }
-            Ok(template) => {
-                sites.push((template.clone(), node));
+            Ok((template, checks)) => {
+                sites.push((checks, node));
                 ValueTemplate::Template(Box::new(template))
             }
             Err(parse_errors) => {

@@ -488,12 +488,12 @@ impl<'a> Checker<'a> {
         let template = compile_value(node, &mut sites, &mut self.keys, &mut errors);
         self.diagnostics.extend(errors);
         let mut refs = StepRefs::Listed(StepIds::new());
-        for (template, site) in &sites {
+        for (checks, site) in sites {
             let mut spans = StringSpans::new(site);
-            for reference in template.references() {
-                self.reference(&reference, &mut spans, visibility, roots, reader, &mut refs);
+            for reference in &checks.references {
+                self.reference(reference, &mut spans, visibility, roots, reader, &mut refs);
             }
-            self.constant_errors(template.constant_errors(), &mut spans);
+            self.constant_errors(checks.constant_errors, &mut spans);
         }
         (template, refs)
     }

@@ -607,29 +607,21 @@ impl Checker<'_> {
             }
         };
         let parsed = if text.contains("${{") {
-            Template::parse_all(text).map(|t| {
-                let errors = t.constant_errors();
-                (t.references(), errors, Condition::Template(Box::new(t)))
-            })
+            Template::parse_checked(text)
+                .map(|(t, checks)| (checks, Condition::Template(Box::new(t))))
         } else {
-            Expr::parse(text)
-                .map(|e| {
-                    (
-                        e.references(),
-                        e.constant_errors(),
-                        Condition::Expr(Box::new(e)),
-                    )
-                })
+            Expr::parse_checked(text)
+                .map(|(e, checks)| (checks, Condition::Expr(Box::new(e))))
                 .map_err(|e| vec![e])
         };
         match parsed {
-            Ok((references, constant_errors, condition)) => {
+            Ok((checks, condition)) => {
                 let mut spans = StringSpans::new(node);
-                for reference in references {
+                for reference in &checks.references {
                     let reader = Reader::Step(id);
-                    self.reference(&reference, &mut spans, visibility, roots, reader, refs);
+                    self.reference(reference, &mut spans, visibility, roots, reader, refs);
                 }
-                self.constant_errors(constant_errors, &mut spans);
+                self.constant_errors(checks.constant_errors, &mut spans);
                 condition
             }
             Err(errors) => {
