@@ -262,6 +262,10 @@ fn a_name_longer_than_64_kib_is_a_parse_error() {
         );
         assert_eq!(&src[error.span.clone()], long);
     }
+    // Written as a key, it reads.
+    let src = format!("${{{{ inputs['{long}'] }}}}");
+    let refs = Template::parse(&src).expect("a key").references();
+    assert_eq!(refs[0].segments, [Segment::Field(long.clone())]);
     // Up to the limit it reads.
     let name = "b".repeat(65_535);
     let src = format!("${{{{ inputs.{name} }}}}");
