@@ -150,7 +150,7 @@ impl Checks {
 /// The error of an evaluation again with spans, given the one without (`unlocated`). The two
 /// read the same values and so fail alike; were they not to (a function of the clock), the
 /// error without spans points at the whole source.
-fn located(again: Result<Value, EvalError>, unlocated: EvalError, code: &Code) -> EvalError {
+fn located<T>(again: Result<T, EvalError>, unlocated: EvalError, code: &Code) -> EvalError {
     match again {
         Err(error) => error,
         Ok(_) => EvalError {
@@ -406,12 +406,8 @@ impl Template {
             Ok(range) => Some(Ok(range)),
             Err(unlocated) => {
                 let spans = self.spans();
-                let again = bounds(Located(&spans)).map(|again| again.map(|_| Value::Null));
-                Some(Err(located(
-                    again.unwrap_or(Ok(Value::Null)),
-                    unlocated,
-                    &self.code,
-                )))
+                let again = bounds(Located(&spans)).unwrap_or(Ok(0..0));
+                Some(Err(located(again, unlocated, &self.code)))
             }
         }
     }
