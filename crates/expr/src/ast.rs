@@ -301,6 +301,11 @@ impl Located<'_> {
     pub(crate) fn span(self, i: u32) -> Span {
         self.0.get(i as usize).copied().unwrap_or(Span::new(0..0))
     }
+
+    /// Whether there are no spans (the kept form's).
+    pub(crate) fn is_empty(self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// A node. `u32`s are node indexes unless said otherwise; "links" are the `n` [`Kind::Link`]

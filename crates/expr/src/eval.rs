@@ -288,6 +288,7 @@ fn eval_path<'a>(i: u32, n: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalErr
             code,
             spans: cx.spans,
             base: cx.span(base),
+            base_node: base,
             first_segment,
             i: at,
         };
@@ -405,8 +406,9 @@ fn dynamic_key<'k>(value: &'k Value, span: &Range<usize>) -> Result<Key<'k>, Eva
 struct Site<'p> {
     code: &'p Code,
     spans: Located<'p>,
-    /// The span of the path's base.
+    /// The span of the path's base, and its node.
     base: Span,
+    base_node: u32,
     /// The node of the path's first segment.
     first_segment: u32,
     /// Which segment.
@@ -414,8 +416,12 @@ struct Site<'p> {
 }
 
 impl Site<'_> {
-    /// The source text of the path up to (not including) this segment.
-    fn prefix(&self) -> &str {
+    /// The source text of the path up to (not including) this segment; without spans (an
+    /// error that is not located: see [`Located`]), the path spelled from its nodes.
+    fn prefix(&self) -> Cow<'_, str> {
+        if self.spans.is_empty() {
+            return Cow::Owned(self.spelled());
+        }
         // From the base: in `(inputs.a).b` the path starts at the parenthesis, which does not
         // close before `.b`.
         let start = self.base.start();
@@ -423,7 +429,31 @@ impl Site<'_> {
             None => self.base.end(),
             Some(last) => self.segment_span(last).end(),
         };
-        self.code.text.get(start..end).unwrap_or_default()
+        Cow::Borrowed(self.code.text.get(start..end).unwrap_or_default())
+    }
+
+    /// The path up to this segment as its nodes spell it: a computed base or index is `(…)`.
+    fn spelled(&self) -> String {
+        let code = self.code;
+        let mut out = match code.node(self.base_node).kind {
+            Kind::Root(name) => code.name(name).to_string(),
+            _ => "(…)".to_string(),
+        };
+        let first = self.first_segment as usize;
+        for segment in code.nodes.get(first..first + self.i).unwrap_or_default() {
+            match segment.kind {
+                Kind::Field(name) => {
+                    out.push('.');
+                    out.push_str(code.name(name));
+                }
+                Kind::Key(key) => out.push_str(&format!("[{}]", code.literal(key))),
+                _ => match code.index(segment) {
+                    Some(index) => out.push_str(&format!("[{index}]")),
+                    None => out.push_str("[(…)]"),
+                },
+            }
+        }
+        out
     }
 
     /// The span of segment `i` of the path.

@@ -492,3 +492,42 @@ fn reads_secrets(code: &Code, roots: impl IntoIterator<Item = u32>) -> bool {
     }
     uses.iter().any(|u| u.reference.root == "secrets")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scope::MapScope;
+    use serde_json::json;
+
+    /// An error is rendered again to be located; the error without spans, which stands when
+    /// that second rendering does not fail (a function of the clock), names its path too.
+    #[test]
+    fn an_error_without_spans_names_its_path() {
+        let scope = MapScope::new(chrono::DateTime::UNIX_EPOCH)
+            .with_root("inputs", json!({ "a": { "b c": { "x": 1 }, "l": [1] } }));
+        for (src, message) in [
+            (
+                "pre ${{ inputs.a['b c'].zz }} post",
+                "`inputs.a[\"b c\"]` has no field `zz`",
+            ),
+            (
+                "${{ inputs.a.l[1 + 0] }}",
+                "index 1 is out of range: `inputs.a.l` has 1 element",
+            ),
+            (
+                "${{ (inputs.a).l[3] }}",
+                "index 3 is out of range: `inputs.a.l` has 1 element",
+            ),
+            (
+                "${{ reverse(inputs.a.l)[3] }}",
+                "index 3 is out of range: `(…)` has 1 element",
+            ),
+        ] {
+            let template = Template::parse(src).expect("parses");
+            let unlocated = template
+                .render_located(Located::NONE, &scope, &mut |_| {})
+                .expect_err("fails");
+            assert_eq!(unlocated.message, message, "{src}");
+        }
+    }
+}
