@@ -148,20 +148,23 @@ impl<'n> StringSpans<'n> {
     }
 }
 
-/// Compiles a node; strings become templates. Errors carry the string's span.
+/// Compiles a node; strings become templates. Errors carry the string's span. `sites`, when
+/// given, gets what checking each template needs, with its string.
 pub fn compile_value<'a>(
     node: &'a Node,
-    sites: &mut Vec<(Checks, &'a Node)>,
+    mut sites: Option<&mut Vec<(Checks, &'a Node)>>,
     keys: &mut Keys,
     errors: &mut Vec<Diagnostic>,
 ) -> ValueTemplate {
     match &node.kind {
-        NodeKind::Str { value, .. } => match Template::parse_checked(value) {
+        NodeKind::Str { value, .. } => match parse(value, sites.is_some()) {
             Ok((template, _)) if template.is_literal() => {
                 ValueTemplate::literal(Value::String(template_literal_text(&template, value)))
             }
             Ok((template, checks)) => {
-                sites.push((checks, node));
+                if let (Some(sites), Some(checks)) = (sites, checks) {
+                    sites.push((checks, node));
+                }
                 ValueTemplate::Template(Box::new(template))
             }
             Err(parse_errors) => {
@@ -172,7 +175,7 @@ pub fn compile_value<'a>(
         NodeKind::Seq(items) => {
             let compiled: Vec<ValueTemplate> = items
                 .iter()
-                .map(|i| compile_value(i, sites, keys, errors))
+                .map(|i| compile_value(i, sites.as_deref_mut(), keys, errors))
                 .collect();
             if compiled.iter().all(ValueTemplate::is_literal) {
                 ValueTemplate::literal(Value::Array(
@@ -185,7 +188,7 @@ pub fn compile_value<'a>(
         NodeKind::Map(entries) => {
             let compiled: Vec<(&Node, ValueTemplate)> = entries
                 .iter()
-                .map(|(k, v)| (k, compile_value(v, sites, keys, errors)))
+                .map(|(k, v)| (k, compile_value(v, sites.as_deref_mut(), keys, errors)))
                 .collect();
             // Only mappings that stay templates keep their keys, shared; a literal one becomes
             // a `Value` with its own.
@@ -206,6 +209,15 @@ pub fn compile_value<'a>(
             }
         }
         _ => ValueTemplate::literal(node.to_json()),
+    }
+}
+
+/// A template, with what checking it needs when `checked`.
+fn parse(src: &str, checked: bool) -> Result<(Template, Option<Checks>), Vec<ParseError>> {
+    if checked {
+        Template::parse_checked(src).map(|(template, checks)| (template, Some(checks)))
+    } else {
+        Template::parse_all(src).map(|template| (template, None))
     }
 }
 

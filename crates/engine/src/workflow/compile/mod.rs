@@ -485,7 +485,7 @@ impl<'a> Checker<'a> {
     ) -> (ValueTemplate, StepRefs) {
         let mut sites = Vec::new();
         let mut errors = Vec::new();
-        let template = compile_value(node, &mut sites, &mut self.keys, &mut errors);
+        let template = compile_value(node, Some(&mut sites), &mut self.keys, &mut errors);
         self.diagnostics.extend(errors);
         let mut refs = StepRefs::Listed(StepIds::new());
         for (checks, site) in sites {

@@ -548,10 +548,9 @@ impl Checker<'_> {
                 let Some(field) = fields.iter().find(|f| f.name == key.key_text()) else {
                     continue;
                 };
-                let mut sites = Vec::new();
                 let mut ignored = Vec::new();
                 if let ValueTemplate::Literal(literal) =
-                    compile_value(value, &mut sites, &mut self.keys, &mut ignored)
+                    compile_value(value, None, &mut self.keys, &mut ignored)
                 {
                     if let Err(message) = field.kind.check(&literal) {
                         let wants_boolean = field.kind.check(&Value::Bool(true)).is_ok();
