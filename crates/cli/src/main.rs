@@ -168,7 +168,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         match cli.command {
             Command::Validate(args) => commands::validate::run(args, &weft),
             Command::Run(args) => commands::run::run(args, &data_dir, &weft).await,
@@ -190,5 +190,9 @@ fn main() -> ExitCode {
                 auth(auth_commands::AuthCommand::Connections(c), data_dir, &weft).await
             }
         }
-    })
+    });
+    // A command awaits all its work before it returns (a run's history is closed and noted by
+    // then): the blocking pool's threads are idle, and joining them only delayed the exit.
+    runtime.shutdown_background();
+    code
 }

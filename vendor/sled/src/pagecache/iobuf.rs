@@ -972,7 +972,8 @@ pub(in crate::pagecache) fn make_stable_inner(
             // nothing to write, don't bother sealing
             // current IO buffer.
         } else {
-            maybe_seal_and_write_iobuf(iobufs, &iobuf, header, false)?;
+            // weft: written here unless this is a read waiting for its page (`make_durable`).
+            seal_and_write(iobufs, &iobuf, header, false, !partial_durability)?;
             stable = iobufs.stable();
             // NB we have to continue here to possibly clear
             // the next io buffer, which may have dirty
@@ -1061,6 +1062,20 @@ pub(in crate::pagecache) fn maybe_seal_and_write_iobuf(
     iobuf: &Arc<IoBuf>,
     header: Header,
     from_reserve: bool,
+) -> Result<()> {
+    seal_and_write(iobufs, iobuf, header, from_reserve, false)
+}
+
+/// weft: [`maybe_seal_and_write_iobuf`]; with `write_here`, a buffer this call seals with no
+/// writer left is written by the calling thread, not by the thread pool. `make_stable` waits
+/// for that write anyway: done here it costs no hand-over, and a process whose only writes
+/// are flushed (a one-step `weft run`) never starts the pool's threads.
+fn seal_and_write(
+    iobufs: &Arc<IoBufs>,
+    iobuf: &Arc<IoBuf>,
+    header: Header,
+    from_reserve: bool,
+    write_here: bool,
 ) -> Result<()> {
     if header::is_sealed(header) {
         // this buffer is already sealed. nothing to do here.
@@ -1218,6 +1233,21 @@ pub(in crate::pagecache) fn maybe_seal_and_write_iobuf(
     // if writers is 0, it's our responsibility to write the buffer.
     if header::n_writers(sealed) == 0 {
         iobufs.config.global_error()?;
+        if write_here {
+            return match iobufs.write_to_log(iobuf) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    error!(
+                        "hit error while writing iobuf with lsn {}: {:?}",
+                        lsn, e
+                    );
+                    iobufs.config.set_global_error(e.clone());
+                    drop(iobufs.intervals.lock());
+                    let _notified = iobufs.interval_updated.notify_all();
+                    Err(e)
+                }
+            };
+        }
         trace!(
             "asynchronously writing iobuf with lsn {} to log from maybe_seal",
             lsn

@@ -305,6 +305,9 @@ fn valid_entry_offset(lid: LogOffset, segment_len: usize) -> bool {
     lid >= min_lid && lid <= max_lid
 }
 
+/// weft: files of at most this many segments have their headers read by the opening thread.
+const HEADERS_READ_HERE: u64 = 64;
+
 // Scan the log file if we don't know of any Lsn offsets yet,
 // and recover the order of segments, and the highest Lsn.
 fn scan_segment_headers_and_tail(
@@ -360,31 +363,39 @@ fn scan_segment_headers_and_tail(
         segments
     );
 
-    // scatter
-    let header_promises_res: Result<Vec<_>> = (0..segments)
-        .map({
-            // let config = config.clone();
-            move |idx| {
-                threadpool::spawn({
-                    let config = config.clone();
-                    move || fetch(idx, min, &config)
+    // weft: read here, not on the thread pool, when the file has few segments: a header is
+    // a 20-byte read, and the pool's first use starts its threads, which a process that
+    // opens a small store and writes little (a one-step `weft run`) then never needed.
+    let headers: Vec<(LogOffset, SegmentHeader)> =
+        if segments <= HEADERS_READ_HERE {
+            (0..segments).filter_map(|idx| fetch(idx, min, &config)).collect()
+        } else {
+            // scatter
+            let header_promises_res: Result<Vec<_>> = (0..segments)
+                .map({
+                    move |idx| {
+                        threadpool::spawn({
+                            let config = config.clone();
+                            move || fetch(idx, min, &config)
+                        })
+                    }
                 })
+                .collect();
+
+            let header_promises = header_promises_res?;
+
+            // gather
+            let mut headers = vec![];
+            for promise in header_promises {
+                let read_attempt =
+                    promise.wait().expect("thread pool should not crash");
+
+                if let Some(completed_result) = read_attempt {
+                    headers.push(completed_result);
+                }
             }
-        })
-        .collect();
-
-    let header_promises = header_promises_res?;
-
-    // gather
-    let mut headers: Vec<(LogOffset, SegmentHeader)> = vec![];
-    for promise in header_promises {
-        let read_attempt =
-            promise.wait().expect("thread pool should not crash");
-
-        if let Some(completed_result) = read_attempt {
-            headers.push(completed_result);
-        }
-    }
+            headers
+        };
 
     // find max stable LSN recorded in segment headers
     let mut ordering = BTreeMap::new();
