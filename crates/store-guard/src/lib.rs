@@ -33,14 +33,13 @@
 //!   so a second process refused by the lock can say who holds it.
 //!
 //! One risk is left to the operating system: sled's recovery reads the log through read-only
-//! mappings (vendored sled, `SegmentBytes`), and so do the mark's checksums (`FileBytes`); a
-//! file shortened under a mapping ends the process with SIGBUS when a page past the new end
-//! is read. No weft process shortens a `db` it has not locked; the mark is checked with the
-//! lock taken and noted with it held by the store; recovery maps only while it reads, before
-//! its first write (every refusal above comes before that write too): so only another
-//! program truncating the file during an opening can cause it, the process then dies before
-//! changing anything, and the next opening finds the log shorter than it was synced and
-//! refuses it with the usual message and a copy.
+//! mappings (vendored sled, `SegmentBytes`), and a file shortened under a mapping ends the
+//! process with SIGBUS when a page past the new end is read. No weft process shortens a `db`
+//! it has not locked, and recovery maps only while it reads, before its first write (every
+//! refusal above comes before that write too): so only another program truncating the file
+//! during an opening can cause it, the process then dies before changing anything, and the
+//! next opening finds the log shorter than it was synced and refuses it with the usual
+//! message and a copy.
 
 use std::fmt;
 use std::fs;
@@ -50,9 +49,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
-
-mod file_bytes;
-use file_bytes::FileBytes;
 
 const COUNT_FILE: &str = "record-count";
 const HOLDER_FILE: &str = "holder";
@@ -467,12 +463,26 @@ fn store_files(dir: &Path) -> std::io::Result<Vec<(FileMark, PathBuf)>> {
 }
 
 /// The chunk checksums of the file at `path`: the first `known.len()` are taken from `known`
-/// (chunks the caller knows unchanged), the others computed from its bytes.
-fn chunk_checksums(path: &Path, known: &[u32]) -> std::io::Result<Vec<u32>> {
-    let bytes = FileBytes::of(&fs::File::open(path)?)?;
-    let rest = bytes.get(known.len() * MARK_CHUNK..).unwrap_or_default();
-    let read = rest.chunks(MARK_CHUNK).map(crc32fast::hash);
-    Ok(known.iter().copied().chain(read).collect())
+/// (chunks the caller knows unchanged), the others read through `buffer` ([`MARK_CHUNK`]
+/// bytes, one for all the files: a zeroed 64 KiB allocation per file cost more than the
+/// checksums of the small ones).
+fn chunk_checksums(path: &Path, known: &[u32], buffer: &mut [u8]) -> std::io::Result<Vec<u32>> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = fs::File::open(path)?;
+    let mut chunks = known.to_vec();
+    if !known.is_empty() {
+        file.seek(SeekFrom::Start((known.len() * MARK_CHUNK) as u64))?;
+    }
+    loop {
+        let filled = fill(&mut file, &mut buffer[..MARK_CHUNK])?;
+        if filled == 0 {
+            return Ok(chunks);
+        }
+        chunks.push(crc32fast::hash(&buffer[..filled]));
+        if filled < MARK_CHUNK {
+            return Ok(chunks);
+        }
+    }
 }
 
 /// What an opening proved of a store's files: byte for byte what its last clean close noted.
@@ -531,32 +541,25 @@ pub fn note_clean_close(
         };
     }
     let mut marks = Vec::new();
+    let mut buffer = vec![0u8; MARK_CHUNK];
     for (mut mark, path) in files {
         let known = unwritten.map_or(&[][..], |u| u.known_chunks(&mark.path, mark.len));
-        mark.chunks = chunk_checksums(&path, known).map_err(io_error("reading", &path))?;
+        mark.chunks =
+            chunk_checksums(&path, known, &mut buffer).map_err(io_error("reading", &path))?;
         marks.push(mark);
     }
     let bytes = serde_json::to_vec(&marks).unwrap_or_default();
-    // In place, not renamed into place: a mark torn by a crash either is not a JSON list any
-    // more, so it matches nothing (a copy at the next opening), or is checked as a whole one.
+    // In place, not renamed into place: a mark cut short by a crash is not a JSON list any
+    // more, so it matches nothing (a copy at the next opening), like no mark at all.
     write_in_place(&dir.join(CLEAN_CLOSE_FILE), &bytes)
 }
 
-/// Replaces the content of `path` by `bytes` in place: written over the old content, then
-/// cut to their length. Not truncated first: on ext4 an opening that truncates a file frees
-/// its block, which the write then allocates again (0.2 ms, where this costs 0.03 ms; the
-/// holder at each opening of the run history, the mark at each close). A crash or a reader
-/// midway finds the new bytes followed by old ones (or zeros): a holder that does not parse,
-/// or names this process with an older holder's words; a mark that does not parse, or whose
-/// every length and checksum is compared with the files' bytes like a whole mark's (see
-/// [`check_clean_close_mark`]), written once the store was closed cleanly.
+/// Replaces the content of `path` by `bytes` in place (truncated, then written): for files
+/// whose reader takes a half-written content for none.
 fn write_in_place(path: &Path, bytes: &[u8]) -> Result<(), GuardError> {
-    let write = || -> std::io::Result<()> {
-        let mut file = private(fs::OpenOptions::new().write(true).create(true)).open(path)?;
-        file.write_all(bytes)?;
-        file.set_len(bytes.len() as u64)
-    };
-    write().map_err(io_error("writing", path))
+    private_file(path)
+        .and_then(|mut file| file.write_all(bytes))
+        .map_err(io_error("writing", path))
 }
 
 /// Says whether the files of `dir` are still byte for byte what the mark left by
@@ -582,18 +585,15 @@ pub fn check_clean_close_mark(dir: &Path) -> Option<Verified> {
     let bytes = fs::read(dir.join(CLEAN_CLOSE_FILE)).ok()?;
     let marks = serde_json::from_slice::<Vec<FileMark>>(&bytes).ok()?;
     let files = store_files(dir).ok()?;
-    // The log is read through a mapping: no other process may shorten it meanwhile.
-    let LogLock::Taken(_log) = lock_log(dir) else {
-        return None;
-    };
     // Lengths first: a folder that grew since costs no reading.
+    let mut buffer = vec![0u8; MARK_CHUNK];
     let same = files.len() == marks.len()
         && files
             .iter()
             .zip(&marks)
             .all(|((file, _), mark)| file.path == mark.path && file.len == mark.len)
         && files.iter().zip(&marks).all(|((_, path), mark)| {
-            chunk_checksums(path, &[]).is_ok_and(|chunks| chunks == mark.chunks)
+            chunk_checksums(path, &[], &mut buffer).is_ok_and(|chunks| chunks == mark.chunks)
         });
     same.then_some(Verified { files: marks })
 }
@@ -618,6 +618,21 @@ impl fmt::Display for Holder {
     }
 }
 
+/// Replaces the content of `path` by `bytes`: written over the old content, then cut to their
+/// length. Not truncated first: on ext4 an opening that truncates a file frees its block,
+/// which the write then allocates again (0.2 ms, where this costs 0.03 ms at each opening of
+/// the run history). Only for the holder: a reader midway finds the new bytes followed by old
+/// ones, which do not parse or name this process with an older holder's words. The mark is
+/// not written so: a torn mark must never parse (see [`note_clean_close`]).
+fn write_over(path: &Path, bytes: &[u8]) -> Result<(), GuardError> {
+    let write = || -> std::io::Result<()> {
+        let mut file = private(fs::OpenOptions::new().write(true).create(true)).open(path)?;
+        file.write_all(bytes)?;
+        file.set_len(bytes.len() as u64)
+    };
+    write().map_err(io_error("writing", path))
+}
+
 /// Notes this process as the holder of `dir`; call it once the store's lock is taken.
 pub fn record_holder(dir: &Path) -> Result<(), GuardError> {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
@@ -630,46 +645,31 @@ pub fn record_holder(dir: &Path) -> Result<(), GuardError> {
     let bytes = serde_json::to_vec(&holder).unwrap_or_default();
     // In place: a process refused by the lock that reads it half written says it does not
     // know the holder, as when there is no file.
-    write_in_place(&dir.join(HOLDER_FILE), &bytes)
+    write_over(&dir.join(HOLDER_FILE), &bytes)
 }
 
 /// Whether another process holds the lock sled takes on `<dir>/db` (an advisory `flock`), found
 /// without opening the store: a copy taken while another process writes would not be
 /// consistent.
-pub fn is_locked(dir: &Path) -> bool {
-    matches!(lock_log(dir), LogLock::HeldElsewhere)
-}
-
-/// The lock on a store's log, `<dir>/db`, as sled takes it.
-enum LogLock {
-    /// Taken by this call: released when the file is closed.
-    #[cfg_attr(not(unix), allow(dead_code))]
-    Taken(fs::File),
-    HeldElsewhere,
-    /// The log cannot be opened (there is none).
-    NoLog,
-}
-
 #[cfg(unix)]
 #[allow(unsafe_code)]
-fn lock_log(dir: &Path) -> LogLock {
+pub fn is_locked(dir: &Path) -> bool {
     use std::os::unix::io::AsRawFd;
     let Ok(file) = fs::OpenOptions::new().read(true).open(dir.join("db")) else {
-        return LogLock::NoLog;
+        return false;
     };
-    // SAFETY: flock on a descriptor this function owns.
-    match unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } {
-        0 => LogLock::Taken(file),
-        _ => LogLock::HeldElsewhere,
+    // SAFETY: flock on a descriptor this function owns; the lock is released before returning.
+    let taken = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    if taken {
+        // SAFETY: as above.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
     }
+    !taken
 }
 
 #[cfg(not(unix))]
-fn lock_log(dir: &Path) -> LogLock {
-    match fs::File::open(dir.join("db")) {
-        Ok(file) => LogLock::Taken(file),
-        Err(_) => LogLock::NoLog,
-    }
+pub fn is_locked(_dir: &Path) -> bool {
+    false
 }
 
 /// Who holds `dir`, as recorded by [`record_holder`]; `None` when unknown.
@@ -814,35 +814,6 @@ mod tests {
         assert_eq!(backups(&dir).len(), 3);
     }
 
-    /// The mark is checked with the log's lock held (the log is read through a mapping,
-    /// which a process writing it could shorten): a log another process holds is not
-    /// checked, and its store is not taken for unchanged.
-    #[cfg(unix)]
-    #[test]
-    #[allow(unsafe_code)]
-    fn a_mark_is_not_checked_while_another_holds_the_log() {
-        use std::os::unix::io::AsRawFd;
-        let dir = tempfile::tempdir().unwrap();
-        let dir = dir.path();
-        fs::write(dir.join("db"), vec![9u8; 3 * MARK_CHUNK + 5]).unwrap();
-        note_clean_close(dir, None, u64::MAX).unwrap();
-        assert!(check_clean_close_mark(dir).is_some());
-        let holder = fs::File::open(dir.join("db")).unwrap();
-        // SAFETY: flock on a descriptor the test owns.
-        assert_eq!(
-            unsafe { libc::flock(holder.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
-            0
-        );
-        assert!(is_locked(dir));
-        assert!(check_clean_close_mark(dir).is_none());
-        drop(holder);
-        assert!(!is_locked(dir));
-        assert!(
-            check_clean_close_mark(dir).is_some(),
-            "the lock is released"
-        );
-    }
-
     #[test]
     fn a_clean_close_mark_matches_only_the_files_it_recorded() {
         let dir = tempfile::tempdir().unwrap();
@@ -962,20 +933,20 @@ mod tests {
     }
 
     #[test]
-    fn a_file_written_in_place_holds_the_new_bytes_alone() {
+    fn a_holder_written_over_a_longer_one_is_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(HOLDER_FILE);
         fs::write(&path, "x".repeat(500)).unwrap();
         record_holder(dir.path()).unwrap();
         assert_eq!(holder(dir.path()).unwrap().pid, std::process::id());
-        write_in_place(&path, b"longer than nothing").unwrap();
-        write_in_place(&path, b"short").unwrap();
+        write_over(&path, b"longer than nothing").unwrap();
+        write_over(&path, b"short").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"short");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             fs::remove_file(&path).unwrap();
-            write_in_place(&path, b"new").unwrap();
+            write_over(&path, b"new").unwrap();
             let mode = fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "created owner-only");
         }
