@@ -1234,19 +1234,7 @@ fn seal_and_write(
     if header::n_writers(sealed) == 0 {
         iobufs.config.global_error()?;
         if write_here {
-            return match iobufs.write_to_log(iobuf) {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    error!(
-                        "hit error while writing iobuf with lsn {}: {:?}",
-                        lsn, e
-                    );
-                    iobufs.config.set_global_error(e.clone());
-                    drop(iobufs.intervals.lock());
-                    let _notified = iobufs.interval_updated.notify_all();
-                    Err(e)
-                }
-            };
+            return write_or_fail(iobufs, iobuf, lsn);
         }
         trace!(
             "asynchronously writing iobuf with lsn {} to log from maybe_seal",
@@ -1255,24 +1243,7 @@ fn seal_and_write(
         let iobufs = iobufs.clone();
         let iobuf = iobuf.clone();
         let _result = threadpool::spawn(move || {
-            if let Err(e) = iobufs.write_to_log(&iobuf) {
-                error!(
-                    "hit error while writing iobuf with lsn {}: {:?}",
-                    lsn, e
-                );
-
-                // store error before notifying so that waiting threads will see
-                // it
-                iobufs.config.set_global_error(e);
-
-                let intervals = iobufs.intervals.lock();
-
-                // having held the mutex makes this linearized
-                // with the notify below.
-                drop(intervals);
-
-                let _notified = iobufs.interval_updated.notify_all();
-            }
+            let _ = write_or_fail(&iobufs, &iobuf, lsn);
         })?;
 
         #[cfg(feature = "event_log")]
@@ -1282,6 +1253,21 @@ fn seal_and_write(
     } else {
         Ok(())
     }
+}
+
+/// weft: writes a sealed buffer; a failure is stored as the global error (before waiting
+/// threads are woken, so that they see it) and returned. Shared by the pool's write and the
+/// one `make_stable` does itself.
+fn write_or_fail(iobufs: &Arc<IoBufs>, iobuf: &Arc<IoBuf>, lsn: Lsn) -> Result<()> {
+    let result = iobufs.write_to_log(iobuf);
+    if let Err(e) = &result {
+        error!("hit error while writing iobuf with lsn {}: {:?}", lsn, e);
+        iobufs.config.set_global_error(e.clone());
+        // having held the mutex makes this linearized with the notify below.
+        drop(iobufs.intervals.lock());
+        let _notified = iobufs.interval_updated.notify_all();
+    }
+    result
 }
 
 impl Debug for IoBufs {
