@@ -14,7 +14,7 @@ use std::ops::Range;
 pub const MAX_TOKENS: usize = 100_000;
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Tok {
+pub(crate) enum Tok<'s> {
     Null,
     True,
     False,
@@ -28,7 +28,8 @@ pub(crate) enum Tok {
     MinIntMagnitude,
     Float(f64),
     Str(String),
-    Ident(String),
+    /// A name, as written (a range of the source: lexing copies no name).
+    Ident(&'s str),
     Dot,
     Comma,
     Colon,
@@ -55,7 +56,7 @@ pub(crate) enum Tok {
     Percent,
 }
 
-impl Tok {
+impl Tok<'_> {
     /// How the token is shown in "expected X, found Y" messages.
     pub(crate) fn describe(&self) -> String {
         match self {
@@ -118,14 +119,14 @@ impl Tok {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Token {
-    pub tok: Tok,
+pub(crate) struct Token<'s> {
+    pub tok: Tok<'s>,
     pub span: Range<usize>,
 }
 
 /// Lexed expression: its tokens and the byte offset just past it (after `}}` in template mode).
-pub(crate) struct Lexed {
-    pub tokens: Vec<Token>,
+pub(crate) struct Lexed<'s> {
+    pub tokens: Vec<Token<'s>>,
     /// In template mode: the span of the closing `}}`.
     pub close: Option<Range<usize>>,
 }
@@ -136,7 +137,7 @@ pub(crate) fn lex(
     src: &str,
     start: usize,
     opener: Option<Range<usize>>,
-) -> Result<Lexed, ParseError> {
+) -> Result<Lexed<'_>, ParseError> {
     Lexer {
         src,
         bytes: src.as_bytes(),
@@ -155,8 +156,9 @@ struct Lexer<'s> {
 }
 
 impl<'s> Lexer<'s> {
-    fn run(mut self, opener: Option<Range<usize>>) -> Result<Lexed, ParseError> {
-        let mut tokens = Vec::new();
+    fn run(mut self, opener: Option<Range<usize>>) -> Result<Lexed<'s>, ParseError> {
+        // Room for a short expression's tokens (a token for every four bytes or so).
+        let mut tokens = Vec::with_capacity((self.src.len() - self.pos).min(256) / 4 + 2);
         loop {
             self.skip_whitespace();
             if opener.is_some() && self.brace_depth == 0 && self.src[self.pos..].starts_with("}}") {
@@ -199,7 +201,7 @@ impl<'s> Lexer<'s> {
         self.bytes.get(self.pos + offset).copied()
     }
 
-    fn token(&mut self, b: u8) -> Result<Token, ParseError> {
+    fn token(&mut self, b: u8) -> Result<Token<'s>, ParseError> {
         let start = self.pos;
         let tok =
             match b {
@@ -275,7 +277,7 @@ impl<'s> Lexer<'s> {
         })
     }
 
-    fn single(&mut self, tok: Tok) -> Tok {
+    fn single(&mut self, tok: Tok<'s>) -> Tok<'s> {
         self.pos += 1;
         tok
     }
@@ -291,7 +293,7 @@ impl<'s> Lexer<'s> {
     /// Names are `[A-Za-z_][A-Za-z0-9_-]*` like GitHub Actions, so step ids such as
     /// `fetch-pages` work; a `-` only belongs to the name when a name character follows it,
     /// which keeps `a- 1` a subtraction.
-    fn ident(&mut self) -> Token {
+    fn ident(&mut self) -> Token<'s> {
         let start = self.pos;
         self.pos += 1;
         while let Some(b) = self.peek_at(0) {
@@ -315,7 +317,7 @@ impl<'s> Lexer<'s> {
             "or" => Tok::Or,
             "not" => Tok::Not,
             "in" => Tok::In,
-            _ => Tok::Ident(text.to_string()),
+            _ => Tok::Ident(text),
         };
         Token {
             tok,
@@ -323,7 +325,7 @@ impl<'s> Lexer<'s> {
         }
     }
 
-    fn number(&mut self) -> Result<Token, ParseError> {
+    fn number(&mut self) -> Result<Token<'s>, ParseError> {
         let start = self.pos;
         let digits = |lexer: &mut Self| {
             while lexer.peek_at(0).is_some_and(|b| b.is_ascii_digit()) {
@@ -376,7 +378,7 @@ impl<'s> Lexer<'s> {
         Ok(Token { tok, span })
     }
 
-    fn string(&mut self, quote: u8) -> Result<Token, ParseError> {
+    fn string(&mut self, quote: u8) -> Result<Token<'s>, ParseError> {
         let start = self.pos;
         self.pos += 1;
         let mut out = String::new();

@@ -9,6 +9,8 @@ use crate::ast::{
 };
 use crate::error::ParseError;
 use crate::functions;
+use smallvec::SmallVec;
+
 use crate::lexer::{Tok, Token};
 use serde_json::{Map, Value};
 use std::ops::Range;
@@ -34,15 +36,28 @@ pub(crate) struct Builder {
     lits: Vec<Value>,
 }
 
-/// A path's segment nodes while the path is read, with their spans and depths.
+/// A path's segment nodes while the path is read, with their spans and depths: inline for
+/// a path of up to 8 segments (a template kept as text is parsed at each of its renders).
 #[derive(Default)]
 struct Segments {
-    nodes: Vec<Node>,
-    spans: Vec<Span>,
-    depths: Vec<u8>,
+    nodes: SmallVec<[Node; 8]>,
+    spans: SmallVec<[Span; 8]>,
+    depths: SmallVec<[u8; 8]>,
 }
 
 impl Builder {
+    /// Room for the nodes of `src`, guessed from its length (an expression makes about a node
+    /// for every four bytes): a short one is built without growing its lists.
+    pub(crate) fn for_source(src: &str) -> Self {
+        let nodes = src.len() / 4 + 2;
+        Builder {
+            nodes: Vec::with_capacity(nodes),
+            spans: Vec::with_capacity(nodes),
+            depths: Vec::with_capacity(nodes),
+            lits: Vec::new(),
+        }
+    }
+
     /// The code, given the source it was parsed from, and its nodes' spans.
     pub(crate) fn finish(self, src: &str) -> (Code, Vec<Span>) {
         let code = Code {
@@ -71,17 +86,17 @@ impl Builder {
     /// Takes the nodes from `first` on out.
     fn split_off(&mut self, first: usize) -> Segments {
         Segments {
-            nodes: self.nodes.split_off(first),
-            spans: self.spans.split_off(first),
-            depths: self.depths.split_off(first),
+            nodes: self.nodes.drain(first..).collect(),
+            spans: self.spans.drain(first..).collect(),
+            depths: self.depths.drain(first..).collect(),
         }
     }
 
     /// Appends nodes taken out (emptying `taken`).
     fn append(&mut self, taken: &mut Segments) {
-        self.nodes.append(&mut taken.nodes);
-        self.spans.append(&mut taken.spans);
-        self.depths.append(&mut taken.depths);
+        self.nodes.extend(taken.nodes.drain(..));
+        self.spans.extend(taken.spans.drain(..));
+        self.depths.extend(taken.depths.drain(..));
     }
 
     /// The last node's index.
@@ -198,7 +213,7 @@ fn too_long_name(span: &Range<usize>) -> ParseError {
 pub(crate) fn parse(
     code: &mut Builder,
     src: &str,
-    tokens: &[Token],
+    tokens: &[Token<'_>],
     end: usize,
 ) -> Result<u32, ParseError> {
     let mut parser = Parser {
@@ -226,22 +241,22 @@ pub(crate) fn parse(
 struct Parser<'s, 't, 'b> {
     code: &'b mut Builder,
     src: &'s str,
-    tokens: &'t [Token],
+    tokens: &'t [Token<'t>],
     pos: usize,
     nesting: usize,
     end: usize,
 }
 
 impl<'t> Parser<'_, 't, '_> {
-    fn peek(&self) -> Option<&'t Token> {
+    fn peek(&self) -> Option<&'t Token<'t>> {
         self.tokens.get(self.pos)
     }
 
-    fn peek_tok(&self) -> Option<&'t Tok> {
+    fn peek_tok(&self) -> Option<&'t Tok<'t>> {
         self.peek().map(|t| &t.tok)
     }
 
-    fn advance(&mut self) -> Option<&'t Token> {
+    fn advance(&mut self) -> Option<&'t Token<'t>> {
         let token = self.tokens.get(self.pos);
         self.pos += 1;
         token

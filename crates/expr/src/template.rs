@@ -10,6 +10,7 @@ use crate::refs::{collect, Reference, ReferenceUse, Segment};
 use crate::scope::Scope;
 use crate::value::push_text;
 use serde_json::Value;
+use smallvec::SmallVec;
 use std::ops::Range;
 
 /// A single parsed expression (no `${{ }}`), e.g. an `if:` condition.
@@ -31,11 +32,11 @@ impl Expr {
         if tokens.is_empty() {
             return Err(ParseError::new("empty expression", 0..src.len()));
         }
-        let mut code = Builder::default();
+        let mut code = Builder::for_source(src);
         parser::parse(&mut code, src, &tokens, src.len())?;
         let (code, spans) = code.finish(src);
         let expr = Expr {
-            redact: reads_secrets(&code, [code.root()]),
+            redact: any_reads_secrets(&code),
             code,
         };
         Ok((expr, spans))
@@ -207,14 +208,14 @@ impl Template {
 
     /// The template and its nodes' spans.
     fn parse_located(src: &str) -> Result<(Template, Vec<Span>), Vec<ParseError>> {
-        let mut code = Builder::default();
-        let mut parts = Vec::new();
+        let mut code = Builder::for_source(src);
+        let mut parts: SmallVec<[Part; 4]> = SmallVec::new();
         let mut errors = Vec::new();
         // The literal text since the last expression or escape starts at `text`: the parts
         // are ranges of the source (a `$${{` ends one, its `${{` starts the next).
         let mut text = 0;
         let mut pos = 0;
-        let end_text = |parts: &mut Vec<Part>, range: Range<usize>| {
+        let end_text = |parts: &mut SmallVec<[Part; 4]>, range: Range<usize>| {
             if !range.is_empty() {
                 parts.push(Part::Text(Span::new(range)));
             }
@@ -278,7 +279,7 @@ impl Template {
             parts: count,
             redact: false,
         };
-        template.redact = reads_secrets(&template.code, template.expressions());
+        template.redact = any_reads_secrets(&template.code);
         Ok((template, spans))
     }
 
@@ -431,6 +432,11 @@ impl Template {
         &self.code.text
     }
 
+    /// Its source, the rest dropped (to be parsed again when needed).
+    pub fn into_source(self) -> Box<str> {
+        self.code.text
+    }
+
     /// Like [`Expr::constant_errors`], for every expression of the template.
     pub fn constant_errors(&self) -> Vec<EvalError> {
         let spans = self.spans();
@@ -491,6 +497,16 @@ fn reads_secrets(code: &Code, roots: impl IntoIterator<Item = u32>) -> bool {
         collect(code, Located::NONE, root, false, &mut uses);
     }
     uses.iter().any(|u| u.reference.root == "secrets")
+}
+
+/// Whether any expression of `code` reads `secrets`, as [`reads_secrets`] of them all finds.
+/// A root is only ever a path's base and every node is in an expression, so a `secrets` root
+/// anywhere is a read of it; looking at the nodes copies no name (a template kept as text
+/// pays this each time it is parsed).
+fn any_reads_secrets(code: &Code) -> bool {
+    code.nodes
+        .iter()
+        .any(|node| matches!(node.kind, Kind::Root(name) if code.name(name) == "secrets"))
 }
 
 #[cfg(test)]
