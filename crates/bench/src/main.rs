@@ -12,7 +12,6 @@ mod confluence_calls;
 mod crons;
 mod dispatch;
 mod poll;
-mod template_parse;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -405,7 +404,7 @@ fn main() {
 
 async fn scenarios() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // One scenario alone: `weft-bench webhooks|dispatch|crons|only confluence-calls|poll|start-up|scale|template-parse`
+    // One scenario alone: `weft-bench webhooks|dispatch|crons|only confluence-calls|poll|start-up|scale`
     // (crons takes minutes); `crons N` and `scale KIND N` are the children those measure.
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args[..] {
@@ -431,20 +430,13 @@ async fn scenarios() {
             return validate_and_start(dir.path()).iter().for_each(print_row);
         }
         ["only", "scale"] => return println!("{}", scaling_table()),
-        ["only", "template-parse"] => return print_row(&template_parse::parse_per_render()),
         ["only", other] => {
-            panic!(
-                "no scenario {other:?}: confluence-calls, poll, start-up, scale or template-parse"
-            )
+            panic!("no scenario {other:?}: confluence-calls, poll, start-up or scale")
         }
         _ => {}
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut rows = vec![
-        sequential_steps(dir.path()).await,
-        template_parse::parse_per_render(),
-        http_calls().await,
-    ];
+    let mut rows = vec![sequential_steps(dir.path()).await, http_calls().await];
     rows.push(confluence_calls::overhead().await);
     rows.extend(validate_and_start(dir.path()));
     rows.push(for_each_items());

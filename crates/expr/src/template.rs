@@ -432,11 +432,6 @@ impl Template {
         &self.code.text
     }
 
-    /// Its source, the rest dropped (to be parsed again when needed).
-    pub fn into_source(self) -> Box<str> {
-        self.code.text
-    }
-
     /// Like [`Expr::constant_errors`], for every expression of the template.
     pub fn constant_errors(&self) -> Vec<EvalError> {
         let spans = self.spans();

@@ -280,11 +280,7 @@ pub(crate) fn refs_of<'t>(templates: impl IntoIterator<Item = &'t ValueTemplate>
     fn walk(template: &ValueTemplate, ids: &mut Ids) -> bool {
         match template {
             ValueTemplate::Literal(_) => true,
-            ValueTemplate::Template(_) | ValueTemplate::Kept(_) => {
-                // One that no longer parses (see `KeptTemplate::parse`) may read any step.
-                let Some(Ok(template)) = template.parsed() else {
-                    return false;
-                };
+            ValueTemplate::Template(template) => {
                 for reference in template.references() {
                     if reference.root != "steps" {
                         continue;

@@ -13,7 +13,7 @@ use parking_lot::RwLock;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
-use weft_expr::{EvalError, Scope, Template};
+use weft_expr::{EvalError, Scope};
 
 use crate::workflow::ValueTemplate;
 
@@ -218,8 +218,17 @@ impl Redactor {
     ) -> Result<Value, EvalError> {
         match template {
             ValueTemplate::Literal(value) => Ok(Value::clone(value)),
-            ValueTemplate::Template(template) => self.render_string(template, scope),
-            ValueTemplate::Kept(kept) => self.render_string(&kept.parse()?, scope),
+            ValueTemplate::Template(template) => {
+                let mut unmaskable = false;
+                let value = template.render_tainted(scope, &mut |value| {
+                    self.add_value(value);
+                    unmaskable |= !maskable(value);
+                })?;
+                if unmaskable {
+                    self.mask_whole(&value);
+                }
+                Ok(value)
+            }
             ValueTemplate::Array(items) => items
                 .iter()
                 .map(|i| self.render(i, scope))
@@ -233,19 +242,6 @@ impl Redactor {
                 Ok(Value::Object(map))
             }
         }
-    }
-
-    /// Renders the template of one string (see [`Redactor::render`]).
-    fn render_string(&self, template: &Template, scope: &dyn Scope) -> Result<Value, EvalError> {
-        let mut unmaskable = false;
-        let value = template.render_tainted(scope, &mut |value| {
-            self.add_value(value);
-            unmaskable |= !maskable(value);
-        })?;
-        if unmaskable {
-            self.mask_whole(&value);
-        }
-        Ok(value)
     }
 
     /// Masks `value` whole from now on: a long string as a secret, anything else wherever a

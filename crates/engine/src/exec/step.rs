@@ -749,7 +749,7 @@ impl LoopItems {
         let invalid = |e: weft_expr::EvalError| {
             ActionError::invalid_input(format!("`for_each`: {}", e.message))
         };
-        if let Some(Ok(template)) = template.parsed() {
+        if let ValueTemplate::Template(template) = template {
             if let Some(bounds) = template.range_bounds(scope) {
                 return bounds.map(LoopItems::Numbers).map_err(invalid);
             }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 pub use compile::Catalog;
 use compile::{Checker, FirstPass, TopSteps};
 pub use compiled::*;
-pub use template::{KeptTemplate, ValueTemplate};
+pub use template::ValueTemplate;
 
 use crate::bounded_file::{read_bounded, FileReadError};
 use crate::diagnostic::{Diagnostic, SourceFile};

@@ -1,11 +1,10 @@
 //! Values from YAML whose strings may hold `${{ }}` expressions, compiled once per load.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use weft_expr::{Checks, EvalError, EvalErrorKind, ParseError, Scope, Template};
+use weft_expr::{Checks, EvalError, ParseError, Scope, Template};
 
 use crate::diagnostic::{Diagnostic, Span};
 use crate::yaml::{Node, NodeKind};
@@ -16,9 +15,6 @@ pub enum ValueTemplate {
     /// template is three words and not a `Value`'s nine: a step holds its `with:` inline.
     Literal(Box<Value>),
     Template(Box<Template>),
-    /// A checked template kept as its text, parsed each time it renders: what a step that
-    /// runs once a run holds (see [`ValueTemplate::kept_as_text`]).
-    Kept(KeptTemplate),
     Array(Box<[ValueTemplate]>),
     /// Its keys are shared ([`Keys`]).
     Object(Box<[(Arc<str>, ValueTemplate)]>),
@@ -58,7 +54,6 @@ impl ValueTemplate {
         match self {
             ValueTemplate::Literal(value) => Ok(Value::clone(value)),
             ValueTemplate::Template(template) => template.render_tainted(scope, tainted),
-            ValueTemplate::Kept(kept) => kept.parse()?.render_tainted(scope, tainted),
             ValueTemplate::Array(items) => items
                 .iter()
                 .map(|i| i.render_tainted(scope, tainted))
@@ -74,42 +69,6 @@ impl ValueTemplate {
         }
     }
 
-    /// The same, with each template kept as its text. A step outside a loop renders its
-    /// `with:` once a run: parsing it again then costs a fraction of a microsecond, where
-    /// keeping its parse costs a heap block and a node table per expression for the whole
-    /// run (issue 11: 100,000 steps held 13 MB of them). Loop bodies keep their parse.
-    pub fn kept_as_text(self) -> Self {
-        match self {
-            ValueTemplate::Template(template) => {
-                ValueTemplate::Kept(KeptTemplate(template.into_source()))
-            }
-            ValueTemplate::Array(items) => ValueTemplate::Array(
-                items
-                    .into_vec()
-                    .into_iter()
-                    .map(ValueTemplate::kept_as_text)
-                    .collect(),
-            ),
-            ValueTemplate::Object(entries) => ValueTemplate::Object(
-                entries
-                    .into_vec()
-                    .into_iter()
-                    .map(|(key, value)| (key, value.kept_as_text()))
-                    .collect(),
-            ),
-            literal_or_text => literal_or_text,
-        }
-    }
-
-    /// The template of a `Template`, or the one a `Kept` parses to now; `None` for the others.
-    pub fn parsed(&self) -> Option<Result<Cow<'_, Template>, EvalError>> {
-        match self {
-            ValueTemplate::Template(template) => Some(Ok(Cow::Borrowed(template))),
-            ValueTemplate::Kept(kept) => Some(kept.parse().map(Cow::Owned)),
-            _ => None,
-        }
-    }
-
     pub fn is_literal(&self) -> bool {
         matches!(self, ValueTemplate::Literal(_))
     }
@@ -121,26 +80,6 @@ impl ValueTemplate {
 
     pub fn literal(value: Value) -> Self {
         ValueTemplate::Literal(Box::new(value))
-    }
-}
-
-/// The text of a template that was parsed and checked with its workflow.
-#[derive(Debug, Clone)]
-pub struct KeptTemplate(Box<str>);
-
-impl KeptTemplate {
-    /// Its template, parsed again. It parsed when the workflow was checked, so an error here
-    /// is the engine's own, reported as the step's failure rather than a crash.
-    pub fn parse(&self) -> Result<Template, EvalError> {
-        Template::parse(&self.0).map_err(|error| EvalError {
-            message: format!(
-                "internal error: a checked expression no longer parses: {}",
-                error.message
-            ),
-            span: error.span,
-            help: None,
-            kind: EvalErrorKind::Invalid,
-        })
     }
 }
 
@@ -315,74 +254,5 @@ fn template_literal_text(template: &Template, source: &str) -> String {
     match template.render(&NoScope) {
         Ok(Value::String(s)) => s,
         _ => source.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::yaml::{load, LoadLimits};
-    use serde_json::json;
-    use weft_expr::MapScope;
-
-    fn compiled(yaml: &str) -> ValueTemplate {
-        let node = load(yaml.as_bytes(), LoadLimits::default())
-            .and_then(crate::yaml::Loaded::whole)
-            .unwrap();
-        let mut errors = Vec::new();
-        let template = compile_value(&node, None, &mut Keys::default(), &mut errors);
-        assert!(errors.is_empty());
-        template
-    }
-
-    /// Every kind of string a `with:` holds renders the same, with the same values tainted,
-    /// kept as text as parsed.
-    #[test]
-    fn a_template_kept_as_text_renders_as_the_parsed_one() {
-        let parsed = compiled(concat!(
-            "whole: ${{ steps.a.output.n + 1 }}\n",
-            "mixed: \"page ${{ inputs.title }} of ${{ secrets.token }}!\"\n",
-            "escaped: \"$${{ not an expression }} and ${{ inputs.title }}\"\n",
-            "list: [1, \"${{ inputs.title }}\", {deep: \"${{ secrets.token }}\"}]\n",
-            "plain: text\n",
-        ));
-        let kept = parsed.clone().kept_as_text();
-        let ValueTemplate::Object(entries) = &kept else {
-            panic!("an object stays an object: {kept:?}");
-        };
-        assert!(matches!(entries[0].1, ValueTemplate::Kept(_)), "{kept:?}");
-        let scope = MapScope::new(chrono::DateTime::UNIX_EPOCH)
-            .with_root("inputs", json!({"title": "Home"}))
-            .with_root("secrets", json!({"token": "s3cret"}))
-            .with_step("a", json!({"output": {"n": 41}}));
-        let render = |template: &ValueTemplate| {
-            let mut tainted = Vec::new();
-            let value = template
-                .render_tainted(&scope, &mut |v| tainted.push(v.clone()))
-                .unwrap();
-            (value, tainted)
-        };
-        let (value, tainted) = render(&kept);
-        assert_eq!(
-            value,
-            json!({
-                "whole": 42,
-                "mixed": "page Home of s3cret!",
-                "escaped": "${{ not an expression }} and Home",
-                "list": [1, "Home", {"deep": "s3cret"}],
-                "plain": "text",
-            })
-        );
-        assert_eq!(tainted, [json!("s3cret"), json!("s3cret")]);
-        assert_eq!(render(&parsed), (value, tainted));
-    }
-
-    #[test]
-    fn a_kept_template_that_no_longer_parses_is_an_error_not_a_crash() {
-        let kept = ValueTemplate::Kept(KeptTemplate("${{ 1 + }}".into()));
-        let scope = MapScope::new(chrono::DateTime::UNIX_EPOCH);
-        let error = kept.render(&scope).unwrap_err();
-        assert!(error.message.starts_with("internal error"), "{error:?}");
-        assert!(matches!(kept.parsed(), Some(Err(_))));
     }
 }

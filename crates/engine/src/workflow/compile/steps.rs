@@ -343,11 +343,6 @@ impl Checker<'_> {
             );
             merge_refs(&mut refs, with_refs);
             self.action_inputs(spec.name, step.with.as_ref());
-            // A step in a loop renders its `with:` once an item; others once a run.
-            let with = match roots.item {
-                true => with,
-                false => with.kept_as_text(),
-            };
             StepKind::Action { action, with }
         } else if let Some(items) = &step.for_each {
             let node = &items.0;
@@ -735,45 +730,6 @@ steps:
             _ => panic!("step {i} has a computed `with:` mapping"),
         };
         assert!(Arc::ptr_eq(&key(1), &key(2)));
-    }
-
-    /// A step that runs once a run keeps its `with:` expressions as text, parsed when it
-    /// runs; a loop's body, which runs once an item, keeps them parsed (issue 11).
-    #[test]
-    fn only_loop_bodies_keep_their_with_parsed() {
-        let loaded = super::super::load_with_builtins(
-            "name: t
-steps:
-  - {id: a, uses: core.set, with: {n: \"${{ 1 + 1 }}\", l: [\"${{ 2 }}\"], t: text}}
-  - id: each
-    for_each: ${{ range(3) }}
-    steps:
-      - {id: body, uses: core.set, with: {v: \"${{ item }}\"}}
-",
-        );
-        fn forms(template: &ValueTemplate, out: &mut Vec<&'static str>) {
-            match template {
-                ValueTemplate::Literal(_) => out.push("literal"),
-                ValueTemplate::Template(_) => out.push("parsed"),
-                ValueTemplate::Kept(_) => out.push("kept"),
-                ValueTemplate::Array(items) => items.iter().for_each(|i| forms(i, out)),
-                ValueTemplate::Object(entries) => entries.iter().for_each(|(_, v)| forms(v, out)),
-            }
-        }
-        let with_forms = |step: &CompiledStep| {
-            let StepKind::Action { with, .. } = &step.kind else {
-                panic!("{} is an action", step.id);
-            };
-            let mut out = Vec::new();
-            forms(with, &mut out);
-            out
-        };
-        let steps = &loaded.workflow.steps.steps;
-        assert_eq!(with_forms(&steps[0]), ["kept", "kept", "literal"]);
-        let StepKind::ForEach(each) = &steps[1].kind else {
-            panic!("`each` is a loop");
-        };
-        assert_eq!(with_forms(&each.body.steps[0]), ["parsed"]);
     }
 
     #[test]
