@@ -62,7 +62,10 @@ impl Builder {
     pub(crate) fn finish(self, src: &str) -> (Code, Vec<Span>) {
         let code = Code {
             text: Box::from(src),
-            nodes: self.nodes.into_boxed_slice(),
+            // A block of its own, of the exact size: the list was sized from the source, and
+            // shrinking it in place would leave the rest of its block a hole among the blocks a
+            // workflow keeps (`weft validate` of 100,000 steps: 4.6 MB more).
+            nodes: Box::from(self.nodes.as_slice()),
             lits: self.lits.into_boxed_slice(),
         };
         (code, self.spans)
