@@ -9,10 +9,9 @@ use crate::ast::{
 };
 use crate::error::ParseError;
 use crate::functions;
-use smallvec::SmallVec;
-
 use crate::lexer::{Tok, Token};
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 use std::ops::Range;
 
 /// Parser recursion limit (parentheses, brackets, calls, unary operators).
@@ -37,7 +36,7 @@ pub(crate) struct Builder {
 }
 
 /// A path's segment nodes while the path is read, with their spans and depths: inline for
-/// a path of up to 8 segments (a template kept as text is parsed at each of its renders).
+/// a path of up to 8 segments, so that reading one takes no heap block.
 #[derive(Default)]
 struct Segments {
     nodes: SmallVec<[Node; 8]>,
