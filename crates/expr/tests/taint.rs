@@ -31,6 +31,24 @@ fn a_whole_value_keeps_its_type_and_is_reported() {
     assert_eq!(tainted, [rendered]);
 }
 
+/// Every way of reaching `secrets` taints, however the path to it is written (the parse finds
+/// it among the expression's nodes).
+#[test]
+fn every_way_of_reading_secrets_is_reported() {
+    for src in [
+        "${{ secrets['tok'] }}",
+        "${{ (secrets).tok }}",
+        "${{ coalesce(inputs.none, secrets.tok) }}",
+        "${{ false || secrets.tok }}",
+        "${{ [secrets.tok][0] }}",
+        "${{ inputs.who == 'Ada' ? secrets.tok : 'no' }}",
+        "${{ {k: secrets.tok}.k }}",
+    ] {
+        let (rendered, tainted) = tainted_parts(src);
+        assert_eq!(tainted, [rendered], "{src}");
+    }
+}
+
 #[test]
 fn expressions_without_secrets_report_nothing() {
     let (rendered, tainted) = tainted_parts("hi ${{ inputs.who }}");
