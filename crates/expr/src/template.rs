@@ -496,8 +496,8 @@ fn reads_secrets(code: &Code, roots: impl IntoIterator<Item = u32>) -> bool {
 
 /// Whether any expression of `code` reads `secrets`, as [`reads_secrets`] of them all finds.
 /// A root is only ever a path's base and every node is in an expression, so a `secrets` root
-/// anywhere is a read of it; looking at the nodes copies no name (a template kept as text
-/// pays this each time it is parsed).
+/// anywhere is a read of it; looking at the nodes copies no name (every parse pays this, and
+/// listing the references copied each of their names).
 fn any_reads_secrets(code: &Code) -> bool {
     code.nodes
         .iter()
