@@ -355,11 +355,36 @@ impl Patterns {
         if !matcher.is_match(text) {
             return Cow::Borrowed(text);
         }
+        // Every stretch some secret covers is masked, overlaps included: matches that do not
+        // overlap (`replace_all`) let `xSup` (a short value computed from a secret) hide
+        // where `Sup3rS3cretValue` starts in `xSup3rS3cretValue`, and the rest was shown. A
+        // search from each match's start + 1 finds the next leftmost one, which may overlap.
         let mut out = String::with_capacity(text.len());
-        matcher.replace_all_with(text, &mut out, |_, _, out| {
+        let mut shown = 0;
+        let mut masking: Option<std::ops::Range<usize>> = None;
+        let mut from = 0;
+        while let Some(found) = matcher.find(aho_corasick::Input::new(text).range(from..)) {
+            masking = match masking {
+                Some(stretch) if found.start() <= stretch.end => {
+                    Some(stretch.start..stretch.end.max(found.end()))
+                }
+                done => {
+                    if let Some(stretch) = done {
+                        out.push_str(&text[shown..stretch.start]);
+                        out.push_str(REDACTED);
+                        shown = stretch.end;
+                    }
+                    Some(found.range())
+                }
+            };
+            from = found.start() + 1;
+        }
+        if let Some(stretch) = masking {
+            out.push_str(&text[shown..stretch.start]);
             out.push_str(REDACTED);
-            true
-        });
+            shown = stretch.end;
+        }
+        out.push_str(&text[shown..]);
         Cow::Owned(out)
     }
 
@@ -591,6 +616,19 @@ mod tests {
         let r = Redactor::new(["s3cr3t-token".to_string(), "s3cr3t".to_string()]);
         let v = r.value(&json!({"h": {"x": "Bearer s3cr3t-token"}, "l": ["x s3cr3t y"]}));
         assert_eq!(v, json!({"h": {"x": "Bearer ***"}, "l": ["x *** y"]}));
+    }
+
+    /// A short value computed from a secret, masked as a secret once it was seen inside a
+    /// longer text, does not unmask the secret it overlaps (review of 2026-12-03: `x` then
+    /// the secret rendered as `***3rS3cretValue`).
+    #[test]
+    fn overlapping_secrets_are_masked_over_their_whole_stretch() {
+        let r = Redactor::new(["Sup3rS3cretValue".to_string(), "xSup".to_string()]);
+        assert_eq!(r.text("xSup3rS3cretValueSup"), "***Sup");
+        assert_eq!(r.text("a xSup3rS3cretValue b xSup c"), "a *** b *** c");
+        let r = Redactor::new(["abcd".to_string(), "cdef".to_string(), "efgh".to_string()]);
+        assert_eq!(r.text("1abcdefgh2 abcd cdef"), "1***2 *** ***");
+        assert_eq!(r.text("no secret here"), "no secret here");
     }
 
     #[test]
