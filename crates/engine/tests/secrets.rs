@@ -565,3 +565,75 @@ outputs:
         run.shown
     );
 }
+
+/// A text that holds a secret and a short value computed from it is masked whole, however the
+/// two reach it (read in place, through vars, or as a called workflow's input): masking the
+/// secret alone showed the short value beside it (`<***|Pa>`).
+#[tokio::test]
+async fn a_text_holding_a_secret_and_a_short_value_from_it_is_masked_whole() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let child = "
+name: child
+inputs:
+  x: { type: string }
+steps:
+  - id: c
+    uses: core.log
+    with:
+      message: '<${{ inputs.x }}|${{ slice(inputs.x, 0, 2) }}#${{ len(inputs.x) }}>'
+outputs:
+  shown: '<${{ lower(inputs.x) }}|${{ slice(inputs.x, 1, 3) }}>'
+";
+    std::fs::write(dir.path().join("child.yaml"), child).expect("write child");
+    let parent = "
+name: parent
+vars:
+  whole: ${{ secrets.tok }}
+  short: ${{ slice(secrets.tok, 0, 2) }}
+  n: ${{ len(secrets.tok) }}
+steps:
+  - id: s
+    uses: core.set
+    with:
+      direct: '<${{ secrets.tok }}|${{ slice(secrets.tok, 0, 2) }}>'
+      count: 'a${{ 1 }}<${{ secrets.tok }}#${{ len(secrets.tok) }}>'
+      through_vars: '<${{ vars.whole }}|${{ vars.short }}%${{ vars.n }}>'
+  - id: log
+    uses: core.log
+    with:
+      message: '<${{ vars.whole }}|${{ vars.short }}>'
+  - id: call
+    uses: workflow.call
+    with:
+      path: child.yaml
+      inputs: { x: '${{ upper(secrets.tok) }}' }
+outputs:
+  all: ${{ steps.s.output }}
+  child: ${{ steps.call.output }}
+";
+    let run = run_at(&dir.path().join("parent.yaml"), parent, SECRET, Mode::Live).await;
+    assert_eq!(
+        run.outcome.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        run.outcome.error
+    );
+    assert_nowhere(
+        &run,
+        &[
+            SECRET.to_string(),
+            SECRET.to_uppercase(),
+            "|Pa>".to_string(),
+            "#13>".to_string(),
+            "|Pa%".to_string(),
+            "%13>".to_string(),
+            "|PA#".to_string(),
+            "#13".to_string(),
+            "|A5>".to_string(),
+        ],
+    );
+    for key in ["direct", "count", "through_vars"] {
+        assert_eq!(run.outcome.outputs["all"][key], json!("***"), "{key}");
+    }
+    assert_eq!(run.outcome.outputs["child"]["shown"], json!("***"));
+}

@@ -176,13 +176,26 @@ impl Redactor {
     /// from a secret is added here before it is recorded or shown. A value that contains a
     /// secret already masked is skipped: its URL and JSON forms contain that secret's forms.
     pub fn add(&self, value: &str) {
-        if value.chars().count() < MIN_SECRET_LEN
-            || (self.placeholders.load(Ordering::Relaxed) && value.contains(REDACTED))
-        {
+        if !self.can_mask(value) {
             return;
         }
         let current = self.state.read().clone();
         if current.values.contains(value) || current.covers(value) {
+            return;
+        }
+        self.insert(value);
+    }
+
+    /// Whether `value` can be masked as a secret: long enough, and in a dry run not computed
+    /// from the placeholder of a secret that is not set.
+    fn can_mask(&self, value: &str) -> bool {
+        value.chars().count() >= MIN_SECRET_LEN
+            && !(self.placeholders.load(Ordering::Relaxed) && value.contains(REDACTED))
+    }
+
+    /// Masks `value` from now on, in every form, even when it contains a secret already masked.
+    fn insert(&self, value: &str) {
+        if !self.can_mask(value) {
             return;
         }
         let mut state = self.state.write();
@@ -249,7 +262,9 @@ impl Redactor {
     fn mask_whole(&self, value: &Value) {
         match value {
             Value::Null => {}
-            Value::String(s) if s.chars().count() >= MIN_SECRET_LEN => self.add(s),
+            // Not `add`: a text that holds a secret besides the short value would be skipped,
+            // and the short value shown beside the masked secret (`a***bSu`).
+            Value::String(s) if s.chars().count() >= MIN_SECRET_LEN => self.insert(s),
             _ => {
                 let Ok(json) = serde_json::to_string(value) else {
                     return;
