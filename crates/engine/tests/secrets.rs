@@ -463,6 +463,9 @@ steps:
       message: ${{ slice(secrets.tok, 0, 3) }}
 outputs:
   all: ${{ steps.s.output }}
+  a: ${{ steps.s.output.a }}
+  chars: ${{ steps.s.output.chars }}
+  bearer: ${{ steps.s.output.bearer }}
 "#;
     let chars: Vec<String> = SECRET.chars().map(|c| format!("{c:?}")).collect();
     let mut forms: Vec<String> = (0..SECRET.len())
@@ -483,12 +486,17 @@ outputs:
         let run = run(yaml, SECRET, mode).await;
         assert_eq!(run.outcome.status, RunStatus::Succeeded);
         assert_nowhere(&run, &forms);
-        let all = &run.outcome.outputs["all"];
+        let outputs = &run.outcome.outputs;
+        let all = &outputs["all"];
         for key in ["chars", "a", "b", "c", "n", "has"] {
             assert_eq!(all[key], json!("***"), "{key}: {all}");
         }
         // A long value still shows what is not the secret.
         assert_eq!(all["bearer"], json!("Bearer ***"));
+        // Each read on its own is masked as it was in the step's output.
+        assert_eq!(outputs["a"], json!("***"));
+        assert_eq!(outputs["chars"], json!("***"));
+        assert_eq!(outputs["bearer"], json!("Bearer ***"));
     }
 }
 
@@ -636,4 +644,94 @@ outputs:
         assert_eq!(run.outcome.outputs["all"][key], json!("***"), "{key}");
     }
     assert_eq!(run.outcome.outputs["child"]["shown"], json!("***"));
+}
+
+/// A step whose output holds a value computed from a secret taints what reads it, as a var
+/// does: a short piece, a number or a new form computed from it in a later step, in a loop's
+/// items or in a step's `outputs` is masked too. A step that holds no secret taints nothing.
+#[tokio::test]
+async fn a_step_output_holding_a_secret_taints_what_reads_it() {
+    let yaml = r#"
+name: through-steps
+steps:
+  - id: s
+    uses: core.set
+    with:
+      a: ${{ slice(secrets.tok, 0, 3) }}
+      up: ${{ upper(secrets.tok) }}
+  - id: t
+    uses: core.set
+    with:
+      wrapped: '<${{ steps.s.output.a }}>'
+      passed: ${{ steps.s.output.a }}
+      count: '${{ len(steps.s.output.up) + 1 }}'
+      low: '${{ lower(steps.s.output.up) }}'
+  - id: each
+    for_each: ${{ split(secrets.tok, '') }}
+    steps:
+      - id: c
+        uses: core.set
+        with:
+          x: '<${{ item }}>'
+          bare: ${{ item }}
+  - id: after_loop
+    uses: core.set
+    with:
+      first: '${{ steps.each.output[0].x }}|${{ lower(steps.each.output[0].x) }}'
+  - id: shaped
+    uses: core.set
+    with: { v: '${{ upper(secrets.tok) }}' }
+    outputs:
+      low: '${{ lower(output.v) }}'
+  - id: plain
+    if: ${{ len(secrets.tok) > 3 }}
+    uses: core.set
+    with: { name: page-title }
+  - id: reads_plain
+    uses: core.set
+    with: { shown: '<${{ steps.plain.output.name }}>' }
+outputs:
+  wrapped: ${{ steps.t.output.wrapped }}
+  count: ${{ steps.t.output.count }}
+  low: ${{ steps.t.output.low }}
+  each: ${{ steps.each.output }}
+  after_loop: ${{ steps.after_loop.output.first }}
+  shaped: ${{ steps.shaped.output.low }}
+  plain: ${{ steps.reads_plain.output.shown }}
+"#;
+    let mut forms = vec![
+        SECRET.to_string(),
+        SECRET.to_uppercase(),
+        SECRET.to_lowercase(),
+        format!("<{}>", &SECRET[..3]),
+    ];
+    forms.extend(SECRET.chars().map(|c| format!("<{c}>")));
+    forms.extend(SECRET.chars().map(|c| format!("|<{}>", c.to_lowercase())));
+    // Read on its own, a part of a value computed from the secret is masked as it was there.
+    forms.extend(SECRET.chars().map(|c| format!("\"bare\":\"{c}\"")));
+    forms.push(format!("\"passed\":\"{}\"", &SECRET[..3]));
+    for mode in [
+        Mode::Live,
+        Mode::DryRun {
+            mocks: HashMap::new(),
+            live_reads: false,
+        },
+    ] {
+        let run = run(yaml, SECRET, mode).await;
+        assert_eq!(
+            run.outcome.status,
+            RunStatus::Succeeded,
+            "{:?}",
+            run.outcome.error
+        );
+        assert_nowhere(&run, &forms);
+        let outputs = &run.outcome.outputs;
+        for key in ["wrapped", "count", "low", "after_loop", "shaped"] {
+            assert_eq!(outputs[key], json!("***"), "{key}: {outputs}");
+        }
+        assert_eq!(outputs["plain"], json!("<page-title>"));
+        for recorded in ["\"bare\":\"***\"", "\"passed\":\"***\""] {
+            assert!(run.shown.contains(recorded), "{recorded}: {}", run.shown);
+        }
+    }
 }

@@ -45,10 +45,12 @@ pub trait Scope {
         Vec::new()
     }
 
-    /// Whether `root.name` (`vars.token`, `env.T`, `inputs.x`) holds a value computed from a
-    /// secret: an expression that reads it is tainted like one that reads `secrets`. Only
-    /// asked when [`Scope::has_taint_sources`] is true.
-    fn is_taint_source(&self, _root: &str, _name: &str) -> bool {
+    /// Whether the value an expression reads at `root` then `path` (`vars.token`, `env.T`,
+    /// `inputs.x`, `steps.s.output.header`) holds a value computed from a secret: then the
+    /// expression is tainted like one that reads `secrets`. A path that stops early or at a
+    /// computed name (`vars`, `vars[x]`) reads whatever is under it. Only asked when
+    /// [`Scope::has_taint_sources`] is true.
+    fn is_taint_source(&self, _root: &str, _path: &[crate::Segment]) -> bool {
         false
     }
 

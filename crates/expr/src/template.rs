@@ -6,7 +6,7 @@ use crate::eval::{eval, range_bounds, Ctx};
 use crate::fold::constant_errors;
 use crate::lexer::lex;
 use crate::parser::{self, Builder};
-use crate::refs::{collect, Reference, ReferenceUse, Segment};
+use crate::refs::{collect, Reference, ReferenceUse};
 use crate::scope::Scope;
 use crate::value::push_text;
 use serde_json::Value;
@@ -353,16 +353,24 @@ impl Template {
             scope,
             redact,
         };
+        let shape = self.shape();
+        // A template that is exactly a read of a variable computed from a secret hands on a
+        // part of it, which was masked when it was computed: nothing new to mask.
+        let passes_on = |root| {
+            matches!(shape, Shape::Single(_))
+                && is_plain_read(code, root)
+                && !reads_secrets(code, [root])
+        };
         let mut eval_part = |root| {
             let secret = redact && secret_node(root);
             // The message of a failure could quote a value computed from the secret.
             let value = eval(root, &cx).map_err(|e| if secret { e.hide_values() } else { e })?;
-            if secret {
+            if secret && !passes_on(root) {
                 tainted(&value);
             }
             Ok(value)
         };
-        let parts = match self.shape() {
+        let parts = match shape {
             Shape::Single(root) => return eval_part(root).map(|v| v.into_owned()),
             Shape::Source => return Ok(Value::String(self.source().to_string())),
             Shape::Parts(parts) => parts,
@@ -477,11 +485,27 @@ fn plain(uses: Vec<ReferenceUse>) -> Vec<Reference> {
 fn reads_source(code: &Code, root: u32, scope: &dyn Scope) -> bool {
     let mut uses = Vec::new();
     collect(code, Located::NONE, root, false, &mut uses);
-    uses.iter().any(|u| match u.reference.segments.first() {
-        Some(Segment::Field(name)) => scope.is_taint_source(&u.reference.root, name),
-        // `vars[x]`: any of them could be read.
-        Some(_) | None => ["vars", "env", "inputs"].contains(&u.reference.root.as_str()),
-    })
+    uses.iter()
+        .any(|u| scope.is_taint_source(&u.reference.root, &u.reference.segments))
+}
+
+/// Whether node `root` only reads a variable (a path of names and constant indexes:
+/// `steps.s.output.items[0]`), computing nothing from it.
+fn is_plain_read(code: &Code, root: u32) -> bool {
+    match code.node(root).kind {
+        Kind::Root(_) => true,
+        Kind::Path { segments } => {
+            let (base, path) = code.path(root, segments);
+            matches!(code.node(base).kind, Kind::Root(_))
+                && path.iter().all(|segment| {
+                    matches!(
+                        segment.kind,
+                        Kind::Field(_) | Kind::Key(_) | Kind::Index(_) | Kind::LongIndex(_)
+                    )
+                })
+        }
+        _ => false,
+    }
 }
 
 /// Whether any of the expressions at `roots` reads `secrets` (then values stay out of error

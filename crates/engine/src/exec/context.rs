@@ -72,9 +72,9 @@ impl StepLog for RunState {
 #[async_trait]
 impl WorkflowCaller for RunState {
     async fn call_workflow(&self, path: &str, inputs: Value) -> Result<Value, ActionError> {
-        let outcome = self.call(path, inputs).await?;
+        let super::run::Finished { outcome, outputs } = self.call(path, inputs).await?;
         match outcome.status {
-            crate::store::RunStatus::Succeeded => Ok(outcome.outputs),
+            crate::store::RunStatus::Succeeded => Ok(outputs),
             crate::store::RunStatus::Cancelled => Err(ActionError::new(
                 ErrorKind::Cancelled,
                 "the called workflow was cancelled",

@@ -1,11 +1,12 @@
 //! Where step records live during a run, and the expression scope built from them.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use serde_json::Value;
-use weft_expr::StepView;
+use weft_expr::{Segment, StepView};
 
 use super::item_outputs::ItemOutputs;
 use crate::workflow::{StepIds, StepRefs, ValueTemplate};
@@ -23,6 +24,80 @@ pub(crate) struct Globals {
     /// `(root, name)` of the inputs, env entries and vars whose value was computed from a
     /// secret: an expression reading one is tainted like one reading `secrets`.
     pub taint_sources: std::collections::HashSet<(String, String)>,
+    /// Steps whose output holds a value computed from a secret, found as each finishes.
+    pub tainted_steps: TaintedSteps,
+}
+
+/// The steps whose output holds a secret or a value computed from one (an echo of its input,
+/// a short piece of a secret): an expression reading it is tainted like one reading `secrets`.
+/// By step id, for every item of a loop at once.
+#[derive(Default)]
+pub(crate) struct TaintedSteps {
+    /// Whether `steps` holds any: read before every rendering, so it is read without the lock.
+    any: AtomicBool,
+    steps: Mutex<HashMap<Arc<str>, OutputTaint>>,
+}
+
+/// Which part of a step's output holds a value computed from a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum OutputTaint {
+    Whole,
+    /// These fields of an object: reading another one is not tainted (a `core.set` that
+    /// computes one value from a secret leaves its other values readable).
+    Fields(HashSet<String>),
+}
+
+impl OutputTaint {
+    fn merge(&mut self, other: OutputTaint) {
+        match (&mut *self, other) {
+            (OutputTaint::Fields(mine), OutputTaint::Fields(more)) => mine.extend(more),
+            _ => *self = OutputTaint::Whole,
+        }
+    }
+}
+
+impl TaintedSteps {
+    pub fn insert(&self, id: &Arc<str>, taint: OutputTaint) {
+        let mut steps = self.steps.lock();
+        match steps.get_mut(id) {
+            Some(known) => known.merge(taint),
+            None => {
+                steps.insert(id.clone(), taint);
+            }
+        }
+        self.any.store(true, Ordering::Release);
+    }
+
+    pub fn any(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+
+    /// Whether `steps` then `path` reads a value computed from a secret.
+    pub fn reads(&self, path: &[Segment]) -> bool {
+        if !self.any() {
+            return false;
+        }
+        let (Some(Segment::Field(id)), rest) = (path.first(), path.get(1..).unwrap_or_default())
+        else {
+            return true; // `steps[x]`: any step
+        };
+        let steps = self.steps.lock();
+        let Some(taint) = steps.get(id.as_str()) else {
+            return false;
+        };
+        match (taint, rest) {
+            // What the engine records about the step, not what it computed.
+            (_, [Segment::Field(field), ..]) if matches!(field.as_str(), "status" | "attempts") => {
+                false
+            }
+            (OutputTaint::Fields(fields), [Segment::Field(output), Segment::Field(field), ..])
+                if output == "output" =>
+            {
+                fields.contains(field)
+            }
+            _ => true,
+        }
+    }
 }
 
 /// What a step produced: a value, or a loop's item outputs (see [`ItemOutputs`]).
@@ -110,6 +185,9 @@ pub(crate) struct Frame {
     pub error: Option<Value>,
     /// Loop positions from the outermost loop in.
     pub iteration: Vec<usize>,
+    /// Whether the items of this loop or of one around it were computed from a secret: then
+    /// reading `item` or `index` is tainted (nested loops' items are not told apart).
+    pub item_tainted: bool,
 }
 
 impl Frame {
@@ -121,30 +199,37 @@ impl Frame {
             index: None,
             error: None,
             iteration: Vec::new(),
+            item_tainted: false,
         })
     }
 
-    pub fn child(
-        self: &Arc<Self>,
-        item: Option<(Value, usize)>,
-        error: Option<Value>,
-    ) -> Arc<Frame> {
-        let mut iteration = Vec::with_capacity(self.iteration.len() + 1);
-        iteration.extend_from_slice(&self.iteration);
-        let (item, index) = match item {
-            Some((value, i)) => {
-                iteration.push(i);
-                (Some(value), Some(Value::from(i)))
-            }
-            None => (None, None),
-        };
+    /// The frame of a branch, or of an `on_error` handler given `error`.
+    pub fn child(self: &Arc<Self>, error: Option<Value>) -> Arc<Frame> {
         Arc::new(Frame {
             parent: Some(self.clone()),
             steps: Mutex::new(Records::default()),
-            item,
-            index,
+            item: None,
+            index: None,
             error,
+            iteration: self.iteration.clone(),
+            item_tainted: self.item_tainted,
+        })
+    }
+
+    /// The frame of a loop's item `index`; `tainted` when the loop's items were computed
+    /// from a secret.
+    pub fn item_child(self: &Arc<Self>, item: Value, index: usize, tainted: bool) -> Arc<Frame> {
+        let mut iteration = Vec::with_capacity(self.iteration.len() + 1);
+        iteration.extend_from_slice(&self.iteration);
+        iteration.push(index);
+        Arc::new(Frame {
+            parent: Some(self.clone()),
+            steps: Mutex::new(Records::default()),
+            item: Some(item),
+            index: Some(Value::from(index)),
+            error: None,
             iteration,
+            item_tainted: tainted || self.item_tainted,
         })
     }
 
@@ -231,6 +316,8 @@ pub(crate) struct StepScope<'a> {
     pub steps: Vec<(Arc<str>, ReadRecord)>,
     /// The action's result, inside a step's `outputs`.
     pub output: Option<&'a Value>,
+    /// Whether that result holds a value computed from a secret (then reading `output` taints).
+    pub output_tainted: bool,
 }
 
 impl<'a> StepScope<'a> {
@@ -263,6 +350,7 @@ impl<'a> StepScope<'a> {
             frame,
             steps,
             output: None,
+            output_tainted: false,
         })
     }
 }
@@ -339,14 +427,25 @@ impl weft_expr::Scope for StepScope<'_> {
         self.globals.now.unwrap_or_else(chrono::Utc::now)
     }
 
-    fn is_taint_source(&self, root: &str, name: &str) -> bool {
-        self.globals
-            .taint_sources
-            .contains(&(root.to_string(), name.to_string()))
+    fn is_taint_source(&self, root: &str, path: &[Segment]) -> bool {
+        match (root, path.first()) {
+            ("steps", _) => self.globals.tainted_steps.reads(path),
+            ("item" | "index", _) => self.frame.item_tainted,
+            ("output", _) => self.output_tainted,
+            (root, Some(Segment::Field(name))) => self
+                .globals
+                .taint_sources
+                .contains(&(root.to_string(), name.to_string())),
+            // `vars` whole or `vars[x]`: any of them could be read.
+            (root, _) => self.globals.taint_sources.iter().any(|(r, _)| r == root),
+        }
     }
 
     fn has_taint_sources(&self) -> bool {
         !self.globals.taint_sources.is_empty()
+            || self.globals.tainted_steps.any()
+            || self.frame.item_tainted
+            || self.output_tainted
     }
 }
 

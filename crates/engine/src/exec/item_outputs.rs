@@ -127,6 +127,14 @@ impl ItemOutputs {
         key
     }
 
+    /// Whether an item's output holds a secret or a value computed from one.
+    pub fn holds_secret(&self, redactor: &Redactor) -> bool {
+        let held = self.held.lock();
+        held.secret
+            .iter()
+            .any(|(_, value)| redactor.holds_secret(value))
+    }
+
     /// The loop's step record, its output the array of every item's output in item order (an
     /// item without one is `null`).
     pub fn record(&self) -> Result<Arc<Value>, String> {

@@ -91,9 +91,9 @@ impl Patterns {
         }
     }
 
-    fn with_whole(&self, json: String, container: bool) -> Patterns {
+    fn with_whole(&self, entries: Vec<String>, container: bool) -> Patterns {
         let mut whole = self.whole.clone();
-        whole.insert(json);
+        whole.extend(entries);
         Patterns {
             values: self.values.clone(),
             forms: self.forms.clone(),
@@ -130,6 +130,22 @@ impl Patterns {
             Value::Array(_) | Value::Object(_) if !self.whole_containers => false,
             _ => serde_json::to_string(value).is_ok_and(|json| self.whole.contains(&json)),
         }
+    }
+}
+
+/// The values inside `value` that [`Redactor::add_value`] cannot mask by matching, as JSON
+/// (how [`Patterns::whole`] compares values): short strings, numbers written short, booleans.
+/// Not as text: one character of a secret would mask every text and key that is that
+/// character.
+fn unmaskable_parts(value: &Value, out: &mut Vec<String>) {
+    let short = |s: &str| s.chars().count() < MIN_SECRET_LEN;
+    match value {
+        Value::String(s) if short(s) => out.extend(serde_json::to_string(s).ok()),
+        Value::Number(n) if short(&n.to_string()) => out.push(n.to_string()),
+        Value::Bool(b) => out.push(b.to_string()),
+        Value::Array(items) => items.iter().for_each(|i| unmaskable_parts(i, out)),
+        Value::Object(map) => map.values().for_each(|i| unmaskable_parts(i, out)),
+        Value::Null | Value::String(_) | Value::Number(_) => {}
     }
 }
 
@@ -229,12 +245,24 @@ impl Redactor {
         template: &ValueTemplate,
         scope: &dyn Scope,
     ) -> Result<Value, EvalError> {
+        self.render_noting(template, scope, &mut false)
+    }
+
+    /// Renders like [`Redactor::render`]; sets `tainted` when any value was computed from a
+    /// secret.
+    pub(crate) fn render_noting(
+        &self,
+        template: &ValueTemplate,
+        scope: &dyn Scope,
+        tainted: &mut bool,
+    ) -> Result<Value, EvalError> {
         match template {
             ValueTemplate::Literal(value) => Ok(Value::clone(value)),
             ValueTemplate::Template(template) => {
                 let mut unmaskable = false;
                 let value = template.render_tainted(scope, &mut |value| {
                     self.add_value(value);
+                    *tainted = true;
                     unmaskable |= !maskable(value);
                 })?;
                 if unmaskable {
@@ -244,21 +272,31 @@ impl Redactor {
             }
             ValueTemplate::Array(items) => items
                 .iter()
-                .map(|i| self.render(i, scope))
+                .map(|i| self.render_noting(i, scope, tainted))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
             ValueTemplate::Object(entries) => {
                 let mut map = Map::with_capacity(entries.len());
                 for (key, value) in entries {
-                    map.insert(key.to_string(), self.render(value, scope)?);
+                    map.insert(key.to_string(), self.render_noting(value, scope, tainted)?);
                 }
                 Ok(Value::Object(map))
             }
         }
     }
 
+    /// Whether `value` holds a secret or a value computed from one, as masking finds them
+    /// (a credential header alone does not count: it is masked whatever its value).
+    pub fn holds_secret(&self, value: &Value) -> bool {
+        let state = self.state.read().clone();
+        (state.matcher.is_some() || !state.whole.is_empty()) && state.holds(value)
+    }
+
     /// Masks `value` whole from now on: a long string as a secret, anything else wherever a
     /// value (or a whole text) equals it.
+    /// Each part of it that matching cannot mask is masked wherever a value equals it too:
+    /// an expression that only reads a part (`item`, `steps.s.output.chars[0]`) is not
+    /// tainted, as what it reads was masked here.
     fn mask_whole(&self, value: &Value) {
         match value {
             Value::Null => {}
@@ -266,22 +304,20 @@ impl Redactor {
             // and the short value shown beside the masked secret (`a***bSu`).
             Value::String(s) if s.chars().count() >= MIN_SECRET_LEN => self.insert(s),
             _ => {
-                let Ok(json) = serde_json::to_string(value) else {
-                    return;
-                };
+                let mut whole = Vec::new();
+                if let Ok(json) = serde_json::to_string(value) {
+                    whole.push(json);
+                }
+                // A string also as its text, for messages that are exactly that value.
+                if let Value::String(s) = value {
+                    whole.push(s.clone());
+                }
+                unmaskable_parts(value, &mut whole);
                 let container = matches!(value, Value::Array(_) | Value::Object(_));
                 let mut state = self.state.write();
-                if !state.whole.contains(&json) {
-                    // A string also as its text, for messages that are exactly that value.
-                    let text = match value {
-                        Value::String(s) => Some(s.clone()),
-                        _ => None,
-                    };
-                    let mut next = state.with_whole(json, container);
-                    if let Some(text) = text {
-                        next.whole.insert(text);
-                    }
-                    *state = Arc::new(next);
+                whole.retain(|entry| !state.whole.contains(entry));
+                if !whole.is_empty() {
+                    *state = Arc::new(state.with_whole(whole, container));
                 }
             }
         }
@@ -348,6 +384,20 @@ fn holds_credential_header(value: &Value) -> bool {
 }
 
 impl Patterns {
+    fn holds(&self, value: &Value) -> bool {
+        let matches = |text: &str| self.matcher.as_ref().is_some_and(|m| m.is_match(text));
+        if self.is_whole(value) {
+            return true;
+        }
+        match value {
+            Value::String(s) => matches(s),
+            Value::Number(n) => self.matcher.is_some() && self.values.contains(&n.to_string()),
+            Value::Array(items) => items.iter().any(|i| self.holds(i)),
+            Value::Object(map) => map.iter().any(|(k, v)| matches(k) || self.holds(v)),
+            _ => false,
+        }
+    }
+
     fn covers(&self, value: &str) -> bool {
         self.matcher.as_ref().is_some_and(|m| {
             m.find_iter(value)

@@ -180,7 +180,8 @@ impl Engine {
         let plan = ResumePlan::new(record, &attempts, wait);
         Ok(self
             .run_nested(workflow, run_request, Vec::new(), None, Some(plan))
-            .await)
+            .await
+            .outcome)
     }
 
     async fn fail_unresumable(

@@ -41,6 +41,14 @@ pub fn new_run_id() -> String {
 /// Nested `workflow.call`s beyond this depth are refused (runaway recursion).
 const MAX_CALL_DEPTH: usize = 16;
 
+/// A run's outcome, and its outputs as computed: what a `workflow.call` hands its caller (a
+/// value computed from a secret is masked in the outcome, and the caller needs the real one;
+/// the redactor they share masks it in the caller's records).
+pub(super) struct Finished {
+    pub outcome: RunOutcome,
+    pub outputs: Value,
+}
+
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
     pub run_id: String,
@@ -129,7 +137,11 @@ impl Engine {
         workflow: Arc<CompiledWorkflow>,
         request: RunRequest,
     ) -> BoxFuture<'_, RunOutcome> {
-        Box::pin(self.run_nested(workflow, request, Vec::new(), None, None))
+        Box::pin(async move {
+            self.run_nested(workflow, request, Vec::new(), None, None)
+                .await
+                .outcome
+        })
     }
 
     pub(super) async fn run_nested(
@@ -139,7 +151,7 @@ impl Engine {
         mut call_stack: Vec<PathBuf>,
         redactor: Option<Arc<Redactor>>,
         resume: Option<ResumePlan>,
-    ) -> RunOutcome {
+    ) -> Finished {
         let started = Instant::now();
         let run_id = request.run_id.clone().unwrap_or_else(new_run_id);
         let dry = matches!(request.mode, Mode::DryRun { .. });
@@ -255,7 +267,10 @@ impl Engine {
                 );
                 if !dry {
                     if let Err(e) = self.store.put_run(&record).await {
-                        return self.finish_without_record(run_id, started, e.with_causes());
+                        return Finished {
+                            outcome: self.finish_without_record(run_id, started, e.with_causes()),
+                            outputs: Value::Null,
+                        };
                     }
                 }
                 let state = RunState {
@@ -304,7 +319,8 @@ impl Engine {
         };
 
         let error = error.map(|e| redactor.text(&e));
-        let outputs = redactor.value(&outputs);
+        let given = outputs;
+        let outputs = redactor.value(&given);
         record.status = status;
         record.error = error.clone();
         record.outputs = (!outputs.is_null()).then(|| {
@@ -346,13 +362,16 @@ impl Engine {
             error: error.as_deref(),
             outputs: &outputs,
         });
-        RunOutcome {
-            run_id,
-            status,
-            outputs,
-            error,
-            duration,
-            dry_run,
+        Finished {
+            outcome: RunOutcome {
+                run_id,
+                status,
+                outputs,
+                error,
+                duration,
+                dry_run,
+            },
+            outputs: given,
         }
     }
 
@@ -427,6 +446,7 @@ fn prepare_globals(
         connection,
         now: request.now,
         taint_sources: Default::default(),
+        tainted_steps: Default::default(),
     };
     // A called workflow's input computed by its caller from a secret is masked already (the
     // redactor is shared): reading it taints like reading `secrets`.
@@ -565,7 +585,7 @@ impl RunState {
             .err()
             .map(|f| json!({ "step": f.step, "message": f.message }));
         if status == RunStatus::Failed && !self.workflow.on_failure.is_empty() {
-            let frame = root.child(None, error_value.clone());
+            let frame = root.child(error_value.clone());
             if let Err(f) = self.run_block(&self.workflow.on_failure, frame).await {
                 error = Some(format!(
                     "{}; then on_failure failed: {f}",
@@ -578,7 +598,7 @@ impl RunState {
         }
         self.finalizing.store(true, Ordering::Relaxed);
         if !self.workflow.finally.is_empty() {
-            let frame = root.child(None, Some(error_value.unwrap_or(Value::Null)));
+            let frame = root.child(Some(error_value.unwrap_or(Value::Null)));
             if let Err(f) = self.run_block(&self.workflow.finally, frame).await {
                 error = Some(match error {
                     Some(e) => format!("{e}; then finally failed: {f}"),
@@ -640,7 +660,7 @@ impl RunState {
     }
 
     /// `workflow.call`: load the file next to this workflow and run it as a child run.
-    pub(crate) async fn call(&self, path: &str, inputs: Value) -> Result<RunOutcome, ActionError> {
+    pub(crate) async fn call(&self, path: &str, inputs: Value) -> Result<Finished, ActionError> {
         if self.call_stack.len() >= MAX_CALL_DEPTH {
             return Err(ActionError::invalid_input(format!(
                 "workflow.call nests deeper than {MAX_CALL_DEPTH} levels"
@@ -712,14 +732,14 @@ impl RunState {
             )
         })?;
         stop_child.disarm();
-        if let Some(report) = &outcome.dry_run {
+        if let Some(report) = &outcome.outcome.dry_run {
             let steps = report.steps.iter().cloned().map(|mut step| {
                 step.step = format!("{path} > {}", step.step);
                 step
             });
             self.dry_steps.lock().extend(steps);
         }
-        if outcome.status == RunStatus::Cancelled {
+        if outcome.outcome.status == RunStatus::Cancelled {
             return Err(ActionError::new(ErrorKind::Cancelled, "cancelled"));
         }
         Ok(outcome)

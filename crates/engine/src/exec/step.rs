@@ -1,5 +1,6 @@
 //! Running blocks and steps: dependencies, conditions, loops, branches, attempts, error handling.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::Ordering;
@@ -12,7 +13,7 @@ use futures::stream::{FuturesUnordered, StreamExt, TryStreamExt};
 use serde_json::{json, Map, Value};
 
 use super::events::Progress;
-use super::frame::{Frame, Output, StepRecord, StepScope};
+use super::frame::{Frame, Output, OutputTaint, StepRecord, StepScope};
 use super::item_outputs::ItemOutputs;
 use super::record_cap::{Attempt, RecordedInput, WrittenAttempt};
 use super::redact::Redactor;
@@ -197,6 +198,9 @@ impl RunState {
             .and_then(|raw| self.shape_output(step, raw, &frame));
         let error = match output {
             Ok(output) => {
+                if let Some(taint) = self.output_taint(&output) {
+                    self.globals.tainted_steps.insert(&step.id, taint);
+                }
                 frame.record(
                     &step.id,
                     StepRecord::new("succeeded", output, None, result.attempts),
@@ -238,11 +242,37 @@ impl RunState {
             }
             ErrorPlan::Steps(handler) => {
                 let error = json!({ "step": *step.id, "message": message });
-                self.run_block(handler, frame.child(None, Some(error)))
-                    .await?;
+                self.run_block(handler, frame.child(Some(error))).await?;
                 frame.record(&step.id, record);
                 Ok(())
             }
+        }
+    }
+
+    /// Which part of a step's output holds a secret or a value computed from one: what reads
+    /// it is tainted (see [`super::frame::TaintedSteps`]).
+    fn output_taint(&self, output: &Output) -> Option<OutputTaint> {
+        let holds = |value: &Value| self.redactor.holds_secret(value);
+        if self.redactor.is_empty() {
+            return None;
+        }
+        match output {
+            Output::Items(items) => items
+                .holds_secret(&self.redactor)
+                .then_some(OutputTaint::Whole),
+            Output::Value(Value::Object(fields)) => {
+                let mut tainted = HashSet::new();
+                for (name, value) in fields {
+                    if holds(&Value::String(name.clone())) {
+                        return Some(OutputTaint::Whole);
+                    }
+                    if holds(value) {
+                        tainted.insert(name.clone());
+                    }
+                }
+                (!tainted.is_empty()).then_some(OutputTaint::Fields(tainted))
+            }
+            Output::Value(value) => holds(value).then_some(OutputTaint::Whole),
         }
     }
 
@@ -309,6 +339,7 @@ impl RunState {
         let mut scope =
             StepScope::new(&self.globals, frame, &step.step_refs).map_err(ActionError::failed)?;
         scope.output = Some(raw);
+        scope.output_tainted = self.redactor.holds_secret(raw);
         render_mapping(&self.redactor, mapping, &scope).map(Output::Value)
     }
 
@@ -511,10 +542,11 @@ impl RunState {
         body: &Block,
         frame: &Arc<Frame>,
     ) -> Result<Output, ActionError> {
+        let mut tainted = false;
         let items = {
             let scope = StepScope::new(&self.globals, frame, &step.step_refs)
                 .map_err(ActionError::failed)?;
-            LoopItems::render(items, &self.redactor, &scope)?
+            LoopItems::render(items, &self.redactor, &scope, &mut tainted)?
         };
         // A dry run shows the body once, for the first item.
         let items = items.take(match self.mode {
@@ -537,7 +569,7 @@ impl RunState {
         ));
         let mut finished = futures::stream::iter(items.enumerate())
             .map(|(index, item)| {
-                let child = frame.child(Some((item, index)), None);
+                let child = frame.item_child(item, index, tainted);
                 async move {
                     self.run_block(body, child.clone()).await.map_err(|f| {
                         if f.cancelled {
@@ -576,7 +608,7 @@ impl RunState {
         frame: &Arc<Frame>,
     ) -> Result<Value, ActionError> {
         let runs = branches.iter().map(|(name, block)| {
-            let child = frame.child(None, None);
+            let child = frame.child(None);
             async move {
                 self.run_block(block, child.clone()).await.map_err(|f| {
                     if f.cancelled {
@@ -741,10 +773,12 @@ enum LoopItems {
 }
 
 impl LoopItems {
+    /// Sets `tainted` when the items were computed from a secret.
     fn render(
         template: &ValueTemplate,
         redactor: &Redactor,
         scope: &StepScope<'_>,
+        tainted: &mut bool,
     ) -> Result<LoopItems, ActionError> {
         let invalid = |e: weft_expr::EvalError| {
             ActionError::invalid_input(format!("`for_each`: {}", e.message))
@@ -754,7 +788,10 @@ impl LoopItems {
                 return bounds.map(LoopItems::Numbers).map_err(invalid);
             }
         }
-        match redactor.render(template, scope).map_err(invalid)? {
+        match redactor
+            .render_noting(template, scope, tainted)
+            .map_err(invalid)?
+        {
             Value::Array(items) => Ok(LoopItems::List(items.into_iter())),
             other => Err(ActionError::invalid_input(format!(
                 "`for_each` needs a list, got {}",

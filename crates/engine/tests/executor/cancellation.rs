@@ -171,17 +171,24 @@ steps:
   - id: next
     uses: core.set
     with: { more: '${{ steps.use.output.length + 1 }}' }
+  - id: check
+    if: ${{ steps.next.output.more == 7 }}
+    uses: core.set
+    with: { seen: seven }
 outputs:
   length: ${{ steps.use.output.length }}
   more: ${{ steps.next.output.more }}
+  seen: ${{ steps.check.output.seen }}
 ",
             request,
         )
         .await;
     assert_succeeded(&outcome);
-    // A short value computed from a secret is recorded as `***`; the run used the real one.
+    // A short value computed from a secret is recorded as `***`, and so is what a later
+    // step computes from it; the run used the real ones.
     assert_eq!(outcome.outputs["length"], "***");
-    assert_eq!(outcome.outputs["more"], 7);
+    assert_eq!(outcome.outputs["more"], "***");
+    assert_eq!(outcome.outputs["seen"], "seven");
 }
 
 #[tokio::test(start_paused = true)]
@@ -274,8 +281,13 @@ steps:
   - id: call
     uses: workflow.call
     with: { path: child.yaml }
+  - id: check
+    if: ${{ steps.call.output.length == 40 }}
+    uses: core.set
+    with: { seen: forty }
 outputs:
   child: ${{ steps.call.output }}
+  seen: ${{ steps.check.output.seen }}
 ";
     let workflow = compile_at(&h.engine, &dir.path().join("parent.yaml"), parent);
     let mut request = RunRequest::default();
@@ -284,9 +296,11 @@ outputs:
     assert_succeeded(&outcome);
     assert_eq!(
         outcome.outputs["child"],
-        // `len` of the secret is 4: masked whole where recorded, its real value used.
-        json!({ "length": 40, "hidden": false })
+        // `len` of the secret is 4, and a value computed from it is masked whole where
+        // recorded; its real value was used.
+        json!({ "length": "***", "hidden": false })
     );
+    assert_eq!(outcome.outputs["seen"], "forty");
 }
 
 #[tokio::test(start_paused = true)]
