@@ -735,3 +735,98 @@ outputs:
         }
     }
 }
+
+/// A loop over values read as they are from a tainted var or step output taints its `item`;
+/// what is not computed from a secret stays shown: another output read whole into a text,
+/// a plain `true` beside a boolean computed from a secret, a loop's `index`, a plain loop
+/// inside a tainted one (review of 2026-12-03).
+#[tokio::test]
+async fn loops_over_tainted_reads_taint_their_items_and_nothing_else_is_masked() {
+    let yaml = r#"
+name: reads
+vars:
+  parts: ${{ split(secrets.tok, "-") }}
+steps:
+  - id: s
+    uses: core.set
+    with:
+      list: ${{ split(secrets.tok, "-") }}
+      title: Quarterly report
+      token: ${{ secrets.tok }}
+      has: ${{ contains(secrets.tok, "w0") }}
+  - id: from_step
+    for_each: ${{ steps.s.output.list }}
+    steps:
+      - id: a
+        uses: core.set
+        with: { low: '${{ lower(item) }}', n: '${{ len(item) }}', pos: '${{ index + 10 }}' }
+  - id: from_var
+    for_each: ${{ vars.parts }}
+    steps:
+      - id: inner
+        for_each: ${{ ["alpha", "beta"] }}
+        steps:
+          - id: c
+            uses: core.set
+            with: { up: '${{ upper(item) }}' }
+      - id: b
+        uses: core.set
+        with:
+          up: '${{ upper(item) }}'
+          inner: ${{ steps.inner.output }}
+  - id: cfg
+    uses: core.set
+    with: { enabled: true, name: report }
+  - id: text
+    uses: core.set
+    with:
+      dump: 'page: ${{ steps.s.output }}'
+      plain: 'enabled=${{ steps.cfg.output.enabled ? "yes" : "no" }} ${{ upper(steps.cfg.output.name) }}'
+      title: 'the title is ${{ steps.s.output.title }}'
+outputs:
+  from_step: ${{ steps.from_step.output }}
+  from_var: ${{ steps.from_var.output }}
+  text: ${{ steps.text.output }}
+"#;
+    let pieces: Vec<&str> = SECRET.split('-').collect();
+    let mut forms = vec![SECRET.to_string(), "PA55".to_string(), "ZYX".to_string()];
+    forms.extend(pieces.iter().map(|p| format!("\"{}\"", p.to_lowercase())));
+    let run = run(yaml, SECRET, Mode::Live).await;
+    assert_eq!(
+        run.outcome.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        run.outcome.error
+    );
+    assert_nowhere(&run, &forms);
+    let outputs = &run.outcome.outputs;
+    for item in outputs["from_step"].as_array().expect("a list") {
+        assert_eq!(item["low"], json!("***"), "{item}");
+        assert_eq!(item["n"], json!("***"), "{item}");
+    }
+    let positions: Vec<&Value> = outputs["from_step"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| &item["pos"])
+        .collect();
+    assert_eq!(positions, [&json!(10), &json!(11), &json!(12)], "{outputs}");
+    for item in outputs["from_var"].as_array().expect("a list") {
+        assert_eq!(item["up"], json!("***"), "{item}");
+        assert_eq!(
+            item["inner"],
+            json!([{"up": "ALPHA"}, {"up": "BETA"}]),
+            "{item}"
+        );
+    }
+    assert_eq!(
+        outputs["text"],
+        json!({
+            // It holds short values computed from the secret: masked whole, and its other
+            // parts (`title`, `Quarterly report`) are not made secrets.
+            "dump": "***",
+            "plain": "enabled=yes REPORT",
+            "title": "the title is Quarterly report"
+        })
+    );
+}

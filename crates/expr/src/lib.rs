@@ -31,5 +31,5 @@ pub use parser::{MAX_NESTING, MAX_TREE_DEPTH};
 pub use refs::{Reference, ReferenceUse, Segment};
 pub use scope::{MapScope, Scope, StepView, KNOWN_ROOTS};
 pub use serde_json::Value;
-pub use template::{Checks, Expr, Template};
+pub use template::{Checks, Expr, Taint, Template};
 pub use value::truthy;

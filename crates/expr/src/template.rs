@@ -315,22 +315,24 @@ impl Template {
     /// an array). Otherwise each part is converted to text and concatenated: strings as is,
     /// numbers, booleans and null as JSON, arrays and objects as compact JSON.
     pub fn render(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
-        self.render_tainted(scope, &mut |_| {})
+        self.render_tainted(scope, &mut |_, _| {})
     }
 
     /// Renders like [`Template::render`], handing `tainted` the value of each expression that
-    /// reads `secrets`: whatever it computes may come from a secret, so it is one (taint). The
-    /// text around the expressions is not. A template that reads no secret pays nothing more.
+    /// reads `secrets` or a variable computed from one (see [`Scope::is_taint_source`]):
+    /// whatever it computes may come from a secret, so it is one (taint), and [`Taint`] tells
+    /// whether it only read it. The text around the expressions is not tainted. A template
+    /// that reads no secret pays nothing more.
     pub fn render_tainted(
         &self,
         scope: &dyn Scope,
-        tainted: &mut dyn FnMut(&Value),
+        tainted: &mut dyn FnMut(&Value, Taint),
     ) -> Result<Value, EvalError> {
         self.render_located(Located::NONE, scope, tainted)
             .map_err(|unlocated| {
                 // Rendered again for the spans of the error alone: nothing is handed out twice.
                 let spans = self.spans();
-                let again = self.render_located(Located(&spans), scope, &mut |_| {});
+                let again = self.render_located(Located(&spans), scope, &mut |_, _| {});
                 located(again, unlocated, &self.code)
             })
     }
@@ -339,7 +341,7 @@ impl Template {
         &self,
         spans: Located<'_>,
         scope: &dyn Scope,
-        tainted: &mut dyn FnMut(&Value),
+        tainted: &mut dyn FnMut(&Value, Taint),
     ) -> Result<Value, EvalError> {
         let code = &self.code;
         // A variable computed from a secret (see `Scope::is_taint_source`) taints like `secrets`.
@@ -354,19 +356,19 @@ impl Template {
             redact,
         };
         let shape = self.shape();
-        // A template that is exactly a read of a variable computed from a secret hands on a
-        // part of it, which was masked when it was computed: nothing new to mask.
-        let passes_on = |root| {
-            matches!(shape, Shape::Single(_))
-                && is_plain_read(code, root)
-                && !reads_secrets(code, [root])
-        };
         let mut eval_part = |root| {
             let secret = redact && secret_node(root);
             // The message of a failure could quote a value computed from the secret.
             let value = eval(root, &cx).map_err(|e| if secret { e.hide_values() } else { e })?;
-            if secret && !passes_on(root) {
-                tainted(&value);
+            if secret {
+                let taint = if !is_plain_read(code, root) || reads_secrets(code, [root]) {
+                    Taint::Computed
+                } else if matches!(shape, Shape::Single(_)) {
+                    Taint::Read
+                } else {
+                    Taint::ReadIntoText
+                };
+                tainted(&value, taint);
             }
             Ok(value)
         };
@@ -449,6 +451,20 @@ impl Template {
         }
         out
     }
+}
+
+/// How a value handed out by [`Template::render_tainted`] came from a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taint {
+    /// Computed by an expression that reads `secrets`, or computes from a variable computed
+    /// from one: a new value.
+    Computed,
+    /// Read as it is from a variable computed from a secret (`${{ vars.token }}`,
+    /// `${{ steps.s.output.code }}`): a part of a value that was tainted when computed, and
+    /// the template's whole value.
+    Read,
+    /// Read so, and written into the template's text (`"<${{ vars.token }}>"`).
+    ReadIntoText,
 }
 
 /// What a template is made of.
@@ -560,7 +576,7 @@ mod tests {
         ] {
             let template = Template::parse(src).expect("parses");
             let unlocated = template
-                .render_located(Located::NONE, &scope, &mut |_| {})
+                .render_located(Located::NONE, &scope, &mut |_, _| {})
                 .expect_err("fails");
             assert_eq!(unlocated.message, message, "{src}");
         }

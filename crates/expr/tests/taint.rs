@@ -10,7 +10,7 @@ fn tainted_parts(src: &str) -> (Value, Vec<Value>) {
     let template = Template::parse(src).expect("parses");
     let mut tainted = Vec::new();
     let rendered = template
-        .render_tainted(&scope, &mut |v| tainted.push(v.clone()))
+        .render_tainted(&scope, &mut |v, _| tainted.push(v.clone()))
         .expect("renders");
     (rendered, tainted)
 }
@@ -104,7 +104,7 @@ fn a_failure_reports_each_value_once_and_locates_its_error() {
     let template = Template::parse(src).expect("parses");
     let mut tainted = Vec::new();
     let error = template
-        .render_tainted(&scope, &mut |v| tainted.push(v.clone()))
+        .render_tainted(&scope, &mut |v, _| tainted.push(v.clone()))
         .expect_err("`inputs.who` is a string");
     assert_eq!(tainted, [json!("s3cr3t")]);
     assert_eq!(&src[error.span.clone()], "first");

@@ -185,8 +185,8 @@ pub(crate) struct Frame {
     pub error: Option<Value>,
     /// Loop positions from the outermost loop in.
     pub iteration: Vec<usize>,
-    /// Whether the items of this loop or of one around it were computed from a secret: then
-    /// reading `item` or `index` is tainted (nested loops' items are not told apart).
+    /// Whether the items of the loop whose `item` this frame reads were computed from a
+    /// secret: then reading `item` is tainted (`index` is not: it counts items).
     pub item_tainted: bool,
 }
 
@@ -229,7 +229,7 @@ impl Frame {
             index: Some(Value::from(index)),
             error: None,
             iteration,
-            item_tainted: tainted || self.item_tainted,
+            item_tainted: tainted,
         })
     }
 
@@ -430,7 +430,7 @@ impl weft_expr::Scope for StepScope<'_> {
     fn is_taint_source(&self, root: &str, path: &[Segment]) -> bool {
         match (root, path.first()) {
             ("steps", _) => self.globals.tainted_steps.reads(path),
-            ("item" | "index", _) => self.frame.item_tainted,
+            ("item", _) => self.frame.item_tainted,
             ("output", _) => self.output_tainted,
             (root, Some(Segment::Field(name))) => self
                 .globals

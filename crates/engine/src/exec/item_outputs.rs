@@ -132,7 +132,7 @@ impl ItemOutputs {
         let held = self.held.lock();
         held.secret
             .iter()
-            .any(|(_, value)| redactor.holds_secret(value))
+            .any(|(_, value)| redactor.holds_secret(value, true))
     }
 
     /// The loop's step record, its output the array of every item's output in item order (an

@@ -13,7 +13,7 @@ use parking_lot::RwLock;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
-use weft_expr::{EvalError, Scope};
+use weft_expr::{EvalError, Scope, Taint};
 
 use crate::workflow::ValueTemplate;
 
@@ -260,10 +260,22 @@ impl Redactor {
             ValueTemplate::Literal(value) => Ok(Value::clone(value)),
             ValueTemplate::Template(template) => {
                 let mut unmaskable = false;
-                let value = template.render_tainted(scope, &mut |value| {
-                    self.add_value(value);
+                let value = template.render_tainted(scope, &mut |value, taint| {
                     *tainted = true;
-                    unmaskable |= !maskable(value);
+                    match taint {
+                        Taint::Computed => {
+                            self.add_value(value);
+                            unmaskable |= !maskable(value);
+                        }
+                        // Its secrets were added when it was computed; its other parts (a
+                        // title beside a token) are no secrets. Passed on as it is, it is
+                        // masked as it was; in a text, a part masked whole (a short one)
+                        // masks that text whole.
+                        Taint::Read => {}
+                        Taint::ReadIntoText => {
+                            unmaskable |= self.state.read().holds_whole(value);
+                        }
+                    }
                 })?;
                 if unmaskable {
                     self.mask_whole(&value);
@@ -285,11 +297,13 @@ impl Redactor {
         }
     }
 
-    /// Whether `value` holds a secret or a value computed from one, as masking finds them
-    /// (a credential header alone does not count: it is masked whatever its value).
-    pub fn holds_secret(&self, value: &Value) -> bool {
+    /// Whether `value` holds a secret or a value computed from one, as masking finds them (a
+    /// credential header alone does not count: it is masked whatever its value). With
+    /// `equal_values`, a value equal to one masked whole (`true`, `13`) counts too: say so
+    /// only when `value` may have been computed from a secret, as such values are common.
+    pub fn holds_secret(&self, value: &Value, equal_values: bool) -> bool {
         let state = self.state.read().clone();
-        (state.matcher.is_some() || !state.whole.is_empty()) && state.holds(value)
+        (state.matcher.is_some() || !state.whole.is_empty()) && state.holds(value, equal_values)
     }
 
     /// Masks `value` whole from now on: a long string as a secret, anything else wherever a
@@ -384,18 +398,33 @@ fn holds_credential_header(value: &Value) -> bool {
 }
 
 impl Patterns {
-    fn holds(&self, value: &Value) -> bool {
+    fn holds(&self, value: &Value, equal_values: bool) -> bool {
         let matches = |text: &str| self.matcher.as_ref().is_some_and(|m| m.is_match(text));
-        if self.is_whole(value) {
+        if equal_values && self.is_whole(value) {
             return true;
         }
         match value {
             Value::String(s) => matches(s),
             Value::Number(n) => self.matcher.is_some() && self.values.contains(&n.to_string()),
-            Value::Array(items) => items.iter().any(|i| self.holds(i)),
-            Value::Object(map) => map.iter().any(|(k, v)| matches(k) || self.holds(v)),
+            Value::Array(items) => items.iter().any(|i| self.holds(i, equal_values)),
+            Value::Object(map) => map
+                .iter()
+                .any(|(k, v)| matches(k) || self.holds(v, equal_values)),
             _ => false,
         }
+    }
+
+    /// Whether `value` or a part of it is one of the values masked whole.
+    fn holds_whole(&self, value: &Value) -> bool {
+        if self.whole.is_empty() {
+            return false;
+        }
+        self.is_whole(value)
+            || match value {
+                Value::Array(items) => items.iter().any(|i| self.holds_whole(i)),
+                Value::Object(map) => map.values().any(|v| self.holds_whole(v)),
+                _ => false,
+            }
     }
 
     fn covers(&self, value: &str) -> bool {

@@ -64,6 +64,8 @@ impl fmt::Display for Failure {
 struct StepResult {
     output: Result<Output, ActionError>,
     attempts: u32,
+    /// Whether the action's input was computed from a secret (see `RunState::output_taint`).
+    input_tainted: bool,
 }
 
 impl From<Result<Output, ActionError>> for StepResult {
@@ -72,6 +74,7 @@ impl From<Result<Output, ActionError>> for StepResult {
         StepResult {
             output,
             attempts: 1,
+            input_tainted: false,
         }
     }
 }
@@ -81,6 +84,7 @@ impl StepResult {
         StepResult {
             output: output.map(Output::Value),
             attempts,
+            input_tainted: false,
         }
     }
 }
@@ -191,6 +195,7 @@ impl RunState {
             Err(error) => StepResult {
                 output: Err(error),
                 attempts: 0,
+                input_tainted: false,
             },
         };
         let output = result
@@ -198,7 +203,7 @@ impl RunState {
             .and_then(|raw| self.shape_output(step, raw, &frame));
         let error = match output {
             Ok(output) => {
-                if let Some(taint) = self.output_taint(&output) {
+                if let Some(taint) = self.output_taint(&output, result.input_tainted) {
                     self.globals.tainted_steps.insert(&step.id, taint);
                 }
                 frame.record(
@@ -251,8 +256,10 @@ impl RunState {
 
     /// Which part of a step's output holds a secret or a value computed from one: what reads
     /// it is tainted (see [`super::frame::TaintedSteps`]).
-    fn output_taint(&self, output: &Output) -> Option<OutputTaint> {
-        let holds = |value: &Value| self.redactor.holds_secret(value);
+    /// `input_tainted`: whether the step's input was computed from a secret (only then does a
+    /// value equal to one masked whole, a `true`, count).
+    fn output_taint(&self, output: &Output, input_tainted: bool) -> Option<OutputTaint> {
+        let holds = |value: &Value| self.redactor.holds_secret(value, input_tainted);
         if self.redactor.is_empty() {
             return None;
         }
@@ -263,7 +270,10 @@ impl RunState {
             Output::Value(Value::Object(fields)) => {
                 let mut tainted = HashSet::new();
                 for (name, value) in fields {
-                    if holds(&Value::String(name.clone())) {
+                    if self
+                        .redactor
+                        .holds_secret(&Value::String(name.clone()), false)
+                    {
                         return Some(OutputTaint::Whole);
                     }
                     if holds(value) {
@@ -339,7 +349,7 @@ impl RunState {
         let mut scope =
             StepScope::new(&self.globals, frame, &step.step_refs).map_err(ActionError::failed)?;
         scope.output = Some(raw);
-        scope.output_tainted = self.redactor.holds_secret(raw);
+        scope.output_tainted = self.redactor.holds_secret(raw, true);
         render_mapping(&self.redactor, mapping, &scope).map(Output::Value)
     }
 
@@ -350,16 +360,37 @@ impl RunState {
         with: &ValueTemplate,
         frame: &Arc<Frame>,
     ) -> StepResult {
+        let mut input_tainted = false;
+        let result = self
+            .run_action(step, action, with, frame, &mut input_tainted)
+            .await;
+        StepResult {
+            input_tainted,
+            ..result
+        }
+    }
+
+    /// Renders the action's input (setting `input_tainted` when it was computed from a
+    /// secret) and runs the action, with its retries.
+    async fn run_action(
+        &self,
+        step: &CompiledStep,
+        action: &dyn Action,
+        with: &ValueTemplate,
+        frame: &Arc<Frame>,
+        input_tainted: &mut bool,
+    ) -> StepResult {
         let not_run = |message: String| StepResult {
             output: Err(ActionError::invalid_input(message)),
             attempts: 0,
+            input_tainted: false,
         };
         let input = {
             let scope = match StepScope::new(&self.globals, frame, &step.step_refs) {
                 Ok(scope) => scope,
                 Err(message) => return not_run(message),
             };
-            match self.redactor.render(with, &scope) {
+            match self.redactor.render_noting(with, &scope, input_tainted) {
                 Ok(input) => input,
                 Err(e) => return not_run(format!("`with`: {}", e.message)),
             }

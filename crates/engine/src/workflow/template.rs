@@ -40,7 +40,7 @@ impl Keys {
 
 impl ValueTemplate {
     pub fn render(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
-        self.render_tainted(scope, &mut |_| {})
+        self.render_tainted(scope, &mut |_, _| {})
     }
 
     /// Renders, handing each value computed by an expression that reads `secrets` to `tainted`
@@ -49,7 +49,7 @@ impl ValueTemplate {
     pub fn render_tainted(
         &self,
         scope: &dyn Scope,
-        tainted: &mut dyn FnMut(&Value),
+        tainted: &mut dyn FnMut(&Value, weft_expr::Taint),
     ) -> Result<Value, EvalError> {
         match self {
             ValueTemplate::Literal(value) => Ok(Value::clone(value)),
