@@ -55,6 +55,9 @@ const HOLDER_FILE: &str = "holder";
 const CLEAN_CLOSE_FILE: &str = "closed-cleanly";
 const BACKUP_MARK: &str = ".backup-";
 const TIME_FORMAT: &str = "%Y%m%dT%H%M%S%.6fZ";
+/// Ends the name of a copy being made: [`backups`] does not list it, as its time does not
+/// parse; it gets its name once every file is copied and synced.
+const PARTIAL_MARK: &str = ".partial";
 /// Command lines longer than this are cut in the holder file.
 const MAX_COMMAND_CHARS: usize = 300;
 
@@ -309,19 +312,42 @@ fn fill(file: &mut fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
     Ok(filled)
 }
 
-/// Copies the folder `dir` to `<dir>.backup-<now>`, every file synced.
+/// Copies the folder `dir` to `<dir>.backup-<now>`, every file synced. The copy is made
+/// under another name and renamed when whole: a copy cut short (a full disk, a crash) is
+/// never listed as a copy to recover from. One cut short by an error is removed; one left
+/// by a crash goes at the next [`prune_backups`].
 pub fn copy_aside(dir: &Path, now: DateTime<Utc>) -> Result<Backup, GuardError> {
     let prefix = backup_prefix(dir).ok_or_else(|| GuardError {
         operation: "copying",
         path: dir.to_path_buf(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a folder name"),
     })?;
-    let path = dir.with_file_name(format!("{prefix}{}", now.format(TIME_FORMAT)));
-    copy_tree(dir, &path)?;
+    let name = format!("{prefix}{}", now.format(TIME_FORMAT));
+    let path = dir.with_file_name(&name);
+    let partial = dir.with_file_name(format!("{name}{PARTIAL_MARK}"));
+    let copied = copy_tree(dir, &partial).and_then(|()| {
+        fs::rename(&partial, &path).map_err(io_error("naming", &path))?;
+        sync_parent(&path)
+    });
+    if let Err(e) = copied {
+        // Best effort: a copy left here is never listed, and the next prune removes it.
+        let _ = fs::remove_dir_all(&partial);
+        return Err(e);
+    }
     Ok(Backup {
         path,
         taken_at: now,
     })
+}
+
+/// Makes the name of `path` durable (its folder's entry).
+fn sync_parent(path: &Path) -> Result<(), GuardError> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    #[cfg(unix)]
+    fs::File::open(parent)
+        .and_then(|folder| folder.sync_all())
+        .map_err(io_error("syncing", parent))?;
+    Ok(())
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<(), GuardError> {
@@ -388,12 +414,34 @@ pub fn remove_backup(backup: &Backup) -> Result<(), GuardError> {
     fs::remove_dir_all(&backup.path).map_err(io_error("removing", &backup.path))
 }
 
-/// Keeps the newest `keep` copies of `dir`.
+/// Keeps the newest `keep` copies of `dir`, and removes copies a crash cut short.
 pub fn prune_backups(dir: &Path, keep: usize) -> Result<(), GuardError> {
     for old in backups(dir).iter().skip(keep) {
         remove_backup(old)?;
     }
+    for partial in partial_copies(dir) {
+        fs::remove_dir_all(&partial).map_err(io_error("removing", &partial))?;
+    }
     Ok(())
+}
+
+/// Copies of `dir` that [`copy_aside`] did not finish.
+fn partial_copies(dir: &Path) -> Vec<PathBuf> {
+    let (Some(prefix), Some(parent)) = (backup_prefix(dir), dir.parent()) else {
+        return Vec::new();
+    };
+    let Ok(entries) = fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(&prefix) && name.ends_with(PARTIAL_MARK)
+        })
+        .map(|entry| entry.path())
+        .collect()
 }
 
 /// The bytes below `dir` (what a copy would write).
@@ -786,6 +834,47 @@ mod tests {
             backups(&dir).iter().map(|b| b.taken_at).collect::<Vec<_>>(),
             [times[3], times[2]]
         );
+    }
+
+    /// A copy cut short is never listed as one to recover from: one an error stopped is
+    /// removed at once, one a crash left is removed by the next prune.
+    #[test]
+    fn a_copy_cut_short_is_never_listed_and_is_removed() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("store.db");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("db"), b"records").unwrap();
+        let at = |s| Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, s).unwrap();
+        let good = copy_aside(&dir, at(1)).unwrap();
+        // The copy's name is taken by a folder that is not empty: the last step fails.
+        let taken = dir.with_file_name(format!(
+            "{}{}",
+            backup_prefix(&dir).unwrap(),
+            at(2).format(TIME_FORMAT)
+        ));
+        fs::create_dir_all(&taken).unwrap();
+        fs::write(taken.join("other"), b"kept").unwrap();
+        let error = copy_aside(&dir, at(2)).unwrap_err();
+        assert_eq!(error.operation, "naming");
+        assert_eq!(fs::read(taken.join("other")).unwrap(), b"kept");
+        assert!(!taken.join("db").exists(), "nothing copied over it");
+        assert!(
+            partial_copies(&dir).is_empty(),
+            "the partial copy is removed"
+        );
+        // A crash in the middle of a copy leaves it under its partial name.
+        let crashed = dir.with_file_name(format!(
+            "{}{}{PARTIAL_MARK}",
+            backup_prefix(&dir).unwrap(),
+            at(3).format(TIME_FORMAT)
+        ));
+        fs::create_dir_all(&crashed).unwrap();
+        fs::write(crashed.join("db"), b"rec").unwrap();
+        let listed: Vec<_> = backups(&dir).into_iter().map(|b| b.path).collect();
+        assert_eq!(listed, [taken.clone(), good.path.clone()]);
+        prune_backups(&dir, 5).unwrap();
+        assert!(!crashed.exists(), "pruned");
+        assert!(good.path.join("db").exists() && taken.exists());
     }
 
     #[test]
