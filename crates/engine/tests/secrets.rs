@@ -830,3 +830,53 @@ outputs:
         })
     );
 }
+
+/// A value computed from a secret that holds the secret (or another value already masked) is
+/// masked whole: masking only what it holds showed the rest (`***|pa55-w0rd-zyx|13`), also
+/// when joined from the pieces of a list (review of 2026-12-03).
+#[tokio::test]
+async fn a_computed_value_holding_a_masked_one_is_masked_whole() {
+    let yaml = r#"
+name: holding
+steps:
+  - id: s
+    uses: core.set
+    with:
+      tok: ${{ secrets.tok }}
+      list: ${{ split(secrets.tok, "-") }}
+  - id: t
+    uses: core.set
+    with:
+      both: '${{ steps.s.output.tok + "|" + lower(steps.s.output.tok) + "|" + to_string(len(steps.s.output.tok)) }}'
+      sliced: '${{ secrets.tok + slice(secrets.tok, 0, 2) }}'
+      joined: '${{ join(steps.s.output.list, "+") }}'
+      as_json: '<${{ to_json(steps.s.output) }}>'
+outputs:
+  t: ${{ steps.t.output }}
+  reversed: '${{ secrets.tok + "|" + reverse(secrets.tok) }}'
+"#;
+    let run = run(yaml, SECRET, Mode::Live).await;
+    assert_eq!(
+        run.outcome.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        run.outcome.error
+    );
+    let joined = SECRET.replace('-', "+");
+    assert_nowhere(
+        &run,
+        &[
+            SECRET.to_lowercase(),
+            SECRET.chars().rev().collect(),
+            "|13".to_string(),
+            "***Pa".to_string(),
+            joined,
+            "\"Pa55\"".to_string(),
+        ],
+    );
+    assert_eq!(
+        run.outcome.outputs["t"],
+        json!({"both": "***", "sliced": "***", "joined": "***", "as_json": "<***>"})
+    );
+    assert_eq!(run.outcome.outputs["reversed"], json!("***"));
+}

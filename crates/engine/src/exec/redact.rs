@@ -211,7 +211,7 @@ impl Redactor {
 
     /// Masks `value` from now on, in every form, even when it contains a secret already masked.
     fn insert(&self, value: &str) {
-        if !self.can_mask(value) {
+        if !self.can_mask(value) || self.state.read().values.contains(value) {
             return;
         }
         let mut state = self.state.write();
@@ -220,15 +220,18 @@ impl Redactor {
         }
     }
 
-    /// Adds every string in `value`: object keys, string leaves and numbers as written.
+    /// Adds every string in `value`, a value computed from a secret: object keys, string
+    /// leaves and numbers as written. Unlike [`Redactor::add`], a string that contains a
+    /// secret already masked is added too: masking that secret alone would show the rest of
+    /// what was computed (`***|sup3rs3cretvalue` for `tok + "|" + lower(tok)`).
     pub fn add_value(&self, value: &Value) {
         match value {
-            Value::String(s) => self.add(s),
-            Value::Number(n) => self.add(&n.to_string()),
+            Value::String(s) => self.insert(s),
+            Value::Number(n) => self.insert(&n.to_string()),
             Value::Array(items) => items.iter().for_each(|i| self.add_value(i)),
             Value::Object(map) => {
                 for (key, item) in map {
-                    self.add(key);
+                    self.insert(key);
                     self.add_value(item);
                 }
             }
