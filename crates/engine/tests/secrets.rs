@@ -876,7 +876,7 @@ outputs:
     );
     assert_eq!(
         run.outcome.outputs["t"],
-        json!({"both": "***", "sliced": "***", "joined": "***", "as_json": "<***>"})
+        json!({"both": "***", "sliced": "***", "joined": "***", "as_json": "***"})
     );
     assert_eq!(run.outcome.outputs["reversed"], json!("***"));
 }

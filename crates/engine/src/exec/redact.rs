@@ -60,13 +60,45 @@ struct Patterns {
     /// Every form of every value, in the order they were added.
     forms: Vec<String>,
     matcher: Option<AhoCorasick>,
-    /// Values masked whole, as compact JSON: rendered values that hold something computed from
-    /// a secret that matching cannot mask (a short string, a number, a boolean: `len(...)`,
-    /// `slice(..., 0, 3)`, the characters of `split(..., '')`). A value equal to one of them is
-    /// shown as `***`; text around it is not touched.
-    whole: HashSet<String>,
-    /// Whether `whole` holds an array or object (only then are containers compared).
-    whole_containers: bool,
+    /// Values masked whole, shared by every snapshot of the patterns.
+    whole: Arc<WholeValues>,
+}
+
+/// Values masked whole, as compact JSON (a string also as its text): rendered values that
+/// hold something computed from a secret that matching cannot mask (a short string, a
+/// number, a boolean: `len(...)`, `slice(..., 0, 3)`, the characters of `split(..., '')`), and
+/// computed texts that hold a secret. A value equal to one of them is shown as `***`; text
+/// around it is not touched. Grown in place: a loop adding one for each item copies nothing
+/// (a copy of the set for each, or a pattern for each, was quadratic in the items).
+#[derive(Debug, Default)]
+struct WholeValues {
+    set: RwLock<HashSet<String>>,
+    /// Whether `set` holds any, read without its lock.
+    any: AtomicBool,
+    /// Whether `set` holds an array or object (only then are containers compared).
+    containers: AtomicBool,
+}
+
+impl WholeValues {
+    fn is_empty(&self) -> bool {
+        !self.any.load(Ordering::Acquire)
+    }
+
+    fn contains(&self, entry: &str) -> bool {
+        !self.is_empty() && self.set.read().contains(entry)
+    }
+
+    fn containers(&self) -> bool {
+        self.containers.load(Ordering::Acquire)
+    }
+
+    fn extend(&self, entries: impl IntoIterator<Item = String>, container: bool) {
+        self.set.write().extend(entries);
+        if container {
+            self.containers.store(true, Ordering::Release);
+        }
+        self.any.store(true, Ordering::Release);
+    }
 }
 
 impl Patterns {
@@ -87,19 +119,6 @@ impl Patterns {
             forms,
             matcher,
             whole: self.whole.clone(),
-            whole_containers: self.whole_containers,
-        }
-    }
-
-    fn with_whole(&self, entries: Vec<String>, container: bool) -> Patterns {
-        let mut whole = self.whole.clone();
-        whole.extend(entries);
-        Patterns {
-            values: self.values.clone(),
-            forms: self.forms.clone(),
-            matcher: self.matcher.clone(),
-            whole,
-            whole_containers: self.whole_containers || container,
         }
     }
 
@@ -127,7 +146,7 @@ impl Patterns {
         }
         match value {
             Value::Null => false,
-            Value::Array(_) | Value::Object(_) if !self.whole_containers => false,
+            Value::Array(_) | Value::Object(_) if !self.whole.containers() => false,
             _ => serde_json::to_string(value).is_ok_and(|json| self.whole.contains(&json)),
         }
     }
@@ -221,22 +240,47 @@ impl Redactor {
     }
 
     /// Adds every string in `value`, a value computed from a secret: object keys, string
-    /// leaves and numbers as written. Unlike [`Redactor::add`], a string that contains a
-    /// secret already masked is added too: masking that secret alone would show the rest of
-    /// what was computed (`***|sup3rs3cretvalue` for `tok + "|" + lower(tok)`).
-    pub fn add_value(&self, value: &Value) {
+    /// leaves and numbers as written (see [`Redactor::mask_text`]). Returns whether one of
+    /// them holds a secret already masked: then what holds `value` must be masked whole, as
+    /// matching masks only that secret in it.
+    pub fn add_value(&self, value: &Value) -> bool {
         match value {
-            Value::String(s) => self.insert(s),
-            Value::Number(n) => self.insert(&n.to_string()),
-            Value::Array(items) => items.iter().for_each(|i| self.add_value(i)),
-            Value::Object(map) => {
-                for (key, item) in map {
-                    self.insert(key);
-                    self.add_value(item);
-                }
-            }
-            _ => {}
+            Value::String(s) => self.mask_text(s),
+            Value::Number(n) => self.mask_text(&n.to_string()),
+            Value::Array(items) => items.iter().fold(false, |held, i| self.add_value(i) | held),
+            Value::Object(map) => map.iter().fold(false, |held, (key, item)| {
+                self.mask_text(key) | self.add_value(item) | held
+            }),
+            _ => false,
         }
+    }
+
+    /// Masks `text`, computed from a secret, from now on; returns whether it holds a secret
+    /// already masked. Such a text is masked wherever a value or a text equals it, not as a
+    /// secret of its own: masking only its secret would show the rest
+    /// (`***|sup3rs3cretvalue` for `tok + "|" + lower(tok)`), and a secret for each (say, for
+    /// each item of a loop) made the matcher grow with every one.
+    fn mask_text(&self, text: &str) -> bool {
+        if !self.can_mask(text) {
+            return false;
+        }
+        let state = self.state.read().clone();
+        if state.values.contains(text) {
+            return false;
+        }
+        if state.whole.contains(text) {
+            return true;
+        }
+        if state.covers(text) {
+            let json = serde_json::to_string(text).ok();
+            state
+                .whole
+                .extend(json.into_iter().chain([text.to_string()]), false);
+            return true;
+        }
+        drop(state);
+        self.insert(text);
+        false
     }
 
     /// Renders `template`; each value a template of it computed from secrets is added first.
@@ -267,8 +311,8 @@ impl Redactor {
                     *tainted = true;
                     match taint {
                         Taint::Computed => {
-                            self.add_value(value);
-                            unmaskable |= !maskable(value);
+                            let held = self.add_value(value);
+                            unmaskable |= held || !maskable(value);
                         }
                         // Its secrets were added when it was computed; its other parts (a
                         // title beside a token) are no secrets. Passed on as it is, it is
@@ -319,7 +363,9 @@ impl Redactor {
             Value::Null => {}
             // Not `add`: a text that holds a secret besides the short value would be skipped,
             // and the short value shown beside the masked secret (`a***bSu`).
-            Value::String(s) if s.chars().count() >= MIN_SECRET_LEN => self.insert(s),
+            Value::String(s) if s.chars().count() >= MIN_SECRET_LEN => {
+                self.mask_text(s);
+            }
             _ => {
                 let mut whole = Vec::new();
                 if let Ok(json) = serde_json::to_string(value) {
@@ -331,11 +377,7 @@ impl Redactor {
                 }
                 unmaskable_parts(value, &mut whole);
                 let container = matches!(value, Value::Array(_) | Value::Object(_));
-                let mut state = self.state.write();
-                whole.retain(|entry| !state.whole.contains(entry));
-                if !whole.is_empty() {
-                    *state = Arc::new(state.with_whole(whole, container));
-                }
+                self.state.read().whole.extend(whole, container);
             }
         }
     }
@@ -726,6 +768,31 @@ mod tests {
         let r = Redactor::new(["abcd".to_string(), "cdef".to_string(), "efgh".to_string()]);
         assert_eq!(r.text("1abcdefgh2 abcd cdef"), "1***2 *** ***");
         assert_eq!(r.text("no secret here"), "no secret here");
+    }
+
+    /// A computed text that holds a secret (one for each item of a loop) is masked where a
+    /// value or text equals it, adding no pattern: the matcher does not grow with the items.
+    #[test]
+    fn computed_texts_holding_a_secret_are_masked_whole_without_new_patterns() {
+        let r = Redactor::new(["s3cr3t-token".to_string()]);
+        let forms = r.state.read().forms.len();
+        for i in 0..1000 {
+            assert!(r.add_value(&json!(format!("s3cr3t-token|{i}"))), "{i}");
+        }
+        assert_eq!(r.state.read().forms.len(), forms);
+        assert_eq!(r.text("s3cr3t-token|7"), "***");
+        assert_eq!(
+            r.value(&json!({"v": ["s3cr3t-token|7"]})),
+            json!({"v": ["***"]})
+        );
+        // Elsewhere only the secret is found: the engine masks whole the texts it builds
+        // from such a value (taint).
+        assert_eq!(r.text("x s3cr3t-token|7"), "x ***|7");
+        assert!(!r.add_value(&json!("S3CR3T-TOKEN")), "holds no secret");
+        assert!(
+            r.state.read().forms.len() > forms,
+            "a new form is a pattern"
+        );
     }
 
     #[test]
