@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, MatchKind};
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use parking_lot::RwLock;
@@ -16,6 +15,9 @@ use serde_json::{Map, Value};
 use weft_expr::{EvalError, Scope, Taint};
 
 use crate::workflow::ValueTemplate;
+use matcher::Matcher;
+
+mod matcher;
 
 pub const REDACTED: &str = "***";
 
@@ -55,11 +57,12 @@ pub struct Redactor {
 
 #[derive(Debug, Default)]
 struct Patterns {
-    /// The values as given, to skip adding one twice.
-    values: HashSet<String>,
-    /// Every form of every value, in the order they were added.
-    forms: Vec<String>,
-    matcher: Option<AhoCorasick>,
+    /// The values as given, to skip adding one twice. Shared by every snapshot and grown in
+    /// place (a copy for each value added was quadratic): a snapshot that sees a value
+    /// added after it only skips it too.
+    values: Arc<RwLock<HashSet<String>>>,
+    /// Every form of every value.
+    matcher: Matcher,
     /// Values masked whole, shared by every snapshot of the patterns.
     whole: Arc<WholeValues>,
 }
@@ -103,23 +106,16 @@ impl WholeValues {
 
 impl Patterns {
     fn with(&self, value: &str) -> Patterns {
-        let mut values = self.values.clone();
-        values.insert(value.to_string());
-        let mut forms = self.forms.clone();
-        forms.extend(forms_of(value));
-        let mut seen = HashSet::new();
-        forms.retain(|f| seen.insert(f.clone()));
-        // Leftmost-longest: a secret that contains another is replaced whole.
-        let matcher = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&forms)
-            .ok();
+        self.values.write().insert(value.to_string());
         Patterns {
-            values,
-            forms,
-            matcher,
+            values: self.values.clone(),
+            matcher: self.matcher.with(forms_of(value)),
             whole: self.whole.clone(),
         }
+    }
+
+    fn has_value(&self, value: &str) -> bool {
+        self.values.read().contains(value)
     }
 
     fn whole_values(&self, value: &Value) -> Value {
@@ -215,7 +211,7 @@ impl Redactor {
             return;
         }
         let current = self.state.read().clone();
-        if current.values.contains(value) || current.covers(value) {
+        if current.has_value(value) || current.covers(value) {
             return;
         }
         self.insert(value);
@@ -230,11 +226,11 @@ impl Redactor {
 
     /// Masks `value` from now on, in every form, even when it contains a secret already masked.
     fn insert(&self, value: &str) {
-        if !self.can_mask(value) || self.state.read().values.contains(value) {
+        if !self.can_mask(value) || self.state.read().has_value(value) {
             return;
         }
         let mut state = self.state.write();
-        if !state.values.contains(value) {
+        if !state.has_value(value) {
             *state = Arc::new(state.with(value));
         }
     }
@@ -265,7 +261,7 @@ impl Redactor {
             return false;
         }
         let state = self.state.read().clone();
-        if state.values.contains(text) {
+        if state.has_value(text) {
             return false;
         }
         if state.whole.contains(text) {
@@ -350,7 +346,7 @@ impl Redactor {
     /// only when `value` may have been computed from a secret, as such values are common.
     pub fn holds_secret(&self, value: &Value, equal_values: bool) -> bool {
         let state = self.state.read().clone();
-        (state.matcher.is_some() || !state.whole.is_empty()) && state.holds(value, equal_values)
+        (!state.matcher.is_empty() || !state.whole.is_empty()) && state.holds(value, equal_values)
     }
 
     /// Masks `value` whole from now on: a long string as a secret, anything else wherever a
@@ -394,7 +390,7 @@ impl Redactor {
 
     pub fn is_empty(&self) -> bool {
         let state = self.state.read();
-        state.forms.is_empty() && state.whole.is_empty()
+        state.matcher.is_empty() && state.whole.is_empty()
     }
 
     pub fn text(&self, text: &str) -> String {
@@ -418,7 +414,7 @@ impl Redactor {
     pub fn write_json(&self, value: &Value, out: impl std::io::Write) -> bool {
         let patterns = self.state.read().clone();
         let changed = Cell::new(false);
-        let nothing_to_mask = patterns.forms.is_empty()
+        let nothing_to_mask = patterns.matcher.is_empty()
             && patterns.whole.is_empty()
             && !holds_credential_header(value);
         // Writing into memory cannot fail, and a `Value` always serializes.
@@ -444,13 +440,13 @@ fn holds_credential_header(value: &Value) -> bool {
 
 impl Patterns {
     fn holds(&self, value: &Value, equal_values: bool) -> bool {
-        let matches = |text: &str| self.matcher.as_ref().is_some_and(|m| m.is_match(text));
+        let matches = |text: &str| self.matcher.is_match(text);
         if equal_values && self.is_whole(value) {
             return true;
         }
         match value {
             Value::String(s) => matches(s),
-            Value::Number(n) => self.matcher.is_some() && self.values.contains(&n.to_string()),
+            Value::Number(n) => !self.matcher.is_empty() && self.has_value(&n.to_string()),
             Value::Array(items) => items.iter().any(|i| self.holds(i, equal_values)),
             Value::Object(map) => map
                 .iter()
@@ -473,10 +469,9 @@ impl Patterns {
     }
 
     fn covers(&self, value: &str) -> bool {
-        self.matcher.as_ref().is_some_and(|m| {
-            m.find_iter(value)
-                .any(|found| self.values.contains(&value[found.range()]))
-        })
+        self.matcher
+            .find_iter(value)
+            .any(|found| self.has_value(&value[found]))
     }
 
     fn text(&self, text: &str) -> String {
@@ -488,10 +483,7 @@ impl Patterns {
         if !self.whole.is_empty() && self.whole.contains(text) {
             return Cow::Borrowed(REDACTED);
         }
-        let Some(matcher) = &self.matcher else {
-            return Cow::Borrowed(text);
-        };
-        if !matcher.is_match(text) {
+        if !self.matcher.is_match(text) {
             return Cow::Borrowed(text);
         }
         // Every stretch some secret covers is masked, overlaps included: matches that do not
@@ -502,10 +494,11 @@ impl Patterns {
         let mut shown = 0;
         let mut masking: Option<std::ops::Range<usize>> = None;
         let mut from = 0;
-        while let Some(found) = matcher.find(aho_corasick::Input::new(text).range(from..)) {
+        while let Some(found) = self.matcher.find(text, from) {
+            from = found.start + 1;
             masking = match masking {
-                Some(stretch) if found.start() <= stretch.end => {
-                    Some(stretch.start..stretch.end.max(found.end()))
+                Some(stretch) if found.start <= stretch.end => {
+                    Some(stretch.start..stretch.end.max(found.end))
                 }
                 done => {
                     if let Some(stretch) = done {
@@ -513,10 +506,9 @@ impl Patterns {
                         out.push_str(REDACTED);
                         shown = stretch.end;
                     }
-                    Some(found.range())
+                    Some(found)
                 }
             };
-            from = found.start() + 1;
         }
         if let Some(stretch) = masking {
             out.push_str(&text[shown..stretch.start]);
@@ -579,7 +571,7 @@ impl Serialize for Masking<'_> {
             Value::String(s) => serializer.serialize_str(&self.text(s)),
             // A number that is a secret (a PIN, or computed from a secret) as written.
             Value::Number(n)
-                if patterns.matcher.is_some() && patterns.values.contains(&n.to_string()) =>
+                if !patterns.matcher.is_empty() && patterns.has_value(&n.to_string()) =>
             {
                 self.changed.set(true);
                 serializer.serialize_str(REDACTED)
@@ -775,11 +767,11 @@ mod tests {
     #[test]
     fn computed_texts_holding_a_secret_are_masked_whole_without_new_patterns() {
         let r = Redactor::new(["s3cr3t-token".to_string()]);
-        let forms = r.state.read().forms.len();
+        let forms = r.state.read().matcher.form_count();
         for i in 0..1000 {
             assert!(r.add_value(&json!(format!("s3cr3t-token|{i}"))), "{i}");
         }
-        assert_eq!(r.state.read().forms.len(), forms);
+        assert_eq!(r.state.read().matcher.form_count(), forms);
         assert_eq!(r.text("s3cr3t-token|7"), "***");
         assert_eq!(
             r.value(&json!({"v": ["s3cr3t-token|7"]})),
@@ -790,7 +782,7 @@ mod tests {
         assert_eq!(r.text("x s3cr3t-token|7"), "x ***|7");
         assert!(!r.add_value(&json!("S3CR3T-TOKEN")), "holds no secret");
         assert!(
-            r.state.read().forms.len() > forms,
+            r.state.read().matcher.form_count() > forms,
             "a new form is a pattern"
         );
     }
