@@ -120,6 +120,15 @@ fn assert_nowhere(run: &Run, forms: &[String]) {
     }
 }
 
+fn assert_succeeded(run: &Run) {
+    assert_eq!(
+        run.outcome.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        run.outcome.error
+    );
+}
+
 const SECRET: &str = "Pa55-w0rd-Zyx";
 
 fn b64(text: &str) -> String {
@@ -157,12 +166,7 @@ outputs:
   all: ${{ steps.forms.output }}
 "#;
     let run = run(yaml, SECRET, Mode::Live).await;
-    assert_eq!(
-        run.outcome.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        run.outcome.error
-    );
+    assert_succeeded(&run);
     let forms: Vec<String> = [
         SECRET.to_uppercase(),
         SECRET.to_lowercase(),
@@ -214,12 +218,7 @@ steps:
         },
     )
     .await;
-    assert_eq!(
-        run.outcome.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        run.outcome.error
-    );
+    assert_succeeded(&run);
     let report = run.outcome.dry_run.as_ref().expect("a dry run report");
     assert_eq!(report.steps[0].output, json!({ "header": "Bearer ***" }));
     let effect = serde_json::to_value(&report.steps[1].effect).expect("effect as JSON");
@@ -403,12 +402,7 @@ steps:
       inputs: { auth: \"${{ base64_encode(secrets.tok) }}\" }
 ";
     let run = run_at(&dir.path().join("parent.yaml"), parent, SECRET, Mode::Live).await;
-    assert_eq!(
-        run.outcome.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        run.outcome.error
-    );
+    assert_succeeded(&run);
     assert!(run.shown.contains("got ***"), "{}", run.shown);
     assert_nowhere(&run, &[b64(SECRET), SECRET.to_string()]);
 }
@@ -550,12 +544,7 @@ outputs:
   child: ${{ steps.call.output }}
 ";
     let run = run_at(&dir.path().join("parent.yaml"), parent, SECRET, Mode::Live).await;
-    assert_eq!(
-        run.outcome.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        run.outcome.error
-    );
+    assert_succeeded(&run);
     assert_nowhere(
         &run,
         &[
@@ -620,12 +609,7 @@ outputs:
   child: ${{ steps.call.output }}
 ";
     let run = run_at(&dir.path().join("parent.yaml"), parent, SECRET, Mode::Live).await;
-    assert_eq!(
-        run.outcome.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        run.outcome.error
-    );
+    assert_succeeded(&run);
     assert_nowhere(
         &run,
         &[
@@ -718,12 +702,7 @@ outputs:
         },
     ] {
         let run = run(yaml, SECRET, mode).await;
-        assert_eq!(
-            run.outcome.status,
-            RunStatus::Succeeded,
-            "{:?}",
-            run.outcome.error
-        );
+        assert_succeeded(&run);
         assert_nowhere(&run, &forms);
         let outputs = &run.outcome.outputs;
         for key in ["wrapped", "count", "low", "after_loop", "shaped"] {
@@ -792,12 +771,7 @@ outputs:
     let mut forms = vec![SECRET.to_string(), "PA55".to_string(), "ZYX".to_string()];
     forms.extend(pieces.iter().map(|p| format!("\"{}\"", p.to_lowercase())));
     let run = run(yaml, SECRET, Mode::Live).await;
-    assert_eq!(
-        run.outcome.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        run.outcome.error
-    );
+    assert_succeeded(&run);
     assert_nowhere(&run, &forms);
     let outputs = &run.outcome.outputs;
     for item in outputs["from_step"].as_array().expect("a list") {
@@ -856,12 +830,7 @@ outputs:
   reversed: '${{ secrets.tok + "|" + reverse(secrets.tok) }}'
 "#;
     let run = run(yaml, SECRET, Mode::Live).await;
-    assert_eq!(
-        run.outcome.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        run.outcome.error
-    );
+    assert_succeeded(&run);
     let joined = SECRET.replace('-', "+");
     assert_nowhere(
         &run,
