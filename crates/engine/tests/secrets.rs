@@ -849,3 +849,56 @@ outputs:
     );
     assert_eq!(run.outcome.outputs["reversed"], json!("***"));
 }
+
+/// An error that quotes an input computed from a secret shows no part of it: a type mismatch
+/// does not quote the value, and a text holding the secret that an action quotes in a longer
+/// message is masked whole (review of 2026-12-03).
+#[tokio::test]
+async fn errors_quoting_inputs_computed_from_a_secret_show_none_of_it() {
+    let yaml = r#"
+name: quoted
+steps:
+  - id: short
+    uses: core.sleep
+    with: { duration: '${{ slice(secrets.tok, 0, 3) }}' }
+    on_error: continue
+  - id: length
+    uses: http.request
+    with: { url: 'http://127.0.0.1:9/', fail_on_status: '${{ len(secrets.tok) }}' }
+    on_error: continue
+  - id: url
+    uses: http.request
+    with: { url: '${{ "ftp://x/" + secrets.tok + "|" + lower(secrets.tok) }}' }
+    on_error: continue
+outputs:
+  short: ${{ steps.short.error }}
+  length: ${{ steps.length.error }}
+  url: ${{ steps.url.error }}
+"#;
+    let run = run(yaml, SECRET, Mode::Live).await;
+    assert_succeeded(&run);
+    assert_nowhere(
+        &run,
+        &[
+            SECRET.to_lowercase(),
+            "\"Pa5\"".to_string(),
+            "`13`".to_string(),
+        ],
+    );
+    let outputs = &run.outcome.outputs;
+    assert_eq!(
+        outputs["short"],
+        json!(format!(
+            "input `duration` of `core.sleep`: expected duration, got a string {}",
+            weft_expr::HIDDEN_VALUES
+        ))
+    );
+    assert!(
+        outputs["length"]
+            .as_str()
+            .is_some_and(|e| e.contains("got a number")),
+        "{outputs}"
+    );
+    let url = outputs["url"].as_str().expect("an error");
+    assert!(url.contains("***") && !url.contains('|'), "{url}");
+}

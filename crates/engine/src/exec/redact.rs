@@ -225,7 +225,7 @@ impl Redactor {
     }
 
     /// Masks `value` from now on, in every form, even when it contains a secret already masked.
-    fn insert(&self, value: &str) {
+    pub(crate) fn insert(&self, value: &str) {
         if !self.can_mask(value) || self.state.read().has_value(value) {
             return;
         }
@@ -338,6 +338,27 @@ impl Redactor {
                 Ok(Value::Object(map))
             }
         }
+    }
+
+    /// The strings in `value` that were computed from a secret and hold one (masked where a
+    /// value equals them: see [`Redactor::add_value`]).
+    pub fn texts_holding_secrets(&self, value: &Value) -> Vec<String> {
+        fn walk(state: &Patterns, value: &Value, out: &mut Vec<String>) {
+            match value {
+                Value::String(s) if state.whole.contains(s) && state.covers(s) => {
+                    out.push(s.clone());
+                }
+                Value::Array(items) => items.iter().for_each(|i| walk(state, i, out)),
+                Value::Object(map) => map.values().for_each(|i| walk(state, i, out)),
+                _ => {}
+            }
+        }
+        let state = self.state.read().clone();
+        let mut out = Vec::new();
+        if !state.whole.is_empty() {
+            walk(&state, value, &mut out);
+        }
+        out
     }
 
     /// Whether `value` holds a secret or a value computed from one, as masking finds them (a

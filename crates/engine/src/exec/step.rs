@@ -395,7 +395,17 @@ impl RunState {
                 Err(e) => return not_run(format!("`with`: {}", e.message)),
             }
         };
-        if let Err(message) = check_input(action, &input) {
+        // Texts of the input that hold a secret are masked where a value equals them; an
+        // error may quote them inside a longer text (`"***|sup3r…" is not a URL`): then they
+        // are masked as secrets before it is recorded or shown.
+        let held = if *input_tainted {
+            self.redactor.texts_holding_secrets(&input)
+        } else {
+            Vec::new()
+        };
+        let mask_held = || held.iter().for_each(|text| self.redactor.insert(text));
+        if let Err(message) = check_input(action, &input, *input_tainted) {
+            mask_held();
             return not_run(message);
         }
         if let Mode::DryRun { mocks, live_reads } = &self.mode {
@@ -472,6 +482,7 @@ impl RunState {
             let status = if result.is_ok() {
                 StepStatus::Succeeded
             } else {
+                mask_held();
                 StepStatus::Failed
             };
             let record = self.attempt(
@@ -868,8 +879,9 @@ fn render_mapping(
     Ok(Value::Object(out))
 }
 
-/// Rendered inputs are checked against the action's declared types before it runs.
-fn check_input(action: &dyn Action, input: &Value) -> Result<(), String> {
+/// Rendered inputs are checked against the action's declared types before it runs. When the
+/// input was computed from a secret, a mismatch does not quote the value.
+fn check_input(action: &dyn Action, input: &Value, tainted: bool) -> Result<(), String> {
     let spec = action.spec();
     let Value::Object(map) = input else {
         return Err(format!("`with` of `{}` must be a mapping", spec.name));
@@ -883,10 +895,18 @@ fn check_input(action: &dyn Action, input: &Value) -> Result<(), String> {
                 ));
             }
             None | Some(Value::Null) => {}
-            Some(value) => field
-                .kind
-                .check(value)
-                .map_err(|m| format!("input `{}` of `{}`: {m}", field.name, spec.name))?,
+            Some(value) => field.kind.check(value).map_err(|m| {
+                let (name, action) = (&field.name, &spec.name);
+                if tainted {
+                    let (expected, kind) = (m.expected, weft_action::json_kind(value));
+                    let hidden = weft_expr::HIDDEN_VALUES;
+                    format!(
+                        "input `{name}` of `{action}`: expected {expected}, got {kind} {hidden}"
+                    )
+                } else {
+                    format!("input `{name}` of `{action}`: {m}")
+                }
+            })?,
         }
     }
     Ok(())
