@@ -27,9 +27,7 @@ pub use error::{ActionError, ErrorKind};
 pub use source::{
     poll_all, EventSink, PollSource, Polled, SourceInfo, SourceSpec, TypedPollSource, TypedSource,
 };
-pub use spec::{
-    json_kind, json_type_name, ActionSpec, FieldType, InputField, InputMismatch, IntegerRange,
-};
+pub use spec::{json_type_name, ActionSpec, FieldType, InputField, InputMismatch, IntegerRange};
 pub use token::{
     is_setting_name, AccessToken, ConnectionInfo, NoTokens, TokenError, TokenProvider,
     MAX_SETTING_NAME_LEN,

@@ -196,22 +196,13 @@ fn is_null_schema(schema: &Value) -> bool {
 
 pub fn json_type_name(value: &Value) -> String {
     match value {
+        Value::Null => "null".into(),
         Value::Bool(b) => format!("boolean `{b}`"),
         Value::Number(n) => format!("number `{n}`"),
         Value::String(s) if s.chars().count() <= 40 => format!("string \"{s}\""),
-        other => json_kind(other).into(),
-    }
-}
-
-/// The JSON type of `value`, without the value: `a string`, `an array`...
-pub fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Value::String(_) => "a string".into(),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
     }
 }
 

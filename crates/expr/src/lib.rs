@@ -32,4 +32,4 @@ pub use refs::{Reference, ReferenceUse, Segment};
 pub use scope::{MapScope, Scope, StepView, KNOWN_ROOTS};
 pub use serde_json::Value;
 pub use template::{Checks, Expr, Taint, Template};
-pub use value::truthy;
+pub use value::{a_type, truthy};

@@ -23,7 +23,7 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
 }
 
 /// `type_name` with an article, for messages ("got an array").
-pub(crate) fn a_type(v: &Value) -> &'static str {
+pub fn a_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

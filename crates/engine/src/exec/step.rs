@@ -898,7 +898,7 @@ fn check_input(action: &dyn Action, input: &Value, tainted: bool) -> Result<(), 
             Some(value) => field.kind.check(value).map_err(|m| {
                 let (name, action) = (&field.name, &spec.name);
                 if tainted {
-                    let (expected, kind) = (m.expected, weft_action::json_kind(value));
+                    let (expected, kind) = (m.expected, weft_expr::a_type(value));
                     let hidden = weft_expr::HIDDEN_VALUES;
                     format!(
                         "input `{name}` of `{action}`: expected {expected}, got {kind} {hidden}"
