@@ -361,6 +361,11 @@ impl Redactor {
         out
     }
 
+    /// Whether `text` holds a secret or a value computed from one, as matching finds them.
+    pub fn text_holds_secret(&self, text: &str) -> bool {
+        self.state.read().matcher.is_match(text)
+    }
+
     /// Whether `value` holds a secret or a value computed from one, as masking finds them (a
     /// credential header alone does not count: it is masked whatever its value). With
     /// `equal_values`, a value equal to one masked whole (`true`, `13`) counts too: say so

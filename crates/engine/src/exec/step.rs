@@ -259,10 +259,10 @@ impl RunState {
     /// `input_tainted`: whether the step's input was computed from a secret (only then does a
     /// value equal to one masked whole, a `true`, count).
     fn output_taint(&self, output: &Output, input_tainted: bool) -> Option<OutputTaint> {
-        let holds = |value: &Value| self.redactor.holds_secret(value, input_tainted);
         if self.redactor.is_empty() {
             return None;
         }
+        let holds = |value: &Value| self.redactor.holds_secret(value, input_tainted);
         match output {
             Output::Items(items) => items
                 .holds_secret(&self.redactor)
@@ -270,10 +270,7 @@ impl RunState {
             Output::Value(Value::Object(fields)) => {
                 let mut tainted = HashSet::new();
                 for (name, value) in fields {
-                    if self
-                        .redactor
-                        .holds_secret(&Value::String(name.clone()), false)
-                    {
+                    if self.redactor.text_holds_secret(name) {
                         return Some(OutputTaint::Whole);
                     }
                     if holds(value) {
