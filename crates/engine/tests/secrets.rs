@@ -188,7 +188,14 @@ outputs:
     );
     // Its `1` is computed from the secret too, and too short to be matched: masked whole.
     assert_eq!(run.outcome.outputs["all"]["keyed"], json!("***"));
-    assert!(run.shown.contains("bad ***"), "{}", run.shown);
+    // `joined` holds the parts of the secret `split` computed (masked as secrets) and one too
+    // short to be matched (`Zyx`): a text built around it is masked whole.
+    let failed = run
+        .events
+        .iter()
+        .find(|e| e.starts_with(r#"StepFinished { step: "fail""#))
+        .expect("the step failed");
+    assert!(failed.ends_with(r#"error: Some("***") }"#), "{failed}");
 }
 
 #[tokio::test]
@@ -901,4 +908,59 @@ outputs:
     );
     let url = outputs["url"].as_str().expect("an error");
     assert!(url.contains("***") && !url.contains('|'), "{url}");
+}
+/// Answers 200 with the request's path, query and body in its body, as a search or a preview
+/// endpoint does.
+async fn request_echoing_server() -> (String, tokio::sync::oneshot::Sender<()>) {
+    let app = axum::Router::new()
+        .fallback(|uri: axum::http::Uri, body: String| async move { format!("got {uri} {body}") });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (base, stop)
+}
+
+/// A server that echoes part of an input computed from a secret, in a successful answer,
+/// shows none of it: each value a function computes from a secret on the way is masked as a
+/// secret too, not only the expression's whole value (review of 2026-12-03).
+#[tokio::test]
+async fn an_echo_of_part_of_a_computed_input_shows_none_of_it() {
+    let (base, stop) = request_echoing_server().await;
+    let yaml = format!(
+        r#"
+name: echoed
+steps:
+  - id: query
+    uses: http.request
+    with:
+      url: '${{{{ "{base}/q?q=" + secrets.tok + "|" + lower(secrets.tok) }}}}'
+  - id: body
+    uses: http.request
+    with:
+      method: POST
+      url: '{base}/notes'
+      body: '${{{{ "note " + upper(secrets.tok) + " end" }}}}'
+outputs:
+  query: ${{{{ steps.query.output.body }}}}
+  body: ${{{{ steps.body.output.body }}}}
+"#
+    );
+    let run = run(&yaml, SECRET, Mode::Live).await;
+    let _ = stop.send(());
+    assert_succeeded(&run);
+    assert_nowhere(&run, &[SECRET.to_lowercase(), SECRET.to_uppercase()]);
+    let outputs = &run.outcome.outputs;
+    let query = outputs["query"].as_str().expect("a body");
+    assert!(query.starts_with("got /q?q=***"), "{query}");
+    let body = outputs["body"].as_str().expect("a body");
+    assert!(body.starts_with("got /notes "), "{body}");
 }

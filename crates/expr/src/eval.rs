@@ -22,6 +22,9 @@ pub(crate) struct Ctx<'a> {
     pub scope: &'a dyn Scope,
     /// The expression reads `secrets`: keep values out of error messages.
     pub redact: bool,
+    /// Handed each call node's value as it is computed, with the node (see
+    /// `Template::render_tainted`): none when nothing asks.
+    pub on_call: Option<&'a dyn Fn(u32, &Value)>,
 }
 
 impl Ctx<'_> {
@@ -109,7 +112,11 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
             match info.imp {
                 Impl::Coalesce => coalesce(code.before(i, args), cx),
                 Impl::Eager(function) => {
-                    built(call(i, args, info, cx, function)?, &cx.span(i).range())
+                    let value = call(i, args, info, cx, function)?;
+                    if let Some(hand) = cx.on_call {
+                        hand(i, &value);
+                    }
+                    built(value, &cx.span(i).range())
                 }
             }
         }

@@ -11,6 +11,7 @@ use crate::scope::Scope;
 use crate::value::push_text;
 use serde_json::Value;
 use smallvec::SmallVec;
+use std::cell::RefCell;
 use std::ops::Range;
 
 /// A single parsed expression (no `${{ }}`), e.g. an `if:` condition.
@@ -79,6 +80,7 @@ impl Expr {
             spans,
             scope,
             redact,
+            on_call: None,
         };
         eval(root, &cx).map(|v| v.into_owned()).map_err(
             |e| {
@@ -349,14 +351,28 @@ impl Template {
         let secret_node =
             |root: u32| reads_secrets(code, [root]) || (sources && reads_source(code, root, scope));
         let redact = self.redact || (sources && self.expressions().any(secret_node));
+        let tainted = RefCell::new(tainted);
+        // Calls that compute from a secret on the way to an expression's value (`lower(tok)`
+        // in `url + tok + lower(tok)`): a server may echo one alone, so each is handed out
+        // too. An expression's own value is handed out below.
+        let calls = match redact {
+            true => self.calls_reading(&secret_node),
+            false => Vec::new(),
+        };
+        let hand_call = |i: u32, value: &Value| {
+            if calls.contains(&i) {
+                (*tainted.borrow_mut())(value, Taint::Intermediate);
+            }
+        };
         let cx = Ctx {
             code,
             spans,
             scope,
             redact,
+            on_call: (!calls.is_empty()).then_some(&hand_call as &dyn Fn(u32, &Value)),
         };
         let shape = self.shape();
-        let mut eval_part = |root| {
+        let eval_part = |root| {
             let secret = redact && secret_node(root);
             // The message of a failure could quote a value computed from the secret.
             let value = eval(root, &cx).map_err(|e| if secret { e.hide_values() } else { e })?;
@@ -368,7 +384,7 @@ impl Template {
                 } else {
                     Taint::ReadIntoText
                 };
-                tainted(&value, taint);
+                (*tainted.borrow_mut())(&value, taint);
             }
             Ok(value)
         };
@@ -391,6 +407,20 @@ impl Template {
         Ok(Value::String(out))
     }
 
+    /// The call nodes, other than an expression's root, with an argument for which
+    /// `reads_secret` holds.
+    fn calls_reading(&self, reads_secret: &dyn Fn(u32) -> bool) -> Vec<u32> {
+        let code = &self.code;
+        let roots: Vec<u32> = self.expressions().collect();
+        (0..offset(code.nodes.len()))
+            .filter(|i| {
+                matches!(code.node(*i).kind, Kind::Call { .. })
+                    && !roots.contains(i)
+                    && code.linked(*i).any(reads_secret)
+            })
+            .collect()
+    }
+
     /// When the template is exactly `${{ range(...) }}` and reads no secret: the numbers it
     /// would list, as bounds (evaluated and checked as `range` does), so that a `for_each`
     /// counts through them instead of holding a list of up to a million values. `None` for
@@ -410,6 +440,7 @@ impl Template {
                 spans,
                 scope,
                 redact: false,
+                on_call: None,
             };
             range_bounds(root, &cx)
         };
@@ -465,6 +496,10 @@ pub enum Taint {
     Read,
     /// Read so, and written into the template's text (`"<${{ vars.token }}>"`).
     ReadIntoText,
+    /// Computed by a call from a secret on the way to an expression's value (`lower(tok)` in
+    /// `"q=" + tok + lower(tok)`): a new value, which the expression's value holds or was
+    /// computed from.
+    Intermediate,
 }
 
 /// What a template is made of.

@@ -1,7 +1,7 @@
 //! Taint: a template reports the value of each expression that reads `secrets`, and only those.
 
 use serde_json::{json, Value};
-use weft_expr::{MapScope, Template};
+use weft_expr::{MapScope, Taint, Template};
 
 fn tainted_parts(src: &str) -> (Value, Vec<Value>) {
     let scope = MapScope::new(chrono::DateTime::UNIX_EPOCH)
@@ -109,4 +109,34 @@ fn a_failure_reports_each_value_once_and_locates_its_error() {
     assert_eq!(tainted, [json!("s3cr3t")]);
     assert_eq!(&src[error.span.clone()], "first");
     assert!(!error.message.contains("s3cr3t"), "{}", error.message);
+}
+
+/// A value a call computes from a secret on the way to an expression's value is reported on
+/// its own, before that value: a server may echo it alone. Calls that read no secret, and
+/// the expression's own call, are not.
+#[test]
+fn calls_computing_from_a_secret_on_the_way_are_reported_as_intermediate() {
+    let scope = MapScope::new(chrono::DateTime::UNIX_EPOCH)
+        .with_root("secrets", json!({ "tok": "s3cr3t" }))
+        .with_root("inputs", json!({ "who": "Ada" }));
+    let template = Template::parse(
+        "${{ 'q=' + lower(inputs.who) + upper(secrets.tok) + reverse(upper(secrets.tok)) }}",
+    )
+    .expect("parses");
+    let mut reported = Vec::new();
+    let rendered = template
+        .render_tainted(&scope, &mut |v, taint| reported.push((v.clone(), taint)))
+        .expect("renders");
+    assert_eq!(rendered, json!("q=adaS3CR3TT3RC3S"));
+    assert_eq!(
+        reported,
+        [
+            (json!("S3CR3T"), Taint::Intermediate),
+            (json!("S3CR3T"), Taint::Intermediate),
+            (json!("T3RC3S"), Taint::Intermediate),
+            (rendered.clone(), Taint::Computed),
+        ]
+    );
+    let (_, tainted) = tainted_parts("${{ reverse(upper(secrets.tok)) }}");
+    assert_eq!(tainted, [json!("S3CR3T"), json!("T3RC3S")]);
 }

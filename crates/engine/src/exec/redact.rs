@@ -314,6 +314,12 @@ impl Redactor {
                         // title beside a token) are no secrets. Passed on as it is, it is
                         // masked as it was; in a text, a part masked whole (a short one)
                         // masks that text whole.
+                        // Masked as a secret of its own (unless it holds one: see
+                        // `mask_text`): a server may echo it alone. What holds it is masked
+                        // as the expression's value is.
+                        Taint::Intermediate => {
+                            self.add_value(value);
+                        }
                         Taint::Read => {}
                         Taint::ReadIntoText => {
                             unmaskable |= self.state.read().holds_whole(value);
