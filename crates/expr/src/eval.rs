@@ -24,8 +24,11 @@ pub(crate) struct Ctx<'a> {
     pub redact: bool,
     /// Handed each call node's value as it is computed, with the node (see
     /// `Template::render_tainted`): none when nothing asks.
-    pub on_call: Option<&'a dyn Fn(u32, &Value)>,
+    pub on_call: Option<&'a OnCall<'a>>,
 }
+
+/// What [`Ctx::on_call`] hands a call's node and value to.
+pub(crate) type OnCall<'a> = dyn Fn(u32, &Value) + 'a;
 
 impl Ctx<'_> {
     fn span(&self, i: u32) -> Span {

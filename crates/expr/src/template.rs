@@ -2,7 +2,7 @@
 
 use crate::ast::{offset, Code, Kind, Located, Node, Span, TextRef};
 use crate::error::{EvalError, ParseError};
-use crate::eval::{eval, range_bounds, Ctx};
+use crate::eval::{eval, range_bounds, Ctx, OnCall};
 use crate::fold::constant_errors;
 use crate::lexer::lex;
 use crate::parser::{self, Builder};
@@ -370,7 +370,7 @@ impl Template {
             spans,
             scope,
             redact,
-            on_call: (!calls.is_empty()).then_some(&hand_call as &dyn Fn(u32, &Value)),
+            on_call: (!calls.is_empty()).then_some(&hand_call as &OnCall),
         };
         let shape = self.shape();
         let eval_part = |root| {
