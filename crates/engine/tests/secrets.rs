@@ -964,35 +964,3 @@ outputs:
     let body = outputs["body"].as_str().expect("a body");
     assert!(body.starts_with("got /notes "), "{body}");
 }
-
-/// The names of a step's fields are no secrets when one of its values is: `keys` of that
-/// output lists them, and they stay readable wherever else they appear.
-#[tokio::test]
-async fn keys_of_an_output_holding_a_secret_are_shown() {
-    let yaml = r#"
-name: names
-steps:
-  - id: s
-    uses: core.set
-    with:
-      token: ${{ secrets.tok }}
-      title: pages
-  - id: t
-    uses: core.set
-    with:
-      names: ${{ join(keys(steps.s.output), ",") }}
-      label: title of the token
-outputs:
-  names: ${{ steps.t.output.names }}
-  label: ${{ steps.t.output.label }}
-  token: ${{ steps.s.output.token }}
-"#;
-    let run = run(yaml, SECRET, Mode::Live).await;
-    assert_succeeded(&run);
-    assert_nowhere(&run, &[SECRET.to_string()]);
-    let outputs = &run.outcome.outputs;
-    assert_eq!(
-        *outputs,
-        json!({"names": "token,title", "label": "title of the token", "token": "***"})
-    );
-}

@@ -58,17 +58,6 @@ pub struct ReferenceUse {
     pub guarded: bool,
 }
 
-/// Which of the references of an expression [`collect`] lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reads {
-    /// Every one (what the validator checks).
-    All,
-    /// Those whose values the expression computes from (what taints it): not a path that
-    /// `keys` lists the fields of (`keys(steps.s.output)`), as field names are no secrets (a
-    /// name computed from a secret was masked as it was computed).
-    Values,
-}
-
 /// Adds the references node `i` of `code` reads, in the order they are written.
 /// Spans come from `spans`: none when only names are wanted.
 pub(crate) fn collect(
@@ -76,11 +65,10 @@ pub(crate) fn collect(
     spans: Located<'_>,
     i: u32,
     guarded: bool,
-    reads: Reads,
     out: &mut Vec<ReferenceUse>,
 ) {
     let walk = |out: &mut Vec<ReferenceUse>, child: u32, tolerated: bool| {
-        collect(code, spans, child, guarded || tolerated, reads, out)
+        collect(code, spans, child, guarded || tolerated, out)
     };
     match code.node(i).kind {
         Kind::Array(_) | Kind::Object(_) | Kind::Chain(_) => {
@@ -98,14 +86,7 @@ pub(crate) fn collect(
             walk(out, otherwise, false);
         }
         Kind::Call { function, args } => {
-            let info = &FUNCTIONS[usize::from(function)];
-            if reads == Reads::Values
-                && info.name == "keys"
-                && code.linked(i).all(|arg| is_plain_read(code, arg))
-            {
-                return;
-            }
-            let coalesce = matches!(info.imp, Impl::Coalesce);
+            let coalesce = matches!(FUNCTIONS[usize::from(function)].imp, Impl::Coalesce);
             let links = code.before(i, args);
             let last = links.len().saturating_sub(1);
             for (at, link) in links.iter().enumerate() {
@@ -166,24 +147,5 @@ pub(crate) fn collect(
         | Kind::Link(..)
         | Kind::Text(_)
         | Kind::Part(_) => {}
-    }
-}
-
-/// Whether node `root` only reads a variable (a path of names and constant indexes:
-/// `steps.s.output.items[0]`), computing nothing from it.
-pub(crate) fn is_plain_read(code: &Code, root: u32) -> bool {
-    match code.node(root).kind {
-        Kind::Root(_) => true,
-        Kind::Path { segments } => {
-            let (base, path) = code.path(root, segments);
-            matches!(code.node(base).kind, Kind::Root(_))
-                && path.iter().all(|segment| {
-                    matches!(
-                        segment.kind,
-                        Kind::Field(_) | Kind::Key(_) | Kind::Index(_) | Kind::LongIndex(_)
-                    )
-                })
-        }
-        _ => false,
     }
 }

@@ -6,7 +6,7 @@ use crate::eval::{eval, range_bounds, Ctx, OnCall};
 use crate::fold::constant_errors;
 use crate::lexer::lex;
 use crate::parser::{self, Builder};
-use crate::refs::{collect, is_plain_read, Reads, Reference, ReferenceUse};
+use crate::refs::{collect, Reference, ReferenceUse};
 use crate::scope::Scope;
 use crate::value::push_text;
 use serde_json::Value;
@@ -107,7 +107,6 @@ impl Expr {
             Located(&spans),
             self.code.root(),
             false,
-            Reads::All,
             &mut out,
         );
         out
@@ -141,7 +140,7 @@ impl Checks {
         let mut uses = Vec::new();
         let mut constant = Vec::new();
         for root in roots {
-            collect(code, spans, root, false, Reads::All, &mut uses);
+            collect(code, spans, root, false, &mut uses);
             constant_errors(code, spans, root, &mut constant);
         }
         Checks {
@@ -408,7 +407,8 @@ impl Template {
         Ok(Value::String(out))
     }
 
-    /// The call nodes, other than an expression's root, for which `reads_secret` holds.
+    /// The call nodes, other than an expression's root, with an argument for which
+    /// `reads_secret` holds.
     fn calls_reading(&self, reads_secret: &dyn Fn(u32) -> bool) -> Vec<u32> {
         let code = &self.code;
         let roots: Vec<u32> = self.expressions().collect();
@@ -416,7 +416,7 @@ impl Template {
             .filter(|i| {
                 matches!(code.node(*i).kind, Kind::Call { .. })
                     && !roots.contains(i)
-                    && reads_secret(*i)
+                    && code.linked(*i).any(reads_secret)
             })
             .collect()
     }
@@ -464,14 +464,7 @@ impl Template {
         let spans = self.spans();
         let mut out = Vec::new();
         for root in self.expressions() {
-            collect(
-                &self.code,
-                Located(&spans),
-                root,
-                false,
-                Reads::All,
-                &mut out,
-            );
+            collect(&self.code, Located(&spans), root, false, &mut out);
         }
         out
     }
@@ -542,9 +535,28 @@ fn plain(uses: Vec<ReferenceUse>) -> Vec<Reference> {
 /// Whether node `root` reads a variable that `scope` marks as computed from a secret.
 fn reads_source(code: &Code, root: u32, scope: &dyn Scope) -> bool {
     let mut uses = Vec::new();
-    collect(code, Located::NONE, root, false, Reads::Values, &mut uses);
+    collect(code, Located::NONE, root, false, &mut uses);
     uses.iter()
         .any(|u| scope.is_taint_source(&u.reference.root, &u.reference.segments))
+}
+
+/// Whether node `root` only reads a variable (a path of names and constant indexes:
+/// `steps.s.output.items[0]`), computing nothing from it.
+fn is_plain_read(code: &Code, root: u32) -> bool {
+    match code.node(root).kind {
+        Kind::Root(_) => true,
+        Kind::Path { segments } => {
+            let (base, path) = code.path(root, segments);
+            matches!(code.node(base).kind, Kind::Root(_))
+                && path.iter().all(|segment| {
+                    matches!(
+                        segment.kind,
+                        Kind::Field(_) | Kind::Key(_) | Kind::Index(_) | Kind::LongIndex(_)
+                    )
+                })
+        }
+        _ => false,
+    }
 }
 
 /// Whether any of the expressions at `roots` reads `secrets` (then values stay out of error
@@ -552,7 +564,7 @@ fn reads_source(code: &Code, root: u32, scope: &dyn Scope) -> bool {
 fn reads_secrets(code: &Code, roots: impl IntoIterator<Item = u32>) -> bool {
     let mut uses = Vec::new();
     for root in roots {
-        collect(code, Located::NONE, root, false, Reads::Values, &mut uses);
+        collect(code, Located::NONE, root, false, &mut uses);
     }
     uses.iter().any(|u| u.reference.root == "secrets")
 }

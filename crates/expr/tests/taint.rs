@@ -140,17 +140,3 @@ fn calls_computing_from_a_secret_on_the_way_are_reported_as_intermediate() {
     let (_, tainted) = tainted_parts("${{ reverse(upper(secrets.tok)) }}");
     assert_eq!(tainted, [json!("S3CR3T"), json!("T3RC3S")]);
 }
-
-/// `keys` of a variable as it is read lists names, which are no secrets: `keys(secrets)` and
-/// `keys` of a step's output that holds one report nothing. Keys of a value computed from a
-/// secret do.
-#[test]
-fn keys_of_a_read_are_names_and_report_nothing() {
-    let (rendered, tainted) = tainted_parts("${{ join(keys(secrets), ',') }}");
-    assert_eq!(rendered, json!("tok"));
-    assert!(tainted.is_empty(), "{tainted:?}");
-    let (rendered, tainted) =
-        tainted_parts("${{ keys(from_json('{\"' + secrets.tok + '\": 1}')) }}");
-    assert_eq!(rendered, json!(["s3cr3t"]));
-    assert_eq!(tainted, [json!({"s3cr3t": 1}), rendered]);
-}
