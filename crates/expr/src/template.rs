@@ -4,6 +4,7 @@ use crate::ast::{offset, Code, Kind, Located, Node, Span, TextRef};
 use crate::error::{EvalError, ParseError};
 use crate::eval::{eval, range_bounds, Ctx, OnCall};
 use crate::fold::constant_errors;
+use crate::functions::FUNCTIONS;
 use crate::lexer::lex;
 use crate::parser::{self, Builder};
 use crate::refs::{collect, Reference, ReferenceUse};
@@ -352,15 +353,15 @@ impl Template {
             |root: u32| reads_secrets(code, [root]) || (sources && reads_source(code, root, scope));
         let redact = self.redact || (sources && self.expressions().any(secret_node));
         let tainted = RefCell::new(tainted);
-        // Calls that compute from a secret on the way to an expression's value (`lower(tok)`
-        // in `url + tok + lower(tok)`): a server may echo one alone, so each is handed out
-        // too. An expression's own value is handed out below.
+        // Texts that calls compute from a secret on the way to an expression's value
+        // (`lower(tok)` in `url + tok + lower(tok)`): a server may echo one alone, so each is
+        // handed out too. An expression's own value is handed out below.
         let calls = match redact {
             true => self.calls_reading(&secret_node),
             false => Vec::new(),
         };
         let hand_call = |i: u32, value: &Value| {
-            if calls.contains(&i) {
+            if value.is_string() && calls.contains(&i) {
                 (*tainted.borrow_mut())(value, Taint::Intermediate);
             }
         };
@@ -407,14 +408,15 @@ impl Template {
         Ok(Value::String(out))
     }
 
-    /// The call nodes, other than an expression's root, with an argument for which
-    /// `reads_secret` holds.
+    /// The call nodes, other than an expression's root, of a function whose text carries its
+    /// arguments' text ([`CARRIES_TEXT`]), with an argument for which `reads_secret` holds.
     fn calls_reading(&self, reads_secret: &dyn Fn(u32) -> bool) -> Vec<u32> {
         let code = &self.code;
         let roots: Vec<u32> = self.expressions().collect();
         (0..offset(code.nodes.len()))
             .filter(|i| {
-                matches!(code.node(*i).kind, Kind::Call { .. })
+                matches!(code.node(*i).kind, Kind::Call { function, .. }
+                    if CARRIES_TEXT.contains(&FUNCTIONS[usize::from(function)].name))
                     && !roots.contains(i)
                     && code.linked(*i).any(reads_secret)
             })
@@ -484,6 +486,29 @@ impl Template {
     }
 }
 
+/// The functions whose text is made of their arguments' text (`lower`, `base64_encode`,
+/// `join`...): what they compute from a secret is a form of it. Others describe their
+/// arguments (`type_of`, `len`, `contains`): their texts (`string`, `true`) are no secret's.
+const CARRIES_TEXT: &[&str] = &[
+    "lower",
+    "upper",
+    "trim",
+    "replace",
+    "format",
+    "url_encode",
+    "base64_encode",
+    "base64_decode",
+    "to_string",
+    "to_json",
+    "join",
+    "slice",
+    "reverse",
+    "first",
+    "last",
+    "min",
+    "max",
+];
+
 /// How a value handed out by [`Template::render_tainted`] came from a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Taint {
@@ -496,8 +521,9 @@ pub enum Taint {
     Read,
     /// Read so, and written into the template's text (`"<${{ vars.token }}>"`).
     ReadIntoText,
-    /// Computed by a call from a secret on the way to an expression's value (`lower(tok)` in
-    /// `"q=" + tok + lower(tok)`): a new value, which the expression's value holds or was
+    /// A text computed by a call from a secret on the way to an expression's value
+    /// (`lower(tok)` in `"q=" + tok + lower(tok)`), by a function whose text carries its
+    /// arguments' text: a form of the secret, which the expression's value holds or was
     /// computed from.
     Intermediate,
 }

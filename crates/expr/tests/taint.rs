@@ -139,4 +139,11 @@ fn calls_computing_from_a_secret_on_the_way_are_reported_as_intermediate() {
     );
     let (_, tainted) = tainted_parts("${{ reverse(upper(secrets.tok)) }}");
     assert_eq!(tainted, [json!("S3CR3T"), json!("T3RC3S")]);
+    // A text that describes a secret (`string`) and a value that is no text (the array of
+    // `split`, the number of `len`) are not reported; a text made from one is (`6`).
+    let (rendered, tainted) = tainted_parts(
+        "${{ type_of(secrets.tok) + to_string(len(secrets.tok)) + join(split(secrets.tok, '3'), '') }}",
+    );
+    assert_eq!(rendered, json!("string6scrt"));
+    assert_eq!(tainted, [json!("6"), json!("scrt"), rendered]);
 }
