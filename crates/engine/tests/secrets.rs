@@ -996,3 +996,36 @@ outputs:
     );
     assert_eq!(outputs["body"], json!("***"));
 }
+
+/// A dry run describes a request whose URL holds the secret and a text computed from it as
+/// the request it would send, masked, not as an invalid URL; a credential header built so
+/// keeps its scheme (review of 2026-12-03).
+#[tokio::test]
+async fn a_dry_run_describes_requests_holding_computed_texts() {
+    let yaml = r#"
+name: dry-held
+steps:
+  - id: call
+    uses: http.request
+    with:
+      url: '${{ "http://127.0.0.1:9/q?q=" + secrets.tok + "|" + lower(secrets.tok) }}'
+      headers:
+        authorization: '${{ "Basic " + base64_encode("me@example.com:" + lower(secrets.tok)) }}'
+"#;
+    let run = run(
+        yaml,
+        SECRET,
+        Mode::DryRun {
+            mocks: HashMap::new(),
+            live_reads: false,
+        },
+    )
+    .await;
+    assert_succeeded(&run);
+    let report = run.outcome.dry_run.as_ref().expect("a dry run report");
+    let effect = serde_json::to_value(&report.steps[0].effect).expect("effect as JSON");
+    assert_eq!(effect["url"], "***", "{effect}");
+    assert_eq!(effect["headers"]["authorization"], "Basic ***", "{effect}");
+    assert_eq!(effect["method"], "GET", "{effect}");
+    assert_nowhere(&run, &[SECRET.to_string(), SECRET.to_lowercase()]);
+}

@@ -119,7 +119,8 @@ impl Patterns {
     }
 
     fn whole_values(&self, value: &Value) -> Value {
-        if self.is_whole(value) {
+        let matched = matches!(value, Value::String(s) if self.has_value(s));
+        if self.is_whole(value) && !matched {
             return Value::String(REDACTED.to_string());
         }
         match value {
@@ -423,7 +424,8 @@ impl Redactor {
     }
 
     /// `value` with only the values masked whole (see [`Redactor::render`]) replaced by `***`:
-    /// what a description computed from a step's input (a dry run's summary) is built from.
+    /// what a description computed from a step's input (a dry run's summary) is built from. A
+    /// text that is also masked as a secret is left to matching.
     pub fn whole_values(&self, value: &Value) -> Value {
         let state = self.state.read().clone();
         if state.whole.is_empty() {

@@ -553,7 +553,11 @@ impl RunState {
             (None, None) => (action.spec().example_output(), "example"),
         };
         // A value masked whole (a short one computed from a secret) is not matched inside the
-        // summary's text: describe the input with it already masked.
+        // summary's text: describe the input with it already masked. A text holding a secret
+        // is masked as a secret instead, so that the description still reads it (a URL).
+        for text in self.redactor.texts_holding_secrets(&input) {
+            self.redactor.insert(&text);
+        }
         let effect = action.dry_run(&self.redactor.whole_values(&input));
         let effect = serde_json::to_value(&effect)
             .ok()
