@@ -701,7 +701,8 @@ fn forms_of(value: &str) -> Vec<String> {
     let form_space = form.replace('+', "%20");
     let json = serde_json::to_string(value).unwrap_or_default();
     let json = json.trim_matches('"').to_string();
-    let mut forms = vec![value.to_string(), form, form_space, json];
+    let mut forms = vec![value.to_string(), form, form_space];
+    forms.extend(json_escapes(json));
     forms.extend(url_forms(value));
     for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
         forms.push(engine.encode(value));
@@ -709,6 +710,36 @@ fn forms_of(value: &str) -> Vec<String> {
     forms.extend(base64_fragments(value.as_bytes()));
     forms.retain(|f| !f.is_empty());
     forms
+}
+
+/// `json`, a text as JSON escapes it (serde: only `"`, `\` and control characters), also as
+/// other writers escape it: non-ASCII characters as `\u00f6` or `\u00F6` (Python's `json`,
+/// Jackson; UTF-16 pairs beyond the first plane), `/` as `\/` (PHP).
+fn json_escapes(json: String) -> Vec<String> {
+    let mut escapes = vec![json];
+    if !escapes[0].is_ascii() {
+        for upper in [false, true] {
+            let mut ascii = String::new();
+            for c in escapes[0].chars() {
+                if c.is_ascii() {
+                    ascii.push(c);
+                    continue;
+                }
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    match upper {
+                        true => ascii.push_str(&format!("\\u{unit:04X}")),
+                        false => ascii.push_str(&format!("\\u{unit:04x}")),
+                    }
+                }
+            }
+            escapes.push(ascii);
+        }
+    }
+    if escapes[0].contains('/') {
+        let slashed: Vec<String> = escapes.iter().map(|e| e.replace('/', "\\/")).collect();
+        escapes.extend(slashed);
+    }
+    escapes
 }
 
 /// The value written into a URL's path or query, as the URL parser percent-encodes it (a `\`
@@ -831,6 +862,19 @@ mod tests {
             r.state.read().matcher.form_count() > forms,
             "a new form is a pattern"
         );
+    }
+
+    /// Servers escape JSON differently: every writer's escape of the secret is masked.
+    #[test]
+    fn a_secret_escaped_as_other_json_writers_do_is_masked() {
+        let r = Redactor::new(["pa ss/w\u{f6}rd\u{1f600}".to_string()]);
+        for echoed in [
+            r#"{"echo": "pa ss/w\u00f6rd\ud83d\ude00"}"#,
+            r#"{"echo": "pa ss\/w\u00F6rd\uD83D\uDE00"}"#,
+            "{\"echo\": \"pa ss\\/w\u{f6}rd\u{1f600}\"}",
+        ] {
+            assert_eq!(r.text(echoed), r#"{"echo": "***"}"#, "{echoed}");
+        }
     }
 
     #[test]
