@@ -263,6 +263,23 @@ steps:
     assert_eq!(effect["url"], "http://127.0.0.1:9/a%5Cb");
 }
 
+/// Serves `app` on 127.0.0.1 until the sender is used: its base URL and that sender.
+async fn serve(app: axum::Router) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (base, stop)
+}
+
 /// Answers 401 with the request's authorization header in the body, as some servers do.
 async fn echoing_server() -> (String, tokio::sync::oneshot::Sender<()>) {
     let app = axum::Router::new().fallback(|headers: axum::http::HeaderMap| async move {
@@ -277,19 +294,7 @@ async fn echoing_server() -> (String, tokio::sync::oneshot::Sender<()>) {
             format!("bad credentials: {sent}"),
         )
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    (base, stop)
+    serve(app).await
 }
 
 #[tokio::test]
@@ -908,19 +913,7 @@ outputs:
 async fn request_echoing_server() -> (String, tokio::sync::oneshot::Sender<()>) {
     let app = axum::Router::new()
         .fallback(|uri: axum::http::Uri, body: String| async move { format!("got {uri} {body}") });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    (base, stop)
+    serve(app).await
 }
 
 /// A server that echoes part of an input computed from a secret, in a successful answer,
