@@ -929,7 +929,7 @@ steps:
   - id: query
     uses: http.request
     with:
-      url: '${{{{ "{base}/q?q=" + secrets.tok + "|" + lower(secrets.tok) }}}}'
+      url: '${{{{ "{base}/q?q=" + secrets.tok + "|" + lower(secrets.tok) + "&a=" + split(secrets.tok, "-")[1] + "&b=" + replace(secrets.tok, "-", "") }}}}'
   - id: body
     uses: http.request
     with:
@@ -944,7 +944,15 @@ outputs:
     let run = run(&yaml, SECRET, Mode::Live).await;
     let _ = stop.send(());
     assert_succeeded(&run);
-    assert_nowhere(&run, &[SECRET.to_lowercase(), SECRET.to_uppercase()]);
+    assert_nowhere(
+        &run,
+        &[
+            SECRET.to_lowercase(),
+            SECRET.to_uppercase(),
+            "w0rd".to_string(),
+            SECRET.replace('-', ""),
+        ],
+    );
     let outputs = &run.outcome.outputs;
     let query = outputs["query"].as_str().expect("a body");
     assert!(query.starts_with("got /q?q=***"), "{query}");
@@ -968,6 +976,8 @@ steps:
       body: '${{ "x" + to_json(merge(vars.defaults, {token: secrets.tok})) }}'
       kind: '${{ type_of(secrets.tok) == "string" ? "text" : "other" }}'
       size: '${{ "n=" + to_string(len(secrets.tok)) }}'
+      stage: '${{ "s=" + upper(len(secrets.tok) > 3 ? "production" : "sandbox") }}'
+      auth: '${{ first(["Bearer", secrets.tok]) + " " + lower(type_of(secrets.tok)) }}'
   - id: t
     uses: core.set
     with:
@@ -975,6 +985,8 @@ steps:
       space: ENGINEERING
       word: string
       n: "13"
+      stage: PRODUCTION
+      scheme: Bearer
 outputs:
   t: ${{ steps.t.output }}
   body: ${{ steps.s.output.body }}
@@ -985,7 +997,14 @@ outputs:
     let outputs = &run.outcome.outputs;
     assert_eq!(
         outputs["t"],
-        json!({"title": "Weekly report", "space": "ENGINEERING", "word": "string", "n": "13"})
+        json!({
+            "title": "Weekly report",
+            "space": "ENGINEERING",
+            "word": "string",
+            "n": "13",
+            "stage": "PRODUCTION",
+            "scheme": "Bearer"
+        })
     );
     assert_eq!(outputs["body"], json!("***"));
 }

@@ -22,13 +22,13 @@ pub(crate) struct Ctx<'a> {
     pub scope: &'a dyn Scope,
     /// The expression reads `secrets`: keep values out of error messages.
     pub redact: bool,
-    /// Handed each call node's value as it is computed, with the node (see
+    /// Handed the value of each call and path node as it is computed, with the node (see
     /// `Template::render_tainted`): none when nothing asks.
-    pub on_call: Option<&'a OnCall<'a>>,
+    pub on_value: Option<&'a OnValue<'a>>,
 }
 
-/// What [`Ctx::on_call`] hands a call's node and value to.
-pub(crate) type OnCall<'a> = dyn Fn(u32, &Value) + 'a;
+/// What [`Ctx::on_value`] hands a node and its value to.
+pub(crate) type OnValue<'a> = dyn Fn(u32, &Value) + 'a;
 
 impl Ctx<'_> {
     fn span(&self, i: u32) -> Span {
@@ -41,7 +41,13 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
     let node = code.node(i);
     match node.kind {
         Kind::Literal(at) => Ok(Cow::Borrowed(code.literal(at))),
-        Kind::Path { segments } => eval_path(i, segments, cx),
+        Kind::Path { segments } => {
+            let value = eval_path(i, segments, cx)?;
+            if let Some(hand) = cx.on_value {
+                hand(i, &value);
+            }
+            Ok(value)
+        }
         Kind::Array(n) => {
             let values = code
                 .before(i, n)
@@ -116,7 +122,7 @@ pub(crate) fn eval<'a>(i: u32, cx: &Ctx<'a>) -> Result<Cow<'a, Value>, EvalError
                 Impl::Coalesce => coalesce(code.before(i, args), cx),
                 Impl::Eager(function) => {
                     let value = call(i, args, info, cx, function)?;
-                    if let Some(hand) = cx.on_call {
+                    if let Some(hand) = cx.on_value {
                         hand(i, &value);
                     }
                     built(value, &cx.span(i).range())

@@ -80,7 +80,7 @@ pub(crate) fn constant_errors(
         spans,
         scope: &NoVariables,
         redact: false,
-        on_call: None,
+        on_value: None,
     };
     // `range(0, 1000000)` is checked by its bounds: listing it would hold every number.
     let checked = match range_bounds(i, &cx) {

@@ -9,6 +9,7 @@
 //! The language reference is `docs/expressions.md` at the repository root.
 
 mod ast;
+mod carry;
 mod error;
 mod eval;
 mod fold;

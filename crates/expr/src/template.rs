@@ -1,10 +1,10 @@
 //! Templates: YAML strings with `${{ expr }}` parts, and standalone expressions.
 
 use crate::ast::{offset, Code, Kind, Located, Node, Span, TextRef};
+use crate::carry;
 use crate::error::{EvalError, ParseError};
-use crate::eval::{eval, range_bounds, Ctx, OnCall};
+use crate::eval::{eval, range_bounds, Ctx, OnValue};
 use crate::fold::constant_errors;
-use crate::functions::FUNCTIONS;
 use crate::lexer::lex;
 use crate::parser::{self, Builder};
 use crate::refs::{collect, Reference, ReferenceUse};
@@ -81,7 +81,7 @@ impl Expr {
             spans,
             scope,
             redact,
-            on_call: None,
+            on_value: None,
         };
         eval(root, &cx).map(|v| v.into_owned()).map_err(
             |e| {
@@ -353,15 +353,19 @@ impl Template {
             |root: u32| reads_secrets(code, [root]) || (sources && reads_source(code, root, scope));
         let redact = self.redact || (sources && self.expressions().any(secret_node));
         let tainted = RefCell::new(tainted);
-        // Texts that calls compute from a secret on the way to an expression's value
+        // Texts computed from a secret's content on the way to an expression's value
         // (`lower(tok)` in `url + tok + lower(tok)`): a server may echo one alone, so each is
-        // handed out too. An expression's own value is handed out below.
-        let calls = match redact {
-            true => self.calls_reading(&secret_node),
+        // handed out too, unless the expression writes it (`first(["Bearer", tok])` chose a
+        // word of its own). An expression's own value is handed out below.
+        let handed = match redact {
+            true => {
+                let roots: Vec<u32> = self.expressions().collect();
+                carry::handed_nodes(code, &roots, &secret_node)
+            }
             false => Vec::new(),
         };
-        let hand_call = |i: u32, value: &Value| {
-            if value.is_string() && calls.contains(&i) {
+        let hand = |i: u32, value: &Value| {
+            if value.is_string() && handed.contains(&i) && !code.lits.contains(value) {
                 (*tainted.borrow_mut())(value, Taint::Intermediate);
             }
         };
@@ -370,7 +374,7 @@ impl Template {
             spans,
             scope,
             redact,
-            on_call: (!calls.is_empty()).then_some(&hand_call as &OnCall),
+            on_value: (!handed.is_empty()).then_some(&hand as &OnValue),
         };
         let shape = self.shape();
         let eval_part = |root| {
@@ -408,21 +412,6 @@ impl Template {
         Ok(Value::String(out))
     }
 
-    /// The call nodes, other than an expression's root, of a function whose text carries its
-    /// arguments' text ([`CARRIES_TEXT`]), with an argument for which `reads_secret` holds.
-    fn calls_reading(&self, reads_secret: &dyn Fn(u32) -> bool) -> Vec<u32> {
-        let code = &self.code;
-        let roots: Vec<u32> = self.expressions().collect();
-        (0..offset(code.nodes.len()))
-            .filter(|i| {
-                matches!(code.node(*i).kind, Kind::Call { function, .. }
-                    if CARRIES_TEXT.contains(&FUNCTIONS[usize::from(function)].name))
-                    && !roots.contains(i)
-                    && code.linked(*i).any(reads_secret)
-            })
-            .collect()
-    }
-
     /// When the template is exactly `${{ range(...) }}` and reads no secret: the numbers it
     /// would list, as bounds (evaluated and checked as `range` does), so that a `for_each`
     /// counts through them instead of holding a list of up to a million values. `None` for
@@ -442,7 +431,7 @@ impl Template {
                 spans,
                 scope,
                 redact: false,
-                on_call: None,
+                on_value: None,
             };
             range_bounds(root, &cx)
         };
@@ -486,29 +475,6 @@ impl Template {
     }
 }
 
-/// The functions whose text is made of their arguments' text (`lower`, `base64_encode`,
-/// `join`...): what they compute from a secret is a form of it. Others describe their
-/// arguments (`type_of`, `len`, `contains`): their texts (`string`, `true`) are no secret's.
-const CARRIES_TEXT: &[&str] = &[
-    "lower",
-    "upper",
-    "trim",
-    "replace",
-    "format",
-    "url_encode",
-    "base64_encode",
-    "base64_decode",
-    "to_string",
-    "to_json",
-    "join",
-    "slice",
-    "reverse",
-    "first",
-    "last",
-    "min",
-    "max",
-];
-
 /// How a value handed out by [`Template::render_tainted`] came from a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Taint {
@@ -521,10 +487,10 @@ pub enum Taint {
     Read,
     /// Read so, and written into the template's text (`"<${{ vars.token }}>"`).
     ReadIntoText,
-    /// A text computed by a call from a secret on the way to an expression's value
-    /// (`lower(tok)` in `"q=" + tok + lower(tok)`), by a function whose text carries its
-    /// arguments' text: a form of the secret, which the expression's value holds or was
-    /// computed from.
+    /// A text made of a secret's content on the way to an expression's value, by a call or
+    /// by reading into a computed value (`lower(tok)` in `"q=" + tok + lower(tok)`,
+    /// `from_json(secrets.cfg).key`): a form of the secret, which the expression's value holds
+    /// or was computed from.
     Intermediate,
 }
 

@@ -139,11 +139,17 @@ fn calls_computing_from_a_secret_on_the_way_are_reported_as_intermediate() {
     );
     let (_, tainted) = tainted_parts("${{ reverse(upper(secrets.tok)) }}");
     assert_eq!(tainted, [json!("S3CR3T"), json!("T3RC3S")]);
-    // A text that describes a secret (`string`) and a value that is no text (the array of
-    // `split`, the number of `len`) are not reported; a text made from one is (`6`).
+    // A text that describes a secret (`string`, a length) and a value that is no text (the
+    // array of `split`) are not reported, nor a text the expression writes (`Bearer`, chosen
+    // by a condition on the secret); a field read from a value computed from it is.
     let (rendered, tainted) = tainted_parts(
         "${{ type_of(secrets.tok) + to_string(len(secrets.tok)) + join(split(secrets.tok, '3'), '') }}",
     );
     assert_eq!(rendered, json!("string6scrt"));
-    assert_eq!(tainted, [json!("6"), json!("scrt"), rendered]);
+    assert_eq!(tainted, [json!("scrt"), rendered]);
+    let (rendered, tainted) = tainted_parts(
+        "${{ upper(len(secrets.tok) > 3 ? 'prod' : 'test') + first(['Bearer', secrets.tok]) + from_json('{\"k\": \"' + secrets.tok + '\"}').k + '!' }}",
+    );
+    assert_eq!(rendered, json!("PRODBearers3cr3t!"));
+    assert_eq!(tainted, [json!("s3cr3t"), rendered]);
 }

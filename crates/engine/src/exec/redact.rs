@@ -149,11 +149,6 @@ impl Patterns {
     }
 }
 
-/// Whether `text` is a number, a boolean or null as JSON writes them.
-fn names_a_scalar(text: &str) -> bool {
-    matches!(text, "true" | "false" | "null") || text.parse::<f64>().is_ok()
-}
-
 /// The values inside `value` that [`Redactor::add_value`] cannot mask by matching, as JSON
 /// (how [`Patterns::whole`] compares values): short strings, numbers written short, booleans.
 /// Not as text: one character of a secret would mask every text and key that is that
@@ -324,11 +319,9 @@ impl Redactor {
                         // a form of one is found in it (then that part is masked, and the
                         // rest was not computed from a secret: `{"i":7,"t":"***"}`). A loop
                         // building one for each item then adds nothing for each.
-                        // A number or a boolean written as text (`to_string(len(tok))`)
-                        // describes the secret: as a secret it would mask every such text.
                         Taint::Intermediate => {
                             if let Value::String(text) = value {
-                                if !names_a_scalar(text) && !self.text_holds_secret(text) {
+                                if !self.text_holds_secret(text) {
                                     self.insert(text);
                                 }
                             }
