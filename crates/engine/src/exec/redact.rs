@@ -701,13 +701,20 @@ fn forms_of(value: &str) -> Vec<String> {
         forms.push(engine.encode(value));
     }
     forms.extend(base64_fragments(value.as_bytes()));
+    // PHP's JSON writes every `/` as `\/`: in the value, its URL forms, its base64.
+    let slashed: Vec<String> = forms
+        .iter()
+        .filter(|f| f.contains('/'))
+        .map(|f| f.replace('/', "\\/"))
+        .collect();
+    forms.extend(slashed);
     forms.retain(|f| !f.is_empty());
     forms
 }
 
 /// `json`, a text as JSON escapes it (serde: only `"`, `\` and control characters), also as
 /// other writers escape it: non-ASCII characters as `\u00f6` or `\u00F6` (Python's `json`,
-/// Jackson; UTF-16 pairs beyond the first plane), `/` as `\/` (PHP).
+/// Jackson; UTF-16 pairs beyond the first plane), `<`, `>` and `&` as `\u003c`... (Go).
 fn json_escapes(json: String) -> Vec<String> {
     let mut escapes = vec![json];
     if !escapes[0].is_ascii() {
@@ -728,17 +735,21 @@ fn json_escapes(json: String) -> Vec<String> {
             escapes.push(ascii);
         }
     }
-    if escapes[0].contains('/') {
-        let slashed: Vec<String> = escapes.iter().map(|e| e.replace('/', "\\/")).collect();
-        escapes.extend(slashed);
+    if escapes[0].contains(['<', '>', '&']) {
+        let go = escapes[0]
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026");
+        escapes.push(go);
     }
     escapes
 }
 
-/// The value written into a URL's path or query, as the URL parser percent-encodes it (a `\`
-/// is sent as `%5C`: see `actions::http`).
+/// The value written into a URL's path, query, host or password, as the URL parser writes
+/// it: percent-encoded (a `\` is sent as `%5C`: see `actions::http`), a host in lower case
+/// and IDNA (`Tenant.Example.com` is sent and quoted as `tenant.example.com`).
 fn url_forms(value: &str) -> Vec<String> {
-    let Ok(mut url) = url::Url::parse("http://h/") else {
+    let Ok(mut url) = url::Url::parse("http://u@h/") else {
         return Vec::new();
     };
     let escaped = value.replace('\\', "%5C");
@@ -746,7 +757,15 @@ fn url_forms(value: &str) -> Vec<String> {
     let path = url.path().trim_start_matches('/').to_string();
     url.set_query(Some(&escaped));
     let query = url.query().unwrap_or_default().to_string();
-    vec![path, query]
+    let mut forms = vec![path, query];
+    if url.set_password(Some(value)).is_ok() {
+        forms.extend(url.password().map(str::to_string));
+    }
+    if let Ok(url::Host::Domain(host)) = url::Host::parse(value) {
+        forms.push(host);
+    }
+    forms.retain(|form| form != value);
+    forms
 }
 
 /// Base64 of a text that contains `bytes` at any position: for each of the three alignments,
@@ -857,6 +876,24 @@ mod tests {
         );
     }
 
+    /// A URL holds a secret host in lower case and a secret password encoded its own way:
+    /// both are masked as the URL parser writes them.
+    #[test]
+    fn a_secret_host_or_password_in_a_url_is_masked() {
+        let r = Redactor::new([
+            "Tenant-ACME.Example.com".to_string(),
+            "pa ss;w\u{f6}rd+Qx".to_string(),
+        ]);
+        assert_eq!(
+            r.text("GET https://tenant-acme.example.com/v1 failed"),
+            "GET https://***/v1 failed"
+        );
+        assert_eq!(
+            r.text("GET http://svc:pa%20ss%3Bw%C3%B6rd+Qx@h/ failed"),
+            "GET http://svc:***@h/ failed"
+        );
+    }
+
     /// Servers escape JSON differently: every writer's escape of the secret is masked.
     #[test]
     fn a_secret_escaped_as_other_json_writers_do_is_masked() {
@@ -868,6 +905,15 @@ mod tests {
         ] {
             assert_eq!(r.text(echoed), r#"{"echo": "***"}"#, "{echoed}");
         }
+        assert_eq!(
+            r.text(r#"{"uri": "\/echo\/pa%20ss\/w%C3%B6rd%F0%9F%98%80"}"#),
+            r#"{"uri": "\/echo\/***"}"#
+        );
+        let r = Redactor::new(["a<b>&c=d".to_string()]);
+        assert_eq!(
+            r.text(r#"{"q": "a\u003cb\u003e\u0026c=d"}"#),
+            r#"{"q": "***"}"#
+        );
     }
 
     #[test]
