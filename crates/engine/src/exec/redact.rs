@@ -701,6 +701,10 @@ fn forms_of(value: &str) -> Vec<String> {
         forms.push(engine.encode(value));
     }
     forms.extend(base64_fragments(value.as_bytes()));
+    // A `+` is sent as is in a query, which a server decodes as a space.
+    if value.contains('+') {
+        forms.push(value.replace('+', " "));
+    }
     // PHP's JSON writes every `/` as `\/`: in the value, its URL forms, its base64.
     let slashed: Vec<String> = forms
         .iter()
@@ -892,6 +896,8 @@ mod tests {
             r.text("GET http://svc:pa%20ss%3Bw%C3%B6rd+Qx@h/ failed"),
             "GET http://svc:***@h/ failed"
         );
+        // A query sends the `+` as is; the server reads it as a space.
+        assert_eq!(r.text("got q=pa ss;w\u{f6}rd Qx"), "got q=***");
     }
 
     /// Servers escape JSON differently: every writer's escape of the secret is masked.
