@@ -750,8 +750,9 @@ fn json_escapes(json: String) -> Vec<String> {
 }
 
 /// The value written into a URL's path, query, host or password, as the URL parser writes
-/// it: percent-encoded (a `\` is sent as `%5C`: see `actions::http`), a host in lower case
-/// and IDNA (`Tenant.Example.com` is sent and quoted as `tenant.example.com`).
+/// it: percent-encoded (a `\` is sent as `%5C`: see `actions::http`), a dotted name as a
+/// host, in lower case and IDNA (`Tenant.Example.com` is sent and quoted as
+/// `tenant.example.com`).
 fn url_forms(value: &str) -> Vec<String> {
     let Ok(mut url) = url::Url::parse("http://u@h/") else {
         return Vec::new();
@@ -765,8 +766,12 @@ fn url_forms(value: &str) -> Vec<String> {
     if url.set_password(Some(value)).is_ok() {
         forms.extend(url.password().map(str::to_string));
     }
-    if let Ok(url::Host::Domain(host)) = url::Host::parse(value) {
-        forms.push(host);
+    // Only a dotted name: a token is no host, and its lower case as a form of its own would
+    // hide that a text computed from it (`lower(tok)`) holds it.
+    if value.contains('.') {
+        if let Ok(url::Host::Domain(host)) = url::Host::parse(value) {
+            forms.push(host);
+        }
     }
     forms.retain(|form| form != value);
     forms
