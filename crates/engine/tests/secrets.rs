@@ -978,6 +978,7 @@ steps:
       size: '${{ "n=" + to_string(len(secrets.tok)) }}'
       stage: '${{ "s=" + upper(len(secrets.tok) > 3 ? "production" : "sandbox") }}'
       auth: '${{ first(["Bearer", secrets.tok]) + " " + lower(type_of(secrets.tok)) }}'
+      flag: '${{ "f=" + to_string(secrets.tok && false) }}'
   - id: t
     uses: core.set
     with:
@@ -987,6 +988,7 @@ steps:
       n: "13"
       stage: PRODUCTION
       scheme: Bearer
+      dry: dry=false
 outputs:
   t: ${{ steps.t.output }}
   body: ${{ steps.s.output.body }}
@@ -1003,7 +1005,8 @@ outputs:
             "word": "string",
             "n": "13",
             "stage": "PRODUCTION",
-            "scheme": "Bearer"
+            "scheme": "Bearer",
+            "dry": "dry=false"
         })
     );
     assert_eq!(outputs["body"], json!("***"));

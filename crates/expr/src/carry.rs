@@ -18,50 +18,59 @@ const DESCRIBES: &[&str] = &[
     "has",
     "range",
     "now",
-    "date_diff",
 ];
 
 /// The call nodes, and the path nodes that read into a computed value
 /// (`from_json(secrets.cfg).key`, `split(secrets.tok, '-')[1]`), whose value is made of what
-/// a node for which `source` holds reads, other than `roots` (the expressions' own values).
+/// a node for which `source` holds reads, other than `roots` (the expressions' own values); in
+/// order, for a binary search.
 pub(crate) fn handed_nodes(code: &Code, roots: &[u32], source: &dyn Fn(u32) -> bool) -> Vec<u32> {
+    let carry = carried(code, source);
+    let carries = |i: u32| carry[i as usize];
     (0..code.nodes.len() as u32)
         .filter(|i| !roots.contains(i))
         .filter(|&i| match code.node(i).kind {
-            Kind::Call { .. } => carries(code, i, source),
+            Kind::Call { .. } => carries(i),
             Kind::Path { segments } => {
                 let (base, _) = code.path(i, segments);
-                !matches!(code.node(base).kind, Kind::Root(_)) && carries(code, base, source)
+                !matches!(code.node(base).kind, Kind::Root(_)) && carries(base)
             }
             _ => false,
         })
         .collect()
 }
 
-/// Whether node `i`'s value may be made of what a `source` node reads: a read of one, or what
-/// concatenation, arithmetic, a choice, a list or a call other than [`DESCRIBES`] makes of
-/// such values. A condition or an index computed from one only chooses.
-fn carries(code: &Code, i: u32, source: &dyn Fn(u32) -> bool) -> bool {
-    let any_linked = || code.linked(i).any(|child| carries(code, child, source));
-    match code.node(i).kind {
-        Kind::Root(_) => source(i),
-        Kind::Path { segments } => {
-            let (base, _) = code.path(i, segments);
-            match code.node(base).kind {
-                Kind::Root(_) => source(i),
-                _ => carries(code, base, source),
+/// For each node, whether its value may be made of what a `source` node reads: a read of
+/// one, or what concatenation, arithmetic, a choice, a list or a call other than
+/// [`DESCRIBES`] makes of such values. A condition or an index computed from one only
+/// chooses. One pass: nodes come after their children.
+fn carried(code: &Code, source: &dyn Fn(u32) -> bool) -> Vec<bool> {
+    let mut carry = vec![false; code.nodes.len()];
+    for i in 0..code.nodes.len() as u32 {
+        let at = |n: u32| carry.get(n as usize).copied().unwrap_or(false);
+        let any_linked = || code.linked(i).any(at);
+        let value = match code.node(i).kind {
+            Kind::Root(_) => source(i),
+            Kind::Path { segments } => {
+                let (base, _) = code.path(i, segments);
+                match code.node(base).kind {
+                    Kind::Root(_) => source(i),
+                    _ => at(base),
+                }
             }
-        }
-        Kind::Call { function, .. } => {
-            !DESCRIBES.contains(&FUNCTIONS[usize::from(function)].name) && any_linked()
-        }
-        Kind::Array(_) | Kind::Object(_) | Kind::Chain(_) => any_linked(),
-        Kind::Pair(_, left) => carries(code, left, source) || carries(code, i - 1, source),
-        Kind::Negate(operand) => carries(code, operand, source),
-        Kind::Conditional(_) => {
-            let (then, otherwise) = code.branches(i);
-            carries(code, then, source) || carries(code, otherwise, source)
-        }
-        _ => false,
+            Kind::Call { function, .. } => {
+                !DESCRIBES.contains(&FUNCTIONS[usize::from(function)].name) && any_linked()
+            }
+            Kind::Array(_) | Kind::Object(_) | Kind::Chain(_) => any_linked(),
+            Kind::Pair(_, left) => at(left) || at(i - 1),
+            Kind::Negate(operand) => at(operand),
+            Kind::Conditional(_) => {
+                let (then, otherwise) = code.branches(i);
+                at(then) || at(otherwise)
+            }
+            _ => false,
+        };
+        carry[i as usize] = value;
     }
+    carry
 }

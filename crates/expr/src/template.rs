@@ -365,7 +365,7 @@ impl Template {
             false => Vec::new(),
         };
         let hand = |i: u32, value: &Value| {
-            if value.is_string() && handed.contains(&i) && !code.lits.contains(value) {
+            if value.is_string() && handed.binary_search(&i).is_ok() && !code.lits.contains(value) {
                 (*tainted.borrow_mut())(value, Taint::Intermediate);
             }
         };

@@ -319,9 +319,11 @@ impl Redactor {
                         // a form of one is found in it (then that part is masked, and the
                         // rest was not computed from a secret: `{"i":7,"t":"***"}`). A loop
                         // building one for each item then adds nothing for each.
+                        // `true` from `tok && flag` is no form of the secret.
                         Taint::Intermediate => {
                             if let Value::String(text) = value {
-                                if !self.text_holds_secret(text) {
+                                let boolean = matches!(text.as_str(), "true" | "false" | "null");
+                                if !boolean && !self.text_holds_secret(text) {
                                     self.insert(text);
                                 }
                             }
@@ -692,19 +694,21 @@ fn mask_credential(value: &Value) -> Value {
 fn forms_of(value: &str) -> Vec<String> {
     let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
     let form_space = form.replace('+', "%20");
-    let json = serde_json::to_string(value).unwrap_or_default();
-    let json = json.trim_matches('"').to_string();
     let mut forms = vec![value.to_string(), form, form_space];
-    forms.extend(json_escapes(json));
+    // A `+` is sent as is in a query, which a server decodes as a space.
+    let texts = match value.contains('+') {
+        true => vec![value.to_string(), value.replace('+', " ")],
+        false => vec![value.to_string()],
+    };
+    for text in &texts {
+        forms.push(text.clone());
+        forms.extend(json_escapes(text));
+    }
     forms.extend(url_forms(value));
     for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
         forms.push(engine.encode(value));
     }
     forms.extend(base64_fragments(value.as_bytes()));
-    // A `+` is sent as is in a query, which a server decodes as a space.
-    if value.contains('+') {
-        forms.push(value.replace('+', " "));
-    }
     // PHP's JSON writes every `/` as `\/`: in the value, its URL forms, its base64.
     let slashed: Vec<String> = forms
         .iter()
@@ -713,39 +717,50 @@ fn forms_of(value: &str) -> Vec<String> {
         .collect();
     forms.extend(slashed);
     forms.retain(|f| !f.is_empty());
+    forms.sort_unstable();
+    forms.dedup();
     forms
 }
 
-/// `json`, a text as JSON escapes it (serde: only `"`, `\` and control characters), also as
-/// other writers escape it: non-ASCII characters as `\u00f6` or `\u00F6` (Python's `json`,
-/// Jackson; UTF-16 pairs beyond the first plane), `<`, `>` and `&` as `\u003c`... (Go).
-fn json_escapes(json: String) -> Vec<String> {
-    let mut escapes = vec![json];
-    if !escapes[0].is_ascii() {
-        for upper in [false, true] {
-            let mut ascii = String::new();
-            for c in escapes[0].chars() {
-                if c.is_ascii() {
-                    ascii.push(c);
-                    continue;
-                }
-                for unit in c.encode_utf16(&mut [0; 2]) {
-                    match upper {
-                        true => ascii.push_str(&format!("\\u{unit:04X}")),
-                        false => ascii.push_str(&format!("\\u{unit:04x}")),
+/// `text` as JSON writers escape it inside a string: serde (only `"`, `\` and control
+/// characters), and those that also escape non-ASCII characters (Python's `json`, Jackson,
+/// .NET; UTF-16 pairs beyond the first plane) or the characters unsafe in HTML (Go: `<>&`;
+/// Jinja: and `'`; .NET: and `'+``), with lower- or upper-case hex.
+fn json_escapes(text: &str) -> Vec<String> {
+    let json = serde_json::to_string(text).unwrap_or_default();
+    let json = json.trim_matches('"').to_string();
+    let mut escapes = vec![json.clone()];
+    let html_sets: [&[char]; 4] = [
+        &[],
+        &['<', '>', '&'],
+        &['<', '>', '&', '\''],
+        &['<', '>', '&', '\'', '+', '`'],
+    ];
+    if json.is_ascii() && !json.contains(html_sets[3]) {
+        return escapes;
+    }
+    for upper in [false, true] {
+        for ascii in [false, true] {
+            for set in html_sets {
+                let mut out = String::with_capacity(json.len() * 2);
+                for c in json.chars() {
+                    if !(set.contains(&c) || (ascii && !c.is_ascii())) {
+                        out.push(c);
+                        continue;
+                    }
+                    for unit in c.encode_utf16(&mut [0; 2]) {
+                        match upper {
+                            true => out.push_str(&format!("\\u{unit:04X}")),
+                            false => out.push_str(&format!("\\u{unit:04x}")),
+                        }
                     }
                 }
+                escapes.push(out);
             }
-            escapes.push(ascii);
         }
     }
-    if escapes[0].contains(['<', '>', '&']) {
-        let go = escapes[0]
-            .replace('<', "\\u003c")
-            .replace('>', "\\u003e")
-            .replace('&', "\\u0026");
-        escapes.push(go);
-    }
+    escapes.sort_unstable();
+    escapes.dedup();
     escapes
 }
 
@@ -765,6 +780,13 @@ fn url_forms(value: &str) -> Vec<String> {
     let mut forms = vec![path, query];
     if url.set_password(Some(value)).is_ok() {
         forms.extend(url.password().map(str::to_string));
+    }
+    // A URL as the parser normalizes it before it is sent or quoted (`http://h?q=…` is
+    // `http://h/?q=…`).
+    if value.contains("://") {
+        if let Ok(parsed) = url::Url::parse(value) {
+            forms.push(parsed.to_string());
+        }
     }
     // Only a dotted name: a token is no host, and its lower case as a form of its own would
     // hide that a text computed from it (`lower(tok)`) holds it.
@@ -901,6 +923,12 @@ mod tests {
             r.text("GET http://svc:pa%20ss%3Bw%C3%B6rd+Qx@h/ failed"),
             "GET http://svc:***@h/ failed"
         );
+        // A URL holding a secret, as it is sent once normalized.
+        let r2 = Redactor::new(["http://127.0.0.1:9?p=Xk9&t=Tok3n-Value".to_string()]);
+        assert_eq!(
+            r2.text("GET http://127.0.0.1:9/?p=Xk9&t=Tok3n-Value failed"),
+            "GET *** failed"
+        );
         // A query sends the `+` as is; the server reads it as a space.
         assert_eq!(r.text("got q=pa ss;w\u{f6}rd Qx"), "got q=***");
     }
@@ -920,6 +948,13 @@ mod tests {
             r.text(r#"{"uri": "\/echo\/pa%20ss\/w%C3%B6rd%F0%9F%98%80"}"#),
             r#"{"uri": "\/echo\/***"}"#
         );
+        // .NET: `+` and `'` too, upper-case hex; Python: the `+` a query turned into a space.
+        let r = Redactor::new(["k3Jx+9Pq'w\u{f6}".to_string()]);
+        assert_eq!(
+            r.text(r#"bad \u0027k3Jx\u002B9Pq\u0027w\u00F6\u0027"#),
+            r#"bad \u0027***\u0027"#
+        );
+        assert_eq!(r.text(r#"{"q": "k3Jx 9Pq'w\u00f6"}"#), r#"{"q": "***"}"#);
         let r = Redactor::new(["a<b>&c=d".to_string()]);
         assert_eq!(
             r.text(r#"{"q": "a\u003cb\u003e\u0026c=d"}"#),
