@@ -323,7 +323,9 @@ impl Redactor {
                         Taint::Intermediate => {
                             if let Value::String(text) = value {
                                 let boolean = matches!(text.as_str(), "true" | "false" | "null");
-                                if !boolean && !self.text_holds_secret(text) {
+                                // Most repeat (a loop's items): known, they need no matching.
+                                let known = || self.state.read().has_value(text);
+                                if !boolean && !known() && !self.text_holds_secret(text) {
                                     self.insert(text);
                                 }
                             }
