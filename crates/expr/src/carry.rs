@@ -50,7 +50,6 @@ fn carried(code: &Code, source: &dyn Fn(u32) -> bool) -> Vec<bool> {
         let at = |n: u32| carry.get(n as usize).copied().unwrap_or(false);
         let any_linked = || code.linked(i).any(at);
         let value = match code.node(i).kind {
-            Kind::Root(_) => source(i),
             Kind::Path { segments } => {
                 let (base, _) = code.path(i, segments);
                 match code.node(base).kind {

@@ -311,15 +311,11 @@ impl Redactor {
                             let held = self.add_value(value);
                             unmaskable |= held || !maskable(value);
                         }
-                        // Its secrets were added when it was computed; its other parts (a
-                        // title beside a token) are no secrets. Passed on as it is, it is
-                        // masked as it was; in a text, a part masked whole (a short one)
-                        // masks that text whole.
                         // A server may echo it alone: masked as a secret of its own, unless
                         // a form of one is found in it (then that part is masked, and the
-                        // rest was not computed from a secret: `{"i":7,"t":"***"}`). A loop
-                        // building one for each item then adds nothing for each.
-                        // `true` from `tok && flag` is no form of the secret.
+                        // rest was not computed from a secret: `{"i":7,"t":"***"}`; a loop
+                        // building one for each item then adds nothing for each), or it is
+                        // a boolean (`tok && flag`), no form of the secret.
                         Taint::Intermediate => {
                             if let Value::String(text) = value {
                                 let boolean = matches!(text.as_str(), "true" | "false" | "null");
@@ -330,6 +326,10 @@ impl Redactor {
                                 }
                             }
                         }
+                        // Its secrets were added when it was computed; its other parts (a
+                        // title beside a token) are no secrets. Passed on as it is, it is
+                        // masked as it was; in a text, a part masked whole (a short one)
+                        // masks that text whole.
                         Taint::Read => {}
                         Taint::ReadIntoText => {
                             unmaskable |= self.state.read().holds_whole(value);
