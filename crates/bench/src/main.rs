@@ -272,7 +272,8 @@ async fn sandbox_seeding() -> Row {
 
 /// One run of `kind` (`seq` or `loop`) with `n` steps or items, alone in this process, with
 /// run history on: prints the engine's time per step or item in µs, the process's peak RSS
-/// in KiB (loading the workflow included) and the engine's whole duration in µs.
+/// in KiB (loading the workflow included), the engine's whole duration in µs, and the peak
+/// RSS of loading and of the run alone, in KiB.
 async fn scale_child(kind: &str, n: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn RunStore> = Arc::new(
@@ -290,15 +291,28 @@ async fn scale_child(kind: &str, n: usize) {
     let path = dir.path().join("scale.yaml");
     std::fs::write(&path, text).expect("write workflow");
     let workflow = load_path(&engine, &path);
+    // The peak so far is loading's; it is then set back to the RSS of the moment, so that
+    // the run's own peak is known too (the process's is the higher of the two).
+    let load_kib = vm_hwm_kib().unwrap_or(0);
+    let run_measured = reset_vm_hwm();
     // Held here, as `weft run` holds it: freeing the workflow is not part of the run.
     let outcome = engine.run(workflow.clone(), RunRequest::default()).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
     let micros = outcome.duration.as_secs_f64() * 1e6;
+    let run_kib = match run_measured {
+        true => vm_hwm_kib().unwrap_or(0),
+        false => load_kib,
+    };
     println!(
-        "{} {} {micros}",
+        "{} {} {micros} {load_kib} {run_kib}",
         micros / n as f64,
-        vm_hwm_kib().unwrap_or(0)
+        load_kib.max(run_kib)
     );
+}
+
+/// Sets the process's peak RSS back to its RSS of the moment (Linux's `clear_refs`, 5).
+fn reset_vm_hwm() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// What [`scale_in_child`] measured: medians of the runs, and the highest peak.
@@ -307,26 +321,34 @@ struct Scaled {
     /// The engine's whole duration of the run, in µs.
     duration_micros: f64,
     peak_mb: f64,
+    /// The highest peaks while loading the workflow, and while running it.
+    load_peak_mb: f64,
+    run_peak_mb: f64,
 }
 
 /// Runs [`scale_child`] `times` times, each in a fresh process (peak RSS is per process).
 fn scale_in_child(kind: &str, n: usize, times: usize) -> Scaled {
     let exe = std::env::current_exe().expect("own path");
     let mut durations = Vec::new();
-    let mut peak_kib = 0.0f64;
+    let (mut peak_kib, mut load_kib, mut run_kib) = (0.0f64, 0.0f64, 0.0f64);
     for _ in 0..times {
         let output = Command::new(&exe)
             .args(["scale", kind, &n.to_string()])
             .output()
             .expect("run weft-bench");
         let text = String::from_utf8_lossy(&output.stdout);
-        // The child prints µs per item, peak KiB and the whole duration in µs; the first is
-        // the third divided by `n`.
-        let mut fields = text.split_whitespace().map(|f| f.parse::<f64>());
-        match (fields.next(), fields.next(), fields.next()) {
-            (Some(Ok(_)), Some(Ok(kib)), Some(Ok(micros))) => {
+        // The child prints µs per item, peak KiB, the whole duration in µs, and the peaks of
+        // loading and of the run in KiB; the first is the third divided by `n`.
+        let fields: Vec<f64> = text
+            .split_whitespace()
+            .map_while(|f| f.parse().ok())
+            .collect();
+        match fields[..] {
+            [_, kib, micros, load, run] => {
                 durations.push(Duration::from_secs_f64(micros / 1e6));
                 peak_kib = peak_kib.max(kib);
+                load_kib = load_kib.max(load);
+                run_kib = run_kib.max(run);
             }
             _ => panic!(
                 "weft-bench scale {kind} {n} failed: {}",
@@ -339,6 +361,8 @@ fn scale_in_child(kind: &str, n: usize, times: usize) -> Scaled {
         micros_per_item: duration_micros / n as f64,
         duration_micros,
         peak_mb: peak_kib / 1024.0,
+        load_peak_mb: load_kib / 1024.0,
+        run_peak_mb: run_kib / 1024.0,
     }
 }
 
@@ -348,7 +372,7 @@ fn scale_in_child(kind: &str, n: usize, times: usize) -> Scaled {
 /// (N - 1), where duration(1) is the same workflow with one step or item.
 fn scaling_table() -> String {
     let mut table = String::from(
-        "| workload (run history on) | size | µs per step or item | µs per step or item beyond the run's fixed cost | peak RSS |\n|---|---|---|---|---|\n",
+        "| workload (run history on) | size | µs per step or item | µs per step or item beyond the run's fixed cost | peak RSS (loading / run) |\n|---|---|---|---|---|\n",
     );
     let mut fixed_costs = Vec::new();
     // 100,000 steps is about the most one workflow file may hold (16 MiB).
@@ -372,8 +396,8 @@ fn scaling_table() -> String {
             let scaled = scale_in_child(kind, n, times);
             let beyond = (scaled.duration_micros - fixed) / (n - 1) as f64;
             table.push_str(&format!(
-                "| {what} | {n} | {:.1} | {beyond:.1} | {:.1} MB |\n",
-                scaled.micros_per_item, scaled.peak_mb
+                "| {what} | {n} | {:.1} | {beyond:.1} | {:.1} MB ({:.1} / {:.1}) |\n",
+                scaled.micros_per_item, scaled.peak_mb, scaled.load_peak_mb, scaled.run_peak_mb
             ));
         }
     }
