@@ -114,7 +114,7 @@ impl RunState {
                 return self.run_step(only, frame).await;
             }
             let n = block.steps.len();
-            let mut waiting: Vec<usize> = block.deps.iter().map(<[usize]>::len).collect();
+            let mut waiting: Vec<u32> = block.deps.iter().map(|d| d.len() as u32).collect();
             let dependents = block.deps.dependents();
             let start = |i: usize| {
                 let frame = frame.clone();
@@ -149,6 +149,7 @@ impl RunState {
                     return Err(failure);
                 }
                 for &j in &dependents[done] {
+                    let j = j as usize;
                     waiting[j] -= 1;
                     if waiting[j] == 0 {
                         ready.push(j);

@@ -170,11 +170,17 @@ pub struct Block {
 }
 
 /// Each step's dependencies, all in one list: step `i`'s are `edges[ends[i - 1]..ends[i]]`. A
-/// chain of 100,000 steps holds two words a step, where a `Vec` each cost five and a heap block.
+/// chain of 100,000 steps holds 8 bytes a step, where a `Vec` each cost 40 and a heap block.
+/// Positions are `u32`s: a block holds far fewer steps than a file may (16 MiB).
 #[derive(Clone, Default, Debug, PartialEq, Eq)]
 pub struct Deps {
-    ends: Vec<usize>,
-    edges: Vec<usize>,
+    ends: Vec<u32>,
+    edges: Vec<u32>,
+}
+
+/// A step's position in its block as [`Deps`] keeps it.
+fn position(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
 }
 
 impl Deps {
@@ -188,8 +194,8 @@ impl Deps {
 
     /// Appends the next step's dependencies.
     pub fn push(&mut self, deps: impl IntoIterator<Item = usize>) {
-        self.edges.extend(deps);
-        self.ends.push(self.edges.len());
+        self.edges.extend(deps.into_iter().map(position));
+        self.ends.push(position(self.edges.len()));
     }
 
     pub fn len(&self) -> usize {
@@ -201,7 +207,7 @@ impl Deps {
     }
 
     /// Each step's dependencies, in step order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[usize]> + '_ {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u32]> + '_ {
         (0..self.len()).map(|i| &self[i])
     }
 
@@ -210,9 +216,9 @@ impl Deps {
     pub fn dependents(&self) -> Deps {
         // Counted, then each count made the start of its list, which each edge placed moves
         // on: it ends as the end of the list. Two allocations, however many steps.
-        let mut ends = vec![0usize; self.len()];
+        let mut ends = vec![0u32; self.len()];
         for &d in &self.edges {
-            ends[d] += 1;
+            ends[d as usize] += 1;
         }
         let mut start = 0;
         for end in &mut ends {
@@ -220,10 +226,11 @@ impl Deps {
             *end = start;
             start += count;
         }
-        let mut edges = vec![0usize; self.edges.len()];
+        let mut edges = vec![0u32; self.edges.len()];
         for i in 0..self.len() {
             for &d in &self[i] {
-                edges[ends[d]] = i;
+                let d = d as usize;
+                edges[ends[d] as usize] = position(i);
                 ends[d] += 1;
             }
         }
@@ -238,14 +245,14 @@ impl Deps {
 }
 
 impl std::ops::Index<usize> for Deps {
-    type Output = [usize];
+    type Output = [u32];
 
-    fn index(&self, i: usize) -> &[usize] {
+    fn index(&self, i: usize) -> &[u32] {
         let start = match i.checked_sub(1) {
-            Some(before) => self.ends[before],
+            Some(before) => self.ends[before] as usize,
             None => 0,
         };
-        &self.edges[start..self.ends[i]]
+        &self.edges[start..self.ends[i] as usize]
     }
 }
 
@@ -261,7 +268,7 @@ impl Block {
             // Compilation orders dependencies before dependents.
             level[i] = self.deps[i]
                 .iter()
-                .map(|&d| level[d] + 1)
+                .map(|&d| level[d as usize] + 1)
                 .max()
                 .unwrap_or(0);
         }
@@ -466,14 +473,14 @@ mod tests {
         deps.push([0, 1]);
         deps.shrink_to_fit();
         assert_eq!(deps.len(), 3);
-        assert_eq!(&deps[0], &[] as &[usize]);
+        assert_eq!(&deps[0], &[] as &[u32]);
         assert_eq!(&deps[2], &[0, 1]);
-        let lengths: Vec<usize> = deps.iter().map(<[usize]>::len).collect();
+        let lengths: Vec<usize> = deps.iter().map(<[u32]>::len).collect();
         assert_eq!(lengths, [0, 1, 2]);
         let dependents = deps.dependents();
         assert_eq!(dependents.len(), 3);
         assert_eq!(&dependents[0], &[1, 2]);
         assert_eq!(&dependents[1], &[2]);
-        assert_eq!(&dependents[2], &[] as &[usize]);
+        assert_eq!(&dependents[2], &[] as &[u32]);
     }
 }

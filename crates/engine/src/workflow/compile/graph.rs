@@ -121,7 +121,7 @@ impl Visibility<'_> {
 /// Kahn's algorithm, preferring file order; `Err` holds the steps of one cycle.
 pub(super) fn topological_order(deps: &Deps) -> Result<Vec<usize>, Vec<usize>> {
     let n = deps.len();
-    let mut remaining: Vec<usize> = deps.iter().map(<[usize]>::len).collect();
+    let mut remaining: Vec<usize> = deps.iter().map(<[u32]>::len).collect();
     let dependents = deps.dependents();
     let mut ready: std::collections::BTreeSet<usize> =
         (0..n).filter(|&i| remaining[i] == 0).collect();
@@ -129,6 +129,7 @@ pub(super) fn topological_order(deps: &Deps) -> Result<Vec<usize>, Vec<usize>> {
     while let Some(i) = ready.pop_first() {
         order.push(i);
         for &j in &dependents[i] {
+            let j = j as usize;
             remaining[j] -= 1;
             if remaining[j] == 0 {
                 ready.insert(j);
@@ -143,7 +144,11 @@ pub(super) fn topological_order(deps: &Deps) -> Result<Vec<usize>, Vec<usize>> {
     let mut path = vec![start];
     let mut current = start;
     loop {
-        let Some(&next) = deps[current].iter().find(|&&d| remaining[d] > 0) else {
+        let Some(next) = deps[current]
+            .iter()
+            .map(|&d| d as usize)
+            .find(|&d| remaining[d] > 0)
+        else {
             return Err(path);
         };
         if let Some(pos) = path.iter().position(|&p| p == next) {

@@ -666,7 +666,7 @@ mod tests {
             let block = &loaded.workflow.steps;
             let ids: Vec<&str> = block.steps.iter().map(|s| &*s.id).collect();
             assert_eq!(ids, ["a", "b", "c", "each"]);
-            let deps: Vec<&[usize]> = block.deps.iter().collect();
+            let deps: Vec<&[u32]> = block.deps.iter().collect();
             assert_eq!(deps, [&[][..], &[0], &[1], &[2]]);
         }
     }

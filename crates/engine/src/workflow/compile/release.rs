@@ -79,6 +79,7 @@ pub(super) fn plan_releases(steps: &mut Block, after: StepRefs) {
     for deps in steps.deps.iter() {
         let mut mine = PositionSet::default();
         for &d in deps {
+            let d = d as usize;
             mine.insert(d);
             mine.union_with(&ancestors[d]);
         }

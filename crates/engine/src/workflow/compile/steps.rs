@@ -16,7 +16,7 @@ pub(super) struct StepHead {
 pub(super) struct BlockPlan {
     number: BlockNumber,
     /// Each step's position in the block, by its place in the file.
-    position: Vec<usize>,
+    position: Vec<u32>,
     /// Each step's dependencies, by positions.
     deps: Deps,
     /// The steps of the block each step may read (its ancestors), by its position.
@@ -59,7 +59,7 @@ impl<'v> BlockBuilder<'v> {
         let visibility = Visibility {
             parent: Some(self.outer),
             block: self.plan.number,
-            mask: &self.plan.masks[position],
+            mask: &self.plan.masks[position as usize],
         };
         // A step that fails to compile leaves the block unusable, but the remaining steps
         // are still checked so every problem is reported at once.
@@ -80,7 +80,7 @@ impl<'v> BlockBuilder<'v> {
             return Block::default();
         }
         let mut steps = self.compiled;
-        into_order(&mut steps, &self.plan.position);
+        into_order(&mut steps, self.plan.position);
         let mut block = Block {
             steps,
             deps: self.plan.deps,
@@ -197,9 +197,9 @@ impl Checker<'_> {
                 return None;
             }
         };
-        let mut position = vec![0usize; heads.len()];
+        let mut position = vec![0u32; heads.len()];
         for (new, &old) in order.iter().enumerate() {
-            position[old] = new;
+            position[old] = u32::try_from(new).unwrap_or(u32::MAX);
         }
         let number = self.next_block;
         self.next_block += 1;
@@ -211,13 +211,14 @@ impl Checker<'_> {
         // lived until the last step compiled, the process's peak).
         let mut block_deps = Deps::with_capacity(heads.len());
         for &old in &order {
-            block_deps.push(deps[old].iter().map(|&d| position[d]));
+            block_deps.push(deps[old].iter().map(|&d| position[d as usize] as usize));
         }
         drop((deps, order));
         let mut masks: Vec<PositionSet> = Vec::with_capacity(heads.len());
         for new in 0..heads.len() {
             let mut mask = PositionSet::default();
             for &d in &block_deps[new] {
+                let d = d as usize;
                 mask.insert(d);
                 mask.union_with(&masks[d]);
             }
@@ -661,11 +662,10 @@ impl Checker<'_> {
 }
 
 /// Moves `steps[i]` to `position[i]`, in place (each swap puts one step where it belongs).
-fn into_order<T>(steps: &mut [T], position: &[usize]) {
-    let mut position = position.to_vec();
+fn into_order<T>(steps: &mut [T], mut position: Vec<u32>) {
     for i in 0..steps.len() {
-        while position[i] != i {
-            let j = position[i];
+        while position[i] as usize != i {
+            let j = position[i] as usize;
             steps.swap(i, j);
             position.swap(i, j);
         }
@@ -691,7 +691,7 @@ steps:
         let block = &loaded.workflow.steps;
         let ids: Vec<&str> = block.steps.iter().map(|s| &*s.id).collect();
         assert_eq!(ids, ["first", "mid", "last"]);
-        let deps: Vec<&[usize]> = block.deps.iter().collect();
+        let deps: Vec<&[u32]> = block.deps.iter().collect();
         assert_eq!(deps, [&[][..], &[0], &[1, 0]]);
     }
 
@@ -735,7 +735,7 @@ steps:
     #[test]
     fn steps_move_to_their_positions() {
         let mut steps = vec!['a', 'b', 'c', 'd'];
-        into_order(&mut steps, &[2, 0, 3, 1]);
+        into_order(&mut steps, vec![2, 0, 3, 1]);
         assert_eq!(steps, ['b', 'd', 'a', 'c']);
     }
 }
