@@ -13,7 +13,7 @@
 
 use serde_json::Value;
 use std::ops::Range;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 /// The small constants most expressions write (`0`, `1`, `true`, `null`, `""`), held once
 /// for the process; other literals are kept by their expression (see [`Code::lits`]).
@@ -192,31 +192,88 @@ pub(crate) fn offset(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// The sources, nodes and own literals of parsed code: of one expression or template as
+/// parsed, of many once packed ([`pack`]).
+#[derive(Debug, Default)]
+pub(crate) struct CodeStore {
+    text: Box<str>,
+    nodes: Box<[Node]>,
+    lits: Box<[Value]>,
+}
+
+/// Where a code's source, nodes or literals are in its store.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    start: u32,
+    len: u32,
+}
+
+impl Slot {
+    fn range(self) -> Range<usize> {
+        let start = self.start as usize;
+        start..start + self.len as usize
+    }
+}
+
 /// A parsed expression (or the expressions of a template): its nodes, the text their names
-/// and spans point into, and its literals other than the common ones.
+/// and spans point into, and its literals other than the common ones, in a store it may
+/// share with others.
 #[derive(Debug, Clone)]
 pub(crate) struct Code {
-    /// The source, kept for the life of the workflow (without spare room): names, a path's
-    /// text for its errors and a template's text are ranges of it.
-    pub text: Box<str>,
-    pub nodes: Box<[Node]>,
-    /// Literals that are not common ones: empty (no heap block) for most expressions.
-    pub lits: Box<[Value]>,
+    store: Arc<CodeStore>,
+    /// The source, kept for the life of the workflow: names, a path's text for its errors and
+    /// a template's text are ranges of it.
+    text: Slot,
+    nodes: Slot,
+    /// Literals that are not common ones: none for most expressions.
+    lits: Slot,
 }
 
 impl Code {
+    /// The code of `text`, `nodes` and `lits`, in a store of its own.
+    pub(crate) fn new(text: &str, nodes: &[Node], lits: Vec<Value>) -> Code {
+        let slot = |len: usize| Slot {
+            start: 0,
+            len: offset(len),
+        };
+        Code {
+            text: slot(text.len()),
+            nodes: slot(nodes.len()),
+            lits: slot(lits.len()),
+            store: Arc::new(CodeStore {
+                text: Box::from(text),
+                nodes: Box::from(nodes),
+                lits: lits.into_boxed_slice(),
+            }),
+        }
+    }
+
+    /// Its source.
+    pub(crate) fn source(&self) -> &str {
+        self.store.text.get(self.text.range()).unwrap_or_default()
+    }
+
+    pub(crate) fn nodes(&self) -> &[Node] {
+        self.store.nodes.get(self.nodes.range()).unwrap_or_default()
+    }
+
+    /// Its own literals (see [`literal_ref`]).
+    pub(crate) fn lits(&self) -> &[Value] {
+        self.store.lits.get(self.lits.range()).unwrap_or_default()
+    }
+
     /// The root of a single expression: the last node.
     pub(crate) fn root(&self) -> u32 {
-        offset(self.nodes.len().saturating_sub(1))
+        self.nodes.len.saturating_sub(1)
     }
 
     pub(crate) fn node(&self, i: u32) -> &Node {
-        &self.nodes[i as usize]
+        &self.nodes()[i as usize]
     }
 
     /// The text of a template's text part.
     pub(crate) fn text(&self, part: TextRef) -> &str {
-        self.text.get(part.range()).unwrap_or_default()
+        self.source().get(part.range()).unwrap_or_default()
     }
 
     /// The name kept as `name` (see [`name_ref`]).
@@ -226,13 +283,13 @@ impl Code {
             None => {
                 let start = name.start as usize;
                 let end = start + usize::from(name.len);
-                self.text.get(start..end).unwrap_or_default()
+                self.source().get(start..end).unwrap_or_default()
             }
         }
     }
 
     pub(crate) fn literal(&self, i: u32) -> &Value {
-        lookup_literal(i, &self.lits).unwrap_or(&Value::Null)
+        lookup_literal(i, self.lits()).unwrap_or(&Value::Null)
     }
 
     /// Path node `i` with `n` segments: its base and its segments.
@@ -280,7 +337,55 @@ impl Code {
     /// The nodes `n` nodes before `i`: the links or segments of node `i`.
     pub(crate) fn before(&self, i: u32, n: u32) -> &[Node] {
         let end = i as usize;
-        &self.nodes[end - n as usize..end]
+        &self.nodes()[end - n as usize..end]
+    }
+}
+
+/// Moves `codes` into one store they share: a workflow keeps thousands of expressions, each
+/// of which in a store of its own costs four heap blocks. Codes too big to share a store
+/// (their parts over 4 GiB) stay as they are.
+pub(crate) fn pack(codes: &mut [&mut Code]) {
+    let total = |part: fn(&Code) -> Slot| codes.iter().map(|c| part(c).len as usize).sum();
+    let (text, nodes, lits): (usize, usize, usize) =
+        (total(|c| c.text), total(|c| c.nodes), total(|c| c.lits));
+    if [text, nodes, lits]
+        .iter()
+        .any(|&n| u32::try_from(n).is_err())
+    {
+        return;
+    }
+    let mut store = (
+        String::with_capacity(text),
+        Vec::with_capacity(nodes),
+        Vec::with_capacity(lits),
+    );
+    let mut slots = Vec::with_capacity(codes.len());
+    let slot = |start: usize, len: u32| Slot {
+        start: offset(start),
+        len,
+    };
+    for code in codes.iter() {
+        slots.push([
+            slot(store.0.len(), code.text.len),
+            slot(store.1.len(), code.nodes.len),
+            slot(store.2.len(), code.lits.len),
+        ]);
+        store.0.push_str(code.source());
+        store.1.extend_from_slice(code.nodes());
+        store.2.extend_from_slice(code.lits());
+    }
+    let store = Arc::new(CodeStore {
+        text: store.0.into_boxed_str(),
+        nodes: store.1.into_boxed_slice(),
+        lits: store.2.into_boxed_slice(),
+    });
+    for (code, [text, nodes, lits]) in codes.iter_mut().zip(slots) {
+        **code = Code {
+            store: store.clone(),
+            text,
+            nodes,
+            lits,
+        };
     }
 }
 

@@ -27,7 +27,7 @@ const DESCRIBES: &[&str] = &[
 pub(crate) fn handed_nodes(code: &Code, roots: &[u32], source: &dyn Fn(u32) -> bool) -> Vec<u32> {
     let carry = carried(code, source);
     let carries = |i: u32| carry[i as usize];
-    (0..code.nodes.len() as u32)
+    (0..code.nodes().len() as u32)
         .filter(|i| !roots.contains(i))
         .filter(|&i| match code.node(i).kind {
             Kind::Call { .. } => carries(i),
@@ -45,8 +45,8 @@ pub(crate) fn handed_nodes(code: &Code, roots: &[u32], source: &dyn Fn(u32) -> b
 /// [`DESCRIBES`] makes of such values. A condition or an index computed from one only
 /// chooses. One pass: nodes come after their children.
 fn carried(code: &Code, source: &dyn Fn(u32) -> bool) -> Vec<bool> {
-    let mut carry = vec![false; code.nodes.len()];
-    for i in 0..code.nodes.len() as u32 {
+    let mut carry = vec![false; code.nodes().len()];
+    for i in 0..code.nodes().len() as u32 {
         let at = |n: u32| carry.get(n as usize).copied().unwrap_or(false);
         let any_linked = || code.linked(i).any(at);
         let value = match code.node(i).kind {

@@ -445,7 +445,7 @@ impl Site<'_> {
             None => self.base.end(),
             Some(last) => self.segment_span(last).end(),
         };
-        Cow::Borrowed(self.code.text.get(start..end).unwrap_or_default())
+        Cow::Borrowed(self.code.source().get(start..end).unwrap_or_default())
     }
 
     /// The path up to this segment as its nodes spell it: a computed base or index is `(…)`.
@@ -456,7 +456,7 @@ impl Site<'_> {
             _ => "(…)".to_string(),
         };
         let first = self.first_segment as usize;
-        for segment in code.nodes.get(first..first + self.i).unwrap_or_default() {
+        for segment in code.nodes().get(first..first + self.i).unwrap_or_default() {
             match segment.kind {
                 Kind::Field(name) => {
                     out.push('.');

@@ -32,5 +32,5 @@ pub use parser::{MAX_NESTING, MAX_TREE_DEPTH};
 pub use refs::{Reference, ReferenceUse, Segment};
 pub use scope::{MapScope, Scope, StepView, KNOWN_ROOTS};
 pub use serde_json::Value;
-pub use template::{Checks, Expr, Taint, Template};
+pub use template::{Checks, Expr, Packing, Taint, Template};
 pub use value::{a_type, truthy};

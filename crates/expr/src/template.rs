@@ -15,6 +15,28 @@ use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::ops::Range;
 
+/// Templates and expressions whose code is to be kept together (see [`Packing::finish`]).
+#[derive(Default)]
+pub struct Packing<'a> {
+    codes: Vec<&'a mut Code>,
+}
+
+impl<'a> Packing<'a> {
+    pub fn template(&mut self, template: &'a mut Template) {
+        self.codes.push(&mut template.code);
+    }
+
+    pub fn expr(&mut self, expr: &'a mut Expr) {
+        self.codes.push(&mut expr.code);
+    }
+
+    /// Moves the sources, nodes and literals of every template and expression added into one
+    /// heap block each, which they share: parsed alone, each holds four.
+    pub fn finish(mut self) {
+        crate::ast::pack(&mut self.codes);
+    }
+}
+
 /// A single parsed expression (no `${{ }}`), e.g. an `if:` condition.
 #[derive(Debug, Clone)]
 pub struct Expr {
@@ -46,7 +68,7 @@ impl Expr {
 
     /// Its nodes' spans, from its source parsed again (see `ast::Located`).
     fn spans(&self) -> Vec<Span> {
-        Self::parse_located(&self.code.text)
+        Self::parse_located(&self.code.source())
             .map(|(_, spans)| spans)
             .unwrap_or_default()
     }
@@ -114,7 +136,7 @@ impl Expr {
     }
 
     pub fn source(&self) -> &str {
-        &self.code.text
+        self.code.source()
     }
 
     /// The errors that evaluating it would give on every run (constant subexpressions such
@@ -158,7 +180,7 @@ fn located<T>(again: Result<T, EvalError>, unlocated: EvalError, code: &Code) ->
     match again {
         Err(error) => error,
         Ok(_) => EvalError {
-            span: 0..code.text.len(),
+            span: 0..code.source().len(),
             ..unlocated
         },
     }
@@ -196,7 +218,7 @@ impl Template {
 
     /// Its nodes' spans, from its source parsed again (see `ast::Located`).
     fn spans(&self) -> Vec<Span> {
-        Self::parse_located(&self.code.text)
+        Self::parse_located(&self.code.source())
             .map(|(_, spans)| spans)
             .unwrap_or_default()
     }
@@ -287,10 +309,10 @@ impl Template {
     }
 
     fn shape(&self) -> Shape<'_> {
-        match (self.parts, self.code.nodes.is_empty()) {
+        match (self.parts, self.code.nodes().is_empty()) {
             (0, true) => Shape::Source,
             (0, false) => Shape::Single(self.code.root()),
-            (n, _) => Shape::Parts(self.code.before(offset(self.code.nodes.len()), n)),
+            (n, _) => Shape::Parts(self.code.before(offset(self.code.nodes().len()), n)),
         }
     }
 
@@ -365,7 +387,8 @@ impl Template {
             false => Vec::new(),
         };
         let hand = |i: u32, value: &Value| {
-            if value.is_string() && handed.binary_search(&i).is_ok() && !code.lits.contains(value) {
+            if value.is_string() && handed.binary_search(&i).is_ok() && !code.lits().contains(value)
+            {
                 (*tainted.borrow_mut())(value, Taint::Intermediate);
             }
         };
@@ -461,7 +484,7 @@ impl Template {
     }
 
     pub fn source(&self) -> &str {
-        &self.code.text
+        self.code.source()
     }
 
     /// Like [`Expr::constant_errors`], for every expression of the template.
@@ -566,7 +589,7 @@ fn reads_secrets(code: &Code, roots: impl IntoIterator<Item = u32>) -> bool {
 /// anywhere is a read of it; looking at the nodes copies no name (every parse pays this, and
 /// listing the references copied each of their names).
 fn any_reads_secrets(code: &Code) -> bool {
-    code.nodes
+    code.nodes()
         .iter()
         .any(|node| matches!(node.kind, Kind::Root(name) if code.name(name) == "secrets"))
 }

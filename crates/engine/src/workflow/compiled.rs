@@ -320,6 +320,32 @@ impl StepExtras {
     }
 }
 
+/// Keeps the expressions of `steps` in one store they share (see [`weft_expr::Packing`]): a
+/// workflow holds every step for as long as it is loaded, and an expression parsed alone
+/// holds four heap blocks. The steps of nested blocks are left to their own block.
+pub fn pack_expressions(steps: &mut [CompiledStep]) {
+    let mut packing = weft_expr::Packing::default();
+    for step in steps {
+        match &mut step.kind {
+            StepKind::Action { with, .. } => with.pack_into(&mut packing),
+            StepKind::ForEach(each) => each.items.pack_into(&mut packing),
+            StepKind::Parallel { .. } => {}
+        }
+        let Some(extras) = step.extras.as_deref_mut() else {
+            continue;
+        };
+        match &mut extras.condition {
+            Some(Condition::Template(template)) => packing.template(template),
+            Some(Condition::Expr(expr)) => packing.expr(expr),
+            Some(Condition::Literal(_)) | None => {}
+        }
+        for (_, output) in extras.outputs.iter_mut().flat_map(|o| o.iter_mut()) {
+            output.pack_into(&mut packing);
+        }
+    }
+    packing.finish();
+}
+
 impl CompiledStep {
     /// Its `retry`, or the plan of steps without one.
     pub fn retry(&self) -> &RetryPlan {

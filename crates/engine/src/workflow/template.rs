@@ -73,6 +73,18 @@ impl ValueTemplate {
         matches!(self, ValueTemplate::Literal(_))
     }
 
+    /// Adds its templates to `packing`.
+    pub fn pack_into<'a>(&'a mut self, packing: &mut weft_expr::Packing<'a>) {
+        match self {
+            ValueTemplate::Literal(_) => {}
+            ValueTemplate::Template(template) => packing.template(template),
+            ValueTemplate::Array(items) => items.iter_mut().for_each(|i| i.pack_into(packing)),
+            ValueTemplate::Object(entries) => entries
+                .iter_mut()
+                .for_each(|(_, value)| value.pack_into(packing)),
+        }
+    }
+
     /// An empty object: the rendering of an absent `with:`.
     pub fn empty_object() -> Self {
         ValueTemplate::literal(Value::Object(Map::new()))

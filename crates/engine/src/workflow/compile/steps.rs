@@ -32,8 +32,14 @@ pub(super) struct BlockBuilder<'v> {
     compiled: Vec<CompiledStep>,
     /// Steps added so far.
     added: usize,
+    /// Compiled steps whose expressions are packed (see [`PACKED_STEPS`]).
+    packed: usize,
     broken: bool,
 }
+
+/// A block's steps have their expressions packed by this many at a time, as they are
+/// compiled: the code of the steps compiled since is all that is ever held unpacked.
+const PACKED_STEPS: usize = 1024;
 
 impl<'v> BlockBuilder<'v> {
     pub(super) fn new(plan: BlockPlan, outer: &'v Visibility<'v>, roots: Roots) -> Self {
@@ -45,6 +51,7 @@ impl<'v> BlockBuilder<'v> {
             roots,
             compiled,
             added: 0,
+            packed: 0,
             broken: false,
         }
     }
@@ -68,6 +75,15 @@ impl<'v> BlockBuilder<'v> {
             Some(_) => {}
             None => self.broken = true,
         }
+        if self.compiled.len() - self.packed >= PACKED_STEPS {
+            self.pack();
+        }
+    }
+
+    /// Packs the expressions of the steps compiled since the last time.
+    fn pack(&mut self) {
+        pack_expressions(&mut self.compiled[self.packed..]);
+        self.packed = self.compiled.len();
     }
 
     /// Whether as many steps were added as were planned.
@@ -75,10 +91,11 @@ impl<'v> BlockBuilder<'v> {
         self.added == self.plan.position.len()
     }
 
-    pub(super) fn finish(self) -> Block {
+    pub(super) fn finish(mut self) -> Block {
         if self.broken || !self.matches_plan() {
             return Block::default();
         }
+        self.pack();
         let mut steps = self.compiled;
         into_order(&mut steps, self.plan.position);
         let mut block = Block {
