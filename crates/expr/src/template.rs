@@ -68,7 +68,7 @@ impl Expr {
 
     /// Its nodes' spans, from its source parsed again (see `ast::Located`).
     fn spans(&self) -> Vec<Span> {
-        Self::parse_located(&self.code.source())
+        Self::parse_located(self.code.source())
             .map(|(_, spans)| spans)
             .unwrap_or_default()
     }
@@ -218,7 +218,7 @@ impl Template {
 
     /// Its nodes' spans, from its source parsed again (see `ast::Located`).
     fn spans(&self) -> Vec<Span> {
-        Self::parse_located(&self.code.source())
+        Self::parse_located(self.code.source())
             .map(|(_, spans)| spans)
             .unwrap_or_default()
     }
