@@ -239,7 +239,7 @@ impl Frame {
 
     /// Drops the records of steps `ids` from this frame: nothing reads them any more (see
     /// `CompiledStep::releases`). Each is freed outside the lock.
-    pub fn release(&self, ids: &[Arc<str>]) {
+    pub fn release<'i>(&self, ids: impl IntoIterator<Item = &'i str>) {
         for id in ids {
             let released = self.steps.lock().remove(id);
             drop(released);
@@ -323,10 +323,15 @@ pub(crate) struct StepScope<'a> {
 impl<'a> StepScope<'a> {
     /// The scope with the records `refs` names (each built now: a loop's set-aside outputs are
     /// read back here, which can fail).
-    pub fn new(globals: &'a Globals, frame: &'a Frame, refs: &StepRefs) -> Result<Self, String> {
+    /// `refs`: `None` for every record.
+    pub fn new(
+        globals: &'a Globals,
+        frame: &'a Frame,
+        refs: Option<&[Arc<str>]>,
+    ) -> Result<Self, String> {
         let mut steps = Vec::new();
         match refs {
-            StepRefs::Listed(ids) => {
+            Some(ids) => {
                 // Validation proved each id names a step this one may read; one that has not
                 // run (a failure stopped the steps before it) reads as `not_run`.
                 for id in ids {
@@ -337,7 +342,7 @@ impl<'a> StepScope<'a> {
                     steps.push((id.clone(), record));
                 }
             }
-            StepRefs::All => {
+            None => {
                 let mut all = Records::default();
                 frame.collect_all(&mut all);
                 for (id, record) in all {

@@ -24,7 +24,7 @@ use super::{Engine, Mode, RunRequest, RunSync};
 use crate::actions::{ActionError, DryRunEffect, ErrorKind};
 use crate::store::{RunRecord, RunStatus, StoredWait};
 use crate::workflow::connection_config::connection_scope;
-use crate::workflow::{self, CompiledStep, CompiledWorkflow, StepIds, StepRefs, ValueTemplate};
+use crate::workflow::{self, Block, CompiledWorkflow, ValueTemplate};
 
 /// Run ids are ULIDs that increase strictly within the process, so runs started in the same
 /// millisecond still list in the order they started.
@@ -463,7 +463,7 @@ fn prepare_globals(
     for (section, values) in [("env", &workflow.env), ("vars", &workflow.vars)] {
         for (name, template) in values {
             let value = {
-                let scope = StepScope::new(&globals, &frame, &StepRefs::Listed(StepIds::new()))?;
+                let scope = StepScope::new(&globals, &frame, Some(&[]))?;
                 redactor
                     .render(template, &scope)
                     .map_err(|e| format!("{section}.{name}: {}", e.message))?
@@ -499,9 +499,11 @@ impl RunState {
         self.progress_added.notify_one();
     }
 
-    /// Called after each step: drops the records nothing reads any more, and paces progress.
-    pub(crate) async fn after_step(&self, step: &CompiledStep, frame: &Frame) {
-        frame.release(&step.releases);
+    /// Called after step `i` of `block`: drops the records nothing reads any more, and paces
+    /// progress.
+    pub(crate) async fn after_step(&self, block: &Block, i: usize, frame: &Frame) {
+        let released = block.releases.get(i).iter();
+        frame.release(released.map(|&x| &*block.steps[x as usize].id));
         self.pace_progress().await;
     }
 
@@ -631,7 +633,7 @@ impl RunState {
         frame: &Frame,
     ) -> Result<Value, String> {
         let refs = refs_of(values.iter().map(|(_, template)| template));
-        let scope = StepScope::new(&self.globals, frame, &refs)?;
+        let scope = StepScope::new(&self.globals, frame, refs.listed())?;
         let mut out = Map::new();
         for (name, template) in values {
             out.insert(

@@ -110,15 +110,15 @@ impl RunState {
         Box::pin(async move {
             // A block of one step (a loop's usual body): nothing to schedule, nothing else
             // running to cancel when it fails.
-            if let [only] = block.steps.as_slice() {
-                return self.run_step(only, frame).await;
+            if let [_] = block.steps.as_slice() {
+                return self.run_step(block, 0, frame).await;
             }
             let n = block.steps.len();
             let mut waiting: Vec<u32> = block.deps.iter().map(|d| d.len() as u32).collect();
             let dependents = block.deps.dependents();
             let start = |i: usize| {
                 let frame = frame.clone();
-                async move { (i, self.run_step(&block.steps[i], frame).await) }
+                async move { (i, self.run_step(block, i, frame).await) }
             };
             let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
             // Made when two steps first run side by side: a chain of steps never needs it.
@@ -131,7 +131,7 @@ impl RunState {
                     [only] if running.as_ref().is_none_or(FuturesUnordered::is_empty) => {
                         let i = *only;
                         ready.clear();
-                        (i, self.run_step(&block.steps[i], frame.clone()).await)
+                        (i, self.run_step(block, i, frame.clone()).await)
                     }
                     _ => {
                         let running = running.get_or_insert_with(FuturesUnordered::new);
@@ -159,7 +159,9 @@ impl RunState {
         })
     }
 
-    async fn run_step(&self, step: &CompiledStep, frame: Arc<Frame>) -> Result<(), Failure> {
+    /// Runs step `i` of `block`.
+    async fn run_step(&self, block: &Block, i: usize, frame: Arc<Frame>) -> Result<(), Failure> {
+        let step = &block.steps[i];
         // Steps that never wait (`core.set`, a loop's items) would keep the thread to the
         // run's end: on one thread the signal task would never see Ctrl-C, nor would a timer
         // fire. Each step (so each loop item, through its body) spends a unit of the task's
@@ -167,7 +169,7 @@ impl RunState {
         // which then sees a cancellation at once.
         tokio::task::coop::consume_budget().await;
         let result = self.run_step_unpaced(step, frame.clone()).await;
-        self.after_step(step, &frame).await;
+        self.after_step(block, i, &frame).await;
         result
     }
 
@@ -290,7 +292,7 @@ impl RunState {
             return Ok(true);
         };
         let scope =
-            StepScope::new(&self.globals, frame, &step.step_refs).map_err(ActionError::failed)?;
+            StepScope::new(&self.globals, frame, step.step_refs()).map_err(ActionError::failed)?;
         match condition {
             Condition::Literal(b) => Ok(*b),
             Condition::Template(t) => t.render(&scope).map(|v| weft_expr::truthy(&v)),
@@ -345,7 +347,7 @@ impl RunState {
             return Ok(raw); // a loop's is applied per item
         };
         let mut scope =
-            StepScope::new(&self.globals, frame, &step.step_refs).map_err(ActionError::failed)?;
+            StepScope::new(&self.globals, frame, step.step_refs()).map_err(ActionError::failed)?;
         scope.output = Some(raw);
         scope.output_tainted = self.redactor.holds_secret(raw, true);
         render_mapping(&self.redactor, mapping, &scope).map(Output::Value)
@@ -384,7 +386,7 @@ impl RunState {
             input_tainted: false,
         };
         let input = {
-            let scope = match StepScope::new(&self.globals, frame, &step.step_refs) {
+            let scope = match StepScope::new(&self.globals, frame, step.step_refs()) {
                 Ok(scope) => scope,
                 Err(message) => return not_run(message),
             };
@@ -588,7 +590,7 @@ impl RunState {
     ) -> Result<Output, ActionError> {
         let mut tainted = false;
         let items = {
-            let scope = StepScope::new(&self.globals, frame, &step.step_refs)
+            let scope = StepScope::new(&self.globals, frame, step.step_refs())
                 .map_err(ActionError::failed)?;
             LoopItems::render(items, &self.redactor, &scope, &mut tainted)?
         };
@@ -625,7 +627,7 @@ impl RunState {
                     let value = match (step.outputs(), &last) {
                         (Some(mapping), _) => {
                             // The loop step's references include its `outputs`' (body steps).
-                            let scope = StepScope::new(&self.globals, &child, &step.step_refs)
+                            let scope = StepScope::new(&self.globals, &child, step.step_refs())
                                 .map_err(ActionError::failed)?;
                             render_mapping(&self.redactor, mapping, &scope)?
                         }

@@ -165,34 +165,39 @@ impl PollTargets {
 #[derive(Clone, Default)]
 pub struct Block {
     pub steps: Vec<CompiledStep>,
-    /// `deps[i]`: indexes of the steps that step `i` waits for.
-    pub deps: Deps,
+    /// `deps[i]`: positions of the steps that step `i` waits for.
+    pub deps: StepLists,
+    /// `releases[i]`: positions of the steps whose records no expression reads once step
+    /// `i` has finished (its own included when nothing reads it): the run drops them then.
+    /// Only the workflow's own steps release records (empty in other blocks).
+    pub releases: StepLists,
 }
 
-/// Each step's dependencies, all in one list: step `i`'s are `edges[ends[i - 1]..ends[i]]`. A
+/// A list of positions of steps of a block for each of its steps (their dependencies, the
+/// records they release), all in one list: step `i`'s are `edges[ends[i - 1]..ends[i]]`. A
 /// chain of 100,000 steps holds 8 bytes a step, where a `Vec` each cost 40 and a heap block.
 /// Positions are `u32`s: a block holds far fewer steps than a file may (16 MiB).
 #[derive(Clone, Default, Debug, PartialEq, Eq)]
-pub struct Deps {
+pub struct StepLists {
     ends: Vec<u32>,
     edges: Vec<u32>,
 }
 
-/// A step's position in its block as [`Deps`] keeps it.
+/// A step's position in its block as [`StepLists`] keeps it.
 fn position(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
 }
 
-impl Deps {
+impl StepLists {
     /// Room for `steps` steps of one dependency each (a chain, the usual block).
     pub fn with_capacity(steps: usize) -> Self {
-        Deps {
+        StepLists {
             ends: Vec::with_capacity(steps),
             edges: Vec::with_capacity(steps),
         }
     }
 
-    /// Appends the next step's dependencies.
+    /// Appends the next step's list.
     pub fn push(&mut self, deps: impl IntoIterator<Item = usize>) {
         self.edges.extend(deps.into_iter().map(position));
         self.ends.push(position(self.edges.len()));
@@ -206,14 +211,14 @@ impl Deps {
         self.ends.is_empty()
     }
 
-    /// Each step's dependencies, in step order.
+    /// Each step's list, in step order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u32]> + '_ {
         (0..self.len()).map(|i| &self[i])
     }
 
     /// The other way round: for each step, the steps that wait for it, in step order. One
     /// list for the block, like this one (a run of a 100,000-step chain held a `Vec` each).
-    pub fn dependents(&self) -> Deps {
+    pub fn dependents(&self) -> StepLists {
         // Counted, then each count made the start of its list, which each edge placed moves
         // on: it ends as the end of the list. Two allocations, however many steps.
         let mut ends = vec![0u32; self.len()];
@@ -234,7 +239,15 @@ impl Deps {
                 ends[d] += 1;
             }
         }
-        Deps { ends, edges }
+        StepLists { ends, edges }
+    }
+
+    /// Step `i`'s list; empty past the last step.
+    pub fn get(&self, i: usize) -> &[u32] {
+        match i < self.len() {
+            true => &self[i],
+            false => &[],
+        }
     }
 
     /// Gives back the room reserved beyond what was pushed.
@@ -244,7 +257,7 @@ impl Deps {
     }
 }
 
-impl std::ops::Index<usize> for Deps {
+impl std::ops::Index<usize> for StepLists {
     type Output = [u32];
 
     fn index(&self, i: usize) -> &[u32] {
@@ -285,12 +298,12 @@ impl Block {
 pub struct CompiledStep {
     pub id: Arc<str>,
     pub line: u32,
+    /// An expression indexes `steps` with a computed name: the step reads every record
+    /// (`reads` is then empty). Beside `line`, where it takes no room of its own.
+    reads_all: bool,
     pub kind: StepKind,
-    /// The steps whose records the step's expressions read.
-    pub step_refs: StepRefs,
-    /// The records no expression reads once this step has finished (its own included when
-    /// nothing reads it): the run drops them then. Only top-level steps release records.
-    pub releases: StepIds,
+    /// The steps whose records the step's expressions read (see [`CompiledStep::step_refs`]).
+    pub(crate) reads: StepIds,
     /// What few steps have, in one box: a step with none of it holds a null pointer, not 80
     /// bytes (a run holds every step of its workflow).
     pub extras: Option<Box<StepExtras>>,
@@ -347,6 +360,32 @@ pub fn pack_expressions(steps: &mut [CompiledStep]) {
 }
 
 impl CompiledStep {
+    pub fn new(
+        id: Arc<str>,
+        line: u32,
+        kind: StepKind,
+        step_refs: StepRefs,
+        extras: Option<Box<StepExtras>>,
+    ) -> Self {
+        let (reads_all, reads) = match step_refs {
+            StepRefs::Listed(ids) => (false, ids),
+            StepRefs::All => (true, StepIds::new()),
+        };
+        CompiledStep {
+            id,
+            line,
+            reads_all,
+            kind,
+            reads,
+            extras,
+        }
+    }
+
+    /// The steps whose records the step's expressions read; `None`: every record.
+    pub fn step_refs(&self) -> Option<&[Arc<str>]> {
+        (!self.reads_all).then_some(&self.reads)
+    }
+
     /// Its `retry`, or the plan of steps without one.
     pub fn retry(&self) -> &RetryPlan {
         match self.extras.as_ref().and_then(|e| e.retry.as_deref()) {
@@ -392,6 +431,16 @@ pub enum StepRefs {
     Listed(StepIds),
     /// An expression indexes `steps` with a computed name.
     All,
+}
+
+impl StepRefs {
+    /// The steps listed; `None`: every step.
+    pub fn listed(&self) -> Option<&[Arc<str>]> {
+        match self {
+            StepRefs::Listed(ids) => Some(ids),
+            StepRefs::All => None,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -477,7 +526,7 @@ mod tests {
             size_of::<ValueTemplate>()
         );
         assert!(
-            size_of::<CompiledStep>() <= 128,
+            size_of::<CompiledStep>() <= 96,
             "{}",
             size_of::<CompiledStep>()
         );
@@ -493,7 +542,7 @@ mod tests {
 
     #[test]
     fn deps_hand_back_each_steps_list() {
-        let mut deps = Deps::with_capacity(3);
+        let mut deps = StepLists::with_capacity(3);
         deps.push([]);
         deps.push([0]);
         deps.push([0, 1]);

@@ -119,7 +119,7 @@ impl Visibility<'_> {
 }
 
 /// Kahn's algorithm, preferring file order; `Err` holds the steps of one cycle.
-pub(super) fn topological_order(deps: &Deps) -> Result<Vec<usize>, Vec<usize>> {
+pub(super) fn topological_order(deps: &StepLists) -> Result<Vec<usize>, Vec<usize>> {
     let n = deps.len();
     let mut remaining: Vec<usize> = deps.iter().map(<[u32]>::len).collect();
     let dependents = deps.dependents();
@@ -166,8 +166,8 @@ mod tests {
 
     #[test]
     fn topological_order_keeps_file_order_and_finds_cycles() {
-        fn deps(lists: &[&[usize]]) -> Deps {
-            let mut deps = Deps::default();
+        fn deps(lists: &[&[usize]]) -> StepLists {
+            let mut deps = StepLists::default();
             for list in lists {
                 deps.push(list.iter().copied());
             }

@@ -292,7 +292,7 @@ mod tests {
         ));
         let loaded = load_with_builtins(&yaml);
         let last = loaded.workflow.steps.steps.last().expect("the last step");
-        let crate::workflow::StepRefs::Listed(read) = &last.step_refs else {
+        let Some(read) = last.step_refs() else {
             panic!("the last step reads named steps");
         };
         // Each step once, in the order first read.

@@ -24,7 +24,10 @@ pub(super) fn reads_of_block(block: &Block) -> StepRefs {
 
 /// What a step and the steps inside it read.
 fn reads_of_step(step: &CompiledStep) -> StepRefs {
-    let mut reads = step.step_refs.clone();
+    let mut reads = match step.step_refs() {
+        Some(ids) => StepRefs::Listed(ids.iter().cloned().collect()),
+        None => StepRefs::All,
+    };
     let mut inner = |block: &Block| merge_refs(&mut reads, reads_of_block(block));
     match &step.kind {
         StepKind::ForEach(each) => inner(&each.body),
@@ -98,19 +101,17 @@ pub(super) fn plan_releases(steps: &mut Block, after: StepRefs) {
     }
     drop(ancestors);
     // The released steps by the step after which they are released (stable: in step order
-    // after one step). Positions only, sized once: the ids are cloned into each step's list.
+    // after one step).
     let mut after_step: Vec<usize> = Vec::with_capacity(n);
     after_step.extend((0..n).filter(|&x| released[x]));
     after_step.sort_by_key(|&x| last[x]);
     let mut xs = after_step.into_iter().peekable();
+    let mut releases = StepLists::with_capacity(n);
     for i in 0..n {
-        let mut mine = StepIds::new();
-        while let Some(x) = xs.next_if(|&x| last[x] == i) {
-            mine.push(steps.steps[x].id.clone());
-        }
-        mine.shrink_to_fit();
-        steps.steps[i].releases = mine;
+        releases.push(std::iter::from_fn(|| xs.next_if(|&x| last[x] == i)));
     }
+    releases.shrink_to_fit();
+    steps.releases = releases;
 }
 
 #[cfg(test)]
@@ -119,13 +120,19 @@ mod tests {
 
     /// `(step, the records released after it)` for every top-level step.
     fn releases(yaml: &str) -> Vec<(String, Vec<String>)> {
-        load_with_builtins(yaml)
-            .workflow
-            .steps
+        let loaded = load_with_builtins(yaml);
+        let block = &loaded.workflow.steps;
+        block
             .steps
             .iter()
-            .map(|s| {
-                let ids = s.releases.iter().map(|id| id.to_string()).collect();
+            .enumerate()
+            .map(|(i, s)| {
+                let ids = block
+                    .releases
+                    .get(i)
+                    .iter()
+                    .map(|&x| block.steps[x as usize].id.to_string())
+                    .collect();
                 (s.id.to_string(), ids)
             })
             .collect()

@@ -18,7 +18,7 @@ pub(super) struct BlockPlan {
     /// Each step's position in the block, by its place in the file.
     position: Vec<u32>,
     /// Each step's dependencies, by positions.
-    deps: Deps,
+    deps: StepLists,
     /// The steps of the block each step may read (its ancestors), by its position.
     masks: Vec<PositionSet>,
 }
@@ -101,6 +101,7 @@ impl<'v> BlockBuilder<'v> {
         let mut block = Block {
             steps,
             deps: self.plan.deps,
+            releases: StepLists::default(),
         };
         block.deps.shrink_to_fit();
         block
@@ -139,7 +140,7 @@ impl Checker<'_> {
     /// block; `None` when `needs` forms a cycle (reported).
     pub(super) fn plan_block(&mut self, heads: &[StepHead]) -> Option<BlockPlan> {
         // Dependencies, in file order.
-        let mut deps = Deps::with_capacity(heads.len());
+        let mut deps = StepLists::with_capacity(heads.len());
         let mut mine = Vec::new();
         {
             let local: HashMap<&str, usize> = heads
@@ -226,7 +227,7 @@ impl Checker<'_> {
         // Each step's dependencies by their new positions, which the block keeps: the lists
         // in file order are freed before the steps compile (at 100,000 steps, 3.2 MB that
         // lived until the last step compiled, the process's peak).
-        let mut block_deps = Deps::with_capacity(heads.len());
+        let mut block_deps = StepLists::with_capacity(heads.len());
         for &old in &order {
             block_deps.push(deps[old].iter().map(|&d| position[d as usize] as usize));
         }
@@ -476,13 +477,12 @@ impl Checker<'_> {
             // Kept for the whole run: no spare room.
             ids.shrink_to_fit();
         }
-        Some(CompiledStep {
-            id: self.shared_id(id),
-            line: step.id.span.line,
+        Some(CompiledStep::new(
+            self.shared_id(id),
+            step.id.span.line,
             kind,
-            step_refs: refs,
-            releases: StepIds::new(),
-            extras: StepExtras {
+            refs,
+            StepExtras {
                 retry,
                 condition,
                 timeout: step.timeout.as_ref().map(|t| t.value.0),
@@ -491,7 +491,7 @@ impl Checker<'_> {
                 connection,
             }
             .boxed(),
-        })
+        ))
     }
 
     /// Checks `with:` against an action's (or source's) declared inputs and compiles it.
@@ -726,19 +726,19 @@ steps:
         );
         let steps = &loaded.workflow.steps.steps;
         for step in &steps[1..] {
-            let StepRefs::Listed(read) = &step.step_refs else {
+            let Some(read) = step.step_refs() else {
                 panic!("{} reads listed steps", step.id);
             };
             assert_eq!(read.len(), 1);
             assert!(
-                !read.spilled(),
+                !step.reads.spilled(),
                 "{} holds its read id in a heap block",
                 step.id
             );
         }
         // `b` releases `a`; `c`, read by nothing, releases `b` and itself.
-        assert_eq!(steps[1].releases.len(), 1);
-        assert!(!steps[1].releases.spilled());
+        assert_eq!(&loaded.workflow.steps.releases[1], &[0]);
+        assert_eq!(&loaded.workflow.steps.releases[2], &[1, 2]);
         let key = |i: usize| match &steps[i].kind {
             StepKind::Action {
                 with: ValueTemplate::Object(entries),
