@@ -1,7 +1,8 @@
 //! Reading a file named by a user with a size cap: `/dev/zero` or a huge file must not exhaust
 //! memory, and a FIFO or a terminal must not block forever.
 
-use std::io::Read;
+use std::fs::File;
+use std::io::{Read, Take};
 use std::path::Path;
 
 /// Files a user names (workflows, inputs, mocks, events) are read up to this size.
@@ -20,23 +21,28 @@ pub enum FileReadError {
 /// Reads a regular file of at most `limit` bytes. Devices, FIFOs and sockets are refused before
 /// they are opened (opening a FIFO blocks until someone writes to it).
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, FileReadError> {
+    let (mut file, len) = open_bounded(path, limit)?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.read_to_end(&mut bytes).map_err(FileReadError::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(FileReadError::TooLarge { limit });
+    }
+    Ok(bytes)
+}
+
+/// Opens a regular file of at most `limit` bytes as [`read_bounded`] does, with its length
+/// then. What it reads stops one byte past the limit, which tells a file that grew since it
+/// was opened from one that fits.
+pub fn open_bounded(path: &Path, limit: u64) -> Result<(Take<File>, u64), FileReadError> {
     check_regular(&std::fs::metadata(path).map_err(FileReadError::Io)?)?;
-    let file = std::fs::File::open(path).map_err(FileReadError::Io)?;
+    let file = File::open(path).map_err(FileReadError::Io)?;
     // The path may have been swapped between the two looks; the open file is what is read.
     let metadata = file.metadata().map_err(FileReadError::Io)?;
     check_regular(&metadata)?;
     if metadata.len() > limit {
         return Err(FileReadError::TooLarge { limit });
     }
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    // One byte past the limit tells a file that grew since `metadata` from one that fits.
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(FileReadError::Io)?;
-    if bytes.len() as u64 > limit {
-        return Err(FileReadError::TooLarge { limit });
-    }
-    Ok(bytes)
+    Ok((file.take(limit + 1), metadata.len()))
 }
 
 fn check_regular(metadata: &std::fs::Metadata) -> Result<(), FileReadError> {

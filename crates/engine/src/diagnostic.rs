@@ -5,6 +5,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use sha2::{Digest, Sha256};
+
+use crate::bounded_file::read_bounded;
+
 /// A place in a source file. Lines and columns are 1-based and count characters, not bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
 pub struct Span {
@@ -84,11 +88,22 @@ impl Diagnostic {
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     pub path: PathBuf,
-    pub text: Arc<str>,
+    text: OnceLock<Arc<str>>,
+    /// Set when the text is left in the file until a diagnostic needs it (boxed: results
+    /// carry a source file).
+    on_disk: Option<Box<OnDisk>>,
     /// Where every [`LINES_PER_MARK`]th line starts, built when a diagnostic is first rendered:
     /// finding a line then reads at most that many lines, not the file up to it (50,000
     /// problems in a big file were quadratic).
     line_marks: OnceLock<Box<[usize]>>,
+}
+
+/// What a file left on disk held when it was read: a file changed since shows no lines
+/// rather than wrong ones.
+#[derive(Debug, Clone, Copy)]
+pub struct OnDisk {
+    pub len: u64,
+    pub sha256: [u8; 32],
 }
 
 /// Lines between two marks of [`SourceFile::line_marks`]: the index stays a small part of the
@@ -99,9 +114,36 @@ impl SourceFile {
     pub fn new(path: impl AsRef<Path>, text: impl Into<Arc<str>>) -> Self {
         SourceFile {
             path: path.as_ref().to_path_buf(),
-            text: text.into(),
+            text: OnceLock::from(text.into()),
+            on_disk: None,
             line_marks: OnceLock::new(),
         }
+    }
+
+    /// A file whose text is read again from `path` when first needed (a workflow of 100,000
+    /// steps is 8 MB of text, that only its diagnostics show).
+    pub fn on_disk(path: impl AsRef<Path>, held: OnDisk) -> Self {
+        SourceFile {
+            path: path.as_ref().to_path_buf(),
+            text: OnceLock::new(),
+            on_disk: Some(Box::new(held)),
+            line_marks: OnceLock::new(),
+        }
+    }
+
+    /// The text; empty when it was left on disk and the file has changed since.
+    pub fn text(&self) -> &str {
+        self.text
+            .get_or_init(|| self.read_again().unwrap_or_default())
+    }
+
+    fn read_again(&self) -> Option<Arc<str>> {
+        let held = self.on_disk.as_deref()?;
+        let bytes = read_bounded(&self.path, held.len).ok()?;
+        if Sha256::digest(&bytes)[..] != held.sha256 {
+            return None;
+        }
+        String::from_utf8(bytes).ok().map(Arc::from)
     }
 
     /// Line `line` (1-based) as `str::lines` gives it.
@@ -109,7 +151,7 @@ impl SourceFile {
         let index = line.checked_sub(1)? as usize;
         let marks = self.line_marks.get_or_init(|| {
             let starts = std::iter::once(0).chain(
-                self.text
+                self.text()
                     .bytes()
                     .enumerate()
                     .filter(|&(_, b)| b == b'\n')
@@ -118,7 +160,7 @@ impl SourceFile {
             starts.step_by(LINES_PER_MARK).collect()
         });
         let from = *marks.get(index / LINES_PER_MARK)?;
-        self.text[from..].lines().nth(index % LINES_PER_MARK)
+        self.text()[from..].lines().nth(index % LINES_PER_MARK)
     }
 }
 

@@ -8,6 +8,7 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use weft_action::text::first_chars;
 
+use super::again::ItemLines;
 use super::node::{Node, NodeKind};
 use crate::diagnostic::{Diagnostic, Span};
 
@@ -160,9 +161,15 @@ pub fn load_handing_out(
     let root = builder
         .root
         .ok_or_else(|| vec![Diagnostic::error("file holds no YAML document", None)])?;
+    // An entry left out of an item would be left out of it read alone too, but the second
+    // reading would not know: it reads such a document again whole.
+    let item_lines = builder
+        .item_lines
+        .filter(|lines| builder.left_out.is_empty() && lines.is_whole());
     Ok(Loaded {
         root,
         left_out: builder.left_out,
+        item_lines,
     })
 }
 
@@ -172,6 +179,9 @@ pub fn load_handing_out(
 pub struct Loaded {
     pub root: Node,
     pub left_out: Vec<Diagnostic>,
+    /// Where the handed-out items are, when each can be read again alone (see
+    /// [`super::read_items_again`]).
+    pub item_lines: Option<ItemLines>,
 }
 
 impl Loaded {
@@ -256,6 +266,10 @@ struct TreeBuilder<'t, 'h> {
     stopped: bool,
     /// Where the last scalar was found in `text`.
     cursor: Cursor,
+    /// Where the handed-out items are, while each can still be read again alone.
+    item_lines: Option<ItemLines>,
+    /// The line of the item being handed out, and the byte where it starts.
+    item_line: (usize, usize),
 }
 
 /// A place in the text, found by line and column. Scalars come in the order of the text, so
@@ -542,7 +556,6 @@ impl<'t, 'h> TreeBuilder<'t, 'h> {
     fn new(text: &'t str, limits: LoadLimits, hand_out: Option<HandOut<'h>>) -> Self {
         TreeBuilder {
             text,
-            hand_out,
             lines: text.matches('\n').count() + 1,
             limits,
             stack: Vec::new(),
@@ -556,7 +569,101 @@ impl<'t, 'h> TreeBuilder<'t, 'h> {
             left_out: Vec::new(),
             stopped: false,
             cursor: Cursor::default(),
+            // A directive (`%TAG`) would change how an item reads alone.
+            item_lines: (hand_out.is_some() && !text.lines().any(|l| l.starts_with('%')))
+                .then(ItemLines::default),
+            item_line: (0, 0),
+            hand_out,
         }
+    }
+
+    /// Notes where the handed-out items start and end, or that one of them could not be read
+    /// alone: it is anchored or aliased, or does not start a line of its own.
+    fn note_item_lines(&mut self, event: &Event, mark: &Marker) {
+        let anchored = match event {
+            Event::Alias(_) => true,
+            Event::Scalar(_, _, anchor, _)
+            | Event::SequenceStart(anchor, _)
+            | Event::MappingStart(anchor, _) => *anchor != 0,
+            _ => false,
+        };
+        let handing_out = matches!(
+            self.stack.last(),
+            Some(Frame::Seq {
+                handed_out: true,
+                ..
+            })
+        );
+        let readable = !anchored
+            && match event {
+                _ if !handing_out => true,
+                Event::SequenceEnd => self.items_end(mark),
+                _ => self.item_starts(mark),
+            };
+        if !readable {
+            self.item_lines = None;
+        }
+    }
+
+    /// Notes the line of the item starting at `mark` (a mapping's mark is past its first key:
+    /// where the item starts on its line is known once it is read, see [`Self::place_item`]).
+    fn item_starts(&mut self, mark: &Marker) -> bool {
+        let line = mark.line();
+        // Something on this line was read before: the item is not alone on it (and seeking
+        // back would walk the text from its start).
+        if (line, 0) < (self.cursor.line, self.cursor.col) {
+            return false;
+        }
+        let Some(start) = self.cursor.seek(self.text, line, 0) else {
+            return false;
+        };
+        self.item_line = (line, start);
+        true
+    }
+
+    /// Notes the item just read, if it starts its line with a `-` (`  - id: a`).
+    fn place_item(&mut self, item: &Node) {
+        let (line, start) = self.item_line;
+        let col = item.span.col as usize - 1;
+        let head = match item.span.line as usize == line {
+            true => self.text.as_bytes()[start..].get(..col),
+            false => None,
+        };
+        // Spaces, `-`, spaces, and the `{` of a flow mapping, whose place is its first key's.
+        let dashed = head.is_some_and(|head| {
+            let spaces = |text: &[u8]| text.iter().take_while(|&&b| b == b' ').count();
+            let Some(after) = head[spaces(head)..].strip_prefix(b"-") else {
+                return false;
+            };
+            let gap = spaces(after);
+            let rest = &after[gap..];
+            let rest = rest.strip_prefix(b"{").unwrap_or(rest);
+            gap > 0 && rest.len() == spaces(rest)
+        });
+        match (&mut self.item_lines, dashed) {
+            (Some(lines), true) => {
+                lines.start(line as u32);
+                lines.read(item);
+            }
+            _ => self.item_lines = None,
+        }
+    }
+
+    /// Whether the handed-out list ending at `mark` ends at a line's start or at the end of
+    /// the text, noted if so.
+    fn items_end(&mut self, mark: &Marker) -> bool {
+        let end = if mark.col() == 0 {
+            Some(mark.line() as u32)
+        } else {
+            match self.cursor.seek(self.text, mark.line(), mark.col()) {
+                Some(at) if self.text[at..].trim().is_empty() => None,
+                _ => return false,
+            }
+        };
+        if let Some(lines) = &mut self.item_lines {
+            lines.end(end);
+        }
+        true
     }
 
     /// Where `tag` is written before the value at `value`: on the same line, else the value.
@@ -666,6 +773,16 @@ impl<'t, 'h> TreeBuilder<'t, 'h> {
         if anchor != 0 {
             self.anchors.insert(anchor, node.clone());
         }
+        let handing_out = matches!(
+            self.stack.last(),
+            Some(Frame::Seq {
+                handed_out: true,
+                ..
+            })
+        );
+        if handing_out && self.item_lines.is_some() {
+            self.place_item(&node);
+        }
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq {
@@ -748,6 +865,9 @@ impl MarkedEventReceiver for TreeBuilder<'_, '_> {
     fn on_event(&mut self, event: Event, mark: Marker) {
         if self.stopped {
             return;
+        }
+        if self.item_lines.is_some() {
+            self.note_item_lines(&event, &mark);
         }
         match event {
             Event::Scalar(value, style, anchor, tag) => {

@@ -50,8 +50,9 @@ pub(super) enum TopSteps<'a> {
     },
 }
 
-/// Reads the top-level steps again, handing each to its argument.
-pub(super) type ReadAgain<'a> = dyn FnMut(&mut dyn FnMut(Box<Step>)) + 'a;
+/// Reads the top-level steps again, handing each to its argument; the problem that stopped it
+/// (the file changed since the first reading).
+pub(super) type ReadAgain<'a> = dyn FnMut(&mut dyn FnMut(Box<Step>)) -> Result<(), Diagnostic> + 'a;
 
 /// What the first reading of the top-level steps keeps of them: the checker's index of
 /// their ids (and of the steps inside them) and each one's [`StepHead`], not their models.
@@ -128,8 +129,10 @@ pub(super) fn compile(
             let block = match plan {
                 Some(plan) => {
                     let mut block = BlockBuilder::new(plan, &top, Roots::default());
-                    again(&mut |step| block.add(&mut checker, *step));
-                    if !block.matches_plan() {
+                    let read = again(&mut |step| block.add(&mut checker, *step));
+                    if let Err(problem) = read {
+                        checker.error(problem);
+                    } else if !block.matches_plan() {
                         // The same text read again cannot give other steps; were it ever to,
                         // the workflow is refused rather than run without them.
                         checker.error(Diagnostic::error(
