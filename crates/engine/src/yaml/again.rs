@@ -7,7 +7,7 @@
 //! start a line (`  - `), and the document has no anchor, alias or directive. Each item's tree
 //! is fingerprinted too, so that the second reading is checked, not trusted.
 
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::io::BufRead;
 
 use super::load::{load, LoadLimits};
@@ -54,8 +54,12 @@ pub enum ReadAgainError {
     Differs { item: usize },
 }
 
+/// Items read at once by [`read_items_again`]: a parser for each item alone added a tenth to
+/// the loading's time; the lines of 64 steps are a few kilobytes.
+const ITEMS_AT_ONCE: usize = 64;
+
 /// Reads `from` to its end, handing each item [`ItemLines`] places to `each` as soon as its
-/// lines are read. Only one item's lines are held at a time.
+/// lines are read. Only the lines of [`ITEMS_AT_ONCE`] items are held at a time.
 pub fn read_items_again(
     from: &mut dyn BufRead,
     lines: &ItemLines,
@@ -63,9 +67,9 @@ pub fn read_items_again(
     each: &mut dyn FnMut(Node),
 ) -> Result<(), ReadAgainError> {
     let mut line = Vec::new();
-    let mut item_text = Vec::new();
-    // The item whose lines are being gathered, and the next to start.
-    let mut current: Option<usize> = None;
+    let mut items_text = Vec::new();
+    // The first item whose lines are being gathered, and the next to start.
+    let mut first: Option<usize> = None;
     let mut next = 0;
     let mut number = 0u32;
     loop {
@@ -79,22 +83,22 @@ pub fn read_items_again(
         }
         number += 1;
         let starts_next = lines.starts.get(next) == Some(&number);
-        if starts_next || lines.end == Some(number) {
-            if let Some(done) = current.take() {
-                hand_item(&item_text, done, lines, limits, each)?;
-                item_text.clear();
-            }
-            if starts_next {
-                current = Some(next);
-                next += 1;
+        if (starts_next && next % ITEMS_AT_ONCE == 0) || lines.end == Some(number) {
+            if let Some(first) = first.take() {
+                hand_items(&items_text, first..next, lines, limits, each)?;
+                items_text.clear();
             }
         }
-        if current.is_some() {
-            item_text.extend_from_slice(&line);
+        if starts_next {
+            first.get_or_insert(next);
+            next += 1;
+        }
+        if first.is_some() {
+            items_text.extend_from_slice(&line);
         }
     }
-    if let Some(done) = current {
-        hand_item(&item_text, done, lines, limits, each)?;
+    if let Some(first) = first {
+        hand_items(&items_text, first..next, lines, limits, each)?;
     }
     match next < lines.starts.len() {
         true => Err(ReadAgainError::Differs { item: next }),
@@ -102,31 +106,29 @@ pub fn read_items_again(
     }
 }
 
-/// Reads the lines of item `index` alone and hands it out if it is the item first read there.
-fn hand_item(
+/// Reads the lines of the items `indexes` alone and hands out each that is the item first
+/// read there, up to the first that is not.
+fn hand_items(
     text: &[u8],
-    index: usize,
+    indexes: std::ops::Range<usize>,
     lines: &ItemLines,
     limits: LoadLimits,
     each: &mut dyn FnMut(Node),
 ) -> Result<(), ReadAgainError> {
-    let differs = ReadAgainError::Differs { item: index };
-    let loaded = load(text, limits).map_err(|_| differs)?;
-    let differs = ReadAgainError::Differs { item: index };
-    if !loaded.left_out.is_empty() {
-        return Err(differs);
-    }
-    let NodeKind::Seq(mut items) = loaded.root.kind else {
-        return Err(differs);
+    let differs = |item| ReadAgainError::Differs { item };
+    let loaded = load(text, limits).map_err(|_| differs(indexes.start))?;
+    let items = match loaded.root.kind {
+        NodeKind::Seq(items) if loaded.left_out.is_empty() && items.len() == indexes.len() => items,
+        _ => return Err(differs(indexes.start)),
     };
-    let (Some(mut item), true) = (items.pop(), items.is_empty()) else {
-        return Err(differs);
-    };
-    shift_lines(&mut item, lines.starts[index] - 1);
-    if lines.fingerprints.get(index) != Some(&fingerprint(&item)) {
-        return Err(differs);
+    let shift = lines.starts[indexes.start] - 1;
+    for (index, mut item) in indexes.zip(items) {
+        shift_lines(&mut item, shift);
+        if lines.fingerprints.get(index) != Some(&fingerprint(&item)) {
+            return Err(differs(index));
+        }
+        each(item);
     }
-    each(item);
     Ok(())
 }
 
@@ -171,7 +173,8 @@ fn fingerprint(node: &Node) -> u32 {
             }
         }
     }
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    // Fixed, so that both readings agree; SipHash took a tenth of the loading's time.
+    let mut hasher = foldhash::quality::FixedState::default().build_hasher();
     feed(node, &mut hasher);
     hasher.finish() as u32
 }
