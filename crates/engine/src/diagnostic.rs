@@ -1,13 +1,15 @@
 //! Diagnostics: an error or warning tied to a place in a workflow file, rendered with the source
 //! line and a caret so authors see exactly what is wrong and where.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use sha2::{Digest, Sha256};
 
-use crate::bounded_file::read_bounded;
+use crate::bounded_file::{open_bounded, read_bounded};
 
 /// A place in a source file. Lines and columns are 1-based and count characters, not bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
@@ -91,7 +93,7 @@ pub struct SourceFile {
     text: OnceLock<Arc<str>>,
     /// Set when the text is left in the file until a diagnostic needs it (boxed: results
     /// carry a source file).
-    on_disk: Option<Box<OnDisk>>,
+    on_disk: Option<Box<LeftOnDisk>>,
     /// Where every [`LINES_PER_MARK`]th line starts, built when a diagnostic is first rendered:
     /// finding a line then reads at most that many lines, not the file up to it (50,000
     /// problems in a big file were quadratic).
@@ -104,6 +106,14 @@ pub struct SourceFile {
 pub struct OnDisk {
     pub len: u64,
     pub sha256: [u8; 32],
+}
+
+/// A text left in its file.
+#[derive(Debug, Clone)]
+struct LeftOnDisk {
+    held: OnDisk,
+    /// The lines its diagnostics show (see [`SourceFile::read_lines`]).
+    shown_lines: OnceLock<HashMap<u32, Box<str>>>,
 }
 
 /// Lines between two marks of [`SourceFile::line_marks`]: the index stays a small part of the
@@ -126,19 +136,22 @@ impl SourceFile {
         SourceFile {
             path: path.as_ref().to_path_buf(),
             text: OnceLock::new(),
-            on_disk: Some(Box::new(held)),
+            on_disk: Some(Box::new(LeftOnDisk {
+                held,
+                shown_lines: OnceLock::new(),
+            })),
             line_marks: OnceLock::new(),
         }
     }
 
     /// The text; empty when it was left on disk and the file has changed since.
-    pub fn text(&self) -> &str {
+    fn text(&self) -> &str {
         self.text
             .get_or_init(|| self.read_again().unwrap_or_default())
     }
 
     fn read_again(&self) -> Option<Arc<str>> {
-        let held = self.on_disk.as_deref()?;
+        let held = &self.on_disk.as_deref()?.held;
         let bytes = read_bounded(&self.path, held.len).ok()?;
         if Sha256::digest(&bytes)[..] != held.sha256 {
             return None;
@@ -146,8 +159,26 @@ impl SourceFile {
         String::from_utf8(bytes).ok().map(Arc::from)
     }
 
+    /// Of a file left on disk whose text is not read yet, reads the lines `wanted` only: the
+    /// workflow compiled from the file is alive while its warnings are shown, and its whole
+    /// text again beside it made the peak of loading it.
+    fn read_lines(&self, wanted: impl IntoIterator<Item = u32>) {
+        let Some(left) = self.on_disk.as_deref() else {
+            return;
+        };
+        if self.text.get().is_none() && left.shown_lines.get().is_none() {
+            let wanted: HashSet<u32> = wanted.into_iter().collect();
+            let lines = read_lines(&self.path, &left.held, &wanted).unwrap_or_default();
+            let _ = left.shown_lines.set(lines);
+        }
+    }
+
     /// Line `line` (1-based) as `str::lines` gives it.
     fn line(&self, line: u32) -> Option<&str> {
+        let shown_lines = self.on_disk.as_deref().and_then(|left| left.shown_lines.get());
+        if let Some(shown) = shown_lines.and_then(|lines| lines.get(&line)) {
+            return Some(shown);
+        }
         let index = line.checked_sub(1)? as usize;
         let marks = self.line_marks.get_or_init(|| {
             let starts = std::iter::once(0).chain(
@@ -162,6 +193,29 @@ impl SourceFile {
         let from = *marks.get(index / LINES_PER_MARK)?;
         self.text()[from..].lines().nth(index % LINES_PER_MARK)
     }
+}
+
+/// The lines `wanted` of the file at `path` (as `str::lines` gives them), if it is still the
+/// file `held` describes.
+fn read_lines(path: &Path, held: &OnDisk, wanted: &HashSet<u32>) -> Option<HashMap<u32, Box<str>>> {
+    let (file, _) = open_bounded(path, held.len).ok()?;
+    let mut file = BufReader::new(file);
+    let mut sha256 = Sha256::new();
+    let mut lines = HashMap::new();
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        if file.read_until(b'\n', &mut line).ok()? == 0 {
+            break;
+        }
+        sha256.update(&line);
+        if wanted.contains(&number) {
+            let text = line.strip_suffix(b"\n").unwrap_or(&line);
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            lines.insert(number, String::from_utf8_lossy(text).into());
+        }
+    }
+    (sha256.finalize()[..] == held.sha256).then_some(lines)
 }
 
 /// Renders diagnostics in the compiler style:
@@ -233,11 +287,9 @@ pub fn render_shown<'a>(
             if errors == 1 { "error" } else { "errors" },
         )
     });
-    diagnostics
-        .iter()
-        .take(SHOWN_PROBLEMS)
-        .map(|d| render(source, d))
-        .chain(rest)
+    let shown = diagnostics.iter().take(SHOWN_PROBLEMS);
+    source.read_lines(shown.clone().filter_map(|d| Some(d.span?.line)));
+    shown.map(|d| render(source, d)).chain(rest)
 }
 
 /// Lines up to this many characters are shown whole.

@@ -434,11 +434,12 @@ fn load_folder(
                 continue;
             }
         };
+        // Known for a file that does not check, so that saving it again unchanged is quiet;
+        // taken before it is checked, as its stamp is: a version saved while it is checked
+        // (which loading may refuse) is another content, checked at the next look.
+        let content = content_of(file);
         let checked = check_file(file, engine.catalog());
-        // Known for a file that does not check, so that saving it again unchanged is quiet.
-        let content = matches!(checked, Checked::Invalid)
-            .then(|| content_of(file))
-            .flatten();
+        let content = content.filter(|_| matches!(checked, Checked::Invalid));
         let running = match checked {
             Checked::Valid(workflow) => match by_name.get(&workflow.name) {
                 Some(first) => {

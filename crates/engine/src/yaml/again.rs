@@ -253,8 +253,11 @@ mod tests {
             "steps:\n  -\n    id: a\n",
             // A duplicate key left out of an item.
             "steps:\n  - id: a\n    id: b\n",
-            // An empty value at an item's end is placed at the next item's `-`.
+            // An empty value at an item's end is placed at the next item's `-`, or at the
+            // key after the list.
             "steps:\n  - id: a\n    with:\n  - id: b\n",
+            "steps:\n  - id: a\n    with:\nname: n\n",
+            "steps:\n  - id: a\n    with:\n      text: |\n  - id: b\n",
         ] {
             let (_, lines) = first_reading(text);
             assert!(lines.is_none(), "{text:?}");

@@ -270,6 +270,8 @@ struct TreeBuilder<'t, 'h> {
     item_lines: Option<ItemLines>,
     /// The line of the item being handed out, and the byte where it starts.
     item_line: (usize, usize),
+    /// The last line a value was placed on.
+    values_read_to: usize,
 }
 
 /// A place in the text, found by line and column. Scalars come in the order of the text, so
@@ -573,6 +575,7 @@ impl<'t, 'h> TreeBuilder<'t, 'h> {
             item_lines: (hand_out.is_some() && !text.lines().any(|l| l.starts_with('%')))
                 .then(ItemLines::default),
             item_line: (0, 0),
+            values_read_to: 0,
             hand_out,
         }
     }
@@ -600,6 +603,24 @@ impl<'t, 'h> TreeBuilder<'t, 'h> {
                 Event::SequenceEnd => self.items_end(mark),
                 _ => self.item_starts(mark),
             };
+        // The handed-out list is the top-level mapping's value: what is read within it.
+        let in_items = matches!(
+            self.stack.get(1),
+            Some(Frame::Seq {
+                handed_out: true,
+                ..
+            })
+        );
+        if let (
+            true,
+            Event::Scalar(..)
+            | Event::Alias(_)
+            | Event::SequenceStart(..)
+            | Event::MappingStart(..),
+        ) = (in_items, event)
+        {
+            self.values_read_to = self.values_read_to.max(mark.line());
+        }
         if !readable {
             self.item_lines = None;
         }
@@ -609,9 +630,10 @@ impl<'t, 'h> TreeBuilder<'t, 'h> {
     /// where the item starts on its line is known once it is read, see [`Self::place_item`]).
     fn item_starts(&mut self, mark: &Marker) -> bool {
         let line = mark.line();
-        // Something on this line was read before: the item is not alone on it (and seeking
-        // back would walk the text from its start).
-        if (line, 0) < (self.cursor.line, self.cursor.col) {
+        // A value read before is placed on this line (an empty value at the end of the item
+        // before is placed at this one's `-`), or something on it was read: the item is not
+        // alone on its lines (and seeking back would walk the text from its start).
+        if self.values_read_to >= line || (line, 0) < (self.cursor.line, self.cursor.col) {
             return false;
         }
         let Some(start) = self.cursor.seek(self.text, line, 0) else {
@@ -653,6 +675,10 @@ impl<'t, 'h> TreeBuilder<'t, 'h> {
     /// the text, noted if so.
     fn items_end(&mut self, mark: &Marker) -> bool {
         let end = if mark.col() == 0 {
+            // The last item's values are all on the lines before.
+            if self.values_read_to >= mark.line() {
+                return false;
+            }
             Some(mark.line() as u32)
         } else {
             match self.cursor.seek(self.text, mark.line(), mark.col()) {
