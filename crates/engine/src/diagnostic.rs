@@ -166,8 +166,8 @@ impl SourceFile {
         let Some(left) = self.on_disk.as_deref() else {
             return;
         };
-        if self.text.get().is_none() && left.shown_lines.get().is_none() {
-            let wanted: HashSet<u32> = wanted.into_iter().collect();
+        let wanted: HashSet<u32> = wanted.into_iter().collect();
+        if !wanted.is_empty() && self.text.get().is_none() && left.shown_lines.get().is_none() {
             let lines = read_lines(&self.path, &left.held, &wanted).unwrap_or_default();
             let _ = left.shown_lines.set(lines);
         }
@@ -175,7 +175,10 @@ impl SourceFile {
 
     /// Line `line` (1-based) as `str::lines` gives it.
     fn line(&self, line: u32) -> Option<&str> {
-        let shown_lines = self.on_disk.as_deref().and_then(|left| left.shown_lines.get());
+        let shown_lines = self
+            .on_disk
+            .as_deref()
+            .and_then(|left| left.shown_lines.get());
         if let Some(shown) = shown_lines.and_then(|lines| lines.get(&line)) {
             return Some(shown);
         }
