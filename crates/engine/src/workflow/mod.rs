@@ -223,7 +223,12 @@ fn read_again_from_file(
         Diagnostic::error("the file changed while it was being read", None)
             .with_help("read it again once it is saved")
     };
-    let (file, _) = open_bounded(path, held.len).map_err(|_| changed())?;
+    // Grown past the text first read is changed too; gone, or no longer a file, is said so.
+    let unreadable_now = |e: FileReadError| match e {
+        FileReadError::TooLarge { .. } => changed(),
+        e => unreadable(&e),
+    };
+    let (file, _) = open_bounded(path, held.len).map_err(unreadable_now)?;
     let mut reader = BufReader::new(Checksum {
         inner: file,
         crc: crc32fast::Hasher::new(),
@@ -238,13 +243,13 @@ fn read_again_from_file(
         Ok(()) if reader.into_inner().crc.finalize() == crc => Ok(()),
         Ok(()) => Err(changed()),
         Err(yaml::ReadAgainError::Differs { item }) => {
-            let bytes = read_bounded(path, held.len).map_err(|_| changed())?;
+            let bytes = read_bounded(path, held.len).map_err(unreadable_now)?;
             if Sha256::digest(&bytes)[..] != held.sha256 {
                 return Err(changed());
             }
             read_again(&bytes, item, each)
         }
-        Err(yaml::ReadAgainError::Io(_)) => Err(changed()),
+        Err(yaml::ReadAgainError::Io(e)) => Err(unreadable(&FileReadError::Io(e))),
     }
 }
 
@@ -394,6 +399,21 @@ mod tests {
             .expect_err("refused");
             assert_eq!(problem.message, "the file changed while it was being read");
         }
+        // Gone, or no longer a regular file: said so.
+        std::fs::remove_file(&path).unwrap();
+        let problem = read_again_from_file(&path, &lines, held, crc, &mut |_| {}).unwrap_err();
+        assert!(
+            problem.message.starts_with("cannot read the file: "),
+            "{}",
+            problem.message
+        );
+        std::fs::create_dir(&path).unwrap();
+        let problem = read_again_from_file(&path, &lines, held, crc, &mut |_| {}).unwrap_err();
+        assert_eq!(
+            problem.message,
+            "cannot read the file: it is a folder, not a regular file"
+        );
+        std::fs::remove_dir(&path).unwrap();
         // Unchanged, every step is read again.
         std::fs::write(&path, &text).unwrap();
         let mut read = Vec::new();
