@@ -5,11 +5,11 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 
-use crate::bounded_file::{open_bounded, read_bounded};
+use crate::bounded_file::open_bounded;
 
 /// A place in a source file. Lines and columns are 1-based and count characters, not bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
@@ -90,14 +90,19 @@ impl Diagnostic {
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     pub path: PathBuf,
-    text: OnceLock<Arc<str>>,
-    /// Set when the text is left in the file until a diagnostic needs it (boxed: results
-    /// carry a source file).
-    on_disk: Option<Box<LeftOnDisk>>,
+    text: SourceText,
     /// Where every [`LINES_PER_MARK`]th line starts, built when a diagnostic is first rendered:
     /// finding a line then reads at most that many lines, not the file up to it (50,000
     /// problems in a big file were quadratic).
     line_marks: OnceLock<Box<[usize]>>,
+}
+
+#[derive(Debug, Clone)]
+enum SourceText {
+    Held(Arc<str>),
+    /// Left in its file: diagnostics read the lines they show (boxed: results carry a source
+    /// file).
+    OnDisk(Box<LeftOnDisk>),
 }
 
 /// What a file left on disk held when it was read: a file changed since shows no lines
@@ -108,12 +113,22 @@ pub struct OnDisk {
     pub sha256: [u8; 32],
 }
 
-/// A text left in its file.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct LeftOnDisk {
     held: OnDisk,
-    /// The lines its diagnostics show (see [`SourceFile::read_lines`]).
-    shown_lines: OnceLock<HashMap<u32, Box<str>>>,
+    /// The lines read for diagnostics so far (see [`SourceFile::read_lines`]); `None` once
+    /// the file is found changed, which is not read again.
+    lines: Mutex<Option<HashMap<u32, Arc<str>>>>,
+}
+
+impl Clone for LeftOnDisk {
+    fn clone(&self) -> Self {
+        let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        LeftOnDisk {
+            held: self.held,
+            lines: Mutex::new(lines),
+        }
+    }
 }
 
 /// Lines between two marks of [`SourceFile::line_marks`]: the index stays a small part of the
@@ -124,69 +139,60 @@ impl SourceFile {
     pub fn new(path: impl AsRef<Path>, text: impl Into<Arc<str>>) -> Self {
         SourceFile {
             path: path.as_ref().to_path_buf(),
-            text: OnceLock::from(text.into()),
-            on_disk: None,
+            text: SourceText::Held(text.into()),
             line_marks: OnceLock::new(),
         }
     }
 
-    /// A file whose text is read again from `path` when first needed (a workflow of 100,000
-    /// steps is 8 MB of text, that only its diagnostics show).
+    /// A file whose text is left on disk: its diagnostics read the lines they show (the
+    /// workflow compiled from a file of 100,000 steps, alive while its warnings are shown,
+    /// is 37 MB; its text 8 MB more).
     pub fn on_disk(path: impl AsRef<Path>, held: OnDisk) -> Self {
         SourceFile {
             path: path.as_ref().to_path_buf(),
-            text: OnceLock::new(),
-            on_disk: Some(Box::new(LeftOnDisk {
+            text: SourceText::OnDisk(Box::new(LeftOnDisk {
                 held,
-                shown_lines: OnceLock::new(),
+                lines: Mutex::new(Some(HashMap::new())),
             })),
             line_marks: OnceLock::new(),
         }
     }
 
-    /// The text; empty when it was left on disk and the file has changed since.
-    fn text(&self) -> &str {
-        self.text
-            .get_or_init(|| self.read_again().unwrap_or_default())
-    }
-
-    fn read_again(&self) -> Option<Arc<str>> {
-        let held = &self.on_disk.as_deref()?.held;
-        let bytes = read_bounded(&self.path, held.len).ok()?;
-        if Sha256::digest(&bytes)[..] != held.sha256 {
-            return None;
-        }
-        String::from_utf8(bytes).ok().map(Arc::from)
-    }
-
-    /// Of a file left on disk whose text is not read yet, reads the lines `wanted` only: the
-    /// workflow compiled from the file is alive while its warnings are shown, and its whole
-    /// text again beside it made the peak of loading it.
+    /// Of a file left on disk, reads the lines `wanted` not read yet, in one pass over it.
     fn read_lines(&self, wanted: impl IntoIterator<Item = u32>) {
-        let Some(left) = self.on_disk.as_deref() else {
+        let SourceText::OnDisk(left) = &self.text else {
             return;
         };
-        let wanted: HashSet<u32> = wanted.into_iter().collect();
-        if !wanted.is_empty() && self.text.get().is_none() && left.shown_lines.get().is_none() {
-            let lines = read_lines(&self.path, &left.held, &wanted).unwrap_or_default();
-            let _ = left.shown_lines.set(lines);
+        let mut lines = left.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(read) = lines.as_mut() else {
+            return;
+        };
+        let wanted: HashSet<u32> = wanted
+            .into_iter()
+            .filter(|line| !read.contains_key(line))
+            .collect();
+        if !wanted.is_empty() {
+            match read_lines(&self.path, &left.held, &wanted) {
+                Some(more) => read.extend(more),
+                None => *lines = None,
+            }
         }
     }
 
     /// Line `line` (1-based) as `str::lines` gives it.
-    fn line(&self, line: u32) -> Option<&str> {
-        let shown_lines = self
-            .on_disk
-            .as_deref()
-            .and_then(|left| left.shown_lines.get());
-        if let Some(shown) = shown_lines.and_then(|lines| lines.get(&line)) {
-            return Some(shown);
-        }
+    fn line(&self, line: u32) -> Option<Arc<str>> {
+        let text = match &self.text {
+            SourceText::Held(text) => text,
+            SourceText::OnDisk(left) => {
+                self.read_lines([line]);
+                let lines = left.lines.lock().unwrap_or_else(|e| e.into_inner());
+                return lines.as_ref()?.get(&line).cloned();
+            }
+        };
         let index = line.checked_sub(1)? as usize;
         let marks = self.line_marks.get_or_init(|| {
             let starts = std::iter::once(0).chain(
-                self.text()
-                    .bytes()
+                text.bytes()
                     .enumerate()
                     .filter(|&(_, b)| b == b'\n')
                     .map(|(at, _)| at + 1),
@@ -194,13 +200,16 @@ impl SourceFile {
             starts.step_by(LINES_PER_MARK).collect()
         });
         let from = *marks.get(index / LINES_PER_MARK)?;
-        self.text()[from..].lines().nth(index % LINES_PER_MARK)
+        text[from..]
+            .lines()
+            .nth(index % LINES_PER_MARK)
+            .map(Arc::from)
     }
 }
 
 /// The lines `wanted` of the file at `path` (as `str::lines` gives them), if it is still the
 /// file `held` describes.
-fn read_lines(path: &Path, held: &OnDisk, wanted: &HashSet<u32>) -> Option<HashMap<u32, Box<str>>> {
+fn read_lines(path: &Path, held: &OnDisk, wanted: &HashSet<u32>) -> Option<HashMap<u32, Arc<str>>> {
     let (file, _) = open_bounded(path, held.len).ok()?;
     let mut file = BufReader::new(file);
     let mut sha256 = Sha256::new();
@@ -245,7 +254,7 @@ pub fn render(source: &SourceFile, diagnostic: &Diagnostic) -> String {
         Some(span) => {
             let _ = writeln!(out, "{gutter}--> {path}:{}:{}", span.line, span.col);
             if let Some(text) = source.line(span.line) {
-                let (shown, caret_at, carets) = window(text, span);
+                let (shown, caret_at, carets) = window(&text, span);
                 let _ = writeln!(out, "{gutter} |");
                 let _ = writeln!(out, "{} | {shown}", span.line);
                 let _ = writeln!(

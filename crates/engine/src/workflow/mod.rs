@@ -459,6 +459,13 @@ mod tests {
         };
         let rendered = shown(&loaded);
         assert!(rendered.contains("n: {type: number"), "{rendered}");
+        // Rendered again with another line, the source reads that one too.
+        let other = [Diagnostic::error(
+            "here",
+            Some(crate::diagnostic::Span::new(5, 5, 2)),
+        )];
+        let rendered: String = crate::diagnostic::render_shown(&loaded.source, &other).collect();
+        assert!(rendered.contains("5 |   - {id: s0"), "{rendered}");
         std::fs::write(&path, text.replace("name: chain", "name: changed")).unwrap();
         let after = with_catalog(|catalog| load_file(&path, catalog)).unwrap();
         std::fs::write(&path, &text).unwrap();
