@@ -25,21 +25,14 @@ pub struct ItemLines {
 }
 
 impl ItemLines {
-    pub(super) fn start(&mut self, line: u32) {
+    /// Notes the next item, read whole, which starts on `line`.
+    pub(super) fn place(&mut self, line: u32, item: &Node) {
         self.starts.push(line);
-    }
-
-    pub(super) fn read(&mut self, item: &Node) {
         self.fingerprints.push(fingerprint(item));
     }
 
     pub(super) fn end(&mut self, line: Option<u32>) {
         self.end = line;
-    }
-
-    /// Every item started and was read (the builder saw each one whole).
-    pub(super) fn is_whole(&self) -> bool {
-        self.starts.len() == self.fingerprints.len()
     }
 }
 

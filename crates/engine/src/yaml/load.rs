@@ -163,9 +163,7 @@ pub fn load_handing_out(
         .ok_or_else(|| vec![Diagnostic::error("file holds no YAML document", None)])?;
     // An entry left out of an item would be left out of it read alone too, but the second
     // reading would not know: it reads such a document again whole.
-    let item_lines = builder
-        .item_lines
-        .filter(|lines| builder.left_out.is_empty() && lines.is_whole());
+    let item_lines = builder.item_lines.filter(|_| builder.left_out.is_empty());
     Ok(Loaded {
         root,
         left_out: builder.left_out,
@@ -236,6 +234,17 @@ enum Frame {
         /// The keys so far and their lines, once there are more than [`SEARCHED_KEYS`].
         keys: Option<HashMap<String, u32>>,
     },
+}
+
+/// Whether `frame` is the list whose items are handed out.
+fn hands_out(frame: Option<&Frame>) -> bool {
+    matches!(
+        frame,
+        Some(Frame::Seq {
+            handed_out: true,
+            ..
+        })
+    )
 }
 
 /// Mappings up to this many keys are searched for a duplicate key; longer ones index their
@@ -590,13 +599,7 @@ impl<'t, 'h> TreeBuilder<'t, 'h> {
             | Event::MappingStart(anchor, _) => *anchor != 0,
             _ => false,
         };
-        let handing_out = matches!(
-            self.stack.last(),
-            Some(Frame::Seq {
-                handed_out: true,
-                ..
-            })
-        );
+        let handing_out = hands_out(self.stack.last());
         let readable = !anchored
             && match event {
                 _ if !handing_out => true,
@@ -604,13 +607,7 @@ impl<'t, 'h> TreeBuilder<'t, 'h> {
                 _ => self.item_starts(mark),
             };
         // The handed-out list is the top-level mapping's value: what is read within it.
-        let in_items = matches!(
-            self.stack.get(1),
-            Some(Frame::Seq {
-                handed_out: true,
-                ..
-            })
-        );
+        let in_items = hands_out(self.stack.get(1));
         if let (
             true,
             Event::Scalar(..)
@@ -663,10 +660,7 @@ impl<'t, 'h> TreeBuilder<'t, 'h> {
             gap > 0 && rest.len() == spaces(rest)
         });
         match (&mut self.item_lines, dashed) {
-            (Some(lines), true) => {
-                lines.start(line as u32);
-                lines.read(item);
-            }
+            (Some(lines), true) => lines.place(line as u32, item),
             _ => self.item_lines = None,
         }
     }
@@ -799,13 +793,7 @@ impl<'t, 'h> TreeBuilder<'t, 'h> {
         if anchor != 0 {
             self.anchors.insert(anchor, node.clone());
         }
-        let handing_out = matches!(
-            self.stack.last(),
-            Some(Frame::Seq {
-                handed_out: true,
-                ..
-            })
-        );
+        let handing_out = hands_out(self.stack.last());
         if handing_out && self.item_lines.is_some() {
             self.place_item(&node);
         }
